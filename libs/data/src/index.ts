@@ -1,0 +1,1 @@
+export { BUILTIN_DATASETS, parseDatasetUri, resolveDataPath, type ParsedDatasetUri } from './refs.js';

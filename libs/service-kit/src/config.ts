@@ -1,0 +1,95 @@
+// floe's configuration: one typed object, read once from the environment, failing fast on a bad value.
+// The README's configuration table is this list.
+import { resolve, isAbsolute } from 'node:path';
+import { availableParallelism } from 'node:os';
+
+export interface FloeConfig {
+  /** host:port that `floe up` (or a single service) listens on. */
+  address: string;
+  /** Root folder of the metadata database and the artifact store. */
+  home: string;
+  /** Folders that `file:` dataset references may read from. */
+  dataRoots: string[];
+  /** Services this process hosts. */
+  services: string[];
+  /** Log level: debug, info, warn, error. */
+  logLevel: LogLevel;
+  /** Largest request or response message in bytes. */
+  maxMessageBytes: number;
+  /** Concurrent streams per HTTP/2 connection. */
+  maxConcurrentStreams: number;
+  /** How long shutdown drains in-flight calls before it forces them closed. */
+  shutdownGraceMs: number;
+  /** Training runs at once; more wait QUEUED. */
+  maxConcurrentRuns: number;
+  /** Threads of native kernels. */
+  threads: number;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export const ALL_SERVICES = ['data-profiler', 'trainer', 'hpo-surrogate', 'explainer', 'evaluator'] as const;
+
+/** Every variable floe reads, with its default and meaning (the README's table). */
+export const CONFIG_VARIABLES = [
+  ['FLOE_ADDRESS', '127.0.0.1:50051', 'host:port the server listens on'],
+  ['FLOE_HOME', './.floe', 'root of the SQLite metadata database and the artifact store'],
+  ['FLOE_DATA_ROOTS', '$FLOE_HOME/data', 'folders (":"-separated) that file: dataset references may read; anything else is PERMISSION_DENIED'],
+  ['FLOE_SERVICES', 'all five', 'comma-separated services this process hosts'],
+  ['FLOE_LOG_LEVEL', 'info', 'debug, info, warn or error (JSON lines on stderr)'],
+  ['FLOE_MAX_MESSAGE_BYTES', '16777216', 'largest gRPC message accepted or sent'],
+  ['FLOE_MAX_CONCURRENT_STREAMS', '100', 'concurrent streams per HTTP/2 connection'],
+  ['FLOE_SHUTDOWN_GRACE_MS', '5000', 'drain time on SIGTERM before calls are forced closed'],
+  ['FLOE_MAX_CONCURRENT_RUNS', '1', 'training runs at once; the rest wait QUEUED'],
+  ['FLOE_THREADS', 'all cores', 'threads of the native kernels'],
+  ['FLOE_TF_BACKEND', 'auto', 'TF.js backend: auto, tensorflow, native, wasm or cpu'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'unset', 'export traces over OTLP/gRPC to this endpoint; unset exports nothing'],
+  ['OTEL_SERVICE_NAME', 'floe or the service', 'service.name of exported spans'],
+] as const;
+
+export class ConfigError extends Error {
+  constructor(variable: string, value: string, expected: string) {
+    super(`invalid ${variable}=${JSON.stringify(value)}: expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(name, raw, `an integer in [${min}, ${max}]`);
+  return n;
+}
+
+function address(env: NodeJS.ProcessEnv): string {
+  const raw = env.FLOE_ADDRESS ?? '127.0.0.1:50051';
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+  if (!m || Number(m[2]) > 65535) throw new ConfigError('FLOE_ADDRESS', raw, 'host:port, e.g. 127.0.0.1:50051');
+  return raw;
+}
+
+/** Resolves the configuration from `env` (default: process.env); throws ConfigError on any bad value. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
+  const home = resolve(env.FLOE_HOME || './.floe');
+  const roots = (env.FLOE_DATA_ROOTS || resolve(home, 'data')).split(':').filter(Boolean);
+  for (const r of roots) if (!isAbsolute(r) && r.startsWith('~')) throw new ConfigError('FLOE_DATA_ROOTS', r, 'paths without ~');
+  const services = (env.FLOE_SERVICES || ALL_SERVICES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of services) {
+    if (!(ALL_SERVICES as readonly string[]).includes(s)) throw new ConfigError('FLOE_SERVICES', s, `one of ${ALL_SERVICES.join(', ')}`);
+  }
+  const logLevel = (env.FLOE_LOG_LEVEL || 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError('FLOE_LOG_LEVEL', logLevel, 'debug, info, warn or error');
+  return {
+    address: address(env),
+    home,
+    dataRoots: roots.map((r) => resolve(r)),
+    services,
+    logLevel,
+    maxMessageBytes: int(env, 'FLOE_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxConcurrentStreams: int(env, 'FLOE_MAX_CONCURRENT_STREAMS', 100, 1, 100000),
+    shutdownGraceMs: int(env, 'FLOE_SHUTDOWN_GRACE_MS', 5000, 0, 600000),
+    maxConcurrentRuns: int(env, 'FLOE_MAX_CONCURRENT_RUNS', 1, 1, 64),
+    threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
+  };
+}

@@ -1,0 +1,108 @@
+// Server bootstrap: limits, grpc.health.v1 (per service and ""), server reflection (v1 and v1alpha) from
+// the contracts' descriptor set, bind, SERVING; and the graceful shutdown that reverses it.
+import * as grpc from '@grpc/grpc-js';
+import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { readFileSync } from 'node:fs';
+import { descriptorSetPath } from '@floe/contracts';
+import type { FloeConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { HostedService } from './rpc.js';
+
+export interface FloeServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** host:port that clients dial. */
+  readonly address: string;
+  setStatus(service: string, status: ServingStatus): void;
+  /**
+   * NOT_SERVING everywhere, shutdown hooks (checkpoints), drain in-flight calls for the grace period,
+   * then force the rest closed. Resolves once the server has stopped; safe to call twice.
+   */
+  shutdown(reason?: string): Promise<void>;
+}
+
+export function serverOptions(config: Pick<FloeConfig, 'maxMessageBytes' | 'maxConcurrentStreams'>): grpc.ServerOptions {
+  return {
+    'grpc.max_receive_message_length': config.maxMessageBytes,
+    'grpc.max_send_message_length': config.maxMessageBytes,
+    'grpc.max_concurrent_streams': config.maxConcurrentStreams,
+    'grpc.keepalive_time_ms': 60_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}
+
+let reflectionPackage: ReturnType<typeof loadFileDescriptorSetFromBuffer> | undefined;
+
+export async function startServer(opts: {
+  config: Pick<FloeConfig, 'address' | 'maxMessageBytes' | 'maxConcurrentStreams' | 'shutdownGraceMs'>;
+  services: HostedService[];
+  log: Logger;
+}): Promise<FloeServer> {
+  const { config, services, log } = opts;
+  const server = new grpc.Server(serverOptions(config));
+  for (const s of services) server.addService(s.definition, s.implementation);
+
+  const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING' as const])) });
+  health.addToServer(server);
+  reflectionPackage ??= loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
+  new ReflectionService(reflectionPackage).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const host = config.address.slice(0, config.address.lastIndexOf(':'));
+  const address = `${host}:${port}`;
+  for (const s of services) health.setStatus(s.name, 'SERVING');
+  health.setStatus('', 'SERVING');
+  log.info('serving', { address, services: services.map((s) => s.name) });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (reason = 'shutdown') =>
+    (stopping ??= (async () => {
+      log.info('shutting down', { reason, graceMs: config.shutdownGraceMs });
+      health.setStatus('', 'NOT_SERVING');
+      for (const s of services) health.setStatus(s.name, 'NOT_SERVING');
+      const deadline = Date.now() + config.shutdownGraceMs;
+      for (const s of services) {
+        if (!s.onShutdown) continue;
+        try {
+          await withTimeout(s.onShutdown(), Math.max(0, deadline - Date.now()));
+        } catch (err) {
+          log.error('shutdown hook failed', { service: s.name, err });
+        }
+      }
+      const drained = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      if (!drained) {
+        log.warn('drain deadline passed; closing the remaining calls');
+        server.forceShutdown();
+      }
+      for (const s of services) {
+        try {
+          await s.onClose?.();
+        } catch (err) {
+          log.error('close hook failed', { service: s.name, err });
+        }
+      }
+      log.info('stopped', { drained });
+    })());
+
+  return { port, address, setStatus: (s, st) => health.setStatus(s, st), shutdown };
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

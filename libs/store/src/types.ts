@@ -1,0 +1,74 @@
+// Interfaces of floe's stores. Services depend on these; SQLite and the local folder are the embedded
+// implementations (a cluster can mount a shared volume for artifacts).
+
+export interface StoredRecord<T> {
+  id: string;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+  body: T;
+}
+
+export interface ListOptions {
+  states?: string[];
+  offset?: number;
+  limit?: number;
+}
+
+export interface ListResult<T> {
+  items: StoredRecord<T>[];
+  hasMore: boolean;
+}
+
+export interface MetricRow<T> {
+  step: number;
+  body: T;
+}
+
+/** Durable metadata of one service: resources (runs, studies) and per-step metrics. */
+export interface MetadataStore {
+  /** Inserts a record; throws if (kind, id) or (kind, requestId) exists. */
+  create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T>;
+  update<T>(kind: string, id: string, state: string, body: T): StoredRecord<T>;
+  get<T>(kind: string, id: string): StoredRecord<T> | undefined;
+  findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined;
+  /** Newest first. */
+  list<T>(kind: string, opts?: ListOptions): ListResult<T>;
+  /** Stores each step once: a step already stored is kept as it is. */
+  appendMetrics<T>(ownerId: string, rows: MetricRow<T>[]): void;
+  metrics<T>(ownerId: string, afterStep?: number, limit?: number): MetricRow<T>[];
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface ArtifactFile {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface ArtifactManifest {
+  id: string;
+  kind: string;
+  createdAt: string;
+  labels: Record<string, string>;
+  files: ArtifactFile[];
+}
+
+export interface StoredArtifact {
+  manifest: ArtifactManifest;
+  /** sha256 of the manifest file. */
+  sha256: string;
+  sizeBytes: number;
+}
+
+/** Immutable artifacts (models, checkpoints) shared between services. */
+export interface ArtifactStore {
+  /** Writes all files, then publishes the artifact under `id` at once; never half-written. */
+  put(kind: string, files: Record<string, Uint8Array>, opts?: { id?: string; labels?: Record<string, string> }): Promise<StoredArtifact>;
+  get(id: string): Promise<StoredArtifact | undefined>;
+  /** Reads one file and checks its sha256. */
+  readFile(id: string, name: string): Promise<Buffer>;
+  list(kind?: string): Promise<StoredArtifact[]>;
+  delete(id: string): Promise<void>;
+}

@@ -1,0 +1,96 @@
+// Search spaces: validation, encoding to [0, 1]^d (what the surrogate sees) and random sampling.
+import type { Rng } from '@floe/random';
+
+export type Domain =
+  | { kind: 'float'; min: number; max: number; log: boolean }
+  | { kind: 'int'; min: number; max: number; log: boolean }
+  | { kind: 'categorical'; choices: string[] };
+
+export interface ParameterSpec {
+  name: string;
+  domain: Domain | undefined;
+}
+
+export type Value = number | string;
+export type Configuration = Record<string, Value>;
+
+export interface Problem {
+  field: string;
+  description: string;
+}
+
+export const MAX_PARAMETERS = 64;
+const NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
+
+/** Every problem of a space, each with its field path (`search_space.parameters[i]...`). */
+export function validateSearchSpace(params: ParameterSpec[], prefix = 'search_space'): Problem[] {
+  const problems: Problem[] = [];
+  const at = (i: number, rest = '') => `${prefix}.parameters[${i}]${rest}`;
+  if (params.length === 0) problems.push({ field: `${prefix}.parameters`, description: 'needs at least one parameter' });
+  if (params.length > MAX_PARAMETERS) problems.push({ field: `${prefix}.parameters`, description: `has more than ${MAX_PARAMETERS} parameters` });
+  const seen = new Set<string>();
+  params.slice(0, MAX_PARAMETERS).forEach((p, i) => {
+    if (!NAME.test(p.name)) problems.push({ field: at(i, '.name'), description: 'must be an identifier (letters, digits, "_", "."), at most 128 characters' });
+    else if (seen.has(p.name)) problems.push({ field: at(i, '.name'), description: `duplicates ${JSON.stringify(p.name)}` });
+    seen.add(p.name);
+    const d = p.domain;
+    if (!d) {
+      problems.push({ field: at(i), description: 'needs a domain (float_range, int_range or categorical)' });
+      return;
+    }
+    if (d.kind === 'categorical') {
+      const f = at(i, '.categorical.choices');
+      if (d.choices.length === 0) problems.push({ field: f, description: 'needs at least one choice' });
+      if (d.choices.length > 1000) problems.push({ field: f, description: 'has more than 1000 choices' });
+      if (new Set(d.choices).size !== d.choices.length) problems.push({ field: f, description: 'has duplicate choices' });
+      if (d.choices.some((c) => c.length === 0 || c.length > 256)) problems.push({ field: f, description: 'choices must be 1–256 characters' });
+      return;
+    }
+    const f = at(i, d.kind === 'float' ? '.float_range' : '.int_range');
+    if (!Number.isFinite(d.min)) problems.push({ field: `${f}.min`, description: 'must be a finite number' });
+    if (!Number.isFinite(d.max)) problems.push({ field: `${f}.max`, description: 'must be a finite number' });
+    if (Number.isFinite(d.min) && Number.isFinite(d.max)) {
+      if (d.kind === 'float' ? d.max <= d.min : d.max < d.min) problems.push({ field: `${f}.max`, description: `must be ${d.kind === 'float' ? '>' : '>='} min` });
+      if (d.log && d.min <= 0) problems.push({ field: `${f}.min`, description: 'must be > 0 on a log scale' });
+    }
+  });
+  return problems;
+}
+
+/** Dimensions of the [0, 1]^d encoding: one per numeric parameter, one-hot for categoricals. */
+export function encodedDimensions(params: ParameterSpec[]): number {
+  return params.reduce((n, p) => n + (p.domain?.kind === 'categorical' ? p.domain.choices.length : 1), 0);
+}
+
+function unitToValue(d: Exclude<Domain, { kind: 'categorical' }>, u: number): number {
+  const x = d.log ? Math.exp(Math.log(d.min) + u * (Math.log(d.max) - Math.log(d.min))) : d.min + u * (d.max - d.min);
+  if (d.kind === 'int') return Math.min(d.max, Math.max(d.min, Math.round(x)));
+  return Math.min(d.max, Math.max(d.min, x));
+}
+
+/** A configuration drawn uniformly (log-uniformly on log scales). */
+export function sampleConfiguration(params: ParameterSpec[], rng: Rng): Configuration {
+  const out: Configuration = {};
+  for (const p of params) {
+    const d = p.domain!;
+    out[p.name] = d.kind === 'categorical' ? d.choices[rng.int(d.choices.length)]! : unitToValue(d, rng.next());
+  }
+  return out;
+}
+
+/** The [0, 1]^d encoding of a configuration. */
+export function encodeConfiguration(params: ParameterSpec[], config: Configuration): number[] {
+  const out: number[] = [];
+  for (const p of params) {
+    const d = p.domain!;
+    const v = config[p.name];
+    if (d.kind === 'categorical') {
+      for (const c of d.choices) out.push(c === v ? 1 : 0);
+      continue;
+    }
+    const x = Number(v);
+    const u = d.log ? (Math.log(x) - Math.log(d.min)) / (Math.log(d.max) - Math.log(d.min)) : (x - d.min) / (d.max - d.min || 1);
+    out.push(Math.min(1, Math.max(0, u)));
+  }
+  return out;
+}

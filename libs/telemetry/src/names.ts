@@ -1,0 +1,40 @@
+// The one list of span names and attribute keys. Dashboards and tests depend on these strings.
+
+/** Phases of floe's work; each gets one span. */
+export const SpanName = {
+  // trainer
+  loadData: 'floe.load_data',
+  buildModel: 'floe.build_model',
+  applyStrategy: 'floe.apply_strategy',
+  trainSegment: 'floe.train_segment',
+  evaluate: 'floe.evaluate',
+  checkpoint: 'floe.checkpoint',
+  // data-profiler
+  profile: 'floe.profile',
+  drift: 'floe.drift',
+  scoreBlocks: 'floe.score_blocks',
+  plan: 'floe.plan',
+  // hpo-surrogate
+  studySegment: 'floe.study_segment',
+  // explainer
+  explain: 'floe.explain',
+} as const;
+export type SpanNameValue = (typeof SpanName)[keyof typeof SpanName];
+
+/** Span attribute keys, namespaced under `floe.`. */
+export const Attr = {
+  runId: 'floe.run.id',
+  studyId: 'floe.study.id',
+  trialId: 'floe.trial.id',
+  phase: 'floe.phase',
+  strategy: 'floe.strategy',
+  trainableParams: 'floe.params.trainable',
+  totalParams: 'floe.params.total',
+  step: 'floe.step',
+  dataset: 'floe.dataset',
+  model: 'floe.model',
+  rpcMethod: 'rpc.method',
+  rpcService: 'rpc.service',
+  rpcSystem: 'rpc.system',
+  rpcStatusCode: 'rpc.grpc.status_code',
+} as const;

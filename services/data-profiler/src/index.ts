@@ -1,0 +1,1 @@
+export { createDataProfilerService } from './service.js';

@@ -1,0 +1,1 @@
+export { createEvaluatorService } from './service.js';

@@ -1,0 +1,1 @@
+export { createExplainerService } from './service.js';

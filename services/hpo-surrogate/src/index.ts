@@ -1,0 +1,1 @@
+export { createHpoSurrogateService, toParameterSpecs } from './service.js';

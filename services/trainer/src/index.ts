@@ -1,0 +1,1 @@
+export { createTrainerService, checkRunSpec } from './service.js';

@@ -1,0 +1,161 @@
+// TrainerService handlers: validate, read and write the run store, map to the contract. Training itself
+// lands with the ML runtime and the trainer issue; until then StartRun answers UNIMPLEMENTED after
+// validating the request, and every lookup is real.
+import { SERVICE_NAMES, commonV1, trainerV1 } from '@floe/contracts';
+import { failedPrecondition, notFound, unimplemented } from '@floe/errors';
+import {
+  Validator,
+  checkDatasetRef,
+  checkModelRef,
+  checkPage,
+  checkPlan,
+  decodePageToken,
+  defineService,
+  encodePageToken,
+  pageSize,
+  validate,
+  type FloeConfig,
+  type HostedService,
+  type Logger,
+} from '@floe/service-kit';
+import { SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
+
+const RUN = 'run';
+const TRAINING_PENDING = 'training runs need the ML runtime (issue 3) and the trainer (issue 5)';
+
+export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpec | undefined): void {
+  if (!spec) {
+    v.add(field, 'is required');
+    return;
+  }
+  checkModelRef(v, `${field}.base_model`, spec.baseModel);
+  checkDatasetRef(v, `${field}.dataset`, spec.dataset);
+  checkDatasetRef(v, `${field}.validation_dataset`, spec.validationDataset, { required: false });
+  v.enumValue(`${field}.strategy`, spec.strategy, trainerV1.Strategy);
+  spec.freezeBlockIds.forEach((b, i) => v.string(`${field}.freeze_block_ids[${i}]`, b, { required: true, max: 128 }));
+  v.count(`${field}.freeze_block_ids`, spec.freezeBlockIds, 1024);
+  if (spec.strategy === trainerV1.Strategy.STRATEGY_FREEZE) v.count(`${field}.freeze_block_ids`, spec.freezeBlockIds, 1024, 1);
+  if (spec.expansion) {
+    spec.expansion.afterBlockIds.forEach((b, i) => v.string(`${field}.expansion.after_block_ids[${i}]`, b, { required: true, max: 128 }));
+    v.number(`${field}.expansion.count`, spec.expansion.count, { min: 0, max: 64, integer: true });
+  }
+  if (spec.strategy === trainerV1.Strategy.STRATEGY_EXPAND) {
+    v.check(!!spec.expansion && (spec.expansion.afterBlockIds.length > 0 || spec.expansion.count > 0), `${field}.expansion`, 'EXPAND needs after_block_ids or a count');
+  }
+  checkPlan(v, `${field}.plan`, spec.plan);
+  const o = spec.optimizer;
+  if (o) {
+    v.enumValue(`${field}.optimizer.kind`, o.kind, trainerV1.OptimizerKind, { allowUnspecified: true });
+    v.number(`${field}.optimizer.learning_rate`, o.learningRate, { min: 0, max: 10 });
+    v.number(`${field}.optimizer.beta1`, o.beta1, { min: 0, max: 0.999999 });
+    v.number(`${field}.optimizer.beta2`, o.beta2, { min: 0, max: 0.999999 });
+    v.number(`${field}.optimizer.epsilon`, o.epsilon, { min: 0, max: 1 });
+    v.number(`${field}.optimizer.weight_decay`, o.weightDecay, { min: 0, max: 10 });
+    v.number(`${field}.optimizer.grad_clip_norm`, o.gradClipNorm, { min: 0 });
+  }
+  const s = spec.schedule;
+  if (s) {
+    v.enumValue(`${field}.schedule.kind`, s.kind, trainerV1.ScheduleKind, { allowUnspecified: true });
+    v.number(`${field}.schedule.warmup_steps`, s.warmupSteps, { min: 0, integer: true });
+    v.number(`${field}.schedule.warmup_ratio`, s.warmupRatio, { min: 0, max: 0.999 });
+    v.number(`${field}.schedule.min_lr_ratio`, s.minLrRatio, { min: 0, max: 1 });
+  }
+  v.number(`${field}.batch_size`, spec.batchSize, { min: 1, max: 65536, integer: true });
+  v.number(`${field}.sequence_length`, spec.sequenceLength, { min: 0, max: 65536, integer: true });
+  v.number(`${field}.budget_steps`, spec.budgetSteps, { min: 1, max: 1e9, integer: true });
+  v.number(`${field}.eval_interval_steps`, spec.evalIntervalSteps, { min: 0, integer: true });
+  v.number(`${field}.checkpoint_interval_steps`, spec.checkpointIntervalSteps, { min: 0, integer: true });
+  if (spec.mixture) {
+    v.number(`${field}.mixture.replay_fraction`, spec.mixture.replayFraction, { min: 0, max: 0.99 });
+    if (spec.mixture.replayFraction > 0) checkDatasetRef(v, `${field}.mixture.replay_dataset`, spec.mixture.replayDataset);
+  }
+  const labels = Object.entries(spec.labels);
+  v.count(`${field}.labels`, labels, 64);
+  for (const [k, val] of labels) {
+    v.string(`${field}.labels[${JSON.stringify(k.slice(0, 64))}]`, k, { required: true, max: 63 });
+    v.string(`${field}.labels[${JSON.stringify(k.slice(0, 64))}]`, val, { max: 256 });
+  }
+}
+
+export function createTrainerService(opts: { config: FloeConfig; log: Logger; store?: MetadataStore }): HostedService {
+  const store = opts.store ?? new SqliteMetadataStore(floeDirs(opts.config.home).database('trainer'));
+
+  const requireRun = (field: string, id: string): trainerV1.Run => {
+    validate((v) => v.id(field, id));
+    const rec = store.get<unknown>(RUN, id);
+    if (!rec) throw notFound('run', id);
+    return trainerV1.Run.fromJSON(rec.body);
+  };
+
+  return defineService(
+    SERVICE_NAMES.trainer,
+    trainerV1.TrainerServiceService,
+    {
+      async startRun(req) {
+        validate((v) => {
+          v.string('request_id', req.requestId, { max: 128 });
+          checkRunSpec(v, 'spec', req.spec);
+        });
+        if (req.requestId) {
+          const existing = store.findByRequestId<unknown>(RUN, req.requestId);
+          if (existing) return { run: trainerV1.Run.fromJSON(existing.body) };
+        }
+        throw unimplemented(TRAINING_PENDING);
+      },
+      async getRun(req) {
+        return { run: requireRun('run_id', req.runId) };
+      },
+      async listRuns(req) {
+        validate((v) => {
+          checkPage(v, 'page', req.page);
+          req.states.forEach((s, i) => v.enumValue(`states[${i}]`, s, commonV1.RunState));
+          v.count('labels', Object.keys(req.labels), 64);
+        });
+        const size = pageSize(req.page?.pageSize);
+        const offset = decodePageToken(RUN, req.page?.pageToken);
+        const states = req.states.map((s) => commonV1.runStateToJSON(s));
+        const wanted = Object.entries(req.labels);
+        // Label filters run over the page in memory; fine at the scale of one team's runs.
+        const result = store.list<unknown>(RUN, { states, offset, limit: wanted.length ? 100_000 : size });
+        let runs = result.items.map((r) => trainerV1.Run.fromJSON(r.body));
+        let hasMore = result.hasMore;
+        if (wanted.length) {
+          const matching = runs.filter((r) => wanted.every(([k, v]) => r.spec?.labels[k] === v));
+          runs = matching.slice(0, size);
+          hasMore = matching.length > size;
+        }
+        return { runs, page: { nextPageToken: hasMore ? encodePageToken(RUN, offset + size) : '' } };
+      },
+      async *watchRun(req) {
+        validate((v) => v.number('from_step', req.fromStep, { min: 0, integer: true }));
+        requireRun('run_id', req.runId);
+        throw unimplemented(TRAINING_PENDING);
+      },
+      async pauseRun(req) {
+        requireRun('run_id', req.runId);
+        throw unimplemented(TRAINING_PENDING);
+      },
+      async resumeRun(req) {
+        validate((v) => {
+          v.number('additional_steps', req.additionalSteps, { min: 0, max: 1e9, integer: true });
+          v.string('request_id', req.requestId, { max: 128 });
+        });
+        requireRun('run_id', req.runId);
+        throw unimplemented(TRAINING_PENDING);
+      },
+      async cancelRun(req) {
+        const run = requireRun('run_id', req.runId);
+        if (run.state === commonV1.RunState.RUN_STATE_CANCELLED || run.state === commonV1.RunState.RUN_STATE_FAILED) {
+          throw failedPrecondition(`run ${req.runId} is already ${commonV1.runStateToJSON(run.state)}`);
+        }
+        throw unimplemented(TRAINING_PENDING);
+      },
+      async exportModel(req) {
+        validate((v) => v.number('step', req.step, { min: 0, integer: true }));
+        requireRun('run_id', req.runId);
+        throw unimplemented(TRAINING_PENDING);
+      },
+    },
+    { log: opts.log, onClose: () => store.close() },
+  );
+}
