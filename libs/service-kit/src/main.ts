@@ -33,13 +33,16 @@ export async function serviceMain(opts: {
   const services = await opts.create({ config, log });
   const server = await startServer({ config, services, log });
 
-  let signals = 0;
+  // A signal to the process group also reaches npm, which forwards it: the same stop can arrive twice
+  // at once. Only a signal well after the first one (a second Ctrl-C) forces an immediate exit.
+  let firstSignalAt = 0;
   const stop = async (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt) {
+      if (Date.now() - firstSignalAt < 2000) return;
       log.warn('second signal; exiting now', { signal });
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     await server.shutdown(signal);
     await telemetry.shutdown().catch((err) => log.error('telemetry flush failed', { err }));
     process.exit(0);

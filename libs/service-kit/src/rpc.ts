@@ -70,10 +70,11 @@ function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWr
   const onCancel = () => controller.abort(new FloeError('cancelled', 'the caller cancelled the call'));
   call.on('cancelled', onCancel);
   let timer: NodeJS.Timeout | undefined;
+  // grpc-js gives the deadline as a Date or as epoch milliseconds (Infinity when there is none).
   const deadline = call.getDeadline();
-  const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline);
-  if (Number.isFinite(ms) && ms !== Infinity) {
-    timer = setTimeout(() => controller.abort(new FloeError('deadline_exceeded', 'the deadline passed')), Math.max(0, ms));
+  const ms = (deadline instanceof Date ? deadline.getTime() : Number(deadline)) - Date.now();
+  if (Number.isFinite(ms)) {
+    timer = setTimeout(() => controller.abort(new FloeError('deadline_exceeded', 'the deadline passed')), Math.min(2 ** 31 - 1, Math.max(0, ms)));
   }
   return { signal: controller.signal, dispose: () => timer && clearTimeout(timer) };
 }

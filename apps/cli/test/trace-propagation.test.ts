@@ -1,0 +1,70 @@
+// Two services in two processes, one calling the other through its generated client, both exporting to
+// floe's own OTLP receiver: one trace, two service names, the server span a child of the client span.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startOtlpReceiver, type ReceivedSpan } from '@floe/telemetry/receiver';
+import { healthStatus, tempDir } from '@floe/testing';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const SERVER = 2;
+const CLIENT = 3;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('a call from one service to another joins one trace across processes', { timeout: 60_000 }, async () => {
+  const home = tempDir();
+  const spansFile = join(home.path, 'spans.jsonl');
+  const receiver = await startOtlpReceiver({ file: spansFile });
+  const address = `127.0.0.1:${await freePort()}`;
+  const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.address}`, FLOE_HOME: home.path, FLOE_LOG_LEVEL: 'warn' };
+  const trainer = spawn(process.execPath, ['--import', 'tsx', 'services/trainer/src/main.ts'], {
+    cwd: root,
+    env: { ...env, FLOE_ADDRESS: address },
+    stdio: 'ignore',
+  });
+  const trainerExit = new Promise<number | null>((resolve) => trainer.on('exit', resolve));
+  try {
+    const start = Date.now();
+    for (;;) {
+      try {
+        if ((await healthStatus(address, '')) === 'SERVING') break;
+      } catch {
+        if (Date.now() - start > 20_000) throw new Error('trainer did not start');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/test/fixtures/caller.ts', address], { cwd: root, env });
+    assert.match(stdout, /code=5/, 'the caller got NOT_FOUND from the trainer');
+    trainer.kill('SIGTERM');
+    assert.equal(await trainerExit, 0);
+
+    const spans = readFileSync(spansFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ReceivedSpan);
+    const clientSpan = spans.find((s) => s.kind === CLIENT && s.name === 'floe.trainer.v1.TrainerService/GetRun');
+    const serverSpan = spans.find((s) => s.kind === SERVER && s.name === 'floe.trainer.v1.TrainerService/GetRun');
+    const studySpan = spans.find((s) => s.name === 'floe.study_segment');
+    assert.ok(clientSpan && serverSpan && studySpan, `spans: ${spans.map((s) => `${s.resource['service.name']}:${s.name}`).join(', ')}`);
+    assert.equal(serverSpan.traceId, clientSpan.traceId);
+    assert.equal(clientSpan.traceId, studySpan.traceId);
+    assert.equal(serverSpan.parentSpanId, clientSpan.spanId);
+    assert.equal(clientSpan.parentSpanId, studySpan.spanId);
+    assert.equal(clientSpan.resource['service.name'], 'floe-hpo-surrogate');
+    assert.equal(serverSpan.resource['service.name'], 'floe-trainer');
+    assert.equal(serverSpan.attributes['rpc.grpc.status_code'], 5);
+  } finally {
+    trainer.kill('SIGKILL');
+    await receiver.close();
+    home.remove();
+  }
+});

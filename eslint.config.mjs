@@ -1,0 +1,48 @@
+// ESLint: typescript-eslint's recommended rules, and Nx module boundaries that enforce DESIGN.md's rules
+// of the house through project tags:
+//   - libs never import services or apps; a service never imports another service;
+//   - generated contracts import nothing of ours; test helpers are for tests only.
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+const boundaries = (extra = []) => [
+  'error',
+  {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: [
+      { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+      { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts', ...extra] },
+      { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts'] },
+      { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts', ...extra] },
+      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:app', 'type:service', 'type:lib', 'type:contracts', ...extra] },
+      { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
+      { sourceTag: 'scope:trainer', onlyDependOnLibsWithTags: ['scope:trainer', 'scope:shared'] },
+      { sourceTag: 'scope:data-profiler', onlyDependOnLibsWithTags: ['scope:data-profiler', 'scope:shared'] },
+      { sourceTag: 'scope:hpo-surrogate', onlyDependOnLibsWithTags: ['scope:hpo-surrogate', 'scope:shared'] },
+      { sourceTag: 'scope:explainer', onlyDependOnLibsWithTags: ['scope:explainer', 'scope:shared'] },
+      { sourceTag: 'scope:evaluator', onlyDependOnLibsWithTags: ['scope:evaluator', 'scope:shared'] },
+      { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:app', 'scope:shared', 'scope:trainer', 'scope:data-profiler', 'scope:hpo-surrogate', 'scope:explainer', 'scope:evaluator'] },
+    ],
+  },
+];
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', 'libs/contracts/src/gen/**', '.nx/**', '**/build/**', 'dist/**'] },
+  ...nx.configs['flat/base'],
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': boundaries(),
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    // Tests may use the test helpers.
+    files: ['**/test/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': boundaries(['type:testing']) },
+  },
+);

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng, rngFor } from '@floe/random';
+import { encodeConfiguration, encodedDimensions, sampleConfiguration, validateSearchSpace, type ParameterSpec } from '../src/index.js';
+
+const space: ParameterSpec[] = [
+  { name: 'lr', domain: { kind: 'float', min: 1e-5, max: 1e-1, log: true } },
+  { name: 'layers', domain: { kind: 'int', min: 1, max: 8, log: false } },
+  { name: 'norm', domain: { kind: 'categorical', choices: ['layer', 'rms', 'none'] } },
+];
+
+test('a good space has no problems; each bad part is named', () => {
+  assert.deepEqual(validateSearchSpace(space), []);
+  const problems = validateSearchSpace([
+    { name: 'a', domain: { kind: 'float', min: 0, max: 1, log: true } },
+    { name: 'a', domain: { kind: 'int', min: 3, max: 2, log: false } },
+    { name: 'c', domain: { kind: 'categorical', choices: ['x', 'x'] } },
+    { name: 'd', domain: undefined },
+    { name: 'e', domain: { kind: 'float', min: NaN, max: 1, log: false } },
+  ]);
+  assert.deepEqual(problems.map((p) => p.field), [
+    'search_space.parameters[0].float_range.min',
+    'search_space.parameters[1].name',
+    'search_space.parameters[1].int_range.max',
+    'search_space.parameters[2].categorical.choices',
+    'search_space.parameters[3]',
+    'search_space.parameters[4].float_range.min',
+  ]);
+});
+
+test('samples stay in their domains, are seeded, and encode into [0,1]^d', () => {
+  assert.equal(encodedDimensions(space), 5);
+  const rng = new Rng(3);
+  let logSum = 0;
+  for (let i = 0; i < 2000; i++) {
+    const c = sampleConfiguration(space, rng);
+    assert.ok((c.lr as number) >= 1e-5 && (c.lr as number) <= 1e-1);
+    assert.ok(Number.isInteger(c.layers) && (c.layers as number) >= 1 && (c.layers as number) <= 8);
+    const e = encodeConfiguration(space, c);
+    assert.equal(e.length, 5);
+    assert.ok(e.every((x) => x >= 0 && x <= 1));
+    logSum += Math.log10(c.lr as number);
+  }
+  // Log-uniform on [1e-5, 1e-1]: the mean of log10 is -3.
+  assert.ok(Math.abs(logSum / 2000 + 3) < 0.1);
+  assert.deepEqual(sampleConfiguration(space, rngFor(9, 't')), sampleConfiguration(space, rngFor(9, 't')));
+});
+
+test('Rng: uniform and normal moments, state round trip', () => {
+  const r = new Rng(42);
+  let s = 0, s2 = 0;
+  const n = 200_000;
+  for (let i = 0; i < n; i++) {
+    const x = r.normal();
+    s += x;
+    s2 += x * x;
+  }
+  assert.ok(Math.abs(s / n) < 0.01);
+  assert.ok(Math.abs(s2 / n - 1) < 0.01);
+  r.normal();
+  const state = r.getState();
+  const a = [r.next(), r.normal(), r.normal()];
+  r.setState(state);
+  assert.deepEqual([r.next(), r.normal(), r.normal()], a);
+});

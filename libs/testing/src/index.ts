@@ -1,0 +1,84 @@
+// Test helpers: a temporary FLOE_HOME, a real server on 127.0.0.1:0, health and reflection clients, and
+// assertions on gRPC status codes and BadRequest field violations.
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { service as healthService } from 'grpc-health-check';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger, fieldViolations, loadConfig, startServer, type FloeConfig, type FloeServer, type HostedService, type Logger } from '@floe/service-kit';
+
+export function tempDir(prefix = 'floe-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function testConfig(home: string, env: NodeJS.ProcessEnv = {}): FloeConfig {
+  return loadConfig({ FLOE_HOME: home, FLOE_ADDRESS: '127.0.0.1:0', FLOE_SHUTDOWN_GRACE_MS: '2000', ...env });
+}
+
+export const quietLog: Logger = createLogger('error');
+
+export async function startTestServer(services: HostedService[], config: FloeConfig): Promise<FloeServer> {
+  return startServer({ config, services, log: quietLog });
+}
+
+type HealthClient = grpc.Client & {
+  check(req: { service: string }, cb: (err: grpc.ServiceError | null, res: { status: string }) => void): void;
+  watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+};
+
+export function healthClient(address: string): HealthClient {
+  const Ctor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (a: string, c: grpc.ChannelCredentials) => HealthClient;
+  return new Ctor(address, grpc.credentials.createInsecure());
+}
+
+export function healthStatus(address: string, service: string): Promise<string> {
+  const client = healthClient(address);
+  return new Promise((resolve, reject) =>
+    client.check({ service }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(String(res.status));
+    }),
+  );
+}
+
+const require = createRequire(import.meta.url);
+
+/** Lists services through server reflection (v1 or v1alpha). */
+export function reflectionServices(address: string, version: 'v1' | 'v1alpha' = 'v1'): Promise<string[]> {
+  const protoPath = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
+  const pkg = grpc.loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as unknown as {
+    grpc: { reflection: Record<string, { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { serverReflectionInfo(): grpc.ClientDuplexStream<unknown, { list_services_response?: { service: { name: string }[] } }> } }> };
+  };
+  const client = new pkg.grpc.reflection[version]!.ServerReflection(address, grpc.credentials.createInsecure());
+  return new Promise((resolve, reject) => {
+    const stream = client.serverReflectionInfo();
+    stream.on('data', (res) => {
+      resolve((res.list_services_response?.service ?? []).map((s: { name: string }) => s.name));
+      stream.end();
+      client.close();
+    });
+    stream.on('error', reject);
+    stream.write({ list_services: '' });
+  });
+}
+
+/** Awaits a call that must fail with `code`; with `field`, a BadRequest violation must name it. */
+export async function rejectsWith(promise: Promise<unknown>, code: grpc.status, field?: string): Promise<grpc.ServiceError> {
+  try {
+    await promise;
+  } catch (err) {
+    const e = err as grpc.ServiceError;
+    assert.equal(grpc.status[e.code], grpc.status[code], `expected ${grpc.status[code]}, got ${grpc.status[e.code]}: ${e.details}`);
+    if (field) {
+      const fields = fieldViolations(e).map((v) => v.field);
+      assert.ok(fields.includes(field), `expected a violation of ${field}, got ${JSON.stringify(fields)}`);
+    }
+    return e;
+  }
+  assert.fail(`expected ${grpc.status[code]}, but the call succeeded`);
+}
