@@ -1,0 +1,68 @@
+// Chooses the TF.js backend: the native TensorFlow binding where it is installed (the GPU image), else
+// wasm with floe's training kernel pack, else the plain cpu backend. The choice is logged once.
+import * as tf from '@tensorflow/tfjs-core';
+// The union package registers the gradients and the chained ops (x.square()) that tfjs-core alone lacks.
+import '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { registerWasmTrainingKernels } from './wasm-kernels.js';
+
+export type BackendChoice = 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
+export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
+
+export interface BackendInfo {
+  /** The TF.js backend name in use: tensorflow, wasm or cpu. */
+  name: string;
+  /** Why it was chosen. */
+  reason: string;
+}
+
+let current: BackendInfo | undefined;
+
+async function tryTensorflow(): Promise<string | undefined> {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      await import(pkg);
+      return pkg;
+    } catch {
+      // not installed here; the GPU image has it
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Initialises TF.js once per process. `choice` defaults to FLOE_TF_BACKEND (or auto). Forcing a backend
+ * that cannot load is an error that says what is missing.
+ */
+export async function initBackend(choice?: BackendChoice, log: (msg: string) => void = () => {}): Promise<BackendInfo> {
+  const wanted = choice ?? ((process.env.FLOE_TF_BACKEND || 'auto') as BackendChoice);
+  if (!BACKEND_CHOICES.includes(wanted)) throw new Error(`FLOE_TF_BACKEND=${wanted}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  if (current && (wanted === 'auto' || wanted === current.name)) return current;
+
+  let info: BackendInfo | undefined;
+  if (wanted === 'tensorflow' || wanted === 'auto') {
+    const pkg = await tryTensorflow();
+    if (pkg && (await tf.setBackend('tensorflow'))) info = { name: 'tensorflow', reason: `${pkg} is installed` };
+    else if (wanted === 'tensorflow') {
+      throw new Error('FLOE_TF_BACKEND=tensorflow, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (they belong in the GPU image)');
+    }
+  }
+  if (wanted === 'native') throw new Error('FLOE_TF_BACKEND=native: the native kernels are not built yet (native CPU kernels issue); use wasm');
+  if (!info && (wanted === 'wasm' || wanted === 'auto')) {
+    try {
+      registerWasmTrainingKernels();
+      if (await tf.setBackend('wasm')) info = { name: 'wasm', reason: wanted === 'wasm' ? 'FLOE_TF_BACKEND=wasm' : 'no native TensorFlow binding; wasm with floe kernels' };
+    } catch (err) {
+      if (wanted === 'wasm') throw new Error(`FLOE_TF_BACKEND=wasm, but the wasm backend did not load: ${(err as Error).message}`);
+    }
+  }
+  if (!info) {
+    await tf.setBackend('cpu');
+    info = { name: 'cpu', reason: wanted === 'cpu' ? 'FLOE_TF_BACKEND=cpu' : 'wasm did not load; plain cpu backend' };
+  }
+  await tf.ready();
+  current = info;
+  log(`TF.js backend: ${info.name} (${info.reason})`);
+  return info;
+}
