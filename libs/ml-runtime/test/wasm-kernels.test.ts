@@ -70,7 +70,7 @@ test('BatchMatMul: transposes, batches, broadcasting, odd sizes — values and g
 
 test('UnsortedSegmentSum, and the gradient of gather (embeddings)', async () => {
   const ids = Int32Array.from({ length: 37 }, () => rng.int(11));
-  await sameOnBoth('unsortedSegmentSum', [{ shape: [37, 6] }, { shape: [37], values: ids, dtype: 'int32' }], (x, s) => tf.unsortedSegmentSum(x!, s!, 11));
+  await sameOnBoth('unsortedSegmentSum', [{ shape: [37, 6] }, { shape: [37], values: ids, dtype: 'int32' }], (x, s) => tf.unsortedSegmentSum(x!, s! as tf.Tensor1D, 11));
   const idx = Int32Array.from({ length: 4 * 9 }, () => rng.int(13));
   await sameOnBoth('gather grad', [{ shape: [13, 5] }, { shape: [4, 9], values: idx, dtype: 'int32' }, { shape: [4, 9, 5] }], (table, i, w) =>
     tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, i!), w!)))(table!),

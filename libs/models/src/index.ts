@@ -1,0 +1,6 @@
+export { BlockModel, newCapture, disposeCapture, type Architecture, type Batch, type ModelSpec, type Task } from './model.js';
+export { buildModel, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
+export { initialValues, makeParam, type Init, type Param } from './params.js';
+export { selectiveScan } from './mamba.js';
+export type { Block, BlockKind, Capture, ForwardContext } from './types.js';
+export { serializeModel, deserializeModel, type ModelState } from './serialize.js';

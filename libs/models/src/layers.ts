@@ -1,0 +1,53 @@
+// Functional building blocks over tfjs-core ops. Linear layers run as 2-D matMuls ([rows, in] × [in, out])
+// because that is the fast path of every backend floe uses.
+import * as tf from '@tensorflow/tfjs-core';
+
+/** x [..., in] · W [in, out] (+ b). */
+export function linear(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const shape = x.shape;
+  const inDim = shape[shape.length - 1]!;
+  const out = tf.matMul(tf.reshape(x, [-1, inDim]), w);
+  const withBias = b ? tf.add(out, b) : out;
+  return tf.reshape(withBias, [...shape.slice(0, -1), w.shape[1]!]);
+}
+
+export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gain), bias);
+}
+
+export function rmsNorm(x: tf.Tensor, gain: tf.Tensor, eps = 1e-5): tf.Tensor {
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), gain);
+}
+
+/** GELU with erf, as PyTorch's default. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+const masks = new Map<number, tf.Tensor>();
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached per length. */
+export function causalMask(t: number): tf.Tensor {
+  let m = masks.get(t);
+  if (!m) {
+    const values = new Float32Array(t * t);
+    for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) values[i * t + j] = -1e9;
+    m = tf.keep(tf.tensor2d(values, [t, t]));
+    masks.set(t, m);
+  }
+  return m;
+}
+
+/** Mean cross-entropy of logits [..., V] against integer targets [...]; natural log. */
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  const v = logits.shape[logits.shape.length - 1]!;
+  const flat = tf.reshape(logits, [-1, v]);
+  const logp = tf.sub(flat, tf.logSumExp(flat, -1, true));
+  const onehot = tf.oneHot(tf.reshape(targets, [-1]) as tf.Tensor1D, v);
+  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), -1))) as tf.Scalar;
+}

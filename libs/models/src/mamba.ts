@@ -1,0 +1,122 @@
+// Mamba LM: byte embedding, residual Mamba blocks (RMSNorm → in_proj → causal depthwise conv1d → SiLU →
+// selective scan with input-dependent Δ, B, C → D skip → SiLU(z) gate → out_proj), final RMSNorm, tied
+// head. The scan runs step by step; hooks capture Δ, A, B, C per layer for hidden attention.
+import * as tf from '@tensorflow/tfjs-core';
+import { copyParam, makeParam, type Param } from './params.js';
+import { linear, rmsNorm, silu } from './layers.js';
+import type { Block, ForwardContext } from './types.js';
+
+export interface MambaConfig {
+  vocab: number;
+  dModel: number;
+  layers: number;
+  dState: number;
+  dConv: number;
+  expand: number;
+  context: number;
+}
+
+const dtRank = (d: number) => Math.ceil(d / 16);
+
+export class MambaBlock implements Block {
+  readonly kind = 'mamba' as const;
+  trainable = true;
+  constructor(
+    readonly id: string,
+    readonly cfg: MambaConfig,
+    readonly params: Param[],
+  ) {}
+
+  static create(cfg: MambaConfig, seed: number, id: string): MambaBlock {
+    const d = cfg.dModel;
+    const di = cfg.expand * d;
+    const r = dtRank(d);
+    const n = cfg.dState;
+    return new MambaBlock(id, cfg, [
+      makeParam(seed, `${id}.norm.gain`, [d], 'ones'),
+      makeParam(seed, `${id}.in_proj`, [d, 2 * di], { uniform: 1 / Math.sqrt(d) }),
+      makeParam(seed, `${id}.conv.w`, [1, cfg.dConv, di, 1], { uniform: 1 / Math.sqrt(cfg.dConv) }),
+      makeParam(seed, `${id}.conv.b`, [di], 'zeros'),
+      makeParam(seed, `${id}.x_proj`, [di, r + 2 * n], { uniform: 1 / Math.sqrt(di) }),
+      makeParam(seed, `${id}.dt_proj`, [r, di], { uniform: 1 / Math.sqrt(r) }),
+      makeParam(seed, `${id}.dt_bias`, [di], { dtBias: [0.001, 0.1] }),
+      makeParam(seed, `${id}.A_log`, [di, n], { aLog: n }),
+      makeParam(seed, `${id}.D`, [di], 'ones'),
+      makeParam(seed, `${id}.out_proj`, [di, d], { uniform: 1 / Math.sqrt(di) / Math.sqrt(2 * cfg.layers) }),
+    ]);
+  }
+
+  forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
+    const [gain, inProj, convW, convB, xProj, dtProj, dtBias, aLog, dSkip, outProj] = this.params.map((p) => p.variable) as tf.Variable[];
+    const [b, t] = x.shape as [number, number, number];
+    const di = this.cfg.expand * this.cfg.dModel;
+    const n = this.cfg.dState;
+    const r = dtRank(this.cfg.dModel);
+    const k = this.cfg.dConv;
+
+    const xz = linear(rmsNorm(x, gain!), inProj!);
+    const [xs, z] = tf.split(xz, 2, -1) as [tf.Tensor, tf.Tensor];
+    // Causal depthwise conv1d: pad k−1 steps on the left, then a [1, k] depthwise filter.
+    const padded = tf.pad(xs, [[0, 0], [k - 1, 0], [0, 0]]);
+    const conv = tf.depthwiseConv2d(tf.reshape(padded, [b, 1, t + k - 1, di]) as tf.Tensor4D, convW as tf.Tensor4D, 1, 'valid');
+    const u = silu(tf.add(tf.reshape(conv, [b, t, di]), convB!));
+
+    const proj = linear(u, xProj!);
+    const [dtRaw, bm, cm] = tf.split(proj, [r, n, n], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const delta = tf.softplus(tf.add(linear(dtRaw, dtProj!), dtBias!)); // [B, T, Di]
+    const a = tf.neg(tf.exp(aLog!)); // [Di, N]
+
+    const y = selectiveScan(u, delta, a, bm, cm);
+    if (ctx.capture) ctx.capture.ssm.set(this.id, { delta: tf.keep(delta), A: tf.keep(a), B: tf.keep(bm), C: tf.keep(cm), x: tf.keep(u), y: tf.keep(y) });
+    const gated = tf.mul(tf.add(y, tf.mul(u, dSkip!)), silu(z));
+    return tf.add(x, linear(gated, outProj!));
+  }
+
+  /** Expansion copy: out_proj zero, so the new block computes x ↦ x. */
+  expandCopy(id: string): MambaBlock {
+    const out = this.params[this.params.length - 1]!;
+    return new MambaBlock(id, this.cfg, this.params.map((p) => copyParam(p, p.name.replace(this.id, id), p === out)));
+  }
+}
+
+/**
+ * h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t B_t x_t,  y_t = C_t · h_t, per channel d and state n.
+ * u, Δ: [B, T, Di]; A: [Di, N]; B, C: [B, T, N]. Returns y [B, T, Di] (without the D skip).
+ */
+export function selectiveScan(u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor): tf.Tensor {
+  const [b, t, di] = u.shape as [number, number, number];
+  const n = a.shape[1]!;
+  const dA = tf.exp(tf.mul(tf.reshape(delta, [b, t, di, 1]), tf.reshape(a, [1, 1, di, n]))); // [B,T,Di,N]
+  const dBu = tf.mul(tf.reshape(tf.mul(delta, u), [b, t, di, 1]), tf.reshape(bm, [b, t, 1, n])); // [B,T,Di,N]
+  const dAs = tf.unstack(dA, 1);
+  const dBus = tf.unstack(dBu, 1);
+  const cs = tf.unstack(tf.reshape(cm, [b, t, n, 1]), 1); // each [B, N, 1]
+  let h: tf.Tensor = tf.zeros([b, di, n]);
+  const ys: tf.Tensor[] = [];
+  for (let i = 0; i < t; i++) {
+    h = tf.add(tf.mul(dAs[i]!, h), dBus[i]!);
+    ys.push(tf.reshape(tf.matMul(h, cs[i]!), [b, di])); // Σ_n h[d,n]·C[n]
+  }
+  return tf.stack(ys, 1);
+}
+
+export function mambaBlocks(cfg: MambaConfig, seed: number): Block[] {
+  const tokens = makeParam(seed, 'embedding.tokens', [cfg.vocab, cfg.dModel], { normal: 0.02 });
+  const blocks: Block[] = [
+    { id: 'embedding', kind: 'embedding', params: [tokens], trainable: true, forward: (x) => tf.gather(tokens.variable, x) },
+  ];
+  for (let i = 0; i < cfg.layers; i++) blocks.push(MambaBlock.create(cfg, seed, `block.${i}`));
+  const gain = makeParam(seed, 'head.norm.gain', [cfg.dModel], 'ones');
+  blocks.push({
+    id: 'head',
+    kind: 'head',
+    params: [gain],
+    trainable: true,
+    forward: (x) => {
+      const shape = x.shape;
+      const logits = tf.matMul(tf.reshape(rmsNorm(x, gain.variable), [-1, cfg.dModel]), tokens.variable, false, true);
+      return tf.reshape(logits, [...shape.slice(0, -1), cfg.vocab]);
+    },
+  });
+  return blocks;
+}

@@ -1,0 +1,73 @@
+// LeNet-5 (Caffe variant: conv 5×5 ×20, max-pool, conv 5×5 ×50, max-pool, dense 500 + ReLU, dense 10)
+// and an MLP. PyTorch's default initialisation: uniform ±1/√fan_in.
+import * as tf from '@tensorflow/tfjs-core';
+import { makeParam } from './params.js';
+import { linear } from './layers.js';
+import type { Block } from './types.js';
+
+export interface LeNetConfig {
+  inputSize: number;
+  inChannels: number;
+  conv1: number;
+  conv2: number;
+  hidden: number;
+  classes: number;
+}
+
+export interface MlpConfig {
+  inputs: number;
+  hidden: number[];
+  outputs: number;
+}
+
+const bound = (fanIn: number) => ({ uniform: 1 / Math.sqrt(fanIn) });
+
+function convBlock(seed: number, id: string, k: number, cin: number, cout: number): Block {
+  const w = makeParam(seed, `${id}.w`, [k, k, cin, cout], bound(k * k * cin));
+  const b = makeParam(seed, `${id}.b`, [cout], bound(k * k * cin));
+  return {
+    id,
+    kind: 'conv',
+    params: [w, b],
+    trainable: true,
+    forward: (x) => tf.maxPool(tf.add(tf.conv2d(x as tf.Tensor4D, w.variable as tf.Tensor4D, 1, 'valid'), b.variable) as tf.Tensor4D, 2, 2, 'valid'),
+  };
+}
+
+function denseBlock(seed: number, id: string, fanIn: number, fanOut: number, relu: boolean, kind: 'dense' | 'head' = 'dense'): Block {
+  const w = makeParam(seed, `${id}.w`, [fanIn, fanOut], bound(fanIn));
+  const b = makeParam(seed, `${id}.b`, [fanOut], bound(fanIn));
+  return {
+    id,
+    kind,
+    params: [w, b],
+    trainable: true,
+    forward: (x) => {
+      const flat = x.shape.length > 2 ? tf.reshape(x, [x.shape[0]!, -1]) : x;
+      const y = linear(flat, w.variable, b.variable);
+      return relu ? tf.relu(y) : y;
+    },
+  };
+}
+
+export function lenetBlocks(cfg: LeNetConfig, seed: number): Block[] {
+  const s1 = (cfg.inputSize - 4) / 2;
+  const s2 = (s1 - 4) / 2;
+  return [
+    convBlock(seed, 'conv1', 5, cfg.inChannels, cfg.conv1),
+    convBlock(seed, 'conv2', 5, cfg.conv1, cfg.conv2),
+    denseBlock(seed, 'fc1', s2 * s2 * cfg.conv2, cfg.hidden, true),
+    denseBlock(seed, 'head', cfg.hidden, cfg.classes, false, 'head'),
+  ];
+}
+
+export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
+  const blocks: Block[] = [];
+  let fanIn = cfg.inputs;
+  cfg.hidden.forEach((h, i) => {
+    blocks.push(denseBlock(seed, `dense.${i}`, fanIn, h, true));
+    fanIn = h;
+  });
+  blocks.push(denseBlock(seed, 'head', fanIn, cfg.outputs, false, 'head'));
+  return blocks;
+}
