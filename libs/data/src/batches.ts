@@ -1,0 +1,139 @@
+// Deterministic splits and batch iterators whose whole position is a small state object (the data cursor
+// of a checkpoint): restoring it continues with exactly the batches that would have come next.
+import { Rng, rngFor } from '@floe/random';
+import type { Dataset, ImageDataset, Split, TabularDataset, TextDataset } from './types.js';
+import { exampleCount } from './types.js';
+
+export const SPLIT_FRACTIONS = { train: 0.8, validation: 0.1, test: 0.1 } as const;
+
+/** Indices of a split: a fixed permutation of the examples (seeded by the dataset's name), cut 80/10/10. */
+export function splitIndices(d: Dataset, split: Split): Int32Array {
+  const n = exampleCount(d);
+  const order = rngFor(0, `split:${d.name}`).shuffle([...Array(n).keys()]);
+  if (split === 'all') return Int32Array.from(order);
+  const nTrain = Math.round(n * SPLIT_FRACTIONS.train);
+  const nVal = Math.round(n * SPLIT_FRACTIONS.validation);
+  const [lo, hi] = split === 'train' ? [0, nTrain] : split === 'validation' ? [nTrain, nTrain + nVal] : [nTrain + nVal, n];
+  return Int32Array.from(order.slice(lo, hi).sort((a, b) => a - b));
+}
+
+/** A subset of a dataset (a split, optionally capped at `max` examples). */
+export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
+  let idx = splitIndices(d, split);
+  if (max > 0 && idx.length > max) idx = idx.slice(0, max);
+  if (d.kind === 'text') return { ...d, documents: Array.from(idx, (i) => (d as TextDataset).documents[i]!) };
+  if (d.kind === 'tabular') {
+    const t = d as TabularDataset;
+    const f = t.features.length;
+    const x = new Float32Array(idx.length * f);
+    idx.forEach((r, i) => x.set(t.x.subarray(r * f, (r + 1) * f), i * f));
+    const target =
+      t.target.type === 'class'
+        ? { ...t.target, labels: Int32Array.from(idx, (r) => (t.target as { labels: Int32Array }).labels[r]!) }
+        : (() => {
+            const y = (t.target as { y: Float32Array }).y;
+            const k = y.length / t.rows;
+            const out = new Float32Array(idx.length * k);
+            idx.forEach((r, i) => out.set(y.subarray(r * k, (r + 1) * k), i * k));
+            return { ...t.target, y: out };
+          })();
+    return { ...t, x, rows: idx.length, target } as D;
+  }
+  const im = d as ImageDataset;
+  const px = im.height * im.width * im.channels;
+  const pixels = new Float32Array(idx.length * px);
+  idx.forEach((r, i) => pixels.set(im.pixels.subarray(r * px, (r + 1) * px), i * px));
+  return { ...im, pixels, labels: Int32Array.from(idx, (r) => im.labels[r]!) } as D;
+}
+
+/** Documents joined into one byte stream, separated by a newline. */
+export function byteStream(d: TextDataset): Uint8Array {
+  const total = d.documents.reduce((n, doc) => n + doc.length + 1, 0);
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const doc of d.documents) {
+    out.set(doc, o);
+    o += doc.length;
+    out[o++] = 10;
+  }
+  return out;
+}
+
+export interface BatcherState {
+  rng: { state: number; spare: number | null };
+  served: number;
+}
+
+/** Random windows of `seqLen + 1` bytes: x the first seqLen, y the next byte at each position. */
+export class LmBatcher {
+  private readonly rng: Rng;
+  private served = 0;
+  constructor(
+    private readonly stream: Uint8Array,
+    seed: number,
+  ) {
+    this.rng = rngFor(seed, 'lm-batches');
+  }
+
+  next(batchSize: number, seqLen: number): { x: Int32Array; y: Int32Array } {
+    if (this.stream.length < seqLen + 2) throw new Error(`the text (${this.stream.length} bytes) is shorter than one sequence (${seqLen + 1})`);
+    const x = new Int32Array(batchSize * seqLen);
+    const y = new Int32Array(batchSize * seqLen);
+    for (let b = 0; b < batchSize; b++) {
+      const start = this.rng.int(this.stream.length - seqLen - 1);
+      for (let t = 0; t < seqLen; t++) {
+        x[b * seqLen + t] = this.stream[start + t]!;
+        y[b * seqLen + t] = this.stream[start + t + 1]!;
+      }
+    }
+    this.served++;
+    return { x, y };
+  }
+
+  getState(): BatcherState {
+    return { rng: this.rng.getState(), served: this.served };
+  }
+
+  setState(s: BatcherState): void {
+    this.rng.setState(s.rng);
+    this.served = s.served;
+  }
+}
+
+/** Shuffled epochs over examples, reshuffled each epoch from the seeded generator. */
+export class ExampleBatcher {
+  private readonly rng: Rng;
+  private order: number[] = [];
+  private position = 0;
+  private served = 0;
+  constructor(
+    private readonly count: number,
+    seed: number,
+  ) {
+    this.rng = rngFor(seed, 'example-batches');
+  }
+
+  next(batchSize: number): Int32Array {
+    const out = new Int32Array(batchSize);
+    for (let i = 0; i < batchSize; i++) {
+      if (this.position >= this.order.length) {
+        this.order = this.rng.shuffle([...Array(this.count).keys()]);
+        this.position = 0;
+      }
+      out[i] = this.order[this.position++]!;
+    }
+    this.served++;
+    return out;
+  }
+
+  getState(): BatcherState & { order: number[]; position: number } {
+    return { rng: this.rng.getState(), served: this.served, order: [...this.order], position: this.position };
+  }
+
+  setState(s: BatcherState & { order: number[]; position: number }): void {
+    this.rng.setState(s.rng);
+    this.served = s.served;
+    this.order = [...s.order];
+    this.position = s.position;
+  }
+}

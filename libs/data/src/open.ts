@@ -1,0 +1,24 @@
+// The one entry point: a dataset reference → the examples of its split, within the size limit.
+import { resourceExhausted } from '@floe/errors';
+import { loadBuiltin } from './builtin.js';
+import { loadFile } from './files.js';
+import { parseDatasetUri, resolveDataPath } from './refs.js';
+import { selectSplit } from './batches.js';
+import { byteCount, type Dataset, type Split } from './types.js';
+
+export const DEFAULT_MAX_DATASET_BYTES = 512 * 1024 * 1024;
+
+export interface OpenOptions {
+  dataRoots: string[];
+  /** Largest dataset accepted, in bytes. */
+  maxBytes?: number;
+}
+
+export function openDataset(ref: { uri: string; split?: Split; maxExamples?: number }, opts: OpenOptions): Dataset {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
+  const parsed = parseDatasetUri(ref.uri);
+  const full = parsed.scheme === 'builtin' ? loadBuiltin(parsed.name) : loadFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+  const bytes = byteCount(full);
+  if (bytes > maxBytes) throw resourceExhausted(`${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
+  return selectSplit(full, ref.split ?? 'all', ref.maxExamples ?? 0);
+}

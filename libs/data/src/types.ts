@@ -1,0 +1,48 @@
+// What a loaded dataset is. Every loader returns one of three kinds.
+
+export interface TextDataset {
+  kind: 'text';
+  name: string;
+  /** One entry per document, as bytes (byte-level tokenisation: a token is a byte). */
+  documents: Uint8Array[];
+}
+
+export interface TabularDataset {
+  kind: 'tabular';
+  name: string;
+  /** Feature column names. */
+  features: string[];
+  /** rows × features, row-major; NaN marks a missing value. */
+  x: Float32Array;
+  rows: number;
+  /** Classification: class index per row; regression: rows × targets. */
+  target: { type: 'class'; labels: Int32Array; classes: string[] } | { type: 'regression'; y: Float32Array; names: string[] };
+  /** Categorical feature columns: the text of each code, by column. */
+  categories?: Record<string, string[]>;
+}
+
+export interface ImageDataset {
+  kind: 'image';
+  name: string;
+  height: number;
+  width: number;
+  channels: number;
+  /** count × height × width × channels in [0, 1]. */
+  pixels: Float32Array;
+  labels: Int32Array;
+  classes: string[];
+}
+
+export type Dataset = TextDataset | TabularDataset | ImageDataset;
+
+export type Split = 'train' | 'validation' | 'test' | 'all';
+
+export function exampleCount(d: Dataset): number {
+  return d.kind === 'text' ? d.documents.length : d.kind === 'tabular' ? d.rows : d.labels.length;
+}
+
+export function byteCount(d: Dataset): number {
+  if (d.kind === 'text') return d.documents.reduce((n, doc) => n + doc.length, 0);
+  if (d.kind === 'tabular') return d.x.byteLength;
+  return d.pixels.byteLength;
+}
