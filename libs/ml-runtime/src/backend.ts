@@ -40,6 +40,8 @@ export async function initBackend(choice?: BackendChoice, log: (msg: string) => 
   if (!BACKEND_CHOICES.includes(wanted)) throw new Error(`FLOE_TF_BACKEND=${wanted}: expected one of ${BACKEND_CHOICES.join(', ')}`);
   if (current && (wanted === 'auto' || wanted === current.name)) return current;
 
+  // PROD silences tfjs's console banners and debug checks; floe logs its own choice below.
+  tf.env().set('PROD', true);
   let info: BackendInfo | undefined;
   if (wanted === 'tensorflow' || wanted === 'auto') {
     const pkg = await tryTensorflow();

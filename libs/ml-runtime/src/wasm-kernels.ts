@@ -289,6 +289,10 @@ export const WASM_PACK_KERNELS = [
   'DepthwiseConv2dNativeBackpropInput',
 ] as const;
 
+let packConfigs: KernelConfig[] = [];
+/** The stock kernels the pack replaces (BatchMatMul, Conv2DBackpropInput). */
+let stockConfigs: KernelConfig[] = [];
+
 /** Registers the pack; call before the wasm backend initialises (setupFuncs run at init). */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
@@ -298,16 +302,40 @@ export function registerWasmTrainingKernels(): void {
   originalMatMul = stock.kernelFunc;
   transposeKernel = transpose.kernelFunc;
   const configs: KernelConfig[] = [
-    { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul, setupFunc: stock.setupFunc },
+    { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul },
     { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum },
     { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
     { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput },
     { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
     { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
   ];
+  // A replaced stock kernel keeps its setupFunc in the pack's config: setupFuncs run once, when the
+  // backend initialises, and the stock kernel needs its own to be usable again (useWasmKernelSet).
+  stockConfigs = [];
+  for (const config of configs) {
+    const existing = tf.getKernel(config.kernelName, 'wasm');
+    if (existing) {
+      stockConfigs.push({ ...existing, setupFunc: undefined });
+      config.setupFunc = existing.setupFunc;
+    }
+  }
+  packConfigs = configs;
   for (const config of configs) {
     if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }
   registered = true;
+}
+
+/**
+ * Swaps between floe's pack and what stock wasm offers (its own BatchMatMul; the kernels it lacks
+ * removed, so that the benchmark can put the cpu round trip in their place). For benchmarks only.
+ */
+export function useWasmKernelSet(set: 'pack' | 'stock'): void {
+  if (!registered) throw new Error('registerWasmTrainingKernels() first');
+  for (const config of packConfigs) {
+    if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
+    if (set === 'pack') tf.registerKernel(config);
+  }
+  if (set === 'stock') for (const config of stockConfigs) tf.registerKernel(config);
 }

@@ -1,0 +1,135 @@
+// npm run bench:ml [-- --json] [-- --quick]
+// Training step times (forward + backward + AdamW) of the transformer LM of ../shared/anchors/torch_step.py,
+// the Mamba LM and LeNet-5, on three columns measured in this one process:
+//   cpu        — TF.js's cpu backend;
+//   stock_wasm — stock wasm; a kernel it lacks runs the cpu kernel on data copied out of wasm and back;
+//   wasm       — wasm with floe's kernel pack.
+// Plus the plain wasm matMul peak at 1024³, the transformer's utilisation of it, and the kernels that
+// take the most time in the transformer's wasm step.
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, registerCpuFallbacks, useWasmKernelSet, WASM_PACK_KERNELS } from '@floe/ml-runtime';
+import { buildModel, type BlockModel } from '@floe/models';
+import { loadBuiltin, selectSplit, type ImageDataset, type TextDataset } from '@floe/data';
+import { DEFAULT_OPTIMIZER, ExampleSource, LmSource, TrainingSession, type BatchSource } from '@floe/training';
+
+const json = process.argv.includes('--json');
+const quick = process.argv.includes('--quick');
+const log = (s: string) => process.stderr.write(s + '\n');
+
+// 6·(dense params incl. tied head)·tokens + 12·L·T²·d·B, the formula of torch_step.py.
+const TRANSFORMER_GFLOP = 42.68;
+
+interface ModelCase {
+  key: 'transformer' | 'mamba' | 'lenet5';
+  build: () => BlockModel;
+  source: () => BatchSource;
+}
+
+const text = () => selectSplit(loadBuiltin('spam-assassin') as TextDataset, 'train', 2000);
+const cases: ModelCase[] = [
+  { key: 'transformer', build: () => buildModel('transformer-lm', 'bench', 0), source: () => new LmSource(text(), 16, 128, 0) },
+  { key: 'mamba', build: () => buildModel('mamba-lm', 'bench', 0), source: () => new LmSource(text(), 8, 64, 0) },
+  { key: 'lenet5', build: () => buildModel('lenet5', 'caffe', 0), source: () => new ExampleSource(loadBuiltin('mnist') as ImageDataset, 64, 0) },
+];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function timeSteps(c: ModelCase, warm: number, timed: number): Promise<number> {
+  const model = c.build();
+  const session = new TrainingSession(model, c.source(), { optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 1e-3 }, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 }, totalSteps: 1000 });
+  for (let i = 0; i < warm; i++) session.trainStep();
+  const ms: number[] = [];
+  for (let i = 0; i < timed; i++) ms.push(session.trainStep().ms);
+  session.dispose();
+  model.dispose();
+  return median(ms);
+}
+
+function matmulGflops(n: number): number {
+  const a = tf.randomNormal([n, n]);
+  const b = tf.randomNormal([n, n]);
+  // The tidy bodies return nothing: tidy walks whatever it returns, and a 1M-element array costs more
+  // than the product.
+  const once = () => tf.tidy(() => {
+    tf.matMul(a, b).dataSync();
+  });
+  for (let i = 0; i < 3; i++) once();
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    once();
+    times.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  return (2 * n ** 3) / median(times) / 1e6;
+}
+
+async function profileTransformer(): Promise<{ kernel: string; ms: number; share: number }[]> {
+  const c = cases[0]!;
+  const model = c.build();
+  const session = new TrainingSession(model, c.source(), { optimizer: DEFAULT_OPTIMIZER, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 }, totalSteps: 100 });
+  session.trainStep();
+  const info = await tf.profile(() => {
+    session.trainStep();
+  });
+  const byKernel = new Map<string, number>();
+  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (Number(k.kernelTimeMs) || 0));
+  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  session.dispose();
+  model.dispose();
+  return [...byKernel.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([kernel, ms]) => ({ kernel, ms: Math.round(ms), share: Math.round((1000 * ms) / total) / 1000 }));
+}
+
+await initBackend('wasm');
+const peak = matmulGflops(1024);
+log(`wasm matMul 1024³: ${peak.toFixed(1)} GFLOP/s`);
+
+const steps: Record<string, Record<string, number>> = {};
+for (const c of cases) {
+  steps[c.key] = {};
+  const isTransformer = c.key === 'transformer';
+  useWasmKernelSet('pack');
+  await tf.setBackend('wasm');
+  steps[c.key]!.wasm = await timeSteps(c, 2, quick ? 2 : 5);
+  log(`${c.key} wasm (pack): ${steps[c.key]!.wasm!.toFixed(0)} ms`);
+
+  useWasmKernelSet('stock');
+  registerCpuFallbacks(WASM_PACK_KERNELS);
+  steps[c.key]!.stock_wasm = await timeSteps(c, 1, isTransformer || quick ? 1 : 3);
+  log(`${c.key} stock wasm: ${steps[c.key]!.stock_wasm!.toFixed(0)} ms`);
+  for (const k of WASM_PACK_KERNELS) if (tf.getKernel(k, 'wasm')) tf.unregisterKernel(k, 'wasm');
+  useWasmKernelSet('pack');
+
+  await tf.setBackend('cpu');
+  steps[c.key]!.cpu = await timeSteps(c, c.key === 'lenet5' ? 1 : 0, 1);
+  log(`${c.key} cpu: ${steps[c.key]!.cpu!.toFixed(0)} ms`);
+}
+
+await tf.setBackend('wasm');
+const profile = await profileTransformer();
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const result = {
+  backend: 'wasm',
+  peak_matmul_gflops: round(peak),
+  steps_ms: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, ms]) => [c, round(ms)]))])),
+  speedup_vs_stock_wasm: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.stock_wasm! / v.wasm!, 2)])),
+  speedup_vs_cpu: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.cpu! / v.wasm!, 2)])),
+  transformer_gflop_per_step: TRANSFORMER_GFLOP,
+  transformer_achieved_gflops: round(TRANSFORMER_GFLOP / (steps.transformer!.wasm! / 1000)),
+  utilisation: round(TRANSFORMER_GFLOP / (steps.transformer!.wasm! / 1000) / peak, 3),
+  mamba_size: 'mamba-lm bench: d_model 128, 2 layers, d_state 16, expand 2; batch 8, sequence 64',
+  transformer_profile_top: profile,
+};
+if (!json) {
+  log('');
+  for (const [k, v] of Object.entries(result.steps_ms)) log(`${k.padEnd(12)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`);
+  log(`utilisation ${result.utilisation} (transformer ${result.transformer_achieved_gflops} GFLOP/s of ${result.peak_matmul_gflops} peak)`);
+  log('top kernels of the wasm transformer step: ' + profile.map((p) => `${p.kernel} ${p.ms} ms (${Math.round(p.share * 100)} %)`).join(', '));
+}
+process.stdout.write(JSON.stringify(result) + '\n');

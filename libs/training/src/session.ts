@@ -1,0 +1,97 @@
+// One training session: a model, a batch source, an optimizer and a schedule. `step()` is forward +
+// backward (only for trainable parameters: frozen blocks get no weight gradients, and the tape runs no
+// backward pass below the lowest trainable parameter) + the update.
+import * as tf from '@tensorflow/tfjs-core';
+import type { BlockModel } from '@floe/models';
+import { Optimizer, type OptimizerConfig, type OptimizerState } from './optimizer.js';
+import { learningRateAt, type ScheduleConfig } from './schedule.js';
+import type { BatchSource } from './sources.js';
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  learningRate: number;
+  gradNorm: number;
+  blockGradNorms: Record<string, number>;
+  /** Units (tokens or examples) per second over this step. */
+  throughput: number;
+  ms: number;
+}
+
+export interface SessionOptions {
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  /** Total steps the schedule spans (the budget). */
+  totalSteps: number;
+}
+
+export interface SessionState {
+  step: number;
+  optimizer: OptimizerState;
+  data: unknown;
+}
+
+export class TrainingSession {
+  readonly optimizer: Optimizer;
+  private stepCount = 0;
+
+  constructor(
+    readonly model: BlockModel,
+    readonly source: BatchSource,
+    readonly options: SessionOptions,
+  ) {
+    this.optimizer = new Optimizer(options.optimizer);
+  }
+
+  get step(): number {
+    return this.stepCount;
+  }
+
+  trainStep(): StepMetrics {
+    const start = performance.now();
+    const params = this.model.trainableParams();
+    if (params.length === 0) throw new Error('no trainable parameters: every block is frozen');
+    const batch = this.source.next();
+    const lr = learningRateAt(this.stepCount + 1, this.options.optimizer.learningRate, this.options.totalSteps, this.options.schedule);
+    const { value, grads } = tf.variableGrads(() => this.model.loss(batch), params.map((p) => p.variable));
+    const byName = new Map(params.map((p) => [p.name, grads[p.variable.name]!]));
+    const blockGradNorms: Record<string, number> = {};
+    const norms = tf.tidy(() =>
+      this.model.blocks.map((b) => (b.trainable && b.params.length ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!)))) : tf.scalar(0))),
+    );
+    const normValues = tf.tidy(() => tf.stack(norms).dataSync());
+    tf.dispose(norms);
+    this.model.blocks.forEach((b, i) => (blockGradNorms[b.id] = Math.sqrt(normValues[i]!)));
+    const gradNorm = this.optimizer.apply(params, byName, lr);
+    const loss = value.dataSync()[0]!;
+    tf.dispose([value, batch.x, batch.y, ...Object.values(grads)]);
+    this.stepCount++;
+    const ms = performance.now() - start;
+    return { step: this.stepCount, loss, learningRate: lr, gradNorm, blockGradNorms, throughput: (this.source.unitsPerBatch * 1000) / ms, ms };
+  }
+
+  /** Mean loss over `batches` batches from `source`, without gradients. */
+  evaluate(source: BatchSource, batches: number): number {
+    let total = 0;
+    for (let i = 0; i < batches; i++) {
+      const batch = source.next();
+      total += tf.tidy(() => this.model.loss(batch, { training: false }).dataSync()[0]!);
+      tf.dispose([batch.x, batch.y]);
+    }
+    return total / batches;
+  }
+
+  getState(): SessionState {
+    return { step: this.stepCount, optimizer: this.optimizer.getState(), data: this.source.getState() };
+  }
+
+  setState(s: SessionState): void {
+    this.stepCount = s.step;
+    this.optimizer.setState(s.optimizer, this.model.params());
+    this.source.setState(s.data);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,116 @@
+// Batch sources over loaded datasets. Each one's position is a small state object, saved with every
+// checkpoint, so a resumed run sees exactly the batches it would have seen.
+import * as tf from '@tensorflow/tfjs-core';
+import { ExampleBatcher, LmBatcher, byteStream, type BatcherState, type Dataset, type TextDataset } from '@floe/data';
+import type { Batch } from '@floe/models';
+
+export interface BatchSource {
+  next(): Batch;
+  getState(): unknown;
+  setState(state: unknown): void;
+  /** Tokens (LM) or examples per batch, for throughput. */
+  readonly unitsPerBatch: number;
+}
+
+/** Byte-level LM batches, optionally with a fraction of each batch drawn from a replay text. */
+export class LmSource implements BatchSource {
+  private readonly main: LmBatcher;
+  private readonly replay?: LmBatcher;
+  private readonly replayRows: number;
+  readonly unitsPerBatch: number;
+
+  constructor(
+    data: TextDataset,
+    private readonly batchSize: number,
+    private readonly seqLen: number,
+    seed: number,
+    replay?: { data: TextDataset; fraction: number },
+  ) {
+    this.main = new LmBatcher(byteStream(data), seed);
+    this.replayRows = replay ? Math.round(replay.fraction * batchSize) : 0;
+    if (replay && this.replayRows > 0) this.replay = new LmBatcher(byteStream(replay.data), seed + 1);
+    this.unitsPerBatch = batchSize * seqLen;
+  }
+
+  next(): Batch {
+    const fresh = this.main.next(this.batchSize - this.replayRows, this.seqLen);
+    let x = fresh.x;
+    let y = fresh.y;
+    if (this.replay) {
+      const old = this.replay.next(this.replayRows, this.seqLen);
+      x = concat(fresh.x, old.x);
+      y = concat(fresh.y, old.y);
+    }
+    return { x: tf.tensor2d(x, [this.batchSize, this.seqLen], 'int32'), y: tf.tensor2d(y, [this.batchSize, this.seqLen], 'int32') };
+  }
+
+  getState(): { main: BatcherState; replay?: BatcherState } {
+    return { main: this.main.getState(), replay: this.replay?.getState() };
+  }
+
+  setState(state: unknown): void {
+    const s = state as { main: BatcherState; replay?: BatcherState };
+    this.main.setState(s.main);
+    if (this.replay && s.replay) this.replay.setState(s.replay);
+  }
+}
+
+function concat(a: Int32Array, b: Int32Array): Int32Array {
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Shuffled minibatches of images (NHWC) or tabular rows, with class labels or regression targets. */
+export class ExampleSource implements BatchSource {
+  private readonly batcher: ExampleBatcher;
+  readonly unitsPerBatch: number;
+
+  constructor(
+    private readonly data: Exclude<Dataset, TextDataset>,
+    private readonly batchSize: number,
+    seed: number,
+  ) {
+    const count = data.kind === 'image' ? data.labels.length : data.rows;
+    this.batcher = new ExampleBatcher(count, seed);
+    this.unitsPerBatch = batchSize;
+  }
+
+  next(): Batch {
+    const idx = this.batcher.next(this.batchSize);
+    const d = this.data;
+    if (d.kind === 'image') {
+      const px = d.height * d.width * d.channels;
+      const x = new Float32Array(idx.length * px);
+      idx.forEach((r, i) => x.set(d.pixels.subarray(r * px, (r + 1) * px), i * px));
+      return { x: tf.tensor4d(x, [idx.length, d.height, d.width, d.channels]), y: tf.tensor1d(Int32Array.from(idx, (r) => d.labels[r]!), 'int32') };
+    }
+    const f = d.features.length;
+    const x = new Float32Array(idx.length * f);
+    // Missing values enter the model as 0 (the profiler reports how many there are).
+    idx.forEach((r, i) => {
+      for (let j = 0; j < f; j++) {
+        const v = d.x[r * f + j]!;
+        x[i * f + j] = Number.isNaN(v) ? 0 : v;
+      }
+    });
+    if (d.target.type === 'class') {
+      const labels = d.target.labels;
+      return { x: tf.tensor2d(x, [idx.length, f]), y: tf.tensor1d(Int32Array.from(idx, (r) => labels[r]!), 'int32') };
+    }
+    const yAll = d.target.y;
+    const k = yAll.length / d.rows;
+    const y = new Float32Array(idx.length * k);
+    idx.forEach((r, i) => y.set(yAll.subarray(r * k, (r + 1) * k), i * k));
+    return { x: tf.tensor2d(x, [idx.length, f]), y: tf.tensor2d(y, [idx.length, k]) };
+  }
+
+  getState(): unknown {
+    return this.batcher.getState();
+  }
+
+  setState(state: unknown): void {
+    this.batcher.setState(state as ReturnType<ExampleBatcher['getState']>);
+  }
+}
