@@ -5,13 +5,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
+import { native, loadError as nativeLoadError } from '@floe/native';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { registerNativeKernels, useNativeKernels } from './native-kernels.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
 export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
 
 export interface BackendInfo {
-  /** The TF.js backend name in use: tensorflow, wasm or cpu. */
+  /** floe's name of the backend in use: tensorflow, native (wasm + native kernels), wasm or cpu. */
   name: string;
   /** Why it was chosen. */
   reason: string;
@@ -50,13 +52,27 @@ export async function initBackend(choice?: BackendChoice, log: (msg: string) => 
       throw new Error('FLOE_TF_BACKEND=tensorflow, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (they belong in the GPU image)');
     }
   }
-  if (wanted === 'native') throw new Error('FLOE_TF_BACKEND=native: the native kernels are not built yet (native CPU kernels issue); use wasm');
-  if (!info && (wanted === 'wasm' || wanted === 'auto')) {
+  if (wanted === 'native' && !native) {
+    throw new Error(`FLOE_TF_BACKEND=native, but the native kernels are not available: ${nativeLoadError}`);
+  }
+  if (!info && (wanted === 'native' || wanted === 'wasm' || wanted === 'auto')) {
     try {
       registerWasmTrainingKernels();
       if (await tf.setBackend('wasm')) info = { name: 'wasm', reason: wanted === 'wasm' ? 'FLOE_TF_BACKEND=wasm' : 'no native TensorFlow binding; wasm with floe kernels' };
     } catch (err) {
-      if (wanted === 'wasm') throw new Error(`FLOE_TF_BACKEND=wasm, but the wasm backend did not load: ${(err as Error).message}`);
+      if (wanted !== 'auto') throw new Error(`FLOE_TF_BACKEND=${wanted}, but the wasm backend did not load: ${(err as Error).message}`);
+    }
+    if (info && wanted === 'wasm') useNativeKernels(false);
+    if (info && wanted !== 'wasm') {
+      if (native) {
+        await tf.ready();
+        registerNativeKernels();
+        if (process.env.FLOE_THREADS) native.setThreads(Number(process.env.FLOE_THREADS));
+        info = { name: 'native', reason: `floe native kernels (${native.isa()}, ${native.threads()} threads) on wasm` };
+      } else {
+        // The one line that says why a machine trains slower than it could.
+        log(`native kernels unavailable (${nativeLoadError}); using wasm`);
+      }
     }
   }
   if (!info) {

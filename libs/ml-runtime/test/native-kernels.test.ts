@@ -1,0 +1,99 @@
+// The native kernels against the cpu backend: random shapes including odd sizes, every transpose
+// combination, batches and batch broadcasting; values and gradients; on every instruction-set path.
+// Tolerance as for the wasm pack: |native − cpu| ≤ 1e-4 · (1 + max|cpu|).
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { native } from '@floe/native';
+import { Rng } from '@floe/random';
+import { initBackend } from '../src/index.js';
+
+const TOL = 1e-4;
+const rng = new Rng(21);
+const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
+
+before(async () => {
+  if (native) await initBackend('native');
+});
+
+function rand(shape: number[]): Float32Array {
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+}
+
+async function compare(name: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]) {
+  const data = shapes.map(rand);
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => f(...shapes.map((s, i) => tf.tensor(data[i]!, s))).map((t) => ({ shape: t.shape, v: t.dataSync().slice() })));
+  };
+  const cpu = await run('cpu');
+  const nat = await run('wasm');
+  cpu.forEach((c, o) => {
+    assert.deepEqual(nat[o]!.shape, c.shape, `${name} shape`);
+    const scale = c.v.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
+    c.v.forEach((x, i) => {
+      if (Math.abs(x - nat[o]!.v[i]!) > TOL * (1 + scale)) assert.fail(`${name}: output ${o}[${i}] cpu ${x} native ${nat[o]!.v[i]}`);
+    });
+  });
+}
+
+const CASES: [number[], number[], boolean, boolean][] = [
+  [[1, 1], [1, 1], false, false],
+  [[7, 5], [5, 3], false, false],
+  [[5, 7], [5, 3], true, false],
+  [[7, 5], [3, 5], false, true],
+  [[5, 7], [3, 5], true, true],
+  [[33, 17], [17, 65], false, false],
+  [[3, 31, 45], [3, 45, 9], false, false],
+  [[3, 45, 31], [3, 9, 45], true, true],
+  [[2, 3, 13, 37], [37, 41], false, false],
+  [[2, 3, 37, 13], [41, 37], true, true],
+  [[13, 37], [4, 37, 6], false, false],
+  [[130, 257], [97, 257], false, true],
+];
+
+for (const isa of ['avx512', 'avx2', 'portable'] as const) {
+  test(`native BatchMatMul (${isa}): values and gradients match cpu`, { skip }, async () => {
+    const used = native!.forceIsa(isa);
+    try {
+      for (const [sa, sb, ta, tb] of CASES) {
+        const broadcast = sa.length !== sb.length;
+        await compare(`${used} ${sa}×${sb} ${ta}/${tb}`, [sa, sb], (a, b) => {
+          if (broadcast) return [tf.matMul(a!, b!, ta, tb)];
+          const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, ta, tb))));
+          return [tf.matMul(a!, b!, ta, tb), ...g([a!, b!])];
+        });
+      }
+    } finally {
+      native!.forceIsa('avx512');
+    }
+  });
+}
+
+test('native sgemm: alpha, beta, strides and bounds checks', { skip }, () => {
+  const n = native!;
+  const a = Float32Array.from({ length: 6 }, (_, i) => i + 1); // 2×3
+  const b = Float32Array.from({ length: 6 }, (_, i) => i - 2); // 3×2
+  const c = new Float32Array([1, 1, 1, 1]);
+  n.sgemmBatched(1, false, false, 2, 2, 3, 2, a, 0, 3, b, 0, 2, 0.5, c, 0, 2);
+  // A·B = [[4, 10], [4, 19]] → 2·AB + 0.5·1
+  assert.deepEqual([...c], [8.5, 20.5, 8.5, 38.5]);
+  assert.throws(() => n.sgemmBatched(1, false, false, 3, 2, 3, 1, a, 0, 3, b, 0, 2, 0, c, 0, 2), /exceed/);
+  assert.throws(() => n.sgemmBatched(2, false, false, 2, 2, 3, 1, a, 6, 3, b, 0, 2, 0, c, 4, 2), /exceed/);
+});
+
+test('thread count is configurable and results do not depend on it', { skip }, () => {
+  const n = native!;
+  const before = n.threads();
+  const a = rand([300, 200]);
+  const b = rand([200, 170]);
+  const out = (threads: number) => {
+    n.setThreads(threads);
+    const c = new Float32Array(300 * 170);
+    n.sgemmBatched(1, false, false, 300, 170, 200, 1, a, 0, 200, b, 0, 170, 0, c, 0, 170);
+    return c;
+  };
+  assert.deepEqual(out(1), out(3));
+  n.setThreads(before);
+  assert.equal(n.threads(), before);
+});

@@ -1,0 +1,335 @@
+// Goto-style SGEMM: for each kc-slab of K, pack a kc×nc panel of op(B) in NR-wide column strips, then
+// each thread packs mc×kc blocks of op(A) in MR-tall row strips and runs the MR×NR micro-kernel over
+// them. Packing absorbs transposes and edges (zero padding), so the micro-kernel sees one layout.
+#include "gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace floe {
+namespace {
+
+constexpr int KC = 256;
+constexpr int MC = 96;
+constexpr int NC = 1024;
+constexpr int MAX_NR = 32;
+constexpr int MAX_MR = 8;
+
+enum class Isa { Portable, Avx2, Avx512 };
+
+Isa detect() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::Avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+  return Isa::Portable;
+}
+
+Isa g_isa = detect();
+
+struct Shape {
+  int mr, nr;
+};
+Shape shape_of(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return {8, 32};
+    case Isa::Avx2: return {6, 16};
+    default: return {4, 8};
+  }
+}
+
+// ---- micro-kernels: C[mr×nr] (+)= Ap[kc×mr] · Bp[kc×nr]; Ap is k-major (mr values per k), Bp k-major.
+
+__attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* Ap, const float* Bp, float* C, int ldc, bool accumulate) {
+  __m512 c[8][2];
+  for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_loadu_ps(Bp + k * 32);
+    __m512 b1 = _mm512_loadu_ps(Bp + k * 32 + 16);
+    const float* a = Ap + k * 8;
+    for (int i = 0; i < 8; i++) {
+      __m512 ai = _mm512_set1_ps(a[i]);
+      c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
+    }
+  }
+  for (int i = 0; i < 8; i++) {
+    float* row = C + (size_t)i * ldc;
+    if (accumulate) {
+      c[i][0] = _mm512_add_ps(c[i][0], _mm512_loadu_ps(row));
+      c[i][1] = _mm512_add_ps(c[i][1], _mm512_loadu_ps(row + 16));
+    }
+    _mm512_storeu_ps(row, c[i][0]);
+    _mm512_storeu_ps(row + 16, c[i][1]);
+  }
+}
+
+__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* Ap, const float* Bp, float* C, int ldc, bool accumulate) {
+  __m256 c[6][2];
+  for (int i = 0; i < 6; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_loadu_ps(Bp + k * 16);
+    __m256 b1 = _mm256_loadu_ps(Bp + k * 16 + 8);
+    const float* a = Ap + k * 6;
+    for (int i = 0; i < 6; i++) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      c[i][0] = _mm256_fmadd_ps(ai, b0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(ai, b1, c[i][1]);
+    }
+  }
+  for (int i = 0; i < 6; i++) {
+    float* row = C + (size_t)i * ldc;
+    if (accumulate) {
+      c[i][0] = _mm256_add_ps(c[i][0], _mm256_loadu_ps(row));
+      c[i][1] = _mm256_add_ps(c[i][1], _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, c[i][0]);
+    _mm256_storeu_ps(row + 8, c[i][1]);
+  }
+}
+
+void kernel_portable(int kc, const float* Ap, const float* Bp, float* C, int ldc, bool accumulate) {
+  float c[4][8] = {};
+  for (int k = 0; k < kc; k++)
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 8; j++) c[i][j] += Ap[k * 4 + i] * Bp[k * 8 + j];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 8; j++) C[(size_t)i * ldc + j] = accumulate ? C[(size_t)i * ldc + j] + c[i][j] : c[i][j];
+}
+
+using Kernel = void (*)(int, const float*, const float*, float*, int, bool);
+Kernel kernel_of(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return kernel_avx512;
+    case Isa::Avx2: return kernel_avx2;
+    default: return kernel_portable;
+  }
+}
+
+// ---- packing
+
+// op(A)[i0.., k0..] → mr-row strips, k-major, zero-padded to a multiple of mr rows.
+void pack_a(bool trans, const float* A, int lda, int i0, int mc, int k0, int kc, int mr, float* out) {
+  for (int s = 0; s < mc; s += mr) {
+    int rows = std::min(mr, mc - s);
+    float* dst = out + (size_t)s * kc;
+    for (int k = 0; k < kc; k++) {
+      for (int r = 0; r < rows; r++) {
+        int i = i0 + s + r, kk = k0 + k;
+        dst[k * mr + r] = trans ? A[(size_t)kk * lda + i] : A[(size_t)i * lda + kk];
+      }
+      for (int r = rows; r < mr; r++) dst[k * mr + r] = 0.f;
+    }
+  }
+}
+
+// op(B)[k0.., j0..] → nr-column strips, k-major, zero-padded to a multiple of nr columns.
+void pack_b(bool trans, const float* B, int ldb, int k0, int kc, int j0, int nc, int nr, float* out) {
+  for (int s = 0; s < nc; s += nr) {
+    int cols = std::min(nr, nc - s);
+    float* dst = out + (size_t)s * kc;
+    if (!trans) {
+      for (int k = 0; k < kc; k++) {
+        const float* src = B + (size_t)(k0 + k) * ldb + j0 + s;
+        std::memcpy(dst + k * nr, src, sizeof(float) * cols);
+        for (int c = cols; c < nr; c++) dst[k * nr + c] = 0.f;
+      }
+    } else {
+      for (int c = 0; c < cols; c++) {
+        const float* src = B + (size_t)(j0 + s + c) * ldb + k0;
+        for (int k = 0; k < kc; k++) dst[k * nr + c] = src[k];
+      }
+      for (int c = cols; c < nr; c++)
+        for (int k = 0; k < kc; k++) dst[k * nr + c] = 0.f;
+    }
+  }
+}
+
+// ---- a small persistent thread pool (the kernels run on the calling thread plus n−1 workers)
+
+class Pool {
+ public:
+  explicit Pool(int n) { resize(n); }
+  ~Pool() { stop(); }
+
+  int size() const { return (int)workers_.size() + 1; }
+
+  void resize(int n) {
+    stop();
+    quit_ = false;
+    // New workers only take jobs published after they exist.
+    const unsigned long now = generation_;
+    for (int i = 1; i < n; i++) workers_.emplace_back([this, i, now] { loop(i, now); });
+  }
+
+  // Runs fn(t) for t in [0, size()) and waits for all of them.
+  void run(const std::function<void(int)>& fn) {
+    if (workers_.empty()) {
+      fn(0);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = &fn;
+      pending_ = (int)workers_.size();
+      generation_++;
+    }
+    cv_.notify_all();
+    fn(0);
+    std::unique_lock<std::mutex> lock(mu_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void loop(int id, unsigned long seen) {
+    for (;;) {
+      const std::function<void(int)>* job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+        job = job_;
+      }
+      (*job)(id);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int pending_ = 0;
+  unsigned long generation_ = 0;
+  bool quit_ = false;
+};
+
+int default_threads() {
+  const char* env = std::getenv("FLOE_THREADS");
+  int n = env ? std::atoi(env) : 0;
+  if (n <= 0) n = (int)std::thread::hardware_concurrency();
+  return std::max(1, n);
+}
+
+Pool& pool() {
+  static Pool p(default_threads());
+  return p;
+}
+
+float* aligned(size_t floats) { return static_cast<float*>(std::aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64)); }
+
+}  // namespace
+
+void set_threads(int n) { pool().resize(std::max(1, n)); }
+int get_threads() { return pool().size(); }
+
+const char* isa() {
+  switch (g_isa) {
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx2: return "avx2";
+    default: return "portable";
+  }
+}
+
+void force_isa(const char* name) {
+  Isa best = detect();
+  Isa want = std::strcmp(name, "avx512") == 0 ? Isa::Avx512 : std::strcmp(name, "avx2") == 0 ? Isa::Avx2 : Isa::Portable;
+  // Never above what the CPU has.
+  g_isa = (int)want <= (int)best ? want : best;
+}
+
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  // beta and alpha are applied outside the micro-kernel: C = beta·C first, then C += alpha·A·B with
+  // alpha folded into the packed A.
+  if (beta != 1.f)
+    for (int i = 0; i < M; i++) {
+      float* row = C + (size_t)i * ldc;
+      if (beta == 0.f) std::memset(row, 0, sizeof(float) * N);
+      else for (int j = 0; j < N; j++) row[j] *= beta;
+    }
+  if (K <= 0 || alpha == 0.f) return;
+
+  const Isa isa = g_isa;
+  const Shape sh = shape_of(isa);
+  const Kernel kernel = kernel_of(isa);
+  Pool& p = pool();
+  const int threads = p.size();
+
+  static thread_local std::vector<float> unused;  // keeps the TLS machinery warm; buffers below
+  const int ncMax = std::min(NC, ((N + sh.nr - 1) / sh.nr) * sh.nr);
+  float* Bp = aligned((size_t)KC * ncMax);
+
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    const int nc = std::min(NC, N - j0);
+    const int ncPad = ((nc + sh.nr - 1) / sh.nr) * sh.nr;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      // Pack B's panel in parallel: strips of nr columns split over the threads.
+      const int strips = ncPad / sh.nr;
+      p.run([&](int t) {
+        for (int s = t; s < strips; s += threads) {
+          int cols = std::min(sh.nr, nc - s * sh.nr);
+          pack_b(transB, B, ldb, k0, kc, j0 + s * sh.nr, cols, sh.nr, Bp + (size_t)s * sh.nr * kc);
+        }
+      });
+      // Row blocks of A over the threads; each packs its own block.
+      const int blocks = (M + MC - 1) / MC;
+      p.run([&](int t) {
+        float* Ap = aligned((size_t)MC * kc + (size_t)MAX_MR * kc);
+        alignas(64) float tile[MAX_MR * MAX_NR];
+        for (int b = t; b < blocks; b += threads) {
+          const int i0 = b * MC;
+          const int mc = std::min(MC, M - i0);
+          pack_a(transA, A, lda, i0, mc, k0, kc, sh.mr, Ap);
+          if (alpha != 1.f)
+            for (size_t q = 0; q < (size_t)((mc + sh.mr - 1) / sh.mr) * sh.mr * kc; q++) Ap[q] *= alpha;
+          for (int jr = 0; jr < nc; jr += sh.nr) {
+            const int cols = std::min(sh.nr, nc - jr);
+            const float* bp = Bp + (size_t)jr * kc;
+            for (int ir = 0; ir < mc; ir += sh.mr) {
+              const int rows = std::min(sh.mr, mc - ir);
+              const float* ap = Ap + (size_t)ir * kc;
+              float* c = C + (size_t)(i0 + ir) * ldc + j0 + jr;
+              if (rows == sh.mr && cols == sh.nr) {
+                kernel(kc, ap, bp, c, ldc, true);
+              } else {
+                // Edge tile: compute into a scratch tile, add the valid part.
+                kernel(kc, ap, bp, tile, sh.nr, false);
+                for (int r = 0; r < rows; r++)
+                  for (int q = 0; q < cols; q++) c[(size_t)r * ldc + q] += tile[r * sh.nr + q];
+              }
+            }
+          }
+        }
+        std::free(Ap);
+      });
+    }
+  }
+  std::free(Bp);
+  (void)unused;
+}
+
+}  // namespace floe

@@ -1,0 +1,50 @@
+// Loads floe's native addon if `npm ci` built it (scripts/build-native.mjs). Absent or broken, `native`
+// is undefined and `loadError` says why; callers fall back to wasm.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+
+export interface NativeKernels {
+  /**
+   * C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b] for b < batch, row-major, in place on the arrays (views on
+   * the wasm heap work). Strides are in elements; 0 broadcasts one matrix.
+   */
+  sgemmBatched(
+    batch: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    strideA: number,
+    lda: number,
+    b: Float32Array,
+    strideB: number,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    strideC: number,
+    ldc: number,
+  ): void;
+  setThreads(n: number): void;
+  threads(): number;
+  /** The instruction set in use: avx512, avx2 or portable. */
+  isa(): string;
+  /** Uses a lower instruction set (for tests of every path); returns the one in use. */
+  forceIsa(name: 'avx512' | 'avx2' | 'portable'): string;
+}
+
+const addonPath = new URL('../build/Release/floe_native.node', import.meta.url).pathname;
+
+function load(): { native?: NativeKernels; loadError?: string } {
+  if (process.env.FLOE_NATIVE === '0') return { loadError: 'FLOE_NATIVE=0' };
+  if (!existsSync(addonPath)) return { loadError: 'the addon was not built (FLOE_NATIVE=0 at install, or no compiler)' };
+  try {
+    return { native: createRequire(import.meta.url)(addonPath) as NativeKernels };
+  } catch (err) {
+    return { loadError: (err as Error).message };
+  }
+}
+
+export const { native, loadError } = load();
