@@ -1,13 +1,18 @@
 // npm run bench:ml [-- --json] [-- --quick]
 // Training step times (forward + backward + AdamW) of the transformer LM of ../shared/anchors/torch_step.py,
-// the Mamba LM and LeNet-5, on three columns measured in this one process:
+// the Mamba LM and LeNet-5, on four columns measured in this one process:
 //   cpu        — TF.js's cpu backend;
 //   stock_wasm — stock wasm; a kernel it lacks runs the cpu kernel on data copied out of wasm and back;
-//   wasm       — wasm with floe's kernel pack.
-// Plus the plain wasm matMul peak at 1024³, the transformer's utilisation of it, and the kernels that
-// take the most time in the transformer's wasm step.
+//   wasm       — wasm with floe's kernel pack;
+//   native     — floe's native kernels (libs/native) on the wasm backend, when the addon was built.
+// Plus the plain wasm matMul peak at 1024³ and the transformer's utilisation of it, the native SGEMM at
+// 1024³, per-kernel time of the transformer step, and — when Debian's python3-torch is installed — the
+// PyTorch anchor run beside them (../shared/anchors/torch_step.py).
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, registerCpuFallbacks, useWasmKernelSet, WASM_PACK_KERNELS } from '@floe/ml-runtime';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { initBackend, registerCpuFallbacks, useNativeKernels, useWasmKernelSet, WASM_PACK_KERNELS } from '@floe/ml-runtime';
+import { native } from '@floe/native';
 import { buildModel, type BlockModel } from '@floe/models';
 import { loadBuiltin, selectSplit, type ImageDataset, type TextDataset } from '@floe/data';
 import { DEFAULT_OPTIMIZER, ExampleSource, LmSource, TrainingSession, type BatchSource } from '@floe/training';
@@ -67,6 +72,33 @@ function matmulGflops(n: number): number {
   return (2 * n ** 3) / median(times) / 1e6;
 }
 
+function nativeMatmulGflops(n: number): number {
+  const a = new Float32Array(n * n).fill(0.5);
+  const b = new Float32Array(n * n).fill(0.25);
+  const c = new Float32Array(n * n);
+  const once = () => native!.sgemmBatched(1, false, false, n, n, n, 1, a, 0, n, b, 0, n, 0, c, 0, n);
+  for (let i = 0; i < 3; i++) once();
+  const times: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const t0 = performance.now();
+    once();
+    times.push(performance.now() - t0);
+  }
+  return (2 * n ** 3) / median(times) / 1e6;
+}
+
+/** The PyTorch anchor on this machine, now, if Debian's python3-torch is installed. */
+function torchAnchor(): Record<string, number | string> | undefined {
+  const script = new URL('../../../../shared/anchors/torch_step.py', import.meta.url).pathname;
+  if (!existsSync(script) || !existsSync('/usr/bin/python3')) return undefined;
+  try {
+    const out = execFileSync('/usr/bin/python3', [script], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | string>;
+  } catch {
+    return undefined;
+  }
+}
+
 async function profileTransformer(): Promise<{ kernel: string; ms: number; share: number }[]> {
   const c = cases[0]!;
   const model = c.build();
@@ -86,14 +118,24 @@ async function profileTransformer(): Promise<{ kernel: string; ms: number; share
     .map(([kernel, ms]) => ({ kernel, ms: Math.round(ms), share: Math.round((1000 * ms) / total) / 1000 }));
 }
 
-await initBackend('wasm');
+const backend = await initBackend(native ? 'native' : 'wasm');
+useNativeKernels(false);
 const peak = matmulGflops(1024);
 log(`wasm matMul 1024³: ${peak.toFixed(1)} GFLOP/s`);
+const nativePeak = native ? nativeMatmulGflops(1024) : undefined;
+if (nativePeak) log(`native SGEMM 1024³: ${nativePeak.toFixed(1)} GFLOP/s (${native!.isa()}, ${native!.threads()} threads)`);
 
 const steps: Record<string, Record<string, number>> = {};
 for (const c of cases) {
   steps[c.key] = {};
   const isTransformer = c.key === 'transformer';
+  if (native) {
+    await tf.setBackend('wasm');
+    useNativeKernels(true);
+    steps[c.key]!.native = await timeSteps(c, 2, quick ? 2 : 5);
+    log(`${c.key} native: ${steps[c.key]!.native!.toFixed(0)} ms`);
+    useNativeKernels(false);
+  }
   useWasmKernelSet('pack');
   await tf.setBackend('wasm');
   steps[c.key]!.wasm = await timeSteps(c, 2, quick ? 2 : 5);
@@ -113,6 +155,13 @@ for (const c of cases) {
 
 await tf.setBackend('wasm');
 const profile = await profileTransformer();
+let nativeProfile: Awaited<ReturnType<typeof profileTransformer>> | undefined;
+if (native) {
+  useNativeKernels(true);
+  nativeProfile = await profileTransformer();
+}
+const torch = process.argv.includes('--no-torch') ? undefined : torchAnchor();
+if (torch) log(`PyTorch anchor: ${JSON.stringify(torch)}`);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const result = {
   backend: 'wasm',
@@ -125,10 +174,29 @@ const result = {
   utilisation: round(TRANSFORMER_GFLOP / (steps.transformer!.wasm! / 1000) / peak, 3),
   mamba_size: 'mamba-lm bench: d_model 128, 2 layers, d_state 16, expand 2; batch 8, sequence 64',
   transformer_profile_top: profile,
+  ...(native
+    ? {
+        native_backend: backend.reason,
+        native_matmul_gflops: round(nativePeak!),
+        speedup_vs_wasm: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.wasm! / v.native!, 2)])),
+        transformer_native_gflops: round(TRANSFORMER_GFLOP / (steps.transformer!.native! / 1000)),
+        transformer_native_profile_top: nativeProfile,
+      }
+    : { native: `not available; the wasm columns stand alone` }),
+  ...(torch
+    ? {
+        torch,
+        native_vs_torch: {
+          transformer: round(steps.transformer!.native! / Number(torch.transformer_step_ms), 2),
+          lenet5: round(steps.lenet5!.native! / Number(torch.lenet5_step_ms_batch64), 2),
+          matmul: round(Number(torch.matmul_gflops) / (nativePeak ?? NaN), 2),
+        },
+      }
+    : {}),
 };
 if (!json) {
   log('');
-  for (const [k, v] of Object.entries(result.steps_ms)) log(`${k.padEnd(12)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`);
+  for (const [k, v] of Object.entries(result.steps_ms)) log(`${k.padEnd(12)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`);
   log(`utilisation ${result.utilisation} (transformer ${result.transformer_achieved_gflops} GFLOP/s of ${result.peak_matmul_gflops} peak)`);
   log('top kernels of the wasm transformer step: ' + profile.map((p) => `${p.kernel} ${p.ms} ms (${Math.round(p.share * 100)} %)`).join(', '));
 }

@@ -8,6 +8,7 @@ import { native } from '@floe/native';
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array;
+  disposeData?(dataId: object): void;
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -47,6 +48,21 @@ const nativeBatchMatMul: KernelFunc = (args) => {
   return out;
 };
 
+const nativeTranspose: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  const { perm } = args.attrs as { perm: number[] };
+  const out = backend.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
+  if (x.dtype !== 'float32') {
+    // int32 and bool tensors are rare here (indices); the pack's transpose handles them.
+    backend.disposeData?.(out.dataId);
+    return fallbackTranspose!(args);
+  }
+  native!.transpose(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), x.shape, perm);
+  return out;
+};
+
+let fallbackTranspose: KernelFunc | undefined;
 let registered = false;
 
 /** Overrides the wasm pack's BatchMatMul with the native one; call after the wasm backend is ready. */
@@ -55,9 +71,14 @@ export function registerNativeKernels(): void {
   if (registered) return;
   const current = tf.getKernel('BatchMatMul', 'wasm');
   if (!current) throw new Error('the wasm backend is not loaded');
+  const transpose = tf.getKernel('Transpose', 'wasm')!;
   fallbackMatMul = current.kernelFunc;
-  nativeConfigs = [{ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: nativeBatchMatMul }];
-  replacedConfigs = [{ ...current, setupFunc: undefined }];
+  fallbackTranspose = transpose.kernelFunc;
+  nativeConfigs = [
+    { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: nativeBatchMatMul },
+    { kernelName: 'Transpose', backendName: 'wasm', kernelFunc: nativeTranspose },
+  ];
+  replacedConfigs = [{ ...current, setupFunc: undefined }, { ...transpose, setupFunc: undefined }];
   useNativeKernels(true);
   registered = true;
 }
@@ -74,4 +95,4 @@ export function useNativeKernels(on: boolean): void {
   }
 }
 
-export const NATIVE_KERNELS = ['BatchMatMul'] as const;
+export const NATIVE_KERNELS = ['BatchMatMul', 'Transpose'] as const;

@@ -70,8 +70,49 @@ napi_value SgemmBatched(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, nullptr, "sgemmBatched: shapes and strides exceed the arrays");
     return nullptr;
   }
-  for (long b = 0; b < batch; b++)
-    floe::sgemm(ta, tb, (int)M, (int)N, (int)K, alpha, A + b * sA, (int)lda, B + b * sB, (int)ldb, beta, C + b * sC, (int)ldc);
+  floe::sgemm_batched((int)batch, ta, tb, (int)M, (int)N, (int)K, alpha, A, sA, (int)lda, B, sB, (int)ldb, beta, C, sC, (int)ldc);
+  return nullptr;
+}
+
+// transpose(in, out, shape: number[], perm: number[])
+napi_value Transpose(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value a[4];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  float *in, *out;
+  size_t lenIn, lenOut;
+  if (argc != 4 || !get_f32(env, a[0], &in, &lenIn) || !get_f32(env, a[1], &out, &lenOut)) {
+    napi_throw_type_error(env, nullptr, "transpose: expected (Float32Array, Float32Array, shape, perm)");
+    return nullptr;
+  }
+  uint32_t rank = 0, prank = 0;
+  CHECK(napi_get_array_length(env, a[2], &rank));
+  CHECK(napi_get_array_length(env, a[3], &prank));
+  if (rank != prank || rank == 0 || rank > 8) {
+    napi_throw_range_error(env, nullptr, "transpose: shape and perm must have the same rank, 1 to 8");
+    return nullptr;
+  }
+  int shape[8], perm[8];
+  bool seen[8] = {false};
+  size_t total = 1;
+  for (uint32_t i = 0; i < rank; i++) {
+    napi_value v;
+    CHECK(napi_get_element(env, a[2], i, &v));
+    shape[i] = (int)num(env, v);
+    CHECK(napi_get_element(env, a[3], i, &v));
+    perm[i] = (int)num(env, v);
+    if (shape[i] < 0 || perm[i] < 0 || perm[i] >= (int)rank || seen[perm[i]]) {
+      napi_throw_range_error(env, nullptr, "transpose: bad shape or perm");
+      return nullptr;
+    }
+    seen[perm[i]] = true;
+    total *= (size_t)shape[i];
+  }
+  if (total > lenIn || total > lenOut) {
+    napi_throw_range_error(env, nullptr, "transpose: the shape exceeds the arrays");
+    return nullptr;
+  }
+  if (total > 0) floe::transpose(in, out, shape, perm, (int)rank);
   return nullptr;
 }
 
@@ -109,6 +150,7 @@ napi_value ForceIsa(napi_env env, napi_callback_info info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"isa", nullptr, Isa, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -242,6 +242,33 @@ float* aligned(size_t floats) { return static_cast<float*>(std::aligned_alloc(64
 }  // namespace
 
 void set_threads(int n) { pool().resize(std::max(1, n)); }
+
+// fn(i) for i < n, items dealt round-robin to the threads.
+void parallel_for_chunks(int n, const std::function<void(int)>& fn) {
+  Pool& p = pool();
+  const int threads = std::min(n, p.size());
+  if (threads <= 1) {
+    for (int i = 0; i < n; i++) fn(i);
+    return;
+  }
+  p.run([&](int t) {
+    for (int i = t; i < n; i += p.size()) fn(i);
+  });
+}
+
+// Splits [0, n) into one contiguous range per thread (small n runs on the caller alone).
+void parallel_for(int n, const std::function<void(int, int)>& body) {
+  Pool& p = pool();
+  const int threads = n < 64 ? 1 : p.size();
+  if (threads == 1) {
+    body(0, n);
+    return;
+  }
+  p.run([&](int t) {
+    const int begin = (int)((long)n * t / threads), end = (int)((long)n * (t + 1) / threads);
+    if (begin < end) body(begin, end);
+  });
+}
 int get_threads() { return pool().size(); }
 
 const char* isa() {
@@ -259,8 +286,39 @@ void force_isa(const char* name) {
   g_isa = (int)want <= (int)best ? want : best;
 }
 
+namespace {
+// Runs fn(t) for t < threads: on the pool, or inline when the caller is already one of many parallel
+// small products (nested pool runs would deadlock).
+void run_on(bool parallel, const std::function<void(int)>& fn) {
+  if (parallel) pool().run(fn);
+  else fn(0);
+}
+}  // namespace
+
+static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+                       const float* B, int ldb, float beta, float* C, int ldc);
+
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {
+  sgemm_impl(true, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_batched(int batch, bool transA, bool transB, int M, int N, int K, float alpha, const float* A, long strideA, int lda,
+                   const float* B, long strideB, int ldb, float beta, float* C, long strideC, int ldc) {
+  // Many small products: one per thread at a time. Few or large ones: each product uses every thread.
+  const double work = 2.0 * M * N * K;
+  if (batch >= 2 && work < 8e6) {
+    parallel_for_chunks(batch, [&](int b) {
+      sgemm_impl(false, transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
+    });
+    return;
+  }
+  for (int b = 0; b < batch; b++)
+    sgemm_impl(true, transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
+}
+
+static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
+                       const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   // beta and alpha are applied outside the micro-kernel: C = beta·C first, then C += alpha·A·B with
   // alpha folded into the packed A.
@@ -275,10 +333,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
   const Isa isa = g_isa;
   const Shape sh = shape_of(isa);
   const Kernel kernel = kernel_of(isa);
-  Pool& p = pool();
-  const int threads = p.size();
-
-  static thread_local std::vector<float> unused;  // keeps the TLS machinery warm; buffers below
+  const int threads = parallel ? pool().size() : 1;
   const int ncMax = std::min(NC, ((N + sh.nr - 1) / sh.nr) * sh.nr);
   float* Bp = aligned((size_t)KC * ncMax);
 
@@ -289,7 +344,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
       const int kc = std::min(KC, K - k0);
       // Pack B's panel in parallel: strips of nr columns split over the threads.
       const int strips = ncPad / sh.nr;
-      p.run([&](int t) {
+      run_on(parallel, [&](int t) {
         for (int s = t; s < strips; s += threads) {
           int cols = std::min(sh.nr, nc - s * sh.nr);
           pack_b(transB, B, ldb, k0, kc, j0 + s * sh.nr, cols, sh.nr, Bp + (size_t)s * sh.nr * kc);
@@ -297,7 +352,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
       });
       // Row blocks of A over the threads; each packs its own block.
       const int blocks = (M + MC - 1) / MC;
-      p.run([&](int t) {
+      run_on(parallel, [&](int t) {
         float* Ap = aligned((size_t)MC * kc + (size_t)MAX_MR * kc);
         alignas(64) float tile[MAX_MR * MAX_NR];
         for (int b = t; b < blocks; b += threads) {
@@ -329,7 +384,6 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
     }
   }
   std::free(Bp);
-  (void)unused;
 }
 
 }  // namespace floe

@@ -2,6 +2,7 @@
 // portable micro-kernels chosen at run time.
 #pragma once
 #include <cstddef>
+#include <functional>
 
 namespace floe {
 
@@ -11,10 +12,23 @@ namespace floe {
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc);
 
+// The same over a batch; strides in elements (0 broadcasts). Small products run one per thread.
+void sgemm_batched(int batch, bool transA, bool transB, int M, int N, int K, float alpha, const float* A, long strideA, int lda,
+                   const float* B, long strideB, int ldb, float beta, float* C, long strideC, int ldc);
+
+void parallel_for(int n, const std::function<void(int, int)>& body);
+void parallel_for_chunks(int n, const std::function<void(int)>& fn);
+
 void set_threads(int n);
 int get_threads();
 // "avx512", "avx2" or "portable".
 const char* isa();
 void force_isa(const char* name);
 
+}  // namespace floe
+
+namespace floe {
+// out = transpose(in, perm) for rank ≤ 8; shape is the input's. Rows of the output's last axis are
+// split over the threads.
+void transpose(const float* in, float* out, const int* shape, const int* perm, int rank);
 }  // namespace floe

@@ -27,6 +27,8 @@ export interface NativeKernels {
     strideC: number,
     ldc: number,
   ): void;
+  /** out = transpose(input, perm), `shape` being the input's; rank ≤ 8. */
+  transpose(input: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
   setThreads(n: number): void;
   threads(): number;
   /** The instruction set in use: avx512, avx2 or portable. */
