@@ -63,6 +63,89 @@ const nativeTranspose: KernelFunc = (args) => {
 };
 
 let fallbackTranspose: KernelFunc | undefined;
+
+// ---- convolutions: im2col in native code, then one GEMM; col2im for the input gradient.
+
+type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+let scratch = new Float32Array(0);
+/** A reusable buffer outside the wasm heap for im2col columns. */
+function columns(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(Math.max(n, Math.ceil(scratch.length * 1.5)));
+  return scratch.subarray(0, n);
+}
+
+function geometry(c: ConvInfo): number[] {
+  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth];
+}
+
+function convInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise = false): ConvInfo {
+  const { strides, pad, dimRoundingMode, dilations, dataFormat } = attrs as {
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    dilations?: number | [number, number];
+    dataFormat?: string;
+  };
+  if (dataFormat === 'NCHW') throw new Error('floe native conv kernels support NHWC only');
+  return tf.backend_util.computeConv2DInfo(xShape as never, filterShape as never, strides, dilations ?? 1, pad, dimRoundingMode, depthwise, 'channelsLast');
+}
+
+const nativeConv2D: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const c = convInfo(x.shape, filter.shape, args.attrs as Record<string, unknown>);
+  const K = c.filterHeight * c.filterWidth * c.inChannels;
+  const P = c.batchSize * c.outHeight * c.outWidth;
+  const out = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
+  const cols = columns(P * K);
+  native!.conv(0, backend.typedArrayFromHeap(x), cols, geometry(c));
+  native!.sgemmBatched(1, false, false, P, c.outChannels, K, 1, cols, 0, K, backend.typedArrayFromHeap(filter), 0, c.outChannels, 0, backend.typedArrayFromHeap(out), 0, c.outChannels);
+  return out;
+};
+
+const nativeConv2DBackpropFilter: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const c = convInfo(x.shape, (args.attrs as { filterShape: number[] }).filterShape, args.attrs as Record<string, unknown>);
+  const K = c.filterHeight * c.filterWidth * c.inChannels;
+  const P = c.batchSize * c.outHeight * c.outWidth;
+  const dW = backend.makeOutput([c.filterHeight, c.filterWidth, c.inChannels, c.outChannels], 'float32');
+  const cols = columns(P * K);
+  native!.conv(0, backend.typedArrayFromHeap(x), cols, geometry(c));
+  // dW[K, O] = colsᵀ[K, P] · dy[P, O]
+  native!.sgemmBatched(1, true, false, K, c.outChannels, P, 1, cols, 0, K, backend.typedArrayFromHeap(dy), 0, c.outChannels, 0, backend.typedArrayFromHeap(dW), 0, c.outChannels);
+  return dW;
+};
+
+const nativeConv2DBackpropInput: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const c = convInfo((args.attrs as { inputShape: number[] }).inputShape, filter.shape, args.attrs as Record<string, unknown>);
+  const K = c.filterHeight * c.filterWidth * c.inChannels;
+  const P = c.batchSize * c.outHeight * c.outWidth;
+  const dx = backend.makeOutput([c.batchSize, c.inHeight, c.inWidth, c.inChannels], 'float32');
+  const dcols = columns(P * K);
+  // dcols[P, K] = dy[P, O] · Wᵀ (W is [K, O])
+  native!.sgemmBatched(1, false, true, P, K, c.outChannels, 1, backend.typedArrayFromHeap(dy), 0, c.outChannels, backend.typedArrayFromHeap(filter), 0, c.outChannels, 0, dcols, 0, K);
+  native!.conv(1, dcols, backend.typedArrayFromHeap(dx), geometry(c));
+  return dx;
+};
+
+const nativeMaxPoolGrad: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const c = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const dx = backend.makeOutput(input.shape, 'float32');
+  native!.conv(2, backend.typedArrayFromHeap(input), backend.typedArrayFromHeap(dy), geometry(c), backend.typedArrayFromHeap(dx));
+  return dx;
+};
 let registered = false;
 
 /** Overrides the wasm pack's BatchMatMul with the native one; call after the wasm backend is ready. */
@@ -71,14 +154,21 @@ export function registerNativeKernels(): void {
   if (registered) return;
   const current = tf.getKernel('BatchMatMul', 'wasm');
   if (!current) throw new Error('the wasm backend is not loaded');
-  const transpose = tf.getKernel('Transpose', 'wasm')!;
   fallbackMatMul = current.kernelFunc;
-  fallbackTranspose = transpose.kernelFunc;
+  fallbackTranspose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
   nativeConfigs = [
     { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: nativeBatchMatMul },
     { kernelName: 'Transpose', backendName: 'wasm', kernelFunc: nativeTranspose },
+    { kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: nativeConv2D },
+    { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: nativeConv2DBackpropFilter },
+    { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: nativeConv2DBackpropInput },
+    { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: nativeMaxPoolGrad },
   ];
-  replacedConfigs = [{ ...current, setupFunc: undefined }, { ...transpose, setupFunc: undefined }];
+  // What each native kernel replaces, to switch back (setupFuncs already ran when wasm initialised).
+  replacedConfigs = nativeConfigs.flatMap((c) => {
+    const k = tf.getKernel(c.kernelName, 'wasm');
+    return k ? [{ ...k, setupFunc: undefined }] : [];
+  });
   useNativeKernels(true);
   registered = true;
 }
@@ -95,4 +185,4 @@ export function useNativeKernels(on: boolean): void {
   }
 }
 
-export const NATIVE_KERNELS = ['BatchMatMul', 'Transpose'] as const;
+export const NATIVE_KERNELS = ['BatchMatMul', 'Transpose', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'] as const;

@@ -98,3 +98,19 @@ test('thread count is configurable and results do not depend on it', { skip }, (
   n.setThreads(before);
   assert.equal(n.threads(), before);
 });
+
+test('native Conv2D, both backprops and MaxPoolGrad: values and gradients match cpu', { skip }, async () => {
+  const cases: [number[], number[], number, 'valid' | 'same'][] = [
+    [[2, 9, 9, 3], [5, 5, 3, 4], 1, 'valid'],
+    [[3, 8, 7, 2], [3, 3, 2, 5], 2, 'same'],
+    [[1, 11, 10, 1], [4, 2, 1, 3], 3, 'same'],
+    [[4, 12, 12, 20], [5, 5, 20, 50], 1, 'valid'],
+  ];
+  for (const [xs, ws, stride, pad] of cases) {
+    await compare(`conv2d ${xs} ${ws} s${stride} ${pad}`, [xs, ws], (x, w) => {
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), 2, 2, 'same');
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(f(a, b))));
+      return [f(x!, w!), ...g([x!, w!])];
+    });
+  }
+});

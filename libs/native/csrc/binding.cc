@@ -116,6 +116,50 @@ napi_value Transpose(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads the 14 geometry numbers from a JS array [b,h,w,c,fh,fw,sh,sw,dh,dw,padTop,padLeft,oh,ow].
+bool geometry(napi_env env, napi_value arr, floe::ConvGeometry* g) {
+  uint32_t n = 0;
+  if (napi_get_array_length(env, arr, &n) != napi_ok || n != 14) return false;
+  int v[14];
+  for (uint32_t i = 0; i < 14; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok) return false;
+    v[i] = (int)num(env, e);
+  }
+  *g = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
+  return g->b > 0 && g->h > 0 && g->w > 0 && g->c > 0 && g->fh > 0 && g->fw > 0 && g->sh > 0 && g->sw > 0 && g->dh > 0 &&
+         g->dw > 0 && g->oh > 0 && g->ow > 0;
+}
+
+// conv(op, a, b, geometry[, c]): op 0 = im2col(x=a → cols=b), 1 = col2im(dcols=a → dx=b),
+// 2 = maxPoolGrad(x=a, dy=b → dx=c).
+napi_value Conv(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  const int op = (int)num(env, a[0]);
+  float *p, *q, *r = nullptr;
+  size_t lp, lq, lr = 0;
+  floe::ConvGeometry g;
+  if (argc < 4 || !get_f32(env, a[1], &p, &lp) || !get_f32(env, a[2], &q, &lq) || !geometry(env, a[3], &g) ||
+      (op == 2 && (argc < 5 || !get_f32(env, a[4], &r, &lr)))) {
+    napi_throw_type_error(env, nullptr, "conv: bad arguments");
+    return nullptr;
+  }
+  const size_t image = (size_t)g.b * g.h * g.w * g.c;
+  const size_t cols = (size_t)g.b * g.oh * g.ow * g.fh * g.fw * g.c;
+  const size_t pooled = (size_t)g.b * g.oh * g.ow * g.c;
+  const bool fits = op == 0 ? (lp >= image && lq >= cols) : op == 1 ? (lp >= cols && lq >= image) : (lp >= image && lq >= pooled && lr >= image);
+  if (!fits || op < 0 || op > 2) {
+    napi_throw_range_error(env, nullptr, "conv: the geometry exceeds the arrays");
+    return nullptr;
+  }
+  if (op == 0) floe::im2col(p, q, g);
+  else if (op == 1) floe::col2im(p, q, g);
+  else floe::max_pool_grad(p, q, r, g);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -150,6 +194,7 @@ napi_value ForceIsa(napi_env env, napi_callback_info info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -300,6 +300,31 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
 
 void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc) {
+  const int threads = pool().size();
+  // Small output, long reduction (a filter gradient: K = batch·positions): the row blocks cannot keep the
+  // threads busy, so split K instead, each thread into its own partial C, then add them up.
+  if (threads > 1 && M <= MC && K >= 2048 && (long)M * N <= 262144) {
+    std::vector<std::vector<float>> partial(threads);
+    const int chunk = (K + threads - 1) / threads;
+    pool().run([&](int t) {
+      const int k0 = t * chunk, k1 = std::min(K, k0 + chunk);
+      if (k0 >= k1) return;
+      partial[t].assign((size_t)M * N, 0.f);
+      const float* a = transA ? A + (size_t)k0 * lda : A + k0;
+      const float* b = transB ? B + k0 : B + (size_t)k0 * ldb;
+      sgemm_impl(false, transA, transB, M, N, k1 - k0, alpha, a, lda, b, ldb, 0.f, partial[t].data(), N);
+    });
+    for (int i = 0; i < M; i++) {
+      float* row = C + (size_t)i * ldc;
+      for (int j = 0; j < N; j++) {
+        float sum = 0.f;
+        for (int t = 0; t < threads; t++)
+          if (!partial[t].empty()) sum += partial[t][(size_t)i * N + j];
+        row[j] = (beta == 0.f ? 0.f : beta * row[j]) + sum;
+      }
+    }
+    return;
+  }
   sgemm_impl(true, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

@@ -32,3 +32,14 @@ namespace floe {
 // split over the threads.
 void transpose(const float* in, float* out, const int* shape, const int* perm, int rank);
 }  // namespace floe
+
+namespace floe {
+// NHWC convolution (or pooling) geometry: input b×h×w×c, window fh×fw, strides, dilations, padding,
+// output oh×ow.
+struct ConvGeometry {
+  int b, h, w, c, fh, fw, sh, sw, dh, dw, padTop, padLeft, oh, ow;
+};
+void im2col(const float* x, float* cols, const ConvGeometry& g);
+void col2im(const float* dcols, float* dx, const ConvGeometry& g);
+void max_pool_grad(const float* x, const float* dy, float* dx, const ConvGeometry& g);
+}  // namespace floe

@@ -29,6 +29,12 @@ export interface NativeKernels {
   ): void;
   /** out = transpose(input, perm), `shape` being the input's; rank ≤ 8. */
   transpose(input: Float32Array, out: Float32Array, shape: number[], perm: number[]): void;
+  /**
+   * NHWC helpers; geometry = [b, h, w, c, fh, fw, sh, sw, dh, dw, padTop, padLeft, oh, ow].
+   * op 0: im2col(x → cols [b·oh·ow, fh·fw·c]); 1: col2im(dcols → dx, overwritten); 2: maxPoolGrad(x, dy → dx).
+   */
+  conv(op: 0 | 1, a: Float32Array, b: Float32Array, geometry: number[]): void;
+  conv(op: 2, x: Float32Array, dy: Float32Array, geometry: number[], dx: Float32Array): void;
   setThreads(n: number): void;
   threads(): number;
   /** The instruction set in use: avx512, avx2 or portable. */
