@@ -20,10 +20,24 @@ export function rmsNorm(x: tf.Tensor, gain: tf.Tensor, eps = 1e-5): tf.Tensor {
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), gain);
 }
 
-/** GELU with erf, as PyTorch's default. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
-}
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/**
+ * GELU with erf, as PyTorch's default, with its closed-form gradient
+ * gelu'(x) = Φ(x) + x·φ(x) instead of autodiff through erf (fewer kernels per step).
+ */
+export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
+  save([x, cdf]);
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, c] = saved as [tf.Tensor, tf.Tensor];
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
+    },
+  };
+}) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
 
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
@@ -43,11 +57,23 @@ export function causalMask(t: number): tf.Tensor {
   return m;
 }
 
+// Softmax cross-entropy with its closed-form gradient (softmax − onehot)/rows: one pass backward instead
+// of autodiff through logSumExp's max.
+const softmaxCrossEntropy = tf.customGrad(((flat: tf.Tensor, onehot: tf.Tensor, save: tf.GradSaveFunc) => {
+  const logp = tf.sub(flat, tf.logSumExp(flat, -1, true));
+  save([logp, onehot]);
+  return {
+    value: tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), -1))),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [lp, oh] = saved as [tf.Tensor, tf.Tensor];
+      return [tf.mul(tf.sub(tf.exp(lp), oh), tf.div(dy, lp.shape[0]!)), tf.zerosLike(oh)];
+    },
+  };
+}) as never) as unknown as (flat: tf.Tensor, onehot: tf.Tensor) => tf.Scalar;
+
 /** Mean cross-entropy of logits [..., V] against integer targets [...]; natural log. */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   const v = logits.shape[logits.shape.length - 1]!;
-  const flat = tf.reshape(logits, [-1, v]);
-  const logp = tf.sub(flat, tf.logSumExp(flat, -1, true));
   const onehot = tf.oneHot(tf.reshape(targets, [-1]) as tf.Tensor1D, v);
-  return tf.neg(tf.mean(tf.sum(tf.mul(onehot, logp), -1))) as tf.Scalar;
+  return softmaxCrossEntropy(tf.reshape(logits, [-1, v]), onehot);
 }

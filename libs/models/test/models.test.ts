@@ -107,3 +107,20 @@ test('hooks capture block inputs/outputs and Mamba Δ, A, B, C; α·x reproduces
   disposeCapture(capture);
   model.dispose();
 });
+
+test('closed-form gradients of GELU and softmax cross-entropy equal autodiff of their definitions', async () => {
+  const { gelu, crossEntropy } = await import('../src/layers.js');
+  const x = tf.randomNormal([6, 7], 0, 2, 'float32', 4);
+  const naiveGelu = (z: tf.Tensor) => tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
+  const g1 = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(gelu(z), tf.range(0, 42).reshape([6, 7]))))(x);
+  const g2 = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(naiveGelu(z), tf.range(0, 42).reshape([6, 7]))))(x);
+  assert.ok(maxAbsDiff(g1, g2) < 1e-4, `gelu grad differs by ${maxAbsDiff(g1, g2)}`);
+  assert.ok(maxAbsDiff(gelu(x), naiveGelu(x)) < 1e-6);
+  const logits = tf.randomNormal([5, 11], 0, 3, 'float32', 5);
+  const targets = tf.tensor1d([0, 3, 10, 7, 7], 'int32');
+  const naiveCe = (l: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(targets, 11), tf.logSoftmax(l)), -1)));
+  assert.ok(Math.abs(crossEntropy(logits, targets).dataSync()[0]! - naiveCe(logits).dataSync()[0]!) < 1e-5);
+  const c1 = tf.grad((l: tf.Tensor) => crossEntropy(l, targets))(logits);
+  const c2 = tf.grad((l: tf.Tensor) => naiveCe(l))(logits);
+  assert.ok(maxAbsDiff(c1, c2) < 1e-6, `cross-entropy grad differs by ${maxAbsDiff(c1, c2)}`);
+});

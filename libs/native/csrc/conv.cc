@@ -15,13 +15,28 @@ void im2col(const float* x, float* cols, const ConvGeometry& g) {
     for (int p = begin; p < end; p++) {
       const int bi = p / (g.oh * g.ow), rem = p % (g.oh * g.ow), oh = rem / g.ow, ow = rem % g.ow;
       float* row = cols + (size_t)p * K;
+      const int iw0 = ow * g.sw - g.padLeft;
+      // Without dilation, a window row lying inside the image is one contiguous span of fw·c values.
+      const bool rowInside = g.dw == 1 && iw0 >= 0 && iw0 + g.fw <= g.w;
       for (int i = 0; i < g.fh; i++) {
         const int ih = oh * g.sh - g.padTop + i * g.dh;
+        float* dst = row + (size_t)i * g.fw * g.c;
+        if (ih < 0 || ih >= g.h) {
+          std::memset(dst, 0, sizeof(float) * g.fw * g.c);
+          continue;
+        }
+        const float* src = x + (((size_t)bi * g.h + ih) * g.w) * g.c;
+        if (rowInside) {
+          const float* from = src + (size_t)iw0 * g.c;
+          const int n = g.fw * g.c;
+          for (int q = 0; q < n; q++) dst[q] = from[q];
+          continue;
+        }
         for (int j = 0; j < g.fw; j++) {
-          const int iw = ow * g.sw - g.padLeft + j * g.dw;
-          float* dst = row + (i * g.fw + j) * g.c;
-          if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) std::memset(dst, 0, sizeof(float) * g.c);
-          else std::memcpy(dst, x + (((size_t)bi * g.h + ih) * g.w + iw) * g.c, sizeof(float) * g.c);
+          const int iw = iw0 + j * g.dw;
+          float* d = dst + j * g.c;
+          if (iw < 0 || iw >= g.w) for (int q = 0; q < g.c; q++) d[q] = 0.f;
+          else for (int q = 0; q < g.c; q++) d[q] = src[(size_t)iw * g.c + q];
         }
       }
     }

@@ -166,11 +166,12 @@ class Pool {
     stop();
     quit_ = false;
     // New workers only take jobs published after they exist.
-    const unsigned long now = generation_;
+    const unsigned long now = generation_.load();
     for (int i = 1; i < n; i++) workers_.emplace_back([this, i, now] { loop(i, now); });
   }
 
-  // Runs fn(t) for t in [0, size()) and waits for all of them.
+  // Runs fn(t) for t in [0, size()) and waits for all of them. Workers spin briefly before sleeping, so
+  // the many short jobs of one GEMM do not each pay a futex wake-up.
   void run(const std::function<void(int)>& fn) {
     if (workers_.empty()) {
       fn(0);
@@ -179,30 +180,48 @@ class Pool {
     {
       std::lock_guard<std::mutex> lock(mu_);
       job_ = &fn;
-      pending_ = (int)workers_.size();
-      generation_++;
+      pending_.store((int)workers_.size());
+      generation_.fetch_add(1);
     }
     cv_.notify_all();
     fn(0);
-    std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; spin++) {
+      if (spin < SPIN) {
+        _mm_pause();
+        continue;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      done_.wait(lock, [this] { return pending_.load() == 0; });
+      break;
+    }
   }
 
  private:
+  static constexpr int SPIN = 20000;
+
   void loop(int id, unsigned long seen) {
     for (;;) {
+      int spin = 0;
+      while (generation_.load(std::memory_order_acquire) == seen && !quit_.load() && spin < SPIN) {
+        _mm_pause();
+        spin++;
+      }
+      if (generation_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return quit_.load() || generation_.load() != seen; });
+      }
+      if (quit_.load()) return;
       const std::function<void(int)>* job;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return quit_ || generation_ != seen; });
-        if (quit_) return;
-        seen = generation_;
+        std::lock_guard<std::mutex> lock(mu_);
+        seen = generation_.load();
         job = job_;
       }
       (*job)(id);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mu_);
+        done_.notify_one();
+      }
     }
   }
 
@@ -220,9 +239,9 @@ class Pool {
   std::mutex mu_;
   std::condition_variable cv_, done_;
   const std::function<void(int)>* job_ = nullptr;
-  int pending_ = 0;
-  unsigned long generation_ = 0;
-  bool quit_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<unsigned long> generation_{0};
+  std::atomic<bool> quit_{false};
 };
 
 int default_threads() {
@@ -338,8 +357,7 @@ void sgemm_batched(int batch, bool transA, bool transB, int M, int N, int K, flo
     });
     return;
   }
-  for (int b = 0; b < batch; b++)
-    sgemm_impl(true, transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
+  for (int b = 0; b < batch; b++) sgemm(transA, transB, M, N, K, alpha, A + b * strideA, lda, B + b * strideB, ldb, beta, C + b * strideC, ldc);
 }
 
 static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,

@@ -3,3 +3,4 @@ export { learningRateAt, type ScheduleConfig } from './schedule.js';
 export { LmSource, ExampleSource, type BatchSource } from './sources.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export { saveCheckpoint, loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
+export { runTrainingWorker, type WorkerJob, type WorkerMessage } from './worker.js';
