@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
+import { conv2dInfo, type ConvInfo } from './conv-info.js';
 
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
@@ -66,7 +67,6 @@ let fallbackTranspose: KernelFunc | undefined;
 
 // ---- convolutions: im2col in native code, then one GEMM; col2im for the input gradient.
 
-type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 let scratch = new Float32Array(0);
 /** A reusable buffer outside the wasm heap for im2col columns. */
@@ -79,22 +79,10 @@ function geometry(c: ConvInfo): number[] {
   return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth];
 }
 
-function convInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise = false): ConvInfo {
-  const { strides, pad, dimRoundingMode, dilations, dataFormat } = attrs as {
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    dilations?: number | [number, number];
-    dataFormat?: string;
-  };
-  if (dataFormat === 'NCHW') throw new Error('floe native conv kernels support NHWC only');
-  return tf.backend_util.computeConv2DInfo(xShape as never, filterShape as never, strides, dilations ?? 1, pad, dimRoundingMode, depthwise, 'channelsLast');
-}
-
 const nativeConv2D: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackend;
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-  const c = convInfo(x.shape, filter.shape, args.attrs as Record<string, unknown>);
+  const c = conv2dInfo(x.shape, filter.shape, args.attrs as Record<string, unknown>);
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   const out = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
@@ -107,7 +95,7 @@ const nativeConv2D: KernelFunc = (args) => {
 const nativeConv2DBackpropFilter: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackend;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const c = convInfo(x.shape, (args.attrs as { filterShape: number[] }).filterShape, args.attrs as Record<string, unknown>);
+  const c = conv2dInfo(x.shape, (args.attrs as { filterShape: number[] }).filterShape, args.attrs as Record<string, unknown>);
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   const dW = backend.makeOutput([c.filterHeight, c.filterWidth, c.inChannels, c.outChannels], 'float32');
@@ -121,7 +109,7 @@ const nativeConv2DBackpropFilter: KernelFunc = (args) => {
 const nativeConv2DBackpropInput: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-  const c = convInfo((args.attrs as { inputShape: number[] }).inputShape, filter.shape, args.attrs as Record<string, unknown>);
+  const c = conv2dInfo((args.attrs as { inputShape: number[] }).inputShape, filter.shape, args.attrs as Record<string, unknown>);
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   const dx = backend.makeOutput([c.batchSize, c.inHeight, c.inWidth, c.inChannels], 'float32');

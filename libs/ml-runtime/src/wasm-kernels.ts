@@ -5,6 +5,7 @@
 // re-registered to transpose explicitly and to run batches through the fast path.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { conv2dInfo, type ConvInfo } from './conv-info.js';
 
 // The wasm backend's object as far as kernels see it (its class is not exported with types).
 interface WasmBackend {
@@ -104,7 +105,6 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend: be, attrs }) => {
   return out;
 };
 
-type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 /**
  * im2col, transposed: colsT[kIndex, p] for p = (b, oh, ow) and kIndex = (fh, fw, inC), NHWC input. Laid
@@ -135,31 +135,10 @@ function im2colT(x: Float32Array, c: ConvInfo, out: Float32Array): void {
   }
 }
 
-function convInfoFrom(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): ConvInfo {
-  const { strides, pad, dataFormat, dimRoundingMode, dilations } = attrs as {
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number;
-    dataFormat: 'NHWC' | 'NCHW';
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    dilations?: number | [number, number];
-  };
-  if (dataFormat === 'NCHW') throw new Error('floe wasm conv kernels support NHWC only');
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    dilations ?? 1,
-    pad,
-    dimRoundingMode,
-    false,
-    'channelsLast',
-  );
-}
-
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: be, attrs }) => {
   const backend = be as unknown as WasmBackend;
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const c = convInfoFrom(x.shape, (attrs as { filterShape: number[] }).filterShape, attrs as Record<string, unknown>);
+  const c = conv2dInfo(x.shape, (attrs as { filterShape: number[] }).filterShape, attrs as Record<string, unknown>);
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   const cols = backend.makeOutput([1, K, P], 'float32');
@@ -172,7 +151,7 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: be, attrs }) => {
 const conv2DBackpropInput: KernelFunc = ({ inputs, backend: be, attrs }) => {
   const backend = be as unknown as WasmBackend;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
-  const c = convInfoFrom((attrs as { inputShape: number[] }).inputShape, filter.shape, attrs as Record<string, unknown>);
+  const c = conv2dInfo((attrs as { inputShape: number[] }).inputShape, filter.shape, attrs as Record<string, unknown>);
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   // dcols[p, k] = Σ_o dy[p, o] · W[k, o]: multiply by Wᵀ, then scatter the columns back (col2im).
@@ -208,24 +187,6 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend: be, attrs }) => {
   return dx;
 };
 
-function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>): ConvInfo {
-  const { strides, pad, dimRoundingMode, dilations } = attrs as {
-    strides: number | [number, number];
-    pad: 'valid' | 'same' | number;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    dilations?: number | [number, number];
-  };
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    dilations ?? 1,
-    pad,
-    dimRoundingMode,
-    true,
-  );
-}
-
 /** Loops over every (batch, output position, tap, channel, multiplier) of a depthwise conv. */
 function depthwiseLoop(c: ConvInfo, visit: (xIndex: number, wIndex: number, dyIndex: number) => void): void {
   const mult = c.outChannels / c.inChannels;
@@ -255,7 +216,7 @@ const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend: be, attrs }) => 
   const backend = be as unknown as WasmBackend;
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const filterShape = (attrs as { filterShape: number[] }).filterShape;
-  const c = depthwiseInfo(x.shape, filterShape, attrs as Record<string, unknown>);
+  const c = conv2dInfo(x.shape, filterShape, attrs as Record<string, unknown>, true);
   const dW = backend.makeOutput(filterShape, 'float32');
   const w = f32(backend, dW);
   const xv = f32(backend, x);
@@ -269,7 +230,7 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend: be, attrs }) => {
   const backend = be as unknown as WasmBackend;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const inputShape = (attrs as { inputShape: number[] }).inputShape;
-  const c = depthwiseInfo(inputShape, filter.shape, attrs as Record<string, unknown>);
+  const c = conv2dInfo(inputShape, filter.shape, attrs as Record<string, unknown>, true);
   const dX = backend.makeOutput(inputShape, 'float32');
   const dx = f32(backend, dX);
   const wv = f32(backend, filter);

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
 import { Rng } from '@floe/random';
 import { initBackend } from '../src/index.js';
+import { sameOnCpuAndWasm } from './compare.js';
 
 const TOL = 1e-4;
 const rng = new Rng(21);
@@ -20,22 +21,9 @@ function rand(shape: number[]): Float32Array {
   return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
 }
 
+/** The same computation on cpu and on wasm with the native kernels, from the same random inputs. */
 async function compare(name: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]) {
-  const data = shapes.map(rand);
-  const run = async (backend: string) => {
-    await tf.setBackend(backend);
-    return tf.tidy(() => f(...shapes.map((s, i) => tf.tensor(data[i]!, s))).map((t) => ({ shape: t.shape, v: t.dataSync().slice() })));
-  };
-  const cpu = await run('cpu');
-  const nat = await run('wasm');
-  cpu.forEach((c, o) => {
-    assert.deepEqual(nat[o]!.shape, c.shape, `${name} shape`);
-    let scale = 0;
-    for (const x of c.v) scale = Math.max(scale, Math.abs(x));
-    (c.v as Float32Array).forEach((x, i) => {
-      if (Math.abs(x - nat[o]!.v[i]!) > TOL * (1 + scale)) assert.fail(`${name}: output ${o}[${i}] cpu ${x} native ${nat[o]!.v[i]}`);
-    });
-  });
+  await sameOnCpuAndWasm(name, shapes.map((shape) => ({ shape, values: rand(shape) })), f, TOL);
 }
 
 const CASES: [number[], number[], boolean, boolean][] = [

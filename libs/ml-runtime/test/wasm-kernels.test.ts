@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@floe/random';
 import { initBackend } from '../src/index.js';
+import { sameOnCpuAndWasm } from './compare.js';
 
 const TOL = 1e-4;
 const rng = new Rng(11);
@@ -18,31 +19,10 @@ function randomArray(n: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal());
 }
 
-/** Runs `f` on the cpu backend and on wasm with the same inputs and compares every output. */
+/** The same computation on cpu and on wasm (floe's pack), from the same random inputs. */
 async function sameOnBoth(name: string, inputs: { shape: number[]; values?: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) {
-  const data = inputs.map((i) => i.values ?? randomArray(i.shape.reduce((a, b) => a * b, 1)));
-  const run = async (backend: string) => {
-    await tf.setBackend(backend);
-    return tf.tidy(() => {
-      const xs = inputs.map((i, k) => tf.tensor(data[k]!, i.shape, i.dtype ?? 'float32'));
-      const out = f(...xs);
-      return (Array.isArray(out) ? out : [out]).map((t) => ({ shape: t.shape, values: t.dataSync().slice() }));
-    });
-  };
-  const cpu = await run('cpu');
-  const wasm = await run('wasm');
+  await sameOnCpuAndWasm(name, inputs.map((i) => ({ ...i, values: i.values ?? randomArray(i.shape.reduce((a, b) => a * b, 1)) })), f, TOL);
   assert.equal(tf.getBackend(), 'wasm');
-  for (let o = 0; o < cpu.length; o++) {
-    assert.deepEqual(wasm[o]!.shape, cpu[o]!.shape, `${name}: output ${o} shape`);
-    const a = cpu[o]!.values;
-    const b = wasm[o]!.values;
-    let scale = 0;
-    for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!));
-    for (let i = 0; i < a.length; i++) {
-      const err = Math.abs(a[i]! - b[i]!);
-      if (err > TOL * (1 + scale)) assert.fail(`${name}: output ${o}[${i}] cpu ${a[i]} wasm ${b[i]}`);
-    }
-  }
 }
 
 test('BatchMatMul: transposes, batches, broadcasting, odd sizes — values and gradients', async () => {
