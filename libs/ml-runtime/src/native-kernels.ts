@@ -65,6 +65,26 @@ const nativeTranspose: KernelFunc = (args) => {
 
 let fallbackTranspose: KernelFunc | undefined;
 
+/** floe's own kernel names (not TF.js ops): GELU and its gradient in one pass each. */
+export const GELU_KERNEL = 'FloeGelu';
+const GELU_GRAD_KERNEL = 'FloeGeluGrad';
+
+const nativeGelu: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  const y = backend.makeOutput(x.shape, 'float32');
+  native!.gelu(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(y));
+  return y;
+};
+
+const nativeGeluGrad: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
+  const dx = backend.makeOutput(x.shape, 'float32');
+  native!.gelu(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(dx), backend.typedArrayFromHeap(dy));
+  return dx;
+};
+
 // ---- convolutions: im2col in native code, then one GEMM; col2im for the input gradient.
 
 
@@ -151,7 +171,14 @@ export function registerNativeKernels(): void {
     { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: nativeConv2DBackpropFilter },
     { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: nativeConv2DBackpropInput },
     { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: nativeMaxPoolGrad },
+    { kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: nativeGelu },
+    { kernelName: GELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: nativeGeluGrad },
   ];
+  tf.registerGradient({
+    kernelName: GELU_KERNEL,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
+  });
   // What each native kernel replaces, to switch back (setupFuncs already ran when wasm initialised).
   replacedConfigs = nativeConfigs.flatMap((c) => {
     const k = tf.getKernel(c.kernelName, 'wasm');
@@ -167,10 +194,12 @@ let replacedConfigs: KernelConfig[] = [];
 /** Switches between the native kernels and the wasm pack (benchmarks compare both in one process). */
 export function useNativeKernels(on: boolean): void {
   if (!registered && on !== true) return;
+  // Off: every native kernel goes (floe's own kernel names too), then what they replaced comes back.
+  for (const c of nativeConfigs) if (tf.getKernel(c.kernelName, 'wasm')) tf.unregisterKernel(c.kernelName, 'wasm');
   for (const c of on ? nativeConfigs : replacedConfigs) {
     if (tf.getKernel(c.kernelName, 'wasm')) tf.unregisterKernel(c.kernelName, 'wasm');
     tf.registerKernel(c);
   }
 }
 
-export const NATIVE_KERNELS = ['BatchMatMul', 'Transpose', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'] as const;
+export const NATIVE_KERNELS = ['BatchMatMul', 'Transpose', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'FloeGelu', 'FloeGeluGrad'] as const;

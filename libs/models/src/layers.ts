@@ -26,7 +26,7 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
  * GELU with erf, as PyTorch's default, with its closed-form gradient
  * gelu'(x) = Φ(x) + x·φ(x) instead of autodiff through erf (fewer kernels per step).
  */
-export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+const geluOps: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
   save([x, cdf]);
   return {
@@ -38,6 +38,14 @@ export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad(((x: tf.Tensor, s
     },
   };
 }) as never) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+/** floe's fused GELU kernel (libs/ml-runtime registers it where native kernels run). */
+const GELU_KERNEL = 'FloeGelu';
+
+export function gelu(x: tf.Tensor): tf.Tensor {
+  if (tf.getKernel(GELU_KERNEL, tf.getBackend())) return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
+  return geluOps(x);
+}
 
 export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));

@@ -160,6 +160,23 @@ napi_value Conv(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// gelu(x, y) forward, or gelu(x, y=dx, dy) backward.
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  float *x, *y, *dy = nullptr;
+  size_t lx, ly, ld = 0;
+  if (argc < 2 || !get_f32(env, a[0], &x, &lx) || !get_f32(env, a[1], &y, &ly) || (argc == 3 && !get_f32(env, a[2], &dy, &ld)) || ly < lx ||
+      (argc == 3 && ld < lx)) {
+    napi_throw_type_error(env, nullptr, "gelu: expected Float32Arrays x, out[, dy] of matching sizes");
+    return nullptr;
+  }
+  if (argc == 3) floe::gelu_backward(x, dy, y, (long)lx);
+  else floe::gelu_forward(x, y, (long)lx);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -194,6 +211,7 @@ napi_value ForceIsa(napi_env env, napi_callback_info info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -43,3 +43,8 @@ void im2col(const float* x, float* cols, const ConvGeometry& g);
 void col2im(const float* dcols, float* dx, const ConvGeometry& g);
 void max_pool_grad(const float* x, const float* dy, float* dx, const ConvGeometry& g);
 }  // namespace floe
+
+namespace floe {
+void gelu_forward(const float* x, float* y, long n);
+void gelu_backward(const float* x, const float* dy, float* dx, long n);
+}  // namespace floe

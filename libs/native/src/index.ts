@@ -35,6 +35,8 @@ export interface NativeKernels {
    */
   conv(op: 0 | 1, a: Float32Array, b: Float32Array, geometry: number[]): void;
   conv(op: 2, x: Float32Array, dy: Float32Array, geometry: number[], dx: Float32Array): void;
+  /** GELU (erf form): gelu(x, y) writes y; gelu(x, dx, dy) writes the gradient dx. */
+  gelu(x: Float32Array, out: Float32Array, dy?: Float32Array): void;
   setThreads(n: number): void;
   threads(): number;
   /** The instruction set in use: avx512, avx2 or portable. */

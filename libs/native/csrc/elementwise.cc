@@ -1,0 +1,31 @@
+// Elementwise kernels the training profile shows next: GELU (erf form) forward and backward, each one
+// pass over the data instead of a chain of wasm kernels.
+#include <algorithm>
+#include <cmath>
+
+#include "gemm.h"
+
+namespace floe {
+
+// y = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2
+void gelu_forward(const float* x, float* y, long n) {
+  parallel_for((int)((n + 4095) / 4096), [&](int begin, int end) {
+    const long lo = (long)begin * 4096, hi = std::min(n, (long)end * 4096);
+    for (long i = lo; i < hi; i++) y[i] = x[i] * 0.5f * (1.f + std::erf(x[i] * 0.70710678118654752f));
+  });
+}
+
+// dx = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π)
+void gelu_backward(const float* x, const float* dy, float* dx, long n) {
+  parallel_for((int)((n + 4095) / 4096), [&](int begin, int end) {
+    const long lo = (long)begin * 4096, hi = std::min(n, (long)end * 4096);
+    for (long i = lo; i < hi; i++) {
+      const float v = x[i];
+      const float cdf = 0.5f * (1.f + std::erf(v * 0.70710678118654752f));
+      const float pdf = std::exp(-0.5f * v * v) * 0.39894228040143268f;
+      dx[i] = dy[i] * (cdf + v * pdf);
+    }
+  });
+}
+
+}  // namespace floe
