@@ -102,3 +102,21 @@ test('native Conv2D, both backprops and MaxPoolGrad: values and gradients match 
     });
   }
 });
+
+test('native Transpose: ranks 2–5, size-1 axes, every kind of permutation; values and gradients', { skip }, async () => {
+  const cases: [number[], number[]][] = [
+    [[7, 5], [1, 0]],
+    [[3, 1, 4], [2, 0, 1]],
+    [[2, 3, 4, 5], [0, 2, 1, 3]],
+    [[2, 3, 4, 5], [3, 2, 1, 0]],
+    [[16, 9, 3, 4, 6], [2, 0, 3, 1, 4]],
+    [[4, 6, 5], [0, 1, 2]],
+  ];
+  for (const [shape, perm] of cases) {
+    const w = rand(perm.map((p) => shape[p]!));
+    await compare(`transpose ${shape} ${perm}`, [shape], (x) => {
+      const wt = tf.tensor(w, perm.map((p) => shape[p]!));
+      return [tf.transpose(x!, perm), tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.transpose(z, perm), wt)))(x!)];
+    });
+  }
+});
