@@ -1,5 +1,5 @@
 export { BlockModel, newCapture, disposeCapture, type Architecture, type Batch, type ModelSpec, type Task } from './model.js';
-export { buildModel, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
+export { buildModel, blockIdsOf, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
 export { initialValues, makeParam, type Init, type Param } from './params.js';
 export { selectiveScan } from './mamba.js';
 export type { Block, BlockKind, Capture, ForwardContext } from './types.js';

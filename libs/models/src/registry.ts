@@ -57,3 +57,14 @@ export function buildModel(architecture: Architecture, size: string, seed: numbe
       return new BlockModel(spec, task ?? TASKS[architecture], mlpBlocks(config as unknown as MlpConfig, seed));
   }
 }
+
+/** The block ids a builtin model starts with, without building it (for validating requests). */
+export function blockIdsOf(architecture: Architecture, size: string, overrides: Record<string, unknown> = {}): string[] {
+  const sizes = SIZES[architecture] as Record<string, Record<string, unknown>> | undefined;
+  const base = sizes?.[size];
+  if (!base) throw new UnknownModelError(`unknown model ${architecture}/${size}`);
+  const cfg = { ...base, ...overrides } as Record<string, unknown>;
+  if (architecture === 'lenet5') return ['conv1', 'conv2', 'fc1', 'head'];
+  if (architecture === 'mlp') return [...(cfg.hidden as number[]).map((_, i) => `dense.${i}`), 'head'];
+  return ['embedding', ...Array.from({ length: cfg.layers as number }, (_, i) => `block.${i}`), 'head'];
+}

@@ -4,3 +4,5 @@ export { LmSource, ExampleSource, type BatchSource } from './sources.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export { saveCheckpoint, loadCheckpoint, type CheckpointMeta } from './checkpoint.js';
 export { runTrainingWorker, type WorkerJob, type WorkerMessage } from './worker.js';
+export { startRunWorker } from './worker.js';
+export type { RunJob, RunEvent, RunCommand, StrategyConfig } from './run-job.js';

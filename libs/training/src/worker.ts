@@ -36,3 +36,12 @@ export function runTrainingWorker(job: WorkerJob, onMessage: (m: WorkerMessage) 
   });
   return { done, stop: () => worker.terminate() };
 }
+
+/** Starts a trainer run in a worker thread; events arrive through `onEvent`. */
+export function startRunWorker(job: import('./run-job.js').RunJob, onEvent: (e: import('./run-job.js').RunEvent) => void): { pause(): void; terminate(): Promise<number>; exited: Promise<number> } {
+  const worker = new Worker(new URL('./run-worker-bootstrap.mjs', import.meta.url), { workerData: job });
+  worker.on('message', onEvent);
+  worker.on('error', (err) => onEvent({ type: 'error', message: err.message }));
+  const exited = new Promise<number>((resolve) => worker.on('exit', resolve));
+  return { pause: () => worker.postMessage({ type: 'pause' }), terminate: () => worker.terminate(), exited };
+}

@@ -18,10 +18,10 @@ import {
   type HostedService,
   type Logger,
 } from '@floe/service-kit';
-import { SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
+import { LocalArtifactStore, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
+import { RunManager } from './run-manager.js';
 
 const RUN = 'run';
-const TRAINING_PENDING = 'training runs need the ML runtime (issue 3) and the trainer (issue 5)';
 
 export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpec | undefined): void {
   if (!spec) {
@@ -77,14 +77,15 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   }
 }
 
-export function createTrainerService(opts: { config: FloeConfig; log: Logger; store?: MetadataStore }): HostedService {
-  const store = opts.store ?? new SqliteMetadataStore(floeDirs(opts.config.home).database('trainer'));
+export function createTrainerService(opts: { config: FloeConfig; log: Logger; store?: MetadataStore; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
+  const dirs = floeDirs(opts.config.home);
+  const store = opts.store ?? new SqliteMetadataStore(dirs.database('trainer'));
+  const artifacts = new LocalArtifactStore(dirs.artifacts);
+  const runs = new RunManager({ store, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
-    const rec = store.get<unknown>(RUN, id);
-    if (!rec) throw notFound('run', id);
-    return trainerV1.Run.fromJSON(rec.body);
+    return runs.get(id);
   };
 
   return defineService(
@@ -96,11 +97,7 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
           v.string('request_id', req.requestId, { max: 128 });
           checkRunSpec(v, 'spec', req.spec);
         });
-        if (req.requestId) {
-          const existing = store.findByRequestId<unknown>(RUN, req.requestId);
-          if (existing) return { run: trainerV1.Run.fromJSON(existing.body) };
-        }
-        throw unimplemented(TRAINING_PENDING);
+        return { run: runs.start(req.spec!, req.requestId) };
       },
       async getRun(req) {
         return { run: requireRun('run_id', req.runId) };
@@ -117,45 +114,88 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
         const wanted = Object.entries(req.labels);
         // Label filters run over the page in memory; fine at the scale of one team's runs.
         const result = store.list<unknown>(RUN, { states, offset, limit: wanted.length ? 100_000 : size });
-        let runs = result.items.map((r) => trainerV1.Run.fromJSON(r.body));
+        let list = result.items.map((r) => trainerV1.Run.fromJSON(r.body));
         let hasMore = result.hasMore;
         if (wanted.length) {
-          const matching = runs.filter((r) => wanted.every(([k, v]) => r.spec?.labels[k] === v));
-          runs = matching.slice(0, size);
+          const matching = list.filter((r) => wanted.every(([k, v]) => r.spec?.labels[k] === v));
+          list = matching.slice(0, size);
           hasMore = matching.length > size;
         }
-        return { runs, page: { nextPageToken: hasMore ? encodePageToken(RUN, offset + size) : '' } };
+        return { runs: list, page: { nextPageToken: hasMore ? encodePageToken(RUN, offset + size) : '' } };
       },
-      async *watchRun(req) {
+      async *watchRun(req, ctx) {
         validate((v) => v.number('from_step', req.fromStep, { min: 0, integer: true }));
-        requireRun('run_id', req.runId);
-        throw unimplemented(TRAINING_PENDING);
+        const first = requireRun('run_id', req.runId);
+        // Subscribe before replaying so that nothing falls between the two.
+        const pending: trainerV1.WatchRunResponse[] = [];
+        let wake: (() => void) | undefined;
+        const listener = (e: Record<string, unknown>) => {
+          const [key, value] = Object.entries(e)[0]!;
+          pending.push({ event: { $case: key, value } as trainerV1.WatchRunResponse['event'] });
+          wake?.();
+        };
+        runs.events.on(req.runId, listener);
+        ctx.signal.addEventListener('abort', () => wake?.());
+        try {
+          let last = req.fromStep;
+          for (const m of runs.metrics(req.runId, req.fromStep)) {
+            last = m.step;
+            yield { event: { $case: 'step', value: m } };
+          }
+          if (RunManager.stopped(runs.get(req.runId).state)) {
+            yield { event: { $case: 'run', value: runs.get(req.runId) } };
+            return;
+          }
+          void first;
+          while (!ctx.signal.aborted) {
+            while (pending.length) {
+              const e = pending.shift()!;
+              if (e.event?.$case === 'step' && e.event.value.step <= last) continue;
+              if (e.event?.$case === 'step') last = e.event.value.step;
+              yield e;
+              if (e.event?.$case === 'run' && RunManager.stopped(e.event.value.state)) return;
+            }
+            await new Promise<void>((resolve) => (wake = resolve));
+            wake = undefined;
+          }
+        } finally {
+          runs.events.off(req.runId, listener);
+        }
       },
       async pauseRun(req) {
-        requireRun('run_id', req.runId);
-        throw unimplemented(TRAINING_PENDING);
+        validate((v) => v.id('run_id', req.runId));
+        return { run: runs.pause(req.runId) };
       },
       async resumeRun(req) {
         validate((v) => {
+          v.id('run_id', req.runId);
           v.number('additional_steps', req.additionalSteps, { min: 0, max: 1e9, integer: true });
           v.string('request_id', req.requestId, { max: 128 });
         });
-        requireRun('run_id', req.runId);
-        throw unimplemented(TRAINING_PENDING);
+        return { run: runs.resume(req.runId, req.additionalSteps) };
       },
       async cancelRun(req) {
-        const run = requireRun('run_id', req.runId);
-        if (run.state === commonV1.RunState.RUN_STATE_CANCELLED || run.state === commonV1.RunState.RUN_STATE_FAILED) {
-          throw failedPrecondition(`run ${req.runId} is already ${commonV1.runStateToJSON(run.state)}`);
-        }
-        throw unimplemented(TRAINING_PENDING);
+        validate((v) => v.id('run_id', req.runId));
+        return { run: await runs.cancel(req.runId) };
       },
       async exportModel(req) {
         validate((v) => v.number('step', req.step, { min: 0, integer: true }));
-        requireRun('run_id', req.runId);
-        throw unimplemented(TRAINING_PENDING);
+        const run = requireRun('run_id', req.runId);
+        const rec = store.get<{ checkpoint: string; step: number }>('run-checkpoint', run.runId);
+        if (!rec) throw failedPrecondition(`run ${run.runId} has no checkpoint yet`);
+        if (req.step && req.step !== rec.body.step) throw unimplemented('exporting a checkpoint other than the latest (trainer issue)');
+        const a = await artifacts.get(rec.body.checkpoint);
+        if (!a) throw notFound('artifact', rec.body.checkpoint);
+        return {
+          artifact: { artifactId: a.manifest.id, kind: a.manifest.kind, sizeBytes: a.sizeBytes, sha256: a.sha256, labels: a.manifest.labels },
+          model: { source: { $case: 'artifactId', value: a.manifest.id } },
+        };
       },
     },
-    { log: opts.log, onClose: () => store.close() },
+    {
+      log: opts.log,
+      onShutdown: () => runs.pauseAll(opts.config.shutdownGraceMs),
+      onClose: () => store.close(),
+    },
   );
 }

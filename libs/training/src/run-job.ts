@@ -1,0 +1,48 @@
+// One trainer run's work, as the run worker executes it: build (or restore) the model, apply the
+// strategy, train until the budget or a pause, checkpoint at an interval and at the end.
+import type { OptimizerConfig } from './optimizer.js';
+import type { ScheduleConfig } from './schedule.js';
+import type { StepMetrics } from './session.js';
+
+export interface StrategyConfig {
+  kind: 'full' | 'freeze' | 'expand' | 'ade';
+  /** FREEZE and ADE: blocks that stay fixed. */
+  freeze: string[];
+  /** EXPAND and ADE: insert a copy after each of these. */
+  expandAfter: string[];
+  /** EXPAND: copies spread evenly when expandAfter is empty. */
+  expandCount: number;
+  /** ADE: blocks that train besides the new ones (all others freeze). */
+  tune: string[];
+}
+
+export interface RunJob {
+  runId: string;
+  model: { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number };
+  dataset: { uri: string };
+  replay?: { uri: string; fraction: number };
+  strategy: StrategyConfig;
+  optimizer: OptimizerConfig;
+  schedule: ScheduleConfig;
+  batchSize: number;
+  sequenceLength: number;
+  /** Train up to this step (the budget). */
+  budgetSteps: number;
+  checkpointEvery: number;
+  seed: number;
+  backend: 'auto' | 'native' | 'wasm' | 'cpu';
+  artifactsDir: string;
+  dataRoots: string[];
+  /** Continue from this checkpoint artifact. */
+  resumeFrom?: string;
+}
+
+export type RunEvent =
+  | { type: 'ready'; step: number; trainableParams: number; totalParams: number; blocks: string[] }
+  | { type: 'phase'; phase: string }
+  | { type: 'step'; metrics: StepMetrics }
+  | { type: 'checkpoint'; step: number; artifactId: string }
+  | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }
+  | { type: 'error'; message: string };
+
+export type RunCommand = { type: 'pause' };

@@ -1,0 +1,282 @@
+// Runs: durable state in SQLite, every step's metrics stored once, training in a worker thread per run,
+// a concurrency limit with a queue, live events for WatchRun, and INTERRUPTED for runs a dead server left.
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { commonV1, trainerV1 } from '@floe/contracts';
+import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
+import type { Logger } from '@floe/service-kit';
+import type { MetadataStore } from '@floe/store';
+import { startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
+import { blockIdsOf } from '@floe/models';
+import { parseDatasetUri, resolveDataPath } from '@floe/data';
+
+const RUN = 'run';
+const S = commonV1.RunState;
+const ARCH: Record<number, RunJob['model']['architecture']> = {
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM]: 'transformer-lm',
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM]: 'mamba-lm',
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5]: 'lenet5',
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP]: 'mlp',
+};
+
+interface Live {
+  pause(): void;
+  terminate(): Promise<number>;
+  cancelled?: boolean;
+}
+
+export interface RunManagerOptions {
+  store: MetadataStore;
+  artifactsDir: string;
+  dataRoots: string[];
+  maxConcurrent: number;
+  backend?: RunJob['backend'];
+  log: Logger;
+}
+
+export class RunManager {
+  readonly events = new EventEmitter();
+  private readonly live = new Map<string, Live>();
+  private readonly queue: string[] = [];
+  /** Latest checkpoint artifact per run (also kept in the run record). */
+  private readonly checkpoints = new Map<string, string>();
+
+  constructor(private readonly o: RunManagerOptions) {
+    this.events.setMaxListeners(0);
+    // A server that died left its running runs behind: they resume from their last checkpoint.
+    for (const state of ['RUN_STATE_RUNNING', 'RUN_STATE_QUEUED']) {
+      for (const r of o.store.list<unknown>(RUN, { states: [state], limit: 100_000 }).items) {
+        const run = trainerV1.Run.fromJSON(r.body);
+        this.save({ ...run, state: S.RUN_STATE_INTERRUPTED });
+      }
+    }
+  }
+
+  get(id: string): trainerV1.Run {
+    const rec = this.o.store.get<unknown>(RUN, id);
+    if (!rec) throw notFound('run', id);
+    return trainerV1.Run.fromJSON(rec.body);
+  }
+
+  private save(run: trainerV1.Run): trainerV1.Run {
+    run.updateTime = new Date();
+    this.o.store.update(RUN, run.runId, commonV1.runStateToJSON(run.state), trainerV1.Run.toJSON(run));
+    this.events.emit(run.runId, { run });
+    return run;
+  }
+
+  /** Checks what only the model and the data can tell; throws INVALID_ARGUMENT / NOT_FOUND. */
+  private strategyOf(spec: trainerV1.RunSpec, arch: RunJob['model']['architecture'], size: string): StrategyConfig {
+    let blocks: string[];
+    try {
+      blocks = blockIdsOf(arch, size);
+    } catch {
+      throw new FloeError('not_found', `unknown model ${arch}/${size}`);
+    }
+    const known = (field: string, ids: string[]) =>
+      ids.forEach((id, i) => {
+        if (!blocks.includes(id)) throw invalidArgument(`${field}[${i}]`, `unknown block ${JSON.stringify(id)}; blocks: ${blocks.join(', ')}`);
+      });
+    const T = trainerV1.Strategy;
+    if (spec.strategy === T.STRATEGY_FREEZE) {
+      known('spec.freeze_block_ids', spec.freezeBlockIds);
+      return { kind: 'freeze', freeze: spec.freezeBlockIds, expandAfter: [], expandCount: 0, tune: [] };
+    }
+    if (spec.strategy === T.STRATEGY_EXPAND) {
+      known('spec.expansion.after_block_ids', spec.expansion?.afterBlockIds ?? []);
+      if (arch === 'lenet5' || arch === 'mlp') throw invalidArgument('spec.strategy', `${arch} has no residual blocks to expand`);
+      return { kind: 'expand', freeze: [], expandAfter: spec.expansion?.afterBlockIds ?? [], expandCount: spec.expansion?.count ?? 0, tune: [] };
+    }
+    if (spec.strategy === T.STRATEGY_ADE) {
+      if (!spec.plan) throw invalidArgument('spec.plan', 'ADE needs a plan (fetching one from the data-profiler is not built yet)');
+      known('spec.plan.freeze_block_ids', spec.plan.freezeBlockIds);
+      known('spec.plan.tune_block_ids', spec.plan.tuneBlockIds);
+      spec.plan.expansions.forEach((e, i) => known(`spec.plan.expansions[${i}].after_block_id`, [e.afterBlockId]));
+      return { kind: 'ade', freeze: spec.plan.freezeBlockIds, expandAfter: spec.plan.expansions.flatMap((e) => Array(Math.max(1, e.copies)).fill(e.afterBlockId)), expandCount: 0, tune: spec.plan.tuneBlockIds };
+    }
+    return { kind: 'full', freeze: [], expandAfter: [], expandCount: 0, tune: [] };
+  }
+
+  private checkDataset(field: string, uri: string): void {
+    const parsed = parseDatasetUri(uri, field);
+    if (parsed.scheme === 'file') resolveDataPath(parsed.path, this.o.dataRoots);
+  }
+
+  start(spec: trainerV1.RunSpec, requestId: string): trainerV1.Run {
+    if (requestId) {
+      const existing = this.o.store.findByRequestId<unknown>(RUN, requestId);
+      if (existing) return trainerV1.Run.fromJSON(existing.body);
+    }
+    const source = spec.baseModel?.source;
+    if (source?.$case !== 'builtin') throw new FloeError('unimplemented', 'not built yet: starting from a run checkpoint or an artifact (trainer issue)');
+    const arch = ARCH[source.value.architecture]!;
+    this.strategyOf(spec, arch, source.value.size);
+    this.checkDataset('spec.dataset.uri', spec.dataset!.uri);
+    if (spec.mixture && spec.mixture.replayFraction > 0) this.checkDataset('spec.mixture.replay_dataset.uri', spec.mixture.replayDataset!.uri);
+    const now = new Date();
+    const run: trainerV1.Run = { runId: `run-${randomUUID()}`, spec, state: S.RUN_STATE_QUEUED, step: 0, trainableParams: 0, totalParams: 0, checkpointStep: 0, error: '', createTime: now, updateTime: now };
+    this.o.store.create(RUN, run.runId, commonV1.runStateToJSON(run.state), trainerV1.Run.toJSON(run), requestId || undefined);
+    this.enqueue(run.runId);
+    return run;
+  }
+
+  private enqueue(id: string): void {
+    this.queue.push(id);
+    this.pump();
+  }
+
+  private pump(): void {
+    for (let i = 0; i < this.queue.length && this.live.size < this.o.maxConcurrent; ) {
+      const id = this.queue[i]!;
+      // A run whose previous worker is still finishing waits for it (one worker per run).
+      if (this.live.has(id)) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      const run = this.get(id);
+      if (run.state === S.RUN_STATE_QUEUED) this.launch(run);
+    }
+  }
+
+  private job(run: trainerV1.Run): RunJob {
+    const spec = run.spec!;
+    const src = spec.baseModel!.source as { $case: 'builtin'; value: commonV1.BuiltinModel };
+    const arch = ARCH[src.value.architecture]!;
+    const o = spec.optimizer;
+    const sched = spec.schedule;
+    const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
+    const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
+    return {
+      runId: run.runId,
+      model: { architecture: arch, size: src.value.size, seed: Number(src.value.seed) },
+      dataset: { uri: spec.dataset!.uri },
+      replay: spec.mixture && spec.mixture.replayFraction > 0 ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction } : undefined,
+      strategy: this.strategyOf(spec, arch, src.value.size),
+      optimizer: {
+        kind: kinds[(o?.kind ?? 0) as 1 | 2 | 3] ?? 'adamw',
+        learningRate: o?.learningRate || 1e-3,
+        beta1: o?.beta1 || 0.9,
+        beta2: o?.beta2 || 0.999,
+        epsilon: o?.epsilon || 1e-8,
+        weightDecay: o?.weightDecay ?? 0,
+        gradClipNorm: o?.gradClipNorm ?? 0,
+      },
+      schedule: { kind: schedKinds[(sched?.kind ?? 0) as 1 | 2 | 3] ?? 'linear', warmupSteps: sched?.warmupSteps || Math.round((sched?.warmupRatio ?? 0) * spec.budgetSteps), minRatio: sched?.minLrRatio ?? 0 },
+      batchSize: spec.batchSize,
+      sequenceLength: spec.sequenceLength || 64,
+      budgetSteps: spec.budgetSteps,
+      checkpointEvery: spec.checkpointIntervalSteps,
+      seed: Number(spec.seed),
+      backend: this.o.backend ?? 'auto',
+      artifactsDir: this.o.artifactsDir,
+      dataRoots: this.o.dataRoots,
+      resumeFrom: this.checkpoints.get(run.runId) ?? (run.checkpointStep > 0 ? (this.o.store.get<{ checkpoint?: string }>('run-checkpoint', run.runId)?.body.checkpoint) : undefined),
+    };
+  }
+
+  private launch(run: trainerV1.Run): void {
+    this.save({ ...run, state: S.RUN_STATE_RUNNING, error: '' });
+    const id = run.runId;
+    const handle = startRunWorker(this.job(run), (e) => this.onEvent(id, e));
+    const live: Live = { pause: handle.pause, terminate: handle.terminate };
+    this.live.set(id, live);
+    handle.exited.then(() => {
+      // A resumed run has a new worker by the time an old one exits: only the current one counts.
+      if (this.live.get(id) !== live) return;
+      this.live.delete(id);
+      const r = this.get(id);
+      if (r.state === S.RUN_STATE_RUNNING) this.save({ ...r, state: live.cancelled ? S.RUN_STATE_CANCELLED : S.RUN_STATE_FAILED, error: r.error || (live.cancelled ? '' : 'the training worker exited') });
+      this.pump();
+    });
+  }
+
+  private onEvent(id: string, e: RunEvent): void {
+    const run = this.get(id);
+    switch (e.type) {
+      case 'ready':
+        this.save({ ...run, step: e.step, trainableParams: e.trainableParams, totalParams: e.totalParams });
+        break;
+      case 'phase':
+        this.events.emit(id, { phase: { phase: e.phase, time: new Date() } });
+        break;
+      case 'step': {
+        const m: trainerV1.StepMetrics = {
+          step: e.metrics.step,
+          trainLoss: e.metrics.loss,
+          learningRate: e.metrics.learningRate,
+          throughput: e.metrics.throughput,
+          blockGradNorms: Object.entries(e.metrics.blockGradNorms).map(([blockId, norm]) => ({ blockId, norm })),
+          time: new Date(),
+        };
+        this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
+        this.save({ ...run, step: m.step, lastMetrics: m });
+        this.events.emit(id, { step: m });
+        break;
+      }
+      case 'checkpoint':
+        this.checkpoints.set(id, e.artifactId);
+        this.o.store.transaction(() => {
+          if (this.o.store.get('run-checkpoint', id)) this.o.store.update('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
+          else this.o.store.create('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
+        });
+        this.save({ ...run, checkpointStep: e.step });
+        this.events.emit(id, { checkpoint: { step: e.step, artifactId: e.artifactId } });
+        break;
+      case 'stopped':
+        this.save({ ...run, state: S.RUN_STATE_PAUSED, step: e.step });
+        break;
+      case 'error':
+        this.o.log.error('run failed', { runId: id, error: e.message });
+        this.save({ ...run, state: S.RUN_STATE_FAILED, error: e.message });
+        break;
+    }
+  }
+
+  pause(id: string): trainerV1.Run {
+    const run = this.get(id);
+    if (run.state === S.RUN_STATE_QUEUED) return this.save({ ...run, state: S.RUN_STATE_PAUSED });
+    if (run.state !== S.RUN_STATE_RUNNING) throw failedPrecondition(`run ${id} is ${commonV1.runStateToJSON(run.state)}, not RUNNING`);
+    this.live.get(id)?.pause();
+    return run;
+  }
+
+  resume(id: string, additional: number): trainerV1.Run {
+    const run = this.get(id);
+    if (run.state !== S.RUN_STATE_PAUSED && run.state !== S.RUN_STATE_INTERRUPTED) {
+      throw failedPrecondition(`run ${id} is ${commonV1.runStateToJSON(run.state)}; only PAUSED or INTERRUPTED runs resume`);
+    }
+    const spec = { ...run.spec!, budgetSteps: run.spec!.budgetSteps + additional };
+    if (spec.budgetSteps <= run.step) throw invalidArgument('additional_steps', `the run is at step ${run.step} of its budget ${run.spec!.budgetSteps}; add steps to resume`);
+    const queued = this.save({ ...run, spec, state: S.RUN_STATE_QUEUED });
+    this.enqueue(id);
+    return queued;
+  }
+
+  async cancel(id: string): Promise<trainerV1.Run> {
+    const run = this.get(id);
+    if (run.state === S.RUN_STATE_CANCELLED || run.state === S.RUN_STATE_FAILED) throw failedPrecondition(`run ${id} is already ${commonV1.runStateToJSON(run.state)}`);
+    const live = this.live.get(id);
+    if (live) {
+      live.cancelled = true;
+      await live.terminate();
+    }
+    return this.save({ ...this.get(id), state: S.RUN_STATE_CANCELLED });
+  }
+
+  /** Pauses every live run with a checkpoint (server shutdown). */
+  async pauseAll(timeoutMs: number): Promise<void> {
+    const ids = [...this.live.keys()];
+    for (const id of ids) this.live.get(id)?.pause();
+    const deadline = Date.now() + timeoutMs;
+    while (this.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  metrics(id: string, afterStep: number): trainerV1.StepMetrics[] {
+    return this.o.store.metrics<unknown>(id, afterStep).map((m) => trainerV1.StepMetrics.fromJSON(m.body));
+  }
+
+  static stopped(state: commonV1.RunState): boolean {
+    return state !== S.RUN_STATE_RUNNING && state !== S.RUN_STATE_QUEUED;
+  }
+}

@@ -1,0 +1,97 @@
+// Trainer runs through a real gRPC server: training in worker threads, durable state and metrics,
+// WatchRun, freeze-thaw (a run paused at its budget resumes with more and follows the same curve).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, trainerV1 } from '@floe/contracts';
+import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createTrainerService } from '../src/index.js';
+
+const home = tempDir();
+let server: FloeServer;
+let client: trainerV1.TrainerServiceClient;
+
+before(async () => {
+  const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
+  server = await startTestServer([createTrainerService({ config, log: quietLog, backend: 'wasm' })], config);
+  client = createClient(trainerV1.TrainerServiceClient, server.address);
+});
+
+after(async () => {
+  client.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec => ({
+  ...trainerV1.RunSpec.fromPartial({
+    baseModel: { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 } } },
+    dataset: { uri: 'builtin:spam-assassin' },
+    strategy: trainerV1.Strategy.STRATEGY_FULL,
+    optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 3e-3 },
+    schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT },
+    batchSize: 4,
+    sequenceLength: 32,
+    budgetSteps: 6,
+    checkpointIntervalSteps: 2,
+    seed: 5,
+  }),
+  ...over,
+});
+
+/** Watches a run until it stops; returns the losses by step and the final run. */
+async function watch(runId: string): Promise<{ losses: number[]; run: trainerV1.Run }> {
+  const events = await collect(client.watchRun({ runId, fromStep: 0 }));
+  const losses = events.filter((e) => e.event?.$case === 'step').map((e) => (e.event as { value: trainerV1.StepMetrics }).value.trainLoss);
+  const last = events.at(-1)!.event;
+  assert.equal(last?.$case, 'run', 'the last message carries the run');
+  return { losses, run: (last as { value: trainerV1.Run }).value };
+}
+
+test('a run trains in a worker, reaches its budget PAUSED, and keeps every step', { timeout: 120_000 }, async () => {
+  const { run } = await call(client.startRun.bind(client), { requestId: 'run-a', spec: spec() });
+  assert.equal(run!.state, commonV1.RunState.RUN_STATE_QUEUED);
+  const again = await call(client.startRun.bind(client), { requestId: 'run-a', spec: spec() });
+  assert.equal(again.run!.runId, run!.runId, 'idempotent on request_id');
+  const watched = await watch(run!.runId);
+  assert.equal(watched.run.state, commonV1.RunState.RUN_STATE_PAUSED);
+  assert.equal(watched.losses.length, 6);
+  const got = (await call(client.getRun.bind(client), { runId: run!.runId })).run!;
+  assert.equal(got.step, 6);
+  assert.equal(got.checkpointStep, 6);
+  assert.ok(got.trainableParams > 0 && got.trainableParams === got.totalParams);
+  // A second watch replays the stored steps.
+  assert.deepEqual((await watch(run!.runId)).losses, watched.losses);
+});
+
+test('freeze-thaw: 3 steps, resume with 3 more = 6 uninterrupted steps (1e-6)', { timeout: 120_000 }, async () => {
+  const full = await call(client.startRun.bind(client), { requestId: 'full-6', spec: spec() });
+  const part = await call(client.startRun.bind(client), { requestId: 'part-3', spec: spec({ budgetSteps: 3 }) });
+  const a = await watch(full.run!.runId);
+  const b1 = await watch(part.run!.runId);
+  assert.equal(b1.run.state, commonV1.RunState.RUN_STATE_PAUSED);
+  await call(client.resumeRun.bind(client), { runId: part.run!.runId, additionalSteps: 3, requestId: '' });
+  const b = await watch(part.run!.runId);
+  assert.equal(b.losses.length, 6);
+  b.losses.forEach((l, i) => assert.ok(Math.abs(l - a.losses[i]!) <= 1e-6, `step ${i + 1}: ${l} vs ${a.losses[i]}`));
+});
+
+test('FREEZE and EXPAND train fewer parameters; bad requests are refused and change nothing', { timeout: 120_000 }, async () => {
+  const frozen = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['embedding', 'block.0'], budgetSteps: 2 }) });
+  const expanded = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: ['block.1'], count: 0 }, budgetSteps: 2 }) });
+  const f = (await watch(frozen.run!.runId)).run;
+  const e = (await watch(expanded.run!.runId)).run;
+  assert.ok(f.trainableParams < f.totalParams);
+  assert.ok(e.trainableParams < e.totalParams / 2, 'only the new block trains');
+  const listed = await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states: [], labels: {} });
+  const before = listed.runs.length;
+  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.9'] }) }), grpc.status.INVALID_ARGUMENT, 'spec.freeze_block_ids[0]');
+  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: -1 }) }), grpc.status.INVALID_ARGUMENT, 'spec.budget_steps');
+  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0 } }) }), grpc.status.NOT_FOUND);
+  await call(client.cancelRun.bind(client), { runId: f.runId });
+  await rejectsWith(call(client.resumeRun.bind(client), { runId: f.runId, additionalSteps: 2, requestId: '' }), grpc.status.FAILED_PRECONDITION);
+  assert.equal((await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states: [], labels: {} })).runs.length, before);
+  const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0 });
+  assert.equal(exported.model!.source?.$case, 'artifactId');
+});
