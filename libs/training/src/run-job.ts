@@ -29,6 +29,10 @@ export interface RunJob {
   /** Train up to this step (the budget). */
   budgetSteps: number;
   checkpointEvery: number;
+  /** Validation loss every this many steps (0: never), on a fixed sample of the validation split. */
+  evalEvery: number;
+  /** The validation data; default the validation split of `dataset`. */
+  validation?: { uri: string };
   seed: number;
   backend: 'auto' | 'native' | 'wasm' | 'cpu';
   artifactsDir: string;
@@ -40,7 +44,7 @@ export interface RunJob {
 export type RunEvent =
   | { type: 'ready'; step: number; trainableParams: number; totalParams: number; blocks: string[] }
   | { type: 'phase'; phase: string }
-  | { type: 'step'; metrics: StepMetrics }
+  | { type: 'step'; metrics: StepMetrics; validationLoss?: number }
   | { type: 'checkpoint'; step: number; artifactId: string }
   | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }
   | { type: 'error'; message: string };

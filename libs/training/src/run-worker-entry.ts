@@ -43,6 +43,11 @@ try {
     data.kind === 'text'
       ? new LmSource(data as TextDataset, job.batchSize, job.sequenceLength, job.seed, replay ? { data: replay as TextDataset, fraction: job.replay!.fraction } : undefined)
       : new ExampleSource(data, job.batchSize, job.seed);
+  // Validation: the same fixed batches at every evaluation (a fresh source with a fixed seed), so the
+  // numbers compare across steps and are not part of the run's state.
+  const validationData = job.evalEvery > 0 ? openDataset({ uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' }, { dataRoots: job.dataRoots }) : undefined;
+  const validationSource = (): BatchSource =>
+    validationData!.kind === 'text' ? new LmSource(validationData as TextDataset, job.batchSize, job.sequenceLength, 7919) : new ExampleSource(validationData!, job.batchSize, 7919);
   post({ type: 'phase', phase: 'floe.build_model' });
   let model: BlockModel;
   let session: TrainingSession;
@@ -66,7 +71,14 @@ try {
   };
   post({ type: 'phase', phase: 'floe.train_segment' });
   while (session.step < job.budgetSteps && !pauseRequested) {
-    post({ type: 'step', metrics: session.trainStep() });
+    const metrics = session.trainStep();
+    let validationLoss: number | undefined;
+    if (validationData && session.step % job.evalEvery === 0) {
+      post({ type: 'phase', phase: 'floe.evaluate' });
+      validationLoss = session.evaluate(validationSource(), 4);
+      post({ type: 'phase', phase: 'floe.train_segment' });
+    }
+    post({ type: 'step', metrics, validationLoss });
     // Let a pause message in between steps.
     await new Promise((resolve) => setImmediate(resolve));
     if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps) await checkpoint();

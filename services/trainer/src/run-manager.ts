@@ -112,6 +112,7 @@ export class RunManager {
     const arch = ARCH[source.value.architecture]!;
     this.strategyOf(spec, arch, source.value.size);
     this.checkDataset('spec.dataset.uri', spec.dataset!.uri);
+    if (spec.validationDataset?.uri) this.checkDataset('spec.validation_dataset.uri', spec.validationDataset.uri);
     if (spec.mixture && spec.mixture.replayFraction > 0) this.checkDataset('spec.mixture.replay_dataset.uri', spec.mixture.replayDataset!.uri);
     const now = new Date();
     const run: trainerV1.Run = { runId: `run-${randomUUID()}`, spec, state: S.RUN_STATE_QUEUED, step: 0, trainableParams: 0, totalParams: 0, checkpointStep: 0, error: '', createTime: now, updateTime: now };
@@ -167,6 +168,8 @@ export class RunManager {
       sequenceLength: spec.sequenceLength || 64,
       budgetSteps: spec.budgetSteps,
       checkpointEvery: spec.checkpointIntervalSteps,
+      evalEvery: spec.evalIntervalSteps,
+      validation: spec.validationDataset?.uri ? { uri: spec.validationDataset.uri } : undefined,
       seed: Number(spec.seed),
       backend: this.o.backend ?? 'auto',
       artifactsDir: this.o.artifactsDir,
@@ -204,6 +207,7 @@ export class RunManager {
         const m: trainerV1.StepMetrics = {
           step: e.metrics.step,
           trainLoss: e.metrics.loss,
+          validationLoss: e.validationLoss,
           learningRate: e.metrics.learningRate,
           throughput: e.metrics.throughput,
           blockGradNorms: Object.entries(e.metrics.blockGradNorms).map(([blockId, norm]) => ({ blockId, norm })),

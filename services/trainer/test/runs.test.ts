@@ -81,6 +81,11 @@ test('FREEZE and EXPAND train fewer parameters; bad requests are refused and cha
   const frozen = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['embedding', 'block.0'], budgetSteps: 2 }) });
   const expanded = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: ['block.1'], count: 0 }, budgetSteps: 2 }) });
   const f = (await watch(frozen.run!.runId)).run;
+  const withEval = await call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: 4, evalIntervalSteps: 2 }) });
+  const evEvents = await collect(client.watchRun({ runId: withEval.run!.runId, fromStep: 0 }));
+  const vals = evEvents.flatMap((e) => (e.event?.$case === 'step' && e.event.value.validationLoss !== undefined ? [[e.event.value.step, e.event.value.validationLoss]] : []));
+  assert.deepEqual(vals.map(([s]) => s), [2, 4], 'validation loss at steps 2 and 4');
+  assert.ok(vals.every(([, v]) => Number.isFinite(v) && v! > 0));
   const e = (await watch(expanded.run!.runId)).run;
   assert.ok(f.trainableParams < f.totalParams);
   assert.ok(e.trainableParams < e.totalParams / 2, 'only the new block trains');
