@@ -3,8 +3,9 @@ import type { Command } from './args.js';
 import { parse } from './args.js';
 import { up } from './commands/up.js';
 import { health } from './commands/health.js';
+import { train } from './commands/train.js';
 
-const COMMANDS: Command[] = [up, health];
+const COMMANDS: Command[] = [up, health, train];
 
 function usage(): string {
   return [

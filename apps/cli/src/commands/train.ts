@@ -1,0 +1,163 @@
+// floe train start|watch|pause|resume|cancel|list|get — the trainer's runs from a terminal.
+import { commonV1, trainerV1 } from '@floe/contracts';
+import { call, createClient, loadConfig } from '@floe/service-kit';
+import { output, type Command, type ParsedArgs } from '../args.js';
+
+const ARCH: Record<string, commonV1.ModelArchitecture> = {
+  'transformer-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
+  'mamba-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM,
+  lenet5: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5,
+  mlp: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP,
+};
+const STRATEGY: Record<string, trainerV1.Strategy> = {
+  full: trainerV1.Strategy.STRATEGY_FULL,
+  freeze: trainerV1.Strategy.STRATEGY_FREEZE,
+  expand: trainerV1.Strategy.STRATEGY_EXPAND,
+};
+
+const str = (a: ParsedArgs, k: string, d = '') => (typeof a.values[k] === 'string' ? (a.values[k] as string) : d);
+const num = (a: ParsedArgs, k: string, d: number) => (typeof a.values[k] === 'string' ? Number(a.values[k]) : d);
+const list = (a: ParsedArgs, k: string) => str(a, k).split(',').map((s) => s.trim()).filter(Boolean);
+
+function summary(r: trainerV1.Run): Record<string, unknown> {
+  return {
+    run_id: r.runId,
+    state: commonV1.runStateToJSON(r.state),
+    step: r.step,
+    budget_steps: r.spec?.budgetSteps,
+    train_loss: r.lastMetrics?.trainLoss,
+    trainable_params: r.trainableParams,
+    total_params: r.totalParams,
+    checkpoint_step: r.checkpointStep,
+    error: r.error || undefined,
+  };
+}
+
+function bar(step: number, total: number, width = 30): string {
+  const filled = Math.round((Math.min(step, total) / Math.max(1, total)) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
+async function watch(client: trainerV1.TrainerServiceClient, runId: string, json: boolean): Promise<trainerV1.Run> {
+  const budget = (await call(client.getRun.bind(client), { runId })).run!.spec!.budgetSteps;
+  return new Promise((resolve, reject) => {
+    let last: trainerV1.Run | undefined;
+    const stream = client.watchRun({ runId, fromStep: 0 });
+    stream.on('data', (m: trainerV1.WatchRunResponse) => {
+      const e = m.event;
+      if (!e) return;
+      if (json) process.stdout.write(JSON.stringify({ [e.$case]: (e.value as object) }) + '\n');
+      else if (e.$case === 'step') {
+        const s = e.value;
+        const val = s.validationLoss !== undefined ? ` val ${s.validationLoss.toFixed(4)}` : '';
+        process.stderr.write(`\r${bar(s.step, budget)} step ${s.step}/${budget} loss ${s.trainLoss.toFixed(4)}${val} lr ${s.learningRate.toExponential(2)} ${Math.round(s.throughput)}/s   `);
+      } else if (e.$case === 'checkpoint') process.stderr.write(`\n  checkpoint at step ${e.value.step}: ${e.value.artifactId}\n`);
+      if (e.$case === 'run') last = e.value;
+    });
+    stream.on('error', reject);
+    stream.on('end', () => {
+      if (!json) process.stderr.write('\n');
+      if (last) resolve(last);
+      else reject(new Error('the stream ended without the run'));
+    });
+  });
+}
+
+export const train: Command = {
+  name: 'train',
+  summary: 'start, watch, pause, resume, cancel, list and get training runs',
+  usage: [
+    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--strategy full|freeze|expand]',
+    '                 [--freeze block.0,block.1] [--expand-after block.1] [--expand-count 2] [--steps 100] [--batch 8]',
+    '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
+    'floe train watch|get|pause|cancel RUN_ID',
+    'floe train resume RUN_ID [--steps N]',
+    'floe train list [--state RUNNING]',
+    '',
+    'Every subcommand takes --address and --json; watch shows a progress bar (JSON lines with --json).',
+  ].join('\n'),
+  options: {
+    dataset: { type: 'string' }, arch: { type: 'string' }, size: { type: 'string' }, strategy: { type: 'string' }, freeze: { type: 'string' },
+    'expand-after': { type: 'string' }, 'expand-count': { type: 'string' }, steps: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
+    lr: { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, replay: { type: 'string' },
+    'replay-fraction': { type: 'string' }, state: { type: 'string' }, watch: { type: 'boolean', default: false },
+  },
+  async run(args) {
+    const [sub, runId] = args.positionals;
+    const address = str(args, 'address') || loadConfig().address;
+    const client = createClient(trainerV1.TrainerServiceClient, address);
+    try {
+      const need = () => {
+        if (!runId) throw new Error(`floe train ${sub} needs a RUN_ID`);
+        return runId;
+      };
+      switch (sub) {
+        case 'start': {
+          const arch = str(args, 'arch', 'transformer-lm');
+          if (!(arch in ARCH)) throw new Error(`--arch must be one of ${Object.keys(ARCH).join(', ')}`);
+          const strategy = str(args, 'strategy', 'full');
+          if (!(strategy in STRATEGY)) throw new Error(`--strategy must be one of ${Object.keys(STRATEGY).join(', ')}`);
+          const spec = trainerV1.RunSpec.fromPartial({
+            baseModel: { source: { $case: 'builtin', value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) } } },
+            dataset: { uri: str(args, 'dataset') },
+            strategy: STRATEGY[strategy],
+            freezeBlockIds: list(args, 'freeze'),
+            expansion: { afterBlockIds: list(args, 'expand-after'), count: num(args, 'expand-count', 0) },
+            optimizer: { learningRate: num(args, 'lr', 1e-3) },
+            batchSize: num(args, 'batch', 8),
+            sequenceLength: num(args, 'seq', 64),
+            budgetSteps: num(args, 'steps', 100),
+            evalIntervalSteps: num(args, 'eval-every', 0),
+            checkpointIntervalSteps: num(args, 'checkpoint-every', 0),
+            seed: num(args, 'seed', 0),
+            mixture: str(args, 'replay') ? { replayDataset: { uri: str(args, 'replay') }, replayFraction: num(args, 'replay-fraction', 0.25) } : undefined,
+          });
+          const { run } = await call(client.startRun.bind(client), { requestId: '', spec });
+          if (args.values.watch) {
+            const done = await watch(client, run!.runId, args.json);
+            output(args, summary(done), () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`);
+          } else output(args, summary(run!), () => `started ${run!.runId}`);
+          return 0;
+        }
+        case 'watch': {
+          const done = await watch(client, need(), args.json);
+          output(args, summary(done), () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`);
+          return 0;
+        }
+        case 'get': {
+          const { run } = await call(client.getRun.bind(client), { runId: need() });
+          output(args, summary(run!), () => Object.entries(summary(run!)).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`).join('\n'));
+          return 0;
+        }
+        case 'pause':
+        case 'cancel': {
+          const fn = sub === 'pause' ? client.pauseRun.bind(client) : client.cancelRun.bind(client);
+          const { run } = await call(fn as typeof client.pauseRun, { runId: need() });
+          output(args, summary(run!), () => `${run!.runId}: ${commonV1.runStateToJSON(run!.state)}`);
+          return 0;
+        }
+        case 'resume': {
+          const { run } = await call(client.resumeRun.bind(client), { runId: need(), additionalSteps: num(args, 'steps', 0), requestId: '' });
+          output(args, summary(run!), () => `${run!.runId}: ${commonV1.runStateToJSON(run!.state)}, budget ${run!.spec?.budgetSteps}`);
+          return 0;
+        }
+        case 'list': {
+          const state = str(args, 'state');
+          const states = state ? [commonV1.runStateFromJSON(`RUN_STATE_${state.toUpperCase()}`)] : [];
+          const { runs } = await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states, labels: {} });
+          output(args, runs.map(summary), () => runs.map((r) => `${r.runId}  ${commonV1.runStateToJSON(r.state).replace('RUN_STATE_', '').padEnd(11)} step ${r.step}/${r.spec?.budgetSteps}`).join('\n') || 'no runs');
+          return 0;
+        }
+        default:
+          process.stderr.write(`floe train: unknown subcommand ${JSON.stringify(sub ?? '')}\n\n${train.usage}\n`);
+          return 2;
+      }
+    } catch (err) {
+      const e = err as { details?: string; message: string };
+      process.stderr.write(`floe train ${sub}: ${e.details ?? e.message}\n`);
+      return 1;
+    } finally {
+      client.close();
+    }
+  },
+};

@@ -1,0 +1,53 @@
+// The `floe train` commands against a real server, as a user runs them (a child process).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { FloeServer } from '@floe/service-kit';
+import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createTrainerService } from '@floe/trainer';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const home = tempDir();
+let server: FloeServer;
+
+before(async () => {
+  const config = testConfig(home.path);
+  server = await startTestServer([createTrainerService({ config, log: quietLog, backend: 'wasm' })], config);
+});
+
+after(async () => {
+  await server.shutdown();
+  home.remove();
+});
+
+const floe = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['apps/cli/bin/floe.js', ...args, '--address', server.address], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
+
+test('floe train start --watch, get, list and resume, with --json', { timeout: 120_000 }, async () => {
+  const started = await floe('train', 'start', '--dataset', 'builtin:spam-assassin', '--steps', '3', '--batch', '4', '--seq', '32', '--watch', '--json');
+  assert.equal(started.code, 0, started.stderr);
+  const lines = started.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.filter((l) => typeof l.step === 'object').length, 3, 'one JSON line per step event');
+  const final = lines.at(-1) as { run_id: string; state: string; step: number };
+  assert.deepEqual([final.state, final.step], ['RUN_STATE_PAUSED', 3]);
+  const got = JSON.parse((await floe('train', 'get', final.run_id, '--json')).stdout) as { step: number };
+  assert.equal(got.step, 3);
+  const listed = JSON.parse((await floe('train', 'list', '--json')).stdout) as unknown[];
+  assert.equal(listed.length, 1);
+  const resumed = JSON.parse((await floe('train', 'resume', final.run_id, '--steps', '2', '--json')).stdout) as { budget_steps: number };
+  assert.equal(resumed.budget_steps, 5);
+  const watched = await floe('train', 'watch', final.run_id);
+  assert.match(watched.stderr, /\[#+\] step 5\/5/, 'a progress bar');
+  const missing = await floe('train', 'get', 'run-nope');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /not found/);
+  assert.match((await floe('train', '--help')).stdout, /floe train start/);
+});
