@@ -3,6 +3,12 @@
 // sums in a different order, whose rounding error scales with the size of the terms, not of the result.
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@floe/random';
+
+/** Standard-normal values for a tensor of `shape`. */
+export function randomValues(rng: Rng, shape: number[]): Float32Array {
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
+}
 
 export interface Input {
   shape: number[];

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
 import { Rng } from '@floe/random';
 import { initBackend } from '../src/index.js';
-import { sameOnCpuAndWasm } from './compare.js';
+import { randomValues, sameOnCpuAndWasm } from './compare.js';
 
 const TOL = 1e-4;
 const rng = new Rng(21);
@@ -17,9 +17,7 @@ before(async () => {
   if (native) await initBackend('native');
 });
 
-function rand(shape: number[]): Float32Array {
-  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal());
-}
+const rand = (shape: number[]) => randomValues(rng, shape);
 
 /** The same computation on cpu and on wasm with the native kernels, from the same random inputs. */
 async function compare(name: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]) {

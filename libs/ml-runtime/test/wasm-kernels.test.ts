@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@floe/random';
 import { initBackend } from '../src/index.js';
-import { sameOnCpuAndWasm } from './compare.js';
+import { randomValues, sameOnCpuAndWasm } from './compare.js';
 
 const TOL = 1e-4;
 const rng = new Rng(11);
@@ -15,13 +15,9 @@ before(async () => {
   await initBackend('wasm');
 });
 
-function randomArray(n: number): Float32Array {
-  return Float32Array.from({ length: n }, () => rng.normal());
-}
-
 /** The same computation on cpu and on wasm (floe's pack), from the same random inputs. */
 async function sameOnBoth(name: string, inputs: { shape: number[]; values?: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) {
-  await sameOnCpuAndWasm(name, inputs.map((i) => ({ ...i, values: i.values ?? randomArray(i.shape.reduce((a, b) => a * b, 1)) })), f, TOL);
+  await sameOnCpuAndWasm(name, inputs.map((i) => ({ ...i, values: i.values ?? randomValues(rng, i.shape) })), f, TOL);
   assert.equal(tf.getBackend(), 'wasm');
 }
 

@@ -10,7 +10,7 @@ import { ExampleSource, LmSource, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import type { RunCommand, RunEvent, RunJob } from './run-job.js';
 
-const job = workerData as RunJob;
+const job = (workerData as { job: RunJob }).job;
 const post = (e: RunEvent) => parentPort!.postMessage(e);
 let pauseRequested = false;
 parentPort!.on('message', (c: RunCommand) => {

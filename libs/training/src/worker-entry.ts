@@ -8,7 +8,7 @@ import { ExampleSource, LmSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import type { WorkerJob, WorkerMessage } from './worker.js';
 
-const job = workerData as WorkerJob;
+const job = (workerData as { job: WorkerJob }).job;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 
 try {

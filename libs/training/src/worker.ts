@@ -20,11 +20,16 @@ export interface WorkerJob {
 
 export type WorkerMessage = { type: 'ready'; backend: string } | { type: 'step'; metrics: StepMetrics } | { type: 'done' } | { type: 'error'; message: string };
 
-const entry = new URL('./worker-bootstrap.mjs', import.meta.url);
+const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
+
+/** A worker running `entry` (a TypeScript file beside this one) with `job` as its work. */
+function spawn(entry: string, job: unknown): Worker {
+  return new Worker(bootstrap, { workerData: { entry: new URL(entry, import.meta.url).href, job } });
+}
 
 /** Starts a training worker; `onMessage` sees every message; resolves when it finishes. */
 export function runTrainingWorker(job: WorkerJob, onMessage: (m: WorkerMessage) => void): { done: Promise<void>; stop: () => Promise<number> } {
-  const worker = new Worker(entry, { workerData: job });
+  const worker = spawn('./worker-entry.ts', job);
   const done = new Promise<void>((resolve, reject) => {
     worker.on('message', (m: WorkerMessage) => {
       onMessage(m);
@@ -39,7 +44,7 @@ export function runTrainingWorker(job: WorkerJob, onMessage: (m: WorkerMessage) 
 
 /** Starts a trainer run in a worker thread; events arrive through `onEvent`. */
 export function startRunWorker(job: import('./run-job.js').RunJob, onEvent: (e: import('./run-job.js').RunEvent) => void): { pause(): void; terminate(): Promise<number>; exited: Promise<number> } {
-  const worker = new Worker(new URL('./run-worker-bootstrap.mjs', import.meta.url), { workerData: job });
+  const worker = spawn('./run-worker-entry.ts', job);
   worker.on('message', onEvent);
   worker.on('error', (err) => onEvent({ type: 'error', message: err.message }));
   const exited = new Promise<number>((resolve) => worker.on('exit', resolve));

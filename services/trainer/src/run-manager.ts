@@ -38,8 +38,6 @@ export class RunManager {
   readonly events = new EventEmitter();
   private readonly live = new Map<string, Live>();
   private readonly queue: string[] = [];
-  /** Latest checkpoint artifact per run (also kept in the run record). */
-  private readonly checkpoints = new Map<string, string>();
 
   constructor(private readonly o: RunManagerOptions) {
     this.events.setMaxListeners(0);
@@ -174,7 +172,8 @@ export class RunManager {
       backend: this.o.backend ?? 'auto',
       artifactsDir: this.o.artifactsDir,
       dataRoots: this.o.dataRoots,
-      resumeFrom: this.checkpoints.get(run.runId) ?? (run.checkpointStep > 0 ? (this.o.store.get<{ checkpoint?: string }>('run-checkpoint', run.runId)?.body.checkpoint) : undefined),
+      // The latest checkpoint, recorded durably, so a restarted server resumes from it too.
+      resumeFrom: this.o.store.get<{ checkpoint: string }>('run-checkpoint', run.runId)?.body.checkpoint,
     };
   }
 
@@ -219,7 +218,6 @@ export class RunManager {
         break;
       }
       case 'checkpoint':
-        this.checkpoints.set(id, e.artifactId);
         this.o.store.transaction(() => {
           if (this.o.store.get('run-checkpoint', id)) this.o.store.update('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
           else this.o.store.create('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });

@@ -125,7 +125,7 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
       },
       async *watchRun(req, ctx) {
         validate((v) => v.number('from_step', req.fromStep, { min: 0, integer: true }));
-        const first = requireRun('run_id', req.runId);
+        requireRun('run_id', req.runId);
         // Subscribe before replaying so that nothing falls between the two.
         const pending: trainerV1.WatchRunResponse[] = [];
         let wake: (() => void) | undefined;
@@ -146,7 +146,6 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
             yield { event: { $case: 'run', value: runs.get(req.runId) } };
             return;
           }
-          void first;
           while (!ctx.signal.aborted) {
             while (pending.length) {
               const e = pending.shift()!;
