@@ -76,3 +76,15 @@ export async function loadCheckpoint(store: ArtifactStore, id: string): Promise<
   }
   return { model, session: { step: meta.session.step, data: meta.session.data, optimizer: { step: meta.session.optimizerStep, slots } }, meta };
 }
+
+/** A checkpoint's description without its tensors: enough to validate a request against its blocks. */
+export async function readCheckpointMeta(store: ArtifactStore, id: string): Promise<CheckpointMeta> {
+  return JSON.parse((await store.readFile(id, 'meta.json')).toString('utf8')) as CheckpointMeta;
+}
+
+/** The block ids of a checkpointed model: its architecture's blocks with the expansions inserted. */
+export function checkpointBlockIds(meta: CheckpointMeta, baseIds: string[]): string[] {
+  const ids = [...baseIds];
+  for (const e of meta.model.expansions) ids.splice(ids.indexOf(e.after) + 1, 0, e.id);
+  return ids;
+}

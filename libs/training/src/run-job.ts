@@ -18,7 +18,8 @@ export interface StrategyConfig {
 
 export interface RunJob {
   runId: string;
-  model: { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number };
+  /** A builtin model freshly initialised, or the weights of a checkpoint (its expansions included). */
+  model: { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number } | { checkpoint: string };
   dataset: { uri: string };
   replay?: { uri: string; fraction: number };
   strategy: StrategyConfig;
@@ -42,8 +43,9 @@ export interface RunJob {
 }
 
 export type RunEvent =
-  | { type: 'ready'; step: number; trainableParams: number; totalParams: number; blocks: string[] }
-  | { type: 'phase'; phase: string }
+  | { type: 'ready'; step: number; trainableParams: number; totalParams: number; blocks: string[]; initialValidationLoss?: number }
+  /** A phase starts or ends; `time` is epoch milliseconds (sub-millisecond precision) in the worker. */
+  | { type: 'phase'; phase: string; edge: 'start' | 'end'; time: number; attributes?: Record<string, string | number> }
   | { type: 'step'; metrics: StepMetrics; validationLoss?: number }
   | { type: 'checkpoint'; step: number; artifactId: string }
   | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }

@@ -33,57 +33,79 @@ function applyStrategy(model: BlockModel): void {
   model.setTrainable((b) => train.has(b.id));
 }
 
+const now = () => performance.timeOrigin + performance.now();
+
+/** Runs `fn` as one phase: the parent opens a span at the start edge and closes it at the end edge. */
+async function phase<T>(name: string, fn: () => T | Promise<T>, endAttributes?: () => Record<string, string | number>): Promise<T> {
+  post({ type: 'phase', phase: name, edge: 'start', time: now() });
+  let ok = false;
+  try {
+    const result = await fn();
+    ok = true;
+    return result;
+  } finally {
+    post({ type: 'phase', phase: name, edge: 'end', time: now(), attributes: ok ? endAttributes?.() : undefined });
+  }
+}
+
 try {
   await initBackend(job.backend);
   const store = new LocalArtifactStore(job.artifactsDir);
-  post({ type: 'phase', phase: 'floe.load_data' });
-  const data = openDataset({ uri: job.dataset.uri, split: 'train' }, { dataRoots: job.dataRoots });
-  const replay = job.replay && job.replay.fraction > 0 ? openDataset({ uri: job.replay.uri, split: 'train' }, { dataRoots: job.dataRoots }) : undefined;
+  const { data, replay, validationData } = await phase('floe.load_data', () => ({
+    data: openDataset({ uri: job.dataset.uri, split: 'train' }, { dataRoots: job.dataRoots }),
+    replay: job.replay && job.replay.fraction > 0 ? openDataset({ uri: job.replay.uri, split: 'train' }, { dataRoots: job.dataRoots }) : undefined,
+    // Validation: the same fixed batches at every evaluation (a fresh source with a fixed seed), so the
+    // numbers compare across steps and are not part of the run's state.
+    validationData: job.evalEvery > 0 ? openDataset({ uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' }, { dataRoots: job.dataRoots }) : undefined,
+  }));
   const source: BatchSource =
     data.kind === 'text'
       ? new LmSource(data as TextDataset, job.batchSize, job.sequenceLength, job.seed, replay ? { data: replay as TextDataset, fraction: job.replay!.fraction } : undefined)
       : new ExampleSource(data, job.batchSize, job.seed);
-  // Validation: the same fixed batches at every evaluation (a fresh source with a fixed seed), so the
-  // numbers compare across steps and are not part of the run's state.
-  const validationData = job.evalEvery > 0 ? openDataset({ uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' }, { dataRoots: job.dataRoots }) : undefined;
   const validationSource = (): BatchSource =>
     validationData!.kind === 'text' ? new LmSource(validationData as TextDataset, job.batchSize, job.sequenceLength, 7919) : new ExampleSource(validationData!, job.batchSize, 7919);
-  post({ type: 'phase', phase: 'floe.build_model' });
+  const options = { optimizer: job.optimizer, schedule: job.schedule, totalSteps: job.budgetSteps };
+  const resumeFrom = job.resumeFrom;
   let model: BlockModel;
   let session: TrainingSession;
-  const options = { optimizer: job.optimizer, schedule: job.schedule, totalSteps: job.budgetSteps };
-  if (job.resumeFrom) {
-    const restored = await loadCheckpoint(store, job.resumeFrom);
+  if (resumeFrom) {
+    const restored = await phase('floe.build_model', () => loadCheckpoint(store, resumeFrom));
     model = restored.model;
     session = new TrainingSession(model, source, options);
     session.setState(restored.session);
   } else {
-    model = buildModel(job.model.architecture, job.model.size, job.model.seed);
-    post({ type: 'phase', phase: 'floe.apply_strategy' });
-    applyStrategy(model);
+    const base = job.model;
+    model = await phase('floe.build_model', async () => {
+      if (!('checkpoint' in base)) return buildModel(base.architecture, base.size, base.seed);
+      // A new run from a checkpoint takes its weights (and expansions), not its optimizer or data cursor;
+      // its own strategy decides what trains.
+      const m = (await loadCheckpoint(store, base.checkpoint)).model;
+      m.setTrainable(() => true);
+      return m;
+    });
+    await phase('floe.apply_strategy', () => applyStrategy(model), () => ({ 'floe.params.trainable': model.countParams(true), 'floe.params.total': model.countParams() }));
     session = new TrainingSession(model, source, options);
   }
-  post({ type: 'ready', step: session.step, trainableParams: model.countParams(true), totalParams: model.countParams(), blocks: model.blocks.map((b) => b.id) });
-  const checkpoint = async () => {
-    post({ type: 'phase', phase: 'floe.checkpoint' });
-    const a = await saveCheckpoint(store, model, session.getState(), { labels: { run: job.runId, step: String(session.step) } });
-    post({ type: 'checkpoint', step: session.step, artifactId: a.manifest.id });
-  };
-  post({ type: 'phase', phase: 'floe.train_segment' });
-  while (session.step < job.budgetSteps && !pauseRequested) {
-    const metrics = session.trainStep();
-    let validationLoss: number | undefined;
-    if (validationData && session.step % job.evalEvery === 0) {
-      post({ type: 'phase', phase: 'floe.evaluate' });
-      validationLoss = session.evaluate(validationSource(), 4);
-      post({ type: 'phase', phase: 'floe.train_segment' });
+  // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).
+  const initialValidationLoss = validationData && !resumeFrom ? await phase('floe.evaluate', () => session.evaluate(validationSource(), 4)) : undefined;
+  post({ type: 'ready', step: session.step, trainableParams: model.countParams(true), totalParams: model.countParams(), blocks: model.blocks.map((b) => b.id), initialValidationLoss });
+  const checkpoint = () =>
+    phase('floe.checkpoint', async () => {
+      const a = await saveCheckpoint(store, model, session.getState(), { labels: { run: job.runId, step: String(session.step) } });
+      post({ type: 'checkpoint', step: session.step, artifactId: a.manifest.id });
+    });
+  await phase('floe.train_segment', async () => {
+    while (session.step < job.budgetSteps && !pauseRequested) {
+      const metrics = session.trainStep();
+      let validationLoss: number | undefined;
+      if (validationData && session.step % job.evalEvery === 0) validationLoss = await phase('floe.evaluate', () => session.evaluate(validationSource(), 4));
+      post({ type: 'step', metrics, validationLoss });
+      // Let a pause message in between steps.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps) await checkpoint();
     }
-    post({ type: 'step', metrics, validationLoss });
-    // Let a pause message in between steps.
-    await new Promise((resolve) => setImmediate(resolve));
-    if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps) await checkpoint();
-  }
-  await checkpoint();
+    await checkpoint();
+  });
   post({ type: 'stopped', step: session.step, reason: pauseRequested && session.step < job.budgetSteps ? 'paused' : 'budget' });
 } catch (err) {
   post({ type: 'error', message: (err as Error).message });

@@ -6,13 +6,17 @@ import { commonV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
 import type { Logger } from '@floe/service-kit';
 import type { MetadataStore } from '@floe/store';
-import { startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
+import { checkpointBlockIds, readCheckpointMeta, startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
 import { blockIdsOf } from '@floe/models';
 import { parseDatasetUri, resolveDataPath } from '@floe/data';
+import { Attr } from '@floe/telemetry';
+import type { ArtifactStore } from '@floe/store';
+import { RunTracer } from './run-tracer.js';
 
 const RUN = 'run';
 const S = commonV1.RunState;
-const ARCH: Record<number, RunJob['model']['architecture']> = {
+type Architecture = Extract<RunJob['model'], { architecture: string }>['architecture'];
+const ARCH: Record<number, Architecture> = {
   [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM]: 'transformer-lm',
   [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM]: 'mamba-lm',
   [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5]: 'lenet5',
@@ -23,10 +27,16 @@ interface Live {
   pause(): void;
   terminate(): Promise<number>;
   cancelled?: boolean;
+  /** Steps up to this one were recorded before this worker started: it replays them (after a crash). */
+  recordedStep: number;
 }
+
+/** The model a run starts from, resolved once at StartRun. */
+type Base = { kind: 'builtin'; arch: Architecture; size: string; seed: number } | { kind: 'checkpoint'; artifactId: string; blocks: string[] };
 
 export interface RunManagerOptions {
   store: MetadataStore;
+  artifacts: ArtifactStore;
   artifactsDir: string;
   dataRoots: string[];
   maxConcurrent: number;
@@ -38,6 +48,7 @@ export class RunManager {
   readonly events = new EventEmitter();
   private readonly live = new Map<string, Live>();
   private readonly queue: string[] = [];
+  private readonly tracer = new RunTracer();
 
   constructor(private readonly o: RunManagerOptions) {
     this.events.setMaxListeners(0);
@@ -64,16 +75,20 @@ export class RunManager {
   }
 
   /** Checks what only the model and the data can tell; throws INVALID_ARGUMENT / NOT_FOUND. */
-  private strategyOf(spec: trainerV1.RunSpec, arch: RunJob['model']['architecture'], size: string): StrategyConfig {
-    let blocks: string[];
+  private static blocksOfBase(base: Base): string[] {
+    if (base.kind === 'checkpoint') return base.blocks;
     try {
-      blocks = blockIdsOf(arch, size);
+      return blockIdsOf(base.arch, base.size);
     } catch {
-      throw new FloeError('not_found', `unknown model ${arch}/${size}`);
+      throw new FloeError('not_found', `unknown model ${base.arch}/${base.size}`);
     }
+  }
+
+  /** The strategy of a spec; with the base model's blocks, checks every named block (INVALID_ARGUMENT). */
+  private strategyOf(spec: trainerV1.RunSpec, blocks?: string[]): StrategyConfig {
     const known = (field: string, ids: string[]) =>
       ids.forEach((id, i) => {
-        if (!blocks.includes(id)) throw invalidArgument(`${field}[${i}]`, `unknown block ${JSON.stringify(id)}; blocks: ${blocks.join(', ')}`);
+        if (blocks && !blocks.includes(id)) throw invalidArgument(`${field}[${i}]`, `unknown block ${JSON.stringify(id)}; blocks: ${blocks.join(', ')}`);
       });
     const T = trainerV1.Strategy;
     if (spec.strategy === T.STRATEGY_FREEZE) {
@@ -82,7 +97,7 @@ export class RunManager {
     }
     if (spec.strategy === T.STRATEGY_EXPAND) {
       known('spec.expansion.after_block_ids', spec.expansion?.afterBlockIds ?? []);
-      if (arch === 'lenet5' || arch === 'mlp') throw invalidArgument('spec.strategy', `${arch} has no residual blocks to expand`);
+      if (blocks && !blocks.some((b) => b.startsWith('block.'))) throw invalidArgument('spec.strategy', 'the base model has no residual blocks to expand');
       return { kind: 'expand', freeze: [], expandAfter: spec.expansion?.afterBlockIds ?? [], expandCount: spec.expansion?.count ?? 0, tune: [] };
     }
     if (spec.strategy === T.STRATEGY_ADE) {
@@ -100,21 +115,63 @@ export class RunManager {
     if (parsed.scheme === 'file') resolveDataPath(parsed.path, this.o.dataRoots);
   }
 
-  start(spec: trainerV1.RunSpec, requestId: string): trainerV1.Run {
+  /** The base model of a spec: a builtin, or a checkpoint (of a run, or any artifact) read for its blocks. */
+  private async resolveBase(spec: trainerV1.RunSpec): Promise<Base> {
+    const source = spec.baseModel!.source!;
+    if (source.$case === 'builtin') return { kind: 'builtin', arch: ARCH[source.value.architecture]!, size: source.value.size, seed: Number(source.value.seed) };
+    let artifactId: string;
+    let field: string;
+    if (source.$case === 'run') {
+      field = 'spec.base_model.run';
+      const { runId, step } = source.value;
+      this.get(runId);
+      const latest = this.o.store.get<{ checkpoint: string; step: number }>('run-checkpoint', runId)?.body;
+      if (!latest) throw failedPrecondition(`run ${runId} has no checkpoint yet`);
+      if (!step || step === latest.step) artifactId = latest.checkpoint;
+      else {
+        const found = (await this.o.artifacts.list('checkpoint')).find((a) => a.manifest.labels.run === runId && a.manifest.labels.step === String(step));
+        if (!found) throw notFound('checkpoint', `${runId}@${step}`);
+        artifactId = found.manifest.id;
+      }
+    } else {
+      field = 'spec.base_model.artifact_id';
+      artifactId = source.value;
+    }
+    const artifact = await this.o.artifacts.get(artifactId);
+    if (!artifact) throw notFound('artifact', artifactId);
+    if (artifact.manifest.kind !== 'checkpoint') throw invalidArgument(field, `artifact ${artifactId} is a ${artifact.manifest.kind}, not a checkpoint`);
+    const meta = await readCheckpointMeta(this.o.artifacts, artifactId);
+    return { kind: 'checkpoint', artifactId, blocks: checkpointBlockIds(meta, blockIdsOf(meta.model.spec.architecture, meta.model.spec.size, meta.model.spec.config)) };
+  }
+
+  async start(spec: trainerV1.RunSpec, requestId: string): Promise<trainerV1.Run> {
     if (requestId) {
       const existing = this.o.store.findByRequestId<unknown>(RUN, requestId);
       if (existing) return trainerV1.Run.fromJSON(existing.body);
     }
-    const source = spec.baseModel?.source;
-    if (source?.$case !== 'builtin') throw new FloeError('unimplemented', 'not built yet: starting from a run checkpoint or an artifact (trainer issue)');
-    const arch = ARCH[source.value.architecture]!;
-    this.strategyOf(spec, arch, source.value.size);
+    const base = await this.resolveBase(spec);
+    this.strategyOf(spec, RunManager.blocksOfBase(base));
     this.checkDataset('spec.dataset.uri', spec.dataset!.uri);
     if (spec.validationDataset?.uri) this.checkDataset('spec.validation_dataset.uri', spec.validationDataset.uri);
     if (spec.mixture && spec.mixture.replayFraction > 0) this.checkDataset('spec.mixture.replay_dataset.uri', spec.mixture.replayDataset!.uri);
     const now = new Date();
-    const run: trainerV1.Run = { runId: `run-${randomUUID()}`, spec, state: S.RUN_STATE_QUEUED, step: 0, trainableParams: 0, totalParams: 0, checkpointStep: 0, error: '', createTime: now, updateTime: now };
+    const run: trainerV1.Run = {
+      runId: `run-${randomUUID()}`,
+      spec,
+      state: S.RUN_STATE_QUEUED,
+      step: 0,
+      trainableParams: 0,
+      totalParams: 0,
+      checkpointStep: 0,
+      error: '',
+      createTime: now,
+      updateTime: now,
+      baseArtifactId: base.kind === 'checkpoint' ? base.artifactId : '',
+      replayedSteps: 0,
+      replayMaxAbsDiff: 0,
+    };
     this.o.store.create(RUN, run.runId, commonV1.runStateToJSON(run.state), trainerV1.Run.toJSON(run), requestId || undefined);
+    this.tracer.bind(run.runId, { [Attr.strategy]: trainerV1.strategyToJSON(spec.strategy) });
     this.enqueue(run.runId);
     return run;
   }
@@ -140,18 +197,19 @@ export class RunManager {
 
   private job(run: trainerV1.Run): RunJob {
     const spec = run.spec!;
-    const src = spec.baseModel!.source as { $case: 'builtin'; value: commonV1.BuiltinModel };
-    const arch = ARCH[src.value.architecture]!;
+    const src = spec.baseModel!.source!;
+    // A checkpoint base was resolved (and its blocks checked) at StartRun; its artifact id is on the run.
+    const base: Base = src.$case === 'builtin' ? { kind: 'builtin', arch: ARCH[src.value.architecture]!, size: src.value.size, seed: Number(src.value.seed) } : { kind: 'checkpoint', artifactId: run.baseArtifactId, blocks: [] };
     const o = spec.optimizer;
     const sched = spec.schedule;
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
     return {
       runId: run.runId,
-      model: { architecture: arch, size: src.value.size, seed: Number(src.value.seed) },
+      model: base.kind === 'builtin' ? { architecture: base.arch, size: base.size, seed: base.seed } : { checkpoint: base.artifactId },
       dataset: { uri: spec.dataset!.uri },
       replay: spec.mixture && spec.mixture.replayFraction > 0 ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction } : undefined,
-      strategy: this.strategyOf(spec, arch, src.value.size),
+      strategy: this.strategyOf(spec),
       optimizer: {
         kind: kinds[(o?.kind ?? 0) as 1 | 2 | 3] ?? 'adamw',
         learningRate: o?.learningRate || 1e-3,
@@ -178,15 +236,23 @@ export class RunManager {
   }
 
   private launch(run: trainerV1.Run): void {
+    let job: RunJob;
+    try {
+      job = this.job(run);
+    } catch (err) {
+      this.save({ ...run, state: S.RUN_STATE_FAILED, error: (err as Error).message });
+      return;
+    }
     this.save({ ...run, state: S.RUN_STATE_RUNNING, error: '' });
     const id = run.runId;
-    const handle = startRunWorker(this.job(run), (e) => this.onEvent(id, e));
-    const live: Live = { pause: handle.pause, terminate: handle.terminate };
+    const handle = startRunWorker(job, (e) => this.onEvent(id, e));
+    const live: Live = { pause: handle.pause, terminate: handle.terminate, recordedStep: run.step };
     this.live.set(id, live);
     handle.exited.then(() => {
       // A resumed run has a new worker by the time an old one exits: only the current one counts.
       if (this.live.get(id) !== live) return;
       this.live.delete(id);
+      this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
       const r = this.get(id);
       if (r.state === S.RUN_STATE_RUNNING) this.save({ ...r, state: live.cancelled ? S.RUN_STATE_CANCELLED : S.RUN_STATE_FAILED, error: r.error || (live.cancelled ? '' : 'the training worker exited') });
       this.pump();
@@ -197,12 +263,30 @@ export class RunManager {
     const run = this.get(id);
     switch (e.type) {
       case 'ready':
-        this.save({ ...run, step: e.step, trainableParams: e.trainableParams, totalParams: e.totalParams });
+        this.save({
+          ...run,
+          step: Math.max(run.step, e.step),
+          trainableParams: e.trainableParams,
+          totalParams: e.totalParams,
+          initialValidationLoss: e.initialValidationLoss ?? run.initialValidationLoss,
+        });
         break;
       case 'phase':
-        this.events.emit(id, { phase: { phase: e.phase, time: new Date() } });
+        if (e.edge === 'start') {
+          this.tracer.phaseStart(id, e.phase, e.time);
+          this.events.emit(id, { phase: { phase: e.phase, time: new Date(e.time) } });
+        } else this.tracer.phaseEnd(id, e.phase, e.time, e.attributes);
         break;
       case 'step': {
+        this.tracer.step(id, e.metrics, e.validationLoss);
+        const live = this.live.get(id);
+        if (live && e.metrics.step <= live.recordedStep) {
+          // A replay after a crash: the step's metrics are stored already; check that training reproduced them.
+          const recorded = this.o.store.metrics<{ trainLoss?: number }>(id, e.metrics.step - 1, 1)[0];
+          const diff = recorded?.step === e.metrics.step ? Math.abs((recorded.body.trainLoss ?? 0) - e.metrics.loss) : 0;
+          this.save({ ...run, replayedSteps: run.replayedSteps + 1, replayMaxAbsDiff: Math.max(run.replayMaxAbsDiff, diff) });
+          break;
+        }
         const m: trainerV1.StepMetrics = {
           step: e.metrics.step,
           trainLoss: e.metrics.loss,
@@ -226,9 +310,11 @@ export class RunManager {
         this.events.emit(id, { checkpoint: { step: e.step, artifactId: e.artifactId } });
         break;
       case 'stopped':
+        this.tracer.finish(id);
         this.save({ ...run, state: S.RUN_STATE_PAUSED, step: e.step });
         break;
       case 'error':
+        this.tracer.finish(id, e.message);
         this.o.log.error('run failed', { runId: id, error: e.message });
         this.save({ ...run, state: S.RUN_STATE_FAILED, error: e.message });
         break;
@@ -251,6 +337,7 @@ export class RunManager {
     const spec = { ...run.spec!, budgetSteps: run.spec!.budgetSteps + additional };
     if (spec.budgetSteps <= run.step) throw invalidArgument('additional_steps', `the run is at step ${run.step} of its budget ${run.spec!.budgetSteps}; add steps to resume`);
     const queued = this.save({ ...run, spec, state: S.RUN_STATE_QUEUED });
+    this.tracer.bind(id, { [Attr.strategy]: trainerV1.strategyToJSON(spec.strategy) });
     this.enqueue(id);
     return queued;
   }

@@ -1,6 +1,5 @@
-// TrainerService handlers: validate, read and write the run store, map to the contract. Training itself
-// lands with the ML runtime and the trainer issue; until then StartRun answers UNIMPLEMENTED after
-// validating the request, and every lookup is real.
+// TrainerService handlers: validate, read and write the run store, map to the contract. Runs themselves
+// (workers, durability, spans) live in run-manager.ts.
 import { SERVICE_NAMES, commonV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, notFound, unimplemented } from '@floe/errors';
 import {
@@ -81,7 +80,7 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
   const dirs = floeDirs(opts.config.home);
   const store = opts.store ?? new SqliteMetadataStore(dirs.database('trainer'));
   const artifacts = new LocalArtifactStore(dirs.artifacts);
-  const runs = new RunManager({ store, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
+  const runs = new RunManager({ store, artifacts, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
@@ -97,7 +96,7 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
           v.string('request_id', req.requestId, { max: 128 });
           checkRunSpec(v, 'spec', req.spec);
         });
-        return { run: runs.start(req.spec!, req.requestId) };
+        return { run: await runs.start(req.spec!, req.requestId) };
       },
       async getRun(req) {
         return { run: requireRun('run_id', req.runId) };

@@ -100,3 +100,37 @@ test('FREEZE and EXPAND train fewer parameters; bad requests are refused and cha
   const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0 });
   assert.equal(exported.model!.source?.$case, 'artifactId');
 });
+
+test('EXPAND preserves the function: its validation loss before step 1 equals the base model\'s', { timeout: 120_000 }, async () => {
+  const base = await call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: 1, evalIntervalSteps: 1 }) });
+  const evenly = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: [], count: 2 }, budgetSteps: 1, evalIntervalSteps: 1 }) });
+  const b = (await watch(base.run!.runId)).run;
+  const e = (await watch(evenly.run!.runId)).run;
+  assert.ok(b.initialValidationLoss !== undefined && e.initialValidationLoss !== undefined);
+  assert.ok(Math.abs(b.initialValidationLoss - e.initialValidationLoss) <= 1e-6, `${b.initialValidationLoss} vs ${e.initialValidationLoss}`);
+  assert.ok(e.totalParams > b.totalParams, 'two blocks were added');
+});
+
+test('a run continues from another run\'s checkpoint: its starting loss is where the first run ended', { timeout: 120_000 }, async () => {
+  const first = await call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: 4, evalIntervalSteps: 4, strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: ['block.0'], count: 0 } }) });
+  const events = await collect(client.watchRun({ runId: first.run!.runId, fromStep: 0 }));
+  const last = events.flatMap((e) => (e.event?.$case === 'step' ? [e.event.value] : [])).at(-1)!;
+  assert.equal(last.step, 4);
+  // The checkpoint carries the expansion: block.0.exp1 is a block of the new base and can be frozen.
+  const second = await call(client.startRun.bind(client), {
+    requestId: '',
+    spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } }, strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.0.exp1'], budgetSteps: 1, evalIntervalSteps: 1 }),
+  });
+  const s = (await watch(second.run!.runId)).run;
+  assert.ok(s.baseArtifactId, 'the resolved checkpoint is recorded');
+  assert.ok(Math.abs(s.initialValidationLoss! - last.validationLoss!) <= 1e-6, `${s.initialValidationLoss} vs ${last.validationLoss}`);
+  const byArtifact = await call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'artifactId', value: s.baseArtifactId } }, budgetSteps: 1 }) });
+  assert.equal((await watch(byArtifact.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
+  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'artifactId', value: 'art-missing' } } }) }), grpc.status.NOT_FOUND);
+  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 3 } } } }) }), grpc.status.NOT_FOUND);
+  await rejectsWith(
+    call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } }, strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.7'] }) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.freeze_block_ids[0]',
+  );
+});

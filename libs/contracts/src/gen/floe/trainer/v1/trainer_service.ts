@@ -352,7 +352,29 @@ export interface Run {
     | Date
     | undefined;
   /** When its state last changed. */
-  updateTime?: Date | undefined;
+  updateTime?:
+    | Date
+    | undefined;
+  /** The checkpoint artifact the run started from, when its base model was a checkpoint or an artifact. */
+  baseArtifactId: string;
+  /**
+   * Validation loss of the model before its first step (after the strategy is applied), when the run
+   * evaluates (eval_interval_steps > 0). For EXPAND it equals the base model's: expansion preserves the
+   * function.
+   */
+  initialValidationLoss?:
+    | number
+    | undefined;
+  /**
+   * Steps trained again after a resume from a checkpoint older than the last recorded step (a crash).
+   * Their metrics are stored once; the replay is checked against the recorded ones.
+   */
+  replayedSteps: number;
+  /**
+   * The largest |train loss replayed − train loss recorded| over the replayed steps; 0 when training is
+   * deterministic, as it is on one backend.
+   */
+  replayMaxAbsDiff: number;
 }
 
 /** Request of StartRun. */
@@ -1797,6 +1819,10 @@ function createBaseRun(): Run {
     error: "",
     createTime: undefined,
     updateTime: undefined,
+    baseArtifactId: "",
+    initialValidationLoss: undefined,
+    replayedSteps: 0,
+    replayMaxAbsDiff: 0,
   };
 }
 
@@ -1834,6 +1860,18 @@ export const Run: MessageFns<Run> = {
     }
     if (message.updateTime !== undefined) {
       Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(90).fork()).join();
+    }
+    if (message.baseArtifactId !== "") {
+      writer.uint32(98).string(message.baseArtifactId);
+    }
+    if (message.initialValidationLoss !== undefined) {
+      writer.uint32(105).double(message.initialValidationLoss);
+    }
+    if (message.replayedSteps !== 0) {
+      writer.uint32(112).int64(message.replayedSteps);
+    }
+    if (message.replayMaxAbsDiff !== 0) {
+      writer.uint32(121).double(message.replayMaxAbsDiff);
     }
     return writer;
   },
@@ -1939,6 +1977,38 @@ export const Run: MessageFns<Run> = {
             message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.baseArtifactId = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.initialValidationLoss = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.replayedSteps = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.replayMaxAbsDiff = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1992,6 +2062,26 @@ export const Run: MessageFns<Run> = {
         : isSet(object.update_time)
         ? fromJsonTimestamp(object.update_time)
         : undefined,
+      baseArtifactId: isSet(object.baseArtifactId)
+        ? globalThis.String(object.baseArtifactId)
+        : isSet(object.base_artifact_id)
+        ? globalThis.String(object.base_artifact_id)
+        : "",
+      initialValidationLoss: isSet(object.initialValidationLoss)
+        ? globalThis.Number(object.initialValidationLoss)
+        : isSet(object.initial_validation_loss)
+        ? globalThis.Number(object.initial_validation_loss)
+        : undefined,
+      replayedSteps: isSet(object.replayedSteps)
+        ? globalThis.Number(object.replayedSteps)
+        : isSet(object.replayed_steps)
+        ? globalThis.Number(object.replayed_steps)
+        : 0,
+      replayMaxAbsDiff: isSet(object.replayMaxAbsDiff)
+        ? globalThis.Number(object.replayMaxAbsDiff)
+        : isSet(object.replay_max_abs_diff)
+        ? globalThis.Number(object.replay_max_abs_diff)
+        : 0,
     };
   },
 
@@ -2030,6 +2120,18 @@ export const Run: MessageFns<Run> = {
     if (message.updateTime !== undefined) {
       obj.updateTime = message.updateTime.toISOString();
     }
+    if (message.baseArtifactId !== "") {
+      obj.baseArtifactId = message.baseArtifactId;
+    }
+    if (message.initialValidationLoss !== undefined) {
+      obj.initialValidationLoss = floatToJson(message.initialValidationLoss);
+    }
+    if (message.replayedSteps !== 0) {
+      obj.replayedSteps = Math.round(message.replayedSteps);
+    }
+    if (message.replayMaxAbsDiff !== 0) {
+      obj.replayMaxAbsDiff = floatToJson(message.replayMaxAbsDiff);
+    }
     return obj;
   },
 
@@ -2051,6 +2153,10 @@ export const Run: MessageFns<Run> = {
     message.error = object.error ?? "";
     message.createTime = object.createTime ?? undefined;
     message.updateTime = object.updateTime ?? undefined;
+    message.baseArtifactId = object.baseArtifactId ?? "";
+    message.initialValidationLoss = object.initialValidationLoss ?? undefined;
+    message.replayedSteps = object.replayedSteps ?? 0;
+    message.replayMaxAbsDiff = object.replayMaxAbsDiff ?? 0;
     return message;
   },
 };

@@ -1,0 +1,60 @@
+// One OpenTelemetry span per phase of a run. The worker thread has no tracer of its own: it posts the
+// start and end of each phase with its timestamps, and the spans are made here, under the context of the
+// call that started (or resumed) the run, so a run started by another service joins that service's trace.
+import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
+import { Attr } from '@floe/telemetry';
+import type { StepMetrics } from '@floe/training';
+
+interface RunSpans {
+  parent: Context;
+  attributes: Record<string, string | number>;
+  open: { phase: string; span: Span }[];
+}
+
+export class RunTracer {
+  private readonly runs = new Map<string, RunSpans>();
+
+  /** The run's next spans go under the active context (the StartRun or ResumeRun call). */
+  bind(runId: string, attributes: Record<string, string | number>): void {
+    this.runs.set(runId, { parent: context.active(), attributes: { [Attr.runId]: runId, ...attributes }, open: [] });
+  }
+
+  phaseStart(runId: string, phase: string, time: number): void {
+    const r = this.runs.get(runId);
+    if (!r) return;
+    // Nested phases (evaluate and checkpoint inside a train segment) are children of the open one.
+    const parent = r.open.length ? trace.setSpan(r.parent, r.open.at(-1)!.span) : r.parent;
+    const span = trace.getTracer('floe').startSpan(phase, { startTime: time, attributes: { ...r.attributes, [Attr.phase]: phase } }, parent);
+    r.open.push({ phase, span });
+  }
+
+  phaseEnd(runId: string, phase: string, time: number, attributes?: Record<string, string | number>): void {
+    const r = this.runs.get(runId);
+    const i = r?.open.findLastIndex((o) => o.phase === phase) ?? -1;
+    if (!r || i < 0) return;
+    const [{ span }] = r.open.splice(i, 1);
+    if (attributes) {
+      span.setAttributes(attributes);
+      Object.assign(r.attributes, attributes);
+    }
+    span.setStatus({ code: SpanStatusCode.OK });
+    span.end(time);
+  }
+
+  /** Steps are events on the open train segment span, not spans of their own. */
+  step(runId: string, m: StepMetrics, validationLoss?: number): void {
+    const span = this.runs.get(runId)?.open.findLast((o) => o.phase === 'floe.train_segment')?.span;
+    span?.addEvent('floe.step', { [Attr.step]: m.step, 'floe.loss': m.loss, 'floe.learning_rate': m.learningRate, ...(validationLoss === undefined ? {} : { 'floe.validation_loss': validationLoss }) });
+  }
+
+  /** The run stopped: spans still open (a failure or a killed worker) end with an error. */
+  finish(runId: string, error?: string): void {
+    const r = this.runs.get(runId);
+    if (!r) return;
+    for (const { span } of r.open.reverse()) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? 'the run stopped inside this phase' });
+      span.end();
+    }
+    this.runs.delete(runId);
+  }
+}
