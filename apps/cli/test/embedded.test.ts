@@ -74,12 +74,12 @@ test('an unknown id gets NOT_FOUND', async () => {
   await rejectsWith(collect(trainer.watchRun({ runId: 'run-nope', fromStep: 0 })), grpc.status.NOT_FOUND);
 });
 
-test('StartRun queues a run; a base model the trainer cannot load yet names the missing capability', async () => {
+test('StartRun queues a run; a base model from an artifact that does not exist is NOT_FOUND', async () => {
   const { run } = await call(trainer.startRun.bind(trainer), { requestId: 'r1', spec: { ...validSpec(), budgetSteps: 2 } });
   assert.equal(run!.state, commonV1.RunState.RUN_STATE_QUEUED);
   const fromArtifact = { ...validSpec(), baseModel: { source: { $case: 'artifactId' as const, value: 'model-x' } } };
-  const err = await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: 'r2', spec: fromArtifact }), grpc.status.UNIMPLEMENTED);
-  assert.match(err.details, /artifact/);
+  const err = await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: 'r2', spec: fromArtifact }), grpc.status.NOT_FOUND);
+  assert.match(err.details, /model-x/);
 });
 
 test('file: datasets outside the data roots are PERMISSION_DENIED; missing files NOT_FOUND', async () => {

@@ -3,33 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { SERVICE_NAMES } from '@floe/contracts';
-import { healthStatus, reflectionServices, tempDir } from '@floe/testing';
+import { freePort, healthStatus, reflectionServices, tempDir, waitServing } from '@floe/testing';
 
 const root = new URL('../../..', import.meta.url).pathname;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitServing(address: string, ms: number): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < ms) {
-    try {
-      if ((await healthStatus(address, '')) === 'SERVING') return Date.now() - start;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not SERVING within ${ms} ms`);
-}
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`npm start serves all five services and exits 0 on ${signal} to its process group`, { timeout: 60_000 }, async () => {

@@ -4,24 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOtlpReceiver, type ReceivedSpan } from '@floe/telemetry/receiver';
-import { healthStatus, tempDir } from '@floe/testing';
+import { freePort, tempDir, waitServing } from '@floe/testing';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const SERVER = 2;
 const CLIENT = 3;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('a call from one service to another joins one trace across processes', { timeout: 60_000 }, async () => {
   const home = tempDir();
@@ -36,15 +27,7 @@ test('a call from one service to another joins one trace across processes', { ti
   });
   const trainerExit = new Promise<number | null>((resolve) => trainer.on('exit', resolve));
   try {
-    const start = Date.now();
-    for (;;) {
-      try {
-        if ((await healthStatus(address, '')) === 'SERVING') break;
-      } catch {
-        if (Date.now() - start > 20_000) throw new Error('trainer did not start');
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    await waitServing(address, 20_000);
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/test/fixtures/caller.ts', address], { cwd: root, env });
     assert.match(stdout, /code=5/, 'the caller got NOT_FOUND from the trainer');
     trainer.kill('SIGTERM');

@@ -5,6 +5,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,4 +82,28 @@ export async function rejectsWith(promise: Promise<unknown>, code: grpc.status, 
     return e;
   }
   assert.fail(`expected ${grpc.status[code]}, but the call succeeded`);
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a server started in another process. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until the server at `address` reports SERVING; returns how long that took. */
+export async function waitServing(address: string, ms: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    try {
+      if ((await healthStatus(address, '')) === 'SERVING') return Date.now() - start;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`not SERVING within ${ms} ms`);
 }

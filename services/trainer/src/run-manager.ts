@@ -227,7 +227,7 @@ export class RunManager {
       evalEvery: spec.evalIntervalSteps,
       validation: spec.validationDataset?.uri ? { uri: spec.validationDataset.uri } : undefined,
       seed: Number(spec.seed),
-      backend: this.o.backend ?? 'auto',
+      backend: this.o.backend ?? ((process.env.FLOE_TF_BACKEND || 'auto') as RunJob['backend']),
       artifactsDir: this.o.artifactsDir,
       dataRoots: this.o.dataRoots,
       // The latest checkpoint, recorded durably, so a restarted server resumes from it too.
