@@ -163,6 +163,8 @@ class Pool {
   int size() const { return (int)workers_.size() + 1; }
 
   void resize(int n) {
+    std::lock_guard<std::mutex> turn(dispatch_);
+    if (n == size()) return;
     stop();
     quit_ = false;
     // New workers only take jobs published after they exist.
@@ -173,6 +175,10 @@ class Pool {
   // Runs fn(t) for t in [0, size()) and waits for all of them. Workers spin briefly before sleeping, so
   // the many short jobs of one GEMM do not each pay a futex wake-up.
   void run(const std::function<void(int)>& fn) {
+    // The pool is one per process (the addon's statics are shared by every worker thread that loads it):
+    // concurrent callers — two training runs in two worker threads — take turns. Queuing beats running
+    // both at full width on the same cores, which the spinning workers would make worse.
+    std::lock_guard<std::mutex> turn(dispatch_);
     if (workers_.empty()) {
       fn(0);
       return;
@@ -236,6 +242,7 @@ class Pool {
   }
 
   std::vector<std::thread> workers_;
+  std::mutex dispatch_;
   std::mutex mu_;
   std::condition_variable cv_, done_;
   const std::function<void(int)>* job_ = nullptr;

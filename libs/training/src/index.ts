@@ -6,3 +6,4 @@ export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, checkpointBlockIds,
 export { runTrainingWorker, type WorkerJob, type WorkerMessage } from './worker.js';
 export { startRunWorker } from './worker.js';
 export type { RunJob, RunEvent, RunCommand, StrategyConfig } from './run-job.js';
+export { applyStrategy } from './strategy.js';

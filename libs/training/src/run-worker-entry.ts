@@ -8,6 +8,7 @@ import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { ExampleSource, LmSource, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
+import { applyStrategy } from './strategy.js';
 import type { RunCommand, RunEvent, RunJob } from './run-job.js';
 
 const job = (workerData as { job: RunJob }).job;
@@ -19,19 +20,6 @@ parentPort!.on('message', (c: RunCommand) => {
 // The command listener must not keep the thread alive once the run has stopped.
 parentPort!.unref();
 
-function applyStrategy(model: BlockModel): void {
-  const s = job.strategy;
-  if (s.kind === 'full') return;
-  if (s.kind === 'freeze') {
-    const frozen = new Set(s.freeze);
-    model.setTrainable((b) => !frozen.has(b.id));
-    return;
-  }
-  const added = s.expandAfter.length ? s.expandAfter.map((id) => model.expandAfter(id)) : model.expandEvenly(s.expandCount);
-  const train = new Set([...added.map((b) => b.id), ...(s.kind === 'ade' ? s.tune : [])]);
-  // EXPAND trains only the new blocks; ADE also tunes the blocks its plan names and freezes the rest.
-  model.setTrainable((b) => train.has(b.id));
-}
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -83,7 +71,7 @@ try {
       m.setTrainable(() => true);
       return m;
     });
-    await phase('floe.apply_strategy', () => applyStrategy(model), () => ({ 'floe.params.trainable': model.countParams(true), 'floe.params.total': model.countParams() }));
+    await phase('floe.apply_strategy', () => applyStrategy(model, job.strategy), () => ({ 'floe.params.trainable': model.countParams(true), 'floe.params.total': model.countParams() }));
     session = new TrainingSession(model, source, options);
   }
   // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).

@@ -1,0 +1,18 @@
+// What a strategy does to a model before training: freeze named blocks, or insert function-preserving
+// copies and train only those (plus, for ADE, the blocks its plan tunes).
+import type { Block, BlockModel } from '@floe/models';
+import type { StrategyConfig } from './run-job.js';
+
+/** Applies `s` to `model` in place; returns the blocks it added. */
+export function applyStrategy(model: BlockModel, s: StrategyConfig): Block[] {
+  if (s.kind === 'full') return [];
+  if (s.kind === 'freeze') {
+    const frozen = new Set(s.freeze);
+    model.setTrainable((b) => !frozen.has(b.id));
+    return [];
+  }
+  const added = s.expandAfter.length ? s.expandAfter.map((id) => model.expandAfter(id)) : model.expandEvenly(s.expandCount);
+  const train = new Set([...added.map((b) => b.id), ...(s.kind === 'ade' ? s.tune : [])]);
+  model.setTrainable((b) => train.has(b.id));
+  return added;
+}
