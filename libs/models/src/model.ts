@@ -45,7 +45,8 @@ export class BlockModel {
     let h = x;
     for (const b of this.blocks) {
       const out = b.forward(h, ctx);
-      if (ctx.capture) ctx.capture.blocks.set(b.id, { input: tf.keep(h), output: tf.keep(out) });
+      // The first input is the caller's batch: capture a copy, so that disposing a capture never frees it.
+      if (ctx.capture) ctx.capture.blocks.set(b.id, { input: tf.keep(h === x ? h.clone() : h), output: tf.keep(out) });
       h = out;
     }
     return h;

@@ -1,0 +1,62 @@
+// Profiles on hand-checked inputs and on the builtin datasets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadBuiltin, type ImageDataset, type TabularDataset } from '@floe/data';
+import { TextProfiler, compareDatasets, profileImages, profileTabular } from '../src/index.js';
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+test('text profile: bytes, characters, words, bigrams, duplicates and invalid UTF-8 counted exactly', () => {
+  const p = new TextProfiler();
+  for (const d of [utf8('ab ab'), utf8('ab ab'), utf8('é'), new Uint8Array([0xff, 0x61]), new Uint8Array([0xed, 0xa0, 0x80])]) p.add(d);
+  const r = p.finish(4);
+  assert.equal(r.documents, 5);
+  assert.equal(r.bytes, 5 + 5 + 2 + 2 + 3);
+  assert.equal(r.byteCounts[0x61], 5);
+  assert.equal(r.byteCounts[0x20], 2);
+  assert.equal(r.duplicateRate, 1 / 5);
+  // 0xff is invalid; the encoded surrogate U+D800 (ed a0 80) is three invalid bytes.
+  assert.equal(r.invalidUtf8Rate, 4 / 17);
+  // Characters: a ×5, b ×4, space ×2, é ×1 — the invalid bytes are not characters.
+  const counts = [5, 4, 2, 1];
+  const total = 12;
+  const h = -counts.reduce((s, c) => s + (c / total) * Math.log2(c / total), 0);
+  assert.ok(Math.abs(r.charEntropyBits - h) < 1e-12);
+  assert.equal(r.distinctChars, 4);
+  // Words: "ab", "é", "\xffa", "\xed\xa0\x80".
+  assert.equal(r.vocabularySize, 4);
+  // Bigrams: ab, b␠, ␠a, c3 a9, ff 61, ed a0, a0 80.
+  assert.equal(r.bigramCoverage, 7 / 65536);
+  assert.deepEqual(r.lengthQuantiles.slice(0, 1), [2]);
+  assert.equal(r.lengthHistogram.counts.reduce((a, b) => a + b, 0), 5);
+});
+
+test('tabular and image profiles of builtin data: types, missing values, correlations, channels, classes', () => {
+  const penguins = loadBuiltin('penguins') as TabularDataset;
+  const t = profileTabular(penguins);
+  assert.equal(t.rows, penguins.rows);
+  const byName = Object.fromEntries(t.columns.map((c) => [c.name, c]));
+  assert.ok(Object.values(byName).some((c) => c.inferredType === 'categorical'), 'island or sex is categorical');
+  assert.ok(Object.values(byName).some((c) => c.missing > 0), 'penguins has missing measurements');
+  const k = t.correlations.names.length;
+  for (let i = 0; i < k; i++) assert.equal(t.correlations.values[i * k + i], 1);
+  const flipper = t.correlations.names.findIndex((n) => /flipper/i.test(n));
+  const mass = t.correlations.names.findIndex((n) => /mass/i.test(n));
+  assert.ok(t.correlations.values[flipper * k + mass]! > 0.8, 'flipper length and body mass correlate strongly');
+
+  const mnist = loadBuiltin('mnist') as ImageDataset;
+  const im = profileImages(mnist);
+  assert.equal(im.channels, 1);
+  assert.ok(im.channelMeans[0]! > 0.1 && im.channelMeans[0]! < 0.15, `MNIST mean ≈ 0.13, got ${im.channelMeans[0]}`);
+  assert.equal(Object.values(im.classCounts).reduce((a, b) => a + b, 0), 10_000);
+});
+
+test('drift of a dataset against itself is stable; text against code is shifted', () => {
+  const spam = loadBuiltin('spam-assassin');
+  assert.equal(compareDatasets(spam, spam).verdict, 'stable');
+  const code = loadBuiltin('typescript-lib');
+  const r = compareDatasets(spam, code);
+  assert.equal(r.verdict, 'shifted');
+  assert.ok(r.overallPsi > 0.25);
+  assert.throws(() => compareDatasets(spam, loadBuiltin('iris')), /cannot compare a text dataset with a tabular/);
+});
