@@ -1,7 +1,7 @@
 // file: datasets: a text file or a folder of text files, CSV (a header row), or JSON lines. Tabular files
 // use the column named "label" or "target" as the target (else the last column): numbers with few distinct
 // integer values, or text, make a classification; other numbers a regression.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
 import type { Dataset, TabularDataset } from './types.js';
@@ -12,7 +12,9 @@ function listFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
-    const s = statSync(p);
+    // Links inside a folder are not followed: one could lead out of the data roots, which were checked
+    // for the folder alone.
+    const s = lstatSync(p);
     if (s.isDirectory()) listFiles(p, out);
     else if (s.isFile() && TEXT_EXTENSIONS.has(extname(name))) out.push(p);
   }

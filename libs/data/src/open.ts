@@ -1,5 +1,5 @@
 // The one entry point: a dataset reference → the examples of its split, within the size limit.
-import { resourceExhausted } from '@floe/errors';
+import { FloeError, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
 import { loadFile } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
@@ -17,8 +17,19 @@ export interface OpenOptions {
 export function openDataset(ref: { uri: string; split?: Split; maxExamples?: number }, opts: OpenOptions): Dataset {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri);
-  const full = parsed.scheme === 'builtin' ? loadBuiltin(parsed.name) : loadFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+  const full = parsed.scheme === 'builtin' ? loadBuiltin(parsed.name) : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
   const bytes = byteCount(full);
   if (bytes > maxBytes) throw resourceExhausted(`${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
   return selectSplit(full, ref.split ?? 'all', ref.maxExamples ?? 0);
+}
+
+/** loadFile with the file system's refusals (unreadable, vanished, a broken link inside a folder) as NOT_FOUND. */
+function readFile(path: string, maxBytes: number): Dataset {
+  try {
+    return loadFile(path, maxBytes);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && e.syscall) throw new FloeError('not_found', `cannot read ${e.path ?? path}: ${e.code}`, { cause: err });
+    throw err;
+  }
 }

@@ -61,3 +61,9 @@ export function checkPage(v: Validator, field: string, page: commonV1.PageReques
   v.number(`${field}.page_size`, page.pageSize, { min: 0, integer: true });
   v.string(`${field}.page_token`, page.pageToken, { max: 1024 });
 }
+
+/** The split a DatasetRef names; UNSPECIFIED means the one that fits the call (`fallback`). */
+export function datasetSplit(split: commonV1.DatasetSplit, fallback: 'train' | 'validation' | 'test' | 'all'): 'train' | 'validation' | 'test' | 'all' {
+  const S = commonV1.DatasetSplit;
+  return split === S.DATASET_SPLIT_TRAIN ? 'train' : split === S.DATASET_SPLIT_VALIDATION ? 'validation' : split === S.DATASET_SPLIT_TEST ? 'test' : split === S.DATASET_SPLIT_ALL ? 'all' : fallback;
+}

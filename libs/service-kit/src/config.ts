@@ -20,10 +20,14 @@ export interface FloeConfig {
   maxConcurrentStreams: number;
   /** How long shutdown drains in-flight calls before it forces them closed. */
   shutdownGraceMs: number;
+  /** Largest dataset loaded, in bytes. */
+  maxDatasetBytes: number;
   /** Training runs at once; more wait QUEUED. */
   maxConcurrentRuns: number;
   /** Threads of native kernels. */
   threads: number;
+  /** Addresses of peer services in other processes; a missing one is reached in this process. */
+  peers: { trainer?: string; dataProfiler?: string };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -40,9 +44,12 @@ export const CONFIG_VARIABLES = [
   ['FLOE_MAX_MESSAGE_BYTES', '16777216', 'largest gRPC message accepted or sent'],
   ['FLOE_MAX_CONCURRENT_STREAMS', '100', 'concurrent streams per HTTP/2 connection'],
   ['FLOE_SHUTDOWN_GRACE_MS', '5000', 'drain time on SIGTERM before calls are forced closed'],
+  ['FLOE_MAX_DATASET_BYTES', '536870912', 'largest dataset a service loads; larger is RESOURCE_EXHAUSTED'],
   ['FLOE_MAX_CONCURRENT_RUNS', '1', 'training runs at once; the rest wait QUEUED'],
   ['FLOE_THREADS', 'all cores', 'threads of the native kernels'],
   ['FLOE_TF_BACKEND', 'auto', 'TF.js backend: auto, tensorflow, native, wasm or cpu'],
+  ['FLOE_TRAINER_ADDRESS', 'this server', 'where other services reach the trainer (run checkpoints); unset: the process hosting them'],
+  ['FLOE_DATA_PROFILER_ADDRESS', 'this server', 'where the trainer reaches the data-profiler (ADE plans); unset: the process hosting it'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'unset', 'export traces over OTLP/gRPC to this endpoint; unset exports nothing'],
   ['OTEL_SERVICE_NAME', 'floe or the service', 'service.name of exported spans'],
 ] as const;
@@ -62,11 +69,18 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return n;
 }
 
-function address(env: NodeJS.ProcessEnv): string {
-  const raw = env.FLOE_ADDRESS ?? '127.0.0.1:50051';
+function checkAddress(name: string, raw: string): string {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
-  if (!m || Number(m[2]) > 65535) throw new ConfigError('FLOE_ADDRESS', raw, 'host:port, e.g. 127.0.0.1:50051');
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(name, raw, 'host:port, e.g. 127.0.0.1:50051');
   return raw;
+}
+
+function address(env: NodeJS.ProcessEnv): string {
+  return checkAddress('FLOE_ADDRESS', env.FLOE_ADDRESS ?? '127.0.0.1:50051');
+}
+
+function peer(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  return env[name] ? checkAddress(name, env[name]!) : undefined;
 }
 
 /** Resolves the configuration from `env` (default: process.env); throws ConfigError on any bad value. */
@@ -89,7 +103,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     maxMessageBytes: int(env, 'FLOE_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxConcurrentStreams: int(env, 'FLOE_MAX_CONCURRENT_STREAMS', 100, 1, 100000),
     shutdownGraceMs: int(env, 'FLOE_SHUTDOWN_GRACE_MS', 5000, 0, 600000),
+    maxDatasetBytes: int(env, 'FLOE_MAX_DATASET_BYTES', 512 * 1024 * 1024, 1),
     maxConcurrentRuns: int(env, 'FLOE_MAX_CONCURRENT_RUNS', 1, 1, 64),
     threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
+    peers: { trainer: peer(env, 'FLOE_TRAINER_ADDRESS'), dataProfiler: peer(env, 'FLOE_DATA_PROFILER_ADDRESS') },
   };
 }

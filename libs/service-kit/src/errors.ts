@@ -64,3 +64,26 @@ export function fieldViolations(err: { metadata?: grpc.Metadata }): FieldViolati
     .filter((d) => d.typeUrl === BAD_REQUEST_TYPE)
     .flatMap((d) => googleRpc.BadRequest.decode(d.value).fieldViolations.map((v) => ({ field: v.field, description: v.description })));
 }
+
+const KIND_OF_CODE: Partial<Record<grpc.status, ErrorKind>> = {
+  [grpc.status.INVALID_ARGUMENT]: 'invalid_argument',
+  [grpc.status.NOT_FOUND]: 'not_found',
+  [grpc.status.ALREADY_EXISTS]: 'already_exists',
+  [grpc.status.PERMISSION_DENIED]: 'permission_denied',
+  [grpc.status.FAILED_PRECONDITION]: 'failed_precondition',
+  [grpc.status.RESOURCE_EXHAUSTED]: 'resource_exhausted',
+  [grpc.status.UNIMPLEMENTED]: 'unimplemented',
+  [grpc.status.CANCELLED]: 'cancelled',
+  [grpc.status.DEADLINE_EXCEEDED]: 'deadline_exceeded',
+};
+
+/**
+ * An error from a peer service, passed on to our caller with the same meaning: the peer's NOT_FOUND is
+ * ours too, prefixed with the field of our request it concerns; anything unexpected is UNAVAILABLE.
+ */
+export function fromPeerError(err: unknown, field: string): FloeError {
+  const code = (err as { code?: unknown }).code;
+  const details = (err as { details?: string }).details ?? (err as Error).message;
+  const kind = typeof code === 'number' ? (KIND_OF_CODE[code as grpc.status] ?? 'unavailable') : 'unavailable';
+  return new FloeError(kind, `${field}: ${details}`, { cause: err });
+}

@@ -43,6 +43,8 @@ export interface HostedService {
   onShutdown?: () => Promise<void>;
   /** Runs after the server stopped (close databases). */
   onClose?: () => Promise<void> | void;
+  /** Runs once the server listens, with its address (a service calling a peer hosted in the same process). */
+  onListening?: (address: string) => void;
 }
 
 const MALFORMED = Symbol('malformed request');
@@ -83,7 +85,7 @@ export function defineService<D extends Record<string, MethodDef>>(
   name: string,
   definition: D,
   handlers: ServiceHandlers<D>,
-  opts: { log: Logger; pending?: Partial<Record<keyof D, string>>; onShutdown?: () => Promise<void>; onClose?: () => Promise<void> | void },
+  opts: { log: Logger; pending?: Partial<Record<keyof D, string>>; onShutdown?: () => Promise<void>; onClose?: () => Promise<void> | void; onListening?: (address: string) => void },
 ): HostedService {
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(definition)) {
@@ -139,5 +141,5 @@ export function defineService<D extends Record<string, MethodDef>>(
       };
     }
   }
-  return { name, definition: withSafeDeserialize(definition), implementation, onShutdown: opts.onShutdown, onClose: opts.onClose };
+  return { name, definition: withSafeDeserialize(definition), implementation, onShutdown: opts.onShutdown, onClose: opts.onClose, onListening: opts.onListening };
 }

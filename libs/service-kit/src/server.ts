@@ -57,6 +57,7 @@ export async function startServer(opts: {
   for (const s of services) health.setStatus(s.name, 'SERVING');
   health.setStatus('', 'SERVING');
   log.info('serving', { address, services: services.map((s) => s.name) });
+  for (const s of services) s.onListening?.(address);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') =>

@@ -1,31 +1,140 @@
-// DataProfilerService handlers. Requests are validated and dataset references resolved against the data
-// roots now (so access rules hold from day one); the profiling itself comes with the data-profiler issue.
+// DataProfilerService handlers: validate, open the data within the roots and the size cap, run the
+// profiling libs with progress on the stream, and map results to the contract.
+import { trace } from '@opentelemetry/api';
 import { SERVICE_NAMES, commonV1, dataProfilerV1 as dp } from '@floe/contracts';
-import { unimplemented } from '@floe/errors';
-import { checkDatasetRef, checkModelRef, defineService, validate, type FloeConfig, type HostedService, type Logger } from '@floe/service-kit';
-import { parseDatasetUri, resolveDataPath } from '@floe/data';
+import { FloeError, invalidArgument } from '@floe/errors';
+import { checkDatasetRef, checkModelRef, datasetSplit, defineService, validate, withProgress, yieldToEventLoop, type FloeConfig, type HostedService, type Logger, type ProgressReport } from '@floe/service-kit';
+import { openDataset, type Dataset, type TextDataset } from '@floe/data';
+import { initBackend } from '@floe/ml-runtime';
+import { LocalArtifactStore, floeDirs } from '@floe/store';
+import { ExampleSource, LmSource } from '@floe/training';
+import type { Batch, BlockModel } from '@floe/models';
+import { TextProfiler, compareDatasets, profileImages, profileTabular, DEFAULT_THRESHOLDS, type DriftThresholds } from '@floe/profiling';
+import { meanLoss, planAdaptation, scoreBlocks, type Scores } from '@floe/adaptation';
+import { Attr, SpanName } from '@floe/telemetry';
+import { blockScore, driftReport, imageProfile, tabularProfile, textProfile } from './convert.js';
+import { loadModel } from './models.js';
 
-const PENDING = 'dataset profiling, drift, block scores and plans (data-profiler issue)';
+const KIND = { text: dp.DataKind.DATA_KIND_TEXT, tabular: dp.DataKind.DATA_KIND_TABULAR, image: dp.DataKind.DATA_KIND_IMAGE };
+const ACTION = { freeze: commonV1.BlockAction.BLOCK_ACTION_FREEZE, tune: commonV1.BlockAction.BLOCK_ACTION_TUNE, expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND };
 
-export function createDataProfilerService(opts: { config: FloeConfig; log: Logger }): HostedService {
-  /** Checks that a dataset exists and may be read; file: paths outside the roots are PERMISSION_DENIED. */
-  const resolveDataset = (field: string, ref: commonV1.DatasetRef | undefined) => {
-    if (!ref) return;
-    const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
-    if (parsed.scheme === 'file') resolveDataPath(parsed.path, opts.config.dataRoots);
+type Split = 'train' | 'validation' | 'test' | 'all';
+
+const tfDispose = (b: Batch) => {
+  b.x.dispose();
+  b.y.dispose();
+};
+
+/** Runs `fn` in a span named after a profiler phase. */
+async function inSpan<T>(name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const span = trace.getTracer('floe').startSpan(name, { attributes });
+  try {
+    return await fn();
+  } catch (err) {
+    span.recordException(err as Error);
+    span.setStatus({ code: 2, message: (err as Error).message });
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+export function createDataProfilerService(opts: { config: FloeConfig; log: Logger; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
+  const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
+  let selfAddress = opts.config.address;
+  const trainerAddress = () => opts.config.peers.trainer ?? selfAddress;
+  let backend: Promise<unknown> | undefined;
+  const ready = () => (backend ??= initBackend(opts.backend));
+
+  const open = (field: string, ref: commonV1.DatasetRef, fallback: Split): Dataset =>
+    openDataset({ uri: ref.uri, split: datasetSplit(ref.split, fallback), maxExamples: ref.maxExamples }, { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes });
+
+  const thresholdsOf = (t: dp.DriftThresholds | undefined): DriftThresholds => ({
+    psiModerate: t?.psiModerate || DEFAULT_THRESHOLDS.psiModerate,
+    psiShifted: t?.psiShifted || DEFAULT_THRESHOLDS.psiShifted,
+    ksPValue: t?.ksPValue || DEFAULT_THRESHOLDS.ksPValue,
+    jsDistance: t?.jsDistance || DEFAULT_THRESHOLDS.jsDistance,
+  });
+
+  /** Calibration batches of `data` for `model`: byte sequences for language models, examples otherwise. */
+  const batchesOf = (field: string, model: BlockModel, data: Dataset, n: number, batchSize: number, seqLen: number, seed: number): Batch[] => {
+    if (model.task === 'language-model' && data.kind !== 'text') throw invalidArgument(field, `the model is a language model; ${data.kind} data cannot score it`);
+    if (model.task !== 'language-model' && data.kind === 'text') throw invalidArgument(field, `the model is a ${model.task} model; text data cannot score it`);
+    const context = Number(model.spec.config.context ?? 128);
+    const source = data.kind === 'text' ? new LmSource(data as TextDataset, batchSize, Math.min(seqLen, context), seed) : new ExampleSource(data, batchSize, seed);
+    return Array.from({ length: n }, () => source.next());
   };
+
+  /** Scores the blocks of the requested model on new data (and its loss on the reference data). */
+  const score = async (req: { model?: commonV1.ModelRef; dataset?: commonV1.DatasetRef; reference?: commonV1.DatasetRef; calibrationBatches: number; batchSize: number; sequenceLength: number; seed: number }, report: (p: ProgressReport) => void): Promise<{ scores: Scores; referenceLoss?: number; model: BlockModel; data: Dataset }> => {
+    await ready();
+    const data = open('dataset', req.dataset!, 'train');
+    const reference = req.reference?.uri ? open('reference', req.reference, 'train') : undefined;
+    const model = await loadModel('model', req.model!, artifacts, trainerAddress);
+    try {
+      const n = req.calibrationBatches || 8;
+      const batchSize = req.batchSize || 8;
+      const seqLen = req.sequenceLength || 128;
+      const batches = batchesOf('dataset', model, data, n, batchSize, seqLen, req.seed);
+      const scores = await inSpan(SpanName.scoreBlocks, { [Attr.dataset]: req.dataset!.uri }, () =>
+        scoreBlocks(model, batches, async (done) => {
+          report({ phase: 'score_blocks', done, total: n, fraction: (0.9 * done) / n, message: `calibration batch ${done} of ${n}` });
+          await yieldToEventLoop();
+        }),
+      );
+      let referenceLoss: number | undefined;
+      if (reference) {
+        const refBatches = batchesOf('reference', model, reference, n, batchSize, seqLen, req.seed);
+        referenceLoss = meanLoss(model, refBatches);
+        for (const b of refBatches) tfDispose(b);
+      }
+      for (const b of batches) tfDispose(b);
+      return { scores, referenceLoss, model, data };
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  };
+
+  const scoresMessage = (ref: commonV1.ModelRef, s: Scores, referenceLoss?: number): dp.BlockScores => ({ model: ref, blocks: s.blocks.map(blockScore), loss: s.loss, referenceLoss });
 
   return defineService(
     SERVICE_NAMES.dataProfiler,
     dp.DataProfilerServiceService,
     {
-      async *profileDataset(req) {
+      async *profileDataset(req, ctx) {
         validate((v) => {
           checkDatasetRef(v, 'dataset', req.dataset);
           v.number('bins', req.bins, { min: 0, max: 1000, integer: true });
         });
-        resolveDataset('dataset', req.dataset);
-        throw unimplemented(PENDING);
+        const bins = req.bins || 20;
+        for await (const e of withProgress(async (report) =>
+          inSpan(SpanName.profile, { [Attr.dataset]: req.dataset!.uri }, async () => {
+            const data = open('dataset', req.dataset!, 'all');
+            report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
+            const base = { dataset: req.dataset, kind: KIND[data.kind] };
+            if (data.kind === 'text') {
+              const profiler = new TextProfiler();
+              const n = data.documents.length;
+              const every = Math.max(1, Math.ceil(n / 20));
+              let bytes = 0;
+              for (let i = 0; i < n; i++) {
+                profiler.add(data.documents[i]!);
+                bytes += data.documents[i]!.length;
+                if ((i + 1) % every === 0 || i === n - 1) {
+                  if (ctx.signal.aborted) throw new FloeError('cancelled', 'the caller went away');
+                  report({ phase: 'profile', done: i + 1, total: n, fraction: 0.05 + (0.95 * (i + 1)) / n, message: `${i + 1} of ${n} documents` });
+                  await yieldToEventLoop();
+                }
+              }
+              return { ...base, exampleCount: n, byteCount: bytes, detail: { $case: 'text' as const, value: textProfile(profiler.finish(bins)) } };
+            }
+            if (data.kind === 'tabular') return { ...base, exampleCount: data.rows, byteCount: data.x.byteLength, detail: { $case: 'tabular' as const, value: tabularProfile(profileTabular(data, bins)) } };
+            return { ...base, exampleCount: data.labels.length, byteCount: data.pixels.byteLength, detail: { $case: 'image' as const, value: imageProfile(profileImages(data)) } };
+          }),
+        )) {
+          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'profile', value: e.result } };
+        }
       },
       async *compareDatasets(req) {
         validate((v) => {
@@ -38,11 +147,23 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
             v.number('thresholds.psi_shifted', t.psiShifted, { min: 0 });
             v.number('thresholds.ks_p_value', t.ksPValue, { min: 0, max: 1 });
             v.number('thresholds.js_distance', t.jsDistance, { min: 0, max: 1 });
+            if (t.psiModerate && t.psiShifted) v.check(t.psiModerate <= t.psiShifted, 'thresholds.psi_moderate', 'must not exceed psi_shifted');
           }
         });
-        resolveDataset('reference', req.reference);
-        resolveDataset('current', req.current);
-        throw unimplemented(PENDING);
+        for await (const e of withProgress(async (report) =>
+          inSpan(SpanName.drift, { [Attr.dataset]: req.current!.uri }, async () => {
+            const reference = open('reference', req.reference!, 'all');
+            report({ phase: 'load_data', done: 1, total: 2, fraction: 0.25, message: reference.name });
+            await yieldToEventLoop();
+            const current = open('current', req.current!, 'all');
+            report({ phase: 'load_data', done: 2, total: 2, fraction: 0.5, message: current.name });
+            await yieldToEventLoop();
+            if (reference.kind !== current.kind) throw invalidArgument('current', `is ${current.kind} data; the reference is ${reference.kind}`);
+            return driftReport(compareDatasets(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }));
+          }),
+        )) {
+          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'report', value: e.result } };
+        }
       },
       async *scoreBlocks(req) {
         validate((v) => {
@@ -53,9 +174,13 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
           v.number('batch_size', req.batchSize, { min: 0, max: 4096, integer: true });
           v.number('sequence_length', req.sequenceLength, { min: 0, max: 65536, integer: true });
         });
-        resolveDataset('dataset', req.dataset);
-        resolveDataset('reference', req.reference);
-        throw unimplemented(PENDING);
+        for await (const e of withProgress(async (report) => {
+          const { scores, referenceLoss, model } = await score({ ...req, seed: Number(req.seed) }, report);
+          model.dispose();
+          return scoresMessage(req.model!, scores, referenceLoss);
+        })) {
+          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'scores', value: e.result } };
+        }
       },
       async *planAdaptation(req) {
         validate((v) => {
@@ -64,11 +189,44 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
           checkDatasetRef(v, 'reference', req.reference);
           v.number('max_expansions', req.maxExpansions, { min: 0, max: 64, integer: true });
         });
-        resolveDataset('dataset', req.dataset);
-        resolveDataset('reference', req.reference);
-        throw unimplemented(PENDING);
+        for await (const e of withProgress(async (report) => {
+          const reference = open('reference', req.reference!, 'train');
+          const current = open('dataset', req.dataset!, 'train');
+          if (reference.kind !== current.kind) throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
+          const drift = await inSpan(SpanName.drift, { [Attr.dataset]: req.dataset!.uri }, async () => compareDatasets(reference, current));
+          report({ phase: 'drift', done: 1, total: 1, fraction: 0.1, message: `drift ${drift.verdict} (PSI ${drift.overallPsi.toFixed(3)})` });
+          const { scores, referenceLoss, model, data } = await score({ model: req.model, dataset: req.dataset, reference: req.reference, calibrationBatches: 8, batchSize: 8, sequenceLength: 128, seed: Number(req.seed) }, (p) =>
+            report({ ...p, fraction: 0.1 + 0.8 * p.fraction }),
+          );
+          model.dispose();
+          return inSpan(SpanName.plan, { [Attr.dataset]: req.dataset!.uri }, async () => {
+            // The level of drift comes from PSI alone (the byte distribution for text): document lengths
+            // of two samples of one source differ by chance more often than their bytes do.
+            const t = DEFAULT_THRESHOLDS;
+            const level = drift.overallPsi >= t.psiShifted ? 'shifted' : drift.overallPsi >= t.psiModerate ? 'moderate' : 'stable';
+            const units = data.kind === 'text' ? data.documents.reduce((n, d) => n + d.length, 0) : data.kind === 'tabular' ? data.rows : data.labels.length;
+            const plan = planAdaptation({ blocks: scores.blocks, drift: { verdict: level, psi: drift.overallPsi }, maxExpansions: req.maxExpansions, newDataUnits: units, unitsPerStep: data.kind === 'text' ? 16 * 128 : 64, newLoss: scores.loss, referenceLoss });
+            const result: dp.AdaptationPlanResult = {
+              plan: {
+                freezeBlockIds: plan.freeze,
+                tuneBlockIds: plan.tune,
+                expansions: plan.expansions,
+                replayFraction: plan.replayFraction,
+                replayDataset: plan.replayFraction > 0 ? { ...req.reference!, split: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN } : undefined,
+                learningRate: plan.learningRate,
+                budgetSteps: plan.budgetSteps,
+                decisions: plan.decisions.map((d) => ({ blockId: d.blockId, action: ACTION[d.action], reason: d.reason, score: d.score })),
+              },
+              scores: scoresMessage(req.model!, scores, referenceLoss),
+              drift: driftReport(drift),
+            };
+            return result;
+          });
+        })) {
+          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'result', value: e.result } };
+        }
       },
     },
-    { log: opts.log },
+    { log: opts.log, onListening: (address) => (selfAddress = address) },
   );
 }
