@@ -30,3 +30,13 @@ export function parse(cmd: Command, argv: string[]): ParsedArgs & { help: boolea
 export function output(args: ParsedArgs, value: unknown, human: () => string): void {
   process.stdout.write(args.json ? JSON.stringify(value) + '\n' : human() + '\n');
 }
+
+export const str = (a: ParsedArgs, k: string, d = '') => (typeof a.values[k] === 'string' ? (a.values[k] as string) : d);
+export const num = (a: ParsedArgs, k: string, d: number) => (typeof a.values[k] === 'string' ? Number(a.values[k]) : d);
+export const list = (a: ParsedArgs, k: string) => str(a, k).split(',').map((s) => s.trim()).filter(Boolean);
+
+/** A text progress bar: [#####.....]. */
+export function bar(done: number, total: number, width = 30): string {
+  const filled = Math.round((Math.min(done, total) / Math.max(1, total)) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}

@@ -4,8 +4,9 @@ import { parse } from './args.js';
 import { up } from './commands/up.js';
 import { health } from './commands/health.js';
 import { train } from './commands/train.js';
+import { drift, plan, profile } from './commands/profile.js';
 
-const COMMANDS: Command[] = [up, health, train];
+const COMMANDS: Command[] = [up, health, train, profile, drift, plan];
 
 function usage(): string {
   return [

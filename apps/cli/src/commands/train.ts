@@ -1,7 +1,7 @@
 // floe train start|watch|pause|resume|cancel|list|get — the trainer's runs from a terminal.
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
-import { output, type Command, type ParsedArgs } from '../args.js';
+import { bar, list, num, output, str, type Command } from '../args.js';
 
 const ARCH: Record<string, commonV1.ModelArchitecture> = {
   'transformer-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
@@ -15,9 +15,6 @@ const STRATEGY: Record<string, trainerV1.Strategy> = {
   expand: trainerV1.Strategy.STRATEGY_EXPAND,
 };
 
-const str = (a: ParsedArgs, k: string, d = '') => (typeof a.values[k] === 'string' ? (a.values[k] as string) : d);
-const num = (a: ParsedArgs, k: string, d: number) => (typeof a.values[k] === 'string' ? Number(a.values[k]) : d);
-const list = (a: ParsedArgs, k: string) => str(a, k).split(',').map((s) => s.trim()).filter(Boolean);
 
 function summary(r: trainerV1.Run): Record<string, unknown> {
   return {
@@ -33,10 +30,6 @@ function summary(r: trainerV1.Run): Record<string, unknown> {
   };
 }
 
-function bar(step: number, total: number, width = 30): string {
-  const filled = Math.round((Math.min(step, total) / Math.max(1, total)) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
-}
 
 async function watch(client: trainerV1.TrainerServiceClient, runId: string, json: boolean): Promise<trainerV1.Run> {
   const budget = (await call(client.getRun.bind(client), { runId })).run!.spec!.budgetSteps;

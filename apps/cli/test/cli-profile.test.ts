@@ -1,0 +1,59 @@
+// `floe profile`, `floe drift` and `floe plan` against a real server, as a user runs them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { FloeServer } from '@floe/service-kit';
+import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createDataProfilerService } from '@floe/data-profiler';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const home = tempDir();
+let server: FloeServer;
+
+before(async () => {
+  const config = testConfig(home.path);
+  server = await startTestServer([createDataProfilerService({ config, log: quietLog, backend: 'wasm' })], config);
+});
+
+after(async () => {
+  await server.shutdown();
+  home.remove();
+});
+
+const floe = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['apps/cli/bin/floe.js', ...args, '--address', server.address], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
+
+test('floe profile | drift | plan print a table, or one JSON object with --json', { timeout: 180_000 }, async () => {
+  const human = await floe('profile', 'builtin:penguins');
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /tabular, \d+ examples/);
+  assert.match(human.stderr, /100%/, 'a progress bar on stderr');
+  const p = JSON.parse((await floe('profile', 'builtin:spam-assassin', '--json')).stdout) as { exampleCount: number; text: { vocabularySize: number } };
+  assert.equal(p.exampleCount, 6046);
+  assert.ok(p.text.vocabularySize > 0);
+
+  const d = JSON.parse((await floe('drift', 'builtin:spam-assassin@train', 'builtin:spam-assassin@test', '--json')).stdout) as { verdict: string; overallPsi: number };
+  assert.ok(d.overallPsi < 0.1);
+  const table = await floe('drift', 'builtin:spam-assassin', 'builtin:typescript-lib');
+  assert.match(table.stdout, /verdict shifted/);
+  assert.match(table.stdout, /^byte\s/m);
+
+  const planned = await floe('plan', '--model', 'transformer-lm/tiny:1', '--dataset', 'builtin:typescript-lib', '--reference', 'builtin:spam-assassin', '--json');
+  assert.equal(planned.code, 0, planned.stderr);
+  const plan = JSON.parse(planned.stdout) as { plan: { expansions: unknown[]; decisions: unknown[] } };
+  assert.ok(plan.plan.expansions.length >= 1);
+  const bad = await floe('plan', '--model', 'transformer-lm/huge', '--dataset', 'builtin:typescript-lib', '--reference', 'builtin:spam-assassin');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /huge/);
+  const badSplit = await floe('profile', 'builtin:iris@later');
+  assert.equal(badSplit.code, 1);
+  assert.match(badSplit.stderr, /unknown split "later"/);
+});
