@@ -1,5 +1,14 @@
 // Argument parsing shared by the commands: node's parseArgs plus --json and --help on every command.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { commonV1 } from '@floe/contracts';
+
+/** --arch values → the contract's enum. */
+export const ARCH: Record<string, commonV1.ModelArchitecture> = {
+  'transformer-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
+  'mamba-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM,
+  lenet5: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5,
+  mlp: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP,
+};
 
 export interface Command {
   name: string;

@@ -3,17 +3,16 @@
 import { trace } from '@opentelemetry/api';
 import { SERVICE_NAMES, commonV1, dataProfilerV1 as dp } from '@floe/contracts';
 import { FloeError, invalidArgument } from '@floe/errors';
-import { checkDatasetRef, checkModelRef, datasetSplit, defineService, validate, withProgress, yieldToEventLoop, type FloeConfig, type HostedService, type Logger, type ProgressReport } from '@floe/service-kit';
+import { checkDatasetRef, checkModelRef, datasetSplit, defineService, modelSource, trainerRunResolver, validate, withProgress, yieldToEventLoop, type FloeConfig, type HostedService, type Logger, type ProgressReport } from '@floe/service-kit';
 import { openDataset, type Dataset, type TextDataset } from '@floe/data';
 import { initBackend } from '@floe/ml-runtime';
 import { LocalArtifactStore, floeDirs } from '@floe/store';
-import { ExampleSource, LmSource } from '@floe/training';
+import { ExampleSource, LmSource, openModel } from '@floe/training';
 import type { Batch, BlockModel } from '@floe/models';
 import { TextProfiler, compareDatasets, profileImages, profileTabular, DEFAULT_THRESHOLDS, type DriftThresholds } from '@floe/profiling';
 import { meanLoss, planAdaptation, scoreBlocks, type Scores } from '@floe/adaptation';
 import { Attr, SpanName } from '@floe/telemetry';
 import { blockScore, driftReport, imageProfile, tabularProfile, textProfile } from './convert.js';
-import { loadModel } from './models.js';
 
 const KIND = { text: dp.DataKind.DATA_KIND_TEXT, tabular: dp.DataKind.DATA_KIND_TABULAR, image: dp.DataKind.DATA_KIND_IMAGE };
 const ACTION = { freeze: commonV1.BlockAction.BLOCK_ACTION_FREEZE, tune: commonV1.BlockAction.BLOCK_ACTION_TUNE, expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND };
@@ -42,7 +41,7 @@ async function inSpan<T>(name: string, attributes: Record<string, string>, fn: (
 export function createDataProfilerService(opts: { config: FloeConfig; log: Logger; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
   const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
   let selfAddress = opts.config.address;
-  const trainerAddress = () => opts.config.peers.trainer ?? selfAddress;
+  const resolveRun = trainerRunResolver(() => opts.config.peers.trainer ?? selfAddress);
   let backend: Promise<unknown> | undefined;
   const ready = () => (backend ??= initBackend(opts.backend));
 
@@ -70,7 +69,7 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
     await ready();
     const data = open('dataset', req.dataset!, 'train');
     const reference = req.reference?.uri ? open('reference', req.reference, 'train') : undefined;
-    const model = await loadModel('model', req.model!, artifacts, trainerAddress);
+    const model = await openModel('model', modelSource(req.model!), artifacts, resolveRun);
     try {
       const n = req.calibrationBatches || 8;
       const batchSize = req.batchSize || 8;

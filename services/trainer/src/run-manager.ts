@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
-import type { Logger } from '@floe/service-kit';
+import { ARCHITECTURES, type Logger } from '@floe/service-kit';
 import type { MetadataStore } from '@floe/store';
 import { checkpointBlockIds, readCheckpointMeta, startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
 import { blockIdsOf } from '@floe/models';
@@ -16,12 +16,7 @@ import { RunTracer } from './run-tracer.js';
 const RUN = 'run';
 const S = commonV1.RunState;
 type Architecture = Extract<RunJob['model'], { architecture: string }>['architecture'];
-const ARCH: Record<number, Architecture> = {
-  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM]: 'transformer-lm',
-  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM]: 'mamba-lm',
-  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5]: 'lenet5',
-  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP]: 'mlp',
-};
+const ARCH: Record<number, Architecture> = ARCHITECTURES;
 
 interface Live {
   pause(): void;

@@ -3,14 +3,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { commonV1, dataProfilerV1 as dp } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
-import { bar, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { ARCH, bar, num, output, str, type Command, type ParsedArgs } from '../args.js';
 
-const ARCH: Record<string, commonV1.ModelArchitecture> = {
-  'transformer-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
-  'mamba-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM,
-  lenet5: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5,
-  mlp: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP,
-};
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 
 /** builtin:spam-assassin[@test] → a DatasetRef. */

@@ -1,14 +1,8 @@
 // floe train start|watch|pause|resume|cancel|list|get — the trainer's runs from a terminal.
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
-import { bar, list, num, output, str, type Command } from '../args.js';
+import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
 
-const ARCH: Record<string, commonV1.ModelArchitecture> = {
-  'transformer-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
-  'mamba-lm': commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM,
-  lenet5: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5,
-  mlp: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP,
-};
 const STRATEGY: Record<string, trainerV1.Strategy> = {
   full: trainerV1.Strategy.STRATEGY_FULL,
   freeze: trainerV1.Strategy.STRATEGY_FREEZE,

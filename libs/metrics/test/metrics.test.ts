@@ -1,0 +1,72 @@
+// Metrics on closed forms: perfect and constant predictors, a hand-worked calibration example, the
+// continual-learning metrics of a hand-computed R matrix, and bootstrap errors against σ/√n.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '@floe/random';
+import { bootstrapStderr, classificationMetrics, continualMetrics, expectedCalibrationError, languageModelMetrics, meanAt, regressionMetrics } from '../src/index.js';
+
+const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+
+test('a perfect classifier: accuracy 1, ECE 0, log loss 0; a constant one: accuracy = majority share, ECE = |share − confidence|', () => {
+  const labels = [0, 1, 2, 1, 0, 2];
+  const perfect = new Float64Array(labels.flatMap((l) => [0, 1, 2].map((k) => (k === l ? 1 : 0))));
+  const [acc, ece, loss] = classificationMetrics(perfect, labels, 3, ['accuracy', 'ece', 'loss'], 200, 1);
+  close(acc!.value, 1);
+  close(ece!.value, 0);
+  close(loss!.value, 0);
+  assert.equal(acc!.stderr, 0, 'no spread to resample');
+  // Always predicts class 1 with confidence 0.6: right on 2 of 6.
+  const constant = new Float64Array(labels.flatMap(() => [0.2, 0.6, 0.2]));
+  const [cAcc, cEce] = classificationMetrics(constant, labels, 3, ['accuracy', 'ece'], 200, 1);
+  close(cAcc!.value, 2 / 6);
+  close(cEce!.value, Math.abs(2 / 6 - 0.6));
+});
+
+test('ECE on a known calibration example', () => {
+  // Bin [0.6, 0.667): confidences 0.6, 0.6, 0.6, 0.6 with 3 right → |0.75 − 0.6| · 4/10;
+  // bin [0.933, 1): 0.95 × 6 with 5 right → |5/6 − 0.95| · 6/10.
+  const confidence = [0.6, 0.6, 0.6, 0.6, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95];
+  const correct = [1, 1, 1, 0, 1, 1, 1, 1, 1, 0];
+  close(expectedCalibrationError(confidence, correct), 0.4 * 0.15 + 0.6 * Math.abs(5 / 6 - 0.95));
+});
+
+test('language-model metrics: bits per byte = nats / ln 2, perplexity 2^bpb; uniform bytes give 8 bits', () => {
+  const uniform = new Float64Array(50).fill(Math.log(256));
+  const [bpb, ppl] = languageModelMetrics(uniform, ['bits_per_byte', 'perplexity'], 100, 1);
+  close(bpb!.value, 8);
+  close(ppl!.value, 256, 1e-6);
+  const [mse] = regressionMetrics(new Float64Array([0, 0, 0]), ['mse'], 10, 1);
+  close(mse!.value, 0);
+  assert.throws(() => languageModelMetrics(uniform, ['accuracy'], 10, 1), /does not apply/);
+});
+
+test('bootstrap standard error of a mean ≈ σ/√n', () => {
+  const r = new Rng(4);
+  const xs = Float64Array.from({ length: 2000 }, () => r.normal());
+  const se = bootstrapStderr(xs.length, (i) => meanAt(xs, i), 500, 9);
+  assert.ok(Math.abs(se - 1 / Math.sqrt(2000)) < 0.15 / Math.sqrt(2000), `${se}`);
+  assert.equal(bootstrapStderr(xs.length, (i) => meanAt(xs, i), 500, 9), se, 'seeded');
+});
+
+test('ACC, BWT, FWT and forgetting on a hand-computed R matrix (accuracy and a lower-is-better metric)', () => {
+  const R = [
+    [0.9, 0.1, 0.1],
+    [0.7, 0.8, 0.2],
+    [0.6, 0.7, 0.9],
+  ];
+  const m = continualMetrics(R, { higherIsBetter: true, randomInit: [0.1, 0.1, 0.1] });
+  close(m.acc, (0.6 + 0.7 + 0.9) / 3);
+  close(m.bwt, (0.6 - 0.9 + (0.7 - 0.8)) / 2);
+  close(m.fwt, (0.1 - 0.1 + (0.2 - 0.1)) / 2);
+  assert.deepEqual(m.forgetting.map((f) => Number(f.toFixed(12))), [0.3, 0.1]);
+  assert.deepEqual(m.gains[2]!.map((g) => Number(g.toFixed(12))), [-0.3, 0.6, 0.8]);
+  // Bits per byte: base 2.0 on e-mails, 5.0 on code; adapted 2.5 and 3.0. Forgetting 0.5 bits, BWT −0.5,
+  // the gain on code +2.0 bits, on e-mails −0.5.
+  const bpb = continualMetrics([[2, 5], [2.5, 3]], { higherIsBetter: false, randomInit: [8, 8] });
+  close(bpb.acc, 2.75);
+  close(bpb.bwt, -0.5);
+  close(bpb.fwt, -5 + 8);
+  close(bpb.forgetting[0]!, 0.5);
+  close(bpb.gains[1]![0]!, -0.5);
+  close(bpb.gains[1]![1]!, 2);
+});

@@ -1,0 +1,39 @@
+// ModelRef (protobuf) → the plain model source the libs open, and the resolver that turns a trainer run
+// into its checkpoint artifact through the trainer's generated client.
+import { commonV1, trainerV1 } from '@floe/contracts';
+import { call, createClient } from './client.js';
+import { fromPeerError } from './errors.js';
+
+export const ARCHITECTURES = {
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM]: 'transformer-lm',
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM]: 'mamba-lm',
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5]: 'lenet5',
+  [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP]: 'mlp',
+} as Record<number, 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'>;
+
+export type PlainModelSource =
+  | { kind: 'builtin'; architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number }
+  | { kind: 'artifact'; artifactId: string }
+  | { kind: 'run'; runId: string; step: number };
+
+/** A validated ModelRef (checkModelRef) as a plain source. */
+export function modelSource(ref: commonV1.ModelRef): PlainModelSource {
+  const s = ref.source!;
+  if (s.$case === 'builtin') return { kind: 'builtin', architecture: ARCHITECTURES[s.value.architecture]!, size: s.value.size, seed: Number(s.value.seed) };
+  if (s.$case === 'run') return { kind: 'run', runId: s.value.runId, step: Number(s.value.step) };
+  return { kind: 'artifact', artifactId: s.value };
+}
+
+/** Resolves a run (and step; 0 = latest) to its checkpoint artifact by asking the trainer at `address()`. */
+export function trainerRunResolver(address: () => string, field = 'model.run'): (runId: string, step: number) => Promise<string> {
+  return async (runId, step) => {
+    const client = createClient(trainerV1.TrainerServiceClient, address());
+    try {
+      return (await call(client.exportModel.bind(client), { runId, step })).artifact!.artifactId;
+    } catch (err) {
+      throw fromPeerError(err, field);
+    } finally {
+      client.close();
+    }
+  };
+}

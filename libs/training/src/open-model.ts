@@ -1,0 +1,43 @@
+// A model from wherever a request says it lives: a builtin freshly initialised from its seed, a checkpoint
+// artifact in the shared store, or a trainer run's checkpoint (the caller resolves the run to its
+// artifact, through the trainer's client).
+import { FloeError, invalidArgument, notFound } from '@floe/errors';
+import { buildModel, type Architecture, type BlockModel } from '@floe/models';
+import type { ArtifactStore } from '@floe/store';
+import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
+
+export type ModelSource =
+  | { kind: 'builtin'; architecture: Architecture; size: string; seed: number }
+  | { kind: 'artifact'; artifactId: string }
+  | { kind: 'run'; runId: string; step: number };
+
+export type RunResolver = (runId: string, step: number) => Promise<string>;
+
+async function artifactOf(field: string, source: Exclude<ModelSource, { kind: 'builtin' }>, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<string> {
+  const id = source.kind === 'run' ? await resolveRun(source.runId, source.step) : source.artifactId;
+  const artifact = await artifacts.get(id);
+  if (!artifact) throw notFound('artifact', id);
+  if (artifact.manifest.kind !== 'checkpoint') throw invalidArgument(`${field}.artifact_id`, `artifact ${id} is a ${artifact.manifest.kind}, not a model checkpoint`);
+  return id;
+}
+
+/** The model, every block trainable (what trains is the caller's decision). */
+export async function openModel(field: string, source: ModelSource, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<BlockModel> {
+  if (source.kind === 'builtin') {
+    try {
+      return buildModel(source.architecture, source.size, source.seed);
+    } catch (err) {
+      throw new FloeError('not_found', `${field}.builtin: ${(err as Error).message}`);
+    }
+  }
+  const model = (await loadCheckpoint(artifacts, await artifactOf(field, source, artifacts, resolveRun))).model;
+  model.setTrainable(() => true);
+  return model;
+}
+
+/** The same architecture freshly initialised from its seed: the "random init" baseline of a model. */
+export async function openInitialModel(field: string, source: ModelSource, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<BlockModel> {
+  if (source.kind === 'builtin') return openModel(field, source, artifacts, resolveRun);
+  const { spec } = (await readCheckpointMeta(artifacts, await artifactOf(field, source, artifacts, resolveRun))).model;
+  return buildModel(spec.architecture, spec.size, spec.seed, spec.config);
+}
