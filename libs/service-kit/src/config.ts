@@ -10,6 +10,8 @@ export interface FloeConfig {
   home: string;
   /** Folders that `file:` dataset references may read from. */
   dataRoots: string[];
+  /** Folder of user evaluation suites. */
+  suitesDir: string;
   /** Services this process hosts. */
   services: string[];
   /** Log level: debug, info, warn, error. */
@@ -40,6 +42,7 @@ export const CONFIG_VARIABLES = [
   ['FLOE_HOME', './.floe', 'root of the SQLite metadata database and the artifact store'],
   ['FLOE_DATA_ROOTS', '$FLOE_HOME/data', 'folders (":"-separated) that file: dataset references may read; anything else is PERMISSION_DENIED'],
   ['FLOE_SERVICES', 'all five', 'comma-separated services this process hosts'],
+  ['FLOE_SUITES_DIR', '$FLOE_HOME/suites', 'folder of user evaluation suites (*.yaml) besides the builtin ones'],
   ['FLOE_LOG_LEVEL', 'info', 'debug, info, warn or error (JSON lines on stderr)'],
   ['FLOE_MAX_MESSAGE_BYTES', '16777216', 'largest gRPC message accepted or sent'],
   ['FLOE_MAX_CONCURRENT_STREAMS', '100', 'concurrent streams per HTTP/2 connection'],
@@ -98,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     address: address(env),
     home,
     dataRoots: roots.map((r) => resolve(r)),
+    suitesDir: resolve(env.FLOE_SUITES_DIR || resolve(home, 'suites')),
     services,
     logLevel,
     maxMessageBytes: int(env, 'FLOE_MAX_MESSAGE_BYTES', 16 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -77,8 +77,9 @@ export class ExampleSource implements BatchSource {
     this.unitsPerBatch = batchSize;
   }
 
-  next(): Batch {
-    const idx = this.batcher.next(this.batchSize);
+  /** The next `size` examples (default the batch size); evaluation asks for a short last batch. */
+  next(size = this.batchSize): Batch {
+    const idx = this.batcher.next(size);
     const d = this.data;
     if (d.kind === 'image') {
       const px = d.height * d.width * d.channels;

@@ -190,8 +190,30 @@ export interface ForgettingReport {
   fwt: number;
   /** Forgetting per suite. */
   forgetting: { [key: string]: number };
-  /** Gain of each stage over the base, per suite: rows are stages, columns suites. */
-  gains?: Matrix | undefined;
+  /**
+   * Gain of each stage over the base, per suite: rows are stages, columns suites. Positive is better
+   * (for a lower-is-better metric such as bits per byte, gain = base − stage).
+   */
+  gains?:
+    | Matrix
+    | undefined;
+  /** Bootstrap standard error of each gain, paired over the same examples (stages × suites). */
+  gainsStderr?:
+    | Matrix
+    | undefined;
+  /** Bootstrap standard error of each entry of r_matrix. */
+  rStderr?:
+    | Matrix
+    | undefined;
+  /** The metric compared. */
+  metric: string;
+  /**
+   * Whether larger values of the metric are better; BWT, FWT and gains are oriented so that positive
+   * is better either way, and forgetting is in the metric's units with positive meaning lost.
+   */
+  higherIsBetter: boolean;
+  /** Score of each suite's model architecture freshly initialised (the b_j of FWT). */
+  randomInit: number[];
 }
 
 export interface ForgettingReport_ForgettingEntry {
@@ -1131,7 +1153,19 @@ export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
 };
 
 function createBaseForgettingReport(): ForgettingReport {
-  return { rMatrix: undefined, acc: 0, bwt: 0, fwt: 0, forgetting: {}, gains: undefined };
+  return {
+    rMatrix: undefined,
+    acc: 0,
+    bwt: 0,
+    fwt: 0,
+    forgetting: {},
+    gains: undefined,
+    gainsStderr: undefined,
+    rStderr: undefined,
+    metric: "",
+    higherIsBetter: false,
+    randomInit: [],
+  };
 }
 
 export const ForgettingReport: MessageFns<ForgettingReport> = {
@@ -1153,6 +1187,25 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
     });
     if (message.gains !== undefined) {
       Matrix.encode(message.gains, writer.uint32(50).fork()).join();
+    }
+    if (message.gainsStderr !== undefined) {
+      Matrix.encode(message.gainsStderr, writer.uint32(58).fork()).join();
+    }
+    if (message.rStderr !== undefined) {
+      Matrix.encode(message.rStderr, writer.uint32(66).fork()).join();
+    }
+    if (message.metric !== "") {
+      writer.uint32(74).string(message.metric);
+    }
+    if (message.higherIsBetter !== false) {
+      writer.uint32(80).bool(message.higherIsBetter);
+    }
+    if (message.randomInit.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.randomInit) {
+        writer.double(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -1221,6 +1274,56 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
             message.gains = Matrix.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.gainsStderr = Matrix.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.rStderr = Matrix.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.metric = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.higherIsBetter = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag === 89) {
+              message.randomInit.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.randomInit.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1258,6 +1361,27 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
         )
         : {},
       gains: isSet(object.gains) ? Matrix.fromJSON(object.gains) : undefined,
+      gainsStderr: isSet(object.gainsStderr)
+        ? Matrix.fromJSON(object.gainsStderr)
+        : isSet(object.gains_stderr)
+        ? Matrix.fromJSON(object.gains_stderr)
+        : undefined,
+      rStderr: isSet(object.rStderr)
+        ? Matrix.fromJSON(object.rStderr)
+        : isSet(object.r_stderr)
+        ? Matrix.fromJSON(object.r_stderr)
+        : undefined,
+      metric: isSet(object.metric) ? globalThis.String(object.metric) : "",
+      higherIsBetter: isSet(object.higherIsBetter)
+        ? globalThis.Boolean(object.higherIsBetter)
+        : isSet(object.higher_is_better)
+        ? globalThis.Boolean(object.higher_is_better)
+        : false,
+      randomInit: globalThis.Array.isArray(object?.randomInit)
+        ? object.randomInit.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.random_init)
+        ? object.random_init.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -1287,6 +1411,21 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
     if (message.gains !== undefined) {
       obj.gains = Matrix.toJSON(message.gains);
     }
+    if (message.gainsStderr !== undefined) {
+      obj.gainsStderr = Matrix.toJSON(message.gainsStderr);
+    }
+    if (message.rStderr !== undefined) {
+      obj.rStderr = Matrix.toJSON(message.rStderr);
+    }
+    if (message.metric !== "") {
+      obj.metric = message.metric;
+    }
+    if (message.higherIsBetter !== false) {
+      obj.higherIsBetter = message.higherIsBetter;
+    }
+    if (message.randomInit?.length) {
+      obj.randomInit = message.randomInit.map((e) => floatToJson(e));
+    }
     return obj;
   },
 
@@ -1313,6 +1452,15 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
     message.gains = (object.gains !== undefined && object.gains !== null)
       ? Matrix.fromPartial(object.gains)
       : undefined;
+    message.gainsStderr = (object.gainsStderr !== undefined && object.gainsStderr !== null)
+      ? Matrix.fromPartial(object.gainsStderr)
+      : undefined;
+    message.rStderr = (object.rStderr !== undefined && object.rStderr !== null)
+      ? Matrix.fromPartial(object.rStderr)
+      : undefined;
+    message.metric = object.metric ?? "";
+    message.higherIsBetter = object.higherIsBetter ?? false;
+    message.randomInit = object.randomInit?.map((e) => e) || [];
     return message;
   },
 };

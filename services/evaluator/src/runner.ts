@@ -1,0 +1,88 @@
+// One model on one suite: the per-example values behind each metric (per-sequence bits per byte, per-
+// example correctness and log loss, per-example squared error) and the metrics with bootstrap errors.
+import * as tf from '@tensorflow/tfjs';
+import type { Dataset, TextDataset } from '@floe/data';
+import type { BlockModel } from '@floe/models';
+import { ExampleSource, LmSource } from '@floe/training';
+import { classificationMetrics, languageModelMetrics, regressionMetrics, type MetricValue } from '@floe/metrics';
+import type { SuiteDef } from './suites.js';
+
+export interface SuiteOutcome {
+  metrics: MetricValue[];
+  /** Per-example values of the metrics that are means of them (for paired comparisons). */
+  perExample: Record<string, Float64Array>;
+  count: number;
+}
+
+/** Per-sequence mean cross-entropy (nats per byte) of a language model. */
+function sequenceNats(model: BlockModel, x: tf.Tensor, y: tf.Tensor): Float64Array {
+  // The tidy returns the tensor, not its values: tidy walks what it returns.
+  const perSequence = tf.tidy(() => {
+    const logits = model.forward(x, { training: false });
+    const logp = tf.logSoftmax(logits);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(y as tf.Tensor2D, logits.shape.at(-1)!)), -1);
+    return tf.neg(tf.mean(picked, -1));
+  });
+  const values = Float64Array.from(perSequence.dataSync());
+  perSequence.dispose();
+  return values;
+}
+
+export async function evaluateSuite(model: BlockModel, suite: SuiteDef, data: Dataset, opts: { bootstrap: number; seed: number; onBatch?: (done: number, total: number) => Promise<void> }): Promise<SuiteOutcome> {
+  if (suite.task === 'language-model') {
+    const n = suite.samples || 256;
+    const context = Number(model.spec.config.context ?? suite.sequenceLength);
+    // The same seeded windows for every model: comparisons are paired.
+    const source = new LmSource(data as TextDataset, suite.batchSize, Math.min(suite.sequenceLength, context), opts.seed);
+    const nats = new Float64Array(n);
+    const batches = Math.ceil(n / suite.batchSize);
+    for (let b = 0; b < batches; b++) {
+      const batch = source.next();
+      const v = sequenceNats(model, batch.x, batch.y);
+      tf.dispose([batch.x, batch.y]);
+      nats.set(v.subarray(0, Math.min(v.length, n - b * suite.batchSize)), b * suite.batchSize);
+      await opts.onBatch?.(b + 1, batches);
+    }
+    return { metrics: languageModelMetrics(nats, suite.metrics, opts.bootstrap, opts.seed), perExample: { bits_per_byte: nats.map((x) => x / Math.LN2) }, count: n };
+  }
+  const d = data as Exclude<Dataset, TextDataset>;
+  const available = d.kind === 'image' ? d.labels.length : d.rows;
+  const n = suite.samples ? Math.min(suite.samples, available) : available;
+  const source = new ExampleSource(d, suite.batchSize, opts.seed);
+  const batches = Math.ceil(n / suite.batchSize);
+  if (suite.task === 'classification') {
+    let k = 0;
+    const probs: number[] = [];
+    const labels: number[] = [];
+    for (let b = 0; b < batches; b++) {
+      const batch = source.next(Math.min(suite.batchSize, n - b * suite.batchSize));
+      const p = tf.tidy(() => tf.softmax(model.forward(batch.x, { training: false })));
+      k = p.shape[1]!;
+      probs.push(...p.dataSync());
+      labels.push(...batch.y.dataSync());
+      tf.dispose([p, batch.x, batch.y]);
+      await opts.onBatch?.(b + 1, batches);
+    }
+    const P = Float64Array.from(probs);
+    const metrics = classificationMetrics(P, labels, k, suite.metrics, opts.bootstrap, opts.seed);
+    const correct = new Float64Array(labels.length);
+    const nll = new Float64Array(labels.length);
+    labels.forEach((l, i) => {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (P[i * k + j]! > P[i * k + best]!) best = j;
+      correct[i] = best === l ? 1 : 0;
+      nll[i] = -Math.log(Math.max(P[i * k + l]!, 1e-12));
+    });
+    return { metrics, perExample: { accuracy: correct, loss: nll }, count: labels.length };
+  }
+  const se: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const batch = source.next(Math.min(suite.batchSize, n - b * suite.batchSize));
+    const per = tf.tidy(() => tf.mean(tf.square(tf.sub(model.forward(batch.x, { training: false }), batch.y)), -1));
+    se.push(...per.dataSync());
+    tf.dispose([per, batch.x, batch.y]);
+    await opts.onBatch?.(b + 1, batches);
+  }
+  const errors = Float64Array.from(se);
+  return { metrics: regressionMetrics(errors, suite.metrics, opts.bootstrap, opts.seed), perExample: { mse: errors }, count: errors.length };
+}
