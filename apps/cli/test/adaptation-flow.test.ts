@@ -70,3 +70,34 @@ test('a language model trained on e-mails: code gets a plan that expands, held-o
   assert.ok(heldOut.drift!.overallPsi < 0.1, `held-out PSI ${heldOut.drift!.overallPsi}`);
   assert.equal(heldOut.plan!.expansions.length, 0);
 });
+
+test('ADE without a plan: the trainer asks the data-profiler and trains by the whole plan', { timeout: 300_000 }, async () => {
+  const base = trainerV1.RunSpec.fromPartial({
+    baseModel: { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 2 } } },
+    dataset: { uri: 'builtin:spam-assassin' },
+    strategy: trainerV1.Strategy.STRATEGY_FULL,
+    batchSize: 8,
+    sequenceLength: 64,
+    budgetSteps: 40,
+    seed: 2,
+  });
+  const pre = await call(trainer.startRun.bind(trainer), { requestId: '', spec: base });
+  await collect(trainer.watchRun({ runId: pre.run!.runId, fromStep: 0 }));
+  const ade = trainerV1.RunSpec.fromPartial({
+    ...base,
+    baseModel: { source: { $case: 'run', value: { runId: pre.run!.runId, step: 0 } } },
+    dataset: { uri: 'builtin:typescript-lib' },
+    strategy: trainerV1.Strategy.STRATEGY_ADE,
+    mixture: { replayDataset: { uri: 'builtin:spam-assassin' }, replayFraction: 0 },
+    budgetSteps: 5,
+  });
+  const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec: ade });
+  const plan = run!.spec!.plan!;
+  assert.ok(plan.expansions.length >= 1, 'code against e-mails: the plan expands');
+  assert.equal(run!.spec!.mixture!.replayFraction, plan.replayFraction, 'the plan\'s replay fraction applies');
+  assert.equal(run!.spec!.optimizer!.learningRate, plan.learningRate, 'and its learning rate');
+  const done = (await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }))).at(-1)!.event!.value as trainerV1.Run;
+  assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED);
+  assert.ok(done.trainableParams < done.totalParams, 'the plan freezes some blocks');
+  await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: '', spec: { ...ade, mixture: undefined } }), grpc.status.INVALID_ARGUMENT, 'spec.mixture.replay_dataset');
+});

@@ -2,7 +2,7 @@
 // a concurrency limit with a queue, live events for WatchRun, and INTERRUPTED for runs a dead server left.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { commonV1, trainerV1 } from '@floe/contracts';
+import { commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
 import { ARCHITECTURES, type Logger } from '@floe/service-kit';
 import type { MetadataStore } from '@floe/store';
@@ -31,6 +31,8 @@ type Base = { kind: 'builtin'; arch: Architecture; size: string; seed: number } 
 
 export interface RunManagerOptions {
   store: MetadataStore;
+  /** Asks the data-profiler for an adaptation plan (ADE runs that bring none). */
+  profiler?: (req: dataProfilerV1.PlanAdaptationRequest) => Promise<dataProfilerV1.AdaptationPlanResult>;
   artifacts: ArtifactStore;
   artifactsDir: string;
   dataRoots: string[];
@@ -96,7 +98,7 @@ export class RunManager {
       return { kind: 'expand', freeze: [], expandAfter: spec.expansion?.afterBlockIds ?? [], expandCount: spec.expansion?.count ?? 0, tune: [] };
     }
     if (spec.strategy === T.STRATEGY_ADE) {
-      if (!spec.plan) throw invalidArgument('spec.plan', 'ADE needs a plan (fetching one from the data-profiler is not built yet)');
+      if (!spec.plan) throw invalidArgument('spec.plan', 'ADE needs a plan');
       known('spec.plan.freeze_block_ids', spec.plan.freezeBlockIds);
       known('spec.plan.tune_block_ids', spec.plan.tuneBlockIds);
       spec.plan.expansions.forEach((e, i) => known(`spec.plan.expansions[${i}].after_block_id`, [e.afterBlockId]));
@@ -139,12 +141,33 @@ export class RunManager {
     return { kind: 'checkpoint', artifactId, blocks: checkpointBlockIds(meta, blockIdsOf(meta.model.spec.architecture, meta.model.spec.size, meta.model.spec.config)) };
   }
 
-  async start(spec: trainerV1.RunSpec, requestId: string): Promise<trainerV1.Run> {
+  /**
+   * ADE without a plan: ask the data-profiler (through its client) for one, from the base model, the new
+   * data and the reference (old-domain) data named as the replay dataset. The whole plan applies: its
+   * blocks, its replay fraction and its learning rate replace the request's; the run records the plan.
+   */
+  private async withFetchedPlan(spec: trainerV1.RunSpec): Promise<trainerV1.RunSpec> {
+    const reference = spec.mixture?.replayDataset;
+    if (!reference?.uri) throw invalidArgument('spec.mixture.replay_dataset', 'ADE without a plan asks the data-profiler for one, which needs the reference (old-domain) data here');
+    if (!this.o.profiler) throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
+    const result = await this.o.profiler({ model: spec.baseModel, dataset: spec.dataset, reference, maxExpansions: 0, seed: spec.seed });
+    const plan = result.plan!;
+    return {
+      ...spec,
+      plan,
+      mixture: plan.replayFraction > 0 ? { replayDataset: plan.replayDataset ?? reference, replayFraction: plan.replayFraction } : { replayDataset: reference, replayFraction: 0 },
+      optimizer: { ...(spec.optimizer ?? trainerV1.OptimizerConfig.fromPartial({})), learningRate: plan.learningRate || spec.optimizer?.learningRate || 0 },
+    };
+  }
+
+  async start(request: trainerV1.RunSpec, requestId: string): Promise<trainerV1.Run> {
     if (requestId) {
       const existing = this.o.store.findByRequestId<unknown>(RUN, requestId);
       if (existing) return trainerV1.Run.fromJSON(existing.body);
     }
-    const base = await this.resolveBase(spec);
+    const base = await this.resolveBase(request);
+    let spec = request;
+    if (spec.strategy === trainerV1.Strategy.STRATEGY_ADE && !spec.plan) spec = await this.withFetchedPlan(spec);
     this.strategyOf(spec, RunManager.blocksOfBase(base));
     this.checkDataset('spec.dataset.uri', spec.dataset!.uri);
     if (spec.validationDataset?.uri) this.checkDataset('spec.validation_dataset.uri', spec.validationDataset.uri);

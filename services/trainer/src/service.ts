@@ -1,14 +1,17 @@
 // TrainerService handlers: validate, read and write the run store, map to the contract. Runs themselves
 // (workers, durability, spans) live in run-manager.ts.
-import { SERVICE_NAMES, commonV1, trainerV1 } from '@floe/contracts';
-import { failedPrecondition, notFound, unimplemented } from '@floe/errors';
+import { SERVICE_NAMES, commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
+import { FloeError, failedPrecondition, notFound, unimplemented } from '@floe/errors';
 import {
   Validator,
   checkDatasetRef,
   checkModelRef,
   checkPage,
   checkPlan,
+  collect,
+  createClient,
   decodePageToken,
+  fromPeerError,
   defineService,
   encodePageToken,
   pageSize,
@@ -80,7 +83,20 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
   const dirs = floeDirs(opts.config.home);
   const store = opts.store ?? new SqliteMetadataStore(dirs.database('trainer'));
   const artifacts = new LocalArtifactStore(dirs.artifacts);
-  const runs = new RunManager({ store, artifacts, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
+  let selfAddress = opts.config.address;
+  const profiler = async (req: dataProfilerV1.PlanAdaptationRequest): Promise<dataProfilerV1.AdaptationPlanResult> => {
+    const client = createClient(dataProfilerV1.DataProfilerServiceClient, opts.config.peers.dataProfiler ?? selfAddress);
+    try {
+      const last = (await collect(client.planAdaptation(req))).at(-1)?.event;
+      if (last?.$case !== 'result') throw new FloeError('unavailable', 'spec.plan: the data-profiler ended its stream without a plan');
+      return last.value;
+    } catch (err) {
+      throw err instanceof FloeError ? err : fromPeerError(err, 'spec.plan (from the data-profiler)');
+    } finally {
+      client.close();
+    }
+  };
+  const runs = new RunManager({ store, artifacts, profiler, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
@@ -194,6 +210,7 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
       log: opts.log,
       onShutdown: () => runs.pauseAll(opts.config.shutdownGraceMs),
       onClose: () => store.close(),
+      onListening: (address) => (selfAddress = address),
     },
   );
 }
