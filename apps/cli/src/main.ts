@@ -5,8 +5,9 @@ import { up } from './commands/up.js';
 import { health } from './commands/health.js';
 import { train } from './commands/train.js';
 import { drift, plan, profile } from './commands/profile.js';
+import { evaluate } from './commands/eval.js';
 
-const COMMANDS: Command[] = [up, health, train, profile, drift, plan];
+const COMMANDS: Command[] = [up, health, train, profile, drift, plan, evaluate];
 
 function usage(): string {
   return [

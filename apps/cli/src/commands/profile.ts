@@ -1,9 +1,9 @@
 // floe profile | drift | plan — the data-profiler from a terminal: a progress bar on stderr, the result on
 // stdout (one JSON object with --json).
-import type * as grpc from '@grpc/grpc-js';
 import { commonV1, dataProfilerV1 as dp } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
-import { ARCH, bar, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { follow } from '../progress.js';
 
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 
@@ -26,28 +26,6 @@ export function modelRef(arg: string): commonV1.ModelRef {
   const m = /^([a-z0-9-]+)\/([a-z0-9-]+)(?::(\d+))?$/.exec(arg);
   if (!m || !(m[1]! in ARCH)) throw new Error(`--model: expected run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`);
   return { source: { $case: 'builtin', value: { architecture: ARCH[m[1]!]!, size: m[2]!, seed: Number(m[3] ?? 0) } } };
-}
-
-/** Reads a progress stream to its result, drawing a bar on stderr unless --json. */
-function follow<T>(stream: grpc.ClientReadableStream<{ event?: { $case: string; value: unknown } }>, resultCase: string, json: boolean): Promise<T> {
-  return new Promise((resolve, reject) => {
-    let result: T | undefined;
-    stream.on('data', (m: { event?: { $case: string; value: unknown } }) => {
-      if (m.event?.$case === 'progress') {
-        const p = m.event.value as commonV1.Progress;
-        if (!json) process.stderr.write(`\r${bar(p.fraction, 1)} ${(100 * p.fraction).toFixed(0).padStart(3)}% ${p.phase}: ${p.message}`.padEnd(100));
-      } else if (m.event?.$case === resultCase) {
-        result = m.event.value as T;
-        if (!json) process.stderr.write(`\r${bar(1, 1)} 100% done`.padEnd(100));
-      }
-    });
-    stream.on('error', reject);
-    stream.on('end', () => {
-      if (!json) process.stderr.write('\n');
-      if (result) resolve(result);
-      else reject(new Error('the stream ended without a result'));
-    });
-  });
 }
 
 async function withClient(args: ParsedArgs, name: string, fn: (c: dp.DataProfilerServiceClient) => Promise<void>): Promise<number> {

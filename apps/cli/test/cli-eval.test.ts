@@ -1,0 +1,58 @@
+// `floe eval suites | run | compare | double-descent` against a real server, as a user runs them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { FloeServer } from '@floe/service-kit';
+import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createEvaluatorService } from '@floe/evaluator';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const home = tempDir();
+let server: FloeServer;
+
+before(async () => {
+  const config = testConfig(home.path);
+  server = await startTestServer([createEvaluatorService({ config, log: quietLog, backend: 'wasm' })], config);
+});
+
+after(async () => {
+  await server.shutdown();
+  home.remove();
+});
+
+const floe = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['apps/cli/bin/floe.js', ...args, '--address', server.address], { cwd: root });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
+
+test('floe eval suites | run | compare | double-descent, with --json', { timeout: 180_000 }, async () => {
+  const suites = JSON.parse((await floe('eval', 'suites', '--json')).stdout) as { name: string }[];
+  assert.ok(suites.some((s) => s.name === 'spam-assassin'));
+  const table = await floe('eval', 'suites');
+  assert.match(table.stdout, /^mnist\s+classification/m);
+
+  const run = await floe('eval', 'run', '--model', 'lenet5/small:1', '--suites', 'iris', '--json');
+  assert.equal(run.code, 1, 'a vision model on a tabular suite is refused');
+  assert.match(run.stderr, /classification|tabular|image|model/);
+  const mlp = JSON.parse((await floe('eval', 'run', '--model', 'mlp/tiny:1', '--suites', 'iris', '--json')).stdout) as { results: { metrics: { name: string; value: number; stderr: number }[] }[] };
+  const acc = mlp.results[0]!.metrics.find((m) => m.name === 'accuracy')!;
+  assert.ok(acc.value >= 0 && acc.value <= 1 && acc.stderr >= 0);
+
+  const compared = await floe('eval', 'compare', '--stages', 'mlp/tiny:1,mlp/tiny:2', '--suites', 'iris,penguins', '--metric', 'accuracy');
+  assert.equal(compared.code, 0, compared.stderr);
+  assert.match(compared.stdout, /ACC .* BWT .* FWT/);
+
+  const file = join(home.path, 'curve.csv');
+  writeFileSync(file, 'x,y\n' + Array.from({ length: 120 }, (_, x) => `${x},${0.5 + Math.exp(-x / 10) + 0.3 * Math.exp(-(((x - 60) / 8) ** 2)) - 0.2 / (1 + Math.exp(-(x - 80) / 5))}`).join('\n'));
+  const dd = JSON.parse((await floe('eval', 'double-descent', '--file', file, '--json')).stdout) as { hasDoubleDescent: boolean; t2: number };
+  assert.equal(dd.hasDoubleDescent, true);
+  assert.ok(Math.abs(dd.t2 - 60) <= 4);
+});
