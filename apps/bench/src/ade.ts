@@ -11,6 +11,7 @@
 //      domain): bits per byte, the old-domain increase (forgetting) with its paired bootstrap error.
 // State lives in $FLOE_BENCH_HOME (default .floe/bench-ade), so the pre-trained model survives reruns.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { scatterSvg } from './plot.js';
 import { join, resolve } from 'node:path';
 import { commonV1, dataProfilerV1, evaluatorV1, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient, createLogger, loadConfig, startServer } from '@floe/service-kit';
@@ -173,7 +174,19 @@ try {
     log(`${name.padEnd(12)} ${r.new_bpb!.toFixed(3).padStart(8)} ${`${((r.new_bpb! / full.new_bpb! - 1) * 100).toFixed(1)}%`.padStart(8)} ${r.old_bpb!.toFixed(3).padStart(8)} ${`+${r.old_bpb_increase!.toFixed(3)}`.padStart(11)} ${r.old_bpb_increase_stderr!.toFixed(3).padStart(7)} ${(r.old_bpb_increase! / full.old_bpb_increase!).toFixed(2).padStart(7)} ${String(r.trainable_params).padStart(10)} ${r.wall_s!.toFixed(0).padStart(7)}`);
   }
   log(`ADE forgetting ${result.ade_forgetting_ratio}× FULL's (target ≤ 0.3); new-domain bits/byte ${(result.ade_new_bpb_vs_full * 100).toFixed(1)}% from FULL's (target within 5 %)`);
-  if (json) console.log(JSON.stringify(result));
+  // The trade-off at a glance: forgetting against what was learned, one point per strategy.
+  const plot = join(home, 'ade.svg');
+  writeFileSync(
+    plot,
+    scatterSvg({
+      title: `Continued training on code after e-mails: ${ADAPT_STEPS} steps each`,
+      xLabel: 'new-domain bits per byte (code; lower is better)',
+      yLabel: 'forgetting: old-domain bits per byte increase (lower is better)',
+      points: [{ label: 'base', x: result.base.new_bpb, y: 0 }, ...Object.entries(results).map(([label, r]) => ({ label, x: r.new_bpb!, y: r.old_bpb_increase!, error: 2 * r.old_bpb_increase_stderr! }))],
+    }),
+  );
+  log(`plot: ${plot}`);
+  if (json) console.log(JSON.stringify({ ...result, plot }));
 } finally {
   await stop();
 }

@@ -1,6 +1,6 @@
 export { Optimizer, DEFAULT_OPTIMIZER, type OptimizerConfig, type OptimizerKind, type OptimizerState } from './optimizer.js';
 export { learningRateAt, type ScheduleConfig } from './schedule.js';
-export { LmSource, ExampleSource, type BatchSource } from './sources.js';
+export { LmSource, ExampleSource, mismatch, type BatchSource } from './sources.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, checkpointBlockIds, type CheckpointMeta } from './checkpoint.js';
 export { runTrainingWorker, type WorkerJob, type WorkerMessage } from './worker.js';

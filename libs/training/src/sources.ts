@@ -2,7 +2,7 @@
 // checkpoint, so a resumed run sees exactly the batches it would have seen.
 import * as tf from '@tensorflow/tfjs-core';
 import { ExampleBatcher, LmBatcher, byteStream, type BatcherState, type Dataset, type TextDataset } from '@floe/data';
-import type { Batch } from '@floe/models';
+import type { Batch, BlockModel } from '@floe/models';
 
 export interface BatchSource {
   next(): Batch;
@@ -114,4 +114,19 @@ export class ExampleSource implements BatchSource {
   setState(state: unknown): void {
     this.batcher.setState(state as ReturnType<ExampleBatcher['getState']>);
   }
+}
+
+/** Why `model` cannot read `data`, or undefined when it can (checked before any tensor is built). */
+export function mismatch(model: BlockModel, data: Dataset): string | undefined {
+  const c = model.spec.config;
+  if (model.task === 'language-model') return data.kind === 'text' ? undefined : `a language model reads text, not ${data.kind} data`;
+  if (data.kind === 'text') return `a ${model.spec.architecture} model does not read text`;
+  if (model.spec.architecture === 'lenet5') {
+    if (data.kind !== 'image') return `lenet5 reads images, not ${data.kind} data`;
+    if (data.height !== c.inputSize || data.width !== c.inputSize || data.channels !== c.inChannels) return `lenet5/${model.spec.size} reads ${c.inputSize}×${c.inputSize}×${c.inChannels} images, not ${data.height}×${data.width}×${data.channels}`;
+    return undefined;
+  }
+  if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
+  if (c.inputs !== undefined && data.features.length !== c.inputs) return `${model.spec.architecture}/${model.spec.size} reads ${c.inputs} features; the data has ${data.features.length}`;
+  return undefined;
 }

@@ -7,7 +7,7 @@ import { checkDatasetRef, checkModelRef, datasetSplit, defineService, modelSourc
 import { openDataset, type Dataset, type TextDataset } from '@floe/data';
 import { initBackend } from '@floe/ml-runtime';
 import { LocalArtifactStore, floeDirs } from '@floe/store';
-import { ExampleSource, LmSource, openModel } from '@floe/training';
+import { ExampleSource, LmSource, mismatch, openModel } from '@floe/training';
 import type { Batch, BlockModel } from '@floe/models';
 import { TextProfiler, compareDatasets, profileImages, profileTabular, DEFAULT_THRESHOLDS, type DriftThresholds } from '@floe/profiling';
 import { meanLoss, planAdaptation, scoreBlocks, type Scores } from '@floe/adaptation';
@@ -57,8 +57,8 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
 
   /** Calibration batches of `data` for `model`: byte sequences for language models, examples otherwise. */
   const batchesOf = (field: string, model: BlockModel, data: Dataset, n: number, batchSize: number, seqLen: number, seed: number): Batch[] => {
-    if (model.task === 'language-model' && data.kind !== 'text') throw invalidArgument(field, `the model is a language model; ${data.kind} data cannot score it`);
-    if (model.task !== 'language-model' && data.kind === 'text') throw invalidArgument(field, `the model is a ${model.task} model; text data cannot score it`);
+    const why = mismatch(model, data);
+    if (why) throw invalidArgument(field, `cannot score the model: ${why}`);
     const context = Number(model.spec.config.context ?? 128);
     const source = data.kind === 'text' ? new LmSource(data as TextDataset, batchSize, Math.min(seqLen, context), seed) : new ExampleSource(data, batchSize, seed);
     return Array.from({ length: n }, () => source.next());

@@ -23,7 +23,7 @@ import { openDataset, type Dataset } from '@floe/data';
 import { initBackend } from '@floe/ml-runtime';
 import type { BlockModel } from '@floe/models';
 import { LocalArtifactStore, floeDirs } from '@floe/store';
-import { openInitialModel, openModel } from '@floe/training';
+import { mismatch, openInitialModel, openModel } from '@floe/training';
 import { bootstrapStderr, continualMetrics, detectDoubleDescent, LOWER_IS_BETTER, meanAt } from '@floe/metrics';
 import { Attr, SpanName } from '@floe/telemetry';
 import { trace } from '@opentelemetry/api';
@@ -81,6 +81,8 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
     for (const [i, suite] of list.entries()) {
       if (model.task !== suite.task) throw invalidArgument(field, `is a ${model.task} model; suite ${suite.name} is a ${suite.task} task`);
       const data = dataOf(suite);
+      const why = mismatch(model, data);
+      if (why) throw invalidArgument(field, `cannot be evaluated on suite ${suite.name}: ${why}`);
       const tracer = trace.getTracer('floe').startSpan(SpanName.evaluate, { attributes: { [Attr.dataset]: suite.dataset, 'floe.suite': suite.name } });
       try {
         out.push(
