@@ -82,7 +82,7 @@ test('ADE without a plan: the trainer asks the data-profiler and trains by the w
     seed: 2,
   });
   const pre = await call(trainer.startRun.bind(trainer), { requestId: '', spec: base });
-  await collect(trainer.watchRun({ runId: pre.run!.runId, fromStep: 0 }));
+  const preRun = (await collect(trainer.watchRun({ runId: pre.run!.runId, fromStep: 0 }))).at(-1)!.event!.value as trainerV1.Run;
   const ade = trainerV1.RunSpec.fromPartial({
     ...base,
     baseModel: { source: { $case: 'run', value: { runId: pre.run!.runId, step: 0 } } },
@@ -98,6 +98,8 @@ test('ADE without a plan: the trainer asks the data-profiler and trains by the w
   assert.equal(run!.spec!.optimizer!.learningRate, plan.learningRate, 'and its learning rate');
   const done = (await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }))).at(-1)!.event!.value as trainerV1.Run;
   assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED);
-  assert.ok(done.trainableParams < done.totalParams, 'the plan freezes some blocks');
+  assert.ok(done.totalParams > preRun.totalParams, 'the plan\'s expansions were inserted');
+  const frozen = plan.freezeBlockIds.length > 0;
+  assert.equal(done.trainableParams < done.totalParams, frozen, 'frozen blocks, if the plan has any, do not train');
   await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: '', spec: { ...ade, mixture: undefined } }), grpc.status.INVALID_ARGUMENT, 'spec.mixture.replay_dataset');
 });

@@ -47,7 +47,11 @@ const blocks = [block('embedding', 0, false), block('block.0', 0.1), block('bloc
 test('plans: shifted data expands where the angle is largest and replays; stable data expands nothing', () => {
   const shifted = planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 0, newDataUnits: 1e6 });
   assert.deepEqual(shifted.expansions.map((e) => e.afterBlockId), ['block.1', 'block.3']);
-  assert.equal(shifted.replayFraction, 0.25);
+  assert.equal(shifted.replayFraction, 0.1);
+  // Under a shift everything the data moves trains (the expanded originals too); block.0 moves the stream
+  // less than half the median angle and freezes.
+  assert.deepEqual(shifted.tune, ['embedding', 'block.1', 'block.2', 'block.3', 'head']);
+  assert.deepEqual(shifted.freeze, ['block.0']);
   assert.ok(shifted.decisions.every((d) => d.reason.length > 10));
   assert.deepEqual(shifted.decisions.map((d) => d.blockId), blocks.map((b) => b.blockId), 'one decision per block');
   const stable = planAdaptation({ blocks, drift: { verdict: 'stable', psi: 0.01 }, maxExpansions: 0, newDataUnits: 1e6 });

@@ -41,6 +41,13 @@ export interface RunManagerOptions {
   log: Logger;
 }
 
+/** The data mixture of a run: an ADE plan's replay when it has one, else the request's mixture. */
+function replayOf(spec: trainerV1.RunSpec): RunJob['replay'] {
+  const plan = spec.strategy === trainerV1.Strategy.STRATEGY_ADE ? spec.plan : undefined;
+  if (plan && plan.replayFraction > 0 && plan.replayDataset?.uri) return { uri: plan.replayDataset.uri, fraction: plan.replayFraction };
+  return spec.mixture && spec.mixture.replayFraction > 0 ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction } : undefined;
+}
+
 export class RunManager {
   readonly events = new EventEmitter();
   private readonly live = new Map<string, Live>();
@@ -226,7 +233,7 @@ export class RunManager {
       runId: run.runId,
       model: base.kind === 'builtin' ? { architecture: base.arch, size: base.size, seed: base.seed } : { checkpoint: base.artifactId },
       dataset: { uri: spec.dataset!.uri },
-      replay: spec.mixture && spec.mixture.replayFraction > 0 ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction } : undefined,
+      replay: replayOf(spec),
       strategy: this.strategyOf(spec),
       optimizer: {
         kind: kinds[(o?.kind ?? 0) as 1 | 2 | 3] ?? 'adamw',
