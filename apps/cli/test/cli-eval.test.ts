@@ -1,15 +1,13 @@
 // `floe eval suites | run | compare | double-descent` against a real server, as a user runs them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { floeAt } from './fixtures/floe.js';
 import { createEvaluatorService } from '@floe/evaluator';
 
-const root = new URL('../../..', import.meta.url).pathname;
 const home = tempDir();
 let server: FloeServer;
 
@@ -23,15 +21,7 @@ after(async () => {
   home.remove();
 });
 
-const floe = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['apps/cli/bin/floe.js', ...args, '--address', server.address], { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const floe = floeAt(() => server.address);
 
 test('floe eval suites | run | compare | double-descent, with --json', { timeout: 180_000 }, async () => {
   const suites = JSON.parse((await floe('eval', 'suites', '--json')).stdout) as { name: string }[];

@@ -1,13 +1,11 @@
 // The `floe train` commands against a real server, as a user runs them (a child process).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { floeAt } from './fixtures/floe.js';
 import { createTrainerService } from '@floe/trainer';
 
-const root = new URL('../../..', import.meta.url).pathname;
 const home = tempDir();
 let server: FloeServer;
 
@@ -21,15 +19,7 @@ after(async () => {
   home.remove();
 });
 
-const floe = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['apps/cli/bin/floe.js', ...args, '--address', server.address], { cwd: root });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-};
+const floe = floeAt(() => server.address);
 
 test('floe train start --watch, get, list and resume, with --json', { timeout: 120_000 }, async () => {
   const started = await floe('train', 'start', '--dataset', 'builtin:spam-assassin', '--steps', '3', '--batch', '4', '--seq', '32', '--watch', '--json');
