@@ -417,7 +417,10 @@ export interface PlanAdaptationRequest {
   reference?:
     | DatasetRef
     | undefined;
-  /** At most this many expansions; 0 means one per four blocks. */
+  /**
+   * At most this many expansion sites; 0 lets the plan decide (under a shift, one after every block the
+   * new data moves; under moderate drift, one).
+   */
   maxExpansions: number;
   /** Seed; the plan is deterministic for a seed. */
   seed: number;
