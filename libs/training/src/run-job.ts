@@ -38,6 +38,8 @@ export interface RunJob {
   backend: 'auto' | 'native' | 'wasm' | 'cpu';
   artifactsDir: string;
   dataRoots: string[];
+  /** Largest dataset loaded (FLOE_MAX_DATASET_BYTES); default the data lib's. */
+  maxDatasetBytes?: number;
   /** Continue from this checkpoint artifact. */
   resumeFrom?: string;
 }

@@ -40,11 +40,11 @@ try {
   await initBackend(job.backend);
   const store = new LocalArtifactStore(job.artifactsDir);
   const { data, replay, validationData } = await phase('floe.load_data', () => ({
-    data: openDataset({ uri: job.dataset.uri, split: 'train' }, { dataRoots: job.dataRoots }),
-    replay: job.replay && job.replay.fraction > 0 ? openDataset({ uri: job.replay.uri, split: 'train' }, { dataRoots: job.dataRoots }) : undefined,
+    data: openDataset({ uri: job.dataset.uri, split: 'train' }, { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes }),
+    replay: job.replay && job.replay.fraction > 0 ? openDataset({ uri: job.replay.uri, split: 'train' }, { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes }) : undefined,
     // Validation: the same fixed batches at every evaluation (a fresh source with a fixed seed), so the
     // numbers compare across steps and are not part of the run's state.
-    validationData: job.evalEvery > 0 ? openDataset({ uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' }, { dataRoots: job.dataRoots }) : undefined,
+    validationData: job.evalEvery > 0 ? openDataset({ uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' }, { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes }) : undefined,
   }));
   const source: BatchSource =
     data.kind === 'text'

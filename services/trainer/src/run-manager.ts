@@ -36,6 +36,7 @@ export interface RunManagerOptions {
   artifacts: ArtifactStore;
   artifactsDir: string;
   dataRoots: string[];
+  maxDatasetBytes?: number;
   maxConcurrent: number;
   backend?: RunJob['backend'];
   log: Logger;
@@ -255,6 +256,7 @@ export class RunManager {
       backend: this.o.backend ?? ((process.env.FLOE_TF_BACKEND || 'auto') as RunJob['backend']),
       artifactsDir: this.o.artifactsDir,
       dataRoots: this.o.dataRoots,
+      maxDatasetBytes: this.o.maxDatasetBytes,
       // The latest checkpoint, recorded durably, so a restarted server resumes from it too.
       resumeFrom: this.o.store.get<{ checkpoint: string }>('run-checkpoint', run.runId)?.body.checkpoint,
     };

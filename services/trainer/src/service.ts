@@ -96,7 +96,7 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
       client.close();
     }
   };
-  const runs = new RunManager({ store, artifacts, profiler, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
+  const runs = new RunManager({ store, artifacts, profiler, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxDatasetBytes: opts.config.maxDatasetBytes, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
