@@ -9,4 +9,4 @@ export { decodePageToken, encodePageToken, pageSize } from './paging.js';
 export { checkModelRef, checkDatasetRef, checkPlan, checkPage, datasetSplit } from './common-validators.js';
 export { serviceMain, type ServiceFactoryContext, type TelemetryStarter } from './main.js';
 export { withProgress, yieldToEventLoop, type ProgressReport } from './progress.js';
-export { modelSource, trainerRunResolver, ARCHITECTURES, type PlainModelSource } from './model-refs.js';
+export { modelSource, trainerRunResolver, type PlainModelSource } from './model-refs.js';

@@ -4,7 +4,7 @@ import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient } from './client.js';
 import { fromPeerError } from './errors.js';
 
-export const ARCHITECTURES = {
+const ARCHITECTURES = {
   [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM]: 'transformer-lm',
   [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM]: 'mamba-lm',
   [commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5]: 'lenet5',

@@ -7,4 +7,4 @@ export { runTrainingWorker, type WorkerJob, type WorkerMessage } from './worker.
 export { startRunWorker } from './worker.js';
 export type { RunJob, RunEvent, RunCommand, StrategyConfig } from './run-job.js';
 export { applyStrategy } from './strategy.js';
-export { openModel, openInitialModel, type ModelSource, type RunResolver } from './open-model.js';
+export { openModel, openInitialModel, checkpointArtifactId, type ModelSource, type RunResolver } from './open-model.js';

@@ -13,7 +13,8 @@ export type ModelSource =
 
 export type RunResolver = (runId: string, step: number) => Promise<string>;
 
-async function artifactOf(field: string, source: Exclude<ModelSource, { kind: 'builtin' }>, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<string> {
+/** The checkpoint artifact a non-builtin source names, checked to exist and to be a checkpoint. */
+export async function checkpointArtifactId(field: string, source: Exclude<ModelSource, { kind: 'builtin' }>, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<string> {
   const id = source.kind === 'run' ? await resolveRun(source.runId, source.step) : source.artifactId;
   const artifact = await artifacts.get(id);
   if (!artifact) throw notFound('artifact', id);
@@ -30,7 +31,7 @@ export async function openModel(field: string, source: ModelSource, artifacts: A
       throw new FloeError('not_found', `${field}.builtin: ${(err as Error).message}`);
     }
   }
-  const model = (await loadCheckpoint(artifacts, await artifactOf(field, source, artifacts, resolveRun))).model;
+  const model = (await loadCheckpoint(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun))).model;
   model.setTrainable(() => true);
   return model;
 }
@@ -38,6 +39,6 @@ export async function openModel(field: string, source: ModelSource, artifacts: A
 /** The same architecture freshly initialised from its seed: the "random init" baseline of a model. */
 export async function openInitialModel(field: string, source: ModelSource, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<BlockModel> {
   if (source.kind === 'builtin') return openModel(field, source, artifacts, resolveRun);
-  const { spec } = (await readCheckpointMeta(artifacts, await artifactOf(field, source, artifacts, resolveRun))).model;
+  const { spec } = (await readCheckpointMeta(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun))).model;
   return buildModel(spec.architecture, spec.size, spec.seed, spec.config);
 }

@@ -4,9 +4,9 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
-import { ARCHITECTURES, type Logger } from '@floe/service-kit';
+import { modelSource, type Logger } from '@floe/service-kit';
 import type { MetadataStore } from '@floe/store';
-import { checkpointBlockIds, readCheckpointMeta, startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
+import { checkpointArtifactId, checkpointBlockIds, readCheckpointMeta, startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
 import { blockIdsOf } from '@floe/models';
 import { parseDatasetUri, resolveDataPath } from '@floe/data';
 import { Attr } from '@floe/telemetry';
@@ -16,7 +16,6 @@ import { RunTracer } from './run-tracer.js';
 const RUN = 'run';
 const S = commonV1.RunState;
 type Architecture = Extract<RunJob['model'], { architecture: string }>['architecture'];
-const ARCH: Record<number, Architecture> = ARCHITECTURES;
 
 interface Live {
   pause(): void;
@@ -120,31 +119,22 @@ export class RunManager {
     if (parsed.scheme === 'file') resolveDataPath(parsed.path, this.o.dataRoots);
   }
 
+  /** The checkpoint artifact of a run at `step` (0: its latest); a step without one is NOT_FOUND. */
+  async checkpointOf(runId: string, step: number): Promise<string> {
+    this.get(runId);
+    const latest = this.o.store.get<{ checkpoint: string; step: number }>('run-checkpoint', runId)?.body;
+    if (!latest) throw failedPrecondition(`run ${runId} has no checkpoint yet`);
+    if (!step || step === latest.step) return latest.checkpoint;
+    const found = (await this.o.artifacts.list('checkpoint')).find((a) => a.manifest.labels.run === runId && a.manifest.labels.step === String(step));
+    if (!found) throw notFound('checkpoint', `${runId}@${step}`);
+    return found.manifest.id;
+  }
+
   /** The base model of a spec: a builtin, or a checkpoint (of a run, or any artifact) read for its blocks. */
   private async resolveBase(spec: trainerV1.RunSpec): Promise<Base> {
-    const source = spec.baseModel!.source!;
-    if (source.$case === 'builtin') return { kind: 'builtin', arch: ARCH[source.value.architecture]!, size: source.value.size, seed: Number(source.value.seed) };
-    let artifactId: string;
-    let field: string;
-    if (source.$case === 'run') {
-      field = 'spec.base_model.run';
-      const { runId, step } = source.value;
-      this.get(runId);
-      const latest = this.o.store.get<{ checkpoint: string; step: number }>('run-checkpoint', runId)?.body;
-      if (!latest) throw failedPrecondition(`run ${runId} has no checkpoint yet`);
-      if (!step || step === latest.step) artifactId = latest.checkpoint;
-      else {
-        const found = (await this.o.artifacts.list('checkpoint')).find((a) => a.manifest.labels.run === runId && a.manifest.labels.step === String(step));
-        if (!found) throw notFound('checkpoint', `${runId}@${step}`);
-        artifactId = found.manifest.id;
-      }
-    } else {
-      field = 'spec.base_model.artifact_id';
-      artifactId = source.value;
-    }
-    const artifact = await this.o.artifacts.get(artifactId);
-    if (!artifact) throw notFound('artifact', artifactId);
-    if (artifact.manifest.kind !== 'checkpoint') throw invalidArgument(field, `artifact ${artifactId} is a ${artifact.manifest.kind}, not a checkpoint`);
+    const source = modelSource(spec.baseModel!);
+    if (source.kind === 'builtin') return { kind: 'builtin', arch: source.architecture, size: source.size, seed: source.seed };
+    const artifactId = await checkpointArtifactId('spec.base_model', source, this.o.artifacts, (runId, step) => this.checkpointOf(runId, step));
     const meta = await readCheckpointMeta(this.o.artifacts, artifactId);
     return { kind: 'checkpoint', artifactId, blocks: checkpointBlockIds(meta, blockIdsOf(meta.model.spec.architecture, meta.model.spec.size, meta.model.spec.config)) };
   }
@@ -223,9 +213,9 @@ export class RunManager {
 
   private job(run: trainerV1.Run): RunJob {
     const spec = run.spec!;
-    const src = spec.baseModel!.source!;
+    const src = modelSource(spec.baseModel!);
     // A checkpoint base was resolved (and its blocks checked) at StartRun; its artifact id is on the run.
-    const base: Base = src.$case === 'builtin' ? { kind: 'builtin', arch: ARCH[src.value.architecture]!, size: src.value.size, seed: Number(src.value.seed) } : { kind: 'checkpoint', artifactId: run.baseArtifactId, blocks: [] };
+    const base: Base = src.kind === 'builtin' ? { kind: 'builtin', arch: src.architecture, size: src.size, seed: src.seed } : { kind: 'checkpoint', artifactId: run.baseArtifactId, blocks: [] };
     const o = spec.optimizer;
     const sched = spec.schedule;
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;

@@ -1,7 +1,7 @@
 // TrainerService handlers: validate, read and write the run store, map to the contract. Runs themselves
 // (workers, durability, spans) live in run-manager.ts.
 import { SERVICE_NAMES, commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
-import { FloeError, failedPrecondition, notFound, unimplemented } from '@floe/errors';
+import { FloeError, notFound } from '@floe/errors';
 import {
   Validator,
   checkDatasetRef,
@@ -195,11 +195,10 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
       async exportModel(req) {
         validate((v) => v.number('step', req.step, { min: 0, integer: true }));
         const run = requireRun('run_id', req.runId);
-        const rec = store.get<{ checkpoint: string; step: number }>('run-checkpoint', run.runId);
-        if (!rec) throw failedPrecondition(`run ${run.runId} has no checkpoint yet`);
-        if (req.step && req.step !== rec.body.step) throw unimplemented('exporting a checkpoint other than the latest (trainer issue)');
-        const a = await artifacts.get(rec.body.checkpoint);
-        if (!a) throw notFound('artifact', rec.body.checkpoint);
+        // The same resolution as a run starting from this one's checkpoint: latest, or any step written.
+        const id = await runs.checkpointOf(run.runId, Number(req.step));
+        const a = await artifacts.get(id);
+        if (!a) throw notFound('artifact', id);
         return {
           artifact: { artifactId: a.manifest.id, kind: a.manifest.kind, sizeBytes: a.sizeBytes, sha256: a.sha256, labels: a.manifest.labels },
           model: { source: { $case: 'artifactId', value: a.manifest.id } },

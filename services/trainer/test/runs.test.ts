@@ -128,6 +128,10 @@ test('a run continues from another run\'s checkpoint: its starting loss is where
   assert.equal((await watch(byArtifact.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
   await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'artifactId', value: 'art-missing' } } }) }), grpc.status.NOT_FOUND);
   await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 3 } } } }) }), grpc.status.NOT_FOUND);
+  // ExportModel resolves a step the same way: any step with a checkpoint, else NOT_FOUND.
+  const atTwo = await call(client.exportModel.bind(client), { runId: first.run!.runId, step: 2 });
+  assert.equal(atTwo.artifact!.labels.step, '2');
+  await rejectsWith(call(client.exportModel.bind(client), { runId: first.run!.runId, step: 3 }), grpc.status.NOT_FOUND);
   await rejectsWith(
     call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } }, strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.7'] }) }),
     grpc.status.INVALID_ARGUMENT,
