@@ -44,8 +44,8 @@ export function expectedCalibrationError(confidence: ArrayLike<number>, correct:
   return e;
 }
 
-/** Classification: `probabilities` n × k row-major, `labels` n. Accuracy, ECE, mean log loss. */
-export function classificationMetrics(probabilities: Float32Array | Float64Array, labels: ArrayLike<number>, k: number, wanted: string[], samples: number, seed: number): MetricValue[] {
+/** Per example of a classifier: the top class's probability, whether it is right, and −ln p(label). */
+export function classificationOutcomes(probabilities: Float32Array | Float64Array, labels: ArrayLike<number>, k: number): { confidence: Float64Array; correct: Float64Array; nll: Float64Array } {
   const n = labels.length;
   const confidence = new Float64Array(n);
   const correct = new Float64Array(n);
@@ -57,6 +57,13 @@ export function classificationMetrics(probabilities: Float32Array | Float64Array
     correct[i] = best === labels[i] ? 1 : 0;
     nll[i] = -Math.log(Math.max(probabilities[i * k + labels[i]!]!, 1e-12));
   }
+  return { confidence, correct, nll };
+}
+
+/** Classification: `probabilities` n × k row-major, `labels` n. Accuracy, ECE, mean log loss. */
+export function classificationMetrics(probabilities: Float32Array | Float64Array, labels: ArrayLike<number>, k: number, wanted: string[], samples: number, seed: number): MetricValue[] {
+  const n = labels.length;
+  const { confidence, correct, nll } = classificationOutcomes(probabilities, labels, k);
   return wanted.map((name) => {
     if (name === 'accuracy') return { name, value: mean(correct), stderr: bootstrapStderr(n, (i) => meanAt(correct, i), samples, seed) };
     if (name === 'ece') return { name, value: expectedCalibrationError(confidence, correct), stderr: bootstrapStderr(n, (i) => expectedCalibrationError(confidence, correct, i), samples, seed) };

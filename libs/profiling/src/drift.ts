@@ -1,7 +1,7 @@
 // Drift statistics between a reference and a current sample (ALGORITHMS.md §8): PSI, two-sample KS with
 // its p-value, Wasserstein-1 (raw and divided by the reference std), Jensen–Shannon divergence (base 2,
 // in [0, 1]) and distance (its square root) kept apart, L∞ on frequencies, Cramér's V.
-import { binOf, quantileSorted, meanStd, sortedFinite } from './stats.js';
+import { quantileSorted, meanStd, sortedFinite } from './stats.js';
 
 /** Proportions below this count as this, so that empty bins do not make PSI infinite. */
 export const PSI_EPSILON = 1e-4;
@@ -211,7 +211,6 @@ function countBins(sorted: Float64Array, edges: number[]): Float64Array {
   return counts;
 }
 
-export { binOf };
 
 const ORDER: Verdict[] = ['stable', 'moderate', 'shifted'];
 /** The worst of several verdicts. */

@@ -61,7 +61,8 @@ export function profileTabular(d: TabularDataset, bins = 20): TabularProfile {
       const hi = Math.max(lo + 1e-12, sorted.at(-1) ?? 1);
       const edges = Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins);
       const counts = new Array<number>(bins).fill(0);
-      for (const v of sorted) counts[Math.min(bins - 1, binOf(edges.slice(1, -1), v))]!++;
+      const inner = edges.slice(1, -1);
+      for (const v of sorted) counts[Math.min(bins - 1, binOf(inner, v))]!++;
       histogram = { edges, labels: [], counts };
       numeric.push({ name, values });
     }

@@ -1,17 +1,16 @@
 // DataProfilerService handlers: validate, open the data within the roots and the size cap, run the
 // profiling libs with progress on the stream, and map results to the contract.
-import { trace } from '@opentelemetry/api';
 import { SERVICE_NAMES, commonV1, dataProfilerV1 as dp } from '@floe/contracts';
 import { FloeError, invalidArgument } from '@floe/errors';
 import { checkDatasetRef, checkModelRef, datasetSplit, defineService, modelSource, trainerRunResolver, validate, withProgress, yieldToEventLoop, type FloeConfig, type HostedService, type Logger, type ProgressReport } from '@floe/service-kit';
-import { openDataset, type Dataset, type TextDataset } from '@floe/data';
+import { byteCount, exampleCount, openDataset, type Dataset, type TextDataset } from '@floe/data';
 import { initBackend } from '@floe/ml-runtime';
 import { LocalArtifactStore, floeDirs } from '@floe/store';
 import { ExampleSource, LmSource, mismatch, openModel } from '@floe/training';
 import type { Batch, BlockModel } from '@floe/models';
 import { TextProfiler, compareDatasets, profileImages, profileTabular, DEFAULT_THRESHOLDS, type DriftThresholds } from '@floe/profiling';
 import { meanLoss, planAdaptation, scoreBlocks, type Scores } from '@floe/adaptation';
-import { Attr, SpanName } from '@floe/telemetry';
+import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { blockScore, driftReport, imageProfile, tabularProfile, textProfile } from './convert.js';
 
 const KIND = { text: dp.DataKind.DATA_KIND_TEXT, tabular: dp.DataKind.DATA_KIND_TABULAR, image: dp.DataKind.DATA_KIND_IMAGE };
@@ -23,20 +22,6 @@ const tfDispose = (b: Batch) => {
   b.x.dispose();
   b.y.dispose();
 };
-
-/** Runs `fn` in a span named after a profiler phase. */
-async function inSpan<T>(name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const span = trace.getTracer('floe').startSpan(name, { attributes });
-  try {
-    return await fn();
-  } catch (err) {
-    span.recordException(err as Error);
-    span.setStatus({ code: 2, message: (err as Error).message });
-    throw err;
-  } finally {
-    span.end();
-  }
-}
 
 export function createDataProfilerService(opts: { config: FloeConfig; log: Logger; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
   const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
@@ -64,18 +49,21 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
     return Array.from({ length: n }, () => source.next());
   };
 
-  /** Scores the blocks of the requested model on new data (and its loss on the reference data). */
-  const score = async (req: { model?: commonV1.ModelRef; dataset?: commonV1.DatasetRef; reference?: commonV1.DatasetRef; calibrationBatches: number; batchSize: number; sequenceLength: number; seed: number }, report: (p: ProgressReport) => void): Promise<{ scores: Scores; referenceLoss?: number; model: BlockModel; data: Dataset }> => {
+  /** Scores the blocks of the requested model on new data (and its loss on the reference data, if given). */
+  const score = async (
+    req: { model?: commonV1.ModelRef; dataset?: commonV1.DatasetRef; calibrationBatches: number; batchSize: number; sequenceLength: number; seed: number },
+    data: Dataset,
+    reference: Dataset | undefined,
+    report: (p: ProgressReport) => void,
+  ): Promise<{ scores: Scores; referenceLoss?: number; model: BlockModel }> => {
     await ready();
-    const data = open('dataset', req.dataset!, 'train');
-    const reference = req.reference?.uri ? open('reference', req.reference, 'train') : undefined;
     const model = await openModel('model', modelSource(req.model!), artifacts, resolveRun);
     try {
       const n = req.calibrationBatches || 8;
       const batchSize = req.batchSize || 8;
       const seqLen = req.sequenceLength || 128;
       const batches = batchesOf('dataset', model, data, n, batchSize, seqLen, req.seed);
-      const scores = await inSpan(SpanName.scoreBlocks, { [Attr.dataset]: req.dataset!.uri }, () =>
+      const scores = await instrument({ name: SpanName.scoreBlocks, attributes: { [Attr.dataset]: req.dataset!.uri } }, () =>
         scoreBlocks(model, batches, async (done) => {
           report({ phase: 'score_blocks', done, total: n, fraction: (0.9 * done) / n, message: `calibration batch ${done} of ${n}` });
           await yieldToEventLoop();
@@ -88,7 +76,7 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
         for (const b of refBatches) tfDispose(b);
       }
       for (const b of batches) tfDispose(b);
-      return { scores, referenceLoss, model, data };
+      return { scores, referenceLoss, model };
     } catch (err) {
       model.dispose();
       throw err;
@@ -108,7 +96,7 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
         });
         const bins = req.bins || 20;
         for await (const e of withProgress(async (report) =>
-          inSpan(SpanName.profile, { [Attr.dataset]: req.dataset!.uri }, async () => {
+          instrument({ name: SpanName.profile, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
             const data = open('dataset', req.dataset!, 'all');
             report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
             const base = { dataset: req.dataset, kind: KIND[data.kind] };
@@ -116,20 +104,20 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
               const profiler = new TextProfiler();
               const n = data.documents.length;
               const every = Math.max(1, Math.ceil(n / 20));
-              let bytes = 0;
               for (let i = 0; i < n; i++) {
                 profiler.add(data.documents[i]!);
-                bytes += data.documents[i]!.length;
                 if ((i + 1) % every === 0 || i === n - 1) {
                   if (ctx.signal.aborted) throw new FloeError('cancelled', 'the caller went away');
                   report({ phase: 'profile', done: i + 1, total: n, fraction: 0.05 + (0.95 * (i + 1)) / n, message: `${i + 1} of ${n} documents` });
                   await yieldToEventLoop();
                 }
               }
-              return { ...base, exampleCount: n, byteCount: bytes, detail: { $case: 'text' as const, value: textProfile(profiler.finish(bins)) } };
+              const text = profiler.finish(bins);
+              return { ...base, exampleCount: n, byteCount: text.bytes, detail: { $case: 'text' as const, value: textProfile(text) } };
             }
-            if (data.kind === 'tabular') return { ...base, exampleCount: data.rows, byteCount: data.x.byteLength, detail: { $case: 'tabular' as const, value: tabularProfile(profileTabular(data, bins)) } };
-            return { ...base, exampleCount: data.labels.length, byteCount: data.pixels.byteLength, detail: { $case: 'image' as const, value: imageProfile(profileImages(data)) } };
+            const counts = { exampleCount: exampleCount(data), byteCount: byteCount(data) };
+            if (data.kind === 'tabular') return { ...base, ...counts, detail: { $case: 'tabular' as const, value: tabularProfile(profileTabular(data, bins)) } };
+            return { ...base, ...counts, detail: { $case: 'image' as const, value: imageProfile(profileImages(data)) } };
           }),
         )) {
           yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'profile', value: e.result } };
@@ -150,7 +138,7 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
           }
         });
         for await (const e of withProgress(async (report) =>
-          inSpan(SpanName.drift, { [Attr.dataset]: req.current!.uri }, async () => {
+          instrument({ name: SpanName.drift, attributes: { [Attr.dataset]: req.current!.uri } }, async () => {
             const reference = open('reference', req.reference!, 'all');
             report({ phase: 'load_data', done: 1, total: 2, fraction: 0.25, message: reference.name });
             await yieldToEventLoop();
@@ -174,7 +162,9 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
           v.number('sequence_length', req.sequenceLength, { min: 0, max: 65536, integer: true });
         });
         for await (const e of withProgress(async (report) => {
-          const { scores, referenceLoss, model } = await score({ ...req, seed: Number(req.seed) }, report);
+          const data = open('dataset', req.dataset!, 'train');
+          const reference = req.reference?.uri ? open('reference', req.reference, 'train') : undefined;
+          const { scores, referenceLoss, model } = await score({ ...req, seed: Number(req.seed) }, data, reference, report);
           model.dispose();
           return scoresMessage(req.model!, scores, referenceLoss);
         })) {
@@ -192,19 +182,20 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
           const reference = open('reference', req.reference!, 'train');
           const current = open('dataset', req.dataset!, 'train');
           if (reference.kind !== current.kind) throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
-          const drift = await inSpan(SpanName.drift, { [Attr.dataset]: req.dataset!.uri }, async () => compareDatasets(reference, current));
+          const drift = await instrument({ name: SpanName.drift, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => compareDatasets(reference, current));
           report({ phase: 'drift', done: 1, total: 1, fraction: 0.1, message: `drift ${drift.verdict} (PSI ${drift.overallPsi.toFixed(3)})` });
-          const { scores, referenceLoss, model, data } = await score({ model: req.model, dataset: req.dataset, reference: req.reference, calibrationBatches: 8, batchSize: 8, sequenceLength: 128, seed: Number(req.seed) }, (p) =>
+          // The data opened for the drift is the data scored: each is read once.
+          const { scores, referenceLoss, model } = await score({ model: req.model, dataset: req.dataset, calibrationBatches: 8, batchSize: 8, sequenceLength: 128, seed: Number(req.seed) }, current, reference, (p) =>
             report({ ...p, fraction: 0.1 + 0.8 * p.fraction }),
           );
           model.dispose();
-          return inSpan(SpanName.plan, { [Attr.dataset]: req.dataset!.uri }, async () => {
+          return instrument({ name: SpanName.plan, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
             // The level of drift comes from PSI alone (the byte distribution for text): document lengths
             // of two samples of one source differ by chance more often than their bytes do.
             const t = DEFAULT_THRESHOLDS;
             const level = drift.overallPsi >= t.psiShifted ? 'shifted' : drift.overallPsi >= t.psiModerate ? 'moderate' : 'stable';
-            const units = data.kind === 'text' ? data.documents.reduce((n, d) => n + d.length, 0) : data.kind === 'tabular' ? data.rows : data.labels.length;
-            const plan = planAdaptation({ blocks: scores.blocks, drift: { verdict: level, psi: drift.overallPsi }, maxExpansions: req.maxExpansions, newDataUnits: units, unitsPerStep: data.kind === 'text' ? 16 * 128 : 64, newLoss: scores.loss, referenceLoss });
+            const units = current.kind === 'text' ? byteCount(current) : exampleCount(current);
+            const plan = planAdaptation({ blocks: scores.blocks, drift: { verdict: level, psi: drift.overallPsi }, maxExpansions: req.maxExpansions, newDataUnits: units, unitsPerStep: current.kind === 'text' ? 16 * 128 : 64, newLoss: scores.loss, referenceLoss });
             const result: dp.AdaptationPlanResult = {
               plan: {
                 freezeBlockIds: plan.freeze,

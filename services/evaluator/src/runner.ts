@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset, TextDataset } from '@floe/data';
 import type { BlockModel } from '@floe/models';
 import { ExampleSource, LmSource } from '@floe/training';
-import { classificationMetrics, languageModelMetrics, regressionMetrics, type MetricValue } from '@floe/metrics';
+import { classificationMetrics, classificationOutcomes, languageModelMetrics, regressionMetrics, type MetricValue } from '@floe/metrics';
 import type { SuiteDef } from './suites.js';
 
 export interface SuiteOutcome {
@@ -65,14 +65,7 @@ export async function evaluateSuite(model: BlockModel, suite: SuiteDef, data: Da
     }
     const P = Float64Array.from(probs);
     const metrics = classificationMetrics(P, labels, k, suite.metrics, opts.bootstrap, opts.seed);
-    const correct = new Float64Array(labels.length);
-    const nll = new Float64Array(labels.length);
-    labels.forEach((l, i) => {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (P[i * k + j]! > P[i * k + best]!) best = j;
-      correct[i] = best === l ? 1 : 0;
-      nll[i] = -Math.log(Math.max(P[i * k + l]!, 1e-12));
-    });
+    const { correct, nll } = classificationOutcomes(P, labels, k);
     return { metrics, perExample: { accuracy: correct, loss: nll }, count: labels.length };
   }
   const se: number[] = [];

@@ -25,8 +25,7 @@ import type { BlockModel } from '@floe/models';
 import { LocalArtifactStore, floeDirs } from '@floe/store';
 import { mismatch, openInitialModel, openModel } from '@floe/training';
 import { bootstrapStderr, continualMetrics, detectDoubleDescent, LOWER_IS_BETTER, meanAt } from '@floe/metrics';
-import { Attr, SpanName } from '@floe/telemetry';
-import { trace } from '@opentelemetry/api';
+import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { evaluateSuite, type SuiteOutcome } from './runner.js';
 import { loadSuites, type SuiteDef, type TaskKind } from './suites.js';
 
@@ -83,10 +82,9 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
       const data = dataOf(suite);
       const why = mismatch(model, data);
       if (why) throw invalidArgument(field, `cannot be evaluated on suite ${suite.name}: ${why}`);
-      const tracer = trace.getTracer('floe').startSpan(SpanName.evaluate, { attributes: { [Attr.dataset]: suite.dataset, 'floe.suite': suite.name } });
-      try {
-        out.push(
-          await evaluateSuite(model, suite, data, {
+      out.push(
+        await instrument({ name: SpanName.evaluate, attributes: { [Attr.dataset]: suite.dataset, 'floe.suite': suite.name } }, () =>
+          evaluateSuite(model, suite, data, {
             bootstrap,
             seed,
             onBatch: async (done, total) => {
@@ -94,10 +92,8 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
               await yieldToEventLoop();
             },
           }),
-        );
-      } finally {
-        tracer.end();
-      }
+        ),
+      );
     }
     return out;
   };
