@@ -169,7 +169,7 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
         validate((v) => v.number('parallelism', req.parallelism, { min: 0, max: 64, integer: true }));
         const study = load(req.studyId);
         requireActive(study);
-        throw unimplemented(`${SURROGATE_PENDING} and trainer runs (trainer issue)`);
+        throw unimplemented(`${SURROGATE_PENDING}, pausing and resuming trainer runs as its trials`);
       },
       async stopStudy(req) {
         const study = load(req.studyId);
