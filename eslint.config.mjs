@@ -4,6 +4,7 @@
 //   - generated contracts import nothing of ours; test helpers are for tests only.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 
 const boundaries = (extra = []) => [
   'error',
@@ -15,14 +16,28 @@ const boundaries = (extra = []) => [
       { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts', ...extra] },
       { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts'] },
       { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib', 'type:contracts', ...extra] },
-      { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:app', 'type:service', 'type:lib', 'type:contracts', ...extra] },
+      {
+        sourceTag: 'type:app',
+        onlyDependOnLibsWithTags: ['type:app', 'type:service', 'type:lib', 'type:contracts', ...extra],
+      },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
       { sourceTag: 'scope:trainer', onlyDependOnLibsWithTags: ['scope:trainer', 'scope:shared'] },
       { sourceTag: 'scope:data-profiler', onlyDependOnLibsWithTags: ['scope:data-profiler', 'scope:shared'] },
       { sourceTag: 'scope:hpo-surrogate', onlyDependOnLibsWithTags: ['scope:hpo-surrogate', 'scope:shared'] },
       { sourceTag: 'scope:explainer', onlyDependOnLibsWithTags: ['scope:explainer', 'scope:shared'] },
       { sourceTag: 'scope:evaluator', onlyDependOnLibsWithTags: ['scope:evaluator', 'scope:shared'] },
-      { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:app', 'scope:shared', 'scope:trainer', 'scope:data-profiler', 'scope:hpo-surrogate', 'scope:explainer', 'scope:evaluator'] },
+      {
+        sourceTag: 'scope:app',
+        onlyDependOnLibsWithTags: [
+          'scope:app',
+          'scope:shared',
+          'scope:trainer',
+          'scope:data-profiler',
+          'scope:hpo-surrogate',
+          'scope:explainer',
+          'scope:evaluator',
+        ],
+      },
     ],
   },
 ];
@@ -31,6 +46,8 @@ export default tseslint.config(
   { ignores: ['**/node_modules/**', 'libs/contracts/src/gen/**', '.nx/**', '**/build/**', 'dist/**'] },
   ...nx.configs['flat/base'],
   ...tseslint.configs.recommended,
+  // Layout is the formatter's (Prettier, checked in CI); ESLint keeps to correctness.
+  prettier,
   {
     files: ['**/*.ts'],
     rules: {

@@ -17,7 +17,8 @@ if (process.env.FLOE_NATIVE === '0') {
 function nodeGyp() {
   // npm ships node-gyp beside itself; fall back to one installed in node_modules.
   const candidates = [];
-  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  if (process.env.npm_execpath)
+    candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   try {
     candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js'));
   } catch {
@@ -34,7 +35,8 @@ if (!gyp) {
 // Build against the headers of the running Node (node-gyp would otherwise try to download them).
 const args = [gyp, 'rebuild', '--release', '-j', 'max'];
 const localHeaders = join(dirname(dirname(process.execPath)), 'include', 'node', 'node_api.h');
-if (!process.env.npm_config_nodedir && existsSync(localHeaders)) args.push(`--nodedir=${dirname(dirname(process.execPath))}`);
+if (!process.env.npm_config_nodedir && existsSync(localHeaders))
+  args.push(`--nodedir=${dirname(dirname(process.execPath))}`);
 const started = Date.now();
 const result = spawnSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
 if (result.status !== 0) {
@@ -42,4 +44,6 @@ if (result.status !== 0) {
   console.log(`floe: native kernels did not build (${reason}); the runtime will use wasm`);
   process.exit(0);
 }
-console.log(`floe: native kernels built in ${((Date.now() - started) / 1000).toFixed(1)} s (libs/native/build/Release/floe_native.node)`);
+console.log(
+  `floe: native kernels built in ${((Date.now() - started) / 1000).toFixed(1)} s (libs/native/build/Release/floe_native.node)`,
+);

@@ -11,7 +11,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { initBackend, registerCpuFallbacks, useNativeKernels, useWasmKernelSet, WASM_PACK_KERNELS } from '@floe/ml-runtime';
+import {
+  initBackend,
+  registerCpuFallbacks,
+  useNativeKernels,
+  useWasmKernelSet,
+  WASM_PACK_KERNELS,
+} from '@floe/ml-runtime';
 import { native } from '@floe/native';
 import { buildModel, type BlockModel } from '@floe/models';
 import { loadBuiltin, selectSplit, type ImageDataset, type TextDataset } from '@floe/data';
@@ -32,9 +38,17 @@ interface ModelCase {
 
 const text = () => selectSplit(loadBuiltin('spam-assassin') as TextDataset, 'train', 2000);
 const cases: ModelCase[] = [
-  { key: 'transformer', build: () => buildModel('transformer-lm', 'bench', 0), source: () => new LmSource(text(), 16, 128, 0) },
+  {
+    key: 'transformer',
+    build: () => buildModel('transformer-lm', 'bench', 0),
+    source: () => new LmSource(text(), 16, 128, 0),
+  },
   { key: 'mamba', build: () => buildModel('mamba-lm', 'bench', 0), source: () => new LmSource(text(), 8, 64, 0) },
-  { key: 'lenet5', build: () => buildModel('lenet5', 'caffe', 0), source: () => new ExampleSource(loadBuiltin('mnist') as ImageDataset, 64, 0) },
+  {
+    key: 'lenet5',
+    build: () => buildModel('lenet5', 'caffe', 0),
+    source: () => new ExampleSource(loadBuiltin('mnist') as ImageDataset, 64, 0),
+  },
 ];
 
 function median(xs: number[]): number {
@@ -44,7 +58,11 @@ function median(xs: number[]): number {
 
 async function timeSteps(c: ModelCase, warm: number, timed: number): Promise<number> {
   const model = c.build();
-  const session = new TrainingSession(model, c.source(), { optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 1e-3 }, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 }, totalSteps: 1000 });
+  const session = new TrainingSession(model, c.source(), {
+    optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 1e-3 },
+    schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 },
+    totalSteps: 1000,
+  });
   for (let i = 0; i < warm; i++) session.trainStep();
   const ms: number[] = [];
   for (let i = 0; i < timed; i++) ms.push(session.trainStep().ms);
@@ -58,9 +76,10 @@ function matmulGflops(n: number): number {
   const b = tf.randomNormal([n, n]);
   // The tidy bodies return nothing: tidy walks whatever it returns, and a 1M-element array costs more
   // than the product.
-  const once = () => tf.tidy(() => {
-    tf.matMul(a, b).dataSync();
-  });
+  const once = () =>
+    tf.tidy(() => {
+      tf.matMul(a, b).dataSync();
+    });
   for (let i = 0; i < 3; i++) once();
   const times: number[] = [];
   for (let i = 0; i < 7; i++) {
@@ -92,7 +111,11 @@ function torchAnchor(): Record<string, number | string> | undefined {
   const script = new URL('../../../../shared/anchors/torch_step.py', import.meta.url).pathname;
   if (!existsSync(script) || !existsSync('/usr/bin/python3')) return undefined;
   try {
-    const out = execFileSync('/usr/bin/python3', [script], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('/usr/bin/python3', [script], {
+      encoding: 'utf8',
+      timeout: 600_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | string>;
   } catch {
     return undefined;
@@ -102,7 +125,11 @@ function torchAnchor(): Record<string, number | string> | undefined {
 async function profileTransformer(): Promise<{ kernel: string; ms: number; share: number }[]> {
   const c = cases[0]!;
   const model = c.build();
-  const session = new TrainingSession(model, c.source(), { optimizer: DEFAULT_OPTIMIZER, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 }, totalSteps: 100 });
+  const session = new TrainingSession(model, c.source(), {
+    optimizer: DEFAULT_OPTIMIZER,
+    schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 },
+    totalSteps: 100,
+  });
   session.trainStep();
   const info = await tf.profile(() => {
     session.trainStep();
@@ -123,7 +150,8 @@ useNativeKernels(false);
 const peak = matmulGflops(1024);
 log(`wasm matMul 1024³: ${peak.toFixed(1)} GFLOP/s`);
 const nativePeak = native ? nativeMatmulGflops(1024) : undefined;
-if (nativePeak) log(`native SGEMM 1024³: ${nativePeak.toFixed(1)} GFLOP/s (${native!.isa()}, ${native!.threads()} threads)`);
+if (nativePeak)
+  log(`native SGEMM 1024³: ${nativePeak.toFixed(1)} GFLOP/s (${native!.isa()}, ${native!.threads()} threads)`);
 
 const steps: Record<string, Record<string, number>> = {};
 for (const c of cases) {
@@ -166,8 +194,12 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const result = {
   backend: 'wasm',
   peak_matmul_gflops: round(peak),
-  steps_ms: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, ms]) => [c, round(ms)]))])),
-  speedup_vs_stock_wasm: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.stock_wasm! / v.wasm!, 2)])),
+  steps_ms: Object.fromEntries(
+    Object.entries(steps).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, ms]) => [c, round(ms)]))]),
+  ),
+  speedup_vs_stock_wasm: Object.fromEntries(
+    Object.entries(steps).map(([k, v]) => [k, round(v.stock_wasm! / v.wasm!, 2)]),
+  ),
   speedup_vs_cpu: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.cpu! / v.wasm!, 2)])),
   transformer_gflop_per_step: TRANSFORMER_GFLOP,
   transformer_achieved_gflops: round(TRANSFORMER_GFLOP / (steps.transformer!.wasm! / 1000)),
@@ -196,8 +228,16 @@ const result = {
 };
 if (!json) {
   log('');
-  for (const [k, v] of Object.entries(result.steps_ms)) log(`${k.padEnd(12)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`);
-  log(`utilisation ${result.utilisation} (transformer ${result.transformer_achieved_gflops} GFLOP/s of ${result.peak_matmul_gflops} peak)`);
-  log('top kernels of the wasm transformer step: ' + profile.map((p) => `${p.kernel} ${p.ms} ms (${Math.round(p.share * 100)} %)`).join(', '));
+  for (const [k, v] of Object.entries(result.steps_ms))
+    log(
+      `${k.padEnd(12)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`,
+    );
+  log(
+    `utilisation ${result.utilisation} (transformer ${result.transformer_achieved_gflops} GFLOP/s of ${result.peak_matmul_gflops} peak)`,
+  );
+  log(
+    'top kernels of the wasm transformer step: ' +
+      profile.map((p) => `${p.kernel} ${p.ms} ms (${Math.round(p.share * 100)} %)`).join(', '),
+  );
 }
 process.stdout.write(JSON.stringify(result) + '\n');

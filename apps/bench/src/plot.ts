@@ -18,7 +18,14 @@ function ticks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
-export function scatterSvg(o: { title: string; xLabel: string; yLabel: string; points: ScatterPoint[]; width?: number; height?: number }): string {
+export function scatterSvg(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  points: ScatterPoint[];
+  width?: number;
+  height?: number;
+}): string {
   const W = o.width ?? 720;
   const H = o.height ?? 480;
   const m = { left: 80, right: 30, top: 50, bottom: 60 };
@@ -35,14 +42,25 @@ export function scatterSvg(o: { title: string; xLabel: string; yLabel: string; p
     `<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${esc(o.title)}</text>`,
     `<line x1="${m.left}" y1="${H - m.bottom}" x2="${W - m.right}" y2="${H - m.bottom}" stroke="black"/>`,
     `<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${H - m.bottom}" stroke="black"/>`,
-    ...ticks(x0, x1).map((t) => `<line x1="${sx(t)}" y1="${H - m.bottom}" x2="${sx(t)}" y2="${H - m.bottom + 5}" stroke="black"/><text x="${sx(t)}" y="${H - m.bottom + 18}" text-anchor="middle">${t}</text>`),
-    ...ticks(y0, y1).map((t) => `<line x1="${m.left - 5}" y1="${sy(t)}" x2="${m.left}" y2="${sy(t)}" stroke="black"/><text x="${m.left - 8}" y="${sy(t) + 4}" text-anchor="end">${t}</text><line x1="${m.left}" y1="${sy(t)}" x2="${W - m.right}" y2="${sy(t)}" stroke="#eee"/>`),
+    ...ticks(x0, x1).map(
+      (t) =>
+        `<line x1="${sx(t)}" y1="${H - m.bottom}" x2="${sx(t)}" y2="${H - m.bottom + 5}" stroke="black"/><text x="${sx(t)}" y="${H - m.bottom + 18}" text-anchor="middle">${t}</text>`,
+    ),
+    ...ticks(y0, y1).map(
+      (t) =>
+        `<line x1="${m.left - 5}" y1="${sy(t)}" x2="${m.left}" y2="${sy(t)}" stroke="black"/><text x="${m.left - 8}" y="${sy(t) + 4}" text-anchor="end">${t}</text><line x1="${m.left}" y1="${sy(t)}" x2="${W - m.right}" y2="${sy(t)}" stroke="#eee"/>`,
+    ),
     `<text x="${(m.left + W - m.right) / 2}" y="${H - 18}" text-anchor="middle">${esc(o.xLabel)}</text>`,
     `<text transform="translate(20 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
   ];
   for (const p of o.points) {
-    if (p.error) parts.push(`<line x1="${sx(p.x)}" y1="${sy(p.y - p.error)}" x2="${sx(p.x)}" y2="${sy(p.y + p.error)}" stroke="#555"/>`);
-    parts.push(`<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="5" fill="#1f77b4"/><text x="${sx(p.x) + 8}" y="${sy(p.y) - 8}">${esc(p.label)}</text>`);
+    if (p.error)
+      parts.push(
+        `<line x1="${sx(p.x)}" y1="${sy(p.y - p.error)}" x2="${sx(p.x)}" y2="${sy(p.y + p.error)}" stroke="#555"/>`,
+      );
+    parts.push(
+      `<circle cx="${sx(p.x)}" cy="${sy(p.y)}" r="5" fill="#1f77b4"/><text x="${sx(p.x) + 8}" y="${sy(p.y) - 8}">${esc(p.label)}</text>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('\n');

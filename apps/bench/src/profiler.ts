@@ -56,7 +56,9 @@ const floeMs = time(() => {
   p.finish();
 }, 5);
 const naiveMs = time(() => naiveTextProfile(spam.documents), 3);
-log(`text profile of spam-assassin (${mb.toFixed(1)} MB): floe ${floeMs.toFixed(0)} ms = ${(mb / (floeMs / 1000)).toFixed(1)} MB/s; straightforward ${naiveMs.toFixed(0)} ms = ${(mb / (naiveMs / 1000)).toFixed(1)} MB/s`);
+log(
+  `text profile of spam-assassin (${mb.toFixed(1)} MB): floe ${floeMs.toFixed(0)} ms = ${(mb / (floeMs / 1000)).toFixed(1)} MB/s; straightforward ${naiveMs.toFixed(0)} ms = ${(mb / (naiveMs / 1000)).toFixed(1)} MB/s`,
+);
 
 const rng = new Rng(1);
 const N = 1_000_000;
@@ -68,8 +70,12 @@ const sortMs = time(() => {
   Float64Array.from(a).sort();
   Float64Array.from(b).sort();
 }, 3);
-log(`drift of two 1M-row columns: ${driftMs.toFixed(0)} ms for every statistic; sorting both alone ${sortMs.toFixed(0)} ms`);
-log(`  PSI ${drift!.psi.toFixed(4)}, KS ${drift!.ksStatistic.toFixed(4)} (p ${drift!.ksPValue.toExponential(2)}), W1 ${drift!.wasserstein.toFixed(4)}, JS ${drift!.jsDistance.toFixed(4)}`);
+log(
+  `drift of two 1M-row columns: ${driftMs.toFixed(0)} ms for every statistic; sorting both alone ${sortMs.toFixed(0)} ms`,
+);
+log(
+  `  PSI ${drift!.psi.toFixed(4)}, KS ${drift!.ksStatistic.toFixed(4)} (p ${drift!.ksPValue.toExponential(2)}), W1 ${drift!.wasserstein.toFixed(4)}, JS ${drift!.jsDistance.toFixed(4)}`,
+);
 
 const result = {
   text_mb: round(mb, 1),

@@ -49,16 +49,24 @@ const text = selectSplit(loadBuiltin('spam-assassin') as TextDataset, 'train', 2
 const sessions = Object.entries(strategies).map(([key, s]) => {
   const model: BlockModel = buildModel('transformer-lm', 'bench', 0);
   applyStrategy(model, s);
-  const session = new TrainingSession(model, new LmSource(text, 16, 128, 0), { optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 1e-3 }, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 }, totalSteps: 10_000 });
+  const session = new TrainingSession(model, new LmSource(text, 16, 128, 0), {
+    optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 1e-3 },
+    schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 },
+    totalSteps: 10_000,
+  });
   return { key, model, session, ms: [] as number[] };
 });
 for (const s of sessions) for (let i = 0; i < 2; i++) s.session.trainStep();
 const rounds = quick ? 3 : 9;
 for (let r = 0; r < rounds; r++) for (const s of sessions) s.ms.push(s.session.trainStep().ms);
 const stepMs = Object.fromEntries(sessions.map((s) => [s.key, median(s.ms)]));
-const params = Object.fromEntries(sessions.map((s) => [s.key, { trainable: s.model.countParams(true), total: s.model.countParams() }]));
+const params = Object.fromEntries(
+  sessions.map((s) => [s.key, { trainable: s.model.countParams(true), total: s.model.countParams() }]),
+);
 for (const s of sessions) {
-  log(`${s.key.padEnd(12)} ${stepMs[s.key]!.toFixed(0).padStart(6)} ms/step  ×${(stepMs.full! / stepMs[s.key]!).toFixed(2)} vs full  trainable ${params[s.key]!.trainable} of ${params[s.key]!.total}`);
+  log(
+    `${s.key.padEnd(12)} ${stepMs[s.key]!.toFixed(0).padStart(6)} ms/step  ×${(stepMs.full! / stepMs[s.key]!).toFixed(2)} vs full  trainable ${params[s.key]!.trainable} of ${params[s.key]!.total}`,
+  );
   s.session.dispose();
   s.model.dispose();
 }
@@ -66,12 +74,22 @@ tf.disposeVariables();
 
 // GetRun under load: a real server, two runs training in its workers.
 const home = mkdtempSync(join(tmpdir(), 'floe-bench-trainer-'));
-const config = loadConfig({ FLOE_HOME: home, FLOE_ADDRESS: '127.0.0.1:0', FLOE_MAX_CONCURRENT_RUNS: '2', FLOE_SHUTDOWN_GRACE_MS: '20000' });
+const config = loadConfig({
+  FLOE_HOME: home,
+  FLOE_ADDRESS: '127.0.0.1:0',
+  FLOE_MAX_CONCURRENT_RUNS: '2',
+  FLOE_SHUTDOWN_GRACE_MS: '20000',
+});
 const quiet = createLogger('error');
 const server = await startServer({ config, services: [createTrainerService({ config, log: quiet })], log: quiet });
 const client = createClient(trainerV1.TrainerServiceClient, server.address);
 const spec = trainerV1.RunSpec.fromPartial({
-  baseModel: { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'bench', seed: 1 } } },
+  baseModel: {
+    source: {
+      $case: 'builtin',
+      value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'bench', seed: 1 },
+    },
+  },
   dataset: { uri: 'builtin:spam-assassin' },
   strategy: trainerV1.Strategy.STRATEGY_FULL,
   batchSize: 16,
@@ -92,22 +110,35 @@ async function getRunLatencies(runId: string): Promise<number[]> {
   }
   return ms;
 }
-const idleRun = (await call(client.startRun.bind(client), { requestId: '', spec: { ...spec, budgetSteps: 1 } })).run!.runId;
-while ((await call(client.getRun.bind(client), { runId: idleRun })).run!.state !== commonV1.RunState.RUN_STATE_PAUSED) await new Promise((r) => setTimeout(r, 100));
+const idleRun = (await call(client.startRun.bind(client), { requestId: '', spec: { ...spec, budgetSteps: 1 } })).run!
+  .runId;
+while ((await call(client.getRun.bind(client), { runId: idleRun })).run!.state !== commonV1.RunState.RUN_STATE_PAUSED)
+  await new Promise((r) => setTimeout(r, 100));
 const idle = await getRunLatencies(idleRun);
 const a = (await call(client.startRun.bind(client), { requestId: '', spec })).run!.runId;
 const b = (await call(client.startRun.bind(client), { requestId: '', spec: { ...spec, seed: 2 } })).run!.runId;
 // Measure once both are past their first step (models built, training).
-while ((await call(client.getRun.bind(client), { runId: b })).run!.step < 1 || (await call(client.getRun.bind(client), { runId: a })).run!.step < 1) await new Promise((r) => setTimeout(r, 200));
+while (
+  (await call(client.getRun.bind(client), { runId: b })).run!.step < 1 ||
+  (await call(client.getRun.bind(client), { runId: a })).run!.step < 1
+)
+  await new Promise((r) => setTimeout(r, 200));
 const loaded = await getRunLatencies(a);
-const [stepsA, stepsB] = [(await call(client.getRun.bind(client), { runId: a })).run!, (await call(client.getRun.bind(client), { runId: b })).run!];
+const [stepsA, stepsB] = [
+  (await call(client.getRun.bind(client), { runId: a })).run!,
+  (await call(client.getRun.bind(client), { runId: b })).run!,
+];
 await call(client.cancelRun.bind(client), { runId: a });
 await call(client.cancelRun.bind(client), { runId: b });
 client.close();
 await server.shutdown();
 rmSync(home, { recursive: true, force: true });
-log(`GetRun idle:     p50 ${percentile(idle, 0.5).toFixed(2)} ms, p99 ${percentile(idle, 0.99).toFixed(2)} ms (${calls} calls)`);
-log(`GetRun training: p50 ${percentile(loaded, 0.5).toFixed(2)} ms, p99 ${percentile(loaded, 0.99).toFixed(2)} ms (two runs at steps ${stepsA.step} and ${stepsB.step})`);
+log(
+  `GetRun idle:     p50 ${percentile(idle, 0.5).toFixed(2)} ms, p99 ${percentile(idle, 0.99).toFixed(2)} ms (${calls} calls)`,
+);
+log(
+  `GetRun training: p50 ${percentile(loaded, 0.5).toFixed(2)} ms, p99 ${percentile(loaded, 0.99).toFixed(2)} ms (two runs at steps ${stepsA.step} and ${stepsB.step})`,
+);
 
 const result = {
   backend: backend.name,

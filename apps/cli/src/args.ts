@@ -31,7 +31,12 @@ export const COMMON_OPTIONS = {
 } as const;
 
 export function parse(cmd: Command, argv: string[]): ParsedArgs & { help: boolean } {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...COMMON_OPTIONS, ...cmd.options },
+    allowPositionals: true,
+    strict: true,
+  });
   return { values, positionals, json: Boolean(values.json), help: Boolean(values.help) };
 }
 
@@ -40,9 +45,14 @@ export function output(args: ParsedArgs, value: unknown, human: () => string): v
   process.stdout.write(args.json ? JSON.stringify(value) + '\n' : human() + '\n');
 }
 
-export const str = (a: ParsedArgs, k: string, d = '') => (typeof a.values[k] === 'string' ? (a.values[k] as string) : d);
+export const str = (a: ParsedArgs, k: string, d = '') =>
+  typeof a.values[k] === 'string' ? (a.values[k] as string) : d;
 export const num = (a: ParsedArgs, k: string, d: number) => (typeof a.values[k] === 'string' ? Number(a.values[k]) : d);
-export const list = (a: ParsedArgs, k: string) => str(a, k).split(',').map((s) => s.trim()).filter(Boolean);
+export const list = (a: ParsedArgs, k: string) =>
+  str(a, k)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** A text progress bar: [#####.....]. */
 export function bar(done: number, total: number, width = 30): string {

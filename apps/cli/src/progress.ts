@@ -4,13 +4,22 @@ import type { commonV1 } from '@floe/contracts';
 import { bar } from './args.js';
 
 /** Reads a progress stream to its result, drawing a bar on stderr unless --json. */
-export function follow<T>(stream: grpc.ClientReadableStream<{ event?: { $case: string; value: unknown } }>, resultCase: string, json: boolean): Promise<T> {
+export function follow<T>(
+  stream: grpc.ClientReadableStream<{ event?: { $case: string; value: unknown } }>,
+  resultCase: string,
+  json: boolean,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let result: T | undefined;
     stream.on('data', (m: { event?: { $case: string; value: unknown } }) => {
       if (m.event?.$case === 'progress') {
         const p = m.event.value as commonV1.Progress;
-        if (!json) process.stderr.write(`\r${bar(p.fraction, 1)} ${(100 * p.fraction).toFixed(0).padStart(3)}% ${p.phase}: ${p.message}`.padEnd(100));
+        if (!json)
+          process.stderr.write(
+            `\r${bar(p.fraction, 1)} ${(100 * p.fraction).toFixed(0).padStart(3)}% ${p.phase}: ${p.message}`.padEnd(
+              100,
+            ),
+          );
       } else if (m.event?.$case === resultCase) {
         result = m.event.value as T;
         if (!json) process.stderr.write(`\r${bar(1, 1)} 100% done`.padEnd(100));
@@ -24,4 +33,3 @@ export function follow<T>(stream: grpc.ClientReadableStream<{ event?: { $case: s
     });
   });
 }
-

@@ -32,17 +32,39 @@ test('floe eval suites | run | compare | double-descent, with --json', { timeout
   const run = await floe('eval', 'run', '--model', 'lenet5/small:1', '--suites', 'iris', '--json');
   assert.equal(run.code, 1, 'a vision model on a tabular suite is refused');
   assert.match(run.stderr, /classification|tabular|image|model/);
-  const mlp = JSON.parse((await floe('eval', 'run', '--model', 'mlp/tiny:1', '--suites', 'iris', '--json')).stdout) as { results: { metrics: { name: string; value: number; stderr: number }[] }[] };
+  const mlp = JSON.parse((await floe('eval', 'run', '--model', 'mlp/tiny:1', '--suites', 'iris', '--json')).stdout) as {
+    results: { metrics: { name: string; value: number; stderr: number }[] }[];
+  };
   const acc = mlp.results[0]!.metrics.find((m) => m.name === 'accuracy')!;
   assert.ok(acc.value >= 0 && acc.value <= 1 && acc.stderr >= 0);
 
-  const compared = await floe('eval', 'compare', '--stages', 'mlp/tiny:1,mlp/tiny:2', '--suites', 'iris', '--metric', 'accuracy');
+  const compared = await floe(
+    'eval',
+    'compare',
+    '--stages',
+    'mlp/tiny:1,mlp/tiny:2',
+    '--suites',
+    'iris',
+    '--metric',
+    'accuracy',
+  );
   assert.equal(compared.code, 0, compared.stderr);
   assert.match(compared.stdout, /ACC .* BWT .* FWT/);
 
   const file = join(home.path, 'curve.csv');
-  writeFileSync(file, 'x,y\n' + Array.from({ length: 120 }, (_, x) => `${x},${0.5 + Math.exp(-x / 10) + 0.3 * Math.exp(-(((x - 60) / 8) ** 2)) - 0.2 / (1 + Math.exp(-(x - 80) / 5))}`).join('\n'));
-  const dd = JSON.parse((await floe('eval', 'double-descent', '--file', file, '--json')).stdout) as { hasDoubleDescent: boolean; t2: number };
+  writeFileSync(
+    file,
+    'x,y\n' +
+      Array.from(
+        { length: 120 },
+        (_, x) =>
+          `${x},${0.5 + Math.exp(-x / 10) + 0.3 * Math.exp(-(((x - 60) / 8) ** 2)) - 0.2 / (1 + Math.exp(-(x - 80) / 5))}`,
+      ).join('\n'),
+  );
+  const dd = JSON.parse((await floe('eval', 'double-descent', '--file', file, '--json')).stdout) as {
+    hasDoubleDescent: boolean;
+    t2: number;
+  };
   assert.equal(dd.hasDoubleDescent, true);
   assert.ok(Math.abs(dd.t2 - 60) <= 4);
 });

@@ -26,21 +26,43 @@ test('floe profile | drift | plan print a table, or one JSON object with --json'
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /tabular, \d+ examples/);
   assert.match(human.stderr, /100%/, 'a progress bar on stderr');
-  const p = JSON.parse((await floe('profile', 'builtin:spam-assassin', '--json')).stdout) as { exampleCount: number; text: { vocabularySize: number } };
+  const p = JSON.parse((await floe('profile', 'builtin:spam-assassin', '--json')).stdout) as {
+    exampleCount: number;
+    text: { vocabularySize: number };
+  };
   assert.equal(p.exampleCount, 6046);
   assert.ok(p.text.vocabularySize > 0);
 
-  const d = JSON.parse((await floe('drift', 'builtin:spam-assassin@train', 'builtin:spam-assassin@test', '--json')).stdout) as { verdict: string; overallPsi: number };
+  const d = JSON.parse(
+    (await floe('drift', 'builtin:spam-assassin@train', 'builtin:spam-assassin@test', '--json')).stdout,
+  ) as { verdict: string; overallPsi: number };
   assert.ok(d.overallPsi < 0.1);
   const table = await floe('drift', 'builtin:spam-assassin', 'builtin:typescript-lib');
   assert.match(table.stdout, /verdict shifted/);
   assert.match(table.stdout, /^byte\s/m);
 
-  const planned = await floe('plan', '--model', 'transformer-lm/tiny:1', '--dataset', 'builtin:typescript-lib', '--reference', 'builtin:spam-assassin', '--json');
+  const planned = await floe(
+    'plan',
+    '--model',
+    'transformer-lm/tiny:1',
+    '--dataset',
+    'builtin:typescript-lib',
+    '--reference',
+    'builtin:spam-assassin',
+    '--json',
+  );
   assert.equal(planned.code, 0, planned.stderr);
   const plan = JSON.parse(planned.stdout) as { plan: { expansions: unknown[]; decisions: unknown[] } };
   assert.ok(plan.plan.expansions.length >= 1);
-  const bad = await floe('plan', '--model', 'transformer-lm/huge', '--dataset', 'builtin:typescript-lib', '--reference', 'builtin:spam-assassin');
+  const bad = await floe(
+    'plan',
+    '--model',
+    'transformer-lm/huge',
+    '--dataset',
+    'builtin:typescript-lib',
+    '--reference',
+    'builtin:spam-assassin',
+  );
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /huge/);
   const badSplit = await floe('profile', 'builtin:iris@later');

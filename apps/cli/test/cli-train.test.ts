@@ -22,9 +22,25 @@ after(async () => {
 const floe = floeAt(() => server.address);
 
 test('floe train start --watch, get, list and resume, with --json', { timeout: 120_000 }, async () => {
-  const started = await floe('train', 'start', '--dataset', 'builtin:spam-assassin', '--steps', '3', '--batch', '4', '--seq', '32', '--watch', '--json');
+  const started = await floe(
+    'train',
+    'start',
+    '--dataset',
+    'builtin:spam-assassin',
+    '--steps',
+    '3',
+    '--batch',
+    '4',
+    '--seq',
+    '32',
+    '--watch',
+    '--json',
+  );
   assert.equal(started.code, 0, started.stderr);
-  const lines = started.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = started.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(lines.filter((l) => typeof l.step === 'object').length, 3, 'one JSON line per step event');
   const final = lines.at(-1) as { run_id: string; state: string; step: number };
   assert.deepEqual([final.state, final.step], ['RUN_STATE_PAUSED', 3]);
@@ -32,7 +48,9 @@ test('floe train start --watch, get, list and resume, with --json', { timeout: 1
   assert.equal(got.step, 3);
   const listed = JSON.parse((await floe('train', 'list', '--json')).stdout) as unknown[];
   assert.equal(listed.length, 1);
-  const resumed = JSON.parse((await floe('train', 'resume', final.run_id, '--steps', '2', '--json')).stdout) as { budget_steps: number };
+  const resumed = JSON.parse((await floe('train', 'resume', final.run_id, '--steps', '2', '--json')).stdout) as {
+    budget_steps: number;
+  };
   assert.equal(resumed.budget_steps, 5);
   const watched = await floe('train', 'watch', final.run_id);
   assert.match(watched.stderr, /\[#+\] step 5\/5/, 'a progress bar');

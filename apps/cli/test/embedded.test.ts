@@ -4,9 +4,26 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { mkdirSync, writeFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVICE_NAMES, commonV1, dataProfilerV1, hpoSurrogateV1 as hpo, trainerV1, evaluatorV1, explainerV1 } from '@floe/contracts';
+import {
+  SERVICE_NAMES,
+  commonV1,
+  dataProfilerV1,
+  hpoSurrogateV1 as hpo,
+  trainerV1,
+  evaluatorV1,
+  explainerV1,
+} from '@floe/contracts';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
-import { healthClient, healthStatus, quietLog, reflectionServices, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import {
+  healthClient,
+  healthStatus,
+  quietLog,
+  reflectionServices,
+  rejectsWith,
+  startTestServer,
+  tempDir,
+  testConfig,
+} from '@floe/testing';
 import { rngFor } from '@floe/random';
 import { createServices } from '../src/compose.js';
 
@@ -37,7 +54,12 @@ after(async () => {
 
 const validSpec = (): trainerV1.RunSpec =>
   trainerV1.RunSpec.fromPartial({
-    baseModel: { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 1 } } },
+    baseModel: {
+      source: {
+        $case: 'builtin',
+        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 1 },
+      },
+    },
     dataset: { uri: 'builtin:spam-assassin' },
     strategy: trainerV1.Strategy.STRATEGY_FULL,
     batchSize: 8,
@@ -46,22 +68,40 @@ const validSpec = (): trainerV1.RunSpec =>
   });
 
 test('health answers SERVING for the server and each of the five services', async () => {
-  for (const name of ['', ...Object.values(SERVICE_NAMES)]) assert.equal(await healthStatus(server.address, name), 'SERVING', name);
+  for (const name of ['', ...Object.values(SERVICE_NAMES)])
+    assert.equal(await healthStatus(server.address, name), 'SERVING', name);
 });
 
 test('server reflection (v1 and v1alpha) lists all five services', async () => {
   for (const version of ['v1', 'v1alpha'] as const) {
     const names = await reflectionServices(server.address, version);
-    for (const name of Object.values(SERVICE_NAMES)) assert.ok(names.includes(name), `${version} lacks ${name}: ${names}`);
+    for (const name of Object.values(SERVICE_NAMES))
+      assert.ok(names.includes(name), `${version} lacks ${name}: ${names}`);
   }
 });
 
 test('a malformed request gets INVALID_ARGUMENT naming the field in a BadRequest violation', async () => {
-  await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: '', spec: undefined }), grpc.status.INVALID_ARGUMENT, 'spec');
-  await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: '', spec: { ...validSpec(), batchSize: -3 } }), grpc.status.INVALID_ARGUMENT, 'spec.batch_size');
-  const space: hpo.SearchSpace = { parameters: [{ name: 'lr', domain: { $case: 'floatRange', value: { min: 1, max: 0.5, logScale: false } } }] };
   await rejectsWith(
-    call(hpoClient.createStudy.bind(hpoClient), { requestId: '', spec: { ...hpo.StudySpec.fromPartial({ objective: 'loss', stepsPerFidelity: 1, maxFidelity: 1, totalBudget: 1 }), searchSpace: space } }),
+    call(trainer.startRun.bind(trainer), { requestId: '', spec: undefined }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec',
+  );
+  await rejectsWith(
+    call(trainer.startRun.bind(trainer), { requestId: '', spec: { ...validSpec(), batchSize: -3 } }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.batch_size',
+  );
+  const space: hpo.SearchSpace = {
+    parameters: [{ name: 'lr', domain: { $case: 'floatRange', value: { min: 1, max: 0.5, logScale: false } } }],
+  };
+  await rejectsWith(
+    call(hpoClient.createStudy.bind(hpoClient), {
+      requestId: '',
+      spec: {
+        ...hpo.StudySpec.fromPartial({ objective: 'loss', stepsPerFidelity: 1, maxFidelity: 1, totalBudget: 1 }),
+        searchSpace: space,
+      },
+    }),
     grpc.status.INVALID_ARGUMENT,
     'spec.search_space.parameters[0].float_range.max',
   );
@@ -75,15 +115,22 @@ test('an unknown id gets NOT_FOUND', async () => {
 });
 
 test('StartRun queues a run; a base model from an artifact that does not exist is NOT_FOUND', async () => {
-  const { run } = await call(trainer.startRun.bind(trainer), { requestId: 'r1', spec: { ...validSpec(), budgetSteps: 2 } });
+  const { run } = await call(trainer.startRun.bind(trainer), {
+    requestId: 'r1',
+    spec: { ...validSpec(), budgetSteps: 2 },
+  });
   assert.equal(run!.state, commonV1.RunState.RUN_STATE_QUEUED);
   const fromArtifact = { ...validSpec(), baseModel: { source: { $case: 'artifactId' as const, value: 'model-x' } } };
-  const err = await rejectsWith(call(trainer.startRun.bind(trainer), { requestId: 'r2', spec: fromArtifact }), grpc.status.NOT_FOUND);
+  const err = await rejectsWith(
+    call(trainer.startRun.bind(trainer), { requestId: 'r2', spec: fromArtifact }),
+    grpc.status.NOT_FOUND,
+  );
   assert.match(err.details, /model-x/);
 });
 
 test('file: datasets outside the data roots are PERMISSION_DENIED; missing files NOT_FOUND', async () => {
-  const profile = (uri: string) => collect(profiler.profileDataset({ dataset: { uri, split: 0, maxExamples: 0 }, bins: 0 }));
+  const profile = (uri: string) =>
+    collect(profiler.profileDataset({ dataset: { uri, split: 0, maxExamples: 0 }, bins: 0 }));
   await rejectsWith(profile('file:/etc/passwd'), grpc.status.PERMISSION_DENIED);
   await rejectsWith(profile('file:../../etc/passwd'), grpc.status.PERMISSION_DENIED);
   symlinkSync('/etc/passwd', join(dataRoot, 'escape.txt'));
@@ -121,14 +168,28 @@ test('studies: create (idempotent), suggest, report, list with paging, stop', as
   assert.equal(s1.targetStep, 30);
   const lr = s1.trial!.configuration.find((p) => p.name === 'lr')!.value;
   assert.ok(lr?.$case === 'floatValue' && lr.value >= 1e-4 && lr.value <= 1e-1);
-  await call(hpoClient.reportObservations.bind(hpoClient), { studyId: a.study!.studyId, trialId: s1.trial!.trialId, observations: [{ step: 10, value: 2.5 }, { step: 20, value: 2.1 }] });
+  await call(hpoClient.reportObservations.bind(hpoClient), {
+    studyId: a.study!.studyId,
+    trialId: s1.trial!.trialId,
+    observations: [
+      { step: 10, value: 2.5 },
+      { step: 20, value: 2.1 },
+    ],
+  });
   await rejectsWith(
-    call(hpoClient.reportObservations.bind(hpoClient), { studyId: a.study!.studyId, trialId: s1.trial!.trialId, observations: [{ step: 5, value: 2 }] }),
+    call(hpoClient.reportObservations.bind(hpoClient), {
+      studyId: a.study!.studyId,
+      trialId: s1.trial!.trialId,
+      observations: [{ step: 5, value: 2 }],
+    }),
     grpc.status.INVALID_ARGUMENT,
     'observations[0].step',
   );
   await call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId });
-  await rejectsWith(call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId }), grpc.status.FAILED_PRECONDITION);
+  await rejectsWith(
+    call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId }),
+    grpc.status.FAILED_PRECONDITION,
+  );
   const got = await call(hpoClient.getStudy.bind(hpoClient), { studyId: a.study!.studyId });
   assert.equal(got.study!.bestValue, 2.1);
   assert.equal(got.study!.trials[0]!.observations.length, 2, 'the rejected report lost nothing and added nothing');
@@ -137,14 +198,24 @@ test('studies: create (idempotent), suggest, report, list with paging, stop', as
   await call(hpoClient.createStudy.bind(hpoClient), { requestId: 'create-3', spec });
   const page1 = await call(hpoClient.listStudies.bind(hpoClient), { page: { pageSize: 2, pageToken: '' }, states: [] });
   assert.equal(page1.studies.length, 2);
-  const page2 = await call(hpoClient.listStudies.bind(hpoClient), { page: { pageSize: 2, pageToken: page1.page!.nextPageToken }, states: [] });
+  const page2 = await call(hpoClient.listStudies.bind(hpoClient), {
+    page: { pageSize: 2, pageToken: page1.page!.nextPageToken },
+    states: [],
+  });
   assert.equal(page2.studies.length, 1);
   assert.equal(page2.page!.nextPageToken, '');
-  await rejectsWith(call(hpoClient.listStudies.bind(hpoClient), { page: { pageSize: 2, pageToken: 'garbage' }, states: [] }), grpc.status.INVALID_ARGUMENT, 'page.page_token');
+  await rejectsWith(
+    call(hpoClient.listStudies.bind(hpoClient), { page: { pageSize: 2, pageToken: 'garbage' }, states: [] }),
+    grpc.status.INVALID_ARGUMENT,
+    'page.page_token',
+  );
 
   const stopped = await call(hpoClient.stopStudy.bind(hpoClient), { studyId: a.study!.studyId });
   assert.equal(stopped.study!.state, hpo.StudyState.STUDY_STATE_STOPPED);
-  await rejectsWith(call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId }), grpc.status.FAILED_PRECONDITION);
+  await rejectsWith(
+    call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId }),
+    grpc.status.FAILED_PRECONDITION,
+  );
 });
 
 /** Sends raw bytes to a method, bypassing the generated encoder. */
@@ -157,12 +228,16 @@ function rawCall(address: string, path: string, responseStream: boolean, bytes: 
       resolve(code);
     };
     if (responseStream) {
-      const stream = client.makeServerStreamRequest(path, id, id, bytes, new grpc.Metadata(), { deadline: Date.now() + 10_000 });
+      const stream = client.makeServerStreamRequest(path, id, id, bytes, new grpc.Metadata(), {
+        deadline: Date.now() + 10_000,
+      });
       stream.on('data', () => {});
       stream.on('error', (e: grpc.ServiceError) => done(e.code));
       stream.on('end', () => done(grpc.status.OK));
     } else {
-      client.makeUnaryRequest(path, id, id, bytes, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) => done(err ? err.code : grpc.status.OK));
+      client.makeUnaryRequest(path, id, id, bytes, new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err) =>
+        done(err ? err.code : grpc.status.OK),
+      );
     }
   });
 }
@@ -200,7 +275,10 @@ test('no request to any RPC gets UNKNOWN or INTERNAL, and the server keeps servi
     for (const m of Object.values(def)) {
       for (const bytes of hostile) {
         const code = await rawCall(server.address, m.path, m.responseStream, bytes);
-        assert.ok(code !== grpc.status.UNKNOWN && code !== grpc.status.INTERNAL, `${m.path} answered ${grpc.status[code]} to ${bytes.length} bytes`);
+        assert.ok(
+          code !== grpc.status.UNKNOWN && code !== grpc.status.INTERNAL,
+          `${m.path} answered ${grpc.status[code]} to ${bytes.length} bytes`,
+        );
         seen.set(grpc.status[code]!, (seen.get(grpc.status[code]!) ?? 0) + 1);
       }
     }

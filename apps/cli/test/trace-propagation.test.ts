@@ -13,13 +13,17 @@ const root = new URL('../../..', import.meta.url).pathname;
 const SERVER = 2;
 const CLIENT = 3;
 
-
 test('a call from one service to another joins one trace across processes', { timeout: 60_000 }, async () => {
   const home = tempDir();
   const spansFile = join(home.path, 'spans.jsonl');
   const receiver = await startOtlpReceiver({ file: spansFile });
   const address = `127.0.0.1:${await freePort()}`;
-  const env = { ...process.env, OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.address}`, FLOE_HOME: home.path, FLOE_LOG_LEVEL: 'warn' };
+  const env = {
+    ...process.env,
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://${receiver.address}`,
+    FLOE_HOME: home.path,
+    FLOE_LOG_LEVEL: 'warn',
+  };
   const trainer = spawn(process.execPath, ['--import', 'tsx', 'services/trainer/src/main.ts'], {
     cwd: root,
     env: { ...env, FLOE_ADDRESS: address },
@@ -28,16 +32,26 @@ test('a call from one service to another joins one trace across processes', { ti
   const trainerExit = new Promise<number | null>((resolve) => trainer.on('exit', resolve));
   try {
     await waitServing(address, 20_000);
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'apps/cli/test/fixtures/caller.ts', address], { cwd: root, env });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'apps/cli/test/fixtures/caller.ts', address],
+      { cwd: root, env },
+    );
     assert.match(stdout, /code=5/, 'the caller got NOT_FOUND from the trainer');
     trainer.kill('SIGTERM');
     assert.equal(await trainerExit, 0);
 
-    const spans = readFileSync(spansFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ReceivedSpan);
+    const spans = readFileSync(spansFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ReceivedSpan);
     const clientSpan = spans.find((s) => s.kind === CLIENT && s.name === 'floe.trainer.v1.TrainerService/GetRun');
     const serverSpan = spans.find((s) => s.kind === SERVER && s.name === 'floe.trainer.v1.TrainerService/GetRun');
     const studySpan = spans.find((s) => s.name === 'floe.study_segment');
-    assert.ok(clientSpan && serverSpan && studySpan, `spans: ${spans.map((s) => `${s.resource['service.name']}:${s.name}`).join(', ')}`);
+    assert.ok(
+      clientSpan && serverSpan && studySpan,
+      `spans: ${spans.map((s) => `${s.resource['service.name']}:${s.name}`).join(', ')}`,
+    );
     assert.equal(serverSpan.traceId, clientSpan.traceId);
     assert.equal(clientSpan.traceId, studySpan.traceId);
     assert.equal(serverSpan.parentSpanId, clientSpan.spanId);

@@ -70,7 +70,8 @@ export function planAdaptation(input: PlanInput): Plan {
   // Under a shift every block the new data moves keeps training (the study measured freezing the
   // less-moved half to cost new-domain fit without saving old-domain loss); only idle blocks freeze.
   // Otherwise the blocks the data moves less than the median freeze.
-  const trains = (b: BlockScore) => (level === 'shifted' ? b.angularDistanceAll >= IDLE_FRACTION * median : b.angularDistanceAll > median);
+  const trains = (b: BlockScore) =>
+    level === 'shifted' ? b.angularDistanceAll >= IDLE_FRACTION * median : b.angularDistanceAll > median;
   const tuneOriginal = new Set<string>();
   for (const b of input.blocks) {
     if (expand.has(b.blockId)) {
@@ -86,20 +87,50 @@ export function planAdaptation(input: PlanInput): Plan {
       const important = trains(b);
       decisions.push(
         important
-          ? { blockId: b.blockId, action: 'tune', score: b.angularDistanceAll, reason: `angular distance ${fmt(b.angularDistanceAll)} (median ${fmt(median)}): the shifted data moves this block, tune it` }
-          : { blockId: b.blockId, action: 'freeze', score: b.angularDistanceAll, reason: `angular distance ${fmt(b.angularDistanceAll)} is below half the median ${fmt(median)}: the new data barely uses this block, freeze it` },
+          ? {
+              blockId: b.blockId,
+              action: 'tune',
+              score: b.angularDistanceAll,
+              reason: `angular distance ${fmt(b.angularDistanceAll)} (median ${fmt(median)}): the shifted data moves this block, tune it`,
+            }
+          : {
+              blockId: b.blockId,
+              action: 'freeze',
+              score: b.angularDistanceAll,
+              reason: `angular distance ${fmt(b.angularDistanceAll)} is below half the median ${fmt(median)}: the new data barely uses this block, freeze it`,
+            },
       );
     } else if (b.residual) {
       const important = trains(b);
       decisions.push(
         important
-          ? { blockId: b.blockId, action: 'tune', score: b.angularDistanceAll, reason: `angular distance ${fmt(b.angularDistanceAll)} is above the median ${fmt(median)}: the new data moves this block, tune it` }
-          : { blockId: b.blockId, action: 'freeze', score: b.angularDistanceAll, reason: `angular distance ${fmt(b.angularDistanceAll)} is at or below the median ${fmt(median)}: freeze it to keep what it knows` },
+          ? {
+              blockId: b.blockId,
+              action: 'tune',
+              score: b.angularDistanceAll,
+              reason: `angular distance ${fmt(b.angularDistanceAll)} is above the median ${fmt(median)}: the new data moves this block, tune it`,
+            }
+          : {
+              blockId: b.blockId,
+              action: 'freeze',
+              score: b.angularDistanceAll,
+              reason: `angular distance ${fmt(b.angularDistanceAll)} is at or below the median ${fmt(median)}: freeze it to keep what it knows`,
+            },
       );
     } else if (level === 'shifted') {
-      decisions.push({ blockId: b.blockId, action: 'tune', score: b.gradNorm, reason: `the input distribution shifted (PSI ${input.drift.psi.toFixed(3)}); ${b.blockId} meets symbols the model rarely saw (gradient norm ${b.gradNorm.toPrecision(3)}): tune it` });
+      decisions.push({
+        blockId: b.blockId,
+        action: 'tune',
+        score: b.gradNorm,
+        reason: `the input distribution shifted (PSI ${input.drift.psi.toFixed(3)}); ${b.blockId} meets symbols the model rarely saw (gradient norm ${b.gradNorm.toPrecision(3)}): tune it`,
+      });
     } else {
-      decisions.push({ blockId: b.blockId, action: 'freeze', score: b.gradNorm, reason: `drift is ${level}: the ${b.blockId} stays as it is` });
+      decisions.push({
+        blockId: b.blockId,
+        action: 'freeze',
+        score: b.gradNorm,
+        reason: `drift is ${level}: the ${b.blockId} stays as it is`,
+      });
     }
   }
   const unitsPerStep = input.unitsPerStep ?? 16 * 128;

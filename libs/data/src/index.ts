@@ -4,5 +4,13 @@ export { exampleCount, byteCount } from './types.js';
 export { loadBuiltin } from './builtin.js';
 export { loadFile } from './files.js';
 export { openDataset, DEFAULT_MAX_DATASET_BYTES, type OpenOptions } from './open.js';
-export { splitIndices, selectSplit, byteStream, LmBatcher, ExampleBatcher, SPLIT_FRACTIONS, type BatcherState } from './batches.js';
+export {
+  splitIndices,
+  selectSplit,
+  byteStream,
+  LmBatcher,
+  ExampleBatcher,
+  SPLIT_FRACTIONS,
+  type BatcherState,
+} from './batches.js';
 export { lorenz96, LORENZ96_SIM, LORENZ96_OBS, type Lorenz96Options } from './lorenz96.js';

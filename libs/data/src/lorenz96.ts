@@ -11,7 +11,11 @@ function derivative(x: Float64Array, forcing: number, out: Float64Array): void {
 
 function rk4(x: Float64Array, forcing: number, dt: number): void {
   const n = x.length;
-  const k1 = new Float64Array(n), k2 = new Float64Array(n), k3 = new Float64Array(n), k4 = new Float64Array(n), t = new Float64Array(n);
+  const k1 = new Float64Array(n),
+    k2 = new Float64Array(n),
+    k3 = new Float64Array(n),
+    k4 = new Float64Array(n),
+    t = new Float64Array(n);
   derivative(x, forcing, k1);
   for (let i = 0; i < n; i++) t[i] = x[i]! + 0.5 * dt * k1[i]!;
   derivative(t, forcing, k2);
@@ -33,8 +37,24 @@ export interface Lorenz96Options {
   seed: number;
 }
 
-export const LORENZ96_SIM: Lorenz96Options = { variables: 8, forcing: 8, samples: 20000, stepsAhead: 5, noise: 0, bias: 0, seed: 96 };
-export const LORENZ96_OBS: Lorenz96Options = { variables: 8, forcing: 8.8, samples: 1000, stepsAhead: 5, noise: 0.5, bias: 0.3, seed: 97 };
+export const LORENZ96_SIM: Lorenz96Options = {
+  variables: 8,
+  forcing: 8,
+  samples: 20000,
+  stepsAhead: 5,
+  noise: 0,
+  bias: 0,
+  seed: 96,
+};
+export const LORENZ96_OBS: Lorenz96Options = {
+  variables: 8,
+  forcing: 8.8,
+  samples: 1000,
+  stepsAhead: 5,
+  noise: 0.5,
+  bias: 0.3,
+  seed: 97,
+};
 
 export function lorenz96(name: string, o: Lorenz96Options): TabularDataset {
   const rng = rngFor(o.seed, 'lorenz96');
@@ -51,5 +71,12 @@ export function lorenz96(name: string, o: Lorenz96Options): TabularDataset {
     for (let i = 0; i < n; i++) targets[s * n + i] = observe(x[i]!);
   }
   const names = Array.from({ length: n }, (_, i) => `x${i}`);
-  return { kind: 'tabular', name, features: names, x: features, rows: o.samples, target: { type: 'regression', y: targets, names: names.map((c) => `${c}_next`) } };
+  return {
+    kind: 'tabular',
+    name,
+    features: names,
+    x: features,
+    rows: o.samples,
+    target: { type: 'regression', y: targets, names: names.map((c) => `${c}_next`) },
+  };
 }

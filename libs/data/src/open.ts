@@ -17,7 +17,10 @@ export interface OpenOptions {
 export function openDataset(ref: { uri: string; split?: Split; maxExamples?: number }, opts: OpenOptions): Dataset {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri);
-  const full = parsed.scheme === 'builtin' ? loadBuiltin(parsed.name) : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+  const full =
+    parsed.scheme === 'builtin'
+      ? loadBuiltin(parsed.name)
+      : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
   const bytes = byteCount(full);
   if (bytes > maxBytes) throw resourceExhausted(`${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
   return selectSplit(full, ref.split ?? 'all', ref.maxExamples ?? 0);
@@ -29,7 +32,8 @@ function readFile(path: string, maxBytes: number): Dataset {
     return loadFile(path, maxBytes);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (typeof e.code === 'string' && e.syscall) throw new FloeError('not_found', `cannot read ${e.path ?? path}: ${e.code}`, { cause: err });
+    if (typeof e.code === 'string' && e.syscall)
+      throw new FloeError('not_found', `cannot read ${e.path ?? path}: ${e.code}`, { cause: err });
     throw err;
   }
 }

@@ -26,7 +26,10 @@ export function parseDatasetUri(uri: string, field = 'dataset.uri'): ParsedDatas
   const rest = uri.slice(colon + 1);
   if (scheme === 'builtin') {
     if (!(BUILTIN_DATASETS as readonly string[]).includes(rest)) {
-      throw new FloeError('not_found', `unknown builtin dataset ${JSON.stringify(rest)}; known: ${BUILTIN_DATASETS.join(', ')}`);
+      throw new FloeError(
+        'not_found',
+        `unknown builtin dataset ${JSON.stringify(rest)}; known: ${BUILTIN_DATASETS.join(', ')}`,
+      );
     }
     return { scheme, name: rest };
   }

@@ -16,7 +16,8 @@ export interface TabularDataset {
   x: Float32Array;
   rows: number;
   /** Classification: class index per row; regression: rows × targets. */
-  target: { type: 'class'; labels: Int32Array; classes: string[] } | { type: 'regression'; y: Float32Array; names: string[] };
+  target:
+    { type: 'class'; labels: Int32Array; classes: string[] } | { type: 'regression'; y: Float32Array; names: string[] };
   /** Categorical feature columns: the text of each code, by column. */
   categories?: Record<string, string[]>;
 }

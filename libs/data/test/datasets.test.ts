@@ -4,7 +4,18 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloeError } from '@floe/errors';
 import { tempDir } from '@floe/testing';
-import { LmBatcher, ExampleBatcher, byteStream, exampleCount, loadBuiltin, openDataset, splitIndices, type ImageDataset, type TabularDataset, type TextDataset } from '../src/index.js';
+import {
+  LmBatcher,
+  ExampleBatcher,
+  byteStream,
+  exampleCount,
+  loadBuiltin,
+  openDataset,
+  splitIndices,
+  type ImageDataset,
+  type TabularDataset,
+  type TextDataset,
+} from '../src/index.js';
 
 test('every builtin dataset loads real data', () => {
   const spam = loadBuiltin('spam-assassin') as TextDataset;
@@ -13,13 +24,19 @@ test('every builtin dataset loads real data', () => {
   const ts = loadBuiltin('typescript-lib') as TextDataset;
   assert.ok(ts.documents.length >= 90, `${ts.documents.length} declaration files`);
   assert.ok(ts.documents.reduce((n, d) => n + d.length, 0) > 2_000_000);
-  assert.match(Buffer.from(ts.documents.find((d) => Buffer.from(d).includes('interface Array<T>'))!).toString(), /interface Array<T>/);
+  assert.match(
+    Buffer.from(ts.documents.find((d) => Buffer.from(d).includes('interface Array<T>'))!).toString(),
+    /interface Array<T>/,
+  );
   const mnist = loadBuiltin('mnist') as ImageDataset;
   assert.equal(mnist.labels.length, 10_000);
   assert.equal(mnist.pixels.length, 10_000 * 784);
   assert.ok(mnist.pixels.every((p) => p >= 0 && p <= 1));
   const iris = loadBuiltin('iris') as TabularDataset;
-  assert.deepEqual([iris.rows, iris.features.length, iris.target.type === 'class' && iris.target.classes.length], [150, 4, 3]);
+  assert.deepEqual(
+    [iris.rows, iris.features.length, iris.target.type === 'class' && iris.target.classes.length],
+    [150, 4, 3],
+  );
   const penguins = loadBuiltin('penguins') as TabularDataset;
   assert.deepEqual([penguins.rows, penguins.features.length], [344, 6]);
   assert.ok(Number.isNaN(penguins.x[3 * 6]!), 'a missing beak length stays missing');
@@ -37,7 +54,10 @@ test('splits are deterministic, disjoint and 80/10/10', () => {
   assert.deepEqual([tr!.length, va!.length, te!.length], [120, 15, 15]);
   assert.equal(new Set([...tr!, ...va!, ...te!]).size, 150);
   assert.deepEqual(splitIndices(d, 'train'), tr);
-  assert.equal(exampleCount(openDataset({ uri: 'builtin:mnist', split: 'test', maxExamples: 100 }, { dataRoots: [] })), 100);
+  assert.equal(
+    exampleCount(openDataset({ uri: 'builtin:mnist', split: 'test', maxExamples: 100 }, { dataRoots: [] })),
+    100,
+  );
 });
 
 test('batchers restore exactly from their state', () => {
@@ -66,15 +86,24 @@ test('file: text folders, CSV and JSON lines; size limits are RESOURCE_EXHAUSTED
     writeFileSync(join(dir.path, 'docs', 'a.txt'), 'hello');
     writeFileSync(join(dir.path, 'docs', 'b.md'), 'world');
     writeFileSync(join(dir.path, 't.csv'), 'a,b,label\n1,x,yes\n2,y,no\n3,"x",yes\n');
-    writeFileSync(join(dir.path, 't.jsonl'), '{"u":1.5,"target":0.25}\n{"u":2.5,"target":0.75}\n{"u":3,"target":0.1}\n');
+    writeFileSync(
+      join(dir.path, 't.jsonl'),
+      '{"u":1.5,"target":0.25}\n{"u":2.5,"target":0.75}\n{"u":3,"target":0.1}\n',
+    );
     const roots = [dir.path];
     assert.equal((openDataset({ uri: 'file:docs' }, { dataRoots: roots }) as TextDataset).documents.length, 2);
     const csv = openDataset({ uri: 'file:t.csv' }, { dataRoots: roots }) as TabularDataset;
     assert.deepEqual([csv.rows, csv.features, csv.target.type], [3, ['a', 'b'], 'class']);
     const jl = openDataset({ uri: 'file:t.jsonl' }, { dataRoots: roots }) as TabularDataset;
     assert.equal(jl.target.type, 'regression');
-    assert.throws(() => openDataset({ uri: 'file:docs' }, { dataRoots: roots, maxBytes: 4 }), (e: FloeError) => e.kind === 'resource_exhausted');
-    assert.throws(() => openDataset({ uri: 'builtin:mnist' }, { dataRoots: roots, maxBytes: 1000 }), (e: FloeError) => e.kind === 'resource_exhausted');
+    assert.throws(
+      () => openDataset({ uri: 'file:docs' }, { dataRoots: roots, maxBytes: 4 }),
+      (e: FloeError) => e.kind === 'resource_exhausted',
+    );
+    assert.throws(
+      () => openDataset({ uri: 'builtin:mnist' }, { dataRoots: roots, maxBytes: 1000 }),
+      (e: FloeError) => e.kind === 'resource_exhausted',
+    );
   } finally {
     dir.remove();
   }

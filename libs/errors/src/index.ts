@@ -33,14 +33,17 @@ export class FloeError extends Error {
 /** Bad input; carries every violation found, so callers can fix them all at once. */
 export class InvalidArgumentError extends FloeError {
   constructor(violations: FieldViolation[], message?: string) {
-    super('invalid_argument', message ?? violations.map((v) => `${v.field}: ${v.description}`).join('; '), { violations });
+    super('invalid_argument', message ?? violations.map((v) => `${v.field}: ${v.description}`).join('; '), {
+      violations,
+    });
   }
 }
 
 export const invalidArgument = (field: string, description: string): InvalidArgumentError =>
   new InvalidArgumentError([{ field, description }]);
 
-export const notFound = (what: string, id: string): FloeError => new FloeError('not_found', `${what} ${JSON.stringify(id)} not found`);
+export const notFound = (what: string, id: string): FloeError =>
+  new FloeError('not_found', `${what} ${JSON.stringify(id)} not found`);
 
 export const permissionDenied = (message: string): FloeError => new FloeError('permission_denied', message);
 

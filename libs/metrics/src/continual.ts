@@ -16,7 +16,10 @@ export interface ContinualReport {
   gains: number[][];
 }
 
-export function continualMetrics(R: number[][], opts: { higherIsBetter: boolean; randomInit?: number[] }): ContinualReport {
+export function continualMetrics(
+  R: number[][],
+  opts: { higherIsBetter: boolean; randomInit?: number[] },
+): ContinualReport {
   const sign = opts.higherIsBetter ? 1 : -1;
   const s = R.map((row) => row.map((v) => sign * v));
   const T = R.length - 1;
@@ -26,7 +29,8 @@ export function continualMetrics(R: number[][], opts: { higherIsBetter: boolean;
   const bwtTerms: number[] = [];
   for (let j = 0; j < Math.min(T, tasks); j++) bwtTerms.push(s[T]![j]! - s[j]![j]!);
   const fwtTerms: number[] = [];
-  if (opts.randomInit) for (let j = 1; j <= Math.min(T, tasks - 1); j++) fwtTerms.push(s[j - 1]![j]! - sign * opts.randomInit[j]!);
+  if (opts.randomInit)
+    for (let j = 1; j <= Math.min(T, tasks - 1); j++) fwtTerms.push(s[j - 1]![j]! - sign * opts.randomInit[j]!);
   const forgetting: number[] = [];
   for (let j = 0; j < Math.min(T, tasks); j++) {
     let best = -Infinity;
@@ -34,5 +38,11 @@ export function continualMetrics(R: number[][], opts: { higherIsBetter: boolean;
     forgetting.push(best - s[T]![j]!);
   }
   const meanOf = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-  return { acc, bwt: meanOf(bwtTerms), fwt: meanOf(fwtTerms), forgetting, gains: s.map((row) => row.map((v, j) => v - s[0]![j]!)) };
+  return {
+    acc,
+    bwt: meanOf(bwtTerms),
+    fwt: meanOf(fwtTerms),
+    forgetting,
+    gains: s.map((row) => row.map((v, j) => v - s[0]![j]!)),
+  };
 }

@@ -46,9 +46,19 @@ export function noiseLevel(y: number[]): number {
 
 export const DEFAULT_NOISE_MULTIPLE = 6;
 
-export function detectDoubleDescent(points: { x: number; y: number }[], opts: { window?: number; noiseMultiple?: number } = {}): DoubleDescent {
+export function detectDoubleDescent(
+  points: { x: number; y: number }[],
+  opts: { window?: number; noiseMultiple?: number } = {},
+): DoubleDescent {
   const pts = [...points].filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
-  const none = (noise: number): DoubleDescent => ({ hasDoubleDescent: false, t1: NaN, t2: NaN, t3: NaN, secondDescentBelowFirst: false, noise });
+  const none = (noise: number): DoubleDescent => ({
+    hasDoubleDescent: false,
+    t1: NaN,
+    t2: NaN,
+    t3: NaN,
+    secondDescentBelowFirst: false,
+    noise,
+  });
   const n = pts.length;
   const y = pts.map((p) => p.y);
   const noise = noiseLevel(y);
@@ -75,5 +85,12 @@ export function detectDoubleDescent(points: { x: number; y: number }[], opts: { 
   if (at < 0 || best <= margin) return none(noise);
   const t1 = prefMin[at]!;
   const t3 = sufMin[at]!;
-  return { hasDoubleDescent: true, t1: pts[t1]!.x, t2: pts[at]!.x, t3: pts[t3]!.x, secondDescentBelowFirst: s[t3]! < s[t1]!, noise };
+  return {
+    hasDoubleDescent: true,
+    t1: pts[t1]!.x,
+    t2: pts[at]!.x,
+    t3: pts[t3]!.x,
+    secondDescentBelowFirst: s[t3]! < s[t1]!,
+    noise,
+  };
 }

@@ -1,4 +1,18 @@
 export { bootstrapStderr, mean, meanAt } from './bootstrap.js';
-export { languageModelMetrics, classificationMetrics, classificationOutcomes, regressionMetrics, expectedCalibrationError, LOWER_IS_BETTER, type MetricValue } from './scores.js';
+export {
+  languageModelMetrics,
+  classificationMetrics,
+  classificationOutcomes,
+  regressionMetrics,
+  expectedCalibrationError,
+  LOWER_IS_BETTER,
+  type MetricValue,
+} from './scores.js';
 export { continualMetrics, type ContinualReport } from './continual.js';
-export { detectDoubleDescent, smooth, noiseLevel, DEFAULT_NOISE_MULTIPLE, type DoubleDescent } from './double-descent.js';
+export {
+  detectDoubleDescent,
+  smooth,
+  noiseLevel,
+  DEFAULT_NOISE_MULTIPLE,
+  type DoubleDescent,
+} from './double-descent.js';

@@ -14,19 +14,39 @@ export const LOWER_IS_BETTER = new Set(['bits_per_byte', 'perplexity', 'ece', 'm
  * Language models: per-sequence mean negative log-likelihood in nats per byte (one token is one byte).
  * bits_per_byte = mean / ln 2; perplexity = 2^bits_per_byte (per byte).
  */
-export function languageModelMetrics(natsPerSequence: Float64Array, wanted: string[], samples: number, seed: number): MetricValue[] {
+export function languageModelMetrics(
+  natsPerSequence: Float64Array,
+  wanted: string[],
+  samples: number,
+  seed: number,
+): MetricValue[] {
   const bits = natsPerSequence.map((x) => x / Math.LN2);
   const out: MetricValue[] = [];
   for (const name of wanted) {
-    if (name === 'bits_per_byte') out.push({ name, value: mean(bits), stderr: bootstrapStderr(bits.length, (i) => meanAt(bits, i), samples, seed) });
-    else if (name === 'perplexity') out.push({ name, value: 2 ** mean(bits), stderr: bootstrapStderr(bits.length, (i) => 2 ** meanAt(bits, i), samples, seed) });
+    if (name === 'bits_per_byte')
+      out.push({
+        name,
+        value: mean(bits),
+        stderr: bootstrapStderr(bits.length, (i) => meanAt(bits, i), samples, seed),
+      });
+    else if (name === 'perplexity')
+      out.push({
+        name,
+        value: 2 ** mean(bits),
+        stderr: bootstrapStderr(bits.length, (i) => 2 ** meanAt(bits, i), samples, seed),
+      });
     else throw new Error(`metric ${name} does not apply to a language model (bits_per_byte, perplexity)`);
   }
   return out;
 }
 
 /** Expected calibration error: Σ_bins (n_b / n)·|accuracy_b − confidence_b| over equal-width confidence bins. */
-export function expectedCalibrationError(confidence: ArrayLike<number>, correct: ArrayLike<number>, indices?: Uint32Array, bins = 15): number {
+export function expectedCalibrationError(
+  confidence: ArrayLike<number>,
+  correct: ArrayLike<number>,
+  indices?: Uint32Array,
+  bins = 15,
+): number {
   const count = new Float64Array(bins);
   const conf = new Float64Array(bins);
   const acc = new Float64Array(bins);
@@ -40,12 +60,17 @@ export function expectedCalibrationError(confidence: ArrayLike<number>, correct:
     acc[b] += correct[i]!;
   }
   let e = 0;
-  for (let b = 0; b < bins; b++) if (count[b]) e += (count[b]! / n) * Math.abs(acc[b]! / count[b]! - conf[b]! / count[b]!);
+  for (let b = 0; b < bins; b++)
+    if (count[b]) e += (count[b]! / n) * Math.abs(acc[b]! / count[b]! - conf[b]! / count[b]!);
   return e;
 }
 
 /** Per example of a classifier: the top class's probability, whether it is right, and −ln p(label). */
-export function classificationOutcomes(probabilities: Float32Array | Float64Array, labels: ArrayLike<number>, k: number): { confidence: Float64Array; correct: Float64Array; nll: Float64Array } {
+export function classificationOutcomes(
+  probabilities: Float32Array | Float64Array,
+  labels: ArrayLike<number>,
+  k: number,
+): { confidence: Float64Array; correct: Float64Array; nll: Float64Array } {
   const n = labels.length;
   const confidence = new Float64Array(n);
   const correct = new Float64Array(n);
@@ -61,21 +86,44 @@ export function classificationOutcomes(probabilities: Float32Array | Float64Arra
 }
 
 /** Classification: `probabilities` n × k row-major, `labels` n. Accuracy, ECE, mean log loss. */
-export function classificationMetrics(probabilities: Float32Array | Float64Array, labels: ArrayLike<number>, k: number, wanted: string[], samples: number, seed: number): MetricValue[] {
+export function classificationMetrics(
+  probabilities: Float32Array | Float64Array,
+  labels: ArrayLike<number>,
+  k: number,
+  wanted: string[],
+  samples: number,
+  seed: number,
+): MetricValue[] {
   const n = labels.length;
   const { confidence, correct, nll } = classificationOutcomes(probabilities, labels, k);
   return wanted.map((name) => {
-    if (name === 'accuracy') return { name, value: mean(correct), stderr: bootstrapStderr(n, (i) => meanAt(correct, i), samples, seed) };
-    if (name === 'ece') return { name, value: expectedCalibrationError(confidence, correct), stderr: bootstrapStderr(n, (i) => expectedCalibrationError(confidence, correct, i), samples, seed) };
-    if (name === 'loss') return { name, value: mean(nll), stderr: bootstrapStderr(n, (i) => meanAt(nll, i), samples, seed) };
+    if (name === 'accuracy')
+      return { name, value: mean(correct), stderr: bootstrapStderr(n, (i) => meanAt(correct, i), samples, seed) };
+    if (name === 'ece')
+      return {
+        name,
+        value: expectedCalibrationError(confidence, correct),
+        stderr: bootstrapStderr(n, (i) => expectedCalibrationError(confidence, correct, i), samples, seed),
+      };
+    if (name === 'loss')
+      return { name, value: mean(nll), stderr: bootstrapStderr(n, (i) => meanAt(nll, i), samples, seed) };
     throw new Error(`metric ${name} does not apply to classification (accuracy, ece, loss)`);
   });
 }
 
 /** Regression: mean squared error over all outputs, per example averaged over its outputs. */
-export function regressionMetrics(squaredErrorPerExample: Float64Array, wanted: string[], samples: number, seed: number): MetricValue[] {
+export function regressionMetrics(
+  squaredErrorPerExample: Float64Array,
+  wanted: string[],
+  samples: number,
+  seed: number,
+): MetricValue[] {
   return wanted.map((name) => {
     if (name !== 'mse') throw new Error(`metric ${name} does not apply to regression (mse)`);
-    return { name, value: mean(squaredErrorPerExample), stderr: bootstrapStderr(squaredErrorPerExample.length, (i) => meanAt(squaredErrorPerExample, i), samples, seed) };
+    return {
+      name,
+      value: mean(squaredErrorPerExample),
+      stderr: bootstrapStderr(squaredErrorPerExample.length, (i) => meanAt(squaredErrorPerExample, i), samples, seed),
+    };
   });
 }

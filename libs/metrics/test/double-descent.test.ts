@@ -19,32 +19,60 @@ function curve(kind: 'dd' | 'monotone' | 'noisy', seed: number): { x: number; y:
   const tau = 10 + 50 * r.next();
   const sigma = kind === 'noisy' ? 0.05 : 0.02;
   return Array.from({ length: 200 }, (_, x) => {
-    const base = kind === 'dd' ? 0.5 + Math.exp(-x / 15) + h * Math.exp(-(((x - c) / 12) ** 2)) - d * sigmoid((x - c - 25) / 8) : 0.5 + Math.exp(-x / tau);
+    const base =
+      kind === 'dd'
+        ? 0.5 + Math.exp(-x / 15) + h * Math.exp(-(((x - c) / 12) ** 2)) - d * sigmoid((x - c - 25) / 8)
+        : 0.5 + Math.exp(-x / tau);
     return { x, y: base + sigma * r.normal() };
   });
 }
 
 test('double descent found on ≥ 95 of 100 curves; false positives ≤ 5 of 100 on monotone and noisy single-descent curves', () => {
-  const rate = (kind: 'dd' | 'monotone' | 'noisy') => Array.from({ length: 100 }, (_, i) => detectDoubleDescent(curve(kind, 1000 * (kind.length + 1) + i)).hasDoubleDescent).filter(Boolean).length;
+  const rate = (kind: 'dd' | 'monotone' | 'noisy') =>
+    Array.from(
+      { length: 100 },
+      (_, i) => detectDoubleDescent(curve(kind, 1000 * (kind.length + 1) + i)).hasDoubleDescent,
+    ).filter(Boolean).length;
   const found = rate('dd');
   const monotone = rate('monotone');
   const noisy = rate('noisy');
-  process.stderr.write(`double descent found ${found}/100; false positives: monotone ${monotone}/100, noisy single descent ${noisy}/100\n`);
+  process.stderr.write(
+    `double descent found ${found}/100; false positives: monotone ${monotone}/100, noisy single descent ${noisy}/100\n`,
+  );
   assert.ok(found >= 95, `found ${found}`);
   assert.ok(monotone <= 5, `monotone ${monotone}`);
   assert.ok(noisy <= 5, `noisy ${noisy}`);
 });
 
 test('where: t1 < t2 < t3 around the bump, and whether the second descent goes below the first minimum', () => {
-  const pts = Array.from({ length: 200 }, (_, x) => ({ x, y: 0.5 + Math.exp(-x / 15) + 0.3 * Math.exp(-(((x - 90) / 12) ** 2)) - 0.3 * sigmoid((x - 120) / 8) }));
+  const pts = Array.from({ length: 200 }, (_, x) => ({
+    x,
+    y: 0.5 + Math.exp(-x / 15) + 0.3 * Math.exp(-(((x - 90) / 12) ** 2)) - 0.3 * sigmoid((x - 120) / 8),
+  }));
   const d = detectDoubleDescent(pts);
   assert.ok(d.hasDoubleDescent);
   assert.ok(d.t1 < d.t2 && d.t2 < d.t3);
   assert.ok(Math.abs(d.t2 - 90) <= 5, `peak at ${d.t2}`);
   assert.ok(d.secondDescentBelowFirst);
-  const shallow = detectDoubleDescent(pts.map((p) => ({ x: p.x, y: 0.5 + Math.exp(-p.x / 15) + 0.3 * Math.exp(-(((p.x - 90) / 12) ** 2)) + 0.1 * sigmoid((p.x - 120) / 8) })));
-  assert.ok(shallow.hasDoubleDescent && !shallow.secondDescentBelowFirst, 'the second descent stops above the first minimum');
+  const shallow = detectDoubleDescent(
+    pts.map((p) => ({
+      x: p.x,
+      y: 0.5 + Math.exp(-p.x / 15) + 0.3 * Math.exp(-(((p.x - 90) / 12) ** 2)) + 0.1 * sigmoid((p.x - 120) / 8),
+    })),
+  );
+  assert.ok(
+    shallow.hasDoubleDescent && !shallow.secondDescentBelowFirst,
+    'the second descent stops above the first minimum',
+  );
   // Overfitting (a U) is not a double descent: there is no second descent.
-  assert.ok(!detectDoubleDescent(Array.from({ length: 100 }, (_, x) => ({ x, y: (x - 50) ** 2 / 2500 }))).hasDoubleDescent);
-  assert.ok(!detectDoubleDescent([{ x: 0, y: 1 }, { x: 1, y: 0 }]).hasDoubleDescent, 'too few points');
+  assert.ok(
+    !detectDoubleDescent(Array.from({ length: 100 }, (_, x) => ({ x, y: (x - 50) ** 2 / 2500 }))).hasDoubleDescent,
+  );
+  assert.ok(
+    !detectDoubleDescent([
+      { x: 0, y: 1 },
+      { x: 1, y: 0 },
+    ]).hasDoubleDescent,
+    'too few points',
+  );
 });

@@ -3,7 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@floe/random';
-import { bootstrapStderr, classificationMetrics, continualMetrics, expectedCalibrationError, languageModelMetrics, meanAt, regressionMetrics } from '../src/index.js';
+import {
+  bootstrapStderr,
+  classificationMetrics,
+  continualMetrics,
+  expectedCalibrationError,
+  languageModelMetrics,
+  meanAt,
+  regressionMetrics,
+} from '../src/index.js';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -45,7 +53,11 @@ test('bootstrap standard error of a mean ≈ σ/√n', () => {
   const xs = Float64Array.from({ length: 2000 }, () => r.normal());
   const se = bootstrapStderr(xs.length, (i) => meanAt(xs, i), 500, 9);
   assert.ok(Math.abs(se - 1 / Math.sqrt(2000)) < 0.15 / Math.sqrt(2000), `${se}`);
-  assert.equal(bootstrapStderr(xs.length, (i) => meanAt(xs, i), 500, 9), se, 'seeded');
+  assert.equal(
+    bootstrapStderr(xs.length, (i) => meanAt(xs, i), 500, 9),
+    se,
+    'seeded',
+  );
 });
 
 test('ACC, BWT, FWT and forgetting on a hand-computed R matrix (accuracy and a lower-is-better metric)', () => {
@@ -58,11 +70,23 @@ test('ACC, BWT, FWT and forgetting on a hand-computed R matrix (accuracy and a l
   close(m.acc, (0.6 + 0.7 + 0.9) / 3);
   close(m.bwt, (0.6 - 0.9 + (0.7 - 0.8)) / 2);
   close(m.fwt, (0.1 - 0.1 + (0.2 - 0.1)) / 2);
-  assert.deepEqual(m.forgetting.map((f) => Number(f.toFixed(12))), [0.3, 0.1]);
-  assert.deepEqual(m.gains[2]!.map((g) => Number(g.toFixed(12))), [-0.3, 0.6, 0.8]);
+  assert.deepEqual(
+    m.forgetting.map((f) => Number(f.toFixed(12))),
+    [0.3, 0.1],
+  );
+  assert.deepEqual(
+    m.gains[2]!.map((g) => Number(g.toFixed(12))),
+    [-0.3, 0.6, 0.8],
+  );
   // Bits per byte: base 2.0 on e-mails, 5.0 on code; adapted 2.5 and 3.0. Forgetting 0.5 bits, BWT −0.5,
   // the gain on code +2.0 bits, on e-mails −0.5.
-  const bpb = continualMetrics([[2, 5], [2.5, 3]], { higherIsBetter: false, randomInit: [8, 8] });
+  const bpb = continualMetrics(
+    [
+      [2, 5],
+      [2.5, 3],
+    ],
+    { higherIsBetter: false, randomInit: [8, 8] },
+  );
   close(bpb.acc, 2.75);
   close(bpb.bwt, -0.5);
   close(bpb.fwt, -5 + 8);

@@ -39,7 +39,8 @@ async function tryTensorflow(): Promise<string | undefined> {
  */
 export async function initBackend(choice?: BackendChoice, log: (msg: string) => void = () => {}): Promise<BackendInfo> {
   const wanted = choice ?? ((process.env.FLOE_TF_BACKEND || 'auto') as BackendChoice);
-  if (!BACKEND_CHOICES.includes(wanted)) throw new Error(`FLOE_TF_BACKEND=${wanted}: expected one of ${BACKEND_CHOICES.join(', ')}`);
+  if (!BACKEND_CHOICES.includes(wanted))
+    throw new Error(`FLOE_TF_BACKEND=${wanted}: expected one of ${BACKEND_CHOICES.join(', ')}`);
   if (current && (wanted === 'auto' || wanted === current.name)) return current;
 
   // PROD silences tfjs's console banners and debug checks; floe logs its own choice below.
@@ -49,7 +50,9 @@ export async function initBackend(choice?: BackendChoice, log: (msg: string) => 
     const pkg = await tryTensorflow();
     if (pkg && (await tf.setBackend('tensorflow'))) info = { name: 'tensorflow', reason: `${pkg} is installed` };
     else if (wanted === 'tensorflow') {
-      throw new Error('FLOE_TF_BACKEND=tensorflow, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (they belong in the GPU image)');
+      throw new Error(
+        'FLOE_TF_BACKEND=tensorflow, but neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed (they belong in the GPU image)',
+      );
     }
   }
   if (wanted === 'native' && !native) {
@@ -58,9 +61,14 @@ export async function initBackend(choice?: BackendChoice, log: (msg: string) => 
   if (!info && (wanted === 'native' || wanted === 'wasm' || wanted === 'auto')) {
     try {
       registerWasmTrainingKernels();
-      if (await tf.setBackend('wasm')) info = { name: 'wasm', reason: wanted === 'wasm' ? 'FLOE_TF_BACKEND=wasm' : 'no native TensorFlow binding; wasm with floe kernels' };
+      if (await tf.setBackend('wasm'))
+        info = {
+          name: 'wasm',
+          reason: wanted === 'wasm' ? 'FLOE_TF_BACKEND=wasm' : 'no native TensorFlow binding; wasm with floe kernels',
+        };
     } catch (err) {
-      if (wanted !== 'auto') throw new Error(`FLOE_TF_BACKEND=${wanted}, but the wasm backend did not load: ${(err as Error).message}`);
+      if (wanted !== 'auto')
+        throw new Error(`FLOE_TF_BACKEND=${wanted}, but the wasm backend did not load: ${(err as Error).message}`);
     }
     if (info && wanted === 'wasm') useNativeKernels(false);
     if (info && wanted !== 'wasm') {

@@ -4,7 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 export type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 /** NHWC geometry of a Conv2D (or, with `depthwise`, a depthwise conv) and its gradients. */
-export function conv2dInfo(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, depthwise = false): ConvInfo {
+export function conv2dInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: Record<string, unknown>,
+  depthwise = false,
+): ConvInfo {
   const { strides, pad, dimRoundingMode, dilations, dataFormat } = attrs as {
     strides: number | [number, number];
     pad: 'valid' | 'same' | number;

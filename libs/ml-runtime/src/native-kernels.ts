@@ -44,7 +44,25 @@ const nativeBatchMatMul: KernelFunc = (args) => {
     native!.sgemmBatched(1, false, transposeB, batchA * m, n, k, 1, av, 0, k, bv, 0, ldb, 0, cv, 0, n);
   } else {
     const batch = Math.max(batchA, batchB);
-    native!.sgemmBatched(batch, transposeA, transposeB, m, n, k, 1, av, batchA === 1 ? 0 : m * k, lda, bv, batchB === 1 ? 0 : k * n, ldb, 0, cv, m * n, n);
+    native!.sgemmBatched(
+      batch,
+      transposeA,
+      transposeB,
+      m,
+      n,
+      k,
+      1,
+      av,
+      batchA === 1 ? 0 : m * k,
+      lda,
+      bv,
+      batchB === 1 ? 0 : k * n,
+      ldb,
+      0,
+      cv,
+      m * n,
+      n,
+    );
   }
   return out;
 };
@@ -53,7 +71,10 @@ const nativeTranspose: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackend;
   const { x } = args.inputs as { x: TensorInfo };
   const { perm } = args.attrs as { perm: number[] };
-  const out = backend.makeOutput(perm.map((p) => x.shape[p]!), x.dtype);
+  const out = backend.makeOutput(
+    perm.map((p) => x.shape[p]!),
+    x.dtype,
+  );
   if (x.dtype !== 'float32') {
     // int32 and bool tensors are rare here (indices); the pack's transpose handles them.
     backend.disposeData?.(out.dataId);
@@ -87,7 +108,6 @@ const nativeGeluGrad: KernelFunc = (args) => {
 
 // ---- convolutions: im2col in native code, then one GEMM; col2im for the input gradient.
 
-
 let scratch = new Float32Array(0);
 /** A reusable buffer outside the wasm heap for im2col columns. */
 function columns(n: number): Float32Array {
@@ -96,7 +116,22 @@ function columns(n: number): Float32Array {
 }
 
 function geometry(c: ConvInfo): number[] {
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth];
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+    c.outHeight,
+    c.outWidth,
+  ];
 }
 
 const nativeConv2D: KernelFunc = (args) => {
@@ -108,34 +143,96 @@ const nativeConv2D: KernelFunc = (args) => {
   const out = backend.makeOutput([c.batchSize, c.outHeight, c.outWidth, c.outChannels], 'float32');
   const cols = columns(P * K);
   native!.conv(0, backend.typedArrayFromHeap(x), cols, geometry(c));
-  native!.sgemmBatched(1, false, false, P, c.outChannels, K, 1, cols, 0, K, backend.typedArrayFromHeap(filter), 0, c.outChannels, 0, backend.typedArrayFromHeap(out), 0, c.outChannels);
+  native!.sgemmBatched(
+    1,
+    false,
+    false,
+    P,
+    c.outChannels,
+    K,
+    1,
+    cols,
+    0,
+    K,
+    backend.typedArrayFromHeap(filter),
+    0,
+    c.outChannels,
+    0,
+    backend.typedArrayFromHeap(out),
+    0,
+    c.outChannels,
+  );
   return out;
 };
 
 const nativeConv2DBackpropFilter: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackend;
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-  const c = conv2dInfo(x.shape, (args.attrs as { filterShape: number[] }).filterShape, args.attrs as Record<string, unknown>);
+  const c = conv2dInfo(
+    x.shape,
+    (args.attrs as { filterShape: number[] }).filterShape,
+    args.attrs as Record<string, unknown>,
+  );
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   const dW = backend.makeOutput([c.filterHeight, c.filterWidth, c.inChannels, c.outChannels], 'float32');
   const cols = columns(P * K);
   native!.conv(0, backend.typedArrayFromHeap(x), cols, geometry(c));
   // dW[K, O] = colsᵀ[K, P] · dy[P, O]
-  native!.sgemmBatched(1, true, false, K, c.outChannels, P, 1, cols, 0, K, backend.typedArrayFromHeap(dy), 0, c.outChannels, 0, backend.typedArrayFromHeap(dW), 0, c.outChannels);
+  native!.sgemmBatched(
+    1,
+    true,
+    false,
+    K,
+    c.outChannels,
+    P,
+    1,
+    cols,
+    0,
+    K,
+    backend.typedArrayFromHeap(dy),
+    0,
+    c.outChannels,
+    0,
+    backend.typedArrayFromHeap(dW),
+    0,
+    c.outChannels,
+  );
   return dW;
 };
 
 const nativeConv2DBackpropInput: KernelFunc = (args) => {
   const backend = args.backend as unknown as WasmBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-  const c = conv2dInfo((args.attrs as { inputShape: number[] }).inputShape, filter.shape, args.attrs as Record<string, unknown>);
+  const c = conv2dInfo(
+    (args.attrs as { inputShape: number[] }).inputShape,
+    filter.shape,
+    args.attrs as Record<string, unknown>,
+  );
   const K = c.filterHeight * c.filterWidth * c.inChannels;
   const P = c.batchSize * c.outHeight * c.outWidth;
   const dx = backend.makeOutput([c.batchSize, c.inHeight, c.inWidth, c.inChannels], 'float32');
   const dcols = columns(P * K);
   // dcols[P, K] = dy[P, O] · Wᵀ (W is [K, O])
-  native!.sgemmBatched(1, false, true, P, K, c.outChannels, 1, backend.typedArrayFromHeap(dy), 0, c.outChannels, backend.typedArrayFromHeap(filter), 0, c.outChannels, 0, dcols, 0, K);
+  native!.sgemmBatched(
+    1,
+    false,
+    true,
+    P,
+    K,
+    c.outChannels,
+    1,
+    backend.typedArrayFromHeap(dy),
+    0,
+    c.outChannels,
+    backend.typedArrayFromHeap(filter),
+    0,
+    c.outChannels,
+    0,
+    dcols,
+    0,
+    K,
+  );
   native!.conv(1, dcols, backend.typedArrayFromHeap(dx), geometry(c));
   return dx;
 };
@@ -149,9 +246,22 @@ const nativeMaxPoolGrad: KernelFunc = (args) => {
     pad: 'valid' | 'same' | number;
     dimRoundingMode?: 'floor' | 'round' | 'ceil';
   };
-  const c = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const c = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const dx = backend.makeOutput(input.shape, 'float32');
-  native!.conv(2, backend.typedArrayFromHeap(input), backend.typedArrayFromHeap(dy), geometry(c), backend.typedArrayFromHeap(dx));
+  native!.conv(
+    2,
+    backend.typedArrayFromHeap(input),
+    backend.typedArrayFromHeap(dy),
+    geometry(c),
+    backend.typedArrayFromHeap(dx),
+  );
   return dx;
 };
 let registered = false;
@@ -177,7 +287,9 @@ export function registerNativeKernels(): void {
   tf.registerGradient({
     kernelName: GELU_KERNEL,
     inputsToSave: ['x'],
-    gradFunc: (dy, saved) => ({ x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor }),
+    gradFunc: (dy, saved) => ({
+      x: () => tf.engine().runKernel(GELU_GRAD_KERNEL, { dy: dy as tf.Tensor, x: saved[0]! }) as tf.Tensor,
+    }),
   });
   // What each native kernel replaces, to switch back (setupFuncs already ran when wasm initialised).
   replacedConfigs = nativeConfigs.flatMap((c) => {
@@ -202,4 +314,13 @@ export function useNativeKernels(on: boolean): void {
   }
 }
 
-export const NATIVE_KERNELS = ['BatchMatMul', 'Transpose', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'FloeGelu', 'FloeGeluGrad'] as const;
+export const NATIVE_KERNELS = [
+  'BatchMatMul',
+  'Transpose',
+  'Conv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'MaxPoolGrad',
+  'FloeGelu',
+  'FloeGeluGrad',
+] as const;

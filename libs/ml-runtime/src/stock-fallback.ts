@@ -5,7 +5,12 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 
 interface AnyBackend {
   readSync(dataId: object): tf.backend_util.BackendValues;
-  makeOutput?(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.backend_util.BackendValues): TensorInfo;
+  makeOutput?(
+    shape: number[],
+    dtype: tf.DataType,
+    memoryOffset?: number,
+    values?: tf.backend_util.BackendValues,
+  ): TensorInfo;
   makeTensorInfo?(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): TensorInfo;
   disposeData(dataId: object): void;
 }
@@ -22,9 +27,14 @@ export function registerCpuFallbacks(kernelNames: readonly string[]): string[] {
       const wasm = backend as unknown as AnyBackend;
       const cpuInputs: Record<string, TensorInfo> = {};
       for (const [key, t] of Object.entries(inputs as Record<string, TensorInfo>)) {
-        cpuInputs[key] = cpu.makeTensorInfo!(t.shape, t.dtype, wasm.readSync(t.dataId).slice() as tf.backend_util.BackendValues);
+        cpuInputs[key] = cpu.makeTensorInfo!(
+          t.shape,
+          t.dtype,
+          wasm.readSync(t.dataId).slice() as tf.backend_util.BackendValues,
+        );
       }
-      const result = cpuKernel.kernelFunc({ inputs: cpuInputs, backend: cpu as never, attrs }) as TensorInfo | TensorInfo[];
+      const result = cpuKernel.kernelFunc({ inputs: cpuInputs, backend: cpu as never, attrs }) as
+        TensorInfo | TensorInfo[];
       const outs = Array.isArray(result) ? result : [result];
       const wasmOuts = outs.map((o) => {
         const w = wasm.makeOutput!(o.shape, o.dtype, undefined, cpu.readSync(o.dataId));

@@ -38,7 +38,11 @@ function batchSlice(backend: WasmBackend, x: TensorInfo, i: number, rows: number
 
 /** C = A·B through the fast path: A [rows, k], B [k, cols], no transposes, one batch. */
 function fastMatMul(backend: WasmBackend, a: TensorInfo, b: TensorInfo): TensorInfo {
-  return originalMatMul!({ inputs: { a, b }, backend: backend as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+  return originalMatMul!({
+    inputs: { a, b },
+    backend: backend as never,
+    attrs: { transposeA: false, transposeB: false },
+  }) as TensorInfo;
 }
 
 function reshaped(t: TensorInfo, shape: number[]): TensorInfo {
@@ -77,7 +81,11 @@ const batchMatMul: KernelFunc = ({ inputs, backend: be, attrs }) => {
     }
   } else {
     // Mixed broadcasting of batch dims: rare; the stock kernel handles it.
-    out = originalMatMul!({ inputs: { a, b }, backend: be, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+    out = originalMatMul!({
+      inputs: { a, b },
+      backend: be,
+      attrs: { transposeA: false, transposeB: false },
+    }) as TensorInfo;
   }
   for (const t of temps) backend.disposeData(t.dataId);
   return out;
@@ -105,13 +113,25 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend: be, attrs }) => {
   return out;
 };
 
-
 /**
  * im2col, transposed: colsT[kIndex, p] for p = (b, oh, ow) and kIndex = (fh, fw, inC), NHWC input. Laid
  * out [K, P] so that dW = colsT · dy needs no transpose.
  */
 function im2colT(x: Float32Array, c: ConvInfo, out: Float32Array): void {
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = c;
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+  } = c;
   const P = batchSize * outHeight * outWidth;
   const top = c.padInfo.top;
   const left = c.padInfo.left;
@@ -126,7 +146,10 @@ function im2colT(x: Float32Array, c: ConvInfo, out: Float32Array): void {
             const ih = oh * strideHeight - top + fh * dilationHeight;
             for (let ow = 0; ow < outWidth; ow++, p++) {
               const iw = ow * strideWidth - left + fw * dilationWidth;
-              out[row + p] = ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth ? x[xb + (ih * inWidth + iw) * inChannels + ic]! : 0;
+              out[row + p] =
+                ih >= 0 && ih < inHeight && iw >= 0 && iw < inWidth
+                  ? x[xb + (ih * inWidth + iw) * inChannels + ic]!
+                  : 0;
             }
           }
         }
@@ -162,7 +185,19 @@ const conv2DBackpropInput: KernelFunc = ({ inputs, backend: be, attrs }) => {
   const out = f32(backend, dx);
   const d = f32(backend, dcols);
   out.fill(0);
-  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = c;
+  const {
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+  } = c;
   let p = 0;
   for (let bi = 0; bi < c.batchSize; bi++) {
     const xb = bi * inHeight * inWidth * inChannels;

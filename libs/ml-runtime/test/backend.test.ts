@@ -13,7 +13,11 @@ const script = `
   catch (e) { console.log(JSON.stringify({ error: e.message })); }`;
 
 async function choose(choice: string, env: Record<string, string> = {}) {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, env: { ...process.env, CHOICE: choice, ...env } });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', script],
+    { cwd: root, env: { ...process.env, CHOICE: choice, ...env } },
+  );
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as { name?: string; lines?: string[]; error?: string };
 }
 

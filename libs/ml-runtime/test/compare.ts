@@ -16,7 +16,12 @@ export interface Input {
   dtype?: 'float32' | 'int32';
 }
 
-export async function sameOnCpuAndWasm(name: string, inputs: Input[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[], tol = 1e-4): Promise<void> {
+export async function sameOnCpuAndWasm(
+  name: string,
+  inputs: Input[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+  tol = 1e-4,
+): Promise<void> {
   const run = async (backend: string) => {
     await tf.setBackend(backend);
     return tf.tidy(() => {
@@ -34,7 +39,8 @@ export async function sameOnCpuAndWasm(name: string, inputs: Input[], f: (...xs:
     let scale = 0;
     for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]!));
     for (let i = 0; i < a.length; i++) {
-      if (Math.abs(a[i]! - b[i]!) > tol * (1 + scale)) assert.fail(`${name}: output ${o}[${i}] cpu ${a[i]} wasm ${b[i]}`);
+      if (Math.abs(a[i]! - b[i]!) > tol * (1 + scale))
+        assert.fail(`${name}: output ${o}[${i}] cpu ${a[i]} wasm ${b[i]}`);
     }
   }
 }

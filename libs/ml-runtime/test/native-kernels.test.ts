@@ -21,7 +21,12 @@ const rand = (shape: number[]) => randomValues(rng, shape);
 
 /** The same computation on cpu and on wasm with the native kernels, from the same random inputs. */
 async function compare(name: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]) {
-  await sameOnCpuAndWasm(name, shapes.map((shape) => ({ shape, values: rand(shape) })), f, TOL);
+  await sameOnCpuAndWasm(
+    name,
+    shapes.map((shape) => ({ shape, values: rand(shape) })),
+    f,
+    TOL,
+  );
 }
 
 const CASES: [number[], number[], boolean, boolean][] = [
@@ -94,27 +99,53 @@ test('native Conv2D, both backprops and MaxPoolGrad: values and gradients match 
   ];
   for (const [xs, ws, stride, pad] of cases) {
     await compare(`conv2d ${xs} ${ws} s${stride} ${pad}`, [xs, ws], (x, w) => {
-      const f = (a: tf.Tensor, b: tf.Tensor) => tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), 2, 2, 'same');
+      const f = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.maxPool(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad), 2, 2, 'same');
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(f(a, b))));
       return [f(x!, w!), ...g([x!, w!])];
     });
   }
 });
 
-test('native Transpose: ranks 2–5, size-1 axes, every kind of permutation; values and gradients', { skip }, async () => {
-  const cases: [number[], number[]][] = [
-    [[7, 5], [1, 0]],
-    [[3, 1, 4], [2, 0, 1]],
-    [[2, 3, 4, 5], [0, 2, 1, 3]],
-    [[2, 3, 4, 5], [3, 2, 1, 0]],
-    [[16, 9, 3, 4, 6], [2, 0, 3, 1, 4]],
-    [[4, 6, 5], [0, 1, 2]],
-  ];
-  for (const [shape, perm] of cases) {
-    const w = rand(perm.map((p) => shape[p]!));
-    await compare(`transpose ${shape} ${perm}`, [shape], (x) => {
-      const wt = tf.tensor(w, perm.map((p) => shape[p]!));
-      return [tf.transpose(x!, perm), tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.transpose(z, perm), wt)))(x!)];
-    });
-  }
-});
+test(
+  'native Transpose: ranks 2–5, size-1 axes, every kind of permutation; values and gradients',
+  { skip },
+  async () => {
+    const cases: [number[], number[]][] = [
+      [
+        [7, 5],
+        [1, 0],
+      ],
+      [
+        [3, 1, 4],
+        [2, 0, 1],
+      ],
+      [
+        [2, 3, 4, 5],
+        [0, 2, 1, 3],
+      ],
+      [
+        [2, 3, 4, 5],
+        [3, 2, 1, 0],
+      ],
+      [
+        [16, 9, 3, 4, 6],
+        [2, 0, 3, 1, 4],
+      ],
+      [
+        [4, 6, 5],
+        [0, 1, 2],
+      ],
+    ];
+    for (const [shape, perm] of cases) {
+      const w = rand(perm.map((p) => shape[p]!));
+      await compare(`transpose ${shape} ${perm}`, [shape], (x) => {
+        const wt = tf.tensor(
+          w,
+          perm.map((p) => shape[p]!),
+        );
+        return [tf.transpose(x!, perm), tf.grad((z: tf.Tensor) => tf.sum(tf.mul(tf.transpose(z, perm), wt)))(x!)];
+      });
+    }
+  },
+);

@@ -16,8 +16,17 @@ before(async () => {
 });
 
 /** The same computation on cpu and on wasm (floe's pack), from the same random inputs. */
-async function sameOnBoth(name: string, inputs: { shape: number[]; values?: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) {
-  await sameOnCpuAndWasm(name, inputs.map((i) => ({ ...i, values: i.values ?? randomValues(rng, i.shape) })), f, TOL);
+async function sameOnBoth(
+  name: string,
+  inputs: { shape: number[]; values?: Float32Array | Int32Array; dtype?: 'float32' | 'int32' }[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+) {
+  await sameOnCpuAndWasm(
+    name,
+    inputs.map((i) => ({ ...i, values: i.values ?? randomValues(rng, i.shape) })),
+    f,
+    TOL,
+  );
   assert.equal(tf.getBackend(), 'wasm');
 }
 
@@ -46,10 +55,14 @@ test('BatchMatMul: transposes, batches, broadcasting, odd sizes — values and g
 
 test('UnsortedSegmentSum, and the gradient of gather (embeddings)', async () => {
   const ids = Int32Array.from({ length: 37 }, () => rng.int(11));
-  await sameOnBoth('unsortedSegmentSum', [{ shape: [37, 6] }, { shape: [37], values: ids, dtype: 'int32' }], (x, s) => tf.unsortedSegmentSum(x!, s! as tf.Tensor1D, 11));
+  await sameOnBoth('unsortedSegmentSum', [{ shape: [37, 6] }, { shape: [37], values: ids, dtype: 'int32' }], (x, s) =>
+    tf.unsortedSegmentSum(x!, s! as tf.Tensor1D, 11),
+  );
   const idx = Int32Array.from({ length: 4 * 9 }, () => rng.int(13));
-  await sameOnBoth('gather grad', [{ shape: [13, 5] }, { shape: [4, 9], values: idx, dtype: 'int32' }, { shape: [4, 9, 5] }], (table, i, w) =>
-    tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, i!), w!)))(table!),
+  await sameOnBoth(
+    'gather grad',
+    [{ shape: [13, 5] }, { shape: [4, 9], values: idx, dtype: 'int32' }, { shape: [4, 9, 5] }],
+    (table, i, w) => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, i!), w!)))(table!),
   );
 });
 
@@ -62,7 +75,9 @@ test('Conv2D backprops (filter and input): strides, padding, odd sizes', async (
   ];
   for (const [xs, ws, stride, pad] of cases) {
     await sameOnBoth(`conv2d ${xs} ${ws} s${stride} ${pad}`, [{ shape: xs }, { shape: ws }], (x, w) => {
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))));
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))),
+      );
       return g([x!, w!]);
     });
   }
@@ -75,7 +90,9 @@ test('depthwise conv2d backprops: channel multipliers, strides, padding', async 
   ];
   for (const [xs, ws, stride, pad] of cases) {
     await sameOnBoth(`depthwise ${xs} ${ws}`, [{ shape: xs }, { shape: ws }], (x, w) => {
-      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))));
+      const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))),
+      );
       return g([x!, w!]);
     });
   }
@@ -83,7 +100,9 @@ test('depthwise conv2d backprops: channel multipliers, strides, padding', async 
 
 test('a perturbed kernel would fail this comparison (the check can fail)', async () => {
   await assert.rejects(
-    sameOnBoth('perturbed', [{ shape: [6, 5] }, { shape: [5, 4] }], (a, b) => (tf.getBackend() === 'wasm' ? tf.mul(tf.matMul(a!, b!), 1.001) : tf.matMul(a!, b!))),
+    sameOnBoth('perturbed', [{ shape: [6, 5] }, { shape: [5, 4] }], (a, b) =>
+      tf.getBackend() === 'wasm' ? tf.mul(tf.matMul(a!, b!), 1.001) : tf.matMul(a!, b!),
+    ),
     /perturbed/,
   );
 });

@@ -1,4 +1,12 @@
-export { BlockModel, newCapture, disposeCapture, type Architecture, type Batch, type ModelSpec, type Task } from './model.js';
+export {
+  BlockModel,
+  newCapture,
+  disposeCapture,
+  type Architecture,
+  type Batch,
+  type ModelSpec,
+  type Task,
+} from './model.js';
 export { buildModel, blockIdsOf, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
 export { initialValues, makeParam, type Init, type Param } from './params.js';
 export { selectiveScan } from './mamba.js';

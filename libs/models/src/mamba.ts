@@ -47,7 +47,9 @@ export class MambaBlock implements Block {
   }
 
   forward(x: tf.Tensor, ctx: ForwardContext): tf.Tensor {
-    const [gain, inProj, convW, convB, xProj, dtProj, dtBias, aLog, dSkip, outProj] = this.params.map((p) => p.variable) as tf.Variable[];
+    const [gain, inProj, convW, convB, xProj, dtProj, dtBias, aLog, dSkip, outProj] = this.params.map(
+      (p) => p.variable,
+    ) as tf.Variable[];
     const [b, t] = x.shape as [number, number, number];
     const di = this.cfg.expand * this.cfg.dModel;
     const n = this.cfg.dState;
@@ -57,8 +59,17 @@ export class MambaBlock implements Block {
     const xz = linear(rmsNorm(x, gain!), inProj!);
     const [xs, z] = tf.split(xz, 2, -1) as [tf.Tensor, tf.Tensor];
     // Causal depthwise conv1d: pad k−1 steps on the left, then a [1, k] depthwise filter.
-    const padded = tf.pad(xs, [[0, 0], [k - 1, 0], [0, 0]]);
-    const conv = tf.depthwiseConv2d(tf.reshape(padded, [b, 1, t + k - 1, di]) as tf.Tensor4D, convW as tf.Tensor4D, 1, 'valid');
+    const padded = tf.pad(xs, [
+      [0, 0],
+      [k - 1, 0],
+      [0, 0],
+    ]);
+    const conv = tf.depthwiseConv2d(
+      tf.reshape(padded, [b, 1, t + k - 1, di]) as tf.Tensor4D,
+      convW as tf.Tensor4D,
+      1,
+      'valid',
+    );
     const u = silu(tf.add(tf.reshape(conv, [b, t, di]), convB!));
 
     const proj = linear(u, xProj!);
@@ -67,7 +78,15 @@ export class MambaBlock implements Block {
     const a = tf.neg(tf.exp(aLog!)); // [Di, N]
 
     const y = selectiveScan(u, delta, a, bm, cm);
-    if (ctx.capture) ctx.capture.ssm.set(this.id, { delta: tf.keep(delta), A: tf.keep(a), B: tf.keep(bm), C: tf.keep(cm), x: tf.keep(u), y: tf.keep(y) });
+    if (ctx.capture)
+      ctx.capture.ssm.set(this.id, {
+        delta: tf.keep(delta),
+        A: tf.keep(a),
+        B: tf.keep(bm),
+        C: tf.keep(cm),
+        x: tf.keep(u),
+        y: tf.keep(y),
+      });
     const gated = tf.mul(tf.add(y, tf.mul(u, dSkip!)), silu(z));
     return tf.add(x, linear(gated, outProj!));
   }
@@ -75,7 +94,11 @@ export class MambaBlock implements Block {
   /** Expansion copy: out_proj zero, so the new block computes x ↦ x. */
   expandCopy(id: string): MambaBlock {
     const out = this.params[this.params.length - 1]!;
-    return new MambaBlock(id, this.cfg, this.params.map((p) => copyParam(p, p.name.replace(this.id, id), p === out)));
+    return new MambaBlock(
+      id,
+      this.cfg,
+      this.params.map((p) => copyParam(p, p.name.replace(this.id, id), p === out)),
+    );
   }
 }
 
@@ -103,7 +126,13 @@ export function selectiveScan(u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: 
 export function mambaBlocks(cfg: MambaConfig, seed: number): Block[] {
   const tokens = makeParam(seed, 'embedding.tokens', [cfg.vocab, cfg.dModel], { normal: 0.02 });
   const blocks: Block[] = [
-    { id: 'embedding', kind: 'embedding', params: [tokens], trainable: true, forward: (x) => tf.gather(tokens.variable, x) },
+    {
+      id: 'embedding',
+      kind: 'embedding',
+      params: [tokens],
+      trainable: true,
+      forward: (x) => tf.gather(tokens.variable, x),
+    },
   ];
   for (let i = 0; i < cfg.layers; i++) blocks.push(MambaBlock.create(cfg, seed, `block.${i}`));
   const gain = makeParam(seed, 'head.norm.gain', [cfg.dModel], 'ones');

@@ -82,7 +82,8 @@ export class BlockModel {
    */
   expandAfter(afterId: string): Block {
     const source = this.block(afterId);
-    if (!canExpand(source)) throw new Error(`block ${afterId} (${source.kind}) cannot be expanded; only residual blocks can`);
+    if (!canExpand(source))
+      throw new Error(`block ${afterId} (${source.kind}) cannot be expanded; only residual blocks can`);
     let k = 1;
     while (this.blocks.some((b) => b.id === `${afterId}.exp${k}`)) k++;
     const copy = source.expandCopy(`${afterId}.exp${k}`);

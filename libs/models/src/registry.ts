@@ -39,11 +39,23 @@ const TASKS: Record<Architecture, Task> = {
 
 export class UnknownModelError extends Error {}
 
-export function buildModel(architecture: Architecture, size: string, seed: number, overrides: Record<string, unknown> = {}, task?: Task): BlockModel {
+export function buildModel(
+  architecture: Architecture,
+  size: string,
+  seed: number,
+  overrides: Record<string, unknown> = {},
+  task?: Task,
+): BlockModel {
   const sizes = SIZES[architecture] as Record<string, object> | undefined;
-  if (!sizes) throw new UnknownModelError(`unknown architecture ${JSON.stringify(architecture)}; known: ${ARCHITECTURES.join(', ')}`);
+  if (!sizes)
+    throw new UnknownModelError(
+      `unknown architecture ${JSON.stringify(architecture)}; known: ${ARCHITECTURES.join(', ')}`,
+    );
   const base = sizes[size];
-  if (!base) throw new UnknownModelError(`unknown size ${JSON.stringify(size)} of ${architecture}; known: ${Object.keys(sizes).join(', ')}`);
+  if (!base)
+    throw new UnknownModelError(
+      `unknown size ${JSON.stringify(size)} of ${architecture}; known: ${Object.keys(sizes).join(', ')}`,
+    );
   const config: Record<string, unknown> = { ...base, ...overrides };
   const spec: ModelSpec = { architecture, size, seed, config };
   switch (architecture) {
@@ -59,7 +71,11 @@ export function buildModel(architecture: Architecture, size: string, seed: numbe
 }
 
 /** The block ids a builtin model starts with, without building it (for validating requests). */
-export function blockIdsOf(architecture: Architecture, size: string, overrides: Record<string, unknown> = {}): string[] {
+export function blockIdsOf(
+  architecture: Architecture,
+  size: string,
+  overrides: Record<string, unknown> = {},
+): string[] {
   const sizes = SIZES[architecture] as Record<string, Record<string, unknown>> | undefined;
   const base = sizes?.[size];
   if (!base) throw new UnknownModelError(`unknown model ${architecture}/${size}`);

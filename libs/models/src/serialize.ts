@@ -15,7 +15,8 @@ export interface ModelState {
 
 export function serializeModel(model: BlockModel): ModelState {
   const weights: ModelState['weights'] = {};
-  for (const p of model.params()) weights[p.name] = { shape: p.variable.shape, values: p.variable.dataSync() as Float32Array };
+  for (const p of model.params())
+    weights[p.name] = { shape: p.variable.shape, values: p.variable.dataSync() as Float32Array };
   return {
     spec: model.spec,
     task: model.task,
@@ -37,7 +38,8 @@ export function deserializeModel(state: ModelState): BlockModel {
   for (const p of model.params()) {
     const w = state.weights[p.name];
     if (!w) throw new Error(`checkpoint lacks parameter ${p.name}`);
-    if (w.shape.join() !== p.variable.shape.join()) throw new Error(`parameter ${p.name}: shape ${w.shape} in the checkpoint, ${p.variable.shape} in the model`);
+    if (w.shape.join() !== p.variable.shape.join())
+      throw new Error(`parameter ${p.name}: shape ${w.shape} in the checkpoint, ${p.variable.shape} in the model`);
     p.variable.assign(tf.tensor(w.values, w.shape));
   }
   return model;

@@ -52,7 +52,14 @@ export class TransformerBlock implements Block {
   private get p() {
     const n = this.cfg.norm === 'layer' ? 2 : 1;
     const ps = this.params;
-    return { norm1: ps.slice(0, n), wqkv: ps[n]!, wo: ps[n + 1]!, norm2: ps.slice(n + 2, 2 * n + 2), up: ps[2 * n + 2]!, down: ps[2 * n + 3]! };
+    return {
+      norm1: ps.slice(0, n),
+      wqkv: ps[n]!,
+      wo: ps[n + 1]!,
+      norm2: ps.slice(n + 2, 2 * n + 2),
+      up: ps[2 * n + 2]!,
+      down: ps[2 * n + 3]!,
+    };
   }
 
   forward(x: tf.Tensor, _ctx: ForwardContext): tf.Tensor {

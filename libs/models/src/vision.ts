@@ -30,11 +30,24 @@ function convBlock(seed: number, id: string, k: number, cin: number, cout: numbe
     kind: 'conv',
     params: [w, b],
     trainable: true,
-    forward: (x) => tf.maxPool(tf.add(tf.conv2d(x as tf.Tensor4D, w.variable as tf.Tensor4D, 1, 'valid'), b.variable) as tf.Tensor4D, 2, 2, 'valid'),
+    forward: (x) =>
+      tf.maxPool(
+        tf.add(tf.conv2d(x as tf.Tensor4D, w.variable as tf.Tensor4D, 1, 'valid'), b.variable) as tf.Tensor4D,
+        2,
+        2,
+        'valid',
+      ),
   };
 }
 
-function denseBlock(seed: number, id: string, fanIn: number, fanOut: number, relu: boolean, kind: 'dense' | 'head' = 'dense'): Block {
+function denseBlock(
+  seed: number,
+  id: string,
+  fanIn: number,
+  fanOut: number,
+  relu: boolean,
+  kind: 'dense' | 'head' = 'dense',
+): Block {
   const w = makeParam(seed, `${id}.w`, [fanIn, fanOut], bound(fanIn));
   const b = makeParam(seed, `${id}.b`, [fanOut], bound(fanIn));
   return {

@@ -21,7 +21,10 @@ before(async () => {
 
 function randomTensor(shape: number[], rng: Rng, scale = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => rng.normal() * scale),
+    shape,
+  );
 }
 
 interface Mismatch {
@@ -31,7 +34,12 @@ interface Mismatch {
 }
 
 /** Returns the entries that fail; `perturb` scales one analytic entry to prove the check can fail. */
-function checkBlock(block: Block, input: tf.Tensor, rng: Rng, perturb?: { param: number; factor: number }): { checked: number; significant: number; bad: Mismatch[] } {
+function checkBlock(
+  block: Block,
+  input: tf.Tensor,
+  rng: Rng,
+  perturb?: { param: number; factor: number },
+): { checked: number; significant: number; bad: Mismatch[] } {
   const H = block.kind === 'conv' ? 1e-3 : 1e-2;
   const out0 = tf.tidy(() => block.forward(input, { training: true }));
   const w = randomTensor(out0.shape, rng);
@@ -71,7 +79,8 @@ function checkBlock(block: Block, input: tf.Tensor, rng: Rng, perturb?: { param:
       p.variable.assign(tf.tensor(base, p.variable.shape));
       checked++;
       if (Math.abs(g[i]!) >= 40 * tau) significant++;
-      if (Math.abs(g[i]! - fd) > REL * Math.abs(g[i]!) + tau) bad.push({ where: `${p.name}[${i}]`, analytic: g[i]!, numeric: fd });
+      if (Math.abs(g[i]! - fd) > REL * Math.abs(g[i]!) + tau)
+        bad.push({ where: `${p.name}[${i}]`, analytic: g[i]!, numeric: fd });
     }
   });
   tf.dispose(Object.values(grads));
@@ -81,7 +90,12 @@ function checkBlock(block: Block, input: tf.Tensor, rng: Rng, perturb?: { param:
 
 function blockInputs(arch: string, block: Block, rng: Rng, model: ReturnType<typeof buildModel>): tf.Tensor {
   const cfg = model.spec.config as Record<string, number>;
-  if (block.kind === 'embedding') return tf.tensor2d(Int32Array.from({ length: 2 * 6 }, () => rng.int(256)), [2, 6], 'int32');
+  if (block.kind === 'embedding')
+    return tf.tensor2d(
+      Int32Array.from({ length: 2 * 6 }, () => rng.int(256)),
+      [2, 6],
+      'int32',
+    );
   if (arch.endsWith('-lm')) return randomTensor([2, 6, cfg.dModel!], rng);
   if (arch === 'lenet5') {
     if (block.id === 'conv1') return randomTensor([2, 28, 28, 1], rng);

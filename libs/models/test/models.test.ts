@@ -2,13 +2,26 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@floe/ml-runtime';
-import { buildModel, deserializeModel, disposeCapture, initialValues, newCapture, selectiveScan, serializeModel } from '../src/index.js';
+import {
+  buildModel,
+  deserializeModel,
+  disposeCapture,
+  initialValues,
+  newCapture,
+  selectiveScan,
+  serializeModel,
+} from '../src/index.js';
 
 before(async () => {
   await initBackend('wasm');
 });
 
-const tokens = (b: number, t: number, seed = 1) => tf.tensor2d(Int32Array.from({ length: b * t }, (_, i) => (i * 37 + seed * 11) % 256), [b, t], 'int32');
+const tokens = (b: number, t: number, seed = 1) =>
+  tf.tensor2d(
+    Int32Array.from({ length: b * t }, (_, i) => (i * 37 + seed * 11) % 256),
+    [b, t],
+    'int32',
+  );
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
@@ -18,18 +31,25 @@ for (const arch of ['transformer-lm', 'mamba-lm'] as const) {
   test(`${arch}: expansion after any block preserves the function (1e-6)`, () => {
     const model = buildModel(arch, 'tiny', 7);
     // Make the copied blocks non-trivial: perturb every parameter away from its init.
-    for (const p of model.params()) p.variable.assign(tf.add(p.variable, tf.mul(tf.randomNormal(p.variable.shape, 0, 1, 'float32', 3), 0.05)));
+    for (const p of model.params())
+      p.variable.assign(tf.add(p.variable, tf.mul(tf.randomNormal(p.variable.shape, 0, 1, 'float32', 3), 0.05)));
     const x = tokens(2, 16);
     const before = model.forward(x);
     model.expandAfter('block.0');
     model.expandAfter('block.1');
     model.expandAfter('block.0');
-    assert.deepEqual(model.blocks.map((b) => b.id), ['embedding', 'block.0', 'block.0.exp2', 'block.0.exp1', 'block.1', 'block.1.exp1', 'head']);
+    assert.deepEqual(
+      model.blocks.map((b) => b.id),
+      ['embedding', 'block.0', 'block.0.exp2', 'block.0.exp1', 'block.1', 'block.1.exp1', 'head'],
+    );
     const after = model.forward(x);
     assert.ok(maxAbsDiff(before, after) <= 1e-6, `max diff ${maxAbsDiff(before, after)}`);
     assert.throws(() => model.expandAfter('embedding'), /cannot be expanded/);
     const even = buildModel(arch, 'small', 7);
-    assert.deepEqual(even.expandEvenly(2).map((b) => b.id), ['block.1.exp1', 'block.3.exp1']);
+    assert.deepEqual(
+      even.expandEvenly(2).map((b) => b.id),
+      ['block.1.exp1', 'block.3.exp1'],
+    );
     model.dispose();
     even.dispose();
   });
@@ -44,7 +64,11 @@ test('seeded initialisation: identical across builds and backends, regenerable f
   for (const [i, p] of a.params().entries()) {
     const q = b.params()[i]!;
     assert.deepEqual(p.variable.dataSync(), q.variable.dataSync(), p.name);
-    assert.deepEqual(p.variable.dataSync(), initialValues(42, p.name, p.variable.shape, p.init), `${p.name} regenerates`);
+    assert.deepEqual(
+      p.variable.dataSync(),
+      initialValues(42, p.name, p.variable.shape, p.init),
+      `${p.name} regenerates`,
+    );
   }
   assert.notDeepEqual(a.params()[0]!.variable.dataSync(), c.params()[0]!.variable.dataSync());
   [a, b, c].forEach((m) => m.dispose());
@@ -54,7 +78,10 @@ test('freezing: frozen blocks drop out of the trainable set and the parameter co
   const model = buildModel('transformer-lm', 'tiny', 1);
   const total = model.countParams();
   model.setTrainable((b) => b.id === 'block.1');
-  assert.equal(model.countParams(true), model.block('block.1').params.reduce((n, p) => n + p.variable.size, 0));
+  assert.equal(
+    model.countParams(true),
+    model.block('block.1').params.reduce((n, p) => n + p.variable.size, 0),
+  );
   assert.equal(model.countParams(), total);
   model.dispose();
 });
@@ -66,10 +93,18 @@ test('serialisation round trip keeps outputs, expansions and frozen blocks', () 
   const x = tokens(2, 12);
   const y = model.forward(x);
   const state = serializeModel(model);
-  const back = deserializeModel(JSON.parse(JSON.stringify(state, (_k, v) => (v instanceof Float32Array ? Array.from(v) : v)), (_k, v) => v) as never);
+  const back = deserializeModel(
+    JSON.parse(
+      JSON.stringify(state, (_k, v) => (v instanceof Float32Array ? Array.from(v) : v)),
+      (_k, v) => v,
+    ) as never,
+  );
   // JSON loses Float32Array; the loader takes arrays of numbers too.
   assert.equal(maxAbsDiff(y, back.forward(x)), 0);
-  assert.deepEqual(back.blocks.filter((b) => b.trainable).map((b) => b.id), ['block.1.exp1']);
+  assert.deepEqual(
+    back.blocks.filter((b) => b.trainable).map((b) => b.id),
+    ['block.1.exp1'],
+  );
   model.dispose();
   back.dispose();
 });
@@ -96,7 +131,8 @@ test('hooks capture block inputs/outputs and Mamba Δ, A, B, C; α·x reproduces
         let between = 0;
         for (let k = j + 1; k <= i; k++) between += delta[0]![k]![d]!;
         let alpha = 0;
-        for (let n = 0; n < A[d]!.length; n++) alpha += C[0]![i]![n]! * Math.exp(A[d]![n]! * between) * delta[0]![j]![d]! * B[0]![j]![n]!;
+        for (let n = 0; n < A[d]!.length; n++)
+          alpha += C[0]![i]![n]! * Math.exp(A[d]![n]! * between) * delta[0]![j]![d]! * B[0]![j]![n]!;
         acc += alpha * x[0]![j]![d]!;
       }
       worst = Math.max(worst, Math.abs(acc - y[0]![i]![d]!));

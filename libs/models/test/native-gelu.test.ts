@@ -32,6 +32,8 @@ test('native GELU and its gradient match the composed ops', { skip }, async () =
   cpu.forEach((c, o) => {
     let scale = 0;
     for (const v of c) scale = Math.max(scale, Math.abs(v));
-    c.forEach((v, i) => assert.ok(Math.abs(v - nat[o]![i]!) <= 1e-5 * (1 + scale), `output ${o}[${i}]: ${v} vs ${nat[o]![i]}`));
+    c.forEach((v, i) =>
+      assert.ok(Math.abs(v - nat[o]![i]!) <= 1e-5 * (1 + scale), `output ${o}[${i}]: ${v} vs ${nat[o]![i]}`),
+    );
   });
 });

@@ -49,7 +49,8 @@ const addonPath = new URL('../build/Release/floe_native.node', import.meta.url).
 
 function load(): { native?: NativeKernels; loadError?: string } {
   if (process.env.FLOE_NATIVE === '0') return { loadError: 'FLOE_NATIVE=0' };
-  if (!existsSync(addonPath)) return { loadError: 'the addon was not built (FLOE_NATIVE=0 at install, or no compiler)' };
+  if (!existsSync(addonPath))
+    return { loadError: 'the addon was not built (FLOE_NATIVE=0 at install, or no compiler)' };
   try {
     return { native: createRequire(import.meta.url)(addonPath) as NativeKernels };
   } catch (err) {

@@ -19,7 +19,12 @@ export interface DriftThresholds {
   jsDistance: number;
 }
 
-export const DEFAULT_THRESHOLDS: DriftThresholds = { psiModerate: 0.1, psiShifted: 0.25, ksPValue: 1e-3, jsDistance: 0.3 };
+export const DEFAULT_THRESHOLDS: DriftThresholds = {
+  psiModerate: 0.1,
+  psiShifted: 0.25,
+  ksPValue: 1e-3,
+  jsDistance: 0.3,
+};
 
 function proportions(counts: ArrayLike<number>): Float64Array {
   let total = 0;
@@ -30,7 +35,11 @@ function proportions(counts: ArrayLike<number>): Float64Array {
 }
 
 /** Population stability index Σ (q − p)·ln(q / p) over bins, from counts (reference p, current q). */
-export function psi(referenceCounts: ArrayLike<number>, currentCounts: ArrayLike<number>, epsilon = PSI_EPSILON): number {
+export function psi(
+  referenceCounts: ArrayLike<number>,
+  currentCounts: ArrayLike<number>,
+  epsilon = PSI_EPSILON,
+): number {
   const p = proportions(referenceCounts);
   const q = proportions(currentCounts);
   let s = 0;
@@ -165,7 +174,12 @@ export function verdictOf(d: Pick<FeatureDrift, 'psi' | 'ksPValue' | 'jsDistance
 }
 
 /** Every statistic for one numeric feature; bins are the reference's quantiles (equal-mass bins). */
-export function numericDrift(feature: string, reference: ArrayLike<number>, current: ArrayLike<number>, opts: { bins?: number; thresholds?: DriftThresholds } = {}): FeatureDrift {
+export function numericDrift(
+  feature: string,
+  reference: ArrayLike<number>,
+  current: ArrayLike<number>,
+  opts: { bins?: number; thresholds?: DriftThresholds } = {},
+): FeatureDrift {
   const t = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const bins = opts.bins || 10;
   const a = reference instanceof Float64Array && isSorted(reference) ? reference : sortedFinite(reference);
@@ -181,16 +195,43 @@ export function numericDrift(feature: string, reference: ArrayLike<number>, curr
   const w = wasserstein1(a, b);
   const std = meanStd(a).std;
   const js = jsDivergence(ca, cb);
-  const d = { feature, psi: psi(ca, cb), ksStatistic: ks.statistic, ksPValue: ks.pValue, wasserstein: w, wassersteinNormalized: std > 0 ? w / std : w, jsDivergence: js, jsDistance: Math.sqrt(js), linf: linf(ca, cb), cramersV: cramersV(ca, cb) };
+  const d = {
+    feature,
+    psi: psi(ca, cb),
+    ksStatistic: ks.statistic,
+    ksPValue: ks.pValue,
+    wasserstein: w,
+    wassersteinNormalized: std > 0 ? w / std : w,
+    jsDivergence: js,
+    jsDistance: Math.sqrt(js),
+    linf: linf(ca, cb),
+    cramersV: cramersV(ca, cb),
+  };
   return { ...d, verdict: verdictOf(d, t) };
 }
 
 /** Every statistic that applies to one categorical feature (counts per category, aligned). */
-export function categoricalDrift(feature: string, referenceCounts: ArrayLike<number>, currentCounts: ArrayLike<number>, opts: { thresholds?: DriftThresholds } = {}): FeatureDrift {
+export function categoricalDrift(
+  feature: string,
+  referenceCounts: ArrayLike<number>,
+  currentCounts: ArrayLike<number>,
+  opts: { thresholds?: DriftThresholds } = {},
+): FeatureDrift {
   const t = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const js = jsDivergence(referenceCounts, currentCounts);
   // KS and Wasserstein need an order; categories have none, so they are left at 0 (p-value 1).
-  const d = { feature, psi: psi(referenceCounts, currentCounts), ksStatistic: 0, ksPValue: 1, wasserstein: 0, wassersteinNormalized: 0, jsDivergence: js, jsDistance: Math.sqrt(js), linf: linf(referenceCounts, currentCounts), cramersV: cramersV(referenceCounts, currentCounts) };
+  const d = {
+    feature,
+    psi: psi(referenceCounts, currentCounts),
+    ksStatistic: 0,
+    ksPValue: 1,
+    wasserstein: 0,
+    wassersteinNormalized: 0,
+    jsDivergence: js,
+    jsDistance: Math.sqrt(js),
+    linf: linf(referenceCounts, currentCounts),
+    cramersV: cramersV(referenceCounts, currentCounts),
+  };
   return { ...d, verdict: verdictOf(d, t) };
 }
 
@@ -210,7 +251,6 @@ function countBins(sorted: Float64Array, edges: number[]): Float64Array {
   }
   return counts;
 }
-
 
 const ORDER: Verdict[] = ['stable', 'moderate', 'shifted'];
 /** The worst of several verdicts. */

@@ -1,6 +1,13 @@
 // Tabular and image profiles, and the per-feature drift of any two datasets of the same kind.
 import type { Dataset, ImageDataset, TabularDataset, TextDataset } from '@floe/data';
-import { categoricalDrift, numericDrift, worstVerdict, type DriftThresholds, type FeatureDrift, type Verdict } from './drift.js';
+import {
+  categoricalDrift,
+  numericDrift,
+  worstVerdict,
+  type DriftThresholds,
+  type FeatureDrift,
+  type Verdict,
+} from './drift.js';
 import { binOf, meanStd, quantileSorted, sortedFinite, DEFAULT_QUANTILES } from './stats.js';
 import type { Histogram } from './text.js';
 
@@ -66,13 +73,23 @@ export function profileTabular(d: TabularDataset, bins = 20): TabularProfile {
       histogram = { edges, labels: [], counts };
       numeric.push({ name, values });
     }
-    columns.push({ name, inferredType: type, missing: d.rows - sorted.length, distinct, mean, std, quantiles: type === 'categorical' ? [] : DEFAULT_QUANTILES.map((q) => quantileSorted(sorted, q)), histogram });
+    columns.push({
+      name,
+      inferredType: type,
+      missing: d.rows - sorted.length,
+      distinct,
+      mean,
+      std,
+      quantiles: type === 'categorical' ? [] : DEFAULT_QUANTILES.map((q) => quantileSorted(sorted, q)),
+      histogram,
+    });
   });
   const k = numeric.length;
   const values = new Array<number>(k * k).fill(0);
   for (let i = 0; i < k; i++) {
     values[i * k + i] = 1;
-    for (let j = i + 1; j < k; j++) values[i * k + j] = values[j * k + i] = pearson(numeric[i]!.values, numeric[j]!.values);
+    for (let j = i + 1; j < k; j++)
+      values[i * k + j] = values[j * k + i] = pearson(numeric[i]!.values, numeric[j]!.values);
   }
   return { rows: d.rows, columns, correlations: { names: numeric.map((n) => n.name), values } };
 }
@@ -129,7 +146,15 @@ export function profileImages(d: ImageDataset): ImageProfile {
     classCounts[key] = (classCounts[key] ?? 0) + 1;
   }
   const means = Array.from(sum, (s) => s / per);
-  return { count: d.labels.length, height: d.height, width: d.width, channels: c, channelMeans: means, channelStds: Array.from(sq, (s, i) => Math.sqrt(Math.max(0, s / per - means[i]! ** 2))), classCounts };
+  return {
+    count: d.labels.length,
+    height: d.height,
+    width: d.width,
+    channels: c,
+    channelMeans: means,
+    channelStds: Array.from(sq, (s, i) => Math.sqrt(Math.max(0, s / per - means[i]! ** 2))),
+    classCounts,
+  };
 }
 
 export interface DriftReport {
@@ -154,8 +179,13 @@ function byteHistogram(d: TextDataset): Float64Array {
  * 256 values) and document length; tabular → every column; images → each channel's pixel values and the
  * labels.
  */
-export function compareDatasets(reference: Dataset, current: Dataset, opts: { bins?: number; thresholds?: DriftThresholds } = {}): DriftReport {
-  if (reference.kind !== current.kind) throw new Error(`cannot compare a ${reference.kind} dataset with a ${current.kind} dataset`);
+export function compareDatasets(
+  reference: Dataset,
+  current: Dataset,
+  opts: { bins?: number; thresholds?: DriftThresholds } = {},
+): DriftReport {
+  if (reference.kind !== current.kind)
+    throw new Error(`cannot compare a ${reference.kind} dataset with a ${current.kind} dataset`);
   const features: FeatureDrift[] = [];
   if (reference.kind === 'text') {
     const cur = current as TextDataset;
@@ -201,5 +231,9 @@ export function compareDatasets(reference: Dataset, current: Dataset, opts: { bi
     };
     features.push(categoricalDrift('label', count(reference.labels), count(cur.labels), opts));
   }
-  return { features, verdict: worstVerdict(features.map((f) => f.verdict)), overallPsi: features.reduce((s, f) => s + f.psi, 0) / Math.max(1, features.length) };
+  return {
+    features,
+    verdict: worstVerdict(features.map((f) => f.verdict)),
+    overallPsi: features.reduce((s, f) => s + f.psi, 0) / Math.max(1, features.length),
+  };
 }

@@ -81,7 +81,7 @@ export class TextProfiler {
     const bmp = this.bmp;
     let prev = -1;
     let wordStart = -1;
-    for (let i = 0; i < n; ) {
+    for (let i = 0; i < n;) {
       const b = doc[i]!;
       if (b < 0x80) {
         // ASCII fast path: byte, bigram, character and word boundaries in one step.
@@ -105,7 +105,11 @@ export class TextProfiler {
         else cp = (cp << 6) | (c & 0x3f);
       }
       // Overlong 3-byte forms, surrogates and values past U+10FFFF are invalid too.
-      if (ok && ((len === 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff)))) ok = false;
+      if (
+        ok &&
+        ((len === 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (len === 4 && (cp < 0x10000 || cp > 0x10ffff)))
+      )
+        ok = false;
       const width = ok ? len : 1;
       for (let k = 0; k < width; k++) {
         const c = doc[i + k]!;

@@ -3,7 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@floe/random';
-import { categoricalDrift, cramersV, jsDivergence, ksTwoSample, linf, numericDrift, psi, sortedFinite, wasserstein1 } from '../src/index.js';
+import {
+  categoricalDrift,
+  cramersV,
+  jsDivergence,
+  ksTwoSample,
+  linf,
+  numericDrift,
+  psi,
+  sortedFinite,
+  wasserstein1,
+} from '../src/index.js';
 
 function normals(n: number, mu: number, seed: number): Float64Array {
   const r = new Rng(seed);
@@ -14,14 +24,26 @@ function normals(n: number, mu: number, seed: number): Float64Array {
 function phi(x: number): number {
   const z = Math.abs(x) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * z);
-  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
   return 0.5 * (1 + Math.sign(x) * erf);
 }
 
 test('identical samples: every statistic is 0 and the verdict stable', () => {
   const a = normals(5000, 0, 1);
   const d = numericDrift('x', a, Float64Array.from(a));
-  for (const k of ['psi', 'ksStatistic', 'wasserstein', 'wassersteinNormalized', 'jsDivergence', 'jsDistance', 'linf', 'cramersV'] as const) assert.equal(d[k], 0, k);
+  for (const k of [
+    'psi',
+    'ksStatistic',
+    'wasserstein',
+    'wassersteinNormalized',
+    'jsDivergence',
+    'jsDistance',
+    'linf',
+    'cramersV',
+  ] as const)
+    assert.equal(d[k], 0, k);
   assert.equal(d.ksPValue, 1);
   assert.equal(d.verdict, 'stable');
   const c = categoricalDrift('c', [5, 0, 3], [5, 0, 3]);
@@ -34,7 +56,10 @@ test('N(0,1) against N(μ,1): KS = 2Φ(μ/2) − 1 and W1 = |μ| to 1e-2', () =>
     const a = sortedFinite(normals(200_000, 0, 3));
     const b = sortedFinite(normals(200_000, mu, 4));
     const ks = ksTwoSample(a, b);
-    assert.ok(Math.abs(ks.statistic - (2 * phi(mu / 2) - 1)) < 1e-2, `μ=${mu}: D=${ks.statistic} vs ${2 * phi(mu / 2) - 1}`);
+    assert.ok(
+      Math.abs(ks.statistic - (2 * phi(mu / 2) - 1)) < 1e-2,
+      `μ=${mu}: D=${ks.statistic} vs ${2 * phi(mu / 2) - 1}`,
+    );
     assert.ok(ks.pValue < 1e-10);
     assert.ok(Math.abs(wasserstein1(a, b) - mu) < 1e-2, `μ=${mu}: W1=${wasserstein1(a, b)}`);
     const d = numericDrift('x', a, b);
@@ -45,7 +70,7 @@ test('N(0,1) against N(μ,1): KS = 2Φ(μ/2) − 1 and W1 = |μ| to 1e-2', () =>
   assert.ok(ksTwoSample(sortedFinite(normals(20_000, 0, 5)), sortedFinite(normals(20_000, 0, 6))).pValue > 0.001);
 });
 
-test('PSI, JS, L∞ and Cramér\'s V on hand-computed histograms (1e-9)', () => {
+test("PSI, JS, L∞ and Cramér's V on hand-computed histograms (1e-9)", () => {
   // p = (0.5, 0.3, 0.2), q = (0.2, 0.3, 0.5).
   const p = [50, 30, 20];
   const q = [20, 30, 50];

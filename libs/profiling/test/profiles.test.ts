@@ -8,7 +8,14 @@ const utf8 = (s: string) => new TextEncoder().encode(s);
 
 test('text profile: bytes, characters, words, bigrams, duplicates and invalid UTF-8 counted exactly', () => {
   const p = new TextProfiler();
-  for (const d of [utf8('ab ab'), utf8('ab ab'), utf8('é'), new Uint8Array([0xff, 0x61]), new Uint8Array([0xed, 0xa0, 0x80])]) p.add(d);
+  for (const d of [
+    utf8('ab ab'),
+    utf8('ab ab'),
+    utf8('é'),
+    new Uint8Array([0xff, 0x61]),
+    new Uint8Array([0xed, 0xa0, 0x80]),
+  ])
+    p.add(d);
   const r = p.finish(4);
   assert.equal(r.documents, 5);
   assert.equal(r.bytes, 5 + 5 + 2 + 2 + 3);
@@ -28,7 +35,10 @@ test('text profile: bytes, characters, words, bigrams, duplicates and invalid UT
   // Bigrams: ab, b␠, ␠a, c3 a9, ff 61, ed a0, a0 80.
   assert.equal(r.bigramCoverage, 7 / 65536);
   assert.deepEqual(r.lengthQuantiles.slice(0, 1), [2]);
-  assert.equal(r.lengthHistogram.counts.reduce((a, b) => a + b, 0), 5);
+  assert.equal(
+    r.lengthHistogram.counts.reduce((a, b) => a + b, 0),
+    5,
+  );
 });
 
 test('tabular and image profiles of builtin data: types, missing values, correlations, channels, classes', () => {
@@ -36,8 +46,14 @@ test('tabular and image profiles of builtin data: types, missing values, correla
   const t = profileTabular(penguins);
   assert.equal(t.rows, penguins.rows);
   const byName = Object.fromEntries(t.columns.map((c) => [c.name, c]));
-  assert.ok(Object.values(byName).some((c) => c.inferredType === 'categorical'), 'island or sex is categorical');
-  assert.ok(Object.values(byName).some((c) => c.missing > 0), 'penguins has missing measurements');
+  assert.ok(
+    Object.values(byName).some((c) => c.inferredType === 'categorical'),
+    'island or sex is categorical',
+  );
+  assert.ok(
+    Object.values(byName).some((c) => c.missing > 0),
+    'penguins has missing measurements',
+  );
   const k = t.correlations.names.length;
   for (let i = 0; i < k; i++) assert.equal(t.correlations.values[i * k + i], 1);
   const flipper = t.correlations.names.findIndex((n) => /flipper/i.test(n));
@@ -48,7 +64,10 @@ test('tabular and image profiles of builtin data: types, missing values, correla
   const im = profileImages(mnist);
   assert.equal(im.channels, 1);
   assert.ok(im.channelMeans[0]! > 0.1 && im.channelMeans[0]! < 0.15, `MNIST mean ≈ 0.13, got ${im.channelMeans[0]}`);
-  assert.equal(Object.values(im.classCounts).reduce((a, b) => a + b, 0), 10_000);
+  assert.equal(
+    Object.values(im.classCounts).reduce((a, b) => a + b, 0),
+    10_000,
+  );
 });
 
 test('drift of a dataset against itself is stable; text against code is shifted', () => {

@@ -2,9 +2,17 @@
 import * as grpc from '@grpc/grpc-js';
 import { tracingClientInterceptor } from '@floe/telemetry';
 
-type ClientConstructor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C;
+type ClientConstructor<C> = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: Partial<grpc.ClientOptions>,
+) => C;
 
-export function createClient<C>(Ctor: ClientConstructor<C>, address: string, options: Partial<grpc.ClientOptions> = {}): C {
+export function createClient<C>(
+  Ctor: ClientConstructor<C>,
+  address: string,
+  options: Partial<grpc.ClientOptions> = {},
+): C {
   return new Ctor(address, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     ...options,
@@ -14,11 +22,18 @@ export function createClient<C>(Ctor: ClientConstructor<C>, address: string, opt
 
 /** Promise form of a unary client call. */
 export function call<Req, Res>(
-  fn: (req: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown,
+  fn: (
+    req: Req,
+    metadata: grpc.Metadata,
+    options: Partial<grpc.CallOptions>,
+    cb: (err: grpc.ServiceError | null, res: Res) => void,
+  ) => unknown,
   req: Req,
   options: Partial<grpc.CallOptions> = {},
 ): Promise<Res> {
-  return new Promise((resolve, reject) => fn(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) =>
+    fn(req, new grpc.Metadata(), options, (err, res) => (err ? reject(err) : resolve(res))),
+  );
 }
 
 /** Collects a server stream; resolves with every message once it ends. */

@@ -27,7 +27,12 @@ export function checkModelRef(v: Validator, field: string, ref: commonV1.ModelRe
   }
 }
 
-export function checkDatasetRef(v: Validator, field: string, ref: commonV1.DatasetRef | undefined, opts: { required?: boolean } = { required: true }): void {
+export function checkDatasetRef(
+  v: Validator,
+  field: string,
+  ref: commonV1.DatasetRef | undefined,
+  opts: { required?: boolean } = { required: true },
+): void {
   if (!ref) {
     if (opts.required !== false) v.add(field, 'is required');
     return;
@@ -63,7 +68,18 @@ export function checkPage(v: Validator, field: string, page: commonV1.PageReques
 }
 
 /** The split a DatasetRef names; UNSPECIFIED means the one that fits the call (`fallback`). */
-export function datasetSplit(split: commonV1.DatasetSplit, fallback: 'train' | 'validation' | 'test' | 'all'): 'train' | 'validation' | 'test' | 'all' {
+export function datasetSplit(
+  split: commonV1.DatasetSplit,
+  fallback: 'train' | 'validation' | 'test' | 'all',
+): 'train' | 'validation' | 'test' | 'all' {
   const S = commonV1.DatasetSplit;
-  return split === S.DATASET_SPLIT_TRAIN ? 'train' : split === S.DATASET_SPLIT_VALIDATION ? 'validation' : split === S.DATASET_SPLIT_TEST ? 'test' : split === S.DATASET_SPLIT_ALL ? 'all' : fallback;
+  return split === S.DATASET_SPLIT_TRAIN
+    ? 'train'
+    : split === S.DATASET_SPLIT_VALIDATION
+      ? 'validation'
+      : split === S.DATASET_SPLIT_TEST
+        ? 'test'
+        : split === S.DATASET_SPLIT_ALL
+          ? 'all'
+          : fallback;
 }

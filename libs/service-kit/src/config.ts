@@ -40,7 +40,11 @@ export const ALL_SERVICES = ['data-profiler', 'trainer', 'hpo-surrogate', 'expla
 export const CONFIG_VARIABLES = [
   ['FLOE_ADDRESS', '127.0.0.1:50051', 'host:port the server listens on'],
   ['FLOE_HOME', './.floe', 'root of the SQLite metadata database and the artifact store'],
-  ['FLOE_DATA_ROOTS', '$FLOE_HOME/data', 'folders (":"-separated) that file: dataset references may read; anything else is PERMISSION_DENIED'],
+  [
+    'FLOE_DATA_ROOTS',
+    '$FLOE_HOME/data',
+    'folders (":"-separated) that file: dataset references may read; anything else is PERMISSION_DENIED',
+  ],
   ['FLOE_SERVICES', 'all five', 'comma-separated services this process hosts'],
   ['FLOE_SUITES_DIR', '$FLOE_HOME/suites', 'folder of user evaluation suites (*.yaml) besides the builtin ones'],
   ['FLOE_LOG_LEVEL', 'info', 'debug, info, warn or error (JSON lines on stderr)'],
@@ -51,8 +55,16 @@ export const CONFIG_VARIABLES = [
   ['FLOE_MAX_CONCURRENT_RUNS', '1', 'training runs at once; the rest wait QUEUED'],
   ['FLOE_THREADS', 'all cores', 'threads of the native kernels'],
   ['FLOE_TF_BACKEND', 'auto', 'TF.js backend: auto, tensorflow, native, wasm or cpu'],
-  ['FLOE_TRAINER_ADDRESS', 'this server', 'where other services reach the trainer (run checkpoints); unset: the process hosting them'],
-  ['FLOE_DATA_PROFILER_ADDRESS', 'this server', 'where the trainer reaches the data-profiler (ADE plans); unset: the process hosting it'],
+  [
+    'FLOE_TRAINER_ADDRESS',
+    'this server',
+    'where other services reach the trainer (run checkpoints); unset: the process hosting them',
+  ],
+  [
+    'FLOE_DATA_PROFILER_ADDRESS',
+    'this server',
+    'where the trainer reaches the data-profiler (ADE plans); unset: the process hosting it',
+  ],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'unset', 'export traces over OTLP/gRPC to this endpoint; unset exports nothing'],
   ['OTEL_SERVICE_NAME', 'floe or the service', 'service.name of exported spans'],
 ] as const;
@@ -64,7 +76,13 @@ export class ConfigError extends Error {
   }
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function int(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
@@ -90,13 +108,19 @@ function peer(env: NodeJS.ProcessEnv, name: string): string | undefined {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
   const home = resolve(env.FLOE_HOME || './.floe');
   const roots = (env.FLOE_DATA_ROOTS || resolve(home, 'data')).split(':').filter(Boolean);
-  for (const r of roots) if (!isAbsolute(r) && r.startsWith('~')) throw new ConfigError('FLOE_DATA_ROOTS', r, 'paths without ~');
-  const services = (env.FLOE_SERVICES || ALL_SERVICES.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const r of roots)
+    if (!isAbsolute(r) && r.startsWith('~')) throw new ConfigError('FLOE_DATA_ROOTS', r, 'paths without ~');
+  const services = (env.FLOE_SERVICES || ALL_SERVICES.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const s of services) {
-    if (!(ALL_SERVICES as readonly string[]).includes(s)) throw new ConfigError('FLOE_SERVICES', s, `one of ${ALL_SERVICES.join(', ')}`);
+    if (!(ALL_SERVICES as readonly string[]).includes(s))
+      throw new ConfigError('FLOE_SERVICES', s, `one of ${ALL_SERVICES.join(', ')}`);
   }
   const logLevel = (env.FLOE_LOG_LEVEL || 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new ConfigError('FLOE_LOG_LEVEL', logLevel, 'debug, info, warn or error');
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    throw new ConfigError('FLOE_LOG_LEVEL', logLevel, 'debug, info, warn or error');
   return {
     address: address(env),
     home,

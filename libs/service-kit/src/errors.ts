@@ -24,9 +24,15 @@ export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
 /** Encodes a google.rpc.Status with a BadRequest detail. */
 function statusDetails(code: grpc.status, message: string, violations: FieldViolation[]): Buffer {
-  const badRequest = googleRpc.BadRequest.encode(googleRpc.BadRequest.fromPartial({ fieldViolations: violations })).finish();
+  const badRequest = googleRpc.BadRequest.encode(
+    googleRpc.BadRequest.fromPartial({ fieldViolations: violations }),
+  ).finish();
   return Buffer.from(
-    googleRpc.Status.encode({ code, message, details: [{ typeUrl: BAD_REQUEST_TYPE, value: Buffer.from(badRequest) }] }).finish(),
+    googleRpc.Status.encode({
+      code,
+      message,
+      details: [{ typeUrl: BAD_REQUEST_TYPE, value: Buffer.from(badRequest) }],
+    }).finish(),
   );
 }
 
@@ -36,11 +42,17 @@ const MAX_DETAILS_CHARS = 1000;
 const MAX_VIOLATIONS = 20;
 const clip = (s: string) => (s.length > MAX_DETAILS_CHARS ? s.slice(0, MAX_DETAILS_CHARS - 1) + '…' : s);
 
-export function toServiceError(err: unknown, log?: Logger, method?: string): Partial<grpc.StatusObject> & { code: grpc.status } {
+export function toServiceError(
+  err: unknown,
+  log?: Logger,
+  method?: string,
+): Partial<grpc.StatusObject> & { code: grpc.status } {
   if (err instanceof FloeError) {
     const code = CODE[err.kind];
     const metadata = new grpc.Metadata();
-    const violations = err.violations.slice(0, MAX_VIOLATIONS).map((v) => ({ field: clip(v.field), description: clip(v.description) }));
+    const violations = err.violations
+      .slice(0, MAX_VIOLATIONS)
+      .map((v) => ({ field: clip(v.field), description: clip(v.description) }));
     const details = clip(err.message);
     if (violations.length) metadata.set(STATUS_DETAILS_KEY, statusDetails(code, details, violations));
     if (err.cause) log?.warn('call failed', { method, code: grpc.status[code], cause: err.cause });
@@ -48,11 +60,22 @@ export function toServiceError(err: unknown, log?: Logger, method?: string): Par
   }
   if (isStatusLike(err)) return err;
   log?.error('unexpected error', { method, err });
-  return { code: grpc.status.INTERNAL, details: 'internal error; the server log has the cause', metadata: new grpc.Metadata() };
+  return {
+    code: grpc.status.INTERNAL,
+    details: 'internal error; the server log has the cause',
+    metadata: new grpc.Metadata(),
+  };
 }
 
 function isStatusLike(err: unknown): err is { code: grpc.status; details: string; metadata: grpc.Metadata } {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'details' in err && 'metadata' in err && !(err instanceof Error);
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    typeof (err as { code?: unknown }).code === 'number' &&
+    'details' in err &&
+    'metadata' in err &&
+    !(err instanceof Error)
+  );
 }
 
 /** Reads the BadRequest field violations from an error a client received (for tests and the CLI). */
@@ -62,7 +85,9 @@ export function fieldViolations(err: { metadata?: grpc.Metadata }): FieldViolati
   const status = googleRpc.Status.decode(raw);
   return status.details
     .filter((d) => d.typeUrl === BAD_REQUEST_TYPE)
-    .flatMap((d) => googleRpc.BadRequest.decode(d.value).fieldViolations.map((v) => ({ field: v.field, description: v.description })));
+    .flatMap((d) =>
+      googleRpc.BadRequest.decode(d.value).fieldViolations.map((v) => ({ field: v.field, description: v.description })),
+    );
 }
 
 const KIND_OF_CODE: Partial<Record<grpc.status, ErrorKind>> = {

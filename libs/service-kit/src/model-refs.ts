@@ -19,13 +19,22 @@ export type PlainModelSource =
 /** A validated ModelRef (checkModelRef) as a plain source. */
 export function modelSource(ref: commonV1.ModelRef): PlainModelSource {
   const s = ref.source!;
-  if (s.$case === 'builtin') return { kind: 'builtin', architecture: ARCHITECTURES[s.value.architecture]!, size: s.value.size, seed: Number(s.value.seed) };
+  if (s.$case === 'builtin')
+    return {
+      kind: 'builtin',
+      architecture: ARCHITECTURES[s.value.architecture]!,
+      size: s.value.size,
+      seed: Number(s.value.seed),
+    };
   if (s.$case === 'run') return { kind: 'run', runId: s.value.runId, step: Number(s.value.step) };
   return { kind: 'artifact', artifactId: s.value };
 }
 
 /** Resolves a run (and step; 0 = latest) to its checkpoint artifact by asking the trainer at `address()`. */
-export function trainerRunResolver(address: () => string, field = 'model.run'): (runId: string, step: number) => Promise<string> {
+export function trainerRunResolver(
+  address: () => string,
+  field = 'model.run',
+): (runId: string, step: number) => Promise<string> {
   return async (runId, step) => {
     const client = createClient(trainerV1.TrainerServiceClient, address());
     try {

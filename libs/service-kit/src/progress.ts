@@ -7,7 +7,9 @@ export type ProgressReport = Omit<commonV1.Progress, 'time'>;
  * Runs `work(report)` and yields every report (as a Progress with its time) until the work settles, then
  * `{ result }`. The work should await between units (e.g. `setImmediate`) so that reports flow while it runs.
  */
-export async function* withProgress<T>(work: (report: (p: ProgressReport) => void) => Promise<T>): AsyncGenerator<{ progress: commonV1.Progress } | { result: T }> {
+export async function* withProgress<T>(
+  work: (report: (p: ProgressReport) => void) => Promise<T>,
+): AsyncGenerator<{ progress: commonV1.Progress } | { result: T }> {
   const queue: commonV1.Progress[] = [];
   let wake: (() => void) | undefined;
   let settled = false;

@@ -67,7 +67,10 @@ function withSafeDeserialize(definition: Record<string, MethodDef>): grpc.Servic
   return out as unknown as grpc.ServiceDefinition;
 }
 
-function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): { signal: AbortSignal; dispose: () => void } {
+function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): {
+  signal: AbortSignal;
+  dispose: () => void;
+} {
   const controller = new AbortController();
   const onCancel = () => controller.abort(new FloeError('cancelled', 'the caller cancelled the call'));
   call.on('cancelled', onCancel);
@@ -76,7 +79,10 @@ function callSignal(call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWr
   const deadline = call.getDeadline();
   const ms = (deadline instanceof Date ? deadline.getTime() : Number(deadline)) - Date.now();
   if (Number.isFinite(ms)) {
-    timer = setTimeout(() => controller.abort(new FloeError('deadline_exceeded', 'the deadline passed')), Math.min(2 ** 31 - 1, Math.max(0, ms)));
+    timer = setTimeout(
+      () => controller.abort(new FloeError('deadline_exceeded', 'the deadline passed')),
+      Math.min(2 ** 31 - 1, Math.max(0, ms)),
+    );
   }
   return { signal: controller.signal, dispose: () => timer && clearTimeout(timer) };
 }
@@ -85,13 +91,24 @@ export function defineService<D extends Record<string, MethodDef>>(
   name: string,
   definition: D,
   handlers: ServiceHandlers<D>,
-  opts: { log: Logger; pending?: Partial<Record<keyof D, string>>; onShutdown?: () => Promise<void>; onClose?: () => Promise<void> | void; onListening?: (address: string) => void },
+  opts: {
+    log: Logger;
+    pending?: Partial<Record<keyof D, string>>;
+    onShutdown?: () => Promise<void>;
+    onClose?: () => Promise<void> | void;
+    onListening?: (address: string) => void;
+  },
 ): HostedService {
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(definition)) {
-    const handler = (handlers as Record<string, unknown>)[key] as ((req: unknown, ctx: CallContext) => unknown) | undefined;
+    const handler = (handlers as Record<string, unknown>)[key] as
+      ((req: unknown, ctx: CallContext) => unknown) | undefined;
     const missing = opts.pending?.[key as keyof D] ?? `${method.path}`;
-    const run = handler ?? (() => { throw unimplemented(missing); });
+    const run =
+      handler ??
+      (() => {
+        throw unimplemented(missing);
+      });
     const log = opts.log.child({ method: method.path });
 
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not used by floe`);
@@ -102,8 +119,14 @@ export function defineService<D extends Record<string, MethodDef>>(
         context.with(ctx, async () => {
           try {
             const req = call.request as Malformed;
-            if (req && typeof req === 'object' && MALFORMED in req) throw new FloeError('invalid_argument', `request does not decode: ${req[MALFORMED]}`);
-            const res = await (run(call.request, { signal, metadata: call.metadata, method: method.path, log }) as Promise<unknown>);
+            if (req && typeof req === 'object' && MALFORMED in req)
+              throw new FloeError('invalid_argument', `request does not decode: ${req[MALFORMED]}`);
+            const res = await (run(call.request, {
+              signal,
+              metadata: call.metadata,
+              method: method.path,
+              log,
+            }) as Promise<unknown>);
             endServerSpan(span, grpc.status.OK);
             callback(null, res);
           } catch (err) {
@@ -122,8 +145,14 @@ export function defineService<D extends Record<string, MethodDef>>(
         context.with(ctx, async () => {
           try {
             const req = call.request as Malformed;
-            if (req && typeof req === 'object' && MALFORMED in req) throw new FloeError('invalid_argument', `request does not decode: ${req[MALFORMED]}`);
-            const stream = run(call.request, { signal, metadata: call.metadata, method: method.path, log }) as AsyncIterable<unknown>;
+            if (req && typeof req === 'object' && MALFORMED in req)
+              throw new FloeError('invalid_argument', `request does not decode: ${req[MALFORMED]}`);
+            const stream = run(call.request, {
+              signal,
+              metadata: call.metadata,
+              method: method.path,
+              log,
+            }) as AsyncIterable<unknown>;
             for await (const message of stream) {
               if (signal.aborted) break;
               if (!call.write(message)) await new Promise((resolve) => call.once('drain', resolve));
@@ -141,5 +170,12 @@ export function defineService<D extends Record<string, MethodDef>>(
       };
     }
   }
-  return { name, definition: withSafeDeserialize(definition), implementation, onShutdown: opts.onShutdown, onClose: opts.onClose, onListening: opts.onListening };
+  return {
+    name,
+    definition: withSafeDeserialize(definition),
+    implementation,
+    onShutdown: opts.onShutdown,
+    onClose: opts.onClose,
+    onListening: opts.onListening,
+  };
 }

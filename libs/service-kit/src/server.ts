@@ -23,7 +23,9 @@ export interface FloeServer {
   shutdown(reason?: string): Promise<void>;
 }
 
-export function serverOptions(config: Pick<FloeConfig, 'maxMessageBytes' | 'maxConcurrentStreams'>): grpc.ServerOptions {
+export function serverOptions(
+  config: Pick<FloeConfig, 'maxMessageBytes' | 'maxConcurrentStreams'>,
+): grpc.ServerOptions {
   return {
     'grpc.max_receive_message_length': config.maxMessageBytes,
     'grpc.max_send_message_length': config.maxMessageBytes,
@@ -44,13 +46,18 @@ export async function startServer(opts: {
   const server = new grpc.Server(serverOptions(config));
   for (const s of services) server.addService(s.definition, s.implementation);
 
-  const health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING' as const])) });
+  const health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    ...Object.fromEntries(services.map((s) => [s.name, 'NOT_SERVING' as const])),
+  });
   health.addToServer(server);
   reflectionPackage ??= loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
   new ReflectionService(reflectionPackage).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   const host = config.address.slice(0, config.address.lastIndexOf(':'));
   const address = `${host}:${port}`;

@@ -33,7 +33,11 @@ export class Validator {
   }
 
   /** A finite number within [min, max]; `exclusiveMin` excludes the lower bound. */
-  number(field: string, value: number | undefined, opts: { min?: number; max?: number; exclusiveMin?: boolean; integer?: boolean } = {}): boolean {
+  number(
+    field: string,
+    value: number | undefined,
+    opts: { min?: number; max?: number; exclusiveMin?: boolean; integer?: boolean } = {},
+  ): boolean {
     const v = value ?? 0;
     if (!Number.isFinite(v)) return this.check(false, field, 'must be a finite number');
     if (opts.integer && !Number.isInteger(v)) return this.check(false, field, 'must be an integer');
@@ -45,7 +49,12 @@ export class Validator {
   }
 
   /** An enum value that the contract defines; zero (UNSPECIFIED) only when `allowUnspecified`. */
-  enumValue(field: string, value: number | undefined, enumObject: object, opts: { allowUnspecified?: boolean } = {}): boolean {
+  enumValue(
+    field: string,
+    value: number | undefined,
+    enumObject: object,
+    opts: { allowUnspecified?: boolean } = {},
+  ): boolean {
     const v = value ?? 0;
     const known = Object.values(enumObject).filter((x): x is number => typeof x === 'number' && x >= 0);
     if (!known.includes(v)) return this.check(false, field, `unknown value ${v}`);

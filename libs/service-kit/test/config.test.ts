@@ -11,7 +11,10 @@ test('defaults are documented values', () => {
 });
 
 test('a bad value fails fast and names the variable', () => {
-  assert.throws(() => loadConfig({ FLOE_ADDRESS: 'nope' }), (e: Error) => e instanceof ConfigError && /FLOE_ADDRESS/.test(e.message));
+  assert.throws(
+    () => loadConfig({ FLOE_ADDRESS: 'nope' }),
+    (e: Error) => e instanceof ConfigError && /FLOE_ADDRESS/.test(e.message),
+  );
   assert.throws(() => loadConfig({ FLOE_ADDRESS: '127.0.0.1:70000' }), /FLOE_ADDRESS/);
   assert.throws(() => loadConfig({ FLOE_MAX_MESSAGE_BYTES: '12abc' }), /FLOE_MAX_MESSAGE_BYTES/);
   assert.throws(() => loadConfig({ FLOE_SERVICES: 'trainer,unknown' }), /FLOE_SERVICES/);

@@ -5,16 +5,27 @@ import { FloeError, InvalidArgumentError, notFound } from '@floe/errors';
 import { Validator, createLogger, fieldViolations, toServiceError } from '../src/index.js';
 
 test('INVALID_ARGUMENT carries every field violation in grpc-status-details-bin', () => {
-  const status = toServiceError(new InvalidArgumentError([{ field: 'spec.batch_size', description: 'must be >= 1' }, { field: 'spec.seed', description: 'x' }]));
+  const status = toServiceError(
+    new InvalidArgumentError([
+      { field: 'spec.batch_size', description: 'must be >= 1' },
+      { field: 'spec.seed', description: 'x' },
+    ]),
+  );
   assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
-  assert.deepEqual(fieldViolations(status).map((v) => v.field), ['spec.batch_size', 'spec.seed']);
+  assert.deepEqual(
+    fieldViolations(status).map((v) => v.field),
+    ['spec.batch_size', 'spec.seed'],
+  );
 });
 
 test('domain errors keep their code; unexpected errors become a generic INTERNAL without the stack', () => {
   assert.equal(toServiceError(notFound('run', 'x')).code, grpc.status.NOT_FOUND);
   assert.equal(toServiceError(new FloeError('resource_exhausted', 'too big')).code, grpc.status.RESOURCE_EXHAUSTED);
   const lines: string[] = [];
-  const status = toServiceError(new Error('secret path /home/x at line 3'), createLogger('error', {}, (l) => lines.push(l)));
+  const status = toServiceError(
+    new Error('secret path /home/x at line 3'),
+    createLogger('error', {}, (l) => lines.push(l)),
+  );
   assert.equal(status.code, grpc.status.INTERNAL);
   assert.doesNotMatch(status.details!, /secret/);
   assert.match(lines[0]!, /secret path/, 'the cause is logged');
@@ -37,5 +48,8 @@ test('Validator: numbers, enums, strings, ids', () => {
   v.string('f', 'z'.repeat(5000));
   v.id('g', '../etc');
   v.number('ok', 3, { min: 0, max: 5, integer: true });
-  assert.deepEqual(v.violations.map((x) => x.field), ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+  assert.deepEqual(
+    v.violations.map((x) => x.field),
+    ['a', 'b', 'c', 'd', 'e', 'f', 'g'],
+  );
 });

@@ -59,16 +59,27 @@ export class LocalArtifactStore implements ArtifactStore {
     return join(this.root, id);
   }
 
-  async put(kind: string, files: Record<string, Uint8Array>, opts: { id?: string; labels?: Record<string, string> } = {}): Promise<StoredArtifact> {
+  async put(
+    kind: string,
+    files: Record<string, Uint8Array>,
+    opts: { id?: string; labels?: Record<string, string> } = {},
+  ): Promise<StoredArtifact> {
     const id = opts.id ?? newArtifactId(kind);
     const finalDir = this.dir(id);
     await mkdir(this.root, { recursive: true });
     const tmpDir = join(this.root, `.tmp-${id}-${randomBytes(4).toString('hex')}`);
     await mkdir(tmpDir);
     try {
-      const manifest: ArtifactManifest = { id, kind, createdAt: new Date().toISOString(), labels: opts.labels ?? {}, files: [] };
+      const manifest: ArtifactManifest = {
+        id,
+        kind,
+        createdAt: new Date().toISOString(),
+        labels: opts.labels ?? {},
+        files: [],
+      };
       for (const [name, data] of Object.entries(files)) {
-        if (!FILE.test(name) || name === MANIFEST) throw invalidArgument('files', `bad file name ${JSON.stringify(name)}`);
+        if (!FILE.test(name) || name === MANIFEST)
+          throw invalidArgument('files', `bad file name ${JSON.stringify(name)}`);
         await writeAndSync(join(tmpDir, name), data);
         manifest.files.push({ name, size: data.byteLength, sha256: sha256(data) });
       }
@@ -109,7 +120,8 @@ export class LocalArtifactStore implements ArtifactStore {
     const entry = artifact.manifest.files.find((f) => f.name === name);
     if (!entry) throw notFound(`file of artifact ${id}`, name);
     const data = await readFile(join(this.dir(id), name));
-    if (sha256(data) !== entry.sha256) throw new FloeError('failed_precondition', `artifact ${id} file ${name} is corrupt (sha256 mismatch)`);
+    if (sha256(data) !== entry.sha256)
+      throw new FloeError('failed_precondition', `artifact ${id} file ${name} is corrupt (sha256 mismatch)`);
     return data;
   }
 

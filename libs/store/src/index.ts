@@ -1,4 +1,14 @@
-export type { ArtifactFile, ArtifactManifest, ArtifactStore, ListOptions, ListResult, MetadataStore, MetricRow, StoredArtifact, StoredRecord } from './types.js';
+export type {
+  ArtifactFile,
+  ArtifactManifest,
+  ArtifactStore,
+  ListOptions,
+  ListResult,
+  MetadataStore,
+  MetricRow,
+  StoredArtifact,
+  StoredRecord,
+} from './types.js';
 export { SqliteMetadataStore, openSqlite, MIGRATIONS, type Migration } from './sqlite.js';
 export { LocalArtifactStore, writeFileAtomic, newArtifactId } from './artifacts.js';
 export { floeDirs, type FloeDirs } from './paths.js';

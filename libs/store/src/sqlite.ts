@@ -95,8 +95,17 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   get<T>(kind: string, id: string): StoredRecord<T> | undefined {
-    const row = this.stmts.get.get(kind, id) as { body: string; state: string; created_at: number; updated_at: number } | undefined;
-    return row && { id, state: row.state, createdAt: row.created_at, updatedAt: row.updated_at, body: JSON.parse(row.body) as T };
+    const row = this.stmts.get.get(kind, id) as
+      { body: string; state: string; created_at: number; updated_at: number } | undefined;
+    return (
+      row && {
+        id,
+        state: row.state,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        body: JSON.parse(row.body) as T,
+      }
+    );
   }
 
   findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined {
@@ -114,10 +123,24 @@ export class SqliteMetadataStore implements MetadataStore {
     const limit = opts.limit ?? 50;
     const offset = opts.offset ?? 0;
     const rows = this.db
-      .prepare(`SELECT id, state, created_at, updated_at, body FROM records WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit + 1, offset) as { id: string; state: string; created_at: number; updated_at: number; body: string }[];
+      .prepare(
+        `SELECT id, state, created_at, updated_at, body FROM records WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+      )
+      .all(...args, limit + 1, offset) as {
+      id: string;
+      state: string;
+      created_at: number;
+      updated_at: number;
+      body: string;
+    }[];
     return {
-      items: rows.slice(0, limit).map((r) => ({ id: r.id, state: r.state, createdAt: r.created_at, updatedAt: r.updated_at, body: JSON.parse(r.body) as T })),
+      items: rows.slice(0, limit).map((r) => ({
+        id: r.id,
+        state: r.state,
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+        body: JSON.parse(r.body) as T,
+      })),
       hasMore: rows.length > limit,
     };
   }
@@ -129,7 +152,10 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   metrics<T>(ownerId: string, afterStep = 0, limit = 1_000_000): MetricRow<T>[] {
-    return (this.stmts.metrics.all(ownerId, afterStep, limit) as { step: number; body: string }[]).map((r) => ({ step: r.step, body: JSON.parse(r.body) as T }));
+    return (this.stmts.metrics.all(ownerId, afterStep, limit) as { step: number; body: string }[]).map((r) => ({
+      step: r.step,
+      body: JSON.parse(r.body) as T,
+    }));
   }
 
   transaction<T>(fn: () => T): T {

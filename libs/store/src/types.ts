@@ -65,7 +65,11 @@ export interface StoredArtifact {
 /** Immutable artifacts (models, checkpoints) shared between services. */
 export interface ArtifactStore {
   /** Writes all files, then publishes the artifact under `id` at once; never half-written. */
-  put(kind: string, files: Record<string, Uint8Array>, opts?: { id?: string; labels?: Record<string, string> }): Promise<StoredArtifact>;
+  put(
+    kind: string,
+    files: Record<string, Uint8Array>,
+    opts?: { id?: string; labels?: Record<string, string> },
+  ): Promise<StoredArtifact>;
   get(id: string): Promise<StoredArtifact | undefined>;
   /** Reads one file and checks its sha256. */
   readFile(id: string, name: string): Promise<Buffer>;

@@ -13,7 +13,9 @@ const fixture = new URL('./fixtures/writer.ts', import.meta.url).pathname;
 
 /** Runs the writer, kills it with SIGKILL once it has committed `atLeast` items, returns the last one. */
 async function runAndKill(mode: string, path: string, atLeast: number, extraDelayMs: number): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let last = -1;
   let buffered = '';
   await new Promise<void>((resolve) => {
@@ -50,7 +52,7 @@ test('SQLite: a SIGKILL mid-write keeps every committed row and a sound database
       store.close();
       // The next round writes on top of the recovered database.
       const cleanup = new Database(file);
-      cleanup.exec("DELETE FROM records; DELETE FROM metrics;");
+      cleanup.exec('DELETE FROM records; DELETE FROM metrics;');
       cleanup.close();
     }
   } finally {
@@ -58,33 +60,47 @@ test('SQLite: a SIGKILL mid-write keeps every committed row and a sound database
   }
 });
 
-test('artifacts: a SIGKILL mid-write never leaves a half-written artifact under its final name', { timeout: 60_000 }, async () => {
-  const dir = tempDir();
-  try {
-    const lastPrinted = await runAndKill('artifacts', dir.path, 3, 15);
-    const store = new LocalArtifactStore(dir.path);
-    const visible = await store.list();
-    assert.ok(visible.length >= lastPrinted + 1);
-    for (const a of visible) {
-      // readFile checks the sha256 of each file against the manifest.
-      for (const f of a.manifest.files) assert.equal((await store.readFile(a.manifest.id, f.name)).length, f.size);
+test(
+  'artifacts: a SIGKILL mid-write never leaves a half-written artifact under its final name',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tempDir();
+    try {
+      const lastPrinted = await runAndKill('artifacts', dir.path, 3, 15);
+      const store = new LocalArtifactStore(dir.path);
+      const visible = await store.list();
+      assert.ok(visible.length >= lastPrinted + 1);
+      for (const a of visible) {
+        // readFile checks the sha256 of each file against the manifest.
+        for (const f of a.manifest.files) assert.equal((await store.readFile(a.manifest.id, f.name)).length, f.size);
+      }
+      for (const name of readdirSync(dir.path)) {
+        if (name.startsWith('.')) continue;
+        assert.ok(
+          existsSync(join(dir.path, name, 'manifest.json')),
+          `${name} is under a final name without its manifest`,
+        );
+      }
+      await store.sweep();
+      assert.deepEqual(
+        readdirSync(dir.path).filter((n) => n.startsWith('.')),
+        [],
+      );
+    } finally {
+      dir.remove();
     }
-    for (const name of readdirSync(dir.path)) {
-      if (name.startsWith('.')) continue;
-      assert.ok(existsSync(join(dir.path, name, 'manifest.json')), `${name} is under a final name without its manifest`);
-    }
-    await store.sweep();
-    assert.deepEqual(readdirSync(dir.path).filter((n) => n.startsWith('.')), []);
-  } finally {
-    dir.remove();
-  }
-});
+  },
+);
 
 test('artifacts: put, get, list, read checks sha256, delete; duplicate ids are refused', async () => {
   const dir = tempDir();
   try {
     const store = new LocalArtifactStore(dir.path);
-    const a = await store.put('model', { 'w.bin': new Uint8Array([1, 2, 3]) }, { id: 'model-a', labels: { run: 'r1' } });
+    const a = await store.put(
+      'model',
+      { 'w.bin': new Uint8Array([1, 2, 3]) },
+      { id: 'model-a', labels: { run: 'r1' } },
+    );
     assert.equal(a.sizeBytes, 3);
     assert.deepEqual([...(await store.readFile('model-a', 'w.bin'))], [1, 2, 3]);
     await assert.rejects(store.put('model', { 'w.bin': new Uint8Array([9]) }, { id: 'model-a' }), /already exists/);
@@ -110,14 +126,29 @@ test('SQLite store: idempotency keys, states, paging and metrics stored once', (
     assert.equal(store.findByRequestId('run', 'req-1')?.id, 'a');
     store.create('run', 'b', 'RUNNING', { n: 2 });
     store.update('run', 'a', 'PAUSED', { n: 3 });
-    assert.deepEqual(store.list('run', { states: ['PAUSED'] }).items.map((r) => r.body), [{ n: 3 }]);
+    assert.deepEqual(
+      store.list('run', { states: ['PAUSED'] }).items.map((r) => r.body),
+      [{ n: 3 }],
+    );
     const page = store.list('run', { limit: 1 });
     assert.equal(page.items.length, 1);
     assert.equal(page.hasMore, true);
-    store.appendMetrics('a', [{ step: 1, body: { loss: 1 } }, { step: 2, body: { loss: 2 } }]);
-    store.appendMetrics('a', [{ step: 2, body: { loss: 99 } }, { step: 3, body: { loss: 3 } }]);
-    assert.deepEqual(store.metrics('a').map((m) => m.body), [{ loss: 1 }, { loss: 2 }, { loss: 3 }]);
-    assert.deepEqual(store.metrics('a', 1).map((m) => m.step), [2, 3]);
+    store.appendMetrics('a', [
+      { step: 1, body: { loss: 1 } },
+      { step: 2, body: { loss: 2 } },
+    ]);
+    store.appendMetrics('a', [
+      { step: 2, body: { loss: 99 } },
+      { step: 3, body: { loss: 3 } },
+    ]);
+    assert.deepEqual(
+      store.metrics('a').map((m) => m.body),
+      [{ loss: 1 }, { loss: 2 }, { loss: 3 }],
+    );
+    assert.deepEqual(
+      store.metrics('a', 1).map((m) => m.step),
+      [2, 3],
+    );
     store.close();
   } finally {
     dir.remove();

@@ -26,12 +26,19 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
 export function validateSearchSpace(params: ParameterSpec[], prefix = 'search_space'): Problem[] {
   const problems: Problem[] = [];
   const at = (i: number, rest = '') => `${prefix}.parameters[${i}]${rest}`;
-  if (params.length === 0) problems.push({ field: `${prefix}.parameters`, description: 'needs at least one parameter' });
-  if (params.length > MAX_PARAMETERS) problems.push({ field: `${prefix}.parameters`, description: `has more than ${MAX_PARAMETERS} parameters` });
+  if (params.length === 0)
+    problems.push({ field: `${prefix}.parameters`, description: 'needs at least one parameter' });
+  if (params.length > MAX_PARAMETERS)
+    problems.push({ field: `${prefix}.parameters`, description: `has more than ${MAX_PARAMETERS} parameters` });
   const seen = new Set<string>();
   params.slice(0, MAX_PARAMETERS).forEach((p, i) => {
-    if (!NAME.test(p.name)) problems.push({ field: at(i, '.name'), description: 'must be an identifier (letters, digits, "_", "."), at most 128 characters' });
-    else if (seen.has(p.name)) problems.push({ field: at(i, '.name'), description: `duplicates ${JSON.stringify(p.name)}` });
+    if (!NAME.test(p.name))
+      problems.push({
+        field: at(i, '.name'),
+        description: 'must be an identifier (letters, digits, "_", "."), at most 128 characters',
+      });
+    else if (seen.has(p.name))
+      problems.push({ field: at(i, '.name'), description: `duplicates ${JSON.stringify(p.name)}` });
     seen.add(p.name);
     const d = p.domain;
     if (!d) {
@@ -42,15 +49,18 @@ export function validateSearchSpace(params: ParameterSpec[], prefix = 'search_sp
       const f = at(i, '.categorical.choices');
       if (d.choices.length === 0) problems.push({ field: f, description: 'needs at least one choice' });
       if (d.choices.length > 1000) problems.push({ field: f, description: 'has more than 1000 choices' });
-      if (new Set(d.choices).size !== d.choices.length) problems.push({ field: f, description: 'has duplicate choices' });
-      if (d.choices.some((c) => c.length === 0 || c.length > 256)) problems.push({ field: f, description: 'choices must be 1–256 characters' });
+      if (new Set(d.choices).size !== d.choices.length)
+        problems.push({ field: f, description: 'has duplicate choices' });
+      if (d.choices.some((c) => c.length === 0 || c.length > 256))
+        problems.push({ field: f, description: 'choices must be 1–256 characters' });
       return;
     }
     const f = at(i, d.kind === 'float' ? '.float_range' : '.int_range');
     if (!Number.isFinite(d.min)) problems.push({ field: `${f}.min`, description: 'must be a finite number' });
     if (!Number.isFinite(d.max)) problems.push({ field: `${f}.max`, description: 'must be a finite number' });
     if (Number.isFinite(d.min) && Number.isFinite(d.max)) {
-      if (d.kind === 'float' ? d.max <= d.min : d.max < d.min) problems.push({ field: `${f}.max`, description: `must be ${d.kind === 'float' ? '>' : '>='} min` });
+      if (d.kind === 'float' ? d.max <= d.min : d.max < d.min)
+        problems.push({ field: `${f}.max`, description: `must be ${d.kind === 'float' ? '>' : '>='} min` });
       if (d.log && d.min <= 0) problems.push({ field: `${f}.min`, description: 'must be > 0 on a log scale' });
     }
   });
@@ -89,7 +99,9 @@ export function encodeConfiguration(params: ParameterSpec[], config: Configurati
       continue;
     }
     const x = Number(v);
-    const u = d.log ? (Math.log(x) - Math.log(d.min)) / (Math.log(d.max) - Math.log(d.min)) : (x - d.min) / (d.max - d.min || 1);
+    const u = d.log
+      ? (Math.log(x) - Math.log(d.min)) / (Math.log(d.max) - Math.log(d.min))
+      : (x - d.min) / (d.max - d.min || 1);
     out.push(Math.min(1, Math.max(0, u)));
   }
   return out;

@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, rngFor } from '@floe/random';
-import { encodeConfiguration, encodedDimensions, sampleConfiguration, validateSearchSpace, type ParameterSpec } from '../src/index.js';
+import {
+  encodeConfiguration,
+  encodedDimensions,
+  sampleConfiguration,
+  validateSearchSpace,
+  type ParameterSpec,
+} from '../src/index.js';
 
 const space: ParameterSpec[] = [
   { name: 'lr', domain: { kind: 'float', min: 1e-5, max: 1e-1, log: true } },
@@ -18,14 +24,17 @@ test('a good space has no problems; each bad part is named', () => {
     { name: 'd', domain: undefined },
     { name: 'e', domain: { kind: 'float', min: NaN, max: 1, log: false } },
   ]);
-  assert.deepEqual(problems.map((p) => p.field), [
-    'search_space.parameters[0].float_range.min',
-    'search_space.parameters[1].name',
-    'search_space.parameters[1].int_range.max',
-    'search_space.parameters[2].categorical.choices',
-    'search_space.parameters[3]',
-    'search_space.parameters[4].float_range.min',
-  ]);
+  assert.deepEqual(
+    problems.map((p) => p.field),
+    [
+      'search_space.parameters[0].float_range.min',
+      'search_space.parameters[1].name',
+      'search_space.parameters[1].int_range.max',
+      'search_space.parameters[2].categorical.choices',
+      'search_space.parameters[3]',
+      'search_space.parameters[4].float_range.min',
+    ],
+  );
 });
 
 test('samples stay in their domains, are seeded, and encode into [0,1]^d', () => {
@@ -48,7 +57,8 @@ test('samples stay in their domains, are seeded, and encode into [0,1]^d', () =>
 
 test('Rng: uniform and normal moments, state round trip', () => {
   const r = new Rng(42);
-  let s = 0, s2 = 0;
+  let s = 0,
+    s2 = 0;
   const n = 200_000;
   for (let i = 0; i < n; i++) {
     const x = r.normal();

@@ -136,10 +136,14 @@ export async function startOtlpReceiver(opts: { address?: string; file?: string 
       try {
         const received = decodeExportTraceRequest(call.request);
         spans.push(...received);
-        if (opts.file && received.length) appendFileSync(opts.file, received.map((s) => JSON.stringify(s)).join('\n') + '\n');
+        if (opts.file && received.length)
+          appendFileSync(opts.file, received.map((s) => JSON.stringify(s)).join('\n') + '\n');
         callback(null, Buffer.alloc(0));
       } catch (err) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed ExportTraceServiceRequest: ${(err as Error).message}` });
+        callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `malformed ExportTraceServiceRequest: ${(err as Error).message}`,
+        });
       }
     },
   });

@@ -25,7 +25,11 @@ export interface TelemetryHandle {
  * `auto` exports over OTLP/gRPC when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is
  * set and does nothing otherwise; `memory` keeps spans for tests.
  */
-export function startTelemetry(opts: { serviceName: string; exporter?: TelemetryExporter; version?: string }): TelemetryHandle {
+export function startTelemetry(opts: {
+  serviceName: string;
+  exporter?: TelemetryExporter;
+  version?: string;
+}): TelemetryHandle {
   const endpoint = process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   let mode = opts.exporter ?? 'auto';
   if (mode === 'auto') mode = endpoint ? 'otlp' : 'none';

@@ -8,9 +8,11 @@ test('instrument() opens one span per phase, nests them, and marks failures', as
   await instrument({ name: SpanName.trainSegment, attributes: { [Attr.runId]: 'run-1' } }, async () => {
     await instrument({ name: SpanName.checkpoint }, async () => {});
   });
-  await assert.rejects(instrument({ name: SpanName.evaluate }, async () => {
-    throw new Error('boom');
-  }));
+  await assert.rejects(
+    instrument({ name: SpanName.evaluate }, async () => {
+      throw new Error('boom');
+    }),
+  );
   await telemetry.flush();
   const spans = telemetry.memory!.getFinishedSpans();
   const byName = new Map(spans.map((s) => [s.name, s]));

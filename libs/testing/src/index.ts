@@ -9,7 +9,16 @@ import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, fieldViolations, loadConfig, startServer, type FloeConfig, type FloeServer, type HostedService, type Logger } from '@floe/service-kit';
+import {
+  createLogger,
+  fieldViolations,
+  loadConfig,
+  startServer,
+  type FloeConfig,
+  type FloeServer,
+  type HostedService,
+  type Logger,
+} from '@floe/service-kit';
 
 export function tempDir(prefix = 'floe-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -32,7 +41,10 @@ type HealthClient = grpc.Client & {
 };
 
 export function healthClient(address: string): HealthClient {
-  const Ctor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (a: string, c: grpc.ChannelCredentials) => HealthClient;
+  const Ctor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (
+    a: string,
+    c: grpc.ChannelCredentials,
+  ) => HealthClient;
   return new Ctor(address, grpc.credentials.createInsecure());
 }
 
@@ -53,7 +65,22 @@ const require = createRequire(import.meta.url);
 export function reflectionServices(address: string, version: 'v1' | 'v1alpha' = 'v1'): Promise<string[]> {
   const protoPath = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
   const pkg = grpc.loadPackageDefinition(loadSync(protoPath, { keepCase: true })) as unknown as {
-    grpc: { reflection: Record<string, { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { serverReflectionInfo(): grpc.ClientDuplexStream<unknown, { list_services_response?: { service: { name: string }[] } }> } }> };
+    grpc: {
+      reflection: Record<
+        string,
+        {
+          ServerReflection: new (
+            a: string,
+            c: grpc.ChannelCredentials,
+          ) => grpc.Client & {
+            serverReflectionInfo(): grpc.ClientDuplexStream<
+              unknown,
+              { list_services_response?: { service: { name: string }[] } }
+            >;
+          };
+        }
+      >;
+    };
   };
   const client = new pkg.grpc.reflection[version]!.ServerReflection(address, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
@@ -69,12 +96,20 @@ export function reflectionServices(address: string, version: 'v1' | 'v1alpha' = 
 }
 
 /** Awaits a call that must fail with `code`; with `field`, a BadRequest violation must name it. */
-export async function rejectsWith(promise: Promise<unknown>, code: grpc.status, field?: string): Promise<grpc.ServiceError> {
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  code: grpc.status,
+  field?: string,
+): Promise<grpc.ServiceError> {
   try {
     await promise;
   } catch (err) {
     const e = err as grpc.ServiceError;
-    assert.equal(grpc.status[e.code], grpc.status[code], `expected ${grpc.status[code]}, got ${grpc.status[e.code]}: ${e.details}`);
+    assert.equal(
+      grpc.status[e.code],
+      grpc.status[code],
+      `expected ${grpc.status[code]}, got ${grpc.status[e.code]}: ${e.details}`,
+    );
     if (field) {
       const fields = fieldViolations(e).map((v) => v.field);
       assert.ok(fields.includes(field), `expected a violation of ${field}, got ${JSON.stringify(fields)}`);

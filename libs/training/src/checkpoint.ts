@@ -55,14 +55,27 @@ export async function saveCheckpoint(
   const slots = pack(slotEntries);
   const meta: CheckpointMeta = {
     format: 1,
-    model: { spec: state.spec, task: state.task, expansions: state.expansions, frozen: state.frozen, weights: weights.index },
+    model: {
+      spec: state.spec,
+      task: state.task,
+      expansions: state.expansions,
+      frozen: state.frozen,
+      weights: weights.index,
+    },
     session: { step: session.step, data: session.data, optimizerStep: session.optimizer.step, slots: slots.index },
     extra: opts.extra ?? {},
   };
-  return store.put('checkpoint', { 'meta.json': Buffer.from(JSON.stringify(meta)), 'weights.bin': weights.bytes, 'optimizer.bin': slots.bytes }, { id: opts.id, labels: opts.labels });
+  return store.put(
+    'checkpoint',
+    { 'meta.json': Buffer.from(JSON.stringify(meta)), 'weights.bin': weights.bytes, 'optimizer.bin': slots.bytes },
+    { id: opts.id, labels: opts.labels },
+  );
 }
 
-export async function loadCheckpoint(store: ArtifactStore, id: string): Promise<{ model: BlockModel; session: SessionState; meta: CheckpointMeta }> {
+export async function loadCheckpoint(
+  store: ArtifactStore,
+  id: string,
+): Promise<{ model: BlockModel; session: SessionState; meta: CheckpointMeta }> {
   const meta = JSON.parse((await store.readFile(id, 'meta.json')).toString('utf8')) as CheckpointMeta;
   const weights = unpack(await store.readFile(id, 'weights.bin'), meta.model.weights);
   const model = deserializeModel({ ...meta.model, weights: Object.fromEntries(weights) });
@@ -74,7 +87,15 @@ export async function loadCheckpoint(store: ArtifactStore, id: string): Promise<
     if (which === 'm') s.m = v.values;
     else s.v = v.values;
   }
-  return { model, session: { step: meta.session.step, data: meta.session.data, optimizer: { step: meta.session.optimizerStep, slots } }, meta };
+  return {
+    model,
+    session: {
+      step: meta.session.step,
+      data: meta.session.data,
+      optimizer: { step: meta.session.optimizerStep, slots },
+    },
+    meta,
+  };
 }
 
 /** A checkpoint's description without its tensors: enough to validate a request against its blocks. */

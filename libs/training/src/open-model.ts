@@ -14,16 +14,30 @@ export type ModelSource =
 export type RunResolver = (runId: string, step: number) => Promise<string>;
 
 /** The checkpoint artifact a non-builtin source names, checked to exist and to be a checkpoint. */
-export async function checkpointArtifactId(field: string, source: Exclude<ModelSource, { kind: 'builtin' }>, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<string> {
+export async function checkpointArtifactId(
+  field: string,
+  source: Exclude<ModelSource, { kind: 'builtin' }>,
+  artifacts: ArtifactStore,
+  resolveRun: RunResolver,
+): Promise<string> {
   const id = source.kind === 'run' ? await resolveRun(source.runId, source.step) : source.artifactId;
   const artifact = await artifacts.get(id);
   if (!artifact) throw notFound('artifact', id);
-  if (artifact.manifest.kind !== 'checkpoint') throw invalidArgument(`${field}.artifact_id`, `artifact ${id} is a ${artifact.manifest.kind}, not a model checkpoint`);
+  if (artifact.manifest.kind !== 'checkpoint')
+    throw invalidArgument(
+      `${field}.artifact_id`,
+      `artifact ${id} is a ${artifact.manifest.kind}, not a model checkpoint`,
+    );
   return id;
 }
 
 /** The model, every block trainable (what trains is the caller's decision). */
-export async function openModel(field: string, source: ModelSource, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<BlockModel> {
+export async function openModel(
+  field: string,
+  source: ModelSource,
+  artifacts: ArtifactStore,
+  resolveRun: RunResolver,
+): Promise<BlockModel> {
   if (source.kind === 'builtin') {
     try {
       return buildModel(source.architecture, source.size, source.seed);
@@ -31,14 +45,22 @@ export async function openModel(field: string, source: ModelSource, artifacts: A
       throw new FloeError('not_found', `${field}.builtin: ${(err as Error).message}`);
     }
   }
-  const model = (await loadCheckpoint(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun))).model;
+  const model = (await loadCheckpoint(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun)))
+    .model;
   model.setTrainable(() => true);
   return model;
 }
 
 /** The same architecture freshly initialised from its seed: the "random init" baseline of a model. */
-export async function openInitialModel(field: string, source: ModelSource, artifacts: ArtifactStore, resolveRun: RunResolver): Promise<BlockModel> {
+export async function openInitialModel(
+  field: string,
+  source: ModelSource,
+  artifacts: ArtifactStore,
+  resolveRun: RunResolver,
+): Promise<BlockModel> {
   if (source.kind === 'builtin') return openModel(field, source, artifacts, resolveRun);
-  const { spec } = (await readCheckpointMeta(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun))).model;
+  const { spec } = (
+    await readCheckpointMeta(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun))
+  ).model;
   return buildModel(spec.architecture, spec.size, spec.seed, spec.config);
 }

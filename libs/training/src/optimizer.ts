@@ -16,7 +16,15 @@ export interface OptimizerConfig {
   gradClipNorm: number;
 }
 
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { kind: 'adamw', learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01, gradClipNorm: 1 };
+export const DEFAULT_OPTIMIZER: OptimizerConfig = {
+  kind: 'adamw',
+  learningRate: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 0.01,
+  gradClipNorm: 1,
+};
 
 export interface OptimizerState {
   step: number;
@@ -51,7 +59,9 @@ export class Optimizer {
   apply(params: Param[], grads: Map<string, tf.Tensor>, lr: number): number {
     const { kind, beta1, beta2, epsilon, weightDecay, gradClipNorm } = this.config;
     const present = params.filter((p) => grads.has(p.name));
-    const norm = Math.sqrt(tf.tidy(() => tf.addN(present.map((p) => tf.sum(tf.square(grads.get(p.name)!)))).dataSync()[0]!));
+    const norm = Math.sqrt(
+      tf.tidy(() => tf.addN(present.map((p) => tf.sum(tf.square(grads.get(p.name)!)))).dataSync()[0]!),
+    );
     const scale = gradClipNorm > 0 && norm > gradClipNorm ? gradClipNorm / norm : 1;
     this.step++;
     const t = this.step;
@@ -82,7 +92,8 @@ export class Optimizer {
 
   getState(): OptimizerState {
     const slots: OptimizerState['slots'] = {};
-    for (const [name, m] of this.m) slots[name] = { m: m.dataSync() as Float32Array, v: this.v.get(name)?.dataSync() as Float32Array | undefined };
+    for (const [name, m] of this.m)
+      slots[name] = { m: m.dataSync() as Float32Array, v: this.v.get(name)?.dataSync() as Float32Array | undefined };
     return { step: this.step, slots };
   }
 

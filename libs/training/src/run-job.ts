@@ -19,7 +19,9 @@ export interface StrategyConfig {
 export interface RunJob {
   runId: string;
   /** A builtin model freshly initialised, or the weights of a checkpoint (its expansions included). */
-  model: { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number } | { checkpoint: string };
+  model:
+    | { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number }
+    | { checkpoint: string };
   dataset: { uri: string };
   replay?: { uri: string; fraction: number };
   strategy: StrategyConfig;
@@ -45,7 +47,14 @@ export interface RunJob {
 }
 
 export type RunEvent =
-  | { type: 'ready'; step: number; trainableParams: number; totalParams: number; blocks: string[]; initialValidationLoss?: number }
+  | {
+      type: 'ready';
+      step: number;
+      trainableParams: number;
+      totalParams: number;
+      blocks: string[];
+      initialValidationLoss?: number;
+    }
   /** A phase starts or ends; `time` is epoch milliseconds (sub-millisecond precision) in the worker. */
   | { type: 'phase'; phase: string; edge: 'start' | 'end'; time: number; attributes?: Record<string, string | number> }
   | { type: 'step'; metrics: StepMetrics; validationLoss?: number }

@@ -20,11 +20,14 @@ parentPort!.on('message', (c: RunCommand) => {
 // The command listener must not keep the thread alive once the run has stopped.
 parentPort!.unref();
 
-
 const now = () => performance.timeOrigin + performance.now();
 
 /** Runs `fn` as one phase: the parent opens a span at the start edge and closes it at the end edge. */
-async function phase<T>(name: string, fn: () => T | Promise<T>, endAttributes?: () => Record<string, string | number>): Promise<T> {
+async function phase<T>(
+  name: string,
+  fn: () => T | Promise<T>,
+  endAttributes?: () => Record<string, string | number>,
+): Promise<T> {
   post({ type: 'phase', phase: name, edge: 'start', time: now() });
   let ok = false;
   try {
@@ -40,18 +43,41 @@ try {
   await initBackend(job.backend);
   const store = new LocalArtifactStore(job.artifactsDir);
   const { data, replay, validationData } = await phase('floe.load_data', () => ({
-    data: openDataset({ uri: job.dataset.uri, split: 'train' }, { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes }),
-    replay: job.replay && job.replay.fraction > 0 ? openDataset({ uri: job.replay.uri, split: 'train' }, { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes }) : undefined,
+    data: openDataset(
+      { uri: job.dataset.uri, split: 'train' },
+      { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes },
+    ),
+    replay:
+      job.replay && job.replay.fraction > 0
+        ? openDataset(
+            { uri: job.replay.uri, split: 'train' },
+            { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes },
+          )
+        : undefined,
     // Validation: the same fixed batches at every evaluation (a fresh source with a fixed seed), so the
     // numbers compare across steps and are not part of the run's state.
-    validationData: job.evalEvery > 0 ? openDataset({ uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' }, { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes }) : undefined,
+    validationData:
+      job.evalEvery > 0
+        ? openDataset(
+            { uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' },
+            { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes },
+          )
+        : undefined,
   }));
   const source: BatchSource =
     data.kind === 'text'
-      ? new LmSource(data as TextDataset, job.batchSize, job.sequenceLength, job.seed, replay ? { data: replay as TextDataset, fraction: job.replay!.fraction } : undefined)
+      ? new LmSource(
+          data as TextDataset,
+          job.batchSize,
+          job.sequenceLength,
+          job.seed,
+          replay ? { data: replay as TextDataset, fraction: job.replay!.fraction } : undefined,
+        )
       : new ExampleSource(data, job.batchSize, job.seed);
   const validationSource = (): BatchSource =>
-    validationData!.kind === 'text' ? new LmSource(validationData as TextDataset, job.batchSize, job.sequenceLength, 7919) : new ExampleSource(validationData!, job.batchSize, 7919);
+    validationData!.kind === 'text'
+      ? new LmSource(validationData as TextDataset, job.batchSize, job.sequenceLength, 7919)
+      : new ExampleSource(validationData!, job.batchSize, 7919);
   const options = { optimizer: job.optimizer, schedule: job.schedule, totalSteps: job.budgetSteps };
   const resumeFrom = job.resumeFrom;
   let model: BlockModel;
@@ -71,30 +97,52 @@ try {
       m.setTrainable(() => true);
       return m;
     });
-    await phase('floe.apply_strategy', () => applyStrategy(model, job.strategy), () => ({ 'floe.params.trainable': model.countParams(true), 'floe.params.total': model.countParams() }));
+    await phase(
+      'floe.apply_strategy',
+      () => applyStrategy(model, job.strategy),
+      () => ({ 'floe.params.trainable': model.countParams(true), 'floe.params.total': model.countParams() }),
+    );
     session = new TrainingSession(model, source, options);
   }
   // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).
-  const initialValidationLoss = validationData && !resumeFrom ? await phase('floe.evaluate', () => session.evaluate(validationSource(), 4)) : undefined;
-  post({ type: 'ready', step: session.step, trainableParams: model.countParams(true), totalParams: model.countParams(), blocks: model.blocks.map((b) => b.id), initialValidationLoss });
+  const initialValidationLoss =
+    validationData && !resumeFrom
+      ? await phase('floe.evaluate', () => session.evaluate(validationSource(), 4))
+      : undefined;
+  post({
+    type: 'ready',
+    step: session.step,
+    trainableParams: model.countParams(true),
+    totalParams: model.countParams(),
+    blocks: model.blocks.map((b) => b.id),
+    initialValidationLoss,
+  });
   const checkpoint = () =>
     phase('floe.checkpoint', async () => {
-      const a = await saveCheckpoint(store, model, session.getState(), { labels: { run: job.runId, step: String(session.step) } });
+      const a = await saveCheckpoint(store, model, session.getState(), {
+        labels: { run: job.runId, step: String(session.step) },
+      });
       post({ type: 'checkpoint', step: session.step, artifactId: a.manifest.id });
     });
   await phase('floe.train_segment', async () => {
     while (session.step < job.budgetSteps && !pauseRequested) {
       const metrics = session.trainStep();
       let validationLoss: number | undefined;
-      if (validationData && session.step % job.evalEvery === 0) validationLoss = await phase('floe.evaluate', () => session.evaluate(validationSource(), 4));
+      if (validationData && session.step % job.evalEvery === 0)
+        validationLoss = await phase('floe.evaluate', () => session.evaluate(validationSource(), 4));
       post({ type: 'step', metrics, validationLoss });
       // Let a pause message in between steps.
       await new Promise((resolve) => setImmediate(resolve));
-      if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps) await checkpoint();
+      if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps)
+        await checkpoint();
     }
     await checkpoint();
   });
-  post({ type: 'stopped', step: session.step, reason: pauseRequested && session.step < job.budgetSteps ? 'paused' : 'budget' });
+  post({
+    type: 'stopped',
+    step: session.step,
+    reason: pauseRequested && session.step < job.budgetSteps ? 'paused' : 'budget',
+  });
 } catch (err) {
   post({ type: 'error', message: (err as Error).message });
 }

@@ -52,12 +52,24 @@ export class TrainingSession {
     const params = this.model.trainableParams();
     if (params.length === 0) throw new Error('no trainable parameters: every block is frozen');
     const batch = this.source.next();
-    const lr = learningRateAt(this.stepCount + 1, this.options.optimizer.learningRate, this.options.totalSteps, this.options.schedule);
-    const { value, grads } = tf.variableGrads(() => this.model.loss(batch), params.map((p) => p.variable));
+    const lr = learningRateAt(
+      this.stepCount + 1,
+      this.options.optimizer.learningRate,
+      this.options.totalSteps,
+      this.options.schedule,
+    );
+    const { value, grads } = tf.variableGrads(
+      () => this.model.loss(batch),
+      params.map((p) => p.variable),
+    );
     const byName = new Map(params.map((p) => [p.name, grads[p.variable.name]!]));
     const blockGradNorms: Record<string, number> = {};
     const norms = tf.tidy(() =>
-      this.model.blocks.map((b) => (b.trainable && b.params.length ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!)))) : tf.scalar(0))),
+      this.model.blocks.map((b) =>
+        b.trainable && b.params.length
+          ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!))))
+          : tf.scalar(0),
+      ),
     );
     const normValues = tf.tidy(() => tf.stack(norms).dataSync());
     tf.dispose(norms);
@@ -67,7 +79,15 @@ export class TrainingSession {
     tf.dispose([value, batch.x, batch.y, ...Object.values(grads)]);
     this.stepCount++;
     const ms = performance.now() - start;
-    return { step: this.stepCount, loss, learningRate: lr, gradNorm, blockGradNorms, throughput: (this.source.unitsPerBatch * 1000) / ms, ms };
+    return {
+      step: this.stepCount,
+      loss,
+      learningRate: lr,
+      gradNorm,
+      blockGradNorms,
+      throughput: (this.source.unitsPerBatch * 1000) / ms,
+      ms,
+    };
   }
 
   /** Mean loss over `batches` batches from `source`, without gradients. */

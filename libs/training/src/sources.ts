@@ -41,7 +41,10 @@ export class LmSource implements BatchSource {
       x = concat(fresh.x, old.x);
       y = concat(fresh.y, old.y);
     }
-    return { x: tf.tensor2d(x, [this.batchSize, this.seqLen], 'int32'), y: tf.tensor2d(y, [this.batchSize, this.seqLen], 'int32') };
+    return {
+      x: tf.tensor2d(x, [this.batchSize, this.seqLen], 'int32'),
+      y: tf.tensor2d(y, [this.batchSize, this.seqLen], 'int32'),
+    };
   }
 
   getState(): { main: BatcherState; replay?: BatcherState } {
@@ -85,7 +88,13 @@ export class ExampleSource implements BatchSource {
       const px = d.height * d.width * d.channels;
       const x = new Float32Array(idx.length * px);
       idx.forEach((r, i) => x.set(d.pixels.subarray(r * px, (r + 1) * px), i * px));
-      return { x: tf.tensor4d(x, [idx.length, d.height, d.width, d.channels]), y: tf.tensor1d(Int32Array.from(idx, (r) => d.labels[r]!), 'int32') };
+      return {
+        x: tf.tensor4d(x, [idx.length, d.height, d.width, d.channels]),
+        y: tf.tensor1d(
+          Int32Array.from(idx, (r) => d.labels[r]!),
+          'int32',
+        ),
+      };
     }
     const f = d.features.length;
     const x = new Float32Array(idx.length * f);
@@ -98,7 +107,13 @@ export class ExampleSource implements BatchSource {
     });
     if (d.target.type === 'class') {
       const labels = d.target.labels;
-      return { x: tf.tensor2d(x, [idx.length, f]), y: tf.tensor1d(Int32Array.from(idx, (r) => labels[r]!), 'int32') };
+      return {
+        x: tf.tensor2d(x, [idx.length, f]),
+        y: tf.tensor1d(
+          Int32Array.from(idx, (r) => labels[r]!),
+          'int32',
+        ),
+      };
     }
     const yAll = d.target.y;
     const k = yAll.length / d.rows;
@@ -119,14 +134,17 @@ export class ExampleSource implements BatchSource {
 /** Why `model` cannot read `data`, or undefined when it can (checked before any tensor is built). */
 export function mismatch(model: BlockModel, data: Dataset): string | undefined {
   const c = model.spec.config;
-  if (model.task === 'language-model') return data.kind === 'text' ? undefined : `a language model reads text, not ${data.kind} data`;
+  if (model.task === 'language-model')
+    return data.kind === 'text' ? undefined : `a language model reads text, not ${data.kind} data`;
   if (data.kind === 'text') return `a ${model.spec.architecture} model does not read text`;
   if (model.spec.architecture === 'lenet5') {
     if (data.kind !== 'image') return `lenet5 reads images, not ${data.kind} data`;
-    if (data.height !== c.inputSize || data.width !== c.inputSize || data.channels !== c.inChannels) return `lenet5/${model.spec.size} reads ${c.inputSize}×${c.inputSize}×${c.inChannels} images, not ${data.height}×${data.width}×${data.channels}`;
+    if (data.height !== c.inputSize || data.width !== c.inputSize || data.channels !== c.inChannels)
+      return `lenet5/${model.spec.size} reads ${c.inputSize}×${c.inputSize}×${c.inChannels} images, not ${data.height}×${data.width}×${data.channels}`;
     return undefined;
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
-  if (c.inputs !== undefined && data.features.length !== c.inputs) return `${model.spec.architecture}/${model.spec.size} reads ${c.inputs} features; the data has ${data.features.length}`;
+  if (c.inputs !== undefined && data.features.length !== c.inputs)
+    return `${model.spec.architecture}/${model.spec.size} reads ${c.inputs} features; the data has ${data.features.length}`;
   return undefined;
 }

@@ -11,7 +11,9 @@ export function applyStrategy(model: BlockModel, s: StrategyConfig): Block[] {
     model.setTrainable((b) => !frozen.has(b.id));
     return [];
   }
-  const added = s.expandAfter.length ? s.expandAfter.map((id) => model.expandAfter(id)) : model.expandEvenly(s.expandCount);
+  const added = s.expandAfter.length
+    ? s.expandAfter.map((id) => model.expandAfter(id))
+    : model.expandEvenly(s.expandCount);
   const train = new Set([...added.map((b) => b.id), ...(s.kind === 'ade' ? s.tune : [])]);
   model.setTrainable((b) => train.has(b.id));
   return added;

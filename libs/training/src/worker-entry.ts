@@ -16,8 +16,15 @@ try {
   post({ type: 'ready', backend: backend.name });
   const data = openDataset({ uri: job.dataset, split: 'train' }, { dataRoots: job.dataRoots });
   const model = buildModel(job.architecture, job.size, job.seed);
-  const source = data.kind === 'text' ? new LmSource(data as TextDataset, job.batchSize, job.sequenceLength, job.seed) : new ExampleSource(data, job.batchSize, job.seed);
-  const session = new TrainingSession(model, source, { optimizer: { ...DEFAULT_OPTIMIZER, learningRate: job.learningRate }, schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 }, totalSteps: job.steps });
+  const source =
+    data.kind === 'text'
+      ? new LmSource(data as TextDataset, job.batchSize, job.sequenceLength, job.seed)
+      : new ExampleSource(data, job.batchSize, job.seed);
+  const session = new TrainingSession(model, source, {
+    optimizer: { ...DEFAULT_OPTIMIZER, learningRate: job.learningRate },
+    schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 },
+    totalSteps: job.steps,
+  });
   for (let i = 0; i < job.steps; i++) post({ type: 'step', metrics: session.trainStep() });
   post({ type: 'done' });
 } catch (err) {

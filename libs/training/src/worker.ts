@@ -18,7 +18,11 @@ export interface WorkerJob {
   dataRoots: string[];
 }
 
-export type WorkerMessage = { type: 'ready'; backend: string } | { type: 'step'; metrics: StepMetrics } | { type: 'done' } | { type: 'error'; message: string };
+export type WorkerMessage =
+  | { type: 'ready'; backend: string }
+  | { type: 'step'; metrics: StepMetrics }
+  | { type: 'done' }
+  | { type: 'error'; message: string };
 
 const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
 
@@ -28,7 +32,10 @@ function spawn(entry: string, job: unknown): Worker {
 }
 
 /** Starts a training worker; `onMessage` sees every message; resolves when it finishes. */
-export function runTrainingWorker(job: WorkerJob, onMessage: (m: WorkerMessage) => void): { done: Promise<void>; stop: () => Promise<number> } {
+export function runTrainingWorker(
+  job: WorkerJob,
+  onMessage: (m: WorkerMessage) => void,
+): { done: Promise<void>; stop: () => Promise<number> } {
   const worker = spawn('./worker-entry.ts', job);
   const done = new Promise<void>((resolve, reject) => {
     worker.on('message', (m: WorkerMessage) => {
@@ -43,7 +50,10 @@ export function runTrainingWorker(job: WorkerJob, onMessage: (m: WorkerMessage) 
 }
 
 /** Starts a trainer run in a worker thread; events arrive through `onEvent`. */
-export function startRunWorker(job: import('./run-job.js').RunJob, onEvent: (e: import('./run-job.js').RunEvent) => void): { pause(): void; terminate(): Promise<number>; exited: Promise<number> } {
+export function startRunWorker(
+  job: import('./run-job.js').RunJob,
+  onEvent: (e: import('./run-job.js').RunEvent) => void,
+): { pause(): void; terminate(): Promise<number>; exited: Promise<number> } {
   const worker = spawn('./run-worker-entry.ts', job);
   worker.on('message', onEvent);
   worker.on('error', (err) => onEvent({ type: 'error', message: err.message }));

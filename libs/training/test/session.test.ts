@@ -10,13 +10,21 @@ before(async () => {
   await initBackend('wasm');
 });
 
-const opts = (totalSteps: number, lr = 3e-3) => ({ optimizer: { ...DEFAULT_OPTIMIZER, learningRate: lr }, schedule: { kind: 'constant' as const, warmupSteps: 0, minRatio: 1 }, totalSteps });
+const opts = (totalSteps: number, lr = 3e-3) => ({
+  optimizer: { ...DEFAULT_OPTIMIZER, learningRate: lr },
+  schedule: { kind: 'constant' as const, warmupSteps: 0, minRatio: 1 },
+  totalSteps,
+});
 
 test('frozen blocks get no gradients and do not change; counts follow the strategy', () => {
   const model = buildModel('transformer-lm', 'tiny', 1);
   model.setTrainable((b) => b.id === 'block.1' || b.id === 'head');
   const before = new Map(model.params().map((p) => [p.name, p.variable.dataSync().slice()]));
-  const s = new TrainingSession(model, new LmSource(selectSplit(loadBuiltin('spam-assassin') as TextDataset, 'train', 200), 4, 32, 1), opts(3));
+  const s = new TrainingSession(
+    model,
+    new LmSource(selectSplit(loadBuiltin('spam-assassin') as TextDataset, 'train', 200), 4, 32, 1),
+    opts(3),
+  );
   const m = s.trainStep();
   s.trainStep();
   assert.equal(m.blockGradNorms['embedding'], 0);

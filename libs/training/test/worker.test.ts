@@ -10,10 +10,22 @@ test('a training worker trains while the main event loop keeps running', { timeo
   let stepsAtFirstTick = -1;
   const timer = setInterval(() => {
     ticks++;
-    if (stepsAtFirstTick < 0 && messages.some((m) => m.type === 'ready')) stepsAtFirstTick = messages.filter((m) => m.type === 'step').length;
+    if (stepsAtFirstTick < 0 && messages.some((m) => m.type === 'ready'))
+      stepsAtFirstTick = messages.filter((m) => m.type === 'step').length;
   }, 5);
   const job = runTrainingWorker(
-    { backend: 'auto', architecture: 'transformer-lm', size: 'small', seed: 1, dataset: 'builtin:spam-assassin', batchSize: 8, sequenceLength: 64, steps: 6, learningRate: 3e-3, dataRoots: [] },
+    {
+      backend: 'auto',
+      architecture: 'transformer-lm',
+      size: 'small',
+      seed: 1,
+      dataset: 'builtin:spam-assassin',
+      batchSize: 8,
+      sequenceLength: 64,
+      steps: 6,
+      learningRate: 3e-3,
+      dataRoots: [],
+    },
     (m) => messages.push(m),
   );
   await job.done;
@@ -26,18 +38,33 @@ test('a training worker trains while the main event loop keeps running', { timeo
   assert.ok(ticks >= trainingMs / 5 / 4, `${ticks} ticks during ${trainingMs.toFixed(0)} ms of training`);
 });
 
-test('two workers training at once share the native kernels safely and match a lone worker', { timeout: 180_000 }, async () => {
-  const job = { backend: 'auto' as const, architecture: 'transformer-lm' as const, size: 'small', seed: 2, dataset: 'builtin:spam-assassin', batchSize: 8, sequenceLength: 64, steps: 4, learningRate: 3e-3, dataRoots: [] };
-  const lossesOf = async (n: number) => {
-    const runs = Array.from({ length: n }, () => {
-      const losses: number[] = [];
-      return { losses, done: runTrainingWorker(job, (m) => m.type === 'step' && losses.push(m.metrics.loss)).done };
-    });
-    await Promise.all(runs.map((r) => r.done));
-    return runs.map((r) => r.losses);
-  };
-  const [alone] = await lossesOf(1);
-  const together = await lossesOf(2);
-  // The one process-wide kernel thread pool takes its callers in turn; results do not depend on who else runs.
-  for (const losses of together) assert.deepEqual(losses, alone);
-});
+test(
+  'two workers training at once share the native kernels safely and match a lone worker',
+  { timeout: 180_000 },
+  async () => {
+    const job = {
+      backend: 'auto' as const,
+      architecture: 'transformer-lm' as const,
+      size: 'small',
+      seed: 2,
+      dataset: 'builtin:spam-assassin',
+      batchSize: 8,
+      sequenceLength: 64,
+      steps: 4,
+      learningRate: 3e-3,
+      dataRoots: [],
+    };
+    const lossesOf = async (n: number) => {
+      const runs = Array.from({ length: n }, () => {
+        const losses: number[] = [];
+        return { losses, done: runTrainingWorker(job, (m) => m.type === 'step' && losses.push(m.metrics.loss)).done };
+      });
+      await Promise.all(runs.map((r) => r.done));
+      return runs.map((r) => r.losses);
+    };
+    const [alone] = await lossesOf(1);
+    const together = await lossesOf(2);
+    // The one process-wide kernel thread pool takes its callers in turn; results do not depend on who else runs.
+    for (const losses of together) assert.deepEqual(losses, alone);
+  },
+);

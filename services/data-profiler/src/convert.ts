@@ -1,7 +1,15 @@
 // Library results → protobuf messages.
 import { dataProfilerV1 as dp } from '@floe/contracts';
 import type { BlockScore } from '@floe/adaptation';
-import type { ColumnProfile, DriftReport, FeatureDrift, ImageProfile, TabularProfile, TextProfile, Verdict } from '@floe/profiling';
+import type {
+  ColumnProfile,
+  DriftReport,
+  FeatureDrift,
+  ImageProfile,
+  TabularProfile,
+  TextProfile,
+  Verdict,
+} from '@floe/profiling';
 
 const VERDICT: Record<Verdict, dp.DriftVerdict> = {
   stable: dp.DriftVerdict.DRIFT_VERDICT_STABLE,
@@ -25,16 +33,41 @@ export function textProfile(t: TextProfile): dp.TextProfile {
 }
 
 function column(c: ColumnProfile): dp.ColumnProfile {
-  return { name: c.name, inferredType: c.inferredType, missing: c.missing, distinct: c.distinct, mean: c.mean, std: c.std, quantiles: c.quantiles, histogram: { edges: c.histogram.edges, labels: c.histogram.labels, counts: c.histogram.counts } };
+  return {
+    name: c.name,
+    inferredType: c.inferredType,
+    missing: c.missing,
+    distinct: c.distinct,
+    mean: c.mean,
+    std: c.std,
+    quantiles: c.quantiles,
+    histogram: { edges: c.histogram.edges, labels: c.histogram.labels, counts: c.histogram.counts },
+  };
 }
 
 export function tabularProfile(t: TabularProfile): dp.TabularProfile {
   const k = t.correlations.names.length;
-  return { columns: t.columns.map(column), correlations: { rows: k, cols: k, values: t.correlations.values, rowLabels: t.correlations.names, colLabels: t.correlations.names } };
+  return {
+    columns: t.columns.map(column),
+    correlations: {
+      rows: k,
+      cols: k,
+      values: t.correlations.values,
+      rowLabels: t.correlations.names,
+      colLabels: t.correlations.names,
+    },
+  };
 }
 
 export function imageProfile(p: ImageProfile): dp.ImageProfile {
-  return { height: p.height, width: p.width, channels: p.channels, channelMeans: p.channelMeans, channelStds: p.channelStds, classCounts: p.classCounts };
+  return {
+    height: p.height,
+    width: p.width,
+    channels: p.channels,
+    channelMeans: p.channelMeans,
+    channelStds: p.channelStds,
+    classCounts: p.classCounts,
+  };
 }
 
 function feature(f: FeatureDrift): dp.FeatureDrift {
@@ -46,5 +79,11 @@ export function driftReport(r: DriftReport): dp.DriftReport {
 }
 
 export function blockScore(b: BlockScore): dp.BlockScore {
-  return { blockId: b.blockId, angularDistanceLast: b.angularDistanceLast, angularDistanceAll: b.angularDistanceAll, gradNorm: b.gradNorm, fisher: b.fisher };
+  return {
+    blockId: b.blockId,
+    angularDistanceLast: b.angularDistanceLast,
+    angularDistanceAll: b.angularDistanceAll,
+    gradNorm: b.gradNorm,
+    fisher: b.fisher,
+  };
 }

@@ -2,19 +2,48 @@
 // profiling libs with progress on the stream, and map results to the contract.
 import { SERVICE_NAMES, commonV1, dataProfilerV1 as dp } from '@floe/contracts';
 import { FloeError, invalidArgument } from '@floe/errors';
-import { checkDatasetRef, checkModelRef, datasetSplit, defineService, modelSource, trainerRunResolver, validate, withProgress, yieldToEventLoop, type FloeConfig, type HostedService, type Logger, type ProgressReport } from '@floe/service-kit';
+import {
+  checkDatasetRef,
+  checkModelRef,
+  datasetSplit,
+  defineService,
+  modelSource,
+  trainerRunResolver,
+  validate,
+  withProgress,
+  yieldToEventLoop,
+  type FloeConfig,
+  type HostedService,
+  type Logger,
+  type ProgressReport,
+} from '@floe/service-kit';
 import { byteCount, exampleCount, openDataset, type Dataset, type TextDataset } from '@floe/data';
 import { initBackend } from '@floe/ml-runtime';
 import { LocalArtifactStore, floeDirs } from '@floe/store';
 import { ExampleSource, LmSource, mismatch, openModel } from '@floe/training';
 import type { Batch, BlockModel } from '@floe/models';
-import { TextProfiler, compareDatasets, profileImages, profileTabular, DEFAULT_THRESHOLDS, type DriftThresholds } from '@floe/profiling';
+import {
+  TextProfiler,
+  compareDatasets,
+  profileImages,
+  profileTabular,
+  DEFAULT_THRESHOLDS,
+  type DriftThresholds,
+} from '@floe/profiling';
 import { meanLoss, planAdaptation, scoreBlocks, type Scores } from '@floe/adaptation';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { blockScore, driftReport, imageProfile, tabularProfile, textProfile } from './convert.js';
 
-const KIND = { text: dp.DataKind.DATA_KIND_TEXT, tabular: dp.DataKind.DATA_KIND_TABULAR, image: dp.DataKind.DATA_KIND_IMAGE };
-const ACTION = { freeze: commonV1.BlockAction.BLOCK_ACTION_FREEZE, tune: commonV1.BlockAction.BLOCK_ACTION_TUNE, expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND };
+const KIND = {
+  text: dp.DataKind.DATA_KIND_TEXT,
+  tabular: dp.DataKind.DATA_KIND_TABULAR,
+  image: dp.DataKind.DATA_KIND_IMAGE,
+};
+const ACTION = {
+  freeze: commonV1.BlockAction.BLOCK_ACTION_FREEZE,
+  tune: commonV1.BlockAction.BLOCK_ACTION_TUNE,
+  expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND,
+};
 
 type Split = 'train' | 'validation' | 'test' | 'all';
 
@@ -23,7 +52,11 @@ const tfDispose = (b: Batch) => {
   b.y.dispose();
 };
 
-export function createDataProfilerService(opts: { config: FloeConfig; log: Logger; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
+export function createDataProfilerService(opts: {
+  config: FloeConfig;
+  log: Logger;
+  backend?: 'auto' | 'native' | 'wasm' | 'cpu';
+}): HostedService {
   const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
   let selfAddress = opts.config.address;
   const resolveRun = trainerRunResolver(() => opts.config.peers.trainer ?? selfAddress);
@@ -31,7 +64,10 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
   const ready = () => (backend ??= initBackend(opts.backend));
 
   const open = (field: string, ref: commonV1.DatasetRef, fallback: Split): Dataset =>
-    openDataset({ uri: ref.uri, split: datasetSplit(ref.split, fallback), maxExamples: ref.maxExamples }, { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes });
+    openDataset(
+      { uri: ref.uri, split: datasetSplit(ref.split, fallback), maxExamples: ref.maxExamples },
+      { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes },
+    );
 
   const thresholdsOf = (t: dp.DriftThresholds | undefined): DriftThresholds => ({
     psiModerate: t?.psiModerate || DEFAULT_THRESHOLDS.psiModerate,
@@ -41,17 +77,35 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
   });
 
   /** Calibration batches of `data` for `model`: byte sequences for language models, examples otherwise. */
-  const batchesOf = (field: string, model: BlockModel, data: Dataset, n: number, batchSize: number, seqLen: number, seed: number): Batch[] => {
+  const batchesOf = (
+    field: string,
+    model: BlockModel,
+    data: Dataset,
+    n: number,
+    batchSize: number,
+    seqLen: number,
+    seed: number,
+  ): Batch[] => {
     const why = mismatch(model, data);
     if (why) throw invalidArgument(field, `cannot score the model: ${why}`);
     const context = Number(model.spec.config.context ?? 128);
-    const source = data.kind === 'text' ? new LmSource(data as TextDataset, batchSize, Math.min(seqLen, context), seed) : new ExampleSource(data, batchSize, seed);
+    const source =
+      data.kind === 'text'
+        ? new LmSource(data as TextDataset, batchSize, Math.min(seqLen, context), seed)
+        : new ExampleSource(data, batchSize, seed);
     return Array.from({ length: n }, () => source.next());
   };
 
   /** Scores the blocks of the requested model on new data (and its loss on the reference data, if given). */
   const score = async (
-    req: { model?: commonV1.ModelRef; dataset?: commonV1.DatasetRef; calibrationBatches: number; batchSize: number; sequenceLength: number; seed: number },
+    req: {
+      model?: commonV1.ModelRef;
+      dataset?: commonV1.DatasetRef;
+      calibrationBatches: number;
+      batchSize: number;
+      sequenceLength: number;
+      seed: number;
+    },
     data: Dataset,
     reference: Dataset | undefined,
     report: (p: ProgressReport) => void,
@@ -63,11 +117,19 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
       const batchSize = req.batchSize || 8;
       const seqLen = req.sequenceLength || 128;
       const batches = batchesOf('dataset', model, data, n, batchSize, seqLen, req.seed);
-      const scores = await instrument({ name: SpanName.scoreBlocks, attributes: { [Attr.dataset]: req.dataset!.uri } }, () =>
-        scoreBlocks(model, batches, async (done) => {
-          report({ phase: 'score_blocks', done, total: n, fraction: (0.9 * done) / n, message: `calibration batch ${done} of ${n}` });
-          await yieldToEventLoop();
-        }),
+      const scores = await instrument(
+        { name: SpanName.scoreBlocks, attributes: { [Attr.dataset]: req.dataset!.uri } },
+        () =>
+          scoreBlocks(model, batches, async (done) => {
+            report({
+              phase: 'score_blocks',
+              done,
+              total: n,
+              fraction: (0.9 * done) / n,
+              message: `calibration batch ${done} of ${n}`,
+            });
+            await yieldToEventLoop();
+          }),
       );
       let referenceLoss: number | undefined;
       if (reference) {
@@ -83,7 +145,12 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
     }
   };
 
-  const scoresMessage = (ref: commonV1.ModelRef, s: Scores, referenceLoss?: number): dp.BlockScores => ({ model: ref, blocks: s.blocks.map(blockScore), loss: s.loss, referenceLoss });
+  const scoresMessage = (ref: commonV1.ModelRef, s: Scores, referenceLoss?: number): dp.BlockScores => ({
+    model: ref,
+    blocks: s.blocks.map(blockScore),
+    loss: s.loss,
+    referenceLoss,
+  });
 
   return defineService(
     SERVICE_NAMES.dataProfiler,
@@ -108,19 +175,41 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
                 profiler.add(data.documents[i]!);
                 if ((i + 1) % every === 0 || i === n - 1) {
                   if (ctx.signal.aborted) throw new FloeError('cancelled', 'the caller went away');
-                  report({ phase: 'profile', done: i + 1, total: n, fraction: 0.05 + (0.95 * (i + 1)) / n, message: `${i + 1} of ${n} documents` });
+                  report({
+                    phase: 'profile',
+                    done: i + 1,
+                    total: n,
+                    fraction: 0.05 + (0.95 * (i + 1)) / n,
+                    message: `${i + 1} of ${n} documents`,
+                  });
                   await yieldToEventLoop();
                 }
               }
               const text = profiler.finish(bins);
-              return { ...base, exampleCount: n, byteCount: text.bytes, detail: { $case: 'text' as const, value: textProfile(text) } };
+              return {
+                ...base,
+                exampleCount: n,
+                byteCount: text.bytes,
+                detail: { $case: 'text' as const, value: textProfile(text) },
+              };
             }
             const counts = { exampleCount: exampleCount(data), byteCount: byteCount(data) };
-            if (data.kind === 'tabular') return { ...base, ...counts, detail: { $case: 'tabular' as const, value: tabularProfile(profileTabular(data, bins)) } };
-            return { ...base, ...counts, detail: { $case: 'image' as const, value: imageProfile(profileImages(data)) } };
+            if (data.kind === 'tabular')
+              return {
+                ...base,
+                ...counts,
+                detail: { $case: 'tabular' as const, value: tabularProfile(profileTabular(data, bins)) },
+              };
+            return {
+              ...base,
+              ...counts,
+              detail: { $case: 'image' as const, value: imageProfile(profileImages(data)) },
+            };
           }),
         )) {
-          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'profile', value: e.result } };
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'profile', value: e.result } };
         }
       },
       async *compareDatasets(req) {
@@ -134,7 +223,8 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
             v.number('thresholds.psi_shifted', t.psiShifted, { min: 0 });
             v.number('thresholds.ks_p_value', t.ksPValue, { min: 0, max: 1 });
             v.number('thresholds.js_distance', t.jsDistance, { min: 0, max: 1 });
-            if (t.psiModerate && t.psiShifted) v.check(t.psiModerate <= t.psiShifted, 'thresholds.psi_moderate', 'must not exceed psi_shifted');
+            if (t.psiModerate && t.psiShifted)
+              v.check(t.psiModerate <= t.psiShifted, 'thresholds.psi_moderate', 'must not exceed psi_shifted');
           }
         });
         for await (const e of withProgress(async (report) =>
@@ -145,11 +235,16 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
             const current = open('current', req.current!, 'all');
             report({ phase: 'load_data', done: 2, total: 2, fraction: 0.5, message: current.name });
             await yieldToEventLoop();
-            if (reference.kind !== current.kind) throw invalidArgument('current', `is ${current.kind} data; the reference is ${reference.kind}`);
-            return driftReport(compareDatasets(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }));
+            if (reference.kind !== current.kind)
+              throw invalidArgument('current', `is ${current.kind} data; the reference is ${reference.kind}`);
+            return driftReport(
+              compareDatasets(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }),
+            );
           }),
         )) {
-          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'report', value: e.result } };
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'report', value: e.result } };
         }
       },
       async *scoreBlocks(req) {
@@ -164,11 +259,18 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
         for await (const e of withProgress(async (report) => {
           const data = open('dataset', req.dataset!, 'train');
           const reference = req.reference?.uri ? open('reference', req.reference, 'train') : undefined;
-          const { scores, referenceLoss, model } = await score({ ...req, seed: Number(req.seed) }, data, reference, report);
+          const { scores, referenceLoss, model } = await score(
+            { ...req, seed: Number(req.seed) },
+            data,
+            reference,
+            report,
+          );
           model.dispose();
           return scoresMessage(req.model!, scores, referenceLoss);
         })) {
-          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'scores', value: e.result } };
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'scores', value: e.result } };
         }
       },
       async *planAdaptation(req) {
@@ -181,31 +283,68 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
         for await (const e of withProgress(async (report) => {
           const reference = open('reference', req.reference!, 'train');
           const current = open('dataset', req.dataset!, 'train');
-          if (reference.kind !== current.kind) throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
-          const drift = await instrument({ name: SpanName.drift, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => compareDatasets(reference, current));
-          report({ phase: 'drift', done: 1, total: 1, fraction: 0.1, message: `drift ${drift.verdict} (PSI ${drift.overallPsi.toFixed(3)})` });
+          if (reference.kind !== current.kind)
+            throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
+          const drift = await instrument(
+            { name: SpanName.drift, attributes: { [Attr.dataset]: req.dataset!.uri } },
+            async () => compareDatasets(reference, current),
+          );
+          report({
+            phase: 'drift',
+            done: 1,
+            total: 1,
+            fraction: 0.1,
+            message: `drift ${drift.verdict} (PSI ${drift.overallPsi.toFixed(3)})`,
+          });
           // The data opened for the drift is the data scored: each is read once.
-          const { scores, referenceLoss, model } = await score({ model: req.model, dataset: req.dataset, calibrationBatches: 8, batchSize: 8, sequenceLength: 128, seed: Number(req.seed) }, current, reference, (p) =>
-            report({ ...p, fraction: 0.1 + 0.8 * p.fraction }),
+          const { scores, referenceLoss, model } = await score(
+            {
+              model: req.model,
+              dataset: req.dataset,
+              calibrationBatches: 8,
+              batchSize: 8,
+              sequenceLength: 128,
+              seed: Number(req.seed),
+            },
+            current,
+            reference,
+            (p) => report({ ...p, fraction: 0.1 + 0.8 * p.fraction }),
           );
           model.dispose();
           return instrument({ name: SpanName.plan, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
             // The level of drift comes from PSI alone (the byte distribution for text): document lengths
             // of two samples of one source differ by chance more often than their bytes do.
             const t = DEFAULT_THRESHOLDS;
-            const level = drift.overallPsi >= t.psiShifted ? 'shifted' : drift.overallPsi >= t.psiModerate ? 'moderate' : 'stable';
+            const level =
+              drift.overallPsi >= t.psiShifted ? 'shifted' : drift.overallPsi >= t.psiModerate ? 'moderate' : 'stable';
             const units = current.kind === 'text' ? byteCount(current) : exampleCount(current);
-            const plan = planAdaptation({ blocks: scores.blocks, drift: { verdict: level, psi: drift.overallPsi }, maxExpansions: req.maxExpansions, newDataUnits: units, unitsPerStep: current.kind === 'text' ? 16 * 128 : 64, newLoss: scores.loss, referenceLoss });
+            const plan = planAdaptation({
+              blocks: scores.blocks,
+              drift: { verdict: level, psi: drift.overallPsi },
+              maxExpansions: req.maxExpansions,
+              newDataUnits: units,
+              unitsPerStep: current.kind === 'text' ? 16 * 128 : 64,
+              newLoss: scores.loss,
+              referenceLoss,
+            });
             const result: dp.AdaptationPlanResult = {
               plan: {
                 freezeBlockIds: plan.freeze,
                 tuneBlockIds: plan.tune,
                 expansions: plan.expansions,
                 replayFraction: plan.replayFraction,
-                replayDataset: plan.replayFraction > 0 ? { ...req.reference!, split: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN } : undefined,
+                replayDataset:
+                  plan.replayFraction > 0
+                    ? { ...req.reference!, split: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN }
+                    : undefined,
                 learningRate: plan.learningRate,
                 budgetSteps: plan.budgetSteps,
-                decisions: plan.decisions.map((d) => ({ blockId: d.blockId, action: ACTION[d.action], reason: d.reason, score: d.score })),
+                decisions: plan.decisions.map((d) => ({
+                  blockId: d.blockId,
+                  action: ACTION[d.action],
+                  reason: d.reason,
+                  score: d.score,
+                })),
               },
               scores: scoresMessage(req.model!, scores, referenceLoss),
               drift: driftReport(drift),
@@ -213,7 +352,9 @@ export function createDataProfilerService(opts: { config: FloeConfig; log: Logge
             return result;
           });
         })) {
-          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'result', value: e.result } };
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'result', value: e.result } };
         }
       },
     },

@@ -4,7 +4,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { Dataset, TextDataset } from '@floe/data';
 import type { BlockModel } from '@floe/models';
 import { ExampleSource, LmSource } from '@floe/training';
-import { classificationMetrics, classificationOutcomes, languageModelMetrics, regressionMetrics, type MetricValue } from '@floe/metrics';
+import {
+  classificationMetrics,
+  classificationOutcomes,
+  languageModelMetrics,
+  regressionMetrics,
+  type MetricValue,
+} from '@floe/metrics';
 import type { SuiteDef } from './suites.js';
 
 export interface SuiteOutcome {
@@ -28,12 +34,22 @@ function sequenceNats(model: BlockModel, x: tf.Tensor, y: tf.Tensor): Float64Arr
   return values;
 }
 
-export async function evaluateSuite(model: BlockModel, suite: SuiteDef, data: Dataset, opts: { bootstrap: number; seed: number; onBatch?: (done: number, total: number) => Promise<void> }): Promise<SuiteOutcome> {
+export async function evaluateSuite(
+  model: BlockModel,
+  suite: SuiteDef,
+  data: Dataset,
+  opts: { bootstrap: number; seed: number; onBatch?: (done: number, total: number) => Promise<void> },
+): Promise<SuiteOutcome> {
   if (suite.task === 'language-model') {
     const n = suite.samples || 256;
     const context = Number(model.spec.config.context ?? suite.sequenceLength);
     // The same seeded windows for every model: comparisons are paired.
-    const source = new LmSource(data as TextDataset, suite.batchSize, Math.min(suite.sequenceLength, context), opts.seed);
+    const source = new LmSource(
+      data as TextDataset,
+      suite.batchSize,
+      Math.min(suite.sequenceLength, context),
+      opts.seed,
+    );
     const nats = new Float64Array(n);
     const batches = Math.ceil(n / suite.batchSize);
     for (let b = 0; b < batches; b++) {
@@ -43,7 +59,11 @@ export async function evaluateSuite(model: BlockModel, suite: SuiteDef, data: Da
       nats.set(v.subarray(0, Math.min(v.length, n - b * suite.batchSize)), b * suite.batchSize);
       await opts.onBatch?.(b + 1, batches);
     }
-    return { metrics: languageModelMetrics(nats, suite.metrics, opts.bootstrap, opts.seed), perExample: { bits_per_byte: nats.map((x) => x / Math.LN2) }, count: n };
+    return {
+      metrics: languageModelMetrics(nats, suite.metrics, opts.bootstrap, opts.seed),
+      perExample: { bits_per_byte: nats.map((x) => x / Math.LN2) },
+      count: n,
+    };
   }
   const d = data as Exclude<Dataset, TextDataset>;
   const available = d.kind === 'image' ? d.labels.length : d.rows;
@@ -77,5 +97,9 @@ export async function evaluateSuite(model: BlockModel, suite: SuiteDef, data: Da
     await opts.onBatch?.(b + 1, batches);
   }
   const errors = Float64Array.from(se);
-  return { metrics: regressionMetrics(errors, suite.metrics, opts.bootstrap, opts.seed), perExample: { mse: errors }, count: errors.length };
+  return {
+    metrics: regressionMetrics(errors, suite.metrics, opts.bootstrap, opts.seed),
+    perExample: { mse: errors },
+    count: errors.length,
+  };
 }

@@ -34,17 +34,34 @@ const TASK: Record<TaskKind, ev.TaskKind> = {
   classification: ev.TaskKind.TASK_KIND_CLASSIFICATION,
   regression: ev.TaskKind.TASK_KIND_REGRESSION,
 };
-const SPLIT = { train: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN, validation: commonV1.DatasetSplit.DATASET_SPLIT_VALIDATION, test: commonV1.DatasetSplit.DATASET_SPLIT_TEST, all: commonV1.DatasetSplit.DATASET_SPLIT_ALL };
+const SPLIT = {
+  train: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN,
+  validation: commonV1.DatasetSplit.DATASET_SPLIT_VALIDATION,
+  test: commonV1.DatasetSplit.DATASET_SPLIT_TEST,
+  all: commonV1.DatasetSplit.DATASET_SPLIT_ALL,
+};
 
 function suiteMessage(s: SuiteDef): ev.Suite {
-  return { name: s.name, taskKind: TASK[s.task], dataset: { uri: s.dataset, split: SPLIT[s.split], maxExamples: 0 }, metrics: s.metrics, sampleCount: s.samples, source: s.source, description: s.description };
+  return {
+    name: s.name,
+    taskKind: TASK[s.task],
+    dataset: { uri: s.dataset, split: SPLIT[s.split], maxExamples: 0 },
+    metrics: s.metrics,
+    sampleCount: s.samples,
+    source: s.source,
+    description: s.description,
+  };
 }
 
 function matrix(rows: number[][], rowLabels: string[], colLabels: string[]): commonV1.Matrix {
   return { rows: rows.length, cols: rows[0]?.length ?? 0, values: rows.flat(), rowLabels, colLabels };
 }
 
-export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
+export function createEvaluatorService(opts: {
+  config: FloeConfig;
+  log: Logger;
+  backend?: 'auto' | 'native' | 'wasm' | 'cpu';
+}): HostedService {
   const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
   let selfAddress = opts.config.address;
   const resolveRun = trainerRunResolver(() => opts.config.peers.trainer ?? selfAddress);
@@ -57,7 +74,11 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
     const all = suites();
     return names.map((n, i) => {
       const s = all.find((x) => x.name === n);
-      if (!s) throw new FloeError('not_found', `${field}[${i}]: no suite ${JSON.stringify(n)}; suites: ${all.map((x) => x.name).join(', ')}`);
+      if (!s)
+        throw new FloeError(
+          'not_found',
+          `${field}[${i}]: no suite ${JSON.stringify(n)}; suites: ${all.map((x) => x.name).join(', ')}`,
+        );
       return s;
     });
   };
@@ -67,7 +88,10 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
     const key = `${s.dataset}@${s.split}`;
     let d = dataCache.get(key);
     if (!d) {
-      d = openDataset({ uri: s.dataset, split: s.split }, { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes });
+      d = openDataset(
+        { uri: s.dataset, split: s.split },
+        { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes },
+      );
       // Builtins never change; a file might, so only builtins are kept.
       if (s.dataset.startsWith('builtin:')) dataCache.set(key, d);
     }
@@ -75,23 +99,41 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
   };
 
   /** Evaluates `model` on every suite, reporting progress over `span` of the whole work from `offset`. */
-  const evaluateAll = async (field: string, model: BlockModel, list: SuiteDef[], bootstrap: number, seed: number, report: (p: ProgressReport) => void, offset: number, span: number): Promise<SuiteOutcome[]> => {
+  const evaluateAll = async (
+    field: string,
+    model: BlockModel,
+    list: SuiteDef[],
+    bootstrap: number,
+    seed: number,
+    report: (p: ProgressReport) => void,
+    offset: number,
+    span: number,
+  ): Promise<SuiteOutcome[]> => {
     const out: SuiteOutcome[] = [];
     for (const [i, suite] of list.entries()) {
-      if (model.task !== suite.task) throw invalidArgument(field, `is a ${model.task} model; suite ${suite.name} is a ${suite.task} task`);
+      if (model.task !== suite.task)
+        throw invalidArgument(field, `is a ${model.task} model; suite ${suite.name} is a ${suite.task} task`);
       const data = dataOf(suite);
       const why = mismatch(model, data);
       if (why) throw invalidArgument(field, `cannot be evaluated on suite ${suite.name}: ${why}`);
       out.push(
-        await instrument({ name: SpanName.evaluate, attributes: { [Attr.dataset]: suite.dataset, 'floe.suite': suite.name } }, () =>
-          evaluateSuite(model, suite, data, {
-            bootstrap,
-            seed,
-            onBatch: async (done, total) => {
-              report({ phase: 'evaluate', done, total, fraction: offset + (span * (i + done / total)) / list.length, message: `${suite.name}: batch ${done} of ${total}` });
-              await yieldToEventLoop();
-            },
-          }),
+        await instrument(
+          { name: SpanName.evaluate, attributes: { [Attr.dataset]: suite.dataset, 'floe.suite': suite.name } },
+          () =>
+            evaluateSuite(model, suite, data, {
+              bootstrap,
+              seed,
+              onBatch: async (done, total) => {
+                report({
+                  phase: 'evaluate',
+                  done,
+                  total,
+                  fraction: offset + (span * (i + done / total)) / list.length,
+                  message: `${suite.name}: batch ${done} of ${total}`,
+                });
+                await yieldToEventLoop();
+              },
+            }),
         ),
       );
     }
@@ -112,7 +154,10 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
         const all = suites();
         const size = pageSize(req.page?.pageSize);
         const offset = decodePageToken('suites', req.page?.pageToken);
-        return { suites: all.slice(offset, offset + size).map(suiteMessage), page: { nextPageToken: offset + size < all.length ? encodePageToken('suites', offset + size) : '' } };
+        return {
+          suites: all.slice(offset, offset + size).map(suiteMessage),
+          page: { nextPageToken: offset + size < all.length ? encodePageToken('suites', offset + size) : '' },
+        };
       },
       async *evaluate(req) {
         validate((v) => {
@@ -125,13 +170,27 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
           await ready();
           const model = await openModel('model', modelSource(req.model!), artifacts, resolveRun);
           try {
-            const outcomes = await evaluateAll('model', model, list, req.bootstrapSamples || 200, Number(req.seed), report, 0, 1);
-            return { model: req.model, results: outcomes.map((o, i) => ({ suite: list[i]!.name, metrics: o.metrics, sampleCount: o.count })) };
+            const outcomes = await evaluateAll(
+              'model',
+              model,
+              list,
+              req.bootstrapSamples || 200,
+              Number(req.seed),
+              report,
+              0,
+              1,
+            );
+            return {
+              model: req.model,
+              results: outcomes.map((o, i) => ({ suite: list[i]!.name, metrics: o.metrics, sampleCount: o.count })),
+            };
           } finally {
             model.dispose();
           }
         })) {
-          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'evaluation', value: e.result } };
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'evaluation', value: e.result } };
         }
       },
       async *compareModels(req) {
@@ -145,7 +204,11 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
         const list = pick(req.suites);
         const metric = req.metric || list[0]!.metrics[0]!;
         list.forEach((s, i) => {
-          if (!s.metrics.includes(metric)) throw invalidArgument('metric', `suite ${s.name} (suites[${i}]) has no ${metric}; it has ${s.metrics.join(', ')}`);
+          if (!s.metrics.includes(metric))
+            throw invalidArgument(
+              'metric',
+              `suite ${s.name} (suites[${i}]) has no ${metric}; it has ${s.metrics.join(', ')}`,
+            );
         });
         const bootstrap = req.bootstrapSamples || 200;
         const seed = Number(req.seed);
@@ -156,9 +219,14 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
           const outcomes: SuiteOutcome[][] = [];
           for (let i = 0; i <= stages; i++) {
             const field = i < stages ? `stages[${i}]` : 'stages[0]';
-            const model = i < stages ? await openModel(field, modelSource(req.stages[i]!), artifacts, resolveRun) : await openInitialModel(field, modelSource(req.stages[0]!), artifacts, resolveRun);
+            const model =
+              i < stages
+                ? await openModel(field, modelSource(req.stages[i]!), artifacts, resolveRun)
+                : await openInitialModel(field, modelSource(req.stages[0]!), artifacts, resolveRun);
             try {
-              outcomes.push(await evaluateAll(field, model, list, bootstrap, seed, report, i / (stages + 1), 1 / (stages + 1)));
+              outcomes.push(
+                await evaluateAll(field, model, list, bootstrap, seed, report, i / (stages + 1), 1 / (stages + 1)),
+              );
             } finally {
               model.dispose();
             }
@@ -198,7 +266,9 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
           };
           return result;
         })) {
-          yield 'progress' in e ? { event: { $case: 'progress', value: e.progress } } : { event: { $case: 'report', value: e.result } };
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'report', value: e.result } };
         }
       },
       async detectDoubleDescent(req) {
@@ -213,7 +283,14 @@ export function createEvaluatorService(opts: { config: FloeConfig; log: Logger; 
           v.number('noise_multiple', req.noiseMultiple, { min: 0, max: 1000 });
         });
         const d = detectDoubleDescent(req.points, { window: req.smoothingWindow, noiseMultiple: req.noiseMultiple });
-        return { hasDoubleDescent: d.hasDoubleDescent, t1: d.hasDoubleDescent ? d.t1 : 0, t2: d.hasDoubleDescent ? d.t2 : 0, t3: d.hasDoubleDescent ? d.t3 : 0, secondDescentBelowFirst: d.secondDescentBelowFirst, noise: d.noise };
+        return {
+          hasDoubleDescent: d.hasDoubleDescent,
+          t1: d.hasDoubleDescent ? d.t1 : 0,
+          t2: d.hasDoubleDescent ? d.t2 : 0,
+          t3: d.hasDoubleDescent ? d.t3 : 0,
+          secondDescentBelowFirst: d.secondDescentBelowFirst,
+          noise: d.noise,
+        };
       },
     },
     { log: opts.log, onListening: (address) => (selfAddress = address) },

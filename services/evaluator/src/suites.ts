@@ -32,19 +32,47 @@ export const METRICS: Record<TaskKind, string[]> = {
 };
 
 const BUILTIN_TASK: Record<(typeof BUILTIN_DATASETS)[number], { task: TaskKind; samples: number; what: string }> = {
-  'spam-assassin': { task: 'language-model', samples: 256, what: 'e-mails (SpamAssassin): bits per byte on held-out messages' },
-  'typescript-lib': { task: 'language-model', samples: 256, what: 'TypeScript declaration files: bits per byte on held-out code' },
+  'spam-assassin': {
+    task: 'language-model',
+    samples: 256,
+    what: 'e-mails (SpamAssassin): bits per byte on held-out messages',
+  },
+  'typescript-lib': {
+    task: 'language-model',
+    samples: 256,
+    what: 'TypeScript declaration files: bits per byte on held-out code',
+  },
   mnist: { task: 'classification', samples: 1000, what: 'handwritten digits: accuracy and calibration' },
   iris: { task: 'classification', samples: 0, what: 'iris species from four measurements' },
   penguins: { task: 'classification', samples: 0, what: 'penguin species from measurements' },
   'lorenz96-sim': { task: 'regression', samples: 1000, what: 'Lorenz-96 simulation: next-state MSE' },
-  'lorenz96-obs': { task: 'regression', samples: 500, what: 'Lorenz-96 noisy observations (a shifted regime): next-state MSE' },
+  'lorenz96-obs': {
+    task: 'regression',
+    samples: 500,
+    what: 'Lorenz-96 noisy observations (a shifted regime): next-state MSE',
+  },
 };
 
 export const BUILTIN_SUITES: SuiteDef[] = BUILTIN_DATASETS.map((name) => {
   const b = BUILTIN_TASK[name];
-  const defaults = b.task === 'language-model' ? ['bits_per_byte', 'perplexity'] : b.task === 'classification' ? ['accuracy', 'ece'] : ['mse'];
-  return { name, task: b.task, dataset: `builtin:${name}`, split: 'test', metrics: defaults, samples: b.samples, sequenceLength: 128, batchSize: 32, description: b.what, source: 'builtin' };
+  const defaults =
+    b.task === 'language-model'
+      ? ['bits_per_byte', 'perplexity']
+      : b.task === 'classification'
+        ? ['accuracy', 'ece']
+        : ['mse'];
+  return {
+    name,
+    task: b.task,
+    dataset: `builtin:${name}`,
+    split: 'test',
+    metrics: defaults,
+    samples: b.samples,
+    sequenceLength: 128,
+    batchSize: 32,
+    description: b.what,
+    source: 'builtin',
+  };
 });
 
 export class SuiteError extends Error {}
@@ -70,7 +98,8 @@ export function parseSuite(text: string, source: string): SuiteDef {
     return v;
   };
   const name = str('name', true)!;
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw fail('name', 'must be lower-case letters, digits, ".", "_" or "-" (at most 64)');
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
+    throw fail('name', 'must be lower-case letters, digits, ".", "_" or "-" (at most 64)');
   const task = str('task', true) as TaskKind;
   if (!(task in METRICS)) throw fail('task', `must be one of ${Object.keys(METRICS).join(', ')}`);
   const dataset = str('dataset', true)!;
@@ -80,10 +109,14 @@ export function parseSuite(text: string, source: string): SuiteDef {
     throw fail('dataset', (err as Error).message);
   }
   const split = (str('split') ?? 'test') as SplitName;
-  if (!['train', 'validation', 'test', 'all'].includes(split)) throw fail('split', 'must be train, validation, test or all');
+  if (!['train', 'validation', 'test', 'all'].includes(split))
+    throw fail('split', 'must be train, validation, test or all');
   const metrics = raw.metrics === undefined ? METRICS[task] : raw.metrics;
-  if (!Array.isArray(metrics) || metrics.length === 0 || !metrics.every((m) => typeof m === 'string')) throw fail('metrics', 'must be a list of metric names');
-  for (const m of metrics as string[]) if (!METRICS[task].includes(m)) throw fail('metrics', `has ${JSON.stringify(m)}, which does not apply to ${task} (${METRICS[task].join(', ')})`);
+  if (!Array.isArray(metrics) || metrics.length === 0 || !metrics.every((m) => typeof m === 'string'))
+    throw fail('metrics', 'must be a list of metric names');
+  for (const m of metrics as string[])
+    if (!METRICS[task].includes(m))
+      throw fail('metrics', `has ${JSON.stringify(m)}, which does not apply to ${task} (${METRICS[task].join(', ')})`);
   return {
     name,
     task,
@@ -102,10 +135,13 @@ export function parseSuite(text: string, source: string): SuiteDef {
 export function loadSuites(dir: string, onError: (message: string) => void): SuiteDef[] {
   const suites = [...BUILTIN_SUITES];
   if (!existsSync(dir)) return suites;
-  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     try {
       const s = parseSuite(readFileSync(join(dir, file), 'utf8'), join(dir, file));
-      if (suites.some((x) => x.name === s.name)) throw new SuiteError(`${join(dir, file)}: name ${JSON.stringify(s.name)} is already taken`);
+      if (suites.some((x) => x.name === s.name))
+        throw new SuiteError(`${join(dir, file)}: name ${JSON.stringify(s.name)} is already taken`);
       suites.push(s);
     } catch (err) {
       onError((err as Error).message);

@@ -17,10 +17,22 @@ let client: ev.EvaluatorServiceClient;
 before(async () => {
   const suites = join(home.path, 'suites');
   mkdirSync(suites, { recursive: true });
-  writeFileSync(join(suites, 'mail-quick.yaml'), 'name: mail-quick\ntask: language-model\ndataset: builtin:spam-assassin\nsplit: test\nsamples: 24\nsequence_length: 32\nbatch_size: 8\ndescription: a quick e-mail suite\n');
-  writeFileSync(join(suites, 'code-quick.yaml'), 'name: code-quick\ntask: language-model\ndataset: builtin:typescript-lib\nsamples: 24\nsequence_length: 32\nbatch_size: 8\n');
-  writeFileSync(join(suites, 'digits.yml'), 'name: digits\ntask: classification\ndataset: builtin:mnist\nmetrics: [accuracy, ece]\nsamples: 100\n');
-  writeFileSync(join(suites, 'broken.yaml'), 'name: broken\ntask: language-model\ndataset: builtin:spam-assassin\nmetrics: [accuracy]\n');
+  writeFileSync(
+    join(suites, 'mail-quick.yaml'),
+    'name: mail-quick\ntask: language-model\ndataset: builtin:spam-assassin\nsplit: test\nsamples: 24\nsequence_length: 32\nbatch_size: 8\ndescription: a quick e-mail suite\n',
+  );
+  writeFileSync(
+    join(suites, 'code-quick.yaml'),
+    'name: code-quick\ntask: language-model\ndataset: builtin:typescript-lib\nsamples: 24\nsequence_length: 32\nbatch_size: 8\n',
+  );
+  writeFileSync(
+    join(suites, 'digits.yml'),
+    'name: digits\ntask: classification\ndataset: builtin:mnist\nmetrics: [accuracy, ece]\nsamples: 100\n',
+  );
+  writeFileSync(
+    join(suites, 'broken.yaml'),
+    'name: broken\ntask: language-model\ndataset: builtin:spam-assassin\nmetrics: [accuracy]\n',
+  );
   const config = testConfig(home.path);
   server = await startTestServer([createEvaluatorService({ config, log: quietLog, backend: 'wasm' })], config);
   client = createClient(ev.EvaluatorServiceClient, server.address);
@@ -32,15 +44,34 @@ after(async () => {
   home.remove();
 });
 
-const tiny = (seed: number): commonV1.ModelRef => ({ source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed } } });
+const tiny = (seed: number): commonV1.ModelRef => ({
+  source: {
+    $case: 'builtin',
+    value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed },
+  },
+});
 
 test('ListSuites: a builtin suite per builtin dataset plus valid YAML suites, paged; a bad file is skipped', async () => {
   const first = await call(client.listSuites.bind(client), { page: { pageSize: 5, pageToken: '' } });
   assert.equal(first.suites.length, 5);
-  const rest = await call(client.listSuites.bind(client), { page: { pageSize: 100, pageToken: first.page!.nextPageToken } });
+  const rest = await call(client.listSuites.bind(client), {
+    page: { pageSize: 100, pageToken: first.page!.nextPageToken },
+  });
   const all = [...first.suites, ...rest.suites];
   const names = all.map((s) => s.name);
-  for (const n of ['spam-assassin', 'typescript-lib', 'mnist', 'iris', 'penguins', 'lorenz96-sim', 'lorenz96-obs', 'mail-quick', 'code-quick', 'digits']) assert.ok(names.includes(n), n);
+  for (const n of [
+    'spam-assassin',
+    'typescript-lib',
+    'mnist',
+    'iris',
+    'penguins',
+    'lorenz96-sim',
+    'lorenz96-obs',
+    'mail-quick',
+    'code-quick',
+    'digits',
+  ])
+    assert.ok(names.includes(n), n);
   assert.ok(!names.includes('broken'), 'accuracy does not apply to a language model');
   const mail = all.find((s) => s.name === 'mail-quick')!;
   assert.equal(mail.taskKind, ev.TaskKind.TASK_KIND_LANGUAGE_MODEL);
@@ -48,52 +79,141 @@ test('ListSuites: a builtin suite per builtin dataset plus valid YAML suites, pa
   assert.match(mail.source, /mail-quick\.yaml$/);
 });
 
-test('Evaluate: an untrained byte LM is near 8 bits per byte, with a bootstrap error; an untrained digit classifier near chance', { timeout: 120_000 }, async () => {
-  const events = await collect(client.evaluate({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }));
-  assert.ok(events.some((e) => e.event?.$case === 'progress'));
-  const result = (events.at(-1)!.event!.value as ev.Evaluation).results[0]!;
-  const bpb = result.metrics.find((m) => m.name === 'bits_per_byte')!;
-  const ppl = result.metrics.find((m) => m.name === 'perplexity')!;
-  assert.ok(bpb.value > 7 && bpb.value < 9, `bpb ${bpb.value}`);
-  assert.ok(bpb.stderr > 0 && bpb.stderr < 0.5);
-  assert.ok(Math.abs(ppl.value - 2 ** bpb.value) < 1e-6 * ppl.value);
-  assert.equal(result.sampleCount, 24);
-  const again = (await collect(client.evaluate({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }))).at(-1)!.event!.value as ev.Evaluation;
-  assert.deepEqual(again.results, [result], 'deterministic for a seed');
+test(
+  'Evaluate: an untrained byte LM is near 8 bits per byte, with a bootstrap error; an untrained digit classifier near chance',
+  { timeout: 120_000 },
+  async () => {
+    const events = await collect(
+      client.evaluate({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }),
+    );
+    assert.ok(events.some((e) => e.event?.$case === 'progress'));
+    const result = (events.at(-1)!.event!.value as ev.Evaluation).results[0]!;
+    const bpb = result.metrics.find((m) => m.name === 'bits_per_byte')!;
+    const ppl = result.metrics.find((m) => m.name === 'perplexity')!;
+    assert.ok(bpb.value > 7 && bpb.value < 9, `bpb ${bpb.value}`);
+    assert.ok(bpb.stderr > 0 && bpb.stderr < 0.5);
+    assert.ok(Math.abs(ppl.value - 2 ** bpb.value) < 1e-6 * ppl.value);
+    assert.equal(result.sampleCount, 24);
+    const again = (
+      await collect(client.evaluate({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }))
+    ).at(-1)!.event!.value as ev.Evaluation;
+    assert.deepEqual(again.results, [result], 'deterministic for a seed');
 
-  const lenet: commonV1.ModelRef = { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5, size: 'small', seed: 1 } } };
-  const digits = ((await collect(client.evaluate({ model: lenet, suites: ['digits'], bootstrapSamples: 50, seed: 1 }))).at(-1)!.event!.value as ev.Evaluation).results[0]!;
-  const acc = digits.metrics.find((m) => m.name === 'accuracy')!;
-  assert.ok(acc.value < 0.35, `untrained accuracy ${acc.value}`);
-  assert.equal(digits.sampleCount, 100);
+    const lenet: commonV1.ModelRef = {
+      source: {
+        $case: 'builtin',
+        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5, size: 'small', seed: 1 },
+      },
+    };
+    const digits = (
+      (await collect(client.evaluate({ model: lenet, suites: ['digits'], bootstrapSamples: 50, seed: 1 }))).at(-1)!
+        .event!.value as ev.Evaluation
+    ).results[0]!;
+    const acc = digits.metrics.find((m) => m.name === 'accuracy')!;
+    assert.ok(acc.value < 0.35, `untrained accuracy ${acc.value}`);
+    assert.equal(digits.sampleCount, 100);
 
-  await rejectsWith(collect(client.evaluate({ model: tiny(1), suites: ['nope'], bootstrapSamples: 0, seed: 0 })), grpc.status.NOT_FOUND, undefined);
-  await rejectsWith(collect(client.evaluate({ model: tiny(1), suites: ['digits'], bootstrapSamples: 0, seed: 0 })), grpc.status.INVALID_ARGUMENT, 'model');
-  await rejectsWith(collect(client.evaluate({ model: { source: { $case: 'artifactId', value: 'art-none' } }, suites: ['mail-quick'], bootstrapSamples: 0, seed: 0 })), grpc.status.NOT_FOUND);
-});
+    await rejectsWith(
+      collect(client.evaluate({ model: tiny(1), suites: ['nope'], bootstrapSamples: 0, seed: 0 })),
+      grpc.status.NOT_FOUND,
+      undefined,
+    );
+    await rejectsWith(
+      collect(client.evaluate({ model: tiny(1), suites: ['digits'], bootstrapSamples: 0, seed: 0 })),
+      grpc.status.INVALID_ARGUMENT,
+      'model',
+    );
+    await rejectsWith(
+      collect(
+        client.evaluate({
+          model: { source: { $case: 'artifactId', value: 'art-none' } },
+          suites: ['mail-quick'],
+          bootstrapSamples: 0,
+          seed: 0,
+        }),
+      ),
+      grpc.status.NOT_FOUND,
+    );
+  },
+);
 
-test('CompareModels: the R matrix of a model against itself has zero gains and no forgetting; metric mismatch is refused', { timeout: 120_000 }, async () => {
-  const events = await collect(client.compareModels({ stages: [tiny(1), tiny(1)], suites: ['mail-quick', 'code-quick'], metric: '', bootstrapSamples: 50, seed: 2 }));
-  const r = events.at(-1)!.event!.value as ev.ForgettingReport;
-  assert.equal(r.metric, 'bits_per_byte');
-  assert.equal(r.higherIsBetter, false);
-  assert.equal(r.rMatrix!.rows, 2);
-  assert.equal(r.rMatrix!.cols, 2);
-  assert.deepEqual(r.gains!.values, [0, 0, 0, 0]);
-  assert.equal(r.bwt, 0);
-  assert.equal(r.forgetting['mail-quick'], 0);
-  // The base is a fresh initialisation, so FWT (base on code − random init on code) is 0 too.
-  assert.equal(r.fwt, 0);
-  const other = (await collect(client.compareModels({ stages: [tiny(1), tiny(2)], suites: ['mail-quick', 'code-quick'], metric: 'bits_per_byte', bootstrapSamples: 50, seed: 2 }))).at(-1)!.event!.value as ev.ForgettingReport;
-  assert.ok(other.gainsStderr!.values[2]! > 0, 'two different models differ by a measurable amount');
-  await rejectsWith(collect(client.compareModels({ stages: [tiny(1), tiny(2)], suites: ['mail-quick', 'digits'], metric: 'bits_per_byte', bootstrapSamples: 0, seed: 0 })), grpc.status.INVALID_ARGUMENT, 'metric');
-});
+test(
+  'CompareModels: the R matrix of a model against itself has zero gains and no forgetting; metric mismatch is refused',
+  { timeout: 120_000 },
+  async () => {
+    const events = await collect(
+      client.compareModels({
+        stages: [tiny(1), tiny(1)],
+        suites: ['mail-quick', 'code-quick'],
+        metric: '',
+        bootstrapSamples: 50,
+        seed: 2,
+      }),
+    );
+    const r = events.at(-1)!.event!.value as ev.ForgettingReport;
+    assert.equal(r.metric, 'bits_per_byte');
+    assert.equal(r.higherIsBetter, false);
+    assert.equal(r.rMatrix!.rows, 2);
+    assert.equal(r.rMatrix!.cols, 2);
+    assert.deepEqual(r.gains!.values, [0, 0, 0, 0]);
+    assert.equal(r.bwt, 0);
+    assert.equal(r.forgetting['mail-quick'], 0);
+    // The base is a fresh initialisation, so FWT (base on code − random init on code) is 0 too.
+    assert.equal(r.fwt, 0);
+    const other = (
+      await collect(
+        client.compareModels({
+          stages: [tiny(1), tiny(2)],
+          suites: ['mail-quick', 'code-quick'],
+          metric: 'bits_per_byte',
+          bootstrapSamples: 50,
+          seed: 2,
+        }),
+      )
+    ).at(-1)!.event!.value as ev.ForgettingReport;
+    assert.ok(other.gainsStderr!.values[2]! > 0, 'two different models differ by a measurable amount');
+    await rejectsWith(
+      collect(
+        client.compareModels({
+          stages: [tiny(1), tiny(2)],
+          suites: ['mail-quick', 'digits'],
+          metric: 'bits_per_byte',
+          bootstrapSamples: 0,
+          seed: 0,
+        }),
+      ),
+      grpc.status.INVALID_ARGUMENT,
+      'metric',
+    );
+  },
+);
 
 test('DetectDoubleDescent over the API', async () => {
-  const points = Array.from({ length: 150 }, (_, x) => ({ x, y: 0.5 + Math.exp(-x / 12) + 0.3 * Math.exp(-(((x - 70) / 10) ** 2)) - 0.25 / (1 + Math.exp(-(x - 95) / 6)) }));
+  const points = Array.from({ length: 150 }, (_, x) => ({
+    x,
+    y: 0.5 + Math.exp(-x / 12) + 0.3 * Math.exp(-(((x - 70) / 10) ** 2)) - 0.25 / (1 + Math.exp(-(x - 95) / 6)),
+  }));
   const d = await call(client.detectDoubleDescent.bind(client), { points, smoothingWindow: 0, noiseMultiple: 0 });
   assert.ok(d.hasDoubleDescent && d.t1 < d.t2 && d.t2 < d.t3 && d.secondDescentBelowFirst);
-  const mono = await call(client.detectDoubleDescent.bind(client), { points: points.map((p) => ({ x: p.x, y: Math.exp(-p.x / 12) })), smoothingWindow: 0, noiseMultiple: 0 });
+  const mono = await call(client.detectDoubleDescent.bind(client), {
+    points: points.map((p) => ({ x: p.x, y: Math.exp(-p.x / 12) })),
+    smoothingWindow: 0,
+    noiseMultiple: 0,
+  });
   assert.equal(mono.hasDoubleDescent, false);
-  await rejectsWith(call(client.detectDoubleDescent.bind(client), { points: [{ x: 1, y: 1 }, { x: 0, y: 1 }, { x: 2, y: 1 }, { x: 3, y: 1 }, { x: 4, y: 1 }], smoothingWindow: 0, noiseMultiple: 0 }), grpc.status.INVALID_ARGUMENT, 'points[1].x');
+  await rejectsWith(
+    call(client.detectDoubleDescent.bind(client), {
+      points: [
+        { x: 1, y: 1 },
+        { x: 0, y: 1 },
+        { x: 2, y: 1 },
+        { x: 3, y: 1 },
+        { x: 4, y: 1 },
+      ],
+      smoothingWindow: 0,
+      noiseMultiple: 0,
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'points[1].x',
+  );
 });

@@ -1,7 +1,16 @@
 // ExplainerService handlers: requests are validated now; attribution methods come with the explainer issue.
 import { SERVICE_NAMES, explainerV1 as ex } from '@floe/contracts';
 import { unimplemented } from '@floe/errors';
-import { checkDatasetRef, checkModelRef, defineService, validate, type FloeConfig, type HostedService, type Logger, type Validator } from '@floe/service-kit';
+import {
+  checkDatasetRef,
+  checkModelRef,
+  defineService,
+  validate,
+  type FloeConfig,
+  type HostedService,
+  type Logger,
+  type Validator,
+} from '@floe/service-kit';
 
 const PENDING = 'SHAP, gradient attributions and SSM hidden attention (explainer issue)';
 

@@ -2,11 +2,34 @@
 // surrogate, curve prediction and the server-side loop come with the hyperparameter issue.
 import { randomUUID } from 'node:crypto';
 import { SERVICE_NAMES, commonV1, hpoSurrogateV1 as hpo } from '@floe/contracts';
-import { FloeError, failedPrecondition, invalidArgument, notFound, unimplemented, InvalidArgumentError } from '@floe/errors';
-import { checkPage, decodePageToken, defineService, encodePageToken, pageSize, validate, type FloeConfig, type HostedService, type Logger } from '@floe/service-kit';
+import {
+  FloeError,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  unimplemented,
+  InvalidArgumentError,
+} from '@floe/errors';
+import {
+  checkPage,
+  decodePageToken,
+  defineService,
+  encodePageToken,
+  pageSize,
+  validate,
+  type FloeConfig,
+  type HostedService,
+  type Logger,
+} from '@floe/service-kit';
 import { SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
 import { rngFor } from '@floe/random';
-import { encodedDimensions, sampleConfiguration, validateSearchSpace, type Configuration, type ParameterSpec } from '@floe/surrogate';
+import {
+  encodedDimensions,
+  sampleConfiguration,
+  validateSearchSpace,
+  type Configuration,
+  type ParameterSpec,
+} from '@floe/surrogate';
 
 const STUDY = 'study';
 const SURROGATE_PENDING = 'the freeze-thaw learning-curve surrogate (hyperparameter issue)';
@@ -16,8 +39,10 @@ export function toParameterSpecs(space: hpo.SearchSpace | undefined): ParameterS
   return (space?.parameters ?? []).map((p) => {
     const d = p.domain;
     if (!d) return { name: p.name, domain: undefined };
-    if (d.$case === 'floatRange') return { name: p.name, domain: { kind: 'float', min: d.value.min, max: d.value.max, log: d.value.logScale } };
-    if (d.$case === 'intRange') return { name: p.name, domain: { kind: 'int', min: d.value.min, max: d.value.max, log: d.value.logScale } };
+    if (d.$case === 'floatRange')
+      return { name: p.name, domain: { kind: 'float', min: d.value.min, max: d.value.max, log: d.value.logScale } };
+    if (d.$case === 'intRange')
+      return { name: p.name, domain: { kind: 'int', min: d.value.min, max: d.value.max, log: d.value.logScale } };
     return { name: p.name, domain: { kind: 'categorical', choices: d.value.choices } };
   });
 }
@@ -25,7 +50,8 @@ export function toParameterSpecs(space: hpo.SearchSpace | undefined): ParameterS
 function toParameterValues(params: ParameterSpec[], config: Configuration): hpo.ParameterValue[] {
   return params.map((p) => {
     const v = config[p.name]!;
-    if (p.domain?.kind === 'categorical') return { name: p.name, value: { $case: 'categoricalValue', value: String(v) } };
+    if (p.domain?.kind === 'categorical')
+      return { name: p.name, value: { $case: 'categoricalValue', value: String(v) } };
     if (p.domain?.kind === 'int') return { name: p.name, value: { $case: 'intValue', value: Number(v) } };
     return { name: p.name, value: { $case: 'floatValue', value: Number(v) } };
   });
@@ -48,7 +74,11 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
   });
 }
 
-export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logger; store?: MetadataStore }): HostedService {
+export function createHpoSurrogateService(opts: {
+  config: FloeConfig;
+  log: Logger;
+  store?: MetadataStore;
+}): HostedService {
   const store = opts.store ?? new SqliteMetadataStore(floeDirs(opts.config.home).database('hpo-surrogate'));
 
   const load = (id: string): hpo.Study => {
@@ -57,7 +87,8 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
     if (!rec) throw notFound('study', id);
     return hpo.Study.fromJSON(rec.body);
   };
-  const save = (study: hpo.Study) => store.update(STUDY, study.studyId, hpo.studyStateToJSON(study.state), hpo.Study.toJSON(study));
+  const save = (study: hpo.Study) =>
+    store.update(STUDY, study.studyId, hpo.studyStateToJSON(study.state), hpo.Study.toJSON(study));
   const requireActive = (study: hpo.Study) => {
     if (study.state !== hpo.StudyState.STUDY_STATE_ACTIVE) {
       throw failedPrecondition(`study ${study.studyId} is ${hpo.studyStateToJSON(study.state)}, not ACTIVE`);
@@ -71,7 +102,11 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
       async validateSearchSpace(req) {
         const params = toParameterSpecs(req.searchSpace);
         const problems = validateSearchSpace(params);
-        return { valid: problems.length === 0, problems, encodedDimensions: problems.length ? 0 : encodedDimensions(params) };
+        return {
+          valid: problems.length === 0,
+          problems,
+          encodedDimensions: problems.length ? 0 : encodedDimensions(params),
+        };
       },
       async createStudy(req) {
         validate((v) => v.string('request_id', req.requestId, { max: 128 }));
@@ -90,7 +125,13 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
           budgetUsed: 0,
           createTime: new Date(),
         };
-        store.create(STUDY, study.studyId, hpo.studyStateToJSON(study.state), hpo.Study.toJSON(study), req.requestId || undefined);
+        store.create(
+          STUDY,
+          study.studyId,
+          hpo.studyStateToJSON(study.state),
+          hpo.Study.toJSON(study),
+          req.requestId || undefined,
+        );
         return { study };
       },
       async getStudy(req) {
@@ -103,7 +144,11 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
         });
         const size = pageSize(req.page?.pageSize);
         const offset = decodePageToken(STUDY, req.page?.pageToken);
-        const result = store.list<unknown>(STUDY, { states: req.states.map(hpo.studyStateToJSON), offset, limit: size });
+        const result = store.list<unknown>(STUDY, {
+          states: req.states.map(hpo.studyStateToJSON),
+          offset,
+          limit: size,
+        });
         return {
           studies: result.items.map((r) => hpo.Study.fromJSON(r.body)),
           page: { nextPageToken: result.hasMore ? encodePageToken(STUDY, offset + size) : '' },
@@ -113,8 +158,10 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
         const study = load(req.studyId);
         requireActive(study);
         const spec = study.spec!;
-        if (spec.optimizer !== hpo.Optimizer.OPTIMIZER_RANDOM) throw unimplemented(`${SURROGATE_PENDING}; OPTIMIZER_RANDOM works today`);
-        if (study.budgetUsed >= spec.totalBudget) throw failedPrecondition(`study ${study.studyId} has spent its budget`);
+        if (spec.optimizer !== hpo.Optimizer.OPTIMIZER_RANDOM)
+          throw unimplemented(`${SURROGATE_PENDING}; OPTIMIZER_RANDOM works today`);
+        if (study.budgetUsed >= spec.totalBudget)
+          throw failedPrecondition(`study ${study.studyId} has spent its budget`);
         // Random search trains each configuration at the full fidelity.
         const params = toParameterSpecs(spec.searchSpace);
         const config = sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`));
@@ -146,7 +193,11 @@ export function createHpoSurrogateService(opts: { config: FloeConfig; log: Logge
         let last = trial.observations.at(-1)?.step ?? 0;
         const violations = [];
         for (const [i, o] of req.observations.entries()) {
-          if (o.step <= last) violations.push({ field: `observations[${i}].step`, description: `must be greater than ${last} (steps increase)` });
+          if (o.step <= last)
+            violations.push({
+              field: `observations[${i}].step`,
+              description: `must be greater than ${last} (steps increase)`,
+            });
           last = o.step;
         }
         if (violations.length) throw new InvalidArgumentError(violations);

@@ -6,7 +6,15 @@ import { commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
 import { modelSource, type Logger } from '@floe/service-kit';
 import type { MetadataStore } from '@floe/store';
-import { checkpointArtifactId, checkpointBlockIds, readCheckpointMeta, startRunWorker, type RunEvent, type RunJob, type StrategyConfig } from '@floe/training';
+import {
+  checkpointArtifactId,
+  checkpointBlockIds,
+  readCheckpointMeta,
+  startRunWorker,
+  type RunEvent,
+  type RunJob,
+  type StrategyConfig,
+} from '@floe/training';
 import { blockIdsOf } from '@floe/models';
 import { parseDatasetUri, resolveDataPath } from '@floe/data';
 import { Attr } from '@floe/telemetry';
@@ -26,7 +34,9 @@ interface Live {
 }
 
 /** The model a run starts from, resolved once at StartRun. */
-type Base = { kind: 'builtin'; arch: Architecture; size: string; seed: number } | { kind: 'checkpoint'; artifactId: string; blocks: string[] };
+type Base =
+  | { kind: 'builtin'; arch: Architecture; size: string; seed: number }
+  | { kind: 'checkpoint'; artifactId: string; blocks: string[] };
 
 export interface RunManagerOptions {
   store: MetadataStore;
@@ -44,8 +54,11 @@ export interface RunManagerOptions {
 /** The data mixture of a run: an ADE plan's replay when it has one, else the request's mixture. */
 function replayOf(spec: trainerV1.RunSpec): RunJob['replay'] {
   const plan = spec.strategy === trainerV1.Strategy.STRATEGY_ADE ? spec.plan : undefined;
-  if (plan && plan.replayFraction > 0 && plan.replayDataset?.uri) return { uri: plan.replayDataset.uri, fraction: plan.replayFraction };
-  return spec.mixture && spec.mixture.replayFraction > 0 ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction } : undefined;
+  if (plan && plan.replayFraction > 0 && plan.replayDataset?.uri)
+    return { uri: plan.replayDataset.uri, fraction: plan.replayFraction };
+  return spec.mixture && spec.mixture.replayFraction > 0
+    ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction }
+    : undefined;
 }
 
 export class RunManager {
@@ -92,7 +105,8 @@ export class RunManager {
   private strategyOf(spec: trainerV1.RunSpec, blocks?: string[]): StrategyConfig {
     const known = (field: string, ids: string[]) =>
       ids.forEach((id, i) => {
-        if (blocks && !blocks.includes(id)) throw invalidArgument(`${field}[${i}]`, `unknown block ${JSON.stringify(id)}; blocks: ${blocks.join(', ')}`);
+        if (blocks && !blocks.includes(id))
+          throw invalidArgument(`${field}[${i}]`, `unknown block ${JSON.stringify(id)}; blocks: ${blocks.join(', ')}`);
       });
     const T = trainerV1.Strategy;
     if (spec.strategy === T.STRATEGY_FREEZE) {
@@ -101,15 +115,28 @@ export class RunManager {
     }
     if (spec.strategy === T.STRATEGY_EXPAND) {
       known('spec.expansion.after_block_ids', spec.expansion?.afterBlockIds ?? []);
-      if (blocks && !blocks.some((b) => b.startsWith('block.'))) throw invalidArgument('spec.strategy', 'the base model has no residual blocks to expand');
-      return { kind: 'expand', freeze: [], expandAfter: spec.expansion?.afterBlockIds ?? [], expandCount: spec.expansion?.count ?? 0, tune: [] };
+      if (blocks && !blocks.some((b) => b.startsWith('block.')))
+        throw invalidArgument('spec.strategy', 'the base model has no residual blocks to expand');
+      return {
+        kind: 'expand',
+        freeze: [],
+        expandAfter: spec.expansion?.afterBlockIds ?? [],
+        expandCount: spec.expansion?.count ?? 0,
+        tune: [],
+      };
     }
     if (spec.strategy === T.STRATEGY_ADE) {
       if (!spec.plan) throw invalidArgument('spec.plan', 'ADE needs a plan');
       known('spec.plan.freeze_block_ids', spec.plan.freezeBlockIds);
       known('spec.plan.tune_block_ids', spec.plan.tuneBlockIds);
       spec.plan.expansions.forEach((e, i) => known(`spec.plan.expansions[${i}].after_block_id`, [e.afterBlockId]));
-      return { kind: 'ade', freeze: spec.plan.freezeBlockIds, expandAfter: spec.plan.expansions.flatMap((e) => Array(Math.max(1, e.copies)).fill(e.afterBlockId)), expandCount: 0, tune: spec.plan.tuneBlockIds };
+      return {
+        kind: 'ade',
+        freeze: spec.plan.freezeBlockIds,
+        expandAfter: spec.plan.expansions.flatMap((e) => Array(Math.max(1, e.copies)).fill(e.afterBlockId)),
+        expandCount: 0,
+        tune: spec.plan.tuneBlockIds,
+      };
     }
     return { kind: 'full', freeze: [], expandAfter: [], expandCount: 0, tune: [] };
   }
@@ -125,7 +152,9 @@ export class RunManager {
     const latest = this.o.store.get<{ checkpoint: string; step: number }>('run-checkpoint', runId)?.body;
     if (!latest) throw failedPrecondition(`run ${runId} has no checkpoint yet`);
     if (!step || step === latest.step) return latest.checkpoint;
-    const found = (await this.o.artifacts.list('checkpoint')).find((a) => a.manifest.labels.run === runId && a.manifest.labels.step === String(step));
+    const found = (await this.o.artifacts.list('checkpoint')).find(
+      (a) => a.manifest.labels.run === runId && a.manifest.labels.step === String(step),
+    );
     if (!found) throw notFound('checkpoint', `${runId}@${step}`);
     return found.manifest.id;
   }
@@ -133,10 +162,20 @@ export class RunManager {
   /** The base model of a spec: a builtin, or a checkpoint (of a run, or any artifact) read for its blocks. */
   private async resolveBase(spec: trainerV1.RunSpec): Promise<Base> {
     const source = modelSource(spec.baseModel!);
-    if (source.kind === 'builtin') return { kind: 'builtin', arch: source.architecture, size: source.size, seed: source.seed };
-    const artifactId = await checkpointArtifactId('spec.base_model', source, this.o.artifacts, (runId, step) => this.checkpointOf(runId, step));
+    if (source.kind === 'builtin')
+      return { kind: 'builtin', arch: source.architecture, size: source.size, seed: source.seed };
+    const artifactId = await checkpointArtifactId('spec.base_model', source, this.o.artifacts, (runId, step) =>
+      this.checkpointOf(runId, step),
+    );
     const meta = await readCheckpointMeta(this.o.artifacts, artifactId);
-    return { kind: 'checkpoint', artifactId, blocks: checkpointBlockIds(meta, blockIdsOf(meta.model.spec.architecture, meta.model.spec.size, meta.model.spec.config)) };
+    return {
+      kind: 'checkpoint',
+      artifactId,
+      blocks: checkpointBlockIds(
+        meta,
+        blockIdsOf(meta.model.spec.architecture, meta.model.spec.size, meta.model.spec.config),
+      ),
+    };
   }
 
   /**
@@ -146,15 +185,32 @@ export class RunManager {
    */
   private async withFetchedPlan(spec: trainerV1.RunSpec): Promise<trainerV1.RunSpec> {
     const reference = spec.mixture?.replayDataset;
-    if (!reference?.uri) throw invalidArgument('spec.mixture.replay_dataset', 'ADE without a plan asks the data-profiler for one, which needs the reference (old-domain) data here');
-    if (!this.o.profiler) throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
-    const result = await this.o.profiler({ model: spec.baseModel, dataset: spec.dataset, reference, maxExpansions: 0, seed: spec.seed });
+    if (!reference?.uri)
+      throw invalidArgument(
+        'spec.mixture.replay_dataset',
+        'ADE without a plan asks the data-profiler for one, which needs the reference (old-domain) data here',
+      );
+    if (!this.o.profiler)
+      throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
+    const result = await this.o.profiler({
+      model: spec.baseModel,
+      dataset: spec.dataset,
+      reference,
+      maxExpansions: 0,
+      seed: spec.seed,
+    });
     const plan = result.plan!;
     return {
       ...spec,
       plan,
-      mixture: plan.replayFraction > 0 ? { replayDataset: plan.replayDataset ?? reference, replayFraction: plan.replayFraction } : { replayDataset: reference, replayFraction: 0 },
-      optimizer: { ...(spec.optimizer ?? trainerV1.OptimizerConfig.fromPartial({})), learningRate: plan.learningRate || spec.optimizer?.learningRate || 0 },
+      mixture:
+        plan.replayFraction > 0
+          ? { replayDataset: plan.replayDataset ?? reference, replayFraction: plan.replayFraction }
+          : { replayDataset: reference, replayFraction: 0 },
+      optimizer: {
+        ...(spec.optimizer ?? trainerV1.OptimizerConfig.fromPartial({})),
+        learningRate: plan.learningRate || spec.optimizer?.learningRate || 0,
+      },
     };
   }
 
@@ -169,7 +225,8 @@ export class RunManager {
     this.strategyOf(spec, RunManager.blocksOfBase(base));
     this.checkDataset('spec.dataset.uri', spec.dataset!.uri);
     if (spec.validationDataset?.uri) this.checkDataset('spec.validation_dataset.uri', spec.validationDataset.uri);
-    if (spec.mixture && spec.mixture.replayFraction > 0) this.checkDataset('spec.mixture.replay_dataset.uri', spec.mixture.replayDataset!.uri);
+    if (spec.mixture && spec.mixture.replayFraction > 0)
+      this.checkDataset('spec.mixture.replay_dataset.uri', spec.mixture.replayDataset!.uri);
     const now = new Date();
     const run: trainerV1.Run = {
       runId: `run-${randomUUID()}`,
@@ -186,7 +243,13 @@ export class RunManager {
       replayedSteps: 0,
       replayMaxAbsDiff: 0,
     };
-    this.o.store.create(RUN, run.runId, commonV1.runStateToJSON(run.state), trainerV1.Run.toJSON(run), requestId || undefined);
+    this.o.store.create(
+      RUN,
+      run.runId,
+      commonV1.runStateToJSON(run.state),
+      trainerV1.Run.toJSON(run),
+      requestId || undefined,
+    );
     this.tracer.bind(run.runId, { [Attr.strategy]: trainerV1.strategyToJSON(spec.strategy) });
     this.enqueue(run.runId);
     return run;
@@ -198,7 +261,7 @@ export class RunManager {
   }
 
   private pump(): void {
-    for (let i = 0; i < this.queue.length && this.live.size < this.o.maxConcurrent; ) {
+    for (let i = 0; i < this.queue.length && this.live.size < this.o.maxConcurrent;) {
       const id = this.queue[i]!;
       // A run whose previous worker is still finishing waits for it (one worker per run).
       if (this.live.has(id)) {
@@ -215,14 +278,20 @@ export class RunManager {
     const spec = run.spec!;
     const src = modelSource(spec.baseModel!);
     // A checkpoint base was resolved (and its blocks checked) at StartRun; its artifact id is on the run.
-    const base: Base = src.kind === 'builtin' ? { kind: 'builtin', arch: src.architecture, size: src.size, seed: src.seed } : { kind: 'checkpoint', artifactId: run.baseArtifactId, blocks: [] };
+    const base: Base =
+      src.kind === 'builtin'
+        ? { kind: 'builtin', arch: src.architecture, size: src.size, seed: src.seed }
+        : { kind: 'checkpoint', artifactId: run.baseArtifactId, blocks: [] };
     const o = spec.optimizer;
     const sched = spec.schedule;
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
     return {
       runId: run.runId,
-      model: base.kind === 'builtin' ? { architecture: base.arch, size: base.size, seed: base.seed } : { checkpoint: base.artifactId },
+      model:
+        base.kind === 'builtin'
+          ? { architecture: base.arch, size: base.size, seed: base.seed }
+          : { checkpoint: base.artifactId },
       dataset: { uri: spec.dataset!.uri },
       replay: replayOf(spec),
       strategy: this.strategyOf(spec),
@@ -235,7 +304,11 @@ export class RunManager {
         weightDecay: o?.weightDecay ?? 0,
         gradClipNorm: o?.gradClipNorm ?? 0,
       },
-      schedule: { kind: schedKinds[(sched?.kind ?? 0) as 1 | 2 | 3] ?? 'linear', warmupSteps: sched?.warmupSteps || Math.round((sched?.warmupRatio ?? 0) * spec.budgetSteps), minRatio: sched?.minLrRatio ?? 0 },
+      schedule: {
+        kind: schedKinds[(sched?.kind ?? 0) as 1 | 2 | 3] ?? 'linear',
+        warmupSteps: sched?.warmupSteps || Math.round((sched?.warmupRatio ?? 0) * spec.budgetSteps),
+        minRatio: sched?.minLrRatio ?? 0,
+      },
       batchSize: spec.batchSize,
       sequenceLength: spec.sequenceLength || 64,
       budgetSteps: spec.budgetSteps,
@@ -271,7 +344,12 @@ export class RunManager {
       this.live.delete(id);
       this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
       const r = this.get(id);
-      if (r.state === S.RUN_STATE_RUNNING) this.save({ ...r, state: live.cancelled ? S.RUN_STATE_CANCELLED : S.RUN_STATE_FAILED, error: r.error || (live.cancelled ? '' : 'the training worker exited') });
+      if (r.state === S.RUN_STATE_RUNNING)
+        this.save({
+          ...r,
+          state: live.cancelled ? S.RUN_STATE_CANCELLED : S.RUN_STATE_FAILED,
+          error: r.error || (live.cancelled ? '' : 'the training worker exited'),
+        });
       this.pump();
     });
   }
@@ -300,8 +378,13 @@ export class RunManager {
         if (live && e.metrics.step <= live.recordedStep) {
           // A replay after a crash: the step's metrics are stored already; check that training reproduced them.
           const recorded = this.o.store.metrics<{ trainLoss?: number }>(id, e.metrics.step - 1, 1)[0];
-          const diff = recorded?.step === e.metrics.step ? Math.abs((recorded.body.trainLoss ?? 0) - e.metrics.loss) : 0;
-          this.save({ ...run, replayedSteps: run.replayedSteps + 1, replayMaxAbsDiff: Math.max(run.replayMaxAbsDiff, diff) });
+          const diff =
+            recorded?.step === e.metrics.step ? Math.abs((recorded.body.trainLoss ?? 0) - e.metrics.loss) : 0;
+          this.save({
+            ...run,
+            replayedSteps: run.replayedSteps + 1,
+            replayMaxAbsDiff: Math.max(run.replayMaxAbsDiff, diff),
+          });
           break;
         }
         const m: trainerV1.StepMetrics = {
@@ -320,7 +403,8 @@ export class RunManager {
       }
       case 'checkpoint':
         this.o.store.transaction(() => {
-          if (this.o.store.get('run-checkpoint', id)) this.o.store.update('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
+          if (this.o.store.get('run-checkpoint', id))
+            this.o.store.update('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
           else this.o.store.create('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
         });
         this.save({ ...run, checkpointStep: e.step });
@@ -341,7 +425,8 @@ export class RunManager {
   pause(id: string): trainerV1.Run {
     const run = this.get(id);
     if (run.state === S.RUN_STATE_QUEUED) return this.save({ ...run, state: S.RUN_STATE_PAUSED });
-    if (run.state !== S.RUN_STATE_RUNNING) throw failedPrecondition(`run ${id} is ${commonV1.runStateToJSON(run.state)}, not RUNNING`);
+    if (run.state !== S.RUN_STATE_RUNNING)
+      throw failedPrecondition(`run ${id} is ${commonV1.runStateToJSON(run.state)}, not RUNNING`);
     this.live.get(id)?.pause();
     return run;
   }
@@ -349,10 +434,16 @@ export class RunManager {
   resume(id: string, additional: number): trainerV1.Run {
     const run = this.get(id);
     if (run.state !== S.RUN_STATE_PAUSED && run.state !== S.RUN_STATE_INTERRUPTED) {
-      throw failedPrecondition(`run ${id} is ${commonV1.runStateToJSON(run.state)}; only PAUSED or INTERRUPTED runs resume`);
+      throw failedPrecondition(
+        `run ${id} is ${commonV1.runStateToJSON(run.state)}; only PAUSED or INTERRUPTED runs resume`,
+      );
     }
     const spec = { ...run.spec!, budgetSteps: run.spec!.budgetSteps + additional };
-    if (spec.budgetSteps <= run.step) throw invalidArgument('additional_steps', `the run is at step ${run.step} of its budget ${run.spec!.budgetSteps}; add steps to resume`);
+    if (spec.budgetSteps <= run.step)
+      throw invalidArgument(
+        'additional_steps',
+        `the run is at step ${run.step} of its budget ${run.spec!.budgetSteps}; add steps to resume`,
+      );
     const queued = this.save({ ...run, spec, state: S.RUN_STATE_QUEUED });
     this.tracer.bind(id, { [Attr.strategy]: trainerV1.strategyToJSON(spec.strategy) });
     this.enqueue(id);
@@ -361,7 +452,8 @@ export class RunManager {
 
   async cancel(id: string): Promise<trainerV1.Run> {
     const run = this.get(id);
-    if (run.state === S.RUN_STATE_CANCELLED || run.state === S.RUN_STATE_FAILED) throw failedPrecondition(`run ${id} is already ${commonV1.runStateToJSON(run.state)}`);
+    if (run.state === S.RUN_STATE_CANCELLED || run.state === S.RUN_STATE_FAILED)
+      throw failedPrecondition(`run ${id} is already ${commonV1.runStateToJSON(run.state)}`);
     const live = this.live.get(id);
     if (live) {
       live.cancelled = true;

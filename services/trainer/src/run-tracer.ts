@@ -24,7 +24,9 @@ export class RunTracer {
     if (!r) return;
     // Nested phases (evaluate and checkpoint inside a train segment) are children of the open one.
     const parent = r.open.length ? trace.setSpan(r.parent, r.open.at(-1)!.span) : r.parent;
-    const span = trace.getTracer('floe').startSpan(phase, { startTime: time, attributes: { ...r.attributes, [Attr.phase]: phase } }, parent);
+    const span = trace
+      .getTracer('floe')
+      .startSpan(phase, { startTime: time, attributes: { ...r.attributes, [Attr.phase]: phase } }, parent);
     r.open.push({ phase, span });
   }
 
@@ -44,7 +46,12 @@ export class RunTracer {
   /** Steps are events on the open train segment span, not spans of their own. */
   step(runId: string, m: StepMetrics, validationLoss?: number): void {
     const span = this.runs.get(runId)?.open.findLast((o) => o.phase === 'floe.train_segment')?.span;
-    span?.addEvent('floe.step', { [Attr.step]: m.step, 'floe.loss': m.loss, 'floe.learning_rate': m.learningRate, ...(validationLoss === undefined ? {} : { 'floe.validation_loss': validationLoss }) });
+    span?.addEvent('floe.step', {
+      [Attr.step]: m.step,
+      'floe.loss': m.loss,
+      'floe.learning_rate': m.learningRate,
+      ...(validationLoss === undefined ? {} : { 'floe.validation_loss': validationLoss }),
+    });
   }
 
   /** The run stopped: spans still open (a failure or a killed worker) end with an error. */

@@ -36,13 +36,20 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   v.enumValue(`${field}.strategy`, spec.strategy, trainerV1.Strategy);
   spec.freezeBlockIds.forEach((b, i) => v.string(`${field}.freeze_block_ids[${i}]`, b, { required: true, max: 128 }));
   v.count(`${field}.freeze_block_ids`, spec.freezeBlockIds, 1024);
-  if (spec.strategy === trainerV1.Strategy.STRATEGY_FREEZE) v.count(`${field}.freeze_block_ids`, spec.freezeBlockIds, 1024, 1);
+  if (spec.strategy === trainerV1.Strategy.STRATEGY_FREEZE)
+    v.count(`${field}.freeze_block_ids`, spec.freezeBlockIds, 1024, 1);
   if (spec.expansion) {
-    spec.expansion.afterBlockIds.forEach((b, i) => v.string(`${field}.expansion.after_block_ids[${i}]`, b, { required: true, max: 128 }));
+    spec.expansion.afterBlockIds.forEach((b, i) =>
+      v.string(`${field}.expansion.after_block_ids[${i}]`, b, { required: true, max: 128 }),
+    );
     v.number(`${field}.expansion.count`, spec.expansion.count, { min: 0, max: 64, integer: true });
   }
   if (spec.strategy === trainerV1.Strategy.STRATEGY_EXPAND) {
-    v.check(!!spec.expansion && (spec.expansion.afterBlockIds.length > 0 || spec.expansion.count > 0), `${field}.expansion`, 'EXPAND needs after_block_ids or a count');
+    v.check(
+      !!spec.expansion && (spec.expansion.afterBlockIds.length > 0 || spec.expansion.count > 0),
+      `${field}.expansion`,
+      'EXPAND needs after_block_ids or a count',
+    );
   }
   checkPlan(v, `${field}.plan`, spec.plan);
   const o = spec.optimizer;
@@ -69,7 +76,8 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   v.number(`${field}.checkpoint_interval_steps`, spec.checkpointIntervalSteps, { min: 0, integer: true });
   if (spec.mixture) {
     v.number(`${field}.mixture.replay_fraction`, spec.mixture.replayFraction, { min: 0, max: 0.99 });
-    if (spec.mixture.replayFraction > 0) checkDatasetRef(v, `${field}.mixture.replay_dataset`, spec.mixture.replayDataset);
+    if (spec.mixture.replayFraction > 0)
+      checkDatasetRef(v, `${field}.mixture.replay_dataset`, spec.mixture.replayDataset);
   }
   const labels = Object.entries(spec.labels);
   v.count(`${field}.labels`, labels, 64);
@@ -79,16 +87,25 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   }
 }
 
-export function createTrainerService(opts: { config: FloeConfig; log: Logger; store?: MetadataStore; backend?: 'auto' | 'native' | 'wasm' | 'cpu' }): HostedService {
+export function createTrainerService(opts: {
+  config: FloeConfig;
+  log: Logger;
+  store?: MetadataStore;
+  backend?: 'auto' | 'native' | 'wasm' | 'cpu';
+}): HostedService {
   const dirs = floeDirs(opts.config.home);
   const store = opts.store ?? new SqliteMetadataStore(dirs.database('trainer'));
   const artifacts = new LocalArtifactStore(dirs.artifacts);
   let selfAddress = opts.config.address;
   const profiler = async (req: dataProfilerV1.PlanAdaptationRequest): Promise<dataProfilerV1.AdaptationPlanResult> => {
-    const client = createClient(dataProfilerV1.DataProfilerServiceClient, opts.config.peers.dataProfiler ?? selfAddress);
+    const client = createClient(
+      dataProfilerV1.DataProfilerServiceClient,
+      opts.config.peers.dataProfiler ?? selfAddress,
+    );
     try {
       const last = (await collect(client.planAdaptation(req))).at(-1)?.event;
-      if (last?.$case !== 'result') throw new FloeError('unavailable', 'spec.plan: the data-profiler ended its stream without a plan');
+      if (last?.$case !== 'result')
+        throw new FloeError('unavailable', 'spec.plan: the data-profiler ended its stream without a plan');
       return last.value;
     } catch (err) {
       throw err instanceof FloeError ? err : fromPeerError(err, 'spec.plan (from the data-profiler)');
@@ -96,7 +113,17 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
       client.close();
     }
   };
-  const runs = new RunManager({ store, artifacts, profiler, artifactsDir: dirs.artifacts, dataRoots: opts.config.dataRoots, maxDatasetBytes: opts.config.maxDatasetBytes, maxConcurrent: opts.config.maxConcurrentRuns, backend: opts.backend, log: opts.log });
+  const runs = new RunManager({
+    store,
+    artifacts,
+    profiler,
+    artifactsDir: dirs.artifacts,
+    dataRoots: opts.config.dataRoots,
+    maxDatasetBytes: opts.config.maxDatasetBytes,
+    maxConcurrent: opts.config.maxConcurrentRuns,
+    backend: opts.backend,
+    log: opts.log,
+  });
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
@@ -200,7 +227,13 @@ export function createTrainerService(opts: { config: FloeConfig; log: Logger; st
         const a = await artifacts.get(id);
         if (!a) throw notFound('artifact', id);
         return {
-          artifact: { artifactId: a.manifest.id, kind: a.manifest.kind, sizeBytes: a.sizeBytes, sha256: a.sha256, labels: a.manifest.labels },
+          artifact: {
+            artifactId: a.manifest.id,
+            kind: a.manifest.kind,
+            sizeBytes: a.sizeBytes,
+            sha256: a.sha256,
+            labels: a.manifest.labels,
+          },
           model: { source: { $case: 'artifactId', value: a.manifest.id } },
         };
       },

@@ -14,10 +14,20 @@ const BUDGET = 160;
 const CHECKPOINT_EVERY = 40;
 
 const spec = trainerV1.RunSpec.fromPartial({
-  baseModel: { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 11 } } },
+  baseModel: {
+    source: {
+      $case: 'builtin',
+      value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 11 },
+    },
+  },
   dataset: { uri: 'builtin:spam-assassin' },
   strategy: trainerV1.Strategy.STRATEGY_FULL,
-  optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 2e-3, weightDecay: 0.01, gradClipNorm: 1 },
+  optimizer: {
+    kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW,
+    learningRate: 2e-3,
+    weightDecay: 0.01,
+    gradClipNorm: 1,
+  },
   schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_COSINE, warmupSteps: 10 },
   batchSize: 4,
   sequenceLength: 32,
@@ -36,7 +46,14 @@ async function startServer(home: string): Promise<Server> {
   const address = `127.0.0.1:${await freePort()}`;
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/trainer/src/main.ts'], {
     cwd: root,
-    env: { ...process.env, FLOE_HOME: home, FLOE_ADDRESS: address, FLOE_LOG_LEVEL: 'error', FLOE_TF_BACKEND: 'wasm', FLOE_MAX_CONCURRENT_RUNS: '2' },
+    env: {
+      ...process.env,
+      FLOE_HOME: home,
+      FLOE_ADDRESS: address,
+      FLOE_LOG_LEVEL: 'error',
+      FLOE_TF_BACKEND: 'wasm',
+      FLOE_MAX_CONCURRENT_RUNS: '2',
+    },
     stdio: 'ignore',
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -45,7 +62,10 @@ async function startServer(home: string): Promise<Server> {
 }
 
 /** Every stored step of a run (WatchRun replays them, then ends with the run since it is stopped). */
-async function storedSteps(client: trainerV1.TrainerServiceClient, runId: string): Promise<{ steps: trainerV1.StepMetrics[]; run: trainerV1.Run }> {
+async function storedSteps(
+  client: trainerV1.TrainerServiceClient,
+  runId: string,
+): Promise<{ steps: trainerV1.StepMetrics[]; run: trainerV1.Run }> {
   const events = await collect(client.watchRun({ runId, fromStep: 0 }));
   const steps = events.flatMap((e) => (e.event?.$case === 'step' ? [e.event.value] : []));
   const last = events.at(-1)!.event;
@@ -66,58 +86,92 @@ async function whenPast(client: trainerV1.TrainerServiceClient, runId: string, s
 }
 
 function sameCurve(got: trainerV1.StepMetrics[], want: trainerV1.StepMetrics[]): void {
-  assert.deepEqual(got.map((m) => m.step), want.map((m) => m.step), 'every step once');
-  got.forEach((m, i) => assert.ok(Math.abs(m.trainLoss - want[i]!.trainLoss) <= 1e-6, `step ${m.step}: ${m.trainLoss} vs ${want[i]!.trainLoss}`));
+  assert.deepEqual(
+    got.map((m) => m.step),
+    want.map((m) => m.step),
+    'every step once',
+  );
+  got.forEach((m, i) =>
+    assert.ok(
+      Math.abs(m.trainLoss - want[i]!.trainLoss) <= 1e-6,
+      `step ${m.step}: ${m.trainLoss} vs ${want[i]!.trainLoss}`,
+    ),
+  );
 }
 
-test('SIGKILL mid-run, restart: INTERRUPTED at the last checkpoint, nothing lost, resume reproduces the uninterrupted curve', { timeout: 300_000 }, async () => {
-  const home = tempDir();
-  let server = await startServer(home.path);
-  try {
-    const reference = await call(server.client.startRun.bind(server.client), { requestId: 'reference', spec });
-    const want = (await storedSteps(server.client, reference.run!.runId)).steps;
-    assert.equal(want.length, BUDGET);
+test(
+  'SIGKILL mid-run, restart: INTERRUPTED at the last checkpoint, nothing lost, resume reproduces the uninterrupted curve',
+  { timeout: 300_000 },
+  async () => {
+    const home = tempDir();
+    let server = await startServer(home.path);
+    try {
+      const reference = await call(server.client.startRun.bind(server.client), { requestId: 'reference', spec });
+      const want = (await storedSteps(server.client, reference.run!.runId)).steps;
+      assert.equal(want.length, BUDGET);
 
-    const killed = (await call(server.client.startRun.bind(server.client), { requestId: 'killed', spec })).run!.runId;
-    const paused = (await call(server.client.startRun.bind(server.client), { requestId: 'paused', spec })).run!.runId;
-    // Kill between two checkpoints, so that some completed steps lie after the last checkpoint.
-    await whenPast(server.client, killed, CHECKPOINT_EVERY + 5);
-    server.child.kill('SIGKILL');
-    await server.exited;
-    server.client.close();
+      const killed = (await call(server.client.startRun.bind(server.client), { requestId: 'killed', spec })).run!.runId;
+      const paused = (await call(server.client.startRun.bind(server.client), { requestId: 'paused', spec })).run!.runId;
+      // Kill between two checkpoints, so that some completed steps lie after the last checkpoint.
+      await whenPast(server.client, killed, CHECKPOINT_EVERY + 5);
+      server.child.kill('SIGKILL');
+      await server.exited;
+      server.client.close();
 
-    server = await startServer(home.path);
-    const before = await storedSteps(server.client, killed);
-    assert.equal(before.run.state, commonV1.RunState.RUN_STATE_INTERRUPTED);
-    assert.ok(before.run.checkpointStep >= CHECKPOINT_EVERY && before.run.checkpointStep % CHECKPOINT_EVERY === 0, `checkpoint at ${before.run.checkpointStep}`);
-    assert.ok(before.run.step > before.run.checkpointStep, `steps after the checkpoint were completed (${before.run.step} > ${before.run.checkpointStep})`);
-    assert.deepEqual(before.steps.map((m) => m.step), Array.from({ length: before.run.step }, (_, i) => i + 1), 'metrics of every completed step are there');
-    sameCurve(before.steps, want.slice(0, before.steps.length));
+      server = await startServer(home.path);
+      const before = await storedSteps(server.client, killed);
+      assert.equal(before.run.state, commonV1.RunState.RUN_STATE_INTERRUPTED);
+      assert.ok(
+        before.run.checkpointStep >= CHECKPOINT_EVERY && before.run.checkpointStep % CHECKPOINT_EVERY === 0,
+        `checkpoint at ${before.run.checkpointStep}`,
+      );
+      assert.ok(
+        before.run.step > before.run.checkpointStep,
+        `steps after the checkpoint were completed (${before.run.step} > ${before.run.checkpointStep})`,
+      );
+      assert.deepEqual(
+        before.steps.map((m) => m.step),
+        Array.from({ length: before.run.step }, (_, i) => i + 1),
+        'metrics of every completed step are there',
+      );
+      sameCurve(before.steps, want.slice(0, before.steps.length));
 
-    const resumed = await call(server.client.resumeRun.bind(server.client), { runId: killed, additionalSteps: 0, requestId: '' });
-    assert.equal(resumed.run!.state, commonV1.RunState.RUN_STATE_QUEUED);
-    const after = await storedSteps(server.client, killed);
-    assert.equal(after.run.state, commonV1.RunState.RUN_STATE_PAUSED);
-    sameCurve(after.steps, want);
-    assert.equal(after.run.replayedSteps, before.run.step - before.run.checkpointStep, 'the steps after the checkpoint were replayed');
-    assert.ok(after.run.replayMaxAbsDiff <= 1e-6, `replay reproduced the recorded losses (max |Δ| ${after.run.replayMaxAbsDiff})`);
+      const resumed = await call(server.client.resumeRun.bind(server.client), {
+        runId: killed,
+        additionalSteps: 0,
+        requestId: '',
+      });
+      assert.equal(resumed.run!.state, commonV1.RunState.RUN_STATE_QUEUED);
+      const after = await storedSteps(server.client, killed);
+      assert.equal(after.run.state, commonV1.RunState.RUN_STATE_PAUSED);
+      sameCurve(after.steps, want);
+      assert.equal(
+        after.run.replayedSteps,
+        before.run.step - before.run.checkpointStep,
+        'the steps after the checkpoint were replayed',
+      );
+      assert.ok(
+        after.run.replayMaxAbsDiff <= 1e-6,
+        `replay reproduced the recorded losses (max |Δ| ${after.run.replayMaxAbsDiff})`,
+      );
 
-    // The second run was interrupted too; now pause it by a graceful shutdown instead.
-    await call(server.client.resumeRun.bind(server.client), { runId: paused, additionalSteps: 0, requestId: '' });
-    await whenPast(server.client, paused, 2 * CHECKPOINT_EVERY + 5);
-    server.child.kill('SIGTERM');
-    assert.equal(await server.exited, 0);
-    server.client.close();
+      // The second run was interrupted too; now pause it by a graceful shutdown instead.
+      await call(server.client.resumeRun.bind(server.client), { runId: paused, additionalSteps: 0, requestId: '' });
+      await whenPast(server.client, paused, 2 * CHECKPOINT_EVERY + 5);
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+      server.client.close();
 
-    server = await startServer(home.path);
-    const stopped = await storedSteps(server.client, paused);
-    assert.equal(stopped.run.state, commonV1.RunState.RUN_STATE_PAUSED, 'shutdown pauses with a checkpoint');
-    assert.equal(stopped.run.checkpointStep, stopped.run.step);
-    await call(server.client.resumeRun.bind(server.client), { runId: paused, additionalSteps: 0, requestId: '' });
-    sameCurve((await storedSteps(server.client, paused)).steps, want);
-  } finally {
-    server.client.close();
-    server.child.kill('SIGKILL');
-    home.remove();
-  }
-});
+      server = await startServer(home.path);
+      const stopped = await storedSteps(server.client, paused);
+      assert.equal(stopped.run.state, commonV1.RunState.RUN_STATE_PAUSED, 'shutdown pauses with a checkpoint');
+      assert.equal(stopped.run.checkpointStep, stopped.run.step);
+      await call(server.client.resumeRun.bind(server.client), { runId: paused, additionalSteps: 0, requestId: '' });
+      sameCurve((await storedSteps(server.client, paused)).steps, want);
+    } finally {
+      server.client.close();
+      server.child.kill('SIGKILL');
+      home.remove();
+    }
+  },
+);

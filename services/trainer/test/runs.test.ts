@@ -26,7 +26,12 @@ after(async () => {
 
 const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec => ({
   ...trainerV1.RunSpec.fromPartial({
-    baseModel: { source: { $case: 'builtin', value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 } } },
+    baseModel: {
+      source: {
+        $case: 'builtin',
+        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 },
+      },
+    },
     dataset: { uri: 'builtin:spam-assassin' },
     strategy: trainerV1.Strategy.STRATEGY_FULL,
     optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 3e-3 },
@@ -43,7 +48,9 @@ const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec => ({
 /** Watches a run until it stops; returns the losses by step and the final run. */
 async function watch(runId: string): Promise<{ losses: number[]; run: trainerV1.Run }> {
   const events = await collect(client.watchRun({ runId, fromStep: 0 }));
-  const losses = events.filter((e) => e.event?.$case === 'step').map((e) => (e.event as { value: trainerV1.StepMetrics }).value.trainLoss);
+  const losses = events
+    .filter((e) => e.event?.$case === 'step')
+    .map((e) => (e.event as { value: trainerV1.StepMetrics }).value.trainLoss);
   const last = events.at(-1)!.event;
   assert.equal(last?.$case, 'run', 'the last message carries the run');
   return { losses, run: (last as { value: trainerV1.Run }).value };
@@ -77,64 +84,185 @@ test('freeze-thaw: 3 steps, resume with 3 more = 6 uninterrupted steps (1e-6)', 
   b.losses.forEach((l, i) => assert.ok(Math.abs(l - a.losses[i]!) <= 1e-6, `step ${i + 1}: ${l} vs ${a.losses[i]}`));
 });
 
-test('FREEZE and EXPAND train fewer parameters; bad requests are refused and change nothing', { timeout: 120_000 }, async () => {
-  const frozen = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['embedding', 'block.0'], budgetSteps: 2 }) });
-  const expanded = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: ['block.1'], count: 0 }, budgetSteps: 2 }) });
-  const f = (await watch(frozen.run!.runId)).run;
-  const withEval = await call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: 4, evalIntervalSteps: 2 }) });
-  const evEvents = await collect(client.watchRun({ runId: withEval.run!.runId, fromStep: 0 }));
-  const vals = evEvents.flatMap((e) => (e.event?.$case === 'step' && e.event.value.validationLoss !== undefined ? [[e.event.value.step, e.event.value.validationLoss]] : []));
-  assert.deepEqual(vals.map(([s]) => s), [2, 4], 'validation loss at steps 2 and 4');
-  assert.ok(vals.every(([, v]) => Number.isFinite(v) && v! > 0));
-  const e = (await watch(expanded.run!.runId)).run;
-  assert.ok(f.trainableParams < f.totalParams);
-  assert.ok(e.trainableParams < e.totalParams / 2, 'only the new block trains');
-  const listed = await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states: [], labels: {} });
-  const before = listed.runs.length;
-  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.9'] }) }), grpc.status.INVALID_ARGUMENT, 'spec.freeze_block_ids[0]');
-  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: -1 }) }), grpc.status.INVALID_ARGUMENT, 'spec.budget_steps');
-  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0 } }) }), grpc.status.NOT_FOUND);
-  await call(client.cancelRun.bind(client), { runId: f.runId });
-  await rejectsWith(call(client.resumeRun.bind(client), { runId: f.runId, additionalSteps: 2, requestId: '' }), grpc.status.FAILED_PRECONDITION);
-  assert.equal((await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states: [], labels: {} })).runs.length, before);
-  const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0 });
-  assert.equal(exported.model!.source?.$case, 'artifactId');
-});
+test(
+  'FREEZE and EXPAND train fewer parameters; bad requests are refused and change nothing',
+  { timeout: 120_000 },
+  async () => {
+    const frozen = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({
+        strategy: trainerV1.Strategy.STRATEGY_FREEZE,
+        freezeBlockIds: ['embedding', 'block.0'],
+        budgetSteps: 2,
+      }),
+    });
+    const expanded = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({
+        strategy: trainerV1.Strategy.STRATEGY_EXPAND,
+        expansion: { afterBlockIds: ['block.1'], count: 0 },
+        budgetSteps: 2,
+      }),
+    });
+    const f = (await watch(frozen.run!.runId)).run;
+    const withEval = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ budgetSteps: 4, evalIntervalSteps: 2 }),
+    });
+    const evEvents = await collect(client.watchRun({ runId: withEval.run!.runId, fromStep: 0 }));
+    const vals = evEvents.flatMap((e) =>
+      e.event?.$case === 'step' && e.event.value.validationLoss !== undefined
+        ? [[e.event.value.step, e.event.value.validationLoss]]
+        : [],
+    );
+    assert.deepEqual(
+      vals.map(([s]) => s),
+      [2, 4],
+      'validation loss at steps 2 and 4',
+    );
+    assert.ok(vals.every(([, v]) => Number.isFinite(v) && v! > 0));
+    const e = (await watch(expanded.run!.runId)).run;
+    assert.ok(f.trainableParams < f.totalParams);
+    assert.ok(e.trainableParams < e.totalParams / 2, 'only the new block trains');
+    const listed = await call(client.listRuns.bind(client), {
+      page: { pageSize: 100, pageToken: '' },
+      states: [],
+      labels: {},
+    });
+    const before = listed.runs.length;
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.9'] }),
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.freeze_block_ids[0]',
+    );
+    await rejectsWith(
+      call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: -1 }) }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.budget_steps',
+    );
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0 } }),
+      }),
+      grpc.status.NOT_FOUND,
+    );
+    await call(client.cancelRun.bind(client), { runId: f.runId });
+    await rejectsWith(
+      call(client.resumeRun.bind(client), { runId: f.runId, additionalSteps: 2, requestId: '' }),
+      grpc.status.FAILED_PRECONDITION,
+    );
+    assert.equal(
+      (await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states: [], labels: {} }))
+        .runs.length,
+      before,
+    );
+    const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0 });
+    assert.equal(exported.model!.source?.$case, 'artifactId');
+  },
+);
 
-test('EXPAND preserves the function: its validation loss before step 1 equals the base model\'s', { timeout: 120_000 }, async () => {
-  const base = await call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: 1, evalIntervalSteps: 1 }) });
-  const evenly = await call(client.startRun.bind(client), { requestId: '', spec: spec({ strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: [], count: 2 }, budgetSteps: 1, evalIntervalSteps: 1 }) });
-  const b = (await watch(base.run!.runId)).run;
-  const e = (await watch(evenly.run!.runId)).run;
-  assert.ok(b.initialValidationLoss !== undefined && e.initialValidationLoss !== undefined);
-  assert.ok(Math.abs(b.initialValidationLoss - e.initialValidationLoss) <= 1e-6, `${b.initialValidationLoss} vs ${e.initialValidationLoss}`);
-  assert.ok(e.totalParams > b.totalParams, 'two blocks were added');
-});
+test(
+  "EXPAND preserves the function: its validation loss before step 1 equals the base model's",
+  { timeout: 120_000 },
+  async () => {
+    const base = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ budgetSteps: 1, evalIntervalSteps: 1 }),
+    });
+    const evenly = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({
+        strategy: trainerV1.Strategy.STRATEGY_EXPAND,
+        expansion: { afterBlockIds: [], count: 2 },
+        budgetSteps: 1,
+        evalIntervalSteps: 1,
+      }),
+    });
+    const b = (await watch(base.run!.runId)).run;
+    const e = (await watch(evenly.run!.runId)).run;
+    assert.ok(b.initialValidationLoss !== undefined && e.initialValidationLoss !== undefined);
+    assert.ok(
+      Math.abs(b.initialValidationLoss - e.initialValidationLoss) <= 1e-6,
+      `${b.initialValidationLoss} vs ${e.initialValidationLoss}`,
+    );
+    assert.ok(e.totalParams > b.totalParams, 'two blocks were added');
+  },
+);
 
-test('a run continues from another run\'s checkpoint: its starting loss is where the first run ended', { timeout: 120_000 }, async () => {
-  const first = await call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: 4, evalIntervalSteps: 4, strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: ['block.0'], count: 0 } }) });
-  const events = await collect(client.watchRun({ runId: first.run!.runId, fromStep: 0 }));
-  const last = events.flatMap((e) => (e.event?.$case === 'step' ? [e.event.value] : [])).at(-1)!;
-  assert.equal(last.step, 4);
-  // The checkpoint carries the expansion: block.0.exp1 is a block of the new base and can be frozen.
-  const second = await call(client.startRun.bind(client), {
-    requestId: '',
-    spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } }, strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.0.exp1'], budgetSteps: 1, evalIntervalSteps: 1 }),
-  });
-  const s = (await watch(second.run!.runId)).run;
-  assert.ok(s.baseArtifactId, 'the resolved checkpoint is recorded');
-  assert.ok(Math.abs(s.initialValidationLoss! - last.validationLoss!) <= 1e-6, `${s.initialValidationLoss} vs ${last.validationLoss}`);
-  const byArtifact = await call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'artifactId', value: s.baseArtifactId } }, budgetSteps: 1 }) });
-  assert.equal((await watch(byArtifact.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
-  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'artifactId', value: 'art-missing' } } }) }), grpc.status.NOT_FOUND);
-  await rejectsWith(call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 3 } } } }) }), grpc.status.NOT_FOUND);
-  // ExportModel resolves a step the same way: any step with a checkpoint, else NOT_FOUND.
-  const atTwo = await call(client.exportModel.bind(client), { runId: first.run!.runId, step: 2 });
-  assert.equal(atTwo.artifact!.labels.step, '2');
-  await rejectsWith(call(client.exportModel.bind(client), { runId: first.run!.runId, step: 3 }), grpc.status.NOT_FOUND);
-  await rejectsWith(
-    call(client.startRun.bind(client), { requestId: '', spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } }, strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.7'] }) }),
-    grpc.status.INVALID_ARGUMENT,
-    'spec.freeze_block_ids[0]',
-  );
-});
+test(
+  "a run continues from another run's checkpoint: its starting loss is where the first run ended",
+  { timeout: 120_000 },
+  async () => {
+    const first = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({
+        budgetSteps: 4,
+        evalIntervalSteps: 4,
+        strategy: trainerV1.Strategy.STRATEGY_EXPAND,
+        expansion: { afterBlockIds: ['block.0'], count: 0 },
+      }),
+    });
+    const events = await collect(client.watchRun({ runId: first.run!.runId, fromStep: 0 }));
+    const last = events.flatMap((e) => (e.event?.$case === 'step' ? [e.event.value] : [])).at(-1)!;
+    assert.equal(last.step, 4);
+    // The checkpoint carries the expansion: block.0.exp1 is a block of the new base and can be frozen.
+    const second = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({
+        baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } },
+        strategy: trainerV1.Strategy.STRATEGY_FREEZE,
+        freezeBlockIds: ['block.0.exp1'],
+        budgetSteps: 1,
+        evalIntervalSteps: 1,
+      }),
+    });
+    const s = (await watch(second.run!.runId)).run;
+    assert.ok(s.baseArtifactId, 'the resolved checkpoint is recorded');
+    assert.ok(
+      Math.abs(s.initialValidationLoss! - last.validationLoss!) <= 1e-6,
+      `${s.initialValidationLoss} vs ${last.validationLoss}`,
+    );
+    const byArtifact = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ baseModel: { source: { $case: 'artifactId', value: s.baseArtifactId } }, budgetSteps: 1 }),
+    });
+    assert.equal((await watch(byArtifact.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ baseModel: { source: { $case: 'artifactId', value: 'art-missing' } } }),
+      }),
+      grpc.status.NOT_FOUND,
+    );
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 3 } } } }),
+      }),
+      grpc.status.NOT_FOUND,
+    );
+    // ExportModel resolves a step the same way: any step with a checkpoint, else NOT_FOUND.
+    const atTwo = await call(client.exportModel.bind(client), { runId: first.run!.runId, step: 2 });
+    assert.equal(atTwo.artifact!.labels.step, '2');
+    await rejectsWith(
+      call(client.exportModel.bind(client), { runId: first.run!.runId, step: 3 }),
+      grpc.status.NOT_FOUND,
+    );
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({
+          baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } },
+          strategy: trainerV1.Strategy.STRATEGY_FREEZE,
+          freezeBlockIds: ['block.7'],
+        }),
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.freeze_block_ids[0]',
+    );
+  },
+);

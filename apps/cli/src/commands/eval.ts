@@ -13,7 +13,11 @@ async function curve(args: ParsedArgs, address: string): Promise<ev.CurvePoint[]
     const trainer = createClient(trainerV1.TrainerServiceClient, address);
     try {
       const events = await collect(trainer.watchRun({ runId, fromStep: 0 }));
-      return events.flatMap((e) => (e.event?.$case === 'step' && e.event.value.validationLoss !== undefined ? [{ x: e.event.value.step, y: e.event.value.validationLoss }] : []));
+      return events.flatMap((e) =>
+        e.event?.$case === 'step' && e.event.value.validationLoss !== undefined
+          ? [{ x: e.event.value.step, y: e.event.value.validationLoss }]
+          : [],
+      );
     } finally {
       trainer.close();
     }
@@ -44,7 +48,18 @@ export const evaluate: Command = {
     '',
     'MODEL is run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed].',
   ].join('\n'),
-  options: { model: { type: 'string' }, suites: { type: 'string' }, stages: { type: 'string' }, metric: { type: 'string' }, bootstrap: { type: 'string' }, seed: { type: 'string' }, run: { type: 'string' }, file: { type: 'string' }, window: { type: 'string' }, 'noise-multiple': { type: 'string' } },
+  options: {
+    model: { type: 'string' },
+    suites: { type: 'string' },
+    stages: { type: 'string' },
+    metric: { type: 'string' },
+    bootstrap: { type: 'string' },
+    seed: { type: 'string' },
+    run: { type: 'string' },
+    file: { type: 'string' },
+    window: { type: 'string' },
+    'noise-multiple': { type: 'string' },
+  },
   async run(args) {
     const [sub] = args.positionals;
     const address = str(args, 'address') || loadConfig().address;
@@ -59,36 +74,80 @@ export const evaluate: Command = {
             suites.push(...page.suites);
             token = page.page?.nextPageToken ?? '';
           } while (token);
-          output(args, suites.map((s) => ev.Suite.toJSON(s)), () => suites.map((s) => `${s.name.padEnd(18)} ${ev.taskKindToJSON(s.taskKind).replace('TASK_KIND_', '').toLowerCase().padEnd(15)} ${(s.dataset?.uri ?? '').padEnd(26)} ${s.metrics.join(',').padEnd(28)} ${s.description}`).join('\n'));
+          output(
+            args,
+            suites.map((s) => ev.Suite.toJSON(s)),
+            () =>
+              suites
+                .map(
+                  (s) =>
+                    `${s.name.padEnd(18)} ${ev.taskKindToJSON(s.taskKind).replace('TASK_KIND_', '').toLowerCase().padEnd(15)} ${(s.dataset?.uri ?? '').padEnd(26)} ${s.metrics.join(',').padEnd(28)} ${s.description}`,
+                )
+                .join('\n'),
+          );
           return 0;
         }
         case 'run': {
-          const e = await follow<ev.Evaluation>(client.evaluate({ model: modelRef(str(args, 'model')), suites: list(args, 'suites'), bootstrapSamples: num(args, 'bootstrap', 0), seed: num(args, 'seed', 0) }), 'evaluation', args.json);
-          output(args, ev.Evaluation.toJSON(e), () => e.results.map((r) => `${r.suite.padEnd(18)} n=${r.sampleCount}  ${r.metrics.map(fmt).join('  ')}`).join('\n'));
+          const e = await follow<ev.Evaluation>(
+            client.evaluate({
+              model: modelRef(str(args, 'model')),
+              suites: list(args, 'suites'),
+              bootstrapSamples: num(args, 'bootstrap', 0),
+              seed: num(args, 'seed', 0),
+            }),
+            'evaluation',
+            args.json,
+          );
+          output(args, ev.Evaluation.toJSON(e), () =>
+            e.results
+              .map((r) => `${r.suite.padEnd(18)} n=${r.sampleCount}  ${r.metrics.map(fmt).join('  ')}`)
+              .join('\n'),
+          );
           return 0;
         }
         case 'compare': {
           const stages = list(args, 'stages').map(modelRef);
-          const r = await follow<ev.ForgettingReport>(client.compareModels({ stages, suites: list(args, 'suites'), metric: str(args, 'metric'), bootstrapSamples: num(args, 'bootstrap', 0), seed: num(args, 'seed', 0) }), 'report', args.json);
+          const r = await follow<ev.ForgettingReport>(
+            client.compareModels({
+              stages,
+              suites: list(args, 'suites'),
+              metric: str(args, 'metric'),
+              bootstrapSamples: num(args, 'bootstrap', 0),
+              seed: num(args, 'seed', 0),
+            }),
+            'report',
+            args.json,
+          );
           output(args, ev.ForgettingReport.toJSON(r), () => {
             const cols = r.rMatrix!.colLabels;
-            const row = (m: commonV1.Matrix, i: number) => cols.map((_, j) => m.values[i * m.cols + j]!.toFixed(4).padStart(14)).join('');
+            const row = (m: commonV1.Matrix, i: number) =>
+              cols.map((_, j) => m.values[i * m.cols + j]!.toFixed(4).padStart(14)).join('');
             return [
               `${r.metric} (${r.higherIsBetter ? 'higher' : 'lower'} is better)`,
               `${'R'.padEnd(10)}${cols.map((c) => c.padStart(14)).join('')}`,
               ...r.rMatrix!.rowLabels.map((l, i) => `${l.padEnd(10)}${row(r.rMatrix!, i)}`),
               `${'gain'.padEnd(10)}${cols.map((c) => c.padStart(14)).join('')}`,
               ...r.gains!.rowLabels.map((l, i) => `${l.padEnd(10)}${row(r.gains!, i)}`),
-              `ACC ${r.acc.toFixed(4)}  BWT ${r.bwt.toFixed(4)}  FWT ${r.fwt.toFixed(4)}  forgetting ${Object.entries(r.forgetting).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}`,
+              `ACC ${r.acc.toFixed(4)}  BWT ${r.bwt.toFixed(4)}  FWT ${r.fwt.toFixed(4)}  forgetting ${Object.entries(
+                r.forgetting,
+              )
+                .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+                .join(', ')}`,
             ].join('\n');
           });
           return 0;
         }
         case 'double-descent': {
           const points = await curve(args, address);
-          const d = await call(client.detectDoubleDescent.bind(client), { points, smoothingWindow: num(args, 'window', 0), noiseMultiple: num(args, 'noise-multiple', 0) });
+          const d = await call(client.detectDoubleDescent.bind(client), {
+            points,
+            smoothingWindow: num(args, 'window', 0),
+            noiseMultiple: num(args, 'noise-multiple', 0),
+          });
           output(args, ev.DetectDoubleDescentResponse.toJSON(d), () =>
-            d.hasDoubleDescent ? `double descent: minimum at ${d.t1}, peak at ${d.t2}, second minimum at ${d.t3}; the second descent ${d.secondDescentBelowFirst ? 'goes below' : 'stays above'} the first minimum (noise σ ${d.noise.toPrecision(3)})` : `no double descent in ${points.length} points (noise σ ${d.noise.toPrecision(3)})`,
+            d.hasDoubleDescent
+              ? `double descent: minimum at ${d.t1}, peak at ${d.t2}, second minimum at ${d.t3}; the second descent ${d.secondDescentBelowFirst ? 'goes below' : 'stays above'} the first minimum (noise σ ${d.noise.toPrecision(3)})`
+              : `no double descent in ${points.length} points (noise σ ${d.noise.toPrecision(3)})`,
           );
           return 0;
         }

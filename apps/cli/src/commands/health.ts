@@ -5,7 +5,11 @@ import { loadConfig } from '@floe/service-kit';
 import { output, type Command } from '../args.js';
 
 type HealthClient = grpc.Client & {
-  check(req: { service: string }, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: { status: string | number }) => void): void;
+  check(
+    req: { service: string },
+    opts: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res: { status: string | number }) => void,
+  ): void;
 };
 const HealthClientCtor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (
   address: string,
@@ -42,7 +46,9 @@ export const health: Command = {
       ),
     );
     client.close();
-    output(args, { address, services: results }, () => results.map((r) => `${r.status.padEnd(12)} ${r.service}`).join('\n'));
+    output(args, { address, services: results }, () =>
+      results.map((r) => `${r.status.padEnd(12)} ${r.service}`).join('\n'),
+    );
     return results.every((r) => r.status === 'SERVING') ? 0 : 1;
   },
 };

@@ -12,7 +12,8 @@ function datasetRef(arg: string, flag: string): commonV1.DatasetRef {
   if (!arg) throw new Error(`${flag} is required`);
   const at = arg.lastIndexOf('@');
   const split = at > 0 ? arg.slice(at + 1) : '';
-  if (split && !(split in SPLIT)) throw new Error(`${flag}: unknown split ${JSON.stringify(split)} (train, validation, test, all)`);
+  if (split && !(split in SPLIT))
+    throw new Error(`${flag}: unknown split ${JSON.stringify(split)} (train, validation, test, all)`);
   return { uri: split ? arg.slice(0, at) : arg, split: split ? SPLIT[split]! : 0, maxExamples: 0 };
 }
 
@@ -24,11 +25,18 @@ export function modelRef(arg: string): commonV1.ModelRef {
   }
   if (arg.startsWith('artifact:')) return { source: { $case: 'artifactId', value: arg.slice(9) } };
   const m = /^([a-z0-9-]+)\/([a-z0-9-]+)(?::(\d+))?$/.exec(arg);
-  if (!m || !(m[1]! in ARCH)) throw new Error(`--model: expected run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`);
+  if (!m || !(m[1]! in ARCH))
+    throw new Error(
+      `--model: expected run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`,
+    );
   return { source: { $case: 'builtin', value: { architecture: ARCH[m[1]!]!, size: m[2]!, seed: Number(m[3] ?? 0) } } };
 }
 
-async function withClient(args: ParsedArgs, name: string, fn: (c: dp.DataProfilerServiceClient) => Promise<void>): Promise<number> {
+async function withClient(
+  args: ParsedArgs,
+  name: string,
+  fn: (c: dp.DataProfilerServiceClient) => Promise<void>,
+): Promise<number> {
   const client = createClient(dp.DataProfilerServiceClient, str(args, 'address') || loadConfig().address);
   try {
     await fn(client);
@@ -52,21 +60,42 @@ export const profile: Command = {
   options: { bins: { type: 'string' } },
   run: (args) =>
     withClient(args, 'profile', async (c) => {
-      const p = await follow<dp.DatasetProfile>(c.profileDataset({ dataset: datasetRef(args.positionals[0] ?? '', 'DATASET'), bins: num(args, 'bins', 0) }), 'profile', args.json);
+      const p = await follow<dp.DatasetProfile>(
+        c.profileDataset({ dataset: datasetRef(args.positionals[0] ?? '', 'DATASET'), bins: num(args, 'bins', 0) }),
+        'profile',
+        args.json,
+      );
       output(args, dp.DatasetProfile.toJSON(p), () => {
-        const lines = [`${p.dataset?.uri}: ${dp.dataKindToJSON(p.kind).replace('DATA_KIND_', '').toLowerCase()}, ${p.exampleCount} examples, ${p.byteCount} bytes`];
+        const lines = [
+          `${p.dataset?.uri}: ${dp.dataKindToJSON(p.kind).replace('DATA_KIND_', '').toLowerCase()}, ${p.exampleCount} examples, ${p.byteCount} bytes`,
+        ];
         const d = p.detail;
         if (d?.$case === 'text') {
           const t = d.value;
-          lines.push(`byte entropy ${round(t.byteEntropyBits, 3)} bits, char entropy ${round(t.charEntropyBits, 3)} bits, ${t.distinctChars} distinct chars`);
-          lines.push(`vocabulary ${t.vocabularySize} words, bigram coverage ${round(t.bigramCoverage)}, duplicates ${round(t.duplicateRate)}, invalid UTF-8 ${round(t.invalidUtf8Rate, 6)}`);
-          lines.push(`length quantiles (0,1,5,25,50,75,95,99,100 %): ${t.lengthQuantiles.map((q) => Math.round(q)).join(' ')}`);
+          lines.push(
+            `byte entropy ${round(t.byteEntropyBits, 3)} bits, char entropy ${round(t.charEntropyBits, 3)} bits, ${t.distinctChars} distinct chars`,
+          );
+          lines.push(
+            `vocabulary ${t.vocabularySize} words, bigram coverage ${round(t.bigramCoverage)}, duplicates ${round(t.duplicateRate)}, invalid UTF-8 ${round(t.invalidUtf8Rate, 6)}`,
+          );
+          lines.push(
+            `length quantiles (0,1,5,25,50,75,95,99,100 %): ${t.lengthQuantiles.map((q) => Math.round(q)).join(' ')}`,
+          );
         } else if (d?.$case === 'tabular') {
-          for (const col of d.value.columns) lines.push(`${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}  distinct ${col.distinct}  mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`);
+          for (const col of d.value.columns)
+            lines.push(
+              `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}  distinct ${col.distinct}  mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`,
+            );
         } else if (d?.$case === 'image') {
           const im = d.value;
-          lines.push(`${im.height}×${im.width}×${im.channels}, channel means ${im.channelMeans.map((m) => round(m, 3)).join(', ')}, stds ${im.channelStds.map((m) => round(m, 3)).join(', ')}`);
-          lines.push(`classes: ${Object.entries(im.classCounts).map(([k, v]) => `${k}:${v}`).join(' ')}`);
+          lines.push(
+            `${im.height}×${im.width}×${im.channels}, channel means ${im.channelMeans.map((m) => round(m, 3)).join(', ')}, stds ${im.channelStds.map((m) => round(m, 3)).join(', ')}`,
+          );
+          lines.push(
+            `classes: ${Object.entries(im.classCounts)
+              .map(([k, v]) => `${k}:${v}`)
+              .join(' ')}`,
+          );
         }
         return lines.join('\n');
       });
@@ -75,14 +104,25 @@ export const profile: Command = {
 
 export const drift: Command = {
   name: 'drift',
-  summary: 'compare a dataset with a reference: PSI, KS, Wasserstein, JS, L∞, Cramér\'s V per feature',
-  usage: 'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib',
+  summary: "compare a dataset with a reference: PSI, KS, Wasserstein, JS, L∞, Cramér's V per feature",
+  usage:
+    'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib',
   options: { bins: { type: 'string' }, 'psi-moderate': { type: 'string' }, 'psi-shifted': { type: 'string' } },
   run: (args) =>
     withClient(args, 'drift', async (c) => {
       const [reference, current] = args.positionals;
       const r = await follow<dp.DriftReport>(
-        c.compareDatasets({ reference: datasetRef(reference ?? '', 'REFERENCE'), current: datasetRef(current ?? '', 'CURRENT'), bins: num(args, 'bins', 0), thresholds: { psiModerate: num(args, 'psi-moderate', 0), psiShifted: num(args, 'psi-shifted', 0), ksPValue: 0, jsDistance: 0 } }),
+        c.compareDatasets({
+          reference: datasetRef(reference ?? '', 'REFERENCE'),
+          current: datasetRef(current ?? '', 'CURRENT'),
+          bins: num(args, 'bins', 0),
+          thresholds: {
+            psiModerate: num(args, 'psi-moderate', 0),
+            psiShifted: num(args, 'psi-shifted', 0),
+            ksPValue: 0,
+            jsDistance: 0,
+          },
+        }),
         'report',
         args.json,
       );
@@ -90,7 +130,10 @@ export const drift: Command = {
         [
           `verdict ${VERDICT(r.verdict)} (overall PSI ${round(r.overallPsi)})`,
           `${'feature'.padEnd(20)} ${'PSI'.padStart(8)} ${'KS'.padStart(7)} ${'KS p'.padStart(9)} ${'W1'.padStart(9)} ${'W1/σ'.padStart(7)} ${'JS div'.padStart(7)} ${'JS dist'.padStart(7)} ${'L∞'.padStart(6)} ${'V'.padStart(6)}  verdict`,
-          ...r.features.map((f) => `${f.feature.padEnd(20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}  ${VERDICT(f.verdict)}`),
+          ...r.features.map(
+            (f) =>
+              `${f.feature.padEnd(20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}  ${VERDICT(f.verdict)}`,
+          ),
         ].join('\n'),
       );
     }),
@@ -99,12 +142,25 @@ export const drift: Command = {
 export const plan: Command = {
   name: 'plan',
   summary: 'propose an adaptation plan: blocks to expand, tune and freeze, replay, learning rate, budget',
-  usage: 'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]',
-  options: { model: { type: 'string' }, dataset: { type: 'string' }, reference: { type: 'string' }, 'max-expansions': { type: 'string' }, seed: { type: 'string' } },
+  usage:
+    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]',
+  options: {
+    model: { type: 'string' },
+    dataset: { type: 'string' },
+    reference: { type: 'string' },
+    'max-expansions': { type: 'string' },
+    seed: { type: 'string' },
+  },
   run: (args) =>
     withClient(args, 'plan', async (c) => {
       const r = await follow<dp.AdaptationPlanResult>(
-        c.planAdaptation({ model: modelRef(str(args, 'model')), dataset: datasetRef(str(args, 'dataset'), '--dataset'), reference: datasetRef(str(args, 'reference'), '--reference'), maxExpansions: num(args, 'max-expansions', 0), seed: num(args, 'seed', 0) }),
+        c.planAdaptation({
+          model: modelRef(str(args, 'model')),
+          dataset: datasetRef(str(args, 'dataset'), '--dataset'),
+          reference: datasetRef(str(args, 'reference'), '--reference'),
+          maxExpansions: num(args, 'max-expansions', 0),
+          seed: num(args, 'seed', 0),
+        }),
         'result',
         args.json,
       );
@@ -114,7 +170,10 @@ export const plan: Command = {
           `drift ${VERDICT(r.drift!.verdict)} (PSI ${round(r.drift!.overallPsi)}); loss ${round(r.scores!.loss)} on the new data${r.scores!.referenceLoss !== undefined ? `, ${round(r.scores!.referenceLoss)} on the reference` : ''}`,
           `expand after: ${p.expansions.map((e) => e.afterBlockId).join(', ') || 'none'}; tune: ${p.tuneBlockIds.join(', ') || 'none'}; freeze: ${p.freezeBlockIds.join(', ') || 'none'}`,
           `replay ${p.replayFraction} of ${p.replayDataset?.uri ?? '-'}; learning rate ${p.learningRate}; budget ${p.budgetSteps} steps`,
-          ...p.decisions.map((d) => `  ${d.blockId.padEnd(14)} ${commonV1.blockActionToJSON(d.action).replace('BLOCK_ACTION_', '').toLowerCase().padEnd(7)} ${d.reason}`),
+          ...p.decisions.map(
+            (d) =>
+              `  ${d.blockId.padEnd(14)} ${commonV1.blockActionToJSON(d.action).replace('BLOCK_ACTION_', '').toLowerCase().padEnd(7)} ${d.reason}`,
+          ),
         ].join('\n');
       });
     }),

@@ -9,7 +9,6 @@ const STRATEGY: Record<string, trainerV1.Strategy> = {
   expand: trainerV1.Strategy.STRATEGY_EXPAND,
 };
 
-
 function summary(r: trainerV1.Run): Record<string, unknown> {
   return {
     run_id: r.runId,
@@ -24,7 +23,6 @@ function summary(r: trainerV1.Run): Record<string, unknown> {
   };
 }
 
-
 async function watch(client: trainerV1.TrainerServiceClient, runId: string, json: boolean): Promise<trainerV1.Run> {
   const budget = (await call(client.getRun.bind(client), { runId })).run!.spec!.budgetSteps;
   return new Promise((resolve, reject) => {
@@ -33,12 +31,15 @@ async function watch(client: trainerV1.TrainerServiceClient, runId: string, json
     stream.on('data', (m: trainerV1.WatchRunResponse) => {
       const e = m.event;
       if (!e) return;
-      if (json) process.stdout.write(JSON.stringify({ [e.$case]: (e.value as object) }) + '\n');
+      if (json) process.stdout.write(JSON.stringify({ [e.$case]: e.value as object }) + '\n');
       else if (e.$case === 'step') {
         const s = e.value;
         const val = s.validationLoss !== undefined ? ` val ${s.validationLoss.toFixed(4)}` : '';
-        process.stderr.write(`\r${bar(s.step, budget)} step ${s.step}/${budget} loss ${s.trainLoss.toFixed(4)}${val} lr ${s.learningRate.toExponential(2)} ${Math.round(s.throughput)}/s   `);
-      } else if (e.$case === 'checkpoint') process.stderr.write(`\n  checkpoint at step ${e.value.step}: ${e.value.artifactId}\n`);
+        process.stderr.write(
+          `\r${bar(s.step, budget)} step ${s.step}/${budget} loss ${s.trainLoss.toFixed(4)}${val} lr ${s.learningRate.toExponential(2)} ${Math.round(s.throughput)}/s   `,
+        );
+      } else if (e.$case === 'checkpoint')
+        process.stderr.write(`\n  checkpoint at step ${e.value.step}: ${e.value.artifactId}\n`);
       if (e.$case === 'run') last = e.value;
     });
     stream.on('error', reject);
@@ -64,10 +65,24 @@ export const train: Command = {
     'Every subcommand takes --address and --json; watch shows a progress bar (JSON lines with --json).',
   ].join('\n'),
   options: {
-    dataset: { type: 'string' }, arch: { type: 'string' }, size: { type: 'string' }, strategy: { type: 'string' }, freeze: { type: 'string' },
-    'expand-after': { type: 'string' }, 'expand-count': { type: 'string' }, steps: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
-    lr: { type: 'string' }, seed: { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, replay: { type: 'string' },
-    'replay-fraction': { type: 'string' }, state: { type: 'string' }, watch: { type: 'boolean', default: false },
+    dataset: { type: 'string' },
+    arch: { type: 'string' },
+    size: { type: 'string' },
+    strategy: { type: 'string' },
+    freeze: { type: 'string' },
+    'expand-after': { type: 'string' },
+    'expand-count': { type: 'string' },
+    steps: { type: 'string' },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string' },
+    'eval-every': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    replay: { type: 'string' },
+    'replay-fraction': { type: 'string' },
+    state: { type: 'string' },
+    watch: { type: 'boolean', default: false },
   },
   async run(args) {
     const [sub, runId] = args.positionals;
@@ -85,7 +100,12 @@ export const train: Command = {
           const strategy = str(args, 'strategy', 'full');
           if (!(strategy in STRATEGY)) throw new Error(`--strategy must be one of ${Object.keys(STRATEGY).join(', ')}`);
           const spec = trainerV1.RunSpec.fromPartial({
-            baseModel: { source: { $case: 'builtin', value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) } } },
+            baseModel: {
+              source: {
+                $case: 'builtin',
+                value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) },
+              },
+            },
             dataset: { uri: str(args, 'dataset') },
             strategy: STRATEGY[strategy],
             freezeBlockIds: list(args, 'freeze'),
@@ -97,23 +117,38 @@ export const train: Command = {
             evalIntervalSteps: num(args, 'eval-every', 0),
             checkpointIntervalSteps: num(args, 'checkpoint-every', 0),
             seed: num(args, 'seed', 0),
-            mixture: str(args, 'replay') ? { replayDataset: { uri: str(args, 'replay') }, replayFraction: num(args, 'replay-fraction', 0.25) } : undefined,
+            mixture: str(args, 'replay')
+              ? { replayDataset: { uri: str(args, 'replay') }, replayFraction: num(args, 'replay-fraction', 0.25) }
+              : undefined,
           });
           const { run } = await call(client.startRun.bind(client), { requestId: '', spec });
           if (args.values.watch) {
             const done = await watch(client, run!.runId, args.json);
-            output(args, summary(done), () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`);
+            output(
+              args,
+              summary(done),
+              () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`,
+            );
           } else output(args, summary(run!), () => `started ${run!.runId}`);
           return 0;
         }
         case 'watch': {
           const done = await watch(client, need(), args.json);
-          output(args, summary(done), () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`);
+          output(
+            args,
+            summary(done),
+            () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`,
+          );
           return 0;
         }
         case 'get': {
           const { run } = await call(client.getRun.bind(client), { runId: need() });
-          output(args, summary(run!), () => Object.entries(summary(run!)).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}: ${v}`).join('\n'));
+          output(args, summary(run!), () =>
+            Object.entries(summary(run!))
+              .filter(([, v]) => v !== undefined)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join('\n'),
+          );
           return 0;
         }
         case 'pause':
@@ -124,15 +159,37 @@ export const train: Command = {
           return 0;
         }
         case 'resume': {
-          const { run } = await call(client.resumeRun.bind(client), { runId: need(), additionalSteps: num(args, 'steps', 0), requestId: '' });
-          output(args, summary(run!), () => `${run!.runId}: ${commonV1.runStateToJSON(run!.state)}, budget ${run!.spec?.budgetSteps}`);
+          const { run } = await call(client.resumeRun.bind(client), {
+            runId: need(),
+            additionalSteps: num(args, 'steps', 0),
+            requestId: '',
+          });
+          output(
+            args,
+            summary(run!),
+            () => `${run!.runId}: ${commonV1.runStateToJSON(run!.state)}, budget ${run!.spec?.budgetSteps}`,
+          );
           return 0;
         }
         case 'list': {
           const state = str(args, 'state');
           const states = state ? [commonV1.runStateFromJSON(`RUN_STATE_${state.toUpperCase()}`)] : [];
-          const { runs } = await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states, labels: {} });
-          output(args, runs.map(summary), () => runs.map((r) => `${r.runId}  ${commonV1.runStateToJSON(r.state).replace('RUN_STATE_', '').padEnd(11)} step ${r.step}/${r.spec?.budgetSteps}`).join('\n') || 'no runs');
+          const { runs } = await call(client.listRuns.bind(client), {
+            page: { pageSize: 100, pageToken: '' },
+            states,
+            labels: {},
+          });
+          output(
+            args,
+            runs.map(summary),
+            () =>
+              runs
+                .map(
+                  (r) =>
+                    `${r.runId}  ${commonV1.runStateToJSON(r.state).replace('RUN_STATE_', '').padEnd(11)} step ${r.step}/${r.spec?.budgetSteps}`,
+                )
+                .join('\n') || 'no runs',
+          );
           return 0;
         }
         default:

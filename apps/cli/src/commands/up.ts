@@ -6,7 +6,8 @@ import { createServices } from '../compose.js';
 export const up: Command = {
   name: 'up',
   summary: 'host the services in one process (all five by default)',
-  usage: 'floe up [--address host:port]\n\nEnvironment: FLOE_ADDRESS, FLOE_HOME, FLOE_SERVICES, FLOE_DATA_ROOTS (see the README).',
+  usage:
+    'floe up [--address host:port]\n\nEnvironment: FLOE_ADDRESS, FLOE_HOME, FLOE_SERVICES, FLOE_DATA_ROOTS (see the README).',
   async run(args) {
     const env = { ...process.env };
     if (typeof args.values.address === 'string') env.FLOE_ADDRESS = args.values.address;
