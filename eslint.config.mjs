@@ -58,6 +58,25 @@ export default tseslint.config(
     },
   },
   {
+    // Span names, event names and attribute keys come from libs/telemetry's one list (SpanName, Attr,
+    // EventName), never from a string literal: dashboards and tests depend on them.
+    files: ['**/*.ts'],
+    ignores: ['libs/telemetry/src/names.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'Literal[value=/^floe\\.[a-z_]+(\\.[a-z_]+)*$/]',
+          message: 'Span, event and attribute names come from @floe/telemetry (SpanName, EventName, Attr).',
+        },
+        {
+          selector: 'TemplateElement[value.raw=/^floe\\.[a-z_]+\\./]',
+          message: 'Span, event and attribute names come from @floe/telemetry (SpanName, EventName, Attr).',
+        },
+      ],
+    },
+  },
+  {
     // Tests may use the test helpers.
     files: ['**/test/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(['type:testing']) },

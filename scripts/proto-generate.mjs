@@ -2,7 +2,17 @@
 // Regenerates libs/contracts from proto/ (ts-proto code and the descriptor set that server reflection
 // serves). With --check it generates into a temporary folder and fails when the committed code differs.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, existsSync, mkdirSync, cpSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  existsSync,
+  mkdirSync,
+  cpSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 
@@ -16,6 +26,31 @@ function generate(outBase) {
   execFileSync(buf, ['generate', '-o', outBase], { cwd: root, stdio: 'inherit' });
   mkdirSync(join(outBase, 'libs/contracts/src'), { recursive: true });
   execFileSync(buf, ['build', '-o', join(outBase, descriptor)], { cwd: root, stdio: 'inherit' });
+  writeFileSync(join(outBase, genDir, 'services.ts'), servicesModule());
+}
+
+/**
+ * The list of services, from the folders of proto/floe (every one but common): a service is registered in
+ * the contracts by adding its proto folder, nothing else.
+ */
+function servicesModule() {
+  const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+  const lines = ['// Written by scripts/proto-generate.mjs from proto/floe/<service>/v1; never edit by hand.'];
+  const names = [];
+  for (const dir of readdirSync(join(root, 'proto/floe')).sort()) {
+    if (dir === 'common') continue;
+    const file = `${dir}_service.proto`;
+    const text = readFileSync(join(root, 'proto/floe', dir, 'v1', file), 'utf8');
+    const service = /^service\s+(\w+)/m.exec(text)?.[1];
+    if (!service) throw new Error(`proto/floe/${dir}/v1/${file} declares no service`);
+    lines.push(`export * as ${camel(dir)}V1 from './floe/${dir}/v1/${dir}_service.js';`);
+    names.push(`  '${dir.replace(/_/g, '-')}': 'floe.${dir}.v1.${service}',`);
+  }
+  lines.push('', '/** Fully qualified name of each service, by its short name (as FLOE_SERVICES names it). */');
+  lines.push('export const SERVICE_NAMES = {', ...names, '} as const;', '');
+  lines.push('/** The short name of a service: data-profiler, trainer, … */');
+  lines.push('export type ServiceName = keyof typeof SERVICE_NAMES;', '');
+  return lines.join('\n');
 }
 
 function listFiles(dir) {

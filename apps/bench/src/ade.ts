@@ -200,13 +200,16 @@ try {
   let baseBpb: { old: number; new: number; oldStderr: number; newStderr: number } | undefined;
   for (const [name] of strategies) {
     const events = await collect(
-      evaluator.compareModels({
-        stages: [baseRef, { source: { $case: 'run', value: { runId: runs[name]!.run.runId, step: 0 } } }],
-        suites: ['ade-old', 'ade-new'],
-        metric: 'bits_per_byte',
-        bootstrapSamples: 1000,
-        seed: 5,
-      }),
+      evaluator.compareModels(
+        evaluatorV1.CompareModelsRequest.fromPartial({
+          stages: [baseRef, { source: { $case: 'run', value: { runId: runs[name]!.run.runId, step: 0 } } }],
+          suites: ['ade-old', 'ade-new'],
+          metric: 'bits_per_byte',
+          bootstrapSamples: 1000,
+          seed: 5,
+          skipRandomInit: true,
+        }),
+      ),
     );
     const r = (events.at(-1)!.event as { value: evaluatorV1.ForgettingReport }).value;
     const R = r.rMatrix!.values; // [base old, base new, stage old, stage new]

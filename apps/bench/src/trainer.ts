@@ -128,8 +128,8 @@ const [stepsA, stepsB] = [
   (await call(client.getRun.bind(client), { runId: a })).run!,
   (await call(client.getRun.bind(client), { runId: b })).run!,
 ];
-await call(client.cancelRun.bind(client), { runId: a });
-await call(client.cancelRun.bind(client), { runId: b });
+await call(client.cancelRun.bind(client), { runId: a, requestId: '' });
+await call(client.cancelRun.bind(client), { runId: b, requestId: '' });
 client.close();
 await server.shutdown();
 rmSync(home, { recursive: true, force: true });

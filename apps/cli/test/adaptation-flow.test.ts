@@ -9,6 +9,7 @@ import { call, collect, createClient, type FloeServer } from '@floe/service-kit'
 import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createTrainerService } from '@floe/trainer';
 import { createDataProfilerService } from '@floe/data-profiler';
+import { SpanName } from '@floe/telemetry';
 
 const home = tempDir();
 let server: FloeServer;
@@ -18,10 +19,7 @@ let trainer: trainerV1.TrainerServiceClient;
 before(async () => {
   const config = testConfig(home.path);
   server = await startTestServer(
-    [
-      createTrainerService({ config, log: quietLog, backend: 'wasm' }),
-      createDataProfilerService({ config, log: quietLog, backend: 'wasm' }),
-    ],
+    [createTrainerService({ config, log: quietLog }), createDataProfilerService({ config, log: quietLog })],
     config,
   );
   profiler = createClient(dp.DataProfilerServiceClient, server.address);
@@ -105,7 +103,15 @@ test(
 
     const plan = async (dataset: commonV1.DatasetRef) => {
       const events = await collect(
-        profiler.planAdaptation({ model, dataset, reference: ref('builtin:spam-assassin'), maxExpansions: 0, seed: 7 }),
+        profiler.planAdaptation(
+          dp.PlanAdaptationRequest.fromPartial({
+            model,
+            dataset,
+            reference: ref('builtin:spam-assassin'),
+            maxExpansions: 0,
+            seed: 7,
+          }),
+        ),
       );
       assert.ok(events.some((e) => e.event?.$case === 'progress'));
       return events.at(-1)!.event!.value as dp.AdaptationPlanResult;
@@ -153,13 +159,26 @@ test(
       mixture: { replayDataset: { uri: 'builtin:spam-assassin' }, replayFraction: 0 },
       budgetSteps: 5,
     });
+    const startedAt = Date.now();
     const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec: ade });
-    const plan = run!.spec!.plan!;
+    // StartRun answers at once, QUEUED: the planning happens inside the run.
+    assert.equal(run!.state, commonV1.RunState.RUN_STATE_QUEUED);
+    assert.equal(run!.spec!.plan, undefined);
+    assert.ok(Date.now() - startedAt < 2000, `StartRun took ${Date.now() - startedAt} ms`);
+    const events = await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+    assert.ok(
+      events.some((e) => e.event?.$case === 'phase' && e.event.value.phase === SpanName.plan),
+      'the stream shows the planning phase',
+    );
+    const done = events.at(-1)!.event!.value as trainerV1.Run;
+    const plan = done.spec!.plan!;
     assert.ok(plan.expansions.length >= 1, 'code against e-mails: the plan expands');
-    assert.equal(run!.spec!.mixture!.replayFraction, plan.replayFraction, "the plan's replay fraction applies");
-    assert.equal(run!.spec!.optimizer!.learningRate, plan.learningRate, 'and its learning rate');
-    const done = (await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }))).at(-1)!.event!
-      .value as trainerV1.Run;
+    assert.equal(done.spec!.mixture!.replayFraction, plan.replayFraction, "the plan's replay fraction applies");
+    assert.equal(done.spec!.optimizer!.learningRate, plan.learningRate, 'and its learning rate');
+    const changed = Object.fromEntries(done.planChanges.map((c) => [c.field, c]));
+    assert.equal(Number(changed['mixture.replay_fraction']?.after), plan.replayFraction, 'the run records what the plan changed');
+    assert.equal(changed['mixture.replay_fraction']?.before, '0');
+    assert.equal(done.spec!.budgetSteps, 5, "the plan's budget is a suggestion unless plan_policy.use_plan_budget");
     assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED);
     assert.ok(done.totalParams > preRun.totalParams, "the plan's expansions were inserted");
     const frozen = plan.freezeBlockIds.length > 0;

@@ -13,7 +13,7 @@ let server: FloeServer;
 
 before(async () => {
   const config = testConfig(home.path);
-  server = await startTestServer([createEvaluatorService({ config, log: quietLog, backend: 'wasm' })], config);
+  server = await startTestServer([createEvaluatorService({ config, log: quietLog })], config);
 });
 
 after(async () => {

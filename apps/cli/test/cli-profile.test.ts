@@ -11,7 +11,7 @@ let server: FloeServer;
 
 before(async () => {
   const config = testConfig(home.path);
-  server = await startTestServer([createDataProfilerService({ config, log: quietLog, backend: 'wasm' })], config);
+  server = await startTestServer([createDataProfilerService({ config, log: quietLog })], config);
 });
 
 after(async () => {

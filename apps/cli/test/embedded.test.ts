@@ -13,7 +13,7 @@ import {
   evaluatorV1,
   explainerV1,
 } from '@floe/contracts';
-import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { call, collect, composeServices, createClient, type FloeServer } from '@floe/service-kit';
 import {
   healthClient,
   healthStatus,
@@ -25,7 +25,7 @@ import {
   testConfig,
 } from '@floe/testing';
 import { rngFor } from '@floe/random';
-import { createServices } from '../src/compose.js';
+import { SERVICES } from '../src/services.js';
 
 const home = tempDir();
 const dataRoot = join(home.path, 'data');
@@ -38,7 +38,7 @@ before(async () => {
   mkdirSync(dataRoot, { recursive: true });
   writeFileSync(join(dataRoot, 'ok.txt'), 'hello');
   const config = testConfig(home.path, { FLOE_DATA_ROOTS: dataRoot });
-  server = await startTestServer(createServices({ config, log: quietLog }), config);
+  server = await startTestServer(composeServices(SERVICES, { config, log: quietLog }), config);
   trainer = createClient(trainerV1.TrainerServiceClient, server.address);
   hpoClient = createClient(hpo.HpoSurrogateServiceClient, server.address);
   profiler = createClient(dataProfilerV1.DataProfilerServiceClient, server.address);
@@ -109,7 +109,10 @@ test('a malformed request gets INVALID_ARGUMENT naming the field in a BadRequest
 
 test('an unknown id gets NOT_FOUND', async () => {
   await rejectsWith(call(trainer.getRun.bind(trainer), { runId: 'run-does-not-exist' }), grpc.status.NOT_FOUND);
-  await rejectsWith(call(trainer.cancelRun.bind(trainer), { runId: 'run-does-not-exist' }), grpc.status.NOT_FOUND);
+  await rejectsWith(
+    call(trainer.cancelRun.bind(trainer), trainerV1.CancelRunRequest.fromPartial({ runId: 'run-does-not-exist' })),
+    grpc.status.NOT_FOUND,
+  );
   await rejectsWith(call(hpoClient.getStudy.bind(hpoClient), { studyId: 'study-nope' }), grpc.status.NOT_FOUND);
   await rejectsWith(collect(trainer.watchRun({ runId: 'run-nope', fromStep: 0 })), grpc.status.NOT_FOUND);
 });
@@ -164,30 +167,39 @@ test('studies: create (idempotent), suggest, report, list with paging, stop', as
   const valid = await call(hpoClient.validateSearchSpace.bind(hpoClient), { searchSpace: spec.searchSpace });
   assert.deepEqual([valid.valid, valid.encodedDimensions], [true, 4]);
 
-  const s1 = await call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId });
+  const s1 = await call(
+    hpoClient.suggest.bind(hpoClient),
+    hpo.SuggestRequest.fromPartial({ studyId: a.study!.studyId }),
+  );
   assert.equal(s1.targetStep, 30);
   const lr = s1.trial!.configuration.find((p) => p.name === 'lr')!.value;
   assert.ok(lr?.$case === 'floatValue' && lr.value >= 1e-4 && lr.value <= 1e-1);
-  await call(hpoClient.reportObservations.bind(hpoClient), {
-    studyId: a.study!.studyId,
-    trialId: s1.trial!.trialId,
-    observations: [
-      { step: 10, value: 2.5 },
-      { step: 20, value: 2.1 },
-    ],
-  });
-  await rejectsWith(
-    call(hpoClient.reportObservations.bind(hpoClient), {
+  await call(
+    hpoClient.reportObservations.bind(hpoClient),
+    hpo.ReportObservationsRequest.fromPartial({
       studyId: a.study!.studyId,
       trialId: s1.trial!.trialId,
-      observations: [{ step: 5, value: 2 }],
+      observations: [
+        { step: 10, value: 2.5 },
+        { step: 20, value: 2.1 },
+      ],
     }),
+  );
+  await rejectsWith(
+    call(
+      hpoClient.reportObservations.bind(hpoClient),
+      hpo.ReportObservationsRequest.fromPartial({
+        studyId: a.study!.studyId,
+        trialId: s1.trial!.trialId,
+        observations: [{ step: 5, value: 2 }],
+      }),
+    ),
     grpc.status.INVALID_ARGUMENT,
     'observations[0].step',
   );
-  await call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId });
+  await call(hpoClient.suggest.bind(hpoClient), hpo.SuggestRequest.fromPartial({ studyId: a.study!.studyId }));
   await rejectsWith(
-    call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId }),
+    call(hpoClient.suggest.bind(hpoClient), hpo.SuggestRequest.fromPartial({ studyId: a.study!.studyId })),
     grpc.status.FAILED_PRECONDITION,
   );
   const got = await call(hpoClient.getStudy.bind(hpoClient), { studyId: a.study!.studyId });
@@ -210,10 +222,13 @@ test('studies: create (idempotent), suggest, report, list with paging, stop', as
     'page.page_token',
   );
 
-  const stopped = await call(hpoClient.stopStudy.bind(hpoClient), { studyId: a.study!.studyId });
+  const stopped = await call(
+    hpoClient.stopStudy.bind(hpoClient),
+    hpo.StopStudyRequest.fromPartial({ studyId: a.study!.studyId }),
+  );
   assert.equal(stopped.study!.state, hpo.StudyState.STUDY_STATE_STOPPED);
   await rejectsWith(
-    call(hpoClient.suggest.bind(hpoClient), { studyId: a.study!.studyId }),
+    call(hpoClient.suggest.bind(hpoClient), hpo.SuggestRequest.fromPartial({ studyId: a.study!.studyId })),
     grpc.status.FAILED_PRECONDITION,
   );
 });
@@ -301,7 +316,7 @@ function varint(n: number): number[] {
 test('health flips to NOT_SERVING during shutdown', async () => {
   const other = tempDir();
   const config = testConfig(other.path);
-  const s = await startTestServer(createServices({ config, log: quietLog }), config);
+  const s = await startTestServer(composeServices(SERVICES, { config, log: quietLog }), config);
   const client = healthClient(s.address);
   const statuses: string[] = [];
   const stream = client.watch({ service: SERVICE_NAMES.trainer });

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOtlpReceiver, type ReceivedSpan } from '@floe/telemetry/receiver';
+import { SpanName } from '@floe/telemetry';
 import { freePort, tempDir, waitServing } from '@floe/testing';
 
 const root = new URL('../../..', import.meta.url).pathname;
@@ -24,9 +25,9 @@ test('a call from one service to another joins one trace across processes', { ti
     FLOE_HOME: home.path,
     FLOE_LOG_LEVEL: 'warn',
   };
-  const trainer = spawn(process.execPath, ['--import', 'tsx', 'services/trainer/src/main.ts'], {
+  const trainer = spawn(process.execPath, ['apps/cli/bin/floe.js', 'up'], {
     cwd: root,
-    env: { ...env, FLOE_ADDRESS: address },
+    env: { ...env, FLOE_ADDRESS: address, FLOE_SERVICES: 'trainer' },
     stdio: 'ignore',
   });
   const trainerExit = new Promise<number | null>((resolve) => trainer.on('exit', resolve));
@@ -47,7 +48,7 @@ test('a call from one service to another joins one trace across processes', { ti
       .map((l) => JSON.parse(l) as ReceivedSpan);
     const clientSpan = spans.find((s) => s.kind === CLIENT && s.name === 'floe.trainer.v1.TrainerService/GetRun');
     const serverSpan = spans.find((s) => s.kind === SERVER && s.name === 'floe.trainer.v1.TrainerService/GetRun');
-    const studySpan = spans.find((s) => s.name === 'floe.study_segment');
+    const studySpan = spans.find((s) => s.name === SpanName.studySegment);
     assert.ok(
       clientSpan && serverSpan && studySpan,
       `spans: ${spans.map((s) => `${s.resource['service.name']}:${s.name}`).join(', ')}`,

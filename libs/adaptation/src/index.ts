@@ -1,2 +1,10 @@
 export { angularDistance, scoreBlocks, meanLoss, readableLoss, type BlockScore, type Scores } from './scores.js';
 export { planAdaptation, type Plan, type PlanInput, type Decision, type Action, type DriftLevel } from './plan.js';
+export {
+  SCORING_DEFAULTS,
+  PLANNING_DEFAULTS,
+  resolveScoring,
+  unitsPerStep,
+  driftLevel,
+  type ScoringOptions,
+} from './defaults.js';

@@ -1,5 +1,6 @@
 // Deterministic splits and batch iterators whose whole position is a small state object (the data cursor
 // of a checkpoint): restoring it continues with exactly the batches that would have come next.
+import { FloeError } from '@floe/errors';
 import { Rng, rngFor } from '@floe/random';
 import type { Dataset, ImageDataset, Split, TabularDataset, TextDataset } from './types.js';
 import { exampleCount } from './types.js';
@@ -18,8 +19,30 @@ export function splitIndices(d: Dataset, split: Split): Int32Array {
   return Int32Array.from(order.slice(lo, hi).sort((a, b) => a - b));
 }
 
+/**
+ * Text with fewer documents than this is split inside each document (by bytes) instead of between them:
+ * a single file would otherwise be all train, with empty validation and test splits.
+ */
+export const MIN_DOCUMENTS_TO_SPLIT_BY_DOCUMENT = 10;
+
+/** How a text dataset is split: between documents, or (few documents) each cut 80/10/10 by bytes. */
+export function textSplitRule(d: TextDataset): 'documents' | 'bytes' {
+  return d.documents.length < MIN_DOCUMENTS_TO_SPLIT_BY_DOCUMENT ? 'bytes' : 'documents';
+}
+
+/** The contiguous byte range of `split` within one document of `length` bytes (the 'bytes' rule). */
+function byteRange(length: number, split: Exclude<Split, 'all'>): [number, number] {
+  const a = Math.round(length * SPLIT_FRACTIONS.train);
+  const b = Math.round(length * (SPLIT_FRACTIONS.train + SPLIT_FRACTIONS.validation));
+  return split === 'train' ? [0, a] : split === 'validation' ? [a, b] : [b, length];
+}
+
 /** A subset of a dataset (a split, optionally capped at `max` examples). */
 export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
+  if (d.kind === 'text' && split !== 'all' && textSplitRule(d as TextDataset) === 'bytes') {
+    const docs = (d as TextDataset).documents.map((doc) => doc.subarray(...byteRange(doc.length, split)));
+    return { ...d, documents: max > 0 ? docs.slice(0, max) : docs };
+  }
   let idx = splitIndices(d, split);
   if (max > 0 && idx.length > max) idx = idx.slice(0, max);
   if (d.kind === 'text') return { ...d, documents: Array.from(idx, (i) => (d as TextDataset).documents[i]!) };
@@ -45,6 +68,15 @@ export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
   const pixels = new Float32Array(idx.length * px);
   idx.forEach((r, i) => pixels.set(im.pixels.subarray(r * px, (r + 1) * px), i * px));
   return { ...im, pixels, labels: Int32Array.from(idx, (r) => im.labels[r]!) } as D;
+}
+
+/** Size of each split: bytes for text (the split rule's), examples otherwise. */
+export function splitSizes(d: Dataset): Record<'train' | 'validation' | 'test', number> {
+  const size = (split: 'train' | 'validation' | 'test') =>
+    d.kind === 'text'
+      ? (selectSplit(d, split) as TextDataset).documents.reduce((n, doc) => n + doc.length, 0)
+      : splitIndices(d, split).length;
+  return { train: size('train'), validation: size('validation'), test: size('test') };
 }
 
 /** Documents joined into one byte stream, separated by a newline. */
@@ -78,7 +110,10 @@ export class LmBatcher {
 
   next(batchSize: number, seqLen: number): { x: Int32Array; y: Int32Array } {
     if (this.stream.length < seqLen + 2)
-      throw new Error(`the text (${this.stream.length} bytes) is shorter than one sequence (${seqLen + 1})`);
+      throw new FloeError(
+        'failed_precondition',
+        `the text (${this.stream.length} bytes) is shorter than one sequence (${seqLen + 2} bytes)`,
+      );
     const x = new Int32Array(batchSize * seqLen);
     const y = new Int32Array(batchSize * seqLen);
     for (let b = 0; b < batchSize; b++) {

@@ -11,6 +11,9 @@ export {
   LmBatcher,
   ExampleBatcher,
   SPLIT_FRACTIONS,
+  MIN_DOCUMENTS_TO_SPLIT_BY_DOCUMENT,
+  textSplitRule,
+  splitSizes,
   type BatcherState,
 } from './batches.js';
 export { lorenz96, LORENZ96_SIM, LORENZ96_OBS, type Lorenz96Options } from './lorenz96.js';

@@ -14,15 +14,21 @@ export interface OpenOptions {
   maxBytes?: number;
 }
 
-export function openDataset(ref: { uri: string; split?: Split; maxExamples?: number }, opts: OpenOptions): Dataset {
+/** Opens `ref`; errors name `field` (the request's field that holds the reference, e.g. `spec.dataset`). */
+export function openDataset(
+  ref: { uri: string; split?: Split; maxExamples?: number },
+  opts: OpenOptions,
+  field = 'dataset',
+): Dataset {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
-  const parsed = parseDatasetUri(ref.uri);
+  const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
   const full =
     parsed.scheme === 'builtin'
       ? loadBuiltin(parsed.name)
       : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
   const bytes = byteCount(full);
-  if (bytes > maxBytes) throw resourceExhausted(`${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
+  if (bytes > maxBytes)
+    throw resourceExhausted(`${field}: ${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
   return selectSplit(full, ref.split ?? 'all', ref.maxExamples ?? 0);
 }
 

@@ -51,6 +51,8 @@ export const failedPrecondition = (message: string): FloeError => new FloeError(
 
 export const resourceExhausted = (message: string): FloeError => new FloeError('resource_exhausted', message);
 
+export const unavailable = (message: string): FloeError => new FloeError('unavailable', message);
+
 /** The only placeholder allowed: a capability that a later issue builds. Names what is missing. */
 export const unimplemented = (capability: string): FloeError =>
   new FloeError('unimplemented', `not built yet: ${capability}`);

@@ -16,3 +16,4 @@ export {
   DEFAULT_NOISE_MULTIPLE,
   type DoubleDescent,
 } from './double-descent.js';
+export { compareStages, type CellOutcome, type StageComparison } from './compare.js';

@@ -9,8 +9,7 @@ import { native, loadError as nativeLoadError } from '@floe/native';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 import { registerNativeKernels, useNativeKernels } from './native-kernels.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
-export const BACKEND_CHOICES: BackendChoice[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];
+import { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 
 export interface BackendInfo {
   /** floe's name of the backend in use: tensorflow, native (wasm + native kernels), wasm or cpu. */
@@ -33,12 +32,19 @@ async function tryTensorflow(): Promise<string | undefined> {
   return undefined;
 }
 
+export interface BackendOptions {
+  /** Threads of the native kernels (FLOE_THREADS); unset: all cores. */
+  threads?: number;
+  log?: (msg: string) => void;
+}
+
 /**
- * Initialises TF.js once per process. `choice` defaults to FLOE_TF_BACKEND (or auto). Forcing a backend
- * that cannot load is an error that says what is missing.
+ * Initialises TF.js once per process (and once per worker thread). The choice comes from the configuration
+ * (FLOE_TF_BACKEND, parsed at start), never from the environment here. Forcing a backend that cannot load
+ * is an error that says what is missing.
  */
-export async function initBackend(choice?: BackendChoice, log: (msg: string) => void = () => {}): Promise<BackendInfo> {
-  const wanted = choice ?? ((process.env.FLOE_TF_BACKEND || 'auto') as BackendChoice);
+export async function initBackend(wanted: BackendChoice = 'auto', opts: BackendOptions = {}): Promise<BackendInfo> {
+  const log = opts.log ?? (() => {});
   if (!BACKEND_CHOICES.includes(wanted))
     throw new Error(`FLOE_TF_BACKEND=${wanted}: expected one of ${BACKEND_CHOICES.join(', ')}`);
   if (current && (wanted === 'auto' || wanted === current.name)) return current;
@@ -75,7 +81,7 @@ export async function initBackend(choice?: BackendChoice, log: (msg: string) => 
       if (native) {
         await tf.ready();
         registerNativeKernels();
-        if (process.env.FLOE_THREADS) native.setThreads(Number(process.env.FLOE_THREADS));
+        if (opts.threads) native.setThreads(opts.threads);
         info = { name: 'native', reason: `floe native kernels (${native.isa()}, ${native.threads()} threads) on wasm` };
       } else {
         // The one line that says why a machine trains slower than it could.

@@ -9,7 +9,7 @@ const root = new URL('../../..', import.meta.url).pathname;
 const script = `
   const { initBackend } = await import('@floe/ml-runtime');
   const lines = [];
-  try { const info = await initBackend(process.env.CHOICE, (l) => lines.push(l)); console.log(JSON.stringify({ name: info.name, lines })); }
+  try { const info = await initBackend(process.env.CHOICE, { log: (l) => lines.push(l) }); console.log(JSON.stringify({ name: info.name, lines })); }
   catch (e) { console.log(JSON.stringify({ error: e.message })); }`;
 
 async function choose(choice: string, env: Record<string, string> = {}) {

@@ -7,7 +7,7 @@ export {
   type ModelSpec,
   type Task,
 } from './model.js';
-export { buildModel, blockIdsOf, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
+export { buildModel, blockIdsOf, describeModel, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
 export { initialValues, makeParam, type Init, type Param } from './params.js';
 export { selectiveScan } from './mamba.js';
 export type { Block, BlockKind, Capture, ForwardContext } from './types.js';

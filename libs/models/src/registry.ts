@@ -70,6 +70,18 @@ export function buildModel(
   }
 }
 
+/** What a builtin model is — its spec and task — without building it (for validating requests). */
+export function describeModel(
+  architecture: Architecture,
+  size: string,
+  seed = 0,
+  overrides: Record<string, unknown> = {},
+): { spec: ModelSpec; task: Task } {
+  const base = (SIZES[architecture] as Record<string, Record<string, unknown>> | undefined)?.[size];
+  if (!base) throw new UnknownModelError(`unknown model ${architecture}/${size}`);
+  return { spec: { architecture, size, seed, config: { ...base, ...overrides } }, task: TASKS[architecture] };
+}
+
 /** The block ids a builtin model starts with, without building it (for validating requests). */
 export function blockIdsOf(
   architecture: Architecture,

@@ -2,12 +2,16 @@
 import * as grpc from '@grpc/grpc-js';
 import { tracingClientInterceptor } from '@floe/telemetry';
 
-type ClientConstructor<C> = new (
+export type ClientConstructor<C> = new (
   address: string,
   credentials: grpc.ChannelCredentials,
   options?: Partial<grpc.ClientOptions>,
 ) => C;
 
+/**
+ * A client with the trace-carrying interceptor. Services reach peers through Peers (one channel per peer);
+ * this is for callers of floe (the CLI, tests, platform code).
+ */
 export function createClient<C>(
   Ctor: ClientConstructor<C>,
   address: string,

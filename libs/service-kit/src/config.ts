@@ -2,6 +2,8 @@
 // The README's configuration table is this list.
 import { resolve, isAbsolute } from 'node:path';
 import { availableParallelism } from 'node:os';
+import { SERVICE_NAMES, type ServiceName } from '@floe/contracts';
+import { BACKEND_CHOICES, type BackendChoice } from '@floe/ml-runtime/choices';
 
 export interface FloeConfig {
   /** host:port that `floe up` (or a single service) listens on. */
@@ -13,7 +15,7 @@ export interface FloeConfig {
   /** Folder of user evaluation suites. */
   suitesDir: string;
   /** Services this process hosts. */
-  services: string[];
+  services: ServiceName[];
   /** Log level: debug, info, warn, error. */
   logLevel: LogLevel;
   /** Largest request or response message in bytes. */
@@ -28,13 +30,21 @@ export interface FloeConfig {
   maxConcurrentRuns: number;
   /** Threads of native kernels. */
   threads: number;
-  /** Addresses of peer services in other processes; a missing one is reached in this process. */
-  peers: { trainer?: string; dataProfiler?: string };
+  /** TF.js backend of every model pass (training, scoring, evaluation). */
+  tfBackend: BackendChoice;
+  /** Addresses of peer services in other processes (FLOE_<SERVICE>_ADDRESS); a missing one is reached in this process. */
+  peers: Partial<Record<ServiceName, string>>;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-export const ALL_SERVICES = ['data-profiler', 'trainer', 'hpo-surrogate', 'explainer', 'evaluator'] as const;
+/** Every service floe has, from the contracts (one per proto/floe/<service>/v1 folder). */
+export const ALL_SERVICES = Object.keys(SERVICE_NAMES) as ServiceName[];
+
+/** The variable that points at a peer service in another process: FLOE_DATA_PROFILER_ADDRESS, … */
+export function peerAddressVariable(service: ServiceName): string {
+  return `FLOE_${service.toUpperCase().replace(/-/g, '_')}_ADDRESS`;
+}
 
 /** Every variable floe reads, with its default and meaning (the README's table). */
 export const CONFIG_VARIABLES = [
@@ -104,6 +114,13 @@ function peer(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return env[name] ? checkAddress(name, env[name]!) : undefined;
 }
 
+function backend(env: NodeJS.ProcessEnv): BackendChoice {
+  const raw = env.FLOE_TF_BACKEND || 'auto';
+  if (!(BACKEND_CHOICES as readonly string[]).includes(raw))
+    throw new ConfigError('FLOE_TF_BACKEND', raw, `one of ${BACKEND_CHOICES.join(', ')}`);
+  return raw as BackendChoice;
+}
+
 /** Resolves the configuration from `env` (default: process.env); throws ConfigError on any bad value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
   const home = resolve(env.FLOE_HOME || './.floe');
@@ -113,9 +130,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
   const services = (env.FLOE_SERVICES || ALL_SERVICES.join(','))
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean);
+    .filter(Boolean) as ServiceName[];
   for (const s of services) {
-    if (!(ALL_SERVICES as readonly string[]).includes(s))
+    if (!(ALL_SERVICES as string[]).includes(s))
       throw new ConfigError('FLOE_SERVICES', s, `one of ${ALL_SERVICES.join(', ')}`);
   }
   const logLevel = (env.FLOE_LOG_LEVEL || 'info') as LogLevel;
@@ -134,6 +151,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     maxDatasetBytes: int(env, 'FLOE_MAX_DATASET_BYTES', 512 * 1024 * 1024, 1),
     maxConcurrentRuns: int(env, 'FLOE_MAX_CONCURRENT_RUNS', 1, 1, 64),
     threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
-    peers: { trainer: peer(env, 'FLOE_TRAINER_ADDRESS'), dataProfiler: peer(env, 'FLOE_DATA_PROFILER_ADDRESS') },
+    tfBackend: backend(env),
+    peers: Object.fromEntries(
+      ALL_SERVICES.flatMap((name) => {
+        const a = peer(env, peerAddressVariable(name));
+        return a ? [[name, a]] : [];
+      }),
+    ),
   };
 }

@@ -1,7 +1,10 @@
 // The entry-point sequence every floe process follows: telemetry → config → services → server →
 // SERVING; on SIGTERM or SIGINT: NOT_SERVING, shutdown hooks, drain, close, flush telemetry, exit 0.
-import { loadConfig, type FloeConfig } from './config.js';
+// One process hosts any subset of the services (FLOE_SERVICES); a Kubernetes Deployment hosts one.
+import type { ServiceName } from '@floe/contracts';
+import { loadConfig, peerAddressVariable, type FloeConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { Peers } from './peers.js';
 import type { HostedService } from './rpc.js';
 import { startServer, type FloeServer } from './server.js';
 
@@ -9,28 +12,61 @@ export interface TelemetryStarter {
   (opts: { serviceName: string }): { shutdown(): Promise<void> };
 }
 
-export interface ServiceFactoryContext {
+/** What every service factory receives: the parsed configuration, a logger and the clients of its peers. */
+export interface ServiceContext {
   config: FloeConfig;
   log: Logger;
+  /** Shared by every service of the process: one channel per peer. */
+  peers?: Peers;
+}
+
+/** How the process builds one service, and which others it calls (checked at start). */
+export interface ServiceEntry {
+  create: (ctx: ServiceContext) => HostedService;
+  /** Services it calls through their clients; each must be hosted here or have FLOE_<SERVICE>_ADDRESS. */
+  peers: readonly ServiceName[];
+}
+
+/** The process's OpenTelemetry service.name: floe for several services, floe-<service> for one. */
+export function processServiceName(services: readonly string[]): string {
+  return services.length === 1 ? `floe-${services[0]}` : 'floe';
+}
+
+/** The services `config.services` names, built from the registry with one set of peer clients. */
+export function composeServices(
+  registry: Record<ServiceName, ServiceEntry>,
+  ctx: { config: FloeConfig; log: Logger },
+): HostedService[] {
+  const peers = new Peers(ctx.config);
+  return ctx.config.services.map((name) => registry[name].create({ ...ctx, peers }));
 }
 
 export async function serviceMain(opts: {
-  serviceName: string;
+  registry: Record<ServiceName, ServiceEntry>;
   startTelemetry: TelemetryStarter;
-  create: (ctx: ServiceFactoryContext) => HostedService[] | Promise<HostedService[]>;
   env?: NodeJS.ProcessEnv;
 }): Promise<FloeServer> {
-  const telemetry = opts.startTelemetry({ serviceName: opts.serviceName });
   let config: FloeConfig;
   try {
     config = loadConfig(opts.env);
   } catch (err) {
+    // Before telemetry: a process that cannot read its configuration exports nothing.
     process.stderr.write(`floe: ${(err as Error).message}\n`);
-    await telemetry.shutdown();
     process.exit(2);
   }
-  const log = createLogger(config.logLevel, { service: opts.serviceName, pid: process.pid });
-  const services = await opts.create({ config, log });
+  const telemetry = opts.startTelemetry({ serviceName: processServiceName(config.services) });
+  const log = createLogger(config.logLevel, { service: processServiceName(config.services), pid: process.pid });
+  for (const name of config.services) {
+    for (const peer of opts.registry[name].peers) {
+      if (!config.services.includes(peer) && !config.peers[peer])
+        log.warn('a peer is neither hosted here nor addressed', {
+          service: name,
+          peer,
+          set: peerAddressVariable(peer),
+        });
+    }
+  }
+  const services = composeServices(opts.registry, { config, log });
   const server = await startServer({ config, services, log });
 
   // A signal to the process group also reaches npm, which forwards it: the same stop can arrive twice

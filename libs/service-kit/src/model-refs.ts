@@ -1,7 +1,8 @@
 // ModelRef (protobuf) → the plain model source the libs open, and the resolver that turns a trainer run
 // into its checkpoint artifact through the trainer's generated client.
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, createClient } from './client.js';
+import { call } from './client.js';
+import type { Peers } from './peers.js';
 import { fromPeerError } from './errors.js';
 
 const ARCHITECTURES = {
@@ -30,19 +31,17 @@ export function modelSource(ref: commonV1.ModelRef): PlainModelSource {
   return { kind: 'artifact', artifactId: s.value };
 }
 
-/** Resolves a run (and step; 0 = latest) to its checkpoint artifact by asking the trainer at `address()`. */
+/** Resolves a run (and step; 0 = latest) to its checkpoint artifact by asking the trainer (ExportModel). */
 export function trainerRunResolver(
-  address: () => string,
+  peers: Peers,
   field = 'model.run',
 ): (runId: string, step: number) => Promise<string> {
   return async (runId, step) => {
-    const client = createClient(trainerV1.TrainerServiceClient, address());
+    const client = peers.client('trainer', trainerV1.TrainerServiceClient);
     try {
       return (await call(client.exportModel.bind(client), { runId, step })).artifact!.artifactId;
     } catch (err) {
       throw fromPeerError(err, field);
-    } finally {
-      client.close();
     }
   };
 }

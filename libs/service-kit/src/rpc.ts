@@ -8,6 +8,7 @@ import { FloeError, unimplemented } from '@floe/errors';
 import { startServerSpan, endServerSpan } from '@floe/telemetry';
 import { toServiceError } from './errors.js';
 import type { Logger } from './logger.js';
+import type { Peers } from './peers.js';
 
 export interface CallContext {
   /** Aborts when the caller cancels or the deadline passes. */
@@ -43,8 +44,8 @@ export interface HostedService {
   onShutdown?: () => Promise<void>;
   /** Runs after the server stopped (close databases). */
   onClose?: () => Promise<void> | void;
-  /** Runs once the server listens, with its address (a service calling a peer hosted in the same process). */
-  onListening?: (address: string) => void;
+  /** The clients of its peers; the server tells them its address once bound and closes them at the end. */
+  peers?: Peers;
 }
 
 const MALFORMED = Symbol('malformed request');
@@ -96,7 +97,7 @@ export function defineService<D extends Record<string, MethodDef>>(
     pending?: Partial<Record<keyof D, string>>;
     onShutdown?: () => Promise<void>;
     onClose?: () => Promise<void> | void;
-    onListening?: (address: string) => void;
+    peers?: Peers;
   },
 ): HostedService {
   const implementation: grpc.UntypedServiceImplementation = {};
@@ -176,6 +177,6 @@ export function defineService<D extends Record<string, MethodDef>>(
     implementation,
     onShutdown: opts.onShutdown,
     onClose: opts.onClose,
-    onListening: opts.onListening,
+    peers: opts.peers,
   };
 }

@@ -64,7 +64,8 @@ export async function startServer(opts: {
   for (const s of services) health.setStatus(s.name, 'SERVING');
   health.setStatus('', 'SERVING');
   log.info('serving', { address, services: services.map((s) => s.name) });
-  for (const s of services) s.onListening?.(address);
+  const peers = new Set(services.flatMap((s) => (s.peers ? [s.peers] : [])));
+  for (const p of peers) p.listening(address);
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') =>
@@ -92,6 +93,7 @@ export async function startServer(opts: {
         log.warn('drain deadline passed; closing the remaining calls');
         server.forceShutdown();
       }
+      for (const p of peers) p.close();
       for (const s of services) {
         try {
           await s.onClose?.();

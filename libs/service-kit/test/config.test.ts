@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../src/index.js';
+import { ConfigError, loadConfig, peerAddressVariable } from '../src/index.js';
 
 test('defaults are documented values', () => {
   const c = loadConfig({});
   assert.equal(c.address, '127.0.0.1:50051');
   assert.ok(c.home.endsWith('.floe'));
-  assert.deepEqual(c.services, ['data-profiler', 'trainer', 'hpo-surrogate', 'explainer', 'evaluator']);
+  assert.deepEqual([...c.services].sort(), ['data-profiler', 'evaluator', 'explainer', 'hpo-surrogate', 'trainer']);
   assert.equal(c.maxConcurrentRuns, 1);
+  assert.equal(c.tfBackend, 'auto');
+  assert.deepEqual(c.peers, {});
 });
 
 test('a bad value fails fast and names the variable', () => {
@@ -20,4 +22,13 @@ test('a bad value fails fast and names the variable', () => {
   assert.throws(() => loadConfig({ FLOE_SERVICES: 'trainer,unknown' }), /FLOE_SERVICES/);
   assert.throws(() => loadConfig({ FLOE_LOG_LEVEL: 'loud' }), /FLOE_LOG_LEVEL/);
   assert.throws(() => loadConfig({ FLOE_THREADS: '0' }), /FLOE_THREADS/);
+  assert.throws(() => loadConfig({ FLOE_THREADS: 'many' }), /FLOE_THREADS/);
+  assert.throws(() => loadConfig({ FLOE_TF_BACKEND: 'gpu' }), /FLOE_TF_BACKEND.*auto, tensorflow, native, wasm, cpu/);
+  assert.throws(() => loadConfig({ FLOE_TRAINER_ADDRESS: 'trainer' }), /FLOE_TRAINER_ADDRESS/);
+});
+
+test('every service has its peer address variable, parsed once', () => {
+  assert.equal(peerAddressVariable('data-profiler'), 'FLOE_DATA_PROFILER_ADDRESS');
+  const c = loadConfig({ FLOE_DATA_PROFILER_ADDRESS: '10.0.0.2:50051', FLOE_EVALUATOR_ADDRESS: 'evaluator:7000' });
+  assert.deepEqual(c.peers, { 'data-profiler': '10.0.0.2:50051', evaluator: 'evaluator:7000' });
 });

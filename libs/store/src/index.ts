@@ -8,7 +8,9 @@ export type {
   MetricRow,
   StoredArtifact,
   StoredRecord,
+  StoredRequest,
 } from './types.js';
 export { SqliteMetadataStore, openSqlite, MIGRATIONS, type Migration } from './sqlite.js';
 export { LocalArtifactStore, writeFileAtomic, newArtifactId } from './artifacts.js';
 export { floeDirs, type FloeDirs } from './paths.js';
+export { RequestLog, type Idempotent, type JsonCodec } from './request-log.js';

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord } from './types.js';
+import type { ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
 
 export interface Migration {
   version: number;
@@ -37,6 +37,20 @@ export const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'answers of state-changing requests, by request id',
+    sql: `
+      CREATE TABLE requests (
+        method TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (method, request_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function openSqlite(file: string, migrations: Migration[] = MIGRATIONS): Database.Database {
@@ -63,6 +77,19 @@ export function openSqlite(file: string, migrations: Migration[] = MIGRATIONS): 
   return db;
 }
 
+type Row = { rowid: number; state: string; created_at: number; updated_at: number; body: string };
+
+function toRecord<T>(r: Row & { id: string }): StoredRecord<T> {
+  return {
+    seq: r.rowid,
+    id: r.id,
+    state: r.state,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    body: JSON.parse(r.body) as T,
+  };
+}
+
 export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly stmts;
@@ -70,7 +97,11 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(file: string) {
     this.db = openSqlite(file);
     this.stmts = {
-      get: this.db.prepare('SELECT body, state, created_at, updated_at FROM records WHERE kind = ? AND id = ?'),
+      get: this.db.prepare('SELECT rowid, body, state, created_at, updated_at FROM records WHERE kind = ? AND id = ?'),
+      putRequest: this.db.prepare(
+        'INSERT INTO requests (method, request_id, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      getRequest: this.db.prepare('SELECT fingerprint, response FROM requests WHERE method = ? AND request_id = ?'),
       byRequest: this.db.prepare('SELECT id FROM records WHERE kind = ? AND request_id = ?'),
       insert: this.db.prepare(
         'INSERT INTO records (kind, id, state, request_id, created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -83,8 +114,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T> {
     const now = Date.now();
-    this.stmts.insert.run(kind, id, state, requestId || null, now, now, JSON.stringify(body));
-    return { id, state, createdAt: now, updatedAt: now, body };
+    const info = this.stmts.insert.run(kind, id, state, requestId || null, now, now, JSON.stringify(body));
+    return { seq: Number(info.lastInsertRowid), id, state, createdAt: now, updatedAt: now, body };
   }
 
   update<T>(kind: string, id: string, state: string, body: T): StoredRecord<T> {
@@ -95,17 +126,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   get<T>(kind: string, id: string): StoredRecord<T> | undefined {
-    const row = this.stmts.get.get(kind, id) as
-      { body: string; state: string; created_at: number; updated_at: number } | undefined;
-    return (
-      row && {
-        id,
-        state: row.state,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-        body: JSON.parse(row.body) as T,
-      }
-    );
+    const row = this.stmts.get.get(kind, id) as Row | undefined;
+    return row && toRecord<T>({ ...row, id });
   }
 
   findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined {
@@ -113,7 +135,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return row && this.get<T>(kind, row.id);
   }
 
-  list<T>(kind: string, opts: ListOptions = {}): ListResult<T> {
+  list<T>(kind: string, opts: ListOptions<T> = {}): ListResult<T> {
     const where = ['kind = ?'];
     const args: unknown[] = [kind];
     if (opts.states?.length) {
@@ -121,28 +143,43 @@ export class SqliteMetadataStore implements MetadataStore {
       args.push(...opts.states);
     }
     const limit = opts.limit ?? 50;
-    const offset = opts.offset ?? 0;
-    const rows = this.db
-      .prepare(
-        `SELECT id, state, created_at, updated_at, body FROM records WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-      )
-      .all(...args, limit + 1, offset) as {
-      id: string;
-      state: string;
-      created_at: number;
-      updated_at: number;
-      body: string;
-    }[];
-    return {
-      items: rows.slice(0, limit).map((r) => ({
-        id: r.id,
-        state: r.state,
-        createdAt: r.created_at,
-        updatedAt: r.updated_at,
-        body: JSON.parse(r.body) as T,
-      })),
-      hasMore: rows.length > limit,
-    };
+    // rowid grows with every insert (rows are never deleted), so it orders records by age and a page's
+    // last rowid is a cursor that concurrent inserts (all newer) cannot move.
+    const query = this.db.prepare(
+      `SELECT rowid, id, state, created_at, updated_at, body FROM records WHERE ${where.join(' AND ')} AND rowid < ? ORDER BY rowid DESC LIMIT ?`,
+    );
+    const items: StoredRecord<T>[] = [];
+    let before = opts.before ?? Number.MAX_SAFE_INTEGER;
+    // A filter reads on in chunks until the page (and one more, to know there is a next) is full.
+    const chunk = opts.filter ? Math.max(100, limit * 4) : limit + 1;
+    for (;;) {
+      const rows = query.all(...args, before, chunk) as (Row & { id: string })[];
+      for (const r of rows) {
+        const rec = toRecord<T>(r);
+        if (!opts.filter || opts.filter(rec.body)) items.push(rec);
+        if (items.length > limit) break;
+      }
+      if (items.length > limit || rows.length < chunk) break;
+      before = rows.at(-1)!.rowid;
+    }
+    const page = items.slice(0, limit);
+    return { items: page, next: items.length > limit ? page.at(-1)!.seq : undefined };
+  }
+
+  recordRequest(method: string, requestId: string, request: StoredRequest): boolean {
+    const info = this.stmts.putRequest.run(
+      method,
+      requestId,
+      request.fingerprint,
+      JSON.stringify(request.response),
+      Date.now(),
+    );
+    return info.changes > 0;
+  }
+
+  findRequest(method: string, requestId: string): StoredRequest | undefined {
+    const row = this.stmts.getRequest.get(method, requestId) as { fingerprint: string; response: string } | undefined;
+    return row && { fingerprint: row.fingerprint, response: JSON.parse(row.response) };
   }
 
   appendMetrics<T>(ownerId: string, rows: MetricRow<T>[]): void {

@@ -2,6 +2,8 @@
 // implementations (a cluster can mount a shared volume for artifacts).
 
 export interface StoredRecord<T> {
+  /** Insertion order, increasing: the key of keyset paging (newest first = highest first). */
+  seq: number;
   id: string;
   state: string;
   createdAt: number;
@@ -9,15 +11,26 @@ export interface StoredRecord<T> {
   body: T;
 }
 
-export interface ListOptions {
+export interface ListOptions<T> {
   states?: string[];
-  offset?: number;
+  /** Only records older than this `seq` (the cursor of the previous page); unset: from the newest. */
+  before?: number;
   limit?: number;
+  /** Keeps only the records it accepts; pages fill with matches, so a filter never skips or repeats. */
+  filter?: (body: T) => boolean;
 }
 
 export interface ListResult<T> {
   items: StoredRecord<T>[];
-  hasMore: boolean;
+  /** Set when more records match: pass it as `before` for the next page. */
+  next?: number;
+}
+
+/** The first answer to a state-changing request, kept so that a retry with its id gets it again. */
+export interface StoredRequest {
+  /** A hash of the request without its id: the same id with another request is refused. */
+  fingerprint: string;
+  response: unknown;
 }
 
 export interface MetricRow<T> {
@@ -32,8 +45,11 @@ export interface MetadataStore {
   update<T>(kind: string, id: string, state: string, body: T): StoredRecord<T>;
   get<T>(kind: string, id: string): StoredRecord<T> | undefined;
   findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined;
-  /** Newest first. */
-  list<T>(kind: string, opts?: ListOptions): ListResult<T>;
+  /** Newest first, by keyset (stable under concurrent inserts: a new record never shifts a page). */
+  list<T>(kind: string, opts?: ListOptions<T>): ListResult<T>;
+  /** Records the answer to (method, requestId); false when one is recorded already (it is kept). */
+  recordRequest(method: string, requestId: string, request: StoredRequest): boolean;
+  findRequest(method: string, requestId: string): StoredRequest | undefined;
   /** Stores each step once: a step already stored is kept as it is. */
   appendMetrics<T>(ownerId: string, rows: MetricRow<T>[]): void;
   metrics<T>(ownerId: string, afterStep?: number, limit?: number): MetricRow<T>[];

@@ -132,7 +132,7 @@ test('SQLite store: idempotency keys, states, paging and metrics stored once', (
     );
     const page = store.list('run', { limit: 1 });
     assert.equal(page.items.length, 1);
-    assert.equal(page.hasMore, true);
+    assert.ok(page.next !== undefined, 'a next page');
     store.appendMetrics('a', [
       { step: 1, body: { loss: 1 } },
       { step: 2, body: { loss: 2 } },

@@ -8,7 +8,7 @@ const tracer = () => trace.getTracer('floe');
  * marks it failed and is rethrown. Nested calls become child spans through the active context.
  */
 export async function instrument<T>(
-  opts: { name: SpanNameValue | string; attributes?: Attributes },
+  opts: { name: SpanNameValue; attributes?: Attributes },
   fn: (span: Span) => Promise<T> | T,
 ): Promise<T> {
   return tracer().startActiveSpan(opts.name, { attributes: opts.attributes }, async (span) => {

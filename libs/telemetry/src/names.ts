@@ -33,8 +33,20 @@ export const Attr = {
   step: 'floe.step',
   dataset: 'floe.dataset',
   model: 'floe.model',
+  suite: 'floe.suite',
+  loss: 'floe.loss',
+  learningRate: 'floe.learning_rate',
+  validationLoss: 'floe.validation_loss',
   rpcMethod: 'rpc.method',
   rpcService: 'rpc.service',
   rpcSystem: 'rpc.system',
   rpcStatusCode: 'rpc.grpc.status_code',
 } as const;
+
+/** Span event names (steps and epochs are events on a phase's span, not spans). */
+export const EventName = {
+  step: 'floe.step',
+} as const;
+
+/** An attribute key of the list above. */
+export type AttrKey = (typeof Attr)[keyof typeof Attr];

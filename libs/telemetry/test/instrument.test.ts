@@ -16,11 +16,11 @@ test('instrument() opens one span per phase, nests them, and marks failures', as
   await telemetry.flush();
   const spans = telemetry.memory!.getFinishedSpans();
   const byName = new Map(spans.map((s) => [s.name, s]));
-  const train = byName.get('floe.train_segment')!;
-  const ckpt = byName.get('floe.checkpoint')!;
-  assert.equal(train.attributes['floe.run.id'], 'run-1');
+  const train = byName.get(SpanName.trainSegment)!;
+  const ckpt = byName.get(SpanName.checkpoint)!;
+  assert.equal(train.attributes[Attr.runId], 'run-1');
   assert.equal(ckpt.parentSpanContext?.spanId, train.spanContext().spanId);
-  assert.equal(byName.get('floe.evaluate')!.status.code, 2);
+  assert.equal(byName.get(SpanName.evaluate)!.status.code, 2);
   assert.equal(train.resource.attributes['service.name'], 'floe-test');
   await telemetry.shutdown();
 });

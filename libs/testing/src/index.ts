@@ -26,7 +26,14 @@ export function tempDir(prefix = 'floe-test-'): { path: string; remove(): void }
 }
 
 export function testConfig(home: string, env: NodeJS.ProcessEnv = {}): FloeConfig {
-  return loadConfig({ FLOE_HOME: home, FLOE_ADDRESS: '127.0.0.1:0', FLOE_SHUTDOWN_GRACE_MS: '2000', ...env });
+  return loadConfig({
+    FLOE_HOME: home,
+    FLOE_ADDRESS: '127.0.0.1:0',
+    FLOE_SHUTDOWN_GRACE_MS: '2000',
+    // wasm: the same numbers on every machine, native addon or not.
+    FLOE_TF_BACKEND: 'wasm',
+    ...env,
+  });
 }
 
 export const quietLog: Logger = createLogger('error');

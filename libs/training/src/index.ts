@@ -6,7 +6,8 @@ export {
   type OptimizerState,
 } from './optimizer.js';
 export { learningRateAt, type ScheduleConfig } from './schedule.js';
-export { LmSource, ExampleSource, mismatch, type BatchSource } from './sources.js';
+export { LmSource, ExampleSource, mismatch, type BatchSource, type ModelDescription } from './sources.js';
+export { requireReadable, requireEnough, bytesPerSequence } from './data-check.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export {
   saveCheckpoint,
@@ -15,8 +16,17 @@ export {
   checkpointBlockIds,
   type CheckpointMeta,
 } from './checkpoint.js';
-export { runTrainingWorker, type WorkerJob, type WorkerMessage } from './worker.js';
 export { startRunWorker } from './worker.js';
+export { runTask, serveTask, spawnWorker, computeEnv, type ComputeEnv } from './tasks.js';
 export type { RunJob, RunEvent, RunCommand, StrategyConfig } from './run-job.js';
 export { applyStrategy } from './strategy.js';
-export { openModel, openInitialModel, checkpointArtifactId, type ModelSource, type RunResolver } from './open-model.js';
+export {
+  openModel,
+  openInitialModel,
+  checkpointArtifactId,
+  resolveModelSource,
+  noRunResolver,
+  type ModelSource,
+  type ResolvedModelSource,
+  type RunResolver,
+} from './open-model.js';

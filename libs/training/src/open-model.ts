@@ -13,6 +13,19 @@ export type ModelSource =
 
 export type RunResolver = (runId: string, step: number) => Promise<string>;
 
+/** A source a worker thread can open on its own: runs are resolved to their checkpoint artifact first. */
+export type ResolvedModelSource = Exclude<ModelSource, { kind: 'run' }>;
+
+/** Resolves a run source to its checkpoint artifact (through the trainer, on the server's thread). */
+export async function resolveModelSource(source: ModelSource, resolveRun: RunResolver): Promise<ResolvedModelSource> {
+  return source.kind === 'run' ? { kind: 'artifact', artifactId: await resolveRun(source.runId, source.step) } : source;
+}
+
+/** For opening a resolved source: a run here is a bug of the caller. */
+export const noRunResolver: RunResolver = async (runId) => {
+  throw new Error(`run ${runId} must be resolved to its artifact before a worker opens it`);
+};
+
 /** The checkpoint artifact a non-builtin source names, checked to exist and to be a checkpoint. */
 export async function checkpointArtifactId(
   field: string,

@@ -1,5 +1,8 @@
 // One trainer run's work, as the run worker executes it: build (or restore) the model, apply the
 // strategy, train until the budget or a pause, checkpoint at an interval and at the end.
+import type { BackendChoice } from '@floe/ml-runtime/choices';
+import type { Split } from '@floe/data';
+import type { SpanNameValue } from '@floe/telemetry/names';
 import type { OptimizerConfig } from './optimizer.js';
 import type { ScheduleConfig } from './schedule.js';
 import type { StepMetrics } from './session.js';
@@ -22,8 +25,9 @@ export interface RunJob {
   model:
     | { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number }
     | { checkpoint: string };
-  dataset: { uri: string };
-  replay?: { uri: string; fraction: number };
+  /** The training data: its split and at most this many examples (0: all). */
+  dataset: { uri: string; split: Split; maxExamples: number };
+  replay?: { uri: string; split: Split; fraction: number };
   strategy: StrategyConfig;
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
@@ -34,10 +38,12 @@ export interface RunJob {
   checkpointEvery: number;
   /** Validation loss every this many steps (0: never), on a fixed sample of the validation split. */
   evalEvery: number;
-  /** The validation data; default the validation split of `dataset`. */
-  validation?: { uri: string };
+  /** The validation data, already resolved (a validation dataset's split, or the dataset's validation split). */
+  validation?: { uri: string; split: Split; maxExamples: number };
   seed: number;
-  backend: 'auto' | 'native' | 'wasm' | 'cpu';
+  backend: BackendChoice;
+  /** Threads of the native kernels (FLOE_THREADS). */
+  threads: number;
   artifactsDir: string;
   dataRoots: string[];
   /** Largest dataset loaded (FLOE_MAX_DATASET_BYTES); default the data lib's. */
@@ -56,7 +62,13 @@ export type RunEvent =
       initialValidationLoss?: number;
     }
   /** A phase starts or ends; `time` is epoch milliseconds (sub-millisecond precision) in the worker. */
-  | { type: 'phase'; phase: string; edge: 'start' | 'end'; time: number; attributes?: Record<string, string | number> }
+  | {
+      type: 'phase';
+      phase: SpanNameValue;
+      edge: 'start' | 'end';
+      time: number;
+      attributes?: Record<string, string | number>;
+    }
   | { type: 'step'; metrics: StepMetrics; validationLoss?: number }
   | { type: 'checkpoint'; step: number; artifactId: string }
   | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }

@@ -10,6 +10,7 @@ import { ExampleSource, LmSource, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import type { RunCommand, RunEvent, RunJob } from './run-job.js';
+import { Attr, SpanName, type SpanNameValue } from '@floe/telemetry/names';
 
 const job = (workerData as { job: RunJob }).job;
 const post = (e: RunEvent) => parentPort!.postMessage(e);
@@ -24,7 +25,7 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** Runs `fn` as one phase: the parent opens a span at the start edge and closes it at the end edge. */
 async function phase<T>(
-  name: string,
+  name: SpanNameValue,
   fn: () => T | Promise<T>,
   endAttributes?: () => Record<string, string | number>,
 ): Promise<T> {
@@ -40,29 +41,19 @@ async function phase<T>(
 }
 
 try {
-  await initBackend(job.backend);
+  await initBackend(job.backend, { threads: job.threads });
   const store = new LocalArtifactStore(job.artifactsDir);
-  const { data, replay, validationData } = await phase('floe.load_data', () => ({
-    data: openDataset(
-      { uri: job.dataset.uri, split: 'train' },
-      { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes },
-    ),
+  const limits = { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes };
+  const { data, replay, validationData } = await phase(SpanName.loadData, () => ({
+    data: openDataset(job.dataset, limits, 'spec.dataset'),
     replay:
       job.replay && job.replay.fraction > 0
-        ? openDataset(
-            { uri: job.replay.uri, split: 'train' },
-            { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes },
-          )
+        ? openDataset(job.replay, limits, 'spec.mixture.replay_dataset')
         : undefined,
     // Validation: the same fixed batches at every evaluation (a fresh source with a fixed seed), so the
     // numbers compare across steps and are not part of the run's state.
     validationData:
-      job.evalEvery > 0
-        ? openDataset(
-            { uri: (job.validation ?? job.dataset).uri, split: job.validation ? 'all' : 'validation' },
-            { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes },
-          )
-        : undefined,
+      job.evalEvery > 0 && job.validation ? openDataset(job.validation, limits, 'spec.validation_dataset') : undefined,
   }));
   const source: BatchSource =
     data.kind === 'text'
@@ -83,13 +74,13 @@ try {
   let model: BlockModel;
   let session: TrainingSession;
   if (resumeFrom) {
-    const restored = await phase('floe.build_model', () => loadCheckpoint(store, resumeFrom));
+    const restored = await phase(SpanName.buildModel, () => loadCheckpoint(store, resumeFrom));
     model = restored.model;
     session = new TrainingSession(model, source, options);
     session.setState(restored.session);
   } else {
     const base = job.model;
-    model = await phase('floe.build_model', async () => {
+    model = await phase(SpanName.buildModel, async () => {
       if (!('checkpoint' in base)) return buildModel(base.architecture, base.size, base.seed);
       // A new run from a checkpoint takes its weights (and expansions), not its optimizer or data cursor;
       // its own strategy decides what trains.
@@ -98,16 +89,16 @@ try {
       return m;
     });
     await phase(
-      'floe.apply_strategy',
+      SpanName.applyStrategy,
       () => applyStrategy(model, job.strategy),
-      () => ({ 'floe.params.trainable': model.countParams(true), 'floe.params.total': model.countParams() }),
+      () => ({ [Attr.trainableParams]: model.countParams(true), [Attr.totalParams]: model.countParams() }),
     );
     session = new TrainingSession(model, source, options);
   }
   // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).
   const initialValidationLoss =
     validationData && !resumeFrom
-      ? await phase('floe.evaluate', () => session.evaluate(validationSource(), 4))
+      ? await phase(SpanName.evaluate, () => session.evaluate(validationSource(), 4))
       : undefined;
   post({
     type: 'ready',
@@ -118,18 +109,18 @@ try {
     initialValidationLoss,
   });
   const checkpoint = () =>
-    phase('floe.checkpoint', async () => {
+    phase(SpanName.checkpoint, async () => {
       const a = await saveCheckpoint(store, model, session.getState(), {
         labels: { run: job.runId, step: String(session.step) },
       });
       post({ type: 'checkpoint', step: session.step, artifactId: a.manifest.id });
     });
-  await phase('floe.train_segment', async () => {
+  await phase(SpanName.trainSegment, async () => {
     while (session.step < job.budgetSteps && !pauseRequested) {
       const metrics = session.trainStep();
       let validationLoss: number | undefined;
       if (validationData && session.step % job.evalEvery === 0)
-        validationLoss = await phase('floe.evaluate', () => session.evaluate(validationSource(), 4));
+        validationLoss = await phase(SpanName.evaluate, () => session.evaluate(validationSource(), 4));
       post({ type: 'step', metrics, validationLoss });
       // Let a pause message in between steps.
       await new Promise((resolve) => setImmediate(resolve));

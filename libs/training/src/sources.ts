@@ -132,7 +132,11 @@ export class ExampleSource implements BatchSource {
 }
 
 /** Why `model` cannot read `data`, or undefined when it can (checked before any tensor is built). */
-export function mismatch(model: BlockModel, data: Dataset): string | undefined {
+/** What decides whether a model reads a dataset: its task and spec (a BlockModel, or a description). */
+export type ModelDescription = Pick<BlockModel, 'task' | 'spec'>;
+
+/** Why `model` cannot read `data`, in words; undefined when it can. */
+export function mismatch(model: ModelDescription, data: Dataset): string | undefined {
   const c = model.spec.config;
   if (model.task === 'language-model')
     return data.kind === 'text' ? undefined : `a language model reads text, not ${data.kind} data`;

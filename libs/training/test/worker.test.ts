@@ -1,70 +1,72 @@
-// Training in a worker thread leaves the event loop free: while a worker trains with the default backend
-// (native kernels where built), timers on the main thread keep firing between its steps.
+// The trainer's worker path (startRunWorker, as RunManager uses it): training leaves the event loop free,
+// and two runs training at once share the native kernels safely.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runTrainingWorker, type WorkerMessage } from '../src/index.js';
+import { tempDir } from '@floe/testing';
+import { startRunWorker, type RunEvent, type RunJob } from '../src/index.js';
 
-test('a training worker trains while the main event loop keeps running', { timeout: 120_000 }, async () => {
-  const messages: WorkerMessage[] = [];
+const home = tempDir();
+
+const job = (runId: string, budgetSteps: number, seed: number): RunJob => ({
+  runId,
+  model: { architecture: 'transformer-lm', size: 'small', seed },
+  dataset: { uri: 'builtin:spam-assassin', split: 'train', maxExamples: 0 },
+  strategy: { kind: 'full', freeze: [], expandAfter: [], expandCount: 0, tune: [] },
+  optimizer: {
+    kind: 'adamw',
+    learningRate: 3e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    weightDecay: 0,
+    gradClipNorm: 0,
+  },
+  schedule: { kind: 'constant', warmupSteps: 0, minRatio: 0 },
+  batchSize: 8,
+  sequenceLength: 64,
+  budgetSteps,
+  checkpointEvery: 0,
+  evalEvery: 0,
+  seed,
+  backend: 'auto',
+  threads: 2,
+  artifactsDir: `${home.path}/artifacts`,
+  dataRoots: [],
+  maxDatasetBytes: 1 << 30,
+});
+
+/** Runs a job to its end; returns every event. */
+async function run(j: RunJob): Promise<RunEvent[]> {
+  const events: RunEvent[] = [];
+  const handle = startRunWorker(j, (e) => events.push(e));
+  await handle.exited;
+  return events;
+}
+
+const losses = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'step' ? [e.metrics.loss] : []));
+
+test('a run worker trains while the main event loop keeps running', { timeout: 120_000 }, async () => {
   let ticks = 0;
-  let stepsAtFirstTick = -1;
-  const timer = setInterval(() => {
-    ticks++;
-    if (stepsAtFirstTick < 0 && messages.some((m) => m.type === 'ready'))
-      stepsAtFirstTick = messages.filter((m) => m.type === 'step').length;
-  }, 5);
-  const job = runTrainingWorker(
-    {
-      backend: 'auto',
-      architecture: 'transformer-lm',
-      size: 'small',
-      seed: 1,
-      dataset: 'builtin:spam-assassin',
-      batchSize: 8,
-      sequenceLength: 64,
-      steps: 6,
-      learningRate: 3e-3,
-      dataRoots: [],
-    },
-    (m) => messages.push(m),
-  );
-  await job.done;
+  const timer = setInterval(() => ticks++, 5);
+  const events = await run(job('run-a', 6, 1));
   clearInterval(timer);
-  const steps = messages.filter((m): m is Extract<WorkerMessage, { type: 'step' }> => m.type === 'step');
+  const steps = events.flatMap((e) => (e.type === 'step' ? [e.metrics] : []));
   assert.equal(steps.length, 6);
-  assert.ok(steps.at(-1)!.metrics.loss < steps[0]!.metrics.loss, 'the worker really trained');
-  const trainingMs = steps.reduce((a, s) => a + s.metrics.ms, 0);
+  assert.equal(events.at(-1)?.type, 'stopped');
+  assert.ok(steps.at(-1)!.loss < steps[0]!.loss, 'the worker really trained');
+  const trainingMs = steps.reduce((a, s) => a + s.ms, 0);
   // A 5 ms timer fires many times during the training; were the steps on this thread, it could not.
   assert.ok(ticks >= trainingMs / 5 / 4, `${ticks} ticks during ${trainingMs.toFixed(0)} ms of training`);
 });
 
 test(
-  'two workers training at once share the native kernels safely and match a lone worker',
+  'two run workers at once share the native kernels safely and match a lone worker',
   { timeout: 180_000 },
   async () => {
-    const job = {
-      backend: 'auto' as const,
-      architecture: 'transformer-lm' as const,
-      size: 'small',
-      seed: 2,
-      dataset: 'builtin:spam-assassin',
-      batchSize: 8,
-      sequenceLength: 64,
-      steps: 4,
-      learningRate: 3e-3,
-      dataRoots: [],
-    };
-    const lossesOf = async (n: number) => {
-      const runs = Array.from({ length: n }, () => {
-        const losses: number[] = [];
-        return { losses, done: runTrainingWorker(job, (m) => m.type === 'step' && losses.push(m.metrics.loss)).done };
-      });
-      await Promise.all(runs.map((r) => r.done));
-      return runs.map((r) => r.losses);
-    };
-    const [alone] = await lossesOf(1);
-    const together = await lossesOf(2);
+    const alone = losses(await run(job('run-b', 4, 2)));
+    const together = await Promise.all([run(job('run-c', 4, 2)), run(job('run-d', 4, 2))]);
     // The one process-wide kernel thread pool takes its callers in turn; results do not depend on who else runs.
-    for (const losses of together) assert.deepEqual(losses, alone);
+    for (const events of together) assert.deepEqual(losses(events), alone);
+    home.remove();
   },
 );

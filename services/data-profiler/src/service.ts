@@ -1,8 +1,10 @@
 // DataProfilerService handlers: validate, open the data within the roots and the size cap, run the
-// profiling libs with progress on the stream, and map results to the contract.
+// profiling libs with progress on the stream, and map results to the contract. Block scoring (TF.js) runs
+// in a worker thread (score-task.ts); the policy of plans is libs/adaptation's.
 import { SERVICE_NAMES, commonV1, dataProfilerV1 as dp } from '@floe/contracts';
 import { FloeError, invalidArgument } from '@floe/errors';
 import {
+  Peers,
   checkDatasetRef,
   checkModelRef,
   datasetSplit,
@@ -12,16 +14,21 @@ import {
   validate,
   withProgress,
   yieldToEventLoop,
-  type FloeConfig,
   type HostedService,
-  type Logger,
   type ProgressReport,
+  type ServiceContext,
+  type Validator,
 } from '@floe/service-kit';
-import { byteCount, exampleCount, openDataset, type Dataset, type TextDataset } from '@floe/data';
-import { initBackend } from '@floe/ml-runtime';
-import { LocalArtifactStore, floeDirs } from '@floe/store';
-import { ExampleSource, LmSource, mismatch, openModel } from '@floe/training';
-import type { Batch, BlockModel } from '@floe/models';
+import {
+  byteCount,
+  exampleCount,
+  openDataset,
+  splitSizes,
+  textSplitRule,
+  type Dataset,
+  type TextDataset,
+} from '@floe/data';
+import { computeEnv, resolveModelSource, runTask } from '@floe/training';
 import {
   TextProfiler,
   compareDatasets,
@@ -30,9 +37,10 @@ import {
   DEFAULT_THRESHOLDS,
   type DriftThresholds,
 } from '@floe/profiling';
-import { meanLoss, planAdaptation, scoreBlocks, type Scores } from '@floe/adaptation';
+import { driftLevel, planAdaptation, unitsPerStep, type Scores } from '@floe/adaptation';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { blockScore, driftReport, imageProfile, tabularProfile, textProfile } from './convert.js';
+import type { ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress, TaskDataRef } from './score-task.js';
 
 const KIND = {
   text: dp.DataKind.DATA_KIND_TEXT,
@@ -44,30 +52,40 @@ const ACTION = {
   tune: commonV1.BlockAction.BLOCK_ACTION_TUNE,
   expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND,
 };
+const SCORE_TASK = new URL('./score-task.ts', import.meta.url);
 
 type Split = 'train' | 'validation' | 'test' | 'all';
 
-const tfDispose = (b: Batch) => {
-  b.x.dispose();
-  b.y.dispose();
-};
+function checkThresholds(v: Validator, field: string, t: dp.DriftThresholds | undefined): void {
+  if (!t) return;
+  v.number(`${field}.psi_moderate`, t.psiModerate, { min: 0 });
+  v.number(`${field}.psi_shifted`, t.psiShifted, { min: 0 });
+  v.number(`${field}.ks_p_value`, t.ksPValue, { min: 0, max: 1 });
+  v.number(`${field}.js_distance`, t.jsDistance, { min: 0, max: 1 });
+  if (t.psiModerate && t.psiShifted)
+    v.check(t.psiModerate <= t.psiShifted, `${field}.psi_moderate`, 'must not exceed psi_shifted');
+}
 
-export function createDataProfilerService(opts: {
-  config: FloeConfig;
-  log: Logger;
-  backend?: 'auto' | 'native' | 'wasm' | 'cpu';
-}): HostedService {
-  const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
-  let selfAddress = opts.config.address;
-  const resolveRun = trainerRunResolver(() => opts.config.peers.trainer ?? selfAddress);
-  let backend: Promise<unknown> | undefined;
-  const ready = () => (backend ??= initBackend(opts.backend));
+function checkScoring(v: Validator, req: { calibrationBatches: number; batchSize: number; sequenceLength: number }) {
+  v.number('calibration_batches', req.calibrationBatches, { min: 0, max: 10_000, integer: true });
+  v.number('batch_size', req.batchSize, { min: 0, max: 4096, integer: true });
+  v.number('sequence_length', req.sequenceLength, { min: 0, max: 65536, integer: true });
+}
 
-  const open = (field: string, ref: commonV1.DatasetRef, fallback: Split): Dataset =>
-    openDataset(
-      { uri: ref.uri, split: datasetSplit(ref.split, fallback), maxExamples: ref.maxExamples },
-      { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes },
-    );
+export function createDataProfilerService(opts: ServiceContext): HostedService {
+  const { config } = opts;
+  const peers = opts.peers ?? new Peers(config);
+  const resolveRun = trainerRunResolver(peers);
+  const env = computeEnv(config);
+  const limits = { dataRoots: config.dataRoots, maxBytes: config.maxDatasetBytes };
+
+  const taskRef = (field: string, ref: commonV1.DatasetRef, fallback: Split): TaskDataRef => ({
+    field,
+    uri: ref.uri,
+    split: datasetSplit(ref.split, fallback),
+    maxExamples: Number(ref.maxExamples),
+  });
+  const open = (r: TaskDataRef): Dataset => openDataset(r, limits, r.field);
 
   const thresholdsOf = (t: dp.DriftThresholds | undefined): DriftThresholds => ({
     psiModerate: t?.psiModerate || DEFAULT_THRESHOLDS.psiModerate,
@@ -76,73 +94,38 @@ export function createDataProfilerService(opts: {
     jsDistance: t?.jsDistance || DEFAULT_THRESHOLDS.jsDistance,
   });
 
-  /** Calibration batches of `data` for `model`: byte sequences for language models, examples otherwise. */
-  const batchesOf = (
-    field: string,
-    model: BlockModel,
-    data: Dataset,
-    n: number,
-    batchSize: number,
-    seqLen: number,
-    seed: number,
-  ): Batch[] => {
-    const why = mismatch(model, data);
-    if (why) throw invalidArgument(field, `cannot score the model: ${why}`);
-    const context = Number(model.spec.config.context ?? 128);
-    const source =
-      data.kind === 'text'
-        ? new LmSource(data as TextDataset, batchSize, Math.min(seqLen, context), seed)
-        : new ExampleSource(data, batchSize, seed);
-    return Array.from({ length: n }, () => source.next());
-  };
-
-  /** Scores the blocks of the requested model on new data (and its loss on the reference data, if given). */
+  /** Scores the model's blocks on `dataset` (and its loss on `reference`) in a worker thread. */
   const score = async (
     req: {
       model?: commonV1.ModelRef;
-      dataset?: commonV1.DatasetRef;
       calibrationBatches: number;
       batchSize: number;
       sequenceLength: number;
       seed: number;
     },
-    data: Dataset,
-    reference: Dataset | undefined,
+    dataset: TaskDataRef,
+    reference: TaskDataRef | undefined,
     report: (p: ProgressReport) => void,
-  ): Promise<{ scores: Scores; referenceLoss?: number; model: BlockModel }> => {
-    await ready();
-    const model = await openModel('model', modelSource(req.model!), artifacts, resolveRun);
-    try {
-      const n = req.calibrationBatches || 8;
-      const batchSize = req.batchSize || 8;
-      const seqLen = req.sequenceLength || 128;
-      const batches = batchesOf('dataset', model, data, n, batchSize, seqLen, req.seed);
-      const scores = await instrument(
-        { name: SpanName.scoreBlocks, attributes: { [Attr.dataset]: req.dataset!.uri } },
-        () =>
-          scoreBlocks(model, batches, async (done) => {
+    signal: AbortSignal,
+  ): Promise<ScoreTaskOutput> => {
+    const model = await resolveModelSource(modelSource(req.model!), resolveRun);
+    return instrument({ name: SpanName.scoreBlocks, attributes: { [Attr.dataset]: dataset.uri } }, () =>
+      runTask<ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress>(
+        SCORE_TASK,
+        { env, model, dataset, reference, scoring: req, seed: req.seed },
+        {
+          signal,
+          onProgress: ({ done, total }) =>
             report({
               phase: 'score_blocks',
               done,
-              total: n,
-              fraction: (0.9 * done) / n,
-              message: `calibration batch ${done} of ${n}`,
-            });
-            await yieldToEventLoop();
-          }),
-      );
-      let referenceLoss: number | undefined;
-      if (reference) {
-        const refBatches = batchesOf('reference', model, reference, n, batchSize, seqLen, req.seed);
-        referenceLoss = meanLoss(model, refBatches);
-        for (const b of refBatches) tfDispose(b);
-      }
-      for (const b of batches) tfDispose(b);
-      return { scores, referenceLoss, model };
-    } catch (err) {
-      model.dispose();
-      throw err;
-    }
+              total,
+              fraction: (0.9 * done) / total,
+              message: `calibration batch ${done} of ${total}`,
+            }),
+        },
+      ),
+    );
   };
 
   const scoresMessage = (ref: commonV1.ModelRef, s: Scores, referenceLoss?: number): dp.BlockScores => ({
@@ -153,7 +136,7 @@ export function createDataProfilerService(opts: {
   });
 
   return defineService(
-    SERVICE_NAMES.dataProfiler,
+    SERVICE_NAMES['data-profiler'],
     dp.DataProfilerServiceService,
     {
       async *profileDataset(req, ctx) {
@@ -164,9 +147,16 @@ export function createDataProfilerService(opts: {
         const bins = req.bins || 20;
         for await (const e of withProgress(async (report) =>
           instrument({ name: SpanName.profile, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
-            const data = open('dataset', req.dataset!, 'all');
+            const ref = taskRef('dataset', req.dataset!, 'all');
+            const full = open({ ...ref, split: 'all', maxExamples: 0 });
+            const data = ref.split === 'all' && !ref.maxExamples ? full : open(ref);
             report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
-            const base = { dataset: req.dataset, kind: KIND[data.kind] };
+            const base = {
+              dataset: req.dataset,
+              kind: KIND[data.kind],
+              splitRule: full.kind === 'text' ? textSplitRule(full as TextDataset) : 'documents',
+              splitSizes: splitSizes(full),
+            };
             if (data.kind === 'text') {
               const profiler = new TextProfiler();
               const n = data.documents.length;
@@ -217,22 +207,14 @@ export function createDataProfilerService(opts: {
           checkDatasetRef(v, 'reference', req.reference);
           checkDatasetRef(v, 'current', req.current);
           v.number('bins', req.bins, { min: 0, max: 1000, integer: true });
-          const t = req.thresholds;
-          if (t) {
-            v.number('thresholds.psi_moderate', t.psiModerate, { min: 0 });
-            v.number('thresholds.psi_shifted', t.psiShifted, { min: 0 });
-            v.number('thresholds.ks_p_value', t.ksPValue, { min: 0, max: 1 });
-            v.number('thresholds.js_distance', t.jsDistance, { min: 0, max: 1 });
-            if (t.psiModerate && t.psiShifted)
-              v.check(t.psiModerate <= t.psiShifted, 'thresholds.psi_moderate', 'must not exceed psi_shifted');
-          }
+          checkThresholds(v, 'thresholds', req.thresholds);
         });
         for await (const e of withProgress(async (report) =>
           instrument({ name: SpanName.drift, attributes: { [Attr.dataset]: req.current!.uri } }, async () => {
-            const reference = open('reference', req.reference!, 'all');
+            const reference = open(taskRef('reference', req.reference!, 'all'));
             report({ phase: 'load_data', done: 1, total: 2, fraction: 0.25, message: reference.name });
             await yieldToEventLoop();
-            const current = open('current', req.current!, 'all');
+            const current = open(taskRef('current', req.current!, 'all'));
             report({ phase: 'load_data', done: 2, total: 2, fraction: 0.5, message: current.name });
             await yieldToEventLoop();
             if (reference.kind !== current.kind)
@@ -247,25 +229,23 @@ export function createDataProfilerService(opts: {
             : { event: { $case: 'report', value: e.result } };
         }
       },
-      async *scoreBlocks(req) {
+      async *scoreBlocks(req, ctx) {
         validate((v) => {
           checkModelRef(v, 'model', req.model);
           checkDatasetRef(v, 'dataset', req.dataset);
           checkDatasetRef(v, 'reference', req.reference, { required: false });
-          v.number('calibration_batches', req.calibrationBatches, { min: 0, max: 10_000, integer: true });
-          v.number('batch_size', req.batchSize, { min: 0, max: 4096, integer: true });
-          v.number('sequence_length', req.sequenceLength, { min: 0, max: 65536, integer: true });
+          checkScoring(v, req);
         });
         for await (const e of withProgress(async (report) => {
-          const data = open('dataset', req.dataset!, 'train');
-          const reference = req.reference?.uri ? open('reference', req.reference, 'train') : undefined;
-          const { scores, referenceLoss, model } = await score(
+          const dataset = taskRef('dataset', req.dataset!, 'train');
+          const reference = req.reference?.uri ? taskRef('reference', req.reference, 'train') : undefined;
+          const { scores, referenceLoss } = await score(
             { ...req, seed: Number(req.seed) },
-            data,
+            dataset,
             reference,
             report,
+            ctx.signal,
           );
-          model.dispose();
           return scoresMessage(req.model!, scores, referenceLoss);
         })) {
           yield 'progress' in e
@@ -273,16 +253,21 @@ export function createDataProfilerService(opts: {
             : { event: { $case: 'scores', value: e.result } };
         }
       },
-      async *planAdaptation(req) {
+      async *planAdaptation(req, ctx) {
         validate((v) => {
           checkModelRef(v, 'model', req.model);
           checkDatasetRef(v, 'dataset', req.dataset);
           checkDatasetRef(v, 'reference', req.reference);
           v.number('max_expansions', req.maxExpansions, { min: 0, max: 64, integer: true });
+          checkScoring(v, req);
+          checkThresholds(v, 'thresholds', req.thresholds);
+          v.number('units_per_step', req.unitsPerStep, { min: 0, max: 1e12, integer: true });
         });
         for await (const e of withProgress(async (report) => {
-          const reference = open('reference', req.reference!, 'train');
-          const current = open('dataset', req.dataset!, 'train');
+          const referenceRef = taskRef('reference', req.reference!, 'train');
+          const currentRef = taskRef('dataset', req.dataset!, 'train');
+          const reference = open(referenceRef);
+          const current = open(currentRef);
           if (reference.kind !== current.kind)
             throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
           const drift = await instrument(
@@ -296,34 +281,21 @@ export function createDataProfilerService(opts: {
             fraction: 0.1,
             message: `drift ${drift.verdict} (PSI ${drift.overallPsi.toFixed(3)})`,
           });
-          // The data opened for the drift is the data scored: each is read once.
-          const { scores, referenceLoss, model } = await score(
-            {
-              model: req.model,
-              dataset: req.dataset,
-              calibrationBatches: 8,
-              batchSize: 8,
-              sequenceLength: 128,
-              seed: Number(req.seed),
-            },
-            current,
-            reference,
+          // The worker opens the same data again for scoring (a thread has its own copy).
+          const { scores, referenceLoss } = await score(
+            { ...req, seed: Number(req.seed) },
+            currentRef,
+            referenceRef,
             (p) => report({ ...p, fraction: 0.1 + 0.8 * p.fraction }),
+            ctx.signal,
           );
-          model.dispose();
           return instrument({ name: SpanName.plan, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
-            // The level of drift comes from PSI alone (the byte distribution for text): document lengths
-            // of two samples of one source differ by chance more often than their bytes do.
-            const t = DEFAULT_THRESHOLDS;
-            const level =
-              drift.overallPsi >= t.psiShifted ? 'shifted' : drift.overallPsi >= t.psiModerate ? 'moderate' : 'stable';
-            const units = current.kind === 'text' ? byteCount(current) : exampleCount(current);
             const plan = planAdaptation({
               blocks: scores.blocks,
-              drift: { verdict: level, psi: drift.overallPsi },
+              drift: { verdict: driftLevel(drift.overallPsi, thresholdsOf(req.thresholds)), psi: drift.overallPsi },
               maxExpansions: req.maxExpansions,
-              newDataUnits: units,
-              unitsPerStep: current.kind === 'text' ? 16 * 128 : 64,
+              newDataUnits: current.kind === 'text' ? byteCount(current) : exampleCount(current),
+              unitsPerStep: unitsPerStep(current.kind, Number(req.unitsPerStep)),
               newLoss: scores.loss,
               referenceLoss,
             });
@@ -358,6 +330,6 @@ export function createDataProfilerService(opts: {
         }
       },
     },
-    { log: opts.log, onListening: (address) => (selfAddress = address) },
+    { log: opts.log, peers },
   );
 }

@@ -24,12 +24,9 @@ before(async () => {
   writeFileSync(join(dataRoot, 'notes.txt'), 'hello world\nhello again\n');
   socket = createServer().listen(join(dataRoot, 'socket.txt'));
   const config = testConfig(home.path, { FLOE_DATA_ROOTS: dataRoot, FLOE_MAX_CONCURRENT_RUNS: '1' });
-  server = await startTestServer([createDataProfilerService({ config, log: quietLog, backend: 'wasm' })], config);
+  server = await startTestServer([createDataProfilerService({ config, log: quietLog })], config);
   const smallConfig = testConfig(home.path, { FLOE_DATA_ROOTS: dataRoot, FLOE_MAX_DATASET_BYTES: '100000' });
-  small = await startTestServer(
-    [createDataProfilerService({ config: smallConfig, log: quietLog, backend: 'wasm' })],
-    smallConfig,
-  );
+  small = await startTestServer([createDataProfilerService({ config: smallConfig, log: quietLog })], smallConfig);
   profiler = createClient(dp.DataProfilerServiceClient, server.address);
   smallProfiler = createClient(dp.DataProfilerServiceClient, small.address);
 });

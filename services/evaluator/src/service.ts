@@ -1,8 +1,11 @@
-// EvaluatorService handlers: suites (builtin and user YAML), Evaluate with bootstrap errors, CompareModels
-// (R matrix, ACC, BWT, FWT, forgetting, gains with paired errors), DetectDoubleDescent.
+// EvaluatorService handlers: suites (builtin, user YAML, inline), Evaluate with bootstrap errors,
+// CompareModels (libs/metrics compareStages), DetectDoubleDescent. Model passes run in worker threads
+// (evaluate-task.ts); the handlers validate, resolve models, and map results to the contract.
 import { SERVICE_NAMES, commonV1, evaluatorV1 as ev } from '@floe/contracts';
-import { FloeError, invalidArgument } from '@floe/errors';
+import { FloeError, InvalidArgumentError, invalidArgument, type FieldViolation } from '@floe/errors';
 import {
+  Peers,
+  checkDatasetRef,
   checkModelRef,
   checkPage,
   decodePageToken,
@@ -13,33 +16,36 @@ import {
   trainerRunResolver,
   validate,
   withProgress,
-  yieldToEventLoop,
-  type FloeConfig,
   type HostedService,
-  type Logger,
   type ProgressReport,
+  type ServiceContext,
+  type Validator,
 } from '@floe/service-kit';
-import { openDataset, type Dataset } from '@floe/data';
-import { initBackend } from '@floe/ml-runtime';
-import type { BlockModel } from '@floe/models';
-import { LocalArtifactStore, floeDirs } from '@floe/store';
-import { mismatch, openInitialModel, openModel } from '@floe/training';
-import { bootstrapStderr, continualMetrics, detectDoubleDescent, LOWER_IS_BETTER, meanAt } from '@floe/metrics';
+import { computeEnv, resolveModelSource, runTask } from '@floe/training';
+import { compareStages, detectDoubleDescent, LOWER_IS_BETTER } from '@floe/metrics';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
-import { evaluateSuite, type SuiteOutcome } from './runner.js';
-import { loadSuites, type SuiteDef, type TaskKind } from './suites.js';
+import type { SuiteOutcome } from './runner.js';
+import { loadSuites, suiteFromRecord, type SuiteDef, type TaskKind } from './suites.js';
+import type { EvaluateTaskInput, EvaluateTaskProgress } from './evaluate-task.js';
 
+const EVALUATE_TASK = new URL('./evaluate-task.ts', import.meta.url);
 const TASK: Record<TaskKind, ev.TaskKind> = {
   'language-model': ev.TaskKind.TASK_KIND_LANGUAGE_MODEL,
   classification: ev.TaskKind.TASK_KIND_CLASSIFICATION,
   regression: ev.TaskKind.TASK_KIND_REGRESSION,
 };
+const TASK_NAME: Partial<Record<ev.TaskKind, TaskKind>> = Object.fromEntries(
+  Object.entries(TASK).map(([k, v]) => [v, k as TaskKind]),
+);
 const SPLIT = {
   train: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN,
   validation: commonV1.DatasetSplit.DATASET_SPLIT_VALIDATION,
   test: commonV1.DatasetSplit.DATASET_SPLIT_TEST,
   all: commonV1.DatasetSplit.DATASET_SPLIT_ALL,
 };
+const SPLIT_NAME: Record<number, string | undefined> = Object.fromEntries(
+  Object.entries(SPLIT).map(([k, v]) => [v, k]),
+);
 
 function suiteMessage(s: SuiteDef): ev.Suite {
   return {
@@ -50,99 +56,134 @@ function suiteMessage(s: SuiteDef): ev.Suite {
     sampleCount: s.samples,
     source: s.source,
     description: s.description,
+    sequenceLength: s.sequenceLength,
+    batchSize: s.batchSize,
   };
+}
+
+/** An inline suite through the same rules as a suite file; errors name `field`.<key>. */
+function inlineSuite(s: ev.Suite, field: string): SuiteDef {
+  const raw: Record<string, unknown> = {
+    name: s.name,
+    task: TASK_NAME[s.taskKind] ?? '',
+    dataset: s.dataset?.uri,
+    split: s.dataset && s.dataset.split ? SPLIT_NAME[s.dataset.split] : undefined,
+    metrics: s.metrics.length ? s.metrics : undefined,
+    samples: s.sampleCount ? Number(s.sampleCount) : undefined,
+    sequence_length: s.sequenceLength || undefined,
+    batch_size: s.batchSize || undefined,
+    description: s.description || undefined,
+  };
+  const keys: Record<string, string> = {
+    task: 'task_kind',
+    dataset: 'dataset.uri',
+    split: 'dataset.split',
+    samples: 'sample_count',
+  };
+  return suiteFromRecord(raw, 'inline', (key, why) => invalidArgument(`${field}.${keys[key] ?? key}`, why));
 }
 
 function matrix(rows: number[][], rowLabels: string[], colLabels: string[]): commonV1.Matrix {
   return { rows: rows.length, cols: rows[0]?.length ?? 0, values: rows.flat(), rowLabels, colLabels };
 }
 
-export function createEvaluatorService(opts: {
-  config: FloeConfig;
-  log: Logger;
-  backend?: 'auto' | 'native' | 'wasm' | 'cpu';
-}): HostedService {
-  const artifacts = new LocalArtifactStore(floeDirs(opts.config.home).artifacts);
-  let selfAddress = opts.config.address;
-  const resolveRun = trainerRunResolver(() => opts.config.peers.trainer ?? selfAddress);
-  let backend: Promise<unknown> | undefined;
-  const ready = () => (backend ??= initBackend(opts.backend));
-  const suites = () => loadSuites(opts.config.suitesDir, (message) => opts.log.warn('suite skipped', { message }));
+/** A model reference as a row label: builtin:transformer-lm/small#3, run:RUN@step, artifact:ID. */
+function modelLabel(ref: commonV1.ModelRef): string {
+  const s = modelSource(ref);
+  if (s.kind === 'builtin') return `builtin:${s.architecture}/${s.size}#${s.seed}`;
+  if (s.kind === 'run') return s.step ? `run:${s.runId}@${s.step}` : `run:${s.runId}`;
+  return `artifact:${s.artifactId}`;
+}
 
-  /** The named suites, in order; an unknown name is NOT_FOUND naming the field. */
-  const pick = (names: string[], field = 'suites'): SuiteDef[] => {
-    const all = suites();
-    return names.map((n, i) => {
+function checkSuiteRequest(v: Validator, names: string[], inline: ev.Suite[]): void {
+  v.count('suites', names, 256);
+  v.count('inline_suites', inline, 64);
+  v.check(names.length + inline.length > 0, 'suites', 'name at least one suite (or send inline_suites)');
+  names.forEach((s, i) => v.string(`suites[${i}]`, s, { required: true, max: 128 }));
+  inline.forEach((s, i) => checkDatasetRef(v, `inline_suites[${i}].dataset`, s.dataset));
+}
+
+export function createEvaluatorService(opts: ServiceContext): HostedService {
+  const { config } = opts;
+  const peers = opts.peers ?? new Peers(config);
+  const resolveRun = trainerRunResolver(peers);
+  const env = computeEnv(config);
+  const suites = () => loadSuites(config.suitesDir);
+
+  /** The named suites, then the inline ones, with the request field of each; NOT_FOUND for an unknown name. */
+  const pick = (names: string[], inline: ev.Suite[]): { list: SuiteDef[]; fields: string[] } => {
+    const { suites: all } = suites();
+    const list = names.map((n, i) => {
       const s = all.find((x) => x.name === n);
       if (!s)
         throw new FloeError(
           'not_found',
-          `${field}[${i}]: no suite ${JSON.stringify(n)}; suites: ${all.map((x) => x.name).join(', ')}`,
+          `suites[${i}]: no suite ${JSON.stringify(n)}; suites: ${all.map((x) => x.name).join(', ')}`,
         );
       return s;
     });
+    const violations: FieldViolation[] = [];
+    inline.forEach((s, i) => {
+      try {
+        const def = inlineSuite(s, `inline_suites[${i}]`);
+        if (list.some((x) => x.name === def.name))
+          violations.push({
+            field: `inline_suites[${i}].name`,
+            description: `${JSON.stringify(def.name)} is already a suite of this request`,
+          });
+        else list.push(def);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) violations.push(...err.violations);
+        else throw err;
+      }
+    });
+    if (violations.length) throw new InvalidArgumentError(violations);
+    return { list, fields: [...names.map((_, i) => `suites[${i}]`), ...inline.map((_, i) => `inline_suites[${i}]`)] };
   };
 
-  const dataCache = new Map<string, Dataset>();
-  const dataOf = (s: SuiteDef): Dataset => {
-    const key = `${s.dataset}@${s.split}`;
-    let d = dataCache.get(key);
-    if (!d) {
-      d = openDataset(
-        { uri: s.dataset, split: s.split },
-        { dataRoots: opts.config.dataRoots, maxBytes: opts.config.maxDatasetBytes },
-      );
-      // Builtins never change; a file might, so only builtins are kept.
-      if (s.dataset.startsWith('builtin:')) dataCache.set(key, d);
-    }
-    return d;
-  };
-
-  /** Evaluates `model` on every suite, reporting progress over `span` of the whole work from `offset`. */
-  const evaluateAll = async (
+  /** One model (or its fresh initialisation) on every suite, in a worker; progress over [offset, offset + span). */
+  const evaluateModel = async (
     field: string,
-    model: BlockModel,
-    list: SuiteDef[],
-    bootstrap: number,
-    seed: number,
-    report: (p: ProgressReport) => void,
-    offset: number,
-    span: number,
+    ref: commonV1.ModelRef,
+    initial: boolean,
+    picked: { list: SuiteDef[]; fields: string[] },
+    o: {
+      bootstrap: number;
+      seed: number;
+      signal: AbortSignal;
+      report: (p: ProgressReport) => void;
+      offset: number;
+      span: number;
+    },
   ): Promise<SuiteOutcome[]> => {
-    const out: SuiteOutcome[] = [];
-    for (const [i, suite] of list.entries()) {
-      if (model.task !== suite.task)
-        throw invalidArgument(field, `is a ${model.task} model; suite ${suite.name} is a ${suite.task} task`);
-      const data = dataOf(suite);
-      const why = mismatch(model, data);
-      if (why) throw invalidArgument(field, `cannot be evaluated on suite ${suite.name}: ${why}`);
-      out.push(
-        await instrument(
-          { name: SpanName.evaluate, attributes: { [Attr.dataset]: suite.dataset, 'floe.suite': suite.name } },
-          () =>
-            evaluateSuite(model, suite, data, {
-              bootstrap,
-              seed,
-              onBatch: async (done, total) => {
-                report({
-                  phase: 'evaluate',
-                  done,
-                  total,
-                  fraction: offset + (span * (i + done / total)) / list.length,
-                  message: `${suite.name}: batch ${done} of ${total}`,
-                });
-                await yieldToEventLoop();
-              },
+    const model = await resolveModelSource(modelSource(ref), resolveRun);
+    const n = picked.list.length;
+    return instrument({ name: SpanName.evaluate, attributes: { [Attr.model]: modelLabel(ref) } }, () =>
+      runTask<EvaluateTaskInput, SuiteOutcome[], EvaluateTaskProgress>(
+        EVALUATE_TASK,
+        {
+          env,
+          field,
+          model,
+          initial,
+          suites: picked.list,
+          suiteFields: picked.fields,
+          bootstrap: o.bootstrap,
+          seed: o.seed,
+        },
+        {
+          signal: o.signal,
+          onProgress: ({ suite, done, total }) =>
+            o.report({
+              phase: 'evaluate',
+              done,
+              total,
+              fraction: o.offset + (o.span * (suite + done / total)) / n,
+              message: `${picked.list[suite]!.name}: batch ${done} of ${total}`,
             }),
-        ),
-      );
-    }
-    return out;
-  };
-
-  const validateSuites = (v: import('@floe/service-kit').Validator, names: string[]) => {
-    v.count('suites', names, 256, 1);
-    names.forEach((s, i) => v.string(`suites[${i}]`, s, { required: true, max: 128 }));
+        },
+      ),
+    );
   };
 
   return defineService(
@@ -151,118 +192,122 @@ export function createEvaluatorService(opts: {
     {
       async listSuites(req) {
         validate((v) => checkPage(v, 'page', req.page));
-        const all = suites();
+        const { suites: all, refused } = suites();
         const size = pageSize(req.page?.pageSize);
-        const offset = decodePageToken('suites', req.page?.pageToken);
+        // Suites are files, not rows: the cursor is a position in the (sorted) list.
+        const offset = decodePageToken('suites', req.page?.pageToken) ?? 0;
         return {
           suites: all.slice(offset, offset + size).map(suiteMessage),
-          page: { nextPageToken: offset + size < all.length ? encodePageToken('suites', offset + size) : '' },
+          page: { nextPageToken: encodePageToken('suites', offset + size < all.length ? offset + size : undefined) },
+          refused,
         };
       },
-      async *evaluate(req) {
+      async *evaluate(req, ctx) {
         validate((v) => {
           checkModelRef(v, 'model', req.model);
-          validateSuites(v, req.suites);
+          checkSuiteRequest(v, req.suites, req.inlineSuites);
           v.number('bootstrap_samples', req.bootstrapSamples, { min: 0, max: 100_000, integer: true });
         });
-        const list = pick(req.suites);
+        const picked = pick(req.suites, req.inlineSuites);
         for await (const e of withProgress(async (report) => {
-          await ready();
-          const model = await openModel('model', modelSource(req.model!), artifacts, resolveRun);
-          try {
-            const outcomes = await evaluateAll(
-              'model',
-              model,
-              list,
-              req.bootstrapSamples || 200,
-              Number(req.seed),
-              report,
-              0,
-              1,
-            );
-            return {
-              model: req.model,
-              results: outcomes.map((o, i) => ({ suite: list[i]!.name, metrics: o.metrics, sampleCount: o.count })),
-            };
-          } finally {
-            model.dispose();
-          }
+          const outcomes = await evaluateModel('model', req.model!, false, picked, {
+            bootstrap: req.bootstrapSamples || 200,
+            seed: Number(req.seed),
+            signal: ctx.signal,
+            report,
+            offset: 0,
+            span: 1,
+          });
+          return {
+            model: req.model,
+            results: outcomes.map((o, i) => ({
+              suite: picked.list[i]!.name,
+              metrics: o.metrics,
+              sampleCount: o.count,
+            })),
+          };
         })) {
           yield 'progress' in e
             ? { event: { $case: 'progress', value: e.progress } }
             : { event: { $case: 'evaluation', value: e.result } };
         }
       },
-      async *compareModels(req) {
+      async *compareModels(req, ctx) {
         validate((v) => {
           v.count('stages', req.stages, 64, 2);
           req.stages.forEach((m, i) => checkModelRef(v, `stages[${i}]`, m));
-          validateSuites(v, req.suites);
+          checkSuiteRequest(v, req.suites, req.inlineSuites);
           v.string('metric', req.metric, { max: 128 });
           v.number('bootstrap_samples', req.bootstrapSamples, { min: 0, max: 100_000, integer: true });
+          if (req.stageLabels.length)
+            v.check(req.stageLabels.length === req.stages.length, 'stage_labels', 'needs one label per stage');
+          req.stageLabels.forEach((l, i) => v.string(`stage_labels[${i}]`, l, { required: true, max: 256 }));
         });
-        const list = pick(req.suites);
-        const metric = req.metric || list[0]!.metrics[0]!;
-        list.forEach((s, i) => {
+        const picked = pick(req.suites, req.inlineSuites);
+        const metric = req.metric || picked.list[0]!.metrics[0]!;
+        picked.list.forEach((s, i) => {
           if (!s.metrics.includes(metric))
             throw invalidArgument(
               'metric',
-              `suite ${s.name} (suites[${i}]) has no ${metric}; it has ${s.metrics.join(', ')}`,
+              `suite ${s.name} (${picked.fields[i]}) has no ${metric}; it has ${s.metrics.join(', ')}`,
             );
         });
         const bootstrap = req.bootstrapSamples || 200;
         const seed = Number(req.seed);
         for await (const e of withProgress(async (report) => {
-          await ready();
-          const stages = req.stages.length;
-          // Each stage and the base's fresh initialisation (for FWT), every suite on the same examples.
+          const passes = req.stages.length + (req.skipRandomInit ? 0 : 1);
+          // Each stage, then (unless skipped) the base's architecture freshly initialised, on the same examples.
           const outcomes: SuiteOutcome[][] = [];
-          for (let i = 0; i <= stages; i++) {
-            const field = i < stages ? `stages[${i}]` : 'stages[0]';
-            const model =
-              i < stages
-                ? await openModel(field, modelSource(req.stages[i]!), artifacts, resolveRun)
-                : await openInitialModel(field, modelSource(req.stages[0]!), artifacts, resolveRun);
-            try {
-              outcomes.push(
-                await evaluateAll(field, model, list, bootstrap, seed, report, i / (stages + 1), 1 / (stages + 1)),
-              );
-            } finally {
-              model.dispose();
-            }
+          for (let i = 0; i < passes; i++) {
+            const initial = i === req.stages.length;
+            outcomes.push(
+              await evaluateModel(
+                initial ? 'stages[0]' : `stages[${i}]`,
+                req.stages[initial ? 0 : i]!,
+                initial,
+                picked,
+                {
+                  bootstrap,
+                  seed,
+                  signal: ctx.signal,
+                  report,
+                  offset: i / passes,
+                  span: 1 / passes,
+                },
+              ),
+            );
           }
-          const value = (o: SuiteOutcome) => o.metrics.find((m) => m.name === metric)!;
-          const R = outcomes.slice(0, stages).map((row) => row.map((o) => value(o).value));
-          const Rse = outcomes.slice(0, stages).map((row) => row.map((o) => value(o).stderr));
-          const randomInit = outcomes[stages]!.map((o) => value(o).value);
+          const cell = (o: SuiteOutcome) => {
+            const m = o.metrics.find((x) => x.name === metric)!;
+            return { value: m.value, stderr: m.stderr, perExample: o.perExample[metric] };
+          };
           const higherIsBetter = !LOWER_IS_BETTER.has(metric);
-          const m = continualMetrics(R, { higherIsBetter, randomInit });
-          const sign = higherIsBetter ? 1 : -1;
-          // Gains are paired: the same examples under stage i and the base, so their errors shrink together.
-          const gainsStderr = R.map((row, i) =>
-            row.map((_, j) => {
-              const a = outcomes[i]![j]!.perExample[metric];
-              const b = outcomes[0]![j]!.perExample[metric];
-              if (i === 0) return 0;
-              if (!a || !b) return Math.hypot(Rse[i]![j]!, Rse[0]![j]!);
-              const diff = a.map((x, k) => sign * (x - b[k]!));
-              return bootstrapStderr(diff.length, (idx) => meanAt(diff, idx), bootstrap, seed + 1);
-            }),
+          const randomInit = req.skipRandomInit ? undefined : outcomes[req.stages.length]!.map((o) => cell(o).value);
+          const c = compareStages(
+            outcomes.slice(0, req.stages.length).map((row) => row.map(cell)),
+            {
+              higherIsBetter,
+              randomInit,
+              bootstrap,
+              seed,
+            },
           );
-          const stageLabels = req.stages.map((_, i) => (i === 0 ? 'base' : `stage ${i}`));
-          const names = list.map((s) => s.name);
+          const rows = req.stageLabels.length ? req.stageLabels : req.stages.map(modelLabel);
+          const names = picked.list.map((s) => s.name);
           const result: ev.ForgettingReport = {
-            rMatrix: matrix(R, stageLabels, names),
-            acc: m.acc,
-            bwt: m.bwt,
-            fwt: m.fwt,
-            forgetting: Object.fromEntries(m.forgetting.map((f, j) => [names[j]!, f])),
-            gains: matrix(m.gains, stageLabels, names),
-            gainsStderr: matrix(gainsStderr, stageLabels, names),
-            rStderr: matrix(Rse, stageLabels, names),
+            rMatrix: matrix(c.R, rows, names),
+            acc: c.acc ?? 0,
+            bwt: c.bwt ?? 0,
+            fwt: c.fwt ?? 0,
+            forgetting: Object.fromEntries(c.forgetting.map((f, j) => [names[j]!, f])),
+            gains: matrix(c.gains, rows, names),
+            gainsStderr: matrix(c.gainsStderr, rows, names),
+            rStderr: matrix(c.Rse, rows, names),
             metric,
             higherIsBetter,
-            randomInit,
+            randomInit: randomInit ?? [],
+            sequenceMetricsApply: c.sequenceMetricsApply,
+            notes: c.notes,
           };
           return result;
         })) {
@@ -293,6 +338,6 @@ export function createEvaluatorService(opts: {
         };
       },
     },
-    { log: opts.log, onListening: (address) => (selfAddress = address) },
+    { log: opts.log, peers },
   );
 }

@@ -82,6 +82,19 @@ export function parseSuite(text: string, source: string): SuiteDef {
   const raw = parseYaml(text) as Record<string, unknown> | null;
   const fail = (field: string, why: string) => new SuiteError(`${source}: ${field} ${why}`);
   if (!raw || typeof raw !== 'object') throw fail('the file', 'is not a YAML mapping');
+  return suiteFromRecord(raw, source, fail);
+}
+
+/**
+ * A suite from its fields (YAML keys: name, task, dataset, split, metrics, samples, sequence_length,
+ * batch_size, description), the one set of rules for files and for suites sent inline. `fail` makes the
+ * error for a bad field.
+ */
+export function suiteFromRecord(
+  raw: Record<string, unknown>,
+  source: string,
+  fail: (field: string, why: string) => Error,
+): SuiteDef {
   const str = (k: string, required = false) => {
     const v = raw[k];
     if (v === undefined || v === null) {
@@ -131,21 +144,30 @@ export function parseSuite(text: string, source: string): SuiteDef {
   };
 }
 
-/** Builtin suites plus the folder's *.yaml / *.yml files; a bad file is reported, not fatal. */
-export function loadSuites(dir: string, onError: (message: string) => void): SuiteDef[] {
+/** A suite file that was not used, and why. */
+export interface RefusedSuite {
+  file: string;
+  reason: string;
+}
+
+/** Builtin suites plus the folder's *.yaml / *.yml files; a bad or duplicate file is refused, not fatal. */
+export function loadSuites(dir: string): { suites: SuiteDef[]; refused: RefusedSuite[] } {
   const suites = [...BUILTIN_SUITES];
-  if (!existsSync(dir)) return suites;
+  const refused: RefusedSuite[] = [];
+  if (!existsSync(dir)) return { suites, refused };
   for (const file of readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()) {
+    const path = join(dir, file);
     try {
-      const s = parseSuite(readFileSync(join(dir, file), 'utf8'), join(dir, file));
+      const s = parseSuite(readFileSync(path, 'utf8'), path);
       if (suites.some((x) => x.name === s.name))
-        throw new SuiteError(`${join(dir, file)}: name ${JSON.stringify(s.name)} is already taken`);
+        throw new SuiteError(`${path}: name ${JSON.stringify(s.name)} is already taken`);
       suites.push(s);
     } catch (err) {
-      onError((err as Error).message);
+      const message = (err as Error).message;
+      refused.push({ file: path, reason: message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message });
     }
   }
-  return suites;
+  return { suites, refused };
 }

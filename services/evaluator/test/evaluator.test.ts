@@ -34,7 +34,7 @@ before(async () => {
     'name: broken\ntask: language-model\ndataset: builtin:spam-assassin\nmetrics: [accuracy]\n',
   );
   const config = testConfig(home.path);
-  server = await startTestServer([createEvaluatorService({ config, log: quietLog, backend: 'wasm' })], config);
+  server = await startTestServer([createEvaluatorService({ config, log: quietLog })], config);
   client = createClient(ev.EvaluatorServiceClient, server.address);
 });
 
@@ -84,7 +84,9 @@ test(
   { timeout: 120_000 },
   async () => {
     const events = await collect(
-      client.evaluate({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }),
+      client.evaluate(
+        ev.EvaluateRequest.fromPartial({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }),
+      ),
     );
     assert.ok(events.some((e) => e.event?.$case === 'progress'));
     const result = (events.at(-1)!.event!.value as ev.Evaluation).results[0]!;
@@ -95,7 +97,11 @@ test(
     assert.ok(Math.abs(ppl.value - 2 ** bpb.value) < 1e-6 * ppl.value);
     assert.equal(result.sampleCount, 24);
     const again = (
-      await collect(client.evaluate({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }))
+      await collect(
+        client.evaluate(
+          ev.EvaluateRequest.fromPartial({ model: tiny(1), suites: ['mail-quick'], bootstrapSamples: 100, seed: 3 }),
+        ),
+      )
     ).at(-1)!.event!.value as ev.Evaluation;
     assert.deepEqual(again.results, [result], 'deterministic for a seed');
 
@@ -106,31 +112,46 @@ test(
       },
     };
     const digits = (
-      (await collect(client.evaluate({ model: lenet, suites: ['digits'], bootstrapSamples: 50, seed: 1 }))).at(-1)!
-        .event!.value as ev.Evaluation
+      (
+        await collect(
+          client.evaluate(
+            ev.EvaluateRequest.fromPartial({ model: lenet, suites: ['digits'], bootstrapSamples: 50, seed: 1 }),
+          ),
+        )
+      ).at(-1)!.event!.value as ev.Evaluation
     ).results[0]!;
     const acc = digits.metrics.find((m) => m.name === 'accuracy')!;
     assert.ok(acc.value < 0.35, `untrained accuracy ${acc.value}`);
     assert.equal(digits.sampleCount, 100);
 
     await rejectsWith(
-      collect(client.evaluate({ model: tiny(1), suites: ['nope'], bootstrapSamples: 0, seed: 0 })),
+      collect(
+        client.evaluate(
+          ev.EvaluateRequest.fromPartial({ model: tiny(1), suites: ['nope'], bootstrapSamples: 0, seed: 0 }),
+        ),
+      ),
       grpc.status.NOT_FOUND,
       undefined,
     );
     await rejectsWith(
-      collect(client.evaluate({ model: tiny(1), suites: ['digits'], bootstrapSamples: 0, seed: 0 })),
+      collect(
+        client.evaluate(
+          ev.EvaluateRequest.fromPartial({ model: tiny(1), suites: ['digits'], bootstrapSamples: 0, seed: 0 }),
+        ),
+      ),
       grpc.status.INVALID_ARGUMENT,
       'model',
     );
     await rejectsWith(
       collect(
-        client.evaluate({
-          model: { source: { $case: 'artifactId', value: 'art-none' } },
-          suites: ['mail-quick'],
-          bootstrapSamples: 0,
-          seed: 0,
-        }),
+        client.evaluate(
+          ev.EvaluateRequest.fromPartial({
+            model: { source: { $case: 'artifactId', value: 'art-none' } },
+            suites: ['mail-quick'],
+            bootstrapSamples: 0,
+            seed: 0,
+          }),
+        ),
       ),
       grpc.status.NOT_FOUND,
     );
@@ -142,13 +163,15 @@ test(
   { timeout: 120_000 },
   async () => {
     const events = await collect(
-      client.compareModels({
-        stages: [tiny(1), tiny(1)],
-        suites: ['mail-quick', 'code-quick'],
-        metric: '',
-        bootstrapSamples: 50,
-        seed: 2,
-      }),
+      client.compareModels(
+        ev.CompareModelsRequest.fromPartial({
+          stages: [tiny(1), tiny(1)],
+          suites: ['mail-quick', 'code-quick'],
+          metric: '',
+          bootstrapSamples: 50,
+          seed: 2,
+        }),
+      ),
     );
     const r = events.at(-1)!.event!.value as ev.ForgettingReport;
     assert.equal(r.metric, 'bits_per_byte');
@@ -162,25 +185,29 @@ test(
     assert.equal(r.fwt, 0);
     const other = (
       await collect(
-        client.compareModels({
-          stages: [tiny(1), tiny(2)],
-          suites: ['mail-quick', 'code-quick'],
-          metric: 'bits_per_byte',
-          bootstrapSamples: 50,
-          seed: 2,
-        }),
+        client.compareModels(
+          ev.CompareModelsRequest.fromPartial({
+            stages: [tiny(1), tiny(2)],
+            suites: ['mail-quick', 'code-quick'],
+            metric: 'bits_per_byte',
+            bootstrapSamples: 50,
+            seed: 2,
+          }),
+        ),
       )
     ).at(-1)!.event!.value as ev.ForgettingReport;
     assert.ok(other.gainsStderr!.values[2]! > 0, 'two different models differ by a measurable amount');
     await rejectsWith(
       collect(
-        client.compareModels({
-          stages: [tiny(1), tiny(2)],
-          suites: ['mail-quick', 'digits'],
-          metric: 'bits_per_byte',
-          bootstrapSamples: 0,
-          seed: 0,
-        }),
+        client.compareModels(
+          ev.CompareModelsRequest.fromPartial({
+            stages: [tiny(1), tiny(2)],
+            suites: ['mail-quick', 'digits'],
+            metric: 'bits_per_byte',
+            bootstrapSamples: 0,
+            seed: 0,
+          }),
+        ),
       ),
       grpc.status.INVALID_ARGUMENT,
       'metric',

@@ -6,9 +6,8 @@ import {
   checkModelRef,
   defineService,
   validate,
-  type FloeConfig,
   type HostedService,
-  type Logger,
+  type ServiceContext,
   type Validator,
 } from '@floe/service-kit';
 
@@ -27,7 +26,7 @@ function checkOptions(v: Validator, field: string, o: ex.ExplainOptions | undefi
   v.number(`${field}.steps`, o.steps, { min: 0, max: 10_000, integer: true });
 }
 
-export function createExplainerService(opts: { config: FloeConfig; log: Logger }): HostedService {
+export function createExplainerService(opts: ServiceContext): HostedService {
   return defineService(
     SERVICE_NAMES.explainer,
     ex.ExplainerServiceService,

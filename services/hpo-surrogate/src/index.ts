@@ -1,1 +1,3 @@
-export { createHpoSurrogateService, toParameterSpecs } from './service.js';
+export { createHpoSurrogateService } from './service.js';
+export { toParameterSpecs } from './convert.js';
+export { StudyManager } from './study-manager.js';

@@ -1,34 +1,54 @@
 // Runs: durable state in SQLite, every step's metrics stored once, training in a worker thread per run,
-// a concurrency limit with a queue, live events for WatchRun, and INTERRUPTED for runs a dead server left.
-import { EventEmitter } from 'node:events';
+// a concurrency limit with a queue, a typed live stream for WatchRun, keyset listing, ADE planning inside
+// the run, and INTERRUPTED for runs a dead server left.
 import { randomUUID } from 'node:crypto';
 import { commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
 import { failedPrecondition, invalidArgument, notFound, FloeError } from '@floe/errors';
-import { modelSource, type Logger } from '@floe/service-kit';
-import type { MetadataStore } from '@floe/store';
+import {
+  datasetSplit,
+  decodePageToken,
+  encodePageToken,
+  follow,
+  modelSource,
+  pageSize,
+  Topic,
+  type Logger,
+} from '@floe/service-kit';
+import type { ArtifactStore, MetadataStore } from '@floe/store';
 import {
   checkpointArtifactId,
   checkpointBlockIds,
   readCheckpointMeta,
+  requireEnough,
+  requireReadable,
   startRunWorker,
+  type ModelDescription,
   type RunEvent,
   type RunJob,
   type StrategyConfig,
 } from '@floe/training';
-import { blockIdsOf } from '@floe/models';
-import { parseDatasetUri, resolveDataPath } from '@floe/data';
-import { Attr } from '@floe/telemetry';
-import type { ArtifactStore } from '@floe/store';
+import { blockIdsOf, describeModel } from '@floe/models';
+import { openDataset, type Dataset, type Split } from '@floe/data';
+import type { BackendChoice } from '@floe/ml-runtime/choices';
+import { Attr, SpanName } from '@floe/telemetry';
 import { RunTracer } from './run-tracer.js';
+import { applyPlan } from './plan-policy.js';
 
 const RUN = 'run';
 const S = commonV1.RunState;
 type Architecture = Extract<RunJob['model'], { architecture: string }>['architecture'];
 
+/** One event of a run's live stream: exactly WatchRun's oneof. */
+export type RunStreamEvent = NonNullable<trainerV1.WatchRunResponse['event']>;
+
+/** Default bytes per sequence of a language-model run (RunSpec.sequence_length = 0). */
+export const DEFAULT_SEQUENCE_LENGTH = 64;
+
 interface Live {
   pause(): void;
   terminate(): Promise<number>;
   cancelled?: boolean;
+  pauseRequested?: boolean;
   /** Steps up to this one were recorded before this worker started: it replays them (after a crash). */
   recordedStep: number;
 }
@@ -36,44 +56,44 @@ interface Live {
 /** The model a run starts from, resolved once at StartRun. */
 type Base =
   | { kind: 'builtin'; arch: Architecture; size: string; seed: number }
-  | { kind: 'checkpoint'; artifactId: string; blocks: string[] };
+  | { kind: 'checkpoint'; artifactId: string; blocks: string[]; description: ModelDescription };
 
 export interface RunManagerOptions {
   store: MetadataStore;
   /** Asks the data-profiler for an adaptation plan (ADE runs that bring none). */
-  profiler?: (req: dataProfilerV1.PlanAdaptationRequest) => Promise<dataProfilerV1.AdaptationPlanResult>;
+  planner?: (req: dataProfilerV1.PlanAdaptationRequest) => Promise<dataProfilerV1.AdaptationPlanResult>;
   artifacts: ArtifactStore;
   artifactsDir: string;
   dataRoots: string[];
-  maxDatasetBytes?: number;
+  maxDatasetBytes: number;
   maxConcurrent: number;
-  backend?: RunJob['backend'];
+  backend: BackendChoice;
+  threads: number;
   log: Logger;
 }
 
-/** The data mixture of a run: an ADE plan's replay when it has one, else the request's mixture. */
-function replayOf(spec: trainerV1.RunSpec): RunJob['replay'] {
-  const plan = spec.strategy === trainerV1.Strategy.STRATEGY_ADE ? spec.plan : undefined;
-  if (plan && plan.replayFraction > 0 && plan.replayDataset?.uri)
-    return { uri: plan.replayDataset.uri, fraction: plan.replayFraction };
-  return spec.mixture && spec.mixture.replayFraction > 0
-    ? { uri: spec.mixture.replayDataset!.uri, fraction: spec.mixture.replayFraction }
-    : undefined;
+export interface ListRunsQuery {
+  states: commonV1.RunState[];
+  labels: Record<string, string>;
+  pageSize?: number;
+  pageToken?: string;
 }
 
+const isStopped = (state: commonV1.RunState) => state !== S.RUN_STATE_RUNNING && state !== S.RUN_STATE_QUEUED;
+
 export class RunManager {
-  readonly events = new EventEmitter();
+  private readonly events = new Topic<RunStreamEvent>();
   private readonly live = new Map<string, Live>();
   private readonly queue: string[] = [];
   private readonly tracer = new RunTracer();
+  /** StartRun calls in flight by request id: a concurrent retry answers the same run. */
+  private readonly starting = new Map<string, Promise<trainerV1.Run>>();
 
   constructor(private readonly o: RunManagerOptions) {
-    this.events.setMaxListeners(0);
     // A server that died left its running runs behind: they resume from their last checkpoint.
     for (const state of ['RUN_STATE_RUNNING', 'RUN_STATE_QUEUED']) {
       for (const r of o.store.list<unknown>(RUN, { states: [state], limit: 100_000 }).items) {
-        const run = trainerV1.Run.fromJSON(r.body);
-        this.save({ ...run, state: S.RUN_STATE_INTERRUPTED });
+        this.save({ ...trainerV1.Run.fromJSON(r.body), state: S.RUN_STATE_INTERRUPTED });
       }
     }
   }
@@ -84,20 +104,80 @@ export class RunManager {
     return trainerV1.Run.fromJSON(rec.body);
   }
 
+  /** Stores the run; watchers get it when its state changed. */
   private save(run: trainerV1.Run): trainerV1.Run {
+    const before = this.o.store.get<{ state?: string }>(RUN, run.runId)?.state;
     run.updateTime = new Date();
-    this.o.store.update(RUN, run.runId, commonV1.runStateToJSON(run.state), trainerV1.Run.toJSON(run));
-    this.events.emit(run.runId, { run });
+    const state = commonV1.runStateToJSON(run.state);
+    this.o.store.update(RUN, run.runId, state, trainerV1.Run.toJSON(run));
+    if (before !== state) this.events.publish(run.runId, { $case: 'run', value: run });
     return run;
   }
 
-  /** Checks what only the model and the data can tell; throws INVALID_ARGUMENT / NOT_FOUND. */
+  /** Runs newest first, filtered by state and labels in the store's keyset pages. */
+  list(q: ListRunsQuery): { runs: trainerV1.Run[]; nextPageToken: string } {
+    const states = q.states.map((s) => commonV1.runStateToJSON(s));
+    const wanted = Object.entries(q.labels);
+    const query = { states, labels: wanted.sort() };
+    const result = this.o.store.list<unknown>(RUN, {
+      states,
+      before: decodePageToken(RUN, q.pageToken, query),
+      limit: pageSize(q.pageSize),
+      filter: wanted.length
+        ? (body) => {
+            const labels = (body as { spec?: { labels?: Record<string, string> } }).spec?.labels ?? {};
+            return wanted.every(([k, v]) => labels[k] === v);
+          }
+        : undefined,
+    });
+    return {
+      runs: result.items.map((r) => trainerV1.Run.fromJSON(r.body)),
+      nextPageToken: encodePageToken(RUN, result.next, query),
+    };
+  }
+
+  /** WatchRun: the recorded steps after `fromStep`, then live events until the run stops. */
+  watch(id: string, fromStep: number, signal: AbortSignal): AsyncGenerator<RunStreamEvent> {
+    this.get(id);
+    let last = fromStep;
+    return follow(this.events, id, {
+      signal,
+      replay: () =>
+        this.metrics(id, fromStep).map((m): RunStreamEvent => {
+          last = m.step;
+          return { $case: 'step', value: m };
+        }),
+      done: () => {
+        const run = this.get(id);
+        return isStopped(run.state) ? { $case: 'run', value: run } : undefined;
+      },
+      // A step the replay already sent is not sent again.
+      fresh: (e) => {
+        if (e.$case !== 'step') return true;
+        if (e.value.step <= last) return false;
+        last = e.value.step;
+        return true;
+      },
+      isLast: (e) => e.$case === 'run' && isStopped(e.value.state),
+    });
+  }
+
+  /** The blocks of a base model; an unknown builtin is NOT_FOUND. */
   private static blocksOfBase(base: Base): string[] {
     if (base.kind === 'checkpoint') return base.blocks;
     try {
       return blockIdsOf(base.arch, base.size);
     } catch {
-      throw new FloeError('not_found', `unknown model ${base.arch}/${base.size}`);
+      throw new FloeError('not_found', `spec.base_model: unknown model ${base.arch}/${base.size}`);
+    }
+  }
+
+  private static describe(base: Base): ModelDescription {
+    if (base.kind === 'checkpoint') return base.description;
+    try {
+      return describeModel(base.arch, base.size, base.seed);
+    } catch {
+      throw new FloeError('not_found', `spec.base_model: unknown model ${base.arch}/${base.size}`);
     }
   }
 
@@ -141,9 +221,66 @@ export class RunManager {
     return { kind: 'full', freeze: [], expandAfter: [], expandCount: 0, tune: [] };
   }
 
-  private checkDataset(field: string, uri: string): void {
-    const parsed = parseDatasetUri(uri, field);
-    if (parsed.scheme === 'file') resolveDataPath(parsed.path, this.o.dataRoots);
+  /** Where a run's data comes from: each reference with the split it draws (and its field, for errors). */
+  private static dataOf(spec: trainerV1.RunSpec): {
+    train: { field: string; uri: string; split: Split; maxExamples: number };
+    validation?: { field: string; uri: string; split: Split; maxExamples: number };
+    replay?: { field: string; uri: string; split: Split; fraction: number };
+  } {
+    const d = spec.dataset!;
+    const train = {
+      field: 'spec.dataset',
+      uri: d.uri,
+      split: datasetSplit(d.split, 'train'),
+      maxExamples: Number(d.maxExamples),
+    };
+    const v = spec.validationDataset;
+    const validation =
+      spec.evalIntervalSteps <= 0
+        ? undefined
+        : v?.uri
+          ? {
+              field: 'spec.validation_dataset',
+              uri: v.uri,
+              split: datasetSplit(v.split, 'all'),
+              maxExamples: Number(v.maxExamples),
+            }
+          : { field: 'spec.dataset', uri: d.uri, split: 'validation' as const, maxExamples: 0 };
+    const m = spec.mixture;
+    const replay =
+      m && m.replayFraction > 0 && m.replayDataset
+        ? {
+            field: 'spec.mixture.replay_dataset',
+            uri: m.replayDataset.uri,
+            split: datasetSplit(m.replayDataset.split, 'train'),
+            fraction: m.replayFraction,
+          }
+        : undefined;
+    return { train, validation, replay };
+  }
+
+  /**
+   * What only the data can tell, before the run is accepted: each dataset opens (NOT_FOUND,
+   * PERMISSION_DENIED, RESOURCE_EXHAUSTED naming its field), the model reads it (INVALID_ARGUMENT naming
+   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it).
+   */
+  private checkData(spec: trainerV1.RunSpec, model: ModelDescription): void {
+    const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
+    if (model.task === 'language-model') {
+      const context = Number(model.spec.config.context ?? seq);
+      if (seq > context)
+        throw invalidArgument('spec.sequence_length', `${seq} is longer than the model's context of ${context} bytes`);
+    }
+    const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
+    const { train, validation, replay } = RunManager.dataOf(spec);
+    const check = (ref: { field: string; uri: string; split: Split; maxExamples?: number }) => {
+      const data: Dataset = openDataset(ref, limits, ref.field);
+      requireReadable(model, data, 'spec.base_model', ref.field);
+      requireEnough(data, ref.field, ref.split, seq);
+    };
+    check(train);
+    if (validation) check(validation);
+    if (replay) check(replay);
   }
 
   /** The checkpoint artifact of a run at `step` (0: its latest); a step without one is NOT_FOUND. */
@@ -168,65 +305,64 @@ export class RunManager {
       this.checkpointOf(runId, step),
     );
     const meta = await readCheckpointMeta(this.o.artifacts, artifactId);
+    const s = meta.model.spec;
     return {
       kind: 'checkpoint',
       artifactId,
-      blocks: checkpointBlockIds(
-        meta,
-        blockIdsOf(meta.model.spec.architecture, meta.model.spec.size, meta.model.spec.config),
-      ),
+      blocks: checkpointBlockIds(meta, blockIdsOf(s.architecture, s.size, s.config)),
+      description: { spec: s, task: meta.model.task },
     };
   }
 
   /**
-   * ADE without a plan: ask the data-profiler (through its client) for one, from the base model, the new
-   * data and the reference (old-domain) data named as the replay dataset. The whole plan applies: its
-   * blocks, its replay fraction and its learning rate replace the request's; the run records the plan.
+   * StartRun: one run per request id, also for retries that arrive while the first call still runs (or
+   * from another process sharing the database: the store's unique request id decides).
    */
-  private async withFetchedPlan(spec: trainerV1.RunSpec): Promise<trainerV1.RunSpec> {
-    const reference = spec.mixture?.replayDataset;
-    if (!reference?.uri)
-      throw invalidArgument(
-        'spec.mixture.replay_dataset',
-        'ADE without a plan asks the data-profiler for one, which needs the reference (old-domain) data here',
-      );
-    if (!this.o.profiler)
-      throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
-    const result = await this.o.profiler({
-      model: spec.baseModel,
-      dataset: spec.dataset,
-      reference,
-      maxExpansions: 0,
-      seed: spec.seed,
-    });
-    const plan = result.plan!;
-    return {
-      ...spec,
-      plan,
-      mixture:
-        plan.replayFraction > 0
-          ? { replayDataset: plan.replayDataset ?? reference, replayFraction: plan.replayFraction }
-          : { replayDataset: reference, replayFraction: 0 },
-      optimizer: {
-        ...(spec.optimizer ?? trainerV1.OptimizerConfig.fromPartial({})),
-        learningRate: plan.learningRate || spec.optimizer?.learningRate || 0,
-      },
-    };
+  async start(spec: trainerV1.RunSpec, requestId: string): Promise<{ run: trainerV1.Run; replayed: boolean }> {
+    if (requestId) {
+      const inflight = this.starting.get(requestId);
+      if (inflight) return { run: this.get((await inflight).runId), replayed: true };
+      const existing = this.o.store.findByRequestId<unknown>(RUN, requestId);
+      if (existing) return { run: trainerV1.Run.fromJSON(existing.body), replayed: true };
+    }
+    const p = this.create(spec, requestId);
+    if (requestId) this.starting.set(requestId, p);
+    try {
+      return { run: await p, replayed: false };
+    } catch (err) {
+      const existing = requestId && this.o.store.findByRequestId<unknown>(RUN, requestId);
+      if (existing) return { run: trainerV1.Run.fromJSON(existing.body), replayed: true };
+      throw err;
+    } finally {
+      if (requestId) this.starting.delete(requestId);
+    }
   }
 
-  async start(request: trainerV1.RunSpec, requestId: string): Promise<trainerV1.Run> {
-    if (requestId) {
-      const existing = this.o.store.findByRequestId<unknown>(RUN, requestId);
-      if (existing) return trainerV1.Run.fromJSON(existing.body);
+  private async create(spec: trainerV1.RunSpec, requestId: string): Promise<trainerV1.Run> {
+    const base = await this.resolveBase(spec);
+    const model = RunManager.describe(base);
+    const blocks = RunManager.blocksOfBase(base);
+    const planLater = spec.strategy === trainerV1.Strategy.STRATEGY_ADE && !spec.plan;
+    if (planLater) {
+      if (!spec.mixture?.replayDataset?.uri)
+        throw invalidArgument(
+          'spec.mixture.replay_dataset',
+          'ADE without a plan asks the data-profiler for one, which needs the old-domain data here (replay_fraction may be 0)',
+        );
+      if (!this.o.planner)
+        throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
+    } else this.strategyOf(spec, blocks);
+    this.checkData(spec, model);
+    if (planLater) {
+      // The reference the planner reads must open too (it is the replay data, perhaps at fraction 0).
+      const ref = spec.mixture!.replayDataset!;
+      const data = openDataset(
+        { uri: ref.uri, split: datasetSplit(ref.split, 'train'), maxExamples: Number(ref.maxExamples) },
+        { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes },
+        'spec.mixture.replay_dataset',
+      );
+      requireReadable(model, data, 'spec.base_model', 'spec.mixture.replay_dataset');
     }
-    const base = await this.resolveBase(request);
-    let spec = request;
-    if (spec.strategy === trainerV1.Strategy.STRATEGY_ADE && !spec.plan) spec = await this.withFetchedPlan(spec);
-    this.strategyOf(spec, RunManager.blocksOfBase(base));
-    this.checkDataset('spec.dataset.uri', spec.dataset!.uri);
-    if (spec.validationDataset?.uri) this.checkDataset('spec.validation_dataset.uri', spec.validationDataset.uri);
-    if (spec.mixture && spec.mixture.replayFraction > 0)
-      this.checkDataset('spec.mixture.replay_dataset.uri', spec.mixture.replayDataset!.uri);
     const now = new Date();
     const run: trainerV1.Run = {
       runId: `run-${randomUUID()}`,
@@ -242,6 +378,7 @@ export class RunManager {
       baseArtifactId: base.kind === 'checkpoint' ? base.artifactId : '',
       replayedSteps: 0,
       replayMaxAbsDiff: 0,
+      planChanges: [],
     };
     this.o.store.create(
       RUN,
@@ -270,30 +407,27 @@ export class RunManager {
       }
       this.queue.splice(i, 1);
       const run = this.get(id);
-      if (run.state === S.RUN_STATE_QUEUED) this.launch(run);
+      if (run.state === S.RUN_STATE_QUEUED) void this.launch(run);
     }
   }
 
   private job(run: trainerV1.Run): RunJob {
     const spec = run.spec!;
     const src = modelSource(spec.baseModel!);
-    // A checkpoint base was resolved (and its blocks checked) at StartRun; its artifact id is on the run.
-    const base: Base =
-      src.kind === 'builtin'
-        ? { kind: 'builtin', arch: src.architecture, size: src.size, seed: src.seed }
-        : { kind: 'checkpoint', artifactId: run.baseArtifactId, blocks: [] };
     const o = spec.optimizer;
     const sched = spec.schedule;
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
+    const { train, validation, replay } = RunManager.dataOf(spec);
     return {
       runId: run.runId,
+      // A checkpoint base was resolved (and its blocks checked) at StartRun; its artifact id is on the run.
       model:
-        base.kind === 'builtin'
-          ? { architecture: base.arch, size: base.size, seed: base.seed }
-          : { checkpoint: base.artifactId },
-      dataset: { uri: spec.dataset!.uri },
-      replay: replayOf(spec),
+        src.kind === 'builtin'
+          ? { architecture: src.architecture, size: src.size, seed: src.seed }
+          : { checkpoint: run.baseArtifactId },
+      dataset: { uri: train.uri, split: train.split, maxExamples: train.maxExamples },
+      replay: replay && { uri: replay.uri, split: replay.split, fraction: replay.fraction },
       strategy: this.strategyOf(spec),
       optimizer: {
         kind: kinds[(o?.kind ?? 0) as 1 | 2 | 3] ?? 'adamw',
@@ -310,13 +444,14 @@ export class RunManager {
         minRatio: sched?.minLrRatio ?? 0,
       },
       batchSize: spec.batchSize,
-      sequenceLength: spec.sequenceLength || 64,
+      sequenceLength: spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH,
       budgetSteps: spec.budgetSteps,
       checkpointEvery: spec.checkpointIntervalSteps,
       evalEvery: spec.evalIntervalSteps,
-      validation: spec.validationDataset?.uri ? { uri: spec.validationDataset.uri } : undefined,
+      validation: validation && { uri: validation.uri, split: validation.split, maxExamples: validation.maxExamples },
       seed: Number(spec.seed),
-      backend: this.o.backend ?? ((process.env.FLOE_TF_BACKEND || 'auto') as RunJob['backend']),
+      backend: this.o.backend,
+      threads: this.o.threads,
       artifactsDir: this.o.artifactsDir,
       dataRoots: this.o.dataRoots,
       maxDatasetBytes: this.o.maxDatasetBytes,
@@ -325,33 +460,82 @@ export class RunManager {
     };
   }
 
-  private launch(run: trainerV1.Run): void {
-    let job: RunJob;
+  /**
+   * ADE without a plan, inside the run: ask the data-profiler (base model, new data, the old domain as
+   * reference), apply the plan as the spec's plan_policy says, and record the plan and what it changed.
+   */
+  private async planInside(run: trainerV1.Run, live: Live): Promise<trainerV1.Run | undefined> {
+    const spec = run.spec!;
+    this.events.publish(run.runId, { $case: 'phase', value: { phase: SpanName.plan, time: new Date() } });
+    const result = await this.tracer.phase(run.runId, SpanName.plan, () =>
+      this.o.planner!({
+        model: spec.baseModel,
+        dataset: spec.dataset,
+        reference: spec.mixture!.replayDataset,
+        maxExpansions: 0,
+        seed: spec.seed,
+        calibrationBatches: 0,
+        batchSize: 0,
+        sequenceLength: 0,
+        unitsPerStep: spec.batchSize * (spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH),
+      }),
+    );
+    const { spec: planned, changes } = applyPlan(spec, result.plan!);
+    const base = await this.resolveBase(planned);
+    this.strategyOf(planned, RunManager.blocksOfBase(base));
+    const current = this.get(run.runId);
+    const next = { ...current, spec: planned, planChanges: changes };
+    if (live.cancelled) return void this.save({ ...next, state: S.RUN_STATE_CANCELLED });
+    if (live.pauseRequested) return void this.save({ ...next, state: S.RUN_STATE_PAUSED });
+    return this.save(next);
+  }
+
+  private async launch(queued: trainerV1.Run): Promise<void> {
+    const id = queued.runId;
+    let run = this.save({ ...queued, state: S.RUN_STATE_RUNNING, error: '' });
+    const planning: Live = {
+      pause: () => (planning.pauseRequested = true),
+      terminate: async () => ((planning.cancelled = true), 0),
+      recordedStep: run.step,
+    };
+    this.live.set(id, planning);
     try {
-      job = this.job(run);
+      if (run.spec!.strategy === trainerV1.Strategy.STRATEGY_ADE && !run.spec!.plan) {
+        const planned = await this.planInside(run, planning);
+        if (!planned) {
+          this.live.delete(id);
+          this.pump();
+          return;
+        }
+        run = planned;
+      }
+      const job = this.job(run);
+      const handle = startRunWorker(job, (e) => this.onEvent(id, e));
+      const live: Live = { pause: handle.pause, terminate: handle.terminate, recordedStep: run.step };
+      this.live.set(id, live);
+      if (planning.cancelled) void this.cancel(id);
+      else if (planning.pauseRequested) live.pause();
+      void handle.exited.then(() => {
+        // A resumed run has a new worker by the time an old one exits: only the current one counts.
+        if (this.live.get(id) !== live) return;
+        this.live.delete(id);
+        this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
+        const r = this.get(id);
+        if (r.state === S.RUN_STATE_RUNNING)
+          this.save({
+            ...r,
+            state: live.cancelled ? S.RUN_STATE_CANCELLED : S.RUN_STATE_FAILED,
+            error: r.error || (live.cancelled ? '' : 'the training worker exited'),
+          });
+        this.pump();
+      });
     } catch (err) {
-      this.save({ ...run, state: S.RUN_STATE_FAILED, error: (err as Error).message });
-      return;
-    }
-    this.save({ ...run, state: S.RUN_STATE_RUNNING, error: '' });
-    const id = run.runId;
-    const handle = startRunWorker(job, (e) => this.onEvent(id, e));
-    const live: Live = { pause: handle.pause, terminate: handle.terminate, recordedStep: run.step };
-    this.live.set(id, live);
-    handle.exited.then(() => {
-      // A resumed run has a new worker by the time an old one exits: only the current one counts.
-      if (this.live.get(id) !== live) return;
       this.live.delete(id);
-      this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
-      const r = this.get(id);
-      if (r.state === S.RUN_STATE_RUNNING)
-        this.save({
-          ...r,
-          state: live.cancelled ? S.RUN_STATE_CANCELLED : S.RUN_STATE_FAILED,
-          error: r.error || (live.cancelled ? '' : 'the training worker exited'),
-        });
+      this.tracer.finish(id, (err as Error).message);
+      this.o.log.error('run failed before training', { runId: id, err });
+      this.save({ ...this.get(id), state: S.RUN_STATE_FAILED, error: (err as Error).message });
       this.pump();
-    });
+    }
   }
 
   private onEvent(id: string, e: RunEvent): void {
@@ -369,7 +553,7 @@ export class RunManager {
       case 'phase':
         if (e.edge === 'start') {
           this.tracer.phaseStart(id, e.phase, e.time);
-          this.events.emit(id, { phase: { phase: e.phase, time: new Date(e.time) } });
+          this.events.publish(id, { $case: 'phase', value: { phase: e.phase, time: new Date(e.time) } });
         } else this.tracer.phaseEnd(id, e.phase, e.time, e.attributes);
         break;
       case 'step': {
@@ -398,7 +582,19 @@ export class RunManager {
         };
         this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
         this.save({ ...run, step: m.step, lastMetrics: m });
-        this.events.emit(id, { step: m });
+        this.events.publish(id, { $case: 'step', value: m });
+        const budget = Number(run.spec!.budgetSteps);
+        this.events.publish(id, {
+          $case: 'progress',
+          value: {
+            phase: 'train',
+            done: m.step,
+            total: budget,
+            fraction: Math.min(1, m.step / budget),
+            message: `step ${m.step} of ${budget}, loss ${m.trainLoss.toFixed(4)}`,
+            time: m.time,
+          },
+        });
         break;
       }
       case 'checkpoint':
@@ -408,7 +604,7 @@ export class RunManager {
           else this.o.store.create('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
         });
         this.save({ ...run, checkpointStep: e.step });
-        this.events.emit(id, { checkpoint: { step: e.step, artifactId: e.artifactId } });
+        this.events.publish(id, { $case: 'checkpoint', value: { step: e.step, artifactId: e.artifactId } });
         break;
       case 'stopped':
         this.tracer.finish(id);
@@ -464,17 +660,12 @@ export class RunManager {
 
   /** Pauses every live run with a checkpoint (server shutdown). */
   async pauseAll(timeoutMs: number): Promise<void> {
-    const ids = [...this.live.keys()];
-    for (const id of ids) this.live.get(id)?.pause();
+    for (const live of this.live.values()) live.pause();
     const deadline = Date.now() + timeoutMs;
     while (this.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   }
 
   metrics(id: string, afterStep: number): trainerV1.StepMetrics[] {
     return this.o.store.metrics<unknown>(id, afterStep).map((m) => trainerV1.StepMetrics.fromJSON(m.body));
-  }
-
-  static stopped(state: commonV1.RunState): boolean {
-    return state !== S.RUN_STATE_RUNNING && state !== S.RUN_STATE_QUEUED;
   }
 }

@@ -2,13 +2,13 @@
 // start and end of each phase with its timestamps, and the spans are made here, under the context of the
 // call that started (or resumed) the run, so a run started by another service joins that service's trace.
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { Attr } from '@floe/telemetry';
+import { Attr, EventName, SpanName, type SpanNameValue } from '@floe/telemetry';
 import type { StepMetrics } from '@floe/training';
 
 interface RunSpans {
   parent: Context;
   attributes: Record<string, string | number>;
-  open: { phase: string; span: Span }[];
+  open: { phase: SpanNameValue; span: Span }[];
 }
 
 export class RunTracer {
@@ -19,7 +19,26 @@ export class RunTracer {
     this.runs.set(runId, { parent: context.active(), attributes: { [Attr.runId]: runId, ...attributes }, open: [] });
   }
 
-  phaseStart(runId: string, phase: string, time: number): void {
+  /** Runs `fn` as a phase of the run done here (not in the worker), its calls under the phase's span. */
+  async phase<T>(runId: string, phase: SpanNameValue, fn: () => Promise<T>): Promise<T> {
+    const r = this.runs.get(runId);
+    if (!r) return fn();
+    const span = trace
+      .getTracer('floe')
+      .startSpan(phase, { attributes: { ...r.attributes, [Attr.phase]: phase } }, r.parent);
+    try {
+      const result = await context.with(trace.setSpan(r.parent, span), fn);
+      span.setStatus({ code: SpanStatusCode.OK });
+      return result;
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  phaseStart(runId: string, phase: SpanNameValue, time: number): void {
     const r = this.runs.get(runId);
     if (!r) return;
     // Nested phases (evaluate and checkpoint inside a train segment) are children of the open one.
@@ -30,7 +49,7 @@ export class RunTracer {
     r.open.push({ phase, span });
   }
 
-  phaseEnd(runId: string, phase: string, time: number, attributes?: Record<string, string | number>): void {
+  phaseEnd(runId: string, phase: SpanNameValue, time: number, attributes?: Record<string, string | number>): void {
     const r = this.runs.get(runId);
     const i = r?.open.findLastIndex((o) => o.phase === phase) ?? -1;
     if (!r || i < 0) return;
@@ -45,12 +64,12 @@ export class RunTracer {
 
   /** Steps are events on the open train segment span, not spans of their own. */
   step(runId: string, m: StepMetrics, validationLoss?: number): void {
-    const span = this.runs.get(runId)?.open.findLast((o) => o.phase === 'floe.train_segment')?.span;
-    span?.addEvent('floe.step', {
+    const span = this.runs.get(runId)?.open.findLast((o) => o.phase === SpanName.trainSegment)?.span;
+    span?.addEvent(EventName.step, {
       [Attr.step]: m.step,
-      'floe.loss': m.loss,
-      'floe.learning_rate': m.learningRate,
-      ...(validationLoss === undefined ? {} : { 'floe.validation_loss': validationLoss }),
+      [Attr.loss]: m.loss,
+      [Attr.learningRate]: m.learningRate,
+      ...(validationLoss === undefined ? {} : { [Attr.validationLoss]: validationLoss }),
     });
   }
 

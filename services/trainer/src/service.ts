@@ -3,27 +3,21 @@
 import { SERVICE_NAMES, commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
 import { FloeError, notFound } from '@floe/errors';
 import {
+  Peers,
   Validator,
   checkDatasetRef,
   checkModelRef,
   checkPage,
   checkPlan,
   collect,
-  createClient,
-  decodePageToken,
   fromPeerError,
   defineService,
-  encodePageToken,
-  pageSize,
   validate,
-  type FloeConfig,
   type HostedService,
-  type Logger,
+  type ServiceContext,
 } from '@floe/service-kit';
-import { LocalArtifactStore, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
+import { RequestLog, LocalArtifactStore, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
 import { RunManager } from './run-manager.js';
-
-const RUN = 'run';
 
 export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpec | undefined): void {
   if (!spec) {
@@ -76,7 +70,9 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   v.number(`${field}.checkpoint_interval_steps`, spec.checkpointIntervalSteps, { min: 0, integer: true });
   if (spec.mixture) {
     v.number(`${field}.mixture.replay_fraction`, spec.mixture.replayFraction, { min: 0, max: 0.99 });
-    if (spec.mixture.replayFraction > 0)
+    // ADE without a plan reads the old domain from here even at fraction 0.
+    const adeWithoutPlan = spec.strategy === trainerV1.Strategy.STRATEGY_ADE && !spec.plan;
+    if (spec.mixture.replayFraction > 0 || (adeWithoutPlan && spec.mixture.replayDataset))
       checkDatasetRef(v, `${field}.mixture.replay_dataset`, spec.mixture.replayDataset);
   }
   const labels = Object.entries(spec.labels);
@@ -87,21 +83,15 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   }
 }
 
-export function createTrainerService(opts: {
-  config: FloeConfig;
-  log: Logger;
-  store?: MetadataStore;
-  backend?: 'auto' | 'native' | 'wasm' | 'cpu';
-}): HostedService {
-  const dirs = floeDirs(opts.config.home);
+export function createTrainerService(opts: ServiceContext & { store?: MetadataStore }): HostedService {
+  const { config, log } = opts;
+  const dirs = floeDirs(config.home);
   const store = opts.store ?? new SqliteMetadataStore(dirs.database('trainer'));
   const artifacts = new LocalArtifactStore(dirs.artifacts);
-  let selfAddress = opts.config.address;
-  const profiler = async (req: dataProfilerV1.PlanAdaptationRequest): Promise<dataProfilerV1.AdaptationPlanResult> => {
-    const client = createClient(
-      dataProfilerV1.DataProfilerServiceClient,
-      opts.config.peers.dataProfiler ?? selfAddress,
-    );
+  const peers = opts.peers ?? new Peers(config);
+  const requests = new RequestLog(store);
+  const planner = async (req: dataProfilerV1.PlanAdaptationRequest): Promise<dataProfilerV1.AdaptationPlanResult> => {
+    const client = peers.client('data-profiler', dataProfilerV1.DataProfilerServiceClient);
     try {
       const last = (await collect(client.planAdaptation(req))).at(-1)?.event;
       if (last?.$case !== 'result')
@@ -109,26 +99,27 @@ export function createTrainerService(opts: {
       return last.value;
     } catch (err) {
       throw err instanceof FloeError ? err : fromPeerError(err, 'spec.plan (from the data-profiler)');
-    } finally {
-      client.close();
     }
   };
   const runs = new RunManager({
     store,
     artifacts,
-    profiler,
+    planner,
     artifactsDir: dirs.artifacts,
-    dataRoots: opts.config.dataRoots,
-    maxDatasetBytes: opts.config.maxDatasetBytes,
-    maxConcurrent: opts.config.maxConcurrentRuns,
-    backend: opts.backend,
-    log: opts.log,
+    dataRoots: config.dataRoots,
+    maxDatasetBytes: config.maxDatasetBytes,
+    maxConcurrent: config.maxConcurrentRuns,
+    backend: config.tfBackend,
+    threads: config.threads,
+    log,
   });
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
     return runs.get(id);
   };
+  const checkRequestId = (v: Validator, id: string) => v.string('request_id', id, { max: 128 });
+  const replayable = (response: { run?: trainerV1.Run }, replayed: boolean) => ({ run: response.run, replayed });
 
   return defineService(
     SERVICE_NAMES.trainer,
@@ -136,10 +127,10 @@ export function createTrainerService(opts: {
     {
       async startRun(req) {
         validate((v) => {
-          v.string('request_id', req.requestId, { max: 128 });
+          checkRequestId(v, req.requestId);
           checkRunSpec(v, 'spec', req.spec);
         });
-        return { run: await runs.start(req.spec!, req.requestId) };
+        return runs.start(req.spec!, req.requestId);
       },
       async getRun(req) {
         return { run: requireRun('run_id', req.runId) };
@@ -150,74 +141,63 @@ export function createTrainerService(opts: {
           req.states.forEach((s, i) => v.enumValue(`states[${i}]`, s, commonV1.RunState));
           v.count('labels', Object.keys(req.labels), 64);
         });
-        const size = pageSize(req.page?.pageSize);
-        const offset = decodePageToken(RUN, req.page?.pageToken);
-        const states = req.states.map((s) => commonV1.runStateToJSON(s));
-        const wanted = Object.entries(req.labels);
-        // Label filters run over the page in memory; fine at the scale of one team's runs.
-        const result = store.list<unknown>(RUN, { states, offset, limit: wanted.length ? 100_000 : size });
-        let list = result.items.map((r) => trainerV1.Run.fromJSON(r.body));
-        let hasMore = result.hasMore;
-        if (wanted.length) {
-          const matching = list.filter((r) => wanted.every(([k, v]) => r.spec?.labels[k] === v));
-          list = matching.slice(0, size);
-          hasMore = matching.length > size;
-        }
-        return { runs: list, page: { nextPageToken: hasMore ? encodePageToken(RUN, offset + size) : '' } };
+        const { runs: list, nextPageToken } = runs.list({
+          states: req.states,
+          labels: req.labels,
+          pageSize: req.page?.pageSize,
+          pageToken: req.page?.pageToken,
+        });
+        return { runs: list, page: { nextPageToken } };
       },
       async *watchRun(req, ctx) {
-        validate((v) => v.number('from_step', req.fromStep, { min: 0, integer: true }));
-        requireRun('run_id', req.runId);
-        // Subscribe before replaying so that nothing falls between the two.
-        const pending: trainerV1.WatchRunResponse[] = [];
-        let wake: (() => void) | undefined;
-        const listener = (e: Record<string, unknown>) => {
-          const [key, value] = Object.entries(e)[0]!;
-          pending.push({ event: { $case: key, value } as trainerV1.WatchRunResponse['event'] });
-          wake?.();
-        };
-        runs.events.on(req.runId, listener);
-        ctx.signal.addEventListener('abort', () => wake?.());
-        try {
-          let last = req.fromStep;
-          for (const m of runs.metrics(req.runId, req.fromStep)) {
-            last = m.step;
-            yield { event: { $case: 'step', value: m } };
-          }
-          if (RunManager.stopped(runs.get(req.runId).state)) {
-            yield { event: { $case: 'run', value: runs.get(req.runId) } };
-            return;
-          }
-          while (!ctx.signal.aborted) {
-            while (pending.length) {
-              const e = pending.shift()!;
-              if (e.event?.$case === 'step' && e.event.value.step <= last) continue;
-              if (e.event?.$case === 'step') last = e.event.value.step;
-              yield e;
-              if (e.event?.$case === 'run' && RunManager.stopped(e.event.value.state)) return;
-            }
-            await new Promise<void>((resolve) => (wake = resolve));
-            wake = undefined;
-          }
-        } finally {
-          runs.events.off(req.runId, listener);
-        }
+        validate((v) => {
+          v.id('run_id', req.runId);
+          v.number('from_step', req.fromStep, { min: 0, integer: true });
+        });
+        for await (const event of runs.watch(req.runId, Number(req.fromStep), ctx.signal)) yield { event };
       },
       async pauseRun(req) {
-        validate((v) => v.id('run_id', req.runId));
-        return { run: runs.pause(req.runId) };
+        validate((v) => {
+          v.id('run_id', req.runId);
+          checkRequestId(v, req.requestId);
+        });
+        const r = await requests.once(
+          'PauseRun',
+          req.requestId,
+          trainerV1.PauseRunRequest.toJSON(req),
+          trainerV1.PauseRunResponse,
+          () => ({ run: runs.pause(req.runId), replayed: false }),
+        );
+        return replayable(r.response, r.replayed);
       },
       async resumeRun(req) {
         validate((v) => {
           v.id('run_id', req.runId);
           v.number('additional_steps', req.additionalSteps, { min: 0, max: 1e9, integer: true });
-          v.string('request_id', req.requestId, { max: 128 });
+          checkRequestId(v, req.requestId);
         });
-        return { run: runs.resume(req.runId, req.additionalSteps) };
+        const r = await requests.once(
+          'ResumeRun',
+          req.requestId,
+          trainerV1.ResumeRunRequest.toJSON(req),
+          trainerV1.ResumeRunResponse,
+          () => ({ run: runs.resume(req.runId, Number(req.additionalSteps)), replayed: false }),
+        );
+        return replayable(r.response, r.replayed);
       },
       async cancelRun(req) {
-        validate((v) => v.id('run_id', req.runId));
-        return { run: await runs.cancel(req.runId) };
+        validate((v) => {
+          v.id('run_id', req.runId);
+          checkRequestId(v, req.requestId);
+        });
+        const r = await requests.once(
+          'CancelRun',
+          req.requestId,
+          trainerV1.CancelRunRequest.toJSON(req),
+          trainerV1.CancelRunResponse,
+          async () => ({ run: await runs.cancel(req.runId), replayed: false }),
+        );
+        return replayable(r.response, r.replayed);
       },
       async exportModel(req) {
         validate((v) => v.number('step', req.step, { min: 0, integer: true }));
@@ -239,10 +219,10 @@ export function createTrainerService(opts: {
       },
     },
     {
-      log: opts.log,
-      onShutdown: () => runs.pauseAll(opts.config.shutdownGraceMs),
+      log,
+      peers,
+      onShutdown: () => runs.pauseAll(config.shutdownGraceMs),
       onClose: () => store.close(),
-      onListening: (address) => (selfAddress = address),
     },
   );
 }

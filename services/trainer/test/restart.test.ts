@@ -44,7 +44,7 @@ interface Server {
 
 async function startServer(home: string): Promise<Server> {
   const address = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/trainer/src/main.ts'], {
+  const child = spawn(process.execPath, ['apps/cli/bin/floe.js', 'up'], {
     cwd: root,
     env: {
       ...process.env,
@@ -53,6 +53,7 @@ async function startServer(home: string): Promise<Server> {
       FLOE_LOG_LEVEL: 'error',
       FLOE_TF_BACKEND: 'wasm',
       FLOE_MAX_CONCURRENT_RUNS: '2',
+      FLOE_SERVICES: 'trainer',
     },
     stdio: 'ignore',
   });

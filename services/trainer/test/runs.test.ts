@@ -14,7 +14,7 @@ let client: trainerV1.TrainerServiceClient;
 
 before(async () => {
   const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
-  server = await startTestServer([createTrainerService({ config, log: quietLog, backend: 'wasm' })], config);
+  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
   client = createClient(trainerV1.TrainerServiceClient, server.address);
 });
 
@@ -150,7 +150,7 @@ test(
       }),
       grpc.status.NOT_FOUND,
     );
-    await call(client.cancelRun.bind(client), { runId: f.runId });
+    await call(client.cancelRun.bind(client), trainerV1.CancelRunRequest.fromPartial({ runId: f.runId }));
     await rejectsWith(
       call(client.resumeRun.bind(client), { runId: f.runId, additionalSteps: 2, requestId: '' }),
       grpc.status.FAILED_PRECONDITION,

@@ -9,6 +9,7 @@ import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createTrainerService } from '../src/index.js';
+import { Attr, EventName, SpanName } from '@floe/telemetry';
 
 const telemetry = startTelemetry({ serviceName: 'floe-trainer', exporter: 'memory' });
 const home = tempDir();
@@ -17,7 +18,7 @@ let client: trainerV1.TrainerServiceClient;
 
 before(async () => {
   const config = testConfig(home.path);
-  server = await startTestServer([createTrainerService({ config, log: quietLog, backend: 'wasm' })], config);
+  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
   client = createClient(trainerV1.TrainerServiceClient, server.address);
 });
 
@@ -62,15 +63,15 @@ test(
 
     const spans = telemetry.memory!.getFinishedSpans();
     const traceId = caller.spanContext().traceId;
-    const phases = spans.filter((s) => s.attributes['floe.run.id'] === runId);
+    const phases = spans.filter((s) => s.attributes[Attr.runId] === runId);
     const names = phases.map((s) => s.name);
     for (const name of [
-      'floe.load_data',
-      'floe.build_model',
-      'floe.apply_strategy',
-      'floe.train_segment',
-      'floe.evaluate',
-      'floe.checkpoint',
+      SpanName.loadData,
+      SpanName.buildModel,
+      SpanName.applyStrategy,
+      SpanName.trainSegment,
+      SpanName.evaluate,
+      SpanName.checkpoint,
     ])
       assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
     assert.ok(
@@ -78,24 +79,24 @@ test(
       "every phase is in the caller's trace",
     );
     const startRunServer = spans.find((s) => s.name === 'floe.trainer.v1.TrainerService/StartRun' && s.kind === 1)!;
-    const buildModel = phases.find((s) => s.name === 'floe.build_model')!;
+    const buildModel = phases.find((s) => s.name === SpanName.buildModel)!;
     assert.equal(
       buildModel.parentSpanContext?.spanId,
       startRunServer.spanContext().spanId,
       'phases hang under the StartRun server span',
     );
-    const segment = phases.find((s) => s.name === 'floe.train_segment')!;
-    assert.equal(segment.attributes['floe.strategy'], 'STRATEGY_FREEZE');
-    assert.equal(segment.attributes['floe.params.trainable'], run.trainableParams);
+    const segment = phases.find((s) => s.name === SpanName.trainSegment)!;
+    assert.equal(segment.attributes[Attr.strategy], 'STRATEGY_FREEZE');
+    assert.equal(segment.attributes[Attr.trainableParams], run.trainableParams);
     assert.deepEqual(
-      segment.events.filter((e) => e.name === 'floe.step').map((e) => e.attributes!['floe.step']),
+      segment.events.filter((e) => e.name === EventName.step).map((e) => e.attributes![Attr.step]),
       [1, 2, 3, 4],
     );
     // Evaluate (at steps 0, 2, 4) and checkpoints (2, 4) inside the segment except the one before step 1.
     const inSegment = (name: string) =>
       phases.filter((s) => s.name === name && s.parentSpanContext?.spanId === segment.spanContext().spanId).length;
-    assert.equal(inSegment('floe.evaluate'), 2);
-    assert.equal(inSegment('floe.checkpoint'), 2);
+    assert.equal(inSegment(SpanName.evaluate), 2);
+    assert.equal(inSegment(SpanName.checkpoint), 2);
     assert.ok(
       phases.every((s) => s.status.code === 1),
       'all phases ended OK',

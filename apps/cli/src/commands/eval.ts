@@ -89,12 +89,14 @@ export const evaluate: Command = {
         }
         case 'run': {
           const e = await follow<ev.Evaluation>(
-            client.evaluate({
-              model: modelRef(str(args, 'model')),
-              suites: list(args, 'suites'),
-              bootstrapSamples: num(args, 'bootstrap', 0),
-              seed: num(args, 'seed', 0),
-            }),
+            client.evaluate(
+              ev.EvaluateRequest.fromPartial({
+                model: modelRef(str(args, 'model')),
+                suites: list(args, 'suites'),
+                bootstrapSamples: num(args, 'bootstrap', 0),
+                seed: num(args, 'seed', 0),
+              }),
+            ),
             'evaluation',
             args.json,
           );
@@ -108,13 +110,15 @@ export const evaluate: Command = {
         case 'compare': {
           const stages = list(args, 'stages').map(modelRef);
           const r = await follow<ev.ForgettingReport>(
-            client.compareModels({
-              stages,
-              suites: list(args, 'suites'),
-              metric: str(args, 'metric'),
-              bootstrapSamples: num(args, 'bootstrap', 0),
-              seed: num(args, 'seed', 0),
-            }),
+            client.compareModels(
+              ev.CompareModelsRequest.fromPartial({
+                stages,
+                suites: list(args, 'suites'),
+                metric: str(args, 'metric'),
+                bootstrapSamples: num(args, 'bootstrap', 0),
+                seed: num(args, 'seed', 0),
+              }),
+            ),
             'report',
             args.json,
           );

@@ -154,13 +154,15 @@ export const plan: Command = {
   run: (args) =>
     withClient(args, 'plan', async (c) => {
       const r = await follow<dp.AdaptationPlanResult>(
-        c.planAdaptation({
-          model: modelRef(str(args, 'model')),
-          dataset: datasetRef(str(args, 'dataset'), '--dataset'),
-          reference: datasetRef(str(args, 'reference'), '--reference'),
-          maxExpansions: num(args, 'max-expansions', 0),
-          seed: num(args, 'seed', 0),
-        }),
+        c.planAdaptation(
+          dp.PlanAdaptationRequest.fromPartial({
+            model: modelRef(str(args, 'model')),
+            dataset: datasetRef(str(args, 'dataset'), '--dataset'),
+            reference: datasetRef(str(args, 'reference'), '--reference'),
+            maxExpansions: num(args, 'max-expansions', 0),
+            seed: num(args, 'seed', 0),
+          }),
+        ),
         'result',
         args.json,
       );

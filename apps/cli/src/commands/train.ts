@@ -1,4 +1,5 @@
 // floe train start|watch|pause|resume|cancel|list|get — the trainer's runs from a terminal.
+import { randomUUID } from 'node:crypto';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
@@ -121,7 +122,7 @@ export const train: Command = {
               ? { replayDataset: { uri: str(args, 'replay') }, replayFraction: num(args, 'replay-fraction', 0.25) }
               : undefined,
           });
-          const { run } = await call(client.startRun.bind(client), { requestId: '', spec });
+          const { run } = await call(client.startRun.bind(client), { requestId: randomUUID(), spec });
           if (args.values.watch) {
             const done = await watch(client, run!.runId, args.json);
             output(
@@ -154,7 +155,8 @@ export const train: Command = {
         case 'pause':
         case 'cancel': {
           const fn = sub === 'pause' ? client.pauseRun.bind(client) : client.cancelRun.bind(client);
-          const { run } = await call(fn as typeof client.pauseRun, { runId: need() });
+          // A request id per command: a retried call (same id) changes nothing twice.
+          const { run } = await call(fn as typeof client.pauseRun, { runId: need(), requestId: randomUUID() });
           output(args, summary(run!), () => `${run!.runId}: ${commonV1.runStateToJSON(run!.state)}`);
           return 0;
         }
@@ -162,7 +164,7 @@ export const train: Command = {
           const { run } = await call(client.resumeRun.bind(client), {
             runId: need(),
             additionalSteps: num(args, 'steps', 0),
-            requestId: '',
+            requestId: randomUUID(),
           });
           output(
             args,

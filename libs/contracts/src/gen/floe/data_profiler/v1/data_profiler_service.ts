@@ -222,6 +222,14 @@ export interface DatasetProfile {
   exampleCount: number;
   /** Bytes read. */
   byteCount: number;
+  /**
+   * How train/validation/test are cut: "documents" (a fixed 80/10/10 permutation of documents or
+   * examples) or "bytes" (text with fewer than 10 documents: each document cut 80/10/10 by bytes, so a
+   * single file has validation and test parts).
+   */
+  splitRule: string;
+  /** Size of each split ("train", "validation", "test"): bytes for text, examples otherwise. */
+  splitSizes: { [key: string]: number };
   /** The kind-specific profile. */
   detail?:
     | //
@@ -234,6 +242,11 @@ export interface DatasetProfile {
     /** For images. */
     { $case: "image"; value: ImageProfile }
     | undefined;
+}
+
+export interface DatasetProfile_SplitSizesEntry {
+  key: string;
+  value: number;
 }
 
 /** Request of ProfileDataset. */
@@ -380,11 +393,11 @@ export interface ScoreBlocksRequest {
   reference?:
     | DatasetRef
     | undefined;
-  /** Calibration batches; 0 means 8. */
+  /** Calibration batches, in [0, 10000]; 0 means 8. */
   calibrationBatches: number;
-  /** Batch size; 0 means 16. */
+  /** Examples per calibration batch, in [0, 4096]; 0 means 8. */
   batchSize: number;
-  /** Sequence length for language models; 0 means the model's context. */
+  /** Bytes per sequence for language models; 0 means 128; capped at the model's context. */
   sequenceLength: number;
   /** Seed of the calibration sample. */
   seed: number;
@@ -424,6 +437,21 @@ export interface PlanAdaptationRequest {
   maxExpansions: number;
   /** Seed; the plan is deterministic for a seed. */
   seed: number;
+  /** Calibration batches of the block scores; 0 means 8. */
+  calibrationBatches: number;
+  /** Examples per calibration batch; 0 means 8. */
+  batchSize: number;
+  /** Bytes per sequence for language models; 0 means 128; capped at the model's context. */
+  sequenceLength: number;
+  /** Thresholds of the drift level that drives the plan (PSI only); zeros mean the defaults. */
+  thresholds?:
+    | DriftThresholds
+    | undefined;
+  /**
+   * Data one training step consumes, for the suggested budget: bytes for text (0 means 16 × 128),
+   * examples otherwise (0 means 64).
+   */
+  unitsPerStep: number;
 }
 
 /** A plan with the evidence behind it. */
@@ -1484,7 +1512,15 @@ export const ImageProfile_ClassCountsEntry: MessageFns<ImageProfile_ClassCountsE
 };
 
 function createBaseDatasetProfile(): DatasetProfile {
-  return { dataset: undefined, kind: 0, exampleCount: 0, byteCount: 0, detail: undefined };
+  return {
+    dataset: undefined,
+    kind: 0,
+    exampleCount: 0,
+    byteCount: 0,
+    splitRule: "",
+    splitSizes: {},
+    detail: undefined,
+  };
 }
 
 export const DatasetProfile: MessageFns<DatasetProfile> = {
@@ -1501,6 +1537,12 @@ export const DatasetProfile: MessageFns<DatasetProfile> = {
     if (message.byteCount !== 0) {
       writer.uint32(32).int64(message.byteCount);
     }
+    if (message.splitRule !== "") {
+      writer.uint32(66).string(message.splitRule);
+    }
+    globalThis.Object.entries(message.splitSizes).forEach(([key, value]: [string, number]) => {
+      DatasetProfile_SplitSizesEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
     switch (message.detail?.$case) {
       case "text":
         TextProfile.encode(message.detail.value, writer.uint32(42).fork()).join();
@@ -1560,6 +1602,25 @@ export const DatasetProfile: MessageFns<DatasetProfile> = {
             message.byteCount = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.splitRule = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = DatasetProfile_SplitSizesEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.splitSizes[entry9.key] = entry9.value;
+            }
+            continue;
+          }
           case 5: {
             if (tag !== 42) {
               break;
@@ -1610,6 +1671,38 @@ export const DatasetProfile: MessageFns<DatasetProfile> = {
         : isSet(object.byte_count)
         ? globalThis.Number(object.byte_count)
         : 0,
+      splitRule: isSet(object.splitRule)
+        ? globalThis.String(object.splitRule)
+        : isSet(object.split_rule)
+        ? globalThis.String(object.split_rule)
+        : "",
+      splitSizes: isObject(object.splitSizes)
+        ? (globalThis.Object.entries(object.splitSizes) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.split_sizes)
+        ? (globalThis.Object.entries(object.split_sizes) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
       detail: isSet(object.text)
         ? { $case: "text", value: TextProfile.fromJSON(object.text) }
         : isSet(object.tabular)
@@ -1634,6 +1727,18 @@ export const DatasetProfile: MessageFns<DatasetProfile> = {
     if (message.byteCount !== 0) {
       obj.byteCount = Math.round(message.byteCount);
     }
+    if (message.splitRule !== "") {
+      obj.splitRule = message.splitRule;
+    }
+    if (message.splitSizes) {
+      const entries = globalThis.Object.entries(message.splitSizes) as [string, number][];
+      if (entries.length > 0) {
+        obj.splitSizes = {};
+        entries.forEach(([k, v]) => {
+          obj.splitSizes[k] = Math.round(v);
+        });
+      }
+    }
     if (message.detail?.$case === "text") {
       obj.text = TextProfile.toJSON(message.detail.value);
     } else if (message.detail?.$case === "tabular") {
@@ -1655,6 +1760,16 @@ export const DatasetProfile: MessageFns<DatasetProfile> = {
     message.kind = object.kind ?? 0;
     message.exampleCount = object.exampleCount ?? 0;
     message.byteCount = object.byteCount ?? 0;
+    message.splitRule = object.splitRule ?? "";
+    message.splitSizes = (globalThis.Object.entries(object.splitSizes ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
     switch (object.detail?.$case) {
       case "text": {
         if (object.detail?.value !== undefined && object.detail?.value !== null) {
@@ -1675,6 +1790,93 @@ export const DatasetProfile: MessageFns<DatasetProfile> = {
         break;
       }
     }
+    return message;
+  },
+};
+
+function createBaseDatasetProfile_SplitSizesEntry(): DatasetProfile_SplitSizesEntry {
+  return { key: "", value: 0 };
+}
+
+export const DatasetProfile_SplitSizesEntry: MessageFns<DatasetProfile_SplitSizesEntry> = {
+  encode(message: DatasetProfile_SplitSizesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DatasetProfile_SplitSizesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDatasetProfile_SplitSizesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DatasetProfile_SplitSizesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: DatasetProfile_SplitSizesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DatasetProfile_SplitSizesEntry>, I>>(base?: I): DatasetProfile_SplitSizesEntry {
+    return DatasetProfile_SplitSizesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DatasetProfile_SplitSizesEntry>, I>>(
+    object: I,
+  ): DatasetProfile_SplitSizesEntry {
+    const message = createBaseDatasetProfile_SplitSizesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -3161,7 +3363,18 @@ export const ScoreBlocksResponse: MessageFns<ScoreBlocksResponse> = {
 };
 
 function createBasePlanAdaptationRequest(): PlanAdaptationRequest {
-  return { model: undefined, dataset: undefined, reference: undefined, maxExpansions: 0, seed: 0 };
+  return {
+    model: undefined,
+    dataset: undefined,
+    reference: undefined,
+    maxExpansions: 0,
+    seed: 0,
+    calibrationBatches: 0,
+    batchSize: 0,
+    sequenceLength: 0,
+    thresholds: undefined,
+    unitsPerStep: 0,
+  };
 }
 
 export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
@@ -3180,6 +3393,21 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
     }
     if (message.seed !== 0) {
       writer.uint32(40).uint64(message.seed);
+    }
+    if (message.calibrationBatches !== 0) {
+      writer.uint32(48).int32(message.calibrationBatches);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(56).int32(message.batchSize);
+    }
+    if (message.sequenceLength !== 0) {
+      writer.uint32(64).int32(message.sequenceLength);
+    }
+    if (message.thresholds !== undefined) {
+      DriftThresholds.encode(message.thresholds, writer.uint32(74).fork()).join();
+    }
+    if (message.unitsPerStep !== 0) {
+      writer.uint32(80).int64(message.unitsPerStep);
     }
     return writer;
   },
@@ -3237,6 +3465,46 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.calibrationBatches = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.batchSize = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.sequenceLength = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.thresholds = DriftThresholds.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.unitsPerStep = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3260,6 +3528,27 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
         ? globalThis.Number(object.max_expansions)
         : 0,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      calibrationBatches: isSet(object.calibrationBatches)
+        ? globalThis.Number(object.calibrationBatches)
+        : isSet(object.calibration_batches)
+        ? globalThis.Number(object.calibration_batches)
+        : 0,
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+      sequenceLength: isSet(object.sequenceLength)
+        ? globalThis.Number(object.sequenceLength)
+        : isSet(object.sequence_length)
+        ? globalThis.Number(object.sequence_length)
+        : 0,
+      thresholds: isSet(object.thresholds) ? DriftThresholds.fromJSON(object.thresholds) : undefined,
+      unitsPerStep: isSet(object.unitsPerStep)
+        ? globalThis.Number(object.unitsPerStep)
+        : isSet(object.units_per_step)
+        ? globalThis.Number(object.units_per_step)
+        : 0,
     };
   },
 
@@ -3280,6 +3569,21 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.calibrationBatches !== 0) {
+      obj.calibrationBatches = Math.round(message.calibrationBatches);
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    if (message.sequenceLength !== 0) {
+      obj.sequenceLength = Math.round(message.sequenceLength);
+    }
+    if (message.thresholds !== undefined) {
+      obj.thresholds = DriftThresholds.toJSON(message.thresholds);
+    }
+    if (message.unitsPerStep !== 0) {
+      obj.unitsPerStep = Math.round(message.unitsPerStep);
+    }
     return obj;
   },
 
@@ -3299,6 +3603,13 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
       : undefined;
     message.maxExpansions = object.maxExpansions ?? 0;
     message.seed = object.seed ?? 0;
+    message.calibrationBatches = object.calibrationBatches ?? 0;
+    message.batchSize = object.batchSize ?? 0;
+    message.sequenceLength = object.sequenceLength ?? 0;
+    message.thresholds = (object.thresholds !== undefined && object.thresholds !== null)
+      ? DriftThresholds.fromPartial(object.thresholds)
+      : undefined;
+    message.unitsPerStep = object.unitsPerStep ?? 0;
     return message;
   },
 };

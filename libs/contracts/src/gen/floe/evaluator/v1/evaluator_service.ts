@@ -78,7 +78,10 @@ export function taskKindToJSON(object: TaskKind): string {
   }
 }
 
-/** An evaluation suite. */
+/**
+ * An evaluation suite. Inline suites (in EvaluateRequest / CompareModelsRequest) set name, task_kind,
+ * dataset and metrics; the rest has defaults.
+ */
 export interface Suite {
   /** Unique name. */
   name: string;
@@ -90,12 +93,24 @@ export interface Suite {
     | undefined;
   /** Metric names. */
   metrics: string[];
-  /** Examples evaluated; 0 means all. */
+  /** Examples (language models: sequences) evaluated; 0 means all (language models: 256). */
   sampleCount: number;
-  /** Where it was defined: "builtin" or a file path. */
+  /** Where it was defined: "builtin", a file path, or "inline". */
   source: string;
   /** What it measures. */
   description: string;
+  /** Bytes per sequence for language-model suites; 0 means 128 (capped at the model's context). */
+  sequenceLength: number;
+  /** Examples per forward pass; 0 means 32. */
+  batchSize: number;
+}
+
+/** A suite file ListSuites could not use. */
+export interface RefusedSuite {
+  /** The file's path. */
+  file: string;
+  /** Why: the field that is wrong, or the name it duplicates. */
+  reason: string;
 }
 
 /** Request of ListSuites. */
@@ -109,7 +124,11 @@ export interface ListSuitesResponse {
   /** The suites of this page. */
   suites: Suite[];
   /** Paging. */
-  page?: PageResponse | undefined;
+  page?:
+    | PageResponse
+    | undefined;
+  /** Suite files that were refused (bad YAML, a bad field, a duplicate name), on every page. */
+  refused: RefusedSuite[];
 }
 
 /** Metrics of a model on one suite. */
@@ -128,12 +147,14 @@ export interface EvaluateRequest {
   model?:
     | ModelRef
     | undefined;
-  /** Suite names; empty is rejected. */
+  /** Suite names (as ListSuites answers them); with inline_suites, at least one suite in all. */
   suites: string[];
-  /** Bootstrap resamples for standard errors; 0 means 200. */
+  /** Bootstrap resamples for standard errors, in [0, 100000]; 0 means 200. */
   bootstrapSamples: number;
-  /** Seed of sampling and bootstrap. */
+  /** Seed of sampling and bootstrap: the same seed evaluates the same examples. */
   seed: number;
+  /** Suites sent with the request, evaluated after the named ones (names must be unique). */
+  inlineSuites: Suite[];
 }
 
 /** The result of Evaluate. */
@@ -161,7 +182,7 @@ export interface EvaluateResponse {
 
 /** Request of CompareModels. */
 export interface CompareModelsRequest {
-  /** The base model, then each adaptation stage, in order. */
+  /** The base model, then each adaptation stage, in order (2 to 64). */
   stages: ModelRef[];
   /** Suites, one per task, in the order the stages learned them. */
   suites: string[];
@@ -170,10 +191,19 @@ export interface CompareModelsRequest {
    * suite's first metric.
    */
   metric: string;
-  /** Bootstrap resamples; 0 means 200. */
+  /** Bootstrap resamples, in [0, 100000]; 0 means 200. */
   bootstrapSamples: number;
-  /** Seed. */
+  /** Seed: every stage is evaluated on the same examples of a suite. */
   seed: number;
+  /** Suites sent with the request, after the named ones. */
+  inlineSuites: Suite[];
+  /**
+   * Skip evaluating a fresh initialisation of the base's architecture: FWT and random_init are then
+   * not reported (one model pass fewer).
+   */
+  skipRandomInit: boolean;
+  /** Labels of the stages (rows of the matrices); empty means each stage's model reference as text. */
+  stageLabels: string[];
 }
 
 /** Continual-learning metrics over stages. */
@@ -182,11 +212,11 @@ export interface ForgettingReport {
   rMatrix?:
     | Matrix
     | undefined;
-  /** Mean final score over suites. */
+  /** Mean final score over suites; only when sequence_metrics_apply, else 0. */
   acc: number;
-  /** Backward transfer (negative = forgetting). */
+  /** Backward transfer (negative = forgetting); only when sequence_metrics_apply, else 0. */
   bwt: number;
-  /** Forward transfer. */
+  /** Forward transfer; only when sequence_metrics_apply and a fresh initialisation was evaluated, else 0. */
   fwt: number;
   /** Forgetting per suite. */
   forgetting: { [key: string]: number };
@@ -212,8 +242,15 @@ export interface ForgettingReport {
    * is better either way, and forgetting is in the metric's units with positive meaning lost.
    */
   higherIsBetter: boolean;
-  /** Score of each suite's model architecture freshly initialised (the b_j of FWT). */
+  /** Score of each suite's model architecture freshly initialised (the b_j of FWT); empty when skipped. */
   randomInit: number[];
+  /**
+   * Whether ACC, BWT and FWT apply: the stages are a sequence in which stage i learned suite i (as many
+   * stages as suites). Otherwise only the R matrix, gains and forgetting are meaningful.
+   */
+  sequenceMetricsApply: boolean;
+  /** Why some metrics were not reported, in words; empty when all were. */
+  notes: string[];
 }
 
 export interface ForgettingReport_ForgettingEntry {
@@ -269,7 +306,17 @@ export interface DetectDoubleDescentResponse {
 }
 
 function createBaseSuite(): Suite {
-  return { name: "", taskKind: 0, dataset: undefined, metrics: [], sampleCount: 0, source: "", description: "" };
+  return {
+    name: "",
+    taskKind: 0,
+    dataset: undefined,
+    metrics: [],
+    sampleCount: 0,
+    source: "",
+    description: "",
+    sequenceLength: 0,
+    batchSize: 0,
+  };
 }
 
 export const Suite: MessageFns<Suite> = {
@@ -294,6 +341,12 @@ export const Suite: MessageFns<Suite> = {
     }
     if (message.description !== "") {
       writer.uint32(58).string(message.description);
+    }
+    if (message.sequenceLength !== 0) {
+      writer.uint32(64).int32(message.sequenceLength);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(72).int32(message.batchSize);
     }
     return writer;
   },
@@ -367,6 +420,22 @@ export const Suite: MessageFns<Suite> = {
             message.description = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.sequenceLength = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.batchSize = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -396,6 +465,16 @@ export const Suite: MessageFns<Suite> = {
         : 0,
       source: isSet(object.source) ? globalThis.String(object.source) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      sequenceLength: isSet(object.sequenceLength)
+        ? globalThis.Number(object.sequenceLength)
+        : isSet(object.sequence_length)
+        ? globalThis.Number(object.sequence_length)
+        : 0,
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
     };
   },
 
@@ -422,6 +501,12 @@ export const Suite: MessageFns<Suite> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.sequenceLength !== 0) {
+      obj.sequenceLength = Math.round(message.sequenceLength);
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
     return obj;
   },
 
@@ -439,6 +524,93 @@ export const Suite: MessageFns<Suite> = {
     message.sampleCount = object.sampleCount ?? 0;
     message.source = object.source ?? "";
     message.description = object.description ?? "";
+    message.sequenceLength = object.sequenceLength ?? 0;
+    message.batchSize = object.batchSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseRefusedSuite(): RefusedSuite {
+  return { file: "", reason: "" };
+}
+
+export const RefusedSuite: MessageFns<RefusedSuite> = {
+  encode(message: RefusedSuite, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== "") {
+      writer.uint32(10).string(message.file);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RefusedSuite {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRefusedSuite();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RefusedSuite {
+    return {
+      file: isSet(object.file) ? globalThis.String(object.file) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RefusedSuite): unknown {
+    const obj: any = {};
+    if (message.file !== "") {
+      obj.file = message.file;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RefusedSuite>, I>>(base?: I): RefusedSuite {
+    return RefusedSuite.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RefusedSuite>, I>>(object: I): RefusedSuite {
+    const message = createBaseRefusedSuite();
+    message.file = object.file ?? "";
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -513,7 +685,7 @@ export const ListSuitesRequest: MessageFns<ListSuitesRequest> = {
 };
 
 function createBaseListSuitesResponse(): ListSuitesResponse {
-  return { suites: [], page: undefined };
+  return { suites: [], page: undefined, refused: [] };
 }
 
 export const ListSuitesResponse: MessageFns<ListSuitesResponse> = {
@@ -523,6 +695,9 @@ export const ListSuitesResponse: MessageFns<ListSuitesResponse> = {
     }
     if (message.page !== undefined) {
       PageResponse.encode(message.page, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.refused) {
+      RefusedSuite.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -556,6 +731,14 @@ export const ListSuitesResponse: MessageFns<ListSuitesResponse> = {
             message.page = PageResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.refused.push(RefusedSuite.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -572,6 +755,9 @@ export const ListSuitesResponse: MessageFns<ListSuitesResponse> = {
     return {
       suites: globalThis.Array.isArray(object?.suites) ? object.suites.map((e: any) => Suite.fromJSON(e)) : [],
       page: isSet(object.page) ? PageResponse.fromJSON(object.page) : undefined,
+      refused: globalThis.Array.isArray(object?.refused)
+        ? object.refused.map((e: any) => RefusedSuite.fromJSON(e))
+        : [],
     };
   },
 
@@ -582,6 +768,9 @@ export const ListSuitesResponse: MessageFns<ListSuitesResponse> = {
     }
     if (message.page !== undefined) {
       obj.page = PageResponse.toJSON(message.page);
+    }
+    if (message.refused?.length) {
+      obj.refused = message.refused.map((e) => RefusedSuite.toJSON(e));
     }
     return obj;
   },
@@ -595,6 +784,7 @@ export const ListSuitesResponse: MessageFns<ListSuitesResponse> = {
     message.page = (object.page !== undefined && object.page !== null)
       ? PageResponse.fromPartial(object.page)
       : undefined;
+    message.refused = object.refused?.map((e) => RefusedSuite.fromPartial(e)) || [];
     return message;
   },
 };
@@ -705,7 +895,7 @@ export const SuiteResult: MessageFns<SuiteResult> = {
 };
 
 function createBaseEvaluateRequest(): EvaluateRequest {
-  return { model: undefined, suites: [], bootstrapSamples: 0, seed: 0 };
+  return { model: undefined, suites: [], bootstrapSamples: 0, seed: 0, inlineSuites: [] };
 }
 
 export const EvaluateRequest: MessageFns<EvaluateRequest> = {
@@ -721,6 +911,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     }
     if (message.seed !== 0) {
       writer.uint32(32).uint64(message.seed);
+    }
+    for (const v of message.inlineSuites) {
+      Suite.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -770,6 +963,14 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.inlineSuites.push(Suite.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -792,6 +993,11 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
         ? globalThis.Number(object.bootstrap_samples)
         : 0,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      inlineSuites: globalThis.Array.isArray(object?.inlineSuites)
+        ? object.inlineSuites.map((e: any) => Suite.fromJSON(e))
+        : globalThis.Array.isArray(object?.inline_suites)
+        ? object.inline_suites.map((e: any) => Suite.fromJSON(e))
+        : [],
     };
   },
 
@@ -809,6 +1015,9 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.inlineSuites?.length) {
+      obj.inlineSuites = message.inlineSuites.map((e) => Suite.toJSON(e));
+    }
     return obj;
   },
 
@@ -823,6 +1032,7 @@ export const EvaluateRequest: MessageFns<EvaluateRequest> = {
     message.suites = object.suites?.map((e) => e) || [];
     message.bootstrapSamples = object.bootstrapSamples ?? 0;
     message.seed = object.seed ?? 0;
+    message.inlineSuites = object.inlineSuites?.map((e) => Suite.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1016,7 +1226,16 @@ export const EvaluateResponse: MessageFns<EvaluateResponse> = {
 };
 
 function createBaseCompareModelsRequest(): CompareModelsRequest {
-  return { stages: [], suites: [], metric: "", bootstrapSamples: 0, seed: 0 };
+  return {
+    stages: [],
+    suites: [],
+    metric: "",
+    bootstrapSamples: 0,
+    seed: 0,
+    inlineSuites: [],
+    skipRandomInit: false,
+    stageLabels: [],
+  };
 }
 
 export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
@@ -1035,6 +1254,15 @@ export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
     }
     if (message.seed !== 0) {
       writer.uint32(40).uint64(message.seed);
+    }
+    for (const v of message.inlineSuites) {
+      Suite.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.skipRandomInit !== false) {
+      writer.uint32(56).bool(message.skipRandomInit);
+    }
+    for (const v of message.stageLabels) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -1092,6 +1320,30 @@ export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.inlineSuites.push(Suite.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.skipRandomInit = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stageLabels.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1115,6 +1367,21 @@ export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
         ? globalThis.Number(object.bootstrap_samples)
         : 0,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      inlineSuites: globalThis.Array.isArray(object?.inlineSuites)
+        ? object.inlineSuites.map((e: any) => Suite.fromJSON(e))
+        : globalThis.Array.isArray(object?.inline_suites)
+        ? object.inline_suites.map((e: any) => Suite.fromJSON(e))
+        : [],
+      skipRandomInit: isSet(object.skipRandomInit)
+        ? globalThis.Boolean(object.skipRandomInit)
+        : isSet(object.skip_random_init)
+        ? globalThis.Boolean(object.skip_random_init)
+        : false,
+      stageLabels: globalThis.Array.isArray(object?.stageLabels)
+        ? object.stageLabels.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.stage_labels)
+        ? object.stage_labels.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1135,6 +1402,15 @@ export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.inlineSuites?.length) {
+      obj.inlineSuites = message.inlineSuites.map((e) => Suite.toJSON(e));
+    }
+    if (message.skipRandomInit !== false) {
+      obj.skipRandomInit = message.skipRandomInit;
+    }
+    if (message.stageLabels?.length) {
+      obj.stageLabels = message.stageLabels;
+    }
     return obj;
   },
 
@@ -1148,6 +1424,9 @@ export const CompareModelsRequest: MessageFns<CompareModelsRequest> = {
     message.metric = object.metric ?? "";
     message.bootstrapSamples = object.bootstrapSamples ?? 0;
     message.seed = object.seed ?? 0;
+    message.inlineSuites = object.inlineSuites?.map((e) => Suite.fromPartial(e)) || [];
+    message.skipRandomInit = object.skipRandomInit ?? false;
+    message.stageLabels = object.stageLabels?.map((e) => e) || [];
     return message;
   },
 };
@@ -1165,6 +1444,8 @@ function createBaseForgettingReport(): ForgettingReport {
     metric: "",
     higherIsBetter: false,
     randomInit: [],
+    sequenceMetricsApply: false,
+    notes: [],
   };
 }
 
@@ -1206,6 +1487,12 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
         writer.double(v);
       }
       writer.join();
+    }
+    if (message.sequenceMetricsApply !== false) {
+      writer.uint32(96).bool(message.sequenceMetricsApply);
+    }
+    for (const v of message.notes) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -1324,6 +1611,22 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
 
             break;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.sequenceMetricsApply = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.notes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1382,6 +1685,14 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
         : globalThis.Array.isArray(object?.random_init)
         ? object.random_init.map((e: any) => globalThis.Number(e))
         : [],
+      sequenceMetricsApply: isSet(object.sequenceMetricsApply)
+        ? globalThis.Boolean(object.sequenceMetricsApply)
+        : isSet(object.sequence_metrics_apply)
+        ? globalThis.Boolean(object.sequence_metrics_apply)
+        : false,
+      notes: globalThis.Array.isArray(object?.notes)
+        ? object.notes.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1426,6 +1737,12 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
     if (message.randomInit?.length) {
       obj.randomInit = message.randomInit.map((e) => floatToJson(e));
     }
+    if (message.sequenceMetricsApply !== false) {
+      obj.sequenceMetricsApply = message.sequenceMetricsApply;
+    }
+    if (message.notes?.length) {
+      obj.notes = message.notes;
+    }
     return obj;
   },
 
@@ -1461,6 +1778,8 @@ export const ForgettingReport: MessageFns<ForgettingReport> = {
     message.metric = object.metric ?? "";
     message.higherIsBetter = object.higherIsBetter ?? false;
     message.randomInit = object.randomInit?.map((e) => e) || [];
+    message.sequenceMetricsApply = object.sequenceMetricsApply ?? false;
+    message.notes = object.notes?.map((e) => e) || [];
     return message;
   },
 };
@@ -2012,7 +2331,7 @@ export const DetectDoubleDescentResponse: MessageFns<DetectDoubleDescentResponse
  */
 export type EvaluatorServiceService = typeof EvaluatorServiceService;
 export const EvaluatorServiceService = {
-  /** Lists the evaluation suites (builtin and user suites). */
+  /** Lists the evaluation suites (builtin and $FLOE_SUITES_DIR/*.yaml), and the files it refused and why. */
   listSuites: {
     path: "/floe.evaluator.v1.EvaluatorService/ListSuites" as const,
     requestStream: false as const,
@@ -2022,7 +2341,11 @@ export const EvaluatorServiceService = {
     responseSerialize: (value: ListSuitesResponse): Buffer => Buffer.from(ListSuitesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSuitesResponse => ListSuitesResponse.decode(value),
   },
-  /** Evaluates a model on suites; streams progress, the last message carries the result. */
+  /**
+   * Evaluates a model on suites (named or inline); streams progress, the last message carries the
+   * result. NOT_FOUND for an unknown suite; INVALID_ARGUMENT when the model cannot read a suite's data;
+   * FAILED_PRECONDITION naming the suite's dataset split when it holds less than one sequence.
+   */
   evaluate: {
     path: "/floe.evaluator.v1.EvaluatorService/Evaluate" as const,
     requestStream: false as const,
@@ -2032,7 +2355,10 @@ export const EvaluatorServiceService = {
     responseSerialize: (value: EvaluateResponse): Buffer => Buffer.from(EvaluateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EvaluateResponse => EvaluateResponse.decode(value),
   },
-  /** Evaluates a sequence of checkpoints on suites: R matrix, ACC, BWT, FWT, forgetting, gains. */
+  /**
+   * Evaluates models on the same examples of each suite: R matrix, gains with paired errors, forgetting;
+   * ACC/BWT/FWT when the stages are a sequence (stage i learned suite i). Errors as Evaluate's.
+   */
   compareModels: {
     path: "/floe.evaluator.v1.EvaluatorService/CompareModels" as const,
     requestStream: false as const,
@@ -2058,18 +2384,25 @@ export const EvaluatorServiceService = {
 } as const;
 
 export interface EvaluatorServiceServer extends UntypedServiceImplementation {
-  /** Lists the evaluation suites (builtin and user suites). */
+  /** Lists the evaluation suites (builtin and $FLOE_SUITES_DIR/*.yaml), and the files it refused and why. */
   listSuites: handleUnaryCall<ListSuitesRequest, ListSuitesResponse>;
-  /** Evaluates a model on suites; streams progress, the last message carries the result. */
+  /**
+   * Evaluates a model on suites (named or inline); streams progress, the last message carries the
+   * result. NOT_FOUND for an unknown suite; INVALID_ARGUMENT when the model cannot read a suite's data;
+   * FAILED_PRECONDITION naming the suite's dataset split when it holds less than one sequence.
+   */
   evaluate: handleServerStreamingCall<EvaluateRequest, EvaluateResponse>;
-  /** Evaluates a sequence of checkpoints on suites: R matrix, ACC, BWT, FWT, forgetting, gains. */
+  /**
+   * Evaluates models on the same examples of each suite: R matrix, gains with paired errors, forgetting;
+   * ACC/BWT/FWT when the stages are a sequence (stage i learned suite i). Errors as Evaluate's.
+   */
   compareModels: handleServerStreamingCall<CompareModelsRequest, CompareModelsResponse>;
   /** Finds a double descent in a validation curve. */
   detectDoubleDescent: handleUnaryCall<DetectDoubleDescentRequest, DetectDoubleDescentResponse>;
 }
 
 export interface EvaluatorServiceClient extends Client {
-  /** Lists the evaluation suites (builtin and user suites). */
+  /** Lists the evaluation suites (builtin and $FLOE_SUITES_DIR/*.yaml), and the files it refused and why. */
   listSuites(
     request: ListSuitesRequest,
     callback: (error: ServiceError | null, response: ListSuitesResponse) => void,
@@ -2085,14 +2418,21 @@ export interface EvaluatorServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSuitesResponse) => void,
   ): ClientUnaryCall;
-  /** Evaluates a model on suites; streams progress, the last message carries the result. */
+  /**
+   * Evaluates a model on suites (named or inline); streams progress, the last message carries the
+   * result. NOT_FOUND for an unknown suite; INVALID_ARGUMENT when the model cannot read a suite's data;
+   * FAILED_PRECONDITION naming the suite's dataset split when it holds less than one sequence.
+   */
   evaluate(request: EvaluateRequest, options?: Partial<CallOptions>): ClientReadableStream<EvaluateResponse>;
   evaluate(
     request: EvaluateRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<EvaluateResponse>;
-  /** Evaluates a sequence of checkpoints on suites: R matrix, ACC, BWT, FWT, forgetting, gains. */
+  /**
+   * Evaluates models on the same examples of each suite: R matrix, gains with paired errors, forgetting;
+   * ACC/BWT/FWT when the stages are a sequence (stage i learned suite i). Errors as Evaluate's.
+   */
   compareModels(
     request: CompareModelsRequest,
     options?: Partial<CallOptions>,

@@ -360,7 +360,7 @@ export interface ValidateSearchSpaceResponse {
 
 /** Request of CreateStudy. */
 export interface CreateStudyRequest {
-  /** Idempotency key. */
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the study it created. */
   requestId: string;
   /** The study. */
   spec?: StudySpec | undefined;
@@ -368,8 +368,12 @@ export interface CreateStudyRequest {
 
 /** Response of CreateStudy. */
 export interface CreateStudyResponse {
-  /** The created study. */
-  study?: Study | undefined;
+  /** The created study; on a replay, as it is now. */
+  study?:
+    | Study
+    | undefined;
+  /** True when request_id had created this study already. */
+  replayed: boolean;
 }
 
 /** Request of GetStudy. */
@@ -404,8 +408,13 @@ export interface ListStudiesResponse {
 
 /** Request of Suggest. */
 export interface SuggestRequest {
-  /** The study id. */
+  /** The study's id. */
   studyId: string;
+  /**
+   * Idempotency key (up to 128 characters; empty: none): a retry answers the same suggestion and adds
+   * no trial.
+   */
+  requestId: string;
 }
 
 /** Response of Suggest. */
@@ -418,8 +427,10 @@ export interface SuggestResponse {
   isNew: boolean;
   /** Train it up to this step. */
   targetStep: number;
-  /** The acquisition value that chose it. */
+  /** The acquisition value that chose it; 0 for random search. */
   acquisition: number;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
 }
 
 /** Request of ReportObservations. */
@@ -428,14 +439,23 @@ export interface ReportObservationsRequest {
   studyId: string;
   /** The trial id. */
   trialId: string;
-  /** Points, step increasing. */
+  /** Points, 1 to 100,000, steps increasing and past the trial's last reported step. */
   observations: Observation[];
+  /**
+   * Idempotency key (up to 128 characters; empty: none): a retry answers the first answer and records
+   * nothing twice.
+   */
+  requestId: string;
 }
 
 /** Response of ReportObservations. */
 export interface ReportObservationsResponse {
-  /** The trial after the report. */
-  trial?: Trial | undefined;
+  /** The trial after the report; on a replay, as first answered. */
+  trial?:
+    | Trial
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
 }
 
 /** A curve to predict. */
@@ -508,14 +528,20 @@ export interface RunStudyResponse {
 
 /** Request of StopStudy. */
 export interface StopStudyRequest {
-  /** The study id. */
+  /** The study's id. */
   studyId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
 }
 
 /** Response of StopStudy. */
 export interface StopStudyResponse {
-  /** The stopped study. */
-  study?: Study | undefined;
+  /** The stopped study; on a replay, as first answered. */
+  study?:
+    | Study
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
 }
 
 function createBaseFloatRange(): FloatRange {
@@ -2197,13 +2223,16 @@ export const CreateStudyRequest: MessageFns<CreateStudyRequest> = {
 };
 
 function createBaseCreateStudyResponse(): CreateStudyResponse {
-  return { study: undefined };
+  return { study: undefined, replayed: false };
 }
 
 export const CreateStudyResponse: MessageFns<CreateStudyResponse> = {
   encode(message: CreateStudyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.study !== undefined) {
       Study.encode(message.study, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -2229,6 +2258,14 @@ export const CreateStudyResponse: MessageFns<CreateStudyResponse> = {
             message.study = Study.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2242,13 +2279,19 @@ export const CreateStudyResponse: MessageFns<CreateStudyResponse> = {
   },
 
   fromJSON(object: any): CreateStudyResponse {
-    return { study: isSet(object.study) ? Study.fromJSON(object.study) : undefined };
+    return {
+      study: isSet(object.study) ? Study.fromJSON(object.study) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: CreateStudyResponse): unknown {
     const obj: any = {};
     if (message.study !== undefined) {
       obj.study = Study.toJSON(message.study);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -2259,6 +2302,7 @@ export const CreateStudyResponse: MessageFns<CreateStudyResponse> = {
   fromPartial<I extends Exact<DeepPartial<CreateStudyResponse>, I>>(object: I): CreateStudyResponse {
     const message = createBaseCreateStudyResponse();
     message.study = (object.study !== undefined && object.study !== null) ? Study.fromPartial(object.study) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -2592,13 +2636,16 @@ export const ListStudiesResponse: MessageFns<ListStudiesResponse> = {
 };
 
 function createBaseSuggestRequest(): SuggestRequest {
-  return { studyId: "" };
+  return { studyId: "", requestId: "" };
 }
 
 export const SuggestRequest: MessageFns<SuggestRequest> = {
   encode(message: SuggestRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.studyId !== "") {
       writer.uint32(10).string(message.studyId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
     }
     return writer;
   },
@@ -2624,6 +2671,14 @@ export const SuggestRequest: MessageFns<SuggestRequest> = {
             message.studyId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2643,6 +2698,11 @@ export const SuggestRequest: MessageFns<SuggestRequest> = {
         : isSet(object.study_id)
         ? globalThis.String(object.study_id)
         : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -2650,6 +2710,9 @@ export const SuggestRequest: MessageFns<SuggestRequest> = {
     const obj: any = {};
     if (message.studyId !== "") {
       obj.studyId = message.studyId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -2660,12 +2723,13 @@ export const SuggestRequest: MessageFns<SuggestRequest> = {
   fromPartial<I extends Exact<DeepPartial<SuggestRequest>, I>>(object: I): SuggestRequest {
     const message = createBaseSuggestRequest();
     message.studyId = object.studyId ?? "";
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
 
 function createBaseSuggestResponse(): SuggestResponse {
-  return { trial: undefined, isNew: false, targetStep: 0, acquisition: 0 };
+  return { trial: undefined, isNew: false, targetStep: 0, acquisition: 0, replayed: false };
 }
 
 export const SuggestResponse: MessageFns<SuggestResponse> = {
@@ -2681,6 +2745,9 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
     }
     if (message.acquisition !== 0) {
       writer.uint32(33).double(message.acquisition);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(40).bool(message.replayed);
     }
     return writer;
   },
@@ -2730,6 +2797,14 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
             message.acquisition = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2756,6 +2831,7 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
         ? globalThis.Number(object.target_step)
         : 0,
       acquisition: isSet(object.acquisition) ? globalThis.Number(object.acquisition) : 0,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
     };
   },
 
@@ -2773,6 +2849,9 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
     if (message.acquisition !== 0) {
       obj.acquisition = floatToJson(message.acquisition);
     }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
     return obj;
   },
 
@@ -2785,12 +2864,13 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
     message.isNew = object.isNew ?? false;
     message.targetStep = object.targetStep ?? 0;
     message.acquisition = object.acquisition ?? 0;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
 
 function createBaseReportObservationsRequest(): ReportObservationsRequest {
-  return { studyId: "", trialId: "", observations: [] };
+  return { studyId: "", trialId: "", observations: [], requestId: "" };
 }
 
 export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = {
@@ -2803,6 +2883,9 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
     }
     for (const v of message.observations) {
       Observation.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(34).string(message.requestId);
     }
     return writer;
   },
@@ -2844,6 +2927,14 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
             message.observations.push(Observation.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2871,6 +2962,11 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
       observations: globalThis.Array.isArray(object?.observations)
         ? object.observations.map((e: any) => Observation.fromJSON(e))
         : [],
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -2885,6 +2981,9 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
     if (message.observations?.length) {
       obj.observations = message.observations.map((e) => Observation.toJSON(e));
     }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
     return obj;
   },
 
@@ -2896,18 +2995,22 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
     message.studyId = object.studyId ?? "";
     message.trialId = object.trialId ?? "";
     message.observations = object.observations?.map((e) => Observation.fromPartial(e)) || [];
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
 
 function createBaseReportObservationsResponse(): ReportObservationsResponse {
-  return { trial: undefined };
+  return { trial: undefined, replayed: false };
 }
 
 export const ReportObservationsResponse: MessageFns<ReportObservationsResponse> = {
   encode(message: ReportObservationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.trial !== undefined) {
       Trial.encode(message.trial, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -2933,6 +3036,14 @@ export const ReportObservationsResponse: MessageFns<ReportObservationsResponse> 
             message.trial = Trial.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2946,13 +3057,19 @@ export const ReportObservationsResponse: MessageFns<ReportObservationsResponse> 
   },
 
   fromJSON(object: any): ReportObservationsResponse {
-    return { trial: isSet(object.trial) ? Trial.fromJSON(object.trial) : undefined };
+    return {
+      trial: isSet(object.trial) ? Trial.fromJSON(object.trial) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: ReportObservationsResponse): unknown {
     const obj: any = {};
     if (message.trial !== undefined) {
       obj.trial = Trial.toJSON(message.trial);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -2963,6 +3080,7 @@ export const ReportObservationsResponse: MessageFns<ReportObservationsResponse> 
   fromPartial<I extends Exact<DeepPartial<ReportObservationsResponse>, I>>(object: I): ReportObservationsResponse {
     const message = createBaseReportObservationsResponse();
     message.trial = (object.trial !== undefined && object.trial !== null) ? Trial.fromPartial(object.trial) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -3666,13 +3784,16 @@ export const RunStudyResponse: MessageFns<RunStudyResponse> = {
 };
 
 function createBaseStopStudyRequest(): StopStudyRequest {
-  return { studyId: "" };
+  return { studyId: "", requestId: "" };
 }
 
 export const StopStudyRequest: MessageFns<StopStudyRequest> = {
   encode(message: StopStudyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.studyId !== "") {
       writer.uint32(10).string(message.studyId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
     }
     return writer;
   },
@@ -3698,6 +3819,14 @@ export const StopStudyRequest: MessageFns<StopStudyRequest> = {
             message.studyId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3717,6 +3846,11 @@ export const StopStudyRequest: MessageFns<StopStudyRequest> = {
         : isSet(object.study_id)
         ? globalThis.String(object.study_id)
         : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -3724,6 +3858,9 @@ export const StopStudyRequest: MessageFns<StopStudyRequest> = {
     const obj: any = {};
     if (message.studyId !== "") {
       obj.studyId = message.studyId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -3734,18 +3871,22 @@ export const StopStudyRequest: MessageFns<StopStudyRequest> = {
   fromPartial<I extends Exact<DeepPartial<StopStudyRequest>, I>>(object: I): StopStudyRequest {
     const message = createBaseStopStudyRequest();
     message.studyId = object.studyId ?? "";
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
 
 function createBaseStopStudyResponse(): StopStudyResponse {
-  return { study: undefined };
+  return { study: undefined, replayed: false };
 }
 
 export const StopStudyResponse: MessageFns<StopStudyResponse> = {
   encode(message: StopStudyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.study !== undefined) {
       Study.encode(message.study, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -3771,6 +3912,14 @@ export const StopStudyResponse: MessageFns<StopStudyResponse> = {
             message.study = Study.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3784,13 +3933,19 @@ export const StopStudyResponse: MessageFns<StopStudyResponse> = {
   },
 
   fromJSON(object: any): StopStudyResponse {
-    return { study: isSet(object.study) ? Study.fromJSON(object.study) : undefined };
+    return {
+      study: isSet(object.study) ? Study.fromJSON(object.study) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: StopStudyResponse): unknown {
     const obj: any = {};
     if (message.study !== undefined) {
       obj.study = Study.toJSON(message.study);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -3801,6 +3956,7 @@ export const StopStudyResponse: MessageFns<StopStudyResponse> = {
   fromPartial<I extends Exact<DeepPartial<StopStudyResponse>, I>>(object: I): StopStudyResponse {
     const message = createBaseStopStudyResponse();
     message.study = (object.study !== undefined && object.study !== null) ? Study.fromPartial(object.study) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -3808,6 +3964,10 @@ export const StopStudyResponse: MessageFns<StopStudyResponse> = {
 /**
  * HpoSurrogateService runs studies: it suggests configurations and budgets, predicts learning curves,
  * and can drive trainer runs itself, pausing and thawing them (freeze-thaw).
+ *
+ * Every state-changing call (CreateStudy, Suggest, ReportObservations, StopStudy) takes a `request_id`:
+ * a retry with the same id answers OK with the first answer (`replayed` set) and changes nothing. Reusing
+ * an id for a different request is INVALID_ARGUMENT on `request_id`.
  */
 export type HpoSurrogateServiceService = typeof HpoSurrogateServiceService;
 export const HpoSurrogateServiceService = {
@@ -3823,7 +3983,7 @@ export const HpoSurrogateServiceService = {
       Buffer.from(ValidateSearchSpaceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ValidateSearchSpaceResponse => ValidateSearchSpaceResponse.decode(value),
   },
-  /** Creates a study; idempotent on request_id. */
+  /** Creates a study, ACTIVE; INVALID_ARGUMENT names every bad field of the spec. */
   createStudy: {
     path: "/floe.hpo_surrogate.v1.HpoSurrogateService/CreateStudy" as const,
     requestStream: false as const,
@@ -3853,7 +4013,10 @@ export const HpoSurrogateServiceService = {
     responseSerialize: (value: ListStudiesResponse): Buffer => Buffer.from(ListStudiesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListStudiesResponse => ListStudiesResponse.decode(value),
   },
-  /** Suggests what to train next: a new configuration or a paused trial to thaw, and for how long. */
+  /**
+   * Suggests what to train next: a new configuration or a paused trial to thaw, and for how long.
+   * FAILED_PRECONDITION when the study is not ACTIVE or has spent its budget.
+   */
   suggest: {
     path: "/floe.hpo_surrogate.v1.HpoSurrogateService/Suggest" as const,
     requestStream: false as const,
@@ -3863,7 +4026,10 @@ export const HpoSurrogateServiceService = {
     responseSerialize: (value: SuggestResponse): Buffer => Buffer.from(SuggestResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SuggestResponse => SuggestResponse.decode(value),
   },
-  /** Reports observed learning-curve points of a trial. */
+  /**
+   * Reports observed learning-curve points of a trial (steps increasing past the last reported);
+   * updates the study's best trial. NOT_FOUND for an unknown trial; FAILED_PRECONDITION unless ACTIVE.
+   */
   reportObservations: {
     path: "/floe.hpo_surrogate.v1.HpoSurrogateService/ReportObservations" as const,
     requestStream: false as const,
@@ -3896,7 +4062,7 @@ export const HpoSurrogateServiceService = {
     responseSerialize: (value: RunStudyResponse): Buffer => Buffer.from(RunStudyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RunStudyResponse => RunStudyResponse.decode(value),
   },
-  /** Stops a study; its trials' runs are paused. */
+  /** Stops an ACTIVE or RUNNING study (a STOPPED one answers as it is); its trials' runs are paused. */
   stopStudy: {
     path: "/floe.hpo_surrogate.v1.HpoSurrogateService/StopStudy" as const,
     requestStream: false as const,
@@ -3911,21 +4077,27 @@ export const HpoSurrogateServiceService = {
 export interface HpoSurrogateServiceServer extends UntypedServiceImplementation {
   /** Checks a search space without creating anything (the cheap twin of CreateStudy). */
   validateSearchSpace: handleUnaryCall<ValidateSearchSpaceRequest, ValidateSearchSpaceResponse>;
-  /** Creates a study; idempotent on request_id. */
+  /** Creates a study, ACTIVE; INVALID_ARGUMENT names every bad field of the spec. */
   createStudy: handleUnaryCall<CreateStudyRequest, CreateStudyResponse>;
   /** Returns one study with its trials. */
   getStudy: handleUnaryCall<GetStudyRequest, GetStudyResponse>;
   /** Lists studies, newest first. */
   listStudies: handleUnaryCall<ListStudiesRequest, ListStudiesResponse>;
-  /** Suggests what to train next: a new configuration or a paused trial to thaw, and for how long. */
+  /**
+   * Suggests what to train next: a new configuration or a paused trial to thaw, and for how long.
+   * FAILED_PRECONDITION when the study is not ACTIVE or has spent its budget.
+   */
   suggest: handleUnaryCall<SuggestRequest, SuggestResponse>;
-  /** Reports observed learning-curve points of a trial. */
+  /**
+   * Reports observed learning-curve points of a trial (steps increasing past the last reported);
+   * updates the study's best trial. NOT_FOUND for an unknown trial; FAILED_PRECONDITION unless ACTIVE.
+   */
   reportObservations: handleUnaryCall<ReportObservationsRequest, ReportObservationsResponse>;
   /** Predicts the learning curves of configurations from the study's observations. */
   predictCurves: handleUnaryCall<PredictCurvesRequest, PredictCurvesResponse>;
   /** Runs the study server-side, driving trainer runs; streams progress, the last message carries the study. */
   runStudy: handleServerStreamingCall<RunStudyRequest, RunStudyResponse>;
-  /** Stops a study; its trials' runs are paused. */
+  /** Stops an ACTIVE or RUNNING study (a STOPPED one answers as it is); its trials' runs are paused. */
   stopStudy: handleUnaryCall<StopStudyRequest, StopStudyResponse>;
 }
 
@@ -3946,7 +4118,7 @@ export interface HpoSurrogateServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ValidateSearchSpaceResponse) => void,
   ): ClientUnaryCall;
-  /** Creates a study; idempotent on request_id. */
+  /** Creates a study, ACTIVE; INVALID_ARGUMENT names every bad field of the spec. */
   createStudy(
     request: CreateStudyRequest,
     callback: (error: ServiceError | null, response: CreateStudyResponse) => void,
@@ -3994,7 +4166,10 @@ export interface HpoSurrogateServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListStudiesResponse) => void,
   ): ClientUnaryCall;
-  /** Suggests what to train next: a new configuration or a paused trial to thaw, and for how long. */
+  /**
+   * Suggests what to train next: a new configuration or a paused trial to thaw, and for how long.
+   * FAILED_PRECONDITION when the study is not ACTIVE or has spent its budget.
+   */
   suggest(
     request: SuggestRequest,
     callback: (error: ServiceError | null, response: SuggestResponse) => void,
@@ -4010,7 +4185,10 @@ export interface HpoSurrogateServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SuggestResponse) => void,
   ): ClientUnaryCall;
-  /** Reports observed learning-curve points of a trial. */
+  /**
+   * Reports observed learning-curve points of a trial (steps increasing past the last reported);
+   * updates the study's best trial. NOT_FOUND for an unknown trial; FAILED_PRECONDITION unless ACTIVE.
+   */
   reportObservations(
     request: ReportObservationsRequest,
     callback: (error: ServiceError | null, response: ReportObservationsResponse) => void,
@@ -4049,7 +4227,7 @@ export interface HpoSurrogateServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RunStudyResponse>;
-  /** Stops a study; its trials' runs are paused. */
+  /** Stops an ACTIVE or RUNNING study (a STOPPED one answers as it is); its trials' runs are paused. */
   stopStudy(
     request: StopStudyRequest,
     callback: (error: ServiceError | null, response: StopStudyResponse) => void,

@@ -192,7 +192,7 @@ export function scheduleKindToJSON(object: ScheduleKind): string {
 export interface OptimizerConfig {
   /** The algorithm. */
   kind: OptimizerKind;
-  /** Peak learning rate, > 0. */
+  /** Peak learning rate, in [0, 10]; 0 means 1e-3 (for ADE: the plan's, unless plan_policy keeps this). */
   learningRate: number;
   /** Adam's beta1 (or SGD's momentum), in [0, 1); 0 means 0.9. */
   beta1: number;
@@ -200,13 +200,13 @@ export interface OptimizerConfig {
   beta2: number;
   /** Adam's epsilon; 0 means 1e-8. */
   epsilon: number;
-  /** Weight decay, >= 0. */
+  /** Weight decay, in [0, 10]; 0 disables it. */
   weightDecay: number;
   /** Clip the global gradient norm to this; 0 disables clipping. */
   gradClipNorm: number;
 }
 
-/** Learning-rate schedule. */
+/** Learning-rate schedule over the run's budget (a resumed run's schedule stretches to its new budget). */
 export interface LrSchedule {
   /** Shape after warm-up. */
   kind: ScheduleKind;
@@ -220,12 +220,41 @@ export interface LrSchedule {
 
 /** Replay: old-domain data mixed into every batch (the strongest guard against forgetting). */
 export interface DataMixture {
-  /** The replay dataset. */
+  /**
+   * The replay (old-domain) dataset; required when replay_fraction > 0, and for ADE without a plan,
+   * where it is also the reference the data-profiler plans against (fraction 0 is then allowed).
+   */
   replayDataset?:
     | DatasetRef
     | undefined;
-  /** Fraction of each batch drawn from the replay dataset, in [0, 1). */
+  /**
+   * Fraction of each batch drawn from the replay dataset, in [0, 0.99]; rounded to whole sequences of
+   * the batch (0.1 of 16 is 2 sequences).
+   */
   replayFraction: number;
+}
+
+/**
+ * For ADE without a plan: which of the request's fields win over the fetched plan's suggestions. By
+ * default the plan sets the mixture and the learning rate and its budget is only a suggestion.
+ */
+export interface PlanPolicy {
+  /** Keep the request's mixture (the plan's replay fraction is ignored). */
+  keepMixture: boolean;
+  /** Keep the request's optimizer.learning_rate (when > 0) instead of the plan's. */
+  keepLearningRate: boolean;
+  /** Use the plan's suggested budget_steps (when > 0) instead of the request's. */
+  usePlanBudget: boolean;
+}
+
+/** One field of a run's spec that a fetched ADE plan changed. */
+export interface PlanChange {
+  /** The field's path in RunSpec, e.g. "mixture.replay_fraction", "optimizer.learning_rate". */
+  field: string;
+  /** Its value in the request, as text. */
+  before: string;
+  /** Its value after the plan, as text. */
+  after: string;
 }
 
 /** Block expansion for STRATEGY_EXPAND. */
@@ -238,15 +267,22 @@ export interface ExpansionConfig {
 
 /** Everything that defines a run. */
 export interface RunSpec {
-  /** The model to start from. */
+  /**
+   * The model to start from: a builtin (fresh, seeded), a run's checkpoint or an artifact. It must read
+   * the dataset's kind (a language model reads text; lenet5 images; the MLP tabular rows), else
+   * INVALID_ARGUMENT naming spec.base_model and spec.dataset.
+   */
   baseModel?:
     | ModelRef
     | undefined;
-  /** The training data. */
+  /** The training data. Its split (unset: train) and max_examples (0: all) are honoured. */
   dataset?:
     | DatasetRef
     | undefined;
-  /** Validation data; unset means the validation split of `dataset`. */
+  /**
+   * Validation data (its split, unset: all); unset means the validation split of `dataset`. With
+   * eval_interval_steps > 0 it must hold at least one sequence (FAILED_PRECONDITION naming it otherwise).
+   */
   validationDataset?:
     | DatasetRef
     | undefined;
@@ -258,7 +294,11 @@ export interface RunSpec {
   expansion?:
     | ExpansionConfig
     | undefined;
-  /** The plan for STRATEGY_ADE; unset asks the data-profiler for one. */
+  /**
+   * The plan for STRATEGY_ADE; unset asks the data-profiler for one inside the run (from the base model,
+   * the dataset and mixture.replay_dataset as the old domain); the plan then sets the mixture and the
+   * learning rate as plan_policy says, and the run records the plan and what it changed.
+   */
   plan?:
     | AdaptationPlan
     | undefined;
@@ -270,24 +310,26 @@ export interface RunSpec {
   schedule?:
     | LrSchedule
     | undefined;
-  /** Examples per batch, >= 1. */
+  /** Examples per batch, in [1, 65536]. */
   batchSize: number;
-  /** Tokens per example for language models, >= 2. */
+  /** Bytes per sequence for language models, in [2, 65536]; 0 means 64. Ignored by other models. */
   sequenceLength: number;
-  /** Budget in optimizer steps, >= 1; a run that reaches it is PAUSED and resumable with more. */
+  /** Budget in optimizer steps, in [1, 1e9]; a run that reaches it is PAUSED and resumable with more. */
   budgetSteps: number;
-  /** Evaluate on validation data every this many steps; 0 disables. */
+  /** Validation loss every this many steps on 4 fixed batches; 0 disables it. */
   evalIntervalSteps: number;
-  /** Checkpoint every this many steps; 0 means only on pause and at the end. */
+  /** Checkpoint every this many steps; 0 means only on pause and at the end of the budget. */
   checkpointIntervalSteps: number;
-  /** Seed of data order and initialisation. */
+  /** Seed of the data order (and of a builtin model's initialisation, which its ModelRef seeds). */
   seed: number;
   /** Replay mixture; applies to every strategy. */
   mixture?:
     | DataMixture
     | undefined;
-  /** Free-form labels, filterable in ListRuns. */
+  /** Free-form labels (at most 64; keys up to 63 characters, values up to 256), filterable in ListRuns. */
   labels: { [key: string]: string };
+  /** For ADE without a plan: which of this request's fields win over the plan's. */
+  planPolicy?: PlanPolicy | undefined;
 }
 
 export interface RunSpec_LabelsEntry {
@@ -335,9 +377,9 @@ export interface Run {
   state: RunState;
   /** Steps completed. */
   step: number;
-  /** Trainable parameters under the strategy. */
+  /** Trainable parameters under the strategy; 0 until the run's model is built (after StartRun answers). */
   trainableParams: number;
-  /** Total parameters (after expansion). */
+  /** Total parameters (after expansion); 0 until the run's model is built. */
   totalParams: number;
   /** Step of the latest checkpoint; 0 when none. */
   checkpointStep: number;
@@ -345,7 +387,7 @@ export interface Run {
   lastMetrics?:
     | StepMetrics
     | undefined;
-  /** Why it failed, for FAILED runs. */
+  /** Why it failed, for FAILED runs; empty otherwise. */
   error: string;
   /** When it was created. */
   createTime?:
@@ -375,11 +417,19 @@ export interface Run {
    * deterministic, as it is on one backend.
    */
   replayMaxAbsDiff: number;
+  /**
+   * For ADE without a plan in the request: the fields of the spec the fetched plan changed (the plan
+   * itself is spec.plan).
+   */
+  planChanges: PlanChange[];
 }
 
 /** Request of StartRun. */
 export interface StartRunRequest {
-  /** Idempotency key: a retry with the same key returns the first run. */
+  /**
+   * Idempotency key (up to 128 characters; empty: none): a retry with the same key answers the run it
+   * started, as it is now, and starts nothing.
+   */
   requestId: string;
   /** The run to start. */
   spec?: RunSpec | undefined;
@@ -387,13 +437,17 @@ export interface StartRunRequest {
 
 /** Response of StartRun. */
 export interface StartRunResponse {
-  /** The run. */
-  run?: Run | undefined;
+  /** The run: QUEUED when new; its current state on a replay. */
+  run?:
+    | Run
+    | undefined;
+  /** True when request_id had started this run already (nothing was started now). */
+  replayed: boolean;
 }
 
 /** Request of GetRun. */
 export interface GetRunRequest {
-  /** The run id. */
+  /** The run's id, as StartRun answered it ("run-…"). */
   runId: string;
 }
 
@@ -405,13 +459,13 @@ export interface GetRunResponse {
 
 /** Request of ListRuns. */
 export interface ListRunsRequest {
-  /** Paging. */
+  /** Paging (page_size 0 means 50, at most 1000). A token is only valid with the same filters. */
   page?:
     | PageRequest
     | undefined;
   /** Only runs in these states; empty means all. */
   states: RunState[];
-  /** Only runs with these labels. */
+  /** Only runs that have every one of these labels with these values. */
   labels: { [key: string]: string };
 }
 
@@ -430,7 +484,7 @@ export interface ListRunsResponse {
 
 /** Request of WatchRun. */
 export interface WatchRunRequest {
-  /** The run id. */
+  /** The run's id. */
   runId: string;
   /** Replay recorded steps after this one first; 0 replays all. */
   fromStep: number;
@@ -438,7 +492,7 @@ export interface WatchRunRequest {
 
 /** A change of phase in a run. */
 export interface PhaseChange {
-  /** The phase now running, one of floe's span names (e.g. "train_segment"). */
+  /** The phase now running: the name of its span (e.g. "floe.train_segment", "floe.plan"). */
   phase: string;
   /** When it started. */
   time?: Date | undefined;
@@ -457,7 +511,7 @@ export interface WatchRunResponse {
   /** The event. */
   event?:
     | //
-    /** Generic progress. */
+    /** Progress of the budget after each live step: phase "train", done = step, total = budget_steps. */
     { $case: "progress"; value: Progress }
     | //
     /** A step's metrics. */
@@ -469,54 +523,76 @@ export interface WatchRunResponse {
     /** A checkpoint. */
     { $case: "checkpoint"; value: CheckpointWritten }
     | //
-    /** The run after a state change; the last message of the stream carries the stopped run. */
+    /** The run, sent when its state changes; the last message of the stream carries the stopped run. */
     { $case: "run"; value: Run }
     | undefined;
 }
 
 /** Request of PauseRun. */
 export interface PauseRunRequest {
-  /** The run id. */
+  /** The run's id. */
   runId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
 }
 
 /** Response of PauseRun. */
 export interface PauseRunResponse {
-  /** The run (PAUSED, or still RUNNING until the current step ends). */
-  run?: Run | undefined;
+  /** The run (PAUSED, or still RUNNING until the current step ends); on a replay, as first answered. */
+  run?:
+    | Run
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
 }
 
 /** Request of ResumeRun. */
 export interface ResumeRunRequest {
-  /** The run id. */
+  /** The run's id. */
   runId: string;
-  /** Steps to add to the budget, >= 0. */
+  /**
+   * Steps to add to the budget, in [0, 1e9]; 0 resumes a run that is below its budget (paused early or
+   * interrupted).
+   */
   additionalSteps: number;
-  /** Idempotency key. */
+  /**
+   * Idempotency key (up to 128 characters; empty: none): a retry answers the first answer and adds no
+   * steps, even after the run has paused again.
+   */
   requestId: string;
 }
 
 /** Response of ResumeRun. */
 export interface ResumeRunResponse {
-  /** The run. */
-  run?: Run | undefined;
+  /** The run, QUEUED; on a replay, as first answered. */
+  run?:
+    | Run
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
 }
 
 /** Request of CancelRun. */
 export interface CancelRunRequest {
-  /** The run id. */
+  /** The run's id. */
   runId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
 }
 
 /** Response of CancelRun. */
 export interface CancelRunResponse {
-  /** The run. */
-  run?: Run | undefined;
+  /** The run, CANCELLED; on a replay, as first answered. */
+  run?:
+    | Run
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
 }
 
 /** Request of ExportModel. */
 export interface ExportModelRequest {
-  /** The run id. */
+  /** The run's id. */
   runId: string;
   /** The checkpoint step; 0 means the latest. */
   step: number;
@@ -933,6 +1009,220 @@ export const DataMixture: MessageFns<DataMixture> = {
   },
 };
 
+function createBasePlanPolicy(): PlanPolicy {
+  return { keepMixture: false, keepLearningRate: false, usePlanBudget: false };
+}
+
+export const PlanPolicy: MessageFns<PlanPolicy> = {
+  encode(message: PlanPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keepMixture !== false) {
+      writer.uint32(8).bool(message.keepMixture);
+    }
+    if (message.keepLearningRate !== false) {
+      writer.uint32(16).bool(message.keepLearningRate);
+    }
+    if (message.usePlanBudget !== false) {
+      writer.uint32(24).bool(message.usePlanBudget);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.keepMixture = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keepLearningRate = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.usePlanBudget = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanPolicy {
+    return {
+      keepMixture: isSet(object.keepMixture)
+        ? globalThis.Boolean(object.keepMixture)
+        : isSet(object.keep_mixture)
+        ? globalThis.Boolean(object.keep_mixture)
+        : false,
+      keepLearningRate: isSet(object.keepLearningRate)
+        ? globalThis.Boolean(object.keepLearningRate)
+        : isSet(object.keep_learning_rate)
+        ? globalThis.Boolean(object.keep_learning_rate)
+        : false,
+      usePlanBudget: isSet(object.usePlanBudget)
+        ? globalThis.Boolean(object.usePlanBudget)
+        : isSet(object.use_plan_budget)
+        ? globalThis.Boolean(object.use_plan_budget)
+        : false,
+    };
+  },
+
+  toJSON(message: PlanPolicy): unknown {
+    const obj: any = {};
+    if (message.keepMixture !== false) {
+      obj.keepMixture = message.keepMixture;
+    }
+    if (message.keepLearningRate !== false) {
+      obj.keepLearningRate = message.keepLearningRate;
+    }
+    if (message.usePlanBudget !== false) {
+      obj.usePlanBudget = message.usePlanBudget;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanPolicy>, I>>(base?: I): PlanPolicy {
+    return PlanPolicy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanPolicy>, I>>(object: I): PlanPolicy {
+    const message = createBasePlanPolicy();
+    message.keepMixture = object.keepMixture ?? false;
+    message.keepLearningRate = object.keepLearningRate ?? false;
+    message.usePlanBudget = object.usePlanBudget ?? false;
+    return message;
+  },
+};
+
+function createBasePlanChange(): PlanChange {
+  return { field: "", before: "", after: "" };
+}
+
+export const PlanChange: MessageFns<PlanChange> = {
+  encode(message: PlanChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.field !== "") {
+      writer.uint32(10).string(message.field);
+    }
+    if (message.before !== "") {
+      writer.uint32(18).string(message.before);
+    }
+    if (message.after !== "") {
+      writer.uint32(26).string(message.after);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.before = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.after = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanChange {
+    return {
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      before: isSet(object.before) ? globalThis.String(object.before) : "",
+      after: isSet(object.after) ? globalThis.String(object.after) : "",
+    };
+  },
+
+  toJSON(message: PlanChange): unknown {
+    const obj: any = {};
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.before !== "") {
+      obj.before = message.before;
+    }
+    if (message.after !== "") {
+      obj.after = message.after;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanChange>, I>>(base?: I): PlanChange {
+    return PlanChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanChange>, I>>(object: I): PlanChange {
+    const message = createBasePlanChange();
+    message.field = object.field ?? "";
+    message.before = object.before ?? "";
+    message.after = object.after ?? "";
+    return message;
+  },
+};
+
 function createBaseExpansionConfig(): ExpansionConfig {
   return { afterBlockIds: [], count: 0 };
 }
@@ -1041,6 +1331,7 @@ function createBaseRunSpec(): RunSpec {
     seed: 0,
     mixture: undefined,
     labels: {},
+    planPolicy: undefined,
   };
 }
 
@@ -1097,6 +1388,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       RunSpec_LabelsEntry.encode({ key: key as any, value }, writer.uint32(138).fork()).join();
     });
+    if (message.planPolicy !== undefined) {
+      PlanPolicy.encode(message.planPolicy, writer.uint32(146).fork()).join();
+    }
     return writer;
   },
 
@@ -1252,6 +1546,14 @@ export const RunSpec: MessageFns<RunSpec> = {
             }
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.planPolicy = PlanPolicy.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1328,6 +1630,11 @@ export const RunSpec: MessageFns<RunSpec> = {
           {},
         )
         : {},
+      planPolicy: isSet(object.planPolicy)
+        ? PlanPolicy.fromJSON(object.planPolicy)
+        : isSet(object.plan_policy)
+        ? PlanPolicy.fromJSON(object.plan_policy)
+        : undefined,
     };
   },
 
@@ -1390,6 +1697,9 @@ export const RunSpec: MessageFns<RunSpec> = {
         });
       }
     }
+    if (message.planPolicy !== undefined) {
+      obj.planPolicy = PlanPolicy.toJSON(message.planPolicy);
+    }
     return obj;
   },
 
@@ -1439,6 +1749,9 @@ export const RunSpec: MessageFns<RunSpec> = {
       },
       {},
     );
+    message.planPolicy = (object.planPolicy !== undefined && object.planPolicy !== null)
+      ? PlanPolicy.fromPartial(object.planPolicy)
+      : undefined;
     return message;
   },
 };
@@ -1823,6 +2136,7 @@ function createBaseRun(): Run {
     initialValidationLoss: undefined,
     replayedSteps: 0,
     replayMaxAbsDiff: 0,
+    planChanges: [],
   };
 }
 
@@ -1872,6 +2186,9 @@ export const Run: MessageFns<Run> = {
     }
     if (message.replayMaxAbsDiff !== 0) {
       writer.uint32(121).double(message.replayMaxAbsDiff);
+    }
+    for (const v of message.planChanges) {
+      PlanChange.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -2009,6 +2326,14 @@ export const Run: MessageFns<Run> = {
             message.replayMaxAbsDiff = reader.double();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.planChanges.push(PlanChange.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2082,6 +2407,11 @@ export const Run: MessageFns<Run> = {
         : isSet(object.replay_max_abs_diff)
         ? globalThis.Number(object.replay_max_abs_diff)
         : 0,
+      planChanges: globalThis.Array.isArray(object?.planChanges)
+        ? object.planChanges.map((e: any) => PlanChange.fromJSON(e))
+        : globalThis.Array.isArray(object?.plan_changes)
+        ? object.plan_changes.map((e: any) => PlanChange.fromJSON(e))
+        : [],
     };
   },
 
@@ -2132,6 +2462,9 @@ export const Run: MessageFns<Run> = {
     if (message.replayMaxAbsDiff !== 0) {
       obj.replayMaxAbsDiff = floatToJson(message.replayMaxAbsDiff);
     }
+    if (message.planChanges?.length) {
+      obj.planChanges = message.planChanges.map((e) => PlanChange.toJSON(e));
+    }
     return obj;
   },
 
@@ -2157,6 +2490,7 @@ export const Run: MessageFns<Run> = {
     message.initialValidationLoss = object.initialValidationLoss ?? undefined;
     message.replayedSteps = object.replayedSteps ?? 0;
     message.replayMaxAbsDiff = object.replayMaxAbsDiff ?? 0;
+    message.planChanges = object.planChanges?.map((e) => PlanChange.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2251,13 +2585,16 @@ export const StartRunRequest: MessageFns<StartRunRequest> = {
 };
 
 function createBaseStartRunResponse(): StartRunResponse {
-  return { run: undefined };
+  return { run: undefined, replayed: false };
 }
 
 export const StartRunResponse: MessageFns<StartRunResponse> = {
   encode(message: StartRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.run !== undefined) {
       Run.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -2283,6 +2620,14 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
             message.run = Run.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2296,13 +2641,19 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
   },
 
   fromJSON(object: any): StartRunResponse {
-    return { run: isSet(object.run) ? Run.fromJSON(object.run) : undefined };
+    return {
+      run: isSet(object.run) ? Run.fromJSON(object.run) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: StartRunResponse): unknown {
     const obj: any = {};
     if (message.run !== undefined) {
       obj.run = Run.toJSON(message.run);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -2313,6 +2664,7 @@ export const StartRunResponse: MessageFns<StartRunResponse> = {
   fromPartial<I extends Exact<DeepPartial<StartRunResponse>, I>>(object: I): StartRunResponse {
     const message = createBaseStartRunResponse();
     message.run = (object.run !== undefined && object.run !== null) ? Run.fromPartial(object.run) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -3208,13 +3560,16 @@ export const WatchRunResponse: MessageFns<WatchRunResponse> = {
 };
 
 function createBasePauseRunRequest(): PauseRunRequest {
-  return { runId: "" };
+  return { runId: "", requestId: "" };
 }
 
 export const PauseRunRequest: MessageFns<PauseRunRequest> = {
   encode(message: PauseRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.runId !== "") {
       writer.uint32(10).string(message.runId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
     }
     return writer;
   },
@@ -3240,6 +3595,14 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
             message.runId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3259,6 +3622,11 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
         : isSet(object.run_id)
         ? globalThis.String(object.run_id)
         : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -3266,6 +3634,9 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
     const obj: any = {};
     if (message.runId !== "") {
       obj.runId = message.runId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -3276,18 +3647,22 @@ export const PauseRunRequest: MessageFns<PauseRunRequest> = {
   fromPartial<I extends Exact<DeepPartial<PauseRunRequest>, I>>(object: I): PauseRunRequest {
     const message = createBasePauseRunRequest();
     message.runId = object.runId ?? "";
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
 
 function createBasePauseRunResponse(): PauseRunResponse {
-  return { run: undefined };
+  return { run: undefined, replayed: false };
 }
 
 export const PauseRunResponse: MessageFns<PauseRunResponse> = {
   encode(message: PauseRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.run !== undefined) {
       Run.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -3313,6 +3688,14 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
             message.run = Run.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3326,13 +3709,19 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
   },
 
   fromJSON(object: any): PauseRunResponse {
-    return { run: isSet(object.run) ? Run.fromJSON(object.run) : undefined };
+    return {
+      run: isSet(object.run) ? Run.fromJSON(object.run) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: PauseRunResponse): unknown {
     const obj: any = {};
     if (message.run !== undefined) {
       obj.run = Run.toJSON(message.run);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -3343,6 +3732,7 @@ export const PauseRunResponse: MessageFns<PauseRunResponse> = {
   fromPartial<I extends Exact<DeepPartial<PauseRunResponse>, I>>(object: I): PauseRunResponse {
     const message = createBasePauseRunResponse();
     message.run = (object.run !== undefined && object.run !== null) ? Run.fromPartial(object.run) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -3461,13 +3851,16 @@ export const ResumeRunRequest: MessageFns<ResumeRunRequest> = {
 };
 
 function createBaseResumeRunResponse(): ResumeRunResponse {
-  return { run: undefined };
+  return { run: undefined, replayed: false };
 }
 
 export const ResumeRunResponse: MessageFns<ResumeRunResponse> = {
   encode(message: ResumeRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.run !== undefined) {
       Run.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -3493,6 +3886,14 @@ export const ResumeRunResponse: MessageFns<ResumeRunResponse> = {
             message.run = Run.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3506,13 +3907,19 @@ export const ResumeRunResponse: MessageFns<ResumeRunResponse> = {
   },
 
   fromJSON(object: any): ResumeRunResponse {
-    return { run: isSet(object.run) ? Run.fromJSON(object.run) : undefined };
+    return {
+      run: isSet(object.run) ? Run.fromJSON(object.run) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: ResumeRunResponse): unknown {
     const obj: any = {};
     if (message.run !== undefined) {
       obj.run = Run.toJSON(message.run);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -3523,18 +3930,22 @@ export const ResumeRunResponse: MessageFns<ResumeRunResponse> = {
   fromPartial<I extends Exact<DeepPartial<ResumeRunResponse>, I>>(object: I): ResumeRunResponse {
     const message = createBaseResumeRunResponse();
     message.run = (object.run !== undefined && object.run !== null) ? Run.fromPartial(object.run) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
 
 function createBaseCancelRunRequest(): CancelRunRequest {
-  return { runId: "" };
+  return { runId: "", requestId: "" };
 }
 
 export const CancelRunRequest: MessageFns<CancelRunRequest> = {
   encode(message: CancelRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.runId !== "") {
       writer.uint32(10).string(message.runId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
     }
     return writer;
   },
@@ -3560,6 +3971,14 @@ export const CancelRunRequest: MessageFns<CancelRunRequest> = {
             message.runId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3579,6 +3998,11 @@ export const CancelRunRequest: MessageFns<CancelRunRequest> = {
         : isSet(object.run_id)
         ? globalThis.String(object.run_id)
         : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -3586,6 +4010,9 @@ export const CancelRunRequest: MessageFns<CancelRunRequest> = {
     const obj: any = {};
     if (message.runId !== "") {
       obj.runId = message.runId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
@@ -3596,18 +4023,22 @@ export const CancelRunRequest: MessageFns<CancelRunRequest> = {
   fromPartial<I extends Exact<DeepPartial<CancelRunRequest>, I>>(object: I): CancelRunRequest {
     const message = createBaseCancelRunRequest();
     message.runId = object.runId ?? "";
+    message.requestId = object.requestId ?? "";
     return message;
   },
 };
 
 function createBaseCancelRunResponse(): CancelRunResponse {
-  return { run: undefined };
+  return { run: undefined, replayed: false };
 }
 
 export const CancelRunResponse: MessageFns<CancelRunResponse> = {
   encode(message: CancelRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.run !== undefined) {
       Run.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -3633,6 +4064,14 @@ export const CancelRunResponse: MessageFns<CancelRunResponse> = {
             message.run = Run.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3646,13 +4085,19 @@ export const CancelRunResponse: MessageFns<CancelRunResponse> = {
   },
 
   fromJSON(object: any): CancelRunResponse {
-    return { run: isSet(object.run) ? Run.fromJSON(object.run) : undefined };
+    return {
+      run: isSet(object.run) ? Run.fromJSON(object.run) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
   },
 
   toJSON(message: CancelRunResponse): unknown {
     const obj: any = {};
     if (message.run !== undefined) {
       obj.run = Run.toJSON(message.run);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -3663,6 +4108,7 @@ export const CancelRunResponse: MessageFns<CancelRunResponse> = {
   fromPartial<I extends Exact<DeepPartial<CancelRunResponse>, I>>(object: I): CancelRunResponse {
     const message = createBaseCancelRunResponse();
     message.run = (object.run !== undefined && object.run !== null) ? Run.fromPartial(object.run) : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
@@ -3848,10 +4294,21 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
 /**
  * TrainerService runs training as durable runs that can be watched, paused, resumed with more budget
  * (freeze-thaw) and cancelled.
+ *
+ * Every state-changing call (StartRun, PauseRun, ResumeRun, CancelRun) takes a `request_id`: a retry with
+ * the same id answers OK with the first answer (`replayed` set) and changes nothing, even after the run
+ * has moved on. An id names one request forever: reusing it for a different request is INVALID_ARGUMENT
+ * on `request_id`, and a StartRun id that named a run that FAILED or was CANCELLED keeps answering that
+ * run (Temporal's REJECT_DUPLICATE policy); start again with a new id.
  */
 export type TrainerServiceService = typeof TrainerServiceService;
 export const TrainerServiceService = {
-  /** Starts a run; idempotent on request_id. Answers at once with the run (QUEUED or RUNNING). */
+  /**
+   * Starts a run and answers at once with it QUEUED: everything the request, the base model and the
+   * data can tell is checked first (INVALID_ARGUMENT naming the field; NOT_FOUND for an unknown model or
+   * dataset; PERMISSION_DENIED outside the data roots); the work itself, and for ADE without a plan the
+   * planning, happen inside the run. Parameter counts are 0 until the model is built (see Run).
+   */
   startRun: {
     path: "/floe.trainer.v1.TrainerService/StartRun" as const,
     requestStream: false as const,
@@ -3861,7 +4318,7 @@ export const TrainerServiceService = {
     responseSerialize: (value: StartRunResponse): Buffer => Buffer.from(StartRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StartRunResponse => StartRunResponse.decode(value),
   },
-  /** Returns one run. */
+  /** Returns one run; NOT_FOUND for an unknown id. */
   getRun: {
     path: "/floe.trainer.v1.TrainerService/GetRun" as const,
     requestStream: false as const,
@@ -3871,7 +4328,7 @@ export const TrainerServiceService = {
     responseSerialize: (value: GetRunResponse): Buffer => Buffer.from(GetRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetRunResponse => GetRunResponse.decode(value),
   },
-  /** Lists runs, newest first, with filters and paging. */
+  /** Lists runs, newest first, with filters and keyset paging (stable while runs are added). */
   listRuns: {
     path: "/floe.trainer.v1.TrainerService/ListRuns" as const,
     requestStream: false as const,
@@ -3882,8 +4339,9 @@ export const TrainerServiceService = {
     responseDeserialize: (value: Buffer): ListRunsResponse => ListRunsResponse.decode(value),
   },
   /**
-   * Streams a run's progress: recorded steps first (from from_step), then live events; the last message
-   * carries the run once it stops (PAUSED, CANCELLED, FAILED or INTERRUPTED).
+   * Streams a run: recorded steps first (after from_step), then live events; `run` is sent whenever the
+   * run's state changes, and the last message carries the run once it stops (PAUSED, CANCELLED, FAILED or
+   * INTERRUPTED). A stopped run's stream is its recorded steps and the run.
    */
   watchRun: {
     path: "/floe.trainer.v1.TrainerService/WatchRun" as const,
@@ -3894,7 +4352,10 @@ export const TrainerServiceService = {
     responseSerialize: (value: WatchRunResponse): Buffer => Buffer.from(WatchRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchRunResponse => WatchRunResponse.decode(value),
   },
-  /** Pauses a running or queued run at the next step, writing a checkpoint. */
+  /**
+   * Pauses a RUNNING run after its current step, with a checkpoint (the answer may still say RUNNING);
+   * a QUEUED run is PAUSED at once. Any other state is FAILED_PRECONDITION.
+   */
   pauseRun: {
     path: "/floe.trainer.v1.TrainerService/PauseRun" as const,
     requestStream: false as const,
@@ -3904,7 +4365,11 @@ export const TrainerServiceService = {
     responseSerialize: (value: PauseRunResponse): Buffer => Buffer.from(PauseRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PauseRunResponse => PauseRunResponse.decode(value),
   },
-  /** Resumes a paused or interrupted run from its last checkpoint, optionally with more budget. */
+  /**
+   * Resumes a PAUSED or INTERRUPTED run from its last checkpoint with `additional_steps` more budget; the
+   * curve continues exactly as an uninterrupted run's. Other states are FAILED_PRECONDITION; a run at its
+   * budget without additional steps is INVALID_ARGUMENT.
+   */
   resumeRun: {
     path: "/floe.trainer.v1.TrainerService/ResumeRun" as const,
     requestStream: false as const,
@@ -3914,7 +4379,10 @@ export const TrainerServiceService = {
     responseSerialize: (value: ResumeRunResponse): Buffer => Buffer.from(ResumeRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResumeRunResponse => ResumeRunResponse.decode(value),
   },
-  /** Cancels a run; its checkpoints stay readable. */
+  /**
+   * Cancels a run that is not already CANCELLED or FAILED (else FAILED_PRECONDITION); its checkpoints
+   * stay readable and exportable.
+   */
   cancelRun: {
     path: "/floe.trainer.v1.TrainerService/CancelRun" as const,
     requestStream: false as const,
@@ -3924,7 +4392,10 @@ export const TrainerServiceService = {
     responseSerialize: (value: CancelRunResponse): Buffer => Buffer.from(CancelRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelRunResponse => CancelRunResponse.decode(value),
   },
-  /** Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef. */
+  /**
+   * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
+   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one.
+   */
   exportModel: {
     path: "/floe.trainer.v1.TrainerService/ExportModel" as const,
     requestStream: false as const,
@@ -3937,29 +4408,53 @@ export const TrainerServiceService = {
 } as const;
 
 export interface TrainerServiceServer extends UntypedServiceImplementation {
-  /** Starts a run; idempotent on request_id. Answers at once with the run (QUEUED or RUNNING). */
+  /**
+   * Starts a run and answers at once with it QUEUED: everything the request, the base model and the
+   * data can tell is checked first (INVALID_ARGUMENT naming the field; NOT_FOUND for an unknown model or
+   * dataset; PERMISSION_DENIED outside the data roots); the work itself, and for ADE without a plan the
+   * planning, happen inside the run. Parameter counts are 0 until the model is built (see Run).
+   */
   startRun: handleUnaryCall<StartRunRequest, StartRunResponse>;
-  /** Returns one run. */
+  /** Returns one run; NOT_FOUND for an unknown id. */
   getRun: handleUnaryCall<GetRunRequest, GetRunResponse>;
-  /** Lists runs, newest first, with filters and paging. */
+  /** Lists runs, newest first, with filters and keyset paging (stable while runs are added). */
   listRuns: handleUnaryCall<ListRunsRequest, ListRunsResponse>;
   /**
-   * Streams a run's progress: recorded steps first (from from_step), then live events; the last message
-   * carries the run once it stops (PAUSED, CANCELLED, FAILED or INTERRUPTED).
+   * Streams a run: recorded steps first (after from_step), then live events; `run` is sent whenever the
+   * run's state changes, and the last message carries the run once it stops (PAUSED, CANCELLED, FAILED or
+   * INTERRUPTED). A stopped run's stream is its recorded steps and the run.
    */
   watchRun: handleServerStreamingCall<WatchRunRequest, WatchRunResponse>;
-  /** Pauses a running or queued run at the next step, writing a checkpoint. */
+  /**
+   * Pauses a RUNNING run after its current step, with a checkpoint (the answer may still say RUNNING);
+   * a QUEUED run is PAUSED at once. Any other state is FAILED_PRECONDITION.
+   */
   pauseRun: handleUnaryCall<PauseRunRequest, PauseRunResponse>;
-  /** Resumes a paused or interrupted run from its last checkpoint, optionally with more budget. */
+  /**
+   * Resumes a PAUSED or INTERRUPTED run from its last checkpoint with `additional_steps` more budget; the
+   * curve continues exactly as an uninterrupted run's. Other states are FAILED_PRECONDITION; a run at its
+   * budget without additional steps is INVALID_ARGUMENT.
+   */
   resumeRun: handleUnaryCall<ResumeRunRequest, ResumeRunResponse>;
-  /** Cancels a run; its checkpoints stay readable. */
+  /**
+   * Cancels a run that is not already CANCELLED or FAILED (else FAILED_PRECONDITION); its checkpoints
+   * stay readable and exportable.
+   */
   cancelRun: handleUnaryCall<CancelRunRequest, CancelRunResponse>;
-  /** Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef. */
+  /**
+   * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
+   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one.
+   */
   exportModel: handleUnaryCall<ExportModelRequest, ExportModelResponse>;
 }
 
 export interface TrainerServiceClient extends Client {
-  /** Starts a run; idempotent on request_id. Answers at once with the run (QUEUED or RUNNING). */
+  /**
+   * Starts a run and answers at once with it QUEUED: everything the request, the base model and the
+   * data can tell is checked first (INVALID_ARGUMENT naming the field; NOT_FOUND for an unknown model or
+   * dataset; PERMISSION_DENIED outside the data roots); the work itself, and for ADE without a plan the
+   * planning, happen inside the run. Parameter counts are 0 until the model is built (see Run).
+   */
   startRun(
     request: StartRunRequest,
     callback: (error: ServiceError | null, response: StartRunResponse) => void,
@@ -3975,7 +4470,7 @@ export interface TrainerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StartRunResponse) => void,
   ): ClientUnaryCall;
-  /** Returns one run. */
+  /** Returns one run; NOT_FOUND for an unknown id. */
   getRun(
     request: GetRunRequest,
     callback: (error: ServiceError | null, response: GetRunResponse) => void,
@@ -3991,7 +4486,7 @@ export interface TrainerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetRunResponse) => void,
   ): ClientUnaryCall;
-  /** Lists runs, newest first, with filters and paging. */
+  /** Lists runs, newest first, with filters and keyset paging (stable while runs are added). */
   listRuns(
     request: ListRunsRequest,
     callback: (error: ServiceError | null, response: ListRunsResponse) => void,
@@ -4008,8 +4503,9 @@ export interface TrainerServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListRunsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Streams a run's progress: recorded steps first (from from_step), then live events; the last message
-   * carries the run once it stops (PAUSED, CANCELLED, FAILED or INTERRUPTED).
+   * Streams a run: recorded steps first (after from_step), then live events; `run` is sent whenever the
+   * run's state changes, and the last message carries the run once it stops (PAUSED, CANCELLED, FAILED or
+   * INTERRUPTED). A stopped run's stream is its recorded steps and the run.
    */
   watchRun(request: WatchRunRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchRunResponse>;
   watchRun(
@@ -4017,7 +4513,10 @@ export interface TrainerServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchRunResponse>;
-  /** Pauses a running or queued run at the next step, writing a checkpoint. */
+  /**
+   * Pauses a RUNNING run after its current step, with a checkpoint (the answer may still say RUNNING);
+   * a QUEUED run is PAUSED at once. Any other state is FAILED_PRECONDITION.
+   */
   pauseRun(
     request: PauseRunRequest,
     callback: (error: ServiceError | null, response: PauseRunResponse) => void,
@@ -4033,7 +4532,11 @@ export interface TrainerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PauseRunResponse) => void,
   ): ClientUnaryCall;
-  /** Resumes a paused or interrupted run from its last checkpoint, optionally with more budget. */
+  /**
+   * Resumes a PAUSED or INTERRUPTED run from its last checkpoint with `additional_steps` more budget; the
+   * curve continues exactly as an uninterrupted run's. Other states are FAILED_PRECONDITION; a run at its
+   * budget without additional steps is INVALID_ARGUMENT.
+   */
   resumeRun(
     request: ResumeRunRequest,
     callback: (error: ServiceError | null, response: ResumeRunResponse) => void,
@@ -4049,7 +4552,10 @@ export interface TrainerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ResumeRunResponse) => void,
   ): ClientUnaryCall;
-  /** Cancels a run; its checkpoints stay readable. */
+  /**
+   * Cancels a run that is not already CANCELLED or FAILED (else FAILED_PRECONDITION); its checkpoints
+   * stay readable and exportable.
+   */
   cancelRun(
     request: CancelRunRequest,
     callback: (error: ServiceError | null, response: CancelRunResponse) => void,
@@ -4065,7 +4571,10 @@ export interface TrainerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelRunResponse) => void,
   ): ClientUnaryCall;
-  /** Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef. */
+  /**
+   * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
+   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one.
+   */
   exportModel(
     request: ExportModelRequest,
     callback: (error: ServiceError | null, response: ExportModelResponse) => void,

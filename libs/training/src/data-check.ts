@@ -1,0 +1,43 @@
+// What the data can tell before any training: the model reads it, and every split a run or an evaluation
+// draws from holds at least one sequence (text) or one example. Checked where a request arrives, so that
+// a run is refused at StartRun instead of failing at step 0.
+import { byteCount, type Dataset } from '@floe/data';
+import { FloeError, InvalidArgumentError } from '@floe/errors';
+import { mismatch, type ModelDescription } from './sources.js';
+
+/** Refuses data the model cannot read, naming both the model's field and the data's (INVALID_ARGUMENT). */
+export function requireReadable(model: ModelDescription, data: Dataset, modelField: string, dataField: string): void {
+  const why = mismatch(model, data);
+  if (!why) return;
+  const what = `${model.spec.architecture}/${model.spec.size}`;
+  throw new InvalidArgumentError([
+    { field: modelField, description: `${what} cannot read ${dataField}: ${why}` },
+    { field: dataField, description: `is ${data.kind} data (${data.name}), which ${what} cannot read: ${why}` },
+  ]);
+}
+
+/** Bytes of text a model needs for one training or evaluation sequence of `sequenceLength`. */
+export function bytesPerSequence(sequenceLength: number): number {
+  return sequenceLength + 2;
+}
+
+/**
+ * Refuses a split too small to draw from (FAILED_PRECONDITION naming the field and the split): text
+ * shorter than one sequence, or no examples at all.
+ */
+export function requireEnough(data: Dataset, field: string, split: string, sequenceLength: number): void {
+  if (data.kind === 'text') {
+    // Documents are joined with a newline each (byteStream).
+    const bytes = byteCount(data) + data.documents.length;
+    const needed = bytesPerSequence(sequenceLength);
+    if (bytes < needed)
+      throw new FloeError(
+        'failed_precondition',
+        `${field}: the ${split} split of ${data.name} holds ${bytes} bytes of text, less than one sequence of ${needed} bytes (sequence length ${sequenceLength})`,
+      );
+    return;
+  }
+  const n = data.kind === 'image' ? data.labels.length : data.rows;
+  if (n === 0)
+    throw new FloeError('failed_precondition', `${field}: the ${split} split of ${data.name} has no examples`);
+}

@@ -1,0 +1,103 @@
+// The rule of the house for heavy compute: TF.js work runs in a worker thread, never on a server's event
+// loop (native kernels and wasm run synchronously on the calling thread). A service names a task entry
+// (a TypeScript file that calls serveTask) and awaits runTask; progress flows back as messages, and a
+// FloeError thrown in the worker arrives as the same kind of error, so it maps to the same gRPC code.
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import type { BackendChoice } from '@floe/ml-runtime/choices';
+import { floeDirs } from '@floe/store';
+import { FloeError, InvalidArgumentError, type ErrorKind, type FieldViolation } from '@floe/errors';
+
+type TaskMessage<O, P> =
+  | { type: 'progress'; value: P }
+  | { type: 'result'; value: O }
+  | { type: 'error'; kind?: ErrorKind; message: string; violations?: FieldViolation[] };
+
+/** What a compute task needs from the server's configuration to open models and data on its own. */
+export interface ComputeEnv {
+  backend: BackendChoice;
+  threads: number;
+  artifactsDir: string;
+  dataRoots: string[];
+  maxDatasetBytes: number;
+}
+
+/** The compute environment from a server's configuration (FloeConfig has these fields). */
+export function computeEnv(config: {
+  tfBackend: BackendChoice;
+  threads: number;
+  home: string;
+  dataRoots: string[];
+  maxDatasetBytes: number;
+}): ComputeEnv {
+  return {
+    backend: config.tfBackend,
+    threads: config.threads,
+    artifactsDir: floeDirs(config.home).artifacts,
+    dataRoots: config.dataRoots,
+    maxDatasetBytes: config.maxDatasetBytes,
+  };
+}
+
+const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
+
+/** Starts a worker thread running `entry` (a file URL) with `data` as its workerData.job. */
+export function spawnWorker(entry: URL, data: unknown): Worker {
+  return new Worker(bootstrap, { workerData: { entry: entry.href, job: data } });
+}
+
+/** Runs the task at `entry` on `input` in a new worker thread; aborting `signal` terminates it. */
+export function runTask<I, O, P = unknown>(
+  entry: URL,
+  input: I,
+  opts: { onProgress?: (p: P) => void; signal?: AbortSignal } = {},
+): Promise<O> {
+  return new Promise<O>((resolve, reject) => {
+    const worker = spawnWorker(entry, input);
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      fn();
+      void worker.terminate();
+    };
+    const onAbort = () =>
+      settle(() => reject(opts.signal!.reason ?? new FloeError('cancelled', 'the caller cancelled the call')));
+    if (opts.signal?.aborted) return onAbort();
+    opts.signal?.addEventListener('abort', onAbort);
+    worker.on('message', (m: TaskMessage<O, P>) => {
+      if (m.type === 'progress') opts.onProgress?.(m.value);
+      else if (m.type === 'result') settle(() => resolve(m.value));
+      else
+        settle(() =>
+          reject(
+            m.violations?.length
+              ? new InvalidArgumentError(m.violations, m.message)
+              : m.kind
+                ? new FloeError(m.kind, m.message)
+                : new Error(m.message),
+          ),
+        );
+    });
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) =>
+      settle(() => reject(new Error(`the task worker (${entry.pathname}) exited with ${code} before answering`))),
+    );
+  });
+}
+
+/** The worker side: runs `fn` on the task's input and posts its progress and its result (or error). */
+export function serveTask<I, O, P = unknown>(fn: (input: I, progress: (p: P) => void) => Promise<O> | O): void {
+  const post = (m: TaskMessage<O, P>) => parentPort!.postMessage(m);
+  void (async () => {
+    try {
+      post({
+        type: 'result',
+        value: await fn((workerData as { job: I }).job, (value) => post({ type: 'progress', value })),
+      });
+    } catch (err) {
+      const floe = err instanceof FloeError ? err : undefined;
+      post({ type: 'error', kind: floe?.kind, message: (err as Error).message, violations: floe?.violations });
+    }
+  })();
+}

@@ -1,0 +1,90 @@
+// Block scoring in a worker thread (the house rule: TF.js work never runs on the server's event loop):
+// open the model and the data, draw the calibration batches, score every block, and the reference loss.
+import { openDataset, type Dataset, type TextDataset } from '@floe/data';
+import { initBackend } from '@floe/ml-runtime';
+import type { Batch, BlockModel } from '@floe/models';
+import { LocalArtifactStore } from '@floe/store';
+import { meanLoss, resolveScoring, scoreBlocks, type Scores, type ScoringOptions } from '@floe/adaptation';
+import {
+  ExampleSource,
+  LmSource,
+  noRunResolver,
+  openModel,
+  requireEnough,
+  requireReadable,
+  serveTask,
+  type ComputeEnv,
+  type ResolvedModelSource,
+} from '@floe/training';
+import type { Split } from '@floe/data';
+
+/** A dataset as the task opens it; `field` names it in errors. */
+export interface TaskDataRef {
+  field: string;
+  uri: string;
+  split: Split;
+  maxExamples: number;
+}
+
+export interface ScoreTaskInput {
+  env: ComputeEnv;
+  model: ResolvedModelSource;
+  dataset: TaskDataRef;
+  reference?: TaskDataRef;
+  scoring: Partial<ScoringOptions>;
+  seed: number;
+}
+
+export interface ScoreTaskOutput {
+  scores: Scores;
+  referenceLoss?: number;
+}
+
+export type ScoreTaskProgress = { done: number; total: number };
+
+function calibrationBatches(
+  model: BlockModel,
+  data: Dataset,
+  ref: TaskDataRef,
+  o: ScoringOptions,
+  seed: number,
+): Batch[] {
+  requireReadable(model, data, 'model', ref.field);
+  if (model.task === 'language-model') requireEnough(data, ref.field, ref.split, o.sequenceLength);
+  const source =
+    data.kind === 'text'
+      ? new LmSource(data as TextDataset, o.batchSize, o.sequenceLength, seed)
+      : new ExampleSource(data, o.batchSize, seed);
+  return Array.from({ length: o.calibrationBatches }, () => source.next());
+}
+
+const dispose = (batches: Batch[]) => batches.forEach((b) => (b.x.dispose(), b.y.dispose()));
+
+serveTask<ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress>(async (input, progress) => {
+  const { env } = input;
+  await initBackend(env.backend, { threads: env.threads });
+  const limits = { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes };
+  const model = await openModel('model', input.model, new LocalArtifactStore(env.artifactsDir), noRunResolver);
+  try {
+    const o = resolveScoring(input.scoring, Number(model.spec.config.context ?? 0) || undefined);
+    const batches = calibrationBatches(
+      model,
+      openDataset(input.dataset, limits, input.dataset.field),
+      input.dataset,
+      o,
+      input.seed,
+    );
+    const scores = await scoreBlocks(model, batches, (done) => progress({ done, total: o.calibrationBatches }));
+    dispose(batches);
+    let referenceLoss: number | undefined;
+    if (input.reference) {
+      const ref = input.reference;
+      const refBatches = calibrationBatches(model, openDataset(ref, limits, ref.field), ref, o, input.seed);
+      referenceLoss = meanLoss(model, refBatches);
+      dispose(refBatches);
+    }
+    return { scores, referenceLoss };
+  } finally {
+    model.dispose();
+  }
+});
