@@ -22,10 +22,18 @@ export function openDataset(
 ): Dataset {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
-  const full =
-    parsed.scheme === 'builtin'
-      ? loadBuiltin(parsed.name)
-      : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+  let full: Dataset;
+  try {
+    full =
+      parsed.scheme === 'builtin'
+        ? loadBuiltin(parsed.name)
+        : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+  } catch (err) {
+    // Say which of the request's datasets could not be read (a request can name several).
+    if (err instanceof FloeError && err.kind !== 'invalid_argument' && !err.message.startsWith(`${field}`))
+      throw new FloeError(err.kind, `${field}.uri: ${err.message}`, { cause: err });
+    throw err;
+  }
   const bytes = byteCount(full);
   if (bytes > maxBytes)
     throw resourceExhausted(`${field}: ${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);

@@ -28,7 +28,7 @@ export function parseDatasetUri(uri: string, field = 'dataset.uri'): ParsedDatas
     if (!(BUILTIN_DATASETS as readonly string[]).includes(rest)) {
       throw new FloeError(
         'not_found',
-        `unknown builtin dataset ${JSON.stringify(rest)}; known: ${BUILTIN_DATASETS.join(', ')}`,
+        `${field}: unknown builtin dataset ${JSON.stringify(rest)}; known: ${BUILTIN_DATASETS.join(', ')}`,
       );
     }
     return { scheme, name: rest };
