@@ -88,6 +88,8 @@ export class RunManager {
   private readonly tracer = new RunTracer();
   /** StartRun calls in flight by request id: a concurrent retry answers the same run. */
   private readonly starting = new Map<string, Promise<trainerV1.Run>>();
+  /** Set at shutdown: nothing more starts, and late events of workers are dropped (they replay on resume). */
+  private stopping = false;
 
   constructor(private readonly o: RunManagerOptions) {
     // A server that died left its running runs behind: they resume from their last checkpoint.
@@ -398,6 +400,7 @@ export class RunManager {
   }
 
   private pump(): void {
+    if (this.stopping) return;
     for (let i = 0; i < this.queue.length && this.live.size < this.o.maxConcurrent;) {
       const id = this.queue[i]!;
       // A run whose previous worker is still finishing waits for it (one worker per run).
@@ -517,7 +520,7 @@ export class RunManager {
       else if (planning.pauseRequested) live.pause();
       void handle.exited.then(() => {
         // A resumed run has a new worker by the time an old one exits: only the current one counts.
-        if (this.live.get(id) !== live) return;
+        if (this.closed || this.live.get(id) !== live) return;
         this.live.delete(id);
         this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
         const r = this.get(id);
@@ -531,6 +534,7 @@ export class RunManager {
       });
     } catch (err) {
       this.live.delete(id);
+      if (this.closed) return;
       this.tracer.finish(id, (err as Error).message);
       this.o.log.error('run failed before training', { runId: id, err });
       this.save({ ...this.get(id), state: S.RUN_STATE_FAILED, error: (err as Error).message });
@@ -539,6 +543,7 @@ export class RunManager {
   }
 
   private onEvent(id: string, e: RunEvent): void {
+    if (this.closed) return;
     const run = this.get(id);
     switch (e.type) {
       case 'ready':
@@ -658,11 +663,22 @@ export class RunManager {
     return this.save({ ...this.get(id), state: S.RUN_STATE_CANCELLED });
   }
 
-  /** Pauses every live run with a checkpoint (server shutdown). */
+  /** Pauses every live run with a checkpoint and starts no more (server shutdown). */
   async pauseAll(timeoutMs: number): Promise<void> {
+    this.stopping = true;
     for (const live of this.live.values()) live.pause();
     const deadline = Date.now() + timeoutMs;
     while (this.live.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private closed = false;
+
+  /** After shutdown: workers still running are stopped (a restarted server lists their runs INTERRUPTED). */
+  async close(): Promise<void> {
+    this.stopping = true;
+    this.closed = true;
+    await Promise.all([...this.live.values()].map((l) => l.terminate()));
+    this.live.clear();
   }
 
   metrics(id: string, afterStep: number): trainerV1.StepMetrics[] {

@@ -222,7 +222,10 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
       log,
       peers,
       onShutdown: () => runs.pauseAll(config.shutdownGraceMs),
-      onClose: () => store.close(),
+      onClose: async () => {
+        await runs.close();
+        store.close();
+      },
     },
   );
 }
