@@ -2,9 +2,13 @@
 // of the house through project tags:
 //   - libs never import services or apps; a service never imports another service;
 //   - generated contracts import nothing of ours; test helpers are for tests only.
+import { readdirSync } from 'node:fs';
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
+
+/** The services, one per folder of services/ (each project tagged scope:<folder>). */
+const SERVICES = readdirSync(new URL('./services', import.meta.url)).sort();
 
 const boundaries = (extra = []) => [
   'error',
@@ -21,22 +25,14 @@ const boundaries = (extra = []) => [
         onlyDependOnLibsWithTags: ['type:app', 'type:service', 'type:lib', 'type:contracts', ...extra],
       },
       { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
-      { sourceTag: 'scope:trainer', onlyDependOnLibsWithTags: ['scope:trainer', 'scope:shared'] },
-      { sourceTag: 'scope:data-profiler', onlyDependOnLibsWithTags: ['scope:data-profiler', 'scope:shared'] },
-      { sourceTag: 'scope:hpo-surrogate', onlyDependOnLibsWithTags: ['scope:hpo-surrogate', 'scope:shared'] },
-      { sourceTag: 'scope:explainer', onlyDependOnLibsWithTags: ['scope:explainer', 'scope:shared'] },
-      { sourceTag: 'scope:evaluator', onlyDependOnLibsWithTags: ['scope:evaluator', 'scope:shared'] },
+      // One scope per folder of services/: a service reaches only its own code and the shared libs.
+      ...SERVICES.map((name) => ({
+        sourceTag: `scope:${name}`,
+        onlyDependOnLibsWithTags: [`scope:${name}`, 'scope:shared'],
+      })),
       {
         sourceTag: 'scope:app',
-        onlyDependOnLibsWithTags: [
-          'scope:app',
-          'scope:shared',
-          'scope:trainer',
-          'scope:data-profiler',
-          'scope:hpo-surrogate',
-          'scope:explainer',
-          'scope:evaluator',
-        ],
+        onlyDependOnLibsWithTags: ['scope:app', 'scope:shared', ...SERVICES.map((n) => `scope:${n}`)],
       },
     ],
   },

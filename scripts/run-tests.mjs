@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: every *.test.ts under libs/, services/, apps/ and test/, through node's test runner with
 // tsx. Test files run in parallel processes (one per core); pass file paths or folders to run fewer.
+// *.solo.test.ts files measure latency under floe's own load and run afterwards, alone: another test
+// process competing for the two cores would measure the machine, not floe.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -35,9 +37,22 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${Math.max(1, availableParallelism())}`, ...flags, ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_LOG_LEVEL ?? 'warn' } },
+const run = (list, concurrency) =>
+  list.length === 0
+    ? 0
+    : (spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...flags, ...list],
+        {
+          cwd: root,
+          stdio: 'inherit',
+          env: { ...process.env, FLOE_LOG_LEVEL: process.env.FLOE_LOG_LEVEL ?? 'warn' },
+        },
+      ).status ?? 1);
+const solo = files.filter((f) => f.endsWith('.solo.test.ts'));
+const parallel = run(
+  files.filter((f) => !solo.includes(f)),
+  Math.max(1, availableParallelism()),
 );
-process.exit(result.status ?? 1);
+const alone = run(solo, 1);
+process.exit(parallel || alone);

@@ -267,6 +267,18 @@ const nativeMaxPoolGrad: KernelFunc = (args) => {
 let registered = false;
 
 /** Overrides the wasm pack's BatchMatMul with the native one; call after the wasm backend is ready. */
+/** floe's native kernels on wasm, each named once; registered (and switched off) in one loop. */
+const NATIVE = [
+  { kernelName: 'BatchMatMul', kernelFunc: nativeBatchMatMul },
+  { kernelName: 'Transpose', kernelFunc: nativeTranspose },
+  { kernelName: 'Conv2D', kernelFunc: nativeConv2D },
+  { kernelName: 'Conv2DBackpropFilter', kernelFunc: nativeConv2DBackpropFilter },
+  { kernelName: 'Conv2DBackpropInput', kernelFunc: nativeConv2DBackpropInput },
+  { kernelName: 'MaxPoolGrad', kernelFunc: nativeMaxPoolGrad },
+  { kernelName: GELU_KERNEL, kernelFunc: nativeGelu },
+  { kernelName: GELU_GRAD_KERNEL, kernelFunc: nativeGeluGrad },
+];
+
 export function registerNativeKernels(): void {
   if (!native) throw new Error('the native addon is not available');
   if (registered) return;
@@ -274,16 +286,7 @@ export function registerNativeKernels(): void {
   if (!current) throw new Error('the wasm backend is not loaded');
   fallbackMatMul = current.kernelFunc;
   fallbackTranspose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
-  nativeConfigs = [
-    { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: nativeBatchMatMul },
-    { kernelName: 'Transpose', backendName: 'wasm', kernelFunc: nativeTranspose },
-    { kernelName: 'Conv2D', backendName: 'wasm', kernelFunc: nativeConv2D },
-    { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: nativeConv2DBackpropFilter },
-    { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: nativeConv2DBackpropInput },
-    { kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: nativeMaxPoolGrad },
-    { kernelName: GELU_KERNEL, backendName: 'wasm', kernelFunc: nativeGelu },
-    { kernelName: GELU_GRAD_KERNEL, backendName: 'wasm', kernelFunc: nativeGeluGrad },
-  ];
+  nativeConfigs = NATIVE.map((k) => ({ ...k, backendName: 'wasm' }));
   tf.registerGradient({
     kernelName: GELU_KERNEL,
     inputsToSave: ['x'],
@@ -314,13 +317,4 @@ export function useNativeKernels(on: boolean): void {
   }
 }
 
-export const NATIVE_KERNELS = [
-  'BatchMatMul',
-  'Transpose',
-  'Conv2D',
-  'Conv2DBackpropFilter',
-  'Conv2DBackpropInput',
-  'MaxPoolGrad',
-  'FloeGelu',
-  'FloeGeluGrad',
-] as const;
+export const NATIVE_KERNELS = NATIVE.map((k) => k.kernelName);

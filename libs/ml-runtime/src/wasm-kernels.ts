@@ -275,15 +275,18 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend: be, attrs }) => {
   return dX;
 };
 
-/** The kernels this pack adds or replaces on wasm. */
-export const WASM_PACK_KERNELS = [
-  'BatchMatMul',
-  'UnsortedSegmentSum',
-  'Conv2DBackpropFilter',
-  'Conv2DBackpropInput',
-  'DepthwiseConv2dNativeBackpropFilter',
-  'DepthwiseConv2dNativeBackpropInput',
+/** The pack: each kernel it adds or replaces on wasm, named once (as tfjs-backend-wasm lists its kernels). */
+const PACK = [
+  { kernelName: 'BatchMatMul', kernelFunc: batchMatMul },
+  { kernelName: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum },
+  { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2DBackpropFilter },
+  { kernelName: 'Conv2DBackpropInput', kernelFunc: conv2DBackpropInput },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', kernelFunc: depthwiseBackpropFilter },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', kernelFunc: depthwiseBackpropInput },
 ] as const;
+
+/** The kernels this pack adds or replaces on wasm. */
+export const WASM_PACK_KERNELS = PACK.map((k) => k.kernelName);
 
 let packConfigs: KernelConfig[] = [];
 /** The stock kernels the pack replaces (BatchMatMul, Conv2DBackpropInput). */
@@ -297,14 +300,7 @@ export function registerWasmTrainingKernels(): void {
   if (!stock || !transpose) throw new Error('the wasm backend is not loaded');
   originalMatMul = stock.kernelFunc;
   transposeKernel = transpose.kernelFunc;
-  const configs: KernelConfig[] = [
-    { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: batchMatMul },
-    { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum },
-    { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter },
-    { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput },
-    { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter },
-    { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput },
-  ];
+  const configs: KernelConfig[] = PACK.map((k) => ({ ...k, backendName: 'wasm' }));
   // A replaced stock kernel keeps its setupFunc in the pack's config: setupFuncs run once, when the
   // backend initialises, and the stock kernel needs its own to be usable again (useWasmKernelSet).
   stockConfigs = [];

@@ -158,62 +158,21 @@ test(
   },
 );
 
-test(
-  'CompareModels: the R matrix of a model against itself has zero gains and no forgetting; metric mismatch is refused',
-  { timeout: 120_000 },
-  async () => {
-    const events = await collect(
+test('CompareModels refuses a metric that a suite does not have, naming the metric', { timeout: 60_000 }, async () => {
+  await rejectsWith(
+    collect(
       client.compareModels(
         ev.CompareModelsRequest.fromPartial({
-          stages: [tiny(1), tiny(1)],
-          suites: ['mail-quick', 'code-quick'],
-          metric: '',
-          bootstrapSamples: 50,
-          seed: 2,
+          stages: [tiny(1), tiny(2)],
+          suites: ['mail-quick', 'digits'],
+          metric: 'bits_per_byte',
         }),
       ),
-    );
-    const r = events.at(-1)!.event!.value as ev.ForgettingReport;
-    assert.equal(r.metric, 'bits_per_byte');
-    assert.equal(r.higherIsBetter, false);
-    assert.equal(r.rMatrix!.rows, 2);
-    assert.equal(r.rMatrix!.cols, 2);
-    assert.deepEqual(r.gains!.values, [0, 0, 0, 0]);
-    assert.equal(r.bwt, 0);
-    assert.equal(r.forgetting['mail-quick'], 0);
-    // The base is a fresh initialisation, so FWT (base on code − random init on code) is 0 too.
-    assert.equal(r.fwt, 0);
-    const other = (
-      await collect(
-        client.compareModels(
-          ev.CompareModelsRequest.fromPartial({
-            stages: [tiny(1), tiny(2)],
-            suites: ['mail-quick', 'code-quick'],
-            metric: 'bits_per_byte',
-            bootstrapSamples: 50,
-            seed: 2,
-          }),
-        ),
-      )
-    ).at(-1)!.event!.value as ev.ForgettingReport;
-    assert.ok(other.gainsStderr!.values[2]! > 0, 'two different models differ by a measurable amount');
-    await rejectsWith(
-      collect(
-        client.compareModels(
-          ev.CompareModelsRequest.fromPartial({
-            stages: [tiny(1), tiny(2)],
-            suites: ['mail-quick', 'digits'],
-            metric: 'bits_per_byte',
-            bootstrapSamples: 0,
-            seed: 0,
-          }),
-        ),
-      ),
-      grpc.status.INVALID_ARGUMENT,
-      'metric',
-    );
-  },
-);
+    ),
+    grpc.status.INVALID_ARGUMENT,
+    'metric',
+  );
+});
 
 test('DetectDoubleDescent over the API', async () => {
   const points = Array.from({ length: 150 }, (_, x) => ({
