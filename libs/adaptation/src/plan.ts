@@ -1,4 +1,4 @@
-// From block scores and drift to an AdaptationPlan (ALGORITHMS.md §1, LLM-ADE): expand where the new data
+// From block scores and drift to an AdaptationPlan (docs/ALGORITHMS.md §1, LLM-ADE): expand where the new data
 // stresses the model most, tune the blocks it moves, freeze the rest, and mix the old data back in as
 // drift grows. Pure and deterministic: the same inputs give the same plan (ties go to the earlier block).
 import type { BlockScore } from './scores.js';

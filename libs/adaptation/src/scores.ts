@@ -1,4 +1,4 @@
-// Which blocks the new data stresses (ALGORITHMS.md §1): per residual block, the angle between the
+// Which blocks the new data stresses (docs/ALGORITHMS.md §1): per residual block, the angle between the
 // residual stream entering and leaving it (last token and all tokens), and per block the gradient norm
 // and diagonal (empirical) Fisher of the loss on calibration batches; plus the loss itself.
 import * as tf from '@tensorflow/tfjs';

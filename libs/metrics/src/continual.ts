@@ -1,4 +1,4 @@
-// Continual-learning metrics (ALGORITHMS.md §7; GEM, Lopez-Paz & Ranzato 2017; RWalk, Chaudhry et al.
+// Continual-learning metrics (docs/ALGORITHMS.md §7; GEM, Lopez-Paz & Ranzato 2017; RWalk, Chaudhry et al.
 // 2018) on R[i][j] = the metric on task j after stage i, where stage j learned task j (stage 0 = the base
 // model, which learned task 0). Everything is computed on scores oriented so that larger is better (a
 // lower-is-better metric such as bits per byte is negated), then reported in the metric's units:

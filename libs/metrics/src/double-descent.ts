@@ -1,4 +1,4 @@
-// Double descent on a validation curve (ALGORITHMS.md §7, reconstruction): smooth the curve, estimate its
+// Double descent on a validation curve (docs/ALGORITHMS.md §7, reconstruction): smooth the curve, estimate its
 // noise, and look for t1 < t2 < t3 — a minimum, a later peak, a later minimum — where the peak exceeds
 // both minima by more than a noise-scaled margin. A curve that only rises again after its minimum
 // (overfitting) has no t3 and is not a double descent.

@@ -116,7 +116,7 @@ test('hooks capture block inputs/outputs and Mamba Δ, A, B, C; α·x reproduces
   assert.deepEqual([...capture.blocks.keys()], ['embedding', 'block.0', 'block.1', 'head']);
   const s = capture.ssm.get('block.0')!;
   const [, t, di] = s.delta.shape as number[];
-  // Hidden attention (ALGORITHMS.md §6): y_i = Σ_j α_ij x_j with α_ij = Σ_n C_i[n] exp(A_n Σ_{k=j+1..i} Δ_k) Δ_j B_j[n].
+  // Hidden attention (docs/ALGORITHMS.md §6): y_i = Σ_j α_ij x_j with α_ij = Σ_n C_i[n] exp(A_n Σ_{k=j+1..i} Δ_k) Δ_j B_j[n].
   const delta = s.delta.arraySync() as number[][][];
   const A = s.A.arraySync() as number[][];
   const B = s.B.arraySync() as number[][][];

@@ -1,4 +1,4 @@
-// Drift statistics between a reference and a current sample (ALGORITHMS.md §8): PSI, two-sample KS with
+// Drift statistics between a reference and a current sample (docs/ALGORITHMS.md §8): PSI, two-sample KS with
 // its p-value, Wasserstein-1 (raw and divided by the reference std), Jensen–Shannon divergence (base 2,
 // in [0, 1]) and distance (its square root) kept apart, L∞ on frequencies, Cramér's V.
 import { quantileSorted, meanStd, sortedFinite } from './stats.js';

@@ -163,7 +163,10 @@ export interface ModelRef {
 export interface DatasetRef {
   /** "builtin:<name>" (e.g. builtin:mnist, builtin:spam-assassin) or "file:<path>" under FLOE_DATA_ROOTS. */
   uri: string;
-  /** The split to read. */
+  /**
+   * The split to read (80 / 10 / 10 % train / validation / test, fixed per dataset); unspecified lets the
+   * service choose (training reads train, evaluation reads test).
+   */
   split: DatasetSplit;
   /** At most this many examples; 0 means all. */
   maxExamples: number;

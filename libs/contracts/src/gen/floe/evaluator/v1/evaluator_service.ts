@@ -143,7 +143,7 @@ export interface SuiteResult {
 
 /** Request of Evaluate. */
 export interface EvaluateRequest {
-  /** The model. */
+  /** The model to evaluate: a builtin, an artifact, or a trainer run's checkpoint (fetched from the trainer). */
   model?:
     | ModelRef
     | undefined;
@@ -159,7 +159,7 @@ export interface EvaluateRequest {
 
 /** The result of Evaluate. */
 export interface Evaluation {
-  /** The model. */
+  /** The model evaluated, as the request named it. */
   model?:
     | ModelRef
     | undefined;
@@ -235,7 +235,7 @@ export interface ForgettingReport {
   rStderr?:
     | Matrix
     | undefined;
-  /** The metric compared. */
+  /** The metric of every matrix entry (each suite's first metric, e.g. "bits_per_byte"). */
   metric: string;
   /**
    * Whether larger values of the metric are better; BWT, FWT and gains are oriented so that positive
@@ -301,7 +301,7 @@ export interface DetectDoubleDescentResponse {
   t3: number;
   /** Whether the second minimum is below the first (stopping at t1 would have been wrong). */
   secondDescentBelowFirst: boolean;
-  /** The estimated noise level of the curve. */
+  /** Noise sigma of the curve in y's units, from the median absolute deviation of its second differences. */
   noise: number;
 }
 

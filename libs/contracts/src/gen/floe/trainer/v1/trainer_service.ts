@@ -339,7 +339,7 @@ export interface RunSpec_LabelsEntry {
 
 /** Gradient norm of one block at a step. */
 export interface BlockGradNorm {
-  /** The block. */
+  /** A block of the model, as its block ids name it ("embedding", "block.2", "block.2.exp0", "head"). */
   blockId: string;
   /** L2 norm of the block's gradient; 0 for frozen blocks. */
   norm: number;
@@ -431,7 +431,10 @@ export interface StartRunRequest {
    * started, as it is now, and starts nothing.
    */
   requestId: string;
-  /** The run to start. */
+  /**
+   * What to train: model, data, strategy, optimizer and budget. Checked whole before anything starts;
+   * INVALID_ARGUMENT names every bad field, FAILED_PRECONDITION a dataset the model cannot read.
+   */
   spec?: RunSpec | undefined;
 }
 
@@ -453,7 +456,7 @@ export interface GetRunRequest {
 
 /** Response of GetRun. */
 export interface GetRunResponse {
-  /** The run. */
+  /** The run as stored now: state, steps done, its latest metrics and checkpoints. */
   run?: Run | undefined;
 }
 
@@ -500,7 +503,7 @@ export interface PhaseChange {
 
 /** A checkpoint was written. */
 export interface CheckpointWritten {
-  /** The step of the checkpoint. */
+  /** Optimizer steps completed when it was written (>= 1); ResumeRun continues after it. */
   step: number;
   /** Its artifact id. */
   artifactId: string;
@@ -600,7 +603,7 @@ export interface ExportModelRequest {
 
 /** Response of ExportModel. */
 export interface ExportModelResponse {
-  /** The exported model artifact. */
+  /** The checkpoint's artifact (id, size, sha256); the same id for every export of one checkpoint. */
   artifact?:
     | Artifact
     | undefined;
