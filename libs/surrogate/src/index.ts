@@ -1,1 +1,34 @@
 export * from './search-space.js';
+export * from './distributions.js';
+export {
+  MAX_DIMS,
+  MAX_CURVE_ID,
+  FtPfnTask,
+  curveValue,
+  encodeForPfn,
+  sampleFtPfnSequence,
+  type CurveParams,
+  type CurveSequence,
+} from './ftpfn-prior.js';
+export { CurvePfn, type PfnConfig, type PfnInput } from './pfn.js';
+export { packSequences, priorBatch, type PriorBatch } from './prior-batches.js';
+export * from './buckets.js';
+export {
+  CurveScale,
+  bestObserved,
+  thawable,
+  type Decision,
+  type DecisionContext,
+  type FreezeThawOptimizer,
+  type TrialCurve,
+} from './freeze-thaw.js';
+export { RandomSearch, SuccessiveHalving, Asha, MedianStopping } from './optimizers/baselines.js';
+export { PowerLawEnsemble, powerLawPredict, expectedImprovement, type Gaussian } from './optimizers/power-law.js';
+export {
+  Ifbo,
+  DEFAULT_CONTEXT_MAX,
+  type CurveQueryPoint,
+  type PointPrediction,
+  type IfboOptions,
+} from './optimizers/ifbo.js';
+export { loadPfn, readPfnMeta, DEFAULT_PFN, type PfnMeta } from './pfn-weights.js';

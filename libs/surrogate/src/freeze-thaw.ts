@@ -1,0 +1,92 @@
+// The freeze-thaw decision problem every optimiser of floe answers (docs/ALGORITHMS.md §4): trials are
+// partial learning curves; each decision either thaws one trial for ONE more fidelity step or starts a new
+// configuration at its first step. Values are "lower is better" here (a service negates an objective it
+// maximises); the surrogate's [0, 1] scale comes from `CurveScale`.
+import type { Rng } from '@floe/random';
+
+export interface TrialCurve {
+  /** Configuration encoded in [0, 1]^d. */
+  config: number[];
+  /** Observed values at fidelity steps 1, 2, …, lower is better. */
+  values: number[];
+  /** Being trained elsewhere right now (parallel studies): not a candidate; fantasised where it matters. */
+  pending?: boolean;
+}
+
+export interface DecisionContext {
+  trials: TrialCurve[];
+  /** Fidelity steps of a complete curve (b_max). */
+  maxFidelity: number;
+  /** Fidelity steps the study may still spend (≥ 1). */
+  budgetLeft: number;
+  /** Configurations that could start now (encoded); a decision to start one names its index. */
+  newCandidates: number[][];
+  /** Seeded per decision, so a decision is reproducible. */
+  rng: Rng;
+}
+
+export type Decision =
+  | { kind: 'thaw'; trial: number; acquisition: number; predictedMean?: number }
+  | { kind: 'new'; candidate: number; acquisition: number; predictedMean?: number };
+
+/** One decision rule. Stateful rules (brackets) keep their bookkeeping and can be serialised. */
+export interface FreezeThawOptimizer {
+  readonly name: string;
+  decide(ctx: DecisionContext): Decision;
+  /** The bookkeeping a restarted study needs (JSON); undefined for rules that derive everything from trials. */
+  saveState?(): unknown;
+  loadState?(state: unknown): void;
+}
+
+/** Trials that can be thawed: not pending and below the maximum fidelity. */
+export function thawable(ctx: DecisionContext): number[] {
+  const out: number[] = [];
+  ctx.trials.forEach((t, i) => {
+    if (!t.pending && t.values.length > 0 && t.values.length < ctx.maxFidelity) out.push(i);
+  });
+  return out;
+}
+
+/** The best (lowest) value observed in any trial, or +∞. */
+export function bestObserved(trials: readonly TrialCurve[]): number {
+  let best = Infinity;
+  for (const t of trials) for (const v of t.values) if (v < best) best = v;
+  return best;
+}
+
+/**
+ * Maps "lower is better" values to the surrogate's y ∈ [0, 1], higher is better:
+ * y = 1 − (v − lo)/(hi − lo), clipped. Without explicit bounds, hi is the median of the trials' first
+ * observations (a typical untrained value) and lo is 0 for non-negative values (losses) or below the
+ * lowest value seen; values worse than a typical start clip to 0 (diverging runs do not stretch the scale).
+ */
+export class CurveScale {
+  constructor(
+    readonly lo: number,
+    readonly hi: number,
+  ) {}
+
+  static fit(trials: readonly TrialCurve[], bounds?: { lo?: number; hi?: number }): CurveScale {
+    const firsts = trials
+      .filter((t) => t.values.length > 0)
+      .map((t) => t.values[0]!)
+      .filter(Number.isFinite);
+    firsts.sort((a, b) => a - b);
+    let min = Infinity;
+    for (const t of trials) for (const v of t.values) if (Number.isFinite(v) && v < min) min = v;
+    let hi = bounds?.hi ?? (firsts.length ? firsts[Math.floor((firsts.length - 1) / 2)]! : 1);
+    let lo = bounds?.lo ?? (min >= 0 ? 0 : min - 0.1 * Math.max(1e-9, hi - min));
+    if (!Number.isFinite(min)) lo = bounds?.lo ?? 0;
+    if (!(hi > lo)) hi = lo + Math.max(1e-9, Math.abs(lo) * 1e-3, Number.isFinite(min) ? Math.abs(min - lo) * 2 : 1);
+    return new CurveScale(lo, hi);
+  }
+
+  toY(v: number): number {
+    if (!Number.isFinite(v)) return 0;
+    return Math.min(1, Math.max(0, 1 - (v - this.lo) / (this.hi - this.lo)));
+  }
+
+  fromY(y: number): number {
+    return this.lo + (1 - y) * (this.hi - this.lo);
+  }
+}

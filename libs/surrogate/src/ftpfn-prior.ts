@@ -1,0 +1,309 @@
+// The FT-PFN learning-curve prior (docs/ALGORITHMS.md §4; ifBO, Rakotoarison et al. 2024), as a seeded
+// sampler of training sequences for the PFN. A "task" is a random tanh MLP that maps a configuration in
+// [0, 1]^k to 23 outputs; each output becomes a quantile (against the pooled distribution of such outputs)
+// and then a curve parameter by an inverse CDF, so curve parameters are smooth in the configuration.
+// Departure from the reference, for speed on a CPU: the task MLP has 3–8 layers of 24–96 units (the
+// reference: 8–15 layers of 36–149) and no pre-activation noise; the quantile mapping is recalibrated
+// for this family, so every parameter keeps its marginal distribution.
+import { Rng } from '@floe/random';
+import { exponentialInverseCdf, normalInverseCdf, sampleGamma } from './distributions.js';
+
+/** Hyperparameters a sequence may have (configurations are zero-padded to this many inputs). */
+export const MAX_DIMS = 10;
+/** Curve ids of the embedding: 0 marks a curve with no observations, 1…MAX_CURVE_ID name curves. */
+export const MAX_CURVE_ID = 1000;
+const OUTPUTS = 23;
+
+/** One curve's parameters (four basis families mixed by `w`). */
+export interface CurveParams {
+  y0: number;
+  yInf: number;
+  w: number[];
+  alpha: number[];
+  xSat: number[];
+  prec: number[];
+  rpSat: number[];
+  sigma: number;
+}
+
+/** Value of one basis family at x (x > 0 after the saturation bend) — pow4, exp, log, hill. */
+function family(kind: number, x: number, p: CurveParams): number {
+  const { y0, yInf } = p;
+  const a = p.alpha[kind]!;
+  const xs = p.xSat[kind]!;
+  const prec = p.prec[kind]!;
+  switch (kind) {
+    case 0:
+      return yInf - (yInf - y0) * Math.pow(((Math.pow(prec, 1 / a) - 1) / xs) * x + 1, -a);
+    case 1:
+      return yInf - (yInf - y0) * Math.pow(prec, -Math.pow(x / xs, a));
+    case 2: {
+      const v = yInf - ((yInf - y0) * Math.log(a)) / Math.log(((Math.pow(a, prec) - a) * x) / xs + a);
+      return Number.isNaN(v) ? yInf : v;
+    }
+    default:
+      return yInf - (yInf - y0) / (Math.pow(x / xs, a) * (prec - 1) + 1);
+  }
+}
+
+/** The noiseless curve at x ∈ (0, 1]; past each family's saturation point x is bent by its slope. */
+export function curveValue(p: CurveParams, x: number): number {
+  let y = 0;
+  for (let k = 0; k < 4; k++) {
+    const xs = p.xSat[k]!;
+    const xb = x < xs ? x : p.rpSat[k]! * (x - xs) + xs;
+    let v: number;
+    if (xb > 0) v = family(k, xb, p);
+    else {
+      // Below zero (a curve bent back past its start): the exponential tail the reference uses.
+      const e = 1e-9;
+      const grad = (family(k, 2 * e, p) - family(k, e, p)) / e;
+      v = p.y0 * Math.exp((xb * (grad + e)) / Math.max(p.y0, 1e-9));
+    }
+    y += p.w[k]! * v;
+  }
+  return y;
+}
+
+/** A random tanh MLP, [0, 1]^k → R^23; 14.5 % of hidden weights dropped (rescaled), as the reference. */
+class TaskMlp {
+  private readonly layers: { w: Float64Array; b: Float64Array; nIn: number; nOut: number }[] = [];
+
+  constructor(rng: Rng, nIn: number) {
+    const depth = 3 + rng.int(6);
+    const width = 24 + rng.int(73);
+    const std = rng.uniform(0.089, 0.193);
+    const sparseness = 0.145;
+    for (let l = 0; l < depth; l++) {
+      const i = l === 0 ? nIn : width;
+      const o = l === depth - 1 ? OUTPUTS : width;
+      const w = new Float64Array(i * o);
+      const b = new Float64Array(o);
+      const hidden = l > 0 && l < depth - 1;
+      for (let j = 0; j < w.length; j++) {
+        let v = rng.normal() * std;
+        if (hidden) v = rng.next() < sparseness ? 0 : v / Math.sqrt(1 - sparseness);
+        w[j] = v;
+      }
+      for (let j = 0; j < o; j++) b[j] = rng.normal() * std;
+      this.layers.push({ w, b, nIn: i, nOut: o });
+    }
+  }
+
+  forward(x: readonly number[]): Float64Array {
+    // Inputs normalised as the reference does: (x − 0.5)/√(1/12).
+    let h = Float64Array.from(x, (v) => (v - 0.5) / Math.sqrt(1 / 12));
+    this.layers.forEach((L, li) => {
+      const out = new Float64Array(L.nOut);
+      for (let o = 0; o < L.nOut; o++) {
+        let s = L.b[o]!;
+        for (let i = 0; i < L.nIn; i++) s += h[i]! * L.w[i * L.nOut + o]!;
+        out[o] = li === this.layers.length - 1 ? s : Math.tanh(s);
+      }
+      h = out;
+    });
+    return h;
+  }
+}
+
+let pooled: Float64Array | undefined;
+
+/** The sorted pool of MLP outputs that turns an output into a quantile (fixed seed: the same everywhere). */
+function pooledOutputs(): Float64Array {
+  if (pooled) return pooled;
+  const rng = new Rng(0x5eed);
+  const values: number[] = [];
+  for (let t = 0; t < 400; t++) {
+    const k = 1 + rng.int(MAX_DIMS);
+    const mlp = new TaskMlp(rng, k);
+    for (let c = 0; c < 20; c++) {
+      const out = mlp.forward(Array.from({ length: k }, () => rng.next()));
+      for (const v of out) values.push(v);
+    }
+  }
+  pooled = Float64Array.from(values).sort();
+  return pooled;
+}
+
+function quantileOf(v: number): number {
+  const s = pooledOutputs();
+  let lo = 0;
+  let hi = s.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  const eps = 0.5 / s.length;
+  return Math.min(1 - eps, Math.max(eps, lo / s.length));
+}
+
+/** One task of the prior: the curves of any configuration in [0, 1]^k. */
+export class FtPfnTask {
+  private readonly mlp: TaskMlp;
+  readonly y0: number;
+  readonly yMax: number;
+
+  constructor(
+    rng: Rng,
+    readonly dims: number,
+  ) {
+    this.mlp = new TaskMlp(rng, dims);
+    const u1 = rng.next();
+    const u2 = rng.next();
+    this.y0 = Math.min(u1, u2);
+    this.yMax = rng.next() < 0.25 ? Math.max(u1, u2) : 1;
+  }
+
+  params(config: readonly number[]): CurveParams {
+    const q = Array.from(this.mlp.forward(config), quantileOf);
+    let i = 0;
+    const next = () => q[i++]!;
+    const yInf = this.y0 + (this.yMax - this.y0) * next();
+    // Gamma(1) is Exponential(1): the Dirichlet(1,1,1,1) weights need only its closed-form inverse.
+    const g = [0, 1, 2, 3].map(() => exponentialInverseCdf(next()));
+    const gs = g.reduce((a, b) => a + b, 0);
+    const alpha = [
+      Math.exp(1 + normalInverseCdf(next())),
+      Math.exp(normalInverseCdf(next())),
+      1 + Math.exp(-4 + normalInverseCdf(next())),
+      Math.exp(0.5 + 0.5 * normalInverseCdf(next())),
+    ];
+    const xSatMax = Math.pow(10, normalInverseCdf(next()));
+    const rel = [0, 1, 2, 3].map(() => exponentialInverseCdf(next()));
+    const relMax = Math.max(...rel);
+    const prec = [0, 1, 2, 3].map(() => Math.pow(10, 3 * next()));
+    const rpSat = [0, 1, 2, 3].map(() => 1 - exponentialInverseCdf(next()));
+    const sigma = Math.exp(-5 + normalInverseCdf(next()));
+    return {
+      y0: this.y0,
+      yInf,
+      w: g.map((v) => v / gs),
+      alpha,
+      xSat: rel.map((r) => (xSatMax * r) / relMax),
+      prec,
+      rpSat,
+      sigma,
+    };
+  }
+}
+
+/** A training sequence: context tokens first (curve id, step, configuration, value), then queries. */
+export interface CurveSequence {
+  /** Tokens: nContext context points, then queries. */
+  length: number;
+  nContext: number;
+  /** 0 for a query of a curve without observations; else 1…MAX_CURVE_ID. */
+  curveId: Int32Array;
+  /** Step as a fraction of the curve's length, in (0, 1]. */
+  t: Float32Array;
+  /** length × MAX_DIMS, zero-padded and scaled by MAX_DIMS / k. */
+  config: Float32Array;
+  /** Values in [0, 1] (targets for queries). */
+  y: Float32Array;
+}
+
+/** Writes a configuration as the PFN reads it: zero-padded to MAX_DIMS and scaled by MAX_DIMS / k. */
+export function encodeForPfn(config: readonly number[], out: Float32Array, offset: number): void {
+  const k = Math.min(config.length, MAX_DIMS);
+  const scale = MAX_DIMS / Math.max(1, k);
+  for (let j = 0; j < MAX_DIMS; j++) out[offset + j] = j < k ? config[j]! * scale : 0;
+}
+
+/**
+ * One sequence of the prior, as ifBO's get_batch builds it: 1–10 hyperparameters, 10^U(0,3) fidelity levels,
+ * tokens spread over curves by very skewed Gamma weights, the first `nContext` tokens observed in order of
+ * each curve's steps, the rest queried at later steps of their curves.
+ */
+export function sampleFtPfnSequence(rng: Rng, length: number, nContext: number, dims?: number): CurveSequence {
+  const k = dims ?? 1 + rng.int(MAX_DIMS);
+  const task = new FtPfnTask(rng, k);
+  const levels = Math.max(1, Math.round(Math.pow(10, 3 * rng.next())));
+  const shape = Math.pow(10, rng.uniform(-4, -1));
+  const nCurves = length;
+  const weight = new Float64Array(nCurves);
+  for (let c = 0; c < nCurves; c++) weight[c] = sampleGamma(rng, shape) * shape + 1e-9;
+  // Draw `length` (curve, level) slots without replacement, every level of a curve equally likely.
+  const remaining = new Int32Array(nCurves).fill(levels);
+  const order = new Int32Array(length);
+  let total = 0;
+  for (let c = 0; c < nCurves; c++) total += weight[c]! * levels;
+  let drawn = 0;
+  for (; drawn < length && total > 0; drawn++) {
+    let r = rng.next() * total;
+    let c = 0;
+    for (; c < nCurves - 1; c++) {
+      const m = weight[c]! * remaining[c]!;
+      if (r < m) break;
+      r -= m;
+    }
+    if (remaining[c] === 0) c = remaining.findIndex((v) => v > 0);
+    order[drawn] = c;
+    remaining[c]!--;
+    total -= weight[c]!;
+  }
+  const n = drawn;
+  const ctx = Math.min(nContext, n);
+  const epochs = new Int32Array(nCurves);
+  const cutoff = new Int32Array(nCurves);
+  for (let i = 0; i < n; i++) {
+    epochs[order[i]!]!++;
+    if (i < ctx) cutoff[order[i]!]!++;
+  }
+  // Random curve ids among 1…MAX_CURVE_ID so every embedding row is trained.
+  const idOf = new Int32Array(nCurves);
+  const ids = rng.shuffle(Array.from({ length: MAX_CURVE_ID }, (_, i) => i + 1));
+  const xs: Float64Array[] = [];
+  const ys: Float64Array[] = [];
+  const configs: number[][] = [];
+  let used = 0;
+  for (let c = 0; c < nCurves; c++) {
+    if (epochs[c] === 0) {
+      xs.push(new Float64Array(0));
+      ys.push(new Float64Array(0));
+      configs.push([]);
+      continue;
+    }
+    idOf[c] = ids[used++ % MAX_CURVE_ID]!;
+    const config = Array.from({ length: k }, () => rng.next());
+    configs.push(config);
+    const p = task.params(config);
+    const e = epochs[c]!;
+    const cut = cutoff[c]!;
+    const x = new Float64Array(e);
+    for (let j = 0; j < cut; j++) x[j] = (j + 1) / levels;
+    // Queries: distinct later levels.
+    const later = Array.from({ length: levels - cut }, (_, j) => cut + 1 + j);
+    for (let j = cut; j < e; j++) {
+      const pick = rng.int(later.length - (j - cut));
+      const idx = later.length - 1 - (j - cut);
+      [later[pick], later[idx]] = [later[idx]!, later[pick]!];
+      x[j] = later[idx]! / levels;
+    }
+    const y = new Float64Array(e);
+    for (let j = 0; j < e; j++) {
+      const v = curveValue(p, x[j]!) + rng.normal() * p.sigma;
+      y[j] = Math.min(1, Math.max(0, Number.isFinite(v) ? v : p.yInf));
+    }
+    xs.push(x);
+    ys.push(y);
+  }
+  const seq: CurveSequence = {
+    length: n,
+    nContext: ctx,
+    curveId: new Int32Array(n),
+    t: new Float32Array(n),
+    config: new Float32Array(n * MAX_DIMS),
+    y: new Float32Array(n),
+  };
+  const counter = new Int32Array(nCurves);
+  for (let i = 0; i < n; i++) {
+    const c = order[i]!;
+    const j = counter[c]!++;
+    seq.curveId[i] = i < ctx || cutoff[c]! > 0 ? idOf[c]! : 0;
+    seq.t[i] = xs[c]![j]!;
+    seq.y[i] = ys[c]![j]!;
+    encodeForPfn(configs[c]!, seq.config, i * MAX_DIMS);
+  }
+  return seq;
+}

@@ -1,0 +1,190 @@
+// The rules a platform team would otherwise pick (Optuna, Katib, Ray Tune), written as freeze-thaw
+// decision rules so that they run side by side with ifBO on the same trials: one fidelity step per
+// decision. Promotions resume a paused trial (the trainer pauses exactly), so no rule pays twice for
+// steps it already trained — more than Optuna, Ray Tune or keras-tuner give their own versions.
+import type { Decision, DecisionContext, FreezeThawOptimizer } from '../freeze-thaw.js';
+
+const newRandom = (ctx: DecisionContext): Decision => ({
+  kind: 'new',
+  candidate: ctx.rng.int(ctx.newCandidates.length),
+  acquisition: 0,
+});
+const thaw = (trial: number): Decision => ({ kind: 'thaw', trial, acquisition: 0 });
+
+/** Random search: every configuration trains to the full budget, one after another. */
+export class RandomSearch implements FreezeThawOptimizer {
+  readonly name = 'random';
+  decide(ctx: DecisionContext): Decision {
+    const last = ctx.trials.length - 1;
+    const t = ctx.trials[last];
+    if (t && !t.pending && t.values.length < ctx.maxFidelity) return thaw(last);
+    return newRandom(ctx);
+  }
+}
+
+/** Rung resources R·η^(i−s), i = 0…s, rounded, at least 1 (Hyperband's geometry). */
+function rungs(maxFidelity: number, eta: number, s: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i <= s; i++) out.push(Math.max(1, Math.round(maxFidelity * Math.pow(eta, i - s))));
+  return out;
+}
+
+interface BracketState {
+  s: number;
+  rung: number;
+  /** Trials in the current rung, and how many configurations the bracket still has to start. */
+  members: number[];
+  toStart: number;
+}
+
+/**
+ * Successive halving with η = 3 from the smallest rung (Hyperband's most aggressive bracket), repeated:
+ * n configurations at r₀, the best 1/η of them continued to the next rung, …, one to the full budget.
+ * Hyperband cycles through brackets s = s_max … 0 instead of always using s_max.
+ */
+export class SuccessiveHalving implements FreezeThawOptimizer {
+  readonly name: string;
+  private bracket: BracketState | undefined;
+  private bracketIndex = 0;
+
+  constructor(
+    private readonly hyperband = false,
+    private readonly eta = 3,
+  ) {
+    this.name = hyperband ? 'hyperband' : 'successive_halving';
+  }
+
+  private sMax(maxFidelity: number): number {
+    return Math.floor(Math.log(maxFidelity) / Math.log(this.eta) + 1e-9);
+  }
+
+  private newBracket(maxFidelity: number): BracketState {
+    const sMax = this.sMax(maxFidelity);
+    const s = this.hyperband ? sMax - (this.bracketIndex % (sMax + 1)) : sMax;
+    this.bracketIndex++;
+    const n = Math.ceil(((sMax + 1) / (s + 1)) * Math.pow(this.eta, s));
+    return { s, rung: 0, members: [], toStart: n };
+  }
+
+  decide(ctx: DecisionContext): Decision {
+    for (let guard = 0; guard < 100; guard++) {
+      this.bracket ??= this.newBracket(ctx.maxFidelity);
+      const b = this.bracket;
+      const target = rungs(ctx.maxFidelity, this.eta, b.s)[b.rung]!;
+      // Bring every member of the rung to the rung's resource, one step at a time.
+      const behind = b.members.find((i) => ctx.trials[i]!.values.length < target && !ctx.trials[i]!.pending);
+      if (behind !== undefined) return thaw(behind);
+      if (b.toStart > 0) {
+        b.toStart--;
+        const d = newRandom(ctx);
+        b.members.push(ctx.trials.length);
+        return d;
+      }
+      if (b.members.some((i) => ctx.trials[i]!.pending)) {
+        // Parallel callers: wait for pending members by starting nothing new in this bracket.
+        return newRandom(ctx);
+      }
+      if (b.rung === b.s || b.members.length <= 1) {
+        this.bracket = undefined;
+        continue;
+      }
+      const keep = Math.max(1, Math.floor(b.members.length / this.eta));
+      const value = (i: number) => ctx.trials[i]!.values[target - 1] ?? Infinity;
+      b.members = [...b.members].sort((x, y) => value(x) - value(y)).slice(0, keep);
+      b.rung++;
+    }
+    return newRandom(ctx);
+  }
+
+  saveState(): unknown {
+    return { bracket: this.bracket ?? null, bracketIndex: this.bracketIndex };
+  }
+
+  loadState(state: unknown): void {
+    const s = state as { bracket: BracketState | null; bracketIndex: number };
+    this.bracket = s.bracket ?? undefined;
+    this.bracketIndex = s.bracketIndex;
+  }
+}
+
+/**
+ * ASHA (Li et al. 2020): rungs at r₀·η^k; a trial that finished rung k and ranks in the top 1/η of
+ * everything recorded at rung k is promoted (resumed) to rung k+1; when none can be promoted, a new
+ * configuration starts at r₀. Derived from the trials alone (no state to save).
+ */
+export class Asha implements FreezeThawOptimizer {
+  readonly name = 'asha';
+
+  constructor(
+    private readonly eta = 3,
+    private readonly minFidelity = 1,
+  ) {}
+
+  private rungList(maxFidelity: number): number[] {
+    const out: number[] = [];
+    for (let r = this.minFidelity; r < maxFidelity; r *= this.eta) out.push(r);
+    out.push(maxFidelity);
+    return out;
+  }
+
+  decide(ctx: DecisionContext): Decision {
+    const rs = this.rungList(ctx.maxFidelity);
+    // A trial between rungs (it was promoted) continues to its next rung first.
+    for (let i = 0; i < ctx.trials.length; i++) {
+      const t = ctx.trials[i]!;
+      if (t.pending || t.values.length === 0 || t.values.length >= ctx.maxFidelity) continue;
+      if (!rs.includes(t.values.length)) return thaw(i);
+    }
+    for (let k = rs.length - 2; k >= 0; k--) {
+      const r = rs[k]!;
+      const reached = ctx.trials
+        .map((t, i) => ({ i, v: t.values[r - 1], at: t.values.length }))
+        .filter((x) => x.v !== undefined) as { i: number; v: number; at: number }[];
+      reached.sort((a, b) => a.v - b.v);
+      const top = reached.slice(0, Math.floor(reached.length / this.eta));
+      const promotable = top.find((x) => x.at === r && !ctx.trials[x.i]!.pending);
+      if (promotable) return thaw(promotable.i);
+    }
+    return newRandom(ctx);
+  }
+}
+
+/**
+ * Median stopping (Optuna's MedianPruner, Katib's medianstop): a trial trains step by step to the full
+ * budget unless, after the warm-up steps and once enough trials exist, its best value so far is worse than
+ * the median of the other trials' values at the same step; then a new configuration starts.
+ */
+export class MedianStopping implements FreezeThawOptimizer {
+  readonly name = 'median_stopping';
+  private readonly stopped = new Set<number>();
+
+  constructor(
+    private readonly startupTrials = 5,
+    private readonly warmupSteps = 5,
+  ) {}
+
+  decide(ctx: DecisionContext): Decision {
+    const last = ctx.trials.length - 1;
+    const t = ctx.trials[last];
+    if (t && !t.pending && t.values.length < ctx.maxFidelity && !this.stopped.has(last)) {
+      const step = t.values.length;
+      const others = ctx.trials.filter((o, i) => i !== last && o.values.length >= step).map((o) => o.values[step - 1]!);
+      if (step >= this.warmupSteps && others.length >= this.startupTrials) {
+        others.sort((a, b) => a - b);
+        const median = others[Math.floor((others.length - 1) / 2)]!;
+        if (Math.min(...t.values) > median) this.stopped.add(last);
+        else return thaw(last);
+      } else return thaw(last);
+    }
+    return newRandom(ctx);
+  }
+
+  saveState(): unknown {
+    return [...this.stopped];
+  }
+
+  loadState(state: unknown): void {
+    this.stopped.clear();
+    for (const i of state as number[]) this.stopped.add(i);
+  }
+}

@@ -1,0 +1,200 @@
+// In-context freeze-thaw BO (ifBO; docs/ALGORITHMS.md §4): the PFN reads every observed point of every
+// trial in its context and predicts, in one forward pass, the value each candidate would reach after a
+// random horizon; MFPI-random picks the candidate most likely to beat the incumbent by a random margin,
+// and that candidate trains ONE more fidelity step.
+import { Rng } from '@floe/random';
+import { bucketExceedance, bucketMean, bucketQuantile } from '../buckets.js';
+import {
+  CurveScale,
+  thawable,
+  type Decision,
+  type DecisionContext,
+  type FreezeThawOptimizer,
+  type TrialCurve,
+} from '../freeze-thaw.js';
+import { MAX_CURVE_ID, MAX_DIMS, encodeForPfn } from '../ftpfn-prior.js';
+import type { CurvePfn, PfnInput } from '../pfn.js';
+
+/** Context points the PFN reads at most (it was trained on sequences of up to 512 tokens). */
+export const DEFAULT_CONTEXT_MAX = 512;
+
+/** A point to predict: a trial (by index, or none for a new configuration) at a fidelity step. */
+export interface CurveQueryPoint {
+  trial?: number;
+  config: number[];
+  step: number;
+}
+
+export interface PointPrediction {
+  /** On the objective's scale (lower is better here). */
+  mean: number;
+  q05: number;
+  q95: number;
+  /** P(value better than `threshold`) when a threshold was given. */
+  probabilityOfImprovement: number;
+}
+
+export interface IfboOptions {
+  contextMax?: number;
+  /** Known bounds of the objective ("lower is better" scale), else fitted from the trials (CurveScale). */
+  bounds?: { lo?: number; hi?: number };
+}
+
+export class Ifbo implements FreezeThawOptimizer {
+  readonly name = 'ifbo';
+  /** Context points used by the last forward pass (after thinning), for callers that report it. */
+  lastContextSize = 0;
+
+  constructor(
+    private readonly pfn: CurvePfn,
+    private readonly options: IfboOptions = {},
+  ) {}
+
+  /** The PFN input for `trials` and `queries`; ids are shuffled per call, pending trials excluded. */
+  private buildInput(
+    trials: readonly TrialCurve[],
+    maxFidelity: number,
+    scale: CurveScale,
+    queries: CurveQueryPoint[],
+    rng: Rng,
+  ): PfnInput {
+    const contextMax = this.options.contextMax ?? DEFAULT_CONTEXT_MAX;
+    const ids = rng.shuffle(Array.from({ length: MAX_CURVE_ID }, (_, i) => i + 1));
+    const idOf = (trial: number) => ids[trial % MAX_CURVE_ID]!;
+    // Every observed point; if too many, each curve keeps its last point and the rest are sampled.
+    let points: { trial: number; step: number }[] = [];
+    trials.forEach((t, i) => t.values.forEach((_, j) => points.push({ trial: i, step: j + 1 })));
+    if (points.length > contextMax) {
+      const lasts = points.filter((p) => p.step === trials[p.trial]!.values.length);
+      const rest = rng.shuffle(points.filter((p) => p.step !== trials[p.trial]!.values.length));
+      points = lasts.slice(0, contextMax).concat(rest.slice(0, Math.max(0, contextMax - lasts.length)));
+    }
+    const C = points.length;
+    const Q = queries.length;
+    const input: PfnInput = {
+      batch: 1,
+      nContext: C,
+      nQuery: Q,
+      contextId: new Int32Array(C),
+      contextT: new Float32Array(C),
+      contextConfig: new Float32Array(C * MAX_DIMS),
+      contextY: new Float32Array(C),
+      queryId: new Int32Array(Q),
+      queryT: new Float32Array(Q),
+      queryConfig: new Float32Array(Q * MAX_DIMS),
+    };
+    points.forEach((p, k) => {
+      const t = trials[p.trial]!;
+      input.contextId[k] = idOf(p.trial);
+      input.contextT[k] = p.step / maxFidelity;
+      input.contextY[k] = scale.toY(t.values[p.step - 1]!);
+      encodeForPfn(t.config, input.contextConfig, k * MAX_DIMS);
+    });
+    queries.forEach((q, k) => {
+      const observed = q.trial !== undefined && trials[q.trial]!.values.length > 0;
+      input.queryId[k] = observed ? idOf(q.trial!) : 0;
+      input.queryT[k] = Math.min(1, q.step / maxFidelity);
+      encodeForPfn(q.config, input.queryConfig, k * MAX_DIMS);
+    });
+    this.lastContextSize = C;
+    return input;
+  }
+
+  /** Trials with pending ones fantasised one step ahead at their predicted mean (parallel studies). */
+  private withFantasies(ctx: DecisionContext, scale: CurveScale): TrialCurve[] {
+    const pending = ctx.trials
+      .map((t, i) => (t.pending && t.values.length < ctx.maxFidelity ? i : -1))
+      .filter((i) => i >= 0);
+    const observed = ctx.trials.filter((t) => !t.pending || t.values.length > 0);
+    if (pending.length === 0 || observed.every((t) => t.values.length === 0)) return ctx.trials;
+    const queries = pending.map((i) => ({
+      trial: i,
+      config: ctx.trials[i]!.config,
+      step: ctx.trials[i]!.values.length + 1,
+    }));
+    const probs = this.pfn.predict(
+      this.buildInput(ctx.trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31))),
+    );
+    const n = this.pfn.config.buckets;
+    const out = ctx.trials.map((t) => ({ ...t, values: [...t.values] }));
+    pending.forEach((i, k) => out[i]!.values.push(scale.fromY(bucketMean(probs, n, k))));
+    return out;
+  }
+
+  decide(ctx: DecisionContext): Decision {
+    const anyObserved = ctx.trials.some((t) => t.values.length > 0);
+    // Initial design: one random configuration.
+    if (!anyObserved) return { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
+    const scale = CurveScale.fit(ctx.trials, this.options.bounds);
+    const trials = this.withFantasies(ctx, scale);
+    let fBest = 0;
+    for (const t of trials) for (const v of t.values) fBest = Math.max(fBest, scale.toY(v));
+    const horizon = 1 + ctx.rng.int(Math.max(1, Math.min(ctx.maxFidelity, ctx.budgetLeft)));
+    const tau = Math.pow(10, ctx.rng.uniform(-4, -1));
+    const threshold = fBest + tau * (1 - fBest);
+    const open = thawable({ ...ctx, trials: ctx.trials });
+    const queries: CurveQueryPoint[] = [
+      ...open.map((i) => ({
+        trial: i,
+        config: ctx.trials[i]!.config,
+        step: Math.min(ctx.maxFidelity, trials[i]!.values.length + horizon),
+      })),
+      ...ctx.newCandidates.map((config) => ({ config, step: Math.min(ctx.maxFidelity, horizon) })),
+    ];
+    const probs = this.pfn.predict(
+      this.buildInput(trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31))),
+    );
+    const n = this.pfn.config.buckets;
+    let best = -1;
+    let bestScore = -Infinity;
+    let bestMean = 0;
+    for (let k = 0; k < queries.length; k++) {
+      const score = bucketExceedance(probs, n, threshold, k);
+      const mean = bucketMean(probs, n, k);
+      // Ties (typically all zero far above the curve) go to the higher predicted mean.
+      if (score > bestScore || (score === bestScore && mean > bestMean)) {
+        best = k;
+        bestScore = score;
+        bestMean = mean;
+      }
+    }
+    const predictedMean = scale.fromY(bestMean);
+    return best < open.length
+      ? { kind: 'thaw', trial: open[best]!, acquisition: bestScore, predictedMean }
+      : { kind: 'new', candidate: best - open.length, acquisition: bestScore, predictedMean };
+  }
+
+  /** The bucket probabilities of y for each query, row-major [queries × buckets]. */
+  predictBuckets(
+    trials: readonly TrialCurve[],
+    maxFidelity: number,
+    queries: CurveQueryPoint[],
+    seed: number,
+  ): Float32Array {
+    const scale = CurveScale.fit(trials, this.options.bounds);
+    return this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed)));
+  }
+
+  /**
+   * Predictions for query points from the trials' observations (PredictCurves): mean and 5/95 % quantiles
+   * on the objective's scale, and P(better than `threshold`) when given.
+   */
+  predict(
+    trials: readonly TrialCurve[],
+    maxFidelity: number,
+    queries: CurveQueryPoint[],
+    seed: number,
+    threshold?: number,
+  ): PointPrediction[] {
+    const scale = CurveScale.fit(trials, this.options.bounds);
+    const probs = this.predictBuckets(trials, maxFidelity, queries, seed);
+    const n = this.pfn.config.buckets;
+    return queries.map((_, k) => ({
+      mean: scale.fromY(bucketMean(probs, n, k)),
+      // Higher y is lower value: the 5 % quantile of the value is the 95 % quantile of y.
+      q05: scale.fromY(bucketQuantile(probs, n, 0.95, k)),
+      q95: scale.fromY(bucketQuantile(probs, n, 0.05, k)),
+      probabilityOfImprovement: threshold === undefined ? 0 : bucketExceedance(probs, n, scale.toY(threshold), k),
+    }));
+  }
+}

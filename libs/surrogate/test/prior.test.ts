@@ -1,0 +1,54 @@
+// The FT-PFN prior's invariants: each basis family starts at Y0 (x → 0), reaches 1 − 1/PREC of the way to
+// Yinf at its saturation point (pow, exp, hill), and the mixture stays between them before saturation;
+// sequences are seeded, in range, with contexts before queries and queries of unseen curves marked 0.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '@floe/random';
+import { FtPfnTask, MAX_DIMS, curveValue, sampleFtPfnSequence, type CurveParams } from '../src/index.js';
+
+const close = (a: number, b: number, tol: number, what = '') =>
+  assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
+
+function only(kind: number, p: Omit<CurveParams, 'w'>): CurveParams {
+  return { ...p, w: [0, 1, 2, 3].map((k) => (k === kind ? 1 : 0)) };
+}
+
+test('each basis family starts at Y0 and at Xsat has closed 1 − 1/PREC of the gap to Yinf (pow, exp, hill)', () => {
+  const base = {
+    y0: 0.2,
+    yInf: 0.9,
+    alpha: [1.5, 0.8, 1.02, 1.3],
+    xSat: [0.5, 0.5, 0.5, 0.5],
+    prec: [50, 50, 50, 50],
+    rpSat: [1, 1, 1, 1],
+    sigma: 0,
+  };
+  for (const kind of [0, 1, 2, 3]) close(curveValue(only(kind, base), 1e-12), 0.2, 1e-6, `family ${kind} at 0`);
+  for (const kind of [0, 1, 3]) {
+    const y = curveValue(only(kind, base), 0.5);
+    close((0.9 - y) / (0.9 - 0.2), 1 / 50, 1e-9, `family ${kind} at Xsat`);
+  }
+});
+
+test('prior curves are seeded, within [0, 1], and their tasks map nearby configurations to nearby curves', () => {
+  const a = sampleFtPfnSequence(new Rng(9), 300, 120);
+  const b = sampleFtPfnSequence(new Rng(9), 300, 120);
+  assert.deepEqual(a, b);
+  for (const seed of [1, 2, 3, 4, 5]) {
+    const s = sampleFtPfnSequence(new Rng(seed), 200, 80);
+    assert.equal(s.length, 200);
+    assert.equal(s.nContext, 80);
+    assert.equal(s.config.length, 200 * MAX_DIMS);
+    for (let i = 0; i < s.length; i++) {
+      assert.ok(s.y[i]! >= 0 && s.y[i]! <= 1 && s.t[i]! > 0 && s.t[i]! <= 1);
+      if (i < s.nContext) assert.ok(s.curveId[i]! > 0, 'context tokens name their curve');
+    }
+    // A query of a curve with observations carries that curve's id; one without carries 0.
+    const seen = new Set(Array.from(s.curveId.subarray(0, s.nContext)));
+    for (let i = s.nContext; i < s.length; i++) if (s.curveId[i]! !== 0) assert.ok(seen.has(s.curveId[i]!));
+  }
+  const task = new FtPfnTask(new Rng(12), 3);
+  const at = (c: number[]) => Array.from({ length: 20 }, (_, k) => curveValue(task.params(c), (k + 1) / 20));
+  const near = at([0.5, 0.5, 0.5]).map((v, k) => Math.abs(v - at([0.501, 0.5, 0.5])[k]!));
+  assert.ok(Math.max(...near) < 0.05, `a 0.001 step in configuration moves the curve by ${Math.max(...near)}`);
+});
