@@ -14,7 +14,8 @@ export const SERVICES: Record<ServiceName, ServiceEntry> = {
   'data-profiler': { create: createDataProfilerService, peers: ['trainer'] },
   // ADE plans (PlanAdaptation).
   trainer: { create: createTrainerService, peers: ['data-profiler'] },
-  'hpo-surrogate': { create: createHpoSurrogateService, peers: [] },
+  // RunStudy trains trials as trainer runs (StartRun, ResumeRun, WatchRun).
+  'hpo-surrogate': { create: createHpoSurrogateService, peers: ['trainer'] },
   explainer: { create: createExplainerService, peers: [] },
   // Models from trainer runs (ExportModel).
   evaluator: { create: createEvaluatorService, peers: ['trainer'] },

@@ -40,6 +40,8 @@ export interface HostedService {
   name: string;
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
+  /** Runs once the server listens and its peers are reachable (e.g. resume interrupted loops). */
+  onListening?: () => void;
   /** Runs on shutdown before the server drains (e.g. the trainer checkpoints its runs). */
   onShutdown?: () => Promise<void>;
   /** Runs after the server stopped (close databases). */
@@ -95,6 +97,7 @@ export function defineService<D extends Record<string, MethodDef>>(
   opts: {
     log: Logger;
     pending?: Partial<Record<keyof D, string>>;
+    onListening?: () => void;
     onShutdown?: () => Promise<void>;
     onClose?: () => Promise<void> | void;
     peers?: Peers;
@@ -175,6 +178,7 @@ export function defineService<D extends Record<string, MethodDef>>(
     name,
     definition: withSafeDeserialize(definition),
     implementation,
+    onListening: opts.onListening,
     onShutdown: opts.onShutdown,
     onClose: opts.onClose,
     peers: opts.peers,

@@ -66,6 +66,7 @@ export async function startServer(opts: {
   log.info('serving', { address, services: services.map((s) => s.name) });
   const peers = new Set(services.flatMap((s) => (s.peers ? [s.peers] : [])));
   for (const p of peers) p.listening(address);
+  for (const s of services) s.onListening?.();
 
   let stopping: Promise<void> | undefined;
   const shutdown = (reason = 'shutdown') =>

@@ -25,9 +25,16 @@ export interface DecisionContext {
   rng: Rng;
 }
 
+/** A model's prediction of the chosen candidate's value at its next target (lower is better scale). */
+export interface PredictedValue {
+  mean: number;
+  q05: number;
+  q95: number;
+}
+
 export type Decision =
-  | { kind: 'thaw'; trial: number; acquisition: number; predictedMean?: number }
-  | { kind: 'new'; candidate: number; acquisition: number; predictedMean?: number };
+  | { kind: 'thaw'; trial: number; acquisition: number; predicted?: PredictedValue }
+  | { kind: 'new'; candidate: number; acquisition: number; predicted?: PredictedValue };
 
 /** One decision rule. Stateful rules (brackets) keep their bookkeeping and can be serialised. */
 export interface FreezeThawOptimizer {

@@ -18,6 +18,7 @@ export {
   bestObserved,
   thawable,
   type Decision,
+  type PredictedValue,
   type DecisionContext,
   type FreezeThawOptimizer,
   type TrialCurve,
@@ -32,3 +33,4 @@ export {
   type IfboOptions,
 } from './optimizers/ifbo.js';
 export { loadPfn, readPfnMeta, DEFAULT_PFN, type PfnMeta } from './pfn-weights.js';
+export { OPTIMIZER_NAMES, createOptimizer, needsSurrogate, type OptimizerName } from './optimizers/index.js';

@@ -106,3 +106,89 @@ export function encodeConfiguration(params: ParameterSpec[], config: Configurati
   }
   return out;
 }
+
+/** Values of a configuration as [0, 1] coordinates, one per parameter (categoricals by choice index). */
+function unitCoordinates(params: ParameterSpec[], config: Configuration): number[] {
+  return params.map((p) => {
+    const d = p.domain!;
+    const v = config[p.name];
+    if (d.kind === 'categorical')
+      return d.choices.length > 1 ? Math.max(0, d.choices.indexOf(String(v))) / (d.choices.length - 1) : 0.5;
+    const x = Number(v);
+    const u = d.log
+      ? (Math.log(x) - Math.log(d.min)) / (Math.log(d.max) - Math.log(d.min))
+      : (x - d.min) / (d.max - d.min || 1);
+    return Math.min(1, Math.max(0, u));
+  });
+}
+
+/**
+ * The configuration as the learning-curve surrogate reads it: one coordinate per parameter in [0, 1]
+ * (a categorical by its choice's index), at most `maxDims` of them — beyond that, coordinates are folded
+ * by averaging every maxDims-th one (the PFN was trained on up to 10 hyperparameters).
+ */
+export function encodeForSurrogate(params: ParameterSpec[], config: Configuration, maxDims = 10): number[] {
+  const u = unitCoordinates(params, config);
+  if (u.length <= maxDims) return u;
+  const sums = new Array<number>(maxDims).fill(0);
+  const counts = new Array<number>(maxDims).fill(0);
+  u.forEach((x, i) => {
+    sums[i % maxDims]! += x;
+    counts[i % maxDims]!++;
+  });
+  return sums.map((s, i) => s / counts[i]!);
+}
+
+/**
+ * A configuration near `config` (local search around the incumbent): each numeric parameter moves by
+ * N(0, scale) on its [0, 1] (log) scale with probability 1/2; each categorical is redrawn with probability scale.
+ */
+export function perturbConfiguration(
+  params: ParameterSpec[],
+  config: Configuration,
+  rng: Rng,
+  scale = 0.1,
+): Configuration {
+  const u = unitCoordinates(params, config);
+  const out: Configuration = {};
+  params.forEach((p, i) => {
+    const d = p.domain!;
+    if (d.kind === 'categorical')
+      out[p.name] = rng.next() < scale ? d.choices[rng.int(d.choices.length)]! : config[p.name]!;
+    else if (rng.next() < 0.5) out[p.name] = unitToValue(d, Math.min(1, Math.max(0, u[i]! + rng.normal() * scale)));
+    else out[p.name] = config[p.name]!;
+  });
+  return out;
+}
+
+/** Problems of a configuration against its space: a missing or unknown parameter, a value outside its domain. */
+export function checkConfiguration(params: ParameterSpec[], config: Configuration, field: string): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Set(params.map((p) => p.name));
+  for (const name of Object.keys(config))
+    if (!names.has(name))
+      problems.push({
+        field,
+        description: `names ${JSON.stringify(name)}, which is not a parameter of the search space`,
+      });
+  for (const p of params) {
+    const d = p.domain!;
+    const v = config[p.name];
+    if (v === undefined) problems.push({ field, description: `lacks parameter ${JSON.stringify(p.name)}` });
+    else if (d.kind === 'categorical') {
+      if (!d.choices.includes(String(v)))
+        problems.push({ field, description: `${p.name}: ${JSON.stringify(v)} is not one of its choices` });
+    } else if (
+      typeof v !== 'number' ||
+      !Number.isFinite(v) ||
+      v < d.min ||
+      v > d.max ||
+      (d.kind === 'int' && !Number.isInteger(v))
+    )
+      problems.push({
+        field,
+        description: `${p.name}: ${String(v)} is outside [${d.min}, ${d.max}]${d.kind === 'int' ? ' or not an integer' : ''}`,
+      });
+  }
+  return problems;
+}

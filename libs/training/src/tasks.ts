@@ -101,3 +101,84 @@ export function serveTask<I, O, P = unknown>(fn: (input: I, progress: (p: P) => 
     }
   })();
 }
+
+type Reply<O> =
+  | { id: number; type: 'result'; value: O }
+  | { id: number; type: 'error'; kind?: ErrorKind; message: string; violations?: FieldViolation[] };
+
+function toError(m: { kind?: ErrorKind; message: string; violations?: FieldViolation[] }): Error {
+  if (m.violations?.length) return new InvalidArgumentError(m.violations, m.message);
+  return m.kind ? new FloeError(m.kind, m.message) : new Error(m.message);
+}
+
+/**
+ * A worker thread that stays up and answers requests in turn — for work that is quick once its model is
+ * loaded (a surrogate's forward pass), where a worker per call would cost more than the call. Started on
+ * the first call; if it dies, pending calls fail and the next call starts a new one.
+ */
+export class ResidentTask<I, O> {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (v: O) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly entry: URL,
+    private readonly data: unknown,
+  ) {}
+
+  private start(): Worker {
+    const worker = spawnWorker(this.entry, this.data);
+    const failAll = (err: Error) => {
+      if (this.worker === worker) this.worker = undefined;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    worker.on('message', (m: Reply<O>) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.type === 'result') p.resolve(m.value);
+      else p.reject(toError(m));
+    });
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`the resident worker (${this.entry.pathname}) exited with ${code}`)));
+    worker.unref();
+    return worker;
+  }
+
+  call(input: I): Promise<O> {
+    this.worker ??= this.start();
+    const id = this.nextId++;
+    return new Promise<O>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ id, input });
+    });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+}
+
+/** The worker side of a ResidentTask: answers each request with `handle`, one at a time, in order. */
+export function serveRequests<I, O>(handle: (input: I) => Promise<O> | O): void {
+  let queue = Promise.resolve();
+  parentPort!.on('message', (m: { id: number; input: I }) => {
+    queue = queue.then(async () => {
+      try {
+        parentPort!.postMessage({ id: m.id, type: 'result', value: await handle(m.input) } satisfies Reply<O>);
+      } catch (err) {
+        const floe = err instanceof FloeError ? err : undefined;
+        parentPort!.postMessage({
+          id: m.id,
+          type: 'error',
+          kind: floe?.kind,
+          message: (err as Error).message,
+          violations: floe?.violations,
+        } satisfies Reply<O>);
+      }
+    });
+  });
+}

@@ -1,9 +1,9 @@
-// HpoSurrogateService handlers: validate, call the StudyManager, map. Studies, trials and random search
-// are real; the freeze-thaw surrogate, curve prediction and the server-side loop come with the
-// hyperparameter issue and answer UNIMPLEMENTED naming it.
+// HpoSurrogateService handlers: validate, call the StudyManager (bookkeeping), the surrogate's worker
+// (decisions and predictions) or the StudyRunner (RunStudy's loop), map.
 import { SERVICE_NAMES, hpoSurrogateV1 as hpo } from '@floe/contracts';
-import { failedPrecondition, invalidArgument, unimplemented } from '@floe/errors';
+import { failedPrecondition, invalidArgument } from '@floe/errors';
 import {
+  Peers,
   checkPage,
   defineService,
   validate,
@@ -12,9 +12,15 @@ import {
   type Validator,
 } from '@floe/service-kit';
 import { RequestLog, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
-import { encodedDimensions, validateSearchSpace } from '@floe/surrogate';
+import { encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
+import { ResidentTask } from '@floe/training';
+import { rngFor } from '@floe/random';
 import { toParameterSpecs } from './convert.js';
-import { StudyManager, SURROGATE_PENDING } from './study-manager.js';
+import { StudyManager, toParameterValues } from './study-manager.js';
+import { StudyRunner, applyConfiguration, type StudyEvent } from './study-runner.js';
+import type { SurrogateReply, SurrogateRequest, SurrogateTaskData } from './surrogate-task.js';
+
+const SURROGATE_TASK = new URL('./surrogate-task.ts', import.meta.url);
 
 function checkSpec(spec: hpo.StudySpec | undefined): void {
   if (!spec) throw invalidArgument('spec', 'is required');
@@ -30,13 +36,24 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
     val.number('spec.total_budget', spec.totalBudget, { min: 1, max: 1e9, integer: true });
     val.check(spec.runTemplate.length <= 1 << 20, 'spec.run_template', 'is larger than 1 MiB');
   });
+  if (spec.runTemplate.length > 0) {
+    // Every parameter must name a field of the template: try one configuration.
+    const params = toParameterSpecs(spec.searchSpace);
+    applyConfiguration(spec.runTemplate, toParameterValues(params, sampleConfiguration(params, rngFor(0, 'check'))));
+  }
 }
 
 const checkRequestId = (v: Validator, id: string) => v.string('request_id', id, { max: 128 });
 
 export function createHpoSurrogateService(opts: ServiceContext & { store?: MetadataStore }): HostedService {
   const store = opts.store ?? new SqliteMetadataStore(floeDirs(opts.config.home).database('hpo-surrogate'));
-  const studies = new StudyManager(store);
+  const surrogate = new ResidentTask<SurrogateRequest, SurrogateReply>(SURROGATE_TASK, {
+    backend: opts.config.tfBackend,
+    threads: opts.config.threads,
+  } satisfies SurrogateTaskData);
+  const studies = new StudyManager(store, (req) => surrogate.call(req));
+  const peers = opts.peers ?? new Peers(opts.config);
+  const runner = new StudyRunner(studies, store, peers, opts.log);
   const requests = new RequestLog(store);
   const study = (id: string) => {
     validate((v) => v.id('study_id', id));
@@ -82,8 +99,8 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           req.requestId,
           hpo.SuggestRequest.toJSON(req),
           hpo.SuggestResponse,
-          () => ({
-            ...studies.suggest(req.studyId),
+          async () => ({
+            ...(await studies.suggest(req.studyId)),
             replayed: false,
           }),
         );
@@ -105,20 +122,74 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           req.requestId,
           hpo.ReportObservationsRequest.toJSON(req),
           hpo.ReportObservationsResponse,
-          () => ({ trial: studies.report(req.studyId, req.trialId, req.observations), replayed: false }),
+          async () => ({ trial: await studies.report(req.studyId, req.trialId, req.observations), replayed: false }),
         );
         return { ...r.response, replayed: r.replayed };
       },
       async predictCurves(req) {
-        study(req.studyId);
-        throw unimplemented(SURROGATE_PENDING);
+        const s = study(req.studyId);
+        const maxStep = s.spec!.stepsPerFidelity * s.spec!.maxFidelity;
+        validate((v) => {
+          v.count('queries', req.queries, 1000, 1);
+          req.queries.forEach((q, i) => {
+            v.count(`queries[${i}].steps`, q.steps, 1000, 1);
+            q.steps.forEach((st, j) =>
+              v.number(`queries[${i}].steps[${j}]`, st, { min: 1, max: maxStep, integer: true }),
+            );
+            q.observed.forEach((o, j) => {
+              v.number(`queries[${i}].observed[${j}].step`, o.step, { min: 1, max: maxStep, integer: true });
+              v.number(`queries[${i}].observed[${j}].value`, o.value);
+            });
+            if (q.trialId) v.id(`queries[${i}].trial_id`, q.trialId);
+          });
+        });
+        return studies.predict(req.studyId, req.queries);
       },
-      async *runStudy(req) {
+      async *runStudy(req, ctx) {
         validate((v) => v.number('parallelism', req.parallelism, { min: 0, max: 64, integer: true }));
         const s = study(req.studyId);
-        if (s.state !== hpo.StudyState.STUDY_STATE_ACTIVE)
+        if (
+          s.state !== hpo.StudyState.STUDY_STATE_ACTIVE &&
+          !(s.state === hpo.StudyState.STUDY_STATE_RUNNING && runner.running(s.studyId))
+        )
           throw failedPrecondition(`study ${s.studyId} is ${hpo.studyStateToJSON(s.state)}, not ACTIVE`);
-        throw unimplemented(`${SURROGATE_PENDING}, pausing and resuming trainer runs as its trials`);
+        if (s.spec!.runTemplate.length === 0)
+          throw invalidArgument('spec.run_template', 'is required by RunStudy (the trainer RunSpec each trial fills)');
+        // Subscribe before starting, so that no event falls between the two.
+        const queue: StudyEvent[] = [];
+        let wake: (() => void) | undefined;
+        const unsubscribe = runner.events.subscribe(s.studyId, (e) => {
+          queue.push(e);
+          wake?.();
+        });
+        const onAbort = () => wake?.();
+        ctx.signal.addEventListener('abort', onAbort);
+        try {
+          await runner.start(s.studyId, req.parallelism || 1);
+          for (;;) {
+            while (queue.length) {
+              const e = queue.shift()!;
+              if ('study' in e) {
+                yield { event: { $case: 'study', value: e.study } };
+                return;
+              }
+              yield 'trial' in e
+                ? { event: { $case: 'trial', value: e.trial } }
+                : { event: { $case: 'progress', value: e.progress } };
+            }
+            if (ctx.signal.aborted) return;
+            const now = studies.get(s.studyId);
+            if (now.state !== hpo.StudyState.STUDY_STATE_RUNNING && !runner.running(s.studyId)) {
+              yield { event: { $case: 'study', value: now } };
+              return;
+            }
+            await new Promise<void>((r) => (wake = r));
+            wake = undefined;
+          }
+        } finally {
+          ctx.signal.removeEventListener('abort', onAbort);
+          unsubscribe();
+        }
       },
       async stopStudy(req) {
         validate((v) => {
@@ -130,14 +201,23 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           req.requestId,
           hpo.StopStudyRequest.toJSON(req),
           hpo.StopStudyResponse,
-          () => ({
-            study: studies.stop(req.studyId),
+          async () => ({
+            study: await studies.stop(req.studyId),
             replayed: false,
           }),
         );
         return { ...r.response, replayed: r.replayed };
       },
     },
-    { log: opts.log, onClose: () => store.close() },
+    {
+      log: opts.log,
+      peers,
+      onListening: () => runner.resumeAll(),
+      onShutdown: () => runner.shutdown(),
+      onClose: async () => {
+        await surrogate.close();
+        store.close();
+      },
+    },
   );
 }

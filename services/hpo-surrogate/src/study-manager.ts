@@ -1,19 +1,49 @@
 // Studies: durable state in SQLite, trials, the budget and the best trial. The handlers validate and
-// map; every decision about a study's state and bookkeeping is made here.
+// map; every decision about a study's state and bookkeeping is made here, one call per study at a time.
+// Decisions themselves (which trial to thaw, which configuration to start) come from libs/surrogate's
+// rules, run in the surrogate's worker thread.
 import { randomUUID } from 'node:crypto';
 import { commonV1, hpoSurrogateV1 as hpo } from '@floe/contracts';
-import { InvalidArgumentError, failedPrecondition, notFound, unimplemented, type FieldViolation } from '@floe/errors';
+import { InvalidArgumentError, failedPrecondition, notFound, type FieldViolation } from '@floe/errors';
 import { decodePageToken, encodePageToken, pageSize } from '@floe/service-kit';
 import type { MetadataStore } from '@floe/store';
-import { rngFor } from '@floe/random';
-import { sampleConfiguration, type Configuration, type ParameterSpec } from '@floe/surrogate';
+import { deriveSeed, rngFor } from '@floe/random';
+import {
+  checkConfiguration,
+  encodeForSurrogate,
+  perturbConfiguration,
+  sampleConfiguration,
+  type Configuration,
+  type CurveQueryPoint,
+  type OptimizerName,
+  type ParameterSpec,
+  type TrialCurve,
+} from '@floe/surrogate';
 import { toParameterSpecs } from './convert.js';
+import type { SurrogateReply, SurrogateRequest } from './surrogate-task.js';
 
 const STUDY = 'study';
+const OPTIMIZER_STATE = 'study-optimizer';
 const S = hpo.StudyState;
-export const SURROGATE_PENDING = 'the freeze-thaw learning-curve surrogate (hyperparameter issue)';
+const R = commonV1.RunState;
 
-function toParameterValues(params: ParameterSpec[], config: Configuration): hpo.ParameterValue[] {
+/** New configurations scored per decision: random ones, plus local moves around the incumbent. */
+export const RANDOM_CANDIDATES = 256;
+export const LOCAL_CANDIDATES = 32;
+
+const OPTIMIZERS: Record<hpo.Optimizer, OptimizerName | undefined> = {
+  [hpo.Optimizer.OPTIMIZER_UNSPECIFIED]: 'ifbo',
+  [hpo.Optimizer.OPTIMIZER_FREEZE_THAW]: 'ifbo',
+  [hpo.Optimizer.OPTIMIZER_RANDOM]: 'random',
+  [hpo.Optimizer.OPTIMIZER_ASHA]: 'asha',
+  [hpo.Optimizer.OPTIMIZER_HYPERBAND]: 'hyperband',
+  [hpo.Optimizer.OPTIMIZER_SUCCESSIVE_HALVING]: 'successive_halving',
+  [hpo.Optimizer.OPTIMIZER_MEDIAN_STOPPING]: 'median_stopping',
+  [hpo.Optimizer.OPTIMIZER_POWER_LAW]: 'power_law',
+  [hpo.Optimizer.UNRECOGNIZED]: undefined,
+};
+
+export function toParameterValues(params: ParameterSpec[], config: Configuration): hpo.ParameterValue[] {
   return params.map((p) => {
     const v = config[p.name]!;
     if (p.domain?.kind === 'categorical')
@@ -23,8 +53,34 @@ function toParameterValues(params: ParameterSpec[], config: Configuration): hpo.
   });
 }
 
+export function fromParameterValues(values: hpo.ParameterValue[]): Configuration {
+  const out: Configuration = {};
+  for (const v of values) if (v.value) out[v.name] = v.value.value;
+  return out;
+}
+
+/** Surrogate calls (decisions and predictions), answered by the worker thread. */
+export type SurrogateCall = (req: SurrogateRequest) => Promise<SurrogateReply>;
+
 export class StudyManager {
-  constructor(private readonly store: MetadataStore) {}
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly surrogate: SurrogateCall,
+  ) {}
+
+  /** Runs `fn` after every earlier call on the same study has finished (read-modify-write is safe). */
+  private serial<T>(id: string, fn: () => Promise<T> | T): Promise<T> {
+    const prev = this.queues.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.queues.set(id, tail);
+    void tail.then(() => {
+      if (this.queues.get(id) === tail) this.queues.delete(id);
+    });
+    return next;
+  }
 
   get(id: string): hpo.Study {
     const rec = this.store.get<unknown>(STUDY, id);
@@ -37,9 +93,11 @@ export class StudyManager {
     return study;
   }
 
-  private static requireActive(study: hpo.Study): void {
-    if (study.state !== S.STUDY_STATE_ACTIVE)
-      throw failedPrecondition(`study ${study.studyId} is ${hpo.studyStateToJSON(study.state)}, not ACTIVE`);
+  private static requireState(study: hpo.Study, ...states: hpo.StudyState[]): void {
+    if (!states.includes(study.state))
+      throw failedPrecondition(
+        `study ${study.studyId} is ${hpo.studyStateToJSON(study.state)}, not ${states.map(hpo.studyStateToJSON).join(' or ')}`,
+      );
   }
 
   /** A new ACTIVE study; one per request id (a retry answers the study as it is now). */
@@ -81,64 +139,273 @@ export class StudyManager {
     };
   }
 
-  /** The next trial: random search trains each configuration at the full fidelity, spending its budget. */
-  suggest(id: string): Omit<hpo.SuggestResponse, 'replayed'> {
-    const study = this.get(id);
-    StudyManager.requireActive(study);
+  /** "Lower is better" sign of the study's objective. */
+  private static sign(study: hpo.Study): number {
+    return study.spec!.direction === hpo.Direction.DIRECTION_MAXIMIZE ? -1 : 1;
+  }
+
+  /**
+   * The trials as the decision rules see them: encoded configurations, the value at each whole fidelity
+   * step reached (the last observation at or before k · steps_per_fidelity), lower is better, and
+   * pending while observations end below the trial's target.
+   */
+  private curves(study: hpo.Study): TrialCurve[] {
     const spec = study.spec!;
-    if (spec.optimizer !== hpo.Optimizer.OPTIMIZER_RANDOM)
-      throw unimplemented(`${SURROGATE_PENDING}; OPTIMIZER_RANDOM works today`);
-    if (study.budgetUsed >= spec.totalBudget) throw failedPrecondition(`study ${study.studyId} has spent its budget`);
     const params = toParameterSpecs(spec.searchSpace);
-    const config = sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`));
-    const trial: hpo.Trial = {
-      trialId: `trial-${study.trials.length + 1}`,
-      configuration: toParameterValues(params, config),
-      observations: [],
-      runId: '',
-      state: commonV1.RunState.RUN_STATE_QUEUED,
+    const sign = StudyManager.sign(study);
+    return study.trials.map((t) => this.curveOf(t.configuration, t.observations, t.targetStep, spec, params, sign));
+  }
+
+  private curveOf(
+    configuration: hpo.ParameterValue[],
+    observations: hpo.Observation[],
+    targetStep: number,
+    spec: hpo.StudySpec,
+    params: ParameterSpec[],
+    sign: number,
+  ): TrialCurve {
+    const spf = spec.stepsPerFidelity;
+    const last = observations.at(-1)?.step ?? 0;
+    const reached = Math.min(spec.maxFidelity, Math.floor(last / spf));
+    const values: number[] = [];
+    let j = 0;
+    let current = observations[0]?.value;
+    for (let k = 1; k <= reached; k++) {
+      while (j < observations.length && observations[j]!.step <= k * spf) current = observations[j++]!.value;
+      values.push(sign * current!);
+    }
+    return {
+      config: encodeForSurrogate(params, fromParameterValues(configuration)),
+      values,
+      pending: targetStep > last,
     };
-    study.trials.push(trial);
-    study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + spec.maxFidelity);
-    this.save(study);
-    return { trial, isNew: true, targetStep: spec.maxFidelity * spec.stepsPerFidelity, acquisition: 0 };
   }
 
-  /** Appends a trial's observations (steps past its last) and updates the best trial. */
-  report(id: string, trialId: string, observations: hpo.Observation[]): hpo.Trial {
-    const study = this.get(id);
-    StudyManager.requireActive(study);
-    const trial = study.trials.find((t) => t.trialId === trialId);
-    if (!trial) throw notFound(`trial of study ${study.studyId}`, trialId);
-    let last = trial.observations.at(-1)?.step ?? 0;
-    const violations: FieldViolation[] = [];
-    for (const [i, o] of observations.entries()) {
-      if (o.step <= last)
-        violations.push({
-          field: `observations[${i}].step`,
-          description: `must be greater than ${last} (steps increase)`,
-        });
-      last = o.step;
-    }
-    if (violations.length) throw new InvalidArgumentError(violations);
-    trial.observations.push(...observations);
-    const sign = study.spec!.direction === hpo.Direction.DIRECTION_MAXIMIZE ? 1 : -1;
-    for (const o of observations) {
-      if (!study.bestTrialId || sign * o.value > sign * study.bestValue) {
-        study.bestTrialId = trial.trialId;
-        study.bestValue = o.value;
+  /** The next trial to train and to which step. Random search trains a new configuration fully at once. */
+  suggest(id: string): Promise<Omit<hpo.SuggestResponse, 'replayed'>> {
+    return this.serial(id, async () => {
+      const study = this.get(id);
+      StudyManager.requireState(study, S.STUDY_STATE_ACTIVE, S.STUDY_STATE_RUNNING);
+      const spec = study.spec!;
+      if (study.budgetUsed >= spec.totalBudget)
+        throw failedPrecondition(`study ${study.studyId} has spent its budget (${spec.totalBudget} fidelity steps)`);
+      const params = toParameterSpecs(spec.searchSpace);
+      const name = OPTIMIZERS[spec.optimizer] ?? 'ifbo';
+      const spf = spec.stepsPerFidelity;
+      const newTrial = (config: Configuration, targetStep: number): hpo.Trial => ({
+        trialId: `trial-${study.trials.length + 1}`,
+        configuration: toParameterValues(params, config),
+        observations: [],
+        runId: '',
+        state: R.RUN_STATE_QUEUED,
+        targetStep,
+        bestValue: 0,
+      });
+      if (name === 'random') {
+        const trial = newTrial(
+          sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`)),
+          spec.maxFidelity * spf,
+        );
+        study.trials.push(trial);
+        study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + spec.maxFidelity);
+        this.save(study);
+        return {
+          trial,
+          isNew: true,
+          targetStep: trial.targetStep,
+          acquisition: 0,
+          contextSize: 0,
+          candidatesScored: 0,
+        };
       }
-    }
-    this.save(study);
-    return trial;
+      const decisionIndex = study.budgetUsed;
+      const rng = rngFor(spec.seed, `candidates-${decisionIndex}`);
+      const candidates: Configuration[] = [];
+      for (let i = 0; i < RANDOM_CANDIDATES; i++) candidates.push(sampleConfiguration(params, rng));
+      const best = study.trials.find((t) => t.trialId === study.bestTrialId);
+      if (best) {
+        const incumbent = fromParameterValues(best.configuration);
+        for (let i = 0; i < LOCAL_CANDIDATES; i++) candidates.push(perturbConfiguration(params, incumbent, rng));
+      }
+      const trials = this.curves(study);
+      const stateRec = this.store.get<{ state: unknown }>(OPTIMIZER_STATE, study.studyId);
+      const reply = await this.surrogate({
+        kind: 'decide',
+        optimizer: name,
+        state: stateRec?.body.state,
+        trials,
+        maxFidelity: spec.maxFidelity,
+        budgetLeft: spec.totalBudget - study.budgetUsed,
+        newCandidates: candidates.map((c) => encodeForSurrogate(params, c)),
+        seed: deriveSeed(spec.seed, `decision-${decisionIndex}`),
+      });
+      if (reply.kind !== 'decide') throw new Error('the surrogate answered a decision with a prediction');
+      const d = reply.decision;
+      let trial: hpo.Trial;
+      if (d.kind === 'new') {
+        trial = newTrial(candidates[d.candidate]!, spf);
+        study.trials.push(trial);
+      } else {
+        trial = study.trials[d.trial]!;
+        trial.targetStep = (trials[d.trial]!.values.length + 1) * spf;
+        trial.state = R.RUN_STATE_QUEUED;
+      }
+      study.budgetUsed += 1;
+      if (reply.state !== undefined) {
+        if (stateRec) this.store.update(OPTIMIZER_STATE, study.studyId, 'saved', { state: reply.state });
+        else this.store.create(OPTIMIZER_STATE, study.studyId, 'saved', { state: reply.state });
+      }
+      this.save(study);
+      const sign = StudyManager.sign(study);
+      const p = d.predicted;
+      const prediction: hpo.CurvePrediction | undefined = p
+        ? {
+            step: trial.targetStep,
+            mean: sign * p.mean,
+            q05: sign > 0 ? p.q05 : -p.q95,
+            q95: sign > 0 ? p.q95 : -p.q05,
+            probabilityOfImprovement: name === 'ifbo' ? d.acquisition : 0,
+          }
+        : undefined;
+      const paused = trials.filter(
+        (t) => !t.pending && t.values.length > 0 && t.values.length < spec.maxFidelity,
+      ).length;
+      const scored = name === 'ifbo' || name === 'power_law' ? paused + candidates.length : 0;
+      return {
+        trial,
+        isNew: d.kind === 'new',
+        targetStep: trial.targetStep,
+        acquisition: d.acquisition,
+        prediction,
+        contextSize: reply.contextSize,
+        candidatesScored: scored,
+      };
+    });
   }
 
-  stop(id: string): hpo.Study {
+  /** Appends a trial's observations (steps past its last, within the trial's full length); updates the bests. */
+  report(id: string, trialId: string, observations: hpo.Observation[]): Promise<hpo.Trial> {
+    return this.serial(id, () => {
+      const study = this.get(id);
+      StudyManager.requireState(study, S.STUDY_STATE_ACTIVE, S.STUDY_STATE_RUNNING);
+      const trial = study.trials.find((t) => t.trialId === trialId);
+      if (!trial) throw notFound(`trial of study ${study.studyId}`, trialId);
+      const spec = study.spec!;
+      const maxStep = spec.stepsPerFidelity * spec.maxFidelity;
+      let last = trial.observations.at(-1)?.step ?? 0;
+      const violations: FieldViolation[] = [];
+      for (const [i, o] of observations.entries()) {
+        if (o.step <= last)
+          violations.push({
+            field: `observations[${i}].step`,
+            description: `must be greater than ${last} (steps increase)`,
+          });
+        else if (o.step > maxStep)
+          violations.push({
+            field: `observations[${i}].step`,
+            description: `must be <= ${maxStep} (steps_per_fidelity · max_fidelity)`,
+          });
+        last = o.step;
+      }
+      if (violations.length) throw new InvalidArgumentError(violations);
+      const sign = StudyManager.sign(study);
+      for (const o of observations) {
+        if (trial.observations.length === 0 || sign * o.value < sign * trial.bestValue) trial.bestValue = o.value;
+        trial.observations.push(o);
+        if (!study.bestTrialId || sign * o.value < sign * study.bestValue) {
+          study.bestTrialId = trial.trialId;
+          study.bestValue = o.value;
+        }
+      }
+      if (trial.state === R.RUN_STATE_QUEUED && last >= trial.targetStep) trial.state = R.RUN_STATE_PAUSED;
+      this.save(study);
+      return trial;
+    });
+  }
+
+  /** Predictions of the queries' values at their steps, from the study's observations as context. */
+  predict(id: string, queries: hpo.CurveQuery[]): Promise<hpo.PredictCurvesResponse> {
     const study = this.get(id);
-    if (study.state === S.STUDY_STATE_STOPPED) return study;
-    if (study.state !== S.STUDY_STATE_ACTIVE && study.state !== S.STUDY_STATE_RUNNING)
-      throw failedPrecondition(`study ${study.studyId} is ${hpo.studyStateToJSON(study.state)}`);
-    study.state = S.STUDY_STATE_STOPPED;
-    return this.save(study);
+    const spec = study.spec!;
+    const params = toParameterSpecs(spec.searchSpace);
+    const sign = StudyManager.sign(study);
+    const trials = this.curves(study).map((t) => ({ ...t, pending: false }));
+    const points: CurveQueryPoint[] = [];
+    const violations: FieldViolation[] = [];
+    queries.forEach((q, i) => {
+      let trialIndex: number;
+      if (q.trialId) {
+        trialIndex = study.trials.findIndex((t) => t.trialId === q.trialId);
+        if (trialIndex < 0) throw notFound(`trial of study ${study.studyId}`, q.trialId);
+      } else {
+        for (const p of checkConfiguration(params, fromParameterValues(q.configuration), `queries[${i}].configuration`))
+          violations.push(p);
+        q.observed.forEach((o, j) => {
+          if (j > 0 && o.step <= q.observed[j - 1]!.step)
+            violations.push({ field: `queries[${i}].observed[${j}].step`, description: 'must increase' });
+        });
+        trials.push({ ...this.curveOf(q.configuration, q.observed, 0, spec, params, sign), pending: false });
+        trialIndex = trials.length - 1;
+      }
+      for (const step of q.steps)
+        points.push({ trial: trialIndex, config: trials[trialIndex]!.config, step: step / spec.stepsPerFidelity });
+    });
+    if (violations.length) throw new InvalidArgumentError(violations);
+    const threshold = study.bestTrialId ? sign * study.bestValue : undefined;
+    return this.surrogate({
+      kind: 'predict',
+      trials,
+      maxFidelity: spec.maxFidelity,
+      queries: points,
+      seed: deriveSeed(spec.seed, 'predict'),
+      threshold,
+    }).then((reply) => {
+      if (reply.kind !== 'predict') throw new Error('the surrogate answered a prediction with a decision');
+      let k = 0;
+      const predictions = queries.map((q) => ({
+        points: q.steps.map((step) => {
+          const p = reply.predictions[k++]!;
+          return {
+            step,
+            mean: sign * p.mean,
+            q05: sign > 0 ? p.q05 : -p.q95,
+            q95: sign > 0 ? p.q95 : -p.q05,
+            probabilityOfImprovement: threshold === undefined ? 0 : p.probabilityOfImprovement,
+          };
+        }),
+      }));
+      return { predictions, contextSize: reply.contextSize };
+    });
+  }
+
+  stop(id: string): Promise<hpo.Study> {
+    return this.serial(id, () => {
+      const study = this.get(id);
+      if (study.state === S.STUDY_STATE_STOPPED) return study;
+      StudyManager.requireState(study, S.STUDY_STATE_ACTIVE, S.STUDY_STATE_RUNNING);
+      study.state = S.STUDY_STATE_STOPPED;
+      return this.save(study);
+    });
+  }
+
+  /** RunStudy's bookkeeping: the study's state, and a trial's run and its state. */
+  update(id: string, change: (study: hpo.Study) => void): Promise<hpo.Study> {
+    return this.serial(id, () => {
+      const study = this.get(id);
+      change(study);
+      return this.save(study);
+    });
+  }
+
+  /** Studies in a state (RunStudy resumes RUNNING ones at start). */
+  idsInState(state: hpo.StudyState): string[] {
+    const out: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = this.list([state], 1000, token);
+      out.push(...page.studies.map((s) => s.studyId));
+      token = page.nextPageToken || undefined;
+    } while (token);
+    return out;
   }
 }

@@ -31,7 +31,7 @@ const spec = hpo.StudySpec.fromPartial({
   objective: 'validation_loss',
   optimizer: hpo.Optimizer.OPTIMIZER_RANDOM,
   stepsPerFidelity: 10,
-  maxFidelity: 2,
+  maxFidelity: 3,
   totalBudget: 10,
   seed: 3,
 });
@@ -104,5 +104,5 @@ test('a retried Suggest adds no trial', async () => {
   assert.equal(b.trial!.trialId, a.trial!.trialId);
   const got = await call(client.getStudy.bind(client), { studyId: study!.studyId });
   assert.equal(got.study!.trials.length, 1);
-  assert.equal(got.study!.budgetUsed, 2, 'the budget was spent once');
+  assert.equal(got.study!.budgetUsed, 3, 'the budget was spent once');
 });

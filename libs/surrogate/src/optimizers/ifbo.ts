@@ -158,10 +158,15 @@ export class Ifbo implements FreezeThawOptimizer {
         bestMean = mean;
       }
     }
-    const predictedMean = scale.fromY(bestMean);
+    // On the value scale the 5 % quantile is y's 95 % one.
+    const predicted = {
+      mean: scale.fromY(bestMean),
+      q05: scale.fromY(bucketQuantile(probs, n, 0.95, best)),
+      q95: scale.fromY(bucketQuantile(probs, n, 0.05, best)),
+    };
     return best < open.length
-      ? { kind: 'thaw', trial: open[best]!, acquisition: bestScore, predictedMean }
-      : { kind: 'new', candidate: best - open.length, acquisition: bestScore, predictedMean };
+      ? { kind: 'thaw', trial: open[best]!, acquisition: bestScore, predicted }
+      : { kind: 'new', candidate: best - open.length, acquisition: bestScore, predicted };
   }
 
   /** The bucket probabilities of y for each query, row-major [queries × buckets]. */

@@ -75,6 +75,12 @@ export function powerLawPredict(values: readonly number[], step: number): Gaussi
   return { mean, std: Math.sqrt(spread + noise) + 1e-9 };
 }
 
+const gaussianPrediction = (g: Gaussian) => ({
+  mean: g.mean,
+  q05: g.mean - 1.6449 * g.std,
+  q95: g.mean + 1.6449 * g.std,
+});
+
 /** E[max(best − V, 0)] for V ~ N(mean, std²) (lower is better). */
 export function expectedImprovement(best: number, g: Gaussian): number {
   const z = (best - g.mean) / g.std;
@@ -99,7 +105,7 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
     for (const i of thawable(ctx)) {
       const ei = expectedImprovement(best, finals[i]!);
       if (!choice || ei > choice.acquisition)
-        choice = { kind: 'thaw', trial: i, acquisition: ei, predictedMean: finals[i]!.mean };
+        choice = { kind: 'thaw', trial: i, acquisition: ei, predicted: gaussianPrediction(finals[i]!) };
     }
     const d = ctx.newCandidates[0]?.length ?? 1;
     const length2 = 0.04 * d;
@@ -127,7 +133,7 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
       const g = { mean, std: Math.sqrt(Math.max(1e-12, second - mean * mean)) };
       const ei = expectedImprovement(best, g);
       if (!choice || ei > choice.acquisition)
-        choice = { kind: 'new', candidate: ci, acquisition: ei, predictedMean: mean };
+        choice = { kind: 'new', candidate: ci, acquisition: ei, predicted: gaussianPrediction(g) };
     });
     return choice ?? { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
   }

@@ -29,18 +29,27 @@ export const protobufPackage = "floe.hpo_surrogate.v1";
 
 export const protobufFileName = "floe/hpo_surrogate/v1/hpo_surrogate_service.proto";
 
-/** The decision rule of a study. */
+/**
+ * The decision rule of a study. Every rule but random search advances one fidelity step per Suggest and
+ * resumes paused trials instead of retraining them.
+ */
 export enum Optimizer {
-  /** OPTIMIZER_UNSPECIFIED - Not set; freeze-thaw with the learning-curve surrogate is used. */
+  /** OPTIMIZER_UNSPECIFIED - Not set; OPTIMIZER_FREEZE_THAW (ifBO) is used. */
   OPTIMIZER_UNSPECIFIED = 0,
-  /** OPTIMIZER_FREEZE_THAW - Freeze-thaw BO with the in-context learning-curve surrogate (ifBO, MFPI-random). */
+  /** OPTIMIZER_FREEZE_THAW - ifBO: freeze-thaw BO with floe's in-context learning-curve surrogate (a PFN) and MFPI-random. The default. */
   OPTIMIZER_FREEZE_THAW = 1,
-  /** OPTIMIZER_RANDOM - Random search at the full budget. */
+  /** OPTIMIZER_RANDOM - Random search: each suggestion is a new configuration trained to the full fidelity at once. */
   OPTIMIZER_RANDOM = 2,
-  /** OPTIMIZER_ASHA - Asynchronous successive halving. */
+  /** OPTIMIZER_ASHA - Asynchronous successive halving (eta 3, rungs 1, 3, 9, … fidelity steps). */
   OPTIMIZER_ASHA = 3,
-  /** OPTIMIZER_HYPERBAND - Hyperband. */
+  /** OPTIMIZER_HYPERBAND - Hyperband (eta 3), cycling its brackets. */
   OPTIMIZER_HYPERBAND = 4,
+  /** OPTIMIZER_SUCCESSIVE_HALVING - Successive halving (eta 3), Hyperband's most aggressive bracket repeated. */
+  OPTIMIZER_SUCCESSIVE_HALVING = 5,
+  /** OPTIMIZER_MEDIAN_STOPPING - Median stopping (5 start-up trials, 5 warm-up steps), as Optuna's MedianPruner and Katib's medianstop. */
+  OPTIMIZER_MEDIAN_STOPPING = 6,
+  /** OPTIMIZER_POWER_LAW - An ensemble of power-law curve fits with expected improvement at the full fidelity (DPL-like). */
+  OPTIMIZER_POWER_LAW = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -61,6 +70,15 @@ export function optimizerFromJSON(object: any): Optimizer {
     case 4:
     case "OPTIMIZER_HYPERBAND":
       return Optimizer.OPTIMIZER_HYPERBAND;
+    case 5:
+    case "OPTIMIZER_SUCCESSIVE_HALVING":
+      return Optimizer.OPTIMIZER_SUCCESSIVE_HALVING;
+    case 6:
+    case "OPTIMIZER_MEDIAN_STOPPING":
+      return Optimizer.OPTIMIZER_MEDIAN_STOPPING;
+    case 7:
+    case "OPTIMIZER_POWER_LAW":
+      return Optimizer.OPTIMIZER_POWER_LAW;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -80,6 +98,12 @@ export function optimizerToJSON(object: Optimizer): string {
       return "OPTIMIZER_ASHA";
     case Optimizer.OPTIMIZER_HYPERBAND:
       return "OPTIMIZER_HYPERBAND";
+    case Optimizer.OPTIMIZER_SUCCESSIVE_HALVING:
+      return "OPTIMIZER_SUCCESSIVE_HALVING";
+    case Optimizer.OPTIMIZER_MEDIAN_STOPPING:
+      return "OPTIMIZER_MEDIAN_STOPPING";
+    case Optimizer.OPTIMIZER_POWER_LAW:
+      return "OPTIMIZER_POWER_LAW";
     case Optimizer.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -279,8 +303,15 @@ export interface Trial {
   observations: Observation[];
   /** The trainer run behind it, when RunStudy drives the study. */
   runId: string;
-  /** The state of the run behind it. */
+  /** The state of the run behind it (RunStudy), or QUEUED while a suggestion awaits its observations. */
   state: RunState;
+  /**
+   * The step the trial was last suggested to reach; while its observations end below it, the trial is
+   * pending (being trained) and not suggested again.
+   */
+  targetStep: number;
+  /** Its best observed value (by the study's direction); meaningful once it has observations. */
+  bestValue: number;
 }
 
 /** Everything that defines a study. */
@@ -297,17 +328,21 @@ export interface StudySpec {
   direction: Direction;
   /** The decision rule. */
   optimizer: Optimizer;
-  /** Steps of one fidelity increment (one thaw). */
+  /**
+   * Training steps of one fidelity increment (one thaw), in [1, 1e9]; observations are expected at its
+   * multiples (RunStudy evaluates there).
+   */
   stepsPerFidelity: number;
-  /** The most fidelity increments one trial may get. */
+  /** The most fidelity increments one trial may get, in [1, 1e6] (a trial's full curve). */
   maxFidelity: number;
-  /** Total fidelity increments of the study. */
+  /** Fidelity increments the whole study may spend, in [1, 1e9]; Suggest answers FAILED_PRECONDITION after. */
   totalBudget: number;
-  /** Seed. */
+  /** Seed of every random choice: the same seed and observations give the same suggestions. */
   seed: number;
   /**
-   * Serialized floe.trainer.v1.RunSpec (binary) that RunStudy fills with each configuration; kept as
-   * bytes so this contract does not depend on the trainer's.
+   * Serialized floe.trainer.v1.RunSpec (binary) that RunStudy fills with each configuration: a parameter
+   * named by a RunSpec field path ("optimizer.learning_rate", "batch_size") sets that field. Kept as bytes
+   * so this contract does not depend on the trainer's. Required by RunStudy only.
    */
   runTemplate: Buffer;
 }
@@ -427,10 +462,21 @@ export interface SuggestResponse {
   isNew: boolean;
   /** Train it up to this step. */
   targetStep: number;
-  /** The acquisition value that chose it; 0 for random search. */
+  /**
+   * The acquisition value that chose it: ifBO's probability of improvement (MFPI-random), the power-law
+   * ensemble's expected improvement; 0 for rules without a model.
+   */
   acquisition: number;
   /** True when this is the stored answer to an earlier call with the same request_id. */
   replayed: boolean;
+  /** The surrogate's prediction of the objective at target_step (ifBO only; unset otherwise). */
+  prediction?:
+    | CurvePrediction
+    | undefined;
+  /** Observed points the surrogate read in its context (ifBO; at most 512, thinned beyond). */
+  contextSize: number;
+  /** Candidates scored: paused trials plus new configurations (ifBO and the power-law ensemble). */
+  candidatesScored: number;
 }
 
 /** Request of ReportObservations. */
@@ -458,14 +504,16 @@ export interface ReportObservationsResponse {
   replayed: boolean;
 }
 
-/** A curve to predict. */
+/** A curve to predict: a trial of the study (by id), or a configuration with optional observed points. */
 export interface CurveQuery {
-  /** The configuration. */
+  /** A configuration of the study's search space (every parameter); ignored when trial_id is set. */
   configuration: ParameterValue[];
-  /** Points already observed. */
+  /** Points already observed of this configuration (steps increasing); ignored when trial_id is set. */
   observed: Observation[];
-  /** Steps to predict. */
+  /** Training steps to predict, 1 to 1000 of them, each in [1, steps_per_fidelity · max_fidelity]. */
   steps: number[];
+  /** A trial of the study: its configuration and observations are used (NOT_FOUND if unknown). */
+  trialId: string;
 }
 
 /** A predicted point. */
@@ -478,7 +526,7 @@ export interface CurvePrediction {
   q05: number;
   /** 95 % quantile. */
   q95: number;
-  /** Probability of beating the study's best value. */
+  /** Probability of beating the study's best value (0 before any observation). */
   probabilityOfImprovement: number;
 }
 
@@ -498,15 +546,21 @@ export interface PredictCurvesRequest {
 
 /** Response of PredictCurves. */
 export interface PredictCurvesResponse {
-  /** One per query. */
+  /** One per query, in order. */
   predictions: CurvePredictions[];
+  /** Observed points the surrogate read in its context (the study's, plus each query's own). */
+  contextSize: number;
 }
 
 /** Request of RunStudy. */
 export interface RunStudyRequest {
-  /** The study id. */
+  /**
+   * The study's id. The study must have a run_template; it becomes RUNNING until its budget is spent
+   * (COMPLETED), it is stopped, or a trial's run fails (FAILED). Calling RunStudy on a RUNNING study
+   * follows the loop already running (also after a restart, which resumes it).
+   */
   studyId: string;
-  /** Trainer runs at once; 0 means 1. */
+  /** Trainer runs at once, in [0, 64]; 0 means 1. Pending trials are fantasised at the surrogate's mean. */
   parallelism: number;
 }
 
@@ -1266,7 +1320,7 @@ export const Observation: MessageFns<Observation> = {
 };
 
 function createBaseTrial(): Trial {
-  return { trialId: "", configuration: [], observations: [], runId: "", state: 0 };
+  return { trialId: "", configuration: [], observations: [], runId: "", state: 0, targetStep: 0, bestValue: 0 };
 }
 
 export const Trial: MessageFns<Trial> = {
@@ -1285,6 +1339,12 @@ export const Trial: MessageFns<Trial> = {
     }
     if (message.state !== 0) {
       writer.uint32(40).int32(message.state);
+    }
+    if (message.targetStep !== 0) {
+      writer.uint32(48).int64(message.targetStep);
+    }
+    if (message.bestValue !== 0) {
+      writer.uint32(57).double(message.bestValue);
     }
     return writer;
   },
@@ -1342,6 +1402,22 @@ export const Trial: MessageFns<Trial> = {
             message.state = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.targetStep = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.bestValue = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1373,6 +1449,16 @@ export const Trial: MessageFns<Trial> = {
         ? globalThis.String(object.run_id)
         : "",
       state: isSet(object.state) ? runStateFromJSON(object.state) : 0,
+      targetStep: isSet(object.targetStep)
+        ? globalThis.Number(object.targetStep)
+        : isSet(object.target_step)
+        ? globalThis.Number(object.target_step)
+        : 0,
+      bestValue: isSet(object.bestValue)
+        ? globalThis.Number(object.bestValue)
+        : isSet(object.best_value)
+        ? globalThis.Number(object.best_value)
+        : 0,
     };
   },
 
@@ -1393,6 +1479,12 @@ export const Trial: MessageFns<Trial> = {
     if (message.state !== 0) {
       obj.state = runStateToJSON(message.state);
     }
+    if (message.targetStep !== 0) {
+      obj.targetStep = Math.round(message.targetStep);
+    }
+    if (message.bestValue !== 0) {
+      obj.bestValue = floatToJson(message.bestValue);
+    }
     return obj;
   },
 
@@ -1406,6 +1498,8 @@ export const Trial: MessageFns<Trial> = {
     message.observations = object.observations?.map((e) => Observation.fromPartial(e)) || [];
     message.runId = object.runId ?? "";
     message.state = object.state ?? 0;
+    message.targetStep = object.targetStep ?? 0;
+    message.bestValue = object.bestValue ?? 0;
     return message;
   },
 };
@@ -2729,7 +2823,16 @@ export const SuggestRequest: MessageFns<SuggestRequest> = {
 };
 
 function createBaseSuggestResponse(): SuggestResponse {
-  return { trial: undefined, isNew: false, targetStep: 0, acquisition: 0, replayed: false };
+  return {
+    trial: undefined,
+    isNew: false,
+    targetStep: 0,
+    acquisition: 0,
+    replayed: false,
+    prediction: undefined,
+    contextSize: 0,
+    candidatesScored: 0,
+  };
 }
 
 export const SuggestResponse: MessageFns<SuggestResponse> = {
@@ -2748,6 +2851,15 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
     }
     if (message.replayed !== false) {
       writer.uint32(40).bool(message.replayed);
+    }
+    if (message.prediction !== undefined) {
+      CurvePrediction.encode(message.prediction, writer.uint32(50).fork()).join();
+    }
+    if (message.contextSize !== 0) {
+      writer.uint32(56).int32(message.contextSize);
+    }
+    if (message.candidatesScored !== 0) {
+      writer.uint32(64).int32(message.candidatesScored);
     }
     return writer;
   },
@@ -2805,6 +2917,30 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
             message.replayed = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.prediction = CurvePrediction.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.contextSize = reader.int32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.candidatesScored = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2832,6 +2968,17 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
         : 0,
       acquisition: isSet(object.acquisition) ? globalThis.Number(object.acquisition) : 0,
       replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+      prediction: isSet(object.prediction) ? CurvePrediction.fromJSON(object.prediction) : undefined,
+      contextSize: isSet(object.contextSize)
+        ? globalThis.Number(object.contextSize)
+        : isSet(object.context_size)
+        ? globalThis.Number(object.context_size)
+        : 0,
+      candidatesScored: isSet(object.candidatesScored)
+        ? globalThis.Number(object.candidatesScored)
+        : isSet(object.candidates_scored)
+        ? globalThis.Number(object.candidates_scored)
+        : 0,
     };
   },
 
@@ -2852,6 +2999,15 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
     if (message.replayed !== false) {
       obj.replayed = message.replayed;
     }
+    if (message.prediction !== undefined) {
+      obj.prediction = CurvePrediction.toJSON(message.prediction);
+    }
+    if (message.contextSize !== 0) {
+      obj.contextSize = Math.round(message.contextSize);
+    }
+    if (message.candidatesScored !== 0) {
+      obj.candidatesScored = Math.round(message.candidatesScored);
+    }
     return obj;
   },
 
@@ -2865,6 +3021,11 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
     message.targetStep = object.targetStep ?? 0;
     message.acquisition = object.acquisition ?? 0;
     message.replayed = object.replayed ?? false;
+    message.prediction = (object.prediction !== undefined && object.prediction !== null)
+      ? CurvePrediction.fromPartial(object.prediction)
+      : undefined;
+    message.contextSize = object.contextSize ?? 0;
+    message.candidatesScored = object.candidatesScored ?? 0;
     return message;
   },
 };
@@ -3086,7 +3247,7 @@ export const ReportObservationsResponse: MessageFns<ReportObservationsResponse> 
 };
 
 function createBaseCurveQuery(): CurveQuery {
-  return { configuration: [], observed: [], steps: [] };
+  return { configuration: [], observed: [], steps: [], trialId: "" };
 }
 
 export const CurveQuery: MessageFns<CurveQuery> = {
@@ -3103,6 +3264,9 @@ export const CurveQuery: MessageFns<CurveQuery> = {
         writer.int64(v);
       }
       writer.join();
+    }
+    if (message.trialId !== "") {
+      writer.uint32(34).string(message.trialId);
     }
     return writer;
   },
@@ -3154,6 +3318,14 @@ export const CurveQuery: MessageFns<CurveQuery> = {
 
             break;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.trialId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3175,6 +3347,11 @@ export const CurveQuery: MessageFns<CurveQuery> = {
         ? object.observed.map((e: any) => Observation.fromJSON(e))
         : [],
       steps: globalThis.Array.isArray(object?.steps) ? object.steps.map((e: any) => globalThis.Number(e)) : [],
+      trialId: isSet(object.trialId)
+        ? globalThis.String(object.trialId)
+        : isSet(object.trial_id)
+        ? globalThis.String(object.trial_id)
+        : "",
     };
   },
 
@@ -3189,6 +3366,9 @@ export const CurveQuery: MessageFns<CurveQuery> = {
     if (message.steps?.length) {
       obj.steps = message.steps.map((e) => Math.round(e));
     }
+    if (message.trialId !== "") {
+      obj.trialId = message.trialId;
+    }
     return obj;
   },
 
@@ -3200,6 +3380,7 @@ export const CurveQuery: MessageFns<CurveQuery> = {
     message.configuration = object.configuration?.map((e) => ParameterValue.fromPartial(e)) || [];
     message.observed = object.observed?.map((e) => Observation.fromPartial(e)) || [];
     message.steps = object.steps?.map((e) => e) || [];
+    message.trialId = object.trialId ?? "";
     return message;
   },
 };
@@ -3502,13 +3683,16 @@ export const PredictCurvesRequest: MessageFns<PredictCurvesRequest> = {
 };
 
 function createBasePredictCurvesResponse(): PredictCurvesResponse {
-  return { predictions: [] };
+  return { predictions: [], contextSize: 0 };
 }
 
 export const PredictCurvesResponse: MessageFns<PredictCurvesResponse> = {
   encode(message: PredictCurvesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.predictions) {
       CurvePredictions.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.contextSize !== 0) {
+      writer.uint32(16).int32(message.contextSize);
     }
     return writer;
   },
@@ -3534,6 +3718,14 @@ export const PredictCurvesResponse: MessageFns<PredictCurvesResponse> = {
             message.predictions.push(CurvePredictions.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.contextSize = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3551,6 +3743,11 @@ export const PredictCurvesResponse: MessageFns<PredictCurvesResponse> = {
       predictions: globalThis.Array.isArray(object?.predictions)
         ? object.predictions.map((e: any) => CurvePredictions.fromJSON(e))
         : [],
+      contextSize: isSet(object.contextSize)
+        ? globalThis.Number(object.contextSize)
+        : isSet(object.context_size)
+        ? globalThis.Number(object.context_size)
+        : 0,
     };
   },
 
@@ -3558,6 +3755,9 @@ export const PredictCurvesResponse: MessageFns<PredictCurvesResponse> = {
     const obj: any = {};
     if (message.predictions?.length) {
       obj.predictions = message.predictions.map((e) => CurvePredictions.toJSON(e));
+    }
+    if (message.contextSize !== 0) {
+      obj.contextSize = Math.round(message.contextSize);
     }
     return obj;
   },
@@ -3568,6 +3768,7 @@ export const PredictCurvesResponse: MessageFns<PredictCurvesResponse> = {
   fromPartial<I extends Exact<DeepPartial<PredictCurvesResponse>, I>>(object: I): PredictCurvesResponse {
     const message = createBasePredictCurvesResponse();
     message.predictions = object.predictions?.map((e) => CurvePredictions.fromPartial(e)) || [];
+    message.contextSize = object.contextSize ?? 0;
     return message;
   },
 };

@@ -1,0 +1,307 @@
+// RunStudy: the server-side freeze-thaw loop. It asks the study's rule what to train next, starts a
+// trainer run for a new trial or resumes (thaws) a paused one for exactly one fidelity step, reads the
+// validation loss the run recorded at the step's end, reports it, and decides again — `parallelism`
+// trials at a time, pending ones fantasised. Every call to the trainer carries a request id derived from
+// the study, the trial and its target step, and every decision is stored before it is acted on, so a
+// restart of either service resumes the loop without losing an observation or training a step twice.
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
+import { InvalidArgumentError } from '@floe/errors';
+import { call, Topic, type Logger, type Peers } from '@floe/service-kit';
+import { Attr, SpanName, instrument } from '@floe/telemetry';
+import { context, type Context } from '@opentelemetry/api';
+import type { MetadataStore } from '@floe/store';
+import { fromParameterValues, type StudyManager } from './study-manager.js';
+
+const S = hpo.StudyState;
+const R = commonV1.RunState;
+const RUN_SETTINGS = 'study-run';
+/** Wait before asking a trainer that did not answer (it may be restarting). */
+const RETRY_MS = 500;
+
+export type StudyEvent = { trial: hpo.Trial } | { study: hpo.Study } | { progress: commonV1.Progress };
+
+const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * The template RunSpec with a configuration applied: a parameter named by a RunSpec field path
+ * ("optimizer.learning_rate", "batch_size") sets that field. INVALID_ARGUMENT names a path that is not a
+ * scalar field of RunSpec.
+ */
+export function applyConfiguration(
+  template: Uint8Array,
+  configuration: hpo.ParameterValue[],
+  field = 'spec.run_template',
+): trainerV1.RunSpec {
+  let spec: trainerV1.RunSpec;
+  try {
+    spec = trainerV1.RunSpec.decode(template);
+  } catch (err) {
+    throw new InvalidArgumentError([
+      { field, description: `is not a serialized floe.trainer.v1.RunSpec (${(err as Error).message})` },
+    ]);
+  }
+  const json = trainerV1.RunSpec.toJSON(spec) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(fromParameterValues(configuration))) {
+    const path = name.split('.').map(camel);
+    let node = json;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path.at(-1)!] = value;
+  }
+  const applied = trainerV1.RunSpec.fromJSON(json);
+  const back = trainerV1.RunSpec.toJSON(applied) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(fromParameterValues(configuration))) {
+    let node: unknown = back;
+    for (const key of name.split('.').map(camel)) node = (node as Record<string, unknown> | undefined)?.[key];
+    if (node === undefined && value !== 0 && value !== '')
+      throw new InvalidArgumentError([
+        { field, description: `has no field ${JSON.stringify(name)} for the search space's parameter of that name` },
+      ]);
+  }
+  return applied;
+}
+
+export class StudyRunner {
+  readonly events = new Topic<StudyEvent>();
+  private readonly loops = new Map<string, Promise<void>>();
+  private stopping = false;
+
+  constructor(
+    private readonly studies: StudyManager,
+    private readonly store: MetadataStore,
+    private readonly peers: Peers,
+    private readonly log: Logger,
+  ) {}
+
+  private trainer(): trainerV1.TrainerServiceClient {
+    return this.peers.client('trainer', trainerV1.TrainerServiceClient);
+  }
+
+  /** Whether a loop is running for the study in this process. */
+  running(studyId: string): boolean {
+    return this.loops.has(studyId);
+  }
+
+  /** Starts the loop of an ACTIVE study (it becomes RUNNING), or does nothing if it runs already. */
+  async start(studyId: string, parallelism: number, ctx: Context = context.active()): Promise<void> {
+    if (this.loops.has(studyId)) return;
+    const study = this.studies.get(studyId);
+    if (study.state === S.STUDY_STATE_ACTIVE) {
+      if (this.store.get(RUN_SETTINGS, studyId)) this.store.update(RUN_SETTINGS, studyId, 'saved', { parallelism });
+      else this.store.create(RUN_SETTINGS, studyId, 'saved', { parallelism });
+      await this.studies.update(studyId, (s) => (s.state = S.STUDY_STATE_RUNNING));
+    }
+    this.launch(studyId, ctx);
+  }
+
+  /** At start-up: the loops of studies that were RUNNING when the process stopped. */
+  resumeAll(): void {
+    for (const id of this.studies.idsInState(S.STUDY_STATE_RUNNING)) this.launch(id, context.active());
+  }
+
+  private launch(studyId: string, ctx: Context): void {
+    const loop = context
+      .with(ctx, () => this.loop(studyId))
+      .catch((err: Error) => {
+        if (this.stopping) return;
+        this.log.error('study loop failed', { study: studyId, error: err.message });
+        return this.studies
+          .update(studyId, (s) => {
+            if (s.state === S.STUDY_STATE_RUNNING) s.state = S.STUDY_STATE_FAILED;
+          })
+          .then((s) => this.events.publish(studyId, { study: s }));
+      })
+      .finally(() => this.loops.delete(studyId));
+    this.loops.set(
+      studyId,
+      loop.then(() => undefined),
+    );
+  }
+
+  /** Lets loops stop at their next await without marking studies FAILED; they resume at the next start. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+  }
+
+  private async loop(studyId: string): Promise<void> {
+    const parallelism = Math.max(
+      1,
+      this.store.get<{ parallelism: number }>(RUN_SETTINGS, studyId)?.body.parallelism ?? 1,
+    );
+    const inflight = new Map<string, Promise<void>>();
+    for (;;) {
+      if (this.stopping) return;
+      let study = this.studies.get(studyId);
+      if (study.state !== S.STUDY_STATE_RUNNING) break;
+      // Trials decided before a restart, still short of their target, are driven first.
+      for (const t of study.trials) {
+        const last = t.observations.at(-1)?.step ?? 0;
+        if (t.targetStep > last && !inflight.has(t.trialId) && inflight.size < Math.max(parallelism, 1))
+          this.track(inflight, studyId, t.trialId);
+      }
+      while (inflight.size < parallelism && study.budgetUsed < study.spec!.totalBudget) {
+        const decision = await instrument(
+          { name: SpanName.studyDecision, attributes: { [Attr.studyId]: studyId } },
+          () => this.studies.suggest(studyId),
+        );
+        this.events.publish(studyId, { trial: decision.trial! });
+        this.publishProgress(this.studies.get(studyId));
+        this.track(inflight, studyId, decision.trial!.trialId);
+        study = this.studies.get(studyId);
+      }
+      if (inflight.size === 0) {
+        const done = await this.studies.update(studyId, (s) => {
+          if (s.state === S.STUDY_STATE_RUNNING) s.state = S.STUDY_STATE_COMPLETED;
+        });
+        this.events.publish(studyId, { study: done });
+        return;
+      }
+      await Promise.race(inflight.values());
+    }
+    // Stopped: pause the runs still training (their checkpoints keep them resumable).
+    for (const t of this.studies.get(studyId).trials) {
+      if (!t.runId) continue;
+      await call(this.trainer().pauseRun.bind(this.trainer()), {
+        runId: t.runId,
+        requestId: `${studyId}:${t.trialId}:stop`,
+      }).catch(() => undefined);
+    }
+    await Promise.allSettled(inflight.values());
+    this.events.publish(studyId, { study: this.studies.get(studyId) });
+  }
+
+  private publishProgress(study: hpo.Study): void {
+    this.events.publish(study.studyId, {
+      progress: {
+        phase: 'study',
+        done: study.budgetUsed,
+        total: study.spec!.totalBudget,
+        message: `best ${study.bestValue}`,
+      } as commonV1.Progress,
+    });
+  }
+
+  private track(inflight: Map<string, Promise<void>>, studyId: string, trialId: string): void {
+    const p = instrument(
+      { name: SpanName.studySegment, attributes: { [Attr.studyId]: studyId, [Attr.trialId]: trialId } },
+      () => this.drive(studyId, trialId),
+    ).finally(() => inflight.delete(trialId));
+    inflight.set(trialId, p);
+  }
+
+  /** Trains one trial to its target step and reports the validation loss recorded at each evaluation. */
+  private async drive(studyId: string, trialId: string): Promise<void> {
+    const trainer = this.trainer();
+    for (let attempt = 0; ; attempt++) {
+      if (this.stopping) return;
+      const study = this.studies.get(studyId);
+      if (study.state !== S.STUDY_STATE_RUNNING) return;
+      const trial = study.trials.find((t) => t.trialId === trialId)!;
+      const spf = study.spec!.stepsPerFidelity;
+      const target = trial.targetStep;
+      const lastObserved = trial.observations.at(-1)?.step ?? 0;
+      if (lastObserved >= target) return;
+      try {
+        let run: trainerV1.Run;
+        if (!trial.runId) {
+          const spec = applyConfiguration(study.spec!.runTemplate, trial.configuration);
+          spec.budgetSteps = target;
+          spec.evalIntervalSteps = spf;
+          spec.checkpointIntervalSteps = spf;
+          spec.labels = { ...spec.labels, study: studyId, trial: trialId };
+          run = (await call(trainer.startRun.bind(trainer), { requestId: `${studyId}:${trialId}:start`, spec })).run!;
+          await this.studies.update(studyId, (s) => {
+            const t = s.trials.find((x) => x.trialId === trialId)!;
+            t.runId = run.runId;
+            t.state = run.state;
+          });
+        } else run = (await call(trainer.getRun.bind(trainer), { runId: trial.runId })).run!;
+        if (run.state === R.RUN_STATE_FAILED || run.state === R.RUN_STATE_CANCELLED)
+          throw new Error(`trial ${trialId}'s run ${run.runId} is ${commonV1.runStateToJSON(run.state)}: ${run.error}`);
+        if (run.spec!.budgetSteps < target) {
+          // The thaw: exactly one more fidelity step, once (the request id names the target).
+          run = (
+            await call(trainer.resumeRun.bind(trainer), {
+              runId: run.runId,
+              additionalSteps: target - run.spec!.budgetSteps,
+              requestId: `${studyId}:${trialId}:to:${target}`,
+            })
+          ).run!;
+        } else if ((run.state === R.RUN_STATE_PAUSED || run.state === R.RUN_STATE_INTERRUPTED) && run.step < target) {
+          // Interrupted (its trainer died) or paused early (its trainer shut down): continue from its checkpoint.
+          run = (
+            await call(trainer.resumeRun.bind(trainer), {
+              runId: run.runId,
+              additionalSteps: 0,
+              requestId: `${studyId}:${trialId}:recover:${target}:${run.step}:${run.updateTime?.getTime() ?? 0}`,
+            })
+          ).run!;
+        }
+        await this.studies.update(studyId, (s) => (s.trials.find((x) => x.trialId === trialId)!.state = run.state));
+        const final = await this.watch(run.runId, lastObserved, async (steps) => {
+          const observations = steps
+            .filter((m) => m.step > lastObserved && m.step <= target && m.validationLoss !== undefined)
+            .map((m) => ({ step: m.step, value: m.validationLoss! }));
+          if (observations.length) await this.report(studyId, trialId, observations);
+        });
+        if (final && final.step >= target && final.state === R.RUN_STATE_PAUSED) {
+          const t = await this.studies.update(
+            studyId,
+            (s) => (s.trials.find((x) => x.trialId === trialId)!.state = final.state),
+          );
+          this.events.publish(studyId, { trial: t.trials.find((x) => x.trialId === trialId)! });
+          this.publishProgress(t);
+          return;
+        }
+      } catch (err) {
+        const code = (err as grpc.ServiceError).code;
+        if (code === undefined || code === grpc.status.INVALID_ARGUMENT || code === grpc.status.NOT_FOUND) throw err;
+        this.log.warn('trial segment interrupted; retrying', {
+          study: studyId,
+          trial: trialId,
+          error: (err as Error).message,
+          attempt,
+        });
+      }
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  }
+
+  /** Reports the observations once (the request id names the last step reported). */
+  private async report(studyId: string, trialId: string, observations: hpo.Observation[]): Promise<void> {
+    const study = this.studies.get(studyId);
+    const trial = study.trials.find((t) => t.trialId === trialId)!;
+    const last = trial.observations.at(-1)?.step ?? 0;
+    const fresh = observations.filter((o) => o.step > last);
+    if (fresh.length) {
+      const t = await this.studies.report(studyId, trialId, fresh);
+      this.events.publish(studyId, { trial: t });
+    }
+  }
+
+  /**
+   * Follows a run until it stops, passing its recorded steps after `fromStep` (replayed, then live) to
+   * `onSteps` as they arrive; answers the stopped run, or undefined if the stream broke.
+   */
+  private watch(
+    runId: string,
+    fromStep: number,
+    onSteps: (steps: trainerV1.StepMetrics[]) => Promise<void>,
+  ): Promise<trainerV1.Run | undefined> {
+    const trainer = this.trainer();
+    return new Promise((resolve, reject) => {
+      const stream = trainer.watchRun({ runId, fromStep });
+      let chain = Promise.resolve();
+      let final: trainerV1.Run | undefined;
+      stream.on('data', (m: trainerV1.WatchRunResponse) => {
+        const e = m.event;
+        if (e?.$case === 'step') {
+          const step = e.value;
+          chain = chain.then(() => onSteps([step]));
+        } else if (e?.$case === 'run') final = e.value;
+      });
+      stream.on('error', (err) => chain.then(() => reject(err), reject));
+      stream.on('end', () => chain.then(() => resolve(final), reject));
+    });
+  }
+}

@@ -1,0 +1,277 @@
+// Studies through a real server: ifBO (the default) suggests one fidelity step at a time — new trials at
+// the first step, thawed ones exactly one step further — with its prediction and the candidates it
+// scored; the same seed and reports give the same suggestions; PredictCurves answers quantiles, means and
+// PI with its context size; bad input is refused naming the field and changes nothing; a stateful rule
+// (Hyperband) continues its bracket across a restart of the server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { hpoSurrogateV1 as hpo } from '@floe/contracts';
+import { call, createClient, type FloeServer } from '@floe/service-kit';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createHpoSurrogateService } from '../src/index.js';
+
+const home = tempDir();
+let server: FloeServer;
+let client: hpo.HpoSurrogateServiceClient;
+
+async function start(): Promise<void> {
+  const config = testConfig(home.path);
+  server = await startTestServer([createHpoSurrogateService({ config, log: quietLog })], config);
+  client = createClient(hpo.HpoSurrogateServiceClient, server.address);
+}
+
+before(start);
+after(async () => {
+  client.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const SPF = 10;
+const MAX_FIDELITY = 8;
+const spec = (over: Partial<hpo.StudySpec> = {}): hpo.StudySpec =>
+  hpo.StudySpec.fromPartial({
+    name: 'synthetic',
+    searchSpace: {
+      parameters: [
+        { name: 'lr', domain: { $case: 'floatRange', value: { min: 1e-4, max: 1, logScale: true } } },
+        { name: 'width', domain: { $case: 'intRange', value: { min: 1, max: 8, logScale: false } } },
+      ],
+    },
+    objective: 'validation_loss',
+    stepsPerFidelity: SPF,
+    maxFidelity: MAX_FIDELITY,
+    totalBudget: 40,
+    seed: 5,
+    ...over,
+  });
+
+/** A synthetic validation loss: best near lr = 1e-2, decreasing in steps. */
+function loss(config: hpo.ParameterValue[], step: number): number {
+  const lr = config.find((p) => p.name === 'lr')!.value!.value as number;
+  const q = 0.3 + 0.1 * Math.abs(Math.log10(lr) + 2);
+  return q + 0.5 / (1 + step / SPF);
+}
+
+const suggest = (studyId: string) => call(client.suggest.bind(client), hpo.SuggestRequest.fromPartial({ studyId }));
+const report = (studyId: string, trialId: string, observations: hpo.Observation[]) =>
+  call(
+    client.reportObservations.bind(client),
+    hpo.ReportObservationsRequest.fromPartial({ studyId, trialId, observations }),
+  );
+const getStudy = async (studyId: string) => (await call(client.getStudy.bind(client), { studyId })).study!;
+
+/** Suggest → report the target step → …, n times; the answers. */
+async function drive(studyId: string, n: number): Promise<hpo.SuggestResponse[]> {
+  const out: hpo.SuggestResponse[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await suggest(studyId);
+    out.push(s);
+    await report(studyId, s.trial!.trialId, [
+      { step: s.targetStep, value: loss(s.trial!.configuration, s.targetStep) },
+    ]);
+  }
+  return out;
+}
+
+test(
+  'ifBO thaws one fidelity step at a time, with its prediction, context size and candidates scored',
+  { timeout: 120_000 },
+  async () => {
+    const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: spec() });
+    const answers = await drive(study!.studyId, 16);
+    const reached = new Map<string, number>();
+    answers.forEach((a, i) => {
+      const before = reached.get(a.trial!.trialId) ?? 0;
+      assert.equal(a.isNew, before === 0);
+      assert.equal(a.targetStep, before + SPF, 'exactly one fidelity step further');
+      reached.set(a.trial!.trialId, a.targetStep);
+      if (i === 0) return; // the initial design: one random configuration
+      const observed = [...reached.values()].reduce((s, v) => s + v / SPF, 0) - SPF / SPF;
+      assert.equal(a.contextSize, observed, 'every observed point is in the context');
+      assert.ok(a.candidatesScored >= 256, `${a.candidatesScored} candidates`);
+      const p = a.prediction!;
+      assert.ok(p.q05 <= p.mean + 1e-9 && p.mean <= p.q95 + 1e-9, `q05 ${p.q05} ≤ mean ${p.mean} ≤ q95 ${p.q95}`);
+      assert.ok(a.acquisition >= 0 && a.acquisition <= 1);
+    });
+    assert.ok(
+      [...reached.values()].some((v) => v > SPF),
+      'some trial was thawed',
+    );
+    const s = await getStudy(study!.studyId);
+    assert.equal(s.budgetUsed, 16);
+    const best = Math.min(...s.trials.flatMap((t) => t.observations.map((o) => o.value)));
+    assert.equal(s.bestValue, best);
+  },
+);
+
+test('the same seed and the same reports give the same suggestions', { timeout: 120_000 }, async () => {
+  const a = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;
+  const b = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;
+  const ra = await drive(a.studyId, 6);
+  const rb = await drive(b.studyId, 6);
+  assert.deepEqual(
+    ra.map((r) => [r.trial!.trialId, r.targetStep, r.trial!.configuration]),
+    rb.map((r) => [r.trial!.trialId, r.targetStep, r.trial!.configuration]),
+  );
+});
+
+test(
+  'PredictCurves: quantiles, mean and PI per step, for trials and for new configurations',
+  { timeout: 120_000 },
+  async () => {
+    const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 2 }) });
+    const answers = await drive(study!.studyId, 5);
+    const trialId = answers[0]!.trial!.trialId;
+    const r = await call(client.predictCurves.bind(client), {
+      studyId: study!.studyId,
+      queries: [
+        { trialId, configuration: [], observed: [], steps: [20, 40, 80] },
+        {
+          trialId: '',
+          configuration: [
+            { name: 'lr', value: { $case: 'floatValue', value: 0.01 } },
+            { name: 'width', value: { $case: 'intValue', value: 3 } },
+          ],
+          observed: [{ step: 10, value: 0.55 }],
+          steps: [80],
+        },
+      ],
+    });
+    assert.equal(r.predictions.length, 2);
+    assert.deepEqual(
+      r.predictions[0]!.points.map((p) => p.step),
+      [20, 40, 80],
+    );
+    const s = await getStudy(study!.studyId);
+    const observedPoints = s.trials.reduce((n, t) => n + Math.floor(t.observations.at(-1)!.step / SPF), 0);
+    assert.equal(r.contextSize, observedPoints + 1, "the study's points and the query's own");
+    for (const p of r.predictions.flatMap((x) => x.points)) {
+      assert.ok(p.q05 <= p.mean + 1e-9 && p.mean <= p.q95 + 1e-9);
+      assert.ok(p.probabilityOfImprovement >= 0 && p.probabilityOfImprovement <= 1);
+    }
+    await rejectsWith(
+      call(client.predictCurves.bind(client), {
+        studyId: study!.studyId,
+        queries: [{ trialId: 'trial-99', configuration: [], observed: [], steps: [10] }],
+      }),
+      grpc.status.NOT_FOUND,
+    );
+    await rejectsWith(
+      call(client.predictCurves.bind(client), {
+        studyId: study!.studyId,
+        queries: [{ trialId, configuration: [], observed: [], steps: [81] }],
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'queries[0].steps[0]',
+    );
+    await rejectsWith(
+      call(client.predictCurves.bind(client), {
+        studyId: study!.studyId,
+        queries: [
+          {
+            trialId: '',
+            configuration: [{ name: 'momentum', value: { $case: 'floatValue', value: 0.9 } }],
+            observed: [],
+            steps: [10],
+          },
+        ],
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'queries[0].configuration',
+    );
+  },
+);
+
+test('bad input is refused naming the field, and nothing stored changes', { timeout: 60_000 }, async () => {
+  const range = (min: number, max: number, logScale = false) =>
+    spec({
+      searchSpace: { parameters: [{ name: 'lr', domain: { $case: 'floatRange', value: { min, max, logScale } } }] },
+    });
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: range(1, 1) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[0].float_range.max',
+  );
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: range(2, 1) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[0].float_range.max',
+  );
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: range(0, 1, true) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[0].float_range.min',
+  );
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: spec({ searchSpace: { parameters: [] } }) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters',
+  );
+  const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: spec() });
+  const [first] = await drive(study!.studyId, 2);
+  const before = await getStudy(study!.studyId);
+  const trialId = first!.trial!.trialId;
+  await rejectsWith(report(study!.studyId, 'trial-404', [{ step: 20, value: 1 }]), grpc.status.NOT_FOUND);
+  await rejectsWith(
+    report(study!.studyId, trialId, [{ step: 90, value: NaN }]),
+    grpc.status.INVALID_ARGUMENT,
+    'observations[0].value',
+  );
+  await rejectsWith(
+    report(study!.studyId, trialId, [{ step: 90, value: Infinity }]),
+    grpc.status.INVALID_ARGUMENT,
+    'observations[0].value',
+  );
+  const last = before.trials.find((t) => t.trialId === trialId)!.observations.at(-1)!.step;
+  await rejectsWith(
+    report(study!.studyId, trialId, [{ step: last, value: 0.5 }]),
+    grpc.status.INVALID_ARGUMENT,
+    'observations[0].step',
+  );
+  await rejectsWith(
+    report(study!.studyId, trialId, [
+      { step: last + 2, value: 0.5 },
+      { step: last + 1, value: 0.5 },
+    ]),
+    grpc.status.INVALID_ARGUMENT,
+    'observations[1].step',
+  );
+  await rejectsWith(
+    call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: spec({ runTemplate: Buffer.from([0xff, 0xff, 0xff]) }),
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.run_template',
+  );
+  assert.deepEqual(await getStudy(study!.studyId), before);
+});
+
+test(
+  'Hyperband keeps its bracket across a restart of the server: the same suggestions as without one',
+  { timeout: 120_000 },
+  async () => {
+    const hb = spec({ optimizer: hpo.Optimizer.OPTIMIZER_HYPERBAND, seed: 21, maxFidelity: 9, totalBudget: 200 });
+    const a = (await call(client.createStudy.bind(client), { requestId: '', spec: hb })).study!;
+    const b = (await call(client.createStudy.bind(client), { requestId: '', spec: hb })).study!;
+    const straight = await drive(a.studyId, 30);
+    // Its first bracket (R = 9, η = 3, s = 2): 9 new trials at 1 step, the best 3 to 3 steps, the best one to 9.
+    const news = straight.slice(0, 9);
+    assert.ok(news.every((r) => r.isNew && r.targetStep === SPF));
+    const toThree = straight.slice(9, 15);
+    assert.equal(new Set(toThree.map((r) => r.trial!.trialId)).size, 3);
+    assert.ok(toThree.every((r) => !r.isNew && r.targetStep <= 3 * SPF));
+    assert.equal(Math.max(...straight.slice(15, 21).map((r) => r.targetStep)), 9 * SPF);
+    const firstHalf = await drive(b.studyId, 14);
+    client.close();
+    await server.shutdown();
+    await start();
+    const secondHalf = await drive(b.studyId, 16);
+    assert.deepEqual(
+      [...firstHalf, ...secondHalf].map((r) => [r.trial!.trialId, r.targetStep]),
+      straight.map((r) => [r.trial!.trialId, r.targetStep]),
+    );
+  },
+);
