@@ -6,8 +6,9 @@ import { health } from './commands/health.js';
 import { train } from './commands/train.js';
 import { drift, plan, profile } from './commands/profile.js';
 import { evaluate } from './commands/eval.js';
+import { hpoCommand } from './commands/hpo.js';
 
-const COMMANDS: Command[] = [up, health, train, profile, drift, plan, evaluate];
+const COMMANDS: Command[] = [up, health, train, profile, drift, plan, evaluate, hpoCommand];
 
 function usage(): string {
   return [

@@ -1,0 +1,335 @@
+// floe hpo create|suggest|report|predict|run|watch|get|list|stop — hyperparameter studies from a terminal.
+// `run` and `watch` show a live table of the trials (state, steps, best value) and the incumbent.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
+import { call, createClient, loadConfig } from '@floe/service-kit';
+import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+
+const OPTIMIZER: Record<string, hpo.Optimizer> = {
+  ifbo: hpo.Optimizer.OPTIMIZER_FREEZE_THAW,
+  random: hpo.Optimizer.OPTIMIZER_RANDOM,
+  asha: hpo.Optimizer.OPTIMIZER_ASHA,
+  hyperband: hpo.Optimizer.OPTIMIZER_HYPERBAND,
+  'successive-halving': hpo.Optimizer.OPTIMIZER_SUCCESSIVE_HALVING,
+  'median-stopping': hpo.Optimizer.OPTIMIZER_MEDIAN_STOPPING,
+  'power-law': hpo.Optimizer.OPTIMIZER_POWER_LAW,
+};
+
+/** --param NAME=float:MIN:MAX[:log] | int:MIN:MAX[:log] | cat:A,B,C */
+export function parseParameter(text: string): hpo.Parameter {
+  const eq = text.indexOf('=');
+  if (eq <= 0)
+    throw new Error(
+      `--param ${JSON.stringify(text)}: expected NAME=float:MIN:MAX[:log], NAME=int:MIN:MAX[:log] or NAME=cat:A,B`,
+    );
+  const name = text.slice(0, eq);
+  const [kind, ...rest] = text.slice(eq + 1).split(':');
+  if (kind === 'cat') return { name, domain: { $case: 'categorical', value: { choices: rest.join(':').split(',') } } };
+  if (kind !== 'float' && kind !== 'int') throw new Error(`--param ${name}: kind must be float, int or cat`);
+  const [min, max, scale] = rest;
+  const range = { min: Number(min), max: Number(max), logScale: scale === 'log' };
+  return kind === 'float'
+    ? { name, domain: { $case: 'floatRange', value: range } }
+    : { name, domain: { $case: 'intRange', value: range } };
+}
+
+/** The trainer RunSpec each trial fills: from --template FILE (RunSpec JSON) or the train-like flags. */
+function runTemplate(args: ParsedArgs): Buffer {
+  const file = str(args, 'template');
+  const dataset = str(args, 'dataset');
+  if (!file && !dataset) return Buffer.alloc(0);
+  const spec = file
+    ? trainerV1.RunSpec.fromJSON(JSON.parse(readFileSync(file, 'utf8')))
+    : trainerV1.RunSpec.fromPartial({
+        baseModel: {
+          source: {
+            $case: 'builtin',
+            value: {
+              architecture: ARCH[str(args, 'arch', 'transformer-lm')],
+              size: str(args, 'size', 'tiny'),
+              seed: num(args, 'seed', 0),
+            },
+          },
+        },
+        dataset: { uri: dataset },
+        strategy: trainerV1.Strategy.STRATEGY_FULL,
+        optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 1e-3 },
+        // A constant schedule: a thawed trial continues exactly the curve it would have followed.
+        schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT },
+        batchSize: num(args, 'batch', 8),
+        sequenceLength: num(args, 'seq', 64),
+        seed: num(args, 'seed', 0),
+      });
+  return Buffer.from(trainerV1.RunSpec.encode(spec).finish());
+}
+
+const stateName = (s: commonV1.RunState) => commonV1.runStateToJSON(s).replace('RUN_STATE_', '');
+
+function configText(c: hpo.ParameterValue[]): string {
+  return c
+    .map(
+      (p) => `${p.name}=${typeof p.value?.value === 'number' ? Number(p.value.value.toPrecision(4)) : p.value?.value}`,
+    )
+    .join(' ');
+}
+
+function trialSummary(t: hpo.Trial): Record<string, unknown> {
+  return {
+    trial_id: t.trialId,
+    configuration: Object.fromEntries(t.configuration.map((p) => [p.name, p.value?.value])),
+    steps: t.observations.at(-1)?.step ?? 0,
+    target_step: t.targetStep,
+    best_value: t.observations.length ? t.bestValue : undefined,
+    state: stateName(t.state),
+    run_id: t.runId || undefined,
+    curve: t.observations.map((o) => [o.step, o.value]),
+  };
+}
+
+function studySummary(s: hpo.Study): Record<string, unknown> {
+  return {
+    study_id: s.studyId,
+    name: s.spec?.name,
+    state: hpo.studyStateToJSON(s.state).replace('STUDY_STATE_', ''),
+    optimizer: hpo.optimizerToJSON(s.spec!.optimizer).replace('OPTIMIZER_', ''),
+    budget_used: s.budgetUsed,
+    total_budget: s.spec?.totalBudget,
+    best_trial_id: s.bestTrialId || undefined,
+    best_value: s.bestTrialId ? s.bestValue : undefined,
+    trials: s.trials.map(trialSummary),
+  };
+}
+
+/** The table `run`, `watch` and `get` print: one row per trial, the incumbent marked. */
+function table(s: hpo.Study): string {
+  const rows = s.trials.map((t) => {
+    const best = t.observations.length ? t.bestValue.toPrecision(5) : '—';
+    const mark = t.trialId === s.bestTrialId ? '*' : ' ';
+    return `${mark} ${t.trialId.padEnd(10)} ${stateName(t.state).padEnd(11)} ${String(t.observations.at(-1)?.step ?? 0).padStart(6)}/${String(t.targetStep).padEnd(6)} ${best.padStart(10)}  ${configText(t.configuration)}`;
+  });
+  const head = `${s.studyId} ${hpo.studyStateToJSON(s.state).replace('STUDY_STATE_', '')}  ${bar(s.budgetUsed, s.spec!.totalBudget)} ${s.budgetUsed}/${s.spec!.totalBudget} fidelity steps`;
+  const inc = s.bestTrialId ? `incumbent ${s.bestTrialId}: ${s.bestValue.toPrecision(5)}` : 'no observations yet';
+  return [head, `  trial      state        steps/target     best  configuration`, ...rows, inc].join('\n');
+}
+
+/** Follows RunStudy, redrawing the table on each event (a line per event when not a terminal). */
+async function follow(
+  client: hpo.HpoSurrogateServiceClient,
+  studyId: string,
+  parallelism: number,
+  json: boolean,
+): Promise<hpo.Study> {
+  let printed = 0;
+  const redraw = async () => {
+    const { study } = await call(client.getStudy.bind(client), { studyId });
+    const text = table(study!);
+    if (process.stderr.isTTY) {
+      if (printed) process.stderr.write(`\x1b[${printed}A\x1b[J`);
+      process.stderr.write(text + '\n');
+      printed = text.split('\n').length;
+    } else process.stderr.write(text.split('\n').at(-1)! + '\n');
+  };
+  return new Promise((resolve, reject) => {
+    const stream = client.runStudy({ studyId, parallelism });
+    let last: hpo.Study | undefined;
+    let chain = Promise.resolve();
+    stream.on('data', (m: hpo.RunStudyResponse) => {
+      const e = m.event;
+      if (!e) return;
+      if (json)
+        process.stdout.write(
+          JSON.stringify({
+            [e.$case]:
+              e.$case === 'progress' ? e.value : e.$case === 'trial' ? trialSummary(e.value) : studySummary(e.value),
+          }) + '\n',
+        );
+      else chain = chain.then(redraw, redraw);
+      if (e.$case === 'study') last = e.value;
+    });
+    stream.on('error', reject);
+    stream.on('end', () =>
+      chain.then(() => (last ? resolve(last) : reject(new Error('the stream ended without the study')))),
+    );
+  });
+}
+
+export const hpoCommand: Command = {
+  name: 'hpo',
+  summary: 'hyperparameter studies: freeze-thaw BO (ifBO) and the baselines, by hand or driving trainer runs',
+  usage: [
+    'floe hpo create --param NAME=float:MIN:MAX[:log] [--param NAME=int:MIN:MAX[:log]] [--param NAME=cat:A,B]',
+    '                [--optimizer ifbo|random|asha|hyperband|successive-halving|median-stopping|power-law]',
+    '                [--steps-per-fidelity 10] [--max-fidelity 10] [--budget 50] [--objective validation_loss] [--maximize]',
+    '                [--seed 0] [--name NAME] [--template RUNSPEC.json | --dataset builtin:spam-assassin [--arch …] [--size tiny] [--batch 8] [--seq 64]]',
+    'floe hpo suggest STUDY',
+    'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…]',
+    'floe hpo predict STUDY (--trial TRIAL | --config NAME=VALUE,…) --steps 10,20,…',
+    'floe hpo run STUDY [--parallelism 1]      drive trainer runs (needs a template); a live table of trials',
+    'floe hpo watch|get|stop STUDY',
+    'floe hpo list',
+    '',
+    'Parameters named by a RunSpec field path (optimizer.learning_rate, optimizer.weight_decay, batch_size)',
+    "set that field of each trial's run. Every subcommand takes --address and --json.",
+  ].join('\n'),
+  options: {
+    param: { type: 'string', multiple: true },
+    optimizer: { type: 'string' },
+    'steps-per-fidelity': { type: 'string' },
+    'max-fidelity': { type: 'string' },
+    budget: { type: 'string' },
+    objective: { type: 'string' },
+    maximize: { type: 'boolean', default: false },
+    seed: { type: 'string' },
+    name: { type: 'string' },
+    template: { type: 'string' },
+    dataset: { type: 'string' },
+    arch: { type: 'string' },
+    size: { type: 'string' },
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    points: { type: 'string' },
+    trial: { type: 'string' },
+    config: { type: 'string' },
+    steps: { type: 'string' },
+    parallelism: { type: 'string' },
+  },
+  async run(args) {
+    const [sub, studyId, trialId] = args.positionals;
+    const address = str(args, 'address') || loadConfig().address;
+    const client = createClient(hpo.HpoSurrogateServiceClient, address);
+    const need = () => {
+      if (!studyId) throw new Error(`floe hpo ${sub} needs a STUDY id`);
+      return studyId;
+    };
+    try {
+      switch (sub) {
+        case 'create': {
+          const optimizer = str(args, 'optimizer', 'ifbo');
+          if (!(optimizer in OPTIMIZER))
+            throw new Error(`--optimizer must be one of ${Object.keys(OPTIMIZER).join(', ')}`);
+          const params = ((args.values.param as string[] | undefined) ?? []).map(parseParameter);
+          const spec = hpo.StudySpec.fromPartial({
+            name: str(args, 'name'),
+            searchSpace: { parameters: params },
+            objective: str(args, 'objective', 'validation_loss'),
+            direction: args.values.maximize ? hpo.Direction.DIRECTION_MAXIMIZE : hpo.Direction.DIRECTION_MINIMIZE,
+            optimizer: OPTIMIZER[optimizer],
+            stepsPerFidelity: num(args, 'steps-per-fidelity', 10),
+            maxFidelity: num(args, 'max-fidelity', 10),
+            totalBudget: num(args, 'budget', 50),
+            seed: num(args, 'seed', 0),
+            runTemplate: runTemplate(args),
+          });
+          const { study } = await call(client.createStudy.bind(client), { requestId: randomUUID(), spec });
+          output(args, studySummary(study!), () => `created ${study!.studyId}`);
+          return 0;
+        }
+        case 'suggest': {
+          const r = await call(client.suggest.bind(client), { studyId: need(), requestId: randomUUID() });
+          const value = {
+            ...trialSummary(r.trial!),
+            is_new: r.isNew,
+            target_step: r.targetStep,
+            acquisition: r.acquisition,
+            prediction: r.prediction,
+            context_size: r.contextSize,
+            candidates_scored: r.candidatesScored,
+          };
+          output(args, value, () => {
+            const p = r.prediction
+              ? `; predicted ${r.prediction.mean.toPrecision(4)} [${r.prediction.q05.toPrecision(4)}, ${r.prediction.q95.toPrecision(4)}]`
+              : '';
+            return `${r.isNew ? 'new' : 'thaw'} ${r.trial!.trialId} to step ${r.targetStep}: ${configText(r.trial!.configuration)} (acquisition ${r.acquisition.toPrecision(3)}${p})`;
+          });
+          return 0;
+        }
+        case 'report': {
+          if (!trialId) throw new Error('floe hpo report needs STUDY and TRIAL');
+          const observations = list(args, 'points').map((p) => {
+            const [step, value] = p.split(':');
+            return { step: Number(step), value: Number(value) };
+          });
+          const { trial } = await call(client.reportObservations.bind(client), {
+            studyId: need(),
+            trialId,
+            observations,
+            requestId: randomUUID(),
+          });
+          output(
+            args,
+            trialSummary(trial!),
+            () => `${trial!.trialId}: ${trial!.observations.length} observations, best ${trial!.bestValue}`,
+          );
+          return 0;
+        }
+        case 'predict': {
+          const steps = list(args, 'steps').map(Number);
+          const configuration: hpo.ParameterValue[] = list(args, 'config').map((kv) => {
+            const [name, v] = kv.split('=') as [string, string];
+            return Number.isFinite(Number(v))
+              ? { name, value: { $case: 'floatValue', value: Number(v) } }
+              : { name, value: { $case: 'categoricalValue', value: v } };
+          });
+          const r = await call(client.predictCurves.bind(client), {
+            studyId: need(),
+            queries: [{ trialId: str(args, 'trial'), configuration, observed: [], steps }],
+          });
+          output(args, { context_size: r.contextSize, points: r.predictions[0]?.points }, () =>
+            [
+              `context: ${r.contextSize} observed points`,
+              ...(r.predictions[0]?.points ?? []).map(
+                (p) =>
+                  `step ${p.step}: mean ${p.mean.toPrecision(4)}  90 % [${p.q05.toPrecision(4)}, ${p.q95.toPrecision(4)}]  P(better than best) ${p.probabilityOfImprovement.toFixed(3)}`,
+              ),
+            ].join('\n'),
+          );
+          return 0;
+        }
+        case 'run':
+        case 'watch': {
+          const done = await follow(client, need(), num(args, 'parallelism', 1), args.json);
+          output(args, studySummary(done), () => table(done));
+          return 0;
+        }
+        case 'get': {
+          const { study } = await call(client.getStudy.bind(client), { studyId: need() });
+          output(args, studySummary(study!), () => table(study!));
+          return 0;
+        }
+        case 'stop': {
+          const { study } = await call(client.stopStudy.bind(client), { studyId: need(), requestId: randomUUID() });
+          output(args, studySummary(study!), () => `${study!.studyId}: ${hpo.studyStateToJSON(study!.state)}`);
+          return 0;
+        }
+        case 'list': {
+          const { studies } = await call(client.listStudies.bind(client), {
+            page: { pageSize: 100, pageToken: '' },
+            states: [],
+          });
+          output(
+            args,
+            studies.map((s) => ({ ...studySummary(s), trials: s.trials.length })),
+            () =>
+              studies
+                .map(
+                  (s) =>
+                    `${s.studyId}  ${hpo.studyStateToJSON(s.state).replace('STUDY_STATE_', '').padEnd(9)} ${s.budgetUsed}/${s.spec?.totalBudget}  ${s.trials.length} trials  best ${s.bestTrialId ? s.bestValue : '—'}`,
+                )
+                .join('\n') || 'no studies',
+          );
+          return 0;
+        }
+        default:
+          process.stderr.write(`floe hpo: unknown subcommand ${JSON.stringify(sub ?? '')}\n\n${hpoCommand.usage}\n`);
+          return 2;
+      }
+    } catch (err) {
+      const e = err as { details?: string; message: string };
+      process.stderr.write(`floe hpo ${sub}: ${e.details ?? e.message}\n`);
+      return 1;
+    } finally {
+      client.close();
+    }
+  },
+};
