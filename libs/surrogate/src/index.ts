@@ -34,3 +34,4 @@ export {
 } from './optimizers/ifbo.js';
 export { loadPfn, readPfnMeta, DEFAULT_PFN, type PfnMeta } from './pfn-weights.js';
 export { OPTIMIZER_NAMES, createOptimizer, needsSurrogate, type OptimizerName } from './optimizers/index.js';
+export { sampleLcPfnCurve, type LcCurve } from './lcpfn-prior.js';

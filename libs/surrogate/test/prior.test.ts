@@ -4,7 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@floe/random';
-import { FtPfnTask, MAX_DIMS, curveValue, sampleFtPfnSequence, type CurveParams } from '../src/index.js';
+import {
+  FtPfnTask,
+  MAX_DIMS,
+  curveValue,
+  sampleFtPfnSequence,
+  sampleLcPfnCurve,
+  type CurveParams,
+} from '../src/index.js';
 
 const close = (a: number, b: number, tol: number, what = '') =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b}`);
@@ -51,4 +58,15 @@ test('prior curves are seeded, within [0, 1], and their tasks map nearby configu
   const at = (c: number[]) => Array.from({ length: 20 }, (_, k) => curveValue(task.params(c), (k + 1) / 20));
   const near = at([0.5, 0.5, 0.5]).map((v, k) => Math.abs(v - at([0.501, 0.5, 0.5])[k]!));
   assert.ok(Math.max(...near) < 0.05, `a 0.001 step in configuration moves the curve by ${Math.max(...near)}`);
+});
+
+test('LC-PFN prior curves improve, stay in [0, 1], and are seeded', () => {
+  for (let seed = 0; seed < 50; seed++) {
+    const c = sampleLcPfnCurve(new Rng(seed), 40);
+    assert.ok(c.values.every((v) => v >= 0 && v <= 1));
+    assert.ok(c.mean[39]! > c.mean[0]!, 'the noiseless curve improves');
+    for (let i = 1; i < 40; i++)
+      assert.ok(c.mean[i]! >= c.mean[i - 1]! - 1e-12, 'each family is monotone, so is their mix');
+  }
+  assert.deepEqual(sampleLcPfnCurve(new Rng(3), 20), sampleLcPfnCurve(new Rng(3), 20));
 });
