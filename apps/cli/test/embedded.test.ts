@@ -164,7 +164,10 @@ test('studies: create (idempotent), suggest, report, list with paging, stop', as
   const a = await call(hpoClient.createStudy.bind(hpoClient), { requestId: 'create-1', spec });
   const b = await call(hpoClient.createStudy.bind(hpoClient), { requestId: 'create-1', spec });
   assert.equal(a.study!.studyId, b.study!.studyId);
-  const valid = await call(hpoClient.validateSearchSpace.bind(hpoClient), { searchSpace: spec.searchSpace });
+  const valid = await call(
+    hpoClient.validateSearchSpace.bind(hpoClient),
+    hpo.ValidateSearchSpaceRequest.fromPartial({ searchSpace: spec.searchSpace }),
+  );
   assert.deepEqual([valid.valid, valid.encodedDimensions], [true, 4]);
 
   const s1 = await call(

@@ -87,8 +87,12 @@ function shapes(c: PfnConfig): [string, number[]][] {
 
 export class CurvePfn {
   readonly weights: Weights = {};
+  private readonly frozenParts = new Map<string, [tf.Tensor, tf.Tensor]>();
 
-  private constructor(readonly config: PfnConfig) {}
+  private constructor(
+    readonly config: PfnConfig,
+    private readonly frozen = false,
+  ) {}
 
   /** A freshly initialised model (scaled normal init, seeded; residual projections scaled by depth). */
   static create(config: PfnConfig, seed: number): CurvePfn {
@@ -111,7 +115,7 @@ export class CurvePfn {
 
   /** A model from saved weights: a flat float32 buffer in the order of `shapes`. */
   static fromBuffer(config: PfnConfig, data: Float32Array): CurvePfn {
-    const m = new CurvePfn(config);
+    const m = new CurvePfn(config, true);
     let offset = 0;
     for (const [name, shape] of shapes(config)) {
       const size = shape.reduce((a, b) => a * b, 1);
@@ -141,6 +145,28 @@ export class CurvePfn {
 
   dispose(): void {
     for (const v of Object.values(this.weights)) v.dispose();
+    for (const [w, b] of this.frozenParts.values()) (w.dispose(), b.dispose());
+    this.frozenParts.clear();
+  }
+
+  /**
+   * The q (0), k (1) or v (2) part of a layer's fused projection. Slicing is part of the gradient's graph
+   * while training; a loaded (frozen) model slices once and keeps the parts, saving kernels per call.
+   */
+  private qkvPart(layer: number, part: number): [tf.Tensor, tf.Tensor] {
+    const key = `${layer}.${part}`;
+    const cached = this.frozenParts.get(key);
+    if (cached) return cached;
+    const d = this.config.width;
+    const w3 = this.weights[`layer.${layer}.qkv.w`]!;
+    const b3 = this.weights[`layer.${layer}.qkv.b`]!;
+    if (!this.frozen) return [tf.slice(w3, [0, part * d], [d, d]), tf.slice(b3, [part * d], [d])];
+    const parts: [tf.Tensor, tf.Tensor] = tf.tidy(() => [
+      tf.keep(tf.slice(w3, [0, part * d], [d, d])),
+      tf.keep(tf.slice(b3, [part * d], [d])),
+    ]);
+    this.frozenParts.set(key, parts);
+    return parts;
   }
 
   private embed(ids: Int32Array, t: Float32Array, config: Float32Array, rows: number, y?: Float32Array): tf.Tensor2D {
@@ -170,20 +196,17 @@ export class CurvePfn {
     let xq: tf.Tensor = tf.reshape(this.embed(input.queryId, input.queryT, input.queryConfig, B * Q), [B, Q, d]);
     // Heads of one projection (q, k or v: a slice of the fused weight) as [B, H, n, dh]. Slicing the d×d
     // weights is cheap; splitting the activations (SplitV) was the slowest kernel of a step.
-    const project = (x: tf.Tensor, n: number, w3: tf.Tensor, b3: tf.Tensor, part: number) =>
-      tf.transpose(
-        tf.reshape(linear(x, tf.slice(w3, [0, part * d], [d, d]), tf.slice(b3, [part * d], [d])), [B, n, H, dh]),
-        [0, 2, 1, 3],
-      );
+    const project = (x: tf.Tensor, n: number, layer: number, part: number) => {
+      const [wp, bp] = this.qkvPart(layer, part);
+      return tf.transpose(tf.reshape(linear(x, wp, bp), [B, n, H, dh]), [0, 2, 1, 3]);
+    };
     const merge = (o: tf.Tensor, n: number) => tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [B, n, d]);
     for (let l = 0; l < this.config.layers; l++) {
       const p = `layer.${l}.`;
       const hc = layerNorm(xc, w[p + 'ln1.g']!, w[p + 'ln1.b']!);
       const hq = layerNorm(xq, w[p + 'ln1.g']!, w[p + 'ln1.b']!);
-      const w3 = w[p + 'qkv.w']!;
-      const b3 = w[p + 'qkv.b']!;
-      const [qc, kc, vc] = [0, 1, 2].map((i) => project(hc, C, w3, b3, i)) as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const [qq, kq, vq] = [0, 1, 2].map((i) => project(hq, Q, w3, b3, i)) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [qc, kc, vc] = [0, 1, 2].map((i) => project(hc, C, l, i)) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [qq, kq, vq] = [0, 1, 2].map((i) => project(hq, Q, l, i)) as [tf.Tensor, tf.Tensor, tf.Tensor];
       const oc = tf.matMul(tf.softmax(tf.mul(tf.matMul(qc, kc, false, true), scale)), vc);
       // A query's softmax runs over every context key and its own key, written out so that the two parts
       // never have to be concatenated and split again.

@@ -67,6 +67,12 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
       async validateSearchSpace(req) {
         const params = toParameterSpecs(req.searchSpace);
         const problems = validateSearchSpace(params);
+        const fidelity = (field: string, v: number, max: number) => {
+          if (v !== 0 && !(Number.isInteger(v) && v >= 1 && v <= max))
+            problems.push({ field, description: `must be an integer in [1, ${max}] (0 skips the check)` });
+        };
+        fidelity('steps_per_fidelity', req.stepsPerFidelity, 1e9);
+        fidelity('max_fidelity', req.maxFidelity, 1e6);
         return {
           valid: problems.length === 0,
           problems,

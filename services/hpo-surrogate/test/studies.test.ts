@@ -275,3 +275,36 @@ test(
     );
   },
 );
+
+test('ValidateSearchSpace checks ranges, log scales, categoricals and the fidelity without creating anything', async () => {
+  const before = (await call(client.listStudies.bind(client), { page: { pageSize: 1000, pageToken: '' }, states: [] }))
+    .studies.length;
+  const ok = await call(client.validateSearchSpace.bind(client), {
+    searchSpace: spec().searchSpace,
+    stepsPerFidelity: 10,
+    maxFidelity: 5,
+  });
+  assert.deepEqual([ok.valid, ok.encodedDimensions, ok.problems], [true, 2, []]);
+  const bad = await call(client.validateSearchSpace.bind(client), {
+    searchSpace: {
+      parameters: [
+        { name: 'lr', domain: { $case: 'floatRange', value: { min: -1, max: 1, logScale: true } } },
+        { name: 'depth', domain: { $case: 'intRange', value: { min: 4, max: 2, logScale: false } } },
+        { name: 'norm', domain: { $case: 'categorical', value: { choices: ['a', 'a'] } } },
+      ],
+    },
+    stepsPerFidelity: -3,
+    maxFidelity: 2_000_000,
+  });
+  assert.equal(bad.valid, false);
+  assert.deepEqual(bad.problems.map((p) => p.field).sort(), [
+    'max_fidelity',
+    'search_space.parameters[0].float_range.min',
+    'search_space.parameters[1].int_range.max',
+    'search_space.parameters[2].categorical.choices',
+    'steps_per_fidelity',
+  ]);
+  const after = (await call(client.listStudies.bind(client), { page: { pageSize: 1000, pageToken: '' }, states: [] }))
+    .studies.length;
+  assert.equal(after, before);
+});

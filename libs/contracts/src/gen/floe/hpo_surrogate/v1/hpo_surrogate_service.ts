@@ -380,7 +380,13 @@ export interface SearchSpaceProblem {
 /** Request of ValidateSearchSpace. */
 export interface ValidateSearchSpaceRequest {
   /** The space to check. */
-  searchSpace?: SearchSpace | undefined;
+  searchSpace?:
+    | SearchSpace
+    | undefined;
+  /** The fidelity to check with it (as StudySpec.steps_per_fidelity, in [1, 1e9]); 0 skips the check. */
+  stepsPerFidelity: number;
+  /** As StudySpec.max_fidelity, in [1, 1e6]; 0 skips the check. */
+  maxFidelity: number;
 }
 
 /** Response of ValidateSearchSpace. */
@@ -2046,13 +2052,19 @@ export const SearchSpaceProblem: MessageFns<SearchSpaceProblem> = {
 };
 
 function createBaseValidateSearchSpaceRequest(): ValidateSearchSpaceRequest {
-  return { searchSpace: undefined };
+  return { searchSpace: undefined, stepsPerFidelity: 0, maxFidelity: 0 };
 }
 
 export const ValidateSearchSpaceRequest: MessageFns<ValidateSearchSpaceRequest> = {
   encode(message: ValidateSearchSpaceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.searchSpace !== undefined) {
       SearchSpace.encode(message.searchSpace, writer.uint32(10).fork()).join();
+    }
+    if (message.stepsPerFidelity !== 0) {
+      writer.uint32(16).int64(message.stepsPerFidelity);
+    }
+    if (message.maxFidelity !== 0) {
+      writer.uint32(24).int64(message.maxFidelity);
     }
     return writer;
   },
@@ -2078,6 +2090,22 @@ export const ValidateSearchSpaceRequest: MessageFns<ValidateSearchSpaceRequest> 
             message.searchSpace = SearchSpace.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stepsPerFidelity = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxFidelity = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2097,6 +2125,16 @@ export const ValidateSearchSpaceRequest: MessageFns<ValidateSearchSpaceRequest> 
         : isSet(object.search_space)
         ? SearchSpace.fromJSON(object.search_space)
         : undefined,
+      stepsPerFidelity: isSet(object.stepsPerFidelity)
+        ? globalThis.Number(object.stepsPerFidelity)
+        : isSet(object.steps_per_fidelity)
+        ? globalThis.Number(object.steps_per_fidelity)
+        : 0,
+      maxFidelity: isSet(object.maxFidelity)
+        ? globalThis.Number(object.maxFidelity)
+        : isSet(object.max_fidelity)
+        ? globalThis.Number(object.max_fidelity)
+        : 0,
     };
   },
 
@@ -2104,6 +2142,12 @@ export const ValidateSearchSpaceRequest: MessageFns<ValidateSearchSpaceRequest> 
     const obj: any = {};
     if (message.searchSpace !== undefined) {
       obj.searchSpace = SearchSpace.toJSON(message.searchSpace);
+    }
+    if (message.stepsPerFidelity !== 0) {
+      obj.stepsPerFidelity = Math.round(message.stepsPerFidelity);
+    }
+    if (message.maxFidelity !== 0) {
+      obj.maxFidelity = Math.round(message.maxFidelity);
     }
     return obj;
   },
@@ -2116,6 +2160,8 @@ export const ValidateSearchSpaceRequest: MessageFns<ValidateSearchSpaceRequest> 
     message.searchSpace = (object.searchSpace !== undefined && object.searchSpace !== null)
       ? SearchSpace.fromPartial(object.searchSpace)
       : undefined;
+    message.stepsPerFidelity = object.stepsPerFidelity ?? 0;
+    message.maxFidelity = object.maxFidelity ?? 0;
     return message;
   },
 };
