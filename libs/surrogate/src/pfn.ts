@@ -145,7 +145,7 @@ export class CurvePfn {
 
   dispose(): void {
     for (const v of Object.values(this.weights)) v.dispose();
-    for (const [w, b] of this.frozenParts.values()) (w.dispose(), b.dispose());
+    for (const parts of this.frozenParts.values()) tf.dispose(parts);
     this.frozenParts.clear();
   }
 
