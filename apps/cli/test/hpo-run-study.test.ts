@@ -6,42 +6,17 @@
 // back from GetStudy and from `floe hpo get`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient } from '@floe/service-kit';
-import { freePort, tempDir, waitServing } from '@floe/testing';
+import { spawnFloe, tempDir } from '@floe/testing';
 import { floeAt } from './fixtures/floe.js';
 
-const root = new URL('../../..', import.meta.url).pathname;
 const SPF = 4;
 const MAX_FIDELITY = 3;
 const BUDGET = 18;
 
-interface Server {
-  child: ChildProcess;
-  address: string;
-  exited: Promise<number | null>;
-}
-
-async function startServer(home: string): Promise<Server> {
-  const address = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['apps/cli/bin/floe.js', 'up'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      FLOE_HOME: home,
-      FLOE_ADDRESS: address,
-      FLOE_LOG_LEVEL: 'error',
-      FLOE_TF_BACKEND: 'wasm',
-      FLOE_MAX_CONCURRENT_RUNS: '2',
-      FLOE_SERVICES: 'trainer,hpo-surrogate',
-    },
-    stdio: 'ignore',
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitServing(address, 60_000);
-  return { child, address, exited };
-}
+const startServer = (home: string) =>
+  spawnFloe(home, { FLOE_MAX_CONCURRENT_RUNS: '2', FLOE_SERVICES: 'trainer,hpo-surrogate' });
 
 /** Follows RunStudy until the study (last message) or until `stopWhen` holds for the study as stored. */
 async function runStudy(

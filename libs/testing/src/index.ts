@@ -6,6 +6,7 @@ import { service as healthService } from 'grpc-health-check';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,4 +149,35 @@ export async function waitServing(address: string, ms: number): Promise<number> 
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`not SERVING within ${ms} ms`);
+}
+
+/** A `floe up` in a child process, as an operator runs it. */
+export interface FloeProcess {
+  child: ChildProcess;
+  address: string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts `floe up` in a child process on a free port with FLOE_HOME `home` (wasm backend, errors-only
+ * logs) and `env` on top; resolves once it is SERVING. Tests kill it (SIGKILL) and start it again on the
+ * same home to check what survives.
+ */
+export async function spawnFloe(home: string, env: NodeJS.ProcessEnv = {}): Promise<FloeProcess> {
+  const address = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, ['apps/cli/bin/floe.js', 'up'], {
+    cwd: new URL('../../..', import.meta.url).pathname,
+    env: {
+      ...process.env,
+      FLOE_HOME: home,
+      FLOE_ADDRESS: address,
+      FLOE_LOG_LEVEL: 'error',
+      FLOE_TF_BACKEND: 'wasm',
+      ...env,
+    },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitServing(address, 60_000);
+  return { child, address, exited };
 }

@@ -4,12 +4,10 @@
 // stored once and reproduce the recorded ones). A run paused by a graceful shutdown resumes the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient } from '@floe/service-kit';
-import { freePort, tempDir, waitServing } from '@floe/testing';
+import { spawnFloe, tempDir, type FloeProcess } from '@floe/testing';
 
-const root = new URL('../../..', import.meta.url).pathname;
 const BUDGET = 160;
 const CHECKPOINT_EVERY = 40;
 
@@ -36,30 +34,13 @@ const spec = trainerV1.RunSpec.fromPartial({
   seed: 13,
 });
 
-interface Server {
-  child: ChildProcess;
+interface Server extends FloeProcess {
   client: trainerV1.TrainerServiceClient;
-  exited: Promise<number | null>;
 }
 
 async function startServer(home: string): Promise<Server> {
-  const address = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['apps/cli/bin/floe.js', 'up'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      FLOE_HOME: home,
-      FLOE_ADDRESS: address,
-      FLOE_LOG_LEVEL: 'error',
-      FLOE_TF_BACKEND: 'wasm',
-      FLOE_MAX_CONCURRENT_RUNS: '2',
-      FLOE_SERVICES: 'trainer',
-    },
-    stdio: 'ignore',
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitServing(address, 30_000);
-  return { child, client: createClient(trainerV1.TrainerServiceClient, address), exited };
+  const floe = await spawnFloe(home, { FLOE_MAX_CONCURRENT_RUNS: '2', FLOE_SERVICES: 'trainer' });
+  return { ...floe, client: createClient(trainerV1.TrainerServiceClient, floe.address) };
 }
 
 /** Every stored step of a run (WatchRun replays them, then ends with the run since it is stopped). */
