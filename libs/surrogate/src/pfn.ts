@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropy, gelu, layerNorm, linear } from '@floe/models';
 import { Rng } from '@floe/random';
 import { MAX_CURVE_ID, MAX_DIMS } from './ftpfn-prior.js';
+import { FastPfn } from './pfn-fast.js';
 
 export interface PfnConfig {
   width: number;
@@ -88,6 +89,8 @@ function shapes(c: PfnConfig): [string, number[]][] {
 export class CurvePfn {
   readonly weights: Weights = {};
   private readonly frozenParts = new Map<string, [tf.Tensor, tf.Tensor]>();
+  /** The native forward pass of a loaded model: made on first use; null where the addon is not built. */
+  private fast: FastPfn | null | undefined;
 
   private constructor(
     readonly config: PfnConfig,
@@ -239,8 +242,15 @@ export class CurvePfn {
     return crossEntropy(this.logits(input), tf.tensor1d(targets, 'int32'));
   }
 
-  /** Bucket probabilities [B·nQuery × buckets], row-major, off the tape. */
-  predict(input: PfnInput): Float32Array {
+  /**
+   * Bucket probabilities [B·nQuery × buckets], row-major, off the tape. A loaded model predicting one
+   * sequence takes the native fast path (FastPfn) where the addon is built; `tfjs` forces TF.js.
+   */
+  predict(input: PfnInput, engine: 'auto' | 'tfjs' = 'auto'): Float32Array {
+    if (engine === 'auto' && this.frozen && input.batch === 1) {
+      if (this.fast === undefined) this.fast = FastPfn.of(this) ?? null;
+      if (this.fast) return this.fast.predict(input);
+    }
     return tf.tidy(() => tf.softmax(this.logits(input)).dataSync() as Float32Array);
   }
 }

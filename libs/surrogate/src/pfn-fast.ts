@@ -1,0 +1,207 @@
+// The PFN's forward pass for decisions, without TF.js: matrix products on floe's native SGEMM, the rest
+// (layer norms, softmaxes, residual sums) in plain loops over Float32Arrays. A decision is one forward pass
+// of ~500 context and ~300 query tokens; through TF.js that is ~450 kernels whose per-kernel overhead
+// outweighs their arithmetic. Same function as CurvePfn.logits (tested to 1e-4); used where the native
+// addon is built, else the TF.js path serves.
+import { native, type NativeKernels } from '@floe/native';
+import { MAX_DIMS } from './ftpfn-prior.js';
+import type { CurvePfn, PfnConfig, PfnInput } from './pfn.js';
+
+type Weights = Record<string, Float32Array>;
+
+export class FastPfn {
+  private readonly w: Weights;
+  private readonly k: NativeKernels;
+
+  private constructor(
+    readonly config: PfnConfig,
+    weights: Weights,
+    kernels: NativeKernels,
+  ) {
+    this.w = weights;
+    this.k = kernels;
+  }
+
+  /** The fast path for a model, or undefined where the native addon is not built. */
+  static of(model: CurvePfn): FastPfn | undefined {
+    if (!native) return undefined;
+    const weights: Weights = {};
+    for (const [name, v] of Object.entries(model.weights))
+      weights[name] = Float32Array.from(v.dataSync() as Float32Array);
+    return new FastPfn(model.config, weights, native);
+  }
+
+  /** out[m×n] = a[m×k] · b[k×n] (+ bias per column). */
+  private matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, bias?: Float32Array): Float32Array {
+    const out = new Float32Array(m * n);
+    if (bias) for (let i = 0; i < m; i++) out.set(bias, i * n);
+    this.k.sgemmBatched(1, false, false, m, n, k, 1, a, 0, k, b, 0, n, bias ? 1 : 0, out, 0, n);
+    return out;
+  }
+
+  private layerNorm(x: Float32Array, rows: number, g: Float32Array, b: Float32Array): Float32Array {
+    const d = this.config.width;
+    const out = new Float32Array(x.length);
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      let mean = 0;
+      for (let j = 0; j < d; j++) mean += x[o + j]!;
+      mean /= d;
+      let v = 0;
+      for (let j = 0; j < d; j++) v += (x[o + j]! - mean) ** 2;
+      const inv = 1 / Math.sqrt(v / d + 1e-5);
+      for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mean) * inv * g[j]! + b[j]!;
+    }
+    return out;
+  }
+
+  private gelu(x: Float32Array): Float32Array {
+    const out = new Float32Array(x.length);
+    this.k.gelu(x, out);
+    return out;
+  }
+
+  private embed(ids: Int32Array, t: Float32Array, config: Float32Array, rows: number, y?: Float32Array): Float32Array {
+    const d = this.config.width;
+    const w = this.w;
+    const out = this.matmul(config, w['embed.config.w']!, rows, MAX_DIMS, d);
+    const table = w['embed.id']!;
+    const wt = w['embed.t.w']!;
+    const bt = w['embed.t.b']!;
+    const wy = w['embed.y.w']!;
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      const e = ids[r]! * d;
+      for (let j = 0; j < d; j++) out[o + j] += table[e + j]! + t[r]! * wt[j]! + bt[j]! + (y ? y[r]! * wy[j]! : 0);
+    }
+    return out;
+  }
+
+  /** Row softmax in place over `cols` columns, after scaling by `scale`. */
+  private static softmaxRows(s: Float32Array, rows: number, cols: number, scale: number): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) max = Math.max(max, s[o + j]! * scale);
+      let sum = 0;
+      for (let j = 0; j < cols; j++) {
+        const e = Math.exp(s[o + j]! * scale - max);
+        s[o + j] = e;
+        sum += e;
+      }
+      for (let j = 0; j < cols; j++) s[o + j]! /= sum;
+    }
+  }
+
+  /** Bucket probabilities [nQuery × buckets] of a single sequence (batch 1). */
+  predict(input: PfnInput): Float32Array {
+    if (input.batch !== 1) throw new Error('FastPfn predicts one sequence at a time');
+    const { width: d, heads: H, ffn, buckets } = this.config;
+    const dh = d / H;
+    const C = input.nContext;
+    const Q = input.nQuery;
+    const w = this.w;
+    const k = this.k;
+    const scale = 1 / Math.sqrt(dh);
+    let xc = this.embed(input.contextId, input.contextT, input.contextConfig, C, input.contextY);
+    let xq = this.embed(input.queryId, input.queryT, input.queryConfig, Q);
+    const sc = new Float32Array(H * C * C);
+    const sq = new Float32Array(H * Q * C);
+    for (let l = 0; l < this.config.layers; l++) {
+      const p = `layer.${l}.`;
+      const qkvC = this.matmul(
+        this.layerNorm(xc, C, w[p + 'ln1.g']!, w[p + 'ln1.b']!),
+        w[p + 'qkv.w']!,
+        C,
+        d,
+        3 * d,
+        w[p + 'qkv.b']!,
+      );
+      const qkvQ = this.matmul(
+        this.layerNorm(xq, Q, w[p + 'ln1.g']!, w[p + 'ln1.b']!),
+        w[p + 'qkv.w']!,
+        Q,
+        d,
+        3 * d,
+        w[p + 'qkv.b']!,
+      );
+      // The last layer's context outputs feed nothing (queries read only its keys and values): skip them.
+      const last = l === this.config.layers - 1;
+      // Context: per head, S = Q·Kᵀ, softmax, O = S·V; heads batched through the strides.
+      const oc = new Float32Array(last ? 0 : C * d);
+      if (!last) {
+        k.sgemmBatched(H, false, true, C, C, dh, 1, qkvC, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sc, C * C, C);
+        FastPfn.softmaxRows(sc, H * C, C, scale);
+        k.sgemmBatched(H, false, false, C, dh, C, 1, sc, C * C, C, qkvC.subarray(2 * d), dh, 3 * d, 0, oc, dh, d);
+      }
+      // Queries: scores against the context's keys and their own key, one softmax over both.
+      k.sgemmBatched(H, false, true, Q, C, dh, 1, qkvQ, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sq, Q * C, C);
+      const selfWeight = new Float32Array(H * Q);
+      for (let h = 0; h < H; h++) {
+        for (let r = 0; r < Q; r++) {
+          const o = (h * Q + r) * C;
+          const qo = r * 3 * d + h * dh;
+          let self = 0;
+          for (let j = 0; j < dh; j++) self += qkvQ[qo + j]! * qkvQ[qo + d + j]!;
+          self *= scale;
+          let max = self;
+          for (let j = 0; j < C; j++) max = Math.max(max, sq[o + j]! * scale);
+          const eSelf = Math.exp(self - max);
+          let sum = eSelf;
+          for (let j = 0; j < C; j++) {
+            const e = Math.exp(sq[o + j]! * scale - max);
+            sq[o + j] = e;
+            sum += e;
+          }
+          for (let j = 0; j < C; j++) sq[o + j]! /= sum;
+          selfWeight[h * Q + r] = eSelf / sum;
+        }
+      }
+      const oq = new Float32Array(Q * d);
+      k.sgemmBatched(H, false, false, Q, dh, C, 1, sq, Q * C, C, qkvC.subarray(2 * d), dh, 3 * d, 0, oq, dh, d);
+      for (let r = 0; r < Q; r++)
+        for (let h = 0; h < H; h++) {
+          const sw = selfWeight[h * Q + r]!;
+          for (let j = 0; j < dh; j++) oq[r * d + h * dh + j] += sw * qkvQ[r * 3 * d + 2 * d + h * dh + j]!;
+        }
+      if (!last) xc = add(xc, this.matmul(oc, w[p + 'out.w']!, C, d, d, w[p + 'out.b']!));
+      xq = add(xq, this.matmul(oq, w[p + 'out.w']!, Q, d, d, w[p + 'out.b']!));
+      const ffnOf = (x: Float32Array, rows: number) =>
+        this.matmul(
+          this.gelu(
+            this.matmul(
+              this.layerNorm(x, rows, w[p + 'ln2.g']!, w[p + 'ln2.b']!),
+              w[p + 'ffn1.w']!,
+              rows,
+              d,
+              ffn,
+              w[p + 'ffn1.b']!,
+            ),
+          ),
+          w[p + 'ffn2.w']!,
+          rows,
+          ffn,
+          d,
+          w[p + 'ffn2.b']!,
+        );
+      if (!last) xc = add(xc, ffnOf(xc, C));
+      xq = add(xq, ffnOf(xq, Q));
+    }
+    const h = this.layerNorm(xq, Q, w['final.ln.g']!, w['final.ln.b']!);
+    const logits = this.matmul(
+      this.gelu(this.matmul(h, w['head1.w']!, Q, d, d, w['head1.b']!)),
+      w['head2.w']!,
+      Q,
+      d,
+      buckets,
+      w['head2.b']!,
+    );
+    FastPfn.softmaxRows(logits, Q, buckets, 1);
+    return logits;
+  }
+}
+
+function add(a: Float32Array, b: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  return a;
+}
