@@ -7,25 +7,25 @@
 // the surrogate's log-likelihood and MSE of the final value on the tasks' own curves cut at 10/25/50 %,
 // next to the power-law ensemble's; and, where Debian's python3-optuna is installed, Optuna 3.1 on the
 // same tasks (../shared/anchors/optuna_taskset.py) in the same run.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fork, spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend } from '@floe/ml-runtime';
-import { Rng, deriveSeed } from '@floe/random';
+import { Rng } from '@floe/random';
 import {
-  Asha,
   Ifbo,
-  MedianStopping,
-  PowerLawEnsemble,
-  RandomSearch,
-  SuccessiveHalving,
+  OPTIMIZER_NAMES,
   bucketLogDensity,
   bucketMean,
+  createOptimizer,
   loadPfn,
   powerLawPredict,
-  type FreezeThawOptimizer,
+  type DecisionContext,
+  type OptimizerName,
   type TrialCurve,
 } from '@floe/surrogate';
+import { LOCAL_CANDIDATES, RANDOM_CANDIDATES, WORST, loadTask, regret, replay } from './hpo-replay.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -38,151 +38,123 @@ const tasksDir = resolve(opt('tasks-dir', join(root, '..', 'shared', 'data', 'ta
 const seeds = Number(opt('seeds', '20'));
 const budget = Number(opt('budget', '1000'));
 const CHECKPOINTS = [100, 250, 500, 1000].filter((b) => b <= budget);
-const RANDOM_CANDIDATES = Number(opt('candidates', '200'));
-const LOCAL_CANDIDATES = 32;
 const log = (msg: string) => {
   if (!json) process.stderr.write(msg);
 };
 
-interface Task {
-  name: string;
-  /** [configs][50] validation losses after step 0; missing values = the task's largest value. */
-  curves: number[][];
-  /** Configurations normalised to [0, 1]^8 (log scale where the table spans decades). */
-  configs: number[][];
-  best: number;
-}
-
-const KEYS = ['learning_rate', 'beta1', 'beta2', 'epsilon', 'l1', 'l2', 'linear_decay', 'exponential_decay'];
-
-function loadTask(file: string): Task {
-  const d = JSON.parse(readFileSync(file, 'utf8')) as {
-    task: string;
-    curves: { hp: Record<string, number>; valid: (number | null)[] }[];
-  };
-  let max = -Infinity;
-  for (const c of d.curves) for (const v of c.valid) if (v !== null && Number.isFinite(v)) max = Math.max(max, v);
-  const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (v === null || !Number.isFinite(v) ? max : v)));
-  const keys = Object.keys(d.curves[0]!.hp).length ? Object.keys(d.curves[0]!.hp) : KEYS;
-  const cols = keys.map((k) => d.curves.map((c) => c.hp[k]!));
-  const configs = d.curves.map((_, i) =>
-    cols.map((col) => {
-      const lo = Math.min(...col);
-      const hi = Math.max(...col);
-      const x = col[i]!;
-      if (lo > 0 && hi / lo > 100) return (Math.log(x) - Math.log(lo)) / (Math.log(hi) - Math.log(lo));
-      return (x - lo) / (hi - lo + 1e-12);
-    }),
-  );
-  let best = Infinity;
-  for (const c of curves) for (const v of c) best = Math.min(best, v);
-  return { name: d.task, curves, configs, best };
-}
-
 const files = readdirSync(tasksDir)
   .filter((f) => f.endsWith('.json'))
-  .sort();
+  .sort()
+  .map((f) => join(tasksDir, f));
 if (files.length === 0) throw new Error(`no task files (*.json) in ${tasksDir}`);
-const tasks = files.map((f) => loadTask(join(tasksDir, f)));
-const WORST = Math.log(2);
+const tasks = files.map(loadTask);
+const weights = opt('weights', 'ft-pfn');
 
 const backend = await initBackend('auto');
-const { model: pfn, meta } = loadPfn();
+const { model: pfn, meta } = loadPfn(weights);
 
-/** One replay: the best value seen after each revealed step. */
-function replay(
-  task: Task,
-  optimizer: FreezeThawOptimizer,
-  seed: number,
-  onDecide?: (observed: number, ms: number) => void,
-): number[] {
-  const maxFidelity = task.curves[0]!.length;
-  const trials: (TrialCurve & { pool: number })[] = [];
-  const used = new Uint8Array(task.curves.length);
-  const trace: number[] = [];
-  let best = Infinity;
-  let bestPool = -1;
-  const rng = new Rng(deriveSeed(seed, `replay:${task.name}`));
-  for (let spent = 0; spent < budget; spent++) {
-    const unused: number[] = [];
-    for (let i = 0; i < used.length; i++) if (!used[i]) unused.push(i);
-    if (unused.length === 0 && trials.every((t) => t.values.length >= maxFidelity)) break;
-    // Candidates: a random sample of the unused table, plus the unused neighbours of the incumbent.
-    const pick = rng.shuffle(unused.slice()).slice(0, RANDOM_CANDIDATES);
-    if (bestPool >= 0) {
-      const c0 = task.configs[bestPool]!;
-      const near = unused
-        .map((i) => ({ i, d: task.configs[i]!.reduce((s, v, j) => s + (v - c0[j]!) ** 2, 0) }))
-        .sort((a, b) => a.d - b.d)
-        .slice(0, LOCAL_CANDIDATES)
-        .map((x) => x.i);
-      for (const i of near) if (!pick.includes(i)) pick.push(i);
-    }
-    const started = performance.now();
-    const decision = optimizer.decide({
-      trials,
-      maxFidelity,
-      budgetLeft: budget - spent,
-      newCandidates: pick.map((i) => task.configs[i]!),
-      rng: new Rng(deriveSeed(seed, `decision:${spent}`)),
-    });
-    onDecide?.(spent, performance.now() - started);
-    let trial: TrialCurve & { pool: number };
-    if (decision.kind === 'new' && pick.length > 0) {
-      const pool = pick[decision.candidate]!;
-      used[pool] = 1;
-      trial = { config: task.configs[pool]!, values: [], pool };
-      trials.push(trial);
-    } else if (decision.kind === 'thaw') trial = trials[decision.trial]!;
-    else break;
-    const v = task.curves[trial.pool]![trial.values.length]!;
-    trial.values.push(v);
-    if (v < best) {
-      best = v;
-      bestPool = trial.pool;
-    }
-    trace.push(best);
-  }
-  return trace;
+const methods = opt('methods', OPTIMIZER_NAMES.join(',')).split(',') as OptimizerName[];
+for (const m of methods)
+  if (!OPTIMIZER_NAMES.includes(m)) throw new Error(`unknown method ${m}; known: ${OPTIMIZER_NAMES.join(', ')}`);
+
+/** Runs every (task, seed) replay of `method` in child processes, one per core; the traces by task. */
+async function replayAll(method: OptimizerName): Promise<number[][][]> {
+  const jobs = files.flatMap((file, t) =>
+    Array.from({ length: seeds }, (_, s) => ({ id: t * seeds + s, file, method, seed: s, budget, weights })),
+  );
+  const traces: number[][] = new Array(jobs.length);
+  const workers = Math.min(jobs.length, Math.max(1, Number(opt('processes', String(availableParallelism())))));
+  let next = 0;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: workers }, () => {
+      const child = fork(new URL('./hpo-replay-child.ts', import.meta.url).pathname, [], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      return new Promise<void>((resolve, reject) => {
+        const send = () => {
+          if (next < jobs.length) child.send(jobs[next++]!);
+          else child.kill();
+        };
+        child.on('message', (m: { ready?: boolean; id?: number; trace?: number[] }) => {
+          if (m.trace) {
+            traces[m.id!] = m.trace;
+            done++;
+            log(`\r${method.padEnd(20)} ${done}/${jobs.length} replays   `);
+          }
+          send();
+        });
+        child.on('exit', (code) =>
+          next >= jobs.length && code !== 1 ? resolve() : reject(new Error(`a replay process exited with ${code}`)),
+        );
+      });
+    }),
+  );
+  return files.map((_, t) => traces.slice(t * seeds, (t + 1) * seeds));
 }
 
-const regret = (task: Task, v: number) => Math.min(1, Math.max(0, (v - task.best) / (WORST - task.best)));
+// Suggest latency: ifBO decisions of one replay at 100, 500 and 1000 observed points, timed here alone
+// (the replays above ran in other processes), each repeated.
+const suggestSamples: Record<number, number[]> = {};
+{
+  const states = new Map<number, DecisionContext>();
+  replay(tasks[0]!, 'ifbo', pfn, 0, Math.min(budget, 1000) + 1, (ctx, observed) => {
+    if ([100, 500, 1000].includes(observed))
+      states.set(observed, { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) });
+  });
+  const ifbo = createOptimizer('ifbo', pfn);
+  for (const [observed, ctx] of states) {
+    const times: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const t0 = performance.now();
+      ifbo.decide({ ...ctx, rng: new Rng(i) });
+      if (i >= 10) times.push(performance.now() - t0);
+    }
+    suggestSamples[observed] = times;
+  }
+}
 
-const factories: Record<string, () => FreezeThawOptimizer> = {
-  ifbo: () => new Ifbo(pfn),
-  power_law: () => new PowerLawEnsemble(),
-  successive_halving: () => new SuccessiveHalving(false),
-  hyperband: () => new SuccessiveHalving(true),
-  asha: () => new Asha(),
-  median_stopping: () => new MedianStopping(),
-  random: () => new RandomSearch(),
-};
-const methods = opt('methods', Object.keys(factories).join(',')).split(',');
+// Optuna 3.1 beside, when Debian's python3-optuna is installed: started now, in its own process, while
+// floe's replays run (regret does not depend on timing).
+const anchor = join(root, '..', 'shared', 'anchors', 'optuna_taskset.py');
+const optunaRun: Promise<Record<string, Record<string, number>> | undefined> =
+  !args.includes('--no-optuna') &&
+  existsSync(anchor) &&
+  spawnSync('/usr/bin/python3', ['-c', 'import optuna'], { stdio: 'ignore' }).status === 0
+    ? new Promise((resolveRun) => {
+        log('optuna 3.1 (python3-optuna) on the same tasks, in the background …\n');
+        const child = spawn(
+          '/usr/bin/python3',
+          [anchor, tasksDir, '--seeds', String(seeds), '--budget', String(budget)],
+          { stdio: ['ignore', 'pipe', 'ignore'] },
+        );
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        child.on('exit', (code) => {
+          if (code !== 0) {
+            log(`optuna anchor exited with ${code}\n`);
+            return resolveRun(undefined);
+          }
+          const line = out.trim().split('\n').pop()!;
+          resolveRun(
+            (JSON.parse(line) as { mean_normalised_regret: Record<string, Record<string, number>> })
+              .mean_normalised_regret,
+          );
+        });
+      })
+    : Promise.resolve(undefined);
 
 const meanRegret: Record<string, Record<string, number>> = {};
-const suggestSamples: Record<number, number[]> = { 100: [], 500: [], 1000: [] };
 const started = performance.now();
 for (const method of methods) {
-  const make = factories[method];
-  if (!make) throw new Error(`unknown method ${method}; known: ${Object.keys(factories).join(', ')}`);
-  const sums: Record<number, number[]> = Object.fromEntries(CHECKPOINTS.map((b) => [b, []]));
   const t0 = performance.now();
-  for (const task of tasks) {
-    for (let s = 0; s < seeds; s++) {
-      const onDecide =
-        method === 'ifbo'
-          ? (observed: number, ms: number) => {
-              for (const at of [100, 500, 1000])
-                if (observed >= at - 5 && observed < at + 5) suggestSamples[at]!.push(ms);
-            }
-          : undefined;
-      const trace = replay(task, make(), s, onDecide);
-      for (const b of CHECKPOINTS) sums[b]!.push(regret(task, trace[Math.min(b, trace.length) - 1]!));
-      log(`\r${method.padEnd(20)} ${task.name.slice(0, 40).padEnd(40)} seed ${s + 1}/${seeds}   `);
-    }
-  }
+  const byTask = await replayAll(method);
   meanRegret[method] = Object.fromEntries(
-    CHECKPOINTS.map((b) => [String(b), Number((sums[b]!.reduce((a, x) => a + x, 0) / sums[b]!.length).toFixed(4))]),
+    CHECKPOINTS.map((b) => {
+      const rs = byTask.flatMap((traces, t) => traces.map((tr) => regret(tasks[t]!, tr[Math.min(b, tr.length) - 1]!)));
+      return [String(b), Number((rs.reduce((a, x) => a + x, 0) / rs.length).toFixed(4))];
+    }),
   );
   log(
     `\r${method.padEnd(20)} ${CHECKPOINTS.map((b) => `${b}: ${meanRegret[method]![String(b)]!.toFixed(3)}`).join('  ')}   (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`,
@@ -249,26 +221,8 @@ const suggestMs = Object.fromEntries(
   ]),
 );
 
-// Optuna 3.1 beside, when Debian's python3-optuna is installed.
-let optuna: Record<string, Record<string, number>> | undefined;
-const anchor = join(root, '..', 'shared', 'anchors', 'optuna_taskset.py');
-if (
-  !args.includes('--no-optuna') &&
-  existsSync(anchor) &&
-  spawnSync('/usr/bin/python3', ['-c', 'import optuna'], { stdio: 'ignore' }).status === 0
-) {
-  log('optuna 3.1 (python3-optuna) on the same tasks …\n');
-  const r = spawnSync('/usr/bin/python3', [anchor, tasksDir, '--seeds', String(seeds), '--budget', String(budget)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  });
-  if (r.status === 0) {
-    const line = r.stdout.trim().split('\n').pop()!;
-    optuna = (JSON.parse(line) as { mean_normalised_regret: Record<string, Record<string, number>> })
-      .mean_normalised_regret;
-    Object.assign(meanRegret, optuna);
-  } else log(`optuna anchor failed: ${r.stderr.slice(-500)}\n`);
-}
+const optuna = await optunaRun;
+if (optuna) Object.assign(meanRegret, optuna);
 
 const result = {
   tasks: tasks.map((t) => t.name),

@@ -17,7 +17,9 @@ export interface PfnMeta {
   sha256: string;
 }
 
-const weightsUrl = (name: string, ext: string) => new URL(`../weights/${name}.${ext}`, import.meta.url);
+/** A committed model by name, or any trained one by its path without the extension (one with a "/"). */
+const weightsUrl = (name: string, ext: string) =>
+  name.includes('/') ? new URL(`file://${name}.${ext}`) : new URL(`../weights/${name}.${ext}`, import.meta.url);
 
 export function readPfnMeta(name = DEFAULT_PFN): PfnMeta {
   return JSON.parse(readFileSync(weightsUrl(name, 'json'), 'utf8')) as PfnMeta;

@@ -47,6 +47,23 @@ function fitFixedExponent(values: readonly number[], c: number): [number, number
  */
 export function powerLawPredict(values: readonly number[], step: number): Gaussian {
   const finite = values.filter(Number.isFinite);
+  const g = ensemble(finite, step);
+  // Calibration by back-testing: predict the last third of the prefix from the rest; the extrapolation
+  // error there, grown in proportion to the horizon, joins the ensemble's spread.
+  const n = finite.length;
+  const held = Math.floor(n / 3);
+  if (held >= 1 && n - held >= 3 && step > n) {
+    let se = 0;
+    for (let i = n - held; i < n; i++) se += (ensemble(finite.slice(0, n - held), i + 1).mean - finite[i]!) ** 2;
+    const rms = Math.sqrt(se / held);
+    const grow = (step - n) / held;
+    return { mean: g.mean, std: Math.sqrt(g.std ** 2 + (rms * grow) ** 2) };
+  }
+  return g;
+}
+
+/** The ensemble alone: its weighted mean and its members' spread plus their residual noise. */
+function ensemble(finite: readonly number[], step: number): Gaussian {
   if (finite.length === 0) return { mean: 0, std: 1 };
   const last = finite[finite.length - 1]!;
   if (finite.length < 3) {

@@ -1,0 +1,114 @@
+// Tabular freeze-thaw replay for bench:hpo: a task's curves are the candidate pool; a trial "trains" by
+// revealing the next point of its curve and the optimiser sees only the points it paid for.
+import { readFileSync } from 'node:fs';
+import { Rng, deriveSeed } from '@floe/random';
+import {
+  createOptimizer,
+  type CurvePfn,
+  type DecisionContext,
+  type OptimizerName,
+  type TrialCurve,
+} from '@floe/surrogate';
+
+export interface Task {
+  name: string;
+  /** [configs][steps] validation losses after step 0; missing values = the task's largest value. */
+  curves: number[][];
+  /** Configurations normalised to [0, 1]^d (log scale where the table spans more than two decades). */
+  configs: number[][];
+  best: number;
+}
+
+/** The regret's scale: TaskSet's tasks are binary classifiers, whose chance-level loss is ln 2. */
+export const WORST = Math.log(2);
+export const RANDOM_CANDIDATES = 200;
+export const LOCAL_CANDIDATES = 32;
+
+export function loadTask(file: string): Task {
+  const d = JSON.parse(readFileSync(file, 'utf8')) as {
+    task: string;
+    curves: { hp: Record<string, number>; valid: (number | null)[] }[];
+  };
+  let max = -Infinity;
+  for (const c of d.curves) for (const v of c.valid) if (v !== null && Number.isFinite(v)) max = Math.max(max, v);
+  const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (v === null || !Number.isFinite(v) ? max : v)));
+  const keys = Object.keys(d.curves[0]!.hp);
+  const cols = keys.map((k) => d.curves.map((c) => c.hp[k]!));
+  const configs = d.curves.map((_, i) =>
+    cols.map((col) => {
+      const lo = Math.min(...col);
+      const hi = Math.max(...col);
+      const x = col[i]!;
+      if (lo > 0 && hi / lo > 100) return (Math.log(x) - Math.log(lo)) / (Math.log(hi) - Math.log(lo));
+      return (x - lo) / (hi - lo + 1e-12);
+    }),
+  );
+  let best = Infinity;
+  for (const c of curves) for (const v of c) best = Math.min(best, v);
+  return { name: d.task, curves, configs, best };
+}
+
+export const regret = (task: Task, v: number) => Math.min(1, Math.max(0, (v - task.best) / (WORST - task.best)));
+
+/**
+ * One replay of `method` on `task` with `seed`: the best value seen after each revealed step. `onDecision`
+ * sees each decision's context before it is answered (the latency phase keeps some to time them).
+ */
+export function replay(
+  task: Task,
+  method: OptimizerName,
+  pfn: CurvePfn | undefined,
+  seed: number,
+  budget: number,
+  onDecision?: (ctx: DecisionContext, observed: number) => void,
+): number[] {
+  const optimizer = createOptimizer(method, pfn);
+  const maxFidelity = task.curves[0]!.length;
+  const trials: (TrialCurve & { pool: number })[] = [];
+  const used = new Uint8Array(task.curves.length);
+  const trace: number[] = [];
+  let best = Infinity;
+  let bestPool = -1;
+  const rng = new Rng(deriveSeed(seed, `replay:${task.name}`));
+  for (let spent = 0; spent < budget; spent++) {
+    const unused: number[] = [];
+    for (let i = 0; i < used.length; i++) if (!used[i]) unused.push(i);
+    // Candidates: a random sample of the unused table, plus the unused neighbours of the incumbent.
+    const pick = rng.shuffle(unused.slice()).slice(0, RANDOM_CANDIDATES);
+    if (bestPool >= 0) {
+      const c0 = task.configs[bestPool]!;
+      const near = unused
+        .map((i) => ({ i, d: task.configs[i]!.reduce((s, v, j) => s + (v - c0[j]!) ** 2, 0) }))
+        .sort((a, b) => a.d - b.d)
+        .slice(0, LOCAL_CANDIDATES)
+        .map((x) => x.i);
+      for (const i of near) if (!pick.includes(i)) pick.push(i);
+    }
+    if (pick.length === 0 && trials.every((t) => t.values.length >= maxFidelity)) break;
+    const ctx: DecisionContext = {
+      trials,
+      maxFidelity,
+      budgetLeft: budget - spent,
+      newCandidates: pick.map((i) => task.configs[i]!),
+      rng: new Rng(deriveSeed(seed, `decision:${spent}`)),
+    };
+    onDecision?.(ctx, spent);
+    const decision = optimizer.decide(ctx);
+    let trial: TrialCurve & { pool: number };
+    if (decision.kind === 'new' && pick.length > 0) {
+      const pool = pick[decision.candidate]!;
+      used[pool] = 1;
+      trial = { config: task.configs[pool]!, values: [], pool };
+      trials.push(trial);
+    } else if (decision.kind === 'thaw') trial = trials[decision.trial]!;
+    else break;
+    const v = task.curves[trial.pool]![trial.values.length]!;
+    trial.values.push(v);
+    if (v < best) {
+      best = v;
+      bestPool = trial.pool;
+    }
+    trace.push(best);
+  }
+  return trace;
+}
