@@ -5,7 +5,7 @@
 // addon is built, else the TF.js path serves.
 import { native, type NativeKernels } from '@floe/native';
 import { MAX_DIMS } from './ftpfn-prior.js';
-import type { CurvePfn, PfnConfig, PfnInput } from './pfn.js';
+import type { PfnConfig, PfnInput } from './pfn-types.js';
 
 type Weights = Record<string, Float32Array>;
 
@@ -22,13 +22,12 @@ export class FastPfn {
     this.k = kernels;
   }
 
-  /** The fast path for a model, or undefined where the native addon is not built. */
-  static of(model: CurvePfn): FastPfn | undefined {
+  /** The fast path for a model's weights (tensors read once), or undefined where the addon is not built. */
+  static of(config: PfnConfig, tensors: Record<string, { dataSync(): ArrayLike<number> }>): FastPfn | undefined {
     if (!native) return undefined;
     const weights: Weights = {};
-    for (const [name, v] of Object.entries(model.weights))
-      weights[name] = Float32Array.from(v.dataSync() as Float32Array);
-    return new FastPfn(model.config, weights, native);
+    for (const [name, v] of Object.entries(tensors)) weights[name] = Float32Array.from(v.dataSync());
+    return new FastPfn(config, weights, native);
   }
 
   /** out[m×n] = a[m×k] · b[k×n] (+ bias per column). */

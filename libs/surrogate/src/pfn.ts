@@ -8,33 +8,9 @@ import { crossEntropy, gelu, layerNorm, linear } from '@floe/models';
 import { Rng } from '@floe/random';
 import { MAX_CURVE_ID, MAX_DIMS } from './ftpfn-prior.js';
 import { FastPfn } from './pfn-fast.js';
+import type { PfnConfig, PfnInput } from './pfn-types.js';
 
-export interface PfnConfig {
-  width: number;
-  layers: number;
-  heads: number;
-  /** Hidden units of each feed-forward block. */
-  ffn: number;
-  /** Equal-width buckets on [0, 1]. */
-  buckets: number;
-}
-
-/** Inputs of one forward pass: B sequences, each with nContext context tokens and nQuery queries. */
-export interface PfnInput {
-  batch: number;
-  nContext: number;
-  nQuery: number;
-  /** [B·nContext] curve ids (1…MAX_CURVE_ID). */
-  contextId: Int32Array;
-  contextT: Float32Array;
-  /** [B·nContext·MAX_DIMS]. */
-  contextConfig: Float32Array;
-  contextY: Float32Array;
-  /** [B·nQuery]; 0 for curves without observations. */
-  queryId: Int32Array;
-  queryT: Float32Array;
-  queryConfig: Float32Array;
-}
+export type { PfnConfig, PfnInput } from './pfn-types.js';
 
 type Weights = Record<string, tf.Variable>;
 
@@ -248,7 +224,7 @@ export class CurvePfn {
    */
   predict(input: PfnInput, engine: 'auto' | 'tfjs' = 'auto'): Float32Array {
     if (engine === 'auto' && this.frozen && input.batch === 1) {
-      if (this.fast === undefined) this.fast = FastPfn.of(this) ?? null;
+      if (this.fast === undefined) this.fast = FastPfn.of(this.config, this.weights) ?? null;
       if (this.fast) return this.fast.predict(input);
     }
     return tf.tidy(() => tf.softmax(this.logits(input)).dataSync() as Float32Array);
