@@ -21,7 +21,8 @@ export interface Task {
 
 /** The regret's scale: TaskSet's tasks are binary classifiers, whose chance-level loss is ln 2. */
 export const WORST = Math.log(2);
-export const RANDOM_CANDIDATES = 200;
+/** New configurations scored per decision, as the hpo-surrogate service does: random ones plus local ones. */
+export const RANDOM_CANDIDATES = 256;
 export const LOCAL_CANDIDATES = 32;
 
 export function loadTask(file: string): Task {
