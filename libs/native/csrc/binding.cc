@@ -177,6 +177,26 @@ napi_value Gelu(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// softmax(x, rows, cols, ld, scale): each row of x (leading dimension ld) in place.
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value a[5];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  float* x;
+  size_t lx;
+  if (argc < 5 || !get_f32(env, a[0], &x, &lx)) {
+    napi_throw_type_error(env, nullptr, "softmax: expected (Float32Array x, rows, cols, ld, scale)");
+    return nullptr;
+  }
+  const long rows = (long)num(env, a[1]), cols = (long)num(env, a[2]), ld = (long)num(env, a[3]);
+  if (rows < 0 || cols < 1 || ld < cols || (rows > 0 && (size_t)((rows - 1) * ld + cols) > lx)) {
+    napi_throw_range_error(env, nullptr, "softmax: rows × ld exceeds the array, or cols > ld");
+    return nullptr;
+  }
+  floe::softmax_rows(x, rows, cols, ld, (float)num(env, a[4]));
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -212,6 +232,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

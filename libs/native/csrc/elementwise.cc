@@ -28,4 +28,25 @@ void gelu_backward(const float* x, const float* dy, float* dx, long n) {
   });
 }
 
+// Softmax of each row of `rows` × `cols` (leading dimension ld ≥ cols), in place, after scaling by `scale`:
+// one pass for the maximum, one for exp and sum, one to normalise. Rows split across the thread pool.
+void softmax_rows(float* x, long rows, long cols, long ld, float scale) {
+  parallel_for((int)((rows + 63) / 64), [&](int begin, int end) {
+    const long lo = (long)begin * 64, hi = std::min(rows, (long)end * 64);
+    for (long r = lo; r < hi; r++) {
+      float* row = x + r * ld;
+      float mx = -INFINITY;
+      for (long j = 0; j < cols; j++) mx = std::max(mx, row[j] * scale);
+      float sum = 0.f;
+      for (long j = 0; j < cols; j++) {
+        const float e = std::exp(row[j] * scale - mx);
+        row[j] = e;
+        sum += e;
+      }
+      const float inv = 1.f / sum;
+      for (long j = 0; j < cols; j++) row[j] *= inv;
+    }
+  });
+}
+
 }  // namespace floe

@@ -47,4 +47,5 @@ void max_pool_grad(const float* x, const float* dy, float* dx, const ConvGeometr
 namespace floe {
 void gelu_forward(const float* x, float* y, long n);
 void gelu_backward(const float* x, const float* dy, float* dx, long n);
+void softmax_rows(float* x, long rows, long cols, long ld, float scale);
 }  // namespace floe

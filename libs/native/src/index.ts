@@ -37,6 +37,8 @@ export interface NativeKernels {
   conv(op: 2, x: Float32Array, dy: Float32Array, geometry: number[], dx: Float32Array): void;
   /** GELU (erf form): gelu(x, y) writes y; gelu(x, dx, dy) writes the gradient dx. */
   gelu(x: Float32Array, out: Float32Array, dy?: Float32Array): void;
+  /** Row softmax in place: `rows` rows of `cols` values, `ld` apart, each scaled by `scale` first. */
+  softmax(x: Float32Array, rows: number, cols: number, ld: number, scale: number): void;
   setThreads(n: number): void;
   threads(): number;
   /** The instruction set in use: avx512, avx2 or portable. */

@@ -1,7 +1,7 @@
-// The PFN's forward pass for decisions, without TF.js: matrix products on floe's native SGEMM, the rest
-// (layer norms, softmaxes, residual sums) in plain loops over Float32Arrays. A decision is one forward pass
-// of ~500 context and ~300 query tokens; through TF.js that is ~450 kernels whose per-kernel overhead
-// outweighs their arithmetic. Same function as CurvePfn.logits (tested to 1e-4); used where the native
+// The PFN's forward pass for decisions, without TF.js: matrix products and softmaxes on floe's native
+// kernels, layer norms and residual sums in plain loops over Float32Arrays. A decision is one forward pass
+// of up to 512 context and ~300 query tokens; through TF.js that is ~450 kernels whose per-kernel overhead
+// outweighs their arithmetic. Same function as CurvePfn.logits (tested to 1e-6); used where the native
 // addon is built, else the TF.js path serves.
 import { native, type NativeKernels } from '@floe/native';
 import { MAX_DIMS } from './ftpfn-prior.js';
@@ -76,22 +76,6 @@ export class FastPfn {
     return out;
   }
 
-  /** Row softmax in place over `cols` columns, after scaling by `scale`. */
-  private static softmaxRows(s: Float32Array, rows: number, cols: number, scale: number): void {
-    for (let r = 0; r < rows; r++) {
-      const o = r * cols;
-      let max = -Infinity;
-      for (let j = 0; j < cols; j++) max = Math.max(max, s[o + j]! * scale);
-      let sum = 0;
-      for (let j = 0; j < cols; j++) {
-        const e = Math.exp(s[o + j]! * scale - max);
-        s[o + j] = e;
-        sum += e;
-      }
-      for (let j = 0; j < cols; j++) s[o + j]! /= sum;
-    }
-  }
-
   /** Bucket probabilities [nQuery × buckets] of a single sequence (batch 1). */
   predict(input: PfnInput): Float32Array {
     if (input.batch !== 1) throw new Error('FastPfn predicts one sequence at a time');
@@ -105,7 +89,7 @@ export class FastPfn {
     let xc = this.embed(input.contextId, input.contextT, input.contextConfig, C, input.contextY);
     let xq = this.embed(input.queryId, input.queryT, input.queryConfig, Q);
     const sc = new Float32Array(H * C * C);
-    const sq = new Float32Array(H * Q * C);
+    const sq = new Float32Array(H * Q * (C + 1));
     for (let l = 0; l < this.config.layers; l++) {
       const p = `layer.${l}.`;
       const qkvC = this.matmul(
@@ -130,38 +114,27 @@ export class FastPfn {
       const oc = new Float32Array(last ? 0 : C * d);
       if (!last) {
         k.sgemmBatched(H, false, true, C, C, dh, 1, qkvC, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sc, C * C, C);
-        FastPfn.softmaxRows(sc, H * C, C, scale);
+        k.softmax(sc, H * C, C, C, scale);
         k.sgemmBatched(H, false, false, C, dh, C, 1, sc, C * C, C, qkvC.subarray(2 * d), dh, 3 * d, 0, oc, dh, d);
       }
-      // Queries: scores against the context's keys and their own key, one softmax over both.
-      k.sgemmBatched(H, false, true, Q, C, dh, 1, qkvQ, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sq, Q * C, C);
-      const selfWeight = new Float32Array(H * Q);
-      for (let h = 0; h < H; h++) {
+      // Queries: a row per query and head holds its scores against the context's keys and, in the last
+      // column, against its own key; one softmax over the row.
+      const row = C + 1;
+      k.sgemmBatched(H, false, true, Q, C, dh, 1, qkvQ, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sq, Q * row, row);
+      for (let h = 0; h < H; h++)
         for (let r = 0; r < Q; r++) {
-          const o = (h * Q + r) * C;
           const qo = r * 3 * d + h * dh;
           let self = 0;
           for (let j = 0; j < dh; j++) self += qkvQ[qo + j]! * qkvQ[qo + d + j]!;
-          self *= scale;
-          let max = self;
-          for (let j = 0; j < C; j++) max = Math.max(max, sq[o + j]! * scale);
-          const eSelf = Math.exp(self - max);
-          let sum = eSelf;
-          for (let j = 0; j < C; j++) {
-            const e = Math.exp(sq[o + j]! * scale - max);
-            sq[o + j] = e;
-            sum += e;
-          }
-          for (let j = 0; j < C; j++) sq[o + j]! /= sum;
-          selfWeight[h * Q + r] = eSelf / sum;
+          sq[(h * Q + r) * row + C] = self;
         }
-      }
+      k.softmax(sq, H * Q, row, row, scale);
       const oq = new Float32Array(Q * d);
-      k.sgemmBatched(H, false, false, Q, dh, C, 1, sq, Q * C, C, qkvC.subarray(2 * d), dh, 3 * d, 0, oq, dh, d);
+      k.sgemmBatched(H, false, false, Q, dh, C, 1, sq, Q * row, row, qkvC.subarray(2 * d), dh, 3 * d, 0, oq, dh, d);
       for (let r = 0; r < Q; r++)
         for (let h = 0; h < H; h++) {
-          const sw = selfWeight[h * Q + r]!;
-          for (let j = 0; j < dh; j++) oq[r * d + h * dh + j] += sw * qkvQ[r * 3 * d + 2 * d + h * dh + j]!;
+          const selfWeight = sq[(h * Q + r) * row + C]!;
+          for (let j = 0; j < dh; j++) oq[r * d + h * dh + j] += selfWeight * qkvQ[r * 3 * d + 2 * d + h * dh + j]!;
         }
       if (!last) xc = add(xc, this.matmul(oc, w[p + 'out.w']!, C, d, d, w[p + 'out.b']!));
       xq = add(xq, this.matmul(oq, w[p + 'out.w']!, Q, d, d, w[p + 'out.b']!));
@@ -195,7 +168,7 @@ export class FastPfn {
       buckets,
       w['head2.b']!,
     );
-    FastPfn.softmaxRows(logits, Q, buckets, 1);
+    k.softmax(logits, Q, buckets, buckets, 1);
     return logits;
   }
 }
