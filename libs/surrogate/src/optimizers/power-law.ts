@@ -5,6 +5,7 @@
 // carries the fitted finals to new configurations by a kernel-weighted average of the nearest trials.
 import { normalCdf } from '../distributions.js';
 import {
+  CurveScale,
   bestObserved,
   thawable,
   type Decision,
@@ -117,7 +118,17 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
       return { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
     }
     const best = bestObserved(ctx.trials);
-    const finals = ctx.trials.map((t) => (t.values.length ? powerLawPredict(t.values, ctx.maxFidelity) : undefined));
+    // Values worse than a typical start (diverged runs, 1e30 losses) say nothing about how good a
+    // configuration can get and would blow up the fits' spread: clip them there, as the PFN's scale does.
+    const ceiling = CurveScale.fit(ctx.trials).hi;
+    const finals = ctx.trials.map((t) =>
+      t.values.length
+        ? powerLawPredict(
+            t.values.map((v) => (Number.isFinite(v) ? Math.min(v, ceiling) : ceiling)),
+            ctx.maxFidelity,
+          )
+        : undefined,
+    );
     let choice: Decision | undefined;
     for (const i of thawable(ctx)) {
       const ei = expectedImprovement(best, finals[i]!);
