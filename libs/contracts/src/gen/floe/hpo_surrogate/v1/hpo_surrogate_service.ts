@@ -271,7 +271,7 @@ export interface SearchSpace {
 export interface ParameterValue {
   /** The parameter's name. */
   name: string;
-  /** The value. */
+  /** The value, of the kind the parameter's domain takes. */
   value?:
     | //
     /** For float ranges. */
@@ -289,7 +289,7 @@ export interface ParameterValue {
 export interface Observation {
   /** Fidelity step (e.g. training steps done), >= 1. */
   step: number;
-  /** The objective at that step. */
+  /** The objective at that step, in its own units (e.g. validation loss in nats); finite. */
   value: number;
 }
 
@@ -297,7 +297,7 @@ export interface Observation {
 export interface Trial {
   /** Unique in the study. */
   trialId: string;
-  /** The configuration. */
+  /** The configuration: one value per parameter of the search space. */
   configuration: ParameterValue[];
   /** The observed curve, by step. */
   observations: Observation[];
@@ -316,7 +316,7 @@ export interface Trial {
 
 /** Everything that defines a study. */
 export interface StudySpec {
-  /** Display name. */
+  /** Display name, up to 256 characters; free text. */
   name: string;
   /** The search space. */
   searchSpace?:
@@ -324,9 +324,9 @@ export interface StudySpec {
     | undefined;
   /** The objective's name, e.g. "validation_loss". */
   objective: string;
-  /** Its direction. */
+  /** Its direction; unspecified minimises. */
   direction: Direction;
-  /** The decision rule. */
+  /** The decision rule; unspecified is ifBO (OPTIMIZER_FREEZE_THAW). */
   optimizer: Optimizer;
   /**
    * Training steps of one fidelity increment (one thaw), in [1, 1e9]; observations are expected at its
@@ -349,15 +349,15 @@ export interface StudySpec {
 
 /** A study. */
 export interface Study {
-  /** Unique id. */
+  /** Unique id ("study-…"), assigned by CreateStudy. */
   studyId: string;
-  /** The spec. */
+  /** The spec as created (immutable). */
   spec?:
     | StudySpec
     | undefined;
-  /** State. */
+  /** Its lifecycle state. */
   state: StudyState;
-  /** Trials. */
+  /** Trials in the order they were started ("trial-1", "trial-2", …). */
   trials: Trial[];
   /** The best trial so far. */
   bestTrialId: string;
@@ -379,7 +379,7 @@ export interface SearchSpaceProblem {
 
 /** Request of ValidateSearchSpace. */
 export interface ValidateSearchSpaceRequest {
-  /** The space to check. */
+  /** The space to check; nothing is created. */
   searchSpace?:
     | SearchSpace
     | undefined;
@@ -393,7 +393,7 @@ export interface ValidateSearchSpaceRequest {
 export interface ValidateSearchSpaceResponse {
   /** True when there are no problems. */
   valid: boolean;
-  /** The problems. */
+  /** Every problem found, each with the field path it concerns; empty when valid. */
   problems: SearchSpaceProblem[];
   /** Dimensions after encoding to [0, 1]^d. */
   encodedDimensions: number;
@@ -403,7 +403,7 @@ export interface ValidateSearchSpaceResponse {
 export interface CreateStudyRequest {
   /** Idempotency key (up to 128 characters; empty: none): a retry answers the study it created. */
   requestId: string;
-  /** The study. */
+  /** The study to create; INVALID_ARGUMENT names every bad field. */
   spec?: StudySpec | undefined;
 }
 
@@ -419,19 +419,19 @@ export interface CreateStudyResponse {
 
 /** Request of GetStudy. */
 export interface GetStudyRequest {
-  /** The study id. */
+  /** The study's id; NOT_FOUND if unknown. */
   studyId: string;
 }
 
 /** Response of GetStudy. */
 export interface GetStudyResponse {
-  /** The study. */
+  /** The study with every trial and its observations. */
   study?: Study | undefined;
 }
 
 /** Request of ListStudies. */
 export interface ListStudiesRequest {
-  /** Paging. */
+  /** Paging (page_size 0 means 50, at most 1000); a token is valid only with the same states. */
   page?:
     | PageRequest
     | undefined;
@@ -443,7 +443,7 @@ export interface ListStudiesRequest {
 export interface ListStudiesResponse {
   /** The studies of this page. */
   studies: Study[];
-  /** Paging. */
+  /** The token of the next page; empty on the last. */
   page?: PageResponse | undefined;
 }
 
@@ -487,9 +487,9 @@ export interface SuggestResponse {
 
 /** Request of ReportObservations. */
 export interface ReportObservationsRequest {
-  /** The study id. */
+  /** The study's id; NOT_FOUND if unknown. */
   studyId: string;
-  /** The trial id. */
+  /** The trial's id within the study; NOT_FOUND if unknown. */
   trialId: string;
   /** Points, 1 to 100,000, steps increasing and past the trial's last reported step. */
   observations: Observation[];
@@ -524,7 +524,7 @@ export interface CurveQuery {
 
 /** A predicted point. */
 export interface CurvePrediction {
-  /** The step. */
+  /** The training step predicted, as requested. */
   step: number;
   /** Predicted mean. */
   mean: number;
@@ -544,9 +544,9 @@ export interface CurvePredictions {
 
 /** Request of PredictCurves. */
 export interface PredictCurvesRequest {
-  /** The study whose observations form the context. */
+  /** The study whose observations form the context (its trials' points, up to 512, thinned beyond). */
   studyId: string;
-  /** The curves to predict. */
+  /** The curves to predict, 1 to 1000 queries. */
   queries: CurveQuery[];
 }
 
