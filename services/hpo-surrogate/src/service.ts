@@ -6,6 +6,7 @@ import {
   Peers,
   checkPage,
   defineService,
+  follow,
   validate,
   type HostedService,
   type ServiceContext,
@@ -17,7 +18,7 @@ import { ResidentTask } from '@floe/training';
 import { rngFor } from '@floe/random';
 import { toParameterSpecs } from './convert.js';
 import { StudyManager, toParameterValues } from './study-manager.js';
-import { StudyRunner, applyConfiguration, type StudyEvent } from './study-runner.js';
+import { StudyRunner, applyConfiguration } from './study-runner.js';
 import type { SurrogateReply, SurrogateRequest, SurrogateTaskData } from './surrogate-task.js';
 
 const SURROGATE_TASK = new URL('./surrogate-task.ts', import.meta.url);
@@ -161,41 +162,24 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           throw failedPrecondition(`study ${s.studyId} is ${hpo.studyStateToJSON(s.state)}, not ACTIVE`);
         if (s.spec!.runTemplate.length === 0)
           throw invalidArgument('spec.run_template', 'is required by RunStudy (the trainer RunSpec each trial fills)');
-        // Subscribe before starting, so that no event falls between the two.
-        const queue: StudyEvent[] = [];
-        let wake: (() => void) | undefined;
-        const unsubscribe = runner.events.subscribe(s.studyId, (e) => {
-          queue.push(e);
-          wake?.();
-        });
-        const onAbort = () => wake?.();
-        ctx.signal.addEventListener('abort', onAbort);
-        try {
-          await runner.start(s.studyId, req.parallelism || 1);
-          for (;;) {
-            while (queue.length) {
-              const e = queue.shift()!;
-              if ('study' in e) {
-                yield { event: { $case: 'study', value: e.study } };
-                return;
-              }
-              yield 'trial' in e
-                ? { event: { $case: 'trial', value: e.trial } }
-                : { event: { $case: 'progress', value: e.progress } };
-            }
-            if (ctx.signal.aborted) return;
+        await runner.start(s.studyId, req.parallelism || 1);
+        // The loop's events, as service-kit's follow serves every watch stream: a study that ended before
+        // the subscription is answered from the store.
+        for await (const e of follow(runner.events, s.studyId, {
+          signal: ctx.signal,
+          replay: () => [],
+          done: () => {
             const now = studies.get(s.studyId);
-            if (now.state !== hpo.StudyState.STUDY_STATE_RUNNING && !runner.running(s.studyId)) {
-              yield { event: { $case: 'study', value: now } };
-              return;
-            }
-            await new Promise<void>((r) => (wake = r));
-            wake = undefined;
-          }
-        } finally {
-          ctx.signal.removeEventListener('abort', onAbort);
-          unsubscribe();
-        }
+            const ended = now.state !== hpo.StudyState.STUDY_STATE_RUNNING && !runner.running(s.studyId);
+            return ended ? { study: now } : undefined;
+          },
+          isLast: (e) => 'study' in e,
+        }))
+          yield 'study' in e
+            ? { event: { $case: 'study', value: e.study } }
+            : 'trial' in e
+              ? { event: { $case: 'trial', value: e.trial } }
+              : { event: { $case: 'progress', value: e.progress } };
       },
       async stopStudy(req) {
         validate((v) => {
