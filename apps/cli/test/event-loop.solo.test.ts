@@ -1,24 +1,27 @@
 // The house rule for heavy compute: TF.js work runs in worker threads. While ScoreBlocks and an
 // evaluation of the bench transformer (d_model 256) run, the server's event loop keeps answering health
-// checks and GetRun within 50 ms.
+// checks and GetRun within 50 ms. The server is `floe up` in its own process, as an operator runs it: the
+// callers here are a health checker and a client, whose own garbage collection is not the server's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { commonV1, dataProfilerV1 as dp, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
-import { call, composeServices, createClient, type FloeServer } from '@floe/service-kit';
-import { healthClient, quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
-import { SERVICES } from '../src/services.js';
+import { call, createClient } from '@floe/service-kit';
+import { healthClient, spawnFloe, tempDir, type FloeProcess } from '@floe/testing';
 
 const home = tempDir();
-let server: FloeServer;
+let server: FloeProcess;
 
 before(async () => {
-  const config = testConfig(home.path, { FLOE_SERVICES: 'trainer,data-profiler,evaluator' });
-  server = await startTestServer(composeServices(SERVICES, { config, log: quietLog }), config);
+  server = await spawnFloe(home.path, {
+    FLOE_SERVICES: 'trainer,data-profiler,evaluator',
+    FLOE_TF_BACKEND: process.env.FLOE_TF_BACKEND ?? 'wasm',
+  });
 });
 
 after(async () => {
-  await server.shutdown();
+  server.child.kill('SIGTERM');
+  await server.exited;
   home.remove();
 });
 
@@ -90,14 +93,21 @@ test(
     let busy = true;
     void Promise.race([scoring.ended, evaluation.ended]).finally(() => (busy = false));
     const latencies: number[] = [];
-    while (busy) {
+    const timed = async <T>(work: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
-      const status = await new Promise<string>((resolve, reject) =>
-        health.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(String(res.status)))),
+      const result = await work();
+      latencies.push(performance.now() - t0);
+      return result;
+    };
+    while (busy) {
+      const status = await timed(
+        () =>
+          new Promise<string>((resolve, reject) =>
+            health.check({ service: '' }, (err, res) => (err ? reject(err) : resolve(String(res.status)))),
+          ),
       );
       assert.equal(status, 'SERVING');
-      await call(trainer.getRun.bind(trainer), { runId: run!.runId });
-      latencies.push(performance.now() - t0);
+      await timed(() => call(trainer.getRun.bind(trainer), { runId: run!.runId }));
       await new Promise((r) => setTimeout(r, 25));
     }
     await Promise.all([scoring.ended, evaluation.ended]);
@@ -109,10 +119,11 @@ test(
     t.diagnostic(
       `${latencies.length} calls; median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`,
     );
-    // 99 % of calls within 50 ms. Single calls up to ~85 ms were seen on a quiet 2-core machine while three
-    // compute threads ran (the promise of a 50 ms worst case is not met yet: see the house issue's note);
-    // TF.js on the event loop would block for seconds, which the 150 ms bound still catches.
-    assert.ok(p99 < 50, `p99 of health + GetRun ${p99.toFixed(1)} ms over ${latencies.length} calls`);
-    assert.ok(worst < 150, `slowest health + GetRun ${worst.toFixed(1)} ms of ${latencies.length}`);
+    // Every call within 50 ms is the promise; it holds for 99 % of calls. Compute threads run under
+    // SCHED_IDLE, yet on a 2-core machine single calls still reach 40–52 ms now and then: the server's
+    // event loop and the caller are descheduled in favour of V8's own helper threads (see the house
+    // issue's note). TF.js on the event loop would block for seconds, which the 150 ms bound catches.
+    assert.ok(p99 < 50, `p99 of health and GetRun ${p99.toFixed(1)} ms over ${latencies.length} calls`);
+    assert.ok(worst < 150, `slowest health or GetRun ${worst.toFixed(1)} ms of ${latencies.length}`);
   },
 );

@@ -4,6 +4,9 @@
 #include "gemm.h"
 
 #include <immintrin.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -153,6 +156,20 @@ void pack_b(bool trans, const float* B, int ldb, int k0, int kc, int j0, int nc,
   }
 }
 
+// Set once a compute thread asked for SCHED_IDLE: pool workers then take the same policy before their
+// next job, whichever thread happened to create them.
+std::atomic<bool> idle_requested{false};
+
+bool schedule_this_thread_idle() {
+#ifdef __linux__
+  struct sched_param param;
+  std::memset(&param, 0, sizeof(param));
+  return sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+#else
+  return false;
+#endif
+}
+
 // ---- a small persistent thread pool (the kernels run on the calling thread plus n−1 workers)
 
 class Pool {
@@ -206,6 +223,7 @@ class Pool {
   static constexpr int SPIN = 20000;
 
   void loop(int id, unsigned long seen) {
+    bool idle = false;
     for (;;) {
       int spin = 0;
       while (generation_.load(std::memory_order_acquire) == seen && !quit_.load() && spin < SPIN) {
@@ -222,6 +240,10 @@ class Pool {
         std::lock_guard<std::mutex> lock(mu_);
         seen = generation_.load();
         job = job_;
+      }
+      if (!idle && idle_requested.load(std::memory_order_relaxed)) {
+        schedule_this_thread_idle();
+        idle = true;  // tried once; where it is refused the worker keeps its priority
       }
       (*job)(id);
       if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -268,6 +290,12 @@ float* aligned(size_t floats) { return static_cast<float*>(std::aligned_alloc(64
 }  // namespace
 
 void set_threads(int n) { pool().resize(std::max(1, n)); }
+
+bool idle_scheduling() {
+  if (!schedule_this_thread_idle()) return false;
+  idle_requested.store(true);
+  return true;
+}
 
 // fn(i) for i < n, items dealt round-robin to the threads.
 void parallel_for_chunks(int n, const std::function<void(int)>& fn) {

@@ -21,6 +21,8 @@ void parallel_for_chunks(int n, const std::function<void(int)>& fn);
 
 void set_threads(int n);
 int get_threads();
+// SCHED_IDLE for the calling thread and, from their next job on, the pool's workers (Linux only).
+bool idle_scheduling();
 // "avx512", "avx2" or "portable".
 const char* isa();
 void force_isa(const char* name);

@@ -40,6 +40,11 @@ export interface NativeKernels {
   /** Row softmax in place: `rows` rows of `cols` values, `ld` apart, each scaled by `scale` first. */
   softmax(x: Float32Array, rows: number, cols: number, ld: number, scale: number): void;
   setThreads(n: number): void;
+  /**
+   * Runs the calling thread (and the kernel threads it starts later) under Linux's SCHED_IDLE, so that the
+   * event loop preempts it the moment it wakes; false where that is not available.
+   */
+  idleScheduling(): boolean;
   threads(): number;
   /** The instruction set in use: avx512, avx2 or portable. */
   isa(): string;
