@@ -1,0 +1,23 @@
+export { sum, type Attribution, type BatchModel, type ValueFunction } from './types.js';
+export { EXACT_MAX_FEATURES, exactShapley, shapleyWeights, allCoalitionValues, shapleyFromValues } from './shapley.js';
+export { kernelShap, kernelCoalitions, defaultKernelBudget, minKernelBudget, type KernelOptions } from './kernel.js';
+export { permutationShap, type PermutationOptions } from './permutation.js';
+export {
+  integratedGradients,
+  gradientShap,
+  gaussLegendre,
+  type IntegratedGradientsOptions,
+  type GradientShapOptions,
+} from './gradients.js';
+export {
+  tabularValue,
+  imageValue,
+  imagePatches,
+  boxBlur,
+  textValue,
+  byteSpans,
+  type ImageGeometry,
+} from './maskers.js';
+export { channelAttention, reconstructScan, layerAttentionMap, rollout, type ScanLayer } from './hidden-attention.js';
+export { batchModel, scanLayers, type OutputChoice } from './tf-model.js';
+export { explainRows, meanRow, type AttributionMethod, type ExplainOptions } from './explain.js';
