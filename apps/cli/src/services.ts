@@ -16,7 +16,8 @@ export const SERVICES: Record<ServiceName, ServiceEntry> = {
   trainer: { create: createTrainerService, peers: ['data-profiler'] },
   // RunStudy trains trials as trainer runs (StartRun, ResumeRun, WatchRun).
   'hpo-surrogate': { create: createHpoSurrogateService, peers: ['trainer'] },
-  explainer: { create: createExplainerService, peers: [] },
+  // Models from trainer runs (ExportModel).
+  explainer: { create: createExplainerService, peers: ['trainer'] },
   // Models from trainer runs (ExportModel).
   evaluator: { create: createEvaluatorService, peers: ['trainer'] },
 };

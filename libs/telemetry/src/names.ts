@@ -34,6 +34,7 @@ export const Attr = {
   step: 'floe.step',
   dataset: 'floe.dataset',
   model: 'floe.model',
+  method: 'floe.explain.method',
   suite: 'floe.suite',
   loss: 'floe.loss',
   learningRate: 'floe.learning_rate',

@@ -21,3 +21,4 @@ export {
 export { channelAttention, reconstructScan, layerAttentionMap, rollout, type ScanLayer } from './hidden-attention.js';
 export { batchModel, scanLayers, type OutputChoice } from './tf-model.js';
 export { explainRows, meanRow, type AttributionMethod, type ExplainOptions } from './explain.js';
+export { compareAttributions, spearman, ranks, type AttributionShift, type FeatureShift } from './compare.js';

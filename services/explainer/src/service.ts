@@ -1,17 +1,45 @@
-// ExplainerService handlers: requests are validated now; attribution methods come with the explainer issue.
-import { SERVICE_NAMES, explainerV1 as ex } from '@floe/contracts';
-import { unimplemented } from '@floe/errors';
+// ExplainerService handlers: validate, run the attribution or the hidden attention in a worker thread
+// (explain-task.ts), stream progress, and turn the result into the contract's messages. What changed
+// between two models is libs/xai's compareAttributions.
+import { SERVICE_NAMES, commonV1, explainerV1 as ex } from '@floe/contracts';
 import {
+  Peers,
   checkDatasetRef,
   checkModelRef,
   defineService,
+  modelSource,
+  trainerRunResolver,
   validate,
+  withProgress,
   type HostedService,
+  type ProgressReport,
   type ServiceContext,
   type Validator,
 } from '@floe/service-kit';
+import { Attr, SpanName, instrument } from '@floe/telemetry';
+import { computeEnv, resolveModelSource, runTask } from '@floe/training';
+import { compareAttributions, type AttributionMethod } from '@floe/xai';
+import type {
+  Aggregation,
+  AttentionResult,
+  AttributionSettings,
+  ExplainResult,
+  ExplainerJob,
+  ExplainerProgress,
+} from './explain-task.js';
 
-const PENDING = 'SHAP, gradient attributions and SSM hidden attention (explainer issue)';
+const EXPLAIN_TASK = new URL('./explain-task.ts', import.meta.url);
+
+const METHODS: Record<number, AttributionMethod> = {
+  [ex.Method.METHOD_EXACT]: 'exact',
+  [ex.Method.METHOD_KERNEL]: 'kernel',
+  [ex.Method.METHOD_GRADIENT]: 'gradient-shap',
+  [ex.Method.METHOD_INTEGRATED_GRADIENTS]: 'integrated-gradients',
+  [ex.Method.METHOD_PERMUTATION]: 'permutation',
+};
+
+/** Defaults of ExplainOptions' zero values, as the contract states them. */
+export const EXPLAIN_DEFAULTS = { instances: 16, background: 64, patchSize: 7 } as const;
 
 function checkOptions(v: Validator, field: string, o: ex.ExplainOptions | undefined): void {
   if (!o) {
@@ -24,31 +52,144 @@ function checkOptions(v: Validator, field: string, o: ex.ExplainOptions | undefi
   v.number(`${field}.budget`, o.budget, { min: 0, max: 10_000_000, integer: true });
   v.number(`${field}.output_index`, o.outputIndex, { min: 0, integer: true });
   v.number(`${field}.steps`, o.steps, { min: 0, max: 10_000, integer: true });
+  v.number(`${field}.patch_size`, o.patchSize, { min: 0, max: 1024, integer: true });
+}
+
+function settingsOf(o: ex.ExplainOptions): AttributionSettings {
+  return {
+    method: METHODS[o.method]!,
+    instances: o.instances || EXPLAIN_DEFAULTS.instances,
+    background: o.background || EXPLAIN_DEFAULTS.background,
+    budget: o.budget,
+    outputIndex: o.outputIndex,
+    steps: o.steps,
+    seed: Number(o.seed),
+    patchSize: o.patchSize || EXPLAIN_DEFAULTS.patchSize,
+  };
+}
+
+function matrix(rows: number[][], colLabels: string[] = []): commonV1.Matrix {
+  return { rows: rows.length, cols: rows[0]?.length ?? 0, values: rows.flat(), rowLabels: [], colLabels };
+}
+
+function explanation(r: ExplainResult, method: number): ex.Explanation {
+  return {
+    featureNames: r.featureNames,
+    values: matrix(r.values, r.featureNames),
+    baseValue: r.baseValues.reduce((s, b) => s + b, 0) / Math.max(1, r.baseValues.length),
+    outputs: r.outputs,
+    efficiencyGap: Math.max(0, ...r.deltas.map(Math.abs)),
+    standardErrors: r.standardErrors ? matrix(r.standardErrors, r.featureNames) : undefined,
+    deltas: r.deltas,
+    evaluations: r.evaluations,
+    wallMs: r.wallMs,
+    method,
+    baseValues: r.baseValues,
+  };
 }
 
 export function createExplainerService(opts: ServiceContext): HostedService {
+  const { config } = opts;
+  const peers = opts.peers ?? new Peers(config);
+  const env = computeEnv(config);
+
+  const run = async <R>(
+    job: ExplainerJob,
+    o: { signal: AbortSignal; report: (p: ProgressReport) => void; offset: number; span: number; phase: string },
+  ): Promise<R> =>
+    runTask<ExplainerJob, R, ExplainerProgress>(EXPLAIN_TASK, job, {
+      signal: o.signal,
+      onProgress: ({ done, total, message }) =>
+        o.report({ phase: o.phase, done, total, fraction: o.offset + (o.span * done) / total, message }),
+    });
+
+  const explainModel = async (
+    field: string,
+    ref: commonV1.ModelRef,
+    req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef; options?: ex.ExplainOptions },
+    o: { signal: AbortSignal; report: (p: ProgressReport) => void; offset: number; span: number },
+  ): Promise<ExplainResult> => {
+    const model = await resolveModelSource(modelSource(ref), trainerRunResolver(peers, `${field}.run`));
+    const settings = settingsOf(req.options!);
+    return instrument(
+      { name: SpanName.explain, attributes: { [Attr.method]: settings.method, [Attr.dataset]: req.dataset!.uri } },
+      () =>
+        run<ExplainResult>(
+          {
+            kind: 'explain',
+            env,
+            field,
+            model,
+            dataset: { uri: req.dataset!.uri, field: 'dataset' },
+            background: req.backgroundDataset?.uri
+              ? { uri: req.backgroundDataset.uri, field: 'background_dataset' }
+              : { uri: req.dataset!.uri, field: 'dataset' },
+            settings,
+          },
+          { ...o, phase: `explain ${field}` },
+        ),
+    );
+  };
+
   return defineService(
     SERVICE_NAMES.explainer,
     ex.ExplainerServiceService,
     {
-      async *explain(req) {
+      async *explain(req, ctx) {
         validate((v) => {
           checkModelRef(v, 'model', req.model);
           checkDatasetRef(v, 'dataset', req.dataset);
+          if (req.backgroundDataset) checkDatasetRef(v, 'background_dataset', req.backgroundDataset);
           checkOptions(v, 'options', req.options);
         });
-        throw unimplemented(PENDING);
+        for await (const e of withProgress((report) =>
+          explainModel('model', req.model!, req, { signal: ctx.signal, report, offset: 0, span: 1 }),
+        ))
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'explanation', value: explanation(e.result, req.options!.method) } };
       },
-      async *compareExplanations(req) {
+      async *compareExplanations(req, ctx) {
         validate((v) => {
           checkModelRef(v, 'base_model', req.baseModel);
           checkModelRef(v, 'adapted_model', req.adaptedModel);
           checkDatasetRef(v, 'dataset', req.dataset);
+          if (req.backgroundDataset) checkDatasetRef(v, 'background_dataset', req.backgroundDataset);
           checkOptions(v, 'options', req.options);
         });
-        throw unimplemented(PENDING);
+        for await (const e of withProgress(async (report) => {
+          // The same seed draws the same instances and background for both models: the comparison is paired.
+          const before = await explainModel('base_model', req.baseModel!, req, {
+            signal: ctx.signal,
+            report,
+            offset: 0,
+            span: 0.5,
+          });
+          const after = await explainModel('adapted_model', req.adaptedModel!, req, {
+            signal: ctx.signal,
+            report,
+            offset: 0.5,
+            span: 0.5,
+          });
+          const shift = compareAttributions(
+            before.featureNames,
+            before.values.map((r) => Float64Array.from(r)),
+            after.values.map((r) => Float64Array.from(r)),
+          );
+          return {
+            before: explanation(before, req.options!.method),
+            after: explanation(after, req.options!.method),
+            shifts: shift.shifts,
+            rankCorrelation: shift.rankCorrelation,
+            gained: shift.gained,
+            lost: shift.lost,
+          } satisfies ex.ExplanationComparison;
+        }))
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : { event: { $case: 'comparison', value: e.result } };
       },
-      async *implicitAttention(req) {
+      async *implicitAttention(req, ctx) {
         validate((v) => {
           checkModelRef(v, 'model', req.model);
           v.check(req.input.length > 0, 'input', 'is required');
@@ -56,8 +197,40 @@ export function createExplainerService(opts: ServiceContext): HostedService {
           v.count('layers', req.layers, 256);
           req.layers.forEach((l, i) => v.number(`layers[${i}]`, l, { min: 0, integer: true }));
           v.enumValue('aggregation', req.aggregation, ex.Aggregation, { allowUnspecified: true });
+          v.check(
+            req.aggregation !== ex.Aggregation.AGGREGATION_ATTR,
+            'aggregation',
+            'ATTR (gradient-weighted rollout) is not offered yet; use MEAN or ROLLOUT',
+          );
         });
-        throw unimplemented(PENDING);
+        const model = await resolveModelSource(modelSource(req.model!), trainerRunResolver(peers, 'model.run'));
+        const aggregation: Aggregation = req.aggregation === ex.Aggregation.AGGREGATION_ROLLOUT ? 'rollout' : 'mean';
+        for await (const e of withProgress((report) =>
+          instrument({ name: SpanName.explain, attributes: { [Attr.method]: `hidden-attention/${aggregation}` } }, () =>
+            run<AttentionResult>(
+              { kind: 'attention', env, model, input: Uint8Array.from(req.input), layers: req.layers, aggregation },
+              { signal: ctx.signal, report, offset: 0, span: 1, phase: 'hidden attention' },
+            ),
+          ),
+        ))
+          yield 'progress' in e
+            ? { event: { $case: 'progress', value: e.progress } }
+            : {
+                event: {
+                  $case: 'maps',
+                  value: {
+                    maps: e.result.maps.map((m) => ({
+                      rows: e.result.steps,
+                      cols: e.result.steps,
+                      values: m,
+                      rowLabels: [],
+                      colLabels: [],
+                    })),
+                    layers: e.result.layers,
+                    reconstructionError: e.result.reconstructionError,
+                  },
+                },
+              };
       },
     },
     { log: opts.log },

@@ -28,14 +28,16 @@ export const protobufFileName = "floe/explainer/v1/explainer_service.proto";
 export enum Method {
   /** METHOD_UNSPECIFIED - Not set. */
   METHOD_UNSPECIFIED = 0,
-  /** METHOD_EXACT - Exact Shapley values by enumerating coalitions (at most 16 features). */
+  /** METHOD_EXACT - Exact Shapley values by enumerating every coalition, in Gray-code order (at most 14 features). */
   METHOD_EXACT = 1,
-  /** METHOD_KERNEL - KernelSHAP. */
+  /** METHOD_KERNEL - KernelSHAP as shap's KernelExplainer: paired coalition sizes, efficiency imposed, no L1 selection. */
   METHOD_KERNEL = 2,
-  /** METHOD_GRADIENT - GradientSHAP (expected gradients). */
+  /** METHOD_GRADIENT - GradientSHAP (expected gradients): baselines from the background, a uniform point on each path. */
   METHOD_GRADIENT = 3,
-  /** METHOD_INTEGRATED_GRADIENTS - Integrated gradients. */
+  /** METHOD_INTEGRATED_GRADIENTS - Integrated gradients from the background's mean row, Gauss–Legendre quadrature. */
   METHOD_INTEGRATED_GRADIENTS = 4,
+  /** METHOD_PERMUTATION - Permutation sampling with antithetic orders (efficiency holds exactly). */
+  METHOD_PERMUTATION = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -56,6 +58,9 @@ export function methodFromJSON(object: any): Method {
     case 4:
     case "METHOD_INTEGRATED_GRADIENTS":
       return Method.METHOD_INTEGRATED_GRADIENTS;
+    case 5:
+    case "METHOD_PERMUTATION":
+      return Method.METHOD_PERMUTATION;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -75,6 +80,8 @@ export function methodToJSON(object: Method): string {
       return "METHOD_GRADIENT";
     case Method.METHOD_INTEGRATED_GRADIENTS:
       return "METHOD_INTEGRATED_GRADIENTS";
+    case Method.METHOD_PERMUTATION:
+      return "METHOD_PERMUTATION";
     case Method.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -135,18 +142,23 @@ export function aggregationToJSON(object: Aggregation): string {
 export interface ExplainOptions {
   /** The method. */
   method: Method;
-  /** Instances to explain from the dataset; 0 means 16. */
+  /** Instances to explain, drawn (seeded) from the dataset's test split; 0 means 16. */
   instances: number;
-  /** Background rows; 0 means 64. */
+  /**
+   * Background rows, drawn (seeded) from the train split of `background_dataset` or else `dataset`;
+   * 0 means 64. Interventional: absent features take a background row's values.
+   */
   background: number;
-  /** Model evaluations for KernelSHAP; 0 means 2M + 2048. */
+  /** Coalitions for KernelSHAP and permutation sampling; 0 means 2M + 2048; at least 2M + 2. */
   budget: number;
-  /** The output to explain (class index or output unit). */
+  /** The output to explain: a classifier's class (its probability), a regression output unit. */
   outputIndex: number;
-  /** Integration steps for gradient methods; 0 means 50. */
+  /** Quadrature nodes for integrated gradients, samples for GradientSHAP; 0 means 50 and 200. */
   steps: number;
-  /** Seed. */
+  /** Seed of every draw; the same seed gives the same explanation. */
   seed: number;
+  /** Image datasets: side of the square patches the Shapley methods treat as features; 0 means 7. */
+  patchSize: number;
 }
 
 /** Attributions for the explained instances. */
@@ -163,6 +175,23 @@ export interface Explanation {
   outputs: number[];
   /** Largest |sum(phi) − (f(x) − phi_0)| over instances. */
   efficiencyGap: number;
+  /**
+   * instances × features standard errors where the method samples (KernelSHAP, permutation, GradientSHAP);
+   * absent where it is exact.
+   */
+  standardErrors?:
+    | Matrix
+    | undefined;
+  /** Per instance, signed: Σφ − (f(x) − φ_0) (the efficiency error, or integrated gradients' convergence delta). */
+  deltas: number[];
+  /** Value-function or gradient evaluations over all instances. */
+  evaluations: number;
+  /** Wall time of the attribution itself, in milliseconds. */
+  wallMs: number;
+  /** The method that produced it. */
+  method: Method;
+  /** Per instance, φ_0 (the same for every instance except with integrated gradients' per-instance baselines). */
+  baseValues: number[];
 }
 
 /** Request of Explain. */
@@ -176,7 +205,11 @@ export interface ExplainRequest {
     | DatasetRef
     | undefined;
   /** Settings. */
-  options?: ExplainOptions | undefined;
+  options?:
+    | ExplainOptions
+    | undefined;
+  /** Where background rows come from, if not `dataset`; its rows must have the model's input shape. */
+  backgroundDataset?: DatasetRef | undefined;
 }
 
 /** One message of the Explain stream. */
@@ -204,6 +237,10 @@ export interface FeatureShift {
   rankBefore: number;
   /** Rank after. */
   rankAfter: number;
+  /** importance_after − importance_before. */
+  shift: number;
+  /** Standard error of `shift` from the paired per-instance differences. */
+  shiftStderr: number;
 }
 
 /** The comparison of two explanations. */
@@ -220,6 +257,10 @@ export interface ExplanationComparison {
   shifts: FeatureShift[];
   /** Spearman correlation of the importance ranks. */
   rankCorrelation: number;
+  /** Features whose importance grew most (shift > 2 standard errors), largest first, at most 5. */
+  gained: string[];
+  /** Features whose importance fell most (shift < −2 standard errors), largest drop first, at most 5. */
+  lost: string[];
 }
 
 /** Request of CompareExplanations. */
@@ -237,7 +278,11 @@ export interface CompareExplanationsRequest {
     | DatasetRef
     | undefined;
   /** Settings. */
-  options?: ExplainOptions | undefined;
+  options?:
+    | ExplainOptions
+    | undefined;
+  /** Where background rows come from, if not `dataset`. */
+  backgroundDataset?: DatasetRef | undefined;
 }
 
 /** One message of the CompareExplanations stream. */
@@ -291,7 +336,7 @@ export interface ImplicitAttentionResponse {
 }
 
 function createBaseExplainOptions(): ExplainOptions {
-  return { method: 0, instances: 0, background: 0, budget: 0, outputIndex: 0, steps: 0, seed: 0 };
+  return { method: 0, instances: 0, background: 0, budget: 0, outputIndex: 0, steps: 0, seed: 0, patchSize: 0 };
 }
 
 export const ExplainOptions: MessageFns<ExplainOptions> = {
@@ -316,6 +361,9 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
     }
     if (message.seed !== 0) {
       writer.uint32(56).uint64(message.seed);
+    }
+    if (message.patchSize !== 0) {
+      writer.uint32(64).int32(message.patchSize);
     }
     return writer;
   },
@@ -389,6 +437,14 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
             message.seed = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.patchSize = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -414,6 +470,11 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
         : 0,
       steps: isSet(object.steps) ? globalThis.Number(object.steps) : 0,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : 0,
+      patchSize: isSet(object.patchSize)
+        ? globalThis.Number(object.patchSize)
+        : isSet(object.patch_size)
+        ? globalThis.Number(object.patch_size)
+        : 0,
     };
   },
 
@@ -440,6 +501,9 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
     if (message.seed !== 0) {
       obj.seed = Math.round(message.seed);
     }
+    if (message.patchSize !== 0) {
+      obj.patchSize = Math.round(message.patchSize);
+    }
     return obj;
   },
 
@@ -455,12 +519,25 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
     message.outputIndex = object.outputIndex ?? 0;
     message.steps = object.steps ?? 0;
     message.seed = object.seed ?? 0;
+    message.patchSize = object.patchSize ?? 0;
     return message;
   },
 };
 
 function createBaseExplanation(): Explanation {
-  return { featureNames: [], values: undefined, baseValue: 0, outputs: [], efficiencyGap: 0 };
+  return {
+    featureNames: [],
+    values: undefined,
+    baseValue: 0,
+    outputs: [],
+    efficiencyGap: 0,
+    standardErrors: undefined,
+    deltas: [],
+    evaluations: 0,
+    wallMs: 0,
+    method: 0,
+    baseValues: [],
+  };
 }
 
 export const Explanation: MessageFns<Explanation> = {
@@ -483,6 +560,32 @@ export const Explanation: MessageFns<Explanation> = {
     }
     if (message.efficiencyGap !== 0) {
       writer.uint32(41).double(message.efficiencyGap);
+    }
+    if (message.standardErrors !== undefined) {
+      Matrix.encode(message.standardErrors, writer.uint32(50).fork()).join();
+    }
+    if (message.deltas.length !== 0) {
+      writer.uint32(58).fork();
+      for (const v of message.deltas) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.evaluations !== 0) {
+      writer.uint32(64).int64(message.evaluations);
+    }
+    if (message.wallMs !== 0) {
+      writer.uint32(73).double(message.wallMs);
+    }
+    if (message.method !== 0) {
+      writer.uint32(80).int32(message.method);
+    }
+    if (message.baseValues.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.baseValues) {
+        writer.double(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -550,6 +653,74 @@ export const Explanation: MessageFns<Explanation> = {
             message.efficiencyGap = reader.double();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.standardErrors = Matrix.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag === 57) {
+              message.deltas.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 58) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.deltas.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.evaluations = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.wallMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.method = reader.int32() as any;
+            continue;
+          }
+          case 11: {
+            if (tag === 89) {
+              message.baseValues.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.baseValues.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -581,6 +752,24 @@ export const Explanation: MessageFns<Explanation> = {
         : isSet(object.efficiency_gap)
         ? globalThis.Number(object.efficiency_gap)
         : 0,
+      standardErrors: isSet(object.standardErrors)
+        ? Matrix.fromJSON(object.standardErrors)
+        : isSet(object.standard_errors)
+        ? Matrix.fromJSON(object.standard_errors)
+        : undefined,
+      deltas: globalThis.Array.isArray(object?.deltas) ? object.deltas.map((e: any) => globalThis.Number(e)) : [],
+      evaluations: isSet(object.evaluations) ? globalThis.Number(object.evaluations) : 0,
+      wallMs: isSet(object.wallMs)
+        ? globalThis.Number(object.wallMs)
+        : isSet(object.wall_ms)
+        ? globalThis.Number(object.wall_ms)
+        : 0,
+      method: isSet(object.method) ? methodFromJSON(object.method) : 0,
+      baseValues: globalThis.Array.isArray(object?.baseValues)
+        ? object.baseValues.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.base_values)
+        ? object.base_values.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -601,6 +790,24 @@ export const Explanation: MessageFns<Explanation> = {
     if (message.efficiencyGap !== 0) {
       obj.efficiencyGap = floatToJson(message.efficiencyGap);
     }
+    if (message.standardErrors !== undefined) {
+      obj.standardErrors = Matrix.toJSON(message.standardErrors);
+    }
+    if (message.deltas?.length) {
+      obj.deltas = message.deltas.map((e) => floatToJson(e));
+    }
+    if (message.evaluations !== 0) {
+      obj.evaluations = Math.round(message.evaluations);
+    }
+    if (message.wallMs !== 0) {
+      obj.wallMs = floatToJson(message.wallMs);
+    }
+    if (message.method !== 0) {
+      obj.method = methodToJSON(message.method);
+    }
+    if (message.baseValues?.length) {
+      obj.baseValues = message.baseValues.map((e) => floatToJson(e));
+    }
     return obj;
   },
 
@@ -616,12 +823,20 @@ export const Explanation: MessageFns<Explanation> = {
     message.baseValue = object.baseValue ?? 0;
     message.outputs = object.outputs?.map((e) => e) || [];
     message.efficiencyGap = object.efficiencyGap ?? 0;
+    message.standardErrors = (object.standardErrors !== undefined && object.standardErrors !== null)
+      ? Matrix.fromPartial(object.standardErrors)
+      : undefined;
+    message.deltas = object.deltas?.map((e) => e) || [];
+    message.evaluations = object.evaluations ?? 0;
+    message.wallMs = object.wallMs ?? 0;
+    message.method = object.method ?? 0;
+    message.baseValues = object.baseValues?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseExplainRequest(): ExplainRequest {
-  return { model: undefined, dataset: undefined, options: undefined };
+  return { model: undefined, dataset: undefined, options: undefined, backgroundDataset: undefined };
 }
 
 export const ExplainRequest: MessageFns<ExplainRequest> = {
@@ -634,6 +849,9 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
     }
     if (message.options !== undefined) {
       ExplainOptions.encode(message.options, writer.uint32(26).fork()).join();
+    }
+    if (message.backgroundDataset !== undefined) {
+      DatasetRef.encode(message.backgroundDataset, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -675,6 +893,14 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
             message.options = ExplainOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.backgroundDataset = DatasetRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -692,6 +918,11 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
       dataset: isSet(object.dataset) ? DatasetRef.fromJSON(object.dataset) : undefined,
       options: isSet(object.options) ? ExplainOptions.fromJSON(object.options) : undefined,
+      backgroundDataset: isSet(object.backgroundDataset)
+        ? DatasetRef.fromJSON(object.backgroundDataset)
+        : isSet(object.background_dataset)
+        ? DatasetRef.fromJSON(object.background_dataset)
+        : undefined,
     };
   },
 
@@ -705,6 +936,9 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
     }
     if (message.options !== undefined) {
       obj.options = ExplainOptions.toJSON(message.options);
+    }
+    if (message.backgroundDataset !== undefined) {
+      obj.backgroundDataset = DatasetRef.toJSON(message.backgroundDataset);
     }
     return obj;
   },
@@ -722,6 +956,9 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
       : undefined;
     message.options = (object.options !== undefined && object.options !== null)
       ? ExplainOptions.fromPartial(object.options)
+      : undefined;
+    message.backgroundDataset = (object.backgroundDataset !== undefined && object.backgroundDataset !== null)
+      ? DatasetRef.fromPartial(object.backgroundDataset)
       : undefined;
     return message;
   },
@@ -829,7 +1066,15 @@ export const ExplainResponse: MessageFns<ExplainResponse> = {
 };
 
 function createBaseFeatureShift(): FeatureShift {
-  return { feature: "", importanceBefore: 0, importanceAfter: 0, rankBefore: 0, rankAfter: 0 };
+  return {
+    feature: "",
+    importanceBefore: 0,
+    importanceAfter: 0,
+    rankBefore: 0,
+    rankAfter: 0,
+    shift: 0,
+    shiftStderr: 0,
+  };
 }
 
 export const FeatureShift: MessageFns<FeatureShift> = {
@@ -848,6 +1093,12 @@ export const FeatureShift: MessageFns<FeatureShift> = {
     }
     if (message.rankAfter !== 0) {
       writer.uint32(40).int32(message.rankAfter);
+    }
+    if (message.shift !== 0) {
+      writer.uint32(49).double(message.shift);
+    }
+    if (message.shiftStderr !== 0) {
+      writer.uint32(57).double(message.shiftStderr);
     }
     return writer;
   },
@@ -905,6 +1156,22 @@ export const FeatureShift: MessageFns<FeatureShift> = {
             message.rankAfter = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.shift = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.shiftStderr = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -940,6 +1207,12 @@ export const FeatureShift: MessageFns<FeatureShift> = {
         : isSet(object.rank_after)
         ? globalThis.Number(object.rank_after)
         : 0,
+      shift: isSet(object.shift) ? globalThis.Number(object.shift) : 0,
+      shiftStderr: isSet(object.shiftStderr)
+        ? globalThis.Number(object.shiftStderr)
+        : isSet(object.shift_stderr)
+        ? globalThis.Number(object.shift_stderr)
+        : 0,
     };
   },
 
@@ -960,6 +1233,12 @@ export const FeatureShift: MessageFns<FeatureShift> = {
     if (message.rankAfter !== 0) {
       obj.rankAfter = Math.round(message.rankAfter);
     }
+    if (message.shift !== 0) {
+      obj.shift = floatToJson(message.shift);
+    }
+    if (message.shiftStderr !== 0) {
+      obj.shiftStderr = floatToJson(message.shiftStderr);
+    }
     return obj;
   },
 
@@ -973,12 +1252,14 @@ export const FeatureShift: MessageFns<FeatureShift> = {
     message.importanceAfter = object.importanceAfter ?? 0;
     message.rankBefore = object.rankBefore ?? 0;
     message.rankAfter = object.rankAfter ?? 0;
+    message.shift = object.shift ?? 0;
+    message.shiftStderr = object.shiftStderr ?? 0;
     return message;
   },
 };
 
 function createBaseExplanationComparison(): ExplanationComparison {
-  return { before: undefined, after: undefined, shifts: [], rankCorrelation: 0 };
+  return { before: undefined, after: undefined, shifts: [], rankCorrelation: 0, gained: [], lost: [] };
 }
 
 export const ExplanationComparison: MessageFns<ExplanationComparison> = {
@@ -994,6 +1275,12 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
     }
     if (message.rankCorrelation !== 0) {
       writer.uint32(33).double(message.rankCorrelation);
+    }
+    for (const v of message.gained) {
+      writer.uint32(42).string(v!);
+    }
+    for (const v of message.lost) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -1043,6 +1330,22 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
             message.rankCorrelation = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.gained.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.lost.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1065,6 +1368,8 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
         : isSet(object.rank_correlation)
         ? globalThis.Number(object.rank_correlation)
         : 0,
+      gained: globalThis.Array.isArray(object?.gained) ? object.gained.map((e: any) => globalThis.String(e)) : [],
+      lost: globalThis.Array.isArray(object?.lost) ? object.lost.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1082,6 +1387,12 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
     if (message.rankCorrelation !== 0) {
       obj.rankCorrelation = floatToJson(message.rankCorrelation);
     }
+    if (message.gained?.length) {
+      obj.gained = message.gained;
+    }
+    if (message.lost?.length) {
+      obj.lost = message.lost;
+    }
     return obj;
   },
 
@@ -1098,12 +1409,20 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
       : undefined;
     message.shifts = object.shifts?.map((e) => FeatureShift.fromPartial(e)) || [];
     message.rankCorrelation = object.rankCorrelation ?? 0;
+    message.gained = object.gained?.map((e) => e) || [];
+    message.lost = object.lost?.map((e) => e) || [];
     return message;
   },
 };
 
 function createBaseCompareExplanationsRequest(): CompareExplanationsRequest {
-  return { baseModel: undefined, adaptedModel: undefined, dataset: undefined, options: undefined };
+  return {
+    baseModel: undefined,
+    adaptedModel: undefined,
+    dataset: undefined,
+    options: undefined,
+    backgroundDataset: undefined,
+  };
 }
 
 export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> = {
@@ -1119,6 +1438,9 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
     }
     if (message.options !== undefined) {
       ExplainOptions.encode(message.options, writer.uint32(34).fork()).join();
+    }
+    if (message.backgroundDataset !== undefined) {
+      DatasetRef.encode(message.backgroundDataset, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1168,6 +1490,14 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
             message.options = ExplainOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.backgroundDataset = DatasetRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1194,6 +1524,11 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
         : undefined,
       dataset: isSet(object.dataset) ? DatasetRef.fromJSON(object.dataset) : undefined,
       options: isSet(object.options) ? ExplainOptions.fromJSON(object.options) : undefined,
+      backgroundDataset: isSet(object.backgroundDataset)
+        ? DatasetRef.fromJSON(object.backgroundDataset)
+        : isSet(object.background_dataset)
+        ? DatasetRef.fromJSON(object.background_dataset)
+        : undefined,
     };
   },
 
@@ -1210,6 +1545,9 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
     }
     if (message.options !== undefined) {
       obj.options = ExplainOptions.toJSON(message.options);
+    }
+    if (message.backgroundDataset !== undefined) {
+      obj.backgroundDataset = DatasetRef.toJSON(message.backgroundDataset);
     }
     return obj;
   },
@@ -1230,6 +1568,9 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
       : undefined;
     message.options = (object.options !== undefined && object.options !== null)
       ? ExplainOptions.fromPartial(object.options)
+      : undefined;
+    message.backgroundDataset = (object.backgroundDataset !== undefined && object.backgroundDataset !== null)
+      ? DatasetRef.fromPartial(object.backgroundDataset)
       : undefined;
     return message;
   },

@@ -1,0 +1,277 @@
+// The explainer's model passes in a worker thread (the house rule: TF.js work never runs on the server's
+// event loop): attributions of one model on seeded instances and background rows, and the hidden
+// attention of a Mamba model on one input.
+import { openDataset, type Dataset } from '@floe/data';
+import { invalidArgument } from '@floe/errors';
+import { initBackend } from '@floe/ml-runtime';
+import type { BlockModel } from '@floe/models';
+import { rngFor } from '@floe/random';
+import { LocalArtifactStore } from '@floe/store';
+import { noRunResolver, openModel, serveTask, type ComputeEnv, type ResolvedModelSource } from '@floe/training';
+import {
+  EXACT_MAX_FEATURES,
+  batchModel,
+  exactShapley,
+  gradientShap,
+  imagePatches,
+  imageValue,
+  integratedGradients,
+  kernelShap,
+  layerAttentionMap,
+  meanRow,
+  minKernelBudget,
+  permutationShap,
+  reconstructScan,
+  rollout,
+  scanLayers,
+  tabularValue,
+  type Attribution,
+  type AttributionMethod,
+  type BatchModel,
+  type ValueFunction,
+} from '@floe/xai';
+
+export interface AttributionSettings {
+  method: AttributionMethod;
+  instances: number;
+  background: number;
+  /** 0: the method's default. */
+  budget: number;
+  outputIndex: number;
+  /** 0: the method's default. */
+  steps: number;
+  seed: number;
+  patchSize: number;
+}
+
+export interface ExplainJob {
+  kind: 'explain';
+  env: ComputeEnv;
+  /** The request's field of the model, for errors ("model", "adapted_model"). */
+  field: string;
+  model: ResolvedModelSource;
+  dataset: { uri: string; field: string };
+  background: { uri: string; field: string };
+  settings: AttributionSettings;
+}
+
+export interface ExplainResult {
+  featureNames: string[];
+  values: number[][];
+  standardErrors?: number[][];
+  baseValues: number[];
+  outputs: number[];
+  deltas: number[];
+  evaluations: number;
+  wallMs: number;
+}
+
+export type Aggregation = 'mean' | 'rollout';
+
+export interface AttentionJob {
+  kind: 'attention';
+  env: ComputeEnv;
+  model: ResolvedModelSource;
+  input: Uint8Array;
+  layers: number[];
+  aggregation: Aggregation;
+}
+
+export interface AttentionResult {
+  steps: number;
+  /** One steps × steps map per reported layer, or one rollout map. */
+  maps: number[][];
+  layers: number[];
+  reconstructionError: number;
+}
+
+export type ExplainerJob = ExplainJob | AttentionJob;
+export type ExplainerProgress = { done: number; total: number; message: string };
+
+/** `count` distinct row indices of `rows`, drawn with `seed`. */
+function draw(rows: number, count: number, seed: number, name: string): number[] {
+  const order = rngFor(seed, name).shuffle(Array.from({ length: rows }, (_, i) => i));
+  return order.slice(0, Math.min(count, rows)).sort((a, b) => a - b);
+}
+
+/** Flat model rows (and feature names) of a dataset the model can read; INVALID_ARGUMENT otherwise. */
+function rowsOf(
+  model: BlockModel,
+  data: Dataset,
+  field: string,
+  modelField: string,
+): { inputs: number; x: Float32Array; rows: number } {
+  const cfg = model.spec.config;
+  if (data.kind === 'tabular') {
+    if (model.spec.architecture !== 'mlp')
+      throw invalidArgument(
+        field,
+        `is tabular; ${modelField} is a ${model.spec.architecture}, which does not read table rows`,
+      );
+    const inputs = Number(cfg.inputs);
+    if (data.features.length !== inputs)
+      throw invalidArgument(field, `has ${data.features.length} features per row; ${modelField} takes ${inputs}`);
+    return { inputs, x: data.x, rows: data.rows };
+  }
+  if (data.kind === 'image') {
+    if (model.spec.architecture !== 'lenet5')
+      throw invalidArgument(
+        field,
+        `holds images; ${modelField} is a ${model.spec.architecture}, which does not read images`,
+      );
+    const size = Number(cfg.inputSize);
+    if (data.height !== size || data.width !== size || data.channels !== Number(cfg.inChannels))
+      throw invalidArgument(
+        field,
+        `holds ${data.height}×${data.width}×${data.channels} images; ${modelField} takes ${size}×${size}×${cfg.inChannels}`,
+      );
+    return { inputs: size * size * data.channels, x: data.pixels, rows: data.labels.length };
+  }
+  throw invalidArgument(
+    field,
+    `is a text dataset; attributions are for tabular and image models (ImplicitAttention reads text)`,
+  );
+}
+
+function outputsOf(model: BlockModel): number {
+  const cfg = model.spec.config;
+  return Number(model.spec.architecture === 'lenet5' ? cfg.classes : cfg.outputs);
+}
+
+function explain(job: ExplainJob, model: BlockModel, progress: (p: ExplainerProgress) => void): ExplainResult {
+  const { env, settings: s } = job;
+  const open = (ref: { uri: string; field: string }, split: 'test' | 'train') =>
+    openDataset({ uri: ref.uri, split }, { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes }, ref.field);
+  const data = open(job.dataset, 'test');
+  const { inputs, x } = rowsOf(model, data, job.dataset.field, job.field);
+  const backgroundData = open(job.background, 'train');
+  const bg = rowsOf(model, backgroundData, job.background.field, job.field);
+  if (s.outputIndex >= outputsOf(model))
+    throw invalidArgument('options.output_index', `is ${s.outputIndex}; ${job.field} has ${outputsOf(model)} outputs`);
+
+  const image = data.kind === 'image' ? data : undefined;
+  const geometry = image && { height: image.height, width: image.width, channels: image.channels };
+  const patches = geometry && imagePatches(geometry, s.patchSize);
+  const gradientMethod = s.method === 'integrated-gradients' || s.method === 'gradient-shap';
+  const features = image && !gradientMethod ? patches!.patches : inputs;
+  const featureNames =
+    data.kind === 'tabular'
+      ? data.features
+      : gradientMethod
+        ? Array.from(
+            { length: inputs },
+            (_, i) =>
+              `pixel(${Math.floor(i / geometry!.width / geometry!.channels)},${Math.floor(i / geometry!.channels) % geometry!.width})`,
+          )
+        : Array.from({ length: features }, (_, i) => `patch ${i}`);
+
+  if (s.method === 'exact' && features > EXACT_MAX_FEATURES)
+    throw invalidArgument(
+      'options.method',
+      `exact Shapley takes at most ${EXACT_MAX_FEATURES} features; this input has ${features} (use kernel or permutation${image ? ', or a larger patch_size' : ''})`,
+    );
+  if ((s.method === 'kernel' || s.method === 'permutation') && s.budget && s.budget < minKernelBudget(features))
+    throw invalidArgument(
+      'options.budget',
+      `is ${s.budget}; ${features} features need at least 2M + 2 = ${minKernelBudget(features)}`,
+    );
+
+  const pick = (from: Float32Array, rowsIdx: number[]) => {
+    const out = new Float32Array(rowsIdx.length * inputs);
+    rowsIdx.forEach((r, k) => out.set(from.subarray(r * inputs, (r + 1) * inputs), k * inputs));
+    return out;
+  };
+  const instanceRows = draw(x.length / inputs, s.instances, s.seed, 'explain-instances');
+  const instances = pick(x, instanceRows);
+  const background = pick(bg.x, draw(bg.x.length / inputs, s.background, s.seed, 'explain-background'));
+  const f: BatchModel = batchModel(model, inputs, {
+    index: s.outputIndex,
+    rowShape: geometry ? [geometry.height, geometry.width, geometry.channels] : undefined,
+  });
+  const baseline = meanRow(background, inputs);
+
+  const results: Attribution[] = [];
+  for (let k = 0; k < instanceRows.length; k++) {
+    const xi = instances.subarray(k * inputs, (k + 1) * inputs);
+    const value = (): ValueFunction =>
+      image
+        ? imageValue(f, xi, baseline, geometry!, patches!.pixelPatch, patches!.patches)
+        : tabularValue(f, xi, background);
+    const budget = s.budget || undefined;
+    switch (s.method) {
+      case 'exact':
+        results.push(exactShapley(value(), features));
+        break;
+      case 'kernel':
+        results.push(kernelShap(value(), features, { budget, seed: s.seed }));
+        break;
+      case 'permutation':
+        results.push(permutationShap(value(), features, { budget, seed: s.seed }));
+        break;
+      case 'integrated-gradients':
+        results.push(integratedGradients(f, xi, baseline, { steps: s.steps || undefined }));
+        break;
+      case 'gradient-shap':
+        results.push(gradientShap(f, xi, background, { samples: s.steps || undefined, seed: s.seed }));
+        break;
+    }
+    progress({ done: k + 1, total: instanceRows.length, message: `instance ${k + 1} of ${instanceRows.length}` });
+  }
+  const sampled = results.every((r) => r.standardErrors);
+  return {
+    featureNames,
+    values: results.map((r) => Array.from(r.values)),
+    standardErrors: sampled ? results.map((r) => Array.from(r.standardErrors!)) : undefined,
+    baseValues: results.map((r) => r.baseValue),
+    outputs: results.map((r) => r.output),
+    deltas: results.map((r) => r.delta),
+    evaluations: results.reduce((n, r) => n + r.evaluations, 0),
+    wallMs: results.reduce((n, r) => n + r.wallMs, 0),
+  };
+}
+
+function attention(job: AttentionJob, model: BlockModel, progress: (p: ExplainerProgress) => void): AttentionResult {
+  if (model.spec.architecture !== 'mamba-lm')
+    throw invalidArgument(
+      'model',
+      `is a ${model.spec.architecture}; implicit attention needs a model with Mamba (selective SSM) layers`,
+    );
+  const context = Number(model.spec.config.context);
+  if (job.input.length > context)
+    throw invalidArgument('input', `has ${job.input.length} bytes; the model's context is ${context}`);
+  const all = scanLayers(model, job.input);
+  job.layers.forEach((l, i) => {
+    if (l >= all.length) throw invalidArgument(`layers[${i}]`, `is ${l}; the model has ${all.length} Mamba layers`);
+  });
+  const wanted =
+    job.aggregation === 'rollout' ? all.map((_, i) => i) : job.layers.length ? job.layers : all.map((_, i) => i);
+  const t = job.input.length;
+  let reconstructionError = 0;
+  const maps = wanted.map((l, k) => {
+    const { layer } = all[l]!;
+    const rebuilt = reconstructScan(layer);
+    for (let q = 0; q < rebuilt.length; q++)
+      reconstructionError = Math.max(reconstructionError, Math.abs(rebuilt[q]! - layer.y![q]!));
+    const map = layerAttentionMap(layer);
+    progress({ done: k + 1, total: wanted.length, message: `layer ${l}` });
+    return map;
+  });
+  if (job.aggregation === 'rollout')
+    return { steps: t, maps: [Array.from(rollout(maps, t))], layers: [all.length - 1], reconstructionError };
+  return { steps: t, maps: maps.map((m) => Array.from(m)), layers: wanted, reconstructionError };
+}
+
+serveTask<ExplainerJob, ExplainResult | AttentionResult, ExplainerProgress>(async (job, progress) => {
+  await initBackend(job.env.backend, { threads: job.env.threads });
+  const model = await openModel(
+    job.kind === 'explain' ? job.field : 'model',
+    job.model,
+    new LocalArtifactStore(job.env.artifactsDir),
+    noRunResolver,
+  );
+  try {
+    return job.kind === 'explain' ? explain(job, model, progress) : attention(job, model, progress);
+  } finally {
+    model.dispose();
+  }
+});
