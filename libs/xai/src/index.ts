@@ -22,3 +22,4 @@ export { channelAttention, reconstructScan, layerAttentionMap, rollout, type Sca
 export { batchModel, scanLayers, type OutputChoice } from './tf-model.js';
 export { explainRows, meanRow, type AttributionMethod, type ExplainOptions } from './explain.js';
 export { compareAttributions, spearman, ranks, type AttributionShift, type FeatureShift } from './compare.js';
+export { waterfallSpec, barSpec, beeswarmSpec, imageOverlaySpec, attentionHeatmapSpec, shiftSpec } from './plots.js';

@@ -5,6 +5,7 @@ import { openDataset, type Dataset } from '@floe/data';
 import { invalidArgument } from '@floe/errors';
 import { initBackend } from '@floe/ml-runtime';
 import type { BlockModel } from '@floe/models';
+import { renderSvg } from '@floe/plots';
 import { rngFor } from '@floe/random';
 import { LocalArtifactStore } from '@floe/store';
 import { noRunResolver, openModel, serveTask, type ComputeEnv, type ResolvedModelSource } from '@floe/training';
@@ -25,7 +26,15 @@ import {
   rollout,
   scanLayers,
   tabularValue,
+  attentionHeatmapSpec,
+  barSpec,
+  beeswarmSpec,
+  compareAttributions,
+  imageOverlaySpec,
+  shiftSpec,
+  waterfallSpec,
   type Attribution,
+  type AttributionShift,
   type AttributionMethod,
   type BatchModel,
   type ValueFunction,
@@ -42,6 +51,13 @@ export interface AttributionSettings {
   steps: number;
   seed: number;
   patchSize: number;
+  /** Render plots into the result. */
+  plots: boolean;
+}
+
+export interface RenderedPlot {
+  name: string;
+  svg: string;
 }
 
 export interface ExplainJob {
@@ -55,6 +71,23 @@ export interface ExplainJob {
   settings: AttributionSettings;
 }
 
+export interface CompareJob {
+  kind: 'compare';
+  env: ComputeEnv;
+  base: ResolvedModelSource;
+  adapted: ResolvedModelSource;
+  dataset: { uri: string; field: string };
+  background: { uri: string; field: string };
+  settings: AttributionSettings;
+}
+
+export interface CompareResult {
+  before: ExplainResult;
+  after: ExplainResult;
+  shift: AttributionShift;
+  plots: RenderedPlot[];
+}
+
 export interface ExplainResult {
   featureNames: string[];
   values: number[][];
@@ -64,6 +97,7 @@ export interface ExplainResult {
   deltas: number[];
   evaluations: number;
   wallMs: number;
+  plots: RenderedPlot[];
 }
 
 export type Aggregation = 'mean' | 'rollout';
@@ -75,6 +109,7 @@ export interface AttentionJob {
   input: Uint8Array;
   layers: number[];
   aggregation: Aggregation;
+  plots: boolean;
 }
 
 export interface AttentionResult {
@@ -83,9 +118,10 @@ export interface AttentionResult {
   maps: number[][];
   layers: number[];
   reconstructionError: number;
+  plots: RenderedPlot[];
 }
 
-export type ExplainerJob = ExplainJob | AttentionJob;
+export type ExplainerJob = ExplainJob | CompareJob | AttentionJob;
 export type ExplainerProgress = { done: number; total: number; message: string };
 
 /** `count` distinct row indices of `rows`, drawn with `seed`. */
@@ -138,7 +174,11 @@ function outputsOf(model: BlockModel): number {
   return Number(model.spec.architecture === 'lenet5' ? cfg.classes : cfg.outputs);
 }
 
-function explain(job: ExplainJob, model: BlockModel, progress: (p: ExplainerProgress) => void): ExplainResult {
+async function explain(
+  job: Omit<ExplainJob, 'kind' | 'model'>,
+  model: BlockModel,
+  progress: (p: ExplainerProgress) => void,
+): Promise<ExplainResult> {
   const { env, settings: s } = job;
   const open = (ref: { uri: string; field: string }, split: 'test' | 'train') =>
     openDataset({ uri: ref.uri, split }, { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes }, ref.field);
@@ -218,6 +258,32 @@ function explain(job: ExplainJob, model: BlockModel, progress: (p: ExplainerProg
     progress({ done: k + 1, total: instanceRows.length, message: `instance ${k + 1} of ${instanceRows.length}` });
   }
   const sampled = results.every((r) => r.standardErrors);
+  const plots: RenderedPlot[] = [];
+  if (s.plots) {
+    const values = results.map((r) => r.values);
+    const first = results[0]!;
+    plots.push({
+      name: 'waterfall',
+      svg: await renderSvg(waterfallSpec(featureNames, first.values, first.baseValue, first.output)),
+    });
+    plots.push({ name: 'bar', svg: await renderSvg(barSpec(featureNames, values)) });
+    if (!image) {
+      const inputsOf = instanceRows.map((_, k) => instances.subarray(k * inputs, (k + 1) * inputs));
+      plots.push({ name: 'beeswarm', svg: await renderSvg(beeswarmSpec(featureNames, values, inputsOf)) });
+    } else {
+      const { height, width, channels } = geometry!;
+      const grey = new Float32Array(height * width);
+      const phi = new Float64Array(height * width);
+      for (let p = 0; p < height * width; p++) {
+        for (let c = 0; c < channels; c++) {
+          grey[p]! += instances[p * channels + c]! / channels;
+          phi[p]! += gradientMethod ? first.values[p * channels + c]! : 0;
+        }
+        if (!gradientMethod) phi[p] = first.values[patches!.pixelPatch[p]!]!;
+      }
+      plots.push({ name: 'image', svg: await renderSvg(imageOverlaySpec(height, width, grey, phi)) });
+    }
+  }
   return {
     featureNames,
     values: results.map((r) => Array.from(r.values)),
@@ -227,10 +293,15 @@ function explain(job: ExplainJob, model: BlockModel, progress: (p: ExplainerProg
     deltas: results.map((r) => r.delta),
     evaluations: results.reduce((n, r) => n + r.evaluations, 0),
     wallMs: results.reduce((n, r) => n + r.wallMs, 0),
+    plots,
   };
 }
 
-function attention(job: AttentionJob, model: BlockModel, progress: (p: ExplainerProgress) => void): AttentionResult {
+async function attention(
+  job: AttentionJob,
+  model: BlockModel,
+  progress: (p: ExplainerProgress) => void,
+): Promise<AttentionResult> {
   if (model.spec.architecture !== 'mamba-lm')
     throw invalidArgument(
       'model',
@@ -256,22 +327,63 @@ function attention(job: AttentionJob, model: BlockModel, progress: (p: Explainer
     progress({ done: k + 1, total: wanted.length, message: `layer ${l}` });
     return map;
   });
-  if (job.aggregation === 'rollout')
-    return { steps: t, maps: [Array.from(rollout(maps, t))], layers: [all.length - 1], reconstructionError };
-  return { steps: t, maps: maps.map((m) => Array.from(m)), layers: wanted, reconstructionError };
+  const result =
+    job.aggregation === 'rollout'
+      ? { maps: [Array.from(rollout(maps, t))], layers: [all.length - 1] }
+      : { maps: maps.map((m) => Array.from(m)), layers: wanted };
+  const plots: RenderedPlot[] = [];
+  if (job.plots)
+    for (const [k, map] of result.maps.entries()) {
+      const title =
+        job.aggregation === 'rollout'
+          ? 'Attention rollout over every layer'
+          : `Hidden attention of layer ${result.layers[k]}`;
+      plots.push({ name: 'attention', svg: await renderSvg(attentionHeatmapSpec(map, t, title)) });
+    }
+  return { steps: t, ...result, reconstructionError, plots };
 }
 
-serveTask<ExplainerJob, ExplainResult | AttentionResult, ExplainerProgress>(async (job, progress) => {
-  await initBackend(job.env.backend, { threads: job.env.threads });
-  const model = await openModel(
-    job.kind === 'explain' ? job.field : 'model',
-    job.model,
-    new LocalArtifactStore(job.env.artifactsDir),
-    noRunResolver,
+async function compare(job: CompareJob, progress: (p: ExplainerProgress) => void): Promise<CompareResult> {
+  const half = (offset: number, name: string) => (p: ExplainerProgress) =>
+    progress({ done: offset + p.done, total: 2 * p.total, message: `${name}: ${p.message}` });
+  // The same seed draws the same instances and background for both models: the comparison is paired.
+  const run = (field: string, source: ResolvedModelSource, offset: number) =>
+    withModel(job.env, field, source, (model) => explain({ ...job, field }, model, half(offset, field)));
+  const before = await run('base_model', job.base, 0);
+  const after = await run('adapted_model', job.adapted, before.values.length);
+  const shift = compareAttributions(
+    before.featureNames,
+    before.values.map((r) => Float64Array.from(r)),
+    after.values.map((r) => Float64Array.from(r)),
   );
+  const plots = job.settings.plots
+    ? [{ name: 'shift', svg: await renderSvg(shiftSpec(shift.shifts, ['base', 'adapted'])) }]
+    : [];
+  return { before, after, shift, plots };
+}
+
+async function withModel<R>(
+  env: ComputeEnv,
+  field: string,
+  source: ResolvedModelSource,
+  use: (m: BlockModel) => Promise<R>,
+): Promise<R> {
+  const model = await openModel(field, source, new LocalArtifactStore(env.artifactsDir), noRunResolver);
   try {
-    return job.kind === 'explain' ? explain(job, model, progress) : attention(job, model, progress);
+    return await use(model);
   } finally {
     model.dispose();
+  }
+}
+
+serveTask<ExplainerJob, ExplainResult | CompareResult | AttentionResult, ExplainerProgress>(async (job, progress) => {
+  await initBackend(job.env.backend, { threads: job.env.threads });
+  switch (job.kind) {
+    case 'compare':
+      return compare(job, progress);
+    case 'explain':
+      return withModel(job.env, job.field, job.model, (m) => explain(job, m, progress));
+    case 'attention':
+      return withModel(job.env, 'model', job.model, (m) => attention(job, m, progress));
   }
 });

@@ -18,11 +18,12 @@ import {
 } from '@floe/service-kit';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { computeEnv, resolveModelSource, runTask } from '@floe/training';
-import { compareAttributions, type AttributionMethod } from '@floe/xai';
+import type { AttributionMethod } from '@floe/xai';
 import type {
   Aggregation,
   AttentionResult,
   AttributionSettings,
+  CompareResult,
   ExplainResult,
   ExplainerJob,
   ExplainerProgress,
@@ -55,8 +56,9 @@ function checkOptions(v: Validator, field: string, o: ex.ExplainOptions | undefi
   v.number(`${field}.patch_size`, o.patchSize, { min: 0, max: 1024, integer: true });
 }
 
-function settingsOf(o: ex.ExplainOptions): AttributionSettings {
+function settingsOf(o: ex.ExplainOptions, plots: boolean): AttributionSettings {
   return {
+    plots,
     method: METHODS[o.method]!,
     instances: o.instances || EXPLAIN_DEFAULTS.instances,
     background: o.background || EXPLAIN_DEFAULTS.background,
@@ -85,6 +87,7 @@ function explanation(r: ExplainResult, method: number): ex.Explanation {
     wallMs: r.wallMs,
     method,
     baseValues: r.baseValues,
+    plots: r.plots,
   };
 }
 
@@ -103,33 +106,14 @@ export function createExplainerService(opts: ServiceContext): HostedService {
         o.report({ phase: o.phase, done, total, fraction: o.offset + (o.span * done) / total, message }),
     });
 
-  const explainModel = async (
-    field: string,
-    ref: commonV1.ModelRef,
-    req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef; options?: ex.ExplainOptions },
-    o: { signal: AbortSignal; report: (p: ProgressReport) => void; offset: number; span: number },
-  ): Promise<ExplainResult> => {
-    const model = await resolveModelSource(modelSource(ref), trainerRunResolver(peers, `${field}.run`));
-    const settings = settingsOf(req.options!);
-    return instrument(
-      { name: SpanName.explain, attributes: { [Attr.method]: settings.method, [Attr.dataset]: req.dataset!.uri } },
-      () =>
-        run<ExplainResult>(
-          {
-            kind: 'explain',
-            env,
-            field,
-            model,
-            dataset: { uri: req.dataset!.uri, field: 'dataset' },
-            background: req.backgroundDataset?.uri
-              ? { uri: req.backgroundDataset.uri, field: 'background_dataset' }
-              : { uri: req.dataset!.uri, field: 'dataset' },
-            settings,
-          },
-          { ...o, phase: `explain ${field}` },
-        ),
-    );
-  };
+  const sources = (req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef }) => ({
+    dataset: { uri: req.dataset!.uri, field: 'dataset' },
+    background: req.backgroundDataset?.uri
+      ? { uri: req.backgroundDataset.uri, field: 'background_dataset' }
+      : { uri: req.dataset!.uri, field: 'dataset' },
+  });
+  const resolve = (field: string, ref: commonV1.ModelRef) =>
+    resolveModelSource(modelSource(ref), trainerRunResolver(peers, `${field}.run`));
 
   return defineService(
     SERVICE_NAMES.explainer,
@@ -142,8 +126,20 @@ export function createExplainerService(opts: ServiceContext): HostedService {
           if (req.backgroundDataset) checkDatasetRef(v, 'background_dataset', req.backgroundDataset);
           checkOptions(v, 'options', req.options);
         });
+        const model = await resolve('model', req.model!);
+        const settings = settingsOf(req.options!, req.includePlots);
         for await (const e of withProgress((report) =>
-          explainModel('model', req.model!, req, { signal: ctx.signal, report, offset: 0, span: 1 }),
+          instrument(
+            {
+              name: SpanName.explain,
+              attributes: { [Attr.method]: settings.method, [Attr.dataset]: req.dataset!.uri },
+            },
+            () =>
+              run<ExplainResult>(
+                { kind: 'explain', env, field: 'model', model, ...sources(req), settings },
+                { signal: ctx.signal, report, offset: 0, span: 1, phase: 'explain' },
+              ),
+          ),
         ))
           yield 'progress' in e
             ? { event: { $case: 'progress', value: e.progress } }
@@ -157,37 +153,38 @@ export function createExplainerService(opts: ServiceContext): HostedService {
           if (req.backgroundDataset) checkDatasetRef(v, 'background_dataset', req.backgroundDataset);
           checkOptions(v, 'options', req.options);
         });
-        for await (const e of withProgress(async (report) => {
-          // The same seed draws the same instances and background for both models: the comparison is paired.
-          const before = await explainModel('base_model', req.baseModel!, req, {
-            signal: ctx.signal,
-            report,
-            offset: 0,
-            span: 0.5,
-          });
-          const after = await explainModel('adapted_model', req.adaptedModel!, req, {
-            signal: ctx.signal,
-            report,
-            offset: 0.5,
-            span: 0.5,
-          });
-          const shift = compareAttributions(
-            before.featureNames,
-            before.values.map((r) => Float64Array.from(r)),
-            after.values.map((r) => Float64Array.from(r)),
-          );
-          return {
-            before: explanation(before, req.options!.method),
-            after: explanation(after, req.options!.method),
-            shifts: shift.shifts,
-            rankCorrelation: shift.rankCorrelation,
-            gained: shift.gained,
-            lost: shift.lost,
-          } satisfies ex.ExplanationComparison;
-        }))
+        const base = await resolve('base_model', req.baseModel!);
+        const adapted = await resolve('adapted_model', req.adaptedModel!);
+        const settings = settingsOf(req.options!, req.includePlots);
+        for await (const e of withProgress((report) =>
+          instrument(
+            {
+              name: SpanName.explain,
+              attributes: { [Attr.method]: settings.method, [Attr.dataset]: req.dataset!.uri },
+            },
+            () =>
+              run<CompareResult>(
+                { kind: 'compare', env, base, adapted, ...sources(req), settings },
+                { signal: ctx.signal, report, offset: 0, span: 1, phase: 'compare explanations' },
+              ),
+          ),
+        ))
           yield 'progress' in e
             ? { event: { $case: 'progress', value: e.progress } }
-            : { event: { $case: 'comparison', value: e.result } };
+            : {
+                event: {
+                  $case: 'comparison',
+                  value: {
+                    before: explanation(e.result.before, req.options!.method),
+                    after: explanation(e.result.after, req.options!.method),
+                    shifts: e.result.shift.shifts,
+                    rankCorrelation: e.result.shift.rankCorrelation,
+                    gained: e.result.shift.gained,
+                    lost: e.result.shift.lost,
+                    plots: e.result.plots,
+                  },
+                },
+              };
       },
       async *implicitAttention(req, ctx) {
         validate((v) => {
@@ -203,12 +200,20 @@ export function createExplainerService(opts: ServiceContext): HostedService {
             'ATTR (gradient-weighted rollout) is not offered yet; use MEAN or ROLLOUT',
           );
         });
-        const model = await resolveModelSource(modelSource(req.model!), trainerRunResolver(peers, 'model.run'));
+        const model = await resolve('model', req.model!);
         const aggregation: Aggregation = req.aggregation === ex.Aggregation.AGGREGATION_ROLLOUT ? 'rollout' : 'mean';
         for await (const e of withProgress((report) =>
           instrument({ name: SpanName.explain, attributes: { [Attr.method]: `hidden-attention/${aggregation}` } }, () =>
             run<AttentionResult>(
-              { kind: 'attention', env, model, input: Uint8Array.from(req.input), layers: req.layers, aggregation },
+              {
+                kind: 'attention',
+                env,
+                model,
+                input: Uint8Array.from(req.input),
+                layers: req.layers,
+                aggregation,
+                plots: req.includePlots,
+              },
               { signal: ctx.signal, report, offset: 0, span: 1, phase: 'hidden attention' },
             ),
           ),
@@ -228,6 +233,7 @@ export function createExplainerService(opts: ServiceContext): HostedService {
                     })),
                     layers: e.result.layers,
                     reconstructionError: e.result.reconstructionError,
+                    plots: e.result.plots,
                   },
                 },
               };

@@ -80,16 +80,22 @@ test('KernelSHAP and integrated gradients on the same instances: the same seed, 
   assert.ok(ig.result.efficiencyGap < 1e-2, `convergence delta ${ig.result.efficiencyGap}`);
 });
 
-test('LeNet on MNIST: Shapley values over 9 patches of 10 pixels', async () => {
+test('LeNet on MNIST: Shapley values over 9 patches of 10 pixels, with plots', async () => {
   const { result } = await explain(
     ex.ExplainRequest.fromPartial({
       model: builtin(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5, 'small'),
       dataset: { uri: 'builtin:mnist' },
+      includePlots: true,
       options: { method: ex.Method.METHOD_EXACT, instances: 2, background: 8, patchSize: 10, outputIndex: 7 },
     }),
   );
   assert.equal(result.values!.cols, 9);
   assert.ok(result.efficiencyGap <= 1e-6);
+  assert.deepEqual(
+    result.plots.map((p) => p.name),
+    ['waterfall', 'bar', 'image'],
+  );
+  for (const p of result.plots) assert.match(p.svg, /^<svg/);
 });
 
 test('CompareExplanations: per-feature shifts with standard errors, ranks and their correlation', async () => {
@@ -100,6 +106,7 @@ test('CompareExplanations: per-feature shifts with standard errors, ranks and th
         adaptedModel: mlp(2),
         dataset: iris,
         options: { method: ex.Method.METHOD_EXACT, instances: 12, background: 16, seed: 1 },
+        includePlots: true,
       }),
     ),
   );
@@ -114,6 +121,14 @@ test('CompareExplanations: per-feature shifts with standard errors, ranks and th
   assert.ok(cmp.rankCorrelation >= -1 && cmp.rankCorrelation <= 1);
   for (const f of cmp.gained) assert.ok(cmp.shifts.find((s) => s.feature === f)!.shift > 0);
   for (const f of cmp.lost) assert.ok(cmp.shifts.find((s) => s.feature === f)!.shift < 0);
+  assert.deepEqual(
+    cmp.plots.map((p) => p.name),
+    ['shift'],
+  );
+  assert.deepEqual(
+    cmp.before!.plots.map((p) => p.name),
+    ['waterfall', 'bar', 'beeswarm'],
+  );
 });
 
 test('ImplicitAttention of a Mamba LM: one causal map per layer, α·x rebuilds the scan to 1e-4', async () => {
@@ -142,10 +157,14 @@ test('ImplicitAttention of a Mamba LM: one causal map per layer, α·x rebuilds 
         model: builtin(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM, 'tiny'),
         input,
         aggregation: ex.Aggregation.AGGREGATION_ROLLOUT,
+        includePlots: true,
       }),
     ),
   );
-  assert.equal((rolled.at(-1)!.event!.value as ex.AttentionMaps).maps.length, 1);
+  const rollout = rolled.at(-1)!.event!.value as ex.AttentionMaps;
+  assert.equal(rollout.maps.length, 1);
+  assert.equal(rollout.plots.length, 1);
+  assert.match(rollout.plots[0]!.svg, /^<svg/);
 });
 
 test('bad input: INVALID_ARGUMENT naming the field', async () => {

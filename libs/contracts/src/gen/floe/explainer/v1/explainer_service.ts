@@ -161,6 +161,14 @@ export interface ExplainOptions {
   patchSize: number;
 }
 
+/** A plot rendered server-side (Vega-Lite) as a standalone SVG document. */
+export interface Plot {
+  /** What it shows: "waterfall", "bar", "beeswarm", "image", "shift", "attention". */
+  name: string;
+  /** The SVG document. */
+  svg: string;
+}
+
 /** Attributions for the explained instances. */
 export interface Explanation {
   /** The feature names, one per column of `values`. */
@@ -192,6 +200,11 @@ export interface Explanation {
   method: Method;
   /** Per instance, φ_0 (the same for every instance except with integrated gradients' per-instance baselines). */
   baseValues: number[];
+  /**
+   * When asked: a waterfall of the first instance, mean |φ| per feature, a beeswarm of every value (tables)
+   * or the first image under its attributions.
+   */
+  plots: Plot[];
 }
 
 /** Request of Explain. */
@@ -209,7 +222,11 @@ export interface ExplainRequest {
     | ExplainOptions
     | undefined;
   /** Where background rows come from, if not `dataset`; its rows must have the model's input shape. */
-  backgroundDataset?: DatasetRef | undefined;
+  backgroundDataset?:
+    | DatasetRef
+    | undefined;
+  /** Render plots into the explanation. */
+  includePlots: boolean;
 }
 
 /** One message of the Explain stream. */
@@ -261,6 +278,8 @@ export interface ExplanationComparison {
   gained: string[];
   /** Features whose importance fell most (shift < −2 standard errors), largest drop first, at most 5. */
   lost: string[];
+  /** When asked: the before/after shift per feature. */
+  plots: Plot[];
 }
 
 /** Request of CompareExplanations. */
@@ -282,7 +301,11 @@ export interface CompareExplanationsRequest {
     | ExplainOptions
     | undefined;
   /** Where background rows come from, if not `dataset`. */
-  backgroundDataset?: DatasetRef | undefined;
+  backgroundDataset?:
+    | DatasetRef
+    | undefined;
+  /** Render plots into the comparison (and into both explanations). */
+  includePlots: boolean;
 }
 
 /** One message of the CompareExplanations stream. */
@@ -310,6 +333,8 @@ export interface ImplicitAttentionRequest {
   layers: number[];
   /** Aggregation. */
   aggregation: Aggregation;
+  /** Render a heat map of each map. */
+  includePlots: boolean;
 }
 
 /** Hidden attention of a model on one input. */
@@ -320,6 +345,8 @@ export interface AttentionMaps {
   layers: number[];
   /** Largest |alpha·x − scan output| seen, a self-check. */
   reconstructionError: number;
+  /** When asked: a heat map of each map. */
+  plots: Plot[];
 }
 
 /** One message of the ImplicitAttention stream. */
@@ -524,6 +551,91 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
   },
 };
 
+function createBasePlot(): Plot {
+  return { name: "", svg: "" };
+}
+
+export const Plot: MessageFns<Plot> = {
+  encode(message: Plot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.svg !== "") {
+      writer.uint32(18).string(message.svg);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Plot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.svg = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Plot {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      svg: isSet(object.svg) ? globalThis.String(object.svg) : "",
+    };
+  },
+
+  toJSON(message: Plot): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.svg !== "") {
+      obj.svg = message.svg;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Plot>, I>>(base?: I): Plot {
+    return Plot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Plot>, I>>(object: I): Plot {
+    const message = createBasePlot();
+    message.name = object.name ?? "";
+    message.svg = object.svg ?? "";
+    return message;
+  },
+};
+
 function createBaseExplanation(): Explanation {
   return {
     featureNames: [],
@@ -537,6 +649,7 @@ function createBaseExplanation(): Explanation {
     wallMs: 0,
     method: 0,
     baseValues: [],
+    plots: [],
   };
 }
 
@@ -586,6 +699,9 @@ export const Explanation: MessageFns<Explanation> = {
         writer.double(v);
       }
       writer.join();
+    }
+    for (const v of message.plots) {
+      Plot.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -721,6 +837,14 @@ export const Explanation: MessageFns<Explanation> = {
 
             break;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.plots.push(Plot.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -770,6 +894,7 @@ export const Explanation: MessageFns<Explanation> = {
         : globalThis.Array.isArray(object?.base_values)
         ? object.base_values.map((e: any) => globalThis.Number(e))
         : [],
+      plots: globalThis.Array.isArray(object?.plots) ? object.plots.map((e: any) => Plot.fromJSON(e)) : [],
     };
   },
 
@@ -808,6 +933,9 @@ export const Explanation: MessageFns<Explanation> = {
     if (message.baseValues?.length) {
       obj.baseValues = message.baseValues.map((e) => floatToJson(e));
     }
+    if (message.plots?.length) {
+      obj.plots = message.plots.map((e) => Plot.toJSON(e));
+    }
     return obj;
   },
 
@@ -831,12 +959,19 @@ export const Explanation: MessageFns<Explanation> = {
     message.wallMs = object.wallMs ?? 0;
     message.method = object.method ?? 0;
     message.baseValues = object.baseValues?.map((e) => e) || [];
+    message.plots = object.plots?.map((e) => Plot.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseExplainRequest(): ExplainRequest {
-  return { model: undefined, dataset: undefined, options: undefined, backgroundDataset: undefined };
+  return {
+    model: undefined,
+    dataset: undefined,
+    options: undefined,
+    backgroundDataset: undefined,
+    includePlots: false,
+  };
 }
 
 export const ExplainRequest: MessageFns<ExplainRequest> = {
@@ -852,6 +987,9 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
     }
     if (message.backgroundDataset !== undefined) {
       DatasetRef.encode(message.backgroundDataset, writer.uint32(34).fork()).join();
+    }
+    if (message.includePlots !== false) {
+      writer.uint32(40).bool(message.includePlots);
     }
     return writer;
   },
@@ -901,6 +1039,14 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
             message.backgroundDataset = DatasetRef.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includePlots = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -923,6 +1069,11 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
         : isSet(object.background_dataset)
         ? DatasetRef.fromJSON(object.background_dataset)
         : undefined,
+      includePlots: isSet(object.includePlots)
+        ? globalThis.Boolean(object.includePlots)
+        : isSet(object.include_plots)
+        ? globalThis.Boolean(object.include_plots)
+        : false,
     };
   },
 
@@ -939,6 +1090,9 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
     }
     if (message.backgroundDataset !== undefined) {
       obj.backgroundDataset = DatasetRef.toJSON(message.backgroundDataset);
+    }
+    if (message.includePlots !== false) {
+      obj.includePlots = message.includePlots;
     }
     return obj;
   },
@@ -960,6 +1114,7 @@ export const ExplainRequest: MessageFns<ExplainRequest> = {
     message.backgroundDataset = (object.backgroundDataset !== undefined && object.backgroundDataset !== null)
       ? DatasetRef.fromPartial(object.backgroundDataset)
       : undefined;
+    message.includePlots = object.includePlots ?? false;
     return message;
   },
 };
@@ -1259,7 +1414,7 @@ export const FeatureShift: MessageFns<FeatureShift> = {
 };
 
 function createBaseExplanationComparison(): ExplanationComparison {
-  return { before: undefined, after: undefined, shifts: [], rankCorrelation: 0, gained: [], lost: [] };
+  return { before: undefined, after: undefined, shifts: [], rankCorrelation: 0, gained: [], lost: [], plots: [] };
 }
 
 export const ExplanationComparison: MessageFns<ExplanationComparison> = {
@@ -1281,6 +1436,9 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
     }
     for (const v of message.lost) {
       writer.uint32(50).string(v!);
+    }
+    for (const v of message.plots) {
+      Plot.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1346,6 +1504,14 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
             message.lost.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.plots.push(Plot.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1370,6 +1536,7 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
         : 0,
       gained: globalThis.Array.isArray(object?.gained) ? object.gained.map((e: any) => globalThis.String(e)) : [],
       lost: globalThis.Array.isArray(object?.lost) ? object.lost.map((e: any) => globalThis.String(e)) : [],
+      plots: globalThis.Array.isArray(object?.plots) ? object.plots.map((e: any) => Plot.fromJSON(e)) : [],
     };
   },
 
@@ -1393,6 +1560,9 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
     if (message.lost?.length) {
       obj.lost = message.lost;
     }
+    if (message.plots?.length) {
+      obj.plots = message.plots.map((e) => Plot.toJSON(e));
+    }
     return obj;
   },
 
@@ -1411,6 +1581,7 @@ export const ExplanationComparison: MessageFns<ExplanationComparison> = {
     message.rankCorrelation = object.rankCorrelation ?? 0;
     message.gained = object.gained?.map((e) => e) || [];
     message.lost = object.lost?.map((e) => e) || [];
+    message.plots = object.plots?.map((e) => Plot.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1422,6 +1593,7 @@ function createBaseCompareExplanationsRequest(): CompareExplanationsRequest {
     dataset: undefined,
     options: undefined,
     backgroundDataset: undefined,
+    includePlots: false,
   };
 }
 
@@ -1441,6 +1613,9 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
     }
     if (message.backgroundDataset !== undefined) {
       DatasetRef.encode(message.backgroundDataset, writer.uint32(42).fork()).join();
+    }
+    if (message.includePlots !== false) {
+      writer.uint32(48).bool(message.includePlots);
     }
     return writer;
   },
@@ -1498,6 +1673,14 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
             message.backgroundDataset = DatasetRef.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.includePlots = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1529,6 +1712,11 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
         : isSet(object.background_dataset)
         ? DatasetRef.fromJSON(object.background_dataset)
         : undefined,
+      includePlots: isSet(object.includePlots)
+        ? globalThis.Boolean(object.includePlots)
+        : isSet(object.include_plots)
+        ? globalThis.Boolean(object.include_plots)
+        : false,
     };
   },
 
@@ -1548,6 +1736,9 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
     }
     if (message.backgroundDataset !== undefined) {
       obj.backgroundDataset = DatasetRef.toJSON(message.backgroundDataset);
+    }
+    if (message.includePlots !== false) {
+      obj.includePlots = message.includePlots;
     }
     return obj;
   },
@@ -1572,6 +1763,7 @@ export const CompareExplanationsRequest: MessageFns<CompareExplanationsRequest> 
     message.backgroundDataset = (object.backgroundDataset !== undefined && object.backgroundDataset !== null)
       ? DatasetRef.fromPartial(object.backgroundDataset)
       : undefined;
+    message.includePlots = object.includePlots ?? false;
     return message;
   },
 };
@@ -1678,7 +1870,7 @@ export const CompareExplanationsResponse: MessageFns<CompareExplanationsResponse
 };
 
 function createBaseImplicitAttentionRequest(): ImplicitAttentionRequest {
-  return { model: undefined, input: Buffer.alloc(0), layers: [], aggregation: 0 };
+  return { model: undefined, input: Buffer.alloc(0), layers: [], aggregation: 0, includePlots: false };
 }
 
 export const ImplicitAttentionRequest: MessageFns<ImplicitAttentionRequest> = {
@@ -1698,6 +1890,9 @@ export const ImplicitAttentionRequest: MessageFns<ImplicitAttentionRequest> = {
     }
     if (message.aggregation !== 0) {
       writer.uint32(32).int32(message.aggregation);
+    }
+    if (message.includePlots !== false) {
+      writer.uint32(40).bool(message.includePlots);
     }
     return writer;
   },
@@ -1757,6 +1952,14 @@ export const ImplicitAttentionRequest: MessageFns<ImplicitAttentionRequest> = {
             message.aggregation = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.includePlots = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1775,6 +1978,11 @@ export const ImplicitAttentionRequest: MessageFns<ImplicitAttentionRequest> = {
       input: isSet(object.input) ? Buffer.from(bytesFromBase64(object.input)) : Buffer.alloc(0),
       layers: globalThis.Array.isArray(object?.layers) ? object.layers.map((e: any) => globalThis.Number(e)) : [],
       aggregation: isSet(object.aggregation) ? aggregationFromJSON(object.aggregation) : 0,
+      includePlots: isSet(object.includePlots)
+        ? globalThis.Boolean(object.includePlots)
+        : isSet(object.include_plots)
+        ? globalThis.Boolean(object.include_plots)
+        : false,
     };
   },
 
@@ -1792,6 +2000,9 @@ export const ImplicitAttentionRequest: MessageFns<ImplicitAttentionRequest> = {
     if (message.aggregation !== 0) {
       obj.aggregation = aggregationToJSON(message.aggregation);
     }
+    if (message.includePlots !== false) {
+      obj.includePlots = message.includePlots;
+    }
     return obj;
   },
 
@@ -1806,12 +2017,13 @@ export const ImplicitAttentionRequest: MessageFns<ImplicitAttentionRequest> = {
     message.input = object.input ?? Buffer.alloc(0);
     message.layers = object.layers?.map((e) => e) || [];
     message.aggregation = object.aggregation ?? 0;
+    message.includePlots = object.includePlots ?? false;
     return message;
   },
 };
 
 function createBaseAttentionMaps(): AttentionMaps {
-  return { maps: [], layers: [], reconstructionError: 0 };
+  return { maps: [], layers: [], reconstructionError: 0, plots: [] };
 }
 
 export const AttentionMaps: MessageFns<AttentionMaps> = {
@@ -1828,6 +2040,9 @@ export const AttentionMaps: MessageFns<AttentionMaps> = {
     }
     if (message.reconstructionError !== 0) {
       writer.uint32(25).double(message.reconstructionError);
+    }
+    for (const v of message.plots) {
+      Plot.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -1879,6 +2094,14 @@ export const AttentionMaps: MessageFns<AttentionMaps> = {
             message.reconstructionError = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.plots.push(Plot.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1900,6 +2123,7 @@ export const AttentionMaps: MessageFns<AttentionMaps> = {
         : isSet(object.reconstruction_error)
         ? globalThis.Number(object.reconstruction_error)
         : 0,
+      plots: globalThis.Array.isArray(object?.plots) ? object.plots.map((e: any) => Plot.fromJSON(e)) : [],
     };
   },
 
@@ -1914,6 +2138,9 @@ export const AttentionMaps: MessageFns<AttentionMaps> = {
     if (message.reconstructionError !== 0) {
       obj.reconstructionError = floatToJson(message.reconstructionError);
     }
+    if (message.plots?.length) {
+      obj.plots = message.plots.map((e) => Plot.toJSON(e));
+    }
     return obj;
   },
 
@@ -1925,6 +2152,7 @@ export const AttentionMaps: MessageFns<AttentionMaps> = {
     message.maps = object.maps?.map((e) => Matrix.fromPartial(e)) || [];
     message.layers = object.layers?.map((e) => e) || [];
     message.reconstructionError = object.reconstructionError ?? 0;
+    message.plots = object.plots?.map((e) => Plot.fromPartial(e)) || [];
     return message;
   },
 };
