@@ -7,8 +7,9 @@ import { train } from './commands/train.js';
 import { drift, plan, profile } from './commands/profile.js';
 import { evaluate } from './commands/eval.js';
 import { hpoCommand } from './commands/hpo.js';
+import { explainCommand } from './commands/explain.js';
 
-const COMMANDS: Command[] = [up, health, train, profile, drift, plan, evaluate, hpoCommand];
+const COMMANDS: Command[] = [up, health, train, profile, drift, plan, evaluate, hpoCommand, explainCommand];
 
 function usage(): string {
   return [

@@ -338,7 +338,10 @@ async function attention(
         job.aggregation === 'rollout'
           ? 'Attention rollout over every layer'
           : `Hidden attention of layer ${result.layers[k]}`;
-      plots.push({ name: 'attention', svg: await renderSvg(attentionHeatmapSpec(map, t, title)) });
+      plots.push({
+        name: job.aggregation === 'rollout' ? 'attention-rollout' : `attention-layer-${result.layers[k]}`,
+        svg: await renderSvg(attentionHeatmapSpec(map, t, title)),
+      });
     }
   return { steps: t, ...result, reconstructionError, plots };
 }

@@ -163,7 +163,7 @@ export interface ExplainOptions {
 
 /** A plot rendered server-side (Vega-Lite) as a standalone SVG document. */
 export interface Plot {
-  /** What it shows: "waterfall", "bar", "beeswarm", "image", "shift", "attention". */
+  /** What it shows: "waterfall", "bar", "beeswarm", "image", "shift", "attention-layer-N", "attention-rollout". */
   name: string;
   /** The SVG document. */
   svg: string;
