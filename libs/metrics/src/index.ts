@@ -7,6 +7,8 @@ export {
   expectedCalibrationError,
   LOWER_IS_BETTER,
   type MetricValue,
+  rocAuc,
+  brierSkillScore,
 } from './scores.js';
 export { continualMetrics, type ContinualReport } from './continual.js';
 export {

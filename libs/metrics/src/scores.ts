@@ -127,3 +127,40 @@ export function regressionMetrics(
     };
   });
 }
+
+/**
+ * ROC AUC: the probability that a random positive scores above a random negative (ties count half),
+ * by ranks (Mann–Whitney U). NaN when one class is absent.
+ */
+export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean | number>): number {
+  const n = scores.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  const rank = new Float64Array(n);
+  for (let k = 0; k < n; ) {
+    let e = k;
+    while (e + 1 < n && scores[order[e + 1]!] === scores[order[k]!]) e++;
+    for (let q = k; q <= e; q++) rank[order[q]!] = (k + e) / 2 + 1;
+    k = e + 1;
+  }
+  let pos = 0;
+  let rankSum = 0;
+  for (let i = 0; i < n; i++)
+    if (positive[i]) {
+      pos++;
+      rankSum += rank[i]!;
+    }
+  const neg = n - pos;
+  return pos && neg ? (rankSum - (pos * (pos + 1)) / 2) / (pos * neg) : NaN;
+}
+
+/** Brier skill score against always forecasting the base rate `climatology`: 1 − BS/BS_ref. */
+export function brierSkillScore(probabilities: ArrayLike<number>, outcome: ArrayLike<boolean | number>, climatology: number): number {
+  let bs = 0;
+  let ref = 0;
+  for (let i = 0; i < probabilities.length; i++) {
+    const o = outcome[i] ? 1 : 0;
+    bs += (probabilities[i]! - o) ** 2;
+    ref += (climatology - o) ** 2;
+  }
+  return 1 - bs / ref;
+}

@@ -94,3 +94,24 @@ test('ACC, BWT, FWT and forgetting on a hand-computed R matrix (accuracy and a l
   close(bpb.gains[1]![0]!, -0.5);
   close(bpb.gains[1]![1]!, 2);
 });
+
+test('ROC AUC: perfect, reversed and tied rankings, and the pair-counting definition', async () => {
+  const { rocAuc, brierSkillScore } = await import('../src/index.js');
+  assert.equal(rocAuc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]), 1);
+  assert.equal(rocAuc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]), 0);
+  assert.equal(rocAuc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]), 0.5);
+  const scores = [0.3, 0.7, 0.7, 0.1, 0.9, 0.4, 0.4, 0.6];
+  const labels = [0, 1, 0, 0, 1, 1, 0, 1];
+  let pairs = 0;
+  let wins = 0;
+  for (let i = 0; i < scores.length; i++)
+    for (let j = 0; j < scores.length; j++)
+      if (labels[i] && !labels[j]) {
+        pairs++;
+        wins += scores[i]! > scores[j]! ? 1 : scores[i] === scores[j] ? 0.5 : 0;
+      }
+  assert.ok(Math.abs(rocAuc(scores, labels) - wins / pairs) < 1e-12);
+  assert.ok(Number.isNaN(rocAuc([0.1, 0.2], [1, 1])));
+  assert.equal(brierSkillScore([0.5, 0.5], [0, 1], 0.5), 0);
+  assert.equal(brierSkillScore([0, 1], [0, 1], 0.5), 1);
+});

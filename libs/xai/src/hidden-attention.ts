@@ -172,3 +172,26 @@ export function rollout(maps: Float32Array[], t: number, weights?: Float32Array[
   });
   return result ?? new Float32Array(t * t);
 }
+
+/**
+ * Mamba-Attr's weights for one layer: s_j = max over channels of ReLU(∂target/∂h_j) (h the layer's output,
+ * T × D), min–max normalised over positions; a map's column j is multiplied by s_j before rollout.
+ */
+export function gradientColumnWeights(gradient: Float32Array, steps: number, dims: number): Float32Array {
+  const s = new Float32Array(steps);
+  for (let j = 0; j < steps; j++) {
+    let best = 0;
+    for (let c = 0; c < dims; c++) best = Math.max(best, gradient[j * dims + c]!);
+    s[j] = best;
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of s) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const weights = new Float32Array(steps * steps);
+  for (let i = 0; i < steps; i++)
+    for (let j = 0; j < steps; j++) weights[i * steps + j] = hi > lo ? (s[j]! - lo) / (hi - lo) : 1;
+  return weights;
+}

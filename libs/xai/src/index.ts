@@ -18,8 +18,15 @@ export {
   byteSpans,
   type ImageGeometry,
 } from './maskers.js';
-export { channelAttention, reconstructScan, layerAttentionMap, rollout, type ScanLayer } from './hidden-attention.js';
-export { batchModel, scanLayers, type OutputChoice } from './tf-model.js';
+export {
+  channelAttention,
+  reconstructScan,
+  layerAttentionMap,
+  rollout,
+  gradientColumnWeights,
+  type ScanLayer,
+} from './hidden-attention.js';
+export { batchModel, scanLayers, mambaOutputGradients, type OutputChoice } from './tf-model.js';
 export { explainRows, meanRow, type AttributionMethod, type ExplainOptions } from './explain.js';
 export { compareAttributions, spearman, ranks, type AttributionShift, type FeatureShift } from './compare.js';
 export { waterfallSpec, barSpec, beeswarmSpec, imageOverlaySpec, attentionHeatmapSpec, shiftSpec } from './plots.js';

@@ -79,3 +79,43 @@ export function scanLayers(model: BlockModel, bytes: Uint8Array): { block: strin
     disposeCapture(capture);
   }
 }
+
+/**
+ * ∂ log p(target | bytes) / ∂ (output of each Mamba block), T × D per block, for Mamba-Attr. The target
+ * is the byte the model finds most likely after `bytes` unless given.
+ */
+export function mambaOutputGradients(
+  model: BlockModel,
+  bytes: Uint8Array,
+  target?: number,
+): { block: string; gradient: Float32Array; target: number }[] {
+  const x = tf.tensor2d(Int32Array.from(bytes), [1, bytes.length], 'int32');
+  const capture = newCapture();
+  try {
+    const logits = tf.tidy(() => model.forward(x, { training: false, capture }));
+    const t = bytes.length;
+    const last = logits.slice([0, t - 1, 0], [1, 1, -1]);
+    const chosen = target ?? last.argMax(-1).dataSync()[0]!;
+    tf.dispose([logits, last]);
+    const out: { block: string; gradient: Float32Array; target: number }[] = [];
+    model.blocks.forEach((block, b) => {
+      if (block.kind !== 'mamba') return;
+      const rest = model.blocks.slice(b + 1);
+      const h = capture.blocks.get(block.id)!.output;
+      const g = tf.tidy(() =>
+        tf.grad((hidden: tf.Tensor) => {
+          let y = hidden;
+          for (const r of rest) y = r.forward(y, { training: false });
+          const logProbs = tf.logSoftmax(tf.reshape(y.slice([0, t - 1, 0], [1, 1, -1]), [1, -1]));
+          return tf.sum(logProbs.slice([0, chosen], [1, 1]));
+        })(h),
+      );
+      out.push({ block: block.id, gradient: Float32Array.from(g.dataSync()), target: chosen });
+      g.dispose();
+    });
+    return out;
+  } finally {
+    disposeCapture(capture);
+    x.dispose();
+  }
+}

@@ -73,3 +73,45 @@ test('the tiled α equals the definition, and nothing attends to the future', ()
   }
   model.dispose();
 });
+
+test("Mamba-Attr's gradients match finite differences of log p(target) through the later blocks", async () => {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { mambaOutputGradients } = await import('../src/index.js');
+  const { newCapture, disposeCapture } = await import('@floe/models');
+  const model = buildModel('mamba-lm', 'tiny', 9);
+  const bytes = randomBytes(12, 4);
+  const grads = mambaOutputGradients(model, bytes);
+  assert.deepEqual(
+    grads.map((g) => g.block),
+    ['block.0', 'block.1'],
+  );
+  const capture = newCapture();
+  tf.tidy(() => {
+    model.forward(tf.tensor2d(Int32Array.from(bytes), [1, 12], 'int32'), { training: false, capture });
+  });
+  const d = 32;
+  for (const [b, { block, gradient, target }] of grads.entries()) {
+    const h = capture.blocks.get(block)!.output;
+    const base = Float32Array.from(h.dataSync());
+    const f = (values: Float32Array) =>
+      tf.tidy(() => {
+        let y: import('@tensorflow/tfjs-core').Tensor = tf.tensor(values, h.shape);
+        for (const r of model.blocks.slice(b + 2)) y = r.forward(y, { training: false });
+        return tf.logSoftmax(tf.reshape(y.slice([0, 11, 0], [1, 1, -1]), [1, -1])).dataSync()[target]!;
+      });
+    for (const k of [5, 11 * d + 3, 7 * d + 30]) {
+      const eps = 3e-3;
+      const plus = Float32Array.from(base);
+      const minus = Float32Array.from(base);
+      plus[k]! += eps;
+      minus[k]! -= eps;
+      const fd = (f(plus) - f(minus)) / (2 * eps);
+      assert.ok(
+        Math.abs(fd - gradient[k]!) < 2e-3 + 0.02 * Math.abs(fd),
+        `${block}[${k}]: autodiff ${gradient[k]} vs ${fd}`,
+      );
+    }
+  }
+  disposeCapture(capture);
+  model.dispose();
+});

@@ -14,6 +14,8 @@ import {
   batchModel,
   exactShapley,
   gradientShap,
+  gradientColumnWeights,
+  mambaOutputGradients,
   imagePatches,
   imageValue,
   integratedGradients,
@@ -100,7 +102,7 @@ export interface ExplainResult {
   plots: RenderedPlot[];
 }
 
-export type Aggregation = 'mean' | 'rollout';
+export type Aggregation = 'mean' | 'rollout' | 'attr';
 
 export interface AttentionJob {
   kind: 'attention';
@@ -327,10 +329,18 @@ async function attention(
     progress({ done: k + 1, total: wanted.length, message: `layer ${l}` });
     return map;
   });
+  // Mamba-Attr: each layer's map weighted by where the gradient of the predicted byte's log-probability
+  // with respect to the layer's output is positive, before rollout.
+  const weights =
+    job.aggregation === 'attr'
+      ? mambaOutputGradients(model, job.input).map(({ gradient }) =>
+          gradientColumnWeights(gradient, t, gradient.length / t),
+        )
+      : undefined;
   const result =
-    job.aggregation === 'rollout'
-      ? { maps: [Array.from(rollout(maps, t))], layers: [all.length - 1] }
-      : { maps: maps.map((m) => Array.from(m)), layers: wanted };
+    job.aggregation === 'mean'
+      ? { maps: maps.map((m) => Array.from(m)), layers: wanted }
+      : { maps: [Array.from(rollout(maps, t, weights))], layers: [all.length - 1] };
   const plots: RenderedPlot[] = [];
   if (job.plots)
     for (const [k, map] of result.maps.entries()) {
@@ -339,7 +349,7 @@ async function attention(
           ? 'Attention rollout over every layer'
           : `Hidden attention of layer ${result.layers[k]}`;
       plots.push({
-        name: job.aggregation === 'rollout' ? 'attention-rollout' : `attention-layer-${result.layers[k]}`,
+        name: job.aggregation === 'mean' ? `attention-layer-${result.layers[k]}` : `attention-${job.aggregation}`,
         svg: await renderSvg(attentionHeatmapSpec(map, t, title)),
       });
     }

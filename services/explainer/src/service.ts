@@ -194,14 +194,14 @@ export function createExplainerService(opts: ServiceContext): HostedService {
           v.count('layers', req.layers, 256);
           req.layers.forEach((l, i) => v.number(`layers[${i}]`, l, { min: 0, integer: true }));
           v.enumValue('aggregation', req.aggregation, ex.Aggregation, { allowUnspecified: true });
-          v.check(
-            req.aggregation !== ex.Aggregation.AGGREGATION_ATTR,
-            'aggregation',
-            'ATTR (gradient-weighted rollout) is not offered yet; use MEAN or ROLLOUT',
-          );
         });
         const model = await resolve('model', req.model!);
-        const aggregation: Aggregation = req.aggregation === ex.Aggregation.AGGREGATION_ROLLOUT ? 'rollout' : 'mean';
+        const aggregation: Aggregation =
+          req.aggregation === ex.Aggregation.AGGREGATION_ROLLOUT
+            ? 'rollout'
+            : req.aggregation === ex.Aggregation.AGGREGATION_ATTR
+              ? 'attr'
+              : 'mean';
         for await (const e of withProgress((report) =>
           instrument({ name: SpanName.explain, attributes: { [Attr.method]: `hidden-attention/${aggregation}` } }, () =>
             run<AttentionResult>(

@@ -165,6 +165,22 @@ test('ImplicitAttention of a Mamba LM: one causal map per layer, α·x rebuilds 
   assert.equal(rollout.maps.length, 1);
   assert.equal(rollout.plots.length, 1);
   assert.match(rollout.plots[0]!.svg, /^<svg/);
+  const attr = await collect(
+    client.implicitAttention(
+      ex.ImplicitAttentionRequest.fromPartial({
+        model: builtin(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MAMBA_LM, 'tiny'),
+        input,
+        aggregation: ex.Aggregation.AGGREGATION_ATTR,
+      }),
+    ),
+  );
+  const weighted = (attr.at(-1)!.event!.value as ex.AttentionMaps).maps[0]!;
+  assert.equal(weighted.rows, t);
+  for (let i = 0; i < t; i++) {
+    const row = weighted.values.slice(i * t, (i + 1) * t).reduce((s, v) => s + v, 0);
+    assert.ok(Math.abs(row - 1) < 1e-4, `Mamba-Attr row ${i} sums to ${row}`);
+  }
+  assert.notDeepEqual(weighted.values, rollout.maps[0]!.values, 'the gradient weights change the rollout');
 });
 
 test('bad input: INVALID_ARGUMENT naming the field', async () => {

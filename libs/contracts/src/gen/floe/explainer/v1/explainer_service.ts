@@ -96,7 +96,10 @@ export enum Aggregation {
   AGGREGATION_MEAN = 1,
   /** AGGREGATION_ROLLOUT - Attention rollout across layers. */
   AGGREGATION_ROLLOUT = 2,
-  /** AGGREGATION_ATTR - Gradient-weighted rollout (Mamba-Attr). */
+  /**
+   * AGGREGATION_ATTR - Gradient-weighted rollout (Mamba-Attr): each layer weighted by where the gradient of the log-probability
+   * of the most likely next byte with respect to the layer's output is positive.
+   */
   AGGREGATION_ATTR = 3,
   UNRECOGNIZED = -1,
 }
