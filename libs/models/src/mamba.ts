@@ -105,20 +105,26 @@ export class MambaBlock implements Block {
 /**
  * h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t B_t x_t,  y_t = C_t · h_t, per channel d and state n.
  * u, Δ: [B, T, Di]; A: [Di, N]; B, C: [B, T, N]. Returns y [B, T, Di] (without the D skip).
+ * Each step is built from that step's slices of the [B, T, ·] inputs: materialising exp(Δ ⊗ A) for the
+ * whole sequence ([B, T, Di, N]) and slicing it per step cost time quadratic in T (a slice reads its
+ * whole source), 28 s a layer at T = 1,024.
  */
 export function selectiveScan(u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor): tf.Tensor {
   const [b, t, di] = u.shape as [number, number, number];
   const n = a.shape[1]!;
-  const dA = tf.exp(tf.mul(tf.reshape(delta, [b, t, di, 1]), tf.reshape(a, [1, 1, di, n]))); // [B,T,Di,N]
-  const dBu = tf.mul(tf.reshape(tf.mul(delta, u), [b, t, di, 1]), tf.reshape(bm, [b, t, 1, n])); // [B,T,Di,N]
-  const dAs = tf.unstack(dA, 1);
-  const dBus = tf.unstack(dBu, 1);
-  const cs = tf.unstack(tf.reshape(cm, [b, t, n, 1]), 1); // each [B, N, 1]
+  const steps = (x: tf.Tensor) => tf.unstack(x, 1); // each [B, ·]
+  const deltas = steps(delta);
+  const deltaUs = steps(tf.mul(delta, u));
+  const bs = steps(bm);
+  const cs = steps(cm);
+  const a3 = tf.reshape(a, [1, di, n]);
   let h: tf.Tensor = tf.zeros([b, di, n]);
   const ys: tf.Tensor[] = [];
   for (let i = 0; i < t; i++) {
-    h = tf.add(tf.mul(dAs[i]!, h), dBus[i]!);
-    ys.push(tf.reshape(tf.matMul(h, cs[i]!), [b, di])); // Σ_n h[d,n]·C[n]
+    const dA = tf.exp(tf.mul(tf.reshape(deltas[i]!, [b, di, 1]), a3)); // [B, Di, N]
+    const dBu = tf.mul(tf.reshape(deltaUs[i]!, [b, di, 1]), tf.reshape(bs[i]!, [b, 1, n])); // [B, Di, N]
+    h = tf.add(tf.mul(dA, h), dBu);
+    ys.push(tf.reshape(tf.matMul(h, tf.reshape(cs[i]!, [b, n, 1])), [b, di])); // Σ_n h[d,n]·C[n]
   }
   return tf.stack(ys, 1);
 }
