@@ -1,7 +1,7 @@
 // The explainer's model passes in a worker thread (the house rule: TF.js work never runs on the server's
 // event loop): attributions of one model on seeded instances and background rows, and the hidden
 // attention of a Mamba model on one input.
-import { openDataset, type Dataset } from '@floe/data';
+import { openDataset, type Dataset, type TextDataset } from '@floe/data';
 import { invalidArgument } from '@floe/errors';
 import { initBackend } from '@floe/ml-runtime';
 import type { BlockModel } from '@floe/models';
@@ -28,6 +28,8 @@ import {
   rollout,
   scanLayers,
   tabularValue,
+  textValue,
+  byteSpans,
   attentionHeatmapSpec,
   barSpec,
   beeswarmSpec,
@@ -53,6 +55,8 @@ export interface AttributionSettings {
   steps: number;
   seed: number;
   patchSize: number;
+  /** Byte spans of a text window. */
+  spans: number;
   /** Render plots into the result. */
   plots: boolean;
 }
@@ -167,8 +171,98 @@ function rowsOf(
   }
   throw invalidArgument(
     field,
-    `is a text dataset; attributions are for tabular and image models (ImplicitAttention reads text)`,
+    `is a text dataset; ${modelField} is a ${model.spec.architecture}, which does not read bytes`,
   );
+}
+
+/** The longest text window explained: each coalition is one forward pass over it. */
+const TEXT_WINDOW = 64;
+
+/** Text: byte spans of a window of each drawn document, the output log p(the byte after the window). */
+async function explainText(
+  job: Omit<ExplainJob, 'kind' | 'model'>,
+  model: BlockModel,
+  data: TextDataset,
+  progress: (p: ExplainerProgress) => void,
+): Promise<ExplainResult> {
+  const s = job.settings;
+  if (s.method === 'integrated-gradients' || s.method === 'gradient-shap')
+    throw invalidArgument(
+      'options.method',
+      'gradients do not reach bytes; explain text with exact, kernel or permutation',
+    );
+  const window = Math.min(TEXT_WINDOW, Number(model.spec.config.context));
+  const spans = Math.min(s.spans, window);
+  if (s.method === 'exact' && spans > EXACT_MAX_FEATURES)
+    throw invalidArgument('options.spans', `is ${spans}; exact Shapley takes at most ${EXACT_MAX_FEATURES} features`);
+  if ((s.method === 'kernel' || s.method === 'permutation') && s.budget && s.budget < minKernelBudget(spans))
+    throw invalidArgument(
+      'options.budget',
+      `is ${s.budget}; ${spans} spans need at least 2M + 2 = ${minKernelBudget(spans)}`,
+    );
+  const long = data.documents.flatMap((d, i) => (d.length > window ? [i] : []));
+  if (!long.length) throw invalidArgument(job.dataset.field, `has no document longer than the ${window}-byte window`);
+  const rng = rngFor(s.seed, 'explain-text');
+  const picked = draw(long.length, s.instances, s.seed, 'explain-instances').map((k) => {
+    const doc = data.documents[long[k]!]!;
+    const start = rng.int(doc.length - window);
+    return { text: doc.subarray(start, start + window), target: doc[start + window]! };
+  });
+  const spanOf = byteSpans(window, spans);
+  const results: Attribution[] = [];
+  const examples: string[][] = [];
+  for (const [k, { text, target }] of picked.entries()) {
+    const value = textValue(batchModel(model, window, { index: target }), text, spanOf, spans);
+    const budget = s.budget || undefined;
+    results.push(
+      s.method === 'exact'
+        ? exactShapley(value, spans)
+        : s.method === 'kernel'
+          ? kernelShap(value, spans, { budget, seed: s.seed })
+          : permutationShap(value, spans, { budget, seed: s.seed }),
+    );
+    examples.push(
+      Array.from({ length: spans }, (_, f) =>
+        JSON.stringify(new TextDecoder().decode(text.filter((_, i) => spanOf[i] === f))),
+      ),
+    );
+    progress({ done: k + 1, total: picked.length, message: `text ${k + 1} of ${picked.length}` });
+  }
+  // Spans are places in the window; the first instance's bytes name them by example.
+  const featureNames = examples[0]!.map((example, f) => `span ${f} ${example}`);
+  const plots: RenderedPlot[] = [];
+  if (s.plots) {
+    const first = results[0]!;
+    plots.push({
+      name: 'waterfall',
+      svg: await renderSvg(waterfallSpec(examples[0]!, first.values, first.baseValue, first.output)),
+    });
+    plots.push({
+      name: 'bar',
+      svg: await renderSvg(
+        barSpec(
+          featureNames,
+          results.map((r) => r.values),
+        ),
+      ),
+    });
+  }
+  return summarise(featureNames, results, plots);
+}
+
+function summarise(featureNames: string[], results: Attribution[], plots: RenderedPlot[]): ExplainResult {
+  const sampled = results.every((r) => r.standardErrors);
+  return {
+    featureNames,
+    values: results.map((r) => Array.from(r.values)),
+    standardErrors: sampled ? results.map((r) => Array.from(r.standardErrors!)) : undefined,
+    baseValues: results.map((r) => r.baseValue),
+    outputs: results.map((r) => r.output),
+    deltas: results.map((r) => r.delta),
+    evaluations: results.reduce((n, r) => n + r.evaluations, 0),
+    wallMs: results.reduce((n, r) => n + r.wallMs, 0),
+    plots,
+  };
 }
 
 function outputsOf(model: BlockModel): number {
@@ -185,6 +279,7 @@ async function explain(
   const open = (ref: { uri: string; field: string }, split: 'test' | 'train') =>
     openDataset({ uri: ref.uri, split }, { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes }, ref.field);
   const data = open(job.dataset, 'test');
+  if (data.kind === 'text' && model.task === 'language-model') return explainText(job, model, data, progress);
   const { inputs, x } = rowsOf(model, data, job.dataset.field, job.field);
   const backgroundData = open(job.background, 'train');
   const bg = rowsOf(model, backgroundData, job.background.field, job.field);
@@ -259,7 +354,6 @@ async function explain(
     }
     progress({ done: k + 1, total: instanceRows.length, message: `instance ${k + 1} of ${instanceRows.length}` });
   }
-  const sampled = results.every((r) => r.standardErrors);
   const plots: RenderedPlot[] = [];
   if (s.plots) {
     const values = results.map((r) => r.values);
@@ -286,17 +380,7 @@ async function explain(
       plots.push({ name: 'image', svg: await renderSvg(imageOverlaySpec(height, width, grey, phi)) });
     }
   }
-  return {
-    featureNames,
-    values: results.map((r) => Array.from(r.values)),
-    standardErrors: sampled ? results.map((r) => Array.from(r.standardErrors!)) : undefined,
-    baseValues: results.map((r) => r.baseValue),
-    outputs: results.map((r) => r.output),
-    deltas: results.map((r) => r.delta),
-    evaluations: results.reduce((n, r) => n + r.evaluations, 0),
-    wallMs: results.reduce((n, r) => n + r.wallMs, 0),
-    plots,
-  };
+  return summarise(featureNames, results, plots);
 }
 
 async function attention(

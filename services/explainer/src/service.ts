@@ -40,7 +40,7 @@ const METHODS: Record<number, AttributionMethod> = {
 };
 
 /** Defaults of ExplainOptions' zero values, as the contract states them. */
-export const EXPLAIN_DEFAULTS = { instances: 16, background: 64, patchSize: 7 } as const;
+export const EXPLAIN_DEFAULTS = { instances: 16, background: 64, patchSize: 7, spans: 12 } as const;
 
 function checkOptions(v: Validator, field: string, o: ex.ExplainOptions | undefined): void {
   if (!o) {
@@ -54,6 +54,7 @@ function checkOptions(v: Validator, field: string, o: ex.ExplainOptions | undefi
   v.number(`${field}.output_index`, o.outputIndex, { min: 0, integer: true });
   v.number(`${field}.steps`, o.steps, { min: 0, max: 10_000, integer: true });
   v.number(`${field}.patch_size`, o.patchSize, { min: 0, max: 1024, integer: true });
+  v.number(`${field}.spans`, o.spans, { min: 0, max: 64, integer: true });
 }
 
 function settingsOf(o: ex.ExplainOptions, plots: boolean): AttributionSettings {
@@ -67,6 +68,7 @@ function settingsOf(o: ex.ExplainOptions, plots: boolean): AttributionSettings {
     steps: o.steps,
     seed: Number(o.seed),
     patchSize: o.patchSize || EXPLAIN_DEFAULTS.patchSize,
+    spans: o.spans || EXPLAIN_DEFAULTS.spans,
   };
 }
 

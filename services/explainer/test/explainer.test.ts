@@ -98,6 +98,34 @@ test('LeNet on MNIST: Shapley values over 9 patches of 10 pixels, with plots', a
   for (const p of result.plots) assert.match(p.svg, /^<svg/);
 });
 
+test('a language model on e-mails: byte spans of a window explain log p(the next byte), efficiency exact', async () => {
+  const { result } = await explain(
+    ex.ExplainRequest.fromPartial({
+      model: builtin(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, 'tiny'),
+      dataset: { uri: 'builtin:spam-assassin' },
+      options: { method: ex.Method.METHOD_EXACT, instances: 2, spans: 8, seed: 4 },
+      includePlots: true,
+    }),
+  );
+  assert.equal(result.values!.cols, 8);
+  assert.match(result.featureNames[0]!, /^span 0 "/);
+  assert.ok(result.efficiencyGap <= 1e-6);
+  for (const fx of result.outputs) assert.ok(fx < 0, 'a log-probability');
+  await rejectsWith(
+    collect(
+      client.explain(
+        ex.ExplainRequest.fromPartial({
+          model: builtin(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, 'tiny'),
+          dataset: { uri: 'builtin:spam-assassin' },
+          options: { method: ex.Method.METHOD_INTEGRATED_GRADIENTS },
+        }),
+      ),
+    ),
+    grpc.status.INVALID_ARGUMENT,
+    'options.method',
+  );
+});
+
 test('CompareExplanations: per-feature shifts with standard errors, ranks and their correlation', async () => {
   const messages = await collect(
     client.compareExplanations(

@@ -162,6 +162,11 @@ export interface ExplainOptions {
   seed: number;
   /** Image datasets: side of the square patches the Shapley methods treat as features; 0 means 7. */
   patchSize: number;
+  /**
+   * Text datasets (language models): the explained window is cut into this many byte spans, the
+   * features; an absent span reads as spaces; 0 means 12. The output is log p(next byte | window).
+   */
+  spans: number;
 }
 
 /** A plot rendered server-side (Vega-Lite) as a standalone SVG document. */
@@ -366,7 +371,17 @@ export interface ImplicitAttentionResponse {
 }
 
 function createBaseExplainOptions(): ExplainOptions {
-  return { method: 0, instances: 0, background: 0, budget: 0, outputIndex: 0, steps: 0, seed: 0, patchSize: 0 };
+  return {
+    method: 0,
+    instances: 0,
+    background: 0,
+    budget: 0,
+    outputIndex: 0,
+    steps: 0,
+    seed: 0,
+    patchSize: 0,
+    spans: 0,
+  };
 }
 
 export const ExplainOptions: MessageFns<ExplainOptions> = {
@@ -394,6 +409,9 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
     }
     if (message.patchSize !== 0) {
       writer.uint32(64).int32(message.patchSize);
+    }
+    if (message.spans !== 0) {
+      writer.uint32(72).int32(message.spans);
     }
     return writer;
   },
@@ -475,6 +493,14 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
             message.patchSize = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.spans = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -505,6 +531,7 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
         : isSet(object.patch_size)
         ? globalThis.Number(object.patch_size)
         : 0,
+      spans: isSet(object.spans) ? globalThis.Number(object.spans) : 0,
     };
   },
 
@@ -534,6 +561,9 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
     if (message.patchSize !== 0) {
       obj.patchSize = Math.round(message.patchSize);
     }
+    if (message.spans !== 0) {
+      obj.spans = Math.round(message.spans);
+    }
     return obj;
   },
 
@@ -550,6 +580,7 @@ export const ExplainOptions: MessageFns<ExplainOptions> = {
     message.steps = object.steps ?? 0;
     message.seed = object.seed ?? 0;
     message.patchSize = object.patchSize ?? 0;
+    message.spans = object.spans ?? 0;
     return message;
   },
 };
