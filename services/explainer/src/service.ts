@@ -98,15 +98,26 @@ export function createExplainerService(opts: ServiceContext): HostedService {
   const peers = opts.peers ?? new Peers(config);
   const env = computeEnv(config);
 
-  const run = async <R>(
+  /** The job in a worker thread, in one span, its progress reported over [offset, offset + span). */
+  const run = <R>(
     job: ExplainerJob,
-    o: { signal: AbortSignal; report: (p: ProgressReport) => void; offset: number; span: number; phase: string },
+    o: { signal: AbortSignal; report: (p: ProgressReport) => void; phase: string },
   ): Promise<R> =>
-    runTask<ExplainerJob, R, ExplainerProgress>(EXPLAIN_TASK, job, {
-      signal: o.signal,
-      onProgress: ({ done, total, message }) =>
-        o.report({ phase: o.phase, done, total, fraction: o.offset + (o.span * done) / total, message }),
-    });
+    instrument(
+      {
+        name: SpanName.explain,
+        attributes:
+          job.kind === 'attention'
+            ? { [Attr.method]: `hidden-attention/${job.aggregation}` }
+            : { [Attr.method]: job.settings.method, [Attr.dataset]: job.dataset.uri },
+      },
+      () =>
+        runTask<ExplainerJob, R, ExplainerProgress>(EXPLAIN_TASK, job, {
+          signal: o.signal,
+          onProgress: ({ done, total, message }) =>
+            o.report({ phase: o.phase, done, total, fraction: done / total, message }),
+        }),
+    );
 
   const sources = (req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef }) => ({
     dataset: { uri: req.dataset!.uri, field: 'dataset' },
@@ -131,16 +142,9 @@ export function createExplainerService(opts: ServiceContext): HostedService {
         const model = await resolve('model', req.model!);
         const settings = settingsOf(req.options!, req.includePlots);
         for await (const e of withProgress((report) =>
-          instrument(
-            {
-              name: SpanName.explain,
-              attributes: { [Attr.method]: settings.method, [Attr.dataset]: req.dataset!.uri },
-            },
-            () =>
-              run<ExplainResult>(
-                { kind: 'explain', env, field: 'model', model, ...sources(req), settings },
-                { signal: ctx.signal, report, offset: 0, span: 1, phase: 'explain' },
-              ),
+          run<ExplainResult>(
+            { kind: 'explain', env, field: 'model', model, ...sources(req), settings },
+            { signal: ctx.signal, report, phase: 'explain' },
           ),
         ))
           yield 'progress' in e
@@ -159,16 +163,9 @@ export function createExplainerService(opts: ServiceContext): HostedService {
         const adapted = await resolve('adapted_model', req.adaptedModel!);
         const settings = settingsOf(req.options!, req.includePlots);
         for await (const e of withProgress((report) =>
-          instrument(
-            {
-              name: SpanName.explain,
-              attributes: { [Attr.method]: settings.method, [Attr.dataset]: req.dataset!.uri },
-            },
-            () =>
-              run<CompareResult>(
-                { kind: 'compare', env, base, adapted, ...sources(req), settings },
-                { signal: ctx.signal, report, offset: 0, span: 1, phase: 'compare explanations' },
-              ),
+          run<CompareResult>(
+            { kind: 'compare', env, base, adapted, ...sources(req), settings },
+            { signal: ctx.signal, report, phase: 'compare explanations' },
           ),
         ))
           yield 'progress' in e
@@ -205,19 +202,17 @@ export function createExplainerService(opts: ServiceContext): HostedService {
               ? 'attr'
               : 'mean';
         for await (const e of withProgress((report) =>
-          instrument({ name: SpanName.explain, attributes: { [Attr.method]: `hidden-attention/${aggregation}` } }, () =>
-            run<AttentionResult>(
-              {
-                kind: 'attention',
-                env,
-                model,
-                input: Uint8Array.from(req.input),
-                layers: req.layers,
-                aggregation,
-                plots: req.includePlots,
-              },
-              { signal: ctx.signal, report, offset: 0, span: 1, phase: 'hidden attention' },
-            ),
+          run<AttentionResult>(
+            {
+              kind: 'attention',
+              env,
+              model,
+              input: Uint8Array.from(req.input),
+              layers: req.layers,
+              aggregation,
+              plots: req.includePlots,
+            },
+            { signal: ctx.signal, report, phase: 'hidden attention' },
           ),
         ))
           yield 'progress' in e
