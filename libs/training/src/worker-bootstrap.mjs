@@ -1,21 +1,10 @@
-// A worker thread starts without the parent's module hooks: register tsx here, then load the TypeScript
-// entry named in workerData (its job travels beside it).
-import { setPriority } from 'node:os';
+// A worker thread starts without the parent's module hooks: register tsx here, lower the thread's
+// priority below the event loop's (compute-priority.ts), then load the TypeScript entry named in
+// workerData (its job travels beside it).
 import { workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-
-// Compute yields to the server's event loop, which answers health checks and Gets. On Linux a scheduling
-// policy belongs to a thread, so this lowers only this worker (and the native kernel pool). SCHED_IDLE
-// first: a waking event loop preempts it at once, where a nice-10 thread was seen keeping a core for
-// 20 ms. Without the native addon, nice 10.
-const { native } = await import('@floe/native');
-if (!native?.idleScheduling()) {
-  try {
-    setPriority(10);
-  } catch {
-    // not permitted here; the worker runs at the process's priority
-  }
-}
+const { lowerComputePriority } = await import('./compute-priority.ts');
+lowerComputePriority();
 await import(workerData.entry);

@@ -2,12 +2,14 @@
 // real layer) to 1e-4, the tiled computation matches the definition, and maps are causal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildModel } from '@floe/models';
+import * as tf from '@tensorflow/tfjs-core';
+import { buildModel, disposeCapture, newCapture } from '@floe/models';
 import { rngFor } from '@floe/random';
 import { initBackend } from '@floe/ml-runtime';
 import {
   channelAttention,
   layerAttentionMap,
+  mambaOutputGradients,
   reconstructScan,
   rollout,
   scanLayers,
@@ -74,10 +76,7 @@ test('the tiled α equals the definition, and nothing attends to the future', ()
   model.dispose();
 });
 
-test("Mamba-Attr's gradients match finite differences of log p(target) through the later blocks", async () => {
-  const tf = await import('@tensorflow/tfjs-core');
-  const { mambaOutputGradients } = await import('../src/index.js');
-  const { newCapture, disposeCapture } = await import('@floe/models');
+test("Mamba-Attr's gradients match finite differences of log p(target) through the later blocks", () => {
   const model = buildModel('mamba-lm', 'tiny', 9);
   const bytes = randomBytes(12, 4);
   const grads = mambaOutputGradients(model, bytes);
@@ -95,7 +94,7 @@ test("Mamba-Attr's gradients match finite differences of log p(target) through t
     const base = Float32Array.from(h.dataSync());
     const f = (values: Float32Array) =>
       tf.tidy(() => {
-        let y: import('@tensorflow/tfjs-core').Tensor = tf.tensor(values, h.shape);
+        let y: tf.Tensor = tf.tensor(values, h.shape);
         for (const r of model.blocks.slice(b + 2)) y = r.forward(y, { training: false });
         return tf.logSoftmax(tf.reshape(y.slice([0, 11, 0], [1, 1, -1]), [1, -1])).dataSync()[target]!;
       });
