@@ -136,7 +136,7 @@ export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean | 
   const n = scores.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
   const rank = new Float64Array(n);
-  for (let k = 0; k < n; ) {
+  for (let k = 0; k < n;) {
     let e = k;
     while (e + 1 < n && scores[order[e + 1]!] === scores[order[k]!]) e++;
     for (let q = k; q <= e; q++) rank[order[q]!] = (k + e) / 2 + 1;
@@ -154,7 +154,11 @@ export function rocAuc(scores: ArrayLike<number>, positive: ArrayLike<boolean | 
 }
 
 /** Brier skill score against always forecasting the base rate `climatology`: 1 − BS/BS_ref. */
-export function brierSkillScore(probabilities: ArrayLike<number>, outcome: ArrayLike<boolean | number>, climatology: number): number {
+export function brierSkillScore(
+  probabilities: ArrayLike<number>,
+  outcome: ArrayLike<boolean | number>,
+  climatology: number,
+): number {
   let bs = 0;
   let ref = 0;
   for (let i = 0; i < probabilities.length; i++) {
