@@ -30,3 +30,16 @@ export {
   type ResolvedModelSource,
   type RunResolver,
 } from './open-model.js';
+export {
+  BCD_RULES,
+  BlockSelector,
+  fullGradientOptimum,
+  leastSquares,
+  logisticRegression,
+  updatesToTolerance,
+  variableBlockMatrix,
+  variableBlockProblems,
+  type BcdRule,
+  type BlockProblem,
+  type BlockScores,
+} from './bcd.js';
