@@ -43,3 +43,14 @@ export {
   type BlockProblem,
   type BlockScores,
 } from './bcd.js';
+export {
+  MASK_METHODS,
+  SYNFLOW_ROUNDS,
+  globalMask,
+  magnitudeScores,
+  maskableParams,
+  snipScores,
+  synflowScores,
+  type MaskMethod,
+  type Scores,
+} from './masks.js';

@@ -1,0 +1,67 @@
+// Masks for sparse and selective training: SNIP's scores, SynFlow's independence of data, and global
+// thresholds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@floe/ml-runtime';
+import { buildModel, type Batch } from '@floe/models';
+import { rngFor } from '@floe/random';
+import { globalMask, maskableParams, snipScores, synflowScores } from '../src/masks.js';
+
+await initBackend('auto');
+
+function irisLikeBatch(seed: number): Batch {
+  const rng = rngFor(seed, 'batch');
+  return {
+    x: tf.tensor2d(
+      Float32Array.from({ length: 16 * 4 }, () => rng.normal()),
+      [16, 4],
+    ),
+    y: tf.tensor1d(
+      Int32Array.from({ length: 16 }, () => rng.int(3)),
+      'int32',
+    ),
+  };
+}
+
+test('SNIP scores are |g ⊙ θ0| of the loss on a batch', () => {
+  const model = buildModel('mlp', 'tiny', 3);
+  const batch = irisLikeBatch(1);
+  const params = maskableParams(model);
+  const { value, grads } = tf.variableGrads(
+    () => model.loss(batch, { training: false }),
+    params.map((p) => p.variable),
+  );
+  const scores = snipScores(model, batch);
+  for (const p of params) {
+    const g = grads[p.variable.name]!.dataSync();
+    const theta = p.variable.dataSync();
+    scores.get(p.name)!.forEach((s, k) => assert.ok(Math.abs(s - Math.abs(g[k]! * theta[k]!)) < 1e-7));
+  }
+  tf.dispose([value, ...Object.values(grads)]);
+  model.dispose();
+});
+
+test("SynFlow's scores need no data and do not change from call to call; the model is left as it was", () => {
+  const model = buildModel('mlp', 'small', 4);
+  const before = model.params().map((p) => Float32Array.from(p.variable.dataSync()));
+  const a = synflowScores(model, [4], 0.1, 20);
+  const b = synflowScores(model, [4], 0.1, 20);
+  for (const [name, s] of a) assert.deepEqual(s, b.get(name));
+  model.params().forEach((p, i) => assert.deepEqual(Float32Array.from(p.variable.dataSync()), before[i]));
+  const mask = globalMask(a, 0.1);
+  const kept = [...mask.values()].reduce((n, m) => n + m.reduce((s, x) => s + x, 0), 0);
+  const total = [...mask.values()].reduce((n, m) => n + m.length, 0);
+  assert.equal(kept, Math.round(0.1 * total));
+  model.dispose();
+});
+
+test('a global mask keeps exactly the top fraction over all parameters, ties included', () => {
+  const scores = new Map([
+    ['a', Float32Array.of(5, 1, 3, 3)],
+    ['b', Float32Array.of(3, 0, 9)],
+  ]);
+  const mask = globalMask(scores, 3 / 7);
+  assert.deepEqual([...mask.get('a')!, ...mask.get('b')!], [1, 0, 1, 0, 0, 0, 1]);
+  assert.throws(() => globalMask(scores, 0), /kept fraction/);
+});
