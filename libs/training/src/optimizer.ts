@@ -36,8 +36,20 @@ export class Optimizer {
   private step = 0;
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
+  /** name → 0/1: entries at 0 get no step and no weight decay (frozen at θ0, or pruned and kept at zero). */
+  private readonly masks = new Map<string, tf.Tensor>();
 
   constructor(readonly config: OptimizerConfig) {}
+
+  /** Restricts updates to the entries a mask keeps (FreezeNet, pruning at initialisation). */
+  setMasks(params: Param[], masks: Map<string, Float32Array>): void {
+    for (const m of this.masks.values()) m.dispose();
+    this.masks.clear();
+    for (const p of params) {
+      const m = masks.get(p.name);
+      if (m) this.masks.set(p.name, tf.keep(tf.tensor(m, p.variable.shape)));
+    }
+  }
 
   get steps(): number {
     return this.step;
@@ -67,13 +79,16 @@ export class Optimizer {
     const t = this.step;
     tf.tidy(() => {
       for (const p of present) {
+        const mask = this.masks.get(p.name);
         let g = grads.get(p.name)!;
+        if (mask) g = tf.mul(g, mask);
         if (scale !== 1) g = tf.mul(g, scale);
         if (kind === 'adam' && weightDecay > 0) g = tf.add(g, tf.mul(p.variable, weightDecay));
         const m = this.slot(this.m, p);
         if (kind === 'sgd') {
           m.assign(tf.add(tf.mul(m, beta1), g));
-          p.variable.assign(tf.sub(tf.mul(p.variable, 1 - lr * weightDecay), tf.mul(m, lr)));
+          const step = tf.add(tf.mul(p.variable, lr * weightDecay), tf.mul(m, lr));
+          p.variable.assign(tf.sub(p.variable, mask ? tf.mul(step, mask) : step));
           continue;
         }
         const v = this.slot(this.v, p);
@@ -84,6 +99,7 @@ export class Optimizer {
         let update = tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon));
         // AdamW: decoupled weight decay on the weights themselves.
         if (kind === 'adamw' && weightDecay > 0) update = tf.add(update, tf.mul(p.variable, weightDecay));
+        if (mask) update = tf.mul(update, mask);
         p.variable.assign(tf.sub(p.variable, tf.mul(update, lr)));
       }
     });
@@ -98,7 +114,7 @@ export class Optimizer {
   }
 
   setState(state: OptimizerState, params: Param[]): void {
-    this.dispose();
+    this.disposeSlots();
     this.step = state.step;
     for (const p of params) {
       const s = state.slots[p.name];
@@ -109,6 +125,12 @@ export class Optimizer {
   }
 
   dispose(): void {
+    this.disposeSlots();
+    for (const m of this.masks.values()) m.dispose();
+    this.masks.clear();
+  }
+
+  private disposeSlots(): void {
     for (const s of [...this.m.values(), ...this.v.values()]) s.dispose();
     this.m.clear();
     this.v.clear();
