@@ -13,3 +13,12 @@ export { selectiveScan } from './mamba.js';
 export { linear, layerNorm, gelu, crossEntropy } from './layers.js';
 export type { Block, BlockKind, Capture, ForwardContext } from './types.js';
 export { serializeModel, deserializeModel, type ModelState } from './serialize.js';
+export {
+  sparseState,
+  rebuildSparse,
+  compressionOf,
+  sparseBytes,
+  encodeGaps,
+  decodeGaps,
+  type SparseModelState,
+} from './sparse-state.js';
