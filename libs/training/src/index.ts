@@ -46,7 +46,10 @@ export {
 export {
   MASK_METHODS,
   SYNFLOW_ROUNDS,
+  GRASP_TEMPERATURE,
   globalMask,
+  graspScores,
+  hessianVectorProduct,
   magnitudeScores,
   maskableParams,
   snipScores,

@@ -1,13 +1,14 @@
 // Which weights train: scores for pruning at initialisation and FreezeNet, and global masks from them.
-// SNIP |g ⊙ θ0| (FreezeNet's score); SynFlow, data-free: |θ ⊙ ∂R/∂θ| with R the sum of the outputs of the network with |θ| on an all-ones
+// SNIP |g ⊙ θ0| (FreezeNet's score); GraSP −θ ⊙ Hg on logits / T (T = 200); SynFlow, data-free: |θ ⊙ ∂R/∂θ| with R the sum of the outputs of the network with |θ| on an all-ones
 // input, iterated with an exponential density schedule; magnitude |θ|. A mask keeps the highest scores
 // over all scored parameters (one global threshold); 1 = trains, 0 = frozen at θ0 or pruned to zero.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Batch, BlockModel, Param } from '@floe/models';
 
-// GraSP (−θ ⊙ Hg on logits / 200) is not here yet: TF.js's nested gradients gave a wrong Hessian–vector
-// product (see the sparse-training issue's note).
-export const MASK_METHODS = ['snip', 'synflow', 'magnitude'] as const;
+export const MASK_METHODS = ['snip', 'grasp', 'synflow', 'magnitude'] as const;
+
+/** GraSP's temperature on the logits. */
+export const GRASP_TEMPERATURE = 200;
 export type MaskMethod = (typeof MASK_METHODS)[number];
 
 /** SynFlow's pruning rounds. */
@@ -56,6 +57,67 @@ export function snipScores(model: BlockModel, batch: Batch): Scores {
     out.set(
       p.name,
       g.get(p.name)!.map((gi, k) => Math.abs(gi * theta[k]!)),
+    );
+  }
+  return out;
+}
+
+/**
+ * H·v for the maskable parameters, as the central difference of the gradient along v:
+ * (∇L(θ + εv) − ∇L(θ − εv)) / 2ε with ε = 10⁻³·T·‖θ‖/‖v‖. Not by a second backward pass: TF.js saves the
+ * outputs of ops like exp for their gradients as copies that are not on the outer tape, so a nested
+ * gradient of a softmax loss silently drops terms (autodiff gave 3.54 where the Hessian gives −0.034).
+ * The parameters are restored exactly afterwards.
+ */
+export function hessianVectorProduct(
+  model: BlockModel,
+  batch: Batch,
+  v: Map<string, Float32Array>,
+  temperature = 1,
+): Map<string, Float32Array> {
+  const params = maskableParams(model);
+  const saved = params.map((p) => Float32Array.from(p.variable.dataSync()));
+  let thetaSq = 0;
+  let vSq = 0;
+  params.forEach((p, i) => {
+    for (const x of saved[i]!) thetaSq += x * x;
+    for (const x of v.get(p.name)!) vSq += x * x;
+  });
+  // The logits move by about ε/T: scaling ε with T keeps the step in the softmax's own units.
+  const eps = (1e-3 * temperature * Math.sqrt(thetaSq)) / Math.max(Math.sqrt(vSq), 1e-30);
+  const at = (sign: number) => {
+    params.forEach((p, i) =>
+      p.variable.assign(
+        tf.tensor(
+          saved[i]!.map((x, k) => x + sign * eps * v.get(p.name)![k]!),
+          p.variable.shape,
+        ),
+      ),
+    );
+    return gradients(model, batch, temperature);
+  };
+  const plus = at(1);
+  const minus = at(-1);
+  params.forEach((p, i) => p.variable.assign(tf.tensor(saved[i]!, p.variable.shape)));
+  return new Map(
+    params.map((p) => [p.name, plus.get(p.name)!.map((g, k) => (g - minus.get(p.name)![k]!) / (2 * eps))]),
+  );
+}
+
+/**
+ * GraSP: score −θ ⊙ Hg with g the gradient of the loss on logits / T. GraSP removes the highest scores
+ * first (removing them reduces the gradient flow least), so the kept weights are the lowest: the scores
+ * returned are θ ⊙ Hg, keep-highest like the others.
+ */
+export function graspScores(model: BlockModel, batch: Batch, temperature = GRASP_TEMPERATURE): Scores {
+  const g = gradients(model, batch, temperature);
+  const hg = hessianVectorProduct(model, batch, g, temperature);
+  const out: Scores = new Map();
+  for (const p of maskableParams(model)) {
+    const theta = p.variable.dataSync();
+    out.set(
+      p.name,
+      hg.get(p.name)!.map((h, k) => theta[k]! * h),
     );
   }
   return out;

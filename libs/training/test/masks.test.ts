@@ -1,12 +1,19 @@
-// Masks for sparse and selective training: SNIP's scores, SynFlow's independence of data, and global
-// thresholds.
+// Masks for sparse and selective training: SNIP's scores, GraSP's Hessian–vector product against the
+// closed form, SynFlow's independence of data, global thresholds, and masked weights left alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@floe/ml-runtime';
 import { buildModel, type Batch } from '@floe/models';
 import { rngFor } from '@floe/random';
-import { globalMask, maskableParams, snipScores, synflowScores } from '../src/masks.js';
+import {
+  globalMask,
+  graspScores,
+  hessianVectorProduct,
+  maskableParams,
+  snipScores,
+  synflowScores,
+} from '../src/masks.js';
 import { DEFAULT_OPTIMIZER, Optimizer } from '../src/optimizer.js';
 
 await initBackend('auto');
@@ -40,6 +47,43 @@ test('SNIP scores are |g ⊙ θ0| of the loss on a batch', () => {
     scores.get(p.name)!.forEach((s, k) => assert.ok(Math.abs(s - Math.abs(g[k]! * theta[k]!)) < 1e-7));
   }
   tf.dispose([value, ...Object.values(grads)]);
+  model.dispose();
+});
+
+test("GraSP's Hessian–vector product equals softmax regression's closed form, at T = 1 and T = 200", () => {
+  // logits = xW + b; H_W·V = (1/B) Σ_i x_i s_iᵀ / T², s_i = p_i ⊙ u_i − p_i (p_i·u_i), u_i = Vᵀx_i / 1.
+  const model = buildModel('mlp', 'tiny', 6, { hidden: [] });
+  const batch = irisLikeBatch(3);
+  const [w] = maskableParams(model);
+  const rng = rngFor(4, 'v');
+  const v = Float32Array.from({ length: w!.variable.size }, () => rng.normal());
+  const x = batch.x.arraySync() as number[][];
+  const d = 4;
+  const c = 3;
+  for (const temperature of [1, 200]) {
+    const logits = model.forward(batch.x).arraySync() as number[][];
+    const expected = new Float64Array(d * c);
+    x.forEach((xi, i) => {
+      const z = logits[i]!.map((l) => l / temperature);
+      const top = Math.max(...z);
+      const e = z.map((zz) => Math.exp(zz - top));
+      const p = e.map((ee) => ee / e.reduce((a, b) => a + b, 0));
+      const u = Array.from({ length: c }, (_, k) => xi.reduce((s, xv, j) => s + xv * v[j * c + k]!, 0));
+      const pu = p.reduce((s, pk, k) => s + pk * u[k]!, 0);
+      const sv = p.map((pk, k) => pk * u[k]! - pk * pu);
+      for (let j = 0; j < d; j++)
+        for (let k = 0; k < c; k++) expected[j * c + k]! += (xi[j]! * sv[k]!) / x.length / temperature ** 2;
+    });
+    const hv = hessianVectorProduct(model, batch, new Map([[w!.name, v]]), temperature).get(w!.name)!;
+    const scale = Math.max(...expected.map(Math.abs));
+    hv.forEach((h, k) =>
+      assert.ok(Math.abs(h - expected[k]!) < 0.01 * scale, `T=${temperature} [${k}]: ${h} vs ${expected[k]}`),
+    );
+  }
+  const before = Float32Array.from(w!.variable.dataSync());
+  const scores = graspScores(model, batch);
+  assert.deepEqual(Float32Array.from(w!.variable.dataSync()), before, 'the weights are restored');
+  assert.equal(scores.get(w!.name)!.length, d * c);
   model.dispose();
 });
 
