@@ -57,3 +57,4 @@ export {
   type MaskMethod,
   type Scores,
 } from './masks.js';
+export { riglFraction, riglUpdate, DEFAULT_RIGL, type RigLSchedule } from './rigl.js';
