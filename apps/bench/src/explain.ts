@@ -15,8 +15,7 @@ import {
   exactShapley,
   integratedGradients,
   kernelShap,
-  layerAttentionMap,
-  reconstructScan,
+  layerAttention,
   scanLayers,
   tabularValue,
 } from '@floe/xai';
@@ -105,16 +104,9 @@ for (const doc of mail.documents) {
 }
 const mamba = buildModel('mamba-lm', 'bench', 1);
 const capture = timed(() => scanLayers(mamba, text));
-let reconstruction = 0;
-const maps = timed(() =>
-  capture.value.map(({ layer }) => {
-    const rebuilt = reconstructScan(layer);
-    for (let k = 0; k < rebuilt.length; k++)
-      reconstruction = Math.max(reconstruction, Math.abs(rebuilt[k]! - layer.y![k]!));
-    return layerAttentionMap(layer);
-  }),
-);
-const attentionOnly = timed(() => capture.value.map(({ layer }) => layerAttentionMap(layer)));
+const maps = timed(() => capture.value.map(({ layer }) => layerAttention(layer, { selfCheck: true })));
+const reconstruction = Math.max(...maps.value.map((m) => m.reconstructionError!));
+const attentionOnly = timed(() => capture.value.map(({ layer }) => layerAttention(layer).map));
 log(
   `hidden attention, Mamba bench (${capture.value.length} layers × ${capture.value[0]!.layer.channels} channels × ${capture.value[0]!.layer.state} states), 1,024 bytes: forward with capture ${capture.ms.toFixed(0)} ms, maps ${attentionOnly.ms.toFixed(0)} ms (with the α·x self-check ${maps.ms.toFixed(0)} ms, error ${reconstruction.toExponential(1)})`,
 );

@@ -5,7 +5,7 @@ import { gradientShap, integratedGradients } from './gradients.js';
 import { kernelShap } from './kernel.js';
 import { tabularValue } from './maskers.js';
 import { permutationShap } from './permutation.js';
-import type { Attribution, BatchModel } from './types.js';
+import type { Attribution, BatchModel, ValueFunction } from './types.js';
 
 export type AttributionMethod = 'exact' | 'kernel' | 'permutation' | 'integrated-gradients' | 'gradient-shap';
 
@@ -26,6 +26,37 @@ export function meanRow(background: Float32Array, inputs: number): Float32Array 
   return mean;
 }
 
+/**
+ * One instance as the methods see it: v(S) over its `features` (built only when a Shapley method asks),
+ * and, for the gradient methods, the model, the row, integrated gradients' baseline and the background.
+ */
+export interface Instance {
+  features: number;
+  value: () => ValueFunction;
+  gradient?: { model: BatchModel; x: Float32Array; baseline: Float32Array; background: Float32Array };
+}
+
+/** The attribution of one instance by `opts.method`: the one place a method name becomes a call. */
+export function attribute(instance: Instance, opts: ExplainOptions): Attribution {
+  const seed = opts.seed ?? 0;
+  const g = () => {
+    if (!instance.gradient) throw new Error(`${opts.method} needs a differentiable model of the input`);
+    return instance.gradient;
+  };
+  switch (opts.method) {
+    case 'exact':
+      return exactShapley(instance.value(), instance.features);
+    case 'kernel':
+      return kernelShap(instance.value(), instance.features, { budget: opts.budget, seed });
+    case 'permutation':
+      return permutationShap(instance.value(), instance.features, { budget: opts.budget, seed });
+    case 'integrated-gradients':
+      return integratedGradients(g().model, g().x, g().baseline, { steps: opts.steps });
+    case 'gradient-shap':
+      return gradientShap(g().model, g().x, g().background, { samples: opts.steps, seed });
+  }
+}
+
 export function explainRows(
   model: BatchModel,
   instances: Float32Array,
@@ -35,28 +66,16 @@ export function explainRows(
 ): Attribution[] {
   const m = model.inputs;
   const count = instances.length / m;
-  const baseline = opts.method === 'integrated-gradients' ? meanRow(background, m) : undefined;
+  const baseline = meanRow(background, m);
   const out: Attribution[] = [];
   for (let k = 0; k < count; k++) {
     const x = instances.subarray(k * m, (k + 1) * m);
-    const seed = opts.seed ?? 0;
-    switch (opts.method) {
-      case 'exact':
-        out.push(exactShapley(tabularValue(model, x, background), m));
-        break;
-      case 'kernel':
-        out.push(kernelShap(tabularValue(model, x, background), m, { budget: opts.budget, seed }));
-        break;
-      case 'permutation':
-        out.push(permutationShap(tabularValue(model, x, background), m, { budget: opts.budget, seed }));
-        break;
-      case 'integrated-gradients':
-        out.push(integratedGradients(model, x, baseline!, { steps: opts.steps }));
-        break;
-      case 'gradient-shap':
-        out.push(gradientShap(model, x, background, { samples: opts.steps, seed }));
-        break;
-    }
+    out.push(
+      attribute(
+        { features: m, value: () => tabularValue(model, x, background), gradient: { model, x, baseline, background } },
+        opts,
+      ),
+    );
     onInstance?.(k + 1, count);
   }
   return out;

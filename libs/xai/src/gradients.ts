@@ -3,7 +3,7 @@
 // GradientSHAP (expected gradients): baselines drawn from a background and a uniform t per sample; the
 // average of (x − b) ⊙ ∇f(b + t(x − b)), with a standard error per feature.
 import { rngFor } from '@floe/random';
-import { sum, type Attribution, type BatchModel } from './types.js';
+import { meanStandardError, sum, type Attribution, type BatchModel } from './types.js';
 
 /** Gauss–Legendre nodes and weights on [0, 1] (weights sum to 1), by Newton's method on P_n. */
 export function gaussLegendre(n: number): { nodes: Float64Array; weights: Float64Array } {
@@ -129,9 +129,7 @@ export function gradientShap(
     }
   }
   const values = mean.map((s) => s / samples);
-  const standardErrors = values.map((m, i) =>
-    samples > 1 ? Math.sqrt(Math.max(0, (sq[i]! / samples - m * m) * (samples / (samples - 1))) / samples) : 0,
-  );
+  const standardErrors = values.map((m, i) => meanStandardError(m, sq[i]!, samples));
   const outputs = model.predict(background, backgroundRows);
   const baseValue = sum(outputs) / backgroundRows;
   const output = model.predict(x, 1)[0]!;

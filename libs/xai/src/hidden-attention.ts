@@ -93,32 +93,40 @@ export function channelAttention(
   return out;
 }
 
-/** y_i[c] = Σ_j α_c[i, j] x_j[c] for every channel: the scan's output rebuilt from the attention. */
-export function reconstructScan(layer: ScanLayer): Float32Array {
+/** y_i[c] = Σ_j α_c[i, j] x_j[c] for channel c, written into the T × Di `y`. */
+function applyChannel(alpha: Float32Array, layer: ScanLayer, c: number, y: Float32Array): void {
   const { steps: t, channels: di } = layer;
-  const y = new Float32Array(t * di);
-  const alpha = new Float32Array(t * t);
-  for (let c = 0; c < di; c++) {
-    channelAttention(layer, c, alpha);
-    for (let i = 0; i < t; i++) {
-      let sum = 0;
-      for (let j = 0; j <= i; j++) sum += alpha[i * t + j]! * layer.x[j * di + c]!;
-      y[i * di + c] = sum;
-    }
+  for (let i = 0; i < t; i++) {
+    let sum = 0;
+    for (let j = 0; j <= i; j++) sum += alpha[i * t + j]! * layer.x[j * di + c]!;
+    y[i * di + c] = sum;
   }
+}
+
+/** The scan's output rebuilt from the attention, every channel: α·x. */
+export function reconstructScan(layer: ScanLayer): Float32Array {
+  const y = new Float32Array(layer.steps * layer.channels);
+  const alpha = new Float32Array(layer.steps * layer.steps);
+  for (let c = 0; c < layer.channels; c++) applyChannel(channelAttention(layer, c, alpha), layer, c, y);
   return y;
 }
 
 /**
  * The layer's map: each channel's α min–max normalised over its lower triangle, then averaged over
- * channels (T × T, zero above the diagonal). `onChannel` reports progress.
+ * channels (T × T, zero above the diagonal). With `selfCheck` and a captured output, also the largest
+ * |α·x − y|, from the same α (each channel's α is computed once). `onChannel` reports progress.
  */
-export function layerAttentionMap(layer: ScanLayer, onChannel?: (done: number, total: number) => void): Float32Array {
+export function layerAttention(
+  layer: ScanLayer,
+  opts: { selfCheck?: boolean; onChannel?: (done: number, total: number) => void } = {},
+): { map: Float32Array; reconstructionError?: number } {
   const { steps: t, channels: di } = layer;
   const map = new Float32Array(t * t);
   const alpha = new Float32Array(t * t);
+  const check = opts.selfCheck && layer.y ? new Float32Array(t * di) : undefined;
   for (let c = 0; c < di; c++) {
     channelAttention(layer, c, alpha);
+    if (check) applyChannel(alpha, layer, c, check);
     let lo = Infinity;
     let hi = -Infinity;
     for (let i = 0; i < t; i++)
@@ -129,9 +137,13 @@ export function layerAttentionMap(layer: ScanLayer, onChannel?: (done: number, t
       }
     const scale = hi > lo ? 1 / (hi - lo) : 0;
     for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) map[i * t + j]! += ((alpha[i * t + j]! - lo) * scale) / di;
-    onChannel?.(c + 1, di);
+    opts.onChannel?.(c + 1, di);
   }
-  return map;
+  if (!check) return { map };
+  let reconstructionError = 0;
+  for (let k = 0; k < check.length; k++)
+    reconstructionError = Math.max(reconstructionError, Math.abs(check[k]! - layer.y![k]!));
+  return { map, reconstructionError };
 }
 
 /** Row-normalises map + I (the residual path), in place. */

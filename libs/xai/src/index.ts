@@ -1,4 +1,4 @@
-export { sum, type Attribution, type BatchModel, type ValueFunction } from './types.js';
+export { sum, meanStandardError, type Attribution, type BatchModel, type ValueFunction } from './types.js';
 export { EXACT_MAX_FEATURES, exactShapley, shapleyWeights, allCoalitionValues, shapleyFromValues } from './shapley.js';
 export { kernelShap, kernelCoalitions, defaultKernelBudget, minKernelBudget, type KernelOptions } from './kernel.js';
 export { permutationShap, type PermutationOptions } from './permutation.js';
@@ -21,12 +21,19 @@ export {
 export {
   channelAttention,
   reconstructScan,
-  layerAttentionMap,
+  layerAttention,
   rollout,
   gradientColumnWeights,
   type ScanLayer,
 } from './hidden-attention.js';
 export { batchModel, scanLayers, mambaOutputGradients, type OutputChoice } from './tf-model.js';
-export { explainRows, meanRow, type AttributionMethod, type ExplainOptions } from './explain.js';
+export {
+  attribute,
+  explainRows,
+  meanRow,
+  type AttributionMethod,
+  type ExplainOptions,
+  type Instance,
+} from './explain.js';
 export { compareAttributions, spearman, ranks, type AttributionShift, type FeatureShift } from './compare.js';
 export { waterfallSpec, barSpec, beeswarmSpec, imageOverlaySpec, attentionHeatmapSpec, shiftSpec } from './plots.js';

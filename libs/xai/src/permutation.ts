@@ -2,7 +2,7 @@
 // one feature at a time; a feature's φ is its mean marginal contribution. Every walk telescopes from v(∅)
 // to v(all), so efficiency holds exactly; the standard error comes from the spread over order pairs.
 import { rngFor } from '@floe/random';
-import { sum, type Attribution, type ValueFunction } from './types.js';
+import { meanStandardError, sum, type Attribution, type ValueFunction } from './types.js';
 
 export interface PermutationOptions {
   /** Coalitions to evaluate; rounded down to whole antithetic pairs (at least one). Default 2M + 2048. */
@@ -53,12 +53,7 @@ export function permutationShap(value: ValueFunction, m: number, opts: Permutati
     }
   }
   const values = meanPhi.map((s) => s / pairs);
-  const standardErrors =
-    pairs > 1
-      ? values.map((mean, i) =>
-          Math.sqrt(Math.max(0, (sqPhi[i]! / pairs - mean * mean) * (pairs / (pairs - 1))) / pairs),
-        )
-      : undefined;
+  const standardErrors = pairs > 1 ? values.map((mean, i) => meanStandardError(mean, sqPhi[i]!, pairs)) : undefined;
   return {
     values,
     baseValue,

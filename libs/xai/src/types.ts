@@ -39,3 +39,8 @@ export function sum(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) s += values[i]!;
   return s;
 }
+
+/** The standard error of a mean of n draws from their mean and their sum of squares (sample variance). */
+export function meanStandardError(mean: number, sumOfSquares: number, n: number): number {
+  return n > 1 ? Math.sqrt(Math.max(0, (sumOfSquares / n - mean * mean) * (n / (n - 1))) / n) : 0;
+}

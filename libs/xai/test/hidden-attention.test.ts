@@ -8,7 +8,7 @@ import { rngFor } from '@floe/random';
 import { initBackend } from '@floe/ml-runtime';
 import {
   channelAttention,
-  layerAttentionMap,
+  layerAttention,
   mambaOutputGradients,
   reconstructScan,
   rollout,
@@ -65,7 +65,8 @@ test('the tiled α equals the definition, and nothing attends to the future', ()
     }
     for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) assert.equal(alpha[i * t + j], 0);
   }
-  const map = layerAttentionMap(layer);
+  const { map, reconstructionError } = layerAttention(layer, { selfCheck: true });
+  assert.ok(reconstructionError! < 1e-4, `self-check ${reconstructionError}`);
   for (const v of map) assert.ok(v >= 0 && v <= 1 + 1e-6);
   const rolled = rollout([map, map], t);
   for (let i = 0; i < t; i++) {

@@ -11,20 +11,15 @@ import { LocalArtifactStore } from '@floe/store';
 import { noRunResolver, openModel, serveTask, type ComputeEnv, type ResolvedModelSource } from '@floe/training';
 import {
   EXACT_MAX_FEATURES,
+  attribute,
   batchModel,
-  exactShapley,
-  gradientShap,
   gradientColumnWeights,
   mambaOutputGradients,
   imagePatches,
   imageValue,
-  integratedGradients,
-  kernelShap,
-  layerAttentionMap,
+  layerAttention,
   meanRow,
   minKernelBudget,
-  permutationShap,
-  reconstructScan,
   rollout,
   scanLayers,
   tabularValue,
@@ -39,6 +34,7 @@ import {
   waterfallSpec,
   type Attribution,
   type AttributionShift,
+  type ExplainOptions,
   type AttributionMethod,
   type BatchModel,
   type ValueFunction,
@@ -175,6 +171,28 @@ function rowsOf(
   );
 }
 
+/**
+ * What a Shapley method can take on `features` features: INVALID_ARGUMENT naming `featureField` when exact
+ * enumeration is too large, and options.budget when the budget is below 2M + 2.
+ */
+function checkFeatureCount(s: AttributionSettings, features: number, featureField: string, hint: string): void {
+  if (s.method === 'exact' && features > EXACT_MAX_FEATURES)
+    throw invalidArgument(
+      featureField,
+      `exact Shapley takes at most ${EXACT_MAX_FEATURES} features; this input has ${features} (${hint})`,
+    );
+  if ((s.method === 'kernel' || s.method === 'permutation') && s.budget && s.budget < minKernelBudget(features))
+    throw invalidArgument(
+      'options.budget',
+      `is ${s.budget}; ${features} features need at least 2M + 2 = ${minKernelBudget(features)}`,
+    );
+}
+
+/** The method's options in libs/xai's terms (0 in the contract: the method's default). */
+function methodOptions(s: AttributionSettings): ExplainOptions {
+  return { method: s.method, budget: s.budget || undefined, steps: s.steps || undefined, seed: s.seed };
+}
+
 /** The longest text window explained: each coalition is one forward pass over it. */
 const TEXT_WINDOW = 64;
 
@@ -193,13 +211,7 @@ async function explainText(
     );
   const window = Math.min(TEXT_WINDOW, Number(model.spec.config.context));
   const spans = Math.min(s.spans, window);
-  if (s.method === 'exact' && spans > EXACT_MAX_FEATURES)
-    throw invalidArgument('options.spans', `is ${spans}; exact Shapley takes at most ${EXACT_MAX_FEATURES} features`);
-  if ((s.method === 'kernel' || s.method === 'permutation') && s.budget && s.budget < minKernelBudget(spans))
-    throw invalidArgument(
-      'options.budget',
-      `is ${s.budget}; ${spans} spans need at least 2M + 2 = ${minKernelBudget(spans)}`,
-    );
+  checkFeatureCount(s, spans, 'options.spans', 'use fewer spans, or kernel or permutation');
   const long = data.documents.flatMap((d, i) => (d.length > window ? [i] : []));
   if (!long.length) throw invalidArgument(job.dataset.field, `has no document longer than the ${window}-byte window`);
   const rng = rngFor(s.seed, 'explain-text');
@@ -212,15 +224,8 @@ async function explainText(
   const results: Attribution[] = [];
   const examples: string[][] = [];
   for (const [k, { text, target }] of picked.entries()) {
-    const value = textValue(batchModel(model, window, { index: target }), text, spanOf, spans);
-    const budget = s.budget || undefined;
-    results.push(
-      s.method === 'exact'
-        ? exactShapley(value, spans)
-        : s.method === 'kernel'
-          ? kernelShap(value, spans, { budget, seed: s.seed })
-          : permutationShap(value, spans, { budget, seed: s.seed }),
-    );
+    const value = () => textValue(batchModel(model, window, { index: target }), text, spanOf, spans);
+    results.push(attribute({ features: spans, value }, methodOptions(s)));
     examples.push(
       Array.from({ length: spans }, (_, f) =>
         JSON.stringify(new TextDecoder().decode(text.filter((_, i) => spanOf[i] === f))),
@@ -302,16 +307,12 @@ async function explain(
           )
         : Array.from({ length: features }, (_, i) => `patch ${i}`);
 
-  if (s.method === 'exact' && features > EXACT_MAX_FEATURES)
-    throw invalidArgument(
-      'options.method',
-      `exact Shapley takes at most ${EXACT_MAX_FEATURES} features; this input has ${features} (use kernel or permutation${image ? ', or a larger patch_size' : ''})`,
-    );
-  if ((s.method === 'kernel' || s.method === 'permutation') && s.budget && s.budget < minKernelBudget(features))
-    throw invalidArgument(
-      'options.budget',
-      `is ${s.budget}; ${features} features need at least 2M + 2 = ${minKernelBudget(features)}`,
-    );
+  checkFeatureCount(
+    s,
+    features,
+    'options.method',
+    `use kernel or permutation${image ? ', or a larger patch_size' : ''}`,
+  );
 
   const pick = (from: Float32Array, rowsIdx: number[]) => {
     const out = new Float32Array(rowsIdx.length * inputs);
@@ -334,24 +335,7 @@ async function explain(
       image
         ? imageValue(f, xi, baseline, geometry!, patches!.pixelPatch, patches!.patches)
         : tabularValue(f, xi, background);
-    const budget = s.budget || undefined;
-    switch (s.method) {
-      case 'exact':
-        results.push(exactShapley(value(), features));
-        break;
-      case 'kernel':
-        results.push(kernelShap(value(), features, { budget, seed: s.seed }));
-        break;
-      case 'permutation':
-        results.push(permutationShap(value(), features, { budget, seed: s.seed }));
-        break;
-      case 'integrated-gradients':
-        results.push(integratedGradients(f, xi, baseline, { steps: s.steps || undefined }));
-        break;
-      case 'gradient-shap':
-        results.push(gradientShap(f, xi, background, { samples: s.steps || undefined, seed: s.seed }));
-        break;
-    }
+    results.push(attribute({ features, value, gradient: { model: f, x: xi, baseline, background } }, methodOptions(s)));
     progress({ done: k + 1, total: instanceRows.length, message: `instance ${k + 1} of ${instanceRows.length}` });
   }
   const plots: RenderedPlot[] = [];
@@ -405,11 +389,8 @@ async function attention(
   const t = job.input.length;
   let reconstructionError = 0;
   const maps = wanted.map((l, k) => {
-    const { layer } = all[l]!;
-    const rebuilt = reconstructScan(layer);
-    for (let q = 0; q < rebuilt.length; q++)
-      reconstructionError = Math.max(reconstructionError, Math.abs(rebuilt[q]! - layer.y![q]!));
-    const map = layerAttentionMap(layer);
+    const { map, reconstructionError: error } = layerAttention(all[l]!.layer, { selfCheck: true });
+    reconstructionError = Math.max(reconstructionError, error!);
     progress({ done: k + 1, total: wanted.length, message: `layer ${l}` });
     return map;
   });
