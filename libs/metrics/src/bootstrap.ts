@@ -33,3 +33,13 @@ export function mean(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) s += values[i]!;
   return values.length ? s / values.length : NaN;
 }
+
+/** The mean of `values` and its standard error (sample standard deviation ÷ √n; 0 for one value). */
+export function meanWithStandardError(values: ArrayLike<number>): { mean: number; se: number } {
+  const m = mean(values);
+  const n = values.length;
+  if (n < 2) return { mean: m, se: 0 };
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i]! - m) ** 2;
+  return { mean: m, se: Math.sqrt(ss / (n - 1) / n) };
+}

@@ -1,4 +1,4 @@
-export { bootstrapStderr, mean, meanAt } from './bootstrap.js';
+export { bootstrapStderr, mean, meanAt, meanWithStandardError } from './bootstrap.js';
 export {
   languageModelMetrics,
   classificationMetrics,

@@ -39,7 +39,14 @@ export function trainerRunResolver(
   return async (runId, step) => {
     const client = peers.client('trainer', trainerV1.TrainerServiceClient);
     try {
-      return (await call(client.exportModel.bind(client), { runId, step })).artifact!.artifactId;
+      return (
+        await call(client.exportModel.bind(client), {
+          runId,
+          step,
+          // The checkpoint itself: its exact weights, and no new artifact.
+          format: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
+        })
+      ).artifact!.artifactId;
     } catch (err) {
       throw fromPeerError(err, field);
     }

@@ -36,7 +36,7 @@ export class Validator {
   number(
     field: string,
     value: number | undefined,
-    opts: { min?: number; max?: number; exclusiveMin?: boolean; integer?: boolean } = {},
+    opts: { min?: number; max?: number; exclusiveMin?: boolean; exclusiveMax?: boolean; integer?: boolean } = {},
   ): boolean {
     const v = value ?? 0;
     if (!Number.isFinite(v)) return this.check(false, field, 'must be a finite number');
@@ -44,7 +44,8 @@ export class Validator {
     if (opts.min !== undefined && (opts.exclusiveMin ? v <= opts.min : v < opts.min)) {
       return this.check(false, field, `must be ${opts.exclusiveMin ? '>' : '>='} ${opts.min}`);
     }
-    if (opts.max !== undefined && v > opts.max) return this.check(false, field, `must be <= ${opts.max}`);
+    if (opts.max !== undefined && (opts.exclusiveMax ? v >= opts.max : v > opts.max))
+      return this.check(false, field, `must be ${opts.exclusiveMax ? '<' : '<='} ${opts.max}`);
     return true;
   }
 

@@ -31,6 +31,16 @@ export class BlockSelector {
     this.rng = rngFor(seed, `bcd-${rule}`);
   }
 
+  /** The selector's whole state (the cyclic position and the generator), for checkpoints. */
+  getState(): { next: number; rng: ReturnType<Rng['getState']> } {
+    return { next: this.next, rng: this.rng.getState() };
+  }
+
+  setState(s: { next: number; rng: ReturnType<Rng['getState']> }): void {
+    this.next = s.next;
+    this.rng.setState(s.rng);
+  }
+
   /** The block to update now. */
   pick(s: BlockScores = {}): number {
     const need = (what: keyof BlockScores) => {

@@ -34,7 +34,16 @@ function unpack(bytes: Buffer, index: TensorIndex[]): Map<string, { shape: numbe
 export interface CheckpointMeta {
   format: 1;
   model: Omit<ModelState, 'weights'> & { weights: TensorIndex[] };
-  session: { step: number; data: unknown; optimizerStep: number; slots: TensorIndex[] };
+  session: {
+    step: number;
+    data: unknown;
+    optimizerStep: number;
+    slots: TensorIndex[];
+    /** Updates of the parameters whose count differs from optimizerStep (see OptimizerState). */
+    slotSteps?: Record<string, number>;
+    /** The selective-training state (masks, block scores): its JSON part, and its arrays in selective.bin. */
+    selective?: { json: unknown; arrays: TensorIndex[] };
+  };
   extra: Record<string, unknown>;
 }
 
@@ -53,6 +62,11 @@ export async function saveCheckpoint(
     if (s.v) slotEntries.push([`${name}/v`, shapes.get(name)!, s.v]);
   }
   const slots = pack(slotEntries);
+  const slotSteps = Object.fromEntries(
+    Object.entries(session.optimizer.slots).flatMap(([name, s]) => (s.t === undefined ? [] : [[name, s.t]])),
+  );
+  const selective =
+    session.selective && pack(Object.entries(session.selective.arrays).map(([n, v]) => [n, [v.length], v]));
   const meta: CheckpointMeta = {
     format: 1,
     model: {
@@ -62,12 +76,24 @@ export async function saveCheckpoint(
       frozen: state.frozen,
       weights: weights.index,
     },
-    session: { step: session.step, data: session.data, optimizerStep: session.optimizer.step, slots: slots.index },
+    session: {
+      step: session.step,
+      data: session.data,
+      optimizerStep: session.optimizer.step,
+      slots: slots.index,
+      ...(Object.keys(slotSteps).length && { slotSteps }),
+      ...(session.selective && { selective: { json: session.selective.json, arrays: selective!.index } }),
+    },
     extra: opts.extra ?? {},
   };
   return store.put(
     'checkpoint',
-    { 'meta.json': Buffer.from(JSON.stringify(meta)), 'weights.bin': weights.bytes, 'optimizer.bin': slots.bytes },
+    {
+      'meta.json': Buffer.from(JSON.stringify(meta)),
+      'weights.bin': weights.bytes,
+      'optimizer.bin': slots.bytes,
+      ...(selective && { 'selective.bin': selective.bytes }),
+    },
     { id: opts.id, labels: opts.labels },
   );
 }
@@ -87,12 +113,23 @@ export async function loadCheckpoint(
     if (which === 'm') s.m = v.values;
     else s.v = v.values;
   }
+  for (const [name, t] of Object.entries(meta.session.slotSteps ?? {})) if (slots[name]) slots[name].t = t;
+  const selective = meta.session.selective && {
+    json: meta.session.selective.json,
+    arrays: Object.fromEntries(
+      [...unpack(await store.readFile(id, 'selective.bin'), meta.session.selective.arrays)].map(([n, v]) => [
+        n,
+        v.values,
+      ]),
+    ),
+  };
   return {
     model,
     session: {
       step: meta.session.step,
       data: meta.session.data,
       optimizer: { step: meta.session.optimizerStep, slots },
+      ...(selective && { selective }),
     },
     meta,
   };
@@ -103,9 +140,9 @@ export async function readCheckpointMeta(store: ArtifactStore, id: string): Prom
   return JSON.parse((await store.readFile(id, 'meta.json')).toString('utf8')) as CheckpointMeta;
 }
 
-/** The block ids of a checkpointed model: its architecture's blocks with the expansions inserted. */
-export function checkpointBlockIds(meta: CheckpointMeta, baseIds: string[]): string[] {
+/** The block ids of a stored model: its architecture's blocks with its expansions inserted. */
+export function checkpointBlockIds(expansions: { id: string; after: string }[], baseIds: string[]): string[] {
   const ids = [...baseIds];
-  for (const e of meta.model.expansions) ids.splice(ids.indexOf(e.after) + 1, 0, e.id);
+  for (const e of expansions) ids.splice(ids.indexOf(e.after) + 1, 0, e.id);
   return ids;
 }

@@ -23,7 +23,9 @@ export { applyStrategy } from './strategy.js';
 export {
   openModel,
   openInitialModel,
-  checkpointArtifactId,
+  modelArtifactId,
+  loadModelArtifact,
+  readModelArtifactMeta,
   resolveModelSource,
   noRunResolver,
   type ModelSource,
@@ -58,3 +60,22 @@ export {
   type Scores,
 } from './masks.js';
 export { riglFraction, riglUpdate, DEFAULT_RIGL, type RigLSchedule } from './rigl.js';
+export {
+  MaskedTraining,
+  BlockCoordinateTraining,
+  bcdBlocks,
+  maskScores,
+  restoreSelective,
+  type BcdOptions,
+  type MaskedTrainingOptions,
+  type SelectiveState,
+  type SelectiveTraining,
+  type StepContext,
+} from './selective.js';
+export {
+  SPARSE_MODEL_KIND,
+  saveSparseModel,
+  loadSparseModel,
+  readSparseMeta,
+  type SavedSparseModel,
+} from './sparse-artifact.js';

@@ -137,6 +137,7 @@ export function synflowScores(
   inputShape: number[],
   density: number,
   rounds = SYNFLOW_ROUNDS,
+  inputDtype: 'float32' | 'int32' = 'float32',
 ): Scores {
   const all = model.params();
   const saved = all.map((p) => p.variable.clone());
@@ -155,7 +156,7 @@ export function synflowScores(
           ),
         );
       const { value, grads } = tf.variableGrads(
-        () => tf.sum(model.forward(tf.ones([1, ...inputShape]), { training: false })) as tf.Scalar,
+        () => tf.sum(model.forward(tf.ones([1, ...inputShape], inputDtype), { training: false })) as tf.Scalar,
         params.map((p) => p.variable),
       );
       scores = new Map(

@@ -2,9 +2,10 @@
 // artifact in the shared store, or a trainer run's checkpoint (the caller resolves the run to its
 // artifact, through the trainer's client).
 import { FloeError, invalidArgument, notFound } from '@floe/errors';
-import { buildModel, type Architecture, type BlockModel } from '@floe/models';
+import { buildModel, type Architecture, type BlockModel, type ModelSpec, type Task } from '@floe/models';
 import type { ArtifactStore } from '@floe/store';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
+import { SPARSE_MODEL_KIND, loadSparseModel, readSparseMeta } from './sparse-artifact.js';
 
 export type ModelSource =
   | { kind: 'builtin'; architecture: Architecture; size: string; seed: number }
@@ -26,8 +27,9 @@ export const noRunResolver: RunResolver = async (runId) => {
   throw new Error(`run ${runId} must be resolved to its artifact before a worker opens it`);
 };
 
-/** The checkpoint artifact a non-builtin source names, checked to exist and to be a checkpoint. */
-export async function checkpointArtifactId(
+/** The model artifact a non-builtin source names, checked to exist and to hold a model (a checkpoint or a
+ * sparse model). */
+export async function modelArtifactId(
   field: string,
   source: Exclude<ModelSource, { kind: 'builtin' }>,
   artifacts: ArtifactStore,
@@ -36,12 +38,31 @@ export async function checkpointArtifactId(
   const id = source.kind === 'run' ? await resolveRun(source.runId, source.step) : source.artifactId;
   const artifact = await artifacts.get(id);
   if (!artifact) throw notFound('artifact', id);
-  if (artifact.manifest.kind !== 'checkpoint')
+  if (artifact.manifest.kind !== 'checkpoint' && artifact.manifest.kind !== SPARSE_MODEL_KIND)
     throw invalidArgument(
       `${field}.artifact_id`,
-      `artifact ${id} is a ${artifact.manifest.kind}, not a model checkpoint`,
+      `artifact ${id} is a ${artifact.manifest.kind}, not a model (a checkpoint or a sparse model)`,
     );
   return id;
+}
+
+/** The model an artifact holds: a checkpoint's weights (with its expansions), or a sparse model rebuilt. */
+export async function loadModelArtifact(artifacts: ArtifactStore, id: string): Promise<BlockModel> {
+  const artifact = await artifacts.get(id);
+  if (artifact?.manifest.kind === SPARSE_MODEL_KIND) return loadSparseModel(artifacts, id);
+  return (await loadCheckpoint(artifacts, id)).model;
+}
+
+/** What an artifact's model is, without its tensors: its spec, task and expansions. */
+export async function readModelArtifactMeta(
+  artifacts: ArtifactStore,
+  id: string,
+): Promise<{ spec: ModelSpec; task: Task; expansions: { id: string; after: string }[] }> {
+  const artifact = await artifacts.get(id);
+  if (artifact?.manifest.kind === SPARSE_MODEL_KIND)
+    return { ...(await readSparseMeta(artifacts, id)), expansions: [] };
+  const { spec, task, expansions } = (await readCheckpointMeta(artifacts, id)).model;
+  return { spec, task, expansions };
 }
 
 /** The model, every block trainable (what trains is the caller's decision). */
@@ -58,8 +79,7 @@ export async function openModel(
       throw new FloeError('not_found', `${field}.builtin: ${(err as Error).message}`);
     }
   }
-  const model = (await loadCheckpoint(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun)))
-    .model;
+  const model = await loadModelArtifact(artifacts, await modelArtifactId(field, source, artifacts, resolveRun));
   model.setTrainable(() => true);
   return model;
 }
@@ -72,8 +92,6 @@ export async function openInitialModel(
   resolveRun: RunResolver,
 ): Promise<BlockModel> {
   if (source.kind === 'builtin') return openModel(field, source, artifacts, resolveRun);
-  const { spec } = (
-    await readCheckpointMeta(artifacts, await checkpointArtifactId(field, source, artifacts, resolveRun))
-  ).model;
+  const { spec } = await readModelArtifactMeta(artifacts, await modelArtifactId(field, source, artifacts, resolveRun));
   return buildModel(spec.architecture, spec.size, spec.seed, spec.config);
 }

@@ -28,14 +28,18 @@ export const DEFAULT_OPTIMIZER: OptimizerConfig = {
 
 export interface OptimizerState {
   step: number;
-  /** name → first and second moments (second unused by SGD). */
-  slots: Record<string, { m: Float32Array; v?: Float32Array }>;
+  /** name → first and second moments (second unused by SGD), and the updates the parameter had when
+   * fewer than `step` (block coordinate descent updates one block a step; Adam's bias correction counts
+   * each parameter's own updates). */
+  slots: Record<string, { m: Float32Array; v?: Float32Array; t?: number }>;
 }
 
 export class Optimizer {
   private step = 0;
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
+  /** name → updates applied to it (its Adam step t). */
+  private readonly counts = new Map<string, number>();
   /** name → 0/1: entries at 0 get no step and no weight decay (frozen at θ0, or pruned and kept at zero). */
   private readonly masks = new Map<string, tf.Tensor>();
 
@@ -51,8 +55,33 @@ export class Optimizer {
     }
   }
 
+  /** The current mask of a parameter (1 = updates), if it has one. */
+  maskOf(name: string): tf.Tensor | undefined {
+    return this.masks.get(name);
+  }
+
   get steps(): number {
     return this.step;
+  }
+
+  /** Adam's preconditioner √v̂ + ε of a parameter, once it has been updated (GS-quadratic's diagonal). */
+  preconditioner(p: Param): tf.Tensor | undefined {
+    const v = this.v.get(p.name);
+    const t = this.counts.get(p.name) ?? 0;
+    if (!v || t === 0) return undefined;
+    return tf.tidy(() => tf.add(tf.sqrt(tf.div(v, 1 - this.config.beta2 ** t)), this.config.epsilon));
+  }
+
+  /** Zeroes both moments at `indices` of a parameter (RigL: a regrown weight starts afresh). */
+  resetEntries(p: Param, indices: number[]): void {
+    if (!indices.length) return;
+    for (const map of [this.m, this.v]) {
+      const slot = map.get(p.name);
+      if (!slot) continue;
+      const values = Float32Array.from(slot.dataSync());
+      for (const k of indices) values[k] = 0;
+      slot.assign(tf.tensor(values, slot.shape));
+    }
   }
 
   private slot(map: Map<string, tf.Variable>, p: Param): tf.Variable {
@@ -66,22 +95,24 @@ export class Optimizer {
 
   /**
    * Applies one update with learning rate `lr` to the parameters that have gradients. Returns the global
-   * gradient norm before clipping.
+   * norm of the gradient that updates (masked entries left out) before clipping.
    */
   apply(params: Param[], grads: Map<string, tf.Tensor>, lr: number): number {
     const { kind, beta1, beta2, epsilon, weightDecay, gradClipNorm } = this.config;
     const present = params.filter((p) => grads.has(p.name));
-    const norm = Math.sqrt(
-      tf.tidy(() => tf.addN(present.map((p) => tf.sum(tf.square(grads.get(p.name)!)))).dataSync()[0]!),
-    );
+    const masked = (p: Param) => {
+      const mask = this.masks.get(p.name);
+      return mask ? tf.mul(grads.get(p.name)!, mask) : grads.get(p.name)!;
+    };
+    const norm = Math.sqrt(tf.tidy(() => tf.addN(present.map((p) => tf.sum(tf.square(masked(p))))).dataSync()[0]!));
     const scale = gradClipNorm > 0 && norm > gradClipNorm ? gradClipNorm / norm : 1;
     this.step++;
-    const t = this.step;
     tf.tidy(() => {
       for (const p of present) {
+        const t = (this.counts.get(p.name) ?? 0) + 1;
+        this.counts.set(p.name, t);
         const mask = this.masks.get(p.name);
-        let g = grads.get(p.name)!;
-        if (mask) g = tf.mul(g, mask);
+        let g = masked(p);
         if (scale !== 1) g = tf.mul(g, scale);
         if (kind === 'adam' && weightDecay > 0) g = tf.add(g, tf.mul(p.variable, weightDecay));
         const m = this.slot(this.m, p);
@@ -108,8 +139,14 @@ export class Optimizer {
 
   getState(): OptimizerState {
     const slots: OptimizerState['slots'] = {};
-    for (const [name, m] of this.m)
-      slots[name] = { m: m.dataSync() as Float32Array, v: this.v.get(name)?.dataSync() as Float32Array | undefined };
+    for (const [name, m] of this.m) {
+      const t = this.counts.get(name) ?? this.step;
+      slots[name] = {
+        m: m.dataSync() as Float32Array,
+        v: this.v.get(name)?.dataSync() as Float32Array | undefined,
+        ...(t !== this.step && { t }),
+      };
+    }
     return { step: this.step, slots };
   }
 
@@ -119,6 +156,7 @@ export class Optimizer {
     for (const p of params) {
       const s = state.slots[p.name];
       if (!s) continue;
+      this.counts.set(p.name, s.t ?? state.step);
       this.m.set(p.name, tf.variable(tf.tensor(s.m, p.variable.shape), false));
       if (s.v) this.v.set(p.name, tf.variable(tf.tensor(s.v, p.variable.shape), false));
     }
@@ -134,5 +172,6 @@ export class Optimizer {
     for (const s of [...this.m.values(), ...this.v.values()]) s.dispose();
     this.m.clear();
     this.v.clear();
+    this.counts.clear();
   }
 }

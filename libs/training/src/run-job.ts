@@ -6,9 +6,12 @@ import type { SpanNameValue } from '@floe/telemetry/names';
 import type { OptimizerConfig } from './optimizer.js';
 import type { ScheduleConfig } from './schedule.js';
 import type { StepMetrics } from './session.js';
+import type { MaskMethod } from './masks.js';
+import type { RigLSchedule } from './rigl.js';
+import type { BcdOptions } from './selective.js';
 
 export interface StrategyConfig {
-  kind: 'full' | 'freeze' | 'expand' | 'ade';
+  kind: 'full' | 'freeze' | 'expand' | 'ade' | 'freezenet' | 'prune' | 'rigl' | 'bcd';
   /** FREEZE and ADE: blocks that stay fixed. */
   freeze: string[];
   /** EXPAND and ADE: insert a copy after each of these. */
@@ -17,6 +20,18 @@ export interface StrategyConfig {
   expandCount: number;
   /** ADE: blocks that train besides the new ones (all others freeze). */
   tune: string[];
+  /** FREEZENET, PRUNE_AT_INIT, RIGL: the mask, scored on one batch of `scoreExamples` when the run starts. */
+  sparse?: {
+    rest: 'frozen' | 'pruned';
+    method: MaskMethod;
+    /** The fraction of the weight entries that train. */
+    keep: number;
+    scoreExamples: number;
+    /** RIGL: the schedule in absolute steps (fixed when the run starts). */
+    rigl?: RigLSchedule;
+  };
+  /** BCD. */
+  bcd?: BcdOptions;
 }
 
 export interface RunJob {

@@ -6,9 +6,11 @@ import { buildModel, type BlockModel } from '@floe/models';
 import { openDataset, type TextDataset } from '@floe/data';
 import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadModelArtifact } from './open-model.js';
 import { ExampleSource, LmSource, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
+import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
 import type { RunCommand, RunEvent, RunJob } from './run-job.js';
 import { Attr, SpanName, type SpanNameValue } from '@floe/telemetry/names';
 
@@ -78,22 +80,46 @@ try {
     model = restored.model;
     session = new TrainingSession(model, source, options);
     session.setState(restored.session);
+    if (restored.session.selective)
+      session.selective = restoreSelective(model, session.optimizer, restored.session.selective, job.seed);
   } else {
     const base = job.model;
     model = await phase(SpanName.buildModel, async () => {
       if (!('checkpoint' in base)) return buildModel(base.architecture, base.size, base.seed);
       // A new run from a checkpoint takes its weights (and expansions), not its optimizer or data cursor;
       // its own strategy decides what trains.
-      const m = (await loadCheckpoint(store, base.checkpoint)).model;
+      const m = await loadModelArtifact(store, base.checkpoint);
       m.setTrainable(() => true);
       return m;
     });
+    session = new TrainingSession(model, source, options);
+    const created = session;
     await phase(
       SpanName.applyStrategy,
-      () => applyStrategy(model, job.strategy),
-      () => ({ [Attr.trainableParams]: model.countParams(true), [Attr.totalParams]: model.countParams() }),
+      () => {
+        applyStrategy(model, job.strategy);
+        const { sparse, bcd } = job.strategy;
+        if (sparse) {
+          // The mask's batch comes from its own stream (seed + 1), so the run's data order is that of any other run.
+          const scoring =
+            data.kind === 'text'
+              ? new LmSource(data as TextDataset, sparse.scoreExamples, job.sequenceLength, job.seed + 1)
+              : new ExampleSource(data, sparse.scoreExamples, job.seed + 1);
+          const batch = scoring.next();
+          try {
+            created.selective = MaskedTraining.create(model, created.optimizer, sparse, batch);
+          } finally {
+            batch.x.dispose();
+            batch.y.dispose();
+          }
+        }
+        if (bcd) created.selective = new BlockCoordinateTraining(model, created.optimizer, bcd, job.seed);
+      },
+      () => ({
+        [Attr.trainableParams]: created.selective?.trainableEntries() ?? model.countParams(true),
+        [Attr.totalParams]: model.countParams(),
+      }),
     );
-    session = new TrainingSession(model, source, options);
   }
   // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).
   const initialValidationLoss =
@@ -103,7 +129,7 @@ try {
   post({
     type: 'ready',
     step: session.step,
-    trainableParams: model.countParams(true),
+    trainableParams: session.selective?.trainableEntries() ?? model.countParams(true),
     totalParams: model.countParams(),
     blocks: model.blocks.map((b) => b.id),
     initialValidationLoss,

@@ -6,6 +6,7 @@ import type { BlockModel } from '@floe/models';
 import { Optimizer, type OptimizerConfig, type OptimizerState } from './optimizer.js';
 import { learningRateAt, type ScheduleConfig } from './schedule.js';
 import type { BatchSource } from './sources.js';
+import type { SelectiveState, SelectiveTraining } from './selective.js';
 
 export interface StepMetrics {
   step: number;
@@ -16,6 +17,8 @@ export interface StepMetrics {
   /** Units (tokens or examples) per second over this step. */
   throughput: number;
   ms: number;
+  /** The blocks the step updated, when a strategy updates only some (BCD). */
+  updatedBlocks?: string[];
 }
 
 export interface SessionOptions {
@@ -29,11 +32,15 @@ export interface SessionState {
   step: number;
   optimizer: OptimizerState;
   data: unknown;
+  /** The selective training's state (masks, block scores), when the run has one. */
+  selective?: SelectiveState;
 }
 
 export class TrainingSession {
   readonly optimizer: Optimizer;
   private stepCount = 0;
+  /** Which entries and blocks each step differentiates and updates (sparse strategies, BCD). */
+  selective?: SelectiveTraining;
 
   constructor(
     readonly model: BlockModel,
@@ -49,8 +56,9 @@ export class TrainingSession {
 
   trainStep(): StepMetrics {
     const start = performance.now();
-    const params = this.model.trainableParams();
-    if (params.length === 0) throw new Error('no trainable parameters: every block is frozen');
+    const trainable = this.model.trainableParams();
+    if (trainable.length === 0) throw new Error('no trainable parameters: every block is frozen');
+    const params = this.selective ? this.selective.differentiate(this.stepCount + 1, trainable) : trainable;
     const batch = this.source.next();
     const lr = learningRateAt(
       this.stepCount + 1,
@@ -63,10 +71,30 @@ export class TrainingSession {
       params.map((p) => p.variable),
     );
     const byName = new Map(params.map((p) => [p.name, grads[p.variable.name]!]));
+    let update = params;
+    let updatedBlocks: string[] | undefined;
+    if (this.selective)
+      ({ update, updatedBlocks } = this.selective.beforeUpdate(
+        {
+          step: this.stepCount + 1,
+          gradients: (ps) => {
+            const r = tf.variableGrads(
+              () => this.model.loss(batch),
+              ps.map((p) => p.variable),
+            );
+            r.value.dispose();
+            return new Map(ps.map((p) => [p.name, r.grads[p.variable.name]!]));
+          },
+          loss: () => tf.tidy(() => this.model.loss(batch).dataSync()[0]!),
+        },
+        byName,
+        params,
+      ));
     const blockGradNorms: Record<string, number> = {};
+    // Blocks whose gradients this step did not compute (frozen; BCD's other blocks) report 0.
     const norms = tf.tidy(() =>
       this.model.blocks.map((b) =>
-        b.trainable && b.params.length
+        b.trainable && b.params.length && b.params.every((p) => byName.has(p.name))
           ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!))))
           : tf.scalar(0),
       ),
@@ -74,7 +102,7 @@ export class TrainingSession {
     const normValues = tf.tidy(() => tf.stack(norms).dataSync());
     tf.dispose(norms);
     this.model.blocks.forEach((b, i) => (blockGradNorms[b.id] = Math.sqrt(normValues[i]!)));
-    const gradNorm = this.optimizer.apply(params, byName, lr);
+    const gradNorm = this.optimizer.apply(update, byName, lr);
     const loss = value.dataSync()[0]!;
     tf.dispose([value, batch.x, batch.y, ...Object.values(grads)]);
     this.stepCount++;
@@ -87,6 +115,7 @@ export class TrainingSession {
       blockGradNorms,
       throughput: (this.source.unitsPerBatch * 1000) / ms,
       ms,
+      ...(updatedBlocks && { updatedBlocks }),
     };
   }
 
@@ -102,7 +131,12 @@ export class TrainingSession {
   }
 
   getState(): SessionState {
-    return { step: this.stepCount, optimizer: this.optimizer.getState(), data: this.source.getState() };
+    return {
+      step: this.stepCount,
+      optimizer: this.optimizer.getState(),
+      data: this.source.getState(),
+      ...(this.selective && { selective: this.selective.getState() }),
+    };
   }
 
   setState(s: SessionState): void {

@@ -5,8 +5,10 @@ import type { StrategyConfig } from './run-job.js';
 
 /** Applies `s` to `model` in place; returns the blocks it added. */
 export function applyStrategy(model: BlockModel, s: StrategyConfig): Block[] {
-  if (s.kind === 'full') return [];
-  if (s.kind === 'freeze') {
+  // The sparse strategies choose entries, not blocks (see selective.ts).
+  if (s.kind === 'full' || s.kind === 'freezenet' || s.kind === 'prune' || s.kind === 'rigl') return [];
+  // FREEZE, and BCD over the blocks it does not freeze.
+  if (s.kind === 'freeze' || s.kind === 'bcd') {
     const frozen = new Set(s.freeze);
     model.setTrainable((b) => !frozen.has(b.id));
     return [];

@@ -16,9 +16,9 @@ import {
 } from '@floe/service-kit';
 import type { ArtifactStore, MetadataStore } from '@floe/store';
 import {
-  checkpointArtifactId,
+  modelArtifactId,
   checkpointBlockIds,
-  readCheckpointMeta,
+  readModelArtifactMeta,
   requireEnough,
   requireReadable,
   startRunWorker,
@@ -26,6 +26,7 @@ import {
   type RunEvent,
   type RunJob,
   type StrategyConfig,
+  DEFAULT_RIGL,
 } from '@floe/training';
 import { blockIdsOf, describeModel } from '@floe/models';
 import { openDataset, type Dataset, type Split } from '@floe/data';
@@ -220,7 +221,58 @@ export class RunManager {
         tune: spec.plan.tuneBlockIds,
       };
     }
-    return { kind: 'full', freeze: [], expandAfter: [], expandCount: 0, tune: [] };
+    const none = { freeze: [], expandAfter: [], expandCount: 0, tune: [] };
+    if (
+      spec.strategy === T.STRATEGY_FREEZENET ||
+      spec.strategy === T.STRATEGY_PRUNE_AT_INIT ||
+      spec.strategy === T.STRATEGY_RIGL
+    ) {
+      const sp = spec.sparse!;
+      const methods = { 1: 'snip', 2: 'grasp', 3: 'synflow', 4: 'magnitude' } as const;
+      const freezeNet = spec.strategy === T.STRATEGY_FREEZENET;
+      const rigl = spec.strategy === T.STRATEGY_RIGL ? sp.rigl : undefined;
+      return {
+        kind: freezeNet ? 'freezenet' : spec.strategy === T.STRATEGY_RIGL ? 'rigl' : 'prune',
+        ...none,
+        sparse: {
+          rest: freezeNet ? 'frozen' : 'pruned',
+          method: freezeNet ? 'snip' : (methods[sp.method as 1 | 2 | 3 | 4] ?? 'snip'),
+          keep: 1 - (freezeNet ? sp.freezingRate : sp.sparsity),
+          scoreExamples: sp.scoreExamples || spec.batchSize,
+          ...(spec.strategy === T.STRATEGY_RIGL && {
+            rigl: {
+              every: rigl?.updateIntervalSteps || DEFAULT_RIGL.every,
+              end: Math.max(1, Math.round((rigl?.endFraction || 0.75) * spec.budgetSteps)),
+              alpha: rigl?.dropFraction || DEFAULT_RIGL.alpha,
+            },
+          }),
+        },
+      };
+    }
+    if (spec.strategy === T.STRATEGY_BCD) {
+      known('spec.freeze_block_ids', spec.freezeBlockIds);
+      const free = blocks?.filter((b) => !spec.freezeBlockIds.includes(b));
+      if (free && free.length < 2)
+        throw invalidArgument(
+          'spec.strategy',
+          `BCD chooses among the model's blocks and needs at least two that train; this one has ${free.length} (${free.join(', ')})`,
+        );
+      const rules = { 1: 'cyclic', 2: 'random', 3: 'random-lipschitz', 4: 'gs', 5: 'gsl', 6: 'gs-quadratic' } as const;
+      const b = spec.bcd!;
+      return {
+        kind: 'bcd',
+        ...none,
+        freeze: spec.freezeBlockIds,
+        bcd: {
+          rule: rules[b.rule as 1 | 2 | 3 | 4 | 5 | 6],
+          refreshEvery: b.refreshIntervalSteps || 10,
+          maxSkipped: b.maxSkippedSteps,
+          lipschitz:
+            b.lipschitz === trainerV1.LipschitzEstimate.LIPSCHITZ_ESTIMATE_BACKTRACKING ? 'backtracking' : 'secant',
+        },
+      };
+    }
+    return { kind: 'full', ...none };
   }
 
   /** Where a run's data comes from: each reference with the split it draws (and its field, for errors). */
@@ -303,16 +355,16 @@ export class RunManager {
     const source = modelSource(spec.baseModel!);
     if (source.kind === 'builtin')
       return { kind: 'builtin', arch: source.architecture, size: source.size, seed: source.seed };
-    const artifactId = await checkpointArtifactId('spec.base_model', source, this.o.artifacts, (runId, step) =>
+    const artifactId = await modelArtifactId('spec.base_model', source, this.o.artifacts, (runId, step) =>
       this.checkpointOf(runId, step),
     );
-    const meta = await readCheckpointMeta(this.o.artifacts, artifactId);
-    const s = meta.model.spec;
+    const meta = await readModelArtifactMeta(this.o.artifacts, artifactId);
+    const s = meta.spec;
     return {
       kind: 'checkpoint',
       artifactId,
-      blocks: checkpointBlockIds(meta, blockIdsOf(s.architecture, s.size, s.config)),
-      description: { spec: s, task: meta.model.task },
+      blocks: checkpointBlockIds(meta.expansions, blockIdsOf(s.architecture, s.size, s.config)),
+      description: { spec: s, task: meta.task },
     };
   }
 
@@ -584,6 +636,7 @@ export class RunManager {
           throughput: e.metrics.throughput,
           blockGradNorms: Object.entries(e.metrics.blockGradNorms).map(([blockId, norm]) => ({ blockId, norm })),
           time: new Date(),
+          updatedBlockIds: e.metrics.updatedBlocks ?? [],
         };
         this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
         this.save({ ...run, step: m.step, lastMetrics: m });

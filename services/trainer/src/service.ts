@@ -1,7 +1,8 @@
 // TrainerService handlers: validate, read and write the run store, map to the contract. Runs themselves
 // (workers, durability, spans) live in run-manager.ts.
 import { SERVICE_NAMES, commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
-import { FloeError, notFound } from '@floe/errors';
+import { FloeError, failedPrecondition, notFound } from '@floe/errors';
+import { computeEnv, runTask } from '@floe/training';
 import {
   Peers,
   Validator,
@@ -18,6 +19,9 @@ import {
 } from '@floe/service-kit';
 import { RequestLog, LocalArtifactStore, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
 import { RunManager } from './run-manager.js';
+import type { ExportTaskInput, ExportTaskOutput } from './export-task.js';
+
+const EXPORT_TASK = new URL('./export-task.ts', import.meta.url);
 
 export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpec | undefined): void {
   if (!spec) {
@@ -46,6 +50,7 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
     );
   }
   checkPlan(v, `${field}.plan`, spec.plan);
+  checkSelective(v, field, spec);
   const o = spec.optimizer;
   if (o) {
     v.enumValue(`${field}.optimizer.kind`, o.kind, trainerV1.OptimizerKind, { allowUnspecified: true });
@@ -83,6 +88,45 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   }
 }
 
+/** The sparse strategies' and BCD's settings: in range, and present for the strategy that needs them. */
+function checkSelective(v: Validator, field: string, spec: trainerV1.RunSpec): void {
+  const T = trainerV1.Strategy;
+  const sparse = spec.sparse;
+  if (sparse) {
+    v.number(`${field}.sparse.freezing_rate`, sparse.freezingRate, { min: 0, max: 1, exclusiveMax: true });
+    v.number(`${field}.sparse.sparsity`, sparse.sparsity, { min: 0, max: 1, exclusiveMax: true });
+    v.enumValue(`${field}.sparse.method`, sparse.method, trainerV1.MaskMethod, { allowUnspecified: true });
+    v.number(`${field}.sparse.score_examples`, sparse.scoreExamples, { min: 0, max: 65536, integer: true });
+    const r = sparse.rigl;
+    if (r) {
+      v.number(`${field}.sparse.rigl.update_interval_steps`, r.updateIntervalSteps, {
+        min: 0,
+        max: 1e6,
+        integer: true,
+      });
+      v.number(`${field}.sparse.rigl.end_fraction`, r.endFraction, { min: 0, max: 1 });
+      v.number(`${field}.sparse.rigl.drop_fraction`, r.dropFraction, { min: 0, max: 1 });
+    }
+  }
+  if (spec.strategy === T.STRATEGY_FREEZENET)
+    v.check(
+      !!sparse && sparse.freezingRate > 0,
+      `${field}.sparse.freezing_rate`,
+      'FREEZENET needs a freezing rate in (0, 1)',
+    );
+  if (spec.strategy === T.STRATEGY_PRUNE_AT_INIT || spec.strategy === T.STRATEGY_RIGL)
+    v.check(!!sparse && sparse.sparsity > 0, `${field}.sparse.sparsity`, 'needs a sparsity in (0, 1)');
+  const bcd = spec.bcd;
+  if (bcd) {
+    v.enumValue(`${field}.bcd.rule`, bcd.rule, trainerV1.BcdRule, { allowUnspecified: true });
+    v.number(`${field}.bcd.refresh_interval_steps`, bcd.refreshIntervalSteps, { min: 0, max: 1e6, integer: true });
+    v.number(`${field}.bcd.max_skipped_steps`, bcd.maxSkippedSteps, { min: 0, max: 1e6, integer: true });
+    v.enumValue(`${field}.bcd.lipschitz`, bcd.lipschitz, trainerV1.LipschitzEstimate, { allowUnspecified: true });
+  }
+  if (spec.strategy === T.STRATEGY_BCD)
+    v.check(!!bcd && bcd.rule !== trainerV1.BcdRule.BCD_RULE_UNSPECIFIED, `${field}.bcd.rule`, 'BCD needs a rule');
+}
+
 export function createTrainerService(opts: ServiceContext & { store?: MetadataStore }): HostedService {
   const { config, log } = opts;
   const dirs = floeDirs(config.home);
@@ -113,6 +157,27 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     threads: config.threads,
     log,
   });
+
+  /** The sparse artifact of a checkpoint: one per checkpoint (its id follows from the checkpoint's), written
+   * on the first export by a worker. */
+  const sparseExport = async (runId: string, checkpointId: string) => {
+    const id = `${checkpointId}.sparse`;
+    const existing = await artifacts.get(id);
+    if (existing) return existing;
+    const checkpoint = await artifacts.get(checkpointId);
+    try {
+      await runTask<ExportTaskInput, ExportTaskOutput>(EXPORT_TASK, {
+        env: computeEnv(config),
+        checkpointId,
+        id,
+        labels: { run: runId, step: checkpoint?.manifest.labels.step ?? '', checkpoint: checkpointId },
+      });
+    } catch (err) {
+      // Two exports of one checkpoint at once: the second finds the first's artifact.
+      if (!(err instanceof FloeError && err.kind === 'already_exists')) throw err;
+    }
+    return artifacts.get(id);
+  };
 
   const requireRun = (field: string, id: string): trainerV1.Run => {
     validate((v) => v.id(field, id));
@@ -200,21 +265,52 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
         return replayable(r.response, r.replayed);
       },
       async exportModel(req) {
-        validate((v) => v.number('step', req.step, { min: 0, integer: true }));
+        validate((v) => {
+          v.number('step', req.step, { min: 0, integer: true });
+          v.enumValue('format', req.format, trainerV1.ExportFormat, { allowUnspecified: true });
+        });
         const run = requireRun('run_id', req.runId);
         // The same resolution as a run starting from this one's checkpoint: latest, or any step written.
-        const id = await runs.checkpointOf(run.runId, Number(req.step));
-        const a = await artifacts.get(id);
-        if (!a) throw notFound('artifact', id);
+        const checkpointId = await runs.checkpointOf(run.runId, Number(req.step));
+        const F = trainerV1.ExportFormat;
+        const T = trainerV1.Strategy;
+        const sparse = [T.STRATEGY_FREEZENET, T.STRATEGY_PRUNE_AT_INIT, T.STRATEGY_RIGL].includes(run.spec!.strategy);
+        const format =
+          req.format === F.EXPORT_FORMAT_UNSPECIFIED
+            ? sparse && !run.baseArtifactId
+              ? F.EXPORT_FORMAT_SPARSE
+              : F.EXPORT_FORMAT_CHECKPOINT
+            : req.format;
+        if (format === F.EXPORT_FORMAT_SPARSE) {
+          if (!sparse)
+            throw failedPrecondition(
+              `format: run ${run.runId} trains with ${trainerV1.strategyToJSON(run.spec!.strategy)}; only FREEZENET, PRUNE_AT_INIT and RIGL runs export SPARSE`,
+            );
+          if (run.baseArtifactId)
+            throw failedPrecondition(
+              `format: run ${run.runId} started from artifact ${run.baseArtifactId}, whose frozen values do not come from a seed; export it as a CHECKPOINT`,
+            );
+        }
+        const artifact =
+          format === F.EXPORT_FORMAT_SPARSE
+            ? await sparseExport(run.runId, checkpointId)
+            : await artifacts.get(checkpointId);
+        if (!artifact) throw notFound('artifact', checkpointId);
+        const total = Number(artifact.manifest.labels.total_params ?? run.totalParams);
+        const stored = Number(artifact.manifest.labels.stored_params ?? run.totalParams);
         return {
           artifact: {
-            artifactId: a.manifest.id,
-            kind: a.manifest.kind,
-            sizeBytes: a.sizeBytes,
-            sha256: a.sha256,
-            labels: a.manifest.labels,
+            artifactId: artifact.manifest.id,
+            kind: artifact.manifest.kind,
+            sizeBytes: artifact.sizeBytes,
+            sha256: artifact.sha256,
+            labels: artifact.manifest.labels,
           },
-          model: { source: { $case: 'artifactId', value: a.manifest.id } },
+          model: { source: { $case: 'artifactId', value: artifact.manifest.id } },
+          format,
+          storedParams: stored,
+          totalParams: total,
+          compression: stored > 0 ? total / stored : 1,
         };
       },
     },

@@ -160,7 +160,7 @@ test(
         .runs.length,
       before,
     );
-    const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0 });
+    const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0, format: 0 });
     assert.equal(exported.model!.source?.$case, 'artifactId');
   },
 );
@@ -246,10 +246,10 @@ test(
       grpc.status.NOT_FOUND,
     );
     // ExportModel resolves a step the same way: any step with a checkpoint, else NOT_FOUND.
-    const atTwo = await call(client.exportModel.bind(client), { runId: first.run!.runId, step: 2 });
+    const atTwo = await call(client.exportModel.bind(client), { runId: first.run!.runId, step: 2, format: 0 });
     assert.equal(atTwo.artifact!.labels.step, '2');
     await rejectsWith(
-      call(client.exportModel.bind(client), { runId: first.run!.runId, step: 3 }),
+      call(client.exportModel.bind(client), { runId: first.run!.runId, step: 3, format: 0 }),
       grpc.status.NOT_FOUND,
     );
     await rejectsWith(

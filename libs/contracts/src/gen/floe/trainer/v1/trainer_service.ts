@@ -43,6 +43,27 @@ export enum Strategy {
   STRATEGY_EXPAND = 3,
   /** STRATEGY_ADE - Follow an AdaptationPlan: freeze, tune and expand per block, with a replay mixture (LLM-ADE). */
   STRATEGY_ADE = 4,
+  /**
+   * STRATEGY_FREEZENET - FreezeNet: train only the weights with the highest SNIP scores |g ⊙ θ0| (one global threshold); the
+   * freezing rate's share (sparse.freezing_rate) keeps its seeded initial value. Biases and norms train.
+   */
+  STRATEGY_FREEZENET = 5,
+  /**
+   * STRATEGY_PRUNE_AT_INIT - Pruning at initialisation: the sparsity's share of the weights (sparse.sparsity), chosen by
+   * sparse.method, is set to zero and stays zero; the rest trains.
+   */
+  STRATEGY_PRUNE_AT_INIT = 6,
+  /**
+   * STRATEGY_RIGL - Dynamic sparse training (RigL): pruned at initialisation as PRUNE_AT_INIT, then every
+   * sparse.rigl.update_interval_steps each weight matrix drops its smallest active weights and grows as many
+   * with the largest gradients (at zero), the fraction decaying by a cosine; the density stays fixed.
+   */
+  STRATEGY_RIGL = 7,
+  /**
+   * STRATEGY_BCD - Greedy block coordinate descent: each step updates one of the model's blocks, chosen by bcd.rule.
+   * Needs a model with at least two blocks that have parameters.
+   */
+  STRATEGY_BCD = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -63,6 +84,18 @@ export function strategyFromJSON(object: any): Strategy {
     case 4:
     case "STRATEGY_ADE":
       return Strategy.STRATEGY_ADE;
+    case 5:
+    case "STRATEGY_FREEZENET":
+      return Strategy.STRATEGY_FREEZENET;
+    case 6:
+    case "STRATEGY_PRUNE_AT_INIT":
+      return Strategy.STRATEGY_PRUNE_AT_INIT;
+    case 7:
+    case "STRATEGY_RIGL":
+      return Strategy.STRATEGY_RIGL;
+    case 8:
+    case "STRATEGY_BCD":
+      return Strategy.STRATEGY_BCD;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -82,7 +115,192 @@ export function strategyToJSON(object: Strategy): string {
       return "STRATEGY_EXPAND";
     case Strategy.STRATEGY_ADE:
       return "STRATEGY_ADE";
+    case Strategy.STRATEGY_FREEZENET:
+      return "STRATEGY_FREEZENET";
+    case Strategy.STRATEGY_PRUNE_AT_INIT:
+      return "STRATEGY_PRUNE_AT_INIT";
+    case Strategy.STRATEGY_RIGL:
+      return "STRATEGY_RIGL";
+    case Strategy.STRATEGY_BCD:
+      return "STRATEGY_BCD";
     case Strategy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How weights are scored for pruning at initialisation (and RigL's initial mask). */
+export enum MaskMethod {
+  /** MASK_METHOD_UNSPECIFIED - Not set; SNIP is used. */
+  MASK_METHOD_UNSPECIFIED = 0,
+  /** MASK_METHOD_SNIP - SNIP: |g ⊙ θ0| on a batch (connection sensitivity; FreezeNet's score). */
+  MASK_METHOD_SNIP = 1,
+  /** MASK_METHOD_GRASP - GraSP: keeps the weights whose removal reduces the gradient flow most, θ ⊙ Hg on logits / 200. */
+  MASK_METHOD_GRASP = 2,
+  /** MASK_METHOD_SYNFLOW - SynFlow: data-free, |θ ⊙ ∂R/∂θ| of the network with |θ| on an all-ones input, 100 rounds. */
+  MASK_METHOD_SYNFLOW = 3,
+  /** MASK_METHOD_MAGNITUDE - Magnitude |θ0|. */
+  MASK_METHOD_MAGNITUDE = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function maskMethodFromJSON(object: any): MaskMethod {
+  switch (object) {
+    case 0:
+    case "MASK_METHOD_UNSPECIFIED":
+      return MaskMethod.MASK_METHOD_UNSPECIFIED;
+    case 1:
+    case "MASK_METHOD_SNIP":
+      return MaskMethod.MASK_METHOD_SNIP;
+    case 2:
+    case "MASK_METHOD_GRASP":
+      return MaskMethod.MASK_METHOD_GRASP;
+    case 3:
+    case "MASK_METHOD_SYNFLOW":
+      return MaskMethod.MASK_METHOD_SYNFLOW;
+    case 4:
+    case "MASK_METHOD_MAGNITUDE":
+      return MaskMethod.MASK_METHOD_MAGNITUDE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MaskMethod.UNRECOGNIZED;
+  }
+}
+
+export function maskMethodToJSON(object: MaskMethod): string {
+  switch (object) {
+    case MaskMethod.MASK_METHOD_UNSPECIFIED:
+      return "MASK_METHOD_UNSPECIFIED";
+    case MaskMethod.MASK_METHOD_SNIP:
+      return "MASK_METHOD_SNIP";
+    case MaskMethod.MASK_METHOD_GRASP:
+      return "MASK_METHOD_GRASP";
+    case MaskMethod.MASK_METHOD_SYNFLOW:
+      return "MASK_METHOD_SYNFLOW";
+    case MaskMethod.MASK_METHOD_MAGNITUDE:
+      return "MASK_METHOD_MAGNITUDE";
+    case MaskMethod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The rule that picks the block a BCD step updates. */
+export enum BcdRule {
+  /** BCD_RULE_UNSPECIFIED - Not set; rejected for STRATEGY_BCD. */
+  BCD_RULE_UNSPECIFIED = 0,
+  /** BCD_RULE_CYCLIC - Blocks in turn. */
+  BCD_RULE_CYCLIC = 1,
+  /** BCD_RULE_RANDOM - Uniformly at random. */
+  BCD_RULE_RANDOM = 2,
+  /** BCD_RULE_RANDOM_LIPSCHITZ - At random, in proportion to the blocks' Lipschitz constants L_b. */
+  BCD_RULE_RANDOM_LIPSCHITZ = 3,
+  /** BCD_RULE_GS - Gauss–Southwell: the largest ‖∇_b f‖². */
+  BCD_RULE_GS = 4,
+  /** BCD_RULE_GSL - Gauss–Southwell–Lipschitz: the largest ‖∇_b f‖² / L_b. */
+  BCD_RULE_GSL = 5,
+  /**
+   * BCD_RULE_GS_QUADRATIC - Gauss–Southwell-quadratic with a diagonal bound: the largest Σ_i (∇_i f)² / d_i, d = Adam's
+   * preconditioner √v̂ + ε (|∇_i f| + ε for a block Adam has not seen yet).
+   */
+  BCD_RULE_GS_QUADRATIC = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function bcdRuleFromJSON(object: any): BcdRule {
+  switch (object) {
+    case 0:
+    case "BCD_RULE_UNSPECIFIED":
+      return BcdRule.BCD_RULE_UNSPECIFIED;
+    case 1:
+    case "BCD_RULE_CYCLIC":
+      return BcdRule.BCD_RULE_CYCLIC;
+    case 2:
+    case "BCD_RULE_RANDOM":
+      return BcdRule.BCD_RULE_RANDOM;
+    case 3:
+    case "BCD_RULE_RANDOM_LIPSCHITZ":
+      return BcdRule.BCD_RULE_RANDOM_LIPSCHITZ;
+    case 4:
+    case "BCD_RULE_GS":
+      return BcdRule.BCD_RULE_GS;
+    case 5:
+    case "BCD_RULE_GSL":
+      return BcdRule.BCD_RULE_GSL;
+    case 6:
+    case "BCD_RULE_GS_QUADRATIC":
+      return BcdRule.BCD_RULE_GS_QUADRATIC;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BcdRule.UNRECOGNIZED;
+  }
+}
+
+export function bcdRuleToJSON(object: BcdRule): string {
+  switch (object) {
+    case BcdRule.BCD_RULE_UNSPECIFIED:
+      return "BCD_RULE_UNSPECIFIED";
+    case BcdRule.BCD_RULE_CYCLIC:
+      return "BCD_RULE_CYCLIC";
+    case BcdRule.BCD_RULE_RANDOM:
+      return "BCD_RULE_RANDOM";
+    case BcdRule.BCD_RULE_RANDOM_LIPSCHITZ:
+      return "BCD_RULE_RANDOM_LIPSCHITZ";
+    case BcdRule.BCD_RULE_GS:
+      return "BCD_RULE_GS";
+    case BcdRule.BCD_RULE_GSL:
+      return "BCD_RULE_GSL";
+    case BcdRule.BCD_RULE_GS_QUADRATIC:
+      return "BCD_RULE_GS_QUADRATIC";
+    case BcdRule.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How BCD estimates a block's Lipschitz constant L_b (for the rules that use it). */
+export enum LipschitzEstimate {
+  /** LIPSCHITZ_ESTIMATE_UNSPECIFIED - Not set; the secant estimate is used. */
+  LIPSCHITZ_ESTIMATE_UNSPECIFIED = 0,
+  /**
+   * LIPSCHITZ_ESTIMATE_SECANT - ‖∇_b f(θ − s g_b) − ∇_b f(θ)‖ / ‖s g_b‖ on the step's batch, only block b moved, smoothed over
+   * refreshes (an exponential mean with weight 0.5).
+   */
+  LIPSCHITZ_ESTIMATE_SECANT = 1,
+  /** LIPSCHITZ_ESTIMATE_BACKTRACKING - Backtracking on the step's batch: from L_b / 2, doubled until f(θ − g_b / L_b) ≤ f(θ) − ‖g_b‖² / (2 L_b). */
+  LIPSCHITZ_ESTIMATE_BACKTRACKING = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function lipschitzEstimateFromJSON(object: any): LipschitzEstimate {
+  switch (object) {
+    case 0:
+    case "LIPSCHITZ_ESTIMATE_UNSPECIFIED":
+      return LipschitzEstimate.LIPSCHITZ_ESTIMATE_UNSPECIFIED;
+    case 1:
+    case "LIPSCHITZ_ESTIMATE_SECANT":
+      return LipschitzEstimate.LIPSCHITZ_ESTIMATE_SECANT;
+    case 2:
+    case "LIPSCHITZ_ESTIMATE_BACKTRACKING":
+      return LipschitzEstimate.LIPSCHITZ_ESTIMATE_BACKTRACKING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LipschitzEstimate.UNRECOGNIZED;
+  }
+}
+
+export function lipschitzEstimateToJSON(object: LipschitzEstimate): string {
+  switch (object) {
+    case LipschitzEstimate.LIPSCHITZ_ESTIMATE_UNSPECIFIED:
+      return "LIPSCHITZ_ESTIMATE_UNSPECIFIED";
+    case LipschitzEstimate.LIPSCHITZ_ESTIMATE_SECANT:
+      return "LIPSCHITZ_ESTIMATE_SECANT";
+    case LipschitzEstimate.LIPSCHITZ_ESTIMATE_BACKTRACKING:
+      return "LIPSCHITZ_ESTIMATE_BACKTRACKING";
+    case LipschitzEstimate.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -186,6 +404,99 @@ export function scheduleKindToJSON(object: ScheduleKind): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+/** How ExportModel stores the model. */
+export enum ExportFormat {
+  /**
+   * EXPORT_FORMAT_UNSPECIFIED - Not set: SPARSE for a FREEZENET, PRUNE_AT_INIT or RIGL run that started from a builtin model,
+   * CHECKPOINT otherwise.
+   */
+  EXPORT_FORMAT_UNSPECIFIED = 0,
+  /** EXPORT_FORMAT_CHECKPOINT - The checkpoint itself: every weight, the optimizer's moments and the data cursor (a run can start from it). */
+  EXPORT_FORMAT_CHECKPOINT = 1,
+  /**
+   * EXPORT_FORMAT_SPARSE - The model as its seed, the indices of the trained weight entries and their values, and the small
+   * parameters whole; every other entry is regenerated from the seed (FREEZENET) or zero (pruned). Rebuilds
+   * bit-identically on any backend. FAILED_PRECONDITION for a run without a sparse strategy or whose base
+   * model is not a builtin (its frozen values would not come from a seed).
+   */
+  EXPORT_FORMAT_SPARSE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function exportFormatFromJSON(object: any): ExportFormat {
+  switch (object) {
+    case 0:
+    case "EXPORT_FORMAT_UNSPECIFIED":
+      return ExportFormat.EXPORT_FORMAT_UNSPECIFIED;
+    case 1:
+    case "EXPORT_FORMAT_CHECKPOINT":
+      return ExportFormat.EXPORT_FORMAT_CHECKPOINT;
+    case 2:
+    case "EXPORT_FORMAT_SPARSE":
+      return ExportFormat.EXPORT_FORMAT_SPARSE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ExportFormat.UNRECOGNIZED;
+  }
+}
+
+export function exportFormatToJSON(object: ExportFormat): string {
+  switch (object) {
+    case ExportFormat.EXPORT_FORMAT_UNSPECIFIED:
+      return "EXPORT_FORMAT_UNSPECIFIED";
+    case ExportFormat.EXPORT_FORMAT_CHECKPOINT:
+      return "EXPORT_FORMAT_CHECKPOINT";
+    case ExportFormat.EXPORT_FORMAT_SPARSE:
+      return "EXPORT_FORMAT_SPARSE";
+    case ExportFormat.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** RigL's drop/grow schedule. */
+export interface RigLConfig {
+  /** Steps between mask updates (ΔT), in [0, 1e6]; 0 means 100. */
+  updateIntervalSteps: number;
+  /** The last step that updates the mask (T_end), as a fraction of the budget, in [0, 1]; 0 means 0.75. */
+  endFraction: number;
+  /** The initial drop fraction α, in [0, 1]; 0 means 0.3. */
+  dropFraction: number;
+}
+
+/** Settings of the sparse strategies (FREEZENET, PRUNE_AT_INIT, RIGL). */
+export interface SparseConfig {
+  /** FREEZENET: the share of the weight entries frozen at their initial values, in [0, 1). */
+  freezingRate: number;
+  /** PRUNE_AT_INIT and RIGL: the share of the weight entries pruned to zero, in [0, 1). */
+  sparsity: number;
+  /** PRUNE_AT_INIT and RIGL: how weights are scored (FREEZENET always uses SNIP). */
+  method: MaskMethod;
+  /** Examples in the one batch the scores are computed on, in [0, 65536]; 0 means the run's batch size. */
+  scoreExamples: number;
+  /** RIGL's schedule. */
+  rigl?: RigLConfig | undefined;
+}
+
+/** Settings of STRATEGY_BCD. */
+export interface BcdConfig {
+  /** Which block each step updates. */
+  rule: BcdRule;
+  /**
+   * Every this many steps every block's gradient is computed and the scores refreshed; in between, only
+   * the updated block's score is fresh (its gradient is computed anyway). In [0, 1e6]; 0 means 10.
+   */
+  refreshIntervalSteps: number;
+  /**
+   * A block not updated for this many steps is updated next, so that no block starves; in [0, 1e6];
+   * 0 means four times the number of blocks.
+   */
+  maxSkippedSteps: number;
+  /** How L_b is estimated (RANDOM_LIPSCHITZ and GSL). */
+  lipschitz: LipschitzEstimate;
 }
 
 /** Optimizer settings. */
@@ -329,7 +640,15 @@ export interface RunSpec {
   /** Free-form labels (at most 64; keys up to 63 characters, values up to 256), filterable in ListRuns. */
   labels: { [key: string]: string };
   /** For ADE without a plan: which of this request's fields win over the plan's. */
-  planPolicy?: PlanPolicy | undefined;
+  planPolicy?:
+    | PlanPolicy
+    | undefined;
+  /** For FREEZENET, PRUNE_AT_INIT and RIGL. */
+  sparse?:
+    | SparseConfig
+    | undefined;
+  /** For BCD. */
+  bcd?: BcdConfig | undefined;
 }
 
 export interface RunSpec_LabelsEntry {
@@ -362,7 +681,14 @@ export interface StepMetrics {
   /** Per-block gradient norms. */
   blockGradNorms: BlockGradNorm[];
   /** When the step finished. */
-  time?: Date | undefined;
+  time?:
+    | Date
+    | undefined;
+  /**
+   * The blocks this step updated when a strategy updates only some (BCD: the chosen block); empty when
+   * every trainable block was updated.
+   */
+  updatedBlockIds: string[];
 }
 
 /** A training run. */
@@ -599,17 +925,413 @@ export interface ExportModelRequest {
   runId: string;
   /** The checkpoint step; 0 means the latest. */
   step: number;
+  /** How to store it. */
+  format: ExportFormat;
 }
 
 /** Response of ExportModel. */
 export interface ExportModelResponse {
-  /** The checkpoint's artifact (id, size, sha256); the same id for every export of one checkpoint. */
+  /** The artifact (id, size, sha256); the same id for every export of one checkpoint in one format. */
   artifact?:
     | Artifact
     | undefined;
   /** A ModelRef that loads it. */
-  model?: ModelRef | undefined;
+  model?:
+    | ModelRef
+    | undefined;
+  /** The format written. */
+  format: ExportFormat;
+  /**
+   * Parameters stored as values: every parameter for a checkpoint; the trained entries and the small
+   * parameters for SPARSE.
+   */
+  storedParams: number;
+  /** Parameters of the model. */
+  totalParams: number;
+  /** total_params ÷ stored_params (1 for a checkpoint). */
+  compression: number;
 }
+
+function createBaseRigLConfig(): RigLConfig {
+  return { updateIntervalSteps: 0, endFraction: 0, dropFraction: 0 };
+}
+
+export const RigLConfig: MessageFns<RigLConfig> = {
+  encode(message: RigLConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.updateIntervalSteps !== 0) {
+      writer.uint32(8).int64(message.updateIntervalSteps);
+    }
+    if (message.endFraction !== 0) {
+      writer.uint32(17).double(message.endFraction);
+    }
+    if (message.dropFraction !== 0) {
+      writer.uint32(25).double(message.dropFraction);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RigLConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRigLConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.updateIntervalSteps = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.endFraction = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.dropFraction = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RigLConfig {
+    return {
+      updateIntervalSteps: isSet(object.updateIntervalSteps)
+        ? globalThis.Number(object.updateIntervalSteps)
+        : isSet(object.update_interval_steps)
+        ? globalThis.Number(object.update_interval_steps)
+        : 0,
+      endFraction: isSet(object.endFraction)
+        ? globalThis.Number(object.endFraction)
+        : isSet(object.end_fraction)
+        ? globalThis.Number(object.end_fraction)
+        : 0,
+      dropFraction: isSet(object.dropFraction)
+        ? globalThis.Number(object.dropFraction)
+        : isSet(object.drop_fraction)
+        ? globalThis.Number(object.drop_fraction)
+        : 0,
+    };
+  },
+
+  toJSON(message: RigLConfig): unknown {
+    const obj: any = {};
+    if (message.updateIntervalSteps !== 0) {
+      obj.updateIntervalSteps = Math.round(message.updateIntervalSteps);
+    }
+    if (message.endFraction !== 0) {
+      obj.endFraction = floatToJson(message.endFraction);
+    }
+    if (message.dropFraction !== 0) {
+      obj.dropFraction = floatToJson(message.dropFraction);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RigLConfig>, I>>(base?: I): RigLConfig {
+    return RigLConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RigLConfig>, I>>(object: I): RigLConfig {
+    const message = createBaseRigLConfig();
+    message.updateIntervalSteps = object.updateIntervalSteps ?? 0;
+    message.endFraction = object.endFraction ?? 0;
+    message.dropFraction = object.dropFraction ?? 0;
+    return message;
+  },
+};
+
+function createBaseSparseConfig(): SparseConfig {
+  return { freezingRate: 0, sparsity: 0, method: 0, scoreExamples: 0, rigl: undefined };
+}
+
+export const SparseConfig: MessageFns<SparseConfig> = {
+  encode(message: SparseConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.freezingRate !== 0) {
+      writer.uint32(9).double(message.freezingRate);
+    }
+    if (message.sparsity !== 0) {
+      writer.uint32(17).double(message.sparsity);
+    }
+    if (message.method !== 0) {
+      writer.uint32(24).int32(message.method);
+    }
+    if (message.scoreExamples !== 0) {
+      writer.uint32(32).int32(message.scoreExamples);
+    }
+    if (message.rigl !== undefined) {
+      RigLConfig.encode(message.rigl, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SparseConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSparseConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.freezingRate = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.sparsity = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.method = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scoreExamples = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rigl = RigLConfig.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SparseConfig {
+    return {
+      freezingRate: isSet(object.freezingRate)
+        ? globalThis.Number(object.freezingRate)
+        : isSet(object.freezing_rate)
+        ? globalThis.Number(object.freezing_rate)
+        : 0,
+      sparsity: isSet(object.sparsity) ? globalThis.Number(object.sparsity) : 0,
+      method: isSet(object.method) ? maskMethodFromJSON(object.method) : 0,
+      scoreExamples: isSet(object.scoreExamples)
+        ? globalThis.Number(object.scoreExamples)
+        : isSet(object.score_examples)
+        ? globalThis.Number(object.score_examples)
+        : 0,
+      rigl: isSet(object.rigl) ? RigLConfig.fromJSON(object.rigl) : undefined,
+    };
+  },
+
+  toJSON(message: SparseConfig): unknown {
+    const obj: any = {};
+    if (message.freezingRate !== 0) {
+      obj.freezingRate = floatToJson(message.freezingRate);
+    }
+    if (message.sparsity !== 0) {
+      obj.sparsity = floatToJson(message.sparsity);
+    }
+    if (message.method !== 0) {
+      obj.method = maskMethodToJSON(message.method);
+    }
+    if (message.scoreExamples !== 0) {
+      obj.scoreExamples = Math.round(message.scoreExamples);
+    }
+    if (message.rigl !== undefined) {
+      obj.rigl = RigLConfig.toJSON(message.rigl);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SparseConfig>, I>>(base?: I): SparseConfig {
+    return SparseConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SparseConfig>, I>>(object: I): SparseConfig {
+    const message = createBaseSparseConfig();
+    message.freezingRate = object.freezingRate ?? 0;
+    message.sparsity = object.sparsity ?? 0;
+    message.method = object.method ?? 0;
+    message.scoreExamples = object.scoreExamples ?? 0;
+    message.rigl = (object.rigl !== undefined && object.rigl !== null)
+      ? RigLConfig.fromPartial(object.rigl)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseBcdConfig(): BcdConfig {
+  return { rule: 0, refreshIntervalSteps: 0, maxSkippedSteps: 0, lipschitz: 0 };
+}
+
+export const BcdConfig: MessageFns<BcdConfig> = {
+  encode(message: BcdConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rule !== 0) {
+      writer.uint32(8).int32(message.rule);
+    }
+    if (message.refreshIntervalSteps !== 0) {
+      writer.uint32(16).int64(message.refreshIntervalSteps);
+    }
+    if (message.maxSkippedSteps !== 0) {
+      writer.uint32(24).int64(message.maxSkippedSteps);
+    }
+    if (message.lipschitz !== 0) {
+      writer.uint32(32).int32(message.lipschitz);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BcdConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBcdConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rule = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.refreshIntervalSteps = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxSkippedSteps = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lipschitz = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BcdConfig {
+    return {
+      rule: isSet(object.rule) ? bcdRuleFromJSON(object.rule) : 0,
+      refreshIntervalSteps: isSet(object.refreshIntervalSteps)
+        ? globalThis.Number(object.refreshIntervalSteps)
+        : isSet(object.refresh_interval_steps)
+        ? globalThis.Number(object.refresh_interval_steps)
+        : 0,
+      maxSkippedSteps: isSet(object.maxSkippedSteps)
+        ? globalThis.Number(object.maxSkippedSteps)
+        : isSet(object.max_skipped_steps)
+        ? globalThis.Number(object.max_skipped_steps)
+        : 0,
+      lipschitz: isSet(object.lipschitz) ? lipschitzEstimateFromJSON(object.lipschitz) : 0,
+    };
+  },
+
+  toJSON(message: BcdConfig): unknown {
+    const obj: any = {};
+    if (message.rule !== 0) {
+      obj.rule = bcdRuleToJSON(message.rule);
+    }
+    if (message.refreshIntervalSteps !== 0) {
+      obj.refreshIntervalSteps = Math.round(message.refreshIntervalSteps);
+    }
+    if (message.maxSkippedSteps !== 0) {
+      obj.maxSkippedSteps = Math.round(message.maxSkippedSteps);
+    }
+    if (message.lipschitz !== 0) {
+      obj.lipschitz = lipschitzEstimateToJSON(message.lipschitz);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BcdConfig>, I>>(base?: I): BcdConfig {
+    return BcdConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BcdConfig>, I>>(object: I): BcdConfig {
+    const message = createBaseBcdConfig();
+    message.rule = object.rule ?? 0;
+    message.refreshIntervalSteps = object.refreshIntervalSteps ?? 0;
+    message.maxSkippedSteps = object.maxSkippedSteps ?? 0;
+    message.lipschitz = object.lipschitz ?? 0;
+    return message;
+  },
+};
 
 function createBaseOptimizerConfig(): OptimizerConfig {
   return { kind: 0, learningRate: 0, beta1: 0, beta2: 0, epsilon: 0, weightDecay: 0, gradClipNorm: 0 };
@@ -1335,6 +2057,8 @@ function createBaseRunSpec(): RunSpec {
     mixture: undefined,
     labels: {},
     planPolicy: undefined,
+    sparse: undefined,
+    bcd: undefined,
   };
 }
 
@@ -1393,6 +2117,12 @@ export const RunSpec: MessageFns<RunSpec> = {
     });
     if (message.planPolicy !== undefined) {
       PlanPolicy.encode(message.planPolicy, writer.uint32(146).fork()).join();
+    }
+    if (message.sparse !== undefined) {
+      SparseConfig.encode(message.sparse, writer.uint32(154).fork()).join();
+    }
+    if (message.bcd !== undefined) {
+      BcdConfig.encode(message.bcd, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1557,6 +2287,22 @@ export const RunSpec: MessageFns<RunSpec> = {
             message.planPolicy = PlanPolicy.decode(reader, reader.uint32());
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.sparse = SparseConfig.decode(reader, reader.uint32());
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.bcd = BcdConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1638,6 +2384,8 @@ export const RunSpec: MessageFns<RunSpec> = {
         : isSet(object.plan_policy)
         ? PlanPolicy.fromJSON(object.plan_policy)
         : undefined,
+      sparse: isSet(object.sparse) ? SparseConfig.fromJSON(object.sparse) : undefined,
+      bcd: isSet(object.bcd) ? BcdConfig.fromJSON(object.bcd) : undefined,
     };
   },
 
@@ -1703,6 +2451,12 @@ export const RunSpec: MessageFns<RunSpec> = {
     if (message.planPolicy !== undefined) {
       obj.planPolicy = PlanPolicy.toJSON(message.planPolicy);
     }
+    if (message.sparse !== undefined) {
+      obj.sparse = SparseConfig.toJSON(message.sparse);
+    }
+    if (message.bcd !== undefined) {
+      obj.bcd = BcdConfig.toJSON(message.bcd);
+    }
     return obj;
   },
 
@@ -1755,6 +2509,10 @@ export const RunSpec: MessageFns<RunSpec> = {
     message.planPolicy = (object.planPolicy !== undefined && object.planPolicy !== null)
       ? PlanPolicy.fromPartial(object.planPolicy)
       : undefined;
+    message.sparse = (object.sparse !== undefined && object.sparse !== null)
+      ? SparseConfig.fromPartial(object.sparse)
+      : undefined;
+    message.bcd = (object.bcd !== undefined && object.bcd !== null) ? BcdConfig.fromPartial(object.bcd) : undefined;
     return message;
   },
 };
@@ -1942,6 +2700,7 @@ function createBaseStepMetrics(): StepMetrics {
     throughput: 0,
     blockGradNorms: [],
     time: undefined,
+    updatedBlockIds: [],
   };
 }
 
@@ -1967,6 +2726,9 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     }
     if (message.time !== undefined) {
       Timestamp.encode(toTimestamp(message.time), writer.uint32(58).fork()).join();
+    }
+    for (const v of message.updatedBlockIds) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -2040,6 +2802,14 @@ export const StepMetrics: MessageFns<StepMetrics> = {
             message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.updatedBlockIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2077,6 +2847,11 @@ export const StepMetrics: MessageFns<StepMetrics> = {
         ? object.block_grad_norms.map((e: any) => BlockGradNorm.fromJSON(e))
         : [],
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      updatedBlockIds: globalThis.Array.isArray(object?.updatedBlockIds)
+        ? object.updatedBlockIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.updated_block_ids)
+        ? object.updated_block_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2103,6 +2878,9 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     if (message.time !== undefined) {
       obj.time = message.time.toISOString();
     }
+    if (message.updatedBlockIds?.length) {
+      obj.updatedBlockIds = message.updatedBlockIds;
+    }
     return obj;
   },
 
@@ -2118,6 +2896,7 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     message.throughput = object.throughput ?? 0;
     message.blockGradNorms = object.blockGradNorms?.map((e) => BlockGradNorm.fromPartial(e)) || [];
     message.time = object.time ?? undefined;
+    message.updatedBlockIds = object.updatedBlockIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -4117,7 +4896,7 @@ export const CancelRunResponse: MessageFns<CancelRunResponse> = {
 };
 
 function createBaseExportModelRequest(): ExportModelRequest {
-  return { runId: "", step: 0 };
+  return { runId: "", step: 0, format: 0 };
 }
 
 export const ExportModelRequest: MessageFns<ExportModelRequest> = {
@@ -4127,6 +4906,9 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
     }
     if (message.step !== 0) {
       writer.uint32(16).int64(message.step);
+    }
+    if (message.format !== 0) {
+      writer.uint32(24).int32(message.format);
     }
     return writer;
   },
@@ -4160,6 +4942,14 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
             message.step = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4180,6 +4970,7 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
         ? globalThis.String(object.run_id)
         : "",
       step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      format: isSet(object.format) ? exportFormatFromJSON(object.format) : 0,
     };
   },
 
@@ -4191,6 +4982,9 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
     if (message.step !== 0) {
       obj.step = Math.round(message.step);
     }
+    if (message.format !== 0) {
+      obj.format = exportFormatToJSON(message.format);
+    }
     return obj;
   },
 
@@ -4201,12 +4995,13 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
     const message = createBaseExportModelRequest();
     message.runId = object.runId ?? "";
     message.step = object.step ?? 0;
+    message.format = object.format ?? 0;
     return message;
   },
 };
 
 function createBaseExportModelResponse(): ExportModelResponse {
-  return { artifact: undefined, model: undefined };
+  return { artifact: undefined, model: undefined, format: 0, storedParams: 0, totalParams: 0, compression: 0 };
 }
 
 export const ExportModelResponse: MessageFns<ExportModelResponse> = {
@@ -4216,6 +5011,18 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
     }
     if (message.model !== undefined) {
       ModelRef.encode(message.model, writer.uint32(18).fork()).join();
+    }
+    if (message.format !== 0) {
+      writer.uint32(24).int32(message.format);
+    }
+    if (message.storedParams !== 0) {
+      writer.uint32(32).int64(message.storedParams);
+    }
+    if (message.totalParams !== 0) {
+      writer.uint32(40).int64(message.totalParams);
+    }
+    if (message.compression !== 0) {
+      writer.uint32(49).double(message.compression);
     }
     return writer;
   },
@@ -4249,6 +5056,38 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
             message.model = ModelRef.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.format = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.storedParams = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.totalParams = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.compression = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4265,6 +5104,18 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
     return {
       artifact: isSet(object.artifact) ? Artifact.fromJSON(object.artifact) : undefined,
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
+      format: isSet(object.format) ? exportFormatFromJSON(object.format) : 0,
+      storedParams: isSet(object.storedParams)
+        ? globalThis.Number(object.storedParams)
+        : isSet(object.stored_params)
+        ? globalThis.Number(object.stored_params)
+        : 0,
+      totalParams: isSet(object.totalParams)
+        ? globalThis.Number(object.totalParams)
+        : isSet(object.total_params)
+        ? globalThis.Number(object.total_params)
+        : 0,
+      compression: isSet(object.compression) ? globalThis.Number(object.compression) : 0,
     };
   },
 
@@ -4275,6 +5126,18 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
     }
     if (message.model !== undefined) {
       obj.model = ModelRef.toJSON(message.model);
+    }
+    if (message.format !== 0) {
+      obj.format = exportFormatToJSON(message.format);
+    }
+    if (message.storedParams !== 0) {
+      obj.storedParams = Math.round(message.storedParams);
+    }
+    if (message.totalParams !== 0) {
+      obj.totalParams = Math.round(message.totalParams);
+    }
+    if (message.compression !== 0) {
+      obj.compression = floatToJson(message.compression);
     }
     return obj;
   },
@@ -4290,6 +5153,10 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
     message.model = (object.model !== undefined && object.model !== null)
       ? ModelRef.fromPartial(object.model)
       : undefined;
+    message.format = object.format ?? 0;
+    message.storedParams = object.storedParams ?? 0;
+    message.totalParams = object.totalParams ?? 0;
+    message.compression = object.compression ?? 0;
     return message;
   },
 };

@@ -1,0 +1,167 @@
+// npm run bench:freezenet [-- --json] [-- --quick] [-- --seeds N] [-- --epochs N]
+//
+// FreezeNet's own experiment, small: LeNet-5 (Caffe: 431k parameters) on builtin:mnist, 8,000 training
+// images (the train split) and 2,000 test images (the validation and test splits). The dense baseline
+// against FreezeNet (the top (1 − q) SNIP scores |g ⊙ θ0| train, the rest stay at their seeded initial
+// values) and SNIP (the same scores; the rest pruned to zero) at freezing rates q = 90 %, 99 % and
+// 99.36 % (FreezeNet's 157x), several seeds. Every arm trains through the code a trainer run uses
+// (TrainingSession + MaskedTraining, the mask scored on one batch of its own stream) with the same
+// optimizer, schedule and steps, so that only the mask differs. Reported per arm: test accuracy relative to
+// the dense baseline of the same seed (mean ± standard error over seeds), compression (all parameters ÷
+// stored parameters: trained weight entries + biases) and wall time.
+import * as tf from '@tensorflow/tfjs-core';
+import { loadBuiltin, selectSplit, type ImageDataset } from '@floe/data';
+import { meanWithStandardError } from '@floe/metrics';
+import { initBackend } from '@floe/ml-runtime';
+import { buildModel, compressionOf, sparseBytes, sparseState, type BlockModel } from '@floe/models';
+import { DEFAULT_OPTIMIZER, ExampleSource, MaskedTraining, TrainingSession } from '@floe/training';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const quick = args.includes('--quick');
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SEEDS = flag('--seeds', quick ? 2 : 3);
+const EPOCHS = flag('--epochs', quick ? 2 : 10);
+const BATCH = 100;
+const RATES = [0.9, 0.99, 0.9936];
+const log = (s: string) => process.stderr.write(s + '\n');
+const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+
+await initBackend('auto');
+const all = loadBuiltin('mnist') as ImageDataset;
+const train = selectSplit(all, 'train');
+const validation = selectSplit(all, 'validation');
+const testPart = selectSplit(all, 'test');
+const test: ImageDataset = {
+  ...all,
+  pixels: Float32Array.from([...validation.pixels, ...testPart.pixels]),
+  labels: Int32Array.from([...validation.labels, ...testPart.labels]),
+};
+const STEPS = Math.round((EPOCHS * train.labels.length) / BATCH);
+log(
+  `LeNet-5 (Caffe) on MNIST: ${train.labels.length} train, ${test.labels.length} test; ${STEPS} steps of ${BATCH} (${EPOCHS} epochs), ${SEEDS} seeds`,
+);
+
+function accuracy(model: BlockModel, d: ImageDataset): number {
+  const px = d.height * d.width * d.channels;
+  let correct = 0;
+  for (let at = 0; at < d.labels.length; at += 500) {
+    const n = Math.min(500, d.labels.length - at);
+    const predicted = tf.tidy(() =>
+      tf
+        .argMax(
+          model.forward(tf.tensor4d(d.pixels.subarray(at * px, (at + n) * px), [n, d.height, d.width, d.channels])),
+          -1,
+        )
+        .dataSync(),
+    );
+    for (let i = 0; i < n; i++) correct += predicted[i] === d.labels[at + i] ? 1 : 0;
+  }
+  return correct / d.labels.length;
+}
+
+interface Arm {
+  method: 'dense' | 'freezenet' | 'snip';
+  freezingRate: number;
+}
+
+function runArm(arm: Arm, seed: number): { accuracy: number; compression: number; bytes: number; seconds: number } {
+  const start = performance.now();
+  const model = buildModel('lenet5', 'caffe', seed);
+  const session = new TrainingSession(model, new ExampleSource(train, BATCH, seed), {
+    optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 1e-3, weightDecay: 0 },
+    schedule: { kind: 'cosine', warmupSteps: 0, minRatio: 0.05 },
+    totalSteps: STEPS,
+  });
+  if (arm.method !== 'dense') {
+    // As the trainer does: the mask's batch from its own stream (seed + 1).
+    const batch = new ExampleSource(train, BATCH, seed + 1).next();
+    session.selective = MaskedTraining.create(
+      model,
+      session.optimizer,
+      { rest: arm.method === 'freezenet' ? 'frozen' : 'pruned', method: 'snip', keep: 1 - arm.freezingRate },
+      batch,
+    );
+    tf.dispose([batch.x, batch.y]);
+  }
+  for (let i = 0; i < STEPS; i++) session.trainStep();
+  const acc = accuracy(model, test);
+  let compression = 1;
+  let bytes = model.countParams() * 4;
+  if (session.selective) {
+    const state = sparseState(
+      model,
+      (session.selective as MaskedTraining).masks,
+      arm.method === 'freezenet' ? 'frozen' : 'pruned',
+    );
+    compression = compressionOf(state, model);
+    bytes = sparseBytes(state);
+  }
+  session.dispose();
+  model.dispose();
+  return { accuracy: acc, compression, bytes, seconds: (performance.now() - start) / 1000 };
+}
+
+const arms: Arm[] = [
+  { method: 'dense', freezingRate: 0 },
+  ...RATES.flatMap((q) => [
+    { method: 'freezenet' as const, freezingRate: q },
+    { method: 'snip' as const, freezingRate: q },
+  ]),
+];
+const outcomes = new Map<Arm, ReturnType<typeof runArm>[]>(arms.map((a) => [a, []]));
+for (let seed = 1; seed <= SEEDS; seed++)
+  for (const arm of arms) {
+    const o = runArm(arm, seed);
+    outcomes.get(arm)!.push(o);
+    log(
+      `seed ${seed} ${arm.method.padEnd(9)} q=${String(arm.freezingRate).padEnd(6)} accuracy ${o.accuracy.toFixed(4)}  compression ${o.compression.toFixed(1)}x  ${(o.bytes / 1024).toFixed(1)} KiB  ${o.seconds.toFixed(1)} s`,
+    );
+  }
+
+const dense = outcomes.get(arms[0]!)!;
+const results = arms.map((arm) => {
+  const os = outcomes.get(arm)!;
+  const relative = meanWithStandardError(os.map((o, i) => o.accuracy / dense[i]!.accuracy));
+  const acc = meanWithStandardError(os.map((o) => o.accuracy));
+  return {
+    method: arm.method,
+    freezing_rate: arm.freezingRate,
+    compression: round(os[0]!.compression, 2),
+    stored_kib: round(os[0]!.bytes / 1024, 1),
+    accuracy: { mean: round(acc.mean), se: round(acc.se) },
+    relative_accuracy: { mean: round(relative.mean), se: round(relative.se) },
+    wall_s: round(os.reduce((s, o) => s + o.seconds, 0) / os.length, 1),
+  };
+});
+log('');
+log('method     rate     compression  accuracy          relative to dense   wall');
+for (const r of results)
+  log(
+    `${r.method.padEnd(10)} ${String(r.freezing_rate).padEnd(8)} ${(r.compression.toFixed(1) + 'x').padEnd(12)} ${r.accuracy.mean.toFixed(4)} ± ${r.accuracy.se.toFixed(4)}   ${r.relative_accuracy.mean.toFixed(4)} ± ${r.relative_accuracy.se.toFixed(4)}   ${r.wall_s} s`,
+  );
+for (const q of RATES) {
+  const f = results.find((r) => r.method === 'freezenet' && r.freezing_rate === q)!;
+  const s = results.find((r) => r.method === 'snip' && r.freezing_rate === q)!;
+  log(
+    `q=${q}: FreezeNet ${f.relative_accuracy.mean >= 0.99 ? 'keeps' : 'misses'} 99 % of dense at ${f.compression}x; ${f.relative_accuracy.mean > s.relative_accuracy.mean ? 'beats' : 'does not beat'} SNIP (${f.relative_accuracy.mean} vs ${s.relative_accuracy.mean})`,
+  );
+}
+if (json)
+  process.stdout.write(
+    JSON.stringify(
+      {
+        model: 'lenet5/caffe',
+        train: train.labels.length,
+        test: test.labels.length,
+        steps: STEPS,
+        seeds: SEEDS,
+        results,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
