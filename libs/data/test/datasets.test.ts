@@ -28,6 +28,9 @@ test('every builtin dataset loads real data', () => {
     Buffer.from(ts.documents.find((d) => Buffer.from(d).includes('interface Array<T>'))!).toString(),
     /interface Array<T>/,
   );
+  const sotu = loadBuiltin('sotu') as TextDataset;
+  assert.equal(sotu.documents.length, 233, 'State of the Union addresses 1790–2021');
+  assert.match(Buffer.from(sotu.documents[0]!).toString('utf8'), /^Fellow-Citizens of the Senate/);
   const mnist = loadBuiltin('mnist') as ImageDataset;
   assert.equal(mnist.labels.length, 10_000);
   assert.equal(mnist.pixels.length, 10_000 * 784);

@@ -199,6 +199,17 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.db.transaction(fn)();
   }
 
+  progressTransaction<T>(fn: () => T): T {
+    // In WAL mode NORMAL skips the sync of this commit only; its frames reach the disk with the next FULL
+    // commit's sync (or a checkpoint). A killed process loses nothing either way.
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(fn)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

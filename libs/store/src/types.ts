@@ -54,6 +54,12 @@ export interface MetadataStore {
   appendMetrics<T>(ownerId: string, rows: MetricRow<T>[]): void;
   metrics<T>(ownerId: string, afterStep?: number, limit?: number): MetricRow<T>[];
   transaction<T>(fn: () => T): T;
+  /**
+   * A transaction for progress that can be recomputed (a run's step metrics, replayed from its last
+   * checkpoint): it survives a killed process but is not synced to disk on its own — the next ordinary
+   * commit syncs it. Keeps a sync per training step off the server's event loop.
+   */
+  progressTransaction<T>(fn: () => T): T;
   close(): void;
 }
 

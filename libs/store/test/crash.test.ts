@@ -32,33 +32,38 @@ async function runAndKill(mode: string, path: string, atLeast: number, extraDela
   return last;
 }
 
-test('SQLite: a SIGKILL mid-write keeps every committed row and a sound database', { timeout: 60_000 }, async () => {
-  const dir = tempDir();
-  try {
-    const file = join(dir.path, 'meta.sqlite');
-    for (let round = 0; round < 3; round++) {
-      const lastPrinted = await runAndKill('sqlite', file, 20 * (round + 1), 7 * round);
-      const raw = new Database(file);
-      assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
-      raw.close();
-      const store = new SqliteMetadataStore(file);
-      for (let i = 0; i <= lastPrinted; i++) {
-        const rec = store.get<{ i: number }>('run', `run-${i}`);
-        assert.ok(rec, `committed run-${i} is missing after the kill`);
-        assert.equal(store.metrics(`run-${i}`).length, 50, `run-${i} lost metric rows`);
+for (const mode of ['sqlite', 'sqlite-progress'])
+  test(
+    `SQLite (${mode}): a SIGKILL mid-write keeps every committed row and a sound database`,
+    { timeout: 60_000 },
+    async () => {
+      const dir = tempDir();
+      try {
+        const file = join(dir.path, 'meta.sqlite');
+        for (let round = 0; round < 3; round++) {
+          const lastPrinted = await runAndKill(mode, file, 20 * (round + 1), 7 * round);
+          const raw = new Database(file);
+          assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
+          raw.close();
+          const store = new SqliteMetadataStore(file);
+          for (let i = 0; i <= lastPrinted; i++) {
+            const rec = store.get<{ i: number }>('run', `run-${i}`);
+            assert.ok(rec, `committed run-${i} is missing after the kill`);
+            assert.equal(store.metrics(`run-${i}`).length, 50, `run-${i} lost metric rows`);
+          }
+          // Whatever got past the last printed line is all-or-nothing, never a record without its metrics.
+          for (const r of store.list('run', { limit: 100000 }).items) assert.equal(store.metrics(r.id).length, 50);
+          store.close();
+          // The next round writes on top of the recovered database.
+          const cleanup = new Database(file);
+          cleanup.exec('DELETE FROM records; DELETE FROM metrics;');
+          cleanup.close();
+        }
+      } finally {
+        dir.remove();
       }
-      // Whatever got past the last printed line is all-or-nothing, never a record without its metrics.
-      for (const r of store.list('run', { limit: 100000 }).items) assert.equal(store.metrics(r.id).length, 50);
-      store.close();
-      // The next round writes on top of the recovered database.
-      const cleanup = new Database(file);
-      cleanup.exec('DELETE FROM records; DELETE FROM metrics;');
-      cleanup.close();
-    }
-  } finally {
-    dir.remove();
-  }
-});
+    },
+  );
 
 test(
   'artifacts: a SIGKILL mid-write never leaves a half-written artifact under its final name',

@@ -42,6 +42,11 @@ const BUILTIN_TASK: Record<(typeof BUILTIN_DATASETS)[number], { task: TaskKind; 
     samples: 256,
     what: 'TypeScript declaration files: bits per byte on held-out code',
   },
+  sotu: {
+    task: 'language-model',
+    samples: 256,
+    what: 'State of the Union addresses: bits per byte on held-out English prose',
+  },
   mnist: { task: 'classification', samples: 1000, what: 'handwritten digits: accuracy and calibration' },
   iris: { task: 'classification', samples: 0, what: 'iris species from four measurements' },
   penguins: { task: 'classification', samples: 0, what: 'penguin species from measurements' },

@@ -638,8 +638,11 @@ export class RunManager {
           time: new Date(),
           updatedBlockIds: e.metrics.updatedBlocks ?? [],
         };
-        this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
-        this.save({ ...run, step: m.step, lastMetrics: m });
+        // Steps after the last checkpoint are replayed after a crash: their commit need not wait for a sync.
+        this.o.store.progressTransaction(() => {
+          this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
+          this.save({ ...run, step: m.step, lastMetrics: m });
+        });
         this.events.publish(id, { $case: 'step', value: m });
         const budget = Number(run.spec!.budgetSteps);
         this.events.publish(id, {

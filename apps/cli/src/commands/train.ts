@@ -8,7 +8,46 @@ const STRATEGY: Record<string, trainerV1.Strategy> = {
   full: trainerV1.Strategy.STRATEGY_FULL,
   freeze: trainerV1.Strategy.STRATEGY_FREEZE,
   expand: trainerV1.Strategy.STRATEGY_EXPAND,
+  freezenet: trainerV1.Strategy.STRATEGY_FREEZENET,
+  prune: trainerV1.Strategy.STRATEGY_PRUNE_AT_INIT,
+  rigl: trainerV1.Strategy.STRATEGY_RIGL,
+  bcd: trainerV1.Strategy.STRATEGY_BCD,
 };
+
+const MASK_METHOD: Record<string, trainerV1.MaskMethod> = {
+  snip: trainerV1.MaskMethod.MASK_METHOD_SNIP,
+  grasp: trainerV1.MaskMethod.MASK_METHOD_GRASP,
+  synflow: trainerV1.MaskMethod.MASK_METHOD_SYNFLOW,
+  magnitude: trainerV1.MaskMethod.MASK_METHOD_MAGNITUDE,
+};
+
+const BCD_RULE: Record<string, trainerV1.BcdRule> = {
+  cyclic: trainerV1.BcdRule.BCD_RULE_CYCLIC,
+  random: trainerV1.BcdRule.BCD_RULE_RANDOM,
+  'random-lipschitz': trainerV1.BcdRule.BCD_RULE_RANDOM_LIPSCHITZ,
+  gs: trainerV1.BcdRule.BCD_RULE_GS,
+  gsl: trainerV1.BcdRule.BCD_RULE_GSL,
+  'gs-quadratic': trainerV1.BcdRule.BCD_RULE_GS_QUADRATIC,
+};
+
+const EXPORT_FORMAT: Record<string, trainerV1.ExportFormat> = {
+  auto: trainerV1.ExportFormat.EXPORT_FORMAT_UNSPECIFIED,
+  checkpoint: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
+  sparse: trainerV1.ExportFormat.EXPORT_FORMAT_SPARSE,
+};
+
+/** The value of a flag that names one of `choices` (undefined when absent). */
+function choice<T>(
+  args: Parameters<Command['run']>[0],
+  flag: string,
+  choices: Record<string, T>,
+  fallback = '',
+): T | undefined {
+  const v = str(args, flag, fallback);
+  if (!v) return undefined;
+  if (!(v in choices)) throw new Error(`--${flag} must be one of ${Object.keys(choices).join(', ')}`);
+  return choices[v];
+}
 
 function summary(r: trainerV1.Run): Record<string, unknown> {
   return {
@@ -56,11 +95,15 @@ export const train: Command = {
   name: 'train',
   summary: 'start, watch, pause, resume, cancel, list and get training runs',
   usage: [
-    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--strategy full|freeze|expand]',
-    '                 [--freeze block.0,block.1] [--expand-after block.1] [--expand-count 2] [--steps 100] [--batch 8]',
+    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny]',
+    '                 [--strategy full|freeze|expand|freezenet|prune|rigl|bcd] [--freeze block.0,block.1]',
+    '                 [--expand-after block.1] [--expand-count 2] [--freezing-rate 0.99] [--sparsity 0.9]',
+    '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
+    '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
     'floe train watch|get|pause|cancel RUN_ID',
     'floe train resume RUN_ID [--steps N]',
+    'floe train export RUN_ID [--step N] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
     'floe train list [--state RUNNING]',
     '',
     'Every subcommand takes --address and --json; watch shows a progress bar (JSON lines with --json).',
@@ -73,6 +116,12 @@ export const train: Command = {
     freeze: { type: 'string' },
     'expand-after': { type: 'string' },
     'expand-count': { type: 'string' },
+    'freezing-rate': { type: 'string' },
+    sparsity: { type: 'string' },
+    'mask-method': { type: 'string' },
+    'bcd-rule': { type: 'string' },
+    step: { type: 'string' },
+    format: { type: 'string' },
     steps: { type: 'string' },
     batch: { type: 'string' },
     seq: { type: 'string' },
@@ -111,6 +160,12 @@ export const train: Command = {
             strategy: STRATEGY[strategy],
             freezeBlockIds: list(args, 'freeze'),
             expansion: { afterBlockIds: list(args, 'expand-after'), count: num(args, 'expand-count', 0) },
+            sparse: {
+              freezingRate: num(args, 'freezing-rate', 0),
+              sparsity: num(args, 'sparsity', 0),
+              method: choice(args, 'mask-method', MASK_METHOD),
+            },
+            bcd: { rule: choice(args, 'bcd-rule', BCD_RULE) },
             optimizer: { learningRate: num(args, 'lr', 1e-3) },
             batchSize: num(args, 'batch', 8),
             sequenceLength: num(args, 'seq', 64),
@@ -170,6 +225,27 @@ export const train: Command = {
             args,
             summary(run!),
             () => `${run!.runId}: ${commonV1.runStateToJSON(run!.state)}, budget ${run!.spec?.budgetSteps}`,
+          );
+          return 0;
+        }
+        case 'export': {
+          const r = await call(client.exportModel.bind(client), {
+            runId: need(),
+            step: num(args, 'step', 0),
+            format: choice(args, 'format', EXPORT_FORMAT, 'auto')!,
+          });
+          output(
+            args,
+            {
+              artifact_id: r.artifact!.artifactId,
+              format: trainerV1.exportFormatToJSON(r.format),
+              size_bytes: r.artifact!.sizeBytes,
+              stored_params: r.storedParams,
+              total_params: r.totalParams,
+              compression: r.compression,
+            },
+            () =>
+              `${r.artifact!.artifactId} (${trainerV1.exportFormatToJSON(r.format).replace('EXPORT_FORMAT_', '').toLowerCase()}, ${r.artifact!.sizeBytes} bytes, compression ${r.compression.toFixed(1)}x)`,
           );
           return 0;
         }
