@@ -1,6 +1,7 @@
 // Clients for floe's services: the generated constructor plus the interceptor that carries the trace.
 import * as grpc from '@grpc/grpc-js';
 import { tracingClientInterceptor } from '@floe/telemetry';
+import { channelCredentials, tokenInterceptor, type SecurityConfig } from './security.js';
 
 export type ClientConstructor<C> = new (
   address: string,
@@ -9,18 +10,24 @@ export type ClientConstructor<C> = new (
 ) => C;
 
 /**
- * A client with the trace-carrying interceptor. Services reach peers through Peers (one channel per peer);
- * this is for callers of floe (the CLI, tests, platform code).
+ * A client with the trace-carrying interceptor, and with `security`: TLS when it names a CA, the bearer
+ * token when it has one. Services reach peers through Peers (one channel per peer); this is for callers of
+ * floe (the CLI, tests, platform code).
  */
 export function createClient<C>(
   Ctor: ClientConstructor<C>,
   address: string,
   options: Partial<grpc.ClientOptions> = {},
+  security?: SecurityConfig,
 ): C {
-  return new Ctor(address, grpc.credentials.createInsecure(), {
+  return new Ctor(address, security ? channelCredentials(security) : grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     ...options,
-    interceptors: [tracingClientInterceptor, ...(options.interceptors ?? [])],
+    interceptors: [
+      tracingClientInterceptor,
+      ...(security?.token ? [tokenInterceptor(security.token)] : []),
+      ...(options.interceptors ?? []),
+    ],
   });
 }
 

@@ -1,9 +1,11 @@
 // floe's configuration: one typed object, read once from the environment, failing fast on a bad value.
 // The README's configuration table is this list.
 import { resolve, isAbsolute } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { SERVICE_NAMES, type ServiceName } from '@floe/contracts';
 import { BACKEND_CHOICES, type BackendChoice } from '@floe/ml-runtime/choices';
+import { parseTokens, type SecurityConfig } from './security.js';
 
 export interface FloeConfig {
   /** host:port that `floe up` (or a single service) listens on. */
@@ -34,6 +36,8 @@ export interface FloeConfig {
   tfBackend: BackendChoice;
   /** Addresses of peer services in other processes (FLOE_<SERVICE>_ADDRESS); a missing one is reached in this process. */
   peers: Partial<Record<ServiceName, string>>;
+  /** TLS and bearer tokens (FLOE_TLS_*, FLOE_TOKENS*, FLOE_TOKEN*); all off by default. */
+  security: SecurityConfig;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -75,6 +79,24 @@ export const CONFIG_VARIABLES = [
     'this server',
     'where the trainer reaches the data-profiler (ADE plans); unset: the process hosting it',
   ],
+  ['FLOE_TLS_CERT', 'unset', 'PEM certificate the servers present (with FLOE_TLS_KEY); unset: plaintext'],
+  ['FLOE_TLS_KEY', 'unset', 'PEM private key of FLOE_TLS_CERT'],
+  [
+    'FLOE_TLS_CA',
+    'unset',
+    'PEM CA bundle that verifies servers (clients use TLS when set) and, under mutual TLS, clients',
+  ],
+  ['FLOE_TLS_CLIENT_AUTH', 'none', 'require: servers accept only clients with a certificate signed by FLOE_TLS_CA'],
+  ['FLOE_TLS_RELOAD_MS', '60000', 'how often certificate files are re-read (rotation without a restart)'],
+  [
+    'FLOE_TOKENS_FILE',
+    'unset',
+    'JSON [{"name","token","scopes":["read"|"train"|"admin"]}] of accepted bearer tokens; unset (and no FLOE_TOKENS): no token asked',
+  ],
+  ['FLOE_TOKENS', 'unset', 'the same JSON inline (e.g. from a Kubernetes Secret)'],
+  ['FLOE_TOKEN_FILE', 'unset', 'file holding the bearer token this process presents (to peers; the CLI)'],
+  ['FLOE_TOKEN', 'unset', 'the bearer token this process presents, inline'],
+  ['FLOE_HEALTH_OPEN', 'true', 'false: the health service asks for a token too'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'unset', 'export traces over OTLP/gRPC to this endpoint; unset exports nothing'],
   ['OTEL_SERVICE_NAME', 'floe or the service', 'service.name of exported spans'],
 ] as const;
@@ -121,6 +143,64 @@ function backend(env: NodeJS.ProcessEnv): BackendChoice {
   return raw as BackendChoice;
 }
 
+function readableFile(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const path = resolve(raw);
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ConfigError(name, raw, 'a readable file');
+  }
+  return path;
+}
+
+function security(env: NodeJS.ProcessEnv): SecurityConfig {
+  const cert = readableFile(env, 'FLOE_TLS_CERT');
+  const key = readableFile(env, 'FLOE_TLS_KEY');
+  const ca = readableFile(env, 'FLOE_TLS_CA');
+  if (!!cert !== !!key)
+    throw new ConfigError(cert ? 'FLOE_TLS_KEY' : 'FLOE_TLS_CERT', '', 'FLOE_TLS_CERT and FLOE_TLS_KEY together');
+  const clientAuthRaw = env.FLOE_TLS_CLIENT_AUTH || 'none';
+  if (clientAuthRaw !== 'none' && clientAuthRaw !== 'require')
+    throw new ConfigError('FLOE_TLS_CLIENT_AUTH', clientAuthRaw, 'none or require');
+  const clientAuth = clientAuthRaw === 'require';
+  if (clientAuth && !(cert && ca))
+    throw new ConfigError(
+      'FLOE_TLS_CLIENT_AUTH',
+      clientAuthRaw,
+      'FLOE_TLS_CERT, FLOE_TLS_KEY and FLOE_TLS_CA with require',
+    );
+  const tokens = [
+    ...(readableFile(env, 'FLOE_TOKENS_FILE')
+      ? tokensFrom(readFileSync(readableFile(env, 'FLOE_TOKENS_FILE')!, 'utf8'), 'FLOE_TOKENS_FILE')
+      : []),
+    ...(env.FLOE_TOKENS ? tokensFrom(env.FLOE_TOKENS, 'FLOE_TOKENS') : []),
+  ];
+  const tokenFile = readableFile(env, 'FLOE_TOKEN_FILE');
+  const token = env.FLOE_TOKEN || (tokenFile ? readFileSync(tokenFile, 'utf8').trim() : undefined);
+  const healthOpen = env.FLOE_HEALTH_OPEN || 'true';
+  if (healthOpen !== 'true' && healthOpen !== 'false')
+    throw new ConfigError('FLOE_HEALTH_OPEN', healthOpen, 'true or false');
+  return {
+    tls: cert && key ? { cert, key, ca, clientAuth } : undefined,
+    ca,
+    reloadMs: int(env, 'FLOE_TLS_RELOAD_MS', 60_000, 100, 86_400_000),
+    tokens,
+    token: token || undefined,
+    healthOpen: healthOpen === 'true',
+  };
+}
+
+function tokensFrom(text: string, variable: string) {
+  try {
+    return parseTokens(text, variable);
+  } catch (err) {
+    // The message names the entry and the field, never a token's value.
+    throw new ConfigError(variable, '…', (err as Error).message);
+  }
+}
+
 /** Resolves the configuration from `env` (default: process.env); throws ConfigError on any bad value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
   const home = resolve(env.FLOE_HOME || './.floe');
@@ -158,5 +238,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
         return a ? [[name, a]] : [];
       }),
     ),
+    security: security(env),
   };
 }

@@ -27,3 +27,16 @@ export {
 export { withProgress, yieldToEventLoop, type ProgressReport } from './progress.js';
 export { modelSource, trainerRunResolver, type PlainModelSource } from './model-refs.js';
 export { Topic, follow } from './topic.js';
+export {
+  SCOPES,
+  NO_SECURITY,
+  authInterceptor,
+  channelCredentials,
+  parseTokens,
+  requiredScope,
+  serverCredentials,
+  tokenInterceptor,
+  type Scope,
+  type SecurityConfig,
+  type TokenEntry,
+} from './security.js';

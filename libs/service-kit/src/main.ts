@@ -66,6 +66,10 @@ export async function serviceMain(opts: {
         });
     }
   }
+  if (config.security.tokens.length && !config.security.token)
+    log.warn('tokens are required but this process has none to present: calls to its peers will be refused', {
+      set: 'FLOE_TOKEN or FLOE_TOKEN_FILE',
+    });
   const services = composeServices(opts.registry, { config, log });
   const server = await startServer({ config, services, log });
 

@@ -10,7 +10,9 @@ export class Peers {
   private self: string | undefined;
   private readonly clients = new Map<string, grpc.Client>();
 
-  constructor(private readonly config: Pick<FloeConfig, 'peers' | 'maxMessageBytes'>) {}
+  constructor(
+    private readonly config: Pick<FloeConfig, 'peers' | 'maxMessageBytes'> & Partial<Pick<FloeConfig, 'security'>>,
+  ) {}
 
   /** The address this process listens on (set by the server once it is bound). */
   listening(address: string): void {
@@ -24,7 +26,13 @@ export class Peers {
     const key = `${service}@${address}`;
     let c = this.clients.get(key);
     if (!c) {
-      c = createClient(Ctor, address, { 'grpc.max_receive_message_length': this.config.maxMessageBytes });
+      // Peers are called with this process's own token and certificate.
+      c = createClient(
+        Ctor,
+        address,
+        { 'grpc.max_receive_message_length': this.config.maxMessageBytes },
+        this.config.security,
+      );
       this.clients.set(key, c);
     }
     return c as C;

@@ -9,6 +9,7 @@ import { descriptorSetPath } from '@floe/contracts';
 import type { FloeConfig } from './config.js';
 import type { Logger } from './logger.js';
 import type { HostedService } from './rpc.js';
+import { NO_SECURITY, authInterceptor, serverCredentials, type SecurityConfig } from './security.js';
 
 export interface FloeServer {
   /** The bound port (useful with port 0). */
@@ -38,12 +39,19 @@ export function serverOptions(
 let reflectionPackage: ReturnType<typeof loadFileDescriptorSetFromBuffer> | undefined;
 
 export async function startServer(opts: {
-  config: Pick<FloeConfig, 'address' | 'maxMessageBytes' | 'maxConcurrentStreams' | 'shutdownGraceMs'>;
+  config: Pick<FloeConfig, 'address' | 'maxMessageBytes' | 'maxConcurrentStreams' | 'shutdownGraceMs'> & {
+    security?: SecurityConfig;
+  };
   services: HostedService[];
   log: Logger;
 }): Promise<FloeServer> {
   const { config, services, log } = opts;
-  const server = new grpc.Server(serverOptions(config));
+  const security = config.security ?? NO_SECURITY;
+  // One interceptor checks every RPC's token, when tokens are configured.
+  const server = new grpc.Server({
+    ...serverOptions(config),
+    ...(security.tokens.length && { interceptors: [authInterceptor(security)] }),
+  });
   for (const s of services) server.addService(s.definition, s.implementation);
 
   const health = new HealthImplementation({
@@ -55,15 +63,18 @@ export async function startServer(opts: {
   new ReflectionService(reflectionPackage).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.address, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
+    server.bindAsync(config.address, serverCredentials(security), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const host = config.address.slice(0, config.address.lastIndexOf(':'));
   const address = `${host}:${port}`;
   for (const s of services) health.setStatus(s.name, 'SERVING');
   health.setStatus('', 'SERVING');
-  log.info('serving', { address, services: services.map((s) => s.name) });
+  log.info('serving', {
+    address,
+    services: services.map((s) => s.name),
+    tls: security.tls ? (security.tls.clientAuth ? 'mutual' : 'server') : 'off',
+    tokens: security.tokens.length ? `${security.tokens.length} accepted` : 'off',
+  });
   const peers = new Set(services.flatMap((s) => (s.peers ? [s.peers] : [])));
   for (const p of peers) p.listening(address);
   for (const s of services) s.onListening?.();

@@ -4,9 +4,9 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,16 +48,20 @@ type HealthClient = grpc.Client & {
   watch(req: { service: string }): grpc.ClientReadableStream<{ status: string }>;
 };
 
-export function healthClient(address: string): HealthClient {
+export function healthClient(address: string, credentials = grpc.credentials.createInsecure()): HealthClient {
   const Ctor = grpc.makeGenericClientConstructor(healthService, 'grpc.health.v1.Health') as unknown as new (
     a: string,
     c: grpc.ChannelCredentials,
   ) => HealthClient;
-  return new Ctor(address, grpc.credentials.createInsecure());
+  return new Ctor(address, credentials);
 }
 
-export function healthStatus(address: string, service: string): Promise<string> {
-  const client = healthClient(address);
+export function healthStatus(
+  address: string,
+  service: string,
+  credentials = grpc.credentials.createInsecure(),
+): Promise<string> {
+  const client = healthClient(address, credentials);
   return new Promise((resolve, reject) =>
     client.check({ service }, (err, res) => {
       client.close();
@@ -180,4 +184,83 @@ export async function spawnFloe(home: string, env: NodeJS.ProcessEnv = {}): Prom
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await waitServing(address, 60_000);
   return { child, address, exited };
+}
+
+/** PEM files of a test PKI, made fresh by openssl for each test run (no key is ever committed). */
+export interface TestCertificates {
+  /** Two unrelated CAs. */
+  ca: string;
+  otherCa: string;
+  /** A server certificate for 127.0.0.1 / localhost signed by `ca`, and one signed by `otherCa`. */
+  server: { cert: string; key: string };
+  serverByOtherCa: { cert: string; key: string };
+  /** A client certificate signed by `ca` (mutual TLS). */
+  client: { cert: string; key: string };
+}
+
+export function makeCertificates(dir: string): TestCertificates {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const ca = (name: string) => {
+    run(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+    );
+    return join(dir, `${name}.pem`);
+  };
+  const leaf = (name: string, caName: string, ext: string) => {
+    run(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    );
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${caName}.pem`,
+      '-CAkey',
+      `${caName}.key`,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    );
+    return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
+  };
+  const serverExt = 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n';
+  return {
+    ca: ca('ca'),
+    otherCa: ca('other-ca'),
+    server: leaf('server', 'ca', serverExt),
+    serverByOtherCa: leaf('server-other', 'other-ca', serverExt),
+    client: leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n'),
+  };
 }

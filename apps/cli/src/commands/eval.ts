@@ -10,7 +10,7 @@ import { modelRef } from './profile.js';
 async function curve(args: ParsedArgs, address: string): Promise<ev.CurvePoint[]> {
   const runId = str(args, 'run');
   if (runId) {
-    const trainer = createClient(trainerV1.TrainerServiceClient, address);
+    const trainer = createClient(trainerV1.TrainerServiceClient, address, {}, loadConfig().security);
     try {
       const events = await collect(trainer.watchRun({ runId, fromStep: 0 }));
       return events.flatMap((e) =>
@@ -63,7 +63,7 @@ export const evaluate: Command = {
   async run(args) {
     const [sub] = args.positionals;
     const address = str(args, 'address') || loadConfig().address;
-    const client = createClient(ev.EvaluatorServiceClient, address);
+    const client = createClient(ev.EvaluatorServiceClient, address, {}, loadConfig().security);
     try {
       switch (sub) {
         case 'suites': {

@@ -92,7 +92,12 @@ export const explainCommand: Command = {
   },
   async run(args) {
     const [sub] = args.positionals;
-    const client = createClient(ex.ExplainerServiceClient, str(args, 'address') || loadConfig().address);
+    const client = createClient(
+      ex.ExplainerServiceClient,
+      str(args, 'address') || loadConfig().address,
+      {},
+      loadConfig().security,
+    );
     const svg = str(args, 'svg');
     const wrote = (plots: ex.Plot[]) => {
       if (svg && !args.json) process.stderr.write(`wrote ${writePlots(svg, plots).join(', ')}\n`);

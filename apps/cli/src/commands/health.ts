@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import { SERVICE_NAMES } from '@floe/contracts';
-import { loadConfig } from '@floe/service-kit';
+import { createClient, loadConfig } from '@floe/service-kit';
 import { output, type Command } from '../args.js';
 
 type HealthClient = grpc.Client & {
@@ -24,7 +24,7 @@ export const health: Command = {
   usage: 'floe health [--address host:port] [--json]\n\nExit status 0 when every service is SERVING.',
   async run(args) {
     const address = typeof args.values.address === 'string' ? args.values.address : loadConfig().address;
-    const client = new HealthClientCtor(address, grpc.credentials.createInsecure());
+    const client = createClient(HealthClientCtor, address, {}, loadConfig().security);
     const names = ['', ...Object.values(SERVICE_NAMES)];
     const results = await Promise.all(
       names.map(

@@ -197,7 +197,7 @@ export const hpoCommand: Command = {
   async run(args) {
     const [sub, studyId, trialId] = args.positionals;
     const address = str(args, 'address') || loadConfig().address;
-    const client = createClient(hpo.HpoSurrogateServiceClient, address);
+    const client = createClient(hpo.HpoSurrogateServiceClient, address, {}, loadConfig().security);
     const need = () => {
       if (!studyId) throw new Error(`floe hpo ${sub} needs a STUDY id`);
       return studyId;

@@ -37,7 +37,12 @@ async function withClient(
   name: string,
   fn: (c: dp.DataProfilerServiceClient) => Promise<void>,
 ): Promise<number> {
-  const client = createClient(dp.DataProfilerServiceClient, str(args, 'address') || loadConfig().address);
+  const client = createClient(
+    dp.DataProfilerServiceClient,
+    str(args, 'address') || loadConfig().address,
+    {},
+    loadConfig().security,
+  );
   try {
     await fn(client);
     return 0;

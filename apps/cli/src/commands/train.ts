@@ -137,7 +137,7 @@ export const train: Command = {
   async run(args) {
     const [sub, runId] = args.positionals;
     const address = str(args, 'address') || loadConfig().address;
-    const client = createClient(trainerV1.TrainerServiceClient, address);
+    const client = createClient(trainerV1.TrainerServiceClient, address, {}, loadConfig().security);
     try {
       const need = () => {
         if (!runId) throw new Error(`floe train ${sub} needs a RUN_ID`);
