@@ -4,12 +4,13 @@
 // FreezeNet's own experiment, small: LeNet-5 (Caffe: 431k parameters) on builtin:mnist, 8,000 training
 // images (the train split) and 2,000 test images (the validation and test splits). The dense baseline
 // against FreezeNet (the top (1 − q) SNIP scores |g ⊙ θ0| train, the rest stay at their seeded initial
-// values) and SNIP (the same scores; the rest pruned to zero) at freezing rates q = 90 %, 99 % and
+// values; every parameter is a candidate, biases included, as in the paper, so the compression is 1/(1 − q))
+// and SNIP (the same scores over the weights; the rest pruned to zero, biases kept) at freezing rates q = 90 %, 99 % and
 // 99.36 % (FreezeNet's 157x), several seeds. Every arm trains through the code a trainer run uses
 // (TrainingSession + MaskedTraining, the mask scored on one batch of its own stream) with the same
 // optimizer, schedule and steps, so that only the mask differs. Reported per arm: test accuracy relative to
 // the dense baseline of the same seed (mean ± standard error over seeds), compression (all parameters ÷
-// stored parameters: trained weight entries + biases) and wall time.
+// stored parameters: the trained entries, plus SNIP's biases) and wall time.
 //
 // Learning rates: a network that trains 1 % of its weights wants a larger step than a dense one, and one
 // rate for all would favour whichever arm it suits. Each arm picks its own from LEARNING_RATES by accuracy
@@ -112,7 +113,10 @@ function runArm(
     session.selective = MaskedTraining.create(
       model,
       session.optimizer,
-      { rest: arm.method === 'freezenet' ? 'frozen' : 'pruned', method: 'snip', keep: 1 - arm.freezingRate },
+      // FreezeNet freezes among every parameter (the paper's 1 / (1 − q) compression); SNIP prunes weights.
+      arm.method === 'freezenet'
+        ? { rest: 'frozen', method: 'snip', keep: 1 - arm.freezingRate, scope: 'all' }
+        : { rest: 'pruned', method: 'snip', keep: 1 - arm.freezingRate, scope: 'weights' },
       batch,
     );
     tf.dispose([batch.x, batch.y]);

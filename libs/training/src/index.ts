@@ -57,6 +57,7 @@ export {
   snipScores,
   synflowScores,
   type MaskMethod,
+  type MaskScope,
   type Scores,
 } from './masks.js';
 export { riglFraction, riglUpdate, DEFAULT_RIGL, type RigLSchedule } from './rigl.js';

@@ -14,9 +14,15 @@ export type MaskMethod = (typeof MASK_METHODS)[number];
 /** SynFlow's pruning rounds. */
 export const SYNFLOW_ROUNDS = 100;
 
-/** The parameters a mask covers: weight matrices and filters (biases and norms always train). */
-export function maskableParams(model: BlockModel): Param[] {
-  return model.params().filter((p) => p.variable.rank >= 2);
+/**
+ * Which parameters a mask covers: 'weights' — weight matrices and filters, biases and norms always train
+ * (pruning: a pruned bias would be a different model); 'all' — every parameter (FreezeNet: a frozen bias
+ * keeps its seeded value like any weight, so compression is 1 / (1 − q) as in the paper).
+ */
+export type MaskScope = 'weights' | 'all';
+
+export function maskableParams(model: BlockModel, scope: MaskScope = 'weights'): Param[] {
+  return scope === 'all' ? model.params() : model.params().filter((p) => p.variable.rank >= 2);
 }
 
 /**
@@ -35,8 +41,13 @@ function lossWithTemperature(model: BlockModel, batch: Batch, temperature: numbe
 }
 
 /** ∇_θ L for the maskable parameters (name → gradient values). */
-function gradients(model: BlockModel, batch: Batch, temperature = 1): Map<string, Float32Array> {
-  const params = maskableParams(model);
+function gradients(
+  model: BlockModel,
+  batch: Batch,
+  temperature = 1,
+  scope: MaskScope = 'weights',
+): Map<string, Float32Array> {
+  const params = maskableParams(model, scope);
   const { value, grads } = tf.variableGrads(
     () => lossWithTemperature(model, batch, temperature),
     params.map((p) => p.variable),
@@ -49,10 +60,10 @@ function gradients(model: BlockModel, batch: Batch, temperature = 1): Map<string
 
 export type Scores = Map<string, Float32Array>;
 
-export function snipScores(model: BlockModel, batch: Batch): Scores {
-  const g = gradients(model, batch);
+export function snipScores(model: BlockModel, batch: Batch, scope: MaskScope = 'weights'): Scores {
+  const g = gradients(model, batch, 1, scope);
   const out: Scores = new Map();
-  for (const p of maskableParams(model)) {
+  for (const p of maskableParams(model, scope)) {
     const theta = p.variable.dataSync();
     out.set(
       p.name,

@@ -24,8 +24,10 @@ export interface StrategyConfig {
   sparse?: {
     rest: 'frozen' | 'pruned';
     method: MaskMethod;
-    /** The fraction of the weight entries that train. */
+    /** The fraction of the masked entries that train. */
     keep: number;
+    /** FREEZENET: every parameter; the others: weight matrices and filters. */
+    scope: 'weights' | 'all';
     scoreExamples: number;
     /** RIGL: the schedule in absolute steps (fixed when the run starts). */
     rigl?: RigLSchedule;

@@ -13,6 +13,7 @@ import {
   snipScores,
   synflowScores,
   type MaskMethod,
+  type MaskScope,
   type Scores,
 } from './masks.js';
 import type { Optimizer } from './optimizer.js';
@@ -58,15 +59,24 @@ export interface MaskedTrainingOptions {
   method: MaskMethod;
   /** Fraction of the maskable entries that train, in (0, 1]. */
   keep: number;
+  /** Which parameters the mask covers (default: weights; FreezeNet: all). Only SNIP scores biases. */
+  scope?: MaskScope;
   /** RigL's drop/grow schedule; absent: the mask is fixed. */
   rigl?: RigLSchedule;
 }
 
 /** Scores of `method` for `model` at its current weights (SynFlow reads only the batch's input shape). */
-export function maskScores(model: BlockModel, method: MaskMethod, batch: Batch, keep: number): Scores {
+export function maskScores(
+  model: BlockModel,
+  method: MaskMethod,
+  batch: Batch,
+  keep: number,
+  scope: MaskScope = 'weights',
+): Scores {
+  if (scope === 'all' && method !== 'snip') throw new RangeError(`only SNIP scores every parameter, not ${method}`);
   switch (method) {
     case 'snip':
-      return snipScores(model, batch);
+      return snipScores(model, batch, scope);
     case 'grasp':
       return graspScores(model, batch);
     case 'synflow':
@@ -90,14 +100,14 @@ export class MaskedTraining implements SelectiveTraining {
     /** name → 1 (trains) / 0 (frozen or pruned), for the maskable parameters. */
     readonly masks: Map<string, Float32Array>,
   ) {
-    optimizer.setMasks(maskableParams(model), masks);
+    optimizer.setMasks(maskableParams(model, options.scope), masks);
   }
 
   /** Scores the model on `batch`, keeps the top `keep` fraction, and zeroes the rest when pruning. */
   static create(model: BlockModel, optimizer: Optimizer, options: MaskedTrainingOptions, batch: Batch): MaskedTraining {
-    const masks = globalMask(maskScores(model, options.method, batch, options.keep), options.keep);
+    const masks = globalMask(maskScores(model, options.method, batch, options.keep, options.scope), options.keep);
     if (options.rest === 'pruned')
-      for (const p of maskableParams(model)) {
+      for (const p of maskableParams(model, options.scope)) {
         const mask = masks.get(p.name)!;
         // +0, not w·0 (−0 for negative w): a pruned entry must rebuild bit for bit from a zero fill.
         p.variable.assign(
@@ -113,7 +123,9 @@ export class MaskedTraining implements SelectiveTraining {
   /** The state a checkpoint kept (masks as they were then). */
   static restore(model: BlockModel, optimizer: Optimizer, s: SelectiveState): MaskedTraining {
     const { options } = s.json as { options: MaskedTrainingOptions };
-    const masks = new Map(maskableParams(model).map((p) => [p.name, Float32Array.from(s.arrays[`mask/${p.name}`]!)]));
+    const masks = new Map(
+      maskableParams(model, options.scope).map((p) => [p.name, Float32Array.from(s.arrays[`mask/${p.name}`]!)]),
+    );
     return new MaskedTraining(model, optimizer, options, masks);
   }
 
@@ -125,7 +137,7 @@ export class MaskedTraining implements SelectiveTraining {
     const fraction = this.options.rigl ? riglFraction(ctx.step, this.options.rigl) : 0;
     if (fraction > 0) {
       // Each weight matrix drops and regrows on its own (so each keeps its density), from the dense gradient.
-      for (const p of maskableParams(this.model)) {
+      for (const p of maskableParams(this.model, this.options.scope)) {
         const g = grads.get(p.name);
         if (!g) continue;
         const weights = Float32Array.from(p.variable.dataSync());
@@ -133,7 +145,7 @@ export class MaskedTraining implements SelectiveTraining {
         p.variable.assign(tf.tensor(weights, p.variable.shape));
         this.optimizer.resetEntries(p, [...dropped, ...grown]);
       }
-      this.optimizer.setMasks(maskableParams(this.model), this.masks);
+      this.optimizer.setMasks(maskableParams(this.model, this.options.scope), this.masks);
     }
     return { update: differentiated };
   }
@@ -155,7 +167,7 @@ export class MaskedTraining implements SelectiveTraining {
 
   setState(s: SelectiveState): void {
     for (const [name, m] of this.masks) m.set(s.arrays[`mask/${name}`]!);
-    this.optimizer.setMasks(maskableParams(this.model), this.masks);
+    this.optimizer.setMasks(maskableParams(this.model, this.options.scope), this.masks);
   }
 }
 

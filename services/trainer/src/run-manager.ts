@@ -238,6 +238,7 @@ export class RunManager {
           rest: freezeNet ? 'frozen' : 'pruned',
           method: freezeNet ? 'snip' : (methods[sp.method as 1 | 2 | 3 | 4] ?? 'snip'),
           keep: 1 - (freezeNet ? sp.freezingRate : sp.sparsity),
+          scope: freezeNet ? 'all' : 'weights',
           scoreExamples: sp.scoreExamples || spec.batchSize,
           ...(spec.strategy === T.STRATEGY_RIGL && {
             rigl: {

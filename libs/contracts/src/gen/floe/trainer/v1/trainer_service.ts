@@ -44,8 +44,9 @@ export enum Strategy {
   /** STRATEGY_ADE - Follow an AdaptationPlan: freeze, tune and expand per block, with a replay mixture (LLM-ADE). */
   STRATEGY_ADE = 4,
   /**
-   * STRATEGY_FREEZENET - FreezeNet: train only the weights with the highest SNIP scores |g ⊙ θ0| (one global threshold); the
-   * freezing rate's share (sparse.freezing_rate) keeps its seeded initial value. Biases and norms train.
+   * STRATEGY_FREEZENET - FreezeNet: train only the parameter entries with the highest SNIP scores |g ⊙ θ0| (one global
+   * threshold over every parameter, biases and norms included, as in the paper); the freezing rate's share
+   * (sparse.freezing_rate) keeps its seeded initial value, so the compression is 1 / (1 − rate).
    */
   STRATEGY_FREEZENET = 5,
   /**
@@ -469,9 +470,12 @@ export interface RigLConfig {
 
 /** Settings of the sparse strategies (FREEZENET, PRUNE_AT_INIT, RIGL). */
 export interface SparseConfig {
-  /** FREEZENET: the share of the weight entries frozen at their initial values, in [0, 1). */
+  /** FREEZENET: the share of the parameter entries frozen at their initial values, in [0, 1). */
   freezingRate: number;
-  /** PRUNE_AT_INIT and RIGL: the share of the weight entries pruned to zero, in [0, 1). */
+  /**
+   * PRUNE_AT_INIT and RIGL: the share of the weight entries (matrices and filters; biases and norms train)
+   * pruned to zero, in [0, 1).
+   */
   sparsity: number;
   /** PRUNE_AT_INIT and RIGL: how weights are scored (FREEZENET always uses SNIP). */
   method: MaskMethod;
