@@ -462,7 +462,10 @@ export function exportFormatToJSON(object: ExportFormat): string {
 export interface RigLConfig {
   /** Steps between mask updates (ΔT), in [0, 1e6]; 0 means 100. */
   updateIntervalSteps: number;
-  /** The last step that updates the mask (T_end), as a fraction of the budget, in [0, 1]; 0 means 0.75. */
+  /**
+   * The last step that updates the mask (T_end), as a fraction of the budget the run starts with (a
+   * ResumeRun with more steps does not move it), in [0, 1]; 0 means 0.75.
+   */
   endFraction: number;
   /** The initial drop fraction α, in [0, 1]; 0 means 0.3. */
   dropFraction: number;
