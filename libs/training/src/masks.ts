@@ -187,11 +187,13 @@ export function synflowScores(
   }
 }
 
-/** 1 for the `keep` fraction of highest scores over every scored parameter (one threshold), else 0. */
+/** 1 for the `keep` fraction (rounded down) of highest scores over every scored parameter (one threshold), else 0. */
 export function globalMask(scores: Scores, keep: number): Map<string, Float32Array> {
   if (!(keep > 0 && keep <= 1)) throw new RangeError(`the kept fraction must be in (0, 1], not ${keep}`);
   const total = [...scores.values()].reduce((n, s) => n + s.length, 0);
-  const count = Math.max(1, Math.round(keep * total));
+  // At most the kept fraction (a freezing or pruning rate q leaves at least q of the entries out); the
+  // epsilon keeps an exact product such as 3/7 · 7 from flooring to 2.
+  const count = Math.max(1, Math.floor(keep * total + 1e-9));
   const flat = new Float32Array(total);
   let at = 0;
   for (const s of scores.values()) {

@@ -473,7 +473,10 @@ export interface RigLConfig {
 
 /** Settings of the sparse strategies (FREEZENET, PRUNE_AT_INIT, RIGL). */
 export interface SparseConfig {
-  /** FREEZENET: the share of the parameter entries frozen at their initial values, in [0, 1). */
+  /**
+   * FREEZENET: the share of the parameter entries frozen at their initial values, in [0, 1) (at least this
+   * share: the count that trains is rounded down).
+   */
   freezingRate: number;
   /**
    * PRUNE_AT_INIT and RIGL: the share of the weight entries (matrices and filters; biases and norms train)
