@@ -184,7 +184,11 @@ async function baseModel(old: string): Promise<{ run: trainerV1.Run; cached: boo
       spec,
     })
   ).run!;
-  if (base.state === commonV1.RunState.RUN_STATE_INTERRUPTED)
+  // A base that a crash (INTERRUPTED) or a stopped bench (PAUSED below its budget) left unfinished continues.
+  if (
+    base.state === commonV1.RunState.RUN_STATE_INTERRUPTED ||
+    (base.state === commonV1.RunState.RUN_STATE_PAUSED && base.step < PRETRAIN_STEPS)
+  )
     base = (await call(trainer.resumeRun.bind(trainer), { runId: base.runId, additionalSteps: 0, requestId: '' })).run!;
   const cached = base.state === commonV1.RunState.RUN_STATE_PAUSED && base.step === PRETRAIN_STEPS;
   log(
