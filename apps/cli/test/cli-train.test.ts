@@ -123,3 +123,68 @@ test(
     assert.match(unset.stderr, /freezing_rate/);
   },
 );
+
+test(
+  'floe train start --base run:ID continues another run; --strategy ade needs the old domain',
+  { timeout: 120_000 },
+  async () => {
+    const first = await floe(
+      'train',
+      'start',
+      '--dataset',
+      'builtin:spam-assassin',
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--seq',
+      '16',
+      '--watch',
+      '--json',
+    );
+    assert.equal(first.code, 0, first.stderr);
+    const base = (JSON.parse(first.stdout.trim().split('\n').at(-1)!) as { run_id: string }).run_id;
+    const next = await floe(
+      'train',
+      'start',
+      '--base',
+      `run:${base}`,
+      '--dataset',
+      'builtin:typescript-lib',
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--seq',
+      '16',
+      '--watch',
+      '--json',
+    );
+    assert.equal(next.code, 0, next.stderr);
+    const run = JSON.parse(
+      (
+        await floe(
+          'train',
+          'get',
+          (JSON.parse(next.stdout.trim().split('\n').at(-1)!) as { run_id: string }).run_id,
+          '--json',
+        )
+      ).stdout,
+    ) as { state: string; step: number };
+    assert.deepEqual([run.state, run.step], ['RUN_STATE_PAUSED', 1]);
+    const ade = await floe(
+      'train',
+      'start',
+      '--base',
+      `run:${base}`,
+      '--dataset',
+      'builtin:typescript-lib',
+      '--strategy',
+      'ade',
+    );
+    assert.equal(ade.code, 1);
+    assert.match(ade.stderr, /--strategy ade needs --replay/);
+    const badBase = await floe('train', 'start', '--base', 'nonsense', '--dataset', 'builtin:typescript-lib');
+    assert.match(badBase.stderr, /--base: expected run:RUN_ID/);
+  },
+);

@@ -108,7 +108,7 @@ export const evaluate: Command = {
           return 0;
         }
         case 'compare': {
-          const stages = list(args, 'stages').map(modelRef);
+          const stages = list(args, 'stages').map((s) => modelRef(s, '--stages'));
           const r = await follow<ev.ForgettingReport>(
             client.compareModels(
               ev.CompareModelsRequest.fromPartial({

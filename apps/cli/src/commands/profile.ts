@@ -18,7 +18,7 @@ function datasetRef(arg: string, flag: string): commonV1.DatasetRef {
 }
 
 /** run:RUN_ID[@step] | artifact:ID | transformer-lm/tiny[:seed] → a ModelRef. */
-export function modelRef(arg: string): commonV1.ModelRef {
+export function modelRef(arg: string, flag = '--model'): commonV1.ModelRef {
   if (arg.startsWith('run:')) {
     const [runId, step] = arg.slice(4).split('@');
     return { source: { $case: 'run', value: { runId: runId!, step: Number(step ?? 0) } } };
@@ -27,7 +27,7 @@ export function modelRef(arg: string): commonV1.ModelRef {
   const m = /^([a-z0-9-]+)\/([a-z0-9-]+)(?::(\d+))?$/.exec(arg);
   if (!m || !(m[1]! in ARCH))
     throw new Error(
-      `--model: expected run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`,
+      `${flag}: expected run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`,
     );
   return { source: { $case: 'builtin', value: { architecture: ARCH[m[1]!]!, size: m[2]!, seed: Number(m[3] ?? 0) } } };
 }

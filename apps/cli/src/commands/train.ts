@@ -3,11 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
+import { modelRef } from './profile.js';
 
 const STRATEGY: Record<string, trainerV1.Strategy> = {
   full: trainerV1.Strategy.STRATEGY_FULL,
   freeze: trainerV1.Strategy.STRATEGY_FREEZE,
   expand: trainerV1.Strategy.STRATEGY_EXPAND,
+  ade: trainerV1.Strategy.STRATEGY_ADE,
   freezenet: trainerV1.Strategy.STRATEGY_FREEZENET,
   prune: trainerV1.Strategy.STRATEGY_PRUNE_AT_INIT,
   rigl: trainerV1.Strategy.STRATEGY_RIGL,
@@ -95,12 +97,14 @@ export const train: Command = {
   name: 'train',
   summary: 'start, watch, pause, resume, cancel, list and get training runs',
   usage: [
-    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny]',
-    '                 [--strategy full|freeze|expand|freezenet|prune|rigl|bcd] [--freeze block.0,block.1]',
+    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--base run:ID[@step]|artifact:ID]',
+    '                 [--strategy full|freeze|expand|ade|freezenet|prune|rigl|bcd] [--freeze block.0,block.1]',
     '                 [--expand-after block.1] [--expand-count 2] [--freezing-rate 0.99] [--sparsity 0.9]',
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
+    '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
+    '  sets the replay fraction and the learning rate).',
     'floe train watch|get|pause|cancel RUN_ID',
     'floe train resume RUN_ID [--steps N]',
     'floe train export RUN_ID [--step N] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
@@ -120,6 +124,7 @@ export const train: Command = {
     sparsity: { type: 'string' },
     'mask-method': { type: 'string' },
     'bcd-rule': { type: 'string' },
+    base: { type: 'string' },
     step: { type: 'string' },
     format: { type: 'string' },
     steps: { type: 'string' },
@@ -149,13 +154,17 @@ export const train: Command = {
           if (!(arch in ARCH)) throw new Error(`--arch must be one of ${Object.keys(ARCH).join(', ')}`);
           const strategy = str(args, 'strategy', 'full');
           if (!(strategy in STRATEGY)) throw new Error(`--strategy must be one of ${Object.keys(STRATEGY).join(', ')}`);
+          if (strategy === 'ade' && !str(args, 'replay'))
+            throw new Error('--strategy ade needs --replay OLD: the old domain the plan is made against');
           const spec = trainerV1.RunSpec.fromPartial({
-            baseModel: {
-              source: {
-                $case: 'builtin',
-                value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) },
-              },
-            },
+            baseModel: str(args, 'base')
+              ? modelRef(str(args, 'base'), '--base')
+              : {
+                  source: {
+                    $case: 'builtin',
+                    value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) },
+                  },
+                },
             dataset: { uri: str(args, 'dataset') },
             strategy: STRATEGY[strategy],
             freezeBlockIds: list(args, 'freeze'),
@@ -174,7 +183,11 @@ export const train: Command = {
             checkpointIntervalSteps: num(args, 'checkpoint-every', 0),
             seed: num(args, 'seed', 0),
             mixture: str(args, 'replay')
-              ? { replayDataset: { uri: str(args, 'replay') }, replayFraction: num(args, 'replay-fraction', 0.25) }
+              ? {
+                  replayDataset: { uri: str(args, 'replay') },
+                  // ADE's plan sets the fraction; elsewhere a quarter of each batch unless told.
+                  replayFraction: num(args, 'replay-fraction', strategy === 'ade' ? 0 : 0.25),
+                }
               : undefined,
           });
           const { run } = await call(client.startRun.bind(client), { requestId: randomUUID(), spec });
