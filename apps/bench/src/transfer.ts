@@ -22,7 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadBuiltin, type TabularDataset } from '@floe/data';
-import { brierSkillScore, rocAuc } from '@floe/metrics';
+import { brierSkillScore, meanWithStandardError, rocAuc } from '@floe/metrics';
 import { initBackend } from '@floe/ml-runtime';
 import { buildModel, type BlockModel } from '@floe/models';
 import { renderSvg } from '@floe/plots';
@@ -120,9 +120,8 @@ function copyOf(model: BlockModel): BlockModel {
 }
 
 const meanSe = (xs: number[]) => {
-  const mean = xs.reduce((s, v) => s + v, 0) / xs.length;
-  const sd = Math.sqrt(xs.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { mean: round(mean), se: round(sd / Math.sqrt(xs.length)) };
+  const { mean, se } = meanWithStandardError(xs);
+  return { mean: round(mean), se: round(se) };
 };
 
 const backend = await initBackend('auto');

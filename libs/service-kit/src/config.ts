@@ -171,10 +171,9 @@ function security(env: NodeJS.ProcessEnv): SecurityConfig {
       clientAuthRaw,
       'FLOE_TLS_CERT, FLOE_TLS_KEY and FLOE_TLS_CA with require',
     );
+  const tokensFile = readableFile(env, 'FLOE_TOKENS_FILE');
   const tokens = [
-    ...(readableFile(env, 'FLOE_TOKENS_FILE')
-      ? tokensFrom(readFileSync(readableFile(env, 'FLOE_TOKENS_FILE')!, 'utf8'), 'FLOE_TOKENS_FILE')
-      : []),
+    ...(tokensFile ? tokensFrom(readFileSync(tokensFile, 'utf8'), 'FLOE_TOKENS_FILE') : []),
     ...(env.FLOE_TOKENS ? tokensFrom(env.FLOE_TOKENS, 'FLOE_TOKENS') : []),
   ];
   const tokenFile = readableFile(env, 'FLOE_TOKEN_FILE');

@@ -67,6 +67,7 @@ export {
   bcdBlocks,
   maskScores,
   restoreSelective,
+  savedMasks,
   type BcdOptions,
   type MaskedTrainingOptions,
   type SelectiveState,
@@ -75,6 +76,7 @@ export {
 } from './selective.js';
 export {
   SPARSE_MODEL_KIND,
+  NotFromSeedError,
   saveSparseModel,
   loadSparseModel,
   readSparseMeta,

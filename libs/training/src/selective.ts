@@ -92,7 +92,25 @@ export function maskScores(
   }
 }
 
+/** A mask's key among a SelectiveState's arrays. */
+const maskKey = (name: string) => `mask/${name}`;
+
+/** The options and masks (name → 0/1) a MaskedTraining's checkpointed state holds; undefined for another kind. */
+export function savedMasks(
+  s: SelectiveState,
+): { options: MaskedTrainingOptions; masks: Map<string, Float32Array> } | undefined {
+  const json = s.json as { kind?: string; options?: MaskedTrainingOptions };
+  if (json.kind !== 'masked' || !json.options) return undefined;
+  const masks = new Map<string, Float32Array>();
+  for (const [key, m] of Object.entries(s.arrays))
+    if (key.startsWith(maskKey(''))) masks.set(key.slice(maskKey('').length), Float32Array.from(m));
+  return { options: json.options, masks };
+}
+
 export class MaskedTraining implements SelectiveTraining {
+  /** The parameters the masks cover. */
+  private readonly params: Param[];
+
   private constructor(
     private readonly model: BlockModel,
     private readonly optimizer: Optimizer,
@@ -100,7 +118,8 @@ export class MaskedTraining implements SelectiveTraining {
     /** name → 1 (trains) / 0 (frozen or pruned), for the maskable parameters. */
     readonly masks: Map<string, Float32Array>,
   ) {
-    optimizer.setMasks(maskableParams(model, options.scope), masks);
+    this.params = maskableParams(model, options.scope);
+    optimizer.setMasks(this.params, masks);
   }
 
   /** Scores the model on `batch`, keeps the top `keep` fraction, and zeroes the rest when pruning. */
@@ -122,11 +141,9 @@ export class MaskedTraining implements SelectiveTraining {
 
   /** The state a checkpoint kept (masks as they were then). */
   static restore(model: BlockModel, optimizer: Optimizer, s: SelectiveState): MaskedTraining {
-    const { options } = s.json as { options: MaskedTrainingOptions };
-    const masks = new Map(
-      maskableParams(model, options.scope).map((p) => [p.name, Float32Array.from(s.arrays[`mask/${p.name}`]!)]),
-    );
-    return new MaskedTraining(model, optimizer, options, masks);
+    const saved = savedMasks(s);
+    if (!saved) throw new Error('the checkpoint holds no masks');
+    return new MaskedTraining(model, optimizer, saved.options, saved.masks);
   }
 
   differentiate(_step: number, trainable: Param[]): Param[] {
@@ -137,7 +154,7 @@ export class MaskedTraining implements SelectiveTraining {
     const fraction = this.options.rigl ? riglFraction(ctx.step, this.options.rigl) : 0;
     if (fraction > 0) {
       // Each weight matrix drops and regrows on its own (so each keeps its density), from the dense gradient.
-      for (const p of maskableParams(this.model, this.options.scope)) {
+      for (const p of this.params) {
         const g = grads.get(p.name);
         if (!g) continue;
         const weights = Float32Array.from(p.variable.dataSync());
@@ -145,7 +162,7 @@ export class MaskedTraining implements SelectiveTraining {
         p.variable.assign(tf.tensor(weights, p.variable.shape));
         this.optimizer.resetEntries(p, [...dropped, ...grown]);
       }
-      this.optimizer.setMasks(maskableParams(this.model, this.options.scope), this.masks);
+      this.optimizer.setMasks(this.params, this.masks);
     }
     return { update: differentiated };
   }
@@ -161,13 +178,13 @@ export class MaskedTraining implements SelectiveTraining {
   getState(): SelectiveState {
     return {
       json: { kind: 'masked', options: this.options },
-      arrays: Object.fromEntries([...this.masks].map(([name, m]) => [`mask/${name}`, m])),
+      arrays: Object.fromEntries([...this.masks].map(([name, m]) => [maskKey(name), m])),
     };
   }
 
   setState(s: SelectiveState): void {
-    for (const [name, m] of this.masks) m.set(s.arrays[`mask/${name}`]!);
-    this.optimizer.setMasks(maskableParams(this.model, this.options.scope), this.masks);
+    for (const [name, m] of this.masks) m.set(s.arrays[maskKey(name)]!);
+    this.optimizer.setMasks(this.params, this.masks);
   }
 }
 
@@ -349,8 +366,8 @@ export function restoreSelective(
   state: SelectiveState,
   seed: number,
 ): SelectiveTraining {
-  const json = state.json as { kind: 'masked' | 'bcd'; options: BcdOptions };
-  if (json.kind === 'masked') return MaskedTraining.restore(model, optimizer, state);
+  if (savedMasks(state)) return MaskedTraining.restore(model, optimizer, state);
+  const json = state.json as { options: BcdOptions };
   const bcd = new BlockCoordinateTraining(model, optimizer, json.options, seed);
   bcd.setState(state);
   return bcd;

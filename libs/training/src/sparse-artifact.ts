@@ -15,6 +15,9 @@ import {
 
 export const SPARSE_MODEL_KIND = 'sparse-model';
 
+/** The model's frozen or pruned entries are not what its seed regenerates: it cannot be stored sparse. */
+export class NotFromSeedError extends Error {}
+
 interface SparseMeta {
   format: 1;
   spec: ModelSpec;
@@ -54,7 +57,7 @@ export async function saveSparseModel(
       const b = p.variable.dataSync();
       for (let k = 0; k < a.length; k++)
         if (!Object.is(a[k], b[k]))
-          throw new Error(
+          throw new NotFromSeedError(
             `the model's ${rest} entries of ${p.name} do not come from its seed (entry ${k}: ${a[k]} stored, ${b[k]} rebuilt); export it as a checkpoint`,
           );
     }

@@ -4,11 +4,12 @@ import { initBackend } from '@floe/ml-runtime';
 import { failedPrecondition } from '@floe/errors';
 import { LocalArtifactStore } from '@floe/store';
 import {
+  NotFromSeedError,
   loadCheckpoint,
+  savedMasks,
   saveSparseModel,
   serveTask,
   type ComputeEnv,
-  type MaskedTrainingOptions,
 } from '@floe/training';
 
 export interface ExportTaskInput {
@@ -30,24 +31,20 @@ serveTask<ExportTaskInput, ExportTaskOutput>(async ({ env, checkpointId, id, lab
   await initBackend(env.backend, { threads: env.threads });
   const store = new LocalArtifactStore(env.artifactsDir);
   const { model, session } = await loadCheckpoint(store, checkpointId);
-  const selective = session.selective?.json as { kind?: string; options?: MaskedTrainingOptions } | undefined;
-  if (selective?.kind !== 'masked' || !selective.options)
-    throw failedPrecondition(`format: checkpoint ${checkpointId} has no masks; export it as a checkpoint`);
-  const masks = new Map(
-    Object.entries(session.selective!.arrays).map(([key, m]) => [key.slice('mask/'.length), m] as const),
-  );
+  const saved = session.selective && savedMasks(session.selective);
+  if (!saved) throw failedPrecondition(`format: checkpoint ${checkpointId} has no masks; export it as a checkpoint`);
   try {
-    const saved = await saveSparseModel(store, model, masks, selective.options.rest, {
+    const sparse = await saveSparseModel(store, model, saved.masks, saved.options.rest, {
       id,
       labels,
     }).catch((err: Error) => {
-      throw /do not come from its seed/.test(err.message) ? failedPrecondition(`format: ${err.message}`) : err;
+      throw err instanceof NotFromSeedError ? failedPrecondition(`format: ${err.message}`) : err;
     });
     return {
-      artifactId: saved.artifact.manifest.id,
-      storedParams: saved.storedParams,
-      totalParams: saved.totalParams,
-      compression: saved.compression,
+      artifactId: sparse.artifact.manifest.id,
+      storedParams: sparse.storedParams,
+      totalParams: sparse.totalParams,
+      compression: sparse.compression,
     };
   } finally {
     model.dispose();

@@ -42,6 +42,13 @@ type Architecture = Extract<RunJob['model'], { architecture: string }>['architec
 /** One event of a run's live stream: exactly WatchRun's oneof. */
 export type RunStreamEvent = NonNullable<trainerV1.WatchRunResponse['event']>;
 
+/** The strategies that train a mask over the weights (and export SPARSE). */
+export const SPARSE_STRATEGIES: ReadonlySet<trainerV1.Strategy> = new Set([
+  trainerV1.Strategy.STRATEGY_FREEZENET,
+  trainerV1.Strategy.STRATEGY_PRUNE_AT_INIT,
+  trainerV1.Strategy.STRATEGY_RIGL,
+]);
+
 /** Default bytes per sequence of a language-model run (RunSpec.sequence_length = 0). */
 export const DEFAULT_SEQUENCE_LENGTH = 64;
 
@@ -222,11 +229,7 @@ export class RunManager {
       };
     }
     const none = { freeze: [], expandAfter: [], expandCount: 0, tune: [] };
-    if (
-      spec.strategy === T.STRATEGY_FREEZENET ||
-      spec.strategy === T.STRATEGY_PRUNE_AT_INIT ||
-      spec.strategy === T.STRATEGY_RIGL
-    ) {
+    if (SPARSE_STRATEGIES.has(spec.strategy)) {
       const sp = spec.sparse!;
       const methods = { 1: 'snip', 2: 'grasp', 3: 'synflow', 4: 'magnitude' } as const;
       const freezeNet = spec.strategy === T.STRATEGY_FREEZENET;

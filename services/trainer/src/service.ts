@@ -18,7 +18,7 @@ import {
   type ServiceContext,
 } from '@floe/service-kit';
 import { RequestLog, LocalArtifactStore, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
-import { RunManager } from './run-manager.js';
+import { RunManager, SPARSE_STRATEGIES } from './run-manager.js';
 import type { ExportTaskInput, ExportTaskOutput } from './export-task.js';
 
 const EXPORT_TASK = new URL('./export-task.ts', import.meta.url);
@@ -273,8 +273,7 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
         // The same resolution as a run starting from this one's checkpoint: latest, or any step written.
         const checkpointId = await runs.checkpointOf(run.runId, Number(req.step));
         const F = trainerV1.ExportFormat;
-        const T = trainerV1.Strategy;
-        const sparse = [T.STRATEGY_FREEZENET, T.STRATEGY_PRUNE_AT_INIT, T.STRATEGY_RIGL].includes(run.spec!.strategy);
+        const sparse = SPARSE_STRATEGIES.has(run.spec!.strategy);
         const format =
           req.format === F.EXPORT_FORMAT_UNSPECIFIED
             ? sparse && !run.baseArtifactId
