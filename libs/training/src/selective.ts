@@ -29,6 +29,8 @@ export interface SelectiveState {
 export interface StepContext {
   /** The step being taken (1-based). */
   step: number;
+  /** ‖∇_b L‖² of each block whose whole gradient this step computed, by block id. */
+  blockGradNormSq: Map<string, number>;
   /** Gradients of the loss on this step's batch for `params`, at the current weights (caller disposes). */
   gradients(params: Param[]): Map<string, tf.Tensor>;
   /** The loss on this step's batch at the current weights. */
@@ -265,12 +267,7 @@ export class BlockCoordinateTraining implements SelectiveTraining {
 
   beforeUpdate(ctx: StepContext, grads: Map<string, tf.Tensor>) {
     const scored = this.chosen >= 0 ? [this.chosen] : this.blocks.map((_, b) => b);
-    const normSq = tf.tidy(() =>
-      tf
-        .stack(scored.map((b) => tf.addN(this.blocks[b]!.params.map((p) => tf.sum(tf.square(grads.get(p.name)!))))))
-        .dataSync(),
-    );
-    scored.forEach((b, i) => (this.scores.gradNormSq[b] = normSq[i]!));
+    for (const b of scored) this.scores.gradNormSq[b] = ctx.blockGradNormSq.get(this.blocks[b]!.id)!;
     if (this.options.rule === 'gs-quadratic') {
       const q = tf.tidy(() =>
         tf

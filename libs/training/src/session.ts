@@ -71,12 +71,26 @@ export class TrainingSession {
       params.map((p) => p.variable),
     );
     const byName = new Map(params.map((p) => [p.name, grads[p.variable.name]!]));
+    const blockGradNorms: Record<string, number> = {};
+    // Blocks whose gradients this step did not compute (frozen; BCD's other blocks) report 0.
+    const computed = this.model.blocks.map(
+      (b) => b.trainable && b.params.length > 0 && b.params.every((p) => byName.has(p.name)),
+    );
+    const norms = tf.tidy(() =>
+      this.model.blocks.map((b, i) =>
+        computed[i] ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!)))) : tf.scalar(0),
+      ),
+    );
+    const normValues = tf.tidy(() => tf.stack(norms).dataSync());
+    tf.dispose(norms);
+    this.model.blocks.forEach((b, i) => (blockGradNorms[b.id] = Math.sqrt(normValues[i]!)));
     let update = params;
     let updatedBlocks: string[] | undefined;
     if (this.selective)
       ({ update, updatedBlocks } = this.selective.beforeUpdate(
         {
           step: this.stepCount + 1,
+          blockGradNormSq: new Map(this.model.blocks.flatMap((b, i) => (computed[i] ? [[b.id, normValues[i]!]] : []))),
           gradients: (ps) => {
             const r = tf.variableGrads(
               () => this.model.loss(batch),
@@ -90,18 +104,6 @@ export class TrainingSession {
         byName,
         params,
       ));
-    const blockGradNorms: Record<string, number> = {};
-    // Blocks whose gradients this step did not compute (frozen; BCD's other blocks) report 0.
-    const norms = tf.tidy(() =>
-      this.model.blocks.map((b) =>
-        b.trainable && b.params.length && b.params.every((p) => byName.has(p.name))
-          ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!))))
-          : tf.scalar(0),
-      ),
-    );
-    const normValues = tf.tidy(() => tf.stack(norms).dataSync());
-    tf.dispose(norms);
-    this.model.blocks.forEach((b, i) => (blockGradNorms[b.id] = Math.sqrt(normValues[i]!)));
     const gradNorm = this.optimizer.apply(update, byName, lr);
     const loss = value.dataSync()[0]!;
     tf.dispose([value, batch.x, batch.y, ...Object.values(grads)]);
