@@ -14,7 +14,8 @@
 // Pairs: emails-typescript (e-mails → TypeScript declarations), typescript-emails, emails-prose (e-mails →
 // State of the Union addresses); all three by default, or --pair, or any --old/--new dataset references.
 // Per pair and the mean over pairs. State lives in $FLOE_BENCH_HOME (default .floe/bench-ade).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { scatterSvg } from './plot.js';
 import { join, resolve } from 'node:path';
 import { commonV1, dataProfilerV1, evaluatorV1, trainerV1 } from '@floe/contracts';
@@ -70,6 +71,12 @@ const SEED = 1;
 const EVAL_SEQUENCES = quick ? 128 : 512;
 
 const root = new URL('../../..', import.meta.url).pathname;
+/** Runs are cached by request id: a rerun reuses every finished arm whose inputs (the planner's rules
+ * included) are unchanged, and resumes the one a stopped bench left. */
+const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 12);
+const plannerKey = digest(
+  ...['plan.ts', 'defaults.ts'].map((f) => readFileSync(join(root, 'libs/adaptation/src', f), 'utf8')),
+);
 const home = resolve(process.env.FLOE_BENCH_HOME ?? join(root, '.floe', quick ? 'bench-ade-quick' : 'bench-ade'));
 const suitesDir = join(home, 'suites');
 mkdirSync(suitesDir, { recursive: true });
@@ -131,7 +138,11 @@ const common = {
 
 /** Watches a run to its end with a progress line on stderr; returns the stopped run, its wall time and its
  * mean step time (from the steps' throughput, so queueing and start-up do not count). */
-async function follow(runId: string, label: string): Promise<{ run: trainerV1.Run; wallS: number; stepMs: number }> {
+async function follow(
+  runId: string,
+  label: string,
+  quietly = false,
+): Promise<{ run: trainerV1.Run; wallS: number; stepMs: number }> {
   const t0 = performance.now();
   const stream = trainer.watchRun({ runId, fromStep: 0 });
   let run: trainerV1.Run | undefined;
@@ -142,19 +153,36 @@ async function follow(runId: string, label: string): Promise<{ run: trainerV1.Ru
       const s = e.event.value;
       stepMsTotal += (1000 * BATCH * SEQ) / s.throughput;
       steps++;
-      if (s.step % 10 === 0)
+      if (s.step % 10 === 0 && !quietly)
         process.stderr.write(
           `\r  ${label.padEnd(14)} step ${String(s.step).padStart(5)}  loss ${(s.trainLoss / Math.LN2).toFixed(3)} bits/byte  ${Math.round(s.throughput)} bytes/s   `,
         );
     }
     if (e.event?.$case === 'run') run = e.event.value;
   }
-  process.stderr.write('\n');
+  if (!quietly) process.stderr.write('\n');
   if (!run || run.state !== commonV1.RunState.RUN_STATE_PAUSED)
     throw new Error(
       `${label}: the run ended ${run ? commonV1.runStateToJSON(run.state) : 'without a state'} ${run?.error ?? ''}`,
     );
   return { run, wallS: (performance.now() - t0) / 1000, stepMs: steps ? stepMsTotal / steps : 0 };
+}
+
+/** Starts a run by its request id, or finds the one that id started (a stopped bench's is resumed). */
+async function startOrReuse(
+  requestId: string,
+  spec: trainerV1.RunSpec,
+  label: string,
+): Promise<{ run: trainerV1.Run; wallS: number; stepMs: number; cached: boolean }> {
+  let run = (await call(trainer.startRun.bind(trainer), { requestId, spec })).run!;
+  const cached = run.state === commonV1.RunState.RUN_STATE_PAUSED && run.step >= spec.budgetSteps;
+  if (
+    run.state === commonV1.RunState.RUN_STATE_INTERRUPTED ||
+    (run.state === commonV1.RunState.RUN_STATE_PAUSED && run.step < spec.budgetSteps)
+  )
+    run = (await call(trainer.resumeRun.bind(trainer), { runId: run.runId, additionalSteps: 0, requestId: '' })).run!;
+  if (cached) log(`  ${label.padEnd(14)} cached run ${run.runId}`);
+  return { ...(await follow(run.runId, label, cached)), cached };
 }
 
 /** The base model pre-trained on `old`, cached across reruns by its request id. */
@@ -220,16 +248,13 @@ async function study(name: string, pair: { old: string; new: string }) {
     replayDataset: { uri: pair.old, split: 0, maxExamples: 0 },
     replayFraction: fraction,
   });
-  const runs: Record<string, { run: trainerV1.Run; wallS: number; stepMs: number }> = {};
+  const runs: Record<string, { run: trainerV1.Run; wallS: number; stepMs: number; cached: boolean }> = {};
 
   // ADE first: its plan fixes the replay fraction and the sites the ablations use.
-  const adeStart = (
-    await call(trainer.startRun.bind(trainer), {
-      requestId: '',
-      spec: adapt({ strategy: trainerV1.Strategy.STRATEGY_ADE, mixture: replay(0) }),
-    })
-  ).run!;
-  runs.ADE = await follow(adeStart.runId, 'ADE');
+  const armId = (arm: string, spec: trainerV1.RunSpec) =>
+    `ade-${slug(name)}-${arm}-${digest(plannerKey, JSON.stringify(trainerV1.RunSpec.toJSON(spec)))}`;
+  const adeSpec = adapt({ strategy: trainerV1.Strategy.STRATEGY_ADE, mixture: replay(0) });
+  runs.ADE = await startOrReuse(armId('ADE', adeSpec), adeSpec, 'ADE');
   const plan = runs.ADE.run.spec!.plan!;
   log(
     `ADE plan: expand after ${plan.expansions.map((e) => `${e.afterBlockId}×${Math.max(1, e.copies)}`).join(', ') || 'none'}; tune ${plan.tuneBlockIds.join(', ') || 'none'}; freeze ${plan.freezeBlockIds.join(', ') || 'none'}; replay ${plan.replayFraction}; lr ${plan.learningRate}`,
@@ -265,10 +290,7 @@ async function study(name: string, pair: { old: string; new: string }) {
       }),
     ],
   ];
-  for (const [arm, spec] of arms) {
-    const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
-    runs[arm] = await follow(run!.runId, arm);
-  }
+  for (const [arm, spec] of arms) runs[arm] = await startOrReuse(armId(arm, spec), spec, arm);
 
   log('evaluating …');
   const order = ['FULL', 'FULL_REPLAY', 'FREEZE_REPLAY', 'EXPAND_REPLAY', 'ADE'];
@@ -310,7 +332,9 @@ async function study(name: string, pair: { old: string; new: string }) {
       trainable_params: runs[arm]!.run.trainableParams,
       total_params: runs[arm]!.run.totalParams,
       step_ms: round(runs[arm]!.stepMs, 1),
+      // A cached arm's wall time is only its replay.
       wall_s: round(runs[arm]!.wallS, 1),
+      cached: String(runs[arm]!.cached),
     };
   });
   // ADE against replay alone, paired: positive gains mean ADE is better on that domain.
@@ -423,7 +447,10 @@ try {
     optimizer: `AdamW lr ${LR} (replay arms: ADE's plan's), cosine with 6 % warm-up to 0.1×, clip 1.0, no weight decay, seed ${SEED}`,
     evaluation: `${EVAL_SEQUENCES} held-out sequences of ${SEQ} bytes per domain (test splits), bootstrap 1000`,
   };
-  if (json) console.log(JSON.stringify({ design, pairs, mean, total_s: round((performance.now() - t0) / 1000, 1) }));
+  const result = JSON.stringify({ design, pairs, mean, total_s: round((performance.now() - t0) / 1000, 1) });
+  writeFileSync(join(home, 'ade-results.json'), result + '\n');
+  log(`results: ${join(home, 'ade-results.json')}`);
+  if (json) console.log(result);
 } finally {
   await stop();
 }
