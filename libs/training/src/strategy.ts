@@ -13,9 +13,12 @@ export function applyStrategy(model: BlockModel, s: StrategyConfig): Block[] {
     model.setTrainable((b) => !frozen.has(b.id));
     return [];
   }
-  const added = s.expandAfter.length
-    ? s.expandAfter.map((id) => model.expandAfter(id))
-    : model.expandEvenly(s.expandCount);
+  // EXPAND spreads `expandCount` copies when no sites are named; an ADE plan names its sites, and may name
+  // none (under stable drift it only tunes).
+  const added =
+    s.expandAfter.length || s.kind === 'ade'
+      ? s.expandAfter.map((id) => model.expandAfter(id))
+      : model.expandEvenly(s.expandCount);
   const train = new Set([...added.map((b) => b.id), ...(s.kind === 'ade' ? s.tune : [])]);
   model.setTrainable((b) => train.has(b.id));
   return added;

@@ -5,6 +5,7 @@ import { initBackend } from '@floe/ml-runtime';
 import { buildModel } from '@floe/models';
 import { loadBuiltin, selectSplit, type ImageDataset, type TabularDataset, type TextDataset } from '@floe/data';
 import { DEFAULT_OPTIMIZER, ExampleSource, LmSource, TrainingSession, learningRateAt } from '../src/index.js';
+import { applyStrategy } from '../src/strategy.js';
 
 before(async () => {
   await initBackend('wasm');
@@ -38,6 +39,25 @@ test('frozen blocks get no gradients and do not change; counts follow the strate
   }
   assert.ok(model.countParams(true) < model.countParams());
   s.dispose();
+  model.dispose();
+});
+
+test('an ADE plan without expansion sites adds no block and trains exactly the blocks it tunes', () => {
+  const model = buildModel('transformer-lm', 'tiny', 1);
+  const blocks = model.blocks.length;
+  const added = applyStrategy(model, {
+    kind: 'ade',
+    freeze: ['embedding', 'block.0'],
+    expandAfter: [],
+    expandCount: 0,
+    tune: ['block.1', 'head'],
+  });
+  assert.equal(added.length, 0);
+  assert.equal(model.blocks.length, blocks);
+  assert.deepEqual(
+    model.blocks.filter((b) => b.trainable).map((b) => b.id),
+    ['block.1', 'head'],
+  );
   model.dispose();
 });
 
