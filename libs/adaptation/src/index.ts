@@ -8,3 +8,13 @@ export {
   driftLevel,
   type ScoringOptions,
 } from './defaults.js';
+export {
+  SEARCH_DEFAULTS,
+  featureSpace,
+  planCandidates,
+  chooseWinner,
+  type PlanCandidate,
+  type PlanFeatures,
+  type PilotPoint,
+  type CandidateOptions,
+} from './search.js';

@@ -46,7 +46,7 @@ export interface FreezeThawOptimizer {
 }
 
 /** Trials that can be thawed: not pending and below the maximum fidelity. */
-export function thawable(ctx: DecisionContext): number[] {
+export function thawable(ctx: Pick<DecisionContext, 'trials' | 'maxFidelity'>): number[] {
   const out: number[] = [];
   ctx.trials.forEach((t, i) => {
     if (!t.pending && t.values.length > 0 && t.values.length < ctx.maxFidelity) out.push(i);

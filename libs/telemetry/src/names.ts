@@ -14,6 +14,8 @@ export const SpanName = {
   drift: 'floe.drift',
   scoreBlocks: 'floe.score_blocks',
   plan: 'floe.plan',
+  // PlanAdaptation in SEARCH mode: the pilots through the hpo-surrogate
+  planSearch: 'floe.plan_search',
   // hpo-surrogate: one span per decision and one per trial segment (a fidelity step of one trial)
   studyDecision: 'floe.study_decision',
   studySegment: 'floe.study_segment',

@@ -48,6 +48,8 @@ export interface RunJob {
   strategy: StrategyConfig;
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
+  /** The schedule's length in steps; 0: the budget. */
+  horizonSteps: number;
   batchSize: number;
   sequenceLength: number;
   /** Train up to this step (the budget). */
@@ -57,6 +59,8 @@ export interface RunJob {
   evalEvery: number;
   /** The validation data, already resolved (a validation dataset's split, or the dataset's validation split). */
   validation?: { uri: string; split: Split; maxExamples: number };
+  /** Old-domain validation data, evaluated whenever the validation data is (what the run forgets). */
+  referenceValidation?: { uri: string; split: Split; maxExamples: number };
   seed: number;
   backend: BackendChoice;
   /** Threads of the native kernels (FLOE_THREADS). */
@@ -77,6 +81,7 @@ export type RunEvent =
       totalParams: number;
       blocks: string[];
       initialValidationLoss?: number;
+      initialReferenceValidationLoss?: number;
     }
   /** A phase starts or ends; `time` is epoch milliseconds (sub-millisecond precision) in the worker. */
   | {
@@ -86,7 +91,7 @@ export type RunEvent =
       time: number;
       attributes?: Record<string, string | number>;
     }
-  | { type: 'step'; metrics: StepMetrics; validationLoss?: number }
+  | { type: 'step'; metrics: StepMetrics; validationLoss?: number; referenceValidationLoss?: number }
   | { type: 'checkpoint'; step: number; artifactId: string }
   | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }
   | { type: 'error'; message: string };

@@ -46,7 +46,7 @@ try {
   await initBackend(job.backend, { threads: job.threads });
   const store = new LocalArtifactStore(job.artifactsDir);
   const limits = { dataRoots: job.dataRoots, maxBytes: job.maxDatasetBytes };
-  const { data, replay, validationData } = await phase(SpanName.loadData, () => ({
+  const { data, replay, validationData, referenceData } = await phase(SpanName.loadData, () => ({
     data: openDataset(job.dataset, limits, 'spec.dataset'),
     replay:
       job.replay && job.replay.fraction > 0
@@ -56,6 +56,10 @@ try {
     // numbers compare across steps and are not part of the run's state.
     validationData:
       job.evalEvery > 0 && job.validation ? openDataset(job.validation, limits, 'spec.validation_dataset') : undefined,
+    referenceData:
+      job.evalEvery > 0 && job.referenceValidation
+        ? openDataset(job.referenceValidation, limits, 'spec.reference_validation_dataset')
+        : undefined,
   }));
   const source: BatchSource =
     data.kind === 'text'
@@ -67,11 +71,21 @@ try {
           replay ? { data: replay as TextDataset, fraction: job.replay!.fraction } : undefined,
         )
       : new ExampleSource(data, job.batchSize, job.seed);
-  const validationSource = (): BatchSource =>
-    validationData!.kind === 'text'
-      ? new LmSource(validationData as TextDataset, job.batchSize, job.sequenceLength, 7919)
-      : new ExampleSource(validationData!, job.batchSize, 7919);
-  const options = { optimizer: job.optimizer, schedule: job.schedule, totalSteps: job.budgetSteps };
+  const fixedBatches = (d: typeof data): BatchSource =>
+    d.kind === 'text'
+      ? new LmSource(d as TextDataset, job.batchSize, job.sequenceLength, 7919)
+      : new ExampleSource(d, job.batchSize, 7919);
+  /** The validation loss and, when the run has old-domain data to watch, the loss there too. */
+  const evaluate = async (): Promise<{ validationLoss: number; referenceValidationLoss?: number }> =>
+    phase(SpanName.evaluate, () => ({
+      validationLoss: session.evaluate(fixedBatches(validationData!), 4),
+      referenceValidationLoss: referenceData ? session.evaluate(fixedBatches(referenceData), 4) : undefined,
+    }));
+  const options = {
+    optimizer: job.optimizer,
+    schedule: job.schedule,
+    totalSteps: job.horizonSteps || job.budgetSteps,
+  };
   const resumeFrom = job.resumeFrom;
   let model: BlockModel;
   let session: TrainingSession;
@@ -122,17 +136,15 @@ try {
     );
   }
   // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).
-  const initialValidationLoss =
-    validationData && !resumeFrom
-      ? await phase(SpanName.evaluate, () => session.evaluate(validationSource(), 4))
-      : undefined;
+  const initial = validationData && !resumeFrom ? await evaluate() : undefined;
   post({
     type: 'ready',
     step: session.step,
     trainableParams: session.selective?.trainableEntries() ?? model.countParams(true),
     totalParams: model.countParams(),
     blocks: model.blocks.map((b) => b.id),
-    initialValidationLoss,
+    initialValidationLoss: initial?.validationLoss,
+    initialReferenceValidationLoss: initial?.referenceValidationLoss,
   });
   const checkpoint = () =>
     phase(SpanName.checkpoint, async () => {
@@ -144,10 +156,8 @@ try {
   await phase(SpanName.trainSegment, async () => {
     while (session.step < job.budgetSteps && !pauseRequested) {
       const metrics = session.trainStep();
-      let validationLoss: number | undefined;
-      if (validationData && session.step % job.evalEvery === 0)
-        validationLoss = await phase(SpanName.evaluate, () => session.evaluate(validationSource(), 4));
-      post({ type: 'step', metrics, validationLoss });
+      const evaluated = validationData && session.step % job.evalEvery === 0 ? await evaluate() : undefined;
+      post({ type: 'step', metrics, ...evaluated });
       // Let a pause message in between steps.
       await new Promise((resolve) => setImmediate(resolve));
       if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps)

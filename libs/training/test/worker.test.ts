@@ -22,6 +22,7 @@ const job = (runId: string, budgetSteps: number, seed: number): RunJob => ({
     gradClipNorm: 0,
   },
   schedule: { kind: 'constant', warmupSteps: 0, minRatio: 0 },
+  horizonSteps: 0,
   batchSize: 8,
   sequenceLength: 64,
   budgetSteps,

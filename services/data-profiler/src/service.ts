@@ -37,9 +37,10 @@ import {
   DEFAULT_THRESHOLDS,
   type DriftThresholds,
 } from '@floe/profiling';
-import { driftLevel, planAdaptation, unitsPerStep, type Scores } from '@floe/adaptation';
+import { driftLevel, planAdaptation, unitsPerStep, type Plan, type Scores } from '@floe/adaptation';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { blockScore, driftReport, imageProfile, tabularProfile, textProfile } from './convert.js';
+import { searchPlan, searchTemplate } from './plan-search.js';
 import type { ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress, TaskDataRef } from './score-task.js';
 
 const KIND = {
@@ -262,7 +263,19 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
           checkScoring(v, req);
           checkThresholds(v, 'thresholds', req.thresholds);
           v.number('units_per_step', req.unitsPerStep, { min: 0, max: 1e12, integer: true });
+          v.enumValue('mode', req.mode, dp.PlanMode, { allowUnspecified: true });
+          v.number('forgetting_budget', req.forgettingBudget, { min: 0 });
+          const o = req.search;
+          if (o) {
+            v.number('search.pilot_fraction', o.pilotFraction, { min: 0, max: 10 });
+            v.number('search.max_pilot_fraction', o.maxPilotFraction, { min: 0, max: 1 });
+            v.number('search.max_candidates', o.maxCandidates, { min: 0, max: 32, integer: true });
+            v.number('search.fidelity_steps', o.fidelitySteps, { min: 0, max: 100, integer: true });
+          }
         });
+        const searching = req.mode === dp.PlanMode.PLAN_MODE_SEARCH;
+        // A SEARCH request's run template is checked before any work.
+        if (searching) searchTemplate(req);
         for await (const e of withProgress(async (report) => {
           const referenceRef = taskRef('reference', req.reference!, 'train');
           const currentRef = taskRef('dataset', req.dataset!, 'train');
@@ -286,43 +299,61 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             { ...req, seed: Number(req.seed) },
             currentRef,
             referenceRef,
-            (p) => report({ ...p, fraction: 0.1 + 0.8 * p.fraction }),
+            (p) => report({ ...p, fraction: 0.1 + (searching ? 0.2 : 0.8) * p.fraction }),
             ctx.signal,
           );
-          return instrument({ name: SpanName.plan, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
-            const plan = planAdaptation({
-              blocks: scores.blocks,
-              drift: { verdict: driftLevel(drift.overallPsi, thresholdsOf(req.thresholds)), psi: drift.overallPsi },
-              maxExpansions: req.maxExpansions,
-              newDataUnits: current.kind === 'text' ? byteCount(current) : exampleCount(current),
-              unitsPerStep: unitsPerStep(current.kind, Number(req.unitsPerStep)),
-              newLoss: scores.loss,
-              referenceLoss,
-            });
-            const result: dp.AdaptationPlanResult = {
-              plan: {
-                freezeBlockIds: plan.freeze,
-                tuneBlockIds: plan.tune,
-                expansions: plan.expansions,
-                replayFraction: plan.replayFraction,
-                replayDataset:
-                  plan.replayFraction > 0
-                    ? { ...req.reference!, split: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN }
-                    : undefined,
-                learningRate: plan.learningRate,
-                budgetSteps: plan.budgetSteps,
-                decisions: plan.decisions.map((d) => ({
-                  blockId: d.blockId,
-                  action: ACTION[d.action],
-                  reason: d.reason,
-                  score: d.score,
-                })),
-              },
-              scores: scoresMessage(req.model!, scores, referenceLoss),
-              drift: driftReport(drift),
-            };
-            return result;
+          const rules = await instrument(
+            { name: SpanName.plan, attributes: { [Attr.dataset]: req.dataset!.uri } },
+            async () =>
+              planAdaptation({
+                blocks: scores.blocks,
+                drift: { verdict: driftLevel(drift.overallPsi, thresholdsOf(req.thresholds)), psi: drift.overallPsi },
+                maxExpansions: req.maxExpansions,
+                newDataUnits: current.kind === 'text' ? byteCount(current) : exampleCount(current),
+                unitsPerStep: unitsPerStep(current.kind, Number(req.unitsPerStep)),
+                newLoss: scores.loss,
+                referenceLoss,
+              }),
+          );
+          const toContract = (plan: Plan): commonV1.AdaptationPlan => ({
+            freezeBlockIds: plan.freeze,
+            tuneBlockIds: plan.tune,
+            expansions: plan.expansions,
+            replayFraction: plan.replayFraction,
+            replayDataset:
+              plan.replayFraction > 0
+                ? { ...req.reference!, split: commonV1.DatasetSplit.DATASET_SPLIT_TRAIN }
+                : undefined,
+            learningRate: plan.learningRate,
+            budgetSteps: plan.budgetSteps,
+            decisions: plan.decisions.map((d) => ({
+              blockId: d.blockId,
+              action: ACTION[d.action],
+              reason: d.reason,
+              score: d.score,
+            })),
           });
+          const result: dp.AdaptationPlanResult = {
+            plan: toContract(rules),
+            scores: scoresMessage(req.model!, scores, referenceLoss),
+            drift: driftReport(drift),
+          };
+          if (!searching) return result;
+          const found = await instrument(
+            { name: SpanName.planSearch, attributes: { [Attr.dataset]: req.dataset!.uri } },
+            () =>
+              searchPlan({
+                request: req,
+                rules,
+                blocks: scores.blocks,
+                text: current.kind === 'text',
+                toContract,
+                peers,
+                report,
+                signal: ctx.signal,
+              }),
+          );
+          return { ...result, plan: toContract(found.plan), search: found.report };
         })) {
           yield 'progress' in e
             ? { event: { $case: 'progress', value: e.progress } }

@@ -13,11 +13,11 @@ import {
   type Validator,
 } from '@floe/service-kit';
 import { RequestLog, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
-import { encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
+import { checkConfiguration, encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
 import { ResidentTask } from '@floe/training';
 import { rngFor } from '@floe/random';
 import { toParameterSpecs } from './convert.js';
-import { StudyManager, toParameterValues } from './study-manager.js';
+import { StudyManager, fromParameterValues, toParameterValues } from './study-manager.js';
 import { StudyRunner, applyConfiguration } from './study-runner.js';
 import type { SurrogateReply, SurrogateRequest, SurrogateTaskData } from './surrogate-task.js';
 
@@ -25,7 +25,8 @@ const SURROGATE_TASK = new URL('./surrogate-task.ts', import.meta.url);
 
 function checkSpec(spec: hpo.StudySpec | undefined): void {
   if (!spec) throw invalidArgument('spec', 'is required');
-  const problems = validateSearchSpace(toParameterSpecs(spec.searchSpace), 'spec.search_space');
+  const params = toParameterSpecs(spec.searchSpace);
+  const problems = validateSearchSpace(params, 'spec.search_space');
   validate((val) => {
     for (const p of problems) val.add(p.field, p.description);
     val.string('spec.name', spec.name, { max: 256 });
@@ -36,10 +37,44 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
     val.number('spec.max_fidelity', spec.maxFidelity, { min: 1, max: 1e6, integer: true });
     val.number('spec.total_budget', spec.totalBudget, { min: 1, max: 1e9, integer: true });
     val.check(spec.runTemplate.length <= 1 << 20, 'spec.run_template', 'is larger than 1 MiB');
+    val.count('spec.candidates', spec.candidates, 1000);
+    if (!problems.length)
+      spec.candidates.forEach((c, i) => {
+        const field = `spec.candidates[${i}]`;
+        for (const p of checkConfiguration(params, fromParameterValues(c.configuration), `${field}.configuration`))
+          val.add(p.field, p.description);
+        val.string(`${field}.label`, c.label, { max: 256 });
+        val.check(c.runSpec.length <= 1 << 20, `${field}.run_spec`, 'is larger than 1 MiB');
+      });
+    const fc = spec.forgettingConstraint;
+    if (fc) {
+      val.number('spec.forgetting_constraint.max_increase', fc.maxIncrease, { min: 0 });
+      val.number('spec.forgetting_constraint.penalty', fc.penalty, { min: 0 });
+      val.check(
+        spec.direction !== hpo.Direction.DIRECTION_MAXIMIZE,
+        'spec.forgetting_constraint',
+        'bounds a loss: the study must minimise',
+      );
+    }
   });
+  // What RunStudy will train: the template and the candidates' own specs (RunSpecs, checked by decoding);
+  // under a forgetting constraint each must watch an old domain.
+  const runSpecs: [string, Uint8Array][] = [
+    ...(spec.runTemplate.length ? [['spec.run_template', spec.runTemplate] as [string, Uint8Array]] : []),
+    ...spec.candidates
+      .map((c, i): [string, Uint8Array] => [`spec.candidates[${i}].run_spec`, c.runSpec])
+      .filter(([, b]) => b.length > 0),
+  ];
+  for (const [field, bytes] of runSpecs) {
+    const decoded = applyConfiguration(bytes, [], field);
+    if (spec.forgettingConstraint && !decoded.referenceValidationDataset?.uri)
+      throw invalidArgument(
+        field,
+        'sets no reference_validation_dataset: a forgetting constraint needs the old-domain loss measured',
+      );
+  }
   if (spec.runTemplate.length > 0) {
     // Every parameter must name a field of the template: try one configuration.
-    const params = toParameterSpecs(spec.searchSpace);
     applyConfiguration(spec.runTemplate, toParameterValues(params, sampleConfiguration(params, rngFor(0, 'check'))));
   }
 }
@@ -160,7 +195,9 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           !(s.state === hpo.StudyState.STUDY_STATE_RUNNING && runner.running(s.studyId))
         )
           throw failedPrecondition(`study ${s.studyId} is ${hpo.studyStateToJSON(s.state)}, not ACTIVE`);
-        if (s.spec!.runTemplate.length === 0)
+        const everyCandidateHasASpec =
+          s.spec!.candidates.length > 0 && s.spec!.candidates.every((c) => c.runSpec.length);
+        if (s.spec!.runTemplate.length === 0 && !everyCandidateHasASpec)
           throw invalidArgument('spec.run_template', 'is required by RunStudy (the trainer RunSpec each trial fills)');
         await runner.start(s.studyId, req.parallelism || 1);
         // The loop's events, as service-kit's follow serves every watch stream: a study that ended before

@@ -13,6 +13,7 @@ import {
   encodeForSurrogate,
   perturbConfiguration,
   sampleConfiguration,
+  thawable,
   type Configuration,
   type CurveQueryPoint,
   type OptimizerName,
@@ -181,6 +182,22 @@ export class StudyManager {
     };
   }
 
+  /** A finite search with nothing left to suggest: every candidate taken, no trial to thaw. */
+  exhausted(id: string): boolean {
+    const study = this.get(id);
+    return (
+      study.spec!.candidates.length > 0 &&
+      StudyManager.untriedCandidates(study).length === 0 &&
+      !thawable({ trials: this.curves(study), maxFidelity: study.spec!.maxFidelity }).length
+    );
+  }
+
+  /** Indices of a finite search's candidates that no trial has taken yet. */
+  private static untriedCandidates(study: hpo.Study): number[] {
+    const taken = new Set(study.trials.map((t) => t.candidate));
+    return study.spec!.candidates.map((_, i) => i).filter((i) => !taken.has(i));
+  }
+
   /** The next trial to train and to which step. Random search trains a new configuration fully at once. */
   suggest(id: string): Promise<Omit<hpo.SuggestResponse, 'replayed'>> {
     return this.serial(id, async () => {
@@ -192,7 +209,10 @@ export class StudyManager {
       const params = toParameterSpecs(spec.searchSpace);
       const name = OPTIMIZERS[spec.optimizer] ?? 'ifbo';
       const spf = spec.stepsPerFidelity;
-      const newTrial = (config: Configuration, targetStep: number): hpo.Trial => ({
+      // A finite search offers its untried candidates only; otherwise the space is sampled.
+      const finite = spec.candidates.length > 0;
+      const untried = finite ? StudyManager.untriedCandidates(study) : [];
+      const newTrial = (config: Configuration, targetStep: number, candidate?: number): hpo.Trial => ({
         trialId: `trial-${study.trials.length + 1}`,
         configuration: toParameterValues(params, config),
         observations: [],
@@ -200,11 +220,39 @@ export class StudyManager {
         state: R.RUN_STATE_QUEUED,
         targetStep,
         bestValue: 0,
+        candidate,
       });
+      const candidateConfig = (i: number) => fromParameterValues(spec.candidates[i]!.configuration);
+      if (
+        finite &&
+        untried.length === 0 &&
+        !thawable({ trials: this.curves(study), maxFidelity: spec.maxFidelity }).length
+      )
+        throw failedPrecondition(`study ${study.studyId} has trained every candidate to its full curve`);
+      // The first trial of a finite search is its first candidate: the caller's best guess (a plan
+      // search's rules plan) always has a curve to beat.
+      if (finite && study.trials.length === 0) {
+        const trial = newTrial(candidateConfig(0), name === 'random' ? spec.maxFidelity * spf : spf, 0);
+        study.trials.push(trial);
+        study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + (name === 'random' ? spec.maxFidelity : 1));
+        this.save(study);
+        return {
+          trial,
+          isNew: true,
+          targetStep: trial.targetStep,
+          acquisition: 0,
+          contextSize: 0,
+          candidatesScored: 0,
+        };
+      }
       if (name === 'random') {
+        const pick = finite ? untried[rngFor(spec.seed, `trial-${study.trials.length}`).int(untried.length)]! : -1;
         const trial = newTrial(
-          sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`)),
+          finite
+            ? candidateConfig(pick)
+            : sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`)),
           spec.maxFidelity * spf,
+          finite ? pick : undefined,
         );
         study.trials.push(trial);
         study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + spec.maxFidelity);
@@ -221,9 +269,10 @@ export class StudyManager {
       const decisionIndex = study.budgetUsed;
       const rng = rngFor(spec.seed, `candidates-${decisionIndex}`);
       const candidates: Configuration[] = [];
-      for (let i = 0; i < RANDOM_CANDIDATES; i++) candidates.push(sampleConfiguration(params, rng));
+      if (finite) for (const i of untried) candidates.push(candidateConfig(i));
+      else for (let i = 0; i < RANDOM_CANDIDATES; i++) candidates.push(sampleConfiguration(params, rng));
       const best = study.trials.find((t) => t.trialId === study.bestTrialId);
-      if (best) {
+      if (best && !finite) {
         const incumbent = fromParameterValues(best.configuration);
         for (let i = 0; i < LOCAL_CANDIDATES; i++) candidates.push(perturbConfiguration(params, incumbent, rng));
       }
@@ -240,10 +289,17 @@ export class StudyManager {
         seed: deriveSeed(spec.seed, `decision-${decisionIndex}`),
       });
       if (reply.kind !== 'decide') throw new Error('the surrogate answered a decision with a prediction');
-      const d = reply.decision;
+      let d = reply.decision;
+      if (d.kind === 'new' && !candidates[d.candidate]) {
+        // Every candidate is tried and the rule asked for a new one: thaw the best trial that can go on.
+        const open = thawable({ trials, maxFidelity: spec.maxFidelity });
+        const sign = StudyManager.sign(study);
+        const bestOf = (i: number) => Math.min(...study.trials[i]!.observations.map((o) => sign * o.value));
+        d = { kind: 'thaw', trial: open.reduce((a, b) => (bestOf(b) < bestOf(a) ? b : a)), acquisition: 0 };
+      }
       let trial: hpo.Trial;
       if (d.kind === 'new') {
-        trial = newTrial(candidates[d.candidate]!, spf);
+        trial = newTrial(candidates[d.candidate]!, spf, finite ? untried[d.candidate] : undefined);
         study.trials.push(trial);
       } else {
         trial = study.trials[d.trial]!;

@@ -18,6 +18,8 @@ const R = commonV1.RunState;
 const RUN_SETTINGS = 'study-run';
 /** Wait before asking a trainer that did not answer (it may be restarting). */
 const RETRY_MS = 500;
+/** Objective units per unit of forgetting past the budget: an excess costs more than any gain buys. */
+export const DEFAULT_FORGETTING_PENALTY = 10;
 
 export type StudyEvent = { trial: hpo.Trial } | { study: hpo.Study } | { progress: commonV1.Progress };
 
@@ -139,7 +141,11 @@ export class StudyRunner {
         if (t.targetStep > last && !inflight.has(t.trialId) && inflight.size < Math.max(parallelism, 1))
           this.track(inflight, studyId, t.trialId);
       }
-      while (inflight.size < parallelism && study.budgetUsed < study.spec!.totalBudget) {
+      while (
+        inflight.size < parallelism &&
+        study.budgetUsed < study.spec!.totalBudget &&
+        !this.studies.exhausted(studyId)
+      ) {
         const decision = await instrument(
           { name: SpanName.studyDecision, attributes: { [Attr.studyId]: studyId } },
           () => this.studies.suggest(studyId),
@@ -204,7 +210,10 @@ export class StudyRunner {
       try {
         let run: trainerV1.Run;
         if (!trial.runId) {
-          const spec = applyConfiguration(study.spec!.runTemplate, trial.configuration);
+          const own = trial.candidate === undefined ? undefined : study.spec!.candidates[trial.candidate]?.runSpec;
+          const spec = own?.length
+            ? applyConfiguration(own, [], `spec.candidates[${trial.candidate}].run_spec`)
+            : applyConfiguration(study.spec!.runTemplate, trial.configuration);
           spec.budgetSteps = target;
           spec.evalIntervalSteps = spf;
           spec.checkpointIntervalSteps = spf;
@@ -238,10 +247,36 @@ export class StudyRunner {
           ).run!;
         }
         await this.studies.update(studyId, (s) => (s.trials.find((x) => x.trialId === trialId)!.state = run.state));
+        const constraint = study.spec!.forgettingConstraint;
+        let startReferenceLoss: number | undefined;
+        const observe = async (m: trainerV1.StepMetrics): Promise<hpo.Observation> => {
+          // A run that watches an old domain reports how much it forgot, measured from its own start on
+          // the same fixed batches; under a constraint, forgetting past the bound is penalised.
+          if (m.referenceValidationLoss !== undefined)
+            startReferenceLoss ??= (await call(trainer.getRun.bind(trainer), { runId: run.runId })).run!
+              .initialReferenceValidationLoss;
+          if (m.referenceValidationLoss === undefined || startReferenceLoss === undefined) {
+            if (constraint)
+              throw new Error(
+                `trial ${trialId}'s run ${run.runId} measures no reference validation loss: its spec needs reference_validation_dataset`,
+              );
+            return { step: m.step, value: m.validationLoss! };
+          }
+          const rise = m.referenceValidationLoss - startReferenceLoss;
+          const penalty = constraint ? constraint.penalty || DEFAULT_FORGETTING_PENALTY : 0;
+          return {
+            step: m.step,
+            value: m.validationLoss! + penalty * Math.max(0, rise - (constraint?.maxIncrease ?? 0)),
+            unconstrainedValue: m.validationLoss!,
+            referenceIncrease: rise,
+          };
+        };
         const final = await this.watch(run.runId, lastObserved, async (steps) => {
-          const observations = steps
-            .filter((m) => m.step > lastObserved && m.step <= target && m.validationLoss !== undefined)
-            .map((m) => ({ step: m.step, value: m.validationLoss! }));
+          const fresh = steps.filter(
+            (m) => m.step > lastObserved && m.step <= target && m.validationLoss !== undefined,
+          );
+          const observations: hpo.Observation[] = [];
+          for (const m of fresh) observations.push(await observe(m));
           if (observations.length) await this.report(studyId, trialId, observations);
         });
         if (final && final.step >= target && final.state === R.RUN_STATE_PAUSED) {

@@ -308,3 +308,56 @@ test('ValidateSearchSpace checks ranges, log scales, categoricals and the fideli
     .studies.length;
   assert.equal(after, before);
 });
+
+test('a finite search starts from its first candidate, tries each once, and ends when all have full curves', async () => {
+  const candidates = [1e-2, 1e-3, 0.3, 1e-4].map((lr, i) => ({
+    configuration: [
+      { name: 'lr', value: { $case: 'floatValue' as const, value: lr } },
+      { name: 'width', value: { $case: 'intValue' as const, value: i + 1 } },
+    ],
+    label: `lr ${lr}`,
+    runSpec: Buffer.alloc(0),
+  }));
+  const MAX = 3;
+  const { study } = await call(client.createStudy.bind(client), {
+    requestId: '',
+    spec: spec({ candidates, maxFidelity: MAX, totalBudget: 100 }),
+  });
+  const seen: number[] = [];
+  for (let i = 0; i < candidates.length * MAX; i++) {
+    const s = await suggest(study!.studyId);
+    if (i === 0) assert.equal(s.trial!.candidate, 0, 'the first trial is the first candidate');
+    if (s.isNew) seen.push(s.trial!.candidate!);
+    const lr = candidates[s.trial!.candidate!]!.configuration[0]!.value!.value as number;
+    assert.equal(s.trial!.configuration.find((p) => p.name === 'lr')!.value!.value, lr);
+    await report(study!.studyId, s.trial!.trialId, [
+      { step: s.targetStep, value: loss(s.trial!.configuration, s.targetStep) },
+    ]);
+  }
+  assert.deepEqual([...seen].sort(), [0, 1, 2, 3], 'each candidate once');
+  const done = await getStudy(study!.studyId);
+  assert.equal(done.trials.length, 4);
+  assert.ok(done.trials.every((t) => t.observations.length === MAX));
+  const exhausted = await rejectsWith(suggest(study!.studyId), grpc.status.FAILED_PRECONDITION);
+  assert.match(exhausted.details, /every candidate/);
+  // A candidate outside the space is refused, naming it.
+  const bad = structuredClone(candidates);
+  bad[1]!.configuration[0]!.value!.value = 5;
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: spec({ candidates: bad }) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.candidates[1].configuration',
+  );
+  // A forgetting constraint on a maximised objective is refused.
+  await rejectsWith(
+    call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: spec({
+        direction: hpo.Direction.DIRECTION_MAXIMIZE,
+        forgettingConstraint: { maxIncrease: 0.1, penalty: 0 },
+      }),
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.forgetting_constraint',
+  );
+});

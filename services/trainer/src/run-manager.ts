@@ -283,6 +283,7 @@ export class RunManager {
   private static dataOf(spec: trainerV1.RunSpec): {
     train: { field: string; uri: string; split: Split; maxExamples: number };
     validation?: { field: string; uri: string; split: Split; maxExamples: number };
+    referenceValidation?: { field: string; uri: string; split: Split; maxExamples: number };
     replay?: { field: string; uri: string; split: Split; fraction: number };
   } {
     const d = spec.dataset!;
@@ -304,6 +305,16 @@ export class RunManager {
               maxExamples: Number(v.maxExamples),
             }
           : { field: 'spec.dataset', uri: d.uri, split: 'validation' as const, maxExamples: 0 };
+    const r = spec.referenceValidationDataset;
+    const referenceValidation =
+      spec.evalIntervalSteps > 0 && r?.uri
+        ? {
+            field: 'spec.reference_validation_dataset',
+            uri: r.uri,
+            split: datasetSplit(r.split, 'validation'),
+            maxExamples: Number(r.maxExamples),
+          }
+        : undefined;
     const m = spec.mixture;
     const replay =
       m && m.replayFraction > 0 && m.replayDataset
@@ -314,7 +325,7 @@ export class RunManager {
             fraction: m.replayFraction,
           }
         : undefined;
-    return { train, validation, replay };
+    return { train, validation, referenceValidation, replay };
   }
 
   /**
@@ -330,7 +341,7 @@ export class RunManager {
         throw invalidArgument('spec.sequence_length', `${seq} is longer than the model's context of ${context} bytes`);
     }
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
-    const { train, validation, replay } = RunManager.dataOf(spec);
+    const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
     const check = (ref: { field: string; uri: string; split: Split; maxExamples?: number }) => {
       const data: Dataset = openDataset(ref, limits, ref.field);
       requireReadable(model, data, 'spec.base_model', ref.field);
@@ -338,6 +349,7 @@ export class RunManager {
     };
     check(train);
     if (validation) check(validation);
+    if (referenceValidation) check(referenceValidation);
     if (replay) check(replay);
   }
 
@@ -477,7 +489,9 @@ export class RunManager {
     const sched = spec.schedule;
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
-    const { train, validation, replay } = RunManager.dataOf(spec);
+    const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
+    // A horizon fixes the schedule's length whatever the budget (a pilot is the prefix of the long run).
+    const horizon = Number(sched?.horizonSteps ?? 0);
     return {
       runId: run.runId,
       // A checkpoint base was resolved (and its blocks checked) at StartRun; its artifact id is on the run.
@@ -499,15 +513,21 @@ export class RunManager {
       },
       schedule: {
         kind: schedKinds[(sched?.kind ?? 0) as 1 | 2 | 3] ?? 'linear',
-        warmupSteps: sched?.warmupSteps || Math.round((sched?.warmupRatio ?? 0) * spec.budgetSteps),
+        warmupSteps: sched?.warmupSteps || Math.round((sched?.warmupRatio ?? 0) * (horizon || spec.budgetSteps)),
         minRatio: sched?.minLrRatio ?? 0,
       },
+      horizonSteps: horizon,
       batchSize: spec.batchSize,
       sequenceLength: spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH,
       budgetSteps: spec.budgetSteps,
       checkpointEvery: spec.checkpointIntervalSteps,
       evalEvery: spec.evalIntervalSteps,
       validation: validation && { uri: validation.uri, split: validation.split, maxExamples: validation.maxExamples },
+      referenceValidation: referenceValidation && {
+        uri: referenceValidation.uri,
+        split: referenceValidation.split,
+        maxExamples: referenceValidation.maxExamples,
+      },
       seed: Number(spec.seed),
       backend: this.o.backend,
       threads: this.o.threads,
@@ -537,6 +557,9 @@ export class RunManager {
         batchSize: 0,
         sequenceLength: 0,
         unitsPerStep: spec.batchSize * (spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH),
+        // Inside a run the rules plan: a search would queue pilots behind this very run.
+        mode: dataProfilerV1.PlanMode.PLAN_MODE_RULES,
+        forgettingBudget: 0,
       }),
     );
     const { spec: planned, changes } = applyPlan(spec, result.plan!);
@@ -609,6 +632,7 @@ export class RunManager {
           trainableParams: e.trainableParams,
           totalParams: e.totalParams,
           initialValidationLoss: e.initialValidationLoss ?? run.initialValidationLoss,
+          initialReferenceValidationLoss: e.initialReferenceValidationLoss ?? run.initialReferenceValidationLoss,
         });
         break;
       case 'phase':
@@ -636,6 +660,7 @@ export class RunManager {
           step: e.metrics.step,
           trainLoss: e.metrics.loss,
           validationLoss: e.validationLoss,
+          referenceValidationLoss: e.referenceValidationLoss,
           learningRate: e.metrics.learningRate,
           throughput: e.metrics.throughput,
           blockGradNorms: Object.entries(e.metrics.blockGradNorms).map(([blockId, norm]) => ({ blockId, norm })),

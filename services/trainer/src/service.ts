@@ -67,12 +67,15 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
     v.number(`${field}.schedule.warmup_steps`, s.warmupSteps, { min: 0, integer: true });
     v.number(`${field}.schedule.warmup_ratio`, s.warmupRatio, { min: 0, max: 0.999 });
     v.number(`${field}.schedule.min_lr_ratio`, s.minLrRatio, { min: 0, max: 1 });
+    v.number(`${field}.schedule.horizon_steps`, s.horizonSteps, { min: 0, max: 1e9, integer: true });
   }
   v.number(`${field}.batch_size`, spec.batchSize, { min: 1, max: 65536, integer: true });
   v.number(`${field}.sequence_length`, spec.sequenceLength, { min: 0, max: 65536, integer: true });
   v.number(`${field}.budget_steps`, spec.budgetSteps, { min: 1, max: 1e9, integer: true });
   v.number(`${field}.eval_interval_steps`, spec.evalIntervalSteps, { min: 0, integer: true });
   v.number(`${field}.checkpoint_interval_steps`, spec.checkpointIntervalSteps, { min: 0, integer: true });
+  if (spec.referenceValidationDataset)
+    checkDatasetRef(v, `${field}.reference_validation_dataset`, spec.referenceValidationDataset);
   if (spec.mixture) {
     v.number(`${field}.mixture.replay_fraction`, spec.mixture.replayFraction, { min: 0, max: 0.99 });
     // ADE without a plan reads the old domain from here even at fraction 0.

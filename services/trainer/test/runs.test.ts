@@ -150,6 +150,24 @@ test(
       }),
       grpc.status.NOT_FOUND,
     );
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ schedule: { kind: 3, warmupSteps: 0, warmupRatio: 0, minLrRatio: 0, horizonSteps: -1 } }),
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.schedule.horizon_steps',
+    );
+    await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({
+          evalIntervalSteps: 1,
+          referenceValidationDataset: { uri: 'builtin:nope', split: 0, maxExamples: 0 },
+        }),
+      }),
+      grpc.status.NOT_FOUND,
+    );
     await call(client.cancelRun.bind(client), trainerV1.CancelRunRequest.fromPartial({ runId: f.runId }));
     await rejectsWith(
       call(client.resumeRun.bind(client), { runId: f.runId, additionalSteps: 2, requestId: '' }),

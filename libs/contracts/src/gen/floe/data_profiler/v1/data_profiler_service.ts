@@ -125,6 +125,53 @@ export function driftVerdictToJSON(object: DriftVerdict): string {
   }
 }
 
+/** How PlanAdaptation chooses a plan. */
+export enum PlanMode {
+  /** PLAN_MODE_UNSPECIFIED - Not set; RULES. */
+  PLAN_MODE_UNSPECIFIED = 0,
+  /** PLAN_MODE_RULES - From the block scores and the drift by the rules of libs/adaptation (no training). */
+  PLAN_MODE_RULES = 1,
+  /**
+   * PLAN_MODE_SEARCH - The rules' plan and its variants (expansion sites, frozen blocks, replay fraction, learning rate)
+   * trained on short pilots through the hpo-surrogate's freeze-thaw search; the best new-domain
+   * validation loss within the forgetting budget wins. Needs a trainer and an hpo-surrogate.
+   */
+  PLAN_MODE_SEARCH = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function planModeFromJSON(object: any): PlanMode {
+  switch (object) {
+    case 0:
+    case "PLAN_MODE_UNSPECIFIED":
+      return PlanMode.PLAN_MODE_UNSPECIFIED;
+    case 1:
+    case "PLAN_MODE_RULES":
+      return PlanMode.PLAN_MODE_RULES;
+    case 2:
+    case "PLAN_MODE_SEARCH":
+      return PlanMode.PLAN_MODE_SEARCH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PlanMode.UNRECOGNIZED;
+  }
+}
+
+export function planModeToJSON(object: PlanMode): string {
+  switch (object) {
+    case PlanMode.PLAN_MODE_UNSPECIFIED:
+      return "PLAN_MODE_UNSPECIFIED";
+    case PlanMode.PLAN_MODE_RULES:
+      return "PLAN_MODE_RULES";
+    case PlanMode.PLAN_MODE_SEARCH:
+      return "PLAN_MODE_SEARCH";
+    case PlanMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A histogram over equal-width or given bins. */
 export interface Histogram {
   /** Bin edges (bins + 1 values) for numeric data; empty for categorical data. */
@@ -452,6 +499,81 @@ export interface PlanAdaptationRequest {
    * examples otherwise (0 means 64).
    */
   unitsPerStep: number;
+  /** How the plan is chosen; unspecified means RULES. */
+  mode: PlanMode;
+  /**
+   * SEARCH: the largest rise of the old-domain loss a plan may cost (bits per byte for language models,
+   * the loss's own units otherwise), >= 0; 0 means no bound (new-domain loss alone decides).
+   */
+  forgettingBudget: number;
+  /** SEARCH: the run the plan is for and the pilots' budget. Required for SEARCH. */
+  search?: PlanSearchOptions | undefined;
+}
+
+/** The pilots of a plan search. */
+export interface PlanSearchOptions {
+  /**
+   * Serialized floe.trainer.v1.RunSpec of the run the plan is for: its optimizer, schedule, batch,
+   * sequence length, budget_steps (> 0) and seed are the pilots'; the search sets the model, the data,
+   * the strategy (ADE with each candidate's plan), the validation sets and the schedule's horizon (the
+   * run's budget, so every pilot is the exact prefix of that run). Kept as bytes so this contract does
+   * not depend on the trainer's.
+   */
+  runTemplate: Buffer;
+  /** Pilot steps of all candidates together, as a fraction of the run's budget, in [0, 10]; 0 means 1. */
+  pilotFraction: number;
+  /** The longest pilot as a fraction of the run's budget, in [0, 1]; 0 means 0.25. */
+  maxPilotFraction: number;
+  /** Candidates, in [0, 32]; 0 means 8 (the rules' plan is always one). */
+  maxCandidates: number;
+  /** Fidelity increments per pilot, in [0, 100]; 0 means 5 (the longest pilot in that many thaws). */
+  fidelitySteps: number;
+}
+
+/** One point of a pilot's curve. */
+export interface PilotPoint {
+  /** Training step of the pilot. */
+  step: number;
+  /** New-domain validation loss (bits per byte for language models). */
+  newLoss: number;
+  /** Rise of the old-domain validation loss since the pilot's start (same units). */
+  forgetting: number;
+  /** What the search minimised: new_loss plus the penalty for forgetting past the budget. */
+  objective: number;
+}
+
+/** One candidate plan of a search and how its pilot went. */
+export interface PlanCandidate {
+  /** What distinguishes it, e.g. "rules", "replay 0.25", "no expansion". */
+  label: string;
+  /** The plan. */
+  plan?:
+    | AdaptationPlan
+    | undefined;
+  /** Its trial in the hpo-surrogate's study; empty when never tried. */
+  trialId: string;
+  /** The trainer run of its pilot; empty when never tried. */
+  runId: string;
+  /** The pilot's curve; empty when never tried. */
+  curve: PilotPoint[];
+}
+
+/** How a plan search went: every candidate's pilot and why the winner won. */
+export interface PlanSearchReport {
+  /** The hpo-surrogate's study that ran the pilots. */
+  studyId: string;
+  /** The candidates, the rules' plan first. */
+  candidates: PlanCandidate[];
+  /** Index of the winner in candidates. */
+  winner: number;
+  /** Why it won, in a sentence. */
+  reason: string;
+  /** Pilot steps trained in all. */
+  pilotSteps: number;
+  /** The same as a fraction of the run's budget. */
+  pilotFraction: number;
+  /** The forgetting budget the search kept to (units as new_loss); 0 when unbounded. */
+  forgettingBudget: number;
 }
 
 /** A plan with the evidence behind it. */
@@ -465,7 +587,11 @@ export interface AdaptationPlanResult {
     | BlockScores
     | undefined;
   /** The drift it was made from. */
-  drift?: DriftReport | undefined;
+  drift?:
+    | DriftReport
+    | undefined;
+  /** SEARCH: the candidates' pilots and why the plan won. */
+  search?: PlanSearchReport | undefined;
 }
 
 /** One message of the PlanAdaptation stream. */
@@ -3374,6 +3500,9 @@ function createBasePlanAdaptationRequest(): PlanAdaptationRequest {
     sequenceLength: 0,
     thresholds: undefined,
     unitsPerStep: 0,
+    mode: 0,
+    forgettingBudget: 0,
+    search: undefined,
   };
 }
 
@@ -3408,6 +3537,15 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
     }
     if (message.unitsPerStep !== 0) {
       writer.uint32(80).int64(message.unitsPerStep);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(88).int32(message.mode);
+    }
+    if (message.forgettingBudget !== 0) {
+      writer.uint32(97).double(message.forgettingBudget);
+    }
+    if (message.search !== undefined) {
+      PlanSearchOptions.encode(message.search, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -3505,6 +3643,30 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
             message.unitsPerStep = longToNumber(reader.int64());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.forgettingBudget = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.search = PlanSearchOptions.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3549,6 +3711,13 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
         : isSet(object.units_per_step)
         ? globalThis.Number(object.units_per_step)
         : 0,
+      mode: isSet(object.mode) ? planModeFromJSON(object.mode) : 0,
+      forgettingBudget: isSet(object.forgettingBudget)
+        ? globalThis.Number(object.forgettingBudget)
+        : isSet(object.forgetting_budget)
+        ? globalThis.Number(object.forgetting_budget)
+        : 0,
+      search: isSet(object.search) ? PlanSearchOptions.fromJSON(object.search) : undefined,
     };
   },
 
@@ -3584,6 +3753,15 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
     if (message.unitsPerStep !== 0) {
       obj.unitsPerStep = Math.round(message.unitsPerStep);
     }
+    if (message.mode !== 0) {
+      obj.mode = planModeToJSON(message.mode);
+    }
+    if (message.forgettingBudget !== 0) {
+      obj.forgettingBudget = floatToJson(message.forgettingBudget);
+    }
+    if (message.search !== undefined) {
+      obj.search = PlanSearchOptions.toJSON(message.search);
+    }
     return obj;
   },
 
@@ -3610,12 +3788,617 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
       ? DriftThresholds.fromPartial(object.thresholds)
       : undefined;
     message.unitsPerStep = object.unitsPerStep ?? 0;
+    message.mode = object.mode ?? 0;
+    message.forgettingBudget = object.forgettingBudget ?? 0;
+    message.search = (object.search !== undefined && object.search !== null)
+      ? PlanSearchOptions.fromPartial(object.search)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePlanSearchOptions(): PlanSearchOptions {
+  return { runTemplate: Buffer.alloc(0), pilotFraction: 0, maxPilotFraction: 0, maxCandidates: 0, fidelitySteps: 0 };
+}
+
+export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
+  encode(message: PlanSearchOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runTemplate.length !== 0) {
+      writer.uint32(10).bytes(message.runTemplate);
+    }
+    if (message.pilotFraction !== 0) {
+      writer.uint32(17).double(message.pilotFraction);
+    }
+    if (message.maxPilotFraction !== 0) {
+      writer.uint32(25).double(message.maxPilotFraction);
+    }
+    if (message.maxCandidates !== 0) {
+      writer.uint32(32).int32(message.maxCandidates);
+    }
+    if (message.fidelitySteps !== 0) {
+      writer.uint32(40).int32(message.fidelitySteps);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanSearchOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanSearchOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runTemplate = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.pilotFraction = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.maxPilotFraction = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxCandidates = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.fidelitySteps = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanSearchOptions {
+    return {
+      runTemplate: isSet(object.runTemplate)
+        ? Buffer.from(bytesFromBase64(object.runTemplate))
+        : isSet(object.run_template)
+        ? Buffer.from(bytesFromBase64(object.run_template))
+        : Buffer.alloc(0),
+      pilotFraction: isSet(object.pilotFraction)
+        ? globalThis.Number(object.pilotFraction)
+        : isSet(object.pilot_fraction)
+        ? globalThis.Number(object.pilot_fraction)
+        : 0,
+      maxPilotFraction: isSet(object.maxPilotFraction)
+        ? globalThis.Number(object.maxPilotFraction)
+        : isSet(object.max_pilot_fraction)
+        ? globalThis.Number(object.max_pilot_fraction)
+        : 0,
+      maxCandidates: isSet(object.maxCandidates)
+        ? globalThis.Number(object.maxCandidates)
+        : isSet(object.max_candidates)
+        ? globalThis.Number(object.max_candidates)
+        : 0,
+      fidelitySteps: isSet(object.fidelitySteps)
+        ? globalThis.Number(object.fidelitySteps)
+        : isSet(object.fidelity_steps)
+        ? globalThis.Number(object.fidelity_steps)
+        : 0,
+    };
+  },
+
+  toJSON(message: PlanSearchOptions): unknown {
+    const obj: any = {};
+    if (message.runTemplate.length !== 0) {
+      obj.runTemplate = base64FromBytes(message.runTemplate);
+    }
+    if (message.pilotFraction !== 0) {
+      obj.pilotFraction = floatToJson(message.pilotFraction);
+    }
+    if (message.maxPilotFraction !== 0) {
+      obj.maxPilotFraction = floatToJson(message.maxPilotFraction);
+    }
+    if (message.maxCandidates !== 0) {
+      obj.maxCandidates = Math.round(message.maxCandidates);
+    }
+    if (message.fidelitySteps !== 0) {
+      obj.fidelitySteps = Math.round(message.fidelitySteps);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanSearchOptions>, I>>(base?: I): PlanSearchOptions {
+    return PlanSearchOptions.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanSearchOptions>, I>>(object: I): PlanSearchOptions {
+    const message = createBasePlanSearchOptions();
+    message.runTemplate = object.runTemplate ?? Buffer.alloc(0);
+    message.pilotFraction = object.pilotFraction ?? 0;
+    message.maxPilotFraction = object.maxPilotFraction ?? 0;
+    message.maxCandidates = object.maxCandidates ?? 0;
+    message.fidelitySteps = object.fidelitySteps ?? 0;
+    return message;
+  },
+};
+
+function createBasePilotPoint(): PilotPoint {
+  return { step: 0, newLoss: 0, forgetting: 0, objective: 0 };
+}
+
+export const PilotPoint: MessageFns<PilotPoint> = {
+  encode(message: PilotPoint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    if (message.newLoss !== 0) {
+      writer.uint32(17).double(message.newLoss);
+    }
+    if (message.forgetting !== 0) {
+      writer.uint32(25).double(message.forgetting);
+    }
+    if (message.objective !== 0) {
+      writer.uint32(33).double(message.objective);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PilotPoint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePilotPoint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.newLoss = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.forgetting = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.objective = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PilotPoint {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      newLoss: isSet(object.newLoss)
+        ? globalThis.Number(object.newLoss)
+        : isSet(object.new_loss)
+        ? globalThis.Number(object.new_loss)
+        : 0,
+      forgetting: isSet(object.forgetting) ? globalThis.Number(object.forgetting) : 0,
+      objective: isSet(object.objective) ? globalThis.Number(object.objective) : 0,
+    };
+  },
+
+  toJSON(message: PilotPoint): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.newLoss !== 0) {
+      obj.newLoss = floatToJson(message.newLoss);
+    }
+    if (message.forgetting !== 0) {
+      obj.forgetting = floatToJson(message.forgetting);
+    }
+    if (message.objective !== 0) {
+      obj.objective = floatToJson(message.objective);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PilotPoint>, I>>(base?: I): PilotPoint {
+    return PilotPoint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PilotPoint>, I>>(object: I): PilotPoint {
+    const message = createBasePilotPoint();
+    message.step = object.step ?? 0;
+    message.newLoss = object.newLoss ?? 0;
+    message.forgetting = object.forgetting ?? 0;
+    message.objective = object.objective ?? 0;
+    return message;
+  },
+};
+
+function createBasePlanCandidate(): PlanCandidate {
+  return { label: "", plan: undefined, trialId: "", runId: "", curve: [] };
+}
+
+export const PlanCandidate: MessageFns<PlanCandidate> = {
+  encode(message: PlanCandidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.label !== "") {
+      writer.uint32(10).string(message.label);
+    }
+    if (message.plan !== undefined) {
+      AdaptationPlan.encode(message.plan, writer.uint32(18).fork()).join();
+    }
+    if (message.trialId !== "") {
+      writer.uint32(26).string(message.trialId);
+    }
+    if (message.runId !== "") {
+      writer.uint32(34).string(message.runId);
+    }
+    for (const v of message.curve) {
+      PilotPoint.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanCandidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.plan = AdaptationPlan.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.trialId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.curve.push(PilotPoint.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanCandidate {
+    return {
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+      plan: isSet(object.plan) ? AdaptationPlan.fromJSON(object.plan) : undefined,
+      trialId: isSet(object.trialId)
+        ? globalThis.String(object.trialId)
+        : isSet(object.trial_id)
+        ? globalThis.String(object.trial_id)
+        : "",
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      curve: globalThis.Array.isArray(object?.curve) ? object.curve.map((e: any) => PilotPoint.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PlanCandidate): unknown {
+    const obj: any = {};
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    if (message.plan !== undefined) {
+      obj.plan = AdaptationPlan.toJSON(message.plan);
+    }
+    if (message.trialId !== "") {
+      obj.trialId = message.trialId;
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.curve?.length) {
+      obj.curve = message.curve.map((e) => PilotPoint.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanCandidate>, I>>(base?: I): PlanCandidate {
+    return PlanCandidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanCandidate>, I>>(object: I): PlanCandidate {
+    const message = createBasePlanCandidate();
+    message.label = object.label ?? "";
+    message.plan = (object.plan !== undefined && object.plan !== null)
+      ? AdaptationPlan.fromPartial(object.plan)
+      : undefined;
+    message.trialId = object.trialId ?? "";
+    message.runId = object.runId ?? "";
+    message.curve = object.curve?.map((e) => PilotPoint.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePlanSearchReport(): PlanSearchReport {
+  return { studyId: "", candidates: [], winner: 0, reason: "", pilotSteps: 0, pilotFraction: 0, forgettingBudget: 0 };
+}
+
+export const PlanSearchReport: MessageFns<PlanSearchReport> = {
+  encode(message: PlanSearchReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.studyId !== "") {
+      writer.uint32(10).string(message.studyId);
+    }
+    for (const v of message.candidates) {
+      PlanCandidate.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.winner !== 0) {
+      writer.uint32(24).int32(message.winner);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    if (message.pilotSteps !== 0) {
+      writer.uint32(40).int64(message.pilotSteps);
+    }
+    if (message.pilotFraction !== 0) {
+      writer.uint32(49).double(message.pilotFraction);
+    }
+    if (message.forgettingBudget !== 0) {
+      writer.uint32(57).double(message.forgettingBudget);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanSearchReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanSearchReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.studyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.candidates.push(PlanCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.winner = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pilotSteps = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.pilotFraction = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.forgettingBudget = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanSearchReport {
+    return {
+      studyId: isSet(object.studyId)
+        ? globalThis.String(object.studyId)
+        : isSet(object.study_id)
+        ? globalThis.String(object.study_id)
+        : "",
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => PlanCandidate.fromJSON(e))
+        : [],
+      winner: isSet(object.winner) ? globalThis.Number(object.winner) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      pilotSteps: isSet(object.pilotSteps)
+        ? globalThis.Number(object.pilotSteps)
+        : isSet(object.pilot_steps)
+        ? globalThis.Number(object.pilot_steps)
+        : 0,
+      pilotFraction: isSet(object.pilotFraction)
+        ? globalThis.Number(object.pilotFraction)
+        : isSet(object.pilot_fraction)
+        ? globalThis.Number(object.pilot_fraction)
+        : 0,
+      forgettingBudget: isSet(object.forgettingBudget)
+        ? globalThis.Number(object.forgettingBudget)
+        : isSet(object.forgetting_budget)
+        ? globalThis.Number(object.forgetting_budget)
+        : 0,
+    };
+  },
+
+  toJSON(message: PlanSearchReport): unknown {
+    const obj: any = {};
+    if (message.studyId !== "") {
+      obj.studyId = message.studyId;
+    }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => PlanCandidate.toJSON(e));
+    }
+    if (message.winner !== 0) {
+      obj.winner = Math.round(message.winner);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.pilotSteps !== 0) {
+      obj.pilotSteps = Math.round(message.pilotSteps);
+    }
+    if (message.pilotFraction !== 0) {
+      obj.pilotFraction = floatToJson(message.pilotFraction);
+    }
+    if (message.forgettingBudget !== 0) {
+      obj.forgettingBudget = floatToJson(message.forgettingBudget);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanSearchReport>, I>>(base?: I): PlanSearchReport {
+    return PlanSearchReport.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanSearchReport>, I>>(object: I): PlanSearchReport {
+    const message = createBasePlanSearchReport();
+    message.studyId = object.studyId ?? "";
+    message.candidates = object.candidates?.map((e) => PlanCandidate.fromPartial(e)) || [];
+    message.winner = object.winner ?? 0;
+    message.reason = object.reason ?? "";
+    message.pilotSteps = object.pilotSteps ?? 0;
+    message.pilotFraction = object.pilotFraction ?? 0;
+    message.forgettingBudget = object.forgettingBudget ?? 0;
     return message;
   },
 };
 
 function createBaseAdaptationPlanResult(): AdaptationPlanResult {
-  return { plan: undefined, scores: undefined, drift: undefined };
+  return { plan: undefined, scores: undefined, drift: undefined, search: undefined };
 }
 
 export const AdaptationPlanResult: MessageFns<AdaptationPlanResult> = {
@@ -3628,6 +4411,9 @@ export const AdaptationPlanResult: MessageFns<AdaptationPlanResult> = {
     }
     if (message.drift !== undefined) {
       DriftReport.encode(message.drift, writer.uint32(26).fork()).join();
+    }
+    if (message.search !== undefined) {
+      PlanSearchReport.encode(message.search, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3669,6 +4455,14 @@ export const AdaptationPlanResult: MessageFns<AdaptationPlanResult> = {
             message.drift = DriftReport.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.search = PlanSearchReport.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3686,6 +4480,7 @@ export const AdaptationPlanResult: MessageFns<AdaptationPlanResult> = {
       plan: isSet(object.plan) ? AdaptationPlan.fromJSON(object.plan) : undefined,
       scores: isSet(object.scores) ? BlockScores.fromJSON(object.scores) : undefined,
       drift: isSet(object.drift) ? DriftReport.fromJSON(object.drift) : undefined,
+      search: isSet(object.search) ? PlanSearchReport.fromJSON(object.search) : undefined,
     };
   },
 
@@ -3699,6 +4494,9 @@ export const AdaptationPlanResult: MessageFns<AdaptationPlanResult> = {
     }
     if (message.drift !== undefined) {
       obj.drift = DriftReport.toJSON(message.drift);
+    }
+    if (message.search !== undefined) {
+      obj.search = PlanSearchReport.toJSON(message.search);
     }
     return obj;
   },
@@ -3716,6 +4514,9 @@ export const AdaptationPlanResult: MessageFns<AdaptationPlanResult> = {
       : undefined;
     message.drift = (object.drift !== undefined && object.drift !== null)
       ? DriftReport.fromPartial(object.drift)
+      : undefined;
+    message.search = (object.search !== undefined && object.search !== null)
+      ? PlanSearchReport.fromPartial(object.search)
       : undefined;
     return message;
   },
@@ -3936,6 +4737,14 @@ export const DataProfilerServiceClient = makeGenericClientConstructor(
   service: typeof DataProfilerServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

@@ -289,8 +289,43 @@ export interface ParameterValue {
 export interface Observation {
   /** Fidelity step (e.g. training steps done), >= 1. */
   step: number;
-  /** The objective at that step, in its own units (e.g. validation loss in nats); finite. */
+  /**
+   * The objective at that step, in its own units (e.g. validation loss in nats); finite. Under a
+   * forgetting constraint (RunStudy), the validation loss plus the penalty.
+   */
   value: number;
+  /** RunStudy, when the run measures a reference validation loss: the validation loss alone. */
+  unconstrainedValue?:
+    | number
+    | undefined;
+  /** RunStudy, when the run measures a reference validation loss: how much it rose since the run's start. */
+  referenceIncrease?: number | undefined;
+}
+
+/** One member of a finite search (StudySpec.candidates). */
+export interface Candidate {
+  /** Its configuration: one value per parameter of the search space (what the decision rule sees). */
+  configuration: ParameterValue[];
+  /**
+   * Serialized floe.trainer.v1.RunSpec that RunStudy trains for this candidate instead of run_template
+   * (the configuration then only describes it and is not applied); empty: run_template with the
+   * configuration applied.
+   */
+  runSpec: Buffer;
+  /** A name for people, up to 256 characters. */
+  label: string;
+}
+
+/**
+ * A bound on forgetting for RunStudy: each observation is the validation loss plus penalty × the amount
+ * by which the run's reference validation loss rose past max_increase since its start. The template (or
+ * each candidate's spec) must set reference_validation_dataset. Minimising studies only.
+ */
+export interface ForgettingConstraint {
+  /** The largest rise of the reference validation loss, in its units (nats), >= 0. */
+  maxIncrease: number;
+  /** Objective units per unit of excess, >= 0; 0 means 10 (an excess costs more than any gain buys). */
+  penalty: number;
 }
 
 /** A trial: one configuration and its learning curve so far. */
@@ -312,6 +347,8 @@ export interface Trial {
   targetStep: number;
   /** Its best observed value (by the study's direction); meaningful once it has observations. */
   bestValue: number;
+  /** Index into spec.candidates, when the study searches a finite set. */
+  candidate?: number | undefined;
 }
 
 /** Everything that defines a study. */
@@ -345,6 +382,14 @@ export interface StudySpec {
    * so this contract does not depend on the trainer's. Required by RunStudy only.
    */
   runTemplate: Buffer;
+  /**
+   * A finite search, at most 1000 candidates: new trials take untried candidates only (the rule scores
+   * them), each at most once; the study completes when every candidate has its full curve. Empty: the
+   * search space is sampled.
+   */
+  candidates: Candidate[];
+  /** RunStudy only: a bound on forgetting folded into the objective. */
+  forgettingConstraint?: ForgettingConstraint | undefined;
 }
 
 /** A study. */
@@ -1241,7 +1286,7 @@ export const ParameterValue: MessageFns<ParameterValue> = {
 };
 
 function createBaseObservation(): Observation {
-  return { step: 0, value: 0 };
+  return { step: 0, value: 0, unconstrainedValue: undefined, referenceIncrease: undefined };
 }
 
 export const Observation: MessageFns<Observation> = {
@@ -1251,6 +1296,12 @@ export const Observation: MessageFns<Observation> = {
     }
     if (message.value !== 0) {
       writer.uint32(17).double(message.value);
+    }
+    if (message.unconstrainedValue !== undefined) {
+      writer.uint32(25).double(message.unconstrainedValue);
+    }
+    if (message.referenceIncrease !== undefined) {
+      writer.uint32(33).double(message.referenceIncrease);
     }
     return writer;
   },
@@ -1284,6 +1335,22 @@ export const Observation: MessageFns<Observation> = {
             message.value = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.unconstrainedValue = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.referenceIncrease = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1300,6 +1367,16 @@ export const Observation: MessageFns<Observation> = {
     return {
       step: isSet(object.step) ? globalThis.Number(object.step) : 0,
       value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      unconstrainedValue: isSet(object.unconstrainedValue)
+        ? globalThis.Number(object.unconstrainedValue)
+        : isSet(object.unconstrained_value)
+        ? globalThis.Number(object.unconstrained_value)
+        : undefined,
+      referenceIncrease: isSet(object.referenceIncrease)
+        ? globalThis.Number(object.referenceIncrease)
+        : isSet(object.reference_increase)
+        ? globalThis.Number(object.reference_increase)
+        : undefined,
     };
   },
 
@@ -1311,6 +1388,12 @@ export const Observation: MessageFns<Observation> = {
     if (message.value !== 0) {
       obj.value = floatToJson(message.value);
     }
+    if (message.unconstrainedValue !== undefined) {
+      obj.unconstrainedValue = floatToJson(message.unconstrainedValue);
+    }
+    if (message.referenceIncrease !== undefined) {
+      obj.referenceIncrease = floatToJson(message.referenceIncrease);
+    }
     return obj;
   },
 
@@ -1321,12 +1404,219 @@ export const Observation: MessageFns<Observation> = {
     const message = createBaseObservation();
     message.step = object.step ?? 0;
     message.value = object.value ?? 0;
+    message.unconstrainedValue = object.unconstrainedValue ?? undefined;
+    message.referenceIncrease = object.referenceIncrease ?? undefined;
+    return message;
+  },
+};
+
+function createBaseCandidate(): Candidate {
+  return { configuration: [], runSpec: Buffer.alloc(0), label: "" };
+}
+
+export const Candidate: MessageFns<Candidate> = {
+  encode(message: Candidate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.configuration) {
+      ParameterValue.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.runSpec.length !== 0) {
+      writer.uint32(18).bytes(message.runSpec);
+    }
+    if (message.label !== "") {
+      writer.uint32(26).string(message.label);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Candidate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCandidate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configuration.push(ParameterValue.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runSpec = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Candidate {
+    return {
+      configuration: globalThis.Array.isArray(object?.configuration)
+        ? object.configuration.map((e: any) => ParameterValue.fromJSON(e))
+        : [],
+      runSpec: isSet(object.runSpec)
+        ? Buffer.from(bytesFromBase64(object.runSpec))
+        : isSet(object.run_spec)
+        ? Buffer.from(bytesFromBase64(object.run_spec))
+        : Buffer.alloc(0),
+      label: isSet(object.label) ? globalThis.String(object.label) : "",
+    };
+  },
+
+  toJSON(message: Candidate): unknown {
+    const obj: any = {};
+    if (message.configuration?.length) {
+      obj.configuration = message.configuration.map((e) => ParameterValue.toJSON(e));
+    }
+    if (message.runSpec.length !== 0) {
+      obj.runSpec = base64FromBytes(message.runSpec);
+    }
+    if (message.label !== "") {
+      obj.label = message.label;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Candidate>, I>>(base?: I): Candidate {
+    return Candidate.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Candidate>, I>>(object: I): Candidate {
+    const message = createBaseCandidate();
+    message.configuration = object.configuration?.map((e) => ParameterValue.fromPartial(e)) || [];
+    message.runSpec = object.runSpec ?? Buffer.alloc(0);
+    message.label = object.label ?? "";
+    return message;
+  },
+};
+
+function createBaseForgettingConstraint(): ForgettingConstraint {
+  return { maxIncrease: 0, penalty: 0 };
+}
+
+export const ForgettingConstraint: MessageFns<ForgettingConstraint> = {
+  encode(message: ForgettingConstraint, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxIncrease !== 0) {
+      writer.uint32(9).double(message.maxIncrease);
+    }
+    if (message.penalty !== 0) {
+      writer.uint32(17).double(message.penalty);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ForgettingConstraint {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseForgettingConstraint();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.maxIncrease = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.penalty = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ForgettingConstraint {
+    return {
+      maxIncrease: isSet(object.maxIncrease)
+        ? globalThis.Number(object.maxIncrease)
+        : isSet(object.max_increase)
+        ? globalThis.Number(object.max_increase)
+        : 0,
+      penalty: isSet(object.penalty) ? globalThis.Number(object.penalty) : 0,
+    };
+  },
+
+  toJSON(message: ForgettingConstraint): unknown {
+    const obj: any = {};
+    if (message.maxIncrease !== 0) {
+      obj.maxIncrease = floatToJson(message.maxIncrease);
+    }
+    if (message.penalty !== 0) {
+      obj.penalty = floatToJson(message.penalty);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ForgettingConstraint>, I>>(base?: I): ForgettingConstraint {
+    return ForgettingConstraint.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ForgettingConstraint>, I>>(object: I): ForgettingConstraint {
+    const message = createBaseForgettingConstraint();
+    message.maxIncrease = object.maxIncrease ?? 0;
+    message.penalty = object.penalty ?? 0;
     return message;
   },
 };
 
 function createBaseTrial(): Trial {
-  return { trialId: "", configuration: [], observations: [], runId: "", state: 0, targetStep: 0, bestValue: 0 };
+  return {
+    trialId: "",
+    configuration: [],
+    observations: [],
+    runId: "",
+    state: 0,
+    targetStep: 0,
+    bestValue: 0,
+    candidate: undefined,
+  };
 }
 
 export const Trial: MessageFns<Trial> = {
@@ -1351,6 +1641,9 @@ export const Trial: MessageFns<Trial> = {
     }
     if (message.bestValue !== 0) {
       writer.uint32(57).double(message.bestValue);
+    }
+    if (message.candidate !== undefined) {
+      writer.uint32(64).int32(message.candidate);
     }
     return writer;
   },
@@ -1424,6 +1717,14 @@ export const Trial: MessageFns<Trial> = {
             message.bestValue = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.candidate = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1465,6 +1766,7 @@ export const Trial: MessageFns<Trial> = {
         : isSet(object.best_value)
         ? globalThis.Number(object.best_value)
         : 0,
+      candidate: isSet(object.candidate) ? globalThis.Number(object.candidate) : undefined,
     };
   },
 
@@ -1491,6 +1793,9 @@ export const Trial: MessageFns<Trial> = {
     if (message.bestValue !== 0) {
       obj.bestValue = floatToJson(message.bestValue);
     }
+    if (message.candidate !== undefined) {
+      obj.candidate = Math.round(message.candidate);
+    }
     return obj;
   },
 
@@ -1506,6 +1811,7 @@ export const Trial: MessageFns<Trial> = {
     message.state = object.state ?? 0;
     message.targetStep = object.targetStep ?? 0;
     message.bestValue = object.bestValue ?? 0;
+    message.candidate = object.candidate ?? undefined;
     return message;
   },
 };
@@ -1522,6 +1828,8 @@ function createBaseStudySpec(): StudySpec {
     totalBudget: 0,
     seed: 0,
     runTemplate: Buffer.alloc(0),
+    candidates: [],
+    forgettingConstraint: undefined,
   };
 }
 
@@ -1556,6 +1864,12 @@ export const StudySpec: MessageFns<StudySpec> = {
     }
     if (message.runTemplate.length !== 0) {
       writer.uint32(82).bytes(message.runTemplate);
+    }
+    for (const v of message.candidates) {
+      Candidate.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.forgettingConstraint !== undefined) {
+      ForgettingConstraint.encode(message.forgettingConstraint, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1653,6 +1967,22 @@ export const StudySpec: MessageFns<StudySpec> = {
             message.runTemplate = Buffer.from(reader.bytes());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.candidates.push(Candidate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.forgettingConstraint = ForgettingConstraint.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1697,6 +2027,14 @@ export const StudySpec: MessageFns<StudySpec> = {
         : isSet(object.run_template)
         ? Buffer.from(bytesFromBase64(object.run_template))
         : Buffer.alloc(0),
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => Candidate.fromJSON(e))
+        : [],
+      forgettingConstraint: isSet(object.forgettingConstraint)
+        ? ForgettingConstraint.fromJSON(object.forgettingConstraint)
+        : isSet(object.forgetting_constraint)
+        ? ForgettingConstraint.fromJSON(object.forgetting_constraint)
+        : undefined,
     };
   },
 
@@ -1732,6 +2070,12 @@ export const StudySpec: MessageFns<StudySpec> = {
     if (message.runTemplate.length !== 0) {
       obj.runTemplate = base64FromBytes(message.runTemplate);
     }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => Candidate.toJSON(e));
+    }
+    if (message.forgettingConstraint !== undefined) {
+      obj.forgettingConstraint = ForgettingConstraint.toJSON(message.forgettingConstraint);
+    }
     return obj;
   },
 
@@ -1752,6 +2096,10 @@ export const StudySpec: MessageFns<StudySpec> = {
     message.totalBudget = object.totalBudget ?? 0;
     message.seed = object.seed ?? 0;
     message.runTemplate = object.runTemplate ?? Buffer.alloc(0);
+    message.candidates = object.candidates?.map((e) => Candidate.fromPartial(e)) || [];
+    message.forgettingConstraint = (object.forgettingConstraint !== undefined && object.forgettingConstraint !== null)
+      ? ForgettingConstraint.fromPartial(object.forgettingConstraint)
+      : undefined;
     return message;
   },
 };

@@ -537,6 +537,12 @@ export interface LrSchedule {
   warmupRatio: number;
   /** Final learning rate as a fraction of the peak, in [0, 1]. */
   minLrRatio: number;
+  /**
+   * The schedule's length in steps, in [0, 1e9]; 0 means the budget (and a resume stretches it). Set, a run
+   * trained in segments follows one schedule whatever its budget: a short pilot is the exact prefix of
+   * the long run (the plan search's pilots); past the horizon the rate stays at its final value.
+   */
+  horizonSteps: number;
 }
 
 /** Replay: old-domain data mixed into every batch (the strongest guard against forgetting). */
@@ -658,7 +664,15 @@ export interface RunSpec {
     | SparseConfig
     | undefined;
   /** For BCD. */
-  bcd?: BcdConfig | undefined;
+  bcd?:
+    | BcdConfig
+    | undefined;
+  /**
+   * Old-domain validation data (its split, unset: validation): with eval_interval_steps > 0 each
+   * evaluation also measures the loss here, on fixed batches as for validation — what the run forgets as
+   * it goes (StepMetrics.reference_validation_loss, Run.initial_reference_validation_loss).
+   */
+  referenceValidationDataset?: DatasetRef | undefined;
 }
 
 export interface RunSpec_LabelsEntry {
@@ -699,6 +713,8 @@ export interface StepMetrics {
    * every trainable block was updated.
    */
   updatedBlockIds: string[];
+  /** Loss on spec.reference_validation_dataset, when evaluated at this step. */
+  referenceValidationLoss?: number | undefined;
 }
 
 /** A training run. */
@@ -758,6 +774,8 @@ export interface Run {
    * itself is spec.plan).
    */
   planChanges: PlanChange[];
+  /** Loss on spec.reference_validation_dataset before the first step, when the run evaluates one. */
+  initialReferenceValidationLoss?: number | undefined;
 }
 
 /** Request of StartRun. */
@@ -1521,7 +1539,7 @@ export const OptimizerConfig: MessageFns<OptimizerConfig> = {
 };
 
 function createBaseLrSchedule(): LrSchedule {
-  return { kind: 0, warmupSteps: 0, warmupRatio: 0, minLrRatio: 0 };
+  return { kind: 0, warmupSteps: 0, warmupRatio: 0, minLrRatio: 0, horizonSteps: 0 };
 }
 
 export const LrSchedule: MessageFns<LrSchedule> = {
@@ -1537,6 +1555,9 @@ export const LrSchedule: MessageFns<LrSchedule> = {
     }
     if (message.minLrRatio !== 0) {
       writer.uint32(33).double(message.minLrRatio);
+    }
+    if (message.horizonSteps !== 0) {
+      writer.uint32(40).int64(message.horizonSteps);
     }
     return writer;
   },
@@ -1586,6 +1607,14 @@ export const LrSchedule: MessageFns<LrSchedule> = {
             message.minLrRatio = reader.double();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.horizonSteps = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1616,6 +1645,11 @@ export const LrSchedule: MessageFns<LrSchedule> = {
         : isSet(object.min_lr_ratio)
         ? globalThis.Number(object.min_lr_ratio)
         : 0,
+      horizonSteps: isSet(object.horizonSteps)
+        ? globalThis.Number(object.horizonSteps)
+        : isSet(object.horizon_steps)
+        ? globalThis.Number(object.horizon_steps)
+        : 0,
     };
   },
 
@@ -1633,6 +1667,9 @@ export const LrSchedule: MessageFns<LrSchedule> = {
     if (message.minLrRatio !== 0) {
       obj.minLrRatio = floatToJson(message.minLrRatio);
     }
+    if (message.horizonSteps !== 0) {
+      obj.horizonSteps = Math.round(message.horizonSteps);
+    }
     return obj;
   },
 
@@ -1645,6 +1682,7 @@ export const LrSchedule: MessageFns<LrSchedule> = {
     message.warmupSteps = object.warmupSteps ?? 0;
     message.warmupRatio = object.warmupRatio ?? 0;
     message.minLrRatio = object.minLrRatio ?? 0;
+    message.horizonSteps = object.horizonSteps ?? 0;
     return message;
   },
 };
@@ -2069,6 +2107,7 @@ function createBaseRunSpec(): RunSpec {
     planPolicy: undefined,
     sparse: undefined,
     bcd: undefined,
+    referenceValidationDataset: undefined,
   };
 }
 
@@ -2133,6 +2172,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     }
     if (message.bcd !== undefined) {
       BcdConfig.encode(message.bcd, writer.uint32(162).fork()).join();
+    }
+    if (message.referenceValidationDataset !== undefined) {
+      DatasetRef.encode(message.referenceValidationDataset, writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -2313,6 +2355,14 @@ export const RunSpec: MessageFns<RunSpec> = {
             message.bcd = BcdConfig.decode(reader, reader.uint32());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.referenceValidationDataset = DatasetRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2396,6 +2446,11 @@ export const RunSpec: MessageFns<RunSpec> = {
         : undefined,
       sparse: isSet(object.sparse) ? SparseConfig.fromJSON(object.sparse) : undefined,
       bcd: isSet(object.bcd) ? BcdConfig.fromJSON(object.bcd) : undefined,
+      referenceValidationDataset: isSet(object.referenceValidationDataset)
+        ? DatasetRef.fromJSON(object.referenceValidationDataset)
+        : isSet(object.reference_validation_dataset)
+        ? DatasetRef.fromJSON(object.reference_validation_dataset)
+        : undefined,
     };
   },
 
@@ -2467,6 +2522,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     if (message.bcd !== undefined) {
       obj.bcd = BcdConfig.toJSON(message.bcd);
     }
+    if (message.referenceValidationDataset !== undefined) {
+      obj.referenceValidationDataset = DatasetRef.toJSON(message.referenceValidationDataset);
+    }
     return obj;
   },
 
@@ -2523,6 +2581,10 @@ export const RunSpec: MessageFns<RunSpec> = {
       ? SparseConfig.fromPartial(object.sparse)
       : undefined;
     message.bcd = (object.bcd !== undefined && object.bcd !== null) ? BcdConfig.fromPartial(object.bcd) : undefined;
+    message.referenceValidationDataset =
+      (object.referenceValidationDataset !== undefined && object.referenceValidationDataset !== null)
+        ? DatasetRef.fromPartial(object.referenceValidationDataset)
+        : undefined;
     return message;
   },
 };
@@ -2711,6 +2773,7 @@ function createBaseStepMetrics(): StepMetrics {
     blockGradNorms: [],
     time: undefined,
     updatedBlockIds: [],
+    referenceValidationLoss: undefined,
   };
 }
 
@@ -2739,6 +2802,9 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     }
     for (const v of message.updatedBlockIds) {
       writer.uint32(66).string(v!);
+    }
+    if (message.referenceValidationLoss !== undefined) {
+      writer.uint32(73).double(message.referenceValidationLoss);
     }
     return writer;
   },
@@ -2820,6 +2886,14 @@ export const StepMetrics: MessageFns<StepMetrics> = {
             message.updatedBlockIds.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.referenceValidationLoss = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2862,6 +2936,11 @@ export const StepMetrics: MessageFns<StepMetrics> = {
         : globalThis.Array.isArray(object?.updated_block_ids)
         ? object.updated_block_ids.map((e: any) => globalThis.String(e))
         : [],
+      referenceValidationLoss: isSet(object.referenceValidationLoss)
+        ? globalThis.Number(object.referenceValidationLoss)
+        : isSet(object.reference_validation_loss)
+        ? globalThis.Number(object.reference_validation_loss)
+        : undefined,
     };
   },
 
@@ -2891,6 +2970,9 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     if (message.updatedBlockIds?.length) {
       obj.updatedBlockIds = message.updatedBlockIds;
     }
+    if (message.referenceValidationLoss !== undefined) {
+      obj.referenceValidationLoss = floatToJson(message.referenceValidationLoss);
+    }
     return obj;
   },
 
@@ -2907,6 +2989,7 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     message.blockGradNorms = object.blockGradNorms?.map((e) => BlockGradNorm.fromPartial(e)) || [];
     message.time = object.time ?? undefined;
     message.updatedBlockIds = object.updatedBlockIds?.map((e) => e) || [];
+    message.referenceValidationLoss = object.referenceValidationLoss ?? undefined;
     return message;
   },
 };
@@ -2929,6 +3012,7 @@ function createBaseRun(): Run {
     replayedSteps: 0,
     replayMaxAbsDiff: 0,
     planChanges: [],
+    initialReferenceValidationLoss: undefined,
   };
 }
 
@@ -2981,6 +3065,9 @@ export const Run: MessageFns<Run> = {
     }
     for (const v of message.planChanges) {
       PlanChange.encode(v!, writer.uint32(130).fork()).join();
+    }
+    if (message.initialReferenceValidationLoss !== undefined) {
+      writer.uint32(137).double(message.initialReferenceValidationLoss);
     }
     return writer;
   },
@@ -3126,6 +3213,14 @@ export const Run: MessageFns<Run> = {
             message.planChanges.push(PlanChange.decode(reader, reader.uint32()));
             continue;
           }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.initialReferenceValidationLoss = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3204,6 +3299,11 @@ export const Run: MessageFns<Run> = {
         : globalThis.Array.isArray(object?.plan_changes)
         ? object.plan_changes.map((e: any) => PlanChange.fromJSON(e))
         : [],
+      initialReferenceValidationLoss: isSet(object.initialReferenceValidationLoss)
+        ? globalThis.Number(object.initialReferenceValidationLoss)
+        : isSet(object.initial_reference_validation_loss)
+        ? globalThis.Number(object.initial_reference_validation_loss)
+        : undefined,
     };
   },
 
@@ -3257,6 +3357,9 @@ export const Run: MessageFns<Run> = {
     if (message.planChanges?.length) {
       obj.planChanges = message.planChanges.map((e) => PlanChange.toJSON(e));
     }
+    if (message.initialReferenceValidationLoss !== undefined) {
+      obj.initialReferenceValidationLoss = floatToJson(message.initialReferenceValidationLoss);
+    }
     return obj;
   },
 
@@ -3283,6 +3386,7 @@ export const Run: MessageFns<Run> = {
     message.replayedSteps = object.replayedSteps ?? 0;
     message.replayMaxAbsDiff = object.replayMaxAbsDiff ?? 0;
     message.planChanges = object.planChanges?.map((e) => PlanChange.fromPartial(e)) || [];
+    message.initialReferenceValidationLoss = object.initialReferenceValidationLoss ?? undefined;
     return message;
   },
 };

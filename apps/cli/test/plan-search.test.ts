@@ -1,0 +1,178 @@
+// PlanAdaptation in SEARCH mode across the three services in one process, as `floe up` hosts them: the
+// data-profiler makes the rules' plan and its variants, the hpo-surrogate's freeze-thaw search decides
+// which pilots the trainer trains and thaws, and the best new-domain loss within the forgetting budget
+// wins. Checked: the rules' plan is always piloted; the pilots stay within the stated budget; every
+// point's objective is its new-domain loss plus the penalty past the budget; a pilot is the exact prefix
+// of the run it stands for; asking again resumes the same search without training anything; bad input
+// names its field.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, dataProfilerV1 as dp, trainerV1 } from '@floe/contracts';
+import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createTrainerService } from '@floe/trainer';
+import { createDataProfilerService } from '@floe/data-profiler';
+import { createHpoSurrogateService } from '@floe/hpo-surrogate';
+
+const home = tempDir();
+let server: FloeServer;
+let profiler: dp.DataProfilerServiceClient;
+let trainer: trainerV1.TrainerServiceClient;
+
+before(async () => {
+  const config = testConfig(home.path);
+  server = await startTestServer(
+    [
+      createTrainerService({ config, log: quietLog }),
+      createDataProfilerService({ config, log: quietLog }),
+      createHpoSurrogateService({ config, log: quietLog }),
+    ],
+    config,
+  );
+  profiler = createClient(dp.DataProfilerServiceClient, server.address);
+  trainer = createClient(trainerV1.TrainerServiceClient, server.address);
+});
+
+after(async () => {
+  profiler.close();
+  trainer.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const ref = (uri: string): commonV1.DatasetRef => ({
+  uri,
+  split: commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIED,
+  maxExamples: 0,
+});
+const RUN_BUDGET = 40;
+const BUDGET_BITS = 0.05;
+const common = {
+  optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 3e-3, gradClipNorm: 1 },
+  schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_COSINE, warmupSteps: 4, minLrRatio: 0.1 },
+  batchSize: 8,
+  sequenceLength: 64,
+  seed: 1,
+};
+
+const runsNow = async () =>
+  (await call(trainer.listRuns.bind(trainer), trainerV1.ListRunsRequest.fromPartial({}))).runs;
+
+test(
+  'SEARCH pilots the rules plan and its variants with freeze-thaw and picks within the forgetting budget',
+  { timeout: 600_000 },
+  async () => {
+    const base = (
+      await call(trainer.startRun.bind(trainer), {
+        requestId: '',
+        spec: trainerV1.RunSpec.fromPartial({
+          ...common,
+          baseModel: {
+            source: {
+              $case: 'builtin',
+              value: {
+                architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
+                size: 'tiny',
+                seed: 1,
+              },
+            },
+          },
+          dataset: ref('builtin:spam-assassin'),
+          strategy: trainerV1.Strategy.STRATEGY_FULL,
+          budgetSteps: 80,
+        }),
+      })
+    ).run!;
+    await collect(trainer.watchRun({ runId: base.runId, fromStep: 0 }));
+    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: base.runId, step: 0 } } };
+    const template = trainerV1.RunSpec.fromPartial({ ...common, budgetSteps: RUN_BUDGET });
+    const request = dp.PlanAdaptationRequest.fromPartial({
+      model,
+      dataset: ref('builtin:typescript-lib'),
+      reference: ref('builtin:spam-assassin'),
+      seed: 3,
+      calibrationBatches: 2,
+      batchSize: 4,
+      sequenceLength: 64,
+      mode: dp.PlanMode.PLAN_MODE_SEARCH,
+      forgettingBudget: BUDGET_BITS,
+      search: {
+        runTemplate: Buffer.from(trainerV1.RunSpec.encode(template).finish()),
+        pilotFraction: 1,
+        maxPilotFraction: 0.5,
+        maxCandidates: 4,
+        fidelitySteps: 2,
+      },
+    });
+    const events = await collect(profiler.planAdaptation(request));
+    assert.ok(events.some((e) => e.event?.$case === 'progress' && e.event.value.phase === 'pilots'));
+    const result = events.at(-1)!.event!.value as dp.AdaptationPlanResult;
+    const search = result.search!;
+    assert.ok(search.studyId.startsWith('study-'));
+    assert.ok(search.candidates.length >= 2 && search.candidates.length <= 4);
+    assert.equal(search.candidates[0]!.label, 'rules');
+    assert.ok(search.candidates[0]!.curve.length > 0, 'the rules plan is always piloted');
+    // Pilots: 10 steps per fidelity step, at most 2 of them each, 4 in all (pilot_fraction 1 of 40 steps).
+    assert.ok(search.pilotSteps > 0 && search.pilotSteps <= RUN_BUDGET, `${search.pilotSteps} pilot steps`);
+    assert.equal(search.pilotFraction, search.pilotSteps / RUN_BUDGET);
+    for (const c of search.candidates)
+      for (const p of c.curve) {
+        assert.equal(p.step % 10, 0);
+        assert.ok(p.step <= 20);
+        assert.ok(Number.isFinite(p.newLoss) && Number.isFinite(p.forgetting));
+        const excess = Math.max(0, p.forgetting - BUDGET_BITS);
+        assert.ok(Math.abs(p.objective - (p.newLoss + 10 * excess)) < 1e-9, 'objective = new loss + 10 × excess');
+      }
+    // The winner has the lowest objective of all points, and its plan is the answer.
+    const best = Math.min(...search.candidates.flatMap((c) => c.curve.map((p) => p.objective)));
+    const winner = search.candidates[search.winner]!;
+    assert.equal(Math.min(...winner.curve.map((p) => p.objective)), best);
+    assert.deepEqual(result.plan, winner.plan);
+    assert.match(search.reason, new RegExp(winner.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+
+    // A pilot is the exact prefix of the run it stands for: the same spec trained to the run's budget in
+    // one go records the same validation losses (both domains) at the pilot's steps.
+    const pilotRun = (await call(trainer.getRun.bind(trainer), { runId: winner.runId })).run!;
+    const full = (
+      await call(trainer.startRun.bind(trainer), {
+        requestId: '',
+        spec: { ...pilotRun.spec!, budgetSteps: RUN_BUDGET, labels: {} },
+      })
+    ).run!;
+    const steps = (await collect(trainer.watchRun({ runId: full.runId, fromStep: 0 })))
+      .filter((e) => e.event?.$case === 'step')
+      .map((e) => e.event!.value as trainerV1.StepMetrics);
+    const fullDone = (await call(trainer.getRun.bind(trainer), { runId: full.runId })).run!;
+    for (const p of winner.curve) {
+      const s = steps.find((m) => m.step === p.step)!;
+      assert.ok(Math.abs(s.validationLoss! / Math.LN2 - p.newLoss) < 1e-6, `new-domain loss at step ${p.step}`);
+      const rise = (s.referenceValidationLoss! - fullDone.initialReferenceValidationLoss!) / Math.LN2;
+      assert.ok(Math.abs(rise - p.forgetting) < 1e-6, `forgetting at step ${p.step}`);
+    }
+
+    // Asking again resumes the same search: the same study and answer, nothing trained.
+    const before = (await runsNow()).length;
+    const again = (await collect(profiler.planAdaptation(request))).at(-1)!.event!.value as dp.AdaptationPlanResult;
+    assert.equal(again.search!.studyId, search.studyId);
+    assert.deepEqual(again.plan, result.plan);
+    assert.equal((await runsNow()).length, before);
+
+    // Bad input names its field.
+    await rejectsWith(
+      collect(profiler.planAdaptation({ ...request, search: { ...request.search!, runTemplate: Buffer.alloc(0) } })),
+      grpc.status.INVALID_ARGUMENT,
+      'search.run_template',
+    );
+    await rejectsWith(
+      collect(profiler.planAdaptation({ ...request, forgettingBudget: -1 })),
+      grpc.status.INVALID_ARGUMENT,
+      'forgetting_budget',
+    );
+    await rejectsWith(
+      collect(profiler.planAdaptation({ ...request, search: { ...request.search!, maxCandidates: 99 } })),
+      grpc.status.INVALID_ARGUMENT,
+      'search.max_candidates',
+    );
+  },
+);

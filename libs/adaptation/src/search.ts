@@ -1,0 +1,192 @@
+// The candidates of a plan search (PlanAdaptation in SEARCH mode): the rules' plan and its variants along
+// the axes the ablations measure — replay fraction, expansion sites, frozen blocks, learning rate — each
+// described by numbers the freeze-thaw surrogate can compare. Pure and deterministic.
+import type { Action, Decision, Plan } from './plan.js';
+import type { BlockScore } from './scores.js';
+
+/** Defaults of a plan search; a request can override each (zero means the default). */
+export const SEARCH_DEFAULTS = {
+  /** Pilot steps of all candidates together, as a fraction of the run's budget: one more run's worth. */
+  pilotFraction: 1,
+  /** The longest pilot as a fraction of the run's budget. */
+  maxPilotFraction: 0.25,
+  /** Candidates, the rules' plan included. */
+  maxCandidates: 8,
+  /** Thaws that bring a pilot to its full length. */
+  fidelitySteps: 5,
+} as const;
+
+/** The numbers that describe a candidate to the surrogate (its configuration). */
+export interface PlanFeatures {
+  replayFraction: number;
+  learningRate: number;
+  /** Expansion copies. */
+  expansions: number;
+  /** Blocks left as they are. */
+  frozen: number;
+}
+
+/** The search space of those features, as the hpo-surrogate's parameters describe it. */
+export function featureSpace(blockCount: number) {
+  return [
+    { name: 'replay_fraction', kind: 'float' as const, min: 0, max: 0.99, log: false },
+    { name: 'learning_rate', kind: 'float' as const, min: 1e-6, max: 1, log: true },
+    { name: 'expansions', kind: 'int' as const, min: 0, max: Math.max(1, blockCount * 4), log: false },
+    { name: 'frozen', kind: 'int' as const, min: 0, max: Math.max(1, blockCount), log: false },
+  ];
+}
+
+export interface PlanCandidate {
+  /** What distinguishes it from the rules' plan ("rules" for that one). */
+  label: string;
+  plan: Plan;
+  features: PlanFeatures;
+}
+
+export interface CandidateOptions {
+  /** Candidates at most, the rules' plan first. */
+  maxCandidates: number;
+  /** Sequences per batch of the run: replay fractions are realised in whole sequences, so two fractions
+   * that round alike are one candidate. */
+  batchSize?: number;
+}
+
+const featuresOf = (p: Plan): PlanFeatures => ({
+  replayFraction: p.replayFraction,
+  learningRate: p.learningRate,
+  expansions: p.expansions.reduce((n, e) => n + Math.max(1, e.copies), 0),
+  frozen: p.freeze.length,
+});
+
+/** The variant's decisions: the rules' reason where the action is the same, the variant's where not. */
+function decisionsFor(rules: Plan, label: string, action: (blockId: string) => Action): Decision[] {
+  return rules.decisions.map((d) => {
+    const a = action(d.blockId);
+    return a === d.action
+      ? d
+      : { ...d, action: a, reason: `search variant "${label}": ${a} (the rules said ${d.action}: ${d.reason})` };
+  });
+}
+
+/** A variant with the given blocks frozen, tuned and expanded; every other setting as `rules`. */
+function structural(rules: Plan, label: string, freeze: Set<string>, expandAfter: string[]): Plan {
+  const expand = new Set(expandAfter);
+  const ids = rules.decisions.map((d) => d.blockId);
+  const actionOf = (id: string): Action => (expand.has(id) ? 'expand' : freeze.has(id) ? 'freeze' : 'tune');
+  return {
+    ...rules,
+    freeze: ids.filter((id) => freeze.has(id) && !expand.has(id)),
+    // An expanded block's original trains unless frozen (as the rules do under a shift).
+    tune: ids.filter((id) => !freeze.has(id)),
+    expansions: expandAfter.map((afterBlockId) => ({ afterBlockId, copies: 1 })),
+    decisions: decisionsFor(rules, label, actionOf),
+  };
+}
+
+/**
+ * The rules' plan first, then variants one factor at a time (more and less replay, no expansion or
+ * fewer copies or one copy, the less-moved half frozen, half and double the learning rate), then one
+ * combination; duplicates (as realised) dropped, at most `maxCandidates`.
+ */
+export function planCandidates(rules: Plan, blocks: BlockScore[], options: CandidateOptions): PlanCandidate[] {
+  const realise = (f: number) =>
+    options.batchSize ? Math.round(f * options.batchSize) / options.batchSize : Math.round(f * 1000) / 1000;
+  const withReplay = (p: Plan, f: number): Plan => ({ ...p, replayFraction: Math.min(0.99, realise(f)) });
+  const withLr = (p: Plan, lr: number): Plan => ({ ...p, learningRate: lr });
+  const r = rules.replayFraction;
+  const moreReplay = r > 0 ? r * 1.5 : 0.1;
+  // Residual blocks by how much the new data moves them, most first (the earlier block wins ties).
+  const ranked = blocks.filter((b) => b.residual).sort((a, b) => b.angularDistanceAll - a.angularDistanceAll);
+  const frozenNow = new Set(rules.freeze);
+  const sites = rules.expansions.map((e) => e.afterBlockId);
+  const rankOf = (id: string) => ranked.findIndex((b) => b.blockId === id);
+  const topSites = [...sites].sort((a, b) => rankOf(a) - rankOf(b)).slice(0, Math.ceil(sites.length / 2));
+  const lessMoved = new Set(ranked.slice(Math.ceil(ranked.length / 2)).map((b) => b.blockId));
+
+  const variants: [string, Plan][] = [['rules', withReplay(rules, r)]];
+  variants.push([`replay ${realise(moreReplay)}`, withReplay(rules, moreReplay)]);
+  if (r > 0) variants.push([`replay ${realise(r / 2)}`, withReplay(rules, r / 2)]);
+  if (sites.length) variants.push(['no expansion', structural(rules, 'no expansion', frozenNow, [])]);
+  if (sites.length > 1)
+    variants.push([
+      `copies after ${topSites.join(', ')} only`,
+      structural(rules, `copies after ${topSites.join(', ')} only`, frozenNow, topSites),
+    ]);
+  if (!sites.length && ranked.length)
+    variants.push([
+      `one copy after ${ranked[0]!.blockId}`,
+      structural(rules, `one copy after ${ranked[0]!.blockId}`, frozenNow, [ranked[0]!.blockId]),
+    ]);
+  if (lessMoved.size)
+    variants.push([
+      'the less-moved half frozen',
+      structural(rules, 'the less-moved half frozen', new Set([...frozenNow, ...lessMoved]), sites),
+    ]);
+  variants.push([`learning rate ${rules.learningRate / 2}`, withLr(withReplay(rules, r), rules.learningRate / 2)]);
+  variants.push([`learning rate ${rules.learningRate * 2}`, withLr(withReplay(rules, r), rules.learningRate * 2)]);
+  variants.push([
+    `replay ${realise(moreReplay)}, learning rate ${rules.learningRate / 2}`,
+    withLr(withReplay(rules, moreReplay), rules.learningRate / 2),
+  ]);
+
+  const seen = new Set<string>();
+  const out: PlanCandidate[] = [];
+  for (const [label, plan] of variants) {
+    const key = JSON.stringify([plan.freeze, plan.tune, plan.expansions, plan.replayFraction, plan.learningRate]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ label, plan, features: featuresOf(plan) });
+    if (out.length >= Math.max(1, options.maxCandidates)) break;
+  }
+  return out;
+}
+
+/** One point of a pilot: new-domain loss, forgetting (the old-domain rise) and what the search minimises. */
+export interface PilotPoint {
+  step: number;
+  newLoss: number;
+  forgetting: number;
+  objective: number;
+}
+
+/**
+ * The winner of a search: the candidate whose pilot reached the lowest objective (new-domain loss plus
+ * the penalty past the forgetting budget) at any step — the freeze-thaw incumbent, so a candidate the
+ * surrogate judged worth more steps can win by them; ties go to the earlier candidate (the rules' plan
+ * first). Answers its index and a sentence saying why.
+ */
+export function chooseWinner(
+  candidates: { label: string; curve: PilotPoint[] }[],
+  forgettingBudget: number,
+  unit: string,
+): { winner: number; reason: string } {
+  const bestOf = (curve: PilotPoint[]) =>
+    curve.reduce<PilotPoint | undefined>((b, p) => (!b || p.objective < b.objective ? p : b), undefined);
+  let winner = 0;
+  let bestPoint: PilotPoint | undefined;
+  candidates.forEach((c, i) => {
+    const b = bestOf(c.curve);
+    if (b && (!bestPoint || b.objective < bestPoint.objective)) {
+      winner = i;
+      bestPoint = b;
+    }
+  });
+  if (!bestPoint) return { winner: 0, reason: 'no pilot recorded a point: the rules plan stands' };
+  const fmt = (x: number) => x.toFixed(4);
+  const within = forgettingBudget <= 0 || bestPoint.forgetting <= forgettingBudget;
+  const runnerUp = candidates
+    .map((c, i) => ({ i, b: bestOf(c.curve) }))
+    .filter((x) => x.i !== winner && x.b)
+    .sort((a, b) => a.b!.objective - b.b!.objective)[0];
+  const rules = candidates[0]!;
+  const rulesBest = bestOf(rules.curve);
+  const budget = forgettingBudget > 0 ? ` (budget ${fmt(forgettingBudget)})` : '';
+  let reason =
+    `"${candidates[winner]!.label}" reached ${fmt(bestPoint.newLoss)} ${unit} on the new domain at pilot step ${bestPoint.step}, ` +
+    `forgetting ${fmt(bestPoint.forgetting)}${budget}${within ? '' : ', over the budget like every other candidate'}`;
+  if (winner !== 0 && rulesBest)
+    reason += `; the rules' plan reached ${fmt(rulesBest.newLoss)} with forgetting ${fmt(rulesBest.forgetting)} at step ${rulesBest.step}`;
+  else if (runnerUp)
+    reason += `; the runner-up "${candidates[runnerUp.i]!.label}" reached ${fmt(runnerUp.b!.newLoss)} with forgetting ${fmt(runnerUp.b!.forgetting)} at step ${runnerUp.b!.step}`;
+  return { winner, reason };
+}
