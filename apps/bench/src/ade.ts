@@ -11,6 +11,9 @@
 //   3. the evaluator compares all with the base on held-out old and new text (test splits, the same
 //      sequences for every model): bits per byte, forgetting (the old-domain increase) with paired bootstrap
 //      errors, and ADE against FULL_REPLAY directly (paired), which says what the architecture adds.
+//   4. SEARCH (unless --no-search): the data-profiler's plan search (PlanAdaptation mode SEARCH) with a
+//      forgetting budget of 0.3 × FULL's forgetting, its plan trained like the rules' plan, both scored
+//      on new-domain bits per byte + 10 × forgetting past the budget.
 // Pairs: emails-typescript (e-mails → TypeScript declarations), typescript-emails, emails-prose (e-mails →
 // State of the Union addresses); all three by default, or --pair, or any --old/--new dataset references.
 // Per pair and the mean over pairs. State lives in $FLOE_BENCH_HOME (default .floe/bench-ade).
@@ -19,6 +22,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { scatterSvg } from './plot.js';
 import { join, resolve } from 'node:path';
 import { commonV1, dataProfilerV1, evaluatorV1, trainerV1 } from '@floe/contracts';
+import { createHpoSurrogateService } from '@floe/hpo-surrogate';
 import { call, collect, createClient, createLogger, loadConfig, startServer } from '@floe/service-kit';
 import { createTrainerService } from '@floe/trainer';
 import { createDataProfilerService } from '@floe/data-profiler';
@@ -69,6 +73,13 @@ const SEQ = 128;
 const LR = 1e-3;
 const SEED = 1;
 const EVAL_SEQUENCES = quick ? 128 : 512;
+// SEARCH: pilots worth one run's steps in all, the longest a quarter of a run, eight candidates; the
+// forgetting budget is the target ratio (0.3) of what plain fine-tuning (FULL) forgets on the pair.
+const search = !process.argv.includes('--no-search');
+const PILOTS = { pilotFraction: 1, maxPilotFraction: 0.25, maxCandidates: 8, fidelitySteps: 5 };
+const BUDGET_RATIO = 0.3;
+/** What the search minimises, as the data-profiler's default penalty scores it. */
+const PENALTY = 10;
 
 const root = new URL('../../..', import.meta.url).pathname;
 /** Runs are cached by request id: a rerun reuses every finished arm whose inputs (the planner's rules
@@ -103,14 +114,17 @@ const server = await startServer({
     createTrainerService({ config, log: quiet }),
     createDataProfilerService({ config, log: quiet }),
     createEvaluatorService({ config, log: quiet }),
+    createHpoSurrogateService({ config, log: quiet }),
   ],
   log: quiet,
 });
 const trainer = createClient(trainerV1.TrainerServiceClient, server.address);
 const evaluator = createClient(evaluatorV1.EvaluatorServiceClient, server.address);
+const profiler = createClient(dataProfilerV1.DataProfilerServiceClient, server.address);
 const stop = async () => {
   trainer.close();
   evaluator.close();
+  profiler.close();
   await server.shutdown();
 };
 process.once('SIGINT', () => void stop().then(() => process.exit(130)));
@@ -347,6 +361,111 @@ async function study(name: string, pair: { old: string; new: string }) {
   };
   const full = results.FULL!;
   const ade = results.ADE!;
+
+  // SEARCH: the plan the pilots choose within the budget, trained like the rules' plan and scored on the
+  // same held-out sequences; both against the same objective.
+  let searchOut: Record<string, unknown> | undefined;
+  if (search) {
+    const budget = round(BUDGET_RATIO * Number(full.old_bpb_increase), 4);
+    log(
+      `plan search: forgetting budget ${budget} bits/byte (${BUDGET_RATIO} × FULL's), pilots ${JSON.stringify(PILOTS)}`,
+    );
+    const stream = profiler.planAdaptation(
+      dataProfilerV1.PlanAdaptationRequest.fromPartial({
+        model: baseRef,
+        dataset: { uri: pair.new },
+        reference: { uri: pair.old },
+        seed: SEED,
+        mode: dataProfilerV1.PlanMode.PLAN_MODE_SEARCH,
+        forgettingBudget: budget,
+        search: {
+          ...PILOTS,
+          runTemplate: Buffer.from(
+            trainerV1.RunSpec.encode(adapt({ strategy: trainerV1.Strategy.STRATEGY_ADE })).finish(),
+          ),
+        },
+      }),
+    );
+    let result: dataProfilerV1.AdaptationPlanResult | undefined;
+    for await (const e of stream as AsyncIterable<dataProfilerV1.PlanAdaptationResponse>) {
+      if (e.event?.$case === 'progress') process.stderr.write(`\r  search: ${e.event.value.message}`.padEnd(90));
+      if (e.event?.$case === 'result') result = e.event.value;
+    }
+    process.stderr.write('\n');
+    const found = result!.search!;
+    log(
+      `  ${'candidate'.padEnd(48)} ${'steps'.padStart(5)} ${'new bpb'.padStart(8)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
+    );
+    for (const [i, c] of found.candidates.entries()) {
+      const best = c.curve.reduce<dataProfilerV1.PilotPoint | undefined>(
+        (b, p) => (!b || p.objective < b.objective ? p : b),
+        undefined,
+      );
+      log(
+        `${i === found.winner ? '* ' : '  '}${c.label.padEnd(48)} ${String(c.curve.at(-1)?.step ?? 0).padStart(5)} ${best ? best.newLoss.toFixed(3).padStart(8) : '       -'} ${best ? best.forgetting.toFixed(3).padStart(7) : '      -'} ${best ? best.objective.toFixed(3).padStart(9) : '        -'}`,
+      );
+    }
+    log(`  winner: ${found.reason}`);
+    log(`  pilots: ${found.pilotSteps} steps, ${round(found.pilotFraction, 3)} × the run's`);
+    const plan = result!.plan!;
+    const searchSpec = adapt({
+      strategy: trainerV1.Strategy.STRATEGY_ADE,
+      plan,
+      mixture: replay(plan.replayFraction),
+      optimizer: { ...common.optimizer, learningRate: plan.learningRate },
+    });
+    runs.SEARCH = await startOrReuse(armId('SEARCH', searchSpec), searchSpec, 'SEARCH');
+    const scored = await compare([baseRef, refOf('ADE'), refOf('SEARCH')]);
+    const r = scored.rMatrix!.values;
+    const se = scored.gainsStderr!.values;
+    const row = (stage: number) => {
+      const forgetting = r[stage * 2]! - r[0]!;
+      const newBpb = r[stage * 2 + 1]!;
+      return {
+        new_bpb: round(newBpb),
+        forgetting: round(forgetting),
+        forgetting_stderr: round(se[stage * 2]!, 4),
+        objective: round(newBpb + PENALTY * Math.max(0, forgetting - budget)),
+        within_budget: forgetting <= budget,
+        replay_fraction: stage === 1 ? realised : round(Math.round(plan.replayFraction * BATCH) / BATCH, 4),
+        trainable_params: runs[stage === 1 ? 'ADE' : 'SEARCH']!.run.trainableParams,
+      };
+    };
+    const paired = await compare([refOf('ADE'), refOf('SEARCH')]);
+    searchOut = {
+      forgetting_budget: budget,
+      pilot_steps: found.pilotSteps,
+      pilot_fraction: round(found.pilotFraction, 4),
+      winner: found.candidates[found.winner]!.label,
+      reason: found.reason,
+      candidates: found.candidates.map((c) => ({
+        label: c.label,
+        pilot_steps: c.curve.at(-1)?.step ?? 0,
+        curve: c.curve.map((p) => ({
+          step: p.step,
+          new_bpb: round(p.newLoss, 4),
+          forgetting: round(p.forgetting, 4),
+          objective: round(p.objective, 4),
+        })),
+      })),
+      rules: row(1),
+      search: row(2),
+      // Paired over the same sequences: positive means SEARCH's plan is better on that domain.
+      search_over_rules: {
+        forgetting_reduction: round(paired.gains!.values[2]!, 4),
+        forgetting_reduction_stderr: round(paired.gainsStderr!.values[2]!, 4),
+        new_bpb_gain: round(paired.gains!.values[3]!, 4),
+        new_bpb_gain_stderr: round(paired.gainsStderr!.values[3]!, 4),
+      },
+      search_plan: dataProfilerV1.AdaptationPlanResult.toJSON({ plan }),
+    };
+    const a = searchOut.rules as ReturnType<typeof row>;
+    const b = searchOut.search as ReturnType<typeof row>;
+    log(
+      `RULES plan: new ${a.new_bpb}, forgetting ${a.forgetting} (budget ${budget}) → objective ${a.objective}; SEARCH plan ("${String(searchOut.winner)}"): new ${b.new_bpb}, forgetting ${b.forgetting} → objective ${b.objective}`,
+    );
+  }
+
   const ratio = (arm: string) => round(Number(results[arm]!.old_bpb_increase) / Number(full.old_bpb_increase));
   const out = {
     old: pair.old,
@@ -374,6 +493,7 @@ async function study(name: string, pair: { old: string; new: string }) {
         adeOverReplay.new_bpb_gain >= 0,
     },
     ade_plan: dataProfilerV1.AdaptationPlanResult.toJSON({ plan }),
+    ...(searchOut ? { plan_search: searchOut } : {}),
   };
   log(`base: new ${out.base.new_bpb} bits/byte, old ${out.base.old_bpb} bits/byte`);
   log(
@@ -430,6 +550,19 @@ try {
     ade_forgetting_ratio: meanOf((p) => p.ade_forgetting_ratio),
     ade_new_bpb_vs_full: meanOf((p) => p.ade_new_bpb_vs_full),
     ade_beats_full_replay_on_both_axes: values.filter((p) => p.ade_over_full_replay.beats_on_both_axes).length,
+    ...(search
+      ? (() => {
+          const objective = (p: (typeof values)[number], k: 'rules' | 'search') =>
+            (p.plan_search![k] as { objective: number }).objective;
+          const rules = meanOf((p) => objective(p, 'rules'));
+          const searched = meanOf((p) => objective(p, 'search'));
+          return {
+            plan_objective: { rules, search: searched },
+            pilot_fraction: meanOf((p) => Number(p.plan_search!.pilot_fraction)),
+            search_at_least_as_good: searched <= rules,
+          };
+        })()
+      : {}),
   };
   log(`\n=== mean over ${values.length} pair(s)`);
   log(
@@ -440,6 +573,10 @@ try {
   log(
     `ADE: forgetting ${mean.ade_forgetting_ratio}× FULL's, new-domain bits/byte ${(mean.ade_new_bpb_vs_full * 100).toFixed(1)}% from FULL's; beats FULL_REPLAY on both axes on ${mean.ade_beats_full_replay_on_both_axes} of ${values.length}`,
   );
+  if (mean.plan_objective)
+    log(
+      `plan objective (new bpb + ${PENALTY} × forgetting past ${BUDGET_RATIO} × FULL's), mean: RULES ${mean.plan_objective.rules}, SEARCH ${mean.plan_objective.search} with pilots ${mean.pilot_fraction} × a run → ${mean.search_at_least_as_good ? 'SEARCH at least as good' : 'SEARCH worse'}`,
+    );
   const design = {
     model: 'transformer-lm small: byte-level, d_model 128, 4 blocks, 4 heads, context 128',
     pretrain: `the old corpus, ${PRETRAIN_STEPS} steps × ${BATCH} × ${SEQ} bytes`,

@@ -14,6 +14,7 @@ import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@fl
 import { createTrainerService } from '@floe/trainer';
 import { createDataProfilerService } from '@floe/data-profiler';
 import { createHpoSurrogateService } from '@floe/hpo-surrogate';
+import { floeAt } from './fixtures/floe.js';
 
 const home = tempDir();
 let server: FloeServer;
@@ -176,3 +177,32 @@ test(
     );
   },
 );
+
+test("floe plan --search prints every candidate's pilot and why the winner won", { timeout: 300_000 }, async () => {
+  const floe = floeAt(() => server.address);
+  const r = await floe(
+    'plan',
+    '--model',
+    'transformer-lm/tiny:2',
+    '--dataset',
+    'builtin:typescript-lib',
+    '--reference',
+    'builtin:spam-assassin',
+    '--search',
+    '--forgetting-budget',
+    '0.1',
+    '--steps',
+    '20',
+    '--batch-size',
+    '4',
+    '--sequence-length',
+    '32',
+    '--candidates',
+    '3',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /search \(study study-[0-9a-f-]+\): pilots \d+ steps/);
+  assert.match(r.stdout, /^\* /m, 'the winner is starred');
+  assert.match(r.stdout, /  rules /);
+  assert.match(r.stdout, /why: /);
+});

@@ -1,6 +1,6 @@
 // floe profile | drift | plan — the data-profiler from a terminal: a progress bar on stderr, the result on
 // stdout (one JSON object with --json).
-import { commonV1, dataProfilerV1 as dp } from '@floe/contracts';
+import { commonV1, dataProfilerV1 as dp, trainerV1 } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
@@ -144,17 +144,75 @@ export const drift: Command = {
     }),
 };
 
+/** The SEARCH fields of a plan request: the run the plan is for (as `floe train start` would run it) and the pilots. */
+function searchOptions(args: ParsedArgs): Partial<dp.PlanAdaptationRequest> {
+  const steps = num(args, 'steps', 400);
+  const template = trainerV1.RunSpec.fromPartial({
+    optimizer: {
+      kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW,
+      learningRate: num(args, 'lr', 1e-3),
+      gradClipNorm: 1,
+    },
+    schedule: {
+      kind: trainerV1.ScheduleKind.SCHEDULE_KIND_COSINE,
+      warmupSteps: Math.round(0.06 * steps),
+      minLrRatio: 0.1,
+    },
+    batchSize: num(args, 'batch-size', 16),
+    sequenceLength: num(args, 'sequence-length', 128),
+    budgetSteps: steps,
+    seed: num(args, 'seed', 0),
+  });
+  return {
+    mode: dp.PlanMode.PLAN_MODE_SEARCH,
+    forgettingBudget: num(args, 'forgetting-budget', 0),
+    search: {
+      runTemplate: Buffer.from(trainerV1.RunSpec.encode(template).finish()),
+      pilotFraction: num(args, 'pilot-fraction', 0),
+      maxPilotFraction: 0,
+      maxCandidates: num(args, 'candidates', 0),
+      fidelitySteps: 0,
+    },
+  };
+}
+
+/** Each candidate's pilot at its best point, the winner starred, and why it won. */
+function searchLines(s: dp.PlanSearchReport): string[] {
+  const best = (c: dp.PlanCandidate) =>
+    c.curve.reduce<dp.PilotPoint | undefined>((b, p) => (!b || p.objective < b.objective ? p : b), undefined);
+  return [
+    `search (study ${s.studyId}): pilots ${s.pilotSteps} steps, ${round(s.pilotFraction, 3)} × the run's; forgetting budget ${s.forgettingBudget || 'none'}`,
+    `  ${'candidate'.padEnd(46)} ${'steps'.padStart(5)} ${'new'.padStart(7)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
+    ...s.candidates.map((c, i) => {
+      const b = best(c);
+      const cell = (x: number | undefined, w: number) => (x === undefined ? '-' : x.toFixed(4)).padStart(w);
+      return `${i === s.winner ? '*' : ' '} ${c.label.padEnd(46)} ${String(c.curve.at(-1)?.step ?? 0).padStart(5)} ${cell(b?.newLoss, 7)} ${cell(b?.forgetting, 7)} ${cell(b?.objective, 9)}`;
+    }),
+    `why: ${s.reason}`,
+  ];
+}
+
 export const plan: Command = {
   name: 'plan',
   summary: 'propose an adaptation plan: blocks to expand, tune and freeze, replay, learning rate, budget',
   usage:
-    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]',
+    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]\n' +
+    '          [--search --forgetting-budget BITS --steps 400 --batch-size 16 --sequence-length 128 --lr 1e-3 --pilot-fraction 1 --candidates 8]',
   options: {
     model: { type: 'string' },
     dataset: { type: 'string' },
     reference: { type: 'string' },
     'max-expansions': { type: 'string' },
     seed: { type: 'string' },
+    // SEARCH: pilots of the rules plan and its variants for a run of these settings.
+    search: { type: 'boolean', default: false },
+    'forgetting-budget': { type: 'string' },
+    steps: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'sequence-length': { type: 'string' },
+    lr: { type: 'string' },
+    'pilot-fraction': { type: 'string' },
+    candidates: { type: 'string' },
   },
   run: (args) =>
     withClient(args, 'plan', async (c) => {
@@ -166,6 +224,7 @@ export const plan: Command = {
             reference: datasetRef(str(args, 'reference'), '--reference'),
             maxExpansions: num(args, 'max-expansions', 0),
             seed: num(args, 'seed', 0),
+            ...(args.values.search ? searchOptions(args) : {}),
           }),
         ),
         'result',
@@ -181,6 +240,7 @@ export const plan: Command = {
             (d) =>
               `  ${d.blockId.padEnd(14)} ${commonV1.blockActionToJSON(d.action).replace('BLOCK_ACTION_', '').toLowerCase().padEnd(7)} ${d.reason}`,
           ),
+          ...(r.search ? searchLines(r.search) : []),
         ].join('\n');
       });
     }),
