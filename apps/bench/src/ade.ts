@@ -394,15 +394,13 @@ async function study(name: string, pair: { old: string; new: string }) {
     process.stderr.write('\n');
     const found = result!.search!;
     log(
-      `  ${'candidate'.padEnd(48)} ${'steps'.padStart(5)} ${'new bpb'.padStart(8)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
+      `  ${'candidate'.padEnd(48)} ${'step'.padStart(5)} ${'new bpb'.padStart(8)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
     );
     for (const [i, c] of found.candidates.entries()) {
-      const best = c.curve.reduce<dataProfilerV1.PilotPoint | undefined>(
-        (b, p) => (!b || p.objective < b.objective ? p : b),
-        undefined,
-      );
+      // At the step the candidates were compared at, or the pilot's last if it stopped short of it.
+      const p = c.curve.find((x) => x.step === found.comparedStep) ?? c.curve.at(-1);
       log(
-        `${i === found.winner ? '* ' : '  '}${c.label.padEnd(48)} ${String(c.curve.at(-1)?.step ?? 0).padStart(5)} ${best ? best.newLoss.toFixed(3).padStart(8) : '       -'} ${best ? best.forgetting.toFixed(3).padStart(7) : '      -'} ${best ? best.objective.toFixed(3).padStart(9) : '        -'}`,
+        `${i === found.winner ? '* ' : '  '}${c.label.padEnd(48)} ${String(p?.step ?? 0).padStart(5)} ${p ? p.newLoss.toFixed(3).padStart(8) : '       -'} ${p ? p.forgetting.toFixed(3).padStart(7) : '      -'} ${p ? p.objective.toFixed(3).padStart(9) : '        -'}`,
       );
     }
     log(`  winner: ${found.reason}`);
@@ -437,6 +435,7 @@ async function study(name: string, pair: { old: string; new: string }) {
       pilot_steps: found.pilotSteps,
       pilot_fraction: round(found.pilotFraction, 4),
       winner: found.candidates[found.winner]!.label,
+      compared_step: found.comparedStep,
       reason: found.reason,
       candidates: found.candidates.map((c) => ({
         label: c.label,

@@ -125,10 +125,12 @@ test(
         const excess = Math.max(0, p.forgetting - BUDGET_BITS);
         assert.ok(Math.abs(p.objective - (p.newLoss + 10 * excess)) < 1e-9, 'objective = new loss + 10 × excess');
       }
-    // The winner has the lowest objective of all points, and its plan is the answer.
-    const best = Math.min(...search.candidates.flatMap((c) => c.curve.map((p) => p.objective)));
+    // The winner has the lowest objective of the candidates that reached the compared step, the deepest two reached.
+    const depths = search.candidates.map((c) => c.curve.at(-1)?.step ?? 0).sort((a, b) => b - a);
+    assert.equal(search.comparedStep, depths[1]);
+    const at = (c: dp.PlanCandidate) => c.curve.find((p) => p.step === search.comparedStep)?.objective ?? Infinity;
     const winner = search.candidates[search.winner]!;
-    assert.equal(Math.min(...winner.curve.map((p) => p.objective)), best);
+    assert.equal(at(winner), Math.min(...search.candidates.map(at)));
     assert.deepEqual(result.plan, winner.plan);
     assert.match(search.reason, new RegExp(winner.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
 

@@ -150,43 +150,37 @@ export interface PilotPoint {
 }
 
 /**
- * The winner of a search: the candidate whose pilot reached the lowest objective (new-domain loss plus
- * the penalty past the forgetting budget) at any step — the freeze-thaw incumbent, so a candidate the
- * surrogate judged worth more steps can win by them; ties go to the earlier candidate (the rules' plan
- * first). Answers its index and a sentence saying why.
+ * The winner of a search: the candidates are compared at one step — the deepest that at least two of them
+ * reached (the freeze-thaw rule trains further the ones it believes in), so every pilot compared has had
+ * the same training — by the objective there (new-domain loss plus the penalty past the forgetting
+ * budget). A candidate's best point is not used: forgetting grows with training, so early points flatter
+ * every plan. Ties go to the earlier candidate (the rules' plan first). Answers its index, the step, and
+ * a sentence saying why.
  */
 export function chooseWinner(
   candidates: { label: string; curve: PilotPoint[] }[],
   forgettingBudget: number,
   unit: string,
-): { winner: number; reason: string } {
-  const bestOf = (curve: PilotPoint[]) =>
-    curve.reduce<PilotPoint | undefined>((b, p) => (!b || p.objective < b.objective ? p : b), undefined);
-  let winner = 0;
-  let bestPoint: PilotPoint | undefined;
-  candidates.forEach((c, i) => {
-    const b = bestOf(c.curve);
-    if (b && (!bestPoint || b.objective < bestPoint.objective)) {
-      winner = i;
-      bestPoint = b;
-    }
-  });
-  if (!bestPoint) return { winner: 0, reason: 'no pilot recorded a point: the rules plan stands' };
+): { winner: number; step: number; reason: string } {
+  const depths = candidates.map((c) => c.curve.at(-1)?.step ?? 0).sort((a, b) => b - a);
+  const step = depths.length > 1 && depths[1]! > 0 ? depths[1]! : depths[0]!;
+  if (!step) return { winner: 0, step: 0, reason: 'no pilot recorded a point: the rules plan stands' };
+  const at = (c: { curve: PilotPoint[] }) => c.curve.find((p) => p.step === step);
+  const ranked = candidates
+    .map((c, i) => ({ i, p: at(c) }))
+    .filter((x): x is { i: number; p: PilotPoint } => x.p !== undefined)
+    .sort((a, b) => a.p.objective - b.p.objective || a.i - b.i);
+  const { i: winner, p: best } = ranked[0]!;
   const fmt = (x: number) => x.toFixed(4);
-  const within = forgettingBudget <= 0 || bestPoint.forgetting <= forgettingBudget;
-  const runnerUp = candidates
-    .map((c, i) => ({ i, b: bestOf(c.curve) }))
-    .filter((x) => x.i !== winner && x.b)
-    .sort((a, b) => a.b!.objective - b.b!.objective)[0];
-  const rules = candidates[0]!;
-  const rulesBest = bestOf(rules.curve);
   const budget = forgettingBudget > 0 ? ` (budget ${fmt(forgettingBudget)})` : '';
+  const over = forgettingBudget > 0 && best.forgetting > forgettingBudget;
   let reason =
-    `"${candidates[winner]!.label}" reached ${fmt(bestPoint.newLoss)} ${unit} on the new domain at pilot step ${bestPoint.step}, ` +
-    `forgetting ${fmt(bestPoint.forgetting)}${budget}${within ? '' : ', over the budget like every other candidate'}`;
-  if (winner !== 0 && rulesBest)
-    reason += `; the rules' plan reached ${fmt(rulesBest.newLoss)} with forgetting ${fmt(rulesBest.forgetting)} at step ${rulesBest.step}`;
-  else if (runnerUp)
-    reason += `; the runner-up "${candidates[runnerUp.i]!.label}" reached ${fmt(runnerUp.b!.newLoss)} with forgetting ${fmt(runnerUp.b!.forgetting)} at step ${runnerUp.b!.step}`;
-  return { winner, reason };
+    `at pilot step ${step}, which ${ranked.length} of ${candidates.length} candidates reached, "${candidates[winner]!.label}" ` +
+    `had the lowest objective: ${fmt(best.newLoss)} ${unit} on the new domain, forgetting ${fmt(best.forgetting)}${budget}` +
+    (over ? ', over the budget like every candidate compared' : '');
+  const rules = ranked.find((x) => x.i === 0);
+  const other = winner === 0 ? ranked[1] : rules;
+  if (other)
+    reason += `; ${other.i === 0 ? "the rules' plan" : `the runner-up "${candidates[other.i]!.label}"`} had ${fmt(other.p.newLoss)} with forgetting ${fmt(other.p.forgetting)} (objective ${fmt(other.p.objective)} against ${fmt(best.objective)})`;
+  return { winner, step, reason };
 }

@@ -38,6 +38,10 @@ export interface FloeConfig {
   peers: Partial<Record<ServiceName, string>>;
   /** TLS and bearer tokens (FLOE_TLS_*, FLOE_TOKENS*, FLOE_TOKEN*); all off by default. */
   security: SecurityConfig;
+  /** Metadata in PostgreSQL (cluster mode) instead of SQLite files under home; unset: SQLite. */
+  databaseUrl?: string;
+  /** How long a PostgreSQL query keeps retrying on new connections (a server restart). */
+  databaseRetryMs: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -79,6 +83,12 @@ export const CONFIG_VARIABLES = [
     'this server',
     'where the trainer reaches the data-profiler (ADE plans); unset: the process hosting it',
   ],
+  [
+    'FLOE_DATABASE_URL',
+    'unset',
+    'postgres://user:password@host:5432/db: metadata in PostgreSQL (cluster mode, a schema per service); unset: SQLite under FLOE_HOME',
+  ],
+  ['FLOE_DATABASE_RETRY_MS', '10000', 'how long a PostgreSQL query retries on new connections (a server restart)'],
   ['FLOE_TLS_CERT', 'unset', 'PEM certificate the servers present (with FLOE_TLS_KEY); unset: plaintext'],
   ['FLOE_TLS_KEY', 'unset', 'PEM private key of FLOE_TLS_CERT'],
   [
@@ -238,5 +248,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
       }),
     ),
     security: security(env),
+    databaseUrl: databaseUrl(env),
+    databaseRetryMs: int(env, 'FLOE_DATABASE_RETRY_MS', 10_000, 0, 3_600_000),
   };
+}
+
+function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.FLOE_DATABASE_URL;
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('FLOE_DATABASE_URL', raw.replace(/:[^:@/]*@/, ':***@'), 'a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new ConfigError('FLOE_DATABASE_URL', `${url.protocol}//…`, 'a postgres:// URL');
+  return raw;
 }

@@ -200,6 +200,8 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   progressTransaction<T>(fn: () => T): T {
+    // Inside another transaction it joins that one (and its sync): the level cannot change mid-transaction.
+    if (this.db.inTransaction) return this.db.transaction(fn)();
     // In WAL mode NORMAL skips the sync of this commit only; its frames reach the disk with the next FULL
     // commit's sync (or a checkpoint). A killed process loses nothing either way.
     this.db.pragma('synchronous = NORMAL');

@@ -5,11 +5,11 @@ import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.js';
 import {
   createLogger,
   fieldViolations,
@@ -129,16 +129,6 @@ export async function rejectsWith(
     return e;
   }
   assert.fail(`expected ${grpc.status[code]}, but the call succeeded`);
-}
-
-/** A TCP port free on 127.0.0.1 right now, for a server started in another process. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until the server at `address` reports SERVING; returns how long that took. */
@@ -264,3 +254,6 @@ export function makeCertificates(dir: string): TestCertificates {
     client: leaf('client', 'ca', 'extendedKeyUsage=clientAuth\n'),
   };
 }
+
+export { startPostgres, postgresBin, type TestPostgres } from './postgres.js';
+export { freePort };

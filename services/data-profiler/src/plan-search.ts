@@ -2,7 +2,8 @@
 // a finite study of the hpo-surrogate, each candidate an ADE run of the caller's spec with its plan; the
 // study's freeze-thaw search decides which pilots to start and which to thaw, one fidelity step at a
 // time, and every pilot is the exact prefix of the run the plan is for (the schedule's horizon is that
-// run's budget). The best new-domain validation loss within the forgetting budget wins. The study's
+// run's budget). At the deepest step two pilots reached, the best new-domain validation loss within the
+// forgetting budget wins. The study's
 // request id is derived from the request, so asking again resumes the same search instead of starting over.
 import { createHash } from 'node:crypto';
 import { commonV1, dataProfilerV1 as dp, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
@@ -190,7 +191,7 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
       curve,
     };
   });
-  const { winner, reason } = chooseWinner(
+  const { winner, step, reason } = chooseWinner(
     reported.map((c) => ({ label: c.label, curve: c.curve })),
     request.forgettingBudget,
     text ? 'bits per byte' : 'loss',
@@ -206,6 +207,7 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
       pilotSteps,
       pilotFraction: pilotSteps / runBudget,
       forgettingBudget: request.forgettingBudget,
+      comparedStep: step,
     },
   };
 }

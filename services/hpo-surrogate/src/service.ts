@@ -12,7 +12,7 @@ import {
   type ServiceContext,
   type Validator,
 } from '@floe/service-kit';
-import { RequestLog, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
+import { RequestLog, openMetadataStore, type MetadataStore } from '@floe/store';
 import { checkConfiguration, encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
 import { ResidentTask } from '@floe/training';
 import { rngFor } from '@floe/random';
@@ -82,7 +82,7 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
 const checkRequestId = (v: Validator, id: string) => v.string('request_id', id, { max: 128 });
 
 export function createHpoSurrogateService(opts: ServiceContext & { store?: MetadataStore }): HostedService {
-  const store = opts.store ?? new SqliteMetadataStore(floeDirs(opts.config.home).database('hpo-surrogate'));
+  const store = opts.store ?? openMetadataStore(opts.config, 'hpo-surrogate');
   const surrogate = new ResidentTask<SurrogateRequest, SurrogateReply>(SURROGATE_TASK, {
     backend: opts.config.tfBackend,
     threads: opts.config.threads,

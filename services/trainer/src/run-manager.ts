@@ -89,6 +89,19 @@ export interface ListRunsQuery {
 
 const isStopped = (state: commonV1.RunState) => state !== S.RUN_STATE_RUNNING && state !== S.RUN_STATE_QUEUED;
 
+/** Tries a step's commit again when its database connection was lost mid-transaction. */
+const STORE_ATTEMPTS = 3;
+
+function retrySync<T>(fn: () => T, attempts: number): T {
+  for (let i = 1; ; i++) {
+    try {
+      return fn();
+    } catch (err) {
+      if (i >= attempts) throw err;
+    }
+  }
+}
+
 export class RunManager {
   private readonly events = new Topic<RunStreamEvent>();
   private readonly live = new Map<string, Live>();
@@ -96,6 +109,8 @@ export class RunManager {
   private readonly tracer = new RunTracer();
   /** StartRun calls in flight by request id: a concurrent retry answers the same run. */
   private readonly starting = new Map<string, Promise<trainerV1.Run>>();
+  /** Runs paused because their steps could not be stored, with the store's error. */
+  private readonly storeFailures = new Map<string, string>();
   /** Set at shutdown: nothing more starts, and late events of workers are dropped (they replay on resume). */
   private stopping = false;
 
@@ -668,10 +683,21 @@ export class RunManager {
           updatedBlockIds: e.metrics.updatedBlocks ?? [],
         };
         // Steps after the last checkpoint are replayed after a crash: their commit need not wait for a sync.
-        this.o.store.progressTransaction(() => {
-          this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
-          this.save({ ...run, step: m.step, lastMetrics: m });
-        });
+        // A commit that loses its database connection (PostgreSQL restarting) is tried again; every step
+        // is stored once either way. If the store stays away, the run pauses at its checkpoint, saying why.
+        const commit = () =>
+          this.o.store.progressTransaction(() => {
+            this.o.store.appendMetrics(id, [{ step: m.step, body: trainerV1.StepMetrics.toJSON(m) }]);
+            this.save({ ...run, step: m.step, lastMetrics: m });
+          });
+        try {
+          retrySync(commit, STORE_ATTEMPTS);
+        } catch (err) {
+          this.o.log.error('cannot store a step; pausing the run', { runId: id, step: m.step, err });
+          this.storeFailures.set(id, (err as Error).message);
+          this.live.get(id)?.pause();
+          break;
+        }
         this.events.publish(id, { $case: 'step', value: m });
         const budget = Number(run.spec!.budgetSteps);
         this.events.publish(id, {
@@ -696,10 +722,18 @@ export class RunManager {
         this.save({ ...run, checkpointStep: e.step });
         this.events.publish(id, { $case: 'checkpoint', value: { step: e.step, artifactId: e.artifactId } });
         break;
-      case 'stopped':
+      case 'stopped': {
         this.tracer.finish(id);
-        this.save({ ...run, state: S.RUN_STATE_PAUSED, step: e.step });
+        const storeFailure = this.storeFailures.get(id);
+        this.storeFailures.delete(id);
+        this.save({
+          ...run,
+          state: S.RUN_STATE_PAUSED,
+          step: storeFailure ? run.step : e.step,
+          error: storeFailure ? `paused: the metadata store failed (${storeFailure}); resume it` : run.error,
+        });
         break;
+      }
       case 'error':
         this.tracer.finish(id, e.message);
         this.o.log.error('run failed', { runId: id, error: e.message });

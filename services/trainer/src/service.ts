@@ -17,7 +17,7 @@ import {
   type HostedService,
   type ServiceContext,
 } from '@floe/service-kit';
-import { RequestLog, LocalArtifactStore, SqliteMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
+import { RequestLog, LocalArtifactStore, openMetadataStore, floeDirs, type MetadataStore } from '@floe/store';
 import { RunManager, SPARSE_STRATEGIES } from './run-manager.js';
 import type { ExportTaskInput, ExportTaskOutput } from './export-task.js';
 
@@ -133,7 +133,7 @@ function checkSelective(v: Validator, field: string, spec: trainerV1.RunSpec): v
 export function createTrainerService(opts: ServiceContext & { store?: MetadataStore }): HostedService {
   const { config, log } = opts;
   const dirs = floeDirs(config.home);
-  const store = opts.store ?? new SqliteMetadataStore(dirs.database('trainer'));
+  const store = opts.store ?? openMetadataStore(config, 'trainer');
   const artifacts = new LocalArtifactStore(dirs.artifacts);
   const peers = opts.peers ?? new Peers(config);
   const requests = new RequestLog(store);

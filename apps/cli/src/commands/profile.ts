@@ -176,17 +176,16 @@ function searchOptions(args: ParsedArgs): Partial<dp.PlanAdaptationRequest> {
   };
 }
 
-/** Each candidate's pilot at its best point, the winner starred, and why it won. */
+/** Each candidate's pilot at the step they were compared at (or its last, if short of it), the winner starred. */
 function searchLines(s: dp.PlanSearchReport): string[] {
-  const best = (c: dp.PlanCandidate) =>
-    c.curve.reduce<dp.PilotPoint | undefined>((b, p) => (!b || p.objective < b.objective ? p : b), undefined);
+  const point = (c: dp.PlanCandidate) => c.curve.find((p) => p.step === s.comparedStep) ?? c.curve.at(-1);
+  const cell = (x: number | undefined, w: number) => (x === undefined ? '-' : x.toFixed(4)).padStart(w);
   return [
-    `search (study ${s.studyId}): pilots ${s.pilotSteps} steps, ${round(s.pilotFraction, 3)} × the run's; forgetting budget ${s.forgettingBudget || 'none'}`,
+    `search (study ${s.studyId}): pilots ${s.pilotSteps} steps, ${round(s.pilotFraction, 3)} × the run's; forgetting budget ${s.forgettingBudget || 'none'}; compared at step ${s.comparedStep}`,
     `  ${'candidate'.padEnd(46)} ${'steps'.padStart(5)} ${'new'.padStart(7)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
     ...s.candidates.map((c, i) => {
-      const b = best(c);
-      const cell = (x: number | undefined, w: number) => (x === undefined ? '-' : x.toFixed(4)).padStart(w);
-      return `${i === s.winner ? '*' : ' '} ${c.label.padEnd(46)} ${String(c.curve.at(-1)?.step ?? 0).padStart(5)} ${cell(b?.newLoss, 7)} ${cell(b?.forgetting, 7)} ${cell(b?.objective, 9)}`;
+      const p = point(c);
+      return `${i === s.winner ? '*' : ' '} ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${cell(p?.newLoss, 7)} ${cell(p?.forgetting, 7)} ${cell(p?.objective, 9)}`;
     }),
     `why: ${s.reason}`,
   ];

@@ -564,7 +564,7 @@ export interface PlanSearchReport {
   studyId: string;
   /** The candidates, the rules' plan first. */
   candidates: PlanCandidate[];
-  /** Index of the winner in candidates. */
+  /** Index of the winner in candidates: the lowest objective at compared_step. */
   winner: number;
   /** Why it won, in a sentence. */
   reason: string;
@@ -574,6 +574,8 @@ export interface PlanSearchReport {
   pilotFraction: number;
   /** The forgetting budget the search kept to (units as new_loss); 0 when unbounded. */
   forgettingBudget: number;
+  /** The pilot step the candidates were compared at: the deepest that at least two of them reached. */
+  comparedStep: number;
 }
 
 /** A plan with the evidence behind it. */
@@ -4215,7 +4217,16 @@ export const PlanCandidate: MessageFns<PlanCandidate> = {
 };
 
 function createBasePlanSearchReport(): PlanSearchReport {
-  return { studyId: "", candidates: [], winner: 0, reason: "", pilotSteps: 0, pilotFraction: 0, forgettingBudget: 0 };
+  return {
+    studyId: "",
+    candidates: [],
+    winner: 0,
+    reason: "",
+    pilotSteps: 0,
+    pilotFraction: 0,
+    forgettingBudget: 0,
+    comparedStep: 0,
+  };
 }
 
 export const PlanSearchReport: MessageFns<PlanSearchReport> = {
@@ -4240,6 +4251,9 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
     }
     if (message.forgettingBudget !== 0) {
       writer.uint32(57).double(message.forgettingBudget);
+    }
+    if (message.comparedStep !== 0) {
+      writer.uint32(64).int64(message.comparedStep);
     }
     return writer;
   },
@@ -4313,6 +4327,14 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
             message.forgettingBudget = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.comparedStep = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4352,6 +4374,11 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
         : isSet(object.forgetting_budget)
         ? globalThis.Number(object.forgetting_budget)
         : 0,
+      comparedStep: isSet(object.comparedStep)
+        ? globalThis.Number(object.comparedStep)
+        : isSet(object.compared_step)
+        ? globalThis.Number(object.compared_step)
+        : 0,
     };
   },
 
@@ -4378,6 +4405,9 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
     if (message.forgettingBudget !== 0) {
       obj.forgettingBudget = floatToJson(message.forgettingBudget);
     }
+    if (message.comparedStep !== 0) {
+      obj.comparedStep = Math.round(message.comparedStep);
+    }
     return obj;
   },
 
@@ -4393,6 +4423,7 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
     message.pilotSteps = object.pilotSteps ?? 0;
     message.pilotFraction = object.pilotFraction ?? 0;
     message.forgettingBudget = object.forgettingBudget ?? 0;
+    message.comparedStep = object.comparedStep ?? 0;
     return message;
   },
 };

@@ -1,0 +1,272 @@
+// PostgreSQL metadata store for cluster mode (FLOE_DATABASE_URL=postgres://…): the same records, metrics and
+// request answers as SQLite, in one schema per service, with the same migrations. Synchronous like
+// better-sqlite3 — a worker thread holds the connection and the calling thread waits for each answer —
+// so every service runs unchanged on either store. A query that loses its connection outside a
+// transaction is retried on a new one until FLOE_DATABASE_RETRY_MS has passed (a server restart); a
+// transaction that loses it fails, and its caller starts it over.
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
+
+/** The store's schema on PostgreSQL; versions match SQLite's MIGRATIONS. Append; never edit a released one. */
+export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'records and metrics',
+    sql: `
+      CREATE TABLE records (
+        seq BIGSERIAL NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT '',
+        request_id TEXT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, id)
+      );
+      CREATE UNIQUE INDEX records_request ON records (kind, request_id) WHERE request_id IS NOT NULL;
+      CREATE INDEX records_list ON records (kind, seq DESC);
+      CREATE TABLE metrics (
+        owner_id TEXT NOT NULL,
+        step BIGINT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (owner_id, step)
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'answers of state-changing requests, by request id',
+    sql: `
+      CREATE TABLE requests (
+        method TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        response TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (method, request_id)
+      );
+    `,
+  },
+];
+
+/** How long one query may take before the store gives up (the worker's own retries included). */
+const ANSWER_TIMEOUT_MS = 60_000;
+
+export class PostgresError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** One connection, used synchronously: each call blocks until PostgreSQL answers. */
+export class SyncPostgres {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private closed = false;
+
+  constructor(url: string, schema: string, retryMs: number) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(new URL('./pg-worker.mjs', import.meta.url), {
+      workerData: { url, schema, port: port2, flag: this.flag, retryMs },
+      transferList: [port2],
+    });
+    // The connection must not keep the process alive.
+    this.worker.unref();
+  }
+
+  query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): { rows: R[]; rowCount: number } {
+    if (this.closed) throw new Error('the PostgreSQL store is closed');
+    Atomics.store(this.flag, 0, 0);
+    this.port.postMessage({ sql, params });
+    if (Atomics.wait(this.flag, 0, 0, ANSWER_TIMEOUT_MS) === 'timed-out')
+      throw new PostgresError(`PostgreSQL did not answer within ${ANSWER_TIMEOUT_MS} ms`, undefined);
+    const answer = receiveMessageOnPort(this.port)?.message as
+      { rows: R[]; rowCount: number; error?: undefined } | { error: { message: string; code?: string } };
+    if (!answer) throw new PostgresError('the PostgreSQL worker answered nothing', undefined);
+    if (answer.error) throw new PostgresError(`PostgreSQL: ${answer.error.message}`, answer.error.code);
+    return answer;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.worker.terminate();
+  }
+}
+
+type Row = { seq: number; id: string; state: string; created_at: number; updated_at: number; body: string };
+
+const toRecord = <T>(r: Row): StoredRecord<T> => ({
+  seq: r.seq,
+  id: r.id,
+  state: r.state,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  body: JSON.parse(r.body) as T,
+});
+
+export class PostgresMetadataStore implements MetadataStore {
+  private readonly db: SyncPostgres;
+  private depth = 0;
+
+  /** `schema`: one per service (its SQLite file's name), so services share a database and not tables. */
+  constructor(url: string, schema: string, options: { retryMs?: number } = {}) {
+    if (!/^[a-z][a-z0-9_-]{0,62}$/.test(schema)) throw new Error(`invalid schema name ${JSON.stringify(schema)}`);
+    this.db = new SyncPostgres(url, schema, options.retryMs ?? 10_000);
+    this.migrate(schema);
+  }
+
+  private migrate(schema: string): void {
+    // Replicas starting together migrate one at a time (a transaction-scoped advisory lock per schema).
+    this.transaction(() => {
+      this.db.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`floe-migrate-${schema}`]);
+      this.db.query('CREATE TABLE IF NOT EXISTS floe_schema (version INTEGER NOT NULL)');
+      const current = this.db.query<{ v: number | null }>('SELECT max(version) AS v FROM floe_schema').rows[0]?.v ?? 0;
+      const known = Math.max(...PG_MIGRATIONS.map((m) => m.version));
+      if (current > known)
+        throw new Error(`schema ${schema} has version ${current}, newer than this floe (${known}); refusing to use it`);
+      for (const m of PG_MIGRATIONS) {
+        if (m.version <= current) continue;
+        this.db.query(m.sql);
+        this.db.query('INSERT INTO floe_schema (version) VALUES ($1)', [m.version]);
+      }
+    });
+  }
+
+  create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T> {
+    const now = Date.now();
+    const { rows } = this.db.query<{ seq: number }>(
+      'INSERT INTO records (kind, id, state, request_id, created_at, updated_at, body) VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING seq',
+      [kind, id, state, requestId || null, now, JSON.stringify(body)],
+    );
+    return { seq: rows[0]!.seq, id, state, createdAt: now, updatedAt: now, body };
+  }
+
+  update<T>(kind: string, id: string, state: string, body: T): StoredRecord<T> {
+    const { rows } = this.db.query<Row>(
+      'UPDATE records SET state = $1, updated_at = $2, body = $3 WHERE kind = $4 AND id = $5 RETURNING seq, id, state, created_at, updated_at, body',
+      [state, Date.now(), JSON.stringify(body), kind, id],
+    );
+    if (!rows.length) throw new Error(`${kind} ${id} does not exist`);
+    return toRecord<T>(rows[0]!);
+  }
+
+  get<T>(kind: string, id: string): StoredRecord<T> | undefined {
+    const { rows } = this.db.query<Row>(
+      'SELECT seq, id, state, created_at, updated_at, body FROM records WHERE kind = $1 AND id = $2',
+      [kind, id],
+    );
+    return rows[0] && toRecord<T>(rows[0]);
+  }
+
+  findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined {
+    const { rows } = this.db.query<Row>(
+      'SELECT seq, id, state, created_at, updated_at, body FROM records WHERE kind = $1 AND request_id = $2',
+      [kind, requestId],
+    );
+    return rows[0] && toRecord<T>(rows[0]);
+  }
+
+  list<T>(kind: string, opts: ListOptions<T> = {}): ListResult<T> {
+    const limit = opts.limit ?? 50;
+    const states = opts.states?.length ? opts.states : undefined;
+    const items: StoredRecord<T>[] = [];
+    let before = opts.before ?? Number.MAX_SAFE_INTEGER;
+    // As SQLite's: keyset by seq, newest first; a filter reads on in chunks until the page is full.
+    const chunk = opts.filter ? Math.max(100, limit * 4) : limit + 1;
+    for (;;) {
+      const { rows } = this.db.query<Row>(
+        `SELECT seq, id, state, created_at, updated_at, body FROM records
+         WHERE kind = $1 AND seq < $2 ${states ? 'AND state = ANY($4)' : ''}
+         ORDER BY seq DESC LIMIT $3`,
+        states ? [kind, before, chunk, states] : [kind, before, chunk],
+      );
+      for (const r of rows) {
+        const rec = toRecord<T>(r);
+        if (!opts.filter || opts.filter(rec.body)) items.push(rec);
+        if (items.length > limit) break;
+      }
+      if (items.length > limit || rows.length < chunk) break;
+      before = rows.at(-1)!.seq;
+    }
+    const page = items.slice(0, limit);
+    return { items: page, next: items.length > limit ? page.at(-1)!.seq : undefined };
+  }
+
+  recordRequest(method: string, requestId: string, request: StoredRequest): boolean {
+    const { rowCount } = this.db.query(
+      'INSERT INTO requests (method, request_id, fingerprint, response, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+      [method, requestId, request.fingerprint, JSON.stringify(request.response), Date.now()],
+    );
+    return rowCount > 0;
+  }
+
+  findRequest(method: string, requestId: string): StoredRequest | undefined {
+    const { rows } = this.db.query<{ fingerprint: string; response: string }>(
+      'SELECT fingerprint, response FROM requests WHERE method = $1 AND request_id = $2',
+      [method, requestId],
+    );
+    return rows[0] && { fingerprint: rows[0].fingerprint, response: JSON.parse(rows[0].response) };
+  }
+
+  appendMetrics<T>(ownerId: string, rows: MetricRow<T>[]): void {
+    if (!rows.length) return;
+    // One statement: each step once, a step already stored kept as it is.
+    this.db.query(
+      'INSERT INTO metrics (owner_id, step, body) SELECT $1, * FROM unnest($2::bigint[], $3::text[]) ON CONFLICT DO NOTHING',
+      [ownerId, rows.map((r) => r.step), rows.map((r) => JSON.stringify(r.body))],
+    );
+  }
+
+  metrics<T>(ownerId: string, afterStep = 0, limit = 1_000_000): MetricRow<T>[] {
+    return this.db
+      .query<{ step: number; body: string }>(
+        'SELECT step, body FROM metrics WHERE owner_id = $1 AND step > $2 ORDER BY step LIMIT $3',
+        [ownerId, afterStep, limit],
+      )
+      .rows.map((r) => ({ step: r.step, body: JSON.parse(r.body) as T }));
+  }
+
+  transaction<T>(fn: () => T): T {
+    // Nested calls join the outer transaction (as better-sqlite3's would, without savepoints).
+    if (this.depth > 0) {
+      this.depth++;
+      try {
+        return fn();
+      } finally {
+        this.depth--;
+      }
+    }
+    this.db.query('BEGIN');
+    this.depth = 1;
+    try {
+      const result = fn();
+      this.db.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        this.db.query('ROLLBACK');
+      } catch {
+        // The connection is gone: so is the transaction.
+      }
+      throw err;
+    } finally {
+      this.depth = 0;
+    }
+  }
+
+  progressTransaction<T>(fn: () => T): T {
+    // PostgreSQL's commit is durable on its own server; a step lost with it is replayed from the checkpoint.
+    return this.transaction(fn);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

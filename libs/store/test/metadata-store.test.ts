@@ -1,0 +1,179 @@
+// The metadata store's contract, run against both implementations: SQLite (the embedded default) and
+// PostgreSQL (cluster mode; a throwaway server of Debian's binaries). Records, keyset paging, request
+// answers, once-per-step metrics, transactions, reopening; and on PostgreSQL, a server restart that
+// costs no committed row.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { PostgresMetadataStore, SqliteMetadataStore, type ListResult, type MetadataStore } from '../src/index.js';
+import { startPostgres, tempDir, type TestPostgres } from '@floe/testing';
+
+const dir = tempDir();
+let pg: TestPostgres | undefined;
+after(() => {
+  pg?.remove();
+  dir.remove();
+});
+
+let schemas = 0;
+const backends: [string, () => Promise<{ open: () => MetadataStore }>][] = [
+  [
+    'SQLite',
+    async () => {
+      const file = join(dir.path, `s${schemas++}.sqlite`);
+      return { open: () => new SqliteMetadataStore(file) };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      pg ??= await startPostgres();
+      const schema = `suite_${schemas++}`;
+      return { open: () => new PostgresMetadataStore(pg!.url, schema) };
+    },
+  ],
+];
+
+for (const [name, backend] of backends) {
+  test(`${name}: records are created once, read, updated; ids and request ids are unique`, async () => {
+    const store = (await backend()).open();
+    try {
+      const a = store.create('run', 'a', 'QUEUED', { n: 1 }, 'req-a');
+      assert.equal(a.id, 'a');
+      assert.deepEqual(store.get('run', 'a')!.body, { n: 1 });
+      assert.equal(store.get('run', 'missing'), undefined);
+      assert.throws(() => store.create('run', 'a', 'QUEUED', { n: 2 }));
+      assert.throws(() => store.create('run', 'b', 'QUEUED', { n: 2 }, 'req-a'));
+      store.create('study', 'a', 'ACTIVE', { n: 3 }, 'req-a');
+      assert.equal(store.findByRequestId<{ n: number }>('run', 'req-a')!.body.n, 1);
+      const u = store.update('run', 'a', 'RUNNING', { n: 4 });
+      assert.equal(u.state, 'RUNNING');
+      assert.deepEqual(u.body, { n: 4 });
+      assert.ok(u.updatedAt >= a.createdAt);
+      assert.throws(() => store.update('run', 'missing', 'RUNNING', {}));
+    } finally {
+      store.close();
+    }
+  });
+
+  test(`${name}: lists newest first by keyset; states and filters fill pages without skipping or repeating`, async () => {
+    const store = (await backend()).open();
+    try {
+      for (let i = 0; i < 25; i++) store.create('run', `r${i}`, i % 3 === 0 ? 'PAUSED' : 'QUEUED', { i });
+      const seen: number[] = [];
+      let before: number | undefined;
+      do {
+        const page = store.list<{ i: number }>('run', { limit: 7, before });
+        seen.push(...page.items.map((r) => r.body.i));
+        before = page.next;
+        // A record created between pages is newer than the cursor: it never shifts a page.
+        if (seen.length === 7) store.create('run', 'late', 'QUEUED', { i: 100 });
+      } while (before !== undefined);
+      assert.deepEqual(
+        seen,
+        Array.from({ length: 25 }, (_, k) => 24 - k),
+      );
+      const paused = store.list<{ i: number }>('run', { states: ['PAUSED'], limit: 100 }).items.map((r) => r.body.i);
+      assert.deepEqual(paused, [24, 21, 18, 15, 12, 9, 6, 3, 0]);
+      const odd: number[] = [];
+      before = undefined;
+      do {
+        const page: ListResult<{ i: number }> = store.list<{ i: number }>('run', {
+          limit: 4,
+          before,
+          filter: (b) => b.i % 2 === 1 && b.i < 100,
+        });
+        odd.push(...page.items.map((r) => r.body.i));
+        before = page.next;
+      } while (before !== undefined);
+      assert.deepEqual(odd, [23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test(`${name}: a request's first answer is kept; each metric step is stored once`, async () => {
+    const store = (await backend()).open();
+    try {
+      assert.equal(store.recordRequest('StartRun', 'x', { fingerprint: 'f1', response: { run: 1 } }), true);
+      assert.equal(store.recordRequest('StartRun', 'x', { fingerprint: 'f2', response: { run: 2 } }), false);
+      assert.deepEqual(store.findRequest('StartRun', 'x'), { fingerprint: 'f1', response: { run: 1 } });
+      assert.equal(store.findRequest('PauseRun', 'x'), undefined);
+      store.appendMetrics('run-1', [
+        { step: 1, body: { loss: 3 } },
+        { step: 2, body: { loss: 2 } },
+      ]);
+      store.appendMetrics('run-1', [
+        { step: 2, body: { loss: 99 } },
+        { step: 3, body: { loss: 1 } },
+      ]);
+      store.appendMetrics('run-2', [{ step: 1, body: { loss: 7 } }]);
+      assert.deepEqual(
+        store.metrics<{ loss: number }>('run-1').map((m) => [m.step, m.body.loss]),
+        [
+          [1, 3],
+          [2, 2],
+          [3, 1],
+        ],
+      );
+      assert.deepEqual(
+        store.metrics('run-1', 1, 1).map((m) => m.step),
+        [2],
+      );
+    } finally {
+      store.close();
+    }
+  });
+
+  test(`${name}: a transaction that throws leaves nothing; nested ones join it; data outlives a reopen`, async () => {
+    const b = await backend();
+    const store = b.open();
+    try {
+      assert.throws(() =>
+        store.transaction(() => {
+          store.create('run', 'doomed', 'QUEUED', {});
+          store.appendMetrics('doomed', [{ step: 1, body: {} }]);
+          throw new Error('abort');
+        }),
+      );
+      assert.equal(store.get('run', 'doomed'), undefined);
+      assert.deepEqual(store.metrics('doomed'), []);
+      store.transaction(() => {
+        store.create('run', 'kept', 'QUEUED', { v: 1 });
+        store.progressTransaction(() => store.appendMetrics('kept', [{ step: 1, body: { v: 1 } }]));
+      });
+    } finally {
+      store.close();
+    }
+    const again = b.open();
+    try {
+      assert.deepEqual(again.get('run', 'kept')!.body, { v: 1 });
+      assert.equal(again.metrics('kept').length, 1);
+    } finally {
+      again.close();
+    }
+  });
+}
+
+test(
+  'PostgreSQL: a server restart between writes costs no committed row; the store reconnects',
+  { timeout: 120_000 },
+  async () => {
+    pg ??= await startPostgres();
+    const store = new PostgresMetadataStore(pg.url, 'restart', { retryMs: 30_000 });
+    try {
+      for (let s = 1; s <= 5; s++) store.appendMetrics('run', [{ step: s, body: { s } }]);
+      pg.stop();
+      // The server comes back a second later, while the next write waits for it.
+      const back = pg.startIn(1000);
+      for (let s = 6; s <= 10; s++) store.appendMetrics('run', [{ step: s, body: { s } }]);
+      assert.deepEqual(
+        store.metrics('run').map((m) => m.step),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+      );
+      await back;
+    } finally {
+      store.close();
+    }
+  },
+);
