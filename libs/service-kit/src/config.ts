@@ -2,7 +2,7 @@
 // The README's configuration table is this list.
 import { resolve, isAbsolute } from 'node:path';
 import { accessSync, constants, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { SERVICE_NAMES, type ServiceName } from '@floe/contracts';
 import { BACKEND_CHOICES, type BackendChoice } from '@floe/ml-runtime/choices';
 import { parseTokens, type SecurityConfig } from './security.js';
@@ -42,6 +42,8 @@ export interface FloeConfig {
   databaseUrl?: string;
   /** How long a PostgreSQL query keeps retrying on new connections (a server restart). */
   databaseRetryMs: number;
+  /** Cluster mode: this replica's name in leases, a lease's length, and takeovers allowed per run. */
+  cluster: { replicaId: string; leaseMs: number; maxTakeovers: number };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -89,6 +91,13 @@ export const CONFIG_VARIABLES = [
     'postgres://user:password@host:5432/db: metadata in PostgreSQL (cluster mode, a schema per service); unset: SQLite under FLOE_HOME',
   ],
   ['FLOE_DATABASE_RETRY_MS', '10000', 'how long a PostgreSQL query retries on new connections (a server restart)'],
+  ['FLOE_REPLICA_ID', 'host-pid', "cluster mode: this replica's name in the run leases (a pod's name)"],
+  [
+    'FLOE_LEASE_MS',
+    '15000',
+    "cluster mode: a run's lease; a replica that stops renewing loses its runs to another after this long",
+  ],
+  ['FLOE_MAX_TAKEOVERS', '3', 'cluster mode: how often a run is taken over after its replica died before it FAILS'],
   ['FLOE_TLS_CERT', 'unset', 'PEM certificate the servers present (with FLOE_TLS_KEY); unset: plaintext'],
   ['FLOE_TLS_KEY', 'unset', 'PEM private key of FLOE_TLS_CERT'],
   [
@@ -250,7 +259,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     security: security(env),
     databaseUrl: databaseUrl(env),
     databaseRetryMs: int(env, 'FLOE_DATABASE_RETRY_MS', 10_000, 0, 3_600_000),
+    cluster: {
+      replicaId: replicaId(env),
+      leaseMs: int(env, 'FLOE_LEASE_MS', 15_000, 250, 3_600_000),
+      maxTakeovers: int(env, 'FLOE_MAX_TAKEOVERS', 3, 0, 1000),
+    },
   };
+}
+
+function replicaId(env: NodeJS.ProcessEnv): string {
+  const raw = env.FLOE_REPLICA_ID || `${hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(raw)) throw new ConfigError('FLOE_REPLICA_ID', raw, '1–128 of A-Z a-z 0-9 . _ -');
+  return raw;
 }
 
 function databaseUrl(env: NodeJS.ProcessEnv): string | undefined {

@@ -2,6 +2,7 @@ export type {
   ArtifactFile,
   ArtifactManifest,
   ArtifactStore,
+  Lease,
   ListOptions,
   ListResult,
   MetadataStore,

@@ -5,7 +5,7 @@
 // transaction is retried on a new one until FLOE_DATABASE_RETRY_MS has passed (a server restart); a
 // transaction that loses it fails, and its caller starts it over.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
+import type { Lease, ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
 
 /** The store's schema on PostgreSQL; versions match SQLite's MIGRATIONS. Append; never edit a released one. */
 export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
@@ -48,7 +48,23 @@ export const PG_MIGRATIONS: { version: number; name: string; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'leases',
+    sql: `
+      CREATE TABLE leases (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, id)
+      );
+    `,
+  },
 ];
+
+/** The database server's clock in epoch milliseconds: one clock for every replica's leases. */
+const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 /** How long one query may take before the store gives up (the worker's own retries included). */
 const ANSWER_TIMEOUT_MS = 60_000;
@@ -137,6 +153,45 @@ export class PostgresMetadataStore implements MetadataStore {
         this.db.query('INSERT INTO floe_schema (version) VALUES ($1)', [m.version]);
       }
     });
+  }
+
+  readonly shared = true;
+
+  acquireLease(kind: string, id: string, owner: string, ttlMs: number): boolean {
+    const { rows } = this.db.query<{ owner: string }>(
+      `INSERT INTO leases (kind, id, owner, expires_at) VALUES ($1, $2, $3, ${NOW_MS} + $4)
+       ON CONFLICT (kind, id) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+       WHERE leases.owner = EXCLUDED.owner OR leases.expires_at < ${NOW_MS}
+       RETURNING owner`,
+      [kind, id, owner, ttlMs],
+    );
+    return rows[0]?.owner === owner;
+  }
+
+  renewLease(kind: string, id: string, owner: string, ttlMs: number): boolean {
+    return (
+      this.db.query(
+        `UPDATE leases SET expires_at = ${NOW_MS} + $4 WHERE kind = $1 AND id = $2 AND owner = $3 AND expires_at >= ${NOW_MS}`,
+        [kind, id, owner, ttlMs],
+      ).rowCount > 0
+    );
+  }
+
+  releaseLease(kind: string, id: string, owner: string): void {
+    this.db.query('DELETE FROM leases WHERE kind = $1 AND id = $2 AND owner = $3', [kind, id, owner]);
+  }
+
+  leaseOf(kind: string, id: string): Lease | undefined {
+    const { rows } = this.db.query<{ owner: string; expires_at: number }>(
+      'SELECT owner, expires_at FROM leases WHERE kind = $1 AND id = $2',
+      [kind, id],
+    );
+    return rows[0] && { owner: rows[0].owner, expiresAt: rows[0].expires_at };
+  }
+
+  /** The database's clock, which leases are measured by. */
+  now(): number {
+    return this.db.query<{ now: number }>(`SELECT ${NOW_MS} AS now`).rows[0]!.now;
   }
 
   create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T> {

@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
+import type { Lease, ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
 
 export interface Migration {
   version: number;
@@ -48,6 +48,19 @@ export const MIGRATIONS: Migration[] = [
         response TEXT NOT NULL,
         created_at INTEGER NOT NULL,
         PRIMARY KEY (method, request_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 3,
+    name: 'leases',
+    sql: `
+      CREATE TABLE leases (
+        kind TEXT NOT NULL,
+        id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
       ) WITHOUT ROWID;
     `,
   },
@@ -110,6 +123,41 @@ export class SqliteMetadataStore implements MetadataStore {
       putMetric: this.db.prepare('INSERT INTO metrics (owner_id, step, body) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
       metrics: this.db.prepare('SELECT step, body FROM metrics WHERE owner_id = ? AND step > ? ORDER BY step LIMIT ?'),
     };
+  }
+
+  /** One process owns its SQLite file (leases still work, within it). */
+  readonly shared = false;
+
+  acquireLease(kind: string, id: string, owner: string, ttlMs: number): boolean {
+    const now = Date.now();
+    const row = this.db
+      .prepare(
+        `INSERT INTO leases (kind, id, owner, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE leases.owner = excluded.owner OR leases.expires_at < ?
+         RETURNING owner`,
+      )
+      .get(kind, id, owner, now + ttlMs, now) as { owner: string } | undefined;
+    return row?.owner === owner;
+  }
+
+  renewLease(kind: string, id: string, owner: string, ttlMs: number): boolean {
+    const now = Date.now();
+    return (
+      this.db
+        .prepare('UPDATE leases SET expires_at = ? WHERE kind = ? AND id = ? AND owner = ? AND expires_at >= ?')
+        .run(now + ttlMs, kind, id, owner, now).changes > 0
+    );
+  }
+
+  releaseLease(kind: string, id: string, owner: string): void {
+    this.db.prepare('DELETE FROM leases WHERE kind = ? AND id = ? AND owner = ?').run(kind, id, owner);
+  }
+
+  leaseOf(kind: string, id: string): Lease | undefined {
+    const row = this.db.prepare('SELECT owner, expires_at FROM leases WHERE kind = ? AND id = ?').get(kind, id) as
+      { owner: string; expires_at: number } | undefined;
+    return row && { owner: row.owner, expiresAt: row.expires_at };
   }
 
   create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T> {

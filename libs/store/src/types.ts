@@ -38,8 +38,29 @@ export interface MetricRow<T> {
   body: T;
 }
 
+/** Who holds a resource (a replica training a run) and until when, by the store's clock. */
+export interface Lease {
+  owner: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
 /** Durable metadata of one service: resources (runs, studies) and per-step metrics. */
 export interface MetadataStore {
+  /**
+   * True when several processes share this store (PostgreSQL in cluster mode): they coordinate through
+   * leases; false for a process's own SQLite file.
+   */
+  readonly shared: boolean;
+  /**
+   * Takes (kind, id) for `owner` for `ttlMs` if it is free, expired or already the owner's; false when
+   * another owner holds it. Atomic across processes.
+   */
+  acquireLease(kind: string, id: string, owner: string, ttlMs: number): boolean;
+  /** Extends the owner's lease; false when it has lost it (expired and taken). */
+  renewLease(kind: string, id: string, owner: string, ttlMs: number): boolean;
+  releaseLease(kind: string, id: string, owner: string): void;
+  leaseOf(kind: string, id: string): Lease | undefined;
   /** Inserts a record; throws if (kind, id) or (kind, requestId) exists. */
   create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T>;
   update<T>(kind: string, id: string, state: string, body: T): StoredRecord<T>;

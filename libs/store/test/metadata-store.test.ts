@@ -125,6 +125,28 @@ for (const [name, backend] of backends) {
     }
   });
 
+  test(`${name}: a lease is held by one owner until it expires, then another takes it`, async () => {
+    const store = (await backend()).open();
+    try {
+      assert.equal(store.acquireLease('run', 'r1', 'a', 300), true);
+      assert.equal(store.acquireLease('run', 'r1', 'b', 300), false, 'held by a');
+      assert.equal(store.acquireLease('run', 'r1', 'a', 300), true, 'the owner may take it again');
+      assert.equal(store.renewLease('run', 'r1', 'a', 300), true);
+      assert.equal(store.renewLease('run', 'r1', 'b', 300), false);
+      assert.equal(store.leaseOf('run', 'r1')!.owner, 'a');
+      assert.equal(store.acquireLease('run', 'r2', 'b', 300), true, 'another resource is free');
+      await new Promise((r) => setTimeout(r, 450));
+      assert.equal(store.acquireLease('run', 'r1', 'b', 300), true, 'expired: b takes it over');
+      assert.equal(store.renewLease('run', 'r1', 'a', 300), false, 'a has lost it');
+      store.releaseLease('run', 'r1', 'a');
+      assert.equal(store.leaseOf('run', 'r1')!.owner, 'b', 'only the owner releases');
+      store.releaseLease('run', 'r1', 'b');
+      assert.equal(store.leaseOf('run', 'r1'), undefined);
+    } finally {
+      store.close();
+    }
+  });
+
   test(`${name}: a transaction that throws leaves nothing; nested ones join it; data outlives a reopen`, async () => {
     const b = await backend();
     const store = b.open();

@@ -57,6 +57,8 @@ interface Live {
   terminate(): Promise<number>;
   cancelled?: boolean;
   pauseRequested?: boolean;
+  /** Cluster mode: another replica took the run over; this worker's late events are dropped. */
+  lost?: boolean;
   /** Steps up to this one were recorded before this worker started: it replays them (after a crash). */
   recordedStep: number;
 }
@@ -78,7 +80,13 @@ export interface RunManagerOptions {
   backend: BackendChoice;
   threads: number;
   log: Logger;
+  /** Cluster mode (a shared store): this replica's name, its leases' length and takeovers allowed per run. */
+  cluster?: { replicaId: string; leaseMs: number; maxTakeovers: number };
 }
+
+/** A pause or cancel sent to a replica that is not training the run: the one that is acts on it. */
+const COMMAND = 'run-command';
+type Command = { pause?: boolean; cancel?: boolean };
 
 export interface ListRunsQuery {
   states: commonV1.RunState[];
@@ -114,13 +122,89 @@ export class RunManager {
   /** Set at shutdown: nothing more starts, and late events of workers are dropped (they replay on resume). */
   private stopping = false;
 
+  /** Cluster mode: the timer of heartbeats, commands, claims and takeovers. */
+  private readonly ticker: NodeJS.Timeout | undefined;
+
   constructor(private readonly o: RunManagerOptions) {
+    if (o.store.shared && o.cluster) {
+      // Replicas share the queue: runs are claimed by lease, and a dead replica's runs are taken over
+      // when their leases expire (tick); nothing is marked at start-up.
+      this.ticker = setInterval(() => this.tick(), Math.max(50, Math.round(o.cluster.leaseMs / 5)));
+      this.ticker.unref();
+      return;
+    }
     // A server that died left its running runs behind: they resume from their last checkpoint.
     for (const state of ['RUN_STATE_RUNNING', 'RUN_STATE_QUEUED']) {
       for (const r of o.store.list<unknown>(RUN, { states: [state], limit: 100_000 }).items) {
         this.save({ ...trainerV1.Run.fromJSON(r.body), state: S.RUN_STATE_INTERRUPTED });
       }
     }
+  }
+
+  private get clustered(): RunManagerOptions['cluster'] {
+    return this.o.store.shared ? this.o.cluster : undefined;
+  }
+
+  /**
+   * Cluster mode, every fifth of a lease: renew the leases of the runs trained here (a lost one stops its
+   * worker: another replica has the run), act on pauses and cancels sent to other replicas, claim queued
+   * runs up to the concurrency limit, and take over runs whose replica stopped renewing.
+   */
+  private tick(): void {
+    const c = this.clustered;
+    if (!c || this.stopping) return;
+    try {
+      for (const [id, live] of this.live) {
+        if (!this.o.store.renewLease(RUN, id, c.replicaId, c.leaseMs)) {
+          this.o.log.warn('lost the lease of a run; another replica has it', { runId: id });
+          live.lost = true;
+          void live.terminate();
+          continue;
+        }
+        const command = this.o.store.get<Command>(COMMAND, id);
+        if (command?.state === 'PENDING') {
+          this.o.store.update(COMMAND, id, 'DONE', command.body);
+          if (command.body.cancel) void this.cancel(id);
+          else if (command.body.pause) this.pause(id);
+        }
+      }
+      if (this.live.size >= this.o.maxConcurrent) return;
+      // Oldest first: the queue is the store's QUEUED runs.
+      const queued = this.o.store.list<unknown>(RUN, { states: ['RUN_STATE_QUEUED'], limit: 1000 }).items.reverse();
+      for (const r of queued) {
+        if (this.live.size >= this.o.maxConcurrent) return;
+        if (this.live.has(r.id) || !this.o.store.acquireLease(RUN, r.id, c.replicaId, c.leaseMs)) continue;
+        const run = this.get(r.id);
+        if (run.state === S.RUN_STATE_QUEUED) void this.launch(run);
+        else this.o.store.releaseLease(RUN, r.id, c.replicaId);
+      }
+      for (const r of this.o.store.list<unknown>(RUN, { states: ['RUN_STATE_RUNNING'], limit: 1000 }).items) {
+        if (this.live.size >= this.o.maxConcurrent) return;
+        if (this.live.has(r.id) || !this.o.store.acquireLease(RUN, r.id, c.replicaId, c.leaseMs)) continue;
+        this.takeOver(this.get(r.id));
+      }
+    } catch (err) {
+      // The store may be restarting: the next tick tries again.
+      this.o.log.warn('cluster tick failed', { err });
+    }
+  }
+
+  /** A run whose replica died (its lease expired and is now ours): on from its last checkpoint. */
+  private takeOver(run: trainerV1.Run): void {
+    const c = this.clustered!;
+    if (run.state !== S.RUN_STATE_RUNNING) return void this.o.store.releaseLease(RUN, run.runId, c.replicaId);
+    const takeovers = run.takeovers + 1;
+    if (takeovers > c.maxTakeovers) {
+      this.save({
+        ...run,
+        state: S.RUN_STATE_FAILED,
+        error: `its replica stopped ${takeovers} times (FLOE_MAX_TAKEOVERS is ${c.maxTakeovers})`,
+      });
+      return void this.o.store.releaseLease(RUN, run.runId, c.replicaId);
+    }
+    this.o.log.warn('taking over a run whose replica stopped', { runId: run.runId, step: run.step, takeovers });
+    this.save({ ...run, state: S.RUN_STATE_INTERRUPTED, takeovers });
+    void this.launch(this.save({ ...this.get(run.runId), state: S.RUN_STATE_QUEUED }));
   }
 
   get(id: string): trainerV1.Run {
@@ -164,6 +248,8 @@ export class RunManager {
   /** WatchRun: the recorded steps after `fromStep`, then live events until the run stops. */
   watch(id: string, fromStep: number, signal: AbortSignal): AsyncGenerator<RunStreamEvent> {
     this.get(id);
+    // Cluster mode: the replica training the run may be another one; the store has every step it stores.
+    if (this.clustered) return this.pollWatch(id, fromStep, signal);
     let last = fromStep;
     return follow(this.events, id, {
       signal,
@@ -185,6 +271,30 @@ export class RunManager {
       },
       isLast: (e) => e.$case === 'run' && isStopped(e.value.state),
     });
+  }
+
+  /** WatchRun from the store: new steps and state changes every 200 ms, until the run stops. */
+  private async *pollWatch(id: string, fromStep: number, signal: AbortSignal): AsyncGenerator<RunStreamEvent> {
+    let last = fromStep;
+    let state: commonV1.RunState | undefined;
+    while (!signal.aborted) {
+      const run = this.get(id);
+      for (const m of this.metrics(id, last)) {
+        last = m.step;
+        yield { $case: 'step', value: m };
+      }
+      if (run.state !== state) {
+        state = run.state;
+        if (isStopped(run.state)) {
+          // Steps stored just before the run stopped come first.
+          for (const m of this.metrics(id, last)) yield { $case: 'step', value: m };
+          yield { $case: 'run', value: run };
+          return;
+        }
+        yield { $case: 'run', value: run };
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** The blocks of a base model; an unknown builtin is NOT_FOUND. */
@@ -464,6 +574,8 @@ export class RunManager {
       replayedSteps: 0,
       replayMaxAbsDiff: 0,
       planChanges: [],
+      takeovers: 0,
+      replicaId: '',
     };
     this.o.store.create(
       RUN,
@@ -478,12 +590,14 @@ export class RunManager {
   }
 
   private enqueue(id: string): void {
+    if (this.clustered) return this.tick();
     this.queue.push(id);
     this.pump();
   }
 
   private pump(): void {
     if (this.stopping) return;
+    if (this.clustered) return this.tick();
     for (let i = 0; i < this.queue.length && this.live.size < this.o.maxConcurrent;) {
       const id = this.queue[i]!;
       // A run whose previous worker is still finishing waits for it (one worker per run).
@@ -589,7 +703,12 @@ export class RunManager {
 
   private async launch(queued: trainerV1.Run): Promise<void> {
     const id = queued.runId;
-    let run = this.save({ ...queued, state: S.RUN_STATE_RUNNING, error: '' });
+    let run = this.save({
+      ...queued,
+      state: S.RUN_STATE_RUNNING,
+      error: '',
+      replicaId: this.clustered?.replicaId ?? queued.replicaId,
+    });
     const planning: Live = {
       pause: () => (planning.pauseRequested = true),
       terminate: async () => ((planning.cancelled = true), 0),
@@ -616,6 +735,12 @@ export class RunManager {
         // A resumed run has a new worker by the time an old one exits: only the current one counts.
         if (this.closed || this.live.get(id) !== live) return;
         this.live.delete(id);
+        const c = this.clustered;
+        if (c) {
+          // Another replica has a lost run; any other stopped here and its lease goes back.
+          if (live.lost) return this.pump();
+          this.o.store.releaseLease(RUN, id, c.replicaId);
+        }
         this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
         const r = this.get(id);
         if (r.state === S.RUN_STATE_RUNNING)
@@ -637,7 +762,7 @@ export class RunManager {
   }
 
   private onEvent(id: string, e: RunEvent): void {
-    if (this.closed) return;
+    if (this.closed || this.live.get(id)?.lost) return;
     const run = this.get(id);
     switch (e.type) {
       case 'ready':
@@ -726,9 +851,11 @@ export class RunManager {
         this.tracer.finish(id);
         const storeFailure = this.storeFailures.get(id);
         this.storeFailures.delete(id);
+        // Cluster mode: a run paused by this replica's shutdown goes back to the queue for another one.
+        const handOver = !!this.clustered && this.stopping && e.reason === 'paused' && !storeFailure;
         this.save({
           ...run,
-          state: S.RUN_STATE_PAUSED,
+          state: handOver ? S.RUN_STATE_QUEUED : S.RUN_STATE_PAUSED,
           step: storeFailure ? run.step : e.step,
           error: storeFailure ? `paused: the metadata store failed (${storeFailure}); resume it` : run.error,
         });
@@ -744,11 +871,37 @@ export class RunManager {
 
   pause(id: string): trainerV1.Run {
     const run = this.get(id);
-    if (run.state === S.RUN_STATE_QUEUED) return this.save({ ...run, state: S.RUN_STATE_PAUSED });
+    if (run.state === S.RUN_STATE_QUEUED)
+      return this.whileHeld(id, () => this.save({ ...this.get(id), state: S.RUN_STATE_PAUSED }));
     if (run.state !== S.RUN_STATE_RUNNING)
       throw failedPrecondition(`run ${id} is ${commonV1.runStateToJSON(run.state)}, not RUNNING`);
-    this.live.get(id)?.pause();
+    const live = this.live.get(id);
+    if (live) live.pause();
+    else if (this.clustered) this.command(id, { pause: true });
     return run;
+  }
+
+  /**
+   * Cluster mode: runs `fn` on a run no replica is training (its lease taken for the moment, so no
+   * replica claims it meanwhile); FAILED_PRECONDITION when one just claimed it. Alone: just runs it.
+   */
+  private whileHeld(id: string, fn: () => trainerV1.Run): trainerV1.Run {
+    const c = this.clustered;
+    if (!c || this.live.has(id)) return fn();
+    if (!this.o.store.acquireLease(RUN, id, c.replicaId, c.leaseMs))
+      throw failedPrecondition(`run ${id} was just claimed by a replica; try again`);
+    try {
+      return fn();
+    } finally {
+      this.o.store.releaseLease(RUN, id, c.replicaId);
+    }
+  }
+
+  /** Cluster mode: a pause or cancel for the replica that trains the run (it acts within a tick). */
+  private command(id: string, command: Command): void {
+    const existing = this.o.store.get<Command>(COMMAND, id);
+    if (existing) this.o.store.update(COMMAND, id, 'PENDING', { ...command });
+    else this.o.store.create(COMMAND, id, 'PENDING', command);
   }
 
   resume(id: string, additional: number): trainerV1.Run {
@@ -778,8 +931,17 @@ export class RunManager {
     if (live) {
       live.cancelled = true;
       await live.terminate();
+    } else if (this.clustered && run.state === S.RUN_STATE_RUNNING) {
+      // Another replica trains it: it cancels within a tick; wait for that (a dead one's run is cancelled here).
+      this.command(id, { cancel: true });
+      const deadline = Date.now() + 2 * this.clustered.leaseMs;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = this.get(id);
+        if (now.state !== S.RUN_STATE_RUNNING) return now.state === S.RUN_STATE_CANCELLED ? now : this.cancel(id);
+      }
     }
-    return this.save({ ...this.get(id), state: S.RUN_STATE_CANCELLED });
+    return this.whileHeld(id, () => this.save({ ...this.get(id), state: S.RUN_STATE_CANCELLED }));
   }
 
   /** Pauses every live run with a checkpoint and starts no more (server shutdown). */
@@ -796,6 +958,7 @@ export class RunManager {
   async close(): Promise<void> {
     this.stopping = true;
     this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
     await Promise.all([...this.live.values()].map((l) => l.terminate()));
     this.live.clear();
   }

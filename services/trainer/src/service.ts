@@ -159,6 +159,7 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     backend: config.tfBackend,
     threads: config.threads,
     log,
+    cluster: config.cluster,
   });
 
   /** The sparse artifact of a checkpoint: one per checkpoint (its id follows from the checkpoint's), written

@@ -775,7 +775,13 @@ export interface Run {
    */
   planChanges: PlanChange[];
   /** Loss on spec.reference_validation_dataset before the first step, when the run evaluates one. */
-  initialReferenceValidationLoss?: number | undefined;
+  initialReferenceValidationLoss?:
+    | number
+    | undefined;
+  /** Cluster mode: how many times another replica took the run over after its replica stopped. */
+  takeovers: number;
+  /** Cluster mode: the replica (FLOE_REPLICA_ID) training the run, or that trained it last. */
+  replicaId: string;
 }
 
 /** Request of StartRun. */
@@ -3013,6 +3019,8 @@ function createBaseRun(): Run {
     replayMaxAbsDiff: 0,
     planChanges: [],
     initialReferenceValidationLoss: undefined,
+    takeovers: 0,
+    replicaId: "",
   };
 }
 
@@ -3068,6 +3076,12 @@ export const Run: MessageFns<Run> = {
     }
     if (message.initialReferenceValidationLoss !== undefined) {
       writer.uint32(137).double(message.initialReferenceValidationLoss);
+    }
+    if (message.takeovers !== 0) {
+      writer.uint32(144).int32(message.takeovers);
+    }
+    if (message.replicaId !== "") {
+      writer.uint32(154).string(message.replicaId);
     }
     return writer;
   },
@@ -3221,6 +3235,22 @@ export const Run: MessageFns<Run> = {
             message.initialReferenceValidationLoss = reader.double();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.takeovers = reader.int32();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.replicaId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3304,6 +3334,12 @@ export const Run: MessageFns<Run> = {
         : isSet(object.initial_reference_validation_loss)
         ? globalThis.Number(object.initial_reference_validation_loss)
         : undefined,
+      takeovers: isSet(object.takeovers) ? globalThis.Number(object.takeovers) : 0,
+      replicaId: isSet(object.replicaId)
+        ? globalThis.String(object.replicaId)
+        : isSet(object.replica_id)
+        ? globalThis.String(object.replica_id)
+        : "",
     };
   },
 
@@ -3360,6 +3396,12 @@ export const Run: MessageFns<Run> = {
     if (message.initialReferenceValidationLoss !== undefined) {
       obj.initialReferenceValidationLoss = floatToJson(message.initialReferenceValidationLoss);
     }
+    if (message.takeovers !== 0) {
+      obj.takeovers = Math.round(message.takeovers);
+    }
+    if (message.replicaId !== "") {
+      obj.replicaId = message.replicaId;
+    }
     return obj;
   },
 
@@ -3387,6 +3429,8 @@ export const Run: MessageFns<Run> = {
     message.replayMaxAbsDiff = object.replayMaxAbsDiff ?? 0;
     message.planChanges = object.planChanges?.map((e) => PlanChange.fromPartial(e)) || [];
     message.initialReferenceValidationLoss = object.initialReferenceValidationLoss ?? undefined;
+    message.takeovers = object.takeovers ?? 0;
+    message.replicaId = object.replicaId ?? "";
     return message;
   },
 };
