@@ -78,7 +78,7 @@ export const CONFIG_VARIABLES = [
   [
     'FLOE_TRAINER_ADDRESS',
     'this server',
-    'where other services reach the trainer (run checkpoints); unset: the process hosting them',
+    'where other services reach the trainer (host:port, dns:///headless-service:port or ipv4:h:p,h:p for replicas, balanced round-robin); unset: the process hosting them',
   ],
   [
     'FLOE_DATA_PROFILER_ADDRESS',
@@ -151,8 +151,19 @@ function address(env: NodeJS.ProcessEnv): string {
   return checkAddress('FLOE_ADDRESS', env.FLOE_ADDRESS ?? '127.0.0.1:50051');
 }
 
+/**
+ * A peer's address: host:port, or several replicas behind one name — `dns:///host:port` (a headless
+ * Kubernetes Service: every endpoint it resolves to) or `ipv4:h:p,h:p,…` — which clients balance round-robin.
+ */
 function peer(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  return env[name] ? checkAddress(name, env[name]!) : undefined;
+  const raw = env[name];
+  if (!raw) return undefined;
+  if (raw.startsWith('dns:///')) return (checkAddress(name, raw.slice(7)), raw);
+  if (raw.startsWith('ipv4:')) {
+    for (const a of raw.slice(5).split(',')) checkAddress(name, a);
+    return raw;
+  }
+  return checkAddress(name, raw);
 }
 
 function backend(env: NodeJS.ProcessEnv): BackendChoice {

@@ -30,7 +30,11 @@ export class Peers {
       c = createClient(
         Ctor,
         address,
-        { 'grpc.max_receive_message_length': this.config.maxMessageBytes },
+        {
+          'grpc.max_receive_message_length': this.config.maxMessageBytes,
+          // A name with several replicas behind it (dns:///, ipv4:a,b): every call picks the next one up.
+          'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+        },
         this.config.security,
       );
       this.clients.set(key, c);

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -165,11 +165,14 @@ export async function spawnFloe(home: string, env: NodeJS.ProcessEnv = {}): Prom
       ...process.env,
       FLOE_HOME: home,
       FLOE_ADDRESS: address,
-      FLOE_LOG_LEVEL: 'error',
+      FLOE_LOG_LEVEL: process.env.FLOE_TEST_LOGS ? 'warn' : 'error',
       FLOE_TF_BACKEND: 'wasm',
       ...env,
     },
-    stdio: 'ignore',
+    // FLOE_TEST_LOGS=DIR keeps each child's log (DIR/<port>.log) to debug a failing test.
+    stdio: process.env.FLOE_TEST_LOGS
+      ? ['ignore', 'ignore', openSync(join(process.env.FLOE_TEST_LOGS, `${address.split(':')[1]}.log`), 'w')]
+      : 'ignore',
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   await waitServing(address, 60_000);

@@ -2,10 +2,12 @@
 // FLOE_HOME (the shared artifact volume). Queued runs are each trained by exactly one replica, every step
 // stored once; GetRun and WatchRun answer the same from every replica; a pause sent to a replica that is
 // not training the run reaches the one that is; SIGKILL of the replica training a run → another takes it
-// over within the lease from its last checkpoint, and the finished curve equals an uninterrupted run's.
+// over within the lease from its last checkpoint, and the finished curve equals an uninterrupted run's;
+// a study on an hpo-surrogate process that reaches the replicas through one round-robin address keeps
+// going through the kill.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { commonV1, trainerV1 } from '@floe/contracts';
+import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient } from '@floe/service-kit';
 import { spawnFloe, startPostgres, tempDir, type FloeProcess, type TestPostgres } from '@floe/testing';
 
@@ -129,6 +131,40 @@ test(
     });
     assert.ok(p.step < 400);
 
+    // A study on a separate hpo-surrogate process reaches the replicas through one round-robin address.
+    const study = await spawnFloe(home.path, {
+      FLOE_SERVICES: 'hpo-surrogate',
+      FLOE_DATABASE_URL: pg.url,
+      FLOE_TRAINER_ADDRESS: `ipv4:${[a, b, c].map((r) => r.address).join(',')}`,
+    });
+    const hpoClient = createClient(hpo.HpoSurrogateServiceClient, study.address);
+    const template = spec(41, 1);
+    template.schedule = trainerV1.LrSchedule.fromPartial({ kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT });
+    const created = (
+      await call(hpoClient.createStudy.bind(hpoClient), {
+        requestId: 'cluster-study',
+        spec: hpo.StudySpec.fromPartial({
+          name: 'through a kill',
+          objective: 'validation_loss',
+          optimizer: hpo.Optimizer.OPTIMIZER_ASHA,
+          searchSpace: {
+            parameters: [
+              {
+                name: 'optimizer.learning_rate',
+                domain: { $case: 'floatRange', value: { min: 1e-3, max: 1e-2, logScale: true } },
+              },
+            ],
+          },
+          stepsPerFidelity: 10,
+          maxFidelity: 3,
+          totalBudget: 12,
+          seed: 3,
+          runTemplate: Buffer.from(trainerV1.RunSpec.encode(template).finish()),
+        }),
+      })
+    ).study!;
+    const studyDone = collect(hpoClient.runStudy({ studyId: created.studyId, parallelism: 1 }));
+
     // The kill: the replica training a longer run dies; another continues it within the lease.
     const long = spec(31, 160);
     const victimRun = (await call(b.client.startRun.bind(b.client), { requestId: 'kill-me', spec: long })).run!;
@@ -138,6 +174,8 @@ test(
     });
     const victim = replicas.find((r) => r.name === victimName)!;
     const survivor = replicas.find((r) => r !== victim)!;
+    const before = (await call(hpoClient.getStudy.bind(hpoClient), { studyId: created.studyId })).study!;
+    assert.equal(before.state, hpo.StudyState.STUDY_STATE_RUNNING, 'the study is still going at the kill');
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
     const taken = await until('a takeover', 10 * LEASE_MS, async () => {
@@ -171,6 +209,23 @@ test(
         `step ${m.step}: ${m.trainLoss} vs ${twinSteps[i]!.trainLoss}`,
       ),
     );
+    // The study went on through the kill and completed.
+    const last = (await studyDone).at(-1)!.event!;
+    assert.equal(last.$case, 'study');
+    const finalStudy = last.value as hpo.Study;
+    assert.equal(finalStudy.state, hpo.StudyState.STUDY_STATE_COMPLETED);
+    assert.equal(finalStudy.budgetUsed, 12);
+    for (const t of finalStudy.trials) {
+      const observed = t.observations.map((o) => o.step);
+      assert.deepEqual(
+        observed,
+        [...new Set(observed)].sort((x, y) => x - y),
+        'each point once, in order',
+      );
+    }
+    hpoClient.close();
+    study.child.kill('SIGTERM');
+    await study.exited;
     process.stderr.write(`# takeover ${takeoverS.toFixed(1)} s after the SIGKILL (lease ${LEASE_MS} ms)\n`);
   },
 );
