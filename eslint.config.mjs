@@ -73,8 +73,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests may use the test helpers.
-    files: ['**/test/**/*.ts'],
+    // Tests may use the test helpers, and so may benchmarks (throwaway servers, a throwaway PostgreSQL).
+    files: ['**/test/**/*.ts', 'apps/bench/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(['type:testing']) },
   },
 );
