@@ -5,7 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { PostgresMetadataStore, SqliteMetadataStore, type ListResult, type MetadataStore } from '../src/index.js';
+import {
+  LocalArtifactStore,
+  PostgresMetadataStore,
+  SqliteMetadataStore,
+  type ListResult,
+  type MetadataStore,
+} from '../src/index.js';
+import type { FloeError } from '@floe/errors';
 import { startPostgres, tempDir, type TestPostgres } from '@floe/testing';
 
 const dir = tempDir();
@@ -199,3 +206,26 @@ test(
     }
   },
 );
+
+test('artifacts on a shared folder: concurrent writers of one id leave one whole artifact; new ids never collide', async () => {
+  const root = join(dir.path, 'shared-artifacts');
+  // Two stores on one folder, as two replicas on one ReadWriteMany volume.
+  const [x, y] = [new LocalArtifactStore(root), new LocalArtifactStore(root)];
+  const results = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) =>
+      (i % 2 ? x : y).put('checkpoint', { 'weights.bin': new Uint8Array(64 * 1024).fill(i) }, { id: 'same-id' }),
+    ),
+  );
+  assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'one writer wins');
+  for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as FloeError).kind, 'already_exists');
+  const winner = results.findIndex((r) => r.status === 'fulfilled');
+  assert.ok(
+    (await y.readFile('same-id', 'weights.bin')).every((b) => b === winner),
+    'whole, from one writer',
+  );
+  const made = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 ? x : y).put('checkpoint', { 'w.bin': new Uint8Array([i]) })),
+  );
+  assert.equal(new Set(made.map((a) => a.manifest.id)).size, 40);
+  assert.equal((await x.list('checkpoint')).length, 41);
+});

@@ -111,10 +111,12 @@ test(
         'every step once',
       );
     }
-    // The same answer from every replica.
+    // The same answer from every replica: GetRun, and WatchRun's steps.
     for (const id of ids.slice(0, 2)) {
       const answers = await Promise.all([a, b, c].map((r) => getRun(r, id)));
       for (const x of answers.slice(1)) assert.deepEqual(x, answers[0]);
+      const watched = await Promise.all([a, b, c].map((r) => stepsOf(r, id)));
+      for (const x of watched.slice(1)) assert.deepEqual(x, watched[0]);
     }
 
     // A pause sent to a replica that is not training the run reaches the one that is.
