@@ -5,6 +5,7 @@
 // transaction is retried on a new one until FLOE_DATABASE_RETRY_MS has passed (a server restart); a
 // transaction that loses it fails, and its caller starts it over.
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { pageByKeyset } from './keyset.js';
 import type { Lease, ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
 
 /** The store's schema on PostgreSQL; versions match SQLite's MIGRATIONS. Append; never edit a released one. */
@@ -229,29 +230,19 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   list<T>(kind: string, opts: ListOptions<T> = {}): ListResult<T> {
-    const limit = opts.limit ?? 50;
     const states = opts.states?.length ? opts.states : undefined;
-    const items: StoredRecord<T>[] = [];
-    let before = opts.before ?? Number.MAX_SAFE_INTEGER;
-    // As SQLite's: keyset by seq, newest first; a filter reads on in chunks until the page is full.
-    const chunk = opts.filter ? Math.max(100, limit * 4) : limit + 1;
-    for (;;) {
-      const { rows } = this.db.query<Row>(
-        `SELECT seq, id, state, created_at, updated_at, body FROM records
-         WHERE kind = $1 AND seq < $2 ${states ? 'AND state = ANY($4)' : ''}
-         ORDER BY seq DESC LIMIT $3`,
-        states ? [kind, before, chunk, states] : [kind, before, chunk],
-      );
-      for (const r of rows) {
-        const rec = toRecord<T>(r);
-        if (!opts.filter || opts.filter(rec.body)) items.push(rec);
-        if (items.length > limit) break;
-      }
-      if (items.length > limit || rows.length < chunk) break;
-      before = rows.at(-1)!.seq;
-    }
-    const page = items.slice(0, limit);
-    return { items: page, next: items.length > limit ? page.at(-1)!.seq : undefined };
+    // As SQLite's: keyset by seq, newest first.
+    return pageByKeyset(
+      opts,
+      (before, chunk) =>
+        this.db.query<Row>(
+          `SELECT seq, id, state, created_at, updated_at, body FROM records
+           WHERE kind = $1 AND seq < $2 ${states ? 'AND state = ANY($4)' : ''}
+           ORDER BY seq DESC LIMIT $3`,
+          states ? [kind, before, chunk, states] : [kind, before, chunk],
+        ).rows,
+      (r) => toRecord<T>(r),
+    );
   }
 
   recordRequest(method: string, requestId: string, request: StoredRequest): boolean {

@@ -1,6 +1,7 @@
 // SQLite metadata store: WAL, versioned migrations, and a small record model (one row per resource with
 // its state and JSON body; metrics keyed by (run, step) so a replayed step is stored once).
 import Database from 'better-sqlite3';
+import { pageByKeyset } from './keyset.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Lease, ListOptions, ListResult, MetadataStore, MetricRow, StoredRecord, StoredRequest } from './types.js';
@@ -190,28 +191,16 @@ export class SqliteMetadataStore implements MetadataStore {
       where.push(`state IN (${opts.states.map(() => '?').join(',')})`);
       args.push(...opts.states);
     }
-    const limit = opts.limit ?? 50;
     // rowid grows with every insert (rows are never deleted), so it orders records by age and a page's
     // last rowid is a cursor that concurrent inserts (all newer) cannot move.
     const query = this.db.prepare(
       `SELECT rowid, id, state, created_at, updated_at, body FROM records WHERE ${where.join(' AND ')} AND rowid < ? ORDER BY rowid DESC LIMIT ?`,
     );
-    const items: StoredRecord<T>[] = [];
-    let before = opts.before ?? Number.MAX_SAFE_INTEGER;
-    // A filter reads on in chunks until the page (and one more, to know there is a next) is full.
-    const chunk = opts.filter ? Math.max(100, limit * 4) : limit + 1;
-    for (;;) {
-      const rows = query.all(...args, before, chunk) as (Row & { id: string })[];
-      for (const r of rows) {
-        const rec = toRecord<T>(r);
-        if (!opts.filter || opts.filter(rec.body)) items.push(rec);
-        if (items.length > limit) break;
-      }
-      if (items.length > limit || rows.length < chunk) break;
-      before = rows.at(-1)!.rowid;
-    }
-    const page = items.slice(0, limit);
-    return { items: page, next: items.length > limit ? page.at(-1)!.seq : undefined };
+    return pageByKeyset(
+      opts,
+      (before, chunk) => query.all(...args, before, chunk) as (Row & { id: string })[],
+      (r) => toRecord<T>(r),
+    );
   }
 
   recordRequest(method: string, requestId: string, request: StoredRequest): boolean {

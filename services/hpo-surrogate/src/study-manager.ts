@@ -231,10 +231,10 @@ export class StudyManager {
         throw failedPrecondition(`study ${study.studyId} has trained every candidate to its full curve`);
       // The first trial of a finite search is its first candidate: the caller's best guess (a plan
       // search's rules plan) always has a curve to beat.
-      if (finite && study.trials.length === 0) {
-        const trial = newTrial(candidateConfig(0), name === 'random' ? spec.maxFidelity * spf : spf, 0);
+      /** A new trial decided without the surrogate, `fidelity` steps long, stored with the budget it spends. */
+      const started = (trial: hpo.Trial, fidelity: number) => {
         study.trials.push(trial);
-        study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + (name === 'random' ? spec.maxFidelity : 1));
+        study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + fidelity);
         this.save(study);
         return {
           trial,
@@ -244,6 +244,10 @@ export class StudyManager {
           contextSize: 0,
           candidatesScored: 0,
         };
+      };
+      if (finite && study.trials.length === 0) {
+        const fidelity = name === 'random' ? spec.maxFidelity : 1;
+        return started(newTrial(candidateConfig(0), fidelity * spf, 0), fidelity);
       }
       if (name === 'random') {
         const pick = finite ? untried[rngFor(spec.seed, `trial-${study.trials.length}`).int(untried.length)]! : -1;
@@ -254,17 +258,7 @@ export class StudyManager {
           spec.maxFidelity * spf,
           finite ? pick : undefined,
         );
-        study.trials.push(trial);
-        study.budgetUsed = Math.min(spec.totalBudget, study.budgetUsed + spec.maxFidelity);
-        this.save(study);
-        return {
-          trial,
-          isNew: true,
-          targetStep: trial.targetStep,
-          acquisition: 0,
-          contextSize: 0,
-          candidatesScored: 0,
-        };
+        return started(trial, spec.maxFidelity);
       }
       const decisionIndex = study.budgetUsed;
       const rng = rngFor(spec.seed, `candidates-${decisionIndex}`);

@@ -276,7 +276,9 @@ export class RunManager {
   /** WatchRun from the store: new steps and state changes every 200 ms, until the run stops. */
   private async *pollWatch(id: string, fromStep: number, signal: AbortSignal): AsyncGenerator<RunStreamEvent> {
     let last = fromStep;
-    let state: commonV1.RunState | undefined;
+    // As the live stream: state changes after the subscription (a stopped run ends the stream at once).
+    let state: commonV1.RunState | undefined = this.get(id).state;
+    if (isStopped(state)) state = undefined;
     while (!signal.aborted) {
       const run = this.get(id);
       for (const m of this.metrics(id, last)) {
@@ -905,6 +907,13 @@ export class RunManager {
   }
 
   resume(id: string, additional: number): trainerV1.Run {
+    // Cluster mode: under the run's lease, so a replica taking it over meanwhile is not overwritten.
+    const queued = this.whileHeld(id, () => this.requeue(id, additional));
+    this.enqueue(id);
+    return queued;
+  }
+
+  private requeue(id: string, additional: number): trainerV1.Run {
     const run = this.get(id);
     if (run.state !== S.RUN_STATE_PAUSED && run.state !== S.RUN_STATE_INTERRUPTED) {
       throw failedPrecondition(
@@ -919,7 +928,6 @@ export class RunManager {
       );
     const queued = this.save({ ...run, spec, state: S.RUN_STATE_QUEUED });
     this.tracer.bind(id, { [Attr.strategy]: trainerV1.strategyToJSON(spec.strategy) });
-    this.enqueue(id);
     return queued;
   }
 

@@ -90,9 +90,9 @@ test(
       await startReplica('replica-b', pg.url),
       await startReplica('replica-c', pg.url),
     ];
-    // Six short runs, all sent to one replica: the queue spreads them.
+    // Ten short runs, all sent to one replica: the queue spreads them.
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++)
+    for (let i = 0; i < 10; i++)
       ids.push(
         (await call(a.client.startRun.bind(a.client), { requestId: `q-${i}`, spec: spec(i + 1, 40) })).run!.runId,
       );
@@ -139,6 +139,8 @@ test(
       FLOE_DATABASE_URL: pg.url,
       FLOE_TRAINER_ADDRESS: `ipv4:${[a, b, c].map((r) => r.address).join(',')}`,
     });
+    // A failed assertion must not leave the process behind (after() kills it with the replicas).
+    replicas.push({ ...study, name: 'hpo', client: createClient(trainerV1.TrainerServiceClient, study.address) });
     const hpoClient = createClient(hpo.HpoSurrogateServiceClient, study.address);
     const template = spec(41, 1);
     template.schedule = trainerV1.LrSchedule.fromPartial({ kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT });
@@ -174,8 +176,8 @@ test(
       const r = await getRun(b, victimRun.runId);
       return r.step > 50 ? r.replicaId : undefined;
     });
-    const victim = replicas.find((r) => r.name === victimName)!;
-    const survivor = replicas.find((r) => r !== victim)!;
+    const victim = [a, b, c].find((r) => r.name === victimName)!;
+    const survivor = [a, b, c].find((r) => r !== victim)!;
     const before = (await call(hpoClient.getStudy.bind(hpoClient), { studyId: created.studyId })).study!;
     assert.equal(before.state, hpo.StudyState.STUDY_STATE_RUNNING, 'the study is still going at the kill');
     victim.child.kill('SIGKILL');
@@ -215,7 +217,11 @@ test(
     const last = (await studyDone).at(-1)!.event!;
     assert.equal(last.$case, 'study');
     const finalStudy = last.value as hpo.Study;
-    assert.equal(finalStudy.state, hpo.StudyState.STUDY_STATE_COMPLETED);
+    assert.equal(
+      hpo.studyStateToJSON(finalStudy.state),
+      'STUDY_STATE_COMPLETED',
+      `trials: ${JSON.stringify(finalStudy.trials.map((t) => [t.trialId, t.runId, t.state, t.observations.length]))}`,
+    );
     assert.equal(finalStudy.budgetUsed, 12);
     for (const t of finalStudy.trials) {
       const observed = t.observations.map((o) => o.step);

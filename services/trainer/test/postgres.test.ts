@@ -67,7 +67,7 @@ test(
         pg.stop();
         back = pg.startIn(1500);
       }
-      if (e.event?.$case === 'run') break;
+      if (e.event?.$case === 'run' && e.event.value.state === commonV1.RunState.RUN_STATE_PAUSED) break;
     }
     await back;
     const done = (await call(first.client.getRun.bind(first.client), { runId: run!.runId })).run!;
