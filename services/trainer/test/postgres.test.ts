@@ -10,7 +10,10 @@ import { spawnFloe, startPostgres, tempDir, type FloeProcess, type TestPostgres 
 
 const home = tempDir();
 let pg: TestPostgres | undefined;
+/** Every trainer started, killed at the end even when an assertion fails (else they keep the test alive). */
+const started: FloeProcess[] = [];
 after(() => {
+  for (const p of started) p.child.kill('SIGKILL');
   pg?.remove();
   home.remove();
 });
@@ -37,6 +40,7 @@ async function trainer(
   dir: string,
 ): Promise<FloeProcess & { client: trainerV1.TrainerServiceClient }> {
   const floe = await spawnFloe(dir, { FLOE_SERVICES: 'trainer', ...env });
+  started.push(floe);
   return { ...floe, client: createClient(trainerV1.TrainerServiceClient, floe.address) };
 }
 
