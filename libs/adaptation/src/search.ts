@@ -26,14 +26,35 @@ export interface PlanFeatures {
   frozen: number;
 }
 
-/** The search space of those features, as the hpo-surrogate's parameters describe it. */
+/** The search space of those features, as the hpo-surrogate's parameters describe it; `of` reads a feature. */
 export function featureSpace(blockCount: number) {
   return [
-    { name: 'replay_fraction', kind: 'float' as const, min: 0, max: 0.99, log: false },
-    { name: 'learning_rate', kind: 'float' as const, min: 1e-6, max: 1, log: true },
-    { name: 'expansions', kind: 'int' as const, min: 0, max: Math.max(1, blockCount * 4), log: false },
-    { name: 'frozen', kind: 'int' as const, min: 0, max: Math.max(1, blockCount), log: false },
-  ];
+    {
+      name: 'replay_fraction',
+      kind: 'float',
+      min: 0,
+      max: 0.99,
+      log: false,
+      of: (f: PlanFeatures) => f.replayFraction,
+    },
+    { name: 'learning_rate', kind: 'float', min: 1e-6, max: 1, log: true, of: (f: PlanFeatures) => f.learningRate },
+    {
+      name: 'expansions',
+      kind: 'int',
+      min: 0,
+      max: Math.max(1, blockCount * 4),
+      log: false,
+      of: (f: PlanFeatures) => f.expansions,
+    },
+    {
+      name: 'frozen',
+      kind: 'int',
+      min: 0,
+      max: Math.max(1, blockCount),
+      log: false,
+      of: (f: PlanFeatures) => f.frozen,
+    },
+  ] as const;
 }
 
 export interface PlanCandidate {

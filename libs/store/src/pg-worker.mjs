@@ -49,19 +49,13 @@ async function query(sql, params) {
 port.on('message', async ({ sql, params }) => {
   let answer;
   try {
-    if (sql === 'BEGIN') {
-      const r = await query(sql, params);
-      inTransaction = true;
-      answer = { rows: r.rows, rowCount: r.rowCount };
-    } else {
-      const r = await query(sql, params);
-      if (sql === 'COMMIT' || sql === 'ROLLBACK') inTransaction = false;
-      answer = { rows: r.rows, rowCount: r.rowCount };
-    }
+    const r = await query(sql, params);
+    answer = { rows: r.rows, rowCount: r.rowCount };
+    if (sql === 'BEGIN') inTransaction = true;
   } catch (err) {
-    if (sql === 'COMMIT' || sql === 'ROLLBACK') inTransaction = false;
     answer = { error: { message: err.message, code: err.code } };
   }
+  if (sql === 'COMMIT' || sql === 'ROLLBACK') inTransaction = false;
   port.postMessage(answer);
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);

@@ -190,11 +190,6 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows[0] && { owner: rows[0].owner, expiresAt: rows[0].expires_at };
   }
 
-  /** The database's clock, which leases are measured by. */
-  now(): number {
-    return this.db.query<{ now: number }>(`SELECT ${NOW_MS} AS now`).rows[0]!.now;
-  }
-
   create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T> {
     const now = Date.now();
     const { rows } = this.db.query<{ seq: number }>(

@@ -119,15 +119,14 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
     seed: request.seed,
     candidates: candidates.map((c) => ({
       label: c.label,
-      configuration: [
-        { name: 'replay_fraction', value: { $case: 'floatValue' as const, value: c.features.replayFraction } },
-        {
-          name: 'learning_rate',
-          value: { $case: 'floatValue' as const, value: Math.min(1, Math.max(1e-6, c.features.learningRate)) },
-        },
-        { name: 'expansions', value: { $case: 'intValue' as const, value: c.features.expansions } },
-        { name: 'frozen', value: { $case: 'intValue' as const, value: c.features.frozen } },
-      ],
+      // Each feature within its parameter's domain (a learning rate outside [1e-6, 1] is clamped).
+      configuration: space.map((p) => {
+        const value = Math.min(p.max, Math.max(p.min, p.of(c.features)));
+        return {
+          name: p.name,
+          value: p.kind === 'float' ? { $case: 'floatValue' as const, value } : { $case: 'intValue' as const, value },
+        };
+      }),
       runSpec: Buffer.from(trainerV1.RunSpec.encode(specOf(c.plan, c.label)).finish()),
     })),
     forgettingConstraint:

@@ -184,7 +184,10 @@ export class StudyManager {
 
   /** A finite search with nothing left to suggest: every candidate taken, no trial to thaw. */
   exhausted(id: string): boolean {
-    const study = this.get(id);
+    return this.isExhausted(this.get(id));
+  }
+
+  private isExhausted(study: hpo.Study): boolean {
     return (
       study.spec!.candidates.length > 0 &&
       StudyManager.untriedCandidates(study).length === 0 &&
@@ -223,11 +226,7 @@ export class StudyManager {
         candidate,
       });
       const candidateConfig = (i: number) => fromParameterValues(spec.candidates[i]!.configuration);
-      if (
-        finite &&
-        untried.length === 0 &&
-        !thawable({ trials: this.curves(study), maxFidelity: spec.maxFidelity }).length
-      )
+      if (this.isExhausted(study))
         throw failedPrecondition(`study ${study.studyId} has trained every candidate to its full curve`);
       // The first trial of a finite search is its first candidate: the caller's best guess (a plan
       // search's rules plan) always has a curve to beat.

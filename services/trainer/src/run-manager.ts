@@ -168,21 +168,22 @@ export class RunManager {
           else if (command.body.pause) this.pause(id);
         }
       }
-      if (this.live.size >= this.o.maxConcurrent) return;
-      // Oldest first: the queue is the store's QUEUED runs.
-      const queued = this.o.store.list<unknown>(RUN, { states: ['RUN_STATE_QUEUED'], limit: 1000 }).items.reverse();
-      for (const r of queued) {
-        if (this.live.size >= this.o.maxConcurrent) return;
-        if (this.live.has(r.id) || !this.o.store.acquireLease(RUN, r.id, c.replicaId, c.leaseMs)) continue;
-        const run = this.get(r.id);
-        if (run.state === S.RUN_STATE_QUEUED) void this.launch(run);
-        else this.o.store.releaseLease(RUN, r.id, c.replicaId);
-      }
-      for (const r of this.o.store.list<unknown>(RUN, { states: ['RUN_STATE_RUNNING'], limit: 1000 }).items) {
-        if (this.live.size >= this.o.maxConcurrent) return;
-        if (this.live.has(r.id) || !this.o.store.acquireLease(RUN, r.id, c.replicaId, c.leaseMs)) continue;
-        this.takeOver(this.get(r.id));
-      }
+      // Runs in `state` that no replica holds, taken while there is room here (their lease now ours).
+      const claim = (state: string, oldestFirst: boolean, take: (run: trainerV1.Run) => void) => {
+        const items = this.o.store.list<unknown>(RUN, { states: [state], limit: 1000 }).items;
+        for (const r of oldestFirst ? items.reverse() : items) {
+          if (this.live.size >= this.o.maxConcurrent) return;
+          if (this.live.has(r.id) || !this.o.store.acquireLease(RUN, r.id, c.replicaId, c.leaseMs)) continue;
+          take(this.get(r.id));
+        }
+      };
+      // The queue is the store's QUEUED runs, oldest first; then RUNNING runs whose replica stopped renewing.
+      claim('RUN_STATE_QUEUED', true, (run) =>
+        run.state === S.RUN_STATE_QUEUED
+          ? void this.launch(run)
+          : this.o.store.releaseLease(RUN, run.runId, c.replicaId),
+      );
+      claim('RUN_STATE_RUNNING', false, (run) => this.takeOver(run));
     } catch (err) {
       // The store may be restarting: the next tick tries again.
       this.o.log.warn('cluster tick failed', { err });
@@ -203,8 +204,8 @@ export class RunManager {
       return void this.o.store.releaseLease(RUN, run.runId, c.replicaId);
     }
     this.o.log.warn('taking over a run whose replica stopped', { runId: run.runId, step: run.step, takeovers });
-    this.save({ ...run, state: S.RUN_STATE_INTERRUPTED, takeovers });
-    void this.launch(this.save({ ...this.get(run.runId), state: S.RUN_STATE_QUEUED }));
+    // RUNNING again, here, in one write: launch resumes it from its last checkpoint.
+    void this.launch({ ...run, takeovers });
   }
 
   get(id: string): trainerV1.Run {
@@ -287,13 +288,9 @@ export class RunManager {
       }
       if (run.state !== state) {
         state = run.state;
-        if (isStopped(run.state)) {
-          // Steps stored just before the run stopped come first.
-          for (const m of this.metrics(id, last)) yield { $case: 'step', value: m };
-          yield { $case: 'run', value: run };
-          return;
-        }
+        // The run was read before its steps: every step stored before it stopped has been sent.
         yield { $case: 'run', value: run };
+        if (isStopped(run.state)) return;
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -621,6 +618,8 @@ export class RunManager {
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
     const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
+    const location = <R extends { uri: string; split: Split; maxExamples: number }>(r: R | undefined) =>
+      r && { uri: r.uri, split: r.split, maxExamples: r.maxExamples };
     // A horizon fixes the schedule's length whatever the budget (a pilot is the prefix of the long run).
     const horizon = Number(sched?.horizonSteps ?? 0);
     return {
@@ -630,7 +629,7 @@ export class RunManager {
         src.kind === 'builtin'
           ? { architecture: src.architecture, size: src.size, seed: src.seed }
           : { checkpoint: run.baseArtifactId },
-      dataset: { uri: train.uri, split: train.split, maxExamples: train.maxExamples },
+      dataset: location(train)!,
       replay: replay && { uri: replay.uri, split: replay.split, fraction: replay.fraction },
       strategy: this.strategyOf(spec),
       optimizer: {
@@ -653,12 +652,8 @@ export class RunManager {
       budgetSteps: spec.budgetSteps,
       checkpointEvery: spec.checkpointIntervalSteps,
       evalEvery: spec.evalIntervalSteps,
-      validation: validation && { uri: validation.uri, split: validation.split, maxExamples: validation.maxExamples },
-      referenceValidation: referenceValidation && {
-        uri: referenceValidation.uri,
-        split: referenceValidation.split,
-        maxExamples: referenceValidation.maxExamples,
-      },
+      validation: location(validation),
+      referenceValidation: location(referenceValidation),
       seed: Number(spec.seed),
       backend: this.o.backend,
       threads: this.o.threads,
