@@ -2,8 +2,8 @@
 // data-profiler makes the rules' plan and its variants, the hpo-surrogate's freeze-thaw search decides
 // which pilots the trainer trains and thaws, and the best new-domain loss within the forgetting budget
 // wins. Checked: the rules' plan is always piloted; the pilots stay within the stated budget; every
-// point's objective is its new-domain loss plus the penalty past the budget; a pilot is the exact prefix
-// of the run it stands for; asking again resumes the same search without training anything; bad input
+// point's objective is its new-domain loss plus the penalty past the budget; a pilot follows the run's
+// schedule compressed to the longest pilot and is the exact prefix of that compressed run; asking again resumes the same search without training anything; bad input
 // names its field.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -134,13 +134,15 @@ test(
     assert.deepEqual(result.plan, winner.plan);
     assert.match(search.reason, new RegExp(winner.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
 
-    // A pilot is the exact prefix of the run it stands for: the same spec trained to the run's budget in
-    // one go records the same validation losses (both domains) at the pilot's steps.
+    // A pilot follows the run's schedule compressed to the longest pilot (20 of 40 steps: warm-up 4 → 2),
+    // and is the exact prefix of that compressed run: the same spec trained to 20 steps in one go records
+    // the same validation losses (both domains) at the pilot's steps.
     const pilotRun = (await call(trainer.getRun.bind(trainer), { runId: winner.runId })).run!;
+    assert.deepEqual(pilotRun.spec!.schedule, { ...common.schedule, warmupRatio: 0, warmupSteps: 2, horizonSteps: 20 });
     const full = (
       await call(trainer.startRun.bind(trainer), {
         requestId: '',
-        spec: { ...pilotRun.spec!, budgetSteps: RUN_BUDGET, labels: {} },
+        spec: { ...pilotRun.spec!, budgetSteps: 20, labels: {} },
       })
     ).run!;
     const steps = (await collect(trainer.watchRun({ runId: full.runId, fromStep: 0 })))

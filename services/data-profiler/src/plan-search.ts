@@ -1,10 +1,13 @@
 // PlanAdaptation in SEARCH mode: the rules' plan and its variants (libs/adaptation's planCandidates) become
 // a finite study of the hpo-surrogate, each candidate an ADE run of the caller's spec with its plan; the
 // study's freeze-thaw search decides which pilots to start and which to thaw, one fidelity step at a
-// time, and every pilot is the exact prefix of the run the plan is for (the schedule's horizon is that
-// run's budget). At the deepest step two pilots reached, the best new-domain validation loss within the
-// forgetting budget wins. The study's
-// request id is derived from the request, so asking again resumes the same search instead of starting over.
+// time. A pilot follows the run's whole schedule compressed to the longest pilot (warm-up, peak and decay
+// to the final rate), so a pilot that reaches full length is scored after its rate has come down, as the
+// run will be: scored at the run's peak rate (an exact prefix), every pilot overstated the forgetting the
+// run ends with and the search chose plans too cautious (docs/ALGORITHMS.md §1). At the deepest step two
+// pilots reached, the best new-domain validation loss within the forgetting budget wins. The study's
+// request id is derived from the request and the pilot protocol, so asking again resumes the same search
+// instead of starting over.
 import { createHash } from 'node:crypto';
 import { commonV1, dataProfilerV1 as dp, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { FloeError, invalidArgument } from '@floe/errors';
@@ -60,6 +63,24 @@ export function searchTemplate(request: dp.PlanAdaptationRequest): trainerV1.Run
   return spec;
 }
 
+/** Bumped when what a pilot trains changes, so a search asked again after that starts a new study. */
+const PILOT_PROTOCOL = 'compressed-schedule-1';
+
+/** The run's schedule compressed to `pilotSteps`: the same shape (warm-up as the same share, the same
+ * final rate) over the pilot's length. */
+export function pilotSchedule(
+  schedule: trainerV1.LrSchedule | undefined,
+  runBudget: number,
+  pilotSteps: number,
+): trainerV1.LrSchedule {
+  const s = schedule ?? trainerV1.LrSchedule.fromPartial({});
+  return {
+    ...s,
+    warmupSteps: s.warmupSteps > 0 ? Math.max(1, Math.round((Number(s.warmupSteps) * pilotSteps) / runBudget)) : 0,
+    horizonSteps: pilotSteps,
+  };
+}
+
 export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; report: dp.PlanSearchReport }> {
   const { request, rules, text } = input;
   const template = searchTemplate(request);
@@ -91,10 +112,7 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
       ...(template.optimizer ?? trainerV1.OptimizerConfig.fromPartial({})),
       learningRate: plan.learningRate,
     },
-    schedule: {
-      ...(template.schedule ?? trainerV1.LrSchedule.fromPartial({})),
-      horizonSteps: runBudget,
-    },
+    schedule: pilotSchedule(template.schedule, runBudget, stepsPerFidelity * settings.fidelitySteps),
     evalIntervalSteps: stepsPerFidelity,
     labels: { ...template.labels, plan_search: label.slice(0, 256) },
   });
@@ -137,6 +155,7 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
 
   const client = input.peers.client('hpo-surrogate', hpo.HpoSurrogateServiceClient);
   const requestId = `plan-search-${createHash('sha256')
+    .update(PILOT_PROTOCOL)
     .update(dp.PlanAdaptationRequest.encode(request).finish())
     .digest('hex')
     .slice(0, 40)}`;
