@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every *.test.ts under libs/, services/, apps/ and test/, through node's test runner with
+// `npm test`: every *.test.ts under libs/, services/, apps/, deploy/ and test/, through node's test runner with
 // tsx. Test files run in parallel processes (one per core); pass file paths or folders to run fewer.
 // *.solo.test.ts files measure latency under floe's own load and run afterwards, alone: another test
 // process competing for the two cores would measure the machine, not floe.
@@ -29,7 +29,7 @@ function find(dir) {
 
 const targets = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
-const files = (targets.length ? targets : ['libs', 'services', 'apps', 'test'])
+const files = (targets.length ? targets : ['libs', 'services', 'apps', 'deploy', 'test'])
   .flatMap((t) => (t.endsWith('.ts') ? [join(root, t)] : find(join(root, t))))
   .map((f) => relative(root, f))
   .sort();

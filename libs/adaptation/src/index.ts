@@ -13,6 +13,7 @@ export {
   featureSpace,
   planCandidates,
   chooseWinner,
+  pilotObjective,
   type PlanCandidate,
   type PlanFeatures,
   type PilotPoint,

@@ -14,7 +14,19 @@ export const SEARCH_DEFAULTS = {
   maxCandidates: 8,
   /** Thaws that bring a pilot to its full length. */
   fidelitySteps: 5,
+  /** New-domain loss one unit of forgetting past the budget costs where the pilots are compared. */
+  forgettingPenalty: 10,
 } as const;
+
+/**
+ * What a search minimises at the compared step: new-domain loss plus the penalty for forgetting past the
+ * budget (a budget of 0 means none). Only there: mid-pilot, at the schedule's peak rate, every plan
+ * forgets far more than it ends with, and a penalty on those points steers the search away from plans
+ * that end well within the budget.
+ */
+export function pilotObjective(newLoss: number, forgetting: number, budget: number): number {
+  return budget > 0 ? newLoss + SEARCH_DEFAULTS.forgettingPenalty * Math.max(0, forgetting - budget) : newLoss;
+}
 
 /** The numbers that describe a candidate to the surrogate (its configuration). */
 export interface PlanFeatures {
@@ -124,30 +136,32 @@ export function planCandidates(rules: Plan, blocks: BlockScore[], options: Candi
   const topSites = [...sites].sort((a, b) => rankOf(a) - rankOf(b)).slice(0, Math.ceil(sites.length / 2));
   const lessMoved = new Set(ranked.slice(Math.ceil(ranked.length / 2)).map((b) => b.blockId));
 
-  const variants: [string, Plan][] = [['rules', withReplay(rules, r)]];
-  variants.push([`replay ${realise(moreReplay)}`, withReplay(rules, moreReplay)]);
-  if (r > 0) variants.push([`replay ${realise(r / 2)}`, withReplay(rules, r / 2)]);
-  if (sites.length) variants.push(['no expansion', structural(rules, 'no expansion', frozenNow, [])]);
+  // Every variant starts from the rules' plan as realised, so a structural variant differs in structure only.
+  const base = withReplay(rules, r);
+  const variants: [string, Plan][] = [['rules', base]];
+  variants.push([`replay ${realise(moreReplay)}`, withReplay(base, moreReplay)]);
+  if (r > 0) variants.push([`replay ${realise(r / 2)}`, withReplay(base, r / 2)]);
+  if (sites.length) variants.push(['no expansion', structural(base, 'no expansion', frozenNow, [])]);
   if (sites.length > 1)
     variants.push([
       `copies after ${topSites.join(', ')} only`,
-      structural(rules, `copies after ${topSites.join(', ')} only`, frozenNow, topSites),
+      structural(base, `copies after ${topSites.join(', ')} only`, frozenNow, topSites),
     ]);
   if (!sites.length && ranked.length)
     variants.push([
       `one copy after ${ranked[0]!.blockId}`,
-      structural(rules, `one copy after ${ranked[0]!.blockId}`, frozenNow, [ranked[0]!.blockId]),
+      structural(base, `one copy after ${ranked[0]!.blockId}`, frozenNow, [ranked[0]!.blockId]),
     ]);
   if (lessMoved.size)
     variants.push([
       'the less-moved half frozen',
-      structural(rules, 'the less-moved half frozen', new Set([...frozenNow, ...lessMoved]), sites),
+      structural(base, 'the less-moved half frozen', new Set([...frozenNow, ...lessMoved]), sites),
     ]);
-  variants.push([`learning rate ${rules.learningRate / 2}`, withLr(withReplay(rules, r), rules.learningRate / 2)]);
-  variants.push([`learning rate ${rules.learningRate * 2}`, withLr(withReplay(rules, r), rules.learningRate * 2)]);
+  variants.push([`learning rate ${rules.learningRate / 2}`, withLr(base, rules.learningRate / 2)]);
+  variants.push([`learning rate ${rules.learningRate * 2}`, withLr(base, rules.learningRate * 2)]);
   variants.push([
     `replay ${realise(moreReplay)}, learning rate ${rules.learningRate / 2}`,
-    withLr(withReplay(rules, moreReplay), rules.learningRate / 2),
+    withLr(withReplay(base, moreReplay), rules.learningRate / 2),
   ]);
 
   const seen = new Set<string>();

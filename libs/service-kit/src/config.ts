@@ -10,6 +10,9 @@ import { parseTokens, type SecurityConfig } from './security.js';
 export interface FloeConfig {
   /** host:port that `floe up` (or a single service) listens on. */
   address: string;
+  /** host:port of a plaintext listener that serves only grpc.health.v1 (probes that cannot speak TLS or
+   * present a token: Kubernetes' gRPC probes); unset: none. */
+  healthAddress?: string;
   /** Root folder of the metadata database and the artifact store. */
   home: string;
   /** Folders that `file:` dataset references may read from. */
@@ -59,6 +62,11 @@ export function peerAddressVariable(service: ServiceName): string {
 /** Every variable floe reads, with its default and meaning (the README's table). */
 export const CONFIG_VARIABLES = [
   ['FLOE_ADDRESS', '127.0.0.1:50051', 'host:port the server listens on'],
+  [
+    'FLOE_HEALTH_ADDRESS',
+    'unset',
+    "host:port of a plaintext listener serving only grpc.health.v1, without TLS or tokens (Kubernetes' gRPC probes)",
+  ],
   ['FLOE_HOME', './.floe', 'root of the SQLite metadata database and the artifact store'],
   [
     'FLOE_DATA_ROOTS',
@@ -249,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     throw new ConfigError('FLOE_LOG_LEVEL', logLevel, 'debug, info, warn or error');
   return {
     address: address(env),
+    healthAddress: env.FLOE_HEALTH_ADDRESS ? checkAddress('FLOE_HEALTH_ADDRESS', env.FLOE_HEALTH_ADDRESS) : undefined,
     home,
     dataRoots: roots.map((r) => resolve(r)),
     suitesDir: resolve(env.FLOE_SUITES_DIR || resolve(home, 'suites')),

@@ -41,6 +41,7 @@ let reflectionPackage: ReturnType<typeof loadFileDescriptorSetFromBuffer> | unde
 export async function startServer(opts: {
   config: Pick<FloeConfig, 'address' | 'maxMessageBytes' | 'maxConcurrentStreams' | 'shutdownGraceMs'> & {
     security?: SecurityConfig;
+    healthAddress?: string;
   };
   services: HostedService[];
   log: Logger;
@@ -67,11 +68,25 @@ export async function startServer(opts: {
   );
   const host = config.address.slice(0, config.address.lastIndexOf(':'));
   const address = `${host}:${port}`;
+  // Probes that speak neither TLS nor tokens (Kubernetes' gRPC probes) ask a listener of their own that
+  // answers grpc.health.v1 only, with the same statuses.
+  let healthServer: grpc.Server | undefined;
+  if (config.healthAddress) {
+    healthServer = new grpc.Server(serverOptions(config));
+    health.addToServer(healthServer);
+    const server = healthServer;
+    await new Promise<number>((resolve, reject) =>
+      server.bindAsync(config.healthAddress!, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+  }
   for (const s of services) health.setStatus(s.name, 'SERVING');
   health.setStatus('', 'SERVING');
   log.info('serving', {
     address,
     services: services.map((s) => s.name),
+    ...(config.healthAddress && { healthAddress: config.healthAddress }),
     tls: security.tls ? (security.tls.clientAuth ? 'mutual' : 'server') : 'off',
     tokens: security.tokens.length ? `${security.tokens.length} accepted` : 'off',
   });
@@ -105,6 +120,7 @@ export async function startServer(opts: {
         log.warn('drain deadline passed; closing the remaining calls');
         server.forceShutdown();
       }
+      healthServer?.forceShutdown();
       for (const p of peers) p.close();
       for (const s of services) {
         try {

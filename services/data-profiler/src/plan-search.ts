@@ -4,8 +4,10 @@
 // time. A pilot follows the run's whole schedule compressed to the longest pilot (warm-up, peak and decay
 // to the final rate), so a pilot that reaches full length is scored after its rate has come down, as the
 // run will be: scored at the run's peak rate (an exact prefix), every pilot overstated the forgetting the
-// run ends with and the search chose plans too cautious (docs/ALGORITHMS.md §1). At the deepest step two
-// pilots reached, the best new-domain validation loss within the forgetting budget wins. The study's
+// run ends with and the search chose plans too cautious (README, the adaptation study). For the same
+// reason the freeze-thaw search follows new-domain loss alone and the forgetting budget is applied only
+// where the pilots are compared: at the deepest step two of them reached, the best new-domain validation
+// loss within the budget wins. The study's
 // request id is derived from the request and the pilot protocol, so asking again resumes the same search
 // instead of starting over.
 import { createHash } from 'node:crypto';
@@ -16,6 +18,7 @@ import {
   SEARCH_DEFAULTS,
   chooseWinner,
   featureSpace,
+  pilotObjective,
   planCandidates,
   type BlockScore,
   type PilotPoint,
@@ -64,7 +67,7 @@ export function searchTemplate(request: dp.PlanAdaptationRequest): trainerV1.Run
 }
 
 /** Bumped when what a pilot trains changes, so a search asked again after that starts a new study. */
-const PILOT_PROTOCOL = 'compressed-schedule-1';
+const PILOT_PROTOCOL = 'compressed-schedule-budget-at-comparison-2';
 
 /** The run's schedule compressed to `pilotSteps`: the same shape (warm-up as the same share, the same
  * final rate) over the pilot's length. */
@@ -119,6 +122,7 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
   const space = featureSpace(rules.decisions.length);
   const studySpec = hpo.StudySpec.fromPartial({
     name: `plan search: ${request.dataset!.uri} after ${reference.uri}`.slice(0, 256),
+    // The budget is applied where the pilots are compared, not on the way there.
     objective: text ? 'new-domain validation loss (nats per byte)' : 'new-domain validation loss',
     direction: hpo.Direction.DIRECTION_MINIMIZE,
     optimizer: hpo.Optimizer.OPTIMIZER_FREEZE_THAW,
@@ -147,10 +151,6 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
       }),
       runSpec: Buffer.from(trainerV1.RunSpec.encode(specOf(c.plan, c.label)).finish()),
     })),
-    forgettingConstraint:
-      request.forgettingBudget > 0
-        ? { maxIncrease: text ? request.forgettingBudget * Math.LN2 : request.forgettingBudget, penalty: 0 }
-        : undefined,
   });
 
   const client = input.peers.client('hpo-surrogate', hpo.HpoSurrogateServiceClient);
@@ -195,12 +195,16 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
 
   const reported: dp.PlanCandidate[] = candidates.map((c, i) => {
     const trial = study.trials.find((t) => t.candidate === i);
-    const curve: PilotPoint[] = (trial?.observations ?? []).map((o) => ({
-      step: o.step,
-      newLoss: toReported(o.unconstrainedValue ?? o.value),
-      forgetting: toReported(o.referenceIncrease ?? 0),
-      objective: toReported(o.value),
-    }));
+    const curve: PilotPoint[] = (trial?.observations ?? []).map((o) => {
+      const newLoss = toReported(o.unconstrainedValue ?? o.value);
+      const forgetting = toReported(o.referenceIncrease ?? 0);
+      return {
+        step: o.step,
+        newLoss,
+        forgetting,
+        objective: pilotObjective(newLoss, forgetting, request.forgettingBudget),
+      };
+    });
     return {
       label: c.label,
       plan: input.toContract(c.plan),

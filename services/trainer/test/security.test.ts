@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { trainerV1 } from '@floe/contracts';
 import { ConfigError, call, createClient, type FloeServer } from '@floe/service-kit';
 import {
+  freePort,
   healthStatus,
   makeCertificates,
   quietLog,
@@ -114,6 +115,38 @@ test('TLS: the right CA connects, a wrong CA and plaintext are refused; mutual T
   }
 });
 
+test('the health listener answers probes in plaintext without a token, while the service needs mutual TLS and a token; it serves health only', async () => {
+  const dir = tempDir();
+  try {
+    const pki = makeCertificates(dir.path);
+    const healthAddress = `127.0.0.1:${await freePort()}`;
+    const env = {
+      FLOE_TLS_CERT: pki.server.cert,
+      FLOE_TLS_KEY: pki.server.key,
+      FLOE_TLS_CA: pki.ca,
+      FLOE_TLS_CLIENT_AUTH: 'require',
+      FLOE_TOKENS: TOKENS,
+      FLOE_HEALTH_OPEN: 'false',
+      FLOE_HEALTH_ADDRESS: healthAddress,
+    };
+    await withServer(env, async (server) => {
+      assert.equal(await healthStatus(healthAddress, ''), 'SERVING');
+      assert.equal(await healthStatus(healthAddress, 'floe.trainer.v1.TrainerService'), 'SERVING');
+      await rejectsWith(healthStatus(server.address, ''), grpc.status.UNAVAILABLE);
+      const onHealthPort = trainer(healthAddress, {});
+      try {
+        await rejectsWith(call(onHealthPort.getRun.bind(onHealthPort), { runId: 'run-x' }), grpc.status.UNIMPLEMENTED);
+      } finally {
+        onHealthPort.close();
+      }
+      await server.shutdown();
+      await rejectsWith(healthStatus(healthAddress, ''), grpc.status.UNAVAILABLE);
+    });
+  } finally {
+    dir.remove();
+  }
+});
+
 test('TLS: a rotated certificate is served without a restart', { timeout: 30_000 }, async () => {
   const dir = tempDir();
   try {
@@ -163,6 +196,7 @@ test('bad security settings stop the process at start, naming the variable and n
       [{ FLOE_TOKENS: '[{"name":"x","token":"short","scopes":["read"]}]' }, /FLOE_TOKENS\[0\]\.token/],
       [{ FLOE_TOKENS: '[{"name":"x","token":"long-enough-token-123","scopes":["root"]}]' }, /FLOE_TOKENS\[0\]\.scopes/],
       [{ FLOE_HEALTH_OPEN: 'yes' }, /FLOE_HEALTH_OPEN/],
+      [{ FLOE_HEALTH_ADDRESS: 'localhost' }, /FLOE_HEALTH_ADDRESS/],
     ];
     for (const [env, message] of bad) {
       assert.throws(

@@ -1,0 +1,130 @@
+// The plan search's pure parts: the candidates (the rules' plan first, one factor at a time, replay
+// realised in whole sequences, no duplicates), the objective (closed form: the penalty only past the
+// budget), and the winner (compared at the deepest step two pilots reached, ties to the earlier).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SEARCH_DEFAULTS,
+  chooseWinner,
+  featureSpace,
+  pilotObjective,
+  planCandidates,
+  type BlockScore,
+  type PilotPoint,
+  type Plan,
+} from '../src/index.js';
+
+const block = (blockId: string, angle: number, residual = true): BlockScore => ({
+  blockId,
+  angularDistanceLast: angle,
+  angularDistanceAll: angle,
+  gradNorm: 1,
+  fisher: 1,
+  residual,
+});
+const blocks = [
+  block('embedding', 0, false),
+  block('block.0', 0.37),
+  block('block.1', 0.16),
+  block('block.2', 0.15),
+  block('block.3', 0.18),
+  block('head', 0, false),
+];
+const rules: Plan = {
+  freeze: [],
+  tune: blocks.map((b) => b.blockId),
+  expansions: ['block.0', 'block.1', 'block.2', 'block.3'].map((afterBlockId) => ({ afterBlockId, copies: 1 })),
+  replayFraction: 0.2,
+  learningRate: 1e-3,
+  budgetSteps: 400,
+  decisions: blocks.map((b) => ({
+    blockId: b.blockId,
+    action: b.residual ? ('expand' as const) : ('tune' as const),
+    reason: 'the rules',
+    score: b.angularDistanceAll,
+  })),
+};
+
+test('candidates: the rules first, one factor at a time, replay in whole sequences, none twice, at most the maximum', () => {
+  const all = planCandidates(rules, blocks, { maxCandidates: 20, batchSize: 16 });
+  assert.equal(all[0]!.label, 'rules');
+  assert.equal(all[0]!.plan.replayFraction, 3 / 16, '0.2 of 16 sequences is 3');
+  const keys = all.map((c) =>
+    JSON.stringify([c.plan.freeze, c.plan.tune, c.plan.expansions, c.plan.replayFraction, c.plan.learningRate]),
+  );
+  assert.equal(new Set(keys).size, keys.length);
+  for (const c of all) {
+    const sequences = c.plan.replayFraction * 16;
+    assert.ok(Math.abs(sequences - Math.round(sequences)) < 1e-9, `${c.label}: a whole number of sequences`);
+    // One factor at a time (the last variant combines two): count what differs from the rules' plan.
+    const differs = [
+      c.plan.replayFraction !== all[0]!.plan.replayFraction,
+      c.plan.learningRate !== rules.learningRate,
+      JSON.stringify([c.plan.expansions, c.plan.freeze, c.plan.tune]) !==
+        JSON.stringify([rules.expansions, rules.freeze, rules.tune]),
+    ].filter(Boolean).length;
+    assert.ok(differs <= (c === all.at(-1) ? 2 : 1), `${c.label} changes ${differs} factors`);
+    // The features describe the plan within the search space.
+    for (const p of featureSpace(rules.decisions.length)) {
+      const v = p.of(c.features);
+      assert.ok(v >= (p.kind === 'float' ? 0 : p.min) && v <= p.max, `${c.label}: ${p.name} = ${v}`);
+    }
+    // A frozen block is not tuned; every block keeps a decision.
+    for (const id of c.plan.freeze) assert.ok(!c.plan.tune.includes(id));
+    assert.equal(c.plan.decisions.length, rules.decisions.length);
+  }
+  assert.ok(all.some((c) => c.plan.expansions.length === 0));
+  assert.ok(
+    all.some((c) => c.plan.tune.length < rules.tune.length),
+    'a variant trains fewer blocks',
+  );
+  const few = planCandidates(rules, blocks, { maxCandidates: 3, batchSize: 16 });
+  assert.deepEqual(
+    few.map((c) => c.label),
+    all.slice(0, 3).map((c) => c.label),
+  );
+});
+
+test('the objective: new-domain loss, plus the penalty only for forgetting past the budget', () => {
+  assert.equal(pilotObjective(2, 0.3, 0.5), 2);
+  assert.ok(Math.abs(pilotObjective(2, 0.7, 0.5) - (2 + SEARCH_DEFAULTS.forgettingPenalty * 0.2)) < 1e-12);
+  assert.equal(pilotObjective(2, 9, 0), 2, 'no budget, no penalty');
+});
+
+test('the winner: compared at the deepest step two pilots reached, by the objective there; ties to the earlier', () => {
+  const curve = (...points: [number, number, number][]): PilotPoint[] =>
+    points.map(([step, newLoss, forgetting]) => ({
+      step,
+      newLoss,
+      forgetting,
+      objective: pilotObjective(newLoss, forgetting, 0.5),
+    }));
+  const candidates = [
+    { label: 'rules', curve: curve([20, 3, 0.9], [40, 2.6, 0.4], [60, 2.4, 0.3]) },
+    // Better early, worse at the compared step: early points do not decide.
+    { label: 'fast', curve: curve([20, 2.8, 0.9], [40, 2.7, 0.45]) },
+    // The lowest new-domain loss, but over the budget there.
+    { label: 'reckless', curve: curve([20, 2.9, 1], [40, 2.4, 0.6]) },
+    { label: 'cautious', curve: curve([20, 3.1, 0.2]) },
+  ];
+  const r = chooseWinner(candidates, 0.5, 'bits per byte');
+  assert.equal(r.step, 40, 'three reached 40, one of them 60');
+  assert.equal(r.winner, 0, 'rules: 2.6 against fast 2.7 and reckless 2.4 + 10 × 0.1');
+  assert.match(r.reason, /"rules"/);
+  // A tie goes to the earlier candidate.
+  const tie = chooseWinner(
+    [
+      { label: 'rules', curve: curve([40, 2.5, 0.1]) },
+      { label: 'twin', curve: curve([40, 2.5, 0.1]) },
+    ],
+    0.5,
+    'loss',
+  );
+  assert.equal(tie.winner, 0);
+  // No pilot recorded a point: the rules' plan stands.
+  assert.deepEqual(chooseWinner([{ label: 'rules', curve: [] }], 0.5, 'loss'), {
+    winner: 0,
+    step: 0,
+    reason: 'no pilot recorded a point: the rules plan stands',
+  });
+});
