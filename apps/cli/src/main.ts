@@ -8,8 +8,20 @@ import { drift, plan, profile } from './commands/profile.js';
 import { evaluate } from './commands/eval.js';
 import { hpoCommand } from './commands/hpo.js';
 import { explainCommand } from './commands/explain.js';
+import { adaptCommand } from './commands/adapt.js';
 
-const COMMANDS: Command[] = [up, health, train, profile, drift, plan, evaluate, hpoCommand, explainCommand];
+const COMMANDS: Command[] = [
+  up,
+  health,
+  adaptCommand,
+  train,
+  profile,
+  drift,
+  plan,
+  evaluate,
+  hpoCommand,
+  explainCommand,
+];
 
 function usage(): string {
   return [

@@ -21,6 +21,9 @@ export const SpanName = {
   studySegment: 'floe.study_segment',
   // explainer
   explain: 'floe.explain',
+  // `floe adapt`: the whole flow, and one span per stage under it
+  adapt: 'floe.adapt',
+  adaptStage: 'floe.adapt_stage',
 } as const;
 export type SpanNameValue = (typeof SpanName)[keyof typeof SpanName];
 
@@ -41,6 +44,8 @@ export const Attr = {
   loss: 'floe.loss',
   learningRate: 'floe.learning_rate',
   validationLoss: 'floe.validation_loss',
+  adaptationId: 'floe.adaptation.id',
+  adaptStage: 'floe.adapt.stage',
   rpcMethod: 'rpc.method',
   rpcService: 'rpc.service',
   rpcSystem: 'rpc.system',

@@ -236,6 +236,6 @@ export function createExplainerService(opts: ServiceContext): HostedService {
               };
       },
     },
-    { log: opts.log },
+    { log: opts.log, peers },
   );
 }
