@@ -113,7 +113,7 @@ test(
     assert.ok(search.studyId.startsWith('study-'));
     assert.ok(search.candidates.length >= 2 && search.candidates.length <= 4);
     assert.equal(search.candidates[0]!.label, 'rules');
-    assert.ok(search.candidates[0]!.curve.length > 0, 'the rules plan is always piloted');
+    assert.equal(search.candidates[0]!.curve.at(-1)?.step, 20, "the rules' plan, the baseline, has its full pilot");
     // Pilots: 10 steps per fidelity step, at most 2 of them each, 4 in all (pilot_fraction 1 of 40 steps).
     assert.ok(search.pilotSteps > 0 && search.pilotSteps <= RUN_BUDGET, `${search.pilotSteps} pilot steps`);
     assert.equal(search.pilotFraction, search.pilotSteps / RUN_BUDGET);

@@ -1,15 +1,15 @@
 // PlanAdaptation in SEARCH mode: the rules' plan and its variants (libs/adaptation's planCandidates) become
-// a finite study of the hpo-surrogate, each candidate an ADE run of the caller's spec with its plan; the
-// study's freeze-thaw search decides which pilots to start and which to thaw, one fidelity step at a
-// time. A pilot follows the run's whole schedule compressed to the longest pilot (warm-up, peak and decay
-// to the final rate), so a pilot that reaches full length is scored after its rate has come down, as the
-// run will be: scored at the run's peak rate (an exact prefix), every pilot overstated the forgetting the
-// run ends with and the search chose plans too cautious (README, the adaptation study). For the same
-// reason the freeze-thaw search follows new-domain loss alone and the forgetting budget is applied only
-// where the pilots are compared: at the deepest step two of them reached, the best new-domain validation
-// loss within the budget wins. The study's
-// request id is derived from the request and the pilot protocol, so asking again resumes the same search
-// instead of starting over.
+// a finite study of the hpo-surrogate, each candidate an ADE run of the caller's spec with its plan. The
+// rules' plan is the baseline and gets its full pilot first; the study's freeze-thaw search then decides
+// which other pilots to start and which to thaw, one fidelity step at a time. A pilot follows the run's
+// whole schedule compressed to the longest pilot (warm-up, peak, decay to the final rate), so a pilot
+// that reaches full length is scored after its rate came down, as the run will be: scored at the run's
+// peak rate (an exact prefix), every pilot overstated the forgetting the run ends with and the search
+// chose plans too cautious (README, the adaptation study). For the same reason the freeze-thaw search
+// follows new-domain loss alone and the forgetting budget is applied only where the pilots are compared:
+// at the deepest step two of them reached, the best new-domain validation loss within the budget wins.
+// The study's request id derives from the request and the pilot protocol, so asking again resumes the
+// same search instead of starting over.
 import { createHash } from 'node:crypto';
 import { commonV1, dataProfilerV1 as dp, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { FloeError, invalidArgument } from '@floe/errors';
@@ -67,7 +67,7 @@ export function searchTemplate(request: dp.PlanAdaptationRequest): trainerV1.Run
 }
 
 /** Bumped when what a pilot trains changes, so a search asked again after that starts a new study. */
-const PILOT_PROTOCOL = 'compressed-schedule-budget-at-comparison-2';
+const PILOT_PROTOCOL = 'compressed-schedule-budget-at-comparison-rules-baseline-3';
 
 /** The run's schedule compressed to `pilotSteps`: the same shape (warm-up as the same share, the same
  * final rate) over the pilot's length. */
@@ -139,7 +139,9 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
     maxFidelity: settings.fidelitySteps,
     totalBudget,
     seed: request.seed,
-    candidates: candidates.map((c) => ({
+    candidates: candidates.map((c, i) => ({
+      // The rules' plan is the baseline: piloted to full length first, so the winner is compared with it there.
+      baseline: i === 0,
       label: c.label,
       // Each feature within its parameter's domain (a learning rate outside [1e-6, 1] is clamped).
       configuration: space.map((p) => {

@@ -45,6 +45,7 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
           val.add(p.field, p.description);
         val.string(`${field}.label`, c.label, { max: 256 });
         val.check(c.runSpec.length <= 1 << 20, `${field}.run_spec`, 'is larger than 1 MiB');
+        val.check(!c.baseline || i === 0, `${field}.baseline`, 'only the first candidate may be the baseline');
       });
     const fc = spec.forgettingConstraint;
     if (fc) {

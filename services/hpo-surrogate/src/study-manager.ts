@@ -229,7 +229,7 @@ export class StudyManager {
       if (this.isExhausted(study))
         throw failedPrecondition(`study ${study.studyId} has trained every candidate to its full curve`);
       // The first trial of a finite search is its first candidate: the caller's best guess (a plan
-      // search's rules plan) always has a curve to beat.
+      // search's rules plan) always has a curve to beat — its full curve at once when it is the baseline.
       /** A new trial decided without the surrogate, `fidelity` steps long, stored with the budget it spends. */
       const started = (trial: hpo.Trial, fidelity: number) => {
         study.trials.push(trial);
@@ -245,7 +245,7 @@ export class StudyManager {
         };
       };
       if (finite && study.trials.length === 0) {
-        const fidelity = name === 'random' ? spec.maxFidelity : 1;
+        const fidelity = name === 'random' || spec.candidates[0]!.baseline ? spec.maxFidelity : 1;
         return started(newTrial(candidateConfig(0), fidelity * spf, 0), fidelity);
       }
       if (name === 'random') {

@@ -317,6 +317,7 @@ test('a finite search starts from its first candidate, tries each once, and ends
     ],
     label: `lr ${lr}`,
     runSpec: Buffer.alloc(0),
+    baseline: false,
   }));
   const MAX = 3;
   const { study } = await call(client.createStudy.bind(client), {
@@ -340,6 +341,22 @@ test('a finite search starts from its first candidate, tries each once, and ends
   assert.ok(done.trials.every((t) => t.observations.length === MAX));
   const exhausted = await rejectsWith(suggest(study!.studyId), grpc.status.FAILED_PRECONDITION);
   assert.match(exhausted.details, /every candidate/);
+  // A baseline gets its full curve at once; only the first candidate may be one.
+  const withBaseline = candidates.map((c, i) => ({ ...c, baseline: i === 0 }));
+  const { study: b } = await call(client.createStudy.bind(client), {
+    requestId: '',
+    spec: spec({ candidates: withBaseline, maxFidelity: MAX, totalBudget: 100 }),
+  });
+  const firstOfBaseline = await suggest(b!.studyId);
+  assert.equal(firstOfBaseline.trial!.candidate, 0);
+  assert.equal(firstOfBaseline.targetStep, MAX * SPF);
+  assert.equal((await getStudy(b!.studyId)).budgetUsed, MAX, 'the baseline spends its full curve');
+  const lateBaseline = withBaseline.map((c, i) => ({ ...c, baseline: i === 2 }));
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: spec({ candidates: lateBaseline }) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.candidates[2].baseline',
+  );
   // A candidate outside the space is refused, naming it.
   const bad = structuredClone(candidates);
   bad[1]!.configuration[0]!.value!.value = 5;

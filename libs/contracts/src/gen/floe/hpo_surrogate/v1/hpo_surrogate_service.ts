@@ -314,6 +314,11 @@ export interface Candidate {
   runSpec: Buffer;
   /** A name for people, up to 256 characters. */
   label: string;
+  /**
+   * The baseline the others must beat (only the first candidate may be one): its first trial gets its
+   * full curve at once, so every comparison with it is at full length; the rule then chooses among the rest.
+   */
+  baseline: boolean;
 }
 
 /**
@@ -1411,7 +1416,7 @@ export const Observation: MessageFns<Observation> = {
 };
 
 function createBaseCandidate(): Candidate {
-  return { configuration: [], runSpec: Buffer.alloc(0), label: "" };
+  return { configuration: [], runSpec: Buffer.alloc(0), label: "", baseline: false };
 }
 
 export const Candidate: MessageFns<Candidate> = {
@@ -1424,6 +1429,9 @@ export const Candidate: MessageFns<Candidate> = {
     }
     if (message.label !== "") {
       writer.uint32(26).string(message.label);
+    }
+    if (message.baseline !== false) {
+      writer.uint32(32).bool(message.baseline);
     }
     return writer;
   },
@@ -1465,6 +1473,14 @@ export const Candidate: MessageFns<Candidate> = {
             message.label = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.baseline = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1488,6 +1504,7 @@ export const Candidate: MessageFns<Candidate> = {
         ? Buffer.from(bytesFromBase64(object.run_spec))
         : Buffer.alloc(0),
       label: isSet(object.label) ? globalThis.String(object.label) : "",
+      baseline: isSet(object.baseline) ? globalThis.Boolean(object.baseline) : false,
     };
   },
 
@@ -1502,6 +1519,9 @@ export const Candidate: MessageFns<Candidate> = {
     if (message.label !== "") {
       obj.label = message.label;
     }
+    if (message.baseline !== false) {
+      obj.baseline = message.baseline;
+    }
     return obj;
   },
 
@@ -1513,6 +1533,7 @@ export const Candidate: MessageFns<Candidate> = {
     message.configuration = object.configuration?.map((e) => ParameterValue.fromPartial(e)) || [];
     message.runSpec = object.runSpec ?? Buffer.alloc(0);
     message.label = object.label ?? "";
+    message.baseline = object.baseline ?? false;
     return message;
   },
 };
