@@ -1,6 +1,7 @@
-// `floe adapt --demo` as a user runs it, against the five services on loopback: killed in the middle of
-// training and run again, it finishes without repeating finished stages (the trainer's run count proves
-// it: the final run is the best trial resumed, so no run is started after the kill); --json prints the
+// `floe adapt --demo` as a user runs it, against the five services on loopback: killed while the base
+// model trains and again while a tuning trial trains, then run again, it finishes without repeating
+// finished stages (the trainer's runs prove it: one base run, every other run a trial of the one study,
+// the final run the best trial resumed); --json prints the
 // summary with each domain's bits per byte; the adapted model beats the base on the new domain, its
 // forgetting comes with a standard error; and the report opens in headless Chromium with every section
 // and its plot (a screenshot is kept in .floe/test-artifacts/).
@@ -10,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { trainerV1 } from '@floe/contracts';
+import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createTrainerService } from '@floe/trainer';
@@ -50,9 +51,18 @@ after(async () => {
   home.remove();
 });
 
-const runCount = async () =>
-  (await call(trainer.listRuns.bind(trainer), trainerV1.ListRunsRequest.fromPartial({ page: { pageSize: 1000 } }))).runs
-    .length;
+/** This adaptation's runs with these labels (and states). */
+const runsOf = async (labels: Record<string, string>, states: commonV1.RunState[] = []) =>
+  (
+    await call(
+      trainer.listRuns.bind(trainer),
+      trainerV1.ListRunsRequest.fromPartial({
+        page: { pageSize: 1000 },
+        labels: { adaptation: 'test-demo', ...labels },
+        states,
+      }),
+    )
+  ).runs;
 
 /** The demo, small: the same flow and stages on fewer steps. */
 const ARGS = [
@@ -86,24 +96,26 @@ function floe(args: string[]) {
 }
 
 test(
-  'floe adapt --demo: killed while training, run again, it finishes without repeating a stage; the report renders',
-  {
-    timeout: 900_000,
-  },
+  'floe adapt --demo: killed while training, twice, then run again, it finishes without repeating a stage; the report renders',
+  { timeout: 900_000 },
   async () => {
-    // First attempt: killed once the final run is training.
-    const first = floe(ARGS);
-    for (let i = 0; i < 3000 && !/\n  train +\S/.test(first.output().stderr); i++) {
-      if (first.child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 200));
+    // Killed while the base model trains, then while a tuning trial trains.
+    for (const stage of ['base', 'tune'] as const) {
+      const attempt = floe(ARGS);
+      const stageStarted = new RegExp(`\n  ${stage} +\\S`);
+      let training = false;
+      for (let i = 0; i < 3000 && !training && attempt.child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        if (!stageStarted.test(attempt.output().stderr)) continue;
+        const running = await runsOf({}, [commonV1.RunState.RUN_STATE_RUNNING]);
+        training = running.some((r) => Number(r.step) > 0 && (r.spec!.labels.stage === 'base') === (stage === 'base'));
+      }
+      assert.ok(training, `never saw ${stage} training: ${attempt.output().stderr}`);
+      attempt.child.kill('SIGKILL');
+      await attempt.exited;
     }
-    assert.match(first.output().stderr, /\n  train +\S/, `never reached training: ${first.output().stderr}`);
-    await new Promise((r) => setTimeout(r, 1500));
-    first.child.kill('SIGKILL');
-    await first.exited;
-    const runsAtKill = await runCount();
 
-    // Second attempt: the same command.
+    // The same command again: it finishes.
     const second = floe([...ARGS, '--json']);
     const code = await second.exited;
     const { stdout, stderr } = second.output();
@@ -112,9 +124,21 @@ test(
     const status = Object.fromEntries(
       summary.stages.map((s: { stage: string; status: string }) => [s.stage, s.status]),
     );
-    for (const stage of ['base', 'profile', 'plan', 'tune']) assert.equal(status[stage], 'reused', stage);
-    for (const stage of ['train', 'evaluate', 'explain']) assert.equal(status[stage], 'done', stage);
-    assert.equal(await runCount(), runsAtKill, 'no run was started after the kill');
+    for (const stage of ['base', 'profile', 'plan']) assert.equal(status[stage], 'reused', stage);
+    for (const stage of ['tune', 'train', 'evaluate', 'explain']) assert.equal(status[stage], 'done', stage);
+    // Nothing trained twice: one base run across three attempts, and every other run is one of the
+    // study's trials, once (the final run is the best trial resumed, not a new run).
+    const report = JSON.parse(readFileSync(summary.report_json, 'utf8'));
+    const all = await runsOf({});
+    assert.equal(all.filter((r) => r.spec!.labels.stage === 'base').length, 1, 'one base run');
+    assert.deepEqual(
+      all
+        .filter((r) => r.spec!.labels.stage !== 'base')
+        .map((r) => r.runId)
+        .sort(),
+      report.tuning.trials.map((t: { runId: string }) => t.runId).sort(),
+      'every other run is a trial, once',
+    );
 
     // The summary: each domain's bits per byte; the adapted model better on the new domain; forgetting
     // with its standard error.
@@ -124,7 +148,6 @@ test(
     assert.ok(summary.adapted.new_bpb < summary.base.new_bpb, JSON.stringify(summary));
     assert.ok(summary.adapted.new_gain > 2 * summary.adapted.new_gain_stderr);
     assert.ok(Number.isFinite(summary.adapted.forgetting) && summary.adapted.forgetting_stderr > 0);
-    const report = JSON.parse(readFileSync(summary.report_json, 'utf8'));
     assert.equal(report.run.runId, summary.adapted.run_id);
     assert.equal(report.run.runId, report.tuning.incumbent.runId, 'the final run is the best trial resumed');
     assert.match(summary.trace_id, /^[0-9a-f]{32}$/);

@@ -16,6 +16,15 @@ const tiny: commonV1.ModelRef = {
   },
 };
 
+const spec = {
+  baseModel: tiny,
+  dataset: { uri: 'builtin:spam-assassin' },
+  strategy: trainerV1.Strategy.STRATEGY_FULL,
+  batchSize: 4,
+  sequenceLength: 32,
+  budgetSteps: 6,
+};
+
 test('typed calls: partial requests, errors with the fields at fault, streams as async iterators', async () => {
   const home = tempDir();
   const config = testConfig(home.path);
@@ -43,26 +52,12 @@ test('typed calls: partial requests, errors with the fields at fault, streams as
 
     const { run } = await client.trainer.startRun({
       requestId: 'client-test-1',
-      spec: {
-        baseModel: tiny,
-        dataset: { uri: 'builtin:spam-assassin' },
-        strategy: trainerV1.Strategy.STRATEGY_FULL,
-        batchSize: 4,
-        sequenceLength: 32,
-        budgetSteps: 6,
-      },
+      spec,
     });
     // The same request id answers the same run (what makes the client's retries safe).
     const again = await client.trainer.startRun({
       requestId: 'client-test-1',
-      spec: {
-        baseModel: tiny,
-        dataset: { uri: 'builtin:spam-assassin' },
-        strategy: trainerV1.Strategy.STRATEGY_FULL,
-        batchSize: 4,
-        sequenceLength: 32,
-        budgetSteps: 6,
-      },
+      spec,
     });
     assert.equal(again.run!.runId, run!.runId);
     assert.equal(again.replayed, true);

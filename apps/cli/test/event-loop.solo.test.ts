@@ -119,11 +119,10 @@ test(
     t.diagnostic(
       `${latencies.length} calls; median ${sorted[sorted.length >> 1]!.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, worst ${worst.toFixed(1)} ms`,
     );
-    // Every call within 50 ms is the promise; it holds for 99 % of calls. Compute threads run under
-    // SCHED_IDLE, yet on a 2-core machine single calls still reach 40–52 ms now and then: the server's
-    // event loop and the caller are descheduled in favour of V8's own helper threads (see the house
-    // issue's note). TF.js on the event loop would block for seconds, which the 150 ms bound catches.
-    assert.ok(p99 < 50, `p99 of health and GetRun ${p99.toFixed(1)} ms over ${latencies.length} calls`);
-    assert.ok(worst < 150, `slowest health or GetRun ${worst.toFixed(1)} ms of ${latencies.length}`);
+    // Every call within 50 ms is the promise. Compute threads run under SCHED_IDLE; on a 2-core machine
+    // single calls have come within 27–44 ms of it over twelve CI runs (the event loop and the caller are
+    // descheduled in favour of V8's helper threads now and then). TF.js on the event loop would block for
+    // seconds.
+    assert.ok(worst < 50, `slowest health or GetRun ${worst.toFixed(1)} ms of ${latencies.length}`);
   },
 );

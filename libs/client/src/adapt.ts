@@ -36,7 +36,7 @@ export interface AdaptRequest {
   seed?: number;
   /** Trains the base first (the demo): a builtin architecture on the reference data. */
   pretrain?: { architecture: commonV1.ModelArchitecture; size: string; steps: number; learningRate?: number };
-  /** Tuning: trial steps in all as a fraction of the final run's (0 skips the stage); default 1. */
+  /** Tuning: the other learning rates' trial steps as a fraction of the final run's (0 skips the stage); default 1. */
   tuneFraction?: number;
   /** Sequences per domain in the evaluation; default 256. */
   evalSamples?: number;
@@ -107,6 +107,8 @@ export interface AdaptResult {
 }
 
 const S = commonV1.DatasetSplit;
+/** The tuning's learning rates, as multiples of the plan's (the first is the baseline). */
+const LR_FACTORS = [1, 0.5, 2, 0.25, 4];
 const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0): commonV1.DatasetRef => ({
   uri,
   split,
@@ -358,9 +360,16 @@ export async function* adapt(
                   },
                   stepsPerFidelity,
                   maxFidelity: fidelitySteps,
-                  totalBudget: Math.max(fidelitySteps, Math.round(tuneFraction * fidelitySteps * 2)),
+                  // The baseline's full curve (the final run's prefix when it wins) plus the others' share.
+                  totalBudget: fidelitySteps + Math.max(1, Math.round(tuneFraction * fidelitySteps)),
                   seed,
                   runTemplate: Buffer.from(tr.RunSpec.encode(runSpec(lr)).finish()),
+                  // The plan's rate is the baseline (its full curve first); the rule thaws the others.
+                  candidates: LR_FACTORS.map((f, i) => ({
+                    label: `learning rate ${(lr * f).toPrecision(3)}`,
+                    configuration: [{ name: 'optimizer.learning_rate', value: { $case: 'floatValue', value: lr * f } }],
+                    baseline: i === 0,
+                  })),
                 },
               },
               { signal },
@@ -380,7 +389,12 @@ export async function* adapt(
               const v = t.configuration.find((c) => c.name === 'optimizer.learning_rate')?.value;
               return v?.$case === 'floatValue' ? v.value : lr;
             };
-            const best = study.trials.find((t) => t.trialId === study.bestTrialId) ?? study.trials[0]!;
+            // Trials are compared where at least two of them got to (the deepest such step): a longer
+            // trial's lower loss is partly just more training.
+            const depths = study.trials.map((t) => Number(t.observations.at(-1)?.step ?? 0)).sort((a, b) => b - a);
+            const compared = depths[1] || depths[0] || 0;
+            const at = (t: hpo.Trial) => t.observations.find((o) => Number(o.step) === compared)?.value ?? Infinity;
+            const best = [...study.trials].sort((a, b) => at(a) - at(b))[0]!;
             const { run: bestRun } = await client.trainer.getRun({ runId: best.runId }, { signal });
             return {
               studyId: study.studyId,
@@ -389,7 +403,7 @@ export async function* adapt(
                 trialId: best.trialId,
                 runId: best.runId,
                 learningRate: lrOf(best),
-                value: study.bestValue,
+                value: at(best),
                 steps: Number(bestRun!.spec!.budgetSteps),
               },
               trials: study.trials.map((t) => ({
@@ -468,8 +482,8 @@ export async function* adapt(
         batchSize: 32,
       });
       const suites = [
-        suite(`adapt-${request.id}-old`, request.reference, `the old domain, ${request.reference}`),
-        suite(`adapt-${request.id}-new`, request.data, `the new domain, ${request.data}`),
+        suite('old-domain', request.reference, `the old domain, ${request.reference}`),
+        suite('new-domain', request.data, `the new domain, ${request.data}`),
       ];
       let report: ev.ForgettingReport | undefined;
       for await (const e of client.evaluator.compareModels(

@@ -144,18 +144,21 @@ export class FloeClient {
     return options.timeoutMs ? { deadline: Date.now() + options.timeoutMs } : {};
   }
 
+  /** The wait before attempt i + 1 of a call that failed with `err`; undefined when it is not retried. */
+  private retryWait(i: number, err: unknown, signal?: AbortSignal): number | undefined {
+    const retryable = err instanceof FloeApiError && err.code === grpc.status.UNAVAILABLE;
+    if (!retryable || i >= (this.options.attempts ?? 5) || signal?.aborted) return undefined;
+    return (this.options.backoffMs ?? 200) * 2 ** (i - 1);
+  }
+
   private async retrying<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const attempts = this.options.attempts ?? 5;
-    let wait = this.options.backoffMs ?? 200;
     for (let i = 1; ; i++) {
       try {
         return await attempt();
       } catch (err) {
-        const e = err as FloeApiError;
-        if (!(e instanceof FloeApiError) || e.code !== grpc.status.UNAVAILABLE || i >= attempts || signal?.aborted)
-          throw err;
+        const wait = this.retryWait(i, err, signal);
+        if (wait === undefined) throw err;
         await new Promise((r) => setTimeout(r, wait));
-        wait *= 2;
       }
     }
   }
@@ -188,8 +191,6 @@ export class FloeClient {
     options: CallOptions,
   ): AsyncGenerator<unknown> {
     const channel = this.channel(service);
-    const attempts = this.options.attempts ?? 5;
-    let wait = this.options.backoffMs ?? 200;
     for (let i = 1; ; i++) {
       const call = channel.makeServerStreamRequest(
         d.path,
@@ -210,9 +211,9 @@ export class FloeClient {
         return;
       } catch (err) {
         const e = FloeApiError.from(err as grpc.ServiceError, SERVICE_NAMES[service]);
-        if (received || e.code !== grpc.status.UNAVAILABLE || i >= attempts || options.signal?.aborted) throw e;
+        const wait = received ? undefined : this.retryWait(i, e, options.signal);
+        if (wait === undefined) throw e;
         await new Promise((r) => setTimeout(r, wait));
-        wait *= 2;
       } finally {
         options.signal?.removeEventListener('abort', abort);
         call.cancel();

@@ -2,6 +2,7 @@
 // on stderr (a bar and the stage's own numbers), one trace for the flow (a span per stage; the calls carry
 // it to the services), finished stages kept in a journal beside the report so that the same command
 // again resumes, and the report (HTML with its plots, and the JSON behind it) written at the end.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { context, trace, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
@@ -57,7 +58,8 @@ export const adaptCommand: Command = {
     '',
     '  --model run:ID | artifact:ID | ARCH/SIZE[:seed]   the model to adapt',
     '  --data, --reference   the new and the old domain (builtin:… or file:…)',
-    "  --steps               the final run's steps; --tune: trial steps in all as a fraction of them (0: no tuning)",
+    "  --steps               the final run's steps; --tune: steps of the trials at other learning rates than",
+    "                        the plan's, as a fraction of them (default 1; 0: no tuning)",
     '  --id                  the adaptation id (default: derived from the inputs); the same id resumes',
     '  --out                 where the report and the journal go (default $FLOE_HOME/adapt/ID)',
     '  --demo                a tiny transformer trained on e-mails adapts to TypeScript declarations',
@@ -132,10 +134,10 @@ export const adaptCommand: Command = {
       }
     request.id =
       str(args, 'id') ||
-      `${demo ? 'demo' : 'adapt'}-${Buffer.from(JSON.stringify({ ...request, id: '' }))
-        .toString('base64url')
-        .replace(/[^A-Za-z0-9]/g, '')
-        .slice(-12)}`;
+      `${demo ? 'demo' : 'adapt'}-${createHash('sha256')
+        .update(JSON.stringify({ ...request, id: '' }))
+        .digest('hex')
+        .slice(0, 12)}`;
     const out = resolve(str(args, 'out') || join(config.home, 'adapt', request.id));
     mkdirSync(out, { recursive: true });
 
@@ -174,6 +176,8 @@ export const adaptCommand: Command = {
           break;
         }
         const e: AdaptEvent = next.value;
+        // --json: stage events as JSON lines on stderr (stdout keeps the one summary).
+        if (args.json && e.type === 'stage') process.stderr.write(JSON.stringify(e) + '\n');
         if (e.type === 'stage' && e.status === 'started') {
           currentStage = e.stage;
           const span = tracer.startSpan(SpanName.adaptStage, { attributes: { [Attr.adaptStage]: e.stage } }, rootCtx);
