@@ -1,13 +1,15 @@
 // @floe/client against a real trainer on loopback: partial requests filled by the contract's defaults,
 // errors as FloeApiError with the fields at fault, streams as async iterators, a call that finds the
-// server not yet listening retried until it is, and a bearer token presented on every call.
+// server not yet listening retried until it is, a bearer token presented on every call, and adapt()
+// skipping — and saying so — the stages whose services are not served.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { freePort, quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createTrainerService } from '@floe/trainer';
-import { FloeApiError, FloeClient } from '@floe/client';
+import { FloeApiError, FloeClient, adapt, type AdaptEvent, type AdaptResult } from '@floe/client';
+import { createDataProfilerService } from '@floe/data-profiler';
 
 const tiny: commonV1.ModelRef = {
   source: {
@@ -110,3 +112,64 @@ test('a call that finds no server is retried with the same request until the ser
     home.remove();
   }
 });
+
+test(
+  'adapt() skips the stages whose service is not served and says so; the rest run',
+  { timeout: 300_000 },
+  async () => {
+    const home = tempDir();
+    const config = testConfig(home.path);
+    // No hpo-surrogate, evaluator or explainer here.
+    const server = await startTestServer(
+      [createTrainerService({ config, log: quietLog }), createDataProfilerService({ config, log: quietLog })],
+      config,
+    );
+    const client = new FloeClient({ address: server.address });
+    try {
+      const flow = adapt(client, {
+        id: 'partial',
+        data: 'builtin:typescript-lib',
+        reference: 'builtin:spam-assassin',
+        pretrain: {
+          architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM,
+          size: 'tiny',
+          steps: 10,
+        },
+        budgetSteps: 10,
+        batchSize: 4,
+        sequenceLength: 32,
+      });
+      const events: AdaptEvent[] = [];
+      let result: AdaptResult;
+      for (;;) {
+        const next = await flow.next();
+        if (next.done) {
+          result = next.value;
+          break;
+        }
+        events.push(next.value);
+      }
+      const status = Object.fromEntries(result.stages.map((s) => [s.stage, s.status]));
+      assert.deepEqual(status, {
+        base: 'done',
+        profile: 'done',
+        plan: 'done',
+        tune: 'skipped',
+        train: 'done',
+        evaluate: 'skipped',
+        explain: 'skipped',
+      });
+      assert.match(result.stages.find((s) => s.stage === 'tune')!.summary, /HpoSurrogateService is not served/);
+      assert.ok(events.some((e) => e.type === 'stage' && e.stage === 'evaluate' && e.status === 'skipped'));
+      // Without tuning, the final run is a new ADE run of the plan.
+      const { run } = await client.trainer.getRun({ runId: result.run!.runId });
+      assert.equal(run!.spec!.strategy, trainerV1.Strategy.STRATEGY_ADE);
+      assert.equal(Number(run!.step), 10);
+      assert.equal(result.evaluation, undefined);
+    } finally {
+      client.close();
+      await server.shutdown();
+      home.remove();
+    }
+  },
+);
