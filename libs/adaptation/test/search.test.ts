@@ -1,6 +1,7 @@
 // The plan search's pure parts: the candidates (the rules' plan first, one factor at a time, replay
 // realised in whole sequences, no duplicates), the objective (closed form: the penalty only past the
-// budget), and the winner (compared at the deepest step two pilots reached, ties to the earlier).
+// budget), and the winner (compared at the deepest step two pilots reached, ties to the earlier, the
+// rules' plan when every pilot is over the budget).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -111,6 +112,18 @@ test('the winner: compared at the deepest step two pilots reached, by the object
   assert.equal(r.step, 40, 'three reached 40, one of them 60');
   assert.equal(r.winner, 0, 'rules: 2.6 against fast 2.7 and reckless 2.4 + 10 × 0.1');
   assert.match(r.reason, /"rules"/);
+  // Every candidate over the budget where they are compared: the pilots cannot tell which ends within it,
+  // and the rules' plan stands even where another has the lower penalised objective.
+  const allOver = chooseWinner(
+    [
+      { label: 'rules', curve: curve([40, 2.5, 0.9]) },
+      { label: 'slower', curve: curve([40, 2.7, 0.7]) },
+    ],
+    0.5,
+    'bits per byte',
+  );
+  assert.equal(allOver.winner, 0);
+  assert.match(allOver.reason, /every one forgot more than the budget/);
   // A tie goes to the earlier candidate.
   const tie = chooseWinner(
     [
