@@ -13,3 +13,14 @@ export {
   type StageStatus,
   type CurvePoint,
 } from './adapt.js';
+// The contracts' messages and enums, for building requests and reading answers (bundled in the package).
+export {
+  commonV1,
+  dataProfilerV1,
+  evaluatorV1,
+  explainerV1,
+  hpoSurrogateV1,
+  trainerV1,
+  SERVICE_NAMES,
+  type ServiceName,
+} from '@floe/contracts';
