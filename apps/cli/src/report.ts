@@ -226,7 +226,6 @@ export async function writeReport(
       plot: await renderSvg(
         spec({
           data: { values },
-          facet: undefined,
           layer: [
             {
               mark: 'bar',

@@ -114,6 +114,7 @@ const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0): common
   split,
   maxExamples,
 });
+const verdictName = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_VERDICT_', '').toLowerCase();
 const runModel = (runId: string): commonV1.ModelRef => ({ source: { $case: 'run', value: { runId, step: 0 } } });
 
 /** Runs the flow, yielding its events; the last value returned is the result. */
@@ -186,17 +187,23 @@ export async function* adapt(
     return value;
   }
 
-  /** Watches a run to its end (PAUSED at its budget), reporting steps; fails with the run's reason. */
+  /** Watches a run to its end (PAUSED at its budget), reporting steps; answers its steps; fails with the
+   * run's reason. */
   async function* watch(
     runId: string,
     progress: (done: number, total: number, message: string) => AdaptEvent,
-  ): AsyncGenerator<AdaptEvent, tr.Run> {
+  ): AsyncGenerator<AdaptEvent, tr.StepMetrics[]> {
+    const steps: tr.StepMetrics[] = [];
     for await (const e of client.trainer.watchRun({ runId, fromStep: 0 }, { signal })) {
       const ev = e.event;
-      if (ev?.$case === 'step' && ev.value.step % 10 === 0) {
-        const run = ev.value;
-        yield progress(run.step, 0, `step ${run.step}, loss ${(run.trainLoss / Math.LN2).toFixed(3)} bits/byte`);
-      }
+      if (ev?.$case !== 'step') continue;
+      steps.push(ev.value);
+      if (ev.value.step % 10 === 0)
+        yield progress(
+          ev.value.step,
+          0,
+          `step ${ev.value.step}, loss ${(ev.value.trainLoss / Math.LN2).toFixed(3)} bits/byte`,
+        );
     }
     const { run } = await client.trainer.getRun({ runId }, { signal });
     // A run that reached its budget is PAUSED (it could be resumed for more).
@@ -207,7 +214,7 @@ export async function* adapt(
         [],
         'trainer',
       );
-    return run!;
+    return steps;
   }
 
   // Pretrain (the demo): the base model learns the old domain first.
@@ -262,12 +269,12 @@ export async function* adapt(
         if (e.event?.$case === 'report') report = e.event.value;
       }
       return {
-        verdict: dp.driftVerdictToJSON(report!.verdict).replace('DRIFT_VERDICT_', '').toLowerCase(),
+        verdict: verdictName(report!.verdict),
         overallPsi: report!.overallPsi,
         features: report!.features.map((f) => ({
           feature: f.feature,
           psi: f.psi,
-          verdict: dp.driftVerdictToJSON(f.verdict).replace('DRIFT_VERDICT_', '').toLowerCase(),
+          verdict: verdictName(f.verdict),
         })),
       };
     },
@@ -442,10 +449,7 @@ export async function* adapt(
         );
         runId = run!.runId;
       }
-      yield* watch(runId, (d, _t, m) => progress(d, budget, m));
-      const steps: tr.StepMetrics[] = [];
-      for await (const e of client.trainer.watchRun({ runId, fromStep: 0 }, { signal }))
-        if (e.event?.$case === 'step') steps.push(e.event.value);
+      const steps = yield* watch(runId, (d, _t, m) => progress(d, budget, m));
       const curve = (pick: (m: tr.StepMetrics) => number | undefined) =>
         steps.flatMap((m) => {
           const v = pick(m);
