@@ -13,6 +13,7 @@ export {
   featureSpace,
   planCandidates,
   chooseWinner,
+  pairedStandardError,
   pilotObjective,
   type PlanCandidate,
   type PlanFeatures,

@@ -1,13 +1,14 @@
 // The plan search's pure parts: the candidates (the rules' plan first, one factor at a time, replay
 // realised in whole sequences, no duplicates), the objective (closed form: the penalty only past the
 // budget), and the winner (compared at the deepest step two pilots reached, ties to the earlier, the
-// rules' plan when every pilot is over the budget).
+// rules' plan when every pilot is over the budget or the leader's lead is within the evaluation's noise).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   SEARCH_DEFAULTS,
   chooseWinner,
   featureSpace,
+  pairedStandardError,
   pilotObjective,
   planCandidates,
   type BlockScore,
@@ -140,4 +141,69 @@ test('the winner: compared at the deepest step two pilots reached, by the object
     step: 0,
     reason: 'no pilot recorded a point: the rules plan stands',
   });
+});
+
+test('the paired standard error: closed form, and undefined without matching batches', () => {
+  // Differences 0.1, 0.3, 0.2, 0.2: mean 0.2, sample variance 0.02 / 3, s.e. sqrt(0.02 / 3 / 4).
+  const se = pairedStandardError([1.1, 1.3, 1.2, 1.2], [1, 1, 1, 1])!;
+  assert.ok(Math.abs(se - Math.sqrt(0.02 / 3 / 4)) < 1e-12);
+  // A constant shift has no paired noise at all, however much the batches differ from each other.
+  assert.ok(pairedStandardError([2, 5, 3], [1, 4, 2])! < 1e-12);
+  assert.equal(pairedStandardError([1, 2], [1]), undefined);
+  assert.equal(pairedStandardError([1], [1]), undefined);
+  assert.equal(pairedStandardError(undefined, [1, 2]), undefined);
+});
+
+test('the winner: a lead within the paired noise leaves the rules plan; a lead beyond it replaces it', () => {
+  const point = (newBatchLosses: number[], forgetting = 0.1): PilotPoint[] => {
+    const newLoss = newBatchLosses.reduce((a, b) => a + b, 0) / newBatchLosses.length;
+    return [{ step: 40, newLoss, forgetting, objective: pilotObjective(newLoss, forgetting, 0.5), newBatchLosses }];
+  };
+  const rules = point([2.5, 2.7, 2.4, 2.6]);
+  // Leads by 0.01 on average, but batch by batch from −0.03 to +0.05: s.e. 0.0163, 2 s.e. 0.033.
+  const noisy = chooseWinner(
+    [
+      { label: 'rules', curve: rules },
+      { label: 'noisy', curve: point([2.45, 2.73, 2.39, 2.59]) },
+    ],
+    0.5,
+    'bits per byte',
+  );
+  assert.equal(noisy.winner, 0);
+  assert.match(
+    noisy.reason,
+    /led the rules' plan by 0\.0100 .* not more than 2 paired standard errors .* the rules' plan stands/,
+  );
+  // Leads by 0.01 on every batch: no paired noise, a real lead.
+  const steady = chooseWinner(
+    [
+      { label: 'rules', curve: rules },
+      { label: 'steady', curve: point([2.49, 2.69, 2.39, 2.59]) },
+    ],
+    0.5,
+    'bits per byte',
+  );
+  assert.equal(steady.winner, 1);
+  assert.match(steady.reason, /is more than 2 paired standard errors/);
+  // The rules' plan over the budget: a leader within it replaces it without the noise test.
+  const overBudget = chooseWinner(
+    [
+      { label: 'rules', curve: point([2.5, 2.7, 2.4, 2.6], 0.8) },
+      { label: 'careful', curve: point([2.6, 2.8, 2.5, 2.7], 0.2) },
+    ],
+    0.5,
+    'bits per byte',
+  );
+  assert.equal(overBudget.winner, 1);
+  // Without per-batch losses the lead is taken as measured, and the reason says it could not be tested.
+  const untested = chooseWinner(
+    [
+      { label: 'rules', curve: [{ step: 40, newLoss: 2.6, forgetting: 0.1, objective: 2.6 }] },
+      { label: 'other', curve: [{ step: 40, newLoss: 2.59, forgetting: 0.1, objective: 2.59 }] },
+    ],
+    0.5,
+    'loss',
+  );
+  assert.equal(untested.winner, 1);
+  assert.match(untested.reason, /no per-batch losses/);
 });

@@ -73,6 +73,17 @@ export interface RunJob {
   resumeFrom?: string;
 }
 
+/** Fixed validation batches a run evaluates at each evaluation step (the same batches in every run). */
+export const VALIDATION_BATCHES = 4;
+
+/** One evaluation: mean losses, and each fixed batch's loss for paired comparisons between runs. */
+export interface Evaluation {
+  validationLoss: number;
+  validationBatchLosses: number[];
+  referenceValidationLoss?: number;
+  referenceValidationBatchLosses?: number[];
+}
+
 export type RunEvent =
   | {
       type: 'ready';
@@ -91,7 +102,7 @@ export type RunEvent =
       time: number;
       attributes?: Record<string, string | number>;
     }
-  | { type: 'step'; metrics: StepMetrics; validationLoss?: number; referenceValidationLoss?: number }
+  | ({ type: 'step'; metrics: StepMetrics } & Partial<Evaluation>)
   | { type: 'checkpoint'; step: number; artifactId: string }
   | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }
   | { type: 'error'; message: string };

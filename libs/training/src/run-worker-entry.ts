@@ -11,7 +11,7 @@ import { ExampleSource, LmSource, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
-import type { RunCommand, RunEvent, RunJob } from './run-job.js';
+import { VALIDATION_BATCHES, type Evaluation, type RunCommand, type RunEvent, type RunJob } from './run-job.js';
 import { Attr, SpanName, type SpanNameValue } from '@floe/telemetry/names';
 
 const job = (workerData as { job: RunJob }).job;
@@ -75,12 +75,22 @@ try {
     d.kind === 'text'
       ? new LmSource(d as TextDataset, job.batchSize, job.sequenceLength, 7919)
       : new ExampleSource(d, job.batchSize, 7919);
-  /** The validation loss and, when the run has old-domain data to watch, the loss there too. */
-  const evaluate = async (): Promise<{ validationLoss: number; referenceValidationLoss?: number }> =>
-    phase(SpanName.evaluate, () => ({
-      validationLoss: session.evaluate(fixedBatches(validationData!), 4),
-      referenceValidationLoss: referenceData ? session.evaluate(fixedBatches(referenceData), 4) : undefined,
-    }));
+  /** The validation loss and, when the run has old-domain data to watch, the loss there too; each with its
+   * per-batch losses (the same fixed batches in every run, so two runs compare batch by batch). */
+  const evaluate = async (): Promise<Evaluation> =>
+    phase(SpanName.evaluate, () => {
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const validationBatchLosses = session.evaluateBatches(fixedBatches(validationData!), VALIDATION_BATCHES);
+      const referenceBatchLosses = referenceData
+        ? session.evaluateBatches(fixedBatches(referenceData), VALIDATION_BATCHES)
+        : undefined;
+      return {
+        validationLoss: mean(validationBatchLosses),
+        validationBatchLosses,
+        referenceValidationLoss: referenceBatchLosses && mean(referenceBatchLosses),
+        referenceValidationBatchLosses: referenceBatchLosses,
+      };
+    });
   const options = {
     optimizer: job.optimizer,
     schedule: job.schedule,

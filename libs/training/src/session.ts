@@ -123,13 +123,19 @@ export class TrainingSession {
 
   /** Mean loss over `batches` batches from `source`, without gradients. */
   evaluate(source: BatchSource, batches: number): number {
-    let total = 0;
+    const losses = this.evaluateBatches(source, batches);
+    return losses.reduce((a, b) => a + b, 0) / batches;
+  }
+
+  /** The loss of each of the next `batches` batches (fixed batches make two models' losses comparable pairwise). */
+  evaluateBatches(source: BatchSource, batches: number): number[] {
+    const losses: number[] = [];
     for (let i = 0; i < batches; i++) {
       const batch = source.next();
-      total += tf.tidy(() => this.model.loss(batch, { training: false }).dataSync()[0]!);
+      losses.push(tf.tidy(() => this.model.loss(batch, { training: false }).dataSync()[0]!));
       tf.dispose([batch.x, batch.y]);
     }
-    return total / batches;
+    return losses;
   }
 
   getState(): SessionState {

@@ -66,8 +66,8 @@ export function searchTemplate(request: dp.PlanAdaptationRequest): trainerV1.Run
   return spec;
 }
 
-/** Bumped when what a pilot trains changes, so a search asked again after that starts a new study. */
-const PILOT_PROTOCOL = 'compressed-schedule-budget-at-comparison-rules-baseline-3';
+/** Bumped when what a pilot trains or records changes, so a search asked again after that starts a new study. */
+const PILOT_PROTOCOL = 'compressed-schedule-budget-at-comparison-rules-baseline-paired-batches-4';
 
 /** The run's schedule compressed to `pilotSteps`: the same shape (warm-up as the same share, the same
  * final rate) over the pilot's length. */
@@ -195,28 +195,41 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
       `mode: the plan search's study ${study.studyId} ended ${hpo.studyStateToJSON(study.state)}; its pilots' runs say why`,
     );
 
-  const reported: dp.PlanCandidate[] = candidates.map((c, i) => {
+  // Each pilot's per-batch validation losses, for the paired test of a lead against the rules' plan.
+  const batchLosses = new Map<string, Map<number, number[]>>();
+  for (const trial of study.trials)
+    if (trial.runId && trial.observations.length)
+      batchLosses.set(
+        trial.runId,
+        await recordedBatchLosses(input.peers, trial.runId, trial.observations.at(-1)!.step),
+      );
+  const curves: PilotPoint[][] = candidates.map((_, i) => {
     const trial = study.trials.find((t) => t.candidate === i);
-    const curve: PilotPoint[] = (trial?.observations ?? []).map((o) => {
+    return (trial?.observations ?? []).map((o) => {
       const newLoss = toReported(o.unconstrainedValue ?? o.value);
       const forgetting = toReported(o.referenceIncrease ?? 0);
+      const batches = batchLosses.get(trial!.runId)?.get(Number(o.step));
       return {
         step: o.step,
         newLoss,
         forgetting,
         objective: pilotObjective(newLoss, forgetting, request.forgettingBudget),
+        ...(batches?.length && { newBatchLosses: batches.map(toReported) }),
       };
     });
+  });
+  const reported: dp.PlanCandidate[] = candidates.map((c, i) => {
+    const trial = study.trials.find((t) => t.candidate === i);
     return {
       label: c.label,
       plan: input.toContract(c.plan),
       trialId: trial?.trialId ?? '',
       runId: trial?.runId ?? '',
-      curve,
+      curve: curves[i]!.map(({ step, newLoss, forgetting, objective }) => ({ step, newLoss, forgetting, objective })),
     };
   });
   const { winner, step, reason } = chooseWinner(
-    reported.map((c) => ({ label: c.label, curve: c.curve })),
+    reported.map((c, i) => ({ label: c.label, curve: curves[i]! })),
     request.forgettingBudget,
     text ? 'bits per byte' : 'loss',
   );
@@ -234,4 +247,24 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
       comparedStep: step,
     },
   };
+}
+
+/** A run's per-batch validation losses by step, read from its recorded steps up to `lastStep`. */
+async function recordedBatchLosses(peers: Peers, runId: string, lastStep: number): Promise<Map<number, number[]>> {
+  const trainer = peers.client('trainer', trainerV1.TrainerServiceClient);
+  const byStep = new Map<number, number[]>();
+  const stream = trainer.watchRun({ runId, fromStep: 0 });
+  try {
+    for await (const e of stream as AsyncIterable<trainerV1.WatchRunResponse>) {
+      if (e.event?.$case !== 'step') continue;
+      const m = e.event.value;
+      if (m.validationBatchLosses.length) byStep.set(Number(m.step), m.validationBatchLosses);
+      if (m.step >= lastStep) break;
+    }
+  } catch (err) {
+    throw fromPeerError(err, 'mode');
+  } finally {
+    stream.cancel();
+  }
+  return byStep;
 }

@@ -798,6 +798,8 @@ export class RunManager {
           trainLoss: e.metrics.loss,
           validationLoss: e.validationLoss,
           referenceValidationLoss: e.referenceValidationLoss,
+          validationBatchLosses: e.validationBatchLosses ?? [],
+          referenceValidationBatchLosses: e.referenceValidationBatchLosses ?? [],
           learningRate: e.metrics.learningRate,
           throughput: e.metrics.throughput,
           blockGradNorms: Object.entries(e.metrics.blockGradNorms).map(([blockId, norm]) => ({ blockId, norm })),

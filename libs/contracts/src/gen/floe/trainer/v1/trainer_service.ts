@@ -714,7 +714,16 @@ export interface StepMetrics {
    */
   updatedBlockIds: string[];
   /** Loss on spec.reference_validation_dataset, when evaluated at this step. */
-  referenceValidationLoss?: number | undefined;
+  referenceValidationLoss?:
+    | number
+    | undefined;
+  /**
+   * The loss of each fixed validation batch behind validation_loss (its mean). Every run evaluates the
+   * same batches of a dataset, so two runs' losses can be compared batch by batch (a paired standard error).
+   */
+  validationBatchLosses: number[];
+  /** The same for reference_validation_loss. */
+  referenceValidationBatchLosses: number[];
 }
 
 /** A training run. */
@@ -2780,6 +2789,8 @@ function createBaseStepMetrics(): StepMetrics {
     time: undefined,
     updatedBlockIds: [],
     referenceValidationLoss: undefined,
+    validationBatchLosses: [],
+    referenceValidationBatchLosses: [],
   };
 }
 
@@ -2811,6 +2822,20 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     }
     if (message.referenceValidationLoss !== undefined) {
       writer.uint32(73).double(message.referenceValidationLoss);
+    }
+    if (message.validationBatchLosses.length !== 0) {
+      writer.uint32(82).fork();
+      for (const v of message.validationBatchLosses) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.referenceValidationBatchLosses.length !== 0) {
+      writer.uint32(90).fork();
+      for (const v of message.referenceValidationBatchLosses) {
+        writer.double(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -2900,6 +2925,42 @@ export const StepMetrics: MessageFns<StepMetrics> = {
             message.referenceValidationLoss = reader.double();
             continue;
           }
+          case 10: {
+            if (tag === 81) {
+              message.validationBatchLosses.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 82) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.validationBatchLosses.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 11: {
+            if (tag === 89) {
+              message.referenceValidationBatchLosses.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 90) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.referenceValidationBatchLosses.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2947,6 +3008,16 @@ export const StepMetrics: MessageFns<StepMetrics> = {
         : isSet(object.reference_validation_loss)
         ? globalThis.Number(object.reference_validation_loss)
         : undefined,
+      validationBatchLosses: globalThis.Array.isArray(object?.validationBatchLosses)
+        ? object.validationBatchLosses.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.validation_batch_losses)
+        ? object.validation_batch_losses.map((e: any) => globalThis.Number(e))
+        : [],
+      referenceValidationBatchLosses: globalThis.Array.isArray(object?.referenceValidationBatchLosses)
+        ? object.referenceValidationBatchLosses.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.reference_validation_batch_losses)
+        ? object.reference_validation_batch_losses.map((e: any) => globalThis.Number(e))
+        : [],
     };
   },
 
@@ -2979,6 +3050,12 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     if (message.referenceValidationLoss !== undefined) {
       obj.referenceValidationLoss = floatToJson(message.referenceValidationLoss);
     }
+    if (message.validationBatchLosses?.length) {
+      obj.validationBatchLosses = message.validationBatchLosses.map((e) => floatToJson(e));
+    }
+    if (message.referenceValidationBatchLosses?.length) {
+      obj.referenceValidationBatchLosses = message.referenceValidationBatchLosses.map((e) => floatToJson(e));
+    }
     return obj;
   },
 
@@ -2996,6 +3073,8 @@ export const StepMetrics: MessageFns<StepMetrics> = {
     message.time = object.time ?? undefined;
     message.updatedBlockIds = object.updatedBlockIds?.map((e) => e) || [];
     message.referenceValidationLoss = object.referenceValidationLoss ?? undefined;
+    message.validationBatchLosses = object.validationBatchLosses?.map((e) => e) || [];
+    message.referenceValidationBatchLosses = object.referenceValidationBatchLosses?.map((e) => e) || [];
     return message;
   },
 };
