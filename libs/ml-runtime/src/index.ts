@@ -2,4 +2,10 @@ export { initBackend, type BackendInfo, type BackendOptions } from './backend.js
 export { BACKEND_CHOICES, type BackendChoice } from './choices.js';
 export { registerWasmTrainingKernels, useWasmKernelSet, WASM_PACK_KERNELS } from './wasm-kernels.js';
 export { registerCpuFallbacks } from './stock-fallback.js';
-export { registerNativeKernels, useNativeKernels, NATIVE_KERNELS, GELU_KERNEL } from './native-kernels.js';
+export {
+  registerNativeKernels,
+  useNativeKernels,
+  NATIVE_KERNELS,
+  GELU_KERNEL,
+  SELECTIVE_SCAN_KERNEL,
+} from './native-kernels.js';

@@ -106,6 +106,52 @@ const nativeGeluGrad: KernelFunc = (args) => {
   return dx;
 };
 
+/** Mamba's selective scan over whole sequences, forward and backward in one call each (libs/native scan.cc). */
+// Its gradient is wired in libs/models with tf.customGrad: one backward call answers all five input
+// gradients at once, where a registered gradient would run it once per input.
+export const SELECTIVE_SCAN_KERNEL = 'FloeSelectiveScan';
+export const SELECTIVE_SCAN_GRAD_KERNEL = 'FloeSelectiveScanGrad';
+
+interface ScanInputs {
+  u: TensorInfo;
+  delta: TensorInfo;
+  a: TensorInfo;
+  bm: TensorInfo;
+  cm: TensorInfo;
+}
+
+const scanDims = ({ u, a }: ScanInputs) => [u.shape[0]!, u.shape[1]!, u.shape[2]!, a.shape[1]!];
+
+const nativeSelectiveScan: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const inputs = args.inputs as unknown as ScanInputs;
+  const y = backend.makeOutput(inputs.u.shape, 'float32');
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  const { u, delta, a, bm, cm } = inputs;
+  native!.selectiveScan(heap(u), heap(delta), heap(a), heap(bm), heap(cm), heap(y), scanDims(inputs));
+  return y;
+};
+
+const nativeSelectiveScanGrad: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const inputs = args.inputs as unknown as ScanInputs & { dy: TensorInfo };
+  const { u, delta, a, bm, cm, dy } = inputs;
+  const outs = [u, delta, a, bm, cm].map((t) => backend.makeOutput(t.shape, 'float32'));
+  // Views after every makeOutput: growing the wasm memory detaches earlier views.
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native!.selectiveScan(
+    heap(u),
+    heap(delta),
+    heap(a),
+    heap(bm),
+    heap(cm),
+    heap(dy),
+    ...(outs.map(heap) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array]),
+    scanDims(inputs),
+  );
+  return outs;
+};
+
 // ---- convolutions: im2col in native code, then one GEMM; col2im for the input gradient.
 
 let scratch = new Float32Array(0);
@@ -277,6 +323,8 @@ const NATIVE = [
   { kernelName: 'MaxPoolGrad', kernelFunc: nativeMaxPoolGrad },
   { kernelName: GELU_KERNEL, kernelFunc: nativeGelu },
   { kernelName: GELU_GRAD_KERNEL, kernelFunc: nativeGeluGrad },
+  { kernelName: SELECTIVE_SCAN_KERNEL, kernelFunc: nativeSelectiveScan },
+  { kernelName: SELECTIVE_SCAN_GRAD_KERNEL, kernelFunc: nativeSelectiveScanGrad },
 ];
 
 export function registerNativeKernels(): void {

@@ -1,6 +1,7 @@
 // Mamba LM: byte embedding, residual Mamba blocks (RMSNorm → in_proj → causal depthwise conv1d → SiLU →
 // selective scan with input-dependent Δ, B, C → D skip → SiLU(z) gate → out_proj), final RMSNorm, tied
-// head. The scan runs step by step; hooks capture Δ, A, B, C per layer for hidden attention.
+// head. The scan runs natively in one call where the native kernels are loaded, else step by step; hooks
+// capture Δ, A, B, C per layer for hidden attention.
 import * as tf from '@tensorflow/tfjs-core';
 import { copyParam, makeParam, type Param } from './params.js';
 import { linear, rmsNorm, silu } from './layers.js';
@@ -17,6 +18,10 @@ export interface MambaConfig {
 }
 
 const dtRank = (d: number) => Math.ceil(d / 16);
+
+/** libs/ml-runtime registers them where the native kernels run (models do not depend on the runtime). */
+const SELECTIVE_SCAN_KERNEL = 'FloeSelectiveScan';
+const SELECTIVE_SCAN_GRAD_KERNEL = 'FloeSelectiveScanGrad';
 
 export class MambaBlock implements Block {
   readonly kind = 'mamba' as const;
@@ -110,6 +115,39 @@ export class MambaBlock implements Block {
  * whole source), 28 s a layer at T = 1,024.
  */
 export function selectiveScan(u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor): tf.Tensor {
+  // The native kernel (libs/native scan.cc) runs the whole sequence in one call each way.
+  if (tf.getKernel(SELECTIVE_SCAN_KERNEL, tf.getBackend())) return nativeScan(u, delta, a, bm, cm);
+  return selectiveScanSteps(u, delta, a, bm, cm);
+}
+
+const nativeScan = tf.customGrad(((
+  u: tf.Tensor,
+  delta: tf.Tensor,
+  a: tf.Tensor,
+  bm: tf.Tensor,
+  cm: tf.Tensor,
+  save: tf.GradSaveFunc,
+) => {
+  save([u, delta, a, bm, cm]);
+  return {
+    value: tf.engine().runKernel(SELECTIVE_SCAN_KERNEL, { u, delta, a, bm, cm }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [su, sdelta, sa, sbm, scm] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      return tf
+        .engine()
+        .runKernel(SELECTIVE_SCAN_GRAD_KERNEL, { u: su, delta: sdelta, a: sa, bm: sbm, cm: scm, dy }) as tf.Tensor[];
+    },
+  };
+}) as never) as unknown as (u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor) => tf.Tensor;
+
+/** The scan as TF.js ops, one step at a time (every backend; the reference the native kernel is tested on). */
+export function selectiveScanSteps(
+  u: tf.Tensor,
+  delta: tf.Tensor,
+  a: tf.Tensor,
+  bm: tf.Tensor,
+  cm: tf.Tensor,
+): tf.Tensor {
   const [b, t, di] = u.shape as [number, number, number];
   const n = a.shape[1]!;
   const steps = (x: tf.Tensor) => tf.unstack(x, 1); // each [B, ·]

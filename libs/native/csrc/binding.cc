@@ -197,6 +197,57 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// selectiveScan(u, delta, A, B, C, y, [b, t, d, n]) writes y; selectiveScan(u, delta, A, B, C, dy, du, dDelta,
+// dA, dB, dC, [b, t, d, n]) writes the five gradients. Every array's length is checked against the shapes.
+napi_value SelectiveScan(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value a[12];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  const bool backward = argc == 12;
+  if (argc != 7 && argc != 12) {
+    napi_throw_type_error(env, nullptr, "selectiveScan: expected 7 (forward) or 12 (backward) arguments");
+    return nullptr;
+  }
+  napi_value dimsValue = a[argc - 1];
+  long dims[4];
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_value v;
+    if (napi_get_element(env, dimsValue, i, &v) != napi_ok) {
+      napi_throw_type_error(env, nullptr, "selectiveScan: dims must be [b, t, d, n]");
+      return nullptr;
+    }
+    dims[i] = (long)num(env, v);
+  }
+  const long B = dims[0], T = dims[1], D = dims[2], N = dims[3];
+  if (B < 1 || T < 1 || D < 1 || N < 1) {
+    napi_throw_range_error(env, nullptr, "selectiveScan: every dimension must be at least 1");
+    return nullptr;
+  }
+  const long btd = B * T * D, dn = D * N, btn = B * T * N;
+  // Expected lengths: u, delta, A, B, C, then y (forward) or dy, du, dDelta, dA, dB, dC (backward).
+  const long forwardLengths[6] = {btd, btd, dn, btn, btn, btd};
+  const long backwardLengths[11] = {btd, btd, dn, btn, btn, btd, btd, btd, dn, btn, btn};
+  const long* want = backward ? backwardLengths : forwardLengths;
+  float* p[11];
+  for (size_t i = 0; i + 1 < argc; i++) {
+    size_t len;
+    if (!get_f32(env, a[i], &p[i], &len)) {
+      napi_throw_type_error(env, nullptr, "selectiveScan: every array must be a Float32Array");
+      return nullptr;
+    }
+    if ((long)len < want[i]) {
+      napi_throw_range_error(env, nullptr, "selectiveScan: an array is shorter than its shape");
+      return nullptr;
+    }
+  }
+  if (backward)
+    floe::selective_scan_backward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], (int)B, (int)T,
+                                  (int)D, (int)N);
+  else
+    floe::selective_scan_forward(p[0], p[1], p[2], p[3], p[4], p[5], (int)B, (int)T, (int)D, (int)N);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -242,6 +293,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"selectiveScan", nullptr, SelectiveScan, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

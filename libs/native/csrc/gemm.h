@@ -51,3 +51,12 @@ void gelu_forward(const float* x, float* y, long n);
 void gelu_backward(const float* x, const float* dy, float* dx, long n);
 void softmax_rows(float* x, long rows, long cols, long ld, float scale);
 }  // namespace floe
+
+namespace floe {
+// Mamba's selective scan over whole sequences (scan.cc): u, delta [B,T,D]; A [D,N]; Bm, Cm [B,T,N].
+void selective_scan_forward(const float* u, const float* delta, const float* A, const float* Bm, const float* Cm, float* y,
+                            int B, int T, int D, int N);
+void selective_scan_backward(const float* u, const float* delta, const float* A, const float* Bm, const float* Cm,
+                             const float* dy, float* du, float* ddelta, float* dA, float* dB, float* dC, int B, int T, int D,
+                             int N);
+}  // namespace floe

@@ -39,6 +39,33 @@ export interface NativeKernels {
   gelu(x: Float32Array, out: Float32Array, dy?: Float32Array): void;
   /** Row softmax in place: `rows` rows of `cols` values, `ld` apart, each scaled by `scale` first. */
   softmax(x: Float32Array, rows: number, cols: number, ld: number, scale: number): void;
+  /**
+   * Mamba's selective scan over whole sequences; dims = [b, t, d, n] (u, delta, y: b·t·d; a: d·n; bm, cm:
+   * b·t·n). Forward writes y; backward (dy given) writes du, dDelta, dA, dB and dC.
+   */
+  selectiveScan(
+    u: Float32Array,
+    delta: Float32Array,
+    a: Float32Array,
+    bm: Float32Array,
+    cm: Float32Array,
+    y: Float32Array,
+    dims: number[],
+  ): void;
+  selectiveScan(
+    u: Float32Array,
+    delta: Float32Array,
+    a: Float32Array,
+    bm: Float32Array,
+    cm: Float32Array,
+    dy: Float32Array,
+    du: Float32Array,
+    dDelta: Float32Array,
+    dA: Float32Array,
+    dB: Float32Array,
+    dC: Float32Array,
+    dims: number[],
+  ): void;
   setThreads(n: number): void;
   /**
    * Runs the calling thread (and the kernel threads it starts later) under Linux's SCHED_IDLE, so that the
