@@ -8,4 +8,7 @@ export {
   NATIVE_KERNELS,
   GELU_KERNEL,
   SELECTIVE_SCAN_KERNEL,
+  NORM_KERNEL,
+  ADAM_KERNEL,
+  SUM_SQUARES_KERNEL,
 } from './native-kernels.js';

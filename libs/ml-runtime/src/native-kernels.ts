@@ -106,6 +106,130 @@ const nativeGeluGrad: KernelFunc = (args) => {
   return dx;
 };
 
+/**
+ * Identity as the cpu backend has it: the output shares the input's data (a reference count), where stock
+ * wasm copies it. The engine clones every tensor a gradient saves through Identity — ~300 copies of
+ * activations a transformer step. No floe kernel writes into its inputs, so sharing is safe.
+ */
+const sharedIdentity: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend & { incRef(dataId: object): void };
+  const { x } = args.inputs as { x: TensorInfo };
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+/**
+ * Unpack (tf.unstack) as block copies: stock wasm slices each output out of the whole input, which took
+ * ~60 ms per call for the attention's [3, B, H, T, dh] split of the bench transformer.
+ */
+const blockUnpack: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { value } = args.inputs as { value: TensorInfo };
+  const rank = value.shape.length;
+  const axis = (((args.attrs as { axis: number }).axis % rank) + rank) % rank;
+  const n = value.shape[axis]!;
+  const outer = size(value.shape.slice(0, axis));
+  const inner = size(value.shape.slice(axis + 1));
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  const outs = Array.from({ length: n }, () => backend.makeOutput(outShape, value.dtype));
+  // Views after every makeOutput: growing the wasm memory detaches earlier views.
+  const src = backend.typedArrayFromHeap(value);
+  outs.forEach((out, i) => {
+    const dst = backend.typedArrayFromHeap(out);
+    for (let o = 0; o < outer; o++) dst.set(src.subarray((o * n + i) * inner, (o * n + i + 1) * inner), o * inner);
+  });
+  return outs;
+};
+
+// ---- fused training kernels (libs/native fused.cc). Their gradients are wired where they are used
+// (libs/models' norms with tf.customGrad, libs/training's optimizer), which check that they are registered.
+
+/** LayerNorm (with `bias`) or RMSNorm (without): outputs y, and each row's mean and 1/σ for the backward. */
+export const NORM_KERNEL = 'FloeNorm';
+/** The norm's backward: dx, dGain and (LayerNorm) dBias. */
+export const NORM_GRAD_KERNEL = 'FloeNormGrad';
+/** One Adam/AdamW step of a parameter: outputs the new weights and both moments. */
+export const ADAM_KERNEL = 'FloeAdam';
+/** Σx² of each input (inputs x0 … x{n−1}): output [n]. */
+export const SUM_SQUARES_KERNEL = 'FloeSumSquares';
+
+const nativeNorm: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x, gain, bias } = args.inputs as { x: TensorInfo; gain: TensorInfo; bias?: TensorInfo };
+  const d = x.shape.at(-1)!;
+  const rows = size(x.shape) / d;
+  const outs = [
+    backend.makeOutput(x.shape, 'float32'),
+    backend.makeOutput([rows], 'float32'),
+    backend.makeOutput([rows], 'float32'),
+  ];
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native!.norm(
+    heap(x),
+    heap(gain),
+    bias ? heap(bias) : null,
+    heap(outs[0]!),
+    heap(outs[1]!),
+    heap(outs[2]!),
+    rows,
+    d,
+    (args.attrs as { eps: number }).eps,
+  );
+  return outs;
+};
+
+const nativeNormGrad: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { dy, x, gain, mean, rstd } = args.inputs as Record<'dy' | 'x' | 'gain' | 'mean' | 'rstd', TensorInfo>;
+  const center = (args.attrs as { center: boolean }).center;
+  const d = x.shape.at(-1)!;
+  const outs = [backend.makeOutput(x.shape, 'float32'), backend.makeOutput([d], 'float32')];
+  if (center) outs.push(backend.makeOutput([d], 'float32'));
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native!.normGrad(
+    heap(dy),
+    heap(x),
+    heap(gain),
+    heap(mean),
+    heap(rstd),
+    heap(outs[0]!),
+    heap(outs[1]!),
+    center ? heap(outs[2]!) : null,
+    size(x.shape) / d,
+    d,
+  );
+  return outs;
+};
+
+const nativeAdam: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { p, g, m, v } = args.inputs as Record<'p' | 'g' | 'm' | 'v', TensorInfo>;
+  const outs = [p, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native!.adam(
+    heap(p),
+    heap(g),
+    heap(m),
+    heap(v),
+    heap(outs[0]!),
+    heap(outs[1]!),
+    heap(outs[2]!),
+    (args.attrs as { settings: number[] }).settings,
+  );
+  return outs;
+};
+
+const nativeSumSquares: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const xs = Object.keys(args.inputs)
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+    .map((k) => (args.inputs as Record<string, TensorInfo>)[k]!);
+  const out = backend.makeOutput([xs.length], 'float32');
+  const sums = native!.sumSquares(xs.map((x) => backend.typedArrayFromHeap(x)));
+  backend.typedArrayFromHeap(out).set(sums);
+  return out;
+};
+
 /** Mamba's selective scan over whole sequences, forward and backward in one call each (libs/native scan.cc). */
 // Its gradient is wired in libs/models with tf.customGrad: one backward call answers all five input
 // gradients at once, where a registered gradient would run it once per input.
@@ -323,6 +447,12 @@ const NATIVE = [
   { kernelName: 'MaxPoolGrad', kernelFunc: nativeMaxPoolGrad },
   { kernelName: GELU_KERNEL, kernelFunc: nativeGelu },
   { kernelName: GELU_GRAD_KERNEL, kernelFunc: nativeGeluGrad },
+  { kernelName: 'Identity', kernelFunc: sharedIdentity },
+  { kernelName: NORM_KERNEL, kernelFunc: nativeNorm },
+  { kernelName: NORM_GRAD_KERNEL, kernelFunc: nativeNormGrad },
+  { kernelName: ADAM_KERNEL, kernelFunc: nativeAdam },
+  { kernelName: SUM_SQUARES_KERNEL, kernelFunc: nativeSumSquares },
+  { kernelName: 'Unpack', kernelFunc: blockUnpack },
   { kernelName: SELECTIVE_SCAN_KERNEL, kernelFunc: nativeSelectiveScan },
   { kernelName: SELECTIVE_SCAN_GRAD_KERNEL, kernelFunc: nativeSelectiveScanGrad },
 ];

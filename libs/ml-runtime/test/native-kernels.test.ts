@@ -149,3 +149,46 @@ test(
     }
   },
 );
+
+test(
+  'Unpack as block copies: every axis, size-1 axes and int32; values and gradients match cpu',
+  { skip },
+  async () => {
+    for (const [shape, axis] of [
+      [[3, 2, 4, 5, 6], 0],
+      [[3, 2, 4, 5, 6], 2],
+      [[3, 2, 4, 5, 6], -1],
+      [[1, 7, 1], 1],
+      [[4], 0],
+    ] as [number[], number][]) {
+      await compare(`unstack ${shape} axis ${axis}`, [shape], (x) => {
+        const parts = tf.unstack(x!, axis);
+        const weights = parts.map((_, i) => i + 1);
+        const g = tf.grad((a: tf.Tensor) => tf.addN(tf.unstack(a, axis).map((p, i) => tf.sum(tf.mul(p, weights[i]!)))));
+        return [...parts, g(x!)];
+      });
+    }
+    await sameOnCpuAndWasm(
+      'unstack int32',
+      [{ shape: [2, 3, 4], values: Int32Array.from({ length: 24 }, (_, i) => i * 7 - 50), dtype: 'int32' }],
+      (x) => tf.unstack(x!, 1),
+      0,
+    );
+  },
+);
+
+test(
+  'Identity shares its input data, and each tensor stays readable after the other is disposed',
+  { skip },
+  async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3, 4]);
+    const z = tf.clone(y);
+    y.dispose();
+    assert.deepEqual(Array.from(tf.add(z, 1).dataSync()), [2, 3, 4, 5]);
+    z.dispose();
+  },
+);

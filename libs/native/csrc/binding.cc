@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "gemm.h"
 
@@ -248,6 +249,147 @@ napi_value SelectiveScan(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// A Float32Array argument of at least `need` elements, or a thrown error naming `what`; null/undefined gives
+// nullptr when `optional`.
+bool f32_arg(napi_env env, napi_value v, long need, const char* what, float** out, bool optional = false) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (optional && (t == napi_null || t == napi_undefined)) {
+    *out = nullptr;
+    return true;
+  }
+  size_t len;
+  if (!get_f32(env, v, out, &len)) {
+    std::string msg = std::string(what) + " must be a Float32Array";
+    napi_throw_type_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  if ((long)len < need) {
+    std::string msg = std::string(what) + " is shorter than its shape";
+    napi_throw_range_error(env, nullptr, msg.c_str());
+    return false;
+  }
+  return true;
+}
+
+// norm(x, gain, bias | null, y, mean, rstd, rows, d, eps): LayerNorm (with bias) or RMSNorm (null) forward.
+// normGrad(dy, x, gain, mean, rstd, dx, dGain, dBias | null, rows, d): its backward.
+napi_value Norm(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value a[9];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  if (argc != 9) {
+    napi_throw_type_error(env, nullptr, "norm: expected (x, gain, bias, y, mean, rstd, rows, d, eps)");
+    return nullptr;
+  }
+  const long rows = (long)num(env, a[6]), D = (long)num(env, a[7]);
+  if (rows < 0 || D < 1) {
+    napi_throw_range_error(env, nullptr, "norm: rows must be ≥ 0 and d ≥ 1");
+    return nullptr;
+  }
+  float *x, *g, *b, *y, *mean, *rstd;
+  if (!f32_arg(env, a[0], rows * D, "norm: x", &x) || !f32_arg(env, a[1], D, "norm: gain", &g) ||
+      !f32_arg(env, a[2], D, "norm: bias", &b, true) || !f32_arg(env, a[3], rows * D, "norm: y", &y) ||
+      !f32_arg(env, a[4], rows, "norm: mean", &mean) || !f32_arg(env, a[5], rows, "norm: rstd", &rstd))
+    return nullptr;
+  floe::norm_forward(x, g, b, y, mean, rstd, rows, (int)D, (float)num(env, a[8]), b != nullptr);
+  return nullptr;
+}
+
+napi_value NormGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  if (argc != 10) {
+    napi_throw_type_error(env, nullptr, "normGrad: expected (dy, x, gain, mean, rstd, dx, dGain, dBias, rows, d)");
+    return nullptr;
+  }
+  const long rows = (long)num(env, a[8]), D = (long)num(env, a[9]);
+  if (rows < 0 || D < 1) {
+    napi_throw_range_error(env, nullptr, "normGrad: rows must be ≥ 0 and d ≥ 1");
+    return nullptr;
+  }
+  float *dy, *x, *g, *mean, *rstd, *dx, *dg, *db;
+  if (!f32_arg(env, a[0], rows * D, "normGrad: dy", &dy) || !f32_arg(env, a[1], rows * D, "normGrad: x", &x) ||
+      !f32_arg(env, a[2], D, "normGrad: gain", &g) || !f32_arg(env, a[3], rows, "normGrad: mean", &mean) ||
+      !f32_arg(env, a[4], rows, "normGrad: rstd", &rstd) || !f32_arg(env, a[5], rows * D, "normGrad: dx", &dx) ||
+      !f32_arg(env, a[6], D, "normGrad: dGain", &dg) || !f32_arg(env, a[7], D, "normGrad: dBias", &db, true))
+    return nullptr;
+  floe::norm_backward(dy, x, g, mean, rstd, dx, dg, db, rows, (int)D, db != nullptr);
+  return nullptr;
+}
+
+// adam(p, g, m, v, pOut, mOut, vOut, [lr, β1, β2, 1−β1, 1−β2, ε, weightDecay, gradScale, 1−β1^t, 1−β2^t,
+// decoupled]): one Adam (decoupled 0) or AdamW (1) step of one parameter into the three outputs.
+napi_value Adam(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value a[8];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  if (argc != 8) {
+    napi_throw_type_error(env, nullptr, "adam: expected (p, g, m, v, pOut, mOut, vOut, settings)");
+    return nullptr;
+  }
+  float* p;
+  size_t n;
+  if (!get_f32(env, a[0], &p, &n)) {
+    napi_throw_type_error(env, nullptr, "adam: p must be a Float32Array");
+    return nullptr;
+  }
+  float *g, *m, *v, *po, *mo, *vo;
+  if (!f32_arg(env, a[1], (long)n, "adam: g", &g) || !f32_arg(env, a[2], (long)n, "adam: m", &m) ||
+      !f32_arg(env, a[3], (long)n, "adam: v", &v) || !f32_arg(env, a[4], (long)n, "adam: pOut", &po) ||
+      !f32_arg(env, a[5], (long)n, "adam: mOut", &mo) || !f32_arg(env, a[6], (long)n, "adam: vOut", &vo))
+    return nullptr;
+  double k[11];
+  for (uint32_t i = 0; i < 11; i++) {
+    napi_value e;
+    if (napi_get_element(env, a[7], i, &e) != napi_ok) {
+      napi_throw_type_error(env, nullptr, "adam: settings must hold 11 numbers");
+      return nullptr;
+    }
+    k[i] = num(env, e);
+  }
+  const floe::AdamStep step{(float)k[0], (float)k[1], (float)k[2], (float)k[3], (float)k[4], (float)k[5],
+                            (float)k[6], (float)k[7], (float)k[8], (float)k[9], k[10] != 0};
+  floe::adam_update(p, g, m, v, po, mo, vo, (long)n, step);
+  return nullptr;
+}
+
+// sumSquares([x0, x1, …]) → [Σx0², Σx1², …] (accumulated in double).
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  uint32_t count = 0;
+  if (argc != 1 || napi_get_array_length(env, a[0], &count) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "sumSquares: expected an array of Float32Arrays");
+    return nullptr;
+  }
+  std::vector<const float*> xs(count);
+  std::vector<long> sizes(count);
+  std::vector<double> out(count);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value e;
+    float* x;
+    size_t len;
+    if (napi_get_element(env, a[0], i, &e) != napi_ok || !get_f32(env, e, &x, &len)) {
+      napi_throw_type_error(env, nullptr, "sumSquares: expected an array of Float32Arrays");
+      return nullptr;
+    }
+    xs[i] = x;
+    sizes[i] = (long)len;
+  }
+  floe::sum_squares(xs.data(), sizes.data(), (int)count, out.data());
+  napi_value result;
+  CHECK(napi_create_array_with_length(env, count, &result));
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value d;
+    CHECK(napi_create_double(env, out[i], &d));
+    CHECK(napi_set_element(env, result, i, d));
+  }
+  return result;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -294,6 +436,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"selectiveScan", nullptr, SelectiveScan, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"norm", nullptr, Norm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normGrad", nullptr, NormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -60,3 +60,18 @@ void selective_scan_backward(const float* u, const float* delta, const float* A,
                              const float* dy, float* du, float* ddelta, float* dA, float* dB, float* dC, int B, int T, int D,
                              int N);
 }  // namespace floe
+
+namespace floe {
+// Fused training kernels (fused.cc).
+void norm_forward(const float* x, const float* gain, const float* bias, float* y, float* mean, float* rstd, long rows, int D,
+                  float eps, bool center);
+void norm_backward(const float* dy, const float* x, const float* gain, const float* mean, const float* rstd, float* dx,
+                   float* dgain, float* dbias, long rows, int D, bool center);
+struct AdamStep {
+  float lr, beta1, beta2, oneMinusBeta1, oneMinusBeta2, eps, weightDecay, scale, correction1, correction2;
+  bool decoupled;
+};
+void adam_update(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n,
+                 const AdamStep& step);
+void sum_squares(const float* const* xs, const long* sizes, int count, double* out);
+}  // namespace floe

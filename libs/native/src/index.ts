@@ -66,6 +66,50 @@ export interface NativeKernels {
     dC: Float32Array,
     dims: number[],
   ): void;
+  /**
+   * LayerNorm (bias given) or RMSNorm (bias null) over rows of d values: writes y and each row's mean and
+   * 1/σ (rstd) for the backward pass.
+   */
+  norm(
+    x: Float32Array,
+    gain: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  /** The norm's backward: dx, dGain and (LayerNorm) dBias from dy and the forward's x, mean and rstd. */
+  normGrad(
+    dy: Float32Array,
+    x: Float32Array,
+    gain: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dx: Float32Array,
+    dGain: Float32Array,
+    dBias: Float32Array | null,
+    rows: number,
+    d: number,
+  ): void;
+  /**
+   * One Adam/AdamW step of a parameter into new arrays; settings = [lr, β1, β2, 1−β1, 1−β2, ε, weightDecay,
+   * gradScale, 1−β1^t, 1−β2^t, decoupled (1 = AdamW)].
+   */
+  adam(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    settings: number[],
+  ): void;
+  /** Σx² of each array, accumulated in double. */
+  sumSquares(xs: Float32Array[]): number[];
   setThreads(n: number): void;
   /**
    * Runs the calling thread (and the kernel threads it starts later) under Linux's SCHED_IDLE, so that the

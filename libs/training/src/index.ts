@@ -1,6 +1,7 @@
 export {
   Optimizer,
   DEFAULT_OPTIMIZER,
+  sumsOfSquares,
   type OptimizerConfig,
   type OptimizerKind,
   type OptimizerState,

@@ -16,6 +16,24 @@ export interface OptimizerConfig {
   gradClipNorm: number;
 }
 
+/** Kernels libs/ml-runtime registers where the native ones run (training does not depend on the runtime). */
+const ADAM_KERNEL = 'FloeAdam';
+const SUM_SQUARES_KERNEL = 'FloeSumSquares';
+
+/** Σx² of each tensor: one fused kernel where registered, else two kernels per tensor. */
+export function sumsOfSquares(ts: tf.Tensor[]): number[] {
+  if (ts.length === 0) return [];
+  if (tf.getKernel(SUM_SQUARES_KERNEL, tf.getBackend()))
+    return tf.tidy(() =>
+      Array.from(
+        (
+          tf.engine().runKernel(SUM_SQUARES_KERNEL, Object.fromEntries(ts.map((t, i) => [`x${i}`, t]))) as tf.Tensor
+        ).dataSync(),
+      ),
+    );
+  return tf.tidy(() => Array.from(tf.stack(ts.map((t) => tf.sum(tf.square(t)))).dataSync()));
+}
+
 export const DEFAULT_OPTIMIZER: OptimizerConfig = {
   kind: 'adamw',
   learningRate: 1e-3,
@@ -104,7 +122,7 @@ export class Optimizer {
       const mask = this.masks.get(p.name);
       return mask ? tf.mul(grads.get(p.name)!, mask) : grads.get(p.name)!;
     };
-    const norm = Math.sqrt(tf.tidy(() => tf.addN(present.map((p) => tf.sum(tf.square(masked(p))))).dataSync()[0]!));
+    const norm = Math.sqrt(tf.tidy(() => sumsOfSquares(present.map(masked)).reduce((a, b) => a + b, 0)));
     const scale = gradClipNorm > 0 && norm > gradClipNorm ? gradClipNorm / norm : 1;
     this.step++;
     tf.tidy(() => {
@@ -112,6 +130,20 @@ export class Optimizer {
         const t = (this.counts.get(p.name) ?? 0) + 1;
         this.counts.set(p.name, t);
         const mask = this.masks.get(p.name);
+        if (kind !== 'sgd' && !mask && tf.getKernel(ADAM_KERNEL, tf.getBackend())) {
+          // One fused pass over the weights, the gradient and both moments (libs/native fused.cc).
+          const m = this.slot(this.m, p);
+          const v = this.slot(this.v, p);
+          const settings = [lr, beta1, beta2, 1 - beta1, 1 - beta2, epsilon, weightDecay, scale];
+          settings.push(1 - beta1 ** t, 1 - beta2 ** t, kind === 'adamw' ? 1 : 0);
+          const [pNew, mNew, vNew] = tf
+            .engine()
+            .runKernel(ADAM_KERNEL, { p: p.variable, g: grads.get(p.name)!, m, v }, { settings }) as tf.Tensor[];
+          m.assign(mNew!);
+          v.assign(vNew!);
+          p.variable.assign(pNew!);
+          continue;
+        }
         let g = masked(p);
         if (scale !== 1) g = tf.mul(g, scale);
         if (kind === 'adam' && weightDecay > 0) g = tf.add(g, tf.mul(p.variable, weightDecay));

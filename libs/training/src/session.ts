@@ -3,7 +3,7 @@
 // backward pass below the lowest trainable parameter) + the update.
 import * as tf from '@tensorflow/tfjs-core';
 import type { BlockModel } from '@floe/models';
-import { Optimizer, type OptimizerConfig, type OptimizerState } from './optimizer.js';
+import { Optimizer, sumsOfSquares, type OptimizerConfig, type OptimizerState } from './optimizer.js';
 import { learningRateAt, type ScheduleConfig } from './schedule.js';
 import type { BatchSource } from './sources.js';
 import type { SelectiveState, SelectiveTraining } from './selective.js';
@@ -76,13 +76,14 @@ export class TrainingSession {
     const computed = this.model.blocks.map(
       (b) => b.trainable && b.params.length > 0 && b.params.every((p) => byName.has(p.name)),
     );
-    const norms = tf.tidy(() =>
-      this.model.blocks.map((b, i) =>
-        computed[i] ? tf.addN(b.params.map((p) => tf.sum(tf.square(byName.get(p.name)!)))) : tf.scalar(0),
-      ),
+    // Squared norms of every computed gradient in one call, then summed per block.
+    const computedParams = this.model.blocks.flatMap((b, i) => (computed[i] ? b.params : []));
+    const squares = new Map(
+      sumsOfSquares(computedParams.map((p) => byName.get(p.name)!)).map((sq, k) => [computedParams[k]!.name, sq]),
     );
-    const normValues = tf.tidy(() => tf.stack(norms).dataSync());
-    tf.dispose(norms);
+    const normValues = this.model.blocks.map((b, i) =>
+      computed[i] ? b.params.reduce((sum, p) => sum + squares.get(p.name)!, 0) : 0,
+    );
     this.model.blocks.forEach((b, i) => (blockGradNorms[b.id] = Math.sqrt(normValues[i]!)));
     let update = params;
     let updatedBlocks: string[] | undefined;

@@ -1,0 +1,93 @@
+// The fused native norms (registered by ml-runtime where the addon is built) against the tfjs-core
+// compositions on the cpu backend — values and the gradients of x, gain and bias — and against central
+// finite differences of the fused forward pass itself.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { native } from '@floe/native';
+import { Rng } from '@floe/random';
+import { initBackend, NORM_KERNEL } from '@floe/ml-runtime';
+import { layerNorm, rmsNorm } from '../src/layers.js';
+
+const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
+const rng = new Rng(44);
+const random = (n: number, offset = 0) => Float32Array.from({ length: n }, () => offset + rng.normal());
+
+before(async () => {
+  if (native) await initBackend('native');
+});
+
+type Norm = (x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
+const NORMS: [string, Norm, number][] = [
+  ['LayerNorm', (x, g, b) => layerNorm(x, g, b), 3],
+  ['RMSNorm', (x, g) => rmsNorm(x, g), 2],
+];
+
+for (const [name, norm, inputs] of NORMS)
+  for (const shape of [
+    [1, 1],
+    [3, 5],
+    [2, 7, 33],
+    [4, 16, 256],
+  ]) {
+    test(`fused ${name} ${shape}: values and gradients match the composed ops`, { skip }, async () => {
+      const d = shape.at(-1)!;
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Rows with a large offset: the variance must not lose precision to the mean.
+      const x = random(n, 3);
+      const gain = random(d, 1);
+      const bias = random(d);
+      const w = random(n);
+      const run = async (backend: string) => {
+        await tf.setBackend(backend);
+        assert.equal(!!tf.getKernel(NORM_KERNEL, backend), backend === 'wasm');
+        return tf.tidy(() => {
+          const xs = [tf.tensor(x, shape), tf.tensor(gain, [d]), tf.tensor(bias, [d])];
+          const loss = (...a: tf.Tensor[]) => tf.sum(tf.mul(norm(a[0]!, a[1]!, a[2]!), tf.tensor(w, shape)));
+          const grads = tf.grads(loss)(xs.slice(0, inputs));
+          return [norm(xs[0]!, xs[1]!, xs[2]!), ...grads].map((t) => t.dataSync().slice());
+        });
+      };
+      const cpu = await run('cpu');
+      const fused = await run('wasm');
+      cpu.forEach((a, o) => {
+        let scale = 0;
+        for (const v of a) scale = Math.max(scale, Math.abs(v));
+        for (let i = 0; i < a.length; i++)
+          assert.ok(
+            Math.abs(a[i]! - fused[o]![i]!) <= 2e-5 * (1 + scale),
+            `output ${o}[${i}]: ${a[i]} vs ${fused[o]![i]}`,
+          );
+      });
+    });
+  }
+
+test('fused norms: gradients match central finite differences of the fused forward pass', { skip }, async () => {
+  await tf.setBackend('wasm');
+  for (const [name, norm, inputs] of NORMS) {
+    const shape = [3, 6];
+    const args = [tf.tensor(random(18), shape), tf.tensor(random(6, 1), [6]), tf.tensor(random(6), [6])];
+    const w = tf.tensor(random(18), shape);
+    const loss = (xs: tf.Tensor[]) => tf.sum(tf.mul(norm(xs[0]!, xs[1]!, xs[2]!), w));
+    const analytic = tf.grads((...xs: tf.Tensor[]) => loss([...xs, ...args.slice(xs.length)]))(args.slice(0, inputs));
+    const h = 1e-2;
+    for (let which = 0; which < inputs; which++) {
+      const base = args[which]!.dataSync();
+      const g = analytic[which]!.dataSync();
+      for (let index = 0; index < base.length; index += 5) {
+        const at = (shift: number) =>
+          tf.tidy(() => {
+            const values = base.slice();
+            values[index]! += shift;
+            return loss(args.map((x, i) => (i === which ? tf.tensor(values, x.shape) : x))).dataSync()[0]!;
+          });
+        const numeric = (at(h) - at(-h)) / (2 * h);
+        assert.ok(
+          Math.abs(numeric - g[index]!) <= 1e-2 * (1 + Math.abs(g[index]!)),
+          `${name} input ${which}[${index}]: finite difference ${numeric}, fused ${g[index]}`,
+        );
+      }
+    }
+    tf.dispose([...args, w, ...analytic]);
+  }
+});

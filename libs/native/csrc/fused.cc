@@ -1,0 +1,126 @@
+// Fused training kernels: each replaces a chain of TF.js kernels (and their launches, temporaries and
+// saved activations) with one pass over the data.
+//   LayerNorm/RMSNorm forward and backward (rows of D values),
+//   the Adam/AdamW update of one parameter (weights, gradient and both moments in one pass),
+//   sums of squares of many tensors at once (gradient norms).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "gemm.h"
+
+namespace floe {
+
+// y = (x − μ)·r·g + b with r = 1/√(var + ε) per row (center), or y = x·r·g with r = 1/√(mean(x²) + ε)
+// (RMSNorm: μ = 0, no bias). Writes each row's μ and r for the backward pass.
+void norm_forward(const float* x, const float* gain, const float* bias, float* y, float* mean, float* rstd, long rows, int D,
+                  float eps, bool center) {
+  parallel_for((int)((rows + 15) / 16), [&](int begin, int end) {
+    const long lo = (long)begin * 16, hi = std::min(rows, (long)end * 16);
+    for (long r = lo; r < hi; r++) {
+      const float* xr = x + r * D;
+      float* yr = y + r * D;
+      double sum = 0;
+      if (center)
+        for (int j = 0; j < D; j++) sum += xr[j];
+      const float mu = center ? (float)(sum / D) : 0.f;
+      double sq = 0;
+      for (int j = 0; j < D; j++) {
+        const float c = xr[j] - mu;
+        sq += (double)c * c;
+      }
+      const float rs = 1.f / std::sqrt((float)(sq / D) + eps);
+      mean[r] = mu;
+      rstd[r] = rs;
+      if (center)
+        for (int j = 0; j < D; j++) yr[j] = (xr[j] - mu) * rs * gain[j] + bias[j];
+      else
+        for (int j = 0; j < D; j++) yr[j] = xr[j] * rs * gain[j];
+    }
+  });
+}
+
+// x̂ = (x − μ)·r, ĝ = dy·g:  dx = r·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))  (RMSNorm: without the mean(ĝ) term),
+// dgain = Σ_rows dy·x̂, dbias = Σ_rows dy. The column sums are accumulated per thread, then added.
+void norm_backward(const float* dy, const float* x, const float* gain, const float* mean, const float* rstd, float* dx,
+                   float* dgain, float* dbias, long rows, int D, bool center) {
+  const int chunks = (int)((rows + 15) / 16);
+  const int workers = std::max(1, std::min(chunks, get_threads()));
+  std::vector<std::vector<double>> partial(workers, std::vector<double>((size_t)2 * D, 0.0));
+  parallel_for_chunks(workers, [&](int w) {
+    double* pg = partial[w].data();
+    double* pb = pg + D;
+    for (int c = w; c < chunks; c += workers) {
+      const long lo = (long)c * 16, hi = std::min(rows, lo + 16);
+      for (long r = lo; r < hi; r++) {
+        const float* xr = x + r * D;
+        const float* dyr = dy + r * D;
+        float* dxr = dx + r * D;
+        const float mu = mean[r], rs = rstd[r];
+        double sumG = 0, sumGX = 0;
+        for (int j = 0; j < D; j++) {
+          const float xh = (xr[j] - mu) * rs;
+          const float gh = dyr[j] * gain[j];
+          sumG += gh;
+          sumGX += (double)gh * xh;
+          pg[j] += (double)dyr[j] * xh;
+          pb[j] += dyr[j];
+        }
+        const float meanG = center ? (float)(sumG / D) : 0.f;
+        const float meanGX = (float)(sumGX / D);
+        for (int j = 0; j < D; j++) {
+          const float xh = (xr[j] - mu) * rs;
+          dxr[j] = rs * (dyr[j] * gain[j] - meanG - xh * meanGX);
+        }
+      }
+    }
+  });
+  for (int j = 0; j < D; j++) {
+    double g = 0, b = 0;
+    for (int w = 0; w < workers; w++) {
+      g += partial[w][j];
+      b += partial[w][D + j];
+    }
+    dgain[j] = (float)g;
+    if (dbias) dbias[j] = (float)b;
+  }
+}
+
+// One Adam(W) step of a parameter, written to new arrays (p, m, v stay as they are), in the order of the
+// TF.js composition it replaces (libs/training optimizer.ts), with the constants it computes in double
+// (1 − β, the bias corrections), so that the two agree to float32 rounding:
+//   g ← g·scale (+ wd·p for Adam's L2 form); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+//   u = (m/(1−β1^t)) / (√(v/(1−β2^t)) + ε) (+ wd·p for AdamW); p ← p − lr·u.
+void adam_update(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n,
+                 const AdamStep& a) {
+  const float lr = a.lr, beta1 = a.beta1, beta2 = a.beta2, eps = a.eps, weightDecay = a.weightDecay, scale = a.scale;
+  const float oneMinusBeta1 = a.oneMinusBeta1, oneMinusBeta2 = a.oneMinusBeta2;
+  const float correction1 = a.correction1, correction2 = a.correction2;
+  const bool decoupled = a.decoupled;
+  parallel_for((int)((n + 8191) / 8192), [&](int begin, int end) {
+    const long lo = (long)begin * 8192, hi = std::min(n, (long)end * 8192);
+    for (long i = lo; i < hi; i++) {
+      float gi = scale != 1.f ? g[i] * scale : g[i];
+      if (!decoupled && weightDecay > 0) gi = gi + p[i] * weightDecay;
+      const float mi = m[i] * beta1 + gi * oneMinusBeta1;
+      const float vi = v[i] * beta2 + gi * gi * oneMinusBeta2;
+      float u = (mi / correction1) / (std::sqrt(vi / correction2) + eps);
+      if (decoupled && weightDecay > 0) u = u + p[i] * weightDecay;
+      mOut[i] = mi;
+      vOut[i] = vi;
+      pOut[i] = p[i] - u * lr;
+    }
+  });
+}
+
+// out[k] = Σ x_k², accumulated in double (a gradient norm over millions of entries).
+void sum_squares(const float* const* xs, const long* sizes, int count, double* out) {
+  parallel_for_chunks(count, [&](int k) {
+    double s = 0;
+    const float* x = xs[k];
+    for (long i = 0; i < sizes[k]; i++) s += (double)x[i] * x[i];
+    out[k] = s;
+  });
+}
+
+}  // namespace floe
