@@ -6,8 +6,9 @@
 //   wasm       — wasm with floe's kernel pack;
 //   native     — floe's native kernels (libs/native) on the wasm backend, when the addon was built.
 // Plus the plain wasm matMul peak at 1024³ and the transformer's utilisation of it, the native SGEMM at
-// 1024³, per-kernel time of the transformer step, and — when Debian's python3-torch is installed — the
-// PyTorch anchor run beside them (../shared/anchors/torch_step.py).
+// 1024³, each step's profile (time inside kernels, by kernel, and between them), and — when Debian's
+// python3-torch is installed — PyTorch beside them: apps/bench/py/torch_peers.py (the three LMs, same
+// shapes and optimizer) and ../shared/anchors/torch_step.py (LeNet-5, matMul).
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,7 +32,7 @@ const log = (s: string) => process.stderr.write(s + '\n');
 const TRANSFORMER_GFLOP = 42.68;
 
 interface ModelCase {
-  key: 'transformer' | 'mamba' | 'lenet5';
+  key: 'transformer' | 'transformer_small' | 'mamba' | 'lenet5';
   build: () => BlockModel;
   source: () => BatchSource;
 }
@@ -41,6 +42,12 @@ const cases: ModelCase[] = [
   {
     key: 'transformer',
     build: () => buildModel('transformer-lm', 'bench', 0),
+    source: () => new LmSource(text(), 16, 128, 0),
+  },
+  {
+    // The adaptation study's model and batch (bench:ade).
+    key: 'transformer_small',
+    build: () => buildModel('transformer-lm', 'small', 0),
     source: () => new LmSource(text(), 16, 128, 0),
   },
   { key: 'mamba', build: () => buildModel('mamba-lm', 'bench', 0), source: () => new LmSource(text(), 8, 64, 0) },
@@ -106,24 +113,46 @@ function nativeMatmulGflops(n: number): number {
   return (2 * n ** 3) / median(times) / 1e6;
 }
 
-/** The PyTorch anchor on this machine, now, if Debian's python3-torch is installed. */
-function torchAnchor(): Record<string, number | string> | undefined {
-  const script = new URL('../../../../shared/anchors/torch_step.py', import.meta.url).pathname;
+/** The last JSON line a Python script prints, if Debian's python3-torch is installed and the script runs. */
+function runPython<T>(script: string): T | undefined {
   if (!existsSync(script) || !existsSync('/usr/bin/python3')) return undefined;
   try {
     const out = execFileSync('/usr/bin/python3', [script], {
       encoding: 'utf8',
-      timeout: 600_000,
+      timeout: 900_000,
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number | string>;
+    return JSON.parse(out.trim().split('\n').at(-1)!) as T;
   } catch {
     return undefined;
   }
 }
 
-async function profileTransformer(): Promise<{ kernel: string; ms: number; share: number }[]> {
-  const c = cases[0]!;
+/** The PyTorch anchor on this machine, now (LeNet-5, matMul; ../shared/anchors/torch_step.py). */
+const torchAnchor = () =>
+  runPython<Record<string, number | string>>(
+    new URL('../../../../shared/anchors/torch_step.py', import.meta.url).pathname,
+  );
+
+/** PyTorch peers of the three LMs, same shapes and optimizer (apps/bench/py/torch_peers.py). */
+const torchPeers = () =>
+  runPython<{ torch: string; threads: number; steps_ms: Record<string, number> }>(
+    new URL('../py/torch_peers.py', import.meta.url).pathname,
+  );
+
+interface StepProfile {
+  /** The step's wall time in the profile. */
+  step_ms: number;
+  /** Kernels launched by one step, and the time inside them. */
+  kernels: number;
+  kernel_ms: number;
+  /** Everything else: op wrappers, tidy scopes, tensor bookkeeping, the gradient tape, reading results. */
+  between_kernels_ms: number;
+  top: { kernel: string; ms: number; calls: number; share: number }[];
+}
+
+/** One training step under tf.profile: time inside kernels (by kernel) and between them. */
+async function profileStep(c: ModelCase): Promise<StepProfile> {
   const model = c.build();
   const session = new TrainingSession(model, c.source(), {
     optimizer: DEFAULT_OPTIMIZER,
@@ -131,18 +160,39 @@ async function profileTransformer(): Promise<{ kernel: string; ms: number; share
     totalSteps: 100,
   });
   session.trainStep();
+  session.trainStep();
+  const t0 = performance.now();
   const info = await tf.profile(() => {
     session.trainStep();
   });
-  const byKernel = new Map<string, number>();
-  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (Number(k.kernelTimeMs) || 0));
-  const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
+  const wall = performance.now() - t0;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    e.ms += Number(k.kernelTimeMs) || 0;
+    e.calls++;
+    byKernel.set(k.name, e);
+  }
+  // A customGrad op's own entry ("forward") contains the kernels it runs: count only the kernels.
+  byKernel.delete('forward');
+  const total = [...byKernel.values()].reduce((a, b) => a + b.ms, 0);
   session.dispose();
   model.dispose();
-  return [...byKernel.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 8)
-    .map(([kernel, ms]) => ({ kernel, ms: Math.round(ms), share: Math.round((1000 * ms) / total) / 1000 }));
+  return {
+    step_ms: Math.round(wall),
+    kernels: [...byKernel.values()].reduce((a, b) => a + b.calls, 0),
+    kernel_ms: Math.round(total),
+    between_kernels_ms: Math.round(Math.max(0, wall - total)),
+    top: [...byKernel.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 8)
+      .map(([kernel, e]) => ({
+        kernel,
+        ms: Math.round(e.ms),
+        calls: e.calls,
+        share: Math.round((1000 * e.ms) / total) / 1000,
+      })),
+  };
 }
 
 const backend = await initBackend(native ? 'native' : 'wasm');
@@ -182,14 +232,21 @@ for (const c of cases) {
 }
 
 await tf.setBackend('wasm');
-const profile = await profileTransformer();
-let nativeProfile: Awaited<ReturnType<typeof profileTransformer>> | undefined;
+const profile = await profileStep(cases[0]!);
+const nativeProfiles: Record<string, StepProfile> = {};
 if (native) {
   useNativeKernels(true);
-  nativeProfile = await profileTransformer();
+  for (const c of cases.filter((x) => x.key !== 'lenet5')) nativeProfiles[c.key] = await profileStep(c);
 }
-const torch = process.argv.includes('--no-torch') ? undefined : torchAnchor();
+const withTorch = !process.argv.includes('--no-torch');
+const torch = withTorch ? torchAnchor() : undefined;
 if (torch) log(`PyTorch anchor: ${JSON.stringify(torch)}`);
+// The peers run after floe's columns, alone on the machine, as floe's did.
+const peers = withTorch ? torchPeers() : undefined;
+if (peers) {
+  log(`PyTorch peers: ${JSON.stringify(peers)}`);
+  for (const [k, ms] of Object.entries(peers.steps_ms)) if (steps[k]) steps[k]!.pytorch = ms;
+}
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const result = {
   backend: 'wasm',
@@ -205,24 +262,32 @@ const result = {
   transformer_achieved_gflops: round(TRANSFORMER_GFLOP / (steps.transformer!.wasm! / 1000)),
   utilisation: round(TRANSFORMER_GFLOP / (steps.transformer!.wasm! / 1000) / peak, 3),
   mamba_size: 'mamba-lm bench: d_model 128, 2 layers, d_state 16, expand 2; batch 8, sequence 64',
-  transformer_profile_top: profile,
+  transformer_profile: profile,
   ...(native
     ? {
         native_backend: backend.reason,
         native_matmul_gflops: round(nativePeak!),
         speedup_vs_wasm: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.wasm! / v.native!, 2)])),
         transformer_native_gflops: round(TRANSFORMER_GFLOP / (steps.transformer!.native! / 1000)),
-        transformer_native_profile_top: nativeProfile,
+        native_profiles: nativeProfiles,
       }
     : { native: `not available; the wasm columns stand alone` }),
-  ...(torch
+  ...(torch ? { torch } : {}),
+  ...(peers ? { torch_peers: { torch: peers.torch, threads: peers.threads } } : {}),
+  // floe's native step time ÷ PyTorch's, side by side in this run (below 1: floe is faster).
+  ...(native && (torch || peers)
     ? {
-        torch,
-        native_vs_torch: {
-          transformer: round(steps.transformer!.native! / Number(torch.transformer_step_ms), 2),
-          lenet5: round(steps.lenet5!.native! / Number(torch.lenet5_step_ms_batch64), 2),
-          matmul: round(Number(torch.matmul_gflops) / (nativePeak ?? NaN), 2),
-        },
+        native_vs_torch: Object.fromEntries([
+          ...Object.entries(steps)
+            .filter(([, v]) => v.pytorch)
+            .map(([k, v]) => [k, round(v.native! / v.pytorch!, 2)]),
+          ...(torch
+            ? [
+                ['lenet5', round(steps.lenet5!.native! / Number(torch.lenet5_step_ms_batch64), 2)],
+                ['matmul_gflops_torch_over_native', round(Number(torch.matmul_gflops) / (nativePeak ?? NaN), 2)],
+              ]
+            : []),
+        ]),
       }
     : {}),
 };
@@ -230,14 +295,15 @@ if (!json) {
   log('');
   for (const [k, v] of Object.entries(result.steps_ms))
     log(
-      `${k.padEnd(12)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`,
+      `${k.padEnd(18)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms   pytorch ${String(v.pytorch ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`,
     );
   log(
     `utilisation ${result.utilisation} (transformer ${result.transformer_achieved_gflops} GFLOP/s of ${result.peak_matmul_gflops} peak)`,
   );
-  log(
-    'top kernels of the wasm transformer step: ' +
-      profile.map((p) => `${p.kernel} ${p.ms} ms (${Math.round(p.share * 100)} %)`).join(', '),
-  );
+  const describe = (p: StepProfile) =>
+    `${p.step_ms} ms: ${p.kernels} kernels ${p.kernel_ms} ms, between kernels ${p.between_kernels_ms} ms; ` +
+    p.top.map((k) => `${k.kernel} ${k.ms} ms ×${k.calls}`).join(', ');
+  log(`wasm transformer step ${describe(profile)}`);
+  for (const [k, p] of Object.entries(nativeProfiles)) log(`native ${k} step ${describe(p)}`);
 }
 process.stdout.write(JSON.stringify(result) + '\n');
