@@ -11,4 +11,5 @@ export {
   NORM_KERNEL,
   ADAM_KERNEL,
   SUM_SQUARES_KERNEL,
+  CROSS_ENTROPY_KERNEL,
 } from './native-kernels.js';

@@ -192,3 +192,25 @@ test(
     z.dispose();
   },
 );
+
+test(
+  'GatherV2 along axis 0 as row copies: values and gradients match cpu; other axes still work',
+  { skip },
+  async () => {
+    const table = { shape: [11, 3, 4], values: rand([11, 3, 4]) };
+    const indices = {
+      shape: [2, 5],
+      values: Int32Array.from([0, 10, 3, 3, 7, 1, 0, 9, 2, 5]),
+      dtype: 'int32' as const,
+    };
+    await sameOnCpuAndWasm(
+      'gather rows',
+      [table, indices],
+      (x, i) => {
+        const g = tf.grad((a: tf.Tensor) => tf.sum(tf.square(tf.gather(a, i!))))(x!);
+        return [tf.gather(x!, i!), g, tf.gather(x!, tf.tensor1d([2, 0], 'int32'), 2)];
+      },
+      TOL,
+    );
+  },
+);

@@ -127,9 +127,31 @@ const softmaxCrossEntropy = tf.customGrad(((flat: tf.Tensor, onehot: tf.Tensor, 
   };
 }) as never) as unknown as (flat: tf.Tensor, onehot: tf.Tensor) => tf.Scalar;
 
+const CROSS_ENTROPY_KERNEL = 'FloeCrossEntropy';
+const CROSS_ENTROPY_GRAD_KERNEL = 'FloeCrossEntropyGrad';
+
+// The fused kernel (libs/ml-runtime registers it where the native ones run): loss and softmax in one pass,
+// the gradient in one more; the targets ride along as floats (a customGrad input needs a float gradient).
+const fusedCrossEntropy = tf.customGrad(((flat: tf.Tensor, targets: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [loss, probs] = tf.engine().runKernel(CROSS_ENTROPY_KERNEL, { logits: flat, targets }) as tf.Tensor[];
+  save([probs!, targets]);
+  return {
+    value: loss!,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [p, t] = saved as [tf.Tensor, tf.Tensor];
+      return [
+        tf.engine().runKernel(CROSS_ENTROPY_GRAD_KERNEL, { probs: p, targets: t, dy }) as tf.Tensor,
+        tf.zerosLike(t),
+      ];
+    },
+  };
+}) as never) as unknown as (flat: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
+
 /** Mean cross-entropy of logits [..., V] against integer targets [...]; natural log. */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   const v = logits.shape[logits.shape.length - 1]!;
+  if (tf.getKernel(CROSS_ENTROPY_KERNEL, tf.getBackend()))
+    return fusedCrossEntropy(tf.reshape(logits, [-1, v]), tf.cast(tf.reshape(targets, [-1]), 'float32'));
   const onehot = tf.oneHot(tf.reshape(targets, [-1]) as tf.Tensor1D, v);
   return softmaxCrossEntropy(tf.reshape(logits, [-1, v]), onehot);
 }

@@ -1,4 +1,4 @@
-// The fused native norms (registered by ml-runtime where the addon is built) against the tfjs-core
+// The fused native norms and cross-entropy (registered by ml-runtime where the addon is built) against the tfjs-core
 // compositions on the cpu backend — values and the gradients of x, gain and bias — and against central
 // finite differences of the fused forward pass itself.
 import { test, before } from 'node:test';
@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
 import { Rng } from '@floe/random';
-import { initBackend, NORM_KERNEL } from '@floe/ml-runtime';
-import { layerNorm, rmsNorm } from '../src/layers.js';
+import { initBackend, CROSS_ENTROPY_KERNEL, NORM_KERNEL } from '@floe/ml-runtime';
+import { crossEntropy, layerNorm, rmsNorm } from '../src/layers.js';
 
 const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
 const rng = new Rng(44);
@@ -90,4 +90,48 @@ test('fused norms: gradients match central finite differences of the fused forwa
     }
     tf.dispose([...args, w, ...analytic]);
   }
+});
+
+test('fused cross-entropy: loss and gradient match the composed ops, and finite differences', { skip }, async () => {
+  for (const [rows, v] of [
+    [1, 2],
+    [3, 7],
+    [2 * 64, 256],
+  ] as [number, number][]) {
+    // Logits with a large spread: the log-sum-exp must stay finite and exact.
+    const logits = random(rows * v).map((x) => 8 * x);
+    const targets = Int32Array.from({ length: rows }, (_, i) => (i * 37) % v);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      assert.equal(!!tf.getKernel(CROSS_ENTROPY_KERNEL, backend), backend === 'wasm');
+      return tf.tidy(() => {
+        const x = tf.tensor(logits, [rows, v]);
+        const t = tf.tensor(targets, [rows], 'int32');
+        const g = tf.grad((z: tf.Tensor) => tf.mul(crossEntropy(z, t), 3))(x);
+        return [crossEntropy(x, t).dataSync().slice(), g.dataSync().slice()];
+      });
+    };
+    const cpu = await run('cpu');
+    const fused = await run('wasm');
+    assert.ok(
+      Math.abs(cpu[0]![0]! - fused[0]![0]!) <= 1e-5 * (1 + Math.abs(cpu[0]![0]!)),
+      `loss ${cpu[0]} vs ${fused[0]}`,
+    );
+    for (let i = 0; i < cpu[1]!.length; i++) assert.ok(Math.abs(cpu[1]![i]! - fused[1]![i]!) <= 1e-6, `grad [${i}]`);
+  }
+  await tf.setBackend('wasm');
+  const x = random(4 * 5);
+  const t = tf.tensor([0, 4, 2, 2], [4], 'int32');
+  const loss = (values: Float32Array) => tf.tidy(() => crossEntropy(tf.tensor(values, [4, 5]), t).dataSync()[0]!);
+  const g = tf.tidy(() =>
+    tf
+      .grad((z: tf.Tensor) => crossEntropy(z, t))(tf.tensor(x, [4, 5]))
+      .dataSync(),
+  );
+  for (let i = 0; i < 20; i++) {
+    const shifted = (h: number) => loss(x.map((v, k) => (k === i ? v + h : v)));
+    const numeric = (shifted(1e-2) - shifted(-1e-2)) / 2e-2;
+    assert.ok(Math.abs(numeric - g[i]!) <= 1e-3, `[${i}] finite difference ${numeric}, fused ${g[i]}`);
+  }
+  t.dispose();
 });

@@ -390,6 +390,34 @@ napi_value SumSquares(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// crossEntropy(logits, targets, probs, rows, v) → mean loss (writes probs);
+// crossEntropy(probs, targets, dLogits, rows, v, dLoss) writes the gradient.
+napi_value CrossEntropy(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  if (argc != 5 && argc != 6) {
+    napi_throw_type_error(env, nullptr, "crossEntropy: expected (logits, targets, probs, rows, v[, dLoss])");
+    return nullptr;
+  }
+  const long rows = (long)num(env, a[3]), V = (long)num(env, a[4]);
+  if (rows < 0 || V < 1) {
+    napi_throw_range_error(env, nullptr, "crossEntropy: rows must be ≥ 0 and v ≥ 1");
+    return nullptr;
+  }
+  float *x, *t, *out;
+  if (!f32_arg(env, a[0], rows * V, "crossEntropy: logits", &x) || !f32_arg(env, a[1], rows, "crossEntropy: targets", &t) ||
+      !f32_arg(env, a[2], rows * V, "crossEntropy: output", &out))
+    return nullptr;
+  if (argc == 6) {
+    floe::xent_backward(x, t, (float)num(env, a[5]), out, rows, (int)V);
+    return nullptr;
+  }
+  napi_value loss;
+  CHECK(napi_create_double(env, floe::xent_forward(x, t, out, rows, (int)V), &loss));
+  return loss;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -440,6 +468,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"normGrad", nullptr, NormGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"crossEntropy", nullptr, CrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -113,6 +113,47 @@ void adam_update(const float* p, const float* g, const float* m, const float* v,
   });
 }
 
+// Mean cross-entropy of `rows` rows of logits against integer targets (given as floats), natural log.
+// Writes each row's softmax to `probs` (the backward's only input) and answers the mean loss.
+double xent_forward(const float* logits, const float* targets, float* probs, long rows, int V) {
+  std::vector<double> losses(rows);
+  parallel_for((int)((rows + 15) / 16), [&](int begin, int end) {
+    const long lo = (long)begin * 16, hi = std::min(rows, (long)end * 16);
+    for (long r = lo; r < hi; r++) {
+      const float* x = logits + r * V;
+      float* p = probs + r * V;
+      float mx = -INFINITY;
+      for (int j = 0; j < V; j++) mx = std::max(mx, x[j]);
+      double sum = 0;
+      for (int j = 0; j < V; j++) {
+        p[j] = std::exp(x[j] - mx);
+        sum += p[j];
+      }
+      const float inv = (float)(1.0 / sum);
+      for (int j = 0; j < V; j++) p[j] *= inv;
+      const int t = std::min(V - 1, std::max(0, (int)targets[r]));
+      losses[r] = (double)mx + std::log(sum) - x[t];
+    }
+  });
+  double total = 0;
+  for (long r = 0; r < rows; r++) total += losses[r];
+  return rows > 0 ? total / rows : 0;
+}
+
+// d logits = (softmax − onehot(target))·(dLoss / rows).
+void xent_backward(const float* probs, const float* targets, float dLoss, float* dlogits, long rows, int V) {
+  const float scale = rows > 0 ? dLoss / rows : 0.f;
+  parallel_for((int)((rows + 15) / 16), [&](int begin, int end) {
+    const long lo = (long)begin * 16, hi = std::min(rows, (long)end * 16);
+    for (long r = lo; r < hi; r++) {
+      const float* p = probs + r * V;
+      float* d = dlogits + r * V;
+      const int t = std::min(V - 1, std::max(0, (int)targets[r]));
+      for (int j = 0; j < V; j++) d[j] = (p[j] - (j == t ? 1.f : 0.f)) * scale;
+    }
+  });
+}
+
 // out[k] = Σ x_k², accumulated in double (a gradient norm over millions of entries).
 void sum_squares(const float* const* xs, const long* sizes, int count, double* out) {
   parallel_for_chunks(count, [&](int k) {

@@ -74,4 +74,6 @@ struct AdamStep {
 void adam_update(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n,
                  const AdamStep& step);
 void sum_squares(const float* const* xs, const long* sizes, int count, double* out);
+double xent_forward(const float* logits, const float* targets, float* probs, long rows, int V);
+void xent_backward(const float* probs, const float* targets, float dLoss, float* dlogits, long rows, int V);
 }  // namespace floe

@@ -108,6 +108,19 @@ export interface NativeKernels {
     vOut: Float32Array,
     settings: number[],
   ): void;
+  /**
+   * Mean softmax cross-entropy of rows × v logits against targets (integers as floats): writes each row's
+   * softmax to probs and answers the loss. With dLoss: writes d logits = (probs − onehot)·dLoss/rows.
+   */
+  crossEntropy(logits: Float32Array, targets: Float32Array, probs: Float32Array, rows: number, v: number): number;
+  crossEntropy(
+    probs: Float32Array,
+    targets: Float32Array,
+    dLogits: Float32Array,
+    rows: number,
+    v: number,
+    dLoss: number,
+  ): void;
   /** Σx² of each array, accumulated in double. */
   sumSquares(xs: Float32Array[]): number[];
   setThreads(n: number): void;

@@ -12,7 +12,16 @@ import { loadBuiltin, selectSplit, type TextDataset } from '@floe/data';
 import { DEFAULT_OPTIMIZER, LmSource, Optimizer, TrainingSession, sumsOfSquares } from '../src/index.js';
 
 const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
-const FUSED = ['FloeAdam', 'FloeSumSquares', 'FloeNorm', 'FloeNormGrad', 'FloeSelectiveScan', 'FloeSelectiveScanGrad'];
+const FUSED = [
+  'FloeAdam',
+  'FloeSumSquares',
+  'FloeNorm',
+  'FloeNormGrad',
+  'FloeSelectiveScan',
+  'FloeSelectiveScanGrad',
+  'FloeCrossEntropy',
+  'FloeCrossEntropyGrad',
+];
 
 before(async () => {
   if (native) await initBackend('native');
