@@ -255,6 +255,37 @@ const nativeSumSquares: KernelFunc = (args) => {
   return out;
 };
 
+/** SplitV as block copies: stock wasm's slices took ~3 ms a call for the Mamba layer's splits. */
+const blockSplit: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend & {
+    typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array;
+  };
+  const { x } = args.inputs as { x: TensorInfo };
+  const { numOrSizeSplits, axis: rawAxis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+  const axis = tf.util.parseAxisParam(rawAxis, x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, axis);
+  const n = x.shape[axis]!;
+  const outer = size(x.shape.slice(0, axis));
+  const inner = size(x.shape.slice(axis + 1));
+  const outs = sizes.map((s) =>
+    backend.makeOutput(
+      x.shape.map((d, i) => (i === axis ? s : d)),
+      x.dtype,
+    ),
+  );
+  // Views after every makeOutput: growing the wasm memory detaches earlier views.
+  const src = backend.typedArrayFromHeap(x);
+  let offset = 0;
+  outs.forEach((out, j) => {
+    const dst = backend.typedArrayFromHeap(out);
+    const block = sizes[j]! * inner;
+    for (let o = 0; o < outer; o++)
+      dst.set(src.subarray((o * n + offset) * inner, (o * n + offset) * inner + block), o * block);
+    offset += sizes[j]!;
+  });
+  return outs;
+};
+
 let fallbackGather: KernelFunc | undefined;
 
 /**
@@ -287,6 +318,34 @@ const rowGather: KernelFunc = (args) => {
     else dst.fill(0, i * width, (i + 1) * width);
   }
   return out;
+};
+
+/** Mamba's causal depthwise conv1d: x [B, T, D], w [K, D], bias [D] → y [B, T, D]; its backward gives dx, dw, dBias. */
+export const CAUSAL_CONV1D_KERNEL = 'FloeCausalConv1d';
+export const CAUSAL_CONV1D_GRAD_KERNEL = 'FloeCausalConv1dGrad';
+
+const convDims = (x: TensorInfo, w: TensorInfo) => [x.shape[0]!, x.shape[1]!, x.shape[2]!, w.shape[0]!];
+
+const nativeCausalConv1d: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x, w, bias } = args.inputs as { x: TensorInfo; w: TensorInfo; bias: TensorInfo };
+  const y = backend.makeOutput(x.shape, 'float32');
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native!.causalConv1d(heap(x), heap(w), heap(bias), heap(y), convDims(x, w));
+  return y;
+};
+
+const nativeCausalConv1dGrad: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x, w, dy } = args.inputs as { x: TensorInfo; w: TensorInfo; dy: TensorInfo };
+  const outs = [
+    backend.makeOutput(x.shape, 'float32'),
+    backend.makeOutput(w.shape, 'float32'),
+    backend.makeOutput([x.shape[2]!], 'float32'),
+  ];
+  const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+  native!.causalConv1d(heap(x), heap(w), heap(dy), heap(outs[0]!), heap(outs[1]!), heap(outs[2]!), convDims(x, w));
+  return outs;
 };
 
 /** Mamba's selective scan over whole sequences, forward and backward in one call each (libs/native scan.cc). */
@@ -515,6 +574,9 @@ const NATIVE = [
   { kernelName: CROSS_ENTROPY_GRAD_KERNEL, kernelFunc: nativeCrossEntropyGrad },
   { kernelName: 'Unpack', kernelFunc: blockUnpack },
   { kernelName: 'GatherV2', kernelFunc: rowGather },
+  { kernelName: 'SplitV', kernelFunc: blockSplit },
+  { kernelName: CAUSAL_CONV1D_KERNEL, kernelFunc: nativeCausalConv1d },
+  { kernelName: CAUSAL_CONV1D_GRAD_KERNEL, kernelFunc: nativeCausalConv1dGrad },
   { kernelName: SELECTIVE_SCAN_KERNEL, kernelFunc: nativeSelectiveScan },
   { kernelName: SELECTIVE_SCAN_GRAD_KERNEL, kernelFunc: nativeSelectiveScanGrad },
 ];

@@ -214,3 +214,26 @@ test(
     );
   },
 );
+
+test('SplitV as block copies: sizes, -1, every axis and int32; values and gradients match cpu', { skip }, async () => {
+  for (const [shape, splits, axis] of [
+    [[2, 3, 10], [4, 6], -1],
+    [[2, 3, 10], [3, -1, 2], 2],
+    [[4, 6, 5], 2, 1],
+    [[6, 2], [1, 5], 0],
+  ] as [number[], number | number[], number][]) {
+    await compare(`split ${shape} ${splits} axis ${axis}`, [shape], (x) => {
+      const parts = tf.split(x!, splits, axis);
+      const g = tf.grad((a: tf.Tensor) =>
+        tf.addN(tf.split(a, splits, axis).map((p, i) => tf.sum(tf.mul(tf.square(p), i + 1)))),
+      )(x!);
+      return [...parts, g];
+    });
+  }
+  await sameOnCpuAndWasm(
+    'split int32',
+    [{ shape: [3, 4], values: Int32Array.from({ length: 12 }, (_, i) => i - 6), dtype: 'int32' }],
+    (x) => tf.split(x!, [1, 3], 1),
+    0,
+  );
+});

@@ -9,7 +9,7 @@ export {
 } from './model.js';
 export { buildModel, blockIdsOf, describeModel, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
 export { initialValues, makeParam, type Init, type Param } from './params.js';
-export { selectiveScan, selectiveScanSteps } from './mamba.js';
+export { causalConv1d, selectiveScan, selectiveScanSteps } from './mamba.js';
 export { linear, layerNorm, gelu, crossEntropy } from './layers.js';
 export type { Block, BlockKind, Capture, ForwardContext } from './types.js';
 export { serializeModel, deserializeModel, type ModelState } from './serialize.js';

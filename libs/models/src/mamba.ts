@@ -22,6 +22,8 @@ const dtRank = (d: number) => Math.ceil(d / 16);
 /** libs/ml-runtime registers them where the native kernels run (models do not depend on the runtime). */
 const SELECTIVE_SCAN_KERNEL = 'FloeSelectiveScan';
 const SELECTIVE_SCAN_GRAD_KERNEL = 'FloeSelectiveScanGrad';
+const CAUSAL_CONV1D_KERNEL = 'FloeCausalConv1d';
+const CAUSAL_CONV1D_GRAD_KERNEL = 'FloeCausalConv1dGrad';
 
 export class MambaBlock implements Block {
   readonly kind = 'mamba' as const;
@@ -55,27 +57,12 @@ export class MambaBlock implements Block {
     const [gain, inProj, convW, convB, xProj, dtProj, dtBias, aLog, dSkip, outProj] = this.params.map(
       (p) => p.variable,
     ) as tf.Variable[];
-    const [b, t] = x.shape as [number, number, number];
-    const di = this.cfg.expand * this.cfg.dModel;
     const n = this.cfg.dState;
     const r = dtRank(this.cfg.dModel);
-    const k = this.cfg.dConv;
 
     const xz = linear(rmsNorm(x, gain!), inProj!);
     const [xs, z] = tf.split(xz, 2, -1) as [tf.Tensor, tf.Tensor];
-    // Causal depthwise conv1d: pad k−1 steps on the left, then a [1, k] depthwise filter.
-    const padded = tf.pad(xs, [
-      [0, 0],
-      [k - 1, 0],
-      [0, 0],
-    ]);
-    const conv = tf.depthwiseConv2d(
-      tf.reshape(padded, [b, 1, t + k - 1, di]) as tf.Tensor4D,
-      convW as tf.Tensor4D,
-      1,
-      'valid',
-    );
-    const u = silu(tf.add(tf.reshape(conv, [b, t, di]), convB!));
+    const u = silu(causalConv1d(xs, convW!, convB!));
 
     const proj = linear(u, xProj!);
     const [dtRaw, bm, cm] = tf.split(proj, [r, n, n], -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
@@ -114,6 +101,39 @@ export class MambaBlock implements Block {
  * whole sequence ([B, T, Di, N]) and slicing it per step cost time quadratic in T (a slice reads its
  * whole source), 28 s a layer at T = 1,024.
  */
+/**
+ * Causal depthwise conv1d over time: x [B, T, D], w [1, K, D, 1] (a depthwise filter), bias [D]. Natively
+ * one kernel each way; else pad K−1 steps on the left, then a [1, K] depthwise filter.
+ */
+export function causalConv1d(x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  const [b, t, d] = x.shape as [number, number, number];
+  const k = w.shape[1]!;
+  if (tf.getKernel(CAUSAL_CONV1D_KERNEL, tf.getBackend())) return nativeConv1d(x, tf.reshape(w, [k, d]), bias);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [k - 1, 0],
+    [0, 0],
+  ]);
+  const conv = tf.depthwiseConv2d(
+    tf.reshape(padded, [b, 1, t + k - 1, d]) as tf.Tensor4D,
+    w as tf.Tensor4D,
+    1,
+    'valid',
+  );
+  return tf.add(tf.reshape(conv, [b, t, d]), bias);
+}
+
+const nativeConv1d = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.engine().runKernel(CAUSAL_CONV1D_KERNEL, { x, w, bias }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
+      return tf.engine().runKernel(CAUSAL_CONV1D_GRAD_KERNEL, { x: sx, w: sw, dy }) as tf.Tensor[];
+    },
+  };
+}) as never) as unknown as (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
+
 export function selectiveScan(u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor): tf.Tensor {
   // The native kernel (libs/native scan.cc) runs the whole sequence in one call each way.
   if (tf.getKernel(SELECTIVE_SCAN_KERNEL, tf.getBackend())) return nativeScan(u, delta, a, bm, cm);

@@ -1,4 +1,5 @@
-// The native selective scan (libs/native scan.cc) against the step-by-step TF.js composition on the cpu
+// The native causal conv1d and selective scan (libs/native scan.cc) against the TF.js compositions
+// (pad + depthwiseConv2d; the step-by-step scan) on the cpu
 // backend — values and the gradients of all five inputs — on odd shapes, one step and one batch row
 // included; and its gradients against central finite differences of the native forward pass itself.
 import { test, before } from 'node:test';
@@ -7,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
 import { Rng } from '@floe/random';
 import { initBackend, SELECTIVE_SCAN_KERNEL } from '@floe/ml-runtime';
-import { selectiveScan } from '../src/mamba.js';
+import { causalConv1d, selectiveScan } from '../src/mamba.js';
 
 const randomValues = (r: Rng, shape: number[]) =>
   Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal());
@@ -131,4 +132,56 @@ test('native selective scan refuses arrays shorter than the shapes it is given',
     /shorter than its shape/,
   );
   assert.throws(() => native!.selectiveScan(f(1), f(1), f(1), f(1), f(1), f(1), [0, 1, 1, 1]), /at least 1/);
+});
+
+for (const [b, t, d, k] of [
+  [1, 1, 1, 1],
+  [2, 7, 5, 4],
+  [3, 3, 9, 4],
+  [2, 33, 16, 3],
+])
+  test(
+    `native causal conv1d ${b}×${t}×${d}, K = ${k}: values and gradients match pad + depthwiseConv2d`,
+    { skip },
+    async () => {
+      const inputs = [[b!, t!, d!], [1, k!, d!, 1], [d!], [b!, t!, d!]].map((shape) => ({
+        shape,
+        values: randomValues(rng, shape),
+      }));
+      await sameOnCpuAndWasm(
+        `conv1d ${[b, t, d, k]}`,
+        inputs,
+        (x, w, bias, weights) => {
+          const loss = (...xs: tf.Tensor[]) => tf.sum(tf.mul(causalConv1d(xs[0]!, xs[1]!, xs[2]!), weights!));
+          return [causalConv1d(x!, w!, bias!), ...tf.grads(loss)([x!, w!, bias!])];
+        },
+        1e-5,
+      );
+    },
+  );
+
+test('native causal conv1d: gradients match central finite differences', { skip }, async () => {
+  await tf.setBackend('wasm');
+  const shapes = [[2, 6, 3], [1, 4, 3, 1], [3]];
+  const args = shapes.map((shape) => tf.tensor(randomValues(rng, shape), shape));
+  const weights = tf.tensor(randomValues(rng, [2, 6, 3]), [2, 6, 3]);
+  const loss = (xs: tf.Tensor[]) => tf.sum(tf.mul(tf.square(causalConv1d(xs[0]!, xs[1]!, xs[2]!)), weights));
+  const analytic = tf
+    .grads((...xs: tf.Tensor[]) => loss(xs))(args)
+    .map((g) => g.dataSync());
+  for (let which = 0; which < 3; which++) {
+    const base = args[which]!.dataSync();
+    for (let index = 0; index < base.length; index += 2) {
+      const at = (shift: number) =>
+        tf.tidy(() => {
+          const values = base.slice();
+          values[index]! += shift;
+          return loss(args.map((x, i) => (i === which ? tf.tensor(values, x.shape) : x))).dataSync()[0]!;
+        });
+      const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
+      const g = analytic[which]![index]!;
+      assert.ok(Math.abs(numeric - g) <= 1e-2 * (1 + Math.abs(g)), `input ${which}[${index}]: ${numeric} vs ${g}`);
+    }
+  }
+  tf.dispose([...args, weights]);
 });

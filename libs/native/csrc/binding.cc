@@ -418,6 +418,48 @@ napi_value CrossEntropy(napi_env env, napi_callback_info info) {
   return loss;
 }
 
+// causalConv1d(x, w, bias, y, [b, t, d, k]) forward; causalConv1d(x, w, dy, dx, dw, dBias, [b, t, d, k]) backward.
+// x, y, dy, dx: b·t·d; w, dw: k·d; bias, dBias: d.
+napi_value CausalConv1d(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value a[7];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  if (argc != 5 && argc != 7) {
+    napi_throw_type_error(env, nullptr, "causalConv1d: expected 5 (forward) or 7 (backward) arguments");
+    return nullptr;
+  }
+  long dims[4];
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_value v;
+    if (napi_get_element(env, a[argc - 1], i, &v) != napi_ok) {
+      napi_throw_type_error(env, nullptr, "causalConv1d: dims must be [b, t, d, k]");
+      return nullptr;
+    }
+    dims[i] = (long)num(env, v);
+  }
+  const long B = dims[0], T = dims[1], D = dims[2], K = dims[3];
+  if (B < 1 || T < 1 || D < 1 || K < 1) {
+    napi_throw_range_error(env, nullptr, "causalConv1d: every dimension must be at least 1");
+    return nullptr;
+  }
+  const long btd = B * T * D, kd = K * D;
+  if (argc == 5) {
+    float *x, *w, *bias, *y;
+    if (!f32_arg(env, a[0], btd, "causalConv1d: x", &x) || !f32_arg(env, a[1], kd, "causalConv1d: w", &w) ||
+        !f32_arg(env, a[2], D, "causalConv1d: bias", &bias) || !f32_arg(env, a[3], btd, "causalConv1d: y", &y))
+      return nullptr;
+    floe::causal_conv1d_forward(x, w, bias, y, (int)B, (int)T, (int)D, (int)K);
+    return nullptr;
+  }
+  float *x, *w, *dy, *dx, *dw, *db;
+  if (!f32_arg(env, a[0], btd, "causalConv1d: x", &x) || !f32_arg(env, a[1], kd, "causalConv1d: w", &w) ||
+      !f32_arg(env, a[2], btd, "causalConv1d: dy", &dy) || !f32_arg(env, a[3], btd, "causalConv1d: dx", &dx) ||
+      !f32_arg(env, a[4], kd, "causalConv1d: dw", &dw) || !f32_arg(env, a[5], D, "causalConv1d: dBias", &db))
+    return nullptr;
+  floe::causal_conv1d_backward(x, w, dy, dx, dw, db, (int)B, (int)T, (int)D, (int)K);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -469,6 +511,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"crossEntropy", nullptr, CrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"causalConv1d", nullptr, CausalConv1d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -56,6 +56,9 @@ namespace floe {
 // Mamba's selective scan over whole sequences (scan.cc): u, delta [B,T,D]; A [D,N]; Bm, Cm [B,T,N].
 void selective_scan_forward(const float* u, const float* delta, const float* A, const float* Bm, const float* Cm, float* y,
                             int B, int T, int D, int N);
+void causal_conv1d_forward(const float* x, const float* w, const float* bias, float* y, int B, int T, int D, int K);
+void causal_conv1d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias, int B, int T,
+                            int D, int K);
 void selective_scan_backward(const float* u, const float* delta, const float* A, const float* Bm, const float* Cm,
                              const float* dy, float* du, float* ddelta, float* dA, float* dB, float* dC, int B, int T, int D,
                              int N);

@@ -45,8 +45,8 @@ void selective_scan_forward(const float* u, const float* delta, const float* A, 
 //   ∂u_t[d] = Σ_n g_t·Δ_t[d]·B_t[n]          ∂Δ_t[d] = Σ_n g_t·(A[d,n]·a_t·h_{t−1} + u_t[d]·B_t[n])
 //   ∂A[d,n] = Σ_{b,t} g_t·Δ_t[d]·a_t·h_{t−1}  ∂B_t[n] = Σ_d g_t·Δ_t[d]·u_t[d]    ∂C_t[n] = Σ_d dy_t[d]·h_t
 // ∂B and ∂C sum over channels, so a thread owns whole batch rows; ∂A sums over the batch, so each thread
-// accumulates its own and they are added at the end. The forward states are recomputed per channel
-// (T·N floats), not stored by the forward pass.
+// accumulates its own and they are added at the end. The forward states and decays are recomputed per
+// channel (2·T·N floats), not stored by the forward pass.
 void selective_scan_backward(const float* u, const float* delta, const float* A, const float* Bm, const float* Cm,
                              const float* dy, float* du, float* ddelta, float* dA, float* dB, float* dC, int B, int T, int D,
                              int N) {
@@ -56,7 +56,7 @@ void selective_scan_backward(const float* u, const float* delta, const float* A,
   const int workers = std::max(1, std::min(B, get_threads()));
   std::vector<std::vector<float>> partialA(workers, std::vector<float>((size_t)D * N, 0.f));
   parallel_for_chunks(workers, [&](int w) {
-    std::vector<float> hs((size_t)T * N), g(N);
+    std::vector<float> hs((size_t)T * N), decay((size_t)T * N), g(N);
     float* myA = partialA[w].data();
     for (int b = w; b < B; b += workers) {
       for (int d = 0; d < D; d++) {
@@ -68,8 +68,12 @@ void selective_scan_backward(const float* u, const float* delta, const float* A,
           const float x = dt * u[bt * D + d];
           const float* bn = Bm + bt * N;
           float* h = hs.data() + (long)t * N;
+          float* at = decay.data() + (long)t * N;
           const float* hp = t > 0 ? h - N : nullptr;
-          for (int n = 0; n < N; n++) h[n] = (hp ? std::exp(dt * a[n]) * hp[n] : 0.f) + x * bn[n];
+          for (int n = 0; n < N; n++) {
+            at[n] = std::exp(dt * a[n]);
+            h[n] = (hp ? at[n] * hp[n] : 0.f) + x * bn[n];
+          }
         }
         std::fill(g.begin(), g.end(), 0.f);
         float* dAd = myA + (long)d * N;
@@ -83,12 +87,13 @@ void selective_scan_backward(const float* u, const float* delta, const float* A,
           float* dbn = dB + bt * N;
           float* dcn = dC + bt * N;
           const float* h = hs.data() + (long)t * N;
+          const float* ats = decay.data() + (long)t * N;
           const float* hp = t > 0 ? h - N : nullptr;
           float ddt = 0.f, dut = 0.f;
           for (int n = 0; n < N; n++) {
             const float gn = g[n] + dyt * cn[n];
             dcn[n] += dyt * h[n];
-            const float at = std::exp(dt * a[n]);
+            const float at = ats[n];
             const float decayed = hp ? at * hp[n] : 0.f;
             ddt += gn * (a[n] * decayed + ut * bn[n]);
             dAd[n] += gn * dt * decayed;
@@ -104,6 +109,71 @@ void selective_scan_backward(const float* u, const float* delta, const float* A,
   });
   for (int w = 0; w < workers; w++)
     for (long i = 0; i < (long)D * N; i++) dA[i] += partialA[w][i];
+}
+
+// Mamba's causal depthwise convolution over time: y[b,t,d] = bias[d] + Σ_k w[k,d]·x[b, t−(K−1)+k, d]
+// (x before the start reads 0). Replaces pad → depthwiseConv2d → add and their three backprops.
+void causal_conv1d_forward(const float* x, const float* w, const float* bias, float* y, int B, int T, int D, int K) {
+  parallel_for(B * T, [&](int begin, int end) {
+    for (int job = begin; job < end; job++) {
+      const int b = job / T, t = job % T;
+      float* yr = y + (long)job * D;
+      for (int d = 0; d < D; d++) yr[d] = bias[d];
+      for (int k = 0; k < K; k++) {
+        const int s = t - (K - 1) + k;
+        if (s < 0) continue;
+        const float* xr = x + ((long)b * T + s) * D;
+        const float* wk = w + (long)k * D;
+        for (int d = 0; d < D; d++) yr[d] += wk[d] * xr[d];
+      }
+    }
+  });
+}
+
+// dx[b,s,d] = Σ_k w[k,d]·dy[b, s+(K−1)−k, d];  dw[k,d] = Σ_{b,t} dy[b,t,d]·x[b, t−(K−1)+k, d];  dbias = Σ dy.
+void causal_conv1d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* dbias, int B, int T,
+                            int D, int K) {
+  const int workers = std::max(1, std::min(B * T, get_threads()));
+  std::vector<std::vector<float>> partial(workers, std::vector<float>((size_t)(K + 1) * D, 0.f));
+  parallel_for_chunks(workers, [&](int wk) {
+    float* pw = partial[wk].data();
+    float* pb = pw + (long)K * D;
+    for (int job = wk; job < B * T; job += workers) {
+      const int b = job / T, s = job % T;
+      float* dxr = dx + (long)job * D;
+      const float* dyr = dy + (long)job * D;
+      for (int d = 0; d < D; d++) {
+        dxr[d] = 0.f;
+        pb[d] += dyr[d];
+      }
+      for (int k = 0; k < K; k++) {
+        // dx: the outputs this input feeds (t = s + (K−1) − k).
+        const int t = s + (K - 1) - k;
+        if (t < T) {
+          const float* dyt = dy + ((long)b * T + t) * D;
+          const float* wr = w + (long)k * D;
+          for (int d = 0; d < D; d++) dxr[d] += wr[d] * dyt[d];
+        }
+        // dw: this output's window (input at s − (K−1) + k).
+        const int in = s - (K - 1) + k;
+        if (in >= 0) {
+          const float* xr = x + ((long)b * T + in) * D;
+          float* pwk = pw + (long)k * D;
+          for (int d = 0; d < D; d++) pwk[d] += dyr[d] * xr[d];
+        }
+      }
+    }
+  });
+  for (long i = 0; i < (long)K * D; i++) {
+    float sum = 0.f;
+    for (int wk = 0; wk < workers; wk++) sum += partial[wk][i];
+    dw[i] = sum;
+  }
+  for (int d = 0; d < D; d++) {
+    float sum = 0.f;
+    for (int wk = 0; wk < workers; wk++) sum += partial[wk][(long)K * D + d];
+    dbias[d] = sum;
+  }
 }
 
 }  // namespace floe

@@ -121,6 +121,20 @@ export interface NativeKernels {
     v: number,
     dLoss: number,
   ): void;
+  /**
+   * Causal depthwise convolution over time; dims = [b, t, d, k] (x, y: b·t·d; w: k·d; bias: d). Forward
+   * writes y; backward (dy given) writes dx, dw and dBias.
+   */
+  causalConv1d(x: Float32Array, w: Float32Array, bias: Float32Array, y: Float32Array, dims: number[]): void;
+  causalConv1d(
+    x: Float32Array,
+    w: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dw: Float32Array,
+    dBias: Float32Array,
+    dims: number[],
+  ): void;
   /** Σx² of each array, accumulated in double. */
   sumSquares(xs: Float32Array[]): number[];
   setThreads(n: number): void;
