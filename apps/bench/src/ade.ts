@@ -1,4 +1,4 @@
-// npm run bench:ade [-- --json] [-- --quick] [-- --pair NAME[,NAME]] [-- --old REF --new REF]
+// npm run bench:ade [-- --json] [-- --quick] [-- --pair NAME[,NAME]] [-- --old REF --new REF] [-- --rerun TAG]
 // The adaptation study (issues: evaluator and the adaptation study; adaptation that earns its name), run
 // against floe's own services in this process through their gRPC clients, for each corpus pair (old → new):
 //   1. pre-train a byte-level transformer LM (transformer-lm small: d_model 128, 4 blocks, 4 heads) on the
@@ -76,6 +76,8 @@ const EVAL_SEQUENCES = quick ? 128 : 512;
 // SEARCH: pilots worth one run's steps in all, the longest a quarter of a run, eight candidates; the
 // forgetting budget is the target ratio (0.3) of what plain fine-tuning (FULL) forgets on the pair.
 const search = !process.argv.includes('--no-search');
+/** `--rerun TAG`: train every arm again under TAG (timing the study with its base models cached). */
+const RERUN = argValue('--rerun');
 const PILOTS = { pilotFraction: 1, maxPilotFraction: 0.25, maxCandidates: 8, fidelitySteps: 5 };
 const BUDGET_RATIO = 0.3;
 /** What the search minimises, as the data-profiler's default penalty scores it. */
@@ -256,6 +258,8 @@ async function study(name: string, pair: { old: string; new: string }) {
       dataset: { uri: pair.new },
       schedule: schedule(ADAPT_STEPS),
       budgetSteps: ADAPT_STEPS,
+      // A rerun tag makes every arm (and the search's pilots) new runs; the base models stay cached.
+      ...(RERUN && { labels: { rerun: RERUN } }),
       ...over,
     });
   const replay = (fraction: number) => ({

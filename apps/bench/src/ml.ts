@@ -4,7 +4,8 @@
 //   cpu        — TF.js's cpu backend;
 //   stock_wasm — stock wasm; a kernel it lacks runs the cpu kernel on data copied out of wasm and back;
 //   wasm       — wasm with floe's kernel pack;
-//   native     — floe's native kernels (libs/native) on the wasm backend, when the addon was built.
+//   native     — floe's native kernels (libs/native) on the wasm backend, when the addon was built;
+//   native_unfused — the same without the fused kernels (useFusedKernels(false)): the path before them.
 // Plus the plain wasm matMul peak at 1024³ and the transformer's utilisation of it, the native SGEMM at
 // 1024³, each step's profile (time inside kernels, by kernel, and between them), and — when Debian's
 // python3-torch is installed — PyTorch beside them: apps/bench/py/torch_peers.py (the three LMs, same
@@ -16,6 +17,7 @@ import {
   initBackend,
   registerCpuFallbacks,
   useNativeKernels,
+  useFusedKernels,
   useWasmKernelSet,
   WASM_PACK_KERNELS,
 } from '@floe/ml-runtime';
@@ -212,6 +214,11 @@ for (const c of cases) {
     useNativeKernels(true);
     steps[c.key]!.native = await timeSteps(c, 2, quick ? 2 : 5);
     log(`${c.key} native: ${steps[c.key]!.native!.toFixed(0)} ms`);
+    // The native path without the fused kernels: what it was before them.
+    useFusedKernels(false);
+    steps[c.key]!.native_unfused = await timeSteps(c, 1, quick ? 1 : 3);
+    log(`${c.key} native without the fused kernels: ${steps[c.key]!.native_unfused!.toFixed(0)} ms`);
+    useFusedKernels(true);
     useNativeKernels(false);
   }
   useWasmKernelSet('pack');
@@ -268,6 +275,9 @@ const result = {
         native_backend: backend.reason,
         native_matmul_gflops: round(nativePeak!),
         speedup_vs_wasm: Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, round(v.wasm! / v.native!, 2)])),
+        speedup_of_fused_kernels: Object.fromEntries(
+          Object.entries(steps).map(([k, v]) => [k, round(v.native_unfused! / v.native!, 2)]),
+        ),
         transformer_native_gflops: round(TRANSFORMER_GFLOP / (steps.transformer!.native! / 1000)),
         native_profiles: nativeProfiles,
       }
@@ -295,7 +305,7 @@ if (!json) {
   log('');
   for (const [k, v] of Object.entries(result.steps_ms))
     log(
-      `${k.padEnd(18)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms   pytorch ${String(v.pytorch ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`,
+      `${k.padEnd(18)} cpu ${String(v.cpu).padStart(9)} ms   stock_wasm ${String(v.stock_wasm).padStart(9)} ms   wasm ${String(v.wasm).padStart(8)} ms   native ${String(v.native ?? '-').padStart(8)} ms (unfused ${String(v.native_unfused ?? '-').padStart(6)})   pytorch ${String(v.pytorch ?? '-').padStart(8)} ms   ×${result.speedup_vs_stock_wasm[k]} vs stock, ×${result.speedup_vs_cpu[k]} vs cpu`,
     );
   log(
     `utilisation ${result.utilisation} (transformer ${result.transformer_achieved_gflops} GFLOP/s of ${result.peak_matmul_gflops} peak)`,

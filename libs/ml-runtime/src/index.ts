@@ -5,6 +5,7 @@ export { registerCpuFallbacks } from './stock-fallback.js';
 export {
   registerNativeKernels,
   useNativeKernels,
+  useFusedKernels,
   NATIVE_KERNELS,
   GELU_KERNEL,
   SELECTIVE_SCAN_KERNEL,

@@ -565,16 +565,23 @@ const NATIVE = [
   { kernelName: 'MaxPoolGrad', kernelFunc: nativeMaxPoolGrad },
   { kernelName: GELU_KERNEL, kernelFunc: nativeGelu },
   { kernelName: GELU_GRAD_KERNEL, kernelFunc: nativeGeluGrad },
+];
+
+/**
+ * The fused training kernels and the copies-instead-of-slices kernels (issue: training at PyTorch's speed),
+ * named once; useFusedKernels switches them alone, so benchmarks can time the native path without them.
+ */
+const FUSED = [
   { kernelName: 'Identity', kernelFunc: sharedIdentity },
+  { kernelName: 'Unpack', kernelFunc: blockUnpack },
+  { kernelName: 'GatherV2', kernelFunc: rowGather },
+  { kernelName: 'SplitV', kernelFunc: blockSplit },
   { kernelName: NORM_KERNEL, kernelFunc: nativeNorm },
   { kernelName: NORM_GRAD_KERNEL, kernelFunc: nativeNormGrad },
   { kernelName: ADAM_KERNEL, kernelFunc: nativeAdam },
   { kernelName: SUM_SQUARES_KERNEL, kernelFunc: nativeSumSquares },
   { kernelName: CROSS_ENTROPY_KERNEL, kernelFunc: nativeCrossEntropy },
   { kernelName: CROSS_ENTROPY_GRAD_KERNEL, kernelFunc: nativeCrossEntropyGrad },
-  { kernelName: 'Unpack', kernelFunc: blockUnpack },
-  { kernelName: 'GatherV2', kernelFunc: rowGather },
-  { kernelName: 'SplitV', kernelFunc: blockSplit },
   { kernelName: CAUSAL_CONV1D_KERNEL, kernelFunc: nativeCausalConv1d },
   { kernelName: CAUSAL_CONV1D_GRAD_KERNEL, kernelFunc: nativeCausalConv1dGrad },
   { kernelName: SELECTIVE_SCAN_KERNEL, kernelFunc: nativeSelectiveScan },
@@ -589,7 +596,7 @@ export function registerNativeKernels(): void {
   fallbackMatMul = current.kernelFunc;
   fallbackTranspose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
   fallbackGather = tf.getKernel('GatherV2', 'wasm')!.kernelFunc;
-  nativeConfigs = NATIVE.map((k) => ({ ...k, backendName: 'wasm' }));
+  nativeConfigs = [...NATIVE, ...FUSED].map((k) => ({ ...k, backendName: 'wasm' }));
   tf.registerGradient({
     kernelName: GELU_KERNEL,
     inputsToSave: ['x'],
@@ -620,4 +627,15 @@ export function useNativeKernels(on: boolean): void {
   }
 }
 
-export const NATIVE_KERNELS = NATIVE.map((k) => k.kernelName);
+/**
+ * Switches the fused kernels alone (the rest of the native set stays): off, models and the optimizer run
+ * their tfjs-core compositions and the stock Identity, Unpack, GatherV2 and SplitV come back.
+ */
+export function useFusedKernels(on: boolean): void {
+  if (!registered) return;
+  const fused = new Set(FUSED.map((k) => k.kernelName));
+  for (const name of fused) if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  for (const c of on ? nativeConfigs : replacedConfigs) if (fused.has(c.kernelName)) tf.registerKernel(c);
+}
+
+export const NATIVE_KERNELS = [...NATIVE, ...FUSED].map((k) => k.kernelName);

@@ -6,35 +6,24 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
-import { initBackend } from '@floe/ml-runtime';
+import { initBackend, useFusedKernels } from '@floe/ml-runtime';
 import { buildModel, makeParam } from '@floe/models';
 import { loadBuiltin, selectSplit, type TextDataset } from '@floe/data';
 import { DEFAULT_OPTIMIZER, LmSource, Optimizer, TrainingSession, sumsOfSquares } from '../src/index.js';
 
 const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
-const FUSED = [
-  'FloeAdam',
-  'FloeSumSquares',
-  'FloeNorm',
-  'FloeNormGrad',
-  'FloeSelectiveScan',
-  'FloeSelectiveScanGrad',
-  'FloeCrossEntropy',
-  'FloeCrossEntropyGrad',
-];
 
 before(async () => {
   if (native) await initBackend('native');
 });
 
-/** Runs `f` with floe's fused kernels taken off the wasm backend (the composed ops run instead). */
+/** Runs `f` with floe's fused kernels switched off (the composed ops run instead). */
 function unfused<T>(f: () => T): T {
-  const saved = FUSED.map((name) => tf.getKernel(name, 'wasm')!);
-  for (const k of saved) tf.unregisterKernel(k.kernelName, 'wasm');
+  useFusedKernels(false);
   try {
     return f();
   } finally {
-    for (const k of saved) tf.registerKernel(k);
+    useFusedKernels(true);
   }
 }
 
