@@ -320,6 +320,35 @@ const rowGather: KernelFunc = (args) => {
   return out;
 };
 
+/** Attention's scaled causal softmax over [..., T, T] scores (attr scale), and its backward (inputs y, dy). */
+export const CAUSAL_SOFTMAX_KERNEL = 'FloeCausalSoftmax';
+export const CAUSAL_SOFTMAX_GRAD_KERNEL = 'FloeCausalSoftmaxGrad';
+
+const nativeCausalSoftmax: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { x } = args.inputs as { x: TensorInfo };
+  const t = x.shape.at(-1)!;
+  const y = backend.makeOutput(x.shape, 'float32');
+  native!.causalSoftmax(
+    backend.typedArrayFromHeap(x),
+    backend.typedArrayFromHeap(y),
+    size(x.shape) / t,
+    t,
+    (args.attrs as { scale: number }).scale,
+  );
+  return y;
+};
+
+const nativeCausalSoftmaxGrad: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WasmBackend;
+  const { y, dy } = args.inputs as { y: TensorInfo; dy: TensorInfo };
+  const t = y.shape.at(-1)!;
+  const dx = backend.makeOutput(y.shape, 'float32');
+  const heap = (v: TensorInfo) => backend.typedArrayFromHeap(v);
+  native!.causalSoftmax(heap(y), heap(dy), heap(dx), size(y.shape) / t, t, (args.attrs as { scale: number }).scale);
+  return dx;
+};
+
 /** Mamba's causal depthwise conv1d: x [B, T, D], w [K, D], bias [D] → y [B, T, D]; its backward gives dx, dw, dBias. */
 export const CAUSAL_CONV1D_KERNEL = 'FloeCausalConv1d';
 export const CAUSAL_CONV1D_GRAD_KERNEL = 'FloeCausalConv1dGrad';
@@ -582,6 +611,8 @@ const FUSED = [
   { kernelName: SUM_SQUARES_KERNEL, kernelFunc: nativeSumSquares },
   { kernelName: CROSS_ENTROPY_KERNEL, kernelFunc: nativeCrossEntropy },
   { kernelName: CROSS_ENTROPY_GRAD_KERNEL, kernelFunc: nativeCrossEntropyGrad },
+  { kernelName: CAUSAL_SOFTMAX_KERNEL, kernelFunc: nativeCausalSoftmax },
+  { kernelName: CAUSAL_SOFTMAX_GRAD_KERNEL, kernelFunc: nativeCausalSoftmaxGrad },
   { kernelName: CAUSAL_CONV1D_KERNEL, kernelFunc: nativeCausalConv1d },
   { kernelName: CAUSAL_CONV1D_GRAD_KERNEL, kernelFunc: nativeCausalConv1dGrad },
   { kernelName: SELECTIVE_SCAN_KERNEL, kernelFunc: nativeSelectiveScan },

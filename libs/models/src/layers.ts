@@ -99,6 +99,34 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.sigmoid(x));
 }
 
+const CAUSAL_SOFTMAX_KERNEL = 'FloeCausalSoftmax';
+const CAUSAL_SOFTMAX_GRAD_KERNEL = 'FloeCausalSoftmaxGrad';
+const causalSoftmaxes = new Map<number, (scores: tf.Tensor) => tf.Tensor>();
+
+/**
+ * softmax(scale·scores + causal mask) over the last axis of [..., T, T] attention scores: one fused kernel
+ * each way where the native kernels run, else the mask added and tf.softmax.
+ */
+export function causalSoftmax(scores: tf.Tensor, scale: number): tf.Tensor {
+  if (!tf.getKernel(CAUSAL_SOFTMAX_KERNEL, tf.getBackend()))
+    return tf.softmax(tf.add(tf.mul(scores, scale), causalMask(scores.shape.at(-1)!)));
+  let f = causalSoftmaxes.get(scale);
+  if (!f) {
+    f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+      const y = tf.engine().runKernel(CAUSAL_SOFTMAX_KERNEL, { x }, { scale }) as tf.Tensor;
+      save([y]);
+      return {
+        value: y,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+          tf.engine().runKernel(CAUSAL_SOFTMAX_GRAD_KERNEL, { y: saved[0]!, dy }, { scale }) as tf.Tensor,
+        ],
+      };
+    }) as never) as unknown as (scores: tf.Tensor) => tf.Tensor;
+    causalSoftmaxes.set(scale, f);
+  }
+  return f(scores);
+}
+
 const masks = new Map<number, tf.Tensor>();
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above. Cached per length. */

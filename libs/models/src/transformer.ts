@@ -3,7 +3,7 @@
 // "embedding", "block.0" … "block.{L-1}", "head" (final norm; the projection is the tied embedding).
 import * as tf from '@tensorflow/tfjs-core';
 import { makeParam, copyParam, type Param } from './params.js';
-import { causalMask, gelu, layerNorm, linear, rmsNorm } from './layers.js';
+import { causalSoftmax, gelu, layerNorm, linear, rmsNorm } from './layers.js';
 import type { Block, ForwardContext } from './types.js';
 
 export interface TransformerConfig {
@@ -71,8 +71,7 @@ export class TransformerBlock implements Block {
     // [B, T, 3, H, dh] → [3, B, H, T, dh]
     const split = tf.transpose(tf.reshape(qkv, [b, t, 3, h, dh]), [2, 0, 3, 1, 4]);
     const [q, k, v] = tf.unstack(split, 0) as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), causalMask(t));
-    const attn = tf.matMul(tf.softmax(scores), v); // [B, H, T, dh]
+    const attn = tf.matMul(causalSoftmax(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)), v); // [B, H, T, dh]
     const merged = tf.reshape(tf.transpose(attn, [0, 2, 1, 3]), [b, t, d]);
     const x1 = tf.add(x, linear(merged, wo.variable));
     return tf.add(x1, linear(gelu(linear(applyNorm(x1, norm2), up.variable)), down.variable));

@@ -1,4 +1,4 @@
-// The fused native norms and cross-entropy (registered by ml-runtime where the addon is built) against the tfjs-core
+// The fused native norms, attention's causal softmax and cross-entropy (registered by ml-runtime where the addon is built) against the tfjs-core
 // compositions on the cpu backend — values and the gradients of x, gain and bias — and against central
 // finite differences of the fused forward pass itself.
 import { test, before } from 'node:test';
@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
 import { Rng } from '@floe/random';
-import { initBackend, CROSS_ENTROPY_KERNEL, NORM_KERNEL } from '@floe/ml-runtime';
-import { crossEntropy, layerNorm, rmsNorm } from '../src/layers.js';
+import { initBackend, CAUSAL_SOFTMAX_KERNEL, CROSS_ENTROPY_KERNEL, NORM_KERNEL } from '@floe/ml-runtime';
+import { causalSoftmax, crossEntropy, layerNorm, rmsNorm } from '../src/layers.js';
 
 const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
 const rng = new Rng(44);
@@ -134,4 +134,50 @@ test('fused cross-entropy: loss and gradient match the composed ops, and finite 
     assert.ok(Math.abs(numeric - g[i]!) <= 1e-3, `[${i}] finite difference ${numeric}, fused ${g[i]}`);
   }
   t.dispose();
+});
+
+test('fused causal softmax: values and gradient match mask + softmax, and finite differences', { skip }, async () => {
+  for (const shape of [
+    [1, 1],
+    [2, 3, 5, 5],
+    [16, 4, 32, 32],
+  ]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = random(n).map((v) => 4 * v);
+    const w = random(n);
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      assert.equal(!!tf.getKernel(CAUSAL_SOFTMAX_KERNEL, backend), backend === 'wasm');
+      return tf.tidy(() => {
+        const xt = tf.tensor(x, shape);
+        const wt = tf.tensor(w, shape);
+        const g = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(causalSoftmax(z, 0.35), wt)))(xt);
+        return [causalSoftmax(xt, 0.35).dataSync().slice(), g.dataSync().slice()];
+      });
+    };
+    const cpu = await run('cpu');
+    const fused = await run('wasm');
+    for (let o = 0; o < 2; o++)
+      for (let i = 0; i < n; i++)
+        assert.ok(
+          Math.abs(cpu[o]![i]! - fused[o]![i]!) <= 1e-6,
+          `${shape} output ${o}[${i}]: ${cpu[o]![i]} vs ${fused[o]![i]}`,
+        );
+  }
+  await tf.setBackend('wasm');
+  const x = random(2 * 4 * 4);
+  const w = tf.tensor(random(32), [2, 4, 4]);
+  const value = (v: Float32Array) =>
+    tf.tidy(() => tf.sum(tf.mul(causalSoftmax(tf.tensor(v, [2, 4, 4]), 0.7), w)).dataSync()[0]!);
+  const g = tf.tidy(() =>
+    tf
+      .grad((z: tf.Tensor) => tf.sum(tf.mul(causalSoftmax(z, 0.7), w)))(tf.tensor(x, [2, 4, 4]))
+      .dataSync(),
+  );
+  for (let i = 0; i < 32; i++) {
+    const at = (h: number) => value(x.map((v, k) => (k === i ? v + h : v)));
+    const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
+    assert.ok(Math.abs(numeric - g[i]!) <= 1e-3, `[${i}] finite difference ${numeric}, fused ${g[i]}`);
+  }
+  w.dispose();
 });

@@ -460,6 +460,35 @@ napi_value CausalConv1d(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// causalSoftmax(x, y, rows, t, scale) forward over rows of t (row r keeps columns ≤ r mod t);
+// causalSoftmax(y, dy, dx, rows, t, scale) backward.
+napi_value CausalSoftmax(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value a[6];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  if (argc != 5 && argc != 6) {
+    napi_throw_type_error(env, nullptr, "causalSoftmax: expected (x, y, rows, t, scale) or (y, dy, dx, rows, t, scale)");
+    return nullptr;
+  }
+  const bool backward = argc == 6;
+  const long rows = (long)num(env, a[backward ? 3 : 2]), T = (long)num(env, a[backward ? 4 : 3]);
+  const float scale = (float)num(env, a[backward ? 5 : 4]);
+  if (rows < 0 || T < 1) {
+    napi_throw_range_error(env, nullptr, "causalSoftmax: rows must be ≥ 0 and t ≥ 1");
+    return nullptr;
+  }
+  float *p0, *p1, *p2 = nullptr;
+  if (!f32_arg(env, a[0], rows * T, "causalSoftmax: first array", &p0) ||
+      !f32_arg(env, a[1], rows * T, "causalSoftmax: second array", &p1) ||
+      (backward && !f32_arg(env, a[2], rows * T, "causalSoftmax: dx", &p2)))
+    return nullptr;
+  if (backward)
+    floe::causal_softmax_backward(p0, p1, p2, rows, (int)T, scale);
+  else
+    floe::causal_softmax_forward(p0, p1, rows, (int)T, scale);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value a[1];
@@ -512,6 +541,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"crossEntropy", nullptr, CrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"causalConv1d", nullptr, CausalConv1d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"causalSoftmax", nullptr, CausalSoftmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose", nullptr, Transpose, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

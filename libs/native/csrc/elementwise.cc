@@ -49,4 +49,44 @@ void softmax_rows(float* x, long rows, long cols, long ld, float scale) {
   });
 }
 
+// Attention's causal softmax over the last two axes of [..., T, T] scores: row i of each T × T matrix
+// keeps columns j ≤ i, y = softmax(scale·x) there and 0 beyond (as adding a −1e9 mask would give).
+void causal_softmax_forward(const float* x, float* y, long rows, int T, float scale) {
+  parallel_for((int)((rows + 63) / 64), [&](int begin, int end) {
+    const long lo = (long)begin * 64, hi = std::min(rows, (long)end * 64);
+    for (long r = lo; r < hi; r++) {
+      const int keep = (int)(r % T) + 1;
+      const float* xr = x + r * T;
+      float* yr = y + r * T;
+      float mx = -INFINITY;
+      for (int j = 0; j < keep; j++) mx = std::max(mx, xr[j] * scale);
+      float sum = 0.f;
+      for (int j = 0; j < keep; j++) {
+        yr[j] = std::exp(xr[j] * scale - mx);
+        sum += yr[j];
+      }
+      const float inv = 1.f / sum;
+      for (int j = 0; j < keep; j++) yr[j] *= inv;
+      for (int j = keep; j < T; j++) yr[j] = 0.f;
+    }
+  });
+}
+
+// dx = scale·y·(dy − Σ_k dy_k·y_k) on the kept columns, 0 beyond.
+void causal_softmax_backward(const float* y, const float* dy, float* dx, long rows, int T, float scale) {
+  parallel_for((int)((rows + 63) / 64), [&](int begin, int end) {
+    const long lo = (long)begin * 64, hi = std::min(rows, (long)end * 64);
+    for (long r = lo; r < hi; r++) {
+      const int keep = (int)(r % T) + 1;
+      const float* yr = y + r * T;
+      const float* dyr = dy + r * T;
+      float* dxr = dx + r * T;
+      float dot = 0.f;
+      for (int j = 0; j < keep; j++) dot += dyr[j] * yr[j];
+      for (int j = 0; j < keep; j++) dxr[j] = scale * yr[j] * (dyr[j] - dot);
+      for (int j = keep; j < T; j++) dxr[j] = 0.f;
+    }
+  });
+}
+
 }  // namespace floe

@@ -50,6 +50,8 @@ namespace floe {
 void gelu_forward(const float* x, float* y, long n);
 void gelu_backward(const float* x, const float* dy, float* dx, long n);
 void softmax_rows(float* x, long rows, long cols, long ld, float scale);
+void causal_softmax_forward(const float* x, float* y, long rows, int T, float scale);
+void causal_softmax_backward(const float* y, const float* dy, float* dx, long rows, int T, float scale);
 }  // namespace floe
 
 namespace floe {

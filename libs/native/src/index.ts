@@ -135,6 +135,12 @@ export interface NativeKernels {
     dBias: Float32Array,
     dims: number[],
   ): void;
+  /**
+   * Attention's causal softmax over rows of t scores (row r keeps columns ≤ r mod t, the rest 0), after
+   * scaling by `scale`: causalSoftmax(x, y, rows, t, scale); backward causalSoftmax(y, dy, dx, rows, t, scale).
+   */
+  causalSoftmax(x: Float32Array, y: Float32Array, rows: number, t: number, scale: number): void;
+  causalSoftmax(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, t: number, scale: number): void;
   /** Σx² of each array, accumulated in double. */
   sumSquares(xs: Float32Array[]): number[];
   setThreads(n: number): void;
