@@ -138,7 +138,7 @@ const torchAnchor = () =>
 
 /** PyTorch peers of the three LMs, same shapes and optimizer (apps/bench/py/torch_peers.py). */
 const torchPeers = () =>
-  runPython<{ torch: string; threads: number; steps_ms: Record<string, number> }>(
+  runPython<{ torch: string; threads: Record<string, number>; steps_ms: Record<string, number> }>(
     new URL('../py/torch_peers.py', import.meta.url).pathname,
   );
 
