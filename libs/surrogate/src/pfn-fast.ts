@@ -1,5 +1,5 @@
-// The PFN's forward pass for decisions, without TF.js: matrix products and softmaxes on floe's native
-// kernels, layer norms and residual sums in plain loops over Float32Arrays. A decision is one forward pass
+// The PFN's forward pass for decisions, without TF.js: matrix products, softmaxes, layer norms and GELU on
+// floe's native kernels, residual sums in plain loops over Float32Arrays. A decision is one forward pass
 // of up to 512 context and ~300 query tokens; through TF.js that is ~450 kernels whose per-kernel overhead
 // outweighs their arithmetic. Same function as CurvePfn.logits (tested to 1e-6); used where the native
 // addon is built, else the TF.js path serves.
@@ -12,6 +12,8 @@ type Weights = Record<string, Float32Array>;
 export class FastPfn {
   private readonly w: Weights;
   private readonly k: NativeKernels;
+  /** Per-row mean and 1/σ the native norm writes (unused here: no backward pass). */
+  private stats = new Float32Array(0);
 
   private constructor(
     readonly config: PfnConfig,
@@ -39,18 +41,19 @@ export class FastPfn {
   }
 
   private layerNorm(x: Float32Array, rows: number, g: Float32Array, b: Float32Array): Float32Array {
-    const d = this.config.width;
     const out = new Float32Array(x.length);
-    for (let r = 0; r < rows; r++) {
-      const o = r * d;
-      let mean = 0;
-      for (let j = 0; j < d; j++) mean += x[o + j]!;
-      mean /= d;
-      let v = 0;
-      for (let j = 0; j < d; j++) v += (x[o + j]! - mean) ** 2;
-      const inv = 1 / Math.sqrt(v / d + 1e-5);
-      for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mean) * inv * g[j]! + b[j]!;
-    }
+    if (this.stats.length < 2 * rows) this.stats = new Float32Array(2 * rows);
+    this.k.norm(
+      x,
+      g,
+      b,
+      out,
+      this.stats.subarray(0, rows),
+      this.stats.subarray(rows, 2 * rows),
+      rows,
+      this.config.width,
+      1e-5,
+    );
     return out;
   }
 
