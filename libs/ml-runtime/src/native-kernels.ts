@@ -119,26 +119,62 @@ const sharedIdentity: KernelFunc = (args) => {
 };
 
 /**
- * Unpack (tf.unstack) as block copies: stock wasm slices each output out of the whole input, which took
- * ~60 ms per call for the attention's [3, B, H, T, dh] split of the bench transformer.
+ * Cuts `x` along `axis` into consecutive parts of `sizes` (summing to the axis' length), each with the shape
+ * `shapeOf(j)` gives, by block copies: stock wasm slices every part out of the whole input instead.
  */
-const blockUnpack: KernelFunc = (args) => {
-  const backend = args.backend as unknown as WasmBackend;
-  const { value } = args.inputs as { value: TensorInfo };
-  const rank = value.shape.length;
-  const axis = (((args.attrs as { axis: number }).axis % rank) + rank) % rank;
-  const n = value.shape[axis]!;
-  const outer = size(value.shape.slice(0, axis));
-  const inner = size(value.shape.slice(axis + 1));
-  const outShape = value.shape.filter((_, i) => i !== axis);
-  const outs = Array.from({ length: n }, () => backend.makeOutput(outShape, value.dtype));
+function cutAlongAxis(
+  backend: WasmBackend,
+  x: TensorInfo,
+  axis: number,
+  sizes: number[],
+  shapeOf: (j: number) => number[],
+): TensorInfo[] {
+  const heap = (t: TensorInfo) => (backend as unknown as HeapOfAnyType).typedArrayFromHeap(t);
+  const n = x.shape[axis]!;
+  const outer = size(x.shape.slice(0, axis));
+  const inner = size(x.shape.slice(axis + 1));
+  const outs = sizes.map((_, j) => backend.makeOutput(shapeOf(j), x.dtype));
   // Views after every makeOutput: growing the wasm memory detaches earlier views.
-  const src = backend.typedArrayFromHeap(value);
-  outs.forEach((out, i) => {
-    const dst = backend.typedArrayFromHeap(out);
-    for (let o = 0; o < outer; o++) dst.set(src.subarray((o * n + i) * inner, (o * n + i + 1) * inner), o * inner);
+  const src = heap(x);
+  let offset = 0;
+  outs.forEach((out, j) => {
+    const dst = heap(out);
+    const block = sizes[j]! * inner;
+    for (let o = 0; o < outer; o++)
+      dst.set(src.subarray((o * n + offset) * inner, (o * n + offset) * inner + block), o * block);
+    offset += sizes[j]!;
   });
   return outs;
+}
+
+/** The wasm heap as any dtype's typed array (Unpack, SplitV and GatherV2 also see int32 tensors). */
+interface HeapOfAnyType {
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array;
+}
+
+/** Unpack (tf.unstack) as block copies: stock wasm's took ~60 ms a call for the attention's [3, B, H, T, dh] split. */
+const blockUnpack: KernelFunc = (args) => {
+  const { value } = args.inputs as { value: TensorInfo };
+  const axis = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, value.shape)[0]!;
+  const outShape = value.shape.filter((_, i) => i !== axis);
+  return cutAlongAxis(
+    args.backend as unknown as WasmBackend,
+    value,
+    axis,
+    new Array<number>(value.shape[axis]!).fill(1),
+    () => outShape,
+  );
+};
+
+/** SplitV as block copies: stock wasm's slices took ~3 ms a call for the Mamba layer's splits. */
+const blockSplit: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { numOrSizeSplits, axis: rawAxis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+  const axis = tf.util.parseAxisParam(rawAxis, x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, axis);
+  return cutAlongAxis(args.backend as unknown as WasmBackend, x, axis, sizes, (j) =>
+    x.shape.map((d, i) => (i === axis ? sizes[j]! : d)),
+  );
 };
 
 // ---- fused training kernels (libs/native fused.cc). Their gradients are wired where they are used
@@ -255,37 +291,6 @@ const nativeSumSquares: KernelFunc = (args) => {
   return out;
 };
 
-/** SplitV as block copies: stock wasm's slices took ~3 ms a call for the Mamba layer's splits. */
-const blockSplit: KernelFunc = (args) => {
-  const backend = args.backend as unknown as WasmBackend & {
-    typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array;
-  };
-  const { x } = args.inputs as { x: TensorInfo };
-  const { numOrSizeSplits, axis: rawAxis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
-  const axis = tf.util.parseAxisParam(rawAxis, x.shape)[0]!;
-  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, axis);
-  const n = x.shape[axis]!;
-  const outer = size(x.shape.slice(0, axis));
-  const inner = size(x.shape.slice(axis + 1));
-  const outs = sizes.map((s) =>
-    backend.makeOutput(
-      x.shape.map((d, i) => (i === axis ? s : d)),
-      x.dtype,
-    ),
-  );
-  // Views after every makeOutput: growing the wasm memory detaches earlier views.
-  const src = backend.typedArrayFromHeap(x);
-  let offset = 0;
-  outs.forEach((out, j) => {
-    const dst = backend.typedArrayFromHeap(out);
-    const block = sizes[j]! * inner;
-    for (let o = 0; o < outer; o++)
-      dst.set(src.subarray((o * n + offset) * inner, (o * n + offset) * inner + block), o * block);
-    offset += sizes[j]!;
-  });
-  return outs;
-};
-
 let fallbackGather: KernelFunc | undefined;
 
 /**
@@ -293,9 +298,7 @@ let fallbackGather: KernelFunc | undefined;
  * Other axes, batch dimensions and non-float tables go to the stock kernel.
  */
 const rowGather: KernelFunc = (args) => {
-  const backend = args.backend as unknown as WasmBackend & {
-    typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array;
-  };
+  const backend = args.backend as unknown as WasmBackend & HeapOfAnyType;
   const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
   const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
   const rows = x.shape[0]!;

@@ -95,13 +95,6 @@ export class MambaBlock implements Block {
 }
 
 /**
- * h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t B_t x_t,  y_t = C_t · h_t, per channel d and state n.
- * u, Δ: [B, T, Di]; A: [Di, N]; B, C: [B, T, N]. Returns y [B, T, Di] (without the D skip).
- * Each step is built from that step's slices of the [B, T, ·] inputs: materialising exp(Δ ⊗ A) for the
- * whole sequence ([B, T, Di, N]) and slicing it per step cost time quadratic in T (a slice reads its
- * whole source), 28 s a layer at T = 1,024.
- */
-/**
  * Causal depthwise conv1d over time: x [B, T, D], w [1, K, D, 1] (a depthwise filter), bias [D]. Natively
  * one kernel each way; else pad K−1 steps on the left, then a [1, K] depthwise filter.
  */
@@ -134,6 +127,10 @@ const nativeConv1d = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor
   };
 }) as never) as unknown as (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => tf.Tensor;
 
+/**
+ * h_t = exp(Δ_t A) ⊙ h_{t−1} + Δ_t B_t x_t,  y_t = C_t · h_t, per channel d and state n.
+ * u, Δ: [B, T, Di]; A: [Di, N]; B, C: [B, T, N]. Returns y [B, T, Di] (without the D skip).
+ */
 export function selectiveScan(u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor): tf.Tensor {
   // The native kernel (libs/native scan.cc) runs the whole sequence in one call each way.
   if (tf.getKernel(SELECTIVE_SCAN_KERNEL, tf.getBackend())) return nativeScan(u, delta, a, bm, cm);
@@ -160,7 +157,12 @@ const nativeScan = tf.customGrad(((
   };
 }) as never) as unknown as (u: tf.Tensor, delta: tf.Tensor, a: tf.Tensor, bm: tf.Tensor, cm: tf.Tensor) => tf.Tensor;
 
-/** The scan as TF.js ops, one step at a time (every backend; the reference the native kernel is tested on). */
+/**
+ * The scan as TF.js ops, one step at a time (every backend; the reference the native kernel is tested on).
+ * Each step is built from that step's slices of the [B, T, ·] inputs: materialising exp(Δ ⊗ A) for the
+ * whole sequence ([B, T, Di, N]) and slicing it per step cost time quadratic in T (a slice reads its
+ * whole source), 28 s a layer at T = 1,024.
+ */
 export function selectiveScanSteps(
   u: tf.Tensor,
   delta: tf.Tensor,

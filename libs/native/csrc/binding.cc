@@ -198,57 +198,6 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// selectiveScan(u, delta, A, B, C, y, [b, t, d, n]) writes y; selectiveScan(u, delta, A, B, C, dy, du, dDelta,
-// dA, dB, dC, [b, t, d, n]) writes the five gradients. Every array's length is checked against the shapes.
-napi_value SelectiveScan(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value a[12];
-  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
-  const bool backward = argc == 12;
-  if (argc != 7 && argc != 12) {
-    napi_throw_type_error(env, nullptr, "selectiveScan: expected 7 (forward) or 12 (backward) arguments");
-    return nullptr;
-  }
-  napi_value dimsValue = a[argc - 1];
-  long dims[4];
-  for (uint32_t i = 0; i < 4; i++) {
-    napi_value v;
-    if (napi_get_element(env, dimsValue, i, &v) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "selectiveScan: dims must be [b, t, d, n]");
-      return nullptr;
-    }
-    dims[i] = (long)num(env, v);
-  }
-  const long B = dims[0], T = dims[1], D = dims[2], N = dims[3];
-  if (B < 1 || T < 1 || D < 1 || N < 1) {
-    napi_throw_range_error(env, nullptr, "selectiveScan: every dimension must be at least 1");
-    return nullptr;
-  }
-  const long btd = B * T * D, dn = D * N, btn = B * T * N;
-  // Expected lengths: u, delta, A, B, C, then y (forward) or dy, du, dDelta, dA, dB, dC (backward).
-  const long forwardLengths[6] = {btd, btd, dn, btn, btn, btd};
-  const long backwardLengths[11] = {btd, btd, dn, btn, btn, btd, btd, btd, dn, btn, btn};
-  const long* want = backward ? backwardLengths : forwardLengths;
-  float* p[11];
-  for (size_t i = 0; i + 1 < argc; i++) {
-    size_t len;
-    if (!get_f32(env, a[i], &p[i], &len)) {
-      napi_throw_type_error(env, nullptr, "selectiveScan: every array must be a Float32Array");
-      return nullptr;
-    }
-    if ((long)len < want[i]) {
-      napi_throw_range_error(env, nullptr, "selectiveScan: an array is shorter than its shape");
-      return nullptr;
-    }
-  }
-  if (backward)
-    floe::selective_scan_backward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], (int)B, (int)T,
-                                  (int)D, (int)N);
-  else
-    floe::selective_scan_forward(p[0], p[1], p[2], p[3], p[4], p[5], (int)B, (int)T, (int)D, (int)N);
-  return nullptr;
-}
-
 // A Float32Array argument of at least `need` elements, or a thrown error naming `what`; null/undefined gives
 // nullptr when `optional`.
 bool f32_arg(napi_env env, napi_value v, long need, const char* what, float** out, bool optional = false) {
@@ -270,6 +219,55 @@ bool f32_arg(napi_env env, napi_value v, long need, const char* what, float** ou
     return false;
   }
   return true;
+}
+
+// A [b, t, d, k]-like array of four dimensions, each at least 1, or a thrown error naming `what`.
+bool dims_arg(napi_env env, napi_value v, const char* what, const char* names, long dims[4]) {
+  for (uint32_t i = 0; i < 4; i++) {
+    napi_value e;
+    if (napi_get_element(env, v, i, &e) != napi_ok) {
+      std::string msg = std::string(what) + ": dims must be " + names;
+      napi_throw_type_error(env, nullptr, msg.c_str());
+      return false;
+    }
+    dims[i] = (long)num(env, e);
+    if (dims[i] < 1) {
+      std::string msg = std::string(what) + ": every dimension must be at least 1";
+      napi_throw_range_error(env, nullptr, msg.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+// selectiveScan(u, delta, A, B, C, y, [b, t, d, n]) writes y; selectiveScan(u, delta, A, B, C, dy, du, dDelta,
+// dA, dB, dC, [b, t, d, n]) writes the five gradients. Every array's length is checked against the shapes.
+napi_value SelectiveScan(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value a[12];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  const bool backward = argc == 12;
+  if (argc != 7 && argc != 12) {
+    napi_throw_type_error(env, nullptr, "selectiveScan: expected 7 (forward) or 12 (backward) arguments");
+    return nullptr;
+  }
+  long dims[4];
+  if (!dims_arg(env, a[argc - 1], "selectiveScan", "[b, t, d, n]", dims)) return nullptr;
+  const long B = dims[0], T = dims[1], D = dims[2], N = dims[3];
+  const long btd = B * T * D, dn = D * N, btn = B * T * N;
+  // Expected lengths: u, delta, A, B, C, then y (forward) or dy, du, dDelta, dA, dB, dC (backward).
+  const long forwardLengths[6] = {btd, btd, dn, btn, btn, btd};
+  const long backwardLengths[11] = {btd, btd, dn, btn, btn, btd, btd, btd, dn, btn, btn};
+  const long* want = backward ? backwardLengths : forwardLengths;
+  float* p[11];
+  for (size_t i = 0; i + 1 < argc; i++)
+    if (!f32_arg(env, a[i], want[i], "selectiveScan: an array", &p[i])) return nullptr;
+  if (backward)
+    floe::selective_scan_backward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], (int)B, (int)T,
+                                  (int)D, (int)N);
+  else
+    floe::selective_scan_forward(p[0], p[1], p[2], p[3], p[4], p[5], (int)B, (int)T, (int)D, (int)N);
+  return nullptr;
 }
 
 // norm(x, gain, bias | null, y, mean, rstd, rows, d, eps): LayerNorm (with bias) or RMSNorm (null) forward.
@@ -429,19 +427,8 @@ napi_value CausalConv1d(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   long dims[4];
-  for (uint32_t i = 0; i < 4; i++) {
-    napi_value v;
-    if (napi_get_element(env, a[argc - 1], i, &v) != napi_ok) {
-      napi_throw_type_error(env, nullptr, "causalConv1d: dims must be [b, t, d, k]");
-      return nullptr;
-    }
-    dims[i] = (long)num(env, v);
-  }
+  if (!dims_arg(env, a[argc - 1], "causalConv1d", "[b, t, d, k]", dims)) return nullptr;
   const long B = dims[0], T = dims[1], D = dims[2], K = dims[3];
-  if (B < 1 || T < 1 || D < 1 || K < 1) {
-    napi_throw_range_error(env, nullptr, "causalConv1d: every dimension must be at least 1");
-    return nullptr;
-  }
   const long btd = B * T * D, kd = K * D;
   if (argc == 5) {
     float *x, *w, *bias, *y;

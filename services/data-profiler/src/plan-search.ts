@@ -203,9 +203,9 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
         trial.runId,
         await recordedBatchLosses(input.peers, trial.runId, trial.observations.at(-1)!.step),
       );
-  const curves: PilotPoint[][] = candidates.map((_, i) => {
-    const trial = study.trials.find((t) => t.candidate === i);
-    return (trial?.observations ?? []).map((o) => {
+  const trials = candidates.map((_, i) => study.trials.find((t) => t.candidate === i));
+  const curves: PilotPoint[][] = trials.map((trial) =>
+    (trial?.observations ?? []).map((o) => {
       const newLoss = toReported(o.unconstrainedValue ?? o.value);
       const forgetting = toReported(o.referenceIncrease ?? 0);
       const batches = batchLosses.get(trial!.runId)?.get(Number(o.step));
@@ -216,10 +216,10 @@ export async function searchPlan(input: PlanSearchInput): Promise<{ plan: Plan; 
         objective: pilotObjective(newLoss, forgetting, request.forgettingBudget),
         ...(batches?.length && { newBatchLosses: batches.map(toReported) }),
       };
-    });
-  });
+    }),
+  );
   const reported: dp.PlanCandidate[] = candidates.map((c, i) => {
-    const trial = study.trials.find((t) => t.candidate === i);
+    const trial = trials[i];
     return {
       label: c.label,
       plan: input.toContract(c.plan),
