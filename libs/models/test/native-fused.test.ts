@@ -8,6 +8,7 @@ import { native } from '@floe/native';
 import { Rng } from '@floe/random';
 import { initBackend, CAUSAL_SOFTMAX_KERNEL, CROSS_ENTROPY_KERNEL, NORM_KERNEL } from '@floe/ml-runtime';
 import { causalSoftmax, crossEntropy, layerNorm, rmsNorm } from '../src/layers.js';
+import { assertFiniteDifferences, every } from './finite-differences.js';
 
 const skip = native ? false : 'the native addon was not built (FLOE_NATIVE=0)';
 const rng = new Rng(44);
@@ -69,26 +70,12 @@ test('fused norms: gradients match central finite differences of the fused forwa
     const args = [tf.tensor(random(18), shape), tf.tensor(random(6, 1), [6]), tf.tensor(random(6), [6])];
     const w = tf.tensor(random(18), shape);
     const loss = (xs: tf.Tensor[]) => tf.sum(tf.mul(norm(xs[0]!, xs[1]!, xs[2]!), w));
-    const analytic = tf.grads((...xs: tf.Tensor[]) => loss([...xs, ...args.slice(xs.length)]))(args.slice(0, inputs));
-    const h = 1e-2;
-    for (let which = 0; which < inputs; which++) {
-      const base = args[which]!.dataSync();
-      const g = analytic[which]!.dataSync();
-      for (let index = 0; index < base.length; index += 5) {
-        const at = (shift: number) =>
-          tf.tidy(() => {
-            const values = base.slice();
-            values[index]! += shift;
-            return loss(args.map((x, i) => (i === which ? tf.tensor(values, x.shape) : x))).dataSync()[0]!;
-          });
-        const numeric = (at(h) - at(-h)) / (2 * h);
-        assert.ok(
-          Math.abs(numeric - g[index]!) <= 1e-2 * (1 + Math.abs(g[index]!)),
-          `${name} input ${which}[${index}]: finite difference ${numeric}, fused ${g[index]}`,
-        );
-      }
-    }
-    tf.dispose([...args, w, ...analytic]);
+    assertFiniteDifferences(name, loss, args, {
+      inputs,
+      indices: every(5),
+      tolerance: (g) => 1e-2 * (1 + Math.abs(g)),
+    });
+    tf.dispose([...args, w]);
   }
 });
 
@@ -122,17 +109,12 @@ test('fused cross-entropy: loss and gradient match the composed ops, and finite 
   await tf.setBackend('wasm');
   const x = random(4 * 5);
   const t = tf.tensor([0, 4, 2, 2], [4], 'int32');
-  const loss = (values: Float32Array) => tf.tidy(() => crossEntropy(tf.tensor(values, [4, 5]), t).dataSync()[0]!);
-  const g = tf.tidy(() =>
-    tf
-      .grad((z: tf.Tensor) => crossEntropy(z, t))(tf.tensor(x, [4, 5]))
-      .dataSync(),
-  );
-  for (let i = 0; i < 20; i++) {
-    const shifted = (h: number) => loss(x.map((v, k) => (k === i ? v + h : v)));
-    const numeric = (shifted(1e-2) - shifted(-1e-2)) / 2e-2;
-    assert.ok(Math.abs(numeric - g[i]!) <= 1e-3, `[${i}] finite difference ${numeric}, fused ${g[i]}`);
-  }
+  const logits = tf.tensor(x, [4, 5]);
+  assertFiniteDifferences('cross-entropy', (xs) => crossEntropy(xs[0]!, t), [logits], {
+    indices: every(1),
+    tolerance: () => 1e-3,
+  });
+  logits.dispose();
   t.dispose();
 });
 
@@ -167,17 +149,11 @@ test('fused causal softmax: values and gradient match mask + softmax, and finite
   await tf.setBackend('wasm');
   const x = random(2 * 4 * 4);
   const w = tf.tensor(random(32), [2, 4, 4]);
-  const value = (v: Float32Array) =>
-    tf.tidy(() => tf.sum(tf.mul(causalSoftmax(tf.tensor(v, [2, 4, 4]), 0.7), w)).dataSync()[0]!);
-  const g = tf.tidy(() =>
-    tf
-      .grad((z: tf.Tensor) => tf.sum(tf.mul(causalSoftmax(z, 0.7), w)))(tf.tensor(x, [2, 4, 4]))
-      .dataSync(),
-  );
-  for (let i = 0; i < 32; i++) {
-    const at = (h: number) => value(x.map((v, k) => (k === i ? v + h : v)));
-    const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
-    assert.ok(Math.abs(numeric - g[i]!) <= 1e-3, `[${i}] finite difference ${numeric}, fused ${g[i]}`);
-  }
+  const scores = tf.tensor(x, [2, 4, 4]);
+  assertFiniteDifferences('causal softmax', (xs) => tf.sum(tf.mul(causalSoftmax(xs[0]!, 0.7), w)), [scores], {
+    indices: every(1),
+    tolerance: () => 1e-3,
+  });
+  scores.dispose();
   w.dispose();
 });

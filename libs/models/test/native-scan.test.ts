@@ -9,6 +9,7 @@ import { native } from '@floe/native';
 import { Rng } from '@floe/random';
 import { initBackend, SELECTIVE_SCAN_KERNEL } from '@floe/ml-runtime';
 import { causalConv1d, selectiveScan } from '../src/mamba.js';
+import { assertFiniteDifferences, every } from './finite-differences.js';
 
 const randomValues = (r: Rng, shape: number[]) =>
   Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal());
@@ -96,31 +97,11 @@ test(
     const inputs = scanInputs(b, t, d, n).map((i) => tf.tensor(i.values, i.shape));
     const [u, rawDelta, rawA, bm, cm, w] = inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     const { delta, a } = prepare(rawDelta, rawA);
-    const args = [u, delta, a, bm, cm];
     const loss = (xs: tf.Tensor[]) => tf.sum(tf.mul(selectiveScan(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]!), w));
-    const analytic = tf
-      .grads((...xs: tf.Tensor[]) => loss(xs))(args)
-      .map((g) => g.dataSync());
-    const h = 1e-2;
-    for (let which = 0; which < 5; which++) {
-      const base = args[which]!.dataSync();
-      for (const index of [0, Math.floor(base.length / 2), base.length - 1]) {
-        const at = (shift: number) => {
-          const values = base.slice();
-          values[index]! += shift;
-          const xs = args.map((x, i) => (i === which ? tf.tensor(values, x.shape) : x));
-          const v = loss(xs).dataSync()[0]!;
-          tf.dispose(xs[which]!);
-          return v;
-        };
-        const numeric = (at(h) - at(-h)) / (2 * h);
-        const g = analytic[which]![index]!;
-        assert.ok(
-          Math.abs(numeric - g) <= 2e-2 * (1 + Math.abs(g)),
-          `input ${which}, element ${index}: finite difference ${numeric} against the kernel's ${g}`,
-        );
-      }
-    }
+    assertFiniteDifferences('scan', loss, [u, delta, a, bm, cm], {
+      indices: (length) => [0, Math.floor(length / 2), length - 1],
+      tolerance: (g) => 2e-2 * (1 + Math.abs(g)),
+    });
     tf.dispose([...inputs, delta, a]);
   },
 );
@@ -166,22 +147,6 @@ test('native causal conv1d: gradients match central finite differences', { skip 
   const args = shapes.map((shape) => tf.tensor(randomValues(rng, shape), shape));
   const weights = tf.tensor(randomValues(rng, [2, 6, 3]), [2, 6, 3]);
   const loss = (xs: tf.Tensor[]) => tf.sum(tf.mul(tf.square(causalConv1d(xs[0]!, xs[1]!, xs[2]!)), weights));
-  const analytic = tf
-    .grads((...xs: tf.Tensor[]) => loss(xs))(args)
-    .map((g) => g.dataSync());
-  for (let which = 0; which < 3; which++) {
-    const base = args[which]!.dataSync();
-    for (let index = 0; index < base.length; index += 2) {
-      const at = (shift: number) =>
-        tf.tidy(() => {
-          const values = base.slice();
-          values[index]! += shift;
-          return loss(args.map((x, i) => (i === which ? tf.tensor(values, x.shape) : x))).dataSync()[0]!;
-        });
-      const numeric = (at(1e-2) - at(-1e-2)) / 2e-2;
-      const g = analytic[which]![index]!;
-      assert.ok(Math.abs(numeric - g) <= 1e-2 * (1 + Math.abs(g)), `input ${which}[${index}]: ${numeric} vs ${g}`);
-    }
-  }
+  assertFiniteDifferences('conv1d', loss, args, { indices: every(2), tolerance: (g) => 1e-2 * (1 + Math.abs(g)) });
   tf.dispose([...args, weights]);
 });
