@@ -407,8 +407,20 @@ async function study(name: string, pair: { old: string; new: string }) {
         `${i === found.winner ? '* ' : '  '}${c.label.padEnd(48)} ${String(p?.step ?? 0).padStart(5)} ${p ? p.newLoss.toFixed(3).padStart(8) : '       -'} ${p ? p.forgetting.toFixed(3).padStart(7) : '      -'} ${p ? p.objective.toFixed(3).padStart(9) : '        -'}`,
       );
     }
+    const confirmation = found.confirmation;
+    if (confirmation) {
+      log(`  confirmation, ${confirmation.steps} steps each:`);
+      for (const c of confirmation.candidates) {
+        const p = c.curve.at(-1);
+        log(
+          `    ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${p ? p.newLoss.toFixed(3).padStart(8) : '       -'} ${p ? p.forgetting.toFixed(3).padStart(7) : '      -'} ${p ? p.objective.toFixed(3).padStart(9) : '        -'}`,
+        );
+      }
+    }
     log(`  winner: ${found.reason}`);
-    log(`  pilots: ${found.pilotSteps} steps, ${round(found.pilotFraction, 3)} × the run's`);
+    log(
+      `  pilots: ${found.pilotSteps} steps (the confirmation's included), ${round(found.pilotFraction, 3)} × the run's`,
+    );
     const plan = result!.plan!;
     const searchSpec = adapt({
       strategy: trainerV1.Strategy.STRATEGY_ADE,
@@ -451,6 +463,17 @@ async function study(name: string, pair: { old: string; new: string }) {
           objective: round(p.objective, 4),
         })),
       })),
+      confirmation: confirmation && {
+        steps: confirmation.steps,
+        confirmed: confirmation.confirmed,
+        reason: confirmation.reason,
+        candidates: confirmation.candidates.map((c) => ({
+          label: c.label,
+          new_bpb: round(c.curve.at(-1)?.newLoss ?? NaN, 4),
+          forgetting: round(c.curve.at(-1)?.forgetting ?? NaN, 4),
+          objective: round(c.curve.at(-1)?.objective ?? NaN, 4),
+        })),
+      },
       rules: row(1),
       search: row(2),
       // Paired over the same sequences: positive means SEARCH's plan is better on that domain.

@@ -3,8 +3,9 @@
 // which pilots the trainer trains and thaws, and the best new-domain loss within the forgetting budget
 // wins. Checked: the rules' plan is always piloted; the pilots stay within the stated budget; every
 // point's objective is its new-domain loss plus the penalty past the budget; a pilot follows the run's
-// schedule compressed to the longest pilot and is the exact prefix of that compressed run; asking again resumes the same search without training anything; bad input
-// names its field.
+// schedule compressed to the longest pilot and is the exact prefix of that compressed run; asking again
+// resumes the same search without training anything; a pilot winner other than the rules' plan replaces it
+// only after winning again on longer confirmation runs; bad input names its field.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -129,16 +130,20 @@ test(
     const depths = search.candidates.map((c) => c.curve.at(-1)?.step ?? 0).sort((a, b) => b - a);
     assert.equal(search.comparedStep, depths[1]);
     const at = (c: dp.PlanCandidate) => c.curve.find((p) => p.step === search.comparedStep)?.objective ?? Infinity;
-    const winner = search.candidates[search.winner]!;
+    // The pilots' winner (a variant that won them is confirmed on longer runs, checked in the next test).
+    const pilotWinner = search.confirmation
+      ? search.candidates.findIndex((c) => c.label === search.confirmation!.candidates[1]!.label)
+      : search.winner;
+    const winner = search.candidates[pilotWinner]!;
     // …unless every one compared is over the budget there: then the rules' plan stands.
     const compared = search.candidates.flatMap((c) => c.curve.filter((p) => p.step === search.comparedStep));
     // …or the leader's lead over it is within 2 paired standard errors of the validation batches.
     const lowest = Math.min(...search.candidates.map(at));
-    if (compared.every((p) => p.forgetting > BUDGET_BITS)) assert.equal(search.winner, 0);
-    else if (search.winner === 0 && at(winner) > lowest)
+    if (compared.every((p) => p.forgetting > BUDGET_BITS)) assert.equal(pilotWinner, 0);
+    else if (pilotWinner === 0 && at(winner) > lowest)
       assert.match(search.reason, /not more than 2 paired standard errors .* the rules' plan stands/);
     else assert.equal(at(winner), lowest);
-    assert.deepEqual(result.plan, winner.plan);
+    assert.deepEqual(result.plan, search.candidates[search.winner]!.plan);
     assert.match(search.reason, new RegExp(winner.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
 
     // A pilot follows the run's schedule compressed to the longest pilot (20 of 40 steps: warm-up 4 → 2),
@@ -193,6 +198,96 @@ test(
       collect(profiler.planAdaptation({ ...request, search: { ...request.search!, maxCandidates: 99 } })),
       grpc.status.INVALID_ARGUMENT,
       'search.max_candidates',
+    );
+  },
+);
+
+test(
+  "a pilot winner other than the rules' plan replaces it only after it wins again on longer runs",
+  { timeout: 600_000 },
+  async () => {
+    // A learning rate far too low for 10-step pilots: the variant with twice the rate (or one that replays
+    // less) learns the new domain faster and wins the pilots, so the confirmation runs.
+    const template = trainerV1.RunSpec.fromPartial({
+      ...common,
+      optimizer: { ...common.optimizer, learningRate: 1e-4 },
+      budgetSteps: RUN_BUDGET,
+    });
+    const request = dp.PlanAdaptationRequest.fromPartial({
+      model: {
+        source: {
+          $case: 'builtin',
+          value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 4 },
+        },
+      },
+      dataset: ref('builtin:typescript-lib'),
+      reference: ref('builtin:spam-assassin'),
+      seed: 5,
+      calibrationBatches: 2,
+      batchSize: 4,
+      sequenceLength: 64,
+      mode: dp.PlanMode.PLAN_MODE_SEARCH,
+      search: {
+        runTemplate: Buffer.from(trainerV1.RunSpec.encode(template).finish()),
+        pilotFraction: 3,
+        maxPilotFraction: 0.25,
+        maxCandidates: 32,
+        fidelitySteps: 2,
+        confirmFraction: 0.5,
+      },
+    });
+    const before = (await runsNow()).length;
+    const events = await collect(profiler.planAdaptation(request));
+    assert.ok(events.some((e) => e.event?.$case === 'progress' && e.event.value.phase === 'confirmation'));
+    const result = events.at(-1)!.event!.value as dp.AdaptationPlanResult;
+    const search = result.search!;
+    const confirmation = search.confirmation!;
+    assert.ok(confirmation, `a variant won the pilots: ${search.reason}`);
+    const challenger = search.candidates.findIndex((c) => c.label === confirmation.candidates[1]!.label);
+    assert.ok(challenger > 0);
+    assert.equal(confirmation.candidates[0]!.label, 'rules');
+    assert.deepEqual(confirmation.candidates[1]!.plan, search.candidates[challenger]!.plan);
+    // Each confirmation run is half the run (20 steps), on the run's schedule compressed to it, scored once at its end.
+    assert.equal(confirmation.steps, RUN_BUDGET / 2);
+    const pilotStepsAlone = search.candidates.reduce((n, c) => n + Number(c.curve.at(-1)?.step ?? 0), 0);
+    assert.equal(
+      search.pilotSteps,
+      pilotStepsAlone + 2 * confirmation.steps,
+      'the stated budget counts the confirmation',
+    );
+    const [rulesRun, challengerRun] = confirmation.candidates;
+    for (const c of confirmation.candidates) {
+      assert.deepEqual(
+        c.curve.map((p) => p.step),
+        [20],
+      );
+      const run = (await call(trainer.getRun.bind(trainer), { runId: c.runId })).run!;
+      assert.equal(run.spec!.schedule!.horizonSteps, 20);
+      assert.equal(run.spec!.schedule!.warmupSteps, 2);
+    }
+    // Confirmed: the challenger's objective is lower at the end, and its plan is the answer; else the rules' plan.
+    const end = (c: dp.PlanCandidate) => c.curve.at(-1)!.objective;
+    if (confirmation.confirmed) {
+      assert.ok(end(challengerRun!) < end(rulesRun!));
+      assert.equal(search.winner, challenger);
+    } else assert.equal(search.winner, 0);
+    assert.deepEqual(result.plan, search.candidates[search.winner]!.plan);
+    assert.match(search.reason, /The confirmation of ".+": (confirmed|not confirmed) over 20 steps/);
+    const trained = (await runsNow()).length - before;
+    assert.equal(trained, search.candidates.filter((c) => c.runId).length + 2);
+
+    // Without the confirmation the pilots are reused (nothing trained) and their winner is the answer.
+    const skipped = (
+      await collect(profiler.planAdaptation({ ...request, search: { ...request.search!, skipConfirmation: true } }))
+    ).at(-1)!.event!.value as dp.AdaptationPlanResult;
+    assert.equal(skipped.search!.studyId, search.studyId);
+    assert.equal(skipped.search!.confirmation, undefined);
+    assert.equal(skipped.search!.winner, challenger);
+    assert.equal((await runsNow()).length - before, trained);
+    await rejectsWith(
+      collect(profiler.planAdaptation({ ...request, search: { ...request.search!, confirmFraction: 2 } })),
+      grpc.status.INVALID_ARGUMENT,
+      'search.confirm_fraction',
     );
   },
 );

@@ -271,6 +271,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             v.number('search.max_pilot_fraction', o.maxPilotFraction, { min: 0, max: 1 });
             v.number('search.max_candidates', o.maxCandidates, { min: 0, max: 32, integer: true });
             v.number('search.fidelity_steps', o.fidelitySteps, { min: 0, max: 100, integer: true });
+            v.number('search.confirm_fraction', o.confirmFraction, { min: 0, max: 1 });
           }
         });
         const searching = req.mode === dp.PlanMode.PLAN_MODE_SEARCH;

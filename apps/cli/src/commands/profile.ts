@@ -172,6 +172,8 @@ function searchOptions(args: ParsedArgs): Partial<dp.PlanAdaptationRequest> {
       maxPilotFraction: 0,
       maxCandidates: num(args, 'candidates', 0),
       fidelitySteps: 0,
+      confirmFraction: num(args, 'confirm-fraction', 0),
+      skipConfirmation: args.values['no-confirmation'] === true,
     },
   };
 }
@@ -187,6 +189,15 @@ function searchLines(s: dp.PlanSearchReport): string[] {
       const p = point(c);
       return `${i === s.winner ? '*' : ' '} ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${cell(p?.newLoss, 7)} ${cell(p?.forgetting, 7)} ${cell(p?.objective, 9)}`;
     }),
+    ...(s.confirmation
+      ? [
+          `confirmation (study ${s.confirmation.studyId}): ${s.confirmation.steps} steps each → ${s.confirmation.confirmed ? 'confirmed' : "not confirmed, the rules' plan stands"}`,
+          ...s.confirmation.candidates.map((c) => {
+            const p = c.curve.at(-1);
+            return `  ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${cell(p?.newLoss, 7)} ${cell(p?.forgetting, 7)} ${cell(p?.objective, 9)}`;
+          }),
+        ]
+      : []),
     `why: ${s.reason}`,
   ];
 }
@@ -196,7 +207,8 @@ export const plan: Command = {
   summary: 'propose an adaptation plan: blocks to expand, tune and freeze, replay, learning rate, budget',
   usage:
     'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]\n' +
-    '          [--search --forgetting-budget BITS --steps 400 --batch-size 16 --sequence-length 128 --lr 1e-3 --pilot-fraction 1 --candidates 8]',
+    '          [--search --forgetting-budget BITS --steps 400 --batch-size 16 --sequence-length 128 --lr 1e-3 --pilot-fraction 1 --candidates 8\n' +
+    '           --confirm-fraction 0.5 | --no-confirmation]',
   options: {
     model: { type: 'string' },
     dataset: { type: 'string' },
@@ -212,6 +224,8 @@ export const plan: Command = {
     lr: { type: 'string' },
     'pilot-fraction': { type: 'string' },
     candidates: { type: 'string' },
+    'confirm-fraction': { type: 'string' },
+    'no-confirmation': { type: 'boolean', default: false },
   },
   run: (args) =>
     withClient(args, 'plan', async (c) => {

@@ -528,6 +528,15 @@ export interface PlanSearchOptions {
   maxCandidates: number;
   /** Fidelity increments per pilot, in [0, 100]; 0 means 5 (the longest pilot in that many thaws). */
   fidelitySteps: number;
+  /**
+   * Steps of each confirmation run as a fraction of the run's budget, in [0, 1]; 0 means 0.5. When a plan
+   * other than the rules' wins the pilots, it and the rules' plan are each trained this long (the run's
+   * schedule compressed to it) and it replaces the rules' plan only if it wins again: a short pilot's
+   * lead can reverse over a longer run.
+   */
+  confirmFraction: number;
+  /** Take the pilots' winner without the confirmation runs. */
+  skipConfirmation: boolean;
 }
 
 /** One point of a pilot's curve. */
@@ -564,11 +573,14 @@ export interface PlanSearchReport {
   studyId: string;
   /** The candidates, the rules' plan first. */
   candidates: PlanCandidate[];
-  /** Index of the winner in candidates: the lowest objective at compared_step. */
+  /**
+   * Index of the plan chosen in candidates: the lowest objective at compared_step, unless its confirmation
+   * did not bear it out (then 0, the rules' plan).
+   */
   winner: number;
   /** Why it won, in a sentence. */
   reason: string;
-  /** Pilot steps trained in all. */
+  /** Pilot steps trained in all, the confirmation runs' included. */
   pilotSteps: number;
   /** The same as a fraction of the run's budget. */
   pilotFraction: number;
@@ -576,6 +588,25 @@ export interface PlanSearchReport {
   forgettingBudget: number;
   /** The pilot step the candidates were compared at: the deepest that at least two of them reached. */
   comparedStep: number;
+  /**
+   * The confirmation of a pilot winner other than the rules' plan; unset when the rules' plan won the
+   * pilots or the request skipped it.
+   */
+  confirmation?: PlanConfirmation | undefined;
+}
+
+/** The longer runs that check a pilot winner against the rules' plan before it replaces it. */
+export interface PlanConfirmation {
+  /** The hpo-surrogate's study that ran them. */
+  studyId: string;
+  /** Training steps of each (the run's schedule compressed to them). */
+  steps: number;
+  /** The rules' plan, then the pilots' winner, with their runs and curves. */
+  candidates: PlanCandidate[];
+  /** Whether the pilots' winner won again; if not, the rules' plan stands. */
+  confirmed: boolean;
+  /** Why, in a sentence. */
+  reason: string;
 }
 
 /** A plan with the evidence behind it. */
@@ -3800,7 +3831,15 @@ export const PlanAdaptationRequest: MessageFns<PlanAdaptationRequest> = {
 };
 
 function createBasePlanSearchOptions(): PlanSearchOptions {
-  return { runTemplate: Buffer.alloc(0), pilotFraction: 0, maxPilotFraction: 0, maxCandidates: 0, fidelitySteps: 0 };
+  return {
+    runTemplate: Buffer.alloc(0),
+    pilotFraction: 0,
+    maxPilotFraction: 0,
+    maxCandidates: 0,
+    fidelitySteps: 0,
+    confirmFraction: 0,
+    skipConfirmation: false,
+  };
 }
 
 export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
@@ -3819,6 +3858,12 @@ export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
     }
     if (message.fidelitySteps !== 0) {
       writer.uint32(40).int32(message.fidelitySteps);
+    }
+    if (message.confirmFraction !== 0) {
+      writer.uint32(49).double(message.confirmFraction);
+    }
+    if (message.skipConfirmation !== false) {
+      writer.uint32(56).bool(message.skipConfirmation);
     }
     return writer;
   },
@@ -3876,6 +3921,22 @@ export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
             message.fidelitySteps = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.confirmFraction = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.skipConfirmation = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3915,6 +3976,16 @@ export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
         : isSet(object.fidelity_steps)
         ? globalThis.Number(object.fidelity_steps)
         : 0,
+      confirmFraction: isSet(object.confirmFraction)
+        ? globalThis.Number(object.confirmFraction)
+        : isSet(object.confirm_fraction)
+        ? globalThis.Number(object.confirm_fraction)
+        : 0,
+      skipConfirmation: isSet(object.skipConfirmation)
+        ? globalThis.Boolean(object.skipConfirmation)
+        : isSet(object.skip_confirmation)
+        ? globalThis.Boolean(object.skip_confirmation)
+        : false,
     };
   },
 
@@ -3935,6 +4006,12 @@ export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
     if (message.fidelitySteps !== 0) {
       obj.fidelitySteps = Math.round(message.fidelitySteps);
     }
+    if (message.confirmFraction !== 0) {
+      obj.confirmFraction = floatToJson(message.confirmFraction);
+    }
+    if (message.skipConfirmation !== false) {
+      obj.skipConfirmation = message.skipConfirmation;
+    }
     return obj;
   },
 
@@ -3948,6 +4025,8 @@ export const PlanSearchOptions: MessageFns<PlanSearchOptions> = {
     message.maxPilotFraction = object.maxPilotFraction ?? 0;
     message.maxCandidates = object.maxCandidates ?? 0;
     message.fidelitySteps = object.fidelitySteps ?? 0;
+    message.confirmFraction = object.confirmFraction ?? 0;
+    message.skipConfirmation = object.skipConfirmation ?? false;
     return message;
   },
 };
@@ -4226,6 +4305,7 @@ function createBasePlanSearchReport(): PlanSearchReport {
     pilotFraction: 0,
     forgettingBudget: 0,
     comparedStep: 0,
+    confirmation: undefined,
   };
 }
 
@@ -4254,6 +4334,9 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
     }
     if (message.comparedStep !== 0) {
       writer.uint32(64).int64(message.comparedStep);
+    }
+    if (message.confirmation !== undefined) {
+      PlanConfirmation.encode(message.confirmation, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -4335,6 +4418,14 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
             message.comparedStep = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.confirmation = PlanConfirmation.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4379,6 +4470,7 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
         : isSet(object.compared_step)
         ? globalThis.Number(object.compared_step)
         : 0,
+      confirmation: isSet(object.confirmation) ? PlanConfirmation.fromJSON(object.confirmation) : undefined,
     };
   },
 
@@ -4408,6 +4500,9 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
     if (message.comparedStep !== 0) {
       obj.comparedStep = Math.round(message.comparedStep);
     }
+    if (message.confirmation !== undefined) {
+      obj.confirmation = PlanConfirmation.toJSON(message.confirmation);
+    }
     return obj;
   },
 
@@ -4424,6 +4519,148 @@ export const PlanSearchReport: MessageFns<PlanSearchReport> = {
     message.pilotFraction = object.pilotFraction ?? 0;
     message.forgettingBudget = object.forgettingBudget ?? 0;
     message.comparedStep = object.comparedStep ?? 0;
+    message.confirmation = (object.confirmation !== undefined && object.confirmation !== null)
+      ? PlanConfirmation.fromPartial(object.confirmation)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePlanConfirmation(): PlanConfirmation {
+  return { studyId: "", steps: 0, candidates: [], confirmed: false, reason: "" };
+}
+
+export const PlanConfirmation: MessageFns<PlanConfirmation> = {
+  encode(message: PlanConfirmation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.studyId !== "") {
+      writer.uint32(10).string(message.studyId);
+    }
+    if (message.steps !== 0) {
+      writer.uint32(16).int64(message.steps);
+    }
+    for (const v of message.candidates) {
+      PlanCandidate.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.confirmed !== false) {
+      writer.uint32(32).bool(message.confirmed);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanConfirmation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanConfirmation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.studyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.steps = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.candidates.push(PlanCandidate.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.confirmed = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanConfirmation {
+    return {
+      studyId: isSet(object.studyId)
+        ? globalThis.String(object.studyId)
+        : isSet(object.study_id)
+        ? globalThis.String(object.study_id)
+        : "",
+      steps: isSet(object.steps) ? globalThis.Number(object.steps) : 0,
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => PlanCandidate.fromJSON(e))
+        : [],
+      confirmed: isSet(object.confirmed) ? globalThis.Boolean(object.confirmed) : false,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: PlanConfirmation): unknown {
+    const obj: any = {};
+    if (message.studyId !== "") {
+      obj.studyId = message.studyId;
+    }
+    if (message.steps !== 0) {
+      obj.steps = Math.round(message.steps);
+    }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates.map((e) => PlanCandidate.toJSON(e));
+    }
+    if (message.confirmed !== false) {
+      obj.confirmed = message.confirmed;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanConfirmation>, I>>(base?: I): PlanConfirmation {
+    return PlanConfirmation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanConfirmation>, I>>(object: I): PlanConfirmation {
+    const message = createBasePlanConfirmation();
+    message.studyId = object.studyId ?? "";
+    message.steps = object.steps ?? 0;
+    message.candidates = object.candidates?.map((e) => PlanCandidate.fromPartial(e)) || [];
+    message.confirmed = object.confirmed ?? false;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
