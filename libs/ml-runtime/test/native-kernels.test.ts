@@ -70,6 +70,24 @@ test('native sgemm: alpha, beta, strides and bounds checks', { skip }, () => {
   n.sgemmBatched(1, false, false, 2, 2, 3, 2, a, 0, 3, b, 0, 2, 0.5, c, 0, 2);
   // A·B = [[4, 10], [4, 19]] → 2·AB + 0.5·1
   assert.deepEqual([...c], [8.5, 20.5, 8.5, 38.5]);
+  // beta = 0 ignores what C held (NaN included), with edge tiles and more than one K panel (K > 256);
+  // beta = 1 adds to it. Checked against a plain triple loop.
+  const [M, N, K] = [13, 37, 300];
+  const x = rand([M, K]);
+  const y = rand([K, N]);
+  const want = new Float32Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += x[i * K + k]! * y[k * N + j]!;
+      want[i * N + j] = sum;
+    }
+  const stale = new Float32Array(M * N).fill(NaN);
+  n.sgemmBatched(1, false, false, M, N, K, 1, x, 0, K, y, 0, N, 0, stale, 0, N);
+  stale.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-3, `beta 0: C[${i}] = ${v}, want ${want[i]}`));
+  const ones = new Float32Array(M * N).fill(1);
+  n.sgemmBatched(1, false, false, M, N, K, 1, x, 0, K, y, 0, N, 1, ones, 0, N);
+  ones.forEach((v, i) => assert.ok(Math.abs(v - 1 - want[i]!) < 1e-3, `beta 1: C[${i}]`));
   assert.throws(() => n.sgemmBatched(1, false, false, 3, 2, 3, 1, a, 0, 3, b, 0, 2, 0, c, 0, 2), /exceed/);
   assert.throws(() => n.sgemmBatched(2, false, false, 2, 2, 3, 1, a, 6, 3, b, 0, 2, 0, c, 4, 2), /exceed/);
 });

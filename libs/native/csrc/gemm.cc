@@ -26,6 +26,8 @@ constexpr int MC = 96;
 constexpr int NC = 1024;
 constexpr int MAX_NR = 32;
 constexpr int MAX_MR = 8;
+// Products with at most this many rows and a long reduction split K over the threads (see sgemm).
+constexpr int SPLIT_K_MAX_M = 512;
 
 enum class Isa { Portable, Avx2, Avx512 };
 
@@ -303,6 +305,24 @@ Pool& pool() {
 
 float* aligned(size_t floats) { return static_cast<float*>(std::aligned_alloc(64, ((floats * sizeof(float) + 63) / 64) * 64)); }
 
+// Packing buffers kept per thread and grown, never shrunk: a step makes hundreds of small products, and a
+// fresh panel of a few hundred KB each time came from mmap with its page faults.
+struct Scratch {
+  float* data = nullptr;
+  size_t floats = 0;
+  ~Scratch() { std::free(data); }
+  float* get(size_t n) {
+    if (n > floats) {
+      std::free(data);
+      data = aligned(n);
+      floats = n;
+    }
+    return data;
+  }
+};
+thread_local Scratch packed_b;
+thread_local Scratch packed_a;
+
 }  // namespace
 
 void set_threads(int n) { pool().resize(std::max(1, n)); }
@@ -376,7 +396,7 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
   const int threads = pool().size();
   // Small output, long reduction (a filter gradient: K = batch·positions): the row blocks cannot keep the
   // threads busy, so split K instead, each thread into its own partial C, then add them up.
-  if (threads > 1 && M <= MC && K >= 2048 && (long)M * N <= 262144) {
+  if (threads > 1 && M <= SPLIT_K_MAX_M && K >= 2048 && (long)M * N <= 262144) {
     std::vector<std::vector<float>> partial(threads);
     const int chunk = (K + threads - 1) / threads;
     pool().run([&](int t) {
@@ -418,9 +438,11 @@ void sgemm_batched(int batch, bool transA, bool transB, int M, int N, int K, flo
 static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
                        const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
-  // beta and alpha are applied outside the micro-kernel: C = beta·C first, then C += alpha·A·B with
-  // alpha folded into the packed A.
-  if (beta != 1.f)
+  // alpha is folded into the packed A. With beta = 0 the first K panel stores its tiles (C is neither
+  // cleared nor read: a third of the memory traffic of a K = 128 product); otherwise C = beta·C first
+  // and every panel adds.
+  const bool storeFirst = beta == 0.f && K > 0 && alpha != 0.f;
+  if (beta != 1.f && !storeFirst)
     for (int i = 0; i < M; i++) {
       float* row = C + (size_t)i * ldc;
       if (beta == 0.f) std::memset(row, 0, sizeof(float) * N);
@@ -433,13 +455,14 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
   const Kernel kernel = kernel_of(isa);
   const int threads = parallel ? pool().size() : 1;
   const int ncMax = std::min(NC, ((N + sh.nr - 1) / sh.nr) * sh.nr);
-  float* Bp = aligned((size_t)KC * ncMax);
+  float* Bp = packed_b.get((size_t)KC * ncMax);
 
   for (int j0 = 0; j0 < N; j0 += NC) {
     const int nc = std::min(NC, N - j0);
     const int ncPad = ((nc + sh.nr - 1) / sh.nr) * sh.nr;
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
+      const bool accumulate = !(storeFirst && k0 == 0);
       // Pack B's panel in parallel: strips of nr columns split over the threads.
       const int strips = ncPad / sh.nr;
       run_on(parallel, [&](int t) {
@@ -448,14 +471,18 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
           pack_b(transB, B, ldb, k0, kc, j0 + s * sh.nr, cols, sh.nr, Bp + (size_t)s * sh.nr * kc);
         }
       });
-      // Row blocks of A over the threads; each packs its own block.
-      const int blocks = (M + MC - 1) / MC;
+      // Row blocks of A over the threads, each packing its own. Blocks of at most MC rows, as many as a
+      // multiple of the threads and of equal height (in whole micro-tiles): 128 rows on 2 threads are two
+      // blocks of 64, not 96 + 32 (a filter gradient's M is often just above MC).
+      const int blocks = ((M + MC - 1) / MC + threads - 1) / threads * threads;
+      const int rowsPer = std::min(MC, ((M + blocks - 1) / blocks + sh.mr - 1) / sh.mr * sh.mr);
       run_on(parallel, [&](int t) {
-        float* Ap = aligned((size_t)MC * kc + (size_t)MAX_MR * kc);
+        float* Ap = packed_a.get((size_t)MC * KC + (size_t)MAX_MR * KC);
         alignas(64) float tile[MAX_MR * MAX_NR];
         for (int b = t; b < blocks; b += threads) {
-          const int i0 = b * MC;
-          const int mc = std::min(MC, M - i0);
+          const int i0 = b * rowsPer;
+          if (i0 >= M) break;
+          const int mc = std::min(rowsPer, M - i0);
           pack_a(transA, A, lda, i0, mc, k0, kc, sh.mr, Ap);
           if (alpha != 1.f)
             for (size_t q = 0; q < (size_t)((mc + sh.mr - 1) / sh.mr) * sh.mr * kc; q++) Ap[q] *= alpha;
@@ -467,21 +494,20 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
               const float* ap = Ap + (size_t)ir * kc;
               float* c = C + (size_t)(i0 + ir) * ldc + j0 + jr;
               if (rows == sh.mr && cols == sh.nr) {
-                kernel(kc, ap, bp, c, ldc, true);
+                kernel(kc, ap, bp, c, ldc, accumulate);
               } else {
-                // Edge tile: compute into a scratch tile, add the valid part.
+                // Edge tile: compute into a scratch tile, store or add the valid part.
                 kernel(kc, ap, bp, tile, sh.nr, false);
                 for (int r = 0; r < rows; r++)
-                  for (int q = 0; q < cols; q++) c[(size_t)r * ldc + q] += tile[r * sh.nr + q];
+                  for (int q = 0; q < cols; q++)
+                    c[(size_t)r * ldc + q] = (accumulate ? c[(size_t)r * ldc + q] : 0.f) + tile[r * sh.nr + q];
               }
             }
           }
         }
-        std::free(Ap);
       });
     }
   }
-  std::free(Bp);
 }
 
 }  // namespace floe

@@ -1,7 +1,7 @@
 // floe's fused training kernels where the native addon runs them (the AdamW update, the gradient norms'
 // sums of squares, the norms, the selective scan): the optimizer's step against its closed form and
 // against the unfused composition, and whole 50-step training runs fused against unfused — the curves
-// must agree to float32 noise.
+// must agree to float32 noise (twice what an ulp's nudge of the initial weights does to the composed run).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
@@ -92,8 +92,11 @@ for (const [arch, size] of [
 ] as const)
   test(`${arch} ${size}: a 50-step run fused and unfused follows the same curve`, { skip }, () => {
     const text = selectSplit(loadBuiltin('spam-assassin') as TextDataset, 'train', 400);
-    const curve = () => {
+    /** The loss curve; `ulps` scales every initial weight by (1 + ulps·2⁻²³), a float32-sized nudge. */
+    const curve = (ulps = 0) => {
       const model = buildModel(arch, size, 5);
+      if (ulps)
+        for (const p of model.params()) p.variable.assign(tf.tidy(() => tf.mul(p.variable, 1 + ulps * 2 ** -23)));
       const session = new TrainingSession(model, new LmSource(text, 4, 32, 5), {
         optimizer: { ...DEFAULT_OPTIMIZER, learningRate: 3e-3 },
         schedule: { kind: 'constant', warmupSteps: 0, minRatio: 1 },
@@ -105,8 +108,22 @@ for (const [arch, size] of [
       return losses;
     };
     const fused = curve();
-    const composed = unfused(curve);
-    const worst = Math.max(...fused.map((l, i) => Math.abs(l - composed[i]!)));
+    const composed = unfused(() => curve());
+    const apart = (a: number[], b: number[]) => Math.max(...a.map((l, i) => Math.abs(l - b[i]!)));
+    const worst = apart(fused, composed);
+    // Float32 noise, measured: how far the composed run itself moves when its initial weights move by an
+    // ulp or two (training amplifies rounding; at this rate 50 steps turn it into ~1e-4 to ~3e-3).
+    const noise = Math.max(
+      ...[1, -1, 2].map((ulps) =>
+        apart(
+          composed,
+          unfused(() => curve(ulps)),
+        ),
+      ),
+    );
     assert.ok(fused[49]! < fused[0]! - 0.5, `it learns: ${fused[0]} → ${fused[49]}`);
-    assert.ok(worst < 2e-3, `largest loss difference over 50 steps ${worst}`);
+    assert.ok(
+      worst < Math.max(2e-3, 2 * noise),
+      `largest loss difference over 50 steps ${worst}; float32 noise ${noise}`,
+    );
   });
