@@ -36,10 +36,26 @@ static inline float erf_fast(float x) {
   return std::copysign(1.f - poly * exp_fast(-a * a), x);
 }
 
+// y = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2
+static void gelu_range(const float* __restrict x, float* __restrict y, long lo, long hi) {
+  for (long i = lo; i < hi; i++) y[i] = x[i] * 0.5f * (1.f + erf_fast(x[i] * 0.70710678118654752f));
+}
+
+// dx = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π)
+static void gelu_grad_range(const float* __restrict x, const float* __restrict dy, float* __restrict dx, long lo,
+                            long hi) {
+  for (long i = lo; i < hi; i++) {
+    const float v = x[i];
+    const float cdf = 0.5f * (1.f + erf_fast(v * 0.70710678118654752f));
+    const float pdf = exp_fast(-0.5f * v * v) * 0.39894228040143268f;
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}
+
 // GELU by explicit vectors: GCC keeps the scalar loop's clamps as branches (no -ffinite-math-only), so it
 // would not vectorise, and scalar GELU took ~4 ms a million elements — compute-bound, a fifth of a small
 // transformer's step. Vector exp and erf below are the scalar ones lane by lane (same constants, same
-// clamps; the backward reuses erf's exp(−x²/2) for φ). Each has a scalar tail.
+// clamps; the backward reuses erf's exp(−x²/2) for φ); the scalar loops above finish each range's tail.
 #if defined(__x86_64__)
 #define FLOE_VECTOR_MATH 1
 #include <immintrin.h>
@@ -83,7 +99,7 @@ static inline float erf_fast(float x) {
       const V erf = erf_##PS(MUL(v, SET1(0.70710678118654752f)), &e);                                               \
       STORE(y + i, MUL(MUL(v, SET1(0.5f)), ADD(SET1(1.f), erf)));                                                   \
     }                                                                                                               \
-    for (; i < hi; i++) y[i] = x[i] * 0.5f * (1.f + erf_fast(x[i] * 0.70710678118654752f));                         \
+    gelu_range(x, y, i, hi);                                                                                        \
   }                                                                                                                 \
   TARGET static void gelu_grad_##PS(const float* __restrict x, const float* __restrict dy, float* __restrict dx,    \
                                     long lo, long hi) {                                                             \
@@ -96,12 +112,7 @@ static inline float erf_fast(float x) {
       const V pdf = MUL(e, SET1(0.39894228040143268f));                                                             \
       STORE(dx + i, MUL(LOAD(dy + i), FMADD(v, pdf, cdf)));                                                         \
     }                                                                                                               \
-    for (; i < hi; i++) {                                                                                           \
-      const float v = x[i];                                                                                         \
-      const float cdf = 0.5f * (1.f + erf_fast(v * 0.70710678118654752f));                                          \
-      const float pdf = exp_fast(-0.5f * v * v) * 0.39894228040143268f;                                             \
-      dx[i] = dy[i] * (cdf + v * pdf);                                                                              \
-    }                                                                                                               \
+    gelu_grad_range(x, dy, dx, i, hi);                                                                              \
   }
 
 #define LOAD _mm512_loadu_ps
@@ -123,22 +134,6 @@ FLOE_EXP_ERF(__m256, avx2, 256, __attribute__((target("avx2,fma"))), _mm256_set1
 #undef LOAD
 #undef STORE
 #endif
-
-// y = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2
-static void gelu_range(const float* __restrict x, float* __restrict y, long lo, long hi) {
-  for (long i = lo; i < hi; i++) y[i] = x[i] * 0.5f * (1.f + erf_fast(x[i] * 0.70710678118654752f));
-}
-
-// dx = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π)
-static void gelu_grad_range(const float* __restrict x, const float* __restrict dy, float* __restrict dx, long lo,
-                            long hi) {
-  for (long i = lo; i < hi; i++) {
-    const float v = x[i];
-    const float cdf = 0.5f * (1.f + erf_fast(v * 0.70710678118654752f));
-    const float pdf = exp_fast(-0.5f * v * v) * 0.39894228040143268f;
-    dx[i] = dy[i] * (cdf + v * pdf);
-  }
-}
 
 // The addon's instruction set (force_isa lowers it, so tests reach every path).
 static int vector_width() {
