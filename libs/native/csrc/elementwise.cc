@@ -60,8 +60,8 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
 #define FLOE_VECTOR_MATH 1
 #include <immintrin.h>
 
-#define FLOE_EXP_ERF(V, PS, EPI, TARGET, SET1, SET1I, FLOOR, FMADD, FNMADD, ADD, SUB, MUL, DIV, MIN, MAX, AND, OR, \
-                     CAST_PS, CAST_SI, CVT, SLLI, ADDI)                                                             \
+#define FLOE_EXP_ERF(V, PS, EPI, TARGET, SET1, SET1I, FLOOR, FMADD, FNMADD, FMSUB, ADD, SUB, MUL, DIV, MIN, MAX, AND, \
+                     OR, CAST_PS, CAST_SI, CVT, SLLI, ADDI, HMAX, HSUM)                                                             \
   TARGET static inline V exp_##PS(V x) {                                                                            \
     x = MIN(SET1(88.f), MAX(SET1(-87.f), x));                                                                       \
     const V fn = FLOOR(FMADD(x, SET1(1.44269504088896341f), SET1(0.5f)));                                           \
@@ -101,6 +101,28 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
     }                                                                                                               \
     gelu_range(x, y, i, hi);                                                                                        \
   }                                                                                                                 \
+  /* out[0..keep) = softmax(scale·in[0..keep)); in may be out. */                                                 \
+  TARGET static void softmax_row_##PS(const float* in, float* out, long keep, float scale) {                        \
+    constexpr long W = sizeof(V) / sizeof(float);                                                                   \
+    const V s = SET1(scale);                                                                                        \
+    V vmax = SET1(-INFINITY);                                                                                       \
+    long j = 0;                                                                                                     \
+    for (; j + W <= keep; j += W) vmax = MAX(vmax, MUL(LOADU(in + j), s));                                          \
+    float mx = HMAX(vmax);                                                                                          \
+    for (; j < keep; j++) mx = std::max(mx, in[j] * scale);                                                         \
+    const V m = SET1(mx);                                                                                           \
+    V vsum = SET1(0.f);                                                                                             \
+    for (j = 0; j + W <= keep; j += W) {                                                                            \
+      const V e = exp_##PS(FMSUB(LOADU(in + j), s, m));                                                             \
+      STOREU(out + j, e);                                                                                           \
+      vsum = ADD(vsum, e);                                                                                          \
+    }                                                                                                               \
+    float sum = HSUM(vsum);                                                                                         \
+    for (; j < keep; j++) sum += (out[j] = exp_fast(in[j] * scale - mx));                                          \
+    const V inv = SET1(1.f / sum);                                                                                  \
+    for (j = 0; j + W <= keep; j += W) STOREU(out + j, MUL(LOADU(out + j), inv));                                   \
+    for (; j < keep; j++) out[j] *= 1.f / sum;                                                                      \
+  }                                                                                                                 \
   TARGET static void gelu_grad_##PS(const float* __restrict x, const float* __restrict dy, float* __restrict dx,    \
                                     long lo, long hi) {                                                             \
     constexpr long W = sizeof(V) / sizeof(float);                                                                   \
@@ -115,24 +137,46 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
     gelu_grad_range(x, dy, dx, i, hi);                                                                              \
   }
 
+__attribute__((target("avx2,fma"))) static inline float hmax256(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+__attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
+  __m128 m = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_add_ss(m, _mm_shuffle_ps(m, m, 1));
+  return _mm_cvtss_f32(m);
+}
+
 #define LOAD _mm512_loadu_ps
 #define STORE _mm512_storeu_ps
+#define LOADU _mm512_loadu_ps
+#define STOREU _mm512_storeu_ps
 #define FLOOR512(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 FLOE_EXP_ERF(__m512, avx512, 512, __attribute__((target("avx512f,avx512dq"))), _mm512_set1_ps, _mm512_set1_epi32,
-             FLOOR512, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_div_ps,
-             _mm512_min_ps, _mm512_max_ps, _mm512_and_ps, _mm512_or_ps, _mm512_castsi512_ps, _mm512_castps_si512,
-             _mm512_cvtps_epi32, _mm512_slli_epi32, _mm512_add_epi32)
+             FLOOR512, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_fmsub_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps,
+             _mm512_div_ps, _mm512_min_ps, _mm512_max_ps, _mm512_and_ps, _mm512_or_ps, _mm512_castsi512_ps,
+             _mm512_castps_si512, _mm512_cvtps_epi32, _mm512_slli_epi32, _mm512_add_epi32, _mm512_reduce_max_ps,
+             _mm512_reduce_add_ps)
 #undef LOAD
 #undef STORE
+#undef LOADU
+#undef STOREU
 #define LOAD _mm256_loadu_ps
 #define STORE _mm256_storeu_ps
+#define LOADU _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
 #define FLOOR256(v) _mm256_floor_ps(v)
 FLOE_EXP_ERF(__m256, avx2, 256, __attribute__((target("avx2,fma"))), _mm256_set1_ps, _mm256_set1_epi32, FLOOR256,
-             _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_div_ps,
-             _mm256_min_ps, _mm256_max_ps, _mm256_and_ps, _mm256_or_ps, _mm256_castsi256_ps, _mm256_castps_si256,
-             _mm256_cvtps_epi32, _mm256_slli_epi32, _mm256_add_epi32)
+             _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_fmsub_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps,
+             _mm256_div_ps, _mm256_min_ps, _mm256_max_ps, _mm256_and_ps, _mm256_or_ps, _mm256_castsi256_ps,
+             _mm256_castps_si256, _mm256_cvtps_epi32, _mm256_slli_epi32, _mm256_add_epi32, hmax256, hsum256)
 #undef LOAD
 #undef STORE
+#undef LOADU
+#undef STOREU
 #endif
 
 // The addon's instruction set (force_isa lowers it, so tests reach every path).
@@ -169,46 +213,46 @@ void gelu_backward(const float* x, const float* dy, float* dx, long n) {
   });
 }
 
-// Softmax of each row of `rows` × `cols` (leading dimension ld ≥ cols), in place, after scaling by `scale`:
-// one pass for the maximum, one for exp and sum, one to normalise. Rows split across the thread pool.
+// out[0..keep) = softmax(scale·in[0..keep)), one pass for the maximum, one for exp and sum, one to
+// normalise; in the addon's widest vectors (exp as exp_fast, lane by lane). `in` may be `out`.
+using SoftmaxRow = void (*)(const float*, float*, long, float);
+static void softmax_row_scalar(const float* in, float* out, long keep, float scale) {
+  float mx = -INFINITY;
+  for (long j = 0; j < keep; j++) mx = std::max(mx, in[j] * scale);
+  float sum = 0.f;
+  for (long j = 0; j < keep; j++) sum += (out[j] = exp_fast(in[j] * scale - mx));
+  const float inv = 1.f / sum;
+  for (long j = 0; j < keep; j++) out[j] *= inv;
+}
+static SoftmaxRow softmax_row() {
+#ifdef FLOE_VECTOR_MATH
+  const int width = vector_width();
+  if (width == 16) return softmax_row_avx512;
+  if (width == 8) return softmax_row_avx2;
+#endif
+  return softmax_row_scalar;
+}
+
+// Softmax of each row of `rows` × `cols` (leading dimension ld ≥ cols), in place, after scaling by `scale`.
+// Rows split across the thread pool.
 void softmax_rows(float* x, long rows, long cols, long ld, float scale) {
+  const SoftmaxRow row = softmax_row();
   parallel_for((int)((rows + 63) / 64), [&](int begin, int end) {
     const long lo = (long)begin * 64, hi = std::min(rows, (long)end * 64);
-    for (long r = lo; r < hi; r++) {
-      float* row = x + r * ld;
-      float mx = -INFINITY;
-      for (long j = 0; j < cols; j++) mx = std::max(mx, row[j] * scale);
-      float sum = 0.f;
-      for (long j = 0; j < cols; j++) {
-        const float e = std::exp(row[j] * scale - mx);
-        row[j] = e;
-        sum += e;
-      }
-      const float inv = 1.f / sum;
-      for (long j = 0; j < cols; j++) row[j] *= inv;
-    }
+    for (long r = lo; r < hi; r++) row(x + r * ld, x + r * ld, cols, scale);
   });
 }
 
 // Attention's causal softmax over the last two axes of [..., T, T] scores: row i of each T × T matrix
 // keeps columns j ≤ i, y = softmax(scale·x) there and 0 beyond (as adding a −1e9 mask would give).
 void causal_softmax_forward(const float* x, float* y, long rows, int T, float scale) {
+  const SoftmaxRow row = softmax_row();
   parallel_for((int)((rows + 63) / 64), [&](int begin, int end) {
     const long lo = (long)begin * 64, hi = std::min(rows, (long)end * 64);
     for (long r = lo; r < hi; r++) {
       const int keep = (int)(r % T) + 1;
-      const float* xr = x + r * T;
-      float* yr = y + r * T;
-      float mx = -INFINITY;
-      for (int j = 0; j < keep; j++) mx = std::max(mx, xr[j] * scale);
-      float sum = 0.f;
-      for (int j = 0; j < keep; j++) {
-        yr[j] = std::exp(xr[j] * scale - mx);
-        sum += yr[j];
-      }
-      const float inv = 1.f / sum;
-      for (int j = 0; j < keep; j++) yr[j] *= inv;
-      for (int j = keep; j < T; j++) yr[j] = 0.f;
+      row(x + r * T, y + r * T, keep, scale);
+      std::fill(y + r * T + keep, y + (r + 1) * T, 0.f);
     }
   });
 }
