@@ -14,6 +14,9 @@ export class FastPfn {
   private readonly k: NativeKernels;
   /** Per-row mean and 1/σ the native norm writes (unused here: no backward pass). */
   private stats = new Float32Array(0);
+  /** Attention scores, kept between calls: ~11 MB a decision at 512 context points, zeroed anew each time
+   * they were allocated (the products overwrite every element read). */
+  private scores = new Float32Array(0);
 
   private constructor(
     readonly config: PfnConfig,
@@ -91,8 +94,10 @@ export class FastPfn {
     const scale = 1 / Math.sqrt(dh);
     let xc = this.embed(input.contextId, input.contextT, input.contextConfig, C, input.contextY);
     let xq = this.embed(input.queryId, input.queryT, input.queryConfig, Q);
-    const sc = new Float32Array(H * C * C);
-    const sq = new Float32Array(H * Q * (C + 1));
+    const need = H * C * C + H * Q * (C + 1);
+    if (this.scores.length < need) this.scores = new Float32Array(need);
+    const sc = this.scores.subarray(0, H * C * C);
+    const sq = this.scores.subarray(H * C * C, need);
     for (let l = 0; l < this.config.layers; l++) {
       const p = `layer.${l}.`;
       const qkvC = this.matmul(
