@@ -14,9 +14,25 @@ export class FastPfn {
   private readonly k: NativeKernels;
   /** Per-row mean and 1/σ the native norm writes (unused here: no backward pass). */
   private stats = new Float32Array(0);
-  /** Attention scores, kept between calls: ~11 MB a decision at 512 context points, zeroed anew each time
-   * they were allocated (the products overwrite every element read). */
-  private scores = new Float32Array(0);
+  /**
+   * Every intermediate of a forward pass comes from one buffer kept between calls (bump-allocated, reset
+   * per pass): at 512 context points a decision needs ~20 MB of them, and allocating (and zeroing) them
+   * anew each time cost a quarter of a decision and its GC pauses. Each kernel overwrites what it reads.
+   */
+  private arena = new Float32Array(0);
+  private used = 0;
+  private grown = 0;
+
+  private alloc(n: number): Float32Array {
+    if (this.used + n > this.arena.length) {
+      // Too small this pass: serve from the heap, and size the buffer for the next pass.
+      this.grown += n;
+      return new Float32Array(n);
+    }
+    const out = this.arena.subarray(this.used, this.used + n);
+    this.used += n;
+    return out;
+  }
 
   private constructor(
     readonly config: PfnConfig,
@@ -37,14 +53,14 @@ export class FastPfn {
 
   /** out[m×n] = a[m×k] · b[k×n] (+ bias per column). */
   private matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, bias?: Float32Array): Float32Array {
-    const out = new Float32Array(m * n);
+    const out = this.alloc(m * n);
     if (bias) for (let i = 0; i < m; i++) out.set(bias, i * n);
     this.k.sgemmBatched(1, false, false, m, n, k, 1, a, 0, k, b, 0, n, bias ? 1 : 0, out, 0, n);
     return out;
   }
 
   private layerNorm(x: Float32Array, rows: number, g: Float32Array, b: Float32Array): Float32Array {
-    const out = new Float32Array(x.length);
+    const out = this.alloc(x.length);
     if (this.stats.length < 2 * rows) this.stats = new Float32Array(2 * rows);
     this.k.norm(
       x,
@@ -61,7 +77,7 @@ export class FastPfn {
   }
 
   private gelu(x: Float32Array): Float32Array {
-    const out = new Float32Array(x.length);
+    const out = this.alloc(x.length);
     this.k.gelu(x, out);
     return out;
   }
@@ -92,12 +108,12 @@ export class FastPfn {
     const w = this.w;
     const k = this.k;
     const scale = 1 / Math.sqrt(dh);
+    this.used = 0;
+    this.grown = 0;
     let xc = this.embed(input.contextId, input.contextT, input.contextConfig, C, input.contextY);
     let xq = this.embed(input.queryId, input.queryT, input.queryConfig, Q);
-    const need = H * C * C + H * Q * (C + 1);
-    if (this.scores.length < need) this.scores = new Float32Array(need);
-    const sc = this.scores.subarray(0, H * C * C);
-    const sq = this.scores.subarray(H * C * C, need);
+    const sc = this.alloc(H * C * C);
+    const sq = this.alloc(H * Q * (C + 1));
     for (let l = 0; l < this.config.layers; l++) {
       const p = `layer.${l}.`;
       const qkvC = this.matmul(
@@ -119,7 +135,7 @@ export class FastPfn {
       // The last layer's context outputs feed nothing (queries read only its keys and values): skip them.
       const last = l === this.config.layers - 1;
       // Context: per head, S = Q·Kᵀ, softmax, O = S·V; heads batched through the strides.
-      const oc = new Float32Array(last ? 0 : C * d);
+      const oc = this.alloc(last ? 0 : C * d);
       if (!last) {
         k.sgemmBatched(H, false, true, C, C, dh, 1, qkvC, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sc, C * C, C);
         k.softmax(sc, H * C, C, C, scale);
@@ -137,7 +153,7 @@ export class FastPfn {
           sq[(h * Q + r) * row + C] = self;
         }
       k.softmax(sq, H * Q, row, row, scale);
-      const oq = new Float32Array(Q * d);
+      const oq = this.alloc(Q * d);
       k.sgemmBatched(H, false, false, Q, dh, C, 1, sq, Q * row, row, qkvC.subarray(2 * d), dh, 3 * d, 0, oq, dh, d);
       for (let r = 0; r < Q; r++)
         for (let h = 0; h < H; h++) {
@@ -177,7 +193,9 @@ export class FastPfn {
       w['head2.b']!,
     );
     k.softmax(logits, Q, buckets, buckets, 1);
-    return logits;
+    if (this.grown) this.arena = new Float32Array(this.used + this.grown);
+    // The caller keeps the answer: a copy out of the buffer the next pass reuses.
+    return logits.slice();
   }
 }
 

@@ -58,6 +58,7 @@ test('predictions are rows of probabilities, independent of the context order an
 
 test('the native fast path computes what the TF.js graph computes (to 1e-6), small and large contexts', () => {
   const { model } = loadPfn();
+  const answers: [ReturnType<typeof packSequences>['input'], Float32Array, Float32Array][] = [];
   for (const [length, context] of [
     [40, 1],
     [120, 60],
@@ -69,7 +70,12 @@ test('the native fast path computes what the TF.js graph computes (to 1e-6), sma
     let diff = 0;
     for (let i = 0; i < fast.length; i++) diff = Math.max(diff, Math.abs(fast[i]! - viaTfjs[i]!));
     assert.ok(diff < 1e-6, `largest difference ${diff} at ${context} context points`);
+    answers.push([input, fast, fast.slice()]);
   }
+  // The fast path reuses its buffers between calls (grown on the large context): asked again, largest
+  // first, it answers the same bits, and no answer handed out earlier has changed.
+  for (const [input, , first] of [...answers].reverse()) assert.deepEqual(model.predict(input), first);
+  for (const [, held, first] of answers) assert.deepEqual(held, first);
 });
 
 test('weights round-trip through their buffer bit for bit, and the loaded model predicts the same, call after call', () => {
