@@ -37,12 +37,12 @@ static inline float erf_fast(float x) {
 }
 
 // y = x·Φ(x), Φ(x) = (1 + erf(x/√2))/2
-static void gelu_range(const float* __restrict x, float* __restrict y, long lo, long hi) {
+static void gelu_scalar(const float* __restrict x, float* __restrict y, long lo, long hi) {
   for (long i = lo; i < hi; i++) y[i] = x[i] * 0.5f * (1.f + erf_fast(x[i] * 0.70710678118654752f));
 }
 
 // dx = dy·(Φ(x) + x·φ(x)), φ(x) = exp(−x²/2)/√(2π)
-static void gelu_grad_range(const float* __restrict x, const float* __restrict dy, float* __restrict dx, long lo,
+static void gelu_grad_scalar(const float* __restrict x, const float* __restrict dy, float* __restrict dx, long lo,
                             long hi) {
   for (long i = lo; i < hi; i++) {
     const float v = x[i];
@@ -60,8 +60,8 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
 #define FLOE_VECTOR_MATH 1
 #include <immintrin.h>
 
-#define FLOE_EXP_ERF(V, PS, EPI, TARGET, SET1, SET1I, FLOOR, FMADD, FNMADD, FMSUB, ADD, SUB, MUL, DIV, MIN, MAX, AND, \
-                     OR, CAST_PS, CAST_SI, CVT, SLLI, ADDI, HMAX, HSUM)                                                             \
+#define FLOE_EXP_ERF(V, PS, TARGET, SET1, SET1I, FLOOR, FMADD, FNMADD, FMSUB, ADD, SUB, MUL, DIV, MIN, MAX, AND, OR, \
+                     CAST_PS, CVT, SLLI, ADDI, HMAX, HSUM)                                                             \
   TARGET static inline V exp_##PS(V x) {                                                                            \
     x = MIN(SET1(88.f), MAX(SET1(-87.f), x));                                                                       \
     const V fn = FLOOR(FMADD(x, SET1(1.44269504088896341f), SET1(0.5f)));                                           \
@@ -99,7 +99,7 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
       const V erf = erf_##PS(MUL(v, SET1(0.70710678118654752f)), &e);                                               \
       STORE(y + i, MUL(MUL(v, SET1(0.5f)), ADD(SET1(1.f), erf)));                                                   \
     }                                                                                                               \
-    gelu_range(x, y, i, hi);                                                                                        \
+    gelu_scalar(x, y, i, hi);                                                                                        \
   }                                                                                                                 \
   /* out[0..keep) = softmax(scale·in[0..keep)); in may be out. */                                                 \
   TARGET static void softmax_row_##PS(const float* in, float* out, long keep, float scale) {                        \
@@ -107,21 +107,21 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
     const V s = SET1(scale);                                                                                        \
     V vmax = SET1(-INFINITY);                                                                                       \
     long j = 0;                                                                                                     \
-    for (; j + W <= keep; j += W) vmax = MAX(vmax, MUL(LOADU(in + j), s));                                          \
+    for (; j + W <= keep; j += W) vmax = MAX(vmax, MUL(LOAD(in + j), s));                                          \
     float mx = HMAX(vmax);                                                                                          \
     for (; j < keep; j++) mx = std::max(mx, in[j] * scale);                                                         \
     const V m = SET1(mx);                                                                                           \
     V vsum = SET1(0.f);                                                                                             \
     for (j = 0; j + W <= keep; j += W) {                                                                            \
-      const V e = exp_##PS(FMSUB(LOADU(in + j), s, m));                                                             \
-      STOREU(out + j, e);                                                                                           \
+      const V e = exp_##PS(FMSUB(LOAD(in + j), s, m));                                                             \
+      STORE(out + j, e);                                                                                           \
       vsum = ADD(vsum, e);                                                                                          \
     }                                                                                                               \
     float sum = HSUM(vsum);                                                                                         \
     for (; j < keep; j++) sum += (out[j] = exp_fast(in[j] * scale - mx));                                          \
-    const V inv = SET1(1.f / sum);                                                                                  \
-    for (j = 0; j + W <= keep; j += W) STOREU(out + j, MUL(LOADU(out + j), inv));                                   \
-    for (; j < keep; j++) out[j] *= 1.f / sum;                                                                      \
+    const float inv = 1.f / sum;                                                                                    \
+    for (j = 0; j + W <= keep; j += W) STORE(out + j, MUL(LOAD(out + j), SET1(inv)));                               \
+    for (; j < keep; j++) out[j] *= inv;                                                                            \
   }                                                                                                                 \
   TARGET static void gelu_grad_##PS(const float* __restrict x, const float* __restrict dy, float* __restrict dx,    \
                                     long lo, long hi) {                                                             \
@@ -134,7 +134,7 @@ static void gelu_grad_range(const float* __restrict x, const float* __restrict d
       const V pdf = MUL(e, SET1(0.39894228040143268f));                                                             \
       STORE(dx + i, MUL(LOAD(dy + i), FMADD(v, pdf, cdf)));                                                         \
     }                                                                                                               \
-    gelu_grad_range(x, dy, dx, i, hi);                                                                              \
+    gelu_grad_scalar(x, dy, dx, i, hi);                                                                              \
   }
 
 __attribute__((target("avx2,fma"))) static inline float hmax256(__m256 v) {
@@ -152,31 +152,22 @@ __attribute__((target("avx2,fma"))) static inline float hsum256(__m256 v) {
 
 #define LOAD _mm512_loadu_ps
 #define STORE _mm512_storeu_ps
-#define LOADU _mm512_loadu_ps
-#define STOREU _mm512_storeu_ps
 #define FLOOR512(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
-FLOE_EXP_ERF(__m512, avx512, 512, __attribute__((target("avx512f,avx512dq"))), _mm512_set1_ps, _mm512_set1_epi32,
-             FLOOR512, _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_fmsub_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps,
+FLOE_EXP_ERF(__m512, avx512, __attribute__((target("avx512f,avx512dq"))), _mm512_set1_ps, _mm512_set1_epi32, FLOOR512,
+             _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_fmsub_ps, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps,
              _mm512_div_ps, _mm512_min_ps, _mm512_max_ps, _mm512_and_ps, _mm512_or_ps, _mm512_castsi512_ps,
-             _mm512_castps_si512, _mm512_cvtps_epi32, _mm512_slli_epi32, _mm512_add_epi32, _mm512_reduce_max_ps,
-             _mm512_reduce_add_ps)
+             _mm512_cvtps_epi32, _mm512_slli_epi32, _mm512_add_epi32, _mm512_reduce_max_ps, _mm512_reduce_add_ps)
 #undef LOAD
 #undef STORE
-#undef LOADU
-#undef STOREU
 #define LOAD _mm256_loadu_ps
 #define STORE _mm256_storeu_ps
-#define LOADU _mm256_loadu_ps
-#define STOREU _mm256_storeu_ps
 #define FLOOR256(v) _mm256_floor_ps(v)
-FLOE_EXP_ERF(__m256, avx2, 256, __attribute__((target("avx2,fma"))), _mm256_set1_ps, _mm256_set1_epi32, FLOOR256,
+FLOE_EXP_ERF(__m256, avx2, __attribute__((target("avx2,fma"))), _mm256_set1_ps, _mm256_set1_epi32, FLOOR256,
              _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_fmsub_ps, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps,
              _mm256_div_ps, _mm256_min_ps, _mm256_max_ps, _mm256_and_ps, _mm256_or_ps, _mm256_castsi256_ps,
-             _mm256_castps_si256, _mm256_cvtps_epi32, _mm256_slli_epi32, _mm256_add_epi32, hmax256, hsum256)
+             _mm256_cvtps_epi32, _mm256_slli_epi32, _mm256_add_epi32, hmax256, hsum256)
 #undef LOAD
 #undef STORE
-#undef LOADU
-#undef STOREU
 #endif
 
 // The addon's instruction set (force_isa lowers it, so tests reach every path).
@@ -189,27 +180,32 @@ static int vector_width() {
   return 1;
 }
 
-void gelu_forward(const float* x, float* y, long n) {
+// Each kernel's loop body for that instruction set, the scalar one where there are no vectors.
+template <typename F>
+static F for_isa(F avx512, F avx2, F scalar) {
   const int width = vector_width();
-  parallel_for((int)((n + 4095) / 4096), [&](int begin, int end) {
-    const long lo = (long)begin * 4096, hi = std::min(n, (long)end * 4096);
+  return width == 16 ? avx512 : width == 8 ? avx2 : scalar;
+}
 #ifdef FLOE_VECTOR_MATH
-    if (width == 16) return gelu_avx512(x, y, lo, hi);
-    if (width == 8) return gelu_avx2(x, y, lo, hi);
+#define FLOE_FOR_ISA(name) for_isa(name##_avx512, name##_avx2, name##_scalar)
+#else
+#define FLOE_FOR_ISA(name) name##_scalar
 #endif
-    gelu_range(x, y, lo, hi);
+
+using GeluRange = void (*)(const float*, float*, long, long);
+using GeluGradRange = void (*)(const float*, const float*, float*, long, long);
+
+void gelu_forward(const float* x, float* y, long n) {
+  const GeluRange range = FLOE_FOR_ISA(gelu);
+  parallel_for((int)((n + 4095) / 4096), [&](int begin, int end) {
+    range(x, y, (long)begin * 4096, std::min(n, (long)end * 4096));
   });
 }
 
 void gelu_backward(const float* x, const float* dy, float* dx, long n) {
-  const int width = vector_width();
+  const GeluGradRange range = FLOE_FOR_ISA(gelu_grad);
   parallel_for((int)((n + 4095) / 4096), [&](int begin, int end) {
-    const long lo = (long)begin * 4096, hi = std::min(n, (long)end * 4096);
-#ifdef FLOE_VECTOR_MATH
-    if (width == 16) return gelu_grad_avx512(x, dy, dx, lo, hi);
-    if (width == 8) return gelu_grad_avx2(x, dy, dx, lo, hi);
-#endif
-    gelu_grad_range(x, dy, dx, lo, hi);
+    range(x, dy, dx, (long)begin * 4096, std::min(n, (long)end * 4096));
   });
 }
 
@@ -224,14 +220,7 @@ static void softmax_row_scalar(const float* in, float* out, long keep, float sca
   const float inv = 1.f / sum;
   for (long j = 0; j < keep; j++) out[j] *= inv;
 }
-static SoftmaxRow softmax_row() {
-#ifdef FLOE_VECTOR_MATH
-  const int width = vector_width();
-  if (width == 16) return softmax_row_avx512;
-  if (width == 8) return softmax_row_avx2;
-#endif
-  return softmax_row_scalar;
-}
+static SoftmaxRow softmax_row() { return FLOE_FOR_ISA(softmax_row); }
 
 // Softmax of each row of `rows` × `cols` (leading dimension ld ≥ cols), in place, after scaling by `scale`.
 // Rows split across the thread pool.

@@ -12,26 +12,19 @@ type Weights = Record<string, Float32Array>;
 export class FastPfn {
   private readonly w: Weights;
   private readonly k: NativeKernels;
-  /** Per-row mean and 1/σ the native norm writes (unused here: no backward pass). */
-  private stats = new Float32Array(0);
   /**
    * Every intermediate of a forward pass comes from one buffer kept between calls (bump-allocated, reset
    * per pass): at 512 context points and ~900 queries a decision needs ~40 MB of them, and allocating (and
    * zeroing) them anew each time showed in Suggest's p99 as GC pauses. Each kernel overwrites what it reads.
    */
   private arena = new Float32Array(0);
+  /** Floats asked of it this pass; past its length they come from the heap, and it grows for the next. */
   private used = 0;
-  private grown = 0;
 
   private alloc(n: number): Float32Array {
-    if (this.used + n > this.arena.length) {
-      // Too small this pass: serve from the heap, and size the buffer for the next pass.
-      this.grown += n;
-      return new Float32Array(n);
-    }
-    const out = this.arena.subarray(this.used, this.used + n);
+    const start = this.used;
     this.used += n;
-    return out;
+    return this.used <= this.arena.length ? this.arena.subarray(start, this.used) : new Float32Array(n);
   }
 
   private constructor(
@@ -61,18 +54,8 @@ export class FastPfn {
 
   private layerNorm(x: Float32Array, rows: number, g: Float32Array, b: Float32Array): Float32Array {
     const out = this.alloc(x.length);
-    if (this.stats.length < 2 * rows) this.stats = new Float32Array(2 * rows);
-    this.k.norm(
-      x,
-      g,
-      b,
-      out,
-      this.stats.subarray(0, rows),
-      this.stats.subarray(rows, 2 * rows),
-      rows,
-      this.config.width,
-      1e-5,
-    );
+    // The per-row mean and 1/σ the native norm also writes (unused here: no backward pass).
+    this.k.norm(x, g, b, out, this.alloc(rows), this.alloc(rows), rows, this.config.width, 1e-5);
     return out;
   }
 
@@ -109,7 +92,6 @@ export class FastPfn {
     const k = this.k;
     const scale = 1 / Math.sqrt(dh);
     this.used = 0;
-    this.grown = 0;
     let xc = this.embed(input.contextId, input.contextT, input.contextConfig, C, input.contextY);
     let xq = this.embed(input.queryId, input.queryT, input.queryConfig, Q);
     const sc = this.alloc(H * C * C);
@@ -193,7 +175,7 @@ export class FastPfn {
       w['head2.b']!,
     );
     k.softmax(logits, Q, buckets, buckets, 1);
-    if (this.grown) this.arena = new Float32Array(this.used + this.grown);
+    if (this.used > this.arena.length) this.arena = new Float32Array(this.used);
     // The caller keeps the answer: a copy out of the buffer the next pass reuses.
     return logits.slice();
   }
