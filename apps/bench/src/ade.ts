@@ -400,22 +400,17 @@ async function study(name: string, pair: { old: string; new: string }) {
     log(
       `  ${'candidate'.padEnd(48)} ${'step'.padStart(5)} ${'new bpb'.padStart(8)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
     );
+    const candidateRow = (label: string, p: dataProfilerV1.PilotPoint | undefined, width = 48) =>
+      `${label.padEnd(width)} ${String(p?.step ?? 0).padStart(5)} ${p ? p.newLoss.toFixed(3).padStart(8) : '       -'} ${p ? p.forgetting.toFixed(3).padStart(7) : '      -'} ${p ? p.objective.toFixed(3).padStart(9) : '        -'}`;
     for (const [i, c] of found.candidates.entries()) {
       // At the step the candidates were compared at, or the pilot's last if it stopped short of it.
       const p = c.curve.find((x) => x.step === found.comparedStep) ?? c.curve.at(-1);
-      log(
-        `${i === found.winner ? '* ' : '  '}${c.label.padEnd(48)} ${String(p?.step ?? 0).padStart(5)} ${p ? p.newLoss.toFixed(3).padStart(8) : '       -'} ${p ? p.forgetting.toFixed(3).padStart(7) : '      -'} ${p ? p.objective.toFixed(3).padStart(9) : '        -'}`,
-      );
+      log(`${i === found.winner ? '* ' : '  '}${candidateRow(c.label, p)}`);
     }
     const confirmation = found.confirmation;
     if (confirmation) {
       log(`  confirmation, ${confirmation.steps} steps each:`);
-      for (const c of confirmation.candidates) {
-        const p = c.curve.at(-1);
-        log(
-          `    ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${p ? p.newLoss.toFixed(3).padStart(8) : '       -'} ${p ? p.forgetting.toFixed(3).padStart(7) : '      -'} ${p ? p.objective.toFixed(3).padStart(9) : '        -'}`,
-        );
-      }
+      for (const c of confirmation.candidates) log(`    ${candidateRow(c.label, c.curve.at(-1), 46)}`);
     }
     log(`  winner: ${found.reason}`);
     log(
@@ -467,12 +462,15 @@ async function study(name: string, pair: { old: string; new: string }) {
         steps: confirmation.steps,
         confirmed: confirmation.confirmed,
         reason: confirmation.reason,
-        candidates: confirmation.candidates.map((c) => ({
-          label: c.label,
-          new_bpb: round(c.curve.at(-1)?.newLoss ?? NaN, 4),
-          forgetting: round(c.curve.at(-1)?.forgetting ?? NaN, 4),
-          objective: round(c.curve.at(-1)?.objective ?? NaN, 4),
-        })),
+        candidates: confirmation.candidates.map((c) => {
+          const end = c.curve.at(-1);
+          return {
+            label: c.label,
+            new_bpb: round(end?.newLoss ?? NaN, 4),
+            forgetting: round(end?.forgetting ?? NaN, 4),
+            objective: round(end?.objective ?? NaN, 4),
+          };
+        }),
       },
       rules: row(1),
       search: row(2),

@@ -182,20 +182,16 @@ function searchOptions(args: ParsedArgs): Partial<dp.PlanAdaptationRequest> {
 function searchLines(s: dp.PlanSearchReport): string[] {
   const point = (c: dp.PlanCandidate) => c.curve.find((p) => p.step === s.comparedStep) ?? c.curve.at(-1);
   const cell = (x: number | undefined, w: number) => (x === undefined ? '-' : x.toFixed(4)).padStart(w);
+  const row = (label: string, p: dp.PilotPoint | undefined) =>
+    `${label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${cell(p?.newLoss, 7)} ${cell(p?.forgetting, 7)} ${cell(p?.objective, 9)}`;
   return [
     `search (study ${s.studyId}): pilots ${s.pilotSteps} steps, ${round(s.pilotFraction, 3)} × the run's; forgetting budget ${s.forgettingBudget || 'none'}; compared at step ${s.comparedStep}`,
     `  ${'candidate'.padEnd(46)} ${'steps'.padStart(5)} ${'new'.padStart(7)} ${'forgot'.padStart(7)} ${'objective'.padStart(9)}`,
-    ...s.candidates.map((c, i) => {
-      const p = point(c);
-      return `${i === s.winner ? '*' : ' '} ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${cell(p?.newLoss, 7)} ${cell(p?.forgetting, 7)} ${cell(p?.objective, 9)}`;
-    }),
+    ...s.candidates.map((c, i) => `${i === s.winner ? '*' : ' '} ${row(c.label, point(c))}`),
     ...(s.confirmation
       ? [
           `confirmation (study ${s.confirmation.studyId}): ${s.confirmation.steps} steps each → ${s.confirmation.confirmed ? 'confirmed' : "not confirmed, the rules' plan stands"}`,
-          ...s.confirmation.candidates.map((c) => {
-            const p = c.curve.at(-1);
-            return `  ${c.label.padEnd(46)} ${String(p?.step ?? 0).padStart(5)} ${cell(p?.newLoss, 7)} ${cell(p?.forgetting, 7)} ${cell(p?.objective, 9)}`;
-          }),
+          ...s.confirmation.candidates.map((c) => `  ${row(c.label, c.curve.at(-1))}`),
         ]
       : []),
     `why: ${s.reason}`,
