@@ -1,6 +1,6 @@
 // The worker behind PostgresMetadataStore (postgres.ts): one connection, one query at a time. The store's
-// thread posts a query and sleeps on a shared flag (Atomics.wait) until the answer is on the port, which
-// makes the store synchronous like better-sqlite3. Plain JavaScript so the worker needs no TypeScript loader.
+// thread posts a query with an id and sleeps on a shared flag (Atomics.wait) until the flag holds that id and
+// the answer is on the port, which makes the store synchronous like better-sqlite3. Plain JavaScript so the worker needs no TypeScript loader.
 import { workerData } from 'node:worker_threads';
 import pg from 'pg';
 
@@ -46,17 +46,18 @@ async function query(sql, params) {
   }
 }
 
-port.on('message', async ({ sql, params }) => {
+port.on('message', async ({ id, sql, params }) => {
   let answer;
   try {
     const r = await query(sql, params);
-    answer = { rows: r.rows, rowCount: r.rowCount };
+    answer = { id, rows: r.rows, rowCount: r.rowCount };
     if (sql === 'BEGIN') inTransaction = true;
   } catch (err) {
-    answer = { error: { message: err.message, code: err.code } };
+    answer = { id, error: { message: err.message, code: err.code } };
   }
   if (sql === 'COMMIT' || sql === 'ROLLBACK') inTransaction = false;
+  // The answer first, then the id that says it is there (the store's thread waits for its own id).
   port.postMessage(answer);
-  Atomics.store(flag, 0, 1);
+  Atomics.store(flag, 0, id);
   Atomics.notify(flag, 0);
 });

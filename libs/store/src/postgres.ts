@@ -79,11 +79,44 @@ export class PostgresError extends Error {
   }
 }
 
+/**
+ * Blocks until the answer to query `id` is on `port`, which the worker signals by storing `id` in `flag[0]`.
+ * Waking is not proof of an answer: a notify from the previous query can arrive late (the worker was
+ * descheduled between its store and its notify), and an answer to a query that timed out can arrive
+ * later still. So the wait loops until the flag holds this query's id, and answers to older ids are dropped.
+ */
+export function awaitAnswer<A extends { id: number }>(
+  port: MessagePort,
+  flag: Int32Array,
+  id: number,
+  timeoutMs: number,
+): A {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = Atomics.load(flag, 0);
+    if (seen === id) break;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new PostgresError(`PostgreSQL did not answer within ${timeoutMs} ms`, undefined);
+    Atomics.wait(flag, 0, seen, left);
+  }
+  for (;;) {
+    const answer = receiveMessageOnPort(port)?.message as A | undefined;
+    if (!answer) throw new PostgresError('the PostgreSQL worker answered nothing', undefined);
+    if (answer.id === id) return answer;
+  }
+}
+
+type Answer<R> = { id: number } & (
+  { rows: R[]; rowCount: number; error?: undefined } | { error: { message: string; code?: string } }
+);
+
 /** One connection, used synchronously: each call blocks until PostgreSQL answers. */
 export class SyncPostgres {
   private readonly worker: Worker;
   private readonly port: MessagePort;
+  /** The id of the last query answered; the worker stores it after posting the answer. */
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private lastId = 0;
   private closed = false;
 
   constructor(url: string, schema: string, retryMs: number) {
@@ -99,13 +132,10 @@ export class SyncPostgres {
 
   query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): { rows: R[]; rowCount: number } {
     if (this.closed) throw new Error('the PostgreSQL store is closed');
-    Atomics.store(this.flag, 0, 0);
-    this.port.postMessage({ sql, params });
-    if (Atomics.wait(this.flag, 0, 0, ANSWER_TIMEOUT_MS) === 'timed-out')
-      throw new PostgresError(`PostgreSQL did not answer within ${ANSWER_TIMEOUT_MS} ms`, undefined);
-    const answer = receiveMessageOnPort(this.port)?.message as
-      { rows: R[]; rowCount: number; error?: undefined } | { error: { message: string; code?: string } };
-    if (!answer) throw new PostgresError('the PostgreSQL worker answered nothing', undefined);
+    // Positive int32 ids that wrap; 0 is never used, so a fresh flag matches no query.
+    const id = (this.lastId = (this.lastId % 0x7fffffff) + 1);
+    this.port.postMessage({ id, sql, params });
+    const answer = awaitAnswer<Answer<R>>(this.port, this.flag, id, ANSWER_TIMEOUT_MS);
     if (answer.error) throw new PostgresError(`PostgreSQL: ${answer.error.message}`, answer.error.code);
     return answer;
   }

@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import {
   LocalArtifactStore,
   PostgresMetadataStore,
@@ -12,6 +13,7 @@ import {
   type ListResult,
   type MetadataStore,
 } from '../src/index.js';
+import { awaitAnswer } from '../src/postgres.js';
 import type { FloeError } from '@floe/errors';
 import { startPostgres, tempDir, type TestPostgres } from '@floe/testing';
 
@@ -206,6 +208,38 @@ test(
     }
   },
 );
+
+test('PostgreSQL handshake: a late wake-up or a stale answer never hands a query another query’s answer', async () => {
+  // The worker's side, made hostile: before each answer it wakes the waiting thread without answering (as a
+  // notify delayed from the previous query would) and posts an answer to an older query (as a query that
+  // timed out would). Each query must still get exactly its own answer; a query never answered times out.
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(
+    `const { workerData: { port, flag } } = require('node:worker_threads');
+     port.on('message', async ({ id }) => {
+       if (id === 999) return;
+       Atomics.notify(flag, 0);
+       await new Promise((r) => setTimeout(r, 5));
+       port.postMessage({ id: id - 1, value: -1 });
+       port.postMessage({ id, value: id * 2 });
+       Atomics.store(flag, 0, id);
+       Atomics.notify(flag, 0);
+     });`,
+    { eval: true, workerData: { port: port2, flag }, transferList: [port2] },
+  );
+  try {
+    for (let id = 1; id <= 20; id++) {
+      port1.postMessage({ id });
+      assert.equal(awaitAnswer<{ id: number; value: number }>(port1, flag, id, 10_000).value, id * 2);
+    }
+    port1.postMessage({ id: 999 });
+    assert.throws(() => awaitAnswer(port1, flag, 999, 50), /did not answer within 50 ms/);
+  } finally {
+    port1.close();
+    await worker.terminate();
+  }
+});
 
 test('artifacts on a shared folder: concurrent writers of one id leave one whole artifact; new ids never collide', async () => {
   const root = join(dir.path, 'shared-artifacts');
