@@ -1,6 +1,7 @@
 // Tabular freeze-thaw replay for bench:hpo: a task's curves are the candidate pool; a trial "trains" by
 // revealing the next point of its curve and the optimiser sees only the points it paid for.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Rng, deriveSeed } from '@floe/random';
 import {
   createOptimizer,
@@ -25,11 +26,20 @@ export const WORST = Math.log(2);
 export const RANDOM_CANDIDATES = 256;
 export const LOCAL_CANDIDATES = 32;
 
+/** A table of curves: ours (`{task, curves: [{hp, valid}]}`) or DPL's original (`[{hp, valid: {loss}}]`). */
+type CurveTable =
+  | { task: string; curves: { hp: Record<string, number>; valid: (number | null)[] }[] }
+  | { hp: Record<string, number>; valid: { loss: (number | null)[] } }[];
+
 export function loadTask(file: string): Task {
-  const d = JSON.parse(readFileSync(file, 'utf8')) as {
-    task: string;
-    curves: { hp: Record<string, number>; valid: (number | null)[] }[];
-  };
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as CurveTable;
+  // DPL's files (releaunifreiburg/DPL, data/taskset) hold more TaskSet tasks than ../shared/data: the held-out ones.
+  const d = Array.isArray(raw)
+    ? {
+        task: basename(file).replace(/\.json$/, ''),
+        curves: raw.map((c) => ({ hp: c.hp, valid: c.valid.loss })),
+      }
+    : raw;
   let max = -Infinity;
   for (const c of d.curves) for (const v of c.valid) if (v !== null && Number.isFinite(v)) max = Math.max(max, v);
   const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (v === null || !Number.isFinite(v) ? max : v)));
