@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import {
+  CurveScale,
   Ifbo,
   OPTIMIZER_NAMES,
   bucketLogDensity,
@@ -167,7 +168,10 @@ const curveNll: Record<string, Record<string, number>> = { pfn: {}, power_law: {
 const curveMse: Record<string, Record<string, number>> = { pfn: {}, power_law: {} };
 let curvesScored = 0;
 {
-  const ifbo = new Ifbo(pfn, { bounds: { lo: 0, hi: WORST } });
+  // A binary classifier's loss: bounded below by 0, untrained at chance (ln 2).
+  const anchors = { lo: 0, start: WORST };
+  const scale = new CurveScale(anchors.lo, anchors.start);
+  const ifbo = new Ifbo(pfn, { anchors });
   const rng = new Rng(7);
   for (const cut of CUTS) {
     const acc = { pfn: { nll: 0, mse: 0 }, power_law: { nll: 0, mse: 0 } };
@@ -184,10 +188,10 @@ let curvesScored = 0;
         const prefix = curve.slice(0, k);
         const probs = pfnPredictFinal(ifbo, task.configs[i]!, prefix, length);
         const nb = pfn.config.buckets;
-        const yFinal = 1 - final / WORST;
+        const yFinal = scale.toY(final);
         // Density of the value = density of y ÷ (hi − lo).
-        acc.pfn.nll += -(bucketLogDensity(probs, nb, yFinal) - Math.log(WORST));
-        acc.pfn.mse += ((1 - bucketMean(probs, nb)) * WORST - final) ** 2;
+        acc.pfn.nll += -(bucketLogDensity(probs, nb, yFinal) - Math.log(scale.hi - scale.lo));
+        acc.pfn.mse += (scale.fromY(bucketMean(probs, nb)) - final) ** 2;
         const g = powerLawPredict(prefix, length);
         acc.power_law.nll += 0.5 * Math.log(2 * Math.PI * g.std ** 2) + (final - g.mean) ** 2 / (2 * g.std ** 2);
         acc.power_law.mse += (g.mean - final) ** 2;

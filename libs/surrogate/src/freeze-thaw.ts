@@ -62,18 +62,32 @@ export function bestObserved(trials: readonly TrialCurve[]): number {
 }
 
 /**
+ * Where a typical untrained value sits on the surrogate's scale: the FT-PFN prior starts each curve at
+ * y0 = min(u1, u2), whose mean is 1/3. Mapping a typical start there keeps curves that stall at it (a
+ * classifier at chance, the common fate of a bad configuration) inside the range the PFN was trained on,
+ * instead of on the clipped floor where they looked like diverged runs that might still recover.
+ */
+export const TYPICAL_START_Y = 1 / 3;
+
+/**
  * Maps "lower is better" values to the surrogate's y ∈ [0, 1], higher is better:
- * y = 1 − (v − lo)/(hi − lo), clipped. Without explicit bounds, hi is the median of the trials' first
- * observations (a typical untrained value) and lo is 0 for non-negative values (losses) or below the
- * lowest value seen; values worse than a typical start clip to 0 (diverging runs do not stretch the scale).
+ * y = 1 − (v − lo)/(hi − lo), clipped. `start` is a typical untrained value — given, or the median of the
+ * trials' first observations — and maps to TYPICAL_START_Y; lo is given, or 0 for non-negative values
+ * (losses), or below the lowest value seen. Values worse than a typical start by half its distance to lo
+ * clip to 0 (diverging runs do not stretch the scale).
  */
 export class CurveScale {
+  readonly hi: number;
+
+  /** The scale on which `start`, a typical untrained value, maps to TYPICAL_START_Y. */
   constructor(
     readonly lo: number,
-    readonly hi: number,
-  ) {}
+    readonly start: number,
+  ) {
+    this.hi = lo + (start - lo) / (1 - TYPICAL_START_Y);
+  }
 
-  static fit(trials: readonly TrialCurve[], bounds?: { lo?: number; hi?: number }): CurveScale {
+  static fit(trials: readonly TrialCurve[], anchors?: { lo?: number; start?: number }): CurveScale {
     const firsts = trials
       .filter((t) => t.values.length > 0)
       .map((t) => t.values[0]!)
@@ -81,11 +95,12 @@ export class CurveScale {
     firsts.sort((a, b) => a - b);
     let min = Infinity;
     for (const t of trials) for (const v of t.values) if (Number.isFinite(v) && v < min) min = v;
-    let hi = bounds?.hi ?? (firsts.length ? firsts[Math.floor((firsts.length - 1) / 2)]! : 1);
-    let lo = bounds?.lo ?? (min >= 0 ? 0 : min - 0.1 * Math.max(1e-9, hi - min));
-    if (!Number.isFinite(min)) lo = bounds?.lo ?? 0;
-    if (!(hi > lo)) hi = lo + Math.max(1e-9, Math.abs(lo) * 1e-3, Number.isFinite(min) ? Math.abs(min - lo) * 2 : 1);
-    return new CurveScale(lo, hi);
+    let start = anchors?.start ?? (firsts.length ? firsts[Math.floor((firsts.length - 1) / 2)]! : 1);
+    let lo = anchors?.lo ?? (min >= 0 ? 0 : min - 0.1 * Math.max(1e-9, start - min));
+    if (!Number.isFinite(min)) lo = anchors?.lo ?? 0;
+    if (!(start > lo))
+      start = lo + Math.max(1e-9, Math.abs(lo) * 1e-3, Number.isFinite(min) ? Math.abs(min - lo) * 2 : 1);
+    return new CurveScale(lo, start);
   }
 
   toY(v: number): number {

@@ -15,6 +15,7 @@ export { packSequences, priorBatch, type PriorBatch } from './prior-batches.js';
 export * from './buckets.js';
 export {
   CurveScale,
+  TYPICAL_START_Y,
   bestObserved,
   thawable,
   type Decision,

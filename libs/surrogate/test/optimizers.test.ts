@@ -11,6 +11,8 @@ import {
   PowerLawEnsemble,
   RandomSearch,
   SuccessiveHalving,
+  CurveScale,
+  TYPICAL_START_Y,
   powerLawPredict,
   type FreezeThawOptimizer,
   type TrialCurve,
@@ -123,4 +125,27 @@ test('the power-law ensemble extrapolates an exact power law and its uncertainty
   const g30 = powerLawPredict(curve.slice(0, 30), 40);
   assert.ok(Math.abs(g30.mean - curve[39]!) < 1e-3, `${g30.mean} vs ${curve[39]}`);
   assert.ok(g30.std <= g10.std);
+});
+
+test('the surrogate scale puts a typical start at y = 1/3, a loss of 0 at 1, and clips diverged values to 0', () => {
+  const trials: TrialCurve[] = [
+    { config: [0], values: [0.7, 0.69, 0.69] },
+    { config: [1], values: [0.69, 0.5, 0.4] },
+    { config: [2], values: [0.68, 1e30] },
+    { config: [3], values: [] },
+  ];
+  const scale = CurveScale.fit(trials);
+  assert.ok(Math.abs(scale.start - 0.69) < 1e-12, `${scale.start}`);
+  assert.ok(Math.abs(scale.toY(0.69) - TYPICAL_START_Y) < 1e-12);
+  assert.equal(scale.toY(0), 1);
+  assert.equal(scale.toY(1e30), 0);
+  assert.equal(scale.toY(Infinity), 0);
+  // Values up to half a start worse than a typical start stay on the scale, ordered.
+  assert.ok(scale.toY(0.9) > scale.toY(1) && scale.toY(1) > 0);
+  for (const v of [0.05, 0.4, 0.69, 1]) assert.ok(Math.abs(scale.fromY(scale.toY(v)) - v) < 1e-12);
+  // Known anchors win over what the trials say; negative objectives get a lower bound below their minimum.
+  const known = CurveScale.fit(trials, { lo: 0, start: Math.LN2 });
+  assert.ok(Math.abs(known.toY(Math.LN2) - TYPICAL_START_Y) < 1e-12);
+  const negative = CurveScale.fit([{ config: [0], values: [-1, -2, -3] }]);
+  assert.ok(negative.lo < -3 && Math.abs(negative.toY(-1) - TYPICAL_START_Y) < 1e-12 && negative.toY(-3) < 1);
 });

@@ -36,8 +36,11 @@ export interface PointPrediction {
 
 export interface IfboOptions {
   contextMax?: number;
-  /** Known bounds of the objective ("lower is better" scale), else fitted from the trials (CurveScale). */
-  bounds?: { lo?: number; hi?: number };
+  /**
+   * What is known of the objective ("lower is better" scale): its lower bound and a typical untrained value
+   * (a binary classifier's chance-level loss, ln 2); else fitted from the trials (CurveScale.fit).
+   */
+  anchors?: { lo?: number; start?: number };
 }
 
 export class Ifbo implements FreezeThawOptimizer {
@@ -125,7 +128,7 @@ export class Ifbo implements FreezeThawOptimizer {
     const anyObserved = ctx.trials.some((t) => t.values.length > 0);
     // Initial design: one random configuration.
     if (!anyObserved) return { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
-    const scale = CurveScale.fit(ctx.trials, this.options.bounds);
+    const scale = CurveScale.fit(ctx.trials, this.options.anchors);
     const trials = this.withFantasies(ctx, scale);
     let fBest = 0;
     for (const t of trials) for (const v of t.values) fBest = Math.max(fBest, scale.toY(v));
@@ -176,7 +179,7 @@ export class Ifbo implements FreezeThawOptimizer {
     queries: CurveQueryPoint[],
     seed: number,
   ): Float32Array {
-    const scale = CurveScale.fit(trials, this.options.bounds);
+    const scale = CurveScale.fit(trials, this.options.anchors);
     return this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed)));
   }
 
@@ -191,7 +194,7 @@ export class Ifbo implements FreezeThawOptimizer {
     seed: number,
     threshold?: number,
   ): PointPrediction[] {
-    const scale = CurveScale.fit(trials, this.options.bounds);
+    const scale = CurveScale.fit(trials, this.options.anchors);
     const probs = this.predictBuckets(trials, maxFidelity, queries, seed);
     const n = this.pfn.config.buckets;
     return queries.map((_, k) => ({

@@ -119,8 +119,8 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
     }
     const best = bestObserved(ctx.trials);
     // Values worse than a typical start (diverged runs, 1e30 losses) say nothing about how good a
-    // configuration can get and would blow up the fits' spread: clip them there, as the PFN's scale does.
-    const ceiling = CurveScale.fit(ctx.trials).hi;
+    // configuration can get and would blow up the fits' spread: clip them there.
+    const ceiling = CurveScale.fit(ctx.trials).start;
     const finals = ctx.trials.map((t) =>
       t.values.length
         ? powerLawPredict(
