@@ -1,0 +1,41 @@
+// bench:hpo's task tables: the shared format and DPL's original one load to the same task (curves after
+// step 0, missing values as the table's worst, hyperparameters on a log scale where they span decades), and
+// a replay only ever reveals points of the table, one per budget step.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '@floe/testing';
+import { loadTask, regret, replay } from '../src/hpo-replay.js';
+
+const dir = tempDir();
+after(() => dir.remove());
+
+const rows = Array.from({ length: 40 }, (_, i) => ({
+  hp: { learning_rate: 1e-6 * Math.pow(10, (6 * i) / 39), beta1: 0.5 + i / 100 },
+  valid: [0.7, ...Array.from({ length: 8 }, (_, s) => (i === 3 && s === 2 ? null : 0.7 - ((i % 7) * (s + 1)) / 100))],
+}));
+
+test('both table formats load to the same task; a replay reveals only table points, one per step', () => {
+  const shared = join(dir.path, 'toy.json');
+  const dpl = join(dir.path, 'toy-dpl.json');
+  writeFileSync(shared, JSON.stringify({ task: 'toy-dpl', curves: rows }));
+  writeFileSync(dpl, JSON.stringify(rows.map((r) => ({ hp: r.hp, valid: { loss: r.valid }, train: { loss: [] } }))));
+  const a = loadTask(shared);
+  const b = loadTask(dpl);
+  assert.deepEqual(a, b);
+  assert.equal(b.name, 'toy-dpl');
+  assert.equal(a.curves[0]!.length, 8, 'step 0 is dropped');
+  assert.equal(a.curves[3]![2], 0.7, 'a missing value is the table’s worst');
+  // learning_rate spans six decades: log scale, so the middle row sits near the middle.
+  assert.ok(Math.abs(a.configs[20]![0]! - 20 / 39) < 1e-9);
+  assert.equal(a.best, Math.min(...a.curves.flat()));
+  const trace = replay(a, 'successive_halving', undefined, 1, 60);
+  assert.equal(trace.length, 60);
+  const values = new Set(a.curves.flat());
+  for (let k = 0; k < trace.length; k++) {
+    assert.ok(values.has(trace[k]!), 'the best seen is a point of the table');
+    if (k > 0) assert.ok(trace[k]! <= trace[k - 1]!, 'the best seen never gets worse');
+  }
+  assert.ok(regret(a, trace.at(-1)!) >= 0 && regret(a, trace.at(-1)!) <= 1);
+});
