@@ -1,6 +1,7 @@
 // The worker behind PostgresMetadataStore (postgres.ts): one connection, one query at a time. The store's
 // thread posts a query with an id and sleeps on a shared flag (Atomics.wait) until the flag holds that id and
-// the answer is on the port, which makes the store synchronous like better-sqlite3. Plain JavaScript so the worker needs no TypeScript loader.
+// the answer is on the port, which makes the store synchronous like better-sqlite3. Plain JavaScript so the
+// worker needs no TypeScript loader.
 import { workerData } from 'node:worker_threads';
 import pg from 'pg';
 

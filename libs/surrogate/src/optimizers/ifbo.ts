@@ -195,7 +195,7 @@ export class Ifbo implements FreezeThawOptimizer {
     threshold?: number,
   ): PointPrediction[] {
     const scale = CurveScale.fit(trials, this.options.anchors);
-    const probs = this.predictBuckets(trials, maxFidelity, queries, seed);
+    const probs = this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed)));
     const n = this.pfn.config.buckets;
     return queries.map((_, k) => ({
       mean: scale.fromY(bucketMean(probs, n, k)),
