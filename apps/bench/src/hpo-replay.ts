@@ -32,7 +32,9 @@ type CurveTable =
   | { hp: Record<string, number>; valid: { loss: (number | null)[] } }[];
 
 export function loadTask(file: string): Task {
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as CurveTable;
+  // Python's json writes diverged runs as bare NaN / Infinity (DPL's files do): read them as missing values.
+  const text = readFileSync(file, 'utf8').replace(/-?\bInfinity\b|\bNaN\b/g, 'null');
+  const raw = JSON.parse(text) as CurveTable;
   // DPL's files (releaunifreiburg/DPL, data/taskset) hold more TaskSet tasks than ../shared/data: the held-out ones.
   const d = Array.isArray(raw)
     ? {

@@ -13,20 +13,28 @@ after(() => dir.remove());
 
 const rows = Array.from({ length: 40 }, (_, i) => ({
   hp: { learning_rate: 1e-6 * Math.pow(10, (6 * i) / 39), beta1: 0.5 + i / 100 },
-  valid: [0.7, ...Array.from({ length: 8 }, (_, s) => (i === 3 && s === 2 ? null : 0.7 - ((i % 7) * (s + 1)) / 100))],
+  valid: [
+    0.7,
+    ...Array.from({ length: 8 }, (_, s) => ((i === 3 || i === 5) && s === 2 ? null : 0.7 - ((i % 7) * (s + 1)) / 100)),
+  ],
 }));
 
 test('both table formats load to the same task; a replay reveals only table points, one per step', () => {
   const shared = join(dir.path, 'toy.json');
   const dpl = join(dir.path, 'toy-dpl.json');
   writeFileSync(shared, JSON.stringify({ task: 'toy-dpl', curves: rows }));
-  writeFileSync(dpl, JSON.stringify(rows.map((r) => ({ hp: r.hp, valid: { loss: r.valid }, train: { loss: [] } }))));
+  // DPL's files come from Python's json: a diverged run's values are bare NaN (and Infinity), not null.
+  const pythonJson = JSON.stringify(rows.map((r) => ({ hp: r.hp, valid: { loss: r.valid }, train: { loss: [] } })))
+    .replace(/null/, 'NaN')
+    .replace(/null/, '-Infinity');
+  writeFileSync(dpl, pythonJson);
   const a = loadTask(shared);
   const b = loadTask(dpl);
   assert.deepEqual(a, b);
   assert.equal(b.name, 'toy-dpl');
   assert.equal(a.curves[0]!.length, 8, 'step 0 is dropped');
   assert.equal(a.curves[3]![2], 0.7, 'a missing value is the table’s worst');
+  assert.equal(b.curves[5]![2], 0.7, 'so is a bare -Infinity (and NaN, row 3) from Python');
   // learning_rate spans six decades: log scale, so the middle row sits near the middle.
   assert.ok(Math.abs(a.configs[20]![0]! - 20 / 39) < 1e-9);
   assert.equal(a.best, Math.min(...a.curves.flat()));
