@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
-import { CurvePfn, priorBatch, type PfnConfig, type PriorBatch } from '@floe/surrogate';
+import { CurvePfn, priorBatch, type PfnConfig, type PriorBatch, type PriorOptions } from '@floe/surrogate';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number) => {
@@ -33,6 +33,8 @@ const steps = flag('steps', 4000);
 const seed = flag('seed', 1);
 const peakLr = flag('lr', 1e-3);
 const warmup = Math.min(200, Math.floor(steps / 10));
+// floe's extension of the reference prior (0 = the reference): tasks with a region that never learns.
+const prior: PriorOptions = { stallingTasks: flag('stalling-tasks', 0) };
 // About 4096 tokens a step: short sequences come in larger batches.
 const TOKENS_PER_STEP = 4096;
 
@@ -43,7 +45,7 @@ const optimizer = tf.train.adam(peakLr);
 
 // Held-out prior sequences, fixed by their own seed: the log-likelihood the bar shows.
 const heldRng = new Rng(999_331);
-const heldOut: PriorBatch[] = Array.from({ length: 16 }, () => priorBatch(heldRng, 8, 256));
+const heldOut: PriorBatch[] = Array.from({ length: 16 }, () => priorBatch(heldRng, 8, 256, prior));
 const logBuckets = Math.log(config.buckets);
 function heldOutNll(): number {
   let sum = 0;
@@ -65,7 +67,7 @@ history.push({ step: 0, nll, seconds: 0 });
 let lossAvg = 0;
 for (let step = 0; step < steps; step++) {
   const length = Math.round(Math.pow(2, rng.uniform(6, 9)));
-  const batch = priorBatch(rng, Math.max(2, Math.round(TOKENS_PER_STEP / length)), length);
+  const batch = priorBatch(rng, Math.max(2, Math.round(TOKENS_PER_STEP / length)), length, prior);
   (optimizer as unknown as { learningRate: number }).learningRate = learningRate(step);
   const loss = optimizer.minimize(() => model.loss(batch.input, batch.queryY), true)!;
   const value = loss.dataSync()[0]!;
@@ -95,6 +97,7 @@ const meta = {
   parameters: model.parameterCount(),
   steps,
   seed,
+  prior,
   peak_learning_rate: peakLr,
   tokens_per_step: TOKENS_PER_STEP,
   backend: backend.name,

@@ -138,28 +138,48 @@ function quantileOf(v: number): number {
   return Math.min(1 - eps, Math.max(eps, lo / s.length));
 }
 
+/** floe's extensions of the reference prior; all off by default (the reference prior). */
+export interface PriorOptions {
+  /**
+   * The share of tasks with a region of configurations that never learn: their curves stay at the start
+   * (a classifier at chance — what a learning rate decades too low or too high does). The region covers a
+   * U(0, 0.9) share of the configurations, contiguous in the configuration space (the low end of the
+   * asymptote's quantile, which the task's MLP makes smooth in the configuration).
+   */
+  stallingTasks?: number;
+}
+
 /** One task of the prior: the curves of any configuration in [0, 1]^k. */
 export class FtPfnTask {
   private readonly mlp: TaskMlp;
   readonly y0: number;
   readonly yMax: number;
+  /** The share of configurations that never leave the start (0 in the reference prior). */
+  readonly stallingShare: number;
 
   constructor(
     rng: Rng,
     readonly dims: number,
+    options: PriorOptions = {},
   ) {
     this.mlp = new TaskMlp(rng, dims);
     const u1 = rng.next();
     const u2 = rng.next();
     this.y0 = Math.min(u1, u2);
     this.yMax = rng.next() < 0.25 ? Math.max(u1, u2) : 1;
+    // Drawn only when enabled, so the reference prior's random stream (and its trained weights) is unchanged.
+    const stalling = options.stallingTasks ?? 0;
+    this.stallingShare = stalling > 0 && rng.next() < stalling ? rng.uniform(0, 0.9) : 0;
   }
 
   params(config: readonly number[]): CurveParams {
     const q = Array.from(this.mlp.forward(config), quantileOf);
     let i = 0;
     const next = () => q[i++]!;
-    const yInf = this.y0 + (this.yMax - this.y0) * next();
+    // Below the stalling share the asymptote is the start; above it, the reference's uniform law, rescaled.
+    const qInf = next();
+    const f = this.stallingShare;
+    const yInf = qInf < f ? this.y0 : this.y0 + (this.yMax - this.y0) * ((qInf - f) / (1 - f));
     // Gamma(1) is Exponential(1): the Dirichlet(1,1,1,1) weights need only its closed-form inverse.
     const g = [0, 1, 2, 3].map(() => exponentialInverseCdf(next()));
     const gs = g.reduce((a, b) => a + b, 0);
@@ -215,9 +235,15 @@ export function encodeForPfn(config: readonly number[], out: Float32Array, offse
  * tokens spread over curves by very skewed Gamma weights, the first `nContext` tokens observed in order of
  * each curve's steps, the rest queried at later steps of their curves.
  */
-export function sampleFtPfnSequence(rng: Rng, length: number, nContext: number, dims?: number): CurveSequence {
+export function sampleFtPfnSequence(
+  rng: Rng,
+  length: number,
+  nContext: number,
+  dims?: number,
+  options: PriorOptions = {},
+): CurveSequence {
   const k = dims ?? 1 + rng.int(MAX_DIMS);
-  const task = new FtPfnTask(rng, k);
+  const task = new FtPfnTask(rng, k, options);
   const levels = Math.max(1, Math.round(Math.pow(10, 3 * rng.next())));
   const shape = Math.pow(10, rng.uniform(-4, -1));
   const nCurves = length;

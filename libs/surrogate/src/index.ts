@@ -9,6 +9,7 @@ export {
   sampleFtPfnSequence,
   type CurveParams,
   type CurveSequence,
+  type PriorOptions,
 } from './ftpfn-prior.js';
 export { CurvePfn, type PfnConfig, type PfnInput } from './pfn.js';
 export { packSequences, priorBatch, type PriorBatch } from './prior-batches.js';

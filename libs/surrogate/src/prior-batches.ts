@@ -1,7 +1,7 @@
 // Training batches for the PFN: sequences sampled from the prior, cut at one context size per batch (as
 // ifBO's single_eval_pos), packed into the PFN's input arrays.
 import { Rng } from '@floe/random';
-import { MAX_DIMS, sampleFtPfnSequence, type CurveSequence } from './ftpfn-prior.js';
+import { MAX_DIMS, sampleFtPfnSequence, type CurveSequence, type PriorOptions } from './ftpfn-prior.js';
 import type { PfnInput } from './pfn.js';
 
 export interface PriorBatch {
@@ -43,9 +43,9 @@ export function packSequences(seqs: CurveSequence[]): PriorBatch {
 }
 
 /** A batch of B prior sequences of `length` tokens; the context size is drawn uniformly from 1…length−1. */
-export function priorBatch(rng: Rng, batch: number, length: number): PriorBatch {
+export function priorBatch(rng: Rng, batch: number, length: number, options: PriorOptions = {}): PriorBatch {
   const nContext = 1 + rng.int(length - 1);
   const seqs: CurveSequence[] = [];
-  for (let b = 0; b < batch; b++) seqs.push(sampleFtPfnSequence(rng, length, nContext));
+  for (let b = 0; b < batch; b++) seqs.push(sampleFtPfnSequence(rng, length, nContext, undefined, options));
   return packSequences(seqs);
 }

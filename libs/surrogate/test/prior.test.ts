@@ -60,6 +60,56 @@ test('prior curves are seeded, within [0, 1], and their tasks map nearby configu
   assert.ok(Math.max(...near) < 0.05, `a 0.001 step in configuration moves the curve by ${Math.max(...near)}`);
 });
 
+test('stalling tasks: a region of configurations stays at the start, contiguous; off, the reference is unchanged', () => {
+  // Off (the default) draws nothing extra: the reference prior's stream, and so its trained weights, hold.
+  assert.deepEqual(sampleFtPfnSequence(new Rng(9), 300, 120), sampleFtPfnSequence(new Rng(9), 300, 120, undefined, {}));
+  assert.deepEqual(
+    sampleFtPfnSequence(new Rng(9), 300, 120),
+    sampleFtPfnSequence(new Rng(9), 300, 120, undefined, { stallingTasks: 0 }),
+  );
+  const rng = new Rng(21);
+  let stalled = 0;
+  let total = 0;
+  let stallingTasks = 0;
+  for (let t = 0; t < 200; t++) {
+    const task = new FtPfnTask(rng, 1 + rng.int(4), { stallingTasks: 0.5 });
+    if (task.stallingShare > 0) stallingTasks++;
+    else {
+      // Without a stalling region no curve's asymptote is its start (the reference's uniform law).
+      const p = task.params([rng.next()]);
+      assert.ok(p.yInf > p.y0);
+    }
+    for (let c = 0; c < 20; c++) {
+      const config = Array.from({ length: task.dims }, () => rng.next());
+      const p = task.params(config);
+      if (p.yInf !== p.y0) continue;
+      assert.ok(task.stallingShare > 0, 'only a stalling task has stalled curves');
+      // A stalled curve is flat at its start, at every step.
+      for (const x of [0.01, 0.3, 1]) close(curveValue(p, x), p.y0, 1e-6, 'stalled curve');
+      stalled++;
+    }
+    total += 20;
+  }
+  close(stallingTasks / 200, 0.5, 0.1, 'share of stalling tasks');
+  // Each stalling task stalls a U(0, 0.9) share of its configuration space: about 0.5 × 0.45 of all curves.
+  close(stalled / total, 0.225, 0.08, 'share of stalled curves');
+  // Contiguous: on a stalling task, configurations next to a stalled one mostly stall too.
+  const task = Array.from({ length: 50 }, (_, s) => new FtPfnTask(new Rng(100 + s), 2, { stallingTasks: 1 })).find(
+    (t) => t.stallingShare > 0.3,
+  )!;
+  let agree = 0;
+  let pairs = 0;
+  for (let i = 0; i < 400; i++) {
+    const c = [rng.next(), rng.next()];
+    const d = [Math.min(1, c[0]! + 0.01), c[1]!];
+    const a = task.params(c);
+    const b = task.params(d);
+    agree += Number((a.yInf === a.y0) === (b.yInf === b.y0));
+    pairs++;
+  }
+  assert.ok(agree / pairs > 0.9, `neighbours agree on stalling ${agree}/${pairs}`);
+});
+
 test('LC-PFN prior curves improve, stay in [0, 1], and are seeded', () => {
   for (let seed = 0; seed < 50; seed++) {
     const c = sampleLcPfnCurve(new Rng(seed), 40);
