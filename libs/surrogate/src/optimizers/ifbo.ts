@@ -10,6 +10,7 @@ import {
   type Decision,
   type DecisionContext,
   type FreezeThawOptimizer,
+  type PredictedValue,
   type TrialCurve,
 } from '../freeze-thaw.js';
 import { MAX_CURVE_ID, MAX_DIMS, encodeForPfn } from '../ftpfn-prior.js';
@@ -41,6 +42,16 @@ export interface IfboOptions {
    * (a binary classifier's chance-level loss, ln 2); else fitted from the trials (CurveScale.fit).
    */
   anchors?: { lo?: number; start?: number };
+}
+
+/** Query k's predicted mean and 5 / 95 % quantiles on the objective's scale (lower is better). */
+function onValueScale(probs: Float32Array, buckets: number, k: number, scale: CurveScale): PredictedValue {
+  return {
+    mean: scale.fromY(bucketMean(probs, buckets, k)),
+    // Higher y is lower value: the 5 % quantile of the value is the 95 % quantile of y.
+    q05: scale.fromY(bucketQuantile(probs, buckets, 0.95, k)),
+    q95: scale.fromY(bucketQuantile(probs, buckets, 0.05, k)),
+  };
 }
 
 export class Ifbo implements FreezeThawOptimizer {
@@ -161,12 +172,7 @@ export class Ifbo implements FreezeThawOptimizer {
         bestMean = mean;
       }
     }
-    // On the value scale the 5 % quantile is y's 95 % one.
-    const predicted = {
-      mean: scale.fromY(bestMean),
-      q05: scale.fromY(bucketQuantile(probs, n, 0.95, best)),
-      q95: scale.fromY(bucketQuantile(probs, n, 0.05, best)),
-    };
+    const predicted = onValueScale(probs, n, best, scale);
     return best < open.length
       ? { kind: 'thaw', trial: open[best]!, acquisition: bestScore, predicted }
       : { kind: 'new', candidate: best - open.length, acquisition: bestScore, predicted };
@@ -198,10 +204,7 @@ export class Ifbo implements FreezeThawOptimizer {
     const probs = this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed)));
     const n = this.pfn.config.buckets;
     return queries.map((_, k) => ({
-      mean: scale.fromY(bucketMean(probs, n, k)),
-      // Higher y is lower value: the 5 % quantile of the value is the 95 % quantile of y.
-      q05: scale.fromY(bucketQuantile(probs, n, 0.95, k)),
-      q95: scale.fromY(bucketQuantile(probs, n, 0.05, k)),
+      ...onValueScale(probs, n, k, scale),
       probabilityOfImprovement: threshold === undefined ? 0 : bucketExceedance(probs, n, scale.toY(threshold), k),
     }));
   }
