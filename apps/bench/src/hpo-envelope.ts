@@ -4,27 +4,15 @@
 // 0.08 / 0.20, and when the best one gets there; then successive halving over a grid of its three settings
 // (configurations per bracket, first rung, η), each budget's best grid point picked AFTER seeing the
 // results on these same tasks: an optimistic reference for "screen, then promote", not a method.
-import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Rng, deriveSeed } from '@floe/random';
-import { loadTask, regret, type Task } from './hpo-replay.js';
+import { benchOptions, loadTask, regret, type Task } from './hpo-replay.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
-const json = args.includes('--json');
-const root = new URL('../../..', import.meta.url).pathname;
-const tasksDir = resolve(opt('tasks-dir', join(root, '..', 'shared', 'data', 'taskset')));
+const { opt, json, taskFiles } = benchOptions(process.argv.slice(2));
 const seeds = Number(opt('seeds', '40'));
 const BUDGETS = [250, 1000];
 const THRESHOLDS = [0.08, 0.2];
 
-const tasks: Task[] = readdirSync(tasksDir)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => loadTask(join(tasksDir, f)));
+const tasks: Task[] = taskFiles.map(loadTask);
 
 const perTask = tasks.map((task) => {
   const bestOf = task.curves.map((c) => Math.min(...c));

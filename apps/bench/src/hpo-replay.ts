@@ -1,7 +1,7 @@
 // Tabular freeze-thaw replay for bench:hpo: a task's curves are the candidate pool; a trial "trains" by
 // revealing the next point of its curve and the optimiser sees only the points it paid for.
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Rng, deriveSeed } from '@floe/random';
 import {
   createOptimizer,
@@ -30,6 +30,25 @@ export const LOCAL_CANDIDATES = 32;
 type CurveTable =
   | { task: string; curves: { hp: Record<string, number>; valid: (number | null)[] }[] }
   | { hp: Record<string, number>; valid: { loss: (number | null)[] } }[];
+
+/**
+ * The command line bench:hpo's scripts share: `--name value` options, `--json`, and `--tasks-dir` (default
+ * ../shared/data/taskset) with the task files in it, sorted.
+ */
+export function benchOptions(args: string[]) {
+  const opt = (name: string, fallback: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1]! : fallback;
+  };
+  const root = new URL('../../..', import.meta.url).pathname;
+  const tasksDir = resolve(opt('tasks-dir', join(root, '..', 'shared', 'data', 'taskset')));
+  const taskFiles = readdirSync(tasksDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => join(tasksDir, f));
+  if (taskFiles.length === 0) throw new Error(`no task files (*.json) in ${tasksDir}`);
+  return { opt, json: args.includes('--json'), root, tasksDir, taskFiles };
+}
 
 export function loadTask(file: string): Task {
   // Python's json writes diverged runs as bare NaN / Infinity (DPL's files do): read them as missing values.

@@ -7,10 +7,10 @@
 // the surrogate's log-likelihood and MSE of the final value on the tasks' own curves cut at 10/25/50 %,
 // next to the power-law ensemble's; and, where Debian's python3-optuna is installed, Optuna 3.1 on the
 // same tasks (../shared/anchors/optuna_taskset.py) in the same run.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import {
@@ -26,28 +26,16 @@ import {
   type OptimizerName,
   type TrialCurve,
 } from '@floe/surrogate';
-import { LOCAL_CANDIDATES, RANDOM_CANDIDATES, WORST, loadTask, regret, replay } from './hpo-replay.js';
+import { LOCAL_CANDIDATES, RANDOM_CANDIDATES, WORST, benchOptions, loadTask, regret, replay } from './hpo-replay.js';
 
 const args = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1]! : fallback;
-};
-const json = args.includes('--json');
-const root = new URL('../../..', import.meta.url).pathname;
-const tasksDir = resolve(opt('tasks-dir', join(root, '..', 'shared', 'data', 'taskset')));
+const { opt, json, root, tasksDir, taskFiles: files } = benchOptions(args);
 const seeds = Number(opt('seeds', '20'));
 const budget = Number(opt('budget', '1000'));
 const CHECKPOINTS = [100, 250, 500, 1000].filter((b) => b <= budget);
 const log = (msg: string) => {
   if (!json) process.stderr.write(msg);
 };
-
-const files = readdirSync(tasksDir)
-  .filter((f) => f.endsWith('.json'))
-  .sort()
-  .map((f) => join(tasksDir, f));
-if (files.length === 0) throw new Error(`no task files (*.json) in ${tasksDir}`);
 const tasks = files.map(loadTask);
 const weights = opt('weights', 'ft-pfn');
 
