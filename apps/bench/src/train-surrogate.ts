@@ -1,8 +1,9 @@
-// `npm run train:surrogate [-- --steps N] [-- --json] [-- --out DIR] [-- --width W --layers L]`: trains the
-// learning-curve PFN on sequences sampled from the FT-PFN prior (docs/ALGORITHMS.md §4), on this machine's
-// CPU (native kernels), and writes its weights and config to libs/surrogate/weights. Everything is seeded:
-// the same flags reproduce the same weights on the same backend. Prints a progress bar with the held-out
-// prior log-likelihood as it goes, then the size, steps and wall time.
+// `npm run train:surrogate [-- --steps N] [-- --json] [-- --out DIR] [-- --width W --layers L]
+// [-- --stalling-tasks P]`: trains the learning-curve PFN on sequences sampled from the FT-PFN prior
+// (docs/ALGORITHMS.md §4; --stalling-tasks adds floe's tasks with a region that never learns), on this
+// machine's CPU (native kernels), and writes its weights and config to libs/surrogate/weights. Everything is
+// seeded: the same flags reproduce the same weights on the same backend. Prints a progress bar with the
+// held-out prior log-likelihood as it goes, then the size, steps and wall time.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
