@@ -1,6 +1,6 @@
 // `npm run train:surrogate [-- --steps N] [-- --json] [-- --out DIR] [-- --width W --layers L]
 // [-- --stalling-tasks P]`: trains the learning-curve PFN on sequences sampled from the FT-PFN prior
-// (docs/ALGORITHMS.md §4; --stalling-tasks adds floe's tasks with a region that never learns), on this
+// (docs/ALGORITHMS.md §4; --stalling-tasks adds tasks with a region that never learns; it made ifBO worse there), on this
 // machine's CPU (native kernels), and writes its weights and config to libs/surrogate/weights. Everything is
 // seeded: the same flags reproduce the same weights on the same backend. Prints a progress bar with the
 // held-out prior log-likelihood as it goes, then the size, steps and wall time.

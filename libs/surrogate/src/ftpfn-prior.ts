@@ -144,7 +144,9 @@ export interface PriorOptions {
    * The share of tasks with a region of configurations that never learn: their curves stay at the start
    * (a classifier at chance — what a learning rate decades too low or too high does). The region covers a
    * U(0, 0.9) share of the configurations, contiguous in the configuration space (the low end of the
-   * asymptote's quantile, which the task's MLP makes smooth in the configuration).
+   * asymptote's quantile, which the task's MLP makes smooth in the configuration). Measured at 0.5 it made
+   * ifBO worse on TaskSet (docs/ALGORITHMS.md §4): a curve still at its start is then read as stalled, but
+   * the best TaskSet configurations also sit at chance for their first steps.
    */
   stallingTasks?: number;
 }
