@@ -1,9 +1,10 @@
 // `npm run train:surrogate [-- --steps N] [-- --json] [-- --out DIR] [-- --width W --layers L]
 // [-- --stalling-tasks P]`: trains the learning-curve PFN on sequences sampled from the FT-PFN prior
-// (docs/ALGORITHMS.md §4; --stalling-tasks adds tasks with a region that never learns; it made ifBO worse there), on this
-// machine's CPU (native kernels), and writes its weights and config to libs/surrogate/weights. Everything is
-// seeded: the same flags reproduce the same weights on the same backend. Prints a progress bar with the
-// held-out prior log-likelihood as it goes, then the size, steps and wall time.
+// (docs/ALGORITHMS.md §4; --stalling-tasks adds tasks with a region that never learns; it made ifBO worse
+// there), on this machine's CPU (native kernels), and writes its weights and config to libs/surrogate/weights.
+// Everything is seeded: the same flags reproduce the same weights on the same backend. Prints a progress bar
+// with the held-out prior log-likelihood as it goes (with --json, a JSON line on stderr every 250 steps),
+// then the size, steps and wall time.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -77,6 +78,9 @@ for (let step = 0; step < steps; step++) {
   if ((step + 1) % 250 === 0 || step === steps - 1) {
     nll = heldOutNll();
     history.push({ step: step + 1, nll, seconds: elapsed() });
+    // JSON mode keeps stdout for the result; its progress is one JSON line on stderr per evaluation.
+    if (json)
+      process.stderr.write(JSON.stringify({ step: step + 1, of: steps, held_out_nll: nll, seconds: elapsed() }) + '\n');
   }
   if (!json && process.stderr.isTTY !== false) {
     const done = (step + 1) / steps;
