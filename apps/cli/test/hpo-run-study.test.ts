@@ -4,6 +4,8 @@
 // observation lost (every trial observed at every fidelity step up to its target), every trained step
 // stored once, a thawed trial's curve equal to an uninterrupted run's, and the best trial and curves come
 // back from GetStudy and from `floe hpo get`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
@@ -165,6 +167,12 @@ test(
       assert.equal(summary.best_trial_id, done.bestTrialId);
       assert.equal(summary.trials.length, done.trials.length);
       assert.ok(summary.trials.every((t) => t.curve.length > 0));
+      // And as a plot: a line per trial.
+      const svgPath = join(home.path, 'study.svg');
+      const plotted = await floe('hpo', 'get', studyId, '--svg', svgPath);
+      assert.equal(plotted.code, 0, plotted.stderr);
+      const svg = readFileSync(svgPath, 'utf8');
+      assert.equal((svg.match(/aria-roledescription="line mark"/g) ?? []).length, done.trials.length);
       client.close();
       trainer.close();
     } finally {

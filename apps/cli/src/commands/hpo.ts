@@ -1,8 +1,10 @@
 // floe hpo create|suggest|report|predict|run|watch|get|list|stop — hyperparameter studies from a terminal.
-// `run` and `watch` show a live table of the trials (state, steps, best value) and the incumbent.
+// `run` and `watch` show a live table of the trials (state, steps, best value) and the incumbent; `get`, `run`
+// and `watch` plot every trial's curve with --svg.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
+import { renderSvg } from '@floe/plots';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
 
@@ -113,6 +115,48 @@ function table(s: hpo.Study): string {
   return [head, `  trial      state        steps/target     best  configuration`, ...rows, inc].join('\n');
 }
 
+/** Legends past this many trials would be taller than the plot; the lines stay coloured without one. */
+const MAX_LEGEND_TRIALS = 16;
+
+/** Every trial's curve of the objective against training steps, the incumbent thick: an SVG document. */
+export async function studyPlot(s: hpo.Study): Promise<string> {
+  const values = s.trials.flatMap((t) =>
+    t.observations.map((o) => ({
+      step: o.step,
+      value: o.value,
+      trial: `${t.trialId} ${configText(t.configuration)}`,
+      incumbent: t.trialId === s.bestTrialId,
+    })),
+  );
+  return renderSvg({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: `${s.studyId}: ${s.trials.length} trials, ${s.budgetUsed}/${s.spec!.totalBudget} fidelity steps`,
+    width: 560,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'training step' },
+      y: { field: 'value', type: 'quantitative', title: s.spec!.objective || 'objective', scale: { zero: false } },
+      color: {
+        field: 'trial',
+        type: 'nominal',
+        legend: s.trials.length > MAX_LEGEND_TRIALS ? null : { labelLimit: 320 },
+      },
+      strokeWidth: { condition: { test: 'datum.incumbent', value: 4 }, value: 1.5 },
+    },
+  });
+}
+
+/** Prints the study (JSON or its table) and, with --svg FILE, writes its plot there. */
+async function showStudy(args: ParsedArgs, study: hpo.Study): Promise<void> {
+  output(args, studySummary(study), () => table(study));
+  const file = str(args, 'svg');
+  if (!file) return;
+  writeFileSync(file, await studyPlot(study));
+  if (!args.json) process.stderr.write(`wrote ${file}\n`);
+}
+
 /** Follows RunStudy, redrawing the table on each event (a line per event when not a terminal). */
 async function follow(
   client: hpo.HpoSurrogateServiceClient,
@@ -165,8 +209,9 @@ export const hpoCommand: Command = {
     'floe hpo suggest STUDY',
     'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…]',
     'floe hpo predict STUDY (--trial TRIAL | --config NAME=VALUE,…) --steps 10,20,…',
-    'floe hpo run STUDY [--parallelism 1]      drive trainer runs (needs a template); a live table of trials',
-    'floe hpo watch|get|stop STUDY',
+    'floe hpo run STUDY [--parallelism 1] [--svg FILE]   drive trainer runs (needs a template); a live table',
+    "floe hpo watch|get STUDY [--svg FILE]      --svg: every trial's curve, the incumbent thick",
+    'floe hpo stop STUDY',
     'floe hpo list',
     '',
     'Parameters named by a RunSpec field path (optimizer.learning_rate, optimizer.weight_decay, batch_size)',
@@ -193,6 +238,7 @@ export const hpoCommand: Command = {
     config: { type: 'string' },
     steps: { type: 'string' },
     parallelism: { type: 'string' },
+    svg: { type: 'string' },
   },
   async run(args) {
     const [sub, studyId, trialId] = args.positionals;
@@ -288,13 +334,12 @@ export const hpoCommand: Command = {
         }
         case 'run':
         case 'watch': {
-          const done = await follow(client, need(), num(args, 'parallelism', 1), args.json);
-          output(args, studySummary(done), () => table(done));
+          await showStudy(args, await follow(client, need(), num(args, 'parallelism', 1), args.json));
           return 0;
         }
         case 'get': {
           const { study } = await call(client.getStudy.bind(client), { studyId: need() });
-          output(args, studySummary(study!), () => table(study!));
+          await showStudy(args, study!);
           return 0;
         }
         case 'stop': {
