@@ -1,4 +1,5 @@
-// `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]`:
+// `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]
+// [-- --svg FILE]`:
 // freeze-thaw HPO replayed on tabular learning curves (default ../shared/data/taskset: TaskSet, 1000
 // configurations × 50 validation-loss checkpoints per task). A trial "trains" by revealing the next point of
 // its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget.
@@ -6,8 +7,8 @@
 // [0, 1], at 100/250/500/1000 revealed steps; Suggest latency of ifBO at 100/500/1000 observed points;
 // the surrogate's log-likelihood and MSE of the final value on the tasks' own curves cut at 10/25/50 %,
 // next to the power-law ensemble's; and, where Debian's python3-optuna is installed, Optuna 3.1 on the
-// same tasks (../shared/anchors/optuna_taskset.py) in the same run.
-import { existsSync } from 'node:fs';
+// same tasks (../shared/anchors/optuna_taskset.py) in the same run. --svg plots regret against steps.
+import { existsSync, writeFileSync } from 'node:fs';
 import { fork, spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ import {
   type TrialCurve,
 } from '@floe/surrogate';
 import { LOCAL_CANDIDATES, RANDOM_CANDIDATES, WORST, benchOptions, loadTask, regret, replay } from './hpo-replay.js';
+import { meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
 
 const args = process.argv.slice(2);
 const { opt, json, root, tasksDir, taskFiles: files } = benchOptions(args);
@@ -135,10 +137,20 @@ const optunaRun: Promise<Record<string, Record<string, number>> | undefined> =
     : Promise.resolve(undefined);
 
 const meanRegret: Record<string, Record<string, number>> = {};
+const regretSeries: RegretSeries[] = [];
 const started = performance.now();
 for (const method of methods) {
   const t0 = performance.now();
   const byTask = await replayAll(method);
+  const flat = byTask.flatMap((traces, t) => traces.map((trace) => ({ trace, task: tasks[t]! })));
+  regretSeries.push({
+    method,
+    points: meanRegretCurve(
+      flat.map((f) => f.trace),
+      (i, step) => regret(flat[i]!.task, flat[i]!.trace[Math.min(step, flat[i]!.trace.length) - 1]!),
+      budget,
+    ),
+  });
   meanRegret[method] = Object.fromEntries(
     CHECKPOINTS.map((b) => {
       const rs = byTask.flatMap((traces, t) => traces.map((tr) => regret(tasks[t]!, tr[Math.min(b, tr.length) - 1]!)));
@@ -214,7 +226,22 @@ const suggestMs = Object.fromEntries(
 );
 
 const optuna = await optunaRun;
-if (optuna) Object.assign(meanRegret, optuna);
+// The anchor reports its fixed checkpoints; past a shorter --budget they only repeat its last value.
+if (optuna)
+  for (const [method, at] of Object.entries(optuna))
+    meanRegret[method] = Object.fromEntries(Object.entries(at).filter(([b]) => Number(b) <= budget));
+
+const svgFile = opt('svg', '');
+if (svgFile) {
+  const sparse = Object.entries(optuna ?? {}).map(([method]) => ({
+    method,
+    sparse: true,
+    points: Object.entries(meanRegret[method]!).map(([step, r]) => ({ step: Number(step), regret: r })),
+  }));
+  const title = `${tasks.length} tasks × ${seeds} seeds`;
+  writeFileSync(svgFile, await regretPlot([...regretSeries, ...sparse], title));
+  log(`wrote ${svgFile}\n`);
+}
 
 const result = {
   tasks: tasks.map((t) => t.name),
