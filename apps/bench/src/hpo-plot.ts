@@ -9,20 +9,31 @@ export interface RegretSeries {
   sparse?: boolean;
 }
 
-/** The mean of `regretAt(trace, step)` over the traces, every `every` steps up to `budget`. */
+/** The mean of `regretAt(replay, step)` over `replays` replays at each of `steps`. */
+export function meanRegretAt(
+  replays: number,
+  regretAt: (replay: number, step: number) => number,
+  steps: number[],
+): { step: number; regret: number }[] {
+  return steps.map((step) => {
+    let sum = 0;
+    for (let i = 0; i < replays; i++) sum += regretAt(i, step);
+    return { step, regret: Number((sum / replays).toFixed(4)) };
+  });
+}
+
+/** meanRegretAt every `every` steps up to `budget`: the plotted curve. */
 export function meanRegretCurve(
-  traces: number[][],
-  regretAt: (traceIndex: number, step: number) => number,
+  replays: number,
+  regretAt: (replay: number, step: number) => number,
   budget: number,
   every = 10,
 ): { step: number; regret: number }[] {
-  const points: { step: number; regret: number }[] = [];
-  for (let step = every; step <= budget; step += every) {
-    let sum = 0;
-    traces.forEach((_, i) => (sum += regretAt(i, step)));
-    points.push({ step, regret: Number((sum / traces.length).toFixed(4)) });
-  }
-  return points;
+  return meanRegretAt(
+    replays,
+    regretAt,
+    Array.from({ length: Math.floor(budget / every) }, (_, k) => (k + 1) * every),
+  );
 }
 
 export function regretPlot(series: RegretSeries[], title: string): Promise<string> {

@@ -28,7 +28,7 @@ import {
   type TrialCurve,
 } from '@floe/surrogate';
 import { LOCAL_CANDIDATES, RANDOM_CANDIDATES, WORST, benchOptions, loadTask, regret, replay } from './hpo-replay.js';
-import { meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
+import { meanRegretAt, meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
 
 const args = process.argv.slice(2);
 const { opt, json, root, tasksDir, taskFiles: files } = benchOptions(args);
@@ -143,19 +143,13 @@ for (const method of methods) {
   const t0 = performance.now();
   const byTask = await replayAll(method);
   const flat = byTask.flatMap((traces, t) => traces.map((trace) => ({ trace, task: tasks[t]! })));
-  regretSeries.push({
-    method,
-    points: meanRegretCurve(
-      flat.map((f) => f.trace),
-      (i, step) => regret(flat[i]!.task, flat[i]!.trace[Math.min(step, flat[i]!.trace.length) - 1]!),
-      budget,
-    ),
-  });
+  const regretAt = (i: number, step: number) => {
+    const { trace, task } = flat[i]!;
+    return regret(task, trace[Math.min(step, trace.length) - 1]!);
+  };
+  regretSeries.push({ method, points: meanRegretCurve(flat.length, regretAt, budget) });
   meanRegret[method] = Object.fromEntries(
-    CHECKPOINTS.map((b) => {
-      const rs = byTask.flatMap((traces, t) => traces.map((tr) => regret(tasks[t]!, tr[Math.min(b, tr.length) - 1]!)));
-      return [String(b), Number((rs.reduce((a, x) => a + x, 0) / rs.length).toFixed(4))];
-    }),
+    meanRegretAt(flat.length, regretAt, CHECKPOINTS).map((p) => [String(p.step), p.regret]),
   );
   log(
     `\r${method.padEnd(20)} ${CHECKPOINTS.map((b) => `${b}: ${meanRegret[method]![String(b)]!.toFixed(3)}`).join('  ')}   (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`,

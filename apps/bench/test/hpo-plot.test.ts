@@ -7,7 +7,7 @@ import { meanRegretCurve, regretPlot } from '../src/hpo-plot.js';
 test('the mean regret curve averages the replays at every tenth step, past their ends at their last value', () => {
   // Two replays' regrets: one falls by 0.01 a step, one stops at step 15 with regret 0.5.
   const traces = [Array.from({ length: 40 }, (_, i) => 1 - 0.01 * (i + 1)), Array.from({ length: 15 }, () => 0.5)];
-  const curve = meanRegretCurve(traces, (i, step) => traces[i]![Math.min(step, traces[i]!.length) - 1]!, 40);
+  const curve = meanRegretCurve(traces.length, (i, step) => traces[i]![Math.min(step, traces[i]!.length) - 1]!, 40);
   assert.deepEqual(
     curve.map((p) => p.step),
     [10, 20, 30, 40],
