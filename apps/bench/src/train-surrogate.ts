@@ -1,5 +1,5 @@
 // `npm run train:surrogate [-- --steps N] [-- --json] [-- --out DIR] [-- --width W --layers L]
-// [-- --stalling-tasks P]`: trains the learning-curve PFN on sequences sampled from the FT-PFN prior
+// [-- --stalling-tasks P] [-- --late-onset-tasks P]`: trains the learning-curve PFN on sequences sampled from the FT-PFN prior
 // (docs/ALGORITHMS.md §4; --stalling-tasks adds tasks with a region that never learns; it made ifBO worse
 // there), on this machine's CPU (native kernels), and writes its weights and config to libs/surrogate/weights.
 // Everything is seeded: the same flags reproduce the same weights on the same backend. Prints a progress bar
@@ -35,8 +35,12 @@ const steps = flag('steps', 8000);
 const seed = flag('seed', 1);
 const peakLr = flag('lr', 1e-3);
 const warmup = Math.min(200, Math.floor(steps / 10));
-// floe's extension of the reference prior (0 = the reference): tasks with a region that never learns.
-const prior: PriorOptions = { stallingTasks: flag('stalling-tasks', 0) };
+// floe's extensions of the reference prior (0 = the reference): tasks with a region that never learns;
+// tasks whose curves may start late.
+const prior: PriorOptions = {
+  stallingTasks: flag('stalling-tasks', 0),
+  lateOnsetTasks: flag('late-onset-tasks', 0),
+};
 // About 4096 tokens a step: short sequences come in larger batches.
 const TOKENS_PER_STEP = 4096;
 

@@ -24,6 +24,8 @@ export interface CurveParams {
   prec: number[];
   rpSat: number[];
   sigma: number;
+  /** Where the curve starts to move (a share of its length); before it, the curve stays at y0. 0 in the reference. */
+  onset?: number;
 }
 
 /** Value of one basis family at x (x > 0 after the saturation bend) — pow4, exp, log, hill. */
@@ -46,8 +48,16 @@ function family(kind: number, x: number, p: CurveParams): number {
   }
 }
 
-/** The noiseless curve at x ∈ (0, 1]; past each family's saturation point x is bent by its slope. */
+/**
+ * The noiseless curve at x ∈ (0, 1]; past each family's saturation point x is bent by its slope. A late
+ * onset holds the curve at y0 and then starts it from there, shifted.
+ */
 export function curveValue(p: CurveParams, x: number): number {
+  const onset = p.onset ?? 0;
+  if (onset > 0) {
+    if (x <= onset) return p.y0;
+    x -= onset;
+  }
   let y = 0;
   for (let k = 0; k < 4; k++) {
     const xs = p.xSat[k]!;
@@ -69,14 +79,14 @@ export function curveValue(p: CurveParams, x: number): number {
 class TaskMlp {
   private readonly layers: { w: Float64Array; b: Float64Array; nIn: number; nOut: number }[] = [];
 
-  constructor(rng: Rng, nIn: number) {
+  constructor(rng: Rng, nIn: number, nOut = OUTPUTS) {
     const depth = 3 + rng.int(6);
     const width = 24 + rng.int(73);
     const std = rng.uniform(0.089, 0.193);
     const sparseness = 0.145;
     for (let l = 0; l < depth; l++) {
       const i = l === 0 ? nIn : width;
-      const o = l === depth - 1 ? OUTPUTS : width;
+      const o = l === depth - 1 ? nOut : width;
       const w = new Float64Array(i * o);
       const b = new Float64Array(o);
       const hidden = l > 0 && l < depth - 1;
@@ -149,6 +159,13 @@ export interface PriorOptions {
    * the best TaskSet configurations also sit at chance for their first steps.
    */
   stallingTasks?: number;
+  /**
+   * The share of tasks whose curves may start late: a curve stays at its start for an onset, then follows its
+   * family from there (a network that sits at chance for its first epochs, then learns). The onset is a share
+   * of the curve's length, up to a per-task maximum of 10^U(−2, −0.3), smooth in the configuration (its own
+   * random MLP, so neighbours start at about the same time). Unlike a stall, a flat start stays hopeful.
+   */
+  lateOnsetTasks?: number;
 }
 
 /** One task of the prior: the curves of any configuration in [0, 1]^k. */
@@ -158,6 +175,9 @@ export class FtPfnTask {
   readonly yMax: number;
   /** The share of configurations that never leave the start (0 in the reference prior). */
   readonly stallingShare: number;
+  /** The longest onset of this task's curves, as a share of their length (0 in the reference prior). */
+  readonly maxOnset: number;
+  private readonly onsetMlp?: TaskMlp;
 
   constructor(
     rng: Rng,
@@ -172,6 +192,9 @@ export class FtPfnTask {
     // Drawn only when enabled, so the reference prior's random stream (and its trained weights) is unchanged.
     const stalling = options.stallingTasks ?? 0;
     this.stallingShare = stalling > 0 && rng.next() < stalling ? rng.uniform(0, 0.9) : 0;
+    const lateOnset = options.lateOnsetTasks ?? 0;
+    this.maxOnset = lateOnset > 0 && rng.next() < lateOnset ? Math.pow(10, rng.uniform(-2, -0.3)) : 0;
+    if (this.maxOnset > 0) this.onsetMlp = new TaskMlp(rng, dims, 1);
   }
 
   params(config: readonly number[]): CurveParams {
@@ -206,6 +229,7 @@ export class FtPfnTask {
       prec,
       rpSat,
       sigma,
+      ...(this.onsetMlp ? { onset: this.maxOnset * quantileOf(this.onsetMlp.forward(config)[0]!) } : {}),
     };
   }
 }

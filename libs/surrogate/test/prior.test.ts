@@ -119,3 +119,34 @@ test('LC-PFN prior curves improve, stay in [0, 1], and are seeded', () => {
   }
   assert.deepEqual(sampleLcPfnCurve(new Rng(3), 20), sampleLcPfnCurve(new Rng(3), 20));
 });
+
+test('late-onset tasks: curves hold their start until an onset smooth in the configuration; off, the reference is unchanged', () => {
+  assert.deepEqual(
+    sampleFtPfnSequence(new Rng(9), 300, 120),
+    sampleFtPfnSequence(new Rng(9), 300, 120, undefined, { lateOnsetTasks: 0 }),
+  );
+  const rng = new Rng(33);
+  let lateTasks = 0;
+  for (let t = 0; t < 200; t++) {
+    const task = new FtPfnTask(rng, 1 + rng.int(4), { lateOnsetTasks: 0.5 });
+    const config = Array.from({ length: task.dims }, () => rng.next());
+    const p = task.params(config);
+    if (task.maxOnset === 0) {
+      assert.equal(p.onset, undefined, 'a task without late onset keeps the reference curve');
+      continue;
+    }
+    lateTasks++;
+    assert.ok(task.maxOnset >= 0.01 && task.maxOnset <= 0.5 + 1e-12, `max onset ${task.maxOnset}`);
+    const onset = p.onset!;
+    assert.ok(onset > 0 && onset < task.maxOnset, `onset ${onset} within (0, ${task.maxOnset})`);
+    // Flat at the start up to the onset, then the reference curve shifted by it.
+    for (const f of [0.1, 0.5, 1]) assert.equal(curveValue(p, f * onset), p.y0);
+    const reference = { ...p, onset: 0 };
+    for (const x of [0.2, 0.6, 1])
+      if (x > onset) close(curveValue(p, x), curveValue(reference, x - onset), 1e-12, 'shifted curve');
+    // Smooth: a 0.001 step in the configuration barely moves the onset.
+    const moved = task.params(config.map((v, j) => (j === 0 ? Math.min(1, v + 0.001) : v))).onset!;
+    assert.ok(Math.abs(moved - onset) < 0.02 * task.maxOnset, `onset ${onset} → ${moved}`);
+  }
+  close(lateTasks / 200, 0.5, 0.1, 'share of late-onset tasks');
+});
