@@ -45,7 +45,7 @@ function follow<T>(stream: import('@grpc/grpc-js').ClientReadableStream<T>) {
 }
 
 test(
-  '99 % of health and GetRun calls answer within 50 ms while ScoreBlocks and a bench-transformer evaluation run',
+  'every health and GetRun call answers within 50 ms while ScoreBlocks and a bench-transformer evaluation run',
   { timeout: 300_000 },
   async (t) => {
     const trainer = createClient(trainerV1.TrainerServiceClient, server.address);
