@@ -39,7 +39,6 @@ export function meanRegretCurve(
 export function regretPlot(series: RegretSeries[], title: string): Promise<string> {
   const values = series.flatMap((s) => s.points.map((p) => ({ ...p, method: s.method, sparse: s.sparse === true })));
   return renderSvg({
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     width: 560,
     height: 300,

@@ -24,8 +24,7 @@ const escape = (s: string) =>
 const fixed = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
 
 const WIDTH = 560;
-const spec = (s: Record<string, unknown>): TopLevelSpec =>
-  ({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', width: WIDTH, height: 220, ...s }) as TopLevelSpec;
+const spec = (s: Record<string, unknown>): TopLevelSpec => ({ width: WIDTH, height: 220, ...s }) as TopLevelSpec;
 
 interface PlanJson {
   freezeBlockIds?: string[];

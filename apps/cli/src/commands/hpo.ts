@@ -129,7 +129,6 @@ export async function studyPlot(s: hpo.Study): Promise<string> {
     })),
   );
   return renderSvg({
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: `${s.studyId}: ${s.trials.length} trials, ${s.budgetUsed}/${s.spec!.totalBudget} fidelity steps`,
     width: 560,
     height: 260,
