@@ -11,6 +11,7 @@ interface Job {
   seed: number;
   budget: number;
   weights: string;
+  contextMax?: number;
 }
 
 await initBackend('auto', { threads: 1 });
@@ -21,7 +22,7 @@ process.on('message', (job: Job) => {
   if (!task) tasks.set(job.file, (task = loadTask(job.file)));
   let pfn = models.get(job.weights);
   if (job.method === 'ifbo' && !pfn) models.set(job.weights, (pfn = loadPfn(job.weights).model));
-  const trace = replay(task, job.method, pfn, job.seed, job.budget);
+  const trace = replay(task, job.method, pfn, job.seed, job.budget, undefined, { contextMax: job.contextMax });
   process.send!({ id: job.id, trace });
 });
 process.send!({ ready: true });

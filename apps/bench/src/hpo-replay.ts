@@ -7,6 +7,7 @@ import {
   createOptimizer,
   type CurvePfn,
   type DecisionContext,
+  type IfboOptions,
   type OptimizerName,
   type TrialCurve,
 } from '@floe/surrogate';
@@ -84,7 +85,8 @@ export const regret = (task: Task, v: number) => Math.min(1, Math.max(0, (v - ta
 
 /**
  * One replay of `method` on `task` with `seed`: the best value seen after each revealed step. `onDecision`
- * sees each decision's context before it is answered (the latency phase keeps some to time them).
+ * sees each decision's context before it is answered (the latency phase keeps some to time them);
+ * `ifbo` sets ifBO's options (the context size).
  */
 export function replay(
   task: Task,
@@ -93,8 +95,9 @@ export function replay(
   seed: number,
   budget: number,
   onDecision?: (ctx: DecisionContext, observed: number) => void,
+  ifbo?: IfboOptions,
 ): number[] {
-  const optimizer = createOptimizer(method, pfn);
+  const optimizer = createOptimizer(method, pfn, ifbo);
   const maxFidelity = task.curves[0]!.length;
   const trials: (TrialCurve & { pool: number })[] = [];
   const used = new Uint8Array(task.curves.length);

@@ -1,5 +1,5 @@
 // `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]
-// [-- --svg FILE]`:
+// [-- --svg FILE] [-- --context-max N]`:
 // freeze-thaw HPO replayed on tabular learning curves (default ../shared/data/taskset: TaskSet, 1000
 // configurations × 50 validation-loss checkpoints per task). A trial "trains" by revealing the next point of
 // its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget.
@@ -16,6 +16,7 @@ import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import {
   CurveScale,
+  DEFAULT_CONTEXT_MAX,
   Ifbo,
   OPTIMIZER_NAMES,
   bucketLogDensity,
@@ -40,6 +41,10 @@ const log = (msg: string) => {
 };
 const tasks = files.map(loadTask);
 const weights = opt('weights', 'ft-pfn');
+// ifBO's context size (observed points the PFN reads per decision; default DEFAULT_CONTEXT_MAX).
+const contextMax = args.includes('--context-max') ? Number(opt('context-max', '')) : undefined;
+if (contextMax !== undefined && !(Number.isInteger(contextMax) && contextMax > 0))
+  throw new Error(`--context-max must be a positive integer, got ${opt('context-max', '')}`);
 
 const backend = await initBackend('auto');
 const { model: pfn, meta } = loadPfn(weights);
@@ -51,7 +56,15 @@ for (const m of methods)
 /** Runs every (task, seed) replay of `method` in child processes, one per core; the traces by task. */
 async function replayAll(method: OptimizerName): Promise<number[][][]> {
   const jobs = files.flatMap((file, t) =>
-    Array.from({ length: seeds }, (_, s) => ({ id: t * seeds + s, file, method, seed: s, budget, weights })),
+    Array.from({ length: seeds }, (_, s) => ({
+      id: t * seeds + s,
+      file,
+      method,
+      seed: s,
+      budget,
+      weights,
+      contextMax,
+    })),
   );
   const traces: number[][] = new Array(jobs.length);
   const workers = Math.min(jobs.length, Math.max(1, Number(opt('processes', String(availableParallelism())))));
@@ -90,11 +103,19 @@ async function replayAll(method: OptimizerName): Promise<number[][][]> {
 const suggestSamples: Record<number, number[]> = {};
 {
   const states = new Map<number, DecisionContext>();
-  replay(tasks[0]!, 'ifbo', pfn, 0, Math.min(budget, 1000) + 1, (ctx, observed) => {
-    if ([100, 500, 1000].includes(observed))
-      states.set(observed, { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) });
-  });
-  const ifbo = createOptimizer('ifbo', pfn);
+  replay(
+    tasks[0]!,
+    'ifbo',
+    pfn,
+    0,
+    Math.min(budget, 1000) + 1,
+    (ctx, observed) => {
+      if ([100, 500, 1000].includes(observed))
+        states.set(observed, { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) });
+    },
+    { contextMax },
+  );
+  const ifbo = createOptimizer('ifbo', pfn, { contextMax });
   for (const [observed, ctx] of states) {
     const times: number[] = [];
     for (let i = 0; i < 60; i++) {
@@ -242,6 +263,7 @@ const result = {
   seeds,
   budget_steps: budget,
   candidates_per_decision: `${RANDOM_CANDIDATES} random unused + ${LOCAL_CANDIDATES} nearest to the incumbent, plus every paused trial`,
+  ifbo_context_max: contextMax ?? DEFAULT_CONTEXT_MAX,
   backend: backend.name,
   surrogate: {
     ...meta.config,
@@ -262,7 +284,7 @@ else {
   console.log('method'.padEnd(28) + CHECKPOINTS.map((b) => String(b).padStart(8)).join(''));
   for (const [m, r] of Object.entries(meanRegret))
     console.log(m.padEnd(28) + CHECKPOINTS.map((b) => (r[String(b)] ?? NaN).toFixed(3).padStart(8)).join(''));
-  console.log(`\nifBO Suggest (${result.candidates_per_decision}):`);
+  console.log(`\nifBO Suggest (${result.candidates_per_decision}; context ≤ ${result.ifbo_context_max} points):`);
   for (const [at, s] of Object.entries(suggestMs))
     console.log(`  at ${at} observed points: p50 ${s.p50} ms, p99 ${s.p99} ms (${s.samples} decisions)`);
   console.log(
