@@ -3,7 +3,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Rng, deriveSeed } from '@floe/random';
+import { spearman } from '@floe/xai';
 import {
+  Ifbo,
   createOptimizer,
   type CurvePfn,
   type DecisionContext,
@@ -146,4 +148,66 @@ export function replay(
     trace.push(best);
   }
   return trace;
+}
+
+/** How well a study state ranks the configurations it has not tried (bench:hpo-ranking). */
+export interface UntriedRanking {
+  untried: number;
+  /** Spearman correlation of ifBO's predicted final value with each untried configuration's best in the table. */
+  pfnRho: number;
+  /** The same for the mean best value of the 5 nearest tried configurations (a model-free reference). */
+  nearestRho: number;
+  /** The table's ten best configurations among the untried ones, and how many ifBO ranks in its top 50. */
+  topTenUntried: number;
+  topTenInPredictedTop50: number;
+}
+
+/**
+ * Replays ifBO on `task` for `at` steps with `seed`, then ranks every configuration it has not tried by the
+ * PFN's predicted value at the curve's end (in context of the study so far) and compares with the table.
+ */
+export function rankUntried(task: Task, pfn: CurvePfn, seed: number, at: number): UntriedRanking {
+  let trials: (TrialCurve & { pool?: number })[] = [];
+  replay(task, 'ifbo', pfn, seed, at + 1, (ctx, observed) => {
+    if (observed === at) trials = ctx.trials.map((t) => ({ ...t, values: [...t.values] }));
+  });
+  const truth = task.curves.map((c) => Math.min(...c));
+  const tried = new Set(trials.map((t) => t.pool));
+  const untried = truth.map((_, i) => i).filter((i) => !tried.has(i));
+  const length = task.curves[0]!.length;
+  const predicted = new Ifbo(pfn)
+    .predict(
+      trials,
+      length,
+      untried.map((i) => ({ config: task.configs[i]!, step: length })),
+      seed,
+    )
+    .map((p) => p.mean);
+  const nearest = untried.map((i) => {
+    const c = task.configs[i]!;
+    const near = trials
+      .map((t) => ({ v: Math.min(...t.values), d: t.config.reduce((s, x, j) => s + (x - c[j]!) ** 2, 0) }))
+      .sort((a, b) => a.d - b.d)
+      .slice(0, 5);
+    return near.reduce((s, x) => s + x.v, 0) / near.length;
+  });
+  const untriedTruth = untried.map((i) => truth[i]!);
+  const topTen = new Set(
+    truth
+      .map((_, i) => i)
+      .sort((a, b) => truth[a]! - truth[b]!)
+      .slice(0, 10),
+  );
+  const predictedTop50 = untried
+    .map((_, k) => k)
+    .sort((a, b) => predicted[a]! - predicted[b]!)
+    .slice(0, 50)
+    .map((k) => untried[k]!);
+  return {
+    untried: untried.length,
+    pfnRho: spearman(predicted, untriedTruth),
+    nearestRho: spearman(nearest, untriedTruth),
+    topTenUntried: untried.filter((i) => topTen.has(i)).length,
+    topTenInPredictedTop50: predictedTop50.filter((i) => topTen.has(i)).length,
+  };
 }

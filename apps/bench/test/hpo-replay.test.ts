@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@floe/testing';
-import { loadTask, regret, replay } from '../src/hpo-replay.js';
+import { initBackend } from '@floe/ml-runtime';
+import { loadPfn } from '@floe/surrogate';
+import { loadTask, rankUntried, regret, replay, type Task } from '../src/hpo-replay.js';
 
 const dir = tempDir();
 after(() => dir.remove());
@@ -46,4 +48,22 @@ test('both table formats load to the same task; a replay reveals only table poin
     if (k > 0) assert.ok(trace[k]! <= trace[k - 1]!, 'the best seen never gets worse');
   }
   assert.ok(regret(a, trace.at(-1)!) >= 0 && regret(a, trace.at(-1)!) <= 1);
+});
+
+test('rankUntried: on a task whose curves improve with the configuration, ifBO and the 5 nearest rank the untried ones in order', async () => {
+  await initBackend('auto');
+  const { model } = loadPfn();
+  // One hyperparameter x ∈ [0, 1]: every curve leaves chance (ln 2) towards ln 2 − 0.4·x, so the best is at x = 1.
+  const n = 200;
+  const configs = Array.from({ length: n }, (_, i) => [i / (n - 1)]);
+  const curves = configs.map(([x]) =>
+    Array.from({ length: 20 }, (_, s) => Math.log(2) - 0.4 * x! * (1 - Math.exp(-(s + 1) / 4))),
+  );
+  const task: Task = { name: 'monotone', curves, configs, best: Math.min(...curves.flat()) };
+  const r = rankUntried(task, model, 0, 40);
+  assert.ok(r.untried > 0 && r.untried < n, `${r.untried} untried after 40 steps`);
+  assert.ok(r.topTenUntried <= 10 && r.topTenInPredictedTop50 <= r.topTenUntried);
+  // 10 tried of 200, spread by the study: the neighbours' trend is coarse, the PFN's nearly exact.
+  assert.ok(r.nearestRho > 0.5, `5-NN rho ${r.nearestRho}`);
+  assert.ok(r.pfnRho > 0.9, `PFN rho ${r.pfnRho}`);
 });
