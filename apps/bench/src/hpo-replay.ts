@@ -183,10 +183,11 @@ export function rankUntried(task: Task, pfn: CurvePfn, seed: number, at: number)
       seed,
     )
     .map((p) => p.mean);
+  const triedBest = trials.map((t) => ({ config: t.config, best: Math.min(...t.values) }));
   const nearest = untried.map((i) => {
     const c = task.configs[i]!;
-    const near = trials
-      .map((t) => ({ v: Math.min(...t.values), d: t.config.reduce((s, x, j) => s + (x - c[j]!) ** 2, 0) }))
+    const near = triedBest
+      .map((t) => ({ v: t.best, d: t.config.reduce((s, x, j) => s + (x - c[j]!) ** 2, 0) }))
       .sort((a, b) => a.d - b.d)
       .slice(0, 5);
     return near.reduce((s, x) => s + x.v, 0) / near.length;

@@ -164,8 +164,8 @@ export interface PriorOptions {
    * family from there (a network that sits at chance for its first epochs, then learns). The onset is a share
    * of the curve's length, up to a per-task maximum of 10^U(−2, −0.3), smooth in the configuration (its own
    * random MLP, so neighbours start at about the same time). Unlike a stall, a flat start stays hopeful.
-   * Measured with stalling tasks, both at 0.5 (docs/ALGORITHMS.md §4): better curve likelihoods, much worse
-   * ifBO regret on TaskSet; not adopted, measured alone it is not.
+   * Measured together with stalling tasks, both at 0.5 (docs/ALGORITHMS.md §4): better curve likelihoods,
+   * much worse ifBO regret on TaskSet, so not adopted. Late onset alone has not been measured.
    */
   lateOnsetTasks?: number;
 }
