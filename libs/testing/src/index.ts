@@ -260,3 +260,4 @@ export function makeCertificates(dir: string): TestCertificates {
 
 export { startPostgres, postgresBin, type TestPostgres } from './postgres.js';
 export { freePort };
+export { startCpuStallProbes, startStallProbe, stalledWithin, type Stall, type StallProbe } from './stall-probe.js';
