@@ -260,4 +260,11 @@ export function makeCertificates(dir: string): TestCertificates {
 
 export { startPostgres, postgresBin, type TestPostgres } from './postgres.js';
 export { freePort };
-export { startCpuStallProbes, startStallProbe, stalledWithin, type Stall, type StallProbe } from './stall-probe.js';
+export {
+  startCpuStallProbes,
+  startStallProbe,
+  stalledWithin,
+  type Stall,
+  type StallProbe,
+  type StallProbes,
+} from './stall-probe.js';

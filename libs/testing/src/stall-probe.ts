@@ -17,14 +17,20 @@ export interface Stall {
   cpu?: number;
 }
 
-export interface StallProbe {
-  /** The probe's process id. */
-  pid: number;
-  /** 'realtime' when it runs SCHED_FIFO; 'normal' where that was not permitted (then floe's threads can hold it too). */
+/** One probe or several: how they run, and how to stop them. */
+export interface StallProbes {
+  /** 'realtime' when they run SCHED_FIFO; 'normal' where that was not permitted (then floe's threads can hold them too). */
   priority: 'realtime' | 'normal';
-  /** Stops the probe; resolves with every stall longer than the threshold it saw. */
+  /** Stops the probes; resolves with every stall longer than the threshold they saw. */
   stop(): Promise<Stall[]>;
 }
+
+export interface StallProbe extends StallProbes {
+  /** The probe's process id. */
+  pid: number;
+}
+
+let realtimePermitted: boolean | undefined;
 
 // Runs in the child. Allocates nothing per tick, so its own garbage collection cannot pass for a stall.
 const probeSource = (thresholdMs: number) => `
@@ -43,7 +49,7 @@ process.stdin.on('end', () => process.exit(0)).resume();
 
 /** Starts one probe; it reports stalls longer than `thresholdMs` (default 2 ms), pinned to `cpu` if given. */
 export async function startStallProbe(opts: { thresholdMs?: number; cpu?: number } = {}): Promise<StallProbe> {
-  const realtime = spawnSync('chrt', ['-f', '10', 'true']).status === 0;
+  const realtime = (realtimePermitted ??= spawnSync('chrt', ['-f', '10', 'true']).status === 0);
   let command = [process.execPath, '-e', probeSource(opts.thresholdMs ?? 2)];
   if (opts.cpu !== undefined) command = ['taskset', '-c', String(opts.cpu), ...command];
   if (realtime) command = ['chrt', '-f', '10', ...command];
@@ -74,10 +80,9 @@ export async function startStallProbe(opts: { thresholdMs?: number; cpu?: number
 /** A probe pinned to each CPU of this machine; `stop` resolves with all their stalls, each naming its CPU. */
 export async function startCpuStallProbes(
   opts: { thresholdMs?: number } = {},
-): Promise<StallProbe & { pids: number[] }> {
+): Promise<StallProbes & { pids: number[] }> {
   const probes = await Promise.all(cpus().map((_, cpu) => startStallProbe({ ...opts, cpu })));
   return {
-    pid: probes[0]!.pid,
     pids: probes.map((p) => p.pid),
     priority: probes[0]!.priority,
     async stop() {

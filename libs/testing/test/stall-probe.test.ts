@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { startCpuStallProbes, startStallProbe, stalledWithin } from '../src/index.js';
 
@@ -25,7 +26,7 @@ test('stalledWithin counts only the part of each stall inside the window', () =>
 
 test('a probe per CPU: holding one of them shows as that CPU held', async () => {
   const probes = await startCpuStallProbes();
-  assert.equal(probes.pids.length, (await import('node:os')).cpus().length);
+  assert.equal(probes.pids.length, cpus().length);
   await new Promise((r) => setTimeout(r, 300));
   const from = performance.timeOrigin + performance.now();
   process.kill(probes.pids.at(-1)!, 'SIGSTOP');
