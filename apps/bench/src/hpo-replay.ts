@@ -112,6 +112,7 @@ export function replay(
     for (let i = 0; i < used.length; i++) if (!used[i]) unused.push(i);
     // Candidates: a random sample of the unused table, plus the unused neighbours of the incumbent.
     const pick = rng.shuffle(unused.slice()).slice(0, RANDOM_CANDIDATES);
+    const randomCandidates = pick.length;
     if (bestPool >= 0) {
       const c0 = task.configs[bestPool]!;
       const near = unused
@@ -127,6 +128,7 @@ export function replay(
       maxFidelity,
       budgetLeft: budget - spent,
       newCandidates: pick.map((i) => task.configs[i]!),
+      randomCandidates,
       rng: new Rng(deriveSeed(seed, `decision:${spent}`)),
     };
     onDecision?.(ctx, spent);

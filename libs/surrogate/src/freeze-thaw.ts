@@ -21,6 +21,12 @@ export interface DecisionContext {
   budgetLeft: number;
   /** Configurations that could start now (encoded); a decision to start one names its index. */
   newCandidates: number[][];
+  /**
+   * How many of `newCandidates`, from the first, are a uniform sample of what could start (the rest are
+   * local ones around the incumbent, for the models to score). Rules without a model draw from these only, so
+   * that their "random" configuration is random. All of them when absent.
+   */
+  randomCandidates?: number;
   /** Seeded per decision, so a decision is reproducible. */
   rng: Rng;
 }
@@ -43,6 +49,12 @@ export interface FreezeThawOptimizer {
   /** The bookkeeping a restarted study needs (JSON); undefined for rules that derive everything from trials. */
   saveState?(): unknown;
   loadState?(state: unknown): void;
+}
+
+/** A new configuration drawn uniformly: what the rules without a model start, and every rule's first. */
+export function randomNewCandidate(ctx: DecisionContext): Decision {
+  const uniform = Math.min(ctx.randomCandidates ?? ctx.newCandidates.length, ctx.newCandidates.length);
+  return { kind: 'new', candidate: ctx.rng.int(uniform), acquisition: 0 };
 }
 
 /** Trials that can be thawed: not pending and below the maximum fidelity. */

@@ -22,20 +22,26 @@ const MAX = 27;
 const POOL = Array.from({ length: 300 }, (_, i) => ({ config: [i / 300], quality: ((i * 7919) % 300) / 300 }));
 const value = (quality: number, step: number) => quality + 1 / step;
 
-function run(opt: FreezeThawOptimizer, budget: number, seed = 1) {
+/** `localTail`: that many of the unused candidates, at the end of the list, are offered as local ones. */
+function run(opt: FreezeThawOptimizer, budget: number, seed = 1, localTail = 0) {
   const trials: (TrialCurve & { pool: number })[] = [];
   const used = new Set<number>();
   const log: { kind: string; trial: number; step: number; lengths: number[] }[] = [];
   for (let spent = 0; spent < budget; spent++) {
     const unused = POOL.map((_, i) => i).filter((i) => !used.has(i));
     const lengths = trials.map((t) => t.values.length);
+    const randomCandidates = Math.max(1, unused.length - localTail);
     const d = opt.decide({
       trials,
       maxFidelity: MAX,
       budgetLeft: budget - spent,
       newCandidates: unused.map((i) => POOL[i]!.config),
+      randomCandidates: localTail ? randomCandidates : undefined,
       rng: new Rng(seed * 1000 + spent),
     });
+    const modelFree = !(opt instanceof PowerLawEnsemble) || trials.filter((t) => t.values.length).length < 2;
+    if (localTail && d.kind === 'new' && modelFree)
+      assert.ok(d.candidate < randomCandidates, `${opt.name} drew a local candidate as its random one`);
     let index: number;
     if (d.kind === 'new') {
       assert.ok(d.candidate >= 0 && d.candidate < unused.length, 'a new configuration is one of the candidates');
@@ -73,6 +79,19 @@ test('every rule makes only legal decisions and spends exactly its budget', () =
       opt.name,
     );
   }
+});
+
+test('the rules without a model draw their new configurations from the uniform sample, never the local ones', () => {
+  for (const seed of [1, 2, 3])
+    for (const opt of [
+      new RandomSearch(),
+      new SuccessiveHalving(false),
+      new SuccessiveHalving(true),
+      new Asha(),
+      new MedianStopping(),
+      new PowerLawEnsemble(),
+    ])
+      run(opt, 120, seed, 150);
 });
 
 test('successive halving keeps exactly the best third of each rung (27 at 1 step, 9 to 3, 3 to 9, 1 to 27)', () => {

@@ -264,6 +264,7 @@ export class StudyManager {
       const candidates: Configuration[] = [];
       if (finite) for (const i of untried) candidates.push(candidateConfig(i));
       else for (let i = 0; i < RANDOM_CANDIDATES; i++) candidates.push(sampleConfiguration(params, rng));
+      const randomCandidates = candidates.length;
       const best = study.trials.find((t) => t.trialId === study.bestTrialId);
       if (best && !finite) {
         const incumbent = fromParameterValues(best.configuration);
@@ -279,6 +280,7 @@ export class StudyManager {
         maxFidelity: spec.maxFidelity,
         budgetLeft: spec.totalBudget - study.budgetUsed,
         newCandidates: candidates.map((c) => encodeForSurrogate(params, c)),
+        randomCandidates,
         seed: deriveSeed(spec.seed, `decision-${decisionIndex}`),
       });
       if (reply.kind !== 'decide') throw new Error('the surrogate answered a decision with a prediction');

@@ -34,6 +34,7 @@ export type SurrogateRequest =
       maxFidelity: number;
       budgetLeft: number;
       newCandidates: number[][];
+      randomCandidates: number;
       seed: number;
     }
   | {
@@ -67,6 +68,7 @@ serveRequests<SurrogateRequest, SurrogateReply>((req) => {
     maxFidelity: req.maxFidelity,
     budgetLeft: req.budgetLeft,
     newCandidates: req.newCandidates,
+    randomCandidates: req.randomCandidates,
     rng: new Rng(req.seed),
   });
   const contextSize = optimizer instanceof Ifbo ? optimizer.lastContextSize : 0;

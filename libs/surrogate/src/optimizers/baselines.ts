@@ -2,13 +2,13 @@
 // decision rules so that they run side by side with ifBO on the same trials: one fidelity step per
 // decision. Promotions resume a paused trial (the trainer pauses exactly), so no rule pays twice for
 // steps it already trained — more than Optuna, Ray Tune or keras-tuner give their own versions.
-import type { Decision, DecisionContext, FreezeThawOptimizer } from '../freeze-thaw.js';
+import {
+  randomNewCandidate as newRandom,
+  type Decision,
+  type DecisionContext,
+  type FreezeThawOptimizer,
+} from '../freeze-thaw.js';
 
-const newRandom = (ctx: DecisionContext): Decision => ({
-  kind: 'new',
-  candidate: ctx.rng.int(ctx.newCandidates.length),
-  acquisition: 0,
-});
 const thaw = (trial: number): Decision => ({ kind: 'thaw', trial, acquisition: 0 });
 
 /** Random search: every configuration trains to the full budget, one after another. */

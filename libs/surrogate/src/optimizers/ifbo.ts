@@ -6,6 +6,7 @@ import { Rng } from '@floe/random';
 import { bucketExceedance, bucketMean, bucketQuantile } from '../buckets.js';
 import {
   CurveScale,
+  randomNewCandidate,
   thawable,
   type Decision,
   type DecisionContext,
@@ -138,7 +139,7 @@ export class Ifbo implements FreezeThawOptimizer {
   decide(ctx: DecisionContext): Decision {
     const anyObserved = ctx.trials.some((t) => t.values.length > 0);
     // Initial design: one random configuration.
-    if (!anyObserved) return { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
+    if (!anyObserved) return randomNewCandidate(ctx);
     const scale = CurveScale.fit(ctx.trials, this.options.anchors);
     const trials = this.withFantasies(ctx, scale);
     let fBest = 0;

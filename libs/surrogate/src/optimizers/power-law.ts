@@ -7,6 +7,7 @@ import { normalCdf } from '../distributions.js';
 import {
   CurveScale,
   bestObserved,
+  randomNewCandidate,
   thawable,
   type Decision,
   type DecisionContext,
@@ -115,7 +116,7 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
       const open = thawable(ctx);
       if (observed.length === 1 && open.length === 1 && ctx.trials[open[0]!]!.values.length < 3)
         return { kind: 'thaw', trial: open[0]!, acquisition: 0 };
-      return { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
+      return randomNewCandidate(ctx);
     }
     const best = bestObserved(ctx.trials);
     // Values worse than a typical start (diverged runs, 1e30 losses) say nothing about how good a
@@ -163,6 +164,6 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
       if (!choice || ei > choice.acquisition)
         choice = { kind: 'new', candidate: ci, acquisition: ei, predicted: gaussianPrediction(g) };
     });
-    return choice ?? { kind: 'new', candidate: ctx.rng.int(ctx.newCandidates.length), acquisition: 0 };
+    return choice ?? randomNewCandidate(ctx);
   }
 }
