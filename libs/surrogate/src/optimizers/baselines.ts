@@ -22,10 +22,16 @@ export class RandomSearch implements FreezeThawOptimizer {
   }
 }
 
-/** Rung resources R·η^(i−s), i = 0…s, rounded, at least 1 (Hyperband's geometry). */
-function rungs(maxFidelity: number, eta: number, s: number): number[] {
+/**
+ * The rungs every bracket climbs: r_min·η^k below the maximum, then the maximum — counted up from the
+ * smallest resource as ASHA, Optuna's pruners and Ray Tune do (50 steps, η = 3: 1, 3, 9, 27, 50). Hyperband's
+ * paper counts down from the maximum (50·3^−k, rounded: 2, 6, 17, 50), which starts a third as many
+ * configurations and never screens at one step.
+ */
+function rungLadder(maxFidelity: number, eta: number, minFidelity = 1): number[] {
   const out: number[] = [];
-  for (let i = 0; i <= s; i++) out.push(Math.max(1, Math.round(maxFidelity * Math.pow(eta, i - s))));
+  for (let r = minFidelity; r < maxFidelity; r *= eta) out.push(r);
+  out.push(maxFidelity);
   return out;
 }
 
@@ -39,8 +45,9 @@ interface BracketState {
 
 /**
  * Successive halving with η = 3 from the smallest rung (Hyperband's most aggressive bracket), repeated:
- * n configurations at r₀, the best 1/η of them continued to the next rung, …, one to the full budget.
- * Hyperband cycles through brackets s = s_max … 0 instead of always using s_max.
+ * n = η^s_max configurations at one step, the best 1/η of them continued to the next rung, …, one to the full
+ * budget. Hyperband cycles through brackets s = s_max … 0 (bracket s climbs the ladder's last s + 1 rungs
+ * with ⌈(s_max + 1)/(s + 1)·η^s⌉ configurations) instead of always using s_max.
  */
 export class SuccessiveHalving implements FreezeThawOptimizer {
   readonly name: string;
@@ -55,7 +62,13 @@ export class SuccessiveHalving implements FreezeThawOptimizer {
   }
 
   private sMax(maxFidelity: number): number {
-    return Math.floor(Math.log(maxFidelity) / Math.log(this.eta) + 1e-9);
+    return rungLadder(maxFidelity, this.eta).length - 1;
+  }
+
+  /** Bracket s's rungs: the ladder's last s + 1. */
+  private rungs(maxFidelity: number, s: number): number[] {
+    const ladder = rungLadder(maxFidelity, this.eta);
+    return ladder.slice(ladder.length - 1 - s);
   }
 
   private newBracket(maxFidelity: number): BracketState {
@@ -70,7 +83,7 @@ export class SuccessiveHalving implements FreezeThawOptimizer {
     for (let guard = 0; guard < 100; guard++) {
       this.bracket ??= this.newBracket(ctx.maxFidelity);
       const b = this.bracket;
-      const target = rungs(ctx.maxFidelity, this.eta, b.s)[b.rung]!;
+      const target = this.rungs(ctx.maxFidelity, b.s)[b.rung]!;
       // Bring every member of the rung to the rung's resource, one step at a time.
       const behind = b.members.find((i) => ctx.trials[i]!.values.length < target && !ctx.trials[i]!.pending);
       if (behind !== undefined) return thaw(behind);
@@ -120,15 +133,8 @@ export class Asha implements FreezeThawOptimizer {
     private readonly minFidelity = 1,
   ) {}
 
-  private rungList(maxFidelity: number): number[] {
-    const out: number[] = [];
-    for (let r = this.minFidelity; r < maxFidelity; r *= this.eta) out.push(r);
-    out.push(maxFidelity);
-    return out;
-  }
-
   decide(ctx: DecisionContext): Decision {
-    const rs = this.rungList(ctx.maxFidelity);
+    const rs = rungLadder(ctx.maxFidelity, this.eta, this.minFidelity);
     // A trial between rungs (it was promoted) continues to its next rung first.
     for (let i = 0; i < ctx.trials.length; i++) {
       const t = ctx.trials[i]!;
