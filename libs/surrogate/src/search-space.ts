@@ -2,7 +2,8 @@
 import type { Rng } from '@floe/random';
 
 export type Domain =
-  | { kind: 'float'; min: number; max: number; log: boolean }
+  /** `logOneMinus`: uniform in log(1 − x), for parameters whose distance from 1 spans decades (Adam's β2). */
+  | { kind: 'float'; min: number; max: number; log: boolean; logOneMinus?: boolean }
   | { kind: 'int'; min: number; max: number; log: boolean }
   | { kind: 'categorical'; choices: string[] };
 
@@ -63,6 +64,10 @@ export function validateSearchSpace(params: ParameterSpec[], prefix = 'search_sp
         problems.push({ field: `${f}.max`, description: `must be ${d.kind === 'float' ? '>' : '>='} min` });
       if (d.log && d.min <= 0) problems.push({ field: `${f}.min`, description: 'must be > 0 on a log scale' });
     }
+    if (d.kind === 'float' && d.logOneMinus) {
+      if (d.log) problems.push({ field: `${f}.log_one_minus`, description: 'cannot be combined with log_scale' });
+      if (d.max >= 1) problems.push({ field: `${f}.max`, description: 'must be < 1 on a log(1 − x) scale' });
+    }
   });
   return problems;
 }
@@ -72,13 +77,34 @@ export function encodedDimensions(params: ParameterSpec[]): number {
   return params.reduce((n, p) => n + (p.domain?.kind === 'categorical' ? p.domain.choices.length : 1), 0);
 }
 
-function unitToValue(d: Exclude<Domain, { kind: 'categorical' }>, u: number): number {
-  const x = d.log ? Math.exp(Math.log(d.min) + u * (Math.log(d.max) - Math.log(d.min))) : d.min + u * (d.max - d.min);
+type NumericDomain = Exclude<Domain, { kind: 'categorical' }>;
+
+/** The domain's scale as an increasing function: x itself, log x, or −log(1 − x). */
+function warp(d: NumericDomain, x: number): number {
+  if (d.kind === 'float' && d.logOneMinus) return -Math.log(1 - x);
+  return d.log ? Math.log(x) : x;
+}
+
+function unwarp(d: NumericDomain, w: number): number {
+  if (d.kind === 'float' && d.logOneMinus) return 1 - Math.exp(-w);
+  return d.log ? Math.exp(w) : w;
+}
+
+/** A value's position in its range on the domain's scale, clipped to [0, 1]. */
+function valueToUnit(d: NumericDomain, x: number): number {
+  const lo = warp(d, d.min);
+  const u = (warp(d, x) - lo) / (warp(d, d.max) - lo || 1);
+  return Math.min(1, Math.max(0, u));
+}
+
+function unitToValue(d: NumericDomain, u: number): number {
+  const lo = warp(d, d.min);
+  const x = unwarp(d, lo + u * (warp(d, d.max) - lo));
   if (d.kind === 'int') return Math.min(d.max, Math.max(d.min, Math.round(x)));
   return Math.min(d.max, Math.max(d.min, x));
 }
 
-/** A configuration drawn uniformly (log-uniformly on log scales). */
+/** A configuration drawn uniformly on each parameter's scale (log-uniformly on log scales). */
 export function sampleConfiguration(params: ParameterSpec[], rng: Rng): Configuration {
   const out: Configuration = {};
   for (const p of params) {
@@ -98,11 +124,7 @@ export function encodeConfiguration(params: ParameterSpec[], config: Configurati
       for (const c of d.choices) out.push(c === v ? 1 : 0);
       continue;
     }
-    const x = Number(v);
-    const u = d.log
-      ? (Math.log(x) - Math.log(d.min)) / (Math.log(d.max) - Math.log(d.min))
-      : (x - d.min) / (d.max - d.min || 1);
-    out.push(Math.min(1, Math.max(0, u)));
+    out.push(valueToUnit(d, Number(v)));
   }
   return out;
 }
@@ -114,11 +136,7 @@ function unitCoordinates(params: ParameterSpec[], config: Configuration): number
     const v = config[p.name];
     if (d.kind === 'categorical')
       return d.choices.length > 1 ? Math.max(0, d.choices.indexOf(String(v))) / (d.choices.length - 1) : 0.5;
-    const x = Number(v);
-    const u = d.log
-      ? (Math.log(x) - Math.log(d.min)) / (Math.log(d.max) - Math.log(d.min))
-      : (x - d.min) / (d.max - d.min || 1);
-    return Math.min(1, Math.max(0, u));
+    return valueToUnit(d, Number(v));
   });
 }
 

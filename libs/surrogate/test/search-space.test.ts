@@ -55,6 +55,36 @@ test('samples stay in their domains, are seeded, and encode into [0,1]^d', () =>
   assert.deepEqual(sampleConfiguration(space, rngFor(9, 't')), sampleConfiguration(space, rngFor(9, 't')));
 });
 
+test('a log(1 − x) scale samples uniformly in log(1 − x), encodes monotonically, and is refused where it cannot hold', () => {
+  const beta2: ParameterSpec[] = [
+    { name: 'beta2', domain: { kind: 'float', min: 0.9, max: 0.9999, log: false, logOneMinus: true } },
+  ];
+  assert.deepEqual(validateSearchSpace(beta2), []);
+  const rng = new Rng(5);
+  let sum = 0;
+  const n = 4000;
+  for (let i = 0; i < n; i++) {
+    const x = sampleConfiguration(beta2, rng).beta2 as number;
+    assert.ok(x >= 0.9 && x <= 0.9999);
+    sum += Math.log10(1 - x);
+  }
+  // Uniform in log10(1 − x) on [−4, −1]: mean −2.5 (a linear or log-x draw would put it near −1.3).
+  assert.ok(Math.abs(sum / n + 2.5) < 0.05, `mean log10(1 − x) ${sum / n}`);
+  // Closed form: 0.99 sits a third of the way (1 decade of 3), 0.999 two thirds; the ends at 0 and 1.
+  const at = (x: number) => encodeConfiguration(beta2, { beta2: x })[0]!;
+  assert.ok(Math.abs(at(0.99) - 1 / 3) < 1e-9 && Math.abs(at(0.999) - 2 / 3) < 1e-9);
+  assert.equal(at(0.9), 0);
+  assert.ok(Math.abs(at(0.9999) - 1) < 1e-12);
+  const problems = validateSearchSpace([
+    { name: 'a', domain: { kind: 'float', min: 0.5, max: 1, log: false, logOneMinus: true } },
+    { name: 'b', domain: { kind: 'float', min: 0.1, max: 0.9, log: true, logOneMinus: true } },
+  ]);
+  assert.deepEqual(
+    problems.map((p) => p.field),
+    ['search_space.parameters[0].float_range.max', 'search_space.parameters[1].float_range.log_one_minus'],
+  );
+});
+
 test('Rng: uniform and normal moments, state round trip', () => {
   const r = new Rng(42);
   let s = 0,

@@ -106,6 +106,35 @@ test(
   },
 );
 
+test(
+  'a parameter on a log(1 − x) scale is drawn inside its range and comes back as declared',
+  { timeout: 60_000 },
+  async () => {
+    const beta2 = {
+      name: 'beta2',
+      domain: { $case: 'floatRange' as const, value: { min: 0.9, max: 0.9999, logScale: false, logOneMinus: true } },
+    };
+    const withBeta = spec({
+      optimizer: hpo.Optimizer.OPTIMIZER_SUCCESSIVE_HALVING,
+      searchSpace: { parameters: [...spec().searchSpace!.parameters, beta2] },
+    });
+    const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: withBeta });
+    const answers = await drive(study!.studyId, 9);
+    const drawn = answers
+      .filter((a) => a.isNew)
+      .map((a) => a.trial!.configuration.find((p) => p.name === 'beta2')!.value!.value as number);
+    assert.ok(drawn.length >= 5, `${drawn.length} new trials`);
+    for (const x of drawn) assert.ok(x >= 0.9 && x <= 0.9999, `beta2 ${x}`);
+    // Above 0.99 lie two of the scale's three decades, but a tenth of the range on a linear scale.
+    assert.ok(
+      drawn.filter((x) => x > 0.99).length >= drawn.length / 3,
+      `drawn on a log(1 − x) scale: ${drawn.join(', ')}`,
+    );
+    const stored = (await getStudy(study!.studyId)).spec!.searchSpace!.parameters[2]!.domain;
+    assert.deepEqual(stored, beta2.domain);
+  },
+);
+
 test('the same seed and the same reports give the same suggestions', { timeout: 120_000 }, async () => {
   const a = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;
   const b = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;
@@ -203,6 +232,22 @@ test('bad input is refused naming the field, and nothing stored changes', { time
     call(client.createStudy.bind(client), { requestId: '', spec: range(0, 1, true) }),
     grpc.status.INVALID_ARGUMENT,
     'spec.search_space.parameters[0].float_range.min',
+  );
+  const betaUpTo = (max: number) =>
+    spec({
+      searchSpace: {
+        parameters: [
+          {
+            name: 'beta2',
+            domain: { $case: 'floatRange', value: { min: 0.9, max, logScale: false, logOneMinus: true } },
+          },
+        ],
+      },
+    });
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: betaUpTo(1) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[0].float_range.max',
   );
   await rejectsWith(
     call(client.createStudy.bind(client), { requestId: '', spec: spec({ searchSpace: { parameters: [] } }) }),

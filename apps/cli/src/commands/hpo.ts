@@ -18,19 +18,30 @@ const OPTIMIZER: Record<string, hpo.Optimizer> = {
   'power-law': hpo.Optimizer.OPTIMIZER_POWER_LAW,
 };
 
-/** --param NAME=float:MIN:MAX[:log] | int:MIN:MAX[:log] | cat:A,B,C */
+/** --param NAME=float:MIN:MAX[:log|:log1m] | int:MIN:MAX[:log] | cat:A,B,C */
 export function parseParameter(text: string): hpo.Parameter {
   const eq = text.indexOf('=');
   if (eq <= 0)
     throw new Error(
-      `--param ${JSON.stringify(text)}: expected NAME=float:MIN:MAX[:log], NAME=int:MIN:MAX[:log] or NAME=cat:A,B`,
+      `--param ${JSON.stringify(text)}: expected NAME=float:MIN:MAX[:log|:log1m], NAME=int:MIN:MAX[:log] or NAME=cat:A,B`,
     );
   const name = text.slice(0, eq);
   const [kind, ...rest] = text.slice(eq + 1).split(':');
   if (kind === 'cat') return { name, domain: { $case: 'categorical', value: { choices: rest.join(':').split(',') } } };
   if (kind !== 'float' && kind !== 'int') throw new Error(`--param ${name}: kind must be float, int or cat`);
-  const [min, max, scale] = rest;
-  const range = { min: Number(min), max: Number(max), logScale: scale === 'log' };
+  const [min, max, scale = ''] = rest;
+  // log1m: log scale of 1 − x, for momentum-like parameters (Adam's β2 in 0.9 … 0.9999).
+  const scales = kind === 'float' ? ['', 'log', 'log1m'] : ['', 'log'];
+  if (!scales.includes(scale))
+    throw new Error(
+      `--param ${name}: the scale must be ${scales.filter(Boolean).join(' or ')}, not ${JSON.stringify(scale)}`,
+    );
+  const range = {
+    min: Number(min),
+    max: Number(max),
+    logScale: scale === 'log',
+    ...(scale === 'log1m' ? { logOneMinus: true } : {}),
+  };
   return kind === 'float'
     ? { name, domain: { $case: 'floatRange', value: range } }
     : { name, domain: { $case: 'intRange', value: range } };
@@ -201,7 +212,7 @@ export const hpoCommand: Command = {
   name: 'hpo',
   summary: 'hyperparameter studies: freeze-thaw BO (ifBO) and the baselines, by hand or driving trainer runs',
   usage: [
-    'floe hpo create --param NAME=float:MIN:MAX[:log] [--param NAME=int:MIN:MAX[:log]] [--param NAME=cat:A,B]',
+    'floe hpo create --param NAME=float:MIN:MAX[:log|:log1m] [--param NAME=int:MIN:MAX[:log]] [--param NAME=cat:A,B]',
     '                [--optimizer ifbo|random|asha|hyperband|successive-halving|median-stopping|power-law]',
     '                [--steps-per-fidelity 10] [--max-fidelity 10] [--budget 50] [--objective validation_loss] [--maximize]',
     '                [--seed 0] [--name NAME] [--template RUNSPEC.json | --dataset builtin:spam-assassin [--arch …] [--size tiny] [--batch 8] [--seq 64]]',

@@ -225,6 +225,11 @@ export interface FloatRange {
   max: number;
   /** Search on a log scale (min > 0). */
   logScale: boolean;
+  /**
+   * Search on a log scale of 1 − x (max < 1; not with log_scale): for momentum-like parameters such as
+   * Adam's beta2, whose distance from 1 spans decades (0.9, 0.99, 0.999 are equally far apart).
+   */
+  logOneMinus?: boolean | undefined;
 }
 
 /** An integer range. */
@@ -655,7 +660,7 @@ export interface StopStudyResponse {
 }
 
 function createBaseFloatRange(): FloatRange {
-  return { min: 0, max: 0, logScale: false };
+  return { min: 0, max: 0, logScale: false, logOneMinus: undefined };
 }
 
 export const FloatRange: MessageFns<FloatRange> = {
@@ -668,6 +673,9 @@ export const FloatRange: MessageFns<FloatRange> = {
     }
     if (message.logScale !== false) {
       writer.uint32(24).bool(message.logScale);
+    }
+    if (message.logOneMinus !== undefined) {
+      writer.uint32(32).bool(message.logOneMinus);
     }
     return writer;
   },
@@ -709,6 +717,14 @@ export const FloatRange: MessageFns<FloatRange> = {
             message.logScale = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.logOneMinus = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,6 +746,11 @@ export const FloatRange: MessageFns<FloatRange> = {
         : isSet(object.log_scale)
         ? globalThis.Boolean(object.log_scale)
         : false,
+      logOneMinus: isSet(object.logOneMinus)
+        ? globalThis.Boolean(object.logOneMinus)
+        : isSet(object.log_one_minus)
+        ? globalThis.Boolean(object.log_one_minus)
+        : undefined,
     };
   },
 
@@ -744,6 +765,9 @@ export const FloatRange: MessageFns<FloatRange> = {
     if (message.logScale !== false) {
       obj.logScale = message.logScale;
     }
+    if (message.logOneMinus !== undefined) {
+      obj.logOneMinus = message.logOneMinus;
+    }
     return obj;
   },
 
@@ -755,6 +779,7 @@ export const FloatRange: MessageFns<FloatRange> = {
     message.min = object.min ?? 0;
     message.max = object.max ?? 0;
     message.logScale = object.logScale ?? false;
+    message.logOneMinus = object.logOneMinus ?? undefined;
     return message;
   },
 };

@@ -1,0 +1,30 @@
+// `floe hpo create --param`: each kind and scale becomes its contract domain; an unknown scale is refused
+// instead of silently searching on a linear one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseParameter } from '../src/commands/hpo.js';
+
+test('--param reads float, int and categorical domains with their scales', () => {
+  assert.deepEqual(parseParameter('lr=float:1e-4:0.1:log').domain, {
+    $case: 'floatRange',
+    value: { min: 1e-4, max: 0.1, logScale: true },
+  });
+  assert.deepEqual(parseParameter('beta2=float:0.9:0.9999:log1m').domain, {
+    $case: 'floatRange',
+    value: { min: 0.9, max: 0.9999, logScale: false, logOneMinus: true },
+  });
+  assert.deepEqual(parseParameter('layers=int:1:8').domain, {
+    $case: 'intRange',
+    value: { min: 1, max: 8, logScale: false },
+  });
+  assert.deepEqual(parseParameter('norm=cat:layer,rms').domain, {
+    $case: 'categorical',
+    value: { choices: ['layer', 'rms'] },
+  });
+});
+
+test('--param refuses a scale it does not know, naming the parameter', () => {
+  assert.throws(() => parseParameter('lr=float:1e-4:0.1:lg'), /--param lr: the scale must be log or log1m, not "lg"/);
+  assert.throws(() => parseParameter('layers=int:1:8:log1m'), /--param layers: the scale must be log, not "log1m"/);
+  assert.throws(() => parseParameter('x=vec:1:2'), /--param x: kind must be float, int or cat/);
+});
