@@ -18,7 +18,10 @@ export interface Task {
   name: string;
   /** [configs][steps] validation losses after step 0; missing values = the task's largest value. */
   curves: number[][];
-  /** Configurations normalised to [0, 1]^d (log scale where the table spans more than two decades). */
+  /**
+   * Configurations normalised to [0, 1]^d: log scale where the table spans more than two decades, on
+   * log(1 − x) where 1 − x spans more of them (Adam's β1 and β2 crowd below 1), otherwise linear.
+   */
   configs: number[][];
   best: number;
 }
@@ -74,7 +77,12 @@ export function loadTask(file: string): Task {
       const lo = Math.min(...col);
       const hi = Math.max(...col);
       const x = col[i]!;
-      if (lo > 0 && hi / lo > 100) return (Math.log(x) - Math.log(lo)) / (Math.log(hi) - Math.log(lo));
+      // Decades spanned by x and, for values in (0, 1), by 1 − x: the log scale of the wider, if over two.
+      const decades = lo > 0 ? Math.log10(hi / lo) : 0;
+      const decadesBelowOne = lo > 0 && hi < 1 ? Math.log10((1 - lo) / (1 - hi)) : 0;
+      if (decadesBelowOne > 2 && decadesBelowOne > decades)
+        return 1 - (Math.log(1 - x) - Math.log(1 - hi)) / (Math.log(1 - lo) - Math.log(1 - hi));
+      if (decades > 2) return (Math.log(x) - Math.log(lo)) / (Math.log(hi) - Math.log(lo));
       return (x - lo) / (hi - lo + 1e-12);
     }),
   );

@@ -262,7 +262,7 @@ const result = {
   tasks: tasks.map((t) => t.name),
   seeds,
   budget_steps: budget,
-  candidates_per_decision: `${RANDOM_CANDIDATES} random unused + ${LOCAL_CANDIDATES} nearest to the incumbent, plus every paused trial`,
+  candidates_per_decision: `${RANDOM_CANDIDATES} random unused + ${LOCAL_CANDIDATES} nearest to the incumbent, plus every paused trial (rules without a model draw from the random ones)`,
   ifbo_context_max: contextMax ?? DEFAULT_CONTEXT_MAX,
   backend: backend.name,
   surrogate: {

@@ -1,5 +1,6 @@
 // bench:hpo's task tables: the shared format and DPL's original one load to the same task (curves after
-// step 0, missing values as the table's worst, hyperparameters on a log scale where they span decades), and
+// step 0, missing values as the table's worst, hyperparameters on a log scale where they span decades — of
+// 1 − x for Adam's β2 and its like), and
 // a replay only ever reveals points of the table, one per budget step.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,11 @@ const dir = tempDir();
 after(() => dir.remove());
 
 const rows = Array.from({ length: 40 }, (_, i) => ({
-  hp: { learning_rate: 1e-6 * Math.pow(10, (6 * i) / 39), beta1: 0.5 + i / 100 },
+  hp: {
+    learning_rate: 1e-6 * Math.pow(10, (6 * i) / 39),
+    beta1: 0.5 + i / 100,
+    beta2: 1 - Math.pow(10, -1 - (5 * i) / 39),
+  },
   valid: [
     0.7,
     ...Array.from({ length: 8 }, (_, s) => ((i === 3 || i === 5) && s === 2 ? null : 0.7 - ((i % 7) * (s + 1)) / 100)),
@@ -39,6 +44,10 @@ test('both table formats load to the same task; a replay reveals only table poin
   assert.equal(b.curves[5]![2], 0.7, 'so is a bare -Infinity (and NaN, row 3) from Python');
   // learning_rate spans six decades: log scale, so the middle row sits near the middle.
   assert.ok(Math.abs(a.configs[20]![0]! - 20 / 39) < 1e-9);
+  // beta1 spans no decades either way: linear. beta2's 1 − x spans five: log(1 − x), larger x still larger.
+  assert.ok(Math.abs(a.configs[20]![1]! - 20 / 39) < 1e-9);
+  assert.ok(Math.abs(a.configs[20]![2]! - 20 / 39) < 1e-9);
+  assert.ok(a.configs[39]![2]! === 1 && a.configs[0]![2]! === 0);
   assert.equal(a.best, Math.min(...a.curves.flat()));
   const trace = replay(a, 'successive_halving', undefined, 1, 60);
   assert.equal(trace.length, 60);
