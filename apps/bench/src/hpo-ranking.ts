@@ -1,12 +1,16 @@
-// `npm run bench:hpo-ranking [-- --tasks-dir DIR] [-- --at N] [-- --seeds S] [-- --weights W] [-- --json]`:
+// `npm run bench:hpo-ranking [-- --tasks-dir DIR | --prior-tasks K] [-- --at N] [-- --seeds S] [-- --weights W] [-- --json]`:
 // how well ifBO's surrogate ranks the configurations a study has not tried yet, after N revealed steps of an
 // ifBO replay (default 250): the Spearman correlation of its predicted final values with the table's, next to
 // a model-free reference (the 5 nearest tried configurations' mean best value), and how many of the table's
 // ten best configurations it puts in its top 50 (against what a random top 50 would hold). At small budgets
 // regret is decided by which untried configurations come first; this measures that part of a prior alone.
+// `--prior-tasks K` ranks on K tasks drawn from the surrogate's own prior instead (8 hyperparameters, 1,000
+// configurations of 50 steps, as a TaskSet table): where the PFN ranks those but not the real ones, the data
+// is off its prior, not the network off its training.
 import { initBackend } from '@floe/ml-runtime';
-import { loadPfn } from '@floe/surrogate';
-import { benchOptions, loadTask, rankUntried } from './hpo-replay.js';
+import { Rng, deriveSeed } from '@floe/random';
+import { FtPfnTask, curveValue, loadPfn } from '@floe/surrogate';
+import { benchOptions, loadTask, rankUntried, type Task } from './hpo-replay.js';
 
 const { opt, json, taskFiles } = benchOptions(process.argv.slice(2));
 const at = Number(opt('at', '250'));
@@ -14,9 +18,28 @@ const seeds = Number(opt('seeds', '3'));
 if (!(Number.isInteger(at) && at > 0)) throw new Error(`--at must be a positive integer, got ${opt('at', '')}`);
 await initBackend('auto', { threads: 1 });
 const { model } = loadPfn(opt('weights', 'ft-pfn'));
+const priorTasks = Number(opt('prior-tasks', '0'));
+if (!(Number.isInteger(priorTasks) && priorTasks >= 0))
+  throw new Error(`--prior-tasks must be a non-negative integer, got ${opt('prior-tasks', '')}`);
 
-const perTask = taskFiles.map((file) => {
-  const task = loadTask(file);
+/** A table drawn from the FT-PFN prior, as losses (1 − y, lower is better), noise included. */
+function priorTask(index: number): Task {
+  const rng = new Rng(deriveSeed(index, 'ranking-prior-task'));
+  const prior = new FtPfnTask(rng, 8);
+  const configs = Array.from({ length: 1000 }, () => Array.from({ length: 8 }, () => rng.next()));
+  const curves = configs.map((config) => {
+    const p = prior.params(config);
+    return Array.from(
+      { length: 50 },
+      (_, j) => 1 - Math.min(1, Math.max(0, curveValue(p, (j + 1) / 50) + rng.normal() * p.sigma)),
+    );
+  });
+  const best = Math.min(...curves.flat());
+  return { name: `ft-pfn-prior-${index}`, curves, configs, best };
+}
+
+const tasks = priorTasks > 0 ? Array.from({ length: priorTasks }, (_, i) => priorTask(i)) : taskFiles.map(loadTask);
+const perTask = tasks.map((task) => {
   const studies = Array.from({ length: seeds }, (_, seed) => rankUntried(task, model, seed, at));
   const mean = (f: (r: (typeof studies)[number]) => number) => studies.reduce((s, r) => s + f(r), 0) / studies.length;
   const row = {
