@@ -56,17 +56,19 @@ export function benchOptions(args: string[]) {
   return { opt, json: args.includes('--json'), root, tasksDir, taskFiles };
 }
 
-export function loadTask(file: string): Task {
+/** A table file in our format (`{task, curves: [{hp, valid}]}`), and whether it was written in DPL's. */
+export function readCurveTable(file: string): { table: Exclude<CurveTable, unknown[]>; fromDpl: boolean } {
   // Python's json writes diverged runs as bare NaN / Infinity (DPL's files do): read them as missing values.
   const text = readFileSync(file, 'utf8').replace(/-?\bInfinity\b|\bNaN\b/g, 'null');
   const raw = JSON.parse(text) as CurveTable;
   // DPL's files (releaunifreiburg/DPL, data/taskset) hold more TaskSet tasks than ../shared/data: the held-out ones.
-  const d = Array.isArray(raw)
-    ? {
-        task: basename(file).replace(/\.json$/, ''),
-        curves: raw.map((c) => ({ hp: c.hp, valid: c.valid.loss })),
-      }
-    : raw;
+  if (!Array.isArray(raw)) return { table: raw, fromDpl: false };
+  const task = basename(file).replace(/\.json$/, '');
+  return { table: { task, curves: raw.map((c) => ({ hp: c.hp, valid: c.valid.loss })) }, fromDpl: true };
+}
+
+export function loadTask(file: string): Task {
+  const d = readCurveTable(file).table;
   let max = -Infinity;
   for (const c of d.curves) for (const v of c.valid) if (v !== null && Number.isFinite(v)) max = Math.max(max, v);
   const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (v === null || !Number.isFinite(v) ? max : v)));

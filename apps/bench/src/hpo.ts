@@ -8,10 +8,10 @@
 // the surrogate's log-likelihood and MSE of the final value on the tasks' own curves cut at 10/25/50 %,
 // next to the power-law ensemble's; and, where Debian's python3-optuna is installed, Optuna 3.1 on the
 // same tasks (../shared/anchors/optuna_taskset.py) in the same run. --svg plots regret against steps.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { fork, spawn, spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import {
@@ -28,7 +28,16 @@ import {
   type OptimizerName,
   type TrialCurve,
 } from '@floe/surrogate';
-import { LOCAL_CANDIDATES, RANDOM_CANDIDATES, WORST, benchOptions, loadTask, regret, replay } from './hpo-replay.js';
+import {
+  LOCAL_CANDIDATES,
+  RANDOM_CANDIDATES,
+  WORST,
+  benchOptions,
+  loadTask,
+  readCurveTable,
+  regret,
+  replay,
+} from './hpo-replay.js';
 import { meanRegretAt, meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
 
 const args = process.argv.slice(2);
@@ -130,6 +139,15 @@ const suggestSamples: Record<number, number[]> = {};
 // Optuna 3.1 beside, when Debian's python3-optuna is installed: started now, in its own process, while
 // floe's replays run (regret does not depend on timing).
 const anchor = join(root, '..', 'shared', 'anchors', 'optuna_taskset.py');
+/** The tasks as the anchor reads them (our format only): DPL's files are rewritten to a temporary folder. */
+function anchorTasksDir(): string {
+  const tables = files.map((f) => ({ file: f, ...readCurveTable(f) }));
+  if (!tables.some((t) => t.fromDpl)) return tasksDir;
+  const dir = mkdtempSync(join(tmpdir(), 'floe-bench-hpo-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  for (const t of tables) writeFileSync(join(dir, basename(t.file)), JSON.stringify(t.table));
+  return dir;
+}
 const optunaRun: Promise<Record<string, Record<string, number>> | undefined> =
   !args.includes('--no-optuna') &&
   existsSync(anchor) &&
@@ -138,7 +156,7 @@ const optunaRun: Promise<Record<string, Record<string, number>> | undefined> =
         log('optuna 3.1 (python3-optuna) on the same tasks, in the background …\n');
         const child = spawn(
           '/usr/bin/python3',
-          [anchor, tasksDir, '--seeds', String(seeds), '--budget', String(budget)],
+          [anchor, anchorTasksDir(), '--seeds', String(seeds), '--budget', String(budget)],
           { stdio: ['ignore', 'pipe', 'ignore'] },
         );
         let out = '';

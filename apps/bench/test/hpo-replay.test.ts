@@ -1,7 +1,7 @@
 // bench:hpo's task tables: the shared format and DPL's original one load to the same task (curves after
 // step 0, missing values as the table's worst, hyperparameters on a log scale where they span decades — of
-// 1 − x for Adam's β2 and its like), and
-// a replay only ever reveals points of the table, one per budget step.
+// 1 − x for Adam's β2 and its like; DPL's rewritten in ours, as the Optuna anchor reads them), and a replay only
+// ever reveals points of the table, one per budget step.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tempDir } from '@floe/testing';
 import { initBackend } from '@floe/ml-runtime';
 import { loadPfn } from '@floe/surrogate';
-import { loadTask, rankUntried, regret, replay, type Task } from '../src/hpo-replay.js';
+import { loadTask, rankUntried, readCurveTable, regret, replay, type Task } from '../src/hpo-replay.js';
 
 const dir = tempDir();
 after(() => dir.remove());
@@ -39,6 +39,13 @@ test('both table formats load to the same task; a replay reveals only table poin
   const b = loadTask(dpl);
   assert.deepEqual(a, b);
   assert.equal(b.name, 'toy-dpl');
+  // What bench:hpo hands the Optuna anchor: DPL's table rewritten in ours, loading to the same task again.
+  const rewritten = readCurveTable(dpl);
+  assert.equal(rewritten.fromDpl, true);
+  assert.equal(readCurveTable(shared).fromDpl, false);
+  const again = join(dir.path, 'toy-dpl-rewritten.json');
+  writeFileSync(again, JSON.stringify(rewritten.table));
+  assert.deepEqual(loadTask(again), { ...b, name: 'toy-dpl' });
   assert.equal(a.curves[0]!.length, 8, 'step 0 is dropped');
   assert.equal(a.curves[3]![2], 0.7, 'a missing value is the table’s worst');
   assert.equal(b.curves[5]![2], 0.7, 'so is a bare -Infinity (and NaN, row 3) from Python');
