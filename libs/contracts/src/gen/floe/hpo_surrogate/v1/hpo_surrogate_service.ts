@@ -42,9 +42,12 @@ export enum Optimizer {
   OPTIMIZER_RANDOM = 2,
   /** OPTIMIZER_ASHA - Asynchronous successive halving (eta 3, rungs 1, 3, 9, … fidelity steps). */
   OPTIMIZER_ASHA = 3,
-  /** OPTIMIZER_HYPERBAND - Hyperband (eta 3), cycling its brackets. */
+  /** OPTIMIZER_HYPERBAND - Hyperband (eta 3), cycling its brackets over the same rungs as ASHA's, the most aggressive first. */
   OPTIMIZER_HYPERBAND = 4,
-  /** OPTIMIZER_SUCCESSIVE_HALVING - Successive halving (eta 3), Hyperband's most aggressive bracket repeated. */
+  /**
+   * OPTIMIZER_SUCCESSIVE_HALVING - Successive halving (eta 3), Hyperband's most aggressive bracket repeated: 3^k configurations at one
+   * fidelity step, the best third promoted to 3, 9, … steps, one to the maximum.
+   */
   OPTIMIZER_SUCCESSIVE_HALVING = 5,
   /** OPTIMIZER_MEDIAN_STOPPING - Median stopping (5 start-up trials, 5 warm-up steps), as Optuna's MedianPruner and Katib's medianstop. */
   OPTIMIZER_MEDIAN_STOPPING = 6,
