@@ -33,10 +33,10 @@ import {
   RANDOM_CANDIDATES,
   WORST,
   benchOptions,
-  loadTask,
   readCurveTable,
   regret,
   replay,
+  taskFromTable,
 } from './hpo-replay.js';
 import { meanRegretAt, meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
 
@@ -48,7 +48,9 @@ const CHECKPOINTS = [100, 250, 500, 1000].filter((b) => b <= budget);
 const log = (msg: string) => {
   if (!json) process.stderr.write(msg);
 };
-const tasks = files.map(loadTask);
+// Each file read once: the tasks, and (DPL's) the tables rewritten for the Optuna anchor.
+const tables = files.map((file) => ({ file, ...readCurveTable(file) }));
+const tasks = tables.map((t) => taskFromTable(t.table));
 const weights = opt('weights', 'ft-pfn');
 // ifBO's context size (observed points the PFN reads per decision; default DEFAULT_CONTEXT_MAX).
 const contextMax = args.includes('--context-max') ? Number(opt('context-max', '')) : undefined;
@@ -141,7 +143,6 @@ const suggestSamples: Record<number, number[]> = {};
 const anchor = join(root, '..', 'shared', 'anchors', 'optuna_taskset.py');
 /** The tasks as the anchor reads them (our format only): DPL's files are rewritten to a temporary folder. */
 function anchorTasksDir(): string {
-  const tables = files.map((f) => ({ file: f, ...readCurveTable(f) }));
   if (!tables.some((t) => t.fromDpl)) return tasksDir;
   const dir = mkdtempSync(join(tmpdir(), 'floe-bench-hpo-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
