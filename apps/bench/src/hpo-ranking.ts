@@ -1,4 +1,4 @@
-// `npm run bench:hpo-ranking [-- --tasks-dir DIR | --prior-tasks K] [-- --at N] [-- --seeds S] [-- --weights W] [-- --json]`:
+// `npm run bench:hpo-ranking [-- --tasks-dir DIR | --prior-tasks K [--relevance-tasks P]] [-- --at N] [-- --seeds S] [-- --weights W] [-- --json]`:
 // how well ifBO's surrogate ranks the configurations a study has not tried yet, after N revealed steps of an
 // ifBO replay (default 250): the Spearman correlation of its predicted final values with the table's, next to
 // a model-free reference (the 5 nearest tried configurations' mean best value), and how many of the table's
@@ -21,11 +21,13 @@ const { model } = loadPfn(opt('weights', 'ft-pfn'));
 const priorTasks = Number(opt('prior-tasks', '0'));
 if (!(Number.isInteger(priorTasks) && priorTasks >= 0))
   throw new Error(`--prior-tasks must be a non-negative integer, got ${opt('prior-tasks', '')}`);
+// The share of those tasks whose hyperparameters matter unequally (PriorOptions.relevanceTasks).
+const relevanceTasks = Number(opt('relevance-tasks', '0'));
 
 /** A table drawn from the FT-PFN prior, as losses (1 − y, lower is better), noise included. */
 function priorTask(index: number): Task {
   const rng = new Rng(deriveSeed(index, 'ranking-prior-task'));
-  const prior = new FtPfnTask(rng, 8);
+  const prior = new FtPfnTask(rng, 8, { relevanceTasks });
   const configs = Array.from({ length: 1000 }, () => Array.from({ length: 8 }, () => rng.next()));
   const curves = configs.map((config) => {
     const p = prior.params(config);

@@ -177,6 +177,8 @@ const optunaRun: Promise<Record<string, Record<string, number>> | undefined> =
     : Promise.resolve(undefined);
 
 const meanRegret: Record<string, Record<string, number>> = {};
+// The same means task by task: where a rule's mean comes from (one hard task can carry it).
+const regretByTask: Record<string, Record<string, Record<string, number>>> = {};
 const regretSeries: RegretSeries[] = [];
 const started = performance.now();
 for (const method of methods) {
@@ -190,6 +192,18 @@ for (const method of methods) {
   regretSeries.push({ method, points: meanRegretCurve(flat.length, regretAt, budget) });
   meanRegret[method] = Object.fromEntries(
     meanRegretAt(flat.length, regretAt, CHECKPOINTS).map((p) => [String(p.step), p.regret]),
+  );
+  regretByTask[method] = Object.fromEntries(
+    byTask.map((traces, t) => [
+      tasks[t]!.name,
+      Object.fromEntries(
+        meanRegretAt(
+          traces.length,
+          (i, step) => regret(tasks[t]!, traces[i]![Math.min(step, traces[i]!.length) - 1]!),
+          CHECKPOINTS,
+        ).map((p) => [String(p.step), p.regret]),
+      ),
+    ]),
   );
   log(
     `\r${method.padEnd(20)} ${CHECKPOINTS.map((b) => `${b}: ${meanRegret[method]![String(b)]!.toFixed(3)}`).join('  ')}   (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`,
@@ -291,6 +305,7 @@ const result = {
     training_seconds: meta.wall_seconds,
   },
   mean_normalised_regret: meanRegret,
+  mean_normalised_regret_by_task: regretByTask,
   suggest_ms: suggestMs,
   curve_nll: curveNll,
   curve_mse: curveMse,
@@ -303,6 +318,14 @@ else {
   console.log('method'.padEnd(28) + CHECKPOINTS.map((b) => String(b).padStart(8)).join(''));
   for (const [m, r] of Object.entries(meanRegret))
     console.log(m.padEnd(28) + CHECKPOINTS.map((b) => (r[String(b)] ?? NaN).toFixed(3).padStart(8)).join(''));
+  console.log("\nby task (floe's rules)");
+  for (const task of tasks) {
+    console.log(`  ${task.name}`);
+    for (const [m, byName] of Object.entries(regretByTask))
+      console.log(
+        `    ${m.padEnd(24)}` + CHECKPOINTS.map((b) => byName[task.name]![String(b)]!.toFixed(3).padStart(8)).join(''),
+      );
+  }
   console.log(`\nifBO Suggest (${result.candidates_per_decision}; context ≤ ${result.ifbo_context_max} points):`);
   for (const [at, s] of Object.entries(suggestMs))
     console.log(`  at ${at} observed points: p50 ${s.p50} ms, p99 ${s.p99} ms (${s.samples} decisions)`);

@@ -1,5 +1,5 @@
 // `npm run train:surrogate [-- --steps N] [-- --json] [-- --out DIR] [-- --width W --layers L]
-// [-- --stalling-tasks P] [-- --late-onset-tasks P]`: trains the learning-curve PFN on sequences sampled
+// [-- --stalling-tasks P] [-- --late-onset-tasks P] [-- --relevance-tasks P]`: trains the learning-curve PFN on sequences sampled
 // from the FT-PFN prior (docs/ALGORITHMS.md §4) on this machine's CPU (native kernels), and writes its weights
 // and config to libs/surrogate/weights. --stalling-tasks adds tasks with a region that never learns and
 // --late-onset-tasks tasks whose curves start late; both are off in the committed weights (measured there:
@@ -42,6 +42,7 @@ const warmup = Math.min(200, Math.floor(steps / 10));
 const prior: PriorOptions = {
   stallingTasks: flag('stalling-tasks', 0),
   lateOnsetTasks: flag('late-onset-tasks', 0),
+  relevanceTasks: flag('relevance-tasks', 0),
 };
 // About 4096 tokens a step: short sequences come in larger batches.
 const TOKENS_PER_STEP = 4096;

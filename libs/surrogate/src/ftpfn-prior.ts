@@ -79,7 +79,13 @@ export function curveValue(p: CurveParams, x: number): number {
 class TaskMlp {
   private readonly layers: { w: Float64Array; b: Float64Array; nIn: number; nOut: number }[] = [];
 
-  constructor(rng: Rng, nIn: number, nOut = OUTPUTS) {
+  /** `relevance` scales each input (1 for all in the reference prior). */
+  constructor(
+    rng: Rng,
+    nIn: number,
+    nOut = OUTPUTS,
+    private readonly relevance?: readonly number[],
+  ) {
     const depth = 3 + rng.int(6);
     const width = 24 + rng.int(73);
     const std = rng.uniform(0.089, 0.193);
@@ -102,7 +108,8 @@ class TaskMlp {
 
   forward(x: readonly number[]): Float64Array {
     // Inputs normalised as the reference does: (x − 0.5)/√(1/12).
-    let h = Float64Array.from(x, (v) => (v - 0.5) / Math.sqrt(1 / 12));
+    const r = this.relevance;
+    let h = Float64Array.from(x, (v, i) => ((v - 0.5) / Math.sqrt(1 / 12)) * (r ? r[i]! : 1));
     this.layers.forEach((L, li) => {
       const out = new Float64Array(L.nOut);
       for (let o = 0; o < L.nOut; o++) {
@@ -114,6 +121,17 @@ class TaskMlp {
     });
     return h;
   }
+}
+
+/**
+ * Per-input relevance of a task whose hyperparameters matter unequally: 10^U(−2, 0) each, scaled so that the
+ * squares sum to the number of inputs — the first layer's input variance, and so how much the curves vary
+ * across the task's configurations, stays the reference prior's, but carried by fewer inputs.
+ */
+function drawRelevance(rng: Rng, dims: number): number[] {
+  const r = Array.from({ length: dims }, () => Math.pow(10, rng.uniform(-2, 0)));
+  const norm = Math.sqrt(dims / r.reduce((a, v) => a + v * v, 0));
+  return r.map((v) => v * norm);
 }
 
 let pooled: Float64Array | undefined;
@@ -168,6 +186,12 @@ export interface PriorOptions {
    * much worse ifBO regret on TaskSet, so not adopted. Late onset alone has not been measured.
    */
   lateOnsetTasks?: number;
+  /**
+   * The share of tasks whose hyperparameters matter unequally (drawRelevance): most of a search space often
+   * barely moves the result while one or two hyperparameters (a learning rate) decide it. In the reference
+   * prior every input of the task's MLP weighs alike, so the PFN never learns to find the ones that matter.
+   */
+  relevanceTasks?: number;
 }
 
 /** One task of the prior: the curves of any configuration in [0, 1]^k. */
@@ -180,13 +204,18 @@ export class FtPfnTask {
   /** The longest onset of this task's curves, as a share of their length (0 in the reference prior). */
   readonly maxOnset: number;
   private readonly onsetMlp?: TaskMlp;
+  /** Per-input relevance (undefined: all alike, the reference prior). */
+  readonly relevance?: readonly number[];
 
   constructor(
     rng: Rng,
     readonly dims: number,
     options: PriorOptions = {},
   ) {
-    this.mlp = new TaskMlp(rng, dims);
+    // Drawn before the MLP only when enabled, so the reference prior's random stream is unchanged.
+    const relevanceTasks = options.relevanceTasks ?? 0;
+    if (relevanceTasks > 0 && rng.next() < relevanceTasks) this.relevance = drawRelevance(rng, dims);
+    this.mlp = new TaskMlp(rng, dims, OUTPUTS, this.relevance);
     const u1 = rng.next();
     const u2 = rng.next();
     this.y0 = Math.min(u1, u2);
@@ -196,7 +225,7 @@ export class FtPfnTask {
     this.stallingShare = stalling > 0 && rng.next() < stalling ? rng.uniform(0, 0.9) : 0;
     const lateOnset = options.lateOnsetTasks ?? 0;
     this.maxOnset = lateOnset > 0 && rng.next() < lateOnset ? Math.pow(10, rng.uniform(-2, -0.3)) : 0;
-    if (this.maxOnset > 0) this.onsetMlp = new TaskMlp(rng, dims, 1);
+    if (this.maxOnset > 0) this.onsetMlp = new TaskMlp(rng, dims, 1, this.relevance);
   }
 
   params(config: readonly number[]): CurveParams {

@@ -150,3 +150,47 @@ test('late-onset tasks: curves hold their start until an onset smooth in the con
   }
   close(lateTasks / 200, 0.5, 0.1, 'share of late-onset tasks');
 });
+
+test('relevance tasks: inputs weigh unequally, the curves vary as much in all; off, the reference is unchanged', () => {
+  assert.deepEqual(
+    sampleFtPfnSequence(new Rng(9), 300, 120),
+    sampleFtPfnSequence(new Rng(9), 300, 120, undefined, { relevanceTasks: 0 }),
+  );
+  const rng = new Rng(57);
+  let relevanceTasks = 0;
+  // Rank agreement between an input's relevance and how far moving it alone moves the asymptote.
+  let concordant = 0;
+  let pairs = 0;
+  for (let t = 0; t < 200; t++) {
+    const dims = 2 + rng.int(5);
+    const task = new FtPfnTask(rng, dims, { relevanceTasks: 0.5 });
+    if (!task.relevance) continue;
+    relevanceTasks++;
+    const r = task.relevance;
+    close(
+      r.reduce((a, v) => a + v * v, 0),
+      dims,
+      1e-9,
+      'squared relevances sum to the inputs',
+    );
+    const spread = Array.from({ length: dims }, (_, d) => {
+      let s = 0;
+      for (let c = 0; c < 20; c++) {
+        const config = Array.from({ length: dims }, () => rng.next());
+        const lo = task.params(config.map((v, j) => (j === d ? 0.2 : v))).yInf;
+        const hi = task.params(config.map((v, j) => (j === d ? 0.8 : v))).yInf;
+        s += Math.abs(hi - lo);
+      }
+      return s;
+    });
+    for (let a = 0; a < dims; a++)
+      for (let b = a + 1; b < dims; b++) {
+        if (Math.abs(Math.log10(r[a]! / r[b]!)) < 1) continue; // a decade apart at least
+        pairs++;
+        if (r[a]! > r[b]! === spread[a]! > spread[b]!) concordant++;
+      }
+  }
+  close(relevanceTasks / 200, 0.5, 0.1, 'share of relevance tasks');
+  // An input a decade more relevant moves the curves more, nearly always.
+  assert.ok(pairs > 100 && concordant / pairs > 0.85, `concordant ${concordant} of ${pairs}`);
+});
