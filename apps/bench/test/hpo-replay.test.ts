@@ -1,7 +1,7 @@
 // bench:hpo's task tables: the shared format and DPL's original one load to the same task (curves after
 // step 0, missing values as the table's worst, hyperparameters on a log scale where they span decades — of
 // 1 − x for Adam's β2 and its like; DPL's rewritten in ours, as the Optuna anchor reads them), and a replay only
-// ever reveals points of the table, one per budget step.
+// ever reveals points of the table, one per budget step; the clairvoyant screen's bound on closed forms.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { tempDir } from '@floe/testing';
 import { initBackend } from '@floe/ml-runtime';
 import { loadPfn } from '@floe/surrogate';
-import { loadTask, rankUntried, readCurveTable, regret, replay, type Task } from '../src/hpo-replay.js';
+import {
+  clairvoyantRegret,
+  loadTask,
+  rankUntried,
+  readCurveTable,
+  regret,
+  replay,
+  type Task,
+} from '../src/hpo-replay.js';
 
 const dir = tempDir();
 after(() => dir.remove());
@@ -82,4 +90,32 @@ test('rankUntried: on a task whose curves improve with the configuration, ifBO a
   // 10 tried of 200, spread by the study: the neighbours' trend is coarse, the PFN's nearly exact.
   assert.ok(r.nearestRho > 0.5, `5-NN rho ${r.nearestRho}`);
   assert.ok(r.pfnRho > 0.9, `PFN rho ${r.pfnRho}`);
+});
+
+test('the clairvoyant screen: the best value any blind rule can hold after a budget, closed forms', () => {
+  // C stays at chance, B settles at 0.3 at once, A reaches the table's best 0.1 only at its third step.
+  const task: Task = {
+    name: 'three',
+    curves: [
+      [0.6, 0.5, 0.1],
+      [0.3, 0.3, 0.3],
+      [0.69, 0.69, 0.69],
+    ],
+    configs: [[0], [0.5], [1]],
+    best: 0.1,
+  };
+  const order = [2, 1, 0]; // C, B, A
+  // One step: C's first value.
+  assert.equal(clairvoyantRegret(task, order, 1), regret(task, 0.69));
+  // Two: touching B beats a second step of C.
+  assert.equal(clairvoyantRegret(task, order, 2), regret(task, 0.3));
+  // Four: A can be touched but get only two steps (C and B took one each) — 0.5, so B's 0.3 stands.
+  assert.equal(clairvoyantRegret(task, order, 4), regret(task, 0.3));
+  // Five: C and B one step each, A its three: the table's best.
+  assert.equal(clairvoyantRegret(task, order, 5), 0);
+  // A first: three steps reach it.
+  assert.equal(clairvoyantRegret(task, [0, 1, 2], 3), 0);
+  // Two, A first: B's first step (0.3) beats A's second (0.5).
+  assert.equal(clairvoyantRegret(task, [0, 1, 2], 2), regret(task, 0.3));
+  assert.equal(clairvoyantRegret(task, [0, 1, 2], 1), regret(task, 0.6));
 });
