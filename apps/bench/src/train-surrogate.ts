@@ -2,8 +2,8 @@
 // [-- --stalling-tasks P] [-- --late-onset-tasks P] [-- --relevance-tasks P]`: trains the learning-curve PFN on sequences sampled
 // from the FT-PFN prior (docs/ALGORITHMS.md §4) on this machine's CPU (native kernels), and writes its weights
 // and config to libs/surrogate/weights. --stalling-tasks adds tasks with a region that never learns and
-// --late-onset-tasks tasks whose curves start late; both are off in the committed weights (measured there:
-// they made ifBO's decisions worse on TaskSet).
+// --late-onset-tasks tasks whose curves start late, --relevance-tasks tasks whose hyperparameters matter
+// unequally; all are off in the committed weights (measured there: they made ifBO's decisions worse on TaskSet).
 // Everything is seeded: the same flags reproduce the same weights on the same backend. Prints a progress bar
 // with the held-out prior log-likelihood as it goes (with --json, a JSON line on stderr every 250 steps),
 // then the size, steps and wall time.
@@ -38,7 +38,7 @@ const seed = flag('seed', 1);
 const peakLr = flag('lr', 1e-3);
 const warmup = Math.min(200, Math.floor(steps / 10));
 // floe's extensions of the reference prior (0 = the reference): tasks with a region that never learns;
-// tasks whose curves may start late.
+// tasks whose curves may start late; tasks whose hyperparameters matter unequally.
 const prior: PriorOptions = {
   stallingTasks: flag('stalling-tasks', 0),
   lateOnsetTasks: flag('late-onset-tasks', 0),
