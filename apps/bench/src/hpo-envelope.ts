@@ -8,7 +8,7 @@
 // Hyperband and ASHA do) can beat: a clairvoyant screen that knows every drawn configuration's whole curve
 // after one step and spends the rest of the budget on the best of them.
 import { Rng, deriveSeed } from '@floe/random';
-import { benchOptions, clairvoyantRegret, loadTask, regret, type Task } from './hpo-replay.js';
+import { benchOptions, clairvoyantScreen, loadTask, regret, traceRegret, type Task } from './hpo-replay.js';
 
 const { opt, json, taskFiles } = benchOptions(process.argv.slice(2));
 const seeds = Number(opt('seeds', '40'));
@@ -68,7 +68,7 @@ for (const n of [27, 54, 81, 128, 200, 300])
       for (const task of tasks)
         for (let s = 0; s < seeds; s++) {
           const trace = successiveHalving(task, s, n, r0, eta);
-          for (const b of BUDGETS) sums[String(b)]! += regret(task, trace[Math.min(b, trace.length) - 1]!);
+          for (const b of BUDGETS) sums[String(b)]! += traceRegret(task, trace, b);
         }
       grid.push({
         n,
@@ -87,14 +87,16 @@ const envelope = Object.fromEntries(
   }),
 );
 
+const screens = tasks.map(clairvoyantScreen);
 const clairvoyant = Object.fromEntries(
   [100, ...BUDGETS].map((b) => {
     let sum = 0;
-    for (const task of tasks)
+    tasks.forEach((task, t) => {
       for (let s = 0; s < seeds; s++) {
         const order = new Rng(deriveSeed(s, `clairvoyant:${task.name}`)).shuffle(task.curves.map((_, i) => i));
-        sum += clairvoyantRegret(task, order, b);
+        sum += screens[t]!(order, b);
       }
+    });
     return [String(b), Number((sum / (tasks.length * seeds)).toFixed(4))];
   }),
 );

@@ -104,30 +104,36 @@ export const loadTask = (file: string): Task => taskFromTable(readCurveTable(fil
 
 export const regret = (task: Task, v: number) => Math.min(1, Math.max(0, (v - task.best) / (WORST - task.best)));
 
+/** The regret of a replay's trace after `step` revealed steps (its last value when it stopped earlier). */
+export const traceRegret = (task: Task, trace: readonly number[], step: number) =>
+  regret(task, trace[Math.min(step, trace.length) - 1]!);
+
 /**
- * The clairvoyant screen's regret at `budget` for one order of the configurations: having touched the first
- * n (one step each, at least), at most budget − n + 1 steps are left for any one of them; n is chosen with
- * hindsight for this order. Any blind rule's best after `budget` steps is a value of one of the configurations
- * it touched, within that many of its steps — so its regret is at least this.
+ * The clairvoyant screen on `task`: for one order of the configurations and a budget, its regret. Having
+ * touched the first n (one step each, at least), at most budget − n + 1 steps are left for any one of them; n
+ * is chosen with hindsight for the order. Any blind rule's best after `budget` steps is a value of one of the
+ * configurations it touched, within that many of its steps — so its regret is at least this.
  */
-export function clairvoyantRegret(task: Task, order: readonly number[], budget: number): number {
+export function clairvoyantScreen(task: Task): (order: readonly number[], budget: number) => number {
   const length = task.curves[0]!.length;
-  // bestWithin[i][k − 1]: configuration i's best value in its first k steps.
+  // bestWithin[i][k − 1]: configuration i's best value in its first k steps (once per task, not per order).
   const bestWithin = task.curves.map((c) => {
     let m = Infinity;
     return c.map((v) => (m = Math.min(m, v)));
   });
-  const n = Math.min(order.length, budget);
-  // Up to n = budget − length + 1 every touched configuration can still be run to its end: more is better.
-  const full = Math.min(n, Math.max(0, budget - length + 1));
-  let best = Infinity;
-  for (let i = 0; i < full; i++) best = Math.min(best, bestWithin[order[i]!]![length - 1]!);
-  // Past it, the one configuration that goes deepest gets budget − n + 1 steps.
-  for (let touched = full + 1; touched <= n; touched++) {
-    const k = budget - touched + 1;
-    for (let i = 0; i < touched; i++) best = Math.min(best, bestWithin[order[i]!]![k - 1]!);
-  }
-  return regret(task, best);
+  return (order, budget) => {
+    const n = Math.min(order.length, budget);
+    // Up to n = budget − length + 1 every touched configuration can still be run to its end: more is better.
+    const full = Math.min(n, Math.max(0, budget - length + 1));
+    let best = Infinity;
+    for (let i = 0; i < full; i++) best = Math.min(best, bestWithin[order[i]!]![length - 1]!);
+    // Past it, the one configuration that goes deepest gets budget − n + 1 steps.
+    for (let touched = full + 1; touched <= n; touched++) {
+      const k = budget - touched + 1;
+      for (let i = 0; i < touched; i++) best = Math.min(best, bestWithin[order[i]!]![k - 1]!);
+    }
+    return regret(task, best);
+  };
 }
 
 /**

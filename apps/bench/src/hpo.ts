@@ -34,9 +34,9 @@ import {
   WORST,
   benchOptions,
   readCurveTable,
-  regret,
   replay,
   taskFromTable,
+  traceRegret,
 } from './hpo-replay.js';
 import { meanRegretAt, meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
 
@@ -185,10 +185,7 @@ for (const method of methods) {
   const t0 = performance.now();
   const byTask = await replayAll(method);
   const flat = byTask.flatMap((traces, t) => traces.map((trace) => ({ trace, task: tasks[t]! })));
-  const regretAt = (i: number, step: number) => {
-    const { trace, task } = flat[i]!;
-    return regret(task, trace[Math.min(step, trace.length) - 1]!);
-  };
+  const regretAt = (i: number, step: number) => traceRegret(flat[i]!.task, flat[i]!.trace, step);
   regretSeries.push({ method, points: meanRegretCurve(flat.length, regretAt, budget) });
   meanRegret[method] = Object.fromEntries(
     meanRegretAt(flat.length, regretAt, CHECKPOINTS).map((p) => [String(p.step), p.regret]),
@@ -197,11 +194,10 @@ for (const method of methods) {
     byTask.map((traces, t) => [
       tasks[t]!.name,
       Object.fromEntries(
-        meanRegretAt(
-          traces.length,
-          (i, step) => regret(tasks[t]!, traces[i]![Math.min(step, traces[i]!.length) - 1]!),
-          CHECKPOINTS,
-        ).map((p) => [String(p.step), p.regret]),
+        meanRegretAt(traces.length, (i, step) => traceRegret(tasks[t]!, traces[i]!, step), CHECKPOINTS).map((p) => [
+          String(p.step),
+          p.regret,
+        ]),
       ),
     ]),
   );

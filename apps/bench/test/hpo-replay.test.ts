@@ -10,7 +10,7 @@ import { tempDir } from '@floe/testing';
 import { initBackend } from '@floe/ml-runtime';
 import { loadPfn } from '@floe/surrogate';
 import {
-  clairvoyantRegret,
+  clairvoyantScreen,
   loadTask,
   rankUntried,
   readCurveTable,
@@ -104,18 +104,19 @@ test('the clairvoyant screen: the best value any blind rule can hold after a bud
     configs: [[0], [0.5], [1]],
     best: 0.1,
   };
+  const clairvoyantRegret = clairvoyantScreen(task);
   const order = [2, 1, 0]; // C, B, A
   // One step: C's first value.
-  assert.equal(clairvoyantRegret(task, order, 1), regret(task, 0.69));
+  assert.equal(clairvoyantRegret(order, 1), regret(task, 0.69));
   // Two: touching B beats a second step of C.
-  assert.equal(clairvoyantRegret(task, order, 2), regret(task, 0.3));
+  assert.equal(clairvoyantRegret(order, 2), regret(task, 0.3));
   // Four: A can be touched but get only two steps (C and B took one each) — 0.5, so B's 0.3 stands.
-  assert.equal(clairvoyantRegret(task, order, 4), regret(task, 0.3));
+  assert.equal(clairvoyantRegret(order, 4), regret(task, 0.3));
   // Five: C and B one step each, A its three: the table's best.
-  assert.equal(clairvoyantRegret(task, order, 5), 0);
+  assert.equal(clairvoyantRegret(order, 5), 0);
   // A first: three steps reach it.
-  assert.equal(clairvoyantRegret(task, [0, 1, 2], 3), 0);
+  assert.equal(clairvoyantRegret([0, 1, 2], 3), 0);
   // Two, A first: B's first step (0.3) beats A's second (0.5).
-  assert.equal(clairvoyantRegret(task, [0, 1, 2], 2), regret(task, 0.3));
-  assert.equal(clairvoyantRegret(task, [0, 1, 2], 1), regret(task, 0.6));
+  assert.equal(clairvoyantRegret([0, 1, 2], 2), regret(task, 0.3));
+  assert.equal(clairvoyantRegret([0, 1, 2], 1), regret(task, 0.6));
 });
