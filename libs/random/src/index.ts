@@ -19,7 +19,8 @@ export function deriveSeed(seed: number | bigint, name: string): number {
 
 export class Rng {
   private state: number;
-  private spare: number | undefined;
+  // NaN when no Box–Muller value is kept: a field that is always a number stays an unboxed double.
+  private spare = NaN;
 
   constructor(seed: number) {
     this.state = seed >>> 0;
@@ -27,12 +28,12 @@ export class Rng {
 
   /** The generator's whole state, for checkpoints. */
   getState(): { state: number; spare: number | null } {
-    return { state: this.state, spare: this.spare ?? null };
+    return { state: this.state, spare: Number.isNaN(this.spare) ? null : this.spare };
   }
 
   setState(s: { state: number; spare: number | null }): void {
     this.state = s.state >>> 0;
-    this.spare = s.spare ?? undefined;
+    this.spare = s.spare ?? NaN;
   }
 
   /** Uniform in [0, 1) with 32 bits (mulberry32). */
@@ -54,9 +55,9 @@ export class Rng {
 
   /** Standard normal (Box–Muller; the second value is kept for the next call). */
   normal(): number {
-    if (this.spare !== undefined) {
+    if (!Number.isNaN(this.spare)) {
       const s = this.spare;
-      this.spare = undefined;
+      this.spare = NaN;
       return s;
     }
     let u = 0;

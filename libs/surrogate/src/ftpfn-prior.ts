@@ -93,13 +93,15 @@ class TaskMlp {
     for (let l = 0; l < depth; l++) {
       const i = l === 0 ? nIn : width;
       const o = l === depth - 1 ? nOut : width;
+      // Stored output-major (w[out·nIn + in]) so forward reads each row contiguously; drawn in the
+      // reference's input-major order, so the random stream and the sums are unchanged.
       const w = new Float64Array(i * o);
       const b = new Float64Array(o);
       const hidden = l > 0 && l < depth - 1;
       for (let j = 0; j < w.length; j++) {
         let v = rng.normal() * std;
         if (hidden) v = rng.next() < sparseness ? 0 : v / Math.sqrt(1 - sparseness);
-        w[j] = v;
+        w[(j % o) * i + Math.floor(j / o)] = v;
       }
       for (let j = 0; j < o; j++) b[j] = rng.normal() * std;
       this.layers.push({ w, b, nIn: i, nOut: o });
@@ -107,18 +109,89 @@ class TaskMlp {
   }
 
   forward(x: readonly number[]): Float64Array {
-    // Inputs normalised as the reference does: (x − 0.5)/√(1/12).
+    return this.forwardMany([x]);
+  }
+
+  /**
+   * The outputs of n configurations, row after row (n × nOut). Two configurations and four outputs at a
+   * time: eight independent sums keep the FPU busy where one is bound by the add's latency, and each still
+   * adds its terms in input order from its bias, so every value is the same to the bit as one at a time.
+   */
+  forwardMany(xs: readonly (readonly number[])[]): Float64Array {
+    const n = xs.length;
     const r = this.relevance;
-    let h = Float64Array.from(x, (v, i) => ((v - 0.5) / Math.sqrt(1 / 12)) * (r ? r[i]! : 1));
-    this.layers.forEach((L, li) => {
-      const out = new Float64Array(L.nOut);
-      for (let o = 0; o < L.nOut; o++) {
-        let s = L.b[o]!;
-        for (let i = 0; i < L.nIn; i++) s += h[i]! * L.w[i * L.nOut + o]!;
-        out[o] = li === this.layers.length - 1 ? s : Math.tanh(s);
+    const nIn0 = this.layers[0]!.nIn;
+    let h = new Float64Array(n * nIn0);
+    // Inputs normalised as the reference does: (x − 0.5)/√(1/12).
+    xs.forEach((x, c) => x.forEach((v, i) => (h[c * nIn0 + i] = ((v - 0.5) / Math.sqrt(1 / 12)) * (r ? r[i]! : 1))));
+    const last = this.layers.length - 1;
+    for (let li = 0; li <= last; li++) {
+      const { w, b, nIn, nOut } = this.layers[li]!;
+      const out = new Float64Array(n * nOut);
+      let c = 0;
+      for (; c + 2 <= n; c += 2) {
+        const h0 = c * nIn;
+        const h1 = h0 + nIn;
+        let o = 0;
+        for (; o + 4 <= nOut; o += 4) {
+          const r0 = o * nIn;
+          const r1 = r0 + nIn;
+          const r2 = r1 + nIn;
+          const r3 = r2 + nIn;
+          let a0 = b[o]!;
+          let a1 = b[o + 1]!;
+          let a2 = b[o + 2]!;
+          let a3 = b[o + 3]!;
+          let b0 = a0;
+          let b1 = a1;
+          let b2 = a2;
+          let b3 = a3;
+          for (let i = 0; i < nIn; i++) {
+            const u = h[h0 + i]!;
+            const v = h[h1 + i]!;
+            const w0 = w[r0 + i]!;
+            const w1 = w[r1 + i]!;
+            const w2 = w[r2 + i]!;
+            const w3 = w[r3 + i]!;
+            a0 += u * w0;
+            a1 += u * w1;
+            a2 += u * w2;
+            a3 += u * w3;
+            b0 += v * w0;
+            b1 += v * w1;
+            b2 += v * w2;
+            b3 += v * w3;
+          }
+          const p = c * nOut + o;
+          out[p] = a0;
+          out[p + 1] = a1;
+          out[p + 2] = a2;
+          out[p + 3] = a3;
+          out[p + nOut] = b0;
+          out[p + nOut + 1] = b1;
+          out[p + nOut + 2] = b2;
+          out[p + nOut + 3] = b3;
+        }
+        for (; o < nOut; o++) {
+          let a = b[o]!;
+          let bb = a;
+          for (let i = 0, row = o * nIn; i < nIn; i++) {
+            a += h[h0 + i]! * w[row + i]!;
+            bb += h[h1 + i]! * w[row + i]!;
+          }
+          out[c * nOut + o] = a;
+          out[(c + 1) * nOut + o] = bb;
+        }
       }
+      for (; c < n; c++)
+        for (let o = 0; o < nOut; o++) {
+          let a = b[o]!;
+          for (let i = 0, row = o * nIn; i < nIn; i++) a += h[c * nIn + i]! * w[row + i]!;
+          out[c * nOut + o] = a;
+        }
+      if (li !== last) for (let j = 0; j < out.length; j++) out[j] = Math.tanh(out[j]!);
       h = out;
-    });
+    }
     return h;
   }
 }
@@ -231,7 +304,19 @@ export class FtPfnTask {
   }
 
   params(config: readonly number[]): CurveParams {
-    const q = Array.from(this.mlp.forward(config), quantileOf);
+    return this.paramsMany([config])[0]!;
+  }
+
+  /** The curve parameters of many configurations (the task's MLP runs on all of them at once). */
+  paramsMany(configs: readonly (readonly number[])[]): CurveParams[] {
+    const outs = this.mlp.forwardMany(configs);
+    const onsets = this.onsetMlp?.forwardMany(configs);
+    return configs.map((_, c) => this.paramsOf(outs.subarray(c * OUTPUTS, (c + 1) * OUTPUTS), onsets?.[c]));
+  }
+
+  /** Curve parameters from the task MLP's 23 outputs (and the onset MLP's one, in late-onset tasks). */
+  private paramsOf(outputs: Float64Array, onsetOutput: number | undefined): CurveParams {
+    const q = Array.from(outputs, quantileOf);
     let i = 0;
     const next = () => q[i++]!;
     // Below the stalling share the asymptote is the start; above it, the reference's uniform law, rescaled.
@@ -262,7 +347,7 @@ export class FtPfnTask {
       prec,
       rpSat,
       sigma,
-      ...(this.onsetMlp ? { onset: this.maxOnset * quantileOf(this.onsetMlp.forward(config)[0]!) } : {}),
+      ...(onsetOutput !== undefined ? { onset: this.maxOnset * quantileOf(onsetOutput) } : {}),
     };
   }
 }
@@ -341,36 +426,57 @@ export function sampleFtPfnSequence(
   const xs: Float64Array[] = [];
   const ys: Float64Array[] = [];
   const configs: number[][] = [];
+  const noises: Float64Array[] = [];
   let used = 0;
+  // All random draws first, in the order the reference stream fixes; the curve parameters (no draws) then
+  // come from one batched pass of the task's MLP over every configuration.
   for (let c = 0; c < nCurves; c++) {
     if (epochs[c] === 0) {
       xs.push(new Float64Array(0));
-      ys.push(new Float64Array(0));
       configs.push([]);
+      noises.push(new Float64Array(0));
       continue;
     }
     idOf[c] = ids[used++ % MAX_CURVE_ID]!;
-    const config = Array.from({ length: k }, () => rng.next());
-    configs.push(config);
-    const p = task.params(config);
+    configs.push(Array.from({ length: k }, () => rng.next()));
     const e = epochs[c]!;
     const cut = cutoff[c]!;
     const x = new Float64Array(e);
     for (let j = 0; j < cut; j++) x[j] = (j + 1) / levels;
-    // Queries: distinct later levels.
-    const later = Array.from({ length: levels - cut }, (_, j) => cut + 1 + j);
+    // Queries: distinct later levels, by a partial Fisher–Yates shuffle of cut+1 … levels whose swapped
+    // entries live in a map (a curve has few queries and up to 1,000 levels).
+    const span = levels - cut;
+    const swapped = new Map<number, number>();
+    const at = (i: number) => swapped.get(i) ?? cut + 1 + i;
     for (let j = cut; j < e; j++) {
-      const pick = rng.int(later.length - (j - cut));
-      const idx = later.length - 1 - (j - cut);
-      [later[pick], later[idx]] = [later[idx]!, later[pick]!];
-      x[j] = later[idx]! / levels;
+      const pick = rng.int(span - (j - cut));
+      const idx = span - 1 - (j - cut);
+      const picked = at(pick);
+      swapped.set(pick, at(idx));
+      swapped.set(idx, picked);
+      x[j] = picked / levels;
     }
-    const y = new Float64Array(e);
-    for (let j = 0; j < e; j++) {
-      const v = curveValue(p, x[j]!) + rng.normal() * p.sigma;
+    const noise = new Float64Array(e);
+    for (let j = 0; j < e; j++) noise[j] = rng.normal();
+    xs.push(x);
+    noises.push(noise);
+  }
+  const active = configs.filter((_, c) => epochs[c]! > 0);
+  const activeParams = task.paramsMany(active);
+  let next = 0;
+  for (let c = 0; c < nCurves; c++) {
+    if (epochs[c] === 0) {
+      ys.push(new Float64Array(0));
+      continue;
+    }
+    const p = activeParams[next++]!;
+    const x = xs[c]!;
+    const noise = noises[c]!;
+    const y = new Float64Array(x.length);
+    for (let j = 0; j < x.length; j++) {
+      const v = curveValue(p, x[j]!) + noise[j]! * p.sigma;
       y[j] = Math.min(1, Math.max(0, Number.isFinite(v) ? v : p.yInf));
     }
-    xs.push(x);
     ys.push(y);
   }
   const seq: CurveSequence = {

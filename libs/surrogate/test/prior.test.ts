@@ -1,6 +1,7 @@
 // The FT-PFN prior's invariants: each basis family starts at Y0 (x → 0), reaches 1 − 1/PREC of the way to
 // Yinf at its saturation point (pow, exp, hill), and the mixture stays between them before saturation;
 // sequences are seeded, in range, with contexts before queries and queries of unseen curves marked 0.
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@floe/random';
@@ -65,6 +66,17 @@ test('every extension of the prior, off (the default), draws nothing extra: the 
   const reference = sampleFtPfnSequence(new Rng(9), 300, 120);
   for (const off of [{ stallingTasks: 0 }, { lateOnsetTasks: 0 }, { relevanceTasks: 0 }])
     assert.deepEqual(sampleFtPfnSequence(new Rng(9), 300, 120, undefined, off), reference, JSON.stringify(off));
+});
+
+test("the reference prior's stream is pinned: the committed weights were trained on exactly these draws", () => {
+  // A change to the sampler that moves a single bit (an order of summation, one extra draw) breaks
+  // train:surrogate's promise to reproduce libs/surrogate/weights; change this hash only with new weights.
+  const hash = createHash('sha256');
+  for (const seed of [9, 10, 11]) {
+    const s = sampleFtPfnSequence(new Rng(seed), 300, 120);
+    for (const a of [s.curveId, s.t, s.config, s.y]) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  assert.equal(hash.digest('hex'), '530a43c8e1b2fd8054712ee020aa6c8003bc9e6fc1a3b25999f033f4ff573521');
 });
 
 test('stalling tasks: a region of configurations stays at the start, contiguous', () => {
