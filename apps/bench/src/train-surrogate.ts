@@ -33,7 +33,7 @@ const config: PfnConfig = {
   ffn: flag('ffn', 256),
   buckets: flag('buckets', 512),
 };
-const steps = flag('steps', 8000);
+const steps = flag('steps', 10000);
 const seed = flag('seed', 1);
 const peakLr = flag('lr', 1e-3);
 const warmup = Math.min(200, Math.floor(steps / 10));
