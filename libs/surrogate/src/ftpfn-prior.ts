@@ -108,10 +108,6 @@ class TaskMlp {
     }
   }
 
-  forward(x: readonly number[]): Float64Array {
-    return this.forwardMany([x]);
-  }
-
   /**
    * The outputs of n configurations, row after row (n × nOut). Two configurations and four outputs at a
    * time: eight independent sums keep the FPU busy where one is bound by the add's latency, and each still
@@ -217,10 +213,8 @@ function pooledOutputs(): Float64Array {
   for (let t = 0; t < 400; t++) {
     const k = 1 + rng.int(MAX_DIMS);
     const mlp = new TaskMlp(rng, k);
-    for (let c = 0; c < 20; c++) {
-      const out = mlp.forward(Array.from({ length: k }, () => rng.next()));
-      for (const v of out) values.push(v);
-    }
+    const configs = Array.from({ length: 20 }, () => Array.from({ length: k }, () => rng.next()));
+    for (const v of mlp.forwardMany(configs)) values.push(v);
   }
   pooled = Float64Array.from(values).sort();
   return pooled;
