@@ -261,8 +261,10 @@ export function makeCertificates(dir: string): TestCertificates {
 export { startPostgres, postgresBin, type TestPostgres } from './postgres.js';
 export { freePort };
 export {
+  memoryDaemonThreads,
   startCpuStallProbes,
   startStallProbe,
+  startThreadRunMonitor,
   stalledWithin,
   type Stall,
   type StallProbe,

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { startCpuStallProbes, startStallProbe, stalledWithin } from '../src/index.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import {
+  memoryDaemonThreads,
+  startCpuStallProbes,
+  startStallProbe,
+  startThreadRunMonitor,
+  stalledWithin,
+} from '../src/index.js';
 
 test('stalledWithin counts only the part of each stall inside the window', () => {
   const stalls = [
@@ -22,6 +30,53 @@ test('stalledWithin counts only the part of each stall inside the window', () =>
   ];
   assert.equal(stalledWithin(twoCpus, 0, 100), 30);
   assert.equal(stalledWithin(twoCpus, 15, 40), 20);
+  // A hold and a kernel thread's stretch on one CPU that overlap count once.
+  const overlapping = [
+    { from: 0, to: 20, cpu: 0 },
+    { from: 10, to: 30, cpu: 0, thread: 'kdamond' },
+    { from: 12, to: 14, cpu: 0, thread: 'kdamond' },
+  ];
+  assert.equal(stalledWithin(overlapping, 0, 100), 30);
+  assert.equal(stalledWithin(overlapping, 25, 100), 5);
+});
+
+test('the thread monitor reports the stretches a thread ran, as long as its CPU time', async () => {
+  const spinner = spawn(process.execPath, ['-e', 'const end = Date.now() + 600; while (Date.now() < end);']);
+  const ran = () => Number(readFileSync(`/proc/${spinner.pid}/schedstat`, 'latin1').split(' ')[0]) / 1e6;
+  const monitor = await startThreadRunMonitor([{ pid: spinner.pid!, name: 'spinner' }]);
+  const from = performance.timeOrigin + performance.now();
+  const ranBefore = ran();
+  let ranAfter = ranBefore;
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      try {
+        ranAfter = ran();
+      } catch {
+        clearInterval(poll); // it exited
+        resolve();
+      }
+    }, 5);
+  });
+  const to = performance.timeOrigin + performance.now();
+  await new Promise((r) => setTimeout(r, 20));
+  const stalls = await monitor.stop();
+  assert.ok(stalls.length > 0 && stalls.every((s) => s.thread === 'spinner' && s.from < s.to));
+  // Whatever CPU it was on: the time covered is the CPU time it had while watched (a scheduler tick either way).
+  const seen = stalledWithin(
+    stalls.map((s) => ({ ...s, cpu: undefined })),
+    from - 10,
+    to + 10,
+  );
+  const expected = ranAfter - ranBefore;
+  assert.ok(expected > 100, `the spinner ran ${expected.toFixed(0)} ms while watched`);
+  assert.ok(Math.abs(seen - expected) < 15, `saw ${seen.toFixed(0)} ms of ${expected.toFixed(0)} ms it ran`);
+});
+
+test("the machine's memory daemons are kernel threads with the names the probes follow", () => {
+  for (const t of memoryDaemonThreads()) {
+    assert.match(t.name, /^(kdamond|kswapd|kcompactd|khugepaged|ksmd)/);
+    assert.equal(readFileSync(`/proc/${t.pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1], '2');
+  }
 });
 
 test('a probe per CPU: holding one of them shows as that CPU held', async () => {
