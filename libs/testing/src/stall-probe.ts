@@ -200,7 +200,10 @@ export function stalledWithin(stalls: Stall[], from: number, to: number): number
   for (const s of stalls) {
     const a = Math.max(from, s.from);
     const b = Math.min(to, s.to);
-    if (b > a) byCpu.set(s.cpu, [...(byCpu.get(s.cpu) ?? []), [a, b]]);
+    if (b <= a) continue;
+    const spans = byCpu.get(s.cpu) ?? [];
+    spans.push([a, b]);
+    byCpu.set(s.cpu, spans);
   }
   let most = 0;
   for (const spans of byCpu.values()) {

@@ -17,8 +17,12 @@ import {
 import { MAX_CURVE_ID, MAX_DIMS, encodeForPfn } from '../ftpfn-prior.js';
 import type { CurvePfn, PfnInput } from '../pfn.js';
 
-/** Context points the PFN reads at most (it was trained on sequences of up to 512 tokens). */
-export const DEFAULT_CONTEXT_MAX = 512;
+/**
+ * Context points the PFN reads at most (it was trained on sequences of up to 512 tokens). 384, not 512: the
+ * smallest size whose regret on the development tasks matched 512's (256 lost at 1,000 steps), then checked on
+ * held-out tasks; a decision at 1,000 observed points costs ~25 % less (docs/ALGORITHMS.md §4).
+ */
+export const DEFAULT_CONTEXT_MAX = 384;
 
 /** A point to predict: a trial (by index, or none for a new configuration) at a fidelity step. */
 export interface CurveQueryPoint {

@@ -537,7 +537,7 @@ export interface SuggestResponse {
   prediction?:
     | CurvePrediction
     | undefined;
-  /** Observed points the surrogate read in its context (ifBO; at most 512, thinned beyond). */
+  /** Observed points the surrogate read in its context (ifBO; at most 384, thinned beyond). */
   contextSize: number;
   /** Candidates scored: paused trials plus new configurations (ifBO and the power-law ensemble). */
   candidatesScored: number;
@@ -602,7 +602,7 @@ export interface CurvePredictions {
 
 /** Request of PredictCurves. */
 export interface PredictCurvesRequest {
-  /** The study whose observations form the context (its trials' points, up to 512, thinned beyond). */
+  /** The study whose observations form the context (its trials' points, up to 384, thinned beyond). */
   studyId: string;
   /** The curves to predict, 1 to 1000 queries. */
   queries: CurveQuery[];
