@@ -55,23 +55,38 @@ process.stdin.on('end', () => process.exit(0)).resume();
 `;
 
 /** Starts one probe; it reports stalls longer than `thresholdMs` (default 2 ms), pinned to `cpu` if given. */
-export async function startStallProbe(opts: { thresholdMs?: number; cpu?: number } = {}): Promise<StallProbe> {
+export function startStallProbe(opts: { thresholdMs?: number; cpu?: number } = {}): Promise<StallProbe> {
+  return startRealtimeChild(probeSource(opts.thresholdMs ?? 2), 'the stall probe', opts.cpu, (line) => {
+    const [from, to] = line.split(' ').map(Number);
+    return { from: from!, to: to!, cpu: opts.cpu };
+  });
+}
+
+/**
+ * Runs `source` in a Node child, real-time where permitted and pinned to `cpu` if given, and collects a stall
+ * from each line it prints; resolves once it printed 'ready' (its own start-up, on a CPU of the machine under
+ * test, is over).
+ */
+async function startRealtimeChild(
+  source: string,
+  what: string,
+  cpu: number | undefined,
+  parse: (line: string) => Stall,
+): Promise<StallProbe> {
   const realtime = (realtimePermitted ??= spawnSync('chrt', ['-f', '10', 'true']).status === 0);
-  let command = [process.execPath, '-e', probeSource(opts.thresholdMs ?? 2)];
-  if (opts.cpu !== undefined) command = ['taskset', '-c', String(opts.cpu), ...command];
+  let command = [process.execPath, '-e', source];
+  if (cpu !== undefined) command = ['taskset', '-c', String(cpu), ...command];
   if (realtime) command = ['chrt', '-f', '10', ...command];
   const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   const stalls: Stall[] = [];
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  // Started and ticking: its own start-up (real-time, on a CPU of the machine under test) is over.
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'ready') return resolve();
-      const [from, to] = line.split(' ').map(Number);
-      stalls.push({ from: from!, to: to!, cpu: opts.cpu });
+      stalls.push(parse(line));
     });
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the stall probe exited with ${code} before it started`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code} before it started`)));
   });
   return {
     pid: child.pid!,
@@ -163,31 +178,11 @@ process.stdin.on('end', () => process.exit(0)).resume();
  * Follows the run time of the given threads (any pids; in tests, the machine's kernel threads): `stop`
  * resolves with each stretch one of them ran, on the CPU it ran on, named after the thread.
  */
-export async function startThreadRunMonitor(threads: { pid: number; name: string }[]): Promise<StallProbe> {
-  const realtime = (realtimePermitted ??= spawnSync('chrt', ['-f', '10', 'true']).status === 0);
-  let command = [process.execPath, '-e', monitorSource(threads)];
-  if (realtime) command = ['chrt', '-f', '10', ...command];
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
-  const stalls: Stall[] = [];
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line === 'ready') return resolve();
-      const [from, to, cpu, thread] = line.split(' ');
-      stalls.push({ from: Number(from), to: Number(to), cpu: Number(cpu) >= 0 ? Number(cpu) : undefined, thread });
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the thread monitor exited with ${code} before it started`)));
+export function startThreadRunMonitor(threads: { pid: number; name: string }[]): Promise<StallProbe> {
+  return startRealtimeChild(monitorSource(threads), 'the thread monitor', undefined, (line) => {
+    const [from, to, cpu, thread] = line.split(' ');
+    return { from: Number(from), to: Number(to), cpu: Number(cpu) >= 0 ? Number(cpu) : undefined, thread };
   });
-  return {
-    pid: child.pid!,
-    priority: realtime ? 'realtime' : 'normal',
-    async stop() {
-      child.stdin.end();
-      await exited;
-      return stalls;
-    },
-  };
 }
 
 /**
