@@ -1,7 +1,7 @@
 // A bench:hpo child process: replays the (task, seed) jobs its parent sends and answers their traces.
 // One process per core, each with one native thread: replays are independent, so they scale with cores.
 import { initBackend } from '@floe/ml-runtime';
-import { loadPfn, type OptimizerName } from '@floe/surrogate';
+import { loadPfn, type IfboOptions, type OptimizerName } from '@floe/surrogate';
 import { loadTask, replay, type Task } from './hpo-replay.js';
 
 interface Job {
@@ -11,7 +11,7 @@ interface Job {
   seed: number;
   budget: number;
   weights: string;
-  contextMax?: number;
+  ifbo: IfboOptions;
 }
 
 await initBackend('auto', { threads: 1 });
@@ -22,7 +22,7 @@ process.on('message', (job: Job) => {
   if (!task) tasks.set(job.file, (task = loadTask(job.file)));
   let pfn = models.get(job.weights);
   if (job.method === 'ifbo' && !pfn) models.set(job.weights, (pfn = loadPfn(job.weights).model));
-  const trace = replay(task, job.method, pfn, job.seed, job.budget, undefined, { contextMax: job.contextMax });
+  const trace = replay(task, job.method, pfn, job.seed, job.budget, undefined, job.ifbo);
   process.send!({ id: job.id, trace });
 });
 process.send!({ ready: true });

@@ -1,5 +1,5 @@
 // `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]
-// [-- --svg FILE] [-- --context-max N]`:
+// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --first-seed N]`:
 // freeze-thaw HPO replayed on tabular learning curves (default ../shared/data/taskset: TaskSet, 1000
 // configurations × 50 validation-loss checkpoints per task). A trial "trains" by revealing the next point of
 // its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget.
@@ -18,6 +18,7 @@ import {
   CurveScale,
   DEFAULT_CONTEXT_MAX,
   Ifbo,
+  MIN_IMPROVEMENT_BUCKETS,
   OPTIMIZER_NAMES,
   bucketLogDensity,
   bucketMean,
@@ -43,6 +44,10 @@ import { meanRegretAt, meanRegretCurve, regretPlot, type RegretSeries } from './
 const args = process.argv.slice(2);
 const { opt, json, root, tasksDir, taskFiles: files } = benchOptions(args);
 const seeds = Number(opt('seeds', '20'));
+// Replays use seeds first-seed … first-seed + seeds − 1 (a second sample of seeds, to see the noise of a figure).
+const firstSeed = Number(opt('first-seed', '0'));
+if (!(Number.isInteger(firstSeed) && firstSeed >= 0))
+  throw new Error(`--first-seed must be a non-negative integer, got ${opt('first-seed', '')}`);
 const budget = Number(opt('budget', '1000'));
 const CHECKPOINTS = [100, 250, 500, 1000].filter((b) => b <= budget);
 const log = (msg: string) => {
@@ -56,6 +61,13 @@ const weights = opt('weights', 'ft-pfn');
 const contextMax = args.includes('--context-max') ? Number(opt('context-max', '')) : undefined;
 if (contextMax !== undefined && !(Number.isInteger(contextMax) && contextMax > 0))
   throw new Error(`--context-max must be a positive integer, got ${opt('context-max', '')}`);
+// ifBO's smallest improvement in buckets (default MIN_IMPROVEMENT_BUCKETS).
+const minImprovementBuckets = args.includes('--min-improvement-buckets')
+  ? Number(opt('min-improvement-buckets', ''))
+  : undefined;
+if (minImprovementBuckets !== undefined && !(minImprovementBuckets >= 0))
+  throw new Error(`--min-improvement-buckets must be a number ≥ 0, got ${opt('min-improvement-buckets', '')}`);
+const ifboOptions = { contextMax, minImprovementBuckets };
 
 const backend = await initBackend('auto');
 const { model: pfn, meta } = loadPfn(weights);
@@ -71,10 +83,10 @@ async function replayAll(method: OptimizerName): Promise<number[][][]> {
       id: t * seeds + s,
       file,
       method,
-      seed: s,
+      seed: firstSeed + s,
       budget,
       weights,
-      contextMax,
+      ifbo: ifboOptions,
     })),
   );
   const traces: number[][] = new Array(jobs.length);
@@ -127,9 +139,9 @@ const SUGGEST_SAMPLES = 200;
       if ([100, 500, 1000].includes(observed))
         states.set(observed, { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) });
     },
-    { contextMax },
+    ifboOptions,
   );
-  const ifbo = createOptimizer('ifbo', pfn, { contextMax });
+  const ifbo = createOptimizer('ifbo', pfn, ifboOptions);
   for (const [observed, ctx] of states) {
     const times: number[] = [];
     for (let i = 0; i < SUGGEST_WARMUP + SUGGEST_SAMPLES; i++) {
@@ -301,6 +313,8 @@ const result = {
   budget_steps: budget,
   candidates_per_decision: `${RANDOM_CANDIDATES} random unused + ${LOCAL_CANDIDATES} nearest to the incumbent, plus every paused trial (rules without a model draw from the random ones)`,
   ifbo_context_max: contextMax ?? DEFAULT_CONTEXT_MAX,
+  ifbo_min_improvement_buckets: minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS,
+  first_seed: firstSeed,
   backend: backend.name,
   surrogate: {
     ...meta.config,

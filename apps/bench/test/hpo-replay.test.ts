@@ -84,12 +84,18 @@ test('rankUntried: on a task whose curves improve with the configuration, ifBO a
     Array.from({ length: 20 }, (_, s) => Math.log(2) - 0.4 * x! * (1 - Math.exp(-(s + 1) / 4))),
   );
   const task: Task = { name: 'monotone', curves, configs, best: Math.min(...curves.flat()) };
-  const r = rankUntried(task, model, 0, 40);
-  assert.ok(r.untried > 0 && r.untried < n, `${r.untried} untried after 40 steps`);
-  assert.ok(r.topTenUntried <= 10 && r.topTenInPredictedTop50 <= r.topTenUntried);
-  // 10 tried of 200, spread by the study: the neighbours' trend is coarse, the PFN's nearly exact.
-  assert.ok(r.nearestRho > 0.5, `5-NN rho ${r.nearestRho}`);
-  assert.ok(r.pfnRho > 0.9, `PFN rho ${r.pfnRho}`);
+  // Five studies (10–22 of 200 tried, spread by each study): the neighbours' trend is coarse, the PFN's close.
+  // The mean over seeds: which configurations one study happens to try moves a single ρ by ±0.1.
+  const runs = [0, 1, 2, 3, 4].map((seed) => rankUntried(task, model, seed, 40));
+  for (const r of runs) {
+    assert.ok(r.untried > 0 && r.untried < n, `${r.untried} untried after 40 steps`);
+    assert.ok(r.topTenUntried <= 10 && r.topTenInPredictedTop50 <= r.topTenUntried);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const nearestRho = mean(runs.map((r) => r.nearestRho));
+  const pfnRho = mean(runs.map((r) => r.pfnRho));
+  assert.ok(nearestRho > 0.5, `5-NN rho ${nearestRho}`);
+  assert.ok(pfnRho > 0.85 && pfnRho > nearestRho, `PFN rho ${pfnRho} (5-NN ${nearestRho})`);
 });
 
 test('the clairvoyant screen: the best value any blind rule can hold after a budget, closed forms', () => {

@@ -30,6 +30,8 @@ export { PowerLawEnsemble, powerLawPredict, expectedImprovement, type Gaussian }
 export {
   Ifbo,
   DEFAULT_CONTEXT_MAX,
+  MIN_IMPROVEMENT_BUCKETS,
+  mfpiThreshold,
   type CurveQueryPoint,
   type PointPrediction,
   type IfboOptions,

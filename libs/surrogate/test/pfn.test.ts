@@ -2,12 +2,21 @@
 // predictions do not depend on the order of the context or on the other queries; each row is a
 // probability distribution; weights round-trip through their buffer exactly. And the committed weights:
 // they match their sha256, beat a uniform prediction on held-out prior sequences, and continue a flat
-// observed curve near its level.
+// observed curve near its level. MFPI-random's threshold keeps its floor above the incumbent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
-import { CurvePfn, Ifbo, loadPfn, packSequences, sampleFtPfnSequence, type PfnInput } from '../src/index.js';
+import {
+  CurvePfn,
+  Ifbo,
+  MIN_IMPROVEMENT_BUCKETS,
+  loadPfn,
+  mfpiThreshold,
+  packSequences,
+  sampleFtPfnSequence,
+  type PfnInput,
+} from '../src/index.js';
 
 await initBackend('auto');
 const small = { width: 32, layers: 2, heads: 4, ffn: 64, buckets: 50 };
@@ -114,4 +123,33 @@ test('the committed surrogate matches its sha256, beats a uniform prediction on 
   const [pred] = ifbo.predict([{ config: [0.5, 0.5], values }], 50, [{ trial: 0, config: [0.5, 0.5], step: 50 }], 1);
   assert.ok(Math.abs(pred!.mean - 0.4) < 0.1, `predicted final ${pred!.mean}`);
   assert.ok(pred!.q05 <= pred!.mean && pred!.mean <= pred!.q95);
+});
+
+test('MFPI-random asks for at least MIN_IMPROVEMENT_BUCKETS of the output above the incumbent', () => {
+  // The reference's threshold where τ·(1 − f_best) is above the floor; the floor where it is below.
+  assert.equal(mfpiThreshold(0.5, 0.1, 3 / 512), 0.5 + 0.05);
+  assert.equal(mfpiThreshold(0.5, 1e-4, 3 / 512), 0.5 + 3 / 512);
+  assert.equal(mfpiThreshold(0.5, 1e-4, 0), 0.5 + 0.5e-4);
+  // decide() uses it: a floor of every bucket puts the threshold at 1, which nothing exceeds.
+  const { model } = loadPfn();
+  const trials = [
+    { config: [0.2, 0.7], values: [Math.LN2, Math.LN2, Math.LN2, Math.LN2] },
+    { config: [0.6, 0.1], values: [0.7, 0.6, 0.55] },
+  ];
+  const ctx = (seed: number) => ({
+    trials,
+    maxFidelity: 20,
+    budgetLeft: 100,
+    newCandidates: [[0.4, 0.4]],
+    rng: new Rng(seed),
+  });
+  const ceiling = new Ifbo(model, { minImprovementBuckets: model.config.buckets });
+  const reference = new Ifbo(model, { minImprovementBuckets: 0 });
+  let positive = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    assert.equal(ceiling.decide(ctx(seed)).acquisition, 0);
+    if (reference.decide(ctx(seed)).acquisition > 0) positive++;
+  }
+  assert.ok(positive >= 15, `the reference threshold left a chance of improvement in ${positive} of 20 decisions`);
+  assert.ok(MIN_IMPROVEMENT_BUCKETS >= 1 && MIN_IMPROVEMENT_BUCKETS < model.config.buckets / 10);
 });

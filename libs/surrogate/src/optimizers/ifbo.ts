@@ -24,6 +24,19 @@ import type { CurvePfn, PfnInput } from '../pfn.js';
  */
 export const DEFAULT_CONTEXT_MAX = 384;
 
+/**
+ * The smallest improvement MFPI-random asks for, in buckets of the PFN's output (y on [0, 1]). The reference
+ * draws τ down to 10^−4, a fraction of one bucket above the incumbent, finer than the PFN resolves; there a
+ * paused trial sitting flat at the incumbent's level scored P ≈ 0.5 and won over new configurations
+ * (0.18–0.23): on TaskSet, runs stuck at chance level were thawed for 20–50 steps. Three buckets: chosen on
+ * the development tasks, checked on other seeds and on held-out tasks (docs/ALGORITHMS.md §4).
+ */
+export const MIN_IMPROVEMENT_BUCKETS = 3;
+
+/** MFPI-random's threshold on y: f_best + τ·(1 − f_best), and at least `minImprovement` above f_best. */
+export const mfpiThreshold = (fBest: number, tau: number, minImprovement: number) =>
+  fBest + Math.max(tau * (1 - fBest), minImprovement);
+
 /** A point to predict: a trial (by index, or none for a new configuration) at a fidelity step. */
 export interface CurveQueryPoint {
   trial?: number;
@@ -42,6 +55,8 @@ export interface PointPrediction {
 
 export interface IfboOptions {
   contextMax?: number;
+  /** MFPI-random's smallest improvement in buckets of the PFN's output (default MIN_IMPROVEMENT_BUCKETS). */
+  minImprovementBuckets?: number;
   /**
    * What is known of the objective ("lower is better" scale): its lower bound and a typical untrained value
    * (a binary classifier's chance-level loss, ln 2); else fitted from the trials (CurveScale.fit).
@@ -150,7 +165,8 @@ export class Ifbo implements FreezeThawOptimizer {
     for (const t of trials) for (const v of t.values) fBest = Math.max(fBest, scale.toY(v));
     const horizon = 1 + ctx.rng.int(Math.max(1, Math.min(ctx.maxFidelity, ctx.budgetLeft)));
     const tau = Math.pow(10, ctx.rng.uniform(-4, -1));
-    const threshold = fBest + tau * (1 - fBest);
+    const minImprovement = (this.options.minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS) / this.pfn.config.buckets;
+    const threshold = mfpiThreshold(fBest, tau, minImprovement);
     const open = thawable({ ...ctx, trials: ctx.trials });
     const queries: CurveQueryPoint[] = [
       ...open.map((i) => ({
