@@ -15,7 +15,7 @@ const seeds = Number(opt('seeds', '40'));
 const BUDGETS = [250, 1000];
 const THRESHOLDS = [0.08, 0.2];
 
-const tasks: Task[] = taskFiles.map(loadTask);
+const tasks: Task[] = taskFiles.map((f) => loadTask(f));
 
 const perTask = tasks.map((task) => {
   const bestOf = task.curves.map((c) => Math.min(...c));

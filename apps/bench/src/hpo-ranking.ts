@@ -40,7 +40,8 @@ function priorTask(index: number): Task {
   return { name: `ft-pfn-prior-${index}`, curves, configs, best };
 }
 
-const tasks = priorTasks > 0 ? Array.from({ length: priorTasks }, (_, i) => priorTask(i)) : taskFiles.map(loadTask);
+const tasks =
+  priorTasks > 0 ? Array.from({ length: priorTasks }, (_, i) => priorTask(i)) : taskFiles.map((f) => loadTask(f));
 const perTask = tasks.map((task) => {
   const studies = Array.from({ length: seeds }, (_, seed) => rankUntried(task, model, seed, at));
   const mean = (f: (r: (typeof studies)[number]) => number) => studies.reduce((s, r) => s + f(r), 0) / studies.length;

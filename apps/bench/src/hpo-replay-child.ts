@@ -12,6 +12,7 @@ interface Job {
   budget: number;
   weights: string;
   ifbo: IfboOptions;
+  failDiverged: boolean;
 }
 
 await initBackend('auto', { threads: 1 });
@@ -19,7 +20,7 @@ const tasks = new Map<string, Task>();
 const models = new Map<string, ReturnType<typeof loadPfn>['model']>();
 process.on('message', (job: Job) => {
   let task = tasks.get(job.file);
-  if (!task) tasks.set(job.file, (task = loadTask(job.file)));
+  if (!task) tasks.set(job.file, (task = loadTask(job.file, { failDiverged: job.failDiverged })));
   let pfn = models.get(job.weights);
   if (job.method === 'ifbo' && !pfn) models.set(job.weights, (pfn = loadPfn(job.weights).model));
   const trace = replay(task, job.method, pfn, job.seed, job.budget, undefined, job.ifbo);

@@ -19,6 +19,13 @@ export interface Task {
   /** [configs][steps] validation losses after step 0; missing values = the task's largest value. */
   curves: number[][];
   /**
+   * With `failDiverged`: per configuration, the step (0-based) whose value is missing — its run diverged there
+   * (a NaN or infinite loss in the table; none recovers) — or undefined. A replay then reports the trial
+   * failed at that step, as the trainer does. Without it the missing values read as the task's largest value,
+   * every step: the convention of the issue's Python replay and of the Optuna anchor.
+   */
+  divergesAt?: (number | undefined)[];
+  /**
    * Configurations normalised to [0, 1]^d: log scale where the table spans more than two decades, on
    * log(1 − x) where 1 − x spans more of them (Adam's β1 and β2 crowd below 1), otherwise linear.
    */
@@ -85,11 +92,16 @@ function columnEncoder(column: number[]): (x: number) => number {
   return (x) => (x - lo) / (hi - lo + 1e-12);
 }
 
-/** A table as a replayable task. */
-export function taskFromTable(d: Exclude<CurveTable, unknown[]>): Task {
+/** A table as a replayable task; `failDiverged`: its diverged runs fail where they diverge (Task.divergesAt). */
+export function taskFromTable(d: Exclude<CurveTable, unknown[]>, { failDiverged = false } = {}): Task {
   let max = -Infinity;
   for (const c of d.curves) for (const v of c.valid) if (v !== null && Number.isFinite(v)) max = Math.max(max, v);
-  const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (v === null || !Number.isFinite(v) ? max : v)));
+  const missing = (v: number | null) => v === null || !Number.isFinite(v);
+  const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (missing(v) ? max : v!)));
+  const divergesAt = d.curves.map((c) => {
+    const at = c.valid.slice(1).findIndex(missing);
+    return at >= 0 ? at : undefined;
+  });
   const encoders = Object.keys(d.curves[0]!.hp).map((name) => ({
     name,
     encode: columnEncoder(d.curves.map((c) => c.hp[name]!)),
@@ -97,10 +109,11 @@ export function taskFromTable(d: Exclude<CurveTable, unknown[]>): Task {
   const configs = d.curves.map((c) => encoders.map(({ name, encode }) => encode(c.hp[name]!)));
   let best = Infinity;
   for (const c of curves) for (const v of c) best = Math.min(best, v);
-  return { name: d.task, curves, configs, best };
+  return { name: d.task, curves, configs, best, ...(failDiverged ? { divergesAt } : {}) };
 }
 
-export const loadTask = (file: string): Task => taskFromTable(readCurveTable(file).table);
+export const loadTask = (file: string, options?: { failDiverged?: boolean }): Task =>
+  taskFromTable(readCurveTable(file).table, options);
 
 export const regret = (task: Task, v: number) => Math.min(1, Math.max(0, (v - task.best) / (WORST - task.best)));
 
@@ -192,6 +205,16 @@ export function replay(
       trials.push(trial);
     } else if (decision.kind === 'thaw') trial = trials[decision.trial]!;
     else break;
+    if (trial.failed)
+      throw new Error(
+        `${optimizer.name} thawed trial ${decision.kind === 'thaw' ? decision.trial : '?'}, which failed`,
+      );
+    if (trial.values.length === task.divergesAt?.[trial.pool]) {
+      // The step was trained and the run diverged: spent, nothing observed, the trial over.
+      trial.failed = true;
+      trace.push(best);
+      continue;
+    }
     const v = task.curves[trial.pool]![trial.values.length]!;
     trial.values.push(v);
     if (v < best) {

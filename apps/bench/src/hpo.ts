@@ -1,8 +1,12 @@
 // `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]
-// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --first-seed N]`:
+// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --first-seed N] [-- --fail-diverged]`:
 // freeze-thaw HPO replayed on tabular learning curves (default ../shared/data/taskset: TaskSet, 1000
 // configurations × 50 validation-loss checkpoints per task). A trial "trains" by revealing the next point of
-// its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget.
+// its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget. A
+// run that diverged in the table (a NaN loss) reads as the table's largest value, every step: the convention
+// of the issue's Python replay and of the Optuna anchor, so the figures compare. --fail-diverged makes it
+// fail at that step instead, as a trainer run does, never thawed again (floe's rules only: the anchor reads
+// the tables its own way).
 // Reports the mean normalised regret (best seen − best in table) ÷ (ln 2 − best in table), clipped to
 // [0, 1], at 100/250/500/1000 revealed steps; Suggest latency of ifBO at 100/500/1000 observed points;
 // the surrogate's log-likelihood and MSE of the final value on the tasks' own curves cut at 10/25/50 %,
@@ -55,7 +59,8 @@ const log = (msg: string) => {
 };
 // Each file read once: the tasks, and (DPL's) the tables rewritten for the Optuna anchor.
 const tables = files.map((file) => ({ file, ...readCurveTable(file) }));
-const tasks = tables.map((t) => taskFromTable(t.table));
+const failDiverged = args.includes('--fail-diverged');
+const tasks = tables.map((t) => taskFromTable(t.table, { failDiverged }));
 const weights = opt('weights', 'ft-pfn');
 // ifBO's context size (observed points the PFN reads per decision; default DEFAULT_CONTEXT_MAX).
 const contextMax = args.includes('--context-max') ? Number(opt('context-max', '')) : undefined;
@@ -87,6 +92,7 @@ async function replayAll(method: OptimizerName): Promise<number[][][]> {
       budget,
       weights,
       ifbo: ifboOptions,
+      failDiverged,
     })),
   );
   const traces: number[][] = new Array(jobs.length);
@@ -315,6 +321,7 @@ const result = {
   ifbo_context_max: contextMax ?? DEFAULT_CONTEXT_MAX,
   ifbo_min_improvement_buckets: minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS,
   first_seed: firstSeed,
+  diverged_runs: failDiverged ? 'fail at their first missing value' : 'read as the table maximum',
   backend: backend.name,
   surrogate: {
     ...meta.config,

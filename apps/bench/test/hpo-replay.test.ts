@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '@floe/testing';
 import { initBackend } from '@floe/ml-runtime';
-import { loadPfn } from '@floe/surrogate';
+import { OPTIMIZER_NAMES, loadPfn, type TrialCurve } from '@floe/surrogate';
 import {
   clairvoyantScreen,
   loadTask,
@@ -72,6 +72,40 @@ test('both table formats load to the same task; a replay reveals only table poin
     if (k > 0) assert.ok(trace[k]! <= trace[k - 1]!, 'the best seen never gets worse');
   }
   assert.ok(regret(a, trace.at(-1)!) >= 0 && regret(a, trace.at(-1)!) <= 1);
+});
+
+test('with failDiverged, a run fails where its table diverges: every rule spends that step and never thaws it', async () => {
+  await initBackend('auto');
+  const { model } = loadPfn();
+  // Rows 3 and 5 diverge at their third step; in the table's convention that value reads as the worst.
+  const file = join(dir.path, 'toy-fail.json');
+  writeFileSync(file, JSON.stringify({ task: 'toy-fail', curves: rows }));
+  const task = loadTask(file, { failDiverged: true });
+  assert.deepEqual(task.curves, loadTask(file).curves, 'the values are those of the default convention');
+  assert.equal(loadTask(file).divergesAt, undefined);
+  assert.deepEqual(
+    task.divergesAt!.flatMap((at, i) => (at === undefined ? [] : [[i, at]])),
+    [
+      [3, 2],
+      [5, 2],
+    ],
+  );
+  let failures = 0;
+  for (const method of OPTIMIZER_NAMES) {
+    const seen: TrialCurve[][] = [];
+    // The replay throws if a rule thaws a failed trial.
+    const trace = replay(task, method, model, 2, 300, (ctx) => seen.push(ctx.trials));
+    // Rules that stop once every configuration is tried (ASHA promotes only a top third) end early.
+    assert.ok(trace.length >= rows.length && trace.length <= 300, `${method}: ${trace.length} steps`);
+    const trials = seen.at(-1)! as (TrialCurve & { pool: number })[];
+    for (const t of trials) {
+      const at = task.divergesAt![t.pool];
+      if (t.failed) failures++;
+      if (t.failed) assert.equal(t.values.length, at, `${method}: failed where the table diverges`);
+      else assert.ok(at === undefined || t.values.length < at, `${method}: nothing revealed past a divergence`);
+    }
+  }
+  assert.ok(failures >= 4, `${failures} failed trials seen across the rules`);
 });
 
 test('rankUntried: on a task whose curves improve with the configuration, ifBO and the 5 nearest rank the untried ones in order', async () => {

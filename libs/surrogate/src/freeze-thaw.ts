@@ -11,6 +11,11 @@ export interface TrialCurve {
   values: number[];
   /** Being trained elsewhere right now (parallel studies): not a candidate; fantasised where it matters. */
   pending?: boolean;
+  /**
+   * Its run failed at the step after its last value (diverged to a non-finite loss, or crashed): the trial is
+   * over and never thawed; what it observed before stays evidence.
+   */
+  failed?: boolean;
 }
 
 export interface DecisionContext {
@@ -61,7 +66,7 @@ export function randomNewCandidate(ctx: DecisionContext): Decision {
 export function thawable(ctx: Pick<DecisionContext, 'trials' | 'maxFidelity'>): number[] {
   const out: number[] = [];
   ctx.trials.forEach((t, i) => {
-    if (!t.pending && t.values.length > 0 && t.values.length < ctx.maxFidelity) out.push(i);
+    if (!t.pending && !t.failed && t.values.length > 0 && t.values.length < ctx.maxFidelity) out.push(i);
   });
   return out;
 }

@@ -108,3 +108,15 @@ export type RunEvent =
   | { type: 'error'; message: string };
 
 export type RunCommand = { type: 'pause' };
+
+/**
+ * Why a step ends its run, if it does. A loss that is not finite means the run diverged (usually a learning
+ * rate too large) and further steps only make NaN weights: like Keras's TerminateOnNaN, the run stops there,
+ * FAILED with this message, and its last checkpoint (written before the divergence) stays resumable.
+ */
+export function divergence(step: number, trainingLoss: number, validationLoss?: number): string | undefined {
+  if (!Number.isFinite(trainingLoss)) return `diverged: the training loss is ${trainingLoss} at step ${step}`;
+  if (validationLoss !== undefined && !Number.isFinite(validationLoss))
+    return `diverged: the validation loss is ${validationLoss} at step ${step}`;
+  return undefined;
+}

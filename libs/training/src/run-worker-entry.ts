@@ -11,7 +11,14 @@ import { ExampleSource, LmSource, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
-import { VALIDATION_BATCHES, type Evaluation, type RunCommand, type RunEvent, type RunJob } from './run-job.js';
+import {
+  VALIDATION_BATCHES,
+  divergence,
+  type Evaluation,
+  type RunCommand,
+  type RunEvent,
+  type RunJob,
+} from './run-job.js';
 import { Attr, SpanName, type SpanNameValue } from '@floe/telemetry/names';
 
 const job = (workerData as { job: RunJob }).job;
@@ -167,6 +174,8 @@ try {
     while (session.step < job.budgetSteps && !pauseRequested) {
       const metrics = session.trainStep();
       const evaluated = validationData && session.step % job.evalEvery === 0 ? await evaluate() : undefined;
+      const diverged = divergence(metrics.step, metrics.loss, evaluated?.validationLoss);
+      if (diverged) throw new Error(diverged);
       post({ type: 'step', metrics, ...evaluated });
       // Let a pause message in between steps.
       await new Promise((resolve) => setImmediate(resolve));

@@ -154,10 +154,15 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           v.id('study_id', req.studyId);
           v.id('trial_id', req.trialId);
           checkRequestId(v, req.requestId);
-          v.count('observations', req.observations, 100_000, 1);
+          v.count('observations', req.observations, 100_000, req.failure ? 0 : 1);
+          v.string('failure', req.failure, { max: 1024 });
           req.observations.forEach((o, i) => {
             v.number(`observations[${i}].step`, o.step, { min: 1, integer: true });
-            v.number(`observations[${i}].value`, o.value);
+            if (!Number.isFinite(o.value))
+              v.add(
+                `observations[${i}].value`,
+                'must be a finite number (a run that diverged is reported with failure)',
+              );
           });
         });
         const r = await requests.once(
@@ -165,7 +170,10 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           req.requestId,
           hpo.ReportObservationsRequest.toJSON(req),
           hpo.ReportObservationsResponse,
-          async () => ({ trial: await studies.report(req.studyId, req.trialId, req.observations), replayed: false }),
+          async () => ({
+            trial: await studies.report(req.studyId, req.trialId, req.observations, req.failure),
+            replayed: false,
+          }),
         );
         return { ...r.response, replayed: r.replayed };
       },

@@ -114,6 +114,7 @@ export class StudyManager {
       trials: [],
       bestTrialId: '',
       bestValue: 0,
+      error: '',
       budgetUsed: 0,
       createTime: new Date(),
     };
@@ -154,7 +155,10 @@ export class StudyManager {
     const spec = study.spec!;
     const params = toParameterSpecs(spec.searchSpace);
     const sign = StudyManager.sign(study);
-    return study.trials.map((t) => this.curveOf(t.configuration, t.observations, t.targetStep, spec, params, sign));
+    return study.trials.map((t) => {
+      const curve = this.curveOf(t.configuration, t.observations, t.targetStep, spec, params, sign);
+      return t.state === R.RUN_STATE_FAILED ? { ...curve, pending: false, failed: true } : curve;
+    });
   }
 
   private curveOf(
@@ -224,6 +228,7 @@ export class StudyManager {
         targetStep,
         bestValue: 0,
         candidate,
+        error: '',
       });
       const candidateConfig = (i: number) => fromParameterValues(spec.candidates[i]!.configuration);
       if (this.isExhausted(study))
@@ -335,12 +340,17 @@ export class StudyManager {
   }
 
   /** Appends a trial's observations (steps past its last, within the trial's full length); updates the bests. */
-  report(id: string, trialId: string, observations: hpo.Observation[]): Promise<hpo.Trial> {
+  /** Records a trial's observations and, with `failure`, that its run failed after them (the trial ends). */
+  report(id: string, trialId: string, observations: hpo.Observation[], failure = ''): Promise<hpo.Trial> {
     return this.serial(id, () => {
       const study = this.get(id);
       StudyManager.requireState(study, S.STUDY_STATE_ACTIVE, S.STUDY_STATE_RUNNING);
       const trial = study.trials.find((t) => t.trialId === trialId);
       if (!trial) throw notFound(`trial of study ${study.studyId}`, trialId);
+      if (trial.state === R.RUN_STATE_FAILED)
+        throw failedPrecondition(
+          `trial ${trialId} of study ${study.studyId} has failed (${trial.error}): nothing more is recorded`,
+        );
       const spec = study.spec!;
       const maxStep = spec.stepsPerFidelity * spec.maxFidelity;
       let last = trial.observations.at(-1)?.step ?? 0;
@@ -368,7 +378,10 @@ export class StudyManager {
           study.bestValue = o.value;
         }
       }
-      if (trial.state === R.RUN_STATE_QUEUED && last >= trial.targetStep) trial.state = R.RUN_STATE_PAUSED;
+      if (failure) {
+        trial.state = R.RUN_STATE_FAILED;
+        trial.error = failure;
+      } else if (trial.state === R.RUN_STATE_QUEUED && last >= trial.targetStep) trial.state = R.RUN_STATE_PAUSED;
       this.save(study);
       return trial;
     });

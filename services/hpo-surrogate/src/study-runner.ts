@@ -21,6 +21,24 @@ const RETRY_MS = 500;
 /** Objective units per unit of forgetting past the budget: an excess costs more than any gain buys. */
 export const DEFAULT_FORGETTING_PENALTY = 10;
 
+/**
+ * Trials failing one after another this many times fail the study: a configuration that diverges is
+ * information, but ten in a row say the template or the trainer is broken, and the budget would go on
+ * runs that all fail.
+ */
+export const MAX_FAILED_IN_A_ROW = 10;
+
+/** How many of the latest trials that ended a segment failed, newest first until one did not. */
+export function failedInARow(study: hpo.Study): number {
+  let n = 0;
+  for (let i = study.trials.length - 1; i >= 0; i--) {
+    const t = study.trials[i]!;
+    if (t.state === R.RUN_STATE_FAILED) n++;
+    else if (t.observations.length > 0) break;
+  }
+  return n;
+}
+
 export type StudyEvent = { trial: hpo.Trial } | { study: hpo.Study } | { progress: commonV1.Progress };
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -109,7 +127,9 @@ export class StudyRunner {
         this.log.error('study loop failed', { study: studyId, error: err.message });
         return this.studies
           .update(studyId, (s) => {
-            if (s.state === S.STUDY_STATE_RUNNING) s.state = S.STUDY_STATE_FAILED;
+            if (s.state !== S.STUDY_STATE_RUNNING) return;
+            s.state = S.STUDY_STATE_FAILED;
+            s.error = err.message;
           })
           .then((s) => this.events.publish(studyId, { study: s }));
       })
@@ -135,10 +155,20 @@ export class StudyRunner {
       if (this.stopping) return;
       let study = this.studies.get(studyId);
       if (study.state !== S.STUDY_STATE_RUNNING) break;
+      const failures = failedInARow(study);
+      if (failures >= MAX_FAILED_IN_A_ROW)
+        throw new Error(
+          `${failures} trials in a row failed (the last: ${study.trials.findLast((t) => t.error)!.error}): the run template or the trainer is broken, not just a configuration`,
+        );
       // Trials decided before a restart, still short of their target, are driven first.
       for (const t of study.trials) {
         const last = t.observations.at(-1)?.step ?? 0;
-        if (t.targetStep > last && !inflight.has(t.trialId) && inflight.size < Math.max(parallelism, 1))
+        if (
+          t.targetStep > last &&
+          t.state !== R.RUN_STATE_FAILED &&
+          !inflight.has(t.trialId) &&
+          inflight.size < Math.max(parallelism, 1)
+        )
           this.track(inflight, studyId, t.trialId);
       }
       while (
@@ -206,7 +236,7 @@ export class StudyRunner {
       const spf = study.spec!.stepsPerFidelity;
       const target = trial.targetStep;
       const lastObserved = trial.observations.at(-1)?.step ?? 0;
-      if (lastObserved >= target) return;
+      if (lastObserved >= target || trial.state === R.RUN_STATE_FAILED) return;
       try {
         let run: trainerV1.Run;
         if (!trial.runId) {
@@ -226,7 +256,7 @@ export class StudyRunner {
           });
         } else run = (await call(trainer.getRun.bind(trainer), { runId: trial.runId })).run!;
         if (run.state === R.RUN_STATE_FAILED || run.state === R.RUN_STATE_CANCELLED)
-          throw new Error(`trial ${trialId}'s run ${run.runId} is ${commonV1.runStateToJSON(run.state)}: ${run.error}`);
+          return await this.failTrial(studyId, trialId, run);
         if (run.spec!.budgetSteps < target) {
           // The thaw: exactly one more fidelity step, once (the request id names the target).
           run = (
@@ -279,6 +309,8 @@ export class StudyRunner {
           for (const m of fresh) observations.push(await observe(m));
           if (observations.length) await this.report(studyId, trialId, observations);
         });
+        if (final?.state === R.RUN_STATE_FAILED || final?.state === R.RUN_STATE_CANCELLED)
+          return await this.failTrial(studyId, trialId, final);
         if (final && final.step >= target && final.state === R.RUN_STATE_PAUSED) {
           const t = await this.studies.update(
             studyId,
@@ -300,6 +332,18 @@ export class StudyRunner {
       }
       await new Promise((r) => setTimeout(r, RETRY_MS));
     }
+  }
+
+  /** The trial ends FAILED with its run's error; the study goes on (what it observed before stays). */
+  private async failTrial(studyId: string, trialId: string, run: trainerV1.Run): Promise<void> {
+    const reason =
+      run.state === R.RUN_STATE_CANCELLED
+        ? `its run ${run.runId} was cancelled`
+        : `its run ${run.runId} failed: ${run.error || 'no error recorded'}`;
+    this.log.warn('trial failed', { study: studyId, trial: trialId, error: reason });
+    const t = await this.studies.report(studyId, trialId, [], reason);
+    this.events.publish(studyId, { trial: t });
+    this.publishProgress(this.studies.get(studyId));
   }
 
   /** Reports the observations once (the request id names the last step reported). */

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { hpoSurrogateV1 as hpo } from '@floe/contracts';
+import { commonV1, hpoSurrogateV1 as hpo } from '@floe/contracts';
 import { call, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createHpoSurrogateService } from '../src/index.js';
@@ -423,3 +423,62 @@ test('a finite search starts from its first candidate, tries each once, and ends
     'spec.forgetting_constraint',
   );
 });
+
+test(
+  'a trial reported failed (its run diverged) ends FAILED: its points stay, it is never thawed, bad failures are refused',
+  { timeout: 120_000 },
+  async () => {
+    const { study } = await call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: spec({ totalBudget: 30 }),
+    });
+    const id = study!.studyId;
+    const first = await suggest(id);
+    const trialId = first.trial!.trialId;
+    // Its first step is observed, then the run diverges on the way to the second.
+    await report(id, trialId, [{ step: SPF, value: loss(first.trial!.configuration, SPF) }]);
+    const second = await suggest(id);
+    const failedId = second.trial!.trialId;
+    const failure = 'its run failed: diverged: the validation loss is NaN at step 17';
+    const longFailure = 'x'.repeat(1025);
+    await rejectsWith(
+      call(
+        client.reportObservations.bind(client),
+        hpo.ReportObservationsRequest.fromPartial({ studyId: id, trialId: failedId, failure: longFailure }),
+      ),
+      grpc.status.INVALID_ARGUMENT,
+      'failure',
+    );
+    await rejectsWith(
+      call(
+        client.reportObservations.bind(client),
+        hpo.ReportObservationsRequest.fromPartial({ studyId: id, trialId: failedId }),
+      ),
+      grpc.status.INVALID_ARGUMENT,
+      'observations',
+    );
+    const { trial } = await call(
+      client.reportObservations.bind(client),
+      hpo.ReportObservationsRequest.fromPartial({ studyId: id, trialId: failedId, failure }),
+    );
+    assert.equal(trial!.state, commonV1.RunState.RUN_STATE_FAILED);
+    assert.equal(trial!.error, failure);
+    const before = await getStudy(id);
+    // Nothing more is recorded for it, and the refusal changes nothing.
+    const refused = await rejectsWith(
+      report(id, failedId, [{ step: second.targetStep, value: 0.5 }]),
+      grpc.status.FAILED_PRECONDITION,
+    );
+    assert.match(refused.details, /has failed \(its run failed: diverged/);
+    assert.deepEqual(await getStudy(id), before);
+    // The study goes on, and the failed trial is never suggested again.
+    for (let i = 0; i < 20; i++) {
+      const s = await suggest(id);
+      assert.notEqual(s.trial!.trialId, failedId, 'a failed trial is never thawed');
+      await report(id, s.trial!.trialId, [{ step: s.targetStep, value: loss(s.trial!.configuration, s.targetStep) }]);
+    }
+    const after = await getStudy(id);
+    assert.equal(after.trials.find((t) => t.trialId === failedId)!.state, commonV1.RunState.RUN_STATE_FAILED);
+    assert.equal(after.budgetUsed, 22, 'the failed step was spent');
+  },
+);

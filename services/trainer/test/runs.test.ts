@@ -284,3 +284,49 @@ test(
     );
   },
 );
+
+test(
+  'a run whose loss turns NaN stops FAILED at that step; its steps and last checkpoint before it stay',
+  { timeout: 120_000 },
+  async () => {
+    // SGD at the largest learning rate the contract allows blows the tiny transformer's logits up to
+    // Infinity within a few steps.
+    const diverging = spec({
+      optimizer: trainerV1.OptimizerConfig.fromPartial({
+        kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_SGD,
+        learningRate: 10,
+      }),
+      budgetSteps: 40,
+      evalIntervalSteps: 1,
+    });
+    const { run } = await call(client.startRun.bind(client), { requestId: 'diverge', spec: diverging });
+    const watched = await watch(run!.runId);
+    assert.equal(watched.run.state, commonV1.RunState.RUN_STATE_FAILED);
+    const m = /^diverged: the (training|validation) loss is (NaN|-?Infinity) at step (\d+)$/.exec(watched.run.error);
+    assert.ok(m, `the error says where it diverged: ${watched.run.error}`);
+    const at = Number(m[3]);
+    assert.ok(at > 1 && at < 40, `diverged at step ${at}`);
+    // Every step before the divergence was recorded, none at or after it, and all of them are finite.
+    assert.equal(watched.losses.length, at - 1);
+    assert.ok(watched.losses.every(Number.isFinite));
+    assert.equal(watched.run.step, at - 1);
+    // The last checkpoint is from before the divergence, and a new run starts from it and trains.
+    const checkpointStep = watched.run.checkpointStep;
+    assert.ok(checkpointStep > 0 && checkpointStep < at && checkpointStep % 2 === 0, `checkpoint at ${checkpointStep}`);
+    const again = await call(client.startRun.bind(client), {
+      requestId: 'from-before-divergence',
+      spec: spec({
+        baseModel: { source: { $case: 'run', value: { runId: run!.runId, step: checkpointStep } } },
+        optimizer: trainerV1.OptimizerConfig.fromPartial({
+          kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_SGD,
+          learningRate: 1e-3,
+        }),
+        budgetSteps: 2,
+      }),
+    });
+    const continued = await watch(again.run!.runId);
+    assert.equal(continued.run.state, commonV1.RunState.RUN_STATE_PAUSED, continued.run.error);
+    assert.equal(continued.losses.length, 2);
+    assert.ok(continued.losses.every(Number.isFinite));
+  },
+);

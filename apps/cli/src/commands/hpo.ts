@@ -96,6 +96,7 @@ function trialSummary(t: hpo.Trial): Record<string, unknown> {
     best_value: t.observations.length ? t.bestValue : undefined,
     state: stateName(t.state),
     run_id: t.runId || undefined,
+    error: t.error || undefined,
     curve: t.observations.map((o) => [o.step, o.value]),
   };
 }
@@ -110,6 +111,7 @@ function studySummary(s: hpo.Study): Record<string, unknown> {
     total_budget: s.spec?.totalBudget,
     best_trial_id: s.bestTrialId || undefined,
     best_value: s.bestTrialId ? s.bestValue : undefined,
+    error: s.error || undefined,
     trials: s.trials.map(trialSummary),
   };
 }
@@ -123,7 +125,15 @@ function table(s: hpo.Study): string {
   });
   const head = `${s.studyId} ${hpo.studyStateToJSON(s.state).replace('STUDY_STATE_', '')}  ${bar(s.budgetUsed, s.spec!.totalBudget)} ${s.budgetUsed}/${s.spec!.totalBudget} fidelity steps`;
   const inc = s.bestTrialId ? `incumbent ${s.bestTrialId}: ${s.bestValue.toPrecision(5)}` : 'no observations yet';
-  return [head, `  trial      state        steps/target     best  configuration`, ...rows, inc].join('\n');
+  const failed = s.trials.filter((t) => t.error).map((t) => `${t.trialId} failed: ${t.error}`);
+  return [
+    head,
+    `  trial      state        steps/target     best  configuration`,
+    ...rows,
+    inc,
+    ...failed,
+    ...(s.error ? [`study failed: ${s.error}`] : []),
+  ].join('\n');
 }
 
 /** Legends past this many trials would be taller than the plot; the lines stay coloured without one. */
@@ -217,7 +227,7 @@ export const hpoCommand: Command = {
     '                [--steps-per-fidelity 10] [--max-fidelity 10] [--budget 50] [--objective validation_loss] [--maximize]',
     '                [--seed 0] [--name NAME] [--template RUNSPEC.json | --dataset builtin:spam-assassin [--arch …] [--size tiny] [--batch 8] [--seq 64]]',
     'floe hpo suggest STUDY',
-    'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…]',
+    'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…] [--failure "WHY"]   --failure: its run failed (diverged) after them',
     'floe hpo predict STUDY (--trial TRIAL | --config NAME=VALUE,…) --steps 10,20,…',
     'floe hpo run STUDY [--parallelism 1] [--svg FILE]   drive trainer runs (needs a template); a live table',
     "floe hpo watch|get STUDY [--svg FILE]      --svg: every trial's curve, the incumbent thick",
@@ -244,6 +254,7 @@ export const hpoCommand: Command = {
     batch: { type: 'string' },
     seq: { type: 'string' },
     points: { type: 'string' },
+    failure: { type: 'string' },
     trial: { type: 'string' },
     config: { type: 'string' },
     steps: { type: 'string' },
@@ -302,6 +313,7 @@ export const hpoCommand: Command = {
         }
         case 'report': {
           if (!trialId) throw new Error('floe hpo report needs STUDY and TRIAL');
+          const failure = (args.values.failure as string | undefined) ?? '';
           const observations = list(args, 'points').map((p) => {
             const [step, value] = p.split(':');
             return { step: Number(step), value: Number(value) };
@@ -311,11 +323,13 @@ export const hpoCommand: Command = {
             trialId,
             observations,
             requestId: randomUUID(),
+            failure,
           });
           output(
             args,
             trialSummary(trial!),
-            () => `${trial!.trialId}: ${trial!.observations.length} observations, best ${trial!.bestValue}`,
+            () =>
+              `${trial!.trialId}: ${trial!.observations.length} observations, best ${trial!.bestValue}${trial!.error ? `; FAILED: ${trial!.error}` : ''}`,
           );
           return 0;
         }

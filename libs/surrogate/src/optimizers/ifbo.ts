@@ -95,12 +95,15 @@ export class Ifbo implements FreezeThawOptimizer {
     const contextMax = this.options.contextMax ?? DEFAULT_CONTEXT_MAX;
     const ids = rng.shuffle(Array.from({ length: MAX_CURVE_ID }, (_, i) => i + 1));
     const idOf = (trial: number) => ids[trial % MAX_CURVE_ID]!;
-    // Every observed point; if too many, each curve keeps its last point and the rest are sampled.
+    // Every observed point, and a failed run's failing step as the worst value (y = 0): where runs diverge
+    // is evidence about the configurations around them. If too many, each curve keeps its last point and the
+    // rest are sampled.
+    const seen = trials.map((t) => (t.failed && t.values.length < maxFidelity ? [...t.values, Infinity] : t.values));
     let points: { trial: number; step: number }[] = [];
-    trials.forEach((t, i) => t.values.forEach((_, j) => points.push({ trial: i, step: j + 1 })));
+    seen.forEach((values, i) => values.forEach((_, j) => points.push({ trial: i, step: j + 1 })));
     if (points.length > contextMax) {
-      const lasts = points.filter((p) => p.step === trials[p.trial]!.values.length);
-      const rest = rng.shuffle(points.filter((p) => p.step !== trials[p.trial]!.values.length));
+      const lasts = points.filter((p) => p.step === seen[p.trial]!.length);
+      const rest = rng.shuffle(points.filter((p) => p.step !== seen[p.trial]!.length));
       points = lasts.slice(0, contextMax).concat(rest.slice(0, Math.max(0, contextMax - lasts.length)));
     }
     const C = points.length;
@@ -121,11 +124,11 @@ export class Ifbo implements FreezeThawOptimizer {
       const t = trials[p.trial]!;
       input.contextId[k] = idOf(p.trial);
       input.contextT[k] = p.step / maxFidelity;
-      input.contextY[k] = scale.toY(t.values[p.step - 1]!);
+      input.contextY[k] = scale.toY(seen[p.trial]![p.step - 1]!);
       encodeForPfn(t.config, input.contextConfig, k * MAX_DIMS);
     });
     queries.forEach((q, k) => {
-      const observed = q.trial !== undefined && trials[q.trial]!.values.length > 0;
+      const observed = q.trial !== undefined && seen[q.trial]!.length > 0;
       input.queryId[k] = observed ? idOf(q.trial!) : 0;
       input.queryT[k] = Math.min(1, q.step / maxFidelity);
       encodeForPfn(q.config, input.queryConfig, k * MAX_DIMS);

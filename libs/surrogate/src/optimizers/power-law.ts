@@ -122,10 +122,13 @@ export class PowerLawEnsemble implements FreezeThawOptimizer {
     // Values worse than a typical start (diverged runs, 1e30 losses) say nothing about how good a
     // configuration can get and would blow up the fits' spread: clip them there.
     const ceiling = CurveScale.fit(ctx.trials).start;
+    // A failed run's configuration counts as one that ends at the ceiling.
     const finals = ctx.trials.map((t) =>
-      t.values.length
+      t.values.length || t.failed
         ? powerLawPredict(
-            t.values.map((v) => (Number.isFinite(v) ? Math.min(v, ceiling) : ceiling)),
+            [...t.values, ...(t.failed ? [ceiling] : [])].map((v) =>
+              Number.isFinite(v) ? Math.min(v, ceiling) : ceiling,
+            ),
             ctx.maxFidelity,
           )
         : undefined,

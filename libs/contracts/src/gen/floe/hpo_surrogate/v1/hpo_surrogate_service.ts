@@ -361,7 +361,15 @@ export interface Trial {
   /** Its best observed value (by the study's direction); meaningful once it has observations. */
   bestValue: number;
   /** Index into spec.candidates, when the study searches a finite set. */
-  candidate?: number | undefined;
+  candidate?:
+    | number
+    | undefined;
+  /**
+   * Why the trial failed, when state is FAILED: its run diverged (a NaN or infinite loss) or crashed. A
+   * failed trial is never suggested again; its observations stay and still inform the surrogate, and the
+   * step it failed on counts as the worst value there.
+   */
+  error: string;
 }
 
 /** Everything that defines a study. */
@@ -424,7 +432,11 @@ export interface Study {
   /** Fidelity increments spent. */
   budgetUsed: number;
   /** When it was created. */
-  createTime?: Date | undefined;
+  createTime?:
+    | Date
+    | undefined;
+  /** Why it failed, for FAILED studies; empty otherwise. */
+  error: string;
 }
 
 /** A problem found in a search space. */
@@ -549,13 +561,22 @@ export interface ReportObservationsRequest {
   studyId: string;
   /** The trial's id within the study; NOT_FOUND if unknown. */
   trialId: string;
-  /** Points, 1 to 100,000, steps increasing and past the trial's last reported step. */
+  /**
+   * Points, 1 to 100,000 (0 to 100,000 with a failure), steps increasing and past the trial's last
+   * reported step; values finite.
+   */
   observations: Observation[];
   /**
    * Idempotency key (up to 128 characters; empty: none): a retry answers the first answer and records
    * nothing twice.
    */
   requestId: string;
+  /**
+   * Non-empty: the trial's run failed after these observations (e.g. "validation loss NaN at step 1200";
+   * up to 1024 characters). The trial becomes FAILED with this error and is never suggested again; a
+   * diverged run is reported this way, not with a non-finite value. FAILED_PRECONDITION if it already failed.
+   */
+  failure: string;
 }
 
 /** Response of ReportObservations. */
@@ -620,8 +641,11 @@ export interface PredictCurvesResponse {
 export interface RunStudyRequest {
   /**
    * The study's id. The study must have a run_template; it becomes RUNNING until its budget is spent
-   * (COMPLETED), it is stopped, or a trial's run fails (FAILED). Calling RunStudy on a RUNNING study
-   * follows the loop already running (also after a restart, which resumes it).
+   * (COMPLETED) or it is stopped. A trial whose run fails (diverges to a non-finite loss, crashes, or is
+   * cancelled) becomes FAILED with the run's error and the study goes on; the study itself fails (FAILED,
+   * with its error) when the trainer rejects a trial's run spec or 10 trials in a row fail — a broken
+   * template or trainer, not a bad configuration. Calling RunStudy on a RUNNING study follows the loop
+   * already running (also after a restart, which resumes it).
    */
   studyId: string;
   /** Trainer runs at once, in [0, 64]; 0 means 1. Pending trials are fantasised at the surrogate's mean. */
@@ -1665,6 +1689,7 @@ function createBaseTrial(): Trial {
     targetStep: 0,
     bestValue: 0,
     candidate: undefined,
+    error: "",
   };
 }
 
@@ -1693,6 +1718,9 @@ export const Trial: MessageFns<Trial> = {
     }
     if (message.candidate !== undefined) {
       writer.uint32(64).int32(message.candidate);
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
     }
     return writer;
   },
@@ -1774,6 +1802,14 @@ export const Trial: MessageFns<Trial> = {
             message.candidate = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1816,6 +1852,7 @@ export const Trial: MessageFns<Trial> = {
         ? globalThis.Number(object.best_value)
         : 0,
       candidate: isSet(object.candidate) ? globalThis.Number(object.candidate) : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -1845,6 +1882,9 @@ export const Trial: MessageFns<Trial> = {
     if (message.candidate !== undefined) {
       obj.candidate = Math.round(message.candidate);
     }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -1861,6 +1901,7 @@ export const Trial: MessageFns<Trial> = {
     message.targetStep = object.targetStep ?? 0;
     message.bestValue = object.bestValue ?? 0;
     message.candidate = object.candidate ?? undefined;
+    message.error = object.error ?? "";
     return message;
   },
 };
@@ -2163,6 +2204,7 @@ function createBaseStudy(): Study {
     bestValue: 0,
     budgetUsed: 0,
     createTime: undefined,
+    error: "",
   };
 }
 
@@ -2191,6 +2233,9 @@ export const Study: MessageFns<Study> = {
     }
     if (message.createTime !== undefined) {
       Timestamp.encode(toTimestamp(message.createTime), writer.uint32(66).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
     }
     return writer;
   },
@@ -2272,6 +2317,14 @@ export const Study: MessageFns<Study> = {
             message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2314,6 +2367,7 @@ export const Study: MessageFns<Study> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -2343,6 +2397,9 @@ export const Study: MessageFns<Study> = {
     if (message.createTime !== undefined) {
       obj.createTime = message.createTime.toISOString();
     }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -2359,6 +2416,7 @@ export const Study: MessageFns<Study> = {
     message.bestValue = object.bestValue ?? 0;
     message.budgetUsed = object.budgetUsed ?? 0;
     message.createTime = object.createTime ?? undefined;
+    message.error = object.error ?? "";
     return message;
   },
 };
@@ -3474,7 +3532,7 @@ export const SuggestResponse: MessageFns<SuggestResponse> = {
 };
 
 function createBaseReportObservationsRequest(): ReportObservationsRequest {
-  return { studyId: "", trialId: "", observations: [], requestId: "" };
+  return { studyId: "", trialId: "", observations: [], requestId: "", failure: "" };
 }
 
 export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = {
@@ -3490,6 +3548,9 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
     }
     if (message.requestId !== "") {
       writer.uint32(34).string(message.requestId);
+    }
+    if (message.failure !== "") {
+      writer.uint32(42).string(message.failure);
     }
     return writer;
   },
@@ -3539,6 +3600,14 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
             message.requestId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.failure = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3571,6 +3640,7 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      failure: isSet(object.failure) ? globalThis.String(object.failure) : "",
     };
   },
 
@@ -3588,6 +3658,9 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.failure !== "") {
+      obj.failure = message.failure;
+    }
     return obj;
   },
 
@@ -3600,6 +3673,7 @@ export const ReportObservationsRequest: MessageFns<ReportObservationsRequest> = 
     message.trialId = object.trialId ?? "";
     message.observations = object.observations?.map((e) => Observation.fromPartial(e)) || [];
     message.requestId = object.requestId ?? "";
+    message.failure = object.failure ?? "";
     return message;
   },
 };

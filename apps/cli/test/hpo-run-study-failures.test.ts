@@ -1,0 +1,136 @@
+// RunStudy when trials fail, on the embedded trainer and hpo-surrogate with real runs: a learning rate that
+// makes the run diverge (SGD at 10: the loss reaches NaN within a few steps) fails that trial — FAILED, the
+// trainer's reason as its error, its finite points kept — and the study goes on to finish the others; a study
+// whose trials all fail stops after ten in a row, FAILED with the reason, instead of spending its budget.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
+import { call, collect, composeServices, createClient, startServer, type FloeServer } from '@floe/service-kit';
+import { quietLog, tempDir, testConfig } from '@floe/testing';
+import { SERVICES } from '../src/services.js';
+import { MAX_FAILED_IN_A_ROW } from '@floe/hpo-surrogate';
+
+const SPF = 4;
+const MAX_FIDELITY = 3;
+const home = tempDir();
+let server: FloeServer;
+let client: hpo.HpoSurrogateServiceClient;
+
+before(async () => {
+  const config = testConfig(home.path, { FLOE_SERVICES: 'trainer,hpo-surrogate', FLOE_MAX_CONCURRENT_RUNS: '2' });
+  server = await startServer({ config, services: composeServices(SERVICES, { config, log: quietLog }), log: quietLog });
+  client = createClient(hpo.HpoSurrogateServiceClient, server.address);
+});
+
+after(async () => {
+  client.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const template = trainerV1.RunSpec.fromPartial({
+  baseModel: {
+    source: {
+      $case: 'builtin',
+      value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 },
+    },
+  },
+  dataset: { uri: 'builtin:spam-assassin' },
+  strategy: trainerV1.Strategy.STRATEGY_FULL,
+  optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_SGD },
+  schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT },
+  batchSize: 4,
+  sequenceLength: 32,
+  seed: 5,
+});
+
+/** A finite search over these learning rates, each trained in full one after the other (random search). */
+const study = async (learningRates: number[]) =>
+  (
+    await call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: hpo.StudySpec.fromPartial({
+        searchSpace: {
+          parameters: [
+            {
+              name: 'optimizer.learning_rate',
+              domain: { $case: 'floatRange', value: { min: 1e-4, max: 10, logScale: true } },
+            },
+          ],
+        },
+        candidates: learningRates.map((lr) => ({
+          configuration: [{ name: 'optimizer.learning_rate', value: { $case: 'floatValue', value: lr } }],
+          label: `lr ${lr}`,
+        })),
+        optimizer: hpo.Optimizer.OPTIMIZER_RANDOM,
+        objective: 'validation_loss',
+        stepsPerFidelity: SPF,
+        maxFidelity: MAX_FIDELITY,
+        totalBudget: learningRates.length * MAX_FIDELITY,
+        seed: 1,
+        runTemplate: Buffer.from(trainerV1.RunSpec.encode(template).finish()),
+      }),
+    })
+  ).study!;
+
+const run = async (studyId: string) => {
+  const events = await collect(client.runStudy({ studyId, parallelism: 1 }));
+  return (events.at(-1)!.event as { value: hpo.Study }).value;
+};
+
+test(
+  'a trial whose run diverges fails with the reason; the study finishes the others',
+  { timeout: 300_000 },
+  async () => {
+    const done = await run((await study([0.03, 10, 0.01])).studyId);
+    assert.equal(hpo.studyStateToJSON(done.state), 'STUDY_STATE_COMPLETED', done.error);
+    assert.equal(done.error, '');
+    const lr = (t: hpo.Trial) => t.configuration[0]!.value!.value as number;
+    const diverged = done.trials.find((t) => lr(t) === 10)!;
+    assert.equal(diverged.state, commonV1.RunState.RUN_STATE_FAILED);
+    assert.match(
+      diverged.error,
+      /^its run run-\S+ failed: diverged: the (training|validation) loss is (NaN|-?Infinity) at step \d+$/,
+    );
+    assert.ok(
+      diverged.observations.every((o) => Number.isFinite(o.value)),
+      'only finite points are kept',
+    );
+    const others = done.trials.filter((t) => lr(t) !== 10);
+    assert.equal(others.length, 2, 'the study went on past the failure');
+    for (const t of others) {
+      assert.notEqual(t.state, commonV1.RunState.RUN_STATE_FAILED);
+      assert.deepEqual(
+        t.observations.map((o) => o.step),
+        [4, 8, 12],
+        'trained to the full curve',
+      );
+    }
+    assert.ok(
+      others.some((t) => t.trialId === done.bestTrialId),
+      'the incumbent is a trial that trained',
+    );
+  },
+);
+
+test(
+  `${MAX_FAILED_IN_A_ROW} trials failing in a row fail the study with the reason`,
+  { timeout: 300_000 },
+  async () => {
+    // The same diverging learning rate each time (lower ones may not diverge within the curve).
+    const rates = Array.from({ length: MAX_FAILED_IN_A_ROW + 2 }, () => 10);
+    const done = await run((await study(rates)).studyId);
+    assert.equal(
+      hpo.studyStateToJSON(done.state),
+      'STUDY_STATE_FAILED',
+      JSON.stringify(done.trials.map((t) => [t.state, t.error, t.observations.length])),
+    );
+    assert.match(
+      done.error,
+      new RegExp(`^${MAX_FAILED_IN_A_ROW} trials in a row failed \\(the last: its run .* diverged`),
+    );
+    assert.equal(done.trials.length, MAX_FAILED_IN_A_ROW, 'no trial started after the tenth failure');
+    assert.ok(done.trials.every((t) => t.state === commonV1.RunState.RUN_STATE_FAILED));
+    assert.ok(done.budgetUsed < rates.length * MAX_FIDELITY);
+  },
+);
