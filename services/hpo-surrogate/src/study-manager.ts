@@ -339,8 +339,10 @@ export class StudyManager {
     });
   }
 
-  /** Appends a trial's observations (steps past its last, within the trial's full length); updates the bests. */
-  /** Records a trial's observations and, with `failure`, that its run failed after them (the trial ends). */
+  /**
+   * Appends a trial's observations (steps past its last, within the trial's full length) and updates the bests;
+   * with `failure`, its run failed after them: the trial ends FAILED with that error.
+   */
   report(id: string, trialId: string, observations: hpo.Observation[], failure = ''): Promise<hpo.Trial> {
     return this.serial(id, () => {
       const study = this.get(id);
