@@ -97,11 +97,8 @@ export function taskFromTable(d: Exclude<CurveTable, unknown[]>, { failDiverged 
   let max = -Infinity;
   for (const c of d.curves) for (const v of c.valid) if (v !== null && Number.isFinite(v)) max = Math.max(max, v);
   const missing = (v: number | null) => v === null || !Number.isFinite(v);
-  const curves = d.curves.map((c) => c.valid.slice(1).map((v) => (missing(v) ? max : v!)));
-  const divergesAt = d.curves.map((c) => {
-    const at = c.valid.slice(1).findIndex(missing);
-    return at >= 0 ? at : undefined;
-  });
+  const afterStart = d.curves.map((c) => c.valid.slice(1));
+  const curves = afterStart.map((values) => values.map((v) => (missing(v) ? max : v!)));
   const encoders = Object.keys(d.curves[0]!.hp).map((name) => ({
     name,
     encode: columnEncoder(d.curves.map((c) => c.hp[name]!)),
@@ -109,7 +106,12 @@ export function taskFromTable(d: Exclude<CurveTable, unknown[]>, { failDiverged 
   const configs = d.curves.map((c) => encoders.map(({ name, encode }) => encode(c.hp[name]!)));
   let best = Infinity;
   for (const c of curves) for (const v of c) best = Math.min(best, v);
-  return { name: d.task, curves, configs, best, ...(failDiverged ? { divergesAt } : {}) };
+  if (!failDiverged) return { name: d.task, curves, configs, best };
+  const divergesAt = afterStart.map((values) => {
+    const at = values.findIndex(missing);
+    return at >= 0 ? at : undefined;
+  });
+  return { name: d.task, curves, configs, best, divergesAt };
 }
 
 export const loadTask = (file: string, options?: { failDiverged?: boolean }): Task =>
@@ -203,12 +205,10 @@ export function replay(
       used[pool] = 1;
       trial = { config: task.configs[pool]!, values: [], pool };
       trials.push(trial);
-    } else if (decision.kind === 'thaw') trial = trials[decision.trial]!;
-    else break;
-    if (trial.failed)
-      throw new Error(
-        `${optimizer.name} thawed trial ${decision.kind === 'thaw' ? decision.trial : '?'}, which failed`,
-      );
+    } else if (decision.kind === 'thaw') {
+      trial = trials[decision.trial]!;
+      if (trial.failed) throw new Error(`${optimizer.name} thawed trial ${decision.trial}, which failed`);
+    } else break;
     if (trial.values.length === task.divergesAt?.[trial.pool]) {
       // The step was trained and the run diverged: spent, nothing observed, the trial over.
       trial.failed = true;

@@ -66,10 +66,14 @@ export function randomNewCandidate(ctx: DecisionContext): Decision {
 export function thawable(ctx: Pick<DecisionContext, 'trials' | 'maxFidelity'>): number[] {
   const out: number[] = [];
   ctx.trials.forEach((t, i) => {
-    if (!t.pending && !t.failed && t.values.length > 0 && t.values.length < ctx.maxFidelity) out.push(i);
+    if (isThawable(t, ctx.maxFidelity)) out.push(i);
   });
   return out;
 }
+
+/** Whether one more step of `t` may be decided: observed, short of its full curve, not pending, not failed. */
+export const isThawable = (t: TrialCurve, maxFidelity: number) =>
+  !t.pending && !t.failed && t.values.length > 0 && t.values.length < maxFidelity;
 
 /** The best (lowest) value observed in any trial, or +∞. */
 export function bestObserved(trials: readonly TrialCurve[]): number {

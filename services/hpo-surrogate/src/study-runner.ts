@@ -29,7 +29,7 @@ export const DEFAULT_FORGETTING_PENALTY = 10;
 export const MAX_FAILED_IN_A_ROW = 10;
 
 /** How many of the latest trials that ended a segment failed, newest first until one did not. */
-export function failedInARow(study: hpo.Study): number {
+function failedInARow(study: hpo.Study): number {
   let n = 0;
   for (let i = study.trials.length - 1; i >= 0; i--) {
     const t = study.trials[i]!;

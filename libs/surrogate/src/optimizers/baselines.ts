@@ -3,6 +3,7 @@
 // decision. Promotions resume a paused trial (the trainer pauses exactly), so no rule pays twice for
 // steps it already trained — more than Optuna, Ray Tune or keras-tuner give their own versions.
 import {
+  isThawable,
   randomNewCandidate as newRandom,
   type Decision,
   type DecisionContext,
@@ -17,7 +18,7 @@ export class RandomSearch implements FreezeThawOptimizer {
   decide(ctx: DecisionContext): Decision {
     const last = ctx.trials.length - 1;
     const t = ctx.trials[last];
-    if (t && !t.pending && !t.failed && t.values.length < ctx.maxFidelity) return thaw(last);
+    if (t && isThawable(t, ctx.maxFidelity)) return thaw(last);
     return newRandom(ctx);
   }
 }
@@ -87,7 +88,7 @@ export class SuccessiveHalving implements FreezeThawOptimizer {
       // Bring every member of the rung to the rung's resource, one step at a time.
       // A failed member stays where it stopped and ranks last.
       const behind = b.members.find(
-        (i) => ctx.trials[i]!.values.length < target && !ctx.trials[i]!.pending && !ctx.trials[i]!.failed,
+        (i) => ctx.trials[i]!.values.length < target && isThawable(ctx.trials[i]!, ctx.maxFidelity),
       );
       if (behind !== undefined) return thaw(behind);
       if (b.toStart > 0) {
@@ -141,8 +142,7 @@ export class Asha implements FreezeThawOptimizer {
     // A trial between rungs (it was promoted) continues to its next rung first.
     for (let i = 0; i < ctx.trials.length; i++) {
       const t = ctx.trials[i]!;
-      if (t.pending || t.failed || t.values.length === 0 || t.values.length >= ctx.maxFidelity) continue;
-      if (!rs.includes(t.values.length)) return thaw(i);
+      if (isThawable(t, ctx.maxFidelity) && !rs.includes(t.values.length)) return thaw(i);
     }
     for (let k = rs.length - 2; k >= 0; k--) {
       const r = rs[k]!;
@@ -151,7 +151,7 @@ export class Asha implements FreezeThawOptimizer {
         .filter((x) => x.v !== undefined) as { i: number; v: number; at: number }[];
       reached.sort((a, b) => a.v - b.v);
       const top = reached.slice(0, Math.floor(reached.length / this.eta));
-      const promotable = top.find((x) => x.at === r && !ctx.trials[x.i]!.pending && !ctx.trials[x.i]!.failed);
+      const promotable = top.find((x) => x.at === r && isThawable(ctx.trials[x.i]!, ctx.maxFidelity));
       if (promotable) return thaw(promotable.i);
     }
     return newRandom(ctx);
@@ -175,7 +175,7 @@ export class MedianStopping implements FreezeThawOptimizer {
   decide(ctx: DecisionContext): Decision {
     const last = ctx.trials.length - 1;
     const t = ctx.trials[last];
-    if (t && !t.pending && !t.failed && t.values.length < ctx.maxFidelity && !this.stopped.has(last)) {
+    if (t && isThawable(t, ctx.maxFidelity) && !this.stopped.has(last)) {
       const step = t.values.length;
       const others = ctx.trials.filter((o, i) => i !== last && o.values.length >= step).map((o) => o.values[step - 1]!);
       if (step >= this.warmupSteps && others.length >= this.startupTrials) {
