@@ -1,7 +1,8 @@
 // `npm run bench:hpo-ranking [-- --tasks-dir DIR | --prior-tasks K [--relevance-tasks P]] [-- --at N] [-- --seeds S] [-- --weights W] [-- --json]`:
 // how well ifBO's surrogate ranks the configurations a study has not tried yet, after N revealed steps of an
 // ifBO replay (default 250): the Spearman correlation of its predicted final values with the table's, next to
-// a model-free reference (the 5 nearest tried configurations' mean best value), and how many of the table's
+// a model-free reference (the 5 nearest tried configurations' mean best value) and ifBO's configuration ranking
+// (the same on the hyperparameters it selects; libs/surrogate's config-ranking.ts), and how many of the table's
 // ten best configurations it puts in its top 50 (against what a random top 50 would hold). At small budgets
 // regret is decided by which untried configurations come first; this measures that part of a prior alone.
 // `--prior-tasks K` ranks on K tasks drawn from the surrogate's own prior instead (8 hyperparameters, 1,000
@@ -49,13 +50,17 @@ const perTask = tasks.map((task) => {
     task: task.name,
     pfn_rho: Number(mean((r) => r.pfnRho).toFixed(3)),
     nearest_rho: Number(mean((r) => r.nearestRho).toFixed(3)),
+    selected_nearest_rho: Number(mean((r) => r.selectedNearestRho).toFixed(3)),
     top_ten_in_predicted_top_50: Number(mean((r) => r.topTenInPredictedTop50).toFixed(2)),
+    top_ten_in_selected_nearest_top_50: Number(mean((r) => r.selectedTopTenInTop50).toFixed(2)),
     random_top_50_would_hold: Number(mean((r) => (r.topTenUntried * 50) / r.untried).toFixed(2)),
   };
   if (!json)
     console.log(
       `${task.name.padEnd(56)} rho pfn ${row.pfn_rho.toFixed(3)}  5-NN ${row.nearest_rho.toFixed(3)}  ` +
-        `top ten in top 50: ${row.top_ten_in_predicted_top_50} (random ${row.random_top_50_would_hold})`,
+        `5-NN selected ${row.selected_nearest_rho.toFixed(3)}  top ten in top 50: pfn ` +
+        `${row.top_ten_in_predicted_top_50}, 5-NN selected ${row.top_ten_in_selected_nearest_top_50} ` +
+        `(random ${row.random_top_50_would_hold})`,
     );
   return row;
 });
@@ -68,7 +73,9 @@ const result = {
   mean: {
     pfn_rho: average('pfn_rho'),
     nearest_rho: average('nearest_rho'),
+    selected_nearest_rho: average('selected_nearest_rho'),
     top_ten_in_predicted_top_50: average('top_ten_in_predicted_top_50'),
+    top_ten_in_selected_nearest_top_50: average('top_ten_in_selected_nearest_top_50'),
     random_top_50_would_hold: average('random_top_50_would_hold'),
   },
 };
@@ -76,5 +83,7 @@ if (json) console.log(JSON.stringify(result));
 else
   console.log(
     `mean over ${perTask.length} tasks × ${seeds} studies at ${at} steps: rho pfn ${result.mean.pfn_rho}, 5-NN ` +
-      `${result.mean.nearest_rho}; top ten in predicted top 50 ${result.mean.top_ten_in_predicted_top_50} (random ${result.mean.random_top_50_would_hold})`,
+      `${result.mean.nearest_rho}, 5-NN selected ${result.mean.selected_nearest_rho}; top ten in top 50: pfn ` +
+      `${result.mean.top_ten_in_predicted_top_50}, 5-NN selected ${result.mean.top_ten_in_selected_nearest_top_50} ` +
+      `(random ${result.mean.random_top_50_would_hold})`,
   );

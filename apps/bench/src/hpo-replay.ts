@@ -7,6 +7,8 @@ import { spearman } from '@floe/xai';
 import {
   Ifbo,
   createOptimizer,
+  neighbourMean,
+  relevantDimensions,
   type CurvePfn,
   type DecisionContext,
   type IfboOptions,
@@ -233,9 +235,13 @@ export interface UntriedRanking {
   pfnRho: number;
   /** The same for the mean best value of the 5 nearest tried configurations (a model-free reference). */
   nearestRho: number;
+  /** The same, distance over the hyperparameters ifBO's configuration ranking selects (relevantDimensions). */
+  selectedNearestRho: number;
   /** The table's ten best configurations among the untried ones, and how many ifBO ranks in its top 50. */
   topTenUntried: number;
   topTenInPredictedTop50: number;
+  /** How many of them the configuration ranking (5 nearest on the selected hyperparameters) ranks in its top 50. */
+  selectedTopTenInTop50: number;
 }
 
 /**
@@ -268,6 +274,9 @@ export function rankUntried(task: Task, pfn: CurvePfn, seed: number, at: number)
       .slice(0, 5);
     return near.reduce((s, x) => s + x.v, 0) / near.length;
   });
+  const observations = triedBest.map((t) => ({ config: t.config, value: t.best }));
+  const selected = relevantDimensions(observations);
+  const selectedNearest = untried.map((i) => neighbourMean(observations, task.configs[i]!, selected));
   const untriedTruth = untried.map((i) => truth[i]!);
   const topTen = new Set(
     truth
@@ -275,16 +284,19 @@ export function rankUntried(task: Task, pfn: CurvePfn, seed: number, at: number)
       .sort((a, b) => truth[a]! - truth[b]!)
       .slice(0, 10),
   );
-  const predictedTop50 = untried
-    .map((_, k) => k)
-    .sort((a, b) => predicted[a]! - predicted[b]!)
-    .slice(0, 50)
-    .map((k) => untried[k]!);
+  const top50 = (by: number[]) =>
+    untried
+      .map((_, k) => k)
+      .sort((a, b) => by[a]! - by[b]!)
+      .slice(0, 50)
+      .map((k) => untried[k]!);
   return {
     untried: untried.length,
     pfnRho: spearman(predicted, untriedTruth),
     nearestRho: spearman(nearest, untriedTruth),
     topTenUntried: untried.filter((i) => topTen.has(i)).length,
-    topTenInPredictedTop50: predictedTop50.filter((i) => topTen.has(i)).length,
+    selectedNearestRho: spearman(selectedNearest, untriedTruth),
+    topTenInPredictedTop50: top50(predicted).filter((i) => topTen.has(i)).length,
+    selectedTopTenInTop50: top50(selectedNearest).filter((i) => topTen.has(i)).length,
   };
 }

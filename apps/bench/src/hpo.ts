@@ -1,5 +1,5 @@
 // `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]
-// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --first-seed N] [-- --fail-diverged]`:
+// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --ranked-new-candidates N] [-- --first-seed N] [-- --fail-diverged]`:
 // freeze-thaw HPO replayed on tabular learning curves (default ../shared/data/taskset: TaskSet, 1000
 // configurations × 50 validation-loss checkpoints per task). A trial "trains" by revealing the next point of
 // its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget. A
@@ -21,6 +21,7 @@ import { Rng } from '@floe/random';
 import {
   CurveScale,
   DEFAULT_CONTEXT_MAX,
+  DEFAULT_RANKED_NEW_CANDIDATES,
   Ifbo,
   MIN_IMPROVEMENT_BUCKETS,
   OPTIMIZER_NAMES,
@@ -72,7 +73,13 @@ const minImprovementBuckets = args.includes('--min-improvement-buckets')
   : undefined;
 if (minImprovementBuckets !== undefined && !(minImprovementBuckets >= 0))
   throw new Error(`--min-improvement-buckets must be a number ≥ 0, got ${opt('min-improvement-buckets', '')}`);
-const ifboOptions = { contextMax, minImprovementBuckets };
+// ifBO's new candidates kept by the configuration ranking (default DEFAULT_RANKED_NEW_CANDIDATES; 0: all).
+const rankedNewCandidates = args.includes('--ranked-new-candidates')
+  ? Number(opt('ranked-new-candidates', ''))
+  : undefined;
+if (rankedNewCandidates !== undefined && !(Number.isInteger(rankedNewCandidates) && rankedNewCandidates >= 0))
+  throw new Error(`--ranked-new-candidates must be an integer ≥ 0, got ${opt('ranked-new-candidates', '')}`);
+const ifboOptions = { contextMax, minImprovementBuckets, rankedNewCandidates };
 
 const backend = await initBackend('auto');
 const { model: pfn, meta } = loadPfn(weights);
@@ -317,9 +324,10 @@ const result = {
   tasks: tasks.map((t) => t.name),
   seeds,
   budget_steps: budget,
-  candidates_per_decision: `${RANDOM_CANDIDATES} random unused + ${LOCAL_CANDIDATES} nearest to the incumbent, plus every paused trial (rules without a model draw from the random ones)`,
+  candidates_per_decision: `${RANDOM_CANDIDATES} random unused + ${LOCAL_CANDIDATES} nearest to the incumbent, plus every paused trial (rules without a model draw from the random ones; ifBO's PFN scores the ${(rankedNewCandidates ?? DEFAULT_RANKED_NEW_CANDIDATES) || 'all'} new ones its configuration ranking keeps)`,
   ifbo_context_max: contextMax ?? DEFAULT_CONTEXT_MAX,
   ifbo_min_improvement_buckets: minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS,
+  ifbo_ranked_new_candidates: rankedNewCandidates ?? DEFAULT_RANKED_NEW_CANDIDATES,
   first_seed: firstSeed,
   diverged_runs: failDiverged ? 'fail at their first missing value' : 'read as the table maximum',
   backend: backend.name,

@@ -124,11 +124,14 @@ test('rankUntried: on a task whose curves improve with the configuration, ifBO a
   for (const r of runs) {
     assert.ok(r.untried > 0 && r.untried < n, `${r.untried} untried after 40 steps`);
     assert.ok(r.topTenUntried <= 10 && r.topTenInPredictedTop50 <= r.topTenUntried);
+    assert.ok(r.selectedTopTenInTop50 <= r.topTenUntried);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const nearestRho = mean(runs.map((r) => r.nearestRho));
   const pfnRho = mean(runs.map((r) => r.pfnRho));
   assert.ok(nearestRho > 0.5, `5-NN rho ${nearestRho}`);
+  // One hyperparameter, and it matters: the selection keeps it, so the selected neighbours rank as the 5 nearest.
+  assert.ok(Math.abs(mean(runs.map((r) => r.selectedNearestRho)) - nearestRho) < 1e-9);
   assert.ok(pfnRho > 0.85 && pfnRho > nearestRho, `PFN rho ${pfnRho} (5-NN ${nearestRho})`);
 });
 

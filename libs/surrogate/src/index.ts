@@ -30,12 +30,22 @@ export { PowerLawEnsemble, powerLawPredict, expectedImprovement, type Gaussian }
 export {
   Ifbo,
   DEFAULT_CONTEXT_MAX,
+  DEFAULT_RANKED_NEW_CANDIDATES,
   MIN_IMPROVEMENT_BUCKETS,
   mfpiThreshold,
   type CurveQueryPoint,
   type PointPrediction,
   type IfboOptions,
 } from './optimizers/ifbo.js';
+export {
+  NEIGHBOURS,
+  MIN_RANKED_OBSERVATIONS,
+  neighbourMean,
+  rankCandidates,
+  rankCorrelation,
+  relevantDimensions,
+  type ConfigObservation,
+} from './config-ranking.js';
 export { loadPfn, readPfnMeta, DEFAULT_PFN, type PfnMeta } from './pfn-weights.js';
 export { OPTIMIZER_NAMES, createOptimizer, needsSurrogate, type OptimizerName } from './optimizers/index.js';
 export { sampleLcPfnCurve, type LcCurve } from './lcpfn-prior.js';

@@ -15,6 +15,7 @@ import {
   type TrialCurve,
 } from '../freeze-thaw.js';
 import { MAX_CURVE_ID, MAX_DIMS, encodeForPfn } from '../ftpfn-prior.js';
+import { rankCandidates, type ConfigObservation } from '../config-ranking.js';
 import type { CurvePfn, PfnInput } from '../pfn.js';
 
 /**
@@ -32,6 +33,12 @@ export const DEFAULT_CONTEXT_MAX = 384;
  * the development tasks, checked on other seeds and on held-out tasks (docs/ALGORITHMS.md §4).
  */
 export const MIN_IMPROVEMENT_BUCKETS = 3;
+
+/**
+ * New configurations the PFN scores per decision: the ones a nearest-neighbour model on the hyperparameters
+ * that matter ranks best among the candidates (config-ranking.ts; docs/ALGORITHMS.md §4). 0: all candidates.
+ */
+export const DEFAULT_RANKED_NEW_CANDIDATES = 32;
 
 /** MFPI-random's threshold on y: f_best + τ·(1 − f_best), and at least `minImprovement` above f_best. */
 export const mfpiThreshold = (fBest: number, tau: number, minImprovement: number) =>
@@ -62,6 +69,23 @@ export interface IfboOptions {
    * (a binary classifier's chance-level loss, ln 2); else fitted from the trials (CurveScale.fit).
    */
   anchors?: { lo?: number; start?: number };
+  /** New candidates kept by the configuration ranking (default DEFAULT_RANKED_NEW_CANDIDATES; 0: all). */
+  rankedNewCandidates?: number;
+}
+
+/**
+ * What the configuration ranking learns from: each observed trial's best value; a trial that failed before
+ * any observation counts as the worst value seen (where runs diverge is worth avoiding).
+ */
+function configObservations(trials: readonly TrialCurve[]): ConfigObservation[] {
+  let worst = -Infinity;
+  for (const t of trials) for (const v of t.values) worst = Math.max(worst, v);
+  const out: ConfigObservation[] = [];
+  for (const t of trials) {
+    if (t.values.length > 0) out.push({ config: t.config, value: Math.min(...t.values) });
+    else if (t.failed && Number.isFinite(worst)) out.push({ config: t.config, value: worst });
+  }
+  return out;
 }
 
 /** Query k's predicted mean and 5 / 95 % quantiles on the objective's scale (lower is better). */
@@ -171,13 +195,18 @@ export class Ifbo implements FreezeThawOptimizer {
     const minImprovement = (this.options.minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS) / this.pfn.config.buckets;
     const threshold = mfpiThreshold(fBest, tau, minImprovement);
     const open = thawable({ ...ctx, trials: ctx.trials });
+    const keep = this.options.rankedNewCandidates ?? DEFAULT_RANKED_NEW_CANDIDATES;
+    const newIndex =
+      keep > 0
+        ? rankCandidates(configObservations(ctx.trials), ctx.newCandidates, keep)
+        : ctx.newCandidates.map((_, i) => i);
     const queries: CurveQueryPoint[] = [
       ...open.map((i) => ({
         trial: i,
         config: ctx.trials[i]!.config,
         step: Math.min(ctx.maxFidelity, trials[i]!.values.length + horizon),
       })),
-      ...ctx.newCandidates.map((config) => ({ config, step: Math.min(ctx.maxFidelity, horizon) })),
+      ...newIndex.map((i) => ({ config: ctx.newCandidates[i]!, step: Math.min(ctx.maxFidelity, horizon) })),
     ];
     const probs = this.pfn.predict(
       this.buildInput(trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31))),
@@ -199,7 +228,7 @@ export class Ifbo implements FreezeThawOptimizer {
     const predicted = onValueScale(probs, n, best, scale);
     return best < open.length
       ? { kind: 'thaw', trial: open[best]!, acquisition: bestScore, predicted }
-      : { kind: 'new', candidate: best - open.length, acquisition: bestScore, predicted };
+      : { kind: 'new', candidate: newIndex[best - open.length]!, acquisition: bestScore, predicted };
   }
 
   /** The bucket probabilities of y for each query, row-major [queries × buckets]. */

@@ -1,0 +1,132 @@
+// The configuration ranking ifBO uses to choose which new configurations to score: Spearman's ρ against closed
+// forms, the neighbour mean against a brute-force sort, forward selection finding the one input that matters
+// among eight, the kept candidates being the better ones, and ifBO's decision naming a candidate by its index in
+// the caller's list.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend } from '@floe/ml-runtime';
+import { Rng } from '@floe/random';
+import {
+  Ifbo,
+  MIN_RANKED_OBSERVATIONS,
+  NEIGHBOURS,
+  loadPfn,
+  neighbourMean,
+  rankCandidates,
+  rankCorrelation,
+  relevantDimensions,
+  type ConfigObservation,
+} from '../src/index.js';
+
+await initBackend('auto');
+
+test('rank correlation: 1 for any increasing map, −1 reversed, and the closed form with ties', () => {
+  const a = [0.3, 1.2, -4, 9, 2.5];
+  assert.ok(
+    Math.abs(
+      rankCorrelation(
+        a,
+        a.map((x) => Math.exp(x)),
+      ) - 1,
+    ) < 1e-12,
+  );
+  assert.ok(
+    Math.abs(
+      rankCorrelation(
+        a,
+        a.map((x) => -(x ** 3)),
+      ) + 1,
+    ) < 1e-12,
+  );
+  assert.equal(rankCorrelation(a, [1, 1, 1, 1, 1]), 0);
+  // Ties share their mean rank: ranks [0.5, 0.5, 2] against [0, 1, 2] → Pearson of those = √3 / 2.
+  assert.ok(Math.abs(rankCorrelation([1, 1, 2], [1, 2, 3]) - Math.sqrt(3) / 2) < 1e-12);
+});
+
+/** Eight inputs, the value a function of input 3 only (a learning rate's valley). */
+function valley(rng: Rng, n: number): ConfigObservation[] {
+  return Array.from({ length: n }, () => {
+    const config = Array.from({ length: 8 }, () => rng.uniform(0, 1));
+    return { config, value: (config[3]! - 0.3) ** 2 };
+  });
+}
+
+test('the neighbour mean is the mean value of the NEIGHBOURS nearest on the selected inputs', () => {
+  const rng = new Rng(7);
+  const obs = valley(rng, 60);
+  const use = [true, false, false, true, false, false, false, true];
+  for (let q = 0; q < 10; q++) {
+    const c = Array.from({ length: 8 }, () => rng.uniform(0, 1));
+    const skip = q % 2 === 0 ? q : -1;
+    const brute = obs
+      .map((o, i) => ({ i, v: o.value, d: o.config.reduce((s, x, j) => s + (use[j] ? (x - c[j]!) ** 2 : 0), 0) }))
+      .filter((o) => o.i !== skip)
+      .sort((a, b) => a.d - b.d)
+      .slice(0, NEIGHBOURS);
+    const expected = brute.reduce((s, o) => s + o.v, 0) / NEIGHBOURS;
+    assert.ok(Math.abs(neighbourMean(obs, c, use, skip) - expected) < 1e-12);
+  }
+});
+
+test('forward selection keeps the input that matters and drops most that do not; nothing predictive → all', () => {
+  const use = relevantDimensions(valley(new Rng(3), 80));
+  assert.equal(use[3], true);
+  assert.ok(use.filter(Boolean).length <= 3, `selected ${use.map(Number).join('')}`);
+  // Pure noise: whatever is selected, the model must not crash or select nothing.
+  const rng = new Rng(4);
+  const noise = Array.from({ length: 40 }, () => ({
+    config: Array.from({ length: 4 }, () => rng.uniform(0, 1)),
+    value: rng.uniform(0, 1),
+  }));
+  assert.ok(relevantDimensions(noise).some(Boolean));
+});
+
+test('rankCandidates keeps the better-predicted candidates, in the caller order; too little to rank on → all', () => {
+  const rng = new Rng(11);
+  const obs = valley(rng, 40);
+  const candidates = Array.from({ length: 200 }, () => Array.from({ length: 8 }, () => rng.uniform(0, 1)));
+  const truth = candidates.map((c) => (c[3]! - 0.3) ** 2);
+  const kept = rankCandidates(obs, candidates, 20);
+  assert.equal(kept.length, 20);
+  assert.deepEqual(
+    kept,
+    [...kept].sort((a, b) => a - b),
+  );
+  const keptSet = new Set(kept);
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const keptMean = mean(kept.map((i) => truth[i]!));
+  const droppedMean = mean(truth.filter((_, i) => !keptSet.has(i)));
+  assert.ok(keptMean < droppedMean / 5, `kept ${keptMean} against dropped ${droppedMean}`);
+  assert.deepEqual(
+    rankCandidates(obs.slice(0, MIN_RANKED_OBSERVATIONS - 1), candidates, 20),
+    candidates.map((_, i) => i),
+  );
+  assert.deepEqual(rankCandidates(obs, candidates.slice(0, 5), 20), [0, 1, 2, 3, 4]);
+});
+
+test('ifBO scores only the ranked new candidates and names its choice by the index in the caller list', () => {
+  const { model } = loadPfn();
+  const rng = new Rng(5);
+  // Twelve one-step trials on a valley in input 0; the other input is noise.
+  const trials = Array.from({ length: 12 }, (_, i) => {
+    const config = [i / 11, rng.uniform(0, 1)];
+    return { config, values: [0.4 + (config[0]! - 0.5) ** 2] };
+  });
+  const candidates = Array.from({ length: 100 }, () => [rng.uniform(0, 1), rng.uniform(0, 1)]);
+  const kept = new Set(
+    rankCandidates(
+      trials.map((t) => ({ config: t.config, value: t.values[0]! })),
+      candidates,
+      4,
+    ),
+  );
+  let newDecisions = 0;
+  for (let seed = 0; seed < 10; seed++) {
+    const ctx = { trials, maxFidelity: 20, budgetLeft: 200, newCandidates: candidates, rng: new Rng(seed) };
+    const decision = new Ifbo(model, { rankedNewCandidates: 4 }).decide(ctx);
+    if (decision.kind !== 'new') continue;
+    newDecisions++;
+    assert.ok(kept.has(decision.candidate), `candidate ${decision.candidate} is not among the ranked ${[...kept]}`);
+  }
+  assert.ok(newDecisions > 0, 'no decision started a new configuration');
+});
