@@ -31,7 +31,10 @@ function ranks(values: readonly number[]): number[] {
   return out;
 }
 
-/** Spearman's rank correlation; 0 when either side is constant. */
+/**
+ * Spearman's rank correlation; 0 when either side is constant — a constant prediction carries no information
+ * (@floe/xai's spearman reads a constant side as 1, unchanged attributions, and is not a dependency here).
+ */
 export function rankCorrelation(a: readonly number[], b: readonly number[]): number {
   const ra = ranks(a);
   const rb = ranks(b);
