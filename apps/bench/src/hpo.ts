@@ -134,8 +134,9 @@ async function replayAll(method: OptimizerName): Promise<number[][][]> {
   return files.map((_, t) => traces.slice(t * seeds, (t + 1) * seeds));
 }
 
-// Suggest latency: ifBO decisions of one replay at 100, 500 and 1000 observed points, timed here alone
-// (the replays above ran in other processes), each repeated. 200 timed decisions a point, so that the p99 is
+// Suggest latency: ifBO decisions of one replay at 100, 500 and 1000 observed points, timed here first, before
+// any replay process or the Optuna anchor starts — so anything else on the machine in the run's first minute
+// spoils it (the regret figures do not depend on timing); each repeated. 200 timed decisions a point, so that the p99 is
 // a percentile (the second slowest) and not the slowest: with 50, a single stall of the machine set it.
 const suggestSamples: Record<number, number[]> = {};
 const SUGGEST_WARMUP = 10;
