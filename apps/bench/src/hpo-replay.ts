@@ -265,16 +265,9 @@ export function rankUntried(task: Task, pfn: CurvePfn, seed: number, at: number)
       seed,
     )
     .map((p) => p.mean);
-  const triedBest = trials.map((t) => ({ config: t.config, best: Math.min(...t.values) }));
-  const nearest = untried.map((i) => {
-    const c = task.configs[i]!;
-    const near = triedBest
-      .map((t) => ({ v: t.best, d: t.config.reduce((s, x, j) => s + (x - c[j]!) ** 2, 0) }))
-      .sort((a, b) => a.d - b.d)
-      .slice(0, 5);
-    return near.reduce((s, x) => s + x.v, 0) / near.length;
-  });
-  const observations = triedBest.map((t) => ({ config: t.config, value: t.best }));
+  const observations = trials.map((t) => ({ config: t.config, value: Math.min(...t.values) }));
+  const everyDimension = task.configs[0]!.map(() => true);
+  const nearest = untried.map((i) => neighbourMean(observations, task.configs[i]!, everyDimension));
   const selected = relevantDimensions(observations);
   const selectedNearest = untried.map((i) => neighbourMean(observations, task.configs[i]!, selected));
   const untriedTruth = untried.map((i) => truth[i]!);

@@ -104,12 +104,9 @@ function leaveOneOutFit(observations: readonly ConfigObservation[], use: readonl
  */
 export function relevantDimensions(observations: readonly ConfigObservation[]): boolean[] {
   const d = observations[0]?.config.length ?? 0;
-  const stride = Math.max(1, observations.length / SELECTION_SAMPLE);
-  const sample: ConfigObservation[] = [];
-  for (let i = 0; i < observations.length && sample.length < SELECTION_SAMPLE; i++) {
-    sample.push(observations[Math.floor(i * stride)]!);
-    if (Math.floor((i + 1) * stride) >= observations.length) break;
-  }
+  const n = Math.min(SELECTION_SAMPLE, observations.length);
+  const stride = observations.length / n;
+  const sample = Array.from({ length: n }, (_, i) => observations[Math.floor(i * stride)]!);
   const use = new Array<boolean>(d).fill(false);
   let fit = 0;
   for (;;) {
