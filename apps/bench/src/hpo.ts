@@ -1,5 +1,6 @@
 // `npm run bench:hpo [-- --tasks-dir DIR] [-- --seeds N] [-- --budget B] [-- --methods a,b] [-- --json]
-// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --ranked-new-candidates N] [-- --first-seed N] [-- --fail-diverged]`:
+// [-- --svg FILE] [-- --context-max N] [-- --min-improvement-buckets N] [-- --ranked-new-candidates N]
+// [-- --acquisition-temperature T] [-- --first-seed N] [-- --fail-diverged]`:
 // freeze-thaw HPO replayed on tabular learning curves (default ../shared/data/taskset: TaskSet, 1000
 // configurations × 50 validation-loss checkpoints per task). A trial "trains" by revealing the next point of
 // its curve and sees only the points it paid for; each optimiser gets the same tasks, seeds and budget. A
@@ -22,6 +23,7 @@ import {
   CurveScale,
   DEFAULT_CONTEXT_MAX,
   DEFAULT_RANKED_NEW_CANDIDATES,
+  ACQUISITION_TEMPERATURE,
   Ifbo,
   MIN_IMPROVEMENT_BUCKETS,
   OPTIMIZER_NAMES,
@@ -79,7 +81,13 @@ const rankedNewCandidates = args.includes('--ranked-new-candidates')
   : undefined;
 if (rankedNewCandidates !== undefined && !(Number.isInteger(rankedNewCandidates) && rankedNewCandidates >= 0))
   throw new Error(`--ranked-new-candidates must be an integer ≥ 0, got ${opt('ranked-new-candidates', '')}`);
-const ifboOptions = { contextMax, minImprovementBuckets, rankedNewCandidates };
+// MFPI-random's temperature on the PFN's predictions (default ACQUISITION_TEMPERATURE; 1: as predicted).
+const acquisitionTemperature = args.includes('--acquisition-temperature')
+  ? Number(opt('acquisition-temperature', ''))
+  : undefined;
+if (acquisitionTemperature !== undefined && !(acquisitionTemperature > 0 && Number.isFinite(acquisitionTemperature)))
+  throw new Error(`--acquisition-temperature must be a number > 0, got ${opt('acquisition-temperature', '')}`);
+const ifboOptions = { contextMax, minImprovementBuckets, rankedNewCandidates, acquisitionTemperature };
 
 const backend = await initBackend('auto');
 const { model: pfn, meta } = loadPfn(weights);
@@ -329,6 +337,7 @@ const result = {
   ifbo_context_max: contextMax ?? DEFAULT_CONTEXT_MAX,
   ifbo_min_improvement_buckets: minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS,
   ifbo_ranked_new_candidates: rankedNewCandidates ?? DEFAULT_RANKED_NEW_CANDIDATES,
+  ifbo_acquisition_temperature: acquisitionTemperature ?? ACQUISITION_TEMPERATURE,
   first_seed: firstSeed,
   diverged_runs: failDiverged ? 'fail at their first missing value' : 'read as the table maximum',
   backend: backend.name,

@@ -71,3 +71,35 @@ export function bucketLogDensity(probs: Float32Array | Float64Array, n: number, 
   const k = Math.min(n - 1, Math.max(0, Math.floor(y * n)));
   return Math.log(Math.max(probs[row * n + k]!, 1e-12) * n);
 }
+
+/**
+ * Row `row` raised to the power 1/temperature and renormalised, into `out` (length n): temperature < 1
+ * concentrates the distribution on its likelier buckets, 1 copies it. Probabilities are floored at 1e-12
+ * (a bucket the PFN gives nothing keeps a trace) and divided by the row's largest first, so no power underflows
+ * to an all-zero row.
+ */
+export function bucketSharpen(
+  probs: Float32Array | Float64Array,
+  n: number,
+  temperature: number,
+  row = 0,
+  out = new Float64Array(n),
+): Float64Array {
+  if (!(temperature > 0)) throw new RangeError(`temperature must be > 0, got ${temperature}`);
+  const o = row * n;
+  let max = 1e-12;
+  for (let i = 0; i < n; i++) max = Math.max(max, probs[o + i]!);
+  const power = 1 / temperature;
+  // An integer power by repeated squaring: ifBO sharpens ~200 rows of 512 a decision, and Math.pow costs ~8 ms.
+  const integer = Number.isInteger(power) && power <= 64;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const x = Math.max(probs[o + i]!, 1e-12) / max;
+    let p = 1;
+    if (integer) for (let base = x, e = power; e > 0; e >>= 1, base *= base) p = e & 1 ? p * base : p;
+    else p = Math.pow(x, power);
+    sum += out[i] = p;
+  }
+  for (let i = 0; i < n; i++) out[i]! /= sum;
+  return out;
+}

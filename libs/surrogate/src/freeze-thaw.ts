@@ -41,6 +41,8 @@ export interface PredictedValue {
   mean: number;
   q05: number;
   q95: number;
+  /** P(better than the threshold the decision asked for), under the model's own distribution. */
+  probabilityOfImprovement?: number;
 }
 
 export type Decision =

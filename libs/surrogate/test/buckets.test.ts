@@ -9,6 +9,7 @@ import {
   bucketLogDensity,
   bucketMean,
   bucketQuantile,
+  bucketSharpen,
   bucketVariance,
 } from '../src/index.js';
 
@@ -56,4 +57,38 @@ test('on random distributions, EI = ∫ P(y > s) ds above the threshold, and PI 
     close(bucketExpectedImprovement(p, n, t), integral, 1e-6, 'EI vs ∫PI');
     assert.ok(bucketExceedance(p, n, t) >= bucketExceedance(p, n, Math.min(1, t + 0.05)) - 1e-15);
   }
+});
+
+test('sharpening: T = 1 copies, the result sums to 1, keeps the order of buckets, and T → 0 tends to the mode', () => {
+  const n = 64;
+  const rng = new Rng(3);
+  const probs = new Float32Array(2 * n);
+  for (let r = 0; r < 2; r++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += probs[r * n + i] = rng.next() ** 3;
+    for (let i = 0; i < n; i++) probs[r * n + i]! /= s;
+  }
+  const copy = bucketSharpen(probs, n, 1, 1);
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(copy[i]! - probs[n + i]!) < 1e-6);
+  const mode = probs.subarray(n).indexOf(Math.max(...probs.subarray(n)));
+  let previousModeMass = probs[n + mode]!;
+  for (const t of [0.5, 0.2, 0.1, 0.02]) {
+    const sharp = bucketSharpen(probs, n, t, 1);
+    assert.ok(Math.abs(sharp.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+    // p_i^(1/T) is increasing in p_i: the order of any two buckets is kept.
+    for (let i = 1; i < n; i++)
+      assert.equal(Math.sign(sharp[i]! - sharp[i - 1]!), Math.sign(probs[n + i]! - probs[n + i - 1]!));
+    assert.ok(sharp[mode]! > previousModeMass, `mode's mass grows as T falls (T = ${t})`);
+    previousModeMass = sharp[mode]!;
+    // Closed form: each bucket's mass relative to the mode's is (p_i / p_mode)^(1/T).
+    for (let i = 0; i < n; i++)
+      close(sharp[i]! / sharp[mode]!, (probs[n + i]! / probs[n + mode]!) ** (1 / t), 1e-9, `bucket ${i}, T = ${t}`);
+  }
+  // Powers far below the smallest double still give a distribution, not 0/0.
+  const tiny = bucketSharpen(new Float32Array([1e-8, 2e-8, 0, 1e-8]), 4, 0.001);
+  assert.deepEqual(
+    [...tiny].map((p) => Math.round(p)),
+    [0, 1, 0, 0],
+  );
+  assert.throws(() => bucketSharpen(probs, n, 0), /temperature must be > 0/);
 });

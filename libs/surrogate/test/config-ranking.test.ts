@@ -123,7 +123,9 @@ test('ifBO scores only the ranked new candidates and names its choice by the ind
   let newDecisions = 0;
   for (let seed = 0; seed < 10; seed++) {
     const ctx = { trials, maxFidelity: 20, budgetLeft: 200, newCandidates: candidates, rng: new Rng(seed) };
-    const decision = new Ifbo(model, { rankedNewCandidates: 4 }).decide(ctx);
+    // The PFN's own distribution (temperature 1): on this small context it starts new configurations in some
+    // decisions, where the sharpened default thaws every time; the index mapping is what is tested.
+    const decision = new Ifbo(model, { rankedNewCandidates: 4, acquisitionTemperature: 1 }).decide(ctx);
     if (decision.kind !== 'new') continue;
     newDecisions++;
     assert.ok(kept.has(decision.candidate), `candidate ${decision.candidate} is not among the ranked ${[...kept]}`);

@@ -8,9 +8,13 @@ import assert from 'node:assert/strict';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import {
+  ACQUISITION_TEMPERATURE,
   CurvePfn,
+  CurveScale,
   Ifbo,
   MIN_IMPROVEMENT_BUCKETS,
+  bucketExceedance,
+  bucketSharpen,
   loadPfn,
   mfpiThreshold,
   packSequences,
@@ -152,4 +156,35 @@ test('MFPI-random asks for at least MIN_IMPROVEMENT_BUCKETS of the output above 
   }
   assert.ok(positive >= 15, `the reference threshold left a chance of improvement in ${positive} of 20 decisions`);
   assert.ok(MIN_IMPROVEMENT_BUCKETS >= 1 && MIN_IMPROVEMENT_BUCKETS < model.config.buckets / 10);
+});
+
+test('at the acquisition temperature a long plateau just above the incumbent stops looking like a chance to improve', () => {
+  const { model } = loadPfn();
+  const n = model.config.buckets;
+  // The incumbent reached 0.50; another trial has sat at 0.52 for 29 steps (first value 1.0, lower is better).
+  const trials = [
+    { config: [0.3, 0.6], values: [0.9, 0.7, 0.6, 0.55, 0.5] },
+    { config: [0.7, 0.2], values: [1, ...Array.from({ length: 29 }, () => 0.52)] },
+  ];
+  const scale = CurveScale.fit(trials);
+  const threshold = mfpiThreshold(scale.toY(0.5), 1e-3, MIN_IMPROVEMENT_BUCKETS / n);
+  const ifbo = new Ifbo(model);
+  for (const step of [31, 40, 50]) {
+    const probs = ifbo.predictBuckets(trials, 50, [{ trial: 1, config: [0.7, 0.2], step }], 1);
+    const own = bucketExceedance(probs, n, threshold);
+    const sharpened = bucketExceedance(bucketSharpen(probs, n, ACQUISITION_TEMPERATURE), n, threshold);
+    // The PFN's own tails give it a real chance; its likeliest values (the plateau) do not reach the threshold.
+    assert.ok(own > 0.05, `P at step ${step} under the PFN's own distribution: ${own}`);
+    assert.ok(sharpened < own / 100, `P at step ${step}: ${sharpened} sharpened against ${own}`);
+  }
+  // The decision reports the PFN's own probability beside the sharpened score that chose it.
+  const decision = ifbo.decide({
+    trials,
+    maxFidelity: 50,
+    budgetLeft: 100,
+    newCandidates: [[0.5, 0.5]],
+    rng: new Rng(3),
+  });
+  const own = decision.predicted!.probabilityOfImprovement!;
+  assert.ok(own >= 0 && own <= 1 && Number.isFinite(decision.acquisition));
 });

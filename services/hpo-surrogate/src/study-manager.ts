@@ -320,7 +320,7 @@ export class StudyManager {
             mean: sign * p.mean,
             q05: sign > 0 ? p.q05 : -p.q95,
             q95: sign > 0 ? p.q95 : -p.q05,
-            probabilityOfImprovement: name === 'ifbo' ? d.acquisition : 0,
+            probabilityOfImprovement: p.probabilityOfImprovement ?? 0,
           }
         : undefined;
       const paused = trials.filter(

@@ -539,8 +539,9 @@ export interface SuggestResponse {
   /** Train it up to this step. */
   targetStep: number;
   /**
-   * The acquisition value that chose it: ifBO's probability of improvement (MFPI-random), the power-law
-   * ensemble's expected improvement; 0 for rules without a model.
+   * The acquisition value that chose it: ifBO's probability of improvement (MFPI-random, on the PFN's
+   * predictions sharpened by its acquisition temperature), the power-law ensemble's expected improvement; 0
+   * for rules without a model.
    */
   acquisition: number;
   /** True when this is the stored answer to an earlier call with the same request_id. */
