@@ -65,28 +65,29 @@ const tables = files.map((file) => ({ file, ...readCurveTable(file) }));
 const failDiverged = args.includes('--fail-diverged');
 const tasks = tables.map((t) => taskFromTable(t.table, { failDiverged }));
 const weights = opt('weights', 'ft-pfn');
+/** An ifBO flag that is a number when given (undefined leaves the library's default), checked by `valid`. */
+function optionalNumber(name: string, valid: (v: number) => boolean, requirement: string): number | undefined {
+  if (!args.includes(`--${name}`)) return undefined;
+  const v = Number(opt(name, ''));
+  if (!valid(v)) throw new Error(`--${name} must be ${requirement}, got ${opt(name, '')}`);
+  return v;
+}
 // ifBO's context size (observed points the PFN reads per decision; default DEFAULT_CONTEXT_MAX).
-const contextMax = args.includes('--context-max') ? Number(opt('context-max', '')) : undefined;
-if (contextMax !== undefined && !(Number.isInteger(contextMax) && contextMax > 0))
-  throw new Error(`--context-max must be a positive integer, got ${opt('context-max', '')}`);
+const contextMax = optionalNumber('context-max', (v) => Number.isInteger(v) && v > 0, 'a positive integer');
 // ifBO's smallest improvement in buckets (default MIN_IMPROVEMENT_BUCKETS).
-const minImprovementBuckets = args.includes('--min-improvement-buckets')
-  ? Number(opt('min-improvement-buckets', ''))
-  : undefined;
-if (minImprovementBuckets !== undefined && !(minImprovementBuckets >= 0))
-  throw new Error(`--min-improvement-buckets must be a number ≥ 0, got ${opt('min-improvement-buckets', '')}`);
+const minImprovementBuckets = optionalNumber('min-improvement-buckets', (v) => v >= 0, 'a number ≥ 0');
 // ifBO's new candidates kept by the configuration ranking (default DEFAULT_RANKED_NEW_CANDIDATES; 0: all).
-const rankedNewCandidates = args.includes('--ranked-new-candidates')
-  ? Number(opt('ranked-new-candidates', ''))
-  : undefined;
-if (rankedNewCandidates !== undefined && !(Number.isInteger(rankedNewCandidates) && rankedNewCandidates >= 0))
-  throw new Error(`--ranked-new-candidates must be an integer ≥ 0, got ${opt('ranked-new-candidates', '')}`);
+const rankedNewCandidates = optionalNumber(
+  'ranked-new-candidates',
+  (v) => Number.isInteger(v) && v >= 0,
+  'an integer ≥ 0',
+);
 // MFPI-random's temperature on the PFN's predictions (default ACQUISITION_TEMPERATURE; 1: as predicted).
-const acquisitionTemperature = args.includes('--acquisition-temperature')
-  ? Number(opt('acquisition-temperature', ''))
-  : undefined;
-if (acquisitionTemperature !== undefined && !(acquisitionTemperature > 0 && Number.isFinite(acquisitionTemperature)))
-  throw new Error(`--acquisition-temperature must be a number > 0, got ${opt('acquisition-temperature', '')}`);
+const acquisitionTemperature = optionalNumber(
+  'acquisition-temperature',
+  (v) => v > 0 && Number.isFinite(v),
+  'a number > 0',
+);
 const ifboOptions = { contextMax, minImprovementBuckets, rankedNewCandidates, acquisitionTemperature };
 
 const backend = await initBackend('auto');
