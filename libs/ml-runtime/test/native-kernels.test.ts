@@ -3,6 +3,8 @@
 // Tolerance as for the wasm pack: |native − cpu| ≤ 1e-4 · (1 + max|cpu|).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { native } from '@floe/native';
 import { Rng } from '@floe/random';
@@ -107,6 +109,51 @@ test('thread count is configurable and results do not depend on it', { skip }, (
   n.setThreads(before);
   assert.equal(n.threads(), before);
 });
+
+test(
+  'tasks go to whichever kernel thread claims them: with every core busy elsewhere, none is skipped or run twice, and the results equal a fixed assignment',
+  { skip, timeout: 120_000 },
+  async () => {
+    const n = native!;
+    const before = n.threads();
+    // More kernel threads than cores, and the cores busy: threads are descheduled mid-call, so tasks change
+    // hands between the caller and the workers all the time.
+    n.setThreads(4);
+    const busy = Array.from({ length: availableParallelism() }, () =>
+      spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+    );
+    try {
+      const a = rand([48, 40]);
+      const b = rand([40, 56]);
+      const small = rand([6, 12, 12]);
+      const smallB = rand([6, 12, 12]);
+      // C += A·B again and again (beta 1): a task skipped or run twice in any call changes C for good. One
+      // product splits over the threads (row blocks), the batch of small ones is dealt one product per task.
+      const accumulate = (staticSchedule: boolean) => {
+        n.setStaticSchedule(staticSchedule);
+        const c = new Float32Array(48 * 56);
+        const cs = new Float32Array(6 * 12 * 12);
+        for (let i = 0; i < 400; i++) {
+          n.sgemmBatched(1, false, false, 48, 56, 40, 1, a, 0, 40, b, 0, 56, 1, c, 0, 56);
+          n.sgemmBatched(6, false, false, 12, 12, 12, 1, small, 144, 12, smallB, 144, 12, 1, cs, 144, 12);
+        }
+        return [c, cs];
+      };
+      const fixed = accumulate(true);
+      const claimed = accumulate(false);
+      assert.deepEqual(claimed, fixed);
+      // And against one product done once, times 400 (each element's sum of 400 equal terms, to rounding).
+      const once = new Float32Array(48 * 56);
+      n.sgemmBatched(1, false, false, 48, 56, 40, 1, a, 0, 40, b, 0, 56, 0, once, 0, 56);
+      for (let i = 0; i < once.length; i++)
+        assert.ok(Math.abs(claimed[0]![i]! - 400 * once[i]!) <= 1e-3 * (1 + Math.abs(400 * once[i]!)), `element ${i}`);
+    } finally {
+      for (const p of busy) p.kill('SIGKILL');
+      n.setStaticSchedule(false);
+      n.setThreads(before);
+    }
+  },
+);
 
 test('native Conv2D, both backprops and MaxPoolGrad: values and gradients match cpu', { skip }, async () => {
   const cases: [number[], number[], number, 'valid' | 'same'][] = [

@@ -20,6 +20,8 @@ void parallel_for(int n, const std::function<void(int, int)>& body);
 void parallel_for_chunks(int n, const std::function<void(int)>& fn);
 
 void set_threads(int n);
+// Each pool thread runs its own task index instead of claiming the next one (the pool before; a baseline).
+void set_static_schedule(bool on);
 int get_threads();
 // SCHED_IDLE for the calling thread and, from their next job on, the pool's workers (Linux only).
 bool idle_scheduling();

@@ -145,6 +145,12 @@ export interface NativeKernels {
   sumSquares(xs: Float32Array[]): number[];
   setThreads(n: number): void;
   /**
+   * true: each kernel thread runs the task of its own index, and every call waits for all of them — how the
+   * pool scheduled before it let the caller and the woken threads claim tasks (a baseline for
+   * bench:contention). Default false.
+   */
+  setStaticSchedule(on: boolean): void;
+  /**
    * Runs the calling thread (and the kernel threads it starts later) under Linux's SCHED_IDLE, so that the
    * event loop preempts it the moment it wakes; false where that is not available.
    */
