@@ -4,7 +4,12 @@ import { resolve, isAbsolute } from 'node:path';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import { SERVICE_NAMES, type ServiceName } from '@floe/contracts';
-import { BACKEND_CHOICES, type BackendChoice } from '@floe/ml-runtime/choices';
+import {
+  BACKEND_CHOICES,
+  COMPUTE_PRIORITIES,
+  type BackendChoice,
+  type ComputePriority,
+} from '@floe/ml-runtime/choices';
 import { parseTokens, type SecurityConfig } from './security.js';
 
 export interface FloeConfig {
@@ -37,6 +42,8 @@ export interface FloeConfig {
   threads: number;
   /** TF.js backend of every model pass (training, scoring, evaluation). */
   tfBackend: BackendChoice;
+  /** How compute threads yield the CPU (FLOE_COMPUTE_PRIORITY). */
+  computePriority: ComputePriority;
   /** Addresses of peer services in other processes (FLOE_<SERVICE>_ADDRESS); a missing one is reached in this process. */
   peers: Partial<Record<ServiceName, string>>;
   /** TLS and bearer tokens (FLOE_TLS_*, FLOE_TOKENS*, FLOE_TOKEN*); all off by default. */
@@ -83,6 +90,11 @@ export const CONFIG_VARIABLES = [
   ['FLOE_MAX_CONCURRENT_RUNS', '1', 'training runs at once; the rest wait QUEUED'],
   ['FLOE_THREADS', 'all cores', 'threads of the native kernels'],
   ['FLOE_TF_BACKEND', 'auto', 'TF.js backend: auto, tensorflow, native, wasm or cpu'],
+  [
+    'FLOE_COMPUTE_PRIORITY',
+    'idle',
+    'how training and other compute threads yield the CPU: idle (SCHED_IDLE — the gRPC event loop never waits for them, but a busy process beside floe in the same cgroup, as on a shared host outside containers, starves them), low (nice 10) or normal',
+  ],
   [
     'FLOE_TRAINER_ADDRESS',
     'this server',
@@ -181,6 +193,13 @@ function backend(env: NodeJS.ProcessEnv): BackendChoice {
   return raw as BackendChoice;
 }
 
+function computePriority(env: NodeJS.ProcessEnv): ComputePriority {
+  const raw = env.FLOE_COMPUTE_PRIORITY || 'idle';
+  if (!(COMPUTE_PRIORITIES as readonly string[]).includes(raw))
+    throw new ConfigError('FLOE_COMPUTE_PRIORITY', raw, `one of ${COMPUTE_PRIORITIES.join(', ')}`);
+  return raw as ComputePriority;
+}
+
 function readableFile(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const raw = env[name];
   if (!raw) return undefined;
@@ -270,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     maxConcurrentRuns: int(env, 'FLOE_MAX_CONCURRENT_RUNS', 1, 1, 64),
     threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
     tfBackend: backend(env),
+    computePriority: computePriority(env),
     peers: Object.fromEntries(
       ALL_SERVICES.flatMap((name) => {
         const a = peer(env, peerAddressVariable(name));

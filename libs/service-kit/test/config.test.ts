@@ -25,6 +25,13 @@ test('a bad value fails fast and names the variable', () => {
   assert.throws(() => loadConfig({ FLOE_THREADS: 'many' }), /FLOE_THREADS/);
   assert.throws(() => loadConfig({ FLOE_TF_BACKEND: 'gpu' }), /FLOE_TF_BACKEND.*auto, tensorflow, native, wasm, cpu/);
   assert.throws(() => loadConfig({ FLOE_TRAINER_ADDRESS: 'trainer' }), /FLOE_TRAINER_ADDRESS/);
+  assert.throws(() => loadConfig({ FLOE_COMPUTE_PRIORITY: 'high' }), /FLOE_COMPUTE_PRIORITY.*idle, low, normal/);
+});
+
+test('compute threads yield as FLOE_COMPUTE_PRIORITY says: idle unless told', () => {
+  assert.equal(loadConfig({}).computePriority, 'idle');
+  assert.equal(loadConfig({ FLOE_COMPUTE_PRIORITY: 'low' }).computePriority, 'low');
+  assert.equal(loadConfig({ FLOE_COMPUTE_PRIORITY: 'normal' }).computePriority, 'normal');
 });
 
 test('every service has its peer address variable, parsed once', () => {

@@ -1,6 +1,6 @@
 // One trainer run's work, as the run worker executes it: build (or restore) the model, apply the
 // strategy, train until the budget or a pause, checkpoint at an interval and at the end.
-import type { BackendChoice } from '@floe/ml-runtime/choices';
+import type { BackendChoice, ComputePriority } from '@floe/ml-runtime/choices';
 import type { Split } from '@floe/data';
 import type { SpanNameValue } from '@floe/telemetry/names';
 import type { OptimizerConfig } from './optimizer.js';
@@ -65,6 +65,8 @@ export interface RunJob {
   backend: BackendChoice;
   /** Threads of the native kernels (FLOE_THREADS). */
   threads: number;
+  /** How the run's worker yields the CPU (FLOE_COMPUTE_PRIORITY); default idle. */
+  priority?: ComputePriority;
   artifactsDir: string;
   dataRoots: string[];
   /** Largest dataset loaded (FLOE_MAX_DATASET_BYTES); default the data lib's. */

@@ -3,7 +3,7 @@
 // (a TypeScript file that calls serveTask) and awaits runTask; progress flows back as messages, and a
 // FloeError thrown in the worker arrives as the same kind of error, so it maps to the same gRPC code.
 import { Worker, parentPort, workerData } from 'node:worker_threads';
-import type { BackendChoice } from '@floe/ml-runtime/choices';
+import type { BackendChoice, ComputePriority } from '@floe/ml-runtime/choices';
 import { floeDirs } from '@floe/store';
 import { FloeError, InvalidArgumentError, type ErrorKind, type FieldViolation } from '@floe/errors';
 
@@ -16,6 +16,8 @@ type TaskMessage<O, P> =
 export interface ComputeEnv {
   backend: BackendChoice;
   threads: number;
+  /** How the task's worker yields the CPU (FLOE_COMPUTE_PRIORITY). */
+  priority: ComputePriority;
   artifactsDir: string;
   dataRoots: string[];
   maxDatasetBytes: number;
@@ -25,6 +27,7 @@ export interface ComputeEnv {
 export function computeEnv(config: {
   tfBackend: BackendChoice;
   threads: number;
+  computePriority: ComputePriority;
   home: string;
   dataRoots: string[];
   maxDatasetBytes: number;
@@ -32,6 +35,7 @@ export function computeEnv(config: {
   return {
     backend: config.tfBackend,
     threads: config.threads,
+    priority: config.computePriority,
     artifactsDir: floeDirs(config.home).artifacts,
     dataRoots: config.dataRoots,
     maxDatasetBytes: config.maxDatasetBytes,
@@ -40,19 +44,22 @@ export function computeEnv(config: {
 
 const bootstrap = new URL('./worker-bootstrap.mjs', import.meta.url);
 
-/** Starts a worker thread running `entry` (a file URL) with `data` as its workerData.job. */
-export function spawnWorker(entry: URL, data: unknown): Worker {
-  return new Worker(bootstrap, { workerData: { entry: entry.href, job: data } });
+/**
+ * Starts a worker thread running `entry` (a file URL) with `data` as its workerData.job, its priority
+ * lowered as `priority` says (compute-priority.ts).
+ */
+export function spawnWorker(entry: URL, data: unknown, priority: ComputePriority = 'idle'): Worker {
+  return new Worker(bootstrap, { workerData: { entry: entry.href, job: data, priority } });
 }
 
 /** Runs the task at `entry` on `input` in a new worker thread; aborting `signal` terminates it. */
 export function runTask<I, O, P = unknown>(
   entry: URL,
   input: I,
-  opts: { onProgress?: (p: P) => void; signal?: AbortSignal } = {},
+  opts: { onProgress?: (p: P) => void; signal?: AbortSignal; priority?: ComputePriority } = {},
 ): Promise<O> {
   return new Promise<O>((resolve, reject) => {
-    const worker = spawnWorker(entry, input);
+    const worker = spawnWorker(entry, input, opts.priority);
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;
@@ -124,10 +131,11 @@ export class ResidentTask<I, O> {
   constructor(
     private readonly entry: URL,
     private readonly data: unknown,
+    private readonly priority: ComputePriority = 'idle',
   ) {}
 
   private start(): Worker {
-    const worker = spawnWorker(this.entry, this.data);
+    const worker = spawnWorker(this.entry, this.data, this.priority);
     const failAll = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;
       for (const p of this.pending.values()) p.reject(err);

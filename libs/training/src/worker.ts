@@ -9,7 +9,7 @@ export function startRunWorker(
   job: RunJob,
   onEvent: (e: RunEvent) => void,
 ): { pause(): void; terminate(): Promise<number>; exited: Promise<number> } {
-  const worker = spawnWorker(new URL('./run-worker-entry.ts', import.meta.url), job);
+  const worker = spawnWorker(new URL('./run-worker-entry.ts', import.meta.url), job, job.priority);
   worker.on('message', onEvent);
   worker.on('error', (err) => onEvent({ type: 'error', message: err.message }));
   const exited = new Promise<number>((resolve) => worker.on('exit', resolve));

@@ -1,5 +1,6 @@
 // Compute yields to the event loop: a task's worker thread runs under SCHED_IDLE (Linux, native addon),
-// and so do the native kernel pool's threads it uses, while the main thread keeps its normal policy.
+// and so do the native kernel pool's threads it uses, while the main thread keeps its normal policy;
+// FLOE_COMPUTE_PRIORITY low / normal give nice 10 / the main thread's priority instead.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,7 @@ test(
   { skip: process.platform !== 'linux' || !native ? 'Linux with the native addon only' : false },
   async () => {
     native!.setThreads(2);
-    const seen = await runTask<void, { self: number; threads: { tid: number; policy: number }[] }>(
+    const seen = await runTask<void, { self: number; nice: number; threads: { tid: number; policy: number }[] }>(
       new URL('./fixtures/scheduling.ts', import.meta.url),
       undefined,
     );
@@ -26,5 +27,20 @@ test(
       seen.threads.filter((t) => t.policy === SCHED_IDLE).length >= 2,
       `the worker and the pool's thread: ${JSON.stringify(seen.threads)}`,
     );
+  },
+);
+
+test(
+  'FLOE_COMPUTE_PRIORITY low runs a task worker at nice 10 under the normal policy, normal leaves it as the main thread',
+  { skip: process.platform !== 'linux' ? 'Linux only' : false },
+  async () => {
+    const fixture = new URL('./fixtures/scheduling.ts', import.meta.url);
+    type Seen = { self: number; nice: number };
+    const low = await runTask<void, Seen>(fixture, undefined, { priority: 'low' });
+    assert.deepEqual({ policy: low.self, nice: low.nice }, { policy: SCHED_OTHER, nice: 10 });
+    const normal = await runTask<void, Seen>(fixture, undefined, { priority: 'normal' });
+    const main = readFileSync('/proc/thread-self/stat', 'utf8');
+    const mainNice = Number(main.slice(main.lastIndexOf(')') + 2).split(' ')[16]);
+    assert.deepEqual({ policy: normal.self, nice: normal.nice }, { policy: SCHED_OTHER, nice: mainNice });
   },
 );

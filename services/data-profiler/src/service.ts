@@ -116,6 +116,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         { env, model, dataset, reference, scoring: req, seed: req.seed },
         {
           signal,
+          priority: env.priority,
           onProgress: ({ done, total }) =>
             report({
               phase: 'score_blocks',

@@ -173,6 +173,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
         },
         {
           signal: o.signal,
+          priority: env.priority,
           onProgress: ({ suite, done, total }) =>
             o.report({
               phase: 'evaluate',

@@ -114,6 +114,7 @@ export function createExplainerService(opts: ServiceContext): HostedService {
       () =>
         runTask<ExplainerJob, R, ExplainerProgress>(EXPLAIN_TASK, job, {
           signal: o.signal,
+          priority: env.priority,
           onProgress: ({ done, total, message }) =>
             o.report({ phase: o.phase, done, total, fraction: done / total, message }),
         }),

@@ -84,10 +84,11 @@ const checkRequestId = (v: Validator, id: string) => v.string('request_id', id, 
 
 export function createHpoSurrogateService(opts: ServiceContext & { store?: MetadataStore }): HostedService {
   const store = opts.store ?? openMetadataStore(opts.config, 'hpo-surrogate');
-  const surrogate = new ResidentTask<SurrogateRequest, SurrogateReply>(SURROGATE_TASK, {
-    backend: opts.config.tfBackend,
-    threads: opts.config.threads,
-  } satisfies SurrogateTaskData);
+  const surrogate = new ResidentTask<SurrogateRequest, SurrogateReply>(
+    SURROGATE_TASK,
+    { backend: opts.config.tfBackend, threads: opts.config.threads } satisfies SurrogateTaskData,
+    opts.config.computePriority,
+  );
   const studies = new StudyManager(store, (req) => surrogate.call(req));
   const peers = opts.peers ?? new Peers(opts.config);
   const runner = new StudyRunner(studies, store, peers, opts.log);

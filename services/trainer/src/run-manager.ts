@@ -30,7 +30,7 @@ import {
 } from '@floe/training';
 import { blockIdsOf, describeModel } from '@floe/models';
 import { openDataset, type Dataset, type Split } from '@floe/data';
-import type { BackendChoice } from '@floe/ml-runtime/choices';
+import type { BackendChoice, ComputePriority } from '@floe/ml-runtime/choices';
 import { Attr, SpanName } from '@floe/telemetry';
 import { RunTracer } from './run-tracer.js';
 import { applyPlan } from './plan-policy.js';
@@ -79,6 +79,8 @@ export interface RunManagerOptions {
   maxConcurrent: number;
   backend: BackendChoice;
   threads: number;
+  /** How run workers yield the CPU (FLOE_COMPUTE_PRIORITY); default idle. */
+  priority?: ComputePriority;
   log: Logger;
   /** Cluster mode (a shared store): this replica's name, its leases' length and takeovers allowed per run. */
   cluster?: { replicaId: string; leaseMs: number; maxTakeovers: number };
@@ -657,6 +659,7 @@ export class RunManager {
       seed: Number(spec.seed),
       backend: this.o.backend,
       threads: this.o.threads,
+      priority: this.o.priority,
       artifactsDir: this.o.artifactsDir,
       dataRoots: this.o.dataRoots,
       maxDatasetBytes: this.o.maxDatasetBytes,

@@ -158,6 +158,7 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     maxConcurrent: config.maxConcurrentRuns,
     backend: config.tfBackend,
     threads: config.threads,
+    priority: config.computePriority,
     log,
     cluster: config.cluster,
   });
@@ -170,12 +171,16 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     if (existing) return existing;
     const checkpoint = await artifacts.get(checkpointId);
     try {
-      await runTask<ExportTaskInput, ExportTaskOutput>(EXPORT_TASK, {
-        env: computeEnv(config),
-        checkpointId,
-        id,
-        labels: { run: runId, step: checkpoint?.manifest.labels.step ?? '', checkpoint: checkpointId },
-      });
+      await runTask<ExportTaskInput, ExportTaskOutput>(
+        EXPORT_TASK,
+        {
+          env: computeEnv(config),
+          checkpointId,
+          id,
+          labels: { run: runId, step: checkpoint?.manifest.labels.step ?? '', checkpoint: checkpointId },
+        },
+        { priority: config.computePriority },
+      );
     } catch (err) {
       // Two exports of one checkpoint at once: the second finds the first's artifact.
       if (!(err instanceof FloeError && err.kind === 'already_exists')) throw err;
