@@ -214,7 +214,9 @@ class Pool {
   // fixed to its thread every call waited for it, while now the caller runs that task itself (bench:contention:
   // an ifBO Suggest ~3x faster at p50 with every core busy elsewhere, the same on a quiet machine). Workers
   // spin briefly before sleeping, so the many short jobs of one GEMM do not each pay a futex wake-up.
-  void run(const std::function<void(int)>& fn) {
+  // everyThread: each thread runs the task of its own index (as the static schedule does), so that every
+  // worker has woken and run it before this returns.
+  void run(const std::function<void(int)>& fn, bool everyThread = false) {
     // The pool is one per process (the addon's statics are shared by every worker thread that loads it):
     // concurrent callers — two training runs in two worker threads — take turns. Queuing beats running
     // both at full width on the same cores, which the spinning workers would make worse.
@@ -233,7 +235,7 @@ class Pool {
       std::lock_guard<std::mutex> lock(mu_);
       job_ = &fn;
       tasks_ = tasks;
-      fixed = job_static_ = static_schedule_.load();
+      fixed = job_static_ = everyThread || static_schedule_.load();
       gen = generation_.load() + 1;
       done_.store(0);
       next_.store(claimState(gen, 0));
@@ -395,6 +397,9 @@ void set_static_schedule(bool on) { pool().set_static_schedule(on); }
 bool idle_scheduling() {
   if (!schedule_this_thread_idle()) return false;
   idle_requested.store(true);
+  // Every pool thread takes the policy now (a worker applies it before any job), not at the first task it
+  // happens to claim — a worker that never wins a claim would otherwise keep its priority.
+  pool().run([](int) {}, true);
   return true;
 }
 

@@ -22,7 +22,8 @@ test(
     );
     assert.equal(seen.self, SCHED_IDLE, 'the worker thread');
     assert.equal(policy(readFileSync('/proc/thread-self/stat', 'utf8')), SCHED_OTHER, 'the main thread');
-    // The pool was created on this (normal) thread by setThreads; its worker took SCHED_IDLE on its job.
+    // The pool was created on this (normal) thread by setThreads; its worker took SCHED_IDLE when the task's
+    // worker asked for it (idleScheduling wakes every pool thread to take it).
     assert.ok(
       seen.threads.filter((t) => t.policy === SCHED_IDLE).length >= 2,
       `the worker and the pool's thread: ${JSON.stringify(seen.threads)}`,
