@@ -9,6 +9,7 @@
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient } from '@floe/service-kit';
 import { spawnFloe, startPostgres, tempDir, type FloeProcess } from '@floe/testing';
+import { quantile } from './stats.js';
 
 const json = process.argv.includes('--json');
 const arg = (name: string, fallback: number) => {
@@ -87,11 +88,6 @@ async function until<T>(ms: number, probe: () => Promise<T | undefined>): Promis
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
-};
 
 try {
   const runsPerMinute: Record<string, number> = {};

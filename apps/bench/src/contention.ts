@@ -16,9 +16,10 @@ import { native } from '@floe/native';
 import { Rng } from '@floe/random';
 import { buildModel } from '@floe/models';
 import { loadBuiltin, selectSplit, type TextDataset } from '@floe/data';
-import { createOptimizer, loadPfn, type DecisionContext } from '@floe/surrogate';
+import { createOptimizer, loadPfn } from '@floe/surrogate';
 import { DEFAULT_OPTIMIZER, LmSource, TrainingSession } from '@floe/training';
-import { benchOptions, loadTask, replay } from './hpo-replay.js';
+import { benchOptions, decisionStates, loadTask } from './hpo-replay.js';
+import { quantile } from './stats.js';
 
 const args = process.argv.slice(2);
 const { json, taskFiles } = benchOptions(args);
@@ -46,17 +47,14 @@ interface Workload {
 function suggestWorkload(): Workload {
   const task = loadTask(taskFiles[0]!);
   const { model: pfn } = loadPfn('ft-pfn');
-  let state: DecisionContext | undefined;
-  replay(task, 'ifbo', pfn, 0, 1001, (ctx, observed) => {
-    if (observed === 1000) state = { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) };
-  });
+  const state = decisionStates(task, pfn, [1000], 1001).get(1000)!;
   const ifbo = createOptimizer('ifbo', pfn);
   let i = 0;
   return {
     name: 'suggest_1000',
     run: () => {
       const t0 = performance.now();
-      ifbo.decide({ ...state!, rng: new Rng(i++) });
+      ifbo.decide({ ...state, rng: new Rng(i++) });
       return performance.now() - t0;
     },
     samples: quick ? 60 : 200,
@@ -76,11 +74,6 @@ function trainingWorkload(): Workload {
   for (let w = 0; w < 3; w++) session.trainStep();
   return { name: 'training_step', run: () => session.trainStep().ms, samples: quick ? 10 : 40, block: 5 };
 }
-
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-};
 
 /** Alternates the two schedules block by block (the order flipped every block), so drift hits both alike. */
 function measure(w: Workload): Record<'static' | 'claimed', number[]> {
@@ -112,7 +105,7 @@ for (const condition of ['quiet', 'busy'] as const) {
     for (const w of workloads) {
       log(`${condition}: ${w.name} (${w.samples} calls a schedule) …`);
       const t = measure(w);
-      const stats = (xs: number[]) => ({ p50: round(percentile(xs, 0.5)), p99: round(percentile(xs, 0.99)) });
+      const stats = (xs: number[]) => ({ p50: round(quantile(xs, 0.5)), p99: round(quantile(xs, 0.99)) });
       ((results[condition] ??= {})[w.name] ??= {}).static = stats(t.static);
       results[condition][w.name]!.claimed = stats(t.claimed);
       const s = results[condition][w.name]!;

@@ -228,6 +228,33 @@ export function replay(
   return trace;
 }
 
+/**
+ * ifBO's decision contexts in the seed-0 replay of `task` (`budget` steps) at the given counts of observed
+ * points, the trials copied so that later steps do not change them: the states Suggest latency is timed on.
+ */
+export function decisionStates(
+  task: Task,
+  pfn: CurvePfn,
+  observedAt: readonly number[],
+  budget: number,
+  ifbo?: IfboOptions,
+): Map<number, DecisionContext> {
+  const states = new Map<number, DecisionContext>();
+  replay(
+    task,
+    'ifbo',
+    pfn,
+    0,
+    budget,
+    (ctx, observed) => {
+      if (observedAt.includes(observed))
+        states.set(observed, { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) });
+    },
+    ifbo,
+  );
+  return states;
+}
+
 /** How well a study state ranks the configurations it has not tried (bench:hpo-ranking). */
 export interface UntriedRanking {
   untried: number;

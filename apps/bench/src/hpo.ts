@@ -32,7 +32,6 @@ import {
   createOptimizer,
   loadPfn,
   powerLawPredict,
-  type DecisionContext,
   type OptimizerName,
   type TrialCurve,
 } from '@floe/surrogate';
@@ -41,12 +40,13 @@ import {
   RANDOM_CANDIDATES,
   WORST,
   benchOptions,
+  decisionStates,
   readCurveTable,
-  replay,
   taskFromTable,
   traceRegret,
 } from './hpo-replay.js';
 import { meanRegretAt, meanRegretCurve, regretPlot, type RegretSeries } from './hpo-plot.js';
+import { quantile } from './stats.js';
 
 const args = process.argv.slice(2);
 const { opt, json, root, tasksDir, taskFiles: files } = benchOptions(args);
@@ -151,19 +151,7 @@ const suggestSamples: Record<number, number[]> = {};
 const SUGGEST_WARMUP = 10;
 const SUGGEST_SAMPLES = 200;
 {
-  const states = new Map<number, DecisionContext>();
-  replay(
-    tasks[0]!,
-    'ifbo',
-    pfn,
-    0,
-    Math.min(budget, 1000) + 1,
-    (ctx, observed) => {
-      if ([100, 500, 1000].includes(observed))
-        states.set(observed, { ...ctx, trials: ctx.trials.map((t) => ({ ...t, values: [...t.values] })) });
-    },
-    ifboOptions,
-  );
+  const states = decisionStates(tasks[0]!, pfn, [100, 500, 1000], Math.min(budget, 1000) + 1, ifboOptions);
   const ifbo = createOptimizer('ifbo', pfn, ifboOptions);
   for (const [observed, ctx] of states) {
     const times: number[] = [];
@@ -295,17 +283,12 @@ function pfnPredictFinal(ifbo: Ifbo, config: number[], prefix: number[], length:
   return preds;
 }
 
-const percentile = (xs: number[], p: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
 const suggestMs = Object.fromEntries(
   Object.entries(suggestSamples).map(([at, xs]) => [
     at,
     {
-      p50: Number(percentile(xs, 50).toFixed(2)),
-      p99: Number(percentile(xs, 99).toFixed(2)),
+      p50: Number(quantile(xs, 0.5).toFixed(2)),
+      p99: Number(quantile(xs, 0.99).toFixed(2)),
       max: Number(Math.max(...xs).toFixed(2)),
       samples: xs.length,
     },
