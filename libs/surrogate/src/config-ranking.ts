@@ -99,15 +99,16 @@ function leaveOneOutFit(observations: readonly ConfigObservation[], use: readonl
 }
 
 /**
- * The dimensions that predict the value: greedy forward selection, adding the dimension that most raises the
- * leave-one-out rank correlation until none does. None selected (nothing predicts) means all of them.
+ * The dimensions that predict the value, in the order greedy forward selection adds them: each time the
+ * dimension that most raises the leave-one-out rank correlation, until none does. Empty: nothing predicts.
  */
-export function relevantDimensions(observations: readonly ConfigObservation[]): boolean[] {
+export function relevantDimensionOrder(observations: readonly ConfigObservation[]): number[] {
   const d = observations[0]?.config.length ?? 0;
   const n = Math.min(SELECTION_SAMPLE, observations.length);
   const stride = observations.length / n;
   const sample = Array.from({ length: n }, (_, i) => observations[Math.floor(i * stride)]!);
   const use = new Array<boolean>(d).fill(false);
+  const order: number[] = [];
   let fit = 0;
   for (;;) {
     let add = -1;
@@ -124,23 +125,35 @@ export function relevantDimensions(observations: readonly ConfigObservation[]): 
     }
     if (add < 0) break;
     use[add] = true;
+    order.push(add);
     fit = addFit;
   }
-  return use.some(Boolean) ? use : use.map(() => true);
+  return order;
+}
+
+/** The selected dimensions as a mask (relevantDimensionOrder); none selected means all of them. */
+export function relevantDimensions(observations: readonly ConfigObservation[]): boolean[] {
+  const d = observations[0]?.config.length ?? 0;
+  const order = relevantDimensionOrder(observations);
+  const use = new Array<boolean>(d).fill(order.length === 0);
+  for (const j of order) use[j] = true;
+  return use;
 }
 
 /**
  * The indices of the `keep` candidates the neighbour model predicts best (lowest value), in candidate order;
- * all of them when there are too few observations to rank on or no more than `keep` candidates.
+ * all of them when there are too few observations to rank on or no more than `keep` candidates. `use`: the
+ * dimensions distance counts, when the caller has selected them already (relevantDimensions).
  */
 export function rankCandidates(
   observations: readonly ConfigObservation[],
   candidates: readonly (readonly number[])[],
   keep: number,
+  use?: readonly boolean[],
 ): number[] {
   const all = candidates.map((_, i) => i);
   if (observations.length < MIN_RANKED_OBSERVATIONS || candidates.length <= keep) return all;
-  const use = relevantDimensions(observations);
+  use ??= relevantDimensions(observations);
   const predicted = candidates.map((c) => neighbourMean(observations, c, use));
   return all
     .sort((a, b) => predicted[a]! - predicted[b]! || a - b)

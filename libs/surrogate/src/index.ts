@@ -34,6 +34,7 @@ export {
   ACQUISITION_TEMPERATURE,
   MIN_IMPROVEMENT_BUCKETS,
   mfpiThreshold,
+  pfnInputDimensions,
   type CurveQueryPoint,
   type PointPrediction,
   type IfboOptions,
@@ -44,6 +45,7 @@ export {
   neighbourMean,
   rankCandidates,
   rankCorrelation,
+  relevantDimensionOrder,
   relevantDimensions,
   type ConfigObservation,
 } from './config-ranking.js';

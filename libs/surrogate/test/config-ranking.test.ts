@@ -1,19 +1,23 @@
 // The configuration ranking ifBO uses to choose which new configurations to score: Spearman's ρ against closed
 // forms, the neighbour mean against a brute-force sort, forward selection finding the one input that matters
-// among eight, the kept candidates being the better ones, and ifBO's decision naming a candidate by its index in
-// the caller's list.
+// among eight, the kept candidates being the better ones, ifBO's decision naming a candidate by its index in
+// the caller's list, and a study with more hyperparameters than the PFN's inputs reaching it with the ones that
+// matter.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import {
   Ifbo,
+  MAX_DIMS,
   MIN_RANKED_OBSERVATIONS,
   NEIGHBOURS,
   loadPfn,
   neighbourMean,
   rankCandidates,
+  pfnInputDimensions,
   rankCorrelation,
+  relevantDimensionOrder,
   relevantDimensions,
   type ConfigObservation,
 } from '../src/index.js';
@@ -131,4 +135,60 @@ test('ifBO scores only the ranked new candidates and names its choice by the ind
     assert.ok(kept.has(decision.candidate), `candidate ${decision.candidate} is not among the ranked ${[...kept]}`);
   }
   assert.ok(newDecisions > 0, 'no decision started a new configuration');
+});
+
+test("past the PFN's inputs, it reads the hyperparameters the ranking selects, not the first ones", () => {
+  // Sixteen inputs, the value a function of input 13 only.
+  const rng = new Rng(21);
+  const obs = Array.from({ length: 80 }, () => {
+    const config = Array.from({ length: 16 }, () => rng.uniform(0, 1));
+    return { config, value: (config[13]! - 0.3) ** 2 };
+  });
+  assert.equal(relevantDimensionOrder(obs)[0], 13);
+  const dims = pfnInputDimensions(obs, 16)!;
+  assert.equal(dims.length, MAX_DIMS);
+  assert.equal(dims[0], 13);
+  assert.equal(new Set(dims).size, MAX_DIMS);
+  assert.equal(
+    pfnInputDimensions(
+      obs.map((o) => ({ config: o.config.slice(0, 8), value: o.value })),
+      8,
+    ),
+    undefined,
+  );
+  // Too few observations to select on: the first MAX_DIMS, in order.
+  assert.deepEqual(
+    pfnInputDimensions(obs.slice(0, MIN_RANKED_OBSERVATIONS - 1), 16),
+    Array.from({ length: MAX_DIMS }, (_, j) => j),
+  );
+
+  // Through ifBO: a decision on sixteen hyperparameters, and predictions that move with input 13 and not with
+  // an input left out.
+  const { model } = loadPfn();
+  const trials = obs.slice(0, 24).map((o) => ({ config: o.config, values: [0.5 + o.value, 0.45 + o.value] }));
+  const candidates = obs.slice(24, 74).map((o) => o.config);
+  const ifbo = new Ifbo(model);
+  const decision = ifbo.decide({
+    trials,
+    maxFidelity: 20,
+    budgetLeft: 100,
+    newCandidates: candidates,
+    rng: new Rng(1),
+  });
+  assert.ok(decision.kind === 'thaw' ? decision.trial < trials.length : decision.candidate < candidates.length);
+  const read = pfnInputDimensions(
+    trials.map((t) => ({ config: t.config, value: Math.min(...t.values) })),
+    16,
+  )!;
+  const unread = Array.from({ length: 16 }, (_, j) => j).find((j) => !read.includes(j))!;
+  const base = Array.from({ length: 16 }, () => 0.5);
+  const moved = (j: number) => base.map((x, i) => (i === j ? 0.95 : x));
+  const [atBase, moved13, movedUnread] = ifbo.predict(
+    trials,
+    20,
+    [base, moved(13), moved(unread)].map((config) => ({ config, step: 10 })),
+    3,
+  );
+  assert.notEqual(moved13!.mean, atBase!.mean);
+  assert.equal(movedUnread!.mean, atBase!.mean);
 });

@@ -135,6 +135,35 @@ test(
   },
 );
 
+test(
+  "a search space wider than the surrogate's ten inputs is searched, stored and predicted",
+  { timeout: 120_000 },
+  async () => {
+    // Fourteen hyperparameters: lr decides the loss; the rest (floats and categoricals) do nothing.
+    const extra = Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 0
+        ? { name: `choice${i}`, domain: { $case: 'categorical' as const, value: { choices: ['a', 'b', 'c'] } } }
+        : { name: `x${i}`, domain: { $case: 'floatRange' as const, value: { min: 0, max: 1, logScale: false } } },
+    );
+    const wide = spec({ searchSpace: { parameters: [...spec().searchSpace!.parameters, ...extra] } });
+    const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: wide });
+    const answers = await drive(study!.studyId, 14);
+    for (const a of answers) assert.equal(a.trial!.configuration.length, 14);
+    assert.ok(
+      answers.some((a) => !a.isNew),
+      'some trial was thawed',
+    );
+    const s = await getStudy(study!.studyId);
+    assert.equal(s.budgetUsed, 14);
+    const r = await call(client.predictCurves.bind(client), {
+      studyId: study!.studyId,
+      queries: [{ trialId: s.trials[0]!.trialId, configuration: [], observed: [], steps: [MAX_FIDELITY * SPF] }],
+    });
+    const p = r.predictions[0]!.points[0]!;
+    assert.ok(Number.isFinite(p.mean) && p.q05 <= p.mean + 1e-9 && p.mean <= p.q95 + 1e-9);
+  },
+);
+
 test('the same seed and the same reports give the same suggestions', { timeout: 120_000 }, async () => {
   const a = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;
   const b = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;

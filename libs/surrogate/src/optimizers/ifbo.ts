@@ -15,7 +15,12 @@ import {
   type TrialCurve,
 } from '../freeze-thaw.js';
 import { MAX_CURVE_ID, MAX_DIMS, encodeForPfn } from '../ftpfn-prior.js';
-import { rankCandidates, type ConfigObservation } from '../config-ranking.js';
+import {
+  MIN_RANKED_OBSERVATIONS,
+  rankCandidates,
+  relevantDimensionOrder,
+  type ConfigObservation,
+} from '../config-ranking.js';
 import type { CurvePfn, PfnInput } from '../pfn.js';
 
 /**
@@ -101,6 +106,22 @@ function configObservations(trials: readonly TrialCurve[]): ConfigObservation[] 
   return out;
 }
 
+/**
+ * Which dimensions of a configuration the PFN reads, in order, when there are more than it takes (MAX_DIMS,
+ * its prior's largest): those the configuration ranking selects, in the order it adds them, then the rest in
+ * order — not simply the first MAX_DIMS. `order`: the selection, when the caller has it. Undefined: all.
+ */
+export function pfnInputDimensions(
+  observations: readonly ConfigObservation[],
+  dims: number,
+  order?: readonly number[],
+): number[] | undefined {
+  if (dims <= MAX_DIMS) return undefined;
+  const first = order ?? (observations.length >= MIN_RANKED_OBSERVATIONS ? relevantDimensionOrder(observations) : []);
+  const rest = Array.from({ length: dims }, (_, j) => j).filter((j) => !first.includes(j));
+  return [...first, ...rest].slice(0, MAX_DIMS);
+}
+
 /** Query k's predicted mean and 5 / 95 % quantiles on the objective's scale (lower is better). */
 function onValueScale(probs: Float32Array, buckets: number, k: number, scale: CurveScale): PredictedValue {
   return {
@@ -128,7 +149,10 @@ export class Ifbo implements FreezeThawOptimizer {
     scale: CurveScale,
     queries: CurveQueryPoint[],
     rng: Rng,
+    dims?: readonly number[],
   ): PfnInput {
+    const encode = (config: readonly number[], out: Float32Array, offset: number) =>
+      encodeForPfn(dims ? dims.map((j) => config[j]!) : config, out, offset);
     const contextMax = this.options.contextMax ?? DEFAULT_CONTEXT_MAX;
     const ids = rng.shuffle(Array.from({ length: MAX_CURVE_ID }, (_, i) => i + 1));
     const idOf = (trial: number) => ids[trial % MAX_CURVE_ID]!;
@@ -162,20 +186,20 @@ export class Ifbo implements FreezeThawOptimizer {
       input.contextId[k] = idOf(p.trial);
       input.contextT[k] = p.step / maxFidelity;
       input.contextY[k] = scale.toY(seen[p.trial]![p.step - 1]!);
-      encodeForPfn(t.config, input.contextConfig, k * MAX_DIMS);
+      encode(t.config, input.contextConfig, k * MAX_DIMS);
     });
     queries.forEach((q, k) => {
       const observed = q.trial !== undefined && seen[q.trial]!.length > 0;
       input.queryId[k] = observed ? idOf(q.trial!) : 0;
       input.queryT[k] = Math.min(1, q.step / maxFidelity);
-      encodeForPfn(q.config, input.queryConfig, k * MAX_DIMS);
+      encode(q.config, input.queryConfig, k * MAX_DIMS);
     });
     this.lastContextSize = C;
     return input;
   }
 
   /** Trials with pending ones fantasised one step ahead at their predicted mean (parallel studies). */
-  private withFantasies(ctx: DecisionContext, scale: CurveScale): TrialCurve[] {
+  private withFantasies(ctx: DecisionContext, scale: CurveScale, dims?: readonly number[]): TrialCurve[] {
     const pending = ctx.trials
       .map((t, i) => (t.pending && t.values.length < ctx.maxFidelity ? i : -1))
       .filter((i) => i >= 0);
@@ -187,7 +211,7 @@ export class Ifbo implements FreezeThawOptimizer {
       step: ctx.trials[i]!.values.length + 1,
     }));
     const probs = this.pfn.predict(
-      this.buildInput(ctx.trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31))),
+      this.buildInput(ctx.trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31)), dims),
     );
     const n = this.pfn.config.buckets;
     const out = ctx.trials.map((t) => ({ ...t, values: [...t.values] }));
@@ -200,7 +224,15 @@ export class Ifbo implements FreezeThawOptimizer {
     // Initial design: one random configuration.
     if (!anyObserved) return randomNewCandidate(ctx);
     const scale = CurveScale.fit(ctx.trials, this.options.anchors);
-    const trials = this.withFantasies(ctx, scale);
+    const observations = configObservations(ctx.trials);
+    const configDims = ctx.trials[0]!.config.length;
+    const keep = this.options.rankedNewCandidates ?? DEFAULT_RANKED_NEW_CANDIDATES;
+    const ranked = observations.length >= MIN_RANKED_OBSERVATIONS && (keep > 0 || configDims > MAX_DIMS);
+    // One selection serves the ranking and, past MAX_DIMS hyperparameters, the PFN's choice of inputs.
+    const order = ranked ? relevantDimensionOrder(observations) : [];
+    const use = Array.from({ length: configDims }, (_, j) => order.length === 0 || order.includes(j));
+    const dims = pfnInputDimensions(observations, configDims, order);
+    const trials = this.withFantasies(ctx, scale, dims);
     let fBest = 0;
     for (const t of trials) for (const v of t.values) fBest = Math.max(fBest, scale.toY(v));
     const horizon = 1 + ctx.rng.int(Math.max(1, Math.min(ctx.maxFidelity, ctx.budgetLeft)));
@@ -208,11 +240,8 @@ export class Ifbo implements FreezeThawOptimizer {
     const minImprovement = (this.options.minImprovementBuckets ?? MIN_IMPROVEMENT_BUCKETS) / this.pfn.config.buckets;
     const threshold = mfpiThreshold(fBest, tau, minImprovement);
     const open = thawable({ ...ctx, trials: ctx.trials });
-    const keep = this.options.rankedNewCandidates ?? DEFAULT_RANKED_NEW_CANDIDATES;
     const newIndex =
-      keep > 0
-        ? rankCandidates(configObservations(ctx.trials), ctx.newCandidates, keep)
-        : ctx.newCandidates.map((_, i) => i);
+      keep > 0 ? rankCandidates(observations, ctx.newCandidates, keep, use) : ctx.newCandidates.map((_, i) => i);
     const queries: CurveQueryPoint[] = [
       ...open.map((i) => ({
         trial: i,
@@ -222,7 +251,7 @@ export class Ifbo implements FreezeThawOptimizer {
       ...newIndex.map((i) => ({ config: ctx.newCandidates[i]!, step: Math.min(ctx.maxFidelity, horizon) })),
     ];
     const probs = this.pfn.predict(
-      this.buildInput(trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31))),
+      this.buildInput(trials, ctx.maxFidelity, scale, queries, new Rng(ctx.rng.int(2 ** 31)), dims),
     );
     const n = this.pfn.config.buckets;
     const temperature = this.options.acquisitionTemperature ?? ACQUISITION_TEMPERATURE;
@@ -259,7 +288,8 @@ export class Ifbo implements FreezeThawOptimizer {
     seed: number,
   ): Float32Array {
     const scale = CurveScale.fit(trials, this.options.anchors);
-    return this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed)));
+    const dims = pfnInputDimensions(configObservations(trials), trials[0]?.config.length ?? 0);
+    return this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed), dims));
   }
 
   /**
@@ -274,7 +304,8 @@ export class Ifbo implements FreezeThawOptimizer {
     threshold?: number,
   ): PointPrediction[] {
     const scale = CurveScale.fit(trials, this.options.anchors);
-    const probs = this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed)));
+    const dims = pfnInputDimensions(configObservations(trials), trials[0]?.config.length ?? 0);
+    const probs = this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed), dims));
     const n = this.pfn.config.buckets;
     return queries.map((_, k) => ({
       ...onValueScale(probs, n, k, scale),

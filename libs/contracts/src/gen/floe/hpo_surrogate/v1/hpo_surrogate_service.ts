@@ -271,7 +271,10 @@ export interface Parameter {
 
 /** A search space. */
 export interface SearchSpace {
-  /** The hyperparameters, at least one. */
+  /**
+   * The hyperparameters, 1 to 64. ifBO's surrogate reads at most 10 of them: past 10, the ones its
+   * configuration ranking finds to matter.
+   */
   parameters: Parameter[];
 }
 
