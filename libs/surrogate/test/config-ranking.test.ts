@@ -85,6 +85,39 @@ test('forward selection keeps the input that matters and drops most that do not;
   assert.ok(relevantDimensions(noise).some(Boolean));
 });
 
+test('the selection order matches recomputing every leave-one-out distance from scratch', () => {
+  // The selection keeps running distance sums; the reference here recomputes each fit with neighbourMean.
+  const rng = new Rng(8);
+  const obs = Array.from({ length: 90 }, () => {
+    const c = Array.from({ length: 12 }, () => rng.uniform(0, 1));
+    const value = (c[9]! - 0.6) ** 2 + 0.6 * (c[2]! - 0.2) ** 2 + 0.4 * (c[5]! - 0.5) ** 2 + 0.3 * (c[0]! - 0.7) ** 2;
+    return { config: c, value };
+  });
+  const fitOf = (use: boolean[]) =>
+    rankCorrelation(
+      obs.map((o, i) => neighbourMean(obs, o.config, use, i)),
+      obs.map((o) => o.value),
+    );
+  const use = new Array<boolean>(12).fill(false);
+  const expected: number[] = [];
+  let fit = 0;
+  for (;;) {
+    let add = -1;
+    let addFit = fit;
+    for (let j = 0; j < 12; j++) {
+      if (use[j]) continue;
+      const f = fitOf(use.map((u, k) => u || k === j));
+      if (f > addFit + 1e-9) [add, addFit] = [j, f];
+    }
+    if (add < 0) break;
+    use[add] = true;
+    expected.push(add);
+    fit = addFit;
+  }
+  assert.deepEqual(relevantDimensionOrder(obs), expected);
+  assert.ok(expected.length >= 3, `selected ${expected.join(', ')}`);
+});
+
 test('rankCandidates keeps the better-predicted candidates, in the caller order; too little to rank on → all', () => {
   const rng = new Rng(11);
   const obs = valley(rng, 40);
