@@ -165,13 +165,16 @@ export function relevantDimensionOrder(observations: readonly ConfigObservation[
   return order;
 }
 
-/** The selected dimensions as a mask (relevantDimensionOrder); none selected means all of them. */
-export function relevantDimensions(observations: readonly ConfigObservation[]): boolean[] {
-  const d = observations[0]?.config.length ?? 0;
-  const order = relevantDimensionOrder(observations);
-  const use = new Array<boolean>(d).fill(order.length === 0);
+/** A selection of `dims` dimensions (relevantDimensionOrder) as a mask; none selected means all of them. */
+export function dimensionMask(order: readonly number[], dims: number): boolean[] {
+  const use = new Array<boolean>(dims).fill(order.length === 0);
   for (const j of order) use[j] = true;
   return use;
+}
+
+/** The selected dimensions as a mask (relevantDimensionOrder); none selected means all of them. */
+export function relevantDimensions(observations: readonly ConfigObservation[]): boolean[] {
+  return dimensionMask(relevantDimensionOrder(observations), observations[0]?.config.length ?? 0);
 }
 
 /**

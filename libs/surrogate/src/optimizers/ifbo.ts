@@ -17,6 +17,7 @@ import {
 import { MAX_CURVE_ID, MAX_DIMS, encodeForPfn } from '../ftpfn-prior.js';
 import {
   MIN_RANKED_OBSERVATIONS,
+  dimensionMask,
   rankCandidates,
   relevantDimensionOrder,
   type ConfigObservation,
@@ -198,6 +199,12 @@ export class Ifbo implements FreezeThawOptimizer {
     return input;
   }
 
+  /** The PFN's inputs for a prediction from `trials` alone (pfnInputDimensions); no work below MAX_DIMS. */
+  private inputDimensions(trials: readonly TrialCurve[]): number[] | undefined {
+    const dims = trials[0]?.config.length ?? 0;
+    return dims > MAX_DIMS ? pfnInputDimensions(configObservations(trials), dims) : undefined;
+  }
+
   /** Trials with pending ones fantasised one step ahead at their predicted mean (parallel studies). */
   private withFantasies(ctx: DecisionContext, scale: CurveScale, dims?: readonly number[]): TrialCurve[] {
     const pending = ctx.trials
@@ -230,7 +237,7 @@ export class Ifbo implements FreezeThawOptimizer {
     const ranked = observations.length >= MIN_RANKED_OBSERVATIONS && (keep > 0 || configDims > MAX_DIMS);
     // One selection serves the ranking and, past MAX_DIMS hyperparameters, the PFN's choice of inputs.
     const order = ranked ? relevantDimensionOrder(observations) : [];
-    const use = Array.from({ length: configDims }, (_, j) => order.length === 0 || order.includes(j));
+    const use = dimensionMask(order, configDims);
     const dims = pfnInputDimensions(observations, configDims, order);
     const trials = this.withFantasies(ctx, scale, dims);
     let fBest = 0;
@@ -288,7 +295,7 @@ export class Ifbo implements FreezeThawOptimizer {
     seed: number,
   ): Float32Array {
     const scale = CurveScale.fit(trials, this.options.anchors);
-    const dims = pfnInputDimensions(configObservations(trials), trials[0]?.config.length ?? 0);
+    const dims = this.inputDimensions(trials);
     return this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed), dims));
   }
 
@@ -304,7 +311,7 @@ export class Ifbo implements FreezeThawOptimizer {
     threshold?: number,
   ): PointPrediction[] {
     const scale = CurveScale.fit(trials, this.options.anchors);
-    const dims = pfnInputDimensions(configObservations(trials), trials[0]?.config.length ?? 0);
+    const dims = this.inputDimensions(trials);
     const probs = this.pfn.predict(this.buildInput(trials, maxFidelity, scale, queries, new Rng(seed), dims));
     const n = this.pfn.config.buckets;
     return queries.map((_, k) => ({
