@@ -168,7 +168,7 @@ test('studies: create (idempotent), suggest, report, list with paging, stop', as
     hpoClient.validateSearchSpace.bind(hpoClient),
     hpo.ValidateSearchSpaceRequest.fromPartial({ searchSpace: spec.searchSpace }),
   );
-  assert.deepEqual([valid.valid, valid.encodedDimensions], [true, 4]);
+  assert.deepEqual([valid.valid, valid.encodedDimensions], [true, 3]);
 
   const s1 = await call(
     hpoClient.suggest.bind(hpoClient),

@@ -72,9 +72,9 @@ export function validateSearchSpace(params: ParameterSpec[], prefix = 'search_sp
   return problems;
 }
 
-/** Dimensions of the [0, 1]^d encoding: one per numeric parameter, one-hot for categoricals. */
+/** Dimensions of the [0, 1]^d encoding the decision rules read (encodeForSurrogate): one per parameter. */
 export function encodedDimensions(params: ParameterSpec[]): number {
-  return params.reduce((n, p) => n + (p.domain?.kind === 'categorical' ? p.domain.choices.length : 1), 0);
+  return params.length;
 }
 
 type NumericDomain = Exclude<Domain, { kind: 'categorical' }>;
@@ -114,23 +114,12 @@ export function sampleConfiguration(params: ParameterSpec[], rng: Rng): Configur
   return out;
 }
 
-/** The [0, 1]^d encoding of a configuration. */
-export function encodeConfiguration(params: ParameterSpec[], config: Configuration): number[] {
-  const out: number[] = [];
-  for (const p of params) {
-    const d = p.domain!;
-    const v = config[p.name];
-    if (d.kind === 'categorical') {
-      for (const c of d.choices) out.push(c === v ? 1 : 0);
-      continue;
-    }
-    out.push(valueToUnit(d, Number(v)));
-  }
-  return out;
-}
-
-/** Values of a configuration as [0, 1] coordinates, one per parameter (categoricals by choice index). */
-function unitCoordinates(params: ParameterSpec[], config: Configuration): number[] {
+/**
+ * The configuration as the decision rules read it: one coordinate per parameter in [0, 1] (a categorical by
+ * its choice's index), all of them. Where a space has more parameters than the PFN's inputs, ifBO picks which
+ * ones it reads (pfnInputDimensions); folding them here would average unrelated parameters into one input.
+ */
+export function encodeForSurrogate(params: ParameterSpec[], config: Configuration): number[] {
   return params.map((p) => {
     const d = p.domain!;
     const v = config[p.name];
@@ -138,23 +127,6 @@ function unitCoordinates(params: ParameterSpec[], config: Configuration): number
       return d.choices.length > 1 ? Math.max(0, d.choices.indexOf(String(v))) / (d.choices.length - 1) : 0.5;
     return valueToUnit(d, Number(v));
   });
-}
-
-/**
- * The configuration as the learning-curve surrogate reads it: one coordinate per parameter in [0, 1]
- * (a categorical by its choice's index), at most `maxDims` of them — beyond that, coordinates are folded
- * by averaging every maxDims-th one (the PFN was trained on up to 10 hyperparameters).
- */
-export function encodeForSurrogate(params: ParameterSpec[], config: Configuration, maxDims = 10): number[] {
-  const u = unitCoordinates(params, config);
-  if (u.length <= maxDims) return u;
-  const sums = new Array<number>(maxDims).fill(0);
-  const counts = new Array<number>(maxDims).fill(0);
-  u.forEach((x, i) => {
-    sums[i % maxDims]! += x;
-    counts[i % maxDims]!++;
-  });
-  return sums.map((s, i) => s / counts[i]!);
 }
 
 /**
@@ -167,7 +139,7 @@ export function perturbConfiguration(
   rng: Rng,
   scale = 0.1,
 ): Configuration {
-  const u = unitCoordinates(params, config);
+  const u = encodeForSurrogate(params, config);
   const out: Configuration = {};
   params.forEach((p, i) => {
     const d = p.domain!;

@@ -161,6 +161,25 @@ test(
     });
     const p = r.predictions[0]!.points[0]!;
     assert.ok(Number.isFinite(p.mean) && p.q05 <= p.mean + 1e-9 && p.mean <= p.q95 + 1e-9);
+    // Every parameter reaches the decision rules as its own coordinate: two configurations that differ by
+    // swapping x1 and x11 (the 4th and 14th parameters, which a fold into ten inputs would average into one)
+    // are predicted differently.
+    const base = s.trials[0]!.configuration;
+    const withValues = (x1: number, x11: number) =>
+      base.map((v) =>
+        v.name === 'x1' || v.name === 'x11'
+          ? { name: v.name, value: { $case: 'floatValue' as const, value: v.name === 'x1' ? x1 : x11 } }
+          : v,
+      );
+    const predicted = await call(client.predictCurves.bind(client), {
+      studyId: study!.studyId,
+      queries: [
+        { trialId: '', configuration: withValues(0.1, 0.9), observed: [], steps: [MAX_FIDELITY * SPF] },
+        { trialId: '', configuration: withValues(0.9, 0.1), observed: [], steps: [MAX_FIDELITY * SPF] },
+      ],
+    });
+    const [a, b] = predicted.predictions.map((q) => q.points[0]!.mean);
+    assert.notEqual(a, b, 'the swap changed the prediction');
   },
 );
 

@@ -468,7 +468,10 @@ export interface ValidateSearchSpaceResponse {
   valid: boolean;
   /** Every problem found, each with the field path it concerns; empty when valid. */
   problems: SearchSpaceProblem[];
-  /** Dimensions after encoding to [0, 1]^d. */
+  /**
+   * Dimensions of the [0, 1]^d encoding the decision rules read: one per parameter (a categorical by its
+   * choice's index). ifBO's PFN reads at most 10 of them (in wider spaces, those its ranking selects).
+   */
   encodedDimensions: number;
 }
 
