@@ -42,12 +42,18 @@ export {
 export {
   NEIGHBOURS,
   MIN_RANKED_OBSERVATIONS,
+  configObservations,
+  dimensionImportance,
+  dimensionMask,
+  leaveOneOutFit,
   neighbourMean,
   rankCandidates,
   rankCorrelation,
   relevantDimensionOrder,
   relevantDimensions,
   type ConfigObservation,
+  type DimensionImportance,
+  type ObservedTrial,
 } from './config-ranking.js';
 export { loadPfn, readPfnMeta, DEFAULT_PFN, type PfnMeta } from './pfn-weights.js';
 export { OPTIMIZER_NAMES, createOptimizer, needsSurrogate, type OptimizerName } from './optimizers/index.js';

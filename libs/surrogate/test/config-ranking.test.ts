@@ -1,8 +1,8 @@
 // The configuration ranking ifBO uses to choose which new configurations to score: Spearman's ρ against closed
 // forms, the neighbour mean against a brute-force sort, forward selection finding the one input that matters
 // among eight, the kept candidates being the better ones, ifBO's decision naming a candidate by its index in
-// the caller's list, and a study with more hyperparameters than the PFN's inputs reaching it with the ones that
-// matter.
+// the caller's list, a study with more hyperparameters than the PFN's inputs reaching it with the ones that
+// matter, and the importance of each hyperparameter the same model reports (its invariants).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@floe/ml-runtime';
@@ -12,6 +12,9 @@ import {
   MAX_DIMS,
   MIN_RANKED_OBSERVATIONS,
   NEIGHBOURS,
+  dimensionImportance,
+  dimensionMask,
+  leaveOneOutFit,
   loadPfn,
   neighbourMean,
   rankCandidates,
@@ -224,4 +227,53 @@ test("past the PFN's inputs, it reads the hyperparameters the ranking selects, n
   );
   assert.notEqual(moved13!.mean, atBase!.mean);
   assert.equal(movedUnread!.mean, atBase!.mean);
+});
+
+test('dimension importance: the input that matters carries the fit; shares sum to 1; equal under a sign flip and a permutation of the inputs', () => {
+  const obs = valley(new Rng(12), 80);
+  const imp = dimensionImportance(obs)!;
+  assert.equal(imp.observations, 80);
+  assert.equal(imp.order[0], 3);
+  assert.ok(imp.fit > 0.7, `fit ${imp.fit}`);
+  assert.ok(imp.share[3]! > 0.5, `share ${imp.share.join(', ')}`);
+  assert.ok(Math.abs(imp.share.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+  imp.share.forEach((s, j) => assert.ok(imp.order.includes(j) ? s >= 0 : s === 0));
+  assert.ok(imp.alone[3]! > 0.7, `alone ${imp.alone[3]}`);
+  for (let j = 0; j < 8; j++)
+    if (j !== 3) assert.ok(imp.alone[j]! >= 0 && imp.alone[j]! < 0.35, `alone[${j}] ${imp.alone[j]}`);
+  // The fit on the selection is the leave-one-out fit it reports.
+  assert.equal(imp.fit, leaveOneOutFit(obs, dimensionMask(imp.order, 8)));
+
+  // A maximised objective (values negated) has the same importance; so do the inputs in another order.
+  assert.deepEqual(dimensionImportance(obs.map((o) => ({ config: o.config, value: -o.value }))), imp);
+  const perm = [5, 2, 7, 0, 6, 1, 3, 4]; // input j moves to position perm[j]
+  const permuted = obs.map((o) => {
+    const c = new Array<number>(8);
+    o.config.forEach((x, j) => (c[perm[j]!] = x));
+    return { config: c, value: o.value };
+  });
+  const p = dimensionImportance(permuted)!;
+  assert.deepEqual(
+    p.order,
+    imp.order.map((j) => perm[j]!),
+  );
+  for (let j = 0; j < 8; j++) {
+    assert.ok(Math.abs(p.share[perm[j]!]! - imp.share[j]!) < 1e-9);
+    assert.ok(Math.abs(p.alone[perm[j]!]! - imp.alone[j]!) < 1e-9);
+  }
+});
+
+test('dimension importance: two inputs that matter equally share the fit; too few observations → none', () => {
+  const rng = new Rng(13);
+  const obs = Array.from({ length: 90 }, () => {
+    const config = Array.from({ length: 8 }, () => rng.uniform(0, 1));
+    return { config, value: (config[1]! - 0.5) ** 2 + (config[6]! - 0.5) ** 2 };
+  });
+  const imp = dimensionImportance(obs)!;
+  assert.ok(imp.order.includes(1) && imp.order.includes(6), `order ${imp.order.join(', ')}`);
+  assert.ok(imp.share[1]! > 0.25 && imp.share[6]! > 0.25, `share ${imp.share.join(', ')}`);
+  assert.ok(imp.share[1]! + imp.share[6]! > 0.8);
+  assert.equal(dimensionImportance(obs.slice(0, MIN_RANKED_OBSERVATIONS - 1)), undefined);
+  // Leaving every input out tells nothing.
+  assert.equal(leaveOneOutFit(obs, new Array<boolean>(8).fill(false)), 0);
 });

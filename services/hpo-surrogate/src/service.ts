@@ -123,7 +123,8 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
         return studies.create(req.spec!, req.requestId);
       },
       async getStudy(req) {
-        return { study: study(req.studyId) };
+        const s = study(req.studyId);
+        return { study: s, parameterImportances: studies.importances(s) };
       },
       async listStudies(req) {
         validate((v) => {

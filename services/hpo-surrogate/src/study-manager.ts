@@ -10,6 +10,8 @@ import type { MetadataStore } from '@floe/store';
 import { deriveSeed, rngFor } from '@floe/random';
 import {
   checkConfiguration,
+  configObservations,
+  dimensionImportance,
   encodeForSurrogate,
   perturbConfiguration,
   sampleConfiguration,
@@ -87,6 +89,23 @@ export class StudyManager {
     const rec = this.store.get<unknown>(STUDY, id);
     if (!rec) throw notFound('study', id);
     return hpo.Study.fromJSON(rec.body);
+  }
+
+  /** Which hyperparameters matter, from the study's trials so far; no parameters below 8 trials. */
+  importances(study: hpo.Study): hpo.ParameterImportances {
+    const observations = configObservations(this.curves(study));
+    const found = dimensionImportance(observations);
+    if (!found) return { trials: observations.length, fit: 0, parameters: [] };
+    return {
+      trials: found.observations,
+      fit: found.fit,
+      parameters: study.spec!.searchSpace!.parameters.map((p, j) => ({
+        name: p.name,
+        importance: found.share[j]!,
+        correlationAlone: found.alone[j]!,
+        selectionRank: found.order.indexOf(j) + 1,
+      })),
+    };
   }
 
   private save(study: hpo.Study): hpo.Study {

@@ -1,7 +1,7 @@
 // Studies through a real server: ifBO (the default) suggests one fidelity step at a time — new trials at
 // the first step, thawed ones exactly one step further — with its prediction and the candidates it
 // scored; the same seed and reports give the same suggestions; PredictCurves answers quantiles, means and
-// PI with its context size; bad input is refused naming the field and changes nothing; a stateful rule
+// PI with its context size; GetStudy says which hyperparameters matter; bad input is refused naming the field and changes nothing; a stateful rule
 // (Hyperband) continues its bracket across a restart of the server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,6 +182,42 @@ test(
     assert.notEqual(a, b, 'the swap changed the prediction');
   },
 );
+
+test('GetStudy says which hyperparameters matter: lr, among four that do nothing; the same for a maximised objective', async () => {
+  const noise = Array.from({ length: 4 }, (_, i) => ({
+    name: `noise${i}`,
+    domain: { $case: 'floatRange' as const, value: { min: 0, max: 1, logScale: false } },
+  }));
+  const space = { parameters: [...spec().searchSpace!.parameters, ...noise] };
+  const importances = async (direction: hpo.Direction, trials: number) => {
+    const over = { searchSpace: space, optimizer: hpo.Optimizer.OPTIMIZER_RANDOM, direction, totalBudget: 1000 };
+    const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: spec(over) });
+    const sign = direction === hpo.Direction.DIRECTION_MAXIMIZE ? -1 : 1;
+    for (let i = 0; i < trials; i++) {
+      const s = await suggest(study!.studyId);
+      await report(study!.studyId, s.trial!.trialId, [
+        { step: s.targetStep, value: sign * loss(s.trial!.configuration, s.targetStep) },
+      ]);
+    }
+    return (await call(client.getStudy.bind(client), { studyId: study!.studyId })).parameterImportances!;
+  };
+  const few = await importances(hpo.Direction.DIRECTION_MINIMIZE, 5);
+  assert.deepEqual([few.trials, few.parameters], [5, []], 'below 8 trials nothing is claimed');
+
+  const found = await importances(hpo.Direction.DIRECTION_MINIMIZE, 24);
+  assert.equal(found.trials, 24);
+  assert.deepEqual(
+    found.parameters.map((p) => p.name),
+    ['lr', 'width', 'noise0', 'noise1', 'noise2', 'noise3'],
+  );
+  const lr = found.parameters[0]!;
+  assert.equal(lr.selectionRank, 1);
+  assert.ok(lr.importance > 0.5 && lr.correlationAlone > 0.6, JSON.stringify(found));
+  assert.ok(found.fit > 0.6, `fit ${found.fit}`);
+  assert.ok(Math.abs(found.parameters.reduce((a, p) => a + p.importance, 0) - 1) < 1e-9);
+  // The same trials maximising −loss: the same answer.
+  assert.deepEqual(await importances(hpo.Direction.DIRECTION_MAXIMIZE, 24), found);
+});
 
 test('the same seed and the same reports give the same suggestions', { timeout: 120_000 }, async () => {
   const a = (await call(client.createStudy.bind(client), { requestId: '', spec: spec({ seed: 11 }) })).study!;

@@ -1,6 +1,6 @@
 // floe hpo create|suggest|report|predict|run|watch|get|list|stop — hyperparameter studies from a terminal.
 // `run` and `watch` show a live table of the trials (state, steps, best value) and the incumbent; `get`, `run`
-// and `watch` plot every trial's curve with --svg.
+// and `watch` end with which hyperparameters matter and plot every trial's curve with --svg.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
@@ -101,7 +101,42 @@ function trialSummary(t: hpo.Trial): Record<string, unknown> {
   };
 }
 
-function studySummary(s: hpo.Study): Record<string, unknown> {
+function importanceSummary(imp: hpo.ParameterImportances): Record<string, unknown> {
+  return {
+    trials: imp.trials,
+    fit: imp.fit,
+    parameters: imp.parameters.map((p) => ({
+      name: p.name,
+      importance: p.importance,
+      correlation_alone: p.correlationAlone,
+      selection_rank: p.selectionRank,
+    })),
+  };
+}
+
+/**
+ * Which hyperparameters matter (GetStudy's parameter_importances) as a bar per parameter, the most important
+ * first; below the trials it needs, a line that says so.
+ */
+export function importanceText(imp: hpo.ParameterImportances): string {
+  if (imp.parameters.length === 0)
+    return `parameter importance: needs 8 trials with observations (${imp.trials} so far)`;
+  const width = Math.max(...imp.parameters.map((p) => p.name.length));
+  const rows = [...imp.parameters]
+    .sort((a, b) => b.importance - a.importance || b.correlationAlone - a.correlationAlone)
+    .map(
+      (p) =>
+        `  ${p.name.padEnd(width)} ${bar(Math.round(p.importance * 100), 100, 20)} ${p.importance.toFixed(2)}` +
+        `  alone ρ ${p.correlationAlone.toFixed(2)}` +
+        (p.selectionRank ? `  selected ${p.selectionRank}` : ''),
+    );
+  return [
+    `parameter importance (${imp.trials} trials; the selected parameters predict each trial's best value at ρ ${imp.fit.toFixed(2)}):`,
+    ...rows,
+  ].join('\n');
+}
+
+function studySummary(s: hpo.Study, importances?: hpo.ParameterImportances): Record<string, unknown> {
   return {
     study_id: s.studyId,
     name: s.spec?.name,
@@ -112,6 +147,7 @@ function studySummary(s: hpo.Study): Record<string, unknown> {
     best_trial_id: s.bestTrialId || undefined,
     best_value: s.bestTrialId ? s.bestValue : undefined,
     error: s.error || undefined,
+    parameter_importance: importances ? importanceSummary(importances) : undefined,
     trials: s.trials.map(trialSummary),
   };
 }
@@ -168,9 +204,12 @@ export async function studyPlot(s: hpo.Study): Promise<string> {
   });
 }
 
-/** Prints the study (JSON or its table) and, with --svg FILE, writes its plot there. */
-async function showStudy(args: ParsedArgs, study: hpo.Study): Promise<void> {
-  output(args, studySummary(study), () => table(study));
+/**
+ * Prints the study (JSON or its table, then which hyperparameters matter) and, with --svg FILE, writes its
+ * plot there.
+ */
+async function showStudy(args: ParsedArgs, study: hpo.Study, importances: hpo.ParameterImportances): Promise<void> {
+  output(args, studySummary(study, importances), () => `${table(study)}\n${importanceText(importances)}`);
   const file = str(args, 'svg');
   if (!file) return;
   writeFileSync(file, await studyPlot(study));
@@ -230,7 +269,7 @@ export const hpoCommand: Command = {
     'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…] [--failure "WHY"]   --failure: its run failed (diverged) after them',
     'floe hpo predict STUDY (--trial TRIAL | --config NAME=VALUE,…) --steps 10,20,…',
     'floe hpo run STUDY [--parallelism 1] [--svg FILE]   drive trainer runs (needs a template); a live table',
-    "floe hpo watch|get STUDY [--svg FILE]      --svg: every trial's curve, the incumbent thick",
+    "floe hpo watch|get STUDY [--svg FILE]      the trials and which hyperparameters matter; --svg: every trial's curve, the incumbent thick",
     'floe hpo stop STUDY',
     'floe hpo list',
     '',
@@ -358,12 +397,14 @@ export const hpoCommand: Command = {
         }
         case 'run':
         case 'watch': {
-          await showStudy(args, await follow(client, need(), num(args, 'parallelism', 1), args.json));
+          const done = await follow(client, need(), num(args, 'parallelism', 1), args.json);
+          const { parameterImportances } = await call(client.getStudy.bind(client), { studyId: done.studyId });
+          await showStudy(args, done, parameterImportances!);
           return 0;
         }
         case 'get': {
-          const { study } = await call(client.getStudy.bind(client), { studyId: need() });
-          await showStudy(args, study!);
+          const { study, parameterImportances } = await call(client.getStudy.bind(client), { studyId: need() });
+          await showStudy(args, study!, parameterImportances!);
           return 0;
         }
         case 'stop': {

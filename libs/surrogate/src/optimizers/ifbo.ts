@@ -20,6 +20,7 @@ import {
   dimensionMask,
   rankCandidates,
   relevantDimensionOrder,
+  configObservations,
   type ConfigObservation,
 } from '../config-ranking.js';
 import type { CurvePfn, PfnInput } from '../pfn.js';
@@ -90,21 +91,6 @@ export interface IfboOptions {
   rankedNewCandidates?: number;
   /** MFPI-random's temperature on the PFN's predictions (default ACQUISITION_TEMPERATURE; 1: as predicted). */
   acquisitionTemperature?: number;
-}
-
-/**
- * What the configuration ranking learns from: each observed trial's best value; a trial that failed before
- * any observation counts as the worst value seen (where runs diverge is worth avoiding).
- */
-function configObservations(trials: readonly TrialCurve[]): ConfigObservation[] {
-  let worst = -Infinity;
-  for (const t of trials) for (const v of t.values) worst = Math.max(worst, v);
-  const out: ConfigObservation[] = [];
-  for (const t of trials) {
-    if (t.values.length > 0) out.push({ config: t.config, value: Math.min(...t.values) });
-    else if (t.failed && Number.isFinite(worst)) out.push({ config: t.config, value: worst });
-  }
-  return out;
 }
 
 /**

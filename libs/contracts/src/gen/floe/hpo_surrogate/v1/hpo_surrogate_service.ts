@@ -499,10 +499,51 @@ export interface GetStudyRequest {
   studyId: string;
 }
 
+/** How much one hyperparameter matters to the objective, read from the study's trials. */
+export interface ParameterImportance {
+  /** The parameter's name. */
+  name: string;
+  /**
+   * Its share of the fit, in [0, 1]: what leaving it out of the selected parameters costs the model's
+   * leave-one-out correlation, normalised so the selected parameters' shares sum to 1; 0 when not selected.
+   */
+  importance: number;
+  /**
+   * The model's leave-one-out Spearman correlation on this parameter alone, in [0, 1]: 0 when it tells
+   * nothing about the objective by itself (a leave-one-out correlation at or below 0, where such a parameter
+   * lands: its values are not predicted at all, and leaving one out biases the correlation downwards).
+   */
+  correlationAlone: number;
+  /** Its place in the selection (1 = added first, the most predictive), 0 when not selected. */
+  selectionRank: number;
+}
+
+/**
+ * Which hyperparameters matter, as the nearest-neighbour model ifBO ranks new configurations with sees them:
+ * each trial's best value predicted by the mean of its 5 nearest trials, distance over the parameters that
+ * greedy forward selection keeps (each raises the leave-one-out Spearman correlation). The same selection
+ * decides which new configurations ifBO scores and, past 10 parameters, which ones its PFN reads.
+ */
+export interface ParameterImportances {
+  /**
+   * Trials read: those with observations (a trial that failed before any counts as the worst value), at
+   * most 96, evenly spaced.
+   */
+  trials: number;
+  /** The model's leave-one-out Spearman correlation on the selected parameters, in [0, 1]; 0 when none is. */
+  fit: number;
+  /** One per search-space parameter, in the space's order; empty below 8 trials. */
+  parameters: ParameterImportance[];
+}
+
 /** Response of GetStudy. */
 export interface GetStudyResponse {
   /** The study with every trial and its observations. */
-  study?: Study | undefined;
+  study?:
+    | Study
+    | undefined;
+  /** Which hyperparameters matter, from the trials so far. */
+  parameterImportances?: ParameterImportances | undefined;
 }
 
 /** Request of ListStudies. */
@@ -2982,14 +3023,245 @@ export const GetStudyRequest: MessageFns<GetStudyRequest> = {
   },
 };
 
+function createBaseParameterImportance(): ParameterImportance {
+  return { name: "", importance: 0, correlationAlone: 0, selectionRank: 0 };
+}
+
+export const ParameterImportance: MessageFns<ParameterImportance> = {
+  encode(message: ParameterImportance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.importance !== 0) {
+      writer.uint32(17).double(message.importance);
+    }
+    if (message.correlationAlone !== 0) {
+      writer.uint32(25).double(message.correlationAlone);
+    }
+    if (message.selectionRank !== 0) {
+      writer.uint32(32).int32(message.selectionRank);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParameterImportance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParameterImportance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.importance = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.correlationAlone = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.selectionRank = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParameterImportance {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      importance: isSet(object.importance) ? globalThis.Number(object.importance) : 0,
+      correlationAlone: isSet(object.correlationAlone)
+        ? globalThis.Number(object.correlationAlone)
+        : isSet(object.correlation_alone)
+        ? globalThis.Number(object.correlation_alone)
+        : 0,
+      selectionRank: isSet(object.selectionRank)
+        ? globalThis.Number(object.selectionRank)
+        : isSet(object.selection_rank)
+        ? globalThis.Number(object.selection_rank)
+        : 0,
+    };
+  },
+
+  toJSON(message: ParameterImportance): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.importance !== 0) {
+      obj.importance = floatToJson(message.importance);
+    }
+    if (message.correlationAlone !== 0) {
+      obj.correlationAlone = floatToJson(message.correlationAlone);
+    }
+    if (message.selectionRank !== 0) {
+      obj.selectionRank = Math.round(message.selectionRank);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParameterImportance>, I>>(base?: I): ParameterImportance {
+    return ParameterImportance.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParameterImportance>, I>>(object: I): ParameterImportance {
+    const message = createBaseParameterImportance();
+    message.name = object.name ?? "";
+    message.importance = object.importance ?? 0;
+    message.correlationAlone = object.correlationAlone ?? 0;
+    message.selectionRank = object.selectionRank ?? 0;
+    return message;
+  },
+};
+
+function createBaseParameterImportances(): ParameterImportances {
+  return { trials: 0, fit: 0, parameters: [] };
+}
+
+export const ParameterImportances: MessageFns<ParameterImportances> = {
+  encode(message: ParameterImportances, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.trials !== 0) {
+      writer.uint32(8).int32(message.trials);
+    }
+    if (message.fit !== 0) {
+      writer.uint32(17).double(message.fit);
+    }
+    for (const v of message.parameters) {
+      ParameterImportance.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ParameterImportances {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseParameterImportances();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.trials = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.fit = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parameters.push(ParameterImportance.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ParameterImportances {
+    return {
+      trials: isSet(object.trials) ? globalThis.Number(object.trials) : 0,
+      fit: isSet(object.fit) ? globalThis.Number(object.fit) : 0,
+      parameters: globalThis.Array.isArray(object?.parameters)
+        ? object.parameters.map((e: any) => ParameterImportance.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ParameterImportances): unknown {
+    const obj: any = {};
+    if (message.trials !== 0) {
+      obj.trials = Math.round(message.trials);
+    }
+    if (message.fit !== 0) {
+      obj.fit = floatToJson(message.fit);
+    }
+    if (message.parameters?.length) {
+      obj.parameters = message.parameters.map((e) => ParameterImportance.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ParameterImportances>, I>>(base?: I): ParameterImportances {
+    return ParameterImportances.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ParameterImportances>, I>>(object: I): ParameterImportances {
+    const message = createBaseParameterImportances();
+    message.trials = object.trials ?? 0;
+    message.fit = object.fit ?? 0;
+    message.parameters = object.parameters?.map((e) => ParameterImportance.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseGetStudyResponse(): GetStudyResponse {
-  return { study: undefined };
+  return { study: undefined, parameterImportances: undefined };
 }
 
 export const GetStudyResponse: MessageFns<GetStudyResponse> = {
   encode(message: GetStudyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.study !== undefined) {
       Study.encode(message.study, writer.uint32(10).fork()).join();
+    }
+    if (message.parameterImportances !== undefined) {
+      ParameterImportances.encode(message.parameterImportances, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -3015,6 +3287,14 @@ export const GetStudyResponse: MessageFns<GetStudyResponse> = {
             message.study = Study.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parameterImportances = ParameterImportances.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3028,13 +3308,23 @@ export const GetStudyResponse: MessageFns<GetStudyResponse> = {
   },
 
   fromJSON(object: any): GetStudyResponse {
-    return { study: isSet(object.study) ? Study.fromJSON(object.study) : undefined };
+    return {
+      study: isSet(object.study) ? Study.fromJSON(object.study) : undefined,
+      parameterImportances: isSet(object.parameterImportances)
+        ? ParameterImportances.fromJSON(object.parameterImportances)
+        : isSet(object.parameter_importances)
+        ? ParameterImportances.fromJSON(object.parameter_importances)
+        : undefined,
+    };
   },
 
   toJSON(message: GetStudyResponse): unknown {
     const obj: any = {};
     if (message.study !== undefined) {
       obj.study = Study.toJSON(message.study);
+    }
+    if (message.parameterImportances !== undefined) {
+      obj.parameterImportances = ParameterImportances.toJSON(message.parameterImportances);
     }
     return obj;
   },
@@ -3045,6 +3335,9 @@ export const GetStudyResponse: MessageFns<GetStudyResponse> = {
   fromPartial<I extends Exact<DeepPartial<GetStudyResponse>, I>>(object: I): GetStudyResponse {
     const message = createBaseGetStudyResponse();
     message.study = (object.study !== undefined && object.study !== null) ? Study.fromPartial(object.study) : undefined;
+    message.parameterImportances = (object.parameterImportances !== undefined && object.parameterImportances !== null)
+      ? ParameterImportances.fromPartial(object.parameterImportances)
+      : undefined;
     return message;
   },
 };
