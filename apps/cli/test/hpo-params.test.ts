@@ -1,8 +1,8 @@
 // `floe hpo create --param`: each kind and scale becomes its contract domain; an unknown scale is refused
-// instead of silently searching on a linear one.
+// instead of silently searching on a linear one. `--initial`: a configuration typed by those domains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseParameter } from '../src/commands/hpo.js';
+import { parseInitialConfiguration, parseParameter } from '../src/commands/hpo.js';
 
 test('--param reads float, int and categorical domains with their scales', () => {
   assert.deepEqual(parseParameter('lr=float:1e-4:0.1:log').domain, {
@@ -27,4 +27,22 @@ test('--param refuses a scale it does not know, naming the parameter', () => {
   assert.throws(() => parseParameter('lr=float:1e-4:0.1:lg'), /--param lr: the scale must be log or log1m, not "lg"/);
   assert.throws(() => parseParameter('layers=int:1:8:log1m'), /--param layers: the scale must be log, not "log1m"/);
   assert.throws(() => parseParameter('x=vec:1:2'), /--param x: kind must be float, int or cat/);
+});
+
+test('--initial reads a configuration, each value typed by its parameter; a name that is no --param is refused', () => {
+  const params = [
+    parseParameter('lr=float:1e-4:0.1:log'),
+    parseParameter('layers=int:1:8'),
+    parseParameter('norm=cat:layer,rms'),
+  ];
+  assert.deepEqual(parseInitialConfiguration('lr=3e-3, layers=4,norm=rms', params), {
+    values: [
+      { name: 'lr', value: { $case: 'floatValue', value: 3e-3 } },
+      { name: 'layers', value: { $case: 'intValue', value: 4 } },
+      { name: 'norm', value: { $case: 'categoricalValue', value: 'rms' } },
+    ],
+  });
+  assert.throws(() => parseInitialConfiguration('lr=3e-3,depth=2', params), /"depth" is not a --param/);
+  assert.throws(() => parseInitialConfiguration('lr=fast', params), /--initial lr: "fast" is not a number/);
+  assert.throws(() => parseInitialConfiguration('lr', params), /is not a --param/);
 });

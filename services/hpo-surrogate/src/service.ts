@@ -47,6 +47,18 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
         val.check(c.runSpec.length <= 1 << 20, `${field}.run_spec`, 'is larger than 1 MiB');
         val.check(!c.baseline || i === 0, `${field}.baseline`, 'only the first candidate may be the baseline');
       });
+    val.count('spec.initial_configurations', spec.initialConfigurations, 100);
+    val.check(
+      !spec.initialConfigurations.length || !spec.candidates.length,
+      'spec.initial_configurations',
+      'cannot be set with candidates: a finite search starts from its first candidate',
+    );
+    if (!problems.length)
+      spec.initialConfigurations.forEach((c, i) => {
+        const field = `spec.initial_configurations[${i}]`;
+        for (const p of checkConfiguration(params, fromParameterValues(c.values), `${field}.values`))
+          val.add(p.field, p.description);
+      });
     const fc = spec.forgettingConstraint;
     if (fc) {
       val.number('spec.forgetting_constraint.max_increase', fc.maxIncrease, { min: 0 });

@@ -272,12 +272,15 @@ export class StudyManager {
         const fidelity = name === 'random' || spec.candidates[0]!.baseline ? spec.maxFidelity : 1;
         return started(newTrial(candidateConfig(0), fidelity * spf, 0), fidelity);
       }
+      // While initial configurations last, the next one is the only new configuration the rule may start.
+      const queued = spec.initialConfigurations[study.trials.length];
+      const queuedConfig = queued && fromParameterValues(queued.values);
       if (name === 'random') {
         const pick = finite ? untried[rngFor(spec.seed, `trial-${study.trials.length}`).int(untried.length)]! : -1;
         const trial = newTrial(
           finite
             ? candidateConfig(pick)
-            : sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`)),
+            : (queuedConfig ?? sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`))),
           spec.maxFidelity * spf,
           finite ? pick : undefined,
         );
@@ -287,10 +290,11 @@ export class StudyManager {
       const rng = rngFor(spec.seed, `candidates-${decisionIndex}`);
       const candidates: Configuration[] = [];
       if (finite) for (const i of untried) candidates.push(candidateConfig(i));
+      else if (queuedConfig) candidates.push(queuedConfig);
       else for (let i = 0; i < RANDOM_CANDIDATES; i++) candidates.push(sampleConfiguration(params, rng));
       const randomCandidates = candidates.length;
       const best = study.trials.find((t) => t.trialId === study.bestTrialId);
-      if (best && !finite) {
+      if (best && !finite && !queuedConfig) {
         const incumbent = fromParameterValues(best.configuration);
         for (let i = 0; i < LOCAL_CANDIDATES; i++) candidates.push(perturbConfiguration(params, incumbent, rng));
       }

@@ -1,8 +1,9 @@
 // Studies through a real server: ifBO (the default) suggests one fidelity step at a time — new trials at
 // the first step, thawed ones exactly one step further — with its prediction and the candidates it
 // scored; the same seed and reports give the same suggestions; PredictCurves answers quantiles, means and
-// PI with its context size; GetStudy says which hyperparameters matter; bad input is refused naming the field and changes nothing; a stateful rule
-// (Hyperband) continues its bracket across a restart of the server.
+// PI with its context size; GetStudy says which hyperparameters matter; initial configurations come first;
+// bad input is refused naming the field and changes nothing; a stateful rule (Hyperband) continues its
+// bracket across a restart of the server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
@@ -217,6 +218,64 @@ test('GetStudy says which hyperparameters matter: lr, among four that do nothing
   assert.ok(Math.abs(found.parameters.reduce((a, p) => a + p.importance, 0) - 1) < 1e-9);
   // The same trials maximising −loss: the same answer.
   assert.deepEqual(await importances(hpo.Direction.DIRECTION_MAXIMIZE, 24), found);
+});
+
+test('initial configurations: the first new trials take them in order, under every rule; then the rule samples', async () => {
+  const value = (lr: number, width: number): hpo.ParameterValue[] => [
+    { name: 'width', value: { $case: 'intValue', value: width } },
+    { name: 'lr', value: { $case: 'floatValue', value: lr } },
+  ];
+  const initial = [{ values: value(3e-3, 4) }, { values: value(0.2, 1) }, { values: value(1e-4, 8) }];
+  const asPairs = (c: hpo.ParameterValue[]) => Object.fromEntries(c.map((p) => [p.name, p.value!.value]));
+  for (const optimizer of [
+    hpo.Optimizer.OPTIMIZER_FREEZE_THAW,
+    hpo.Optimizer.OPTIMIZER_RANDOM,
+    hpo.Optimizer.OPTIMIZER_HYPERBAND,
+  ]) {
+    const { study } = await call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: spec({ optimizer, initialConfigurations: initial, totalBudget: 200 }),
+    });
+    const started = (await drive(study!.studyId, 12)).filter((a) => a.isNew).map((a) => a.trial!);
+    assert.ok(started.length > initial.length, `${started.length} new trials`);
+    assert.deepEqual(
+      started.slice(0, 3).map((t) => asPairs(t.configuration)),
+      initial.map((c) => asPairs(c.values)),
+      hpo.optimizerToJSON(optimizer),
+    );
+    // Stored in the space's order, with the space's kinds; what comes after is the rule's own.
+    assert.deepEqual(
+      started[0]!.configuration.map((p) => p.name),
+      ['lr', 'width'],
+    );
+    assert.ok(
+      !initial.some((c) => JSON.stringify(asPairs(c.values)) === JSON.stringify(asPairs(started[3]!.configuration))),
+    );
+  }
+  // Refused naming the field: out of its range, an unknown parameter, beside candidates, more than 100.
+  const bad = async (over: Partial<hpo.StudySpec>, field: string) =>
+    rejectsWith(
+      call(client.createStudy.bind(client), { requestId: '', spec: spec(over) }),
+      grpc.status.INVALID_ARGUMENT,
+      field,
+    );
+  await bad({ initialConfigurations: [initial[0]!, { values: value(3, 2) }] }, 'spec.initial_configurations[1].values');
+  await bad(
+    {
+      initialConfigurations: [
+        { values: [...value(0.01, 2), { name: 'depth', value: { $case: 'intValue', value: 2 } }] },
+      ],
+    },
+    'spec.initial_configurations[0].values',
+  );
+  await bad(
+    {
+      initialConfigurations: initial,
+      candidates: [{ configuration: value(0.01, 2), runSpec: Buffer.alloc(0), label: '', baseline: false }],
+    },
+    'spec.initial_configurations',
+  );
+  await bad({ initialConfigurations: Array.from({ length: 101 }, () => initial[0]!) }, 'spec.initial_configurations');
 });
 
 test('the same seed and the same reports give the same suggestions', { timeout: 120_000 }, async () => {

@@ -47,6 +47,31 @@ export function parseParameter(text: string): hpo.Parameter {
     : { name, domain: { $case: 'intRange', value: range } };
 }
 
+/**
+ * --initial NAME=VALUE[,NAME=VALUE…]: a configuration the study's first new trials take, each value typed by
+ * its parameter's domain (a number for float and int ranges, the choice for categoricals).
+ */
+export function parseInitialConfiguration(text: string, params: hpo.Parameter[]): hpo.Configuration {
+  const values = text.split(',').map((pair): hpo.ParameterValue => {
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const raw = pair.slice(eq + 1).trim();
+    const param = params.find((p) => p.name === name);
+    if (eq <= 0 || !param)
+      throw new Error(
+        `--initial ${JSON.stringify(text)}: ${JSON.stringify(name || pair)} is not a --param (expected NAME=VALUE,…)`,
+      );
+    const domain = param.domain?.$case;
+    if (domain === 'categorical') return { name, value: { $case: 'categoricalValue', value: raw } };
+    const n = Number(raw);
+    if (raw === '' || !Number.isFinite(n)) throw new Error(`--initial ${name}: ${JSON.stringify(raw)} is not a number`);
+    return domain === 'intRange'
+      ? { name, value: { $case: 'intValue', value: n } }
+      : { name, value: { $case: 'floatValue', value: n } };
+  });
+  return { values };
+}
+
 /** The trainer RunSpec each trial fills: from --template FILE (RunSpec JSON) or the train-like flags. */
 function runTemplate(args: ParsedArgs): Buffer {
   const file = str(args, 'template');
@@ -265,6 +290,7 @@ export const hpoCommand: Command = {
     '                [--optimizer ifbo|random|asha|hyperband|successive-halving|median-stopping|power-law]',
     '                [--steps-per-fidelity 10] [--max-fidelity 10] [--budget 50] [--objective validation_loss] [--maximize]',
     '                [--seed 0] [--name NAME] [--template RUNSPEC.json | --dataset builtin:spam-assassin [--arch …] [--size tiny] [--batch 8] [--seq 64]]',
+    '                [--initial NAME=VALUE,NAME=VALUE …]   configurations the first new trials take, in order (repeatable)',
     'floe hpo suggest STUDY',
     'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…] [--failure "WHY"]   --failure: its run failed (diverged) after them',
     'floe hpo predict STUDY (--trial TRIAL | --config NAME=VALUE,…) --steps 10,20,…',
@@ -278,6 +304,7 @@ export const hpoCommand: Command = {
   ].join('\n'),
   options: {
     param: { type: 'string', multiple: true },
+    initial: { type: 'string', multiple: true },
     optimizer: { type: 'string' },
     'steps-per-fidelity': { type: 'string' },
     'max-fidelity': { type: 'string' },
@@ -326,6 +353,9 @@ export const hpoCommand: Command = {
             totalBudget: num(args, 'budget', 50),
             seed: num(args, 'seed', 0),
             runTemplate: runTemplate(args),
+            initialConfigurations: ((args.values.initial as string[] | undefined) ?? []).map((c) =>
+              parseInitialConfiguration(c, params),
+            ),
           });
           const { study } = await call(client.createStudy.bind(client), { requestId: randomUUID(), spec });
           output(args, studySummary(study!), () => `created ${study!.studyId}`);

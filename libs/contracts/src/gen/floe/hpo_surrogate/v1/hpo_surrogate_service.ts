@@ -413,7 +413,23 @@ export interface StudySpec {
    */
   candidates: Candidate[];
   /** RunStudy only: a bound on forgetting folded into the objective. */
-  forgettingConstraint?: ForgettingConstraint | undefined;
+  forgettingConstraint?:
+    | ForgettingConstraint
+    | undefined;
+  /**
+   * Configurations the study's first new trials take, in order (as Optuna's enqueue_trial and Ray Tune's
+   * points_to_evaluate): the configuration in production, the last study's best. At most 100, each checked
+   * against the search space. The rule still decides when a new trial starts and how far each trial
+   * trains; while these last, a new trial is the next of them, and every rule scores it as the only new
+   * configuration. Not with candidates (a finite search starts from its first candidate).
+   */
+  initialConfigurations: Configuration[];
+}
+
+/** A configuration: one value per parameter of the search space. */
+export interface Configuration {
+  /** One value per parameter, by name. */
+  values: ParameterValue[];
 }
 
 /** A study. */
@@ -1968,6 +1984,7 @@ function createBaseStudySpec(): StudySpec {
     runTemplate: Buffer.alloc(0),
     candidates: [],
     forgettingConstraint: undefined,
+    initialConfigurations: [],
   };
 }
 
@@ -2008,6 +2025,9 @@ export const StudySpec: MessageFns<StudySpec> = {
     }
     if (message.forgettingConstraint !== undefined) {
       ForgettingConstraint.encode(message.forgettingConstraint, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.initialConfigurations) {
+      Configuration.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -2121,6 +2141,14 @@ export const StudySpec: MessageFns<StudySpec> = {
             message.forgettingConstraint = ForgettingConstraint.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.initialConfigurations.push(Configuration.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2173,6 +2201,11 @@ export const StudySpec: MessageFns<StudySpec> = {
         : isSet(object.forgetting_constraint)
         ? ForgettingConstraint.fromJSON(object.forgetting_constraint)
         : undefined,
+      initialConfigurations: globalThis.Array.isArray(object?.initialConfigurations)
+        ? object.initialConfigurations.map((e: any) => Configuration.fromJSON(e))
+        : globalThis.Array.isArray(object?.initial_configurations)
+        ? object.initial_configurations.map((e: any) => Configuration.fromJSON(e))
+        : [],
     };
   },
 
@@ -2214,6 +2247,9 @@ export const StudySpec: MessageFns<StudySpec> = {
     if (message.forgettingConstraint !== undefined) {
       obj.forgettingConstraint = ForgettingConstraint.toJSON(message.forgettingConstraint);
     }
+    if (message.initialConfigurations?.length) {
+      obj.initialConfigurations = message.initialConfigurations.map((e) => Configuration.toJSON(e));
+    }
     return obj;
   },
 
@@ -2238,6 +2274,76 @@ export const StudySpec: MessageFns<StudySpec> = {
     message.forgettingConstraint = (object.forgettingConstraint !== undefined && object.forgettingConstraint !== null)
       ? ForgettingConstraint.fromPartial(object.forgettingConstraint)
       : undefined;
+    message.initialConfigurations = object.initialConfigurations?.map((e) => Configuration.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseConfiguration(): Configuration {
+  return { values: [] };
+}
+
+export const Configuration: MessageFns<Configuration> = {
+  encode(message: Configuration, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      ParameterValue.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Configuration {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfiguration();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(ParameterValue.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Configuration {
+    return {
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => ParameterValue.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: Configuration): unknown {
+    const obj: any = {};
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => ParameterValue.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Configuration>, I>>(base?: I): Configuration {
+    return Configuration.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Configuration>, I>>(object: I): Configuration {
+    const message = createBaseConfiguration();
+    message.values = object.values?.map((e) => ParameterValue.fromPartial(e)) || [];
     return message;
   },
 };
