@@ -198,12 +198,25 @@ function selectionSample(observations: readonly ConfigObservation[]): readonly C
  * distance over the dimensions where `use` is set; 0 when none is (no distance, no information).
  */
 export function leaveOneOutFit(observations: readonly ConfigObservation[], use: readonly boolean[]): number {
-  if (!use.some(Boolean)) return 0;
-  const predicted = observations.map((o, i) => neighbourMean(observations, o.config, use, i));
-  return rankCorrelation(
-    predicted,
-    observations.map((o) => o.value),
+  // Distance over the used dimensions' indices only: importance fits one dimension at a time, and wide
+  // spaces (64 dimensions) would otherwise pay for every unused one on every pair.
+  const dims = use.flatMap((u, j) => (u ? [j] : []));
+  if (dims.length === 0) return 0;
+  const values = observations.map((o) => o.value);
+  const predicted = observations.map((o, i) =>
+    meanOfNearest(
+      observations.length,
+      (b) => {
+        const c = observations[b]!.config;
+        let d = 0;
+        for (const j of dims) d += (c[j]! - o.config[j]!) ** 2;
+        return d;
+      },
+      (b) => values[b]!,
+      i,
+    ),
   );
+  return rankCorrelation(predicted, values);
 }
 
 /** How much each dimension of the configuration matters to the value, as the ranking's neighbour model sees it. */
