@@ -1,5 +1,6 @@
 // `floe hpo get|run|watch` end with which hyperparameters matter: a bar per parameter, the most important
-// first, its correlation alone and its place in the selection; below 8 trials, a line saying what it needs.
+// first, its correlation alone and its place in the selection; below 8 trials, or when none predicts the
+// objective, a line saying so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { importanceText } from '../src/commands/hpo.js';
@@ -24,9 +25,14 @@ test('importance: most important first, with its bar, correlation alone and sele
   assert.match(lines[3]!, /\[\.{20}\] 0\.00 {2}alone ρ 0\.00$/);
 });
 
-test('importance below the trials it needs says so instead of ranking', () => {
+test('importance below the trials it needs, or when nothing predicts, says so instead of ranking', () => {
   assert.equal(
     importanceText({ trials: 5, fit: 0, parameters: [] }),
     'parameter importance: needs 8 trials with observations (5 so far)',
+  );
+  const none = [{ name: 'lr', importance: 0, correlationAlone: 0, selectionRank: 0 }];
+  assert.equal(
+    importanceText({ trials: 12, fit: 0, parameters: none }),
+    "parameter importance: no hyperparameter predicts the trials' best values yet (12 trials)",
   );
 });

@@ -146,6 +146,8 @@ function importanceSummary(imp: hpo.ParameterImportances): Record<string, unknow
 export function importanceText(imp: hpo.ParameterImportances): string {
   if (imp.parameters.length === 0)
     return `parameter importance: needs 8 trials with observations (${imp.trials} so far)`;
+  if (imp.fit <= 0)
+    return `parameter importance: no hyperparameter predicts the trials' best values yet (${imp.trials} trials)`;
   const width = Math.max(...imp.parameters.map((p) => p.name.length));
   const rows = [...imp.parameters]
     .sort((a, b) => b.importance - a.importance || b.correlationAlone - a.correlationAlone)
