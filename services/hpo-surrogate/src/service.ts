@@ -13,11 +13,11 @@ import {
   type Validator,
 } from '@floe/service-kit';
 import { RequestLog, openMetadataStore, type MetadataStore } from '@floe/store';
-import { checkConfiguration, encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
+import { encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
 import { ResidentTask } from '@floe/training';
 import { rngFor } from '@floe/random';
 import { toParameterSpecs } from './convert.js';
-import { StudyManager, fromParameterValues, toParameterValues } from './study-manager.js';
+import { StudyManager, configurationProblems, toParameterValues } from './study-manager.js';
 import { StudyRunner, applyConfiguration } from './study-runner.js';
 import type { SurrogateReply, SurrogateRequest, SurrogateTaskData } from './surrogate-task.js';
 
@@ -41,7 +41,7 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
     if (!problems.length)
       spec.candidates.forEach((c, i) => {
         const field = `spec.candidates[${i}]`;
-        for (const p of checkConfiguration(params, fromParameterValues(c.configuration), `${field}.configuration`))
+        for (const p of configurationProblems(params, c.configuration, `${field}.configuration`))
           val.add(p.field, p.description);
         val.string(`${field}.label`, c.label, { max: 256 });
         val.check(c.runSpec.length <= 1 << 20, `${field}.run_spec`, 'is larger than 1 MiB');
@@ -56,8 +56,7 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
     if (!problems.length)
       spec.initialConfigurations.forEach((c, i) => {
         const field = `spec.initial_configurations[${i}]`;
-        for (const p of checkConfiguration(params, fromParameterValues(c.values), `${field}.values`))
-          val.add(p.field, p.description);
+        for (const p of configurationProblems(params, c.values, `${field}.values`)) val.add(p.field, p.description);
       });
     const fc = spec.forgettingConstraint;
     if (fc) {

@@ -62,6 +62,22 @@ export function fromParameterValues(values: hpo.ParameterValue[]): Configuration
   return out;
 }
 
+/** Problems of a configuration given as parameter values: a name given twice, then checkConfiguration's. */
+export function configurationProblems(
+  params: ParameterSpec[],
+  values: hpo.ParameterValue[],
+  field: string,
+): FieldViolation[] {
+  const seen = new Set<string>();
+  const twice: FieldViolation[] = [];
+  values.forEach((v, i) => {
+    if (seen.has(v.name))
+      twice.push({ field: `${field}[${i}].name`, description: `names ${JSON.stringify(v.name)} again` });
+    seen.add(v.name);
+  });
+  return [...twice, ...checkConfiguration(params, fromParameterValues(values), field)];
+}
+
 /** Surrogate calls (decisions and predictions), answered by the worker thread. */
 export type SurrogateCall = (req: SurrogateRequest) => Promise<SurrogateReply>;
 
@@ -427,8 +443,7 @@ export class StudyManager {
         trialIndex = study.trials.findIndex((t) => t.trialId === q.trialId);
         if (trialIndex < 0) throw notFound(`trial of study ${study.studyId}`, q.trialId);
       } else {
-        for (const p of checkConfiguration(params, fromParameterValues(q.configuration), `queries[${i}].configuration`))
-          violations.push(p);
+        violations.push(...configurationProblems(params, q.configuration, `queries[${i}].configuration`));
         q.observed.forEach((o, j) => {
           if (j > 0 && o.step <= q.observed[j - 1]!.step)
             violations.push({ field: `queries[${i}].observed[${j}].step`, description: 'must increase' });

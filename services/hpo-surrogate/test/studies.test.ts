@@ -276,6 +276,10 @@ test('initial configurations: the first new trials take them in order, under eve
     'spec.initial_configurations',
   );
   await bad({ initialConfigurations: Array.from({ length: 101 }, () => initial[0]!) }, 'spec.initial_configurations');
+  await bad(
+    { initialConfigurations: [{ values: [...value(0.01, 2), ...value(0.02, 2)] }] },
+    'spec.initial_configurations[0].values[2].name',
+  );
 });
 
 test('the same seed and the same reports give the same suggestions', { timeout: 120_000 }, async () => {
@@ -352,6 +356,16 @@ test(
       }),
       grpc.status.INVALID_ARGUMENT,
       'queries[0].configuration',
+    );
+    // A parameter given twice is refused too (one of the two would silently win).
+    const lrTwice = [0.01, 0.02].map((v) => ({ name: 'lr', value: { $case: 'floatValue' as const, value: v } }));
+    await rejectsWith(
+      call(client.predictCurves.bind(client), {
+        studyId: study!.studyId,
+        queries: [{ trialId: '', configuration: lrTwice, observed: [], steps: [10] }],
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'queries[0].configuration[1].name',
     );
   },
 );
