@@ -109,6 +109,9 @@ function meanOfNearest(
   return vals.length > 0 ? sum / vals.length : 0;
 }
 
+/** The indices where `use` is set. */
+const usedDimensions = (use: readonly boolean[]) => use.flatMap((u, j) => (u ? [j] : []));
+
 /**
  * The mean value of the `NEIGHBOURS` observations nearest to `config`, distance over the dimensions where
  * `use` is set; observation `skip` left out (leave-one-out).
@@ -119,12 +122,15 @@ export function neighbourMean(
   use: readonly boolean[],
   skip = -1,
 ): number {
+  // Over the used dimensions' indices only: a wide space (64 dimensions) with one or two selected would
+  // otherwise test every unused one on every pair.
+  const dims = usedDimensions(use);
   return meanOfNearest(
     observations.length,
     (i) => {
       const c = observations[i]!.config;
       let d = 0;
-      for (let j = 0; j < use.length; j++) if (use[j]) d += (c[j]! - config[j]!) ** 2;
+      for (const j of dims) d += (c[j]! - config[j]!) ** 2;
       return d;
     },
     (i) => observations[i]!.value,
@@ -198,25 +204,11 @@ function selectionSample(observations: readonly ConfigObservation[]): readonly C
  * distance over the dimensions where `use` is set; 0 when none is (no distance, no information).
  */
 export function leaveOneOutFit(observations: readonly ConfigObservation[], use: readonly boolean[]): number {
-  // Distance over the used dimensions' indices only: importance fits one dimension at a time, and wide
-  // spaces (64 dimensions) would otherwise pay for every unused one on every pair.
-  const dims = use.flatMap((u, j) => (u ? [j] : []));
-  if (dims.length === 0) return 0;
-  const values = observations.map((o) => o.value);
-  const predicted = observations.map((o, i) =>
-    meanOfNearest(
-      observations.length,
-      (b) => {
-        const c = observations[b]!.config;
-        let d = 0;
-        for (const j of dims) d += (c[j]! - o.config[j]!) ** 2;
-        return d;
-      },
-      (b) => values[b]!,
-      i,
-    ),
+  if (usedDimensions(use).length === 0) return 0;
+  return rankCorrelation(
+    observations.map((o, i) => neighbourMean(observations, o.config, use, i)),
+    observations.map((o) => o.value),
   );
-  return rankCorrelation(predicted, values);
 }
 
 /** How much each dimension of the configuration matters to the value, as the ranking's neighbour model sees it. */
