@@ -37,6 +37,13 @@ const nativeBatchMatMul: KernelFunc = (args) => {
   const av = backend.typedArrayFromHeap(a);
   const bv = backend.typedArrayFromHeap(b);
   const cv = backend.typedArrayFromHeap(out);
+  // Empty operands (a PFN with no context points yet): an empty product, or zeros when only k is 0 — the
+  // GEMM refuses zero-sized shapes.
+  if (cv.length === 0) return out;
+  if (k === 0 || batchA === 0 || batchB === 0) {
+    cv.fill(0);
+    return out;
+  }
   const lda = transposeA ? m : k;
   const ldb = transposeB ? k : n;
   if (batchB === 1 && !transposeA) {

@@ -47,6 +47,7 @@ export class FastPfn {
   /** out[m×n] = a[m×k] · b[k×n] (+ bias per column). */
   private matmul(a: Float32Array, b: Float32Array, m: number, k: number, n: number, bias?: Float32Array): Float32Array {
     const out = this.alloc(m * n);
+    if (m === 0) return out;
     if (bias) for (let i = 0; i < m; i++) out.set(bias, i * n);
     this.k.sgemmBatched(1, false, false, m, n, k, 1, a, 0, k, b, 0, n, bias ? 1 : 0, out, 0, n);
     return out;
@@ -54,6 +55,7 @@ export class FastPfn {
 
   private layerNorm(x: Float32Array, rows: number, g: Float32Array, b: Float32Array): Float32Array {
     const out = this.alloc(x.length);
+    if (rows === 0) return out;
     // The per-row mean and 1/σ the native norm also writes (unused here: no backward pass).
     this.k.norm(x, g, b, out, this.alloc(rows), this.alloc(rows), rows, this.config.width, 1e-5);
     return out;
@@ -118,7 +120,8 @@ export class FastPfn {
       const last = l === this.config.layers - 1;
       // Context: per head, S = Q·Kᵀ, softmax, O = S·V; heads batched through the strides.
       const oc = this.alloc(last ? 0 : C * d);
-      if (!last) {
+      // With no context (a study with nothing observed yet) each query attends to itself alone.
+      if (!last && C > 0) {
         k.sgemmBatched(H, false, true, C, C, dh, 1, qkvC, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sc, C * C, C);
         k.softmax(sc, H * C, C, C, scale);
         k.sgemmBatched(H, false, false, C, dh, C, 1, sc, C * C, C, qkvC.subarray(2 * d), dh, 3 * d, 0, oc, dh, d);
@@ -126,7 +129,8 @@ export class FastPfn {
       // Queries: a row per query and head holds its scores against the context's keys and, in the last
       // column, against its own key; one softmax over the row.
       const row = C + 1;
-      k.sgemmBatched(H, false, true, Q, C, dh, 1, qkvQ, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sq, Q * row, row);
+      if (C > 0)
+        k.sgemmBatched(H, false, true, Q, C, dh, 1, qkvQ, dh, 3 * d, qkvC.subarray(d), dh, 3 * d, 0, sq, Q * row, row);
       for (let h = 0; h < H; h++)
         for (let r = 0; r < Q; r++) {
           const qo = r * 3 * d + h * dh;
@@ -136,7 +140,9 @@ export class FastPfn {
         }
       k.softmax(sq, H * Q, row, row, scale);
       const oq = this.alloc(Q * d);
-      k.sgemmBatched(H, false, false, Q, dh, C, 1, sq, Q * row, row, qkvC.subarray(2 * d), dh, 3 * d, 0, oq, dh, d);
+      if (C > 0)
+        k.sgemmBatched(H, false, false, Q, dh, C, 1, sq, Q * row, row, qkvC.subarray(2 * d), dh, 3 * d, 0, oq, dh, d);
+      else oq.fill(0);
       for (let r = 0; r < Q; r++)
         for (let h = 0; h < H; h++) {
           const selfWeight = sq[(h * Q + r) * row + C]!;

@@ -187,15 +187,9 @@ export class CurvePfn {
       const [qc, kc, vc] = [0, 1, 2].map((i) => project(hc, C, l, i)) as [tf.Tensor, tf.Tensor, tf.Tensor];
       const [qq, kq, vq] = [0, 1, 2].map((i) => project(hq, Q, l, i)) as [tf.Tensor, tf.Tensor, tf.Tensor];
       const oc = tf.matMul(tf.softmax(tf.mul(tf.matMul(qc, kc, false, true), scale)), vc);
-      // A query's softmax runs over every context key and its own key, written out so that the two parts
-      // never have to be concatenated and split again.
-      const sqc = tf.mul(tf.matMul(qq, kc, false, true), scale);
-      const sqq = tf.mul(tf.sum(tf.mul(qq, kq), -1, true), scale);
-      const top = rowMax(sqc, sqq);
-      const ec = tf.exp(tf.sub(sqc, top));
-      const eq = tf.exp(tf.sub(sqq, top));
-      const denom = tf.add(tf.sum(ec, -1, true), eq);
-      const oq = tf.div(tf.add(tf.matMul(ec, vc), tf.mul(eq, vq)), denom);
+      // With no context a query attends to itself alone (and reductions over empty rows are not left to
+      // the backend: wasm's max of nothing is whatever its output memory held).
+      const oq = C === 0 ? vq : this.queryAttention(qq, kq, vq, kc, vc, scale);
       xc = tf.add(xc, linear(merge(oc, C), w[p + 'out.w']!, w[p + 'out.b']!));
       xq = tf.add(xq, linear(merge(oq, Q), w[p + 'out.w']!, w[p + 'out.b']!));
       const ffn = (x: tf.Tensor) =>
@@ -209,6 +203,27 @@ export class CurvePfn {
     }
     const h = layerNorm(xq, w['final.ln.g']!, w['final.ln.b']!);
     return linear(gelu(linear(h, w['head1.w']!, w['head1.b']!)), w['head2.w']!, w['head2.b']!) as tf.Tensor3D;
+  }
+
+  /**
+   * Each query's attention over every context key and its own key, the softmax written out so that the two
+   * parts never have to be concatenated and split again.
+   */
+  private queryAttention(
+    qq: tf.Tensor,
+    kq: tf.Tensor,
+    vq: tf.Tensor,
+    kc: tf.Tensor,
+    vc: tf.Tensor,
+    scale: number,
+  ): tf.Tensor {
+    const sqc = tf.mul(tf.matMul(qq, kc, false, true), scale);
+    const sqq = tf.mul(tf.sum(tf.mul(qq, kq), -1, true), scale);
+    const top = rowMax(sqc, sqq);
+    const ec = tf.exp(tf.sub(sqc, top));
+    const eq = tf.exp(tf.sub(sqq, top));
+    const denom = tf.add(tf.sum(ec, -1, true), eq);
+    return tf.div(tf.add(tf.matMul(ec, vc), tf.mul(eq, vq)), denom);
   }
 
   /** Mean cross-entropy of the queries' true buckets (the training loss). */

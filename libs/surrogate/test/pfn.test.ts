@@ -69,10 +69,11 @@ test('predictions are rows of probabilities, independent of the context order an
   model.dispose();
 });
 
-test('the native fast path computes what the TF.js graph computes (to 1e-6), small and large contexts', () => {
+test('the native fast path computes what the TF.js graph computes (to 1e-6), from no context to a large one', () => {
   const { model } = loadPfn();
   const answers: [ReturnType<typeof packSequences>['input'], Float32Array, Float32Array][] = [];
   for (const [length, context] of [
+    [20, 0],
     [40, 1],
     [120, 60],
     [700, 512],
