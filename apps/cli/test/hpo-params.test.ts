@@ -2,7 +2,7 @@
 // instead of silently searching on a linear one. `--initial`: a configuration typed by those domains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseInitialConfiguration, parseParameter } from '../src/commands/hpo.js';
+import { parseConfiguration, parseParameter } from '../src/commands/hpo.js';
 
 test('--param reads float, int and categorical domains with their scales', () => {
   assert.deepEqual(parseParameter('lr=float:1e-4:0.1:log').domain, {
@@ -35,14 +35,14 @@ test('--initial reads a configuration, each value typed by its parameter; a name
     parseParameter('layers=int:1:8'),
     parseParameter('norm=cat:layer,rms'),
   ];
-  assert.deepEqual(parseInitialConfiguration('lr=3e-3, layers=4,norm=rms', params), {
+  assert.deepEqual(parseConfiguration('lr=3e-3, layers=4,norm=rms', params), {
     values: [
       { name: 'lr', value: { $case: 'floatValue', value: 3e-3 } },
       { name: 'layers', value: { $case: 'intValue', value: 4 } },
       { name: 'norm', value: { $case: 'categoricalValue', value: 'rms' } },
     ],
   });
-  assert.throws(() => parseInitialConfiguration('lr=3e-3,depth=2', params), /"depth" is not a --param/);
-  assert.throws(() => parseInitialConfiguration('lr=fast', params), /--initial lr: "fast" is not a number/);
-  assert.throws(() => parseInitialConfiguration('lr', params), /is not a --param/);
+  assert.throws(() => parseConfiguration('lr=3e-3,depth=2', params), /"depth" is not a --param/);
+  assert.throws(() => parseConfiguration('lr=fast', params), /--initial lr: "fast" is not a number/);
+  assert.throws(() => parseConfiguration('lr', params), /is not a --param/);
 });

@@ -48,10 +48,16 @@ export function parseParameter(text: string): hpo.Parameter {
 }
 
 /**
- * --initial NAME=VALUE[,NAME=VALUE…]: a configuration the study's first new trials take, each value typed by
- * its parameter's domain (a number for float and int ranges, the choice for categoricals).
+ * NAME=VALUE[,NAME=VALUE…] as a configuration of `params`, each value typed by its parameter's domain (a number
+ * for float and int ranges, the choice as written for categoricals — so a choice such as "1e-3" stays a
+ * choice). `flag` names the option in errors; `known` says where the parameters come from.
  */
-export function parseInitialConfiguration(text: string, params: hpo.Parameter[]): hpo.Configuration {
+export function parseConfiguration(
+  text: string,
+  params: hpo.Parameter[],
+  flag = '--initial',
+  known = 'a --param',
+): hpo.Configuration {
   const values = text.split(',').map((pair): hpo.ParameterValue => {
     const eq = pair.indexOf('=');
     const name = pair.slice(0, eq).trim();
@@ -59,12 +65,12 @@ export function parseInitialConfiguration(text: string, params: hpo.Parameter[])
     const param = params.find((p) => p.name === name);
     if (eq <= 0 || !param)
       throw new Error(
-        `--initial ${JSON.stringify(text)}: ${JSON.stringify(name || pair)} is not a --param (expected NAME=VALUE,…)`,
+        `${flag} ${JSON.stringify(text)}: ${JSON.stringify(name || pair)} is not ${known} (expected NAME=VALUE,…)`,
       );
     const domain = param.domain?.$case;
     if (domain === 'categorical') return { name, value: { $case: 'categoricalValue', value: raw } };
     const n = Number(raw);
-    if (raw === '' || !Number.isFinite(n)) throw new Error(`--initial ${name}: ${JSON.stringify(raw)} is not a number`);
+    if (raw === '' || !Number.isFinite(n)) throw new Error(`${flag} ${name}: ${JSON.stringify(raw)} is not a number`);
     return domain === 'intRange'
       ? { name, value: { $case: 'intValue', value: n } }
       : { name, value: { $case: 'floatValue', value: n } };
@@ -356,7 +362,7 @@ export const hpoCommand: Command = {
             seed: num(args, 'seed', 0),
             runTemplate: runTemplate(args),
             initialConfigurations: ((args.values.initial as string[] | undefined) ?? []).map((c) =>
-              parseInitialConfiguration(c, params),
+              parseConfiguration(c, params),
             ),
           });
           const { study } = await call(client.createStudy.bind(client), { requestId: randomUUID(), spec });
@@ -406,12 +412,14 @@ export const hpoCommand: Command = {
         }
         case 'predict': {
           const steps = list(args, 'steps').map(Number);
-          const configuration: hpo.ParameterValue[] = list(args, 'config').map((kv) => {
-            const [name, v] = kv.split('=') as [string, string];
-            return Number.isFinite(Number(v))
-              ? { name, value: { $case: 'floatValue', value: Number(v) } }
-              : { name, value: { $case: 'categoricalValue', value: v } };
-          });
+          // Typed by the study's own space: a categorical choice that looks like a number stays a choice.
+          const config = str(args, 'config');
+          const space = config
+            ? (await call(client.getStudy.bind(client), { studyId: need() })).study!.spec!.searchSpace!.parameters
+            : [];
+          const configuration = config
+            ? parseConfiguration(config, space, '--config', `a parameter of study ${need()}`).values
+            : [];
           const r = await call(client.predictCurves.bind(client), {
             studyId: need(),
             queries: [{ trialId: str(args, 'trial'), configuration, observed: [], steps }],
