@@ -115,6 +115,65 @@ export function sampleConfiguration(params: ParameterSpec[], rng: Rng): Configur
 }
 
 /**
+ * A configuration's identity: its values in the space's order. Two trials with the same key train the same
+ * run (the trainer is deterministic for a template and seed), so a second one is wasted budget.
+ */
+export function configurationKey(params: ParameterSpec[], config: Configuration): string {
+  return JSON.stringify(params.map((p) => config[p.name] ?? null));
+}
+
+/** How many configurations a space holds: finite when every parameter is an int range or a categorical. */
+export function spaceSize(params: ParameterSpec[]): number {
+  let size = 1;
+  for (const p of params) {
+    const d = p.domain!;
+    size *= d.kind === 'categorical' ? d.choices.length : d.kind === 'int' ? d.max - d.min + 1 : Infinity;
+  }
+  return size;
+}
+
+/** Every configuration of a finite space, the last parameter varying fastest. */
+function enumerateConfigurations(params: ParameterSpec[]): Configuration[] {
+  let out: Configuration[] = [{}];
+  for (const p of params) {
+    const d = p.domain!;
+    const values =
+      d.kind === 'categorical' ? d.choices : Array.from({ length: d.max - d.min + 1 }, (_, k) => d.min + k);
+    out = out.flatMap((c) => values.map((v) => ({ ...c, [p.name]: v })));
+  }
+  return out;
+}
+
+/** Finite spaces up to this size are enumerated to draw untried configurations; larger ones are sampled. */
+const ENUMERATED_SPACE_MAX = 4096;
+/** Draws per configuration wanted before sampling gives up on finding untried ones. */
+const DRAWS_PER_CONFIGURATION = 8;
+
+/**
+ * Up to `count` configurations drawn uniformly that are neither in `tried` (keys, configurationKey) nor each
+ * other; their keys are added to `tried`. Small finite spaces are drawn from their untried configurations
+ * without replacement; otherwise draws repeat until `count` are found or DRAWS_PER_CONFIGURATION·count are
+ * spent. On a float parameter draws practically never collide, so this is the plain uniform sample.
+ */
+export function sampleUntried(params: ParameterSpec[], rng: Rng, tried: Set<string>, count: number): Configuration[] {
+  if (spaceSize(params) <= ENUMERATED_SPACE_MAX) {
+    const untried = enumerateConfigurations(params).filter((c) => !tried.has(configurationKey(params, c)));
+    const picked = rng.shuffle(untried).slice(0, count);
+    for (const c of picked) tried.add(configurationKey(params, c));
+    return picked;
+  }
+  const out: Configuration[] = [];
+  for (let draw = 0; draw < DRAWS_PER_CONFIGURATION * count && out.length < count; draw++) {
+    const c = sampleConfiguration(params, rng);
+    const key = configurationKey(params, c);
+    if (tried.has(key)) continue;
+    tried.add(key);
+    out.push(c);
+  }
+  return out;
+}
+
+/**
  * The configuration as the decision rules read it: one coordinate per parameter in [0, 1] (a categorical by
  * its choice's index), all of them. Where a space has more parameters than the PFN's inputs, ifBO picks which
  * ones it reads (pfnInputDimensions); folding them here would average unrelated parameters into one input.

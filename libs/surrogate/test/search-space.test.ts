@@ -2,9 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, rngFor } from '@floe/random';
 import {
+  configurationKey,
   encodeForSurrogate,
   encodedDimensions,
   sampleConfiguration,
+  sampleUntried,
+  spaceSize,
   validateSearchSpace,
   type ParameterSpec,
 } from '../src/index.js';
@@ -53,6 +56,37 @@ test('samples stay in their domains, are seeded, and encode into [0,1]^d', () =>
   // Log-uniform on [1e-5, 1e-1]: the mean of log10 is -3.
   assert.ok(Math.abs(logSum / 2000 + 3) < 0.1);
   assert.deepEqual(sampleConfiguration(space, rngFor(9, 't')), sampleConfiguration(space, rngFor(9, 't')));
+});
+
+test('untried configurations: a finite space is drawn without repeats until it runs out; a float space as sampled', () => {
+  const discrete = space.slice(1);
+  assert.equal(spaceSize(discrete), 24);
+  assert.equal(spaceSize(space), Infinity);
+  const tried = new Set([configurationKey(discrete, { layers: 2, norm: 'rms' })]);
+  const rng = new Rng(4);
+  const first = sampleUntried(discrete, rng, tried, 10);
+  const rest = sampleUntried(discrete, rng, tried, 100);
+  const keys = [...first, ...rest].map((c) => configurationKey(discrete, c));
+  assert.deepEqual([first.length, rest.length], [10, 13], 'the 23 untried configurations, then none');
+  assert.equal(new Set(keys).size, 23);
+  assert.ok(!keys.includes(configurationKey(discrete, { layers: 2, norm: 'rms' })));
+  assert.equal(tried.size, 24);
+  assert.deepEqual(sampleUntried(discrete, rng, tried, 5), []);
+  // Draws uniform over the untried: each of 23 configurations about equally often as the first of 10.
+  const counts = new Map<string, number>();
+  for (let i = 0; i < 4600; i++) {
+    const k = configurationKey(discrete, sampleUntried(discrete, rngFor(i, 'u'), new Set([keys[0]!]), 1)[0]!);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  assert.equal(counts.size, 23);
+  for (const n of counts.values()) assert.ok(n > 140 && n < 260, `${n} of 4600 where 200 are expected`);
+  // On a float parameter draws do not collide: the same stream as sampling directly.
+  const a = new Rng(7);
+  const b = new Rng(7);
+  assert.deepEqual(
+    sampleUntried(space, a, new Set(), 50),
+    Array.from({ length: 50 }, () => sampleConfiguration(space, b)),
+  );
 });
 
 test('a log(1 − x) scale samples uniformly in log(1 − x), encodes monotonically, and is refused where it cannot hold', () => {

@@ -11,10 +11,12 @@ import { deriveSeed, rngFor } from '@floe/random';
 import {
   checkConfiguration,
   configObservations,
+  configurationKey,
   dimensionImportance,
   encodeForSurrogate,
   perturbConfiguration,
-  sampleConfiguration,
+  sampleUntried,
+  spaceSize,
   thawable,
   type Configuration,
   type CurveQueryPoint,
@@ -221,17 +223,25 @@ export class StudyManager {
     };
   }
 
-  /** A finite search with nothing left to suggest: every candidate taken, no trial to thaw. */
+  /** Nothing left to suggest: every candidate (or configuration of a finite space) taken, no trial to thaw. */
   exhausted(id: string): boolean {
     return this.isExhausted(this.get(id));
   }
 
+  /** Nothing left to train: every candidate (or every configuration of a finite space) tried, none thawable. */
   private isExhausted(study: hpo.Study): boolean {
-    return (
-      study.spec!.candidates.length > 0 &&
-      StudyManager.untriedCandidates(study).length === 0 &&
-      !thawable({ trials: this.curves(study), maxFidelity: study.spec!.maxFidelity }).length
-    );
+    const spec = study.spec!;
+    const allTried =
+      spec.candidates.length > 0
+        ? StudyManager.untriedCandidates(study).length === 0
+        : StudyManager.triedKeys(study).size >= spaceSize(toParameterSpecs(spec.searchSpace));
+    return allTried && !thawable({ trials: this.curves(study), maxFidelity: spec.maxFidelity }).length;
+  }
+
+  /** The configurations the study's trials have taken (configurationKey): a new trial takes another. */
+  private static triedKeys(study: hpo.Study): Set<string> {
+    const params = toParameterSpecs(study.spec!.searchSpace);
+    return new Set(study.trials.map((t) => configurationKey(params, fromParameterValues(t.configuration))));
   }
 
   /** Indices of a finite search's candidates that no trial has taken yet. */
@@ -267,7 +277,11 @@ export class StudyManager {
       });
       const candidateConfig = (i: number) => fromParameterValues(spec.candidates[i]!.configuration);
       if (this.isExhausted(study))
-        throw failedPrecondition(`study ${study.studyId} has trained every candidate to its full curve`);
+        throw failedPrecondition(
+          `study ${study.studyId} has trained every ${finite ? 'candidate' : 'configuration of its search space'} to its full curve`,
+        );
+      // Configurations already taken are not started again (a second trial of one would repeat its run).
+      const tried = StudyManager.triedKeys(study);
       // The first trial of a finite search is its first candidate: the caller's best guess (a plan
       // search's rules plan) always has a curve to beat — its full curve at once when it is the baseline.
       /** A new trial decided without the surrogate, `fidelity` steps long, stored with the budget it spends. */
@@ -293,10 +307,14 @@ export class StudyManager {
       const queuedConfig = queued && fromParameterValues(queued.values);
       if (name === 'random') {
         const pick = finite ? untried[rngFor(spec.seed, `trial-${study.trials.length}`).int(untried.length)]! : -1;
+        const drawn =
+          finite || queuedConfig
+            ? []
+            : sampleUntried(params, rngFor(spec.seed, `trial-${study.trials.length}`), tried, 1);
+        if (!finite && !queuedConfig && drawn.length === 0)
+          throw failedPrecondition(`study ${study.studyId} found no configuration it has not tried`);
         const trial = newTrial(
-          finite
-            ? candidateConfig(pick)
-            : (queuedConfig ?? sampleConfiguration(params, rngFor(spec.seed, `trial-${study.trials.length}`))),
+          finite ? candidateConfig(pick) : (queuedConfig ?? drawn[0]!),
           spec.maxFidelity * spf,
           finite ? pick : undefined,
         );
@@ -307,12 +325,18 @@ export class StudyManager {
       const candidates: Configuration[] = [];
       if (finite) for (const i of untried) candidates.push(candidateConfig(i));
       else if (queuedConfig) candidates.push(queuedConfig);
-      else for (let i = 0; i < RANDOM_CANDIDATES; i++) candidates.push(sampleConfiguration(params, rng));
+      else candidates.push(...sampleUntried(params, rng, tried, RANDOM_CANDIDATES));
       const randomCandidates = candidates.length;
       const best = study.trials.find((t) => t.trialId === study.bestTrialId);
       if (best && !finite && !queuedConfig) {
         const incumbent = fromParameterValues(best.configuration);
-        for (let i = 0; i < LOCAL_CANDIDATES; i++) candidates.push(perturbConfiguration(params, incumbent, rng));
+        for (let i = 0; i < LOCAL_CANDIDATES; i++) {
+          const near = perturbConfiguration(params, incumbent, rng);
+          const key = configurationKey(params, near);
+          if (tried.has(key)) continue;
+          tried.add(key);
+          candidates.push(near);
+        }
       }
       const trials = this.curves(study);
       const stateRec = this.store.get<{ state: unknown }>(OPTIMIZER_STATE, study.studyId);
@@ -332,6 +356,8 @@ export class StudyManager {
       if (d.kind === 'new' && !candidates[d.candidate]) {
         // Every candidate is tried and the rule asked for a new one: thaw the best trial that can go on.
         const open = thawable({ trials, maxFidelity: spec.maxFidelity });
+        if (open.length === 0)
+          throw failedPrecondition(`study ${study.studyId} found no configuration it has not tried`);
         const sign = StudyManager.sign(study);
         const bestOf = (i: number) => Math.min(...study.trials[i]!.observations.map((o) => sign * o.value));
         d = { kind: 'thaw', trial: open.reduce((a, b) => (bestOf(b) < bestOf(a) ? b : a)), acquisition: 0 };

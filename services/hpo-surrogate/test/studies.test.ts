@@ -511,6 +511,55 @@ test('ValidateSearchSpace checks ranges, log scales, categoricals and the fideli
   assert.equal(after, before);
 });
 
+test('an int and categorical space: no configuration is started twice, under every rule; a tried-out space ends', async () => {
+  const discrete = (size: number): hpo.SearchSpace => ({
+    parameters: [
+      { name: 'batch', domain: { $case: 'intRange', value: { min: 1, max: size, logScale: size > 2 } } },
+      { name: 'opt', domain: { $case: 'categorical', value: { choices: ['adam', 'sgd'] } } },
+    ],
+  });
+  const key = (t: hpo.Trial) => JSON.stringify(t.configuration.map((p) => p.value!.value));
+  // A discrete loss: batch 3 with adam is best.
+  const lossOf = (t: hpo.Trial, step: number) => {
+    const [batch, opt] = t.configuration.map((p) => p.value!.value) as [number, string];
+    return 0.3 + 0.05 * Math.abs(batch - 3) + (opt === 'adam' ? 0 : 0.1) + 0.5 / (1 + step / SPF);
+  };
+  for (const optimizer of [
+    hpo.Optimizer.OPTIMIZER_FREEZE_THAW,
+    hpo.Optimizer.OPTIMIZER_RANDOM,
+    hpo.Optimizer.OPTIMIZER_HYPERBAND,
+    hpo.Optimizer.OPTIMIZER_ASHA,
+  ]) {
+    // 64 configurations, 40 steps of budget: every new trial takes one no trial has taken.
+    const { study } = await call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: spec({ searchSpace: discrete(32), optimizer, maxFidelity: 3, totalBudget: 40 }),
+    });
+    for (let i = 0; i < 40 && (await getStudy(study!.studyId)).budgetUsed < 40; i++) {
+      const s = await suggest(study!.studyId);
+      await report(study!.studyId, s.trial!.trialId, [{ step: s.targetStep, value: lossOf(s.trial!, s.targetStep) }]);
+    }
+    const trials = (await getStudy(study!.studyId)).trials;
+    const name = hpo.optimizerToJSON(optimizer);
+    assert.ok(trials.length >= 8, `${name}: ${trials.length} trials`);
+    assert.equal(new Set(trials.map(key)).size, trials.length, `${name} started a configuration twice`);
+  }
+  // Four configurations of three steps each: twelve steps train them all; then the study says so.
+  const { study } = await call(client.createStudy.bind(client), {
+    requestId: '',
+    spec: spec({ searchSpace: discrete(2), maxFidelity: 3, totalBudget: 100 }),
+  });
+  for (let i = 0; i < 12; i++) {
+    const s = await suggest(study!.studyId);
+    await report(study!.studyId, s.trial!.trialId, [{ step: s.targetStep, value: lossOf(s.trial!, s.targetStep) }]);
+  }
+  const done = await getStudy(study!.studyId);
+  assert.equal(done.trials.length, 4);
+  assert.ok(done.trials.every((t) => t.observations.length === 3));
+  const exhausted = await rejectsWith(suggest(study!.studyId), grpc.status.FAILED_PRECONDITION);
+  assert.match(exhausted.details, /every configuration of its search space/);
+});
+
 test('a finite search starts from its first candidate, tries each once, and ends when all have full curves', async () => {
   const candidates = [1e-2, 1e-3, 0.3, 1e-4].map((lr, i) => ({
     configuration: [
