@@ -1,7 +1,8 @@
 // `floe hpo predict --config` against a real hpo-surrogate: the configuration is typed by the study's own search
 // space, so a categorical choice that looks like a number ("1e-3") reaches the server as that choice, and a
 // name the space does not have is refused before any call, naming the study. A study with nothing observed yet
-// is predicted from the prior alone.
+// is predicted from the prior alone. `create --best-possible` sets the objective's bound, and a report past it is
+// refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { composeServices, startServer, type FloeServer } from '@floe/service-kit';
@@ -84,4 +85,26 @@ test('predict --config types each value by the study space; numeric-looking choi
   const notNumber = await floe('hpo', 'predict', studyId, '--config', 'lr=fast,decay=1e-3,layers=2', '--steps', '3');
   assert.notEqual(notNumber.code, 0);
   assert.match(notNumber.stderr, /--config lr: "fast" is not a number/);
+});
+
+test('create --maximize --best-possible 1: a report past the bound is refused, naming the value', async () => {
+  const created = await floe(
+    'hpo',
+    'create',
+    '--param',
+    'lr=float:1e-4:1e-1:log',
+    '--maximize',
+    '--best-possible',
+    '1',
+    '--json',
+  );
+  assert.equal(created.code, 0, created.stderr);
+  const studyId = (JSON.parse(created.stdout) as { study_id: string }).study_id;
+  const trialId = (JSON.parse((await floe('hpo', 'suggest', studyId, '--json')).stdout) as { trial_id: string })
+    .trial_id;
+  const past = await floe('hpo', 'report', studyId, trialId, '--points', '10:0.8,20:1.2');
+  assert.notEqual(past.code, 0);
+  assert.match(past.stderr, /observations\[1\]\.value: 1\.2 is better than spec\.best_possible_value 1/);
+  const within = await floe('hpo', 'report', studyId, trialId, '--points', '10:0.8,20:0.9');
+  assert.equal(within.code, 0, within.stderr);
 });

@@ -58,6 +58,7 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
         const field = `spec.initial_configurations[${i}]`;
         for (const p of configurationProblems(params, c.values, `${field}.values`)) val.add(p.field, p.description);
       });
+    if (spec.bestPossibleValue !== undefined) val.number('spec.best_possible_value', spec.bestPossibleValue);
     const fc = spec.forgettingConstraint;
     if (fc) {
       val.number('spec.forgetting_constraint.max_increase', fc.maxIncrease, { min: 0 });

@@ -182,6 +182,37 @@ export class StudyManager {
   private static sign(study: hpo.Study): number {
     return study.spec!.direction === hpo.Direction.DIRECTION_MAXIMIZE ? -1 : 1;
   }
+  /**
+   * The objective's bound on the "lower is better" scale the surrogate reads (its CurveScale's lo): the
+   * spec's best_possible_value, or 1 for a maximised objective that has never exceeded 1 (accuracy, AUC,
+   * R²) — the counterpart of a loss's 0, which CurveScale assumes for non-negative values. Undefined: the
+   * surrogate places it below the best value seen.
+   */
+  private static scaleFloor(study: hpo.Study): number | undefined {
+    const sign = StudyManager.sign(study);
+    const bound = study.spec!.bestPossibleValue;
+    if (bound !== undefined) return sign * bound;
+    if (sign > 0) return undefined;
+    const values = study.trials.flatMap((t) => t.observations.map((o) => o.value));
+    return values.length > 0 && values.every((v) => v <= 1) ? -1 : undefined;
+  }
+
+  /** Values better than the spec's best_possible_value, named under `field` (their index appended). */
+  private static beyondBound(study: hpo.Study, observations: hpo.Observation[], field: string): FieldViolation[] {
+    const bound = study.spec!.bestPossibleValue;
+    if (bound === undefined) return [];
+    const sign = StudyManager.sign(study);
+    return observations.flatMap((o, i) =>
+      sign * o.value < sign * bound
+        ? [
+            {
+              field: `${field}[${i}].value`,
+              description: `${o.value} is better than spec.best_possible_value ${bound}`,
+            },
+          ]
+        : [],
+    );
+  }
 
   /**
    * The trials as the decision rules see them: encoded configurations, the value at each whole fidelity
@@ -350,6 +381,7 @@ export class StudyManager {
         newCandidates: candidates.map((c) => encodeForSurrogate(params, c)),
         randomCandidates,
         seed: deriveSeed(spec.seed, `decision-${decisionIndex}`),
+        scaleFloor: StudyManager.scaleFloor(study),
       });
       if (reply.kind !== 'decide') throw new Error('the surrogate answered a decision with a prediction');
       let d = reply.decision;
@@ -435,6 +467,7 @@ export class StudyManager {
           });
         last = o.step;
       }
+      violations.push(...StudyManager.beyondBound(study, observations, 'observations'));
       if (violations.length) throw new InvalidArgumentError(violations);
       const sign = StudyManager.sign(study);
       for (const o of observations) {
@@ -474,6 +507,7 @@ export class StudyManager {
           if (j > 0 && o.step <= q.observed[j - 1]!.step)
             violations.push({ field: `queries[${i}].observed[${j}].step`, description: 'must increase' });
         });
+        violations.push(...StudyManager.beyondBound(study, q.observed, `queries[${i}].observed`));
         trials.push({ ...this.curveOf(q.configuration, q.observed, 0, spec, params, sign), pending: false });
         trialIndex = trials.length - 1;
       }
@@ -489,6 +523,7 @@ export class StudyManager {
       queries: points,
       seed: deriveSeed(spec.seed, 'predict'),
       threshold,
+      scaleFloor: StudyManager.scaleFloor(study),
     }).then((reply) => {
       if (reply.kind !== 'predict') throw new Error('the surrogate answered a prediction with a decision');
       let k = 0;

@@ -36,6 +36,8 @@ export type SurrogateRequest =
       newCandidates: number[][];
       randomCandidates: number;
       seed: number;
+      /** The objective's bound on the "lower is better" scale, when known (ifBO's CurveScale lo). */
+      scaleFloor?: number;
     }
   | {
       kind: 'predict';
@@ -44,6 +46,7 @@ export type SurrogateRequest =
       queries: CurveQueryPoint[];
       seed: number;
       threshold?: number;
+      scaleFloor?: number;
     };
 
 export type SurrogateReply =
@@ -57,11 +60,13 @@ const surrogate = () => (pfn ??= loadPfn().model);
 
 serveRequests<SurrogateRequest, SurrogateReply>((req) => {
   if (req.kind === 'predict') {
-    const ifbo = new Ifbo(surrogate());
+    const ifbo = new Ifbo(surrogate(), { anchors: { lo: req.scaleFloor } });
     const predictions = ifbo.predict(req.trials, req.maxFidelity, req.queries, req.seed, req.threshold);
     return { kind: 'predict', predictions, contextSize: ifbo.lastContextSize };
   }
-  const optimizer = createOptimizer(req.optimizer, needsSurrogate(req.optimizer) ? surrogate() : undefined);
+  const optimizer = createOptimizer(req.optimizer, needsSurrogate(req.optimizer) ? surrogate() : undefined, {
+    anchors: { lo: req.scaleFloor },
+  });
   if (req.state !== undefined) optimizer.loadState?.(req.state);
   const decision = optimizer.decide({
     trials: req.trials,

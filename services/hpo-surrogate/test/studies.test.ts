@@ -511,6 +511,68 @@ test('ValidateSearchSpace checks ranges, log scales, categoricals and the fideli
   assert.equal(after, before);
 });
 
+test('a maximised score with its bound decides as the minimised loss 1 − score; past the bound is refused', async () => {
+  /** A synthetic accuracy: best near lr = 1e-2, rising with steps. */
+  const accuracy = (config: hpo.ParameterValue[], step: number) => {
+    const lr = config.find((p) => p.name === 'lr')!.value!.value as number;
+    return 0.9 - 0.1 * Math.abs(Math.log10(lr) + 2) - 0.3 / (1 + step / SPF);
+  };
+  const decisions = async (over: Partial<hpo.StudySpec>, value: (acc: number) => number) => {
+    const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: spec(over) });
+    const out: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const s = await suggest(study!.studyId);
+      out.push(`${s.trial!.trialId}@${s.targetStep}`);
+      const acc = accuracy(s.trial!.configuration, s.targetStep);
+      await report(study!.studyId, s.trial!.trialId, [{ step: s.targetStep, value: value(acc) }]);
+    }
+    return { out, studyId: study!.studyId };
+  };
+  const maximise = hpo.Direction.DIRECTION_MAXIMIZE;
+  const loss = await decisions({}, (acc) => 1 - acc);
+  const bounded = await decisions({ direction: maximise, bestPossibleValue: 1 }, (acc) => acc);
+  assert.deepEqual(bounded.out, loss.out, 'accuracy bounded by 1 is searched as the loss 1 − accuracy');
+  // Without the bound a maximised score that never exceeds 1 is taken to be bounded by 1.
+  const implied = await decisions({ direction: maximise }, (acc) => acc);
+  assert.deepEqual(implied.out, loss.out);
+  // A score past 1 has no implied bound: its scale is guessed from the values (the decisions may differ).
+  const unbounded = await decisions({ direction: maximise }, (acc) => 100 * acc);
+  assert.equal(unbounded.out.length, 30);
+
+  await rejectsWith(
+    call(client.createStudy.bind(client), { requestId: '', spec: spec({ bestPossibleValue: NaN }) }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.best_possible_value',
+  );
+  const before = await getStudy(bounded.studyId);
+  const trial = before.trials[0]!;
+  const next = (trial.observations.at(-1)?.step ?? 0) + 1;
+  await rejectsWith(
+    report(bounded.studyId, trial.trialId, [
+      { step: next, value: 0.95 },
+      { step: next + 1, value: 1.02 },
+    ]),
+    grpc.status.INVALID_ARGUMENT,
+    'observations[1].value',
+  );
+  assert.deepEqual(await getStudy(bounded.studyId), before, 'nothing stored changes');
+  await rejectsWith(
+    call(client.predictCurves.bind(client), {
+      studyId: bounded.studyId,
+      queries: [
+        {
+          trialId: '',
+          configuration: trial.configuration,
+          observed: [{ step: SPF, value: 1.5 }],
+          steps: [2 * SPF],
+        },
+      ],
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'queries[0].observed[0].value',
+  );
+});
+
 test('an int and categorical space: no configuration is started twice, under every rule; a tried-out space ends', async () => {
   const discrete = (size: number): hpo.SearchSpace => ({
     parameters: [

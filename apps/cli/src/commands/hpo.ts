@@ -297,6 +297,7 @@ export const hpoCommand: Command = {
     'floe hpo create --param NAME=float:MIN:MAX[:log|:log1m] [--param NAME=int:MIN:MAX[:log]] [--param NAME=cat:A,B]',
     '                [--optimizer ifbo|random|asha|hyperband|successive-halving|median-stopping|power-law]',
     '                [--steps-per-fidelity 10] [--max-fidelity 10] [--budget 50] [--objective validation_loss] [--maximize]',
+    '                [--best-possible VALUE]   the best value the objective can reach (0 for a loss, 1 for accuracy)',
     '                [--seed 0] [--name NAME] [--template RUNSPEC.json | --dataset builtin:spam-assassin [--arch …] [--size tiny] [--batch 8] [--seq 64]]',
     '                [--initial NAME=VALUE,NAME=VALUE …]   configurations the first new trials take, in order (repeatable)',
     'floe hpo suggest STUDY',
@@ -319,6 +320,7 @@ export const hpoCommand: Command = {
     budget: { type: 'string' },
     objective: { type: 'string' },
     maximize: { type: 'boolean', default: false },
+    'best-possible': { type: 'string' },
     seed: { type: 'string' },
     name: { type: 'string' },
     template: { type: 'string' },
@@ -360,6 +362,7 @@ export const hpoCommand: Command = {
             maxFidelity: num(args, 'max-fidelity', 10),
             totalBudget: num(args, 'budget', 50),
             seed: num(args, 'seed', 0),
+            ...(str(args, 'best-possible') ? { bestPossibleValue: num(args, 'best-possible', 0) } : {}),
             runTemplate: runTemplate(args),
             initialConfigurations: ((args.values.initial as string[] | undefined) ?? []).map((c) =>
               parseConfiguration(c, params),

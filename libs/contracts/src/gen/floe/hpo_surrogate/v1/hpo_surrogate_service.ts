@@ -424,6 +424,14 @@ export interface StudySpec {
    * configuration. Not with candidates (a finite search starts from its first candidate).
    */
   initialConfigurations: Configuration[];
+  /**
+   * The best value the objective can reach, when known: 0 for a loss, 1 for accuracy or AUC (as Vizier's
+   * metric bounds). The surrogate reads observed values on a scale from a typical untrained value to this
+   * bound; without it the bound is 0 for a minimised objective whose values are non-negative, 1 for a
+   * maximised one whose values are at most 1, else guessed below the best value seen. A report better than
+   * it is refused. Finite.
+   */
+  bestPossibleValue?: number | undefined;
 }
 
 /** A configuration: one value per parameter of the search space. */
@@ -1985,6 +1993,7 @@ function createBaseStudySpec(): StudySpec {
     candidates: [],
     forgettingConstraint: undefined,
     initialConfigurations: [],
+    bestPossibleValue: undefined,
   };
 }
 
@@ -2028,6 +2037,9 @@ export const StudySpec: MessageFns<StudySpec> = {
     }
     for (const v of message.initialConfigurations) {
       Configuration.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.bestPossibleValue !== undefined) {
+      writer.uint32(113).double(message.bestPossibleValue);
     }
     return writer;
   },
@@ -2149,6 +2161,14 @@ export const StudySpec: MessageFns<StudySpec> = {
             message.initialConfigurations.push(Configuration.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.bestPossibleValue = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2206,6 +2226,11 @@ export const StudySpec: MessageFns<StudySpec> = {
         : globalThis.Array.isArray(object?.initial_configurations)
         ? object.initial_configurations.map((e: any) => Configuration.fromJSON(e))
         : [],
+      bestPossibleValue: isSet(object.bestPossibleValue)
+        ? globalThis.Number(object.bestPossibleValue)
+        : isSet(object.best_possible_value)
+        ? globalThis.Number(object.best_possible_value)
+        : undefined,
     };
   },
 
@@ -2250,6 +2275,9 @@ export const StudySpec: MessageFns<StudySpec> = {
     if (message.initialConfigurations?.length) {
       obj.initialConfigurations = message.initialConfigurations.map((e) => Configuration.toJSON(e));
     }
+    if (message.bestPossibleValue !== undefined) {
+      obj.bestPossibleValue = floatToJson(message.bestPossibleValue);
+    }
     return obj;
   },
 
@@ -2275,6 +2303,7 @@ export const StudySpec: MessageFns<StudySpec> = {
       ? ForgettingConstraint.fromPartial(object.forgettingConstraint)
       : undefined;
     message.initialConfigurations = object.initialConfigurations?.map((e) => Configuration.fromPartial(e)) || [];
+    message.bestPossibleValue = object.bestPossibleValue ?? undefined;
     return message;
   },
 };
