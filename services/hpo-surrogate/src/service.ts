@@ -13,11 +13,11 @@ import {
   type Validator,
 } from '@floe/service-kit';
 import { RequestLog, openMetadataStore, type MetadataStore } from '@floe/store';
-import { encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
+import { configurationKey, encodedDimensions, sampleConfiguration, validateSearchSpace } from '@floe/surrogate';
 import { ResidentTask } from '@floe/training';
 import { rngFor } from '@floe/random';
 import { toParameterSpecs } from './convert.js';
-import { StudyManager, configurationProblems, toParameterValues } from './study-manager.js';
+import { StudyManager, configurationProblems, fromParameterValues, toParameterValues } from './study-manager.js';
 import { StudyRunner, applyConfiguration } from './study-runner.js';
 import type { SurrogateReply, SurrogateRequest, SurrogateTaskData } from './surrogate-task.js';
 
@@ -53,11 +53,17 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
       'spec.initial_configurations',
       'cannot be set with candidates: a finite search starts from its first candidate',
     );
-    if (!problems.length)
+    if (!problems.length) {
+      // A configuration listed twice would train the same run twice.
+      const first = new Map<string, number>();
       spec.initialConfigurations.forEach((c, i) => {
         const field = `spec.initial_configurations[${i}]`;
         for (const p of configurationProblems(params, c.values, `${field}.values`)) val.add(p.field, p.description);
+        const key = configurationKey(params, fromParameterValues(c.values));
+        if (first.has(key)) val.add(`${field}.values`, `repeats spec.initial_configurations[${first.get(key)}]`);
+        else first.set(key, i);
       });
+    }
     if (spec.bestPossibleValue !== undefined) val.number('spec.best_possible_value', spec.bestPossibleValue);
     const fc = spec.forgettingConstraint;
     if (fc) {

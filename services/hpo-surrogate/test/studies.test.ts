@@ -252,7 +252,7 @@ test('initial configurations: the first new trials take them in order, under eve
       !initial.some((c) => JSON.stringify(asPairs(c.values)) === JSON.stringify(asPairs(started[3]!.configuration))),
     );
   }
-  // Refused naming the field: out of its range, an unknown parameter, beside candidates, more than 100.
+  // Refused naming the field: out of its range, an unknown parameter, beside candidates, more than 100, twice.
   const bad = async (over: Partial<hpo.StudySpec>, field: string) =>
     rejectsWith(
       call(client.createStudy.bind(client), { requestId: '', spec: spec(over) }),
@@ -276,6 +276,12 @@ test('initial configurations: the first new trials take them in order, under eve
     'spec.initial_configurations',
   );
   await bad({ initialConfigurations: Array.from({ length: 101 }, () => initial[0]!) }, 'spec.initial_configurations');
+  // The same configuration twice (its values in another order) would train one run twice.
+  const repeated = await bad(
+    { initialConfigurations: [...initial, { values: [...value(3e-3, 4)].reverse() }] },
+    'spec.initial_configurations[3].values',
+  );
+  assert.match(repeated.details, /repeats spec\.initial_configurations\[0\]/);
   await bad(
     { initialConfigurations: [{ values: [...value(0.01, 2), ...value(0.02, 2)] }] },
     'spec.initial_configurations[0].values[2].name',

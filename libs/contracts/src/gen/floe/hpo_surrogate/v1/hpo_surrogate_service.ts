@@ -419,9 +419,9 @@ export interface StudySpec {
   /**
    * Configurations the study's first new trials take, in order (as Optuna's enqueue_trial and Ray Tune's
    * points_to_evaluate): the configuration in production, the last study's best. At most 100, each checked
-   * against the search space. The rule still decides when a new trial starts and how far each trial
-   * trains; while these last, a new trial is the next of them, and every rule scores it as the only new
-   * configuration. Not with candidates (a finite search starts from its first candidate).
+   * against the search space and listed once. The rule still decides when a new trial starts and how far
+   * each trial trains; while these last, a new trial is the next of them, and every rule scores it as the
+   * only new configuration. Not with candidates (a finite search starts from its first candidate).
    */
   initialConfigurations: Configuration[];
   /**
