@@ -1,7 +1,7 @@
 // HpoSurrogateService handlers: validate, call the StudyManager (bookkeeping), the surrogate's worker
 // (decisions and predictions) or the StudyRunner (RunStudy's loop), map.
 import { SERVICE_NAMES, hpoSurrogateV1 as hpo } from '@floe/contracts';
-import { failedPrecondition, invalidArgument } from '@floe/errors';
+import { InvalidArgumentError, failedPrecondition, invalidArgument } from '@floe/errors';
 import {
   Peers,
   checkPage,
@@ -18,7 +18,7 @@ import { ResidentTask } from '@floe/training';
 import { rngFor } from '@floe/random';
 import { toParameterSpecs } from './convert.js';
 import { StudyManager, configurationProblems, fromParameterValues, toParameterValues } from './study-manager.js';
-import { StudyRunner, applyConfiguration } from './study-runner.js';
+import { StudyRunner, applyConfiguration, templateProblems } from './study-runner.js';
 import type { SurrogateReply, SurrogateRequest, SurrogateTaskData } from './surrogate-task.js';
 
 const SURROGATE_TASK = new URL('./surrogate-task.ts', import.meta.url);
@@ -93,8 +93,11 @@ function checkSpec(spec: hpo.StudySpec | undefined): void {
       );
   }
   if (spec.runTemplate.length > 0) {
-    // Every parameter must name a field of the template: try one configuration.
+    // Every parameter must name a field of the template (try one configuration), and every value it can take
+    // must fit that field.
     applyConfiguration(spec.runTemplate, toParameterValues(params, sampleConfiguration(params, rngFor(0, 'check'))));
+    const misfits = templateProblems(spec.runTemplate, params);
+    if (misfits.length) throw new InvalidArgumentError(misfits);
   }
 }
 

@@ -6,12 +6,13 @@
 // restart of either service resumes the loop without losing an observation or training a step twice.
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
-import { InvalidArgumentError } from '@floe/errors';
+import { InvalidArgumentError, type FieldViolation } from '@floe/errors';
+import type { ParameterSpec } from '@floe/surrogate';
 import { call, Topic, type Logger, type Peers } from '@floe/service-kit';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { context, type Context } from '@opentelemetry/api';
 import type { MetadataStore } from '@floe/store';
-import { fromParameterValues, type StudyManager } from './study-manager.js';
+import { fromParameterValues, toParameterValues, type StudyManager } from './study-manager.js';
 
 const S = hpo.StudyState;
 const R = commonV1.RunState;
@@ -79,6 +80,58 @@ export function applyConfiguration(
       ]);
   }
   return applied;
+}
+
+/**
+ * Problems of a search space against the template it fills: every value a parameter can take — each choice
+ * of a categorical, the ends of a range — must reach the trainer as itself. The RunSpec keeps what its field
+ * can hold: a choice that is no name of an enum field reads back as UNRECOGNIZED, a fraction in an integer
+ * field is cut, text in a number field is NaN; each would fail or silently change the trial's run.
+ */
+export function templateProblems(template: Uint8Array, params: ParameterSpec[]): FieldViolation[] {
+  const problems: FieldViolation[] = [];
+  params.forEach((p, i) => {
+    const d = p.domain!;
+    const field = `spec.search_space.parameters[${i}]`;
+    const trials: [string, string | number][] =
+      d.kind === 'categorical'
+        ? d.choices.map((c) => [`${field}.categorical.choices`, c])
+        : [
+            [`${field}.${d.kind}_range.min`, d.min],
+            [`${field}.${d.kind}_range.max`, d.max],
+            // A float range also takes fractions between integer ends.
+            ...(d.kind === 'float'
+              ? [[`${field}.float_range`, d.min + (d.max - d.min) * Math.SQRT1_2] as [string, number]]
+              : []),
+          ];
+    for (const [at, value] of trials) {
+      // Each parameter alone on the template, so that a misfit is named where it is.
+      const applied = applyConfiguration(template, toParameterValues([p], { [p.name]: value }));
+      // What the trainer decodes, read back at the parameter's path (encoding refuses a fraction in an
+      // integer field).
+      let back: unknown;
+      try {
+        back = trainerV1.RunSpec.toJSON(trainerV1.RunSpec.decode(trainerV1.RunSpec.encode(applied).finish()));
+      } catch (err) {
+        problems.push({
+          field: at,
+          description: `${JSON.stringify(value)} does not fit RunSpec field ${p.name}: ${(err as Error).message}`,
+        });
+        continue;
+      }
+      for (const key of p.name.split('.').map(camel)) back = (back as Record<string, unknown> | undefined)?.[key];
+      const same =
+        back === undefined
+          ? Number(value) === 0 || value === '' || /_UNSPECIFIED$/.test(String(value))
+          : back === value || (typeof back === 'number' && back === Number(value)) || String(back) === String(value);
+      if (!same)
+        problems.push({
+          field: at,
+          description: `${JSON.stringify(value)} does not fit RunSpec field ${p.name}: it reads back as ${JSON.stringify(back ?? null)}`,
+        });
+    }
+  });
+  return problems;
 }
 
 export class StudyRunner {

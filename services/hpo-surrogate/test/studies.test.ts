@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { commonV1, hpoSurrogateV1 as hpo } from '@floe/contracts';
+import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createHpoSurrogateService } from '../src/index.js';
@@ -455,6 +455,58 @@ test('bad input is refused naming the field, and nothing stored changes', { time
     'spec.run_template',
   );
   assert.deepEqual(await getStudy(study!.studyId), before);
+});
+
+test('a run template refuses parameter values its fields cannot hold; fitting ones create the study', async () => {
+  const template = Buffer.from(
+    trainerV1.RunSpec.encode(
+      trainerV1.RunSpec.fromPartial({
+        optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW },
+        batchSize: 8,
+      }),
+    ).finish(),
+  );
+  const withSpace = (parameters: hpo.Parameter[]) => spec({ runTemplate: template, searchSpace: { parameters } });
+  const create = (parameters: hpo.Parameter[]) =>
+    call(client.createStudy.bind(client), { requestId: '', spec: withSpace(parameters) });
+  const lr: hpo.Parameter = {
+    name: 'optimizer.learning_rate',
+    domain: { $case: 'floatRange', value: { min: 1e-4, max: 1e-1, logScale: true } },
+  };
+  // An enum field takes its values' names; "adamw" is none of them (it would reach the trainer as UNRECOGNIZED).
+  const kinds = (choices: string[]): hpo.Parameter => ({
+    name: 'optimizer.kind',
+    domain: { $case: 'categorical', value: { choices } },
+  });
+  const wrongName = await rejectsWith(
+    create([lr, kinds(['OPTIMIZER_KIND_ADAMW', 'adamw'])]),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[1].categorical.choices',
+  );
+  assert.match(wrongName.details, /"adamw" does not fit RunSpec field optimizer.kind: it reads back as "UNRECOGNIZED"/);
+  // An integer field holds no fraction: a float range on batch_size is refused, at a fractional end or, with
+  // integer ends, for the fractions between them (a trial's run would not encode).
+  await rejectsWith(
+    create([
+      lr,
+      { name: 'batch_size', domain: { $case: 'floatRange', value: { min: 2, max: 16.5, logScale: false } } },
+    ]),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[1].float_range.max',
+  );
+  const between = await rejectsWith(
+    create([{ name: 'batch_size', domain: { $case: 'floatRange', value: { min: 2, max: 16, logScale: false } } }, lr]),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.search_space.parameters[0].float_range',
+  );
+  assert.match(between.details, /does not fit RunSpec field batch_size/);
+  const fits = await create([
+    lr,
+    kinds(['OPTIMIZER_KIND_ADAMW', 'OPTIMIZER_KIND_SGD']),
+    { name: 'batch_size', domain: { $case: 'intRange', value: { min: 2, max: 16, logScale: true } } },
+    { name: 'optimizer.weight_decay', domain: { $case: 'floatRange', value: { min: 0, max: 0.1, logScale: false } } },
+  ]);
+  assert.ok(fits.study!.studyId);
 });
 
 test(
