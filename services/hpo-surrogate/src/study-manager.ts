@@ -182,6 +182,7 @@ export class StudyManager {
   private static sign(study: hpo.Study): number {
     return study.spec!.direction === hpo.Direction.DIRECTION_MAXIMIZE ? -1 : 1;
   }
+
   /**
    * The objective's bound on the "lower is better" scale the surrogate reads (its CurveScale's lo): the
    * spec's best_possible_value, or 1 for a maximised objective that has never exceeded 1 (accuracy, AUC,
