@@ -1,7 +1,8 @@
 // RunStudy when trials fail, on the embedded trainer and hpo-surrogate with real runs: a learning rate that
 // makes the run diverge (SGD at 10: the loss reaches NaN within a few steps) fails that trial — FAILED, the
 // trainer's reason as its error, its finite points kept — and the study goes on to finish the others; a study
-// whose trials all fail stops after ten in a row, FAILED with the reason, instead of spending its budget.
+// whose trials all fail stops after ten in a row, FAILED with the reason, instead of spending its budget. A
+// space of int and categorical values is tried out: each configuration trained once, then the study completes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
@@ -134,3 +135,37 @@ test(
     assert.ok(done.budgetUsed < rates.length * MAX_FIDELITY);
   },
 );
+
+test('a space of two optimizer kinds: RunStudy trains each once to its full curve, then completes', async () => {
+  const created = (
+    await call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: hpo.StudySpec.fromPartial({
+        searchSpace: {
+          parameters: [
+            {
+              name: 'optimizer.kind',
+              domain: { $case: 'categorical', value: { choices: ['OPTIMIZER_KIND_SGD', 'OPTIMIZER_KIND_ADAMW'] } },
+            },
+          ],
+        },
+        objective: 'validation_loss',
+        stepsPerFidelity: SPF,
+        maxFidelity: 2,
+        totalBudget: 20,
+        seed: 1,
+        runTemplate: Buffer.from(
+          trainerV1.RunSpec.encode({ ...template, optimizer: { ...template.optimizer!, learningRate: 0.01 } }).finish(),
+        ),
+      }),
+    })
+  ).study!;
+  const done = await run(created.studyId);
+  assert.equal(done.state, hpo.StudyState.STUDY_STATE_COMPLETED, done.error);
+  assert.equal(done.budgetUsed, 4, 'two configurations of two steps, then nothing is left to train');
+  assert.deepEqual(done.trials.map((t) => t.configuration[0]!.value!.value).sort(), [
+    'OPTIMIZER_KIND_ADAMW',
+    'OPTIMIZER_KIND_SGD',
+  ]);
+  assert.ok(done.trials.every((t) => t.observations.length === 2 && t.observations.at(-1)!.step === 2 * SPF));
+});
