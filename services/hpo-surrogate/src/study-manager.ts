@@ -185,9 +185,9 @@ export class StudyManager {
 
   /**
    * The objective's bound on the "lower is better" scale the surrogate reads (its CurveScale's lo): the
-   * spec's best_possible_value, or 1 for a maximised objective that has never exceeded 1 (accuracy, AUC,
-   * R²) — the counterpart of a loss's 0, which CurveScale assumes for non-negative values. Undefined: the
-   * surrogate places it below the best value seen.
+   * spec's best_possible_value, or 1 for a maximised objective that has been positive but never above 1
+   * (accuracy, AUC, R²). Undefined: CurveScale's own rule — 0 where the scale's values are non-negative (a
+   * loss, or a maximised score that never rose above 0, such as −loss), else a guess below the best seen.
    */
   private static scaleFloor(study: hpo.Study): number | undefined {
     const sign = StudyManager.sign(study);
@@ -195,7 +195,7 @@ export class StudyManager {
     if (bound !== undefined) return sign * bound;
     if (sign > 0) return undefined;
     const values = study.trials.flatMap((t) => t.observations.map((o) => o.value));
-    return values.length > 0 && values.every((v) => v <= 1) ? -1 : undefined;
+    return values.some((v) => v > 0) && values.every((v) => v <= 1) ? -1 : undefined;
   }
 
   /** Values better than the spec's best_possible_value, named under `field` (their index appended). */

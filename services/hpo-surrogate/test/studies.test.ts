@@ -593,6 +593,9 @@ test('a maximised score with its bound decides as the minimised loss 1 − score
   // Without the bound a maximised score that never exceeds 1 is taken to be bounded by 1.
   const implied = await decisions({ direction: maximise }, (acc) => acc);
   assert.deepEqual(implied.out, loss.out);
+  // A maximised score that stays at or below 0 (−loss, shifted) is bounded by 0, as a loss by 0.
+  const belowZero = await decisions({ direction: maximise }, (acc) => acc - 1);
+  assert.deepEqual(belowZero.out, loss.out, 'the score acc − 1 is searched as the loss 1 − acc');
   // A score past 1 has no implied bound: its scale is guessed from the values (the decisions may differ).
   const unbounded = await decisions({ direction: maximise }, (acc) => 100 * acc);
   assert.equal(unbounded.out.length, 30);

@@ -428,8 +428,8 @@ export interface StudySpec {
    * The best value the objective can reach, when known: 0 for a loss, 1 for accuracy or AUC (as Vizier's
    * metric bounds). The surrogate reads observed values on a scale from a typical untrained value to this
    * bound; without it the bound is 0 for a minimised objective whose values are non-negative, 1 for a
-   * maximised one whose values are at most 1, else guessed below the best value seen. A report better than
-   * it is refused. Finite.
+   * maximised one whose values are positive but at most 1, 0 for a maximised one never above 0, else
+   * guessed past the best value seen. A report better than it is refused. Finite.
    */
   bestPossibleValue?: number | undefined;
 }
