@@ -257,16 +257,20 @@ export class StudyManager {
 
   /** Nothing left to suggest: every candidate (or configuration of a finite space) taken, no trial to thaw. */
   exhausted(id: string): boolean {
-    return this.isExhausted(this.get(id));
+    const study = this.get(id);
+    return this.isExhausted(study, StudyManager.triedKeys(study));
   }
 
-  /** Nothing left to train: every candidate (or every configuration of a finite space) tried, none thawable. */
-  private isExhausted(study: hpo.Study): boolean {
+  /**
+   * Nothing left to train: every candidate (or every configuration of a finite space) tried, none thawable.
+   * `tried`: the study's triedKeys.
+   */
+  private isExhausted(study: hpo.Study, tried: ReadonlySet<string>): boolean {
     const spec = study.spec!;
     const allTried =
       spec.candidates.length > 0
         ? StudyManager.untriedCandidates(study).length === 0
-        : StudyManager.triedKeys(study).size >= spaceSize(toParameterSpecs(spec.searchSpace));
+        : tried.size >= spaceSize(toParameterSpecs(spec.searchSpace));
     return allTried && !thawable({ trials: this.curves(study), maxFidelity: spec.maxFidelity }).length;
   }
 
@@ -308,12 +312,14 @@ export class StudyManager {
         error: '',
       });
       const candidateConfig = (i: number) => fromParameterValues(spec.candidates[i]!.configuration);
-      if (this.isExhausted(study))
+      // Configurations already taken are not started again (a second trial of one would repeat its run).
+      const tried = StudyManager.triedKeys(study);
+      if (this.isExhausted(study, tried))
         throw failedPrecondition(
           `study ${study.studyId} has trained every ${finite ? 'candidate' : 'configuration of its search space'} to its full curve`,
         );
-      // Configurations already taken are not started again (a second trial of one would repeat its run).
-      const tried = StudyManager.triedKeys(study);
+      // A large finite space nearly tried out, where sampling found nothing untried and nothing can be thawed.
+      const noneUntried = () => failedPrecondition(`study ${study.studyId} found no configuration it has not tried`);
       // The first trial of a finite search is its first candidate: the caller's best guess (a plan
       // search's rules plan) always has a curve to beat — its full curve at once when it is the baseline.
       /** A new trial decided without the surrogate, `fidelity` steps long, stored with the budget it spends. */
@@ -338,18 +344,11 @@ export class StudyManager {
       const queued = spec.initialConfigurations[study.trials.length];
       const queuedConfig = queued && fromParameterValues(queued.values);
       if (name === 'random') {
-        const pick = finite ? untried[rngFor(spec.seed, `trial-${study.trials.length}`).int(untried.length)]! : -1;
-        const drawn =
-          finite || queuedConfig
-            ? []
-            : sampleUntried(params, rngFor(spec.seed, `trial-${study.trials.length}`), tried, 1);
-        if (!finite && !queuedConfig && drawn.length === 0)
-          throw failedPrecondition(`study ${study.studyId} found no configuration it has not tried`);
-        const trial = newTrial(
-          finite ? candidateConfig(pick) : (queuedConfig ?? drawn[0]!),
-          spec.maxFidelity * spf,
-          finite ? pick : undefined,
-        );
+        const rng = rngFor(spec.seed, `trial-${study.trials.length}`);
+        const pick = finite ? untried[rng.int(untried.length)]! : -1;
+        const config = finite ? candidateConfig(pick) : (queuedConfig ?? sampleUntried(params, rng, tried, 1)[0]);
+        if (!config) throw noneUntried();
+        const trial = newTrial(config, spec.maxFidelity * spf, finite ? pick : undefined);
         return started(trial, spec.maxFidelity);
       }
       const decisionIndex = study.budgetUsed;
@@ -389,8 +388,7 @@ export class StudyManager {
       if (d.kind === 'new' && !candidates[d.candidate]) {
         // Every candidate is tried and the rule asked for a new one: thaw the best trial that can go on.
         const open = thawable({ trials, maxFidelity: spec.maxFidelity });
-        if (open.length === 0)
-          throw failedPrecondition(`study ${study.studyId} found no configuration it has not tried`);
+        if (open.length === 0) throw noneUntried();
         const sign = StudyManager.sign(study);
         const bestOf = (i: number) => Math.min(...study.trials[i]!.observations.map((o) => sign * o.value));
         d = { kind: 'thaw', trial: open.reduce((a, b) => (bestOf(b) < bestOf(a) ? b : a)), acquisition: 0 };

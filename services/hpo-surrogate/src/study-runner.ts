@@ -44,6 +44,13 @@ export type StudyEvent = { trial: hpo.Trial } | { study: hpo.Study } | { progres
 
 const camel = (s: string) => s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** The value at a parameter's RunSpec field path ("optimizer.learning_rate") in a RunSpec's JSON form. */
+function fieldAt(json: unknown, name: string): unknown {
+  let node = json;
+  for (const key of name.split('.').map(camel)) node = (node as Record<string, unknown> | undefined)?.[key];
+  return node;
+}
+
 /**
  * The template RunSpec with a configuration applied: a parameter named by a RunSpec field path
  * ("optimizer.learning_rate", "batch_size") sets that field. INVALID_ARGUMENT names a path that is not a
@@ -72,9 +79,7 @@ export function applyConfiguration(
   const applied = trainerV1.RunSpec.fromJSON(json);
   const back = trainerV1.RunSpec.toJSON(applied) as Record<string, unknown>;
   for (const [name, value] of Object.entries(fromParameterValues(configuration))) {
-    let node: unknown = back;
-    for (const key of name.split('.').map(camel)) node = (node as Record<string, unknown> | undefined)?.[key];
-    if (node === undefined && value !== 0 && value !== '')
+    if (fieldAt(back, name) === undefined && value !== 0 && value !== '')
       throw new InvalidArgumentError([
         { field, description: `has no field ${JSON.stringify(name)} for the search space's parameter of that name` },
       ]);
@@ -109,9 +114,9 @@ export function templateProblems(template: Uint8Array, params: ParameterSpec[]):
       const applied = applyConfiguration(template, toParameterValues([p], { [p.name]: value }));
       // What the trainer decodes, read back at the parameter's path (encoding refuses a fraction in an
       // integer field).
-      let back: unknown;
+      let decoded: unknown;
       try {
-        back = trainerV1.RunSpec.toJSON(trainerV1.RunSpec.decode(trainerV1.RunSpec.encode(applied).finish()));
+        decoded = trainerV1.RunSpec.toJSON(trainerV1.RunSpec.decode(trainerV1.RunSpec.encode(applied).finish()));
       } catch (err) {
         problems.push({
           field: at,
@@ -119,7 +124,7 @@ export function templateProblems(template: Uint8Array, params: ParameterSpec[]):
         });
         continue;
       }
-      for (const key of p.name.split('.').map(camel)) back = (back as Record<string, unknown> | undefined)?.[key];
+      const back = fieldAt(decoded, p.name);
       const same =
         back === undefined
           ? Number(value) === 0 || value === '' || /_UNSPECIFIED$/.test(String(value))

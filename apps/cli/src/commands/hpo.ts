@@ -417,12 +417,12 @@ export const hpoCommand: Command = {
           const steps = list(args, 'steps').map(Number);
           // Typed by the study's own space: a categorical choice that looks like a number stays a choice.
           const config = str(args, 'config');
-          const space = config
-            ? (await call(client.getStudy.bind(client), { studyId: need() })).study!.spec!.searchSpace!.parameters
-            : [];
-          const configuration = config
-            ? parseConfiguration(config, space, '--config', `a parameter of study ${need()}`).values
-            : [];
+          let configuration: hpo.ParameterValue[] = [];
+          if (config) {
+            const { study } = await call(client.getStudy.bind(client), { studyId: need() });
+            const space = study!.spec!.searchSpace!.parameters;
+            configuration = parseConfiguration(config, space, '--config', `a parameter of study ${need()}`).values;
+          }
           const r = await call(client.predictCurves.bind(client), {
             studyId: need(),
             queries: [{ trialId: str(args, 'trial'), configuration, observed: [], steps }],
