@@ -324,15 +324,37 @@ export class RunManager {
         if (blocks && !blocks.includes(id))
           throw invalidArgument(`${field}[${i}]`, `unknown block ${JSON.stringify(id)}; blocks: ${blocks.join(', ')}`);
       });
+    // Only residual blocks (transformer and Mamba layers, and copies of them) take a function-preserving copy
+    // after them; checked here so that a bad site is refused by StartRun, not a FAILED run.
+    const residual = blocks?.filter((b) => b.startsWith('block.'));
+    const expandable = (field: string, id: string) => {
+      if (residual && !residual.includes(id))
+        throw invalidArgument(
+          field,
+          `block ${JSON.stringify(id)} is not a residual block, so no copy can go after it; residual blocks: ${residual.join(', ') || 'none'}`,
+        );
+    };
     const T = trainerV1.Strategy;
     if (spec.strategy === T.STRATEGY_FREEZE) {
       known('spec.freeze_block_ids', spec.freezeBlockIds);
+      if (blocks?.every((b) => spec.freezeBlockIds.includes(b)))
+        throw invalidArgument(
+          'spec.freeze_block_ids',
+          `freezes every block of the model (${blocks.join(', ')}), so nothing would train; leave at least one out`,
+        );
       return { kind: 'freeze', freeze: spec.freezeBlockIds, expandAfter: [], expandCount: 0, tune: [] };
     }
     if (spec.strategy === T.STRATEGY_EXPAND) {
       known('spec.expansion.after_block_ids', spec.expansion?.afterBlockIds ?? []);
-      if (blocks && !blocks.some((b) => b.startsWith('block.')))
+      if (residual && residual.length === 0)
         throw invalidArgument('spec.strategy', 'the base model has no residual blocks to expand');
+      spec.expansion?.afterBlockIds.forEach((id, i) => expandable(`spec.expansion.after_block_ids[${i}]`, id));
+      const count = spec.expansion?.count ?? 0;
+      if (residual && !spec.expansion?.afterBlockIds.length && count > residual.length)
+        throw invalidArgument(
+          'spec.expansion.count',
+          `${count} copies spread evenly need as many residual blocks; the base model has ${residual.length} (${residual.join(', ')})`,
+        );
       return {
         kind: 'expand',
         freeze: [],
@@ -345,7 +367,13 @@ export class RunManager {
       if (!spec.plan) throw invalidArgument('spec.plan', 'ADE needs a plan');
       known('spec.plan.freeze_block_ids', spec.plan.freezeBlockIds);
       known('spec.plan.tune_block_ids', spec.plan.tuneBlockIds);
-      spec.plan.expansions.forEach((e, i) => known(`spec.plan.expansions[${i}].after_block_id`, [e.afterBlockId]));
+      spec.plan.expansions.forEach((e, i) => {
+        known(`spec.plan.expansions[${i}].after_block_id`, [e.afterBlockId]);
+        expandable(`spec.plan.expansions[${i}].after_block_id`, e.afterBlockId);
+      });
+      // An ADE run trains the plan's tuned blocks and its copies, nothing else.
+      if (spec.plan.tuneBlockIds.length === 0 && spec.plan.expansions.length === 0)
+        throw invalidArgument('spec.plan', 'tunes no block and adds no copy, so nothing would train');
       return {
         kind: 'ade',
         freeze: spec.plan.freezeBlockIds,

@@ -138,6 +138,51 @@ test(
       grpc.status.INVALID_ARGUMENT,
       'spec.freeze_block_ids[0]',
     );
+    // What the base model's blocks can tell is refused by StartRun, not left to fail inside the run.
+    const refusedByBlocks: [Partial<trainerV1.RunSpec>, string, string][] = [
+      [
+        { strategy: trainerV1.Strategy.STRATEGY_FREEZE, freezeBlockIds: ['embedding', 'block.0', 'block.1', 'head'] },
+        'spec.freeze_block_ids',
+        'freezes every block',
+      ],
+      [
+        { strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: ['block.0', 'head'], count: 0 } },
+        'spec.expansion.after_block_ids[1]',
+        'block "head" is not a residual block',
+      ],
+      [
+        { strategy: trainerV1.Strategy.STRATEGY_EXPAND, expansion: { afterBlockIds: [], count: 3 } },
+        'spec.expansion.count',
+        '3 copies',
+      ],
+      [
+        {
+          strategy: trainerV1.Strategy.STRATEGY_ADE,
+          plan: commonV1.AdaptationPlan.fromPartial({
+            tuneBlockIds: ['head'],
+            expansions: [{ afterBlockId: 'embedding' }],
+          }),
+        },
+        'spec.plan.expansions[0].after_block_id',
+        'block "embedding" is not a residual block',
+      ],
+      [
+        {
+          strategy: trainerV1.Strategy.STRATEGY_ADE,
+          plan: commonV1.AdaptationPlan.fromPartial({ freezeBlockIds: ['block.0'] }),
+        },
+        'spec.plan',
+        'tunes no block and adds no copy',
+      ],
+    ];
+    for (const [over, field, message] of refusedByBlocks) {
+      const refused = await rejectsWith(
+        call(client.startRun.bind(client), { requestId: '', spec: spec(over) }),
+        grpc.status.INVALID_ARGUMENT,
+        field,
+      );
+      assert.ok(refused.details.includes(message), refused.details);
+    }
     await rejectsWith(
       call(client.startRun.bind(client), { requestId: '', spec: spec({ budgetSteps: -1 }) }),
       grpc.status.INVALID_ARGUMENT,

@@ -639,7 +639,10 @@ export interface RunSpec {
     | undefined;
   /** Examples per batch, in [1, 65536]. */
   batchSize: number;
-  /** Bytes per sequence for language models, in [2, 65536]; 0 means 64. Ignored by other models. */
+  /**
+   * Bytes per sequence for language models, in [1, 65536] and at most the model's context; 0 means 64.
+   * Ignored by other models.
+   */
   sequenceLength: number;
   /** Budget in optimizer steps, in [1, 1e9]; a run that reaches it is PAUSED and resumable with more. */
   budgetSteps: number;
