@@ -26,69 +26,159 @@ function checkSize(bytes: number, maxBytes: number, what: string): void {
     throw resourceExhausted(`${what} is ${bytes} bytes, over the limit of ${maxBytes} (FLOE_MAX_DATASET_BYTES)`);
 }
 
-function tabular(name: string, header: string[], rows: (string | number | null)[][]): TabularDataset {
+/** A cell as read: CSV gives text; JSON lines may give numbers, booleans, null, objects or arrays. */
+type Cell = string | number | boolean | null | object;
+
+/** Cells read as missing: the empty cell and pandas' default `na_values` (read_csv). */
+const MISSING_CELLS = new Set([
+  '',
+  'NA',
+  'N/A',
+  'n/a',
+  'NaN',
+  'nan',
+  '-NaN',
+  '-nan',
+  'null',
+  'NULL',
+  'None',
+  '#N/A',
+  '<NA>',
+]);
+
+const isMissing = (v: Cell | undefined): boolean =>
+  v === null ||
+  v === undefined ||
+  (typeof v === 'number' && Number.isNaN(v)) ||
+  (typeof v === 'string' && MISSING_CELLS.has(v.trim()));
+
+/** A cell as a number (booleans 0 / 1, "inf" and "-inf" infinite); NaN when it is not one. */
+function cellNumber(v: Cell): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v !== 'string') return NaN;
+  const t = v.trim();
+  if (t === '') return NaN;
+  if (/^[+-]?inf(inity)?$/i.test(t)) return t.startsWith('-') ? -Infinity : Infinity;
+  return Number(t);
+}
+
+const cellText = (v: Cell): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/**
+ * Rows of cells under a header → a tabular dataset. Each column is numeric when every cell that is not missing
+ * reads as a number, else categorical (every cell a category, numbers included): deciding per cell would put
+ * numbers and category codes in one column. Rows without a target are left out and counted.
+ */
+function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularDataset {
+  const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
   if (header.length < 2) throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);
+  const twice = header.find((h, i) => header.indexOf(h) !== i);
+  if (twice !== undefined)
+    throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
   let t = header.findIndex((h) => h === 'label' || h === 'target');
   if (t < 0) t = header.length - 1;
+  const labelled = rows.filter((r) => !isMissing(r[t]));
+  if (labelled.length === 0)
+    throw new FloeError(
+      'invalid_argument',
+      `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
+    );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
+  const numericColumn = (c: number, from: Cell[][]) =>
+    from.every((r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
   const categories: Record<string, string[]> = {};
-  const x = new Float32Array(rows.length * featureIdx.length);
-  rows.forEach((r, i) =>
-    featureIdx.forEach((c, j) => {
+  const x = new Float32Array(labelled.length * featureIdx.length);
+  featureIdx.forEach((c, j) => {
+    const numeric = numericColumn(c, labelled);
+    const codes = new Map<string, number>();
+    labelled.forEach((r, i) => {
       const v = r[c];
-      if (v === null || v === undefined || v === '') x[i * featureIdx.length + j] = NaN;
-      else if (typeof v === 'number' || (!Number.isNaN(Number(v)) && v.trim() !== ''))
-        x[i * featureIdx.length + j] = Number(v);
+      let value = NaN;
+      if (isMissing(v)) value = NaN;
+      else if (numeric) value = cellNumber(v!);
       else {
-        const col = (categories[header[c]!] ??= []);
-        if (!col.includes(v)) col.push(v);
-        x[i * featureIdx.length + j] = col.indexOf(v);
+        const text = cellText(v!);
+        if (!codes.has(text)) codes.set(text, codes.size);
+        value = codes.get(text)!;
       }
-    }),
-  );
-  const tv = rows.map((r) => r[t]);
-  const numeric = tv.every((v) => typeof v === 'number' || (v !== null && v !== '' && !Number.isNaN(Number(v))));
-  const distinct = new Set(tv.map(String));
-  const isClass = !numeric || (distinct.size <= 20 && tv.every((v) => Number.isInteger(Number(v))));
+      x[i * featureIdx.length + j] = value;
+    });
+    if (!numeric) categories[header[c]!] = [...codes.keys()];
+  });
+  const tv = labelled.map((r) => r[t]!);
+  const numericTarget = numericColumn(t, labelled);
+  const targetNumbers = numericTarget ? tv.map(cellNumber) : [];
+  const distinct = new Set(numericTarget ? targetNumbers.map(String) : tv.map(cellText));
+  const isClass = !numericTarget || (distinct.size <= 20 && targetNumbers.every((v) => Number.isInteger(v)));
   const base = {
     kind: 'tabular' as const,
     name,
     features: featureIdx.map((i) => header[i]!),
     x,
-    rows: rows.length,
+    rows: labelled.length,
     categories,
+    ...(labelled.length < rows.length && { rowsWithoutTarget: rows.length - labelled.length }),
   };
   if (isClass) {
-    const classes = [...distinct].sort();
+    // Numeric classes in numeric order (2 before 10); text classes in text order.
+    const classes = numericTarget
+      ? [...new Set(targetNumbers)].sort((a, b) => a - b).map(String)
+      : [...distinct].sort();
+    const keys = numericTarget ? targetNumbers.map(String) : tv.map(cellText);
     return {
       ...base,
-      target: { type: 'class', labels: Int32Array.from(tv.map((v) => classes.indexOf(String(v)))), classes },
+      target: { type: 'class', labels: Int32Array.from(keys, (k) => classes.indexOf(k)), classes, name: header[t]! },
     };
   }
-  return { ...base, target: { type: 'regression', y: Float32Array.from(tv.map(Number)), names: [header[t]!] } };
+  return { ...base, target: { type: 'regression', y: Float32Array.from(targetNumbers), names: [header[t]!] } };
 }
 
-function parseCsvLine(line: string): string[] {
-  const out: string[] = [];
+/**
+ * RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks; records end at CRLF or LF.
+ * Returns each record's cells and the line it starts on (for errors); blank lines are skipped.
+ */
+function parseCsv(text: string): { cells: string[]; line: number }[] {
+  const records: { cells: string[]; line: number }[] = [];
+  let cells: string[] = [];
   let cur = '';
   let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
+  let line = 1;
+  let start = 1;
+  const endRecord = () => {
+    cells.push(cur);
+    if (cells.length > 1 || cells[0]!.trim() !== '') records.push({ cells, line: start });
+    cells = [];
+    cur = '';
+  };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
     if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
+      if (ch === '"' && text[i + 1] === '"') {
         cur += '"';
         i++;
       } else if (ch === '"') quoted = false;
-      else cur += ch;
+      else {
+        if (ch === '\n') line++;
+        cur += ch;
+      }
     } else if (ch === '"') quoted = true;
     else if (ch === ',') {
-      out.push(cur);
+      cells.push(cur);
       cur = '';
+    } else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      endRecord();
+      line++;
+      start = line;
     } else cur += ch;
   }
-  out.push(cur);
-  return out;
+  if (cur !== '' || cells.length > 0) endRecord();
+  return records;
 }
+
+/** The text of a file without a UTF-8 byte order mark (spreadsheets write one; it would join the first name). */
+const readText = (path: string) => readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
 
 /** Loads a resolved path (already checked against the data roots). */
 export function loadFile(path: string, maxBytes: number): Dataset {
@@ -103,26 +193,41 @@ export function loadFile(path: string, maxBytes: number): Dataset {
   checkSize(s.size, maxBytes, path);
   const ext = extname(path).toLowerCase();
   if (ext === '.csv') {
-    const lines = readFileSync(path, 'utf8')
-      .split(/\r?\n/)
-      .filter((l) => l.trim() !== '');
-    if (lines.length < 2)
+    const [head, ...records] = parseCsv(readText(path));
+    if (!head || records.length === 0)
       throw new FloeError('invalid_argument', `${name}: a CSV file needs a header and at least one row`);
-    return tabular(name, parseCsvLine(lines[0]!), lines.slice(1).map(parseCsvLine));
+    const long = records.find((r) => r.cells.length > head.cells.length);
+    if (long)
+      throw new FloeError(
+        'invalid_argument',
+        `${name}: line ${long.line} has ${long.cells.length} fields where the header has ${head.cells.length}`,
+      );
+    // A short row's missing fields are missing values.
+    return tabular(
+      name,
+      head.cells,
+      records.map((r) => r.cells),
+    );
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
-    const records = readFileSync(path, 'utf8')
+    const records = readText(path)
       .split(/\r?\n/)
-      .filter((l) => l.trim() !== '')
-      .map((l, i) => {
+      .map((l, i) => ({ l, i }))
+      .filter(({ l }) => l.trim() !== '')
+      .map(({ l, i }) => {
+        let record: unknown;
         try {
-          return JSON.parse(l) as Record<string, string | number | null>;
+          record = JSON.parse(l);
         } catch {
           throw new FloeError('invalid_argument', `${name}: line ${i + 1} is not JSON`);
         }
+        if (typeof record !== 'object' || record === null || Array.isArray(record))
+          throw new FloeError('invalid_argument', `${name}: line ${i + 1} is not a JSON object`);
+        return record as Record<string, Cell>;
       });
     if (records.length === 0) throw new FloeError('invalid_argument', `${name}: no records`);
-    const header = Object.keys(records[0]!);
+    // Every key any record has, in the order they first appear; a record without one has it missing.
+    const header = [...new Set(records.flatMap((r) => Object.keys(r)))];
     return tabular(
       name,
       header,

@@ -1,5 +1,5 @@
 // The one entry point: a dataset reference → the examples of its split, within the size limit.
-import { FloeError, resourceExhausted } from '@floe/errors';
+import { FloeError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
 import { loadFile } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
@@ -29,7 +29,10 @@ export function openDataset(
         ? loadBuiltin(parsed.name)
         : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
   } catch (err) {
-    // Say which of the request's datasets could not be read (a request can name several).
+    // Say which of the request's datasets could not be read (a request can name several); a file's content
+    // that cannot be read as a dataset is a violation of that field.
+    if (err instanceof FloeError && err.kind === 'invalid_argument' && err.violations.length === 0)
+      throw invalidArgument(`${field}.uri`, err.message);
     if (err instanceof FloeError && err.kind !== 'invalid_argument' && !err.message.startsWith(`${field}`))
       throw new FloeError(err.kind, `${field}.uri: ${err.message}`, { cause: err });
     throw err;

@@ -17,9 +17,17 @@ export interface TabularDataset {
   rows: number;
   /** Classification: class index per row; regression: rows × targets. */
   target:
-    { type: 'class'; labels: Int32Array; classes: string[] } | { type: 'regression'; y: Float32Array; names: string[] };
+    | {
+        type: 'class';
+        labels: Int32Array;
+        classes: string[];
+        /** The target column's name, where it has one. */ name?: string;
+      }
+    | { type: 'regression'; y: Float32Array; names: string[] };
   /** Categorical feature columns: the text of each code, by column. */
   categories?: Record<string, string[]>;
+  /** Rows of the file left out because their target was missing (files only; absent when none). */
+  rowsWithoutTarget?: number;
 }
 
 export interface ImageDataset {
@@ -35,6 +43,12 @@ export interface ImageDataset {
 }
 
 export type Dataset = TextDataset | TabularDataset | ImageDataset;
+
+/**
+ * A tabular feature value as every model reads it (training, evaluation, explanation): a missing (NaN) or
+ * infinite value enters as 0. The profiler counts them as missing.
+ */
+export const modelInput = (v: number): number => (Number.isFinite(v) ? v : 0);
 
 export type Split = 'train' | 'validation' | 'test' | 'all';
 

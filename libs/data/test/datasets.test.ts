@@ -10,6 +10,7 @@ import {
   byteStream,
   exampleCount,
   loadBuiltin,
+  loadFile,
   openDataset,
   splitIndices,
   type ImageDataset,
@@ -107,6 +108,69 @@ test('file: text folders, CSV and JSON lines; size limits are RESOURCE_EXHAUSTED
       () => openDataset({ uri: 'builtin:mnist' }, { dataRoots: roots, maxBytes: 1000 }),
       (e: FloeError) => e.kind === 'resource_exhausted',
     );
+  } finally {
+    dir.remove();
+  }
+});
+
+test('tabular files: a column is numeric or categorical as a whole; missing cells, quotes, BOMs and ragged rows', () => {
+  const dir = tempDir();
+  // loadFile keeps the file's row order (a split is a permutation); openDataset names the request's field.
+  const open = (name: string, text: string) => {
+    writeFileSync(join(dir.path, name), text);
+    return loadFile(join(dir.path, name), 1e6) as TabularDataset;
+  };
+  const refused = (name: string, text: string, message: RegExp) =>
+    assert.throws(
+      () => {
+        writeFileSync(join(dir.path, name), text);
+        openDataset({ uri: `file:${name}` }, { dataRoots: [dir.path] });
+      },
+      (e: FloeError) =>
+        e.kind === 'invalid_argument' && e.violations[0]?.field === 'dataset.uri' && message.test(e.message),
+    );
+  try {
+    // One "?" among numbers makes the whole column categorical: numbers and category codes never share it.
+    const mixed = open('mixed.csv', 'a,b,label\n1.5,NA,0\n?,2,1\n3,,0\n1.5,4,1\n');
+    assert.deepEqual(mixed.categories, { a: ['1.5', '?', '3'] });
+    assert.deepEqual(Array.from(mixed.x.filter((_, i) => i % 2 === 0)), [0, 1, 2, 0]);
+    // pandas' missing markers in a numeric column are missing values; the column stays numeric.
+    assert.deepEqual(
+      Array.from(mixed.x.filter((_, i) => i % 2 === 1)).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+      ['NaN', 2, 'NaN', 4],
+    );
+    // A quoted field may hold commas, quotes and line breaks; a byte order mark does not join the first name.
+    const quoted = open('quoted.csv', '\uFEFFa,note,label\r\n1,"one, ""two""\nthree",x\r\n2,plain,y\r\n');
+    assert.deepEqual([quoted.rows, quoted.features], [2, ['a', 'note']]);
+    assert.deepEqual(quoted.categories!.note, ['one, "two"\nthree', 'plain']);
+    // Rows without a target are left out and counted; a numeric target with a gap stays a regression.
+    const gap = open('gap.csv', 'x,y\n1,0.5\n2,\n3,1.25\n4,NaN\n');
+    assert.equal(gap.rows, 2);
+    assert.equal(gap.rowsWithoutTarget, 2);
+    assert.equal(gap.target.type, 'regression');
+    // Numeric classes: 1 and 1.0 are one class, ordered as numbers (2 before 10).
+    const classes = open('classes.csv', 'x,label\n1,10\n2,2\n3,1.0\n4,1\n');
+    assert.ok(classes.target.type === 'class');
+    assert.deepEqual(classes.target.classes, ['1', '2', '10']);
+    assert.deepEqual(Array.from(classes.target.labels), [2, 1, 0, 0]);
+    assert.equal(classes.target.name, 'label');
+    // A short row's missing fields are missing; a long one is refused with its line.
+    assert.ok(Number.isNaN(open('short.csv', 'a,label,b\n1,0,2\n3,1\n').x[3]!));
+    refused('long.csv', 'a,b,label\n1,2,0\n"x\ny",2,1,9\n', /long\.csv: line 3 has 4 fields where the header has 3/);
+    refused('twice.csv', 'a,a,label\n1,2,0\n', /column "a" appears twice/);
+    refused('untargeted.csv', 'a,label\n1,\n2,NA\n', /no row has a value in the target column "label"/);
+    // JSON lines: booleans are 0 / 1, objects are categories by their JSON, keys absent from a record are missing.
+    const jl = open(
+      'r.jsonl',
+      '{"a":1,"flag":true,"meta":{"k":1},"label":"x"}\n{"a":2,"flag":false,"meta":{"k":2},"label":"y"}\n{"a":3,"extra":7,"label":"x"}\n',
+    );
+    assert.deepEqual(jl.features, ['a', 'flag', 'meta', 'extra']);
+    assert.deepEqual(
+      Array.from(jl.x.slice(0, 4)).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+      [1, 1, 0, 'NaN'],
+    );
+    assert.deepEqual(jl.categories, { meta: ['{"k":1}', '{"k":2}'] });
+    refused('array.jsonl', '[1,2]\n', /line 1 is not a JSON object/);
   } finally {
     dir.remove();
   }

@@ -25,7 +25,12 @@ export interface ColumnProfile {
 
 export interface TabularProfile {
   rows: number;
+  /** The feature columns. */
   columns: ColumnProfile[];
+  /** The target: the class column (categorical), or each regression target. */
+  targets: ColumnProfile[];
+  /** Rows of the file left out because their target was missing. */
+  rowsWithoutTarget: number;
   /** Pearson correlations between numeric columns (pairwise complete rows), row-major. */
   correlations: { names: string[]; values: number[] };
 }
@@ -46,43 +51,49 @@ function inferType(values: Float64Array, sorted: Float64Array, categories?: stri
   return integer ? 'integer' : 'numeric';
 }
 
+/** One column's profile; `categories` (the text of each code) makes it categorical. */
+function profileColumn(name: string, values: Float64Array, bins: number, categories?: string[]): ColumnProfile {
+  const sorted = sortedFinite(values);
+  const type = inferType(values, sorted, categories);
+  let distinct = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
+  const { mean, std } = meanStd(sorted);
+  let histogram: ColumnProfile['histogram'];
+  if (type === 'categorical') {
+    const labels = categories!;
+    const counts = new Array<number>(labels.length).fill(0);
+    for (const v of sorted) counts[v]!++;
+    histogram = { edges: [], labels, counts };
+  } else {
+    const lo = sorted[0] ?? 0;
+    const hi = Math.max(lo + 1e-12, sorted.at(-1) ?? 1);
+    const edges = Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins);
+    const counts = new Array<number>(bins).fill(0);
+    const inner = edges.slice(1, -1);
+    for (const v of sorted) counts[Math.min(bins - 1, binOf(inner, v))]!++;
+    histogram = { edges, labels: [], counts };
+  }
+  return {
+    name,
+    inferredType: type,
+    missing: values.length - sorted.length,
+    distinct,
+    mean,
+    std,
+    quantiles: type === 'categorical' ? [] : DEFAULT_QUANTILES.map((q) => quantileSorted(sorted, q)),
+    histogram,
+  };
+}
+
 export function profileTabular(d: TabularDataset, bins = 20): TabularProfile {
-  const cats = (d as TabularDataset & { categories?: Record<string, string[]> }).categories ?? {};
+  const cats = d.categories ?? {};
   const columns: ColumnProfile[] = [];
   const numeric: { name: string; values: Float64Array }[] = [];
   d.features.forEach((name, c) => {
     const values = column(d, c);
-    const sorted = sortedFinite(values);
-    const type = inferType(values, sorted, cats[name]);
-    let distinct = 0;
-    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
-    const { mean, std } = meanStd(sorted);
-    let histogram: ColumnProfile['histogram'];
-    if (type === 'categorical') {
-      const labels = cats[name]!;
-      const counts = new Array<number>(labels.length).fill(0);
-      for (const v of sorted) counts[v]!++;
-      histogram = { edges: [], labels, counts };
-    } else {
-      const lo = sorted[0] ?? 0;
-      const hi = Math.max(lo + 1e-12, sorted.at(-1) ?? 1);
-      const edges = Array.from({ length: bins + 1 }, (_, i) => lo + ((hi - lo) * i) / bins);
-      const counts = new Array<number>(bins).fill(0);
-      const inner = edges.slice(1, -1);
-      for (const v of sorted) counts[Math.min(bins - 1, binOf(inner, v))]!++;
-      histogram = { edges, labels: [], counts };
-      numeric.push({ name, values });
-    }
-    columns.push({
-      name,
-      inferredType: type,
-      missing: d.rows - sorted.length,
-      distinct,
-      mean,
-      std,
-      quantiles: type === 'categorical' ? [] : DEFAULT_QUANTILES.map((q) => quantileSorted(sorted, q)),
-      histogram,
-    });
+    const profile = profileColumn(name, values, bins, cats[name]);
+    columns.push(profile);
+    if (profile.inferredType !== 'categorical') numeric.push({ name, values });
   });
   const k = numeric.length;
   const values = new Array<number>(k * k).fill(0);
@@ -91,7 +102,30 @@ export function profileTabular(d: TabularDataset, bins = 20): TabularProfile {
     for (let j = i + 1; j < k; j++)
       values[i * k + j] = values[j * k + i] = pearson(numeric[i]!.values, numeric[j]!.values);
   }
-  return { rows: d.rows, columns, correlations: { names: numeric.map((n) => n.name), values } };
+  const rowsWithoutTarget = d.rowsWithoutTarget ?? 0;
+  const withMissing = (p: ColumnProfile) => ({ ...p, missing: p.missing + rowsWithoutTarget });
+  let targets: ColumnProfile[];
+  if (d.target.type === 'class') {
+    targets = [
+      withMissing(profileColumn(d.target.name ?? 'target', Float64Array.from(d.target.labels), bins, d.target.classes)),
+    ];
+  } else {
+    const y = d.target.y;
+    const names = d.target.names;
+    const per = d.rows > 0 ? y.length / d.rows : names.length;
+    targets = Array.from({ length: per }, (_, j) => {
+      const values = new Float64Array(d.rows);
+      for (let r = 0; r < d.rows; r++) values[r] = y[r * per + j]!;
+      return withMissing(profileColumn(names[j] ?? `target_${j}`, values, bins));
+    });
+  }
+  return {
+    rows: d.rows,
+    columns,
+    targets,
+    rowsWithoutTarget,
+    correlations: { names: numeric.map((n) => n.name), values },
+  };
 }
 
 function pearson(a: Float64Array, b: Float64Array): number {
@@ -174,6 +208,38 @@ function byteHistogram(d: TextDataset): Float64Array {
   return counts;
 }
 
+/** Categorical drift of two columns by the text of their values (a code's label, or a number as text). */
+function textDrift(
+  name: string,
+  a: ArrayLike<number>,
+  aLabels: string[] | undefined,
+  b: ArrayLike<number>,
+  bLabels: string[] | undefined,
+  opts: { bins?: number; thresholds?: DriftThresholds },
+): FeatureDrift {
+  const text = (v: number, own: string[] | undefined) => (own ? own[v]! : String(v));
+  const labels = new Map<string, number>();
+  const texts = (values: ArrayLike<number>, own: string[] | undefined) => {
+    const out: number[] = [];
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!Number.isFinite(v)) continue;
+      const t = text(v, own);
+      if (!labels.has(t)) labels.set(t, labels.size);
+      out.push(labels.get(t)!);
+    }
+    return out;
+  };
+  const ka = texts(a, aLabels);
+  const kb = texts(b, bLabels);
+  const count = (keys: number[]) => {
+    const out = new Float64Array(labels.size);
+    for (const k of keys) out[k]++;
+    return out;
+  };
+  return categoricalDrift(name, count(ka), count(kb), opts);
+}
+
 /**
  * Drift of `current` against `reference`, per feature: text → the byte distribution (categorical over
  * 256 values) and document length; tabular → every column; images → each channel's pixel values and the
@@ -195,24 +261,34 @@ export function compareDatasets(
   }
   if (reference.kind === 'tabular') {
     const cur = current as TabularDataset;
-    const cats = (reference as TabularDataset & { categories?: Record<string, string[]> }).categories ?? {};
-    const curCats = (cur as TabularDataset & { categories?: Record<string, string[]> }).categories ?? {};
+    const cats = reference.categories ?? {};
+    const curCats = cur.categories ?? {};
     reference.features.forEach((name, c) => {
       const j = cur.features.indexOf(name);
       if (j < 0) return;
       const a = column(reference, c);
       const b = column(cur, j);
-      if (cats[name]) {
-        // Align categories by label: the two files may have met them in different orders.
-        const labels = [...new Set([...cats[name]!, ...(curCats[name] ?? [])])];
-        const count = (values: Float64Array, own: string[]) => {
-          const out = new Float64Array(labels.length);
-          for (const v of values) if (Number.isFinite(v)) out[labels.indexOf(own[v]!)]++;
-          return out;
-        };
-        features.push(categoricalDrift(name, count(a, cats[name]!), count(b, curCats[name] ?? cats[name]!), opts));
-      } else features.push(numericDrift(name, a, b, opts));
+      // A column categorical in either file is compared by its values' text (a file with one "?" in a
+      // numeric column reads it as categorical); else as numbers.
+      if (cats[name] || curCats[name]) features.push(textDrift(name, a, cats[name], b, curCats[name], opts));
+      else features.push(numericDrift(name, a, b, opts));
     });
+    // The target's drift: class balance (prior shift) or the regression target's distribution.
+    const rt = reference.target;
+    const ct = cur.target;
+    if (rt.type === 'class' && ct.type === 'class')
+      features.push(
+        textDrift(
+          rt.name ?? 'target',
+          Float64Array.from(rt.labels),
+          rt.classes,
+          Float64Array.from(ct.labels),
+          ct.classes,
+          opts,
+        ),
+      );
+    else if (rt.type === 'regression' && ct.type === 'regression' && rt.names.length === 1 && ct.names.length === 1)
+      features.push(numericDrift(rt.names[0]!, Float64Array.from(rt.y), Float64Array.from(ct.y), opts));
   } else {
     const cur = current as ImageDataset;
     for (let ch = 0; ch < reference.channels; ch++) {

@@ -79,3 +79,45 @@ test('drift of a dataset against itself is stable; text against code is shifted'
   assert.ok(r.overallPsi > 0.25);
   assert.throws(() => compareDatasets(spam, loadBuiltin('iris')), /cannot compare a text dataset with a tabular/);
 });
+
+/** A table of one feature column and a class target, as a file loader builds it. */
+function table(name: string, column: number[], labels: number[], classes: string[], categories?: string[]) {
+  return {
+    kind: 'tabular' as const,
+    name,
+    features: ['f'],
+    x: Float32Array.from(column),
+    rows: column.length,
+    target: { type: 'class' as const, labels: Int32Array.from(labels), classes, name: 'label' },
+    ...(categories && { categories: { f: categories } }),
+  } satisfies TabularDataset;
+}
+
+test('tabular profile of the target: classes counted, rows without a target reported as its missing values', () => {
+  const t = profileTabular({ ...table('t', [1, 2, 3, 4], [0, 1, 1, 1], ['no', 'yes']), rowsWithoutTarget: 2 });
+  assert.equal(t.rowsWithoutTarget, 2);
+  assert.equal(t.targets.length, 1);
+  const [target] = t.targets;
+  assert.deepEqual(
+    [target!.name, target!.inferredType, target!.missing, target!.histogram.labels, target!.histogram.counts],
+    ['label', 'categorical', 2, ['no', 'yes'], [1, 3]],
+  );
+  const regression = profileTabular({
+    ...table('r', [1, 2, 3], [], []),
+    target: { type: 'regression', y: Float32Array.from([0.5, 1.5, 2.5]), names: ['y'] },
+  });
+  assert.deepEqual([regression.targets[0]!.name, regression.targets[0]!.mean], ['y', 1.5]);
+});
+
+test('drift of a column numeric in one file and categorical in the other compares its values as text; the target drifts too', () => {
+  // The same values, one file with a "?" among them (so read as categories 0 = "1", 1 = "2", 2 = "?").
+  const numeric = table('a', [1, 2, 1, 2], [0, 0, 1, 1], ['no', 'yes']);
+  const categorical = table('b', [0, 1, 0, 2], [0, 0, 0, 1], ['no', 'yes'], ['1', '2', '?']);
+  const report = compareDatasets(numeric, categorical);
+  const f = report.features.find((x) => x.feature === 'f')!;
+  // Reference: "1" ×2, "2" ×2; current: "1" ×2, "2" ×1, "?" ×1. L∞ of the frequencies = 0.25.
+  assert.ok(Math.abs(f.linf - 0.25) < 1e-12, `L∞ ${f.linf}`);
+  const target = report.features.find((x) => x.feature === 'label')!;
+  assert.ok(Math.abs(target.linf - 0.25) < 1e-12, `class balance 1/2 → 3/4: L∞ ${target.linf}`);
+  assert.equal(compareDatasets(numeric, numeric).features.find((x) => x.feature === 'label')!.linf, 0);
+});

@@ -7,7 +7,7 @@ import { openDataset, type TextDataset } from '@floe/data';
 import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { loadModelArtifact } from './open-model.js';
-import { ExampleSource, LmSource, type BatchSource } from './sources.js';
+import { ExampleSource, LmSource, builtinShape, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
@@ -116,7 +116,10 @@ try {
   } else {
     const base = job.model;
     model = await phase(SpanName.buildModel, async () => {
-      if (!('checkpoint' in base)) return buildModel(base.architecture, base.size, base.seed);
+      if (!('checkpoint' in base)) {
+        const shape = builtinShape(base.architecture, data);
+        return buildModel(base.architecture, base.size, base.seed, shape.overrides, shape.task);
+      }
       // A new run from a checkpoint takes its weights (and expansions), not its optimizer or data cursor;
       // its own strategy decides what trains.
       const m = await loadModelArtifact(store, base.checkpoint);

@@ -1,8 +1,16 @@
 // Batch sources over loaded datasets. Each one's position is a small state object, saved with every
 // checkpoint, so a resumed run sees exactly the batches it would have seen.
 import * as tf from '@tensorflow/tfjs-core';
-import { ExampleBatcher, LmBatcher, byteStream, type BatcherState, type Dataset, type TextDataset } from '@floe/data';
-import type { Batch, BlockModel } from '@floe/models';
+import {
+  ExampleBatcher,
+  LmBatcher,
+  byteStream,
+  modelInput,
+  type BatcherState,
+  type Dataset,
+  type TextDataset,
+} from '@floe/data';
+import type { Batch, BlockModel, Task } from '@floe/models';
 
 export interface BatchSource {
   next(): Batch;
@@ -98,12 +106,8 @@ export class ExampleSource implements BatchSource {
     }
     const f = d.features.length;
     const x = new Float32Array(idx.length * f);
-    // Missing values enter the model as 0 (the profiler reports how many there are).
     idx.forEach((r, i) => {
-      for (let j = 0; j < f; j++) {
-        const v = d.x[r * f + j]!;
-        x[i * f + j] = Number.isNaN(v) ? 0 : v;
-      }
+      for (let j = 0; j < f; j++) x[i * f + j] = modelInput(d.x[r * f + j]!);
     });
     if (d.target.type === 'class') {
       const labels = d.target.labels;
@@ -131,9 +135,21 @@ export class ExampleSource implements BatchSource {
   }
 }
 
-/** Why `model` cannot read `data`, or undefined when it can (checked before any tensor is built). */
 /** What decides whether a model reads a dataset: its task and spec (a BlockModel, or a description). */
 export type ModelDescription = Pick<BlockModel, 'task' | 'spec'>;
+
+/**
+ * The shape a builtin model takes from the data it is first trained on: an MLP reads as many inputs as the
+ * table has features and has one output per class (or per regression target, with the regression task), so
+ * any table trains a fresh MLP; a named size sets only its hidden layers. Other builtins keep their size's
+ * shape. The overrides are stored with every checkpoint, so what continues from one keeps them.
+ */
+export function builtinShape(architecture: string, data: Dataset): { overrides: Record<string, unknown>; task?: Task } {
+  if (architecture !== 'mlp' || data.kind !== 'tabular') return { overrides: {} };
+  const inputs = data.features.length;
+  if (data.target.type === 'class') return { overrides: { inputs, outputs: data.target.classes.length } };
+  return { overrides: { inputs, outputs: data.target.names.length }, task: 'regression' };
+}
 
 /** Why `model` cannot read `data`, in words; undefined when it can. */
 export function mismatch(model: ModelDescription, data: Dataset): string | undefined {
@@ -148,7 +164,17 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
     return undefined;
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
+  const name = `${model.spec.architecture}/${model.spec.size}`;
   if (c.inputs !== undefined && data.features.length !== c.inputs)
-    return `${model.spec.architecture}/${model.spec.size} reads ${c.inputs} features; the data has ${data.features.length}`;
+    return `${name} reads ${c.inputs} features; the data has ${data.features.length}`;
+  // A label past the model's outputs has no logit: the loss would read outside them.
+  if (data.target.type === 'class' && model.task !== 'classification')
+    return `${name} is a ${model.task} model; the data's target is a class (${data.target.classes.length} classes)`;
+  if (data.target.type === 'regression' && model.task !== 'regression')
+    return `${name} is a ${model.task} model; the data's target is a number (regression)`;
+  if (data.target.type === 'class' && c.outputs !== undefined && data.target.classes.length > Number(c.outputs))
+    return `${name} predicts ${c.outputs} classes; the data has ${data.target.classes.length}`;
+  if (data.target.type === 'regression' && c.outputs !== undefined && data.target.names.length !== Number(c.outputs))
+    return `${name} predicts ${c.outputs} targets; the data has ${data.target.names.length}`;
   return undefined;
 }

@@ -49,6 +49,8 @@ export function tabularProfile(t: TabularProfile): dp.TabularProfile {
   const k = t.correlations.names.length;
   return {
     columns: t.columns.map(column),
+    targets: t.targets.map(column),
+    rowsWithoutTarget: t.rowsWithoutTarget,
     correlations: {
       rows: k,
       cols: k,

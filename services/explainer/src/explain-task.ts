@@ -1,7 +1,7 @@
 // The explainer's model passes in a worker thread (the house rule: TF.js work never runs on the server's
 // event loop): attributions of one model on seeded instances and background rows, and the hidden
 // attention of a Mamba model on one input.
-import { openDataset, type Dataset, type TextDataset } from '@floe/data';
+import { modelInput, openDataset, type Dataset, type TextDataset } from '@floe/data';
 import { invalidArgument } from '@floe/errors';
 import { initBackend } from '@floe/ml-runtime';
 import type { BlockModel } from '@floe/models';
@@ -149,7 +149,7 @@ function rowsOf(
     const inputs = Number(cfg.inputs);
     if (data.features.length !== inputs)
       throw invalidArgument(field, `has ${data.features.length} features per row; ${modelField} takes ${inputs}`);
-    return { inputs, x: data.x, rows: data.rows };
+    return { inputs, x: data.x.map(modelInput), rows: data.rows };
   }
   if (data.kind === 'image') {
     if (model.spec.architecture !== 'lenet5')

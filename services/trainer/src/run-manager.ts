@@ -16,6 +16,7 @@ import {
 } from '@floe/service-kit';
 import type { ArtifactStore, MetadataStore } from '@floe/store';
 import {
+  builtinShape,
   modelArtifactId,
   checkpointBlockIds,
   readModelArtifactMeta,
@@ -308,10 +309,13 @@ export class RunManager {
     }
   }
 
-  private static describe(base: Base): ModelDescription {
+  /** What the base model is; a builtin as the run builds it, shaped by its training data when given. */
+  private static describe(base: Base, trainData?: Dataset): ModelDescription {
     if (base.kind === 'checkpoint') return base.description;
     try {
-      return describeModel(base.arch, base.size, base.seed);
+      const shape = trainData ? builtinShape(base.arch, trainData) : { overrides: {} };
+      const described = describeModel(base.arch, base.size, base.seed, shape.overrides);
+      return { ...described, task: shape.task ?? described.task };
     } catch {
       throw new FloeError('not_found', `spec.base_model: unknown model ${base.arch}/${base.size}`);
     }
@@ -485,26 +489,31 @@ export class RunManager {
   /**
    * What only the data can tell, before the run is accepted: each dataset opens (NOT_FOUND,
    * PERMISSION_DENIED, RESOURCE_EXHAUSTED naming its field), the model reads it (INVALID_ARGUMENT naming
-   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it).
+   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it). Returns
+   * the base model as the run will build it.
    */
-  private checkData(spec: trainerV1.RunSpec, model: ModelDescription): void {
+  private checkData(spec: trainerV1.RunSpec, base: Base): ModelDescription {
     const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
+    const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
+    const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
+    const trainData = openDataset(train, limits, train.field);
+    // A builtin takes its shape from the training data, as the run's worker builds it (builtinShape).
+    const model = RunManager.describe(base, trainData);
     if (model.task === 'language-model') {
       const context = Number(model.spec.config.context ?? seq);
       if (seq > context)
         throw invalidArgument('spec.sequence_length', `${seq} is longer than the model's context of ${context} bytes`);
     }
-    const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
-    const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
-    const check = (ref: { field: string; uri: string; split: Split; maxExamples?: number }) => {
-      const data: Dataset = openDataset(ref, limits, ref.field);
+    const check = (ref: { field: string; uri: string; split: Split; maxExamples?: number }, opened?: Dataset) => {
+      const data: Dataset = opened ?? openDataset(ref, limits, ref.field);
       requireReadable(model, data, 'spec.base_model', ref.field);
       requireEnough(data, ref.field, ref.split, seq);
     };
-    check(train);
+    check(train, trainData);
     if (validation) check(validation);
     if (referenceValidation) check(referenceValidation);
     if (replay) check(replay);
+    return model;
   }
 
   /** The checkpoint artifact of a run at `step` (0: its latest); a step without one is NOT_FOUND. */
@@ -564,7 +573,6 @@ export class RunManager {
 
   private async create(spec: trainerV1.RunSpec, requestId: string): Promise<trainerV1.Run> {
     const base = await this.resolveBase(spec);
-    const model = RunManager.describe(base);
     const blocks = RunManager.blocksOfBase(base);
     const planLater = spec.strategy === trainerV1.Strategy.STRATEGY_ADE && !spec.plan;
     if (planLater) {
@@ -576,7 +584,7 @@ export class RunManager {
       if (!this.o.planner)
         throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
     } else this.strategyOf(spec, blocks);
-    this.checkData(spec, model);
+    const model = this.checkData(spec, base);
     if (planLater) {
       // The reference the planner reads must open too (it is the replay data, perhaps at fraction 0).
       const ref = spec.mixture!.replayDataset!;

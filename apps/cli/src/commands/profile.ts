@@ -91,6 +91,14 @@ export const profile: Command = {
             lines.push(
               `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}  distinct ${col.distinct}  mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`,
             );
+          for (const target of d.value.targets)
+            lines.push(
+              target.inferredType === 'categorical'
+                ? `target ${target.name}: ${target.histogram!.labels.map((label, i) => `${label}:${target.histogram!.counts[i]}`).join(' ')}`
+                : `target ${target.name}: mean ${round(target.mean, 3)}  std ${round(target.std, 3)}`,
+            );
+          if (d.value.rowsWithoutTarget > 0)
+            lines.push(`${d.value.rowsWithoutTarget} rows have no target and are left out of training and evaluation`);
         } else if (d?.$case === 'image') {
           const im = d.value;
           lines.push(

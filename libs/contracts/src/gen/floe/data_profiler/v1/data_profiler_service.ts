@@ -212,7 +212,10 @@ export interface TextProfile {
 export interface ColumnProfile {
   /** Column name. */
   name: string;
-  /** Inferred type: "number", "integer", "boolean", "category", "text". */
+  /**
+   * Inferred type: "numeric", "integer", "boolean" (integers in [0, 1]), "categorical" (any value that is
+   * not a number makes the whole column categorical) or "constant".
+   */
   inferredType: string;
   /** Missing values. */
   missing: number;
@@ -230,10 +233,22 @@ export interface ColumnProfile {
 
 /** Profile of tabular data. */
 export interface TabularProfile {
-  /** One profile per column. */
+  /** One profile per feature column. */
   columns: ColumnProfile[];
   /** Pearson correlations between numeric columns. */
-  correlations?: Matrix | undefined;
+  correlations?:
+    | Matrix
+    | undefined;
+  /**
+   * The target column ("label" or "target", else the last): one categorical profile of the classes, or one
+   * numeric profile per regression target. Its `missing` counts the rows without a target.
+   */
+  targets: ColumnProfile[];
+  /**
+   * Rows left out of the dataset because their target is missing (empty, NA, null, …): no service trains or
+   * evaluates on them.
+   */
+  rowsWithoutTarget: number;
 }
 
 /** Profile of image data. */
@@ -1267,7 +1282,7 @@ export const ColumnProfile: MessageFns<ColumnProfile> = {
 };
 
 function createBaseTabularProfile(): TabularProfile {
-  return { columns: [], correlations: undefined };
+  return { columns: [], correlations: undefined, targets: [], rowsWithoutTarget: 0 };
 }
 
 export const TabularProfile: MessageFns<TabularProfile> = {
@@ -1277,6 +1292,12 @@ export const TabularProfile: MessageFns<TabularProfile> = {
     }
     if (message.correlations !== undefined) {
       Matrix.encode(message.correlations, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.targets) {
+      ColumnProfile.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.rowsWithoutTarget !== 0) {
+      writer.uint32(32).int64(message.rowsWithoutTarget);
     }
     return writer;
   },
@@ -1310,6 +1331,22 @@ export const TabularProfile: MessageFns<TabularProfile> = {
             message.correlations = Matrix.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.targets.push(ColumnProfile.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rowsWithoutTarget = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1328,6 +1365,14 @@ export const TabularProfile: MessageFns<TabularProfile> = {
         ? object.columns.map((e: any) => ColumnProfile.fromJSON(e))
         : [],
       correlations: isSet(object.correlations) ? Matrix.fromJSON(object.correlations) : undefined,
+      targets: globalThis.Array.isArray(object?.targets)
+        ? object.targets.map((e: any) => ColumnProfile.fromJSON(e))
+        : [],
+      rowsWithoutTarget: isSet(object.rowsWithoutTarget)
+        ? globalThis.Number(object.rowsWithoutTarget)
+        : isSet(object.rows_without_target)
+        ? globalThis.Number(object.rows_without_target)
+        : 0,
     };
   },
 
@@ -1338,6 +1383,12 @@ export const TabularProfile: MessageFns<TabularProfile> = {
     }
     if (message.correlations !== undefined) {
       obj.correlations = Matrix.toJSON(message.correlations);
+    }
+    if (message.targets?.length) {
+      obj.targets = message.targets.map((e) => ColumnProfile.toJSON(e));
+    }
+    if (message.rowsWithoutTarget !== 0) {
+      obj.rowsWithoutTarget = Math.round(message.rowsWithoutTarget);
     }
     return obj;
   },
@@ -1351,6 +1402,8 @@ export const TabularProfile: MessageFns<TabularProfile> = {
     message.correlations = (object.correlations !== undefined && object.correlations !== null)
       ? Matrix.fromPartial(object.correlations)
       : undefined;
+    message.targets = object.targets?.map((e) => ColumnProfile.fromPartial(e)) || [];
+    message.rowsWithoutTarget = object.rowsWithoutTarget ?? 0;
     return message;
   },
 };
