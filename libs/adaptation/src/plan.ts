@@ -133,6 +133,19 @@ export function planAdaptation(input: PlanInput): Plan {
       });
     }
   }
+  // A plan trains something: with no residual block to tune or expand (an MLP or LeNet under stable or
+  // moderate drift) the head tunes — it maps the features to the new data's targets, the least a continued
+  // run must move; with residual blocks whose angles tie at the median, the first-ranked one tunes.
+  if (!decisions.some((d) => d.action !== 'freeze')) {
+    const fallback = ranked[0] ?? input.blocks.find((b) => b.blockId === 'head') ?? input.blocks.at(-1);
+    const at = decisions.findIndex((d) => d.blockId === fallback?.blockId);
+    if (at >= 0)
+      decisions[at] = {
+        ...decisions[at]!,
+        action: 'tune',
+        reason: `drift is ${level} and no other block trains: tune ${fallback!.blockId} so that the run learns the new data at all`,
+      };
+  }
   const unitsPerStep = input.unitsPerStep ?? 16 * 128;
   // One pass over the new data, within sensible bounds for continued training.
   const budgetSteps = Math.max(100, Math.min(5000, Math.ceil(input.newDataUnits / unitsPerStep)));

@@ -97,6 +97,17 @@ test('plans: shifted data expands where the data moves the stream and replays; s
   assert.deepEqual(stable.tune, ['block.1', 'block.3']);
   assert.ok(stable.freeze.includes('embedding') && stable.freeze.includes('block.0'));
   assert.equal(stable.replayFraction, 0);
+  // Without residual blocks (an MLP) stable drift still trains the head; tied angles train the first-ranked.
+  const mlp = [block('dense.0', 0, false), block('dense.1', 0, false), block('head', 0, false)];
+  for (const verdict of ['stable', 'moderate'] as const) {
+    const plan = planAdaptation({ blocks: mlp, drift: { verdict, psi: 0.01 }, maxExpansions: 0, newDataUnits: 1e4 });
+    assert.deepEqual([plan.tune, plan.freeze, plan.expansions], [['head'], ['dense.0', 'dense.1'], []]);
+  }
+  const tied = [block('block.0', 0.2), block('block.1', 0.2), block('head', 0, false)];
+  assert.deepEqual(
+    planAdaptation({ blocks: tied, drift: { verdict: 'stable', psi: 0.01 }, maxExpansions: 0, newDataUnits: 1e4 }).tune,
+    ['block.0'],
+  );
   assert.deepEqual(
     planAdaptation({ blocks, drift: { verdict: 'shifted', psi: 1.2 }, maxExpansions: 0, newDataUnits: 1e6 }),
     shifted,

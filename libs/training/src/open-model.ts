@@ -4,7 +4,9 @@
 import { FloeError, invalidArgument, notFound } from '@floe/errors';
 import { buildModel, type Architecture, type BlockModel, type ModelSpec, type Task } from '@floe/models';
 import type { ArtifactStore } from '@floe/store';
+import type { Dataset } from '@floe/data';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
+import { builtinShape } from './sources.js';
 import { SPARSE_MODEL_KIND, loadSparseModel, readSparseMeta } from './sparse-artifact.js';
 
 export type ModelSource =
@@ -65,16 +67,21 @@ export async function readModelArtifactMeta(
   return { spec, task, expansions };
 }
 
-/** The model, every block trainable (what trains is the caller's decision). */
+/**
+ * The model, every block trainable (what trains is the caller's decision). A builtin is shaped by `shapeFor`
+ * when given, as a trainer run on that data builds it (builtinShape).
+ */
 export async function openModel(
   field: string,
   source: ModelSource,
   artifacts: ArtifactStore,
   resolveRun: RunResolver,
+  shapeFor?: Dataset,
 ): Promise<BlockModel> {
   if (source.kind === 'builtin') {
     try {
-      return buildModel(source.architecture, source.size, source.seed);
+      const shape = shapeFor ? builtinShape(source.architecture, shapeFor) : { overrides: {} };
+      return buildModel(source.architecture, source.size, source.seed, shape.overrides, shape.task);
     } catch (err) {
       throw new FloeError('not_found', `${field}.builtin: ${(err as Error).message}`);
     }

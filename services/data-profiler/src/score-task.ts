@@ -64,16 +64,12 @@ serveTask<ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress>(async (input, prog
   const { env } = input;
   await initBackend(env.backend, { threads: env.threads });
   const limits = { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes };
-  const model = await openModel('model', input.model, new LocalArtifactStore(env.artifactsDir), noRunResolver);
+  const data = openDataset(input.dataset, limits, input.dataset.field);
+  // A builtin is scored as a run on this data would build it (a fresh MLP takes the table's shape).
+  const model = await openModel('model', input.model, new LocalArtifactStore(env.artifactsDir), noRunResolver, data);
   try {
     const o = resolveScoring(input.scoring, Number(model.spec.config.context ?? 0) || undefined);
-    const batches = calibrationBatches(
-      model,
-      openDataset(input.dataset, limits, input.dataset.field),
-      input.dataset,
-      o,
-      input.seed,
-    );
+    const batches = calibrationBatches(model, data, input.dataset, o, input.seed);
     const scores = await scoreBlocks(model, batches, (done) => progress({ done, total: o.calibrationBatches }));
     dispose(batches);
     let referenceLoss: number | undefined;
