@@ -44,6 +44,7 @@ export async function writeReport(
 ): Promise<{ html: string; json: string }> {
   const sections: Record<string, { body: string; plot?: string; note?: string }> = {};
   const plan = (result.plan ?? {}) as PlanJson;
+  const unit = result.lossUnit;
 
   // Drift: PSI per feature, coloured by verdict.
   if (result.drift) {
@@ -161,7 +162,7 @@ export async function writeReport(
             y: {
               field: 'bpb',
               type: 'quantitative',
-              title: 'new-domain validation (bits/byte)',
+              title: `new-domain validation (${unit})`,
               scale: { zero: false },
             },
             color: { field: 'trial', type: 'nominal' },
@@ -188,7 +189,7 @@ export async function writeReport(
           mark: { type: 'line' },
           encoding: {
             x: { field: 'step', type: 'quantitative' },
-            y: { field: 'bpb', type: 'quantitative', title: 'bits per byte', scale: { zero: false } },
+            y: { field: 'bpb', type: 'quantitative', title: `loss (${unit})`, scale: { zero: false } },
             color: { field: 'curve', type: 'nominal' },
           },
         }),
@@ -217,7 +218,7 @@ export async function writeReport(
     const oldD = e.domains.find((d) => d.domain === 'old');
     sections.evaluation = {
       body:
-        `<p>Held-out test splits, ${escape(e.metric)} (lower is better); gains are base − adapted, paired over the same sequences, ± one bootstrap standard error. ` +
+        `<p>Held-out test splits, ${escape(e.metric)} (${e.higherIsBetter ? 'higher' : 'lower'} is better); gains are the improvement (${e.higherIsBetter ? 'adapted − base' : 'base − adapted'}), paired over the same examples, ± one bootstrap standard error. ` +
         (newD && oldD
           ? `The adapted model is <b>${newD.gain > 0 ? 'better' : 'worse'}</b> on the new domain by ${fixed(Math.abs(newD.gain))} ± ${fixed(newD.gainStderr)} and forgot ${fixed(-oldD.gain)} ± ${fixed(oldD.gainStderr)} on the old.`
           : '') +
@@ -231,7 +232,11 @@ export async function writeReport(
               encoding: {
                 x: { field: 'domain', type: 'nominal', title: null },
                 xOffset: { field: 'model', type: 'nominal' },
-                y: { field: 'bpb', type: 'quantitative', title: 'bits per byte' },
+                y: {
+                  field: 'bpb',
+                  type: 'quantitative',
+                  title: e.metric === 'bits_per_byte' ? 'bits per byte' : e.metric,
+                },
                 color: { field: 'model', type: 'nominal' },
               },
             },

@@ -1,6 +1,8 @@
 // ADE on a table of the user's own, with a fresh builtin MLP and no plan: the trainer asks the data-profiler
 // for one, which scores the MLP as the run builds it (shaped by the table) and, where nothing in an MLP is a
-// residual block to expand, tunes its head; the run trains with the plan's changes recorded.
+// residual block to expand, tunes its head; the run trains with the plan's changes recorded. And floe's main
+// job, adapt(), on tables: the task is read from the data (classes → accuracy, a number → mse), losses keep
+// their own unit, and every stage runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,10 +11,15 @@ import { commonV1, trainerV1 } from '@floe/contracts';
 import { Rng } from '@floe/random';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { adapt, FloeClient, type AdaptEvent, type AdaptResult } from '@floe/client';
 import { createTrainerService } from '@floe/trainer';
 import { createDataProfilerService } from '@floe/data-profiler';
+import { createHpoSurrogateService } from '@floe/hpo-surrogate';
+import { createExplainerService } from '@floe/explainer';
+import { createEvaluatorService } from '@floe/evaluator';
 
 const home = tempDir();
+const ADAPT_STAGES_RUN = ['base', 'profile', 'plan', 'tune', 'train', 'evaluate', 'explain'];
 let server: FloeServer;
 let trainer: trainerV1.TrainerServiceClient;
 
@@ -33,7 +40,13 @@ before(async () => {
   table(join(home.path, 'data', 'new.csv'), 2, 0.05);
   const config = testConfig(home.path);
   server = await startTestServer(
-    [createTrainerService({ config, log: quietLog }), createDataProfilerService({ config, log: quietLog })],
+    [
+      createTrainerService({ config, log: quietLog }),
+      createDataProfilerService({ config, log: quietLog }),
+      createHpoSurrogateService({ config, log: quietLog }),
+      createExplainerService({ config, log: quietLog }),
+      createEvaluatorService({ config, log: quietLog }),
+    ],
     config,
   );
   trainer = createClient(trainerV1.TrainerServiceClient, server.address);
@@ -75,5 +88,66 @@ test(
     assert.equal(done.totalParams, 5 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4);
     const tuned = plan.tuneBlockIds.includes('dense.0') || plan.tuneBlockIds.includes('dense.1');
     if (!tuned) assert.equal(done.trainableParams, 64 * 4 + 4);
+  },
+);
+
+/** adapt() to its result; the stage summaries it reported on the way. */
+async function adaptAll(client: FloeClient, data: string, reference: string, id: string) {
+  const flow = adapt(client, {
+    id,
+    data,
+    reference,
+    pretrain: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', steps: 80 },
+    budgetSteps: 30,
+    tuneFraction: 0.4,
+    batchSize: 16,
+  });
+  const summaries: string[] = [];
+  for (;;) {
+    const next = await flow.next();
+    if (next.done) return { result: next.value as AdaptResult, summaries };
+    const e = next.value as AdaptEvent;
+    if (e.type === 'stage' && e.status !== 'started') summaries.push(`${e.stage}: ${e.status}: ${e.summary}`);
+  }
+}
+
+test(
+  'adapt() on tables: classes are judged by accuracy, a numeric target by mse, losses in their own unit',
+  { timeout: 300_000 },
+  async () => {
+    mkdirSync(join(home.path, 'data', 'reg'), { recursive: true });
+    const rng = new Rng(9);
+    const regression = (shift: number) =>
+      `a,b,y\n${Array.from({ length: 200 }, () => {
+        const a = rng.normal() + shift;
+        const b = rng.normal();
+        return `${a.toFixed(3)},${b.toFixed(3)},${(2 * a - b).toFixed(4)}`;
+      }).join('\n')}\n`;
+    writeFileSync(join(home.path, 'data', 'reg', 'old.csv'), regression(0));
+    writeFileSync(join(home.path, 'data', 'reg', 'new.csv'), regression(1));
+    const client = new FloeClient({ address: server.address });
+    try {
+      const classes = await adaptAll(client, 'file:new.csv', 'file:old.csv', 'table-classes');
+      assert.equal(classes.result.task, 'classification');
+      assert.equal(classes.result.lossUnit, 'nats');
+      assert.ok(
+        ADAPT_STAGES_RUN.every((stage) => classes.summaries.some((x) => x.startsWith(`${stage}: done`))),
+        classes.summaries.join('\n'),
+      );
+      const e = classes.result.evaluation!;
+      assert.deepEqual([e.metric, e.higherIsBetter], ['accuracy', true]);
+      for (const d of e.domains) for (const v of [d.base, d.adapted]) assert.ok(v >= 0 && v <= 1, `accuracy ${v}`);
+      assert.ok(!classes.summaries.some((x) => x.includes('bits/byte')), classes.summaries.join('\n'));
+
+      const numeric = await adaptAll(client, 'file:reg/new.csv', 'file:reg/old.csv', 'table-regression');
+      assert.equal(numeric.result.task, 'regression');
+      const r = numeric.result.evaluation!;
+      assert.deepEqual([r.metric, r.higherIsBetter], ['mse', false]);
+      const newDomain = r.domains.find((d) => d.domain === 'new')!;
+      // Gains are improvements: with mse lower is better, so the gain is base − adapted.
+      assert.ok(Math.abs(newDomain.gain - (newDomain.base - newDomain.adapted)) < 1e-9);
+    } finally {
+      client.close();
+    }
   },
 );

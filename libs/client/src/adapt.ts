@@ -68,10 +68,18 @@ export interface CurvePoint {
   value: number;
 }
 
+/** What the adapted model does, read from the new data: text → language model; a table's target → classes
+ * or a number; images → classes. It decides the loss's unit, the evaluation's suites and its metric. */
+export type AdaptTask = 'language-model' | 'classification' | 'regression';
+
 export interface AdaptResult {
   id: string;
   data: string;
   reference: string;
+  task: AdaptTask;
+  /** The unit of every loss in this result (curves, tuning): bits/byte for text, nats for classes, the
+   * squared error for a regression. */
+  lossUnit: string;
   stages: { stage: AdaptStage; status: StageStatus; seconds: number; summary: string; startedAt: number }[];
   base: { model: unknown; runId?: string };
   drift?: { verdict: string; overallPsi: number; features: { feature: string; psi: number; verdict: string }[] };
@@ -85,9 +93,12 @@ export interface AdaptResult {
   };
   run?: { runId: string; trainLoss: CurvePoint[]; validationLoss: CurvePoint[]; referenceValidationLoss: CurvePoint[] };
   evaluation?: {
+    /** bits_per_byte (text), accuracy (classes) or mse (regression). */
     metric: string;
+    higherIsBetter: boolean;
     suites: string[];
-    /** Per domain: the base's and the adapted model's score (bits per byte), the gain (base − adapted) and its error. */
+    /** Per domain: the base's and the adapted model's score, the gain (the improvement: base − adapted for a
+     * metric where lower is better, adapted − base otherwise) and its error. */
     domains: {
       domain: 'new' | 'old';
       suite: string;
@@ -117,6 +128,54 @@ const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0): common
 const verdictName = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_VERDICT_', '').toLowerCase();
 const runModel = (runId: string): commonV1.ModelRef => ({ source: { $case: 'run', value: { runId, step: 0 } } });
 
+/** Per task: the loss's unit and its conversion from the trainer's nats, and the evaluation's suite. */
+const TASKS: Record<
+  AdaptTask,
+  { unit: string; fromNats: (v: number) => number; kind: ev.TaskKind; metrics: string[]; metric: string }
+> = {
+  'language-model': {
+    unit: 'bits/byte',
+    fromNats: (v) => v / Math.LN2,
+    kind: ev.TaskKind.TASK_KIND_LANGUAGE_MODEL,
+    metrics: ['bits_per_byte'],
+    metric: 'bits_per_byte',
+  },
+  classification: {
+    unit: 'nats',
+    fromNats: (v) => v,
+    kind: ev.TaskKind.TASK_KIND_CLASSIFICATION,
+    metrics: ['accuracy', 'loss'],
+    metric: 'accuracy',
+  },
+  regression: {
+    unit: 'squared error',
+    fromNats: (v) => v,
+    kind: ev.TaskKind.TASK_KIND_REGRESSION,
+    metrics: ['mse'],
+    metric: 'mse',
+  },
+};
+
+/** The task the new data asks for, from its profile (one example is enough); text without a profiler. */
+async function taskOf(client: FloeClient, data: string, signal?: AbortSignal): Promise<AdaptTask> {
+  try {
+    let profile: dp.DatasetProfile | undefined;
+    for await (const e of client.dataProfiler.profileDataset(
+      { dataset: ref(data, S.DATASET_SPLIT_TRAIN, 1), bins: 0 },
+      { signal },
+    ))
+      if (e.event?.$case === 'profile') profile = e.event.value;
+    const detail = profile?.detail;
+    if (detail?.$case === 'image') return 'classification';
+    if (detail?.$case === 'tabular')
+      return detail.value.targets[0]?.inferredType === 'categorical' ? 'classification' : 'regression';
+    return 'language-model';
+  } catch (err) {
+    if (err instanceof FloeApiError && err.code === grpc.status.UNIMPLEMENTED) return 'language-model';
+    throw err;
+  }
+}
+
 /** Runs the flow, yielding its events; the last value returned is the result. */
 export async function* adapt(
   client: FloeClient,
@@ -144,10 +203,14 @@ export async function* adapt(
   const sequenceLength = request.sequenceLength ?? 128;
   const seed = request.seed ?? 1;
   const rid = (stage: string) => `adapt:${request.id}:${stage}`;
+  const task = await taskOf(client, request.data, signal);
+  const { unit, fromNats } = TASKS[task];
   const result: AdaptResult = {
     id: request.id,
     data: request.data,
     reference: request.reference,
+    task,
+    lossUnit: unit,
     stages: [],
     base: { model: request.model },
   };
@@ -202,7 +265,7 @@ export async function* adapt(
         yield progress(
           ev.value.step,
           0,
-          `step ${ev.value.step}, loss ${(ev.value.trainLoss / Math.LN2).toFixed(3)} bits/byte`,
+          `step ${ev.value.step}, loss ${fromNats(ev.value.trainLoss).toFixed(3)} ${unit}`,
         );
     }
     const { run } = await client.trainer.getRun({ runId }, { signal });
@@ -354,7 +417,7 @@ export async function* adapt(
                 requestId: rid('tune'),
                 spec: {
                   name: `adapt ${request.id}: learning rate`,
-                  objective: 'new-domain validation loss (nats per byte)',
+                  objective: 'new-domain validation loss (nats)',
                   direction: hpo.Direction.DIRECTION_MINIMIZE,
                   optimizer: hpo.Optimizer.OPTIMIZER_FREEZE_THAW,
                   searchSpace: {
@@ -417,12 +480,12 @@ export async function* adapt(
                 trialId: t.trialId,
                 runId: t.runId,
                 learningRate: lrOf(t),
-                curve: t.observations.map((o) => ({ step: Number(o.step), value: o.value / Math.LN2 })),
+                curve: t.observations.map((o) => ({ step: Number(o.step), value: fromNats(o.value) })),
               })),
             };
           },
           (t) =>
-            `${t.trials.length} trials; best learning rate ${t.incumbent.learningRate.toPrecision(3)} (${(t.incumbent.value / Math.LN2).toFixed(3)} bits/byte)`,
+            `${t.trials.length} trials; best learning rate ${t.incumbent.learningRate.toPrecision(3)} (${fromNats(t.incumbent.value).toFixed(3)} ${unit})`,
         )
       : undefined;
   if (tuning) result.tuning = tuning;
@@ -453,7 +516,7 @@ export async function* adapt(
       const curve = (pick: (m: tr.StepMetrics) => number | undefined) =>
         steps.flatMap((m) => {
           const v = pick(m);
-          return v === undefined ? [] : [{ step: Number(m.step), value: v / Math.LN2 }];
+          return v === undefined ? [] : [{ step: Number(m.step), value: fromNats(v) }];
         });
       return {
         runId,
@@ -463,7 +526,7 @@ export async function* adapt(
       };
     },
     (r) =>
-      `run ${r.runId}: ${r.validationLoss.at(-1)?.value.toFixed(3) ?? '?'} bits/byte on the new domain's validation split`,
+      `run ${r.runId}: ${r.validationLoss.at(-1)?.value.toFixed(3) ?? '?'} ${unit} on the new domain's validation split`,
   );
   if (!trained) throw new FloeApiError(grpc.status.UNAVAILABLE, 'the trainer is needed', [], 'adapt');
   result.run = trained;
@@ -474,12 +537,14 @@ export async function* adapt(
   const evaluation = yield* stage(
     'evaluate',
     async function* (progress) {
+      const t = TASKS[task];
       const suite = (name: string, uri: string, description: string): ev.Suite => ({
         name,
-        taskKind: ev.TaskKind.TASK_KIND_LANGUAGE_MODEL,
+        taskKind: t.kind,
         dataset: ref(uri, S.DATASET_SPLIT_TEST),
-        metrics: ['bits_per_byte'],
-        sampleCount: evalSamples,
+        metrics: t.metrics,
+        // Text: that many sequences; a table or images: every example of the test split.
+        sampleCount: task === 'language-model' ? evalSamples : 0,
         source: 'inline',
         description,
         sequenceLength,
@@ -491,7 +556,14 @@ export async function* adapt(
       ];
       let report: ev.ForgettingReport | undefined;
       for await (const e of client.evaluator.compareModels(
-        { stages: [base, adapted], inlineSuites: suites, seed, skipRandomInit: true, stageLabels: ['base', 'adapted'] },
+        {
+          stages: [base, adapted],
+          inlineSuites: suites,
+          metric: t.metric,
+          seed,
+          skipRandomInit: true,
+          stageLabels: ['base', 'adapted'],
+        },
         { signal },
       )) {
         if (e.event?.$case === 'progress')
@@ -501,7 +573,8 @@ export async function* adapt(
       const r = report!;
       const at = (m: commonV1.Matrix | undefined, i: number, j: number) => m!.values[i * m!.cols + j]!;
       return {
-        metric: r.metric || 'bits_per_byte',
+        metric: r.metric || t.metric,
+        higherIsBetter: r.higherIsBetter,
         suites: suites.map((s) => s.name),
         domains: (['old', 'new'] as const).map((domain, j) => ({
           domain,

@@ -64,7 +64,7 @@ export const adaptCommand: Command = {
     '  --out                 where the report and the journal go (default $FLOE_HOME/adapt/ID)',
     '  --demo                a tiny transformer trained on e-mails adapts to TypeScript declarations',
     '',
-    "--json prints {report, report_json, stages, base, adapted} (each domain's bits per byte) on stdout.",
+    "--json prints {report, report_json, task, metric, stages, base, adapted} (each domain's score) on stdout.",
   ].join('\n'),
   options: {
     model: { type: 'string' },
@@ -223,15 +223,23 @@ export const adaptCommand: Command = {
 
     const { html, json } = await writeReport(result, out, traceId);
     const domain = (d: 'new' | 'old') => result.evaluation?.domains.find((x) => x.domain === d);
+    const metric = result.evaluation?.metric;
+    // Each domain's score in the evaluation's metric; under the *_bpb keys too when it is bits per byte.
+    const scores = (side: 'base' | 'adapted') => ({
+      new_score: domain('new')?.[side],
+      old_score: domain('old')?.[side],
+      ...(metric === 'bits_per_byte' && { new_bpb: domain('new')?.[side], old_bpb: domain('old')?.[side] }),
+    });
     const summary = {
       report: html,
       report_json: json,
+      task: result.task,
+      metric,
       stages: result.stages.map((s) => ({ stage: s.stage, status: s.status, seconds: s.seconds, summary: s.summary })),
-      base: { model: result.base.model, new_bpb: domain('new')?.base, old_bpb: domain('old')?.base },
+      base: { model: result.base.model, ...scores('base') },
       adapted: {
         run_id: result.run?.runId,
-        new_bpb: domain('new')?.adapted,
-        old_bpb: domain('old')?.adapted,
+        ...scores('adapted'),
         new_gain: domain('new')?.gain,
         new_gain_stderr: domain('new')?.gainStderr,
         forgetting: domain('old') ? -domain('old')!.gain : undefined,
@@ -243,10 +251,11 @@ export const adaptCommand: Command = {
     else {
       const n = domain('new');
       const o = domain('old');
+      const unit = metric === 'bits_per_byte' ? 'bits/byte' : metric;
       if (n && o)
         process.stdout.write(
-          `new domain: ${n.base.toFixed(3)} → ${n.adapted.toFixed(3)} bits/byte (gain ${n.gain.toFixed(3)} ± ${n.gainStderr.toFixed(3)})\n` +
-            `old domain: ${o.base.toFixed(3)} → ${o.adapted.toFixed(3)} bits/byte (forgetting ${(-o.gain).toFixed(3)} ± ${o.gainStderr.toFixed(3)})\n`,
+          `new domain: ${n.base.toFixed(3)} → ${n.adapted.toFixed(3)} ${unit} (gain ${n.gain.toFixed(3)} ± ${n.gainStderr.toFixed(3)})\n` +
+            `old domain: ${o.base.toFixed(3)} → ${o.adapted.toFixed(3)} ${unit} (forgetting ${(-o.gain).toFixed(3)} ± ${o.gainStderr.toFixed(3)})\n`,
         );
       process.stdout.write(`report: ${html}\n`);
     }
