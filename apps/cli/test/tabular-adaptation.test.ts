@@ -5,9 +5,9 @@
 // their own unit, and every stage runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commonV1, trainerV1 } from '@floe/contracts';
+import { commonV1, evaluatorV1, trainerV1 } from '@floe/contracts';
 import { Rng } from '@floe/random';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
@@ -146,6 +146,94 @@ test(
       const newDomain = r.domains.find((d) => d.domain === 'new')!;
       // Gains are improvements: with mse lower is better, so the gain is base − adapted.
       assert.ok(Math.abs(newDomain.gain - (newDomain.base - newDomain.adapted)) < 1e-9);
+    } finally {
+      client.close();
+    }
+  },
+);
+
+test(
+  'classes meet the model by name: a table without one class, and a replayed table, keep their labels',
+  { timeout: 180_000 },
+  async () => {
+    // Without its class "a" rows, old.csv's file numbers b, c, d as 0, 1, 2; the model (trained on all four)
+    // as 1, 2, 3.
+    const lines = readFileSync(join(home.path, 'data', 'old.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    writeFileSync(
+      join(home.path, 'data', 'old-without-a.csv'),
+      [lines[0], ...lines.slice(1).filter((l) => !l.endsWith(',a'))].join('\n') + '\n',
+    );
+    writeFileSync(
+      join(home.path, 'data', 'old-only-a.csv'),
+      [lines[0], ...lines.slice(1).filter((l) => l.endsWith(',a'))].join('\n') + '\n',
+    );
+    const client = new FloeClient({ address: server.address });
+    try {
+      const mlp = commonV1.ModelRef.fromPartial({
+        source: {
+          $case: 'builtin',
+          value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 2 },
+        },
+      });
+      const spec = (over: Partial<trainerV1.RunSpec>) =>
+        trainerV1.RunSpec.fromPartial({
+          baseModel: mlp,
+          dataset: { uri: 'file:old.csv' },
+          strategy: trainerV1.Strategy.STRATEGY_FULL,
+          optimizer: { learningRate: 1e-2 },
+          batchSize: 32,
+          budgetSteps: 150,
+          seed: 1,
+          ...over,
+        });
+      const trained = async (s: trainerV1.RunSpec) => {
+        const { run } = await client.trainer.startRun({ requestId: '', spec: s });
+        await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+        const done = (await client.trainer.getRun({ runId: run!.runId })).run!;
+        assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
+        return done;
+      };
+      const accuracy = async (runId: string, uri: string) => {
+        let value = NaN;
+        for await (const e of client.evaluator.evaluate({
+          model: { source: { $case: 'run', value: { runId, step: 0 } } },
+          suites: [],
+          bootstrapSamples: 10,
+          seed: 1,
+          inlineSuites: [
+            evaluatorV1.Suite.fromPartial({
+              name: 'suite',
+              taskKind: evaluatorV1.TaskKind.TASK_KIND_CLASSIFICATION,
+              dataset: { uri, split: commonV1.DatasetSplit.DATASET_SPLIT_ALL },
+              metrics: ['accuracy'],
+              batchSize: 32,
+            }),
+          ],
+        }))
+          if (e.event?.$case === 'evaluation')
+            value = e.event.value.results[0]!.metrics.find((m) => m.name === 'accuracy')!.value;
+        return value;
+      };
+      const run = await trained(spec({}));
+      const whole = await accuracy(run.runId, 'file:old.csv');
+      const withoutA = await accuracy(run.runId, 'file:old-without-a.csv');
+      console.log('ACC', whole, withoutA);
+      assert.ok(whole > 0.7, `the model learned its table: ${whole}`);
+      // Read by position, b / c / d would be scored as a / b / c: accuracy near 0.
+      assert.ok(withoutA > 0.6, `the same model on the same rows without class a: ${withoutA}`);
+      // A fresh MLP trained on the table without "a", replaying the whole one, predicts all four classes.
+      const replayed = await trained(
+        spec({
+          dataset: commonV1.DatasetRef.fromPartial({ uri: 'file:old-without-a.csv' }),
+          mixture: { replayDataset: commonV1.DatasetRef.fromPartial({ uri: 'file:old.csv' }), replayFraction: 0.5 },
+        }),
+      );
+      assert.equal(replayed.totalParams, 5 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4);
+      // Only the replay shows class "a": without it, no row of "a" could be right.
+      const onlyA = await accuracy(replayed.runId, 'file:old-only-a.csv');
+      assert.ok(onlyA > 0.5, `class a, learned from the replay alone: ${onlyA}`);
     } finally {
       client.close();
     }

@@ -7,7 +7,16 @@ export {
   type OptimizerState,
 } from './optimizer.js';
 export { learningRateAt, type ScheduleConfig } from './schedule.js';
-export { LmSource, ExampleSource, builtinShape, mismatch, type BatchSource, type ModelDescription } from './sources.js';
+export {
+  LmSource,
+  ExampleSource,
+  alignClasses,
+  builtinShape,
+  classNamesOf,
+  mismatch,
+  type BatchSource,
+  type ModelDescription,
+} from './sources.js';
 export { requireReadable, requireEnough, bytesPerSequence } from './data-check.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export {

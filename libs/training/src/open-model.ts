@@ -69,18 +69,18 @@ export async function readModelArtifactMeta(
 
 /**
  * The model, every block trainable (what trains is the caller's decision). A builtin is shaped by `shapeFor`
- * when given, as a trainer run on that data builds it (builtinShape).
+ * when given, as a trainer run on that data (and replay) builds it (builtinShape).
  */
 export async function openModel(
   field: string,
   source: ModelSource,
   artifacts: ArtifactStore,
   resolveRun: RunResolver,
-  shapeFor?: Dataset,
+  shapeFor?: { data: Dataset; replay?: Dataset },
 ): Promise<BlockModel> {
   if (source.kind === 'builtin') {
     try {
-      const shape = shapeFor ? builtinShape(source.architecture, shapeFor) : { overrides: {} };
+      const shape = shapeFor ? builtinShape(source.architecture, shapeFor.data, shapeFor.replay) : { overrides: {} };
       return buildModel(source.architecture, source.size, source.seed, shape.overrides, shape.task);
     } catch (err) {
       throw new FloeError('not_found', `${field}.builtin: ${(err as Error).message}`);

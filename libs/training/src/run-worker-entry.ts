@@ -7,7 +7,7 @@ import { openDataset, type TextDataset } from '@floe/data';
 import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { loadModelArtifact } from './open-model.js';
-import { ExampleSource, LmSource, builtinShape, type BatchSource } from './sources.js';
+import { ExampleSource, LmSource, builtinShape, classNamesOf, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
@@ -68,7 +68,9 @@ try {
         ? openDataset(job.referenceValidation, limits, 'spec.reference_validation_dataset')
         : undefined,
   }));
-  const source: BatchSource =
+  // Examples meet the model's classes by name (a table's own numbering may differ), so the sources are made
+  // for the model once it is built or restored.
+  const sourceFor = (m: BlockModel): BatchSource =>
     data.kind === 'text'
       ? new LmSource(
           data as TextDataset,
@@ -77,11 +79,14 @@ try {
           job.seed,
           replay ? { data: replay as TextDataset, fraction: job.replay!.fraction } : undefined,
         )
-      : new ExampleSource(data, job.batchSize, job.seed);
+      : new ExampleSource(data, job.batchSize, job.seed, {
+          replay: replay && { data: replay as Exclude<typeof replay, TextDataset>, fraction: job.replay!.fraction },
+          classNames: classNamesOf(m),
+        });
   const fixedBatches = (d: typeof data): BatchSource =>
     d.kind === 'text'
       ? new LmSource(d as TextDataset, job.batchSize, job.sequenceLength, 7919)
-      : new ExampleSource(d, job.batchSize, 7919);
+      : new ExampleSource(d, job.batchSize, 7919, { classNames: classNamesOf(model) });
   /** The validation loss and, when the run has old-domain data to watch, the loss there too; each with its
    * per-batch losses (the same fixed batches in every run, so two runs compare batch by batch). */
   const evaluate = async (): Promise<Evaluation> =>
@@ -109,7 +114,7 @@ try {
   if (resumeFrom) {
     const restored = await phase(SpanName.buildModel, () => loadCheckpoint(store, resumeFrom));
     model = restored.model;
-    session = new TrainingSession(model, source, options);
+    session = new TrainingSession(model, sourceFor(model), options);
     session.setState(restored.session);
     if (restored.session.selective)
       session.selective = restoreSelective(model, session.optimizer, restored.session.selective, job.seed);
@@ -117,7 +122,7 @@ try {
     const base = job.model;
     model = await phase(SpanName.buildModel, async () => {
       if (!('checkpoint' in base)) {
-        const shape = builtinShape(base.architecture, data);
+        const shape = builtinShape(base.architecture, data, replay);
         return buildModel(base.architecture, base.size, base.seed, shape.overrides, shape.task);
       }
       // A new run from a checkpoint takes its weights (and expansions), not its optimizer or data cursor;
@@ -126,7 +131,7 @@ try {
       m.setTrainable(() => true);
       return m;
     });
-    session = new TrainingSession(model, source, options);
+    session = new TrainingSession(model, sourceFor(model), options);
     const created = session;
     await phase(
       SpanName.applyStrategy,
@@ -138,7 +143,7 @@ try {
           const scoring =
             data.kind === 'text'
               ? new LmSource(data as TextDataset, sparse.scoreExamples, job.sequenceLength, job.seed + 1)
-              : new ExampleSource(data, sparse.scoreExamples, job.seed + 1);
+              : new ExampleSource(data, sparse.scoreExamples, job.seed + 1, { classNames: classNamesOf(model) });
           const batch = scoring.next();
           try {
             created.selective = MaskedTraining.create(model, created.optimizer, sparse, batch);

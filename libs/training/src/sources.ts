@@ -10,6 +10,7 @@ import {
   type Dataset,
   type TextDataset,
 } from '@floe/data';
+import { invalidArgument } from '@floe/errors';
 import type { Batch, BlockModel, Task } from '@floe/models';
 
 export interface BatchSource {
@@ -73,66 +74,150 @@ function concat(a: Int32Array, b: Int32Array): Int32Array {
   return out;
 }
 
-/** Shuffled minibatches of images (NHWC) or tabular rows, with class labels or regression targets. */
+type ExampleData = Exclude<Dataset, TextDataset>;
+
+/** The model's class names, where it records them (a builtin shaped by a table does; older checkpoints do not). */
+export function classNamesOf(model: ModelDescription): string[] | undefined {
+  const names = model.spec.config.classNames;
+  return Array.isArray(names) ? (names as string[]) : undefined;
+}
+
+/** A dataset's class names and labels, when its target is a class. */
+function classesOf(data: ExampleData): { classes: string[]; labels: Int32Array } | undefined {
+  if (data.kind === 'image') return { classes: data.classes, labels: data.labels };
+  return data.target.type === 'class' ? { classes: data.target.classes, labels: data.target.labels } : undefined;
+}
+
+/**
+ * Examples relabelled to the model's class order, by name: two tables (or a table and its replay) number their
+ * classes each in its own order, and a table without one of the classes numbers the rest differently. A class
+ * the model does not predict is refused naming `field`. Without class names (older checkpoints) nothing moves.
+ */
+export function alignClasses<D extends ExampleData>(
+  data: D,
+  classNames: readonly string[] | undefined,
+  field: string,
+): D {
+  const own = classesOf(data);
+  if (!classNames || !own || own.classes.every((c, i) => classNames[i] === c)) return data;
+  const index = own.classes.map((c) => classNames.indexOf(c));
+  const unknown = own.classes.filter((_, i) => index[i]! < 0);
+  if (unknown.length)
+    throw invalidArgument(
+      field,
+      `has class ${unknown.map((c) => JSON.stringify(c)).join(', ')}, which the model does not predict (its classes: ${classNames.join(', ')})`,
+    );
+  const labels = own.labels.map((l) => index[l]!);
+  const classes = [...classNames];
+  if (data.kind === 'image') return { ...data, labels, classes };
+  return { ...data, target: { ...data.target, labels, classes } };
+}
+
+/** The classes of a table and of its replay, together, in the order a file's classes take (files.ts). */
+function unionOfClasses(a: string[], b: string[] = []): string[] {
+  const all = [...new Set([...a, ...b])];
+  const numeric = all.every((c) => c.trim() !== '' && Number.isFinite(Number(c)));
+  return numeric ? all.sort((x, y) => Number(x) - Number(y)) : all.sort();
+}
+
+interface ExampleSourceOptions {
+  /** A fraction of every batch drawn from old-domain examples (the replay mixture). */
+  replay?: { data: ExampleData; fraction: number };
+  /** The model's classes: labels are aligned to them by name (alignClasses). */
+  classNames?: readonly string[];
+}
+
+/**
+ * Shuffled minibatches of images (NHWC) or tabular rows, with class labels or regression targets, optionally
+ * with a fraction of each batch drawn from a replay dataset (its own seeded order), as LmSource does for text.
+ */
 export class ExampleSource implements BatchSource {
   private readonly batcher: ExampleBatcher;
+  private readonly data: ExampleData;
+  private readonly replay?: { data: ExampleData; batcher: ExampleBatcher; rows: number };
   readonly unitsPerBatch: number;
 
   constructor(
-    private readonly data: Exclude<Dataset, TextDataset>,
+    data: ExampleData,
     private readonly batchSize: number,
     seed: number,
+    options: ExampleSourceOptions = {},
   ) {
-    const count = data.kind === 'image' ? data.labels.length : data.rows;
-    this.batcher = new ExampleBatcher(count, seed);
+    this.data = alignClasses(data, options.classNames, 'spec.dataset');
+    this.batcher = new ExampleBatcher(exampleRows(data), seed);
+    const r = options.replay;
+    const rows = r ? Math.round(r.fraction * batchSize) : 0;
+    if (r && rows > 0)
+      this.replay = {
+        data: alignClasses(r.data, options.classNames, 'spec.mixture.replay_dataset'),
+        batcher: new ExampleBatcher(exampleRows(r.data), seed + 1),
+        rows,
+      };
     this.unitsPerBatch = batchSize;
   }
 
   /** The next `size` examples (default the batch size); evaluation asks for a short last batch. */
   next(size = this.batchSize): Batch {
-    const idx = this.batcher.next(size);
-    const d = this.data;
-    if (d.kind === 'image') {
-      const px = d.height * d.width * d.channels;
-      const x = new Float32Array(idx.length * px);
-      idx.forEach((r, i) => x.set(d.pixels.subarray(r * px, (r + 1) * px), i * px));
-      return {
-        x: tf.tensor4d(x, [idx.length, d.height, d.width, d.channels]),
-        y: tf.tensor1d(
-          Int32Array.from(idx, (r) => d.labels[r]!),
-          'int32',
-        ),
-      };
-    }
-    const f = d.features.length;
-    const x = new Float32Array(idx.length * f);
-    idx.forEach((r, i) => {
-      for (let j = 0; j < f; j++) x[i * f + j] = modelInput(d.x[r * f + j]!);
-    });
-    if (d.target.type === 'class') {
-      const labels = d.target.labels;
-      return {
-        x: tf.tensor2d(x, [idx.length, f]),
-        y: tf.tensor1d(
-          Int32Array.from(idx, (r) => labels[r]!),
-          'int32',
-        ),
-      };
-    }
-    const yAll = d.target.y;
-    const k = yAll.length / d.rows;
-    const y = new Float32Array(idx.length * k);
-    idx.forEach((r, i) => y.set(yAll.subarray(r * k, (r + 1) * k), i * k));
-    return { x: tf.tensor2d(x, [idx.length, f]), y: tf.tensor2d(y, [idx.length, k]) };
+    if (!this.replay) return examples(this.data, this.batcher.next(size));
+    const fresh = examples(this.data, this.batcher.next(size - this.replay.rows));
+    const old = examples(this.replay.data, this.replay.batcher.next(this.replay.rows));
+    const batch = { x: tf.concat([fresh.x, old.x]), y: tf.concat([fresh.y, old.y]) };
+    tf.dispose([fresh.x, fresh.y, old.x, old.y]);
+    return batch;
   }
 
   getState(): unknown {
-    return this.batcher.getState();
+    return this.replay
+      ? { main: this.batcher.getState(), replay: this.replay.batcher.getState() }
+      : this.batcher.getState();
   }
 
   setState(state: unknown): void {
-    this.batcher.setState(state as ReturnType<ExampleBatcher['getState']>);
+    type Cursor = ReturnType<ExampleBatcher['getState']>;
+    const s = state as Cursor | { main: Cursor; replay: Cursor };
+    if ('main' in s) {
+      this.batcher.setState(s.main);
+      this.replay?.batcher.setState(s.replay);
+    } else this.batcher.setState(s);
   }
+}
+
+const exampleRows = (d: ExampleData) => (d.kind === 'image' ? d.labels.length : d.rows);
+
+/** The examples at `idx` as tensors. */
+function examples(d: ExampleData, idx: Int32Array): Batch {
+  if (d.kind === 'image') {
+    const px = d.height * d.width * d.channels;
+    const x = new Float32Array(idx.length * px);
+    idx.forEach((r, i) => x.set(d.pixels.subarray(r * px, (r + 1) * px), i * px));
+    return {
+      x: tf.tensor4d(x, [idx.length, d.height, d.width, d.channels]),
+      y: tf.tensor1d(
+        Int32Array.from(idx, (r) => d.labels[r]!),
+        'int32',
+      ),
+    };
+  }
+  const f = d.features.length;
+  const x = new Float32Array(idx.length * f);
+  idx.forEach((r, i) => {
+    for (let j = 0; j < f; j++) x[i * f + j] = modelInput(d.x[r * f + j]!);
+  });
+  if (d.target.type === 'class') {
+    const labels = d.target.labels;
+    return {
+      x: tf.tensor2d(x, [idx.length, f]),
+      y: tf.tensor1d(
+        Int32Array.from(idx, (r) => labels[r]!),
+        'int32',
+      ),
+    };
+  }
+  const yAll = d.target.y;
+  const k = yAll.length / d.rows;
+  const y = new Float32Array(idx.length * k);
+  idx.forEach((r, i) => y.set(yAll.subarray(r * k, (r + 1) * k), i * k));
+  return { x: tf.tensor2d(x, [idx.length, f]), y: tf.tensor2d(y, [idx.length, k]) };
 }
 
 /** What decides whether a model reads a dataset: its task and spec (a BlockModel, or a description). */
@@ -144,10 +229,20 @@ export type ModelDescription = Pick<BlockModel, 'task' | 'spec'>;
  * any table trains a fresh MLP; a named size sets only its hidden layers. Other builtins keep their size's
  * shape. The overrides are stored with every checkpoint, so what continues from one keeps them.
  */
-export function builtinShape(architecture: string, data: Dataset): { overrides: Record<string, unknown>; task?: Task } {
+export function builtinShape(
+  architecture: string,
+  data: Dataset,
+  replay?: Dataset,
+): { overrides: Record<string, unknown>; task?: Task } {
   if (architecture !== 'mlp' || data.kind !== 'tabular') return { overrides: {} };
   const inputs = data.features.length;
-  if (data.target.type === 'class') return { overrides: { inputs, outputs: data.target.classes.length } };
+  if (data.target.type === 'class') {
+    // One output per class of the table and of its replay, named, so that every table meets the model's
+    // classes by name (alignClasses).
+    const replayClasses = replay?.kind === 'tabular' && replay.target.type === 'class' ? replay.target.classes : [];
+    const classNames = unionOfClasses(data.target.classes, replayClasses);
+    return { overrides: { inputs, outputs: classNames.length, classNames } };
+  }
   return { overrides: { inputs, outputs: data.target.names.length }, task: 'regression' };
 }
 
@@ -172,7 +267,12 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
     return `${name} is a ${model.task} model; the data's target is a class (${data.target.classes.length} classes)`;
   if (data.target.type === 'regression' && model.task !== 'regression')
     return `${name} is a ${model.task} model; the data's target is a number (regression)`;
-  if (data.target.type === 'class' && c.outputs !== undefined && data.target.classes.length > Number(c.outputs))
+  const classNames = classNamesOf(model);
+  if (data.target.type === 'class' && classNames) {
+    const unknown = data.target.classes.filter((c) => !classNames.includes(c));
+    if (unknown.length)
+      return `${name} predicts the classes ${classNames.join(', ')}; the data also has ${unknown.map((c) => JSON.stringify(c)).join(', ')}`;
+  } else if (data.target.type === 'class' && c.outputs !== undefined && data.target.classes.length > Number(c.outputs))
     return `${name} predicts ${c.outputs} classes; the data has ${data.target.classes.length}`;
   if (data.target.type === 'regression' && c.outputs !== undefined && data.target.names.length !== Number(c.outputs))
     return `${name} predicts ${c.outputs} targets; the data has ${data.target.names.length}`;

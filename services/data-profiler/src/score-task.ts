@@ -7,6 +7,7 @@ import { LocalArtifactStore } from '@floe/store';
 import { meanLoss, resolveScoring, scoreBlocks, type Scores, type ScoringOptions } from '@floe/adaptation';
 import {
   ExampleSource,
+  classNamesOf,
   LmSource,
   noRunResolver,
   openModel,
@@ -54,7 +55,7 @@ function calibrationBatches(
   const source =
     data.kind === 'text'
       ? new LmSource(data as TextDataset, o.batchSize, o.sequenceLength, seed)
-      : new ExampleSource(data, o.batchSize, seed);
+      : new ExampleSource(data, o.batchSize, seed, { classNames: classNamesOf(model) });
   return Array.from({ length: o.calibrationBatches }, () => source.next());
 }
 
@@ -65,8 +66,13 @@ serveTask<ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress>(async (input, prog
   await initBackend(env.backend, { threads: env.threads });
   const limits = { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes };
   const data = openDataset(input.dataset, limits, input.dataset.field);
-  // A builtin is scored as a run on this data would build it (a fresh MLP takes the table's shape).
-  const model = await openModel('model', input.model, new LocalArtifactStore(env.artifactsDir), noRunResolver, data);
+  const reference = input.reference && openDataset(input.reference, limits, input.reference.field);
+  // A builtin is scored as a run on this data (replaying the reference) would build it: a fresh MLP takes the
+  // table's shape.
+  const model = await openModel('model', input.model, new LocalArtifactStore(env.artifactsDir), noRunResolver, {
+    data,
+    replay: reference,
+  });
   try {
     const o = resolveScoring(input.scoring, Number(model.spec.config.context ?? 0) || undefined);
     const batches = calibrationBatches(model, data, input.dataset, o, input.seed);
@@ -75,7 +81,7 @@ serveTask<ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress>(async (input, prog
     let referenceLoss: number | undefined;
     if (input.reference) {
       const ref = input.reference;
-      const refBatches = calibrationBatches(model, openDataset(ref, limits, ref.field), ref, o, input.seed);
+      const refBatches = calibrationBatches(model, reference!, ref, o, input.seed);
       referenceLoss = meanLoss(model, refBatches);
       dispose(refBatches);
     }

@@ -310,10 +310,10 @@ export class RunManager {
   }
 
   /** What the base model is; a builtin as the run builds it, shaped by its training data when given. */
-  private static describe(base: Base, trainData?: Dataset): ModelDescription {
+  private static describe(base: Base, trainData?: Dataset, replayData?: Dataset): ModelDescription {
     if (base.kind === 'checkpoint') return base.description;
     try {
-      const shape = trainData ? builtinShape(base.arch, trainData) : { overrides: {} };
+      const shape = trainData ? builtinShape(base.arch, trainData, replayData) : { overrides: {} };
       const described = describeModel(base.arch, base.size, base.seed, shape.overrides);
       return { ...described, task: shape.task ?? described.task };
     } catch {
@@ -497,8 +497,10 @@ export class RunManager {
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
     const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
     const trainData = openDataset(train, limits, train.field);
-    // A builtin takes its shape from the training data, as the run's worker builds it (builtinShape).
-    const model = RunManager.describe(base, trainData);
+    const replayData = replay && openDataset(replay, limits, replay.field);
+    // A builtin takes its shape from the training data (and the replay's classes), as the run's worker builds
+    // it (builtinShape).
+    const model = RunManager.describe(base, trainData, replayData);
     if (model.task === 'language-model') {
       const context = Number(model.spec.config.context ?? seq);
       if (seq > context)
@@ -512,7 +514,7 @@ export class RunManager {
     check(train, trainData);
     if (validation) check(validation);
     if (referenceValidation) check(referenceValidation);
-    if (replay) check(replay);
+    if (replay) check(replay, replayData);
     return model;
   }
 

@@ -1,6 +1,6 @@
 // A table of the user's own (a CSV under the data roots) trains a fresh builtin MLP shaped to it: as many
 // inputs as features, one output per class, or a regression head for a numeric target. A checkpoint keeps its
-// shape, so continuing it on a table it cannot predict is refused before a run exists.
+// shape and its class names, so continuing it on a table it cannot predict is refused before a run exists.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -115,7 +115,7 @@ test(
 );
 
 test(
-  'a checkpoint keeps its shape: continued on a table with more classes, or a numeric target, is refused',
+  'a checkpoint keeps its shape: continued on a table of classes it does not predict, or a numeric target, is refused',
   { timeout: 120_000 },
   async () => {
     const three = await train(spec({ dataset: table('file:three.csv'), budgetSteps: 2, evalIntervalSteps: 0 }));
@@ -133,7 +133,7 @@ test(
       grpc.status.INVALID_ARGUMENT,
       'spec.base_model',
     );
-    assert.match(more.details, /predicts 3 classes; the data has 5/);
+    assert.match(more.details, /predicts the classes 0, 1, 2; the data also has "k0"/);
     const numeric = await rejectsWith(
       call(client.startRun.bind(client), {
         requestId: '',

@@ -1,0 +1,85 @@
+// Example batches: a replay fraction drawn from old-domain examples in its own seeded order, labels meeting
+// the model's classes by name, and a cursor that restores exactly (also from a checkpoint written before
+// replay existed).
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend } from '@floe/ml-runtime';
+import type { TabularDataset } from '@floe/data';
+import { ExampleSource, alignClasses, builtinShape, mismatch } from '../src/index.js';
+import { describeModel } from '@floe/models';
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+/** A table whose single feature is its row's value and whose classes are named per row. */
+function table(name: string, values: number[], names: string[]): TabularDataset {
+  const classes = [...new Set(names)].sort();
+  return {
+    kind: 'tabular',
+    name,
+    features: ['v'],
+    x: Float32Array.from(values),
+    rows: values.length,
+    target: { type: 'class', labels: Int32Array.from(names, (n) => classes.indexOf(n)), classes },
+  };
+}
+
+const batch = (s: ExampleSource) => {
+  const b = s.next();
+  const out = { x: Array.from(b.x.dataSync()), y: Array.from(b.y.dataSync()) };
+  b.x.dispose();
+  b.y.dispose();
+  return out;
+};
+
+test('replay: a fraction of every batch comes from the old examples; the cursor of both restores exactly', () => {
+  const fresh = table('new', [1, 2, 3, 4, 5, 6, 7, 8], ['b', 'c', 'b', 'c', 'b', 'c', 'b', 'c']);
+  const old = table('old', [-1, -2, -3, -4], ['a', 'b', 'a', 'b']);
+  const classNames = builtinShape('mlp', fresh, old).overrides.classNames as string[];
+  assert.deepEqual(classNames, ['a', 'b', 'c'], 'the shaped model predicts the classes of both tables');
+  const source = new ExampleSource(fresh, 8, 3, { replay: { data: old, fraction: 0.25 }, classNames });
+  const first = batch(source);
+  // round(0.25 · 8) = 2 rows of every batch are old (negative values), the other 6 new.
+  assert.equal(first.x.filter((v) => v < 0).length, 2);
+  assert.deepEqual(
+    first.x.slice(6).every((v) => v < 0),
+    true,
+  );
+  // Labels by name: new b / c are 1 / 2 (their own table numbered them 0 / 1), old a / b are 0 / 1.
+  first.x.forEach((v, i) => {
+    const name = v > 0 ? (v % 2 ? 'b' : 'c') : -v % 2 ? 'a' : 'b';
+    assert.equal(classNames[first.y[i]!], name, `row ${v}`);
+  });
+  const state = JSON.parse(JSON.stringify(source.getState())) as unknown;
+  const after = [batch(source), batch(source)];
+  const restored = new ExampleSource(fresh, 8, 99, { replay: { data: old, fraction: 0.25 }, classNames });
+  restored.setState(state);
+  assert.deepEqual([batch(restored), batch(restored)], after);
+  // A cursor saved without replay (older checkpoints) restores the main order.
+  const plain = new ExampleSource(fresh, 4, 5);
+  const plainState = plain.getState();
+  const expected = batch(plain);
+  const again = new ExampleSource(fresh, 4, 6);
+  again.setState(plainState);
+  assert.deepEqual(batch(again), expected);
+});
+
+test("classes by name: a table without one of the model's classes keeps its meaning; an unknown class is refused", () => {
+  const classNames = ['a', 'b', 'c'];
+  const withoutA = table('t', [1, 2, 3], ['b', 'c', 'b']);
+  assert.deepEqual(Array.from(withoutA.target.type === 'class' ? withoutA.target.labels : []), [0, 1, 0]);
+  const aligned = alignClasses(withoutA, classNames, 'dataset');
+  assert.ok(aligned.target.type === 'class');
+  assert.deepEqual([Array.from(aligned.target.labels), aligned.target.classes], [[1, 2, 1], classNames]);
+  assert.throws(
+    () => alignClasses(table('u', [1], ['d']), classNames, 'dataset'),
+    /dataset: has class "d", which the model does not predict \(its classes: a, b, c\)/,
+  );
+  const model = {
+    ...describeModel('mlp', 'small', 1, { inputs: 1, outputs: 3, classNames }),
+    task: 'classification' as const,
+  };
+  assert.equal(mismatch(model, withoutA), undefined);
+  assert.match(mismatch(model, table('u', [1], ['d']))!, /predicts the classes a, b, c; the data also has "d"/);
+});
