@@ -78,7 +78,8 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularData
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
   let t = header.findIndex((h) => h === 'label' || h === 'target');
   if (t < 0) t = header.length - 1;
-  const labelled = rows.filter((r) => !isMissing(r[t]));
+  // An infinite target has no loss to learn from: left out like a missing one.
+  const labelled = rows.filter((r) => !isMissing(r[t]) && Math.abs(cellNumber(r[t]!)) !== Infinity);
   if (labelled.length === 0)
     throw new FloeError(
       'invalid_argument',
@@ -94,10 +95,9 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularData
     const codes = new Map<string, number>();
     labelled.forEach((r, i) => {
       const v = r[c];
-      let value = NaN;
-      if (isMissing(v)) value = NaN;
-      else if (numeric) value = cellNumber(v!);
-      else {
+      let value = NaN; // missing
+      if (!isMissing(v) && numeric) value = cellNumber(v!);
+      else if (!isMissing(v)) {
         const text = cellText(v!);
         if (!codes.has(text)) codes.set(text, codes.size);
         value = codes.get(text)!;

@@ -144,9 +144,9 @@ test('tabular files: a column is numeric or categorical as a whole; missing cell
     assert.deepEqual([quoted.rows, quoted.features], [2, ['a', 'note']]);
     assert.deepEqual(quoted.categories!.note, ['one, "two"\nthree', 'plain']);
     // Rows without a target are left out and counted; a numeric target with a gap stays a regression.
-    const gap = open('gap.csv', 'x,y\n1,0.5\n2,\n3,1.25\n4,NaN\n');
+    const gap = open('gap.csv', 'x,y\n1,0.5\n2,\n3,1.25\n4,NaN\n5,inf\n');
     assert.equal(gap.rows, 2);
-    assert.equal(gap.rowsWithoutTarget, 2);
+    assert.equal(gap.rowsWithoutTarget, 3);
     assert.equal(gap.target.type, 'regression');
     // Numeric classes: 1 and 1.0 are one class, ordered as numbers (2 before 10).
     const classes = open('classes.csv', 'x,label\n1,10\n2,2\n3,1.0\n4,1\n');

@@ -159,8 +159,9 @@ export class ExampleSource implements BatchSource {
   /** The next `size` examples (default the batch size); evaluation asks for a short last batch. */
   next(size = this.batchSize): Batch {
     if (!this.replay) return examples(this.data, this.batcher.next(size));
-    const fresh = examples(this.data, this.batcher.next(size - this.replay.rows));
-    const old = examples(this.replay.data, this.replay.batcher.next(this.replay.rows));
+    const oldRows = Math.min(this.replay.rows, size);
+    const fresh = examples(this.data, this.batcher.next(size - oldRows));
+    const old = examples(this.replay.data, this.replay.batcher.next(oldRows));
     const batch = { x: tf.concat([fresh.x, old.x]), y: tf.concat([fresh.y, old.y]) };
     tf.dispose([fresh.x, fresh.y, old.x, old.y]);
     return batch;
