@@ -98,7 +98,9 @@ export const profile: Command = {
                 : `target ${target.name}: mean ${round(target.mean, 3)}  std ${round(target.std, 3)}`,
             );
           if (d.value.rowsWithoutTarget > 0)
-            lines.push(`${d.value.rowsWithoutTarget} rows have no target and are left out of training and evaluation`);
+            lines.push(
+              `${d.value.rowsWithoutTarget} ${d.value.rowsWithoutTarget === 1 ? 'row has' : 'rows have'} no target and ${d.value.rowsWithoutTarget === 1 ? 'is' : 'are'} left out of training and evaluation`,
+            );
         } else if (d?.$case === 'image') {
           const im = d.value;
           lines.push(
