@@ -50,7 +50,11 @@ export async function writeReport(
   if (result.drift) {
     const d = result.drift;
     sections.drift = {
-      body: `<p>Verdict <b>${escape(d.verdict)}</b>, overall PSI ${fixed(d.overallPsi)} (${escape(result.reference)} → ${escape(result.data)}).</p>`,
+      body:
+        `<p>Verdict <b>${escape(d.verdict)}</b>, overall PSI ${fixed(d.overallPsi)} (${escape(result.reference)} → ${escape(result.data)}).` +
+        (d.onlyInReference?.length ? ` Columns only in the old data: ${escape(d.onlyInReference.join(', '))}.` : '') +
+        (d.onlyInCurrent?.length ? ` Columns only in the new data: ${escape(d.onlyInCurrent.join(', '))}.` : '') +
+        `</p>`,
       plot: await renderSvg(
         spec({
           data: { values: d.features.slice(0, 20) },

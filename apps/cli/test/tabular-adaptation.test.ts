@@ -165,6 +165,12 @@ test(
       join(home.path, 'data', 'old-without-a.csv'),
       [lines[0], ...lines.slice(1).filter((l) => !l.endsWith(',a'))].join('\n') + '\n',
     );
+    // The same table with its columns in reverse order: the model reads them by name.
+    const reversed = lines.map((l) => {
+      const cells = l.split(',');
+      return [...cells.slice(0, -1).reverse(), cells.at(-1)].join(',');
+    });
+    writeFileSync(join(home.path, 'data', 'old-reversed.csv'), reversed.join('\n') + '\n');
     writeFileSync(
       join(home.path, 'data', 'old-only-a.csv'),
       [lines[0], ...lines.slice(1).filter((l) => l.endsWith(',a'))].join('\n') + '\n',
@@ -221,6 +227,8 @@ test(
       const withoutA = await accuracy(run.runId, 'file:old-without-a.csv');
       console.log('ACC', whole, withoutA);
       assert.ok(whole > 0.7, `the model learned its table: ${whole}`);
+      const reversedAccuracy = await accuracy(run.runId, 'file:old-reversed.csv');
+      assert.ok(Math.abs(reversedAccuracy - whole) < 1e-9, `columns reversed: ${reversedAccuracy} against ${whole}`);
       // Read by position, b / c / d would be scored as a / b / c: accuracy near 0.
       assert.ok(withoutA > 0.6, `the same model on the same rows without class a: ${withoutA}`);
       // A fresh MLP trained on the table without "a", replaying the whole one, predicts all four classes.

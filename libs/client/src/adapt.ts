@@ -82,7 +82,14 @@ export interface AdaptResult {
   lossUnit: string;
   stages: { stage: AdaptStage; status: StageStatus; seconds: number; summary: string; startedAt: number }[];
   base: { model: unknown; runId?: string };
-  drift?: { verdict: string; overallPsi: number; features: { feature: string; psi: number; verdict: string }[] };
+  drift?: {
+    verdict: string;
+    overallPsi: number;
+    features: { feature: string; psi: number; verdict: string }[];
+    /** Tables: columns only the old or only the new data has. */
+    onlyInReference?: string[];
+    onlyInCurrent?: string[];
+  };
   plan?: unknown;
   tuning?: {
     studyId: string;
@@ -339,6 +346,8 @@ export async function* adapt(
           psi: f.psi,
           verdict: verdictName(f.verdict),
         })),
+        onlyInReference: report!.onlyInReference,
+        onlyInCurrent: report!.onlyInCurrent,
       };
     },
     (d) => `drift ${d.verdict} (PSI ${d.overallPsi.toFixed(3)})`,

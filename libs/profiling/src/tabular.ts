@@ -196,6 +196,9 @@ export interface DriftReport {
   verdict: Verdict;
   /** Text: the byte distribution's PSI; otherwise the mean PSI over features. */
   overallPsi: number;
+  /** Tables: columns only one side has (schema drift), each side's in its own order. */
+  onlyInReference: string[];
+  onlyInCurrent: string[];
 }
 
 function docLengths(d: TextDataset): Float64Array {
@@ -253,16 +256,26 @@ export function compareDatasets(
   if (reference.kind !== current.kind)
     throw new Error(`cannot compare a ${reference.kind} dataset with a ${current.kind} dataset`);
   const features: FeatureDrift[] = [];
+  const onlyInReference: string[] = [];
+  const onlyInCurrent: string[] = [];
   if (reference.kind === 'text') {
     const cur = current as TextDataset;
     features.push(categoricalDrift('byte', byteHistogram(reference), byteHistogram(cur), opts));
     features.push(numericDrift('document_length', docLengths(reference), docLengths(cur), opts));
-    return { features, verdict: worstVerdict(features.map((f) => f.verdict)), overallPsi: features[0]!.psi };
+    return {
+      features,
+      verdict: worstVerdict(features.map((f) => f.verdict)),
+      overallPsi: features[0]!.psi,
+      onlyInReference: [],
+      onlyInCurrent: [],
+    };
   }
   if (reference.kind === 'tabular') {
     const cur = current as TabularDataset;
     const cats = reference.categories ?? {};
     const curCats = cur.categories ?? {};
+    onlyInReference.push(...reference.features.filter((name) => !cur.features.includes(name)));
+    onlyInCurrent.push(...cur.features.filter((name) => !reference.features.includes(name)));
     reference.features.forEach((name, c) => {
       const j = cur.features.indexOf(name);
       if (j < 0) return;
@@ -311,5 +324,7 @@ export function compareDatasets(
     features,
     verdict: worstVerdict(features.map((f) => f.verdict)),
     overallPsi: features.reduce((s, f) => s + f.psi, 0) / Math.max(1, features.length),
+    onlyInReference,
+    onlyInCurrent,
   };
 }

@@ -121,3 +121,17 @@ test('drift of a column numeric in one file and categorical in the other compare
   assert.ok(Math.abs(target.linf - 0.25) < 1e-12, `class balance 1/2 → 3/4: L∞ ${target.linf}`);
   assert.equal(compareDatasets(numeric, numeric).features.find((x) => x.feature === 'label')!.linf, 0);
 });
+
+test('schema drift: columns only one table has are listed, and the shared ones compared', () => {
+  const reference = { ...table('r', [1, 2, 3], [0, 1, 0], ['no', 'yes']), features: ['f'] };
+  const current = {
+    ...table('c', [], [0, 1, 0], ['no', 'yes']),
+    features: ['g', 'f'],
+    x: Float32Array.from([9, 1, 9, 2, 9, 3]),
+  };
+  const report = compareDatasets(reference, current);
+  assert.deepEqual([report.onlyInReference, report.onlyInCurrent], [[], ['g']]);
+  assert.equal(report.features.find((x) => x.feature === 'f')!.ksStatistic, 0, 'f is compared by name, not position');
+  const back = compareDatasets(current, reference);
+  assert.deepEqual([back.onlyInReference, back.onlyInCurrent], [['g'], []]);
+});

@@ -7,7 +7,7 @@ import { openDataset, type TextDataset } from '@floe/data';
 import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { loadModelArtifact } from './open-model.js';
-import { ExampleSource, LmSource, builtinShape, classNamesOf, type BatchSource } from './sources.js';
+import { ExampleSource, LmSource, builtinShape, schemaOf, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
@@ -81,12 +81,12 @@ try {
         )
       : new ExampleSource(data, job.batchSize, job.seed, {
           replay: replay && { data: replay as Exclude<typeof replay, TextDataset>, fraction: job.replay!.fraction },
-          classNames: classNamesOf(m),
+          schema: schemaOf(m),
         });
   const fixedBatches = (d: typeof data): BatchSource =>
     d.kind === 'text'
       ? new LmSource(d as TextDataset, job.batchSize, job.sequenceLength, 7919)
-      : new ExampleSource(d, job.batchSize, 7919, { classNames: classNamesOf(model) });
+      : new ExampleSource(d, job.batchSize, 7919, { schema: schemaOf(model) });
   /** The validation loss and, when the run has old-domain data to watch, the loss there too; each with its
    * per-batch losses (the same fixed batches in every run, so two runs compare batch by batch). */
   const evaluate = async (): Promise<Evaluation> =>
@@ -143,7 +143,7 @@ try {
           const scoring =
             data.kind === 'text'
               ? new LmSource(data as TextDataset, sparse.scoreExamples, job.sequenceLength, job.seed + 1)
-              : new ExampleSource(data, sparse.scoreExamples, job.seed + 1, { classNames: classNamesOf(model) });
+              : new ExampleSource(data, sparse.scoreExamples, job.seed + 1, { schema: schemaOf(model) });
           const batch = scoring.next();
           try {
             created.selective = MaskedTraining.create(model, created.optimizer, sparse, batch);

@@ -8,6 +8,7 @@ import {
   modelInput,
   type BatcherState,
   type Dataset,
+  type TabularDataset,
   type TextDataset,
 } from '@floe/data';
 import { invalidArgument } from '@floe/errors';
@@ -76,10 +77,73 @@ function concat(a: Int32Array, b: Int32Array): Int32Array {
 
 type ExampleData = Exclude<Dataset, TextDataset>;
 
-/** The model's class names, where it records them (a builtin shaped by a table does; older checkpoints do not). */
-export function classNamesOf(model: ModelDescription): string[] | undefined {
-  const names = model.spec.config.classNames;
-  return Array.isArray(names) ? (names as string[]) : undefined;
+/**
+ * What a model shaped by a table records of it (builtinShape), so that every later table meets it by name:
+ * its classes, its columns in the order it reads them, and each categorical column's values in the order of
+ * their codes. Older checkpoints record nothing and read tables by position.
+ */
+export interface DataSchema {
+  classNames?: string[];
+  featureNames?: string[];
+  categories?: Record<string, string[]>;
+}
+
+export function schemaOf(model: ModelDescription): DataSchema {
+  const c = model.spec.config;
+  const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);
+  const categories = c.featureCategories;
+  return {
+    classNames: list(c.classNames),
+    featureNames: list(c.featureNames),
+    categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
+  };
+}
+
+/** The model's class names, where it records them. */
+export const classNamesOf = (model: ModelDescription): string[] | undefined => schemaOf(model).classNames;
+
+/**
+ * A table's columns in the model's order, by name, with each categorical column's codes recoded to the model's
+ * (each file numbers its categories in the order it meets them); a value the model never saw reads as missing.
+ * A column the model reads that the table lacks, or one it does not read, is refused naming `field`.
+ */
+export function alignFeatures(data: TabularDataset, schema: DataSchema, field: string): TabularDataset {
+  const names = schema.featureNames;
+  if (!names) return data;
+  const missing = names.filter((n) => !data.features.includes(n));
+  const extra = data.features.filter((n) => !names.includes(n));
+  if (missing.length || extra.length)
+    throw invalidArgument(
+      field,
+      `has the columns ${data.features.join(', ')}; the model reads ${names.join(', ')}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}${extra.length ? ` (not read: ${extra.join(', ')})` : ''}`,
+    );
+  const own = data.categories ?? {};
+  const model = schema.categories ?? {};
+  const sameCodes = (n: string) =>
+    (own[n] ?? []).length === (model[n] ?? []).length && (own[n] ?? []).every((v, i) => model[n]![i] === v);
+  if (names.every((n, j) => data.features[j] === n && sameCodes(n))) return data;
+  const F = data.features.length;
+  const x = new Float32Array(data.rows * names.length);
+  names.forEach((n, j) => {
+    const src = data.features.indexOf(n);
+    const text = (v: number) => (own[n] ? own[n][v]! : String(v));
+    const value = (v: number): number => {
+      if (!Number.isFinite(v)) return v;
+      if (model[n]) {
+        const code = model[n].indexOf(text(v));
+        return code >= 0 ? code : NaN;
+      }
+      return own[n] ? Number(text(v)) : v;
+    };
+    for (let r = 0; r < data.rows; r++) x[r * names.length + j] = value(data.x[r * F + src]!);
+  });
+  return { ...data, features: [...names], x, categories: { ...model } };
+}
+
+/** Examples aligned to the model's schema: columns (tables) and classes, by name. */
+export function alignToModel<D extends ExampleData>(data: D, schema: DataSchema, field: string): D {
+  const columns = data.kind === 'tabular' ? (alignFeatures(data, schema, field) as D) : data;
+  return alignClasses(columns, schema.classNames, field);
 }
 
 /** A dataset's class names and labels, when its target is a class. */
@@ -123,8 +187,8 @@ function unionOfClasses(a: string[], b: string[] = []): string[] {
 interface ExampleSourceOptions {
   /** A fraction of every batch drawn from old-domain examples (the replay mixture). */
   replay?: { data: ExampleData; fraction: number };
-  /** The model's classes: labels are aligned to them by name (alignClasses). */
-  classNames?: readonly string[];
+  /** What the model records of its tables: columns and classes are aligned to it by name (alignToModel). */
+  schema?: DataSchema;
 }
 
 /**
@@ -143,13 +207,13 @@ export class ExampleSource implements BatchSource {
     seed: number,
     options: ExampleSourceOptions = {},
   ) {
-    this.data = alignClasses(data, options.classNames, 'spec.dataset');
+    this.data = alignToModel(data, options.schema ?? {}, 'spec.dataset');
     this.batcher = new ExampleBatcher(exampleRows(data), seed);
     const r = options.replay;
     const rows = r ? Math.round(r.fraction * batchSize) : 0;
     if (r && rows > 0)
       this.replay = {
-        data: alignClasses(r.data, options.classNames, 'spec.mixture.replay_dataset'),
+        data: alignToModel(r.data, options.schema ?? {}, 'spec.mixture.replay_dataset'),
         batcher: new ExampleBatcher(exampleRows(r.data), seed + 1),
         rows,
       };
@@ -237,14 +301,20 @@ export function builtinShape(
 ): { overrides: Record<string, unknown>; task?: Task } {
   if (architecture !== 'mlp' || data.kind !== 'tabular') return { overrides: {} };
   const inputs = data.features.length;
+  const other = replay?.kind === 'tabular' ? replay : undefined;
+  // Columns and categories by name, so that every later table meets the model by name (alignToModel); a
+  // categorical column's values are the table's, then the replay's others.
+  const featureCategories: Record<string, string[]> = {};
+  for (const [n, values] of Object.entries(data.categories ?? {}))
+    featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
+  const schema = { featureNames: [...data.features], featureCategories };
   if (data.target.type === 'class') {
-    // One output per class of the table and of its replay, named, so that every table meets the model's
-    // classes by name (alignClasses).
-    const replayClasses = replay?.kind === 'tabular' && replay.target.type === 'class' ? replay.target.classes : [];
+    // One output per class of the table and of its replay, named.
+    const replayClasses = other?.target.type === 'class' ? other.target.classes : [];
     const classNames = unionOfClasses(data.target.classes, replayClasses);
-    return { overrides: { inputs, outputs: classNames.length, classNames } };
+    return { overrides: { inputs, outputs: classNames.length, classNames, ...schema } };
   }
-  return { overrides: { inputs, outputs: data.target.names.length }, task: 'regression' };
+  return { overrides: { inputs, outputs: data.target.names.length, ...schema }, task: 'regression' };
 }
 
 /** Why `model` cannot read `data`, in words; undefined when it can. */
@@ -261,14 +331,20 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
   const name = `${model.spec.architecture}/${model.spec.size}`;
-  if (c.inputs !== undefined && data.features.length !== c.inputs)
+  const featureNames = schemaOf(model).featureNames;
+  if (featureNames) {
+    const missing = featureNames.filter((n) => !data.features.includes(n));
+    const extra = data.features.filter((n) => !featureNames.includes(n));
+    if (missing.length || extra.length)
+      return `${name} reads the columns ${featureNames.join(', ')}; the data${missing.length ? ` lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and' : ''}${extra.length ? ` also has ${extra.join(', ')}` : ''}`;
+  } else if (c.inputs !== undefined && data.features.length !== c.inputs)
     return `${name} reads ${c.inputs} features; the data has ${data.features.length}`;
   // A label past the model's outputs has no logit: the loss would read outside them.
   if (data.target.type === 'class' && model.task !== 'classification')
     return `${name} is a ${model.task} model; the data's target is a class (${data.target.classes.length} classes)`;
   if (data.target.type === 'regression' && model.task !== 'regression')
     return `${name} is a ${model.task} model; the data's target is a number (regression)`;
-  const classNames = classNamesOf(model);
+  const classNames = schemaOf(model).classNames;
   if (data.target.type === 'class' && classNames) {
     const unknown = data.target.classes.filter((c) => !classNames.includes(c));
     if (unknown.length)

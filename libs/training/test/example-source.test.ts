@@ -5,7 +5,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@floe/ml-runtime';
 import type { TabularDataset } from '@floe/data';
-import { ExampleSource, alignClasses, builtinShape, mismatch } from '../src/index.js';
+import { ExampleSource, alignClasses, alignFeatures, builtinShape, mismatch } from '../src/index.js';
 import { describeModel } from '@floe/models';
 
 before(async () => {
@@ -38,7 +38,7 @@ test('replay: a fraction of every batch comes from the old examples; the cursor 
   const old = table('old', [-1, -2, -3, -4], ['a', 'b', 'a', 'b']);
   const classNames = builtinShape('mlp', fresh, old).overrides.classNames as string[];
   assert.deepEqual(classNames, ['a', 'b', 'c'], 'the shaped model predicts the classes of both tables');
-  const source = new ExampleSource(fresh, 8, 3, { replay: { data: old, fraction: 0.25 }, classNames });
+  const source = new ExampleSource(fresh, 8, 3, { replay: { data: old, fraction: 0.25 }, schema: { classNames } });
   const first = batch(source);
   // round(0.25 · 8) = 2 rows of every batch are old (negative values), the other 6 new.
   assert.equal(first.x.filter((v) => v < 0).length, 2);
@@ -53,7 +53,7 @@ test('replay: a fraction of every batch comes from the old examples; the cursor 
   });
   const state = JSON.parse(JSON.stringify(source.getState())) as unknown;
   const after = [batch(source), batch(source)];
-  const restored = new ExampleSource(fresh, 8, 99, { replay: { data: old, fraction: 0.25 }, classNames });
+  const restored = new ExampleSource(fresh, 8, 99, { replay: { data: old, fraction: 0.25 }, schema: { classNames } });
   restored.setState(state);
   assert.deepEqual([batch(restored), batch(restored)], after);
   // A cursor saved without replay (older checkpoints) restores the main order.
@@ -82,4 +82,38 @@ test("classes by name: a table without one of the model's classes keeps its mean
   };
   assert.equal(mismatch(model, withoutA), undefined);
   assert.match(mismatch(model, table('u', [1], ['d']))!, /predicts the classes a, b, c; the data also has "d"/);
+});
+
+test('columns by name: reordered columns and recoded categories reach the model as it was trained', () => {
+  const schema = { featureNames: ['a', 'c'], categories: { c: ['red', 'blue'] } };
+  // The same two rows as the model's table (a = 1, c = red; a = 2, c = blue) plus a colour it never saw, with
+  // the columns swapped and the colours coded in another order.
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'later',
+    features: ['c', 'a'],
+    x: Float32Array.from([1, 1, 0, 2, 2, 3]),
+    rows: 3,
+    target: { type: 'regression', y: Float32Array.from([0, 0, 0]), names: ['y'] },
+    categories: { c: ['blue', 'red', 'green'] },
+  };
+  const aligned = alignFeatures(data, schema, 'dataset');
+  assert.deepEqual(aligned.features, ['a', 'c']);
+  assert.deepEqual(
+    Array.from(aligned.x).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+    [1, 0, 2, 1, 3, 'NaN'],
+  );
+  assert.throws(
+    () => alignFeatures({ ...data, features: ['c', 'b'] }, schema, 'dataset'),
+    /dataset: has the columns c, b; the model reads a, c \(missing: a\) \(not read: b\)/,
+  );
+  // A fresh MLP shaped by a table records its columns and categories.
+  const shaped = builtinShape('mlp', {
+    ...data,
+    target: { type: 'class', labels: Int32Array.from([0, 1, 0]), classes: ['x', 'y'] },
+  });
+  assert.deepEqual(
+    [shaped.overrides.featureNames, shaped.overrides.featureCategories],
+    [['c', 'a'], { c: ['blue', 'red', 'green'] }],
+  );
 });

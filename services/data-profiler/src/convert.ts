@@ -77,7 +77,13 @@ function feature(f: FeatureDrift): dp.FeatureDrift {
 }
 
 export function driftReport(r: DriftReport): dp.DriftReport {
-  return { features: r.features.map(feature), verdict: VERDICT[r.verdict], overallPsi: r.overallPsi };
+  return {
+    features: r.features.map(feature),
+    verdict: VERDICT[r.verdict],
+    overallPsi: r.overallPsi,
+    onlyInReference: r.onlyInReference,
+    onlyInCurrent: r.onlyInCurrent,
+  };
 }
 
 export function blockScore(b: BlockScore): dp.BlockScore {

@@ -7,7 +7,7 @@ import { LocalArtifactStore } from '@floe/store';
 import { meanLoss, resolveScoring, scoreBlocks, type Scores, type ScoringOptions } from '@floe/adaptation';
 import {
   ExampleSource,
-  classNamesOf,
+  schemaOf,
   LmSource,
   noRunResolver,
   openModel,
@@ -55,7 +55,7 @@ function calibrationBatches(
   const source =
     data.kind === 'text'
       ? new LmSource(data as TextDataset, o.batchSize, o.sequenceLength, seed)
-      : new ExampleSource(data, o.batchSize, seed, { classNames: classNamesOf(model) });
+      : new ExampleSource(data, o.batchSize, seed, { schema: schemaOf(model) });
   return Array.from({ length: o.calibrationBatches }, () => source.next());
 }
 

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, TextDataset } from '@floe/data';
 import type { BlockModel } from '@floe/models';
-import { ExampleSource, LmSource, classNamesOf } from '@floe/training';
+import { ExampleSource, LmSource, schemaOf } from '@floe/training';
 import {
   classificationMetrics,
   classificationOutcomes,
@@ -68,7 +68,7 @@ export async function evaluateSuite(
   const d = data as Exclude<Dataset, TextDataset>;
   const available = d.kind === 'image' ? d.labels.length : d.rows;
   const n = suite.samples ? Math.min(suite.samples, available) : available;
-  const source = new ExampleSource(d, suite.batchSize, opts.seed, { classNames: classNamesOf(model) });
+  const source = new ExampleSource(d, suite.batchSize, opts.seed, { schema: schemaOf(model) });
   const batches = Math.ceil(n / suite.batchSize);
   if (suite.task === 'classification') {
     let k = 0;

@@ -8,7 +8,15 @@ import type { BlockModel } from '@floe/models';
 import { renderSvg } from '@floe/plots';
 import { rngFor } from '@floe/random';
 import { LocalArtifactStore } from '@floe/store';
-import { noRunResolver, openModel, serveTask, type ComputeEnv, type ResolvedModelSource } from '@floe/training';
+import {
+  alignFeatures,
+  noRunResolver,
+  openModel,
+  schemaOf,
+  serveTask,
+  type ComputeEnv,
+  type ResolvedModelSource,
+} from '@floe/training';
 import {
   EXACT_MAX_FEATURES,
   attribute,
@@ -281,8 +289,15 @@ async function explain(
   progress: (p: ExplainerProgress) => void,
 ): Promise<ExplainResult> {
   const { env, settings: s } = job;
-  const open = (ref: { uri: string; field: string }, split: 'test' | 'train') =>
-    openDataset({ uri: ref.uri, split }, { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes }, ref.field);
+  // A table's columns meet the model by name, in its order (a model shaped by a table records them).
+  const open = (ref: { uri: string; field: string }, split: 'test' | 'train') => {
+    const d = openDataset(
+      { uri: ref.uri, split },
+      { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
+      ref.field,
+    );
+    return d.kind === 'tabular' ? alignFeatures(d, schemaOf(model), ref.field) : d;
+  };
   const data = open(job.dataset, 'test');
   if (data.kind === 'text' && model.task === 'language-model') return explainText(job, model, data, progress);
   const { inputs, x } = rowsOf(model, data, job.dataset.field, job.field);

@@ -149,6 +149,8 @@ export const drift: Command = {
             (f) =>
               `${f.feature.padEnd(20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}  ${VERDICT(f.verdict)}`,
           ),
+          ...(r.onlyInReference.length ? [`only in the reference: ${r.onlyInReference.join(', ')}`] : []),
+          ...(r.onlyInCurrent.length ? [`only in the current data: ${r.onlyInCurrent.join(', ')}`] : []),
         ].join('\n'),
       );
     }),

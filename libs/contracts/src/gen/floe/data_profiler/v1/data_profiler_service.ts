@@ -380,6 +380,13 @@ export interface DriftReport {
   verdict: DriftVerdict;
   /** Overall PSI (mean over features). */
   overallPsi: number;
+  /**
+   * Tables: columns of the reference that the current data does not have (schema drift; no statistic is
+   * computed for them and they do not enter the verdict).
+   */
+  onlyInReference: string[];
+  /** Tables: columns of the current data that the reference does not have. */
+  onlyInCurrent: string[];
 }
 
 /** Request of CompareDatasets. */
@@ -2680,7 +2687,7 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
 };
 
 function createBaseDriftReport(): DriftReport {
-  return { features: [], verdict: 0, overallPsi: 0 };
+  return { features: [], verdict: 0, overallPsi: 0, onlyInReference: [], onlyInCurrent: [] };
 }
 
 export const DriftReport: MessageFns<DriftReport> = {
@@ -2693,6 +2700,12 @@ export const DriftReport: MessageFns<DriftReport> = {
     }
     if (message.overallPsi !== 0) {
       writer.uint32(25).double(message.overallPsi);
+    }
+    for (const v of message.onlyInReference) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.onlyInCurrent) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -2734,6 +2747,22 @@ export const DriftReport: MessageFns<DriftReport> = {
             message.overallPsi = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.onlyInReference.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.onlyInCurrent.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2757,6 +2786,16 @@ export const DriftReport: MessageFns<DriftReport> = {
         : isSet(object.overall_psi)
         ? globalThis.Number(object.overall_psi)
         : 0,
+      onlyInReference: globalThis.Array.isArray(object?.onlyInReference)
+        ? object.onlyInReference.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.only_in_reference)
+        ? object.only_in_reference.map((e: any) => globalThis.String(e))
+        : [],
+      onlyInCurrent: globalThis.Array.isArray(object?.onlyInCurrent)
+        ? object.onlyInCurrent.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.only_in_current)
+        ? object.only_in_current.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2771,6 +2810,12 @@ export const DriftReport: MessageFns<DriftReport> = {
     if (message.overallPsi !== 0) {
       obj.overallPsi = floatToJson(message.overallPsi);
     }
+    if (message.onlyInReference?.length) {
+      obj.onlyInReference = message.onlyInReference;
+    }
+    if (message.onlyInCurrent?.length) {
+      obj.onlyInCurrent = message.onlyInCurrent;
+    }
     return obj;
   },
 
@@ -2782,6 +2827,8 @@ export const DriftReport: MessageFns<DriftReport> = {
     message.features = object.features?.map((e) => FeatureDrift.fromPartial(e)) || [];
     message.verdict = object.verdict ?? 0;
     message.overallPsi = object.overallPsi ?? 0;
+    message.onlyInReference = object.onlyInReference?.map((e) => e) || [];
+    message.onlyInCurrent = object.onlyInCurrent?.map((e) => e) || [];
     return message;
   },
 };
