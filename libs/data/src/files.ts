@@ -4,7 +4,7 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
-import type { Dataset, TabularDataset } from './types.js';
+import { orderClasses, type Dataset, type TabularDataset } from './types.js';
 
 const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.ts', '.js', '.json', '.py', '.html', '.csv', '.log', '.rst', '']);
 
@@ -121,10 +121,7 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularData
     ...(labelled.length < rows.length && { rowsWithoutTarget: rows.length - labelled.length }),
   };
   if (isClass) {
-    // Numeric classes in numeric order (2 before 10); text classes in text order.
-    const classes = numericTarget
-      ? [...new Set(targetNumbers)].sort((a, b) => a - b).map(String)
-      : [...distinct].sort();
+    const classes = orderClasses(distinct);
     const keys = numericTarget ? targetNumbers.map(String) : tv.map(cellText);
     return {
       ...base,

@@ -1,6 +1,6 @@
 export { BUILTIN_DATASETS, parseDatasetUri, resolveDataPath, type ParsedDatasetUri } from './refs.js';
 export type { Dataset, TextDataset, TabularDataset, ImageDataset, Split } from './types.js';
-export { exampleCount, byteCount, modelInput } from './types.js';
+export { exampleCount, byteCount, modelInput, orderClasses } from './types.js';
 export { loadBuiltin } from './builtin.js';
 export { loadFile } from './files.js';
 export { openDataset, DEFAULT_MAX_DATASET_BYTES, type OpenOptions } from './open.js';

@@ -45,6 +45,16 @@ export interface ImageDataset {
 export type Dataset = TextDataset | TabularDataset | ImageDataset;
 
 /**
+ * The order of a class target's names: as numbers when every name is one (2 before 10), else as text. A file's
+ * classes take it, and so do the classes a model learns from a table and its replay together.
+ */
+export function orderClasses(names: Iterable<string>): string[] {
+  const all = [...new Set(names)];
+  const numeric = all.every((c) => c.trim() !== '' && Number.isFinite(Number(c)));
+  return numeric ? all.sort((x, y) => Number(x) - Number(y)) : all.sort();
+}
+
+/**
  * A tabular feature value as every model reads it (training, evaluation, explanation): a missing (NaN) or
  * infinite value enters as 0. The profiler counts them as missing.
  */

@@ -13,8 +13,6 @@ export {
   alignClasses,
   builtinShape,
   alignFeatures,
-  alignToModel,
-  classNamesOf,
   schemaOf,
   type DataSchema,
   mismatch,

@@ -6,6 +6,7 @@ import {
   LmBatcher,
   byteStream,
   modelInput,
+  orderClasses,
   type BatcherState,
   type Dataset,
   type TabularDataset,
@@ -99,9 +100,6 @@ export function schemaOf(model: ModelDescription): DataSchema {
   };
 }
 
-/** The model's class names, where it records them. */
-export const classNamesOf = (model: ModelDescription): string[] | undefined => schemaOf(model).classNames;
-
 /**
  * A table's columns in the model's order, by name, with each categorical column's codes recoded to the model's
  * (each file numbers its categories in the order it meets them); a value the model never saw reads as missing.
@@ -110,8 +108,7 @@ export const classNamesOf = (model: ModelDescription): string[] | undefined => s
 export function alignFeatures(data: TabularDataset, schema: DataSchema, field: string): TabularDataset {
   const names = schema.featureNames;
   if (!names) return data;
-  const missing = names.filter((n) => !data.features.includes(n));
-  const extra = data.features.filter((n) => !names.includes(n));
+  const { missing, extra } = columnDifference(names, data.features);
   if (missing.length || extra.length)
     throw invalidArgument(
       field,
@@ -138,6 +135,14 @@ export function alignFeatures(data: TabularDataset, schema: DataSchema, field: s
     for (let r = 0; r < data.rows; r++) x[r * names.length + j] = value(data.x[r * F + src]!);
   });
   return { ...data, features: [...names], x, categories: { ...model } };
+}
+
+/** The columns a model reads that a table lacks, and the table's columns the model does not read. */
+function columnDifference(modelColumns: readonly string[], tableColumns: readonly string[]) {
+  return {
+    missing: modelColumns.filter((n) => !tableColumns.includes(n)),
+    extra: tableColumns.filter((n) => !modelColumns.includes(n)),
+  };
 }
 
 /** Examples aligned to the model's schema: columns (tables) and classes, by name. */
@@ -175,13 +180,6 @@ export function alignClasses<D extends ExampleData>(
   const classes = [...classNames];
   if (data.kind === 'image') return { ...data, labels, classes };
   return { ...data, target: { ...data.target, labels, classes } };
-}
-
-/** The classes of a table and of its replay, together, in the order a file's classes take (files.ts). */
-function unionOfClasses(a: string[], b: string[] = []): string[] {
-  const all = [...new Set([...a, ...b])];
-  const numeric = all.every((c) => c.trim() !== '' && Number.isFinite(Number(c)));
-  return numeric ? all.sort((x, y) => Number(x) - Number(y)) : all.sort();
 }
 
 interface ExampleSourceOptions {
@@ -311,7 +309,7 @@ export function builtinShape(
   if (data.target.type === 'class') {
     // One output per class of the table and of its replay, named.
     const replayClasses = other?.target.type === 'class' ? other.target.classes : [];
-    const classNames = unionOfClasses(data.target.classes, replayClasses);
+    const classNames = orderClasses([...data.target.classes, ...replayClasses]);
     return { overrides: { inputs, outputs: classNames.length, classNames, ...schema } };
   }
   return { overrides: { inputs, outputs: data.target.names.length, ...schema }, task: 'regression' };
@@ -331,10 +329,9 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
   const name = `${model.spec.architecture}/${model.spec.size}`;
-  const featureNames = schemaOf(model).featureNames;
+  const { featureNames, classNames } = schemaOf(model);
   if (featureNames) {
-    const missing = featureNames.filter((n) => !data.features.includes(n));
-    const extra = data.features.filter((n) => !featureNames.includes(n));
+    const { missing, extra } = columnDifference(featureNames, data.features);
     if (missing.length || extra.length)
       return `${name} reads the columns ${featureNames.join(', ')}; the data${missing.length ? ` lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and' : ''}${extra.length ? ` also has ${extra.join(', ')}` : ''}`;
   } else if (c.inputs !== undefined && data.features.length !== c.inputs)
@@ -344,7 +341,6 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
     return `${name} is a ${model.task} model; the data's target is a class (${data.target.classes.length} classes)`;
   if (data.target.type === 'regression' && model.task !== 'regression')
     return `${name} is a ${model.task} model; the data's target is a number (regression)`;
-  const classNames = schemaOf(model).classNames;
   if (data.target.type === 'class' && classNames) {
     const unknown = data.target.classes.filter((c) => !classNames.includes(c));
     if (unknown.length)
