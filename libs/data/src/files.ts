@@ -1,9 +1,11 @@
-// file: datasets: a text file or a folder of text files, CSV (a header row), or JSON lines. Tabular files
+// file: datasets: a text file or a folder of text files, a folder of images (one folder per class; images.ts),
+// CSV (a header row), or JSON lines. Tabular files
 // use the column named "label" or "target" as the target (else the last column): numbers with few distinct
 // integer values, or text, make a classification; other numbers a regression.
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename, extname, join, relative } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
+import { listImageFiles, loadImageFolder } from './images.js';
 import { orderClasses, type Dataset, type TabularDataset } from './types.js';
 
 const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.ts', '.js', '.json', '.py', '.html', '.csv', '.log', '.rst', '']);
@@ -183,8 +185,19 @@ export function loadFile(path: string, maxBytes: number): Dataset {
   const name = basename(path);
   if (s.isDirectory()) {
     const files = listFiles(path);
-    const total = files.reduce((n, f) => n + statSync(f).size, 0);
-    checkSize(total, maxBytes, path);
+    const images = listImageFiles(path);
+    if (files.length > 0 && images.length > 0)
+      throw new FloeError(
+        'invalid_argument',
+        `${name}: the folder holds ${files.length} text file${files.length === 1 ? '' : 's'} (e.g. ${relative(path, files[0]!)}) and ${images.length} image${images.length === 1 ? '' : 's'} (e.g. ${relative(path, images[0]!)}); a folder is read as text documents or as images in a folder per class, not both`,
+      );
+    const chosen = images.length > 0 ? images : files;
+    checkSize(
+      chosen.reduce((n, f) => n + statSync(f).size, 0),
+      maxBytes,
+      path,
+    );
+    if (images.length > 0) return loadImageFolder(path, name, images, maxBytes);
     return { kind: 'text', name, documents: files.map((f) => new Uint8Array(readFileSync(f))) };
   }
   checkSize(s.size, maxBytes, path);

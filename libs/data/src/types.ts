@@ -40,6 +40,8 @@ export interface ImageDataset {
   pixels: Float32Array;
   labels: Int32Array;
   classes: string[];
+  /** Images of a folder resized to its most common size (files only; absent when none). */
+  resizedImages?: number;
 }
 
 export type Dataset = TextDataset | TabularDataset | ImageDataset;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloeError } from '@floe/errors';
-import { tempDir } from '@floe/testing';
+import { tempDir } from './temp-dir.js';
 import {
   LmBatcher,
   ExampleBatcher,

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FloeError } from '@floe/errors';
+import { tempDir } from './temp-dir.js';
 import { parseDatasetUri, resolveDataPath } from '../src/index.js';
-import { tempDir } from '@floe/testing';
 
 const kind = (fn: () => unknown) => {
   try {

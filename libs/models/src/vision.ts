@@ -6,7 +6,9 @@ import { linear } from './layers.js';
 import type { Block } from './types.js';
 
 export interface LeNetConfig {
+  /** Height of the images it reads (and their width, unless `inputWidth` says otherwise). */
   inputSize: number;
+  inputWidth?: number;
   inChannels: number;
   conv1: number;
   conv2: number;
@@ -63,13 +65,18 @@ function denseBlock(
   };
 }
 
+/** The side of LeNet's feature map after both conv (5×5, valid) and pool (2×2, valid) stages. */
+export const lenetFeatureSide = (input: number) => Math.floor((Math.floor((input - 4) / 2) - 4) / 2);
+
+/** The smallest image side LeNet reads: both stages leave at least one pixel. */
+export const LENET_MIN_SIDE = 16;
+
 export function lenetBlocks(cfg: LeNetConfig, seed: number): Block[] {
-  const s1 = (cfg.inputSize - 4) / 2;
-  const s2 = (s1 - 4) / 2;
+  const features = lenetFeatureSide(cfg.inputSize) * lenetFeatureSide(cfg.inputWidth ?? cfg.inputSize);
   return [
     convBlock(seed, 'conv1', 5, cfg.inChannels, cfg.conv1),
     convBlock(seed, 'conv2', 5, cfg.conv1, cfg.conv2),
-    denseBlock(seed, 'fc1', s2 * s2 * cfg.conv2, cfg.hidden, true),
+    denseBlock(seed, 'fc1', features * cfg.conv2, cfg.hidden, true),
     denseBlock(seed, 'head', cfg.hidden, cfg.classes, false, 'head'),
   ];
 }

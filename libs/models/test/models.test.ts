@@ -160,3 +160,19 @@ test('closed-form gradients of GELU and softmax cross-entropy equal autodiff of 
   const c2 = tf.grad((l: tf.Tensor) => naiveCe(l))(logits);
   assert.ok(maxAbsDiff(c1, c2) < 1e-6, `cross-entropy grad differs by ${maxAbsDiff(c1, c2)}`);
 });
+
+test('LeNet reads any image of at least 16 pixels a side: rectangular, odd and colour inputs', () => {
+  // 24 → conv 20 → pool 10 → conv 6 → pool 3; 31 → 27 → 13 → 9 → 4 (pools floor, as TF's valid pooling does).
+  for (const [h, w, c, side] of [
+    [24, 31, 3, [3, 4]],
+    [16, 16, 1, [1, 1]],
+    [28, 28, 1, [4, 4]],
+  ] as const) {
+    const model = buildModel('lenet5', 'small', 1, { inputSize: h, inputWidth: w, inChannels: c, classes: 5 });
+    const fc1 = model.params().find((p) => p.name === 'fc1.w')!;
+    assert.deepEqual(fc1.variable.shape, [side[0] * side[1] * 16, 120], `${h}×${w}×${c}`);
+    const logits = model.forward(tf.zeros([2, h, w, c]));
+    assert.deepEqual(logits.shape, [2, 5]);
+    tf.dispose(logits);
+  }
+});

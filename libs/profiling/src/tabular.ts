@@ -161,6 +161,7 @@ export interface ImageProfile {
   channelMeans: number[];
   channelStds: number[];
   classCounts: Record<string, number>;
+  resizedImages: number;
 }
 
 export function profileImages(d: ImageDataset): ImageProfile {
@@ -188,6 +189,7 @@ export function profileImages(d: ImageDataset): ImageProfile {
     channelMeans: means,
     channelStds: Array.from(sq, (s, i) => Math.sqrt(Math.max(0, s / per - means[i]! ** 2))),
     classCounts,
+    resizedImages: d.resizedImages ?? 0,
   };
 }
 
@@ -304,21 +306,29 @@ export function compareDatasets(
       features.push(numericDrift(rt.names[0]!, Float64Array.from(rt.y), Float64Array.from(ct.y), opts));
   } else {
     const cur = current as ImageDataset;
-    for (let ch = 0; ch < reference.channels; ch++) {
+    // A grey image is its value in every channel (as a folder mixing grey and colour images reads it), so grey
+    // and colour images compare channel by channel.
+    const channels = Math.max(reference.channels, cur.channels);
+    for (let ch = 0; ch < channels; ch++) {
       const take = (d: ImageDataset) => {
+        const own = d.channels === 1 ? 0 : ch;
         const out = new Float64Array(d.pixels.length / d.channels);
-        for (let i = 0; i < out.length; i++) out[i] = d.pixels[i * d.channels + ch]!;
+        for (let i = 0; i < out.length; i++) out[i] = d.pixels[i * d.channels + own]!;
         return out;
       };
       features.push(numericDrift(`channel.${ch}`, take(reference), take(cur), opts));
     }
-    const classes = Math.max(...reference.labels, ...cur.labels) + 1;
-    const count = (l: Int32Array) => {
-      const out = new Float64Array(classes);
-      for (const v of l) out[v]++;
-      return out;
-    };
-    features.push(categoricalDrift('label', count(reference.labels), count(cur.labels), opts));
+    // Class balance by the classes' names: each folder numbers its own classes.
+    features.push(
+      textDrift(
+        'label',
+        Float64Array.from(reference.labels),
+        reference.classes,
+        Float64Array.from(cur.labels),
+        cur.classes,
+        opts,
+      ),
+    );
   }
   return {
     features,

@@ -13,7 +13,7 @@ import {
   type TextDataset,
 } from '@floe/data';
 import { invalidArgument } from '@floe/errors';
-import type { Batch, BlockModel, Task } from '@floe/models';
+import { LENET_MIN_SIDE, type Batch, type BlockModel, type Task } from '@floe/models';
 
 export interface BatchSource {
   next(): Batch;
@@ -289,14 +289,29 @@ export type ModelDescription = Pick<BlockModel, 'task' | 'spec'>;
 /**
  * The shape a builtin model takes from the data it is first trained on: an MLP reads as many inputs as the
  * table has features and has one output per class (or per regression target, with the regression task), so
- * any table trains a fresh MLP; a named size sets only its hidden layers. Other builtins keep their size's
- * shape. The overrides are stored with every checkpoint, so what continues from one keeps them.
+ * any table trains a fresh MLP; a named size sets only its hidden layers. LeNet takes the images' size and
+ * channels and one output per class, so any folder of images trains it. Other builtins keep their size's shape.
+ * The overrides are stored with every checkpoint, so what continues from one keeps them.
  */
 export function builtinShape(
   architecture: string,
   data: Dataset,
   replay?: Dataset,
 ): { overrides: Record<string, unknown>; task?: Task } {
+  if (architecture === 'lenet5' && data.kind === 'image') {
+    // The images' size and channels, and one output per class of the images and of their replay, named.
+    const other = replay?.kind === 'image' ? replay : undefined;
+    const classNames = orderClasses([...data.classes, ...(other?.classes ?? [])]);
+    return {
+      overrides: {
+        inputSize: data.height,
+        ...(data.width !== data.height ? { inputWidth: data.width } : {}),
+        inChannels: data.channels,
+        classes: classNames.length,
+        classNames,
+      },
+    };
+  }
   if (architecture !== 'mlp' || data.kind !== 'tabular') return { overrides: {} };
   const inputs = data.features.length;
   const other = replay?.kind === 'tabular' ? replay : undefined;
@@ -323,8 +338,18 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
   if (data.kind === 'text') return `a ${model.spec.architecture} model does not read text`;
   if (model.spec.architecture === 'lenet5') {
     if (data.kind !== 'image') return `lenet5 reads images, not ${data.kind} data`;
-    if (data.height !== c.inputSize || data.width !== c.inputSize || data.channels !== c.inChannels)
-      return `lenet5/${model.spec.size} reads ${c.inputSize}×${c.inputSize}×${c.inChannels} images, not ${data.height}×${data.width}×${data.channels}`;
+    const width = c.inputWidth ?? c.inputSize;
+    if (data.height < LENET_MIN_SIDE || data.width < LENET_MIN_SIDE)
+      return `lenet5 reads images of at least ${LENET_MIN_SIDE}×${LENET_MIN_SIDE} pixels; the data's are ${data.height}×${data.width}`;
+    if (data.height !== c.inputSize || data.width !== width || data.channels !== c.inChannels)
+      return `lenet5/${model.spec.size} reads ${c.inputSize}×${width}×${c.inChannels} images, not ${data.height}×${data.width}×${data.channels}`;
+    const { classNames } = schemaOf(model);
+    if (classNames) {
+      const unknown = data.classes.filter((k) => !classNames.includes(k));
+      if (unknown.length)
+        return `lenet5/${model.spec.size} predicts the classes ${classNames.join(', ')}; the data also has ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
+    } else if (data.classes.length > Number(c.classes))
+      return `lenet5/${model.spec.size} predicts ${c.classes} classes; the data has ${data.classes.length}`;
     return undefined;
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;

@@ -69,6 +69,7 @@ export function imageProfile(p: ImageProfile): dp.ImageProfile {
     channelMeans: p.channelMeans,
     channelStds: p.channelStds,
     classCounts: p.classCounts,
+    resizedImages: p.resizedImages,
   };
 }
 

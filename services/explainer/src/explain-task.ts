@@ -165,13 +165,14 @@ function rowsOf(
         field,
         `holds images; ${modelField} is a ${model.spec.architecture}, which does not read images`,
       );
-    const size = Number(cfg.inputSize);
-    if (data.height !== size || data.width !== size || data.channels !== Number(cfg.inChannels))
+    const height = Number(cfg.inputSize);
+    const width = Number(cfg.inputWidth ?? cfg.inputSize);
+    if (data.height !== height || data.width !== width || data.channels !== Number(cfg.inChannels))
       throw invalidArgument(
         field,
-        `holds ${data.height}×${data.width}×${data.channels} images; ${modelField} takes ${size}×${size}×${cfg.inChannels}`,
+        `holds ${data.height}×${data.width}×${data.channels} images; ${modelField} takes ${height}×${width}×${cfg.inChannels}`,
       );
-    return { inputs: size * size * data.channels, x: data.pixels, rows: data.labels.length };
+    return { inputs: height * width * data.channels, x: data.pixels, rows: data.labels.length };
   }
   throw invalidArgument(
     field,

@@ -111,6 +111,10 @@ export const profile: Command = {
               .map(([k, v]) => `${k}:${v}`)
               .join(' ')}`,
           );
+          if (im.resizedImages > 0)
+            lines.push(
+              `${im.resizedImages} ${im.resizedImages === 1 ? 'image was' : 'images were'} resized to the folder's most common size, ${im.height}×${im.width}`,
+            );
         }
         return lines.join('\n');
       });

@@ -265,6 +265,8 @@ export interface ImageProfile {
   channelStds: number[];
   /** Examples per class label. */
   classCounts: { [key: string]: number };
+  /** Images of a folder resized to its most common size (height × width above); 0 when all had it. */
+  resizedImages: number;
 }
 
 export interface ImageProfile_ClassCountsEntry {
@@ -1416,7 +1418,7 @@ export const TabularProfile: MessageFns<TabularProfile> = {
 };
 
 function createBaseImageProfile(): ImageProfile {
-  return { height: 0, width: 0, channels: 0, channelMeans: [], channelStds: [], classCounts: {} };
+  return { height: 0, width: 0, channels: 0, channelMeans: [], channelStds: [], classCounts: {}, resizedImages: 0 };
 }
 
 export const ImageProfile: MessageFns<ImageProfile> = {
@@ -1447,6 +1449,9 @@ export const ImageProfile: MessageFns<ImageProfile> = {
     globalThis.Object.entries(message.classCounts).forEach(([key, value]: [string, number]) => {
       ImageProfile_ClassCountsEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
     });
+    if (message.resizedImages !== 0) {
+      writer.uint32(56).int64(message.resizedImages);
+    }
     return writer;
   },
 
@@ -1534,6 +1539,14 @@ export const ImageProfile: MessageFns<ImageProfile> = {
             }
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.resizedImages = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1588,6 +1601,11 @@ export const ImageProfile: MessageFns<ImageProfile> = {
           {},
         )
         : {},
+      resizedImages: isSet(object.resizedImages)
+        ? globalThis.Number(object.resizedImages)
+        : isSet(object.resized_images)
+        ? globalThis.Number(object.resized_images)
+        : 0,
     };
   },
 
@@ -1617,6 +1635,9 @@ export const ImageProfile: MessageFns<ImageProfile> = {
         });
       }
     }
+    if (message.resizedImages !== 0) {
+      obj.resizedImages = Math.round(message.resizedImages);
+    }
     return obj;
   },
 
@@ -1639,6 +1660,7 @@ export const ImageProfile: MessageFns<ImageProfile> = {
       },
       {},
     );
+    message.resizedImages = object.resizedImages ?? 0;
     return message;
   },
 };

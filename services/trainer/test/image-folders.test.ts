@@ -1,0 +1,133 @@
+// A folder of the user's own images (a folder per class under the data roots) trains a fresh LeNet shaped to
+// it: the images' size and channels, one output per class. A checkpoint keeps its shape and class names, so
+// continuing it on images of another size or with a class it does not predict is refused before a run exists;
+// a folder without one of its classes continues it, labels read by name.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, trainerV1 } from '@floe/contracts';
+import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig, writeDigitFolder } from '@floe/testing';
+import { createTrainerService } from '../src/index.js';
+
+const home = tempDir();
+let server: FloeServer;
+let client: trainerV1.TrainerServiceClient;
+const names = ['zero', 'one', 'two', 'three', 'four'];
+
+before(async () => {
+  const data = join(home.path, 'data');
+  // Colour digits of 32×32 pixels, three classes named by word.
+  writeDigitFolder(join(data, 'digits'), {
+    digits: [0, 1, 2],
+    perClass: 60,
+    size: 32,
+    color: [250, 200, 40],
+    className: (d) => names[d]!,
+  });
+  writeDigitFolder(join(data, 'four-classes'), {
+    digits: [0, 1, 2, 4],
+    perClass: 10,
+    start: 60,
+    size: 32,
+    color: [250, 200, 40],
+    className: (d) => names[d]!,
+  });
+  writeDigitFolder(join(data, 'grey28'), { digits: [0, 1, 2], perClass: 10, className: (d) => names[d]! });
+  // Only "two" and "zero": each numbered 0 and 1 in a folder of its own.
+  writeDigitFolder(join(data, 'two-and-zero'), {
+    digits: [2, 0],
+    perClass: 20,
+    start: 80,
+    size: 32,
+    color: [250, 200, 40],
+    className: (d) => names[d]!,
+  });
+  const config = testConfig(home.path);
+  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
+  client = createClient(trainerV1.TrainerServiceClient, server.address);
+});
+
+after(async () => {
+  client.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const lenet = {
+  source: {
+    $case: 'builtin' as const,
+    value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5, size: 'small', seed: 1 },
+  },
+};
+const spec = (over: Partial<trainerV1.RunSpec>): trainerV1.RunSpec =>
+  trainerV1.RunSpec.fromPartial({
+    baseModel: lenet,
+    strategy: trainerV1.Strategy.STRATEGY_FULL,
+    optimizer: { learningRate: 3e-3 },
+    batchSize: 16,
+    budgetSteps: 40,
+    evalIntervalSteps: 40,
+    seed: 3,
+    ...over,
+  });
+const folder = (uri: string) => commonV1.DatasetRef.fromPartial({ uri });
+
+async function train(s: trainerV1.RunSpec): Promise<trainerV1.Run> {
+  const { run } = await call(client.startRun.bind(client), { requestId: '', spec: s });
+  const events = await collect(client.watchRun({ runId: run!.runId, fromStep: 0 }));
+  return (events.at(-1)!.event as { value: trainerV1.Run }).value;
+}
+
+const runCount = async () =>
+  (await call(client.listRuns.bind(client), { page: { pageSize: 100, pageToken: '' }, states: [], labels: {} })).runs
+    .length;
+
+test(
+  'a folder of 32×32 colour images trains a LeNet of their shape; its checkpoint refuses other shapes and classes',
+  { timeout: 180_000 },
+  async () => {
+    const run = await train(spec({ dataset: folder('file:digits') }));
+    assert.equal(run.state, commonV1.RunState.RUN_STATE_PAUSED, run.error);
+    // 32 → conv 28 → pool 14 → conv 10 → pool 5: fc1 reads 5·5·16; three channels in, three classes out.
+    const params = 5 * 5 * 3 * 6 + 6 + (5 * 5 * 6 * 16 + 16) + (5 * 5 * 16 * 120 + 120) + (120 * 3 + 3);
+    assert.equal(run.totalParams, params);
+    const initial = run.initialValidationLoss!;
+    assert.ok(Math.abs(initial - Math.log(3)) < 0.3, `a fresh 3-way classifier starts near ln 3: ${initial}`);
+    const final = run.lastMetrics!.validationLoss!;
+    assert.ok(final < 0.5 * initial, `learns the digits: ${initial} → ${final}`);
+
+    const base = commonV1.ModelRef.fromPartial({ source: { $case: 'run', value: { runId: run.runId, step: 0 } } });
+    const before = await runCount();
+    const size = await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ baseModel: base, dataset: folder('file:grey28') }),
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.dataset',
+    );
+    assert.match(size.details, /reads 32×32×3 images, not 28×28×1/);
+    const more = await rejectsWith(
+      call(client.startRun.bind(client), {
+        requestId: '',
+        spec: spec({ baseModel: base, dataset: folder('file:four-classes') }),
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.base_model',
+    );
+    assert.match(more.details, /predicts the classes one, two, zero; the data also has "four"/);
+    assert.equal(await runCount(), before, 'nothing was started');
+
+    // Two of its classes only: continued, each image labelled by its folder's name, not its position.
+    const continued = await train(
+      spec({ baseModel: base, dataset: folder('file:two-and-zero'), budgetSteps: 2, evalIntervalSteps: 1 }),
+    );
+    assert.equal(continued.state, commonV1.RunState.RUN_STATE_PAUSED, continued.error);
+    assert.ok(
+      continued.initialValidationLoss! < 0.7 * initial,
+      `the trained model already knows these classes: ${continued.initialValidationLoss} (fresh: ${initial})`,
+    );
+  },
+);
