@@ -4,11 +4,23 @@ import { FloeError } from '@floe/errors';
 import { Rng, rngFor } from '@floe/random';
 import type { Dataset, ImageDataset, Split, TabularDataset, TextDataset } from './types.js';
 import { exampleCount } from './types.js';
+import { keyedSplits } from './split-keys.js';
 
 export const SPLIT_FRACTIONS = { train: 0.8, validation: 0.1, test: 0.1 } as const;
 
-/** Indices of a split: a fixed permutation of the examples (seeded by the dataset's name), cut 80/10/10. */
+/**
+ * Indices of a split. With split keys (file: datasets) each example's split follows its content (keyedSplits);
+ * 'all' is then every example in key order. Else (builtins) a fixed permutation of the examples, seeded by the
+ * dataset's name, cut 80/10/10. Splits are in index order; 'all' in the shuffled order (a capped 'all' is a
+ * random sample).
+ */
 export function splitIndices(d: Dataset, split: Split): Int32Array {
+  if (d.splitKeys) {
+    const { order, parts } = keyedSplits(d.splitKeys);
+    if (split === 'all') return Int32Array.from(order);
+    const part = parts[split === 'train' ? 0 : split === 'validation' ? 1 : 2];
+    return Int32Array.from(part).sort();
+  }
   const n = exampleCount(d);
   const order = rngFor(0, `split:${d.name}`).shuffle([...Array(n).keys()]);
   if (split === 'all') return Int32Array.from(order);
@@ -41,11 +53,12 @@ function byteRange(length: number, split: Exclude<Split, 'all'>): [number, numbe
 export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
   if (d.kind === 'text' && split !== 'all' && textSplitRule(d as TextDataset) === 'bytes') {
     const docs = (d as TextDataset).documents.map((doc) => doc.subarray(...byteRange(doc.length, split)));
-    return { ...d, documents: max > 0 ? docs.slice(0, max) : docs };
+    return { ...d, documents: max > 0 ? docs.slice(0, max) : docs, splitKeys: undefined };
   }
   let idx = splitIndices(d, split);
   if (max > 0 && idx.length > max) idx = idx.slice(0, max);
-  if (d.kind === 'text') return { ...d, documents: Array.from(idx, (i) => (d as TextDataset).documents[i]!) };
+  const keys = d.splitKeys && { splitKeys: Float64Array.from(idx, (i) => d.splitKeys![i]!) };
+  if (d.kind === 'text') return { ...d, ...keys, documents: Array.from(idx, (i) => (d as TextDataset).documents[i]!) };
   if (d.kind === 'tabular') {
     const t = d as TabularDataset;
     const f = t.features.length;
@@ -61,13 +74,13 @@ export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
             idx.forEach((r, i) => out.set(y.subarray(r * k, (r + 1) * k), i * k));
             return { ...t.target, y: out };
           })();
-    return { ...t, x, rows: idx.length, target } as D;
+    return { ...t, ...keys, x, rows: idx.length, target } as D;
   }
   const im = d as ImageDataset;
   const px = im.height * im.width * im.channels;
   const pixels = new Float32Array(idx.length * px);
   idx.forEach((r, i) => pixels.set(im.pixels.subarray(r * px, (r + 1) * px), i * px));
-  return { ...im, pixels, labels: Int32Array.from(idx, (r) => im.labels[r]!) } as D;
+  return { ...im, ...keys, pixels, labels: Int32Array.from(idx, (r) => im.labels[r]!) } as D;
 }
 
 /** Size of each split: bytes for text (the split rule's), examples otherwise. */
@@ -170,7 +183,9 @@ export class ExampleBatcher {
   setState(s: BatcherState & { order: number[]; position: number }): void {
     this.rng.setState(s.rng);
     this.served = s.served;
-    this.order = [...s.order];
-    this.position = s.position;
+    // A file that lost examples since the checkpoint: the epoch goes on without them. (Rows appended to a file
+    // leave the others' places in their split; the new ones join at the next epoch.)
+    this.order = s.order.filter((i) => i < this.count);
+    this.position = s.order.slice(0, s.position).filter((i) => i < this.count).length;
   }
 }

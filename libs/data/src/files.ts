@@ -6,6 +6,7 @@ import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
 import { listImageFiles, loadImageFolder } from './images.js';
+import { contentKey } from './split-keys.js';
 import { orderClasses, type Dataset, type TabularDataset } from './types.js';
 
 const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.ts', '.js', '.json', '.py', '.html', '.csv', '.log', '.rst', '']);
@@ -113,9 +114,15 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularData
   const targetNumbers = numericTarget ? tv.map(cellNumber) : [];
   const distinct = new Set(numericTarget ? targetNumbers.map(String) : tv.map(cellText));
   const isClass = !numericTarget || (distinct.size <= 20 && targetNumbers.every((v) => Number.isInteger(v)));
+  // A row's identity for its split: its cells by column name (so reordered columns keep it), missing as null.
+  const byName = header.map((_, i) => i).sort((a, b) => (header[a]! < header[b]! ? -1 : 1));
+  const splitKeys = Float64Array.from(labelled, (r) =>
+    contentKey(JSON.stringify(byName.map((i) => [header[i], isMissing(r[i]) ? null : cellText(r[i]!)]))),
+  );
   const base = {
     kind: 'tabular' as const,
     name,
+    splitKeys,
     features: featureIdx.map((i) => header[i]!),
     x,
     rows: labelled.length,
@@ -198,7 +205,8 @@ export function loadFile(path: string, maxBytes: number): Dataset {
       path,
     );
     if (images.length > 0) return loadImageFolder(path, name, images, maxBytes);
-    return { kind: 'text', name, documents: files.map((f) => new Uint8Array(readFileSync(f))) };
+    const documents = files.map((f) => new Uint8Array(readFileSync(f)));
+    return { kind: 'text', name, documents, splitKeys: Float64Array.from(documents, contentKey) };
   }
   checkSize(s.size, maxBytes, path);
   const ext = extname(path).toLowerCase();

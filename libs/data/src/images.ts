@@ -5,6 +5,7 @@ import { extname, join, relative, sep } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { FloeError, resourceExhausted } from '@floe/errors';
+import { contentKey } from './split-keys.js';
 import { orderClasses, type ImageDataset } from './types.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -26,23 +27,26 @@ interface Decoded {
   height: number;
   /** RGBA, 8 bits a sample. */
   rgba: Uint8Array;
+  /** From the file's bytes (split-keys.ts). */
+  splitKey: number;
 }
 
 function decode(path: string, shown: string, maxBytes: number): Decoded {
   const bytes = readFileSync(path);
+  const splitKey = contentKey(bytes);
   const ext = extname(path).toLowerCase();
   try {
     if (ext === '.png') {
       // 16-bit samples are rescaled to 8 bits and palettes expanded: the output is always RGBA.
       const png = PNG.sync.read(bytes);
-      return { width: png.width, height: png.height, rgba: png.data };
+      return { width: png.width, height: png.height, rgba: png.data, splitKey };
     }
     const image = jpeg.decode(bytes, {
       useTArray: true,
       formatAsRGBA: true,
       maxMemoryUsageInMB: Math.max(64, Math.ceil(maxBytes / 2 ** 20)),
     });
-    return { width: image.width, height: image.height, rgba: image.data };
+    return { width: image.width, height: image.height, rgba: image.data, splitKey };
   } catch (err) {
     const what = ext === '.png' ? 'PNG' : 'JPEG';
     throw new FloeError('invalid_argument', `${shown} cannot be read as a ${what} image: ${(err as Error).message}`);
@@ -171,6 +175,7 @@ export function loadImageFolder(dir: string, name: string, files: string[], maxB
     pixels,
     labels: Int32Array.from(classNames, (c) => index.get(c)!),
     classes,
+    splitKeys: Float64Array.from(decoded, (d) => d.splitKey),
     ...(resizedImages > 0 ? { resizedImages } : {}),
   };
 }

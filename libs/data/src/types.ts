@@ -1,15 +1,22 @@
 // What a loaded dataset is. Every loader returns one of three kinds.
 
-export interface TextDataset {
-  kind: 'text';
+interface DatasetCommon {
   name: string;
+  /**
+   * Each example's split key in [0, 1) from its content (file: datasets; split-keys.ts): its split stays put
+   * when the file grows. Builtin datasets have none and are split by a permutation seeded by their name.
+   */
+  splitKeys?: Float64Array;
+}
+
+export interface TextDataset extends DatasetCommon {
+  kind: 'text';
   /** One entry per document, as bytes (byte-level tokenisation: a token is a byte). */
   documents: Uint8Array[];
 }
 
-export interface TabularDataset {
+export interface TabularDataset extends DatasetCommon {
   kind: 'tabular';
-  name: string;
   /** Feature column names. */
   features: string[];
   /** rows × features, row-major; NaN marks a missing value. */
@@ -30,9 +37,8 @@ export interface TabularDataset {
   rowsWithoutTarget?: number;
 }
 
-export interface ImageDataset {
+export interface ImageDataset extends DatasetCommon {
   kind: 'image';
-  name: string;
   height: number;
   width: number;
   channels: number;

@@ -81,6 +81,12 @@ test('batchers restore exactly from their state', () => {
   const f = new ExampleBatcher(10, 1);
   f.setState(s);
   assert.deepEqual([f.next(7), f.next(7)], n1);
+  // Restored over fewer examples (the file shrank): the rest of the epoch skips the ones gone.
+  const g = new ExampleBatcher(6, 1);
+  g.setState(s);
+  const rest = (s.order as number[]).slice(s.position).filter((i) => i < 6);
+  assert.deepEqual([...g.next(rest.length)], rest);
+  assert.ok([...g.next(12)].every((i) => i < 6));
 });
 
 test('file: text folders, CSV and JSON lines; size limits are RESOURCE_EXHAUSTED', () => {

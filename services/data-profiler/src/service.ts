@@ -156,7 +156,12 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             const base = {
               dataset: req.dataset,
               kind: KIND[data.kind],
-              splitRule: full.kind === 'text' ? textSplitRule(full as TextDataset) : 'documents',
+              splitRule:
+                full.kind === 'text' && textSplitRule(full as TextDataset) === 'bytes'
+                  ? 'bytes'
+                  : full.splitKeys
+                    ? 'content'
+                    : 'documents',
               splitSizes: splitSizes(full),
             };
             if (data.kind === 'text') {

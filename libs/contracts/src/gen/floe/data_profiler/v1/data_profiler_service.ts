@@ -287,9 +287,11 @@ export interface DatasetProfile {
   /** Bytes read. */
   byteCount: number;
   /**
-   * How train/validation/test are cut: "documents" (a fixed 80/10/10 permutation of documents or
-   * examples) or "bytes" (text with fewer than 10 documents: each document cut 80/10/10 by bytes, so a
-   * single file has validation and test parts).
+   * How train/validation/test are cut: "content" (file: datasets: each example's split follows a hash of
+   * its content, 80/10/10 up to sampling, so a file that grows keeps every example in its split),
+   * "documents" (builtins: a fixed 80/10/10 permutation of documents or examples) or "bytes" (text with
+   * fewer than 10 documents: each document cut 80/10/10 by bytes, so a single file has validation and
+   * test parts).
    */
   splitRule: string;
   /** Size of each split ("train", "validation", "test"): bytes for text, examples otherwise. */
