@@ -216,3 +216,36 @@ export function saveImageFolder(
     );
   });
 }
+
+/**
+ * Images brought to the shape a model reads: resized (resizeImage) and converted between grey and colour —
+ * a grey value fills every channel; colour becomes grey by luma (0.299 R + 0.587 G + 0.114 B, as PIL's
+ * convert('L')). Unchanged when the shape already matches.
+ */
+export function conformImages(d: ImageDataset, height: number, width: number, channels: number): ImageDataset {
+  if (d.height === height && d.width === width && d.channels === channels) return d;
+  const count = d.labels.length;
+  const from = d.height * d.width * d.channels;
+  const px = height * width * channels;
+  const pixels = new Float32Array(count * px);
+  const LUMA = [0.299, 0.587, 0.114];
+  for (let n = 0; n < count; n++) {
+    const resized = resizeImage(
+      d.pixels.subarray(n * from, (n + 1) * from),
+      d.height,
+      d.width,
+      d.channels,
+      height,
+      width,
+    );
+    for (let p = 0; p < height * width; p++)
+      for (let ch = 0; ch < channels; ch++)
+        pixels[n * px + p * channels + ch] =
+          d.channels === channels
+            ? resized[p * channels + ch]!
+            : d.channels === 1
+              ? resized[p]!
+              : LUMA.reduce((s, w, k) => s + w * resized[p * d.channels + k]!, 0);
+  }
+  return { ...d, height, width, channels, pixels };
+}

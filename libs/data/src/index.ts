@@ -3,7 +3,7 @@ export type { Dataset, TextDataset, TabularDataset, ImageDataset, Split } from '
 export { exampleCount, byteCount, modelInput, orderClasses } from './types.js';
 export { loadBuiltin } from './builtin.js';
 export { loadFile } from './files.js';
-export { IMAGE_EXTENSIONS, resizeImage, saveImageFolder } from './images.js';
+export { IMAGE_EXTENSIONS, conformImages, resizeImage, saveImageFolder } from './images.js';
 export { openDataset, DEFAULT_MAX_DATASET_BYTES, type OpenOptions } from './open.js';
 export {
   splitIndices,

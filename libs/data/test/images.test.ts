@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { FloeError } from '@floe/errors';
 import { Rng } from '@floe/random';
 import { tempDir } from './temp-dir.js';
-import { loadFile, openDataset, resizeImage, saveImageFolder, selectSplit, type ImageDataset } from '../src/index.js';
+import {
+  conformImages,
+  loadFile,
+  openDataset,
+  resizeImage,
+  saveImageFolder,
+  selectSplit,
+  type ImageDataset,
+} from '../src/index.js';
 
 /** `count` random images in 8-bit steps (what a file holds), labelled round-robin over `classes`. */
 function randomImages(
@@ -184,4 +192,20 @@ test('image folders refuse what they cannot read, naming the file', () => {
   } finally {
     dir.remove();
   }
+});
+
+test('images conformed to a model: grey fills every channel, colour becomes luma, sizes resample', () => {
+  const grey = randomImages(8, ['a'], 2, 8, 8, 1);
+  const rgb = conformImages(grey, 8, 8, 3);
+  for (let i = 0; i < grey.pixels.length; i++)
+    for (let ch = 0; ch < 3; ch++) assert.equal(rgb.pixels[i * 3 + ch], grey.pixels[i]);
+  const colour = randomImages(9, ['a'], 2, 8, 8, 3);
+  const luma = conformImages(colour, 8, 8, 1);
+  for (let i = 0; i < luma.pixels.length; i++) {
+    const [r, g, b] = [0, 1, 2].map((ch) => colour.pixels[i * 3 + ch]!);
+    assert.ok(Math.abs(luma.pixels[i]! - (0.299 * r! + 0.587 * g! + 0.114 * b!)) < 1e-6);
+  }
+  const bigger = conformImages(colour, 12, 10, 3);
+  assert.deepEqual([bigger.height, bigger.width, bigger.channels, bigger.pixels.length], [12, 10, 3, 2 * 12 * 10 * 3]);
+  assert.equal(conformImages(colour, 8, 8, 3), colour, 'the same shape is the same dataset');
 });

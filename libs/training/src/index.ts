@@ -13,6 +13,7 @@ export {
   alignClasses,
   builtinShape,
   alignFeatures,
+  fitImages,
   schemaOf,
   type DataSchema,
   mismatch,

@@ -5,6 +5,7 @@ import {
   ExampleBatcher,
   LmBatcher,
   byteStream,
+  conformImages,
   modelInput,
   orderClasses,
   type BatcherState,
@@ -79,14 +80,16 @@ function concat(a: Int32Array, b: Int32Array): Int32Array {
 type ExampleData = Exclude<Dataset, TextDataset>;
 
 /**
- * What a model shaped by a table records of it (builtinShape), so that every later table meets it by name:
- * its classes, its columns in the order it reads them, and each categorical column's values in the order of
- * their codes. Older checkpoints record nothing and read tables by position.
+ * What a model shaped by its data records of it (builtinShape), so that later data meets it by name: its
+ * classes, its columns in the order it reads them, and each categorical column's values in the order of their
+ * codes. Older checkpoints record nothing and read tables by position. An image model also reads one image
+ * shape, to which other images are brought (conformImages).
  */
 export interface DataSchema {
   classNames?: string[];
   featureNames?: string[];
   categories?: Record<string, string[]>;
+  imageShape?: { height: number; width: number; channels: number };
 }
 
 export function schemaOf(model: ModelDescription): DataSchema {
@@ -97,7 +100,21 @@ export function schemaOf(model: ModelDescription): DataSchema {
     classNames: list(c.classNames),
     featureNames: list(c.featureNames),
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
+    ...(model.spec.architecture === 'lenet5' && {
+      imageShape: {
+        height: Number(c.inputSize),
+        width: Number(c.inputWidth ?? c.inputSize),
+        channels: Number(c.inChannels),
+      },
+    }),
   };
+}
+
+/** Images in the shape the model reads (resized, grey ↔ colour); other data as it is. */
+export function fitImages<D extends Dataset>(data: D, schema: DataSchema): D {
+  const shape = schema.imageShape;
+  if (data.kind !== 'image' || !shape) return data;
+  return conformImages(data, shape.height, shape.width, shape.channels) as D;
 }
 
 /**
@@ -147,7 +164,7 @@ function columnDifference(modelColumns: readonly string[], tableColumns: readonl
 
 /** Examples aligned to the model's schema: columns (tables) and classes, by name. */
 export function alignToModel<D extends ExampleData>(data: D, schema: DataSchema, field: string): D {
-  const columns = data.kind === 'tabular' ? (alignFeatures(data, schema, field) as D) : data;
+  const columns = data.kind === 'tabular' ? (alignFeatures(data, schema, field) as D) : fitImages(data, schema);
   return alignClasses(columns, schema.classNames, field);
 }
 
@@ -338,11 +355,11 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
   if (data.kind === 'text') return `a ${model.spec.architecture} model does not read text`;
   if (model.spec.architecture === 'lenet5') {
     if (data.kind !== 'image') return `lenet5 reads images, not ${data.kind} data`;
-    const width = c.inputWidth ?? c.inputSize;
-    if (data.height < LENET_MIN_SIDE || data.width < LENET_MIN_SIDE)
+    // Images of another size or channel count are brought to the model's (fitImages); a model shaped by images
+    // too small for its two conv-and-pool stages cannot be built.
+    const width = Number(c.inputWidth ?? c.inputSize);
+    if (Number(c.inputSize) < LENET_MIN_SIDE || width < LENET_MIN_SIDE)
       return `lenet5 reads images of at least ${LENET_MIN_SIDE}×${LENET_MIN_SIDE} pixels; the data's are ${data.height}×${data.width}`;
-    if (data.height !== c.inputSize || data.width !== width || data.channels !== c.inChannels)
-      return `lenet5/${model.spec.size} reads ${c.inputSize}×${width}×${c.inChannels} images, not ${data.height}×${data.width}×${data.channels}`;
     const { classNames } = schemaOf(model);
     if (classNames) {
       const unknown = data.classes.filter((k) => !classNames.includes(k));

@@ -10,6 +10,7 @@ import { rngFor } from '@floe/random';
 import { LocalArtifactStore } from '@floe/store';
 import {
   alignFeatures,
+  fitImages,
   noRunResolver,
   openModel,
   schemaOf,
@@ -290,14 +291,15 @@ async function explain(
   progress: (p: ExplainerProgress) => void,
 ): Promise<ExplainResult> {
   const { env, settings: s } = job;
-  // A table's columns meet the model by name, in its order (a model shaped by a table records them).
+  // A table's columns meet the model by name, in its order (a model shaped by a table records them); images
+  // come in the shape the model reads.
   const open = (ref: { uri: string; field: string }, split: 'test' | 'train') => {
     const d = openDataset(
       { uri: ref.uri, split },
       { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
       ref.field,
     );
-    return d.kind === 'tabular' ? alignFeatures(d, schemaOf(model), ref.field) : d;
+    return d.kind === 'tabular' ? alignFeatures(d, schemaOf(model), ref.field) : fitImages(d, schemaOf(model));
   };
   const data = open(job.dataset, 'test');
   if (data.kind === 'text' && model.task === 'language-model') return explainText(job, model, data, progress);
