@@ -92,13 +92,13 @@ test(
 );
 
 /** adapt() to its result; the stage summaries it reported on the way. */
-async function adaptAll(client: FloeClient, data: string, reference: string, id: string) {
+async function adaptAll(client: FloeClient, data: string, reference: string, id: string, budgetSteps = 30) {
   const flow = adapt(client, {
     id,
     data,
     reference,
     pretrain: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', steps: 80 },
-    budgetSteps: 30,
+    budgetSteps,
     tuneFraction: 0.4,
     batchSize: 16,
   });
@@ -242,6 +242,66 @@ test(
       // Only the replay shows class "a": without it, no row of "a" could be right.
       const onlyA = await accuracy(replayed.runId, 'file:old-only-a.csv');
       assert.ok(onlyA > 0.5, `class a, learned from the replay alone: ${onlyA}`);
+    } finally {
+      client.close();
+    }
+  },
+);
+
+test(
+  'a class the old model never saw: adapt() grows its head, learns the class, and scores the base as never predicting it',
+  { timeout: 300_000 },
+  async () => {
+    // The old table without class "d"; the new one with all four.
+    const lines = readFileSync(join(home.path, 'data', 'old.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    writeFileSync(
+      join(home.path, 'data', 'old-abc.csv'),
+      [lines[0], ...lines.slice(1).filter((l) => !l.endsWith(',d'))].join('\n') + '\n',
+    );
+    const fresh = readFileSync(join(home.path, 'data', 'new.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    writeFileSync(
+      join(home.path, 'data', 'new-only-d.csv'),
+      [fresh[0], ...fresh.slice(1).filter((l) => l.endsWith(',d'))].join('\n') + '\n',
+    );
+    const client = new FloeClient({ address: server.address });
+    try {
+      const { result, summaries } = await adaptAll(client, 'file:new.csv', 'file:old-abc.csv', 'table-new-class', 150);
+      assert.ok(
+        ADAPT_STAGES_RUN.every((stage) => summaries.some((x) => x.startsWith(`${stage}: done`))),
+        summaries.join('\n'),
+      );
+      const accuracy = async (runId: string) => {
+        let value = NaN;
+        for await (const e of client.evaluator.evaluate({
+          model: { source: { $case: 'run', value: { runId, step: 0 } } },
+          suites: [],
+          bootstrapSamples: 10,
+          seed: 1,
+          inlineSuites: [
+            evaluatorV1.Suite.fromPartial({
+              name: 'only-d',
+              taskKind: evaluatorV1.TaskKind.TASK_KIND_CLASSIFICATION,
+              dataset: { uri: 'file:new-only-d.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_ALL },
+              metrics: ['accuracy', 'loss'],
+              batchSize: 32,
+            }),
+          ],
+        }))
+          if (e.event?.$case === 'evaluation')
+            value = e.event.value.results[0]!.metrics.find((m) => m.name === 'accuracy')!.value;
+        return value;
+      };
+      const base = (await client.trainer.getRun({ runId: result.base.runId! })).run!;
+      assert.equal(base.totalParams, 5 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3, 'the base predicts a, b, c');
+      const adapted = (await client.trainer.getRun({ runId: result.run!.runId })).run!;
+      assert.equal(adapted.totalParams, 5 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4, 'the adapted model also d');
+      assert.equal(await accuracy(base.runId), 0, 'the base never predicts d');
+      const learned = await accuracy(adapted.runId);
+      assert.ok(learned > 0.5, `the adapted model learned d: ${learned}`);
     } finally {
       client.close();
     }

@@ -13,6 +13,8 @@ export {
   alignClasses,
   builtinShape,
   alignFeatures,
+  classesBeyond,
+  growClasses,
   fitImages,
   schemaOf,
   type DataSchema,

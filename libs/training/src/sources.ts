@@ -14,7 +14,15 @@ import {
   type TextDataset,
 } from '@floe/data';
 import { invalidArgument } from '@floe/errors';
-import { LENET_MIN_SIDE, type Batch, type BlockModel, type Task } from '@floe/models';
+import {
+  LENET_MIN_SIDE,
+  disposeCapture,
+  newCapture,
+  withClasses,
+  type Batch,
+  type BlockModel,
+  type Task,
+} from '@floe/models';
 
 export interface BatchSource {
   next(): Batch;
@@ -199,6 +207,95 @@ export function alignClasses<D extends ExampleData>(
   return { ...data, target: { ...data.target, labels, classes } };
 }
 
+/**
+ * Classes of `sets` (tables or images) that `classNames` lacks, in the order a file's classes take: what a
+ * classifier trained on them must grow by (growClasses), or scores as never predicted (the evaluator).
+ */
+export function classesBeyond(classNames: readonly string[], sets: (Dataset | undefined)[]): string[] {
+  const seen = sets.flatMap((d) => (d && d.kind !== 'text' ? (classesOf(d)?.classes ?? []) : []));
+  return orderClasses(seen.filter((c) => !classNames.includes(c)));
+}
+
+/** How many examples of each new class (and of all) the imprint averages. */
+const IMPRINT_EXAMPLES = 256;
+
+/**
+ * A classifier that has class names, given the classes of `sets` it lacks: its head gains one output per new
+ * class (withClasses; the old classes' logits are unchanged). Each new output is imprinted from the data
+ * (after Qi et al., low-shot imprinting): its weights point from the mean head input of all examples m̄ to that
+ * of the class's examples m_c, scaled to the old outputs' mean weight norm, and its bias is the old biases'
+ * mean at m̄ — so the class's examples score it at once and an average input gives it an average logit.
+ * Without new classes (or class names) the model is returned as it is; otherwise it is disposed.
+ */
+export function growClasses(model: BlockModel, sets: (Dataset | undefined)[]): BlockModel {
+  const names = schemaOf(model).classNames;
+  if (!names || model.task !== 'classification') return model;
+  const added = classesBeyond(names, sets);
+  if (added.length === 0) return model;
+  const schema = { ...schemaOf(model), classNames: undefined };
+  const examplesOf = sets
+    .filter((d): d is ExampleData => d !== undefined && d.kind !== 'text')
+    .map((d) => alignToModel(d, schema, 'dataset'));
+  /** The mean head input over up to IMPRINT_EXAMPLES examples of `cls` (all classes when undefined). */
+  const meanHeadInput = (cls?: string): Float64Array | undefined => {
+    const picked = examplesOf.map((d) => {
+      const own = classesOf(d)!;
+      const want = cls === undefined ? undefined : own.classes.indexOf(cls);
+      const rows = [...own.labels.keys()].filter((i) => want === undefined || own.labels[i] === want);
+      return { d, rows: rows.slice(0, IMPRINT_EXAMPLES) };
+    });
+    let sum: Float64Array | undefined;
+    let count = 0;
+    for (const { d, rows } of picked) {
+      if (rows.length === 0) continue;
+      const batch = examples(d, Int32Array.from(rows));
+      const capture = newCapture();
+      tf.dispose(model.forward(batch.x, { training: false, capture }));
+      const h = capture.blocks.get('head')!.input;
+      const values = h.dataSync();
+      const width = h.shape[1]!;
+      sum ??= new Float64Array(width);
+      for (let i = 0; i < values.length; i++) sum[i % width]! += values[i]!;
+      count += rows.length;
+      disposeCapture(capture);
+      tf.dispose([batch.x, batch.y]);
+    }
+    return sum?.map((v) => v / count);
+  };
+  const head = model.block('head');
+  const w = head.params.find((p) => p.name === 'head.w')!.variable;
+  const b = head.params.find((p) => p.name === 'head.b')!.variable;
+  const [hidden, old] = w.shape as [number, number];
+  const oldW = w.dataSync();
+  const oldB = b.dataSync();
+  let norm = 0;
+  for (let k = 0; k < old; k++) {
+    let s = 0;
+    for (let h = 0; h < hidden; h++) s += oldW[h * old + k]! ** 2;
+    norm += Math.sqrt(s) / old;
+  }
+  let meanBias = 0;
+  for (const v of oldB) meanBias += v / old;
+  const centre = meanHeadInput()!;
+  const weights = new Float32Array(hidden * added.length);
+  const bias = new Float32Array(added.length);
+  added.forEach((cls, j) => {
+    const m = meanHeadInput(cls)!;
+    const u = m.map((v, h) => v - centre[h]!);
+    const length = Math.sqrt(u.reduce((a, v) => a + v * v, 0));
+    let atCentre = 0;
+    for (let h = 0; h < hidden; h++) {
+      const wh = length > 0 ? (norm * u[h]!) / length : 0;
+      weights[h * added.length + j] = wh;
+      atCentre += wh * centre[h]!;
+    }
+    bias[j] = meanBias - atCentre;
+  });
+  const grown = withClasses(model, [...names, ...added], { weights, bias });
+  model.dispose();
+  return grown;
+}
+
 interface ExampleSourceOptions {
   /** A fraction of every batch drawn from old-domain examples (the replay mixture). */
   replay?: { data: ExampleData; fraction: number };
@@ -360,12 +457,7 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
     const width = Number(c.inputWidth ?? c.inputSize);
     if (Number(c.inputSize) < LENET_MIN_SIDE || width < LENET_MIN_SIDE)
       return `lenet5 reads images of at least ${LENET_MIN_SIDE}×${LENET_MIN_SIDE} pixels; the data's are ${data.height}×${data.width}`;
-    const { classNames } = schemaOf(model);
-    if (classNames) {
-      const unknown = data.classes.filter((k) => !classNames.includes(k));
-      if (unknown.length)
-        return `lenet5/${model.spec.size} predicts the classes ${classNames.join(', ')}; the data also has ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
-    } else if (data.classes.length > Number(c.classes))
+    if (!schemaOf(model).classNames && data.classes.length > Number(c.classes))
       return `lenet5/${model.spec.size} predicts ${c.classes} classes; the data has ${data.classes.length}`;
     return undefined;
   }
@@ -383,11 +475,14 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
     return `${name} is a ${model.task} model; the data's target is a class (${data.target.classes.length} classes)`;
   if (data.target.type === 'regression' && model.task !== 'regression')
     return `${name} is a ${model.task} model; the data's target is a number (regression)`;
-  if (data.target.type === 'class' && classNames) {
-    const unknown = data.target.classes.filter((c) => !classNames.includes(c));
-    if (unknown.length)
-      return `${name} predicts the classes ${classNames.join(', ')}; the data also has ${unknown.map((c) => JSON.stringify(c)).join(', ')}`;
-  } else if (data.target.type === 'class' && c.outputs !== undefined && data.target.classes.length > Number(c.outputs))
+  // A model with class names meets new classes by growing (growClasses) or scores them as never predicted (the
+  // evaluator); one without (older checkpoints) reads labels by position, so more classes than outputs cannot be.
+  if (
+    data.target.type === 'class' &&
+    !classNames &&
+    c.outputs !== undefined &&
+    data.target.classes.length > Number(c.outputs)
+  )
     return `${name} predicts ${c.outputs} classes; the data has ${data.target.classes.length}`;
   if (data.target.type === 'regression' && c.outputs !== undefined && data.target.names.length !== Number(c.outputs))
     return `${name} predicts ${c.outputs} targets; the data has ${data.target.names.length}`;

@@ -5,8 +5,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '@floe/ml-runtime';
 import type { TabularDataset } from '@floe/data';
-import { ExampleSource, alignClasses, alignFeatures, builtinShape, mismatch } from '../src/index.js';
-import { describeModel } from '@floe/models';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@floe/random';
+import { ExampleSource, alignClasses, alignFeatures, builtinShape, growClasses, mismatch } from '../src/index.js';
+import { buildModel, describeModel } from '@floe/models';
 
 before(async () => {
   await initBackend('wasm');
@@ -81,7 +83,65 @@ test("classes by name: a table without one of the model's classes keeps its mean
     task: 'classification' as const,
   };
   assert.equal(mismatch(model, withoutA), undefined);
-  assert.match(mismatch(model, table('u', [1], ['d']))!, /predicts the classes a, b, c; the data also has "d"/);
+  // A model with class names grows by a new class (growClasses) rather than refusing it; one without names
+  // (an older checkpoint) reads labels by position and cannot take more classes than outputs.
+  assert.equal(mismatch(model, table('u', [1, 2, 3, 4], ['a', 'b', 'c', 'd'])), undefined);
+  const unnamed = { ...describeModel('mlp', 'small', 1, { inputs: 1, outputs: 3 }), task: 'classification' as const };
+  assert.match(
+    mismatch(unnamed, table('u', [1, 2, 3, 4], ['a', 'b', 'c', 'd']))!,
+    /predicts 3 classes; the data has 4/,
+  );
+});
+
+test('a new class grows the head: old logits unchanged for every input, the new one imprinted from its examples', async () => {
+  const rng = new Rng(3);
+  // Two features; class d sits far out on the first.
+  const rows = Array.from({ length: 120 }, (_, i) => {
+    const cls = ['a', 'b', 'c', 'd'][i % 4]!;
+    return { x: [rng.normal() + (cls === 'd' ? 4 : cls === 'a' ? -2 : 0), rng.normal() + (cls === 'b' ? 2 : 0)], cls };
+  });
+  const tableOf = (name: string, picked: typeof rows): TabularDataset => {
+    const classes = [...new Set(picked.map((r) => r.cls))].sort();
+    return {
+      kind: 'tabular',
+      name,
+      features: ['x0', 'x1'],
+      x: Float32Array.from(picked.flatMap((r) => r.x)),
+      rows: picked.length,
+      target: { type: 'class', labels: Int32Array.from(picked, (r) => classes.indexOf(r.cls)), classes },
+    };
+  };
+  const old = tableOf(
+    'old',
+    rows.filter((r) => r.cls !== 'd'),
+  );
+  const all = tableOf('all', rows);
+  const shape = builtinShape('mlp', old);
+  const model = buildModel('mlp', 'small', 4, shape.overrides);
+  assert.equal(growClasses(model, [old]), model, 'nothing new: the same model');
+  const inputs = tf.tensor2d(
+    Float32Array.from({ length: 64 * 2 }, () => 3 * rng.normal()),
+    [64, 2],
+  );
+  const before = model.forward(inputs).arraySync() as number[][];
+  const grown = growClasses(model, [all]);
+  assert.deepEqual(grown.spec.config.classNames, ['a', 'b', 'c', 'd']);
+  assert.equal(grown.spec.config.outputs, 4);
+  const after = grown.forward(inputs).arraySync() as number[][];
+  for (let i = 0; i < 64; i++) for (let k = 0; k < 3; k++) assert.equal(after[i]![k], before[i]![k]);
+  // The imprinted output scores its own class's examples above the others'.
+  const logits = grown.forward(tf.tensor2d(all.x, [all.rows, 2])).arraySync() as number[][];
+  const labels = (all.target as { labels: Int32Array }).labels;
+  const mean = (pick: (l: number) => boolean) => {
+    const xs = logits.filter((_, i) => pick(labels[i]!)).map((l) => l[3]!);
+    return xs.reduce((a, v) => a + v, 0) / xs.length;
+  };
+  assert.ok(
+    mean((l) => l === 3) > mean((l) => l !== 3) + 0.5,
+    `new logit on d ${mean((l) => l === 3)}, on others ${mean((l) => l !== 3)}`,
+  );
+  grown.dispose();
+  inputs.dispose();
 });
 
 test('columns by name: reordered columns and recoded categories reach the model as it was trained', () => {

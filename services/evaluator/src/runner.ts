@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, TextDataset } from '@floe/data';
 import type { BlockModel } from '@floe/models';
-import { ExampleSource, LmSource, schemaOf } from '@floe/training';
+import { ExampleSource, LmSource, classesBeyond, schemaOf } from '@floe/training';
 import {
   classificationMetrics,
   classificationOutcomes,
@@ -68,7 +68,13 @@ export async function evaluateSuite(
   const d = data as Exclude<Dataset, TextDataset>;
   const available = d.kind === 'image' ? d.labels.length : d.rows;
   const n = suite.samples ? Math.min(suite.samples, available) : available;
-  const source = new ExampleSource(d, suite.batchSize, opts.seed, { schema: schemaOf(model) });
+  // Classes the model never predicted (new data brought them) are scored with probability 0: their examples are
+  // wrong, and their log loss is the floor's (−ln 1e-12).
+  const schema = schemaOf(model);
+  const beyond = schema.classNames ? classesBeyond(schema.classNames, [d]) : [];
+  const source = new ExampleSource(d, suite.batchSize, opts.seed, {
+    schema: beyond.length ? { ...schema, classNames: [...schema.classNames!, ...beyond] } : schema,
+  });
   const batches = Math.ceil(n / suite.batchSize);
   if (suite.task === 'classification') {
     let k = 0;
@@ -77,8 +83,13 @@ export async function evaluateSuite(
     for (let b = 0; b < batches; b++) {
       const batch = source.next(Math.min(suite.batchSize, n - b * suite.batchSize));
       const p = tf.tidy(() => tf.softmax(model.forward(batch.x, { training: false })));
-      k = p.shape[1]!;
-      probs.push(...p.dataSync());
+      const own = p.shape[1]!;
+      k = own + beyond.length;
+      const values = p.dataSync();
+      for (let i = 0; i < p.shape[0]!; i++) {
+        for (let j = 0; j < own; j++) probs.push(values[i * own + j]!);
+        for (let j = 0; j < beyond.length; j++) probs.push(0);
+      }
       labels.push(...batch.y.dataSync());
       tf.dispose([p, batch.x, batch.y]);
       await opts.onBatch?.(b + 1, batches);
