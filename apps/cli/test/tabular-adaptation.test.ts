@@ -111,6 +111,37 @@ async function adaptAll(client: FloeClient, data: string, reference: string, id:
   }
 }
 
+/** Writes the rows of data/`from` that `keep` selects (by their line), under its header, to data/`to`. */
+function writeRows(from: string, to: string, keep: (line: string) => boolean): void {
+  const [header, ...rows] = readFileSync(join(home.path, 'data', from), 'utf8')
+    .trim()
+    .split('\n');
+  writeFileSync(join(home.path, 'data', to), [header, ...rows.filter(keep)].join('\n') + '\n');
+}
+
+/** A run's accuracy on the whole of a table. */
+async function accuracyOn(client: FloeClient, runId: string, uri: string): Promise<number> {
+  let value = NaN;
+  for await (const e of client.evaluator.evaluate({
+    model: { source: { $case: 'run', value: { runId, step: 0 } } },
+    suites: [],
+    bootstrapSamples: 10,
+    seed: 1,
+    inlineSuites: [
+      evaluatorV1.Suite.fromPartial({
+        name: 'suite',
+        taskKind: evaluatorV1.TaskKind.TASK_KIND_CLASSIFICATION,
+        dataset: { uri, split: commonV1.DatasetSplit.DATASET_SPLIT_ALL },
+        metrics: ['accuracy'],
+        batchSize: 32,
+      }),
+    ],
+  }))
+    if (e.event?.$case === 'evaluation')
+      value = e.event.value.results[0]!.metrics.find((m) => m.name === 'accuracy')!.value;
+  return value;
+}
+
 test(
   'adapt() on tables: classes are judged by accuracy, a numeric target by mse, losses in their own unit',
   { timeout: 300_000 },
@@ -158,23 +189,17 @@ test(
   async () => {
     // Without its class "a" rows, old.csv's file numbers b, c, d as 0, 1, 2; the model (trained on all four)
     // as 1, 2, 3.
+    writeRows('old.csv', 'old-without-a.csv', (l) => !l.endsWith(',a'));
+    writeRows('old.csv', 'old-only-a.csv', (l) => l.endsWith(',a'));
+    // The same table with its columns in reverse order: the model reads them by name.
     const lines = readFileSync(join(home.path, 'data', 'old.csv'), 'utf8')
       .trim()
       .split('\n');
-    writeFileSync(
-      join(home.path, 'data', 'old-without-a.csv'),
-      [lines[0], ...lines.slice(1).filter((l) => !l.endsWith(',a'))].join('\n') + '\n',
-    );
-    // The same table with its columns in reverse order: the model reads them by name.
     const reversed = lines.map((l) => {
       const cells = l.split(',');
       return [...cells.slice(0, -1).reverse(), cells.at(-1)].join(',');
     });
     writeFileSync(join(home.path, 'data', 'old-reversed.csv'), reversed.join('\n') + '\n');
-    writeFileSync(
-      join(home.path, 'data', 'old-only-a.csv'),
-      [lines[0], ...lines.slice(1).filter((l) => l.endsWith(',a'))].join('\n') + '\n',
-    );
     const client = new FloeClient({ address: server.address });
     try {
       const mlp = commonV1.ModelRef.fromPartial({
@@ -201,31 +226,10 @@ test(
         assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
         return done;
       };
-      const accuracy = async (runId: string, uri: string) => {
-        let value = NaN;
-        for await (const e of client.evaluator.evaluate({
-          model: { source: { $case: 'run', value: { runId, step: 0 } } },
-          suites: [],
-          bootstrapSamples: 10,
-          seed: 1,
-          inlineSuites: [
-            evaluatorV1.Suite.fromPartial({
-              name: 'suite',
-              taskKind: evaluatorV1.TaskKind.TASK_KIND_CLASSIFICATION,
-              dataset: { uri, split: commonV1.DatasetSplit.DATASET_SPLIT_ALL },
-              metrics: ['accuracy'],
-              batchSize: 32,
-            }),
-          ],
-        }))
-          if (e.event?.$case === 'evaluation')
-            value = e.event.value.results[0]!.metrics.find((m) => m.name === 'accuracy')!.value;
-        return value;
-      };
+      const accuracy = (runId: string, uri: string) => accuracyOn(client, runId, uri);
       const run = await trained(spec({}));
       const whole = await accuracy(run.runId, 'file:old.csv');
       const withoutA = await accuracy(run.runId, 'file:old-without-a.csv');
-      console.log('ACC', whole, withoutA);
       assert.ok(whole > 0.7, `the model learned its table: ${whole}`);
       const reversedAccuracy = await accuracy(run.runId, 'file:old-reversed.csv');
       assert.ok(Math.abs(reversedAccuracy - whole) < 1e-9, `columns reversed: ${reversedAccuracy} against ${whole}`);
@@ -253,20 +257,8 @@ test(
   { timeout: 300_000 },
   async () => {
     // The old table without class "d"; the new one with all four.
-    const lines = readFileSync(join(home.path, 'data', 'old.csv'), 'utf8')
-      .trim()
-      .split('\n');
-    writeFileSync(
-      join(home.path, 'data', 'old-abc.csv'),
-      [lines[0], ...lines.slice(1).filter((l) => !l.endsWith(',d'))].join('\n') + '\n',
-    );
-    const fresh = readFileSync(join(home.path, 'data', 'new.csv'), 'utf8')
-      .trim()
-      .split('\n');
-    writeFileSync(
-      join(home.path, 'data', 'new-only-d.csv'),
-      [fresh[0], ...fresh.slice(1).filter((l) => l.endsWith(',d'))].join('\n') + '\n',
-    );
+    writeRows('old.csv', 'old-abc.csv', (l) => !l.endsWith(',d'));
+    writeRows('new.csv', 'new-only-d.csv', (l) => l.endsWith(',d'));
     const client = new FloeClient({ address: server.address });
     try {
       const { result, summaries } = await adaptAll(client, 'file:new.csv', 'file:old-abc.csv', 'table-new-class', 150);
@@ -274,27 +266,7 @@ test(
         ADAPT_STAGES_RUN.every((stage) => summaries.some((x) => x.startsWith(`${stage}: done`))),
         summaries.join('\n'),
       );
-      const accuracy = async (runId: string) => {
-        let value = NaN;
-        for await (const e of client.evaluator.evaluate({
-          model: { source: { $case: 'run', value: { runId, step: 0 } } },
-          suites: [],
-          bootstrapSamples: 10,
-          seed: 1,
-          inlineSuites: [
-            evaluatorV1.Suite.fromPartial({
-              name: 'only-d',
-              taskKind: evaluatorV1.TaskKind.TASK_KIND_CLASSIFICATION,
-              dataset: { uri: 'file:new-only-d.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_ALL },
-              metrics: ['accuracy', 'loss'],
-              batchSize: 32,
-            }),
-          ],
-        }))
-          if (e.event?.$case === 'evaluation')
-            value = e.event.value.results[0]!.metrics.find((m) => m.name === 'accuracy')!.value;
-        return value;
-      };
+      const accuracy = (runId: string) => accuracyOn(client, runId, 'file:new-only-d.csv');
       const base = (await client.trainer.getRun({ runId: result.base.runId! })).run!;
       assert.equal(base.totalParams, 5 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3, 'the base predicts a, b, c');
       const adapted = (await client.trainer.getRun({ runId: result.run!.runId })).run!;
