@@ -122,7 +122,7 @@ export function planAdaptation(input: PlanInput): Plan {
         blockId: b.blockId,
         action: 'tune',
         score: b.gradNorm,
-        reason: `the input distribution shifted (PSI ${input.drift.psi.toFixed(3)}); ${b.blockId} meets symbols the model rarely saw (gradient norm ${b.gradNorm.toPrecision(3)}): tune it`,
+        reason: `the input distribution shifted (PSI ${input.drift.psi.toFixed(3)}): tune ${b.blockId} (its gradient norm on the new data: ${b.gradNorm.toPrecision(3)})`,
       });
     } else {
       decisions.push({
