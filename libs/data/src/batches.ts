@@ -4,9 +4,9 @@ import { FloeError } from '@floe/errors';
 import { Rng, rngFor } from '@floe/random';
 import type { Dataset, ImageDataset, Split, TabularDataset, TextDataset } from './types.js';
 import { exampleCount } from './types.js';
-import { keyedSplits } from './split-keys.js';
+import { SPLIT_FRACTIONS, keyedSplits } from './split-keys.js';
 
-export const SPLIT_FRACTIONS = { train: 0.8, validation: 0.1, test: 0.1 } as const;
+export { SPLIT_FRACTIONS };
 
 /**
  * Indices of a split. With split keys (file: datasets) each example's split follows its content (keyedSplits);
@@ -42,6 +42,15 @@ export function textSplitRule(d: TextDataset): 'documents' | 'bytes' {
   return d.documents.length < MIN_DOCUMENTS_TO_SPLIT_BY_DOCUMENT ? 'bytes' : 'documents';
 }
 
+/**
+ * How any dataset is split: 'bytes' (text of few documents, each cut by bytes), 'content' (examples with split
+ * keys: file: datasets) or 'documents' (a permutation of the documents or examples: builtins).
+ */
+export function splitRule(d: Dataset): 'bytes' | 'content' | 'documents' {
+  if (d.kind === 'text' && textSplitRule(d) === 'bytes') return 'bytes';
+  return d.splitKeys ? 'content' : 'documents';
+}
+
 /** The contiguous byte range of `split` within one document of `length` bytes (the 'bytes' rule). */
 function byteRange(length: number, split: Exclude<Split, 'all'>): [number, number] {
   const a = Math.round(length * SPLIT_FRACTIONS.train);
@@ -51,7 +60,7 @@ function byteRange(length: number, split: Exclude<Split, 'all'>): [number, numbe
 
 /** A subset of a dataset (a split, optionally capped at `max` examples). */
 export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
-  if (d.kind === 'text' && split !== 'all' && textSplitRule(d as TextDataset) === 'bytes') {
+  if (d.kind === 'text' && split !== 'all' && splitRule(d) === 'bytes') {
     const docs = (d as TextDataset).documents.map((doc) => doc.subarray(...byteRange(doc.length, split)));
     return { ...d, documents: max > 0 ? docs.slice(0, max) : docs, splitKeys: undefined };
   }

@@ -5,13 +5,14 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
-import { listImageFiles, loadImageFolder } from './images.js';
+import { IMAGE_EXTENSIONS, loadImageFolder } from './images.js';
 import { contentKey } from './split-keys.js';
 import { orderClasses, type Dataset, type TabularDataset } from './types.js';
 
 const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.ts', '.js', '.json', '.py', '.html', '.csv', '.log', '.rst', '']);
 
-function listFiles(dir: string, out: string[] = []): string[] {
+/** The text files and the images under `dir` at any depth, in name order (one walk; hidden entries skipped). */
+function listFiles(dir: string, out = { text: [] as string[], images: [] as string[] }) {
   for (const name of readdirSync(dir).sort()) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
@@ -19,7 +20,8 @@ function listFiles(dir: string, out: string[] = []): string[] {
     // for the folder alone.
     const s = lstatSync(p);
     if (s.isDirectory()) listFiles(p, out);
-    else if (s.isFile() && TEXT_EXTENSIONS.has(extname(name))) out.push(p);
+    else if (s.isFile() && TEXT_EXTENSIONS.has(extname(name))) out.text.push(p);
+    else if (s.isFile() && IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.images.push(p);
   }
   return out;
 }
@@ -191,8 +193,7 @@ export function loadFile(path: string, maxBytes: number): Dataset {
   const s = statSync(path);
   const name = basename(path);
   if (s.isDirectory()) {
-    const files = listFiles(path);
-    const images = listImageFiles(path);
+    const { text: files, images } = listFiles(path);
     if (files.length > 0 && images.length > 0)
       throw new FloeError(
         'invalid_argument',

@@ -1,6 +1,6 @@
 // A folder of images, one subfolder per class (the layout of torchvision's ImageFolder and Keras'
 // image_dataset_from_directory): PNG and JPEG, decoded in JavaScript, brought to one size and channel count.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
@@ -9,18 +9,6 @@ import { contentKey } from './split-keys.js';
 import { orderClasses, type ImageDataset } from './types.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
-
-/** Image files under `dir` at any depth (hidden entries and links skipped, as for text folders), in name order. */
-export function listImageFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir).sort()) {
-    if (name.startsWith('.')) continue;
-    const p = join(dir, name);
-    const s = lstatSync(p);
-    if (s.isDirectory()) listImageFiles(p, out);
-    else if (s.isFile() && IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.push(p);
-  }
-  return out;
-}
 
 interface Decoded {
   width: number;

@@ -14,6 +14,7 @@ export {
   SPLIT_FRACTIONS,
   MIN_DOCUMENTS_TO_SPLIT_BY_DOCUMENT,
   textSplitRule,
+  splitRule,
   splitSizes,
   type BatcherState,
 } from './batches.js';

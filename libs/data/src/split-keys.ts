@@ -10,8 +10,10 @@ export function contentKey(content: string | Uint8Array): number {
   return createHash('sha1').update(content).digest().readUIntBE(0, 6) / 2 ** 48;
 }
 
+export const SPLIT_FRACTIONS = { train: 0.8, validation: 0.1, test: 0.1 } as const;
+
 /** Where each split's keys end: train [0, 0.8), validation [0.8, 0.9), test [0.9, 1). */
-const BOUNDS = [0.8, 0.9] as const;
+const BOUNDS = [SPLIT_FRACTIONS.train, SPLIT_FRACTIONS.train + SPLIT_FRACTIONS.validation] as const;
 
 /**
  * The examples of each split (train, validation, test), each in the order of the examples' keys. In a file of

@@ -1,7 +1,7 @@
 // What the data can tell before any training: the model reads it, and every split a run or an evaluation
 // draws from holds at least one sequence (text) or one example. Checked where a request arrives, so that
 // a run is refused at StartRun instead of failing at step 0.
-import { byteCount, type Dataset } from '@floe/data';
+import { byteCount, exampleCount, type Dataset } from '@floe/data';
 import { FloeError, InvalidArgumentError } from '@floe/errors';
 import { mismatch, type ModelDescription } from './sources.js';
 
@@ -37,7 +37,6 @@ export function requireEnough(data: Dataset, field: string, split: string, seque
       );
     return;
   }
-  const n = data.kind === 'image' ? data.labels.length : data.rows;
-  if (n === 0)
+  if (exampleCount(data) === 0)
     throw new FloeError('failed_precondition', `${field}: the ${split} split of ${data.name} has no examples`);
 }

@@ -13,6 +13,7 @@ export {
   alignClasses,
   builtinShape,
   alignFeatures,
+  alignInputs,
   classesBeyond,
   growClasses,
   fitImages,

@@ -6,6 +6,7 @@ import {
   LmBatcher,
   byteStream,
   conformImages,
+  exampleCount,
   modelInput,
   orderClasses,
   type BatcherState,
@@ -170,10 +171,14 @@ function columnDifference(modelColumns: readonly string[], tableColumns: readonl
   };
 }
 
-/** Examples aligned to the model's schema: columns (tables) and classes, by name. */
+/** What a model reads of any data, as it reads it: a table's columns by name, images in its shape; text as is. */
+export function alignInputs<D extends Dataset>(data: D, schema: DataSchema, field: string): D {
+  return data.kind === 'tabular' ? (alignFeatures(data, schema, field) as D) : fitImages(data, schema);
+}
+
+/** Examples aligned to the model's schema: inputs (alignInputs) and classes, by name. */
 export function alignToModel<D extends ExampleData>(data: D, schema: DataSchema, field: string): D {
-  const columns = data.kind === 'tabular' ? (alignFeatures(data, schema, field) as D) : fitImages(data, schema);
-  return alignClasses(columns, schema.classNames, field);
+  return alignClasses(alignInputs(data, schema, field), schema.classNames, field);
 }
 
 /** A dataset's class names and labels, when its target is a class. */
@@ -207,13 +212,17 @@ export function alignClasses<D extends ExampleData>(
   return { ...data, target: { ...data.target, labels, classes } };
 }
 
+/** The class names of `sets` (tables with a class target, and images), as each set lists them. */
+function classesIn(sets: (Dataset | undefined)[]): string[] {
+  return sets.flatMap((d) => (d && d.kind !== 'text' ? (classesOf(d)?.classes ?? []) : []));
+}
+
 /**
  * Classes of `sets` (tables or images) that `classNames` lacks, in the order a file's classes take: what a
  * classifier trained on them must grow by (growClasses), or scores as never predicted (the evaluator).
  */
 export function classesBeyond(classNames: readonly string[], sets: (Dataset | undefined)[]): string[] {
-  const seen = sets.flatMap((d) => (d && d.kind !== 'text' ? (classesOf(d)?.classes ?? []) : []));
-  return orderClasses(seen.filter((c) => !classNames.includes(c)));
+  return orderClasses(classesIn(sets).filter((c) => !classNames.includes(c)));
 }
 
 /** How many examples of each new class (and of all) the imprint averages. */
@@ -224,7 +233,8 @@ const IMPRINT_EXAMPLES = 256;
  * class (withClasses; the old classes' logits are unchanged). Each new output is imprinted from the data
  * (after Qi et al., low-shot imprinting): its weights point from the mean head input of all examples m̄ to that
  * of the class's examples m_c, scaled to the old outputs' mean weight norm, and its bias is the old biases'
- * mean at m̄ — so the class's examples score it at once and an average input gives it an average logit.
+ * mean at m̄ — an average input gives it an average logit, and training learns the class sooner than from
+ * zero weights (measured in docs/ALGORITHMS.md §1).
  * Without new classes (or class names) the model is returned as it is; otherwise it is disposed.
  */
 export function growClasses(model: BlockModel, sets: (Dataset | undefined)[]): BlockModel {
@@ -232,10 +242,9 @@ export function growClasses(model: BlockModel, sets: (Dataset | undefined)[]): B
   if (!names || model.task !== 'classification') return model;
   const added = classesBeyond(names, sets);
   if (added.length === 0) return model;
-  const schema = { ...schemaOf(model), classNames: undefined };
   const examplesOf = sets
     .filter((d): d is ExampleData => d !== undefined && d.kind !== 'text')
-    .map((d) => alignToModel(d, schema, 'dataset'));
+    .map((d) => alignInputs(d, schemaOf(model), 'dataset'));
   /** The mean head input over up to IMPRINT_EXAMPLES examples of `cls` (all classes when undefined). */
   const meanHeadInput = (cls?: string): Float64Array | undefined => {
     const picked = examplesOf.map((d) => {
@@ -320,13 +329,13 @@ export class ExampleSource implements BatchSource {
     options: ExampleSourceOptions = {},
   ) {
     this.data = alignToModel(data, options.schema ?? {}, 'spec.dataset');
-    this.batcher = new ExampleBatcher(exampleRows(data), seed);
+    this.batcher = new ExampleBatcher(exampleCount(data), seed);
     const r = options.replay;
     const rows = r ? Math.round(r.fraction * batchSize) : 0;
     if (r && rows > 0)
       this.replay = {
         data: alignToModel(r.data, options.schema ?? {}, 'spec.mixture.replay_dataset'),
-        batcher: new ExampleBatcher(exampleRows(r.data), seed + 1),
+        batcher: new ExampleBatcher(exampleCount(r.data), seed + 1),
         rows,
       };
     this.unitsPerBatch = batchSize;
@@ -358,8 +367,6 @@ export class ExampleSource implements BatchSource {
     } else this.batcher.setState(s);
   }
 }
-
-const exampleRows = (d: ExampleData) => (d.kind === 'image' ? d.labels.length : d.rows);
 
 /** The examples at `idx` as tensors. */
 function examples(d: ExampleData, idx: Int32Array): Batch {
@@ -414,8 +421,7 @@ export function builtinShape(
 ): { overrides: Record<string, unknown>; task?: Task } {
   if (architecture === 'lenet5' && data.kind === 'image') {
     // The images' size and channels, and one output per class of the images and of their replay, named.
-    const other = replay?.kind === 'image' ? replay : undefined;
-    const classNames = orderClasses([...data.classes, ...(other?.classes ?? [])]);
+    const classNames = orderClasses(classesIn([data, replay?.kind === 'image' ? replay : undefined]));
     return {
       overrides: {
         inputSize: data.height,
@@ -437,8 +443,7 @@ export function builtinShape(
   const schema = { featureNames: [...data.features], featureCategories };
   if (data.target.type === 'class') {
     // One output per class of the table and of its replay, named.
-    const replayClasses = other?.target.type === 'class' ? other.target.classes : [];
-    const classNames = orderClasses([...data.target.classes, ...replayClasses]);
+    const classNames = orderClasses(classesIn([data, other]));
     return { overrides: { inputs, outputs: classNames.length, classNames, ...schema } };
   }
   return { overrides: { inputs, outputs: data.target.names.length, ...schema }, task: 'regression' };

@@ -19,15 +19,7 @@ import {
   type ServiceContext,
   type Validator,
 } from '@floe/service-kit';
-import {
-  byteCount,
-  exampleCount,
-  openDataset,
-  splitSizes,
-  textSplitRule,
-  type Dataset,
-  type TextDataset,
-} from '@floe/data';
+import { byteCount, exampleCount, openDataset, splitSizes, splitRule, type Dataset } from '@floe/data';
 import { computeEnv, resolveModelSource, runTask } from '@floe/training';
 import {
   TextProfiler,
@@ -156,12 +148,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             const base = {
               dataset: req.dataset,
               kind: KIND[data.kind],
-              splitRule:
-                full.kind === 'text' && textSplitRule(full as TextDataset) === 'bytes'
-                  ? 'bytes'
-                  : full.splitKeys
-                    ? 'content'
-                    : 'documents',
+              splitRule: splitRule(full),
               splitSizes: splitSizes(full),
             };
             if (data.kind === 'text') {

@@ -1,7 +1,7 @@
 // One model on one suite: the per-example values behind each metric (per-sequence bits per byte, per-
 // example correctness and log loss, per-example squared error) and the metrics with bootstrap errors.
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset, TextDataset } from '@floe/data';
+import { exampleCount, type Dataset, type TextDataset } from '@floe/data';
 import type { BlockModel } from '@floe/models';
 import { ExampleSource, LmSource, classesBeyond, schemaOf } from '@floe/training';
 import {
@@ -66,7 +66,7 @@ export async function evaluateSuite(
     };
   }
   const d = data as Exclude<Dataset, TextDataset>;
-  const available = d.kind === 'image' ? d.labels.length : d.rows;
+  const available = exampleCount(d);
   const n = suite.samples ? Math.min(suite.samples, available) : available;
   // Classes the model never predicted (new data brought them) are scored with probability 0: their examples are
   // wrong, and their log loss is the floor's (−ln 1e-12).

@@ -9,8 +9,7 @@ import { renderSvg } from '@floe/plots';
 import { rngFor } from '@floe/random';
 import { LocalArtifactStore } from '@floe/store';
 import {
-  alignFeatures,
-  fitImages,
+  alignInputs,
   noRunResolver,
   openModel,
   schemaOf,
@@ -166,14 +165,8 @@ function rowsOf(
         field,
         `holds images; ${modelField} is a ${model.spec.architecture}, which does not read images`,
       );
-    const height = Number(cfg.inputSize);
-    const width = Number(cfg.inputWidth ?? cfg.inputSize);
-    if (data.height !== height || data.width !== width || data.channels !== Number(cfg.inChannels))
-      throw invalidArgument(
-        field,
-        `holds ${data.height}×${data.width}×${data.channels} images; ${modelField} takes ${height}×${width}×${cfg.inChannels}`,
-      );
-    return { inputs: height * width * data.channels, x: data.pixels, rows: data.labels.length };
+    // The images come in the model's shape (alignInputs).
+    return { inputs: data.height * data.width * data.channels, x: data.pixels, rows: data.labels.length };
   }
   throw invalidArgument(
     field,
@@ -299,7 +292,7 @@ async function explain(
       { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
       ref.field,
     );
-    return d.kind === 'tabular' ? alignFeatures(d, schemaOf(model), ref.field) : fitImages(d, schemaOf(model));
+    return alignInputs(d, schemaOf(model), ref.field);
   };
   const data = open(job.dataset, 'test');
   if (data.kind === 'text' && model.task === 'language-model') return explainText(job, model, data, progress);
