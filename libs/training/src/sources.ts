@@ -225,6 +225,15 @@ export function classesBeyond(classNames: readonly string[], sets: (Dataset | un
   return orderClasses(classesIn(sets).filter((c) => !classNames.includes(c)));
 }
 
+/**
+ * At most `count` of `items`, spread evenly over them: a file sorted by class (or by date) gives every part its
+ * share, where the first `count` would give the mean of its first classes only.
+ */
+function evenlySpaced<T>(items: T[], count: number): T[] {
+  if (items.length <= count) return items;
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]!);
+}
+
 /** How many examples of each new class (and of all) the imprint averages. */
 const IMPRINT_EXAMPLES = 256;
 
@@ -251,7 +260,7 @@ export function growClasses(model: BlockModel, sets: (Dataset | undefined)[]): B
       const own = classesOf(d)!;
       const want = cls === undefined ? undefined : own.classes.indexOf(cls);
       const rows = [...own.labels.keys()].filter((i) => want === undefined || own.labels[i] === want);
-      return { d, rows: rows.slice(0, IMPRINT_EXAMPLES) };
+      return { d, rows: evenlySpaced(rows, IMPRINT_EXAMPLES) };
     });
     let sum: Float64Array | undefined;
     let count = 0;

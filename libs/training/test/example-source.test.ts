@@ -144,6 +144,59 @@ test('a new class grows the head: old logits unchanged for every input, the new 
   inputs.dispose();
 });
 
+test('the imprint reads the whole file: a file sorted by class grows the same head as the same rows shuffled', () => {
+  const rng = new Rng(5);
+  const classes = ['a', 'b', 'c', 'd'];
+  // Class means not on one line, so m_d − m_a and m_d − m̄ point different ways.
+  const centres = [
+    [0, 0],
+    [4, 0],
+    [0, 4],
+    [2, -3],
+  ];
+  // 1,200 rows, sorted by class: the first 256 are all 'a', so an imprint over the first rows sees one class.
+  const sorted = classes.flatMap((cls, k) =>
+    Array.from({ length: 300 }, () => ({ x: [rng.normal() + centres[k]![0]!, rng.normal() + centres[k]![1]!], cls })),
+  );
+  const order = sorted.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const tableOf = (picked: typeof sorted): TabularDataset => {
+    const present = classes.filter((c) => picked.some((r) => r.cls === c));
+    return {
+      kind: 'tabular',
+      name: 'rows',
+      features: ['x0', 'x1'],
+      x: Float32Array.from(picked.flatMap((r) => r.x)),
+      rows: picked.length,
+      target: { type: 'class', labels: Int32Array.from(picked, (r) => present.indexOf(r.cls)), classes: present },
+    };
+  };
+  const old = tableOf(sorted.filter((r) => r.cls !== 'd'));
+  const newColumn = (rows: typeof sorted) => {
+    const grown = growClasses(buildModel('mlp', 'small', 4, builtinShape('mlp', old).overrides), [tableOf(rows)]);
+    const head = grown.block('head');
+    const w = head.params.find((p) => p.name === 'head.w')!.variable;
+    const [hidden, outputs] = w.shape as [number, number];
+    const values = w.dataSync();
+    const column = Array.from({ length: hidden }, (_, h) => values[h * outputs + outputs - 1]!);
+    const bias = head.params.find((p) => p.name === 'head.b')!.variable.dataSync()[outputs - 1]!;
+    assert.equal(outputs, 4, 'grown by d');
+    grown.dispose();
+    return { column, bias };
+  };
+  const fromSorted = newColumn(sorted);
+  const fromShuffled = newColumn(order.map((i) => sorted[i]!));
+  const dot = (u: number[], v: number[]) => u.reduce((s, x, i) => s + x * v[i]!, 0);
+  const cosine =
+    dot(fromSorted.column, fromShuffled.column) /
+    Math.sqrt(dot(fromSorted.column, fromSorted.column) * dot(fromShuffled.column, fromShuffled.column));
+  assert.ok(cosine > 0.99, `the new class's weights from sorted and shuffled rows: cosine ${cosine}`);
+  assert.ok(Math.abs(fromSorted.bias - fromShuffled.bias) < 0.1, `biases ${fromSorted.bias} and ${fromShuffled.bias}`);
+});
+
 test('columns by name: reordered columns and recoded categories reach the model as it was trained', () => {
   const schema = { featureNames: ['a', 'c'], categories: { c: ['red', 'blue'] } };
   // The same two rows as the model's table (a = 1, c = red; a = 2, c = blue) plus a colour it never saw, with
