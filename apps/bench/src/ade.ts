@@ -250,7 +250,9 @@ type Row = Record<string, number | string>;
 async function study(name: string, pair: { old: string; new: string }) {
   log(`\n=== ${name}: ${pair.old} → ${pair.new}`);
   const base = await baseModel(pair.old);
-  const baseRef: commonV1.ModelRef = { source: { $case: 'run', value: { runId: base.run.runId, step: 0 } } };
+  const baseRef: commonV1.ModelRef = {
+    source: { $case: 'run', value: { runId: base.run.runId, step: 0, best: false } },
+  };
   const adapt = (over: Partial<trainerV1.RunSpec>) =>
     trainerV1.RunSpec.fromPartial({
       ...common,
@@ -313,7 +315,7 @@ async function study(name: string, pair: { old: string; new: string }) {
   log('evaluating …');
   const order = ['FULL', 'FULL_REPLAY', 'FREEZE_REPLAY', 'EXPAND_REPLAY', 'ADE'];
   const refOf = (arm: string): commonV1.ModelRef => ({
-    source: { $case: 'run', value: { runId: runs[arm]!.run.runId, step: 0 } },
+    source: { $case: 'run', value: { runId: runs[arm]!.run.runId, step: 0, best: false } },
   });
   const compare = async (stages: commonV1.ModelRef[]) => {
     const events = await collect(

@@ -60,8 +60,10 @@ test(
     const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
     const watched = await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
     assert.equal((watched.at(-1)!.event!.value as trainerV1.Run).state, commonV1.RunState.RUN_STATE_PAUSED);
-    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: run!.runId, step: 0 } } };
-    const missing: commonV1.ModelRef = { source: { $case: 'run', value: { runId: 'run-missing', step: 0 } } };
+    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: run!.runId, step: 0, best: false } } };
+    const missing: commonV1.ModelRef = {
+      source: { $case: 'run', value: { runId: 'run-missing', step: 0, best: false } },
+    };
     await rejectsWith(
       collect(
         profiler.scoreBlocks({

@@ -188,3 +188,68 @@ test(
     assert.match(badBase.stderr, /--base: expected run:RUN_ID/);
   },
 );
+
+test(
+  'floe train start --keep-checkpoints 1 --keep-best; floe train checkpoints lists what stays; --base run:ID@best',
+  { timeout: 120_000 },
+  async () => {
+    const started = await floe(
+      'train',
+      'start',
+      '--dataset',
+      'builtin:spam-assassin',
+      '--steps',
+      '4',
+      '--batch',
+      '2',
+      '--seq',
+      '16',
+      '--eval-every',
+      '1',
+      '--checkpoint-every',
+      '1',
+      '--keep-checkpoints',
+      '1',
+      '--keep-best',
+      '--watch',
+      '--json',
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const runId = (JSON.parse(started.stdout.trim().split('\n').at(-1)!) as { run_id: string }).run_id;
+    const listed = JSON.parse((await floe('train', 'checkpoints', runId, '--json')).stdout) as {
+      best_step: number;
+      checkpoints: { step: number; artifact_id: string; validation_loss: number; kept_because: string[] }[];
+    };
+    const latest = listed.checkpoints.at(-1)!;
+    assert.equal(latest.step, 4);
+    assert.ok(latest.kept_because.includes('latest'), JSON.stringify(latest));
+    const best = listed.checkpoints.find((c) => c.step === listed.best_step)!;
+    assert.ok(best.kept_because.includes('best') && Number.isFinite(best.validation_loss), JSON.stringify(listed));
+    assert.ok(listed.checkpoints.length <= 2, 'the latest and the best');
+    const text = await floe('train', 'checkpoints', runId);
+    assert.match(text.stdout, new RegExp(`step\\s+${listed.best_step} .* best`));
+    const exported = JSON.parse((await floe('train', 'export', runId, '--best', '--json')).stdout) as {
+      artifact_id: string;
+    };
+    assert.equal(exported.artifact_id, best.artifact_id);
+    const fromBest = await floe(
+      'train',
+      'start',
+      '--base',
+      `run:${runId}@best`,
+      '--dataset',
+      'builtin:spam-assassin',
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--seq',
+      '16',
+      '--json',
+    );
+    assert.equal(fromBest.code, 0, fromBest.stderr);
+    const bad = await floe('train', 'start', '--base', `run:${runId}@latest`, '--dataset', 'builtin:spam-assassin');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /a step or "best"/);
+  },
+);

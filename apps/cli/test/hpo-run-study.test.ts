@@ -125,6 +125,16 @@ test(
         const run = (await call(trainer.getRun.bind(trainer), { runId: t.runId })).run!;
         assert.ok(run.replayMaxAbsDiff <= 1e-6, `replayed steps reproduce the recorded ones (${run.replayMaxAbsDiff})`);
         for (const o of t.observations) assert.equal(steps[o.step - 1]!.validationLoss, o.value);
+        // The trial keeps its latest checkpoint (to thaw from) and its best, not one per fidelity step.
+        const held = await call(trainer.listCheckpoints.bind(trainer), { runId: t.runId });
+        const heldSteps = held.checkpoints.map((c) => c.step);
+        assert.equal(heldSteps.at(-1), t.targetStep, `${t.trialId} holds its latest checkpoint`);
+        const bestObserved = t.observations.reduce((a, o) => (o.value < a.value ? o : a));
+        assert.equal(held.bestStep, bestObserved.step, `${t.trialId}'s best checkpoint`);
+        assert.deepEqual(
+          heldSteps,
+          [...new Set([bestObserved.step, t.targetStep])].sort((a, b) => a - b),
+        );
       }
       assert.equal(spent, BUDGET, 'the study spent each fidelity step on exactly one trial');
 

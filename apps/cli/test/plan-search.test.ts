@@ -87,7 +87,7 @@ test(
       })
     ).run!;
     await collect(trainer.watchRun({ runId: base.runId, fromStep: 0 }));
-    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: base.runId, step: 0 } } };
+    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: base.runId, step: 0, best: false } } };
     const template = trainerV1.RunSpec.fromPartial({ ...common, budgetSteps: RUN_BUDGET });
     const request = dp.PlanAdaptationRequest.fromPartial({
       model,

@@ -123,7 +123,7 @@ function writeRows(from: string, to: string, keep: (line: string) => boolean): v
 async function accuracyOn(client: FloeClient, runId: string, uri: string): Promise<number> {
   let value = NaN;
   for await (const e of client.evaluator.evaluate({
-    model: { source: { $case: 'run', value: { runId, step: 0 } } },
+    model: { source: { $case: 'run', value: { runId, step: 0, best: false } } },
     suites: [],
     bootstrapSamples: 10,
     seed: 1,

@@ -133,7 +133,9 @@ const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0): common
   maxExamples,
 });
 const verdictName = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_VERDICT_', '').toLowerCase();
-const runModel = (runId: string): commonV1.ModelRef => ({ source: { $case: 'run', value: { runId, step: 0 } } });
+const runModel = (runId: string): commonV1.ModelRef => ({
+  source: { $case: 'run', value: { runId, step: 0, best: false } },
+});
 
 /** Per task: the loss's unit and its conversion from the trainer's nats, and the evaluation's suite. */
 const TASKS: Record<
@@ -407,6 +409,8 @@ export async function* adapt(
       budgetSteps: budget,
       evalIntervalSteps: Math.max(1, Math.round(budget / 10)),
       checkpointIntervalSteps: Math.max(1, Math.round(budget / 10)),
+      // The latest (to resume) and the best (run:ID@best); the tuning trials' prefixes need no more.
+      checkpointRetention: { keepLast: 1, keepBest: true },
       seed,
       labels: { adaptation: request.id },
     });

@@ -20,6 +20,8 @@ export function checkModelRef(v: Validator, field: string, ref: commonV1.ModelRe
     case 'run':
       v.id(`${field}.run.run_id`, source.value.runId);
       v.number(`${field}.run.step`, source.value.step, { min: 0, integer: true });
+      if (source.value.best && Number(source.value.step) !== 0)
+        v.add(`${field}.run.step`, 'must be 0 with best (the best checkpoint is one step)');
       break;
     case 'artifactId':
       v.id(`${field}.artifact_id`, source.value);

@@ -15,7 +15,7 @@ const ARCHITECTURES = {
 export type PlainModelSource =
   | { kind: 'builtin'; architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number }
   | { kind: 'artifact'; artifactId: string }
-  | { kind: 'run'; runId: string; step: number };
+  | { kind: 'run'; runId: string; step: number; best?: boolean };
 
 /** A validated ModelRef (checkModelRef) as a plain source. */
 export function modelSource(ref: commonV1.ModelRef): PlainModelSource {
@@ -27,24 +27,30 @@ export function modelSource(ref: commonV1.ModelRef): PlainModelSource {
       size: s.value.size,
       seed: Number(s.value.seed),
     };
-  if (s.$case === 'run') return { kind: 'run', runId: s.value.runId, step: Number(s.value.step) };
+  if (s.$case === 'run')
+    return { kind: 'run', runId: s.value.runId, step: Number(s.value.step), best: s.value.best || undefined };
   return { kind: 'artifact', artifactId: s.value };
 }
 
-/** Resolves a run (and step; 0 = latest) to its checkpoint artifact by asking the trainer (ExportModel). */
+/**
+ * Resolves a run (and step; 0 = latest; or its best checkpoint) to its checkpoint artifact by asking the
+ * trainer (ExportModel).
+ */
 export function trainerRunResolver(
   peers: Peers,
   field = 'model.run',
-): (runId: string, step: number) => Promise<string> {
-  return async (runId, step) => {
+): (runId: string, step: number, best?: boolean) => Promise<string> {
+  return async (runId, step, best) => {
     const client = peers.client('trainer', trainerV1.TrainerServiceClient);
     try {
       return (
         await call(client.exportModel.bind(client), {
           runId,
           step,
-          // The checkpoint itself: its exact weights, and no new artifact.
+          best: best ?? false,
+          // The checkpoint itself: its exact weights, and no new artifact; read now, so not kept for good.
           format: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
+          transient: true,
         })
       ).artifact!.artifactId;
     } catch (err) {

@@ -12,16 +12,19 @@ import { SPARSE_MODEL_KIND, loadSparseModel, readSparseMeta } from './sparse-art
 export type ModelSource =
   | { kind: 'builtin'; architecture: Architecture; size: string; seed: number }
   | { kind: 'artifact'; artifactId: string }
-  | { kind: 'run'; runId: string; step: number };
+  | { kind: 'run'; runId: string; step: number; best?: boolean };
 
-export type RunResolver = (runId: string, step: number) => Promise<string>;
+/** A run's checkpoint artifact at `step` (0: the latest), or its best checkpoint. */
+export type RunResolver = (runId: string, step: number, best?: boolean) => Promise<string>;
 
 /** A source a worker thread can open on its own: runs are resolved to their checkpoint artifact first. */
 export type ResolvedModelSource = Exclude<ModelSource, { kind: 'run' }>;
 
 /** Resolves a run source to its checkpoint artifact (through the trainer, on the server's thread). */
 export async function resolveModelSource(source: ModelSource, resolveRun: RunResolver): Promise<ResolvedModelSource> {
-  return source.kind === 'run' ? { kind: 'artifact', artifactId: await resolveRun(source.runId, source.step) } : source;
+  return source.kind === 'run'
+    ? { kind: 'artifact', artifactId: await resolveRun(source.runId, source.step, source.best) }
+    : source;
 }
 
 /** For opening a resolved source: a run here is a bug of the caller. */
@@ -37,7 +40,7 @@ export async function modelArtifactId(
   artifacts: ArtifactStore,
   resolveRun: RunResolver,
 ): Promise<string> {
-  const id = source.kind === 'run' ? await resolveRun(source.runId, source.step) : source.artifactId;
+  const id = source.kind === 'run' ? await resolveRun(source.runId, source.step, source.best) : source.artifactId;
   const artifact = await artifacts.get(id);
   if (!artifact) throw notFound('artifact', id);
   if (artifact.manifest.kind !== 'checkpoint' && artifact.manifest.kind !== SPARSE_MODEL_KIND)

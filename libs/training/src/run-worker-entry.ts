@@ -172,8 +172,13 @@ try {
     initialValidationLoss: initial?.validationLoss,
     initialReferenceValidationLoss: initial?.referenceValidationLoss,
   });
+  // The step whose checkpoint exists: a resumed run's is the one it restored.
+  let checkpointedStep = resumeFrom ? session.step : -1;
   const checkpoint = () =>
     phase(SpanName.checkpoint, async () => {
+      // A pause right after an interval's checkpoint has nothing new to write.
+      if (session.step === checkpointedStep) return;
+      checkpointedStep = session.step;
       const a = await saveCheckpoint(store, model, session.getState(), {
         labels: { run: job.runId, step: String(session.step) },
       });

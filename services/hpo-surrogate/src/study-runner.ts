@@ -305,6 +305,9 @@ export class StudyRunner {
           spec.budgetSteps = target;
           spec.evalIntervalSteps = spf;
           spec.checkpointIntervalSteps = spf;
+          // A trial thaws from its latest checkpoint; its best is the model people want. The rest would fill
+          // the disk (a checkpoint per fidelity step of every trial).
+          spec.checkpointRetention ??= { keepLast: 1, keepBest: true };
           spec.labels = { ...spec.labels, study: studyId, trial: trialId };
           run = (await call(trainer.startRun.bind(trainer), { requestId: `${studyId}:${trialId}:start`, spec })).run!;
           await this.studies.update(studyId, (s) => {

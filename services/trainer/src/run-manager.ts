@@ -35,6 +35,7 @@ import type { BackendChoice, ComputePriority } from '@floe/ml-runtime/choices';
 import { Attr, SpanName } from '@floe/telemetry';
 import { RunTracer } from './run-tracer.js';
 import { applyPlan } from './plan-policy.js';
+import { CheckpointLedger } from './checkpoints.js';
 
 const RUN = 'run';
 const S = commonV1.RunState;
@@ -127,8 +128,13 @@ export class RunManager {
 
   /** Cluster mode: the timer of heartbeats, commands, claims and takeovers. */
   private readonly ticker: NodeJS.Timeout | undefined;
+  /** Which checkpoints each run holds, its best, its retention and the pins. */
+  readonly checkpoints: CheckpointLedger;
+  /** Checkpoints a retention dropped, being deleted from disk. */
+  private readonly deleting = new Set<Promise<void>>();
 
   constructor(private readonly o: RunManagerOptions) {
+    this.checkpoints = new CheckpointLedger(o.store, o.artifacts);
     if (o.store.shared && o.cluster) {
       // Replicas share the queue: runs are claimed by lease, and a dead replica's runs are taken over
       // when their leases expire (tick); nothing is marked at start-up.
@@ -518,17 +524,10 @@ export class RunManager {
     return model;
   }
 
-  /** The checkpoint artifact of a run at `step` (0: its latest); a step without one is NOT_FOUND. */
-  async checkpointOf(runId: string, step: number): Promise<string> {
+  /** The checkpoint artifact of a run at `step` (0: its latest) or its best; a step without one is NOT_FOUND. */
+  async checkpointOf(runId: string, step: number, best = false): Promise<string> {
     this.get(runId);
-    const latest = this.o.store.get<{ checkpoint: string; step: number }>('run-checkpoint', runId)?.body;
-    if (!latest) throw failedPrecondition(`run ${runId} has no checkpoint yet`);
-    if (!step || step === latest.step) return latest.checkpoint;
-    const found = (await this.o.artifacts.list('checkpoint')).find(
-      (a) => a.manifest.labels.run === runId && a.manifest.labels.step === String(step),
-    );
-    if (!found) throw notFound('checkpoint', `${runId}@${step}`);
-    return found.manifest.id;
+    return this.checkpoints.resolve(runId, step, best);
   }
 
   /** The base model of a spec: a builtin, or a checkpoint (of a run, or any artifact) read for its blocks. */
@@ -536,8 +535,8 @@ export class RunManager {
     const source = modelSource(spec.baseModel!);
     if (source.kind === 'builtin')
       return { kind: 'builtin', arch: source.architecture, size: source.size, seed: source.seed };
-    const artifactId = await modelArtifactId('spec.base_model', source, this.o.artifacts, (runId, step) =>
-      this.checkpointOf(runId, step),
+    const artifactId = await modelArtifactId('spec.base_model', source, this.o.artifacts, (runId, step, best) =>
+      this.checkpointOf(runId, step, best),
     );
     const meta = await readModelArtifactMeta(this.o.artifacts, artifactId);
     const s = meta.spec;
@@ -615,7 +614,10 @@ export class RunManager {
       planChanges: [],
       takeovers: 0,
       replicaId: '',
+      bestCheckpointStep: 0,
     };
+    // The checkpoint this run starts from outlives its own run's retention.
+    if (base.kind === 'checkpoint') this.checkpoints.pin(base.artifactId, { baseOf: run.runId });
     this.o.store.create(
       RUN,
       run.runId,
@@ -878,15 +880,26 @@ export class RunManager {
         });
         break;
       }
-      case 'checkpoint':
-        this.o.store.transaction(() => {
-          if (this.o.store.get('run-checkpoint', id))
-            this.o.store.update('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
-          else this.o.store.create('run-checkpoint', id, '', { checkpoint: e.artifactId, step: e.step });
-        });
-        this.save({ ...run, checkpointStep: e.step });
+      case 'checkpoint': {
+        // The validation loss of the checkpoint's own weights, when the run evaluated at its step.
+        const measured = run.lastMetrics?.step === e.step ? run.lastMetrics.validationLoss : undefined;
+        const { best, dropped } = this.checkpoints.record(
+          id,
+          { step: e.step, artifactId: e.artifactId, validationLoss: measured },
+          run.spec!.checkpointRetention,
+        );
+        this.save({ ...run, checkpointStep: e.step, bestCheckpointStep: best?.step ?? 0 });
         this.events.publish(id, { $case: 'checkpoint', value: { step: e.step, artifactId: e.artifactId } });
+        if (dropped.length) {
+          // Off the run's path; close() waits for it. One left behind is an unlisted folder, not a lost record.
+          const deleting = this.checkpoints
+            .deleteArtifacts(dropped)
+            .catch((err: unknown) => this.o.log.error('cannot delete a checkpoint', { runId: id, dropped, err }))
+            .finally(() => this.deleting.delete(deleting));
+          this.deleting.add(deleting);
+        }
         break;
+      }
       case 'stopped': {
         this.tracer.finish(id);
         const storeFailure = this.storeFailures.get(id);
@@ -1007,6 +1020,7 @@ export class RunManager {
     if (this.ticker) clearInterval(this.ticker);
     await Promise.all([...this.live.values()].map((l) => l.terminate()));
     this.live.clear();
+    await Promise.all(this.deleting);
   }
 
   metrics(id: string, afterStep: number): trainerV1.StepMetrics[] {

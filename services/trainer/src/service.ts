@@ -74,6 +74,16 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
   v.number(`${field}.budget_steps`, spec.budgetSteps, { min: 1, max: 1e9, integer: true });
   v.number(`${field}.eval_interval_steps`, spec.evalIntervalSteps, { min: 0, integer: true });
   v.number(`${field}.checkpoint_interval_steps`, spec.checkpointIntervalSteps, { min: 0, integer: true });
+  const retention = spec.checkpointRetention;
+  if (retention) {
+    v.number(`${field}.checkpoint_retention.keep_last`, retention.keepLast, { min: 0, max: 1e6, integer: true });
+    if (retention.keepBest)
+      v.check(
+        Number(spec.evalIntervalSteps) > 0,
+        `${field}.checkpoint_retention.keep_best`,
+        'the best checkpoint is the one with the lowest validation loss at its step; set eval_interval_steps > 0',
+      );
+  }
   if (spec.referenceValidationDataset)
     checkDatasetRef(v, `${field}.reference_validation_dataset`, spec.referenceValidationDataset);
   if (spec.mixture) {
@@ -276,11 +286,13 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
       async exportModel(req) {
         validate((v) => {
           v.number('step', req.step, { min: 0, integer: true });
+          if (req.best)
+            v.check(Number(req.step) === 0, 'step', 'must be 0 with best (the best checkpoint is one step)');
           v.enumValue('format', req.format, trainerV1.ExportFormat, { allowUnspecified: true });
         });
         const run = requireRun('run_id', req.runId);
-        // The same resolution as a run starting from this one's checkpoint: latest, or any step written.
-        const checkpointId = await runs.checkpointOf(run.runId, Number(req.step));
+        // The same resolution as a run starting from this one's checkpoint: latest, best, or any step it holds.
+        const checkpointId = await runs.checkpointOf(run.runId, Number(req.step), req.best);
         const F = trainerV1.ExportFormat;
         const sparse = SPARSE_STRATEGIES.has(run.spec!.strategy);
         const format =
@@ -299,6 +311,9 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
               `format: run ${run.runId} started from artifact ${run.baseArtifactId}, whose frozen values do not come from a seed; export it as a CHECKPOINT`,
             );
         }
+        // Exported for good: the run's retention leaves the checkpoint on disk (a sparse export is its own).
+        if (!req.transient && format === F.EXPORT_FORMAT_CHECKPOINT)
+          runs.checkpoints.pin(checkpointId, { exported: true });
         const artifact =
           format === F.EXPORT_FORMAT_SPARSE
             ? await sparseExport(run.runId, checkpointId)
@@ -320,6 +335,10 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
           totalParams: total,
           compression: stored > 0 ? total / stored : 1,
         };
+      },
+      async listCheckpoints(req) {
+        const run = requireRun('run_id', req.runId);
+        return runs.checkpoints.list(run.runId, run.spec!.checkpointRetention);
       },
     },
     {

@@ -223,7 +223,13 @@ test(
         .runs.length,
       before,
     );
-    const exported = await call(client.exportModel.bind(client), { runId: e.runId, step: 0, format: 0 });
+    const exported = await call(client.exportModel.bind(client), {
+      runId: e.runId,
+      step: 0,
+      format: 0,
+      best: false,
+      transient: false,
+    });
     assert.equal(exported.model!.source?.$case, 'artifactId');
   },
 );
@@ -276,7 +282,7 @@ test(
     const second = await call(client.startRun.bind(client), {
       requestId: '',
       spec: spec({
-        baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } },
+        baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0, best: false } } },
         strategy: trainerV1.Strategy.STRATEGY_FREEZE,
         freezeBlockIds: ['block.0.exp1'],
         budgetSteps: 1,
@@ -304,22 +310,36 @@ test(
     await rejectsWith(
       call(client.startRun.bind(client), {
         requestId: '',
-        spec: spec({ baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 3 } } } }),
+        spec: spec({
+          baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 3, best: false } } },
+        }),
       }),
       grpc.status.NOT_FOUND,
     );
     // ExportModel resolves a step the same way: any step with a checkpoint, else NOT_FOUND.
-    const atTwo = await call(client.exportModel.bind(client), { runId: first.run!.runId, step: 2, format: 0 });
+    const atTwo = await call(client.exportModel.bind(client), {
+      runId: first.run!.runId,
+      step: 2,
+      format: 0,
+      best: false,
+      transient: false,
+    });
     assert.equal(atTwo.artifact!.labels.step, '2');
     await rejectsWith(
-      call(client.exportModel.bind(client), { runId: first.run!.runId, step: 3, format: 0 }),
+      call(client.exportModel.bind(client), {
+        runId: first.run!.runId,
+        step: 3,
+        format: 0,
+        best: false,
+        transient: false,
+      }),
       grpc.status.NOT_FOUND,
     );
     await rejectsWith(
       call(client.startRun.bind(client), {
         requestId: '',
         spec: spec({
-          baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0 } } },
+          baseModel: { source: { $case: 'run', value: { runId: first.run!.runId, step: 0, best: false } } },
           strategy: trainerV1.Strategy.STRATEGY_FREEZE,
           freezeBlockIds: ['block.7'],
         }),
@@ -361,7 +381,7 @@ test(
     const again = await call(client.startRun.bind(client), {
       requestId: 'from-before-divergence',
       spec: spec({
-        baseModel: { source: { $case: 'run', value: { runId: run!.runId, step: checkpointStep } } },
+        baseModel: { source: { $case: 'run', value: { runId: run!.runId, step: checkpointStep, best: false } } },
         optimizer: trainerV1.OptimizerConfig.fromPartial({
           kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_SGD,
           learningRate: 1e-3,

@@ -76,17 +76,31 @@ test(
     assert.ok(a.run.trainableParams < 0.15 * a.run.totalParams, `${a.run.trainableParams} of ${a.run.totalParams}`);
     assert.equal(a.run.spec!.sparse!.freezingRate, 0.9);
 
-    const sparse = await call(client.exportModel.bind(client), { runId: a.run.runId, step: 0, format: 0 });
+    const sparse = await call(client.exportModel.bind(client), {
+      runId: a.run.runId,
+      step: 0,
+      format: 0,
+      best: false,
+      transient: false,
+    });
     assert.equal(sparse.format, trainerV1.ExportFormat.EXPORT_FORMAT_SPARSE);
     assert.equal(sparse.artifact!.kind, 'sparse-model');
     assert.ok(sparse.compression > 7 && sparse.compression < 11, `compression ${sparse.compression}`);
     assert.equal(sparse.totalParams, a.run.totalParams);
-    const again = await call(client.exportModel.bind(client), { runId: a.run.runId, step: 0, format: 0 });
+    const again = await call(client.exportModel.bind(client), {
+      runId: a.run.runId,
+      step: 0,
+      format: 0,
+      best: false,
+      transient: false,
+    });
     assert.equal(again.artifact!.artifactId, sparse.artifact!.artifactId, 'one sparse artifact per checkpoint');
     const dense = await call(client.exportModel.bind(client), {
       runId: a.run.runId,
       step: 0,
       format: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
+      best: false,
+      transient: false,
     });
     assert.equal(dense.compression, 1);
     assert.ok(dense.artifact!.sizeBytes > 5 * sparse.artifact!.sizeBytes);
@@ -116,6 +130,8 @@ test(
         runId: onTop.run!.runId,
         step: 0,
         format: trainerV1.ExportFormat.EXPORT_FORMAT_SPARSE,
+        best: false,
+        transient: false,
       }),
       grpc.status.FAILED_PRECONDITION,
     );

@@ -17,17 +17,20 @@ function datasetRef(arg: string, flag: string): commonV1.DatasetRef {
   return { uri: split ? arg.slice(0, at) : arg, split: split ? SPLIT[split]! : 0, maxExamples: 0 };
 }
 
-/** run:RUN_ID[@step] | artifact:ID | transformer-lm/tiny[:seed] → a ModelRef. */
+/** run:RUN_ID[@step|@best] | artifact:ID | transformer-lm/tiny[:seed] → a ModelRef. */
 export function modelRef(arg: string, flag = '--model'): commonV1.ModelRef {
   if (arg.startsWith('run:')) {
     const [runId, step] = arg.slice(4).split('@');
-    return { source: { $case: 'run', value: { runId: runId!, step: Number(step ?? 0) } } };
+    const best = step === 'best';
+    if (step !== undefined && !best && !/^\d+$/.test(step))
+      throw new Error(`${flag}: the part after @ is a step or "best", not ${JSON.stringify(step)}`);
+    return { source: { $case: 'run', value: { runId: runId!, step: best ? 0 : Number(step ?? 0), best } } };
   }
   if (arg.startsWith('artifact:')) return { source: { $case: 'artifactId', value: arg.slice(9) } };
   const m = /^([a-z0-9-]+)\/([a-z0-9-]+)(?::(\d+))?$/.exec(arg);
   if (!m || !(m[1]! in ARCH))
     throw new Error(
-      `${flag}: expected run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`,
+      `${flag}: expected run:RUN_ID[@step|@best], artifact:ID or ARCH/SIZE[:seed] with ARCH one of ${Object.keys(ARCH).join(', ')}`,
     );
   return { source: { $case: 'builtin', value: { architecture: ARCH[m[1]!]!, size: m[2]!, seed: Number(m[3] ?? 0) } } };
 }

@@ -1,4 +1,4 @@
-// floe train start|watch|pause|resume|cancel|list|get — the trainer's runs from a terminal.
+// floe train start|watch|pause|resume|cancel|list|get|export|checkpoints — the trainer's runs from a terminal.
 import { randomUUID } from 'node:crypto';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
@@ -95,19 +95,23 @@ async function watch(client: trainerV1.TrainerServiceClient, runId: string, json
 
 export const train: Command = {
   name: 'train',
-  summary: 'start, watch, pause, resume, cancel, list and get training runs',
+  summary: 'start, watch, pause, resume, cancel, list and get training runs; export and list their checkpoints',
   usage: [
-    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--base run:ID[@step]|artifact:ID]',
+    'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--base run:ID[@step|@best]|artifact:ID]',
     '                 [--strategy full|freeze|expand|ade|freezenet|prune|rigl|bcd] [--freeze block.0,block.1]',
     '                 [--expand-after block.1] [--expand-count 2] [--freezing-rate 0.99] [--sparsity 0.9]',
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
+    '                 [--keep-checkpoints N] [--keep-best]',
+    '  --keep-checkpoints keeps the newest N checkpoints (and the latest, exported ones and bases of other runs);',
+    '  --keep-best also the one with the lowest validation loss at its step (needs --eval-every).',
     '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
     '  sets the replay fraction and the learning rate).',
     'floe train watch|get|pause|cancel RUN_ID',
     'floe train resume RUN_ID [--steps N]',
-    'floe train export RUN_ID [--step N] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
+    'floe train export RUN_ID [--step N | --best] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
+    'floe train checkpoints RUN_ID   (the checkpoints it holds: step, size, validation loss, why kept)',
     'floe train list [--state RUNNING]',
     '',
     'Every subcommand takes --address and --json; watch shows a progress bar (JSON lines with --json).',
@@ -138,6 +142,9 @@ export const train: Command = {
     'replay-fraction': { type: 'string' },
     state: { type: 'string' },
     watch: { type: 'boolean', default: false },
+    'keep-checkpoints': { type: 'string' },
+    'keep-best': { type: 'boolean', default: false },
+    best: { type: 'boolean', default: false },
   },
   async run(args) {
     const [sub, runId] = args.positionals;
@@ -181,6 +188,10 @@ export const train: Command = {
             budgetSteps: num(args, 'steps', 100),
             evalIntervalSteps: num(args, 'eval-every', 0),
             checkpointIntervalSteps: num(args, 'checkpoint-every', 0),
+            checkpointRetention:
+              str(args, 'keep-checkpoints') || args.values['keep-best']
+                ? { keepLast: num(args, 'keep-checkpoints', 0), keepBest: args.values['keep-best'] === true }
+                : undefined,
             seed: num(args, 'seed', 0),
             mixture: str(args, 'replay')
               ? {
@@ -246,6 +257,8 @@ export const train: Command = {
             runId: need(),
             step: num(args, 'step', 0),
             format: choice(args, 'format', EXPORT_FORMAT, 'auto')!,
+            best: args.values.best === true,
+            transient: false,
           });
           output(
             args,
@@ -259,6 +272,34 @@ export const train: Command = {
             },
             () =>
               `${r.artifact!.artifactId} (${trainerV1.exportFormatToJSON(r.format).replace('EXPORT_FORMAT_', '').toLowerCase()}, ${r.artifact!.sizeBytes} bytes, compression ${r.compression.toFixed(1)}x)`,
+          );
+          return 0;
+        }
+        case 'checkpoints': {
+          const r = await call(client.listCheckpoints.bind(client), { runId: need() });
+          const reason = (k: trainerV1.CheckpointKeptReason) =>
+            trainerV1.checkpointKeptReasonToJSON(k).replace('CHECKPOINT_KEPT_REASON_', '').toLowerCase();
+          output(
+            args,
+            {
+              best_step: r.bestStep || undefined,
+              checkpoints: r.checkpoints.map((c) => ({
+                step: c.step,
+                artifact_id: c.artifactId,
+                size_bytes: c.sizeBytes,
+                validation_loss: c.validationLoss,
+                kept_because: c.keptBecause.map(reason),
+              })),
+            },
+            () =>
+              r.checkpoints
+                .map(
+                  (c) =>
+                    `step ${String(c.step).padStart(7)}  ${c.artifactId}  ${(c.sizeBytes / 1e6).toFixed(2).padStart(8)} MB  ` +
+                    `val ${c.validationLoss === undefined ? '   —  ' : c.validationLoss.toFixed(4)}  ` +
+                    `${c.step === r.bestStep ? 'best  ' : ''}kept: ${c.keptBecause.map(reason).join(', ')}`,
+                )
+                .join('\n') || 'no checkpoints',
           );
           return 0;
         }

@@ -141,6 +141,11 @@ export interface RunCheckpoint {
   runId: string;
   /** The step of the checkpoint; 0 means the latest checkpoint of the run. */
   step: number;
+  /**
+   * The run's best checkpoint (the lowest validation loss measured at a checkpoint's step) instead of
+   * `step`, which must then be 0.
+   */
+  best: boolean;
 }
 
 /** Where a model comes from. Models move between services only through the artifact store. */
@@ -317,7 +322,7 @@ export const BuiltinModel: MessageFns<BuiltinModel> = {
 };
 
 function createBaseRunCheckpoint(): RunCheckpoint {
-  return { runId: "", step: 0 };
+  return { runId: "", step: 0, best: false };
 }
 
 export const RunCheckpoint: MessageFns<RunCheckpoint> = {
@@ -327,6 +332,9 @@ export const RunCheckpoint: MessageFns<RunCheckpoint> = {
     }
     if (message.step !== 0) {
       writer.uint32(16).int64(message.step);
+    }
+    if (message.best !== false) {
+      writer.uint32(24).bool(message.best);
     }
     return writer;
   },
@@ -360,6 +368,14 @@ export const RunCheckpoint: MessageFns<RunCheckpoint> = {
             message.step = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.best = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -380,6 +396,7 @@ export const RunCheckpoint: MessageFns<RunCheckpoint> = {
         ? globalThis.String(object.run_id)
         : "",
       step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      best: isSet(object.best) ? globalThis.Boolean(object.best) : false,
     };
   },
 
@@ -391,6 +408,9 @@ export const RunCheckpoint: MessageFns<RunCheckpoint> = {
     if (message.step !== 0) {
       obj.step = Math.round(message.step);
     }
+    if (message.best !== false) {
+      obj.best = message.best;
+    }
     return obj;
   },
 
@@ -401,6 +421,7 @@ export const RunCheckpoint: MessageFns<RunCheckpoint> = {
     const message = createBaseRunCheckpoint();
     message.runId = object.runId ?? "";
     message.step = object.step ?? 0;
+    message.best = object.best ?? false;
     return message;
   },
 };

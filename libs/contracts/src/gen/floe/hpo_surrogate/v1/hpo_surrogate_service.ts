@@ -403,7 +403,9 @@ export interface StudySpec {
   /**
    * Serialized floe.trainer.v1.RunSpec (binary) that RunStudy fills with each configuration: a parameter
    * named by a RunSpec field path ("optimizer.learning_rate", "batch_size") sets that field. Kept as bytes
-   * so this contract does not depend on the trainer's. Required by RunStudy only.
+   * so this contract does not depend on the trainer's. Required by RunStudy only. A trial's run keeps its
+   * latest checkpoint (to thaw from) and its best (RunCheckpoint.best) unless the spec sets its own
+   * checkpoint_retention.
    */
   runTemplate: Buffer;
   /**

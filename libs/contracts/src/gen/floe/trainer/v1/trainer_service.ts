@@ -458,6 +458,77 @@ export function exportFormatToJSON(object: ExportFormat): string {
   }
 }
 
+/** Why a checkpoint is kept (a checkpoint can have several reasons). */
+export enum CheckpointKeptReason {
+  /** CHECKPOINT_KEPT_REASON_UNSPECIFIED - Not set. */
+  CHECKPOINT_KEPT_REASON_UNSPECIFIED = 0,
+  /** CHECKPOINT_KEPT_REASON_ALL - The run keeps every checkpoint (no checkpoint_retention). */
+  CHECKPOINT_KEPT_REASON_ALL = 1,
+  /** CHECKPOINT_KEPT_REASON_RECENT - Among the newest checkpoint_retention.keep_last. */
+  CHECKPOINT_KEPT_REASON_RECENT = 2,
+  /** CHECKPOINT_KEPT_REASON_LATEST - The run's latest checkpoint, which pause and resume need. */
+  CHECKPOINT_KEPT_REASON_LATEST = 3,
+  /** CHECKPOINT_KEPT_REASON_BEST - The run's best checkpoint (checkpoint_retention.keep_best). */
+  CHECKPOINT_KEPT_REASON_BEST = 4,
+  /** CHECKPOINT_KEPT_REASON_EXPORTED - Exported by ExportModel. */
+  CHECKPOINT_KEPT_REASON_EXPORTED = 5,
+  /** CHECKPOINT_KEPT_REASON_BASE_OF_RUN - The base model of another run. */
+  CHECKPOINT_KEPT_REASON_BASE_OF_RUN = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function checkpointKeptReasonFromJSON(object: any): CheckpointKeptReason {
+  switch (object) {
+    case 0:
+    case "CHECKPOINT_KEPT_REASON_UNSPECIFIED":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_UNSPECIFIED;
+    case 1:
+    case "CHECKPOINT_KEPT_REASON_ALL":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_ALL;
+    case 2:
+    case "CHECKPOINT_KEPT_REASON_RECENT":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_RECENT;
+    case 3:
+    case "CHECKPOINT_KEPT_REASON_LATEST":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_LATEST;
+    case 4:
+    case "CHECKPOINT_KEPT_REASON_BEST":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_BEST;
+    case 5:
+    case "CHECKPOINT_KEPT_REASON_EXPORTED":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_EXPORTED;
+    case 6:
+    case "CHECKPOINT_KEPT_REASON_BASE_OF_RUN":
+      return CheckpointKeptReason.CHECKPOINT_KEPT_REASON_BASE_OF_RUN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CheckpointKeptReason.UNRECOGNIZED;
+  }
+}
+
+export function checkpointKeptReasonToJSON(object: CheckpointKeptReason): string {
+  switch (object) {
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_UNSPECIFIED:
+      return "CHECKPOINT_KEPT_REASON_UNSPECIFIED";
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_ALL:
+      return "CHECKPOINT_KEPT_REASON_ALL";
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_RECENT:
+      return "CHECKPOINT_KEPT_REASON_RECENT";
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_LATEST:
+      return "CHECKPOINT_KEPT_REASON_LATEST";
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_BEST:
+      return "CHECKPOINT_KEPT_REASON_BEST";
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_EXPORTED:
+      return "CHECKPOINT_KEPT_REASON_EXPORTED";
+    case CheckpointKeptReason.CHECKPOINT_KEPT_REASON_BASE_OF_RUN:
+      return "CHECKPOINT_KEPT_REASON_BASE_OF_RUN";
+    case CheckpointKeptReason.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** RigL's drop/grow schedule. */
 export interface RigLConfig {
   /** Steps between mask updates (ΔT), in [0, 1e6]; 0 means 100. */
@@ -675,12 +746,31 @@ export interface RunSpec {
    * evaluation also measures the loss here, on fixed batches as for validation — what the run forgets as
    * it goes (StepMetrics.reference_validation_loss, Run.initial_reference_validation_loss).
    */
-  referenceValidationDataset?: DatasetRef | undefined;
+  referenceValidationDataset?:
+    | DatasetRef
+    | undefined;
+  /** Which checkpoints the run keeps; unset keeps every one. */
+  checkpointRetention?: CheckpointRetention | undefined;
 }
 
 export interface RunSpec_LabelsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * Which of a run's checkpoints stay on disk as it writes new ones (Keras' and Lightning's save_top_k,
+ * Hugging Face's save_total_limit). Whatever it says, the run keeps its latest checkpoint (pause and
+ * resume need it), every checkpoint ExportModel exported, and every checkpoint another run started from.
+ */
+export interface CheckpointRetention {
+  /** Keep the newest this many checkpoints, in [0, 1e6]; 0 keeps every one. */
+  keepLast: number;
+  /**
+   * Also keep the best checkpoint: the lowest validation loss measured at a checkpoint's own step (so
+   * checkpoint_interval_steps should be a multiple of eval_interval_steps). Needs eval_interval_steps > 0.
+   */
+  keepBest: boolean;
 }
 
 /** Gradient norm of one block at a step. */
@@ -794,6 +884,11 @@ export interface Run {
   takeovers: number;
   /** Cluster mode: the replica (FLOE_REPLICA_ID) training the run, or that trained it last. */
   replicaId: string;
+  /**
+   * The step of the run's best checkpoint (the lowest validation loss measured at a checkpoint's step);
+   * 0 while no checkpoint was written at an evaluated step. RunCheckpoint.best names it.
+   */
+  bestCheckpointStep: number;
 }
 
 /** Request of StartRun. */
@@ -973,6 +1068,13 @@ export interface ExportModelRequest {
   step: number;
   /** How to store it. */
   format: ExportFormat;
+  /** The run's best checkpoint (Run.best_checkpoint_step) instead of `step`, which must then be 0. */
+  best: boolean;
+  /**
+   * Only to read the model now (how the other services open a run's checkpoint): the checkpoint is not
+   * kept beyond the run's checkpoint_retention. Unset, an export keeps its checkpoint for good.
+   */
+  transient: boolean;
 }
 
 /** Response of ExportModel. */
@@ -996,6 +1098,36 @@ export interface ExportModelResponse {
   totalParams: number;
   /** total_params ÷ stored_params (1 for a checkpoint). */
   compression: number;
+}
+
+/** Request of ListCheckpoints. */
+export interface ListCheckpointsRequest {
+  /** The run's id. */
+  runId: string;
+}
+
+/** A checkpoint a run holds. */
+export interface CheckpointInfo {
+  /** The step it was written at. */
+  step: number;
+  /** Its artifact (ModelRef.artifact_id loads it; so does RunCheckpoint with this step). */
+  artifactId: string;
+  /** Bytes on disk. */
+  sizeBytes: number;
+  /** The validation loss measured at this step, when the run evaluated there. */
+  validationLoss?:
+    | number
+    | undefined;
+  /** Why it is kept. */
+  keptBecause: CheckpointKeptReason[];
+}
+
+/** Response of ListCheckpoints. */
+export interface ListCheckpointsResponse {
+  /** Oldest first. */
+  checkpoints: CheckpointInfo[];
+  /** The step of the best checkpoint (Run.best_checkpoint_step); 0 when none. */
+  bestStep: number;
 }
 
 function createBaseRigLConfig(): RigLConfig {
@@ -2126,6 +2258,7 @@ function createBaseRunSpec(): RunSpec {
     sparse: undefined,
     bcd: undefined,
     referenceValidationDataset: undefined,
+    checkpointRetention: undefined,
   };
 }
 
@@ -2193,6 +2326,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     }
     if (message.referenceValidationDataset !== undefined) {
       DatasetRef.encode(message.referenceValidationDataset, writer.uint32(170).fork()).join();
+    }
+    if (message.checkpointRetention !== undefined) {
+      CheckpointRetention.encode(message.checkpointRetention, writer.uint32(178).fork()).join();
     }
     return writer;
   },
@@ -2381,6 +2517,14 @@ export const RunSpec: MessageFns<RunSpec> = {
             message.referenceValidationDataset = DatasetRef.decode(reader, reader.uint32());
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.checkpointRetention = CheckpointRetention.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2469,6 +2613,11 @@ export const RunSpec: MessageFns<RunSpec> = {
         : isSet(object.reference_validation_dataset)
         ? DatasetRef.fromJSON(object.reference_validation_dataset)
         : undefined,
+      checkpointRetention: isSet(object.checkpointRetention)
+        ? CheckpointRetention.fromJSON(object.checkpointRetention)
+        : isSet(object.checkpoint_retention)
+        ? CheckpointRetention.fromJSON(object.checkpoint_retention)
+        : undefined,
     };
   },
 
@@ -2543,6 +2692,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     if (message.referenceValidationDataset !== undefined) {
       obj.referenceValidationDataset = DatasetRef.toJSON(message.referenceValidationDataset);
     }
+    if (message.checkpointRetention !== undefined) {
+      obj.checkpointRetention = CheckpointRetention.toJSON(message.checkpointRetention);
+    }
     return obj;
   },
 
@@ -2603,6 +2755,9 @@ export const RunSpec: MessageFns<RunSpec> = {
       (object.referenceValidationDataset !== undefined && object.referenceValidationDataset !== null)
         ? DatasetRef.fromPartial(object.referenceValidationDataset)
         : undefined;
+    message.checkpointRetention = (object.checkpointRetention !== undefined && object.checkpointRetention !== null)
+      ? CheckpointRetention.fromPartial(object.checkpointRetention)
+      : undefined;
     return message;
   },
 };
@@ -2688,6 +2843,99 @@ export const RunSpec_LabelsEntry: MessageFns<RunSpec_LabelsEntry> = {
     const message = createBaseRunSpec_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckpointRetention(): CheckpointRetention {
+  return { keepLast: 0, keepBest: false };
+}
+
+export const CheckpointRetention: MessageFns<CheckpointRetention> = {
+  encode(message: CheckpointRetention, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keepLast !== 0) {
+      writer.uint32(8).int32(message.keepLast);
+    }
+    if (message.keepBest !== false) {
+      writer.uint32(16).bool(message.keepBest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointRetention {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointRetention();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.keepLast = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.keepBest = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointRetention {
+    return {
+      keepLast: isSet(object.keepLast)
+        ? globalThis.Number(object.keepLast)
+        : isSet(object.keep_last)
+        ? globalThis.Number(object.keep_last)
+        : 0,
+      keepBest: isSet(object.keepBest)
+        ? globalThis.Boolean(object.keepBest)
+        : isSet(object.keep_best)
+        ? globalThis.Boolean(object.keep_best)
+        : false,
+    };
+  },
+
+  toJSON(message: CheckpointRetention): unknown {
+    const obj: any = {};
+    if (message.keepLast !== 0) {
+      obj.keepLast = Math.round(message.keepLast);
+    }
+    if (message.keepBest !== false) {
+      obj.keepBest = message.keepBest;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckpointRetention>, I>>(base?: I): CheckpointRetention {
+    return CheckpointRetention.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckpointRetention>, I>>(object: I): CheckpointRetention {
+    const message = createBaseCheckpointRetention();
+    message.keepLast = object.keepLast ?? 0;
+    message.keepBest = object.keepBest ?? false;
     return message;
   },
 };
@@ -3103,6 +3351,7 @@ function createBaseRun(): Run {
     initialReferenceValidationLoss: undefined,
     takeovers: 0,
     replicaId: "",
+    bestCheckpointStep: 0,
   };
 }
 
@@ -3164,6 +3413,9 @@ export const Run: MessageFns<Run> = {
     }
     if (message.replicaId !== "") {
       writer.uint32(154).string(message.replicaId);
+    }
+    if (message.bestCheckpointStep !== 0) {
+      writer.uint32(160).int64(message.bestCheckpointStep);
     }
     return writer;
   },
@@ -3333,6 +3585,14 @@ export const Run: MessageFns<Run> = {
             message.replicaId = reader.string();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.bestCheckpointStep = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3422,6 +3682,11 @@ export const Run: MessageFns<Run> = {
         : isSet(object.replica_id)
         ? globalThis.String(object.replica_id)
         : "",
+      bestCheckpointStep: isSet(object.bestCheckpointStep)
+        ? globalThis.Number(object.bestCheckpointStep)
+        : isSet(object.best_checkpoint_step)
+        ? globalThis.Number(object.best_checkpoint_step)
+        : 0,
     };
   },
 
@@ -3484,6 +3749,9 @@ export const Run: MessageFns<Run> = {
     if (message.replicaId !== "") {
       obj.replicaId = message.replicaId;
     }
+    if (message.bestCheckpointStep !== 0) {
+      obj.bestCheckpointStep = Math.round(message.bestCheckpointStep);
+    }
     return obj;
   },
 
@@ -3513,6 +3781,7 @@ export const Run: MessageFns<Run> = {
     message.initialReferenceValidationLoss = object.initialReferenceValidationLoss ?? undefined;
     message.takeovers = object.takeovers ?? 0;
     message.replicaId = object.replicaId ?? "";
+    message.bestCheckpointStep = object.bestCheckpointStep ?? 0;
     return message;
   },
 };
@@ -5136,7 +5405,7 @@ export const CancelRunResponse: MessageFns<CancelRunResponse> = {
 };
 
 function createBaseExportModelRequest(): ExportModelRequest {
-  return { runId: "", step: 0, format: 0 };
+  return { runId: "", step: 0, format: 0, best: false, transient: false };
 }
 
 export const ExportModelRequest: MessageFns<ExportModelRequest> = {
@@ -5149,6 +5418,12 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
     }
     if (message.format !== 0) {
       writer.uint32(24).int32(message.format);
+    }
+    if (message.best !== false) {
+      writer.uint32(32).bool(message.best);
+    }
+    if (message.transient !== false) {
+      writer.uint32(40).bool(message.transient);
     }
     return writer;
   },
@@ -5190,6 +5465,22 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
             message.format = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.best = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.transient = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5211,6 +5502,8 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
         : "",
       step: isSet(object.step) ? globalThis.Number(object.step) : 0,
       format: isSet(object.format) ? exportFormatFromJSON(object.format) : 0,
+      best: isSet(object.best) ? globalThis.Boolean(object.best) : false,
+      transient: isSet(object.transient) ? globalThis.Boolean(object.transient) : false,
     };
   },
 
@@ -5225,6 +5518,12 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
     if (message.format !== 0) {
       obj.format = exportFormatToJSON(message.format);
     }
+    if (message.best !== false) {
+      obj.best = message.best;
+    }
+    if (message.transient !== false) {
+      obj.transient = message.transient;
+    }
     return obj;
   },
 
@@ -5236,6 +5535,8 @@ export const ExportModelRequest: MessageFns<ExportModelRequest> = {
     message.runId = object.runId ?? "";
     message.step = object.step ?? 0;
     message.format = object.format ?? 0;
+    message.best = object.best ?? false;
+    message.transient = object.transient ?? false;
     return message;
   },
 };
@@ -5401,6 +5702,333 @@ export const ExportModelResponse: MessageFns<ExportModelResponse> = {
   },
 };
 
+function createBaseListCheckpointsRequest(): ListCheckpointsRequest {
+  return { runId: "" };
+}
+
+export const ListCheckpointsRequest: MessageFns<ListCheckpointsRequest> = {
+  encode(message: ListCheckpointsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCheckpointsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCheckpointsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCheckpointsRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCheckpointsRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCheckpointsRequest>, I>>(base?: I): ListCheckpointsRequest {
+    return ListCheckpointsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCheckpointsRequest>, I>>(object: I): ListCheckpointsRequest {
+    const message = createBaseListCheckpointsRequest();
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckpointInfo(): CheckpointInfo {
+  return { step: 0, artifactId: "", sizeBytes: 0, validationLoss: undefined, keptBecause: [] };
+}
+
+export const CheckpointInfo: MessageFns<CheckpointInfo> = {
+  encode(message: CheckpointInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    if (message.artifactId !== "") {
+      writer.uint32(18).string(message.artifactId);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(24).int64(message.sizeBytes);
+    }
+    if (message.validationLoss !== undefined) {
+      writer.uint32(33).double(message.validationLoss);
+    }
+    if (message.keptBecause.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.keptBecause) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.artifactId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.validationLoss = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.keptBecause.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.keptBecause.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointInfo {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      artifactId: isSet(object.artifactId)
+        ? globalThis.String(object.artifactId)
+        : isSet(object.artifact_id)
+        ? globalThis.String(object.artifact_id)
+        : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      validationLoss: isSet(object.validationLoss)
+        ? globalThis.Number(object.validationLoss)
+        : isSet(object.validation_loss)
+        ? globalThis.Number(object.validation_loss)
+        : undefined,
+      keptBecause: globalThis.Array.isArray(object?.keptBecause)
+        ? object.keptBecause.map((e: any) => checkpointKeptReasonFromJSON(e))
+        : globalThis.Array.isArray(object?.kept_because)
+        ? object.kept_because.map((e: any) => checkpointKeptReasonFromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CheckpointInfo): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.artifactId !== "") {
+      obj.artifactId = message.artifactId;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.validationLoss !== undefined) {
+      obj.validationLoss = floatToJson(message.validationLoss);
+    }
+    if (message.keptBecause?.length) {
+      obj.keptBecause = message.keptBecause.map((e) => checkpointKeptReasonToJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckpointInfo>, I>>(base?: I): CheckpointInfo {
+    return CheckpointInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckpointInfo>, I>>(object: I): CheckpointInfo {
+    const message = createBaseCheckpointInfo();
+    message.step = object.step ?? 0;
+    message.artifactId = object.artifactId ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.validationLoss = object.validationLoss ?? undefined;
+    message.keptBecause = object.keptBecause?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListCheckpointsResponse(): ListCheckpointsResponse {
+  return { checkpoints: [], bestStep: 0 };
+}
+
+export const ListCheckpointsResponse: MessageFns<ListCheckpointsResponse> = {
+  encode(message: ListCheckpointsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checkpoints) {
+      CheckpointInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.bestStep !== 0) {
+      writer.uint32(16).int64(message.bestStep);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCheckpointsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCheckpointsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoints.push(CheckpointInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bestStep = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCheckpointsResponse {
+    return {
+      checkpoints: globalThis.Array.isArray(object?.checkpoints)
+        ? object.checkpoints.map((e: any) => CheckpointInfo.fromJSON(e))
+        : [],
+      bestStep: isSet(object.bestStep)
+        ? globalThis.Number(object.bestStep)
+        : isSet(object.best_step)
+        ? globalThis.Number(object.best_step)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListCheckpointsResponse): unknown {
+    const obj: any = {};
+    if (message.checkpoints?.length) {
+      obj.checkpoints = message.checkpoints.map((e) => CheckpointInfo.toJSON(e));
+    }
+    if (message.bestStep !== 0) {
+      obj.bestStep = Math.round(message.bestStep);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCheckpointsResponse>, I>>(base?: I): ListCheckpointsResponse {
+    return ListCheckpointsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCheckpointsResponse>, I>>(object: I): ListCheckpointsResponse {
+    const message = createBaseListCheckpointsResponse();
+    message.checkpoints = object.checkpoints?.map((e) => CheckpointInfo.fromPartial(e)) || [];
+    message.bestStep = object.bestStep ?? 0;
+    return message;
+  },
+};
+
 /**
  * TrainerService runs training as durable runs that can be watched, paused, resumed with more budget
  * (freeze-thaw) and cancelled.
@@ -5504,7 +6132,8 @@ export const TrainerServiceService = {
   },
   /**
    * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
-   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one.
+   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one (or one the run's
+   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says.
    */
   exportModel: {
     path: "/floe.trainer.v1.TrainerService/ExportModel" as const,
@@ -5514,6 +6143,21 @@ export const TrainerServiceService = {
     requestDeserialize: (value: Buffer): ExportModelRequest => ExportModelRequest.decode(value),
     responseSerialize: (value: ExportModelResponse): Buffer => Buffer.from(ExportModelResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ExportModelResponse => ExportModelResponse.decode(value),
+  },
+  /**
+   * Lists the checkpoints a run holds now, oldest first: step, artifact, size, the validation loss
+   * measured at that step, and why each is kept. NOT_FOUND for an unknown run.
+   */
+  listCheckpoints: {
+    path: "/floe.trainer.v1.TrainerService/ListCheckpoints" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCheckpointsRequest): Buffer =>
+      Buffer.from(ListCheckpointsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCheckpointsRequest => ListCheckpointsRequest.decode(value),
+    responseSerialize: (value: ListCheckpointsResponse): Buffer =>
+      Buffer.from(ListCheckpointsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCheckpointsResponse => ListCheckpointsResponse.decode(value),
   },
 } as const;
 
@@ -5553,9 +6197,15 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
   cancelRun: handleUnaryCall<CancelRunRequest, CancelRunResponse>;
   /**
    * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
-   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one.
+   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one (or one the run's
+   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says.
    */
   exportModel: handleUnaryCall<ExportModelRequest, ExportModelResponse>;
+  /**
+   * Lists the checkpoints a run holds now, oldest first: step, artifact, size, the validation loss
+   * measured at that step, and why each is kept. NOT_FOUND for an unknown run.
+   */
+  listCheckpoints: handleUnaryCall<ListCheckpointsRequest, ListCheckpointsResponse>;
 }
 
 export interface TrainerServiceClient extends Client {
@@ -5683,7 +6333,8 @@ export interface TrainerServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
-   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one.
+   * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one (or one the run's
+   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says.
    */
   exportModel(
     request: ExportModelRequest,
@@ -5699,6 +6350,25 @@ export interface TrainerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ExportModelResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Lists the checkpoints a run holds now, oldest first: step, artifact, size, the validation loss
+   * measured at that step, and why each is kept. NOT_FOUND for an unknown run.
+   */
+  listCheckpoints(
+    request: ListCheckpointsRequest,
+    callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  listCheckpoints(
+    request: ListCheckpointsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  listCheckpoints(
+    request: ListCheckpointsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,181 @@
+// A run's checkpoints: which it holds (with the validation loss measured at each one's step), which is its
+// best, which it may delete under its CheckpointRetention, and which are pinned for good (exported, or the
+// base model of another run). The store is the record; artifacts are deleted only after the record no longer
+// lists them, so a crash in between leaves an unlisted folder behind, never a listed checkpoint that is gone.
+import { trainerV1 } from '@floe/contracts';
+import { failedPrecondition, notFound, FloeError } from '@floe/errors';
+import type { ArtifactStore, MetadataStore } from '@floe/store';
+
+/** The store's record of a run's checkpoints (kind 'run-checkpoint', id the run's). */
+const LEDGER = 'run-checkpoint';
+/** Checkpoints kept whatever a retention says (kind 'checkpoint-pin', id the artifact's). */
+const PIN = 'checkpoint-pin';
+
+export interface CheckpointEntry {
+  step: number;
+  artifactId: string;
+  /** The validation loss measured at this step (the checkpoint's own weights), when the run evaluated there. */
+  validationLoss?: number;
+}
+
+interface LedgerBody {
+  /** The latest checkpoint (every version of the record has it). */
+  checkpoint: string;
+  step: number;
+  /** Every checkpoint the run holds, oldest first; absent in records written before retention existed. */
+  history?: CheckpointEntry[];
+  /** The run wrote checkpoints before the record had a history: those are found by their artifacts' labels. */
+  legacy?: boolean;
+}
+
+interface PinBody {
+  exported?: boolean;
+  /** Runs that started from this checkpoint. */
+  baseOf?: string[];
+}
+
+type Retention = trainerV1.CheckpointRetention | undefined;
+const R = trainerV1.CheckpointKeptReason;
+
+/** The entry with the lowest validation loss (the earliest among equals); undefined when none was evaluated. */
+export function bestOf(entries: CheckpointEntry[]): CheckpointEntry | undefined {
+  let best: CheckpointEntry | undefined;
+  for (const e of entries)
+    if (e.validationLoss !== undefined && (best === undefined || e.validationLoss < best.validationLoss!)) best = e;
+  return best;
+}
+
+export class CheckpointLedger {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly artifacts: ArtifactStore,
+  ) {}
+
+  /** The run's checkpoints, oldest first (those of an old record found by their artifacts' labels). */
+  async entries(runId: string): Promise<CheckpointEntry[]> {
+    const body = this.store.get<LedgerBody>(LEDGER, runId)?.body;
+    if (!body) return [];
+    if (body.history && !body.legacy) return body.history;
+    const recorded = body.history ?? [];
+    const labelled = (await this.artifacts.list('checkpoint'))
+      .filter((a) => a.manifest.labels.run === runId)
+      .map((a) => ({ step: Number(a.manifest.labels.step), artifactId: a.manifest.id }))
+      .filter((e) => !recorded.some((r) => r.step === e.step));
+    return [...labelled, ...recorded].sort((a, b) => a.step - b.step);
+  }
+
+  /**
+   * Records a checkpoint the run just wrote and applies its retention (synchronously, so the run's record and
+   * its events stay in order). Returns the best checkpoint held and the artifacts to delete — already gone from
+   * the record; `deleteArtifacts` removes them from disk.
+   */
+  record(runId: string, entry: CheckpointEntry, retention: Retention): { best?: CheckpointEntry; dropped: string[] } {
+    return this.store.transaction(() => {
+      const existing = this.store.get<LedgerBody>(LEDGER, runId)?.body;
+      const before = existing?.history ?? [];
+      // A checkpoint written again at a step (a replay after a crash) replaces the older one in the record.
+      const all = [...before.filter((e) => e.step !== entry.step), entry].sort((a, b) => a.step - b.step);
+      const replaced = before.filter((e) => e.step === entry.step && e.artifactId !== entry.artifactId);
+      const keep = new Set(this.retained(all, retention).map((e) => e.artifactId));
+      for (const e of [...all, ...replaced]) if (this.pinOf(e.artifactId)) keep.add(e.artifactId);
+      const kept = all.filter((e) => keep.has(e.artifactId));
+      const dropped = retention?.keepLast
+        ? [...all, ...replaced].filter((e) => !keep.has(e.artifactId)).map((e) => e.artifactId)
+        : [];
+      const body: LedgerBody = {
+        checkpoint: entry.artifactId,
+        step: entry.step,
+        history: kept,
+        legacy: existing !== undefined && (existing.history === undefined || existing.legacy) ? true : undefined,
+      };
+      if (existing) this.store.update(LEDGER, runId, '', body);
+      else this.store.create(LEDGER, runId, '', body);
+      return { best: bestOf(kept), dropped };
+    });
+  }
+
+  /** Removes dropped checkpoints from disk (one already gone is no error; one pinned since stays). */
+  async deleteArtifacts(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      if (this.pinOf(id)) continue;
+      try {
+        await this.artifacts.delete(id);
+      } catch (err) {
+        if (!(err instanceof FloeError && err.kind === 'not_found')) throw err;
+      }
+    }
+  }
+
+  /** What a retention keeps of `all` (oldest first), before pins: the newest keep_last, the latest, the best. */
+  private retained(all: CheckpointEntry[], retention: Retention): CheckpointEntry[] {
+    if (!retention?.keepLast) return all;
+    const kept = new Set(all.slice(-retention.keepLast));
+    kept.add(all.at(-1)!);
+    const best = retention.keepBest ? bestOf(all) : undefined;
+    if (best) kept.add(best);
+    return all.filter((e) => kept.has(e));
+  }
+
+  private pinOf(artifactId: string): PinBody | undefined {
+    return this.store.get<PinBody>(PIN, artifactId)?.body;
+  }
+
+  /** Keeps a checkpoint for good: it was exported, or another run starts from it. */
+  pin(artifactId: string, why: { exported: true } | { baseOf: string }): void {
+    this.store.transaction(() => {
+      const body = this.pinOf(artifactId);
+      const next: PinBody = { ...body };
+      if ('exported' in why) next.exported = true;
+      else next.baseOf = [...new Set([...(body?.baseOf ?? []), why.baseOf])];
+      if (body) this.store.update(PIN, artifactId, '', next);
+      else this.store.create(PIN, artifactId, '', next);
+    });
+  }
+
+  /** The checkpoint artifact at `step` (0: the latest), or the best one; NOT_FOUND for a step it does not hold. */
+  async resolve(runId: string, step: number, best = false): Promise<string> {
+    const latest = this.store.get<LedgerBody>(LEDGER, runId)?.body;
+    if (!latest) throw failedPrecondition(`run ${runId} has no checkpoint yet`);
+    if (best) {
+      const found = bestOf(await this.entries(runId));
+      if (!found)
+        throw failedPrecondition(
+          `run ${runId} has no checkpoint at a step where it measured its validation loss (eval_interval_steps), so none is best`,
+        );
+      return found.artifactId;
+    }
+    if (!step || step === latest.step) return latest.checkpoint;
+    const found = (await this.entries(runId)).find((e) => e.step === step);
+    if (!found) throw notFound('checkpoint', `${runId}@${step}`);
+    return found.artifactId;
+  }
+
+  /** ListCheckpoints: what the run holds, oldest first, with sizes and why each is kept. */
+  async list(runId: string, retention: Retention): Promise<trainerV1.ListCheckpointsResponse> {
+    const entries = await this.entries(runId);
+    const best = bestOf(entries);
+    const recent = new Set(retention?.keepLast ? entries.slice(-retention.keepLast) : []);
+    const checkpoints: trainerV1.CheckpointInfo[] = [];
+    for (const e of entries) {
+      const artifact = await this.artifacts.get(e.artifactId);
+      if (!artifact) continue;
+      const pin = this.pinOf(e.artifactId);
+      const reasons = [
+        !retention?.keepLast && R.CHECKPOINT_KEPT_REASON_ALL,
+        recent.has(e) && R.CHECKPOINT_KEPT_REASON_RECENT,
+        e === entries.at(-1) && R.CHECKPOINT_KEPT_REASON_LATEST,
+        e === best && retention?.keepBest && R.CHECKPOINT_KEPT_REASON_BEST,
+        pin?.exported && R.CHECKPOINT_KEPT_REASON_EXPORTED,
+        pin?.baseOf?.length && R.CHECKPOINT_KEPT_REASON_BASE_OF_RUN,
+      ].filter((r): r is trainerV1.CheckpointKeptReason => typeof r === 'number');
+      checkpoints.push({
+        step: e.step,
+        artifactId: e.artifactId,
+        sizeBytes: artifact.sizeBytes,
+        validationLoss: e.validationLoss,
+        keptBecause: reasons,
+      });
+    }
+    return { checkpoints, bestStep: best?.step ?? 0 };
+  }
+}

@@ -1,0 +1,332 @@
+// Checkpoint retention: what a run keeps as it writes checkpoints (the newest N, its latest, its best,
+// exported ones and the bases of other runs), what it deletes from disk, and the checkpoints it lists.
+// The ledger on a real SQLite store and artifact folder with chosen validation losses; then real runs
+// through a gRPC server.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, trainerV1 } from '@floe/contracts';
+import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { LocalArtifactStore, SqliteMetadataStore } from '@floe/store';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createTrainerService } from '../src/index.js';
+import { CheckpointLedger } from '../src/checkpoints.js';
+
+const R = trainerV1.CheckpointKeptReason;
+
+test('the ledger keeps the newest N, the latest and the best; pins outlive the retention', async () => {
+  const dir = tempDir();
+  try {
+    const store = new SqliteMetadataStore(join(dir.path, 'm.sqlite'));
+    const artifacts = new LocalArtifactStore(join(dir.path, 'artifacts'));
+    const ledger = new CheckpointLedger(store, artifacts);
+    const retention = { keepLast: 2, keepBest: true };
+    // Validation losses by step: the best (0.5) is at step 2, long before the newest two.
+    const losses = [0.9, 0.5, 0.7, undefined, 0.8, 0.6, 0.75];
+    const ids: string[] = [];
+    for (const [i, loss] of losses.entries()) {
+      const step = i + 1;
+      const a = await artifacts.put(
+        'checkpoint',
+        { 'w.bin': new Uint8Array([step]) },
+        { labels: { run: 'r', step: String(step) } },
+      );
+      ids.push(a.manifest.id);
+      if (step === 3) ledger.pin(a.manifest.id, { exported: true });
+      const { best, dropped } = ledger.record(
+        'r',
+        { step, artifactId: a.manifest.id, validationLoss: loss },
+        retention,
+      );
+      await ledger.deleteArtifacts(dropped);
+      assert.equal(best?.step, step === 1 ? 1 : 2, `best after step ${step}`);
+    }
+    const held = (await ledger.entries('r')).map((e) => e.step);
+    assert.deepEqual(held, [2, 3, 6, 7], 'best (2), exported (3), the newest two (6, 7)');
+    for (const [i, id] of ids.entries())
+      assert.equal((await artifacts.get(id)) !== undefined, held.includes(i + 1), `step ${i + 1} on disk`);
+    assert.equal(await ledger.resolve('r', 0, true), ids[1]);
+    assert.equal(await ledger.resolve('r', 0), ids[6]);
+    assert.equal(await ledger.resolve('r', 3), ids[2]);
+    await assert.rejects(ledger.resolve('r', 4), /r@4/);
+    const listed = await ledger.list('r', retention);
+    assert.equal(listed.bestStep, 2);
+    assert.deepEqual(
+      listed.checkpoints.map((c) => [c.step, c.validationLoss, c.keptBecause]),
+      [
+        [2, 0.5, [R.CHECKPOINT_KEPT_REASON_BEST]],
+        [3, 0.7, [R.CHECKPOINT_KEPT_REASON_EXPORTED]],
+        [6, 0.6, [R.CHECKPOINT_KEPT_REASON_RECENT]],
+        [7, 0.75, [R.CHECKPOINT_KEPT_REASON_RECENT, R.CHECKPOINT_KEPT_REASON_LATEST]],
+      ],
+    );
+    // Without a retention nothing is deleted.
+    for (const step of [1, 2, 3]) {
+      const a = await artifacts.put(
+        'checkpoint',
+        { 'w.bin': new Uint8Array([step]) },
+        { labels: { run: 's', step: String(step) } },
+      );
+      assert.deepEqual(ledger.record('s', { step, artifactId: a.manifest.id }, undefined).dropped, []);
+    }
+    assert.deepEqual(
+      (await ledger.list('s', undefined)).checkpoints.map((c) => c.keptBecause),
+      [
+        [R.CHECKPOINT_KEPT_REASON_ALL],
+        [R.CHECKPOINT_KEPT_REASON_ALL],
+        [R.CHECKPOINT_KEPT_REASON_ALL, R.CHECKPOINT_KEPT_REASON_LATEST],
+      ],
+    );
+    store.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a record written before the ledger had a history still finds its older checkpoints', async () => {
+  const dir = tempDir();
+  try {
+    const store = new SqliteMetadataStore(join(dir.path, 'm.sqlite'));
+    const artifacts = new LocalArtifactStore(join(dir.path, 'artifacts'));
+    const ids: string[] = [];
+    for (const step of [2, 4]) {
+      const a = await artifacts.put(
+        'checkpoint',
+        { 'w.bin': new Uint8Array([step]) },
+        { labels: { run: 'old', step: String(step) } },
+      );
+      ids.push(a.manifest.id);
+    }
+    // What the trainer stored until now: the latest only.
+    store.create('run-checkpoint', 'old', '', { checkpoint: ids[1], step: 4 });
+    const ledger = new CheckpointLedger(store, artifacts);
+    assert.equal(await ledger.resolve('old', 2), ids[0]);
+    const a = await artifacts.put(
+      'checkpoint',
+      { 'w.bin': new Uint8Array([6]) },
+      { labels: { run: 'old', step: '6' } },
+    );
+    ledger.record('old', { step: 6, artifactId: a.manifest.id }, undefined);
+    assert.deepEqual(
+      (await ledger.entries('old')).map((e) => e.step),
+      [2, 4, 6],
+    );
+    assert.equal(await ledger.resolve('old', 4), ids[1]);
+    store.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+const home = tempDir();
+let server: FloeServer;
+let client: trainerV1.TrainerServiceClient;
+const onDisk = new LocalArtifactStore(join(home.path, 'artifacts'));
+
+before(async () => {
+  const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
+  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
+  client = createClient(trainerV1.TrainerServiceClient, server.address);
+});
+
+after(async () => {
+  client.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec => ({
+  ...trainerV1.RunSpec.fromPartial({
+    baseModel: {
+      source: {
+        $case: 'builtin',
+        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 },
+      },
+    },
+    dataset: { uri: 'builtin:spam-assassin' },
+    strategy: trainerV1.Strategy.STRATEGY_FULL,
+    optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 3e-2 },
+    schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT },
+    batchSize: 4,
+    sequenceLength: 32,
+    budgetSteps: 6,
+    evalIntervalSteps: 1,
+    checkpointIntervalSteps: 1,
+    seed: 5,
+  }),
+  ...over,
+});
+
+/** Watches a run until it stops; its validation loss by step and the final run. */
+async function finish(runId: string): Promise<{ validation: Map<number, number>; run: trainerV1.Run }> {
+  const events = await collect(client.watchRun({ runId, fromStep: 0 }));
+  const validation = new Map<number, number>();
+  for (const e of events)
+    if (e.event?.$case === 'step' && e.event.value.validationLoss !== undefined)
+      validation.set(Number(e.event.value.step), e.event.value.validationLoss);
+  return { validation, run: (events.at(-1)!.event as { value: trainerV1.Run }).value };
+}
+
+/**
+ * The steps of a run's checkpoint artifacts on disk, once they are `expected` (dropped checkpoints leave the
+ * record at once and the disk just after; 5 s at most).
+ */
+async function stepsOnDisk(runId: string, expected: number[]): Promise<number[]> {
+  for (let waited = 0; ; waited += 50) {
+    const steps = (await onDisk.list('checkpoint'))
+      .filter((a) => a.manifest.labels.run === runId)
+      .map((a) => Number(a.manifest.labels.step))
+      .sort((x, y) => x - y);
+    if (waited >= 5000 || JSON.stringify(steps) === JSON.stringify(expected)) return steps;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const exportAt = (runId: string, over: Partial<trainerV1.ExportModelRequest> = {}) =>
+  call(client.exportModel.bind(client), {
+    runId,
+    step: 0,
+    format: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
+    best: false,
+    transient: false,
+    ...over,
+  });
+
+test(
+  'a run with keep_last 2 and keep_best holds its newest two and its best, on disk and in ListCheckpoints',
+  { timeout: 180_000 },
+  async () => {
+    const { run } = await call(client.startRun.bind(client), {
+      requestId: 'kept',
+      spec: spec({ checkpointRetention: { keepLast: 2, keepBest: true } }),
+    });
+    const { validation, run: done } = await finish(run!.runId);
+    assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED);
+    const bestStep = [...validation].reduce((a, b) => (b[1] < a[1] ? b : a))[0];
+    assert.equal(done.bestCheckpointStep, bestStep, `validation losses ${JSON.stringify([...validation])}`);
+    const expected = [...new Set([bestStep, 5, 6])].sort((x, y) => x - y);
+    assert.deepEqual(await stepsOnDisk(run!.runId, expected), expected);
+    const listed = await call(client.listCheckpoints.bind(client), { runId: run!.runId });
+    assert.deepEqual(
+      listed.checkpoints.map((c) => c.step),
+      expected,
+    );
+    assert.equal(listed.bestStep, bestStep);
+    for (const c of listed.checkpoints) {
+      assert.equal(c.validationLoss, validation.get(c.step), `the loss measured at step ${c.step}`);
+      assert.ok(c.sizeBytes > 0);
+    }
+    // The best checkpoint by name, for ExportModel and for a run that starts from it.
+    const best = await exportAt(run!.runId, { best: true, transient: true });
+    assert.equal(best.artifact!.artifactId, listed.checkpoints.find((c) => c.step === bestStep)!.artifactId);
+    if (!expected.includes(1)) await rejectsWith(exportAt(run!.runId, { step: 1 }), grpc.status.NOT_FOUND);
+    const child = await call(client.startRun.bind(client), {
+      requestId: 'from-best',
+      spec: spec({
+        budgetSteps: 1,
+        baseModel: { source: { $case: 'run', value: { runId: run!.runId, step: 0, best: true } } },
+      }),
+    });
+    assert.equal(child.run!.baseArtifactId, best.artifact!.artifactId);
+    await finish(child.run!.runId);
+  },
+);
+
+test('exported checkpoints and bases of other runs outlive keep_last 1', { timeout: 180_000 }, async () => {
+  const first = await call(client.startRun.bind(client), {
+    requestId: 'pins',
+    spec: spec({ budgetSteps: 2, checkpointRetention: { keepLast: 1, keepBest: false } }),
+  });
+  const runId = first.run!.runId;
+  await finish(runId);
+  assert.deepEqual(await stepsOnDisk(runId, [2]), [2]);
+  const exported = await exportAt(runId);
+  // A transient read (how the evaluator opens a run) pins nothing.
+  await exportAt(runId, { transient: true });
+  const resume = (requestId: string) => call(client.resumeRun.bind(client), { runId, additionalSteps: 2, requestId });
+  await resume('pins-resume-1');
+  await finish(runId);
+  assert.deepEqual(await stepsOnDisk(runId, [2, 4]), [2, 4], 'the export at 2 stays; 3 went');
+  const child = await call(client.startRun.bind(client), {
+    requestId: 'child-of-4',
+    spec: spec({ budgetSteps: 1, baseModel: { source: { $case: 'run', value: { runId, step: 4, best: false } } } }),
+  });
+  await finish(child.run!.runId);
+  await resume('pins-resume-2');
+  const { run } = await finish(runId);
+  assert.equal(run.step, 6);
+  assert.deepEqual(await stepsOnDisk(runId, [2, 4, 6]), [2, 4, 6], 'the base of the child run (4) stays; 5 went');
+  const listed = await call(client.listCheckpoints.bind(client), { runId });
+  assert.deepEqual(
+    listed.checkpoints.map((c) => [c.step, c.keptBecause]),
+    [
+      [2, [R.CHECKPOINT_KEPT_REASON_EXPORTED]],
+      [4, [R.CHECKPOINT_KEPT_REASON_BASE_OF_RUN]],
+      [6, [R.CHECKPOINT_KEPT_REASON_RECENT, R.CHECKPOINT_KEPT_REASON_LATEST]],
+    ],
+  );
+  // The exported artifact is the checkpoint itself and still loads as a base model.
+  assert.equal(listed.checkpoints[0]!.artifactId, exported.artifact!.artifactId);
+  const fromExport = await call(client.startRun.bind(client), {
+    requestId: 'from-export',
+    spec: spec({
+      budgetSteps: 1,
+      baseModel: { source: { $case: 'artifactId', value: exported.artifact!.artifactId } },
+    }),
+  });
+  assert.equal((await finish(fromExport.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
+});
+
+test('bad retention and best references are INVALID_ARGUMENT naming the field; nothing is stored', async () => {
+  const before = (
+    await call(client.listRuns.bind(client), { states: [], labels: {}, page: { pageSize: 100, pageToken: '' } })
+  ).runs.length;
+  await rejectsWith(
+    call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ checkpointRetention: { keepLast: -1, keepBest: false } }),
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.checkpoint_retention.keep_last',
+  );
+  await rejectsWith(
+    call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ evalIntervalSteps: 0, checkpointRetention: { keepLast: 2, keepBest: true } }),
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.checkpoint_retention.keep_best',
+  );
+  await rejectsWith(
+    call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ baseModel: { source: { $case: 'run', value: { runId: 'run-x', step: 3, best: true } } } }),
+    }),
+    grpc.status.INVALID_ARGUMENT,
+    'spec.base_model.run.step',
+  );
+  await rejectsWith(exportAt('run-x', { step: 3, best: true }), grpc.status.INVALID_ARGUMENT, 'step');
+  await rejectsWith(call(client.listCheckpoints.bind(client), { runId: 'run-unknown' }), grpc.status.NOT_FOUND);
+  const after = (
+    await call(client.listRuns.bind(client), { states: [], labels: {}, page: { pageSize: 100, pageToken: '' } })
+  ).runs.length;
+  assert.equal(after, before);
+});
+
+test(
+  'a run that never evaluated has no best checkpoint: FAILED_PRECONDITION saying why',
+  { timeout: 120_000 },
+  async () => {
+    const { run } = await call(client.startRun.bind(client), {
+      requestId: 'no-eval',
+      spec: spec({ budgetSteps: 2, evalIntervalSteps: 0 }),
+    });
+    const { run: done } = await finish(run!.runId);
+    assert.equal(done.bestCheckpointStep, 0);
+    const e = await rejectsWith(exportAt(run!.runId, { best: true }), grpc.status.FAILED_PRECONDITION);
+    assert.match(e.details, /eval_interval_steps/);
+    // Without a retention every checkpoint stays.
+    assert.deepEqual(await stepsOnDisk(run!.runId, [1, 2]), [1, 2]);
+  },
+);
