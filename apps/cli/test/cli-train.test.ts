@@ -251,5 +251,12 @@ test(
     const bad = await floe('train', 'start', '--base', `run:${runId}@latest`, '--dataset', 'builtin:spam-assassin');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /a step or "best"/);
+    const deleted = JSON.parse((await floe('train', 'delete', runId, '--json')).stdout) as {
+      run_id: string;
+      kept_artifact_ids: string[];
+    };
+    assert.equal(deleted.run_id, runId);
+    assert.deepEqual(deleted.kept_artifact_ids, [best.artifact_id], 'exported, and the base of the run above');
+    assert.match((await floe('train', 'get', runId)).stderr, /not found/);
   },
 );

@@ -169,3 +169,56 @@ test('a space of two optimizer kinds: RunStudy trains each once to its full curv
   ]);
   assert.ok(done.trials.every((t) => t.observations.length === 2 && t.observations.at(-1)!.step === 2 * SPF));
 });
+
+test(
+  'a trial whose run was deleted ends FAILED saying so; the study goes on without it',
+  { timeout: 300_000 },
+  async () => {
+    const created = await study([0.03, 0.01]);
+    // The loop starts the first trial; once it has observed a point, the server stops (its run pauses there).
+    const loop = collect(client.runStudy({ studyId: created.studyId, parallelism: 1 })).catch(() => []);
+    let runId = '';
+    while (!runId) {
+      await new Promise((r) => setTimeout(r, 50));
+      const t = (await call(client.getStudy.bind(client), { studyId: created.studyId })).study!.trials[0];
+      if (t?.observations.length) runId = t.runId;
+    }
+    client.close();
+    await server.shutdown();
+    await loop;
+    // The trainer alone: the paused run is deleted.
+    const trainerOnly = testConfig(home.path, { FLOE_SERVICES: 'trainer' });
+    const alone = await startServer({
+      config: trainerOnly,
+      services: composeServices(SERVICES, { config: trainerOnly, log: quietLog }),
+      log: quietLog,
+    });
+    const trainer = createClient(trainerV1.TrainerServiceClient, alone.address);
+    await call(trainer.deleteRun.bind(trainer), { runId, requestId: '' });
+    trainer.close();
+    await alone.shutdown();
+    // Both again: the study resumes, finds its first trial's run gone and trains the second.
+    const config = testConfig(home.path, { FLOE_SERVICES: 'trainer,hpo-surrogate', FLOE_MAX_CONCURRENT_RUNS: '2' });
+    server = await startServer({
+      config,
+      services: composeServices(SERVICES, { config, log: quietLog }),
+      log: quietLog,
+    });
+    client = createClient(hpo.HpoSurrogateServiceClient, server.address);
+    let done = (await call(client.getStudy.bind(client), { studyId: created.studyId })).study!;
+    while (done.state === hpo.StudyState.STUDY_STATE_RUNNING) {
+      await new Promise((r) => setTimeout(r, 100));
+      done = (await call(client.getStudy.bind(client), { studyId: created.studyId })).study!;
+    }
+    assert.equal(done.state, hpo.StudyState.STUDY_STATE_COMPLETED, done.error);
+    const [first, second] = done.trials;
+    assert.equal(first!.state, commonV1.RunState.RUN_STATE_FAILED);
+    assert.equal(first!.error, `its run ${runId} was deleted`);
+    assert.ok(first!.observations.length >= 1, 'what it observed before stays');
+    assert.deepEqual(
+      second!.observations.map((o) => o.step),
+      [4, 8, 12],
+      'the second trial trained to its full curve',
+    );
+  },
+);

@@ -246,6 +246,10 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows[0] && toRecord<T>(rows[0]);
   }
 
+  delete(kind: string, id: string): boolean {
+    return this.db.query('DELETE FROM records WHERE kind = $1 AND id = $2 RETURNING id', [kind, id]).rows.length > 0;
+  }
+
   findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined {
     const { rows } = this.db.query<Row>(
       'SELECT seq, id, state, created_at, updated_at, body FROM records WHERE kind = $1 AND request_id = $2',
@@ -302,6 +306,10 @@ export class PostgresMetadataStore implements MetadataStore {
         [ownerId, afterStep, limit],
       )
       .rows.map((r) => ({ step: r.step, body: JSON.parse(r.body) as T }));
+  }
+
+  deleteMetrics(ownerId: string): void {
+    this.db.query('DELETE FROM metrics WHERE owner_id = $1', [ownerId]);
   }
 
   transaction<T>(fn: () => T): T {

@@ -179,6 +179,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return row && toRecord<T>({ ...row, id });
   }
 
+  delete(kind: string, id: string): boolean {
+    return this.db.prepare('DELETE FROM records WHERE kind = ? AND id = ?').run(kind, id).changes > 0;
+  }
+
   findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined {
     const row = this.stmts.byRequest.get(kind, requestId) as { id: string } | undefined;
     return row && this.get<T>(kind, row.id);
@@ -230,6 +234,10 @@ export class SqliteMetadataStore implements MetadataStore {
       step: r.step,
       body: JSON.parse(r.body) as T,
     }));
+  }
+
+  deleteMetrics(ownerId: string): void {
+    this.db.prepare('DELETE FROM metrics WHERE owner_id = ?').run(ownerId);
   }
 
   transaction<T>(fn: () => T): T {

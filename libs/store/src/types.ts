@@ -65,6 +65,8 @@ export interface MetadataStore {
   create<T>(kind: string, id: string, state: string, body: T, requestId?: string): StoredRecord<T>;
   update<T>(kind: string, id: string, state: string, body: T): StoredRecord<T>;
   get<T>(kind: string, id: string): StoredRecord<T> | undefined;
+  /** Removes a record (its request id is then free); false when there was none. */
+  delete(kind: string, id: string): boolean;
   findByRequestId<T>(kind: string, requestId: string): StoredRecord<T> | undefined;
   /** Newest first, by keyset (stable under concurrent inserts: a new record never shifts a page). */
   list<T>(kind: string, opts?: ListOptions<T>): ListResult<T>;
@@ -74,6 +76,8 @@ export interface MetadataStore {
   /** Stores each step once: a step already stored is kept as it is. */
   appendMetrics<T>(ownerId: string, rows: MetricRow<T>[]): void;
   metrics<T>(ownerId: string, afterStep?: number, limit?: number): MetricRow<T>[];
+  /** Removes every metric row of an owner. */
+  deleteMetrics(ownerId: string): void;
   transaction<T>(fn: () => T): T;
   /**
    * A transaction for progress that can be recomputed (a run's step metrics, replayed from its last

@@ -60,6 +60,13 @@ for (const [name, backend] of backends) {
       assert.deepEqual(u.body, { n: 4 });
       assert.ok(u.updatedAt >= a.createdAt);
       assert.throws(() => store.update('run', 'missing', 'RUNNING', {}));
+      // Deleting frees the id and the request id; the other kind's record of the same id stays.
+      assert.equal(store.delete('run', 'a'), true);
+      assert.equal(store.delete('run', 'a'), false);
+      assert.equal(store.get('run', 'a'), undefined);
+      assert.equal(store.findByRequestId('run', 'req-a'), undefined);
+      assert.deepEqual(store.get('study', 'a')!.body, { n: 3 });
+      store.create('run', 'a', 'QUEUED', { n: 5 }, 'req-a');
     } finally {
       store.close();
     }
@@ -129,6 +136,9 @@ for (const [name, backend] of backends) {
         store.metrics('run-1', 1, 1).map((m) => m.step),
         [2],
       );
+      store.deleteMetrics('run-1');
+      assert.deepEqual(store.metrics('run-1'), []);
+      assert.equal(store.metrics('run-2').length, 1, "another owner's rows stay");
     } finally {
       store.close();
     }

@@ -315,7 +315,16 @@ export class StudyRunner {
             t.runId = run.runId;
             t.state = run.state;
           });
-        } else run = (await call(trainer.getRun.bind(trainer), { runId: trial.runId })).run!;
+        } else {
+          try {
+            run = (await call(trainer.getRun.bind(trainer), { runId: trial.runId })).run!;
+          } catch (err) {
+            // Someone deleted the trial's run (DeleteRun): it cannot be thawed; the study goes on without it.
+            if ((err as grpc.ServiceError).code === grpc.status.NOT_FOUND)
+              return await this.endTrial(studyId, trialId, `its run ${trial.runId} was deleted`);
+            throw err;
+          }
+        }
         if (run.state === R.RUN_STATE_FAILED || run.state === R.RUN_STATE_CANCELLED)
           return await this.failTrial(studyId, trialId, run);
         if (run.spec!.budgetSteps < target) {
@@ -401,6 +410,11 @@ export class StudyRunner {
       run.state === R.RUN_STATE_CANCELLED
         ? `its run ${run.runId} was cancelled`
         : `its run ${run.runId} failed: ${run.error || 'no error recorded'}`;
+    await this.endTrial(studyId, trialId, reason);
+  }
+
+  /** The trial ends FAILED saying why; the study goes on. */
+  private async endTrial(studyId: string, trialId: string, reason: string): Promise<void> {
     this.log.warn('trial failed', { study: studyId, trial: trialId, error: reason });
     const t = await this.studies.report(studyId, trialId, [], reason);
     this.events.publish(studyId, { trial: t });

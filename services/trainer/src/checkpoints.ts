@@ -132,6 +132,44 @@ export class CheckpointLedger {
     });
   }
 
+  /** Every checkpoint artifact of a run: those its record lists and any it lost track of (by label). */
+  async artifactsOf(runId: string): Promise<string[]> {
+    const labelled = (await this.artifacts.list('checkpoint'))
+      .filter((a) => a.manifest.labels.run === runId)
+      .map((a) => a.manifest.id);
+    return [...new Set([...(await this.entries(runId)).map((e) => e.artifactId), ...labelled])];
+  }
+
+  /**
+   * A deleted run's checkpoints (`ids`, from artifactsOf): its record goes, and so does its claim on the
+   * checkpoint it started from; returns those to delete and those pinned (exported, or another run's base),
+   * which stay. A base checkpoint that loses its last claim goes too when `ownerGone` says its own run was
+   * deleted before (nothing else would ever delete it). Synchronous, to join the transaction that deletes the
+   * run; the caller deletes the artifacts after.
+   */
+  forget(
+    runId: string,
+    baseArtifactId: string,
+    ids: string[],
+    ownerGone: () => boolean,
+  ): { drop: string[]; kept: string[] } {
+    return this.store.transaction(() => {
+      this.store.delete(LEDGER, runId);
+      const drop: string[] = [];
+      const basePin = baseArtifactId ? this.pinOf(baseArtifactId) : undefined;
+      if (basePin?.baseOf?.includes(runId)) {
+        const next: PinBody = { ...basePin, baseOf: basePin.baseOf.filter((r) => r !== runId) };
+        if (next.exported || next.baseOf!.length) this.store.update(PIN, baseArtifactId, '', next);
+        else {
+          this.store.delete(PIN, baseArtifactId);
+          if (ownerGone()) drop.push(baseArtifactId);
+        }
+      }
+      const kept = ids.filter((id) => this.pinOf(id));
+      return { drop: [...drop, ...ids.filter((id) => !kept.includes(id))], kept };
+    });
+  }
+
   /** The checkpoint artifact at `step` (0: the latest), or the best one; NOT_FOUND for a step it does not hold. */
   async resolve(runId: string, step: number, best = false): Promise<string> {
     const latest = this.store.get<LedgerBody>(LEDGER, runId)?.body;

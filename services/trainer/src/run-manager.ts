@@ -1003,6 +1003,44 @@ export class RunManager {
     return this.whileHeld(id, () => this.save({ ...this.get(id), state: S.RUN_STATE_CANCELLED }));
   }
 
+  /**
+   * DeleteRun: a stopped run's record, metrics and checkpoints go (the pinned checkpoints stay). The records go
+   * first, so a crash midway leaves unlisted artifacts behind, never a run without its checkpoints.
+   */
+  async delete(id: string): Promise<{ run: trainerV1.Run; deletedCheckpoints: number; keptArtifactIds: string[] }> {
+    const run = this.get(id);
+    if (!isStopped(run.state))
+      throw failedPrecondition(
+        `run ${id} is ${commonV1.runStateToJSON(run.state)}: pause or cancel it before deleting it`,
+      );
+    // A run just stopped may still have its worker winding down; it is gone within moments.
+    for (const deadline = Date.now() + 10_000; this.live.has(id) && Date.now() < deadline;)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    if (this.live.has(id)) throw failedPrecondition(`run ${id} has stopped but its worker has not exited; try again`);
+    const ids = await this.checkpoints.artifactsOf(id);
+    // The run whose checkpoint this one started from (a checkpoint of a deleted run is kept only by its claims).
+    const baseOwner = run.baseArtifactId && (await this.o.artifacts.get(run.baseArtifactId))?.manifest.labels.run;
+    let plan: { drop: string[]; kept: string[] } = { drop: [], kept: [] };
+    this.whileHeld(id, () =>
+      this.o.store.transaction(() => {
+        if (!isStopped(this.get(id).state)) throw failedPrecondition(`run ${id} was just resumed; try again`);
+        plan = this.checkpoints.forget(
+          id,
+          run.baseArtifactId,
+          ids,
+          () => !!baseOwner && !this.o.store.get(RUN, baseOwner),
+        );
+        this.o.store.delete(RUN, id);
+        this.o.store.delete(COMMAND, id);
+        this.o.store.deleteMetrics(id);
+        return run;
+      }),
+    );
+    const { drop, kept } = plan;
+    await this.checkpoints.deleteArtifacts(drop);
+    return { run, deletedCheckpoints: drop.length, keptArtifactIds: kept };
+  }
+
   /** Pauses every live run with a checkpoint and starts no more (server shutdown). */
   async pauseAll(timeoutMs: number): Promise<void> {
     this.stopping = true;

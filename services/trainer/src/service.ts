@@ -283,6 +283,20 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
         );
         return replayable(r.response, r.replayed);
       },
+      async deleteRun(req) {
+        validate((v) => {
+          v.id('run_id', req.runId);
+          checkRequestId(v, req.requestId);
+        });
+        const r = await requests.once(
+          'DeleteRun',
+          req.requestId,
+          trainerV1.DeleteRunRequest.toJSON(req),
+          trainerV1.DeleteRunResponse,
+          async () => ({ ...(await runs.delete(req.runId)), replayed: false }),
+        );
+        return { ...r.response, replayed: r.replayed };
+      },
       async exportModel(req) {
         validate((v) => {
           v.number('step', req.step, { min: 0, integer: true });

@@ -1,4 +1,4 @@
-// floe train start|watch|pause|resume|cancel|list|get|export|checkpoints — the trainer's runs from a terminal.
+// floe train start|watch|pause|resume|cancel|delete|list|get|export|checkpoints — the trainer's runs from a terminal.
 import { randomUUID } from 'node:crypto';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
@@ -95,7 +95,7 @@ async function watch(client: trainerV1.TrainerServiceClient, runId: string, json
 
 export const train: Command = {
   name: 'train',
-  summary: 'start, watch, pause, resume, cancel, list and get training runs; export and list their checkpoints',
+  summary: 'start, watch, pause, resume, cancel, delete, list and get training runs; export and list their checkpoints',
   usage: [
     'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--base run:ID[@step|@best]|artifact:ID]',
     '                 [--strategy full|freeze|expand|ade|freezenet|prune|rigl|bcd] [--freeze block.0,block.1]',
@@ -112,6 +112,7 @@ export const train: Command = {
     'floe train resume RUN_ID [--steps N]',
     'floe train export RUN_ID [--step N | --best] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
     'floe train checkpoints RUN_ID   (the checkpoints it holds: step, size, validation loss, why kept)',
+    'floe train delete RUN_ID        (a stopped run, its metrics and checkpoints; exported ones and bases of other runs stay)',
     'floe train list [--state RUNNING]',
     '',
     'Every subcommand takes --address and --json; watch shows a progress bar (JSON lines with --json).',
@@ -272,6 +273,23 @@ export const train: Command = {
             },
             () =>
               `${r.artifact!.artifactId} (${trainerV1.exportFormatToJSON(r.format).replace('EXPORT_FORMAT_', '').toLowerCase()}, ${r.artifact!.sizeBytes} bytes, compression ${r.compression.toFixed(1)}x)`,
+          );
+          return 0;
+        }
+        case 'delete': {
+          const r = await call(client.deleteRun.bind(client), { runId: need(), requestId: randomUUID() });
+          output(
+            args,
+            {
+              run_id: r.run!.runId,
+              deleted_checkpoints: r.deletedCheckpoints,
+              kept_artifact_ids: r.keptArtifactIds,
+            },
+            () =>
+              `deleted ${r.run!.runId} and ${r.deletedCheckpoints} checkpoint(s)` +
+              (r.keptArtifactIds.length
+                ? `; kept ${r.keptArtifactIds.join(', ')} (exported or another run's base)`
+                : ''),
           );
           return 0;
         }

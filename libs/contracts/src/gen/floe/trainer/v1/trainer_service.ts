@@ -1060,6 +1060,28 @@ export interface CancelRunResponse {
   replayed: boolean;
 }
 
+/** Request of DeleteRun. */
+export interface DeleteRunRequest {
+  /** The run's id. */
+  runId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
+}
+
+/** Response of DeleteRun. */
+export interface DeleteRunResponse {
+  /** The run as it was when deleted; on a replay, as first answered. */
+  run?:
+    | Run
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
+  /** Checkpoint artifacts removed from disk. */
+  deletedCheckpoints: number;
+  /** Checkpoint artifacts kept: exported, or the base model of another run. */
+  keptArtifactIds: string[];
+}
+
 /** Request of ExportModel. */
 export interface ExportModelRequest {
   /** The run's id. */
@@ -5404,6 +5426,224 @@ export const CancelRunResponse: MessageFns<CancelRunResponse> = {
   },
 };
 
+function createBaseDeleteRunRequest(): DeleteRunRequest {
+  return { runId: "", requestId: "" };
+}
+
+export const DeleteRunRequest: MessageFns<DeleteRunRequest> = {
+  encode(message: DeleteRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRunRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRunRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteRunRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteRunRequest>, I>>(base?: I): DeleteRunRequest {
+    return DeleteRunRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteRunRequest>, I>>(object: I): DeleteRunRequest {
+    const message = createBaseDeleteRunRequest();
+    message.runId = object.runId ?? "";
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteRunResponse(): DeleteRunResponse {
+  return { run: undefined, replayed: false, deletedCheckpoints: 0, keptArtifactIds: [] };
+}
+
+export const DeleteRunResponse: MessageFns<DeleteRunResponse> = {
+  encode(message: DeleteRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.run !== undefined) {
+      Run.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    if (message.deletedCheckpoints !== 0) {
+      writer.uint32(24).int32(message.deletedCheckpoints);
+    }
+    for (const v of message.keptArtifactIds) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteRunResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteRunResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.run = Run.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deletedCheckpoints = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keptArtifactIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteRunResponse {
+    return {
+      run: isSet(object.run) ? Run.fromJSON(object.run) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+      deletedCheckpoints: isSet(object.deletedCheckpoints)
+        ? globalThis.Number(object.deletedCheckpoints)
+        : isSet(object.deleted_checkpoints)
+        ? globalThis.Number(object.deleted_checkpoints)
+        : 0,
+      keptArtifactIds: globalThis.Array.isArray(object?.keptArtifactIds)
+        ? object.keptArtifactIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.kept_artifact_ids)
+        ? object.kept_artifact_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DeleteRunResponse): unknown {
+    const obj: any = {};
+    if (message.run !== undefined) {
+      obj.run = Run.toJSON(message.run);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    if (message.deletedCheckpoints !== 0) {
+      obj.deletedCheckpoints = Math.round(message.deletedCheckpoints);
+    }
+    if (message.keptArtifactIds?.length) {
+      obj.keptArtifactIds = message.keptArtifactIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteRunResponse>, I>>(base?: I): DeleteRunResponse {
+    return DeleteRunResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteRunResponse>, I>>(object: I): DeleteRunResponse {
+    const message = createBaseDeleteRunResponse();
+    message.run = (object.run !== undefined && object.run !== null) ? Run.fromPartial(object.run) : undefined;
+    message.replayed = object.replayed ?? false;
+    message.deletedCheckpoints = object.deletedCheckpoints ?? 0;
+    message.keptArtifactIds = object.keptArtifactIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseExportModelRequest(): ExportModelRequest {
   return { runId: "", step: 0, format: 0, best: false, transient: false };
 }
@@ -6033,7 +6273,7 @@ export const ListCheckpointsResponse: MessageFns<ListCheckpointsResponse> = {
  * TrainerService runs training as durable runs that can be watched, paused, resumed with more budget
  * (freeze-thaw) and cancelled.
  *
- * Every state-changing call (StartRun, PauseRun, ResumeRun, CancelRun) takes a `request_id`: a retry with
+ * Every state-changing call (StartRun, PauseRun, ResumeRun, CancelRun, DeleteRun) takes a `request_id`: a retry with
  * the same id answers OK with the first answer (`replayed` set) and changes nothing, even after the run
  * has moved on. An id names one request forever: reusing it for a different request is INVALID_ARGUMENT
  * on `request_id`, and a StartRun id that named a run that FAILED or was CANCELLED keeps answering that
@@ -6159,6 +6399,21 @@ export const TrainerServiceService = {
       Buffer.from(ListCheckpointsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListCheckpointsResponse => ListCheckpointsResponse.decode(value),
   },
+  /**
+   * Deletes a stopped run (PAUSED, CANCELLED, FAILED or INTERRUPTED; else FAILED_PRECONDITION): its record,
+   * its step metrics and its checkpoints, except checkpoints that were exported or that another run
+   * started from, which stay loadable by artifact id. Then GetRun, WatchRun and ExportModel answer
+   * NOT_FOUND and ListRuns leaves it out. A study's trial whose run is deleted cannot be thawed again.
+   */
+  deleteRun: {
+    path: "/floe.trainer.v1.TrainerService/DeleteRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteRunRequest): Buffer => Buffer.from(DeleteRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteRunRequest => DeleteRunRequest.decode(value),
+    responseSerialize: (value: DeleteRunResponse): Buffer => Buffer.from(DeleteRunResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteRunResponse => DeleteRunResponse.decode(value),
+  },
 } as const;
 
 export interface TrainerServiceServer extends UntypedServiceImplementation {
@@ -6206,6 +6461,13 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
    * measured at that step, and why each is kept. NOT_FOUND for an unknown run.
    */
   listCheckpoints: handleUnaryCall<ListCheckpointsRequest, ListCheckpointsResponse>;
+  /**
+   * Deletes a stopped run (PAUSED, CANCELLED, FAILED or INTERRUPTED; else FAILED_PRECONDITION): its record,
+   * its step metrics and its checkpoints, except checkpoints that were exported or that another run
+   * started from, which stay loadable by artifact id. Then GetRun, WatchRun and ExportModel answer
+   * NOT_FOUND and ListRuns leaves it out. A study's trial whose run is deleted cannot be thawed again.
+   */
+  deleteRun: handleUnaryCall<DeleteRunRequest, DeleteRunResponse>;
 }
 
 export interface TrainerServiceClient extends Client {
@@ -6369,6 +6631,27 @@ export interface TrainerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a stopped run (PAUSED, CANCELLED, FAILED or INTERRUPTED; else FAILED_PRECONDITION): its record,
+   * its step metrics and its checkpoints, except checkpoints that were exported or that another run
+   * started from, which stay loadable by artifact id. Then GetRun, WatchRun and ExportModel answer
+   * NOT_FOUND and ListRuns leaves it out. A study's trial whose run is deleted cannot be thawed again.
+   */
+  deleteRun(
+    request: DeleteRunRequest,
+    callback: (error: ServiceError | null, response: DeleteRunResponse) => void,
+  ): ClientUnaryCall;
+  deleteRun(
+    request: DeleteRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteRunResponse) => void,
+  ): ClientUnaryCall;
+  deleteRun(
+    request: DeleteRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteRunResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,5 +1,5 @@
-// Checkpoint retention: what a run keeps as it writes checkpoints (the newest N, its latest, its best,
-// exported ones and the bases of other runs), what it deletes from disk, and the checkpoints it lists.
+// A run's checkpoints on disk: what a run keeps as it writes them (the newest N, its latest, its best,
+// exported ones and the bases of other runs), what it deletes, the checkpoints it lists, and DeleteRun.
 // The ledger on a real SQLite store and artifact folder with chosen validation losses; then real runs
 // through a gRPC server.
 import { test, before, after } from 'node:test';
@@ -328,5 +328,78 @@ test(
     assert.match(e.details, /eval_interval_steps/);
     // Without a retention every checkpoint stays.
     assert.deepEqual(await stepsOnDisk(run!.runId, [1, 2]), [1, 2]);
+  },
+);
+
+test(
+  'DeleteRun: a stopped run goes with its metrics and checkpoints; exported ones and bases of other runs stay',
+  { timeout: 180_000 },
+  async () => {
+    const first = await call(client.startRun.bind(client), { requestId: 'doomed', spec: spec({ budgetSteps: 3 }) });
+    const runId = first.run!.runId;
+    await finish(runId);
+    const held = await call(client.listCheckpoints.bind(client), { runId });
+    assert.deepEqual(
+      held.checkpoints.map((c) => c.step),
+      [1, 2, 3],
+    );
+    const exported = await exportAt(runId, { step: 1 });
+    const child = await call(client.startRun.bind(client), {
+      requestId: 'orphan-to-be',
+      spec: spec({ budgetSteps: 1, baseModel: { source: { $case: 'run', value: { runId, step: 2, best: false } } } }),
+    });
+    // A run still training cannot be deleted.
+    const busy = await rejectsWith(
+      call(client.deleteRun.bind(client), { runId: child.run!.runId, requestId: '' }),
+      grpc.status.FAILED_PRECONDITION,
+    );
+    assert.match(busy.details, /pause or cancel it/);
+    await finish(child.run!.runId);
+    const others = (
+      await call(client.listRuns.bind(client), { states: [], labels: {}, page: { pageSize: 100, pageToken: '' } })
+    ).runs.length;
+
+    const deleted = await call(client.deleteRun.bind(client), { runId, requestId: 'delete-doomed' });
+    assert.equal(deleted.run!.runId, runId);
+    assert.equal(deleted.deletedCheckpoints, 1, 'step 3 went');
+    const byStep = new Map(held.checkpoints.map((c) => [c.step, c.artifactId]));
+    assert.deepEqual([...deleted.keptArtifactIds].sort(), [byStep.get(1)!, byStep.get(2)!].sort());
+    assert.deepEqual(await stepsOnDisk(runId, [1, 2]), [1, 2]);
+    // A retry with the same request id answers the first answer.
+    const again = await call(client.deleteRun.bind(client), { runId, requestId: 'delete-doomed' });
+    assert.equal(again.replayed, true);
+    assert.equal(again.deletedCheckpoints, 1);
+    // The run is gone everywhere; the other runs are untouched.
+    await rejectsWith(call(client.getRun.bind(client), { runId }), grpc.status.NOT_FOUND);
+    await rejectsWith(exportAt(runId), grpc.status.NOT_FOUND);
+    await rejectsWith(call(client.listCheckpoints.bind(client), { runId }), grpc.status.NOT_FOUND);
+    await rejectsWith(collect(client.watchRun({ runId, fromStep: 0 })), grpc.status.NOT_FOUND);
+    await rejectsWith(call(client.deleteRun.bind(client), { runId, requestId: '' }), grpc.status.NOT_FOUND);
+    const left = (
+      await call(client.listRuns.bind(client), { states: [], labels: {}, page: { pageSize: 100, pageToken: '' } })
+    ).runs;
+    assert.equal(left.length, others - 1);
+    assert.ok(left.some((r) => r.runId === child.run!.runId));
+    // The kept checkpoints still load: the exported one by its artifact id, the child's base through the child.
+    const fromExport = await call(client.startRun.bind(client), {
+      requestId: 'after-delete',
+      spec: spec({
+        budgetSteps: 1,
+        baseModel: { source: { $case: 'artifactId', value: exported.artifact!.artifactId } },
+      }),
+    });
+    assert.equal((await finish(fromExport.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
+    const fromChildBase = await call(client.startRun.bind(client), {
+      requestId: 'child-base-after-delete',
+      spec: spec({ budgetSteps: 1, baseModel: { source: { $case: 'artifactId', value: child.run!.baseArtifactId } } }),
+    });
+    assert.equal((await finish(fromChildBase.run!.runId)).run.state, commonV1.RunState.RUN_STATE_PAUSED);
+    // The deleted run's step 2 is held by two runs' claims; when the last one is deleted, it goes too.
+    const childGone = await call(client.deleteRun.bind(client), { runId: child.run!.runId, requestId: '' });
+    assert.equal(childGone.deletedCheckpoints, 1, "the child's own checkpoint");
+    assert.deepEqual(await stepsOnDisk(runId, [1, 2]), [1, 2], 'step 2 is still the base of a run');
+    const lastClaim = await call(client.deleteRun.bind(client), { runId: fromChildBase.run!.runId, requestId: '' });
+    assert.equal(lastClaim.deletedCheckpoints, 2, 'its own checkpoint and the orphaned base');
+    assert.deepEqual(await stepsOnDisk(runId, [1]), [1], 'the exported checkpoint stays for good');
   },
 );
