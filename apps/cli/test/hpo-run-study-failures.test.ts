@@ -222,3 +222,79 @@ test(
     );
   },
 );
+
+test(
+  "DeleteStudy: refused while RUNNING; with delete_runs the trials' runs go, without them they stay",
+  { timeout: 300_000 },
+  async () => {
+    const trainer = createClient(trainerV1.TrainerServiceClient, server.address);
+    const studyState = async (studyId: string) => (await call(client.getStudy.bind(client), { studyId })).study!;
+    const gone = async (p: Promise<unknown>) =>
+      assert.equal(
+        await p.then(
+          () => 0,
+          (err: { code: number }) => err.code,
+        ),
+        5,
+        'NOT_FOUND',
+      );
+    try {
+      // A study that finished: deleted alone, its runs stay.
+      const kept = await run((await study([0.03])).studyId);
+      const keptRun = kept.trials[0]!.runId;
+      const alone = await call(client.deleteStudy.bind(client), {
+        studyId: kept.studyId,
+        requestId: 'delete-kept',
+        deleteRuns: false,
+      });
+      assert.deepEqual([alone.study!.studyId, alone.deletedRuns], [kept.studyId, 0]);
+      assert.equal(
+        (
+          await call(client.deleteStudy.bind(client), {
+            studyId: kept.studyId,
+            requestId: 'delete-kept',
+            deleteRuns: false,
+          })
+        ).replayed,
+        true,
+      );
+      await gone(call(client.getStudy.bind(client), { studyId: kept.studyId }));
+      assert.equal((await call(trainer.getRun.bind(trainer), { runId: keptRun })).run!.runId, keptRun);
+
+      // A study in the middle of RunStudy is refused, then stopped and deleted with its runs.
+      const busy = await study([0.03, 0.01]);
+      const loop = collect(client.runStudy({ studyId: busy.studyId, parallelism: 1 })).catch(() => []);
+      while ((await studyState(busy.studyId)).trials.length === 0) await new Promise((r) => setTimeout(r, 50));
+      const refused = await call(client.deleteStudy.bind(client), {
+        studyId: busy.studyId,
+        requestId: '',
+        deleteRuns: true,
+      }).then(
+        () => undefined,
+        (err: { code: number; details: string }) => err,
+      );
+      assert.equal(refused?.code, 9, 'FAILED_PRECONDITION');
+      assert.match(refused!.details, /RUNNING: stop it/);
+      await call(client.stopStudy.bind(client), { studyId: busy.studyId, requestId: '' });
+      await loop;
+      const runIds = (await studyState(busy.studyId)).trials.map((t) => t.runId).filter(Boolean);
+      assert.ok(runIds.length >= 1);
+      const deleted = await call(client.deleteStudy.bind(client), {
+        studyId: busy.studyId,
+        requestId: '',
+        deleteRuns: true,
+      });
+      assert.equal(deleted.deletedRuns, runIds.length);
+      await gone(call(client.getStudy.bind(client), { studyId: busy.studyId }));
+      for (const runId of runIds) await gone(call(trainer.getRun.bind(trainer), { runId }));
+      const listed = await call(client.listStudies.bind(client), {
+        states: [],
+        page: { pageSize: 100, pageToken: '' },
+      });
+      assert.ok(!listed.studies.some((s) => s.studyId === busy.studyId || s.studyId === kept.studyId));
+      await gone(call(client.deleteStudy.bind(client), { studyId: busy.studyId, requestId: '', deleteRuns: false }));
+    } finally {
+      trainer.close();
+    }
+  },
+);

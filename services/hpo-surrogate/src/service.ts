@@ -267,6 +267,20 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
         );
         return { ...r.response, replayed: r.replayed };
       },
+      async deleteStudy(req) {
+        validate((v) => {
+          v.id('study_id', req.studyId);
+          checkRequestId(v, req.requestId);
+        });
+        const r = await requests.once(
+          'DeleteStudy',
+          req.requestId,
+          hpo.DeleteStudyRequest.toJSON(req),
+          hpo.DeleteStudyResponse,
+          async () => ({ ...(await runner.delete(req.studyId, req.deleteRuns)), replayed: false }),
+        );
+        return { ...r.response, replayed: r.replayed };
+      },
     },
     {
       log: opts.log,

@@ -552,6 +552,27 @@ export class StudyManager {
     });
   }
 
+  /**
+   * DeleteStudy's check, before anything goes: the study exists and is not RUNNING (its loop would write again).
+   */
+  deletable(id: string): hpo.Study {
+    const study = this.get(id);
+    if (study.state === S.STUDY_STATE_RUNNING)
+      throw failedPrecondition(`study ${id} is RUNNING: stop it (StopStudy) before deleting it`);
+    return study;
+  }
+
+  /** DeleteStudy: the study's records go (trials, observations, decision state); `also` names more kinds. */
+  delete(id: string, also: string[] = []): Promise<hpo.Study> {
+    return this.serial(id, () => {
+      const study = this.deletable(id);
+      this.store.transaction(() => {
+        for (const kind of [STUDY, OPTIMIZER_STATE, ...also]) this.store.delete(kind, id);
+      });
+      return study;
+    });
+  }
+
   /** RunStudy's bookkeeping: the study's state, and a trial's run and its state. */
   update(id: string, change: (study: hpo.Study) => void): Promise<hpo.Study> {
     return this.serial(id, () => {

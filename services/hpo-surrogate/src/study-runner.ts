@@ -6,9 +6,9 @@
 // restart of either service resumes the loop without losing an observation or training a step twice.
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
-import { InvalidArgumentError, type FieldViolation } from '@floe/errors';
+import { InvalidArgumentError, failedPrecondition, type FieldViolation } from '@floe/errors';
 import type { ParameterSpec } from '@floe/surrogate';
-import { call, Topic, type Logger, type Peers } from '@floe/service-kit';
+import { call, fromPeerError, Topic, type Logger, type Peers } from '@floe/service-kit';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { context, type Context } from '@opentelemetry/api';
 import type { MetadataStore } from '@floe/store';
@@ -196,6 +196,40 @@ export class StudyRunner {
       studyId,
       loop.then(() => undefined),
     );
+  }
+
+  /**
+   * DeleteStudy: waits for a stopped study's loop to wind down (a trial segment in flight ends at its next
+   * step), deletes its trials' runs when asked (a run still training is cancelled first; one already gone is
+   * skipped), then the study's records. Returns the study as it was and the runs deleted.
+   */
+  async delete(studyId: string, deleteRuns: boolean): Promise<{ study: hpo.Study; deletedRuns: number }> {
+    this.studies.deletable(studyId);
+    for (const deadline = Date.now() + 30_000; this.loops.has(studyId) && Date.now() < deadline;)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    if (this.loops.has(studyId))
+      throw failedPrecondition(`study ${studyId} was stopped but its loop has not ended yet; try again`);
+    let deletedRuns = 0;
+    if (deleteRuns) {
+      const trainer = this.trainer();
+      for (const t of this.studies.get(studyId).trials) {
+        if (!t.runId) continue;
+        const requestId = `${studyId}:${t.trialId}:delete`;
+        try {
+          try {
+            await call(trainer.deleteRun.bind(trainer), { runId: t.runId, requestId });
+          } catch (err) {
+            if ((err as grpc.ServiceError).code !== grpc.status.FAILED_PRECONDITION) throw err;
+            await call(trainer.cancelRun.bind(trainer), { runId: t.runId, requestId: `${requestId}:cancel` });
+            await call(trainer.deleteRun.bind(trainer), { runId: t.runId, requestId: `${requestId}:after-cancel` });
+          }
+          deletedRuns++;
+        } catch (err) {
+          if ((err as grpc.ServiceError).code !== grpc.status.NOT_FOUND) throw fromPeerError(err, 'delete_runs');
+        }
+      }
+    }
+    return { study: await this.studies.delete(studyId, [RUN_SETTINGS]), deletedRuns };
   }
 
   /** Lets loops stop at their next await without marking studies FAILED; they resume at the next start. */
@@ -391,6 +425,8 @@ export class StudyRunner {
           return;
         }
       } catch (err) {
+        // Stopped meanwhile (its report was refused): the loop pauses the runs; nothing failed.
+        if (this.studies.get(studyId).state !== S.STUDY_STATE_RUNNING) return;
         const code = (err as grpc.ServiceError).code;
         if (code === undefined || code === grpc.status.INVALID_ARGUMENT || code === grpc.status.NOT_FOUND) throw err;
         this.log.warn('trial segment interrupted; retrying', {
@@ -446,12 +482,22 @@ export class StudyRunner {
     return new Promise((resolve, reject) => {
       const stream = trainer.watchRun({ runId, fromStep });
       let chain = Promise.resolve();
+      let failed = false;
       let final: trainerV1.Run | undefined;
       stream.on('data', (m: trainerV1.WatchRunResponse) => {
         const e = m.event;
+        if (failed) return;
         if (e?.$case === 'step') {
           const step = e.value;
-          chain = chain.then(() => onSteps([step]));
+          // The first failure ends the watch; a chain left rejected would reject again at every later step,
+          // unhandled (which ends a Node process).
+          chain = chain
+            .then(() => onSteps([step]))
+            .catch((err: unknown) => {
+              failed = true;
+              stream.cancel();
+              reject(err);
+            });
         } else if (e?.$case === 'run') final = e.value;
       });
       stream.on('error', (err) => chain.then(() => reject(err), reject));

@@ -306,6 +306,7 @@ export const hpoCommand: Command = {
     'floe hpo run STUDY [--parallelism 1] [--svg FILE]   drive trainer runs (needs a template); a live table',
     "floe hpo watch|get STUDY [--svg FILE]      the trials and which hyperparameters matter; --svg: every trial's curve, the incumbent thick",
     'floe hpo stop STUDY',
+    "floe hpo delete STUDY [--runs]   a study that is not running; --runs: its trials' trainer runs too",
     'floe hpo list',
     '',
     'Parameters named by a RunSpec field path (optimizer.learning_rate, optimizer.weight_decay, batch_size)',
@@ -336,6 +337,7 @@ export const hpoCommand: Command = {
     steps: { type: 'string' },
     parallelism: { type: 'string' },
     svg: { type: 'string' },
+    runs: { type: 'boolean', default: false },
   },
   async run(args) {
     const [sub, studyId, trialId] = args.positionals;
@@ -453,6 +455,21 @@ export const hpoCommand: Command = {
         case 'stop': {
           const { study } = await call(client.stopStudy.bind(client), { studyId: need(), requestId: randomUUID() });
           output(args, studySummary(study!), () => `${study!.studyId}: ${hpo.studyStateToJSON(study!.state)}`);
+          return 0;
+        }
+        case 'delete': {
+          const r = await call(client.deleteStudy.bind(client), {
+            studyId: need(),
+            requestId: randomUUID(),
+            deleteRuns: args.values.runs === true,
+          });
+          output(
+            args,
+            { study_id: r.study!.studyId, trials: r.study!.trials.length, deleted_runs: r.deletedRuns },
+            () =>
+              `deleted ${r.study!.studyId} (${r.study!.trials.length} trials)` +
+              (args.values.runs === true ? ` and ${r.deletedRuns} trainer run(s)` : '; its runs stay'),
+          );
           return 0;
         }
         case 'list': {

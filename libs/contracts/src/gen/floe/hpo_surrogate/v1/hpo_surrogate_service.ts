@@ -760,6 +760,28 @@ export interface StopStudyResponse {
   replayed: boolean;
 }
 
+/** Request of DeleteStudy. */
+export interface DeleteStudyRequest {
+  /** The study's id. */
+  studyId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
+  /** Also delete the trials' trainer runs (a run still training is cancelled first). */
+  deleteRuns: boolean;
+}
+
+/** Response of DeleteStudy. */
+export interface DeleteStudyResponse {
+  /** The study as it was when deleted; on a replay, as first answered. */
+  study?:
+    | Study
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
+  /** Trainer runs deleted with it (delete_runs). */
+  deletedRuns: number;
+}
+
 function createBaseFloatRange(): FloatRange {
   return { min: 0, max: 0, logScale: false, logOneMinus: undefined };
 }
@@ -5116,6 +5138,224 @@ export const StopStudyResponse: MessageFns<StopStudyResponse> = {
   },
 };
 
+function createBaseDeleteStudyRequest(): DeleteStudyRequest {
+  return { studyId: "", requestId: "", deleteRuns: false };
+}
+
+export const DeleteStudyRequest: MessageFns<DeleteStudyRequest> = {
+  encode(message: DeleteStudyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.studyId !== "") {
+      writer.uint32(10).string(message.studyId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.deleteRuns !== false) {
+      writer.uint32(24).bool(message.deleteRuns);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteStudyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteStudyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.studyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deleteRuns = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteStudyRequest {
+    return {
+      studyId: isSet(object.studyId)
+        ? globalThis.String(object.studyId)
+        : isSet(object.study_id)
+        ? globalThis.String(object.study_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      deleteRuns: isSet(object.deleteRuns)
+        ? globalThis.Boolean(object.deleteRuns)
+        : isSet(object.delete_runs)
+        ? globalThis.Boolean(object.delete_runs)
+        : false,
+    };
+  },
+
+  toJSON(message: DeleteStudyRequest): unknown {
+    const obj: any = {};
+    if (message.studyId !== "") {
+      obj.studyId = message.studyId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.deleteRuns !== false) {
+      obj.deleteRuns = message.deleteRuns;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteStudyRequest>, I>>(base?: I): DeleteStudyRequest {
+    return DeleteStudyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteStudyRequest>, I>>(object: I): DeleteStudyRequest {
+    const message = createBaseDeleteStudyRequest();
+    message.studyId = object.studyId ?? "";
+    message.requestId = object.requestId ?? "";
+    message.deleteRuns = object.deleteRuns ?? false;
+    return message;
+  },
+};
+
+function createBaseDeleteStudyResponse(): DeleteStudyResponse {
+  return { study: undefined, replayed: false, deletedRuns: 0 };
+}
+
+export const DeleteStudyResponse: MessageFns<DeleteStudyResponse> = {
+  encode(message: DeleteStudyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.study !== undefined) {
+      Study.encode(message.study, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    if (message.deletedRuns !== 0) {
+      writer.uint32(24).int32(message.deletedRuns);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteStudyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteStudyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.study = Study.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deletedRuns = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteStudyResponse {
+    return {
+      study: isSet(object.study) ? Study.fromJSON(object.study) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+      deletedRuns: isSet(object.deletedRuns)
+        ? globalThis.Number(object.deletedRuns)
+        : isSet(object.deleted_runs)
+        ? globalThis.Number(object.deleted_runs)
+        : 0,
+    };
+  },
+
+  toJSON(message: DeleteStudyResponse): unknown {
+    const obj: any = {};
+    if (message.study !== undefined) {
+      obj.study = Study.toJSON(message.study);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    if (message.deletedRuns !== 0) {
+      obj.deletedRuns = Math.round(message.deletedRuns);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteStudyResponse>, I>>(base?: I): DeleteStudyResponse {
+    return DeleteStudyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteStudyResponse>, I>>(object: I): DeleteStudyResponse {
+    const message = createBaseDeleteStudyResponse();
+    message.study = (object.study !== undefined && object.study !== null) ? Study.fromPartial(object.study) : undefined;
+    message.replayed = object.replayed ?? false;
+    message.deletedRuns = object.deletedRuns ?? 0;
+    return message;
+  },
+};
+
 /**
  * HpoSurrogateService runs studies: it suggests configurations and budgets, predicts learning curves,
  * and can drive trainer runs itself, pausing and thawing them (freeze-thaw).
@@ -5227,6 +5467,20 @@ export const HpoSurrogateServiceService = {
     responseSerialize: (value: StopStudyResponse): Buffer => Buffer.from(StopStudyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StopStudyResponse => StopStudyResponse.decode(value),
   },
+  /**
+   * Deletes a study that is not RUNNING (stop it first; else FAILED_PRECONDITION): its trials, observations
+   * and decision state. With delete_runs its trials' trainer runs go too (DeleteRun: their checkpoints, except
+   * exported ones and bases of other runs); without, they stay, labelled with the study's id.
+   */
+  deleteStudy: {
+    path: "/floe.hpo_surrogate.v1.HpoSurrogateService/DeleteStudy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteStudyRequest): Buffer => Buffer.from(DeleteStudyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteStudyRequest => DeleteStudyRequest.decode(value),
+    responseSerialize: (value: DeleteStudyResponse): Buffer => Buffer.from(DeleteStudyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteStudyResponse => DeleteStudyResponse.decode(value),
+  },
 } as const;
 
 export interface HpoSurrogateServiceServer extends UntypedServiceImplementation {
@@ -5254,6 +5508,12 @@ export interface HpoSurrogateServiceServer extends UntypedServiceImplementation 
   runStudy: handleServerStreamingCall<RunStudyRequest, RunStudyResponse>;
   /** Stops an ACTIVE or RUNNING study (a STOPPED one answers as it is); its trials' runs are paused. */
   stopStudy: handleUnaryCall<StopStudyRequest, StopStudyResponse>;
+  /**
+   * Deletes a study that is not RUNNING (stop it first; else FAILED_PRECONDITION): its trials, observations
+   * and decision state. With delete_runs its trials' trainer runs go too (DeleteRun: their checkpoints, except
+   * exported ones and bases of other runs); without, they stay, labelled with the study's id.
+   */
+  deleteStudy: handleUnaryCall<DeleteStudyRequest, DeleteStudyResponse>;
 }
 
 export interface HpoSurrogateServiceClient extends Client {
@@ -5397,6 +5657,26 @@ export interface HpoSurrogateServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StopStudyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a study that is not RUNNING (stop it first; else FAILED_PRECONDITION): its trials, observations
+   * and decision state. With delete_runs its trials' trainer runs go too (DeleteRun: their checkpoints, except
+   * exported ones and bases of other runs); without, they stay, labelled with the study's id.
+   */
+  deleteStudy(
+    request: DeleteStudyRequest,
+    callback: (error: ServiceError | null, response: DeleteStudyResponse) => void,
+  ): ClientUnaryCall;
+  deleteStudy(
+    request: DeleteStudyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteStudyResponse) => void,
+  ): ClientUnaryCall;
+  deleteStudy(
+    request: DeleteStudyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteStudyResponse) => void,
   ): ClientUnaryCall;
 }
 
