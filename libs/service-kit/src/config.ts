@@ -38,6 +38,8 @@ export interface FloeConfig {
   maxDatasetBytes: number;
   /** Training runs at once; more wait QUEUED. */
   maxConcurrentRuns: number;
+  /** The newest checkpoints a run keeps when its spec sets no retention (FLOE_CHECKPOINT_KEEP_LAST); 0: all. */
+  checkpointKeepLast: number;
   /** Threads of native kernels. */
   threads: number;
   /** TF.js backend of every model pass (training, scoring, evaluation). */
@@ -88,6 +90,11 @@ export const CONFIG_VARIABLES = [
   ['FLOE_SHUTDOWN_GRACE_MS', '5000', 'drain time on SIGTERM before calls are forced closed'],
   ['FLOE_MAX_DATASET_BYTES', '536870912', 'largest dataset a service loads; larger is RESOURCE_EXHAUSTED'],
   ['FLOE_MAX_CONCURRENT_RUNS', '1', 'training runs at once; the rest wait QUEUED'],
+  [
+    'FLOE_CHECKPOINT_KEEP_LAST',
+    '0',
+    "checkpoints a run keeps when its spec sets no checkpoint_retention: the newest N and, when it evaluates, its best (besides its latest, exported ones and other runs' bases); 0 keeps every one",
+  ],
   ['FLOE_THREADS', 'all cores', 'threads of the native kernels'],
   ['FLOE_TF_BACKEND', 'auto', 'TF.js backend: auto, tensorflow, native, wasm or cpu'],
   [
@@ -287,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     shutdownGraceMs: int(env, 'FLOE_SHUTDOWN_GRACE_MS', 5000, 0, 600000),
     maxDatasetBytes: int(env, 'FLOE_MAX_DATASET_BYTES', 512 * 1024 * 1024, 1),
     maxConcurrentRuns: int(env, 'FLOE_MAX_CONCURRENT_RUNS', 1, 1, 64),
+    checkpointKeepLast: int(env, 'FLOE_CHECKPOINT_KEEP_LAST', 0, 0, 1_000_000),
     threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
     tfBackend: backend(env),
     computePriority: computePriority(env),

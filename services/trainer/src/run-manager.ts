@@ -79,6 +79,8 @@ export interface RunManagerOptions {
   dataRoots: string[];
   maxDatasetBytes: number;
   maxConcurrent: number;
+  /** FLOE_CHECKPOINT_KEEP_LAST: the retention of runs whose spec sets none (0: keep every checkpoint). */
+  defaultKeepLast?: number;
   backend: BackendChoice;
   threads: number;
   /** How run workers yield the CPU (FLOE_COMPUTE_PRIORITY); default idle. */
@@ -597,6 +599,12 @@ export class RunManager {
       requireReadable(model, data, 'spec.base_model', 'spec.mixture.replay_dataset');
     }
     const now = new Date();
+    // The server's default retention, recorded in the run's spec so GetRun shows what the run does.
+    if (!spec.checkpointRetention && this.o.defaultKeepLast)
+      spec = {
+        ...spec,
+        checkpointRetention: { keepLast: this.o.defaultKeepLast, keepBest: Number(spec.evalIntervalSteps) > 0 },
+      };
     const run: trainerV1.Run = {
       runId: `run-${randomUUID()}`,
       spec,

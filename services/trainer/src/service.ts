@@ -166,6 +166,7 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     dataRoots: config.dataRoots,
     maxDatasetBytes: config.maxDatasetBytes,
     maxConcurrent: config.maxConcurrentRuns,
+    defaultKeepLast: config.checkpointKeepLast,
     backend: config.tfBackend,
     threads: config.threads,
     priority: config.computePriority,

@@ -749,7 +749,10 @@ export interface RunSpec {
   referenceValidationDataset?:
     | DatasetRef
     | undefined;
-  /** Which checkpoints the run keeps; unset keeps every one. */
+  /**
+   * Which checkpoints the run keeps; unset takes the server's default (FLOE_CHECKPOINT_KEEP_LAST: the
+   * newest N and, when the run evaluates, its best; out of the box every checkpoint), recorded here.
+   */
   checkpointRetention?: CheckpointRetention | undefined;
 }
 
