@@ -2,18 +2,23 @@
 // exported ones and the bases of other runs), what it deletes, the checkpoints it lists, and DeleteRun.
 // The ledger on a real SQLite store and artifact folder with chosen validation losses; then real runs
 // through a gRPC server.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { call, collect, createClient } from '@floe/service-kit';
 import { LocalArtifactStore, SqliteMetadataStore } from '@floe/store';
 import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { createTrainerService } from '../src/index.js';
+import { tinyLmSpec, trainerUnderTest } from './trainer-fixture.js';
 import { CheckpointLedger } from '../src/checkpoints.js';
 
 const R = trainerV1.CheckpointKeptReason;
+
+let client: trainerV1.TrainerServiceClient;
+const trainer = trainerUnderTest({ FLOE_MAX_CONCURRENT_RUNS: '2' }, (t) => (client = t.client));
+const onDisk = new LocalArtifactStore(join(trainer.home.path, 'artifacts'));
 
 test('the ledger keeps the newest N, the latest and the best; pins outlive the retention', async () => {
   const dir = tempDir();
@@ -119,44 +124,17 @@ test('a record written before the ledger had a history still finds its older che
   }
 });
 
-const home = tempDir();
-let server: FloeServer;
-let client: trainerV1.TrainerServiceClient;
-const onDisk = new LocalArtifactStore(join(home.path, 'artifacts'));
-
-before(async () => {
-  const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
-  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-  client = createClient(trainerV1.TrainerServiceClient, server.address);
-});
-
-after(async () => {
-  client.close();
-  await server.shutdown();
-  home.remove();
-});
-
-const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec => ({
-  ...trainerV1.RunSpec.fromPartial({
-    baseModel: {
-      source: {
-        $case: 'builtin',
-        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 },
-      },
-    },
-    dataset: { uri: 'builtin:spam-assassin' },
-    strategy: trainerV1.Strategy.STRATEGY_FULL,
-    optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 3e-2 },
-    schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT },
-    batchSize: 4,
-    sequenceLength: 32,
-    budgetSteps: 6,
+/** Evaluated and checkpointed at every step; a learning rate high enough that the best step is not always the last. */
+const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec =>
+  tinyLmSpec({
+    optimizer: trainerV1.OptimizerConfig.fromPartial({
+      kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW,
+      learningRate: 3e-2,
+    }),
     evalIntervalSteps: 1,
     checkpointIntervalSteps: 1,
-    seed: 5,
-  }),
-  ...over,
-});
+    ...over,
+  });
 
 /** Watches a run until it stops; its validation loss by step and the final run. */
 async function finish(runId: string): Promise<{ validation: Map<number, number>; run: trainerV1.Run }> {
@@ -401,5 +379,42 @@ test(
     const lastClaim = await call(client.deleteRun.bind(client), { runId: fromChildBase.run!.runId, requestId: '' });
     assert.equal(lastClaim.deletedCheckpoints, 2, 'its own checkpoint and the orphaned base');
     assert.deepEqual(await stepsOnDisk(runId, [1]), [1], 'the exported checkpoint stays for good');
+  },
+);
+
+test(
+  'FLOE_CHECKPOINT_KEEP_LAST: runs without a retention of their own take the server default, recorded in their spec',
+  { timeout: 120_000 },
+  async () => {
+    const own = tempDir();
+    const config = testConfig(own.path, { FLOE_CHECKPOINT_KEEP_LAST: '1' });
+    const defaulted = await startTestServer([createTrainerService({ config, log: quietLog })], config);
+    const c = createClient(trainerV1.TrainerServiceClient, defaulted.address);
+    try {
+      const started = async (over: Partial<trainerV1.RunSpec>) => {
+        const { run } = await call(c.startRun.bind(c), { requestId: '', spec: spec({ budgetSteps: 3, ...over }) });
+        const events = await collect(c.watchRun({ runId: run!.runId, fromStep: 0 }));
+        return (events.at(-1)!.event as { value: trainerV1.Run }).value;
+      };
+      const evaluated = await started({});
+      assert.deepEqual(evaluated.spec!.checkpointRetention, { keepLast: 1, keepBest: true });
+      const held = await call(c.listCheckpoints.bind(c), { runId: evaluated.runId });
+      assert.deepEqual(
+        held.checkpoints.map((k) => k.step),
+        [...new Set([evaluated.bestCheckpointStep, 3])].sort((a, b) => a - b),
+      );
+      const blind = await started({ evalIntervalSteps: 0 });
+      assert.deepEqual(blind.spec!.checkpointRetention, { keepLast: 1, keepBest: false });
+      // A run's own retention wins; keep_last 0 keeps every checkpoint.
+      const all = await started({ checkpointRetention: { keepLast: 0, keepBest: false } });
+      assert.deepEqual(
+        (await call(c.listCheckpoints.bind(c), { runId: all.runId })).checkpoints.map((k) => k.step),
+        [1, 2, 3],
+      );
+    } finally {
+      c.close();
+      await defaulted.shutdown();
+      own.remove();
+    }
   },
 );

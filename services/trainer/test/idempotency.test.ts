@@ -1,29 +1,16 @@
 // Retried PauseRun / ResumeRun / CancelRun with the same request id change nothing and answer the first
 // answer (replayed) — also after the run has moved on (paused again).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
-import { createTrainerService } from '../src/index.js';
+import { call, collect } from '@floe/service-kit';
+import { rejectsWith } from '@floe/testing';
+import { trainerUnderTest } from './trainer-fixture.js';
 
-const home = tempDir();
-let server: FloeServer;
 let client: trainerV1.TrainerServiceClient;
+trainerUnderTest({ FLOE_MAX_CONCURRENT_RUNS: '2' }, (t) => (client = t.client));
 const S = commonV1.RunState;
-
-before(async () => {
-  const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
-  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-  client = createClient(trainerV1.TrainerServiceClient, server.address);
-});
-
-after(async () => {
-  client.close();
-  await server.shutdown();
-  home.remove();
-});
 
 const spec = (budgetSteps: number) =>
   trainerV1.RunSpec.fromPartial({

@@ -1,28 +1,15 @@
 // ListRuns pages by keyset: with a label filter over several pages, while runs are being started, every
 // matching run that existed when paging began comes exactly once; a token only works with its filters.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, createClient, type FloeServer } from '@floe/service-kit';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
-import { createTrainerService } from '../src/index.js';
+import { call } from '@floe/service-kit';
+import { rejectsWith } from '@floe/testing';
+import { trainerUnderTest } from './trainer-fixture.js';
 
-const home = tempDir();
-let server: FloeServer;
 let client: trainerV1.TrainerServiceClient;
-
-before(async () => {
-  const config = testConfig(home.path);
-  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-  client = createClient(trainerV1.TrainerServiceClient, server.address);
-});
-
-after(async () => {
-  client.close();
-  await server.shutdown();
-  home.remove();
-});
+trainerUnderTest({}, (t) => (client = t.client));
 
 const start = async (team: string) =>
   (

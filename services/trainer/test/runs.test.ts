@@ -1,49 +1,17 @@
 // Trainer runs through a real gRPC server: training in worker threads, durable state and metrics,
 // WatchRun, freeze-thaw (a run paused at its budget resumes with more and follows the same curve).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
-import { createTrainerService } from '../src/index.js';
+import { call, collect } from '@floe/service-kit';
+import { rejectsWith } from '@floe/testing';
+import { tinyLmSpec, trainerUnderTest } from './trainer-fixture.js';
 
-const home = tempDir();
-let server: FloeServer;
 let client: trainerV1.TrainerServiceClient;
+trainerUnderTest({ FLOE_MAX_CONCURRENT_RUNS: '2' }, (t) => (client = t.client));
 
-before(async () => {
-  const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
-  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-  client = createClient(trainerV1.TrainerServiceClient, server.address);
-});
-
-after(async () => {
-  client.close();
-  await server.shutdown();
-  home.remove();
-});
-
-const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec => ({
-  ...trainerV1.RunSpec.fromPartial({
-    baseModel: {
-      source: {
-        $case: 'builtin',
-        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, size: 'tiny', seed: 3 },
-      },
-    },
-    dataset: { uri: 'builtin:spam-assassin' },
-    strategy: trainerV1.Strategy.STRATEGY_FULL,
-    optimizer: { kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate: 3e-3 },
-    schedule: { kind: trainerV1.ScheduleKind.SCHEDULE_KIND_CONSTANT },
-    batchSize: 4,
-    sequenceLength: 32,
-    budgetSteps: 6,
-    checkpointIntervalSteps: 2,
-    seed: 5,
-  }),
-  ...over,
-});
+const spec = tinyLmSpec;
 
 /** Watches a run until it stops; returns the losses by step and the final run. */
 async function watch(runId: string): Promise<{ losses: number[]; run: trainerV1.Run }> {

@@ -1,34 +1,21 @@
 // The sparse and selective strategies through a real trainer: FREEZENET with a freeze-thaw resume on the
 // same curve and a SPARSE export that rebuilds the model, BCD recording the block of each step, and the
 // bad inputs each strategy can get.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as tf from '@tensorflow/tfjs-core';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { call, collect } from '@floe/service-kit';
+import { rejectsWith } from '@floe/testing';
 import { initBackend } from '@floe/ml-runtime';
 import { loadBuiltin, selectSplit, type ImageDataset } from '@floe/data';
 import { floeDirs, LocalArtifactStore } from '@floe/store';
 import { ExampleSource, loadModelArtifact } from '@floe/training';
-import { createTrainerService } from '../src/index.js';
+import { trainerUnderTest } from './trainer-fixture.js';
 
-const home = tempDir();
-let server: FloeServer;
 let client: trainerV1.TrainerServiceClient;
-
-before(async () => {
-  const config = testConfig(home.path, { FLOE_MAX_CONCURRENT_RUNS: '2' });
-  server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-  client = createClient(trainerV1.TrainerServiceClient, server.address);
-});
-
-after(async () => {
-  client.close();
-  await server.shutdown();
-  home.remove();
-});
+const trainer = trainerUnderTest({ FLOE_MAX_CONCURRENT_RUNS: '2' }, (t) => (client = t.client));
 
 const T = trainerV1.Strategy;
 const lenet = (over: trainerV1.DeepPartial<trainerV1.RunSpec> = {}): trainerV1.RunSpec =>
@@ -107,7 +94,7 @@ test(
 
     // Both load through the same path every service uses, and compute the same outputs.
     await initBackend('wasm');
-    const store = new LocalArtifactStore(floeDirs(home.path).artifacts);
+    const store = new LocalArtifactStore(floeDirs(trainer.home.path).artifacts);
     const fromSparse = await loadModelArtifact(store, sparse.artifact!.artifactId);
     const fromCheckpoint = await loadModelArtifact(store, dense.artifact!.artifactId);
     const x = new ExampleSource(selectSplit(loadBuiltin('mnist') as ImageDataset, 'test', 32), 8, 1).next().x;
