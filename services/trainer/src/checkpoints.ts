@@ -57,11 +57,15 @@ export class CheckpointLedger {
     if (!body) return [];
     if (body.history && !body.legacy) return body.history;
     const recorded = body.history ?? [];
-    const labelled = (await this.artifacts.list('checkpoint'))
-      .filter((a) => a.manifest.labels.run === runId)
-      .map((a) => ({ step: Number(a.manifest.labels.step), artifactId: a.manifest.id }))
-      .filter((e) => !recorded.some((r) => r.step === e.step));
+    const labelled = (await this.labelled(runId)).filter((e) => !recorded.some((r) => r.step === e.step));
     return [...labelled, ...recorded].sort((a, b) => a.step - b.step);
+  }
+
+  /** The run's checkpoint artifacts found by their labels (every artifact of the store is read). */
+  private async labelled(runId: string): Promise<CheckpointEntry[]> {
+    return (await this.artifacts.list('checkpoint'))
+      .filter((a) => a.manifest.labels.run === runId)
+      .map((a) => ({ step: Number(a.manifest.labels.step), artifactId: a.manifest.id }));
   }
 
   /**
@@ -134,10 +138,8 @@ export class CheckpointLedger {
 
   /** Every checkpoint artifact of a run: those its record lists and any it lost track of (by label). */
   async artifactsOf(runId: string): Promise<string[]> {
-    const labelled = (await this.artifacts.list('checkpoint'))
-      .filter((a) => a.manifest.labels.run === runId)
-      .map((a) => a.manifest.id);
-    return [...new Set([...(await this.entries(runId)).map((e) => e.artifactId), ...labelled])];
+    const recorded = this.store.get<LedgerBody>(LEDGER, runId)?.body.history ?? [];
+    return [...new Set([...recorded, ...(await this.labelled(runId))].map((e) => e.artifactId))];
   }
 
   /**
