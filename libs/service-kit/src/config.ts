@@ -40,6 +40,8 @@ export interface FloeConfig {
   maxConcurrentRuns: number;
   /** The newest checkpoints a run keeps when its spec sets no retention (FLOE_CHECKPOINT_KEEP_LAST); 0: all. */
   checkpointKeepLast: number;
+  /** FLOE_CHECKPOINT_GRACE_MS: how long a checkpoint a retention dropped stays on disk for a reader that resolved it. */
+  checkpointGraceMs: number;
   /** Threads of native kernels. */
   threads: number;
   /** TF.js backend of every model pass (training, scoring, evaluation). */
@@ -94,6 +96,11 @@ export const CONFIG_VARIABLES = [
     'FLOE_CHECKPOINT_KEEP_LAST',
     '0',
     "checkpoints a run keeps when its spec sets no checkpoint_retention: the newest N and, when it evaluates, its best (besides its latest, exported ones and other runs' bases); 0 keeps every one",
+  ],
+  [
+    'FLOE_CHECKPOINT_GRACE_MS',
+    '60000',
+    'how long a checkpoint a retention dropped stays on disk, so that a service which resolved it just before (the evaluator reading a run still training) can open it; pending deletions survive a restart',
   ],
   ['FLOE_THREADS', 'all cores', 'threads of the native kernels'],
   ['FLOE_TF_BACKEND', 'auto', 'TF.js backend: auto, tensorflow, native, wasm or cpu'],
@@ -295,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     maxDatasetBytes: int(env, 'FLOE_MAX_DATASET_BYTES', 512 * 1024 * 1024, 1),
     maxConcurrentRuns: int(env, 'FLOE_MAX_CONCURRENT_RUNS', 1, 1, 64),
     checkpointKeepLast: int(env, 'FLOE_CHECKPOINT_KEEP_LAST', 0, 0, 1_000_000),
+    checkpointGraceMs: int(env, 'FLOE_CHECKPOINT_GRACE_MS', 60_000, 0, 86_400_000),
     threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
     tfBackend: backend(env),
     computePriority: computePriority(env),

@@ -1,7 +1,9 @@
 // A run's checkpoints: which it holds (with the validation loss measured at each one's step), which is its
 // best, which it may delete under its CheckpointRetention, and which are pinned for good (exported, or the
-// base model of another run). The store is the record; artifacts are deleted only after the record no longer
-// lists them, so a crash in between leaves an unlisted folder behind, never a listed checkpoint that is gone.
+// base model of another run). The store is the record; a checkpoint leaves the record and enters the trash in
+// one transaction, and its artifact is deleted once its grace period is over: another service may have just
+// resolved it (the evaluator reading a run that is still training), and a crash before the deletion leaves a
+// trash record that the next collection finishes, never a listed checkpoint that is gone.
 import { trainerV1 } from '@floe/contracts';
 import { failedPrecondition, notFound, FloeError } from '@floe/errors';
 import type { ArtifactStore, MetadataStore } from '@floe/store';
@@ -10,6 +12,14 @@ import type { ArtifactStore, MetadataStore } from '@floe/store';
 const LEDGER = 'run-checkpoint';
 /** Checkpoints kept whatever a retention says (kind 'checkpoint-pin', id the artifact's). */
 const PIN = 'checkpoint-pin';
+/** Checkpoints dropped from a record, deleted from disk when due (kind 'checkpoint-trash', id the artifact's). */
+const TRASH = 'checkpoint-trash';
+
+interface TrashBody {
+  runId: string;
+  /** When the artifact may go (ms since the epoch). */
+  dueAt: number;
+}
 
 export interface CheckpointEntry {
   step: number;
@@ -45,11 +55,28 @@ export function bestOf(entries: CheckpointEntry[]): CheckpointEntry | undefined 
   return best;
 }
 
+export interface LedgerOptions {
+  /**
+   * How long a checkpoint a retention dropped stays on disk (FLOE_CHECKPOINT_GRACE_MS): a reader that
+   * resolved it just before has this long to open it.
+   */
+  graceMs?: number;
+  /** The clock (tests move it). */
+  now?: () => number;
+}
+
 export class CheckpointLedger {
+  private readonly graceMs: number;
+  private readonly now: () => number;
+
   constructor(
     private readonly store: MetadataStore,
     private readonly artifacts: ArtifactStore,
-  ) {}
+    options: LedgerOptions = {},
+  ) {
+    this.graceMs = options.graceMs ?? 0;
+    this.now = options.now ?? Date.now;
+  }
 
   /** The run's checkpoints, oldest first (those of an old record found by their artifacts' labels). */
   async entries(runId: string): Promise<CheckpointEntry[]> {
@@ -70,8 +97,8 @@ export class CheckpointLedger {
 
   /**
    * Records a checkpoint the run just wrote and applies its retention (synchronously, so the run's record and
-   * its events stay in order). Returns the best checkpoint held and the artifacts to delete — already gone from
-   * the record; `deleteArtifacts` removes them from disk.
+   * its events stay in order). Returns the best checkpoint held and the artifacts dropped — gone from the
+   * record, in the trash until their grace period is over (`collect` deletes them then).
    */
   record(runId: string, entry: CheckpointEntry, retention: Retention): { best?: CheckpointEntry; dropped: string[] } {
     return this.store.transaction(() => {
@@ -94,20 +121,52 @@ export class CheckpointLedger {
       };
       if (existing) this.store.update(LEDGER, runId, '', body);
       else this.store.create(LEDGER, runId, '', body);
+      this.trash(runId, dropped, this.now() + this.graceMs);
       return { best: bestOf(kept), dropped };
     });
   }
 
-  /** Removes dropped checkpoints from disk (one already gone is no error; one pinned since stays). */
-  async deleteArtifacts(ids: string[]): Promise<void> {
+  /** Puts artifacts in the trash, due at `dueAt` (inside the caller's transaction). */
+  private trash(runId: string, ids: string[], dueAt: number): void {
     for (const id of ids) {
-      if (this.pinOf(id)) continue;
-      try {
-        await this.artifacts.delete(id);
-      } catch (err) {
-        if (!(err instanceof FloeError && err.kind === 'not_found')) throw err;
-      }
+      const body: TrashBody = { runId, dueAt };
+      if (this.store.get(TRASH, id)) this.store.update(TRASH, id, '', body);
+      else this.store.create(TRASH, id, '', body);
     }
+  }
+
+  /** When the next checkpoint in the trash is due (ms since the epoch); undefined when the trash is empty. */
+  nextDue(): number | undefined {
+    let next: number | undefined;
+    for (const r of this.trashed()) next = Math.min(next ?? Infinity, r.body.dueAt);
+    return next;
+  }
+
+  private trashed() {
+    return this.store.list<TrashBody>(TRASH, { limit: 1_000_000 }).items;
+  }
+
+  /**
+   * Deletes from disk the checkpoints in the trash that are due (`only`: of those, these). One already gone is
+   * no error; one pinned since (a run started from it in its grace period) stays, and leaves the trash.
+   * Returns how many artifacts it deleted.
+   */
+  async collect(only?: readonly string[]): Promise<number> {
+    const now = this.now();
+    let deleted = 0;
+    for (const r of this.trashed()) {
+      if (r.body.dueAt > now || (only && !only.includes(r.id))) continue;
+      if (!this.pinOf(r.id)) {
+        try {
+          await this.artifacts.delete(r.id);
+          deleted++;
+        } catch (err) {
+          if (!(err instanceof FloeError && err.kind === 'not_found')) throw err;
+        }
+      }
+      this.store.delete(TRASH, r.id);
+    }
+    return deleted;
   }
 
   /** What a retention keeps of `all` (oldest first), before pins: the newest keep_last, the latest, the best. */
@@ -147,7 +206,8 @@ export class CheckpointLedger {
    * checkpoint it started from; returns those to delete and those pinned (exported, or another run's base),
    * which stay. A base checkpoint that loses its last claim goes too when `ownerGone` says its own run was
    * deleted before (nothing else would ever delete it). Synchronous, to join the transaction that deletes the
-   * run; the caller deletes the artifacts after.
+   * run. Those to delete enter the trash due at once (deleting a run is an explicit act); the caller collects
+   * them after.
    */
   forget(
     runId: string,
@@ -168,7 +228,9 @@ export class CheckpointLedger {
         }
       }
       const kept = ids.filter((id) => this.pinOf(id));
-      return { drop: [...drop, ...ids.filter((id) => !kept.includes(id))], kept };
+      const all = [...drop, ...ids.filter((id) => !kept.includes(id))];
+      this.trash(runId, all, this.now());
+      return { drop: all, kept };
     });
   }
 

@@ -81,6 +81,8 @@ export interface RunManagerOptions {
   maxConcurrent: number;
   /** FLOE_CHECKPOINT_KEEP_LAST: the retention of runs whose spec sets none (0: keep every checkpoint). */
   defaultKeepLast?: number;
+  /** FLOE_CHECKPOINT_GRACE_MS: how long a checkpoint a retention dropped stays on disk (default 0). */
+  checkpointGraceMs?: number;
   backend: BackendChoice;
   threads: number;
   /** How run workers yield the CPU (FLOE_COMPUTE_PRIORITY); default idle. */
@@ -132,11 +134,15 @@ export class RunManager {
   private readonly ticker: NodeJS.Timeout | undefined;
   /** Which checkpoints each run holds, its best, its retention and the pins. */
   readonly checkpoints: CheckpointLedger;
-  /** Checkpoints a retention dropped, being deleted from disk. */
+  /** Collections of the checkpoint trash in flight (close() waits for them). */
   private readonly deleting = new Set<Promise<void>>();
+  /** Fires when the next checkpoint in the trash is due. */
+  private collectTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: RunManagerOptions) {
-    this.checkpoints = new CheckpointLedger(o.store, o.artifacts);
+    this.checkpoints = new CheckpointLedger(o.store, o.artifacts, { graceMs: o.checkpointGraceMs });
+    // What a previous process left in the trash (it stopped within a grace period, or before deleting).
+    this.scheduleCollection();
     if (o.store.shared && o.cluster) {
       // Replicas share the queue: runs are claimed by lease, and a dead replica's runs are taken over
       // when their leases expire (tick); nothing is marked at start-up.
@@ -898,14 +904,8 @@ export class RunManager {
         );
         this.save({ ...run, checkpointStep: e.step, bestCheckpointStep: best?.step ?? 0 });
         this.events.publish(id, { $case: 'checkpoint', value: { step: e.step, artifactId: e.artifactId } });
-        if (dropped.length) {
-          // Off the run's path; close() waits for it. One left behind is an unlisted folder, not a lost record.
-          const deleting = this.checkpoints
-            .deleteArtifacts(dropped)
-            .catch((err: unknown) => this.o.log.error('cannot delete a checkpoint', { runId: id, dropped, err }))
-            .finally(() => this.deleting.delete(deleting));
-          this.deleting.add(deleting);
-        }
+        // Off the run's path, after their grace period; the trash outlives a restart.
+        if (dropped.length) this.scheduleCollection();
         break;
       }
       case 'stopped': {
@@ -1045,8 +1045,33 @@ export class RunManager {
       }),
     );
     const { drop, kept } = plan;
-    await this.checkpoints.deleteArtifacts(drop);
+    await this.collect(drop);
     return { run, deletedCheckpoints: drop.length, keptArtifactIds: kept };
+  }
+
+  /** Sets the timer for the next checkpoint in the trash that falls due (none when the trash is empty). */
+  private scheduleCollection(): void {
+    if (this.closed) return;
+    const due = this.checkpoints.nextDue();
+    if (this.collectTimer) clearTimeout(this.collectTimer);
+    this.collectTimer = undefined;
+    if (due === undefined) return;
+    this.collectTimer = setTimeout(() => void this.collect(), Math.max(0, due - Date.now()));
+    this.collectTimer.unref();
+  }
+
+  /** Deletes the checkpoints in the trash that are due (`only`: of those, these), then waits for the next. */
+  private collect(only?: readonly string[]): Promise<void> {
+    const collecting: Promise<void> = this.checkpoints
+      .collect(only)
+      .then(() => undefined)
+      .catch((err: unknown) => this.o.log.error('cannot delete a checkpoint from the trash', { err }))
+      .finally(() => {
+        this.deleting.delete(collecting);
+        this.scheduleCollection();
+      });
+    this.deleting.add(collecting);
+    return collecting;
   }
 
   /** Pauses every live run with a checkpoint and starts no more (server shutdown). */
@@ -1064,6 +1089,7 @@ export class RunManager {
     this.stopping = true;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.collectTimer) clearTimeout(this.collectTimer);
     await Promise.all([...this.live.values()].map((l) => l.terminate()));
     this.live.clear();
     await Promise.all(this.deleting);

@@ -167,6 +167,7 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     maxDatasetBytes: config.maxDatasetBytes,
     maxConcurrent: config.maxConcurrentRuns,
     defaultKeepLast: config.checkpointKeepLast,
+    checkpointGraceMs: config.checkpointGraceMs,
     backend: config.tfBackend,
     threads: config.threads,
     priority: config.computePriority,

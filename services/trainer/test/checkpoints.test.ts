@@ -17,7 +17,11 @@ import { CheckpointLedger } from '../src/checkpoints.js';
 const R = trainerV1.CheckpointKeptReason;
 
 let client: trainerV1.TrainerServiceClient;
-const trainer = trainerUnderTest({ FLOE_MAX_CONCURRENT_RUNS: '2' }, (t) => (client = t.client));
+// Dropped checkpoints leave the disk at once here, so the tests see what a retention keeps.
+const trainer = trainerUnderTest(
+  { FLOE_MAX_CONCURRENT_RUNS: '2', FLOE_CHECKPOINT_GRACE_MS: '0' },
+  (t) => (client = t.client),
+);
 const onDisk = new LocalArtifactStore(join(trainer.home.path, 'artifacts'));
 
 test('the ledger keeps the newest N, the latest and the best; pins outlive the retention', async () => {
@@ -44,7 +48,7 @@ test('the ledger keeps the newest N, the latest and the best; pins outlive the r
         { step, artifactId: a.manifest.id, validationLoss: loss },
         retention,
       );
-      await ledger.deleteArtifacts(dropped);
+      await ledger.collect(dropped);
       assert.equal(best?.step, step === 1 ? 1 : 2, `best after step ${step}`);
     }
     const held = (await ledger.entries('r')).map((e) => e.step);
@@ -83,6 +87,57 @@ test('the ledger keeps the newest N, the latest and the best; pins outlive the r
         [R.CHECKPOINT_KEPT_REASON_ALL, R.CHECKPOINT_KEPT_REASON_LATEST],
       ],
     );
+    store.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test('dropped checkpoints wait out their grace period in the trash, across a restart', async () => {
+  const dir = tempDir();
+  try {
+    const path = join(dir.path, 'm.sqlite');
+    let store = new SqliteMetadataStore(path);
+    const artifacts = new LocalArtifactStore(join(dir.path, 'artifacts'));
+    let now = 1_000_000;
+    const clock = { graceMs: 60_000, now: () => now };
+    const ledger = new CheckpointLedger(store, artifacts, clock);
+    const ids: string[] = [];
+    for (const step of [1, 2, 3]) {
+      const a = await artifacts.put(
+        'checkpoint',
+        { 'w.bin': new Uint8Array([step]) },
+        { labels: { run: 'r', step: String(step) } },
+      );
+      ids.push(a.manifest.id);
+      ledger.record('r', { step, artifactId: a.manifest.id }, { keepLast: 1, keepBest: false });
+      now += 1000;
+    }
+    // Gone from the record at once: nothing resolves or lists them.
+    assert.deepEqual(
+      (await ledger.list('r', { keepLast: 1, keepBest: false })).checkpoints.map((c) => c.step),
+      [3],
+    );
+    await assert.rejects(ledger.resolve('r', 2), /r@2/);
+    // On disk until due: a reader that resolved step 2 just before can still open it.
+    assert.equal(ledger.nextDue(), 1_000_000 + 1000 + 60_000);
+    assert.equal(await ledger.collect(), 0);
+    for (const id of ids) assert.ok(await artifacts.get(id), 'still on disk within the grace period');
+    // Step 1 falls due; step 2 is claimed in its grace period (a run started from it) and stays.
+    ledger.pin(ids[1]!, { baseOf: 'child' });
+    now = 1_000_000 + 1000 + 60_000;
+    assert.equal(await ledger.collect(), 1);
+    assert.equal(await artifacts.get(ids[0]!), undefined);
+    // A restart finds the trash where it was.
+    store.close();
+    store = new SqliteMetadataStore(path);
+    const restarted = new CheckpointLedger(store, artifacts, clock);
+    assert.equal(restarted.nextDue(), 1_000_000 + 2000 + 60_000);
+    now += 1000;
+    assert.equal(await restarted.collect(), 0, 'the pinned one is not deleted');
+    assert.ok(await artifacts.get(ids[1]!));
+    assert.ok(await artifacts.get(ids[2]!), 'the latest is never in the trash');
+    assert.equal(restarted.nextDue(), undefined);
     store.close();
   } finally {
     dir.remove();
@@ -379,6 +434,55 @@ test(
     const lastClaim = await call(client.deleteRun.bind(client), { runId: fromChildBase.run!.runId, requestId: '' });
     assert.equal(lastClaim.deletedCheckpoints, 2, 'its own checkpoint and the orphaned base');
     assert.deepEqual(await stepsOnDisk(runId, [1]), [1], 'the exported checkpoint stays for good');
+  },
+);
+
+test(
+  'a checkpoint read while its run trains on stays loadable through the grace period (FLOE_CHECKPOINT_GRACE_MS)',
+  { timeout: 120_000 },
+  async () => {
+    const own = tempDir();
+    // The default grace period (60 s): far longer than this test.
+    const config = testConfig(own.path, {});
+    const server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
+    const c = createClient(trainerV1.TrainerServiceClient, server.address);
+    try {
+      const { run } = await call(c.startRun.bind(c), {
+        requestId: '',
+        spec: spec({ budgetSteps: 2, checkpointRetention: { keepLast: 1, keepBest: false } }),
+      });
+      const runId = run!.runId;
+      await collect(c.watchRun({ runId, fromStep: 0 }));
+      // How the evaluator opens run:ID — the latest checkpoint, read now, not pinned.
+      const read = await call(c.exportModel.bind(c), {
+        runId,
+        step: 0,
+        format: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
+        best: false,
+        transient: true,
+      });
+      await call(c.resumeRun.bind(c), { runId, additionalSteps: 2, requestId: '' });
+      await collect(c.watchRun({ runId, fromStep: 0 }));
+      // The run has moved on (keep_last 1 holds step 4 only) ...
+      assert.deepEqual(
+        (await call(c.listCheckpoints.bind(c), { runId })).checkpoints.map((k) => k.step),
+        [4],
+      );
+      // ... and the checkpoint the reader resolved at step 2 still loads.
+      const fromRead = await call(c.startRun.bind(c), {
+        requestId: '',
+        spec: spec({
+          budgetSteps: 1,
+          baseModel: { source: { $case: 'artifactId', value: read.artifact!.artifactId } },
+        }),
+      });
+      const events = await collect(c.watchRun({ runId: fromRead.run!.runId, fromStep: 0 }));
+      assert.equal((events.at(-1)!.event as { value: trainerV1.Run }).value.state, commonV1.RunState.RUN_STATE_PAUSED);
+    } finally {
+      c.close();
+      await server.shutdown();
+      own.remove();
+    }
   },
 );
 

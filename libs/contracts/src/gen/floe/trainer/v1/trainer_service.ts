@@ -765,6 +765,8 @@ export interface RunSpec_LabelsEntry {
  * Which of a run's checkpoints stay on disk as it writes new ones (Keras' and Lightning's save_top_k,
  * Hugging Face's save_total_limit). Whatever it says, the run keeps its latest checkpoint (pause and
  * resume need it), every checkpoint ExportModel exported, and every checkpoint another run started from.
+ * A checkpoint it drops leaves the run's record at once and the disk after the server's grace period
+ * (FLOE_CHECKPOINT_GRACE_MS), so that a reader which resolved it just before can still open it.
  */
 export interface CheckpointRetention {
   /** Keep the newest this many checkpoints, in [0, 1e6]; 0 keeps every one. */
