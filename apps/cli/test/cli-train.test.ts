@@ -258,5 +258,12 @@ test(
     assert.equal(deleted.run_id, runId);
     assert.deepEqual(deleted.kept_artifact_ids, [best.artifact_id], 'exported, and the base of the run above');
     assert.match((await floe('train', 'get', runId)).stderr, /not found/);
+    // Released, the export of the deleted run stays: a run started from it.
+    const released = JSON.parse((await floe('train', 'release', best.artifact_id, '--json')).stdout) as {
+      deleted: boolean;
+      kept_because: string[];
+    };
+    assert.deepEqual(released, { artifact_id: best.artifact_id, deleted: false, kept_because: ['base_of_run'] });
+    assert.match((await floe('train', 'release', best.artifact_id)).stderr, /released already/);
   },
 );

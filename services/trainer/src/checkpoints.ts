@@ -252,32 +252,87 @@ export class CheckpointLedger {
     return found.artifactId;
   }
 
+  /** Why `e` of `entries` (the run's checkpoints, oldest first) is kept under `retention`, pins included. */
+  private keptReasons(
+    e: CheckpointEntry,
+    entries: CheckpointEntry[],
+    retention: Retention,
+  ): trainerV1.CheckpointKeptReason[] {
+    const pin = this.pinOf(e.artifactId);
+    const recent = retention?.keepLast ? entries.slice(-retention.keepLast) : [];
+    return [
+      !retention?.keepLast && R.CHECKPOINT_KEPT_REASON_ALL,
+      recent.includes(e) && R.CHECKPOINT_KEPT_REASON_RECENT,
+      e === entries.at(-1) && R.CHECKPOINT_KEPT_REASON_LATEST,
+      e === bestOf(entries) && retention?.keepBest && R.CHECKPOINT_KEPT_REASON_BEST,
+      pin?.exported && R.CHECKPOINT_KEPT_REASON_EXPORTED,
+      pin?.baseOf?.length && R.CHECKPOINT_KEPT_REASON_BASE_OF_RUN,
+    ].filter((r): r is trainerV1.CheckpointKeptReason => typeof r === 'number');
+  }
+
   /** ListCheckpoints: what the run holds, oldest first, with sizes and why each is kept. */
   async list(runId: string, retention: Retention): Promise<trainerV1.ListCheckpointsResponse> {
     const entries = await this.entries(runId);
-    const best = bestOf(entries);
-    const recent = new Set(retention?.keepLast ? entries.slice(-retention.keepLast) : []);
     const checkpoints: trainerV1.CheckpointInfo[] = [];
     for (const e of entries) {
       const artifact = await this.artifacts.get(e.artifactId);
       if (!artifact) continue;
-      const pin = this.pinOf(e.artifactId);
-      const reasons = [
-        !retention?.keepLast && R.CHECKPOINT_KEPT_REASON_ALL,
-        recent.has(e) && R.CHECKPOINT_KEPT_REASON_RECENT,
-        e === entries.at(-1) && R.CHECKPOINT_KEPT_REASON_LATEST,
-        e === best && retention?.keepBest && R.CHECKPOINT_KEPT_REASON_BEST,
-        pin?.exported && R.CHECKPOINT_KEPT_REASON_EXPORTED,
-        pin?.baseOf?.length && R.CHECKPOINT_KEPT_REASON_BASE_OF_RUN,
-      ].filter((r): r is trainerV1.CheckpointKeptReason => typeof r === 'number');
       checkpoints.push({
         step: e.step,
         artifactId: e.artifactId,
         sizeBytes: artifact.sizeBytes,
         validationLoss: e.validationLoss,
-        keptBecause: reasons,
+        keptBecause: this.keptReasons(e, entries, retention),
       });
     }
-    return { checkpoints, bestStep: best?.step ?? 0 };
+    return { checkpoints, bestStep: bestOf(entries)?.step ?? 0 };
+  }
+
+  /**
+   * ReleaseExport: an export loses its exemption. A sparse export goes; a checkpoint goes unless its run still
+   * holds it under its retention or another run started from it (then: why). `run`: the checkpoint's run, when
+   * it exists — one still training only loses the pin, and its next checkpoint applies its retention (the
+   * record is that replica's to write). What goes leaves the record and enters the trash, with the grace period.
+   */
+  release(
+    artifactId: string,
+    what: { sparse: boolean; run?: { id: string; retention: Retention; training: boolean } },
+  ): { deleted: boolean; keptBecause: trainerV1.CheckpointKeptReason[] } {
+    return this.store.transaction(() => {
+      const released = `artifact_id: ${artifactId} was released already; it leaves the disk shortly`;
+      if (this.store.get(TRASH, artifactId)) throw failedPrecondition(released);
+      const runId = what.run?.id ?? '';
+      const dueAt = this.now() + this.graceMs;
+      if (what.sparse) {
+        this.trash(runId, [artifactId], dueAt);
+        return { deleted: true, keptBecause: [] };
+      }
+      const pin = this.pinOf(artifactId);
+      if (!pin?.exported)
+        throw failedPrecondition(`artifact_id: checkpoint ${artifactId} was not exported (or was released already)`);
+      const { exported: _, ...rest } = pin;
+      if (rest.baseOf?.length) this.store.update(PIN, artifactId, '', rest);
+      else this.store.delete(PIN, artifactId);
+      const record = runId ? this.store.get<LedgerBody>(LEDGER, runId)?.body : undefined;
+      const history = record?.history ?? [];
+      const entry = history.find((e) => e.artifactId === artifactId);
+      const retention = what.run?.retention;
+      // A record from before retention (no history) belongs to a run that keeps every checkpoint.
+      const held =
+        !!what.run && (!retention?.keepLast || (!!entry && this.retained(history, retention).includes(entry)));
+      if (held || rest.baseOf?.length || what.run?.training) {
+        const keptBecause = entry
+          ? this.keptReasons(entry, history, retention)
+          : [
+              held && R.CHECKPOINT_KEPT_REASON_ALL,
+              !!rest.baseOf?.length && R.CHECKPOINT_KEPT_REASON_BASE_OF_RUN,
+            ].filter((r): r is trainerV1.CheckpointKeptReason => typeof r === 'number');
+        return { deleted: false, keptBecause };
+      }
+      if (record && entry)
+        this.store.update(LEDGER, runId, '', { ...record, history: history.filter((e) => e !== entry) });
+      this.trash(runId, [artifactId], dueAt);
+      return { deleted: true, keptBecause: [] };
+    });
   }
 }

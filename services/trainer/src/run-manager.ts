@@ -28,6 +28,7 @@ import {
   type RunJob,
   type StrategyConfig,
   DEFAULT_RIGL,
+  SPARSE_MODEL_KIND,
 } from '@floe/training';
 import { blockIdsOf, describeModel } from '@floe/models';
 import { openDataset, type Dataset, type Split } from '@floe/data';
@@ -946,7 +947,7 @@ export class RunManager {
    * Cluster mode: runs `fn` on a run no replica is training (its lease taken for the moment, so no
    * replica claims it meanwhile); FAILED_PRECONDITION when one just claimed it. Alone: just runs it.
    */
-  private whileHeld(id: string, fn: () => trainerV1.Run): trainerV1.Run {
+  private whileHeld<T>(id: string, fn: () => T): T {
     const c = this.clustered;
     if (!c || this.live.has(id)) return fn();
     if (!this.o.store.acquireLease(RUN, id, c.replicaId, c.leaseMs))
@@ -1047,6 +1048,31 @@ export class RunManager {
     const { drop, kept } = plan;
     await this.collect(drop);
     return { run, deletedCheckpoints: drop.length, keptArtifactIds: kept };
+  }
+
+  /**
+   * ReleaseExport: an exported checkpoint falls back under its run's retention, a sparse export goes
+   * (CheckpointLedger.release). A stopped run's record changes under its lease in cluster mode.
+   */
+  async releaseExport(
+    artifactId: string,
+  ): Promise<{ artifactId: string; deleted: boolean; keptBecause: trainerV1.CheckpointKeptReason[] }> {
+    const artifact = await this.o.artifacts.get(artifactId);
+    if (!artifact) throw notFound('artifact', artifactId);
+    const kind = artifact.manifest.kind;
+    if (kind !== 'checkpoint' && kind !== SPARSE_MODEL_KIND)
+      throw failedPrecondition(`artifact_id: ${artifactId} is a ${kind} artifact, not one ExportModel exported`);
+    const runId = artifact.manifest.labels.run ?? '';
+    const stored = runId ? this.o.store.get<unknown>(RUN, runId) : undefined;
+    const run = stored ? trainerV1.Run.fromJSON(stored.body) : undefined;
+    const release = () =>
+      this.checkpoints.release(artifactId, {
+        sparse: kind === SPARSE_MODEL_KIND,
+        run: run && { id: runId, retention: run.spec!.checkpointRetention, training: !isStopped(run.state) },
+      });
+    const released = run && isStopped(run.state) ? this.whileHeld(runId, release) : release();
+    if (released.deleted) this.scheduleCollection();
+    return { artifactId, ...released };
   }
 
   /** Sets the timer for the next checkpoint in the trash that falls due (none when the trash is empty). */

@@ -299,6 +299,20 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
         );
         return { ...r.response, replayed: r.replayed };
       },
+      async releaseExport(req) {
+        validate((v) => {
+          v.id('artifact_id', req.artifactId);
+          checkRequestId(v, req.requestId);
+        });
+        const r = await requests.once(
+          'ReleaseExport',
+          req.requestId,
+          trainerV1.ReleaseExportRequest.toJSON(req),
+          trainerV1.ReleaseExportResponse,
+          async () => ({ ...(await runs.releaseExport(req.artifactId)), replayed: false }),
+        );
+        return { ...r.response, replayed: r.replayed };
+      },
       async exportModel(req) {
         validate((v) => {
           v.number('step', req.step, { min: 0, integer: true });

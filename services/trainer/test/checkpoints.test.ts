@@ -144,6 +144,83 @@ test('dropped checkpoints wait out their grace period in the trash, across a res
   }
 });
 
+test("a released export falls back under its run's retention; a sparse one goes", async () => {
+  const dir = tempDir();
+  try {
+    const store = new SqliteMetadataStore(join(dir.path, 'm.sqlite'));
+    const artifacts = new LocalArtifactStore(join(dir.path, 'artifacts'));
+    const ledger = new CheckpointLedger(store, artifacts);
+    const retention = { keepLast: 1, keepBest: false };
+    const ids: string[] = [];
+    const write = async (run: string, step: number) => {
+      const a = await artifacts.put(
+        'checkpoint',
+        { 'w.bin': new Uint8Array([step]) },
+        { labels: { run, step: String(step) } },
+      );
+      ids.push(a.manifest.id);
+      return a.manifest.id;
+    };
+    for (const step of [1, 2, 3]) {
+      const id = await write('r', step);
+      if (step < 3) ledger.pin(id, { exported: true });
+      ledger.record('r', { step, artifactId: id }, retention);
+    }
+    const held = async () => (await ledger.entries('r')).map((e) => e.step);
+    assert.deepEqual(await held(), [1, 2, 3], 'both exports outlive keep_last 1');
+    const stopped = { run: { id: 'r', retention, training: false }, sparse: false };
+    // Step 1: nothing else keeps it — it leaves the record and enters the trash.
+    assert.deepEqual(ledger.release(ids[0]!, stopped), { deleted: true, keptBecause: [] });
+    assert.deepEqual(await held(), [2, 3]);
+    assert.throws(() => ledger.release(ids[0]!, stopped), /released already/);
+    assert.equal(await ledger.collect(), 1);
+    assert.equal(await artifacts.get(ids[0]!), undefined);
+    // Step 2 is also another run's base: it stays, and says why.
+    ledger.pin(ids[1]!, { baseOf: 'child' });
+    assert.deepEqual(ledger.release(ids[1]!, stopped), {
+      deleted: false,
+      keptBecause: [R.CHECKPOINT_KEPT_REASON_BASE_OF_RUN],
+    });
+    // The latest was never exported; exported, its release leaves it where the retention keeps it.
+    assert.throws(() => ledger.release(ids[2]!, stopped), /was not exported/);
+    ledger.pin(ids[2]!, { exported: true });
+    assert.deepEqual(ledger.release(ids[2]!, stopped), {
+      deleted: false,
+      keptBecause: [R.CHECKPOINT_KEPT_REASON_RECENT, R.CHECKPOINT_KEPT_REASON_LATEST],
+    });
+    // A run still training: the pin goes, and its next checkpoint applies the retention.
+    const first = await write('t', 1);
+    ledger.pin(first, { exported: true });
+    ledger.record('t', { step: 1, artifactId: first }, retention);
+    ledger.record('t', { step: 2, artifactId: await write('t', 2) }, retention);
+    const training = { run: { id: 't', retention, training: true }, sparse: false };
+    assert.deepEqual(ledger.release(first, training), { deleted: false, keptBecause: [] });
+    assert.deepEqual(
+      ledger.record('t', { step: 3, artifactId: await write('t', 3) }, retention).dropped.sort(),
+      [first, ids.at(-2)!].sort(),
+    );
+    // The export of a deleted run, and a sparse export, go.
+    const orphan = await write('gone', 1);
+    ledger.pin(orphan, { exported: true });
+    assert.deepEqual(ledger.release(orphan, { sparse: false }), { deleted: true, keptBecause: [] });
+    const sparse = await artifacts.put(
+      'sparse-model',
+      { 'sparse.json': new Uint8Array([1]) },
+      { labels: { run: 'r' } },
+    );
+    assert.deepEqual(ledger.release(sparse.manifest.id, { ...stopped, sparse: true }), {
+      deleted: true,
+      keptBecause: [],
+    });
+    await ledger.collect();
+    assert.equal(await artifacts.get(sparse.manifest.id), undefined);
+    assert.equal(await artifacts.get(orphan), undefined);
+    store.close();
+  } finally {
+    dir.remove();
+  }
+});
+
 test('a record written before the ledger had a history still finds its older checkpoints', async () => {
   const dir = tempDir();
   try {
@@ -434,6 +511,40 @@ test(
     const lastClaim = await call(client.deleteRun.bind(client), { runId: fromChildBase.run!.runId, requestId: '' });
     assert.equal(lastClaim.deletedCheckpoints, 2, 'its own checkpoint and the orphaned base');
     assert.deepEqual(await stepsOnDisk(runId, [1]), [1], 'the exported checkpoint stays for good');
+  },
+);
+
+test(
+  'ReleaseExport: an exported checkpoint the run no longer needs leaves the disk',
+  { timeout: 120_000 },
+  async () => {
+    const { run } = await call(client.startRun.bind(client), {
+      requestId: '',
+      spec: spec({ budgetSteps: 2, checkpointRetention: { keepLast: 1, keepBest: false } }),
+    });
+    const runId = run!.runId;
+    await finish(runId);
+    const exported = await exportAt(runId);
+    await call(client.resumeRun.bind(client), { runId, additionalSteps: 1, requestId: '' });
+    await finish(runId);
+    assert.deepEqual(await stepsOnDisk(runId, [2, 3]), [2, 3], 'the export outlives keep_last 1');
+    const release = (requestId: string, artifactId = exported.artifact!.artifactId) =>
+      call(client.releaseExport.bind(client), { artifactId, requestId });
+    const released = await release('release-2');
+    assert.deepEqual([released.deleted, released.keptBecause, released.replayed], [true, [], false]);
+    assert.deepEqual(await stepsOnDisk(runId, [3]), [3]);
+    assert.deepEqual(
+      (await call(client.listCheckpoints.bind(client), { runId })).checkpoints.map((c) => c.step),
+      [3],
+    );
+    assert.equal((await release('release-2')).replayed, true);
+    await rejectsWith(release(''), grpc.status.NOT_FOUND);
+    await rejectsWith(release('', 'no such artifact'), grpc.status.INVALID_ARGUMENT, 'artifact_id');
+    // The latest was not exported: refused, and it stays.
+    const latest = await exportAt(runId, { transient: true });
+    const refused = await rejectsWith(release('', latest.artifact!.artifactId), grpc.status.FAILED_PRECONDITION);
+    assert.match(refused.details, /artifact_id: .* was not exported/);
+    assert.deepEqual(await stepsOnDisk(runId, [3]), [3]);
   },
 );
 

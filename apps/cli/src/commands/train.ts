@@ -1,4 +1,4 @@
-// floe train start|watch|pause|resume|cancel|delete|list|get|export|checkpoints — the trainer's runs from a terminal.
+// floe train start|watch|pause|resume|cancel|delete|list|get|export|release|checkpoints — the trainer's runs from a terminal.
 import { randomUUID } from 'node:crypto';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
@@ -37,6 +37,10 @@ const EXPORT_FORMAT: Record<string, trainerV1.ExportFormat> = {
   checkpoint: trainerV1.ExportFormat.EXPORT_FORMAT_CHECKPOINT,
   sparse: trainerV1.ExportFormat.EXPORT_FORMAT_SPARSE,
 };
+
+/** Why a checkpoint is kept, as the CLI prints it ("recent", "base_of_run"). */
+const keptReason = (k: trainerV1.CheckpointKeptReason) =>
+  trainerV1.checkpointKeptReasonToJSON(k).replace('CHECKPOINT_KEPT_REASON_', '').toLowerCase();
 
 /** The value of a flag that names one of `choices` (undefined when absent). */
 function choice<T>(
@@ -111,6 +115,7 @@ export const train: Command = {
     'floe train watch|get|pause|cancel RUN_ID',
     'floe train resume RUN_ID [--steps N]',
     'floe train export RUN_ID [--step N | --best] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
+    "floe train release ARTIFACT_ID  (an export is kept for good until released: then its run's retention decides)",
     'floe train checkpoints RUN_ID   (the checkpoints it holds: step, size, validation loss, why kept)',
     'floe train delete RUN_ID        (a stopped run, its metrics and checkpoints; exported ones and bases of other runs stay)',
     'floe train list [--state RUNNING]',
@@ -293,10 +298,20 @@ export const train: Command = {
           );
           return 0;
         }
+        case 'release': {
+          const r = await call(client.releaseExport.bind(client), { artifactId: need(), requestId: randomUUID() });
+          output(
+            args,
+            { artifact_id: r.artifactId, deleted: r.deleted, kept_because: r.keptBecause.map(keptReason) },
+            () =>
+              r.deleted
+                ? `released ${r.artifactId}: deleted`
+                : `released ${r.artifactId}: kept (${r.keptBecause.map(keptReason).join(', ') || 'its run applies its retention at its next checkpoint'})`,
+          );
+          return 0;
+        }
         case 'checkpoints': {
           const r = await call(client.listCheckpoints.bind(client), { runId: need() });
-          const reason = (k: trainerV1.CheckpointKeptReason) =>
-            trainerV1.checkpointKeptReasonToJSON(k).replace('CHECKPOINT_KEPT_REASON_', '').toLowerCase();
           output(
             args,
             {
@@ -306,7 +321,7 @@ export const train: Command = {
                 artifact_id: c.artifactId,
                 size_bytes: c.sizeBytes,
                 validation_loss: c.validationLoss,
-                kept_because: c.keptBecause.map(reason),
+                kept_because: c.keptBecause.map(keptReason),
               })),
             },
             () =>
@@ -315,7 +330,7 @@ export const train: Command = {
                   (c) =>
                     `step ${String(c.step).padStart(7)}  ${c.artifactId}  ${(c.sizeBytes / 1e6).toFixed(2).padStart(8)} MB  ` +
                     `val ${c.validationLoss === undefined ? '   —  ' : c.validationLoss.toFixed(4)}  ` +
-                    `${c.step === r.bestStep ? 'best  ' : ''}kept: ${c.keptBecause.map(reason).join(', ')}`,
+                    `${c.step === r.bestStep ? 'best  ' : ''}kept: ${c.keptBecause.map(keptReason).join(', ')}`,
                 )
                 .join('\n') || 'no checkpoints',
           );

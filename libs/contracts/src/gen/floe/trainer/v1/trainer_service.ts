@@ -1087,6 +1087,32 @@ export interface DeleteRunResponse {
   keptArtifactIds: string[];
 }
 
+/** Request of ReleaseExport. */
+export interface ReleaseExportRequest {
+  /** The artifact ExportModel answered. */
+  artifactId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
+}
+
+/** Response of ReleaseExport. */
+export interface ReleaseExportResponse {
+  /** The artifact released. */
+  artifactId: string;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
+  /**
+   * True when the artifact is deleted (it is gone from every record; its files leave the disk after the
+   * grace period); false when something else keeps it, named in kept_because.
+   */
+  deleted: boolean;
+  /**
+   * Why a checkpoint stays: its run still holds it (ALL, RECENT, LATEST, BEST) or another run started
+   * from it (BASE_OF_RUN).
+   */
+  keptBecause: CheckpointKeptReason[];
+}
+
 /** Request of ExportModel. */
 export interface ExportModelRequest {
   /** The run's id. */
@@ -5649,6 +5675,238 @@ export const DeleteRunResponse: MessageFns<DeleteRunResponse> = {
   },
 };
 
+function createBaseReleaseExportRequest(): ReleaseExportRequest {
+  return { artifactId: "", requestId: "" };
+}
+
+export const ReleaseExportRequest: MessageFns<ReleaseExportRequest> = {
+  encode(message: ReleaseExportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.artifactId !== "") {
+      writer.uint32(10).string(message.artifactId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseExportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseExportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.artifactId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseExportRequest {
+    return {
+      artifactId: isSet(object.artifactId)
+        ? globalThis.String(object.artifactId)
+        : isSet(object.artifact_id)
+        ? globalThis.String(object.artifact_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ReleaseExportRequest): unknown {
+    const obj: any = {};
+    if (message.artifactId !== "") {
+      obj.artifactId = message.artifactId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseExportRequest>, I>>(base?: I): ReleaseExportRequest {
+    return ReleaseExportRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseExportRequest>, I>>(object: I): ReleaseExportRequest {
+    const message = createBaseReleaseExportRequest();
+    message.artifactId = object.artifactId ?? "";
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseReleaseExportResponse(): ReleaseExportResponse {
+  return { artifactId: "", replayed: false, deleted: false, keptBecause: [] };
+}
+
+export const ReleaseExportResponse: MessageFns<ReleaseExportResponse> = {
+  encode(message: ReleaseExportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.artifactId !== "") {
+      writer.uint32(10).string(message.artifactId);
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    if (message.deleted !== false) {
+      writer.uint32(24).bool(message.deleted);
+    }
+    if (message.keptBecause.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.keptBecause) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseExportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseExportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.artifactId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.deleted = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.keptBecause.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.keptBecause.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseExportResponse {
+    return {
+      artifactId: isSet(object.artifactId)
+        ? globalThis.String(object.artifactId)
+        : isSet(object.artifact_id)
+        ? globalThis.String(object.artifact_id)
+        : "",
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+      deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false,
+      keptBecause: globalThis.Array.isArray(object?.keptBecause)
+        ? object.keptBecause.map((e: any) => checkpointKeptReasonFromJSON(e))
+        : globalThis.Array.isArray(object?.kept_because)
+        ? object.kept_because.map((e: any) => checkpointKeptReasonFromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ReleaseExportResponse): unknown {
+    const obj: any = {};
+    if (message.artifactId !== "") {
+      obj.artifactId = message.artifactId;
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    if (message.deleted !== false) {
+      obj.deleted = message.deleted;
+    }
+    if (message.keptBecause?.length) {
+      obj.keptBecause = message.keptBecause.map((e) => checkpointKeptReasonToJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseExportResponse>, I>>(base?: I): ReleaseExportResponse {
+    return ReleaseExportResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseExportResponse>, I>>(object: I): ReleaseExportResponse {
+    const message = createBaseReleaseExportResponse();
+    message.artifactId = object.artifactId ?? "";
+    message.replayed = object.replayed ?? false;
+    message.deleted = object.deleted ?? false;
+    message.keptBecause = object.keptBecause?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseExportModelRequest(): ExportModelRequest {
   return { runId: "", step: 0, format: 0, best: false, transient: false };
 }
@@ -6378,7 +6636,8 @@ export const TrainerServiceService = {
   /**
    * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
    * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one (or one the run's
-   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says.
+   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says, until
+   * ReleaseExport.
    */
   exportModel: {
     path: "/floe.trainer.v1.TrainerService/ExportModel" as const,
@@ -6407,7 +6666,7 @@ export const TrainerServiceService = {
   /**
    * Deletes a stopped run (PAUSED, CANCELLED, FAILED or INTERRUPTED; else FAILED_PRECONDITION): its record,
    * its step metrics and its checkpoints, except checkpoints that were exported or that another run
-   * started from, which stay loadable by artifact id. Then GetRun, WatchRun and ExportModel answer
+   * started from, which stay loadable by artifact id (ReleaseExport lets an export go). Then GetRun, WatchRun and ExportModel answer
    * NOT_FOUND and ListRuns leaves it out. A study's trial whose run is deleted cannot be thawed again.
    */
   deleteRun: {
@@ -6418,6 +6677,24 @@ export const TrainerServiceService = {
     requestDeserialize: (value: Buffer): DeleteRunRequest => DeleteRunRequest.decode(value),
     responseSerialize: (value: DeleteRunResponse): Buffer => Buffer.from(DeleteRunResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteRunResponse => DeleteRunResponse.decode(value),
+  },
+  /**
+   * Releases an artifact ExportModel exported, which is otherwise kept for good (even after its run is
+   * deleted). A CHECKPOINT export falls back under its run's checkpoint_retention: it stays while its run
+   * holds it (every checkpoint without a retention; the latest, the best, the newest keep_last) or another run
+   * started from it, and is deleted otherwise. A SPARSE export is deleted. A deleted artifact leaves the disk
+   * after the server's grace period (FLOE_CHECKPOINT_GRACE_MS). NOT_FOUND for an unknown artifact;
+   * FAILED_PRECONDITION for one that was never exported (or is released already).
+   */
+  releaseExport: {
+    path: "/floe.trainer.v1.TrainerService/ReleaseExport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseExportRequest): Buffer => Buffer.from(ReleaseExportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseExportRequest => ReleaseExportRequest.decode(value),
+    responseSerialize: (value: ReleaseExportResponse): Buffer =>
+      Buffer.from(ReleaseExportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseExportResponse => ReleaseExportResponse.decode(value),
   },
 } as const;
 
@@ -6458,7 +6735,8 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
   /**
    * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
    * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one (or one the run's
-   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says.
+   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says, until
+   * ReleaseExport.
    */
   exportModel: handleUnaryCall<ExportModelRequest, ExportModelResponse>;
   /**
@@ -6469,10 +6747,19 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
   /**
    * Deletes a stopped run (PAUSED, CANCELLED, FAILED or INTERRUPTED; else FAILED_PRECONDITION): its record,
    * its step metrics and its checkpoints, except checkpoints that were exported or that another run
-   * started from, which stay loadable by artifact id. Then GetRun, WatchRun and ExportModel answer
+   * started from, which stay loadable by artifact id (ReleaseExport lets an export go). Then GetRun, WatchRun and ExportModel answer
    * NOT_FOUND and ListRuns leaves it out. A study's trial whose run is deleted cannot be thawed again.
    */
   deleteRun: handleUnaryCall<DeleteRunRequest, DeleteRunResponse>;
+  /**
+   * Releases an artifact ExportModel exported, which is otherwise kept for good (even after its run is
+   * deleted). A CHECKPOINT export falls back under its run's checkpoint_retention: it stays while its run
+   * holds it (every checkpoint without a retention; the latest, the best, the newest keep_last) or another run
+   * started from it, and is deleted otherwise. A SPARSE export is deleted. A deleted artifact leaves the disk
+   * after the server's grace period (FLOE_CHECKPOINT_GRACE_MS). NOT_FOUND for an unknown artifact;
+   * FAILED_PRECONDITION for one that was never exported (or is released already).
+   */
+  releaseExport: handleUnaryCall<ReleaseExportRequest, ReleaseExportResponse>;
 }
 
 export interface TrainerServiceClient extends Client {
@@ -6601,7 +6888,8 @@ export interface TrainerServiceClient extends Client {
   /**
    * Exports a run's model at a checkpoint as an artifact that every service can load through ModelRef.
    * FAILED_PRECONDITION before the first checkpoint; NOT_FOUND for a step without one (or one the run's
-   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says.
+   * checkpoint_retention deleted). An exported checkpoint is kept whatever the retention says, until
+   * ReleaseExport.
    */
   exportModel(
     request: ExportModelRequest,
@@ -6640,7 +6928,7 @@ export interface TrainerServiceClient extends Client {
   /**
    * Deletes a stopped run (PAUSED, CANCELLED, FAILED or INTERRUPTED; else FAILED_PRECONDITION): its record,
    * its step metrics and its checkpoints, except checkpoints that were exported or that another run
-   * started from, which stay loadable by artifact id. Then GetRun, WatchRun and ExportModel answer
+   * started from, which stay loadable by artifact id (ReleaseExport lets an export go). Then GetRun, WatchRun and ExportModel answer
    * NOT_FOUND and ListRuns leaves it out. A study's trial whose run is deleted cannot be thawed again.
    */
   deleteRun(
@@ -6657,6 +6945,29 @@ export interface TrainerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteRunResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Releases an artifact ExportModel exported, which is otherwise kept for good (even after its run is
+   * deleted). A CHECKPOINT export falls back under its run's checkpoint_retention: it stays while its run
+   * holds it (every checkpoint without a retention; the latest, the best, the newest keep_last) or another run
+   * started from it, and is deleted otherwise. A SPARSE export is deleted. A deleted artifact leaves the disk
+   * after the server's grace period (FLOE_CHECKPOINT_GRACE_MS). NOT_FOUND for an unknown artifact;
+   * FAILED_PRECONDITION for one that was never exported (or is released already).
+   */
+  releaseExport(
+    request: ReleaseExportRequest,
+    callback: (error: ServiceError | null, response: ReleaseExportResponse) => void,
+  ): ClientUnaryCall;
+  releaseExport(
+    request: ReleaseExportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseExportResponse) => void,
+  ): ClientUnaryCall;
+  releaseExport(
+    request: ReleaseExportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseExportResponse) => void,
   ): ClientUnaryCall;
 }
 
