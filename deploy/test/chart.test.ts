@@ -205,6 +205,23 @@ test('pods: floe up with one service, native gRPC probes on the health listener,
   }
 });
 
+test("the README's retention setting: components.trainer.env with --set-string reaches the trainer alone", () => {
+  const r = render([], [], ['components.trainer.env.FLOE_CHECKPOINT_KEEP_LAST=3']);
+  assert.equal(r.status, 0, r.stderr);
+  const deployments = ofKind(r.objects, 'Deployment');
+  for (const d of deployments) {
+    const env = envOf(podOf(d).containers[0]);
+    if (component(d) === 'trainer') {
+      assert.equal(env.FLOE_CHECKPOINT_KEEP_LAST.value, '3');
+      assert.equal(env.FLOE_MAX_CONCURRENT_RUNS.value, '1', 'merged with the default env, not replacing it');
+    } else assert.equal(env.FLOE_CHECKPOINT_KEEP_LAST, undefined, component(d));
+  }
+  // A number (plain --set) is refused by the schema, naming the key: env values are strings.
+  const number = render([], ['components.trainer.env.FLOE_CHECKPOINT_KEEP_LAST=3']);
+  assert.notEqual(number.status, 0);
+  assert.match(number.stderr, /FLOE_CHECKPOINT_KEEP_LAST/);
+});
+
 test('peers through headless Services; NetworkPolicies admit exactly the callers services.ts registers, plus the clients', () => {
   for (const v of VALUE_FILES) {
     const values = valuesOf(v);

@@ -37,8 +37,8 @@ export interface Rendered {
   objects: K8sObject[];
 }
 
-/** `helm template floe deploy/helm/floe --namespace floe -f …`, parsed. */
-export function render(values: string[] = [], set: string[] = []): Rendered {
+/** `helm template floe deploy/helm/floe --namespace floe -f … --set … --set-string …`, parsed. */
+export function render(values: string[] = [], set: string[] = [], setString: string[] = []): Rendered {
   const r = helm([
     'template',
     RELEASE,
@@ -47,6 +47,7 @@ export function render(values: string[] = [], set: string[] = []): Rendered {
     NAMESPACE,
     ...values.flatMap((f) => ['-f', f]),
     ...set.flatMap((s) => ['--set', s]),
+    ...setString.flatMap((s) => ['--set-string', s]),
   ]);
   const objects =
     r.status === 0
