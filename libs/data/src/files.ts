@@ -5,7 +5,8 @@
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
-import { IMAGE_EXTENSIONS, loadImageFolder } from './images.js';
+import { IMAGE_EXTENSIONS, imageFolderSteps } from './images.js';
+import { finish, type Steps } from './steps.js';
 import { contentKey } from './split-keys.js';
 import { orderClasses, type Dataset, type TabularDataset } from './types.js';
 
@@ -188,8 +189,8 @@ function parseCsv(text: string): { cells: string[]; line: number }[] {
 /** The text of a file without a UTF-8 byte order mark (spreadsheets write one; it would join the first name). */
 const readText = (path: string) => readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
 
-/** Loads a resolved path (already checked against the data roots). */
-export function loadFile(path: string, maxBytes: number): Dataset {
+/** Reads a file or folder as a dataset (loadFile), yielding between the files of a folder. */
+export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
   const s = statSync(path);
   const name = basename(path);
   if (s.isDirectory()) {
@@ -205,8 +206,12 @@ export function loadFile(path: string, maxBytes: number): Dataset {
       maxBytes,
       path,
     );
-    if (images.length > 0) return loadImageFolder(path, name, images, maxBytes);
-    const documents = files.map((f) => new Uint8Array(readFileSync(f)));
+    if (images.length > 0) return yield* imageFolderSteps(path, name, images, maxBytes);
+    const documents: Uint8Array[] = [];
+    for (const f of files) {
+      documents.push(new Uint8Array(readFileSync(f)));
+      yield;
+    }
     return { kind: 'text', name, documents, splitKeys: Float64Array.from(documents, contentKey) };
   }
   checkSize(s.size, maxBytes, path);
@@ -255,3 +260,6 @@ export function loadFile(path: string, maxBytes: number): Dataset {
   }
   return { kind: 'text', name, documents: [new Uint8Array(readFileSync(path))] };
 }
+
+/** Loads a resolved path (already checked against the data roots). */
+export const loadFile = (path: string, maxBytes: number): Dataset => finish(fileSteps(path, maxBytes));

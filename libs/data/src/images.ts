@@ -7,6 +7,7 @@ import jpeg from 'jpeg-js';
 import { FloeError, resourceExhausted } from '@floe/errors';
 import { contentKey } from './split-keys.js';
 import { orderClasses, type ImageDataset } from './types.js';
+import type { Steps } from './steps.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -107,7 +108,7 @@ export function resizeImage(
  * most common one are resized to it (`resizedImages` counts them). An image outside any class folder, or one
  * that does not decode, is refused naming it.
  */
-export function loadImageFolder(dir: string, name: string, files: string[], maxBytes: number): ImageDataset {
+export function* imageFolderSteps(dir: string, name: string, files: string[], maxBytes: number): Steps<ImageDataset> {
   const shown = (p: string) => relative(dir, p).split(sep).join('/');
   const classOf = (p: string) => {
     const parts = relative(dir, p).split(sep);
@@ -119,7 +120,11 @@ export function loadImageFolder(dir: string, name: string, files: string[], maxB
     return parts[0]!;
   };
   const classNames = files.map(classOf);
-  const decoded = files.map((f) => decode(f, `${name}/${shown(f)}`, maxBytes));
+  const decoded: Decoded[] = [];
+  for (const f of files) {
+    decoded.push(decode(f, `${name}/${shown(f)}`, maxBytes));
+    yield;
+  }
   let grey = true;
   for (const d of decoded) {
     for (let i = 0; grey && i < d.rgba.length; i += 4)
@@ -145,13 +150,14 @@ export function loadImageFolder(dir: string, name: string, files: string[], maxB
     );
   const pixels = new Float32Array(decoded.length * px);
   let resizedImages = 0;
-  decoded.forEach((d, n) => {
+  for (const [n, d] of decoded.entries()) {
     const own = new Float32Array(d.height * d.width * channels);
     for (let i = 0; i < d.height * d.width; i++)
       for (let ch = 0; ch < channels; ch++) own[i * channels + ch] = d.rgba[i * 4 + ch]! / 255;
     if (d.height !== height || d.width !== width) resizedImages++;
     pixels.set(resizeImage(own, d.height, d.width, channels, height, width), n * px);
-  });
+    yield;
+  }
   const classes = orderClasses(classNames);
   const index = new Map(classes.map((c, i) => [c, i]));
   return {

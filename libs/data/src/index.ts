@@ -4,7 +4,13 @@ export { exampleCount, byteCount, modelInput, orderClasses } from './types.js';
 export { loadBuiltin } from './builtin.js';
 export { loadFile } from './files.js';
 export { IMAGE_EXTENSIONS, conformImages, resizeImage, saveImageFolder } from './images.js';
-export { openDataset, DEFAULT_MAX_DATASET_BYTES, type OpenOptions } from './open.js';
+export {
+  openDataset,
+  openDatasetAsync,
+  DEFAULT_MAX_DATASET_BYTES,
+  type OpenOptions,
+  type DatasetRefInput,
+} from './open.js';
 export {
   splitIndices,
   selectSplit,

@@ -1,10 +1,11 @@
 // The one entry point: a dataset reference → the examples of its split, within the size limit.
 import { FloeError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
-import { loadFile } from './files.js';
+import { fileSteps } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
 import { selectSplit } from './batches.js';
 import { byteCount, type Dataset, type Split } from './types.js';
+import { finish, finishYielding, type Steps } from './steps.js';
 
 export const DEFAULT_MAX_DATASET_BYTES = 512 * 1024 * 1024;
 
@@ -12,14 +13,38 @@ export interface OpenOptions {
   dataRoots: string[];
   /** Largest dataset accepted, in bytes. */
   maxBytes?: number;
+  /**
+   * The whole dataset as read, in file order, neither split nor copied (a builtin's is shared: read only) — for
+   * checks of its shape and its splits' sizes; the reference's split is ignored. Copying hundreds of megabytes of
+   * pixels takes seconds.
+   */
+  asRead?: boolean;
 }
 
-/** Opens `ref`; errors name `field` (the request's field that holds the reference, e.g. `spec.dataset`). */
-export function openDataset(
-  ref: { uri: string; split?: Split; maxExamples?: number },
-  opts: OpenOptions,
+export interface DatasetRefInput {
+  uri: string;
+  split?: Split;
+  maxExamples?: number;
+}
+
+/**
+ * Opens `ref`; errors name `field` (the request's field that holds the reference, e.g. `spec.dataset`). At once:
+ * for worker threads; on the event loop, openDatasetAsync.
+ */
+export const openDataset = (ref: DatasetRefInput, opts: OpenOptions, field = 'dataset'): Dataset =>
+  finish(openSteps(ref, opts, field));
+
+/**
+ * openDataset for the event loop: a folder's files are read and decoded in slices of `sliceMs` (default 10),
+ * so other calls and health probes go on meanwhile.
+ */
+export const openDatasetAsync = (
+  ref: DatasetRefInput,
+  opts: OpenOptions & { sliceMs?: number },
   field = 'dataset',
-): Dataset {
+): Promise<Dataset> => finishYielding(openSteps(ref, opts, field), opts.sliceMs);
+
+function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Steps<Dataset> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
   let full: Dataset;
@@ -27,7 +52,7 @@ export function openDataset(
     full =
       parsed.scheme === 'builtin'
         ? loadBuiltin(parsed.name)
-        : readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
   } catch (err) {
     // Say which of the request's datasets could not be read (a request can name several); a file's content
     // that cannot be read as a dataset is a violation of that field.
@@ -40,13 +65,14 @@ export function openDataset(
   const bytes = byteCount(full);
   if (bytes > maxBytes)
     throw resourceExhausted(`${field}: ${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
+  if (opts.asRead) return full;
   return selectSplit(full, ref.split ?? 'all', ref.maxExamples ?? 0);
 }
 
 /** loadFile with the file system's refusals (unreadable, vanished, a broken link inside a folder) as NOT_FOUND. */
-function readFile(path: string, maxBytes: number): Dataset {
+function* readFile(path: string, maxBytes: number): Steps<Dataset> {
   try {
-    return loadFile(path, maxBytes);
+    return yield* fileSteps(path, maxBytes);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (typeof e.code === 'string' && e.syscall)

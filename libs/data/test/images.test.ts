@@ -9,6 +9,7 @@ import {
   conformImages,
   loadFile,
   openDataset,
+  openDatasetAsync,
   resizeImage,
   saveImageFolder,
   selectSplit,
@@ -208,4 +209,31 @@ test('images conformed to a model: grey fills every channel, colour becomes luma
   const bigger = conformImages(colour, 12, 10, 3);
   assert.deepEqual([bigger.height, bigger.width, bigger.channels, bigger.pixels.length], [12, 10, 3, 2 * 12 * 10 * 3]);
   assert.equal(conformImages(colour, 8, 8, 3), colour, 'the same shape is the same dataset');
+});
+
+test('openDatasetAsync reads a folder in slices, letting the event loop run, and gives what openDataset gives', async () => {
+  const dir = tempDir();
+  try {
+    const written = randomImages(6, ['a', 'b'], 10, 12, 12, 3);
+    saveImageFolder(written, join(dir.path, 'photos'));
+    const opts = { dataRoots: [dir.path] };
+    const ref = { uri: 'file:photos', split: 'train' as const };
+    const atOnce = openDataset(ref, opts) as ImageDataset;
+    // Every turn of the event loop during the read: with slices of 0 ms, at least one per file.
+    let turns = 0;
+    let reading = true;
+    const tick = () => {
+      turns++;
+      if (reading) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const sliced = (await openDatasetAsync(ref, { ...opts, sliceMs: 0 })) as ImageDataset;
+    reading = false;
+    assert.ok(turns >= 10, `${turns} turns of the event loop while 10 files were read`);
+    assert.deepEqual(sliced, atOnce);
+    // Its refusals are openDataset's.
+    await assert.rejects(openDatasetAsync({ uri: 'file:nothing-here' }, opts, 'spec.dataset'), /spec\.dataset\.uri/);
+  } finally {
+    dir.remove();
+  }
 });

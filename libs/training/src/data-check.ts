@@ -1,7 +1,7 @@
 // What the data can tell before any training: the model reads it, and every split a run or an evaluation
 // draws from holds at least one sequence (text) or one example. Checked where a request arrives, so that
 // a run is refused at StartRun instead of failing at step 0.
-import { byteCount, exampleCount, type Dataset } from '@floe/data';
+import { byteCount, exampleCount, selectSplit, splitIndices, type Dataset, type Split } from '@floe/data';
 import { FloeError, InvalidArgumentError } from '@floe/errors';
 import { mismatch, type ModelDescription } from './sources.js';
 
@@ -37,6 +37,20 @@ export function requireEnough(data: Dataset, field: string, split: string, seque
       );
     return;
   }
-  if (exampleCount(data) === 0)
-    throw new FloeError('failed_precondition', `${field}: the ${split} split of ${data.name} has no examples`);
+  requireExamples(exampleCount(data), data.name, field, split);
+}
+
+function requireExamples(count: number, name: string, field: string, split: string): void {
+  if (count === 0)
+    throw new FloeError('failed_precondition', `${field}: the ${split} split of ${name} has no examples`);
+}
+
+/**
+ * requireEnough on the `split` of a whole dataset (at most `max` examples; 0: all), without copying a table's
+ * or images' values to count them (hundreds of megabytes of pixels take seconds to copy).
+ */
+export function requireEnoughIn(full: Dataset, field: string, split: Split, max: number, sequenceLength: number): void {
+  if (full.kind === 'text') return requireEnough(selectSplit(full, split, max), field, split, sequenceLength);
+  const count = splitIndices(full, split).length;
+  requireExamples(max > 0 ? Math.min(count, max) : count, full.name, field, split);
 }

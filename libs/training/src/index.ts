@@ -23,7 +23,7 @@ export {
   type BatchSource,
   type ModelDescription,
 } from './sources.js';
-export { requireReadable, requireEnough, bytesPerSequence } from './data-check.js';
+export { requireReadable, requireEnough, requireEnoughIn, bytesPerSequence } from './data-check.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export {
   saveCheckpoint,

@@ -19,7 +19,15 @@ import {
   type ServiceContext,
   type Validator,
 } from '@floe/service-kit';
-import { byteCount, exampleCount, openDataset, splitSizes, splitRule, type Dataset } from '@floe/data';
+import {
+  byteCount,
+  exampleCount,
+  openDatasetAsync,
+  selectSplit,
+  splitSizes,
+  splitRule,
+  type Dataset,
+} from '@floe/data';
 import { computeEnv, resolveModelSource, runTask } from '@floe/training';
 import {
   TextProfiler,
@@ -78,7 +86,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
     split: datasetSplit(ref.split, fallback),
     maxExamples: Number(ref.maxExamples),
   });
-  const open = (r: TaskDataRef): Dataset => openDataset(r, limits, r.field);
+  const open = (r: TaskDataRef): Promise<Dataset> => openDatasetAsync(r, limits, r.field);
 
   const thresholdsOf = (t: dp.DriftThresholds | undefined): DriftThresholds => ({
     psiModerate: t?.psiModerate || DEFAULT_THRESHOLDS.psiModerate,
@@ -142,8 +150,8 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         for await (const e of withProgress(async (report) =>
           instrument({ name: SpanName.profile, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
             const ref = taskRef('dataset', req.dataset!, 'all');
-            const full = open({ ...ref, split: 'all', maxExamples: 0 });
-            const data = ref.split === 'all' && !ref.maxExamples ? full : open(ref);
+            const full = await open({ ...ref, split: 'all', maxExamples: 0 });
+            const data = ref.split === 'all' && !ref.maxExamples ? full : selectSplit(full, ref.split, ref.maxExamples);
             report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
             const base = {
               dataset: req.dataset,
@@ -205,10 +213,10 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         });
         for await (const e of withProgress(async (report) =>
           instrument({ name: SpanName.drift, attributes: { [Attr.dataset]: req.current!.uri } }, async () => {
-            const reference = open(taskRef('reference', req.reference!, 'all'));
+            const reference = await open(taskRef('reference', req.reference!, 'all'));
             report({ phase: 'load_data', done: 1, total: 2, fraction: 0.25, message: reference.name });
             await yieldToEventLoop();
-            const current = open(taskRef('current', req.current!, 'all'));
+            const current = await open(taskRef('current', req.current!, 'all'));
             report({ phase: 'load_data', done: 2, total: 2, fraction: 0.5, message: current.name });
             await yieldToEventLoop();
             if (reference.kind !== current.kind)
@@ -273,8 +281,8 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         for await (const e of withProgress(async (report) => {
           const referenceRef = taskRef('reference', req.reference!, 'train');
           const currentRef = taskRef('dataset', req.dataset!, 'train');
-          const reference = open(referenceRef);
-          const current = open(currentRef);
+          const reference = await open(referenceRef);
+          const current = await open(currentRef);
           if (reference.kind !== current.kind)
             throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
           const drift = await instrument(

@@ -20,7 +20,7 @@ import {
   modelArtifactId,
   checkpointBlockIds,
   readModelArtifactMeta,
-  requireEnough,
+  requireEnoughIn,
   requireReadable,
   startRunWorker,
   type ModelDescription,
@@ -31,7 +31,7 @@ import {
   SPARSE_MODEL_KIND,
 } from '@floe/training';
 import { blockIdsOf, describeModel } from '@floe/models';
-import { openDataset, type Dataset, type Split } from '@floe/data';
+import { openDatasetAsync, type Dataset, type Split } from '@floe/data';
 import type { BackendChoice, ComputePriority } from '@floe/ml-runtime/choices';
 import { Attr, SpanName } from '@floe/telemetry';
 import { RunTracer } from './run-tracer.js';
@@ -507,29 +507,37 @@ export class RunManager {
    * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it). Returns
    * the base model as the run will build it.
    */
-  private checkData(spec: trainerV1.RunSpec, base: Base): ModelDescription {
+  private async checkData(spec: trainerV1.RunSpec, base: Base): Promise<ModelDescription> {
     const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
     const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
-    const trainData = openDataset(train, limits, train.field);
-    const replayData = replay && openDataset(replay, limits, replay.field);
+    // Training and validation are often two splits of one folder: each dataset is read once, and only a text's
+    // split is cut out to check (a split of images or a table is counted, not copied).
+    const read = new Map<string, Promise<Dataset>>();
+    const open = (ref: { field: string; uri: string }) => {
+      let full = read.get(ref.uri);
+      if (!full) read.set(ref.uri, (full = openDatasetAsync({ uri: ref.uri }, { ...limits, asRead: true }, ref.field)));
+      return full;
+    };
+    const trainData = await open(train);
+    const replayData = replay && (await open(replay));
     // A builtin takes its shape from the training data (and the replay's classes), as the run's worker builds
-    // it (builtinShape).
+    // it (builtinShape); a split has its whole dataset's shape and classes.
     const model = RunManager.describe(base, trainData, replayData);
     if (model.task === 'language-model') {
       const context = Number(model.spec.config.context ?? seq);
       if (seq > context)
         throw invalidArgument('spec.sequence_length', `${seq} is longer than the model's context of ${context} bytes`);
     }
-    const check = (ref: { field: string; uri: string; split: Split; maxExamples?: number }, opened?: Dataset) => {
-      const data: Dataset = opened ?? openDataset(ref, limits, ref.field);
-      requireReadable(model, data, 'spec.base_model', ref.field);
-      requireEnough(data, ref.field, ref.split, seq);
+    const check = async (ref: { field: string; uri: string; split: Split; maxExamples?: number }) => {
+      const full = await open(ref);
+      requireReadable(model, full, 'spec.base_model', ref.field);
+      requireEnoughIn(full, ref.field, ref.split, ref.maxExamples ?? 0, seq);
     };
-    check(train, trainData);
-    if (validation) check(validation);
-    if (referenceValidation) check(referenceValidation);
-    if (replay) check(replay, replayData);
+    await check(train);
+    if (validation) await check(validation);
+    if (referenceValidation) await check(referenceValidation);
+    if (replay) await check(replay);
     return model;
   }
 
@@ -594,13 +602,14 @@ export class RunManager {
       if (!this.o.planner)
         throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
     } else this.strategyOf(spec, blocks);
-    const model = this.checkData(spec, base);
+    const model = await this.checkData(spec, base);
     if (planLater) {
       // The reference the planner reads must open too (it is the replay data, perhaps at fraction 0).
       const ref = spec.mixture!.replayDataset!;
-      const data = openDataset(
-        { uri: ref.uri, split: datasetSplit(ref.split, 'train'), maxExamples: Number(ref.maxExamples) },
-        { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes },
+      // Whole: its shape is any split's.
+      const data = await openDatasetAsync(
+        { uri: ref.uri },
+        { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes, asRead: true },
         'spec.mixture.replay_dataset',
       );
       requireReadable(model, data, 'spec.base_model', 'spec.mixture.replay_dataset');

@@ -1,0 +1,31 @@
+// Loading a folder of images decodes every file (a 224×224 JPEG takes ~10 ms in JavaScript): hundreds of them
+// would hold a service's event loop for seconds — health probes and every other call waiting. So the slow
+// loaders are generators that yield between files; a worker thread drains them at once (`finish`), the
+// event loop in slices (`finishYielding`).
+
+/** Work in slices: a generator that yields between slices and returns its result. */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Runs `steps` to the end at once (worker threads, tests). */
+export function finish<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Runs `steps` to the end, giving the event loop a turn whenever a slice of work has taken `sliceMs` (0: after
+ * every step).
+ */
+export async function finishYielding<T>(steps: Steps<T>, sliceMs = 10): Promise<T> {
+  let started = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - started >= sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      started = performance.now();
+    }
+  }
+}
