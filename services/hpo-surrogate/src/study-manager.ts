@@ -480,7 +480,10 @@ export class StudyManager {
       if (failure) {
         trial.state = R.RUN_STATE_FAILED;
         trial.error = failure;
-      } else if (trial.state === R.RUN_STATE_QUEUED && last >= trial.targetStep) trial.state = R.RUN_STATE_PAUSED;
+      } else if (trial.state === R.RUN_STATE_QUEUED && !trial.runId && last >= trial.targetStep)
+        // Reported by a caller that trains it: paused at its target. A RunStudy trial is paused when its run is
+        // (with its checkpoint written), which the study runner records.
+        trial.state = R.RUN_STATE_PAUSED;
       this.save(study);
       return trial;
     });

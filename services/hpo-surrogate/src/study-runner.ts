@@ -139,6 +139,13 @@ export function templateProblems(template: Uint8Array, params: ParameterSpec[]):
   return problems;
 }
 
+/**
+ * A trial whose run was last seen stopped (at its target, or failed): nothing more to do for it once observed to
+ * its target. One last seen running may have died after its last observation and before that step's checkpoint,
+ * which a thaw or an export needs.
+ */
+const settled = (t: hpo.Trial) => !t.runId || (t.state !== R.RUN_STATE_RUNNING && t.state !== R.RUN_STATE_QUEUED);
+
 export class StudyRunner {
   readonly events = new Topic<StudyEvent>();
   private readonly loops = new Map<string, Promise<void>>();
@@ -252,11 +259,11 @@ export class StudyRunner {
         throw new Error(
           `${failures} trials in a row failed (the last: ${study.trials.findLast((t) => t.error)!.error}): the run template or the trainer is broken, not just a configuration`,
         );
-      // Trials decided before a restart, still short of their target, are driven first.
+      // Trials decided before a restart, still short of their target or not yet seen paused there, are driven first.
       for (const t of study.trials) {
         const last = t.observations.at(-1)?.step ?? 0;
         if (
-          t.targetStep > last &&
+          (t.targetStep > last || !settled(t)) &&
           t.state !== R.RUN_STATE_FAILED &&
           !inflight.has(t.trialId) &&
           inflight.size < Math.max(parallelism, 1)
@@ -328,7 +335,7 @@ export class StudyRunner {
       const spf = study.spec!.stepsPerFidelity;
       const target = trial.targetStep;
       const lastObserved = trial.observations.at(-1)?.step ?? 0;
-      if (lastObserved >= target || trial.state === R.RUN_STATE_FAILED) return;
+      if (trial.state === R.RUN_STATE_FAILED || (lastObserved >= target && settled(trial))) return;
       try {
         let run: trainerV1.Run;
         if (!trial.runId) {
@@ -370,8 +377,12 @@ export class StudyRunner {
               requestId: `${studyId}:${trialId}:to:${target}`,
             })
           ).run!;
-        } else if ((run.state === R.RUN_STATE_PAUSED || run.state === R.RUN_STATE_INTERRUPTED) && run.step < target) {
-          // Interrupted (its trainer died) or paused early (its trainer shut down): continue from its checkpoint.
+        } else if (
+          (run.state === R.RUN_STATE_PAUSED && run.step < target) ||
+          (run.state === R.RUN_STATE_INTERRUPTED && run.checkpointStep < target)
+        ) {
+          // Interrupted (its trainer died; perhaps after its last step, before that step's checkpoint) or paused
+          // early (its trainer shut down): continue from its checkpoint.
           run = (
             await call(trainer.resumeRun.bind(trainer), {
               runId: run.runId,
@@ -415,7 +426,13 @@ export class StudyRunner {
         });
         if (final?.state === R.RUN_STATE_FAILED || final?.state === R.RUN_STATE_CANCELLED)
           return await this.failTrial(studyId, trialId, final);
-        if (final && final.step >= target && final.state === R.RUN_STATE_PAUSED) {
+        // Done: paused at its target, or interrupted after writing its checkpoint there (it thaws from that).
+        if (
+          final &&
+          final.step >= target &&
+          (final.state === R.RUN_STATE_PAUSED ||
+            (final.state === R.RUN_STATE_INTERRUPTED && final.checkpointStep >= target))
+        ) {
           const t = await this.studies.update(
             studyId,
             (s) => (s.trials.find((x) => x.trialId === trialId)!.state = final.state),

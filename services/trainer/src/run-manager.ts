@@ -990,7 +990,10 @@ export class RunManager {
       );
     }
     const spec = { ...run.spec!, budgetSteps: run.spec!.budgetSteps + additional };
-    if (spec.budgetSteps <= run.step)
+    // An interrupted run resumes from its checkpoint: one that died after its last step but before that step's
+    // checkpoint replays to its budget and writes it (a study's trial needs it to thaw, people to export it).
+    const from = run.state === S.RUN_STATE_INTERRUPTED ? run.checkpointStep : run.step;
+    if (spec.budgetSteps <= from)
       throw invalidArgument(
         'additional_steps',
         `the run is at step ${run.step} of its budget ${run.spec!.budgetSteps}; add steps to resume`,

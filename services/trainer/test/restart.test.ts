@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient } from '@floe/service-kit';
+import { LocalArtifactStore, SqliteMetadataStore, floeDirs } from '@floe/store';
 import { spawnFloe, tempDir, type FloeProcess } from '@floe/testing';
 
 const BUDGET = 160;
@@ -150,6 +151,62 @@ test(
       assert.equal(stopped.run.checkpointStep, stopped.run.step);
       await call(server.client.resumeRun.bind(server.client), { runId: paused, additionalSteps: 0, requestId: '' });
       sameCurve((await storedSteps(server.client, paused)).steps, want);
+    } finally {
+      server.client.close();
+      server.child.kill('SIGKILL');
+      home.remove();
+    }
+  },
+);
+
+test(
+  'a run that died after its last step but before that step was checkpointed resumes with no added steps and writes it',
+  { timeout: 120_000 },
+  async () => {
+    const home = tempDir();
+    let server = await startServer(home.path);
+    try {
+      const short = { ...spec, budgetSteps: 6, checkpointIntervalSteps: 0, schedule: undefined };
+      const { run } = await call(server.client.startRun.bind(server.client), { requestId: 'short', spec: short });
+      const runId = run!.runId;
+      const want = (await storedSteps(server.client, runId)).steps;
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+      server.client.close();
+      // What a SIGKILL between the last step's metrics and its checkpoint leaves: every step stored, the run
+      // INTERRUPTED, no checkpoint recorded (its artifact never written).
+      const store = new SqliteMetadataStore(floeDirs(home.path).database('trainer'));
+      const stored = trainerV1.Run.fromJSON(store.get('run', runId)!.body);
+      const checkpoint = store.get<{ checkpoint: string }>('run-checkpoint', runId)!.body.checkpoint;
+      store.delete('run-checkpoint', runId);
+      store.update(
+        'run',
+        runId,
+        'RUN_STATE_INTERRUPTED',
+        trainerV1.Run.toJSON({ ...stored, state: commonV1.RunState.RUN_STATE_INTERRUPTED, checkpointStep: 0 }),
+      );
+      store.close();
+      await new LocalArtifactStore(floeDirs(home.path).artifacts).delete(checkpoint);
+
+      server = await startServer(home.path);
+      const before = await storedSteps(server.client, runId);
+      assert.deepEqual([before.run.state, before.run.step], [commonV1.RunState.RUN_STATE_INTERRUPTED, 6]);
+      await call(server.client.resumeRun.bind(server.client), { runId, additionalSteps: 0, requestId: '' });
+      const after = await storedSteps(server.client, runId);
+      assert.equal(after.run.state, commonV1.RunState.RUN_STATE_PAUSED);
+      assert.equal(after.run.checkpointStep, 6);
+      assert.equal(after.run.replayedSteps, 6, 'replayed from the start, compared with the stored steps');
+      sameCurve(after.steps, want);
+      const held = await call(server.client.listCheckpoints.bind(server.client), { runId });
+      assert.deepEqual(
+        held.checkpoints.map((c) => c.step),
+        [6],
+      );
+      // At its budget with its checkpoint, it needs steps to resume again.
+      await assert.rejects(
+        call(server.client.resumeRun.bind(server.client), { runId, additionalSteps: 0, requestId: '' }),
+        /additional_steps/,
+      );
     } finally {
       server.client.close();
       server.child.kill('SIGKILL');
