@@ -6609,7 +6609,8 @@ export const TrainerServiceService = {
   /**
    * Resumes a PAUSED or INTERRUPTED run from its last checkpoint with `additional_steps` more budget; the
    * curve continues exactly as an uninterrupted run's. Other states are FAILED_PRECONDITION; a run at its
-   * budget without additional steps is INVALID_ARGUMENT.
+   * budget without additional steps is INVALID_ARGUMENT, except an INTERRUPTED one whose last checkpoint is
+   * behind its budget (it died before checkpointing its last step): it replays to its budget and writes it.
    */
   resumeRun: {
     path: "/floe.trainer.v1.TrainerService/ResumeRun" as const,
@@ -6724,7 +6725,8 @@ export interface TrainerServiceServer extends UntypedServiceImplementation {
   /**
    * Resumes a PAUSED or INTERRUPTED run from its last checkpoint with `additional_steps` more budget; the
    * curve continues exactly as an uninterrupted run's. Other states are FAILED_PRECONDITION; a run at its
-   * budget without additional steps is INVALID_ARGUMENT.
+   * budget without additional steps is INVALID_ARGUMENT, except an INTERRUPTED one whose last checkpoint is
+   * behind its budget (it died before checkpointing its last step): it replays to its budget and writes it.
    */
   resumeRun: handleUnaryCall<ResumeRunRequest, ResumeRunResponse>;
   /**
@@ -6849,7 +6851,8 @@ export interface TrainerServiceClient extends Client {
   /**
    * Resumes a PAUSED or INTERRUPTED run from its last checkpoint with `additional_steps` more budget; the
    * curve continues exactly as an uninterrupted run's. Other states are FAILED_PRECONDITION; a run at its
-   * budget without additional steps is INVALID_ARGUMENT.
+   * budget without additional steps is INVALID_ARGUMENT, except an INTERRUPTED one whose last checkpoint is
+   * behind its budget (it died before checkpointing its last step): it replays to its budget and writes it.
    */
   resumeRun(
     request: ResumeRunRequest,
