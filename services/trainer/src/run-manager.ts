@@ -504,10 +504,14 @@ export class RunManager {
   /**
    * What only the data can tell, before the run is accepted: each dataset opens (NOT_FOUND,
    * PERMISSION_DENIED, RESOURCE_EXHAUSTED naming its field), the model reads it (INVALID_ARGUMENT naming
-   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it). Returns
-   * the base model as the run will build it.
+   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it). Each
+   * dataset is read once.
    */
-  private async checkData(spec: trainerV1.RunSpec, base: Base): Promise<ModelDescription> {
+  private async checkData(
+    spec: trainerV1.RunSpec,
+    base: Base,
+    plannerReference?: { field: string; uri: string },
+  ): Promise<void> {
     const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
     const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
@@ -538,7 +542,9 @@ export class RunManager {
     if (validation) await check(validation);
     if (referenceValidation) await check(referenceValidation);
     if (replay) await check(replay);
-    return model;
+    // The reference an ADE run's planner reads (its replay data, perhaps at fraction 0): the model reads it too.
+    if (plannerReference)
+      requireReadable(model, await open(plannerReference), 'spec.base_model', plannerReference.field);
   }
 
   /** The checkpoint artifact of a run at `step` (0: its latest) or its best; a step without one is NOT_FOUND. */
@@ -602,18 +608,11 @@ export class RunManager {
       if (!this.o.planner)
         throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
     } else this.strategyOf(spec, blocks);
-    const model = await this.checkData(spec, base);
-    if (planLater) {
-      // The reference the planner reads must open too (it is the replay data, perhaps at fraction 0).
-      const ref = spec.mixture!.replayDataset!;
-      // Whole: its shape is any split's.
-      const data = await openDatasetAsync(
-        { uri: ref.uri },
-        { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes, asRead: true },
-        'spec.mixture.replay_dataset',
-      );
-      requireReadable(model, data, 'spec.base_model', 'spec.mixture.replay_dataset');
-    }
+    await this.checkData(
+      spec,
+      base,
+      planLater ? { field: 'spec.mixture.replay_dataset', uri: spec.mixture!.replayDataset!.uri } : undefined,
+    );
     const now = new Date();
     // The server's default retention, recorded in the run's spec so GetRun shows what the run does.
     if (!spec.checkpointRetention && this.o.defaultKeepLast)
