@@ -16,7 +16,6 @@ const PIN = 'checkpoint-pin';
 const TRASH = 'checkpoint-trash';
 
 interface TrashBody {
-  runId: string;
   /** When the artifact may go (ms since the epoch). */
   dueAt: number;
 }
@@ -121,15 +120,15 @@ export class CheckpointLedger {
       };
       if (existing) this.store.update(LEDGER, runId, '', body);
       else this.store.create(LEDGER, runId, '', body);
-      this.trash(runId, dropped, this.now() + this.graceMs);
+      this.trash(dropped, this.now() + this.graceMs);
       return { best: bestOf(kept), dropped };
     });
   }
 
   /** Puts artifacts in the trash, due at `dueAt` (inside the caller's transaction). */
-  private trash(runId: string, ids: string[], dueAt: number): void {
+  private trash(ids: string[], dueAt: number): void {
     for (const id of ids) {
-      const body: TrashBody = { runId, dueAt };
+      const body: TrashBody = { dueAt };
       if (this.store.get(TRASH, id)) this.store.update(TRASH, id, '', body);
       else this.store.create(TRASH, id, '', body);
     }
@@ -229,7 +228,7 @@ export class CheckpointLedger {
       }
       const kept = ids.filter((id) => this.pinOf(id));
       const all = [...drop, ...ids.filter((id) => !kept.includes(id))];
-      this.trash(runId, all, this.now());
+      this.trash(all, this.now());
       return { drop: all, kept };
     });
   }
@@ -304,7 +303,7 @@ export class CheckpointLedger {
       const runId = what.run?.id ?? '';
       const dueAt = this.now() + this.graceMs;
       if (what.sparse) {
-        this.trash(runId, [artifactId], dueAt);
+        this.trash([artifactId], dueAt);
         return { deleted: true, keptBecause: [] };
       }
       const pin = this.pinOf(artifactId);
@@ -331,7 +330,7 @@ export class CheckpointLedger {
       }
       if (record && entry)
         this.store.update(LEDGER, runId, '', { ...record, history: history.filter((e) => e !== entry) });
-      this.trash(runId, [artifactId], dueAt);
+      this.trash([artifactId], dueAt);
       return { deleted: true, keptBecause: [] };
     });
   }
