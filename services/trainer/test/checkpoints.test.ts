@@ -7,11 +7,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { call, collect, createClient } from '@floe/service-kit';
+import { call, collect } from '@floe/service-kit';
 import { LocalArtifactStore, SqliteMetadataStore } from '@floe/store';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
-import { createTrainerService } from '../src/index.js';
-import { tinyLmSpec, trainerUnderTest } from './trainer-fixture.js';
+import { rejectsWith, tempDir } from '@floe/testing';
+import { tinyLmSpec, trainerUnderTest, withOwnTrainer } from './trainer-fixture.js';
 import { CheckpointLedger } from '../src/checkpoints.js';
 
 const R = trainerV1.CheckpointKeptReason;
@@ -552,12 +551,8 @@ test(
   'a checkpoint read while its run trains on stays loadable through the grace period (FLOE_CHECKPOINT_GRACE_MS)',
   { timeout: 120_000 },
   async () => {
-    const own = tempDir();
     // The default grace period (60 s): far longer than this test.
-    const config = testConfig(own.path, {});
-    const server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-    const c = createClient(trainerV1.TrainerServiceClient, server.address);
-    try {
+    await withOwnTrainer({}, async (c) => {
       const { run } = await call(c.startRun.bind(c), {
         requestId: '',
         spec: spec({ budgetSteps: 2, checkpointRetention: { keepLast: 1, keepBest: false } }),
@@ -589,11 +584,7 @@ test(
       });
       const events = await collect(c.watchRun({ runId: fromRead.run!.runId, fromStep: 0 }));
       assert.equal((events.at(-1)!.event as { value: trainerV1.Run }).value.state, commonV1.RunState.RUN_STATE_PAUSED);
-    } finally {
-      c.close();
-      await server.shutdown();
-      own.remove();
-    }
+    });
   },
 );
 
@@ -601,11 +592,7 @@ test(
   'FLOE_CHECKPOINT_KEEP_LAST: runs without a retention of their own take the server default, recorded in their spec',
   { timeout: 120_000 },
   async () => {
-    const own = tempDir();
-    const config = testConfig(own.path, { FLOE_CHECKPOINT_KEEP_LAST: '1' });
-    const defaulted = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-    const c = createClient(trainerV1.TrainerServiceClient, defaulted.address);
-    try {
+    await withOwnTrainer({ FLOE_CHECKPOINT_KEEP_LAST: '1' }, async (c) => {
       const started = async (over: Partial<trainerV1.RunSpec>) => {
         const { run } = await call(c.startRun.bind(c), { requestId: '', spec: spec({ budgetSteps: 3, ...over }) });
         const events = await collect(c.watchRun({ runId: run!.runId, fromStep: 0 }));
@@ -626,10 +613,6 @@ test(
         (await call(c.listCheckpoints.bind(c), { runId: all.runId })).checkpoints.map((k) => k.step),
         [1, 2, 3],
       );
-    } finally {
-      c.close();
-      await defaulted.shutdown();
-      own.remove();
-    }
+    });
   },
 );

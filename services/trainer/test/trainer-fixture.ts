@@ -24,9 +24,7 @@ export function trainerUnderTest(
 ): TrainerUnderTest {
   const t = { home: tempDir() } as TrainerUnderTest;
   before(async () => {
-    const config = testConfig(t.home.path, env);
-    t.server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
-    t.client = createClient(trainerV1.TrainerServiceClient, t.server.address);
+    Object.assign(t, await startTrainer(t.home.path, env));
     ready?.(t);
   });
   after(async () => {
@@ -35,6 +33,35 @@ export function trainerUnderTest(
     t.home.remove();
   });
   return t;
+}
+
+/** A trainer on loopback serving FLOE_HOME `home`, configured by `env`, and its client. */
+async function startTrainer(
+  home: string,
+  env: Record<string, string>,
+): Promise<{ server: FloeServer; client: trainerV1.TrainerServiceClient }> {
+  const config = testConfig(home, env);
+  const server = await startTestServer([createTrainerService({ config, log: quietLog })], config);
+  return { server, client: createClient(trainerV1.TrainerServiceClient, server.address) };
+}
+
+/**
+ * Runs `fn` against a trainer of its own (a test that needs other settings than its file's trainer), on a
+ * FLOE_HOME of its own that goes afterwards.
+ */
+export async function withOwnTrainer<T>(
+  env: Record<string, string>,
+  fn: (client: trainerV1.TrainerServiceClient) => Promise<T>,
+): Promise<T> {
+  const home = tempDir();
+  const { server, client } = await startTrainer(home.path, env);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+    await server.shutdown();
+    home.remove();
+  }
 }
 
 /** A FULL run of the tiny transformer LM (seed 3) on builtin:spam-assassin: 6 steps of 4 × 32 bytes. */
