@@ -3,6 +3,7 @@ export type { Dataset, TextDataset, TabularDataset, ImageDataset, Split } from '
 export { exampleCount, byteCount, modelInput, orderClasses } from './types.js';
 export { loadBuiltin } from './builtin.js';
 export { loadFile } from './files.js';
+export { finish, finishYielding, type Steps } from './steps.js';
 export { IMAGE_EXTENSIONS, conformImages, resizeImage, saveImageFolder } from './images.js';
 export {
   openDataset,

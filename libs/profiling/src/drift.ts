@@ -1,7 +1,16 @@
 // Drift statistics between a reference and a current sample (docs/ALGORITHMS.md §8): PSI, two-sample KS with
 // its p-value, Wasserstein-1 (raw and divided by the reference std), Jensen–Shannon divergence (base 2,
 // in [0, 1]) and distance (its square root) kept apart, L∞ on frequencies, Cramér's V.
-import { quantileSorted, meanStd, sortedFinite } from './stats.js';
+import {
+  binCounts,
+  ecdfDistances,
+  ksPValue,
+  meanStdOfCounts,
+  quantilesOfCounts,
+  runLengths,
+  valueCounts,
+  type ValueCounts,
+} from './value-counts.js';
 
 /** Proportions below this count as this, so that empty bins do not make PSI infinite. */
 export const PSI_EPSILON = 1e-4;
@@ -101,56 +110,15 @@ export function cramersV(referenceCounts: ArrayLike<number>, currentCounts: Arra
   return used < 2 ? 0 : Math.sqrt(chi2 / n);
 }
 
-/** The Kolmogorov distribution's tail Q(λ) = 2 Σ (−1)^(j−1) exp(−2 j² λ²). */
-function kolmogorovQ(lambda: number): number {
-  if (lambda < 1e-3) return 1;
-  let sum = 0;
-  let sign = 1;
-  for (let j = 1; j <= 200; j++) {
-    const term = sign * Math.exp(-2 * j * j * lambda * lambda);
-    sum += term;
-    if (Math.abs(term) < 1e-12 * Math.abs(sum)) break;
-    sign = -sign;
-  }
-  return Math.min(1, Math.max(0, 2 * sum));
-}
-
 /** Two-sample Kolmogorov–Smirnov on sorted samples: D = sup |F_ref − F_cur| and its asymptotic p-value. */
 export function ksTwoSample(a: ArrayLike<number>, b: ArrayLike<number>): { statistic: number; pValue: number } {
-  const n = a.length;
-  const m = b.length;
-  if (!n || !m) return { statistic: 0, pValue: 1 };
-  let i = 0;
-  let j = 0;
-  let d = 0;
-  while (i < n && j < m) {
-    const x = Math.min(a[i]!, b[j]!);
-    while (i < n && a[i]! <= x) i++;
-    while (j < m && b[j]! <= x) j++;
-    d = Math.max(d, Math.abs(i / n - j / m));
-  }
-  const ne = Math.sqrt((n * m) / (n + m));
-  // Stephens' small-sample correction (Numerical Recipes, kstwo).
-  return { statistic: d, pValue: kolmogorovQ((ne + 0.12 + 0.11 / ne) * d) };
+  const d = ecdfDistances(runLengths(a), runLengths(b)).supremum;
+  return { statistic: d, pValue: ksPValue(d, a.length, b.length) };
 }
 
 /** Wasserstein-1 between the empirical distributions of two sorted samples: ∫ |F_ref − F_cur| dx. */
 export function wasserstein1(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  const m = b.length;
-  if (!n || !m) return 0;
-  let i = 0;
-  let j = 0;
-  let total = 0;
-  let prev = Math.min(a[0]!, b[0]!);
-  while (i < n || j < m) {
-    const x = j >= m || (i < n && a[i]! <= b[j]!) ? a[i]! : b[j]!;
-    total += Math.abs(i / n - j / m) * (x - prev);
-    prev = x;
-    while (i < n && a[i]! === x) i++;
-    while (j < m && b[j]! === x) j++;
-  }
-  return total;
+  return ecdfDistances(runLengths(a), runLengths(b)).area;
 }
 
 export interface FeatureDrift {
@@ -173,33 +141,36 @@ export function verdictOf(d: Pick<FeatureDrift, 'psi' | 'ksPValue' | 'jsDistance
   return 'stable';
 }
 
-/** Every statistic for one numeric feature; bins are the reference's quantiles (equal-mass bins). */
+/**
+ * Every statistic for one numeric feature; bins are the reference's quantiles (equal-mass bins). A sample is
+ * its values (NaN dropped; a sorted Float64Array is taken as sorted) or their counts (`valueCounts`).
+ */
 export function numericDrift(
   feature: string,
-  reference: ArrayLike<number>,
-  current: ArrayLike<number>,
+  reference: ArrayLike<number> | ValueCounts,
+  current: ArrayLike<number> | ValueCounts,
   opts: { bins?: number; thresholds?: DriftThresholds } = {},
 ): FeatureDrift {
   const t = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const bins = opts.bins || 10;
-  const a = reference instanceof Float64Array && isSorted(reference) ? reference : sortedFinite(reference);
-  const b = current instanceof Float64Array && isSorted(current) ? current : sortedFinite(current);
+  const a = countsOf(reference);
+  const b = countsOf(current);
   const edges: number[] = [];
-  for (let k = 1; k < bins; k++) {
-    const e = quantileSorted(a, k / bins);
+  for (const e of quantilesOfCounts(
+    a,
+    Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins),
+  ))
     if (!edges.length || e > edges.at(-1)!) edges.push(e);
-  }
-  const ca = countBins(a, edges);
-  const cb = countBins(b, edges);
-  const ks = ksTwoSample(a, b);
-  const w = wasserstein1(a, b);
-  const std = meanStd(a).std;
+  const ca = binCounts(a, edges);
+  const cb = binCounts(b, edges);
+  const { supremum: ks, area: w } = ecdfDistances(a, b);
+  const std = meanStdOfCounts(a).std;
   const js = jsDivergence(ca, cb);
   const d = {
     feature,
     psi: psi(ca, cb),
-    ksStatistic: ks.statistic,
-    ksPValue: ks.pValue,
+    ksStatistic: ks,
+    ksPValue: ksPValue(ks, a.total, b.total),
     wasserstein: w,
     wassersteinNormalized: std > 0 ? w / std : w,
     jsDivergence: js,
@@ -208,6 +179,11 @@ export function numericDrift(
     cramersV: cramersV(ca, cb),
   };
   return { ...d, verdict: verdictOf(d, t) };
+}
+
+function countsOf(sample: ArrayLike<number> | ValueCounts): ValueCounts {
+  if ('total' in sample) return sample;
+  return sample instanceof Float64Array && isSorted(sample) ? runLengths(sample) : valueCounts(sample);
 }
 
 /** Every statistic that applies to one categorical feature (counts per category, aligned). */
@@ -238,18 +214,6 @@ export function categoricalDrift(
 function isSorted(xs: Float64Array): boolean {
   for (let i = 1; i < xs.length; i++) if (!(xs[i - 1]! <= xs[i]!)) return false;
   return true;
-}
-
-function countBins(sorted: Float64Array, edges: number[]): Float64Array {
-  const counts = new Float64Array(edges.length + 1);
-  // Sorted input: walk the edges once instead of a binary search per value.
-  let bin = 0;
-  for (let i = 0; i < sorted.length; i++) {
-    const v = sorted[i]!;
-    while (bin < edges.length && v >= edges[bin]!) bin++;
-    counts[bin] = counts[bin]! + 1;
-  }
-  return counts;
 }
 
 const ORDER: Verdict[] = ['stable', 'moderate', 'shifted'];

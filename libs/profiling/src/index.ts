@@ -1,8 +1,11 @@
 export { TextProfiler, type TextProfile, type Histogram } from './text.js';
 export {
   profileTabular,
+  profileTabularSteps,
   profileImages,
+  profileImageSteps,
   compareDatasets,
+  compareSteps,
   type TabularProfile,
   type ColumnProfile,
   type ImageProfile,
@@ -26,3 +29,4 @@ export {
   type Verdict,
 } from './drift.js';
 export { sortedFinite, quantileSorted, meanStd, entropyBits } from './stats.js';
+export { valueCounts, valueCountSteps, runLengths, type ValueCounts } from './value-counts.js';

@@ -1,5 +1,5 @@
 // Tabular and image profiles, and the per-feature drift of any two datasets of the same kind.
-import type { Dataset, ImageDataset, TabularDataset, TextDataset } from '@floe/data';
+import { finish, type Dataset, type ImageDataset, type Steps, type TabularDataset, type TextDataset } from '@floe/data';
 import {
   categoricalDrift,
   numericDrift,
@@ -10,6 +10,7 @@ import {
 } from './drift.js';
 import { binOf, meanStd, quantileSorted, sortedFinite, DEFAULT_QUANTILES } from './stats.js';
 import type { Histogram } from './text.js';
+import { valueCountSteps } from './value-counts.js';
 
 export interface ColumnProfile {
   name: string;
@@ -86,21 +87,28 @@ function profileColumn(name: string, values: Float64Array, bins: number, categor
 }
 
 export function profileTabular(d: TabularDataset, bins = 20): TabularProfile {
+  return finish(profileTabularSteps(d, bins));
+}
+
+/** `profileTabular` in slices: it yields after each column and each row of the correlations. */
+export function* profileTabularSteps(d: TabularDataset, bins = 20): Steps<TabularProfile> {
   const cats = d.categories ?? {};
   const columns: ColumnProfile[] = [];
   const numeric: { name: string; values: Float64Array }[] = [];
-  d.features.forEach((name, c) => {
+  for (const [c, name] of d.features.entries()) {
     const values = column(d, c);
     const profile = profileColumn(name, values, bins, cats[name]);
     columns.push(profile);
     if (profile.inferredType !== 'categorical') numeric.push({ name, values });
-  });
+    yield;
+  }
   const k = numeric.length;
   const values = new Array<number>(k * k).fill(0);
   for (let i = 0; i < k; i++) {
     values[i * k + i] = 1;
     for (let j = i + 1; j < k; j++)
       values[i * k + j] = values[j * k + i] = pearson(numeric[i]!.values, numeric[j]!.values);
+    yield;
   }
   const rowsWithoutTarget = d.rowsWithoutTarget ?? 0;
   const withMissing = (p: ColumnProfile) => ({ ...p, missing: p.missing + rowsWithoutTarget });
@@ -165,13 +173,22 @@ export interface ImageProfile {
 }
 
 export function profileImages(d: ImageDataset): ImageProfile {
+  return finish(profileImageSteps(d));
+}
+
+/** Pixels read between two yields of `profileImageSteps`. */
+const PIXELS_PER_STEP = 1 << 20;
+
+/** `profileImages` in slices of PIXELS_PER_STEP values. */
+export function* profileImageSteps(d: ImageDataset): Steps<ImageProfile> {
   const c = d.channels;
   const sum = new Float64Array(c);
   const sq = new Float64Array(c);
-  for (let i = 0; i < d.pixels.length; i++) {
-    const v = d.pixels[i]!;
-    sum[i % c] += v;
-    sq[i % c] += v * v;
+  // Whole pixels a slice, so that index % c is the channel in every slice.
+  const slice = Math.max(c, PIXELS_PER_STEP - (PIXELS_PER_STEP % c));
+  for (let from = 0; from < d.pixels.length; from += slice) {
+    addChannelSums(d.pixels, from, Math.min(d.pixels.length, from + slice), c, sum, sq);
+    yield;
   }
   const per = d.pixels.length / c;
   const classCounts: Record<string, number> = {};
@@ -191,6 +208,21 @@ export function profileImages(d: ImageDataset): ImageProfile {
     classCounts,
     resizedImages: d.resizedImages ?? 0,
   };
+}
+
+function addChannelSums(
+  pixels: Float32Array,
+  from: number,
+  to: number,
+  channels: number,
+  sum: Float64Array,
+  sq: Float64Array,
+): void {
+  for (let i = from; i < to; i++) {
+    const v = pixels[i]!;
+    sum[(i - from) % channels]! += v;
+    sq[(i - from) % channels]! += v * v;
+  }
 }
 
 export interface DriftReport {
@@ -255,6 +287,15 @@ export function compareDatasets(
   current: Dataset,
   opts: { bins?: number; thresholds?: DriftThresholds } = {},
 ): DriftReport {
+  return finish(compareSteps(reference, current, opts));
+}
+
+/** `compareDatasets` in slices: it yields after each feature and while it counts a channel's pixels. */
+export function* compareSteps(
+  reference: Dataset,
+  current: Dataset,
+  opts: { bins?: number; thresholds?: DriftThresholds } = {},
+): Steps<DriftReport> {
   if (reference.kind !== current.kind)
     throw new Error(`cannot compare a ${reference.kind} dataset with a ${current.kind} dataset`);
   const features: FeatureDrift[] = [];
@@ -278,16 +319,17 @@ export function compareDatasets(
     const curCats = cur.categories ?? {};
     onlyInReference.push(...reference.features.filter((name) => !cur.features.includes(name)));
     onlyInCurrent.push(...cur.features.filter((name) => !reference.features.includes(name)));
-    reference.features.forEach((name, c) => {
+    for (const [c, name] of reference.features.entries()) {
       const j = cur.features.indexOf(name);
-      if (j < 0) return;
+      if (j < 0) continue;
       const a = column(reference, c);
       const b = column(cur, j);
       // A column categorical in either file is compared by its values' text (a file with one "?" in a
       // numeric column reads it as categorical); else as numbers.
       if (cats[name] || curCats[name]) features.push(textDrift(name, a, cats[name], b, curCats[name], opts));
       else features.push(numericDrift(name, a, b, opts));
-    });
+      yield;
+    }
     // The target's drift: class balance (prior shift) or the regression target's distribution.
     const rt = reference.target;
     const ct = cur.target;
@@ -310,13 +352,10 @@ export function compareDatasets(
     // and colour images compare channel by channel.
     const channels = Math.max(reference.channels, cur.channels);
     for (let ch = 0; ch < channels; ch++) {
-      const take = (d: ImageDataset) => {
-        const own = d.channels === 1 ? 0 : ch;
-        const out = new Float64Array(d.pixels.length / d.channels);
-        for (let i = 0; i < out.length; i++) out[i] = d.pixels[i * d.channels + own]!;
-        return out;
-      };
-      features.push(numericDrift(`channel.${ch}`, take(reference), take(cur), opts));
+      // Counted in place (8-bit pixels hold at most 256 values), not copied out and sorted.
+      const channel = (d: ImageDataset) => valueCountSteps(d.pixels, d.channels === 1 ? 0 : ch, d.channels);
+      const [a, b] = [yield* channel(reference), yield* channel(cur)];
+      features.push(numericDrift(`channel.${ch}`, a, b, opts));
     }
     // Class balance by the classes' names: each folder numbers its own classes.
     features.push(

@@ -22,6 +22,7 @@ import {
 import {
   byteCount,
   exampleCount,
+  finishYielding,
   openDatasetAsync,
   selectSplit,
   splitSizes,
@@ -31,9 +32,9 @@ import {
 import { computeEnv, resolveModelSource, runTask } from '@floe/training';
 import {
   TextProfiler,
-  compareDatasets,
-  profileImages,
-  profileTabular,
+  compareSteps,
+  profileImageSteps,
+  profileTabularSteps,
   DEFAULT_THRESHOLDS,
   type DriftThresholds,
 } from '@floe/profiling';
@@ -190,12 +191,15 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
               return {
                 ...base,
                 ...counts,
-                detail: { $case: 'tabular' as const, value: tabularProfile(profileTabular(data, bins)) },
+                detail: {
+                  $case: 'tabular' as const,
+                  value: tabularProfile(await finishYielding(profileTabularSteps(data, bins))),
+                },
               };
             return {
               ...base,
               ...counts,
-              detail: { $case: 'image' as const, value: imageProfile(profileImages(data)) },
+              detail: { $case: 'image' as const, value: imageProfile(await finishYielding(profileImageSteps(data))) },
             };
           }),
         )) {
@@ -222,7 +226,9 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             if (reference.kind !== current.kind)
               throw invalidArgument('current', `is ${current.kind} data; the reference is ${reference.kind}`);
             return driftReport(
-              compareDatasets(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }),
+              await finishYielding(
+                compareSteps(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }),
+              ),
             );
           }),
         )) {
@@ -287,7 +293,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
           const drift = await instrument(
             { name: SpanName.drift, attributes: { [Attr.dataset]: req.dataset!.uri } },
-            async () => compareDatasets(reference, current),
+            () => finishYielding(compareSteps(reference, current)),
           );
           report({
             phase: 'drift',
