@@ -12,6 +12,7 @@ import jpeg from 'jpeg-js';
 import { openDataset, openDatasetAsync } from '@floe/data';
 import { requireEnoughIn } from '@floe/training';
 import { Rng } from '@floe/random';
+import { measureStall } from './stats.js';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -43,30 +44,13 @@ for (let i = 0; i < images; i++) {
 }
 log(`${images} JPEG files of ${size}×${size} written to ${root}`);
 
-/** Runs `work` while a 1 ms timer measures the event loop's longest stall. */
-async function measure(work: () => Promise<unknown>): Promise<{ wallMs: number; stallMs: number }> {
-  let last = performance.now();
-  let stall = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    stall = Math.max(stall, now - last);
-    last = now;
-  }, 1);
-  const t0 = performance.now();
-  await work();
-  const wallMs = performance.now() - t0;
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  clearInterval(timer);
-  return { wallMs, stallMs: Math.max(stall, performance.now() - last) };
-}
-
 const opts = { dataRoots: [root] };
 const uri = 'file:photos';
-const before = await measure(async () => {
+const before = await measureStall(async () => {
   openDataset({ uri, split: 'train' }, opts, 'spec.dataset');
   openDataset({ uri, split: 'validation' }, opts, 'spec.validation_dataset');
 });
-const now = await measure(async () => {
+const now = await measureStall(async () => {
   // As StartRun checks them now: the folder read once, each split's examples counted.
   const full = await openDatasetAsync({ uri }, { ...opts, asRead: true }, 'spec.dataset');
   requireEnoughIn(full, 'spec.dataset', 'train', 0, 64);

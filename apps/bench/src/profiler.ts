@@ -12,6 +12,7 @@
 //    them as it now does (in slices, finishYielding), against the sorted way (one synchronous call).
 import { loadBuiltin, type TextDataset } from '@floe/data';
 import { Rng } from '@floe/random';
+import { measureStall } from './stats.js';
 import { finishYielding, type ImageDataset } from '@floe/data';
 import { TextProfiler, compareDatasets, compareSteps, numericDrift, sortedFinite } from '@floe/profiling';
 
@@ -126,24 +127,8 @@ log(
 );
 if (!same) process.exitCode = 1;
 
-/** The event loop's longest stall while `work` runs, as a 1 ms timer sees it. */
-async function longestStall(work: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
-  let stall = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    stall = Math.max(stall, now - last);
-    last = now;
-  }, 1);
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  last = performance.now();
-  await work();
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  clearInterval(timer);
-  return stall;
-}
-const stallSortedMs = await longestStall(async () => sortedChannels());
-const stallSlicedMs = await longestStall(() => finishYielding(compareSteps(reference, current)));
+const { stallMs: stallSortedMs } = await measureStall(async () => sortedChannels());
+const { stallMs: stallSlicedMs } = await measureStall(() => finishYielding(compareSteps(reference, current)));
 log(
   `  longest event-loop stall: sorted, one call ${stallSortedMs.toFixed(0)} ms; counted in slices ${stallSlicedMs.toFixed(0)} ms — ${(stallSortedMs / stallSlicedMs).toFixed(0)}x shorter`,
 );
