@@ -64,4 +64,24 @@ export class RequestLog {
       if (this.inflight.get(key) === p) this.inflight.delete(key);
     }
   }
+
+  /**
+   * An idempotent RPC's whole answer: `work` runs once per request id (`once`), and the response it gives —
+   * every field but `replayed` — comes back with `replayed` saying whether this call was a retry.
+   */
+  async answer<Req extends { requestId: string }, Res extends { replayed: boolean }>(
+    method: string,
+    request: Req,
+    messages: { request: JsonCodec<Req>; response: JsonCodec<Res> },
+    work: () => Promise<Omit<Res, 'replayed'>> | Omit<Res, 'replayed'>,
+  ): Promise<Res> {
+    const r = await this.once(
+      method,
+      request.requestId,
+      messages.request.toJSON(request),
+      messages.response,
+      async () => ({ ...(await work()), replayed: false }) as Res,
+    );
+    return { ...r.response, replayed: r.replayed };
+  }
 }

@@ -160,17 +160,9 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           v.id('study_id', req.studyId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
-          'Suggest',
-          req.requestId,
-          hpo.SuggestRequest.toJSON(req),
-          hpo.SuggestResponse,
-          async () => ({
-            ...(await studies.suggest(req.studyId)),
-            replayed: false,
-          }),
+        return requests.answer('Suggest', req, { request: hpo.SuggestRequest, response: hpo.SuggestResponse }, () =>
+          studies.suggest(req.studyId),
         );
-        return { ...r.response, replayed: r.replayed };
       },
       async reportObservations(req) {
         validate((v) => {
@@ -188,17 +180,14 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
               );
           });
         });
-        const r = await requests.once(
+        return requests.answer(
           'ReportObservations',
-          req.requestId,
-          hpo.ReportObservationsRequest.toJSON(req),
-          hpo.ReportObservationsResponse,
+          req,
+          { request: hpo.ReportObservationsRequest, response: hpo.ReportObservationsResponse },
           async () => ({
             trial: await studies.report(req.studyId, req.trialId, req.observations, req.failure),
-            replayed: false,
           }),
         );
-        return { ...r.response, replayed: r.replayed };
       },
       async predictCurves(req) {
         const s = study(req.studyId);
@@ -255,31 +244,24 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           v.id('study_id', req.studyId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'StopStudy',
-          req.requestId,
-          hpo.StopStudyRequest.toJSON(req),
-          hpo.StopStudyResponse,
-          async () => ({
-            study: await studies.stop(req.studyId),
-            replayed: false,
-          }),
+          req,
+          { request: hpo.StopStudyRequest, response: hpo.StopStudyResponse },
+          async () => ({ study: await studies.stop(req.studyId) }),
         );
-        return { ...r.response, replayed: r.replayed };
       },
       async deleteStudy(req) {
         validate((v) => {
           v.id('study_id', req.studyId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'DeleteStudy',
-          req.requestId,
-          hpo.DeleteStudyRequest.toJSON(req),
-          hpo.DeleteStudyResponse,
-          async () => ({ ...(await runner.delete(req.studyId, req.deleteRuns)), replayed: false }),
+          req,
+          { request: hpo.DeleteStudyRequest, response: hpo.DeleteStudyResponse },
+          () => runner.delete(req.studyId, req.deleteRuns),
         );
-        return { ...r.response, replayed: r.replayed };
       },
     },
     {

@@ -205,7 +205,6 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     return runs.get(id);
   };
   const checkRequestId = (v: Validator, id: string) => v.string('request_id', id, { max: 128 });
-  const replayable = (response: { run?: trainerV1.Run }, replayed: boolean) => ({ run: response.run, replayed });
 
   return defineService(
     SERVICE_NAMES.trainer,
@@ -247,14 +246,12 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
           v.id('run_id', req.runId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'PauseRun',
-          req.requestId,
-          trainerV1.PauseRunRequest.toJSON(req),
-          trainerV1.PauseRunResponse,
-          () => ({ run: runs.pause(req.runId), replayed: false }),
+          req,
+          { request: trainerV1.PauseRunRequest, response: trainerV1.PauseRunResponse },
+          () => ({ run: runs.pause(req.runId) }),
         );
-        return replayable(r.response, r.replayed);
       },
       async resumeRun(req) {
         validate((v) => {
@@ -262,56 +259,48 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
           v.number('additional_steps', req.additionalSteps, { min: 0, max: 1e9, integer: true });
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'ResumeRun',
-          req.requestId,
-          trainerV1.ResumeRunRequest.toJSON(req),
-          trainerV1.ResumeRunResponse,
-          () => ({ run: runs.resume(req.runId, Number(req.additionalSteps)), replayed: false }),
+          req,
+          { request: trainerV1.ResumeRunRequest, response: trainerV1.ResumeRunResponse },
+          () => ({ run: runs.resume(req.runId, Number(req.additionalSteps)) }),
         );
-        return replayable(r.response, r.replayed);
       },
       async cancelRun(req) {
         validate((v) => {
           v.id('run_id', req.runId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'CancelRun',
-          req.requestId,
-          trainerV1.CancelRunRequest.toJSON(req),
-          trainerV1.CancelRunResponse,
-          async () => ({ run: await runs.cancel(req.runId), replayed: false }),
+          req,
+          { request: trainerV1.CancelRunRequest, response: trainerV1.CancelRunResponse },
+          async () => ({ run: await runs.cancel(req.runId) }),
         );
-        return replayable(r.response, r.replayed);
       },
       async deleteRun(req) {
         validate((v) => {
           v.id('run_id', req.runId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'DeleteRun',
-          req.requestId,
-          trainerV1.DeleteRunRequest.toJSON(req),
-          trainerV1.DeleteRunResponse,
-          async () => ({ ...(await runs.delete(req.runId)), replayed: false }),
+          req,
+          { request: trainerV1.DeleteRunRequest, response: trainerV1.DeleteRunResponse },
+          () => runs.delete(req.runId),
         );
-        return { ...r.response, replayed: r.replayed };
       },
       async releaseExport(req) {
         validate((v) => {
           v.id('artifact_id', req.artifactId);
           checkRequestId(v, req.requestId);
         });
-        const r = await requests.once(
+        return requests.answer(
           'ReleaseExport',
-          req.requestId,
-          trainerV1.ReleaseExportRequest.toJSON(req),
-          trainerV1.ReleaseExportResponse,
-          async () => ({ ...(await runs.releaseExport(req.artifactId)), replayed: false }),
+          req,
+          { request: trainerV1.ReleaseExportRequest, response: trainerV1.ReleaseExportResponse },
+          () => runs.releaseExport(req.artifactId),
         );
-        return { ...r.response, replayed: r.replayed };
       },
       async exportModel(req) {
         validate((v) => {
