@@ -14,9 +14,12 @@ import { valueCountSteps } from './value-counts.js';
 
 export interface ColumnProfile {
   name: string;
-  /** numeric, integer, boolean, categorical or constant. */
+  /** numeric, integer, boolean, categorical, constant, or empty (every value missing). */
   inferredType: string;
+  /** Missing values (NaN). */
   missing: number;
+  /** Infinite values (±∞): not missing, but outside the mean, quantiles and histogram. */
+  infinite: number;
   distinct: number;
   mean: number;
   std: number;
@@ -43,8 +46,10 @@ function column(d: TabularDataset, c: number): Float64Array {
   return out;
 }
 
-function inferType(values: Float64Array, sorted: Float64Array, categories?: string[]): string {
+function inferType(sorted: Float64Array, infinite: number, categories?: string[]): string {
   if (categories) return 'categorical';
+  // No finite value: nothing to call integer or constant.
+  if (sorted.length === 0) return infinite === 0 ? 'empty' : 'numeric';
   if (sorted.length && sorted[0] === sorted.at(-1)) return 'constant';
   let integer = true;
   for (const v of sorted) if (!Number.isInteger(v)) integer = false;
@@ -55,7 +60,9 @@ function inferType(values: Float64Array, sorted: Float64Array, categories?: stri
 /** One column's profile; `categories` (the text of each code) makes it categorical. */
 function profileColumn(name: string, values: Float64Array, bins: number, categories?: string[]): ColumnProfile {
   const sorted = sortedFinite(values);
-  const type = inferType(values, sorted, categories);
+  let infinite = 0;
+  for (const v of values) if (v === Infinity || v === -Infinity) infinite++;
+  const type = inferType(sorted, infinite, categories);
   let distinct = 0;
   for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
   const { mean, std } = meanStd(sorted);
@@ -65,6 +72,8 @@ function profileColumn(name: string, values: Float64Array, bins: number, categor
     const counts = new Array<number>(labels.length).fill(0);
     for (const v of sorted) counts[v]!++;
     histogram = { edges: [], labels, counts };
+  } else if (type === 'constant') {
+    histogram = { edges: [sorted[0]!, sorted[0]!], labels: [], counts: [sorted.length] };
   } else {
     const lo = sorted[0] ?? 0;
     const hi = Math.max(lo + 1e-12, sorted.at(-1) ?? 1);
@@ -77,7 +86,8 @@ function profileColumn(name: string, values: Float64Array, bins: number, categor
   return {
     name,
     inferredType: type,
-    missing: values.length - sorted.length,
+    missing: values.length - sorted.length - infinite,
+    infinite,
     distinct,
     mean,
     std,
@@ -99,7 +109,7 @@ export function* profileTabularSteps(d: TabularDataset, bins = 20): Steps<Tabula
     const values = column(d, c);
     const profile = profileColumn(name, values, bins, cats[name]);
     columns.push(profile);
-    if (profile.inferredType !== 'categorical') numeric.push({ name, values });
+    if (profile.inferredType !== 'categorical' && profile.inferredType !== 'empty') numeric.push({ name, values });
     yield;
   }
   const k = numeric.length;

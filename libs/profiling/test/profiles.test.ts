@@ -1,7 +1,10 @@
 // Profiles on hand-checked inputs and on the builtin datasets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadBuiltin, type ImageDataset, type TabularDataset } from '@floe/data';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBuiltin, loadFile, type ImageDataset, type TabularDataset } from '@floe/data';
+import { tempDir } from '@floe/testing';
 import { TextProfiler, compareDatasets, profileImages, profileTabular } from '../src/index.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -134,4 +137,33 @@ test('schema drift: columns only one table has are listed, and the shared ones c
   assert.equal(report.features.find((x) => x.feature === 'f')!.ksStatistic, 0, 'f is compared by name, not position');
   const back = compareDatasets(current, reference);
   assert.deepEqual([back.onlyInReference, back.onlyInCurrent], [['g'], []]);
+});
+
+test('tabular profile of odd columns read from a CSV: every value missing, infinities, one value', () => {
+  const dir = tempDir();
+  try {
+    const path = join(dir.path, 'odd.csv');
+    writeFileSync(path, 'blank,spiky,same,label\n,1,7,a\nNA,inf,7,b\n,-inf,7,a\n,3,7,b\n');
+    const t = profileTabular(loadFile(path, 1 << 20) as TabularDataset);
+    const byName = Object.fromEntries(t.columns.map((c) => [c.name, c]));
+    assert.deepEqual(
+      [byName.blank!.inferredType, byName.blank!.missing, byName.blank!.infinite, byName.blank!.distinct],
+      ['empty', 4, 0, 0],
+    );
+    // Infinities are counted apart, not as missing, and stay out of the statistics.
+    assert.deepEqual(
+      [byName.spiky!.inferredType, byName.spiky!.missing, byName.spiky!.infinite, byName.spiky!.mean],
+      ['integer', 0, 2, 2],
+    );
+    assert.deepEqual(byName.spiky!.quantiles.at(-1), 3);
+    // One value: one bin whose edges are that value.
+    assert.deepEqual(
+      [byName.same!.inferredType, byName.same!.histogram.edges, byName.same!.histogram.counts],
+      ['constant', [7, 7], [4]],
+    );
+    // A column with no values has no correlation to give.
+    assert.deepEqual(t.correlations.names, ['spiky', 'same']);
+  } finally {
+    dir.remove();
+  }
 });

@@ -37,6 +37,7 @@ function column(c: ColumnProfile): dp.ColumnProfile {
     name: c.name,
     inferredType: c.inferredType,
     missing: c.missing,
+    infinite: c.infinite,
     distinct: c.distinct,
     mean: c.mean,
     std: c.std,

@@ -92,7 +92,7 @@ export const profile: Command = {
         } else if (d?.$case === 'tabular') {
           for (const col of d.value.columns)
             lines.push(
-              `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}  distinct ${col.distinct}  mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`,
+              `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`,
             );
           for (const target of d.value.targets)
             lines.push(

@@ -214,10 +214,10 @@ export interface ColumnProfile {
   name: string;
   /**
    * Inferred type: "numeric", "integer", "boolean" (integers in [0, 1]), "categorical" (any value that is
-   * not a number makes the whole column categorical) or "constant".
+   * not a number makes the whole column categorical), "constant", or "empty" (every value missing).
    */
   inferredType: string;
-  /** Missing values. */
+  /** Missing values (empty, NA, null, NaN, …). */
   missing: number;
   /** Distinct values (exact up to a cap). */
   distinct: number;
@@ -227,8 +227,12 @@ export interface ColumnProfile {
   std: number;
   /** Quantiles p0, p1, p5, p25, p50, p75, p95, p99, p100, for numeric columns. */
   quantiles: number[];
-  /** Histogram of the values. */
-  histogram?: Histogram | undefined;
+  /** Histogram of the values (a constant column: one bin whose two edges are its value). */
+  histogram?:
+    | Histogram
+    | undefined;
+  /** Infinite values ("inf", "-inf"): not missing, but left out of the mean, std, quantiles and histogram. */
+  infinite: number;
 }
 
 /** Profile of tabular data. */
@@ -1090,7 +1094,17 @@ export const TextProfile: MessageFns<TextProfile> = {
 };
 
 function createBaseColumnProfile(): ColumnProfile {
-  return { name: "", inferredType: "", missing: 0, distinct: 0, mean: 0, std: 0, quantiles: [], histogram: undefined };
+  return {
+    name: "",
+    inferredType: "",
+    missing: 0,
+    distinct: 0,
+    mean: 0,
+    std: 0,
+    quantiles: [],
+    histogram: undefined,
+    infinite: 0,
+  };
 }
 
 export const ColumnProfile: MessageFns<ColumnProfile> = {
@@ -1122,6 +1136,9 @@ export const ColumnProfile: MessageFns<ColumnProfile> = {
     }
     if (message.histogram !== undefined) {
       Histogram.encode(message.histogram, writer.uint32(66).fork()).join();
+    }
+    if (message.infinite !== 0) {
+      writer.uint32(72).int64(message.infinite);
     }
     return writer;
   },
@@ -1213,6 +1230,14 @@ export const ColumnProfile: MessageFns<ColumnProfile> = {
             message.histogram = Histogram.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.infinite = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1241,6 +1266,7 @@ export const ColumnProfile: MessageFns<ColumnProfile> = {
         ? object.quantiles.map((e: any) => globalThis.Number(e))
         : [],
       histogram: isSet(object.histogram) ? Histogram.fromJSON(object.histogram) : undefined,
+      infinite: isSet(object.infinite) ? globalThis.Number(object.infinite) : 0,
     };
   },
 
@@ -1270,6 +1296,9 @@ export const ColumnProfile: MessageFns<ColumnProfile> = {
     if (message.histogram !== undefined) {
       obj.histogram = Histogram.toJSON(message.histogram);
     }
+    if (message.infinite !== 0) {
+      obj.infinite = Math.round(message.infinite);
+    }
     return obj;
   },
 
@@ -1288,6 +1317,7 @@ export const ColumnProfile: MessageFns<ColumnProfile> = {
     message.histogram = (object.histogram !== undefined && object.histogram !== null)
       ? Histogram.fromPartial(object.histogram)
       : undefined;
+    message.infinite = object.infinite ?? 0;
     return message;
   },
 };
