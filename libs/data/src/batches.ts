@@ -5,6 +5,7 @@ import { Rng, rngFor } from '@floe/random';
 import type { Dataset, ImageDataset, Split, TabularDataset, TextDataset } from './types.js';
 import { exampleCount } from './types.js';
 import { SPLIT_FRACTIONS, keyedSplits } from './split-keys.js';
+import { finish, type Steps } from './steps.js';
 
 export { SPLIT_FRACTIONS };
 
@@ -60,6 +61,17 @@ function byteRange(length: number, split: Exclude<Split, 'all'>): [number, numbe
 
 /** A subset of a dataset (a split, optionally capped at `max` examples). */
 export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
+  return finish(selectSplitSteps(d, split, max));
+}
+
+/** Values copied between two yields of `selectSplitSteps` (a few ms here). */
+const VALUES_PER_STEP = 1 << 18;
+
+/**
+ * `selectSplit` in slices: it yields while it copies rows or images (a split of 330 photos of 224×224 is 200 MB
+ * of pixels, a second or two of copying on this machine).
+ */
+export function* selectSplitSteps<D extends Dataset>(d: D, split: Split, max = 0): Steps<D> {
   if (d.kind === 'text' && split !== 'all' && splitRule(d) === 'bytes') {
     const docs = (d as TextDataset).documents.map((doc) => doc.subarray(...byteRange(doc.length, split)));
     return { ...d, documents: max > 0 ? docs.slice(0, max) : docs, splitKeys: undefined };
@@ -71,25 +83,32 @@ export function selectSplit<D extends Dataset>(d: D, split: Split, max = 0): D {
   if (d.kind === 'tabular') {
     const t = d as TabularDataset;
     const f = t.features.length;
-    const x = new Float32Array(idx.length * f);
-    idx.forEach((r, i) => x.set(t.x.subarray(r * f, (r + 1) * f), i * f));
+    const x = yield* gatherRows(t.x, f, idx);
     const target =
       t.target.type === 'class'
         ? { ...t.target, labels: Int32Array.from(idx, (r) => (t.target as { labels: Int32Array }).labels[r]!) }
-        : (() => {
-            const y = (t.target as { y: Float32Array }).y;
-            const k = y.length / t.rows;
-            const out = new Float32Array(idx.length * k);
-            idx.forEach((r, i) => out.set(y.subarray(r * k, (r + 1) * k), i * k));
-            return { ...t.target, y: out };
-          })();
+        : { ...t.target, y: yield* gatherRows(t.target.y, t.target.y.length / t.rows, idx) };
     return { ...t, ...keys, x, rows: idx.length, target } as D;
   }
   const im = d as ImageDataset;
-  const px = im.height * im.width * im.channels;
-  const pixels = new Float32Array(idx.length * px);
-  idx.forEach((r, i) => pixels.set(im.pixels.subarray(r * px, (r + 1) * px), i * px));
+  const pixels = yield* gatherRows(im.pixels, im.height * im.width * im.channels, idx);
   return { ...im, ...keys, pixels, labels: Int32Array.from(idx, (r) => im.labels[r]!) } as D;
+}
+
+/** Rows `idx` (each `width` values) of a row-major array, copied in order. */
+function* gatherRows(from: Float32Array, width: number, idx: Int32Array): Steps<Float32Array> {
+  const out = new Float32Array(idx.length * width);
+  let copied = 0;
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i]!;
+    out.set(from.subarray(r * width, (r + 1) * width), i * width);
+    copied += width;
+    if (copied >= VALUES_PER_STEP) {
+      copied = 0;
+      yield;
+    }
+  }
+  return out;
 }
 
 /** Size of each split: bytes for text (the split rule's), examples otherwise. */

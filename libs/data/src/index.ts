@@ -15,6 +15,7 @@ export {
 export {
   splitIndices,
   selectSplit,
+  selectSplitSteps,
   byteStream,
   LmBatcher,
   ExampleBatcher,

@@ -3,7 +3,7 @@ import { FloeError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
 import { fileSteps } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
-import { selectSplit } from './batches.js';
+import { selectSplitSteps } from './batches.js';
 import { byteCount, type Dataset, type Split } from './types.js';
 import { finish, finishYielding, type Steps } from './steps.js';
 
@@ -66,7 +66,7 @@ function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Ste
   if (bytes > maxBytes)
     throw resourceExhausted(`${field}: ${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
   if (opts.asRead) return full;
-  return selectSplit(full, ref.split ?? 'all', ref.maxExamples ?? 0);
+  return yield* selectSplitSteps(full, ref.split ?? 'all', ref.maxExamples ?? 0);
 }
 
 /** loadFile with the file system's refusals (unreadable, vanished, a broken link inside a folder) as NOT_FOUND. */

@@ -7,12 +7,15 @@ import { Rng } from '@floe/random';
 import { tempDir } from './temp-dir.js';
 import {
   conformImages,
+  finishYielding,
   loadFile,
   openDataset,
   openDatasetAsync,
   resizeImage,
   saveImageFolder,
   selectSplit,
+  selectSplitSteps,
+  splitIndices,
   type ImageDataset,
 } from '../src/index.js';
 
@@ -236,4 +239,21 @@ test('openDatasetAsync reads a folder in slices, letting the event loop run, and
   } finally {
     dir.remove();
   }
+});
+
+test('a split of many images is copied in slices, letting the event loop run, and equals selectSplit', async () => {
+  // 200 images of 64×64×3: the training split is 160 × 12,288 values, several slices of copying.
+  const many = randomImages(9, ['a', 'b', 'c'], 200, 64, 64, 3);
+  let turns = 0;
+  let copying = true;
+  const tick = () => {
+    turns++;
+    if (copying) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const sliced = await finishYielding(selectSplitSteps(many, 'train'), 0);
+  copying = false;
+  assert.ok(turns >= 5, `${turns} turns of the event loop while 160 images were copied`);
+  assert.deepEqual(sliced, selectSplit(many, 'train'));
+  assert.equal(sliced.labels.length, splitIndices(many, 'train').length);
 });

@@ -24,7 +24,7 @@ import {
   exampleCount,
   finishYielding,
   openDatasetAsync,
-  selectSplit,
+  selectSplitSteps,
   splitSizes,
   splitRule,
   type Dataset,
@@ -152,7 +152,10 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
           instrument({ name: SpanName.profile, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
             const ref = taskRef('dataset', req.dataset!, 'all');
             const full = await open({ ...ref, split: 'all', maxExamples: 0 });
-            const data = ref.split === 'all' && !ref.maxExamples ? full : selectSplit(full, ref.split, ref.maxExamples);
+            const data =
+              ref.split === 'all' && !ref.maxExamples
+                ? full
+                : await finishYielding(selectSplitSteps(full, ref.split, ref.maxExamples));
             report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
             const base = {
               dataset: req.dataset,
