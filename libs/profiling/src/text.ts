@@ -1,5 +1,6 @@
 // A streaming text profile: one pass over the documents, memory bounded by the alphabet, the hash sets of
 // words and documents (one number each) and a fixed reservoir of document lengths.
+import { finish, type Steps } from '@floe/data';
 import { Rng } from '@floe/random';
 import { entropyBits, quantileSorted, DEFAULT_QUANTILES } from './stats.js';
 
@@ -27,6 +28,15 @@ export interface TextProfile {
 }
 
 const RESERVOIR = 100_000;
+/** Bytes of one document scanned between two yields of `addSteps` (a few ms here). */
+const BYTES_PER_STEP = 1 << 20;
+
+/** Where a scan of one document stands: the next byte, the previous byte, the start of the open word. */
+interface ScanState {
+  next: number;
+  prev: number;
+  wordStart: number;
+}
 const isSpace = new Uint8Array(256);
 for (const c of [9, 10, 11, 12, 13, 32]) isSpace[c] = 1;
 
@@ -60,6 +70,11 @@ export class TextProfiler {
   private lengthCounts = new Map<number, number>();
 
   add(doc: Uint8Array): void {
+    finish(this.addSteps(doc));
+  }
+
+  /** `add` in slices: it yields after every BYTES_PER_STEP bytes of the document (one file can be 500 MB). */
+  *addSteps(doc: Uint8Array): Steps<void> {
     const n = doc.length;
     this.documents++;
     this.bytes += n;
@@ -75,13 +90,27 @@ export class TextProfiler {
     this.minLength = Math.min(this.minLength, n);
     this.maxLength = Math.max(this.maxLength, n);
     this.lengthCounts.set(n, (this.lengthCounts.get(n) ?? 0) + 1);
+    const at: ScanState = { next: 0, prev: -1, wordStart: -1 };
+    for (;;) {
+      this.scan(doc, Math.min(n, at.next + BYTES_PER_STEP), at);
+      if (at.next >= n) break;
+      yield;
+    }
+    if (at.wordStart >= 0) this.words.add(hash53(doc, at.wordStart, n));
+  }
 
+  /**
+   * Counts bytes, bigrams, characters and words from `at.next` until `to` (a character that starts before `to`
+   * is read whole); `at` carries the previous byte and the open word into the next slice.
+   */
+  private scan(doc: Uint8Array, to: number, at: ScanState): void {
+    const n = doc.length;
     const bytes = this.byteCounts;
     const bigrams = this.bigrams;
     const bmp = this.bmp;
-    let prev = -1;
-    let wordStart = -1;
-    for (let i = 0; i < n;) {
+    let { prev, wordStart } = at;
+    let i = at.next;
+    while (i < to) {
       const b = doc[i]!;
       if (b < 0x80) {
         // ASCII fast path: byte, bigram, character and word boundaries in one step.
@@ -124,7 +153,9 @@ export class TextProfiler {
       if (wordStart < 0) wordStart = i;
       i += width;
     }
-    if (wordStart >= 0) this.words.add(hash53(doc, wordStart, n));
+    at.next = i;
+    at.prev = prev;
+    at.wordStart = wordStart;
   }
 
   finish(bins = 20): TextProfile {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBuiltin, loadFile, type ImageDataset, type TabularDataset } from '@floe/data';
+import { finishYielding, loadBuiltin, loadFile, type ImageDataset, type TabularDataset } from '@floe/data';
 import { tempDir } from '@floe/testing';
 import { TextProfiler, compareDatasets, profileImages, profileTabular } from '../src/index.js';
 
@@ -166,4 +166,35 @@ test('tabular profile of odd columns read from a CSV: every value missing, infin
   } finally {
     dir.remove();
   }
+});
+
+test('a document of several megabytes is profiled in slices, exactly as counted straightforwardly', async () => {
+  // Multi-byte characters (2, 3 and 4 bytes) and words cross the 1 MB slice boundaries at varying offsets.
+  const parts = ['héllo ', 'wörld\t', '日本語 ', '𝄞clef\n', 'plain ', 'x'];
+  const text = Array.from({ length: 300_000 }, (_, i) => parts[i % parts.length]! + (i % 7)).join('');
+  const doc = utf8(text);
+  assert.ok(doc.length > 2e6);
+  const profiler = new TextProfiler();
+  let turns = 0;
+  let scanning = true;
+  const tick = () => {
+    turns++;
+    if (scanning) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await finishYielding(profiler.addSteps(doc), 0);
+  scanning = false;
+  assert.ok(turns >= 2, `${turns} turns of the event loop while ${doc.length} bytes were scanned`);
+  const p = profiler.finish();
+  const bytes = new Array<number>(256).fill(0);
+  for (const b of doc) bytes[b]!++;
+  assert.deepEqual(p.byteCounts, bytes);
+  const chars = new Map<string, number>();
+  for (const ch of text) chars.set(ch, (chars.get(ch) ?? 0) + 1);
+  assert.equal(p.distinctChars, chars.size);
+  const total = [...chars.values()].reduce((a, b) => a + b, 0);
+  const h = -[...chars.values()].reduce((s, c) => s + (c / total) * Math.log2(c / total), 0);
+  assert.ok(Math.abs(p.charEntropyBits - h) < 1e-9);
+  assert.equal(p.vocabularySize, new Set(text.split(/[\t\n\v\f\r ]+/).filter(Boolean)).size);
+  assert.equal(p.invalidUtf8Rate, 0);
 });

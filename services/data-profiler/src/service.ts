@@ -167,20 +167,24 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
               const profiler = new TextProfiler();
               const n = data.documents.length;
               const every = Math.max(1, Math.ceil(n / 20));
-              for (let i = 0; i < n; i++) {
-                profiler.add(data.documents[i]!);
-                if ((i + 1) % every === 0 || i === n - 1) {
-                  if (ctx.signal.aborted) throw new FloeError('cancelled', 'the caller went away');
-                  report({
-                    phase: 'profile',
-                    done: i + 1,
-                    total: n,
-                    fraction: 0.05 + (0.95 * (i + 1)) / n,
-                    message: `${i + 1} of ${n} documents`,
-                  });
-                  await yieldToEventLoop();
-                }
-              }
+              // In slices of time, inside a document too (a single file can be hundreds of megabytes).
+              await finishYielding(
+                (function* () {
+                  for (let i = 0; i < n; i++) {
+                    yield* profiler.addSteps(data.documents[i]!);
+                    if (ctx.signal.aborted) throw new FloeError('cancelled', 'the caller went away');
+                    if ((i + 1) % every === 0 || i === n - 1)
+                      report({
+                        phase: 'profile',
+                        done: i + 1,
+                        total: n,
+                        fraction: 0.05 + (0.95 * (i + 1)) / n,
+                        message: `${i + 1} of ${n} documents`,
+                      });
+                    yield;
+                  }
+                })(),
+              );
               const text = profiler.finish(bins);
               return {
                 ...base,
