@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commonV1, evaluatorV1, trainerV1 } from '@floe/contracts';
+import { commonV1, evaluatorV1, explainerV1, trainerV1 } from '@floe/contracts';
 import { Rng } from '@floe/random';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
@@ -279,3 +279,51 @@ test(
     }
   },
 );
+
+test("a builtin MLP given straight to the evaluator and the explainer takes the table's shape", async () => {
+  const client = new FloeClient({ address: server.address });
+  try {
+    const mlp = {
+      source: {
+        $case: 'builtin' as const,
+        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 3 },
+      },
+    };
+    // Untrained, it is still scored: the table's five columns in, one output per class.
+    let accuracy = NaN;
+    for await (const e of client.evaluator.evaluate({
+      model: mlp,
+      suites: [],
+      bootstrapSamples: 10,
+      seed: 1,
+      inlineSuites: [
+        evaluatorV1.Suite.fromPartial({
+          name: 'table',
+          taskKind: evaluatorV1.TaskKind.TASK_KIND_CLASSIFICATION,
+          dataset: { uri: 'file:new.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_ALL },
+          metrics: ['accuracy'],
+          batchSize: 32,
+        }),
+      ],
+    }))
+      if (e.event?.$case === 'evaluation')
+        accuracy = e.event.value.results[0]!.metrics.find((m) => m.name === 'accuracy')!.value;
+    assert.ok(accuracy >= 0 && accuracy <= 1, `accuracy ${accuracy}`);
+    let features: string[] = [];
+    for await (const e of client.explainer.explain({
+      model: mlp,
+      dataset: { uri: 'file:new.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIED, maxExamples: 0 },
+      options: explainerV1.ExplainOptions.fromPartial({
+        method: explainerV1.Method.METHOD_EXACT,
+        instances: 2,
+        background: 8,
+        seed: 1,
+      }),
+      includePlots: false,
+    }))
+      if (e.event?.$case === 'explanation') features = e.event.value.featureNames;
+    assert.deepEqual(features, ['f0', 'f1', 'f2', 'f3', 'f4']);
+  } finally {
+    client.close();
+  }
+});

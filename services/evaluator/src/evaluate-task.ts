@@ -1,8 +1,9 @@
 // Model passes of the evaluator in a worker thread (the house rule: TF.js work never runs on the
 // server's event loop): one model (or its fresh initialisation) on each suite, the same seeded examples
 // for every model so that comparisons are paired.
-import { openDataset } from '@floe/data';
+import { openDataset, type Dataset } from '@floe/data';
 import { initBackend } from '@floe/ml-runtime';
+import type { BlockModel } from '@floe/models';
 import { invalidArgument } from '@floe/errors';
 import { LocalArtifactStore } from '@floe/store';
 import {
@@ -34,41 +35,76 @@ export interface EvaluateTaskInput {
 
 export type EvaluateTaskProgress = { suite: number; done: number; total: number };
 
+/** One suite's data, opened where the task runs; errors name the suite's field. */
+function openSuiteData(input: EvaluateTaskInput, i: number): Dataset {
+  const suite = input.suites[i]!;
+  return openDataset(
+    { uri: suite.dataset, split: suite.split },
+    { dataRoots: input.env.dataRoots, maxBytes: input.env.maxDatasetBytes },
+    `${input.suiteFields[i]} dataset`,
+  );
+}
+
+/** A model of suite i's task (classification, regression, language model), or INVALID_ARGUMENT. */
+function requireTask(input: EvaluateTaskInput, i: number, model: BlockModel): void {
+  const suite = input.suites[i]!;
+  if (model.task !== suite.task)
+    throw invalidArgument(
+      input.field,
+      `is a ${model.task} model; suite ${suite.name} (${input.suiteFields[i]}) is a ${suite.task} task`,
+    );
+}
+
+/** Checks that `model` can be scored on suite i's data, then scores it. */
+function scoreSuite(
+  input: EvaluateTaskInput,
+  i: number,
+  model: BlockModel,
+  data: Dataset,
+  progress: (p: EvaluateTaskProgress) => void,
+): Promise<SuiteOutcome> {
+  const suite = input.suites[i]!;
+  const suiteField = input.suiteFields[i]!;
+  requireTask(input, i, model);
+  requireReadable(model, data, input.field, suiteField);
+  const context = Number(model.spec.config.context ?? suite.sequenceLength);
+  requireEnough(
+    data,
+    `${suiteField} (suite ${suite.name}, dataset ${suite.dataset})`,
+    suite.split,
+    Math.min(suite.sequenceLength, context),
+  );
+  return evaluateSuite(model, suite, data, {
+    bootstrap: input.bootstrap,
+    seed: input.seed,
+    onBatch: async (done, total) => progress({ suite: i, done, total }),
+  });
+}
+
 serveTask<EvaluateTaskInput, SuiteOutcome[], EvaluateTaskProgress>(async (input, progress) => {
-  const { env } = input;
-  await initBackend(env.backend, { threads: env.threads });
-  const artifacts = new LocalArtifactStore(env.artifactsDir);
+  await initBackend(input.env.backend, { threads: input.env.threads });
+  const artifacts = new LocalArtifactStore(input.env.artifactsDir);
+  const out: SuiteOutcome[] = [];
+  if (input.model.kind === 'builtin') {
+    // A builtin takes each suite's shape, as a run on that data builds it (an MLP its table's columns and
+    // classes, LeNet its images' size and classes): a fresh model per suite.
+    for (let i = 0; i < input.suites.length; i++) {
+      const data = openSuiteData(input, i);
+      const model = await openModel(input.field, input.model, artifacts, noRunResolver, { data });
+      try {
+        out.push(await scoreSuite(input, i, model, data, progress));
+      } finally {
+        model.dispose();
+      }
+    }
+    return out;
+  }
   const open = input.initial ? openInitialModel : openModel;
   const model = await open(input.field, input.model, artifacts, noRunResolver);
   try {
-    const out: SuiteOutcome[] = [];
-    for (const [i, suite] of input.suites.entries()) {
-      const suiteField = input.suiteFields[i]!;
-      if (model.task !== suite.task)
-        throw invalidArgument(
-          input.field,
-          `is a ${model.task} model; suite ${suite.name} (${suiteField}) is a ${suite.task} task`,
-        );
-      const data = openDataset(
-        { uri: suite.dataset, split: suite.split },
-        { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
-        `${suiteField} dataset`,
-      );
-      requireReadable(model, data, input.field, suiteField);
-      const context = Number(model.spec.config.context ?? suite.sequenceLength);
-      requireEnough(
-        data,
-        `${suiteField} (suite ${suite.name}, dataset ${suite.dataset})`,
-        suite.split,
-        Math.min(suite.sequenceLength, context),
-      );
-      out.push(
-        await evaluateSuite(model, suite, data, {
-          bootstrap: input.bootstrap,
-          seed: input.seed,
-          onBatch: async (done, total) => progress({ suite: i, done, total }),
-        }),
-      );
+    for (let i = 0; i < input.suites.length; i++) {
+      requireTask(input, i, model); // before the suite's data is read
+      out.push(await scoreSuite(input, i, model, openSuiteData(input, i), progress));
     }
     return out;
   } finally {

@@ -437,7 +437,7 @@ async function compare(job: CompareJob, progress: (p: ExplainerProgress) => void
     progress({ done: offset + p.done, total: 2 * p.total, message: `${name}: ${p.message}` });
   // The same seed draws the same instances and background for both models: the comparison is paired.
   const run = (field: string, source: ResolvedModelSource, offset: number) =>
-    withModel(job.env, field, source, (model) => explain({ ...job, field }, model, half(offset, field)));
+    withModel(job.env, field, source, (model) => explain({ ...job, field }, model, half(offset, field)), job.dataset);
   const before = await run('base_model', job.base, 0);
   const after = await run('adapted_model', job.adapted, before.values.length);
   const shift = compareAttributions(
@@ -451,13 +451,28 @@ async function compare(job: CompareJob, progress: (p: ExplainerProgress) => void
   return { before, after, shift, plots };
 }
 
+/**
+ * Opens the model, runs `use`, disposes of it. A builtin takes the shape of `shapeBy` (the explained data), as a
+ * run on that data builds it: an MLP its table's columns and classes, LeNet its images' size and classes.
+ */
 async function withModel<R>(
   env: ComputeEnv,
   field: string,
   source: ResolvedModelSource,
   use: (m: BlockModel) => Promise<R>,
+  shapeBy?: { uri: string; field: string },
 ): Promise<R> {
-  const model = await openModel(field, source, new LocalArtifactStore(env.artifactsDir), noRunResolver);
+  const shape =
+    source.kind === 'builtin' && shapeBy
+      ? {
+          data: openDataset(
+            { uri: shapeBy.uri, split: 'all' }, // every class of the data, not only its test split's
+            { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
+            shapeBy.field,
+          ),
+        }
+      : undefined;
+  const model = await openModel(field, source, new LocalArtifactStore(env.artifactsDir), noRunResolver, shape);
   try {
     return await use(model);
   } finally {
@@ -471,7 +486,7 @@ serveTask<ExplainerJob, ExplainResult | CompareResult | AttentionResult, Explain
     case 'compare':
       return compare(job, progress);
     case 'explain':
-      return withModel(job.env, job.field, job.model, (m) => explain(job, m, progress));
+      return withModel(job.env, job.field, job.model, (m) => explain(job, m, progress), job.dataset);
     case 'attention':
       return withModel(job.env, 'model', job.model, (m) => attention(job, m, progress));
   }
