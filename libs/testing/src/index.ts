@@ -31,8 +31,11 @@ export function testConfig(home: string, env: NodeJS.ProcessEnv = {}): FloeConfi
     FLOE_HOME: home,
     FLOE_ADDRESS: '127.0.0.1:0',
     FLOE_SHUTDOWN_GRACE_MS: '2000',
-    // wasm: the same numbers on every machine, native addon or not.
-    FLOE_TF_BACKEND: 'wasm',
+    // auto, as floe runs: the native kernels where npm ci built them, else wasm. Tests compare numbers within
+    // one backend (a resumed curve against the same run uninterrupted). The heaviest run 2–3x faster on native
+    // (the plan search's pilots, floe adapt --demo); a whole npm test's tests took 1,458–1,590 s against
+    // 1,672–1,805 s on wasm (two runs each, 2 cores).
+    FLOE_TF_BACKEND: 'auto',
     ...env,
   });
 }
@@ -153,7 +156,7 @@ export interface FloeProcess {
 }
 
 /**
- * Starts `floe up` in a child process on a free port with FLOE_HOME `home` (wasm backend, errors-only
+ * Starts `floe up` in a child process on a free port with FLOE_HOME `home` (backend auto, errors-only
  * logs) and `env` on top; resolves once it is SERVING. Tests kill it (SIGKILL) and start it again on the
  * same home to check what survives.
  */
@@ -166,7 +169,7 @@ export async function spawnFloe(home: string, env: NodeJS.ProcessEnv = {}): Prom
       FLOE_HOME: home,
       FLOE_ADDRESS: address,
       FLOE_LOG_LEVEL: process.env.FLOE_TEST_LOGS ? 'warn' : 'error',
-      FLOE_TF_BACKEND: 'wasm',
+      FLOE_TF_BACKEND: 'auto',
       ...env,
     },
     // FLOE_TEST_LOGS=DIR keeps each child's log (DIR/<port>.log) to debug a failing test.
