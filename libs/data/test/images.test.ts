@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { FloeError } from '@floe/errors';
 import { Rng } from '@floe/random';
 import { tempDir } from './temp-dir.js';
+import { turnsDuring } from './event-loop.js';
 import {
   conformImages,
   finishYielding,
@@ -223,15 +224,9 @@ test('openDatasetAsync reads a folder in slices, letting the event loop run, and
     const ref = { uri: 'file:photos', split: 'train' as const };
     const atOnce = openDataset(ref, opts) as ImageDataset;
     // Every turn of the event loop during the read: with slices of 0 ms, at least one per file.
-    let turns = 0;
-    let reading = true;
-    const tick = () => {
-      turns++;
-      if (reading) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const sliced = (await openDatasetAsync(ref, { ...opts, sliceMs: 0 })) as ImageDataset;
-    reading = false;
+    const { result: sliced, turns } = await turnsDuring(
+      async () => (await openDatasetAsync(ref, { ...opts, sliceMs: 0 })) as ImageDataset,
+    );
     assert.ok(turns >= 10, `${turns} turns of the event loop while 10 files were read`);
     assert.deepEqual(sliced, atOnce);
     // Its refusals are openDataset's.
@@ -244,15 +239,7 @@ test('openDatasetAsync reads a folder in slices, letting the event loop run, and
 test('a split of many images is copied in slices, letting the event loop run, and equals selectSplit', async () => {
   // 200 images of 64×64×3: the training split is 160 × 12,288 values, several slices of copying.
   const many = randomImages(9, ['a', 'b', 'c'], 200, 64, 64, 3);
-  let turns = 0;
-  let copying = true;
-  const tick = () => {
-    turns++;
-    if (copying) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const sliced = await finishYielding(selectSplitSteps(many, 'train'), 0);
-  copying = false;
+  const { result: sliced, turns } = await turnsDuring(() => finishYielding(selectSplitSteps(many, 'train'), 0));
   assert.ok(turns >= 5, `${turns} turns of the event loop while 160 images were copied`);
   assert.deepEqual(sliced, selectSplit(many, 'train'));
   assert.equal(sliced.labels.length, splitIndices(many, 'train').length);

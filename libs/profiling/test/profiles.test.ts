@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finishYielding, loadBuiltin, loadFile, type ImageDataset, type TabularDataset } from '@floe/data';
-import { tempDir } from '@floe/testing';
+import { tempDir, turnsDuring } from '@floe/testing';
 import { TextProfiler, compareDatasets, profileImages, profileTabular } from '../src/index.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
@@ -175,15 +175,7 @@ test('a document of several megabytes is profiled in slices, exactly as counted 
   const doc = utf8(text);
   assert.ok(doc.length > 2e6);
   const profiler = new TextProfiler();
-  let turns = 0;
-  let scanning = true;
-  const tick = () => {
-    turns++;
-    if (scanning) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await finishYielding(profiler.addSteps(doc), 0);
-  scanning = false;
+  const { turns } = await turnsDuring(() => finishYielding(profiler.addSteps(doc), 0));
   assert.ok(turns >= 2, `${turns} turns of the event loop while ${doc.length} bytes were scanned`);
   const p = profiler.finish();
   const bytes = new Array<number>(256).fill(0);

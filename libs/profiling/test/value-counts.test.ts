@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@floe/random';
+import { turnsDuring } from '@floe/testing';
 import { finishYielding, type ImageDataset } from '@floe/data';
 import {
   compareDatasets,
@@ -135,16 +136,7 @@ test('comparing images in slices gives the event loop turns while it counts, and
     }) as ImageDataset;
   // 400 images: 1.6 M values a channel, several slices of counting each.
   const [reference, current] = [image(400), image(300)];
-  let turns = 0;
-  let counting = true;
-  const tick = () => {
-    if (!counting) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const report = await finishYielding(compareSteps(reference, current), 0);
-  counting = false;
+  const { result: report, turns } = await turnsDuring(() => finishYielding(compareSteps(reference, current), 0));
   assert.deepEqual(report, compareDatasets(reference, current));
   // Each channel of each dataset is read twice (its range, then its counts), in slices of 2^19 values.
   assert.ok(turns >= 3 * 2 * 2, `the event loop turned ${turns} times`);

@@ -262,6 +262,7 @@ export function makeCertificates(dir: string): TestCertificates {
 }
 
 export { writeDigitFolder, type DigitFolderOptions } from './image-folders.js';
+export { turnsDuring } from './event-loop.js';
 export { startPostgres, postgresBin, type TestPostgres } from './postgres.js';
 export { freePort };
 export {
