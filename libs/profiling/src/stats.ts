@@ -1,14 +1,24 @@
 // Small numeric helpers shared by the profiles and the drift statistics.
 
-/** A sorted Float64Array copy of the finite values of `xs` (NaN means missing and is dropped). */
-export function sortedFinite(xs: ArrayLike<number>): Float64Array {
+/**
+ * A sorted Float64Array copy of the finite values of xs[start], xs[start + step], … (NaN means missing and is
+ * dropped; a channel of interleaved pixels is read in place).
+ */
+export function sortedFinite(xs: ArrayLike<number>, start = 0, step = 1): Float64Array {
   let n = 0;
-  const out = new Float64Array(xs.length);
-  for (let i = 0; i < xs.length; i++) {
+  const out = new Float64Array(Math.ceil(Math.max(0, xs.length - start) / step));
+  for (let i = start; i < xs.length; i += step) {
     const v = xs[i]!;
     if (Number.isFinite(v)) out[n++] = v;
   }
   return out.subarray(0, n).sort();
+}
+
+/** How many distinct values a sorted sample holds. */
+export function distinctSorted(sorted: ArrayLike<number>): number {
+  let distinct = 0;
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
+  return distinct;
 }
 
 /** Quantile of sorted values by linear interpolation (type 7, as numpy's default). */

@@ -8,7 +8,7 @@ import {
   type FeatureDrift,
   type Verdict,
 } from './drift.js';
-import { binOf, meanStd, quantileSorted, sortedFinite, DEFAULT_QUANTILES } from './stats.js';
+import { binOf, distinctSorted, meanStd, quantileSorted, sortedFinite, DEFAULT_QUANTILES } from './stats.js';
 import type { Histogram } from './text.js';
 import { valueCountSteps } from './value-counts.js';
 
@@ -63,8 +63,7 @@ function profileColumn(name: string, values: Float64Array, bins: number, categor
   let infinite = 0;
   for (const v of values) if (v === Infinity || v === -Infinity) infinite++;
   const type = inferType(sorted, infinite, categories);
-  let distinct = 0;
-  for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
+  const distinct = distinctSorted(sorted);
   const { mean, std } = meanStd(sorted);
   let histogram: ColumnProfile['histogram'];
   if (type === 'categorical') {

@@ -4,7 +4,7 @@
 // sorting them took seconds (400 photos of 224×224: 20 M values a channel). Every statistic here is exact: it
 // equals the same statistic on the sorted sample.
 import { finish, type Steps } from '@floe/data';
-import { sortedFinite } from './stats.js';
+import { distinctSorted, sortedFinite } from './stats.js';
 
 export interface ValueCounts {
   /** The distinct finite values, ascending. */
@@ -48,7 +48,7 @@ export function* valueCountSteps(xs: ArrayLike<number>, start = 0, step = 1): St
     }
     if (onGrid) return grid!.counts();
   }
-  return runLengths(sortedFinite(strided(xs, start, step)));
+  return runLengths(sortedFinite(xs, start, step));
 }
 
 function widenRange(
@@ -67,13 +67,6 @@ function widenRange(
   }
   range.min = min;
   range.max = max;
-}
-
-function strided(xs: ArrayLike<number>, start: number, step: number): ArrayLike<number> {
-  if (start === 0 && step === 1) return xs;
-  const out = new Float64Array(Math.ceil(Math.max(0, xs.length - start) / step));
-  for (let i = start, k = 0; i < xs.length; i += step, k++) out[k] = xs[i]!;
-  return out;
 }
 
 /**
@@ -138,8 +131,7 @@ class GridCounter {
 /** A sorted sample's distinct values and their counts. */
 export function runLengths(sorted: ArrayLike<number>): ValueCounts {
   const n = sorted.length;
-  let distinct = 0;
-  for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
+  const distinct = distinctSorted(sorted);
   // Without ties nothing is copied: on this machine a copy of a million values costs what sorting them does.
   if (distinct === n) return { values: sorted instanceof Float64Array ? sorted : Float64Array.from(sorted), total: n };
   const values = new Float64Array(distinct);
