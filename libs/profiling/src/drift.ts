@@ -132,6 +132,10 @@ export interface FeatureDrift {
   jsDistance: number;
   linf: number;
   cramersV: number;
+  /** Share of the reference's values that are missing (NaN, or ±∞ in a numeric feature). */
+  missingShareReference: number;
+  /** Share of the current sample's values that are missing. */
+  missingShareCurrent: number;
   verdict: Verdict;
 }
 
@@ -143,7 +147,9 @@ export function verdictOf(d: Pick<FeatureDrift, 'psi' | 'ksPValue' | 'jsDistance
 
 /**
  * Every statistic for one numeric feature; bins are the reference's quantiles (equal-mass bins). A sample is
- * its values (NaN dropped; a sorted Float64Array is taken as sorted) or their counts (`valueCounts`).
+ * its values (a sorted finite Float64Array is taken as sorted) or their counts (`valueCounts`). Missing values
+ * (NaN, ±∞) are a bin of their own for PSI, Jensen–Shannon, L∞ and Cramér's V — a column that starts arriving
+ * empty has shifted — while KS and Wasserstein compare the finite values (0 when a side has none).
  */
 export function numericDrift(
   feature: string,
@@ -156,13 +162,15 @@ export function numericDrift(
   const a = countsOf(reference);
   const b = countsOf(current);
   const edges: number[] = [];
-  for (const e of quantilesOfCounts(
-    a,
-    Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins),
-  ))
-    if (!edges.length || e > edges.at(-1)!) edges.push(e);
-  const ca = binCounts(a, edges);
-  const cb = binCounts(b, edges);
+  // A reference with no finite value has no quantiles: one bin then holds every finite value.
+  if (a.total > 0)
+    for (const e of quantilesOfCounts(
+      a,
+      Array.from({ length: bins - 1 }, (_, k) => (k + 1) / bins),
+    ))
+      if (!edges.length || e > edges.at(-1)!) edges.push(e);
+  const ca = withMissingBin(binCounts(a, edges), a.nonFinite ?? 0);
+  const cb = withMissingBin(binCounts(b, edges), b.nonFinite ?? 0);
   const { supremum: ks, area: w } = ecdfDistances(a, b);
   const std = meanStdOfCounts(a).std;
   const js = jsDivergence(ca, cb);
@@ -177,21 +185,39 @@ export function numericDrift(
     jsDistance: Math.sqrt(js),
     linf: linf(ca, cb),
     cramersV: cramersV(ca, cb),
+    missingShareReference: missingShare(a),
+    missingShareCurrent: missingShare(b),
   };
   return { ...d, verdict: verdictOf(d, t) };
 }
 
-function countsOf(sample: ArrayLike<number> | ValueCounts): ValueCounts {
-  if ('total' in sample) return sample;
-  return sample instanceof Float64Array && isSorted(sample) ? runLengths(sample) : valueCounts(sample);
+/** Bin counts followed by the missing values' count (a bin both samples leave empty changes no statistic). */
+function withMissingBin(counts: ArrayLike<number>, missing: number): Float64Array {
+  const out = new Float64Array(counts.length + 1);
+  out.set(counts);
+  out[counts.length] = missing;
+  return out;
 }
 
-/** Every statistic that applies to one categorical feature (counts per category, aligned). */
+function missingShare(vc: ValueCounts): number {
+  const missing = vc.nonFinite ?? 0;
+  return missing ? missing / (missing + vc.total) : 0;
+}
+
+function countsOf(sample: ArrayLike<number> | ValueCounts): ValueCounts {
+  if ('total' in sample) return sample;
+  return sample instanceof Float64Array && isSortedFinite(sample) ? runLengths(sample) : valueCounts(sample);
+}
+
+/**
+ * Every statistic that applies to one categorical feature (counts per category, aligned; missing values, when
+ * counted, are one of the categories and their shares are given in `missingShares`).
+ */
 export function categoricalDrift(
   feature: string,
   referenceCounts: ArrayLike<number>,
   currentCounts: ArrayLike<number>,
-  opts: { thresholds?: DriftThresholds } = {},
+  opts: { thresholds?: DriftThresholds; missingShares?: { reference: number; current: number } } = {},
 ): FeatureDrift {
   const t = opts.thresholds ?? DEFAULT_THRESHOLDS;
   const js = jsDivergence(referenceCounts, currentCounts);
@@ -207,11 +233,15 @@ export function categoricalDrift(
     jsDistance: Math.sqrt(js),
     linf: linf(referenceCounts, currentCounts),
     cramersV: cramersV(referenceCounts, currentCounts),
+    missingShareReference: opts.missingShares?.reference ?? 0,
+    missingShareCurrent: opts.missingShares?.current ?? 0,
   };
   return { ...d, verdict: verdictOf(d, t) };
 }
 
-function isSorted(xs: Float64Array): boolean {
+function isSortedFinite(xs: Float64Array): boolean {
+  // Sorted, the values are all finite when the ends are.
+  if (xs.length && !(Number.isFinite(xs[0]!) && Number.isFinite(xs[xs.length - 1]!))) return false;
   for (let i = 1; i < xs.length; i++) if (!(xs[i - 1]! <= xs[i]!)) return false;
   return true;
 }

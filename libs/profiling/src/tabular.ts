@@ -278,12 +278,19 @@ function textDrift(
   };
   const ka = texts(a, aLabels);
   const kb = texts(b, bLabels);
-  const count = (keys: number[]) => {
-    const out = new Float64Array(labels.size);
+  // Missing values count as a category of their own (last), so that a change in how often a value is missing shows.
+  const count = (keys: number[], missing: number) => {
+    const out = new Float64Array(labels.size + 1);
     for (const k of keys) out[k]++;
+    out[labels.size] = missing;
     return out;
   };
-  return categoricalDrift(name, count(ka), count(kb), opts);
+  const missingA = a.length - ka.length;
+  const missingB = b.length - kb.length;
+  return categoricalDrift(name, count(ka, missingA), count(kb, missingB), {
+    ...opts,
+    missingShares: { reference: a.length ? missingA / a.length : 0, current: b.length ? missingB / b.length : 0 },
+  });
 }
 
 /**

@@ -13,6 +13,8 @@ export interface ValueCounts {
   counts?: Float64Array;
   /** Σ counts: the sample's size. */
   total: number;
+  /** Values dropped as NaN or ±∞ (counted by `valueCounts`; absent: none, or not counted). */
+  nonFinite?: number;
 }
 
 /** Grids values are tried on: integers (levels, counts), and 8-bit levels scaled to [0, 1] (pixels). */
@@ -38,7 +40,9 @@ export function* valueCountSteps(xs: ArrayLike<number>, start = 0, step = 1): St
     widenRange(xs, from, Math.min(xs.length, from + VALUES_PER_STEP * step), step, range);
     yield;
   }
-  if (!(range.min <= range.max)) return { values: new Float64Array(0), total: 0 };
+  const visited = Math.max(0, Math.ceil((xs.length - start) / step));
+  const withDropped = (vc: ValueCounts): ValueCounts => ({ ...vc, nonFinite: visited - vc.total });
+  if (!(range.min <= range.max)) return withDropped({ values: new Float64Array(0), total: 0 });
   for (const scale of GRID_SCALES) {
     const grid = GridCounter.over(range.min, range.max, scale);
     let onGrid = grid !== undefined;
@@ -46,9 +50,9 @@ export function* valueCountSteps(xs: ArrayLike<number>, start = 0, step = 1): St
       onGrid = grid!.add(xs, from, Math.min(xs.length, from + VALUES_PER_STEP * step), step);
       yield;
     }
-    if (onGrid) return grid!.counts();
+    if (onGrid) return withDropped(grid!.counts());
   }
-  return runLengths(sortedFinite(xs, start, step));
+  return withDropped(runLengths(sortedFinite(xs, start, step)));
 }
 
 function widenRange(

@@ -90,3 +90,48 @@ test("PSI, JS, L∞ and Cramér's V on hand-computed histograms (1e-9)", () => {
   // An empty bin costs ε, not infinity.
   assert.ok(Number.isFinite(psi([10, 0], [5, 5])));
 });
+
+test('missing values are a bin of their own: PSI in closed form, KS and W1 on the finite values, shares reported', () => {
+  const reference = Float64Array.from({ length: 1000 }, (_, i) => i);
+  const missing = 300;
+  // The same finite values with 300 NaN: only the share of missing values changed.
+  const current = Float64Array.from([...reference, ...Array.from({ length: missing }, () => NaN)]);
+  const d = numericDrift('x', reference, current);
+  assert.equal(d.ksStatistic, 0);
+  assert.equal(d.wasserstein, 0);
+  assert.equal(d.missingShareReference, 0);
+  assert.equal(d.missingShareCurrent, missing / 1300);
+  // Ten equal-mass bins of 100 values each: p = 0.1 per bin, q = 100 / 1300; the missing bin p = ε, q = 300 / 1300.
+  const [p, q, m] = [0.1, 100 / 1300, missing / 1300];
+  const expected = 10 * (q - p) * Math.log(q / p) + (m - 1e-4) * Math.log(m / 1e-4);
+  assert.ok(Math.abs(d.psi - expected) < 1e-9, `PSI ${d.psi} against ${expected}`);
+  assert.equal(d.verdict, 'shifted');
+  // Infinite values are missing too, also in a sorted sample (which is otherwise taken as it is).
+  const withInfinity = Float64Array.from([-Infinity, ...reference, Infinity]);
+  const e = numericDrift('x', reference, withInfinity);
+  assert.deepEqual([e.ksStatistic, e.wasserstein, e.missingShareCurrent], [0, 0, 2 / 1002]);
+  // No missing value on either side: the empty missing bin changes nothing.
+  const shifted = Float64Array.from(reference, (v) => v + 50);
+  const f = numericDrift('x', reference, shifted);
+  const binned = (xs: Float64Array) => {
+    const counts = new Array<number>(10).fill(0);
+    for (const v of xs) counts[Math.min(9, Math.max(0, Math.floor((v - 99.9) / 100) + 1))]!++;
+    return counts;
+  };
+  assert.ok(Math.abs(f.psi - psi(binned(reference), binned(shifted))) < 1e-12);
+});
+
+test('a side with no finite value: KS and W1 are 0, PSI and the shares tell', () => {
+  const values = normals(500, 0, 9);
+  const empty = new Float64Array(200).fill(NaN);
+  for (const [reference, current, shares] of [
+    [values, empty, [0, 1]],
+    [empty, values, [1, 0]],
+  ] as const) {
+    const d = numericDrift('x', reference, current);
+    assert.deepEqual([d.ksStatistic, d.ksPValue, d.wasserstein, d.wassersteinNormalized], [0, 1, 0, 0]);
+    assert.deepEqual([d.missingShareReference, d.missingShareCurrent], shares);
+    assert.ok(Number.isFinite(d.psi) && d.psi > 5, `PSI ${d.psi}`);
+    assert.equal(d.verdict, 'shifted');
+  }
+});

@@ -125,6 +125,18 @@ test('drift of a column numeric in one file and categorical in the other compare
   assert.equal(compareDatasets(numeric, numeric).features.find((x) => x.feature === 'label')!.linf, 0);
 });
 
+test('drift of a categorical column counts its missing values as a category and reports their shares', () => {
+  // Reference: "a" ×2, "b" ×2; current: "a" ×2, "b" ×1, missing ×1 (NaN in a categorical column).
+  const reference = table('r', [0, 1, 0, 1], [0, 0, 1, 1], ['no', 'yes'], ['a', 'b']);
+  const current = table('c', [0, 1, 0, NaN], [0, 0, 1, 1], ['no', 'yes'], ['a', 'b']);
+  const f = compareDatasets(reference, current).features.find((x) => x.feature === 'f')!;
+  assert.deepEqual([f.missingShareReference, f.missingShareCurrent], [0, 0.25]);
+  // Frequencies a 1/2 → 1/2, b 1/2 → 1/4, missing 0 → 1/4.
+  assert.ok(Math.abs(f.linf - 0.25) < 1e-12, `L∞ ${f.linf}`);
+  const none = compareDatasets(reference, reference).features.find((x) => x.feature === 'f')!;
+  assert.deepEqual([none.psi, none.linf, none.missingShareCurrent], [0, 0, 0]);
+});
+
 test('schema drift: columns only one table has are listed, and the shared ones compared', () => {
   const reference = { ...table('r', [1, 2, 3], [0, 1, 0], ['no', 'yes']), features: ['f'] };
   const current = {

@@ -55,12 +55,24 @@ test('value counts: the counting pass gives exactly what sorting gives, strided 
   const r = new Rng(3);
   for (const s of SAMPLES) {
     const xs = s.make(r, 3000);
+    // The dropped NaN and infinities are counted (the drift's missing share).
+    const nonFinite = (ys: ArrayLike<number>) => Array.from(ys).filter((v) => !Number.isFinite(v)).length;
     const sorted = runLengths(sortedFinite(xs));
-    assert.deepEqual(valueCounts(xs), sorted, s.name);
+    assert.deepEqual(valueCounts(xs), { ...sorted, nonFinite: nonFinite(xs) }, s.name);
     const every3rd = Float64Array.from({ length: 1000 }, (_, i) => xs[i * 3 + 1]!);
-    assert.deepEqual(valueCounts(xs, 1, 3), runLengths(sortedFinite(every3rd)), `${s.name}, strided`);
+    assert.deepEqual(
+      valueCounts(xs, 1, 3),
+      { ...runLengths(sortedFinite(every3rd)), nonFinite: nonFinite(every3rd) },
+      `${s.name}, strided`,
+    );
+    // numericDrift reads a sample with missing values and its counts alike.
+    const other = s.make(r, 500);
+    assert.deepEqual(numericDrift('x', valueCounts(xs), valueCounts(other)), numericDrift('x', xs, other), s.name);
   }
-  assert.equal(valueCounts(new Float64Array([NaN, Infinity])).total, 0);
+  assert.deepEqual(
+    [valueCounts(new Float64Array([NaN, Infinity])).total, valueCounts(new Float64Array([NaN, Infinity])).nonFinite],
+    [0, 2],
+  );
 });
 
 test('statistics on value counts equal brute force on the sample', () => {

@@ -111,6 +111,25 @@ test('CompareDatasets: e-mails against themselves are stable, against code shift
   );
 });
 
+test('CompareDatasets names a column that starts arriving empty: its missing share, not a change of its values', async () => {
+  // The same 200 rows, but in the current file the column "income" is blank in every other row.
+  const rows = Array.from({ length: 200 }, (_, i) => [i % 37, 1000 + ((i * 7) % 101), i % 2 ? 'yes' : 'no']);
+  const csv = (blankIncome: boolean) =>
+    ['age,income,label', ...rows.map(([a, inc, l], i) => `${a},${blankIncome && i % 2 ? '' : inc},${l}`)].join('\n');
+  writeFileSync(join(dataRoot, 'complete.csv'), csv(false));
+  writeFileSync(join(dataRoot, 'gappy.csv'), csv(true));
+  const report = (
+    await collect(
+      profiler.compareDatasets({ reference: ref('file:complete.csv'), current: ref('file:gappy.csv'), bins: 0 }),
+    )
+  ).at(-1)!.event!.value as dp.DriftReport;
+  const byName = Object.fromEntries(report.features.map((f) => [f.feature, f]));
+  assert.deepEqual([byName.income!.missingShareReference, byName.income!.missingShareCurrent], [0, 0.5]);
+  assert.equal(byName.income!.verdict, dp.DriftVerdict.DRIFT_VERDICT_SHIFTED);
+  assert.deepEqual([byName.age!.missingShareCurrent, byName.age!.psi], [0, 0]);
+  assert.equal(report.verdict, dp.DriftVerdict.DRIFT_VERDICT_SHIFTED);
+});
+
 test(
   'bad input: missing or unreadable file NOT_FOUND, outside the roots PERMISSION_DENIED, over the cap RESOURCE_EXHAUSTED, unknown model NOT_FOUND',
   { timeout: 60_000 },

@@ -148,13 +148,18 @@ export const drift: Command = {
         'report',
         args.json,
       );
+      // The missing shares get a column only when some feature has missing values.
+      const anyMissing = r.features.some((f) => f.missingShareReference > 0 || f.missingShareCurrent > 0);
+      const percent = (share: number) => `${(100 * share).toFixed(share && share < 0.01 ? 2 : 0)}%`;
+      const missing = (f: dp.FeatureDrift) =>
+        anyMissing ? ` ${`${percent(f.missingShareReference)}→${percent(f.missingShareCurrent)}`.padStart(13)}` : '';
       output(args, dp.DriftReport.toJSON(r), () =>
         [
           `verdict ${VERDICT(r.verdict)} (overall PSI ${round(r.overallPsi)})`,
-          `${'feature'.padEnd(20)} ${'PSI'.padStart(8)} ${'KS'.padStart(7)} ${'KS p'.padStart(9)} ${'W1'.padStart(9)} ${'W1/σ'.padStart(7)} ${'JS div'.padStart(7)} ${'JS dist'.padStart(7)} ${'L∞'.padStart(6)} ${'V'.padStart(6)}  verdict`,
+          `${'feature'.padEnd(20)} ${'PSI'.padStart(8)} ${'KS'.padStart(7)} ${'KS p'.padStart(9)} ${'W1'.padStart(9)} ${'W1/σ'.padStart(7)} ${'JS div'.padStart(7)} ${'JS dist'.padStart(7)} ${'L∞'.padStart(6)} ${'V'.padStart(6)}${anyMissing ? ` ${'missing'.padStart(13)}` : ''}  verdict`,
           ...r.features.map(
             (f) =>
-              `${f.feature.padEnd(20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}  ${VERDICT(f.verdict)}`,
+              `${f.feature.padEnd(20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}`,
           ),
           ...(r.onlyInReference.length ? [`only in the reference: ${r.onlyInReference.join(', ')}`] : []),
           ...(r.onlyInCurrent.length ? [`only in the current data: ${r.onlyInCurrent.join(', ')}`] : []),

@@ -348,9 +348,9 @@ export interface DriftThresholds {
   psiModerate: number;
   /** PSI above which data has shifted; default 0.25. */
   psiShifted: number;
-  /** KS p-value below which a numeric feature has drifted; default 0.01. */
+  /** KS p-value below which a numeric feature has drifted moderately (with PSI under psi_moderate); default 0.001. */
   ksPValue: number;
-  /** Jensen–Shannon distance above which a feature has drifted; default 0.1. */
+  /** Jensen–Shannon distance at or above which a feature has shifted; default 0.3. */
   jsDistance: number;
 }
 
@@ -378,6 +378,14 @@ export interface FeatureDrift {
   cramersV: number;
   /** Verdict. */
   verdict: DriftVerdict;
+  /**
+   * Share of the reference's values that are missing (empty, NaN, or infinite in a numeric feature). PSI,
+   * Jensen–Shannon, L-infinity and Cramér's V count missing values as a bin of their own; KS and Wasserstein
+   * compare the finite values only (0 when one side has none).
+   */
+  missingShareReference: number;
+  /** Share of the current data's values that are missing. */
+  missingShareCurrent: number;
 }
 
 /** A drift report. */
@@ -2488,6 +2496,8 @@ function createBaseFeatureDrift(): FeatureDrift {
     linf: 0,
     cramersV: 0,
     verdict: 0,
+    missingShareReference: 0,
+    missingShareCurrent: 0,
   };
 }
 
@@ -2525,6 +2535,12 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     }
     if (message.verdict !== 0) {
       writer.uint32(88).int32(message.verdict);
+    }
+    if (message.missingShareReference !== 0) {
+      writer.uint32(97).double(message.missingShareReference);
+    }
+    if (message.missingShareCurrent !== 0) {
+      writer.uint32(105).double(message.missingShareCurrent);
     }
     return writer;
   },
@@ -2630,6 +2646,22 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
             message.verdict = reader.int32() as any;
             continue;
           }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.missingShareReference = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.missingShareCurrent = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2679,6 +2711,16 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
         ? globalThis.Number(object.cramers_v)
         : 0,
       verdict: isSet(object.verdict) ? driftVerdictFromJSON(object.verdict) : 0,
+      missingShareReference: isSet(object.missingShareReference)
+        ? globalThis.Number(object.missingShareReference)
+        : isSet(object.missing_share_reference)
+        ? globalThis.Number(object.missing_share_reference)
+        : 0,
+      missingShareCurrent: isSet(object.missingShareCurrent)
+        ? globalThis.Number(object.missingShareCurrent)
+        : isSet(object.missing_share_current)
+        ? globalThis.Number(object.missing_share_current)
+        : 0,
     };
   },
 
@@ -2717,6 +2759,12 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     if (message.verdict !== 0) {
       obj.verdict = driftVerdictToJSON(message.verdict);
     }
+    if (message.missingShareReference !== 0) {
+      obj.missingShareReference = floatToJson(message.missingShareReference);
+    }
+    if (message.missingShareCurrent !== 0) {
+      obj.missingShareCurrent = floatToJson(message.missingShareCurrent);
+    }
     return obj;
   },
 
@@ -2736,6 +2784,8 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     message.linf = object.linf ?? 0;
     message.cramersV = object.cramersV ?? 0;
     message.verdict = object.verdict ?? 0;
+    message.missingShareReference = object.missingShareReference ?? 0;
+    message.missingShareCurrent = object.missingShareCurrent ?? 0;
     return message;
   },
 };
