@@ -36,13 +36,13 @@ export const openDataset = (ref: DatasetRefInput, opts: OpenOptions, field = 'da
 
 /**
  * openDataset for the event loop: a folder's files are read and decoded in slices of `sliceMs` (default 10),
- * so other calls and health probes go on meanwhile.
+ * so other calls and health probes go on meanwhile; an aborted `signal` stops the reading.
  */
 export const openDatasetAsync = (
   ref: DatasetRefInput,
-  opts: OpenOptions & { sliceMs?: number },
+  opts: OpenOptions & { sliceMs?: number; signal?: AbortSignal },
   field = 'dataset',
-): Promise<Dataset> => finishYielding(openSteps(ref, opts, field), opts.sliceMs);
+): Promise<Dataset> => finishYielding(openSteps(ref, opts, field), opts.sliceMs, opts.signal);
 
 function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Steps<Dataset> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;

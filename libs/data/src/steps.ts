@@ -16,16 +16,23 @@ export function finish<T>(steps: Steps<T>): T {
 
 /**
  * Runs `steps` to the end, giving the event loop a turn whenever a slice of work has taken `sliceMs` (0: after
- * every step).
+ * every step). When `signal` aborts (a call cancelled, its deadline passed) the work stops at the next turn and
+ * the signal's reason is thrown.
  */
-export async function finishYielding<T>(steps: Steps<T>, sliceMs = 10): Promise<T> {
+export async function finishYielding<T>(steps: Steps<T>, sliceMs = 10, signal?: AbortSignal): Promise<T> {
   let started = performance.now();
-  for (;;) {
-    const r = steps.next();
-    if (r.done) return r.value;
-    if (performance.now() - started >= sliceMs) {
-      await new Promise((resolve) => setImmediate(resolve));
-      started = performance.now();
+  try {
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      if (performance.now() - started >= sliceMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        signal?.throwIfAborted();
+        started = performance.now();
+      }
     }
+  } finally {
+    // Abandoned work still runs its generators' finally blocks.
+    steps.return(undefined as T);
   }
 }

@@ -236,6 +236,36 @@ test('openDatasetAsync reads a folder in slices, letting the event loop run, and
   }
 });
 
+test('an aborted signal stops sliced work at its next turn: the reason is thrown, the rest never runs', async () => {
+  const dir = tempDir();
+  try {
+    saveImageFolder(randomImages(6, ['a', 'b'], 10, 12, 12, 3), join(dir.path, 'photos'));
+    const controller = new AbortController();
+    let steps = 0;
+    let closed = false;
+    const work = (function* () {
+      try {
+        for (; steps < 1000; steps++) {
+          if (steps === 3) controller.abort(new Error('the caller went away'));
+          yield;
+        }
+        return steps;
+      } finally {
+        closed = true;
+      }
+    })();
+    await assert.rejects(finishYielding(work, 0, controller.signal), /the caller went away/);
+    assert.deepEqual([steps, closed], [3, true], 'stopped at the turn after the abort, its finally run');
+    // A folder's reading stops the same way (here at its first turn: the signal is already aborted).
+    await assert.rejects(
+      openDatasetAsync({ uri: 'file:photos' }, { dataRoots: [dir.path], sliceMs: 0, signal: controller.signal }),
+      /the caller went away/,
+    );
+  } finally {
+    dir.remove();
+  }
+});
+
 test('a split of many images is copied in slices, letting the event loop run, and equals selectSplit', async () => {
   // 200 images of 64×64×3: the training split is 160 × 12,288 values, several slices of copying.
   const many = randomImages(9, ['a', 'b', 'c'], 200, 64, 64, 3);

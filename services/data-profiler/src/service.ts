@@ -2,7 +2,7 @@
 // profiling libs with progress on the stream, and map results to the contract. Block scoring (TF.js) runs
 // in a worker thread (score-task.ts); the policy of plans is libs/adaptation's.
 import { SERVICE_NAMES, commonV1, dataProfilerV1 as dp } from '@floe/contracts';
-import { FloeError, invalidArgument } from '@floe/errors';
+import { invalidArgument } from '@floe/errors';
 import {
   Peers,
   checkDatasetRef,
@@ -54,6 +54,8 @@ const ACTION = {
   tune: commonV1.BlockAction.BLOCK_ACTION_TUNE,
   expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND,
 };
+/** Work on the event loop yields after this many ms (and then stops if the call was cancelled). */
+const SLICE_MS = 10;
 const SCORE_TASK = new URL('./score-task.ts', import.meta.url);
 
 type Split = 'train' | 'validation' | 'test' | 'all';
@@ -87,7 +89,9 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
     split: datasetSplit(ref.split, fallback),
     maxExamples: Number(ref.maxExamples),
   });
-  const open = (r: TaskDataRef): Promise<Dataset> => openDatasetAsync(r, limits, r.field);
+  // Reading stops when the call's signal aborts (the caller went away, the deadline passed).
+  const open = (r: TaskDataRef, signal: AbortSignal): Promise<Dataset> =>
+    openDatasetAsync(r, { ...limits, signal }, r.field);
 
   const thresholdsOf = (t: dp.DriftThresholds | undefined): DriftThresholds => ({
     psiModerate: t?.psiModerate || DEFAULT_THRESHOLDS.psiModerate,
@@ -151,11 +155,11 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         for await (const e of withProgress(async (report) =>
           instrument({ name: SpanName.profile, attributes: { [Attr.dataset]: req.dataset!.uri } }, async () => {
             const ref = taskRef('dataset', req.dataset!, 'all');
-            const full = await open({ ...ref, split: 'all', maxExamples: 0 });
+            const full = await open({ ...ref, split: 'all', maxExamples: 0 }, ctx.signal);
             const data =
               ref.split === 'all' && !ref.maxExamples
                 ? full
-                : await finishYielding(selectSplitSteps(full, ref.split, ref.maxExamples));
+                : await finishYielding(selectSplitSteps(full, ref.split, ref.maxExamples), SLICE_MS, ctx.signal);
             report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
             const base = {
               dataset: req.dataset,
@@ -172,7 +176,6 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
                 (function* () {
                   for (let i = 0; i < n; i++) {
                     yield* profiler.addSteps(data.documents[i]!);
-                    if (ctx.signal.aborted) throw new FloeError('cancelled', 'the caller went away');
                     if ((i + 1) % every === 0 || i === n - 1)
                       report({
                         phase: 'profile',
@@ -184,6 +187,8 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
                     yield;
                   }
                 })(),
+                SLICE_MS,
+                ctx.signal,
               );
               const text = profiler.finish(bins);
               return {
@@ -200,13 +205,16 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
                 ...counts,
                 detail: {
                   $case: 'tabular' as const,
-                  value: tabularProfile(await finishYielding(profileTabularSteps(data, bins))),
+                  value: tabularProfile(await finishYielding(profileTabularSteps(data, bins), SLICE_MS, ctx.signal)),
                 },
               };
             return {
               ...base,
               ...counts,
-              detail: { $case: 'image' as const, value: imageProfile(await finishYielding(profileImageSteps(data))) },
+              detail: {
+                $case: 'image' as const,
+                value: imageProfile(await finishYielding(profileImageSteps(data), SLICE_MS, ctx.signal)),
+              },
             };
           }),
         )) {
@@ -215,7 +223,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             : { event: { $case: 'profile', value: e.result } };
         }
       },
-      async *compareDatasets(req) {
+      async *compareDatasets(req, ctx) {
         validate((v) => {
           checkDatasetRef(v, 'reference', req.reference);
           checkDatasetRef(v, 'current', req.current);
@@ -224,10 +232,10 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         });
         for await (const e of withProgress(async (report) =>
           instrument({ name: SpanName.drift, attributes: { [Attr.dataset]: req.current!.uri } }, async () => {
-            const reference = await open(taskRef('reference', req.reference!, 'all'));
+            const reference = await open(taskRef('reference', req.reference!, 'all'), ctx.signal);
             report({ phase: 'load_data', done: 1, total: 2, fraction: 0.25, message: reference.name });
             await yieldToEventLoop();
-            const current = await open(taskRef('current', req.current!, 'all'));
+            const current = await open(taskRef('current', req.current!, 'all'), ctx.signal);
             report({ phase: 'load_data', done: 2, total: 2, fraction: 0.5, message: current.name });
             await yieldToEventLoop();
             if (reference.kind !== current.kind)
@@ -235,6 +243,8 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             return driftReport(
               await finishYielding(
                 compareSteps(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }),
+                SLICE_MS,
+                ctx.signal,
               ),
             );
           }),
@@ -294,13 +304,13 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         for await (const e of withProgress(async (report) => {
           const referenceRef = taskRef('reference', req.reference!, 'train');
           const currentRef = taskRef('dataset', req.dataset!, 'train');
-          const reference = await open(referenceRef);
-          const current = await open(currentRef);
+          const reference = await open(referenceRef, ctx.signal);
+          const current = await open(currentRef, ctx.signal);
           if (reference.kind !== current.kind)
             throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
           const drift = await instrument(
             { name: SpanName.drift, attributes: { [Attr.dataset]: req.dataset!.uri } },
-            () => finishYielding(compareSteps(reference, current)),
+            () => finishYielding(compareSteps(reference, current), SLICE_MS, ctx.signal),
           );
           report({
             phase: 'drift',
