@@ -314,10 +314,16 @@ export class StudyManager {
       const candidateConfig = (i: number) => fromParameterValues(spec.candidates[i]!.configuration);
       // Configurations already taken are not started again (a second trial of one would repeat its run).
       const tried = StudyManager.triedKeys(study);
-      if (this.isExhausted(study, tried))
+      if (this.isExhausted(study, tried)) {
+        const what = finite ? 'candidate' : 'configuration of its search space';
+        // Every configuration taken, but some still training: their reports may make them thawable again.
+        const pending = this.curves(study).flatMap((t, i) => (t.pending ? [study.trials[i]!.trialId] : []));
         throw failedPrecondition(
-          `study ${study.studyId} has trained every ${finite ? 'candidate' : 'configuration of its search space'} to its full curve`,
+          pending.length
+            ? `study ${study.studyId} has taken every ${what}; ${pending.join(', ')} ${pending.length > 1 ? 'are' : 'is'} still pending: report ${pending.length > 1 ? 'their' : 'its'} observations, then suggest again`
+            : `study ${study.studyId} has trained every ${what} to its full curve`,
         );
+      }
       // A large finite space nearly tried out, where sampling found nothing untried and nothing can be thawed.
       const noneUntried = () => failedPrecondition(`study ${study.studyId} found no configuration it has not tried`);
       // The first trial of a finite search is its first candidate: the caller's best guess (a plan

@@ -681,6 +681,18 @@ test('an int and categorical space: no configuration is started twice, under eve
   assert.ok(done.trials.every((t) => t.observations.length === 3));
   const exhausted = await rejectsWith(suggest(study!.studyId), grpc.status.FAILED_PRECONDITION);
   assert.match(exhausted.details, /every configuration of its search space/);
+  // Two configurations both taken and still training: the refusal names them, not a finished study.
+  const { study: small } = await call(client.createStudy.bind(client), {
+    requestId: '',
+    spec: spec({ searchSpace: discrete(1), maxFidelity: 3, totalBudget: 100 }),
+  });
+  const [first, second] = [await suggest(small!.studyId), await suggest(small!.studyId)];
+  const busy = await rejectsWith(suggest(small!.studyId), grpc.status.FAILED_PRECONDITION);
+  assert.match(busy.details, /trial-1, trial-2 are still pending: report their observations/);
+  await report(small!.studyId, first.trial!.trialId, [{ step: first.targetStep, value: lossOf(first.trial!, 1) }]);
+  const thawed = await suggest(small!.studyId);
+  assert.deepEqual([thawed.isNew, thawed.trial!.trialId], [false, first.trial!.trialId]);
+  assert.equal(second.isNew, true);
 });
 
 test('a finite search starts from its first candidate, tries each once, and ends when all have full curves', async () => {
