@@ -25,6 +25,7 @@ test('floe profile | drift | plan print a table, or one JSON object with --json'
   const human = await floe('profile', 'builtin:penguins');
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /tabular, \d+ examples/);
+  assert.match(human.stdout, /^Island\s+categorical\s+missing 0\s+distinct 3\s+Biscoe:168 Dream:124 Torgersen:52$/m);
   assert.match(human.stderr, /100%/, 'a progress bar on stderr');
   const p = JSON.parse((await floe('profile', 'builtin:spam-assassin', '--json')).stdout) as {
     exampleCount: number;

@@ -64,7 +64,8 @@ function profileColumn(name: string, values: Float64Array, bins: number, categor
   for (const v of values) if (v === Infinity || v === -Infinity) infinite++;
   const type = inferType(sorted, infinite, categories);
   const distinct = distinctSorted(sorted);
-  const { mean, std } = meanStd(sorted);
+  // Categories' codes are numbers without an order or a scale: no mean, no std (0, as the contract says).
+  const { mean, std } = type === 'categorical' ? { mean: 0, std: 0 } : meanStd(sorted);
   let histogram: ColumnProfile['histogram'];
   if (type === 'categorical') {
     const labels = categories!;

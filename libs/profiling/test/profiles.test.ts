@@ -53,6 +53,11 @@ test('tabular and image profiles of builtin data: types, missing values, correla
     Object.values(byName).some((c) => c.inferredType === 'categorical'),
     'island or sex is categorical',
   );
+  // A categorical column is counted by value; its codes have no mean or spread.
+  assert.deepEqual(
+    [byName.Island!.histogram.labels, byName.Island!.histogram.counts, byName.Island!.mean, byName.Island!.std],
+    [['Torgersen', 'Biscoe', 'Dream'], [52, 168, 124], 0, 0],
+  );
   assert.ok(
     Object.values(byName).some((c) => c.missing > 0),
     'penguins has missing measurements',

@@ -92,7 +92,7 @@ export const profile: Command = {
         } else if (d?.$case === 'tabular') {
           for (const col of d.value.columns)
             lines.push(
-              `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`,
+              `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  ${col.inferredType === 'categorical' ? commonest(col.histogram!) : `mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`}`,
             );
           for (const target of d.value.targets)
             lines.push(
@@ -278,3 +278,10 @@ export const plan: Command = {
       });
     }),
 };
+
+/** A categorical column's five commonest values with their counts, and how many other values it has. */
+function commonest(h: dp.Histogram): string {
+  const order = h.labels.map((_, i) => i).sort((a, b) => h.counts[b]! - h.counts[a]!);
+  const shown = order.slice(0, 5).map((i) => `${h.labels[i]}:${h.counts[i]}`);
+  return `${shown.join(' ')}${order.length > 5 ? ` (+${order.length - 5} more)` : ''}`;
+}
