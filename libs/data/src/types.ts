@@ -64,9 +64,10 @@ export function orderClasses(names: Iterable<string>): string[] {
 
 /**
  * A tabular feature value as every model reads it (training, evaluation, explanation): a missing (NaN) or
- * infinite value enters as 0. The profiler counts them as missing.
+ * infinite value enters as `fill` — the column's mean in the model's training table, where the model records it
+ * (an MLP's inputShift), else 0. The profiler counts them as missing.
  */
-export const modelInput = (v: number): number => (Number.isFinite(v) ? v : 0);
+export const modelInput = (v: number, fill = 0): number => (Number.isFinite(v) ? v : fill);
 
 export type Split = 'train' | 'validation' | 'test' | 'all';
 

@@ -20,6 +20,15 @@ export interface MlpConfig {
   inputs: number;
   hidden: number[];
   outputs: number;
+  /**
+   * Each input's centre and spread, read from the table the model was first trained on: the first layer sees
+   * (x − shift) / scale, so columns in grams and in fractions train alike (absent in older checkpoints: raw x).
+   */
+  inputShift?: number[];
+  inputScale?: number[];
+  /** A regression target's mean and spread: the head predicts the standardised target, returned as h·scale + shift. */
+  outputShift?: number[];
+  outputScale?: number[];
 }
 
 const bound = (fanIn: number) => ({ uniform: 1 / Math.sqrt(fanIn) });
@@ -89,5 +98,24 @@ export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
     fanIn = h;
   });
   blocks.push(denseBlock(seed, 'head', fanIn, cfg.outputs, false, 'head'));
+  if (cfg.inputShift && cfg.inputScale) {
+    const [shift, scale] = [cfg.inputShift, cfg.inputScale];
+    const first = blocks[0]!;
+    blocks[0] = { ...first, forward: (x, ctx) => first.forward(affine(x, shift, scale, 'standardise'), ctx) };
+  }
+  if (cfg.outputShift && cfg.outputScale) {
+    const [shift, scale] = [cfg.outputShift, cfg.outputScale];
+    const head = blocks.at(-1)!;
+    blocks[blocks.length - 1] = { ...head, forward: (h, ctx) => affine(head.forward(h, ctx), shift, scale, 'restore') };
+  }
   return blocks;
+}
+
+/**
+ * (x − shift) / scale per column, or its inverse x·scale + shift. The constants are made per call, as every other
+ * intermediate of a forward pass, and go with the caller's tidy (the backward pass of a product still reads them).
+ */
+function affine(x: tf.Tensor, shift: number[], scale: number[], way: 'standardise' | 'restore'): tf.Tensor {
+  const [s, k] = [tf.tensor1d(shift), tf.tensor1d(scale)];
+  return way === 'standardise' ? tf.div(tf.sub(x, s), k) : tf.add(tf.mul(x, k), s);
 }

@@ -176,3 +176,35 @@ test('LeNet reads any image of at least 16 pixels a side: rectangular, odd and c
     tf.dispose(logits);
   }
 });
+
+test("an MLP's input and output standardisation: f_μσ(x) = σ_y·f((x − μ)/σ) + μ_y, kept by serialisation", () => {
+  const [inputShift, inputScale] = [
+    [1000, -2, 0.5],
+    [250, 4, 1],
+  ];
+  const [outputShift, outputScale] = [
+    [11, -3],
+    [5.5, 0.25],
+  ];
+  const shape = { inputs: 3, outputs: 2 };
+  const plain = buildModel('mlp', 'small', 4, shape, 'regression');
+  const standardised = buildModel(
+    'mlp',
+    'small',
+    4,
+    { ...shape, inputShift, inputScale, outputShift, outputScale },
+    'regression',
+  );
+  const x = tf.tensor2d([1200, 2, 0.5, 700, -10, 3, 1000, -2, 0.5], [3, 3]);
+  const expected = tf.tidy(() =>
+    tf.add(
+      tf.mul(plain.forward(tf.div(tf.sub(x, tf.tensor1d(inputShift)), tf.tensor1d(inputScale))), outputScale),
+      outputShift,
+    ),
+  );
+  assert.ok(maxAbsDiff(standardised.forward(x), expected) < 1e-4);
+  const restored = deserializeModel(serializeModel(standardised));
+  assert.ok(maxAbsDiff(restored.forward(x), expected) < 1e-4, 'the checkpoint keeps the standardisation');
+  [plain, standardised, restored].forEach((m) => m.dispose());
+  tf.dispose([x, expected]);
+});

@@ -98,6 +98,8 @@ export interface DataSchema {
   classNames?: string[];
   featureNames?: string[];
   categories?: Record<string, string[]>;
+  /** What a missing feature value enters as, per column (the training table's means); absent: 0. */
+  featureFill?: number[];
   imageShape?: { height: number; width: number; channels: number };
 }
 
@@ -109,6 +111,7 @@ export function schemaOf(model: ModelDescription): DataSchema {
     classNames: list(c.classNames),
     featureNames: list(c.featureNames),
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
+    featureFill: Array.isArray(c.inputShift) ? (c.inputShift as number[]) : undefined,
     ...(model.spec.architecture === 'lenet5' && {
       imageShape: {
         height: Number(c.inputSize),
@@ -266,7 +269,7 @@ export function growClasses(model: BlockModel, sets: (Dataset | undefined)[]): B
     let count = 0;
     for (const { d, rows } of picked) {
       if (rows.length === 0) continue;
-      const batch = examples(d, Int32Array.from(rows));
+      const batch = examples(d, Int32Array.from(rows), schemaOf(model).featureFill);
       const capture = newCapture();
       tf.dispose(model.forward(batch.x, { training: false, capture }));
       const h = capture.blocks.get('head')!.input;
@@ -329,6 +332,7 @@ export class ExampleSource implements BatchSource {
   private readonly batcher: ExampleBatcher;
   private readonly data: ExampleData;
   private readonly replay?: { data: ExampleData; batcher: ExampleBatcher; rows: number };
+  private readonly fill?: readonly number[];
   readonly unitsPerBatch: number;
 
   constructor(
@@ -338,6 +342,7 @@ export class ExampleSource implements BatchSource {
     options: ExampleSourceOptions = {},
   ) {
     this.data = alignToModel(data, options.schema ?? {}, 'spec.dataset');
+    this.fill = options.schema?.featureFill;
     this.batcher = new ExampleBatcher(exampleCount(data), seed);
     const r = options.replay;
     const rows = r ? Math.round(r.fraction * batchSize) : 0;
@@ -352,10 +357,10 @@ export class ExampleSource implements BatchSource {
 
   /** The next `size` examples (default the batch size); evaluation asks for a short last batch. */
   next(size = this.batchSize): Batch {
-    if (!this.replay) return examples(this.data, this.batcher.next(size));
+    if (!this.replay) return examples(this.data, this.batcher.next(size), this.fill);
     const oldRows = Math.min(this.replay.rows, size);
-    const fresh = examples(this.data, this.batcher.next(size - oldRows));
-    const old = examples(this.replay.data, this.replay.batcher.next(oldRows));
+    const fresh = examples(this.data, this.batcher.next(size - oldRows), this.fill);
+    const old = examples(this.replay.data, this.replay.batcher.next(oldRows), this.fill);
     const batch = { x: tf.concat([fresh.x, old.x]), y: tf.concat([fresh.y, old.y]) };
     tf.dispose([fresh.x, fresh.y, old.x, old.y]);
     return batch;
@@ -377,8 +382,8 @@ export class ExampleSource implements BatchSource {
   }
 }
 
-/** The examples at `idx` as tensors. */
-function examples(d: ExampleData, idx: Int32Array): Batch {
+/** The examples at `idx` as tensors; a missing feature value enters as `fill` of its column (else 0). */
+function examples(d: ExampleData, idx: Int32Array, fill?: readonly number[]): Batch {
   if (d.kind === 'image') {
     const px = d.height * d.width * d.channels;
     const x = new Float32Array(idx.length * px);
@@ -394,7 +399,7 @@ function examples(d: ExampleData, idx: Int32Array): Batch {
   const f = d.features.length;
   const x = new Float32Array(idx.length * f);
   idx.forEach((r, i) => {
-    for (let j = 0; j < f; j++) x[i * f + j] = modelInput(d.x[r * f + j]!);
+    for (let j = 0; j < f; j++) x[i * f + j] = modelInput(d.x[r * f + j]!, fill?.[j]);
   });
   if (d.target.type === 'class') {
     const labels = d.target.labels;
@@ -450,12 +455,48 @@ export function builtinShape(
   for (const [n, values] of Object.entries(data.categories ?? {}))
     featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
   const schema = { featureNames: [...data.features], featureCategories };
+  // Inputs standardised by the table's own centre and spread (a missing value enters at the centre).
+  const { mean: inputShift, std: inputScale } = columnMoments(data.x, data.rows, inputs);
   if (data.target.type === 'class') {
     // One output per class of the table and of its replay, named.
     const classNames = orderClasses(classesIn([data, other]));
-    return { overrides: { inputs, outputs: classNames.length, classNames, ...schema } };
+    return { overrides: { inputs, outputs: classNames.length, classNames, ...schema, inputShift, inputScale } };
   }
-  return { overrides: { inputs, outputs: data.target.names.length, ...schema }, task: 'regression' };
+  const outputs = data.target.names.length;
+  const { mean: outputShift, std: outputScale } = columnMoments(data.target.y, data.rows, outputs);
+  return {
+    overrides: { inputs, outputs, ...schema, inputShift, inputScale, outputShift, outputScale },
+    task: 'regression',
+  };
+}
+
+/**
+ * Each column's mean and standard deviation over its finite values, of a row-major table; a column without
+ * values gets 0 and 1, one without spread a scale of 1 (so standardising it only centres it).
+ */
+export function columnMoments(x: ArrayLike<number>, rows: number, columns: number): { mean: number[]; std: number[] } {
+  const sum = new Float64Array(columns);
+  const count = new Float64Array(columns);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < columns; j++) {
+      const v = x[r * columns + j]!;
+      if (Number.isFinite(v)) {
+        sum[j]! += v;
+        count[j]!++;
+      }
+    }
+  const mean = Array.from(sum, (s, j) => (count[j]! > 0 ? s / count[j]! : 0));
+  const squares = new Float64Array(columns);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < columns; j++) {
+      const v = x[r * columns + j]!;
+      if (Number.isFinite(v)) squares[j]! += (v - mean[j]!) ** 2;
+    }
+  const std = Array.from(squares, (q, j) => {
+    const sd = count[j]! > 1 ? Math.sqrt(q / count[j]!) : 0;
+    return sd > 1e-12 * Math.max(1, Math.abs(mean[j]!)) ? sd : 1;
+  });
+  return { mean, std };
 }
 
 /** Why `model` cannot read `data`, in words; undefined when it can. */

@@ -7,7 +7,15 @@ import { initBackend } from '@floe/ml-runtime';
 import type { TabularDataset } from '@floe/data';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@floe/random';
-import { ExampleSource, alignClasses, alignFeatures, builtinShape, growClasses, mismatch } from '../src/index.js';
+import {
+  ExampleSource,
+  alignClasses,
+  alignFeatures,
+  builtinShape,
+  growClasses,
+  mismatch,
+  schemaOf,
+} from '../src/index.js';
 import { buildModel, describeModel } from '@floe/models';
 
 before(async () => {
@@ -229,4 +237,39 @@ test('columns by name: reordered columns and recoded categories reach the model 
     [shaped.overrides.featureNames, shaped.overrides.featureCategories],
     [['c', 'a'], { c: ['blue', 'red', 'green'] }],
   );
+});
+
+test("an MLP's shape records each column's mean and spread over its values; a missing value enters at the mean", () => {
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'moments',
+    features: ['grams', 'constant', 'empty'],
+    // grams: 1000, 3000, missing, 2000 (mean 2000, σ √(2/3)·1000); constant: 7; empty: no value.
+    x: Float32Array.from([1000, 7, NaN, 3000, 7, NaN, NaN, 7, NaN, 2000, 7, NaN]),
+    rows: 4,
+    target: { type: 'regression', y: Float32Array.from([1, 2, 3, 6]), names: ['y'] },
+  };
+  const { overrides, task } = builtinShape('mlp', data);
+  assert.equal(task, 'regression');
+  const near = (a: unknown, b: number[]) =>
+    assert.ok(
+      (a as number[]).every((v, i) => Math.abs(v - b[i]!) < 1e-9),
+      `${JSON.stringify(a)} against ${JSON.stringify(b)}`,
+    );
+  near(overrides.inputShift, [2000, 7, 0]);
+  near(overrides.inputScale, [Math.sqrt(2 / 3) * 1000, 1, 1]);
+  near(overrides.outputShift, [3]);
+  near(overrides.outputScale, [Math.sqrt(3.5)]);
+  // The model's schema carries the fill: the missing grams enters as 2000, the empty column as 0.
+  const model = buildModel('mlp', 'small', 1, overrides, task);
+  const { x } = batch(new ExampleSource(data, 4, 0, { schema: schemaOf(model) }));
+  const column = (j: number) => x.filter((_, i) => i % 3 === j).sort((a, b) => a - b);
+  assert.deepEqual(
+    [column(0), column(2)],
+    [
+      [1000, 2000, 2000, 3000],
+      [0, 0, 0, 0],
+    ],
+  );
+  model.dispose();
 });

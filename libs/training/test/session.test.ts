@@ -4,7 +4,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@floe/ml-runtime';
 import { buildModel } from '@floe/models';
 import { loadBuiltin, selectSplit, type ImageDataset, type TabularDataset, type TextDataset } from '@floe/data';
-import { DEFAULT_OPTIMIZER, ExampleSource, LmSource, TrainingSession, learningRateAt } from '../src/index.js';
+import {
+  DEFAULT_OPTIMIZER,
+  ExampleSource,
+  LmSource,
+  TrainingSession,
+  builtinShape,
+  learningRateAt,
+  schemaOf,
+} from '../src/index.js';
 import { applyStrategy } from '../src/strategy.js';
 
 before(async () => {
@@ -87,4 +95,28 @@ test('schedules: warm-up, then linear or cosine decay to the floor', () => {
   assert.ok(Math.abs(learningRateAt(110, 1, 110, { ...s, kind: 'cosine' }) - 0.1) < 1e-12);
   assert.ok(Math.abs(learningRateAt(60, 1, 110, { ...s, kind: 'linear' }) - 0.55) < 1e-12);
   assert.equal(learningRateAt(99, 1, 110, { ...s, kind: 'constant' }), 1);
+});
+
+test('an MLP shaped by its table standardises its inputs: on penguins (grams beside millimetres) it learns where raw inputs stall', () => {
+  const penguins = loadBuiltin('penguins') as TabularDataset;
+  const [train, test] = [selectSplit(penguins, 'train'), selectSplit(penguins, 'test')];
+  const accuracy = (standardised: boolean) => {
+    const { overrides } = builtinShape('mlp', train);
+    const shape = standardised ? overrides : { ...overrides, inputShift: undefined, inputScale: undefined };
+    const model = buildModel('mlp', 'small', 3, shape);
+    const source = new ExampleSource(train, 16, 3, { schema: schemaOf(model) });
+    const session = new TrainingSession(model, source, opts(200, 1e-3));
+    for (let i = 0; i < 200; i++) session.trainStep();
+    // The test rows, each missing measurement entering as the model's fill for its column.
+    const batch = new ExampleSource(test, test.rows, 0, { schema: schemaOf(model) }).next();
+    const predicted = Array.from(tf.tidy(() => tf.argMax(model.forward(batch.x), 1).dataSync()));
+    const labels = batch.y.dataSync();
+    tf.dispose([batch.x, batch.y]);
+    session.dispose();
+    model.dispose();
+    return predicted.filter((p, i) => p === labels[i]).length / labels.length;
+  };
+  const [raw, standardised] = [accuracy(false), accuracy(true)];
+  assert.ok(standardised >= 0.9, `standardised inputs: test accuracy ${standardised}`);
+  assert.ok(standardised > raw + 0.1, `standardised ${standardised} against raw ${raw}`);
 });
