@@ -12,7 +12,7 @@ const home = tempDir();
 let server: FloeServer;
 
 before(async () => {
-  const config = testConfig(home.path);
+  const config = testConfig(home.path, { FLOE_DATA_ROOTS: home.path });
   server = await startTestServer([createEvaluatorService({ config, log: quietLog })], config);
 });
 
@@ -37,6 +37,28 @@ test('floe eval suites | run | compare | double-descent, with --json', { timeout
   };
   const acc = mlp.results[0]!.metrics.find((m) => m.name === 'accuracy')!;
   assert.ok(acc.value >= 0 && acc.value <= 1 && acc.stderr >= 0);
+
+  // A table of one's own as a suite, named after its file and scored on its test split.
+  writeFileSync(
+    join(home.path, 'flowers.csv'),
+    'petal,sepal,label\n' +
+      Array.from({ length: 80 }, (_, i) => `${(i % 7) + 0.5},${(i % 5) * 0.3},${i % 2 ? 'wide' : 'narrow'}`).join('\n'),
+  );
+  const own = await floe(
+    'eval',
+    'run',
+    '--model',
+    'mlp/tiny:1',
+    '--data',
+    'file:flowers.csv',
+    '--task',
+    'classification',
+  );
+  assert.equal(own.code, 0, own.stderr);
+  assert.match(own.stdout, /^flowers\.csv\s+n=\d+\s+accuracy/m);
+  const untasked = await floe('eval', 'run', '--model', 'mlp/tiny:1', '--data', 'file:flowers.csv');
+  assert.equal(untasked.code, 1);
+  assert.match(untasked.stderr, /--data needs --task classification\|regression\|language-model/);
 
   const compared = await floe(
     'eval',

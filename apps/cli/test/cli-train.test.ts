@@ -44,10 +44,18 @@ test('floe train start --watch, get, list and resume, with --json', { timeout: 1
   assert.equal(lines.filter((l) => typeof l.step === 'object').length, 3, 'one JSON line per step event');
   const final = lines.at(-1) as { run_id: string; state: string; step: number };
   assert.deepEqual([final.state, final.step], ['RUN_STATE_PAUSED', 3]);
-  const got = JSON.parse((await floe('train', 'get', final.run_id, '--json')).stdout) as { step: number };
-  assert.equal(got.step, 3);
+  const got = JSON.parse((await floe('train', 'get', final.run_id, '--json')).stdout) as Record<string, unknown>;
+  // What the run trains, as floe takes it back: the model, the data, the strategy.
+  assert.deepEqual(
+    [got.step, got.model, got.dataset, got.strategy],
+    [3, 'transformer-lm/tiny:0', 'builtin:spam-assassin', 'full'],
+  );
   const listed = JSON.parse((await floe('train', 'list', '--json')).stdout) as unknown[];
   assert.equal(listed.length, 1);
+  assert.match(
+    (await floe('train', 'list')).stdout,
+    /PAUSED\s+step 3\/3\s+transformer-lm\/tiny:0\s+builtin:spam-assassin/,
+  );
   const resumed = JSON.parse((await floe('train', 'resume', final.run_id, '--steps', '2', '--json')).stdout) as {
     budget_steps: number;
   };

@@ -4,7 +4,7 @@ import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient, loadConfig } from '@floe/service-kit';
 import { list, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
-import { modelRef } from './profile.js';
+import { datasetRef, modelRef } from './profile.js';
 
 /** The points of a curve: from a trainer run's validation losses, or a file of "x,y" lines. */
 async function curve(args: ParsedArgs, address: string): Promise<ev.CurvePoint[]> {
@@ -47,6 +47,8 @@ export const evaluate: Command = {
     'floe eval double-descent --run RUN_ID | --file curve.csv [--window 0] [--noise-multiple 0]',
     '',
     'MODEL is run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed].',
+    'run and compare also take your own data as suites: --data file:new.csv[@test],… --task',
+    'classification|regression|language-model (each a suite named after its file; split test unless given).',
   ].join('\n'),
   options: {
     model: { type: 'string' },
@@ -59,6 +61,8 @@ export const evaluate: Command = {
     file: { type: 'string' },
     window: { type: 'string' },
     'noise-multiple': { type: 'string' },
+    data: { type: 'string' },
+    task: { type: 'string' },
   },
   async run(args) {
     const [sub] = args.positionals;
@@ -93,6 +97,7 @@ export const evaluate: Command = {
               ev.EvaluateRequest.fromPartial({
                 model: modelRef(str(args, 'model')),
                 suites: list(args, 'suites'),
+                inlineSuites: dataSuites(args),
                 bootstrapSamples: num(args, 'bootstrap', 0),
                 seed: num(args, 'seed', 0),
               }),
@@ -114,6 +119,7 @@ export const evaluate: Command = {
               ev.CompareModelsRequest.fromPartial({
                 stages,
                 suites: list(args, 'suites'),
+                inlineSuites: dataSuites(args),
                 metric: str(args, 'metric'),
                 bootstrapSamples: num(args, 'bootstrap', 0),
                 seed: num(args, 'seed', 0),
@@ -168,3 +174,45 @@ export const evaluate: Command = {
     }
   },
 };
+
+const TASKS: Record<string, ev.TaskKind> = {
+  classification: ev.TaskKind.TASK_KIND_CLASSIFICATION,
+  regression: ev.TaskKind.TASK_KIND_REGRESSION,
+  'language-model': ev.TaskKind.TASK_KIND_LANGUAGE_MODEL,
+};
+
+/**
+ * --data URI[@split],… with --task: one inline suite per dataset, named after its file (the evaluator applies the
+ * same rules as to a suite file: the task's default metrics, the test split unless one is given).
+ */
+function dataSuites(args: ParsedArgs): ev.Suite[] {
+  const uris = list(args, 'data');
+  if (!uris.length) return [];
+  const task = str(args, 'task');
+  if (!(task in TASKS)) throw new Error(`--data needs --task ${Object.keys(TASKS).join('|')}`);
+  const names = new Set<string>();
+  return uris.map((uri) => {
+    const dataset = datasetRef(uri, '--data');
+    const base =
+      dataset.uri
+        .replace(/^[a-z]+:/, '')
+        .split('/')
+        .filter(Boolean)
+        .at(-1) ?? dataset.uri;
+    // A suite name is lower-case letters, digits, ".", "_" and "-"; two files of one name are told apart.
+    const stem =
+      base
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]+/g, '-')
+        .replace(/^[^a-z0-9]+/, '')
+        .slice(0, 60) || 'data';
+    let name = stem;
+    for (let k = 2; names.has(name); k++) name = `${stem}-${k}`;
+    names.add(name);
+    return ev.Suite.fromPartial({
+      name,
+      taskKind: TASKS[task],
+      dataset: { ...dataset, split: dataset.split || commonV1.DatasetSplit.DATASET_SPLIT_TEST },
+    });
+  });
+}

@@ -8,7 +8,7 @@ import { follow } from '../progress.js';
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 
 /** builtin:spam-assassin[@test] → a DatasetRef. */
-function datasetRef(arg: string, flag: string): commonV1.DatasetRef {
+export function datasetRef(arg: string, flag: string): commonV1.DatasetRef {
   if (!arg) throw new Error(`${flag} is required`);
   const at = arg.lastIndexOf('@');
   const split = at > 0 ? arg.slice(at + 1) : '';

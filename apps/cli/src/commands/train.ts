@@ -61,12 +61,39 @@ function summary(r: trainerV1.Run): Record<string, unknown> {
     state: commonV1.runStateToJSON(r.state),
     step: r.step,
     budget_steps: r.spec?.budgetSteps,
+    model: r.spec?.baseModel && modelText(r.spec.baseModel),
+    dataset: r.spec?.dataset && datasetText(r.spec.dataset),
+    strategy: r.spec && trainerV1.strategyToJSON(r.spec.strategy).replace('STRATEGY_', '').toLowerCase(),
+    learning_rate: r.spec?.optimizer?.learningRate || undefined,
     train_loss: r.lastMetrics?.trainLoss,
+    validation_loss: r.lastMetrics?.validationLoss,
     trainable_params: r.trainableParams,
     total_params: r.totalParams,
     checkpoint_step: r.checkpointStep,
+    best_checkpoint_step: r.bestCheckpointStep || undefined,
+    created: r.createTime?.toISOString(),
+    updated: r.updateTime?.toISOString(),
     error: r.error || undefined,
   };
+}
+
+/** A model reference as `floe` takes it: ARCH/SIZE:seed, run:ID[@step|@best] or artifact:ID. */
+function modelText(m: commonV1.ModelRef): string | undefined {
+  const s = m.source;
+  if (s?.$case === 'builtin') {
+    const arch = Object.entries(ARCH).find(([, v]) => v === s.value.architecture)?.[0] ?? '?';
+    return `${arch}/${s.value.size}:${s.value.seed}`;
+  }
+  if (s?.$case === 'run')
+    return `run:${s.value.runId}${s.value.best ? '@best' : s.value.step ? `@${s.value.step}` : ''}`;
+  if (s?.$case === 'artifactId') return `artifact:${s.value}`;
+  return undefined;
+}
+
+/** A dataset reference as `floe` takes it: URI[@split]. */
+function datasetText(d: commonV1.DatasetRef): string {
+  const split = d.split ? commonV1.datasetSplitToJSON(d.split).replace('DATASET_SPLIT_', '').toLowerCase() : '';
+  return split ? `${d.uri}@${split}` : d.uri;
 }
 
 async function watch(client: trainerV1.TrainerServiceClient, runId: string, json: boolean): Promise<trainerV1.Run> {
@@ -339,20 +366,27 @@ export const train: Command = {
         case 'list': {
           const state = str(args, 'state');
           const states = state ? [commonV1.runStateFromJSON(`RUN_STATE_${state.toUpperCase()}`)] : [];
-          const { runs } = await call(client.listRuns.bind(client), {
-            page: { pageSize: 100, pageToken: '' },
-            states,
-            labels: {},
-          });
+          // Every page, not only the first hundred.
+          const runs: trainerV1.Run[] = [];
+          let token = '';
+          do {
+            const page = await call(client.listRuns.bind(client), {
+              page: { pageSize: 100, pageToken: token },
+              states,
+              labels: {},
+            });
+            runs.push(...page.runs);
+            token = page.page?.nextPageToken ?? '';
+          } while (token);
           output(
             args,
             runs.map(summary),
             () =>
               runs
-                .map(
-                  (r) =>
-                    `${r.runId}  ${commonV1.runStateToJSON(r.state).replace('RUN_STATE_', '').padEnd(11)} step ${r.step}/${r.spec?.budgetSteps}`,
-                )
+                .map((r) => {
+                  const d = summary(r);
+                  return `${r.runId}  ${commonV1.runStateToJSON(r.state).replace('RUN_STATE_', '').padEnd(11)} ${`step ${r.step}/${r.spec?.budgetSteps}`.padEnd(16)} ${String(d.model ?? '').padEnd(24)} ${String(d.dataset ?? '')}`;
+                })
                 .join('\n') || 'no runs',
           );
           return 0;
