@@ -3,7 +3,7 @@
 // use the column named "label" or "target" as the target (else the last column): numbers with few distinct
 // integer values, or text, make a classification; other numbers a regression.
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, relative } from 'node:path';
+import { basename, extname, join, relative, sep } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
 import { IMAGE_EXTENSIONS, imageFolderSteps } from './images.js';
 import { finish, type Steps } from './steps.js';
@@ -194,7 +194,10 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
   const s = statSync(path);
   const name = basename(path);
   if (s.isDirectory()) {
-    const { text: files, images } = listFiles(path);
+    const { text: listed, images } = listFiles(path);
+    // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
+    // skipped as torchvision's ImageFolder skips them; a text file inside a class folder stays ambiguous.
+    const files = images.length > 0 ? listed.filter((f) => relative(path, f).includes(sep)) : listed;
     if (files.length > 0 && images.length > 0)
       throw new FloeError(
         'invalid_argument',

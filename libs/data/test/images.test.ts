@@ -179,10 +179,17 @@ test('image folders refuse what they cannot read, naming the file', () => {
     writeFileSync(join(broken, '2', 'bad.png'), Buffer.from('not a png'));
     refusal(() => loadFile(broken, 1 << 30), 'invalid_argument', /broken\/2\/bad\.png cannot be read as a PNG image/);
 
+    // A text file inside a class folder is ambiguous; one beside the class folders (a README) is skipped.
     const both = join(dir.path, 'both');
     saveImageFolder(images, both);
-    writeFileSync(join(both, 'notes.txt'), 'hello');
-    refusal(() => loadFile(both, 1 << 30), 'invalid_argument', /1 text file \(e\.g\. notes\.txt\) and 4 images/);
+    writeFileSync(join(both, '1', 'notes.txt'), 'hello');
+    refusal(() => loadFile(both, 1 << 30), 'invalid_argument', /1 text file \(e\.g\. 1\/notes\.txt\) and 4 images/);
+    const documented = join(dir.path, 'documented');
+    saveImageFolder(images, documented);
+    writeFileSync(join(documented, 'README.md'), '# two classes');
+    writeFileSync(join(documented, 'LICENSE'), 'CC0');
+    const read = loadFile(documented, 1 << 30) as ImageDataset;
+    assert.deepEqual([read.kind, read.classes, read.labels.length], ['image', ['1', '2'], 4]);
 
     // The decoded pixels count against the limit too (a PNG compresses well).
     const big = join(dir.path, 'big');
