@@ -194,6 +194,40 @@ export class CheckpointLedger {
     });
   }
 
+  /**
+   * Puts in the trash, due at once, the checkpoint artifacts no record lists that were written before `before`
+   * (ms since the epoch): a process that died between writing a checkpoint and recording it left them, and the
+   * resumed run wrote that step again under a new id, so nothing will ever read them. Call it when no run
+   * of this store was writing at `before` (a single process's start-up): a checkpoint written since may be one
+   * its run is about to record. Pinned artifacts stay, and so does every artifact of a run whose record predates
+   * the history (those are found by label). Returns the ids put in the trash.
+   */
+  async trashUnrecorded(before: number): Promise<string[]> {
+    const recorded = new Set<string>();
+    const byLabel = new Set<string>();
+    for (const r of this.store.list<LedgerBody>(LEDGER, { limit: 1_000_000 }).items) {
+      if (!r.body.history || r.body.legacy) byLabel.add(r.id);
+      recorded.add(r.body.checkpoint);
+      for (const e of r.body.history ?? []) recorded.add(e.artifactId);
+    }
+    const trashed = new Set(this.trashed().map((r) => r.id));
+    const unrecorded = (await this.artifacts.list('checkpoint'))
+      .filter(({ manifest: m }) => {
+        const run = m.labels.run;
+        return (
+          run !== undefined &&
+          !byLabel.has(run) &&
+          !recorded.has(m.id) &&
+          !trashed.has(m.id) &&
+          Date.parse(m.createdAt) < before &&
+          !this.pinOf(m.id)
+        );
+      })
+      .map((a) => a.manifest.id);
+    if (unrecorded.length) this.store.transaction(() => this.trash(unrecorded, this.now()));
+    return unrecorded;
+  }
+
   /** Every checkpoint artifact of a run: those its record lists and any it lost track of (by label). */
   async artifactsOf(runId: string): Promise<string[]> {
     const recorded = this.store.get<LedgerBody>(LEDGER, runId)?.body.history ?? [];

@@ -157,6 +157,18 @@ export class RunManager {
         this.save({ ...trainerV1.Run.fromJSON(r.body), state: S.RUN_STATE_INTERRUPTED });
       }
     }
+    // And checkpoints it wrote but never recorded (it died in between): no run of this store was writing
+    // before this process started. (Replicas of a cluster never know that, so they leave them.)
+    const startedAt = Date.now();
+    const sweeping: Promise<void> = this.checkpoints
+      .trashUnrecorded(startedAt)
+      .then((ids) => {
+        if (ids.length) this.o.log.info('unrecorded checkpoints a stopped process left go', { count: ids.length });
+        this.scheduleCollection();
+      })
+      .catch((err: unknown) => this.o.log.error('cannot look for unrecorded checkpoints', { err }))
+      .finally(() => this.deleting.delete(sweeping));
+    this.deleting.add(sweeping);
   }
 
   private get clustered(): RunManagerOptions['cluster'] {

@@ -10,7 +10,7 @@ import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, collect } from '@floe/service-kit';
 import { LocalArtifactStore, SqliteMetadataStore } from '@floe/store';
 import { rejectsWith, tempDir } from '@floe/testing';
-import { tinyLmSpec, trainerUnderTest, withOwnTrainer } from './trainer-fixture.js';
+import { startTrainer, tinyLmSpec, trainerUnderTest, withOwnTrainer } from './trainer-fixture.js';
 import { CheckpointLedger } from '../src/checkpoints.js';
 
 const R = trainerV1.CheckpointKeptReason;
@@ -254,6 +254,89 @@ test('a record written before the ledger had a history still finds its older che
     dir.remove();
   }
 });
+
+test('checkpoints written but never recorded before a start-up go to the trash; recorded, pinned and newer ones stay', async () => {
+  const dir = tempDir();
+  try {
+    const store = new SqliteMetadataStore(join(dir.path, 'm.sqlite'));
+    const artifacts = new LocalArtifactStore(join(dir.path, 'artifacts'));
+    const ledger = new CheckpointLedger(store, artifacts);
+    const put = async (run: string, step: number) =>
+      (await artifacts.put('checkpoint', { 'w.bin': new Uint8Array([step]) }, { labels: { run, step: String(step) } }))
+        .manifest.id;
+    const recorded = [await put('r', 2), await put('r', 4)];
+    for (const [i, id] of recorded.entries()) ledger.record('r', { step: 2 * (i + 1), artifactId: id }, undefined);
+    // A crash between writing step 6 and recording it; the resumed run wrote step 6 again and recorded that.
+    const lost = await put('r', 6);
+    const again = await put('r', 6);
+    ledger.record('r', { step: 6, artifactId: again }, undefined);
+    // Left by a run deleted halfway; an exported artifact nothing records; a run from before the history.
+    const leftover = await put('deleted', 1);
+    const exported = await put('deleted', 2);
+    ledger.pin(exported, { exported: true });
+    const old = await put('old', 3);
+    store.create('run-checkpoint', 'old', '', { checkpoint: old, step: 3 });
+    const oldUnlisted = await put('old', 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const startedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const newer = await put('r', 8); // written since: its run may be about to record it
+
+    assert.deepEqual((await ledger.trashUnrecorded(startedAt)).sort(), [lost, leftover].sort());
+    assert.equal(await ledger.collect(), 2);
+    const onDiskNow = new Set((await artifacts.list('checkpoint')).map((a) => a.manifest.id));
+    assert.deepEqual(
+      [lost, leftover].map((id) => onDiskNow.has(id)),
+      [false, false],
+    );
+    for (const id of [...recorded, again, exported, old, oldUnlisted, newer]) assert.ok(onDiskNow.has(id), id);
+    assert.deepEqual(
+      (await ledger.entries('r')).map((e) => e.artifactId),
+      [...recorded, again],
+    );
+    assert.equal(await ledger.resolve('old', 1), oldUnlisted, 'a record from before the history finds it by label');
+    assert.deepEqual(await ledger.trashUnrecorded(Date.now()), [newer], 'once older than a start-up, it goes too');
+    store.close();
+  } finally {
+    dir.remove();
+  }
+});
+
+test(
+  'a trainer started on a store a crashed one left deletes the checkpoints it never recorded',
+  { timeout: 120_000 },
+  async () => {
+    const home = tempDir();
+    try {
+      const first = await startTrainer(home.path, {});
+      const { run } = await call(first.client.startRun.bind(first.client), { requestId: '', spec: tinyLmSpec() });
+      await collect(first.client.watchRun({ runId: run!.runId, fromStep: 0 }));
+      const listed = async (c: trainerV1.TrainerServiceClient) =>
+        (await call(c.listCheckpoints.bind(c), { runId: run!.runId })).checkpoints.map((c) => c.artifactId);
+      const held = await listed(first.client);
+      first.client.close();
+      await first.server.shutdown();
+      // What a process killed between writing a checkpoint and recording it leaves on disk.
+      const artifacts = new LocalArtifactStore(join(home.path, 'artifacts'));
+      const lost = (
+        await artifacts.put('checkpoint', { 'w.bin': new Uint8Array(8) }, { labels: { run: run!.runId, step: '6' } })
+      ).manifest.id;
+      const second = await startTrainer(home.path, {});
+      try {
+        for (let waited = 0; (await artifacts.get(lost)) && waited < 10_000; waited += 50)
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(await artifacts.get(lost), undefined, 'the unrecorded checkpoint left the disk');
+        assert.deepEqual(await listed(second.client), held, 'the recorded ones stay');
+        for (const id of held) assert.ok(await artifacts.get(id));
+      } finally {
+        second.client.close();
+        await second.server.shutdown();
+      }
+    } finally {
+      home.remove();
+    }
+  },
+);
 
 /** Evaluated and checkpointed at every step; a learning rate high enough that the best step is not always the last. */
 const spec = (over: Partial<trainerV1.RunSpec> = {}): trainerV1.RunSpec =>

@@ -36,7 +36,7 @@ export function trainerUnderTest(
 }
 
 /** A trainer on loopback serving FLOE_HOME `home`, configured by `env`, and its client. */
-async function startTrainer(
+export async function startTrainer(
   home: string,
   env: Record<string, string>,
 ): Promise<{ server: FloeServer; client: trainerV1.TrainerServiceClient }> {
