@@ -1,6 +1,8 @@
 // The `floe train` commands against a real server, as a user runs them (a child process).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { floeAt } from './fixtures/floe.js';
@@ -56,6 +58,15 @@ test('floe train start --watch, get, list and resume, with --json', { timeout: 1
     (await floe('train', 'list')).stdout,
     /PAUSED\s+step 3\/3\s+transformer-lm\/tiny:0\s+builtin:spam-assassin/,
   );
+  // Its loss curve as a plot: the training line alone, as the run never evaluated.
+  const plot = join(home.path, 'loss.svg');
+  const plotted = await floe('train', 'get', final.run_id, '--svg', plot);
+  assert.match(plotted.stderr, /wrote .*loss\.svg/);
+  const svg = readFileSync(plot, 'utf8');
+  assert.match(svg, /^<svg/);
+  for (const text of ['transformer-lm/tiny:0 on builtin:spam-assassin', '>training<'])
+    assert.ok(svg.includes(text), text);
+  assert.equal((svg.match(/aria-roledescription="line mark"/g) ?? []).length, 1, 'one series: no evaluation');
   const resumed = JSON.parse((await floe('train', 'resume', final.run_id, '--steps', '2', '--json')).stdout) as {
     budget_steps: number;
   };

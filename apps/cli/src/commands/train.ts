@@ -1,6 +1,8 @@
 // floe train start|watch|pause|resume|cancel|delete|list|get|export|release|checkpoints — the trainer's runs from a terminal.
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { commonV1, trainerV1 } from '@floe/contracts';
+import { renderSvg } from '@floe/plots';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
 import { modelRef } from './profile.js';
@@ -77,6 +79,74 @@ function summary(r: trainerV1.Run): Record<string, unknown> {
   };
 }
 
+/** With --svg FILE: the run's recorded steps as a plot of its losses, written to FILE. */
+async function plotIfAsked(
+  args: Parameters<Command['run']>[0],
+  client: trainerV1.TrainerServiceClient,
+  run: trainerV1.Run,
+): Promise<void> {
+  const file = str(args, 'svg');
+  if (!file) return;
+  writeFileSync(file, await lossPlot(run, await recordedSteps(client, run)));
+  if (!args.json) process.stderr.write(`wrote ${file}\n`);
+}
+
+/** The steps a run has recorded up to `run.step` (WatchRun's replay, left once it reaches them). */
+function recordedSteps(client: trainerV1.TrainerServiceClient, run: trainerV1.Run): Promise<trainerV1.StepMetrics[]> {
+  return new Promise((resolve, reject) => {
+    const steps: trainerV1.StepMetrics[] = [];
+    const stream = client.watchRun({ runId: run.runId, fromStep: 0 });
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      stream.cancel();
+      resolve(steps);
+    };
+    stream.on('data', (m: trainerV1.WatchRunResponse) => {
+      if (m.event?.$case === 'step') steps.push(m.event.value);
+      // A stopped run's stream ends by itself; a running one's goes on live, so it is left at the step asked for.
+      if (m.event?.$case === 'run' || steps.at(-1)?.step === run.step) finish();
+    });
+    stream.on('end', finish);
+    stream.on('error', (err: Error & { code?: number }) => (done ? undefined : reject(err)));
+  });
+}
+
+/** Training loss at every step, validation (and old-domain) loss where evaluated, against the step. */
+export async function lossPlot(run: trainerV1.Run, steps: trainerV1.StepMetrics[]): Promise<string> {
+  const values = steps.flatMap((m) => [
+    { step: m.step, loss: m.trainLoss, series: 'training' },
+    ...(m.validationLoss !== undefined ? [{ step: m.step, loss: m.validationLoss, series: 'validation' }] : []),
+    ...(m.referenceValidationLoss !== undefined
+      ? [{ step: m.step, loss: m.referenceValidationLoss, series: 'old domain (validation)' }]
+      : []),
+  ]);
+  const d = summary(run);
+  return renderSvg({
+    title: {
+      text: `${run.runId}`,
+      subtitle: `${String(d.model ?? '')} on ${String(d.dataset ?? '')}, ${String(d.strategy ?? '')}`,
+    },
+    width: 560,
+    height: 260,
+    data: { values },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
+      color: { field: 'series', type: 'nominal', sort: ['training', 'validation', 'old domain (validation)'] },
+    },
+    // Lines for every series, points where the run evaluated (a single evaluation is still seen).
+    layer: [
+      {
+        mark: { type: 'line' },
+        encoding: { strokeWidth: { condition: { test: "datum.series === 'training'", value: 1 }, value: 2 } },
+      },
+      { mark: { type: 'point', filled: true }, transform: [{ filter: "datum.series !== 'training'" }] },
+    ],
+  });
+}
+
 /** A model reference as `floe` takes it: ARCH/SIZE:seed, run:ID[@step|@best] or artifact:ID. */
 function modelText(m: commonV1.ModelRef): string | undefined {
   const s = m.source;
@@ -134,12 +204,13 @@ export const train: Command = {
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
-    '                 [--keep-checkpoints N] [--keep-best]',
+    '                 [--keep-checkpoints N] [--keep-best] [--svg FILE]',
     '  --keep-checkpoints keeps the newest N checkpoints (and the latest, exported ones and bases of other runs);',
     '  --keep-best also the one with the lowest validation loss at its step (needs --eval-every).',
     '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
     '  sets the replay fraction and the learning rate).',
-    'floe train watch|get|pause|cancel RUN_ID',
+    'floe train watch|get RUN_ID [--svg FILE]   --svg: the loss curves (training, validation, old domain) as a plot',
+    'floe train pause|cancel RUN_ID',
     'floe train resume RUN_ID [--steps N]',
     'floe train export RUN_ID [--step N | --best] [--format auto|checkpoint|sparse]   (sparse: seed + indices + values)',
     "floe train release ARTIFACT_ID  (an export is kept for good until released: then its run's retention decides)",
@@ -178,6 +249,7 @@ export const train: Command = {
     'keep-checkpoints': { type: 'string' },
     'keep-best': { type: 'boolean', default: false },
     best: { type: 'boolean', default: false },
+    svg: { type: 'string' },
   },
   async run(args) {
     const [sub, runId] = args.positionals;
@@ -242,6 +314,7 @@ export const train: Command = {
               summary(done),
               () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`,
             );
+            await plotIfAsked(args, client, done);
           } else output(args, summary(run!), () => `started ${run!.runId}`);
           return 0;
         }
@@ -252,6 +325,7 @@ export const train: Command = {
             summary(done),
             () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`,
           );
+          await plotIfAsked(args, client, done);
           return 0;
         }
         case 'get': {
@@ -262,6 +336,7 @@ export const train: Command = {
               .map(([k, v]) => `${k}: ${v}`)
               .join('\n'),
           );
+          await plotIfAsked(args, client, run!);
           return 0;
         }
         case 'pause':
