@@ -26,6 +26,11 @@ export interface MlpConfig {
    */
   inputShift?: number[];
   inputScale?: number[];
+  /**
+   * Per input, the number of categories of a categorical column the first layer reads one-hot (0: a number). A
+   * missing or unknown category (any code outside 0…k−1, e.g. −1) reads as no category.
+   */
+  inputCategories?: number[];
   /** A regression target's mean and spread: the head predicts the standardised target, returned as h·scale + shift. */
   outputShift?: number[];
   outputScale?: number[];
@@ -92,16 +97,20 @@ export function lenetBlocks(cfg: LeNetConfig, seed: number): Block[] {
 
 export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
   const blocks: Block[] = [];
-  let fanIn = cfg.inputs;
+  const categories = cfg.inputCategories ?? [];
+  // The first layer reads one column per number and one per category of each one-hot column.
+  let fanIn = Array.from({ length: cfg.inputs }, (_, j) => (categories[j]! >= 2 ? categories[j]! : 1)).reduce(
+    (a, b) => a + b,
+    0,
+  );
   cfg.hidden.forEach((h, i) => {
     blocks.push(denseBlock(seed, `dense.${i}`, fanIn, h, true));
     fanIn = h;
   });
   blocks.push(denseBlock(seed, 'head', fanIn, cfg.outputs, false, 'head'));
-  if (cfg.inputShift && cfg.inputScale) {
-    const [shift, scale] = [cfg.inputShift, cfg.inputScale];
+  if ((cfg.inputShift && cfg.inputScale) || categories.some((k) => k >= 2)) {
     const first = blocks[0]!;
-    blocks[0] = { ...first, forward: (x, ctx) => first.forward(affine(x, shift, scale, 'standardise'), ctx) };
+    blocks[0] = { ...first, forward: (x, ctx) => first.forward(encodeInputs(x, cfg), ctx) };
   }
   if (cfg.outputShift && cfg.outputScale) {
     const [shift, scale] = [cfg.outputShift, cfg.outputScale];
@@ -109,6 +118,43 @@ export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
     blocks[blocks.length - 1] = { ...head, forward: (h, ctx) => affine(head.forward(h, ctx), shift, scale, 'restore') };
   }
   return blocks;
+}
+
+/**
+ * What the first layer reads of a batch of rows [B, inputs]: the numeric columns standardised (when the config
+ * records their centre and spread), then each one-hot column's categories. A category is read through hat
+ * functions max(0, 1 − |code − c|): exactly one-hot at a whole code, and piecewise linear between codes, so
+ * integrated gradients along a path from a background mean still attribute to the column.
+ */
+function encodeInputs(x: tf.Tensor, cfg: MlpConfig): tf.Tensor {
+  const categories = cfg.inputCategories ?? [];
+  const numeric = Array.from({ length: cfg.inputs }, (_, j) => j).filter((j) => !(categories[j]! >= 2));
+  if (numeric.length === cfg.inputs) return standardised(x, cfg);
+  const parts: tf.Tensor[] = [];
+  if (numeric.length) {
+    const columns = tf.gather(x, numeric, 1);
+    parts.push(
+      cfg.inputShift && cfg.inputScale
+        ? affine(
+            columns,
+            numeric.map((j) => cfg.inputShift![j]!),
+            numeric.map((j) => cfg.inputScale![j]!),
+            'standardise',
+          )
+        : columns,
+    );
+  }
+  categories.forEach((k, j) => {
+    if (!(k >= 2)) return;
+    const code = tf.slice(x, [0, j], [-1, 1]);
+    const levels = tf.range(0, k, 1, 'float32');
+    parts.push(tf.relu(tf.sub(1, tf.abs(tf.sub(code, levels)))));
+  });
+  return tf.concat(parts, 1);
+}
+
+function standardised(x: tf.Tensor, cfg: MlpConfig): tf.Tensor {
+  return cfg.inputShift && cfg.inputScale ? affine(x, cfg.inputShift, cfg.inputScale, 'standardise') : x;
 }
 
 /**

@@ -208,3 +208,36 @@ test("an MLP's input and output standardisation: f_μσ(x) = σ_y·f((x − μ)/
   [plain, standardised, restored].forEach((m) => m.dispose());
   tf.dispose([x, expected]);
 });
+
+test('an MLP reads a categorical input one-hot through hat functions: exact at whole codes, none outside, linear between', () => {
+  // Inputs: a number, a column of 3 categories, a number.
+  const [inputShift, inputScale] = [
+    [10, 0, -1],
+    [2, 1, 4],
+  ];
+  const encoded = buildModel('mlp', 'small', 6, {
+    inputs: 3,
+    outputs: 2,
+    inputShift,
+    inputScale,
+    inputCategories: [0, 3, 0],
+  });
+  // The same first-layer weights read [(x0 − 10)/2, (x2 + 1)/4, one-hot of x1] from a plain 5-input MLP.
+  const plain = buildModel('mlp', 'small', 6, { inputs: 5, outputs: 2 });
+  const rows = [
+    [12, 0, 3],
+    [8, 2, -5],
+    [10, 1, -1],
+    [11, -1, 0], // no category (missing or unknown)
+    [9, 0.5, 1], // half of 0 and half of 1
+  ];
+  const hats = (c: number) => [0, 1, 2].map((k) => Math.max(0, 1 - Math.abs(c - k)));
+  const x = tf.tensor2d(rows);
+  const byHand = tf.tensor2d(rows.map(([a, c, b]) => [(a! - 10) / 2, (b! + 1) / 4, ...hats(c!)]));
+  assert.deepEqual(hats(0.5), [0.5, 0.5, 0]);
+  assert.ok(maxAbsDiff(encoded.forward(x), plain.forward(byHand)) < 1e-5);
+  const restored = deserializeModel(serializeModel(encoded));
+  assert.ok(maxAbsDiff(restored.forward(x), plain.forward(byHand)) < 1e-5, 'the checkpoint keeps the encoding');
+  [encoded, plain, restored].forEach((m) => m.dispose());
+  tf.dispose([x, byHand]);
+});

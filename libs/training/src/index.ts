@@ -12,6 +12,7 @@ export {
   ExampleSource,
   alignClasses,
   builtinShape,
+  MAX_ONE_HOT,
   alignFeatures,
   alignInputs,
   classesBeyond,

@@ -103,6 +103,16 @@ export interface DataSchema {
   imageShape?: { height: number; width: number; channels: number };
 }
 
+/**
+ * What a missing value of each column enters an MLP as: its training mean for a number, −1 (no category) for a
+ * one-hot column; undefined for models that record neither (0 then, as before).
+ */
+function featureFillOf(c: Record<string, unknown>): number[] | undefined {
+  if (!Array.isArray(c.inputShift)) return undefined;
+  const categories = Array.isArray(c.inputCategories) ? (c.inputCategories as number[]) : [];
+  return (c.inputShift as number[]).map((mean, j) => (categories[j]! >= 2 ? -1 : mean));
+}
+
 export function schemaOf(model: ModelDescription): DataSchema {
   const c = model.spec.config;
   const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);
@@ -111,7 +121,7 @@ export function schemaOf(model: ModelDescription): DataSchema {
     classNames: list(c.classNames),
     featureNames: list(c.featureNames),
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
-    featureFill: Array.isArray(c.inputShift) ? (c.inputShift as number[]) : undefined,
+    featureFill: featureFillOf(c),
     ...(model.spec.architecture === 'lenet5' && {
       imageShape: {
         height: Number(c.inputSize),
@@ -455,26 +465,38 @@ export function builtinShape(
   for (const [n, values] of Object.entries(data.categories ?? {}))
     featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
   const schema = { featureNames: [...data.features], featureCategories };
-  // Inputs standardised by the table's own centre and spread (a missing value enters at the centre).
+  // Inputs standardised by the table's own centre and spread (a missing value enters at the centre); a
+  // categorical column of at most MAX_ONE_HOT values read one-hot.
   const { mean: inputShift, std: inputScale } = columnMoments(data.x, data.rows, inputs);
+  const inputCategories = data.features.map((n) => {
+    const k = featureCategories[n]?.length ?? 0;
+    return k >= 2 && k <= MAX_ONE_HOT ? k : 0;
+  });
+  const encoding = { inputShift, inputScale, ...(inputCategories.some((k) => k > 0) && { inputCategories }) };
   if (data.target.type === 'class') {
     // One output per class of the table and of its replay, named.
     const classNames = orderClasses(classesIn([data, other]));
-    return { overrides: { inputs, outputs: classNames.length, classNames, ...schema, inputShift, inputScale } };
+    return { overrides: { inputs, outputs: classNames.length, classNames, ...schema, ...encoding } };
   }
   const outputs = data.target.names.length;
   const { mean: outputShift, std: outputScale } = columnMoments(data.target.y, data.rows, outputs);
   return {
-    overrides: { inputs, outputs, ...schema, inputShift, inputScale, outputShift, outputScale },
+    overrides: { inputs, outputs, ...schema, ...encoding, outputShift, outputScale },
     task: 'regression',
   };
 }
 
 /**
+ * The most values a categorical column may have to be read one-hot by a fresh MLP; one with more (identifiers,
+ * free text) is read as its standardised code.
+ */
+export const MAX_ONE_HOT = 64;
+
+/**
  * Each column's mean and standard deviation over its finite values, of a row-major table; a column without
  * values gets 0 and 1, one without spread a scale of 1 (so standardising it only centres it).
  */
-export function columnMoments(x: ArrayLike<number>, rows: number, columns: number): { mean: number[]; std: number[] } {
+function columnMoments(x: ArrayLike<number>, rows: number, columns: number): { mean: number[]; std: number[] } {
   const sum = new Float64Array(columns);
   const count = new Float64Array(columns);
   for (let r = 0; r < rows; r++)

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@floe/random';
 import {
   ExampleSource,
+  MAX_ONE_HOT,
   alignClasses,
   alignFeatures,
   builtinShape,
@@ -271,5 +272,28 @@ test("an MLP's shape records each column's mean and spread over its values; a mi
       [0, 0, 0, 0],
     ],
   );
+  model.dispose();
+});
+
+test('a categorical column of at most MAX_ONE_HOT values is read one-hot; its missing or unknown values as no category', () => {
+  const many = Array.from({ length: MAX_ONE_HOT + 1 }, (_, i) => `id${i}`);
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'cats',
+    features: ['colour', 'size', 'customer'],
+    x: Float32Array.from([0, 1.5, 3, 2, 2.5, 64, NaN, 3.5, 0, 1, NaN, 7]),
+    rows: 4,
+    categories: { colour: ['red', 'green', 'blue'], customer: many },
+    target: { type: 'class', labels: Int32Array.from([0, 1, 0, 1]), classes: ['a', 'b'] },
+  };
+  const { overrides } = builtinShape('mlp', data);
+  assert.deepEqual(overrides.inputCategories, [3, 0, 0], 'customer has too many values: its code is read');
+  const model = buildModel('mlp', 'small', 1, overrides);
+  const schema = schemaOf(model);
+  // Missing colour: no category (−1); missing size: its mean (2.5).
+  assert.deepEqual(schema.featureFill, [-1, 2.5, (3 + 64 + 0 + 7) / 4]);
+  const { x } = batch(new ExampleSource(data, 4, 0, { schema }));
+  const colours = x.filter((_, i) => i % 3 === 0).sort((a, b) => a - b);
+  assert.deepEqual(colours, [-1, 0, 1, 2]);
   model.dispose();
 });

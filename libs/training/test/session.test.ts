@@ -2,6 +2,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@floe/ml-runtime';
+import { Rng } from '@floe/random';
 import { buildModel } from '@floe/models';
 import { loadBuiltin, selectSplit, type ImageDataset, type TabularDataset, type TextDataset } from '@floe/data';
 import {
@@ -119,4 +120,49 @@ test('an MLP shaped by its table standardises its inputs: on penguins (grams bes
   const [raw, standardised] = [accuracy(false), accuracy(true)];
   assert.ok(standardised >= 0.9, `standardised inputs: test accuracy ${standardised}`);
   assert.ok(standardised > raw + 0.1, `standardised ${standardised} against raw ${raw}`);
+});
+
+test('a categorical column of 20 values whose effects have no order: read one-hot the MLP learns it, read as its code it does not', () => {
+  const r = new Rng(7);
+  const K = 20;
+  const effect = Array.from({ length: K }, () => (r.next() < 0.5 ? 1 : -1));
+  const rows = 1200;
+  const x = new Float32Array(rows * 2);
+  const labels = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const city = Math.floor(r.next() * K);
+    const v = r.normal();
+    x.set([v, city], i * 2);
+    labels[i] = effect[city]! + 0.5 * v + 0.3 * r.normal() > 0 ? 1 : 0;
+  }
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'cities',
+    features: ['v', 'city'],
+    x,
+    rows,
+    categories: { city: Array.from({ length: K }, (_, i) => `city ${i}`) },
+    target: { type: 'class', labels, classes: ['no', 'yes'], name: 'label' },
+  };
+  const [train, test] = [selectSplit(data, 'train'), selectSplit(data, 'test')];
+  const accuracy = (oneHot: boolean) => {
+    const { overrides } = builtinShape('mlp', train);
+    const model = buildModel('mlp', 'small', 1, oneHot ? overrides : { ...overrides, inputCategories: undefined });
+    const session = new TrainingSession(
+      model,
+      new ExampleSource(train, 16, 1, { schema: schemaOf(model) }),
+      opts(300, 1e-3),
+    );
+    for (let i = 0; i < 300; i++) session.trainStep();
+    const batch = new ExampleSource(test, test.rows, 0, { schema: schemaOf(model) }).next();
+    const predicted = Array.from(tf.tidy(() => tf.argMax(model.forward(batch.x), 1).dataSync()));
+    const truth = batch.y.dataSync();
+    tf.dispose([batch.x, batch.y]);
+    session.dispose();
+    model.dispose();
+    return predicted.filter((p, i) => p === truth[i]).length / truth.length;
+  };
+  const [code, oneHot] = [accuracy(false), accuracy(true)];
+  assert.ok(oneHot >= 0.9, `one-hot: test accuracy ${oneHot}`);
+  assert.ok(oneHot > code + 0.2, `one-hot ${oneHot} against the code ${code}`);
 });

@@ -157,8 +157,8 @@ function rowsOf(
     const inputs = Number(cfg.inputs);
     if (data.features.length !== inputs)
       throw invalidArgument(field, `has ${data.features.length} features per row; ${modelField} takes ${inputs}`);
-    // A missing value enters as the model's training mean of its column (0 for models that record none).
-    const fill = Array.isArray(cfg.inputShift) ? (cfg.inputShift as number[]) : undefined;
+    // A missing value enters as training does (the column's mean, or no category; 0 for models that record none).
+    const fill = schemaOf(model).featureFill;
     return { inputs, x: data.x.map((v, i) => modelInput(v, fill?.[i % inputs])), rows: data.rows };
   }
   if (data.kind === 'image') {
