@@ -1,27 +1,6 @@
 // floe <command> [options]. Every command has --help and --json.
-import type { Command } from './args.js';
 import { parse } from './args.js';
-import { up } from './commands/up.js';
-import { health } from './commands/health.js';
-import { train } from './commands/train.js';
-import { drift, plan, profile } from './commands/profile.js';
-import { evaluate } from './commands/eval.js';
-import { hpoCommand } from './commands/hpo.js';
-import { explainCommand } from './commands/explain.js';
-import { adaptCommand } from './commands/adapt.js';
-
-const COMMANDS: Command[] = [
-  up,
-  health,
-  adaptCommand,
-  train,
-  profile,
-  drift,
-  plan,
-  evaluate,
-  hpoCommand,
-  explainCommand,
-];
+import { CATALOG as COMMANDS } from './commands/catalog.js';
 
 function usage(): string {
   return [
@@ -42,11 +21,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     process.stderr.write(`floe: unknown command ${JSON.stringify(name)}\n\n${usage()}\n`);
     return 2;
   }
+  const cmd = await entry.load();
   let args;
   try {
     args = parse(cmd, rest);

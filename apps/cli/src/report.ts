@@ -5,7 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdaptResult } from '@floe/client';
-import { renderSvg, type TopLevelSpec } from '@floe/plots';
+import type { TopLevelSpec } from '@floe/plots';
+
+/** Vega, loaded when a report is written (not with every `floe` call). */
+const renderSvg = async (spec: TopLevelSpec): Promise<string> => (await import('@floe/plots')).renderSvg(spec);
 
 /** The sections, in order: id, title. A test checks that each rendered with its plot. */
 export const REPORT_SECTIONS = [

@@ -2,6 +2,7 @@
 // on stderr (a bar and the stage's own numbers), one trace for the flow (a span per stage; the calls carry
 // it to the services), finished stages kept in a journal beside the report so that the same command
 // again resumes, and the report (HTML with its plots, and the JSON behind it) written at the end.
+import { summaryOf } from './catalog.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -50,7 +51,7 @@ function fileJournal(path: string): AdaptJournal {
 
 export const adaptCommand: Command = {
   name: 'adapt',
-  summary: 'the whole adaptation: profile, plan, tune, train, evaluate, explain; resumable; writes a report',
+  summary: summaryOf('adapt'),
   usage: [
     'floe adapt --model M --data NEW --reference OLD [--steps 300] [--tune 1] [--id ID] [--out DIR]',
     '           [--batch 16] [--seq 128] [--seed 1] [--eval-samples 256] [--no-explain] [--json]',

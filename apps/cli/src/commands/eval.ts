@@ -1,4 +1,5 @@
 // floe eval suites | run | compare | double-descent — the evaluator from a terminal.
+import { summaryOf } from './catalog.js';
 import { readFileSync } from 'node:fs';
 import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient, loadConfig } from '@floe/service-kit';
@@ -39,7 +40,7 @@ const fmt = (m: commonV1.Metric) => `${m.name} ${m.value.toFixed(4)} ± ${m.stde
 
 export const evaluate: Command = {
   name: 'eval',
-  summary: 'evaluation suites, metrics with standard errors, forgetting across stages, double descent',
+  summary: summaryOf('eval'),
   usage: [
     'floe eval suites',
     'floe eval run --model MODEL --suites spam-assassin,typescript-lib [--bootstrap 200] [--seed 0]',

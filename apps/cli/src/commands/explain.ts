@@ -1,6 +1,7 @@
 // floe explain run | compare | attention — the explainer from a terminal: attributions with their
 // guarantees, what changed between two models, and the hidden attention of a Mamba model; --svg writes
 // the plots.
+import { summaryOf } from './catalog.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { explainerV1 as ex } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
@@ -59,7 +60,7 @@ function table(e: ex.Explanation): string {
 
 export const explainCommand: Command = {
   name: 'explain',
-  summary: 'attributions (SHAP, gradients), what changed between two models, hidden attention of Mamba',
+  summary: summaryOf('explain'),
   usage: [
     'floe explain run --model MODEL --data URI [--method exact|kernel|permutation|ig|gradient] [--instances 16]',
     '                 [--background URI] [--background-rows 64] [--budget N] [--output 0] [--steps N]',

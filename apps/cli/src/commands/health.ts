@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { summaryOf } from './catalog.js';
 import { service as healthService } from 'grpc-health-check';
 import { SERVICE_NAMES } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
@@ -20,7 +21,7 @@ const STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 
 export const health: Command = {
   name: 'health',
-  summary: "print each service's health status",
+  summary: summaryOf('health'),
   usage: 'floe health [--address host:port] [--json]\n\nExit status 0 when every service is SERVING.',
   async run(args) {
     const address = typeof args.values.address === 'string' ? args.values.address : loadConfig().address;

@@ -1,10 +1,10 @@
 // floe hpo create|suggest|report|predict|run|watch|get|list|stop — hyperparameter studies from a terminal.
 // `run` and `watch` show a live table of the trials (state, steps, best value) and the incumbent; `get`, `run`
 // and `watch` end with which hyperparameters matter and plot every trial's curve with --svg.
+import { summaryOf } from './catalog.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
-import { renderSvg } from '@floe/plots';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
 
@@ -218,6 +218,8 @@ export async function studyPlot(s: hpo.Study): Promise<string> {
       incumbent: t.trialId === s.bestTrialId,
     })),
   );
+  // Vega loads only when a plot is asked for (it adds ~0.3 s to every call that imports it).
+  const { renderSvg } = await import('@floe/plots');
   return renderSvg({
     title: `${s.studyId}: ${s.trials.length} trials, ${s.budgetUsed}/${s.spec!.totalBudget} fidelity steps`,
     width: 560,
@@ -292,7 +294,7 @@ async function follow(
 
 export const hpoCommand: Command = {
   name: 'hpo',
-  summary: 'hyperparameter studies: freeze-thaw BO (ifBO) and the baselines, by hand or driving trainer runs',
+  summary: summaryOf('hpo'),
   usage: [
     'floe hpo create --param NAME=float:MIN:MAX[:log|:log1m] [--param NAME=int:MIN:MAX[:log]] [--param NAME=cat:A,B]',
     '                [--optimizer ifbo|random|asha|hyperband|successive-halving|median-stopping|power-law]',

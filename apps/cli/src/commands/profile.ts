@@ -1,5 +1,6 @@
 // floe profile | drift | plan — the data-profiler from a terminal: a progress bar on stderr, the result on
 // stdout (one JSON object with --json).
+import { summaryOf } from './catalog.js';
 import { commonV1, dataProfilerV1 as dp, trainerV1 } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
@@ -63,7 +64,7 @@ const VERDICT = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_
 
 export const profile: Command = {
   name: 'profile',
-  summary: 'profile a dataset (text, tabular or images)',
+  summary: summaryOf('profile'),
   usage: 'floe profile DATASET [--bins 20]   e.g. floe profile builtin:spam-assassin, floe profile file:notes.txt@test',
   options: { bins: { type: 'string' } },
   run: (args) =>
@@ -126,7 +127,7 @@ export const profile: Command = {
 
 export const drift: Command = {
   name: 'drift',
-  summary: "compare a dataset with a reference: PSI, KS, Wasserstein, JS, L∞, Cramér's V per feature",
+  summary: summaryOf('drift'),
   usage:
     'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib',
   options: { bins: { type: 'string' }, 'psi-moderate': { type: 'string' }, 'psi-shifted': { type: 'string' } },
@@ -224,7 +225,7 @@ function searchLines(s: dp.PlanSearchReport): string[] {
 
 export const plan: Command = {
   name: 'plan',
-  summary: 'propose an adaptation plan: blocks to expand, tune and freeze, replay, learning rate, budget',
+  summary: summaryOf('plan'),
   usage:
     'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]\n' +
     '          [--search --forgetting-budget BITS --steps 400 --batch-size 16 --sequence-length 128 --lr 1e-3 --pilot-fraction 1 --candidates 8\n' +

@@ -1,8 +1,8 @@
 // floe train start|watch|pause|resume|cancel|delete|list|get|export|release|checkpoints — the trainer's runs from a terminal.
+import { summaryOf } from './catalog.js';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { commonV1, trainerV1 } from '@floe/contracts';
-import { renderSvg } from '@floe/plots';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
 import { modelRef } from './profile.js';
@@ -123,6 +123,8 @@ export async function lossPlot(run: trainerV1.Run, steps: trainerV1.StepMetrics[
       : []),
   ]);
   const d = summary(run);
+  // Vega loads only when a plot is asked for (it adds ~0.3 s to every call that imports it).
+  const { renderSvg } = await import('@floe/plots');
   return renderSvg({
     title: {
       text: `${run.runId}`,
@@ -196,7 +198,7 @@ async function watch(client: trainerV1.TrainerServiceClient, runId: string, json
 
 export const train: Command = {
   name: 'train',
-  summary: 'start, watch, pause, resume, cancel, delete, list and get training runs; export and list their checkpoints',
+  summary: summaryOf('train'),
   usage: [
     'floe train start --dataset builtin:spam-assassin [--arch transformer-lm] [--size tiny] [--base run:ID[@step|@best]|artifact:ID]',
     '                 [--strategy full|freeze|expand|ade|freezenet|prune|rigl|bcd] [--freeze block.0,block.1]',

@@ -1,11 +1,12 @@
 import { serviceMain } from '@floe/service-kit';
+import { summaryOf } from './catalog.js';
 import { startTelemetry } from '@floe/telemetry/sdk';
 import type { Command } from '../args.js';
 import { SERVICES } from '../services.js';
 
 export const up: Command = {
   name: 'up',
-  summary: 'host the services in one process (all five by default)',
+  summary: summaryOf('up'),
   usage:
     'floe up [--address host:port] [--services NAME[,NAME]]\n\n--services: the services this process hosts (FLOE_SERVICES; a pod of the Helm chart hosts one).\nEnvironment: FLOE_ADDRESS, FLOE_HOME, FLOE_SERVICES, FLOE_DATA_ROOTS, … (see the README).\nA bad value stops it with a message naming the variable (exit 2).',
   options: { services: { type: 'string' } },
