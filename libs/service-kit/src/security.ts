@@ -106,10 +106,17 @@ export function authInterceptor(config: Pick<SecurityConfig, 'tokens' | 'healthO
     });
 }
 
-/** The server's credentials: TLS from watched files when it has a certificate, else plaintext. */
-export function serverCredentials(config: SecurityConfig): grpc.ServerCredentials {
+/**
+ * The server's credentials: TLS from watched files when it has a certificate, else plaintext; `loaded` settles
+ * once the files were first read. Until then grpc-js drops every connection ("unloaded credentials"), so a
+ * server is not ready before it: under load a first call could fail UNAVAILABLE.
+ */
+export function serverCredentials(config: SecurityConfig): {
+  credentials: grpc.ServerCredentials;
+  loaded: Promise<void>;
+} {
   const tls = config.tls;
-  if (!tls) return grpc.ServerCredentials.createInsecure();
+  if (!tls) return { credentials: grpc.ServerCredentials.createInsecure(), loaded: Promise.resolve() };
   const identity = new experimental.FileWatcherCertificateProvider({
     certificateFile: tls.cert,
     privateKeyFile: tls.key,
@@ -122,8 +129,35 @@ export function serverCredentials(config: SecurityConfig): grpc.ServerCredential
           refreshIntervalMs: config.reloadMs,
         })
       : null;
+  const loaded = Promise.all([
+    firstRead(
+      (l) => identity.addIdentityCertificateListener(l),
+      (l) => identity.removeIdentityCertificateListener(l),
+    ),
+    ca
+      ? firstRead(
+          (l) => ca.addCaCertificateListener(l),
+          (l) => ca.removeCaCertificateListener(l),
+        )
+      : undefined,
+  ]).then(() => undefined);
   // grpc-js passes its first argument on as the identity provider, the second as the CA.
-  return experimental.createCertificateProviderServerCredentials(identity, ca, tls.clientAuth);
+  return { credentials: experimental.createCertificateProviderServerCredentials(identity, ca, tls.clientAuth), loaded };
+}
+
+/**
+ * Settles when a certificate provider first delivers its files (read or not: a file that cannot be read was
+ * refused when the configuration was loaded, and a later failure is the provider's to report), listening only
+ * for that long.
+ */
+function firstRead(add: (listener: () => void) => void, remove: (listener: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = () => {
+      remove(listener);
+      resolve();
+    };
+    add(listener);
+  });
 }
 
 /** The credentials this process dials with: TLS when it knows a CA (and presents its certificate under mutual TLS). */

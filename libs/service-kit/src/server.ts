@@ -63,9 +63,12 @@ export async function startServer(opts: {
   reflectionPackage ??= loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath));
   new ReflectionService(reflectionPackage).addToServer(server);
 
+  const { credentials, loaded } = serverCredentials(security);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.address, serverCredentials(security), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(config.address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
+  // Connections before the certificate files are read are dropped: not serving until then.
+  await loaded;
   const host = config.address.slice(0, config.address.lastIndexOf(':'));
   const address = `${host}:${port}`;
   // Probes that speak neither TLS nor tokens (Kubernetes' gRPC probes) ask a listener of their own that

@@ -3,7 +3,10 @@
 // certificate picked up without a restart, and bad settings stopping the process at start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { trainerV1 } from '@floe/contracts';
 import { ConfigError, call, createClient, type FloeServer } from '@floe/service-kit';
@@ -110,6 +113,32 @@ test('TLS: the right CA connects, a wrong CA and plaintext are refused; mutual T
         withoutCert.close();
       }
     });
+  } finally {
+    dir.remove();
+  }
+});
+
+test('a TLS server is not ready before it has read its certificate: the first call after start connects', async () => {
+  const dir = tempDir();
+  try {
+    const pki = makeCertificates(dir.path);
+    // The certificate behind a named pipe: reading it waits until the test writes it (a slow volume).
+    const slowCert = join(dir.path, 'slow-server.pem');
+    execFileSync('mkfifo', [slowCert]);
+    let started = false;
+    const starting = withServer({ FLOE_TLS_CERT: slowCert, FLOE_TLS_KEY: pki.server.key }, async (server) => {
+      const good = trainer(server.address, { FLOE_TLS_CA: pki.ca });
+      try {
+        // grpc-js drops connections until its credentials are loaded; startServer waits for them.
+        await rejectsWith(call(good.getRun.bind(good), { runId: 'run-x' }), grpc.status.NOT_FOUND);
+      } finally {
+        good.close();
+      }
+    }).finally(() => (started = true));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(started, false, 'still starting while the certificate is unread');
+    await writeFile(slowCert, readFileSync(pki.server.cert));
+    await starting;
   } finally {
     dir.remove();
   }
