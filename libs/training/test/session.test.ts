@@ -98,26 +98,38 @@ test('schedules: warm-up, then linear or cosine decay to the floor', () => {
   assert.equal(learningRateAt(99, 1, 110, { ...s, kind: 'constant' }), 1);
 });
 
+/**
+ * The test accuracy of a fresh MLP shaped by `train` (its overrides changed by `shape`), after `steps` steps at lr
+ * 1e-3, batch 16; each missing value of the test rows enters as the model's fill for its column.
+ */
+function mlpAccuracy(
+  train: TabularDataset,
+  test: TabularDataset,
+  seed: number,
+  steps: number,
+  shape: (overrides: Record<string, unknown>) => Record<string, unknown>,
+): number {
+  const model = buildModel('mlp', 'small', seed, shape(builtinShape('mlp', train).overrides));
+  const session = new TrainingSession(
+    model,
+    new ExampleSource(train, 16, seed, { schema: schemaOf(model) }),
+    opts(steps, 1e-3),
+  );
+  for (let i = 0; i < steps; i++) session.trainStep();
+  const batch = new ExampleSource(test, test.rows, 0, { schema: schemaOf(model) }).next();
+  const predicted = Array.from(tf.tidy(() => tf.argMax(model.forward(batch.x), 1).dataSync()));
+  const truth = batch.y.dataSync();
+  tf.dispose([batch.x, batch.y]);
+  session.dispose();
+  model.dispose();
+  return predicted.filter((p, i) => p === truth[i]).length / truth.length;
+}
+
 test('an MLP shaped by its table standardises its inputs: on penguins (grams beside millimetres) it learns where raw inputs stall', () => {
   const penguins = loadBuiltin('penguins') as TabularDataset;
   const [train, test] = [selectSplit(penguins, 'train'), selectSplit(penguins, 'test')];
-  const accuracy = (standardised: boolean) => {
-    const { overrides } = builtinShape('mlp', train);
-    const shape = standardised ? overrides : { ...overrides, inputShift: undefined, inputScale: undefined };
-    const model = buildModel('mlp', 'small', 3, shape);
-    const source = new ExampleSource(train, 16, 3, { schema: schemaOf(model) });
-    const session = new TrainingSession(model, source, opts(200, 1e-3));
-    for (let i = 0; i < 200; i++) session.trainStep();
-    // The test rows, each missing measurement entering as the model's fill for its column.
-    const batch = new ExampleSource(test, test.rows, 0, { schema: schemaOf(model) }).next();
-    const predicted = Array.from(tf.tidy(() => tf.argMax(model.forward(batch.x), 1).dataSync()));
-    const labels = batch.y.dataSync();
-    tf.dispose([batch.x, batch.y]);
-    session.dispose();
-    model.dispose();
-    return predicted.filter((p, i) => p === labels[i]).length / labels.length;
-  };
-  const [raw, standardised] = [accuracy(false), accuracy(true)];
+  const raw = mlpAccuracy(train, test, 3, 200, (o) => ({ ...o, inputShift: undefined, inputScale: undefined }));
+  const standardised = mlpAccuracy(train, test, 3, 200, (o) => o);
   assert.ok(standardised >= 0.9, `standardised inputs: test accuracy ${standardised}`);
   assert.ok(standardised > raw + 0.1, `standardised ${standardised} against raw ${raw}`);
 });
@@ -145,24 +157,8 @@ test('a categorical column of 20 values whose effects have no order: read one-ho
     target: { type: 'class', labels, classes: ['no', 'yes'], name: 'label' },
   };
   const [train, test] = [selectSplit(data, 'train'), selectSplit(data, 'test')];
-  const accuracy = (oneHot: boolean) => {
-    const { overrides } = builtinShape('mlp', train);
-    const model = buildModel('mlp', 'small', 1, oneHot ? overrides : { ...overrides, inputCategories: undefined });
-    const session = new TrainingSession(
-      model,
-      new ExampleSource(train, 16, 1, { schema: schemaOf(model) }),
-      opts(300, 1e-3),
-    );
-    for (let i = 0; i < 300; i++) session.trainStep();
-    const batch = new ExampleSource(test, test.rows, 0, { schema: schemaOf(model) }).next();
-    const predicted = Array.from(tf.tidy(() => tf.argMax(model.forward(batch.x), 1).dataSync()));
-    const truth = batch.y.dataSync();
-    tf.dispose([batch.x, batch.y]);
-    session.dispose();
-    model.dispose();
-    return predicted.filter((p, i) => p === truth[i]).length / truth.length;
-  };
-  const [code, oneHot] = [accuracy(false), accuracy(true)];
+  const code = mlpAccuracy(train, test, 1, 300, (o) => ({ ...o, inputCategories: undefined }));
+  const oneHot = mlpAccuracy(train, test, 1, 300, (o) => o);
   assert.ok(oneHot >= 0.9, `one-hot: test accuracy ${oneHot}`);
   assert.ok(oneHot > code + 0.2, `one-hot ${oneHot} against the code ${code}`);
 });
