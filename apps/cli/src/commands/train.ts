@@ -93,6 +93,8 @@ async function plotIfAsked(
 
 /** The steps a run has recorded up to `run.step` (WatchRun's replay, left once it reaches them). */
 function recordedSteps(client: trainerV1.TrainerServiceClient, run: trainerV1.Run): Promise<trainerV1.StepMetrics[]> {
+  // A run that has not trained a step yet has nothing to plot (and a live stream would wait for its first step).
+  if (run.step === 0) return Promise.resolve([]);
   return new Promise((resolve, reject) => {
     const steps: trainerV1.StepMetrics[] = [];
     const stream = client.watchRun({ runId: run.runId, fromStep: 0 });
@@ -106,7 +108,7 @@ function recordedSteps(client: trainerV1.TrainerServiceClient, run: trainerV1.Ru
     stream.on('data', (m: trainerV1.WatchRunResponse) => {
       if (m.event?.$case === 'step') steps.push(m.event.value);
       // A stopped run's stream ends by itself; a running one's goes on live, so it is left at the step asked for.
-      if (m.event?.$case === 'run' || steps.at(-1)?.step === run.step) finish();
+      if (m.event?.$case === 'run' || (steps.at(-1)?.step ?? 0) >= run.step) finish();
     });
     stream.on('end', finish);
     stream.on('error', (err: Error & { code?: number }) => (done ? undefined : reject(err)));
