@@ -42,7 +42,7 @@ export const openDatasetAsync = (
   ref: DatasetRefInput,
   opts: OpenOptions & { sliceMs?: number; signal?: AbortSignal },
   field = 'dataset',
-): Promise<Dataset> => finishYielding(openSteps(ref, opts, field), opts.sliceMs, opts.signal);
+): Promise<Dataset> => finishYielding(openSteps(ref, opts, field), opts);
 
 function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Steps<Dataset> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;

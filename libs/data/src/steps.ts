@@ -15,11 +15,14 @@ export function finish<T>(steps: Steps<T>): T {
 }
 
 /**
- * Runs `steps` to the end, giving the event loop a turn whenever a slice of work has taken `sliceMs` (0: after
- * every step). When `signal` aborts (a call cancelled, its deadline passed) the work stops at the next turn and
- * the signal's reason is thrown.
+ * Runs `steps` to the end, giving the event loop a turn whenever a slice of work has taken `sliceMs` (default 10;
+ * 0: after every step). When `signal` aborts (a call cancelled, its deadline passed) the work stops at the next
+ * turn and the signal's reason is thrown.
  */
-export async function finishYielding<T>(steps: Steps<T>, sliceMs = 10, signal?: AbortSignal): Promise<T> {
+export async function finishYielding<T>(
+  steps: Steps<T>,
+  { sliceMs = 10, signal }: { sliceMs?: number; signal?: AbortSignal } = {},
+): Promise<T> {
   let started = performance.now();
   try {
     for (;;) {

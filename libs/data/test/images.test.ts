@@ -261,7 +261,7 @@ test('an aborted signal stops sliced work at its next turn: the reason is thrown
         closed = true;
       }
     })();
-    await assert.rejects(finishYielding(work, 0, controller.signal), /the caller went away/);
+    await assert.rejects(finishYielding(work, { sliceMs: 0, signal: controller.signal }), /the caller went away/);
     assert.deepEqual([steps, closed], [3, true], 'stopped at the turn after the abort, its finally run');
     // A folder's reading stops the same way (here at its first turn: the signal is already aborted).
     await assert.rejects(
@@ -276,7 +276,9 @@ test('an aborted signal stops sliced work at its next turn: the reason is thrown
 test('a split of many images is copied in slices, letting the event loop run, and equals selectSplit', async () => {
   // 200 images of 64×64×3: the training split is 160 × 12,288 values, several slices of copying.
   const many = randomImages(9, ['a', 'b', 'c'], 200, 64, 64, 3);
-  const { result: sliced, turns } = await turnsDuring(() => finishYielding(selectSplitSteps(many, 'train'), 0));
+  const { result: sliced, turns } = await turnsDuring(() =>
+    finishYielding(selectSplitSteps(many, 'train'), { sliceMs: 0 }),
+  );
   assert.ok(turns >= 5, `${turns} turns of the event loop while 160 images were copied`);
   assert.deepEqual(sliced, selectSplit(many, 'train'));
   assert.equal(sliced.labels.length, splitIndices(many, 'train').length);

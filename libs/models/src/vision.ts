@@ -97,18 +97,14 @@ export function lenetBlocks(cfg: LeNetConfig, seed: number): Block[] {
 
 export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
   const blocks: Block[] = [];
-  const categories = cfg.inputCategories ?? [];
   // The first layer reads one column per number and one per category of each one-hot column.
-  let fanIn = Array.from({ length: cfg.inputs }, (_, j) => (categories[j]! >= 2 ? categories[j]! : 1)).reduce(
-    (a, b) => a + b,
-    0,
-  );
+  let fanIn = Array.from({ length: cfg.inputs }, (_, j) => oneHotWidth(cfg, j) || 1).reduce((a, b) => a + b, 0);
   cfg.hidden.forEach((h, i) => {
     blocks.push(denseBlock(seed, `dense.${i}`, fanIn, h, true));
     fanIn = h;
   });
   blocks.push(denseBlock(seed, 'head', fanIn, cfg.outputs, false, 'head'));
-  if ((cfg.inputShift && cfg.inputScale) || categories.some((k) => k >= 2)) {
+  if ((cfg.inputShift && cfg.inputScale) || cfg.inputCategories?.some((k) => k >= 2)) {
     const first = blocks[0]!;
     blocks[0] = { ...first, forward: (x, ctx) => first.forward(encodeInputs(x, cfg), ctx) };
   }
@@ -120,6 +116,12 @@ export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
   return blocks;
 }
 
+/** How many categories input j is read as one-hot; 0 for an input read as a number. */
+const oneHotWidth = (cfg: MlpConfig, j: number): number => {
+  const k = cfg.inputCategories?.[j] ?? 0;
+  return k >= 2 ? k : 0;
+};
+
 /**
  * What the first layer reads of a batch of rows [B, inputs]: the numeric columns standardised (when the config
  * records their centre and spread), then each one-hot column's categories. A category is read through hat
@@ -127,12 +129,11 @@ export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
  * integrated gradients along a path from a background mean still attribute to the column.
  */
 function encodeInputs(x: tf.Tensor, cfg: MlpConfig): tf.Tensor {
-  const categories = cfg.inputCategories ?? [];
-  const numeric = Array.from({ length: cfg.inputs }, (_, j) => j).filter((j) => !(categories[j]! >= 2));
-  if (numeric.length === cfg.inputs) return standardised(x, cfg);
+  const numeric = Array.from({ length: cfg.inputs }, (_, j) => j).filter((j) => !oneHotWidth(cfg, j));
+  // Without one-hot columns every column is numeric, read in place (no gather).
+  const columns = numeric.length === cfg.inputs ? x : tf.gather(x, numeric, 1);
   const parts: tf.Tensor[] = [];
-  if (numeric.length) {
-    const columns = tf.gather(x, numeric, 1);
+  if (numeric.length)
     parts.push(
       cfg.inputShift && cfg.inputScale
         ? affine(
@@ -143,18 +144,13 @@ function encodeInputs(x: tf.Tensor, cfg: MlpConfig): tf.Tensor {
           )
         : columns,
     );
-  }
-  categories.forEach((k, j) => {
-    if (!(k >= 2)) return;
+  for (let j = 0; j < cfg.inputs; j++) {
+    const k = oneHotWidth(cfg, j);
+    if (!k) continue;
     const code = tf.slice(x, [0, j], [-1, 1]);
-    const levels = tf.range(0, k, 1, 'float32');
-    parts.push(tf.relu(tf.sub(1, tf.abs(tf.sub(code, levels)))));
-  });
-  return tf.concat(parts, 1);
-}
-
-function standardised(x: tf.Tensor, cfg: MlpConfig): tf.Tensor {
-  return cfg.inputShift && cfg.inputScale ? affine(x, cfg.inputShift, cfg.inputScale, 'standardise') : x;
+    parts.push(tf.relu(tf.sub(1, tf.abs(tf.sub(code, tf.range(0, k, 1, 'float32'))))));
+  }
+  return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
 }
 
 /**

@@ -192,7 +192,7 @@ test('a document of several megabytes is profiled in slices, exactly as counted 
   const doc = utf8(text);
   assert.ok(doc.length > 2e6);
   const profiler = new TextProfiler();
-  const { turns } = await turnsDuring(() => finishYielding(profiler.addSteps(doc), 0));
+  const { turns } = await turnsDuring(() => finishYielding(profiler.addSteps(doc), { sliceMs: 0 }));
   assert.ok(turns >= 2, `${turns} turns of the event loop while ${doc.length} bytes were scanned`);
   const p = profiler.finish();
   const bytes = new Array<number>(256).fill(0);

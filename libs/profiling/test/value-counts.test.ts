@@ -148,7 +148,9 @@ test('comparing images in slices gives the event loop turns while it counts, and
     }) as ImageDataset;
   // 400 images: 1.6 M values a channel, several slices of counting each.
   const [reference, current] = [image(400), image(300)];
-  const { result: report, turns } = await turnsDuring(() => finishYielding(compareSteps(reference, current), 0));
+  const { result: report, turns } = await turnsDuring(() =>
+    finishYielding(compareSteps(reference, current), { sliceMs: 0 }),
+  );
   assert.deepEqual(report, compareDatasets(reference, current));
   // Each channel of each dataset is read twice (its range, then its counts), in slices of 2^19 values.
   assert.ok(turns >= 3 * 2 * 2, `the event loop turned ${turns} times`);

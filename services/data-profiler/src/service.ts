@@ -54,8 +54,6 @@ const ACTION = {
   tune: commonV1.BlockAction.BLOCK_ACTION_TUNE,
   expand: commonV1.BlockAction.BLOCK_ACTION_EXPAND,
 };
-/** Work on the event loop yields after this many ms (and then stops if the call was cancelled). */
-const SLICE_MS = 10;
 const SCORE_TASK = new URL('./score-task.ts', import.meta.url);
 
 type Split = 'train' | 'validation' | 'test' | 'all';
@@ -159,7 +157,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             const data =
               ref.split === 'all' && !ref.maxExamples
                 ? full
-                : await finishYielding(selectSplitSteps(full, ref.split, ref.maxExamples), SLICE_MS, ctx.signal);
+                : await finishYielding(selectSplitSteps(full, ref.split, ref.maxExamples), { signal: ctx.signal });
             report({ phase: 'load_data', done: 1, total: 1, fraction: 0.05, message: `${data.name}: ${data.kind}` });
             const base = {
               dataset: req.dataset,
@@ -187,8 +185,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
                     yield;
                   }
                 })(),
-                SLICE_MS,
-                ctx.signal,
+                { signal: ctx.signal },
               );
               const text = profiler.finish(bins);
               return {
@@ -205,7 +202,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
                 ...counts,
                 detail: {
                   $case: 'tabular' as const,
-                  value: tabularProfile(await finishYielding(profileTabularSteps(data, bins), SLICE_MS, ctx.signal)),
+                  value: tabularProfile(await finishYielding(profileTabularSteps(data, bins), { signal: ctx.signal })),
                 },
               };
             return {
@@ -213,7 +210,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
               ...counts,
               detail: {
                 $case: 'image' as const,
-                value: imageProfile(await finishYielding(profileImageSteps(data), SLICE_MS, ctx.signal)),
+                value: imageProfile(await finishYielding(profileImageSteps(data), { signal: ctx.signal })),
               },
             };
           }),
@@ -243,8 +240,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             return driftReport(
               await finishYielding(
                 compareSteps(reference, current, { bins: req.bins || 10, thresholds: thresholdsOf(req.thresholds) }),
-                SLICE_MS,
-                ctx.signal,
+                { signal: ctx.signal },
               ),
             );
           }),
@@ -310,7 +306,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
             throw invalidArgument('dataset', `is ${current.kind} data; the reference is ${reference.kind}`);
           const drift = await instrument(
             { name: SpanName.drift, attributes: { [Attr.dataset]: req.dataset!.uri } },
-            () => finishYielding(compareSteps(reference, current), SLICE_MS, ctx.signal),
+            () => finishYielding(compareSteps(reference, current), { signal: ctx.signal }),
           );
           report({
             phase: 'drift',

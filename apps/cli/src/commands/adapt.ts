@@ -2,7 +2,6 @@
 // on stderr (a bar and the stage's own numbers), one trace for the flow (a span per stage; the calls carry
 // it to the services), finished stages kept in a journal beside the report so that the same command
 // again resumes, and the report (HTML with its plots, and the JSON behind it) written at the end.
-import { summaryOf } from './catalog.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +23,7 @@ import { startTelemetry } from '@floe/telemetry/sdk';
 import { bar, num, str, type Command } from '../args.js';
 import { modelRef } from './profile.js';
 import { writeReport } from '../report.js';
+import { summaryOf } from './catalog.js';
 
 /** The demo: a tiny transformer learns e-mails, then adapts to TypeScript declarations. */
 export const DEMO = {

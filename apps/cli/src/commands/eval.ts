@@ -1,11 +1,12 @@
 // floe eval suites | run | compare | double-descent — the evaluator from a terminal.
-import { summaryOf } from './catalog.js';
 import { readFileSync } from 'node:fs';
 import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient, loadConfig } from '@floe/service-kit';
 import { list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { everyPage } from '../paging.js';
 import { follow } from '../progress.js';
 import { datasetRef, modelRef } from './profile.js';
+import { summaryOf } from './catalog.js';
 
 /** The points of a curve: from a trainer run's validation losses, or a file of "x,y" lines. */
 async function curve(args: ParsedArgs, address: string): Promise<ev.CurvePoint[]> {
@@ -72,13 +73,10 @@ export const evaluate: Command = {
     try {
       switch (sub) {
         case 'suites': {
-          const suites: ev.Suite[] = [];
-          let token = '';
-          do {
-            const page = await call(client.listSuites.bind(client), { page: { pageSize: 100, pageToken: token } });
-            suites.push(...page.suites);
-            token = page.page?.nextPageToken ?? '';
-          } while (token);
+          const suites = await everyPage(
+            (page) => call(client.listSuites.bind(client), { page }),
+            (r) => r.suites,
+          );
           output(
             args,
             suites.map((s) => ev.Suite.toJSON(s)),

@@ -1,13 +1,13 @@
 // floe explain run | compare | attention — the explainer from a terminal: attributions with their
 // guarantees, what changed between two models, and the hidden attention of a Mamba model; --svg writes
 // the plots.
-import { summaryOf } from './catalog.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { explainerV1 as ex } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { list, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
 import { modelRef } from './profile.js';
+import { summaryOf } from './catalog.js';
 
 const METHODS: Record<string, ex.Method> = {
   exact: ex.Method.METHOD_EXACT,

@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
-import { summaryOf } from './catalog.js';
 import { service as healthService } from 'grpc-health-check';
 import { SERVICE_NAMES } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { output, type Command } from '../args.js';
+import { summaryOf } from './catalog.js';
 
 type HealthClient = grpc.Client & {
   check(

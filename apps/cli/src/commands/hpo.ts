@@ -1,12 +1,12 @@
 // floe hpo create|suggest|report|predict|run|watch|get|list|stop — hyperparameter studies from a terminal.
 // `run` and `watch` show a live table of the trials (state, steps, best value) and the incumbent; `get`, `run`
 // and `watch` end with which hyperparameters matter and plot every trial's curve with --svg.
-import { summaryOf } from './catalog.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { summaryOf } from './catalog.js';
 
 const OPTIMIZER: Record<string, hpo.Optimizer> = {
   ifbo: hpo.Optimizer.OPTIMIZER_FREEZE_THAW,

@@ -1,10 +1,10 @@
 // floe profile | drift | plan — the data-profiler from a terminal: a progress bar on stderr, the result on
 // stdout (one JSON object with --json).
-import { summaryOf } from './catalog.js';
 import { commonV1, dataProfilerV1 as dp, trainerV1 } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
+import { summaryOf } from './catalog.js';
 
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 

@@ -1,11 +1,12 @@
 // floe train start|watch|pause|resume|cancel|delete|list|get|export|release|checkpoints — the trainer's runs from a terminal.
-import { summaryOf } from './catalog.js';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
+import { everyPage } from '../paging.js';
 import { modelRef } from './profile.js';
+import { summaryOf } from './catalog.js';
 
 const STRATEGY: Record<string, trainerV1.Strategy> = {
   full: trainerV1.Strategy.STRATEGY_FULL,
@@ -65,7 +66,7 @@ function summary(r: trainerV1.Run): Record<string, unknown> {
     budget_steps: r.spec?.budgetSteps,
     model: r.spec?.baseModel && modelText(r.spec.baseModel),
     dataset: r.spec?.dataset && datasetText(r.spec.dataset),
-    strategy: r.spec && trainerV1.strategyToJSON(r.spec.strategy).replace('STRATEGY_', '').toLowerCase(),
+    strategy: r.spec && strategyText(r.spec.strategy),
     learning_rate: r.spec?.optimizer?.learningRate || undefined,
     train_loss: r.lastMetrics?.trainLoss,
     validation_loss: r.lastMetrics?.validationLoss,
@@ -124,13 +125,13 @@ export async function lossPlot(run: trainerV1.Run, steps: trainerV1.StepMetrics[
       ? [{ step: m.step, loss: m.referenceValidationLoss, series: 'old domain (validation)' }]
       : []),
   ]);
-  const d = summary(run);
+  const spec = run.spec;
   // Vega loads only when a plot is asked for (it adds ~0.3 s to every call that imports it).
   const { renderSvg } = await import('@floe/plots');
   return renderSvg({
     title: {
-      text: `${run.runId}`,
-      subtitle: `${String(d.model ?? '')} on ${String(d.dataset ?? '')}, ${String(d.strategy ?? '')}`,
+      text: run.runId,
+      subtitle: `${spec?.baseModel ? modelText(spec.baseModel) : ''} on ${spec?.dataset ? datasetText(spec.dataset) : ''}, ${spec ? strategyText(spec.strategy) : ''}`,
     },
     width: 560,
     height: 260,
@@ -163,6 +164,10 @@ function modelText(m: commonV1.ModelRef): string | undefined {
   if (s?.$case === 'artifactId') return `artifact:${s.value}`;
   return undefined;
 }
+
+/** A strategy's name, lower-case: full, freeze, …, prune_at_init. */
+const strategyText = (strategy: trainerV1.Strategy): string =>
+  trainerV1.strategyToJSON(strategy).replace('STRATEGY_', '').toLowerCase();
 
 /** A dataset reference as `floe` takes it: URI[@split]. */
 function datasetText(d: commonV1.DatasetRef): string {
@@ -445,18 +450,10 @@ export const train: Command = {
         case 'list': {
           const state = str(args, 'state');
           const states = state ? [commonV1.runStateFromJSON(`RUN_STATE_${state.toUpperCase()}`)] : [];
-          // Every page, not only the first hundred.
-          const runs: trainerV1.Run[] = [];
-          let token = '';
-          do {
-            const page = await call(client.listRuns.bind(client), {
-              page: { pageSize: 100, pageToken: token },
-              states,
-              labels: {},
-            });
-            runs.push(...page.runs);
-            token = page.page?.nextPageToken ?? '';
-          } while (token);
+          const runs = await everyPage(
+            (page) => call(client.listRuns.bind(client), { page, states, labels: {} }),
+            (r) => r.runs,
+          );
           output(
             args,
             runs.map(summary),

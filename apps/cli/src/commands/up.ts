@@ -1,8 +1,8 @@
 import { serviceMain } from '@floe/service-kit';
-import { summaryOf } from './catalog.js';
 import { startTelemetry } from '@floe/telemetry/sdk';
 import type { Command } from '../args.js';
 import { SERVICES } from '../services.js';
+import { summaryOf } from './catalog.js';
 
 export const up: Command = {
   name: 'up',
