@@ -5,7 +5,8 @@
 // refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { composeServices, startServer, type FloeServer } from '@floe/service-kit';
+import { hpoSurrogateV1 as hpo } from '@floe/contracts';
+import { call, composeServices, createClient, startServer, type FloeServer } from '@floe/service-kit';
 import { quietLog, tempDir, testConfig } from '@floe/testing';
 import { SERVICES } from '../src/services.js';
 import { floeAt } from './fixtures/floe.js';
@@ -107,4 +108,31 @@ test('create --maximize --best-possible 1: a report past the bound is refused, n
   assert.match(past.stderr, /observations\[1\]\.value: 1\.2 is better than spec\.best_possible_value 1/);
   const within = await floe('hpo', 'report', studyId, trialId, '--points', '10:0.8,20:0.9');
   assert.equal(within.code, 0, within.stderr);
+});
+
+test('floe hpo list lists every study, past the first page of a hundred', async () => {
+  const client = createClient(hpo.HpoSurrogateServiceClient, server.address);
+  try {
+    const before = (JSON.parse((await floe('hpo', 'list', '--json')).stdout) as unknown[]).length;
+    for (let i = 0; i < 101; i++)
+      await call(client.createStudy.bind(client), {
+        requestId: '',
+        spec: hpo.StudySpec.fromPartial({
+          name: `many-${i}`,
+          objective: 'validation_loss',
+          stepsPerFidelity: 1,
+          searchSpace: {
+            parameters: [
+              { name: 'lr', domain: { $case: 'floatRange', value: { min: 1e-4, max: 1e-1, logScale: true } } },
+            ],
+          },
+          maxFidelity: 3,
+          totalBudget: 9,
+        }),
+      });
+    const listed = JSON.parse((await floe('hpo', 'list', '--json')).stdout) as unknown[];
+    assert.equal(listed.length, before + 101);
+  } finally {
+    client.close();
+  }
 });

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { everyPage } from '../paging.js';
 import { summaryOf } from './catalog.js';
 
 const OPTIMIZER: Record<string, hpo.Optimizer> = {
@@ -475,10 +476,10 @@ export const hpoCommand: Command = {
           return 0;
         }
         case 'list': {
-          const { studies } = await call(client.listStudies.bind(client), {
-            page: { pageSize: 100, pageToken: '' },
-            states: [],
-          });
+          const studies = await everyPage(
+            (page) => call(client.listStudies.bind(client), { page, states: [] }),
+            (r) => r.studies,
+          );
           output(
             args,
             studies.map((s) => ({ ...studySummary(s), trials: s.trials.length })),
