@@ -280,6 +280,70 @@ test(
   },
 );
 
+test(
+  'categories the old model never read: a run from its checkpoint grows the one-hot input and learns them',
+  { timeout: 180_000 },
+  async () => {
+    // The class follows the colour alone (the numbers are noise). The old table has red, green and blue; the new
+    // one purple and orange, which the old model reads as no colour — both alike, so it cannot tell them apart.
+    const colourTable = (file: string, seed: number, colours: Record<string, string>) => {
+      const rng = new Rng(seed);
+      const names = Object.keys(colours);
+      const lines = Array.from({ length: 240 }, () => {
+        const colour = names[rng.int(names.length)]!;
+        return `${rng.normal().toFixed(3)},${colour},${rng.normal().toFixed(3)},${colours[colour]}`;
+      });
+      writeFileSync(join(home.path, 'data', file), `x0,colour,x1,label\n${lines.join('\n')}\n`);
+    };
+    colourTable('colours-old.csv', 3, { red: 'a', green: 'b', blue: 'c' });
+    colourTable('colours-new.csv', 4, { purple: 'c', orange: 'a' });
+    const client = new FloeClient({ address: server.address });
+    try {
+      const trained = async (baseModel: commonV1.ModelRef, uri: string) => {
+        const { run } = await client.trainer.startRun({
+          requestId: '',
+          spec: trainerV1.RunSpec.fromPartial({
+            baseModel,
+            dataset: { uri },
+            strategy: trainerV1.Strategy.STRATEGY_FULL,
+            optimizer: { learningRate: 1e-2 },
+            batchSize: 32,
+            budgetSteps: 120,
+            seed: 1,
+          }),
+        });
+        await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+        const done = (await client.trainer.getRun({ runId: run!.runId })).run!;
+        assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
+        return done;
+      };
+      const base = await trained(
+        commonV1.ModelRef.fromPartial({
+          source: {
+            $case: 'builtin',
+            value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 2 },
+          },
+        }),
+        'file:colours-old.csv',
+      );
+      // Inputs: x0, x1 and three colours one-hot.
+      assert.equal(base.totalParams, 5 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3);
+      assert.ok((await accuracyOn(client, base.runId, 'file:colours-old.csv')) > 0.95);
+      const adapted = await trained(
+        commonV1.ModelRef.fromPartial({
+          source: { $case: 'run', value: { runId: base.runId, step: 0, best: false } },
+        }),
+        'file:colours-new.csv',
+      );
+      assert.equal(adapted.totalParams, base.totalParams + 2 * 64, 'two more colours read one-hot');
+      const learned = await accuracyOn(client, adapted.runId, 'file:colours-new.csv');
+      assert.ok(learned > 0.95, `purple and orange told apart: ${learned}`);
+    } finally {
+      client.close();
+    }
+  },
+);
+
 test("a builtin MLP given straight to the evaluator and the explainer takes the table's shape", async () => {
   const client = new FloeClient({ address: server.address });
   try {

@@ -9,7 +9,7 @@ export {
 } from './model.js';
 export { buildModel, blockIdsOf, describeModel, SIZES, ARCHITECTURES, UnknownModelError } from './registry.js';
 export { LENET_MIN_SIDE, lenetFeatureSide } from './vision.js';
-export { withClasses } from './grow.js';
+export { withClasses, withInputCategories } from './grow.js';
 export { initialValues, makeParam, type Init, type Param } from './params.js';
 export { causalConv1d, selectiveScan, selectiveScanSteps } from './mamba.js';
 export { linear, layerNorm, gelu, crossEntropy } from './layers.js';

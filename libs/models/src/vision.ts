@@ -98,7 +98,7 @@ export function lenetBlocks(cfg: LeNetConfig, seed: number): Block[] {
 export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
   const blocks: Block[] = [];
   // The first layer reads one column per number and one per category of each one-hot column.
-  let fanIn = Array.from({ length: cfg.inputs }, (_, j) => oneHotWidth(cfg, j) || 1).reduce((a, b) => a + b, 0);
+  let fanIn = mlpInputRows(cfg).reduce((a, r) => a + r.width, 0);
   cfg.hidden.forEach((h, i) => {
     blocks.push(denseBlock(seed, `dense.${i}`, fanIn, h, true));
     fanIn = h;
@@ -121,6 +121,22 @@ const oneHotWidth = (cfg: MlpConfig, j: number): number => {
   const k = cfg.inputCategories?.[j] ?? 0;
   return k >= 2 ? k : 0;
 };
+
+/**
+ * Where each input lands among the first layer's rows (as encodeInputs lays them out): the numeric columns
+ * first, in order, one row each, then each one-hot column's categories.
+ */
+export function mlpInputRows(cfg: MlpConfig): { start: number; width: number }[] {
+  const rows = new Array<{ start: number; width: number }>(cfg.inputs);
+  let next = 0;
+  for (let j = 0; j < cfg.inputs; j++) if (!oneHotWidth(cfg, j)) rows[j] = { start: next++, width: 1 };
+  for (let j = 0; j < cfg.inputs; j++) {
+    const width = oneHotWidth(cfg, j);
+    if (width) rows[j] = { start: next, width };
+    next += width;
+  }
+  return rows;
+}
 
 /**
  * What the first layer reads of a batch of rows [B, inputs]: the numeric columns standardised (when the config

@@ -17,6 +17,8 @@ export {
   alignInputs,
   classesBeyond,
   growClasses,
+  growCategories,
+  growToData,
   fitImages,
   schemaOf,
   type DataSchema,

@@ -6,7 +6,7 @@ import { buildModel, type Architecture, type BlockModel, type ModelSpec, type Ta
 import type { ArtifactStore } from '@floe/store';
 import type { Dataset } from '@floe/data';
 import { loadCheckpoint, readCheckpointMeta } from './checkpoint.js';
-import { builtinShape, growClasses } from './sources.js';
+import { builtinShape, growToData } from './sources.js';
 import { SPARSE_MODEL_KIND, loadSparseModel, readSparseMeta } from './sparse-artifact.js';
 
 export type ModelSource =
@@ -72,8 +72,8 @@ export async function readModelArtifactMeta(
 
 /**
  * The model, every block trainable (what trains is the caller's decision). With `shapeFor` it is the model a
- * trainer run on that data (and replay) starts from: a builtin shaped by it (builtinShape), a checkpoint's
- * classifier grown by the classes it lacks (growClasses).
+ * trainer run on that data (and replay) starts from: a builtin shaped by it (builtinShape), a checkpoint grown
+ * by the categories and classes it lacks (growToData).
  */
 export async function openModel(
   field: string,
@@ -92,7 +92,7 @@ export async function openModel(
   }
   const model = await loadModelArtifact(artifacts, await modelArtifactId(field, source, artifacts, resolveRun));
   model.setTrainable(() => true);
-  return shapeFor ? growClasses(model, [shapeFor.data, shapeFor.replay]) : model;
+  return shapeFor ? growToData(model, [shapeFor.data, shapeFor.replay]) : model;
 }
 
 /** The same architecture freshly initialised from its seed: the "random init" baseline of a model. */

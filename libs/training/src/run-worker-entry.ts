@@ -7,7 +7,7 @@ import { openDataset, type TextDataset } from '@floe/data';
 import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { loadModelArtifact } from './open-model.js';
-import { ExampleSource, LmSource, builtinShape, growClasses, schemaOf, type BatchSource } from './sources.js';
+import { ExampleSource, LmSource, builtinShape, growToData, schemaOf, type BatchSource } from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
@@ -129,8 +129,8 @@ try {
       // its own strategy decides what trains.
       const m = await loadModelArtifact(store, base.checkpoint);
       m.setTrainable(() => true);
-      // Classes the data brings that the model never predicted: its head grows by them.
-      return growClasses(m, [data, replay]);
+      // Categories the data brings that the model never read, and classes it never predicted: it grows by them.
+      return growToData(m, [data, replay]);
     });
     session = new TrainingSession(model, sourceFor(model), options);
     const created = session;

@@ -20,6 +20,7 @@ import {
   disposeCapture,
   newCapture,
   withClasses,
+  withInputCategories,
   type Batch,
   type BlockModel,
   type Task,
@@ -325,6 +326,36 @@ export function growClasses(model: BlockModel, sets: (Dataset | undefined)[]): B
   const grown = withClasses(model, [...names, ...added], { weights, bias });
   model.dispose();
   return grown;
+}
+
+/**
+ * An MLP given tables whose one-hot columns have categories it never read: each such column grows by them, in the
+ * order the tables list them, up to MAX_ONE_HOT categories (withInputCategories; every old output unchanged, the
+ * new categories' weights zero until training moves them). Others still read as missing. Without new categories
+ * (or recorded ones) the model is returned as it is; otherwise it is disposed.
+ */
+export function growCategories(model: BlockModel, sets: (Dataset | undefined)[]): BlockModel {
+  const { featureNames, categories } = schemaOf(model);
+  const read = model.spec.config.inputCategories;
+  if (!featureNames || !categories || !Array.isArray(read)) return model;
+  const grown: Record<string, string[]> = {};
+  featureNames.forEach((n, j) => {
+    if ((read[j] as number) < 2) return;
+    const values = [...categories[n]!];
+    for (const d of sets)
+      for (const v of (d?.kind === 'tabular' && d.categories?.[n]) || [])
+        if (!values.includes(v) && values.length < MAX_ONE_HOT) values.push(v);
+    if (values.length > categories[n]!.length) grown[n] = values;
+  });
+  if (Object.keys(grown).length === 0) return model;
+  const out = withInputCategories(model, grown);
+  model.dispose();
+  return out;
+}
+
+/** A checkpoint's model as a run on `sets` starts from it: grown by the categories and classes they bring. */
+export function growToData(model: BlockModel, sets: (Dataset | undefined)[]): BlockModel {
+  return growClasses(growCategories(model, sets), sets);
 }
 
 interface ExampleSourceOptions {

@@ -14,6 +14,7 @@ import {
   alignFeatures,
   builtinShape,
   growClasses,
+  growToData,
   mismatch,
   schemaOf,
 } from '../src/index.js';
@@ -296,4 +297,86 @@ test('a categorical column of at most MAX_ONE_HOT values is read one-hot; its mi
   const colours = x.filter((_, i) => i % 3 === 0).sort((a, b) => a - b);
   assert.deepEqual(colours, [-1, 0, 1, 2]);
   model.dispose();
+});
+
+test('new categories grow the one-hot inputs: every old output unchanged, the new categories read on rows of their own', () => {
+  const many = Array.from({ length: MAX_ONE_HOT - 1 }, (_, i) => `id${i}`);
+  const old: TabularDataset = {
+    kind: 'tabular',
+    name: 'old',
+    features: ['colour', 'size', 'shop', 'shape'],
+    x: Float32Array.from([0, 1.5, 0, 0, 2, 2.5, 5, 1, 1, 3.5, 62, 0]),
+    rows: 3,
+    categories: { colour: ['red', 'green', 'blue'], shop: many, shape: ['round', 'square'] },
+    target: { type: 'class', labels: Int32Array.from([0, 1, 0]), classes: ['a', 'b'] },
+  };
+  const model = buildModel('mlp', 'small', 3, builtinShape('mlp', old).overrides);
+  assert.equal(growToData(model, [old]), model, 'nothing new: the same model');
+  // The later table numbers its categories its own way and brings purple, three shops (one past the cap) and a
+  // hexagon.
+  const later: TabularDataset = {
+    ...old,
+    name: 'later',
+    x: Float32Array.from([0, 1, 3, 1, 1, 2, 0, 0, 2, 3, 1, 2]),
+    categories: {
+      colour: ['purple', 'red', 'blue'],
+      shop: ['id0', 'new1', 'new2', 'new3'],
+      shape: ['square', 'round', 'hexagon'],
+    },
+  };
+  const oldOutputs = (m: typeof model, rows: number[][]) =>
+    tf.tidy(() => Array.from(m.forward(tf.tensor2d(rows), { training: false }).dataSync()));
+  // Inputs the old model can read: every known code of every column, missing ones, sizes anywhere.
+  const rng = new Rng(7);
+  const known = Array.from({ length: 64 }, () => [
+    rng.int(4) - 1,
+    rng.uniform(-3, 6),
+    rng.int(MAX_ONE_HOT) - 1,
+    rng.int(3) - 1,
+  ]);
+  const before = oldOutputs(model, known);
+  const grown = growToData(model, [later]);
+  const config = grown.spec.config;
+  assert.deepEqual(config.inputCategories, [4, 0, MAX_ONE_HOT, 3]);
+  assert.deepEqual(config.featureCategories, {
+    colour: ['red', 'green', 'blue', 'purple'],
+    shop: [...many, 'new1'],
+    shape: ['round', 'square', 'hexagon'],
+  });
+  const after = oldOutputs(grown, known);
+  assert.ok(
+    before.every((v, i) => Math.abs(v - after[i]!) < 1e-5),
+    `old outputs moved by ${Math.max(...before.map((v, i) => Math.abs(v - after[i]!)))}`,
+  );
+  // The later table reaches the grown model with purple, new1 and hexagon coded; new2 and new3 are missing.
+  const { x } = batch(new ExampleSource(later, 3, 0, { schema: schemaOf(grown) }));
+  const rows = [0, 1, 2].map((r) => x.slice(r * 4, r * 4 + 4)).sort((a, b) => a[1]! - b[1]!);
+  assert.deepEqual(
+    rows.map((r) => [r[0], r[2], r[3]]),
+    [
+      [3, -1, 0],
+      [0, 0, 1],
+      [2, MAX_ONE_HOT - 1, 2],
+    ],
+  );
+  // Until training moves them the new rows are zero: purple reads as no colour; and the loss reaches them.
+  const purple = oldOutputs(grown, [[3, 1, 0, 0]]);
+  const none = oldOutputs(grown, [[-1, 1, 0, 0]]);
+  assert.ok(purple.every((v, i) => Math.abs(v - none[i]!) < 1e-6));
+  const first = grown.block('dense.0').params.find((p) => p.name === 'dense.0.w')!.variable;
+  const { grads } = tf.variableGrads(
+    () => tf.sum(grown.forward(tf.tensor2d([[3, 1, 0, 2]]), { training: true })),
+    [first],
+  );
+  const units = first.shape[1]!;
+  const g = grads[first.name]!.dataSync();
+  const rowNorm = (r: number) => Math.hypot(...g.subarray(r * units, (r + 1) * units));
+  // Rows: size 0, colour 1–4 (purple 4), shop 5–68, shape 69–71 (hexagon 71).
+  assert.deepEqual(
+    [1, 2, 3, 4, 71].map((r) => rowNorm(r) > 0),
+    [false, false, false, true, true],
+  );
+  tf.dispose(grads);
+  model.dispose();
+  grown.dispose();
 });
