@@ -27,6 +27,9 @@ test('--param refuses a scale it does not know, naming the parameter', () => {
   assert.throws(() => parseParameter('lr=float:1e-4:0.1:lg'), /--param lr: the scale must be log or log1m, not "lg"/);
   assert.throws(() => parseParameter('layers=int:1:8:log1m'), /--param layers: the scale must be log, not "log1m"/);
   assert.throws(() => parseParameter('x=vec:1:2'), /--param x: kind must be float, int or cat/);
+  // An int range's bounds are whole numbers an int64 carries exactly (they failed in serialisation, unnamed).
+  for (const bad of ['n=int:0.5:3', 'n=int:0:9999999999999999999', 'n=int:1', 'n=int::3'])
+    assert.throws(() => parseParameter(bad), /--param n: MIN and MAX of an int range must be whole numbers/, bad);
 });
 
 test('--initial reads a configuration, each value typed by its parameter; a name that is no --param is refused', () => {
@@ -45,4 +48,5 @@ test('--initial reads a configuration, each value typed by its parameter; a name
   assert.throws(() => parseConfiguration('lr=3e-3,depth=2', params), /"depth" is not a --param/);
   assert.throws(() => parseConfiguration('lr=fast', params), /--initial lr: "fast" is not a number/);
   assert.throws(() => parseConfiguration('lr', params), /is not a --param/);
+  assert.throws(() => parseConfiguration('layers=2.5', params), /--initial layers: "2.5" is not a whole number/);
 });

@@ -37,6 +37,9 @@ export function parseParameter(text: string): hpo.Parameter {
     throw new Error(
       `--param ${name}: the scale must be ${scales.filter(Boolean).join(' or ')}, not ${JSON.stringify(scale)}`,
     );
+  // An int64 bound that is not a whole number within ±2^53 could not be sent as it was written.
+  if (kind === 'int' && ![min, max].every((v) => v !== undefined && v.trim() !== '' && Number.isSafeInteger(Number(v))))
+    throw new Error(`--param ${name}: MIN and MAX of an int range must be whole numbers within ±2^53`);
   const range = {
     min: Number(min),
     max: Number(max),
@@ -72,6 +75,8 @@ export function parseConfiguration(
     if (domain === 'categorical') return { name, value: { $case: 'categoricalValue', value: raw } };
     const n = Number(raw);
     if (raw === '' || !Number.isFinite(n)) throw new Error(`${flag} ${name}: ${JSON.stringify(raw)} is not a number`);
+    if (domain === 'intRange' && !Number.isSafeInteger(n))
+      throw new Error(`${flag} ${name}: ${JSON.stringify(raw)} is not a whole number (${name} is an int parameter)`);
     return domain === 'intRange'
       ? { name, value: { $case: 'intValue', value: n } }
       : { name, value: { $case: 'floatValue', value: n } };
