@@ -1,5 +1,5 @@
 // file: datasets: a text file or a folder of text files, a folder of images (one folder per class; images.ts),
-// CSV (a header row), or JSON lines. Tabular files
+// CSV or TSV (a header row; a CSV's delimiter may be ";", tab or "|", read from its header), or JSON lines. Tabular files
 // use the column named "label" or "target" as the target (else the last column): numbers with few distinct
 // integer values, or text, make a classification; other numbers a regression.
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -10,7 +10,20 @@ import { finish, type Steps } from './steps.js';
 import { contentKey } from './split-keys.js';
 import { orderClasses, type Dataset, type TabularDataset } from './types.js';
 
-const TEXT_EXTENSIONS = new Set(['.txt', '.md', '.ts', '.js', '.json', '.py', '.html', '.csv', '.log', '.rst', '']);
+const TEXT_EXTENSIONS = new Set([
+  '.txt',
+  '.md',
+  '.ts',
+  '.js',
+  '.json',
+  '.py',
+  '.html',
+  '.csv',
+  '.tsv',
+  '.log',
+  '.rst',
+  '',
+]);
 
 /** The text files and the images under `dir` at any depth, in name order (one walk; hidden entries skipped). */
 function listFiles(dir: string, out = { text: [] as string[], images: [] as string[] }) {
@@ -59,7 +72,7 @@ const isMissing = (v: Cell | undefined): boolean =>
   (typeof v === 'string' && MISSING_CELLS.has(v.trim()));
 
 /** A cell as a number (booleans 0 / 1, "inf" and "-inf" infinite); NaN when it is not one. */
-function cellNumber(v: Cell): number {
+function numberCell(v: Cell): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v !== 'string') return NaN;
@@ -71,12 +84,17 @@ function cellNumber(v: Cell): number {
 
 const cellText = (v: Cell): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+/** A decimal comma read as a point ("3,5" → "3.5"; a cell with a point or a second comma is left as it is). */
+const commaDecimal = (v: Cell): Cell => (typeof v === 'string' && /^[^.,]*,[^.,]*$/.test(v) ? v.replace(',', '.') : v);
+
 /**
  * Rows of cells under a header → a tabular dataset. Each column is numeric when every cell that is not missing
  * reads as a number, else categorical (every cell a category, numbers included): deciding per cell would put
  * numbers and category codes in one column. Rows without a target are left out and counted.
  */
-function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularDataset {
+function tabular(name: string, rawHeader: string[], rows: Cell[][], decimalComma = false): TabularDataset {
+  // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
+  const cellNumber = decimalComma ? (v: Cell) => numberCell(commaDecimal(v)) : numberCell;
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
   if (header.length < 2) throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);
   const twice = header.find((h, i) => header.indexOf(h) !== i);
@@ -147,7 +165,7 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][]): TabularData
  * RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks; records end at CRLF or LF.
  * Returns each record's cells and the line it starts on (for errors); blank lines are skipped.
  */
-function parseCsv(text: string): { cells: string[]; line: number }[] {
+function parseCsv(text: string, delimiter = ','): { cells: string[]; line: number }[] {
   const records: { cells: string[]; line: number }[] = [];
   let cells: string[] = [];
   let cur = '';
@@ -172,7 +190,7 @@ function parseCsv(text: string): { cells: string[]; line: number }[] {
         cur += ch;
       }
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
+    else if (ch === delimiter) {
       cells.push(cur);
       cur = '';
     } else if (ch === '\n' || ch === '\r') {
@@ -186,8 +204,41 @@ function parseCsv(text: string): { cells: string[]; line: number }[] {
   return records;
 }
 
-/** The text of a file without a UTF-8 byte order mark (spreadsheets write one; it would join the first name). */
-const readText = (path: string) => readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+/**
+ * A file's text by its byte order mark: UTF-16 (little- or big-endian; Windows tools write it) decoded, a UTF-8
+ * mark dropped (spreadsheets write one; it would join the first name), else UTF-8.
+ */
+function readText(path: string): string {
+  const bytes = readFileSync(path);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  return bytes.toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/** A text document's bytes: UTF-8, a UTF-16 file (by its byte order mark) re-encoded, so models read its text. */
+function readDocument(path: string): Uint8Array {
+  const bytes = readFileSync(path);
+  const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
+  return new Uint8Array(utf16 ? Buffer.from(readText(path), 'utf8') : bytes);
+}
+
+/** Delimiters a delimited file may use besides the comma. */
+const DELIMITERS = [',', ';', '\t', '|'];
+
+/**
+ * A CSV's delimiter: the one its header line holds most often outside quotes (a comma on a tie or when it holds
+ * none — one column), as spreadsheets export with ";" where the comma is the decimal mark.
+ */
+function sniffDelimiter(text: string): string {
+  const counts = new Map(DELIMITERS.map((d) => [d, 0]));
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === '\n' || ch === '\r')) break;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  return DELIMITERS.reduce((best, d) => (counts.get(d)! > counts.get(best)! ? d : best), ',');
+}
 
 /** Reads a file or folder as a dataset (loadFile), yielding between the files of a folder. */
 export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
@@ -212,17 +263,22 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
     if (images.length > 0) return yield* imageFolderSteps(path, name, images, maxBytes);
     const documents: Uint8Array[] = [];
     for (const f of files) {
-      documents.push(new Uint8Array(readFileSync(f)));
+      documents.push(readDocument(f));
       yield;
     }
     return { kind: 'text', name, documents, splitKeys: Float64Array.from(documents, contentKey) };
   }
   checkSize(s.size, maxBytes, path);
   const ext = extname(path).toLowerCase();
-  if (ext === '.csv') {
-    const [head, ...records] = parseCsv(readText(path));
+  if (ext === '.csv' || ext === '.tsv') {
+    const text = readText(path);
+    const delimiter = ext === '.tsv' ? '\t' : sniffDelimiter(text);
+    const [head, ...records] = parseCsv(text, delimiter);
     if (!head || records.length === 0)
-      throw new FloeError('invalid_argument', `${name}: a CSV file needs a header and at least one row`);
+      throw new FloeError(
+        'invalid_argument',
+        `${name}: a ${ext === '.tsv' ? 'TSV' : 'CSV'} file needs a header and at least one row`,
+      );
     const long = records.find((r) => r.cells.length > head.cells.length);
     if (long)
       throw new FloeError(
@@ -234,6 +290,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
       name,
       head.cells,
       records.map((r) => r.cells),
+      delimiter === ';',
     );
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
@@ -261,7 +318,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
       records.map((r) => header.map((h) => r[h] ?? null)),
     );
   }
-  return { kind: 'text', name, documents: [new Uint8Array(readFileSync(path))] };
+  return { kind: 'text', name, documents: [readDocument(path)] };
 }
 
 /** Loads a resolved path (already checked against the data roots). */

@@ -181,3 +181,45 @@ test('tabular files: a column is numeric or categorical as a whole; missing cell
     dir.remove();
   }
 });
+
+test('delimited files as spreadsheets write them: ";" with decimal commas, tabs, "|", UTF-16', () => {
+  const dir = tempDir();
+  const open = (name: string, content: string | Buffer) => {
+    writeFileSync(join(dir.path, name), content);
+    return loadFile(join(dir.path, name), 1e6);
+  };
+  const table = (name: string, content: string | Buffer) => open(name, content) as TabularDataset;
+  const rows = (d: TabularDataset) => Array.from(d.x).map((v) => (Number.isNaN(v) ? 'NaN' : v));
+  try {
+    // A ";" file (read from its header, quotes respected) writes decimals with a comma; a cell with a point or two
+    // commas is not a decimal, so its column is categorical.
+    const semi = table('eu.csv', '"a;1";b;note;label\n1,5;2;x,y;p\n-0,25;3;1,2,3;q\n7;;z;p\n');
+    assert.deepEqual(semi.features, ['a;1', 'b', 'note']);
+    assert.deepEqual(rows(semi), [1.5, 2, 0, -0.25, 3, 1, 7, 'NaN', 2]);
+    assert.deepEqual(semi.categories, { note: ['x,y', '1,2,3', 'z'] });
+    // In a comma file a comma is only a delimiter; tabs and "|" are read from the header too.
+    assert.deepEqual(table('us.csv', 'a,b,label\n1.5,"2,5",p\n2,3,q\n').categories, { b: ['2,5', '3'] });
+    for (const [file, text] of [
+      ['tabs.tsv', 'a\tb\tlabel\n1\t2,5\tp\n3\t4\tq\n'],
+      ['tabs.csv', 'a\tb\tlabel\n1\t2,5\tp\n3\t4\tq\n'],
+      ['pipes.csv', 'a|b|label\n1|2,5|p\n3|4|q\n'],
+    ] as const) {
+      const d = table(file, text);
+      assert.deepEqual([d.features, d.categories], [['a', 'b'], { b: ['2,5', '4'] }], file);
+    }
+    // UTF-16 with its byte order mark (both byte orders): a table's names and a text's bytes as UTF-8.
+    const utf16 = (text: string, order: 'le' | 'be') => {
+      const le = Buffer.from('\uFEFF' + text, 'utf16le');
+      return order === 'le' ? le : Buffer.from(le.map((_, i) => le[i ^ 1]!));
+    };
+    for (const order of ['le', 'be'] as const) {
+      const d = table(`u16${order}.csv`, utf16('größe,label\n1,ä\n2,b\n', order));
+      assert.deepEqual([d.features, d.target.type === 'class' && d.target.classes], [['größe'], ['b', 'ä']]);
+      const text = open(`u16${order}.txt`, utf16('naïve text', order));
+      assert.ok(text.kind === 'text');
+      assert.equal(Buffer.from(text.documents[0]!).toString('utf8'), 'naïve text');
+    }
+  } finally {
+    dir.remove();
+  }
+});
