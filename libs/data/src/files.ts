@@ -1,11 +1,13 @@
 // file: datasets: a text file or a folder of text files, a folder of images (one folder per class; images.ts),
-// CSV or TSV (a header row; a CSV's delimiter may be ";", tab or "|", read from its header), or JSON lines. Tabular files
+// CSV or TSV (a header row; a CSV's delimiter may be ";", tab or "|", read from its header), JSON lines, or Parquet
+// (a file, or a folder of part files; parquet.ts). Tabular files
 // use the column named "label" or "target" as the target (else the last column): numbers with few distinct
 // integer values, or text, make a classification; other numbers a regression.
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, relative, sep } from 'node:path';
+import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
 import { IMAGE_EXTENSIONS, imageFolderSteps } from './images.js';
+import { parquetTable } from './parquet.js';
 import { finish, type Steps } from './steps.js';
 import { contentKey } from './split-keys.js';
 import { orderClasses, type Dataset, type TabularDataset } from './types.js';
@@ -25,8 +27,11 @@ const TEXT_EXTENSIONS = new Set([
   '',
 ]);
 
-/** The text files and the images under `dir` at any depth, in name order (one walk; hidden entries skipped). */
-function listFiles(dir: string, out = { text: [] as string[], images: [] as string[] }) {
+/**
+ * The text files, images and Parquet files under `dir` at any depth, in name order (one walk; hidden entries
+ * skipped).
+ */
+function listFiles(dir: string, out = { text: [] as string[], images: [] as string[], parquet: [] as string[] }) {
   for (const name of readdirSync(dir).sort()) {
     if (name.startsWith('.')) continue;
     const p = join(dir, name);
@@ -36,6 +41,7 @@ function listFiles(dir: string, out = { text: [] as string[], images: [] as stri
     if (s.isDirectory()) listFiles(p, out);
     else if (s.isFile() && TEXT_EXTENSIONS.has(extname(name))) out.text.push(p);
     else if (s.isFile() && IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.images.push(p);
+    else if (s.isFile() && extname(name).toLowerCase() === '.parquet') out.parquet.push(p);
   }
   return out;
 }
@@ -245,7 +251,22 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
   const s = statSync(path);
   const name = basename(path);
   if (s.isDirectory()) {
-    const { text: listed, images } = listFiles(path);
+    const { text: listed, images, parquet } = listFiles(path);
+    if (parquet.length > 0) {
+      // A table written in parts (Spark's part-*.parquet, beside its _SUCCESS marker and any notes).
+      if (images.length > 0)
+        throw new FloeError(
+          'invalid_argument',
+          `${name}: the folder holds Parquet files (e.g. ${relative(path, parquet[0]!)}) and images (e.g. ${relative(path, images[0]!)}); it is read as one or the other`,
+        );
+      checkSize(
+        parquet.reduce((n, f) => n + statSync(f).size, 0),
+        maxBytes,
+        path,
+      );
+      const { header, rows } = parquetTable(parquet, path);
+      return tabular(name, header, rows as Cell[][]);
+    }
     // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
     // skipped as torchvision's ImageFolder skips them; a text file inside a class folder stays ambiguous.
     const files = images.length > 0 ? listed.filter((f) => relative(path, f).includes(sep)) : listed;
@@ -292,6 +313,10 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
       records.map((r) => r.cells),
       delimiter === ';',
     );
+  }
+  if (ext === '.parquet') {
+    const { header, rows } = parquetTable([path], dirname(path));
+    return tabular(name, header, rows as Cell[][]);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records = readText(path)

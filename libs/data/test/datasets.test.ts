@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { join } from 'node:path';
 import { FloeError } from '@floe/errors';
 import { tempDir } from './temp-dir.js';
@@ -219,6 +221,65 @@ test('delimited files as spreadsheets write them: ";" with decimal commas, tabs,
       assert.ok(text.kind === 'text');
       assert.equal(Buffer.from(text.documents[0]!).toString('utf8'), 'naïve text');
     }
+  } finally {
+    dir.remove();
+  }
+});
+
+test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a table; 64-bit integers and timestamps are numbers', () => {
+  const dir = tempDir();
+  // The writer compresses with what it is given (zstd has no compressor in Node 20; its reader is fzstd).
+  const compressors = {
+    GZIP: (b: Uint8Array) => new Uint8Array(gzipSync(b)),
+    BROTLI: (b: Uint8Array) => new Uint8Array(brotliCompressSync(b)),
+  };
+  const write = (
+    file: string,
+    columnData: Parameters<typeof parquetWriteBuffer>[0]['columnData'],
+    codec: 'SNAPPY' | keyof typeof compressors = 'SNAPPY',
+  ) => {
+    mkdirSync(join(dir.path, file, '..'), { recursive: true });
+    writeFileSync(join(dir.path, file), new Uint8Array(parquetWriteBuffer({ columnData, codec, compressors })));
+  };
+  const rows = (d: TabularDataset) => Array.from(d.x).map((v) => (Number.isNaN(v) ? 'NaN' : v));
+  const columns = [
+    { name: 'size', data: new Float64Array([1.5, 2.5, 3.5]) },
+    { name: 'count', data: [1n, null, 2n ** 40n], type: 'INT64' as const },
+    { name: 'colour', data: ['red', null, 'blue'] },
+    { name: 'when', data: [new Date(0), new Date(1000), new Date(86_400_000)] },
+    { name: 'label', data: ['a', 'b', 'a'] },
+  ];
+  try {
+    for (const codec of ['SNAPPY', 'GZIP', 'BROTLI'] as const) {
+      write(`${codec}.parquet`, columns, codec);
+      const t = loadFile(join(dir.path, `${codec}.parquet`), 1e6) as TabularDataset;
+      assert.deepEqual(
+        [t.features, t.rows, t.categories],
+        [['size', 'count', 'colour', 'when'], 3, { colour: ['red', 'blue'] }],
+      );
+      assert.deepEqual(rows(t), [1.5, 1, 0, 0, 2.5, 'NaN', 'NaN', 1000, 3.5, 2 ** 40, 1, 86_400_000]);
+      assert.ok(t.target.type === 'class');
+      assert.deepEqual(Array.from(t.target.labels), [0, 1, 0]);
+    }
+    // Spark's layout: part files (one without a column, which is then missing there) beside a _SUCCESS marker.
+    write('spark/part-00000.parquet', [
+      { name: 'x', data: new Float64Array([1, 2]) },
+      { name: 'y', data: ['p', 'q'] },
+    ]);
+    write('spark/part-00001.parquet', [{ name: 'x', data: new Float64Array([3]) }]);
+    writeFileSync(join(dir.path, 'spark', '_SUCCESS'), '');
+    const parts = openDataset({ uri: 'file:spark' }, { dataRoots: [dir.path] }) as TabularDataset;
+    assert.deepEqual([parts.features, parts.rows], [['x'], 2]);
+    assert.equal(parts.rowsWithoutTarget, 1);
+    // A file that is not Parquet is refused, naming it and the request's field.
+    writeFileSync(join(dir.path, 'spark', 'part-00002.parquet'), 'not parquet');
+    assert.throws(
+      () => openDataset({ uri: 'file:spark' }, { dataRoots: [dir.path] }),
+      (e: FloeError) =>
+        e.kind === 'invalid_argument' &&
+        e.violations[0]?.field === 'dataset.uri' &&
+        /part-00002\.parquet: not a Parquet file that can be read/.test(e.message),
+    );
   } finally {
     dir.remove();
   }
