@@ -298,3 +298,60 @@ test(
     }
   },
 );
+
+test('a completed study given more budget thaws its paused trial where it stopped: the same run, no step twice', async () => {
+  const created = (
+    await call(client.createStudy.bind(client), {
+      requestId: '',
+      spec: hpo.StudySpec.fromPartial({
+        searchSpace: {
+          parameters: [
+            {
+              name: 'optimizer.learning_rate',
+              domain: { $case: 'floatRange', value: { min: 1e-4, max: 1, logScale: true } },
+            },
+          ],
+        },
+        // One configuration: after its first step every decision is to thaw it.
+        candidates: [
+          { configuration: [{ name: 'optimizer.learning_rate', value: { $case: 'floatValue', value: 0.05 } }] },
+        ],
+        objective: 'validation_loss',
+        stepsPerFidelity: SPF,
+        maxFidelity: 4,
+        totalBudget: 2,
+        seed: 1,
+        runTemplate: Buffer.from(trainerV1.RunSpec.encode(template).finish()),
+      }),
+    })
+  ).study!;
+  const first = await run(created.studyId);
+  assert.equal(first.state, hpo.StudyState.STUDY_STATE_COMPLETED, first.error);
+  const trial = first.trials[0]!;
+  assert.deepEqual(
+    trial.observations.map((o) => o.step),
+    [SPF, 2 * SPF],
+  );
+  const resumed = (
+    await call(client.resumeStudy.bind(client), { studyId: created.studyId, requestId: '', additionalBudget: 2 })
+  ).study!;
+  assert.equal(resumed.state, hpo.StudyState.STUDY_STATE_ACTIVE);
+  assert.equal(resumed.spec!.totalBudget, 4);
+  const done = await run(created.studyId);
+  assert.equal(done.state, hpo.StudyState.STUDY_STATE_COMPLETED, done.error);
+  assert.equal(done.budgetUsed, 4);
+  assert.equal(done.trials.length, 1);
+  assert.equal(done.trials[0]!.runId, trial.runId, 'the paused run was resumed, not started again');
+  assert.deepEqual(
+    done.trials[0]!.observations.map((o) => o.step),
+    [SPF, 2 * SPF, 3 * SPF, 4 * SPF],
+  );
+  // The trainer's run trained each step once.
+  const trainer = createClient(trainerV1.TrainerServiceClient, server.address);
+  try {
+    const r = (await call(trainer.getRun.bind(trainer), { runId: trial.runId })).run!;
+    assert.equal(r.step, 4 * SPF);
+  } finally {
+    trainer.close();
+  }
+});

@@ -251,6 +251,21 @@ export function createHpoSurrogateService(opts: ServiceContext & { store?: Metad
           async () => ({ study: await studies.stop(req.studyId) }),
         );
       },
+      async resumeStudy(req) {
+        validate((v) => {
+          v.id('study_id', req.studyId);
+          checkRequestId(v, req.requestId);
+          v.number('additional_budget', req.additionalBudget, { min: 0, max: 1e9, integer: true });
+        });
+        return requests.answer(
+          'ResumeStudy',
+          req,
+          { request: hpo.ResumeStudyRequest, response: hpo.ResumeStudyResponse },
+          async () => ({
+            study: await studies.resume(req.studyId, req.additionalBudget, runner.running(req.studyId)),
+          }),
+        );
+      },
       async deleteStudy(req) {
         validate((v) => {
           v.id('study_id', req.studyId);

@@ -562,6 +562,39 @@ export class StudyManager {
   }
 
   /**
+   * ResumeStudy: `additional` more fidelity steps; a STOPPED or COMPLETED study becomes ACTIVE again (its loop, if
+   * it had one, must have ended: `loopRunning`). Its trials stay as they are — paused ones thawable, segments a
+   * stop cut short still pending, so RunStudy finishes them first.
+   */
+  resume(id: string, additional: number, loopRunning: boolean): Promise<hpo.Study> {
+    return this.serial(id, () => {
+      const study = this.get(id);
+      StudyManager.requireState(
+        study,
+        S.STUDY_STATE_ACTIVE,
+        S.STUDY_STATE_RUNNING,
+        S.STUDY_STATE_STOPPED,
+        S.STUDY_STATE_COMPLETED,
+      );
+      const ended = study.state === S.STUDY_STATE_STOPPED || study.state === S.STUDY_STATE_COMPLETED;
+      if (ended && loopRunning)
+        throw failedPrecondition(`study ${id} was stopped but its loop has not ended yet; try again`);
+      const spec = study.spec!;
+      const total = spec.totalBudget + additional;
+      if (study.budgetUsed >= total)
+        throw new InvalidArgumentError([
+          {
+            field: 'additional_budget',
+            description: `the study has spent ${study.budgetUsed} of its ${spec.totalBudget} fidelity steps; resuming it needs at least ${study.budgetUsed - spec.totalBudget + 1} more`,
+          },
+        ]);
+      spec.totalBudget = total;
+      if (ended) study.state = S.STUDY_STATE_ACTIVE;
+      return this.save(study);
+    });
+  }
+
+  /**
    * DeleteStudy's check, before anything goes: the study exists and is not RUNNING (its loop would write again).
    */
   deletable(id: string): hpo.Study {

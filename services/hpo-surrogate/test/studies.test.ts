@@ -823,3 +823,39 @@ test(
     assert.equal(after.budgetUsed, 22, 'the failed step was spent');
   },
 );
+
+test('ResumeStudy: more budget for a spent study, a stopped one active again; a retry adds nothing twice', async () => {
+  const { study } = await call(client.createStudy.bind(client), { requestId: '', spec: spec({ totalBudget: 4 }) });
+  const id = study!.studyId;
+  const first = await drive(id, 4);
+  assert.match((await rejectsWith(suggest(id), grpc.status.FAILED_PRECONDITION)).details, /spent its budget/);
+  const resume = (additionalBudget: number, requestId = '') =>
+    call(client.resumeStudy.bind(client), { studyId: id, requestId, additionalBudget });
+  // Nothing more to spend: refused naming the field, the study as it was.
+  const spent = await rejectsWith(resume(0), grpc.status.INVALID_ARGUMENT, 'additional_budget');
+  assert.match(spent.details, /spent 4 of its 4 fidelity steps; resuming it needs at least 1 more/);
+  await rejectsWith(resume(-1), grpc.status.INVALID_ARGUMENT, 'additional_budget');
+  assert.equal((await getStudy(id)).spec!.totalBudget, 4);
+  await call(client.stopStudy.bind(client), { studyId: id, requestId: '' });
+  assert.match((await rejectsWith(suggest(id), grpc.status.FAILED_PRECONDITION)).details, /STOPPED/);
+  // Resumed with a request id, twice: one resumption.
+  const a = await resume(3, 'more-please');
+  const b = await resume(3, 'more-please');
+  assert.deepEqual([a.replayed, b.replayed], [false, true]);
+  const resumed = await getStudy(id);
+  assert.deepEqual([resumed.state, resumed.spec!.totalBudget], [hpo.StudyState.STUDY_STATE_ACTIVE, 7]);
+  // It goes on from its trials as they were: thawed ones one fidelity step past where they stopped.
+  const reached = new Map<string, number>();
+  for (const s of first) reached.set(s.trial!.trialId, s.targetStep);
+  for (const s of await drive(id, 3)) {
+    assert.equal(s.targetStep, (reached.get(s.trial!.trialId) ?? 0) + SPF);
+    reached.set(s.trial!.trialId, s.targetStep);
+  }
+  assert.equal((await getStudy(id)).budgetUsed, 7);
+  // An active study only gains budget; an unknown one is NOT_FOUND.
+  assert.equal((await resume(2)).study!.spec!.totalBudget, 9);
+  await rejectsWith(
+    call(client.resumeStudy.bind(client), { studyId: 'study-none', requestId: '', additionalBudget: 1 }),
+    grpc.status.NOT_FOUND,
+  );
+});

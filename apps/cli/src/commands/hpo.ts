@@ -314,6 +314,8 @@ export const hpoCommand: Command = {
     'floe hpo run STUDY [--parallelism 1] [--svg FILE]   drive trainer runs (needs a template); a live table',
     "floe hpo watch|get STUDY [--svg FILE]      the trials and which hyperparameters matter; --svg: every trial's curve, the incumbent thick",
     'floe hpo stop STUDY',
+    'floe hpo resume STUDY [--budget N]   N more fidelity steps (default 0); a stopped or completed study is active again',
+    '                                     — `floe hpo run` then thaws its paused trials where they stopped',
     "floe hpo delete STUDY [--runs]   a study that is not running; --runs: its trials' trainer runs too",
     'floe hpo list',
     '',
@@ -463,6 +465,20 @@ export const hpoCommand: Command = {
         case 'stop': {
           const { study } = await call(client.stopStudy.bind(client), { studyId: need(), requestId: randomUUID() });
           output(args, studySummary(study!), () => `${study!.studyId}: ${hpo.studyStateToJSON(study!.state)}`);
+          return 0;
+        }
+        case 'resume': {
+          const { study } = await call(client.resumeStudy.bind(client), {
+            studyId: need(),
+            requestId: randomUUID(),
+            additionalBudget: num(args, 'budget', 0),
+          });
+          output(
+            args,
+            studySummary(study!),
+            () =>
+              `${study!.studyId}: ${hpo.studyStateToJSON(study!.state)}, ${study!.budgetUsed} of ${study!.spec!.totalBudget} fidelity steps spent`,
+          );
           return 0;
         }
         case 'delete': {

@@ -760,6 +760,29 @@ export interface StopStudyResponse {
   replayed: boolean;
 }
 
+/** Request of ResumeStudy. */
+export interface ResumeStudyRequest {
+  /** The study's id. */
+  studyId: string;
+  /** Idempotency key (up to 128 characters; empty: none): a retry answers the first answer. */
+  requestId: string;
+  /**
+   * Fidelity steps added to the study's total_budget, in [0, 1e9]; 0 resumes a STOPPED study with the budget
+   * it has left.
+   */
+  additionalBudget: number;
+}
+
+/** Response of ResumeStudy. */
+export interface ResumeStudyResponse {
+  /** The study as resumed (its total_budget raised); on a replay, as first answered. */
+  study?:
+    | Study
+    | undefined;
+  /** True when this is the stored answer to an earlier call with the same request_id. */
+  replayed: boolean;
+}
+
 /** Request of DeleteStudy. */
 export interface DeleteStudyRequest {
   /** The study's id. */
@@ -5138,6 +5161,204 @@ export const StopStudyResponse: MessageFns<StopStudyResponse> = {
   },
 };
 
+function createBaseResumeStudyRequest(): ResumeStudyRequest {
+  return { studyId: "", requestId: "", additionalBudget: 0 };
+}
+
+export const ResumeStudyRequest: MessageFns<ResumeStudyRequest> = {
+  encode(message: ResumeStudyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.studyId !== "") {
+      writer.uint32(10).string(message.studyId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    if (message.additionalBudget !== 0) {
+      writer.uint32(24).int64(message.additionalBudget);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeStudyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeStudyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.studyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.additionalBudget = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeStudyRequest {
+    return {
+      studyId: isSet(object.studyId)
+        ? globalThis.String(object.studyId)
+        : isSet(object.study_id)
+        ? globalThis.String(object.study_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      additionalBudget: isSet(object.additionalBudget)
+        ? globalThis.Number(object.additionalBudget)
+        : isSet(object.additional_budget)
+        ? globalThis.Number(object.additional_budget)
+        : 0,
+    };
+  },
+
+  toJSON(message: ResumeStudyRequest): unknown {
+    const obj: any = {};
+    if (message.studyId !== "") {
+      obj.studyId = message.studyId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.additionalBudget !== 0) {
+      obj.additionalBudget = Math.round(message.additionalBudget);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeStudyRequest>, I>>(base?: I): ResumeStudyRequest {
+    return ResumeStudyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeStudyRequest>, I>>(object: I): ResumeStudyRequest {
+    const message = createBaseResumeStudyRequest();
+    message.studyId = object.studyId ?? "";
+    message.requestId = object.requestId ?? "";
+    message.additionalBudget = object.additionalBudget ?? 0;
+    return message;
+  },
+};
+
+function createBaseResumeStudyResponse(): ResumeStudyResponse {
+  return { study: undefined, replayed: false };
+}
+
+export const ResumeStudyResponse: MessageFns<ResumeStudyResponse> = {
+  encode(message: ResumeStudyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.study !== undefined) {
+      Study.encode(message.study, writer.uint32(10).fork()).join();
+    }
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeStudyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeStudyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.study = Study.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.replayed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResumeStudyResponse {
+    return {
+      study: isSet(object.study) ? Study.fromJSON(object.study) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
+    };
+  },
+
+  toJSON(message: ResumeStudyResponse): unknown {
+    const obj: any = {};
+    if (message.study !== undefined) {
+      obj.study = Study.toJSON(message.study);
+    }
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResumeStudyResponse>, I>>(base?: I): ResumeStudyResponse {
+    return ResumeStudyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResumeStudyResponse>, I>>(object: I): ResumeStudyResponse {
+    const message = createBaseResumeStudyResponse();
+    message.study = (object.study !== undefined && object.study !== null) ? Study.fromPartial(object.study) : undefined;
+    message.replayed = object.replayed ?? false;
+    return message;
+  },
+};
+
 function createBaseDeleteStudyRequest(): DeleteStudyRequest {
   return { studyId: "", requestId: "", deleteRuns: false };
 }
@@ -5468,6 +5689,21 @@ export const HpoSurrogateServiceService = {
     responseDeserialize: (value: Buffer): StopStudyResponse => StopStudyResponse.decode(value),
   },
   /**
+   * Gives a study more budget and continues it: a STOPPED or COMPLETED study becomes ACTIVE again, its paused
+   * trials thawable where they stopped (Suggest, or RunStudy, which first finishes the segments a stop cut
+   * short); an ACTIVE or RUNNING one only gains the budget. FAILED_PRECONDITION for a FAILED study, or a
+   * stopped one whose loop has not wound down yet; INVALID_ARGUMENT when the budget would still be spent.
+   */
+  resumeStudy: {
+    path: "/floe.hpo_surrogate.v1.HpoSurrogateService/ResumeStudy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeStudyRequest): Buffer => Buffer.from(ResumeStudyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeStudyRequest => ResumeStudyRequest.decode(value),
+    responseSerialize: (value: ResumeStudyResponse): Buffer => Buffer.from(ResumeStudyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ResumeStudyResponse => ResumeStudyResponse.decode(value),
+  },
+  /**
    * Deletes a study that is not RUNNING (stop it first; else FAILED_PRECONDITION): its trials, observations
    * and decision state. With delete_runs its trials' trainer runs go too (DeleteRun: their checkpoints, except
    * exported ones and bases of other runs); without, they stay, labelled with the study's id.
@@ -5508,6 +5744,13 @@ export interface HpoSurrogateServiceServer extends UntypedServiceImplementation 
   runStudy: handleServerStreamingCall<RunStudyRequest, RunStudyResponse>;
   /** Stops an ACTIVE or RUNNING study (a STOPPED one answers as it is); its trials' runs are paused. */
   stopStudy: handleUnaryCall<StopStudyRequest, StopStudyResponse>;
+  /**
+   * Gives a study more budget and continues it: a STOPPED or COMPLETED study becomes ACTIVE again, its paused
+   * trials thawable where they stopped (Suggest, or RunStudy, which first finishes the segments a stop cut
+   * short); an ACTIVE or RUNNING one only gains the budget. FAILED_PRECONDITION for a FAILED study, or a
+   * stopped one whose loop has not wound down yet; INVALID_ARGUMENT when the budget would still be spent.
+   */
+  resumeStudy: handleUnaryCall<ResumeStudyRequest, ResumeStudyResponse>;
   /**
    * Deletes a study that is not RUNNING (stop it first; else FAILED_PRECONDITION): its trials, observations
    * and decision state. With delete_runs its trials' trainer runs go too (DeleteRun: their checkpoints, except
@@ -5657,6 +5900,27 @@ export interface HpoSurrogateServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StopStudyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Gives a study more budget and continues it: a STOPPED or COMPLETED study becomes ACTIVE again, its paused
+   * trials thawable where they stopped (Suggest, or RunStudy, which first finishes the segments a stop cut
+   * short); an ACTIVE or RUNNING one only gains the budget. FAILED_PRECONDITION for a FAILED study, or a
+   * stopped one whose loop has not wound down yet; INVALID_ARGUMENT when the budget would still be spent.
+   */
+  resumeStudy(
+    request: ResumeStudyRequest,
+    callback: (error: ServiceError | null, response: ResumeStudyResponse) => void,
+  ): ClientUnaryCall;
+  resumeStudy(
+    request: ResumeStudyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ResumeStudyResponse) => void,
+  ): ClientUnaryCall;
+  resumeStudy(
+    request: ResumeStudyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ResumeStudyResponse) => void,
   ): ClientUnaryCall;
   /**
    * Deletes a study that is not RUNNING (stop it first; else FAILED_PRECONDITION): its trials, observations
