@@ -355,3 +355,40 @@ test('a completed study given more budget thaws its paused trial where it stoppe
     trainer.close();
   }
 });
+
+test(
+  'a study stopped in the middle of a segment, resumed: RunStudy finishes the cut segment from its checkpoint first',
+  { timeout: 300_000 },
+  async () => {
+    const trainer = createClient(trainerV1.TrainerServiceClient, server.address);
+    try {
+      const busy = await study([0.03, 0.01]);
+      const loop = collect(client.runStudy({ studyId: busy.studyId, parallelism: 1 })).catch(() => []);
+      const observed = async () =>
+        (await call(client.getStudy.bind(client), { studyId: busy.studyId })).study!.trials[0]?.observations.length ??
+        0;
+      while ((await observed()) === 0) await new Promise((r) => setTimeout(r, 20));
+      await call(client.stopStudy.bind(client), { studyId: busy.studyId, requestId: '' });
+      await loop;
+      const stopped = (await call(client.getStudy.bind(client), { studyId: busy.studyId })).study!;
+      assert.equal(stopped.state, hpo.StudyState.STUDY_STATE_STOPPED);
+      const cut = stopped.trials[0]!;
+      assert.ok(cut.observations.at(-1)!.step < cut.targetStep, 'the stop cut the first trial short of its target');
+      await call(client.resumeStudy.bind(client), { studyId: busy.studyId, requestId: '', additionalBudget: 0 });
+      const done = await run(busy.studyId);
+      assert.equal(done.state, hpo.StudyState.STUDY_STATE_COMPLETED, done.error);
+      assert.equal(done.trials.length, 2);
+      assert.equal(done.trials[0]!.runId, cut.runId, 'the cut trial went on in its own run');
+      for (const t of done.trials) {
+        assert.deepEqual(
+          t.observations.map((o) => o.step),
+          [SPF, 2 * SPF, 3 * SPF],
+        );
+        const r = (await call(trainer.getRun.bind(trainer), { runId: t.runId })).run!;
+        assert.equal(r.step, MAX_FIDELITY * SPF, 'each step trained once');
+      }
+    } finally {
+      trainer.close();
+    }
+  },
+);
