@@ -264,7 +264,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
         maxBytes,
         path,
       );
-      const { header, rows } = parquetTable(parquet, path);
+      const { header, rows } = parquetTable(parquet, path, maxBytes);
       return tabular(name, header, rows as Cell[][]);
     }
     // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
@@ -315,7 +315,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
     );
   }
   if (ext === '.parquet') {
-    const { header, rows } = parquetTable([path], dirname(path));
+    const { header, rows } = parquetTable([path], dirname(path), maxBytes);
     return tabular(name, header, rows as Cell[][]);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {

@@ -3,42 +3,55 @@
 // stays synchronous like every other loader here.
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { basename, relative } from 'node:path';
-import { FloeError } from '@floe/errors';
+import { FloeError, resourceExhausted } from '@floe/errors';
 
 /** How long a read may take before it is given up (a file at the dataset size limit reads in seconds). */
 const READ_TIMEOUT_MS = 10 * 60_000;
 
+/** A column as the worker answers it: numbers (missing as NaN), or values of any other kind (missing null). */
+type ParquetColumn = { name: string; numbers: Float64Array } | { name: string; values: unknown[] };
+
 export interface ParquetFile {
-  /** Top-level column names, in the file's order. */
-  columns: string[];
-  /** Row-major cells: numbers, bigints, strings, booleans, dates, bytes, nested objects; null when missing. */
-  rows: unknown[][];
+  /** Top-level columns, in the file's order. */
+  columns: ParquetColumn[];
+  rows: number;
 }
 
-/** Reads `paths` (each a Parquet file) in a worker thread, blocking this one until it answers; errors name a file
- * relative to `root`. */
-export function readParquetFiles(paths: string[], root: string): ParquetFile[] {
+type Answer =
+  | { files: ParquetFile[]; error?: undefined; tooBig?: undefined }
+  | { error: string; path: string; tooBig?: undefined }
+  | { tooBig: number; path: string; error?: undefined };
+
+/**
+ * Reads `paths` (each a Parquet file) in a worker thread, blocking this one until it answers. Errors name a file
+ * relative to `root`; files decoding to more than `maxBytes` (8 bytes a cell) are RESOURCE_EXHAUSTED.
+ */
+export function readParquetFiles(paths: string[], root: string, maxBytes: number): ParquetFile[] {
   const { port1, port2 } = new MessageChannel();
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(new URL('./parquet-worker.mjs', import.meta.url), {
-    workerData: { paths, port: port2, flag },
+    workerData: { paths, port: port2, flag, maxBytes },
+    transferList: [port2],
     // Plain JavaScript: without the parent's loaders (tsx), the worker starts in a fraction of the time.
     execArgv: [],
-    transferList: [port2],
   });
+  const named = (path: string) => relative(root, path) || basename(path);
   try {
     if (Atomics.wait(flag, 0, 0, READ_TIMEOUT_MS) === 'timed-out')
       throw new FloeError(
         'deadline_exceeded',
         `reading ${paths.length} Parquet file(s) took over ${READ_TIMEOUT_MS} ms`,
       );
-    const answer = receiveMessageOnPort(port1)?.message as
-      { files: ParquetFile[]; error?: undefined } | { error: string; path: string } | undefined;
+    const answer = receiveMessageOnPort(port1)?.message as Answer | undefined;
     if (!answer) throw new Error('the Parquet reader stopped without an answer');
+    if (answer.tooBig !== undefined)
+      throw resourceExhausted(
+        `${named(answer.path)}: the Parquet data decodes to about ${answer.tooBig} bytes (8 a cell), over the limit of ${maxBytes} (FLOE_MAX_DATASET_BYTES)`,
+      );
     if (answer.error !== undefined)
       throw new FloeError(
         'invalid_argument',
-        `${relative(root, answer.path) || basename(answer.path)}: not a Parquet file that can be read (${answer.error})`,
+        `${named(answer.path)}: not a Parquet file that can be read (${answer.error})`,
       );
     return answer.files;
   } finally {
@@ -48,25 +61,22 @@ export function readParquetFiles(paths: string[], root: string): ParquetFile[] {
 }
 
 /**
- * One table from Parquet files: every column any file has, in the order they first appear (a file without one
- * has it missing); 64-bit integers as numbers, timestamps as milliseconds since 1970, other values as they are.
+ * One table from Parquet files, as rows of cells: every column any file has, in the order they first appear (a
+ * file without one has it missing); 64-bit integers, timestamps (milliseconds since 1970) and booleans as numbers.
  */
-export function parquetTable(paths: string[], root: string): { header: string[]; rows: unknown[][] } {
-  const files = readParquetFiles(paths, root);
-  const header = [...new Set(files.flatMap((f) => f.columns))];
+export function parquetTable(paths: string[], root: string, maxBytes: number): { header: string[]; rows: unknown[][] } {
+  const files = readParquetFiles(paths, root, maxBytes);
+  const header = [...new Set(files.flatMap((f) => f.columns.map((c) => c.name)))];
   const rows: unknown[][] = [];
-  files.forEach((f) => {
-    const at = header.map((h) => f.columns.indexOf(h));
-    for (const r of f.rows) rows.push(at.map((i) => (i < 0 ? null : cell(r[i]))));
-  });
+  for (const f of files) {
+    const columns = header.map((h) => f.columns.find((c) => c.name === h));
+    for (let r = 0; r < f.rows; r++)
+      rows.push(columns.map((c) => (!c ? null : 'numbers' in c ? c.numbers[r] : (c.values[r] ?? null))));
+  }
   if (rows.length === 0)
-    throw new FloeError('invalid_argument', `${paths.map((p) => relative(root, p) || p).join(', ')}: no rows`);
+    throw new FloeError(
+      'invalid_argument',
+      `${paths.map((p) => relative(root, p) || basename(p)).join(', ')}: no rows`,
+    );
   return { header, rows };
-}
-
-function cell(v: unknown): unknown {
-  if (typeof v === 'bigint') return Number(v);
-  if (v instanceof Date) return v.getTime();
-  if (v === undefined) return null;
-  return v;
 }

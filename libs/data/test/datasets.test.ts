@@ -271,6 +271,17 @@ test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a tabl
     const parts = openDataset({ uri: 'file:spark' }, { dataRoots: [dir.path] }) as TabularDataset;
     assert.deepEqual([parts.features, parts.rows], [['x'], 2]);
     assert.equal(parts.rowsWithoutTarget, 1);
+    // What counts against the size limit is what a file decodes to: 20,000 rows of zeros fit in a small file.
+    write('zeros.parquet', [
+      { name: 'x', data: new Float64Array(20_000) },
+      { name: 'label', data: new Float64Array(20_000) },
+    ]);
+    assert.throws(
+      () => loadFile(join(dir.path, 'zeros.parquet'), 100_000),
+      (e: FloeError) =>
+        e.kind === 'resource_exhausted' &&
+        /zeros\.parquet: the Parquet data decodes to about 320000 bytes/.test(e.message),
+    );
     // A file that is not Parquet is refused, naming it and the request's field.
     writeFileSync(join(dir.path, 'spark', 'part-00002.parquet'), 'not parquet');
     assert.throws(
