@@ -1,10 +1,13 @@
 // file: datasets: a text file or a folder of text files, a folder of images (one folder per class; images.ts),
 // CSV or TSV (a header row; a CSV's delimiter may be ";", tab or "|", read from its header), JSON lines, or Parquet
-// (a file, or a folder of part files; parquet.ts). Tabular files
-// use the column named "label" or "target" as the target (else the last column): numbers with few distinct
-// integer values, or text, make a classification; other numbers a regression.
+// (a file, or a folder of part files; parquet.ts); text, CSV, TSV and JSON lines may also come gzip- or
+// Zstandard-compressed (data.csv.gz). Tabular files use the column named "label" or "target" as the target (else
+// the last column): numbers with few distinct integer values, or text, make a classification; other numbers a
+// regression.
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
 import { FloeError, resourceExhausted } from '@floe/errors';
 import { IMAGE_EXTENSIONS, imageFolderSteps } from './images.js';
 import { parquetTable } from './parquet.js';
@@ -39,7 +42,7 @@ function listFiles(dir: string, out = { text: [] as string[], images: [] as stri
     // for the folder alone.
     const s = lstatSync(p);
     if (s.isDirectory()) listFiles(p, out);
-    else if (s.isFile() && TEXT_EXTENSIONS.has(extname(name))) out.text.push(p);
+    else if (s.isFile() && TEXT_EXTENSIONS.has(extname(uncompressedName(name)))) out.text.push(p);
     else if (s.isFile() && IMAGE_EXTENSIONS.has(extname(name).toLowerCase())) out.images.push(p);
     else if (s.isFile() && extname(name).toLowerCase() === '.parquet') out.parquet.push(p);
   }
@@ -210,22 +213,65 @@ function parseCsv(text: string, delimiter = ','): { cells: string[]; line: numbe
   return records;
 }
 
+/** Compressed files read as what they hold (`data.csv.gz` is a CSV): gzip by Node, Zstandard by fzstd. */
+const COMPRESSIONS: Record<string, (bytes: Buffer, maxBytes: number) => Buffer> = {
+  '.gz': (bytes, maxBytes) => gunzipSync(bytes, { maxOutputLength: maxBytes + 1 }),
+  '.zst': (bytes, maxBytes) => {
+    // Streamed, so that a frame that expands past the limit stops there rather than being allocated whole.
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const stream = new ZstdDecompress((chunk) => {
+      total += chunk.length;
+      if (total > maxBytes) throw Object.assign(new RangeError('over the limit'), { code: 'ERR_BUFFER_TOO_LARGE' });
+      chunks.push(chunk);
+    });
+    stream.push(bytes, true);
+    return Buffer.concat(chunks);
+  },
+};
+
+/** A file's name without a compression suffix: what decides how it is read. */
+const uncompressedName = (name: string) =>
+  COMPRESSIONS[extname(name).toLowerCase()] ? name.slice(0, -extname(name).length) : name;
+
 /**
- * A file's text by its byte order mark: UTF-16 (little- or big-endian; Windows tools write it) decoded, a UTF-8
- * mark dropped (spreadsheets write one; it would join the first name), else UTF-8.
+ * A file's bytes, decompressed when its name says so; what it decompresses to counts against `maxBytes` (a small
+ * file can hold far more), and a file its suffix does not match is INVALID_ARGUMENT.
  */
-function readText(path: string): string {
-  const bytes = readFileSync(path);
+function fileBytes(path: string, maxBytes: number): Buffer {
+  const raw = readFileSync(path);
+  const suffix = extname(path).toLowerCase();
+  const decompress = COMPRESSIONS[suffix];
+  if (!decompress) return raw;
+  let bytes: Buffer;
+  try {
+    bytes = decompress(raw, maxBytes);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') bytes = Buffer.alloc(maxBytes + 1);
+    else
+      throw new FloeError(
+        'invalid_argument',
+        `${basename(path)}: not a ${suffix === '.gz' ? 'gzip' : 'Zstandard'} file that can be read (${(err as Error).message})`,
+      );
+  }
+  checkSize(bytes.length, maxBytes, `${path} decompressed`);
+  return bytes;
+}
+
+/**
+ * Text by its byte order mark: UTF-16 (little- or big-endian; Windows tools write it) decoded, a UTF-8 mark
+ * dropped (spreadsheets write one; it would join the first name), else UTF-8.
+ */
+function decodeText(bytes: Buffer): string {
   if (bytes[0] === 0xff && bytes[1] === 0xfe) return new TextDecoder('utf-16le').decode(bytes.subarray(2));
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return new TextDecoder('utf-16be').decode(bytes.subarray(2));
   return bytes.toString('utf8').replace(/^\uFEFF/, '');
 }
 
 /** A text document's bytes: UTF-8, a UTF-16 file (by its byte order mark) re-encoded, so models read its text. */
-function readDocument(path: string): Uint8Array {
-  const bytes = readFileSync(path);
+function documentBytes(bytes: Buffer): Uint8Array {
   const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
-  return new Uint8Array(utf16 ? Buffer.from(readText(path), 'utf8') : bytes);
+  return new Uint8Array(utf16 ? Buffer.from(decodeText(bytes), 'utf8') : bytes);
 }
 
 /** Delimiters a delimited file may use besides the comma. */
@@ -283,16 +329,19 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
     );
     if (images.length > 0) return yield* imageFolderSteps(path, name, images, maxBytes);
     const documents: Uint8Array[] = [];
+    let total = 0;
     for (const f of files) {
-      documents.push(readDocument(f));
+      documents.push(documentBytes(fileBytes(f, maxBytes)));
+      // Compressed documents count as what they hold.
+      checkSize((total += documents.at(-1)!.length), maxBytes, path);
       yield;
     }
     return { kind: 'text', name, documents, splitKeys: Float64Array.from(documents, contentKey) };
   }
   checkSize(s.size, maxBytes, path);
-  const ext = extname(path).toLowerCase();
+  const ext = extname(uncompressedName(path)).toLowerCase();
   if (ext === '.csv' || ext === '.tsv') {
-    const text = readText(path);
+    const text = decodeText(fileBytes(path, maxBytes));
     const delimiter = ext === '.tsv' ? '\t' : sniffDelimiter(text);
     const [head, ...records] = parseCsv(text, delimiter);
     if (!head || records.length === 0)
@@ -319,7 +368,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
     return tabular(name, header, rows as Cell[][]);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
-    const records = readText(path)
+    const records = decodeText(fileBytes(path, maxBytes))
       .split(/\r?\n/)
       .map((l, i) => ({ l, i }))
       .filter(({ l }) => l.trim() !== '')
@@ -343,7 +392,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
       records.map((r) => header.map((h) => r[h] ?? null)),
     );
   }
-  return { kind: 'text', name, documents: [readDocument(path)] };
+  return { kind: 'text', name, documents: [documentBytes(fileBytes(path, maxBytes))] };
 }
 
 /** Loads a resolved path (already checked against the data roots). */

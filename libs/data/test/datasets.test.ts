@@ -295,3 +295,55 @@ test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a tabl
     dir.remove();
   }
 });
+
+test('compressed files read as what they hold: .csv.gz, .jsonl.gz, .txt.zst; the limit counts what they decompress to', () => {
+  const dir = tempDir();
+  const at = (file: string) => join(dir.path, file);
+  // Written by zstd 1.5 (Node 20 has no Zstandard compressor): "a,label\n1,x\n2,y\n3,x\n", and 200,000 zero bytes.
+  const zstdTable = Buffer.from('28b52ffd0458a10000612c6c6162656c0a312c780a322c790a332c780a5aa495b4', 'hex');
+  const zstdZeros = Buffer.from('28b52ffd04585400001000000100fbff39c002036a0800c4e97470', 'hex');
+  try {
+    writeFileSync(at('t.csv.gz'), gzipSync('a;label\n1,5;x\n2;y\n'));
+    const csv = loadFile(at('t.csv.gz'), 1e6) as TabularDataset;
+    assert.deepEqual([csv.name, csv.features, Array.from(csv.x)], ['t.csv.gz', ['a'], [1.5, 2]]);
+    writeFileSync(at('r.jsonl.gz'), gzipSync('{"a":1,"label":"x"}\n{"a":2,"label":"y"}\n'));
+    assert.equal((loadFile(at('r.jsonl.gz'), 1e6) as TabularDataset).rows, 2);
+    writeFileSync(at('z.csv.zst'), zstdTable);
+    assert.deepEqual(Array.from((loadFile(at('z.csv.zst'), 1e6) as TabularDataset).x), [1, 2, 3]);
+    writeFileSync(at('notes.txt.gz'), gzipSync('naïve text'));
+    const text = loadFile(at('notes.txt.gz'), 1e6);
+    assert.ok(text.kind === 'text');
+    assert.equal(Buffer.from(text.documents[0]!).toString('utf8'), 'naïve text');
+    // In a folder of documents too.
+    mkdirSync(at('docs'));
+    writeFileSync(at('docs/a.txt.gz'), gzipSync('first'));
+    writeFileSync(at('docs/b.txt'), 'second');
+    const docs = loadFile(at('docs'), 1e6);
+    assert.ok(docs.kind === 'text');
+    assert.deepEqual(
+      docs.documents.map((d) => Buffer.from(d).toString('utf8')),
+      ['first', 'second'],
+    );
+    // 200,000 bytes in a file of a few dozen: over a limit of 100,000, whichever the compression.
+    writeFileSync(at('zeros.txt.gz'), gzipSync(Buffer.alloc(200_000)));
+    writeFileSync(at('zeros.txt.zst'), zstdZeros);
+    for (const file of ['zeros.txt.gz', 'zeros.txt.zst'])
+      assert.throws(
+        () => loadFile(at(file), 100_000),
+        (e: FloeError) =>
+          e.kind === 'resource_exhausted' && /decompressed is \d+ bytes, over the limit of 100000/.test(e.message),
+        file,
+      );
+    // A file its suffix does not describe is refused, named.
+    writeFileSync(at('fake.csv.gz'), 'a,label\n1,x\n');
+    assert.throws(
+      () => openDataset({ uri: 'file:fake.csv.gz' }, { dataRoots: [dir.path] }),
+      (e: FloeError) =>
+        e.kind === 'invalid_argument' &&
+        e.violations[0]?.field === 'dataset.uri' &&
+        /fake\.csv\.gz: not a gzip file/.test(e.message),
+    );
+  } finally {
+    dir.remove();
+  }
+});
