@@ -11,14 +11,18 @@ export function bootstrapStderr(n: number, stat: Statistic, samples: number, see
   const idx = new Uint32Array(n);
   let mean = 0;
   let m2 = 0;
+  let counted = 0;
   for (let b = 1; b <= samples; b++) {
     for (let i = 0; i < n; i++) idx[i] = Math.floor(rng.next() * n);
     const v = stat(idx);
+    // A resample on which the statistic is undefined (an AUC that drew one class only) does not count.
+    if (!Number.isFinite(v)) continue;
+    counted++;
     const d = v - mean;
-    mean += d / b;
+    mean += d / counted;
     m2 += d * (v - mean);
   }
-  return Math.sqrt(m2 / (samples - 1));
+  return counted < 2 ? 0 : Math.sqrt(m2 / (counted - 1));
 }
 
 /** The mean of `values` at `indices`. */

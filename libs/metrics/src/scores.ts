@@ -8,7 +8,11 @@ export interface MetricValue {
 }
 
 /** Metrics where a smaller value is better; the others are better larger. */
-export const LOWER_IS_BETTER = new Set(['bits_per_byte', 'perplexity', 'ece', 'mse', 'loss']);
+export const LOWER_IS_BETTER = new Set(['bits_per_byte', 'perplexity', 'ece', 'mse', 'rmse', 'mae', 'loss']);
+
+/** The metrics each kind of task reports (the evaluator accepts these names). */
+export const CLASSIFICATION_METRICS = ['accuracy', 'ece', 'loss', 'f1_macro', 'balanced_accuracy', 'auc'];
+export const REGRESSION_METRICS = ['mse', 'rmse', 'mae', 'r2'];
 
 /**
  * Language models: per-sequence mean negative log-likelihood in nats per byte (one token is one byte).
@@ -75,14 +79,97 @@ export function classificationOutcomes(
   const confidence = new Float64Array(n);
   const correct = new Float64Array(n);
   const nll = new Float64Array(n);
+  const predicted = argmaxRows(probabilities, k, n);
   for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (probabilities[i * k + j]! > probabilities[i * k + best]!) best = j;
+    const best = predicted[i]!;
     confidence[i] = probabilities[i * k + best]!;
     correct[i] = best === labels[i] ? 1 : 0;
     nll[i] = -Math.log(Math.max(probabilities[i * k + labels[i]!]!, 1e-12));
   }
   return { confidence, correct, nll };
+}
+
+/** The indices 0 … n − 1: every example once (a metric on the whole set rather than a bootstrap sample). */
+const allIndices = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
+
+/** Per class over `indices`: examples (support), examples predicted it, and examples right. */
+function classCounts(predicted: Int32Array, labels: ArrayLike<number>, k: number, indices: Uint32Array) {
+  const support = new Float64Array(k);
+  const claimed = new Float64Array(k);
+  const right = new Float64Array(k);
+  for (const i of indices) {
+    const y = labels[i]!;
+    support[y]!++;
+    claimed[predicted[i]!]!++;
+    if (predicted[i] === y) right[y]!++;
+  }
+  return { support, claimed, right };
+}
+
+/**
+ * Macro-averaged F1 over the classes present in `indices` (as labels or predictions; sklearn's average='macro'
+ * over the labels seen): a class with no right prediction scores 0.
+ */
+export function macroF1(predicted: Int32Array, labels: ArrayLike<number>, k: number, indices: Uint32Array): number {
+  const { support, claimed, right } = classCounts(predicted, labels, k, indices);
+  let sum = 0;
+  let classes = 0;
+  for (let c = 0; c < k; c++) {
+    if (support[c] === 0 && claimed[c] === 0) continue;
+    classes++;
+    sum += (2 * right[c]!) / (support[c]! + claimed[c]!);
+  }
+  return classes ? sum / classes : NaN;
+}
+
+/** The mean over classes present in `indices` of each class's recall: accuracy as if the classes were balanced. */
+export function balancedAccuracy(
+  predicted: Int32Array,
+  labels: ArrayLike<number>,
+  k: number,
+  indices: Uint32Array,
+): number {
+  const { support, right } = classCounts(predicted, labels, k, indices);
+  let sum = 0;
+  let classes = 0;
+  for (let c = 0; c < k; c++)
+    if (support[c]! > 0) {
+      classes++;
+      sum += right[c]! / support[c]!;
+    }
+  return classes ? sum / classes : NaN;
+}
+
+/**
+ * ROC AUC of a classifier over `indices`: with two classes, of the second class's probability; with more, the
+ * mean of each class's one-vs-rest AUC over the classes that have both positives and negatives there (sklearn's
+ * multi_class='ovr', average='macro'). NaN when no class has both.
+ */
+export function classifierAuc(
+  probabilities: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  k: number,
+  indices: Uint32Array,
+): number {
+  const scores = new Float64Array(indices.length);
+  const positive = new Uint8Array(indices.length);
+  const aucOf = (c: number) => {
+    indices.forEach((i, j) => {
+      scores[j] = probabilities[i * k + c]!;
+      positive[j] = labels[i] === c ? 1 : 0;
+    });
+    return rocAuc(scores, positive);
+  };
+  if (k === 2) return aucOf(1);
+  let sum = 0;
+  let classes = 0;
+  for (let c = 0; c < k; c++) {
+    const a = aucOf(c);
+    if (Number.isNaN(a)) continue;
+    sum += a;
+    classes++;
+  }
+  return classes ? sum / classes : NaN;
 }
 
 /** Classification: `probabilities` n × k row-major, `labels` n. Accuracy, ECE, mean log loss. */
@@ -96,7 +183,17 @@ export function classificationMetrics(
 ): MetricValue[] {
   const n = labels.length;
   const { confidence, correct, nll } = classificationOutcomes(probabilities, labels, k);
+  const predicted = argmaxRows(probabilities, k, n);
+  /** A statistic over example indices: its value on every example, with a bootstrap standard error. */
+  const over = (name: string, stat: (indices: Uint32Array) => number): MetricValue => ({
+    name,
+    value: stat(allIndices(n)),
+    stderr: bootstrapStderr(n, stat, samples, seed),
+  });
   return wanted.map((name) => {
+    if (name === 'f1_macro') return over(name, (i) => macroF1(predicted, labels, k, i));
+    if (name === 'balanced_accuracy') return over(name, (i) => balancedAccuracy(predicted, labels, k, i));
+    if (name === 'auc') return over(name, (i) => classifierAuc(probabilities, labels, k, i));
     if (name === 'accuracy')
       return { name, value: mean(correct), stderr: bootstrapStderr(n, (i) => meanAt(correct, i), samples, seed) };
     if (name === 'ece')
@@ -107,25 +204,91 @@ export function classificationMetrics(
       };
     if (name === 'loss')
       return { name, value: mean(nll), stderr: bootstrapStderr(n, (i) => meanAt(nll, i), samples, seed) };
-    throw new Error(`metric ${name} does not apply to classification (accuracy, ece, loss)`);
+    throw new Error(`metric ${name} does not apply to classification (${CLASSIFICATION_METRICS.join(', ')})`);
   });
 }
 
-/** Regression: mean squared error over all outputs, per example averaged over its outputs. */
+/** Per example, the index of its largest probability (the first on a tie). */
+function argmaxRows(probabilities: ArrayLike<number>, k: number, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (probabilities[i * k + j]! > probabilities[i * k + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/**
+ * R² over `indices`, per output 1 − SSE/SST (SST about that output's mean there), averaged over outputs
+ * (sklearn's 'uniform_average'); an output constant there scores 1 when predicted exactly, else 0, as sklearn.
+ */
+export function rSquared(
+  predictions: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  outputs: number,
+  indices: Uint32Array,
+): number {
+  let sum = 0;
+  for (let o = 0; o < outputs; o++) {
+    let mean = 0;
+    for (const i of indices) mean += targets[i * outputs + o]! / indices.length;
+    let sse = 0;
+    let sst = 0;
+    for (const i of indices) {
+      const y = targets[i * outputs + o]!;
+      sse += (y - predictions[i * outputs + o]!) ** 2;
+      sst += (y - mean) ** 2;
+    }
+    sum += sst > 0 ? 1 - sse / sst : sse === 0 ? 1 : 0;
+  }
+  return sum / outputs;
+}
+
+/**
+ * Regression: `predictions` and `targets` n × outputs row-major. MSE, RMSE and MAE over all outputs (per example
+ * averaged over its outputs), R² averaged over outputs.
+ */
 export function regressionMetrics(
-  squaredErrorPerExample: Float64Array,
+  predictions: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  outputs: number,
   wanted: string[],
   samples: number,
   seed: number,
 ): MetricValue[] {
-  return wanted.map((name) => {
-    if (name !== 'mse') throw new Error(`metric ${name} does not apply to regression (mse)`);
-    return {
-      name,
-      value: mean(squaredErrorPerExample),
-      stderr: bootstrapStderr(squaredErrorPerExample.length, (i) => meanAt(squaredErrorPerExample, i), samples, seed),
-    };
+  const n = targets.length / outputs;
+  const { squared, absolute } = regressionErrors(predictions, targets, outputs);
+  const over = (name: string, stat: (indices: Uint32Array) => number): MetricValue => ({
+    name,
+    value: stat(allIndices(n)),
+    stderr: bootstrapStderr(n, stat, samples, seed),
   });
+  return wanted.map((name) => {
+    if (name === 'mse') return over(name, (i) => meanAt(squared, i));
+    if (name === 'rmse') return over(name, (i) => Math.sqrt(meanAt(squared, i)));
+    if (name === 'mae') return over(name, (i) => meanAt(absolute, i));
+    if (name === 'r2') return over(name, (i) => rSquared(predictions, targets, outputs, i));
+    throw new Error(`metric ${name} does not apply to regression (${REGRESSION_METRICS.join(', ')})`);
+  });
+}
+
+/** Per example, its squared and absolute errors, each averaged over its outputs. */
+export function regressionErrors(
+  predictions: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  outputs: number,
+): { squared: Float64Array; absolute: Float64Array } {
+  const n = targets.length / outputs;
+  const squared = new Float64Array(n);
+  const absolute = new Float64Array(n);
+  for (let i = 0; i < n; i++)
+    for (let o = 0; o < outputs; o++) {
+      const e = predictions[i * outputs + o]! - targets[i * outputs + o]!;
+      squared[i]! += (e * e) / outputs;
+      absolute[i]! += Math.abs(e) / outputs;
+    }
+  return { squared, absolute };
 }
 
 /**

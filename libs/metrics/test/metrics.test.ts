@@ -43,7 +43,7 @@ test('language-model metrics: bits per byte = nats / ln 2, perplexity 2^bpb; uni
   const [bpb, ppl] = languageModelMetrics(uniform, ['bits_per_byte', 'perplexity'], 100, 1);
   close(bpb!.value, 8);
   close(ppl!.value, 256, 1e-6);
-  const [mse] = regressionMetrics(new Float64Array([0, 0, 0]), ['mse'], 10, 1);
+  const [mse] = regressionMetrics(new Float64Array([1, 2, 3]), new Float64Array([1, 2, 3]), 1, ['mse'], 10, 1);
   close(mse!.value, 0);
   assert.throws(() => languageModelMetrics(uniform, ['accuracy'], 10, 1), /does not apply/);
 });
@@ -114,4 +114,63 @@ test('ROC AUC: perfect, reversed and tied rankings, and the pair-counting defini
   assert.ok(Number.isNaN(rocAuc([0.1, 0.2], [1, 1])));
   assert.equal(brierSkillScore([0.5, 0.5], [0, 1], 0.5), 0);
   assert.equal(brierSkillScore([0, 1], [0, 1], 0.5), 1);
+});
+
+test('macro F1, balanced accuracy and one-vs-rest AUC on a hand-worked three-class example', async () => {
+  const { rocAuc } = await import('../src/index.js');
+  // Labels 0 0 0 1 1 2; the argmax predicts 0 0 1 1 1 0.
+  const labels = [0, 0, 0, 1, 1, 2];
+  const P = Float64Array.from(
+    [
+      [0.7, 0.2, 0.1],
+      [0.6, 0.3, 0.1],
+      [0.3, 0.5, 0.2],
+      [0.1, 0.8, 0.1],
+      [0.2, 0.5, 0.3],
+      [0.5, 0.2, 0.3],
+    ].flat(),
+  );
+  const [f1, balanced, auc] = classificationMetrics(P, labels, 3, ['f1_macro', 'balanced_accuracy', 'auc'], 50, 1);
+  // F1 per class: 2·2/(3+3), 2·2/(2+3), 0 (no right prediction of class 2).
+  close(f1!.value, (4 / 6 + 4 / 5 + 0) / 3);
+  // Recall per class: 2/3, 2/2, 0/1.
+  close(balanced!.value, (2 / 3 + 1 + 0) / 3);
+  const ovr = [0, 1, 2].map((c) =>
+    rocAuc(
+      labels.map((_, i) => P[i * 3 + c]!),
+      labels.map((y) => (y === c ? 1 : 0)),
+    ),
+  );
+  close(auc!.value, (ovr[0]! + ovr[1]! + ovr[2]!) / 3);
+  assert.ok([f1, balanced, auc].every((m) => m!.stderr > 0));
+  // Two classes: the AUC of the second class's probability; a perfect ranking scores 1 with accuracy below 1.
+  const two = Float64Array.from([0.9, 0.1, 0.6, 0.4, 0.55, 0.45, 0.2, 0.8]);
+  const [a2, acc2] = classificationMetrics(two, [0, 0, 1, 1], 2, ['auc', 'accuracy'], 10, 1);
+  assert.deepEqual([a2!.value, acc2!.value], [1, 0.75]);
+  assert.throws(() => classificationMetrics(two, [0, 0, 1, 1], 2, ['r2'], 10, 1), /f1_macro, balanced_accuracy, auc/);
+});
+
+test('regression: RMSE = √MSE, MAE, and R² = 1 − SSE/SST averaged over outputs (1 exact, 0 at the mean)', () => {
+  const y = Float64Array.from([1, 2, 3, 4]);
+  const metrics = (p: number[], names = ['mse', 'rmse', 'mae', 'r2']) =>
+    Object.fromEntries(regressionMetrics(Float64Array.from(p), y, 1, names, 50, 1).map((m) => [m.name, m.value]));
+  assert.deepEqual(metrics([1, 2, 3, 4]), { mse: 0, rmse: 0, mae: 0, r2: 1 });
+  const off = metrics([1, 2, 3, 6]);
+  close(off.mse!, 1);
+  close(off.rmse!, 1);
+  close(off.mae!, 0.5);
+  close(off.r2!, 1 - 4 / 5);
+  close(metrics([2.5, 2.5, 2.5, 2.5]).r2!, 0);
+  // Two outputs, the second predicted exactly: R² is the mean of the two; errors are averaged per example.
+  const two = regressionMetrics(
+    Float64Array.from([1, 10, 2, 20, 3, 30, 6, 40]),
+    Float64Array.from([1, 10, 2, 20, 3, 30, 4, 40]),
+    2,
+    ['r2', 'mae'],
+    10,
+    1,
+  );
+  close(two[0]!.value, (1 - 4 / 5 + 1) / 2);
+  close(two[1]!.value, 2 / 2 / 4);
+  assert.throws(() => metrics([1, 2, 3, 4], ['accuracy']), /mse, rmse, mae, r2/);
 });

@@ -9,6 +9,7 @@ import {
   classificationOutcomes,
   languageModelMetrics,
   regressionMetrics,
+  regressionErrors,
   type MetricValue,
 } from '@floe/metrics';
 import type { SuiteDef } from './suites.js';
@@ -99,18 +100,22 @@ export async function evaluateSuite(
     const { correct, nll } = classificationOutcomes(P, labels, k);
     return { metrics, perExample: { accuracy: correct, loss: nll }, count: labels.length };
   }
-  const se: number[] = [];
+  const predictions: number[] = [];
+  const targets: number[] = [];
+  let outputs = 1;
   for (let b = 0; b < batches; b++) {
     const batch = source.next(Math.min(suite.batchSize, n - b * suite.batchSize));
-    const per = tf.tidy(() => tf.mean(tf.square(tf.sub(model.forward(batch.x, { training: false }), batch.y)), -1));
-    se.push(...per.dataSync());
-    tf.dispose([per, batch.x, batch.y]);
+    const predicted = tf.tidy(() => model.forward(batch.x, { training: false }));
+    outputs = predicted.shape[1] ?? 1;
+    predictions.push(...predicted.dataSync());
+    targets.push(...batch.y.dataSync());
+    tf.dispose([predicted, batch.x, batch.y]);
     await opts.onBatch?.(b + 1, batches);
   }
-  const errors = Float64Array.from(se);
+  const { squared, absolute } = regressionErrors(predictions, targets, outputs);
   return {
-    metrics: regressionMetrics(errors, suite.metrics, opts.bootstrap, opts.seed),
-    perExample: { mse: errors },
-    count: errors.length,
+    metrics: regressionMetrics(predictions, targets, outputs, suite.metrics, opts.bootstrap, opts.seed),
+    perExample: { mse: squared, mae: absolute },
+    count: squared.length,
   };
 }

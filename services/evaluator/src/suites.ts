@@ -5,6 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BUILTIN_DATASETS, parseDatasetUri } from '@floe/data';
+import { CLASSIFICATION_METRICS, REGRESSION_METRICS } from '@floe/metrics';
 
 export type TaskKind = 'language-model' | 'classification' | 'regression';
 export type SplitName = 'train' | 'validation' | 'test' | 'all';
@@ -25,7 +26,15 @@ export interface SuiteDef {
   source: string;
 }
 
+/** The metrics a suite may ask for, per task. */
 export const METRICS: Record<TaskKind, string[]> = {
+  'language-model': ['bits_per_byte', 'perplexity'],
+  classification: CLASSIFICATION_METRICS,
+  regression: REGRESSION_METRICS,
+};
+
+/** What a suite that names no metrics reports. */
+const DEFAULT_METRICS: Record<TaskKind, string[]> = {
   'language-model': ['bits_per_byte', 'perplexity'],
   classification: ['accuracy', 'ece', 'loss'],
   regression: ['mse'],
@@ -129,7 +138,7 @@ export function suiteFromRecord(
   const split = (str('split') ?? 'test') as SplitName;
   if (!['train', 'validation', 'test', 'all'].includes(split))
     throw fail('split', 'must be train, validation, test or all');
-  const metrics = raw.metrics === undefined ? METRICS[task] : raw.metrics;
+  const metrics = raw.metrics === undefined ? DEFAULT_METRICS[task] : raw.metrics;
   if (!Array.isArray(metrics) || metrics.length === 0 || !metrics.every((m) => typeof m === 'string'))
     throw fail('metrics', 'must be a list of metric names');
   for (const m of metrics as string[])

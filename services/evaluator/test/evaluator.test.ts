@@ -203,3 +203,43 @@ test('DetectDoubleDescent over the API', async () => {
     'points[1].x',
   );
 });
+
+test('inline suites ask for F1, balanced accuracy and AUC, or RMSE, MAE and R²; an unknown metric is refused, named', async () => {
+  const mlp: commonV1.ModelRef = {
+    source: {
+      $case: 'builtin',
+      value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 1 },
+    },
+  };
+  const suite = (name: string, task: ev.TaskKind, uri: string, metrics: string[]) =>
+    ev.Suite.fromPartial({ name, taskKind: task, dataset: { uri }, metrics, sampleCount: 200 });
+  const evaluate = async (inlineSuites: ev.Suite[]) =>
+    (
+      (
+        await collect(
+          client.evaluate(ev.EvaluateRequest.fromPartial({ model: mlp, inlineSuites, bootstrapSamples: 30, seed: 1 })),
+        )
+      ).at(-1)!.event!.value as ev.Evaluation
+    ).results.map((r) => Object.fromEntries(r.metrics.map((m) => [m.name, m])));
+  const [iris, lorenz] = await evaluate([
+    suite('iris', ev.TaskKind.TASK_KIND_CLASSIFICATION, 'builtin:iris', [
+      'accuracy',
+      'f1_macro',
+      'balanced_accuracy',
+      'auc',
+    ]),
+    suite('lorenz', ev.TaskKind.TASK_KIND_REGRESSION, 'builtin:lorenz96-sim', ['mse', 'rmse', 'mae', 'r2']),
+  ]);
+  for (const name of ['accuracy', 'f1_macro', 'balanced_accuracy', 'auc'])
+    assert.ok(iris![name]!.value >= 0 && iris![name]!.value <= 1 && iris![name]!.stderr >= 0, name);
+  assert.ok(Math.abs(lorenz!.rmse!.value ** 2 - lorenz!.mse!.value) < 1e-6 * lorenz!.mse!.value);
+  assert.ok(lorenz!.mae!.value > 0 && lorenz!.mae!.value <= lorenz!.rmse!.value + 1e-9, 'MAE ≤ RMSE');
+  // An untrained network predicts the targets worse than their mean.
+  assert.ok(lorenz!.r2!.value < 0.5, `R² ${lorenz!.r2!.value}`);
+  const refused = await rejectsWith(
+    evaluate([suite('lorenz', ev.TaskKind.TASK_KIND_REGRESSION, 'builtin:lorenz96-sim', ['auc'])]),
+    grpc.status.INVALID_ARGUMENT,
+    'inline_suites[0].metrics',
+  );
+  assert.match(refused.details, /mse, rmse, mae, r2/);
+});

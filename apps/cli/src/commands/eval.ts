@@ -50,13 +50,16 @@ export const evaluate: Command = {
     '',
     'MODEL is run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed].',
     'run and compare also take your own data as suites: --data file:new.csv[@test],… --task',
-    'classification|regression|language-model (each a suite named after its file; split test unless given).',
+    'classification|regression|language-model (each a suite named after its file; split test unless given)',
+    '[--metrics f1_macro,auc,…]: classification accuracy, ece, loss, f1_macro, balanced_accuracy, auc;',
+    'regression mse, rmse, mae, r2; language models bits_per_byte, perplexity (default: the first few).',
   ].join('\n'),
   options: {
     model: { type: 'string' },
     suites: { type: 'string' },
     stages: { type: 'string' },
     metric: { type: 'string' },
+    metrics: { type: 'string' },
     bootstrap: { type: 'string' },
     seed: { type: 'string' },
     run: { type: 'string' },
@@ -182,7 +185,7 @@ const TASKS: Record<string, ev.TaskKind> = {
 
 /**
  * --data URI[@split],… with --task: one inline suite per dataset, named after its file (the evaluator applies the
- * same rules as to a suite file: the task's default metrics, the test split unless one is given).
+ * same rules as to a suite file: --metrics or the task's default ones, the test split unless one is given).
  */
 function dataSuites(args: ParsedArgs): ev.Suite[] {
   const uris = list(args, 'data');
@@ -212,6 +215,7 @@ function dataSuites(args: ParsedArgs): ev.Suite[] {
       name,
       taskKind: TASKS[task],
       dataset: { ...dataset, split: dataset.split || commonV1.DatasetSplit.DATASET_SPLIT_TEST },
+      metrics: list(args, 'metrics'),
     });
   });
 }

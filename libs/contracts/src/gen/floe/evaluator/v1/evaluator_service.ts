@@ -91,7 +91,11 @@ export interface Suite {
   dataset?:
     | DatasetRef
     | undefined;
-  /** Metric names. */
+  /**
+   * Metric names: language models bits_per_byte, perplexity; classification accuracy, ece, loss, f1_macro,
+   * balanced_accuracy, auc (one-vs-rest, macro, over more than two classes); regression mse, rmse, mae, r2.
+   * Empty: the task's first ones (bits_per_byte and perplexity; accuracy, ece and loss; mse).
+   */
   metrics: string[];
   /** Examples (language models: sequences) evaluated; 0 means all (language models: 256). */
   sampleCount: number;
