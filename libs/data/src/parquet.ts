@@ -2,7 +2,7 @@
 // part-*.parquet). Read by hyparquet in a worker (parquet-worker.mjs) while this thread blocks, so that loading
 // stays synchronous like every other loader here.
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
-import { basename, relative } from 'node:path';
+import { basename, relative, sep } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
 
 /** How long a read may take before it is given up (a file at the dataset size limit reads in seconds). */
@@ -61,18 +61,39 @@ export function readParquetFiles(paths: string[], root: string, maxBytes: number
 }
 
 /**
- * One table from Parquet files, as rows of cells: every column any file has, in the order they first appear (a
- * file without one has it missing); 64-bit integers, timestamps (milliseconds since 1970) and booleans as numbers.
+ * The partition values in a file's path under `root`, as Hive, Spark and pyarrow write a partitioned table
+ * (`year=2024/country=NL/part-0.parquet`): each `key=value` folder a column, constant within the file.
+ */
+function partitionValues(path: string, root: string): [string, string][] {
+  return relative(root, path)
+    .split(sep)
+    .slice(0, -1)
+    .flatMap((part) => {
+      const eq = part.indexOf('=');
+      return eq > 0 ? [[part.slice(0, eq), decodeURIComponent(part.slice(eq + 1))] as [string, string]] : [];
+    });
+}
+
+/**
+ * One table from Parquet files, as rows of cells: the partition columns of their paths, then every column any
+ * file has, in the order they first appear (a file without one has it missing); 64-bit integers, timestamps
+ * (milliseconds since 1970) and booleans as numbers. A partition value is text, read as a number where every
+ * one is (as any cell of a table).
  */
 export function parquetTable(paths: string[], root: string, maxBytes: number): { header: string[]; rows: unknown[][] } {
   const files = readParquetFiles(paths, root, maxBytes);
-  const header = [...new Set(files.flatMap((f) => f.columns.map((c) => c.name)))];
+  const partitions = paths.map((p) => new Map(partitionValues(p, root)));
+  const stored = [...new Set(files.flatMap((f) => f.columns.map((c) => c.name)))];
+  const partitionColumns = [...new Set(partitions.flatMap((m) => [...m.keys()]))].filter((k) => !stored.includes(k));
+  // First, so that the files' last column stays the target when none is named "label" or "target".
+  const header = [...partitionColumns, ...stored];
   const rows: unknown[][] = [];
-  for (const f of files) {
-    const columns = header.map((h) => f.columns.find((c) => c.name === h));
+  files.forEach((f, i) => {
+    const columns = stored.map((h) => f.columns.find((c) => c.name === h));
+    const fixed = partitionColumns.map((k) => partitions[i]!.get(k) ?? null);
     for (let r = 0; r < f.rows; r++)
-      rows.push(columns.map((c) => (!c ? null : 'numbers' in c ? c.numbers[r] : (c.values[r] ?? null))));
-  }
+      rows.push([...fixed, ...columns.map((c) => (!c ? null : 'numbers' in c ? c.numbers[r] : (c.values[r] ?? null)))]);
+  });
   if (rows.length === 0)
     throw new FloeError(
       'invalid_argument',

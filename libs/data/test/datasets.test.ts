@@ -271,6 +271,29 @@ test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a tabl
     const parts = openDataset({ uri: 'file:spark' }, { dataRoots: [dir.path] }) as TabularDataset;
     assert.deepEqual([parts.features, parts.rows], [['x'], 2]);
     assert.equal(parts.rowsWithoutTarget, 1);
+    // A partitioned table (Hive's layout, as Spark and pyarrow write it): each key=value folder is a column.
+    write('sales/year=2023/region=north%20east/part-0.parquet', [
+      { name: 'x', data: new Float64Array([1]) },
+      { name: 'y', data: ['p'] },
+    ]);
+    write('sales/year=2024/region=south/part-0.parquet', [
+      { name: 'x', data: new Float64Array([2, 3]) },
+      { name: 'y', data: ['q', 'p'] },
+    ]);
+    const sales = openDataset({ uri: 'file:sales' }, { dataRoots: [dir.path] }) as TabularDataset;
+    assert.deepEqual(
+      [sales.features, sales.categories],
+      [['year', 'region', 'x'], { region: ['north east', 'south'] }],
+    );
+    const triples = [0, 1, 2].map((r) => rows(sales).slice(r * 3, r * 3 + 3));
+    assert.deepEqual(
+      triples.sort((a, b) => Number(a[2]) - Number(b[2])),
+      [
+        [2023, 0, 1],
+        [2024, 1, 2],
+        [2024, 1, 3],
+      ],
+    );
     // What counts against the size limit is what a file decodes to: 20,000 rows of zeros fit in a small file.
     write('zeros.parquet', [
       { name: 'x', data: new Float64Array(20_000) },
