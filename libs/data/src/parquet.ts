@@ -90,7 +90,11 @@ export function parquetTable(paths: string[], root: string, maxBytes: number): {
   const rows: unknown[][] = [];
   files.forEach((f, i) => {
     const columns = stored.map((h) => f.columns.find((c) => c.name === h));
-    const fixed = partitionColumns.map((k) => partitions[i]!.get(k) ?? null);
+    // Hive names a partition of missing values __HIVE_DEFAULT_PARTITION__.
+    const fixed = partitionColumns.map((k) => {
+      const v = partitions[i]!.get(k);
+      return v === undefined || v === '__HIVE_DEFAULT_PARTITION__' ? null : v;
+    });
     for (let r = 0; r < f.rows; r++)
       rows.push([...fixed, ...columns.map((c) => (!c ? null : 'numbers' in c ? c.numbers[r] : (c.values[r] ?? null)))]);
   });

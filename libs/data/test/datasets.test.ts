@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { join } from 'node:path';
@@ -280,11 +280,16 @@ test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a tabl
       { name: 'x', data: new Float64Array([2, 3]) },
       { name: 'y', data: ['q', 'p'] },
     ]);
+    write('sales/year=2024/region=__HIVE_DEFAULT_PARTITION__/part-0.parquet', [
+      { name: 'x', data: new Float64Array([4]) },
+      { name: 'y', data: ['q'] },
+    ]);
+    const all = openDataset({ uri: 'file:sales' }, { dataRoots: [dir.path] }) as TabularDataset;
+    assert.deepEqual([all.features, all.categories], [['year', 'region', 'x'], { region: ['north east', 'south'] }]);
+    const missingRegion = [0, 1, 2, 3].find((r) => all.x[r * 3 + 2] === 4)!;
+    assert.ok(Number.isNaN(all.x[missingRegion * 3 + 1]), 'the default partition is a missing value');
+    rmSync(join(dir.path, 'sales/year=2024/region=__HIVE_DEFAULT_PARTITION__'), { recursive: true });
     const sales = openDataset({ uri: 'file:sales' }, { dataRoots: [dir.path] }) as TabularDataset;
-    assert.deepEqual(
-      [sales.features, sales.categories],
-      [['year', 'region', 'x'], { region: ['north east', 'south'] }],
-    );
     const triples = [0, 1, 2].map((r) => rows(sales).slice(r * 3, r * 3 + 3));
     assert.deepEqual(
       triples.sort((a, b) => Number(a[2]) - Number(b[2])),
