@@ -215,7 +215,7 @@ function parseCsv(text: string, delimiter = ','): { cells: string[]; line: numbe
 
 /** Compressed files read as what they hold (`data.csv.gz` is a CSV): gzip by Node, Zstandard by fzstd. */
 const COMPRESSIONS: Record<string, (bytes: Buffer, maxBytes: number) => Buffer> = {
-  '.gz': (bytes, maxBytes) => gunzipSync(bytes, { maxOutputLength: maxBytes + 1 }),
+  '.gz': (bytes, maxBytes) => gunzipSync(bytes, { maxOutputLength: maxBytes }),
   '.zst': (bytes, maxBytes) => {
     // Streamed, so that a frame that expands past the limit stops there rather than being allocated whole.
     const chunks: Uint8Array[] = [];
@@ -243,19 +243,18 @@ function fileBytes(path: string, maxBytes: number): Buffer {
   const suffix = extname(path).toLowerCase();
   const decompress = COMPRESSIONS[suffix];
   if (!decompress) return raw;
-  let bytes: Buffer;
   try {
-    bytes = decompress(raw, maxBytes);
+    return decompress(raw, maxBytes);
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') bytes = Buffer.alloc(maxBytes + 1);
-    else
-      throw new FloeError(
-        'invalid_argument',
-        `${basename(path)}: not a ${suffix === '.gz' ? 'gzip' : 'Zstandard'} file that can be read (${(err as Error).message})`,
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+      throw resourceExhausted(
+        `${path} decompresses to more than ${maxBytes} bytes, the limit (FLOE_MAX_DATASET_BYTES)`,
       );
+    throw new FloeError(
+      'invalid_argument',
+      `${basename(path)}: not a ${suffix === '.gz' ? 'gzip' : 'Zstandard'} file that can be read (${(err as Error).message})`,
+    );
   }
-  checkSize(bytes.length, maxBytes, `${path} decompressed`);
-  return bytes;
 }
 
 /**
@@ -310,7 +309,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
         maxBytes,
         path,
       );
-      const { header, rows } = parquetTable(parquet, path, maxBytes);
+      const { header, rows } = yield* parquetTable(parquet, path, maxBytes);
       return tabular(name, header, rows as Cell[][]);
     }
     // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
@@ -364,7 +363,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
     );
   }
   if (ext === '.parquet') {
-    const { header, rows } = parquetTable([path], dirname(path), maxBytes);
+    const { header, rows } = yield* parquetTable([path], dirname(path), maxBytes);
     return tabular(name, header, rows as Cell[][]);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {

@@ -1,12 +1,16 @@
 // Parquet tables (pandas, polars, Spark and data lakes write them): one file, or a folder of part files (Spark's
-// part-*.parquet). Read by hyparquet in a worker (parquet-worker.mjs) while this thread blocks, so that loading
-// stays synchronous like every other loader here.
+// part-*.parquet). Read by hyparquet in a worker (parquet-worker.mjs) while this thread waits in short slices
+// between yields: loading stays a synchronous generator like every other loader here (a worker thread drains it at
+// once; the event loop gets its turns).
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { basename, relative, sep } from 'node:path';
 import { FloeError, resourceExhausted } from '@floe/errors';
+import type { Steps } from './steps.js';
 
 /** How long a read may take before it is given up (a file at the dataset size limit reads in seconds). */
 const READ_TIMEOUT_MS = 10 * 60_000;
+/** How long one wait for the worker lasts before the loader yields. */
+const WAIT_SLICE_MS = 5;
 
 /** A column as the worker answers it: numbers (missing as NaN), or values of any other kind (missing null). */
 type ParquetColumn = { name: string; numbers: Float64Array } | { name: string; values: unknown[] };
@@ -23,10 +27,11 @@ type Answer =
   | { tooBig: number; path: string; error?: undefined };
 
 /**
- * Reads `paths` (each a Parquet file) in a worker thread, blocking this one until it answers. Errors name a file
- * relative to `root`; files decoding to more than `maxBytes` (8 bytes a cell) are RESOURCE_EXHAUSTED.
+ * Reads `paths` (each a Parquet file) in a worker thread, yielding while it reads. Errors name a file relative to
+ * `root`; files decoding to more than `maxBytes` (8 bytes a cell) are RESOURCE_EXHAUSTED. Abandoned (a cancelled
+ * call), the worker is stopped.
  */
-export function readParquetFiles(paths: string[], root: string, maxBytes: number): ParquetFile[] {
+export function* readParquetFiles(paths: string[], root: string, maxBytes: number): Steps<ParquetFile[]> {
   const { port1, port2 } = new MessageChannel();
   const flag = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(new URL('./parquet-worker.mjs', import.meta.url), {
@@ -37,11 +42,15 @@ export function readParquetFiles(paths: string[], root: string, maxBytes: number
   });
   const named = (path: string) => relative(root, path) || basename(path);
   try {
-    if (Atomics.wait(flag, 0, 0, READ_TIMEOUT_MS) === 'timed-out')
-      throw new FloeError(
-        'deadline_exceeded',
-        `reading ${paths.length} Parquet file(s) took over ${READ_TIMEOUT_MS} ms`,
-      );
+    const deadline = performance.now() + READ_TIMEOUT_MS;
+    while (Atomics.wait(flag, 0, 0, WAIT_SLICE_MS) === 'timed-out') {
+      if (performance.now() > deadline)
+        throw new FloeError(
+          'deadline_exceeded',
+          `reading ${paths.length} Parquet file(s) took over ${READ_TIMEOUT_MS} ms`,
+        );
+      yield;
+    }
     const answer = receiveMessageOnPort(port1)?.message as Answer | undefined;
     if (!answer) throw new Error('the Parquet reader stopped without an answer');
     if (answer.tooBig !== undefined)
@@ -80,8 +89,12 @@ function partitionValues(path: string, root: string): [string, string][] {
  * (milliseconds since 1970) and booleans as numbers. A partition value is text, read as a number where every
  * one is (as any cell of a table).
  */
-export function parquetTable(paths: string[], root: string, maxBytes: number): { header: string[]; rows: unknown[][] } {
-  const files = readParquetFiles(paths, root, maxBytes);
+export function* parquetTable(
+  paths: string[],
+  root: string,
+  maxBytes: number,
+): Steps<{ header: string[]; rows: unknown[][] }> {
+  const files = yield* readParquetFiles(paths, root, maxBytes);
   const partitions = paths.map((p) => new Map(partitionValues(p, root)));
   const stored = [...new Set(files.flatMap((f) => f.columns.map((c) => c.name)))];
   const partitionColumns = [...new Set(partitions.flatMap((m) => [...m.keys()]))].filter((k) => !stored.includes(k));
