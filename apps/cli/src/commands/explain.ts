@@ -7,6 +7,7 @@ import { createClient, loadConfig } from '@floe/service-kit';
 import { list, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
 import { modelRef } from './profile.js';
+import { padDisplay } from '../text-width.js';
 import { summaryOf } from './catalog.js';
 
 const METHODS: Record<string, ex.Method> = {
@@ -54,7 +55,7 @@ function table(e: ex.Explanation): string {
   return [
     `${m.rows} instances, ${m.cols} features; base value ${e.baseValue.toPrecision(4)}; largest |Σφ − (f(x) − φ0)| ${e.efficiencyGap.toExponential(2)}; ${e.evaluations} evaluations in ${e.wallMs.toFixed(0)} ms`,
     'feature                     mean |φ|',
-    ...order.slice(0, 20).map(([v, f]) => `${e.featureNames[f]!.padEnd(26)} ${v.toPrecision(4)}`),
+    ...order.slice(0, 20).map(([v, f]) => `${padDisplay(e.featureNames[f]!, 26)} ${v.toPrecision(4)}`),
   ].join('\n');
 }
 
@@ -150,7 +151,7 @@ export const explainCommand: Command = {
                 .sort((a, b) => Math.abs(b.shift) - Math.abs(a.shift))
                 .map(
                   (s) =>
-                    `${s.feature.padEnd(26)} ${s.importanceBefore.toPrecision(4).padEnd(10)} ${s.importanceAfter.toPrecision(4).padEnd(10)} ${s.shift.toPrecision(3)} ± ${s.shiftStderr.toPrecision(2)}`,
+                    `${padDisplay(s.feature, 26)} ${s.importanceBefore.toPrecision(4).padEnd(10)} ${s.importanceAfter.toPrecision(4).padEnd(10)} ${s.shift.toPrecision(3)} ± ${s.shiftStderr.toPrecision(2)}`,
                 ),
             ].join('\n'),
           );

@@ -4,6 +4,7 @@ import { commonV1, dataProfilerV1 as dp, trainerV1 } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
+import { padDisplay } from '../text-width.js';
 import { summaryOf } from './catalog.js';
 
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
@@ -93,7 +94,7 @@ export const profile: Command = {
         } else if (d?.$case === 'tabular') {
           for (const col of d.value.columns)
             lines.push(
-              `${col.name.padEnd(24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  ${col.inferredType === 'categorical' ? commonest(col.histogram!) : `mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`}`,
+              `${padDisplay(col.name, 24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  ${col.inferredType === 'categorical' ? commonest(col.histogram!) : `mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`}`,
             );
           for (const target of d.value.targets)
             lines.push(
@@ -160,7 +161,7 @@ export const drift: Command = {
           `${'feature'.padEnd(20)} ${'PSI'.padStart(8)} ${'KS'.padStart(7)} ${'KS p'.padStart(9)} ${'W1'.padStart(9)} ${'W1/σ'.padStart(7)} ${'JS div'.padStart(7)} ${'JS dist'.padStart(7)} ${'L∞'.padStart(6)} ${'V'.padStart(6)}${anyMissing ? ` ${'missing'.padStart(13)}` : ''}  verdict`,
           ...r.features.map(
             (f) =>
-              `${f.feature.padEnd(20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}`,
+              `${padDisplay(f.feature, 20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}`,
           ),
           ...(r.onlyInReference.length ? [`only in the reference: ${r.onlyInReference.join(', ')}`] : []),
           ...(r.onlyInCurrent.length ? [`only in the current data: ${r.onlyInCurrent.join(', ')}`] : []),
