@@ -245,12 +245,57 @@ export async function studyPlot(s: hpo.Study): Promise<string> {
   });
 }
 
+/** A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
+const csvField = (v: unknown): string => {
+  const text = v === undefined || v === null ? '' : String(v);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+};
+
+/**
+ * The study's trials as CSV, a row per trial (as Optuna's trials_dataframe): its id, state, one column per
+ * hyperparameter, the steps reached and targeted, the best and last values, its run and error.
+ */
+export function trialsCsv(s: hpo.Study): string {
+  const params = (s.spec?.searchSpace?.parameters ?? []).map((p) => p.name);
+  const header = [
+    'trial_id',
+    'state',
+    ...params,
+    'steps',
+    'target_step',
+    'best_value',
+    'last_value',
+    'run_id',
+    'error',
+  ];
+  const rows = s.trials.map((t) => {
+    const value = (name: string) => t.configuration.find((p) => p.name === name)?.value?.value;
+    return [
+      t.trialId,
+      stateName(t.state),
+      ...params.map(value),
+      t.observations.at(-1)?.step ?? 0,
+      t.targetStep,
+      t.observations.length ? t.bestValue : undefined,
+      t.observations.at(-1)?.value,
+      t.runId || undefined,
+      t.error || undefined,
+    ];
+  });
+  return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+}
+
 /**
  * Prints the study (JSON or its table, then which hyperparameters matter) and, with --svg FILE, writes its
- * plot there.
+ * plot there; with --csv FILE, its trials as CSV.
  */
 async function showStudy(args: ParsedArgs, study: hpo.Study, importances: hpo.ParameterImportances): Promise<void> {
   output(args, studySummary(study, importances), () => `${table(study)}\n${importanceText(importances)}`);
+  const csv = str(args, 'csv');
+  if (csv) {
+    writeFileSync(csv, trialsCsv(study));
+    if (!args.json) process.stderr.write(`wrote ${csv}\n`);
+  }
   const file = str(args, 'svg');
   if (!file) return;
   writeFileSync(file, await studyPlot(study));
@@ -312,7 +357,8 @@ export const hpoCommand: Command = {
     'floe hpo report STUDY TRIAL --points STEP:VALUE[,STEP:VALUE…] [--failure "WHY"]   --failure: its run failed (diverged) after them',
     'floe hpo predict STUDY (--trial TRIAL | --config NAME=VALUE,…) --steps 10,20,…',
     'floe hpo run STUDY [--parallelism 1] [--svg FILE]   drive trainer runs (needs a template); a live table',
-    "floe hpo watch|get STUDY [--svg FILE]      the trials and which hyperparameters matter; --svg: every trial's curve, the incumbent thick",
+    "floe hpo watch|get STUDY [--svg FILE] [--csv FILE]   the trials and which hyperparameters matter; --svg: every trial's",
+    '                                     curve, the incumbent thick; --csv: a row per trial (id, state, parameters, steps, values)',
     'floe hpo stop STUDY',
     'floe hpo resume STUDY [--budget N]   N more fidelity steps (default 0); a stopped or completed study is active again',
     '                                     — `floe hpo run` then thaws its paused trials where they stopped',
@@ -347,6 +393,7 @@ export const hpoCommand: Command = {
     steps: { type: 'string' },
     parallelism: { type: 'string' },
     svg: { type: 'string' },
+    csv: { type: 'string' },
     runs: { type: 'boolean', default: false },
   },
   async run(args) {
