@@ -11,9 +11,12 @@ test('a row per trial: parameters in the search space order, missing values empt
     spec: {
       searchSpace: {
         parameters: [
-          { name: 'lr', domain: { $case: 'floatRange', value: { min: 1e-4, max: 1 } } },
-          { name: 'layers', domain: { $case: 'intRange', value: { min: 1, max: 8 } } },
-          { name: 'norm', domain: { $case: 'categorical', value: { choices: ['layer', 'rms, scaled'] } } },
+          hpo.Parameter.fromPartial({ name: 'lr', domain: { $case: 'floatRange', value: { min: 1e-4, max: 1 } } }),
+          hpo.Parameter.fromPartial({ name: 'layers', domain: { $case: 'intRange', value: { min: 1, max: 8 } } }),
+          hpo.Parameter.fromPartial({
+            name: 'norm',
+            domain: { $case: 'categorical', value: { choices: ['layer', 'rms, scaled'] } },
+          }),
         ],
       },
     },
