@@ -69,12 +69,12 @@ export function expectedCalibrationError(
   return e;
 }
 
-/** Per example of a classifier: the top class's probability, whether it is right, and −ln p(label). */
+/** Per example of a classifier: the top class's probability, whether it is right, −ln p(label), and the top class. */
 export function classificationOutcomes(
   probabilities: Float32Array | Float64Array,
   labels: ArrayLike<number>,
   k: number,
-): { confidence: Float64Array; correct: Float64Array; nll: Float64Array } {
+): { confidence: Float64Array; correct: Float64Array; nll: Float64Array; predicted: Int32Array } {
   const n = labels.length;
   const confidence = new Float64Array(n);
   const correct = new Float64Array(n);
@@ -86,11 +86,26 @@ export function classificationOutcomes(
     correct[i] = best === labels[i] ? 1 : 0;
     nll[i] = -Math.log(Math.max(probabilities[i * k + labels[i]!]!, 1e-12));
   }
-  return { confidence, correct, nll };
+  return { confidence, correct, nll, predicted };
 }
 
-/** The indices 0 … n − 1: every example once (a metric on the whole set rather than a bootstrap sample). */
-const allIndices = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
+/**
+ * A statistic over example indices as a metric: its value on all `n` examples (indices 0 … n − 1, in order),
+ * with a bootstrap standard error.
+ */
+function metricOver(
+  name: string,
+  n: number,
+  stat: (indices: Uint32Array) => number,
+  samples: number,
+  seed: number,
+): MetricValue {
+  return {
+    name,
+    value: stat(Uint32Array.from({ length: n }, (_, i) => i)),
+    stderr: bootstrapStderr(n, stat, samples, seed),
+  };
+}
 
 /** Per class over `indices`: examples (support), examples predicted it, and examples right. */
 function classCounts(predicted: Int32Array, labels: ArrayLike<number>, k: number, indices: Uint32Array) {
@@ -182,28 +197,15 @@ export function classificationMetrics(
   seed: number,
 ): MetricValue[] {
   const n = labels.length;
-  const { confidence, correct, nll } = classificationOutcomes(probabilities, labels, k);
-  const predicted = argmaxRows(probabilities, k, n);
-  /** A statistic over example indices: its value on every example, with a bootstrap standard error. */
-  const over = (name: string, stat: (indices: Uint32Array) => number): MetricValue => ({
-    name,
-    value: stat(allIndices(n)),
-    stderr: bootstrapStderr(n, stat, samples, seed),
-  });
+  const { confidence, correct, nll, predicted } = classificationOutcomes(probabilities, labels, k);
+  const over = (name: string, stat: (indices: Uint32Array) => number) => metricOver(name, n, stat, samples, seed);
   return wanted.map((name) => {
+    if (name === 'accuracy') return over(name, (i) => meanAt(correct, i));
+    if (name === 'ece') return over(name, (i) => expectedCalibrationError(confidence, correct, i));
+    if (name === 'loss') return over(name, (i) => meanAt(nll, i));
     if (name === 'f1_macro') return over(name, (i) => macroF1(predicted, labels, k, i));
     if (name === 'balanced_accuracy') return over(name, (i) => balancedAccuracy(predicted, labels, k, i));
     if (name === 'auc') return over(name, (i) => classifierAuc(probabilities, labels, k, i));
-    if (name === 'accuracy')
-      return { name, value: mean(correct), stderr: bootstrapStderr(n, (i) => meanAt(correct, i), samples, seed) };
-    if (name === 'ece')
-      return {
-        name,
-        value: expectedCalibrationError(confidence, correct),
-        stderr: bootstrapStderr(n, (i) => expectedCalibrationError(confidence, correct, i), samples, seed),
-      };
-    if (name === 'loss')
-      return { name, value: mean(nll), stderr: bootstrapStderr(n, (i) => meanAt(nll, i), samples, seed) };
     throw new Error(`metric ${name} does not apply to classification (${CLASSIFICATION_METRICS.join(', ')})`);
   });
 }
@@ -259,11 +261,7 @@ export function regressionMetrics(
 ): MetricValue[] {
   const n = targets.length / outputs;
   const { squared, absolute } = regressionErrors(predictions, targets, outputs);
-  const over = (name: string, stat: (indices: Uint32Array) => number): MetricValue => ({
-    name,
-    value: stat(allIndices(n)),
-    stderr: bootstrapStderr(n, stat, samples, seed),
-  });
+  const over = (name: string, stat: (indices: Uint32Array) => number) => metricOver(name, n, stat, samples, seed);
   return wanted.map((name) => {
     if (name === 'mse') return over(name, (i) => meanAt(squared, i));
     if (name === 'rmse') return over(name, (i) => Math.sqrt(meanAt(squared, i)));

@@ -2,7 +2,7 @@
 // model never predicted). The old classes' weights are kept, so their logits are unchanged for every input.
 import { deserializeModel, serializeModel } from './serialize.js';
 import type { BlockModel } from './model.js';
-import { mlpInputRows, type MlpConfig } from './vision.js';
+import { mlpInputRows, mlpInputWidth, type MlpConfig } from './vision.js';
 
 /** The config key of a classifier's output count, per architecture. */
 const OUTPUTS_KEY: Record<string, string> = { mlp: 'outputs', lenet5: 'classes' };
@@ -75,8 +75,8 @@ export function withInputCategories(model: BlockModel, categories: Record<string
   const first = cfg.hidden.length ? 'dense.0' : 'head';
   const w = state.weights[`${first}.w`]!;
   const [rowsBefore, units] = w.shape as [number, number];
-  const rowsAfter = to.reduce((a, r) => a + r.width, 0);
-  if (from.reduce((a, r) => a + r.width, 0) !== rowsBefore) throw new Error(`${first}.w has ${rowsBefore} rows`);
+  const rowsAfter = mlpInputWidth(grownCfg);
+  if (mlpInputWidth(cfg) !== rowsBefore) throw new Error(`${first}.w has ${rowsBefore} rows`);
   const weights = new Float32Array(rowsAfter * units);
   from.forEach((r, j) =>
     weights.set(w.values.subarray(r.start * units, (r.start + r.width) * units), to[j]!.start * units),

@@ -98,7 +98,7 @@ export function lenetBlocks(cfg: LeNetConfig, seed: number): Block[] {
 export function mlpBlocks(cfg: MlpConfig, seed: number): Block[] {
   const blocks: Block[] = [];
   // The first layer reads one column per number and one per category of each one-hot column.
-  let fanIn = mlpInputRows(cfg).reduce((a, r) => a + r.width, 0);
+  let fanIn = mlpInputWidth(cfg);
   cfg.hidden.forEach((h, i) => {
     blocks.push(denseBlock(seed, `dense.${i}`, fanIn, h, true));
     fanIn = h;
@@ -137,6 +137,9 @@ export function mlpInputRows(cfg: MlpConfig): { start: number; width: number }[]
   }
   return rows;
 }
+
+/** The first layer's rows: one per numeric input, one per category of each one-hot input. */
+export const mlpInputWidth = (cfg: MlpConfig): number => mlpInputRows(cfg).reduce((a, r) => a + r.width, 0);
 
 /**
  * What the first layer reads of a batch of rows [B, inputs]: the numeric columns standardised (when the config

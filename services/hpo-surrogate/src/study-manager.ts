@@ -80,6 +80,10 @@ export function configurationProblems(
   return [...twice, ...checkConfiguration(params, fromParameterValues(values), field)];
 }
 
+/** A stopped study whose RunStudy loop is still winding down (a trial segment in flight ends at its next step). */
+export const loopNotEnded = (studyId: string) =>
+  failedPrecondition(`study ${studyId} was stopped but its loop has not ended yet; try again`);
+
 /** Surrogate calls (decisions and predictions), answered by the worker thread. */
 export type SurrogateCall = (req: SurrogateRequest) => Promise<SurrogateReply>;
 
@@ -577,8 +581,7 @@ export class StudyManager {
         S.STUDY_STATE_COMPLETED,
       );
       const ended = study.state === S.STUDY_STATE_STOPPED || study.state === S.STUDY_STATE_COMPLETED;
-      if (ended && loopRunning)
-        throw failedPrecondition(`study ${id} was stopped but its loop has not ended yet; try again`);
+      if (ended && loopRunning) throw loopNotEnded(id);
       const spec = study.spec!;
       const total = spec.totalBudget + additional;
       if (study.budgetUsed >= total)

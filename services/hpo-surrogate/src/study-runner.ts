@@ -6,13 +6,13 @@
 // restart of either service resumes the loop without losing an observation or training a step twice.
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
-import { InvalidArgumentError, failedPrecondition, type FieldViolation } from '@floe/errors';
+import { InvalidArgumentError, type FieldViolation } from '@floe/errors';
 import type { ParameterSpec } from '@floe/surrogate';
 import { call, fromPeerError, Topic, type Logger, type Peers } from '@floe/service-kit';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import { context, type Context } from '@opentelemetry/api';
 import type { MetadataStore } from '@floe/store';
-import { fromParameterValues, toParameterValues, type StudyManager } from './study-manager.js';
+import { fromParameterValues, loopNotEnded, toParameterValues, type StudyManager } from './study-manager.js';
 
 const S = hpo.StudyState;
 const R = commonV1.RunState;
@@ -214,8 +214,7 @@ export class StudyRunner {
     this.studies.deletable(studyId);
     for (const deadline = Date.now() + 30_000; this.loops.has(studyId) && Date.now() < deadline;)
       await new Promise((resolve) => setTimeout(resolve, 50));
-    if (this.loops.has(studyId))
-      throw failedPrecondition(`study ${studyId} was stopped but its loop has not ended yet; try again`);
+    if (this.loops.has(studyId)) throw loopNotEnded(studyId);
     let deletedRuns = 0;
     if (deleteRuns) {
       const trainer = this.trainer();
