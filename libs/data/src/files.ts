@@ -101,14 +101,22 @@ const commaDecimal = (v: Cell): Cell => (typeof v === 'string' && /^[^.,]*,[^.,]
  * reads as a number, else categorical (every cell a category, numbers included): deciding per cell would put
  * numbers and category codes in one column. Rows without a target are left out and counted.
  */
-function tabular(name: string, rawHeader: string[], rows: Cell[][], decimalComma = false): TabularDataset {
+function tabular(
+  name: string,
+  rawHeader: string[],
+  rows: Cell[][],
+  decimalComma: boolean,
+  read: FileReadOptions,
+): TabularDataset {
   // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
   const cellNumber = decimalComma ? (v: Cell) => numberCell(commaDecimal(v)) : numberCell;
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
-  if (header.length < 2) throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);
+  if (header.length < (read.featuresOnly ? 1 : 2))
+    throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);
   const twice = header.find((h, i) => header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
+  if (read.featuresOnly) return featureColumns(name, header, rows, cellNumber, read.textColumn);
   let t = header.findIndex((h) => h === 'label' || h === 'target');
   if (t < 0) t = header.length - 1;
   // An infinite target has no loss to learn from: left out like a missing one.
@@ -119,40 +127,16 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][], decimalComma
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const numericColumn = (c: number, from: Cell[][]) =>
-    from.every((r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
-  const categories: Record<string, string[]> = {};
-  const x = new Float32Array(labelled.length * featureIdx.length);
-  featureIdx.forEach((c, j) => {
-    const numeric = numericColumn(c, labelled);
-    const codes = new Map<string, number>();
-    labelled.forEach((r, i) => {
-      const v = r[c];
-      let value = NaN; // missing
-      if (!isMissing(v) && numeric) value = cellNumber(v!);
-      else if (!isMissing(v)) {
-        const text = cellText(v!);
-        if (!codes.has(text)) codes.set(text, codes.size);
-        value = codes.get(text)!;
-      }
-      x[i * featureIdx.length + j] = value;
-    });
-    if (!numeric) categories[header[c]!] = [...codes.keys()];
-  });
+  const { x, categories } = encodeColumns(labelled, featureIdx, header, cellNumber);
   const tv = labelled.map((r) => r[t]!);
-  const numericTarget = numericColumn(t, labelled);
+  const numericTarget = numericColumn(t, labelled, cellNumber);
   const targetNumbers = numericTarget ? tv.map(cellNumber) : [];
   const distinct = new Set(numericTarget ? targetNumbers.map(String) : tv.map(cellText));
   const isClass = !numericTarget || (distinct.size <= 20 && targetNumbers.every((v) => Number.isInteger(v)));
-  // A row's identity for its split: its cells by column name (so reordered columns keep it), missing as null.
-  const byName = header.map((_, i) => i).sort((a, b) => (header[a]! < header[b]! ? -1 : 1));
-  const splitKeys = Float64Array.from(labelled, (r) =>
-    contentKey(JSON.stringify(byName.map((i) => [header[i], isMissing(r[i]) ? null : cellText(r[i]!)]))),
-  );
   const base = {
     kind: 'tabular' as const,
     name,
-    splitKeys,
+    splitKeys: rowSplitKeys(header, labelled),
     features: featureIdx.map((i) => header[i]!),
     x,
     rows: labelled.length,
@@ -168,6 +152,85 @@ function tabular(name: string, rawHeader: string[], rows: Cell[][], decimalComma
     };
   }
   return { ...base, target: { type: 'regression', y: Float32Array.from(targetNumbers), names: [header[t]!] } };
+}
+
+/** Whether every cell of column `c` that is not missing reads as a number. */
+const numericColumn = (c: number, rows: Cell[][], cellNumber: (v: Cell) => number) =>
+  rows.every((r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
+
+/** Columns `columns` of `rows` as a row-major table: numbers as they read, other columns as category codes. */
+function encodeColumns(
+  rows: Cell[][],
+  columns: number[],
+  header: string[],
+  cellNumber: (v: Cell) => number,
+): { x: Float32Array; categories: Record<string, string[]> } {
+  const categories: Record<string, string[]> = {};
+  const x = new Float32Array(rows.length * columns.length);
+  columns.forEach((c, j) => {
+    const numeric = numericColumn(c, rows, cellNumber);
+    const codes = new Map<string, number>();
+    rows.forEach((r, i) => {
+      const v = r[c];
+      let value = NaN; // missing
+      if (!isMissing(v) && numeric) value = cellNumber(v!);
+      else if (!isMissing(v)) {
+        const text = cellText(v!);
+        if (!codes.has(text)) codes.set(text, codes.size);
+        value = codes.get(text)!;
+      }
+      x[i * columns.length + j] = value;
+    });
+    if (!numeric) categories[header[c]!] = [...codes.keys()];
+  });
+  return { x, categories };
+}
+
+/**
+ * Each row's identity for its split: its cells by column name (so reordered columns keep it), missing as null —
+ * the same key whether or not the row is read with its target.
+ */
+function rowSplitKeys(header: string[], rows: Cell[][]): Float64Array {
+  const byName = header.map((_, i) => i).sort((a, b) => (header[a]! < header[b]! ? -1 : 1));
+  return Float64Array.from(rows, (r) =>
+    contentKey(JSON.stringify(byName.map((i) => [header[i], isMissing(r[i]) ? null : cellText(r[i]!)]))),
+  );
+}
+
+/**
+ * Every column of a table as a feature, every row kept (a target column, if the file has one, is a column like
+ * the others): what a model is asked to predict from. The target is left empty; only openFeatureTable reads this.
+ */
+function featureColumns(
+  name: string,
+  header: string[],
+  rows: Cell[][],
+  cellNumber: (v: Cell) => number,
+  textColumn?: string,
+): TabularDataset {
+  const columns = header.map((_, i) => i);
+  const { x, categories } = encodeColumns(rows, columns, header, cellNumber);
+  const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
+  return {
+    ...(t >= 0 && {
+      columnText: { name: textColumn!, values: rows.map((r) => (isMissing(r[t]) ? null : cellText(r[t]!))) },
+    }),
+    kind: 'tabular',
+    name,
+    splitKeys: rowSplitKeys(header, rows),
+    features: [...header],
+    x,
+    rows: rows.length,
+    categories,
+    target: { type: 'regression', y: new Float32Array(0), names: [] },
+  };
+}
+
+/** How a file is read: as a dataset (a table's target taken out), or a table's columns all as features. */
+export interface FileReadOptions {
+  featuresOnly?: boolean;
+  /** Features only: a column whose cells are also kept as text, row by row (an identifier to join results on). */
+  textColumn?: string;
 }
 
 /**
@@ -292,7 +355,7 @@ function sniffDelimiter(text: string): string {
 }
 
 /** Reads a file or folder as a dataset (loadFile), yielding between the files of a folder. */
-export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
+export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions = {}): Steps<Dataset> {
   const s = statSync(path);
   const name = basename(path);
   if (s.isDirectory()) {
@@ -310,7 +373,7 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
         path,
       );
       const { header, rows } = yield* parquetTable(parquet, path, maxBytes);
-      return tabular(name, header, rows as Cell[][]);
+      return tabular(name, header, rows as Cell[][], false, read);
     }
     // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
     // skipped as torchvision's ImageFolder skips them; a text file inside a class folder stays ambiguous.
@@ -360,11 +423,12 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
       head.cells,
       records.map((r) => r.cells),
       delimiter === ';',
+      read,
     );
   }
   if (ext === '.parquet') {
     const { header, rows } = yield* parquetTable([path], dirname(path), maxBytes);
-    return tabular(name, header, rows as Cell[][]);
+    return tabular(name, header, rows as Cell[][], false, read);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records = decodeText(fileBytes(path, maxBytes))
@@ -389,6 +453,8 @@ export function* fileSteps(path: string, maxBytes: number): Steps<Dataset> {
       name,
       header,
       records.map((r) => header.map((h) => r[h] ?? null)),
+      false,
+      read,
     );
   }
   return { kind: 'text', name, documents: [documentBytes(fileBytes(path, maxBytes))] };

@@ -8,7 +8,10 @@ export { IMAGE_EXTENSIONS, conformImages, resizeImage, saveImageFolder } from '.
 export {
   openDataset,
   openDatasetAsync,
+  openFeatureTable,
   DEFAULT_MAX_DATASET_BYTES,
+  type FeatureTable,
+  type FeatureTableOptions,
   type OpenOptions,
   type DatasetRefInput,
 } from './open.js';

@@ -1,9 +1,9 @@
 // The one entry point: a dataset reference → the examples of its split, within the size limit.
 import { FloeError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
-import { fileSteps } from './files.js';
+import { fileSteps, type FileReadOptions } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
-import { selectSplitSteps } from './batches.js';
+import { selectSplitSteps, splitIndices } from './batches.js';
 import { byteCount, type Dataset, type Split } from './types.js';
 import { finish, finishYielding, type Steps } from './steps.js';
 
@@ -44,7 +44,12 @@ export const openDatasetAsync = (
   field = 'dataset',
 ): Promise<Dataset> => finishYielding(openSteps(ref, opts, field), opts);
 
-function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Steps<Dataset> {
+function* openSteps(
+  ref: DatasetRefInput,
+  opts: OpenOptions,
+  field: string,
+  read: FileReadOptions = {},
+): Steps<Dataset> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
   let full: Dataset;
@@ -52,7 +57,7 @@ function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Ste
     full =
       parsed.scheme === 'builtin'
         ? loadBuiltin(parsed.name)
-        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes);
+        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes, read);
   } catch (err) {
     // Say which of the request's datasets could not be read (a request can name several); a file's content
     // that cannot be read as a dataset is a violation of that field.
@@ -70,13 +75,88 @@ function* openSteps(ref: DatasetRefInput, opts: OpenOptions, field: string): Ste
 }
 
 /** loadFile with the file system's refusals (unreadable, vanished, a broken link inside a folder) as NOT_FOUND. */
-function* readFile(path: string, maxBytes: number): Steps<Dataset> {
+function* readFile(path: string, maxBytes: number, read: FileReadOptions): Steps<Dataset> {
   try {
-    return yield* fileSteps(path, maxBytes);
+    return yield* fileSteps(path, maxBytes, read);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (typeof e.code === 'string' && e.syscall)
       throw new FloeError('not_found', `cannot read ${e.path ?? path}: ${e.code}`, { cause: err });
     throw err;
   }
+}
+
+/** The rows a model is asked to predict: a table's columns, every row (no target taken out), in file order. */
+export interface FeatureTable {
+  name: string;
+  /** Column names, in the file's order. */
+  features: string[];
+  /** rows × features, row-major; NaN marks a missing value; categorical columns as codes into `categories`. */
+  x: Float32Array;
+  rows: number;
+  categories: Record<string, string[]>;
+  /** Each row's position among the file's data rows (0-based): the split and the cap pick some of them. */
+  rowNumbers: Int32Array;
+  /** The requested text column's cells, row by row (FeatureTableOptions.textColumn). */
+  columnText?: { name: string; values: (string | null)[] };
+}
+
+export interface FeatureTableOptions extends OpenOptions {
+  /** A column whose cells come back as text too (an identifier); INVALID_ARGUMENT on `textField` when absent. */
+  textColumn?: string;
+  textField?: string;
+}
+
+/**
+ * A table read for prediction: every column and every row — rows without a target are what a model is asked
+ * about, and a target column, when the file has one, is just another column. The reference's split (by the rows'
+ * content, the same rows a training run put there) and cap choose rows, kept in file order. A builtin table loses
+ * its target. Text and images are INVALID_ARGUMENT naming `field`.uri. At once: for worker threads.
+ */
+export function openFeatureTable(ref: DatasetRefInput, opts: FeatureTableOptions, field = 'dataset'): FeatureTable {
+  const data = finish(
+    openSteps(ref, { ...opts, asRead: true }, field, { featuresOnly: true, textColumn: opts.textColumn }),
+  );
+  if (data.kind !== 'tabular')
+    throw invalidArgument(
+      `${field}.uri`,
+      `${ref.uri} holds ${data.kind === 'text' ? 'text' : 'images'}; predictions are made for the rows of a table (CSV, TSV, JSON lines, Parquet)`,
+    );
+  const table = data;
+  let columnText = table.columnText;
+  if (opts.textColumn !== undefined && !columnText) {
+    // A builtin table (read with its target out) has the column among its features, if at all.
+    const j = table.features.indexOf(opts.textColumn);
+    if (j < 0)
+      throw invalidArgument(
+        opts.textField ?? 'text_column',
+        `${ref.uri} has no column ${JSON.stringify(opts.textColumn)}; its columns: ${table.features.join(', ')}`,
+      );
+    const codes = table.categories?.[opts.textColumn];
+    const f = table.features.length;
+    columnText = {
+      name: opts.textColumn,
+      values: Array.from({ length: table.rows }, (_, r) => {
+        const v = table.x[r * f + j]!;
+        return Number.isNaN(v) ? null : codes ? codes[v]! : String(v);
+      }),
+    };
+  }
+  const split = ref.split ?? 'all';
+  let rows = split === 'all' ? Int32Array.from({ length: table.rows }, (_, i) => i) : splitIndices(table, split).sort();
+  if (ref.maxExamples && rows.length > ref.maxExamples) rows = rows.slice(0, ref.maxExamples);
+  const f = table.features.length;
+  const x = new Float32Array(rows.length * f);
+  rows.forEach((r, i) => x.set(table.x.subarray(r * f, (r + 1) * f), i * f));
+  return {
+    name: table.name,
+    features: [...table.features],
+    x,
+    rows: rows.length,
+    categories: { ...(table.categories ?? {}) },
+    rowNumbers: rows,
+    ...(columnText && {
+      columnText: { name: columnText.name, values: Array.from(rows, (r) => columnText.values[r]!) },
+    }),
+  };
 }

@@ -24,7 +24,7 @@ export {
   type ServiceEntry,
   type TelemetryStarter,
 } from './main.js';
-export { withProgress, yieldToEventLoop, type ProgressReport } from './progress.js';
+export { withEvents, withProgress, yieldToEventLoop, type ProgressReport } from './progress.js';
 export { modelSource, trainerRunResolver, type PlainModelSource } from './model-refs.js';
 export { Topic, follow } from './topic.js';
 export {

@@ -10,14 +10,27 @@ export type ProgressReport = Omit<commonV1.Progress, 'time'>;
 export async function* withProgress<T>(
   work: (report: (p: ProgressReport) => void) => Promise<T>,
 ): AsyncGenerator<{ progress: commonV1.Progress } | { result: T }> {
-  const queue: commonV1.Progress[] = [];
+  for await (const e of withEvents<never, T>((_emit, report) => work(report))) if (!('event' in e)) yield e;
+}
+
+/**
+ * withProgress for work that also streams results as it goes (a batch of predictions): `emit(event)` and
+ * `report(progress)` are yielded in the order they were called, then `{ result }`.
+ */
+export async function* withEvents<E, T>(
+  work: (emit: (event: E) => void, report: (p: ProgressReport) => void) => Promise<T>,
+): AsyncGenerator<{ progress: commonV1.Progress } | { event: E } | { result: T }> {
+  const queue: ({ progress: commonV1.Progress } | { event: E })[] = [];
   let wake: (() => void) | undefined;
   let settled = false;
-  const report = (p: ProgressReport) => {
-    queue.push({ ...p, time: new Date() });
+  const push = (item: { progress: commonV1.Progress } | { event: E }) => {
+    queue.push(item);
     wake?.();
   };
-  const running = work(report).finally(() => {
+  const running = work(
+    (event) => push({ event }),
+    (p) => push({ progress: { ...p, time: new Date() } }),
+  ).finally(() => {
     settled = true;
     wake?.();
   });
@@ -25,7 +38,7 @@ export async function* withProgress<T>(
   running.catch(() => {});
   while (!settled || queue.length) {
     if (queue.length) {
-      yield { progress: queue.shift()! };
+      yield queue.shift()!;
       continue;
     }
     await new Promise<void>((resolve) => (wake = resolve));

@@ -21,6 +21,8 @@ export const SpanName = {
   studySegment: 'floe.study_segment',
   // explainer
   explain: 'floe.explain',
+  // evaluator: Predict, one span per call
+  predict: 'floe.predict',
   // `floe adapt`: the whole flow, and one span per stage under it
   adapt: 'floe.adapt',
   adaptStage: 'floe.adapt_stage',

@@ -98,6 +98,8 @@ type ExampleData = Exclude<Dataset, TextDataset>;
 export interface DataSchema {
   classNames?: string[];
   featureNames?: string[];
+  /** The target column's name (a classifier) or the regression targets' names, as the training table had them. */
+  targetNames?: string[];
   categories?: Record<string, string[]>;
   /** What a missing feature value enters as, per column (the training table's means); absent: 0. */
   featureFill?: number[];
@@ -121,6 +123,7 @@ export function schemaOf(model: ModelDescription): DataSchema {
   return {
     classNames: list(c.classNames),
     featureNames: list(c.featureNames),
+    targetNames: list(c.targetNames),
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
     featureFill: featureFillOf(c),
     ...(model.spec.architecture === 'lenet5' && {
@@ -140,16 +143,25 @@ export function fitImages<D extends Dataset>(data: D, schema: DataSchema): D {
   return conformImages(data, shape.height, shape.width, shape.channels) as D;
 }
 
+/** What alignFeatures reads and rewrites of a table. */
+type FeatureColumns = Pick<TabularDataset, 'features' | 'x' | 'rows' | 'categories'>;
+
 /**
  * A table's columns in the model's order, by name, with each categorical column's codes recoded to the model's
  * (each file numbers its categories in the order it meets them); a value the model never saw reads as missing.
- * A column the model reads that the table lacks, or one it does not read, is refused naming `field`.
+ * A column the model reads that the table lacks, or one it does not read (unless `ignoreExtra`: prediction tables
+ * carry identifiers), is refused naming `field`.
  */
-export function alignFeatures(data: TabularDataset, schema: DataSchema, field: string): TabularDataset {
+export function alignFeatures<T extends FeatureColumns>(
+  data: T,
+  schema: DataSchema,
+  field: string,
+  options: { ignoreExtra?: boolean } = {},
+): T {
   const names = schema.featureNames;
   if (!names) return data;
   const { missing, extra } = columnDifference(names, data.features);
-  if (missing.length || extra.length)
+  if (missing.length || (extra.length && !options.ignoreExtra))
     throw invalidArgument(
       field,
       `has the columns ${data.features.join(', ')}; the model reads ${names.join(', ')}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}${extra.length ? ` (not read: ${extra.join(', ')})` : ''}`,
@@ -158,7 +170,8 @@ export function alignFeatures(data: TabularDataset, schema: DataSchema, field: s
   const model = schema.categories ?? {};
   const sameCodes = (n: string) =>
     (own[n] ?? []).length === (model[n] ?? []).length && (own[n] ?? []).every((v, i) => model[n]![i] === v);
-  if (names.every((n, j) => data.features[j] === n && sameCodes(n))) return data;
+  if (data.features.length === names.length && names.every((n, j) => data.features[j] === n && sameCodes(n)))
+    return data;
   const F = data.features.length;
   const x = new Float32Array(data.rows * names.length);
   names.forEach((n, j) => {
@@ -507,12 +520,21 @@ export function builtinShape(
   if (data.target.type === 'class') {
     // One output per class of the table and of its replay, named.
     const classNames = orderClasses(classesIn([data, other]));
-    return { overrides: { inputs, outputs: classNames.length, classNames, ...schema, ...encoding } };
+    const targetNames = data.target.name === undefined ? {} : { targetNames: [data.target.name] };
+    return { overrides: { inputs, outputs: classNames.length, classNames, ...targetNames, ...schema, ...encoding } };
   }
   const outputs = data.target.names.length;
   const { mean: outputShift, std: outputScale } = columnMoments(data.target.y, data.rows, outputs);
   return {
-    overrides: { inputs, outputs, ...schema, ...encoding, outputShift, outputScale },
+    overrides: {
+      inputs,
+      outputs,
+      targetNames: [...data.target.names],
+      ...schema,
+      ...encoding,
+      outputShift,
+      outputScale,
+    },
     task: 'regression',
   };
 }

@@ -15,6 +15,7 @@ import {
   pageSize,
   trainerRunResolver,
   validate,
+  withEvents,
   withProgress,
   type HostedService,
   type ProgressReport,
@@ -27,8 +28,12 @@ import { Attr, SpanName, instrument } from '@floe/telemetry';
 import type { SuiteOutcome } from './runner.js';
 import { loadSuites, suiteFromRecord, type SuiteDef, type TaskKind } from './suites.js';
 import type { EvaluateTaskInput, EvaluateTaskProgress } from './evaluate-task.js';
+import type { PredictTaskInput, PredictTaskProgress, PredictedRows } from './predict-task.js';
 
 const EVALUATE_TASK = new URL('./evaluate-task.ts', import.meta.url);
+const PREDICT_TASK = new URL('./predict-task.ts', import.meta.url);
+/** Predict's rows per forward pass and per message, unless the request says. */
+const DEFAULT_PREDICT_BATCH = 256;
 const TASK: Record<TaskKind, ev.TaskKind> = {
   'language-model': ev.TaskKind.TASK_KIND_LANGUAGE_MODEL,
   classification: ev.TaskKind.TASK_KIND_CLASSIFICATION,
@@ -93,6 +98,24 @@ function modelLabel(ref: commonV1.ModelRef): string {
   if (s.kind === 'builtin') return `builtin:${s.architecture}/${s.size}#${s.seed}`;
   if (s.kind === 'run') return s.step ? `run:${s.runId}@${s.step}` : `run:${s.runId}`;
   return `artifact:${s.artifactId}`;
+}
+
+/** A batch of the predict task as the contract's messages. */
+function predictionBatch(b: PredictedRows, classNames: string[], classification: boolean): ev.PredictionBatch {
+  return {
+    predictions: b.rows.map((row, i) => {
+      const values = Array.from(b.values.subarray(i * b.width, (i + 1) * b.width));
+      let best = 0;
+      for (let k = 1; k < values.length; k++) if (values[k]! > values[best]!) best = k;
+      return {
+        row,
+        id: b.ids?.[i] ?? '',
+        predictedClass: classification ? (classNames[best] ?? String(best)) : '',
+        probabilities: classification ? values : [],
+        values: classification ? [] : values,
+      };
+    }),
+  };
 }
 
 function checkSuiteRequest(v: Validator, names: string[], inline: ev.Suite[]): void {
@@ -315,6 +338,68 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
           yield 'progress' in e
             ? { event: { $case: 'progress', value: e.progress } }
             : { event: { $case: 'report', value: e.result } };
+        }
+      },
+      async *predict(req, ctx) {
+        validate((v) => {
+          checkModelRef(v, 'model', req.model);
+          if (req.model?.source?.$case === 'builtin')
+            v.check(
+              false,
+              'model',
+              'is a builtin model, freshly initialised; predict with a trainer run (run_id) or an artifact',
+            );
+          checkDatasetRef(v, 'dataset', req.dataset);
+          v.string('id_column', req.idColumn, { max: 256 });
+          v.number('batch_size', req.batchSize, { min: 0, max: 65_536, integer: true });
+        });
+        const model = await resolveModelSource(modelSource(req.model!), resolveRun);
+        let classNames: string[] = [];
+        let classification = false;
+        for await (const e of withEvents<ev.PredictResponse['event'], { rows: number }>((emit, report) =>
+          instrument({ name: SpanName.predict, attributes: { [Attr.model]: modelLabel(req.model!) } }, () =>
+            runTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(
+              PREDICT_TASK,
+              {
+                env,
+                model,
+                dataset: {
+                  uri: req.dataset!.uri,
+                  split: SPLIT_NAME[req.dataset!.split] as PredictTaskInput['dataset']['split'],
+                  maxExamples: Number(req.dataset!.maxExamples),
+                },
+                idColumn: req.idColumn || undefined,
+                batchSize: req.batchSize || DEFAULT_PREDICT_BATCH,
+              },
+              {
+                signal: ctx.signal,
+                priority: env.priority,
+                onProgress: (p) => {
+                  if ('header' in p) {
+                    const h = p.header;
+                    classification = h.task === 'classification';
+                    classNames = h.classNames;
+                    emit({
+                      $case: 'header',
+                      value: { ...h, taskKind: TASK[h.task], rows: h.rows },
+                    });
+                    return;
+                  }
+                  emit({ $case: 'batch', value: predictionBatch(p.batch, classNames, classification) });
+                  report({
+                    phase: 'predict',
+                    done: p.batch.done,
+                    total: p.batch.total,
+                    fraction: p.batch.total ? p.batch.done / p.batch.total : 1,
+                    message: `row ${p.batch.done} of ${p.batch.total}`,
+                  });
+                },
+              },
+            ),
+          ),
+        )) {
+          if ('event' in e) yield { event: e.event };
+          else if ('progress' in e) yield { event: { $case: 'progress', value: e.progress } };
         }
       },
       async detectDoubleDescent(req) {

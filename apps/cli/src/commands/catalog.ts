@@ -52,6 +52,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     load: async () => (await import('./eval.js')).evaluate,
   },
   {
+    name: 'predict',
+    summary: "a trained model's predictions for the rows of a table (no target needed), as CSV",
+    load: async () => (await import('./predict.js')).predict,
+  },
+  {
     name: 'hpo',
     summary: 'hyperparameter studies: freeze-thaw BO (ifBO) and the baselines, by hand or driving trainer runs',
     load: async () => (await import('./hpo.js')).hpoCommand,

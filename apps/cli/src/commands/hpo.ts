@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { csvField } from '../csv.js';
 import { everyPage } from '../paging.js';
 import { summaryOf } from './catalog.js';
 
@@ -244,12 +245,6 @@ export async function studyPlot(s: hpo.Study): Promise<string> {
     },
   });
 }
-
-/** A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180). */
-const csvField = (v: unknown): string => {
-  const text = v === undefined || v === null ? '' : String(v);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-};
 
 /**
  * The study's trials as CSV, a row per trial (as Optuna's trials_dataframe): its id, state, one column per

@@ -309,6 +309,103 @@ export interface DetectDoubleDescentResponse {
   noise: number;
 }
 
+/** Request of Predict. */
+export interface PredictRequest {
+  /** The model: a trainer run's checkpoint (run_id, optionally a step) or an artifact. */
+  model?:
+    | ModelRef
+    | undefined;
+  /**
+   * The table (CSV, TSV, JSON lines, Parquet; builtin tables without their target). Every column the model
+   * reads must be there; others are ignored. Its split (unspecified: every row; otherwise the rows a training
+   * run put in that split) and max_examples choose rows.
+   */
+  dataset?:
+    | DatasetRef
+    | undefined;
+  /** A column echoed with each prediction as text (an identifier to join the predictions on); empty: none. */
+  idColumn: string;
+  /** Rows per forward pass and per PredictionBatch, in [0, 65536]; 0 means 256. */
+  batchSize: number;
+}
+
+/** What Predict will send: the first message of its stream. */
+export interface PredictionHeader {
+  /** Classification or regression. */
+  taskKind: TaskKind;
+  /** Classification: the classes, in the order of each prediction's probabilities. */
+  classNames: string[];
+  /**
+   * Regression: the name of each predicted value (the training table's target columns; "value", or
+   * "value_<i>", where the model does not record them).
+   */
+  outputNames: string[];
+  /** The target column(s) the model was trained on, where it records them (a classifier's label column). */
+  targetNames: string[];
+  /** Rows that will be predicted. */
+  rows: number;
+  /** The columns the model reads, in its order. */
+  columnsRead: string[];
+  /** The table's columns the model does not read (identifiers, a target column). */
+  columnsIgnored: string[];
+  /**
+   * Per categorical column the model reads: rows whose value the model never saw (read as missing, as in
+   * training); only columns with at least one such row.
+   */
+  unknownCategories: { [key: string]: number };
+  /**
+   * Per column the model reads: rows where it is missing (read as the training table's mean, or as no
+   * category), unknown categories not counted; only columns with at least one such row.
+   */
+  missingValues: { [key: string]: number };
+}
+
+export interface PredictionHeader_UnknownCategoriesEntry {
+  key: string;
+  value: number;
+}
+
+export interface PredictionHeader_MissingValuesEntry {
+  key: string;
+  value: number;
+}
+
+/** The model's prediction for one row. */
+export interface Prediction {
+  /** The row's position among the table's data rows, 0-based (a CSV's header line not counted). */
+  row: number;
+  /** The id_column's cell as text; empty when no id_column was asked for or the cell is missing. */
+  id: string;
+  /** Classification: the most probable class. */
+  predictedClass: string;
+  /** Classification: a probability per entry of the header's class_names. */
+  probabilities: number[];
+  /** Regression: a value per entry of the header's output_names. */
+  values: number[];
+}
+
+/** Predictions for consecutive rows. */
+export interface PredictionBatch {
+  /** In the table's row order. */
+  predictions: Prediction[];
+}
+
+/** One message of the Predict stream. */
+export interface PredictResponse {
+  /** The header first, then batches with progress between them. */
+  event?:
+    | //
+    /** Progress. */
+    { $case: "progress"; value: Progress }
+    | //
+    /** What follows (first message). */
+    { $case: "header"; value: PredictionHeader }
+    | //
+    /** Predictions. */
+    { $case: "batch"; value: PredictionBatch }
+    | undefined;
+}
+
 function createBaseSuite(): Suite {
   return {
     name: "",
@@ -2329,6 +2426,988 @@ export const DetectDoubleDescentResponse: MessageFns<DetectDoubleDescentResponse
   },
 };
 
+function createBasePredictRequest(): PredictRequest {
+  return { model: undefined, dataset: undefined, idColumn: "", batchSize: 0 };
+}
+
+export const PredictRequest: MessageFns<PredictRequest> = {
+  encode(message: PredictRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      ModelRef.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    if (message.dataset !== undefined) {
+      DatasetRef.encode(message.dataset, writer.uint32(18).fork()).join();
+    }
+    if (message.idColumn !== "") {
+      writer.uint32(26).string(message.idColumn);
+    }
+    if (message.batchSize !== 0) {
+      writer.uint32(32).int32(message.batchSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PredictRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePredictRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = ModelRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dataset = DatasetRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idColumn = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.batchSize = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PredictRequest {
+    return {
+      model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
+      dataset: isSet(object.dataset) ? DatasetRef.fromJSON(object.dataset) : undefined,
+      idColumn: isSet(object.idColumn)
+        ? globalThis.String(object.idColumn)
+        : isSet(object.id_column)
+        ? globalThis.String(object.id_column)
+        : "",
+      batchSize: isSet(object.batchSize)
+        ? globalThis.Number(object.batchSize)
+        : isSet(object.batch_size)
+        ? globalThis.Number(object.batch_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: PredictRequest): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = ModelRef.toJSON(message.model);
+    }
+    if (message.dataset !== undefined) {
+      obj.dataset = DatasetRef.toJSON(message.dataset);
+    }
+    if (message.idColumn !== "") {
+      obj.idColumn = message.idColumn;
+    }
+    if (message.batchSize !== 0) {
+      obj.batchSize = Math.round(message.batchSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PredictRequest>, I>>(base?: I): PredictRequest {
+    return PredictRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PredictRequest>, I>>(object: I): PredictRequest {
+    const message = createBasePredictRequest();
+    message.model = (object.model !== undefined && object.model !== null)
+      ? ModelRef.fromPartial(object.model)
+      : undefined;
+    message.dataset = (object.dataset !== undefined && object.dataset !== null)
+      ? DatasetRef.fromPartial(object.dataset)
+      : undefined;
+    message.idColumn = object.idColumn ?? "";
+    message.batchSize = object.batchSize ?? 0;
+    return message;
+  },
+};
+
+function createBasePredictionHeader(): PredictionHeader {
+  return {
+    taskKind: 0,
+    classNames: [],
+    outputNames: [],
+    targetNames: [],
+    rows: 0,
+    columnsRead: [],
+    columnsIgnored: [],
+    unknownCategories: {},
+    missingValues: {},
+  };
+}
+
+export const PredictionHeader: MessageFns<PredictionHeader> = {
+  encode(message: PredictionHeader, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskKind !== 0) {
+      writer.uint32(8).int32(message.taskKind);
+    }
+    for (const v of message.classNames) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.outputNames) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.targetNames) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.rows !== 0) {
+      writer.uint32(40).int64(message.rows);
+    }
+    for (const v of message.columnsRead) {
+      writer.uint32(50).string(v!);
+    }
+    for (const v of message.columnsIgnored) {
+      writer.uint32(58).string(v!);
+    }
+    globalThis.Object.entries(message.unknownCategories).forEach(([key, value]: [string, number]) => {
+      PredictionHeader_UnknownCategoriesEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    globalThis.Object.entries(message.missingValues).forEach(([key, value]: [string, number]) => {
+      PredictionHeader_MissingValuesEntry.encode({ key: key as any, value }, writer.uint32(74).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PredictionHeader {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePredictionHeader();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.taskKind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.classNames.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outputNames.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetNames.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.rows = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.columnsRead.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.columnsIgnored.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = PredictionHeader_UnknownCategoriesEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.unknownCategories[entry8.key] = entry8.value;
+            }
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            const entry9 = PredictionHeader_MissingValuesEntry.decode(reader, reader.uint32());
+            if (entry9.value !== undefined) {
+              message.missingValues[entry9.key] = entry9.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PredictionHeader {
+    return {
+      taskKind: isSet(object.taskKind)
+        ? taskKindFromJSON(object.taskKind)
+        : isSet(object.task_kind)
+        ? taskKindFromJSON(object.task_kind)
+        : 0,
+      classNames: globalThis.Array.isArray(object?.classNames)
+        ? object.classNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.class_names)
+        ? object.class_names.map((e: any) => globalThis.String(e))
+        : [],
+      outputNames: globalThis.Array.isArray(object?.outputNames)
+        ? object.outputNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.output_names)
+        ? object.output_names.map((e: any) => globalThis.String(e))
+        : [],
+      targetNames: globalThis.Array.isArray(object?.targetNames)
+        ? object.targetNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.target_names)
+        ? object.target_names.map((e: any) => globalThis.String(e))
+        : [],
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      columnsRead: globalThis.Array.isArray(object?.columnsRead)
+        ? object.columnsRead.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.columns_read)
+        ? object.columns_read.map((e: any) => globalThis.String(e))
+        : [],
+      columnsIgnored: globalThis.Array.isArray(object?.columnsIgnored)
+        ? object.columnsIgnored.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.columns_ignored)
+        ? object.columns_ignored.map((e: any) => globalThis.String(e))
+        : [],
+      unknownCategories: isObject(object.unknownCategories)
+        ? (globalThis.Object.entries(object.unknownCategories) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.unknown_categories)
+        ? (globalThis.Object.entries(object.unknown_categories) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      missingValues: isObject(object.missingValues)
+        ? (globalThis.Object.entries(object.missingValues) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.missing_values)
+        ? (globalThis.Object.entries(object.missing_values) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: PredictionHeader): unknown {
+    const obj: any = {};
+    if (message.taskKind !== 0) {
+      obj.taskKind = taskKindToJSON(message.taskKind);
+    }
+    if (message.classNames?.length) {
+      obj.classNames = message.classNames;
+    }
+    if (message.outputNames?.length) {
+      obj.outputNames = message.outputNames;
+    }
+    if (message.targetNames?.length) {
+      obj.targetNames = message.targetNames;
+    }
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    if (message.columnsRead?.length) {
+      obj.columnsRead = message.columnsRead;
+    }
+    if (message.columnsIgnored?.length) {
+      obj.columnsIgnored = message.columnsIgnored;
+    }
+    if (message.unknownCategories) {
+      const entries = globalThis.Object.entries(message.unknownCategories) as [string, number][];
+      if (entries.length > 0) {
+        obj.unknownCategories = {};
+        entries.forEach(([k, v]) => {
+          obj.unknownCategories[k] = Math.round(v);
+        });
+      }
+    }
+    if (message.missingValues) {
+      const entries = globalThis.Object.entries(message.missingValues) as [string, number][];
+      if (entries.length > 0) {
+        obj.missingValues = {};
+        entries.forEach(([k, v]) => {
+          obj.missingValues[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PredictionHeader>, I>>(base?: I): PredictionHeader {
+    return PredictionHeader.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PredictionHeader>, I>>(object: I): PredictionHeader {
+    const message = createBasePredictionHeader();
+    message.taskKind = object.taskKind ?? 0;
+    message.classNames = object.classNames?.map((e) => e) || [];
+    message.outputNames = object.outputNames?.map((e) => e) || [];
+    message.targetNames = object.targetNames?.map((e) => e) || [];
+    message.rows = object.rows ?? 0;
+    message.columnsRead = object.columnsRead?.map((e) => e) || [];
+    message.columnsIgnored = object.columnsIgnored?.map((e) => e) || [];
+    message.unknownCategories = (globalThis.Object.entries(object.unknownCategories ?? {}) as [string, number][])
+      .reduce((acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      }, {});
+    message.missingValues = (globalThis.Object.entries(object.missingValues ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBasePredictionHeader_UnknownCategoriesEntry(): PredictionHeader_UnknownCategoriesEntry {
+  return { key: "", value: 0 };
+}
+
+export const PredictionHeader_UnknownCategoriesEntry: MessageFns<PredictionHeader_UnknownCategoriesEntry> = {
+  encode(message: PredictionHeader_UnknownCategoriesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PredictionHeader_UnknownCategoriesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePredictionHeader_UnknownCategoriesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PredictionHeader_UnknownCategoriesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: PredictionHeader_UnknownCategoriesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PredictionHeader_UnknownCategoriesEntry>, I>>(
+    base?: I,
+  ): PredictionHeader_UnknownCategoriesEntry {
+    return PredictionHeader_UnknownCategoriesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PredictionHeader_UnknownCategoriesEntry>, I>>(
+    object: I,
+  ): PredictionHeader_UnknownCategoriesEntry {
+    const message = createBasePredictionHeader_UnknownCategoriesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBasePredictionHeader_MissingValuesEntry(): PredictionHeader_MissingValuesEntry {
+  return { key: "", value: 0 };
+}
+
+export const PredictionHeader_MissingValuesEntry: MessageFns<PredictionHeader_MissingValuesEntry> = {
+  encode(message: PredictionHeader_MissingValuesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PredictionHeader_MissingValuesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePredictionHeader_MissingValuesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PredictionHeader_MissingValuesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: PredictionHeader_MissingValuesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PredictionHeader_MissingValuesEntry>, I>>(
+    base?: I,
+  ): PredictionHeader_MissingValuesEntry {
+    return PredictionHeader_MissingValuesEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PredictionHeader_MissingValuesEntry>, I>>(
+    object: I,
+  ): PredictionHeader_MissingValuesEntry {
+    const message = createBasePredictionHeader_MissingValuesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBasePrediction(): Prediction {
+  return { row: 0, id: "", predictedClass: "", probabilities: [], values: [] };
+}
+
+export const Prediction: MessageFns<Prediction> = {
+  encode(message: Prediction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.row !== 0) {
+      writer.uint32(8).int64(message.row);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.predictedClass !== "") {
+      writer.uint32(26).string(message.predictedClass);
+    }
+    if (message.probabilities.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.probabilities) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    if (message.values.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.values) {
+        writer.double(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Prediction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePrediction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.row = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.predictedClass = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag === 33) {
+              message.probabilities.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.probabilities.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag === 41) {
+              message.values.push(reader.double());
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.values.push(reader.double());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Prediction {
+    return {
+      row: isSet(object.row) ? globalThis.Number(object.row) : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      predictedClass: isSet(object.predictedClass)
+        ? globalThis.String(object.predictedClass)
+        : isSet(object.predicted_class)
+        ? globalThis.String(object.predicted_class)
+        : "",
+      probabilities: globalThis.Array.isArray(object?.probabilities)
+        ? object.probabilities.map((e: any) => globalThis.Number(e))
+        : [],
+      values: globalThis.Array.isArray(object?.values) ? object.values.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: Prediction): unknown {
+    const obj: any = {};
+    if (message.row !== 0) {
+      obj.row = Math.round(message.row);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.predictedClass !== "") {
+      obj.predictedClass = message.predictedClass;
+    }
+    if (message.probabilities?.length) {
+      obj.probabilities = message.probabilities.map((e) => floatToJson(e));
+    }
+    if (message.values?.length) {
+      obj.values = message.values.map((e) => floatToJson(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Prediction>, I>>(base?: I): Prediction {
+    return Prediction.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Prediction>, I>>(object: I): Prediction {
+    const message = createBasePrediction();
+    message.row = object.row ?? 0;
+    message.id = object.id ?? "";
+    message.predictedClass = object.predictedClass ?? "";
+    message.probabilities = object.probabilities?.map((e) => e) || [];
+    message.values = object.values?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePredictionBatch(): PredictionBatch {
+  return { predictions: [] };
+}
+
+export const PredictionBatch: MessageFns<PredictionBatch> = {
+  encode(message: PredictionBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.predictions) {
+      Prediction.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PredictionBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePredictionBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.predictions.push(Prediction.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PredictionBatch {
+    return {
+      predictions: globalThis.Array.isArray(object?.predictions)
+        ? object.predictions.map((e: any) => Prediction.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PredictionBatch): unknown {
+    const obj: any = {};
+    if (message.predictions?.length) {
+      obj.predictions = message.predictions.map((e) => Prediction.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PredictionBatch>, I>>(base?: I): PredictionBatch {
+    return PredictionBatch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PredictionBatch>, I>>(object: I): PredictionBatch {
+    const message = createBasePredictionBatch();
+    message.predictions = object.predictions?.map((e) => Prediction.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePredictResponse(): PredictResponse {
+  return { event: undefined };
+}
+
+export const PredictResponse: MessageFns<PredictResponse> = {
+  encode(message: PredictResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.event?.$case) {
+      case "progress":
+        Progress.encode(message.event.value, writer.uint32(10).fork()).join();
+        break;
+      case "header":
+        PredictionHeader.encode(message.event.value, writer.uint32(18).fork()).join();
+        break;
+      case "batch":
+        PredictionBatch.encode(message.event.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PredictResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePredictResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = { $case: "progress", value: Progress.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = { $case: "header", value: PredictionHeader.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.event = { $case: "batch", value: PredictionBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PredictResponse {
+    return {
+      event: isSet(object.progress)
+        ? { $case: "progress", value: Progress.fromJSON(object.progress) }
+        : isSet(object.header)
+        ? { $case: "header", value: PredictionHeader.fromJSON(object.header) }
+        : isSet(object.batch)
+        ? { $case: "batch", value: PredictionBatch.fromJSON(object.batch) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PredictResponse): unknown {
+    const obj: any = {};
+    if (message.event?.$case === "progress") {
+      obj.progress = Progress.toJSON(message.event.value);
+    } else if (message.event?.$case === "header") {
+      obj.header = PredictionHeader.toJSON(message.event.value);
+    } else if (message.event?.$case === "batch") {
+      obj.batch = PredictionBatch.toJSON(message.event.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PredictResponse>, I>>(base?: I): PredictResponse {
+    return PredictResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PredictResponse>, I>>(object: I): PredictResponse {
+    const message = createBasePredictResponse();
+    switch (object.event?.$case) {
+      case "progress": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "progress", value: Progress.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "header": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "header", value: PredictionHeader.fromPartial(object.event.value) };
+        }
+        break;
+      }
+      case "batch": {
+        if (object.event?.value !== undefined && object.event?.value !== null) {
+          message.event = { $case: "batch", value: PredictionBatch.fromPartial(object.event.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
 /**
  * EvaluatorService evaluates models on suites, measures forgetting across checkpoints and finds double
  * descent in validation curves.
@@ -2385,6 +3464,23 @@ export const EvaluatorServiceService = {
       Buffer.from(DetectDoubleDescentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DetectDoubleDescentResponse => DetectDoubleDescentResponse.decode(value),
   },
+  /**
+   * Predicts the rows of a table with a trained classification or regression model (a trainer run's
+   * checkpoint or an artifact); the rows need no target. Streams a header (what the model predicts, which
+   * columns it reads), then the predictions in batches in the table's row order, with progress between them.
+   * INVALID_ARGUMENT naming the field: a builtin (untrained) or language model, a model that does not record
+   * its columns, data that is not a table, a column the model reads that the table lacks, an unknown
+   * id_column; NOT_FOUND for an unknown run or artifact.
+   */
+  predict: {
+    path: "/floe.evaluator.v1.EvaluatorService/Predict" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: PredictRequest): Buffer => Buffer.from(PredictRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PredictRequest => PredictRequest.decode(value),
+    responseSerialize: (value: PredictResponse): Buffer => Buffer.from(PredictResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PredictResponse => PredictResponse.decode(value),
+  },
 } as const;
 
 export interface EvaluatorServiceServer extends UntypedServiceImplementation {
@@ -2403,6 +3499,15 @@ export interface EvaluatorServiceServer extends UntypedServiceImplementation {
   compareModels: handleServerStreamingCall<CompareModelsRequest, CompareModelsResponse>;
   /** Finds a double descent in a validation curve. */
   detectDoubleDescent: handleUnaryCall<DetectDoubleDescentRequest, DetectDoubleDescentResponse>;
+  /**
+   * Predicts the rows of a table with a trained classification or regression model (a trainer run's
+   * checkpoint or an artifact); the rows need no target. Streams a header (what the model predicts, which
+   * columns it reads), then the predictions in batches in the table's row order, with progress between them.
+   * INVALID_ARGUMENT naming the field: a builtin (untrained) or language model, a model that does not record
+   * its columns, data that is not a table, a column the model reads that the table lacks, an unknown
+   * id_column; NOT_FOUND for an unknown run or artifact.
+   */
+  predict: handleServerStreamingCall<PredictRequest, PredictResponse>;
 }
 
 export interface EvaluatorServiceClient extends Client {
@@ -2462,6 +3567,20 @@ export interface EvaluatorServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DetectDoubleDescentResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Predicts the rows of a table with a trained classification or regression model (a trainer run's
+   * checkpoint or an artifact); the rows need no target. Streams a header (what the model predicts, which
+   * columns it reads), then the predictions in batches in the table's row order, with progress between them.
+   * INVALID_ARGUMENT naming the field: a builtin (untrained) or language model, a model that does not record
+   * its columns, data that is not a table, a column the model reads that the table lacks, an unknown
+   * id_column; NOT_FOUND for an unknown run or artifact.
+   */
+  predict(request: PredictRequest, options?: Partial<CallOptions>): ClientReadableStream<PredictResponse>;
+  predict(
+    request: PredictRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<PredictResponse>;
 }
 
 export const EvaluatorServiceClient = makeGenericClientConstructor(

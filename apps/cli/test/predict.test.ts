@@ -1,0 +1,308 @@
+// Predict through real servers: MLPs trained by the trainer on tables, asked about rows without a target —
+// the header says what the model reads and what the table did not tell it, the predictions follow the rule the
+// data was made by, come back in the table's row order with their identifiers, and agree exactly with what
+// Evaluate scores on the same rows. Bad requests are refused naming the field.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
+import { Rng } from '@floe/random';
+import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { createTrainerService } from '@floe/trainer';
+import { createEvaluatorService } from '@floe/evaluator';
+import { floeAt } from './fixtures/floe.js';
+
+const home = tempDir();
+let server: FloeServer;
+let trainer: trainerV1.TrainerServiceClient;
+let evaluator: ev.EvaluatorServiceClient;
+const COLOURS = ['red', 'green', 'blue'];
+
+/** The rule the classes follow: red is "warm"; otherwise the size's sign. */
+const classOf = (colour: string, size: number) => (colour === 'red' ? 'warm' : size > 0 ? 'big' : 'small');
+/** The regression's target. */
+const targetOf = (a: number, b: number) => 2 * a - b;
+
+interface Row {
+  colour: string;
+  size: number;
+}
+const rows = (seed: number, n: number): Row[] => {
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => ({ colour: COLOURS[rng.int(3)]!, size: rng.normal() }));
+};
+const labelled = rows(1, 400);
+const regression = Array.from({ length: 400 }, (_, i) => {
+  const rng = new Rng(100 + i);
+  return { a: rng.normal(), b: rng.normal() };
+});
+
+let classifierRun = '';
+let regressionRun = '';
+
+async function train(uri: string, steps: number): Promise<string> {
+  const spec = trainerV1.RunSpec.fromPartial({
+    baseModel: {
+      source: {
+        $case: 'builtin',
+        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 3 },
+      },
+    },
+    dataset: { uri },
+    strategy: trainerV1.Strategy.STRATEGY_FULL,
+    optimizer: { learningRate: 0.01 },
+    batchSize: 32,
+    budgetSteps: steps,
+    seed: 1,
+  });
+  const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
+  const events = await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+  const done = (events.at(-1)!.event as { value: trainerV1.Run }).value;
+  assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
+  return run!.runId;
+}
+
+before(async () => {
+  const data = join(home.path, 'data');
+  mkdirSync(data, { recursive: true });
+  writeFileSync(
+    join(data, 'train.csv'),
+    `colour,size,label\n${labelled.map((r) => `${r.colour},${r.size.toFixed(4)},${classOf(r.colour, r.size)}`).join('\n')}\n`,
+  );
+  writeFileSync(
+    join(data, 'regression.csv'),
+    `a,b,y\n${regression.map((r) => `${r.a.toFixed(4)},${r.b.toFixed(4)},${targetOf(r.a, r.b).toFixed(4)}`).join('\n')}\n`,
+  );
+  writeFileSync(join(data, 'notes.txt'), 'not a table\n');
+  const config = testConfig(home.path);
+  server = await startTestServer(
+    [createTrainerService({ config, log: quietLog }), createEvaluatorService({ config, log: quietLog })],
+    config,
+  );
+  trainer = createClient(trainerV1.TrainerServiceClient, server.address);
+  evaluator = createClient(ev.EvaluatorServiceClient, server.address);
+  classifierRun = await train('file:train.csv', 300);
+  regressionRun = await train('file:regression.csv', 300);
+});
+
+after(async () => {
+  trainer.close();
+  evaluator.close();
+  await server.shutdown();
+  home.remove();
+});
+
+const runModel = (runId: string): commonV1.ModelRef => ({
+  source: { $case: 'run', value: { runId, step: 0, best: false } },
+});
+
+/** Predict's stream, split into its header, its predictions in order, and how many progress messages came. */
+interface PredictRequest {
+  model: commonV1.ModelRef;
+  dataset: { uri: string; split?: commonV1.DatasetSplit };
+  idColumn?: string;
+  batchSize?: number;
+}
+
+async function predict(req: PredictRequest) {
+  const events = await collect(
+    evaluator.predict({
+      model: req.model,
+      dataset: commonV1.DatasetRef.fromPartial(req.dataset),
+      idColumn: req.idColumn ?? '',
+      batchSize: req.batchSize ?? 0,
+    }),
+  );
+  assert.equal(events[0]!.event!.$case, 'header', 'the header comes first');
+  const header = events[0]!.event!.value as ev.PredictionHeader;
+  const predictions = events.flatMap((e) => (e.event?.$case === 'batch' ? e.event.value.predictions : []));
+  return { header, predictions, progress: events.filter((e) => e.event?.$case === 'progress').length };
+}
+
+/** Evaluate's value of `metric` for a run on every row of `split` of `uri`. */
+async function evaluated(runId: string, uri: string, task: ev.TaskKind, metric: string): Promise<number> {
+  const events = await collect(
+    evaluator.evaluate(
+      ev.EvaluateRequest.fromPartial({
+        model: runModel(runId),
+        inlineSuites: [
+          ev.Suite.fromPartial({
+            name: 'suite',
+            taskKind: task,
+            dataset: { uri, split: commonV1.DatasetSplit.DATASET_SPLIT_TEST },
+            metrics: [metric],
+          }),
+        ],
+        bootstrapSamples: 10,
+        seed: 1,
+      }),
+    ),
+  );
+  const result = events.at(-1)!.event!.value as ev.Evaluation;
+  return result.results[0]!.metrics.find((m) => m.name === metric)!.value;
+}
+
+test(
+  'Predict: rows without a target, an identifier column, a colour never seen and a missing size',
+  { timeout: 120_000 },
+  async () => {
+    const asked = rows(7, 50);
+    const lines = asked.map((r, i) => `id-${i},${r.size.toFixed(4)},${r.colour}`);
+    lines.push('id-50,0.5,purple', 'id-51,,blue');
+    // Columns in another order than training's, and an identifier the model does not read.
+    writeFileSync(join(home.path, 'data', 'asked.csv'), `customer,size,colour\n${lines.join('\n')}\n`);
+    const { header, predictions, progress } = await predict({
+      model: runModel(classifierRun),
+      dataset: { uri: 'file:asked.csv' },
+      idColumn: 'customer',
+      batchSize: 16,
+    });
+    assert.equal(header.taskKind, ev.TaskKind.TASK_KIND_CLASSIFICATION);
+    assert.deepEqual([...header.classNames].sort(), ['big', 'small', 'warm']);
+    assert.deepEqual(header.targetNames, ['label']);
+    assert.deepEqual(header.columnsRead, ['colour', 'size']);
+    assert.deepEqual(header.columnsIgnored, ['customer']);
+    assert.deepEqual(header.unknownCategories, { colour: 1 });
+    assert.deepEqual(header.missingValues, { size: 1 });
+    assert.equal(Number(header.rows), 52);
+    assert.equal(progress, 4, 'a progress message per batch of 16');
+    assert.deepEqual(
+      predictions.map((p) => Number(p.row)),
+      Array.from({ length: 52 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      predictions.map((p) => p.id),
+      Array.from({ length: 52 }, (_, i) => `id-${i}`),
+    );
+    for (const p of predictions) {
+      assert.equal(p.probabilities.length, 3);
+      assert.ok(Math.abs(p.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+      const best = p.probabilities.indexOf(Math.max(...p.probabilities));
+      assert.equal(p.predictedClass, header.classNames[best]);
+    }
+    const right = asked.filter((r, i) => predictions[i]!.predictedClass === classOf(r.colour, r.size)).length;
+    assert.ok(right >= 45, `${right} of 50 rows predicted as the rule says`);
+  },
+);
+
+test(
+  "Predict agrees with Evaluate on the same rows: a classifier's accuracy and a regression's MSE on the test split",
+  { timeout: 120_000 },
+  async () => {
+    const test = { uri: 'file:train.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST };
+    const { header, predictions } = await predict({ model: runModel(classifierRun), dataset: test });
+    assert.ok(predictions.length > 20 && predictions.length < 80, `${predictions.length} test rows of 400`);
+    const rowsInOrder = predictions.map((p) => Number(p.row));
+    assert.deepEqual(
+      rowsInOrder,
+      [...rowsInOrder].sort((a, b) => a - b),
+      "in the table's order",
+    );
+    // Log loss, a continuous check: each row's −ln p(its class), as Evaluate floors it.
+    let nll = 0;
+    for (const p of predictions) {
+      const r = labelled[Number(p.row)]!;
+      const k = header.classNames.indexOf(classOf(r.colour, r.size));
+      nll -= Math.log(Math.max(p.probabilities[k]!, 1e-12));
+    }
+    const loss = await evaluated(classifierRun, test.uri, ev.TaskKind.TASK_KIND_CLASSIFICATION, 'loss');
+    assert.ok(Math.abs(nll / predictions.length - loss) <= 1e-4 * loss, `${nll / predictions.length} vs ${loss}`);
+
+    const regressionTest = { uri: 'file:regression.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST };
+    const r = await predict({ model: runModel(regressionRun), dataset: regressionTest, batchSize: 7 });
+    assert.equal(r.header.taskKind, ev.TaskKind.TASK_KIND_REGRESSION);
+    assert.deepEqual(r.header.outputNames, ['y']);
+    // The target column is in the file: read as a column the model ignores.
+    assert.deepEqual(r.header.columnsIgnored, ['y']);
+    let squared = 0;
+    for (const p of r.predictions) {
+      const row = regression[Number(p.row)]!;
+      squared += (p.values[0]! - Number(targetOf(row.a, row.b).toFixed(4))) ** 2;
+    }
+    const mse = await evaluated(regressionRun, regressionTest.uri, ev.TaskKind.TASK_KIND_REGRESSION, 'mse');
+    assert.ok(
+      Math.abs(squared / r.predictions.length - mse) <= 1e-4 * mse,
+      `${squared / r.predictions.length} vs ${mse}`,
+    );
+    assert.ok(mse < 0.5, `the regression learned its rule: test MSE ${mse}`);
+  },
+);
+
+test('Predict refuses bad requests naming the field', { timeout: 60_000 }, async () => {
+  writeFileSync(join(home.path, 'data', 'no-size.csv'), 'colour,id\nred,1\n');
+  const refused = async (req: PredictRequest, code: grpc.status, field: string) =>
+    rejectsWith(predict(req), code, field);
+  const mlp: commonV1.ModelRef = {
+    source: {
+      $case: 'builtin',
+      value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 1 },
+    },
+  };
+  await refused({ model: mlp, dataset: { uri: 'file:train.csv' } }, grpc.status.INVALID_ARGUMENT, 'model');
+  const missing = await refused(
+    { model: runModel(classifierRun), dataset: { uri: 'file:no-size.csv' } },
+    grpc.status.INVALID_ARGUMENT,
+    'dataset.uri',
+  );
+  assert.match(missing.details, /missing: size/);
+  const id = await refused(
+    { model: runModel(classifierRun), dataset: { uri: 'file:train.csv' }, idColumn: 'customer' },
+    grpc.status.INVALID_ARGUMENT,
+    'id_column',
+  );
+  assert.match(id.details, /colour, size, label/);
+  await refused(
+    { model: runModel(classifierRun), dataset: { uri: 'file:notes.txt' } },
+    grpc.status.INVALID_ARGUMENT,
+    'dataset.uri',
+  );
+  await refused(
+    { model: runModel(classifierRun), dataset: { uri: 'file:train.csv' }, batchSize: -1 },
+    grpc.status.INVALID_ARGUMENT,
+    'batch_size',
+  );
+  await refused({ model: runModel('no-such-run'), dataset: { uri: 'file:train.csv' } }, grpc.status.NOT_FOUND, '');
+  // Nothing was harmed: the run still predicts.
+  const { predictions } = await predict({ model: runModel(classifierRun), dataset: { uri: 'file:train.csv' } });
+  assert.equal(predictions.length, 400);
+});
+
+const floe = floeAt(() => server.address);
+
+test('floe predict writes CSV: to a file with a summary, to stdout, or JSON', { timeout: 60_000 }, async () => {
+  writeFileSync(join(home.path, 'data', 'few.csv'), 'size,colour,name\n-1,green,"Smith, J."\n1,green,Ann\n0.3,red,\n');
+  const out = join(home.path, 'few-predictions.csv');
+  const model = `run:${classifierRun}`;
+  const toFile = await floe('predict', '--model', model, '--data', 'file:few.csv', '--id-column', 'name', '--out', out);
+  assert.equal(toFile.code, 0, toFile.stderr);
+  assert.match(toFile.stdout, /3 rows predicted → .*few-predictions\.csv; the model read colour, size; ignored name/);
+  const lines = readFileSync(out, 'utf8').trim().split('\n');
+  const classes = lines[0]!.split(',').slice(3);
+  assert.deepEqual(lines[0]!.split(',').slice(0, 3), ['row', 'name', 'predicted_label']);
+  assert.deepEqual([...classes].sort(), ['p_big', 'p_small', 'p_warm']);
+  assert.match(lines[1]!, /^0,"Smith, J\.",small,/);
+  assert.match(lines[2]!, /^1,Ann,big,/);
+  assert.match(lines[3]!, /^2,,warm,/);
+
+  const toStdout = await floe('predict', '--model', model, '--data', 'file:few.csv', '--limit', '2');
+  assert.equal(toStdout.code, 0, toStdout.stderr);
+  assert.equal(toStdout.stdout.trim().split('\n').length, 3, 'a header and two rows');
+  assert.match(toStdout.stderr, /2 rows predicted; the model read colour, size; ignored name/);
+
+  const json = JSON.parse((await floe('predict', '--model', model, '--data', 'file:few.csv', '--json')).stdout) as {
+    header: { columnsRead: string[] };
+    predictions: { row: string; predictedClass: string }[];
+  };
+  assert.deepEqual(json.header.columnsRead, ['colour', 'size']);
+  assert.deepEqual(
+    json.predictions.map((p) => p.predictedClass),
+    ['small', 'big', 'warm'],
+  );
+
+  const refused = await floe('predict', '--model', model, '--data', 'file:few.csv', '--id-column', 'customer');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /id_column.*customer/);
+});

@@ -1,0 +1,146 @@
+// Predict's model passes in a worker thread (TF.js work never runs on the server's event loop): a table read
+// with every row and column, aligned to the model's columns by name, predicted in batches that go back to the
+// handler as they are made.
+import * as tf from '@tensorflow/tfjs';
+import { modelInput, openFeatureTable, type DatasetRefInput } from '@floe/data';
+import { invalidArgument } from '@floe/errors';
+import { initBackend } from '@floe/ml-runtime';
+import { LocalArtifactStore } from '@floe/store';
+import {
+  alignFeatures,
+  noRunResolver,
+  openModel,
+  schemaOf,
+  serveTask,
+  type ComputeEnv,
+  type ResolvedModelSource,
+} from '@floe/training';
+
+export interface PredictTaskInput {
+  env: ComputeEnv;
+  model: ResolvedModelSource;
+  dataset: DatasetRefInput;
+  idColumn?: string;
+  batchSize: number;
+}
+
+/** What the model predicts and from which columns (PredictionHeader). */
+export interface PredictHeader {
+  task: 'classification' | 'regression';
+  classNames: string[];
+  outputNames: string[];
+  targetNames: string[];
+  rows: number;
+  columnsRead: string[];
+  columnsIgnored: string[];
+  unknownCategories: Record<string, number>;
+  missingValues: Record<string, number>;
+}
+
+/** One batch of predictions: per row its number, id, and class probabilities or values (row-major). */
+export interface PredictedRows {
+  rows: number[];
+  ids?: (string | null)[];
+  /** rows × (classes or outputs). */
+  values: Float32Array;
+  width: number;
+  done: number;
+  total: number;
+}
+
+export type PredictTaskProgress = { header: PredictHeader } | { batch: PredictedRows };
+
+serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input, progress) => {
+  await initBackend(input.env.backend, { threads: input.env.threads });
+  const model = await openModel('model', input.model, new LocalArtifactStore(input.env.artifactsDir), noRunResolver);
+  try {
+    if (model.task !== 'classification' && model.task !== 'regression')
+      throw invalidArgument(
+        'model',
+        `is a ${model.task} model; Predict makes classification and regression predictions`,
+      );
+    const schema = schemaOf(model);
+    if (!schema.featureNames)
+      throw invalidArgument(
+        'model',
+        `is a ${model.spec.architecture} model that does not record the table columns it reads; Predict reads tables for MLPs trained on them`,
+      );
+    const table = openFeatureTable(
+      input.dataset,
+      {
+        dataRoots: input.env.dataRoots,
+        maxBytes: input.env.maxDatasetBytes,
+        textColumn: input.idColumn,
+        textField: 'id_column',
+      },
+      'dataset',
+    );
+    const aligned = alignFeatures(table, schema, 'dataset.uri', { ignoreExtra: true });
+    const names = schema.featureNames;
+    const f = names.length;
+    // What the table does not tell the model: values it never saw in training, and missing ones.
+    const unknownCategories: Record<string, number> = {};
+    const missingValues: Record<string, number> = {};
+    names.forEach((n, j) => {
+      const src = table.features.indexOf(n);
+      let unknown = 0;
+      let missing = 0;
+      for (let r = 0; r < table.rows; r++) {
+        if (!Number.isFinite(aligned.x[r * f + j]!)) {
+          if (Number.isFinite(table.x[r * table.features.length + src]!)) unknown++;
+          else missing++;
+        }
+      }
+      if (unknown > 0) unknownCategories[n] = unknown;
+      if (missing > 0) missingValues[n] = missing;
+    });
+    const outputs = Number(model.spec.config.outputs ?? schema.classNames?.length ?? 1);
+    const classNames = model.task === 'classification' ? (schema.classNames ?? []) : [];
+    const targetNames = schema.targetNames ?? [];
+    const outputNames =
+      model.task === 'regression'
+        ? targetNames.length === outputs
+          ? targetNames
+          : Array.from({ length: outputs }, (_, i) => (outputs === 1 ? 'value' : `value_${i}`))
+        : [];
+    progress({
+      header: {
+        task: model.task,
+        classNames,
+        outputNames,
+        targetNames,
+        rows: table.rows,
+        columnsRead: [...names],
+        columnsIgnored: table.features.filter((n) => !names.includes(n)),
+        unknownCategories,
+        missingValues,
+      },
+    });
+    const fill = schema.featureFill;
+    for (let start = 0; start < table.rows; start += input.batchSize) {
+      const count = Math.min(input.batchSize, table.rows - start);
+      const x = new Float32Array(count * f);
+      for (let i = 0; i < count * f; i++) x[i] = modelInput(aligned.x[start * f + i]!, fill?.[i % f]);
+      const predicted = tf.tidy(() => {
+        const out = model.forward(tf.tensor2d(x, [count, f]), { training: false });
+        return model.task === 'classification' ? tf.softmax(out) : out;
+      });
+      const values = predicted.dataSync() as Float32Array;
+      const width = predicted.shape[1] ?? 1;
+      predicted.dispose();
+      progress({
+        batch: {
+          rows: Array.from(table.rowNumbers.subarray(start, start + count)),
+          ...(table.columnText && { ids: table.columnText.values.slice(start, start + count) }),
+          values,
+          width,
+          done: start + count,
+          total: table.rows,
+        },
+      });
+    }
+    return { rows: table.rows };
+  } finally {
+    model.dispose();
+  }
+});
