@@ -36,6 +36,7 @@ const ref = (uri: string, split = commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIE
   uri,
   split,
   maxExamples: 0,
+  targetColumn: '',
 });
 
 test(

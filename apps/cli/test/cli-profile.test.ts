@@ -1,6 +1,8 @@
 // `floe profile`, `floe drift` and `floe plan` against a real server, as a user runs them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FloeServer } from '@floe/service-kit';
 import { quietLog, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { floeAt } from './fixtures/floe.js';
@@ -69,4 +71,28 @@ test('floe profile | drift | plan print a table, or one JSON object with --json'
   const badSplit = await floe('profile', 'builtin:iris@later');
   assert.equal(badSplit.code, 1);
   assert.match(badSplit.stderr, /unknown split "later"/);
+});
+
+test('floe profile --target COLUMN profiles that column as the target; an unknown one is refused, named', async () => {
+  mkdirSync(join(home.path, 'data'), { recursive: true });
+  writeFileSync(join(home.path, 'data', 'homes.csv'), 'size,price,label\n1,10.5,a\n2,20.25,b\n3,30.75,a\n');
+  const asked = JSON.parse((await floe('profile', 'file:homes.csv', '--target', 'price', '--json')).stdout) as {
+    tabular: { targets: { name: string }[]; columns: { name: string }[] };
+  };
+  assert.deepEqual(
+    asked.tabular.targets.map((t) => t.name),
+    ['price'],
+  );
+  assert.deepEqual(
+    asked.tabular.columns.map((c) => c.name),
+    ['size', 'label'],
+  );
+  const byDefault = JSON.parse((await floe('profile', 'file:homes.csv', '--json')).stdout) as typeof asked;
+  assert.deepEqual(
+    byDefault.tabular.targets.map((t) => t.name),
+    ['label'],
+  );
+  const refused = await floe('profile', 'file:homes.csv', '--target', 'rent');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /dataset\.target_column.*no column "rent"; its columns: size, price, label/);
 });

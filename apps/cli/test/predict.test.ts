@@ -306,3 +306,80 @@ test('floe predict writes CSV: to a file with a summary, to stdout, or JSON', { 
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /id_column.*customer/);
 });
+
+test(
+  'a target column in the middle of a table: trained on it, scored on it, predicted without it; an unknown one refused',
+  { timeout: 120_000 },
+  async () => {
+    // "label" would be the target by default; the run learns y, which sits between the features.
+    writeFileSync(
+      join(home.path, 'data', 'middle.csv'),
+      `a,y,b,label\n${regression.map((r, i) => `${r.a.toFixed(4)},${targetOf(r.a, r.b).toFixed(4)},${r.b.toFixed(4)},${i % 3}`).join('\n')}\n`,
+    );
+    const spec = trainerV1.RunSpec.fromPartial({
+      baseModel: {
+        source: {
+          $case: 'builtin',
+          value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 3 },
+        },
+      },
+      dataset: { uri: 'file:middle.csv', targetColumn: 'y' },
+      strategy: trainerV1.Strategy.STRATEGY_FULL,
+      optimizer: { learningRate: 0.01 },
+      batchSize: 32,
+      budgetSteps: 300,
+      evalIntervalSteps: 100,
+      seed: 1,
+    });
+    const refused = await rejectsWith(
+      call(trainer.startRun.bind(trainer), {
+        requestId: '',
+        spec: { ...spec, dataset: { ...spec.dataset!, targetColumn: 'price' } },
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.dataset.target_column',
+    );
+    assert.match(refused.details, /no column "price"; its columns: a, y, b, label/);
+    const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
+    const events = await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+    const done = (events.at(-1)!.event as { value: trainerV1.Run }).value;
+    assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
+    assert.ok(done.lastMetrics!.validationLoss! < 0.5, `validation MSE ${done.lastMetrics!.validationLoss}`);
+
+    const events2 = await collect(
+      evaluator.evaluate(
+        ev.EvaluateRequest.fromPartial({
+          model: runModel(run!.runId),
+          inlineSuites: [
+            ev.Suite.fromPartial({
+              name: 'middle',
+              taskKind: ev.TaskKind.TASK_KIND_REGRESSION,
+              dataset: { uri: 'file:middle.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST, targetColumn: 'y' },
+              metrics: ['mse'],
+            }),
+          ],
+          bootstrapSamples: 10,
+        }),
+      ),
+    );
+    const mse = (events2.at(-1)!.event!.value as ev.Evaluation).results[0]!.metrics[0]!.value;
+    assert.ok(mse < 0.5, `test MSE ${mse}`);
+
+    const p = await predict({
+      model: runModel(run!.runId),
+      dataset: { uri: 'file:middle.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST },
+    });
+    assert.deepEqual(p.header.outputNames, ['y']);
+    assert.deepEqual(p.header.columnsRead, ['a', 'b', 'label']);
+    assert.deepEqual(p.header.columnsIgnored, ['y']);
+    let squared = 0;
+    for (const q of p.predictions) {
+      const r = regression[Number(q.row)]!;
+      squared += (q.values[0]! - Number(targetOf(r.a, r.b).toFixed(4))) ** 2;
+    }
+    assert.ok(
+      Math.abs(squared / p.predictions.length - mse) <= 1e-4 * mse,
+      `${squared / p.predictions.length} vs ${mse}`,
+    );
+  },
+);

@@ -29,6 +29,8 @@ export interface AdaptRequest {
   data: string;
   /** The old domain the model knows. */
   reference: string;
+  /** Tables: the column to learn (both domains'); default the one named label or target, else the last. */
+  targetColumn?: string;
   /** Steps of the final run. */
   budgetSteps?: number;
   batchSize?: number;
@@ -127,10 +129,11 @@ export interface AdaptResult {
 const S = commonV1.DatasetSplit;
 /** The tuning's learning rates, as multiples of the plan's (the first is the baseline). */
 const LR_FACTORS = [1, 0.5, 2, 0.25, 4];
-const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0): commonV1.DatasetRef => ({
+const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0, targetColumn = ''): commonV1.DatasetRef => ({
   uri,
   split,
   maxExamples,
+  targetColumn,
 });
 const verdictName = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_VERDICT_', '').toLowerCase();
 const runModel = (runId: string): commonV1.ModelRef => ({
@@ -166,11 +169,16 @@ const TASKS: Record<
 };
 
 /** The task the new data asks for, from its profile (one example is enough); text without a profiler. */
-async function taskOf(client: FloeClient, data: string, signal?: AbortSignal): Promise<AdaptTask> {
+async function taskOf(
+  client: FloeClient,
+  data: string,
+  targetColumn: string,
+  signal?: AbortSignal,
+): Promise<AdaptTask> {
   try {
     let profile: dp.DatasetProfile | undefined;
     for await (const e of client.dataProfiler.profileDataset(
-      { dataset: ref(data, S.DATASET_SPLIT_TRAIN, 1), bins: 0 },
+      { dataset: ref(data, S.DATASET_SPLIT_TRAIN, 1, targetColumn), bins: 0 },
       { signal },
     ))
       if (e.event?.$case === 'profile') profile = e.event.value;
@@ -212,7 +220,8 @@ export async function* adapt(
   const sequenceLength = request.sequenceLength ?? 128;
   const seed = request.seed ?? 1;
   const rid = (stage: string) => `adapt:${request.id}:${stage}`;
-  const task = await taskOf(client, request.data, signal);
+  const target = request.targetColumn ?? '';
+  const task = await taskOf(client, request.data, target, signal);
   const { unit, fromNats } = TASKS[task];
   const result: AdaptResult = {
     id: request.id,
@@ -301,7 +310,7 @@ export async function* adapt(
             requestId: rid('base'),
             spec: {
               baseModel: { source: { $case: 'builtin', value: { architecture: p.architecture, size: p.size, seed } } },
-              dataset: ref(request.reference, S.DATASET_SPLIT_TRAIN),
+              dataset: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
               strategy: tr.Strategy.STRATEGY_FULL,
               optimizer: {
                 kind: tr.OptimizerKind.OPTIMIZER_KIND_ADAMW,
@@ -333,7 +342,10 @@ export async function* adapt(
     async function* (progress) {
       let report: dp.DriftReport | undefined;
       for await (const e of client.dataProfiler.compareDatasets(
-        { reference: ref(request.reference, S.DATASET_SPLIT_TRAIN), current: ref(request.data, S.DATASET_SPLIT_TRAIN) },
+        {
+          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
+          current: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, target),
+        },
         { signal },
       )) {
         if (e.event?.$case === 'progress')
@@ -364,8 +376,8 @@ export async function* adapt(
       for await (const e of client.dataProfiler.planAdaptation(
         {
           model: base,
-          dataset: ref(request.data, S.DATASET_SPLIT_TRAIN),
-          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN),
+          dataset: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, target),
+          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
           seed,
           batchSize,
           sequenceLength,
@@ -391,12 +403,15 @@ export async function* adapt(
   const runSpec = (learningRate: number): tr.RunSpec =>
     tr.RunSpec.fromPartial({
       baseModel: base,
-      dataset: ref(request.data, S.DATASET_SPLIT_TRAIN),
-      validationDataset: ref(request.data, S.DATASET_SPLIT_VALIDATION),
-      referenceValidationDataset: ref(request.reference, S.DATASET_SPLIT_VALIDATION),
+      dataset: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, target),
+      validationDataset: ref(request.data, S.DATASET_SPLIT_VALIDATION, 0, target),
+      referenceValidationDataset: ref(request.reference, S.DATASET_SPLIT_VALIDATION, 0, target),
       strategy: tr.Strategy.STRATEGY_ADE,
       plan,
-      mixture: { replayDataset: ref(request.reference, S.DATASET_SPLIT_TRAIN), replayFraction: plan.replayFraction },
+      mixture: {
+        replayDataset: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
+        replayFraction: plan.replayFraction,
+      },
       optimizer: { kind: tr.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate, gradClipNorm: 1 },
       schedule: {
         kind: tr.ScheduleKind.SCHEDULE_KIND_COSINE,
@@ -554,7 +569,7 @@ export async function* adapt(
       const suite = (name: string, uri: string, description: string): ev.Suite => ({
         name,
         taskKind: t.kind,
-        dataset: ref(uri, S.DATASET_SPLIT_TEST),
+        dataset: ref(uri, S.DATASET_SPLIT_TEST, 0, target),
         metrics: t.metrics,
         // Text: that many sequences; a table or images: every example of the test split.
         sampleCount: task === 'language-model' ? evalSamples : 0,
@@ -619,7 +634,7 @@ export async function* adapt(
           {
             baseModel: base,
             adaptedModel: adapted,
-            dataset: ref(request.data, S.DATASET_SPLIT_TEST),
+            dataset: ref(request.data, S.DATASET_SPLIT_TEST, 0, target),
             options: {
               method: ex.Method.METHOD_PERMUTATION,
               instances: 8,

@@ -1,14 +1,14 @@
 // file: datasets: a text file or a folder of text files, a folder of images (one folder per class; images.ts),
 // CSV or TSV (a header row; a CSV's delimiter may be ";", tab or "|", read from its header), JSON lines, or Parquet
 // (a file, or a folder of part files; parquet.ts); text, CSV, TSV and JSON lines may also come gzip- or
-// Zstandard-compressed (data.csv.gz). Tabular files use the column named "label" or "target" as the target (else
-// the last column): numbers with few distinct integer values, or text, make a classification; other numbers a
+// Zstandard-compressed (data.csv.gz). Tabular files use the requested target column, else the one named "label" or
+// "target", else the last column: numbers with few distinct integer values, or text, make a classification; other numbers a
 // regression.
 import { lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { FloeError, resourceExhausted } from '@floe/errors';
+import { FloeError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { IMAGE_EXTENSIONS, imageFolderSteps } from './images.js';
 import { parquetTable } from './parquet.js';
 import { finish, type Steps } from './steps.js';
@@ -117,7 +117,14 @@ function tabular(
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
   if (read.featuresOnly) return featureColumns(name, header, rows, cellNumber, read.textColumn);
-  let t = header.findIndex((h) => h === 'label' || h === 'target');
+  let t = read.targetColumn
+    ? header.indexOf(read.targetColumn)
+    : header.findIndex((h) => h === 'label' || h === 'target');
+  if (t < 0 && read.targetColumn)
+    throw invalidArgument(
+      'target_column',
+      `${name} has no column ${JSON.stringify(read.targetColumn)}; its columns: ${header.join(', ')}`,
+    );
   if (t < 0) t = header.length - 1;
   // An infinite target has no loss to learn from: left out like a missing one.
   const labelled = rows.filter((r) => !isMissing(r[t]) && Math.abs(cellNumber(r[t]!)) !== Infinity);
@@ -229,6 +236,8 @@ function featureColumns(
 /** How a file is read: as a dataset (a table's target taken out), or a table's columns all as features. */
 export interface FileReadOptions {
   featuresOnly?: boolean;
+  /** A table's target column (INVALID_ARGUMENT on "target_column" when it lacks it); else "label", "target", the last. */
+  targetColumn?: string;
   /** Features only: a column whose cells are also kept as text, row by row (an identifier to join results on). */
   textColumn?: string;
 }

@@ -1,5 +1,5 @@
 // The one entry point: a dataset reference → the examples of its split, within the size limit.
-import { FloeError, invalidArgument, resourceExhausted } from '@floe/errors';
+import { FloeError, InvalidArgumentError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
 import { fileSteps, type FileReadOptions } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
@@ -25,6 +25,8 @@ export interface DatasetRefInput {
   uri: string;
   split?: Split;
   maxExamples?: number;
+  /** A table's target column; empty or absent: "label" or "target", else the last (files only). */
+  targetColumn?: string;
 }
 
 /**
@@ -52,13 +54,21 @@ function* openSteps(
 ): Steps<Dataset> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
+  const targetColumn = read.featuresOnly ? undefined : ref.targetColumn || undefined;
+  if (targetColumn !== undefined && parsed.scheme === 'builtin')
+    throw invalidArgument(
+      `${field}.target_column`,
+      `${ref.uri} has a fixed target; a target column is for file: tables`,
+    );
   let full: Dataset;
   try {
     full =
       parsed.scheme === 'builtin'
         ? loadBuiltin(parsed.name)
-        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes, read);
+        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes, { ...read, targetColumn });
   } catch (err) {
+    if (err instanceof InvalidArgumentError && err.violations.every((v) => v.field === 'target_column'))
+      throw invalidArgument(`${field}.target_column`, err.violations[0]!.description);
     // Say which of the request's datasets could not be read (a request can name several); a file's content
     // that cannot be read as a dataset is a violation of that field.
     if (err instanceof FloeError && err.kind === 'invalid_argument' && err.violations.length === 0)
@@ -67,6 +77,11 @@ function* openSteps(
       throw new FloeError(err.kind, `${field}.uri: ${err.message}`, { cause: err });
     throw err;
   }
+  if (targetColumn !== undefined && full.kind !== 'tabular')
+    throw invalidArgument(
+      `${field}.target_column`,
+      `${ref.uri} holds ${full.kind === 'text' ? 'text' : 'images'}; a target column is for tables`,
+    );
   const bytes = byteCount(full);
   if (bytes > maxBytes)
     throw resourceExhausted(`${field}: ${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);

@@ -76,3 +76,44 @@ test('a builtin table without its target; a one-column file', () => {
     dir.remove();
   }
 });
+
+test('target_column: any column of a file table is the target; an unknown one, a builtin or text is refused, named', () => {
+  const dir = tempDir();
+  try {
+    const rng = new Rng(4);
+    const lines = Array.from({ length: 300 }, () => {
+      const size = rng.normal();
+      return `${size.toFixed(3)},${(3 * size + 1).toFixed(3)},${['a', 'b'][rng.int(2)]}`;
+    });
+    // A column named "label" would be the target by default; the price is asked for.
+    writeFileSync(join(dir.path, 'homes.csv'), `size,price,label\n${lines.join('\n')}\n`);
+    const opts = { dataRoots: [dir.path] };
+    const byDefault = openDataset({ uri: 'file:homes.csv' }, opts) as TabularDataset;
+    assert.equal(byDefault.target.type, 'class');
+    assert.deepEqual(byDefault.features, ['size', 'price']);
+    const price = openDataset({ uri: 'file:homes.csv', targetColumn: 'price' }, opts) as TabularDataset;
+    assert.deepEqual(price.features, ['size', 'label']);
+    assert.equal(price.target.type, 'regression');
+    assert.deepEqual((price.target as { names: string[] }).names, ['price']);
+    const y = (price.target as { y: Float32Array }).y;
+    for (let i = 0; i < price.rows; i++) assert.ok(Math.abs(y[i]! - (3 * price.x[i * 2]! + 1)) < 2e-3, `row ${i}`);
+    // The same rows in each split whatever the target (a row's key is its content).
+    const test = (t?: string) => openDataset({ uri: 'file:homes.csv', split: 'test', targetColumn: t }, opts);
+    assert.deepEqual(
+      Array.from((test('price') as TabularDataset).x.filter((_, i) => i % 2 === 0)),
+      Array.from((test() as TabularDataset).x.filter((_, i) => i % 2 === 0)),
+    );
+    const refused = (ref: { uri: string; targetColumn: string }, pattern: RegExp) =>
+      assert.throws(
+        () => openDataset(ref, opts, 'spec.dataset'),
+        (e: { violations?: { field: string; description: string }[] }) =>
+          e.violations?.[0]?.field === 'spec.dataset.target_column' && pattern.test(e.violations[0].description),
+      );
+    refused({ uri: 'file:homes.csv', targetColumn: 'rent' }, /no column "rent"; its columns: size, price, label/);
+    refused({ uri: 'builtin:iris', targetColumn: 'species' }, /fixed target/);
+    writeFileSync(join(dir.path, 'notes.txt'), 'text\n');
+    refused({ uri: 'file:notes.txt', targetColumn: 'x' }, /holds text/);
+  } finally {
+    dir.remove();
+  }
+});

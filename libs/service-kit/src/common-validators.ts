@@ -44,6 +44,7 @@ export function checkDatasetRef(
   }
   v.enumValue(`${field}.split`, ref.split, commonV1.DatasetSplit, { allowUnspecified: true });
   v.number(`${field}.max_examples`, ref.maxExamples, { min: 0, integer: true });
+  v.string(`${field}.target_column`, ref.targetColumn, { max: 256 });
 }
 
 export function checkPlan(v: Validator, field: string, plan: commonV1.AdaptationPlan | undefined): void {

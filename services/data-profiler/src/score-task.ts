@@ -25,6 +25,8 @@ export interface TaskDataRef {
   uri: string;
   split: Split;
   maxExamples: number;
+  /** A table's target column; empty: "label" or "target", else the last. */
+  targetColumn: string;
 }
 
 export interface ScoreTaskInput {

@@ -86,6 +86,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
     uri: ref.uri,
     split: datasetSplit(ref.split, fallback),
     maxExamples: Number(ref.maxExamples),
+    targetColumn: ref.targetColumn,
   });
   // Reading stops when the call's signal aborts (the caller went away, the deadline passed).
   const open = (r: TaskDataRef, signal: AbortSignal): Promise<Dataset> =>

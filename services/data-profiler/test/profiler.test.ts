@@ -43,6 +43,7 @@ const ref = (uri: string, split = commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIE
   uri,
   split,
   maxExamples: 0,
+  targetColumn: '',
 });
 
 test('ProfileDataset streams progress, then the profile (text, tabular, image)', { timeout: 120_000 }, async () => {

@@ -39,7 +39,7 @@ export type EvaluateTaskProgress = { suite: number; done: number; total: number 
 function openSuiteData(input: EvaluateTaskInput, i: number): Dataset {
   const suite = input.suites[i]!;
   return openDataset(
-    { uri: suite.dataset, split: suite.split },
+    { uri: suite.dataset, split: suite.split, targetColumn: suite.targetColumn },
     { dataRoots: input.env.dataRoots, maxBytes: input.env.maxDatasetBytes },
     `${input.suiteFields[i]} dataset`,
   );

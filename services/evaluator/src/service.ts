@@ -56,7 +56,7 @@ function suiteMessage(s: SuiteDef): ev.Suite {
   return {
     name: s.name,
     taskKind: TASK[s.task],
-    dataset: { uri: s.dataset, split: SPLIT[s.split], maxExamples: 0 },
+    dataset: { uri: s.dataset, split: SPLIT[s.split], maxExamples: 0, targetColumn: s.targetColumn },
     metrics: s.metrics,
     sampleCount: s.samples,
     source: s.source,
@@ -73,6 +73,7 @@ function inlineSuite(s: ev.Suite, field: string): SuiteDef {
     task: TASK_NAME[s.taskKind] ?? '',
     dataset: s.dataset?.uri,
     split: s.dataset && s.dataset.split ? SPLIT_NAME[s.dataset.split] : undefined,
+    target_column: s.dataset?.targetColumn || undefined,
     metrics: s.metrics.length ? s.metrics : undefined,
     samples: s.sampleCount ? Number(s.sampleCount) : undefined,
     sequence_length: s.sequenceLength || undefined,
@@ -83,6 +84,7 @@ function inlineSuite(s: ev.Suite, field: string): SuiteDef {
     task: 'task_kind',
     dataset: 'dataset.uri',
     split: 'dataset.split',
+    target_column: 'dataset.target_column',
     samples: 'sample_count',
   };
   return suiteFromRecord(raw, 'inline', (key, why) => invalidArgument(`${field}.${keys[key] ?? key}`, why));

@@ -15,6 +15,8 @@ export interface SuiteDef {
   task: TaskKind;
   dataset: string;
   split: SplitName;
+  /** A table's target column; empty: "label" or "target", else the last (DatasetRef.target_column). */
+  targetColumn: string;
   metrics: string[];
   /** Sequences (language models) or examples to evaluate. */
   samples: number;
@@ -80,6 +82,7 @@ export const BUILTIN_SUITES: SuiteDef[] = BUILTIN_DATASETS.map((name) => {
     task: b.task,
     dataset: `builtin:${name}`,
     split: 'test',
+    targetColumn: '',
     metrics: defaults,
     samples: b.samples,
     sequenceLength: 128,
@@ -100,8 +103,8 @@ export function parseSuite(text: string, source: string): SuiteDef {
 }
 
 /**
- * A suite from its fields (YAML keys: name, task, dataset, split, metrics, samples, sequence_length,
- * batch_size, description), the one set of rules for files and for suites sent inline. `fail` makes the
+ * A suite from its fields (YAML keys: name, task, dataset, split, target_column, metrics, samples,
+ * sequence_length, batch_size, description), the one set of rules for files and for suites sent inline. `fail` makes the
  * error for a bad field.
  */
 export function suiteFromRecord(
@@ -149,6 +152,7 @@ export function suiteFromRecord(
     task,
     dataset,
     split,
+    targetColumn: str('target_column') ?? '',
     metrics: metrics as string[],
     samples: int('samples', task === 'language-model' ? 256 : 0, 0),
     sequenceLength: int('sequence_length', 128, 2),

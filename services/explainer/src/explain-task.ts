@@ -48,6 +48,14 @@ import {
   type ValueFunction,
 } from '@floe/xai';
 
+/** A dataset the explainer reads; `field` names it in errors. */
+export interface ExplainDataRef {
+  uri: string;
+  field: string;
+  /** A table's target column; empty: "label" or "target", else the last. */
+  targetColumn: string;
+}
+
 export interface AttributionSettings {
   method: AttributionMethod;
   instances: number;
@@ -76,8 +84,8 @@ export interface ExplainJob {
   /** The request's field of the model, for errors ("model", "adapted_model"). */
   field: string;
   model: ResolvedModelSource;
-  dataset: { uri: string; field: string };
-  background: { uri: string; field: string };
+  dataset: ExplainDataRef;
+  background: ExplainDataRef;
   settings: AttributionSettings;
 }
 
@@ -86,8 +94,8 @@ export interface CompareJob {
   env: ComputeEnv;
   base: ResolvedModelSource;
   adapted: ResolvedModelSource;
-  dataset: { uri: string; field: string };
-  background: { uri: string; field: string };
+  dataset: ExplainDataRef;
+  background: ExplainDataRef;
   settings: AttributionSettings;
 }
 
@@ -288,9 +296,9 @@ async function explain(
   const { env, settings: s } = job;
   // A table's columns meet the model by name, in its order (a model shaped by a table records them); images
   // come in the shape the model reads.
-  const open = (ref: { uri: string; field: string }, split: 'test' | 'train') => {
+  const open = (ref: ExplainDataRef, split: 'test' | 'train') => {
     const d = openDataset(
-      { uri: ref.uri, split },
+      { uri: ref.uri, split, targetColumn: ref.targetColumn },
       { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
       ref.field,
     );
@@ -462,13 +470,13 @@ async function withModel<R>(
   field: string,
   source: ResolvedModelSource,
   use: (m: BlockModel) => Promise<R>,
-  shapeBy?: { uri: string; field: string },
+  shapeBy?: ExplainDataRef,
 ): Promise<R> {
   const shape =
     source.kind === 'builtin' && shapeBy
       ? {
           data: openDataset(
-            { uri: shapeBy.uri, split: 'all' }, // every class of the data, not only its test split's
+            { uri: shapeBy.uri, split: 'all', targetColumn: shapeBy.targetColumn }, // every class, not only the test split's
             { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
             shapeBy.field,
           ),

@@ -121,10 +121,14 @@ export function createExplainerService(opts: ServiceContext): HostedService {
     );
 
   const sources = (req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef }) => ({
-    dataset: { uri: req.dataset!.uri, field: 'dataset' },
+    dataset: { uri: req.dataset!.uri, field: 'dataset', targetColumn: req.dataset!.targetColumn },
     background: req.backgroundDataset?.uri
-      ? { uri: req.backgroundDataset.uri, field: 'background_dataset' }
-      : { uri: req.dataset!.uri, field: 'dataset' },
+      ? {
+          uri: req.backgroundDataset.uri,
+          field: 'background_dataset',
+          targetColumn: req.backgroundDataset.targetColumn || req.dataset!.targetColumn,
+        }
+      : { uri: req.dataset!.uri, field: 'dataset', targetColumn: req.dataset!.targetColumn },
   });
   const resolve = (field: string, ref: commonV1.ModelRef) =>
     resolveModelSource(modelSource(ref), trainerRunResolver(peers, `${field}.run`));

@@ -42,6 +42,15 @@ const RUN = 'run';
 const S = commonV1.RunState;
 type Architecture = Extract<RunJob['model'], { architecture: string }>['architecture'];
 
+/** A dataset a run reads, as the run manager checks and hands it on; `field` names it in errors. */
+interface RunDataRef {
+  field: string;
+  uri: string;
+  split: Split;
+  /** A table's target column; empty: "label" or "target", else the last. */
+  targetColumn: string;
+}
+
 /** One event of a run's live stream: exactly WatchRun's oneof. */
 export type RunStreamEvent = NonNullable<trainerV1.WatchRunResponse['event']>;
 
@@ -464,19 +473,25 @@ export class RunManager {
     return { kind: 'full', ...none };
   }
 
-  /** Where a run's data comes from: each reference with the split it draws (and its field, for errors). */
+  /**
+   * Where a run's data comes from: each reference with the split it draws and its target column (and its field,
+   * for errors). A table's target column is the reference's own, else the training dataset's: the validation,
+   * replay and old-domain tables of a run usually share its columns.
+   */
   private static dataOf(spec: trainerV1.RunSpec): {
-    train: { field: string; uri: string; split: Split; maxExamples: number };
-    validation?: { field: string; uri: string; split: Split; maxExamples: number };
-    referenceValidation?: { field: string; uri: string; split: Split; maxExamples: number };
-    replay?: { field: string; uri: string; split: Split; fraction: number };
+    train: RunDataRef & { maxExamples: number };
+    validation?: RunDataRef & { maxExamples: number };
+    referenceValidation?: RunDataRef & { maxExamples: number };
+    replay?: RunDataRef & { fraction: number };
   } {
     const d = spec.dataset!;
+    const target = (r: commonV1.DatasetRef | undefined) => r?.targetColumn || d.targetColumn;
     const train = {
       field: 'spec.dataset',
       uri: d.uri,
       split: datasetSplit(d.split, 'train'),
       maxExamples: Number(d.maxExamples),
+      targetColumn: d.targetColumn,
     };
     const v = spec.validationDataset;
     const validation =
@@ -488,8 +503,15 @@ export class RunManager {
               uri: v.uri,
               split: datasetSplit(v.split, 'all'),
               maxExamples: Number(v.maxExamples),
+              targetColumn: target(v),
             }
-          : { field: 'spec.dataset', uri: d.uri, split: 'validation' as const, maxExamples: 0 };
+          : {
+              field: 'spec.dataset',
+              uri: d.uri,
+              split: 'validation' as const,
+              maxExamples: 0,
+              targetColumn: d.targetColumn,
+            };
     const r = spec.referenceValidationDataset;
     const referenceValidation =
       spec.evalIntervalSteps > 0 && r?.uri
@@ -498,6 +520,7 @@ export class RunManager {
             uri: r.uri,
             split: datasetSplit(r.split, 'validation'),
             maxExamples: Number(r.maxExamples),
+            targetColumn: target(r),
           }
         : undefined;
     const m = spec.mixture;
@@ -508,6 +531,7 @@ export class RunManager {
             uri: m.replayDataset.uri,
             split: datasetSplit(m.replayDataset.split, 'train'),
             fraction: m.replayFraction,
+            targetColumn: target(m.replayDataset),
           }
         : undefined;
     return { train, validation, referenceValidation, replay };
@@ -522,7 +546,7 @@ export class RunManager {
   private async checkData(
     spec: trainerV1.RunSpec,
     base: Base,
-    plannerReference?: { field: string; uri: string },
+    plannerReference?: { field: string; uri: string; targetColumn: string },
   ): Promise<void> {
     const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
@@ -530,9 +554,19 @@ export class RunManager {
     // Training and validation are often two splits of one folder: each dataset is read once, and only a text's
     // split is cut out to check (a split of images or a table is counted, not copied).
     const read = new Map<string, Promise<Dataset>>();
-    const open = (ref: { field: string; uri: string }) => {
-      let full = read.get(ref.uri);
-      if (!full) read.set(ref.uri, (full = openDatasetAsync({ uri: ref.uri }, { ...limits, asRead: true }, ref.field)));
+    const open = (ref: { field: string; uri: string; targetColumn: string }) => {
+      // One table read with two target columns is two datasets.
+      const key = JSON.stringify([ref.uri, ref.targetColumn]);
+      let full = read.get(key);
+      if (!full)
+        read.set(
+          key,
+          (full = openDatasetAsync(
+            { uri: ref.uri, targetColumn: ref.targetColumn },
+            { ...limits, asRead: true },
+            ref.field,
+          )),
+        );
       return full;
     };
     const trainData = await open(train);
@@ -545,7 +579,7 @@ export class RunManager {
       if (seq > context)
         throw invalidArgument('spec.sequence_length', `${seq} is longer than the model's context of ${context} bytes`);
     }
-    const check = async (ref: { field: string; uri: string; split: Split; maxExamples?: number }) => {
+    const check = async (ref: RunDataRef & { maxExamples?: number }) => {
       const full = await open(ref);
       requireReadable(model, full, 'spec.base_model', ref.field);
       requireEnoughIn(full, ref.field, ref.split, ref.maxExamples ?? 0, seq);
@@ -623,7 +657,13 @@ export class RunManager {
     await this.checkData(
       spec,
       base,
-      planLater ? { field: 'spec.mixture.replay_dataset', uri: spec.mixture!.replayDataset!.uri } : undefined,
+      planLater
+        ? {
+            field: 'spec.mixture.replay_dataset',
+            uri: spec.mixture!.replayDataset!.uri,
+            targetColumn: spec.mixture!.replayDataset!.targetColumn || spec.dataset!.targetColumn,
+          }
+        : undefined,
     );
     const now = new Date();
     // The server's default retention, recorded in the run's spec so GetRun shows what the run does.
@@ -695,8 +735,8 @@ export class RunManager {
     const kinds = { 1: 'adamw', 2: 'adam', 3: 'sgd' } as const;
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
     const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
-    const location = <R extends { uri: string; split: Split; maxExamples: number }>(r: R | undefined) =>
-      r && { uri: r.uri, split: r.split, maxExamples: r.maxExamples };
+    const location = <R extends RunDataRef & { maxExamples: number }>(r: R | undefined) =>
+      r && { uri: r.uri, split: r.split, maxExamples: r.maxExamples, targetColumn: r.targetColumn };
     // A horizon fixes the schedule's length whatever the budget (a pilot is the prefix of the long run).
     const horizon = Number(sched?.horizonSteps ?? 0);
     return {
@@ -707,7 +747,12 @@ export class RunManager {
           ? { architecture: src.architecture, size: src.size, seed: src.seed }
           : { checkpoint: run.baseArtifactId },
       dataset: location(train)!,
-      replay: replay && { uri: replay.uri, split: replay.split, fraction: replay.fraction },
+      replay: replay && {
+        uri: replay.uri,
+        split: replay.split,
+        fraction: replay.fraction,
+        targetColumn: replay.targetColumn,
+      },
       strategy: this.strategyOf(spec),
       optimizer: {
         kind: kinds[(o?.kind ?? 0) as 1 | 2 | 3] ?? 'adamw',

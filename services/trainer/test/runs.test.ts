@@ -159,7 +159,7 @@ test(
     await rejectsWith(
       call(client.startRun.bind(client), {
         requestId: '',
-        spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0 } }),
+        spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0, targetColumn: '' } }),
       }),
       grpc.status.NOT_FOUND,
     );
@@ -176,7 +176,7 @@ test(
         requestId: '',
         spec: spec({
           evalIntervalSteps: 1,
-          referenceValidationDataset: { uri: 'builtin:nope', split: 0, maxExamples: 0 },
+          referenceValidationDataset: { uri: 'builtin:nope', split: 0, maxExamples: 0, targetColumn: '' },
         }),
       }),
       grpc.status.NOT_FOUND,

@@ -51,6 +51,7 @@ export const evaluate: Command = {
     'MODEL is run:RUN_ID[@step], artifact:ID or ARCH/SIZE[:seed].',
     'run and compare also take your own data as suites: --data file:new.csv[@test],… --task',
     'classification|regression|language-model (each a suite named after its file; split test unless given)',
+    "[--target COLUMN] (a table's column to predict; default: the one named label or target, else the last)",
     '[--metrics f1_macro,auc,…]: classification accuracy, ece, loss, f1_macro, balanced_accuracy, auc;',
     'regression mse, rmse, mae, r2; language models bits_per_byte, perplexity (default: the first few).',
   ].join('\n'),
@@ -68,6 +69,7 @@ export const evaluate: Command = {
     'noise-multiple': { type: 'string' },
     data: { type: 'string' },
     task: { type: 'string' },
+    target: { type: 'string' },
   },
   async run(args) {
     const [sub] = args.positionals;
@@ -194,7 +196,7 @@ function dataSuites(args: ParsedArgs): ev.Suite[] {
   if (!(task in TASKS)) throw new Error(`--data needs --task ${Object.keys(TASKS).join('|')}`);
   const names = new Set<string>();
   return uris.map((uri) => {
-    const dataset = datasetRef(uri, '--data');
+    const dataset = datasetRef(uri, '--data', str(args, 'target'));
     const base =
       dataset.uri
         .replace(/^[a-z]+:/, '')

@@ -64,7 +64,7 @@ export const explainCommand: Command = {
   summary: summaryOf('explain'),
   usage: [
     'floe explain run --model MODEL --data URI [--method exact|kernel|permutation|ig|gradient] [--instances 16]',
-    '                 [--background URI] [--background-rows 64] [--budget N] [--output 0] [--steps N]',
+    '                 [--background URI] [--background-rows 64] [--budget N] [--output 0] [--steps N] [--target COLUMN]',
     '                 [--patch 7] [--seed 0] [--svg FILE]',
     'floe explain compare --base MODEL --adapted MODEL --data URI [same options] [--svg FILE]',
     'floe explain attention --model MODEL --text TEXT | --file FILE [--layers 0,1] [--rollout] [--svg FILE]',
@@ -77,6 +77,7 @@ export const explainCommand: Command = {
     base: { type: 'string' },
     adapted: { type: 'string' },
     data: { type: 'string' },
+    target: { type: 'string' },
     background: { type: 'string' },
     method: { type: 'string' },
     instances: { type: 'string' },
@@ -106,8 +107,10 @@ export const explainCommand: Command = {
       else if (svg) writePlots(svg, plots);
     };
     try {
-      const dataset = { uri: str(args, 'data') };
-      const backgroundDataset = str(args, 'background') ? { uri: str(args, 'background') } : undefined;
+      const dataset = { uri: str(args, 'data'), targetColumn: str(args, 'target') };
+      const backgroundDataset = str(args, 'background')
+        ? { uri: str(args, 'background'), targetColumn: str(args, 'target') }
+        : undefined;
       switch (sub) {
         case 'run': {
           const e = await follow<ex.Explanation>(

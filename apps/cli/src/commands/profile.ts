@@ -10,13 +10,13 @@ import { summaryOf } from './catalog.js';
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 
 /** builtin:spam-assassin[@test] → a DatasetRef. */
-export function datasetRef(arg: string, flag: string): commonV1.DatasetRef {
+export function datasetRef(arg: string, flag: string, targetColumn = ''): commonV1.DatasetRef {
   if (!arg) throw new Error(`${flag} is required`);
   const at = arg.lastIndexOf('@');
   const split = at > 0 ? arg.slice(at + 1) : '';
   if (split && !(split in SPLIT))
     throw new Error(`${flag}: unknown split ${JSON.stringify(split)} (train, validation, test, all)`);
-  return { uri: split ? arg.slice(0, at) : arg, split: split ? SPLIT[split]! : 0, maxExamples: 0 };
+  return { uri: split ? arg.slice(0, at) : arg, split: split ? SPLIT[split]! : 0, maxExamples: 0, targetColumn };
 }
 
 /** run:RUN_ID[@step|@best] | artifact:ID | transformer-lm/tiny[:seed] → a ModelRef. */
@@ -66,12 +66,17 @@ const VERDICT = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_
 export const profile: Command = {
   name: 'profile',
   summary: summaryOf('profile'),
-  usage: 'floe profile DATASET [--bins 20]   e.g. floe profile builtin:spam-assassin, floe profile file:notes.txt@test',
-  options: { bins: { type: 'string' } },
+  usage:
+    'floe profile DATASET [--bins 20] [--target COLUMN]   e.g. floe profile builtin:spam-assassin, floe profile file:notes.txt@test\n' +
+    "  --target: a table's column to predict (default: the one named label or target, else the last)",
+  options: { bins: { type: 'string' }, target: { type: 'string' } },
   run: (args) =>
     withClient(args, 'profile', async (c) => {
       const p = await follow<dp.DatasetProfile>(
-        c.profileDataset({ dataset: datasetRef(args.positionals[0] ?? '', 'DATASET'), bins: num(args, 'bins', 0) }),
+        c.profileDataset({
+          dataset: datasetRef(args.positionals[0] ?? '', 'DATASET', str(args, 'target')),
+          bins: num(args, 'bins', 0),
+        }),
         'profile',
         args.json,
       );
@@ -130,15 +135,20 @@ export const drift: Command = {
   name: 'drift',
   summary: summaryOf('drift'),
   usage:
-    'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib',
-  options: { bins: { type: 'string' }, 'psi-moderate': { type: 'string' }, 'psi-shifted': { type: 'string' } },
+    'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25] [--target COLUMN]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib',
+  options: {
+    bins: { type: 'string' },
+    'psi-moderate': { type: 'string' },
+    'psi-shifted': { type: 'string' },
+    target: { type: 'string' },
+  },
   run: (args) =>
     withClient(args, 'drift', async (c) => {
       const [reference, current] = args.positionals;
       const r = await follow<dp.DriftReport>(
         c.compareDatasets({
-          reference: datasetRef(reference ?? '', 'REFERENCE'),
-          current: datasetRef(current ?? '', 'CURRENT'),
+          reference: datasetRef(reference ?? '', 'REFERENCE', str(args, 'target')),
+          current: datasetRef(current ?? '', 'CURRENT', str(args, 'target')),
           bins: num(args, 'bins', 0),
           thresholds: {
             psiModerate: num(args, 'psi-moderate', 0),
@@ -228,13 +238,14 @@ export const plan: Command = {
   name: 'plan',
   summary: summaryOf('plan'),
   usage:
-    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--max-expansions 0] [--seed 0]\n' +
+    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--target COLUMN] [--max-expansions 0] [--seed 0]\n' +
     '          [--search --forgetting-budget BITS --steps 400 --batch-size 16 --sequence-length 128 --lr 1e-3 --pilot-fraction 1 --candidates 8\n' +
     '           --confirm-fraction 0.5 | --no-confirmation]',
   options: {
     model: { type: 'string' },
     dataset: { type: 'string' },
     reference: { type: 'string' },
+    target: { type: 'string' },
     'max-expansions': { type: 'string' },
     seed: { type: 'string' },
     // SEARCH: pilots of the rules plan and its variants for a run of these settings.
@@ -255,8 +266,8 @@ export const plan: Command = {
         c.planAdaptation(
           dp.PlanAdaptationRequest.fromPartial({
             model: modelRef(str(args, 'model')),
-            dataset: datasetRef(str(args, 'dataset'), '--dataset'),
-            reference: datasetRef(str(args, 'reference'), '--reference'),
+            dataset: datasetRef(str(args, 'dataset'), '--dataset', str(args, 'target')),
+            reference: datasetRef(str(args, 'reference'), '--reference', str(args, 'target')),
             maxExpansions: num(args, 'max-expansions', 0),
             seed: num(args, 'seed', 0),
             ...(args.values.search ? searchOptions(args) : {}),

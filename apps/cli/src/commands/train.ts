@@ -169,10 +169,10 @@ function modelText(m: commonV1.ModelRef): string | undefined {
 const strategyText = (strategy: trainerV1.Strategy): string =>
   trainerV1.strategyToJSON(strategy).replace('STRATEGY_', '').toLowerCase();
 
-/** A dataset reference as `floe` takes it: URI[@split]. */
+/** A dataset reference as `floe` takes it: URI[@split], and the target column when one was named. */
 function datasetText(d: commonV1.DatasetRef): string {
   const split = d.split ? commonV1.datasetSplitToJSON(d.split).replace('DATASET_SPLIT_', '').toLowerCase() : '';
-  return split ? `${d.uri}@${split}` : d.uri;
+  return `${split ? `${d.uri}@${split}` : d.uri}${d.targetColumn ? ` (target ${d.targetColumn})` : ''}`;
 }
 
 async function watch(client: trainerV1.TrainerServiceClient, runId: string, json: boolean): Promise<trainerV1.Run> {
@@ -213,7 +213,9 @@ export const train: Command = {
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
-    '                 [--keep-checkpoints N] [--keep-best] [--svg FILE]',
+    '                 [--keep-checkpoints N] [--keep-best] [--svg FILE] [--target COLUMN]',
+    "  --target: a table's column to predict (default: the one named label or target, else the last), in the",
+    '  dataset and the replay.',
     '  --keep-checkpoints keeps the newest N checkpoints (and the latest, exported ones and bases of other runs);',
     '  --keep-best also the one with the lowest validation loss at its step (needs --eval-every).',
     '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
@@ -231,6 +233,7 @@ export const train: Command = {
   ].join('\n'),
   options: {
     dataset: { type: 'string' },
+    target: { type: 'string' },
     arch: { type: 'string' },
     size: { type: 'string' },
     strategy: { type: 'string' },
@@ -286,7 +289,7 @@ export const train: Command = {
                     value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) },
                   },
                 },
-            dataset: { uri: str(args, 'dataset') },
+            dataset: { uri: str(args, 'dataset'), targetColumn: str(args, 'target') },
             strategy: STRATEGY[strategy],
             freezeBlockIds: list(args, 'freeze'),
             expansion: { afterBlockIds: list(args, 'expand-after'), count: num(args, 'expand-count', 0) },
@@ -309,7 +312,7 @@ export const train: Command = {
             seed: num(args, 'seed', 0),
             mixture: str(args, 'replay')
               ? {
-                  replayDataset: { uri: str(args, 'replay') },
+                  replayDataset: { uri: str(args, 'replay'), targetColumn: str(args, 'target') },
                   // ADE's plan sets the fraction; elsewhere a quarter of each batch unless told.
                   replayFraction: num(args, 'replay-fraction', strategy === 'ade' ? 0 : 0.25),
                 }

@@ -175,6 +175,12 @@ export interface DatasetRef {
   split: DatasetSplit;
   /** At most this many examples; 0 means all. */
   maxExamples: number;
+  /**
+   * A table's column to learn or score (its target): empty means the column named "label" or "target", else
+   * the last one. Only for file: tables (CSV, TSV, JSON lines, Parquet); INVALID_ARGUMENT for builtins, text
+   * and images, or a column the table lacks.
+   */
+  targetColumn: string;
 }
 
 /** A named metric value with its standard error. */
@@ -551,7 +557,7 @@ export const ModelRef: MessageFns<ModelRef> = {
 };
 
 function createBaseDatasetRef(): DatasetRef {
-  return { uri: "", split: 0, maxExamples: 0 };
+  return { uri: "", split: 0, maxExamples: 0, targetColumn: "" };
 }
 
 export const DatasetRef: MessageFns<DatasetRef> = {
@@ -564,6 +570,9 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     }
     if (message.maxExamples !== 0) {
       writer.uint32(24).int64(message.maxExamples);
+    }
+    if (message.targetColumn !== "") {
+      writer.uint32(34).string(message.targetColumn);
     }
     return writer;
   },
@@ -605,6 +614,14 @@ export const DatasetRef: MessageFns<DatasetRef> = {
             message.maxExamples = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.targetColumn = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -626,6 +643,11 @@ export const DatasetRef: MessageFns<DatasetRef> = {
         : isSet(object.max_examples)
         ? globalThis.Number(object.max_examples)
         : 0,
+      targetColumn: isSet(object.targetColumn)
+        ? globalThis.String(object.targetColumn)
+        : isSet(object.target_column)
+        ? globalThis.String(object.target_column)
+        : "",
     };
   },
 
@@ -640,6 +662,9 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     if (message.maxExamples !== 0) {
       obj.maxExamples = Math.round(message.maxExamples);
     }
+    if (message.targetColumn !== "") {
+      obj.targetColumn = message.targetColumn;
+    }
     return obj;
   },
 
@@ -651,6 +676,7 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     message.uri = object.uri ?? "";
     message.split = object.split ?? 0;
     message.maxExamples = object.maxExamples ?? 0;
+    message.targetColumn = object.targetColumn ?? "";
     return message;
   },
 };

@@ -244,8 +244,9 @@ export interface TabularProfile {
     | Matrix
     | undefined;
   /**
-   * The target column ("label" or "target", else the last): one categorical profile of the classes, or one
-   * numeric profile per regression target. Its `missing` counts the rows without a target.
+   * The target column (the reference's target_column, else "label" or "target", else the last): one categorical
+   * profile of the classes, or one numeric profile per regression target. Its `missing` counts the rows without a
+   * target.
    */
   targets: ColumnProfile[];
   /**
