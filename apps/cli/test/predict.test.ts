@@ -346,6 +346,17 @@ test(
     assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
     assert.ok(done.lastMetrics!.validationLoss! < 0.5, `validation MSE ${done.lastMetrics!.validationLoss}`);
 
+    // Continuing from it on the same table without naming the target: the refusal says which column to name.
+    const continued = await rejectsWith(
+      call(trainer.startRun.bind(trainer), {
+        requestId: '',
+        spec: { ...spec, baseModel: runModel(run!.runId), dataset: { ...spec.dataset!, targetColumn: '' } },
+      }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.dataset',
+    );
+    assert.match(continued.details, /the model learned to predict y: name it as the target column/);
+
     const events2 = await collect(
       evaluator.evaluate(
         ev.EvaluateRequest.fromPartial({

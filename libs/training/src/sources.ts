@@ -593,11 +593,14 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
   const name = `${model.spec.architecture}/${model.spec.size}`;
-  const { featureNames, classNames } = schemaOf(model);
+  const { featureNames, classNames, targetNames } = schemaOf(model);
   if (featureNames) {
     const { missing, extra } = columnDifference(featureNames, data.features);
+    // The table's target may be another column than the one the model learned (read by default as label,
+    // target or the last): say which to name.
+    const learned = targetNames?.length === 1 && data.features.includes(targetNames[0]!) ? targetNames[0] : undefined;
     if (missing.length || extra.length)
-      return `${name} reads the columns ${featureNames.join(', ')}; the data${missing.length ? ` lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and' : ''}${extra.length ? ` also has ${extra.join(', ')}` : ''}`;
+      return `${name} reads the columns ${featureNames.join(', ')}; the data${missing.length ? ` lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and' : ''}${extra.length ? ` also has ${extra.join(', ')}` : ''}${learned ? ` (the model learned to predict ${learned}: name it as the target column)` : ''}`;
   } else if (c.inputs !== undefined && data.features.length !== c.inputs)
     return `${name} reads ${c.inputs} features; the data has ${data.features.length}`;
   // A label past the model's outputs has no logit: the loss would read outside them.
