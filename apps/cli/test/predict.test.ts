@@ -4,13 +4,13 @@
 // Evaluate scores on the same rows. Bad requests are refused naming the field.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
 import { Rng } from '@floe/random';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { quietLog, rejectsWith, startTestServer, tempDir, testConfig, writeDigitFolder } from '@floe/testing';
 import { createTrainerService } from '@floe/trainer';
 import { createEvaluatorService } from '@floe/evaluator';
 import { floeAt } from './fixtures/floe.js';
@@ -43,14 +43,13 @@ const regression = Array.from({ length: 400 }, (_, i) => {
 let classifierRun = '';
 let regressionRun = '';
 
-async function train(uri: string, steps: number): Promise<string> {
+async function train(
+  uri: string,
+  steps: number,
+  architecture = commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP,
+): Promise<string> {
   const spec = trainerV1.RunSpec.fromPartial({
-    baseModel: {
-      source: {
-        $case: 'builtin',
-        value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 3 },
-      },
-    },
+    baseModel: { source: { $case: 'builtin', value: { architecture, size: 'small', seed: 3 } } },
     dataset: { uri },
     strategy: trainerV1.Strategy.STRATEGY_FULL,
     optimizer: { learningRate: 0.01 },
@@ -391,6 +390,63 @@ test(
     assert.ok(
       Math.abs(squared / p.predictions.length - mse) <= 1e-4 * mse,
       `${squared / p.predictions.length} vs ${mse}`,
+    );
+  },
+);
+
+test(
+  'Predict on images: a folder without class folders, each prediction named by its file; the test split as Evaluate scores it',
+  { timeout: 120_000 },
+  async () => {
+    const digits = join(home.path, 'data', 'digits');
+    writeDigitFolder(digits, { digits: [0, 1], perClass: 60 });
+    const lenet = await train('file:digits', 100, commonV1.ModelArchitecture.MODEL_ARCHITECTURE_LENET5);
+    // New images as they arrive: one flat folder, no classes, other names.
+    const flat = join(home.path, 'data', 'arrived');
+    mkdirSync(flat, { recursive: true });
+    const truth = new Map<string, string>();
+    for (const digit of ['0', '1'])
+      for (const file of readdirSync(join(digits, digit)).slice(0, 10)) {
+        copyFileSync(join(digits, digit, file), join(flat, `d${digit}-${file}`));
+        truth.set(`d${digit}-${file}`, digit);
+      }
+    const { header, predictions } = await predict({ model: runModel(lenet), dataset: { uri: 'file:arrived' } });
+    assert.equal(header.taskKind, ev.TaskKind.TASK_KIND_CLASSIFICATION);
+    assert.deepEqual(header.classNames, ['0', '1']);
+    assert.deepEqual(header.columnsRead, []);
+    assert.deepEqual(predictions.map((p) => p.id).sort(), [...truth.keys()].sort());
+    const right = predictions.filter((p) => truth.get(p.id) === p.predictedClass).length;
+    assert.ok(right >= 18, `${right} of 20 images classified as their digit`);
+
+    const cli = await floe('predict', '--model', `run:${lenet}`, '--data', 'file:arrived');
+  assert.equal(cli.code, 0, cli.stderr);
+  const [csvHeader, ...csvRows] = cli.stdout.trim().split('\n');
+  assert.equal(csvHeader, 'row,file,predicted_class,p_0,p_1');
+  assert.equal(csvRows.length, 20);
+  assert.match(cli.stderr, /20 images predicted/);
+
+  // The labelled folder's test split: the same images Evaluate scores, the same log loss.
+    const test = { uri: 'file:digits', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST };
+    const scored = await predict({ model: runModel(lenet), dataset: test });
+    let nll = 0;
+    for (const p of scored.predictions) {
+      const k = scored.header.classNames.indexOf(p.id.split('/')[0]!);
+      nll -= Math.log(Math.max(p.probabilities[k]!, 1e-12));
+    }
+    const loss = await evaluated(lenet, test.uri, ev.TaskKind.TASK_KIND_CLASSIFICATION, 'loss');
+    assert.ok(
+      Math.abs(nll / scored.predictions.length - loss) <= 1e-4 * loss,
+      `${nll / scored.predictions.length} vs ${loss}`,
+    );
+    await rejectsWith(
+      predict({ model: runModel(lenet), dataset: { uri: 'file:arrived' }, idColumn: 'name' }),
+      grpc.status.INVALID_ARGUMENT,
+      'id_column',
+    );
+    await rejectsWith(
+      predict({ model: runModel(lenet), dataset: { uri: 'file:train.csv' } }),
+      grpc.status.INVALID_ARGUMENT,
+      'model',
     );
   },
 );

@@ -398,7 +398,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
       maxBytes,
       path,
     );
-    if (images.length > 0) return yield* imageFolderSteps(path, name, images, maxBytes);
+    if (images.length > 0) return yield* imageFolderSteps(path, name, images, maxBytes, read);
     const documents: Uint8Array[] = [];
     let total = 0;
     for (const f of files) {

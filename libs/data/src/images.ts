@@ -106,11 +106,20 @@ export function resizeImage(
  * JPEG under it an example. Images whose every pixel is grey (R = G = B) in every file make 1 channel, else
  * 3 (alpha is dropped, as PIL's convert('RGB') does); pixels are in [0, 1]. Images of another size than the
  * most common one are resized to it (`resizedImages` counts them). An image outside any class folder, or one
- * that does not decode, is refused naming it.
+ * that does not decode, is refused naming it. `featuresOnly`: images to predict, at any depth, no classes; each
+ * image's path in the folder is kept (`files`).
  */
-export function* imageFolderSteps(dir: string, name: string, files: string[], maxBytes: number): Steps<ImageDataset> {
+export function* imageFolderSteps(
+  dir: string,
+  name: string,
+  files: string[],
+  maxBytes: number,
+  read: { featuresOnly?: boolean } = {},
+): Steps<ImageDataset> {
   const shown = (p: string) => relative(dir, p).split(sep).join('/');
   const classOf = (p: string) => {
+    // Images to predict need no class folders: where they lie is not read.
+    if (read.featuresOnly) return '';
     const parts = relative(dir, p).split(sep);
     if (parts.length < 2)
       throw new FloeError(
@@ -158,16 +167,17 @@ export function* imageFolderSteps(dir: string, name: string, files: string[], ma
     pixels.set(resizeImage(own, d.height, d.width, channels, height, width), n * px);
     yield;
   }
-  const classes = orderClasses(classNames);
+  const classes = read.featuresOnly ? [] : orderClasses(classNames);
   const index = new Map(classes.map((c, i) => [c, i]));
   return {
+    ...(read.featuresOnly && { files: files.map(shown) }),
     kind: 'image',
     name,
     height,
     width,
     channels,
     pixels,
-    labels: Int32Array.from(classNames, (c) => index.get(c)!),
+    labels: Int32Array.from(classNames, (c) => index.get(c) ?? 0),
     classes,
     splitKeys: Float64Array.from(decoded, (d) => d.splitKey),
     ...(resizedImages > 0 ? { resizedImages } : {}),

@@ -8,10 +8,12 @@ export { IMAGE_EXTENSIONS, conformImages, resizeImage, saveImageFolder } from '.
 export {
   openDataset,
   openDatasetAsync,
-  openFeatureTable,
+  openPredictionInputs,
   DEFAULT_MAX_DATASET_BYTES,
   type FeatureTable,
-  type FeatureTableOptions,
+  type ImagesToPredict,
+  type PredictionInputs,
+  type PredictionInputOptions,
   type OpenOptions,
   type DatasetRefInput,
 } from './open.js';

@@ -101,8 +101,9 @@ function* readFile(path: string, maxBytes: number, read: FileReadOptions): Steps
   }
 }
 
-/** The rows a model is asked to predict: a table's columns, every row (no target taken out), in file order. */
+/** The rows of a table a model is asked to predict: every column, every row (no target taken out), in file order. */
 export interface FeatureTable {
+  kind: 'tabular';
   name: string;
   /** Column names, in the file's order. */
   features: string[];
@@ -112,31 +113,81 @@ export interface FeatureTable {
   categories: Record<string, string[]>;
   /** Each row's position among the file's data rows (0-based): the split and the cap pick some of them. */
   rowNumbers: Int32Array;
-  /** The requested text column's cells, row by row (FeatureTableOptions.textColumn). */
+  /** The requested text column's cells, row by row (PredictionInputOptions.textColumn). */
   columnText?: { name: string; values: (string | null)[] };
 }
 
-export interface FeatureTableOptions extends OpenOptions {
-  /** A column whose cells come back as text too (an identifier); INVALID_ARGUMENT on `textField` when absent. */
+/** Images a model is asked to classify: every image of a folder at any depth (no class folders needed). */
+export interface ImagesToPredict {
+  kind: 'image';
+  name: string;
+  height: number;
+  width: number;
+  channels: number;
+  /** rows × height × width × channels in [0, 1]. */
+  pixels: Float32Array;
+  rows: number;
+  /** Each image's position among the folder's images in name order (0-based). */
+  rowNumbers: Int32Array;
+  /** Each image's path in its folder ('/'-separated); absent for builtins. */
+  files?: string[];
+}
+
+export type PredictionInputs = FeatureTable | ImagesToPredict;
+
+export interface PredictionInputOptions extends OpenOptions {
+  /** A table's column whose cells come back as text too (an identifier); INVALID_ARGUMENT on `textField` when absent. */
   textColumn?: string;
   textField?: string;
 }
 
 /**
- * A table read for prediction: every column and every row — rows without a target are what a model is asked
- * about, and a target column, when the file has one, is just another column. The reference's split (by the rows'
- * content, the same rows a training run put there) and cap choose rows, kept in file order. A builtin table loses
- * its target. Text and images are INVALID_ARGUMENT naming `field`.uri. At once: for worker threads.
+ * What a model is asked to predict: a table's every column and row — rows without a target are what a model is
+ * asked about, and a target column, when the file has one, is just another column (a builtin table loses its
+ * target) — or every image of a folder, class folders or not. The reference's split (by content: the rows a
+ * training run put there) and cap choose rows, kept in file order. Text is INVALID_ARGUMENT naming `field`.uri.
+ * At once: for worker threads.
  */
-export function openFeatureTable(ref: DatasetRefInput, opts: FeatureTableOptions, field = 'dataset'): FeatureTable {
+export function openPredictionInputs(
+  ref: DatasetRefInput,
+  opts: PredictionInputOptions,
+  field = 'dataset',
+): PredictionInputs {
   const data = finish(
     openSteps(ref, { ...opts, asRead: true }, field, { featuresOnly: true, textColumn: opts.textColumn }),
   );
-  if (data.kind !== 'tabular')
+  if (data.kind === 'text')
     throw invalidArgument(
       `${field}.uri`,
-      `${ref.uri} holds ${data.kind === 'text' ? 'text' : 'images'}; predictions are made for the rows of a table (CSV, TSV, JSON lines, Parquet)`,
+      `${ref.uri} holds text; predictions are made for the rows of a table (CSV, TSV, JSON lines, Parquet) or for images`,
     );
+  const split = ref.split ?? 'all';
+  const count = data.kind === 'image' ? data.labels.length : data.rows;
+  let rows = split === 'all' ? Int32Array.from({ length: count }, (_, i) => i) : splitIndices(data, split).sort();
+  if (ref.maxExamples && rows.length > ref.maxExamples) rows = rows.slice(0, ref.maxExamples);
+  const gather = (from: Float32Array, width: number) => {
+    const out = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => out.set(from.subarray(r * width, (r + 1) * width), i * width));
+    return out;
+  };
+  if (data.kind === 'image') {
+    if (opts.textColumn !== undefined)
+      throw invalidArgument(
+        opts.textField ?? 'text_column',
+        `${ref.uri} holds images, which have no columns; each prediction's id is its image's path`,
+      );
+    return {
+      kind: 'image',
+      name: data.name,
+      height: data.height,
+      width: data.width,
+      channels: data.channels,
+      pixels: gather(data.pixels, data.height * data.width * data.channels),
+      rows: rows.length,
+      rowNumbers: rows,
+      ...(data.files && { files: Array.from(rows, (r) => data.files![r]!) }),
+    };
+  }
   const table = data;
   let columnText = table.columnText;
   if (opts.textColumn !== undefined && !columnText) {
@@ -157,16 +208,11 @@ export function openFeatureTable(ref: DatasetRefInput, opts: FeatureTableOptions
       }),
     };
   }
-  const split = ref.split ?? 'all';
-  let rows = split === 'all' ? Int32Array.from({ length: table.rows }, (_, i) => i) : splitIndices(table, split).sort();
-  if (ref.maxExamples && rows.length > ref.maxExamples) rows = rows.slice(0, ref.maxExamples);
-  const f = table.features.length;
-  const x = new Float32Array(rows.length * f);
-  rows.forEach((r, i) => x.set(table.x.subarray(r * f, (r + 1) * f), i * f));
   return {
+    kind: 'tabular',
     name: table.name,
     features: [...table.features],
-    x,
+    x: gather(table.x, table.features.length),
     rows: rows.length,
     categories: { ...(table.categories ?? {}) },
     rowNumbers: rows,

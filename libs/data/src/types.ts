@@ -50,6 +50,8 @@ export interface ImageDataset extends DatasetCommon {
   classes: string[];
   /** Images of a folder resized to its most common size (files only; absent when none). */
   resizedImages?: number;
+  /** Each image's path in its folder ('/'-separated), where a features-only read kept them (openPredictionInputs). */
+  files?: string[];
 }
 
 export type Dataset = TextDataset | TabularDataset | ImageDataset;

@@ -1,4 +1,4 @@
-// openFeatureTable: a table read for prediction keeps every row (with or without a target) and every column,
+// openPredictionInputs: a table read for prediction keeps every row (with or without a target) and every column,
 // picks the same rows for a split as the labelled read does, and hands back an identifier column's text exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,21 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '@floe/random';
 import { tempDir } from './temp-dir.js';
-import { openDataset, openFeatureTable, type TabularDataset } from '../src/index.js';
+import {
+  openDataset,
+  openPredictionInputs,
+  type DatasetRefInput,
+  type FeatureTable,
+  type PredictionInputOptions,
+  type TabularDataset,
+} from '../src/index.js';
+
+/** openPredictionInputs for a table. */
+function openFeatureTable(ref: DatasetRefInput, opts: PredictionInputOptions): FeatureTable {
+  const inputs = openPredictionInputs(ref, opts);
+  assert.equal(inputs.kind, 'tabular');
+  return inputs as FeatureTable;
+}
 
 test('every row and column; a split holds the rows the labelled read puts there; ids as written', () => {
   const dir = tempDir();

@@ -1,8 +1,16 @@
 // Predict's model passes in a worker thread (TF.js work never runs on the server's event loop): a table read
-// with every row and column, aligned to the model's columns by name, predicted in batches that go back to the
-// handler as they are made.
+// with every row and column, aligned to the model's columns by name — or a folder of images brought to the
+// model's size — predicted in batches that go back to the handler as they are made.
 import * as tf from '@tensorflow/tfjs';
-import { modelInput, openFeatureTable, type DatasetRefInput } from '@floe/data';
+import {
+  conformImages,
+  modelInput,
+  openPredictionInputs,
+  type DatasetRefInput,
+  type FeatureTable,
+  type ImagesToPredict,
+} from '@floe/data';
+import type { BlockModel } from '@floe/models';
 import { invalidArgument } from '@floe/errors';
 import { initBackend } from '@floe/ml-runtime';
 import { LocalArtifactStore } from '@floe/store';
@@ -50,6 +58,74 @@ export interface PredictedRows {
 
 export type PredictTaskProgress = { header: PredictHeader } | { batch: PredictedRows };
 
+/** The model's inputs for a table's rows: its columns by name, missing values as in training; what was not told. */
+function tableInputs(model: BlockModel, table: FeatureTable) {
+  const schema = schemaOf(model);
+  if (!schema.featureNames)
+    throw invalidArgument(
+      'model',
+      `is a ${model.spec.architecture} model that does not record the table columns it reads; Predict reads tables for MLPs trained on them`,
+    );
+  const aligned = alignFeatures(table, schema, 'dataset.uri', { ignoreExtra: true });
+  const names = schema.featureNames;
+  const f = names.length;
+  // What the table does not tell the model: values it never saw in training, and missing ones.
+  const unknownCategories: Record<string, number> = {};
+  const missingValues: Record<string, number> = {};
+  names.forEach((n, j) => {
+    const src = table.features.indexOf(n);
+    let unknown = 0;
+    let missing = 0;
+    for (let r = 0; r < table.rows; r++) {
+      if (!Number.isFinite(aligned.x[r * f + j]!)) {
+        if (Number.isFinite(table.x[r * table.features.length + src]!)) unknown++;
+        else missing++;
+      }
+    }
+    if (unknown > 0) unknownCategories[n] = unknown;
+    if (missing > 0) missingValues[n] = missing;
+  });
+  const fill = schema.featureFill;
+  return {
+    columns: {
+      columnsRead: [...names],
+      columnsIgnored: table.features.filter((n) => !names.includes(n)),
+      unknownCategories,
+      missingValues,
+    },
+    batch: (start: number, count: number) => {
+      const x = new Float32Array(count * f);
+      for (let i = 0; i < count * f; i++) x[i] = modelInput(aligned.x[start * f + i]!, fill?.[i % f]);
+      return tf.tensor2d(x, [count, f]);
+    },
+    ids: (start: number, count: number) => table.columnText?.values.slice(start, start + count),
+  };
+}
+
+/** The model's inputs for images: brought to the size and channels it reads, as training does. */
+function imageInputs(model: BlockModel, images: ImagesToPredict) {
+  const shape = schemaOf(model).imageShape;
+  if (!shape) throw invalidArgument('model', `is a ${model.spec.architecture} model, which does not read images`);
+  const fitted = conformImages(
+    { ...images, kind: 'image', labels: new Int32Array(images.rows), classes: [] },
+    shape.height,
+    shape.width,
+    shape.channels,
+  );
+  const px = shape.height * shape.width * shape.channels;
+  return {
+    columns: { columnsRead: [], columnsIgnored: [], unknownCategories: {}, missingValues: {} },
+    batch: (start: number, count: number) =>
+      tf.tensor4d(fitted.pixels.subarray(start * px, (start + count) * px), [
+        count,
+        shape.height,
+        shape.width,
+        shape.channels,
+      ]),
+    ids: (start: number, count: number) => images.files?.slice(start, start + count),
+  };
+}
+
 serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input, progress) => {
   await initBackend(input.env.backend, { threads: input.env.threads });
   const model = await openModel('model', input.model, new LocalArtifactStore(input.env.artifactsDir), noRunResolver);
@@ -59,13 +135,7 @@ serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input,
         'model',
         `is a ${model.task} model; Predict makes classification and regression predictions`,
       );
-    const schema = schemaOf(model);
-    if (!schema.featureNames)
-      throw invalidArgument(
-        'model',
-        `is a ${model.spec.architecture} model that does not record the table columns it reads; Predict reads tables for MLPs trained on them`,
-      );
-    const table = openFeatureTable(
+    const data = openPredictionInputs(
       input.dataset,
       {
         dataRoots: input.env.dataRoots,
@@ -75,27 +145,9 @@ serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input,
       },
       'dataset',
     );
-    const aligned = alignFeatures(table, schema, 'dataset.uri', { ignoreExtra: true });
-    const names = schema.featureNames;
-    const f = names.length;
-    // What the table does not tell the model: values it never saw in training, and missing ones.
-    const unknownCategories: Record<string, number> = {};
-    const missingValues: Record<string, number> = {};
-    names.forEach((n, j) => {
-      const src = table.features.indexOf(n);
-      let unknown = 0;
-      let missing = 0;
-      for (let r = 0; r < table.rows; r++) {
-        if (!Number.isFinite(aligned.x[r * f + j]!)) {
-          if (Number.isFinite(table.x[r * table.features.length + src]!)) unknown++;
-          else missing++;
-        }
-      }
-      if (unknown > 0) unknownCategories[n] = unknown;
-      if (missing > 0) missingValues[n] = missing;
-    });
-    const outputs = Number(model.spec.config.outputs ?? schema.classNames?.length ?? 1);
-    const classNames = model.task === 'classification' ? (schema.classNames ?? []) : [];
+    const inputs = data.kind === 'tabular' ? tableInputs(model, data) : imageInputs(model, data);
+    const schema = schemaOf(model);
+    const outputs = Number(model.spec.config.outputs ?? model.spec.config.classes ?? schema.classNames?.length ?? 1);
     const targetNames = schema.targetNames ?? [];
     const outputNames =
       model.task === 'regression'
@@ -106,40 +158,35 @@ serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input,
     progress({
       header: {
         task: model.task,
-        classNames,
+        classNames: model.task === 'classification' ? (schema.classNames ?? []) : [],
         outputNames,
         targetNames,
-        rows: table.rows,
-        columnsRead: [...names],
-        columnsIgnored: table.features.filter((n) => !names.includes(n)),
-        unknownCategories,
-        missingValues,
+        rows: data.rows,
+        ...inputs.columns,
       },
     });
-    const fill = schema.featureFill;
-    for (let start = 0; start < table.rows; start += input.batchSize) {
-      const count = Math.min(input.batchSize, table.rows - start);
-      const x = new Float32Array(count * f);
-      for (let i = 0; i < count * f; i++) x[i] = modelInput(aligned.x[start * f + i]!, fill?.[i % f]);
+    for (let start = 0; start < data.rows; start += input.batchSize) {
+      const count = Math.min(input.batchSize, data.rows - start);
       const predicted = tf.tidy(() => {
-        const out = model.forward(tf.tensor2d(x, [count, f]), { training: false });
+        const out = model.forward(inputs.batch(start, count), { training: false });
         return model.task === 'classification' ? tf.softmax(out) : out;
       });
       const values = predicted.dataSync() as Float32Array;
       const width = predicted.shape[1] ?? 1;
       predicted.dispose();
+      const ids = inputs.ids(start, count);
       progress({
         batch: {
-          rows: Array.from(table.rowNumbers.subarray(start, start + count)),
-          ...(table.columnText && { ids: table.columnText.values.slice(start, start + count) }),
+          rows: Array.from(data.rowNumbers.subarray(start, start + count)),
+          ...(ids && { ids }),
           values,
           width,
           done: start + count,
-          total: table.rows,
+          total: data.rows,
         },
       });
     }
-    return { rows: table.rows };
+    return { rows: data.rows };
   } finally {
     model.dispose();
   }

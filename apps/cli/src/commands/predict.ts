@@ -7,9 +7,13 @@ import { csvLine } from '../csv.js';
 import { datasetRef, modelRef } from './profile.js';
 import { summaryOf } from './catalog.js';
 
+/** Whether the model reads images (it reads no columns). */
+const images = (h: ev.PredictionHeader) => h.columnsRead.length === 0;
+
 /** The CSV's columns for what the header says follows. */
 function csvHeader(h: ev.PredictionHeader, idColumn: string): string[] {
-  const id = idColumn ? [idColumn] : [];
+  // Images come with their paths.
+  const id = idColumn ? [idColumn] : images(h) ? ['file'] : [];
   if (h.taskKind === ev.TaskKind.TASK_KIND_CLASSIFICATION) {
     const target = h.targetNames[0] ?? 'class';
     return ['row', ...id, `predicted_${target}`, ...h.classNames.map((c) => `p_${c}`)];
@@ -17,8 +21,8 @@ function csvHeader(h: ev.PredictionHeader, idColumn: string): string[] {
   return ['row', ...id, ...h.outputNames.map((n) => `predicted_${n}`)];
 }
 
-function csvRow(p: ev.Prediction, idColumn: string, classification: boolean): unknown[] {
-  const id = idColumn ? [p.id] : [];
+function csvRow(p: ev.Prediction, withId: boolean, classification: boolean): unknown[] {
+  const id = withId ? [p.id] : [];
   return classification
     ? [p.row, ...id, p.predictedClass, ...p.probabilities.map((v) => Number(v.toPrecision(6)))]
     : [p.row, ...id, ...p.values.map((v) => Number(v.toPrecision(7)))];
@@ -47,10 +51,11 @@ export const predict: Command = {
     '             [--out predictions.csv] [--limit N] [--batch 256]',
     '',
     "A classification or regression model's predictions for every row of a table (CSV, TSV, JSON lines,",
-    "Parquet); the rows need no target, and columns the model does not read are ignored. Writes CSV — the row's",
-    "position in the table, the --id-column (to join on), the predicted class and each class's probability, or",
-    'the predicted values — to --out, or to stdout. @split picks the rows a training run put in that split;',
-    '--limit caps the rows. --json prints what the model read and, without --out, the predictions.',
+    'Parquet) or every image of a folder; rows need no target (columns the model does not read are ignored),',
+    "images no class folders. Writes CSV — the row's position, the --id-column (to join on; for images the",
+    "image's path), the predicted class and each class's probability, or the predicted values — to --out, or to",
+    'stdout. @split picks the rows a training run put in that split; --limit caps the rows. --json prints what',
+    'the model read and, without --out, the predictions.',
   ].join('\n'),
   options: {
     model: { type: 'string' },
@@ -82,15 +87,17 @@ export const predict: Command = {
       let header: ev.PredictionHeader | undefined;
       const kept: ev.Prediction[] = [];
       let written = 0;
+      let withId = false;
       for await (const m of stream as AsyncIterable<ev.PredictResponse>) {
         const e = m.event;
         if (e?.$case === 'header') {
           header = e.value;
+          withId = Boolean(idColumn) || images(header);
           if (csv) await write(csv, csvLine(csvHeader(header, idColumn)));
         } else if (e?.$case === 'batch') {
           const classification = header!.taskKind === ev.TaskKind.TASK_KIND_CLASSIFICATION;
           if (csv)
-            await write(csv, e.value.predictions.map((p) => csvLine(csvRow(p, idColumn, classification))).join(''));
+            await write(csv, e.value.predictions.map((p) => csvLine(csvRow(p, withId, classification))).join(''));
           else kept.push(...e.value.predictions);
           written += e.value.predictions.length;
         } else if (e?.$case === 'progress' && showBar) {
@@ -121,7 +128,9 @@ export const predict: Command = {
       } else {
         // The summary goes where it does not mix with the CSV.
         const notes = [
-          `${written} row${written === 1 ? '' : 's'} predicted${outPath ? ` → ${outPath}` : ''}; the model read ${header.columnsRead.join(', ')}${header.columnsIgnored.length ? `; ignored ${header.columnsIgnored.join(', ')}` : ''}`,
+          images(header)
+            ? `${written} image${written === 1 ? '' : 's'} predicted${outPath ? ` → ${outPath}` : ''}`
+            : `${written} row${written === 1 ? '' : 's'} predicted${outPath ? ` → ${outPath}` : ''}; the model read ${header.columnsRead.join(', ')}${header.columnsIgnored.length ? `; ignored ${header.columnsIgnored.join(', ')}` : ''}`,
           ...gaps(header),
         ];
         (outPath ? process.stdout : process.stderr).write(notes.join('\n') + '\n');

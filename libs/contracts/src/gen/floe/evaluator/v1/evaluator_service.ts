@@ -316,9 +316,9 @@ export interface PredictRequest {
     | ModelRef
     | undefined;
   /**
-   * The table (CSV, TSV, JSON lines, Parquet; builtin tables without their target). Every column the model
-   * reads must be there; others are ignored. Its split (unspecified: every row; otherwise the rows a training
-   * run put in that split) and max_examples choose rows.
+   * The table (CSV, TSV, JSON lines, Parquet; builtin tables without their target) or a folder of images at
+   * any depth. Every column the model reads must be there; others are ignored. Its split (unspecified: every
+   * row; otherwise the rows a training run put in that split) and max_examples choose rows.
    */
   dataset?:
     | DatasetRef
@@ -372,9 +372,15 @@ export interface PredictionHeader_MissingValuesEntry {
 
 /** The model's prediction for one row. */
 export interface Prediction {
-  /** The row's position among the table's data rows, 0-based (a CSV's header line not counted). */
+  /**
+   * The row's position among the table's data rows, 0-based (a CSV's header line not counted); for images,
+   * the image's among the folder's in name order.
+   */
   row: number;
-  /** The id_column's cell as text; empty when no id_column was asked for or the cell is missing. */
+  /**
+   * The id_column's cell as text (empty when none was asked for or the cell is missing); for images, the
+   * image's path in its folder.
+   */
   id: string;
   /** Classification: the most probable class. */
   predictedClass: string;
@@ -3465,12 +3471,13 @@ export const EvaluatorServiceService = {
     responseDeserialize: (value: Buffer): DetectDoubleDescentResponse => DetectDoubleDescentResponse.decode(value),
   },
   /**
-   * Predicts the rows of a table with a trained classification or regression model (a trainer run's
-   * checkpoint or an artifact); the rows need no target. Streams a header (what the model predicts, which
-   * columns it reads), then the predictions in batches in the table's row order, with progress between them.
-   * INVALID_ARGUMENT naming the field: a builtin (untrained) or language model, a model that does not record
-   * its columns, data that is not a table, a column the model reads that the table lacks, an unknown
-   * id_column; NOT_FOUND for an unknown run or artifact.
+   * Predicts the rows of a table, or the images of a folder, with a trained classification or regression
+   * model (a trainer run's checkpoint or an artifact); rows need no target, images no class folders. Streams a
+   * header (what the model predicts, which columns it reads), then the predictions in batches in the table's
+   * row order (the folder's name order), with progress between them. INVALID_ARGUMENT naming the field: a
+   * builtin (untrained) or language model, a model that does not read that kind of data or does not record its
+   * columns, text, a column the model reads that the table lacks, an unknown id_column (or one for images);
+   * NOT_FOUND for an unknown run or artifact.
    */
   predict: {
     path: "/floe.evaluator.v1.EvaluatorService/Predict" as const,
@@ -3500,12 +3507,13 @@ export interface EvaluatorServiceServer extends UntypedServiceImplementation {
   /** Finds a double descent in a validation curve. */
   detectDoubleDescent: handleUnaryCall<DetectDoubleDescentRequest, DetectDoubleDescentResponse>;
   /**
-   * Predicts the rows of a table with a trained classification or regression model (a trainer run's
-   * checkpoint or an artifact); the rows need no target. Streams a header (what the model predicts, which
-   * columns it reads), then the predictions in batches in the table's row order, with progress between them.
-   * INVALID_ARGUMENT naming the field: a builtin (untrained) or language model, a model that does not record
-   * its columns, data that is not a table, a column the model reads that the table lacks, an unknown
-   * id_column; NOT_FOUND for an unknown run or artifact.
+   * Predicts the rows of a table, or the images of a folder, with a trained classification or regression
+   * model (a trainer run's checkpoint or an artifact); rows need no target, images no class folders. Streams a
+   * header (what the model predicts, which columns it reads), then the predictions in batches in the table's
+   * row order (the folder's name order), with progress between them. INVALID_ARGUMENT naming the field: a
+   * builtin (untrained) or language model, a model that does not read that kind of data or does not record its
+   * columns, text, a column the model reads that the table lacks, an unknown id_column (or one for images);
+   * NOT_FOUND for an unknown run or artifact.
    */
   predict: handleServerStreamingCall<PredictRequest, PredictResponse>;
 }
@@ -3568,12 +3576,13 @@ export interface EvaluatorServiceClient extends Client {
     callback: (error: ServiceError | null, response: DetectDoubleDescentResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Predicts the rows of a table with a trained classification or regression model (a trainer run's
-   * checkpoint or an artifact); the rows need no target. Streams a header (what the model predicts, which
-   * columns it reads), then the predictions in batches in the table's row order, with progress between them.
-   * INVALID_ARGUMENT naming the field: a builtin (untrained) or language model, a model that does not record
-   * its columns, data that is not a table, a column the model reads that the table lacks, an unknown
-   * id_column; NOT_FOUND for an unknown run or artifact.
+   * Predicts the rows of a table, or the images of a folder, with a trained classification or regression
+   * model (a trainer run's checkpoint or an artifact); rows need no target, images no class folders. Streams a
+   * header (what the model predicts, which columns it reads), then the predictions in batches in the table's
+   * row order (the folder's name order), with progress between them. INVALID_ARGUMENT naming the field: a
+   * builtin (untrained) or language model, a model that does not read that kind of data or does not record its
+   * columns, text, a column the model reads that the table lacks, an unknown id_column (or one for images);
+   * NOT_FOUND for an unknown run or artifact.
    */
   predict(request: PredictRequest, options?: Partial<CallOptions>): ClientReadableStream<PredictResponse>;
   predict(
