@@ -419,13 +419,13 @@ test(
     assert.ok(right >= 18, `${right} of 20 images classified as their digit`);
 
     const cli = await floe('predict', '--model', `run:${lenet}`, '--data', 'file:arrived');
-  assert.equal(cli.code, 0, cli.stderr);
-  const [csvHeader, ...csvRows] = cli.stdout.trim().split('\n');
-  assert.equal(csvHeader, 'row,file,predicted_class,p_0,p_1');
-  assert.equal(csvRows.length, 20);
-  assert.match(cli.stderr, /20 images predicted/);
+    assert.equal(cli.code, 0, cli.stderr);
+    const [csvHeader, ...csvRows] = cli.stdout.trim().split('\n');
+    assert.equal(csvHeader, 'row,file,predicted_class,p_0,p_1');
+    assert.equal(csvRows.length, 20);
+    assert.match(cli.stderr, /20 images predicted/);
 
-  // The labelled folder's test split: the same images Evaluate scores, the same log loss.
+    // The labelled folder's test split: the same images Evaluate scores, the same log loss.
     const test = { uri: 'file:digits', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST };
     const scored = await predict({ model: runModel(lenet), dataset: test });
     let nll = 0;
