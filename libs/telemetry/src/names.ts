@@ -21,8 +21,9 @@ export const SpanName = {
   studySegment: 'floe.study_segment',
   // explainer
   explain: 'floe.explain',
-  // evaluator: Predict, one span per call
+  // evaluator: Predict and Generate, one span per call
   predict: 'floe.predict',
+  generate: 'floe.generate',
   // `floe adapt`: the whole flow, and one span per stage under it
   adapt: 'floe.adapt',
   adaptStage: 'floe.adapt_stage',

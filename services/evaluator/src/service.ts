@@ -29,9 +29,13 @@ import type { SuiteOutcome } from './runner.js';
 import { loadSuites, suiteFromRecord, type SuiteDef, type TaskKind } from './suites.js';
 import type { EvaluateTaskInput, EvaluateTaskProgress } from './evaluate-task.js';
 import type { PredictTaskInput, PredictTaskProgress, PredictedRows } from './predict-task.js';
+import type { GenerateTaskInput, GenerateTaskOutput, GenerateTaskProgress } from './generate-task.js';
 
 const EVALUATE_TASK = new URL('./evaluate-task.ts', import.meta.url);
 const PREDICT_TASK = new URL('./predict-task.ts', import.meta.url);
+const GENERATE_TASK = new URL('./generate-task.ts', import.meta.url);
+/** Generate's bytes unless the request says. */
+const DEFAULT_GENERATE_BYTES = 256;
 /** Predict's rows per forward pass and per message, unless the request says. */
 const DEFAULT_PREDICT_BATCH = 256;
 const TASK: Record<TaskKind, ev.TaskKind> = {
@@ -402,6 +406,66 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
         )) {
           if ('event' in e) yield { event: e.event };
           else if ('progress' in e) yield { event: { $case: 'progress', value: e.progress } };
+        }
+      },
+      async *generate(req, ctx) {
+        const prompt = new TextEncoder().encode(req.prompt);
+        const stops = req.stopSequences.map((s) => new TextEncoder().encode(s));
+        validate((v) => {
+          checkModelRef(v, 'model', req.model);
+          v.check(prompt.length <= 65_536, 'prompt', `is ${prompt.length} bytes; at most 65536`);
+          v.number('max_bytes', req.maxBytes, { min: 0, max: 65_536, integer: true });
+          v.number('temperature', req.temperature, { min: 0, max: 10 });
+          v.number('top_k', req.topK, { min: 0, max: 256, integer: true });
+          v.count('stop_sequences', req.stopSequences, 8);
+          stops.forEach((s, i) =>
+            v.check(s.length >= 1 && s.length <= 256, `stop_sequences[${i}]`, 'must be 1 to 256 bytes'),
+          );
+        });
+        const model = await resolveModelSource(modelSource(req.model!), resolveRun);
+        const decoder = new TextDecoder();
+        for await (const e of withEvents<Uint8Array, GenerateTaskOutput>((emit) =>
+          instrument({ name: SpanName.generate, attributes: { [Attr.model]: modelLabel(req.model!) } }, () =>
+            runTask<GenerateTaskInput, GenerateTaskOutput, GenerateTaskProgress>(
+              GENERATE_TASK,
+              {
+                env,
+                model,
+                prompt,
+                maxBytes: req.maxBytes || DEFAULT_GENERATE_BYTES,
+                sampling: req.greedy
+                  ? undefined
+                  : { temperature: req.temperature || 1, topK: req.topK, seed: Number(req.seed) },
+                stopSequences: stops,
+              },
+              { signal: ctx.signal, priority: env.priority, onProgress: (p) => emit(p.raw) },
+            ),
+          ),
+        )) {
+          if ('event' in e) {
+            const raw = Buffer.from(e.event);
+            yield { event: { $case: 'text', value: { text: decoder.decode(raw, { stream: true }), raw } } };
+          } else if ('result' in e) {
+            // A character cut at the very end comes as U+FFFD, as in the whole text.
+            const rest = decoder.decode();
+            if (rest) yield { event: { $case: 'text', value: { text: rest, raw: Buffer.alloc(0) } } };
+            const r = e.result;
+            yield {
+              event: {
+                $case: 'generation',
+                value: {
+                  text: new TextDecoder().decode(r.raw),
+                  raw: Buffer.from(r.raw),
+                  stopReason:
+                    r.stoppedBy === 'stop_sequence'
+                      ? ev.StopReason.STOP_REASON_STOP_SEQUENCE
+                      : ev.StopReason.STOP_REASON_MAX_BYTES,
+                  meanLogProb: r.meanLogProb,
+                  contextBytes: r.contextBytes,
+                },
+              },
+            };
+          }
         }
       },
       async detectDoubleDescent(req) {

@@ -57,6 +57,11 @@ export const CATALOG: readonly CatalogEntry[] = [
     load: async () => (await import('./predict.js')).predict,
   },
   {
+    name: 'generate',
+    summary: 'a language model continues a prompt, printed as it is made (greedy or sampled, seeded)',
+    load: async () => (await import('./generate.js')).generate,
+  },
+  {
     name: 'hpo',
     summary: 'hyperparameter studies: freeze-thaw BO (ifBO) and the baselines, by hand or driving trainer runs',
     load: async () => (await import('./hpo.js')).hpoCommand,
