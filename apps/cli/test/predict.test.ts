@@ -83,8 +83,8 @@ before(async () => {
   );
   trainer = createClient(trainerV1.TrainerServiceClient, server.address);
   evaluator = createClient(ev.EvaluatorServiceClient, server.address);
-  classifierRun = await train('file:train.csv', 300);
-  regressionRun = await train('file:regression.csv', 300);
+  classifierRun = await train('file:train.csv', 150);
+  regressionRun = await train('file:regression.csv', 150);
 });
 
 after(async () => {
@@ -326,8 +326,8 @@ test(
       strategy: trainerV1.Strategy.STRATEGY_FULL,
       optimizer: { learningRate: 0.01 },
       batchSize: 32,
-      budgetSteps: 300,
-      evalIntervalSteps: 100,
+      budgetSteps: 150,
+      evalIntervalSteps: 50,
       seed: 1,
     });
     const refused = await rejectsWith(
