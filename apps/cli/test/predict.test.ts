@@ -101,18 +101,20 @@ const runModel = (runId: string): commonV1.ModelRef => ({
 /** Predict's stream, split into its header, its predictions in order, and how many progress messages came. */
 interface PredictRequest {
   model: commonV1.ModelRef;
-  dataset: { uri: string; split?: commonV1.DatasetSplit };
+  dataset?: { uri: string; split?: commonV1.DatasetSplit };
   idColumn?: string;
   batchSize?: number;
+  rows?: Record<string, unknown>[];
 }
 
 async function predict(req: PredictRequest) {
   const events = await collect(
     evaluator.predict({
       model: req.model,
-      dataset: commonV1.DatasetRef.fromPartial(req.dataset),
+      dataset: req.dataset && commonV1.DatasetRef.fromPartial(req.dataset),
       idColumn: req.idColumn ?? '',
       batchSize: req.batchSize ?? 0,
+      rows: req.rows ?? [],
     }),
   );
   assert.equal(events[0]!.event!.$case, 'header', 'the header comes first');
@@ -230,6 +232,47 @@ test(
   },
 );
 
+test(
+  'rows sent with the request: the same predictions as from a file; both or neither refused',
+  { timeout: 60_000 },
+  async () => {
+    const asked = rows(9, 5);
+    writeFileSync(
+      join(home.path, 'data', 'five.csv'),
+      `colour,size,ref\n${asked.map((r, i) => `${r.colour},${r.size},r${i}`).join('\n')}\n`,
+    );
+    const fromFile = await predict({
+      model: runModel(classifierRun),
+      dataset: { uri: 'file:five.csv' },
+      idColumn: 'ref',
+    });
+    // As a platform's code sends them: numbers as numbers, a missing value as null, keys in any order.
+    const sent = asked.map((r, i) => ({ ref: `r${i}`, size: r.size, colour: r.colour }));
+    const inline = await predict({ model: runModel(classifierRun), rows: sent, idColumn: 'ref' });
+    assert.deepEqual(inline.header.columnsIgnored, ['ref']);
+    assert.deepEqual(
+      inline.predictions.map((p) => [Number(p.row), p.id, p.predictedClass]),
+      fromFile.predictions.map((p) => [Number(p.row), p.id, p.predictedClass]),
+    );
+    for (const [i, p] of inline.predictions.entries())
+      p.probabilities.forEach((v, k) => assert.ok(Math.abs(v - fromFile.predictions[i]!.probabilities[k]!) < 1e-6));
+    const oneMissing = await predict({ model: runModel(classifierRun), rows: [{ colour: 'red', size: null }] });
+    assert.deepEqual(oneMissing.header.missingValues, { size: 1 });
+    await rejectsWith(
+      predict({ model: runModel(classifierRun), rows: sent, dataset: { uri: 'file:five.csv' } }),
+      grpc.status.INVALID_ARGUMENT,
+      'rows',
+    );
+    await rejectsWith(predict({ model: runModel(classifierRun) }), grpc.status.INVALID_ARGUMENT, 'dataset');
+    const lacking = await rejectsWith(
+      predict({ model: runModel(classifierRun), rows: [{ colour: 'red' }] }),
+      grpc.status.INVALID_ARGUMENT,
+      'rows',
+    );
+    assert.match(lacking.details, /missing: size/);
+  },
+);
+
 test('Predict refuses bad requests naming the field', { timeout: 60_000 }, async () => {
   writeFileSync(join(home.path, 'data', 'no-size.csv'), 'colour,id\nred,1\n');
   const refused = async (req: PredictRequest, code: grpc.status, field: string) =>
@@ -300,6 +343,11 @@ test('floe predict writes CSV: to a file with a summary, to stdout, or JSON', { 
     json.predictions.map((p) => p.predictedClass),
     ['small', 'big', 'warm'],
   );
+
+  const inline = await floe('predict', '--model', model, '--rows', '[{"size": 1, "colour": "green"}]');
+  assert.equal(inline.code, 0, inline.stderr);
+  assert.match(inline.stdout, /^row,predicted_label,p_/);
+  assert.match(inline.stdout, /\n0,big,/);
 
   const refused = await floe('predict', '--model', model, '--data', 'file:few.csv', '--id-column', 'customer');
   assert.equal(refused.code, 1);

@@ -243,6 +243,25 @@ export interface FileReadOptions {
 }
 
 /**
+ * Records (column → value, as JSON lines hold them) as a table: every key any record has is a column, in the
+ * order the keys first appear; a record without one has it missing. Nested values read as their JSON text.
+ */
+export function tableOfRecords(
+  name: string,
+  records: readonly Record<string, unknown>[],
+  read: FileReadOptions,
+): TabularDataset {
+  const header = [...new Set(records.flatMap((r) => Object.keys(r)))];
+  return tabular(
+    name,
+    header,
+    records.map((r) => header.map((h) => (r[h] ?? null) as Cell)),
+    false,
+    read,
+  );
+}
+
+/**
  * RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks; records end at CRLF or LF.
  * Returns each record's cells and the line it starts on (for errors); blank lines are skipped.
  */
@@ -456,15 +475,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
         return record as Record<string, Cell>;
       });
     if (records.length === 0) throw new FloeError('invalid_argument', `${name}: no records`);
-    // Every key any record has, in the order they first appear; a record without one has it missing.
-    const header = [...new Set(records.flatMap((r) => Object.keys(r)))];
-    return tabular(
-      name,
-      header,
-      records.map((r) => header.map((h) => r[h] ?? null)),
-      false,
-      read,
-    );
+    return tableOfRecords(name, records, read);
   }
   return { kind: 'text', name, documents: [documentBytes(fileBytes(path, maxBytes))] };
 }

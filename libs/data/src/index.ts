@@ -9,6 +9,7 @@ export {
   openDataset,
   openDatasetAsync,
   openPredictionInputs,
+  predictionInputsOfRecords,
   DEFAULT_MAX_DATASET_BYTES,
   type FeatureTable,
   type ImagesToPredict,

@@ -1,10 +1,10 @@
 // The one entry point: a dataset reference → the examples of its split, within the size limit.
 import { FloeError, InvalidArgumentError, invalidArgument, resourceExhausted } from '@floe/errors';
 import { loadBuiltin } from './builtin.js';
-import { fileSteps, type FileReadOptions } from './files.js';
+import { fileSteps, tableOfRecords, type FileReadOptions } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
 import { selectSplitSteps, splitIndices } from './batches.js';
-import { byteCount, type Dataset, type Split } from './types.js';
+import { byteCount, type Dataset, type Split, type TabularDataset } from './types.js';
 import { finish, finishYielding, type Steps } from './steps.js';
 
 export const DEFAULT_MAX_DATASET_BYTES = 512 * 1024 * 1024;
@@ -165,11 +165,6 @@ export function openPredictionInputs(
   const count = data.kind === 'image' ? data.labels.length : data.rows;
   let rows = split === 'all' ? Int32Array.from({ length: count }, (_, i) => i) : splitIndices(data, split).sort();
   if (ref.maxExamples && rows.length > ref.maxExamples) rows = rows.slice(0, ref.maxExamples);
-  const gather = (from: Float32Array, width: number) => {
-    const out = new Float32Array(rows.length * width);
-    rows.forEach((r, i) => out.set(from.subarray(r * width, (r + 1) * width), i * width));
-    return out;
-  };
   if (data.kind === 'image') {
     if (opts.textColumn !== undefined)
       throw invalidArgument(
@@ -182,13 +177,48 @@ export function openPredictionInputs(
       height: data.height,
       width: data.width,
       channels: data.channels,
-      pixels: gather(data.pixels, data.height * data.width * data.channels),
+      pixels: pickRows(data.pixels, data.height * data.width * data.channels, rows),
       rows: rows.length,
       rowNumbers: rows,
       ...(data.files && { files: Array.from(rows, (r) => data.files![r]!) }),
     };
   }
-  const table = data;
+  return featureTable(data, opts, ref.uri, rows);
+}
+
+/**
+ * Rows sent with a request (column → value, as JSON lines hold them) as a table to predict: every row, in order.
+ * INVALID_ARGUMENT naming `field` when there are none; an unknown text column as openPredictionInputs.
+ */
+export function predictionInputsOfRecords(
+  records: readonly Record<string, unknown>[],
+  opts: Pick<PredictionInputOptions, 'textColumn' | 'textField'>,
+  field = 'rows',
+): FeatureTable {
+  if (records.length === 0) throw invalidArgument(field, 'send at least one row');
+  const table = tableOfRecords(field, records, { featuresOnly: true, textColumn: opts.textColumn });
+  return featureTable(
+    table,
+    opts,
+    field,
+    Int32Array.from({ length: table.rows }, (_, i) => i),
+  );
+}
+
+/** Rows `rows` (each `width` values) of a row-major array, in that order. */
+function pickRows(from: Float32Array, width: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(from.subarray(r * width, (r + 1) * width), i * width));
+  return out;
+}
+
+/** Rows `rows` of a table read features-only, with the text column asked for. */
+function featureTable(
+  table: TabularDataset,
+  opts: Pick<PredictionInputOptions, 'textColumn' | 'textField'>,
+  source: string,
+  rows: Int32Array,
+): FeatureTable {
   let columnText = table.columnText;
   if (opts.textColumn !== undefined && !columnText) {
     // A builtin table (read with its target out) has the column among its features, if at all.
@@ -196,7 +226,7 @@ export function openPredictionInputs(
     if (j < 0)
       throw invalidArgument(
         opts.textField ?? 'text_column',
-        `${ref.uri} has no column ${JSON.stringify(opts.textColumn)}; its columns: ${table.features.join(', ')}`,
+        `${source} has no column ${JSON.stringify(opts.textColumn)}; its columns: ${table.features.join(', ')}`,
       );
     const codes = table.categories?.[opts.textColumn];
     const f = table.features.length;
@@ -212,7 +242,7 @@ export function openPredictionInputs(
     kind: 'tabular',
     name: table.name,
     features: [...table.features],
-    x: gather(table.x, table.features.length),
+    x: pickRows(table.x, table.features.length, rows),
     rows: rows.length,
     categories: { ...(table.categories ?? {}) },
     rowNumbers: rows,

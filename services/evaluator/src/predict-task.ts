@@ -6,6 +6,7 @@ import {
   conformImages,
   modelInput,
   openPredictionInputs,
+  predictionInputsOfRecords,
   type DatasetRefInput,
   type FeatureTable,
   type ImagesToPredict,
@@ -27,7 +28,8 @@ import {
 export interface PredictTaskInput {
   env: ComputeEnv;
   model: ResolvedModelSource;
-  dataset: DatasetRefInput;
+  /** A dataset to read, or rows sent with the request. */
+  data: { dataset: DatasetRefInput } | { rows: Record<string, unknown>[] };
   idColumn?: string;
   batchSize: number;
 }
@@ -59,14 +61,14 @@ export interface PredictedRows {
 export type PredictTaskProgress = { header: PredictHeader } | { batch: PredictedRows };
 
 /** The model's inputs for a table's rows: its columns by name, missing values as in training; what was not told. */
-function tableInputs(model: BlockModel, table: FeatureTable) {
+function tableInputs(model: BlockModel, table: FeatureTable, field: string) {
   const schema = schemaOf(model);
   if (!schema.featureNames)
     throw invalidArgument(
       'model',
       `is a ${model.spec.architecture} model that does not record the table columns it reads; Predict reads tables for MLPs trained on them`,
     );
-  const aligned = alignFeatures(table, schema, 'dataset.uri', { ignoreExtra: true });
+  const aligned = alignFeatures(table, schema, field, { ignoreExtra: true });
   const names = schema.featureNames;
   const f = names.length;
   // What the table does not tell the model: values it never saw in training, and missing ones.
@@ -135,17 +137,19 @@ serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input,
         'model',
         `is a ${model.task} model; Predict makes classification and regression predictions`,
       );
-    const data = openPredictionInputs(
-      input.dataset,
-      {
-        dataRoots: input.env.dataRoots,
-        maxBytes: input.env.maxDatasetBytes,
-        textColumn: input.idColumn,
-        textField: 'id_column',
-      },
-      'dataset',
-    );
-    const inputs = data.kind === 'tabular' ? tableInputs(model, data) : imageInputs(model, data);
+    const text = { textColumn: input.idColumn, textField: 'id_column' };
+    const data =
+      'rows' in input.data
+        ? predictionInputsOfRecords(input.data.rows, text, 'rows')
+        : openPredictionInputs(
+            input.data.dataset,
+            { dataRoots: input.env.dataRoots, maxBytes: input.env.maxDatasetBytes, ...text },
+            'dataset',
+          );
+    const inputs =
+      data.kind === 'tabular'
+        ? tableInputs(model, data, 'rows' in input.data ? 'rows' : 'dataset.uri')
+        : imageInputs(model, data);
     const schema = schemaOf(model);
     const outputs = Number(model.spec.config.outputs ?? model.spec.config.classes ?? schema.classNames?.length ?? 1);
     const targetNames = schema.targetNames ?? [];

@@ -25,6 +25,7 @@ import {
 import { computeEnv, resolveModelSource, runTask } from '@floe/training';
 import { compareStages, detectDoubleDescent, LOWER_IS_BETTER } from '@floe/metrics';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
+import type { Split } from '@floe/data';
 import type { SuiteOutcome } from './runner.js';
 import { loadSuites, suiteFromRecord, type SuiteDef, type TaskKind } from './suites.js';
 import type { EvaluateTaskInput, EvaluateTaskProgress } from './evaluate-task.js';
@@ -355,7 +356,9 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
               'model',
               'is a builtin model, freshly initialised; predict with a trainer run (run_id) or an artifact',
             );
-          checkDatasetRef(v, 'dataset', req.dataset);
+          if (req.rows.length === 0) checkDatasetRef(v, 'dataset', req.dataset);
+          else v.check(!req.dataset, 'rows', 'send rows or a dataset, not both');
+          v.count('rows', req.rows, 10_000);
           v.string('id_column', req.idColumn, { max: 256 });
           v.number('batch_size', req.batchSize, { min: 0, max: 65_536, integer: true });
         });
@@ -369,11 +372,15 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
               {
                 env,
                 model,
-                dataset: {
-                  uri: req.dataset!.uri,
-                  split: SPLIT_NAME[req.dataset!.split] as PredictTaskInput['dataset']['split'],
-                  maxExamples: Number(req.dataset!.maxExamples),
-                },
+                data: req.dataset
+                  ? {
+                      dataset: {
+                        uri: req.dataset.uri,
+                        split: SPLIT_NAME[req.dataset.split] as Split,
+                        maxExamples: Number(req.dataset.maxExamples),
+                      },
+                    }
+                  : { rows: req.rows },
                 idColumn: req.idColumn || undefined,
                 batchSize: req.batchSize || DEFAULT_PREDICT_BATCH,
               },

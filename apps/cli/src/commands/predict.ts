@@ -39,6 +39,20 @@ function gaps(h: ev.PredictionHeader): string[] {
   ];
 }
 
+/** --rows: a JSON object or an array of them (column → value). */
+function parseRows(text: string): Record<string, unknown>[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error('--rows: not JSON (an object, or an array of objects, of column → value)');
+  }
+  const rows = Array.isArray(value) ? value : [value];
+  if (!rows.every((r) => typeof r === 'object' && r !== null && !Array.isArray(r)))
+    throw new Error('--rows: each row is an object of column → value');
+  return rows as Record<string, unknown>[];
+}
+
 /** Writes `text` to `out`, waiting when its buffer is full (a large table's rows must not pile up in memory). */
 const write = (out: NodeJS.WritableStream, text: string) =>
   out.write(text) ? Promise.resolve() : new Promise<void>((resolve) => out.once('drain', resolve));
@@ -49,6 +63,7 @@ export const predict: Command = {
   usage: [
     'floe predict --model run:RUN_ID[@step|@best]|artifact:ID --data file:new.csv[@split] [--id-column COLUMN]',
     '             [--out predictions.csv] [--limit N] [--batch 256]',
+    'floe predict --model MODEL --rows \'[{"colour":"red","size":1.5}, …]\'   (rows sent with the request)',
     '',
     "A classification or regression model's predictions for every row of a table (CSV, TSV, JSON lines,",
     'Parquet) or every image of a folder; rows need no target (columns the model does not read are ignored),',
@@ -64,6 +79,7 @@ export const predict: Command = {
     out: { type: 'string' },
     limit: { type: 'string' },
     batch: { type: 'string' },
+    rows: { type: 'string' },
   },
   async run(args) {
     const address = str(args, 'address') || loadConfig().address;
@@ -72,13 +88,15 @@ export const predict: Command = {
     const outPath = str(args, 'out');
     let file: WriteStream | undefined;
     try {
-      const dataset = datasetRef(str(args, 'data'), '--data');
-      dataset.maxExamples = num(args, 'limit', 0);
+      const rows = str(args, 'rows') ? parseRows(str(args, 'rows')) : [];
+      const dataset = rows.length ? undefined : datasetRef(str(args, 'data'), '--data');
+      if (dataset) dataset.maxExamples = num(args, 'limit', 0);
       const stream = client.predict({
         model: modelRef(str(args, 'model')),
         dataset,
         idColumn,
         batchSize: num(args, 'batch', 0),
+        rows,
       });
       if (outPath) file = createWriteStream(outPath);
       // CSV goes to the file, or to stdout unless --json asked for one JSON document.

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../../google/protobuf/struct.js";
 import { PageRequest, PageResponse } from "../../common/v1/paging.js";
 import { Progress } from "../../common/v1/progress.js";
 import { DatasetRef, Matrix, Metric, ModelRef } from "../../common/v1/refs.js";
@@ -360,7 +361,7 @@ export interface PredictRequest {
     | undefined;
   /**
    * The table (CSV, TSV, JSON lines, Parquet; builtin tables without their target) or a folder of images at
-   * any depth. Every column the model reads must be there; others are ignored. Its split (unspecified: every
+   * any depth; or none, with rows. Every column the model reads must be there; others are ignored. Its split (unspecified: every
    * row; otherwise the rows a training run put in that split) and max_examples choose rows.
    */
   dataset?:
@@ -370,6 +371,11 @@ export interface PredictRequest {
   idColumn: string;
   /** Rows per forward pass and per PredictionBatch, in [0, 65536]; 0 means 256. */
   batchSize: number;
+  /**
+   * Rows sent with the request instead of a dataset (1 to 10000): each an object of column → value, as a
+   * JSON lines file holds them (numbers, text, true/false, null for missing). Their row numbers count from 0.
+   */
+  rows: { [key: string]: any }[];
 }
 
 /** What Predict will send: the first message of its stream. */
@@ -2542,7 +2548,7 @@ export const DetectDoubleDescentResponse: MessageFns<DetectDoubleDescentResponse
 };
 
 function createBasePredictRequest(): PredictRequest {
-  return { model: undefined, dataset: undefined, idColumn: "", batchSize: 0 };
+  return { model: undefined, dataset: undefined, idColumn: "", batchSize: 0, rows: [] };
 }
 
 export const PredictRequest: MessageFns<PredictRequest> = {
@@ -2558,6 +2564,9 @@ export const PredictRequest: MessageFns<PredictRequest> = {
     }
     if (message.batchSize !== 0) {
       writer.uint32(32).int32(message.batchSize);
+    }
+    for (const v of message.rows) {
+      Struct.encode(Struct.wrap(v!), writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2607,6 +2616,14 @@ export const PredictRequest: MessageFns<PredictRequest> = {
             message.batchSize = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.rows.push(Struct.unwrap(Struct.decode(reader, reader.uint32())));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2633,6 +2650,7 @@ export const PredictRequest: MessageFns<PredictRequest> = {
         : isSet(object.batch_size)
         ? globalThis.Number(object.batch_size)
         : 0,
+      rows: globalThis.Array.isArray(object?.rows) ? [...object.rows] : [],
     };
   },
 
@@ -2650,6 +2668,9 @@ export const PredictRequest: MessageFns<PredictRequest> = {
     if (message.batchSize !== 0) {
       obj.batchSize = Math.round(message.batchSize);
     }
+    if (message.rows?.length) {
+      obj.rows = message.rows;
+    }
     return obj;
   },
 
@@ -2666,6 +2687,7 @@ export const PredictRequest: MessageFns<PredictRequest> = {
       : undefined;
     message.idColumn = object.idColumn ?? "";
     message.batchSize = object.batchSize ?? 0;
+    message.rows = object.rows?.map((e) => e) || [];
     return message;
   },
 };
