@@ -71,6 +71,7 @@ async function generate(req: Partial<ev.GenerateRequest> & { model: commonV1.Mod
       topK: 0,
       seed: 0,
       stopSequences: [],
+      windowBytes: 0,
       ...req,
     }),
   );
@@ -94,6 +95,31 @@ test('greedy continues the sentence it learned; a stop sequence ends it', { time
   assert.equal(stopped.generation.text, 'sat on the mat. ');
   assert.equal(stopped.generation.stopReason, ev.StopReason.STOP_REASON_STOP_SEQUENCE);
 });
+
+test(
+  'a model trained on sequences shorter than its context generates within that window',
+  { timeout: 60_000 },
+  async () => {
+    const spec = trainerV1.RunSpec.fromPartial({
+      baseModel: lm(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, 2),
+      dataset: { uri: 'file:cat.txt' },
+      strategy: trainerV1.Strategy.STRATEGY_FULL,
+      optimizer: { learningRate: 0.003 },
+      batchSize: 8,
+      sequenceLength: 32,
+      budgetSteps: 200,
+      seed: 1,
+    });
+    const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
+    await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: run!.runId, step: 0, best: false } } };
+    // Positions 33–64 were never trained: read 32 bytes at a time, as it learned, the sentence goes on past them.
+    const { generation } = await generate({ model, prompt: 'the cat ', maxBytes: 80, greedy: true, windowBytes: 32 });
+    assert.equal(generation.text, SENTENCE.repeat(5).slice(8, 88));
+    assert.equal(generation.contextBytes, 32);
+    await rejectsWith(generate({ model, windowBytes: -1 }), grpc.status.INVALID_ARGUMENT, 'window_bytes');
+  },
+);
 
 test(
   'sampling: a seed gives the same text again; top-1 is greedy at any temperature; noise from an untrained model',

@@ -13,6 +13,8 @@ export interface GenerateTaskInput {
   model: ResolvedModelSource;
   prompt: Uint8Array;
   maxBytes: number;
+  /** Bytes read each step; 0: the model's context (and never more). */
+  windowBytes: number;
   /** Undefined: greedy. */
   sampling?: { temperature: number; topK: number; seed: number };
   stopSequences: Uint8Array[];
@@ -75,7 +77,8 @@ serveTask<GenerateTaskInput, GenerateTaskOutput, GenerateTaskProgress>(async (in
   try {
     if (model.task !== 'language-model')
       throw invalidArgument('model', `is a ${model.task} model; Generate continues text with a language model`);
-    const context = Number(model.spec.config.context);
+    const modelContext = Number(model.spec.config.context);
+    const context = input.windowBytes > 0 ? Math.min(input.windowBytes, modelContext) : modelContext;
     const prompt = input.prompt.length > 0 ? input.prompt : EMPTY_PROMPT;
     const text = new Uint8Array(prompt.length + input.maxBytes);
     text.set(prompt);

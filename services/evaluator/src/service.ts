@@ -425,6 +425,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
           v.number('temperature', req.temperature, { min: 0, max: 10 });
           v.number('top_k', req.topK, { min: 0, max: 256, integer: true });
           v.count('stop_sequences', req.stopSequences, 8);
+          v.number('window_bytes', req.windowBytes, { min: 0, max: 65_536, integer: true });
           stops.forEach((s, i) =>
             v.check(s.length >= 1 && s.length <= 256, `stop_sequences[${i}]`, 'must be 1 to 256 bytes'),
           );
@@ -440,6 +441,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
                 model,
                 prompt,
                 maxBytes: req.maxBytes || DEFAULT_GENERATE_BYTES,
+                windowBytes: req.windowBytes,
                 sampling: req.greedy
                   ? undefined
                   : { temperature: req.temperature || 1, topK: req.topK, seed: Number(req.seed) },

@@ -10,7 +10,8 @@ export const generate: Command = {
   summary: summaryOf('generate'),
   usage: [
     'floe generate --model run:RUN_ID[@step|@best]|artifact:ID|transformer-lm/tiny[:seed] --prompt TEXT',
-    '              [--max-bytes 256] [--greedy | --temperature 1 --top-k 0 --seed 0] [--stop "\\n",…]',
+    '              [--max-bytes 256] [--greedy | --temperature 1 --top-k 0 --seed 0] [--stop "\\n",…] [--window N]',
+    '  --window: bytes the model reads each step (default its context); give the sequence length it was trained on.',
     '',
     "The continuation goes to stdout as it is made (the prompt not repeated); why it stopped and the model's mean",
     'log-probability per byte to stderr. --json prints one object (text, stop reason, mean log-probability).',
@@ -24,6 +25,7 @@ export const generate: Command = {
     'top-k': { type: 'string' },
     seed: { type: 'string' },
     stop: { type: 'string' },
+    window: { type: 'string' },
   },
   async run(args) {
     const address = str(args, 'address') || loadConfig().address;
@@ -37,6 +39,7 @@ export const generate: Command = {
         temperature: num(args, 'temperature', 0),
         topK: num(args, 'top-k', 0),
         seed: num(args, 'seed', 0),
+        windowBytes: num(args, 'window', 0),
         // Comma-separated, spaces kept; escapes as a shell user writes them: --stop '\n'.
         stopSequences: str(args, 'stop')
           .split(',')

@@ -487,6 +487,11 @@ export interface GenerateRequest {
    * sequence is kept in the text.
    */
   stopSequences: string[];
+  /**
+   * Bytes the model reads each step, in [0, 65536]; 0 means its context. A model trained on sequences shorter
+   * than its context has never learned the positions past them: give the training sequence length.
+   */
+  windowBytes: number;
 }
 
 /** A piece of the continuation, as it is made. */
@@ -510,7 +515,10 @@ export interface Generation {
    * temperature and top_k): how typical of the model the text is.
    */
   meanLogProb: number;
-  /** The model's context in bytes: at most this much of the prompt and the text so far was read each step. */
+  /**
+   * The bytes read each step: the request's window_bytes, at most the model's context (the context when not
+   * asked); at most this much of the prompt and the text so far was read.
+   */
   contextBytes: number;
 }
 
@@ -3555,6 +3563,7 @@ function createBaseGenerateRequest(): GenerateRequest {
     topK: 0,
     seed: 0,
     stopSequences: [],
+    windowBytes: 0,
   };
 }
 
@@ -3583,6 +3592,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     for (const v of message.stopSequences) {
       writer.uint32(66).string(v!);
+    }
+    if (message.windowBytes !== 0) {
+      writer.uint32(72).int32(message.windowBytes);
     }
     return writer;
   },
@@ -3664,6 +3676,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             message.stopSequences.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.windowBytes = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3698,6 +3718,11 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
         : globalThis.Array.isArray(object?.stop_sequences)
         ? object.stop_sequences.map((e: any) => globalThis.String(e))
         : [],
+      windowBytes: isSet(object.windowBytes)
+        ? globalThis.Number(object.windowBytes)
+        : isSet(object.window_bytes)
+        ? globalThis.Number(object.window_bytes)
+        : 0,
     };
   },
 
@@ -3727,6 +3752,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     if (message.stopSequences?.length) {
       obj.stopSequences = message.stopSequences;
     }
+    if (message.windowBytes !== 0) {
+      obj.windowBytes = Math.round(message.windowBytes);
+    }
     return obj;
   },
 
@@ -3745,6 +3773,7 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     message.topK = object.topK ?? 0;
     message.seed = object.seed ?? 0;
     message.stopSequences = object.stopSequences?.map((e) => e) || [];
+    message.windowBytes = object.windowBytes ?? 0;
     return message;
   },
 };
