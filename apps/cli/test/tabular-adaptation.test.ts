@@ -91,6 +91,45 @@ test(
   },
 );
 
+test(
+  'ADE without a plan on tables whose target sits between the columns: the plan reads the old domain by the same target',
+  { timeout: 180_000 },
+  async () => {
+    // "label" would be the target by default; the run learns y, and the replay names no target of its own.
+    const write = (file: string, seed: number) => {
+      const rng = new Rng(seed);
+      const lines = Array.from({ length: 200 }, (_, i) => {
+        const a = rng.normal();
+        const b = rng.normal();
+        return `${a.toFixed(3)},${(2 * a - b).toFixed(3)},${b.toFixed(3)},${i % 3}`;
+      });
+      writeFileSync(join(home.path, 'data', file), `a,y,b,label\n${lines.join('\n')}\n`);
+    };
+    write('old-middle.csv', 5);
+    write('new-middle.csv', 6);
+    const spec = trainerV1.RunSpec.fromPartial({
+      baseModel: {
+        source: {
+          $case: 'builtin',
+          value: { architecture: commonV1.ModelArchitecture.MODEL_ARCHITECTURE_MLP, size: 'small', seed: 4 },
+        },
+      },
+      dataset: { uri: 'file:new-middle.csv', targetColumn: 'y' },
+      mixture: { replayDataset: { uri: 'file:old-middle.csv' }, replayFraction: 0 },
+      strategy: trainerV1.Strategy.STRATEGY_ADE,
+      batchSize: 16,
+      budgetSteps: 8,
+      seed: 1,
+    });
+    const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
+    const events = await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
+    const done = (events.at(-1)!.event as { value: trainerV1.Run }).value;
+    assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
+    assert.equal(done.step, 8);
+    assert.ok(done.spec!.plan, 'the run recorded the plan it fetched');
+  },
+);
+
 /** adapt() to its result; the stage summaries it reported on the way. */
 async function adaptAll(client: FloeClient, data: string, reference: string, id: string, budgetSteps = 30) {
   const flow = adapt(client, {

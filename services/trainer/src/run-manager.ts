@@ -485,7 +485,7 @@ export class RunManager {
     replay?: RunDataRef & { fraction: number };
   } {
     const d = spec.dataset!;
-    const target = (r: commonV1.DatasetRef | undefined) => r?.targetColumn || d.targetColumn;
+    const target = (r: commonV1.DatasetRef) => RunManager.targetColumnOf(spec, r);
     const train = {
       field: 'spec.dataset',
       uri: d.uri,
@@ -535,6 +535,11 @@ export class RunManager {
           }
         : undefined;
     return { train, validation, referenceValidation, replay };
+  }
+
+  /** A run's table's target column: its reference's own, else the training dataset's (dataOf). */
+  private static targetColumnOf(spec: trainerV1.RunSpec, ref: commonV1.DatasetRef): string {
+    return ref.targetColumn || spec.dataset!.targetColumn;
   }
 
   /**
@@ -661,7 +666,7 @@ export class RunManager {
         ? {
             field: 'spec.mixture.replay_dataset',
             uri: spec.mixture!.replayDataset!.uri,
-            targetColumn: spec.mixture!.replayDataset!.targetColumn || spec.dataset!.targetColumn,
+            targetColumn: RunManager.targetColumnOf(spec, spec.mixture!.replayDataset!),
           }
         : undefined,
     );
@@ -799,7 +804,11 @@ export class RunManager {
       this.o.planner!({
         model: spec.baseModel,
         dataset: spec.dataset,
-        reference: spec.mixture!.replayDataset,
+        // The old domain as the run reads it: the training table's target unless the replay names its own.
+        reference: {
+          ...spec.mixture!.replayDataset!,
+          targetColumn: RunManager.targetColumnOf(spec, spec.mixture!.replayDataset!),
+        },
         maxExpansions: 0,
         seed: spec.seed,
         calibrationBatches: 0,
