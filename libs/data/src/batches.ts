@@ -96,7 +96,7 @@ export function* selectSplitSteps<D extends Dataset>(d: D, split: Split, max = 0
 }
 
 /** Rows `idx` (each `width` values) of a row-major array, copied in order. */
-function* gatherRows(from: Float32Array, width: number, idx: Int32Array): Steps<Float32Array> {
+export function* gatherRows(from: Float32Array, width: number, idx: Int32Array): Steps<Float32Array> {
   const out = new Float32Array(idx.length * width);
   let copied = 0;
   for (let i = 0; i < idx.length; i++) {

@@ -206,7 +206,8 @@ function rowSplitKeys(header: string[], rows: Cell[][]): Float64Array {
 
 /**
  * Every column of a table as a feature, every row kept (a target column, if the file has one, is a column like
- * the others): what a model is asked to predict from. The target is left empty; only openFeatureTable reads this.
+ * the others): what a model is asked to predict from. The target is left empty; only openPredictionInputs reads
+ * this.
  */
 function featureColumns(
   name: string,

@@ -3,7 +3,7 @@ import { FloeError, InvalidArgumentError, invalidArgument, resourceExhausted } f
 import { loadBuiltin } from './builtin.js';
 import { fileSteps, tableOfRecords, type FileReadOptions } from './files.js';
 import { parseDatasetUri, resolveDataPath } from './refs.js';
-import { selectSplitSteps, splitIndices } from './batches.js';
+import { gatherRows, selectSplitSteps, splitIndices } from './batches.js';
 import { byteCount, type Dataset, type Split, type TabularDataset } from './types.js';
 import { finish, finishYielding, type Steps } from './steps.js';
 
@@ -177,7 +177,7 @@ export function openPredictionInputs(
       height: data.height,
       width: data.width,
       channels: data.channels,
-      pixels: pickRows(data.pixels, data.height * data.width * data.channels, rows),
+      pixels: finish(gatherRows(data.pixels, data.height * data.width * data.channels, rows)),
       rows: rows.length,
       rowNumbers: rows,
       ...(data.files && { files: Array.from(rows, (r) => data.files![r]!) }),
@@ -203,13 +203,6 @@ export function predictionInputsOfRecords(
     field,
     Int32Array.from({ length: table.rows }, (_, i) => i),
   );
-}
-
-/** Rows `rows` (each `width` values) of a row-major array, in that order. */
-function pickRows(from: Float32Array, width: number, rows: Int32Array): Float32Array {
-  const out = new Float32Array(rows.length * width);
-  rows.forEach((r, i) => out.set(from.subarray(r * width, (r + 1) * width), i * width));
-  return out;
 }
 
 /** Rows `rows` of a table read features-only, with the text column asked for. */
@@ -242,7 +235,7 @@ function featureTable(
     kind: 'tabular',
     name: table.name,
     features: [...table.features],
-    x: pickRows(table.x, table.features.length, rows),
+    x: finish(gatherRows(table.x, table.features.length, rows)),
     rows: rows.length,
     categories: { ...(table.categories ?? {}) },
     rowNumbers: rows,

@@ -35,7 +35,7 @@ export interface TabularDataset extends DatasetCommon {
   categories?: Record<string, string[]>;
   /** Rows of the file left out because their target was missing (files only; absent when none). */
   rowsWithoutTarget?: number;
-  /** A column's cells as text, row by row, where a features-only read asked for one (openFeatureTable). */
+  /** A column's cells as text, row by row, where a features-only read asked for one (openPredictionInputs). */
   columnText?: { name: string; values: (string | null)[] };
 }
 

@@ -3,6 +3,7 @@ export {
   languageModelMetrics,
   classificationMetrics,
   classificationOutcomes,
+  argmaxRows,
   regressionMetrics,
   regressionErrors,
   rSquared,

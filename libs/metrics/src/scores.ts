@@ -211,7 +211,7 @@ export function classificationMetrics(
 }
 
 /** Per example, the index of its largest probability (the first on a tie). */
-function argmaxRows(probabilities: ArrayLike<number>, k: number, n: number): Int32Array {
+export function argmaxRows(probabilities: ArrayLike<number>, k: number, n: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;

@@ -20,6 +20,7 @@ export {
   growCategories,
   growToData,
   fitImages,
+  tableRowsAsInputs,
   schemaOf,
   type DataSchema,
   mismatch,

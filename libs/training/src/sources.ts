@@ -437,6 +437,22 @@ export class ExampleSource implements BatchSource {
 }
 
 /** The examples at `idx` as tensors; a missing feature value enters as `fill` of its column (else 0). */
+/**
+ * Rows `rows` of a row-major table of `features` columns as an MLP reads them: a missing value (NaN) enters as
+ * `fill` of its column (modelInput) — the one rule for training, evaluation and prediction.
+ */
+export function tableRowsAsInputs(
+  x: Float32Array,
+  features: number,
+  rows: ArrayLike<number>,
+  fill?: readonly number[],
+): Float32Array {
+  const out = new Float32Array(rows.length * features);
+  for (let i = 0; i < rows.length; i++)
+    for (let j = 0; j < features; j++) out[i * features + j] = modelInput(x[rows[i]! * features + j]!, fill?.[j]);
+  return out;
+}
+
 function examples(d: ExampleData, idx: Int32Array, fill?: readonly number[]): Batch {
   if (d.kind === 'image') {
     const px = d.height * d.width * d.channels;
@@ -451,10 +467,7 @@ function examples(d: ExampleData, idx: Int32Array, fill?: readonly number[]): Ba
     };
   }
   const f = d.features.length;
-  const x = new Float32Array(idx.length * f);
-  idx.forEach((r, i) => {
-    for (let j = 0; j < f; j++) x[i * f + j] = modelInput(d.x[r * f + j]!, fill?.[j]);
-  });
+  const x = tableRowsAsInputs(d.x, f, idx, fill);
   if (d.target.type === 'class') {
     const labels = d.target.labels;
     return {

@@ -3,8 +3,6 @@
 // model's size — predicted in batches that go back to the handler as they are made.
 import * as tf from '@tensorflow/tfjs';
 import {
-  conformImages,
-  modelInput,
   openPredictionInputs,
   predictionInputsOfRecords,
   type DatasetRefInput,
@@ -17,10 +15,12 @@ import { initBackend } from '@floe/ml-runtime';
 import { LocalArtifactStore } from '@floe/store';
 import {
   alignFeatures,
+  fitImages,
   noRunResolver,
   openModel,
   schemaOf,
   serveTask,
+  tableRowsAsInputs,
   type ComputeEnv,
   type ResolvedModelSource,
 } from '@floe/training';
@@ -95,25 +95,26 @@ function tableInputs(model: BlockModel, table: FeatureTable, field: string) {
       unknownCategories,
       missingValues,
     },
-    batch: (start: number, count: number) => {
-      const x = new Float32Array(count * f);
-      for (let i = 0; i < count * f; i++) x[i] = modelInput(aligned.x[start * f + i]!, fill?.[i % f]);
-      return tf.tensor2d(x, [count, f]);
-    },
+    batch: (start: number, count: number) =>
+      tf.tensor2d(
+        tableRowsAsInputs(
+          aligned.x,
+          f,
+          Int32Array.from({ length: count }, (_, i) => start + i),
+          fill,
+        ),
+        [count, f],
+      ),
     ids: (start: number, count: number) => table.columnText?.values.slice(start, start + count),
   };
 }
 
 /** The model's inputs for images: brought to the size and channels it reads, as training does. */
 function imageInputs(model: BlockModel, images: ImagesToPredict) {
-  const shape = schemaOf(model).imageShape;
+  const schema = schemaOf(model);
+  const shape = schema.imageShape;
   if (!shape) throw invalidArgument('model', `is a ${model.spec.architecture} model, which does not read images`);
-  const fitted = conformImages(
-    { ...images, kind: 'image', labels: new Int32Array(images.rows), classes: [] },
-    shape.height,
-    shape.width,
-    shape.channels,
-  );
+  const fitted = fitImages({ ...images, kind: 'image', labels: new Int32Array(images.rows), classes: [] }, schema);
   const px = shape.height * shape.width * shape.channels;
   return {
     columns: { columnsRead: [], columnsIgnored: [], unknownCategories: {}, missingValues: {} },

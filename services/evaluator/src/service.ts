@@ -23,7 +23,7 @@ import {
   type Validator,
 } from '@floe/service-kit';
 import { computeEnv, resolveModelSource, runTask } from '@floe/training';
-import { compareStages, detectDoubleDescent, LOWER_IS_BETTER } from '@floe/metrics';
+import { argmaxRows, compareStages, detectDoubleDescent, LOWER_IS_BETTER } from '@floe/metrics';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import type { Split } from '@floe/data';
 import type { SuiteOutcome } from './runner.js';
@@ -107,19 +107,18 @@ function modelLabel(ref: commonV1.ModelRef): string {
   return `artifact:${s.artifactId}`;
 }
 
-/** A batch of the predict task as the contract's messages. */
+/** A batch of the predict task as the contract's messages; the predicted class as Evaluate's accuracy takes it. */
 function predictionBatch(b: PredictedRows, classNames: string[], classification: boolean): ev.PredictionBatch {
+  const best = classification ? argmaxRows(b.values, b.width, b.rows.length) : undefined;
   return {
     predictions: b.rows.map((row, i) => {
       const values = Array.from(b.values.subarray(i * b.width, (i + 1) * b.width));
-      let best = 0;
-      for (let k = 1; k < values.length; k++) if (values[k]! > values[best]!) best = k;
       return {
         row,
         id: b.ids?.[i] ?? '',
-        predictedClass: classification ? (classNames[best] ?? String(best)) : '',
-        probabilities: classification ? values : [],
-        values: classification ? [] : values,
+        predictedClass: best ? (classNames[best[i]!] ?? String(best[i])) : '',
+        probabilities: best ? values : [],
+        values: best ? [] : values,
       };
     }),
   };
@@ -392,10 +391,8 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
                     const h = p.header;
                     classification = h.task === 'classification';
                     classNames = h.classNames;
-                    emit({
-                      $case: 'header',
-                      value: { ...h, taskKind: TASK[h.task], rows: h.rows },
-                    });
+                    const { task, ...fields } = h;
+                    emit({ $case: 'header', value: { ...fields, taskKind: TASK[task] } });
                     return;
                   }
                   emit({ $case: 'batch', value: predictionBatch(p.batch, classNames, classification) });
