@@ -34,13 +34,18 @@ before(async () => {
   );
   trainer = createClient(trainerV1.TrainerServiceClient, server.address);
   evaluator = createClient(ev.EvaluatorServiceClient, server.address);
+  runId = await trainOnSentence(64);
+});
+
+/** A tiny transformer (context 64) trained 200 steps on the repeated sentence, on sequences of that length. */
+async function trainOnSentence(sequenceLength: number): Promise<string> {
   const spec = trainerV1.RunSpec.fromPartial({
     baseModel: lm(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, 2),
     dataset: { uri: 'file:cat.txt' },
     strategy: trainerV1.Strategy.STRATEGY_FULL,
     optimizer: { learningRate: 0.003 },
     batchSize: 8,
-    sequenceLength: 64,
+    sequenceLength,
     budgetSteps: 200,
     seed: 1,
   });
@@ -48,8 +53,8 @@ before(async () => {
   const events = await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
   const done = (events.at(-1)!.event as { value: trainerV1.Run }).value;
   assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
-  runId = run!.runId;
-});
+  return run!.runId;
+}
 
 after(async () => {
   trainer.close();
@@ -58,7 +63,10 @@ after(async () => {
   home.remove();
 });
 
-const trained = (): commonV1.ModelRef => ({ source: { $case: 'run', value: { runId, step: 0, best: false } } });
+const runModel = (id: string): commonV1.ModelRef => ({
+  source: { $case: 'run', value: { runId: id, step: 0, best: false } },
+});
+const trained = () => runModel(runId);
 
 /** Generate's pieces and its last message. */
 async function generate(req: Partial<ev.GenerateRequest> & { model: commonV1.ModelRef }) {
@@ -100,19 +108,8 @@ test(
   'a model trained on sequences shorter than its context generates within that window',
   { timeout: 60_000 },
   async () => {
-    const spec = trainerV1.RunSpec.fromPartial({
-      baseModel: lm(commonV1.ModelArchitecture.MODEL_ARCHITECTURE_TRANSFORMER_LM, 2),
-      dataset: { uri: 'file:cat.txt' },
-      strategy: trainerV1.Strategy.STRATEGY_FULL,
-      optimizer: { learningRate: 0.003 },
-      batchSize: 8,
-      sequenceLength: 32,
-      budgetSteps: 200,
-      seed: 1,
-    });
-    const { run } = await call(trainer.startRun.bind(trainer), { requestId: '', spec });
-    await collect(trainer.watchRun({ runId: run!.runId, fromStep: 0 }));
-    const model: commonV1.ModelRef = { source: { $case: 'run', value: { runId: run!.runId, step: 0, best: false } } };
+    const shortRun = await trainOnSentence(32);
+    const model = runModel(shortRun);
     // Positions 33–64 were never trained: read 32 bytes at a time, as it learned, the sentence goes on past them.
     const { generation } = await generate({ model, prompt: 'the cat ', maxBytes: 80, greedy: true, windowBytes: 32 });
     assert.equal(generation.text, SENTENCE.repeat(5).slice(8, 88));

@@ -2,8 +2,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { evaluatorV1 as ev } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
-import { bar, num, str, type Command } from '../args.js';
+import { num, str, type Command } from '../args.js';
 import { csvLine } from '../csv.js';
+import { drawProgress } from '../progress.js';
 import { datasetRef, modelRef } from './profile.js';
 import { summaryOf } from './catalog.js';
 
@@ -118,12 +119,7 @@ export const predict: Command = {
             await write(csv, e.value.predictions.map((p) => csvLine(csvRow(p, withId, classification))).join(''));
           else kept.push(...e.value.predictions);
           written += e.value.predictions.length;
-        } else if (e?.$case === 'progress' && showBar) {
-          const p = e.value;
-          process.stderr.write(
-            `\r${bar(p.fraction, 1)} ${(100 * p.fraction).toFixed(0).padStart(3)}% ${p.message}`.padEnd(80),
-          );
-        }
+        } else if (e?.$case === 'progress' && showBar) drawProgress(e.value);
       }
       if (file)
         await new Promise<void>((resolve, reject) =>
