@@ -48,6 +48,8 @@ export interface FloeConfig {
   tfBackend: BackendChoice;
   /** How compute threads yield the CPU (FLOE_COMPUTE_PRIORITY). */
   computePriority: ComputePriority;
+  /** How long a model task's worker thread waits, idle, for the next call of its kind (0: a worker per call). */
+  taskWorkerIdleMs: number;
   /** Addresses of peer services in other processes (FLOE_<SERVICE>_ADDRESS); a missing one is reached in this process. */
   peers: Partial<Record<ServiceName, string>>;
   /** TLS and bearer tokens (FLOE_TLS_*, FLOE_TOKENS*, FLOE_TOKEN*); all off by default. */
@@ -108,6 +110,11 @@ export const CONFIG_VARIABLES = [
     'FLOE_COMPUTE_PRIORITY',
     'idle',
     'how training and other compute threads yield the CPU: idle (SCHED_IDLE — the gRPC event loop never waits for them, but a busy process beside floe in the same cgroup, as on a shared host outside containers, starves them), low (nice 10) or normal',
+  ],
+  [
+    'FLOE_TASK_WORKER_IDLE_MS',
+    '60000',
+    'how long the worker thread of a model call (Evaluate, Predict, Generate, Explain, drift scoring, Export) stays up after it answers, to serve the next call of its kind without loading TF.js again (~1 s); 0 starts a worker per call',
   ],
   [
     'FLOE_TRAINER_ADDRESS',
@@ -306,6 +313,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
     threads: int(env, 'FLOE_THREADS', availableParallelism(), 1, 256),
     tfBackend: backend(env),
     computePriority: computePriority(env),
+    taskWorkerIdleMs: int(env, 'FLOE_TASK_WORKER_IDLE_MS', 60_000, 0, 86_400_000),
     peers: Object.fromEntries(
       ALL_SERVICES.flatMap((name) => {
         const a = peer(env, peerAddressVariable(name));

@@ -37,7 +37,16 @@ export {
   type CheckpointMeta,
 } from './checkpoint.js';
 export { startRunWorker } from './worker.js';
-export { runTask, serveTask, spawnWorker, computeEnv, ResidentTask, serveRequests, type ComputeEnv } from './tasks.js';
+export {
+  runTask,
+  serveTask,
+  closeIdleTaskWorkers,
+  spawnWorker,
+  computeEnv,
+  ResidentTask,
+  serveRequests,
+  type ComputeEnv,
+} from './tasks.js';
 export type { RunJob, RunEvent, RunCommand, StrategyConfig } from './run-job.js';
 export { applyStrategy } from './strategy.js';
 export {

@@ -1,8 +1,9 @@
 // The rule of the house for heavy compute: TF.js work runs in a worker thread, never on a server's event
 // loop (native kernels and wasm run synchronously on the calling thread). A service names a task entry
 // (a TypeScript file that calls serveTask) and awaits runTask; progress flows back as messages, and a
-// FloeError thrown in the worker arrives as the same kind of error, so it maps to the same gRPC code.
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+// FloeError thrown in the worker arrives as the same kind of error, so it maps to the same gRPC code. A
+// task's worker stays up a while after it answers, for the next call of the same task.
+import { Worker, parentPort } from 'node:worker_threads';
 import type { BackendChoice, ComputePriority } from '@floe/ml-runtime/choices';
 import { floeDirs } from '@floe/store';
 import { FloeError, InvalidArgumentError, type ErrorKind, type FieldViolation } from '@floe/errors';
@@ -18,6 +19,8 @@ export interface ComputeEnv {
   threads: number;
   /** How the task's worker yields the CPU (FLOE_COMPUTE_PRIORITY). */
   priority: ComputePriority;
+  /** How long the task's worker waits, idle, for the next call (FLOE_TASK_WORKER_IDLE_MS). */
+  workerIdleMs: number;
   artifactsDir: string;
   dataRoots: string[];
   maxDatasetBytes: number;
@@ -28,6 +31,7 @@ export function computeEnv(config: {
   tfBackend: BackendChoice;
   threads: number;
   computePriority: ComputePriority;
+  taskWorkerIdleMs: number;
   home: string;
   dataRoots: string[];
   maxDatasetBytes: number;
@@ -36,6 +40,7 @@ export function computeEnv(config: {
     backend: config.tfBackend,
     threads: config.threads,
     priority: config.computePriority,
+    workerIdleMs: config.taskWorkerIdleMs,
     artifactsDir: floeDirs(config.home).artifacts,
     dataRoots: config.dataRoots,
     maxDatasetBytes: config.maxDatasetBytes,
@@ -52,61 +57,150 @@ export function spawnWorker(entry: URL, data: unknown, priority: ComputePriority
   return new Worker(bootstrap, { workerData: { entry: entry.href, job: data, priority } });
 }
 
-/** Runs the task at `entry` on `input` in a new worker thread; aborting `signal` terminates it. */
+/**
+ * How long a task's worker stays up, idle, for the next call of the same task when the caller does not say
+ * (FLOE_TASK_WORKER_IDLE_MS). Starting one (tsx, TF.js, the kernels) costs over a second, which a Predict of a
+ * few rows — or a test file of many calls — would otherwise pay each time.
+ */
+const DEFAULT_IDLE_MS = 60_000;
+/** A worker retires after this many calls: whatever a task leaves behind (a tensor not disposed) stays bounded. */
+const JOBS_PER_WORKER = 64;
+
+interface TaskWorker {
+  worker: Worker;
+  key: string;
+  jobs: number;
+  idleTimer?: NodeJS.Timeout;
+}
+const idleWorkers = new Map<string, TaskWorker[]>();
+
+function takeIdle(key: string): TaskWorker | undefined {
+  const list = idleWorkers.get(key);
+  const taken = list?.pop();
+  if (taken) clearTimeout(taken.idleTimer);
+  return taken;
+}
+
+function dropIdle(tw: TaskWorker): void {
+  const list = idleWorkers.get(tw.key);
+  const i = list?.indexOf(tw) ?? -1;
+  if (i >= 0) list!.splice(i, 1);
+  clearTimeout(tw.idleTimer);
+}
+
+/** A worker for `entry` at `priority`: an idle one of its kind when `reuse`, else a new one. */
+function acquireTaskWorker(entry: URL, priority: ComputePriority, reuse: boolean): TaskWorker {
+  const key = `${priority} ${entry.href}`;
+  const idle = reuse ? takeIdle(key) : undefined;
+  if (idle) {
+    idle.worker.ref();
+    return idle;
+  }
+  const tw: TaskWorker = { worker: spawnWorker(entry, undefined, priority), key, jobs: 0 };
+  // A worker that dies while idle leaves the pool; one that dies in a call fails that call (runTask).
+  tw.worker.on('exit', () => dropIdle(tw));
+  tw.worker.on('error', () => dropIdle(tw));
+  return tw;
+}
+
+/** Back to the pool after a call that answered; it exits after `wait` ms without another. */
+function releaseTaskWorker(tw: TaskWorker, wait: number): void {
+  if (tw.jobs >= JOBS_PER_WORKER || wait === 0) {
+    void tw.worker.terminate();
+    return;
+  }
+  tw.worker.unref();
+  tw.idleTimer = setTimeout(() => {
+    dropIdle(tw);
+    void tw.worker.terminate();
+  }, wait);
+  tw.idleTimer.unref();
+  const list = idleWorkers.get(tw.key) ?? [];
+  list.push(tw);
+  idleWorkers.set(tw.key, list);
+}
+
+/** Ends every idle task worker now (a server's shutdown; a test that counts threads). */
+export async function closeIdleTaskWorkers(): Promise<void> {
+  const all = [...idleWorkers.values()].flat();
+  idleWorkers.clear();
+  await Promise.all(all.map((tw) => (clearTimeout(tw.idleTimer), tw.worker.terminate())));
+}
+
+/**
+ * Runs the task at `entry` on `input` in a worker thread — an idle one left by an earlier call of the same
+ * task, else a new one; aborting `signal` terminates it. Calls never share a worker at the same time.
+ */
 export function runTask<I, O, P = unknown>(
   entry: URL,
   input: I,
-  opts: { onProgress?: (p: P) => void; signal?: AbortSignal; priority?: ComputePriority } = {},
+  opts: {
+    onProgress?: (p: P) => void;
+    signal?: AbortSignal;
+    priority?: ComputePriority;
+    /** How long the worker waits, idle, for the next call once this one answers (0: it ends). */
+    idleMs?: number;
+  } = {},
 ): Promise<O> {
   return new Promise<O>((resolve, reject) => {
-    const worker = spawnWorker(entry, input, opts.priority);
+    if (opts.signal?.aborted)
+      return reject(opts.signal.reason ?? new FloeError('cancelled', 'the caller cancelled the call'));
+    const idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
+    // A caller that keeps no worker idle takes none either: 0 means a worker per call.
+    const tw = acquireTaskWorker(entry, opts.priority ?? 'idle', idleMs > 0);
+    const { worker } = tw;
+    tw.jobs++;
     let settled = false;
-    const settle = (fn: () => void) => {
+    // reusable: the worker answered and may serve the next call; otherwise it is ended.
+    const settle = (fn: () => void, reusable: boolean) => {
       if (settled) return;
       settled = true;
       opts.signal?.removeEventListener('abort', onAbort);
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      if (reusable) releaseTaskWorker(tw, idleMs);
+      else void worker.terminate();
       fn();
-      void worker.terminate();
     };
     const onAbort = () =>
-      settle(() => reject(opts.signal!.reason ?? new FloeError('cancelled', 'the caller cancelled the call')));
-    if (opts.signal?.aborted) return onAbort();
-    opts.signal?.addEventListener('abort', onAbort);
-    worker.on('message', (m: TaskMessage<O, P>) => {
+      settle(() => reject(opts.signal!.reason ?? new FloeError('cancelled', 'the caller cancelled the call')), false);
+    const onMessage = (m: TaskMessage<O, P>) => {
       if (m.type === 'progress') opts.onProgress?.(m.value);
-      else if (m.type === 'result') settle(() => resolve(m.value));
-      else
-        settle(() =>
-          reject(
-            m.violations?.length
-              ? new InvalidArgumentError(m.violations, m.message)
-              : m.kind
-                ? new FloeError(m.kind, m.message)
-                : new Error(m.message),
-          ),
-        );
-    });
-    worker.on('error', (err) => settle(() => reject(err)));
-    worker.on('exit', (code) =>
-      settle(() => reject(new Error(`the task worker (${entry.pathname}) exited with ${code} before answering`))),
-    );
+      else if (m.type === 'result') settle(() => resolve(m.value), true);
+      else settle(() => reject(toError(m)), true);
+    };
+    const onError = (err: Error) => settle(() => reject(err), false);
+    const onExit = (code: number) =>
+      settle(
+        () => reject(new Error(`the task worker (${entry.pathname}) exited with ${code} before answering`)),
+        false,
+      );
+    opts.signal?.addEventListener('abort', onAbort);
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage({ type: 'job', job: input });
   });
 }
 
-/** The worker side: runs `fn` on the task's input and posts its progress and its result (or error). */
+/**
+ * The worker side: runs `fn` on each job the worker is sent (one at a time: runTask sends the next only
+ * after the answer) and posts its progress and its result (or error).
+ */
 export function serveTask<I, O, P = unknown>(fn: (input: I, progress: (p: P) => void) => Promise<O> | O): void {
   const post = (m: TaskMessage<O, P>) => parentPort!.postMessage(m);
-  void (async () => {
-    try {
-      post({
-        type: 'result',
-        value: await fn((workerData as { job: I }).job, (value) => post({ type: 'progress', value })),
-      });
-    } catch (err) {
-      const floe = err instanceof FloeError ? err : undefined;
-      post({ type: 'error', kind: floe?.kind, message: (err as Error).message, violations: floe?.violations });
-    }
-  })();
+  parentPort!.on('message', (m: { type: 'job'; job: I }) => {
+    if (m?.type !== 'job') return;
+    void (async () => {
+      try {
+        post({ type: 'result', value: await fn(m.job, (value) => post({ type: 'progress', value })) });
+      } catch (err) {
+        const floe = err instanceof FloeError ? err : undefined;
+        post({ type: 'error', kind: floe?.kind, message: (err as Error).message, violations: floe?.violations });
+      }
+    })();
+  });
 }
 
 type Reply<O> =

@@ -121,6 +121,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         {
           signal,
           priority: env.priority,
+          idleMs: env.workerIdleMs,
           onProgress: ({ done, total }) =>
             report({
               phase: 'score_blocks',

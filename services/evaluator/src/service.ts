@@ -203,6 +203,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
         {
           signal: o.signal,
           priority: env.priority,
+          idleMs: env.workerIdleMs,
           onProgress: ({ suite, done, total }) =>
             o.report({
               phase: 'evaluate',
@@ -386,6 +387,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
               {
                 signal: ctx.signal,
                 priority: env.priority,
+                idleMs: env.workerIdleMs,
                 onProgress: (p) => {
                   if ('header' in p) {
                     const h = p.header;
@@ -444,7 +446,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
                   : { temperature: req.temperature || 1, topK: req.topK, seed: Number(req.seed) },
                 stopSequences: stops,
               },
-              { signal: ctx.signal, priority: env.priority, onProgress: (p) => emit(p.raw) },
+              { signal: ctx.signal, priority: env.priority, idleMs: env.workerIdleMs, onProgress: (p) => emit(p.raw) },
             ),
           ),
         )) {

@@ -115,6 +115,7 @@ export function createExplainerService(opts: ServiceContext): HostedService {
         runTask<ExplainerJob, R, ExplainerProgress>(EXPLAIN_TASK, job, {
           signal: o.signal,
           priority: env.priority,
+          idleMs: env.workerIdleMs,
           onProgress: ({ done, total, message }) =>
             o.report({ phase: o.phase, done, total, fraction: done / total, message }),
         }),

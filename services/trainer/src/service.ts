@@ -191,7 +191,7 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
           id,
           labels: { run: runId, step: checkpoint?.manifest.labels.step ?? '', checkpoint: checkpointId },
         },
-        { priority: config.computePriority },
+        { priority: config.computePriority, idleMs: config.taskWorkerIdleMs },
       );
     } catch (err) {
       // Two exports of one checkpoint at once: the second finds the first's artifact.
