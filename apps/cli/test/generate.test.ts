@@ -105,15 +105,19 @@ test('greedy continues the sentence it learned; a stop sequence ends it', { time
 });
 
 test(
-  'a model trained on sequences shorter than its context generates within that window',
+  'a model trained on sequences shorter than its context generates within that window, by default',
   { timeout: 60_000 },
   async () => {
     const shortRun = await trainOnSentence(32);
     const model = runModel(shortRun);
-    // Positions 33–64 were never trained: read 32 bytes at a time, as it learned, the sentence goes on past them.
-    const { generation } = await generate({ model, prompt: 'the cat ', maxBytes: 80, greedy: true, windowBytes: 32 });
+    // Positions 33–64 were never trained: read 32 bytes at a time, as it learned (its checkpoint records the
+    // length), the sentence goes on past them; asked to read its whole context, it loses the sentence.
+    const { generation } = await generate({ model, prompt: 'the cat ', maxBytes: 80, greedy: true });
     assert.equal(generation.text, SENTENCE.repeat(5).slice(8, 88));
     assert.equal(generation.contextBytes, 32);
+    const whole = await generate({ model, prompt: 'the cat ', maxBytes: 80, greedy: true, windowBytes: 64 });
+    assert.equal(whole.generation.contextBytes, 64);
+    assert.notEqual(whole.generation.text, generation.text);
     await rejectsWith(generate({ model, windowBytes: -1 }), grpc.status.INVALID_ARGUMENT, 'window_bytes');
   },
 );

@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
+import { commonV1, dataProfilerV1 as dp, evaluatorV1 as ev, explainerV1, trainerV1 } from '@floe/contracts';
 import { Rng } from '@floe/random';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, rejectsWith, startTestServer, tempDir, testConfig, writeDigitFolder } from '@floe/testing';
 import { createTrainerService } from '@floe/trainer';
 import { createEvaluatorService } from '@floe/evaluator';
+import { createExplainerService } from '@floe/explainer';
+import { createDataProfilerService } from '@floe/data-profiler';
 import { floeAt } from './fixtures/floe.js';
 
 const home = tempDir();
@@ -78,7 +80,12 @@ before(async () => {
   writeFileSync(join(data, 'notes.txt'), 'not a table\n');
   const config = testConfig(home.path);
   server = await startTestServer(
-    [createTrainerService({ config, log: quietLog }), createEvaluatorService({ config, log: quietLog })],
+    [
+      createTrainerService({ config, log: quietLog }),
+      createEvaluatorService({ config, log: quietLog }),
+      createExplainerService({ config, log: quietLog }),
+      createDataProfilerService({ config, log: quietLog }),
+    ],
     config,
   );
   trainer = createClient(trainerV1.TrainerServiceClient, server.address);
@@ -355,7 +362,7 @@ test('floe predict writes CSV: to a file with a summary, to stdout, or JSON', { 
 });
 
 test(
-  'a target column in the middle of a table: trained on it, scored on it, predicted without it; an unknown one refused',
+  'a target column in the middle of a table: trained on it, scored on it, predicted without it; an unknown one refused; a checkpoint continues and is scored by the column it learned',
   { timeout: 120_000 },
   async () => {
     // "label" would be the target by default; the run learns y, which sits between the features.
@@ -393,16 +400,54 @@ test(
     assert.equal(done.state, commonV1.RunState.RUN_STATE_PAUSED, done.error);
     assert.ok(done.lastMetrics!.validationLoss! < 0.5, `validation MSE ${done.lastMetrics!.validationLoss}`);
 
-    // Continuing from it on the same table without naming the target: the refusal says which column to name.
-    const continued = await rejectsWith(
+    // Continuing from it on a table of the same columns without naming the target: the run reads y, the column
+    // the model learned (label would be the table's default), and its spec says so.
+    const continuedSpec = {
+      ...spec,
+      baseModel: runModel(run!.runId),
+      dataset: { ...spec.dataset!, targetColumn: '' },
+      budgetSteps: 20,
+      evalIntervalSteps: 10,
+    };
+    const continued = (await call(trainer.startRun.bind(trainer), { requestId: '', spec: continuedSpec })).run!;
+    assert.equal(continued.spec!.dataset!.targetColumn, 'y');
+    const continuedEvents = await collect(trainer.watchRun({ runId: continued.runId, fromStep: 0 }));
+    const continuedDone = (continuedEvents.at(-1)!.event as { value: trainerV1.Run }).value;
+    assert.equal(continuedDone.state, commonV1.RunState.RUN_STATE_PAUSED, continuedDone.error);
+    assert.ok(
+      continuedDone.lastMetrics!.validationLoss! < 0.5,
+      `validation MSE ${continuedDone.lastMetrics!.validationLoss}`,
+    );
+    // A table without the learned column (y renamed price): the table's default (label) stands, so the model's
+    // columns are not the table's and the refusal says so; named, the renamed target is read.
+    writeFileSync(
+      join(home.path, 'data', 'renamed.csv'),
+      `a,price,b,label\n${regression.map((r, i) => `${r.a.toFixed(4)},${targetOf(r.a, r.b).toFixed(4)},${r.b.toFixed(4)},${i % 3}`).join('\n')}\n`,
+    );
+    const renamedSpec = { ...continuedSpec, dataset: { ...spec.dataset!, uri: 'file:renamed.csv', targetColumn: '' } };
+    const unnamedTarget = await rejectsWith(
+      call(trainer.startRun.bind(trainer), { requestId: '', spec: renamedSpec }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.dataset',
+    );
+    assert.match(unnamedTarget.details, /lacks label and also has price/);
+    const renamed = (
+      await call(trainer.startRun.bind(trainer), {
+        requestId: '',
+        spec: { ...renamedSpec, dataset: { ...renamedSpec.dataset, targetColumn: 'price' }, budgetSteps: 1 },
+      })
+    ).run!;
+    await collect(trainer.watchRun({ runId: renamed.runId, fromStep: 0 }));
+    // Another column named is still taken: the refusal says which column the model learned.
+    const other = await rejectsWith(
       call(trainer.startRun.bind(trainer), {
         requestId: '',
-        spec: { ...spec, baseModel: runModel(run!.runId), dataset: { ...spec.dataset!, targetColumn: '' } },
+        spec: { ...continuedSpec, dataset: { ...spec.dataset!, targetColumn: 'label' } },
       }),
       grpc.status.INVALID_ARGUMENT,
       'spec.dataset',
     );
-    assert.match(continued.details, /the model learned to predict y: name it as the target column/);
+    assert.match(other.details, /the model learned to predict y: name it as the target column/);
 
     const events2 = await collect(
       evaluator.evaluate(
@@ -422,6 +467,59 @@ test(
     );
     const mse = (events2.at(-1)!.event!.value as ev.Evaluation).results[0]!.metrics[0]!.value;
     assert.ok(mse < 0.5, `test MSE ${mse}`);
+    // A suite that names no target scores the model on the column it learned: the same figure.
+    const unnamed = await collect(
+      evaluator.evaluate(
+        ev.EvaluateRequest.fromPartial({
+          model: runModel(run!.runId),
+          inlineSuites: [
+            ev.Suite.fromPartial({
+              name: 'middle',
+              taskKind: ev.TaskKind.TASK_KIND_REGRESSION,
+              dataset: { uri: 'file:middle.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST },
+              metrics: ['mse'],
+            }),
+          ],
+          bootstrapSamples: 10,
+        }),
+      ),
+    );
+    assert.equal((unnamed.at(-1)!.event!.value as ev.Evaluation).results[0]!.metrics[0]!.value, mse);
+    // Explained and scored block by block on the table without naming the target: the model's own columns.
+    const explainer = createClient(explainerV1.ExplainerServiceClient, server.address);
+    const profiler = createClient(dp.DataProfilerServiceClient, server.address);
+    try {
+      const explained = await collect(
+        explainer.explain({
+          model: runModel(run!.runId),
+          dataset: commonV1.DatasetRef.fromPartial({ uri: 'file:middle.csv' }),
+          options: explainerV1.ExplainOptions.fromPartial({
+            method: explainerV1.Method.METHOD_EXACT,
+            instances: 2,
+            background: 8,
+            seed: 1,
+          }),
+          includePlots: false,
+        }),
+      );
+      const explanation = explained.at(-1)!.event!.value as explainerV1.Explanation;
+      assert.deepEqual(explanation.featureNames, ['a', 'b', 'label']);
+      const scores = await collect(
+        profiler.scoreBlocks({
+          model: runModel(run!.runId),
+          dataset: commonV1.DatasetRef.fromPartial({ uri: 'file:middle.csv' }),
+          reference: undefined,
+          calibrationBatches: 2,
+          batchSize: 16,
+          sequenceLength: 0,
+          seed: 1,
+        }),
+      );
+      assert.equal(scores.at(-1)!.event!.$case, 'scores');
+    } finally {
+      explainer.close();
+      profiler.close();
+    }
 
     const p = await predict({
       model: runModel(run!.runId),

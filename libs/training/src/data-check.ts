@@ -3,7 +3,7 @@
 // a run is refused at StartRun instead of failing at step 0.
 import { byteCount, exampleCount, selectSplit, splitIndices, type Dataset, type Split } from '@floe/data';
 import { FloeError, InvalidArgumentError } from '@floe/errors';
-import { mismatch, type ModelDescription } from './sources.js';
+import { mismatch, schemaOf, type ModelDescription } from './sources.js';
 
 /** Refuses data the model cannot read, naming both the model's field and the data's (INVALID_ARGUMENT). */
 export function requireReadable(model: ModelDescription, data: Dataset, modelField: string, dataField: string): void {
@@ -53,4 +53,32 @@ export function requireEnoughIn(full: Dataset, field: string, split: Split, max:
   if (full.kind === 'text') return requireEnough(selectSplit(full, split, max), field, split, sequenceLength);
   const count = splitIndices(full, split).length;
   requireExamples(max > 0 ? Math.min(count, max) : count, full.name, field, split);
+}
+
+/** The column a model learned to predict, when its checkpoint records one (MLPs trained on a table). */
+export function learnedTargetColumn(model: ModelDescription): string | undefined {
+  const names = schemaOf(model).targetNames;
+  return names?.length === 1 ? names[0] : undefined;
+}
+
+/**
+ * Opens a table for `model` by the target column the request names; when it names none, by the column the
+ * model learned to predict — so that a checkpoint continues, is scored or explained on a new table of the same
+ * columns without naming its target again — unless the data lacks that column or is not a table (a renamed
+ * target, a builtin), where the data's own default (label, target or the last column) stands.
+ */
+export async function openByTarget<D>(
+  model: ModelDescription,
+  named: string | undefined,
+  open: (targetColumn: string | undefined) => D | Promise<D>,
+): Promise<{ data: D; targetColumn: string | undefined }> {
+  const learned = learnedTargetColumn(model);
+  if (named || !learned) return { data: await open(named || undefined), targetColumn: named || undefined };
+  try {
+    return { data: await open(learned), targetColumn: learned };
+  } catch (err) {
+    if (err instanceof InvalidArgumentError && err.violations.every((v) => v.field.endsWith('target_column')))
+      return { data: await open(undefined), targetColumn: undefined };
+    throw err;
+  }
 }

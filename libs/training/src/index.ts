@@ -22,12 +22,20 @@ export {
   fitImages,
   tableRowsAsInputs,
   schemaOf,
+  trainedSequenceLength,
   type DataSchema,
   mismatch,
   type BatchSource,
   type ModelDescription,
 } from './sources.js';
-export { requireReadable, requireEnough, requireEnoughIn, bytesPerSequence } from './data-check.js';
+export {
+  requireReadable,
+  requireEnough,
+  requireEnoughIn,
+  bytesPerSequence,
+  learnedTargetColumn,
+  openByTarget,
+} from './data-check.js';
 export { TrainingSession, type SessionOptions, type SessionState, type StepMetrics } from './session.js';
 export {
   saveCheckpoint,

@@ -7,7 +7,15 @@ import { openDataset, type TextDataset } from '@floe/data';
 import { LocalArtifactStore } from '@floe/store';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { loadModelArtifact } from './open-model.js';
-import { ExampleSource, LmSource, builtinShape, growToData, schemaOf, type BatchSource } from './sources.js';
+import {
+  ExampleSource,
+  LmSource,
+  TRAINED_SEQUENCE_LENGTH,
+  builtinShape,
+  growToData,
+  schemaOf,
+  type BatchSource,
+} from './sources.js';
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
@@ -161,6 +169,13 @@ try {
       }),
     );
   }
+  // A language model learns positions up to the sequence length it trains on, not its whole context: its
+  // checkpoints record the longest it has trained on, so Generate reads that much by default.
+  if (model.task === 'language-model')
+    model.spec.config[TRAINED_SEQUENCE_LENGTH] = Math.max(
+      Number(model.spec.config[TRAINED_SEQUENCE_LENGTH] ?? 0),
+      job.sequenceLength,
+    );
   // Before the first step: the loss the strategy starts from (EXPAND: the base model's, unchanged).
   const initial = validationData && !resumeFrom ? await evaluate() : undefined;
   post({

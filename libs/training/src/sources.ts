@@ -116,6 +116,15 @@ function featureFillOf(c: Record<string, unknown>): number[] | undefined {
   return (c.inputShift as number[]).map((mean, j) => (categories[j]! >= 2 ? -1 : mean));
 }
 
+/** The config key under which a language model's checkpoints record the longest sequence it trained on. */
+export const TRAINED_SEQUENCE_LENGTH = 'trainedSequenceLength';
+
+/** The longest sequence a language model trained on, when its checkpoint records it (runs since it did). */
+export function trainedSequenceLength(model: ModelDescription): number | undefined {
+  const n = Number(model.spec.config[TRAINED_SEQUENCE_LENGTH]);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 export function schemaOf(model: ModelDescription): DataSchema {
   const c = model.spec.config;
   const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : undefined);

@@ -135,7 +135,11 @@ export function runTask<I, O, P = unknown>(
   entry: URL,
   input: I,
   opts: {
-    onProgress?: (p: P) => void;
+    /**
+     * Each progress message; a promise it returns holds the worker back (its `caughtUp`) until it settles, so
+     * a consumer slower than the task — a client reading predictions — keeps only a few messages queued.
+     */
+    onProgress?: (p: P) => void | Promise<void>;
     signal?: AbortSignal;
     priority?: ComputePriority;
     /** How long the worker waits, idle, for the next call once this one answers (0: it ends). */
@@ -166,8 +170,15 @@ export function runTask<I, O, P = unknown>(
     const onAbort = () =>
       settle(() => reject(opts.signal!.reason ?? new FloeError('cancelled', 'the caller cancelled the call')), false);
     const onMessage = (m: TaskMessage<O, P>) => {
-      if (m.type === 'progress') opts.onProgress?.(m.value);
-      else if (m.type === 'result') settle(() => resolve(m.value), true);
+      if (m.type === 'progress') {
+        // Acknowledged once handled; none after the call settles (the worker may serve another by then).
+        const ack = () => {
+          if (!settled) worker.postMessage({ type: 'ack' });
+        };
+        const handled = opts.onProgress?.(m.value);
+        if (handled) handled.then(ack, ack);
+        else ack();
+      } else if (m.type === 'result') settle(() => resolve(m.value), true);
       else settle(() => reject(toError(m)), true);
     };
     const onError = (err: Error) => settle(() => reject(err), false);
@@ -184,17 +195,38 @@ export function runTask<I, O, P = unknown>(
   });
 }
 
+/** Progress messages a task may have posted that its caller has not yet handled, before caughtUp waits. */
+const PROGRESS_WINDOW = 8;
+
 /**
  * The worker side: runs `fn` on each job the worker is sent (one at a time: runTask sends the next only
- * after the answer) and posts its progress and its result (or error).
+ * after the answer) and posts its progress and its result (or error). A task that streams results as
+ * progress awaits `caughtUp()` between them: it resolves while fewer than PROGRESS_WINDOW are unhandled.
  */
-export function serveTask<I, O, P = unknown>(fn: (input: I, progress: (p: P) => void) => Promise<O> | O): void {
+export function serveTask<I, O, P = unknown>(
+  fn: (input: I, progress: (p: P) => void, caughtUp: () => Promise<void>) => Promise<O> | O,
+): void {
   const post = (m: TaskMessage<O, P>) => parentPort!.postMessage(m);
-  parentPort!.on('message', (m: { type: 'job'; job: I }) => {
+  let unhandled = 0;
+  let waiting: (() => void)[] = [];
+  const caughtUp = () =>
+    unhandled < PROGRESS_WINDOW ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve));
+  parentPort!.on('message', (m: { type: 'job'; job: I } | { type: 'ack' }) => {
+    if (m?.type === 'ack') {
+      unhandled = Math.max(0, unhandled - 1);
+      if (unhandled < PROGRESS_WINDOW) for (const resolve of waiting.splice(0)) resolve();
+      return;
+    }
     if (m?.type !== 'job') return;
+    unhandled = 0;
+    waiting = [];
+    const progress = (value: P) => {
+      unhandled++;
+      post({ type: 'progress', value });
+    };
     void (async () => {
       try {
-        post({ type: 'result', value: await fn(m.job, (value) => post({ type: 'progress', value })) });
+        post({ type: 'result', value: await fn(m.job, progress, caughtUp) });
       } catch (err) {
         const floe = err instanceof FloeError ? err : undefined;
         post({ type: 'error', kind: floe?.kind, message: (err as Error).message, violations: floe?.violations });

@@ -14,7 +14,14 @@ const echo = (job: EchoJob, opts: Parameters<typeof runTask>[2] = {}) =>
 test('a second call runs in the worker the first left, after its progress and its answer', async () => {
   await closeIdleTaskWorkers();
   const seen: number[] = [];
-  const first = await echo({ progress: 3 }, { onProgress: (p) => seen.push(p as number) });
+  const first = await echo(
+    { progress: 3 },
+    {
+      onProgress: (p) => {
+        seen.push(p as number);
+      },
+    },
+  );
   const second = await echo({});
   assert.deepEqual(seen, [1, 2, 3]);
   assert.equal(second.threadId, first.threadId);
@@ -68,4 +75,30 @@ test('an idle worker exits after its idle time', async () => {
   assert.equal((await echo({}, { idleMs: 100 })).threadId, a.threadId, 'within the idle time');
   await new Promise((r) => setTimeout(r, 400));
   assert.notEqual((await echo({})).threadId, a.threadId, 'after it');
+});
+
+test('a task streaming to a slow caller stays at most 8 messages ahead of it, then finishes', async () => {
+  await closeIdleTaskWorkers();
+  const seen: number[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const answer = echo({ stream: 100 }, { onProgress: (p) => (seen.push(p as number), held) });
+  try {
+    // The worker starts (a second or so), posts 8, and waits: still 8 well after.
+    const deadline = Date.now() + 20_000;
+    while (seen.length < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8], 'the worker waits for its caller');
+  } finally {
+    release();
+  }
+  await answer;
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
+  // Acknowledgements of one call do not count for the next in the same worker.
+  const again: number[] = [];
+  await echo({ stream: 20 }, { onProgress: (p) => void again.push(p as number) });
+  assert.equal(again.length, 20);
 });

@@ -7,9 +7,11 @@ import { LocalArtifactStore } from '@floe/store';
 import { meanLoss, resolveScoring, scoreBlocks, type Scores, type ScoringOptions } from '@floe/adaptation';
 import {
   ExampleSource,
+  growToData,
   schemaOf,
   LmSource,
   noRunResolver,
+  openByTarget,
   openModel,
   requireEnough,
   requireReadable,
@@ -67,14 +69,33 @@ serveTask<ScoreTaskInput, ScoreTaskOutput, ScoreTaskProgress>(async (input, prog
   const { env } = input;
   await initBackend(env.backend, { threads: env.threads });
   const limits = { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes };
-  const data = openDataset(input.dataset, limits, input.dataset.field);
-  const reference = input.reference && openDataset(input.reference, limits, input.reference.field);
-  // A builtin is scored as a run on this data (replaying the reference) would build it: a fresh MLP takes the
-  // table's shape.
-  const model = await openModel('model', input.model, new LocalArtifactStore(env.artifactsDir), noRunResolver, {
-    data,
-    replay: reference,
-  });
+  const open = (ref: TaskDataRef, targetColumn = ref.targetColumn) =>
+    openDataset({ ...ref, targetColumn }, limits, ref.field);
+  const artifacts = new LocalArtifactStore(env.artifactsDir);
+  let data: Dataset;
+  let reference: Dataset | undefined;
+  let model: BlockModel;
+  if (input.model.kind === 'builtin') {
+    // A builtin is scored as a run on this data (replaying the reference) would build it: a fresh MLP takes the
+    // table's shape.
+    data = open(input.dataset);
+    reference = input.reference && open(input.reference);
+    model = await openModel('model', input.model, artifacts, noRunResolver, { data, replay: reference });
+  } else {
+    // A trained model reads tables by the column it learned to predict unless the reference names another, and
+    // is scored as a run on this data would start from it: grown by the categories and classes it brings.
+    const trained = await openModel('model', input.model, artifacts, noRunResolver);
+    const openFor = async (ref: TaskDataRef) =>
+      (await openByTarget(trained, ref.targetColumn, (column) => open(ref, column ?? ''))).data;
+    try {
+      data = await openFor(input.dataset);
+      reference = input.reference && (await openFor(input.reference));
+    } catch (err) {
+      trained.dispose();
+      throw err;
+    }
+    model = growToData(trained, [data, reference]);
+  }
   try {
     const o = resolveScoring(input.scoring, Number(model.spec.config.context ?? 0) || undefined);
     const batches = calibrationBatches(model, data, input.dataset, o, input.seed);

@@ -9,6 +9,7 @@ import { LocalArtifactStore } from '@floe/store';
 import {
   noRunResolver,
   openInitialModel,
+  openByTarget,
   openModel,
   requireEnough,
   requireReadable,
@@ -36,13 +37,21 @@ export interface EvaluateTaskInput {
 export type EvaluateTaskProgress = { suite: number; done: number; total: number };
 
 /** One suite's data, opened where the task runs; errors name the suite's field. */
-function openSuiteData(input: EvaluateTaskInput, i: number): Dataset {
+function openSuiteData(input: EvaluateTaskInput, i: number, targetColumn = input.suites[i]!.targetColumn): Dataset {
   const suite = input.suites[i]!;
   return openDataset(
-    { uri: suite.dataset, split: suite.split, targetColumn: suite.targetColumn },
+    { uri: suite.dataset, split: suite.split, targetColumn },
     { dataRoots: input.env.dataRoots, maxBytes: input.env.maxDatasetBytes },
     `${input.suiteFields[i]} dataset`,
   );
+}
+
+/** Suite i's data for a trained model: a table read by the column the model learned unless the suite names one. */
+async function openSuiteDataFor(input: EvaluateTaskInput, i: number, model: BlockModel): Promise<Dataset> {
+  const opened = await openByTarget(model, input.suites[i]!.targetColumn, (column) =>
+    openSuiteData(input, i, column ?? ''),
+  );
+  return opened.data;
 }
 
 /** A model of suite i's task (classification, regression, language model), or INVALID_ARGUMENT. */
@@ -104,7 +113,7 @@ serveTask<EvaluateTaskInput, SuiteOutcome[], EvaluateTaskProgress>(async (input,
   try {
     for (let i = 0; i < input.suites.length; i++) {
       requireTask(input, i, model); // before the suite's data is read
-      out.push(await scoreSuite(input, i, model, openSuiteData(input, i), progress));
+      out.push(await scoreSuite(input, i, model, await openSuiteDataFor(input, i, model), progress));
     }
     return out;
   } finally {

@@ -6,7 +6,14 @@ import { invalidArgument } from '@floe/errors';
 import { initBackend } from '@floe/ml-runtime';
 import { Rng } from '@floe/random';
 import { LocalArtifactStore } from '@floe/store';
-import { noRunResolver, openModel, serveTask, type ComputeEnv, type ResolvedModelSource } from '@floe/training';
+import {
+  noRunResolver,
+  openModel,
+  serveTask,
+  trainedSequenceLength,
+  type ComputeEnv,
+  type ResolvedModelSource,
+} from '@floe/training';
 
 export interface GenerateTaskInput {
   env: ComputeEnv;
@@ -78,7 +85,9 @@ serveTask<GenerateTaskInput, GenerateTaskOutput, GenerateTaskProgress>(async (in
     if (model.task !== 'language-model')
       throw invalidArgument('model', `is a ${model.task} model; Generate continues text with a language model`);
     const modelContext = Number(model.spec.config.context);
-    const context = input.windowBytes > 0 ? Math.min(input.windowBytes, modelContext) : modelContext;
+    // Unless asked, the model reads as much as it trained on: positions past that it never learned.
+    const asked = input.windowBytes > 0 ? input.windowBytes : (trainedSequenceLength(model) ?? modelContext);
+    const context = Math.min(asked, modelContext);
     const prompt = input.prompt.length > 0 ? input.prompt : EMPTY_PROMPT;
     const text = new Uint8Array(prompt.length + input.maxBytes);
     text.set(prompt);

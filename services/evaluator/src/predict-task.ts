@@ -129,7 +129,7 @@ function imageInputs(model: BlockModel, images: ImagesToPredict) {
   };
 }
 
-serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input, progress) => {
+serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input, progress, caughtUp) => {
   await initBackend(input.env.backend, { threads: input.env.threads });
   const model = await openModel('model', input.model, new LocalArtifactStore(input.env.artifactsDir), noRunResolver);
   try {
@@ -190,6 +190,8 @@ serveTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(async (input,
           total: data.rows,
         },
       });
+      // A client slower than the model holds the next batches back here, not in the server's memory.
+      await caughtUp();
     }
     return { rows: data.rows };
   } finally {

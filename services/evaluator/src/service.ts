@@ -365,7 +365,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
         const model = await resolveModelSource(modelSource(req.model!), resolveRun);
         let classNames: string[] = [];
         let classification = false;
-        for await (const e of withEvents<ev.PredictResponse['event'], { rows: number }>((emit, report) =>
+        for await (const e of withEvents<ev.PredictResponse['event'], { rows: number }>((emit, report, caughtUp) =>
           instrument({ name: SpanName.predict, attributes: { [Attr.model]: modelLabel(req.model!) } }, () =>
             runTask<PredictTaskInput, { rows: number }, PredictTaskProgress>(
               PREDICT_TASK,
@@ -405,6 +405,8 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
                     fraction: p.batch.total ? p.batch.done / p.batch.total : 1,
                     message: `row ${p.batch.done} of ${p.batch.total}`,
                   });
+                  // The worker makes the next batches once the client has taken these.
+                  return caughtUp();
                 },
               },
             ),

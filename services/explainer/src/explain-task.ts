@@ -11,6 +11,7 @@ import { LocalArtifactStore } from '@floe/store';
 import {
   alignInputs,
   noRunResolver,
+  openByTarget,
   openModel,
   schemaOf,
   serveTask,
@@ -294,20 +295,22 @@ async function explain(
   progress: (p: ExplainerProgress) => void,
 ): Promise<ExplainResult> {
   const { env, settings: s } = job;
-  // A table's columns meet the model by name, in its order (a model shaped by a table records them); images
-  // come in the shape the model reads.
-  const open = (ref: ExplainDataRef, split: 'test' | 'train') => {
-    const d = openDataset(
-      { uri: ref.uri, split, targetColumn: ref.targetColumn },
-      { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
-      ref.field,
+  // A table's columns meet the model by name, in its order (a model shaped by a table records them), its target
+  // the one the model learned unless the reference names another; images come in the shape the model reads.
+  const open = async (ref: ExplainDataRef, split: 'test' | 'train') => {
+    const { data: d } = await openByTarget(model, ref.targetColumn, (targetColumn) =>
+      openDataset(
+        { uri: ref.uri, split, targetColumn },
+        { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
+        ref.field,
+      ),
     );
     return alignInputs(d, schemaOf(model), ref.field);
   };
-  const data = open(job.dataset, 'test');
+  const data = await open(job.dataset, 'test');
   if (data.kind === 'text' && model.task === 'language-model') return explainText(job, model, data, progress);
   const { inputs, x } = rowsOf(model, data, job.dataset.field, job.field);
-  const backgroundData = open(job.background, 'train');
+  const backgroundData = await open(job.background, 'train');
   const bg = rowsOf(model, backgroundData, job.background.field, job.field);
   if (s.outputIndex >= outputsOf(model))
     throw invalidArgument('options.output_index', `is ${s.outputIndex}; ${job.field} has ${outputsOf(model)} outputs`);

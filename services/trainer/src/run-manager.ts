@@ -21,6 +21,7 @@ import {
   checkpointBlockIds,
   readModelArtifactMeta,
   requireEnoughIn,
+  openByTarget,
   requireReadable,
   startRunWorker,
   type ModelDescription,
@@ -543,23 +544,14 @@ export class RunManager {
   }
 
   /**
-   * What only the data can tell, before the run is accepted: each dataset opens (NOT_FOUND,
-   * PERMISSION_DENIED, RESOURCE_EXHAUSTED naming its field), the model reads it (INVALID_ARGUMENT naming
-   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it). Each
-   * dataset is read once.
+   * Opens a run's datasets for the checks at StartRun. Training and validation are often two splits of one
+   * folder: each (uri, target column) is read once, and only a text's split is cut out to check (a split of
+   * images or a table is counted, not copied).
    */
-  private async checkData(
-    spec: trainerV1.RunSpec,
-    base: Base,
-    plannerReference?: { field: string; uri: string; targetColumn: string },
-  ): Promise<void> {
-    const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
+  private datasetReader(): (ref: { field: string; uri: string; targetColumn: string }) => Promise<Dataset> {
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
-    const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
-    // Training and validation are often two splits of one folder: each dataset is read once, and only a text's
-    // split is cut out to check (a split of images or a table is counted, not copied).
     const read = new Map<string, Promise<Dataset>>();
-    const open = (ref: { field: string; uri: string; targetColumn: string }) => {
+    return (ref) => {
       // One table read with two target columns is two datasets.
       const key = JSON.stringify([ref.uri, ref.targetColumn]);
       let full = read.get(key);
@@ -574,6 +566,47 @@ export class RunManager {
         );
       return full;
     };
+  }
+
+  /**
+   * A checkpoint continues on a table by the column it learned to predict when the spec names no target
+   * (openByTarget), recorded in the spec so that GetRun says which and the run's other tables follow it.
+   */
+  private async withLearnedTarget(
+    spec: trainerV1.RunSpec,
+    base: Base,
+    open: ReturnType<RunManager['datasetReader']>,
+  ): Promise<trainerV1.RunSpec> {
+    if (base.kind !== 'checkpoint' || spec.dataset!.targetColumn) return spec;
+    const { train } = RunManager.dataOf(spec);
+    const { targetColumn } = await openByTarget(base.description, undefined, (column) =>
+      open({ ...train, targetColumn: column ?? '' }),
+    );
+    return targetColumn ? { ...spec, dataset: { ...spec.dataset!, targetColumn } } : spec;
+  }
+
+  /**
+   * What only the data can tell, before the run is accepted: each dataset opens (NOT_FOUND,
+   * PERMISSION_DENIED, RESOURCE_EXHAUSTED naming its field), the model reads it (INVALID_ARGUMENT naming
+   * both), and each split holds at least one sequence or example (FAILED_PRECONDITION naming it). Each
+   * dataset is read once.
+   */
+  private async checkData(
+    spec: trainerV1.RunSpec,
+    base: Base,
+    planLater: boolean,
+    open = this.datasetReader(),
+  ): Promise<void> {
+    const seq = spec.sequenceLength || DEFAULT_SEQUENCE_LENGTH;
+    const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
+    // The reference an ADE run's planner reads (its replay data, perhaps at fraction 0): the model reads it too.
+    const plannerReference = planLater
+      ? {
+          field: 'spec.mixture.replay_dataset',
+          uri: spec.mixture!.replayDataset!.uri,
+          targetColumn: RunManager.targetColumnOf(spec, spec.mixture!.replayDataset!),
+        }
+      : undefined;
     const trainData = await open(train);
     const replayData = replay && (await open(replay));
     // A builtin takes its shape from the training data (and the replay's classes), as the run's worker builds
@@ -593,7 +626,6 @@ export class RunManager {
     if (validation) await check(validation);
     if (referenceValidation) await check(referenceValidation);
     if (replay) await check(replay);
-    // The reference an ADE run's planner reads (its replay data, perhaps at fraction 0): the model reads it too.
     if (plannerReference)
       requireReadable(model, await open(plannerReference), 'spec.base_model', plannerReference.field);
   }
@@ -659,17 +691,9 @@ export class RunManager {
       if (!this.o.planner)
         throw failedPrecondition('ADE without a plan needs the data-profiler, and none is reachable from this trainer');
     } else this.strategyOf(spec, blocks);
-    await this.checkData(
-      spec,
-      base,
-      planLater
-        ? {
-            field: 'spec.mixture.replay_dataset',
-            uri: spec.mixture!.replayDataset!.uri,
-            targetColumn: RunManager.targetColumnOf(spec, spec.mixture!.replayDataset!),
-          }
-        : undefined,
-    );
+    const open = this.datasetReader();
+    spec = await this.withLearnedTarget(spec, base, open);
+    await this.checkData(spec, base, planLater, open);
     const now = new Date();
     // The server's default retention, recorded in the run's spec so GetRun shows what the run does.
     if (!spec.checkpointRetention && this.o.defaultKeepLast)

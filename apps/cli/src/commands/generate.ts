@@ -11,7 +11,7 @@ export const generate: Command = {
   usage: [
     'floe generate --model run:RUN_ID[@step|@best]|artifact:ID|transformer-lm/tiny[:seed] --prompt TEXT',
     '              [--max-bytes 256] [--greedy | --temperature 1 --top-k 0 --seed 0] [--stop "\\n",…] [--window N]',
-    '  --window: bytes the model reads each step (default its context); give the sequence length it was trained on.',
+    '  --window: bytes the model reads each step (default the longest sequence it trained on, else its context).',
     '',
     "The continuation goes to stdout as it is made (the prompt not repeated); why it stopped and the model's mean",
     'log-probability per byte to stderr. --json prints one object (text, stop reason, mean log-probability).',

@@ -488,8 +488,9 @@ export interface GenerateRequest {
    */
   stopSequences: string[];
   /**
-   * Bytes the model reads each step, in [0, 65536]; 0 means its context. A model trained on sequences shorter
-   * than its context has never learned the positions past them: give the training sequence length.
+   * Bytes the model reads each step, in [0, 65536]; 0 means the longest sequence its checkpoint trained on (a
+   * model never learned the positions past it), or its context when that is not recorded (builtins, older
+   * checkpoints).
    */
   windowBytes: number;
 }
@@ -516,8 +517,8 @@ export interface Generation {
    */
   meanLogProb: number;
   /**
-   * The bytes read each step: the request's window_bytes, at most the model's context (the context when not
-   * asked); at most this much of the prompt and the text so far was read.
+   * The bytes read each step: the request's window_bytes (when not asked, the trained sequence length or the
+   * context), at most the model's context; at most this much of the prompt and the text so far was read.
    */
   contextBytes: number;
 }
