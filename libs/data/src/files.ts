@@ -93,13 +93,44 @@ function numberCell(v: Cell): number {
 
 const cellText = (v: Cell): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
+// ISO 8601 as spreadsheets, databases and pandas write it: a date, or a date and a time (T or a space between),
+// with seconds, fractions and a zone (Z or ±hh[:mm]) optional.
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const DAY_MS = 86_400_000;
+
+/**
+ * An ISO 8601 date or date-time as days since 1970-01-01 00:00 UTC (a time without a zone is read as UTC);
+ * NaN when the cell is not one, or names a day or time that does not exist (2023-02-29, 25:00).
+ */
+export function dateCellDays(v: Cell): number {
+  if (typeof v !== 'string') return NaN;
+  const m = ISO_DATE_TIME.exec(v.trim());
+  if (!m) return NaN;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
+  if (year! < 1000 || month! < 1 || month! > 12 || hour! > 23 || minute! > 59 || second! > 59) return NaN;
+  const ms = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!);
+  // Date.UTC rolls a day past the month's end into the next month: such a day does not exist.
+  if (day! < 1 || new Date(ms).getUTCDate() !== day) return NaN;
+  const fraction = m[7] ? Number(m[7]) * 1000 : 0;
+  const zone = m[8]?.toUpperCase();
+  let offsetMinutes = 0;
+  if (zone && zone !== 'Z') {
+    const digits = zone.slice(1).replace(':', '');
+    offsetMinutes = (zone[0] === '-' ? -1 : 1) * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || 0));
+  }
+  return (ms + fraction - offsetMinutes * 60_000) / DAY_MS;
+}
+
 /** A decimal comma read as a point ("3,5" → "3.5"; a cell with a point or a second comma is left as it is). */
 const commaDecimal = (v: Cell): Cell => (typeof v === 'string' && /^[^.,]*,[^.,]*$/.test(v) ? v.replace(',', '.') : v);
 
 /**
  * Rows of cells under a header → a tabular dataset. Each column is numeric when every cell that is not missing
- * reads as a number, else categorical (every cell a category, numbers included): deciding per cell would put
- * numbers and category codes in one column. Rows without a target are left out and counted.
+ * reads as a number, a date when every one reads as an ISO 8601 date or date-time (then its days since 1970-01-01
+ * UTC: a number, where a category per day would be as many one-hot inputs as days), else categorical (every cell a
+ * category, numbers included): deciding per cell would put numbers and category codes in one column. Rows without
+ * a target are left out and counted.
  */
 function tabular(
   name: string,
@@ -134,7 +165,7 @@ function tabular(
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const { x, categories } = encodeColumns(labelled, featureIdx, header, cellNumber);
+  const { x, categories, dates } = encodeColumns(labelled, featureIdx, header, cellNumber);
   const tv = labelled.map((r) => r[t]!);
   const numericTarget = numericColumn(t, labelled, cellNumber);
   const targetNumbers = numericTarget ? tv.map(cellNumber) : [];
@@ -148,6 +179,7 @@ function tabular(
     x,
     rows: labelled.length,
     categories,
+    ...(dates.length > 0 && { dates }),
     ...(labelled.length < rows.length && { rowsWithoutTarget: rows.length - labelled.length }),
   };
   if (isClass) {
@@ -165,22 +197,33 @@ function tabular(
 const numericColumn = (c: number, rows: Cell[][], cellNumber: (v: Cell) => number) =>
   rows.every((r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
 
-/** Columns `columns` of `rows` as a row-major table: numbers as they read, other columns as category codes. */
+/** Whether column `c` has a value and every one that is not missing reads as a date (dateCellDays). */
+const dateColumn = (c: number, rows: Cell[][]) =>
+  rows.some((r) => !isMissing(r[c])) && rows.every((r) => isMissing(r[c]) || !Number.isNaN(dateCellDays(r[c]!)));
+
+/**
+ * Columns `columns` of `rows` as a row-major table: numbers as they read, dates as days since 1970-01-01 UTC,
+ * other columns as category codes.
+ */
 function encodeColumns(
   rows: Cell[][],
   columns: number[],
   header: string[],
   cellNumber: (v: Cell) => number,
-): { x: Float32Array; categories: Record<string, string[]> } {
+): { x: Float32Array; categories: Record<string, string[]>; dates: string[] } {
   const categories: Record<string, string[]> = {};
+  const dates: string[] = [];
   const x = new Float32Array(rows.length * columns.length);
   columns.forEach((c, j) => {
     const numeric = numericColumn(c, rows, cellNumber);
+    const date = !numeric && dateColumn(c, rows);
+    if (date) dates.push(header[c]!);
     const codes = new Map<string, number>();
     rows.forEach((r, i) => {
       const v = r[c];
       let value = NaN; // missing
       if (!isMissing(v) && numeric) value = cellNumber(v!);
+      else if (!isMissing(v) && date) value = dateCellDays(v!);
       else if (!isMissing(v)) {
         const text = cellText(v!);
         if (!codes.has(text)) codes.set(text, codes.size);
@@ -188,9 +231,9 @@ function encodeColumns(
       }
       x[i * columns.length + j] = value;
     });
-    if (!numeric) categories[header[c]!] = [...codes.keys()];
+    if (!numeric && !date) categories[header[c]!] = [...codes.keys()];
   });
-  return { x, categories };
+  return { x, categories, dates };
 }
 
 /**
@@ -217,7 +260,7 @@ function featureColumns(
   textColumn?: string,
 ): TabularDataset {
   const columns = header.map((_, i) => i);
-  const { x, categories } = encodeColumns(rows, columns, header, cellNumber);
+  const { x, categories, dates } = encodeColumns(rows, columns, header, cellNumber);
   const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
   return {
     ...(t >= 0 && {
@@ -230,6 +273,7 @@ function featureColumns(
     x,
     rows: rows.length,
     categories,
+    ...(dates.length > 0 && { dates }),
     target: { type: 'regression', y: new Float32Array(0), names: [] },
   };
 }

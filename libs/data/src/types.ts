@@ -33,6 +33,8 @@ export interface TabularDataset extends DatasetCommon {
     | { type: 'regression'; y: Float32Array; names: string[] };
   /** Categorical feature columns: the text of each code, by column. */
   categories?: Record<string, string[]>;
+  /** Feature columns read as dates (ISO 8601): their values are days since 1970-01-01 UTC. */
+  dates?: string[];
   /** Rows of the file left out because their target was missing (files only; absent when none). */
   rowsWithoutTarget?: number;
   /** A column's cells as text, row by row, where a features-only read asked for one (openPredictionInputs). */

@@ -46,8 +46,9 @@ function column(d: TabularDataset, c: number): Float64Array {
   return out;
 }
 
-function inferType(sorted: Float64Array, infinite: number, categories?: string[]): string {
+function inferType(sorted: Float64Array, infinite: number, categories?: string[], date = false): string {
   if (categories) return 'categorical';
+  if (date) return 'datetime';
   // No finite value: nothing to call integer or constant.
   if (sorted.length === 0) return infinite === 0 ? 'empty' : 'numeric';
   if (sorted.length && sorted[0] === sorted.at(-1)) return 'constant';
@@ -57,12 +58,21 @@ function inferType(sorted: Float64Array, infinite: number, categories?: string[]
   return integer ? 'integer' : 'numeric';
 }
 
-/** One column's profile; `categories` (the text of each code) makes it categorical. */
-function profileColumn(name: string, values: Float64Array, bins: number, categories?: string[]): ColumnProfile {
+/**
+ * One column's profile; `categories` (the text of each code) makes it categorical, `date` a datetime (its values
+ * days since 1970-01-01 UTC, profiled as numbers).
+ */
+function profileColumn(
+  name: string,
+  values: Float64Array,
+  bins: number,
+  categories?: string[],
+  date = false,
+): ColumnProfile {
   const sorted = sortedFinite(values);
   let infinite = 0;
   for (const v of values) if (v === Infinity || v === -Infinity) infinite++;
-  const type = inferType(sorted, infinite, categories);
+  const type = inferType(sorted, infinite, categories, date);
   const distinct = distinctSorted(sorted);
   // Categories' codes are numbers without an order or a scale: no mean, no std (0, as the contract says).
   const { mean, std } = type === 'categorical' ? { mean: 0, std: 0 } : meanStd(sorted);
@@ -107,7 +117,7 @@ export function* profileTabularSteps(d: TabularDataset, bins = 20): Steps<Tabula
   const numeric: { name: string; values: Float64Array }[] = [];
   for (const [c, name] of d.features.entries()) {
     const values = column(d, c);
-    const profile = profileColumn(name, values, bins, cats[name]);
+    const profile = profileColumn(name, values, bins, cats[name], d.dates?.includes(name));
     columns.push(profile);
     if (profile.inferredType !== 'categorical' && profile.inferredType !== 'empty') numeric.push({ name, values });
     yield;

@@ -117,6 +117,23 @@ test('tabular profile of the target: classes counted, rows without a target repo
   assert.deepEqual([regression.targets[0]!.name, regression.targets[0]!.mean], ['y', 1.5]);
 });
 
+test('a date column profiles as datetime: numbers in days since 1970-01-01, in the correlations', () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir.path, 'd.csv'), 'at,n,label\n2024-01-01,1,a\n2024-01-03,2,b\n2024-01-05T12:00Z,3,a\n,4,b\n');
+    const t = profileTabular(loadFile(join(dir.path, 'd.csv'), 1 << 20) as TabularDataset);
+    const at = t.columns.find((c) => c.name === 'at')!;
+    const start = Date.UTC(2024, 0, 1) / 86_400_000;
+    assert.deepEqual(
+      [at.inferredType, at.missing, at.quantiles[0], at.quantiles.at(-1)],
+      ['datetime', 1, start, start + 4.5],
+    );
+    assert.deepEqual(t.correlations.names, ['at', 'n']);
+  } finally {
+    dir.remove();
+  }
+});
+
 test('drift of a column numeric in one file and categorical in the other compares its values as text; the target drifts too', () => {
   // The same values, one file with a "?" among them (so read as categories 0 = "1", 1 = "2", 2 = "?").
   const numeric = table('a', [1, 2, 1, 2], [0, 0, 1, 1], ['no', 'yes']);

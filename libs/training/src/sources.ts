@@ -6,6 +6,7 @@ import {
   LmBatcher,
   byteStream,
   conformImages,
+  dateCellDays,
   exampleCount,
   modelInput,
   orderClasses,
@@ -153,7 +154,7 @@ export function fitImages<D extends Dataset>(data: D, schema: DataSchema): D {
 }
 
 /** What alignFeatures reads and rewrites of a table. */
-type FeatureColumns = Pick<TabularDataset, 'features' | 'x' | 'rows' | 'categories'>;
+type FeatureColumns = Pick<TabularDataset, 'features' | 'x' | 'rows' | 'categories' | 'dates'>;
 
 /**
  * A table's columns in the model's order, by name, with each categorical column's codes recoded to the model's
@@ -186,8 +187,15 @@ export function alignFeatures<T extends FeatureColumns>(
   names.forEach((n, j) => {
     const src = data.features.indexOf(n);
     const text = (v: number) => (own[n] ? own[n][v]! : String(v));
+    // A model that read a date column as categories (checkpoints from before dates were read as days) meets
+    // the days by the dates its categories name.
+    const dateCodes =
+      model[n] && data.dates?.includes(n)
+        ? new Map(model[n].map((t, code) => [Math.fround(dateCellDays(t)), code]))
+        : undefined;
     const value = (v: number): number => {
       if (!Number.isFinite(v)) return v;
+      if (dateCodes) return dateCodes.get(v) ?? NaN;
       if (model[n]) {
         const code = model[n].indexOf(text(v));
         return code >= 0 ? code : NaN;

@@ -226,6 +226,23 @@ test('columns by name: reordered columns and recoded categories reach the model 
     Array.from(aligned.x).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
     [1, 0, 2, 1, 3, 'NaN'],
   );
+  // A model that read a date column as categories (before dates were days) meets the days by its dates.
+  const days = (iso: string) => Date.parse(iso) / 86_400_000;
+  const dated = alignFeatures(
+    {
+      ...data,
+      features: ['a', 'c'],
+      categories: {},
+      dates: ['c'],
+      x: Float32Array.from([1, days('2024-01-02'), 2, days('2024-01-01'), 3, days('2024-01-03')]),
+    },
+    { featureNames: ['a', 'c'], categories: { c: ['2024-01-01', '2024-01-02'] } },
+    'dataset',
+  );
+  assert.deepEqual(
+    Array.from(dated.x).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+    [1, 1, 2, 0, 3, 'NaN'],
+  );
   assert.throws(
     () => alignFeatures({ ...data, features: ['c', 'b'] }, schema, 'dataset'),
     /dataset: has the columns c, b; the model reads a, c \(missing: a\) \(not read: b\)/,

@@ -213,8 +213,10 @@ export interface ColumnProfile {
   /** Column name. */
   name: string;
   /**
-   * Inferred type: "numeric", "integer", "boolean" (integers in [0, 1]), "categorical" (any value that is
-   * not a number makes the whole column categorical), "constant", or "empty" (every value missing).
+   * Inferred type: "numeric", "integer", "boolean" (integers in [0, 1]), "datetime" (every value an ISO 8601
+   * date or date-time; its mean, quantiles and histogram are in days since 1970-01-01 UTC, as models read it),
+   * "categorical" (any other value that is not a number makes the whole column categorical), "constant", or
+   * "empty" (every value missing).
    */
   inferredType: string;
   /** Missing values (empty, NA, null, NaN, …). */

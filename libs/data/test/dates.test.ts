@@ -1,0 +1,54 @@
+// Date columns: ISO 8601 cells read as days since 1970-01-01 UTC (closed forms), a column of them is a number
+// (not a category per day), and one cell that is not a date leaves the column categorical.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './temp-dir.js';
+import { dateCellDays, openDataset, type TabularDataset } from '../src/index.js';
+
+test('dateCellDays: days since 1970-01-01 UTC, zones applied, days and times that do not exist refused', () => {
+  assert.equal(dateCellDays('1970-01-01'), 0);
+  assert.equal(dateCellDays('1970-01-02T12:00'), 1.5);
+  assert.equal(dateCellDays('1970-01-02 06:00:00Z'), 1.25);
+  assert.equal(dateCellDays('2000-03-01'), 11017); // 30 years, 7 leap days, Jan + Feb 2000 (60 days)
+  assert.equal(dateCellDays('2024-05-01T10:00:00+02:00'), dateCellDays('2024-05-01T08:00:00Z'));
+  assert.equal(dateCellDays('2024-05-01T10:00-0530'), dateCellDays('2024-05-01T15:30Z'));
+  assert.equal(dateCellDays('1970-01-01T00:00:43.2'), 43.2 / 86_400);
+  assert.equal(dateCellDays(' 2024-02-29 '), dateCellDays('2024-02-28')! + 1);
+  for (const notADate of [
+    '2023-02-29',
+    '2024-13-01',
+    '2024-04-31',
+    '2024-05-01T25:00',
+    '05/01/2024',
+    '2024-5-1',
+    'soon',
+    '',
+  ])
+    assert.ok(Number.isNaN(dateCellDays(notADate)), notADate);
+  assert.ok(Number.isNaN(dateCellDays(19845)), 'a number is not a date cell');
+});
+
+test('a column of dates is days, one value that is not a date keeps a column categorical', () => {
+  const dir = tempDir();
+  try {
+    const rows = Array.from({ length: 40 }, (_, i) => {
+      const day = `2024-01-${String((i % 28) + 1).padStart(2, '0')}`;
+      return `${day}T${String(i % 24).padStart(2, '0')}:00:00Z,${i === 7 ? '' : day},${i === 3 ? 'soon' : day},${i % 2}`;
+    });
+    writeFileSync(join(dir.path, 't.csv'), `at,day,when,label\n${rows.join('\n')}\n`);
+    // As read (asRead): the file's row order, not a split's.
+    const d = openDataset({ uri: 'file:t.csv' }, { dataRoots: [dir.path], asRead: true }) as TabularDataset;
+    assert.deepEqual(d.dates, ['at', 'day']);
+    assert.deepEqual(Object.keys(d.categories ?? {}), ['when']);
+    const f = d.features.length;
+    // Row 0: 2024-01-01T00:00Z; row 5: 2024-01-06T05:00Z; row 7's day is missing.
+    assert.equal(d.x[0], Math.fround(dateCellDays('2024-01-01')));
+    assert.equal(d.x[5 * f], Math.fround(dateCellDays('2024-01-06T05:00Z')));
+    assert.equal(d.x[5 * f + 1], Math.fround(dateCellDays('2024-01-06')));
+    assert.ok(Number.isNaN(d.x[7 * f + 1]!));
+  } finally {
+    dir.remove();
+  }
+});
