@@ -130,8 +130,14 @@ async function predict(req: PredictRequest) {
   return { header, predictions, progress: events.filter((e) => e.event?.$case === 'progress').length };
 }
 
-/** Evaluate's value of `metric` for a run on every row of `split` of `uri`. */
-async function evaluated(runId: string, uri: string, task: ev.TaskKind, metric: string): Promise<number> {
+/** Evaluate's value of `metric` for a run on every row of the test split of `uri` (by `targetColumn`, if given). */
+async function evaluated(
+  runId: string,
+  uri: string,
+  task: ev.TaskKind,
+  metric: string,
+  targetColumn = '',
+): Promise<number> {
   const events = await collect(
     evaluator.evaluate(
       ev.EvaluateRequest.fromPartial({
@@ -140,7 +146,7 @@ async function evaluated(runId: string, uri: string, task: ev.TaskKind, metric: 
           ev.Suite.fromPartial({
             name: 'suite',
             taskKind: task,
-            dataset: { uri, split: commonV1.DatasetSplit.DATASET_SPLIT_TEST },
+            dataset: { uri, split: commonV1.DatasetSplit.DATASET_SPLIT_TEST, targetColumn },
             metrics: [metric],
           }),
         ],
@@ -449,42 +455,10 @@ test(
     );
     assert.match(other.details, /the model learned to predict y: name it as the target column/);
 
-    const events2 = await collect(
-      evaluator.evaluate(
-        ev.EvaluateRequest.fromPartial({
-          model: runModel(run!.runId),
-          inlineSuites: [
-            ev.Suite.fromPartial({
-              name: 'middle',
-              taskKind: ev.TaskKind.TASK_KIND_REGRESSION,
-              dataset: { uri: 'file:middle.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST, targetColumn: 'y' },
-              metrics: ['mse'],
-            }),
-          ],
-          bootstrapSamples: 10,
-        }),
-      ),
-    );
-    const mse = (events2.at(-1)!.event!.value as ev.Evaluation).results[0]!.metrics[0]!.value;
+    const mse = await evaluated(run!.runId, 'file:middle.csv', ev.TaskKind.TASK_KIND_REGRESSION, 'mse', 'y');
     assert.ok(mse < 0.5, `test MSE ${mse}`);
     // A suite that names no target scores the model on the column it learned: the same figure.
-    const unnamed = await collect(
-      evaluator.evaluate(
-        ev.EvaluateRequest.fromPartial({
-          model: runModel(run!.runId),
-          inlineSuites: [
-            ev.Suite.fromPartial({
-              name: 'middle',
-              taskKind: ev.TaskKind.TASK_KIND_REGRESSION,
-              dataset: { uri: 'file:middle.csv', split: commonV1.DatasetSplit.DATASET_SPLIT_TEST },
-              metrics: ['mse'],
-            }),
-          ],
-          bootstrapSamples: 10,
-        }),
-      ),
-    );
-    assert.equal((unnamed.at(-1)!.event!.value as ev.Evaluation).results[0]!.metrics[0]!.value, mse);
+    assert.equal(await evaluated(run!.runId, 'file:middle.csv', ev.TaskKind.TASK_KIND_REGRESSION, 'mse'), mse);
     // Explained and scored block by block on the table without naming the target: the model's own columns.
     const explainer = createClient(explainerV1.ExplainerServiceClient, server.address);
     const profiler = createClient(dp.DataProfilerServiceClient, server.address);

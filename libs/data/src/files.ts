@@ -99,6 +99,11 @@ const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 const DAY_MS = 86_400_000;
 
+// How often a table's reading yields (finishYielding decides whether to give the event loop its turn): every
+// 4,096 rows of a column, every 65,536 characters of a CSV.
+const ROWS_PER_STEP_MASK = 4095;
+const CHARS_PER_STEP_MASK = 65_535;
+
 /**
  * An ISO 8601 date or date-time as days since 1970-01-01 00:00 UTC (a time without a zone is read as UTC);
  * NaN when the cell is not one, or names a day or time that does not exist (2023-02-29, 25:00).
@@ -132,13 +137,13 @@ const commaDecimal = (v: Cell): Cell => (typeof v === 'string' && /^[^.,]*,[^.,]
  * category, numbers included): deciding per cell would put numbers and category codes in one column. Rows without
  * a target are left out and counted.
  */
-function tabular(
+function* tabularSteps(
   name: string,
   rawHeader: string[],
   rows: Cell[][],
   decimalComma: boolean,
   read: FileReadOptions,
-): TabularDataset {
+): Steps<TabularDataset> {
   // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
   const cellNumber = decimalComma ? (v: Cell) => numberCell(commaDecimal(v)) : numberCell;
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
@@ -147,7 +152,7 @@ function tabular(
   const twice = header.find((h, i) => header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
-  if (read.featuresOnly) return featureColumns(name, header, rows, cellNumber, read.textColumn);
+  if (read.featuresOnly) return yield* featureColumnSteps(name, header, rows, cellNumber, read.textColumn);
   let t = read.targetColumn
     ? header.indexOf(read.targetColumn)
     : header.findIndex((h) => h === 'label' || h === 'target');
@@ -165,7 +170,8 @@ function tabular(
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const { x, categories, dates } = encodeColumns(labelled, featureIdx, header, cellNumber);
+  const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumber);
+  const splitKeys = yield* rowSplitKeySteps(header, labelled);
   const tv = labelled.map((r) => r[t]!);
   const numericTarget = numericColumn(t, labelled, cellNumber);
   const targetNumbers = numericTarget ? tv.map(cellNumber) : [];
@@ -174,7 +180,7 @@ function tabular(
   const base = {
     kind: 'tabular' as const,
     name,
-    splitKeys: rowSplitKeys(header, labelled),
+    splitKeys,
     features: featureIdx.map((i) => header[i]!),
     x,
     rows: labelled.length,
@@ -197,29 +203,38 @@ function tabular(
 const numericColumn = (c: number, rows: Cell[][], cellNumber: (v: Cell) => number) =>
   rows.every((r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
 
-/** Whether column `c` has a value and every one that is not missing reads as a date (dateCellDays). */
-const dateColumn = (c: number, rows: Cell[][]) =>
-  rows.some((r) => !isMissing(r[c])) && rows.every((r) => isMissing(r[c]) || !Number.isNaN(dateCellDays(r[c]!)));
+/** Whether `holds` is true of every row, yielding as it goes. */
+function* everyRow(rows: Cell[][], holds: (row: Cell[]) => boolean): Steps<boolean> {
+  for (const [i, r] of rows.entries()) {
+    if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    if (!holds(r)) return false;
+  }
+  return true;
+}
 
 /**
  * Columns `columns` of `rows` as a row-major table: numbers as they read, dates as days since 1970-01-01 UTC,
  * other columns as category codes.
  */
-function encodeColumns(
+function* encodeColumnSteps(
   rows: Cell[][],
   columns: number[],
   header: string[],
   cellNumber: (v: Cell) => number,
-): { x: Float32Array; categories: Record<string, string[]>; dates: string[] } {
+): Steps<{ x: Float32Array; categories: Record<string, string[]>; dates: string[] }> {
   const categories: Record<string, string[]> = {};
   const dates: string[] = [];
   const x = new Float32Array(rows.length * columns.length);
-  columns.forEach((c, j) => {
-    const numeric = numericColumn(c, rows, cellNumber);
-    const date = !numeric && dateColumn(c, rows);
+  for (const [j, c] of columns.entries()) {
+    const numeric = yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
+    const date =
+      !numeric &&
+      rows.some((r) => !isMissing(r[c])) &&
+      (yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(dateCellDays(r[c]!))));
     if (date) dates.push(header[c]!);
     const codes = new Map<string, number>();
-    rows.forEach((r, i) => {
+    for (const [i, r] of rows.entries()) {
+      if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
       const v = r[c];
       let value = NaN; // missing
       if (!isMissing(v) && numeric) value = cellNumber(v!);
@@ -230,9 +245,9 @@ function encodeColumns(
         value = codes.get(text)!;
       }
       x[i * columns.length + j] = value;
-    });
+    }
     if (!numeric && !date) categories[header[c]!] = [...codes.keys()];
-  });
+  }
   return { x, categories, dates };
 }
 
@@ -240,11 +255,14 @@ function encodeColumns(
  * Each row's identity for its split: its cells by column name (so reordered columns keep it), missing as null —
  * the same key whether or not the row is read with its target.
  */
-function rowSplitKeys(header: string[], rows: Cell[][]): Float64Array {
+function* rowSplitKeySteps(header: string[], rows: Cell[][]): Steps<Float64Array> {
   const byName = header.map((_, i) => i).sort((a, b) => (header[a]! < header[b]! ? -1 : 1));
-  return Float64Array.from(rows, (r) =>
-    contentKey(JSON.stringify(byName.map((i) => [header[i], isMissing(r[i]) ? null : cellText(r[i]!)]))),
-  );
+  const keys = new Float64Array(rows.length);
+  for (const [k, r] of rows.entries()) {
+    if ((k & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    keys[k] = contentKey(JSON.stringify(byName.map((i) => [header[i], isMissing(r[i]) ? null : cellText(r[i]!)])));
+  }
+  return keys;
 }
 
 /**
@@ -252,15 +270,16 @@ function rowSplitKeys(header: string[], rows: Cell[][]): Float64Array {
  * the others): what a model is asked to predict from. The target is left empty; only openPredictionInputs reads
  * this.
  */
-function featureColumns(
+function* featureColumnSteps(
   name: string,
   header: string[],
   rows: Cell[][],
   cellNumber: (v: Cell) => number,
   textColumn?: string,
-): TabularDataset {
+): Steps<TabularDataset> {
   const columns = header.map((_, i) => i);
-  const { x, categories, dates } = encodeColumns(rows, columns, header, cellNumber);
+  const { x, categories, dates } = yield* encodeColumnSteps(rows, columns, header, cellNumber);
+  const splitKeys = yield* rowSplitKeySteps(header, rows);
   const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
   return {
     ...(t >= 0 && {
@@ -268,7 +287,7 @@ function featureColumns(
     }),
     kind: 'tabular',
     name,
-    splitKeys: rowSplitKeys(header, rows),
+    splitKeys,
     features: [...header],
     x,
     rows: rows.length,
@@ -296,8 +315,16 @@ export function tableOfRecords(
   records: readonly Record<string, unknown>[],
   read: FileReadOptions,
 ): TabularDataset {
+  return finish(tableOfRecordSteps(name, records, read));
+}
+
+function* tableOfRecordSteps(
+  name: string,
+  records: readonly Record<string, unknown>[],
+  read: FileReadOptions,
+): Steps<TabularDataset> {
   const header = [...new Set(records.flatMap((r) => Object.keys(r)))];
-  return tabular(
+  return yield* tabularSteps(
     name,
     header,
     records.map((r) => header.map((h) => (r[h] ?? null) as Cell)),
@@ -310,7 +337,7 @@ export function tableOfRecords(
  * RFC 4180 CSV: quoted fields may hold commas, doubled quotes and line breaks; records end at CRLF or LF.
  * Returns each record's cells and the line it starts on (for errors); blank lines are skipped.
  */
-function parseCsv(text: string, delimiter = ','): { cells: string[]; line: number }[] {
+function* parseCsvSteps(text: string, delimiter = ','): Steps<{ cells: string[]; line: number }[]> {
   const records: { cells: string[]; line: number }[] = [];
   let cells: string[] = [];
   let cur = '';
@@ -324,6 +351,7 @@ function parseCsv(text: string, delimiter = ','): { cells: string[]; line: numbe
     cur = '';
   };
   for (let i = 0; i < text.length; i++) {
+    if ((i & CHARS_PER_STEP_MASK) === CHARS_PER_STEP_MASK) yield;
     const ch = text[i]!;
     if (quoted) {
       if (ch === '"' && text[i + 1] === '"') {
@@ -446,7 +474,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
         path,
       );
       const { header, rows } = yield* parquetTable(parquet, path, maxBytes);
-      return tabular(name, header, rows as Cell[][], false, read);
+      return yield* tabularSteps(name, header, rows as Cell[][], false, read);
     }
     // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
     // skipped as torchvision's ImageFolder skips them; a text file inside a class folder stays ambiguous.
@@ -478,7 +506,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
   if (ext === '.csv' || ext === '.tsv') {
     const text = decodeText(fileBytes(path, maxBytes));
     const delimiter = ext === '.tsv' ? '\t' : sniffDelimiter(text);
-    const [head, ...records] = parseCsv(text, delimiter);
+    const [head, ...records] = yield* parseCsvSteps(text, delimiter);
     if (!head || records.length === 0)
       throw new FloeError(
         'invalid_argument',
@@ -491,7 +519,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
         `${name}: line ${long.line} has ${long.cells.length} fields where the header has ${head.cells.length}`,
       );
     // A short row's missing fields are missing values.
-    return tabular(
+    return yield* tabularSteps(
       name,
       head.cells,
       records.map((r) => r.cells),
@@ -501,7 +529,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
   }
   if (ext === '.parquet') {
     const { header, rows } = yield* parquetTable([path], dirname(path), maxBytes);
-    return tabular(name, header, rows as Cell[][], false, read);
+    return yield* tabularSteps(name, header, rows as Cell[][], false, read);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records = decodeText(fileBytes(path, maxBytes))
@@ -520,7 +548,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
         return record as Record<string, Cell>;
       });
     if (records.length === 0) throw new FloeError('invalid_argument', `${name}: no records`);
-    return tableOfRecords(name, records, read);
+    return yield* tableOfRecordSteps(name, records, read);
   }
   return { kind: 'text', name, documents: [documentBytes(fileBytes(path, maxBytes))] };
 }
