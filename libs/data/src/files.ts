@@ -130,6 +130,25 @@ export function dateCellDays(v: Cell): number {
 /** A decimal comma read as a point ("3,5" → "3.5"; a cell with a point or a second comma is left as it is). */
 const commaDecimal = (v: Cell): Cell => (typeof v === 'string' && /^[^.,]*,[^.,]*$/.test(v) ? v.replace(',', '.') : v);
 
+/** A number written with a decimal comma, points perhaps grouping its thousands ("1.234,5", "12,75"). */
+const COMMA_DECIMAL_NUMBER = /^\s*[+-]?\d{1,3}(?:\.\d{3})*,\d+\s*$|^\s*[+-]?\d+,\d+\s*$/;
+/** Points grouping thousands, a decimal comma optional ("1.234,5", "1.000"). */
+const POINT_THOUSANDS = /^\s*[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?\s*$/;
+
+/**
+ * How a column of a ";"-delimited file reads numbers: in a column that writes decimal commas, points group thousands
+ * ("1.234,5" and "1.000" are 1234.5 and 1000, as Excel writes them across most of Europe); in a column without
+ * one, a point is a decimal point ("0.5"), so that a file of ";" and points reads as it is written.
+ */
+function commaColumnNumber(rows: Cell[][], c: number): (v: Cell) => number {
+  const writesDecimalCommas = rows.some((r) => typeof r[c] === 'string' && COMMA_DECIMAL_NUMBER.test(r[c]));
+  if (!writesDecimalCommas) return (v) => numberCell(commaDecimal(v));
+  return (v) =>
+    numberCell(
+      typeof v === 'string' && POINT_THOUSANDS.test(v) ? v.replace(/\./g, '').replace(',', '.') : commaDecimal(v),
+    );
+}
+
 /**
  * Rows of cells under a header → a tabular dataset. Each column is numeric when every cell that is not missing
  * reads as a number, a date when every one reads as an ISO 8601 date or date-time (then its days since 1970-01-01
@@ -145,14 +164,14 @@ function* tabularSteps(
   read: FileReadOptions,
 ): Steps<TabularDataset> {
   // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
-  const cellNumber = decimalComma ? (v: Cell) => numberCell(commaDecimal(v)) : numberCell;
+  const cellNumberOf = (c: number) => (decimalComma ? commaColumnNumber(rows, c) : numberCell);
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
   if (header.length < (read.featuresOnly ? 1 : 2))
     throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);
   const twice = header.find((h, i) => header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
-  if (read.featuresOnly) return yield* featureColumnSteps(name, header, rows, cellNumber, read.textColumn);
+  if (read.featuresOnly) return yield* featureColumnSteps(name, header, rows, cellNumberOf, read.textColumn);
   let t = read.targetColumn
     ? header.indexOf(read.targetColumn)
     : header.findIndex((h) => h === 'label' || h === 'target');
@@ -162,6 +181,7 @@ function* tabularSteps(
       `${name} has no column ${JSON.stringify(read.targetColumn)}; its columns: ${header.join(', ')}`,
     );
   if (t < 0) t = header.length - 1;
+  const cellNumber = cellNumberOf(t);
   // An infinite target has no loss to learn from: left out like a missing one.
   const labelled = rows.filter((r) => !isMissing(r[t]) && Math.abs(cellNumber(r[t]!)) !== Infinity);
   if (labelled.length === 0)
@@ -170,7 +190,7 @@ function* tabularSteps(
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumber);
+  const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumberOf);
   const splitKeys = yield* rowSplitKeySteps(header, labelled);
   const tv = labelled.map((r) => r[t]!);
   const numericTarget = numericColumn(t, labelled, cellNumber);
@@ -220,12 +240,13 @@ function* encodeColumnSteps(
   rows: Cell[][],
   columns: number[],
   header: string[],
-  cellNumber: (v: Cell) => number,
+  cellNumberOf: (c: number) => (v: Cell) => number,
 ): Steps<{ x: Float32Array; categories: Record<string, string[]>; dates: string[] }> {
   const categories: Record<string, string[]> = {};
   const dates: string[] = [];
   const x = new Float32Array(rows.length * columns.length);
   for (const [j, c] of columns.entries()) {
+    const cellNumber = cellNumberOf(c);
     const numeric = yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
     const date =
       !numeric &&
@@ -274,11 +295,11 @@ function* featureColumnSteps(
   name: string,
   header: string[],
   rows: Cell[][],
-  cellNumber: (v: Cell) => number,
+  cellNumberOf: (c: number) => (v: Cell) => number,
   textColumn?: string,
 ): Steps<TabularDataset> {
   const columns = header.map((_, i) => i);
-  const { x, categories, dates } = yield* encodeColumnSteps(rows, columns, header, cellNumber);
+  const { x, categories, dates } = yield* encodeColumnSteps(rows, columns, header, cellNumberOf);
   const splitKeys = yield* rowSplitKeySteps(header, rows);
   const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
   return {

@@ -185,7 +185,7 @@ test('tabular files: a column is numeric or categorical as a whole; missing cell
   }
 });
 
-test('delimited files as spreadsheets write them: ";" with decimal commas, tabs, "|", UTF-16', () => {
+test('delimited files as spreadsheets write them: ";" with decimal commas and points grouping thousands, tabs, "|", UTF-16', () => {
   const dir = tempDir();
   const open = (name: string, content: string | Buffer) => {
     writeFileSync(join(dir.path, name), content);
@@ -200,6 +200,14 @@ test('delimited files as spreadsheets write them: ";" with decimal commas, tabs,
     assert.deepEqual(semi.features, ['a;1', 'b', 'note']);
     assert.deepEqual(rows(semi), [1.5, 2, 0, -0.25, 3, 1, 7, 'NaN', 2]);
     assert.deepEqual(semi.categories, { note: ['x,y', '1,2,3', 'z'] });
+    // Points grouping thousands, as Excel writes them with decimal commas: in a column that writes decimal commas
+    // a point groups thousands ("1.000" is 1000); in one that writes none, it is a decimal point.
+    const grouped = table(
+      'eu-thousands.csv',
+      'amount;ratio;label\n1.234,5;0.5;p\n12,75;1.25;q\n1.000;2;p\n-2.000.000,01;3;q\n',
+    );
+    assert.deepEqual([grouped.features, grouped.categories], [['amount', 'ratio'], {}]);
+    assert.deepEqual(rows(grouped), [1234.5, 0.5, 12.75, 1.25, 1000, 2, Math.fround(-2000000.01), 3]);
     // In a comma file a comma is only a delimiter; tabs and "|" are read from the header too.
     assert.deepEqual(table('us.csv', 'a,b,label\n1.5,"2,5",p\n2,3,q\n').categories, { b: ['2,5', '3'] });
     for (const [file, text] of [
