@@ -114,7 +114,7 @@ export const CONFIG_VARIABLES = [
   [
     'FLOE_TASK_WORKER_IDLE_MS',
     '60000',
-    'how long the worker thread of a model call (Evaluate, Predict, Generate, Explain, drift scoring, Export) stays up after it answers, to serve the next call of its kind without loading TF.js again (~1 s); 0 starts a worker per call',
+    'how long the worker thread of a model call (Evaluate, Predict, Generate, Explain, drift scoring, Export) stays up after it answers, to serve the next call of its kind without loading TF.js again (~0.6 s; at most two idle per kind); 0 starts a worker per call',
   ],
   [
     'FLOE_TRAINER_ADDRESS',

@@ -65,6 +65,11 @@ export function spawnWorker(entry: URL, data: unknown, priority: ComputePriority
 const DEFAULT_IDLE_MS = 60_000;
 /** A worker retires after this many calls: whatever a task leaves behind (a tensor not disposed) stays bounded. */
 const JOBS_PER_WORKER = 64;
+/**
+ * Idle workers kept per task: a burst of calls at once leaves this many up, not one per call (each holds TF.js and
+ * what its task cached, a few hundred MB).
+ */
+const IDLE_WORKERS_PER_TASK = 2;
 
 interface TaskWorker {
   worker: Worker;
@@ -105,7 +110,8 @@ function acquireTaskWorker(entry: URL, priority: ComputePriority, reuse: boolean
 
 /** Back to the pool after a call that answered; it exits after `wait` ms without another. */
 function releaseTaskWorker(tw: TaskWorker, wait: number): void {
-  if (tw.jobs >= JOBS_PER_WORKER || wait === 0) {
+  const list = idleWorkers.get(tw.key) ?? [];
+  if (tw.jobs >= JOBS_PER_WORKER || wait === 0 || list.length >= IDLE_WORKERS_PER_TASK) {
     void tw.worker.terminate();
     return;
   }
@@ -115,7 +121,6 @@ function releaseTaskWorker(tw: TaskWorker, wait: number): void {
     void tw.worker.terminate();
   }, wait);
   tw.idleTimer.unref();
-  const list = idleWorkers.get(tw.key) ?? [];
   list.push(tw);
   idleWorkers.set(tw.key, list);
 }

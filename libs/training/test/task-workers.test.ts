@@ -39,11 +39,14 @@ test('a task that throws answers with the same error, and its worker serves the 
   assert.equal((await echo({})).threadId, before.threadId);
 });
 
-test('calls at once run in workers of their own', async () => {
+test('calls at once run in workers of their own; two of them stay for the next calls', async () => {
   await closeIdleTaskWorkers();
-  const [a, b] = await Promise.all([echo({}), echo({})]);
-  assert.notEqual(a.threadId, b.threadId);
-  assert.equal(a.served + b.served, 2);
+  const burst = await Promise.all([echo({}), echo({}), echo({}), echo({})]);
+  assert.equal(new Set(burst.map((e) => e.threadId)).size, 4);
+  const next = await Promise.all([echo({}), echo({}), echo({}), echo({})]);
+  const kept = next.filter((e) => burst.some((b) => b.threadId === e.threadId));
+  assert.equal(kept.length, 2, 'two idle workers kept of four');
+  assert.ok(kept.every((e) => e.served === 2));
 });
 
 test('a cancelled call ends its worker; the next call starts a new one', async () => {
