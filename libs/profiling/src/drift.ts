@@ -137,6 +137,8 @@ export interface FeatureDrift {
   /** Share of the current sample's values that are missing. */
   missingShareCurrent: number;
   verdict: Verdict;
+  /** A datetime column: reported, kept out of the report's verdict and overall PSI (later data is later). */
+  datetime?: boolean;
 }
 
 export function verdictOf(d: Pick<FeatureDrift, 'psi' | 'ksPValue' | 'jsDistance'>, t: DriftThresholds): Verdict {

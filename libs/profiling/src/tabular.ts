@@ -353,8 +353,10 @@ export function* compareSteps(
       const b = column(cur, j);
       // A column categorical in either file is compared by its values' text (a file with one "?" in a
       // numeric column reads it as categorical); else as numbers.
+      const datetime = Boolean(reference.dates?.includes(name) || cur.dates?.includes(name));
       if (cats[name] || curCats[name]) features.push(textDrift(name, a, cats[name], b, curCats[name], opts));
       else features.push(numericDrift(name, a, b, opts));
+      if (datetime) features.at(-1)!.datetime = true;
       yield;
     }
     // The target's drift: class balance (prior shift) or the regression target's distribution.
@@ -396,10 +398,12 @@ export function* compareSteps(
       ),
     );
   }
+  // A datetime column is reported but does not decide the verdict: data that arrives later is later by nature.
+  const judged = features.filter((f) => !f.datetime);
   return {
     features,
-    verdict: worstVerdict(features.map((f) => f.verdict)),
-    overallPsi: features.reduce((s, f) => s + f.psi, 0) / Math.max(1, features.length),
+    verdict: worstVerdict(judged.map((f) => f.verdict)),
+    overallPsi: judged.reduce((s, f) => s + f.psi, 0) / Math.max(1, judged.length),
     onlyInReference,
     onlyInCurrent,
   };

@@ -134,6 +134,28 @@ test('a date column profiles as datetime: numbers in days since 1970-01-01, in t
   }
 });
 
+test("drift: a datetime column that moved on is reported shifted, but the verdict is the other columns'", () => {
+  const dir = tempDir();
+  try {
+    const write = (name: string, year: number) =>
+      writeFileSync(
+        join(dir.path, name),
+        `at,n,label\n${Array.from({ length: 200 }, (_, i) => `${year}-0${(i % 9) + 1}-1${i % 10},${i % 10},${i % 2}`).join('\n')}\n`,
+      );
+    write('old.csv', 2023);
+    write('new.csv', 2024);
+    const read = (name: string) => loadFile(join(dir.path, name), 1 << 20) as TabularDataset;
+    const report = compareDatasets(read('old.csv'), read('new.csv'));
+    const at = report.features.find((f) => f.feature === 'at')!;
+    assert.deepEqual([at.verdict, at.datetime], ['shifted', true]);
+    assert.equal(report.verdict, 'stable');
+    const others = report.features.filter((f) => f.feature !== 'at');
+    assert.equal(report.overallPsi, others.reduce((s, f) => s + f.psi, 0) / others.length);
+  } finally {
+    dir.remove();
+  }
+});
+
 test('drift of a column numeric in one file and categorical in the other compares its values as text; the target drifts too', () => {
   // The same values, one file with a "?" among them (so read as categories 0 = "1", 1 = "2", 2 = "?").
   const numeric = table('a', [1, 2, 1, 2], [0, 0, 1, 1], ['no', 'yes']);

@@ -171,7 +171,7 @@ export const drift: Command = {
           `${'feature'.padEnd(20)} ${'PSI'.padStart(8)} ${'KS'.padStart(7)} ${'KS p'.padStart(9)} ${'W1'.padStart(9)} ${'W1/σ'.padStart(7)} ${'JS div'.padStart(7)} ${'JS dist'.padStart(7)} ${'L∞'.padStart(6)} ${'V'.padStart(6)}${anyMissing ? ` ${'missing'.padStart(13)}` : ''}  verdict`,
           ...r.features.map(
             (f) =>
-              `${padDisplay(f.feature, 20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}`,
+              `${padDisplay(f.feature, 20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}${f.datetime ? ' (datetime: not in the verdict)' : ''}`,
           ),
           ...(r.onlyInReference.length ? [`only in the reference: ${r.onlyInReference.join(', ')}`] : []),
           ...(r.onlyInCurrent.length ? [`only in the current data: ${r.onlyInCurrent.join(', ')}`] : []),

@@ -389,15 +389,20 @@ export interface FeatureDrift {
   missingShareReference: number;
   /** Share of the current data's values that are missing. */
   missingShareCurrent: number;
+  /**
+   * A datetime column (either side's values all ISO 8601 dates): its drift is reported but does not enter the
+   * report's verdict or overall PSI — data that arrives later is later by nature.
+   */
+  datetime: boolean;
 }
 
 /** A drift report. */
 export interface DriftReport {
   /** Per feature. */
   features: FeatureDrift[];
-  /** Overall verdict (the worst of the features). */
+  /** Overall verdict (the worst of the features, datetime columns aside). */
   verdict: DriftVerdict;
-  /** Overall PSI (mean over features). */
+  /** Overall PSI (mean over features, datetime columns aside). */
   overallPsi: number;
   /**
    * Tables: columns of the reference that the current data does not have (schema drift; no statistic is
@@ -2501,6 +2506,7 @@ function createBaseFeatureDrift(): FeatureDrift {
     verdict: 0,
     missingShareReference: 0,
     missingShareCurrent: 0,
+    datetime: false,
   };
 }
 
@@ -2544,6 +2550,9 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     }
     if (message.missingShareCurrent !== 0) {
       writer.uint32(105).double(message.missingShareCurrent);
+    }
+    if (message.datetime !== false) {
+      writer.uint32(112).bool(message.datetime);
     }
     return writer;
   },
@@ -2665,6 +2674,14 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
             message.missingShareCurrent = reader.double();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.datetime = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2724,6 +2741,7 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
         : isSet(object.missing_share_current)
         ? globalThis.Number(object.missing_share_current)
         : 0,
+      datetime: isSet(object.datetime) ? globalThis.Boolean(object.datetime) : false,
     };
   },
 
@@ -2768,6 +2786,9 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     if (message.missingShareCurrent !== 0) {
       obj.missingShareCurrent = floatToJson(message.missingShareCurrent);
     }
+    if (message.datetime !== false) {
+      obj.datetime = message.datetime;
+    }
     return obj;
   },
 
@@ -2789,6 +2810,7 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     message.verdict = object.verdict ?? 0;
     message.missingShareReference = object.missingShareReference ?? 0;
     message.missingShareCurrent = object.missingShareCurrent ?? 0;
+    message.datetime = object.datetime ?? false;
     return message;
   },
 };
