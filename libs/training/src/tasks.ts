@@ -59,8 +59,8 @@ export function spawnWorker(entry: URL, data: unknown, priority: ComputePriority
 
 /**
  * How long a task's worker stays up, idle, for the next call of the same task when the caller does not say
- * (FLOE_TASK_WORKER_IDLE_MS). Starting one (tsx, TF.js, the kernels) costs over a second, which a Predict of a
- * few rows — or a test file of many calls — would otherwise pay each time.
+ * (FLOE_TASK_WORKER_IDLE_MS). Starting one (tsx, TF.js, the kernels) costs ~0.6 s here, which a Predict of a few
+ * rows (~15 ms in a warm worker) — or a test file of many calls — would otherwise pay each time.
  */
 const DEFAULT_IDLE_MS = 60_000;
 /** A worker retires after this many calls: whatever a task leaves behind (a tensor not disposed) stays bounded. */
@@ -125,7 +125,10 @@ function releaseTaskWorker(tw: TaskWorker, wait: number): void {
   idleWorkers.set(tw.key, list);
 }
 
-/** Ends every idle task worker now (a server's shutdown; a test that counts threads). */
+/**
+ * Ends every idle task worker now (tests that need fresh workers). A process need not call it to exit: idle
+ * workers do not hold it up.
+ */
 export async function closeIdleTaskWorkers(): Promise<void> {
   const all = [...idleWorkers.values()].flat();
   idleWorkers.clear();
