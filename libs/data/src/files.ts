@@ -193,7 +193,7 @@ function* tabularSteps(
   const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumberOf);
   const splitKeys = yield* rowSplitKeySteps(header, labelled);
   const tv = labelled.map((r) => r[t]!);
-  const numericTarget = numericColumn(t, labelled, cellNumber);
+  const numericTarget = yield* numericColumn(t, labelled, cellNumber);
   const targetNumbers = numericTarget ? tv.map(cellNumber) : [];
   const distinct = new Set(numericTarget ? targetNumbers.map(String) : tv.map(cellText));
   const isClass = !numericTarget || (distinct.size <= 20 && targetNumbers.every((v) => Number.isInteger(v)));
@@ -221,7 +221,15 @@ function* tabularSteps(
 
 /** Whether every cell of column `c` that is not missing reads as a number. */
 const numericColumn = (c: number, rows: Cell[][], cellNumber: (v: Cell) => number) =>
-  rows.every((r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
+  everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
+
+/** Whether column `c` has a value and every one that is not missing reads as a date (dateCellDays). */
+function* dateColumn(c: number, rows: Cell[][]): Steps<boolean> {
+  return (
+    rows.some((r) => !isMissing(r[c])) &&
+    (yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(dateCellDays(r[c]!))))
+  );
+}
 
 /** Whether `holds` is true of every row, yielding as it goes. */
 function* everyRow(rows: Cell[][], holds: (row: Cell[]) => boolean): Steps<boolean> {
@@ -247,11 +255,8 @@ function* encodeColumnSteps(
   const x = new Float32Array(rows.length * columns.length);
   for (const [j, c] of columns.entries()) {
     const cellNumber = cellNumberOf(c);
-    const numeric = yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
-    const date =
-      !numeric &&
-      rows.some((r) => !isMissing(r[c])) &&
-      (yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(dateCellDays(r[c]!))));
+    const numeric = yield* numericColumn(c, rows, cellNumber);
+    const date = !numeric && (yield* dateColumn(c, rows));
     if (date) dates.push(header[c]!);
     const codes = new Map<string, number>();
     for (const [i, r] of rows.entries()) {

@@ -49,6 +49,7 @@ export {
   runTask,
   serveTask,
   closeIdleTaskWorkers,
+  taskWorkerOptions,
   spawnWorker,
   computeEnv,
   ResidentTask,

@@ -453,7 +453,6 @@ export class ExampleSource implements BatchSource {
   }
 }
 
-/** The examples at `idx` as tensors; a missing feature value enters as `fill` of its column (else 0). */
 /**
  * Rows `rows` of a row-major table of `features` columns as an MLP reads them: a missing value (NaN) enters as
  * `fill` of its column (modelInput) — the one rule for training, evaluation and prediction.
@@ -470,6 +469,7 @@ export function tableRowsAsInputs(
   return out;
 }
 
+/** The examples at `idx` as tensors; a missing feature value enters as `fill` of its column (else 0). */
 function examples(d: ExampleData, idx: Int32Array, fill?: readonly number[]): Batch {
   if (d.kind === 'image') {
     const px = d.height * d.width * d.channels;

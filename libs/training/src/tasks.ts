@@ -26,6 +26,11 @@ export interface ComputeEnv {
   maxDatasetBytes: number;
 }
 
+/** How a service's model calls run their workers (runTask's options): its priority and idle time. */
+export function taskWorkerOptions(env: ComputeEnv): { priority: ComputePriority; idleMs: number } {
+  return { priority: env.priority, idleMs: env.workerIdleMs };
+}
+
 /** The compute environment from a server's configuration (FloeConfig has these fields). */
 export function computeEnv(config: {
   tfBackend: BackendChoice;
@@ -236,8 +241,7 @@ export function serveTask<I, O, P = unknown>(
       try {
         post({ type: 'result', value: await fn(m.job, progress, caughtUp) });
       } catch (err) {
-        const floe = err instanceof FloeError ? err : undefined;
-        post({ type: 'error', kind: floe?.kind, message: (err as Error).message, violations: floe?.violations });
+        post({ type: 'error', ...errorFields(err) });
       }
     })();
   });
@@ -246,6 +250,12 @@ export function serveTask<I, O, P = unknown>(
 type Reply<O> =
   | { id: number; type: 'result'; value: O }
   | { id: number; type: 'error'; kind?: ErrorKind; message: string; violations?: FieldViolation[] };
+
+/** What crosses from a worker for an error: its kind and violations when it is a FloeError (toError rebuilds it). */
+function errorFields(err: unknown): { kind?: ErrorKind; message: string; violations?: FieldViolation[] } {
+  const floe = err instanceof FloeError ? err : undefined;
+  return { kind: floe?.kind, message: (err as Error).message, violations: floe?.violations };
+}
 
 function toError(m: { kind?: ErrorKind; message: string; violations?: FieldViolation[] }): Error {
   if (m.violations?.length) return new InvalidArgumentError(m.violations, m.message);
@@ -312,14 +322,7 @@ export function serveRequests<I, O>(handle: (input: I) => Promise<O> | O): void 
       try {
         parentPort!.postMessage({ id: m.id, type: 'result', value: await handle(m.input) } satisfies Reply<O>);
       } catch (err) {
-        const floe = err instanceof FloeError ? err : undefined;
-        parentPort!.postMessage({
-          id: m.id,
-          type: 'error',
-          kind: floe?.kind,
-          message: (err as Error).message,
-          violations: floe?.violations,
-        } satisfies Reply<O>);
+        parentPort!.postMessage({ id: m.id, type: 'error', ...errorFields(err) } satisfies Reply<O>);
       }
     });
   });

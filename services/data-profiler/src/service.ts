@@ -29,7 +29,7 @@ import {
   splitRule,
   type Dataset,
 } from '@floe/data';
-import { computeEnv, resolveModelSource, runTask } from '@floe/training';
+import { computeEnv, resolveModelSource, runTask, taskWorkerOptions } from '@floe/training';
 import {
   TextProfiler,
   compareSteps,
@@ -120,8 +120,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
         { env, model, dataset, reference, scoring: req, seed: req.seed },
         {
           signal,
-          priority: env.priority,
-          idleMs: env.workerIdleMs,
+          ...taskWorkerOptions(env),
           onProgress: ({ done, total }) =>
             report({
               phase: 'score_blocks',

@@ -22,7 +22,7 @@ import {
   type ServiceContext,
   type Validator,
 } from '@floe/service-kit';
-import { computeEnv, resolveModelSource, runTask } from '@floe/training';
+import { computeEnv, resolveModelSource, runTask, taskWorkerOptions } from '@floe/training';
 import { argmaxRows, compareStages, detectDoubleDescent, LOWER_IS_BETTER } from '@floe/metrics';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
 import type { Split } from '@floe/data';
@@ -202,8 +202,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
         },
         {
           signal: o.signal,
-          priority: env.priority,
-          idleMs: env.workerIdleMs,
+          ...taskWorkerOptions(env),
           onProgress: ({ suite, done, total }) =>
             o.report({
               phase: 'evaluate',
@@ -386,8 +385,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
               },
               {
                 signal: ctx.signal,
-                priority: env.priority,
-                idleMs: env.workerIdleMs,
+                ...taskWorkerOptions(env),
                 onProgress: (p) => {
                   if ('header' in p) {
                     const h = p.header;
@@ -448,7 +446,7 @@ export function createEvaluatorService(opts: ServiceContext): HostedService {
                   : { temperature: req.temperature || 1, topK: req.topK, seed: Number(req.seed) },
                 stopSequences: stops,
               },
-              { signal: ctx.signal, priority: env.priority, idleMs: env.workerIdleMs, onProgress: (p) => emit(p.raw) },
+              { signal: ctx.signal, ...taskWorkerOptions(env), onProgress: (p) => emit(p.raw) },
             ),
           ),
         )) {

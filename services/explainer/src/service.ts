@@ -17,7 +17,7 @@ import {
   type Validator,
 } from '@floe/service-kit';
 import { Attr, SpanName, instrument } from '@floe/telemetry';
-import { computeEnv, resolveModelSource, runTask } from '@floe/training';
+import { computeEnv, resolveModelSource, runTask, taskWorkerOptions } from '@floe/training';
 import type { AttributionMethod } from '@floe/xai';
 import type {
   Aggregation,
@@ -114,8 +114,7 @@ export function createExplainerService(opts: ServiceContext): HostedService {
       () =>
         runTask<ExplainerJob, R, ExplainerProgress>(EXPLAIN_TASK, job, {
           signal: o.signal,
-          priority: env.priority,
-          idleMs: env.workerIdleMs,
+          ...taskWorkerOptions(env),
           onProgress: ({ done, total, message }) =>
             o.report({ phase: o.phase, done, total, fraction: done / total, message }),
         }),

@@ -2,7 +2,7 @@
 // (workers, durability, spans) live in run-manager.ts.
 import { SERVICE_NAMES, commonV1, dataProfilerV1, trainerV1 } from '@floe/contracts';
 import { FloeError, failedPrecondition, notFound } from '@floe/errors';
-import { computeEnv, runTask } from '@floe/training';
+import { computeEnv, runTask, taskWorkerOptions } from '@floe/training';
 import {
   Peers,
   Validator,
@@ -182,16 +182,17 @@ export function createTrainerService(opts: ServiceContext & { store?: MetadataSt
     const existing = await artifacts.get(id);
     if (existing) return existing;
     const checkpoint = await artifacts.get(checkpointId);
+    const env = computeEnv(config);
     try {
       await runTask<ExportTaskInput, ExportTaskOutput>(
         EXPORT_TASK,
         {
-          env: computeEnv(config),
+          env,
           checkpointId,
           id,
           labels: { run: runId, step: checkpoint?.manifest.labels.step ?? '', checkpoint: checkpointId },
         },
-        { priority: config.computePriority, idleMs: config.taskWorkerIdleMs },
+        taskWorkerOptions(env),
       );
     } catch (err) {
       // Two exports of one checkpoint at once: the second finds the first's artifact.
