@@ -97,7 +97,8 @@ const cellText = (v: Cell): string => (typeof v === 'string' ? v : JSON.stringif
 // with seconds, fractions and a zone (Z or ±hh[:mm]) optional.
 const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
-const DAY_MS = 86_400_000;
+/** Milliseconds in a day: a date column's unit is a day. */
+export const DAY_MS = 86_400_000;
 
 // How often a table's reading yields (finishYielding decides whether to give the event loop its turn): every
 // 4,096 rows of a column, every 65,536 characters of a CSV.
@@ -154,7 +155,8 @@ function commaColumnNumber(rows: Cell[][], c: number): (v: Cell) => number {
  * reads as a number, a date when every one reads as an ISO 8601 date or date-time (then its days since 1970-01-01
  * UTC: a number, where a category per day would be as many one-hot inputs as days), else categorical (every cell a
  * category, numbers included): deciding per cell would put numbers and category codes in one column. Rows without
- * a target are left out and counted.
+ * a target are left out and counted. `storedDays` are columns a typed file stored as dates (Parquet), whose cells
+ * are already days.
  */
 function* tabularSteps(
   name: string,
@@ -162,6 +164,7 @@ function* tabularSteps(
   rows: Cell[][],
   decimalComma: boolean,
   read: FileReadOptions,
+  storedDays: readonly string[] = [],
 ): Steps<TabularDataset> {
   // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
   const cellNumberOf = (c: number) => (decimalComma ? commaColumnNumber(rows, c) : numberCell);
@@ -171,7 +174,8 @@ function* tabularSteps(
   const twice = header.find((h, i) => header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
-  if (read.featuresOnly) return yield* featureColumnSteps(name, header, rows, cellNumberOf, read.textColumn);
+  if (read.featuresOnly)
+    return yield* featureColumnSteps(name, header, rows, cellNumberOf, storedDays, read.textColumn);
   let t = read.targetColumn
     ? header.indexOf(read.targetColumn)
     : header.findIndex((h) => h === 'label' || h === 'target');
@@ -190,7 +194,7 @@ function* tabularSteps(
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumberOf);
+  const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumberOf, storedDays);
   const splitKeys = yield* rowSplitKeySteps(header, labelled);
   const tv = labelled.map((r) => r[t]!);
   const numericTarget = yield* numericColumn(t, labelled, cellNumber);
@@ -241,14 +245,15 @@ function* everyRow(rows: Cell[][], holds: (row: Cell[]) => boolean): Steps<boole
 }
 
 /**
- * Columns `columns` of `rows` as a row-major table: numbers as they read, dates as days since 1970-01-01 UTC,
- * other columns as category codes.
+ * Columns `columns` of `rows` as a row-major table: numbers as they read, dates as days since 1970-01-01 UTC
+ * (`storedDays` are date columns whose cells are already days), other columns as category codes.
  */
 function* encodeColumnSteps(
   rows: Cell[][],
   columns: number[],
   header: string[],
   cellNumberOf: (c: number) => (v: Cell) => number,
+  storedDays: readonly string[],
 ): Steps<{ x: Float32Array; categories: Record<string, string[]>; dates: string[] }> {
   const categories: Record<string, string[]> = {};
   const dates: string[] = [];
@@ -256,7 +261,7 @@ function* encodeColumnSteps(
   for (const [j, c] of columns.entries()) {
     const cellNumber = cellNumberOf(c);
     const numeric = yield* numericColumn(c, rows, cellNumber);
-    const date = !numeric && (yield* dateColumn(c, rows));
+    const date = storedDays.includes(header[c]!) || (!numeric && (yield* dateColumn(c, rows)));
     if (date) dates.push(header[c]!);
     const codes = new Map<string, number>();
     for (const [i, r] of rows.entries()) {
@@ -301,10 +306,11 @@ function* featureColumnSteps(
   header: string[],
   rows: Cell[][],
   cellNumberOf: (c: number) => (v: Cell) => number,
+  storedDays: readonly string[],
   textColumn?: string,
 ): Steps<TabularDataset> {
   const columns = header.map((_, i) => i);
-  const { x, categories, dates } = yield* encodeColumnSteps(rows, columns, header, cellNumberOf);
+  const { x, categories, dates } = yield* encodeColumnSteps(rows, columns, header, cellNumberOf, storedDays);
   const splitKeys = yield* rowSplitKeySteps(header, rows);
   const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
   return {
@@ -499,8 +505,8 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
         maxBytes,
         path,
       );
-      const { header, rows } = yield* parquetTable(parquet, path, maxBytes);
-      return yield* tabularSteps(name, header, rows as Cell[][], false, read);
+      const { header, rows, dateColumns } = yield* parquetTable(parquet, path, maxBytes);
+      return yield* tabularSteps(name, header, rows as Cell[][], false, read, dateColumns);
     }
     // Beside class folders of images, top-level text files are a dataset's notes (README, LICENSE, labels.csv),
     // skipped as torchvision's ImageFolder skips them; a text file inside a class folder stays ambiguous.
@@ -554,8 +560,8 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
     );
   }
   if (ext === '.parquet') {
-    const { header, rows } = yield* parquetTable([path], dirname(path), maxBytes);
-    return yield* tabularSteps(name, header, rows as Cell[][], false, read);
+    const { header, rows, dateColumns } = yield* parquetTable([path], dirname(path), maxBytes);
+    return yield* tabularSteps(name, header, rows as Cell[][], false, read, dateColumns);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
     const records = decodeText(fileBytes(path, maxBytes))

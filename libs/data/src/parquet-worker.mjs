@@ -1,27 +1,35 @@
 // Reads one or more Parquet files for parquet.ts, whose caller is synchronous (dataset loaders run inside worker
 // threads and tests at once): hyparquet's reader is asynchronous, so it runs here and the caller blocks on `flag`
-// until the answer is posted. Columns come back whole — a numeric one as a Float64Array moved, not copied — since
-// cloning millions of row arrays of dates and 64-bit integers took longer than reading the file. Plain JavaScript,
-// so the worker needs no TypeScript loader.
+// until the answer is posted. Columns come back whole — a numeric or date one as a Float64Array moved, not copied —
+// since cloning millions of row arrays of dates and 64-bit integers took longer than reading the file. Plain
+// JavaScript, so the worker needs no TypeScript loader.
 import { readFileSync } from 'node:fs';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { workerData } from 'node:worker_threads';
 
 const { paths, port, flag, maxBytes } = workerData;
 
-/** A column as numbers (64-bit integers, timestamps in milliseconds, booleans 0 / 1; missing NaN) when it is one. */
+const DAY_MS = 86_400_000;
+
+/**
+ * A column as numbers (64-bit integers, booleans 0 / 1; missing NaN) when it is one; a column of dates and
+ * timestamps as days since 1970-01-01 UTC (as a CSV's ISO 8601 dates read), marked `date`.
+ */
 function asNumbers(values) {
   const out = new Float64Array(values.length);
+  let dates = 0;
+  let others = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || v === undefined) out[i] = NaN;
-    else if (typeof v === 'number') out[i] = v;
-    else if (typeof v === 'bigint') out[i] = Number(v);
-    else if (v instanceof Date) out[i] = v.getTime();
-    else if (typeof v === 'boolean') out[i] = v ? 1 : 0;
+    else if (typeof v === 'number') ((out[i] = v), others++);
+    else if (typeof v === 'bigint') ((out[i] = Number(v)), others++);
+    else if (v instanceof Date) ((out[i] = v.getTime() / DAY_MS), dates++);
+    else if (typeof v === 'boolean') ((out[i] = v ? 1 : 0), others++);
     else return undefined;
   }
-  return out;
+  // Every Parquet column has one type, so a column holds dates or numbers, not both.
+  return { numbers: out, date: dates > 0 && others === 0 };
 }
 
 async function read() {
@@ -58,9 +66,10 @@ async function read() {
         },
       });
       const columns = names.map((name) => {
-        const numbers = asNumbers(values.get(name));
-        if (numbers) transfer.push(numbers.buffer);
-        return numbers ? { name, numbers } : { name, values: values.get(name) };
+        const read = asNumbers(values.get(name));
+        if (!read) return { name, values: values.get(name) };
+        transfer.push(read.numbers.buffer);
+        return { name, numbers: read.numbers, ...(read.date && { date: true }) };
       });
       files.push({ columns, rows });
     } catch (err) {

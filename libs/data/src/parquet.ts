@@ -12,8 +12,11 @@ const READ_TIMEOUT_MS = 10 * 60_000;
 /** How long one wait for the worker lasts before the loader yields. */
 const WAIT_SLICE_MS = 5;
 
-/** A column as the worker answers it: numbers (missing as NaN), or values of any other kind (missing null). */
-type ParquetColumn = { name: string; numbers: Float64Array } | { name: string; values: unknown[] };
+/**
+ * A column as the worker answers it: numbers (missing as NaN; dates and timestamps as days since 1970-01-01 UTC,
+ * marked `date`), or values of any other kind (missing null).
+ */
+type ParquetColumn = { name: string; numbers: Float64Array; date?: boolean } | { name: string; values: unknown[] };
 
 export interface ParquetFile {
   /** Top-level columns, in the file's order. */
@@ -85,15 +88,15 @@ function partitionValues(path: string, root: string): [string, string][] {
 
 /**
  * One table from Parquet files, as rows of cells: the partition columns of their paths, then every column any
- * file has, in the order they first appear (a file without one has it missing); 64-bit integers, timestamps
- * (milliseconds since 1970) and booleans as numbers. A partition value is text, read as a number where every
- * one is (as any cell of a table).
+ * file has, in the order they first appear (a file without one has it missing); 64-bit integers and booleans as
+ * numbers, dates and timestamps as days since 1970-01-01 UTC — the `dateColumns`, those that every file holding
+ * them stores as dates. A partition value is text, read as a number where every one is (as any cell of a table).
  */
 export function* parquetTable(
   paths: string[],
   root: string,
   maxBytes: number,
-): Steps<{ header: string[]; rows: unknown[][] }> {
+): Steps<{ header: string[]; rows: unknown[][]; dateColumns: string[] }> {
   const files = yield* readParquetFiles(paths, root, maxBytes);
   const partitions = paths.map((p) => new Map(partitionValues(p, root)));
   const stored = [...new Set(files.flatMap((f) => f.columns.map((c) => c.name)))];
@@ -116,5 +119,11 @@ export function* parquetTable(
       'invalid_argument',
       `${paths.map((p) => relative(root, p) || basename(p)).join(', ')}: no rows`,
     );
-  return { header, rows };
+  const dateColumns = stored.filter((h) =>
+    files.every((f) => {
+      const c = f.columns.find((c) => c.name === h);
+      return !c || ('numbers' in c && c.date === true);
+    }),
+  );
+  return { header, rows, dateColumns };
 }

@@ -235,7 +235,7 @@ test('delimited files as spreadsheets write them: ";" with decimal commas and po
   }
 });
 
-test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a table; 64-bit integers and timestamps are numbers', () => {
+test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a table; 64-bit integers are numbers, timestamps days', () => {
   const dir = tempDir();
   // The writer compresses with what it is given (zstd has no compressor in Node 20; its reader is fzstd).
   const compressors = {
@@ -263,10 +263,11 @@ test('Parquet: a file (Snappy, gzip, Brotli) or a folder of part files is a tabl
       write(`${codec}.parquet`, columns, codec);
       const t = loadFile(join(dir.path, `${codec}.parquet`), 1e6) as TabularDataset;
       assert.deepEqual(
-        [t.features, t.rows, t.categories],
-        [['size', 'count', 'colour', 'when'], 3, { colour: ['red', 'blue'] }],
+        [t.features, t.rows, t.categories, t.dates],
+        [['size', 'count', 'colour', 'when'], 3, { colour: ['red', 'blue'] }, ['when']],
       );
-      assert.deepEqual(rows(t), [1.5, 1, 0, 0, 2.5, 'NaN', 'NaN', 1000, 3.5, 2 ** 40, 1, 86_400_000]);
+      // Timestamps as days since 1970, as a CSV's ISO 8601 dates read.
+      assert.deepEqual(rows(t), [1.5, 1, 0, 0, 2.5, 'NaN', 'NaN', Math.fround(1 / 86_400), 3.5, 2 ** 40, 1, 1]);
       assert.ok(t.target.type === 'class');
       assert.deepEqual(Array.from(t.target.labels), [0, 1, 0]);
     }

@@ -1,9 +1,11 @@
 // Date columns: ISO 8601 cells read as days since 1970-01-01 UTC (closed forms), a column of them is a number
-// (not a category per day), and one cell that is not a date leaves the column categorical.
+// (not a category per day), and one cell that is not a date leaves the column categorical; Parquet's dates and
+// timestamps read as the same days.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { tempDir } from './temp-dir.js';
 import { dateCellDays, openDataset, type TabularDataset } from '../src/index.js';
 
@@ -48,6 +50,53 @@ test('a column of dates is days, one value that is not a date keeps a column cat
     assert.equal(d.x[5 * f], Math.fround(dateCellDays('2024-01-06T05:00Z')));
     assert.equal(d.x[5 * f + 1], Math.fround(dateCellDays('2024-01-06')));
     assert.ok(Number.isNaN(d.x[7 * f + 1]!));
+  } finally {
+    dir.remove();
+  }
+});
+
+test("a Parquet file's dates and timestamps read as the same days as a CSV's ISO 8601 dates", () => {
+  const dir = tempDir();
+  try {
+    const at = ['2024-01-01T00:00:00Z', '2024-03-10T18:30:00Z', null, '1969-12-31T12:00:00Z'];
+    const day = ['2024-01-01', null, '2000-02-29', '1970-01-02'];
+    const label = [0, 1, 0, 1];
+    const csv = at.map((a, i) => `${a ?? ''},${day[i] ?? ''},${label[i]}`);
+    writeFileSync(join(dir.path, 't.csv'), `at,day,label\n${csv.join('\n')}\n`);
+    const date = (iso: string | null) => (iso === null ? null : new Date(iso));
+    // Microsecond timestamps (pandas' and Spark's unit) and DATE (days), as written by pyarrow.
+    const schema = [
+      { name: 'root', num_children: 3 },
+      {
+        name: 'at',
+        type: 'INT64' as const,
+        converted_type: 'TIMESTAMP_MICROS' as const,
+        repetition_type: 'OPTIONAL' as const,
+      },
+      { name: 'day', type: 'INT32' as const, converted_type: 'DATE' as const, repetition_type: 'OPTIONAL' as const },
+      { name: 'label', type: 'INT32' as const, repetition_type: 'REQUIRED' as const },
+    ];
+    const columnData = [
+      { name: 'at', data: at.map(date) },
+      { name: 'day', data: day.map(date) },
+      { name: 'label', data: Int32Array.from(label) },
+    ];
+    writeFileSync(join(dir.path, 't.parquet'), new Uint8Array(parquetWriteBuffer({ columnData, schema })));
+    const read = (file: string) =>
+      openDataset({ uri: `file:${file}` }, { dataRoots: [dir.path], asRead: true }) as TabularDataset;
+    const fromCsv = read('t.csv');
+    const fromParquet = read('t.parquet');
+    assert.deepEqual(
+      [fromParquet.features, fromParquet.dates],
+      [
+        ['at', 'day'],
+        ['at', 'day'],
+      ],
+    );
+    assert.deepEqual(fromParquet.dates, fromCsv.dates);
+    assert.deepEqual(Array.from(fromParquet.x), Array.from(fromCsv.x));
+    assert.equal(fromParquet.x[2], Math.fround(dateCellDays('2024-03-10T18:30Z')));
+    assert.equal(fromParquet.x[6], -0.5);
   } finally {
     dir.remove();
   }

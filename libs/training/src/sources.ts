@@ -6,6 +6,7 @@ import {
   LmBatcher,
   byteStream,
   conformImages,
+  DAY_MS,
   dateCellDays,
   exampleCount,
   modelInput,
@@ -104,6 +105,11 @@ export interface DataSchema {
   categories?: Record<string, string[]>;
   /** What a missing feature value enters as, per column (the training table's means); absent: 0. */
   featureFill?: number[];
+  /**
+   * The columns the model reads as dates, in days since 1970-01-01 UTC; absent in checkpoints from before it was
+   * recorded (alignFeatures then tells days from a Parquet timestamp's milliseconds by the column's mean).
+   */
+  dateColumns?: string[];
   imageShape?: { height: number; width: number; channels: number };
 }
 
@@ -136,6 +142,7 @@ export function schemaOf(model: ModelDescription): DataSchema {
     targetNames: list(c.targetNames),
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
     featureFill: featureFillOf(c),
+    dateColumns: list(c.featureDates),
     ...(model.spec.architecture === 'lenet5' && {
       imageShape: {
         height: Number(c.inputSize),
@@ -180,7 +187,16 @@ export function alignFeatures<T extends FeatureColumns>(
   const model = schema.categories ?? {};
   const sameCodes = (n: string) =>
     (own[n] ?? []).length === (model[n] ?? []).length && (own[n] ?? []).every((v, i) => model[n]![i] === v);
-  if (data.features.length === names.length && names.every((n, j) => data.features[j] === n && sameCodes(n)))
+  // Until dates were read as days, a Parquet timestamp column read as milliseconds since 1970: a checkpoint that
+  // does not record its date columns and centred such a column beyond a million (the days of any year from 1000
+  // to 4700 lie within ±10^6, the milliseconds of any time after 1970's first quarter hour beyond) meets the days
+  // in milliseconds.
+  const readsMilliseconds = (n: string, j: number) =>
+    data.dates?.includes(n) && !model[n] && !schema.dateColumns && Math.abs(schema.featureFill?.[j] ?? 0) > 1e6;
+  if (
+    data.features.length === names.length &&
+    names.every((n, j) => data.features[j] === n && sameCodes(n) && !readsMilliseconds(n, j))
+  )
     return data;
   const F = data.features.length;
   const x = new Float32Array(data.rows * names.length);
@@ -193,9 +209,11 @@ export function alignFeatures<T extends FeatureColumns>(
       model[n] && data.dates?.includes(n)
         ? new Map(model[n].map((t, code) => [Math.fround(dateCellDays(t)), code]))
         : undefined;
+    const unit = readsMilliseconds(n, j) ? DAY_MS : 1;
     const value = (v: number): number => {
       if (!Number.isFinite(v)) return v;
       if (dateCodes) return dateCodes.get(v) ?? NaN;
+      if (unit !== 1) return v * unit;
       if (model[n]) {
         const code = model[n].indexOf(text(v));
         return code >= 0 ? code : NaN;
@@ -538,7 +556,7 @@ export function builtinShape(
   const featureCategories: Record<string, string[]> = {};
   for (const [n, values] of Object.entries(data.categories ?? {}))
     featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
-  const schema = { featureNames: [...data.features], featureCategories };
+  const schema = { featureNames: [...data.features], featureCategories, featureDates: [...(data.dates ?? [])] };
   // Inputs standardised by the table's own centre and spread (a missing value enters at the centre); a
   // categorical column of at most MAX_ONE_HOT values read one-hot.
   const { mean: inputShift, std: inputScale } = columnMoments(data.x, data.rows, inputs);

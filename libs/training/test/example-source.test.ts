@@ -243,6 +243,26 @@ test('columns by name: reordered columns and recoded categories reach the model 
     Array.from(dated.x).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
     [1, 1, 2, 0, 3, 'NaN'],
   );
+  // A checkpoint from before Parquet timestamps were read as days read them as milliseconds since 1970: its
+  // centre for the column (~1.7·10^12) says so, and it meets the days in milliseconds. One that records its date
+  // columns reads days as they are, whatever its centre.
+  const timestamped = {
+    ...data,
+    features: ['a', 'c'],
+    categories: {},
+    dates: ['c'],
+    x: Float32Array.from([1, days('2024-01-02'), 2, NaN, 3, days('2024-01-03T12:00Z')]),
+  };
+  const legacy = { featureNames: ['a', 'c'], featureFill: [2, Date.parse('2024-01-02')] };
+  assert.deepEqual(
+    Array.from(alignFeatures(timestamped, legacy, 'dataset').x).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+    [1, Math.fround(Date.parse('2024-01-02')), 2, 'NaN', 3, Math.fround(Date.parse('2024-01-03T12:00Z'))],
+  );
+  for (const recorded of [
+    { ...legacy, dateColumns: ['c'] },
+    { ...legacy, featureFill: [2, days('2024-01-02')] }, // a column of days (read from a CSV's dates)
+  ])
+    assert.equal(alignFeatures(timestamped, recorded, 'dataset').x, timestamped.x);
   assert.throws(
     () => alignFeatures({ ...data, features: ['c', 'b'] }, schema, 'dataset'),
     /dataset: has the columns c, b; the model reads a, c \(missing: a\) \(not read: b\)/,
@@ -253,9 +273,10 @@ test('columns by name: reordered columns and recoded categories reach the model 
     target: { type: 'class', labels: Int32Array.from([0, 1, 0]), classes: ['x', 'y'] },
   });
   assert.deepEqual(
-    [shaped.overrides.featureNames, shaped.overrides.featureCategories],
-    [['c', 'a'], { c: ['blue', 'red', 'green'] }],
+    [shaped.overrides.featureNames, shaped.overrides.featureCategories, shaped.overrides.featureDates],
+    [['c', 'a'], { c: ['blue', 'red', 'green'] }, []],
   );
+  assert.deepEqual(builtinShape('mlp', timestamped).overrides.featureDates, ['c']);
 });
 
 test("an MLP's shape records each column's mean and spread over its values; a missing value enters at the mean", () => {
