@@ -21,12 +21,20 @@ function asNumbers(values) {
   let others = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (v === null || v === undefined) out[i] = NaN;
-    else if (typeof v === 'number') ((out[i] = v), others++);
-    else if (typeof v === 'bigint') ((out[i] = Number(v)), others++);
-    else if (v instanceof Date) ((out[i] = v.getTime() / DAY_MS), dates++);
-    else if (typeof v === 'boolean') ((out[i] = v ? 1 : 0), others++);
+    if (v === null || v === undefined) {
+      out[i] = NaN;
+      continue;
+    }
+    if (v instanceof Date) {
+      out[i] = v.getTime() / DAY_MS;
+      dates++;
+      continue;
+    }
+    if (typeof v === 'number') out[i] = v;
+    else if (typeof v === 'bigint') out[i] = Number(v);
+    else if (typeof v === 'boolean') out[i] = v ? 1 : 0;
     else return undefined;
+    others++;
   }
   // Every Parquet column has one type, so a column holds dates or numbers, not both.
   return { numbers: out, date: dates > 0 && others === 0 };
