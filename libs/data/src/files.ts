@@ -136,18 +136,38 @@ const COMMA_DECIMAL_NUMBER = /^\s*[+-]?\d{1,3}(?:\.\d{3})*,\d+\s*$|^\s*[+-]?\d+,
 /** Points grouping thousands, a decimal comma optional ("1.234,5", "1.000"). */
 const POINT_THOUSANDS = /^\s*[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?\s*$/;
 
+/** A number with a decimal point ("0.5", ".5"; "1.000" too, which POINT_THOUSANDS tells apart). */
+const POINT_DECIMAL_NUMBER = /^\s*[+-]?\d*\.\d+\s*$/;
+
+/** A number read with points grouping thousands before a decimal comma ("1.234,5" → 1234.5, "1.000" → 1000). */
+const groupedNumber = (v: Cell) =>
+  numberCell(
+    typeof v === 'string' && POINT_THOUSANDS.test(v) ? v.replace(/\./g, '').replace(',', '.') : commaDecimal(v),
+  );
+/** A number read with a point as the decimal point, a lone comma as one too. */
+const pointNumber = (v: Cell) => numberCell(commaDecimal(v));
+
 /**
- * How a column of a ";"-delimited file reads numbers: in a column that writes decimal commas, points group thousands
- * ("1.234,5" and "1.000" are 1234.5 and 1000, as Excel writes them across most of Europe); in a column without
- * one, a point is a decimal point ("0.5"), so that a file of ";" and points reads as it is written.
+ * How each column of a ";"-delimited file reads numbers. A column that writes decimal commas ("12,75") has points
+ * grouping thousands ("1.234,5" and "1.000" are 1234.5 and 1000, as Excel writes them across most of Europe); one
+ * that writes a point no grouping can explain ("0.5") has decimal points, so that a file of ";" and points reads as
+ * it is written. A column that shows neither (integers, "1.000") follows the file: grouping thousands when another
+ * column writes decimal commas (one locale wrote the file), else decimal points.
  */
-function commaColumnNumber(rows: Cell[][], c: number): (v: Cell) => number {
-  const writesDecimalCommas = rows.some((r) => typeof r[c] === 'string' && COMMA_DECIMAL_NUMBER.test(r[c]));
-  if (!writesDecimalCommas) return (v) => numberCell(commaDecimal(v));
-  return (v) =>
-    numberCell(
-      typeof v === 'string' && POINT_THOUSANDS.test(v) ? v.replace(/\./g, '').replace(',', '.') : commaDecimal(v),
-    );
+function* semicolonNumberSteps(rows: Cell[][], columns: number): Steps<(c: number) => (v: Cell) => number> {
+  const commas = new Uint8Array(columns);
+  const points = new Uint8Array(columns);
+  for (const [i, r] of rows.entries()) {
+    if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    for (let c = 0; c < columns; c++) {
+      const v = r[c];
+      if (typeof v !== 'string') continue;
+      if (!commas[c] && COMMA_DECIMAL_NUMBER.test(v)) commas[c] = 1;
+      else if (!points[c] && POINT_DECIMAL_NUMBER.test(v) && !POINT_THOUSANDS.test(v)) points[c] = 1;
+    }
+  }
+  const fileWritesDecimalCommas = commas.includes(1);
+  return (c) => (commas[c] || (!points[c] && fileWritesDecimalCommas) ? groupedNumber : pointNumber);
 }
 
 /**
@@ -167,7 +187,7 @@ function* tabularSteps(
   storedDays: readonly string[] = [],
 ): Steps<TabularDataset> {
   // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
-  const cellNumberOf = (c: number) => (decimalComma ? commaColumnNumber(rows, c) : numberCell);
+  const cellNumberOf = decimalComma ? yield* semicolonNumberSteps(rows, rawHeader.length) : () => numberCell;
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
   if (header.length < (read.featuresOnly ? 1 : 2))
     throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);

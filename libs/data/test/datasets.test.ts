@@ -201,13 +201,17 @@ test('delimited files as spreadsheets write them: ";" with decimal commas and po
     assert.deepEqual(rows(semi), [1.5, 2, 0, -0.25, 3, 1, 7, 'NaN', 2]);
     assert.deepEqual(semi.categories, { note: ['x,y', '1,2,3', 'z'] });
     // Points grouping thousands, as Excel writes them with decimal commas: in a column that writes decimal commas
-    // a point groups thousands ("1.000" is 1000); in one that writes none, it is a decimal point.
+    // a point groups thousands ("1.000" is 1000); in one that writes a point no grouping explains ("0.5"), it is a
+    // decimal point; a column of integers and "2.500" follows the file (here: decimal commas, so 2500).
     const grouped = table(
       'eu-thousands.csv',
-      'amount;ratio;label\n1.234,5;0.5;p\n12,75;1.25;q\n1.000;2;p\n-2.000.000,01;3;q\n',
+      'amount;ratio;count;label\n1.234,5;0.5;2.500;p\n12,75;1.250;12;q\n1.000;2;1.000.000;p\n-2.000.000,01;3;7;q\n',
     );
-    assert.deepEqual([grouped.features, grouped.categories], [['amount', 'ratio'], {}]);
-    assert.deepEqual(rows(grouped), [1234.5, 0.5, 12.75, 1.25, 1000, 2, Math.fround(-2000000.01), 3]);
+    assert.deepEqual([grouped.features, grouped.categories], [['amount', 'ratio', 'count'], {}]);
+    assert.deepEqual(rows(grouped), [1234.5, 0.5, 2500, 12.75, 1.25, 12, 1000, 2, 1e6, Math.fround(-2000000.01), 3, 7]);
+    // A ";" file with no decimal comma anywhere writes decimal points ("1.000" is 1).
+    assert.deepEqual(rows(table('points.csv', 'count;label\n1.000;p\n2.5;q\n')), [1, 2.5]);
+    assert.deepEqual(rows(table('points-only.csv', 'count;label\n1.000;p\n2;q\n')), [1, 2]);
     // In a comma file a comma is only a delimiter; tabs and "|" are read from the header too.
     assert.deepEqual(table('us.csv', 'a,b,label\n1.5,"2,5",p\n2,3,q\n').categories, { b: ['2,5', '3'] });
     for (const [file, text] of [
