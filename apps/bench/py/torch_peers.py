@@ -7,6 +7,8 @@ default), timed as the median of 10 steps after 3 warm-up steps:
   transformer_small  the adaptation study's model: d_model 128, 4 layers, 4 heads, batch 16 × 128
   mamba              Mamba LM d_model 128, 2 layers, d_state 16, d_conv 4, expand 2, batch 8 × 64, with the
                      straightforward selective scan (a Python loop over time, as mamba's selective_scan_ref)
+  lenet5             LeNet-5 (Caffe's: 20 and 50 filters of 5 × 5, 500 hidden), batch 64 of 28 × 28 images — the
+                     anchor's model (../shared/anchors/torch_step.py), with floe's optimizer and clipping
 Each model is timed with PyTorch's intra-op threads at 1 and at every core and the faster counts (Debian's
 PyTorch calls a threaded OpenBLAS, which uses the cores on its own: more intra-op threads can be slower).
 Usage: /usr/bin/python3 torch_peers.py [threads]  (only that thread count). Prints one JSON line."""
@@ -99,35 +101,52 @@ class MambaLM(nn.Module):
         return s.nf(h) @ s.emb.weight.T
 
 
-def step_ms(model, batch, seq, n=10, warm=3):
+class LeNet5(nn.Module):  # Caffe's variant, as the anchor's
+    def __init__(s):
+        super().__init__(); s.c1 = nn.Conv2d(1, 20, 5); s.c2 = nn.Conv2d(20, 50, 5)
+        s.f1 = nn.Linear(800, 500); s.f2 = nn.Linear(500, 10)
+
+    def forward(s, x):
+        x = F.max_pool2d(s.c1(x), 2); x = F.max_pool2d(s.c2(x), 2)
+        return s.f2(F.relu(s.f1(x.flatten(1))))
+
+
+def step_ms(model, inputs, targets, n=10, warm=3):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
-    data = torch.randint(0, 256, (batch, seq + 1))
+    classes = None if model.__class__ is LeNet5 else 256
     ts = []
     for _ in range(warm + n):
         t = time.perf_counter()
         opt.zero_grad()
-        F.cross_entropy(model(data[:, :-1]).reshape(-1, 256), data[:, 1:].reshape(-1)).backward()
+        logits = model(inputs)
+        F.cross_entropy(logits if classes is None else logits.reshape(-1, classes), targets.reshape(-1)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         ts.append(time.perf_counter() - t)
     return round(statistics.median(ts[warm:]) * 1000, 1)
 
 
-def best(make, batch, seq):
+def tokens(batch, seq):
+    data = torch.randint(0, 256, (batch, seq + 1))
+    return data[:, :-1], data[:, 1:]
+
+
+def best(make, data):
     """The fastest step over the thread counts, and the count that gave it."""
     times = {}
     for n in thread_counts:
         torch.set_num_threads(n)
         torch.manual_seed(0)
-        times[n] = step_ms(make(), batch, seq)
+        times[n] = step_ms(make(), *data())
     n = min(times, key=times.get)
     return times[n], n
 
 
 results = {
-    "transformer": best(lambda: TransformerLM(d=256), 16, 128),
-    "transformer_small": best(lambda: TransformerLM(d=128), 16, 128),
-    "mamba": best(MambaLM, 8, 64),
+    "transformer": best(lambda: TransformerLM(d=256), lambda: tokens(16, 128)),
+    "transformer_small": best(lambda: TransformerLM(d=128), lambda: tokens(16, 128)),
+    "mamba": best(MambaLM, lambda: tokens(8, 64)),
+    "lenet5": best(LeNet5, lambda: (torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))),
 }
 print(json.dumps({
     "torch": torch.__version__,

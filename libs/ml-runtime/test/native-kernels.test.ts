@@ -106,6 +106,15 @@ test('thread count is configurable and results do not depend on it', { skip }, (
     return c;
   };
   assert.deepEqual(out(1), out(3));
+  // A bias gradient's sum over 100,000 rows: blocks the shape decides, whatever the threads.
+  const rows = rand([100_000, 7]);
+  const sums = (threads: number) => {
+    n.setThreads(threads);
+    const s = new Float32Array(7);
+    n.sumLeading(rows, s);
+    return s;
+  };
+  assert.deepEqual(sums(1), sums(3));
   n.setThreads(before);
   assert.equal(n.threads(), before);
 });
@@ -161,7 +170,16 @@ test('native Conv2D, both backprops and MaxPoolGrad: values and gradients match 
     [[3, 8, 7, 2], [3, 3, 2, 5], 2, 'same'],
     [[1, 11, 10, 1], [4, 2, 1, 3], 3, 'same'],
     [[4, 12, 12, 20], [5, 5, 20, 50], 1, 'valid'],
+    // More filters than a window holds (K 9 < O 16): the filter gradient's other product order.
+    [[2, 6, 6, 1], [3, 3, 1, 16], 1, 'same'],
   ];
+  // 2×2 pooling that tiles the image, as LeNet's, of whole numbers: windows with tied maxima, whose gradient
+  // goes to the first of them.
+  await compare('2×2 pooling that tiles the image, with ties', [[3, 8, 6, 5]], (x) => {
+    const f = (a: tf.Tensor) => tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
+    const tied = tf.round(x!);
+    return [f(tied), tf.grad((a: tf.Tensor) => tf.sum(tf.mul(f(a), tf.range(1, 181).reshape([3, 4, 3, 5]))))(tied)];
+  });
   for (const [xs, ws, stride, pad] of cases) {
     await compare(`conv2d ${xs} ${ws} s${stride} ${pad}`, [xs, ws], (x, w) => {
       const f = (a: tf.Tensor, b: tf.Tensor) =>
@@ -171,6 +189,42 @@ test('native Conv2D, both backprops and MaxPoolGrad: values and gradients match 
     });
   }
 });
+
+test(
+  'native Sum over leading axes and bias Add: values and gradients match cpu; other cases fall back',
+  { skip },
+  async () => {
+    const cases: [number[], number[]][] = [
+      [[64, 24, 24, 20], [20]],
+      [
+        [3, 5, 7],
+        [1, 7],
+      ],
+      [[300, 1], [1]],
+      [[2, 3], [3]],
+    ];
+    for (const [xs, bs] of cases) {
+      await compare(`bias ${xs} + ${bs}`, [xs, bs], (x, b) => {
+        const f = (a: tf.Tensor, c: tf.Tensor) => tf.relu(tf.add(a, c));
+        const g = tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(f(a, c))));
+        return [f(x!, b!), tf.add(b!, x!), ...g([x!, b!])];
+      });
+    }
+    // Sums the native kernel takes (leading axes, keepDims or not) and those it leaves to wasm (inner or
+    // scattered axes, all axes, int32), and additions it leaves (same shapes, two broadcasts).
+    await compare('sums', [[4, 6, 5, 3]], (x) => [
+      tf.sum(x!, 0),
+      tf.sum(x!, [0, 1, 2]),
+      tf.sum(x!, [1, 0], true),
+      tf.sum(x!, [1, 3]),
+      tf.sum(x!, -1),
+      tf.sum(x!),
+      tf.sum(tf.cast(tf.mul(x!, 10), 'int32'), [0, 1]).toFloat(),
+      tf.add(x!, x!),
+      tf.add(x!, tf.ones([6, 1, 3])),
+    ]);
+  },
+);
 
 test(
   'native Transpose: ranks 2–5, size-1 axes, every kind of permutation; values and gradients',

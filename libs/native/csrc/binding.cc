@@ -178,6 +178,37 @@ napi_value Gelu(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sumLeading(x, out): out[c] = Σ_r x[r·n + c] for n = out.length (a sum over x's leading axes).
+napi_value SumLeading(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value a[2];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  float *x, *out;
+  size_t lx, lo;
+  if (argc != 2 || !get_f32(env, a[0], &x, &lx) || !get_f32(env, a[1], &out, &lo) || lo == 0 || lx % lo != 0) {
+    napi_throw_type_error(env, nullptr, "sumLeading: expected Float32Arrays x, out with x's size a multiple of out's");
+    return nullptr;
+  }
+  floe::sum_leading(x, out, (long)(lx / lo), (long)lo);
+  return nullptr;
+}
+
+// addBias(a, bias, out): out[r·n + c] = a[r·n + c] + bias[c] for n = bias.length.
+napi_value AddBias(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value a[3];
+  CHECK(napi_get_cb_info(env, info, &argc, a, nullptr, nullptr));
+  float *x, *bias, *out;
+  size_t lx, lb, lo;
+  if (argc != 3 || !get_f32(env, a[0], &x, &lx) || !get_f32(env, a[1], &bias, &lb) || !get_f32(env, a[2], &out, &lo) ||
+      lb == 0 || lx % lb != 0 || lo < lx) {
+    napi_throw_type_error(env, nullptr, "addBias: expected Float32Arrays a, bias, out with a's size a multiple of bias'");
+    return nullptr;
+  }
+  floe::add_bias(x, bias, out, (long)(lx / lb), (long)lb);
+  return nullptr;
+}
+
 // softmax(x, rows, cols, ld, scale): each row of x (leading dimension ld) in place.
 napi_value Softmax(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -530,6 +561,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"sgemmBatched", nullptr, SgemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumLeading", nullptr, SumLeading, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addBias", nullptr, AddBias, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"selectiveScan", nullptr, SelectiveScan, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"norm", nullptr, Norm, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,7 +1,9 @@
 // Elementwise kernels the training profile shows next: GELU (erf form) forward and backward, each one
-// pass over the data instead of a chain of wasm kernels.
+// pass over the data instead of a chain of wasm kernels; softmax rows; a bias added to every row and its
+// gradient (a sum over the leading axes).
 #include <algorithm>
 #include <cmath>
+#include <vector>
 #include <cstring>
 
 #include "gemm.h"
@@ -259,6 +261,41 @@ void causal_softmax_backward(const float* y, const float* dy, float* dx, long ro
       for (int j = 0; j < keep; j++) dot += dyr[j] * yr[j];
       for (int j = 0; j < keep; j++) dxr[j] = scale * yr[j] * (dyr[j] - dot);
       for (int j = keep; j < T; j++) dxr[j] = 0.f;
+    }
+  });
+}
+
+// out[c] = Σ_r x[r·cols + c]: a sum over the leading axes (a bias's gradient), which the wasm Sum reaches only by
+// transposing the whole tensor first. Rows are summed in blocks of a size the shape alone decides into double
+// partials, then the partials in block order: the result does not depend on the thread count.
+void sum_leading(const float* x, float* out, long rows, long cols) {
+  const long blockRows = std::max(256L, (rows + 255) / 256);
+  const long blocks = (rows + blockRows - 1) / blockRows;
+  std::vector<double> partial((size_t)(blocks * cols), 0.0);
+  parallel_for((int)blocks, [&](int b0, int b1) {
+    for (long b = b0; b < b1; b++) {
+      double* p = partial.data() + (size_t)b * cols;
+      const long last = std::min(rows, (b + 1) * blockRows);
+      for (long r = b * blockRows; r < last; r++) {
+        const float* row = x + (size_t)r * cols;
+        for (long c = 0; c < cols; c++) p[c] += row[c];
+      }
+    }
+  });
+  for (long c = 0; c < cols; c++) {
+    double s = 0;
+    for (long b = 0; b < blocks; b++) s += partial[(size_t)b * cols + c];
+    out[c] = (float)s;
+  }
+}
+
+// y[r·cols + c] = a[r·cols + c] + bias[c]: a bias added to every row, split over the threads by rows.
+void add_bias(const float* a, const float* bias, float* y, long rows, long cols) {
+  parallel_for((int)rows, [&](int r0, int r1) {
+    for (long r = r0; r < r1; r++) {
+      const float* in = a + (size_t)r * cols;
+      float* o = y + (size_t)r * cols;
+      for (long c = 0; c < cols; c++) o[c] = in[c] + bias[c];
     }
   });
 }

@@ -54,6 +54,8 @@ void gelu_backward(const float* x, const float* dy, float* dx, long n);
 void softmax_rows(float* x, long rows, long cols, long ld, float scale);
 void causal_softmax_forward(const float* x, float* y, long rows, int T, float scale);
 void causal_softmax_backward(const float* y, const float* dy, float* dx, long rows, int T, float scale);
+void sum_leading(const float* x, float* out, long rows, long cols);
+void add_bias(const float* a, const float* bias, float* y, long rows, long cols);
 }  // namespace floe
 
 namespace floe {

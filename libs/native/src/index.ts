@@ -37,6 +37,10 @@ export interface NativeKernels {
   conv(op: 2, x: Float32Array, dy: Float32Array, geometry: number[], dx: Float32Array): void;
   /** GELU (erf form): gelu(x, y) writes y; gelu(x, dx, dy) writes the gradient dx. */
   gelu(x: Float32Array, out: Float32Array, dy?: Float32Array): void;
+  /** out[c] = Σ_r x[r·n + c] for n = out.length: a sum over x's leading axes (a bias's gradient). */
+  sumLeading(x: Float32Array, out: Float32Array): void;
+  /** out[r·n + c] = a[r·n + c] + bias[c] for n = bias.length: a bias added to every row. */
+  addBias(a: Float32Array, bias: Float32Array, out: Float32Array): void;
   /** Row softmax in place: `rows` rows of `cols` values, `ld` apart, each scaled by `scale` first. */
   softmax(x: Float32Array, rows: number, cols: number, ld: number, scale: number): void;
   /**

@@ -343,13 +343,18 @@ test(
     assert.equal(watched.losses.length, at - 1);
     assert.ok(watched.losses.every(Number.isFinite));
     assert.equal(watched.run.step, at - 1);
-    // The last checkpoint is from before the divergence, and a new run starts from it and trains.
+    // The last checkpoint is from before the divergence, and every checkpoint stays listed. A new run starts from
+    // the best one (the lowest validation loss — what a user continues from: the last one before a divergence
+    // may already hold weights that any step blows up) and trains.
     const checkpointStep = watched.run.checkpointStep;
     assert.ok(checkpointStep > 0 && checkpointStep < at && checkpointStep % 2 === 0, `checkpoint at ${checkpointStep}`);
+    const listed = await call(client.listCheckpoints.bind(client), { runId: run!.runId });
+    assert.equal(listed.checkpoints.at(-1)!.step, checkpointStep);
+    assert.ok(listed.bestStep > 0 && listed.bestStep <= checkpointStep, `best checkpoint at ${listed.bestStep}`);
     const again = await call(client.startRun.bind(client), {
       requestId: 'from-before-divergence',
       spec: spec({
-        baseModel: { source: { $case: 'run', value: { runId: run!.runId, step: checkpointStep, best: false } } },
+        baseModel: { source: { $case: 'run', value: { runId: run!.runId, step: 0, best: true } } },
         optimizer: trainerV1.OptimizerConfig.fromPartial({
           kind: trainerV1.OptimizerKind.OPTIMIZER_KIND_SGD,
           learningRate: 1e-3,
