@@ -483,6 +483,20 @@ function decodeText(bytes: Buffer): string {
   return bytes.toString('utf8').replace(/^\uFEFF/, '');
 }
 
+/**
+ * A table file's text; a file holding NUL bytes is refused by name: no table writes them, and read as text it
+ * would fail later with a message about its header or its first line.
+ */
+function tableText(bytes: Buffer, name: string): string {
+  const text = decodeText(bytes);
+  if (text.includes('\0'))
+    throw new FloeError(
+      'invalid_argument',
+      `${name}: holds NUL bytes, so it is not a text table (a binary file, or UTF-16 without its byte order mark: save it as UTF-8)`,
+    );
+  return text;
+}
+
 /** A text document's bytes: UTF-8, a UTF-16 file (by its byte order mark) re-encoded, so models read its text. */
 function documentBytes(bytes: Buffer): Uint8Array {
   const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
@@ -556,7 +570,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
   checkSize(s.size, maxBytes, path);
   const ext = extname(uncompressedName(path)).toLowerCase();
   if (ext === '.csv' || ext === '.tsv') {
-    const text = decodeText(fileBytes(path, maxBytes));
+    const text = tableText(fileBytes(path, maxBytes), name);
     const delimiter = ext === '.tsv' ? '\t' : sniffDelimiter(text);
     const [head, ...records] = yield* parseCsvSteps(text, delimiter);
     if (!head || records.length === 0)
@@ -584,7 +598,7 @@ export function* fileSteps(path: string, maxBytes: number, read: FileReadOptions
     return yield* tabularSteps(name, header, rows as Cell[][], false, read, dateColumns);
   }
   if (ext === '.jsonl' || ext === '.ndjson') {
-    const records = decodeText(fileBytes(path, maxBytes))
+    const records = tableText(fileBytes(path, maxBytes), name)
       .split(/\r?\n/)
       .map((l, i) => ({ l, i }))
       .filter(({ l }) => l.trim() !== '')

@@ -234,6 +234,14 @@ test('delimited files as spreadsheets write them: ";" with decimal commas and po
       assert.ok(text.kind === 'text');
       assert.equal(Buffer.from(text.documents[0]!).toString('utf8'), 'naïve text');
     }
+    // Without its byte order mark, UTF-16 (like any binary file) holds NUL bytes: refused as such, not as a table
+    // without rows.
+    const noMark = Buffer.from('a,label\n1,x\n2,y\n', 'utf16le');
+    for (const file of ['u16.csv', 'u16.jsonl'])
+      assert.throws(
+        () => open(file, noMark),
+        (e: FloeError) => e.kind === 'invalid_argument' && /holds NUL bytes.*save it as UTF-8/.test(e.message),
+      );
   } finally {
     dir.remove();
   }
