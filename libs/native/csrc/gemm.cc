@@ -77,6 +77,49 @@ __attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* Ap, c
   }
 }
 
+// A tile of up to 8 × 32 straight into C with masked loads and stores. Two uses: an edge tile (rows < 8 or
+// cols < 32), where the other ISAs compute a whole tile into scratch and copy its valid part element by element
+// (a product whose N is below 32 — a convolution with 20 filters — is all edge); and, with DirectA, A read in
+// place (row i of the tile at A + i·lda) instead of packed — for products with N ≤ 64, where A is used at most
+// twice and packing it cost as much as the FMAs (conv2's forward, [4096 × 500] · [500 × 50]). With at most 16
+// columns the second half's FMAs are skipped.
+template <bool DirectA>
+__attribute__((target("avx512f"))) void kernel_avx512_masked(int kc, const float* A, long lda, const float* Bp, float* C,
+                                                             int ldc, bool accumulate, int rows, int cols) {
+  const __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1);
+  const __mmask16 m1 = (__mmask16)(cols <= 16 ? 0u : cols >= 32 ? 0xFFFFu : (1u << (cols - 16)) - 1);
+  // A's value for row i at step k: packed k-major (8 a step), or in place.
+#define FLOE_A(k, i) (DirectA ? A[(size_t)(i) * lda + (k)] : A[(k) * 8 + (i)])
+  __m512 c[8][2];
+  for (int i = 0; i < 8; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+  if (m1 == 0) {
+    for (int k = 0; k < kc; k++) {
+      __m512 b0 = _mm512_loadu_ps(Bp + k * 32);
+      for (int i = 0; i < 8; i++) c[i][0] = _mm512_fmadd_ps(_mm512_set1_ps(FLOE_A(k, i)), b0, c[i][0]);
+    }
+  } else {
+    for (int k = 0; k < kc; k++) {
+      __m512 b0 = _mm512_loadu_ps(Bp + k * 32);
+      __m512 b1 = _mm512_loadu_ps(Bp + k * 32 + 16);
+      for (int i = 0; i < 8; i++) {
+        __m512 ai = _mm512_set1_ps(FLOE_A(k, i));
+        c[i][0] = _mm512_fmadd_ps(ai, b0, c[i][0]);
+        c[i][1] = _mm512_fmadd_ps(ai, b1, c[i][1]);
+      }
+    }
+  }
+#undef FLOE_A
+  for (int i = 0; i < rows; i++) {
+    float* row = C + (size_t)i * ldc;
+    if (accumulate) {
+      c[i][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), c[i][0]);
+      if (m1) c[i][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), c[i][1]);
+    }
+    _mm512_mask_storeu_ps(row, m0, c[i][0]);
+    if (m1) _mm512_mask_storeu_ps(row + 16, m1, c[i][1]);
+  }
+}
+
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* Ap, const float* Bp, float* C, int ldc, bool accumulate) {
   __m256 c[6][2];
   for (int i = 0; i < 6; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
@@ -525,6 +568,11 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
   const Kernel kernel = kernel_of(isa);
   const int threads = parallel ? pool().size() : 1;
   const int ncMax = std::min(NC, ((N + sh.nr - 1) / sh.nr) * sh.nr);
+  // A read in place rather than packed (kernel_avx512_masked) while N spans at most 8 strips: packing A then
+  // costs as much as the FMAs it feeds. Timed here (GFLOP/s, packed → in place): [4096 × 500]·[500 × 50] 195 →
+  // 330, [2048 × 256]·[256 × 256] 330–360 → 400–420, [2048 × 1024]·[1024 × 256] 320–380 → 410; with N 768 or
+  // 1,024 in place was ~10 % slower.
+  const bool directA = isa == Isa::Avx512 && !transA && alpha == 1.f && N <= 8 * MAX_NR;
   float* Bp = packed_b.get((size_t)KC * ncMax);
 
   for (int j0 = 0; j0 < N; j0 += NC) {
@@ -553,6 +601,23 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
           const int i0 = b * rowsPer;
           if (i0 >= M) break;
           const int mc = std::min(rowsPer, M - i0);
+          if (directA) {
+            // Whole tiles of 8 rows read A in place; a last partial tile is packed (its zero rows padded).
+            const int whole = mc / 8 * 8;
+            for (int jr = 0; jr < nc; jr += sh.nr) {
+              const int cols = std::min(sh.nr, nc - jr);
+              const float* bp = Bp + (size_t)jr * kc;
+              for (int ir = 0; ir < whole; ir += 8)
+                kernel_avx512_masked<true>(kc, A + (size_t)(i0 + ir) * lda + k0, lda, bp,
+                                           C + (size_t)(i0 + ir) * ldc + j0 + jr, ldc, accumulate, 8, cols);
+            }
+            if (whole == mc) continue;
+            pack_a(false, A, lda, i0 + whole, mc - whole, k0, kc, sh.mr, Ap);
+            for (int jr = 0; jr < nc; jr += sh.nr)
+              kernel_avx512_masked<false>(kc, Ap, 0, Bp + (size_t)jr * kc, C + (size_t)(i0 + whole) * ldc + j0 + jr,
+                                          ldc, accumulate, mc - whole, std::min(sh.nr, nc - jr));
+            continue;
+          }
           pack_a(transA, A, lda, i0, mc, k0, kc, sh.mr, Ap);
           if (alpha != 1.f)
             for (size_t q = 0; q < (size_t)((mc + sh.mr - 1) / sh.mr) * sh.mr * kc; q++) Ap[q] *= alpha;
@@ -565,6 +630,8 @@ static void sgemm_impl(bool parallel, bool transA, bool transB, int M, int N, in
               float* c = C + (size_t)(i0 + ir) * ldc + j0 + jr;
               if (rows == sh.mr && cols == sh.nr) {
                 kernel(kc, ap, bp, c, ldc, accumulate);
+              } else if (isa == Isa::Avx512) {
+                kernel_avx512_masked<false>(kc, ap, 0, bp, c, ldc, accumulate, rows, cols);
               } else {
                 // Edge tile: compute into a scratch tile, store or add the valid part.
                 kernel(kc, ap, bp, tile, sh.nr, false);
