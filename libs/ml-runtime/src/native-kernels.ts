@@ -476,19 +476,19 @@ const nativeSelectiveScanGrad: KernelFunc = (args) => {
 
 // ---- convolutions: im2col in native code, then one GEMM; col2im for the input gradient.
 
-let scratch = new Float32Array(0);
-/** A reusable buffer outside the wasm heap for im2col columns. */
-function columns(n: number): Float32Array {
-  if (scratch.length < n) scratch = new Float32Array(Math.max(n, Math.ceil(scratch.length * 1.5)));
-  return scratch.subarray(0, n);
+/** A reusable buffer outside the wasm heap: each call answers n floats of it, grown by half again when short. */
+function scratchBuffer(): (n: number) => Float32Array {
+  let buffer = new Float32Array(0);
+  return (n) => {
+    if (buffer.length < n) buffer = new Float32Array(Math.max(n, Math.ceil(buffer.length * 1.5)));
+    return buffer.subarray(0, n);
+  };
 }
 
-let filterBuffer = new Float32Array(0);
-/** A reusable buffer outside the wasm heap for a filter gradient before its transpose. */
-function filterScratch(n: number): Float32Array {
-  if (filterBuffer.length < n) filterBuffer = new Float32Array(n);
-  return filterBuffer.subarray(0, n);
-}
+/** im2col columns. */
+const columns = scratchBuffer();
+/** A filter gradient before its transpose (used beside `columns`, so a buffer of its own). */
+const filterScratch = scratchBuffer();
 
 function geometry(c: ConvInfo): number[] {
   return [

@@ -68,43 +68,46 @@ void col2im(const float* dcols, float* dx, const ConvGeometry& g) {
   });
 }
 
+// Folds one window position — its C channels at xp, tagged tag + c — into each channel's running first maximum
+// (`first`: the window's first position). The loads come before the selects, which then compile to blends rather
+// than branches (random data mispredicts half of them); C is a parameter, which no store can change, so the loops
+// vectorise (read through a struct or a closure, they did not).
+static inline void fold_max(const float* __restrict xp, int tag, int C, bool first, float* __restrict best,
+                            int* __restrict arg) {
+  if (first) {
+    for (int q = 0; q < C; q++) best[q] = xp[q], arg[q] = tag + q;
+    return;
+  }
+  for (int q = 0; q < C; q++) {
+    const float v = xp[q], b = best[q];
+    const int a = arg[q];
+    const int greater = -(int)(v > b);  // all ones where v is the new maximum
+    best[q] = std::max(b, v);
+    arg[q] = (a & ~greater) | ((tag + q) & greater);
+  }
+}
+
 // The max-pool gradient where the windows tile the image (LeNet's 2×2 at stride 2): every input entry lies in
 // exactly one window, so each window writes all of its entries — its gradient at the first maximum, 0 elsewhere —
 // and dx needs no clearing pass or accumulation.
 static void max_pool_grad_tiled(const float* x, const float* dy, float* dx, const ConvGeometry& g) {
   parallel_for_chunks(g.b, [&](int bi) {
-    // The geometry in locals: read through `g`, any store to arg (an int*) could change it, which stops the
-    // loops over channels from vectorising.
     const int C = g.c, W = g.w, FW = g.fw, FH = g.fh, OH = g.oh, OW = g.ow, window = FH * FW;
     const size_t image = (size_t)g.h * W * C;
-    std::vector<float> bestStore(C);
-    std::vector<int> argStore(C);
-    float* __restrict best = bestStore.data();
-    int* __restrict arg = argStore.data();
+    std::vector<float> best(C);
+    std::vector<int> arg(C);  // the window position k of each channel's maximum, as k + c
     for (int oh = 0; oh < OH; oh++)
       for (int ow = 0; ow < OW; ow++) {
         const size_t corner = bi * image + ((size_t)oh * FH * W + (size_t)ow * FW) * C;
-        const float* __restrict xw = x + corner;
-        float* __restrict dxw = dx + corner;
-        const float* __restrict dyw = dy + (((size_t)bi * OH + oh) * OW + ow) * C;
-        for (int q = 0; q < C; q++) best[q] = xw[q], arg[q] = 0;
-        for (int k = 1; k < window; k++) {
-          const float* __restrict xk = xw + ((size_t)(k / FW) * W + k % FW) * C;
-          // Loads before the selects, so that the compiler turns them into blends rather than branches (which
-          // random data mispredicts half the time).
-          for (int q = 0; q < C; q++) {
-            const float v = xk[q], b = best[q];
-            const int a = arg[q];
-            const int greater = -(int)(v > b);  // all ones where v is the new maximum
-            best[q] = std::max(b, v);
-            arg[q] = (a & ~greater) | (k & greater);
-          }
-        }
+        const float* dyw = dy + (((size_t)bi * OH + oh) * OW + ow) * C;
+        for (int k = 0; k < window; k++)
+          fold_max(x + corner + ((size_t)(k / FW) * W + k % FW) * C, k, C, k == 0, best.data(), arg.data());
         for (int k = 0; k < window; k++) {
-          float* __restrict dk = dxw + ((size_t)(k / FW) * W + k % FW) * C;
+          float* __restrict dk = dx + corner + ((size_t)(k / FW) * W + k % FW) * C;
+          const int* __restrict at = arg.data();
           for (int q = 0; q < C; q++) {
             const float d = dyw[q];
-            dk[q] = arg[q] == k ? d : 0.f;
+            dk[q] = at[q] == k + q ? d : 0.f;
           }
         }
       }
@@ -112,19 +115,20 @@ static void max_pool_grad_tiled(const float* x, const float* dy, float* dx, cons
 }
 
 // Max-pool gradient (NHWC): each output's gradient goes to the first maximum of its window. The channels of a
-// window position are contiguous, so each window keeps every channel's running maximum at once (a loop over c
-// without branches, which vectorises) rather than walking the window once per channel.
+// window position are contiguous, so each window keeps every channel's running maximum at once (fold_max) rather
+// than walking the window once per channel.
 void max_pool_grad(const float* x, const float* dy, float* dx, const ConvGeometry& g) {
-  const size_t image = (size_t)g.h * g.w * g.c;
   const bool tiles = g.sh == g.fh && g.sw == g.fw && g.padTop == 0 && g.padLeft == 0 && g.oh * g.fh == g.h &&
                      g.ow * g.fw == g.w;
   if (tiles) return max_pool_grad_tiled(x, dy, dx, g);
   parallel_for_chunks(g.b, [&](int bi) {
+    const int C = g.c;
+    const size_t image = (size_t)g.h * g.w * C;
     const float* xb = x + bi * image;
     float* dxb = dx + bi * image;
     std::memset(dxb, 0, sizeof(float) * image);
-    std::vector<float> best(g.c);
-    std::vector<int> at(g.c);
+    std::vector<float> best(C);
+    std::vector<int> at(C);  // each channel's maximum, as its index in the image
     for (int oh = 0; oh < g.oh; oh++)
       for (int ow = 0; ow < g.ow; ow++) {
         bool first = true;
@@ -134,23 +138,14 @@ void max_pool_grad(const float* x, const float* dy, float* dx, const ConvGeometr
           for (int j = 0; j < g.fw; j++) {
             const int iw = ow * g.sw - g.padLeft + j;
             if (iw < 0 || iw >= g.w) continue;
-            const int pos = (ih * g.w + iw) * g.c;
-            const float* xp = xb + pos;
-            if (first) {
-              for (int q = 0; q < g.c; q++) best[q] = xp[q], at[q] = pos + q;
-              first = false;
-              continue;
-            }
-            for (int q = 0; q < g.c; q++) {
-              const bool greater = xp[q] > best[q];
-              best[q] = greater ? xp[q] : best[q];
-              at[q] = greater ? pos + q : at[q];
-            }
+            const int pos = (ih * g.w + iw) * C;
+            fold_max(xb + pos, pos, C, first, best.data(), at.data());
+            first = false;
           }
         }
         if (first) continue;  // a window wholly in the padding
-        const float* dyp = dy + (((size_t)bi * g.oh + oh) * g.ow + ow) * g.c;
-        for (int q = 0; q < g.c; q++) dxb[at[q]] += dyp[q];
+        const float* dyp = dy + (((size_t)bi * g.oh + oh) * g.ow + ow) * C;
+        for (int q = 0; q < C; q++) dxb[at[q]] += dyp[q];
       }
   });
 }

@@ -80,9 +80,9 @@ __attribute__((target("avx512f"))) void kernel_avx512(int kc, const float* Ap, c
 // A tile of up to 8 × 32 straight into C with masked loads and stores. Two uses: an edge tile (rows < 8 or
 // cols < 32), where the other ISAs compute a whole tile into scratch and copy its valid part element by element
 // (a product whose N is below 32 — a convolution with 20 filters — is all edge); and, with DirectA, A read in
-// place (row i of the tile at A + i·lda) instead of packed — for products with N ≤ 64, where A is used at most
-// twice and packing it cost as much as the FMAs (conv2's forward, [4096 × 500] · [500 × 50]). With at most 16
-// columns the second half's FMAs are skipped.
+// place (row i of the tile at A + i·lda) instead of packed — for products with N ≤ 256, where A meets at most 8
+// strips of B and packing it cost as much as the FMAs (conv2's forward, [4096 × 500] · [500 × 50]; see directA in
+// sgemm_impl). With at most 16 columns the second half's FMAs are skipped.
 template <bool DirectA>
 __attribute__((target("avx512f"))) void kernel_avx512_masked(int kc, const float* A, long lda, const float* Bp, float* C,
                                                              int ldc, bool accumulate, int rows, int cols) {
