@@ -473,20 +473,38 @@ export async function* adapt(
               { signal },
             );
             let study = created!;
+            const lrOf = (t: hpo.Trial) => {
+              const v = t.configuration.find((c) => c.name === 'optimizer.learning_rate')?.value;
+              return v?.$case === 'floatValue' ? v.value : lr;
+            };
+            let bestSeen = Infinity;
+            const lastSeen = new Map<string, string>();
             if (study.state !== hpo.StudyState.STUDY_STATE_COMPLETED) {
               for await (const e of client.hpoSurrogate.runStudy(
                 { studyId: study.studyId, parallelism: 1 },
                 { signal },
               )) {
-                if (e.event?.$case === 'progress')
-                  yield progress(e.event.value.done, e.event.value.total, `trial steps ${e.event.value.message}`);
+                // The bar says what tuning has found in the report's unit (the server's message is in nats).
+                if (e.event?.$case === 'trial') {
+                  const t = e.event.value;
+                  const last = t.observations.at(-1);
+                  if (last) lastSeen.set(t.trialId, `lr ${lrOf(t).toPrecision(3)} at step ${Number(last.step)}`);
+                  for (const o of t.observations) bestSeen = Math.min(bestSeen, o.value);
+                }
+                if (e.event?.$case === 'progress') {
+                  const found = Number.isFinite(bestSeen)
+                    ? `best ${fromNats(bestSeen).toFixed(3)} ${unit}`
+                    : 'no result yet';
+                  const latest = [...lastSeen.values()].at(-1);
+                  yield progress(
+                    e.event.value.done,
+                    e.event.value.total,
+                    `${e.event.value.done}/${e.event.value.total} trial steps; ${found}${latest ? `; ${latest}` : ''}`,
+                  );
+                }
               }
               study = (await client.hpoSurrogate.getStudy({ studyId: study.studyId }, { signal })).study!;
             }
-            const lrOf = (t: hpo.Trial) => {
-              const v = t.configuration.find((c) => c.name === 'optimizer.learning_rate')?.value;
-              return v?.$case === 'floatValue' ? v.value : lr;
-            };
             // Trials are compared where at least two of them got to (the deepest such step): a longer
             // trial's lower loss is partly just more training.
             const depths = study.trials.map((t) => Number(t.observations.at(-1)?.step ?? 0)).sort((a, b) => b - a);
@@ -554,7 +572,8 @@ export async function* adapt(
       };
     },
     (r) =>
-      `run ${r.runId}: ${r.validationLoss.at(-1)?.value.toFixed(3) ?? '?'} ${unit} on the new domain's validation split`,
+      `run ${r.runId}: ${r.validationLoss.at(-1)?.value.toFixed(3) ?? '?'} ${unit} on the new domain's validation split` +
+      (tuning && tuning.incumbent.steps >= budget ? ' (every step trained while tuning)' : ''),
   );
   if (!trained) throw new FloeApiError(grpc.status.UNAVAILABLE, 'the trainer is needed', [], 'adapt');
   result.run = trained;

@@ -310,7 +310,10 @@ export class StudyRunner {
         phase: 'study',
         done: study.budgetUsed,
         total: study.spec!.totalBudget,
-        message: `best ${study.bestValue}`,
+        // bestValue is 0 until a trial has an observation: say so rather than print it.
+        message: study.bestTrialId
+          ? `best ${Number(study.bestValue.toPrecision(6))} (${study.bestTrialId})`
+          : 'no observation yet',
       } as commonV1.Progress,
     });
   }
