@@ -4,7 +4,7 @@
 // curves, gains and forgetting with standard errors, the explanation shift, and the stages as a waterfall.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AdaptResult } from '@floe/client';
+import { readableNumber, type AdaptResult } from '@floe/client';
 import type { TopLevelSpec } from '@floe/plots';
 
 /** Vega, loaded when a report is written (not with every `floe` call). */
@@ -24,7 +24,9 @@ export const REPORT_SECTIONS = [
 
 const escape = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const fixed = (x: number | undefined, digits = 3) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+// Three decimals by default, significant digits where those would hide the value (readableNumber).
+const fixed = (x: number | undefined, digits?: number) =>
+  x === undefined || !Number.isFinite(x) ? '–' : digits === undefined ? readableNumber(x) : x.toFixed(digits);
 
 const WIDTH = 560;
 const spec = (s: Record<string, unknown>): TopLevelSpec => ({ width: WIDTH, height: 220, ...s }) as TopLevelSpec;

@@ -134,7 +134,8 @@ test('StartRun queues a run; a base model from an artifact that does not exist i
 test('file: datasets outside the data roots are PERMISSION_DENIED; missing files NOT_FOUND', async () => {
   const profile = (uri: string) =>
     collect(profiler.profileDataset({ dataset: { uri, split: 0, maxExamples: 0, targetColumn: '' }, bins: 0 }));
-  await rejectsWith(profile('file:/etc/passwd'), grpc.status.PERMISSION_DENIED);
+  const outside = await rejectsWith(profile('file:/etc/passwd'), grpc.status.PERMISSION_DENIED);
+  assert.match(outside.details, /FLOE_DATA_ROOTS/, 'the message names the setting that widens it');
   await rejectsWith(profile('file:../../etc/passwd'), grpc.status.PERMISSION_DENIED);
   symlinkSync('/etc/passwd', join(dataRoot, 'escape.txt'));
   await rejectsWith(profile('file:escape.txt'), grpc.status.PERMISSION_DENIED);

@@ -17,6 +17,15 @@ import {
 import type { FloeClient } from './client.js';
 import { FloeApiError } from './errors.js';
 
+/**
+ * A loss, score or gain as people read it: three decimals, or four significant digits where three decimals would
+ * hide it (a squared error in the hundreds of millions, a gain of 0.0004).
+ */
+export function readableNumber(v: number): string {
+  const a = Math.abs(v);
+  return a !== 0 && Number.isFinite(a) && (a >= 1e5 || a < 1e-2) ? v.toPrecision(4) : v.toFixed(3);
+}
+
 export const ADAPT_STAGES = ['base', 'profile', 'plan', 'tune', 'train', 'evaluate', 'explain'] as const;
 export type AdaptStage = (typeof ADAPT_STAGES)[number];
 
@@ -283,7 +292,7 @@ export async function* adapt(
         yield progress(
           ev.value.step,
           0,
-          `step ${ev.value.step}, loss ${fromNats(ev.value.trainLoss).toFixed(3)} ${unit}`,
+          `step ${ev.value.step}, loss ${readableNumber(fromNats(ev.value.trainLoss))} ${unit}`,
         );
     }
     const { run } = await client.trainer.getRun({ runId }, { signal });
@@ -493,7 +502,7 @@ export async function* adapt(
                 }
                 if (e.event?.$case === 'progress') {
                   const found = Number.isFinite(bestSeen)
-                    ? `best ${fromNats(bestSeen).toFixed(3)} ${unit}`
+                    ? `best ${readableNumber(fromNats(bestSeen))} ${unit}`
                     : 'no result yet';
                   const latest = [...lastSeen.values()].at(-1);
                   yield progress(
@@ -531,7 +540,7 @@ export async function* adapt(
             };
           },
           (t) =>
-            `${t.trials.length} trials; best learning rate ${t.incumbent.learningRate.toPrecision(3)} (${fromNats(t.incumbent.value).toFixed(3)} ${unit})`,
+            `${t.trials.length} trials; best learning rate ${t.incumbent.learningRate.toPrecision(3)} (${readableNumber(fromNats(t.incumbent.value))} ${unit})`,
         )
       : undefined;
   if (tuning) result.tuning = tuning;
@@ -572,7 +581,7 @@ export async function* adapt(
       };
     },
     (r) =>
-      `run ${r.runId}: ${r.validationLoss.at(-1)?.value.toFixed(3) ?? '?'} ${unit} on the new domain's validation split` +
+      `run ${r.runId}: ${r.validationLoss.length ? readableNumber(r.validationLoss.at(-1)!.value) : '?'} ${unit} on the new domain's validation split` +
       (tuning && tuning.incumbent.steps >= budget ? ' (every step trained while tuning)' : ''),
   );
   if (!trained) throw new FloeApiError(grpc.status.UNAVAILABLE, 'the trainer is needed', [], 'adapt');
@@ -637,7 +646,7 @@ export async function* adapt(
       e.domains
         .map(
           (d) =>
-            `${d.domain} ${d.base.toFixed(3)} → ${d.adapted.toFixed(3)} (gain ${d.gain.toFixed(3)} ± ${d.gainStderr.toFixed(3)})`,
+            `${d.domain} ${readableNumber(d.base)} → ${readableNumber(d.adapted)} (gain ${readableNumber(d.gain)} ± ${readableNumber(d.gainStderr)})`,
         )
         .join('; '),
   );

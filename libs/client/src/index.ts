@@ -5,6 +5,7 @@ export {
   adapt,
   memoryJournal,
   ADAPT_STAGES,
+  readableNumber,
   type AdaptRequest,
   type AdaptResult,
   type AdaptEvent,

@@ -214,7 +214,13 @@ function* tabularSteps(
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const { x, categories, dates } = yield* encodeColumnSteps(labelled, featureIdx, header, cellNumberOf, storedDays);
+  const { x, categories, dates, identifiers } = yield* encodeColumnSteps(
+    labelled,
+    featureIdx,
+    header,
+    cellNumberOf,
+    storedDays,
+  );
   const splitKeys = yield* rowSplitKeySteps(header, labelled);
   const tv = labelled.map((r) => r[t]!);
   const numericTarget = yield* numericColumn(t, labelled, cellNumber);
@@ -230,6 +236,7 @@ function* tabularSteps(
     rows: labelled.length,
     categories,
     ...(dates.length > 0 && { dates }),
+    ...(identifiers.length > 0 && { identifiers }),
     ...(labelled.length < rows.length && { rowsWithoutTarget: rows.length - labelled.length }),
   };
   if (isClass) {
@@ -274,9 +281,10 @@ function* encodeColumnSteps(
   header: string[],
   cellNumberOf: (c: number) => (v: Cell) => number,
   storedDays: readonly string[],
-): Steps<{ x: Float32Array; categories: Record<string, string[]>; dates: string[] }> {
+): Steps<{ x: Float32Array; categories: Record<string, string[]>; dates: string[]; identifiers: string[] }> {
   const categories: Record<string, string[]> = {};
   const dates: string[] = [];
+  const identifiers: string[] = [];
   const x = new Float32Array(rows.length * columns.length);
   for (const [j, c] of columns.entries()) {
     const cellNumber = cellNumberOf(c);
@@ -298,8 +306,48 @@ function* encodeColumnSteps(
       x[i * columns.length + j] = value;
     }
     if (!numeric && !date) categories[header[c]!] = [...codes.keys()];
+    const cellValue = (i: number) => (isMissing(rows[i]![c]) ? NaN : cellNumber(rows[i]![c]!));
+    if (!date && (yield* identifierColumn(rows.length, header[c]!, numeric ? cellValue : codes)))
+      identifiers.push(header[c]!);
   }
-  return { x, categories, dates };
+  return { x, categories, dates, identifiers };
+}
+
+/** A table needs this many rows before a column whose values are all distinct reads as an identifier. */
+export const MIN_IDENTIFIER_ROWS = 20;
+
+/**
+ * Names that say a column identifies rows: id, uuid, key, index, row…, customer_id, customerId, ID, pandas'
+ * unnamed index ("Unnamed: 0"; an empty header reads as column_1).
+ */
+const IDENTIFIER_NAME =
+  /^(id|uuid|guid|key|index|idx|row|rowid|row[_ -]?(id|number|no)|unnamed: ?\d+|column_1)$|[_ .-]id$|[a-z]Id$|ID$|^id[_ .-]/i;
+
+/**
+ * Whether a column (its categories, or each row's number) identifies rows rather than describes them: a value in
+ * every row, each one distinct, in a table of at least MIN_IDENTIFIER_ROWS rows; and either text (as one-hot or a
+ * code it says nothing of any other row) or whole numbers under a name that says so — a column `year`, one row
+ * a year, is all distinct and whole too, and means something. Models do not read identifiers, and drift on them
+ * (new rows, new ids) is not drift.
+ */
+function* identifierColumn(
+  rows: number,
+  name: string,
+  values: Map<string, number> | ((row: number) => number),
+): Steps<boolean> {
+  if (rows < MIN_IDENTIFIER_ROWS) return false;
+  // Text: as many categories as rows — no row is missing one, and no two share one.
+  if (values instanceof Map) return values.size === rows;
+  if (!IDENTIFIER_NAME.test(name.trim())) return false;
+  // Numbers as the cells read them (float64): ids past 2^24 would collide as the float32 a model reads.
+  const seen = new Set<number>();
+  for (let i = 0; i < rows; i++) {
+    if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    const v = values(i);
+    if (!Number.isInteger(v) || seen.has(v)) return false;
+    seen.add(v);
+  }
+  return true;
 }
 
 /**
@@ -330,7 +378,13 @@ function* featureColumnSteps(
   textColumn?: string,
 ): Steps<TabularDataset> {
   const columns = header.map((_, i) => i);
-  const { x, categories, dates } = yield* encodeColumnSteps(rows, columns, header, cellNumberOf, storedDays);
+  const { x, categories, dates, identifiers } = yield* encodeColumnSteps(
+    rows,
+    columns,
+    header,
+    cellNumberOf,
+    storedDays,
+  );
   const splitKeys = yield* rowSplitKeySteps(header, rows);
   const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
   return {
@@ -345,6 +399,7 @@ function* featureColumnSteps(
     rows: rows.length,
     categories,
     ...(dates.length > 0 && { dates }),
+    ...(identifiers.length > 0 && { identifiers }),
     target: { type: 'regression', y: new Float32Array(0), names: [] },
   };
 }

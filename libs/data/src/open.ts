@@ -111,6 +111,9 @@ export interface FeatureTable {
   x: Float32Array;
   rows: number;
   categories: Record<string, string[]>;
+  /** Columns read as dates, and columns that identify rows (TabularDataset's, of the whole file). */
+  dates?: string[];
+  identifiers?: string[];
   /** Each row's position among the file's data rows (0-based): the split and the cap pick some of them. */
   rowNumbers: Int32Array;
   /** The requested text column's cells, row by row (PredictionInputOptions.textColumn). */
@@ -238,6 +241,8 @@ function featureTable(
     x: finish(gatherRows(table.x, table.features.length, rows)),
     rows: rows.length,
     categories: { ...(table.categories ?? {}) },
+    ...(table.dates && { dates: [...table.dates] }),
+    ...(table.identifiers && { identifiers: [...table.identifiers] }),
     rowNumbers: rows,
     ...(columnText && {
       columnText: { name: columnText.name, values: Array.from(rows, (r) => columnText.values[r]!) },

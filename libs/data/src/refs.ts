@@ -55,7 +55,7 @@ export function resolveDataPath(path: string, roots: string[]): string {
   if (roots.length === 0) throw permissionDenied('no data roots are configured (FLOE_DATA_ROOTS)');
   const absolute = isAbsolute(path) ? resolve(path) : resolve(roots[0]!, path);
   const root = roots.find((r) => inside(resolve(r), absolute));
-  if (!root) throw permissionDenied(`${path} is outside the data roots`);
+  if (!root) throw permissionDenied(`${path} is outside the folders the server may read (its FLOE_DATA_ROOTS)`);
   let real: string;
   try {
     real = realpathSync(absolute);
@@ -70,6 +70,7 @@ export function resolveDataPath(path: string, roots: string[]): string {
       return resolve(r);
     }
   });
-  if (!realRoots.some((r) => inside(r, real))) throw permissionDenied(`${path} leads outside the data roots`);
+  if (!realRoots.some((r) => inside(r, real)))
+    throw permissionDenied(`${path} leads outside the folders the server may read (its FLOE_DATA_ROOTS)`);
   return real;
 }

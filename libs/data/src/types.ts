@@ -35,6 +35,12 @@ export interface TabularDataset extends DatasetCommon {
   categories?: Record<string, string[]>;
   /** Feature columns read as dates (ISO 8601): their values are days since 1970-01-01 UTC. */
   dates?: string[];
+  /**
+   * Feature columns that identify rows (files only): a value in every row, all distinct — text, or whole numbers
+   * named as an id (files.ts, identifierColumn). A fresh model does not read them; drift reports them outside its
+   * verdict.
+   */
+  identifiers?: string[];
   /** Rows of the file left out because their target was missing (files only; absent when none). */
   rowsWithoutTarget?: number;
   /** A column's cells as text, row by row, where a features-only read asked for one (openPredictionInputs). */

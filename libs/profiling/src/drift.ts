@@ -139,6 +139,8 @@ export interface FeatureDrift {
   verdict: Verdict;
   /** A datetime column: reported, kept out of the report's verdict and overall PSI (later data is later). */
   datetime?: boolean;
+  /** An identifier column (either side's; TabularDataset.identifiers): reported, kept out of the verdict and PSI. */
+  identifier?: boolean;
 }
 
 export function verdictOf(d: Pick<FeatureDrift, 'psi' | 'ksPValue' | 'jsDistance'>, t: DriftThresholds): Verdict {

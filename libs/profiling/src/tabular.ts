@@ -14,7 +14,10 @@ import { valueCountSteps } from './value-counts.js';
 
 export interface ColumnProfile {
   name: string;
-  /** numeric, integer, boolean, categorical, constant, or empty (every value missing). */
+  /**
+   * numeric, integer, boolean, categorical, datetime, constant, empty (every value missing), or identifier (names
+   * each row: TabularDataset.identifiers; a numeric one keeps its numbers' statistics).
+   */
   inferredType: string;
   /** Missing values (NaN). */
   missing: number;
@@ -68,12 +71,27 @@ function profileColumn(
   bins: number,
   categories?: string[],
   date = false,
+  identifier = false,
 ): ColumnProfile {
   const sorted = sortedFinite(values);
   let infinite = 0;
   for (const v of values) if (v === Infinity || v === -Infinity) infinite++;
-  const type = inferType(sorted, infinite, categories, date);
   const distinct = distinctSorted(sorted);
+  // Text that names each row: its values are the rows' names, not a distribution (no histogram of a million
+  // labels counted once each).
+  if (identifier && categories)
+    return {
+      name,
+      inferredType: 'identifier',
+      missing: 0,
+      infinite: 0,
+      distinct,
+      mean: 0,
+      std: 0,
+      quantiles: [],
+      histogram: { edges: [], labels: [], counts: [] },
+    };
+  const type = identifier ? 'identifier' : inferType(sorted, infinite, categories, date);
   // Categories' codes are numbers without an order or a scale: no mean, no std (0, as the contract says).
   const { mean, std } = type === 'categorical' ? { mean: 0, std: 0 } : meanStd(sorted);
   let histogram: ColumnProfile['histogram'];
@@ -117,9 +135,16 @@ export function* profileTabularSteps(d: TabularDataset, bins = 20): Steps<Tabula
   const numeric: { name: string; values: Float64Array }[] = [];
   for (const [c, name] of d.features.entries()) {
     const values = column(d, c);
-    const profile = profileColumn(name, values, bins, cats[name], d.dates?.includes(name));
+    const profile = profileColumn(
+      name,
+      values,
+      bins,
+      cats[name],
+      d.dates?.includes(name),
+      d.identifiers?.includes(name),
+    );
     columns.push(profile);
-    if (profile.inferredType !== 'categorical' && profile.inferredType !== 'empty') numeric.push({ name, values });
+    if (!cats[name] && profile.inferredType !== 'empty') numeric.push({ name, values });
     yield;
   }
   const k = numeric.length;
@@ -354,9 +379,11 @@ export function* compareSteps(
       // A column categorical in either file is compared by its values' text (a file with one "?" in a
       // numeric column reads it as categorical); else as numbers.
       const datetime = Boolean(reference.dates?.includes(name) || cur.dates?.includes(name));
+      const identifier = Boolean(reference.identifiers?.includes(name) || cur.identifiers?.includes(name));
       if (cats[name] || curCats[name]) features.push(textDrift(name, a, cats[name], b, curCats[name], opts));
       else features.push(numericDrift(name, a, b, opts));
       if (datetime) features.at(-1)!.datetime = true;
+      if (identifier) features.at(-1)!.identifier = true;
       yield;
     }
     // The target's drift: class balance (prior shift) or the regression target's distribution.
@@ -398,8 +425,9 @@ export function* compareSteps(
       ),
     );
   }
-  // A datetime column is reported but does not decide the verdict: data that arrives later is later by nature.
-  const judged = features.filter((f) => !f.datetime);
+  // A datetime column is reported but does not decide the verdict: data that arrives later is later by nature;
+  // nor does an identifier: new rows bring new ids.
+  const judged = features.filter((f) => !f.datetime && !f.identifier);
   return {
     features,
     verdict: worstVerdict(judged.map((f) => f.verdict)),

@@ -156,6 +156,43 @@ test("drift: a datetime column that moved on is reported shifted, but the verdic
   }
 });
 
+test('identifiers: profiled as such (text without a histogram), reported by drift but kept out of its verdict', () => {
+  const dir = tempDir();
+  try {
+    // The same rows, the new file's ids and order numbers continuing where the old file's stopped.
+    const write = (name: string, first: number) =>
+      writeFileSync(
+        join(dir.path, name),
+        `id,order,n,label\n${Array.from({ length: 200 }, (_, i) => `${first + i},ord-${first + i},${i % 10},${i % 2}`).join('\n')}\n`,
+      );
+    write('old.csv', 0);
+    write('new.csv', 200);
+    const read = (name: string) => loadFile(join(dir.path, name), 1 << 20) as TabularDataset;
+    const profile = profileTabular(read('new.csv'));
+    const [id, order, n] = ['id', 'order', 'n'].map((name) => profile.columns.find((c) => c.name === name)!);
+    assert.deepEqual(
+      [id!.inferredType, id!.distinct, id!.quantiles[0], id!.quantiles.at(-1)],
+      ['identifier', 200, 200, 399],
+    );
+    assert.deepEqual(
+      [order!.inferredType, order!.distinct, order!.histogram.labels.length, order!.quantiles.length],
+      ['identifier', 200, 0, 0],
+    );
+    assert.equal(n!.inferredType, 'integer');
+    assert.deepEqual(profile.correlations.names, ['id', 'n'], 'text identifiers have no numbers to correlate');
+
+    const report = compareDatasets(read('old.csv'), read('new.csv'));
+    const drifted = (name: string) => report.features.find((f) => f.feature === name)!;
+    assert.deepEqual([drifted('id').verdict, drifted('id').identifier], ['shifted', true]);
+    assert.deepEqual([drifted('order').verdict, drifted('order').identifier], ['shifted', true]);
+    assert.equal(report.verdict, 'stable', 'the other columns have not moved');
+    const judged = report.features.filter((f) => !f.identifier);
+    assert.equal(report.overallPsi, judged.reduce((s, f) => s + f.psi, 0) / judged.length);
+  } finally {
+    dir.remove();
+  }
+});
+
 test('drift of a column numeric in one file and categorical in the other compares its values as text; the target drifts too', () => {
   // The same values, one file with a "?" among them (so read as categories 0 = "1", 1 = "2", 2 = "?").
   const numeric = table('a', [1, 2, 1, 2], [0, 0, 1, 1], ['no', 'yes']);

@@ -110,6 +110,8 @@ export interface DataSchema {
    * recorded (alignFeatures then tells days from a Parquet timestamp's milliseconds by the column's mean).
    */
   dateColumns?: string[];
+  /** A table's columns the model was built without, as identifiers of rows: a table may carry them unread. */
+  ignoredColumns?: string[];
   imageShape?: { height: number; width: number; channels: number };
 }
 
@@ -143,6 +145,7 @@ export function schemaOf(model: ModelDescription): DataSchema {
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
     featureFill: featureFillOf(c),
     dateColumns: list(c.featureDates),
+    ignoredColumns: list(c.featureIgnored),
     ...(model.spec.architecture === 'lenet5' && {
       imageShape: {
         height: Number(c.inputSize),
@@ -161,13 +164,14 @@ export function fitImages<D extends Dataset>(data: D, schema: DataSchema): D {
 }
 
 /** What alignFeatures reads and rewrites of a table. */
-type FeatureColumns = Pick<TabularDataset, 'features' | 'x' | 'rows' | 'categories' | 'dates'>;
+type FeatureColumns = Pick<TabularDataset, 'features' | 'x' | 'rows' | 'categories' | 'dates' | 'identifiers'>;
 
 /**
  * A table's columns in the model's order, by name, with each categorical column's codes recoded to the model's
  * (each file numbers its categories in the order it meets them); a value the model never saw reads as missing.
  * A column the model reads that the table lacks, or one it does not read (unless `ignoreExtra`: prediction tables
- * carry identifiers), is refused naming `field`.
+ * carry identifiers), is refused naming `field` — except identifiers (the table's, or those the model was built
+ * without), which a table may carry unread.
  */
 export function alignFeatures<T extends FeatureColumns>(
   data: T,
@@ -177,7 +181,7 @@ export function alignFeatures<T extends FeatureColumns>(
 ): T {
   const names = schema.featureNames;
   if (!names) return data;
-  const { missing, extra } = columnDifference(names, data.features);
+  const { missing, extra } = columnDifference(schema, data);
   if (missing.length || (extra.length && !options.ignoreExtra))
     throw invalidArgument(
       field,
@@ -225,11 +229,16 @@ export function alignFeatures<T extends FeatureColumns>(
   return { ...data, features: [...names], x, categories: { ...model } };
 }
 
-/** The columns a model reads that a table lacks, and the table's columns the model does not read. */
-function columnDifference(modelColumns: readonly string[], tableColumns: readonly string[]) {
+/**
+ * The columns a model reads that a table lacks, and the table's columns the model does not read — identifiers
+ * aside (the table's, or those the model was built without): a table may carry them unread.
+ */
+function columnDifference(schema: DataSchema, table: Pick<TabularDataset, 'features' | 'identifiers'>) {
+  const read = schema.featureNames ?? [];
+  const unread = (n: string) => table.identifiers?.includes(n) || schema.ignoredColumns?.includes(n);
   return {
-    missing: modelColumns.filter((n) => !tableColumns.includes(n)),
-    extra: tableColumns.filter((n) => !modelColumns.includes(n)),
+    missing: read.filter((n) => !table.features.includes(n)),
+    extra: table.features.filter((n) => !read.includes(n) && !unread(n)),
   };
 }
 
@@ -549,18 +558,34 @@ export function builtinShape(
     };
   }
   if (architecture !== 'mlp' || data.kind !== 'tabular') return { overrides: {} };
-  const inputs = data.features.length;
+  // Identifiers name rows: a model that read them would learn which rows it saw, and meet new ids beyond them.
+  const ignored = data.features.filter((n) => data.identifiers?.includes(n));
+  const kept = data.features.filter((n) => !ignored.includes(n));
+  if (kept.length === 0)
+    throw invalidArgument(
+      'dataset',
+      `every feature column of ${data.name} identifies rows (${ignored.join(', ')}: each value distinct), so a model has nothing to learn from`,
+    );
+  const table = ignored.length
+    ? alignFeatures(data, { featureNames: kept, categories: data.categories, dateColumns: data.dates ?? [] }, 'dataset')
+    : data;
+  const inputs = kept.length;
   const other = replay?.kind === 'tabular' ? replay : undefined;
   // Columns and categories by name, so that every later table meets the model by name (alignToModel); a
   // categorical column's values are the table's, then the replay's others.
   const featureCategories: Record<string, string[]> = {};
   for (const [n, values] of Object.entries(data.categories ?? {}))
-    featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
-  const schema = { featureNames: [...data.features], featureCategories, featureDates: [...(data.dates ?? [])] };
+    if (kept.includes(n)) featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
+  const schema = {
+    featureNames: kept,
+    featureCategories,
+    featureDates: (data.dates ?? []).filter((n) => kept.includes(n)),
+    ...(ignored.length > 0 && { featureIgnored: ignored }),
+  };
   // Inputs standardised by the table's own centre and spread (a missing value enters at the centre); a
   // categorical column of at most MAX_ONE_HOT values read one-hot.
-  const { mean: inputShift, std: inputScale } = columnMoments(data.x, data.rows, inputs);
-  const inputCategories = data.features.map((n) => {
+  const { mean: inputShift, std: inputScale } = columnMoments(table.x, table.rows, inputs);
+  const inputCategories = kept.map((n) => {
     const k = featureCategories[n]?.length ?? 0;
     return k >= 2 && k <= MAX_ONE_HOT ? k : 0;
   });
@@ -641,9 +666,10 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
   }
   if (data.kind !== 'tabular') return `${model.spec.architecture} reads tabular rows, not ${data.kind} data`;
   const name = `${model.spec.architecture}/${model.spec.size}`;
-  const { featureNames, classNames, targetNames } = schemaOf(model);
+  const schema = schemaOf(model);
+  const { featureNames, classNames, targetNames } = schema;
   if (featureNames) {
-    const { missing, extra } = columnDifference(featureNames, data.features);
+    const { missing, extra } = columnDifference(schema, data);
     // The table's target may be another column than the one the model learned (read by default as label,
     // target or the last): say which to name.
     const learned = targetNames?.length === 1 && data.features.includes(targetNames[0]!) ? targetNames[0] : undefined;

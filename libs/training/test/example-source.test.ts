@@ -279,6 +279,53 @@ test('columns by name: reordered columns and recoded categories reach the model 
   assert.deepEqual(builtinShape('mlp', timestamped).overrides.featureDates, ['c']);
 });
 
+test('identifiers: a fresh MLP does not read them and records them; later tables may carry them; a model that read one still does', () => {
+  // Columns: id (an identifier), sku (a text identifier), grams. Three rows of a file that marked both ids.
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'orders.csv',
+    features: ['id', 'sku', 'grams'],
+    x: Float32Array.from([101, 0, 1000, 102, 1, 3000, 103, 2, 2000]),
+    rows: 3,
+    categories: { sku: ['a-1', 'b-2', 'c-3'] },
+    identifiers: ['id', 'sku'],
+    target: { type: 'regression', y: Float32Array.from([1, 2, 3]), names: ['y'] },
+  };
+  const { overrides, task } = builtinShape('mlp', data);
+  assert.deepEqual(
+    [overrides.inputs, overrides.featureNames, overrides.featureIgnored, overrides.featureCategories],
+    [1, ['grams'], ['id', 'sku'], {}],
+  );
+  const near = (a: unknown, b: number[]) =>
+    assert.ok(
+      (a as number[]).every((v, i) => Math.abs(v - b[i]!) < 1e-9),
+      JSON.stringify(a),
+    );
+  near(overrides.inputShift, [2000]); // the moments of grams alone
+  const model = buildModel('mlp', 'small', 1, overrides, task);
+  assert.equal(mismatch(model, data), undefined);
+  assert.deepEqual(batch(new ExampleSource(data, 3, 0, { schema: schemaOf(model) })).x.sort(), [1000, 2000, 3000]);
+  // A later table whose ids are not marked (a few rows, ids that repeat) meets the model too: it recorded them.
+  const later = { ...data, identifiers: undefined, x: Float32Array.from([7, 0, 500, 7, 1, 700, 8, 2, 900]) };
+  assert.equal(mismatch(model, later), undefined);
+  assert.deepEqual(Array.from(alignFeatures(later, schemaOf(model), 'dataset').x), [500, 700, 900]);
+  // Another column it does not read is still named.
+  assert.match(mismatch(model, { ...later, features: ['id', 'sku', 'grams', 'colour'] }) ?? '', /also has colour/);
+  model.dispose();
+
+  // A model built before identifiers were marked reads its id column as it did.
+  const legacy = { featureNames: ['id', 'sku', 'grams'], categories: { sku: ['a-1', 'b-2', 'c-3'] } };
+  assert.deepEqual(Array.from(alignFeatures(data, legacy, 'dataset').x), Array.from(data.x));
+
+  // A table of identifiers alone has nothing to learn from.
+  assert.throws(
+    () => builtinShape('mlp', { ...data, features: ['id', 'sku'], x: Float32Array.from([1, 0, 2, 1, 3, 2]) }),
+    (e: Error & { violations?: { field: string }[] }) =>
+      e.violations?.[0]?.field === 'dataset' &&
+      /every feature column of orders.csv identifies rows \(id, sku/.test(e.message),
+  );
+});
+
 test("an MLP's shape records each column's mean and spread over its values; a missing value enters at the mean", () => {
   const data: TabularDataset = {
     kind: 'tabular',

@@ -75,7 +75,7 @@ export function imageProfile(p: ImageProfile): dp.ImageProfile {
 }
 
 function feature(f: FeatureDrift): dp.FeatureDrift {
-  return { ...f, datetime: f.datetime ?? false, verdict: VERDICT[f.verdict] };
+  return { ...f, datetime: f.datetime ?? false, identifier: f.identifier ?? false, verdict: VERDICT[f.verdict] };
 }
 
 export function driftReport(r: DriftReport): dp.DriftReport {

@@ -11,6 +11,7 @@ import {
   FloeClient,
   FloeApiError,
   adapt as runAdaptation,
+  readableNumber,
   type AdaptEvent,
   type AdaptJournal,
   type AdaptRequest,
@@ -258,8 +259,8 @@ export const adaptCommand: Command = {
       const unit = metric === 'bits_per_byte' ? 'bits/byte' : metric;
       if (n && o)
         process.stdout.write(
-          `new domain: ${n.base.toFixed(3)} → ${n.adapted.toFixed(3)} ${unit} (gain ${n.gain.toFixed(3)} ± ${n.gainStderr.toFixed(3)})\n` +
-            `old domain: ${o.base.toFixed(3)} → ${o.adapted.toFixed(3)} ${unit} (forgetting ${(-o.gain).toFixed(3)} ± ${o.gainStderr.toFixed(3)})\n`,
+          `new domain: ${readableNumber(n.base)} → ${readableNumber(n.adapted)} ${unit} (gain ${readableNumber(n.gain)} ± ${readableNumber(n.gainStderr)})\n` +
+            `old domain: ${readableNumber(o.base)} → ${readableNumber(o.adapted)} ${unit} (forgetting ${readableNumber(-o.gain)} ± ${readableNumber(o.gainStderr)})\n`,
         );
       process.stdout.write(`report: ${html}\n`);
     }

@@ -61,6 +61,18 @@ async function withClient(
 }
 
 const round = (x: number, d = 4) => Number(x.toFixed(d));
+
+/** A date column's values are days since 1970 (as models read them): printed as dates, they say something. */
+const DAY_MS = 86_400_000;
+const isoDay = (days: number) => new Date(Math.round(days) * DAY_MS).toISOString().slice(0, 10);
+
+function describeValues(col: dp.ColumnProfile): string {
+  if (col.inferredType === 'categorical') return commonest(col.histogram!);
+  if (col.inferredType === 'identifier') return 'names each row: not a feature of a fresh model, not in drift verdicts';
+  if (col.inferredType === 'datetime' && col.quantiles.length === 9)
+    return `from ${isoDay(col.quantiles[0]!)} to ${isoDay(col.quantiles[8]!)}, median ${isoDay(col.quantiles[4]!)}`;
+  return `mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`;
+}
 const VERDICT = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_VERDICT_', '').toLowerCase();
 
 export const profile: Command = {
@@ -82,7 +94,8 @@ export const profile: Command = {
       );
       output(args, dp.DatasetProfile.toJSON(p), () => {
         const lines = [
-          `${p.dataset?.uri}: ${dp.dataKindToJSON(p.kind).replace('DATA_KIND_', '').toLowerCase()}, ${p.exampleCount} examples, ${p.byteCount} bytes`,
+          // A table's byte_count is its values as float32, not its file: the columns say more.
+          `${p.dataset?.uri}: ${dp.dataKindToJSON(p.kind).replace('DATA_KIND_', '').toLowerCase()}, ${p.exampleCount} examples, ${p.detail?.$case === 'tabular' ? `${p.detail.value.columns.length} feature columns` : `${p.byteCount} bytes`}`,
         ];
         const d = p.detail;
         if (d?.$case === 'text') {
@@ -99,7 +112,7 @@ export const profile: Command = {
         } else if (d?.$case === 'tabular') {
           for (const col of d.value.columns)
             lines.push(
-              `${padDisplay(col.name, 24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  ${col.inferredType === 'categorical' ? commonest(col.histogram!) : `mean ${round(col.mean, 3)}  std ${round(col.std, 3)}`}`,
+              `${padDisplay(col.name, 24)} ${col.inferredType.padEnd(11)} missing ${col.missing}${col.infinite ? `  infinite ${col.infinite}` : ''}  distinct ${col.distinct}  ${describeValues(col)}`,
             );
           for (const target of d.value.targets)
             lines.push(
@@ -171,7 +184,7 @@ export const drift: Command = {
           `${'feature'.padEnd(20)} ${'PSI'.padStart(8)} ${'KS'.padStart(7)} ${'KS p'.padStart(9)} ${'W1'.padStart(9)} ${'W1/σ'.padStart(7)} ${'JS div'.padStart(7)} ${'JS dist'.padStart(7)} ${'L∞'.padStart(6)} ${'V'.padStart(6)}${anyMissing ? ` ${'missing'.padStart(13)}` : ''}  verdict`,
           ...r.features.map(
             (f) =>
-              `${padDisplay(f.feature, 20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}${f.datetime ? ' (datetime: not in the verdict)' : ''}`,
+              `${padDisplay(f.feature, 20)} ${round(f.psi).toFixed(4).padStart(8)} ${f.ksStatistic.toFixed(4).padStart(7)} ${f.ksPValue.toExponential(1).padStart(9)} ${f.wasserstein.toPrecision(4).padStart(9)} ${f.wassersteinNormalized.toFixed(3).padStart(7)} ${f.jsDivergence.toFixed(4).padStart(7)} ${f.jsDistance.toFixed(4).padStart(7)} ${f.linf.toFixed(3).padStart(6)} ${f.cramersV.toFixed(3).padStart(6)}${missing(f)}  ${VERDICT(f.verdict)}${f.datetime ? ' (datetime: not in the verdict)' : ''}${f.identifier ? ' (identifier: not in the verdict)' : ''}`,
           ),
           ...(r.onlyInReference.length ? [`only in the reference: ${r.onlyInReference.join(', ')}`] : []),
           ...(r.onlyInCurrent.length ? [`only in the current data: ${r.onlyInCurrent.join(', ')}`] : []),

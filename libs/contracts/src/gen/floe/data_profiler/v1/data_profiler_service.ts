@@ -215,8 +215,10 @@ export interface ColumnProfile {
   /**
    * Inferred type: "numeric", "integer", "boolean" (integers in [0, 1]), "datetime" (every value an ISO 8601
    * date or date-time; its mean, quantiles and histogram are in days since 1970-01-01 UTC, as models read it),
-   * "categorical" (any other value that is not a number makes the whole column categorical), "constant", or
-   * "empty" (every value missing).
+   * "categorical" (any other value that is not a number makes the whole column categorical), "constant",
+   * "empty" (every value missing), or "identifier" (a value in every row of at least 20, each distinct: text, or
+   * whole numbers under a name such as id, uuid, customer_id or customerId; a fresh model does not read it, drift
+   * keeps it out of the verdict; text has no histogram, numbers keep their statistics).
    */
   inferredType: string;
   /** Missing values (empty, NA, null, NaN, …). */
@@ -394,15 +396,21 @@ export interface FeatureDrift {
    * report's verdict or overall PSI — data that arrives later is later by nature.
    */
   datetime: boolean;
+  /**
+   * An identifier column (either side's values each distinct: text, or whole numbers under a name such as id or
+   * customer_id; see ColumnProfile.inferred_type): its drift is reported but does not enter the verdict or overall
+   * PSI — new rows bring new ids.
+   */
+  identifier: boolean;
 }
 
 /** A drift report. */
 export interface DriftReport {
   /** Per feature. */
   features: FeatureDrift[];
-  /** Overall verdict (the worst of the features, datetime columns aside). */
+  /** Overall verdict (the worst of the features, datetime and identifier columns aside). */
   verdict: DriftVerdict;
-  /** Overall PSI (mean over features, datetime columns aside). */
+  /** Overall PSI (mean over features, datetime and identifier columns aside). */
   overallPsi: number;
   /**
    * Tables: columns of the reference that the current data does not have (schema drift; no statistic is
@@ -2507,6 +2515,7 @@ function createBaseFeatureDrift(): FeatureDrift {
     missingShareReference: 0,
     missingShareCurrent: 0,
     datetime: false,
+    identifier: false,
   };
 }
 
@@ -2553,6 +2562,9 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     }
     if (message.datetime !== false) {
       writer.uint32(112).bool(message.datetime);
+    }
+    if (message.identifier !== false) {
+      writer.uint32(120).bool(message.identifier);
     }
     return writer;
   },
@@ -2682,6 +2694,14 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
             message.datetime = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.identifier = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2742,6 +2762,7 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
         ? globalThis.Number(object.missing_share_current)
         : 0,
       datetime: isSet(object.datetime) ? globalThis.Boolean(object.datetime) : false,
+      identifier: isSet(object.identifier) ? globalThis.Boolean(object.identifier) : false,
     };
   },
 
@@ -2789,6 +2810,9 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     if (message.datetime !== false) {
       obj.datetime = message.datetime;
     }
+    if (message.identifier !== false) {
+      obj.identifier = message.identifier;
+    }
     return obj;
   },
 
@@ -2811,6 +2835,7 @@ export const FeatureDrift: MessageFns<FeatureDrift> = {
     message.missingShareReference = object.missingShareReference ?? 0;
     message.missingShareCurrent = object.missingShareCurrent ?? 0;
     message.datetime = object.datetime ?? false;
+    message.identifier = object.identifier ?? false;
     return message;
   },
 };
