@@ -94,7 +94,16 @@ test(
 
       server = await startServer(home.path);
       client = createClient(hpo.HpoSurrogateServiceClient, server.address);
-      const done = (await runStudy(client, studyId))!;
+      // The rest of the loop through the CLI: not a terminal, it writes a line when the budget used or the
+      // incumbent changes (not one per event).
+      const rest = await floe('hpo', 'run', studyId, '--parallelism', '2');
+      assert.equal(rest.code, 0, rest.stderr);
+      const progress = rest.stderr.split('\n').filter((l) => / fidelity steps, /.test(l));
+      assert.ok(progress.length >= 2, rest.stderr);
+      progress.forEach((line, i) => assert.notEqual(line, progress[i - 1], 'a line repeated'));
+      assert.match(progress.at(-1)!, new RegExp(`^${BUDGET}/${BUDGET} fidelity steps, incumbent trial-\\d+: `));
+      assert.match(rest.stdout, new RegExp(`${studyId} COMPLETED`));
+      const done = (await call(client.getStudy.bind(client), { studyId })).study!;
       assert.equal(hpo.studyStateToJSON(done.state), 'STUDY_STATE_COMPLETED');
       assert.equal(done.budgetUsed, BUDGET);
       assert.ok(done.trials.length >= 6, `${done.trials.length} trials`);

@@ -297,7 +297,10 @@ async function showStudy(args: ParsedArgs, study: hpo.Study, importances: hpo.Pa
   if (!args.json) process.stderr.write(`wrote ${file}\n`);
 }
 
-/** Follows RunStudy, redrawing the table on each event (a line per event when not a terminal). */
+/**
+ * Follows RunStudy, redrawing the table on each event; when not a terminal (a log), a line each time the budget
+ * used or the incumbent changes.
+ */
 async function follow(
   client: hpo.HpoSurrogateServiceClient,
   studyId: string,
@@ -305,6 +308,7 @@ async function follow(
   json: boolean,
 ): Promise<hpo.Study> {
   let printed = 0;
+  let lastLine = '';
   const redraw = async () => {
     const { study } = await call(client.getStudy.bind(client), { studyId });
     const text = table(study!);
@@ -312,7 +316,11 @@ async function follow(
       if (printed) process.stderr.write(`\x1b[${printed}A\x1b[J`);
       process.stderr.write(text + '\n');
       printed = text.split('\n').length;
-    } else process.stderr.write(text.split('\n').at(-1)! + '\n');
+      return;
+    }
+    const line = `${study!.budgetUsed}/${study!.spec?.totalBudget} fidelity steps, ${text.split('\n').at(-1)!}`;
+    if (line !== lastLine) process.stderr.write(line + '\n');
+    lastLine = line;
   };
   return new Promise((resolve, reject) => {
     const stream = client.runStudy({ studyId, parallelism });
