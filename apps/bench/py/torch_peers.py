@@ -11,12 +11,19 @@ default), timed as the median of 10 steps after 3 warm-up steps:
                      anchor's model (../shared/anchors/torch_step.py), with floe's optimizer and clipping
 Each model is timed with PyTorch's intra-op threads at 1 and at every core and the faster counts (Debian's
 PyTorch calls a threaded OpenBLAS, which uses the cores on its own: more intra-op threads can be slower).
-Usage: /usr/bin/python3 torch_peers.py [threads]  (only that thread count). Prints one JSON line."""
+Usage: /usr/bin/python3 torch_peers.py [threads] [--models a,b]  (only that thread count; only those models).
+Prints one JSON line."""
 import json, math, os, statistics, sys, time
 import torch, torch.nn as nn, torch.nn.functional as F
 
 torch.manual_seed(0)
-thread_counts = [int(sys.argv[1])] if len(sys.argv) > 1 else sorted({1, os.cpu_count() or 1})
+args = sys.argv[1:]
+only = None
+if "--models" in args:
+    i = args.index("--models")
+    only = set(args[i + 1].split(","))
+    del args[i:i + 2]
+thread_counts = [int(args[0])] if args else sorted({1, os.cpu_count() or 1})
 
 
 class Block(nn.Module):
@@ -142,12 +149,13 @@ def best(make, data):
     return times[n], n
 
 
-results = {
-    "transformer": best(lambda: TransformerLM(d=256), lambda: tokens(16, 128)),
-    "transformer_small": best(lambda: TransformerLM(d=128), lambda: tokens(16, 128)),
-    "mamba": best(MambaLM, lambda: tokens(8, 64)),
-    "lenet5": best(LeNet5, lambda: (torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))),
+cases = {
+    "transformer": (lambda: TransformerLM(d=256), lambda: tokens(16, 128)),
+    "transformer_small": (lambda: TransformerLM(d=128), lambda: tokens(16, 128)),
+    "mamba": (MambaLM, lambda: tokens(8, 64)),
+    "lenet5": (LeNet5, lambda: (torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))),
 }
+results = {k: best(*c) for k, c in cases.items() if only is None or k in only}
 print(json.dumps({
     "torch": torch.__version__,
     "threads": {k: n for k, (_, n) in results.items()},

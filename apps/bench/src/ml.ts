@@ -1,4 +1,4 @@
-// npm run bench:ml [-- --json] [-- --quick]
+// npm run bench:ml [-- --json] [-- --quick] [-- --rounds 3] [-- --no-torch]
 // Training step times (forward + backward + AdamW) of the transformer LM of ../shared/anchors/torch_step.py,
 // the Mamba LM and LeNet-5, on four columns measured in this one process:
 //   cpu        — TF.js's cpu backend;
@@ -10,7 +10,8 @@
 // 1024³, each step's profile (time inside kernels, by kernel, and between them), and — when Debian's
 // python3-torch is installed — PyTorch beside them: apps/bench/py/torch_peers.py (the three LMs and LeNet-5,
 // same shapes and optimizer, each at PyTorch's faster thread count) and ../shared/anchors/torch_step.py
-// (LeNet-5 at its default threads, matMul).
+// (LeNet-5 at its default threads, matMul); then `--rounds N` (default 3) rounds alternating each model's native
+// step with PyTorch's, the ratio read within each round.
 import * as tf from '@tensorflow/tfjs-core';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,6 +29,10 @@ import { loadBuiltin, selectSplit, type ImageDataset, type TextDataset } from '@
 import { DEFAULT_OPTIMIZER, ExampleSource, LmSource, TrainingSession, type BatchSource } from '@floe/training';
 
 const json = process.argv.includes('--json');
+const argValue = (name: string) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
 const quick = process.argv.includes('--quick');
 const log = (s: string) => process.stderr.write(s + '\n');
 
@@ -117,10 +122,10 @@ function nativeMatmulGflops(n: number): number {
 }
 
 /** The last JSON line a Python script prints, if Debian's python3-torch is installed and the script runs. */
-function runPython<T>(script: string): T | undefined {
+function runPython<T>(script: string, args: string[] = []): T | undefined {
   if (!existsSync(script) || !existsSync('/usr/bin/python3')) return undefined;
   try {
-    const out = execFileSync('/usr/bin/python3', [script], {
+    const out = execFileSync('/usr/bin/python3', [script, ...args], {
       encoding: 'utf8',
       timeout: 900_000,
       stdio: ['ignore', 'pipe', 'ignore'],
@@ -137,10 +142,14 @@ const torchAnchor = () =>
     new URL('../../../../shared/anchors/torch_step.py', import.meta.url).pathname,
   );
 
-/** PyTorch peers of the three LMs and LeNet-5, same shapes and optimizer (apps/bench/py/torch_peers.py). */
-const torchPeers = () =>
+/**
+ * PyTorch peers of the three LMs and LeNet-5, same shapes and optimizer (apps/bench/py/torch_peers.py); `only`:
+ * that model at that thread count.
+ */
+const torchPeers = (only?: { model: string; threads: number }) =>
   runPython<{ torch: string; threads: Record<string, number>; steps_ms: Record<string, number> }>(
     new URL('../py/torch_peers.py', import.meta.url).pathname,
+    only ? [String(only.threads), '--models', only.model] : [],
   );
 
 interface StepProfile {
@@ -258,6 +267,27 @@ if (peers) {
   log(`PyTorch peers: ${JSON.stringify(peers)}`);
   for (const [k, ms] of Object.entries(peers.steps_ms)) if (steps[k]) steps[k]!.pytorch = ms;
 }
+// Alternated rounds: each model's native step, then PyTorch's at its faster thread count, round after round, so
+// that a neighbour's load on this shared machine lands on both sides of a ratio (the columns above run PyTorch
+// minutes after floe). Each ratio is read within its round; their median is the figure.
+const rounds = native && peers && !quick ? Number(argValue('--rounds') ?? 3) : 0;
+const alternated: Record<string, { native_ms: number[]; pytorch_ms: number[]; ratios: number[] }> = {};
+for (let r = 0; r < rounds; r++)
+  for (const c of cases) {
+    await tf.setBackend('wasm');
+    useNativeKernels(true);
+    const mine = await timeSteps(c, c.key === 'lenet5' ? 3 : 2, c.key === 'lenet5' ? 10 : 5);
+    useNativeKernels(false);
+    const theirs = torchPeers({ model: c.key, threads: peers!.threads[c.key] ?? 1 })?.steps_ms[c.key];
+    if (theirs === undefined) continue;
+    const a = (alternated[c.key] ??= { native_ms: [], pytorch_ms: [], ratios: [] });
+    a.native_ms.push(mine);
+    a.pytorch_ms.push(theirs);
+    a.ratios.push(mine / theirs);
+    log(
+      `round ${r + 1}/${rounds} ${c.key}: native ${mine.toFixed(1)} ms, PyTorch ${theirs.toFixed(1)} ms (${(mine / theirs).toFixed(2)})`,
+    );
+  }
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const result = {
   backend: 'wasm',
@@ -305,6 +335,22 @@ const result = {
         ]),
       }
     : {}),
+  // The alternated rounds: floe's native step ÷ PyTorch's within each round, and their median.
+  ...(rounds > 0
+    ? {
+        native_vs_torch_alternated: Object.fromEntries(
+          Object.entries(alternated).map(([k, a]) => [
+            k,
+            {
+              median_ratio: round(median(a.ratios), 2),
+              ratios: a.ratios.map((x) => round(x, 2)),
+              native_ms: a.native_ms.map((x) => round(x)),
+              pytorch_ms: a.pytorch_ms.map((x) => round(x)),
+            },
+          ]),
+        ),
+      }
+    : {}),
 };
 if (!json) {
   log('');
@@ -320,5 +366,7 @@ if (!json) {
     p.top.map((k) => `${k.kernel} ${k.ms} ms ×${k.calls}`).join(', ');
   log(`wasm transformer step ${describe(profile)}`);
   for (const [k, p] of Object.entries(nativeProfiles)) log(`native ${k} step ${describe(p)}`);
+  for (const [k, a] of Object.entries(result.native_vs_torch_alternated ?? {}))
+    log(`${k.padEnd(18)} native ÷ PyTorch, alternated: median ${a.median_ratio} (rounds ${a.ratios.join(', ')})`);
 }
 process.stdout.write(JSON.stringify(result) + '\n');

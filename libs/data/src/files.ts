@@ -128,6 +128,69 @@ export function dateCellDays(v: Cell): number {
   return (ms + fraction - offsetMinutes * 60_000) / DAY_MS;
 }
 
+/**
+ * A date as spreadsheets write it, day and month by number: 5/1/2024, 05.01.2024, 5-1-2024, with a time perhaps
+ * (13:30, 1:30:15 PM). Whether 5/1 is the fifth of January or May the first is its column's to decide
+ * (numericDateOrder).
+ */
+const NUMERIC_DATE =
+  /^(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(?:\s*([AaPp][Mm]))?)?$/;
+
+/** Which number of a NUMERIC_DATE comes first: the day (most of the world) or the month (the United States). */
+export type DayMonthOrder = 'dmy' | 'mdy';
+
+/** A NUMERIC_DATE cell as days since 1970-01-01 00:00 UTC read in `order`; NaN when it is not one or does not exist. */
+export function numericDateDays(v: Cell, order: DayMonthOrder): number {
+  if (typeof v !== 'string') return NaN;
+  const m = NUMERIC_DATE.exec(v.trim());
+  if (!m) return NaN;
+  const [a, b, year, hour12, minute, second] = [m[1], m[3], m[4], m[5], m[6], m[7]].map((x) =>
+    Number(x ?? 0),
+  ) as number[];
+  const [day, month] = order === 'dmy' ? [a!, b!] : [b!, a!];
+  const meridiem = m[9]?.toUpperCase();
+  if (meridiem && (hour12! < 1 || hour12! > 12)) return NaN;
+  const hour = meridiem ? (hour12! % 12) + (meridiem === 'PM' ? 12 : 0) : hour12!;
+  if (year! < 1000 || month < 1 || month > 12 || hour > 23 || minute! > 59 || second! > 59) return NaN;
+  const ms = Date.UTC(year!, month - 1, day, hour, minute!, second!);
+  if (day < 1 || new Date(ms).getUTCDate() !== day) return NaN;
+  return (ms + (m[8] ? Number(m[8]) * 1000 : 0)) / DAY_MS;
+}
+
+/**
+ * How a column of NUMERIC_DATE cells orders day and month, or undefined when it is not such a column (a cell of
+ * another form, two separators, or cells that only read one way and cells that only read the other). A first
+ * number past 12 says day first, a second past 12 month first; a column where neither happens (every day of it
+ * 12 or less) is ambiguous and takes `ambiguousOrder` — `decided` tells which.
+ */
+function* numericDateOrder(
+  c: number,
+  rows: Cell[][],
+  ambiguousOrder: DayMonthOrder,
+): Steps<{ order: DayMonthOrder; decided: boolean } | undefined> {
+  let separator: string | undefined;
+  let dayFirst = false;
+  let monthFirst = false;
+  let any = false;
+  for (const [i, r] of rows.entries()) {
+    if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    const v = r[c];
+    if (isMissing(v)) continue;
+    const m = typeof v === 'string' ? NUMERIC_DATE.exec(v.trim()) : null;
+    if (!m || (separator !== undefined && m[2] !== separator)) return undefined;
+    separator = m[2];
+    any = true;
+    if (Number(m[1]) > 12) dayFirst = true;
+    if (Number(m[3]) > 12) monthFirst = true;
+  }
+  if (!any || (dayFirst && monthFirst)) return undefined;
+  const decided = dayFirst || monthFirst;
+  // Nobody writes month-first dates with points (05.01.2024 is the fifth of January wherever it is written).
+  const order: DayMonthOrder = dayFirst ? 'dmy' : monthFirst ? 'mdy' : separator === '.' ? 'dmy' : ambiguousOrder;
+  const valid = yield* everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(numericDateDays(r[c]!, order)));
+  return valid ? { order, decided: decided || separator === '.' } : undefined;
+}
+
 /** A decimal comma read as a point ("3,5" → "3.5"; a cell with a point or a second comma is left as it is). */
 const commaDecimal = (v: Cell): Cell => (typeof v === 'string' && /^[^.,]*,[^.,]*$/.test(v) ? v.replace(',', '.') : v);
 
@@ -195,7 +258,7 @@ function* tabularSteps(
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
   if (read.featuresOnly)
-    return yield* featureColumnSteps(name, header, rows, cellNumberOf, storedDays, read.textColumn);
+    return yield* featureColumnSteps(name, header, rows, cellNumberOf, storedDays, decimalComma, read.textColumn);
   let t = read.targetColumn
     ? header.indexOf(read.targetColumn)
     : header.findIndex((h) => h === 'label' || h === 'target');
@@ -214,12 +277,13 @@ function* tabularSteps(
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
   const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
-  const { x, categories, dates, identifiers } = yield* encodeColumnSteps(
+  const { x, categories, dates, dateOrders, identifiers } = yield* encodeColumnSteps(
     labelled,
     featureIdx,
     header,
     cellNumberOf,
     storedDays,
+    ambiguousDateOrder(decimalComma),
   );
   const splitKeys = yield* rowSplitKeySteps(header, labelled);
   const tv = labelled.map((r) => r[t]!);
@@ -236,6 +300,7 @@ function* tabularSteps(
     rows: labelled.length,
     categories,
     ...(dates.length > 0 && { dates }),
+    ...(Object.keys(dateOrders).length > 0 && { dateOrders }),
     ...(identifiers.length > 0 && { identifiers }),
     ...(labelled.length < rows.length && { rowsWithoutTarget: rows.length - labelled.length }),
   };
@@ -254,6 +319,12 @@ function* tabularSteps(
 const numericColumn = (c: number, rows: Cell[][], cellNumber: (v: Cell) => number) =>
   everyRow(rows, (r) => isMissing(r[c]) || !Number.isNaN(cellNumber(r[c]!)));
 
+/**
+ * Which number comes first in a column of 5/1/2024-style dates whose cells do not say: the day in a file delimited
+ * by ";" (the spreadsheets of most of Europe write it), else the month (pandas' default, as the United States).
+ */
+const ambiguousDateOrder = (semicolonFile: boolean): DayMonthOrder => (semicolonFile ? 'dmy' : 'mdy');
+
 /** Whether column `c` has a value and every one that is not missing reads as a date (dateCellDays). */
 function* dateColumn(c: number, rows: Cell[][]): Steps<boolean> {
   return (
@@ -271,9 +342,20 @@ function* everyRow(rows: Cell[][], holds: (row: Cell[]) => boolean): Steps<boole
   return true;
 }
 
+/** What encodeColumnSteps makes of a table's columns. */
+interface EncodedColumns {
+  x: Float32Array;
+  categories: Record<string, string[]>;
+  dates: string[];
+  /** Date columns written day and month by number (5/1/2024): which comes first, and whether the cells said so. */
+  dateOrders: Record<string, { order: DayMonthOrder; decided: boolean }>;
+  identifiers: string[];
+}
+
 /**
  * Columns `columns` of `rows` as a row-major table: numbers as they read, dates as days since 1970-01-01 UTC
- * (`storedDays` are date columns whose cells are already days), other columns as category codes.
+ * (`storedDays` are date columns whose cells are already days; a column of 5/1/2024-style dates whose cells do not
+ * say which number is the day takes `ambiguousOrder`), other columns as category codes.
  */
 function* encodeColumnSteps(
   rows: Cell[][],
@@ -281,23 +363,29 @@ function* encodeColumnSteps(
   header: string[],
   cellNumberOf: (c: number) => (v: Cell) => number,
   storedDays: readonly string[],
-): Steps<{ x: Float32Array; categories: Record<string, string[]>; dates: string[]; identifiers: string[] }> {
+  ambiguousOrder: DayMonthOrder,
+): Steps<EncodedColumns> {
   const categories: Record<string, string[]> = {};
   const dates: string[] = [];
+  const dateOrders: EncodedColumns['dateOrders'] = {};
   const identifiers: string[] = [];
   const x = new Float32Array(rows.length * columns.length);
   for (const [j, c] of columns.entries()) {
     const cellNumber = cellNumberOf(c);
     const numeric = yield* numericColumn(c, rows, cellNumber);
-    const date = storedDays.includes(header[c]!) || (!numeric && (yield* dateColumn(c, rows)));
+    const isoDate = !numeric && (yield* dateColumn(c, rows));
+    const written = !numeric && !isoDate ? yield* numericDateOrder(c, rows, ambiguousOrder) : undefined;
+    const date = storedDays.includes(header[c]!) || isoDate || written !== undefined;
     if (date) dates.push(header[c]!);
+    if (written) dateOrders[header[c]!] = written;
+    const dateDays = written ? (v: Cell) => numericDateDays(v, written.order) : dateCellDays;
     const codes = new Map<string, number>();
     for (const [i, r] of rows.entries()) {
       if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
       const v = r[c];
       let value = NaN; // missing
       if (!isMissing(v) && numeric) value = cellNumber(v!);
-      else if (!isMissing(v) && date) value = dateCellDays(v!);
+      else if (!isMissing(v) && date) value = dateDays(v!);
       else if (!isMissing(v)) {
         const text = cellText(v!);
         if (!codes.has(text)) codes.set(text, codes.size);
@@ -310,7 +398,7 @@ function* encodeColumnSteps(
     if (!date && (yield* identifierColumn(rows.length, header[c]!, numeric ? cellValue : codes)))
       identifiers.push(header[c]!);
   }
-  return { x, categories, dates, identifiers };
+  return { x, categories, dates, dateOrders, identifiers };
 }
 
 /** A table needs this many rows before a column whose values are all distinct reads as an identifier. */
@@ -375,15 +463,17 @@ function* featureColumnSteps(
   rows: Cell[][],
   cellNumberOf: (c: number) => (v: Cell) => number,
   storedDays: readonly string[],
+  decimalComma: boolean,
   textColumn?: string,
 ): Steps<TabularDataset> {
   const columns = header.map((_, i) => i);
-  const { x, categories, dates, identifiers } = yield* encodeColumnSteps(
+  const { x, categories, dates, dateOrders, identifiers } = yield* encodeColumnSteps(
     rows,
     columns,
     header,
     cellNumberOf,
     storedDays,
+    ambiguousDateOrder(decimalComma),
   );
   const splitKeys = yield* rowSplitKeySteps(header, rows);
   const t = textColumn === undefined ? -1 : header.indexOf(textColumn);
@@ -399,6 +489,7 @@ function* featureColumnSteps(
     rows: rows.length,
     categories,
     ...(dates.length > 0 && { dates }),
+    ...(Object.keys(dateOrders).length > 0 && { dateOrders }),
     ...(identifiers.length > 0 && { identifiers }),
     target: { type: 'regression', y: new Float32Array(0), names: [] },
   };

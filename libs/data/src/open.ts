@@ -113,6 +113,7 @@ export interface FeatureTable {
   categories: Record<string, string[]>;
   /** Columns read as dates, and columns that identify rows (TabularDataset's, of the whole file). */
   dates?: string[];
+  dateOrders?: TabularDataset['dateOrders'];
   identifiers?: string[];
   /** Each row's position among the file's data rows (0-based): the split and the cap pick some of them. */
   rowNumbers: Int32Array;
@@ -242,6 +243,7 @@ function featureTable(
     rows: rows.length,
     categories: { ...(table.categories ?? {}) },
     ...(table.dates && { dates: [...table.dates] }),
+    ...(table.dateOrders && { dateOrders: { ...table.dateOrders } }),
     ...(table.identifiers && { identifiers: [...table.identifiers] }),
     rowNumbers: rows,
     ...(columnText && {

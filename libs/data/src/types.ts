@@ -36,6 +36,11 @@ export interface TabularDataset extends DatasetCommon {
   /** Feature columns read as dates (ISO 8601): their values are days since 1970-01-01 UTC. */
   dates?: string[];
   /**
+   * Date columns written day and month by number (5/1/2024, 05.01.2024): which comes first, and whether the cells
+   * said so (a day past 12 somewhere); undecided columns took their file's convention (files.ts).
+   */
+  dateOrders?: Record<string, { order: 'dmy' | 'mdy'; decided: boolean }>;
+  /**
    * Feature columns that identify rows (files only): a value in every row, all distinct — text, or whole numbers
    * named as an id (files.ts, identifierColumn). A fresh model does not read them; drift reports them outside its
    * verdict.

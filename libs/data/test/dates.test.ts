@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { tempDir } from './temp-dir.js';
-import { dateCellDays, openDataset, type TabularDataset } from '../src/index.js';
+import { dateCellDays, numericDateDays, openDataset, type TabularDataset } from '../src/index.js';
 
 test('dateCellDays: days since 1970-01-01 UTC, zones applied, days and times that do not exist refused', () => {
   assert.equal(dateCellDays('1970-01-01'), 0);
@@ -50,6 +50,68 @@ test('a column of dates is days, one value that is not a date keeps a column cat
     assert.equal(d.x[5 * f], Math.fround(dateCellDays('2024-01-06T05:00Z')));
     assert.equal(d.x[5 * f + 1], Math.fround(dateCellDays('2024-01-06')));
     assert.ok(Number.isNaN(d.x[7 * f + 1]!));
+  } finally {
+    dir.remove();
+  }
+});
+
+test('numericDateDays: 5/1/2024 as either order, times on a 24- or 12-hour clock, days that do not exist refused', () => {
+  const iso = (t: string) => dateCellDays(t);
+  assert.equal(numericDateDays('5/1/2024', 'mdy'), iso('2024-05-01'));
+  assert.equal(numericDateDays('5/1/2024', 'dmy'), iso('2024-01-05'));
+  assert.equal(numericDateDays('05.01.2024 13:30', 'dmy'), iso('2024-01-05T13:30'));
+  assert.equal(numericDateDays('12-31-1999 1:30:15 PM', 'mdy'), iso('1999-12-31T13:30:15'));
+  assert.equal(numericDateDays('1/1/2024 12:00 AM', 'mdy'), iso('2024-01-01T00:00'));
+  assert.equal(numericDateDays('1/1/2024 12:00:00.5 pm', 'mdy'), iso('2024-01-01T12:00:00.5'));
+  for (const notADate of ['31/2/2024', '2/31/2024', '13/13/2024', '5/1/24', '5/1-2024', '1/1/2024 13:00 PM', '1/1/999'])
+    assert.ok(Number.isNaN(numericDateDays(notADate, notADate.startsWith('2/') ? 'mdy' : 'dmy')), notADate);
+});
+
+test('a column of 5/1/2024-style dates is days: its cells decide which number is the day, else its file does', () => {
+  const dir = tempDir();
+  const read = (file: string, text: string) => {
+    writeFileSync(join(dir.path, file), text);
+    return openDataset({ uri: `file:${file}` }, { dataRoots: [dir.path], asRead: true }) as TabularDataset;
+  };
+  try {
+    // One column per case; 40 rows, day i % 28 + 1 of January–March in turn.
+    const rows = Array.from({ length: 40 }, (_, i) => {
+      const [d, m] = [(i % 28) + 1, (i % 3) + 1];
+      const early = `${(i % 12) + 1}/${m}/2024`; // both numbers 12 or less: undecided
+      return [
+        `${d}/${m}/2024`,
+        `${m}/${d}/2024`,
+        early,
+        `${d}.${m}.2024`,
+        i === 5 ? `${d}-${m}-2024` : `${d}/${m}/2024`,
+        i % 2,
+      ];
+    });
+    const header = 'dayFirst,monthFirst,early,dotted,mixed,label';
+    const csv = read('t.csv', `${header}\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    assert.deepEqual(csv.dates, ['dayFirst', 'monthFirst', 'early', 'dotted']);
+    assert.deepEqual(csv.dateOrders, {
+      dayFirst: { order: 'dmy', decided: true },
+      monthFirst: { order: 'mdy', decided: true },
+      early: { order: 'mdy', decided: false }, // a comma-delimited file: pandas' default, month first
+      dotted: { order: 'dmy', decided: true }, // nobody writes month-first dates with points
+    });
+    assert.deepEqual(Object.keys(csv.categories ?? {}), ['mixed'], 'two separators in one column: not dates');
+    const f = csv.features.length;
+    // Row 14: 15 March 2024 (d = 15, m = 3); its early column 3/3/2024.
+    for (let j = 0; j < 4; j++)
+      assert.equal(csv.x[14 * f + j], Math.fround(dateCellDays(j === 2 ? '2024-03-03' : '2024-03-15')));
+    // The same undecided column in a ";" file reads day first, as Europe's spreadsheets write it.
+    const semicolon = read('t2.csv', `early;label\n${rows.map((r) => `${r[2]};${r[5]}`).join('\n')}\n`);
+    assert.deepEqual(semicolon.dateOrders, { early: { order: 'dmy', decided: false } });
+    assert.equal(semicolon.x[1], Math.fround(dateCellDays('2024-02-02')));
+    assert.equal(semicolon.x[3], Math.fround(dateCellDays('2024-01-04'))); // row 3: 4/1/2024
+    // A column whose cells read only day first beside cells that read only month first is no date column.
+    const both = read(
+      't3.csv',
+      `at,label\n${['13/1/2024', '1/13/2024', ...Array(20).fill('1/1/2024')].map((d, i) => `${d},${i % 2}`).join('\n')}\n`,
+    );
+    assert.deepEqual([both.dates, Object.keys(both.categories ?? {})], [undefined, ['at']]);
   } finally {
     dir.remove();
   }

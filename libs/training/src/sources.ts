@@ -8,6 +8,8 @@ import {
   conformImages,
   DAY_MS,
   dateCellDays,
+  numericDateDays,
+  type DayMonthOrder,
   exampleCount,
   modelInput,
   orderClasses,
@@ -110,6 +112,8 @@ export interface DataSchema {
    * recorded (alignFeatures then tells days from a Parquet timestamp's milliseconds by the column's mean).
    */
   dateColumns?: string[];
+  /** Date columns its table wrote day and month by number (5/1/2024): which came first. */
+  dateOrders?: Record<string, DayMonthOrder>;
   /** A table's columns the model was built without, as identifiers of rows: a table may carry them unread. */
   ignoredColumns?: string[];
   imageShape?: { height: number; width: number; channels: number };
@@ -145,6 +149,10 @@ export function schemaOf(model: ModelDescription): DataSchema {
     categories: categories && typeof categories === 'object' ? (categories as Record<string, string[]>) : undefined,
     featureFill: featureFillOf(c),
     dateColumns: list(c.featureDates),
+    dateOrders:
+      c.featureDateOrders && typeof c.featureDateOrders === 'object'
+        ? (c.featureDateOrders as Record<string, DayMonthOrder>)
+        : undefined,
     ignoredColumns: list(c.featureIgnored),
     ...(model.spec.architecture === 'lenet5' && {
       imageShape: {
@@ -164,7 +172,10 @@ export function fitImages<D extends Dataset>(data: D, schema: DataSchema): D {
 }
 
 /** What alignFeatures reads and rewrites of a table. */
-type FeatureColumns = Pick<TabularDataset, 'features' | 'x' | 'rows' | 'categories' | 'dates' | 'identifiers'>;
+type FeatureColumns = Pick<
+  TabularDataset,
+  'features' | 'x' | 'rows' | 'categories' | 'dates' | 'dateOrders' | 'identifiers'
+>;
 
 /**
  * A table's columns in the model's order, by name, with each categorical column's codes recoded to the model's
@@ -197,9 +208,16 @@ export function alignFeatures<T extends FeatureColumns>(
   // in milliseconds.
   const readsMilliseconds = (n: string, j: number) =>
     data.dates?.includes(n) && !model[n] && !schema.dateColumns && Math.abs(schema.featureFill?.[j] ?? 0) > 1e6;
+  // A table whose 5/1/2024-style dates never pass 12 took its file's convention for which is the day; the model
+  // records which its training table had (which that table's cells decided, as a rule), and the table follows it.
+  const swapsDayAndMonth = (n: string) => {
+    const own = data.dateOrders?.[n];
+    const learned = schema.dateOrders?.[n];
+    return own !== undefined && !own.decided && learned !== undefined && learned !== own.order;
+  };
   if (
     data.features.length === names.length &&
-    names.every((n, j) => data.features[j] === n && sameCodes(n) && !readsMilliseconds(n, j))
+    names.every((n, j) => data.features[j] === n && sameCodes(n) && !readsMilliseconds(n, j) && !swapsDayAndMonth(n))
   )
     return data;
   const F = data.features.length;
@@ -209,14 +227,18 @@ export function alignFeatures<T extends FeatureColumns>(
     const text = (v: number) => (own[n] ? own[n][v]! : String(v));
     // A model that read a date column as categories (checkpoints from before dates were read as days) meets
     // the days by the dates its categories name.
+    const order = data.dateOrders?.[n]?.order;
+    const days = (t: string) => (order ? numericDateDays(t, order) : dateCellDays(t));
     const dateCodes =
       model[n] && data.dates?.includes(n)
-        ? new Map(model[n].map((t, code) => [Math.fround(dateCellDays(t)), code]))
+        ? new Map(model[n].map((t, code) => [Math.fround(days(t)), code]))
         : undefined;
     const unit = readsMilliseconds(n, j) ? DAY_MS : 1;
+    const swap = swapsDayAndMonth(n);
     const value = (v: number): number => {
       if (!Number.isFinite(v)) return v;
       if (dateCodes) return dateCodes.get(v) ?? NaN;
+      if (swap) return swappedDayAndMonth(v);
       if (unit !== 1) return v * unit;
       if (model[n]) {
         const code = model[n].indexOf(text(v));
@@ -226,7 +248,22 @@ export function alignFeatures<T extends FeatureColumns>(
     };
     for (let r = 0; r < data.rows; r++) x[r * names.length + j] = value(data.x[r * F + src]!);
   });
-  return { ...data, features: [...names], x, categories: { ...model } };
+  // Dates swapped now read as the model's: aligning the result again must not swap them back.
+  const dateOrders = data.dateOrders && {
+    ...data.dateOrders,
+    ...Object.fromEntries(
+      names.filter(swapsDayAndMonth).map((n) => [n, { order: schema.dateOrders![n]!, decided: true }]),
+    ),
+  };
+  return { ...data, features: [...names], x, categories: { ...model }, ...(dateOrders && { dateOrders }) };
+}
+
+/** Days since 1970 of a date whose day and month (both 12 or less) were read the other way round. */
+function swappedDayAndMonth(days: number): number {
+  const ms = days * DAY_MS;
+  const date = new Date(ms);
+  const midnight = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate());
+  return (Date.UTC(date.getUTCFullYear(), date.getUTCDate() - 1, date.getUTCMonth() + 1) + (ms - midnight)) / DAY_MS;
 }
 
 /**
@@ -576,10 +613,12 @@ export function builtinShape(
   const featureCategories: Record<string, string[]> = {};
   for (const [n, values] of Object.entries(data.categories ?? {}))
     if (kept.includes(n)) featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
+  const dateOrders = Object.entries(data.dateOrders ?? {}).filter(([n]) => kept.includes(n));
   const schema = {
     featureNames: kept,
     featureCategories,
     featureDates: (data.dates ?? []).filter((n) => kept.includes(n)),
+    ...(dateOrders.length > 0 && { featureDateOrders: Object.fromEntries(dateOrders.map(([n, o]) => [n, o.order])) }),
     ...(ignored.length > 0 && { featureIgnored: ignored }),
   };
   // Inputs standardised by the table's own centre and spread (a missing value enters at the centre); a

@@ -326,6 +326,52 @@ test('identifiers: a fresh MLP does not read them and records them; later tables
   );
 });
 
+test('5/1/2024-style dates: a table whose cells do not say which is the day follows the order the model learned', () => {
+  const days = (iso: string) => Date.parse(iso) / 86_400_000;
+  // The training table's column decided month first (a 13th somewhere); the model records it.
+  const trained: TabularDataset = {
+    kind: 'tabular',
+    name: 'us.csv',
+    features: ['at'],
+    x: Float32Array.from([days('2024-05-01'), days('2024-01-13')]),
+    rows: 2,
+    dates: ['at'],
+    dateOrders: { at: { order: 'mdy', decided: true } },
+    target: { type: 'regression', y: Float32Array.from([1, 2]), names: ['y'] },
+  };
+  const { overrides } = builtinShape('mlp', trained);
+  assert.deepEqual(overrides.featureDateOrders, { at: 'mdy' });
+  const schema = schemaOf({
+    task: 'regression',
+    spec: { architecture: 'mlp', size: 'small', seed: 0, config: overrides },
+  });
+  // A later ";" file wrote 5/1/2024 and 3/2/2024 10:30 (no day past 12) and read them day first: they swap back.
+  const later = {
+    ...trained,
+    name: 'later.csv',
+    x: Float32Array.from([days('2024-01-05'), days('2024-02-03T10:30Z')]),
+    dateOrders: { at: { order: 'dmy' as const, decided: false } },
+  };
+  const aligned = alignFeatures(later, schema, 'dataset');
+  assert.deepEqual(Array.from(aligned.x), [days('2024-05-01'), days('2024-03-02T10:30Z')].map(Math.fround));
+  assert.equal(alignFeatures(aligned, schema, 'dataset').x, aligned.x, 'aligned twice, swapped once');
+  // A table whose cells decided day first (a 13th) is read as written: it said so itself.
+  const decided = { ...later, dateOrders: { at: { order: 'dmy' as const, decided: true } } };
+  assert.equal(alignFeatures(decided, schema, 'dataset').x, decided.x);
+  // A model that read the column as categories (before such dates were dates) meets the days by its categories'
+  // dates, read in the table's order.
+  const legacy = { featureNames: ['at'], categories: { at: ['5/1/2024', '1/13/2024'] } };
+  const legacyTable = {
+    ...trained,
+    x: Float32Array.from([days('2024-01-13'), days('2024-05-01'), days('2024-06-01')]),
+    rows: 3,
+  };
+  assert.deepEqual(
+    Array.from(alignFeatures(legacyTable, legacy, 'dataset').x).map((v) => (Number.isNaN(v) ? 'NaN' : v)),
+    [1, 0, 'NaN'],
+  );
+});
+
 test("an MLP's shape records each column's mean and spread over its values; a missing value enters at the mean", () => {
   const data: TabularDataset = {
     kind: 'tabular',

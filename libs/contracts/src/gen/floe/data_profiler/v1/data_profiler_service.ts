@@ -214,7 +214,9 @@ export interface ColumnProfile {
   name: string;
   /**
    * Inferred type: "numeric", "integer", "boolean" (integers in [0, 1]), "datetime" (every value an ISO 8601
-   * date or date-time; its mean, quantiles and histogram are in days since 1970-01-01 UTC, as models read it),
+   * date or date-time, or a date written day and month by number — 5/1/2024, 05.01.2024 13:30 — whose column says
+   * which comes first: a number past 12, else its file's convention; its mean, quantiles and histogram are in days
+   * since 1970-01-01 UTC, as models read it),
    * "categorical" (any other value that is not a number makes the whole column categorical), "constant",
    * "empty" (every value missing), or "identifier" (a value in every row of at least 20, each distinct: text, or
    * whole numbers under a name such as id, uuid, customer_id or customerId; a fresh model does not read it, drift
@@ -392,7 +394,7 @@ export interface FeatureDrift {
   /** Share of the current data's values that are missing. */
   missingShareCurrent: number;
   /**
-   * A datetime column (either side's values all ISO 8601 dates): its drift is reported but does not enter the
+   * A datetime column (either side's values all dates; see ColumnProfile.inferred_type): its drift is reported but does not enter the
    * report's verdict or overall PSI — data that arrives later is later by nature.
    */
   datetime: boolean;
