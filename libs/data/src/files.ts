@@ -233,6 +233,32 @@ function* semicolonNumberSteps(rows: Cell[][], columns: number): Steps<(c: numbe
   return (c) => (commas[c] || (!points[c] && fileWritesDecimalCommas) ? groupedNumber : pointNumber);
 }
 
+/** Commas grouping thousands before an optional decimal point ("1,234", "12,500.75"), as US spreadsheets write. */
+const COMMA_THOUSANDS = /^\s*[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$/;
+
+/** A number with its thousands' commas taken out ("12,500.75" → 12500.75). */
+const commaGroupedNumber = (v: Cell) => numberCell(typeof v === 'string' ? v.replace(/,/g, '') : v);
+
+/**
+ * How each column of a file not delimited by ";" reads numbers: one whose cells are numbers, some with commas
+ * grouping thousands ("1,234", quoted in a CSV) and the rest plain, reads them without the commas; any other
+ * column reads numbers as they are (a lone "12,5" is no number there: such a column stays categorical).
+ */
+function* commaThousandsNumberSteps(rows: Cell[][], columns: number): Steps<(c: number) => (v: Cell) => number> {
+  const grouped = new Uint8Array(columns);
+  const other = new Uint8Array(columns);
+  for (const [i, r] of rows.entries()) {
+    if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    for (let c = 0; c < columns; c++) {
+      const v = r[c];
+      if (other[c] || typeof v !== 'string' || !v.includes(',')) continue;
+      if (COMMA_THOUSANDS.test(v)) grouped[c] = 1;
+      else other[c] = 1;
+    }
+  }
+  return (c) => (grouped[c] && !other[c] ? commaGroupedNumber : numberCell);
+}
+
 /**
  * Rows of cells under a header → a tabular dataset. Each column is numeric when every cell that is not missing
  * reads as a number, a date when every one reads as an ISO 8601 date or date-time (then its days since 1970-01-01
@@ -249,8 +275,11 @@ function* tabularSteps(
   read: FileReadOptions,
   storedDays: readonly string[] = [],
 ): Steps<TabularDataset> {
-  // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both).
-  const cellNumberOf = decimalComma ? yield* semicolonNumberSteps(rows, rawHeader.length) : () => numberCell;
+  // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both); others may
+  // group thousands with commas.
+  const cellNumberOf = decimalComma
+    ? yield* semicolonNumberSteps(rows, rawHeader.length)
+    : yield* commaThousandsNumberSteps(rows, rawHeader.length);
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
   if (header.length < (read.featuresOnly ? 1 : 2))
     throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);

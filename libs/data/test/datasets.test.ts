@@ -185,7 +185,7 @@ test('tabular files: a column is numeric or categorical as a whole; missing cell
   }
 });
 
-test('delimited files as spreadsheets write them: ";" with decimal commas and points grouping thousands, tabs, "|", UTF-16', () => {
+test('delimited files as spreadsheets write them: ";" with decimal commas and points grouping thousands, commas grouping thousands, tabs, "|", UTF-16', () => {
   const dir = tempDir();
   const open = (name: string, content: string | Buffer) => {
     writeFileSync(join(dir.path, name), content);
@@ -214,6 +214,18 @@ test('delimited files as spreadsheets write them: ";" with decimal commas and po
     assert.deepEqual(rows(table('points-only.csv', 'count;label\n1.000;p\n2;q\n')), [1, 2]);
     // In a comma file a comma is only a delimiter; tabs and "|" are read from the header too.
     assert.deepEqual(table('us.csv', 'a,b,label\n1.5,"2,5",p\n2,3,q\n').categories, { b: ['2,5', '3'] });
+    // Except in a column of numbers some of which group thousands with commas, as US spreadsheets write them.
+    const us = table(
+      'us-thousands.csv',
+      'amount,mixed,label\n"1,234.5","1,000",p\n"12,500",7,q\n3.25,"2,5",p\n"-2,000,000",8,q\n',
+    );
+    assert.deepEqual(us.categories, { mixed: ['1,000', '7', '2,5', '8'] }, 'a "2,5" among them: not numbers');
+    assert.deepEqual(
+      rows(us).filter((_, i) => i % 2 === 0),
+      [1234.5, 12500, 3.25, -2e6],
+    );
+    const tsv = table('thousands.tsv', 'n\tlabel\n1,234\tp\n5\tq\n');
+    assert.deepEqual([tsv.categories, rows(tsv)], [{}, [1234, 5]]);
     for (const [file, text] of [
       ['tabs.tsv', 'a\tb\tlabel\n1\t2,5\tp\n3\t4\tq\n'],
       ['tabs.csv', 'a\tb\tlabel\n1\t2,5\tp\n3\t4\tq\n'],
