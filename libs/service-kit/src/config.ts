@@ -18,6 +18,8 @@ export interface FloeConfig {
   /** host:port of a plaintext listener that serves only grpc.health.v1 (probes that cannot speak TLS or
    * present a token: Kubernetes' gRPC probes); unset: none. */
   healthAddress?: string;
+  /** host:port of the Prometheus /metrics listener (FLOE_METRICS_ADDRESS); unset: none. */
+  metricsAddress?: string;
   /** Root folder of the metadata database and the artifact store. */
   home: string;
   /** Folders that `file:` dataset references may read from. */
@@ -87,6 +89,11 @@ export const CONFIG_VARIABLES = [
     'folders (":"-separated) that file: dataset references may read; anything else is PERMISSION_DENIED',
   ],
   ['FLOE_SERVICES', 'all five', 'comma-separated services this process hosts'],
+  [
+    'FLOE_METRICS_ADDRESS',
+    'unset',
+    "host:port of an HTTP listener serving the process's metrics at /metrics for Prometheus to scrape (OTLP export follows OTEL_EXPORTER_OTLP_ENDPOINT)",
+  ],
   ['FLOE_SUITES_DIR', '$FLOE_HOME/suites', 'folder of user evaluation suites (*.yaml) besides the builtin ones'],
   ['FLOE_LOG_LEVEL', 'info', 'debug, info, warn or error (JSON lines on stderr)'],
   ['FLOE_MAX_MESSAGE_BYTES', '16777216', 'largest gRPC message accepted or sent'],
@@ -298,6 +305,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FloeConfig {
   return {
     address: address(env),
     healthAddress: env.FLOE_HEALTH_ADDRESS ? checkAddress('FLOE_HEALTH_ADDRESS', env.FLOE_HEALTH_ADDRESS) : undefined,
+    metricsAddress: env.FLOE_METRICS_ADDRESS
+      ? checkAddress('FLOE_METRICS_ADDRESS', env.FLOE_METRICS_ADDRESS)
+      : undefined,
     home,
     dataRoots: roots.map((r) => resolve(r)),
     suitesDir: resolve(env.FLOE_SUITES_DIR || resolve(home, 'suites')),

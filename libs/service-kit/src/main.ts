@@ -9,7 +9,7 @@ import type { HostedService } from './rpc.js';
 import { startServer, type FloeServer } from './server.js';
 
 export interface TelemetryStarter {
-  (opts: { serviceName: string }): { shutdown(): Promise<void> };
+  (opts: { serviceName: string; metricsAddress?: string }): { shutdown(): Promise<void> };
 }
 
 /** What every service factory receives: the parsed configuration, a logger and the clients of its peers. */
@@ -54,7 +54,10 @@ export async function serviceMain(opts: {
     process.stderr.write(`floe: ${(err as Error).message}\n`);
     process.exit(2);
   }
-  const telemetry = opts.startTelemetry({ serviceName: processServiceName(config.services) });
+  const telemetry = opts.startTelemetry({
+    serviceName: processServiceName(config.services),
+    metricsAddress: config.metricsAddress,
+  });
   const log = createLogger(config.logLevel, { service: processServiceName(config.services), pid: process.pid });
   for (const name of config.services) {
     for (const peer of opts.registry[name].peers) {

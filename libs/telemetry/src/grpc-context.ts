@@ -14,6 +14,7 @@ import {
 } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
 import { Attr } from './names.js';
+import { floeMetrics } from './metrics.js';
 
 const metadataSetter: TextMapSetter<grpc.Metadata> = {
   set: (carrier, key, value) => carrier.set(key, value),
@@ -62,9 +63,13 @@ export const tracingClientInterceptor: grpc.Interceptor = (options, nextCall) =>
   });
 };
 
+/** When each server span started (performance.now()), for the call's duration metric. */
+const serverStarts = new WeakMap<Span, { start: number; service: string; method: string }>();
+
 /** Server side: the context a caller sent, and a SERVER span under it for the handler to run in. */
 export function startServerSpan(path: string, metadata: grpc.Metadata): { span: Span; ctx: Context } {
   const { service, method } = splitPath(path);
+  const start = performance.now();
   const parent = propagation.extract(context.active(), metadata, metadataGetter);
   const span = trace.getTracer('floe').startSpan(
     path.slice(1),
@@ -74,11 +79,20 @@ export function startServerSpan(path: string, metadata: grpc.Metadata): { span: 
     },
     parent,
   );
+  serverStarts.set(span, { start, service, method });
   return { span, ctx: trace.setSpan(parent, span) };
 }
 
-/** Ends a server span with the call's status code. */
+/** Ends a server span with the call's status code, and records the call's duration (rpc.server.call.duration). */
 export function endServerSpan(span: Span, code: grpc.status, message?: string): void {
+  const started = serverStarts.get(span);
+  if (started)
+    floeMetrics.rpcServed((performance.now() - started.start) / 1000, {
+      [Attr.rpcSystem]: 'grpc',
+      [Attr.rpcService]: started.service,
+      [Attr.rpcMethod]: started.method,
+      [Attr.rpcStatusCode]: code,
+    });
   span.setAttribute(Attr.rpcStatusCode, code);
   if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message });
   span.end();

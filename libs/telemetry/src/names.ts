@@ -62,3 +62,28 @@ export const EventName = {
 
 /** An attribute key of the list above. */
 export type AttrKey = (typeof Attr)[keyof typeof Attr];
+
+/** Metric names. Dashboards and alerts depend on these strings. */
+export const MetricName = {
+  /** Every RPC served: its duration in seconds, by service, method and status code (OpenTelemetry's RPC name). */
+  rpcServerCallDuration: 'rpc.server.call.duration',
+  /** Training steps taken, by strategy. */
+  trainingSteps: 'floe.training.steps',
+  /** One training step's duration in seconds (forward, backward and update), by strategy. */
+  trainingStepDuration: 'floe.training.step.duration',
+  /** Runs training in this process now. */
+  trainingRunsActive: 'floe.training.runs.active',
+  /** Runs that stopped training, by how: completed, paused, cancelled, failed. */
+  trainingRunsStopped: 'floe.training.runs.stopped',
+  /** Freeze-thaw decisions made, by optimizer and kind (a new trial, or a paused one thawed). */
+  hpoDecisions: 'floe.hpo.decisions',
+  /** One decision's duration in seconds (the surrogate's forward pass and the acquisition). */
+  hpoDecisionDuration: 'floe.hpo.decision.duration',
+} as const;
+
+/** Metric attribute keys beyond the span attributes (Attr). */
+export const MetricAttr = {
+  outcome: 'floe.outcome',
+  optimizer: 'floe.hpo.optimizer',
+  decision: 'floe.hpo.decision',
+} as const;

@@ -26,6 +26,7 @@ import {
 } from '@floe/surrogate';
 import { toParameterSpecs } from './convert.js';
 import type { SurrogateReply, SurrogateRequest } from './surrogate-task.js';
+import { MetricAttr, floeMetrics } from '@floe/telemetry';
 
 const STUDY = 'study';
 const OPTIMIZER_STATE = 'study-optimizer';
@@ -381,6 +382,7 @@ export class StudyManager {
       }
       const trials = this.curves(study);
       const stateRec = this.store.get<{ state: unknown }>(OPTIMIZER_STATE, study.studyId);
+      const decisionStart = performance.now();
       const reply = await this.surrogate({
         kind: 'decide',
         optimizer: name,
@@ -403,6 +405,10 @@ export class StudyManager {
         const bestOf = (i: number) => Math.min(...study.trials[i]!.observations.map((o) => sign * o.value));
         d = { kind: 'thaw', trial: open.reduce((a, b) => (bestOf(b) < bestOf(a) ? b : a)), acquisition: 0 };
       }
+      floeMetrics.hpoDecision((performance.now() - decisionStart) / 1000, {
+        [MetricAttr.optimizer]: name,
+        [MetricAttr.decision]: d.kind,
+      });
       let trial: hpo.Trial;
       if (d.kind === 'new') {
         trial = newTrial(candidates[d.candidate]!, spf, finite ? untried[d.candidate] : undefined);

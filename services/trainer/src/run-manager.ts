@@ -894,7 +894,7 @@ export class RunManager {
           if (live.lost) return this.pump();
           this.o.store.releaseLease(RUN, id, c.replicaId);
         }
-        this.tracer.finish(id, live.cancelled ? 'cancelled' : undefined);
+        this.tracer.finish(id, live.cancelled ? 'cancelled' : 'failed', live.cancelled ? 'cancelled' : undefined);
         const r = this.get(id);
         if (r.state === S.RUN_STATE_RUNNING)
           this.save({
@@ -907,7 +907,7 @@ export class RunManager {
     } catch (err) {
       this.live.delete(id);
       if (this.closed) return;
-      this.tracer.finish(id, (err as Error).message);
+      this.tracer.finish(id, 'failed', (err as Error).message);
       this.o.log.error('run failed before training', { runId: id, err });
       this.save({ ...this.get(id), state: S.RUN_STATE_FAILED, error: (err as Error).message });
       this.pump();
@@ -1008,7 +1008,7 @@ export class RunManager {
         break;
       }
       case 'stopped': {
-        this.tracer.finish(id);
+        this.tracer.finish(id, e.reason === 'budget' ? 'completed' : 'paused');
         const storeFailure = this.storeFailures.get(id);
         this.storeFailures.delete(id);
         // Cluster mode: a run paused by this replica's shutdown goes back to the queue for another one.
@@ -1022,7 +1022,7 @@ export class RunManager {
         break;
       }
       case 'error':
-        this.tracer.finish(id, e.message);
+        this.tracer.finish(id, 'failed', e.message);
         this.o.log.error('run failed', { runId: id, error: e.message });
         this.save({ ...run, state: S.RUN_STATE_FAILED, error: e.message });
         break;

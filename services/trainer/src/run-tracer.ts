@@ -1,9 +1,19 @@
 // One OpenTelemetry span per phase of a run. The worker thread has no tracer of its own: it posts the
 // start and end of each phase with its timestamps, and the spans are made here, under the context of the
 // call that started (or resumed) the run, so a run started by another service joins that service's trace.
+// The run's metrics (steps, step durations, runs training and stopped) are recorded here too, for the same
+// reason: the worker has no meter.
 import { context, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
-import { Attr, EventName, SpanName, type SpanNameValue } from '@floe/telemetry';
+import { Attr, EventName, SpanName, floeMetrics, type SpanNameValue } from '@floe/telemetry';
 import type { StepMetrics } from '@floe/training';
+
+/** How a run stopped training, as the metric floe.training.runs.stopped counts it. */
+export type RunOutcome = 'paused' | 'completed' | 'cancelled' | 'failed';
+
+/** A run's span attributes that metrics carry: the strategy, not the run's id (one series per run is too many). */
+function metricAttributes(attributes: Record<string, string | number>): Record<string, string | number> {
+  return attributes[Attr.strategy] === undefined ? {} : { [Attr.strategy]: attributes[Attr.strategy] };
+}
 
 interface RunSpans {
   parent: Context;
@@ -16,6 +26,7 @@ export class RunTracer {
 
   /** The run's next spans go under the active context (the StartRun or ResumeRun call). */
   bind(runId: string, attributes: Record<string, string | number>): void {
+    if (!this.runs.has(runId)) floeMetrics.runStarted(metricAttributes(attributes));
     this.runs.set(runId, { parent: context.active(), attributes: { [Attr.runId]: runId, ...attributes }, open: [] });
   }
 
@@ -64,7 +75,9 @@ export class RunTracer {
 
   /** Steps are events on the open train segment span, not spans of their own. */
   step(runId: string, m: StepMetrics, validationLoss?: number): void {
-    const span = this.runs.get(runId)?.open.findLast((o) => o.phase === SpanName.trainSegment)?.span;
+    const r = this.runs.get(runId);
+    if (r) floeMetrics.trainingStep(m.ms / 1000, metricAttributes(r.attributes));
+    const span = r?.open.findLast((o) => o.phase === SpanName.trainSegment)?.span;
     span?.addEvent(EventName.step, {
       [Attr.step]: m.step,
       [Attr.loss]: m.loss,
@@ -73,10 +86,14 @@ export class RunTracer {
     });
   }
 
-  /** The run stopped: spans still open (a failure or a killed worker) end with an error. */
-  finish(runId: string, error?: string): void {
+  /**
+   * The run stopped (`outcome`: paused, completed, cancelled or failed): spans still open (a failure or a killed
+   * worker) end with an error.
+   */
+  finish(runId: string, outcome: RunOutcome, error?: string): void {
     const r = this.runs.get(runId);
     if (!r) return;
+    floeMetrics.runStopped(outcome, metricAttributes(r.attributes));
     for (const { span } of r.open.reverse()) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: error ?? 'the run stopped inside this phase' });
       span.end();
