@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startOtlpReceiver, type ReceivedSpan } from '@floe/telemetry/receiver';
-import { SpanName } from '@floe/telemetry';
+import { Attr, MetricName, SpanName } from '@floe/telemetry';
 import { freePort, tempDir, waitServing } from '@floe/testing';
 
 const root = new URL('../../..', import.meta.url).pathname;
@@ -58,6 +58,16 @@ test('a call from one service to another joins one trace across processes', { ti
     assert.equal(serverSpan.parentSpanId, clientSpan.spanId);
     assert.equal(clientSpan.parentSpanId, studySpan.spanId);
     assert.equal(clientSpan.resource['service.name'], 'floe-hpo-surrogate');
+    // Metrics go to the same endpoint: the trainer's process exported its GetRun call (NOT_FOUND) as it stopped.
+    const served = receiver.metrics.filter(
+      (m) =>
+        m.name === MetricName.rpcServerCallDuration &&
+        m.resource['service.name'] === 'floe-trainer' &&
+        m.attributes[Attr.rpcMethod] === 'GetRun' &&
+        m.attributes[Attr.rpcStatusCode] === 5,
+    );
+    assert.ok(served.length > 0 && served.at(-1)!.count! >= 1, JSON.stringify(receiver.metrics.map((m) => m.name)));
+    assert.ok(served.at(-1)!.sum! > 0 && served.at(-1)!.unit === 's');
     assert.equal(serverSpan.resource['service.name'], 'floe-trainer');
     assert.equal(serverSpan.attributes['rpc.grpc.status_code'], 5);
   } finally {

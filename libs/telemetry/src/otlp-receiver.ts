@@ -1,5 +1,6 @@
-// A small OTLP/gRPC trace receiver: accepts TraceService/Export and appends each span as one JSON line
-// to a file. No collector installs on these machines; tests and local runs use this instead.
+// A small OTLP/gRPC receiver: accepts TraceService/Export and appends each span as one JSON line to a file, and
+// MetricsService/Export, whose data points it keeps. No collector installs on these machines; tests and local runs
+// use this instead.
 import * as grpc from '@grpc/grpc-js';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 import { appendFileSync } from 'node:fs';
@@ -106,24 +107,81 @@ export function decodeExportTraceRequest(bytes: Uint8Array): ReceivedSpan[] {
   return spans;
 }
 
-const traceService: grpc.ServiceDefinition = {
+/** One received data point of a metric: a sum's or gauge's value, or a histogram's count and sum. */
+export interface ReceivedMetricPoint {
+  name: string;
+  unit: string;
+  resource: Record<string, unknown>;
+  attributes: Record<string, unknown>;
+  value?: number;
+  count?: number;
+  sum?: number;
+}
+
+const double = (v: unknown) => Buffer.from(new BigUint64Array([BigInt(v as string)]).buffer).readDoubleLE(0);
+
+// opentelemetry.proto.metrics.v1.NumberDataPoint: as_double 4, as_int 6, attributes 7.
+function numberPoint(bytes: Uint8Array): Pick<ReceivedMetricPoint, 'attributes' | 'value'> {
+  const f = readFields(bytes);
+  const value = f.has(4) ? double(first(f, 4)) : Number(BigInt.asIntN(64, BigInt((first(f, 6) as string) ?? 0)));
+  return { attributes: attributes(all(f, 7)), value };
+}
+
+// opentelemetry.proto.metrics.v1.HistogramDataPoint: count 4, sum 5, attributes 9.
+function histogramPoint(bytes: Uint8Array): Pick<ReceivedMetricPoint, 'attributes' | 'count' | 'sum'> {
+  const f = readFields(bytes);
+  return {
+    attributes: attributes(all(f, 9)),
+    count: Number(BigInt((first(f, 4) as string) ?? 0)),
+    ...(f.has(5) && { sum: double(first(f, 5)) }),
+  };
+}
+
+/** Decodes an ExportMetricsServiceRequest into its data points (gauges, sums and histograms). */
+export function decodeExportMetricsRequest(bytes: Uint8Array): ReceivedMetricPoint[] {
+  const out: ReceivedMetricPoint[] = [];
+  for (const resourceMetrics of all(readFields(bytes), 1)) {
+    const rm = readFields(resourceMetrics);
+    const resourceBytes = first(rm, 1) as Uint8Array | undefined;
+    const resource = resourceBytes ? attributes(all(readFields(resourceBytes), 1)) : {};
+    for (const scopeMetrics of all(rm, 2))
+      for (const metricBytes of all(readFields(scopeMetrics), 2)) {
+        const m = readFields(metricBytes);
+        const head = { name: text(first(m, 1)), unit: text(first(m, 3)), resource };
+        // Metric: gauge 5, sum 7, histogram 9 — each a message whose field 1 is its data points.
+        for (const [no, point] of [
+          [5, numberPoint],
+          [7, numberPoint],
+          [9, histogramPoint],
+        ] as const)
+          for (const data of all(m, no)) for (const p of all(readFields(data), 1)) out.push({ ...head, ...point(p) });
+      }
+  }
+  return out;
+}
+
+/** A service of one unary Export method that takes and gives raw bytes (the response: the empty message). */
+const exportService = (path: string): grpc.ServiceDefinition => ({
   export: {
-    path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
+    path,
     requestStream: false,
     responseStream: false,
     requestSerialize: (v: Buffer) => v,
     requestDeserialize: (b: Buffer) => b,
-    // ExportTraceServiceResponse with no partial_success: the empty message.
     responseSerialize: () => Buffer.alloc(0),
     responseDeserialize: (b: Buffer) => b,
   },
-};
+});
+
+const traceService = exportService('/opentelemetry.proto.collector.trace.v1.TraceService/Export');
 
 export interface OtlpReceiver {
   /** host:port it listens on. */
   readonly address: string;
   /** Every span received so far. */
   readonly spans: ReceivedSpan[];
+  /** Every metric data point received so far (each export's, cumulative: a later point supersedes earlier ones). */
+  readonly metrics: ReceivedMetricPoint[];
   close(): Promise<void>;
 }
 
@@ -131,6 +189,20 @@ export interface OtlpReceiver {
 export async function startOtlpReceiver(opts: { address?: string; file?: string } = {}): Promise<OtlpReceiver> {
   const server = new grpc.Server();
   const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetricPoint[] = [];
+  server.addService(exportService('/opentelemetry.proto.collector.metrics.v1.MetricsService/Export'), {
+    export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+      try {
+        metrics.push(...decodeExportMetricsRequest(call.request));
+        callback(null, Buffer.alloc(0));
+      } catch (err) {
+        callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: `malformed ExportMetricsServiceRequest: ${(err as Error).message}`,
+        });
+      }
+    },
+  });
   server.addService(traceService, {
     export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
       try {
@@ -155,6 +227,7 @@ export async function startOtlpReceiver(opts: { address?: string; file?: string 
   return {
     address,
     spans,
+    metrics,
     close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
   };
 }
