@@ -178,6 +178,19 @@ test('pods: floe up with one service, native gRPC probes on the health listener,
       const env = envOf(c);
       assert.equal(env.FLOE_HEALTH_ADDRESS.value, `0.0.0.0:${values.ports.health}`);
       assert.equal(env.FLOE_ADDRESS.value, `0.0.0.0:${values.ports.grpc}`);
+      // Metrics for Prometheus: the listener, its port and the scrape annotations, or none of them.
+      const annotations = d.spec.template.metadata.annotations ?? {};
+      if (values.metrics.enabled) {
+        assert.equal(env.FLOE_METRICS_ADDRESS.value, `0.0.0.0:${values.metrics.port}`);
+        assert.ok(c.ports.some((p: any) => p.name === 'metrics' && p.containerPort === values.metrics.port));
+        assert.deepEqual(
+          [annotations['prometheus.io/scrape'], annotations['prometheus.io/port'], annotations['prometheus.io/path']],
+          ['true', String(values.metrics.port), '/metrics'],
+        );
+      } else {
+        assert.equal(env.FLOE_METRICS_ADDRESS, undefined);
+        assert.equal(annotations['prometheus.io/scrape'], undefined);
+      }
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe'])
         assert.deepEqual(c[probe].grpc, { port: values.ports.health }, `${v}/${name} ${probe}`);
       assertRestricted(d);
@@ -246,11 +259,19 @@ test('peers through headless Services; NetworkPolicies admit exactly the callers
       const policy = ofKind(objects, 'NetworkPolicy').find((o) => component(o) === c)!;
       const spec = policy.spec as any;
       assert.deepEqual(spec.policyTypes, ['Ingress']);
-      for (const rule of spec.ingress) {
-        assert.ok(rule.from?.length, 'a rule without `from` would admit everyone');
-        assert.deepEqual(rule.ports, [{ port: 'grpc', protocol: 'TCP' }]);
-      }
-      const admitted = spec.ingress
+      for (const rule of spec.ingress) assert.ok(rule.from?.length, 'a rule without `from` would admit everyone');
+      // Two rules at most: callers and clients on the gRPC port, Prometheus on the metrics port.
+      const onPort = (port: string) =>
+        spec.ingress.filter((r: any) => JSON.stringify(r.ports) === JSON.stringify([{ port, protocol: 'TCP' }]));
+      const grpcRules = onPort('grpc');
+      const metricsRules = onPort('metrics');
+      assert.equal(grpcRules.length + metricsRules.length, spec.ingress.length, 'no rule on another port');
+      assert.deepEqual(
+        metricsRules.flatMap((r: any) => r.from),
+        values.metrics.enabled ? values.metrics.scrapers : [],
+        `${v}: who may scrape ${c}`,
+      );
+      const admitted = grpcRules
         .flatMap((r: any) => r.from)
         .map((p: any) => p.podSelector?.matchLabels?.['app.kubernetes.io/component'])
         .filter(Boolean)
@@ -261,7 +282,7 @@ test('peers through headless Services; NetworkPolicies admit exactly the callers
         .sort();
       assert.deepEqual(admitted, callers, `${v}: who may call ${c}`);
       for (const client of values.networkPolicy.clients)
-        assert.ok(spec.ingress.some((r: any) => r.from.some((p: any) => JSON.stringify(p) === JSON.stringify(client))));
+        assert.ok(grpcRules.some((r: any) => r.from.some((p: any) => JSON.stringify(p) === JSON.stringify(client))));
     }
   }
 });
