@@ -179,7 +179,9 @@ test('pods: floe up with one service, native gRPC probes on the health listener,
       assert.equal(env.FLOE_HEALTH_ADDRESS.value, `0.0.0.0:${values.ports.health}`);
       assert.equal(env.FLOE_ADDRESS.value, `0.0.0.0:${values.ports.grpc}`);
       // Metrics for Prometheus: the listener, its port and the scrape annotations, or none of them.
-      const annotations = d.spec.template.metadata.annotations ?? {};
+      const annotations =
+        (d.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template.metadata
+          .annotations ?? {};
       if (values.metrics.enabled) {
         assert.equal(env.FLOE_METRICS_ADDRESS.value, `0.0.0.0:${values.metrics.port}`);
         assert.ok(c.ports.some((p: any) => p.name === 'metrics' && p.containerPort === values.metrics.port));

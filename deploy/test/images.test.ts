@@ -79,7 +79,7 @@ test('the images: non-root, one entry point (floe), pinned bases; the GPU image 
 });
 
 /** The command line and environment the kubelet would start for a Deployment, mapped onto this machine. */
-function commandLine(d: K8sObject, ports: { grpc: number; health: number }, home: string) {
+function commandLine(d: K8sObject, ports: { grpc: number; health: number; metrics: number }, home: string) {
   const pod = (d.spec as { template: { spec: { containers: Record<string, never>[] } } }).template.spec;
   const c = pod.containers[0] as unknown as {
     command?: string[];
@@ -98,13 +98,14 @@ function commandLine(d: K8sObject, ports: { grpc: number; health: number }, home
   // The pod's addresses on loopback ports; the pod's volume in a temporary folder.
   env.FLOE_ADDRESS = env.FLOE_ADDRESS!.replace(/^0\.0\.0\.0:\d+$/, `127.0.0.1:${ports.grpc}`);
   env.FLOE_HEALTH_ADDRESS = env.FLOE_HEALTH_ADDRESS!.replace(/^0\.0\.0\.0:\d+$/, `127.0.0.1:${ports.health}`);
+  env.FLOE_METRICS_ADDRESS = env.FLOE_METRICS_ADDRESS!.replace(/^0\.0\.0\.0:\d+$/, `127.0.0.1:${ports.metrics}`);
   env.FLOE_HOME = home;
   env.FLOE_LOG_LEVEL = 'warn';
   return { argv, env };
 }
 
 test(
-  "each component's command line serves its one service and answers the probe; SIGTERM stops it cleanly",
+  "each component's command line serves its one service, answers the probe and the metrics scrape; SIGTERM stops it cleanly",
   {
     timeout: 180_000,
   },
@@ -116,7 +117,7 @@ test(
     try {
       for (const d of deployments) {
         const service = d.metadata.labels!['app.kubernetes.io/component'] as keyof typeof SERVICE_NAMES;
-        const ports = { grpc: await freePort(), health: await freePort() };
+        const ports = { grpc: await freePort(), health: await freePort(), metrics: await freePort() };
         const { argv, env } = commandLine(d, ports, join(home.path, service));
         assert.deepEqual(argv.slice(0, 2), ['node', `${root}/apps/cli/bin/floe.js`]);
         const child = spawn(argv[0] === 'node' ? process.execPath : argv[0]!, argv.slice(1), {
@@ -143,6 +144,9 @@ test(
             assert.equal(err.code, grpc.status.NOT_FOUND, `${service} hosts ${other}`);
             return true;
           });
+        // Prometheus' scrape, answered by this component's process (health checks are not counted as calls).
+        const scraped = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+        assert.match(scraped, new RegExp(`^target_info\\{[^}]*service_name="${service}"`, 'm'), scraped);
         child.kill('SIGTERM');
         assert.equal(await exited, 0, `${service} stopped uncleanly: ${stderr}`);
       }
