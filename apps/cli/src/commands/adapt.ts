@@ -24,7 +24,7 @@ import { startTelemetry } from '@floe/telemetry/sdk';
 import { bar, num, str, type Command } from '../args.js';
 import { modelRef } from './profile.js';
 import { writeReport } from '../report.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 /** The demo: a tiny transformer learns e-mails, then adapts to TypeScript declarations. */
 export const DEMO = {

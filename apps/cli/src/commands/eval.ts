@@ -6,7 +6,7 @@ import { list, num, output, str, type Command, type ParsedArgs } from '../args.j
 import { everyPage } from '../paging.js';
 import { follow } from '../progress.js';
 import { datasetRef, modelRef } from './profile.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 /** The points of a curve: from a trainer run's validation losses, or a file of "x,y" lines. */
 async function curve(args: ParsedArgs, address: string): Promise<ev.CurvePoint[]> {

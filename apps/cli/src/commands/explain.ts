@@ -8,7 +8,7 @@ import { list, num, output, str, type Command, type ParsedArgs } from '../args.j
 import { follow } from '../progress.js';
 import { modelRef } from './profile.js';
 import { padDisplay } from '../text-width.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 const METHODS: Record<string, ex.Method> = {
   exact: ex.Method.METHOD_EXACT,

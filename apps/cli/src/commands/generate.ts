@@ -3,7 +3,7 @@ import { evaluatorV1 as ev } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { num, str, type Command } from '../args.js';
 import { modelRef } from './profile.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 export const generate: Command = {
   name: 'generate',

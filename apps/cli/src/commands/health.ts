@@ -3,7 +3,7 @@ import { service as healthService } from 'grpc-health-check';
 import { SERVICE_NAMES } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
 import { output, type Command } from '../args.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 type HealthClient = grpc.Client & {
   check(

@@ -8,7 +8,7 @@ import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { csvField } from '../csv.js';
 import { everyPage } from '../paging.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 const OPTIMIZER: Record<string, hpo.Optimizer> = {
   ifbo: hpo.Optimizer.OPTIMIZER_FREEZE_THAW,

@@ -6,7 +6,7 @@ import { num, str, type Command } from '../args.js';
 import { csvLine } from '../csv.js';
 import { drawProgress } from '../progress.js';
 import { datasetRef, modelRef } from './profile.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 /** Whether the model reads images (it reads no columns). */
 const images = (h: ev.PredictionHeader) => h.columnsRead.length === 0;

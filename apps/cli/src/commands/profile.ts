@@ -5,7 +5,7 @@ import { createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
 import { padDisplay } from '../text-width.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 

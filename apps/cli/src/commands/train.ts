@@ -6,7 +6,7 @@ import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
 import { everyPage } from '../paging.js';
 import { modelRef } from './profile.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 const STRATEGY: Record<string, trainerV1.Strategy> = {
   full: trainerV1.Strategy.STRATEGY_FULL,

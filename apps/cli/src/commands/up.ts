@@ -2,7 +2,7 @@ import { serviceMain } from '@floe/service-kit';
 import { startTelemetry } from '@floe/telemetry/sdk';
 import type { Command } from '../args.js';
 import { SERVICES } from '../services.js';
-import { summaryOf } from './catalog.js';
+import { summaryOf } from './summaries.js';
 
 export const up: Command = {
   name: 'up',
