@@ -259,6 +259,52 @@ function* commaThousandsNumberSteps(rows: Cell[][], columns: number): Steps<(c: 
   return (c) => (grouped[c] && !other[c] ? commaGroupedNumber : numberCell);
 }
 
+/** A percentage ("12.5%", "-3 %"): the number before the sign. */
+const PERCENT = /^\s*(.*?\d)\s*%\s*$/;
+/** An amount of money with its symbol before or after it ("$1,234.50", "-$5", "€ 12,50", "12,50 €", "£3"). */
+const CURRENCY = /^\s*([+-]?)\s*([$€£¥₹])\s*([+-]?[\d.,]*\d)\s*$|^\s*([+-]?[\d.,]*\d)\s*([$€£¥₹])\s*$/;
+
+/**
+ * How each column reads numbers once percentages and amounts of money are known: a column whose every cell is a
+ * percentage reads them as fractions ("12.5%" → 0.125), one whose every cell is an amount with the same currency
+ * symbol reads the amounts ("$1,234.50" → 1234.5; the number read as its file writes numbers, thousands grouped);
+ * any other column reads as `plainNumberOf` says. A column that mixes them (or "%" with plain numbers) is left
+ * as it was: categorical.
+ */
+function* percentAndCurrencySteps(
+  rows: Cell[][],
+  columns: number,
+  plainNumberOf: (c: number) => (v: Cell) => number,
+  semicolonFile: boolean,
+): Steps<(c: number) => (v: Cell) => number> {
+  // The number inside: as the file writes numbers, thousands grouped by points (";" files) or commas.
+  const inner = semicolonFile
+    ? groupedNumber
+    : (t: string) => (COMMA_THOUSANDS.test(t) ? commaGroupedNumber(t) : numberCell(t));
+  const kind: ('percent' | string | null | undefined)[] = new Array(columns).fill(undefined);
+  for (const [i, r] of rows.entries()) {
+    if ((i & ROWS_PER_STEP_MASK) === ROWS_PER_STEP_MASK) yield;
+    for (let c = 0; c < columns; c++) {
+      const v = r[c];
+      if (kind[c] === null || isMissing(v)) continue;
+      let cellKind: string | null = null;
+      if (typeof v === 'string') {
+        const p = PERCENT.exec(v);
+        const m = p ? null : CURRENCY.exec(v);
+        if (p && !Number.isNaN(inner(p[1]!))) cellKind = 'percent';
+        else if (m && !Number.isNaN(inner(m[3] ?? m[4]!))) cellKind = m[2] ?? m[5]!;
+      }
+      kind[c] = kind[c] === undefined || kind[c] === cellKind ? cellKind : null;
+    }
+  }
+  const percent = (v: Cell) => inner(PERCENT.exec(v as string)![1]!) / 100;
+  const money = (v: Cell) => {
+    const m = CURRENCY.exec(v as string)!;
+    return (m[1] === '-' ? -1 : 1) * inner(m[3] ?? m[4]!);
+  };
+  return (c) => (kind[c] === 'percent' ? percent : kind[c] ? money : plainNumberOf(c));
+}
+
 /**
  * Rows of cells under a header → a tabular dataset. Each column is numeric when every cell that is not missing
  * reads as a number, a date when every one reads as an ISO 8601 date or date-time (then its days since 1970-01-01
@@ -277,9 +323,10 @@ function* tabularSteps(
 ): Steps<TabularDataset> {
   // A file delimited by ";" writes decimals with a comma (the spreadsheets of most of Europe do both); others may
   // group thousands with commas.
-  const cellNumberOf = decimalComma
+  const plainNumberOf = decimalComma
     ? yield* semicolonNumberSteps(rows, rawHeader.length)
     : yield* commaThousandsNumberSteps(rows, rawHeader.length);
+  const cellNumberOf = yield* percentAndCurrencySteps(rows, rawHeader.length, plainNumberOf, decimalComma);
   const header = rawHeader.map((h, i) => (h.trim() === '' ? `column_${i + 1}` : h));
   if (header.length < (read.featuresOnly ? 1 : 2))
     throw new FloeError('invalid_argument', `${name}: a tabular file needs at least two columns`);

@@ -226,6 +226,22 @@ test('delimited files as spreadsheets write them: ";" with decimal commas and po
     );
     const tsv = table('thousands.tsv', 'n\tlabel\n1,234\tp\n5\tq\n');
     assert.deepEqual([tsv.categories, rows(tsv)], [{}, [1234, 5]]);
+    // Percentages and amounts of money, as spreadsheets export formatted cells: fractions and amounts, when every
+    // cell of the column is one (one currency); mixed with plain numbers or another symbol, the column stays text.
+    const money = table(
+      'money.csv',
+      'rate,price,euros,mixed,label\n12.5%,"$1,234.50",12 €,5%,p\n-3 %,-$5,€7.25,0.5,q\n100%,$0.99,€ 1,1%,p\n',
+    );
+    assert.deepEqual(Object.keys(money.categories ?? {}), ['mixed']);
+    const cols = (d: TabularDataset, j: number) => rows(d).filter((_, i) => i % d.features.length === j);
+    assert.deepEqual(cols(money, 0), [0.125, -0.03, 1].map(Math.fround));
+    assert.deepEqual(cols(money, 1), [1234.5, -5, 0.99].map(Math.fround));
+    assert.deepEqual(cols(money, 2), [12, 7.25, 1]);
+    const dollarsAndPounds = table('two.csv', 'price,label\n$5,p\n£5,q\n');
+    assert.deepEqual(dollarsAndPounds.categories, { price: ['$5', '£5'] });
+    // In a ";" file the amounts write decimal commas and points group thousands.
+    const eu = table('eu-money.csv', 'preis;anteil;label\n1.234,50 €;12,5 %;p\n-7,25 €;3 %;q\n');
+    assert.deepEqual([cols(eu, 0), cols(eu, 1)], [[1234.5, -7.25], [0.125, 0.03].map(Math.fround)]);
     for (const [file, text] of [
       ['tabs.tsv', 'a\tb\tlabel\n1\t2,5\tp\n3\t4\tq\n'],
       ['tabs.csv', 'a\tb\tlabel\n1\t2,5\tp\n3\t4\tq\n'],
