@@ -6,6 +6,7 @@ export {
   profileImageSteps,
   compareDatasets,
   compareSteps,
+  MAX_LISTED_CATEGORIES,
   type TabularProfile,
   type ColumnProfile,
   type ImageProfile,

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finishYielding, loadBuiltin, loadFile, type ImageDataset, type TabularDataset } from '@floe/data';
 import { tempDir, turnsDuring } from '@floe/testing';
-import { TextProfiler, compareDatasets, profileImages, profileTabular } from '../src/index.js';
+import { MAX_LISTED_CATEGORIES, TextProfiler, compareDatasets, profileImages, profileTabular } from '../src/index.js';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -154,6 +154,37 @@ test("drift: a datetime column that moved on is reported shifted, but the verdic
   } finally {
     dir.remove();
   }
+});
+
+test('a categorical histogram lists the 1,000 most frequent categories, in the order met, and counts the rest', () => {
+  // 1,500 categories: category k appears (k % 7) + 1 times, so the most frequent are those with k % 7 = 6, 5, …
+  const K = 1500;
+  const codes: number[] = [];
+  for (let k = 0; k < K; k++) for (let r = 0; r <= k % 7; r++) codes.push(k);
+  const labels = Array.from({ length: K }, (_, k) => `c${k}`);
+  const d: TabularDataset = {
+    kind: 'tabular',
+    name: 'many',
+    features: ['c'],
+    x: Float32Array.from(codes),
+    rows: codes.length,
+    categories: { c: labels },
+    target: { type: 'regression', y: new Float32Array(codes.length), names: ['y'] },
+  };
+  const h = profileTabular(d).columns[0]!.histogram;
+  assert.equal(h.labels.length, MAX_LISTED_CATEGORIES);
+  const count = (k: number) => (k % 7) + 1;
+  // Kept: every category of count 7, 6, 5 (3 × ~214) and the first met of count 4, up to 1,000.
+  const byCount = [...labels.keys()].sort((a, b) => count(b) - count(a) || a - b).slice(0, MAX_LISTED_CATEGORIES);
+  const kept = byCount.sort((a, b) => a - b);
+  assert.deepEqual(
+    h.labels,
+    kept.map((k) => `c${k}`),
+  );
+  assert.deepEqual(h.counts, kept.map(count));
+  assert.equal(h.otherCategories, K - MAX_LISTED_CATEGORIES);
+  assert.equal(h.otherCount, codes.length - h.counts.reduce((a, b) => a + b, 0));
+  assert.ok(Math.min(...h.counts) >= Math.max(...[...labels.keys()].filter((k) => !kept.includes(k)).map(count)));
 });
 
 test('identifiers: profiled as such (text without a histogram), reported by drift but kept out of its verdict', () => {

@@ -23,7 +23,7 @@ export function textProfile(t: TextProfile): dp.TextProfile {
     byteEntropyBits: t.byteEntropyBits,
     charEntropyBits: t.charEntropyBits,
     distinctChars: t.distinctChars,
-    lengthHistogram: { edges: t.lengthHistogram.edges, labels: [], counts: t.lengthHistogram.counts },
+    lengthHistogram: dp.Histogram.fromPartial({ edges: t.lengthHistogram.edges, counts: t.lengthHistogram.counts }),
     lengthQuantiles: t.lengthQuantiles,
     vocabularySize: t.vocabularySize,
     bigramCoverage: t.bigramCoverage,
@@ -42,7 +42,13 @@ function column(c: ColumnProfile): dp.ColumnProfile {
     mean: c.mean,
     std: c.std,
     quantiles: c.quantiles,
-    histogram: { edges: c.histogram.edges, labels: c.histogram.labels, counts: c.histogram.counts },
+    histogram: {
+      edges: c.histogram.edges,
+      labels: c.histogram.labels,
+      counts: c.histogram.counts,
+      otherCategories: c.histogram.otherCategories ?? 0,
+      otherCount: c.histogram.otherCount ?? 0,
+    },
   };
 }
 

@@ -309,5 +309,6 @@ export const plan: Command = {
 function commonest(h: dp.Histogram): string {
   const order = h.labels.map((_, i) => i).sort((a, b) => h.counts[b]! - h.counts[a]!);
   const shown = order.slice(0, 5).map((i) => `${h.labels[i]}:${h.counts[i]}`);
-  return `${shown.join(' ')}${order.length > 5 ? ` (+${order.length - 5} more)` : ''}`;
+  const more = order.length - shown.length + Number(h.otherCategories);
+  return `${shown.join(' ')}${more > 0 ? ` (+${more} more)` : ''}`;
 }

@@ -176,10 +176,17 @@ export function planModeToJSON(object: PlanMode): string {
 export interface Histogram {
   /** Bin edges (bins + 1 values) for numeric data; empty for categorical data. */
   edges: number[];
-  /** Bin labels for categorical data. */
+  /**
+   * Bin labels for categorical data: at most 1,000, the most frequent categories (ties: the first met), in the
+   * order the data met them.
+   */
   labels: string[];
   /** Count per bin. */
   counts: number[];
+  /** Categorical data with more than 1,000 categories: how many are not listed, and the values they hold. */
+  otherCategories: number;
+  /** Values in the categories not listed. */
+  otherCount: number;
 }
 
 /** Profile of text data. */
@@ -697,7 +704,7 @@ export interface PlanAdaptationResponse {
 }
 
 function createBaseHistogram(): Histogram {
-  return { edges: [], labels: [], counts: [] };
+  return { edges: [], labels: [], counts: [], otherCategories: 0, otherCount: 0 };
 }
 
 export const Histogram: MessageFns<Histogram> = {
@@ -718,6 +725,12 @@ export const Histogram: MessageFns<Histogram> = {
         writer.int64(v);
       }
       writer.join();
+    }
+    if (message.otherCategories !== 0) {
+      writer.uint32(32).int64(message.otherCategories);
+    }
+    if (message.otherCount !== 0) {
+      writer.uint32(40).int64(message.otherCount);
     }
     return writer;
   },
@@ -779,6 +792,22 @@ export const Histogram: MessageFns<Histogram> = {
 
             break;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.otherCategories = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.otherCount = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -796,6 +825,16 @@ export const Histogram: MessageFns<Histogram> = {
       edges: globalThis.Array.isArray(object?.edges) ? object.edges.map((e: any) => globalThis.Number(e)) : [],
       labels: globalThis.Array.isArray(object?.labels) ? object.labels.map((e: any) => globalThis.String(e)) : [],
       counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+      otherCategories: isSet(object.otherCategories)
+        ? globalThis.Number(object.otherCategories)
+        : isSet(object.other_categories)
+        ? globalThis.Number(object.other_categories)
+        : 0,
+      otherCount: isSet(object.otherCount)
+        ? globalThis.Number(object.otherCount)
+        : isSet(object.other_count)
+        ? globalThis.Number(object.other_count)
+        : 0,
     };
   },
 
@@ -810,6 +849,12 @@ export const Histogram: MessageFns<Histogram> = {
     if (message.counts?.length) {
       obj.counts = message.counts.map((e) => Math.round(e));
     }
+    if (message.otherCategories !== 0) {
+      obj.otherCategories = Math.round(message.otherCategories);
+    }
+    if (message.otherCount !== 0) {
+      obj.otherCount = Math.round(message.otherCount);
+    }
     return obj;
   },
 
@@ -821,6 +866,8 @@ export const Histogram: MessageFns<Histogram> = {
     message.edges = object.edges?.map((e) => e) || [];
     message.labels = object.labels?.map((e) => e) || [];
     message.counts = object.counts?.map((e) => e) || [];
+    message.otherCategories = object.otherCategories ?? 0;
+    message.otherCount = object.otherCount ?? 0;
     return message;
   },
 };
