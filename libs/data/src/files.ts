@@ -479,6 +479,8 @@ function* encodeColumnSteps(
 
 /** A table needs this many rows before a column whose values are all distinct reads as an identifier. */
 export const MIN_IDENTIFIER_ROWS = 20;
+/** The share of a table's rows a text column's distinct values reach to name rows (identifierColumn). */
+export const NEARLY_UNIQUE = 0.9;
 
 /**
  * Names that say a column identifies rows: id, uuid, key, index, row…, customer_id, customerId, ID, pandas'
@@ -488,11 +490,12 @@ const IDENTIFIER_NAME =
   /^(id|uuid|guid|key|index|idx|row|rowid|row[_ -]?(id|number|no)|unnamed: ?\d+|column_1)$|[_ .-]id$|[a-z]Id$|ID$|^id[_ .-]/i;
 
 /**
- * Whether a column (its categories, or each row's number) identifies rows rather than describes them: a value in
- * every row, each one distinct, in a table of at least MIN_IDENTIFIER_ROWS rows; and either text (as one-hot or a
- * code it says nothing of any other row) or whole numbers under a name that says so — a column `year`, one row
- * a year, is all distinct and whole too, and means something. Models do not read identifiers, and drift on them
- * (new rows, new ids) is not drift.
+ * Whether a column (its categories, or each row's number) identifies rows rather than describes them, in a table
+ * of at least MIN_IDENTIFIER_ROWS rows: text with as many distinct values as nine rows in ten or more (e-mail
+ * addresses with a few repeats, names, free text: as one-hot or a code it says nothing of any other row, and two
+ * tables share almost none of it), or whole numbers, a value in every row, each one distinct, under a name that
+ * says so — a column `year`, one row a year, is all distinct and whole too, and means something. Models do not
+ * read identifiers, and drift on them (new rows, new ids) is not drift.
  */
 function* identifierColumn(
   rows: number,
@@ -500,8 +503,7 @@ function* identifierColumn(
   values: Map<string, number> | ((row: number) => number),
 ): Steps<boolean> {
   if (rows < MIN_IDENTIFIER_ROWS) return false;
-  // Text: as many categories as rows — no row is missing one, and no two share one.
-  if (values instanceof Map) return values.size === rows;
+  if (values instanceof Map) return values.size >= NEARLY_UNIQUE * rows;
   if (!IDENTIFIER_NAME.test(name.trim())) return false;
   // Numbers as the cells read them (float64): ids past 2^24 would collide as the float32 a model reads.
   const seen = new Set<number>();

@@ -41,9 +41,9 @@ export interface TabularDataset extends DatasetCommon {
    */
   dateOrders?: Record<string, { order: 'dmy' | 'mdy'; decided: boolean }>;
   /**
-   * Feature columns that identify rows (files only): a value in every row, all distinct — text, or whole numbers
-   * named as an id (files.ts, identifierColumn). A fresh model does not read them; drift reports them outside its
-   * verdict.
+   * Feature columns that identify rows (files only): text nearly every value of which is distinct, or whole numbers
+   * named as an id, a value in every row, all distinct (files.ts, identifierColumn). A fresh model does not read
+   * them; drift reports them outside its verdict.
    */
   identifiers?: string[];
   /** Rows of the file left out because their target was missing (files only; absent when none). */

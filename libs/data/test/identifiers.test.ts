@@ -1,13 +1,20 @@
-// Identifier columns: a value in every row, each one distinct — text, or whole numbers under an id's name — are
-// marked (TabularDataset.identifiers) so that models leave them unread and drift leaves them out of its verdict.
-// Columns that only look alike stay features: a year per row, measurements, a repeated or missing id.
+// Identifier columns — text nearly every value of which is distinct, or whole numbers under an id's name, a value in
+// every row, each one distinct — are marked (TabularDataset.identifiers) so that models leave them unread and drift
+// leaves them out of its verdict. Columns that only look alike stay features: a year per row, measurements, a
+// repeated or missing numeric id, text that repeats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { tempDir } from './temp-dir.js';
-import { MIN_IDENTIFIER_ROWS, openDataset, openPredictionInputs, type TabularDataset } from '../src/index.js';
+import {
+  MIN_IDENTIFIER_ROWS,
+  NEARLY_UNIQUE,
+  openDataset,
+  openPredictionInputs,
+  type TabularDataset,
+} from '../src/index.js';
 
 const ROWS = 40;
 const column = (f: (i: number) => string | number) => Array.from({ length: ROWS }, (_, i) => f(i));
@@ -41,11 +48,24 @@ test('identifiers: text all distinct, or whole numbers all distinct under an id 
     // The values themselves are read as before (a model built before identifiers were marked reads them).
     assert.equal(d.x[d.features.indexOf('id')], 1000);
 
-    // A missing cell, too few rows, or one repeated value: not an identifier.
+    // A numeric id with a missing cell or one repeated value, or a table of too few rows: not an identifier.
     const holey = table(dir.path, 'holey.csv', { id: column((i) => (i === 3 ? '' : i)), x: column((i) => i % 3) });
     assert.equal(holey.identifiers, undefined);
-    const twice = table(dir.path, 'twice.csv', { name: column((i) => `n${i === 5 ? 4 : i}`), x: column((i) => i % 3) });
+    const twice = table(dir.path, 'twice.csv', { id: column((i) => (i === 5 ? 4 : i)), x: column((i) => i % 3) });
     assert.equal(twice.identifiers, undefined);
+    // Text names rows while nine rows in ten or more have a value of their own (e-mail addresses with a few
+    // repeats, a few missing); below that it is a category.
+    const share = (n: number) => column((i) => (i < n ? `user${i}@example.com` : i % 2 ? '' : 'shared@example.com'));
+    const nearly = table(dir.path, 'nearly.csv', {
+      email: share(Math.ceil(NEARLY_UNIQUE * ROWS) - 1),
+      x: column((i) => i % 3),
+    });
+    assert.deepEqual(nearly.identifiers, ['email'], `${Math.ceil(NEARLY_UNIQUE * ROWS)} distinct of ${ROWS}`);
+    const grouped = table(dir.path, 'grouped.csv', {
+      email: share(Math.ceil(NEARLY_UNIQUE * ROWS) - 2),
+      x: column((i) => i % 3),
+    });
+    assert.equal(grouped.identifiers, undefined);
     const few = MIN_IDENTIFIER_ROWS - 1;
     writeFileSync(
       join(dir.path, 'few.csv'),

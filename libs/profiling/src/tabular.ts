@@ -84,7 +84,7 @@ function profileColumn(
     return {
       name,
       inferredType: 'identifier',
-      missing: 0,
+      missing: values.length - sorted.length,
       infinite: 0,
       distinct,
       mean: 0,

@@ -225,9 +225,10 @@ export interface ColumnProfile {
    * which comes first: a number past 12, else its file's convention; its mean, quantiles and histogram are in days
    * since 1970-01-01 UTC, as models read it),
    * "categorical" (any other value that is not a number makes the whole column categorical), "constant",
-   * "empty" (every value missing), or "identifier" (a value in every row of at least 20, each distinct: text, or
-   * whole numbers under a name such as id, uuid, customer_id or customerId; a fresh model does not read it, drift
-   * keeps it out of the verdict; text has no histogram, numbers keep their statistics).
+   * "empty" (every value missing), or "identifier" (in a table of at least 20 rows: text with as many distinct
+   * values as 90 % of the rows, or whole numbers under a name such as id, uuid, customer_id or customerId, a value
+   * in every row, each distinct; a fresh model does not read it, drift keeps it out of the verdict; text has no
+   * histogram, numbers keep their statistics).
    */
   inferredType: string;
   /** Missing values (empty, NA, null, NaN, …). */
@@ -406,9 +407,8 @@ export interface FeatureDrift {
    */
   datetime: boolean;
   /**
-   * An identifier column (either side's values each distinct: text, or whole numbers under a name such as id or
-   * customer_id; see ColumnProfile.inferred_type): its drift is reported but does not enter the verdict or overall
-   * PSI — new rows bring new ids.
+   * An identifier column (either side's: see ColumnProfile.inferred_type): its drift is reported but does not
+   * enter the verdict or overall PSI — new rows bring new ids.
    */
   identifier: boolean;
 }
