@@ -2,8 +2,15 @@ export { BUILTIN_DATASETS, parseDatasetUri, resolveDataPath, type ParsedDatasetU
 export type { Dataset, TextDataset, TabularDataset, ImageDataset, Split } from './types.js';
 export { exampleCount, byteCount, modelInput, orderClasses } from './types.js';
 export { loadBuiltin } from './builtin.js';
-export { loadFile, dateCellDays, numericDateDays, DAY_MS, MIN_IDENTIFIER_ROWS,
-  NEARLY_UNIQUE, type DayMonthOrder } from './files.js';
+export {
+  loadFile,
+  dateCellDays,
+  numericDateDays,
+  DAY_MS,
+  MIN_IDENTIFIER_ROWS,
+  NEARLY_UNIQUE,
+  type DayMonthOrder,
+} from './files.js';
 export { finish, finishYielding, type Steps } from './steps.js';
 export { IMAGE_EXTENSIONS, conformImages, resizeImage, saveImageFolder } from './images.js';
 export {
