@@ -3,11 +3,10 @@
 // reader, and served for Prometheus at FLOE_METRICS_ADDRESS's /metrics.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { commonV1, hpoSurrogateV1 as hpo, trainerV1 } from '@floe/contracts';
 import { call, collect, composeServices, createClient, type FloeServer } from '@floe/service-kit';
-import { quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
+import { freePort, quietLog, rejectsWith, startTestServer, tempDir, testConfig } from '@floe/testing';
 import { Attr, MetricAttr, MetricName } from '@floe/telemetry';
 import { startTelemetry, type TelemetryHandle } from '@floe/telemetry/sdk';
 import type { DataPoint, Histogram, ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -18,15 +17,6 @@ let telemetry: TelemetryHandle;
 let server: FloeServer;
 let trainer: trainerV1.TrainerServiceClient;
 let studies: hpo.HpoSurrogateServiceClient;
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 before(async () => {
   telemetry = startTelemetry({
