@@ -52,8 +52,37 @@ test('floe train start --watch, get, list and resume, with --json', { timeout: 1
     [got.step, got.model, got.dataset, got.strategy],
     [3, 'transformer-lm/tiny:0', 'builtin:spam-assassin', 'full'],
   );
+  // Without --json into a log (the child's stderr is a pipe, not a terminal): lines, not carriage returns — the
+  // steps a log keeps (the last), the checkpoint, nothing redrawn.
+  const logged = await floe(
+    'train',
+    'start',
+    '--dataset',
+    'builtin:spam-assassin',
+    '--steps',
+    '3',
+    '--batch',
+    '4',
+    '--seq',
+    '32',
+    '--checkpoint-every',
+    '3',
+    '--watch',
+  );
+  assert.equal(logged.code, 0, logged.stderr);
+  assert.ok(!logged.stderr.includes('\r'), JSON.stringify(logged.stderr));
+  const logLines = logged.stderr.trim().split('\n');
+  assert.ok(logLines.length <= 6, logged.stderr);
+  assert.ok(
+    logLines.some((l) => /step 3\/3 loss/.test(l)),
+    logged.stderr,
+  );
+  assert.ok(
+    logLines.some((l) => /checkpoint at step 3/.test(l)),
+    logged.stderr,
+  );
   const listed = JSON.parse((await floe('train', 'list', '--json')).stdout) as unknown[];
-  assert.equal(listed.length, 1);
+  assert.equal(listed.length, 2);
   assert.match(
     (await floe('train', 'list')).stdout,
     /PAUSED\s+step 3\/3\s+transformer-lm\/tiny:0\s+builtin:spam-assassin/,

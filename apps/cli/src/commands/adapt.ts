@@ -22,6 +22,7 @@ import { loadConfig } from '@floe/service-kit';
 import { Attr, SpanName, tracingClientInterceptor } from '@floe/telemetry';
 import { startTelemetry } from '@floe/telemetry/sdk';
 import { bar, num, str, type Command } from '../args.js';
+import { LiveLine } from '../progress.js';
 import { modelRef } from './profile.js';
 import { writeReport } from '../report.js';
 import { summaryOf } from './summaries.js';
@@ -166,6 +167,7 @@ export const adaptCommand: Command = {
     process.once('SIGINT', onSignal);
     let stageSpan: { span: Span; ctx: Context } | undefined;
     let currentStage: AdaptStage | undefined;
+    const line = new LiveLine(110);
     const it = runAdaptation(client, request, {
       journal: fileJournal(join(out, 'journal.json')),
       signal: controller.signal,
@@ -187,20 +189,19 @@ export const adaptCommand: Command = {
           currentStage = e.stage;
           const span = tracer.startSpan(SpanName.adaptStage, { attributes: { [Attr.adaptStage]: e.stage } }, rootCtx);
           stageSpan = { span, ctx: trace.setSpan(rootCtx, span) };
-          if (!args.json) process.stderr.write(`  ${e.stage.padEnd(9)} …`);
+          if (!args.json) line.update(`  ${e.stage.padEnd(9)} …`, e.stage);
         } else if (e.type === 'stage') {
           stageSpan?.span.end();
           stageSpan = undefined;
           if (!args.json)
-            process.stderr.write(
-              `\r  ${e.stage.padEnd(9)} ${e.status.padEnd(7)} ${e.seconds ? `${e.seconds.toFixed(1)} s  ` : ''}${e.summary}`.padEnd(
-                110,
-              ) + '\n',
+            line.settle(
+              `  ${e.stage.padEnd(9)} ${e.status.padEnd(7)} ${e.seconds ? `${e.seconds.toFixed(1)} s  ` : ''}${e.summary}`,
             );
         } else if (!args.json) {
           const fraction = e.total ? e.done / e.total : 0;
-          process.stderr.write(
-            `\r  ${e.stage.padEnd(9)} ${e.total ? bar(fraction, 1, 20) : ''} ${e.message}`.slice(0, 110).padEnd(110),
+          line.update(
+            `  ${e.stage.padEnd(9)} ${e.total ? bar(fraction, 1, 20) : ''} ${e.message}`.slice(0, 110),
+            e.stage,
           );
         }
       }

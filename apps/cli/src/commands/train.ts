@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
 import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
+import { LiveLine } from '../progress.js';
 import { everyPage } from '../paging.js';
 import { modelRef } from './profile.js';
 import { summaryOf } from './summaries.js';
@@ -180,6 +181,7 @@ async function watch(client: trainerV1.TrainerServiceClient, runId: string, json
   return new Promise((resolve, reject) => {
     let last: trainerV1.Run | undefined;
     const stream = client.watchRun({ runId, fromStep: 0 });
+    const line = new LiveLine();
     stream.on('data', (m: trainerV1.WatchRunResponse) => {
       const e = m.event;
       if (!e) return;
@@ -187,16 +189,17 @@ async function watch(client: trainerV1.TrainerServiceClient, runId: string, json
       else if (e.$case === 'step') {
         const s = e.value;
         const val = s.validationLoss !== undefined ? ` val ${s.validationLoss.toFixed(4)}` : '';
-        process.stderr.write(
-          `\r${bar(s.step, budget)} step ${s.step}/${budget} loss ${s.trainLoss.toFixed(4)}${val} lr ${s.learningRate.toExponential(2)} ${Math.round(s.throughput)}/s   `,
+        line.update(
+          `${bar(s.step, budget)} step ${s.step}/${budget} loss ${s.trainLoss.toFixed(4)}${val} lr ${s.learningRate.toExponential(2)} ${Math.round(s.throughput)}/s`,
+          // A log gets every step that was evaluated, and the last one.
+          s.validationLoss !== undefined || s.step === budget ? `step ${s.step}` : '',
         );
-      } else if (e.$case === 'checkpoint')
-        process.stderr.write(`\n  checkpoint at step ${e.value.step}: ${e.value.artifactId}\n`);
+      } else if (e.$case === 'checkpoint') line.print(`  checkpoint at step ${e.value.step}: ${e.value.artifactId}`);
       if (e.$case === 'run') last = e.value;
     });
     stream.on('error', reject);
     stream.on('end', () => {
-      if (!json) process.stderr.write('\n');
+      if (!json) line.end();
       if (last) resolve(last);
       else reject(new Error('the stream ended without the run'));
     });
