@@ -24,20 +24,9 @@ after(async () => {
 const floe = floeAt(() => server.address);
 
 test('floe train start --watch, get, list and resume, with --json', { timeout: 120_000 }, async () => {
-  const started = await floe(
-    'train',
-    'start',
-    '--dataset',
-    'builtin:spam-assassin',
-    '--steps',
-    '3',
-    '--batch',
-    '4',
-    '--seq',
-    '32',
-    '--watch',
-    '--json',
-  );
+  // Three steps of the tiny transformer on e-mails.
+  const start = ['train', 'start', '--dataset', 'builtin:spam-assassin', '--steps', '3', '--batch', '4', '--seq', '32'];
+  const started = await floe(...start, '--watch', '--json');
   assert.equal(started.code, 0, started.stderr);
   const lines = started.stdout
     .trim()
@@ -54,21 +43,7 @@ test('floe train start --watch, get, list and resume, with --json', { timeout: 1
   );
   // Without --json into a log (the child's stderr is a pipe, not a terminal): lines, not carriage returns — the
   // steps a log keeps (the last), the checkpoint, nothing redrawn.
-  const logged = await floe(
-    'train',
-    'start',
-    '--dataset',
-    'builtin:spam-assassin',
-    '--steps',
-    '3',
-    '--batch',
-    '4',
-    '--seq',
-    '32',
-    '--checkpoint-every',
-    '3',
-    '--watch',
-  );
+  const logged = await floe(...start, '--checkpoint-every', '3', '--watch');
   assert.equal(logged.code, 0, logged.stderr);
   assert.ok(!logged.stderr.includes('\r'), JSON.stringify(logged.stderr));
   const logLines = logged.stderr.trim().split('\n');

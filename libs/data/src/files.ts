@@ -106,6 +106,17 @@ const ROWS_PER_STEP_MASK = 4095;
 const CHARS_PER_STEP_MASK = 65_535;
 
 /**
+ * Milliseconds since 1970-01-01 00:00 UTC of a calendar date and time (month 1–12, years from 1000); NaN when it
+ * names a day or time that does not exist (2023-02-29, 25:00).
+ */
+function utcMilliseconds(year: number, month: number, day: number, hour: number, minute: number, second: number) {
+  if (year < 1000 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return NaN;
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls a day past the month's end into the next month: such a day does not exist.
+  return day < 1 || new Date(ms).getUTCDate() !== day ? NaN : ms;
+}
+
+/**
  * An ISO 8601 date or date-time as days since 1970-01-01 00:00 UTC (a time without a zone is read as UTC);
  * NaN when the cell is not one, or names a day or time that does not exist (2023-02-29, 25:00).
  */
@@ -114,10 +125,8 @@ export function dateCellDays(v: Cell): number {
   const m = ISO_DATE_TIME.exec(v.trim());
   if (!m) return NaN;
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
-  if (year! < 1000 || month! < 1 || month! > 12 || hour! > 23 || minute! > 59 || second! > 59) return NaN;
-  const ms = Date.UTC(year!, month! - 1, day!, hour!, minute!, second!);
-  // Date.UTC rolls a day past the month's end into the next month: such a day does not exist.
-  if (day! < 1 || new Date(ms).getUTCDate() !== day) return NaN;
+  const ms = utcMilliseconds(year!, month!, day!, hour!, minute!, second!);
+  if (Number.isNaN(ms)) return NaN;
   const fraction = m[7] ? Number(m[7]) * 1000 : 0;
   const zone = m[8]?.toUpperCase();
   let offsetMinutes = 0;
@@ -151,9 +160,7 @@ export function numericDateDays(v: Cell, order: DayMonthOrder): number {
   const meridiem = m[9]?.toUpperCase();
   if (meridiem && (hour12! < 1 || hour12! > 12)) return NaN;
   const hour = meridiem ? (hour12! % 12) + (meridiem === 'PM' ? 12 : 0) : hour12!;
-  if (year! < 1000 || month < 1 || month > 12 || hour > 23 || minute! > 59 || second! > 59) return NaN;
-  const ms = Date.UTC(year!, month - 1, day, hour, minute!, second!);
-  if (day < 1 || new Date(ms).getUTCDate() !== day) return NaN;
+  const ms = utcMilliseconds(year!, month, day, hour, minute!, second!);
   return (ms + (m[8] ? Number(m[8]) * 1000 : 0)) / DAY_MS;
 }
 

@@ -57,13 +57,16 @@ const hex = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('
 const all = (f: Fields, no: number) => (f.get(no) ?? []) as Uint8Array[];
 const first = (f: Fields, no: number) => f.get(no)?.[0];
 
+/** A fixed64 field's bits (as the reader gives them) as the double they encode. */
+const double = (v: unknown) => Buffer.from(new BigUint64Array([BigInt(v as string)]).buffer).readDoubleLE(0);
+
 // opentelemetry.proto.common.v1.AnyValue
 function anyValue(bytes: Uint8Array): unknown {
   const f = readFields(bytes);
   if (f.has(1)) return text(first(f, 1));
   if (f.has(2)) return BigInt(first(f, 2) as string) !== 0n;
   if (f.has(3)) return Number(BigInt.asIntN(64, BigInt(first(f, 3) as string)));
-  if (f.has(4)) return Buffer.from(new BigUint64Array([BigInt(first(f, 4) as string)]).buffer).readDoubleLE(0);
+  if (f.has(4)) return double(first(f, 4));
   if (f.has(5)) return all(readFields(first(f, 5) as Uint8Array), 1).map(anyValue);
   return null;
 }
@@ -117,8 +120,6 @@ export interface ReceivedMetricPoint {
   count?: number;
   sum?: number;
 }
-
-const double = (v: unknown) => Buffer.from(new BigUint64Array([BigInt(v as string)]).buffer).readDoubleLE(0);
 
 // opentelemetry.proto.metrics.v1.NumberDataPoint: as_double 4, as_int 6, attributes 7.
 function numberPoint(bytes: Uint8Array): Pick<ReceivedMetricPoint, 'attributes' | 'value'> {

@@ -601,7 +601,7 @@ export function builtinShape(
   if (kept.length === 0)
     throw invalidArgument(
       'dataset',
-      `every feature column of ${data.name} identifies rows (${ignored.join(', ')}: each value distinct), so a model has nothing to learn from`,
+      `every feature column of ${data.name} identifies rows (${ignored.join(', ')}), so a model has nothing to learn from`,
     );
   const table = ignored.length
     ? alignFeatures(data, { featureNames: kept, categories: data.categories, dateColumns: data.dates ?? [] }, 'dataset')
