@@ -265,7 +265,7 @@ async function study(name: string, pair: { old: string; new: string }) {
       ...over,
     });
   const replay = (fraction: number) => ({
-    replayDataset: { uri: pair.old, split: 0, maxExamples: 0, targetColumn: '' },
+    replayDataset: { uri: pair.old, split: 0, maxExamples: 0, targetColumn: '', ignoreColumns: [] },
     replayFraction: fraction,
   });
   const runs: Record<string, { run: trainerV1.Run; wallS: number; stepMs: number; cached: boolean }> = {};

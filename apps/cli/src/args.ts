@@ -54,6 +54,19 @@ export const list = (a: ParsedArgs, k: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** --target and --ignore: a table's column to predict and its columns to leave out (DatasetRef's). */
+export const TABLE_OPTIONS = { target: { type: 'string' }, ignore: { type: 'string' } } as const;
+/** The usage line of TABLE_OPTIONS. */
+export const TABLE_USAGE =
+  "  --target COLUMN: a table's column to predict (default: the one named label or target, else the last);\n" +
+  '  --ignore A,B: columns to leave out (not features, not profiled: a key that repeats, a column that leaks)';
+
+/** A table's columns as --target and --ignore name them. */
+export const tableColumns = (a: ParsedArgs): Pick<commonV1.DatasetRef, 'targetColumn' | 'ignoreColumns'> => ({
+  targetColumn: str(a, 'target'),
+  ignoreColumns: list(a, 'ignore'),
+});
+
 /** A text progress bar: [#####.....]. */
 export function bar(done: number, total: number, width = 30): string {
   const filled = Math.round((Math.min(done, total) / Math.max(1, total)) * width);

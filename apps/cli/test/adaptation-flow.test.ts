@@ -37,6 +37,7 @@ const ref = (uri: string, split = commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIE
   split,
   maxExamples: 0,
   targetColumn: '',
+  ignoreColumns: [],
 });
 
 test(

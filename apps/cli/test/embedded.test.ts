@@ -133,7 +133,12 @@ test('StartRun queues a run; a base model from an artifact that does not exist i
 
 test('file: datasets outside the data roots are PERMISSION_DENIED; missing files NOT_FOUND', async () => {
   const profile = (uri: string) =>
-    collect(profiler.profileDataset({ dataset: { uri, split: 0, maxExamples: 0, targetColumn: '' }, bins: 0 }));
+    collect(
+      profiler.profileDataset({
+        dataset: { uri, split: 0, maxExamples: 0, targetColumn: '', ignoreColumns: [] },
+        bins: 0,
+      }),
+    );
   const outside = await rejectsWith(profile('file:/etc/passwd'), grpc.status.PERMISSION_DENIED);
   assert.match(outside.details, /FLOE_DATA_ROOTS/, 'the message names the setting that widens it');
   await rejectsWith(profile('file:../../etc/passwd'), grpc.status.PERMISSION_DENIED);

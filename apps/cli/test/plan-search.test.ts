@@ -48,6 +48,7 @@ const ref = (uri: string): commonV1.DatasetRef => ({
   split: commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIED,
   maxExamples: 0,
   targetColumn: '',
+  ignoreColumns: [],
 });
 const RUN_BUDGET = 40;
 const BUDGET_BITS = 0.05;

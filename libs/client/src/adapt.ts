@@ -40,6 +40,8 @@ export interface AdaptRequest {
   reference: string;
   /** Tables: the column to learn (both domains'); default the one named label or target, else the last. */
   targetColumn?: string;
+  /** Tables: columns to leave out (both domains'; DatasetRef.ignore_columns). */
+  ignoreColumns?: string[];
   /** Steps of the final run. */
   budgetSteps?: number;
   batchSize?: number;
@@ -138,12 +140,14 @@ export interface AdaptResult {
 const S = commonV1.DatasetSplit;
 /** The tuning's learning rates, as multiples of the plan's (the first is the baseline). */
 const LR_FACTORS = [1, 0.5, 2, 0.25, 4];
-const ref = (uri: string, split: commonV1.DatasetSplit, maxExamples = 0, targetColumn = ''): commonV1.DatasetRef => ({
-  uri,
-  split,
-  maxExamples,
-  targetColumn,
-});
+/** A table's columns as every stage reads them: the target, and those left out. */
+type TableColumns = Pick<commonV1.DatasetRef, 'targetColumn' | 'ignoreColumns'>;
+const ref = (
+  uri: string,
+  split: commonV1.DatasetSplit,
+  maxExamples = 0,
+  columns: TableColumns = { targetColumn: '', ignoreColumns: [] },
+): commonV1.DatasetRef => ({ uri, split, maxExamples, ...columns });
 const verdictName = (v: dp.DriftVerdict) => dp.driftVerdictToJSON(v).replace('DRIFT_VERDICT_', '').toLowerCase();
 const runModel = (runId: string): commonV1.ModelRef => ({
   source: { $case: 'run', value: { runId, step: 0, best: false } },
@@ -181,13 +185,13 @@ const TASKS: Record<
 async function taskOf(
   client: FloeClient,
   data: string,
-  targetColumn: string,
+  columns: TableColumns,
   signal?: AbortSignal,
 ): Promise<AdaptTask> {
   try {
     let profile: dp.DatasetProfile | undefined;
     for await (const e of client.dataProfiler.profileDataset(
-      { dataset: ref(data, S.DATASET_SPLIT_TRAIN, 1, targetColumn), bins: 0 },
+      { dataset: ref(data, S.DATASET_SPLIT_TRAIN, 1, columns), bins: 0 },
       { signal },
     ))
       if (e.event?.$case === 'profile') profile = e.event.value;
@@ -229,8 +233,8 @@ export async function* adapt(
   const sequenceLength = request.sequenceLength ?? 128;
   const seed = request.seed ?? 1;
   const rid = (stage: string) => `adapt:${request.id}:${stage}`;
-  const target = request.targetColumn ?? '';
-  const task = await taskOf(client, request.data, target, signal);
+  const columns = { targetColumn: request.targetColumn ?? '', ignoreColumns: request.ignoreColumns ?? [] };
+  const task = await taskOf(client, request.data, columns, signal);
   const { unit, fromNats } = TASKS[task];
   const result: AdaptResult = {
     id: request.id,
@@ -319,7 +323,7 @@ export async function* adapt(
             requestId: rid('base'),
             spec: {
               baseModel: { source: { $case: 'builtin', value: { architecture: p.architecture, size: p.size, seed } } },
-              dataset: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
+              dataset: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, columns),
               strategy: tr.Strategy.STRATEGY_FULL,
               optimizer: {
                 kind: tr.OptimizerKind.OPTIMIZER_KIND_ADAMW,
@@ -352,8 +356,8 @@ export async function* adapt(
       let report: dp.DriftReport | undefined;
       for await (const e of client.dataProfiler.compareDatasets(
         {
-          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
-          current: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, target),
+          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, columns),
+          current: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, columns),
         },
         { signal },
       )) {
@@ -385,8 +389,8 @@ export async function* adapt(
       for await (const e of client.dataProfiler.planAdaptation(
         {
           model: base,
-          dataset: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, target),
-          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
+          dataset: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, columns),
+          reference: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, columns),
           seed,
           batchSize,
           sequenceLength,
@@ -412,13 +416,13 @@ export async function* adapt(
   const runSpec = (learningRate: number): tr.RunSpec =>
     tr.RunSpec.fromPartial({
       baseModel: base,
-      dataset: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, target),
-      validationDataset: ref(request.data, S.DATASET_SPLIT_VALIDATION, 0, target),
-      referenceValidationDataset: ref(request.reference, S.DATASET_SPLIT_VALIDATION, 0, target),
+      dataset: ref(request.data, S.DATASET_SPLIT_TRAIN, 0, columns),
+      validationDataset: ref(request.data, S.DATASET_SPLIT_VALIDATION, 0, columns),
+      referenceValidationDataset: ref(request.reference, S.DATASET_SPLIT_VALIDATION, 0, columns),
       strategy: tr.Strategy.STRATEGY_ADE,
       plan,
       mixture: {
-        replayDataset: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, target),
+        replayDataset: ref(request.reference, S.DATASET_SPLIT_TRAIN, 0, columns),
         replayFraction: plan.replayFraction,
       },
       optimizer: { kind: tr.OptimizerKind.OPTIMIZER_KIND_ADAMW, learningRate, gradClipNorm: 1 },
@@ -597,7 +601,7 @@ export async function* adapt(
       const suite = (name: string, uri: string, description: string): ev.Suite => ({
         name,
         taskKind: t.kind,
-        dataset: ref(uri, S.DATASET_SPLIT_TEST, 0, target),
+        dataset: ref(uri, S.DATASET_SPLIT_TEST, 0, columns),
         metrics: t.metrics,
         // Text: that many sequences; a table or images: every example of the test split.
         sampleCount: task === 'language-model' ? evalSamples : 0,
@@ -662,7 +666,7 @@ export async function* adapt(
           {
             baseModel: base,
             adaptedModel: adapted,
-            dataset: ref(request.data, S.DATASET_SPLIT_TEST, 0, target),
+            dataset: ref(request.data, S.DATASET_SPLIT_TEST, 0, columns),
             options: {
               method: ex.Method.METHOD_PERMUTATION,
               instances: 8,

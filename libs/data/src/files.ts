@@ -340,8 +340,9 @@ function* tabularSteps(
   const twice = header.find((h, i) => header.indexOf(h) !== i);
   if (twice !== undefined)
     throw new FloeError('invalid_argument', `${name}: column ${JSON.stringify(twice)} appears twice in the header`);
+  const ignored = ignoredColumnIndices(name, header, read);
   if (read.featuresOnly)
-    return yield* featureColumnSteps(name, header, rows, cellNumberOf, storedDays, decimalComma, read.textColumn);
+    return yield* featureColumnSteps(name, header, rows, cellNumberOf, storedDays, decimalComma, read, ignored);
   let t = read.targetColumn
     ? header.indexOf(read.targetColumn)
     : header.findIndex((h) => h === 'label' || h === 'target');
@@ -351,6 +352,17 @@ function* tabularSteps(
       `${name} has no column ${JSON.stringify(read.targetColumn)}; its columns: ${header.join(', ')}`,
     );
   if (t < 0) t = header.length - 1;
+  // A default target is not passed over for the next column: which one the model learns is said, not guessed.
+  if (ignored.has(t))
+    throw invalidArgument(
+      `ignore_columns[${read.ignoreColumns!.indexOf(header[t]!)}]`,
+      `${JSON.stringify(header[t])} is the target column${read.targetColumn ? '' : ' (by default: the one named label or target, else the last)'}; a target cannot be left out${read.targetColumn ? '' : ' — name the column to learn in target_column'}`,
+    );
+  if (header.length - ignored.size < 2)
+    throw invalidArgument(
+      'ignore_columns',
+      `leaves ${name} no column to read beside its target ${JSON.stringify(header[t])}`,
+    );
   const cellNumber = cellNumberOf(t);
   // An infinite target has no loss to learn from: left out like a missing one.
   const labelled = rows.filter((r) => !isMissing(r[t]) && Math.abs(cellNumber(r[t]!)) !== Infinity);
@@ -359,7 +371,7 @@ function* tabularSteps(
       'invalid_argument',
       `${name}: no row has a value in the target column ${JSON.stringify(header[t])}`,
     );
-  const featureIdx = header.map((_, i) => i).filter((i) => i !== t);
+  const featureIdx = header.map((_, i) => i).filter((i) => i !== t && !ignored.has(i));
   const { x, categories, dates, dateOrders, identifiers } = yield* encodeColumnSteps(
     labelled,
     featureIdx,
@@ -385,6 +397,7 @@ function* tabularSteps(
     ...(dates.length > 0 && { dates }),
     ...(Object.keys(dateOrders).length > 0 && { dateOrders }),
     ...(identifiers.length > 0 && { identifiers }),
+    ...(ignored.size > 0 && { ignoredColumns: [...ignored].map((i) => header[i]!) }),
     ...(labelled.length < rows.length && { rowsWithoutTarget: rows.length - labelled.length }),
   };
   if (isClass) {
@@ -396,6 +409,25 @@ function* tabularSteps(
     };
   }
   return { ...base, target: { type: 'regression', y: Float32Array.from(targetNumbers), names: [header[t]!] } };
+}
+
+/**
+ * The header's indices of the columns a read was asked to leave out (FileReadOptions.ignoreColumns), in the order
+ * asked; INVALID_ARGUMENT naming `ignore_columns[i]` for a column the table lacks or one named twice.
+ */
+function ignoredColumnIndices(name: string, header: string[], read: FileReadOptions): Set<number> {
+  const ignored = new Set<number>();
+  for (const [i, column] of (read.ignoreColumns ?? []).entries()) {
+    const c = header.indexOf(column);
+    if (c < 0)
+      throw invalidArgument(
+        `ignore_columns[${i}]`,
+        `${name} has no column ${JSON.stringify(column)}; its columns: ${header.join(', ')}`,
+      );
+    if (ignored.has(c)) throw invalidArgument(`ignore_columns[${i}]`, `${JSON.stringify(column)} is named twice`);
+    ignored.add(c);
+  }
+  return ignored;
 }
 
 /** Whether every cell of column `c` that is not missing reads as a number. */
@@ -549,9 +581,12 @@ function* featureColumnSteps(
   cellNumberOf: (c: number) => (v: Cell) => number,
   storedDays: readonly string[],
   decimalComma: boolean,
-  textColumn?: string,
+  read: FileReadOptions,
+  ignored: ReadonlySet<number>,
 ): Steps<TabularDataset> {
-  const columns = header.map((_, i) => i);
+  const textColumn = read.textColumn;
+  const columns = header.map((_, i) => i).filter((i) => !ignored.has(i));
+  if (columns.length === 0) throw invalidArgument('ignore_columns', `leaves ${name} no column to read`);
   const { x, categories, dates, dateOrders, identifiers } = yield* encodeColumnSteps(
     rows,
     columns,
@@ -569,13 +604,14 @@ function* featureColumnSteps(
     kind: 'tabular',
     name,
     splitKeys,
-    features: [...header],
+    features: columns.map((i) => header[i]!),
     x,
     rows: rows.length,
     categories,
     ...(dates.length > 0 && { dates }),
     ...(Object.keys(dateOrders).length > 0 && { dateOrders }),
     ...(identifiers.length > 0 && { identifiers }),
+    ...(ignored.size > 0 && { ignoredColumns: [...ignored].map((i) => header[i]!) }),
     target: { type: 'regression', y: new Float32Array(0), names: [] },
   };
 }
@@ -587,6 +623,11 @@ export interface FileReadOptions {
   targetColumn?: string;
   /** Features only: a column whose cells are also kept as text, row by row (an identifier to join results on). */
   textColumn?: string;
+  /**
+   * A table's columns to leave out (INVALID_ARGUMENT on "ignore_columns[i]" for one it lacks, or the target): not
+   * features; rows split as if they were read.
+   */
+  ignoreColumns?: readonly string[];
 }
 
 /**

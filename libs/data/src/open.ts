@@ -27,6 +27,8 @@ export interface DatasetRefInput {
   maxExamples?: number;
   /** A table's target column; empty or absent: "label" or "target", else the last (files only). */
   targetColumn?: string;
+  /** A table's columns to leave out (files only; DatasetRef.ignore_columns). */
+  ignoreColumns?: readonly string[];
 }
 
 /**
@@ -55,20 +57,31 @@ function* openSteps(
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DATASET_BYTES;
   const parsed = parseDatasetUri(ref.uri, `${field}.uri`);
   const targetColumn = read.featuresOnly ? undefined : ref.targetColumn || undefined;
+  const ignoreColumns = ref.ignoreColumns?.length ? ref.ignoreColumns : undefined;
   if (targetColumn !== undefined && parsed.scheme === 'builtin')
     throw invalidArgument(
       `${field}.target_column`,
       `${ref.uri} has a fixed target; a target column is for file: tables`,
+    );
+  if (ignoreColumns && parsed.scheme === 'builtin')
+    throw invalidArgument(
+      `${field}.ignore_columns`,
+      `${ref.uri} has fixed features; columns to leave out are for file: tables`,
     );
   let full: Dataset;
   try {
     full =
       parsed.scheme === 'builtin'
         ? loadBuiltin(parsed.name)
-        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes, { ...read, targetColumn });
+        : yield* readFile(resolveDataPath(parsed.path, opts.dataRoots), maxBytes, {
+            ...read,
+            targetColumn,
+            ignoreColumns,
+          });
   } catch (err) {
-    if (err instanceof InvalidArgumentError && err.violations.every((v) => v.field === 'target_column'))
-      throw invalidArgument(`${field}.target_column`, err.violations[0]!.description);
+    // The file's reader names the reference's own fields; the request holds the reference at `field`.
+    if (err instanceof InvalidArgumentError && err.violations.every((v) => REFERENCE_FIELD.test(v.field)))
+      throw invalidArgument(`${field}.${err.violations[0]!.field}`, err.violations[0]!.description);
     // Say which of the request's datasets could not be read (a request can name several); a file's content
     // that cannot be read as a dataset is a violation of that field.
     if (err instanceof FloeError && err.kind === 'invalid_argument' && err.violations.length === 0)
@@ -82,12 +95,20 @@ function* openSteps(
       `${field}.target_column`,
       `${ref.uri} holds ${full.kind === 'text' ? 'text' : 'images'}; a target column is for tables`,
     );
+  if (ignoreColumns && full.kind !== 'tabular')
+    throw invalidArgument(
+      `${field}.ignore_columns`,
+      `${ref.uri} holds ${full.kind === 'text' ? 'text' : 'images'}, which have no columns to leave out`,
+    );
   const bytes = byteCount(full);
   if (bytes > maxBytes)
     throw resourceExhausted(`${field}: ${ref.uri} is ${bytes} bytes, over the limit of ${maxBytes}`);
   if (opts.asRead) return full;
   return yield* selectSplitSteps(full, ref.split ?? 'all', ref.maxExamples ?? 0);
 }
+
+/** The fields of a DatasetRef a file's reader names in its refusals. */
+const REFERENCE_FIELD = /^(target_column|ignore_columns(\[\d+\])?)$/;
 
 /** loadFile with the file system's refusals (unreadable, vanished, a broken link inside a folder) as NOT_FOUND. */
 function* readFile(path: string, maxBytes: number, read: FileReadOptions): Steps<Dataset> {
@@ -115,6 +136,8 @@ export interface FeatureTable {
   dates?: string[];
   dateOrders?: TabularDataset['dateOrders'];
   identifiers?: string[];
+  /** Columns the request left out (DatasetRef.ignore_columns): not among `features`. */
+  ignoredColumns?: string[];
   /** Each row's position among the file's data rows (0-based): the split and the cap pick some of them. */
   rowNumbers: Int32Array;
   /** The requested text column's cells, row by row (PredictionInputOptions.textColumn). */
@@ -245,6 +268,7 @@ function featureTable(
     ...(table.dates && { dates: [...table.dates] }),
     ...(table.dateOrders && { dateOrders: { ...table.dateOrders } }),
     ...(table.identifiers && { identifiers: [...table.identifiers] }),
+    ...(table.ignoredColumns && { ignoredColumns: [...table.ignoredColumns] }),
     rowNumbers: rows,
     ...(columnText && {
       columnText: { name: columnText.name, values: Array.from(rows, (r) => columnText.values[r]!) },

@@ -46,6 +46,8 @@ export interface TabularDataset extends DatasetCommon {
    * them; drift reports them outside its verdict.
    */
   identifiers?: string[];
+  /** Columns the read was asked to leave out (DatasetRef.ignore_columns; files only; absent when none). */
+  ignoredColumns?: string[];
   /** Rows of the file left out because their target was missing (files only; absent when none). */
   rowsWithoutTarget?: number;
   /** A column's cells as text, row by row, where a features-only read asked for one (openPredictionInputs). */

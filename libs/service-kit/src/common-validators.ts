@@ -45,6 +45,8 @@ export function checkDatasetRef(
   v.enumValue(`${field}.split`, ref.split, commonV1.DatasetSplit, { allowUnspecified: true });
   v.number(`${field}.max_examples`, ref.maxExamples, { min: 0, integer: true });
   v.string(`${field}.target_column`, ref.targetColumn, { max: 256 });
+  v.count(`${field}.ignore_columns`, ref.ignoreColumns, 1024);
+  ref.ignoreColumns.forEach((c, i) => v.string(`${field}.ignore_columns[${i}]`, c, { required: true, max: 256 }));
 }
 
 export function checkPlan(v: Validator, field: string, plan: commonV1.AdaptationPlan | undefined): void {

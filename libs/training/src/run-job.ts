@@ -43,8 +43,8 @@ export interface RunJob {
     | { architecture: 'transformer-lm' | 'mamba-lm' | 'lenet5' | 'mlp'; size: string; seed: number }
     | { checkpoint: string };
   /** The training data: its split and at most this many examples (0: all). */
-  dataset: { uri: string; split: Split; maxExamples: number; targetColumn: string };
-  replay?: { uri: string; split: Split; fraction: number; targetColumn: string };
+  dataset: { uri: string; split: Split; maxExamples: number; targetColumn: string; ignoreColumns: string[] };
+  replay?: { uri: string; split: Split; fraction: number; targetColumn: string; ignoreColumns: string[] };
   strategy: StrategyConfig;
   optimizer: OptimizerConfig;
   schedule: ScheduleConfig;
@@ -58,9 +58,15 @@ export interface RunJob {
   /** Validation loss every this many steps (0: never), on a fixed sample of the validation split. */
   evalEvery: number;
   /** The validation data, already resolved (a validation dataset's split, or the dataset's validation split). */
-  validation?: { uri: string; split: Split; maxExamples: number; targetColumn: string };
+  validation?: { uri: string; split: Split; maxExamples: number; targetColumn: string; ignoreColumns: string[] };
   /** Old-domain validation data, evaluated whenever the validation data is (what the run forgets). */
-  referenceValidation?: { uri: string; split: Split; maxExamples: number; targetColumn: string };
+  referenceValidation?: {
+    uri: string;
+    split: Split;
+    maxExamples: number;
+    targetColumn: string;
+    ignoreColumns: string[];
+  };
   seed: number;
   backend: BackendChoice;
   /** Threads of the native kernels (FLOE_THREADS). */

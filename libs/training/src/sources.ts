@@ -174,7 +174,7 @@ export function fitImages<D extends Dataset>(data: D, schema: DataSchema): D {
 /** What alignFeatures reads and rewrites of a table. */
 type FeatureColumns = Pick<
   TabularDataset,
-  'features' | 'x' | 'rows' | 'categories' | 'dates' | 'dateOrders' | 'identifiers'
+  'features' | 'x' | 'rows' | 'categories' | 'dates' | 'dateOrders' | 'identifiers' | 'ignoredColumns'
 >;
 
 /**
@@ -193,10 +193,11 @@ export function alignFeatures<T extends FeatureColumns>(
   const names = schema.featureNames;
   if (!names) return data;
   const { missing, extra } = columnDifference(schema, data);
+  const leftOut = missing.filter((n) => data.ignoredColumns?.includes(n));
   if (missing.length || (extra.length && !options.ignoreExtra))
     throw invalidArgument(
       field,
-      `has the columns ${data.features.join(', ')}; the model reads ${names.join(', ')}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}${extra.length ? ` (not read: ${extra.join(', ')})` : ''}`,
+      `has the columns ${data.features.join(', ')}; the model reads ${names.join(', ')}${missing.length ? ` (missing: ${missing.join(', ')})` : ''}${extra.length ? ` (not read: ${extra.join(', ')})` : ''}${leftOut.length ? ` (${leftOut.join(', ')} left out by ignore_columns)` : ''}`,
     );
   const own = data.categories ?? {};
   const model = schema.categories ?? {};
@@ -596,16 +597,22 @@ export function builtinShape(
   }
   if (architecture !== 'mlp' || data.kind !== 'tabular') return { overrides: {} };
   // Identifiers name rows: a model that read them would learn which rows it saw, and meet new ids beyond them.
-  const ignored = data.features.filter((n) => data.identifiers?.includes(n));
+  // The columns the request left out are recorded with them, so that later tables may carry them.
+  const ignored = [...data.features.filter((n) => data.identifiers?.includes(n)), ...(data.ignoredColumns ?? [])];
   const kept = data.features.filter((n) => !ignored.includes(n));
   if (kept.length === 0)
     throw invalidArgument(
       'dataset',
-      `every feature column of ${data.name} identifies rows (${ignored.join(', ')}), so a model has nothing to learn from`,
+      `every feature column of ${data.name} identifies rows (${data.identifiers!.join(', ')}), so a model has nothing to learn from`,
     );
-  const table = ignored.length
-    ? alignFeatures(data, { featureNames: kept, categories: data.categories, dateColumns: data.dates ?? [] }, 'dataset')
-    : data;
+  const table =
+    kept.length < data.features.length
+      ? alignFeatures(
+          data,
+          { featureNames: kept, categories: data.categories, dateColumns: data.dates ?? [] },
+          'dataset',
+        )
+      : data;
   const inputs = kept.length;
   const other = replay?.kind === 'tabular' ? replay : undefined;
   // Columns and categories by name, so that every later table meets the model by name (alignToModel); a
@@ -713,7 +720,7 @@ export function mismatch(model: ModelDescription, data: Dataset): string | undef
     // target or the last): say which to name.
     const learned = targetNames?.length === 1 && data.features.includes(targetNames[0]!) ? targetNames[0] : undefined;
     if (missing.length || extra.length)
-      return `${name} reads the columns ${featureNames.join(', ')}; the data${missing.length ? ` lacks ${missing.join(', ')}` : ''}${missing.length && extra.length ? ' and' : ''}${extra.length ? ` also has ${extra.join(', ')}` : ''}${learned ? ` (the model learned to predict ${learned}: name it as the target column)` : ''}`;
+      return `${name} reads the columns ${featureNames.join(', ')}; the data${missing.length ? ` lacks ${missing.join(', ')}` : ''}${missing.some((n) => data.ignoredColumns?.includes(n)) ? ' (left out by ignore_columns)' : ''}${missing.length && extra.length ? ' and' : ''}${extra.length ? ` also has ${extra.join(', ')}` : ''}${learned ? ` (the model learned to predict ${learned}: name it as the target column)` : ''}`;
   } else if (c.inputs !== undefined && data.features.length !== c.inputs)
     return `${name} reads ${c.inputs} features; the data has ${data.features.length}`;
   // A label past the model's outputs has no logit: the loss would read outside them.

@@ -10,7 +10,7 @@ const home = tempDir();
 const job = (runId: string, budgetSteps: number, seed: number): RunJob => ({
   runId,
   model: { architecture: 'transformer-lm', size: 'small', seed },
-  dataset: { uri: 'builtin:spam-assassin', split: 'train', maxExamples: 0, targetColumn: '' },
+  dataset: { uri: 'builtin:spam-assassin', split: 'train', maxExamples: 0, targetColumn: '', ignoreColumns: [] },
   strategy: { kind: 'full', freeze: [], expandAfter: [], expandCount: 0, tune: [] },
   optimizer: {
     kind: 'adamw',

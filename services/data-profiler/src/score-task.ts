@@ -29,6 +29,8 @@ export interface TaskDataRef {
   maxExamples: number;
   /** A table's target column; empty: "label" or "target", else the last. */
   targetColumn: string;
+  /** A table's columns to leave out (DatasetRef.ignore_columns). */
+  ignoreColumns: string[];
 }
 
 export interface ScoreTaskInput {

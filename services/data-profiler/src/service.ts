@@ -87,6 +87,7 @@ export function createDataProfilerService(opts: ServiceContext): HostedService {
     split: datasetSplit(ref.split, fallback),
     maxExamples: Number(ref.maxExamples),
     targetColumn: ref.targetColumn,
+    ignoreColumns: ref.ignoreColumns,
   });
   // Reading stops when the call's signal aborts (the caller went away, the deadline passed).
   const open = (r: TaskDataRef, signal: AbortSignal): Promise<Dataset> =>

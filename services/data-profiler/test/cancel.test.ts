@@ -46,7 +46,10 @@ async function profileSpan(after: number): Promise<ReadableSpan> {
 const epochMillis = (t: [number, number]) => t[0] * 1e3 + t[1] / 1e6;
 
 test('a ProfileDataset cancelled inside one large document stops at its next slice', { timeout: 120_000 }, async () => {
-  const request = { dataset: { uri: 'file:big.txt', split: 0, maxExamples: 0, targetColumn: '' }, bins: 0 };
+  const request = {
+    dataset: { uri: 'file:big.txt', split: 0, maxExamples: 0, targetColumn: '', ignoreColumns: [] },
+    bins: 0,
+  };
   // The whole profile, and when its document's profiling started (the load's progress event).
   const started = { at: 0 };
   const whole = profiler.profileDataset(request);

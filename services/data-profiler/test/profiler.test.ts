@@ -44,6 +44,7 @@ const ref = (uri: string, split = commonV1.DatasetSplit.DATASET_SPLIT_UNSPECIFIE
   split,
   maxExamples: 0,
   targetColumn: '',
+  ignoreColumns: [],
 });
 
 test('ProfileDataset streams progress, then the profile (text, tabular, image)', { timeout: 120_000 }, async () => {

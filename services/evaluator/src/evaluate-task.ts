@@ -40,7 +40,7 @@ export type EvaluateTaskProgress = { suite: number; done: number; total: number 
 function openSuiteData(input: EvaluateTaskInput, i: number, targetColumn = input.suites[i]!.targetColumn): Dataset {
   const suite = input.suites[i]!;
   return openDataset(
-    { uri: suite.dataset, split: suite.split, targetColumn },
+    { uri: suite.dataset, split: suite.split, targetColumn, ignoreColumns: suite.ignoreColumns },
     { dataRoots: input.env.dataRoots, maxBytes: input.env.maxDatasetBytes },
     `${input.suiteFields[i]} dataset`,
   );

@@ -61,7 +61,13 @@ function suiteMessage(s: SuiteDef): ev.Suite {
   return {
     name: s.name,
     taskKind: TASK[s.task],
-    dataset: { uri: s.dataset, split: SPLIT[s.split], maxExamples: 0, targetColumn: s.targetColumn },
+    dataset: {
+      uri: s.dataset,
+      split: SPLIT[s.split],
+      maxExamples: 0,
+      targetColumn: s.targetColumn,
+      ignoreColumns: s.ignoreColumns,
+    },
     metrics: s.metrics,
     sampleCount: s.samples,
     source: s.source,
@@ -79,6 +85,7 @@ function inlineSuite(s: ev.Suite, field: string): SuiteDef {
     dataset: s.dataset?.uri,
     split: s.dataset && s.dataset.split ? SPLIT_NAME[s.dataset.split] : undefined,
     target_column: s.dataset?.targetColumn || undefined,
+    ignore_columns: s.dataset?.ignoreColumns.length ? s.dataset.ignoreColumns : undefined,
     metrics: s.metrics.length ? s.metrics : undefined,
     samples: s.sampleCount ? Number(s.sampleCount) : undefined,
     sequence_length: s.sequenceLength || undefined,
@@ -90,6 +97,7 @@ function inlineSuite(s: ev.Suite, field: string): SuiteDef {
     dataset: 'dataset.uri',
     split: 'dataset.split',
     target_column: 'dataset.target_column',
+    ignore_columns: 'dataset.ignore_columns',
     samples: 'sample_count',
   };
   return suiteFromRecord(raw, 'inline', (key, why) => invalidArgument(`${field}.${keys[key] ?? key}`, why));

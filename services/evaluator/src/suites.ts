@@ -17,6 +17,8 @@ export interface SuiteDef {
   split: SplitName;
   /** A table's target column; empty: "label" or "target", else the last (DatasetRef.target_column). */
   targetColumn: string;
+  /** A table's columns to leave out (DatasetRef.ignore_columns). */
+  ignoreColumns: string[];
   metrics: string[];
   /** Sequences (language models) or examples to evaluate. */
   samples: number;
@@ -83,6 +85,7 @@ export const BUILTIN_SUITES: SuiteDef[] = BUILTIN_DATASETS.map((name) => {
     dataset: `builtin:${name}`,
     split: 'test',
     targetColumn: '',
+    ignoreColumns: [],
     metrics: defaults,
     samples: b.samples,
     sequenceLength: 128,
@@ -103,7 +106,7 @@ export function parseSuite(text: string, source: string): SuiteDef {
 }
 
 /**
- * A suite from its fields (YAML keys: name, task, dataset, split, target_column, metrics, samples,
+ * A suite from its fields (YAML keys: name, task, dataset, split, target_column, ignore_columns, metrics, samples,
  * sequence_length, batch_size, description), the one set of rules for files and for suites sent inline. `fail` makes the
  * error for a bad field.
  */
@@ -141,6 +144,9 @@ export function suiteFromRecord(
   const split = (str('split') ?? 'test') as SplitName;
   if (!['train', 'validation', 'test', 'all'].includes(split))
     throw fail('split', 'must be train, validation, test or all');
+  const ignoreColumns = raw.ignore_columns ?? [];
+  if (!Array.isArray(ignoreColumns) || !ignoreColumns.every((c) => typeof c === 'string' && c !== ''))
+    throw fail('ignore_columns', 'must be a list of column names');
   const metrics = raw.metrics === undefined ? DEFAULT_METRICS[task] : raw.metrics;
   if (!Array.isArray(metrics) || metrics.length === 0 || !metrics.every((m) => typeof m === 'string'))
     throw fail('metrics', 'must be a list of metric names');
@@ -153,6 +159,7 @@ export function suiteFromRecord(
     dataset,
     split,
     targetColumn: str('target_column') ?? '',
+    ignoreColumns: ignoreColumns as string[],
     metrics: metrics as string[],
     samples: int('samples', task === 'language-model' ? 256 : 0, 0),
     sequenceLength: int('sequence_length', 128, 2),

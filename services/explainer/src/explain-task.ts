@@ -55,6 +55,8 @@ export interface ExplainDataRef {
   field: string;
   /** A table's target column; empty: "label" or "target", else the last. */
   targetColumn: string;
+  /** A table's columns to leave out (DatasetRef.ignore_columns). */
+  ignoreColumns: string[];
 }
 
 export interface AttributionSettings {
@@ -300,7 +302,7 @@ async function explain(
   const open = async (ref: ExplainDataRef, split: 'test' | 'train') => {
     const { data: d } = await openByTarget(model, ref.targetColumn, (targetColumn) =>
       openDataset(
-        { uri: ref.uri, split, targetColumn },
+        { uri: ref.uri, split, targetColumn, ignoreColumns: ref.ignoreColumns },
         { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
         ref.field,
       ),
@@ -479,7 +481,13 @@ async function withModel<R>(
     source.kind === 'builtin' && shapeBy
       ? {
           data: openDataset(
-            { uri: shapeBy.uri, split: 'all', targetColumn: shapeBy.targetColumn }, // every class, not only the test split's
+            // every class, not only the test split's
+            {
+              uri: shapeBy.uri,
+              split: 'all',
+              targetColumn: shapeBy.targetColumn,
+              ignoreColumns: shapeBy.ignoreColumns,
+            },
             { dataRoots: env.dataRoots, maxBytes: env.maxDatasetBytes },
             shapeBy.field,
           ),

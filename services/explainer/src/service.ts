@@ -120,16 +120,23 @@ export function createExplainerService(opts: ServiceContext): HostedService {
         }),
     );
 
-  const sources = (req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef }) => ({
-    dataset: { uri: req.dataset!.uri, field: 'dataset', targetColumn: req.dataset!.targetColumn },
-    background: req.backgroundDataset?.uri
-      ? {
-          uri: req.backgroundDataset.uri,
-          field: 'background_dataset',
-          targetColumn: req.backgroundDataset.targetColumn || req.dataset!.targetColumn,
-        }
-      : { uri: req.dataset!.uri, field: 'dataset', targetColumn: req.dataset!.targetColumn },
-  });
+  const sources = (req: { dataset?: commonV1.DatasetRef; backgroundDataset?: commonV1.DatasetRef }) => {
+    const d = req.dataset!;
+    const dataset = { uri: d.uri, field: 'dataset', targetColumn: d.targetColumn, ignoreColumns: d.ignoreColumns };
+    const b = req.backgroundDataset;
+    return {
+      dataset,
+      // A model shaped by the dataset records the columns it left out, so the background may carry them unnamed.
+      background: b?.uri
+        ? {
+            uri: b.uri,
+            field: 'background_dataset',
+            targetColumn: b.targetColumn || d.targetColumn,
+            ignoreColumns: b.ignoreColumns,
+          }
+        : dataset,
+    };
+  };
   const resolve = (field: string, ref: commonV1.ModelRef) =>
     resolveModelSource(modelSource(ref), trainerRunResolver(peers, `${field}.run`));
 

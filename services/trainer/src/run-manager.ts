@@ -50,6 +50,11 @@ interface RunDataRef {
   split: Split;
   /** A table's target column; empty: "label" or "target", else the last. */
   targetColumn: string;
+  /**
+   * A table's columns to leave out, the reference's own: a fresh model records those of its training table, so the
+   * run's other tables may carry them without naming them.
+   */
+  ignoreColumns: string[];
 }
 
 /** One event of a run's live stream: exactly WatchRun's oneof. */
@@ -493,6 +498,7 @@ export class RunManager {
       split: datasetSplit(d.split, 'train'),
       maxExamples: Number(d.maxExamples),
       targetColumn: d.targetColumn,
+      ignoreColumns: d.ignoreColumns,
     };
     const v = spec.validationDataset;
     const validation =
@@ -505,6 +511,7 @@ export class RunManager {
               split: datasetSplit(v.split, 'all'),
               maxExamples: Number(v.maxExamples),
               targetColumn: target(v),
+              ignoreColumns: v.ignoreColumns,
             }
           : {
               field: 'spec.dataset',
@@ -512,6 +519,7 @@ export class RunManager {
               split: 'validation' as const,
               maxExamples: 0,
               targetColumn: d.targetColumn,
+              ignoreColumns: d.ignoreColumns,
             };
     const r = spec.referenceValidationDataset;
     const referenceValidation =
@@ -522,6 +530,7 @@ export class RunManager {
             split: datasetSplit(r.split, 'validation'),
             maxExamples: Number(r.maxExamples),
             targetColumn: target(r),
+            ignoreColumns: r.ignoreColumns,
           }
         : undefined;
     const m = spec.mixture;
@@ -533,6 +542,7 @@ export class RunManager {
             split: datasetSplit(m.replayDataset.split, 'train'),
             fraction: m.replayFraction,
             targetColumn: target(m.replayDataset),
+            ignoreColumns: m.replayDataset.ignoreColumns,
           }
         : undefined;
     return { train, validation, referenceValidation, replay };
@@ -548,18 +558,20 @@ export class RunManager {
    * folder: each (uri, target column) is read once, and only a text's split is cut out to check (a split of
    * images or a table is counted, not copied).
    */
-  private datasetReader(): (ref: { field: string; uri: string; targetColumn: string }) => Promise<Dataset> {
+  private datasetReader(): (
+    ref: Pick<RunDataRef, 'field' | 'uri' | 'targetColumn' | 'ignoreColumns'>,
+  ) => Promise<Dataset> {
     const limits = { dataRoots: this.o.dataRoots, maxBytes: this.o.maxDatasetBytes };
     const read = new Map<string, Promise<Dataset>>();
     return (ref) => {
-      // One table read with two target columns is two datasets.
-      const key = JSON.stringify([ref.uri, ref.targetColumn]);
+      // One table read with two target columns (or two lists of columns to leave out) is two datasets.
+      const key = JSON.stringify([ref.uri, ref.targetColumn, ref.ignoreColumns]);
       let full = read.get(key);
       if (!full)
         read.set(
           key,
           (full = openDatasetAsync(
-            { uri: ref.uri, targetColumn: ref.targetColumn },
+            { uri: ref.uri, targetColumn: ref.targetColumn, ignoreColumns: ref.ignoreColumns },
             { ...limits, asRead: true },
             ref.field,
           )),
@@ -605,6 +617,7 @@ export class RunManager {
           field: 'spec.mixture.replay_dataset',
           uri: spec.mixture!.replayDataset!.uri,
           targetColumn: RunManager.targetColumnOf(spec, spec.mixture!.replayDataset!),
+          ignoreColumns: spec.mixture!.replayDataset!.ignoreColumns,
         }
       : undefined;
     const trainData = await open(train);
@@ -765,7 +778,13 @@ export class RunManager {
     const schedKinds = { 1: 'constant', 2: 'linear', 3: 'cosine' } as const;
     const { train, validation, referenceValidation, replay } = RunManager.dataOf(spec);
     const location = <R extends RunDataRef & { maxExamples: number }>(r: R | undefined) =>
-      r && { uri: r.uri, split: r.split, maxExamples: r.maxExamples, targetColumn: r.targetColumn };
+      r && {
+        uri: r.uri,
+        split: r.split,
+        maxExamples: r.maxExamples,
+        targetColumn: r.targetColumn,
+        ignoreColumns: r.ignoreColumns,
+      };
     // A horizon fixes the schedule's length whatever the budget (a pilot is the prefix of the long run).
     const horizon = Number(sched?.horizonSteps ?? 0);
     return {
@@ -781,6 +800,7 @@ export class RunManager {
         split: replay.split,
         fraction: replay.fraction,
         targetColumn: replay.targetColumn,
+        ignoreColumns: replay.ignoreColumns,
       },
       strategy: this.strategyOf(spec),
       optimizer: {

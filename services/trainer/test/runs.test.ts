@@ -159,7 +159,7 @@ test(
     await rejectsWith(
       call(client.startRun.bind(client), {
         requestId: '',
-        spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0, targetColumn: '' } }),
+        spec: spec({ dataset: { uri: 'builtin:nope', split: 0, maxExamples: 0, targetColumn: '', ignoreColumns: [] } }),
       }),
       grpc.status.NOT_FOUND,
     );
@@ -176,7 +176,13 @@ test(
         requestId: '',
         spec: spec({
           evalIntervalSteps: 1,
-          referenceValidationDataset: { uri: 'builtin:nope', split: 0, maxExamples: 0, targetColumn: '' },
+          referenceValidationDataset: {
+            uri: 'builtin:nope',
+            split: 0,
+            maxExamples: 0,
+            targetColumn: '',
+            ignoreColumns: [],
+          },
         }),
       }),
       grpc.status.NOT_FOUND,

@@ -21,7 +21,7 @@ import {
 import { loadConfig } from '@floe/service-kit';
 import { Attr, SpanName, tracingClientInterceptor } from '@floe/telemetry';
 import { startTelemetry } from '@floe/telemetry/sdk';
-import { bar, num, str, type Command } from '../args.js';
+import { bar, list, num, str, TABLE_OPTIONS, type Command } from '../args.js';
 import { LiveLine } from '../progress.js';
 import { modelRef } from './profile.js';
 import { writeReport } from '../report.js';
@@ -62,6 +62,7 @@ export const adaptCommand: Command = {
     '  --model run:ID | artifact:ID | ARCH/SIZE[:seed]   the model to adapt',
     '  --data, --reference   the new and the old domain (builtin:… or file:…)',
     '  --target COLUMN       tables: the column to learn (default: the one named label or target, else the last)',
+    '  --ignore A,B          tables: columns to leave out (a key that repeats, a column that leaks the target)',
     "  --steps               the final run's steps; --tune: steps of the trials at other learning rates than",
     "                        the plan's, as a fraction of them (default 1; 0: no tuning)",
     '  --id                  the adaptation id (default: derived from the inputs); the same id resumes',
@@ -74,7 +75,7 @@ export const adaptCommand: Command = {
     model: { type: 'string' },
     data: { type: 'string' },
     reference: { type: 'string' },
-    target: { type: 'string' },
+    ...TABLE_OPTIONS,
     steps: { type: 'string' },
     'pretrain-steps': { type: 'string' },
     tune: { type: 'string' },
@@ -120,6 +121,7 @@ export const adaptCommand: Command = {
       data,
       reference,
       ...(str(args, 'target') && { targetColumn: str(args, 'target') }),
+      ...(list(args, 'ignore').length > 0 && { ignoreColumns: list(args, 'ignore') }),
       budgetSteps: steps,
       batchSize: num(args, 'batch', 16),
       sequenceLength: num(args, 'seq', demo ? DEMO.sequenceLength : 128),

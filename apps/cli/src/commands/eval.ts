@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { commonV1, evaluatorV1 as ev, trainerV1 } from '@floe/contracts';
 import { call, collect, createClient, loadConfig } from '@floe/service-kit';
-import { list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { list, num, output, str, TABLE_OPTIONS, tableColumns, type Command, type ParsedArgs } from '../args.js';
 import { everyPage } from '../paging.js';
 import { follow } from '../progress.js';
 import { datasetRef, modelRef } from './profile.js';
@@ -52,6 +52,7 @@ export const evaluate: Command = {
     'run and compare also take your own data as suites: --data file:new.csv[@test],… --task',
     'classification|regression|language-model (each a suite named after its file; split test unless given)',
     "[--target COLUMN] (a table's column to predict; default: the one named label or target, else the last)",
+    '[--ignore A,B] (columns to leave out)',
     '[--metrics f1_macro,auc,…]: classification accuracy, ece, loss, f1_macro, balanced_accuracy, auc;',
     'regression mse, rmse, mae, r2; language models bits_per_byte, perplexity (default: the first few).',
   ].join('\n'),
@@ -69,7 +70,7 @@ export const evaluate: Command = {
     'noise-multiple': { type: 'string' },
     data: { type: 'string' },
     task: { type: 'string' },
-    target: { type: 'string' },
+    ...TABLE_OPTIONS,
   },
   async run(args) {
     const [sub] = args.positionals;
@@ -196,7 +197,7 @@ function dataSuites(args: ParsedArgs): ev.Suite[] {
   if (!(task in TASKS)) throw new Error(`--data needs --task ${Object.keys(TASKS).join('|')}`);
   const names = new Set<string>();
   return uris.map((uri) => {
-    const dataset = datasetRef(uri, '--data', str(args, 'target'));
+    const dataset = datasetRef(uri, '--data', tableColumns(args));
     const base =
       dataset.uri
         .replace(/^[a-z]+:/, '')

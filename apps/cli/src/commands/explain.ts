@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { explainerV1 as ex } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
-import { list, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import { list, num, output, str, TABLE_OPTIONS, tableColumns, type Command, type ParsedArgs } from '../args.js';
 import { follow } from '../progress.js';
 import { modelRef } from './profile.js';
 import { padDisplay } from '../text-width.js';
@@ -65,6 +65,7 @@ export const explainCommand: Command = {
   usage: [
     'floe explain run --model MODEL --data URI [--method exact|kernel|permutation|ig|gradient] [--instances 16]',
     '                 [--background URI] [--background-rows 64] [--budget N] [--output 0] [--steps N] [--target COLUMN]',
+    '                 [--ignore A,B]',
     '                 [--patch 7] [--seed 0] [--svg FILE]',
     'floe explain compare --base MODEL --adapted MODEL --data URI [same options] [--svg FILE]',
     'floe explain attention --model MODEL --text TEXT | --file FILE [--layers 0,1] [--rollout] [--svg FILE]',
@@ -77,7 +78,7 @@ export const explainCommand: Command = {
     base: { type: 'string' },
     adapted: { type: 'string' },
     data: { type: 'string' },
-    target: { type: 'string' },
+    ...TABLE_OPTIONS,
     background: { type: 'string' },
     method: { type: 'string' },
     instances: { type: 'string' },
@@ -107,9 +108,9 @@ export const explainCommand: Command = {
       else if (svg) writePlots(svg, plots);
     };
     try {
-      const dataset = { uri: str(args, 'data'), targetColumn: str(args, 'target') };
+      const dataset = { uri: str(args, 'data'), ...tableColumns(args) };
       const backgroundDataset = str(args, 'background')
-        ? { uri: str(args, 'background'), targetColumn: str(args, 'target') }
+        ? { uri: str(args, 'background'), ...tableColumns(args) }
         : undefined;
       switch (sub) {
         case 'run': {

@@ -2,21 +2,35 @@
 // stdout (one JSON object with --json).
 import { commonV1, dataProfilerV1 as dp, trainerV1 } from '@floe/contracts';
 import { createClient, loadConfig } from '@floe/service-kit';
-import { ARCH, num, output, str, type Command, type ParsedArgs } from '../args.js';
+import {
+  ARCH,
+  num,
+  output,
+  str,
+  TABLE_OPTIONS,
+  TABLE_USAGE,
+  tableColumns,
+  type Command,
+  type ParsedArgs,
+} from '../args.js';
 import { follow } from '../progress.js';
 import { padDisplay } from '../text-width.js';
 import { summaryOf } from './summaries.js';
 
 const SPLIT: Record<string, commonV1.DatasetSplit> = { train: 1, validation: 2, test: 3, all: 4 };
 
-/** builtin:spam-assassin[@test] → a DatasetRef. */
-export function datasetRef(arg: string, flag: string, targetColumn = ''): commonV1.DatasetRef {
+/** builtin:spam-assassin[@test] → a DatasetRef, with a table's columns as --target and --ignore name them. */
+export function datasetRef(
+  arg: string,
+  flag: string,
+  columns: Pick<commonV1.DatasetRef, 'targetColumn' | 'ignoreColumns'> = { targetColumn: '', ignoreColumns: [] },
+): commonV1.DatasetRef {
   if (!arg) throw new Error(`${flag} is required`);
   const at = arg.lastIndexOf('@');
   const split = at > 0 ? arg.slice(at + 1) : '';
   if (split && !(split in SPLIT))
     throw new Error(`${flag}: unknown split ${JSON.stringify(split)} (train, validation, test, all)`);
-  return { uri: split ? arg.slice(0, at) : arg, split: split ? SPLIT[split]! : 0, maxExamples: 0, targetColumn };
+  return { uri: split ? arg.slice(0, at) : arg, split: split ? SPLIT[split]! : 0, maxExamples: 0, ...columns };
 }
 
 /** run:RUN_ID[@step|@best] | artifact:ID | transformer-lm/tiny[:seed] → a ModelRef. */
@@ -79,14 +93,14 @@ export const profile: Command = {
   name: 'profile',
   summary: summaryOf('profile'),
   usage:
-    'floe profile DATASET [--bins 20] [--target COLUMN]   e.g. floe profile builtin:spam-assassin, floe profile file:notes.txt@test\n' +
-    "  --target: a table's column to predict (default: the one named label or target, else the last)",
-  options: { bins: { type: 'string' }, target: { type: 'string' } },
+    'floe profile DATASET [--bins 20] [--target COLUMN] [--ignore A,B]   e.g. floe profile builtin:spam-assassin, floe profile file:notes.txt@test\n' +
+    TABLE_USAGE,
+  options: { bins: { type: 'string' }, ...TABLE_OPTIONS },
   run: (args) =>
     withClient(args, 'profile', async (c) => {
       const p = await follow<dp.DatasetProfile>(
         c.profileDataset({
-          dataset: datasetRef(args.positionals[0] ?? '', 'DATASET', str(args, 'target')),
+          dataset: datasetRef(args.positionals[0] ?? '', 'DATASET', tableColumns(args)),
           bins: num(args, 'bins', 0),
         }),
         'profile',
@@ -148,20 +162,21 @@ export const drift: Command = {
   name: 'drift',
   summary: summaryOf('drift'),
   usage:
-    'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25] [--target COLUMN]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib',
+    'floe drift REFERENCE CURRENT [--bins 10] [--psi-moderate 0.1] [--psi-shifted 0.25] [--target COLUMN] [--ignore A,B]\n  e.g. floe drift builtin:spam-assassin@train builtin:typescript-lib\n' +
+    TABLE_USAGE,
   options: {
     bins: { type: 'string' },
     'psi-moderate': { type: 'string' },
     'psi-shifted': { type: 'string' },
-    target: { type: 'string' },
+    ...TABLE_OPTIONS,
   },
   run: (args) =>
     withClient(args, 'drift', async (c) => {
       const [reference, current] = args.positionals;
       const r = await follow<dp.DriftReport>(
         c.compareDatasets({
-          reference: datasetRef(reference ?? '', 'REFERENCE', str(args, 'target')),
-          current: datasetRef(current ?? '', 'CURRENT', str(args, 'target')),
+          reference: datasetRef(reference ?? '', 'REFERENCE', tableColumns(args)),
+          current: datasetRef(current ?? '', 'CURRENT', tableColumns(args)),
           bins: num(args, 'bins', 0),
           thresholds: {
             psiModerate: num(args, 'psi-moderate', 0),
@@ -251,14 +266,14 @@ export const plan: Command = {
   name: 'plan',
   summary: summaryOf('plan'),
   usage:
-    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--target COLUMN] [--max-expansions 0] [--seed 0]\n' +
+    'floe plan --model run:RUN_ID|artifact:ID|transformer-lm/tiny --dataset NEW --reference OLD [--target COLUMN] [--ignore A,B] [--max-expansions 0] [--seed 0]\n' +
     '          [--search --forgetting-budget BITS --steps 400 --batch-size 16 --sequence-length 128 --lr 1e-3 --pilot-fraction 1 --candidates 8\n' +
     '           --confirm-fraction 0.5 | --no-confirmation]',
   options: {
     model: { type: 'string' },
     dataset: { type: 'string' },
     reference: { type: 'string' },
-    target: { type: 'string' },
+    ...TABLE_OPTIONS,
     'max-expansions': { type: 'string' },
     seed: { type: 'string' },
     // SEARCH: pilots of the rules plan and its variants for a run of these settings.
@@ -279,8 +294,8 @@ export const plan: Command = {
         c.planAdaptation(
           dp.PlanAdaptationRequest.fromPartial({
             model: modelRef(str(args, 'model')),
-            dataset: datasetRef(str(args, 'dataset'), '--dataset', str(args, 'target')),
-            reference: datasetRef(str(args, 'reference'), '--reference', str(args, 'target')),
+            dataset: datasetRef(str(args, 'dataset'), '--dataset', tableColumns(args)),
+            reference: datasetRef(str(args, 'reference'), '--reference', tableColumns(args)),
             maxExpansions: num(args, 'max-expansions', 0),
             seed: num(args, 'seed', 0),
             ...(args.values.search ? searchOptions(args) : {}),

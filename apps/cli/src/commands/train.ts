@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { commonV1, trainerV1 } from '@floe/contracts';
 import { call, createClient, loadConfig } from '@floe/service-kit';
-import { ARCH, bar, list, num, output, str, type Command } from '../args.js';
+import { ARCH, bar, list, num, output, str, TABLE_OPTIONS, tableColumns, type Command } from '../args.js';
 import { LiveLine } from '../progress.js';
 import { everyPage } from '../paging.js';
 import { modelRef } from './profile.js';
@@ -170,10 +170,14 @@ function modelText(m: commonV1.ModelRef): string | undefined {
 const strategyText = (strategy: trainerV1.Strategy): string =>
   trainerV1.strategyToJSON(strategy).replace('STRATEGY_', '').toLowerCase();
 
-/** A dataset reference as `floe` takes it: URI[@split], and the target column when one was named. */
+/** A dataset reference as `floe` takes it: URI[@split], and the columns named as target or left out. */
 function datasetText(d: commonV1.DatasetRef): string {
   const split = d.split ? commonV1.datasetSplitToJSON(d.split).replace('DATASET_SPLIT_', '').toLowerCase() : '';
-  return `${split ? `${d.uri}@${split}` : d.uri}${d.targetColumn ? ` (target ${d.targetColumn})` : ''}`;
+  const columns = [
+    ...(d.targetColumn ? [`target ${d.targetColumn}`] : []),
+    ...(d.ignoreColumns.length ? [`ignoring ${d.ignoreColumns.join(', ')}`] : []),
+  ];
+  return `${split ? `${d.uri}@${split}` : d.uri}${columns.length ? ` (${columns.join('; ')})` : ''}`;
 }
 
 async function watch(client: trainerV1.TrainerServiceClient, runId: string, json: boolean): Promise<trainerV1.Run> {
@@ -216,9 +220,9 @@ export const train: Command = {
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
-    '                 [--keep-checkpoints N] [--keep-best] [--svg FILE] [--target COLUMN]',
+    '                 [--keep-checkpoints N] [--keep-best] [--svg FILE] [--target COLUMN] [--ignore A,B]',
     "  --target: a table's column to predict (default: the one named label or target, else the last), in the",
-    '  dataset and the replay.',
+    '  dataset and the replay; --ignore: columns to leave out (the model records them: later tables may carry them).',
     '  --keep-checkpoints keeps the newest N checkpoints (and the latest, exported ones and bases of other runs);',
     '  --keep-best also the one with the lowest validation loss at its step (needs --eval-every).',
     '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
@@ -236,7 +240,7 @@ export const train: Command = {
   ].join('\n'),
   options: {
     dataset: { type: 'string' },
-    target: { type: 'string' },
+    ...TABLE_OPTIONS,
     arch: { type: 'string' },
     size: { type: 'string' },
     strategy: { type: 'string' },
@@ -292,7 +296,7 @@ export const train: Command = {
                     value: { architecture: ARCH[arch], size: str(args, 'size', 'tiny'), seed: num(args, 'seed', 0) },
                   },
                 },
-            dataset: { uri: str(args, 'dataset'), targetColumn: str(args, 'target') },
+            dataset: { uri: str(args, 'dataset'), ...tableColumns(args) },
             strategy: STRATEGY[strategy],
             freezeBlockIds: list(args, 'freeze'),
             expansion: { afterBlockIds: list(args, 'expand-after'), count: num(args, 'expand-count', 0) },
@@ -315,7 +319,7 @@ export const train: Command = {
             seed: num(args, 'seed', 0),
             mixture: str(args, 'replay')
               ? {
-                  replayDataset: { uri: str(args, 'replay'), targetColumn: str(args, 'target') },
+                  replayDataset: { uri: str(args, 'replay'), ...tableColumns(args) },
                   // ADE's plan sets the fraction; elsewhere a quarter of each batch unless told.
                   replayFraction: num(args, 'replay-fraction', strategy === 'ade' ? 0 : 0.25),
                 }

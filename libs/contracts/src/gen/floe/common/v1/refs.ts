@@ -181,6 +181,14 @@ export interface DatasetRef {
    * and images, or a column the table lacks.
    */
   targetColumn: string;
+  /**
+   * A table's columns to leave out: not read as features, profiled or compared for drift — a key that repeats
+   * (customer_id in an orders table), a column that leaks the target, free text. A model built without them
+   * records them, so later tables may carry them or not. Rows are split as if they were there (a row's split
+   * does not depend on this list). Only for file: tables; INVALID_ARGUMENT for builtins, text and images, a
+   * column the table lacks, the target, or all of a table's other columns.
+   */
+  ignoreColumns: string[];
 }
 
 /** A named metric value with its standard error. */
@@ -557,7 +565,7 @@ export const ModelRef: MessageFns<ModelRef> = {
 };
 
 function createBaseDatasetRef(): DatasetRef {
-  return { uri: "", split: 0, maxExamples: 0, targetColumn: "" };
+  return { uri: "", split: 0, maxExamples: 0, targetColumn: "", ignoreColumns: [] };
 }
 
 export const DatasetRef: MessageFns<DatasetRef> = {
@@ -573,6 +581,9 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     }
     if (message.targetColumn !== "") {
       writer.uint32(34).string(message.targetColumn);
+    }
+    for (const v of message.ignoreColumns) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -622,6 +633,14 @@ export const DatasetRef: MessageFns<DatasetRef> = {
             message.targetColumn = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ignoreColumns.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -648,6 +667,11 @@ export const DatasetRef: MessageFns<DatasetRef> = {
         : isSet(object.target_column)
         ? globalThis.String(object.target_column)
         : "",
+      ignoreColumns: globalThis.Array.isArray(object?.ignoreColumns)
+        ? object.ignoreColumns.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ignore_columns)
+        ? object.ignore_columns.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -665,6 +689,9 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     if (message.targetColumn !== "") {
       obj.targetColumn = message.targetColumn;
     }
+    if (message.ignoreColumns?.length) {
+      obj.ignoreColumns = message.ignoreColumns;
+    }
     return obj;
   },
 
@@ -677,6 +704,7 @@ export const DatasetRef: MessageFns<DatasetRef> = {
     message.split = object.split ?? 0;
     message.maxExamples = object.maxExamples ?? 0;
     message.targetColumn = object.targetColumn ?? "";
+    message.ignoreColumns = object.ignoreColumns?.map((e) => e) || [];
     return message;
   },
 };
