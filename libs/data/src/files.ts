@@ -110,31 +110,102 @@ const CHARS_PER_STEP_MASK = 65_535;
  * names a day or time that does not exist (2023-02-29, 25:00).
  */
 function utcMilliseconds(year: number, month: number, day: number, hour: number, minute: number, second: number) {
-  if (year < 1000 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return NaN;
+  if (!(hour >= 0) || year < 1000 || month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return NaN;
   const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   // Date.UTC rolls a day past the month's end into the next month: such a day does not exist.
   return day < 1 || new Date(ms).getUTCDate() !== day ? NaN : ms;
 }
 
+// A time after a date that is not ISO's: 13:30, 1:30:15.250 PM (groups: hour, minute, second, fraction, AM/PM).
+const CLOCK = String.raw`(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(?:\s*([ap]m))?)?`;
+// A zone after such a time: Z, UTC, GMT, +0200, -05:00.
+const ZONE = String.raw`(?:\s*(z|utc|gmt|[+-]\d{2}:?\d{2}))?`;
+// English months, in full or cut (Sep, Sept., September); their index is the first three letters'.
+const MONTH_NAME = String.raw`(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?`;
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+// A weekday before a date (Fri, 12 Jun 1998 as e-mail headers write it), which the date alone decides.
+const WEEKDAY = String.raw`(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?`;
+const ORDINAL = '(?:st|nd|rd|th)?';
+
 /**
- * An ISO 8601 date or date-time as days since 1970-01-01 00:00 UTC (a time without a zone is read as UTC);
- * NaN when the cell is not one, or names a day or time that does not exist (2023-02-29, 25:00).
+ * Dates whose cells say which number is which, as logs, e-mails and reports write them (groups: year, month,
+ * day, then CLOCK's and ZONE's): year first with slashes or points (2001/01/31 00:47, 2024.05.01); the month by
+ * name, before the day (Jun 12 1998, June 12th, 1998 10:30 AM) or after it (12 Jun 1998, 12-Jun-1998,
+ * Fri, 12 Jun 1998 10:30:00 +0000). Two-digit years are not read: their century would be a guess.
+ */
+const WORDED_DATES: { pattern: RegExp; year: number; month: number; day: number }[] = [
+  {
+    pattern: new RegExp(String.raw`^(\d{4})([/.])(\d{1,2})\2(\d{1,2})${CLOCK}${ZONE}$`, 'i'),
+    year: 1,
+    month: 3,
+    day: 4,
+  },
+  {
+    pattern: new RegExp(String.raw`^${WEEKDAY}${MONTH_NAME}[ -](\d{1,2})${ORDINAL},?[ -](\d{4})${CLOCK}${ZONE}$`, 'i'),
+    year: 3,
+    month: 1,
+    day: 2,
+  },
+  {
+    pattern: new RegExp(String.raw`^${WEEKDAY}(\d{1,2})${ORDINAL}[ -]${MONTH_NAME},?[ -](\d{4})${CLOCK}${ZONE}$`, 'i'),
+    year: 3,
+    month: 2,
+    day: 1,
+  },
+];
+
+/** A month's number (1–12) from its number or its English name. */
+const monthNumber = (text: string) =>
+  /^\d/.test(text) ? Number(text) : MONTHS.indexOf(text.slice(0, 3).toLowerCase()) + 1;
+
+/** A zone's offset from UTC in minutes: Z, UTC, GMT, ±hh, ±hhmm, ±hh:mm; 0 without one. */
+function zoneOffsetMinutes(zone: string | undefined): number {
+  if (!zone || !/^[+-]/.test(zone)) return 0;
+  const digits = zone.slice(1).replace(':', '');
+  return (zone[0] === '-' ? -1 : 1) * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || 0));
+}
+
+/**
+ * An hour of a CLOCK (12-hour when AM or PM follows: 12 AM is midnight) as 0–23; NaN for an hour a 12-hour
+ * clock does not have.
+ */
+function hourOfDay(hour: number, meridiem: string | undefined): number {
+  if (!meridiem) return hour;
+  if (hour < 1 || hour > 12) return NaN;
+  return (hour % 12) + (meridiem.toUpperCase() === 'PM' ? 12 : 0);
+}
+
+/**
+ * A date or date-time whose cells say which number is which — ISO 8601, or WORDED_DATES — as days since
+ * 1970-01-01 00:00 UTC (a time without a zone is read as UTC); NaN when the cell is not one, or names a day or
+ * time that does not exist (2023-02-29, 25:00, Feb 30 2024).
  */
 export function dateCellDays(v: Cell): number {
   if (typeof v !== 'string') return NaN;
-  const m = ISO_DATE_TIME.exec(v.trim());
-  if (!m) return NaN;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
-  const ms = utcMilliseconds(year!, month!, day!, hour!, minute!, second!);
-  if (Number.isNaN(ms)) return NaN;
-  const fraction = m[7] ? Number(m[7]) * 1000 : 0;
-  const zone = m[8]?.toUpperCase();
-  let offsetMinutes = 0;
-  if (zone && zone !== 'Z') {
-    const digits = zone.slice(1).replace(':', '');
-    offsetMinutes = (zone[0] === '-' ? -1 : 1) * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2) || 0));
+  const text = v.trim();
+  const m = ISO_DATE_TIME.exec(text);
+  if (m) {
+    const [year, month, day, hour, minute, second] = m.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
+    const ms = utcMilliseconds(year!, month!, day!, hour!, minute!, second!);
+    const fraction = m[7] ? Number(m[7]) * 1000 : 0;
+    return (ms + fraction - zoneOffsetMinutes(m[8]) * 60_000) / DAY_MS;
   }
-  return (ms + fraction - offsetMinutes * 60_000) / DAY_MS;
+  for (const form of WORDED_DATES) {
+    const w = form.pattern.exec(text);
+    if (!w) continue;
+    // The clock's groups follow the date's: the last six of the match.
+    const [hour, minute, second, fraction, meridiem, zone] = w.slice(-6);
+    const ms = utcMilliseconds(
+      Number(w[form.year]),
+      monthNumber(w[form.month]!),
+      Number(w[form.day]),
+      hourOfDay(Number(hour ?? 0), meridiem),
+      Number(minute ?? 0),
+      Number(second ?? 0),
+    );
+    return (ms + (fraction ? Number(fraction) * 1000 : 0) - zoneOffsetMinutes(zone) * 60_000) / DAY_MS;
+  }
+  return NaN;
 }
 
 /**
@@ -157,10 +228,7 @@ export function numericDateDays(v: Cell, order: DayMonthOrder): number {
     Number(x ?? 0),
   ) as number[];
   const [day, month] = order === 'dmy' ? [a!, b!] : [b!, a!];
-  const meridiem = m[9]?.toUpperCase();
-  if (meridiem && (hour12! < 1 || hour12! > 12)) return NaN;
-  const hour = meridiem ? (hour12! % 12) + (meridiem === 'PM' ? 12 : 0) : hour12!;
-  const ms = utcMilliseconds(year!, month, day, hour, minute!, second!);
+  const ms = utcMilliseconds(year!, month, day, hourOfDay(hour12!, m[9]), minute!, second!);
   return (ms + (m[8] ? Number(m[8]) * 1000 : 0)) / DAY_MS;
 }
 

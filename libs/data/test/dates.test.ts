@@ -32,6 +32,37 @@ test('dateCellDays: days since 1970-01-01 UTC, zones applied, days and times tha
   assert.ok(Number.isNaN(dateCellDays(19845)), 'a number is not a date cell');
 });
 
+test('dateCellDays: dates whose cells say which number is which — year first with slashes, months by name', () => {
+  const iso = (t: string) => dateCellDays(t);
+  const same = [
+    ['2001/01/31 00:47', '2001-01-31T00:47'],
+    ['2001/1/5', '2001-01-05'],
+    ['2024.05.01', '2024-05-01'],
+    ['Jun 12 1998', '1998-06-12'],
+    ['june 12, 1998', '1998-06-12'],
+    ['June 12th, 1998 10:30 PM', '1998-06-12T22:30'],
+    ['Sept. 3, 2021', '2021-09-03'],
+    ['12 Jun 1998', '1998-06-12'],
+    ['12-Jun-1998', '1998-06-12'],
+    ['1st December 2020 12:15:30.5 AM', '2020-12-01T00:15:30.5'],
+    ['Fri, 12 Jun 1998 10:30:00 +0200', '1998-06-12T08:30Z'],
+    ['Friday, June 12, 1998 10:30 GMT', '1998-06-12T10:30Z'],
+    ['Jun 12 1998 10:30 -05:00', '1998-06-12T15:30Z'],
+  ] as const;
+  for (const [cell, isoText] of same) assert.equal(dateCellDays(cell), iso(isoText), cell);
+  for (const notADate of [
+    'Feb 30 2024', // a day that does not exist
+    '12-Jun-98', // two-digit years: the century would be a guess
+    'Jun 12 1998 13:00 PM',
+    'Junk 12 1998',
+    '2001/13/01',
+    '2001/01-31',
+    'June 1998',
+    'May the 4th',
+  ])
+    assert.ok(Number.isNaN(dateCellDays(notADate)), notADate);
+});
+
 test('a column of dates is days, one value that is not a date keeps a column categorical', () => {
   const dir = tempDir();
   try {
