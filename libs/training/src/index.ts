@@ -13,6 +13,7 @@ export {
   alignClasses,
   builtinShape,
   MAX_ONE_HOT,
+  OTHER_CATEGORY,
   alignFeatures,
   alignInputs,
   classesBeyond,

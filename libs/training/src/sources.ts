@@ -223,6 +223,12 @@ export function alignFeatures<T extends FeatureColumns>(
     return data;
   const F = data.features.length;
   const x = new Float32Array(data.rows * names.length);
+  // Columns with an "other" category read every value they do not list as it (frequentCategories).
+  const otherCode = new Map(
+    Object.entries(model)
+      .filter(([, values]) => values.includes(OTHER_CATEGORY))
+      .map(([n, values]) => [n, values.indexOf(OTHER_CATEGORY)]),
+  );
   names.forEach((n, j) => {
     const src = data.features.indexOf(n);
     const text = (v: number) => (own[n] ? own[n][v]! : String(v));
@@ -243,7 +249,7 @@ export function alignFeatures<T extends FeatureColumns>(
       if (unit !== 1) return v * unit;
       if (model[n]) {
         const code = model[n].indexOf(text(v));
-        return code >= 0 ? code : NaN;
+        return code >= 0 ? code : (otherCode.get(n) ?? NaN);
       }
       return own[n] ? Number(text(v)) : v;
     };
@@ -435,7 +441,9 @@ export function growCategories(model: BlockModel, sets: (Dataset | undefined)[])
   if (!featureNames || !categories || !Array.isArray(read)) return model;
   const grown: Record<string, string[]> = {};
   featureNames.forEach((n, j) => {
-    if ((read[j] as number) < 2) return;
+    // A column with an "other" category already reads every value it does not list: a row of its own would
+    // change what the model makes of them.
+    if ((read[j] as number) < 2 || categories[n]!.includes(OTHER_CATEGORY)) return;
     const values = [...categories[n]!];
     for (const d of sets)
       for (const v of (d?.kind === 'tabular' && d.categories?.[n]) || [])
@@ -605,21 +613,26 @@ export function builtinShape(
       'dataset',
       `every feature column of ${data.name} identifies rows (${data.identifiers!.join(', ')}), so a model has nothing to learn from`,
     );
-  const table =
-    kept.length < data.features.length
-      ? alignFeatures(
-          data,
-          { featureNames: kept, categories: data.categories, dateColumns: data.dates ?? [] },
-          'dataset',
-        )
-      : data;
   const inputs = kept.length;
   const other = replay?.kind === 'tabular' ? replay : undefined;
   // Columns and categories by name, so that every later table meets the model by name (alignToModel); a
   // categorical column's values are the table's, then the replay's others.
   const featureCategories: Record<string, string[]> = {};
-  for (const [n, values] of Object.entries(data.categories ?? {}))
-    if (kept.includes(n)) featureCategories[n] = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
+  for (const [n, values] of Object.entries(data.categories ?? {})) {
+    if (!kept.includes(n)) continue;
+    const all = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
+    featureCategories[n] = all.length > MAX_ONE_HOT ? frequentCategories(n, all, [data, other]) : all;
+  }
+  // The table as the model will read it (its columns, its categories), for the inputs' centre and spread.
+  const readsOther = Object.values(featureCategories).some((values) => values.includes(OTHER_CATEGORY));
+  const table =
+    kept.length < data.features.length || readsOther
+      ? alignFeatures(
+          data,
+          { featureNames: kept, categories: featureCategories, dateColumns: data.dates ?? [] },
+          'dataset',
+        )
+      : data;
   const dateOrders = Object.entries(data.dateOrders ?? {}).filter(([n]) => kept.includes(n));
   const schema = {
     featureNames: kept,
@@ -629,7 +642,7 @@ export function builtinShape(
     ...(ignored.length > 0 && { featureIgnored: ignored }),
   };
   // Inputs standardised by the table's own centre and spread (a missing value enters at the centre); a
-  // categorical column of at most MAX_ONE_HOT values read one-hot.
+  // categorical column read one-hot on at most MAX_ONE_HOT values.
   const { mean: inputShift, std: inputScale } = columnMoments(table.x, table.rows, inputs);
   const inputCategories = kept.map((n) => {
     const k = featureCategories[n]?.length ?? 0;
@@ -659,10 +672,43 @@ export function builtinShape(
 }
 
 /**
- * The most values a categorical column may have to be read one-hot by a fresh MLP; one with more (identifiers,
- * free text) is read as its standardised code.
+ * The most values of a categorical column a fresh MLP reads one-hot; one with more is read on its most frequent
+ * and an "other" category (frequentCategories).
  */
 export const MAX_ONE_HOT = 64;
+
+/**
+ * A model's category that stands for every value of its column it does not list: the empty text, which no cell
+ * holds (a cell without text is missing, and a missing value reads as no category).
+ */
+export const OTHER_CATEGORY = '';
+
+/**
+ * The values of a categorical column of more than MAX_ONE_HOT a fresh MLP reads one-hot: the MAX_ONE_HOT − 1 most
+ * frequent in `tables` (the training table and its replay) among those met at least twice (ties: the first met),
+ * in the order of `values`, then OTHER_CATEGORY for the rest and for values later tables bring. Rare values share
+ * a row apart from missing ones: on vega's movies a director's absence says something of the film, and rare
+ * directors read as missing hid it (npm run bench:categories). Reading the column as its code — as floe did —
+ * ordered directors or airports by where a file first named them.
+ */
+function frequentCategories(name: string, values: string[], tables: (TabularDataset | undefined)[]): string[] {
+  const counts = new Map(values.map((v) => [v, 0]));
+  for (const t of tables) {
+    const j = t?.features.indexOf(name) ?? -1;
+    const codes = t?.categories?.[name];
+    if (!t || j < 0 || !codes) continue;
+    const f = t.features.length;
+    for (let r = 0; r < t.rows; r++) {
+      const code = t.x[r * f + j]!;
+      if (Number.isInteger(code) && code >= 0 && code < codes.length)
+        counts.set(codes[code]!, counts.get(codes[code]!)! + 1);
+    }
+  }
+  // A stable sort: equal counts keep the order met.
+  const ranked = values.filter((v) => counts.get(v)! >= 2).sort((a, b) => counts.get(b)! - counts.get(a)!);
+  const read = new Set(ranked.slice(0, MAX_ONE_HOT - 1));
+  return [...values.filter((v) => read.has(v)), OTHER_CATEGORY];
+}
 
 /**
  * Each column's mean and standard deviation over its finite values, of a row-major table; a column without

@@ -10,6 +10,7 @@ import { Rng } from '@floe/random';
 import {
   ExampleSource,
   MAX_ONE_HOT,
+  OTHER_CATEGORY,
   alignClasses,
   alignFeatures,
   builtinShape,
@@ -419,14 +420,75 @@ test('a categorical column of at most MAX_ONE_HOT values is read one-hot; its mi
     target: { type: 'class', labels: Int32Array.from([0, 1, 0, 1]), classes: ['a', 'b'] },
   };
   const { overrides } = builtinShape('mlp', data);
-  assert.deepEqual(overrides.inputCategories, [3, 0, 0], 'customer has too many values: its code is read');
+  // Customer has too many values, none met twice: every one reads as "other", one code.
+  assert.deepEqual(overrides.inputCategories, [3, 0, 0]);
+  assert.deepEqual((overrides.featureCategories as Record<string, string[]>).customer, [OTHER_CATEGORY]);
   const model = buildModel('mlp', 'small', 1, overrides);
   const schema = schemaOf(model);
   // Missing colour: no category (−1); missing size: its mean (2.5).
-  assert.deepEqual(schema.featureFill, [-1, 2.5, (3 + 64 + 0 + 7) / 4]);
+  assert.deepEqual(schema.featureFill, [-1, 2.5, 0]);
   const { x } = batch(new ExampleSource(data, 4, 0, { schema }));
   const colours = x.filter((_, i) => i % 3 === 0).sort((a, b) => a - b);
   assert.deepEqual(colours, [-1, 0, 1, 2]);
+  model.dispose();
+});
+
+test('a column of more than MAX_ONE_HOT values: one-hot on its most frequent met twice and "other" for the rest, new values included; missing ones as no category', () => {
+  // 200 values: value i is met 200 − i times in the training table (ties broken by the order met), the last 100
+  // once; the replay brings 5 more, one of them often.
+  const rng = new Rng(5);
+  const values = Array.from({ length: 200 }, (_, i) => `v${i}`);
+  const cells: number[] = [];
+  values.forEach((_, i) => {
+    for (let k = 0; k < (i < 100 ? 200 - i : 1); k++) cells.push(i);
+  });
+  for (let i = cells.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [cells[i], cells[j]] = [cells[j]!, cells[i]!];
+  }
+  cells[0] = NaN; // one missing
+  const rows = cells.length;
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'wide',
+    features: ['size', 'shop'],
+    x: Float32Array.from(cells.flatMap((c, r) => [r % 7, c])),
+    rows,
+    categories: { shop: values },
+    target: { type: 'class', labels: Int32Array.from(cells, (_, r) => r % 2), classes: ['a', 'b'] },
+  };
+  const replay: TabularDataset = {
+    ...data,
+    name: 'replay',
+    x: Float32Array.from(Array.from({ length: 500 }, (_, r) => [r % 7, r % 2 === 0 ? 0 : 1 + (r % 5)]).flat()),
+    rows: 500,
+    categories: { shop: ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'] },
+    target: { type: 'class', labels: new Int32Array(500), classes: ['a', 'b'] },
+  };
+  const { overrides } = builtinShape('mlp', data, replay);
+  const listed = (overrides.featureCategories as Record<string, string[]>).shop!;
+  // r0 (250 rows in the replay) ranks first; then v0 … v61, in the order the table named them, and "other".
+  assert.deepEqual(listed, [...values.slice(0, 62), 'r0', OTHER_CATEGORY]);
+  assert.deepEqual(overrides.inputCategories, [0, MAX_ONE_HOT]);
+  const model = buildModel('mlp', 'small', 1, overrides);
+  const schema = schemaOf(model);
+  // A later table names its values its own way: listed ones read as theirs, others — rare or new — as "other",
+  // missing ones as no category.
+  const later: TabularDataset = {
+    ...data,
+    name: 'later',
+    x: Float32Array.from([0, 0, 1, 1, 2, 2, 3, NaN]),
+    rows: 4,
+    categories: { shop: ['v5', 'v150', 'never seen', 'r0'] },
+    target: { type: 'class', labels: new Int32Array(4), classes: ['a', 'b'] },
+  };
+  const aligned = alignFeatures(later, schema, 'dataset');
+  assert.deepEqual(
+    Array.from(aligned.x).filter((_, i) => i % 2 === 1),
+    [5, 63, 63, NaN],
+  );
+  // A table of only listed values with the model's own codes still meets "other" for nothing else: unchanged.
+  assert.equal(growToData(model, [later]), model, 'a column with "other" does not grow: it already reads new values');
   model.dispose();
 });
 
