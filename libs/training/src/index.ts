@@ -121,3 +121,11 @@ export {
   readSparseMeta,
   type SavedSparseModel,
 } from './sparse-artifact.js';
+export {
+  observeValidationLoss,
+  stopsEarly,
+  earlyStoppingStateOf,
+  EARLY_STOPPING_START,
+  type EarlyStoppingConfig,
+  type EarlyStoppingState,
+} from './early-stopping.js';

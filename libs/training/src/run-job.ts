@@ -9,6 +9,7 @@ import type { StepMetrics } from './session.js';
 import type { MaskMethod } from './masks.js';
 import type { RigLSchedule } from './rigl.js';
 import type { BcdOptions } from './selective.js';
+import type { EarlyStoppingConfig, EarlyStoppingState } from './early-stopping.js';
 
 export interface StrategyConfig {
   kind: 'full' | 'freeze' | 'expand' | 'ade' | 'freezenet' | 'prune' | 'rigl' | 'bcd';
@@ -59,6 +60,11 @@ export interface RunJob {
   evalEvery: number;
   /** The validation data, already resolved (a validation dataset's split, or the dataset's validation split). */
   validation?: { uri: string; split: Split; maxExamples: number; targetColumn: string; ignoreColumns: string[] };
+  /**
+   * Early stopping on the validation loss, with where it stands at the step the run resumes from (computed from
+   * the run's recorded evaluations up to that step, so a resumed run stops where it would have).
+   */
+  earlyStopping?: EarlyStoppingConfig & { state: EarlyStoppingState };
   /** Old-domain validation data, evaluated whenever the validation data is (what the run forgets). */
   referenceValidation?: {
     uri: string;
@@ -112,7 +118,7 @@ export type RunEvent =
     }
   | ({ type: 'step'; metrics: StepMetrics } & Partial<Evaluation>)
   | { type: 'checkpoint'; step: number; artifactId: string }
-  | { type: 'stopped'; step: number; reason: 'budget' | 'paused' }
+  | { type: 'stopped'; step: number; reason: 'budget' | 'paused' | 'early_stopped' }
   | { type: 'error'; message: string };
 
 export type RunCommand = { type: 'pause' };

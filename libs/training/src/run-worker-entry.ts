@@ -19,6 +19,7 @@ import {
 import { TrainingSession } from './session.js';
 import { applyStrategy } from './strategy.js';
 import { BlockCoordinateTraining, MaskedTraining, restoreSelective } from './selective.js';
+import { observeValidationLoss, stopsEarly } from './early-stopping.js';
 import {
   VALIDATION_BATCHES,
   divergence,
@@ -199,13 +200,20 @@ try {
       });
       post({ type: 'checkpoint', step: session.step, artifactId: a.manifest.id });
     });
+  const early = job.earlyStopping;
+  let earlyStopping = early?.state;
+  let stoppedEarly = false;
   await phase(SpanName.trainSegment, async () => {
-    while (session.step < job.budgetSteps && !pauseRequested) {
+    while (session.step < job.budgetSteps && !pauseRequested && !stoppedEarly) {
       const metrics = session.trainStep();
       const evaluated = validationData && session.step % job.evalEvery === 0 ? await evaluate() : undefined;
       const diverged = divergence(metrics.step, metrics.loss, evaluated?.validationLoss);
       if (diverged) throw new Error(diverged);
       post({ type: 'step', metrics, ...evaluated });
+      if (early && earlyStopping && evaluated?.validationLoss !== undefined) {
+        earlyStopping = observeValidationLoss(earlyStopping, evaluated.validationLoss, early);
+        stoppedEarly = stopsEarly(earlyStopping, early);
+      }
       // Let a pause message in between steps.
       await new Promise((resolve) => setImmediate(resolve));
       if (job.checkpointEvery > 0 && session.step % job.checkpointEvery === 0 && session.step < job.budgetSteps)
@@ -216,7 +224,15 @@ try {
   post({
     type: 'stopped',
     step: session.step,
-    reason: pauseRequested && session.step < job.budgetSteps ? 'paused' : 'budget',
+    // Early stopping at the budget's last step is the budget's end.
+    reason:
+      session.step >= job.budgetSteps
+        ? 'budget'
+        : stoppedEarly
+          ? 'early_stopped'
+          : pauseRequested
+            ? 'paused'
+            : 'budget',
   });
 } catch (err) {
   post({ type: 'error', message: (err as Error).message });

@@ -30,6 +30,7 @@ import {
   type StrategyConfig,
   DEFAULT_RIGL,
   SPARSE_MODEL_KIND,
+  earlyStoppingStateOf,
 } from '@floe/training';
 import { blockIdsOf, describeModel } from '@floe/models';
 import { openDatasetAsync, type Dataset, type Split } from '@floe/data';
@@ -732,6 +733,7 @@ export class RunManager {
       takeovers: 0,
       replicaId: '',
       bestCheckpointStep: 0,
+      earlyStoppedStep: 0,
     };
     // The checkpoint this run starts from outlives its own run's retention.
     if (base.kind === 'checkpoint') this.checkpoints.pin(base.artifactId, { baseOf: run.runId });
@@ -825,6 +827,7 @@ export class RunManager {
       evalEvery: spec.evalIntervalSteps,
       validation: location(validation),
       referenceValidation: location(referenceValidation),
+      earlyStopping: this.earlyStoppingOf(run),
       seed: Number(spec.seed),
       backend: this.o.backend,
       threads: this.o.threads,
@@ -834,6 +837,25 @@ export class RunManager {
       maxDatasetBytes: this.o.maxDatasetBytes,
       // The latest checkpoint, recorded durably, so a restarted server resumes from it too.
       resumeFrom: this.o.store.get<{ checkpoint: string }>('run-checkpoint', run.runId)?.body.checkpoint,
+    };
+  }
+
+  /**
+   * A run's early stopping as its worker starts (undefined without it): where it stands after the evaluations
+   * recorded up to the checkpoint the worker resumes from, counted afresh from the step where it last paused
+   * the run.
+   */
+  private earlyStoppingOf(run: trainerV1.Run): RunJob['earlyStopping'] {
+    const config = run.spec!.earlyStopping;
+    if (!config?.patience || run.spec!.evalIntervalSteps <= 0) return undefined;
+    const evaluations = this.o.store
+      .metrics<{ validationLoss?: number }>(run.runId, 0)
+      .filter((m) => m.step <= run.checkpointStep && m.body.validationLoss !== undefined)
+      .map((m) => ({ step: m.step, loss: m.body.validationLoss! }));
+    return {
+      patience: config.patience,
+      minDelta: config.minDelta,
+      state: earlyStoppingStateOf(evaluations, config, Number(run.earlyStoppedStep)),
     };
   }
 
@@ -1028,7 +1050,7 @@ export class RunManager {
         break;
       }
       case 'stopped': {
-        this.tracer.finish(id, e.reason === 'budget' ? 'completed' : 'paused');
+        this.tracer.finish(id, e.reason === 'budget' ? 'completed' : e.reason);
         const storeFailure = this.storeFailures.get(id);
         this.storeFailures.delete(id);
         // Cluster mode: a run paused by this replica's shutdown goes back to the queue for another one.
@@ -1038,6 +1060,7 @@ export class RunManager {
           state: handOver ? S.RUN_STATE_QUEUED : S.RUN_STATE_PAUSED,
           step: storeFailure ? run.step : e.step,
           error: storeFailure ? `paused: the metadata store failed (${storeFailure}); resume it` : run.error,
+          earlyStoppedStep: e.reason === 'early_stopped' ? e.step : run.earlyStoppedStep,
         });
         break;
       }

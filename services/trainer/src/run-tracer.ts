@@ -8,7 +8,7 @@ import { Attr, EventName, SpanName, floeMetrics, type SpanNameValue } from '@flo
 import type { StepMetrics } from '@floe/training';
 
 /** How a run stopped training, as the metric floe.training.runs.stopped counts it. */
-export type RunOutcome = 'paused' | 'completed' | 'cancelled' | 'failed';
+export type RunOutcome = 'paused' | 'early_stopped' | 'completed' | 'cancelled' | 'failed';
 
 /** A run's span attributes that metrics carry: the strategy, not the run's id (one series per run is too many). */
 function metricAttributes(attributes: Record<string, string | number>): Record<string, string | number> {

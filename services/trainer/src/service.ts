@@ -84,6 +84,16 @@ export function checkRunSpec(v: Validator, field: string, spec: trainerV1.RunSpe
         'the best checkpoint is the one with the lowest validation loss at its step; set eval_interval_steps > 0',
       );
   }
+  const early = spec.earlyStopping;
+  if (early) {
+    v.number(`${field}.early_stopping.min_delta`, early.minDelta, { min: 0 });
+    if (v.number(`${field}.early_stopping.patience`, early.patience, { min: 0, max: 100_000, integer: true }))
+      v.check(
+        early.patience === 0 || Number(spec.evalIntervalSteps) > 0,
+        `${field}.early_stopping.patience`,
+        'early stopping watches the validation loss; set eval_interval_steps > 0',
+      );
+  }
   if (spec.referenceValidationDataset)
     checkDatasetRef(v, `${field}.reference_validation_dataset`, spec.referenceValidationDataset);
   if (spec.mixture) {

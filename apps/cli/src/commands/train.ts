@@ -75,10 +75,20 @@ function summary(r: trainerV1.Run): Record<string, unknown> {
     total_params: r.totalParams,
     checkpoint_step: r.checkpointStep,
     best_checkpoint_step: r.bestCheckpointStep || undefined,
+    early_stopped_step: r.earlyStoppedStep || undefined,
     created: r.createTime?.toISOString(),
     updated: r.updateTime?.toISOString(),
     error: r.error || undefined,
   };
+}
+
+/** How a run stopped, in words: its state and step, and early stopping's pause when it was the last. */
+function stoppedText(r: trainerV1.Run): string {
+  const early =
+    r.state === commonV1.RunState.RUN_STATE_PAUSED && r.earlyStoppedStep > 0 && r.earlyStoppedStep === r.step
+      ? ` (early stopping: no better validation loss in ${r.spec!.earlyStopping!.patience} evaluations)`
+      : '';
+  return `${r.runId} ${commonV1.runStateToJSON(r.state)} at step ${r.step}${early}`;
 }
 
 /** With --svg FILE: the run's recorded steps as a plot of its losses, written to FILE. */
@@ -220,11 +230,14 @@ export const train: Command = {
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
-    '                 [--keep-checkpoints N] [--keep-best] [--svg FILE] [--target COLUMN] [--ignore A,B]',
+    '                 [--keep-checkpoints N] [--keep-best] [--patience N [--min-delta 0]] [--svg FILE]',
+    '                 [--target COLUMN] [--ignore A,B]',
     "  --target: a table's column to predict (default: the one named label or target, else the last), in the",
     '  dataset and the replay; --ignore: columns to leave out (the model records them: later tables may carry them).',
     '  --keep-checkpoints keeps the newest N checkpoints (and the latest, exported ones and bases of other runs);',
     '  --keep-best also the one with the lowest validation loss at its step (needs --eval-every).',
+    '  --patience N pauses the run when N evaluations in a row bring no validation loss below the best by more',
+    '  than --min-delta (early stopping; needs --eval-every; resume continues it, patience afresh).',
     '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
     '  sets the replay fraction and the learning rate).',
     'floe train watch|get RUN_ID [--svg FILE]   --svg: the loss curves (training, validation, old domain) as a plot',
@@ -267,6 +280,8 @@ export const train: Command = {
     watch: { type: 'boolean', default: false },
     'keep-checkpoints': { type: 'string' },
     'keep-best': { type: 'boolean', default: false },
+    patience: { type: 'string' },
+    'min-delta': { type: 'string' },
     best: { type: 'boolean', default: false },
     svg: { type: 'string' },
   },
@@ -312,6 +327,9 @@ export const train: Command = {
             budgetSteps: num(args, 'steps', 100),
             evalIntervalSteps: num(args, 'eval-every', 0),
             checkpointIntervalSteps: num(args, 'checkpoint-every', 0),
+            earlyStopping: str(args, 'patience')
+              ? { patience: num(args, 'patience', 0), minDelta: num(args, 'min-delta', 0) }
+              : undefined,
             checkpointRetention:
               str(args, 'keep-checkpoints') || args.values['keep-best']
                 ? { keepLast: num(args, 'keep-checkpoints', 0), keepBest: args.values['keep-best'] === true }
@@ -328,22 +346,14 @@ export const train: Command = {
           const { run } = await call(client.startRun.bind(client), { requestId: randomUUID(), spec });
           if (args.values.watch) {
             const done = await watch(client, run!.runId, args.json);
-            output(
-              args,
-              summary(done),
-              () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`,
-            );
+            output(args, summary(done), () => stoppedText(done));
             await plotIfAsked(args, client, done);
           } else output(args, summary(run!), () => `started ${run!.runId}`);
           return 0;
         }
         case 'watch': {
           const done = await watch(client, need(), args.json);
-          output(
-            args,
-            summary(done),
-            () => `${done.runId} ${commonV1.runStateToJSON(done.state)} at step ${done.step}`,
-          );
+          output(args, summary(done), () => stoppedText(done));
           await plotIfAsked(args, client, done);
           return 0;
         }

@@ -753,12 +753,34 @@ export interface RunSpec {
    * Which checkpoints the run keeps; unset takes the server's default (FLOE_CHECKPOINT_KEEP_LAST: the
    * newest N and, when the run evaluates, its best; out of the box every checkpoint), recorded here.
    */
-  checkpointRetention?: CheckpointRetention | undefined;
+  checkpointRetention?:
+    | CheckpointRetention
+    | undefined;
+  /** Pause the run when its validation loss stops improving; unset or patience 0: train to the budget. */
+  earlyStopping?: EarlyStopping | undefined;
 }
 
 export interface RunSpec_LabelsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * Early stopping (Keras' EarlyStopping, Lightning's, Hugging Face's EarlyStoppingCallback), on the validation
+ * loss measured every eval_interval_steps: when `patience` evaluations in a row have not brought it below the
+ * best so far by more than min_delta, the run checkpoints and pauses (Run.early_stopped_step says where). It
+ * is paused, not ended: ResumeRun continues it, its patience counted afresh. A run paused, restarted or taken over
+ * stops at the step it would have stopped at uninterrupted. The best checkpoint is ModelRef's `best` with
+ * checkpoint_retention.keep_best.
+ */
+export interface EarlyStopping {
+  /**
+   * Evaluations without an improvement before the run pauses, in [0, 100000]; 0 disables early stopping.
+   * Needs eval_interval_steps > 0.
+   */
+  patience: number;
+  /** The least decrease of the validation loss that counts as an improvement, finite and ≥ 0. */
+  minDelta: number;
 }
 
 /**
@@ -894,6 +916,11 @@ export interface Run {
    * 0 while no checkpoint was written at an evaluated step. RunCheckpoint.best names it.
    */
   bestCheckpointStep: number;
+  /**
+   * The step at which early stopping last paused the run (RunSpec.early_stopping); 0 when it never has. A
+   * resumed run counts its patience afresh from there.
+   */
+  earlyStoppedStep: number;
 }
 
 /** Request of StartRun. */
@@ -2312,6 +2339,7 @@ function createBaseRunSpec(): RunSpec {
     bcd: undefined,
     referenceValidationDataset: undefined,
     checkpointRetention: undefined,
+    earlyStopping: undefined,
   };
 }
 
@@ -2382,6 +2410,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     }
     if (message.checkpointRetention !== undefined) {
       CheckpointRetention.encode(message.checkpointRetention, writer.uint32(178).fork()).join();
+    }
+    if (message.earlyStopping !== undefined) {
+      EarlyStopping.encode(message.earlyStopping, writer.uint32(186).fork()).join();
     }
     return writer;
   },
@@ -2578,6 +2609,14 @@ export const RunSpec: MessageFns<RunSpec> = {
             message.checkpointRetention = CheckpointRetention.decode(reader, reader.uint32());
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.earlyStopping = EarlyStopping.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2671,6 +2710,11 @@ export const RunSpec: MessageFns<RunSpec> = {
         : isSet(object.checkpoint_retention)
         ? CheckpointRetention.fromJSON(object.checkpoint_retention)
         : undefined,
+      earlyStopping: isSet(object.earlyStopping)
+        ? EarlyStopping.fromJSON(object.earlyStopping)
+        : isSet(object.early_stopping)
+        ? EarlyStopping.fromJSON(object.early_stopping)
+        : undefined,
     };
   },
 
@@ -2748,6 +2792,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     if (message.checkpointRetention !== undefined) {
       obj.checkpointRetention = CheckpointRetention.toJSON(message.checkpointRetention);
     }
+    if (message.earlyStopping !== undefined) {
+      obj.earlyStopping = EarlyStopping.toJSON(message.earlyStopping);
+    }
     return obj;
   },
 
@@ -2810,6 +2857,9 @@ export const RunSpec: MessageFns<RunSpec> = {
         : undefined;
     message.checkpointRetention = (object.checkpointRetention !== undefined && object.checkpointRetention !== null)
       ? CheckpointRetention.fromPartial(object.checkpointRetention)
+      : undefined;
+    message.earlyStopping = (object.earlyStopping !== undefined && object.earlyStopping !== null)
+      ? EarlyStopping.fromPartial(object.earlyStopping)
       : undefined;
     return message;
   },
@@ -2896,6 +2946,95 @@ export const RunSpec_LabelsEntry: MessageFns<RunSpec_LabelsEntry> = {
     const message = createBaseRunSpec_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseEarlyStopping(): EarlyStopping {
+  return { patience: 0, minDelta: 0 };
+}
+
+export const EarlyStopping: MessageFns<EarlyStopping> = {
+  encode(message: EarlyStopping, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.patience !== 0) {
+      writer.uint32(8).int32(message.patience);
+    }
+    if (message.minDelta !== 0) {
+      writer.uint32(17).double(message.minDelta);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EarlyStopping {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEarlyStopping();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.patience = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.minDelta = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EarlyStopping {
+    return {
+      patience: isSet(object.patience) ? globalThis.Number(object.patience) : 0,
+      minDelta: isSet(object.minDelta)
+        ? globalThis.Number(object.minDelta)
+        : isSet(object.min_delta)
+        ? globalThis.Number(object.min_delta)
+        : 0,
+    };
+  },
+
+  toJSON(message: EarlyStopping): unknown {
+    const obj: any = {};
+    if (message.patience !== 0) {
+      obj.patience = Math.round(message.patience);
+    }
+    if (message.minDelta !== 0) {
+      obj.minDelta = floatToJson(message.minDelta);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EarlyStopping>, I>>(base?: I): EarlyStopping {
+    return EarlyStopping.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EarlyStopping>, I>>(object: I): EarlyStopping {
+    const message = createBaseEarlyStopping();
+    message.patience = object.patience ?? 0;
+    message.minDelta = object.minDelta ?? 0;
     return message;
   },
 };
@@ -3405,6 +3544,7 @@ function createBaseRun(): Run {
     takeovers: 0,
     replicaId: "",
     bestCheckpointStep: 0,
+    earlyStoppedStep: 0,
   };
 }
 
@@ -3469,6 +3609,9 @@ export const Run: MessageFns<Run> = {
     }
     if (message.bestCheckpointStep !== 0) {
       writer.uint32(160).int64(message.bestCheckpointStep);
+    }
+    if (message.earlyStoppedStep !== 0) {
+      writer.uint32(168).int64(message.earlyStoppedStep);
     }
     return writer;
   },
@@ -3646,6 +3789,14 @@ export const Run: MessageFns<Run> = {
             message.bestCheckpointStep = longToNumber(reader.int64());
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.earlyStoppedStep = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3740,6 +3891,11 @@ export const Run: MessageFns<Run> = {
         : isSet(object.best_checkpoint_step)
         ? globalThis.Number(object.best_checkpoint_step)
         : 0,
+      earlyStoppedStep: isSet(object.earlyStoppedStep)
+        ? globalThis.Number(object.earlyStoppedStep)
+        : isSet(object.early_stopped_step)
+        ? globalThis.Number(object.early_stopped_step)
+        : 0,
     };
   },
 
@@ -3805,6 +3961,9 @@ export const Run: MessageFns<Run> = {
     if (message.bestCheckpointStep !== 0) {
       obj.bestCheckpointStep = Math.round(message.bestCheckpointStep);
     }
+    if (message.earlyStoppedStep !== 0) {
+      obj.earlyStoppedStep = Math.round(message.earlyStoppedStep);
+    }
     return obj;
   },
 
@@ -3835,6 +3994,7 @@ export const Run: MessageFns<Run> = {
     message.takeovers = object.takeovers ?? 0;
     message.replicaId = object.replicaId ?? "";
     message.bestCheckpointStep = object.bestCheckpointStep ?? 0;
+    message.earlyStoppedStep = object.earlyStoppedStep ?? 0;
     return message;
   },
 };
