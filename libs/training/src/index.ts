@@ -13,6 +13,7 @@ export {
   alignClasses,
   builtinShape,
   MAX_ONE_HOT,
+  missingIndicatorName,
   OTHER_CATEGORY,
   alignFeatures,
   alignInputs,

@@ -116,6 +116,11 @@ export interface DataSchema {
   dateOrders?: Record<string, DayMonthOrder>;
   /** A table's columns the model was built without, as identifiers of rows: a table may carry them unread. */
   ignoredColumns?: string[];
+  /**
+   * Numeric columns whose missingness the model also reads: one input each after the columns, 1 where the value
+   * is missing (named by missingIndicatorName; alignFeatures adds them).
+   */
+  missingIndicators?: string[];
   imageShape?: { height: number; width: number; channels: number };
 }
 
@@ -154,6 +159,7 @@ export function schemaOf(model: ModelDescription): DataSchema {
         ? (c.featureDateOrders as Record<string, DayMonthOrder>)
         : undefined,
     ignoredColumns: list(c.featureIgnored),
+    missingIndicators: list(c.featureMissingIndicators),
     ...(model.spec.architecture === 'lenet5' && {
       imageShape: {
         height: Number(c.inputSize),
@@ -216,13 +222,18 @@ export function alignFeatures<T extends FeatureColumns>(
     const learned = schema.dateOrders?.[n];
     return own !== undefined && !own.decided && learned !== undefined && learned !== own.order;
   };
+  const indicators = schema.missingIndicators ?? [];
+  const indicatorNames = indicators.map(missingIndicatorName);
+  // Aligned already (its indicators after the columns): as it is.
   if (
-    data.features.length === names.length &&
+    data.features.length === names.length + indicators.length &&
+    indicatorNames.every((n, k) => data.features[names.length + k] === n) &&
     names.every((n, j) => data.features[j] === n && sameCodes(n) && !readsMilliseconds(n, j) && !swapsDayAndMonth(n))
   )
     return data;
   const F = data.features.length;
-  const x = new Float32Array(data.rows * names.length);
+  const width = names.length + indicators.length;
+  const x = new Float32Array(data.rows * width);
   // Columns with an "other" category read every value they do not list as it (frequentCategories).
   const otherCode = new Map(
     Object.entries(model)
@@ -253,7 +264,11 @@ export function alignFeatures<T extends FeatureColumns>(
       }
       return own[n] ? Number(text(v)) : v;
     };
-    for (let r = 0; r < data.rows; r++) x[r * names.length + j] = value(data.x[r * F + src]!);
+    for (let r = 0; r < data.rows; r++) x[r * width + j] = value(data.x[r * F + src]!);
+  });
+  indicators.forEach((n, k) => {
+    const j = names.indexOf(n);
+    for (let r = 0; r < data.rows; r++) x[r * width + names.length + k] = Number.isNaN(x[r * width + j]!) ? 1 : 0;
   });
   // Dates swapped now read as the model's: aligning the result again must not swap them back.
   const dateOrders = data.dateOrders && {
@@ -262,8 +277,17 @@ export function alignFeatures<T extends FeatureColumns>(
       names.filter(swapsDayAndMonth).map((n) => [n, { order: schema.dateOrders![n]!, decided: true }]),
     ),
   };
-  return { ...data, features: [...names], x, categories: { ...model }, ...(dateOrders && { dateOrders }) };
+  return {
+    ...data,
+    features: [...names, ...indicatorNames],
+    x,
+    categories: { ...model },
+    ...(dateOrders && { dateOrders }),
+  };
 }
+
+/** The input that reads whether a numeric column's value is missing (DataSchema.missingIndicators). */
+export const missingIndicatorName = (column: string): string => `${column} (missing)`;
 
 /** Days since 1970 of a date whose day and month (both 12 or less) were read the other way round. */
 function swappedDayAndMonth(days: number): number {
@@ -279,7 +303,10 @@ function swappedDayAndMonth(days: number): number {
  */
 function columnDifference(schema: DataSchema, table: Pick<TabularDataset, 'features' | 'identifiers'>) {
   const read = schema.featureNames ?? [];
-  const unread = (n: string) => table.identifiers?.includes(n) || schema.ignoredColumns?.includes(n);
+  // A table aligned already carries the model's missing indicators after its columns.
+  const indicators = (schema.missingIndicators ?? []).map(missingIndicatorName);
+  const unread = (n: string) =>
+    table.identifiers?.includes(n) || schema.ignoredColumns?.includes(n) || indicators.includes(n);
   return {
     missing: read.filter((n) => !table.features.includes(n)),
     extra: table.features.filter((n) => !read.includes(n) && !unread(n)),
@@ -613,7 +640,6 @@ export function builtinShape(
       'dataset',
       `every feature column of ${data.name} identifies rows (${data.identifiers!.join(', ')}), so a model has nothing to learn from`,
     );
-  const inputs = kept.length;
   const other = replay?.kind === 'tabular' ? replay : undefined;
   // Columns and categories by name, so that every later table meets the model by name (alignToModel); a
   // categorical column's values are the table's, then the replay's others.
@@ -623,13 +649,17 @@ export function builtinShape(
     const all = [...new Set([...values, ...(other?.categories?.[n] ?? [])])];
     featureCategories[n] = all.length > MAX_ONE_HOT ? frequentCategories(n, all, [data, other]) : all;
   }
+  // A number's absence can say as much as its value (a bird strike without an airspeed was parked or taxiing):
+  // each numeric column with missing values in these tables is also read as whether it is missing.
+  const missingIndicators = kept.filter((n) => !featureCategories[n] && [data, other].some((t) => hasMissing(t, n)));
+  const inputs = kept.length + missingIndicators.length;
   // The table as the model will read it (its columns, its categories), for the inputs' centre and spread.
   const readsOther = Object.values(featureCategories).some((values) => values.includes(OTHER_CATEGORY));
   const table =
-    kept.length < data.features.length || readsOther
+    kept.length < data.features.length || readsOther || missingIndicators.length > 0
       ? alignFeatures(
           data,
-          { featureNames: kept, categories: featureCategories, dateColumns: data.dates ?? [] },
+          { featureNames: kept, categories: featureCategories, dateColumns: data.dates ?? [], missingIndicators },
           'dataset',
         )
       : data;
@@ -640,14 +670,18 @@ export function builtinShape(
     featureDates: (data.dates ?? []).filter((n) => kept.includes(n)),
     ...(dateOrders.length > 0 && { featureDateOrders: Object.fromEntries(dateOrders.map(([n, o]) => [n, o.order])) }),
     ...(ignored.length > 0 && { featureIgnored: ignored }),
+    ...(missingIndicators.length > 0 && { featureMissingIndicators: missingIndicators }),
   };
   // Inputs standardised by the table's own centre and spread (a missing value enters at the centre); a
   // categorical column read one-hot on at most MAX_ONE_HOT values.
   const { mean: inputShift, std: inputScale } = columnMoments(table.x, table.rows, inputs);
-  const inputCategories = kept.map((n) => {
-    const k = featureCategories[n]?.length ?? 0;
-    return k >= 2 && k <= MAX_ONE_HOT ? k : 0;
-  });
+  const inputCategories = [
+    ...kept.map((n) => {
+      const k = featureCategories[n]?.length ?? 0;
+      return k >= 2 && k <= MAX_ONE_HOT ? k : 0;
+    }),
+    ...missingIndicators.map(() => 0),
+  ];
   const encoding = { inputShift, inputScale, ...(inputCategories.some((k) => k > 0) && { inputCategories }) };
   if (data.target.type === 'class') {
     // One output per class of the table and of its replay, named.
@@ -669,6 +703,14 @@ export function builtinShape(
     },
     task: 'regression',
   };
+}
+
+/** Whether column `name` of table `t` has a missing value (NaN). */
+function hasMissing(t: TabularDataset | undefined, name: string): boolean {
+  const j = t?.features.indexOf(name) ?? -1;
+  if (!t || j < 0) return false;
+  for (let r = 0; r < t.rows; r++) if (Number.isNaN(t.x[r * t.features.length + j])) return true;
+  return false;
 }
 
 /**

@@ -10,6 +10,7 @@ import { Rng } from '@floe/random';
 import {
   ExampleSource,
   MAX_ONE_HOT,
+  missingIndicatorName,
   OTHER_CATEGORY,
   alignClasses,
   alignFeatures,
@@ -390,19 +391,22 @@ test("an MLP's shape records each column's mean and spread over its values; a mi
       (a as number[]).every((v, i) => Math.abs(v - b[i]!) < 1e-9),
       `${JSON.stringify(a)} against ${JSON.stringify(b)}`,
     );
-  near(overrides.inputShift, [2000, 7, 0]);
-  near(overrides.inputScale, [Math.sqrt(2 / 3) * 1000, 1, 1]);
+  // Then whether grams and the empty column are missing: a quarter of the rows, and every one.
+  near(overrides.inputShift, [2000, 7, 0, 0.25, 1]);
+  near(overrides.inputScale, [Math.sqrt(2 / 3) * 1000, 1, 1, Math.sqrt(0.25 * 0.75), 1]);
   near(overrides.outputShift, [3]);
   near(overrides.outputScale, [Math.sqrt(3.5)]);
   // The model's schema carries the fill: the missing grams enters as 2000, the empty column as 0.
   const model = buildModel('mlp', 'small', 1, overrides, task);
   const { x } = batch(new ExampleSource(data, 4, 0, { schema: schemaOf(model) }));
-  const column = (j: number) => x.filter((_, i) => i % 3 === j).sort((a, b) => a - b);
+  const column = (j: number) => x.filter((_, i) => i % 5 === j).sort((a, b) => a - b);
   assert.deepEqual(
-    [column(0), column(2)],
+    [column(0), column(2), column(3), column(4)],
     [
       [1000, 2000, 2000, 3000],
       [0, 0, 0, 0],
+      [0, 0, 0, 1],
+      [1, 1, 1, 1],
     ],
   );
   model.dispose();
@@ -420,15 +424,16 @@ test('a categorical column of at most MAX_ONE_HOT values is read one-hot; its mi
     target: { type: 'class', labels: Int32Array.from([0, 1, 0, 1]), classes: ['a', 'b'] },
   };
   const { overrides } = builtinShape('mlp', data);
-  // Customer has too many values, none met twice: every one reads as "other", one code.
-  assert.deepEqual(overrides.inputCategories, [3, 0, 0]);
+  // Customer has too many values, none met twice: every one reads as "other", one code; size is also read as
+  // whether it is missing.
+  assert.deepEqual(overrides.inputCategories, [3, 0, 0, 0]);
   assert.deepEqual((overrides.featureCategories as Record<string, string[]>).customer, [OTHER_CATEGORY]);
   const model = buildModel('mlp', 'small', 1, overrides);
   const schema = schemaOf(model);
-  // Missing colour: no category (−1); missing size: its mean (2.5).
-  assert.deepEqual(schema.featureFill, [-1, 2.5, 0]);
+  // Missing colour: no category (−1); missing size: its mean (2.5), its indicator at a quarter of the rows.
+  assert.deepEqual(schema.featureFill, [-1, 2.5, 0, 0.25]);
   const { x } = batch(new ExampleSource(data, 4, 0, { schema }));
-  const colours = x.filter((_, i) => i % 3 === 0).sort((a, b) => a - b);
+  const colours = x.filter((_, i) => i % 4 === 0).sort((a, b) => a - b);
   assert.deepEqual(colours, [-1, 0, 1, 2]);
   model.dispose();
 });
@@ -489,6 +494,48 @@ test('a column of more than MAX_ONE_HOT values: one-hot on its most frequent met
   );
   // A table of only listed values with the model's own codes still meets "other" for nothing else: unchanged.
   assert.equal(growToData(model, [later]), model, 'a column with "other" does not grow: it already reads new values');
+  model.dispose();
+});
+
+test('a numeric column with missing values is also read as whether it is missing: an input after the columns, added by alignFeatures once', () => {
+  const data: TabularDataset = {
+    kind: 'tabular',
+    name: 'gaps',
+    features: ['colour', 'size', 'weight'],
+    x: Float32Array.from([0, 1, NaN, 1, NaN, 2, NaN, 3, 4, 1, 5, 6]),
+    rows: 4,
+    categories: { colour: ['red', 'green'] },
+    target: { type: 'class', labels: Int32Array.from([0, 1, 0, 1]), classes: ['a', 'b'] },
+  };
+  const { overrides } = builtinShape('mlp', data);
+  // colour's missing value is its own state already (no category); size and weight get an input each.
+  assert.deepEqual(overrides.featureMissingIndicators, ['size', 'weight']);
+  assert.equal(overrides.inputs, 5);
+  assert.deepEqual(overrides.inputCategories, [2, 0, 0, 0, 0]);
+  const model = buildModel('mlp', 'small', 1, overrides);
+  const schema = schemaOf(model);
+  assert.deepEqual(schema.featureNames, ['colour', 'size', 'weight']);
+  // A later table, its columns in another order, weight never missing: its indicator reads 0.
+  const later: TabularDataset = {
+    ...data,
+    features: ['weight', 'size', 'colour'],
+    x: Float32Array.from([7, NaN, 1, 8, 9, 0]),
+    rows: 2,
+  };
+  const aligned = alignFeatures(later, schema, 'dataset');
+  assert.deepEqual(aligned.features, [
+    'colour',
+    'size',
+    'weight',
+    missingIndicatorName('size'),
+    missingIndicatorName('weight'),
+  ]);
+  assert.deepEqual(Array.from(aligned.x), [1, NaN, 7, 1, 0, 0, 9, 8, 0, 0]);
+  assert.equal(alignFeatures(aligned, schema, 'dataset'), aligned, 'aligned twice: as it is');
+  // The model reads them: a batch is five inputs wide, a missing size enters at its mean beside its indicator.
+  const { x } = batch(new ExampleSource(later, 2, 0, { schema }));
+  assert.equal(x.length, 10);
+  assert.equal(model.forward(tf.tensor2d(x, [2, 5]), { training: false }).shape[0], 2);
   model.dispose();
 });
 

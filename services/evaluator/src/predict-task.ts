@@ -70,7 +70,8 @@ function tableInputs(model: BlockModel, table: FeatureTable, field: string) {
     );
   const aligned = alignFeatures(table, schema, field, { ignoreExtra: true });
   const names = schema.featureNames;
-  const f = names.length;
+  // The model's inputs: the columns, then whether each of some is missing (DataSchema.missingIndicators).
+  const f = aligned.features.length;
   // What the table does not tell the model: values it never saw in training, and missing ones.
   const unknownCategories: Record<string, number> = {};
   const missingValues: Record<string, number> = {};

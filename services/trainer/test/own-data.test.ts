@@ -150,7 +150,8 @@ test(
 
     const regression = await train(spec({ dataset: table('file:reg.csv') }));
     assert.equal(regression.state, commonV1.RunState.RUN_STATE_PAUSED, regression.error);
-    assert.equal(regression.totalParams, 3 * 64 + 64 + 64 * 64 + 64 + 64 * 1 + 1);
+    // Four inputs: a, b, c, and whether a is missing (a ninth of its cells are).
+    assert.equal(regression.totalParams, 4 * 64 + 64 + 64 * 64 + 64 + 64 * 1 + 1);
     const start = regression.initialValidationLoss!;
     const end = regression.lastMetrics!.validationLoss!;
     assert.ok(Number.isFinite(end) && end < start / 2, `mean squared error falls: ${start} → ${end}`);
