@@ -184,18 +184,43 @@ export class ExampleBatcher {
   private order: number[] = [];
   private position = 0;
   private served = 0;
+  /**
+   * `balanceBy` (each example's class) makes every class come as often: an epoch holds each class's examples
+   * repeated, in shuffled rounds, up to the most common class's count, the whole shuffled.
+   */
   constructor(
     private readonly count: number,
     seed: number,
+    private readonly balanceBy?: Int32Array,
   ) {
     this.rng = rngFor(seed, 'example-batches');
+  }
+
+  /** The next epoch's order of examples. */
+  private epoch(): number[] {
+    const all = [...Array(this.count).keys()];
+    if (!this.balanceBy) return this.rng.shuffle(all);
+    const byClass = new Map<number, number[]>();
+    for (const i of all) {
+      const c = this.balanceBy[i]!;
+      if (!byClass.has(c)) byClass.set(c, []);
+      byClass.get(c)!.push(i);
+    }
+    const most = Math.max(...[...byClass.values()].map((members) => members.length));
+    const order: number[] = [];
+    for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+      const members = byClass.get(c)!;
+      for (let taken = 0; taken < most; taken += members.length)
+        order.push(...this.rng.shuffle([...members]).slice(0, most - taken));
+    }
+    return this.rng.shuffle(order);
   }
 
   next(batchSize: number): Int32Array {
     const out = new Int32Array(batchSize);
     for (let i = 0; i < batchSize; i++) {
       if (this.position >= this.order.length) {
-        this.order = this.rng.shuffle([...Array(this.count).keys()]);
+        this.order = this.epoch();
         this.position = 0;
       }
       out[i] = this.order[this.position++]!;

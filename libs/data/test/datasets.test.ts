@@ -92,6 +92,27 @@ test('batchers restore exactly from their state', () => {
   assert.ok([...g.next(12)].every((i) => i < 6));
 });
 
+test('a batcher balanced by class: each epoch holds every class as often as the most common, each example as evenly; it restores exactly', () => {
+  // 10 examples of class 0, 3 of class 1, 1 of class 2: an epoch of 30, ten of each class.
+  const labels = Int32Array.from([0, 0, 1, 0, 0, 0, 2, 0, 1, 0, 0, 0, 1, 0]);
+  const b = new ExampleBatcher(labels.length, 4, labels);
+  const epoch = [...b.next(30)];
+  assert.deepEqual(
+    [0, 1, 2].map((c) => epoch.filter((i) => labels[i] === c).length),
+    [10, 10, 10],
+  );
+  const times = (i: number) => epoch.filter((e) => e === i).length;
+  for (const i of [2, 8, 12]) assert.ok(times(i) === 3 || times(i) === 4, `example ${i} of class 1: ${times(i)}`);
+  assert.equal(times(6), 10, 'the one example of class 2');
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 0) assert.equal(times(i), 1);
+  b.next(5);
+  const state = b.getState();
+  const after = [b.next(9), b.next(9)];
+  const c = new ExampleBatcher(labels.length, 4, labels);
+  c.setState(state);
+  assert.deepEqual([c.next(9), c.next(9)], after);
+});
+
 test('file: text folders, CSV and JSON lines; size limits are RESOURCE_EXHAUSTED', () => {
   const dir = tempDir();
   try {

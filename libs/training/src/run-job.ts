@@ -65,6 +65,8 @@ export interface RunJob {
    * the run's recorded evaluations up to that step, so a resumed run stops where it would have).
    */
   earlyStopping?: EarlyStoppingConfig & { state: EarlyStoppingState };
+  /** Classifiers: every class as often in the training batches (RunSpec.balance_classes). */
+  balanceClasses?: boolean;
   /** Old-domain validation data, evaluated whenever the validation data is (what the run forgets). */
   referenceValidation?: {
     uri: string;

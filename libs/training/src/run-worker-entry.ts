@@ -91,6 +91,7 @@ try {
       : new ExampleSource(data, job.batchSize, job.seed, {
           replay: replay && { data: replay as Exclude<typeof replay, TextDataset>, fraction: job.replay!.fraction },
           schema: schemaOf(m),
+          balanceClasses: job.balanceClasses,
         });
   const fixedBatches = (d: typeof data): BatchSource =>
     d.kind === 'text'

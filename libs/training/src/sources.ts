@@ -493,6 +493,8 @@ interface ExampleSourceOptions {
   replay?: { data: ExampleData; fraction: number };
   /** What the model records of its tables: columns and classes are aligned to it by name (alignToModel). */
   schema?: DataSchema;
+  /** Classes: every class as often in the batches, the rarer ones' examples repeated (RunSpec.balance_classes). */
+  balanceClasses?: boolean;
 }
 
 /**
@@ -514,7 +516,8 @@ export class ExampleSource implements BatchSource {
   ) {
     this.data = alignToModel(data, options.schema ?? {}, 'spec.dataset');
     this.fill = options.schema?.featureFill;
-    this.batcher = new ExampleBatcher(exampleCount(data), seed);
+    const classes = options.balanceClasses ? classesOf(this.data) : undefined;
+    this.batcher = new ExampleBatcher(exampleCount(data), seed, classes?.labels);
     const r = options.replay;
     const rows = r ? Math.round(r.fraction * batchSize) : 0;
     if (r && rows > 0)

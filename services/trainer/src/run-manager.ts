@@ -626,6 +626,11 @@ export class RunManager {
     // A builtin takes its shape from the training data (and the replay's classes), as the run's worker builds
     // it (builtinShape); a split has its whole dataset's shape and classes.
     const model = RunManager.describe(base, trainData, replayData);
+    if (spec.balanceClasses && model.task !== 'classification')
+      throw invalidArgument(
+        'spec.balance_classes',
+        `balances the classes of a classifier; ${model.spec.architecture} here is a ${model.task} model`,
+      );
     if (model.task === 'language-model') {
       const context = Number(model.spec.config.context ?? seq);
       if (seq > context)
@@ -828,6 +833,7 @@ export class RunManager {
       validation: location(validation),
       referenceValidation: location(referenceValidation),
       earlyStopping: this.earlyStoppingOf(run),
+      balanceClasses: spec.balanceClasses,
       seed: Number(spec.seed),
       backend: this.o.backend,
       threads: this.o.threads,

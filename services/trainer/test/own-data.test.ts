@@ -14,6 +14,7 @@ import { Rng } from '@floe/random';
 import { call, collect, createClient, type FloeServer } from '@floe/service-kit';
 import { quietLog, rejectsWith, startTestServer, tempDir, testConfig, writeDigitFolder } from '@floe/testing';
 import { createTrainerService } from '../src/index.js';
+import { tinyLmSpec } from './trainer-fixture.js';
 
 const home = tempDir();
 let server: FloeServer;
@@ -132,6 +133,20 @@ async function train(s: trainerV1.RunSpec): Promise<trainerV1.Run> {
   const events = await collect(client.watchRun({ runId: run!.runId, fromStep: 0 }));
   return (events.at(-1)!.event as { value: trainerV1.Run }).value;
 }
+
+test('balance_classes: a classifier trains on balanced batches; a regression or a language model is refused, named', async () => {
+  const balanced = await train(spec({ dataset: table('file:five.csv'), balanceClasses: true, budgetSteps: 10 }));
+  assert.equal(balanced.state, commonV1.RunState.RUN_STATE_PAUSED, balanced.error);
+  assert.equal(balanced.spec!.balanceClasses, true);
+  const refused = (s: trainerV1.RunSpec) =>
+    rejectsWith(
+      call(client.startRun.bind(client), { requestId: '', spec: s }),
+      grpc.status.INVALID_ARGUMENT,
+      'spec.balance_classes',
+    );
+  await refused(spec({ dataset: table('file:reg.csv'), balanceClasses: true }));
+  await refused(tinyLmSpec({ balanceClasses: true }));
+});
 
 test(
   "a fresh MLP takes the table's shape: 3 inputs and 5 classes, or a regression head; both learn",

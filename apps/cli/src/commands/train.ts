@@ -230,7 +230,7 @@ export const train: Command = {
     '                 [--mask-method snip|grasp|synflow|magnitude] [--bcd-rule cyclic|random|random-lipschitz|gs|gsl|gs-quadratic]',
     '                 [--steps 100] [--batch 8]',
     '                 [--seq 64] [--lr 1e-3] [--seed 0] [--eval-every 0] [--checkpoint-every 0] [--replay builtin:… --replay-fraction 0.25] [--watch]',
-    '                 [--keep-checkpoints N] [--keep-best] [--patience N [--min-delta 0]] [--svg FILE]',
+    '                 [--keep-checkpoints N] [--keep-best] [--patience N [--min-delta 0]] [--balance-classes] [--svg FILE]',
     '                 [--target COLUMN] [--ignore A,B]',
     "  --target: a table's column to predict (default: the one named label or target, else the last), in the",
     '  dataset and the replay; --ignore: columns to leave out (the model records them: later tables may carry them).',
@@ -238,6 +238,7 @@ export const train: Command = {
     '  --keep-best also the one with the lowest validation loss at its step (needs --eval-every).',
     '  --patience N pauses the run when N evaluations in a row bring no validation loss below the best by more',
     '  than --min-delta (early stopping; needs --eval-every; resume continues it, patience afresh).',
+    '  --balance-classes: a classifier sees every class as often (the rarer classes repeated in each epoch).',
     '  --strategy ade without a plan asks the data-profiler for one: --replay names the old domain (the plan',
     '  sets the replay fraction and the learning rate).',
     'floe train watch|get RUN_ID [--svg FILE]   --svg: the loss curves (training, validation, old domain) as a plot',
@@ -280,6 +281,7 @@ export const train: Command = {
     watch: { type: 'boolean', default: false },
     'keep-checkpoints': { type: 'string' },
     'keep-best': { type: 'boolean', default: false },
+    'balance-classes': { type: 'boolean', default: false },
     patience: { type: 'string' },
     'min-delta': { type: 'string' },
     best: { type: 'boolean', default: false },
@@ -335,6 +337,7 @@ export const train: Command = {
                 ? { keepLast: num(args, 'keep-checkpoints', 0), keepBest: args.values['keep-best'] === true }
                 : undefined,
             seed: num(args, 'seed', 0),
+            balanceClasses: args.values['balance-classes'] === true,
             mixture: str(args, 'replay')
               ? {
                   replayDataset: { uri: str(args, 'replay'), ...tableColumns(args) },

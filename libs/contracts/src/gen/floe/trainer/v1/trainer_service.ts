@@ -757,7 +757,17 @@ export interface RunSpec {
     | CheckpointRetention
     | undefined;
   /** Pause the run when its validation loss stops improving; unset or patience 0: train to the budget. */
-  earlyStopping?: EarlyStopping | undefined;
+  earlyStopping?:
+    | EarlyStopping
+    | undefined;
+  /**
+   * Classifiers: every class of the training data comes as often in the batches — each epoch repeats the rarer
+   * classes' examples up to the most common one's count — for data where a rare class matters (fraud, faults,
+   * returns) and plain batches let the model neglect it (Keras' class_weight='balanced' in expectation). The
+   * validation loss stays the plain one; the replay's batches are not balanced. INVALID_ARGUMENT naming it for
+   * language models and regression.
+   */
+  balanceClasses: boolean;
 }
 
 export interface RunSpec_LabelsEntry {
@@ -2340,6 +2350,7 @@ function createBaseRunSpec(): RunSpec {
     referenceValidationDataset: undefined,
     checkpointRetention: undefined,
     earlyStopping: undefined,
+    balanceClasses: false,
   };
 }
 
@@ -2413,6 +2424,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     }
     if (message.earlyStopping !== undefined) {
       EarlyStopping.encode(message.earlyStopping, writer.uint32(186).fork()).join();
+    }
+    if (message.balanceClasses !== false) {
+      writer.uint32(192).bool(message.balanceClasses);
     }
     return writer;
   },
@@ -2617,6 +2631,14 @@ export const RunSpec: MessageFns<RunSpec> = {
             message.earlyStopping = EarlyStopping.decode(reader, reader.uint32());
             continue;
           }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.balanceClasses = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2715,6 +2737,11 @@ export const RunSpec: MessageFns<RunSpec> = {
         : isSet(object.early_stopping)
         ? EarlyStopping.fromJSON(object.early_stopping)
         : undefined,
+      balanceClasses: isSet(object.balanceClasses)
+        ? globalThis.Boolean(object.balanceClasses)
+        : isSet(object.balance_classes)
+        ? globalThis.Boolean(object.balance_classes)
+        : false,
     };
   },
 
@@ -2795,6 +2822,9 @@ export const RunSpec: MessageFns<RunSpec> = {
     if (message.earlyStopping !== undefined) {
       obj.earlyStopping = EarlyStopping.toJSON(message.earlyStopping);
     }
+    if (message.balanceClasses !== false) {
+      obj.balanceClasses = message.balanceClasses;
+    }
     return obj;
   },
 
@@ -2861,6 +2891,7 @@ export const RunSpec: MessageFns<RunSpec> = {
     message.earlyStopping = (object.earlyStopping !== undefined && object.earlyStopping !== null)
       ? EarlyStopping.fromPartial(object.earlyStopping)
       : undefined;
+    message.balanceClasses = object.balanceClasses ?? false;
     return message;
   },
 };
