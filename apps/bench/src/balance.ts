@@ -6,16 +6,13 @@
 // flight, 7 classes of 4–2,600 examples) and the builtin penguins (3 species, 44–152). A fresh MLP, 800 steps;
 // test-split balanced accuracy (the mean of the classes' recalls, what balancing is for) and accuracy, mean ±
 // standard error over seeds.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadBuiltin, openDataset, selectSplit, type TabularDataset } from '@floe/data';
 import { balancedAccuracy, meanWithStandardError } from '@floe/metrics';
 import { initBackend } from '@floe/ml-runtime';
 import { buildModel } from '@floe/models';
 import { DEFAULT_OPTIMIZER, ExampleSource, TrainingSession, builtinShape, schemaOf } from '@floe/training';
+import { jsonLinesFolder, vegaRecords } from './vega-tables.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -23,24 +20,14 @@ const log = (s: string) => process.stderr.write(s + '\n');
 const SEEDS = quick ? 2 : 5;
 const STEPS = quick ? 200 : 800;
 
-const require = createRequire(import.meta.url);
-const vega = join(dirname(require.resolve('vega-datasets')), '..', 'data');
-const dir = join(tmpdir(), `floe-balance-${process.pid}`);
-mkdirSync(dir, { recursive: true });
-const writeRecords = (file: string, records: Record<string, unknown>[]) =>
-  writeFileSync(join(dir, file), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-
-const flights = JSON.parse(readFileSync(join(vega, 'flights-20k.json'), 'utf8')) as Record<string, unknown>[];
-writeRecords(
-  'flights.jsonl',
-  flights.map(({ delay, ...rest }) => ({ ...rest, late: (delay as number) >= 15 ? 'late' : 'on time' })),
-);
-const [head, ...lines] = readFileSync(join(vega, 'birdstrikes.csv'), 'utf8').trim().split('\n');
-const names = head!.split(',');
-writeRecords(
-  'birdstrikes.jsonl',
-  lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [names[i]!, v]))),
-);
+const folder = jsonLinesFolder('balance', {
+  'flights.jsonl': vegaRecords('flights-20k.json').map(({ delay, ...rest }) => ({
+    ...rest,
+    late: (delay as number) >= 15 ? 'late' : 'on time',
+  })),
+  'birdstrikes.jsonl': vegaRecords('birdstrikes.csv'),
+});
+const dir = folder.dir;
 
 const open = (file: string, target: string) => (split: 'train' | 'test') =>
   openDataset({ uri: `file:${file}`, split, targetColumn: target }, { dataRoots: [dir] }) as TabularDataset;
@@ -103,6 +90,6 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  folder.remove();
 }
 if (json) process.stdout.write(JSON.stringify({ seeds: SEEDS, steps: STEPS, results }) + '\n');

@@ -13,10 +13,6 @@
 // on the MAX_ONE_HOT most frequent values met at least twice, the rest as no category. Test-split accuracy or
 // mean squared error, mean ± standard error over seeds. The cap (64, older than this study) and the twice-met
 // floor were set before measuring; none of the three tables chose them.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { openDataset, type TabularDataset } from '@floe/data';
 import { meanWithStandardError } from '@floe/metrics';
@@ -31,6 +27,7 @@ import {
   builtinShape,
   schemaOf,
 } from '@floe/training';
+import { jsonLinesFolder, vegaRecords } from './vega-tables.js';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');
@@ -40,23 +37,6 @@ const STEPS = quick ? 200 : 800;
 const BATCH = 32;
 const LEARNING_RATE = 3e-3;
 
-const require = createRequire(import.meta.url);
-const vega = join(dirname(require.resolve('vega-datasets')), '..', 'data');
-const dir = join(tmpdir(), `floe-categories-${process.pid}`);
-mkdirSync(dir, { recursive: true });
-
-/** Records as a JSON lines file of `dir`, each through `row`. */
-function writeRecords(file: string, records: Record<string, unknown>[]): void {
-  writeFileSync(join(dir, file), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-}
-
-/** birdstrikes.csv (no quoted commas) as records. */
-function csvRecords(path: string): Record<string, string>[] {
-  const [head, ...lines] = readFileSync(path, 'utf8').trim().split('\n');
-  const names = head!.split(',');
-  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [names[i]!, v])));
-}
-
 interface Table {
   name: string;
   file: string;
@@ -64,16 +44,14 @@ interface Table {
   ignore: string[];
 }
 
-const movies = JSON.parse(readFileSync(join(vega, 'movies.json'), 'utf8')) as Record<string, unknown>[];
-writeRecords('movies.jsonl', movies);
-const flights = JSON.parse(readFileSync(join(vega, 'flights-20k.json'), 'utf8')) as Record<string, unknown>[];
-writeRecords('flights.jsonl', flights);
-writeRecords('birdstrikes.jsonl', csvRecords(join(vega, 'birdstrikes.csv')));
-for (const name of ['football', 'jobs'])
-  writeRecords(
-    `${name}.jsonl`,
-    JSON.parse(readFileSync(join(vega, `${name}.json`), 'utf8')) as Record<string, unknown>[],
-  );
+const folder = jsonLinesFolder('categories', {
+  'movies.jsonl': vegaRecords('movies.json'),
+  'flights.jsonl': vegaRecords('flights-20k.json'),
+  'birdstrikes.jsonl': vegaRecords('birdstrikes.csv'),
+  'football.jsonl': vegaRecords('football.json'),
+  'jobs.jsonl': vegaRecords('jobs.json'),
+});
+const dir = folder.dir;
 const TABLES: Table[] = [
   {
     name: 'movies',
@@ -226,6 +204,6 @@ try {
     }
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  folder.remove();
 }
 if (json) process.stdout.write(JSON.stringify({ seeds: SEEDS, steps: STEPS, results }) + '\n');
