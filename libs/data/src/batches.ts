@@ -184,6 +184,8 @@ export class ExampleBatcher {
   private order: number[] = [];
   private position = 0;
   private served = 0;
+  /** With `balanceBy`: each class's examples, classes in ascending order. */
+  private readonly classes?: number[][];
   /**
    * `balanceBy` (each example's class) makes every class come as often: an epoch holds each class's examples
    * repeated, in shuffled rounds, up to the most common class's count, the whole shuffled.
@@ -191,28 +193,27 @@ export class ExampleBatcher {
   constructor(
     private readonly count: number,
     seed: number,
-    private readonly balanceBy?: Int32Array,
+    balanceBy?: Int32Array,
   ) {
     this.rng = rngFor(seed, 'example-batches');
+    if (!balanceBy) return;
+    const byClass = new Map<number, number[]>();
+    for (let i = 0; i < count; i++) {
+      const c = balanceBy[i]!;
+      if (!byClass.has(c)) byClass.set(c, []);
+      byClass.get(c)!.push(i);
+    }
+    this.classes = [...byClass.keys()].sort((a, b) => a - b).map((c) => byClass.get(c)!);
   }
 
   /** The next epoch's order of examples. */
   private epoch(): number[] {
-    const all = [...Array(this.count).keys()];
-    if (!this.balanceBy) return this.rng.shuffle(all);
-    const byClass = new Map<number, number[]>();
-    for (const i of all) {
-      const c = this.balanceBy[i]!;
-      if (!byClass.has(c)) byClass.set(c, []);
-      byClass.get(c)!.push(i);
-    }
-    const most = Math.max(...[...byClass.values()].map((members) => members.length));
+    if (!this.classes) return this.rng.shuffle([...Array(this.count).keys()]);
+    const most = Math.max(...this.classes.map((members) => members.length));
     const order: number[] = [];
-    for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
-      const members = byClass.get(c)!;
+    for (const members of this.classes)
       for (let taken = 0; taken < most; taken += members.length)
         order.push(...this.rng.shuffle([...members]).slice(0, most - taken));
-    }
     return this.rng.shuffle(order);
   }
 

@@ -225,15 +225,8 @@ try {
   post({
     type: 'stopped',
     step: session.step,
-    // Early stopping at the budget's last step is the budget's end.
-    reason:
-      session.step >= job.budgetSteps
-        ? 'budget'
-        : stoppedEarly
-          ? 'early_stopped'
-          : pauseRequested
-            ? 'paused'
-            : 'budget',
+    // Early stopping or a pause at the budget's last step is the budget's end.
+    reason: session.step >= job.budgetSteps ? 'budget' : stoppedEarly ? 'early_stopped' : 'paused',
   });
 } catch (err) {
   post({ type: 'error', message: (err as Error).message });

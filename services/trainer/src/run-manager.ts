@@ -854,8 +854,9 @@ export class RunManager {
   private earlyStoppingOf(run: trainerV1.Run): RunJob['earlyStopping'] {
     const config = run.spec!.earlyStopping;
     if (!config?.patience || run.spec!.evalIntervalSteps <= 0) return undefined;
+    // Steps are stored from 1 on: the first checkpointStep rows hold every step the worker resumes after.
     const evaluations = this.o.store
-      .metrics<{ validationLoss?: number }>(run.runId, 0)
+      .metrics<{ validationLoss?: number }>(run.runId, 0, Number(run.checkpointStep))
       .filter((m) => m.step <= run.checkpointStep && m.body.validationLoss !== undefined)
       .map((m) => ({ step: m.step, loss: m.body.validationLoss! }));
     return {
